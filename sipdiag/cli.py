@@ -1,0 +1,80 @@
+"""The `sipdiag` command: a thin click layer over the library (STYLE.md G1).
+
+Each command parses its arguments, makes one library call and hands the result to a reporter. Library errors are
+turned into one `Error: …` line plus a hint, with the documented exit code, in one place (`SipdiagGroup`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .errors import EXIT_INPUT, SipdiagError
+
+FORMATS = ("terminal", "json")
+
+
+class CliError(click.ClickException):
+    """A library error as click shows it: `Error: message`, then the hint on its own line."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class SipdiagGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SipdiagError as e:
+            text = str(e) + (f"\nHint: {e.hint}" if e.hint else "")
+            raise CliError(text, e.exit_code) from e
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)
+
+
+@click.group(cls=SipdiagGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="sipdiag")
+def cli() -> None:
+    """SIP/VoIP diagnostics from packet captures.
+
+    Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it, 2 usage error, 3 unreadable input.
+    """
+
+
+@cli.command()
+@click.argument("capture", type=click.Path(dir_okay=True, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
+              help="Output format.")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+              help="Write the report to a file instead of standard output.")
+def analyze(capture: str, fmt: str, output) -> None:
+    """Analyze a pcap/pcapng capture (also gzip-compressed, or '-' for standard input).
+
+    In Python: ``sipdiag.analyze(path)``.
+
+    Example:
+
+    \b
+        sipdiag analyze samples/pcaps/clean_call.pcap
+        sipdiag analyze call.pcapng --format json > call.json
+    """
+    from .analysis import analyze as run_analysis
+    from .reports import render
+
+    analysis = run_analysis(capture)
+    render(analysis, fmt, output)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli(prog_name="sipdiag")
+    except SipdiagError as e:  # raised outside a command (should not happen), still one line
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(EXIT_INPUT)

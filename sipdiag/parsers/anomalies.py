@@ -1,0 +1,39 @@
+"""Collects the anomalies of one run, bounded: a flood of one defect (a fragment attack, a damaged file) keeps the
+first occurrences with their frames and counts the rest, so memory cannot grow with hostile input."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..model import Anomaly
+
+KEEP_PER_CODE = 50
+
+
+class AnomalyLog:
+    """Append-only per run; `anomalies()` returns the kept ones plus one summary line per code that overflowed."""
+
+    def __init__(self, keep_per_code: int = KEEP_PER_CODE) -> None:
+        self.keep = keep_per_code
+        self.kept: list[Anomaly] = []
+        self.counts: Counter[str] = Counter()
+
+    def add(self, code: str, frame: int | None, detail: str) -> None:
+        self.counts[code] += 1
+        if self.counts[code] <= self.keep:
+            self.kept.append(Anomaly(code, frame, detail))
+
+    def extend(self, anomalies: list[Anomaly] | tuple[Anomaly, ...]) -> None:
+        for a in anomalies:
+            self.add(a.code, a.frame, a.detail)
+
+    def anomalies(self) -> tuple[Anomaly, ...]:
+        extra = [
+            Anomaly(code, None, f"{n - self.keep} more '{code}' anomalies not listed one by one ({n} in all)")
+            for code, n in sorted(self.counts.items())
+            if n > self.keep
+        ]
+        return tuple(self.kept) + tuple(extra)
+
+    def total(self) -> int:
+        return sum(self.counts.values())

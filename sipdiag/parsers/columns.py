@@ -1,0 +1,282 @@
+"""The fast path: link, IP, UDP and RTP fixed headers of a whole `RecordBatch`, decoded column-wise with NumPy.
+
+Every record is classified into one of `Kind`; nothing here builds a Python object per packet. What the fast
+path cannot finish (IP fragments, TCP, tunnels, ICMP, IPv6 extension headers, odd link types, HEP, STUN, RTCP)
+is marked `RICH` and handed, record by record, to `sipdiag.parsers.net` (ARCHITECTURE.md "Two speeds").
+
+Offsets are relative to each record's start; a field is only trusted where the record is long enough to hold it
+(`caplen` check), so a snaplen-cut packet never reads its neighbour's bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from .capture import Interface, RecordBatch
+from .linktypes import ETHERNET, IPV4, IPV6, LOOP, NULL, RAW_LINKTYPES, SLL, SLL2
+
+
+class Kind(IntEnum):
+    """What the fast path made of a record."""
+
+    OTHER = 0  # IP traffic of no interest (DNS, HTTP, ...) or UDP that is neither SIP nor RTP
+    NON_IP = 1  # ARP, LLDP, STP, ...
+    RTP = 2  # RTP by its fixed header (RFC 3550 §5.1); bound to calls later through SDP
+    SIP = 3  # a UDP payload that starts like a SIP request or status line (any port)
+    RICH = 4  # needs the per-packet path
+    TRUNCATED = 5  # too short for the headers its link type promises
+
+
+# First four bytes of every SIP request method of RFC 3261 and its extensions, and of a status line.
+# Found by content on any port (STYLE.md "What to avoid" 12).
+SIP_PREFIXES = (
+    b"INVI", b"ACK ", b"BYE ", b"CANC", b"REGI", b"OPTI", b"INFO", b"PRAC", b"SUBS", b"NOTI", b"PUBL", b"MESS",
+    b"REFE", b"UPDA", b"SIP/",
+)
+SIP_PREFIX_WORDS = np.array([int.from_bytes(p, "big") for p in SIP_PREFIXES], dtype=np.uint32)
+# Ports registered for SIP (RFC 3261 §19.1.2): any other payload on them is tried as SIP too, which catches
+# extension methods the prefix list does not name (RFC 4475 §3.1.1.2).
+SIP_PORTS = (5060, 5061)
+HEP3_MAGIC = 0x48455033  # "HEP3"
+# UDP tunnels the rich path opens: GTP-U (3GPP TS 29.281, mobile cores carrying IMS/VoLTE) and VXLAN (RFC 7348).
+TUNNEL_PORTS = (2152, 4789)
+STUN_MAGIC_COOKIE = 0x2112A442  # RFC 5389 §6
+# RTCP packet types 192-223 (RFC 5761 §4: RTP payload types 64-95 would collide with them)
+RTCP_FIRST_BYTE2, RTCP_LAST_BYTE2 = 192, 223
+
+
+@dataclass(frozen=True, slots=True)
+class RtpColumns:
+    """RTP fixed-header fields of the records of one batch that the fast path took for RTP (RFC 3550 §5.1).
+
+    Addresses are 128-bit values split in two uint64 (IPv4 mapped as ::ffff:a.b.c.d, RFC 4291 §2.5.5.2) so
+    that IPv4 and IPv6 streams share one set of columns.
+    """
+
+    frame: np.ndarray  # int64, 1-based
+    ts_ns: np.ndarray  # int64
+    src_hi: np.ndarray  # uint64
+    src_lo: np.ndarray  # uint64
+    dst_hi: np.ndarray  # uint64
+    dst_lo: np.ndarray  # uint64
+    src_port: np.ndarray  # int32
+    dst_port: np.ndarray  # int32
+    marker: np.ndarray  # bool, M
+    payload_type: np.ndarray  # int16, PT
+    sequence: np.ndarray  # int32, sequence number
+    timestamp: np.ndarray  # int64, RTP timestamp
+    ssrc: np.ndarray  # int64, SSRC
+    payload_len: np.ndarray  # int32, after CSRCs, extension and padding
+    packet_len: np.ndarray  # int32, the UDP payload's length
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+@dataclass(frozen=True, slots=True)
+class UdpRows:
+    """UDP payload locations of selected records (used for SIP candidates, which need no re-decoding)."""
+
+    index: np.ndarray  # record index within the batch
+    src_hi: np.ndarray
+    src_lo: np.ndarray
+    dst_hi: np.ndarray
+    dst_lo: np.ndarray
+    src_port: np.ndarray
+    dst_port: np.ndarray
+    payload_off: np.ndarray  # absolute offset in batch.buf
+    payload_len: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    kind: np.ndarray  # uint8 Kind per record
+    rtp: RtpColumns
+    sip: UdpRows
+    rich: np.ndarray  # record indices for the per-packet path
+    truncated: int  # records cut by the snap length (caplen < origlen)
+
+
+V4_MAPPED = np.uint64(0xFFFF00000000)
+
+
+class _Gather:
+    """Reads big-endian fields at per-record offsets, clamped to the buffer so short records cannot fault."""
+
+    def __init__(self, batch: RecordBatch) -> None:
+        self.arr = np.frombuffer(batch.buf, dtype=np.uint8)
+        self.last = len(self.arr) - 1
+
+    def u8(self, off: np.ndarray) -> np.ndarray:
+        return self.arr[np.minimum(off, self.last)].astype(np.int64)
+
+    def u16(self, off: np.ndarray) -> np.ndarray:
+        return (self.u8(off) << 8) | self.u8(off + 1)
+
+    def u32(self, off: np.ndarray) -> np.ndarray:
+        return (self.u16(off) << 16) | self.u16(off + 2)
+
+    def u64(self, off: np.ndarray) -> np.ndarray:
+        return ((self.u32(off).astype(np.uint64) << np.uint64(32)) | self.u32(off + 4).astype(np.uint64))
+
+
+def decode_batch(batch: RecordBatch, interfaces: list[Interface]) -> DecodedBatch:
+    """Classify every record of the batch and decode the RTP ones into columns."""
+    n = len(batch)
+    g = _Gather(batch)
+    start = batch.data_off
+    end = start + batch.caplen
+    kind = np.full(n, Kind.RICH, dtype=np.uint8)
+
+    # ---- link layer: the offset of the IP header and which IP version the link says follows
+    l3 = np.full(n, -1, dtype=np.int64)
+    ether = np.zeros(n, dtype=np.int64)
+    linktypes = np.array([i.linktype for i in interfaces] + [-1], dtype=np.int64)
+    lt = linktypes[np.where(batch.iface >= 0, batch.iface, len(interfaces))]
+    for code in np.unique(lt):
+        sel = np.flatnonzero(lt == code)
+        s = start[sel]
+        if code == ETHERNET:
+            et, off = g.u16(s + 12), s + 14
+            for _ in range(2):  # 802.1Q and QinQ (802.1ad 0x88a8, old 0x9100) tags
+                tagged = (et == 0x8100) | (et == 0x88A8) | (et == 0x9100)
+                et = np.where(tagged, g.u16(off + 2), et)
+                off = np.where(tagged, off + 4, off)
+        elif code == SLL:
+            et, off = g.u16(s + 14), s + 16
+        elif code == SLL2:
+            et, off = g.u16(s), s + 20
+        elif code in RAW_LINKTYPES or code in (IPV4, IPV6):
+            ver = g.u8(s) >> 4
+            et, off = np.where(ver == 6, 0x86DD, np.where(ver == 4, 0x0800, 0)), s
+        elif code in (NULL, LOOP):
+            # BSD loopback: the address family in host order (NULL) or network order (LOOP); IPv6 has several
+            # values across BSDs (24, 28, 30).
+            fam = g.u8(s) | g.u8(s + 3)
+            et = np.where(fam == 2, 0x0800, np.where(np.isin(fam, (24, 28, 30)), 0x86DD, 0))
+            off = s + 4
+        else:
+            continue  # unknown link type: the rich path records it
+        l3[sel] = off
+        ether[sel] = et
+    known = l3 >= 0
+    is4 = known & (ether == 0x0800)
+    is6 = known & (ether == 0x86DD)
+    kind[known & ~is4 & ~is6] = Kind.NON_IP
+    # MPLS and PPPoE are unwrapped by the rich path.
+    kind[known & np.isin(ether, (0x8847, 0x8864))] = Kind.RICH
+
+    # ---- IP
+    vihl = g.u8(l3)
+    ihl = (vihl & 0x0F) * 4
+    frag = g.u16(l3 + 6)
+    is_fragment = (frag & 0x3FFF) != 0  # MF set or offset > 0 (RFC 791)
+    proto4 = g.u8(l3 + 9)
+    nh6 = g.u8(l3 + 6)
+    ok4 = is4 & ((vihl >> 4) == 4) & (ihl >= 20) & (l3 + ihl <= end)
+    ok6 = is6 & ((vihl >> 4) == 6) & (l3 + 40 <= end)
+    kind[(is4 & ~ok4) | (is6 & ~ok6)] = Kind.TRUNCATED
+    proto = np.where(ok4, proto4, np.where(ok6, nh6, -1))
+    l4 = np.where(ok4, l3 + ihl, l3 + 40)
+    simple_udp = (ok4 & ~is_fragment & (proto4 == 17)) | (ok6 & (nh6 == 17))
+    # TCP, ICMP, GRE, IP-in-IP, fragments and IPv6 extension headers all take the rich path.
+    ip_other = (ok4 | ok6) & ~simple_udp
+    interesting = np.isin(proto, (6, 1, 58, 47, 4, 41, 132, 0, 43, 44, 60, 51, 50))
+    kind[ip_other & ~interesting] = Kind.OTHER
+
+    # ---- UDP
+    udp_ok = simple_udp & (l4 + 8 <= end)
+    kind[simple_udp & ~udp_ok] = Kind.TRUNCATED
+    idx = np.flatnonzero(udp_ok)
+    u4 = l4[idx]
+    sport = g.u16(u4)
+    dport = g.u16(u4 + 2)
+    ulen = g.u16(u4 + 4)
+    p_off = u4 + 8
+    avail = end[idx] - p_off
+    # A UDP length of 0 happens with jumbograms and some offloading captures: fall back to what was captured.
+    plen = np.where(ulen >= 8, np.minimum(ulen - 8, avail), avail)
+    b0 = g.u8(p_off)
+    b1 = g.u8(p_off + 1)
+    word0 = g.u32(p_off)
+    word1 = g.u32(p_off + 4)
+    has4 = plen >= 4
+    is_sip = has4 & (np.isin(word0.astype(np.uint32), SIP_PREFIX_WORDS) | ((word0 >> 16) == 0x0D0A))
+    is_sip |= (plen >= 8) & (np.isin(sport, SIP_PORTS) | np.isin(dport, SIP_PORTS)) & (b0 >= 0x21) & (b0 < 0x7F)
+    is_hep = has4 & ((word0 == HEP3_MAGIC) | (((b0 == 1) | (b0 == 2)) & np.isin(b1, (16, 40))))
+    is_stun = (plen >= 20) & (word1 == STUN_MAGIC_COOKIE) & ((b0 & 0xC0) == 0)
+    v2 = (b0 >> 6) == 2
+    is_rtcp = v2 & (plen >= 8) & (b1 >= RTCP_FIRST_BYTE2) & (b1 <= RTCP_LAST_BYTE2)
+    cc = b0 & 0x0F
+    pt = b1 & 0x7F
+    is_rtp = v2 & ~is_rtcp & ((pt < 64) | (pt > 95)) & (plen >= 12 + 4 * cc)
+    is_rtp &= ~is_sip & ~is_hep & ~is_stun & ~np.isin(dport, TUNNEL_PORTS)
+    sub = np.full(len(idx), Kind.OTHER, dtype=np.uint8)
+    sub[is_rtp] = Kind.RTP
+    is_tunnel = np.isin(dport, TUNNEL_PORTS) & ~is_sip
+    sub[is_rtcp | is_hep | is_stun | is_tunnel] = Kind.RICH
+    sub[is_sip] = Kind.SIP
+    kind[idx] = sub
+
+    src_hi, src_lo, dst_hi, dst_lo = _addresses(g, l3[idx], ok4[idx])
+    sip_sel = np.flatnonzero(is_sip)
+    sip = UdpRows(idx[sip_sel], src_hi[sip_sel], src_lo[sip_sel], dst_hi[sip_sel], dst_lo[sip_sel],
+                  sport[sip_sel], dport[sip_sel], p_off[sip_sel], plen[sip_sel])
+    rtp = _rtp_columns(batch, g, idx, is_rtp, p_off, plen, b0, b1, cc, src_hi, src_lo, dst_hi, dst_lo, sport, dport)
+    truncated = int(np.count_nonzero(batch.caplen < batch.origlen))
+    return DecodedBatch(kind, rtp, sip, np.flatnonzero(kind == Kind.RICH), truncated)
+
+
+def _addresses(g: _Gather, l3: np.ndarray, v4: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Source and destination as 128-bit (hi, lo) pairs; IPv4 mapped (RFC 4291 §2.5.5.2)."""
+    src4 = g.u32(l3 + 12).astype(np.uint64) | V4_MAPPED
+    dst4 = g.u32(l3 + 16).astype(np.uint64) | V4_MAPPED
+    zero = np.zeros(len(l3), dtype=np.uint64)
+    if v4.all():
+        return zero, src4, zero.copy(), dst4
+    return (np.where(v4, zero, g.u64(l3 + 8)), np.where(v4, src4, g.u64(l3 + 16)),
+            np.where(v4, zero, g.u64(l3 + 24)), np.where(v4, dst4, g.u64(l3 + 32)))
+
+
+def _rtp_columns(batch: RecordBatch, g: _Gather, idx: np.ndarray, is_rtp: np.ndarray, p_off: np.ndarray,
+                 plen: np.ndarray, b0: np.ndarray, b1: np.ndarray, cc: np.ndarray, *addr_ports: np.ndarray) -> RtpColumns:
+    sel = np.flatnonzero(is_rtp)
+    rec = idx[sel]
+    off = p_off[sel]
+    length = plen[sel]
+    first = b0[sel]
+    hdr = 12 + 4 * cc[sel]
+    # Header extension (RFC 3550 §5.3.1): 16-bit profile, 16-bit length in 32-bit words, after the CSRCs.
+    has_ext = (first & 0x10) != 0
+    ext_words = np.where(has_ext & (hdr + 4 <= length), g.u16(off + hdr + 2), 0)
+    hdr = hdr + np.where(has_ext, 4 + 4 * ext_words, 0)
+    # Padding (RFC 3550 §5.1 P bit): the last octet counts the padding octets, itself included.
+    has_pad = (first & 0x20) != 0
+    complete = off + length <= batch.data_off[rec] + batch.caplen[rec]
+    pad = np.where(has_pad & complete & (length > 0), g.u8(off + length - 1), 0)
+    payload_len = np.maximum(length - hdr - pad, 0)
+    src_hi, src_lo, dst_hi, dst_lo, sport, dport = (a[sel] for a in addr_ports)
+    return RtpColumns(
+        frame=batch.first_frame + rec,
+        ts_ns=batch.ts_ns[rec],
+        src_hi=src_hi, src_lo=src_lo, dst_hi=dst_hi, dst_lo=dst_lo,
+        src_port=sport.astype(np.int32), dst_port=dport.astype(np.int32),
+        marker=(b1[sel] & 0x80) != 0,
+        payload_type=(b1[sel] & 0x7F).astype(np.int16),
+        sequence=g.u16(off + 2).astype(np.int32),
+        timestamp=g.u32(off + 4),
+        ssrc=g.u32(off + 8),
+        payload_len=payload_len.astype(np.int32),
+        packet_len=length.astype(np.int32),
+    )
+
+
+def empty_rtp() -> RtpColumns:
+    e64 = np.empty(0, dtype=np.int64)
+    u64 = np.empty(0, dtype=np.uint64)
+    i32 = np.empty(0, dtype=np.int32)
+    return RtpColumns(e64, e64, u64, u64, u64, u64, i32, i32, np.empty(0, dtype=bool), np.empty(0, dtype=np.int16),
+                      i32, e64, e64, i32, i32)

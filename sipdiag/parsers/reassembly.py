@@ -1,0 +1,130 @@
+"""IP fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5) with limits, so that a fragment flood cannot eat memory.
+
+Fragments that never complete are the evidence of a router dropping them (the classic "large INVITE lost"
+fault): each incomplete datagram is reported as an anomaly `ip.fragments-incomplete` with its frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .anomalies import AnomalyLog
+
+MAX_PENDING = 4096  # datagrams being reassembled at once
+MAX_PENDING_BYTES = 16 << 20
+MAX_DATAGRAM = 65535 + 40  # the largest IPv4 datagram (RFC 791); IPv6 without jumbograms the same
+TIMEOUT_NS = 30 * 10**9  # RFC 8200 §4.5: abandon reassembly 60 s after the first fragment; Linux uses 30 s
+
+
+@dataclass
+class _Pending:
+    first_ts: int
+    parts: dict[int, bytes] = field(default_factory=dict)  # offset -> data
+    frames: list[int] = field(default_factory=list)
+    total: int | None = None  # known once the last fragment (MF=0) arrived
+    size: int = 0
+    overlap: bool = False
+
+
+class FragmentReassembler:
+    """Keyed by (version, src, dst, protocol, identification); one instance per run."""
+
+    def __init__(self, log: AnomalyLog, *, max_pending: int = MAX_PENDING, max_bytes: int = MAX_PENDING_BYTES,
+                 timeout_ns: int = TIMEOUT_NS) -> None:
+        self.log = log
+        self.max_pending = max_pending
+        self.max_bytes = max_bytes
+        self.timeout_ns = timeout_ns
+        self.pending: dict[tuple, _Pending] = {}
+        self.bytes = 0
+        self.completed = 0
+
+    def add(self, key: tuple, offset: int, more: bool, data: bytes, frame: int, ts_ns: int
+            ) -> tuple[bytes, tuple[int, ...]] | None:
+        """Add one fragment; return (payload, frames) when the datagram is complete."""
+        self._expire(ts_ns, frame)
+        p = self.pending.get(key)
+        if p is None:
+            if len(self.pending) >= self.max_pending or self.bytes + len(data) > self.max_bytes:
+                self._evict_oldest(frame)
+            p = self.pending[key] = _Pending(ts_ns)
+        if offset + len(data) > MAX_DATAGRAM:
+            self.log.add("ip.fragment-too-large", frame,
+                         f"fragment at offset {offset} with {len(data)} bytes would make a datagram over 64 KiB; dropped")
+            return None
+        if offset in p.parts or any(o < offset + len(data) and offset < o + len(d) for o, d in p.parts.items()):
+            # Overlaps are an attack or a broken stack (RFC 5722 forbids them for IPv6); keep the first copy.
+            if p.parts.get(offset) != data:
+                p.overlap = True
+            p.frames.append(frame)
+            return None
+        p.parts[offset] = data
+        p.frames.append(frame)
+        p.size += len(data)
+        self.bytes += len(data)
+        if not more:
+            p.total = offset + len(data)
+        if p.total is None or p.size < p.total:
+            return None
+        payload = self._assemble(p)
+        del self.pending[key]
+        self.bytes -= p.size
+        if payload is None:
+            return None
+        if p.overlap:
+            self.log.add("ip.fragment-overlap", frame, f"fragments of frames {_frames(p.frames)} overlap with "
+                                                       f"different content; the first copy of each part was kept")
+        self.completed += 1
+        return payload, tuple(p.frames)
+
+    def _assemble(self, p: _Pending) -> bytes | None:
+        out = bytearray()
+        for off in sorted(p.parts):
+            if off != len(out):
+                return None
+            out += p.parts[off]
+        return bytes(out)
+
+    def _expire(self, ts_ns: int, frame: int) -> None:
+        while self.pending:
+            key, p = next(iter(self.pending.items()))
+            if ts_ns - p.first_ts <= self.timeout_ns:
+                return
+            self._drop(key, p, "ip.fragments-incomplete",
+                       f"fragments of frames {_frames(p.frames)} never completed within {self.timeout_ns // 10**9} s: "
+                       f"{p.size} of {p.total if p.total is not None else 'unknown'} bytes arrived "
+                       f"({_missing(p)}); the rest was lost before the capture point")
+
+    def _evict_oldest(self, frame: int) -> None:
+        key, p = next(iter(self.pending.items()))
+        self._drop(key, p, "ip.fragments-evicted",
+                   f"too many datagrams in reassembly at frame {frame}: the oldest (frames {_frames(p.frames)}) was "
+                   f"dropped unfinished (limit {self.max_pending} datagrams / {self.max_bytes >> 20} MiB)")
+
+    def _drop(self, key: tuple, p: _Pending, code: str, detail: str) -> None:
+        del self.pending[key]
+        self.bytes -= p.size
+        self.log.add(code, p.frames[0], detail)
+
+    def finish(self) -> None:
+        """At the end of the capture every unfinished datagram is an anomaly."""
+        for key, p in list(self.pending.items()):
+            self._drop(key, p, "ip.fragments-incomplete",
+                       f"fragments of frames {_frames(p.frames)} never completed: {p.size} of "
+                       f"{p.total if p.total is not None else 'unknown'} bytes arrived ({_missing(p)})")
+
+
+def _frames(frames: list[int]) -> str:
+    return ", ".join(map(str, frames[:8])) + (" ..." if len(frames) > 8 else "")
+
+
+def _missing(p: _Pending) -> str:
+    has_first = 0 in p.parts
+    has_last = p.total is not None
+    if has_first and not has_last:
+        return "the last fragment is missing"
+    if has_last and not has_first:
+        return "the first fragment is missing"
+    if not has_first and not has_last:
+        return "the first and last fragments are missing"
+    return "a middle fragment is missing"

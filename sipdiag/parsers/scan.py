@@ -1,0 +1,183 @@
+"""The capture layer's one entry point: a capture in, a stream of SIP-side datagrams and RTP column batches out.
+
+    scan = scan_capture("call.pcap")
+    for item in scan:          # Datagram (SIP, RTCP, STUN, ICMP; few) or RtpColumns (the bulk), in frame order
+        ...
+    scan.info                  # CaptureInfo: format, link types, packets, times, counts, anomalies
+
+Memory is bounded by the chunk size whatever the file's size: each chunk's records are decoded, handed on and
+dropped before the next chunk is read.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..model import Anomaly, Datagram
+from .anomalies import AnomalyLog
+from .capture import CaptureFile, InterfaceStats, RecordBatch, read_capture
+from .columns import Kind, RtpColumns, decode_batch
+from .linktypes import linktype_name
+from .net import RichPath, RtpRow
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureInfo:
+    """What the capture is: the `capture` object of the JSON contract."""
+
+    file: str
+    format: str  # pcap | pcapng
+    compressed: bool
+    link_types: tuple[str, ...]
+    interfaces: int
+    packets: int
+    first_ts_ns: int | None
+    last_ts_ns: int | None
+    bytes: int
+    truncated_packets: int  # caplen < origlen: cut by the snap length
+    kinds: dict[str, int]  # packets by what the capture layer made of them
+    rich: dict[str, int]  # what the rich path saw (tcp, icmp, gre, hep, ip-fragment, ...)
+    interface_stats: tuple[InterfaceStats, ...]
+    anomalies: tuple[Anomaly, ...]
+
+    @property
+    def duration_s(self) -> float:
+        if self.first_ts_ns is None or self.last_ts_ns is None:
+            return 0.0
+        return (self.last_ts_ns - self.first_ts_ns) / 1e9
+
+
+@dataclass
+class CaptureScan:
+    """Iterate once; `info` is complete when the iteration has ended."""
+
+    path: str | Path
+    info: CaptureInfo | None = None
+    _log: AnomalyLog = field(default_factory=AnomalyLog)
+
+    def __iter__(self) -> Iterator[Datagram | RtpColumns]:
+        file = CaptureFile(name=str(self.path))
+        rich = RichPath(self._log)
+        kinds: Counter[str] = Counter()
+        first = last = None
+        truncated = 0
+        total_bytes = 0
+        for batch in read_capture(self.path, file):
+            decoded = decode_batch(batch, file.interfaces)
+            counts = np.bincount(decoded.kind, minlength=len(Kind))
+            for k in Kind:
+                if counts[k]:
+                    kinds[k.name.lower()] += int(counts[k])
+            truncated += decoded.truncated
+            total_bytes += int(batch.origlen.sum())
+            if len(batch):
+                first = int(batch.ts_ns[0]) if first is None else first
+                last = int(batch.ts_ns[-1])
+            datagrams = _fast_sip(batch, decoded.sip)
+            for i in decoded.rich:
+                iface = int(batch.iface[i])
+                linktype = file.interfaces[iface].linktype if iface >= 0 else -1
+                start = int(batch.data_off[i])
+                data = batch.buf[start : start + int(batch.caplen[i])]
+                datagrams += rich.decode_frame(linktype, data, batch.first_frame + int(i), int(batch.ts_ns[i]))
+            datagrams.sort(key=lambda d: d.frame)
+            yield from datagrams
+            rtp = decoded.rtp
+            if rich.rtp_rows:
+                rtp = merge_rtp(rtp, rtp_rows_to_columns(rich.rtp_rows))
+                rich.rtp_rows.clear()
+            if len(rtp):
+                yield rtp
+        yield from rich.finish()
+        if rich.rtp_rows:
+            yield rtp_rows_to_columns(rich.rtp_rows)
+        self._log.extend(file.anomalies)
+        self.info = CaptureInfo(
+            file=str(self.path),
+            format=file.format,
+            compressed=file.compressed,
+            link_types=tuple(dict.fromkeys(linktype_name(i.linktype) for i in file.interfaces)),
+            interfaces=len(file.interfaces),
+            packets=file.packets,
+            first_ts_ns=first,
+            last_ts_ns=last,
+            bytes=total_bytes,
+            truncated_packets=truncated,
+            kinds=dict(kinds),
+            rich=dict(rich.counts),
+            interface_stats=tuple(file.statistics),
+            anomalies=self._log.anomalies(),
+        )
+
+    def add_anomaly(self, code: str, frame: int | None, detail: str) -> None:
+        """Later stages (the SIP parser) report into the same bounded log while the scan runs."""
+        self._log.add(code, frame, detail)
+
+
+def scan_capture(path: str | Path) -> CaptureScan:
+    """Open a capture for one pass. Raises CaptureFormatError / CaptureReadError when iteration starts."""
+    return CaptureScan(path)
+
+
+def address(hi: int, lo: int) -> str:
+    """The text form of a (hi, lo) 128-bit column address; IPv4-mapped ones as dotted quads."""
+    if hi == 0 and (lo >> 32) == 0xFFFF:
+        return socket.inet_ntoa(struct.pack("!I", lo & 0xFFFFFFFF))
+    return socket.inet_ntop(socket.AF_INET6, struct.pack("!QQ", hi, lo))
+
+
+def _fast_sip(batch: RecordBatch, rows) -> list[Datagram]:
+    out = []
+    buf = batch.buf
+    first = batch.first_frame
+    for i, sh, sl, dh, dl, sp, dp, off, ln in zip(
+        rows.index.tolist(), rows.src_hi.tolist(), rows.src_lo.tolist(), rows.dst_hi.tolist(), rows.dst_lo.tolist(),
+        rows.src_port.tolist(), rows.dst_port.tolist(), rows.payload_off.tolist(), rows.payload_len.tolist(),
+    ):
+        frame = first + i
+        out.append(Datagram(frame, int(batch.ts_ns[i]), address(sh, sl), sp, address(dh, dl), dp, "udp",
+                            buf[off : off + ln], (frame,)))
+    return out
+
+
+def rtp_rows_to_columns(rows: list[RtpRow]) -> RtpColumns:
+    """RTP found by the rich path (inside tunnels, reassembled fragments) as columns like the fast path's."""
+    n = len(rows)
+    frame = np.fromiter((r[0] for r in rows), np.int64, n)
+    ts = np.fromiter((r[1] for r in rows), np.int64, n)
+    src = np.frombuffer(b"".join(r[2] for r in rows), dtype=">u8").reshape(n, 2).astype(np.uint64)
+    dst = np.frombuffer(b"".join(r[3] for r in rows), dtype=">u8").reshape(n, 2).astype(np.uint64)
+    sport = np.fromiter((r[4] for r in rows), np.int32, n)
+    dport = np.fromiter((r[5] for r in rows), np.int32, n)
+    fields = [_rtp_fields(r[6]) for r in rows]
+    col = lambda i, dt: np.fromiter((f[i] for f in fields), dt, n)  # noqa: E731
+    return RtpColumns(frame, ts, src[:, 0].copy(), src[:, 1].copy(), dst[:, 0].copy(), dst[:, 1].copy(), sport, dport,
+                      col(0, bool), col(1, np.int16), col(2, np.int32), col(3, np.int64), col(4, np.int64),
+                      col(5, np.int32), col(6, np.int32))
+
+
+def _rtp_fields(p: bytes) -> tuple[bool, int, int, int, int, int, int]:
+    """RFC 3550 §5.1 fixed header: marker, payload type, sequence, timestamp, SSRC, payload length, packet length."""
+    b0, b1, seq, ts, ssrc = struct.unpack_from("!BBHII", p, 0)
+    hdr = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10 and len(p) >= hdr + 4:
+        hdr += 4 + 4 * struct.unpack_from("!H", p, hdr + 2)[0]
+    pad = p[-1] if b0 & 0x20 and p else 0
+    return bool(b1 & 0x80), b1 & 0x7F, seq, ts, ssrc, max(len(p) - hdr - pad, 0), len(p)
+
+
+def merge_rtp(a: RtpColumns, b: RtpColumns) -> RtpColumns:
+    """Concatenate two column sets and put them back in frame order."""
+    if not len(a):
+        return b
+    names = RtpColumns.__slots__
+    cols = {k: np.concatenate([getattr(a, k), getattr(b, k)]) for k in names}
+    order = np.argsort(cols["frame"], kind="stable")
+    return RtpColumns(**{k: v[order] for k, v in cols.items()})

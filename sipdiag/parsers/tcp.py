@@ -1,0 +1,316 @@
+"""TCP stream reassembly for the flows that carry SIP (RFC 3261 §18.3: framing by Content-Length) or SIP over
+WebSocket (RFC 7118), with bounded buffers.
+
+Each direction of a connection is a `_Half` that puts segments in sequence order (out-of-order segments wait,
+retransmitted ones are counted and dropped, a hole that never fills is reported as `tcp.gap` and skipped), then
+decides once what the stream carries: SIP, a WebSocket upgrade, or something else (then its data is dropped at once,
+so a large download costs no memory).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..model import Datagram
+from .anomalies import AnomalyLog
+from .columns import SIP_PORTS, SIP_PREFIXES
+from .websocket import MAX_MESSAGE, OP_BINARY, OP_CONTINUATION, OP_TEXT, looks_like_ws_frame, parse_ws_frame
+
+MAX_OUT_OF_ORDER = 256 << 10  # bytes waiting for a hole to fill, per direction
+MAX_STREAM_BUFFER = 1 << 20  # an unframed SIP message larger than this is damage: the buffer is resynchronised
+MAX_FLOWS = 20000
+
+FIN, SYN, RST = 0x01, 0x02, 0x04
+# A SIP start line anywhere in a buffer, to resynchronise after a gap or a capture that began mid-stream.
+_START_LINE = re.compile(rb"(?:^|\r\n)((?:[A-Z]+ [^ \r\n]+ SIP/2\.0|SIP/2\.0 \d{3} )[^\r\n]*\r\n)")
+
+
+def _seq_diff(a: int, b: int) -> int:
+    """a - b in 32-bit sequence space (RFC 9293 §3.4: comparisons are modulo 2**32)."""
+    d = (a - b) & 0xFFFFFFFF
+    return d - (1 << 32) if d & 0x80000000 else d
+
+
+@dataclass
+class _Half:
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    next_seq: int | None = None
+    out_of_order: dict[int, tuple[bytes, int, int]] = field(default_factory=dict)  # seq -> (data, frame, ts)
+    ooo_bytes: int = 0
+    buf: bytearray = field(default_factory=bytearray)
+    # (end offset in buf, frame, ts) of each piece of buf, to name the frames a message came in
+    pieces: list[tuple[int, int, int]] = field(default_factory=list)
+    mode: str = "new"  # new | sip | ws-handshake | ws | other
+    ws_parts: list[bytes] = field(default_factory=list)
+    ws_frames: list[int] = field(default_factory=list)
+    retransmissions: int = 0
+
+
+class TcpReassembler:
+    """One per run. `add()` takes a segment and returns the complete SIP payloads it finished."""
+
+    def __init__(self, log: AnomalyLog) -> None:
+        self.log = log
+        self.halves: dict[tuple, _Half] = {}
+        self.segments = 0
+        self.retransmissions = 0
+
+    def add(self, frame: int, ts_ns: int, src: str, sport: int, dst: str, dport: int, seq: int, flags: int,
+            payload: bytes) -> list[Datagram]:
+        self.segments += 1
+        key = (src, sport, dst, dport)
+        half = self.halves.get(key)
+        if half is None:
+            if len(self.halves) >= MAX_FLOWS:
+                self.halves.pop(next(iter(self.halves)))
+            half = self.halves[key] = _Half(src, sport, dst, dport)
+        if flags & SYN:
+            half.next_seq = (seq + 1) & 0xFFFFFFFF
+            seq = half.next_seq
+        if half.mode == "other" or not payload:
+            if flags & (FIN | RST):
+                self._close(key, half)
+            return []
+        if half.next_seq is None:
+            half.next_seq = seq  # the capture began mid-connection
+        out: list[Datagram] = []
+        d = _seq_diff(seq, half.next_seq)
+        if d < 0:
+            if d + len(payload) <= 0:
+                half.retransmissions += 1
+                self.retransmissions += 1
+                return out
+            payload = payload[-d:]  # partly new: keep what was not seen yet
+            seq = half.next_seq
+            d = 0
+        if d > 0:
+            if seq not in half.out_of_order:
+                half.out_of_order[seq] = (payload, frame, ts_ns)
+                half.ooo_bytes += len(payload)
+            if half.ooo_bytes > MAX_OUT_OF_ORDER:
+                self._skip_gap(half, frame)
+                out += self._drain(half)
+            return out
+        self._append(half, payload, frame, ts_ns)
+        out += self._drain(half)
+        if flags & (FIN | RST):
+            self._close(key, half)
+        return out
+
+    def finish(self) -> list[Datagram]:
+        """At the end of the capture, holes that never filled are gaps; what follows them is still read."""
+        out: list[Datagram] = []
+        for half in self.halves.values():
+            while half.out_of_order and half.mode != "other":
+                self._skip_gap(half, None)
+                out += self._drain(half)
+        return out
+
+    # ---------------------------------------------------------------------------------------------- internals
+
+    def _close(self, key: tuple, half: _Half) -> None:
+        if half.out_of_order:
+            return  # keep it: the missing segments may still come (reordered FIN)
+        if half.buf and half.mode == "sip":
+            self.log.add("tcp.incomplete-message", half.pieces[-1][1] if half.pieces else None,
+                         f"{len(half.buf)} bytes of an unfinished SIP message from {half.src}:{half.sport} when the "
+                         f"connection closed")
+        self.halves.pop(key, None)
+
+    def _skip_gap(self, half: _Half, frame: int | None) -> None:
+        nxt = min(half.out_of_order, key=lambda s: _seq_diff(s, half.next_seq))
+        missing = _seq_diff(nxt, half.next_seq)
+        first_frame = half.out_of_order[nxt][1]
+        self.log.add("tcp.gap", first_frame,
+                     f"{missing} bytes missing from {half.src}:{half.sport} -> {half.dst}:{half.dport} before frame "
+                     f"{first_frame} (lost before the capture point); the stream is resynchronised after the hole")
+        half.next_seq = nxt
+        # Data before the hole can no longer complete a message: drop it and find the next start line.
+        half.buf.clear()
+        half.pieces.clear()
+        if half.mode == "sip":
+            half.mode = "resync"
+
+    def _append(self, half: _Half, data: bytes, frame: int, ts_ns: int) -> None:
+        half.buf += data
+        half.pieces.append((len(half.buf), frame, ts_ns))
+        half.next_seq = (half.next_seq + len(data)) & 0xFFFFFFFF  # type: ignore[operator]
+
+    def _drain(self, half: _Half) -> list[Datagram]:
+        out: list[Datagram] = []
+        while True:
+            item = half.out_of_order.pop(half.next_seq, None)  # type: ignore[arg-type]
+            if item is None:
+                # A stored segment may also overlap the expected sequence number.
+                for s in list(half.out_of_order):
+                    d = _seq_diff(s, half.next_seq)  # type: ignore[arg-type]
+                    data, fr, ts = half.out_of_order[s]
+                    if d < 0:
+                        del half.out_of_order[s]
+                        half.ooo_bytes -= len(data)
+                        if d + len(data) > 0:
+                            item = (data[-d:], fr, ts)
+                            half.ooo_bytes += len(data[-d:])
+                            break
+                if item is None:
+                    break
+            data, fr, ts = item
+            half.ooo_bytes -= len(data)
+            self._append(half, data, fr, ts)
+        out += self._process(half)
+        return out
+
+    def _process(self, half: _Half) -> list[Datagram]:
+        if half.mode == "new":
+            half.mode = self._classify(half)
+        if half.mode == "other":
+            half.buf.clear()
+            half.pieces.clear()
+            half.out_of_order.clear()
+            half.ooo_bytes = 0
+            return []
+        if half.mode == "resync":
+            m = _START_LINE.search(half.buf)
+            if m is None:
+                self._consume(half, max(0, len(half.buf) - 64))
+                return []
+            self._consume(half, m.start(1))
+            half.mode = "sip"
+        if half.mode == "ws-handshake":
+            end = half.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return []
+            self._consume(half, end + 4)
+            half.mode = "ws"
+        if half.mode == "ws":
+            return self._ws_messages(half)
+        return self._sip_messages(half, "tcp")
+
+    def _classify(self, half: _Half) -> str:
+        head = bytes(half.buf[:16])
+        if head[:4] in SIP_PREFIXES or head.startswith(b"\r\n"):
+            return "sip"
+        if head.startswith(b"GET ") or head.startswith(b"HTTP/1.1 101"):
+            text = bytes(half.buf[:2048]).lower()
+            if b"upgrade: websocket" in text or b"websocket" in text and head.startswith(b"HTTP/1.1 101"):
+                return "ws-handshake"
+            return "other"
+        if looks_like_ws_frame(half.buf):
+            frame = parse_ws_frame(half.buf)
+            if frame is None or frame.payload[:4] in SIP_PREFIXES:
+                return "ws"
+        if half.sport in SIP_PORTS or half.dport in SIP_PORTS:
+            return "resync"
+        if _START_LINE.search(half.buf[:4096]):
+            return "resync"
+        return "other"
+
+    def _consume(self, half: _Half, n: int) -> list[int]:
+        """Drop the first n bytes of the buffer; return the frames that carried them."""
+        frames = []
+        start = 0
+        keep = []
+        for end, fr, ts in half.pieces:
+            if start < n:
+                frames.append(fr)
+            if end > n:
+                keep.append((end - n, fr, ts))
+            start = end
+        del half.buf[:n]
+        half.pieces = keep
+        return frames
+
+    def _sip_messages(self, half: _Half, transport: str) -> list[Datagram]:
+        out: list[Datagram] = []
+        spans, consumed, missing_length = split_sip_stream(half.buf)
+        for start, end in spans:
+            pieces = self._pieces_between(half, start, end)
+            _, last_frame, last_ts = pieces[-1]
+            out.append(Datagram(last_frame, last_ts, half.src, half.sport, half.dst, half.dport, transport,
+                                bytes(half.buf[start:end]), tuple(dict.fromkeys(fr for _, fr, _ in pieces))))
+        if missing_length:
+            self.log.add("sip.missing-content-length", out[-1].frame if out else None,
+                         f"a SIP message over TCP from {half.src}:{half.sport} has no Content-Length; RFC 3261 §18.3 "
+                         f"requires it on stream transports, a body of 0 bytes was assumed")
+        if consumed:
+            self._consume(half, consumed)
+        if len(half.buf) > MAX_STREAM_BUFFER:
+            self.log.add("tcp.unframed-data", half.pieces[-1][1] if half.pieces else None,
+                         f"{len(half.buf)} bytes from {half.src}:{half.sport} without a complete SIP message; "
+                         f"the stream is resynchronised")
+            self._consume(half, len(half.buf))
+            half.mode = "resync"
+        return out
+
+    def _pieces_between(self, half: _Half, start: int, end: int) -> list[tuple[int, int, int]]:
+        out = []
+        prev = 0
+        for e, fr, ts in half.pieces:
+            if e > start and prev < end:
+                out.append((e, fr, ts))
+            prev = e
+        return out
+
+    def _ws_messages(self, half: _Half) -> list[Datagram]:
+        out: list[Datagram] = []
+        while True:
+            frame = parse_ws_frame(half.buf)
+            if frame is None:
+                if len(half.buf) > MAX_MESSAGE:
+                    self.log.add("ws.bad-frame", half.pieces[-1][1] if half.pieces else None,
+                                 f"WebSocket frame from {half.src}:{half.sport} larger than {MAX_MESSAGE} bytes; "
+                                 f"the rest of this stream is not read")
+                    half.mode = "other"
+                    half.buf.clear()
+                    half.pieces.clear()
+                return out
+            pieces = self._pieces_between(half, 0, frame.length)
+            self._consume(half, frame.length)
+            if frame.opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
+                half.ws_parts.append(frame.payload)
+                half.ws_frames += [fr for _, fr, _ in pieces]
+                if frame.fin:
+                    msg = b"".join(half.ws_parts)
+                    frames = tuple(dict.fromkeys(half.ws_frames))
+                    half.ws_parts, half.ws_frames = [], []
+                    last = pieces[-1] if pieces else (0, frames[-1] if frames else 0, 0)
+                    out.append(Datagram(last[1], last[2], half.src, half.sport, half.dst, half.dport, "ws", msg,
+                                        frames))
+
+
+_CONTENT_LENGTH = re.compile(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
+
+
+def split_sip_stream(buf: bytes | bytearray) -> tuple[list[tuple[int, int]], int, bool]:
+    """Cut complete SIP messages out of a stream buffer by Content-Length (RFC 3261 §18.3).
+
+    Returns the (start, end) offsets of each complete message, how many bytes were consumed, and whether a message
+    without Content-Length was met. Keep-alive CRLFs between messages (RFC 5626 §3.5.1) are skipped; a message
+    whose body has not fully arrived yet is left in the buffer.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    n = len(buf)
+    missing = False
+    while pos < n:
+        while pos < n and buf[pos] in (13, 10):
+            pos += 1
+        head_end = buf.find(b"\r\n\r\n", pos)
+        if head_end < 0:
+            break
+        m = _CONTENT_LENGTH.search(buf, pos, head_end + 2)
+        if m is None:
+            missing = True
+            body = 0
+        else:
+            body = int(m.group(1))
+        end = head_end + 4 + body
+        if end > n:
+            break
+        spans.append((pos, end))
+        pos = end
+    return spans, pos, missing

@@ -1,0 +1,19 @@
+"""Reporters: each renders an `Analysis` to a stream and never re-analyses anything (STYLE.md G13)."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from ..analysis import Analysis
+
+
+def render(analysis: Analysis, fmt: str, out: TextIO) -> None:
+    """Render `analysis` in format `fmt` ('terminal' or 'json') to `out`."""
+    if fmt == "json":
+        from .json import render_json
+
+        render_json(analysis, out)
+    else:
+        from .terminal import render_terminal
+
+        render_terminal(analysis, out)

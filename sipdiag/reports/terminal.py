@@ -1,0 +1,56 @@
+"""The terminal report (rich). Every value from the wire goes through `safe.terminal_text`."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from ..analysis import Analysis
+from .json import iso_time
+from .safe import terminal_text as t
+
+
+def render_terminal(a: Analysis, out: TextIO) -> None:
+    console = Console(file=out, highlight=False, soft_wrap=False)
+    c = a.capture
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("Capture", t(c.file))
+    summary.add_row("Format", f"{c.format}{' (gzip)' if c.compressed else ''}, link types: {', '.join(c.link_types)}")
+    summary.add_row("Packets", f"{c.packets} ({c.truncated_packets} cut by the snap length)" if c.truncated_packets
+                    else str(c.packets))
+    summary.add_row("Time", f"{iso_time(c.first_ts_ns) or '-'} .. {iso_time(c.last_ts_ns) or '-'} "
+                            f"({c.duration_s:.3f} s)")
+    summary.add_row("SIP", f"{a.sip.messages} messages over {_counts(a.sip.transports)}"
+                    + (f"; carried in {_counts(a.sip.encapsulations)}" if set(a.sip.encapsulations) - {"none"} else ""))
+    summary.add_row("RTP", f"{a.rtp_packets} packets in {len(a.rtp_streams)} streams; RTCP {a.rtcp_packets} packets")
+    for s in c.interface_stats:
+        summary.add_row("Capture drops", f"interface {s.interface}: received {s.received}, dropped "
+                                         f"{s.dropped_by_interface} (interface) / {s.dropped_by_os} (OS)")
+    console.print(summary)
+    if a.sip.messages:
+        table = Table(title="SIP messages", title_justify="left")
+        table.add_column("request / response")
+        table.add_column("count", justify="right")
+        for method, n in sorted(a.sip.requests.items(), key=lambda kv: -kv[1]):
+            table.add_row(t(method), str(n))
+        for code, n in a.sip.responses.items():
+            table.add_row(str(code), str(n))
+        console.print(table)
+    if a.anomalies:
+        table = Table(title=f"Anomalies ({len(a.anomalies)})", title_justify="left")
+        table.add_column("code")
+        table.add_column("frame", justify="right")
+        table.add_column("detail")
+        for x in a.anomalies[:50]:
+            table.add_row(t(x.code), str(x.frame or ""), t(x.detail))
+        console.print(table)
+        if len(a.anomalies) > 50:
+            console.print(f"... {len(a.anomalies) - 50} more (see --format json)")
+
+
+def _counts(d: dict[str, int]) -> str:
+    return ", ".join(f"{t(k)} {v}" for k, v in sorted(d.items(), key=lambda kv: -kv[1])) or "-"
