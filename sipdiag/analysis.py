@@ -67,20 +67,18 @@ class _StreamCounter:
         self.counts: dict[tuple, list[int]] = {}
 
     def add(self, rtp: RtpColumns) -> None:
-        keys = np.empty(len(rtp), dtype=[("sh", "u8"), ("sl", "u8"), ("dh", "u8"), ("dl", "u8"), ("sp", "i4"),
-                                         ("dp", "i4"), ("ssrc", "i8")])
-        keys["sh"], keys["sl"], keys["dh"], keys["dl"] = rtp.src_hi, rtp.src_lo, rtp.dst_hi, rtp.dst_lo
-        keys["sp"], keys["dp"], keys["ssrc"] = rtp.src_port, rtp.dst_port, rtp.ssrc
-        uniq, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        uniq_rows, first, inverse, counts = group_streams(rtp)
+        uniq = [(int(rtp.src_hi[i]), int(rtp.src_lo[i]), int(rtp.dst_hi[i]), int(rtp.dst_lo[i]), int(rtp.src_port[i]),
+                 int(rtp.dst_port[i]), int(rtp.ssrc[i])) for i in first.tolist()]
         seq = rtp.sequence.astype(np.int64)
         shifted = (seq + 32768) & 0xFFFF  # the same spread measured across the 65535 -> 0 wrap
-        lo, hi = np.full(len(uniq), 1 << 20), np.full(len(uniq), -1)
+        lo, hi = np.full(uniq_rows, 1 << 20), np.full(uniq_rows, -1)
         slo, shi = lo.copy(), hi.copy()
         np.minimum.at(lo, inverse, seq)
         np.maximum.at(hi, inverse, seq)
         np.minimum.at(slo, inverse, shifted)
         np.maximum.at(shi, inverse, shifted)
-        for j, (key, i, c) in enumerate(zip(uniq.tolist(), first.tolist(), counts.tolist())):
+        for j, (key, i, c) in enumerate(zip(uniq, first.tolist(), counts.tolist())):
             entry = self.counts.get(key)
             if entry is None:
                 self.counts[key] = [c, int(rtp.frame[i]), int(rtp.payload_type[i]), int(lo[j]), int(hi[j]),
@@ -101,8 +99,32 @@ class _StreamCounter:
         return tuple(sorted(out, key=lambda s: s.first_frame))
 
 
-def analyze(path: str | Path) -> Analysis:
+def group_streams(rtp: RtpColumns) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Group packets by (src, dst, ports, SSRC) without sorting wide keys: each key is hashed into one uint64,
+    the hashes are grouped, and the grouping is checked column by column (a collision falls back to exact keys).
+
+    Returns (groups, index of each group's first packet, group of each packet, packets per group).
+    """
+    cols = (rtp.src_hi, rtp.src_lo, rtp.dst_hi, rtp.dst_lo, rtp.src_port.astype(np.uint64),
+            rtp.dst_port.astype(np.uint64), rtp.ssrc.astype(np.uint64))
+    h = np.zeros(len(rtp), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for c in cols:  # FNV-style mixing: multiply by an odd 64-bit constant, xor-shift
+            h = (h ^ c) * np.uint64(0x100000001B3)
+            h ^= h >> np.uint64(29)
+    _, first, inverse, counts = np.unique(h, return_index=True, return_inverse=True, return_counts=True)
+    if all((c == c[first][inverse]).all() for c in cols):
+        return len(first), first, inverse, counts
+    keys = np.stack([c.astype(np.uint64) for c in cols], axis=1)
+    _, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    return len(first), first, inverse.reshape(-1), counts
+
+
+def analyze(path: str | Path, *, keep_messages: bool = True) -> Analysis:
     """Read the capture at `path` ('-' for standard input) and return its Analysis.
+
+    keep_messages: keep every parsed SipMessage in `Analysis.messages`. Without it only their counts and
+    anomalies are kept, and memory does not grow with the number of SIP messages in the capture.
 
     Raises CaptureFormatError (not a capture) or CaptureReadError (cannot be read); damage inside a capture is
     never raised: it is reported in `Analysis.anomalies`.
@@ -112,14 +134,19 @@ def analyze(path: str | Path) -> Analysis:
     streams = _StreamCounter()
     rtcp = 0
     encaps: Counter[str] = Counter()
+    sip = _SipCounter()
     for item in scan:
         if isinstance(item, Datagram):
             if item.kind == "sip":
                 msg = parse_sip(item.payload, frame=item.frame, ts_ns=item.ts_ns, src=(item.src_ip, item.src_port),
                                 dst=(item.dst_ip, item.dst_port), transport=item.transport)
                 if msg is not None:
-                    messages.append(msg)
+                    sip.add(msg)
                     encaps[item.encap or "none"] += 1
+                    for a in msg.anomalies:  # into the run's bounded log: a flood of bad SIP cannot eat memory
+                        scan.add_anomaly(a.code, a.frame, a.detail)
+                    if keep_messages:
+                        messages.append(msg)
             elif item.kind == "rtcp":
                 rtcp += 1
         else:
@@ -127,28 +154,32 @@ def analyze(path: str | Path) -> Analysis:
     info = scan.info
     assert info is not None
     rtp_streams = streams.streams()
-    anomalies = list(info.anomalies)
-    for m in messages:
-        anomalies.extend(m.anomalies)
     return Analysis(
         capture=info,
         messages=tuple(messages),
-        sip=_summarise_sip(messages, encaps),
+        sip=sip.summary(encaps),
         rtp_packets=sum(st.packets for st in rtp_streams),
         rtcp_packets=rtcp,
         rtp_streams=rtp_streams,
-        anomalies=tuple(anomalies),
+        anomalies=info.anomalies,
     )
 
 
-def _summarise_sip(messages: list[SipMessage], encaps: Counter[str]) -> SipSummary:
-    requests: Counter[str] = Counter()
-    responses: Counter[int] = Counter()
-    transports: Counter[str] = Counter()
-    for m in messages:
+class _SipCounter:
+    def __init__(self) -> None:
+        self.messages = 0
+        self.requests: Counter[str] = Counter()
+        self.responses: Counter[int] = Counter()
+        self.transports: Counter[str] = Counter()
+
+    def add(self, m: SipMessage) -> None:
+        self.messages += 1
         if m.is_request:
-            requests[m.method or "?"] += 1
+            self.requests[m.method or "?"] += 1
         elif m.status_code is not None:
-            responses[m.status_code] += 1
-        transports[m.transport] += 1
-    return SipSummary(len(messages), dict(requests), dict(sorted(responses.items())), dict(transports), dict(encaps))
+            self.responses[m.status_code] += 1
+        self.transports[m.transport] += 1
+
+    def summary(self, encaps: Counter[str]) -> SipSummary:
+        return SipSummary(self.messages, dict(self.requests), dict(sorted(self.responses.items())),
+                          dict(self.transports), dict(encaps))

@@ -67,7 +67,7 @@ def analyze(capture: str, fmt: str, output) -> None:
     from .analysis import analyze as run_analysis
     from .reports import render
 
-    analysis = run_analysis(capture)
+    analysis = run_analysis(capture, keep_messages=False)
     render(analysis, fmt, output)
 
 

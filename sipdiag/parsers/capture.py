@@ -23,6 +23,7 @@ import io
 import struct
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -215,8 +216,10 @@ def _read_pcap(stream: BinaryIO, info: CaptureFile, head: bytes) -> Iterator[Rec
     info.byte_order = "little" if le else "big"
     info.nanosecond = magic == PCAP_MAGIC_NS
     # The link type field's upper bits hold the FCS length (pcap draft §4, LinkType and additional information).
+    # Fix: the link type is the low 16 bits (libpcap LT_LINKTYPE); the old mask 0x0FFFFFFF kept the F bit
+    # (0x04000000, "FCS length present"), so an Ethernet capture with FCS was an unknown link type.
     info.interfaces.append(
-        Interface(0, linktype & 0x0FFFFFFF, snaplen, ts_mul_ns=1 if info.nanosecond else 1000)
+        Interface(0, linktype & 0xFFFF, snaplen, ts_mul_ns=1 if info.nanosecond else 1000)
     )
     max_len = max(MAX_RECORD_BYTES, snaplen if snaplen < (1 << 28) else 0)
     ts_mul = 1 if info.nanosecond else 1000
@@ -269,60 +272,98 @@ def _walk_fixed_header(buf: bytes, e: str, max_len: int) -> tuple[np.ndarray, in
     """
     n = len(buf)
     unpack = struct.Struct(e + "I").unpack_from
-    dtype = np.dtype(e + "u4")
-    parts: list[np.ndarray] = []
-    singles: list[int] = []
+    runs = _Runs()
     pos = 0
-    run = 64
     prev_len = -1
     while pos + 16 <= n:
         caplen = unpack(buf, pos + 8)[0]
         if caplen > max_len:
-            _flush(parts, singles)
-            return _concat(parts), pos, pos
+            return runs.offsets(), pos, pos
         stride = 16 + caplen
         if pos + stride > n:
             break
-        if caplen == prev_len:
-            k = min(run, (n - pos) // stride)
-            if k >= 4:
-                # Strided view over the caplen fields of the next k records if they are all of this length.
-                lens = np.ndarray((k,), dtype, buf, pos + 8, (stride,))
-                diff = np.flatnonzero(lens != caplen)
-                m = int(diff[0]) if len(diff) else k
-                _flush(parts, singles)
-                parts.append(pos + stride * np.arange(m, dtype=np.int64))
-                pos += stride * m
-                run = min(run * 4, 1 << 16) if m == k else max(64, m)
-                prev_len = caplen if m == k else -1
-                continue
-        singles.append(pos)
+        k = min(WINDOW, (n - pos) // stride)
+        if caplen == prev_len and k >= 2:
+            # Guess that the next k records have this length too; read their length fields in one call.
+            lens = _window(e, 8, 1, stride, k).unpack_from(buf, pos)
+            m = k if lens.count(caplen) == k else _first_mismatch(lens, caplen)
+            runs.add(pos, stride, m)
+            pos += stride * m
+            continue
+        runs.add(pos, stride, 1)
         prev_len = caplen
         pos += stride
-    _flush(parts, singles)
-    return _concat(parts), pos, None
+    return runs.offsets(), pos, None
 
 
-def _flush(parts: list[np.ndarray], singles: list[int]) -> None:
-    if singles:
-        parts.append(np.array(singles, dtype=np.int64))
-        singles.clear()
+# Records verified per guess: long enough to amortise the call, short enough that a guess broken by a SIP packet
+# costs little (RTP of one codec has one size, SIP packets break the runs).
+WINDOW = 48
 
 
-def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    if not parts:
-        return np.empty(0, dtype=np.int64)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+@lru_cache(maxsize=64)
+def _window(e: str, skip: int, fields: int, stride: int, k: int) -> struct.Struct:
+    """A struct reading `fields` 32-bit values at `skip` bytes into each of k consecutive records of `stride` bytes."""
+    return struct.Struct(e + f"{skip}x{fields}I{stride - skip - 4 * fields}x" * k)
 
 
-def _gather_u32(arr: np.ndarray, offs: np.ndarray, e: str) -> np.ndarray:
-    b = arr[offs[:, None] + np.arange(4)]
-    return b.view(e + "u4").reshape(-1).astype(np.int64)
+def _first_mismatch(values: tuple[int, ...], expected: int) -> int:
+    i = 1
+    while values[i] == expected:
+        i += 1
+    return i
+
+
+class _Runs:
+    """Record starts kept as runs of (first offset, stride, count), expanded into one array at the end."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.strides: list[int] = []
+        self.counts: list[int] = []
+
+    def add(self, start: int, stride: int, count: int) -> None:
+        if self.counts and self.strides[-1] == stride and self.starts[-1] + stride * self.counts[-1] == start:
+            self.counts[-1] += count
+        else:
+            self.starts.append(start)
+            self.strides.append(stride)
+            self.counts.append(count)
+
+    def __len__(self) -> int:
+        return sum(self.counts)
+
+    def offsets(self) -> np.ndarray:
+        if not self.counts:
+            return np.empty(0, dtype=np.int64)
+        counts = np.array(self.counts, dtype=np.int64)
+        first = np.repeat(np.array(self.starts, dtype=np.int64), counts)
+        step = np.repeat(np.array(self.strides, dtype=np.int64), counts)
+        index = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        return first + index * step
+
+
+def _u32_fields(buf: bytes, starts: np.ndarray, offsets: range, e: str) -> np.ndarray:
+    """32-bit fields at starts + each of `offsets`, as an (n, len(offsets)) int64 array.
+
+    The buffer is viewed as 32-bit words four times, once per alignment, so each field is one word gather
+    instead of four byte gathers.
+    """
+    out = np.empty((len(starts), len(offsets)), dtype=np.int64)
+    residue = starts & 3
+    for r in range(4):
+        sel = np.flatnonzero(residue == r) if r else np.flatnonzero(residue == 0)
+        if not len(sel):
+            continue
+        words = np.frombuffer(buf, dtype=e + "u4", count=(len(buf) - r) // 4, offset=r)
+        base = (starts[sel] - r) >> 2
+        for j, off in enumerate(offsets):
+            out[sel, j] = words[base + (off >> 2)]
+    return out
 
 
 def _pcap_batch(buf: bytes, starts: np.ndarray, e: str, ts_mul: int, frame: int) -> RecordBatch:
-    arr = np.frombuffer(buf, dtype=np.uint8)
-    hdr = arr[starts[:, None] + np.arange(16)].view(e + "u4").astype(np.int64)
+    hdr = _u32_fields(buf, starts, range(0, 16, 4), e)
     ts_ns = hdr[:, 0] * 1_000_000_000 + hdr[:, 1] * ts_mul
     caplen = hdr[:, 2]
     origlen = np.maximum(hdr[:, 3], caplen)
@@ -342,17 +383,26 @@ class _PcapngReader:
         self.e = "<"
         self.section_ifaces: list[int] = []  # section-local interface id -> global index
         self.frame = 1
+        # Set by _walk when it stopped at the start of a new section (see there).
+        self.section_break = False
+        # The time of the last record handed on, for an SPB that opens a batch (it takes its predecessor's time).
+        self.last_ts = 0
 
     def batches(self) -> Iterator[RecordBatch]:
         leftover = self.head
         base = 0
         for data in _read_chunks(self.stream, self.info):
             buf = leftover + data
-            end, batch, bad = self._walk(buf, base)
-            if batch is not None:
-                yield batch
-            if bad:
-                return
+            end = 0
+            while True:
+                end, batch, bad = self._walk(buf, base, end)
+                if batch is not None:
+                    yield batch
+                if bad:
+                    return
+                # A new section starts at `end`: walk it separately (one batch never spans two sections).
+                if not self.section_break:
+                    break
             base += end
             leftover = buf[end:]
         if leftover:
@@ -362,20 +412,24 @@ class _PcapngReader:
                         f"the partial block is not analysed")
             )
 
-    def _walk(self, buf: bytes, base: int) -> tuple[int, RecordBatch | None, bool]:
+    def _walk(self, buf: bytes, base: int, start: int = 0) -> tuple[int, RecordBatch | None, bool]:
         n = len(buf)
-        pos = 0
-        epb_parts: list[np.ndarray] = []
-        singles: list[int] = []
-        others: list[tuple[int, bytes]] = []  # (record index, packet) for SPB/PB records
-        rec_kinds: list[tuple[str, int]] = []
+        pos = start
+        self.section_break = False
+        epbs = _Runs()
         prev_len = -1
-        run = 64
         rows: list[tuple[int, int, int, int, int]] = []  # SPB/PB: (data_off, caplen, origlen, ts_raw, iface)
         # Records are kept in file order: EPB runs as arrays, SPB/PB as rows, merged by their offset.
         while pos + 12 <= n:
             btype, blen = struct.unpack_from(self.e + "II", buf, pos)
             if btype == PCAPNG_SHB:
+                if pos > start:
+                    # Fix: a batch must not span two sections. _batch decodes EPB headers with self.e and maps
+                    # their interface ids through self.section_ifaces *when the batch is built*, so the records
+                    # of the previous section were decoded with the new section's byte order and interfaces.
+                    # End this batch here; batches() walks on from this SHB.
+                    self.section_break = True
+                    break
                 # The byte order of a new section is read from its own byte-order magic (§4.1).
                 if pos + 12 > n:
                     break
@@ -386,50 +440,43 @@ class _PcapngReader:
                     self.e = ">"
                 else:
                     self._anomaly("pcapng.bad-block", f"section header at offset {base + pos} has no valid byte-order magic")
-                    _flush(epb_parts, singles)
-                    return pos, self._batch(buf, epb_parts, rows), True
+                    return pos, self._batch(buf, epbs, rows), True
                 blen = struct.unpack_from(self.e + "I", buf, pos + 4)[0]
                 self.info.byte_order = "little" if self.e == "<" else "big"
             if blen < 12 or blen % 4 or blen > MAX_RECORD_BYTES + 64:
                 self._anomaly("pcapng.bad-block",
                               f"block at offset {base + pos} claims length {blen}: damage or garbage after frame "
-                              f"{self.frame + self._count(epb_parts, singles, rows) - 1}; the rest ({n - pos} bytes "
+                              f"{self.frame + len(epbs) + len(rows) - 1}; the rest ({n - pos} bytes "
                               f"in this chunk and anything after) was not read")
-                _flush(epb_parts, singles)
-                return pos, self._batch(buf, epb_parts, rows), True
+                return pos, self._batch(buf, epbs, rows), True
             if pos + blen > n:
                 break
             if btype == BT_EPB:
-                if blen == prev_len:
-                    k = min(run, (n - pos) // blen)
-                    if k >= 4:
-                        types = np.ndarray((k,), np.dtype(self.e + "u4"), buf, pos, (blen,))
-                        lens = np.ndarray((k,), np.dtype(self.e + "u4"), buf, pos + 4, (blen,))
-                        diff = np.flatnonzero((lens != blen) | (types != BT_EPB))
-                        m = int(diff[0]) if len(diff) else k
-                        _flush(epb_parts, singles)
-                        epb_parts.append(pos + blen * np.arange(m, dtype=np.int64))
-                        pos += blen * m
-                        run = min(run * 4, 1 << 16) if m == k else max(64, m)
-                        prev_len = blen if m == k else -1
-                        continue
-                singles.append(pos)
+                k = min(WINDOW, (n - pos) // blen)
+                if blen == prev_len and k >= 2:
+                    # Guess the next k blocks are EPBs of this length; read (type, length) pairs in one call.
+                    pairs = _window(self.e, 0, 2, blen, k).unpack_from(buf, pos)
+                    if pairs[0::2].count(BT_EPB) == k and pairs[1::2].count(blen) == k:
+                        m = k
+                    else:
+                        m = 1
+                        while pairs[2 * m] == BT_EPB and pairs[2 * m + 1] == blen:
+                            m += 1
+                    epbs.add(pos, blen, m)
+                    pos += blen * m
+                    continue
+                epbs.add(pos, blen, 1)
                 prev_len = blen
             else:
                 prev_len = -1
-                self._other_block(buf, pos, btype, blen, base, epb_parts, singles, rows)
+                self._other_block(buf, pos, btype, blen, base, rows)
             pos += blen
-        _flush(epb_parts, singles)
-        return pos, self._batch(buf, epb_parts, rows), False
-
-    def _count(self, parts: list[np.ndarray], singles: list[int], rows: list) -> int:
-        return sum(len(p) for p in parts) + len(singles) + len(rows)
+        return pos, self._batch(buf, epbs, rows), False
 
     def _anomaly(self, code: str, detail: str) -> None:
         self.info.anomalies.append(Anomaly(code, None, detail))
 
-    def _other_block(self, buf: bytes, pos: int, btype: int, blen: int, base: int,
-                     parts: list[np.ndarray], singles: list[int], rows: list) -> None:
+    def _other_block(self, buf: bytes, pos: int, btype: int, blen: int, base: int, rows: list) -> None:
         e = self.e
         if btype == PCAPNG_SHB:
             self.section_ifaces = []
@@ -442,7 +489,6 @@ class _PcapngReader:
         elif btype in (BT_SPB, BT_PB):
             # SPB (§4.4) has no interface id nor timestamp: it belongs to interface 0 of the section.
             # The obsolete PB (Appendix A) is laid out like an EPB with a 16-bit interface id.
-            _flush(parts, singles)
             if btype == BT_SPB:
                 origlen = struct.unpack_from(e + "I", buf, pos + 8)[0]
                 iface = self._global_iface(0)
@@ -471,14 +517,13 @@ class _PcapngReader:
         i = self.info.interfaces[iface]
         return raw * i.ts_mul_ns // i.ts_div + i.ts_offset_s * 1_000_000_000
 
-    def _batch(self, buf: bytes, parts: list[np.ndarray], rows: list) -> RecordBatch | None:
-        starts = _concat(parts)
+    def _batch(self, buf: bytes, epbs: _Runs, rows: list) -> RecordBatch | None:
+        starts = epbs.offsets()
         if not len(starts) and not rows:
             return None
         e = self.e
-        arr = np.frombuffer(buf, dtype=np.uint8)
         if len(starts):
-            hdr = arr[starts[:, None] + np.arange(8, 28)].view(e + "u4").astype(np.int64)
+            hdr = _u32_fields(buf, starts, range(8, 28, 4), e)
             local = hdr[:, 0]
             raw_ts = (hdr[:, 1] << 32) | hdr[:, 2]
             caplen = hdr[:, 3]
@@ -520,8 +565,13 @@ class _PcapngReader:
             sel = iface == i
             if spec.ts_div == 1:
                 out[sel] = raw[sel] * spec.ts_mul_ns
-            else:
-                out[sel] = (raw[sel] * spec.ts_mul_ns) // spec.ts_div
+            elif spec.ts_div <= 1 << 32:
+                # Fix: raw * ts_mul_ns overflows int64 for binary resolutions (mul 10**9, e.g. 2**-20: raw is
+                # about 2**50 today). Whole units and the remainder separately: exact, no overflow.
+                whole, rem = np.divmod(raw[sel], spec.ts_div)
+                out[sel] = whole * spec.ts_mul_ns + rem * spec.ts_mul_ns // spec.ts_div
+            else:  # finer than 2**-32 s (or 10**-19 s): exotic; Python integers, exact
+                out[sel] = [int(r) * spec.ts_mul_ns // spec.ts_div for r in raw[sel].tolist()]
             if spec.ts_offset_s:
                 out[sel] += spec.ts_offset_s * 1_000_000_000
         # A raw value of -1 marks an SPB, which has no timestamp (§4.4): it takes its predecessor's time.
@@ -530,7 +580,11 @@ class _PcapngReader:
             idx = np.where(missing, 0, np.arange(len(raw)))
             np.maximum.accumulate(idx, out=idx)
             out = np.where(missing, out[idx], out)
-            out[missing & (idx == 0) & missing[0]] = 0
+            # Fix: the predecessor of an SPB that opens a batch is the previous batch's last record (this was 0,
+            # i.e. 1970, in the middle of a capture whenever a chunk boundary fell just before an SPB).
+            out[missing & (idx == 0) & missing[0]] = self.last_ts
+        if len(out):
+            self.last_ts = int(out[-1])
         return out
 
 

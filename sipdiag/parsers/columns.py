@@ -163,6 +163,11 @@ def decode_batch(batch: RecordBatch, interfaces: list[Interface]) -> DecodedBatc
         l3[sel] = off
         ether[sel] = et
     known = l3 >= 0
+    # Fix: a record shorter than its link header had its EtherType/family read from the next record's bytes
+    # (a 10-byte Ethernet record came out NON_IP or IP); it is TRUNCATED, like every other cut header.
+    cut = known & (l3 > end)
+    kind[cut] = Kind.TRUNCATED
+    known &= ~cut
     is4 = known & (ether == 0x0800)
     is6 = known & (ether == 0x86DD)
     kind[known & ~is4 & ~is6] = Kind.NON_IP
@@ -185,7 +190,9 @@ def decode_batch(batch: RecordBatch, interfaces: list[Interface]) -> DecodedBatc
     # TCP, ICMP, GRE, IP-in-IP, fragments and IPv6 extension headers all take the rich path.
     ip_other = (ok4 | ok6) & ~simple_udp
     interesting = np.isin(proto, (6, 1, 58, 47, 4, 41, 132, 0, 43, 44, 60, 51, 50))
-    kind[ip_other & ~interesting] = Kind.OTHER
+    # Fix: IPv4 fragments go to the rich path whatever their protocol: a fragmented SIP/UDP datagram (proto 17,
+    # not in the list above) was classified OTHER and so never reassembled.
+    kind[ip_other & ~interesting & ~(ok4 & is_fragment)] = Kind.OTHER
 
     # ---- UDP
     udp_ok = simple_udp & (l4 + 8 <= end)

@@ -43,15 +43,18 @@ class FragmentReassembler:
             ) -> tuple[bytes, tuple[int, ...]] | None:
         """Add one fragment; return (payload, frames) when the datagram is complete."""
         self._expire(ts_ns, frame)
-        p = self.pending.get(key)
-        if p is None:
-            if len(self.pending) >= self.max_pending or self.bytes + len(data) > self.max_bytes:
-                self._evict_oldest(frame)
-            p = self.pending[key] = _Pending(ts_ns)
+        # Fix: checked before an entry is made; an oversized first fragment used to leave an empty _Pending
+        # (no frames) behind, and _drop (finish/expiry/eviction) then failed on p.frames[0].
         if offset + len(data) > MAX_DATAGRAM:
             self.log.add("ip.fragment-too-large", frame,
                          f"fragment at offset {offset} with {len(data)} bytes would make a datagram over 64 KiB; dropped")
             return None
+        p = self.pending.get(key)
+        if p is None:
+            # (`self.pending and`: with nothing pending there is nothing to evict; next(iter({})) would raise.)
+            if self.pending and (len(self.pending) >= self.max_pending or self.bytes + len(data) > self.max_bytes):
+                self._evict_oldest(frame)
+            p = self.pending[key] = _Pending(ts_ns)
         if offset in p.parts or any(o < offset + len(data) and offset < o + len(d) for o, d in p.parts.items()):
             # Overlaps are an attack or a broken stack (RFC 5722 forbids them for IPv6); keep the first copy.
             if p.parts.get(offset) != data:

@@ -229,9 +229,12 @@ class TcpReassembler:
         spans, consumed, missing_length = split_sip_stream(half.buf)
         for start, end in spans:
             pieces = self._pieces_between(half, start, end)
-            _, last_frame, last_ts = pieces[-1]
+            # Fix: the message is complete when its last-*arriving* piece came (Datagram.frame is "the frame
+            # that completed it"); pieces[-1] is the last in sequence order, which after reordering is an
+            # earlier frame. Frames are listed in arrival order, as the IP fragment reassembler lists them.
+            _, last_frame, last_ts = max(pieces, key=lambda p: p[1])
             out.append(Datagram(last_frame, last_ts, half.src, half.sport, half.dst, half.dport, transport,
-                                bytes(half.buf[start:end]), tuple(dict.fromkeys(fr for _, fr, _ in pieces))))
+                                bytes(half.buf[start:end]), tuple(sorted({fr for _, fr, _ in pieces}))))
         if missing_length:
             self.log.add("sip.missing-content-length", out[-1].frame if out else None,
                          f"a SIP message over TCP from {half.src}:{half.sport} has no Content-Length; RFC 3261 §18.3 "
@@ -275,9 +278,10 @@ class TcpReassembler:
                 half.ws_frames += [fr for _, fr, _ in pieces]
                 if frame.fin:
                     msg = b"".join(half.ws_parts)
-                    frames = tuple(dict.fromkeys(half.ws_frames))
+                    frames = tuple(sorted(set(half.ws_frames)))
                     half.ws_parts, half.ws_frames = [], []
-                    last = pieces[-1] if pieces else (0, frames[-1] if frames else 0, 0)
+                    # Fix: the completing (last-arriving) piece, not the last in sequence order (see _sip_messages).
+                    last = max(pieces, key=lambda p: p[1]) if pieces else (0, frames[-1] if frames else 0, 0)
                     out.append(Datagram(last[1], last[2], half.src, half.sport, half.dst, half.dport, "ws", msg,
                                         frames))
 
