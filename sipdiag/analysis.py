@@ -16,6 +16,7 @@ from .model import Anomaly, Datagram
 from .parsers.columns import RtpColumns
 from .parsers.scan import CaptureInfo, address, scan_capture
 from .parsers.sip import SipMessage, parse_sip
+from .streamgroups import group_streams, stream_key_columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,22 +68,19 @@ class _StreamCounter:
         self.counts: dict[tuple, list[int]] = {}
 
     def add(self, rtp: RtpColumns) -> None:
-        uniq_rows, first, inverse, counts = group_streams(rtp)
-        uniq = [(int(rtp.src_hi[i]), int(rtp.src_lo[i]), int(rtp.dst_hi[i]), int(rtp.dst_lo[i]), int(rtp.src_port[i]),
-                 int(rtp.dst_port[i]), int(rtp.ssrc[i])) for i in first.tolist()]
-        seq = rtp.sequence.astype(np.int64)
+        g = group_streams(rtp)
+        first = g.first
+        seq = rtp.sequence.astype(np.int64)[g.order]
         shifted = (seq + 32768) & 0xFFFF  # the same spread measured across the 65535 -> 0 wrap
-        lo, hi = np.full(uniq_rows, 1 << 20), np.full(uniq_rows, -1)
-        slo, shi = lo.copy(), hi.copy()
-        np.minimum.at(lo, inverse, seq)
-        np.maximum.at(hi, inverse, seq)
-        np.minimum.at(slo, inverse, shifted)
-        np.maximum.at(shi, inverse, shifted)
-        for j, (key, i, c) in enumerate(zip(uniq, first.tolist(), counts.tolist())):
+        lo, hi = np.minimum.reduceat(seq, g.starts), np.maximum.reduceat(seq, g.starts)
+        slo, shi = np.minimum.reduceat(shifted, g.starts), np.maximum.reduceat(shifted, g.starts)
+        cols = [c[first].tolist() for c in stream_key_columns(rtp)]
+        frames = rtp.frame[first].tolist()
+        pts = rtp.payload_type[first].tolist()
+        for j, (key, c) in enumerate(zip(zip(*cols), g.counts.tolist())):
             entry = self.counts.get(key)
             if entry is None:
-                self.counts[key] = [c, int(rtp.frame[i]), int(rtp.payload_type[i]), int(lo[j]), int(hi[j]),
-                                    int(slo[j]), int(shi[j])]
+                self.counts[key] = [c, frames[j], pts[j], int(lo[j]), int(hi[j]), int(slo[j]), int(shi[j])]
             else:
                 entry[0] += c
                 entry[3], entry[4] = min(entry[3], int(lo[j])), max(entry[4], int(hi[j]))
@@ -97,27 +95,6 @@ class _StreamCounter:
             if n >= MIN_RTP_PACKETS and spread <= 2 * n + 16:
                 out.append(RtpStreamCount(address(sh, sl), sp, address(dh, dl), dp, ssrc, pt, n, first))
         return tuple(sorted(out, key=lambda s: s.first_frame))
-
-
-def group_streams(rtp: RtpColumns) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Group packets by (src, dst, ports, SSRC) without sorting wide keys: each key is hashed into one uint64,
-    the hashes are grouped, and the grouping is checked column by column (a collision falls back to exact keys).
-
-    Returns (groups, index of each group's first packet, group of each packet, packets per group).
-    """
-    cols = (rtp.src_hi, rtp.src_lo, rtp.dst_hi, rtp.dst_lo, rtp.src_port.astype(np.uint64),
-            rtp.dst_port.astype(np.uint64), rtp.ssrc.astype(np.uint64))
-    h = np.zeros(len(rtp), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for c in cols:  # FNV-style mixing: multiply by an odd 64-bit constant, xor-shift
-            h = (h ^ c) * np.uint64(0x100000001B3)
-            h ^= h >> np.uint64(29)
-    _, first, inverse, counts = np.unique(h, return_index=True, return_inverse=True, return_counts=True)
-    if all((c == c[first][inverse]).all() for c in cols):
-        return len(first), first, inverse, counts
-    keys = np.stack([c.astype(np.uint64) for c in cols], axis=1)
-    _, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True, return_counts=True)
-    return len(first), first, inverse.reshape(-1), counts
 
 
 def analyze(path: str | Path, *, keep_messages: bool = True) -> Analysis:

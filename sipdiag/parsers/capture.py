@@ -183,16 +183,32 @@ def _not_a_capture(name: str, head: bytes) -> CaptureFormatError:
 
 
 def _read_chunks(stream: BinaryIO, info: CaptureFile) -> Iterator[bytes]:
+    # Fix: a chunk is gathered with read1() so that what was read before an error is kept. GzipFile.read(n)
+    # raises EOFError on a truncated .gz and drops everything it decompressed in that call: a capture copied
+    # while still being written lost all its records (up to CHUNK_BYTES of them), not just the last one.
     while True:
+        parts: list[bytes] = []
+        size = 0
+        error: Exception | None = None
         try:
-            data = stream.read(CHUNK_BYTES)
+            while size < CHUNK_BYTES:
+                piece = stream.read1(CHUNK_BYTES - size)
+                if not piece:
+                    break
+                parts.append(piece)
+                size += len(piece)
         except (OSError, EOFError, gzip.BadGzipFile, zlib_error()) as e:
-            info.anomalies.append(Anomaly("pcap.read-error", None, f"reading stopped after {info.bytes_read} bytes: {e}"))
+            error = e
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        if data:
+            info.bytes_read += len(data)
+            yield data
+        if error is not None:
+            info.anomalies.append(Anomaly("pcap.read-error", None,
+                                          f"reading stopped after {info.bytes_read} bytes: {error}"))
             return
-        if not data:
+        if size < CHUNK_BYTES:
             return
-        info.bytes_read += len(data)
-        yield data
 
 
 def zlib_error() -> type[Exception]:
@@ -205,7 +221,7 @@ def zlib_error() -> type[Exception]:
 
 
 def _read_pcap(stream: BinaryIO, info: CaptureFile, head: bytes) -> Iterator[RecordBatch]:
-    rest = stream.read(20)
+    rest = _peek(stream, 20)  # Fix: guarded like the other reads (a .gz cut inside the header raised EOFError)
     if len(rest) < 20:
         info.anomalies.append(Anomaly("pcap.truncated-header", None, "the file ends inside the 24-byte pcap header"))
         return

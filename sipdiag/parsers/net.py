@@ -85,7 +85,7 @@ class RichPath:
         self.rtp_rows: list[RtpRow] = []
         self.counts: Counter[str] = Counter()  # what the rich path saw: tcp, icmp, gre, hep, stun, rtcp, ...
         self._unsupported_links: set[int] = set()
-        self._sctp_parts: dict[tuple, dict[int, bytes]] = {}
+        self._sctp_parts: dict[tuple, dict[int, tuple[bytes, int]]] = {}  # tsn -> (user data, frame)
 
     # ------------------------------------------------------------------------------------------- link layer
 
@@ -344,23 +344,35 @@ class RichPath:
             if ctype == 0 and clen > 16:  # DATA
                 tsn, stream = struct.unpack_from("!IH", data, pos + 4)
                 user = data[pos + 16 : pos + clen]
+                frames: tuple[int, ...] = (frame,)
                 if cflags & 0x03 != 0x03:
                     # B (0x02) begins, E (0x01) ends a user message split over chunks (RFC 9260 §3.3.1).
                     key = (src, dst, sport, dport, stream)
-                    parts = self._sctp_parts.setdefault(key, {}) if cflags & 0x02 or key in self._sctp_parts else None
+                    if cflags & 0x02:
+                        # Fix: a new message starts afresh; the parts of one whose E chunk was lost were mixed in.
+                        self._sctp_parts[key] = {}
+                    parts = self._sctp_parts.get(key)
                     if parts is None:
                         pos += (clen + 3) & ~3
                         continue
-                    parts[tsn] = user
-                    if not cflags & 0x01 or sum(map(len, parts.values())) > 65535:
+                    parts[tsn] = (user, frame)
+                    if sum(len(u) for u, _ in parts.values()) > 65535:
+                        # Fix: the limit used to skip completion but keep the parts, which then grew without
+                        # bound (an endless message, or lost E chunks); past it the message is dropped.
+                        del self._sctp_parts[key]
                         pos += (clen + 3) & ~3
                         continue
-                    user = b"".join(parts[t] for t in sorted(parts))
+                    if not cflags & 0x01:
+                        pos += (clen + 3) & ~3
+                        continue
+                    user = b"".join(parts[t][0] for t in sorted(parts))
+                    # Fix: every frame that carried a part (Datagram.frames), not only the last one.
+                    frames = tuple(sorted({f for _, f in parts.values()}))
                     del self._sctp_parts[key]
                 if user:
                     kind = classify_udp(user, sport, dport)
                     if kind == "sip":
-                        out.append(Datagram(frame, ts_ns, ntop(src), sport, ntop(dst), dport, "sctp", user, (frame,),
+                        out.append(Datagram(frame, ts_ns, ntop(src), sport, ntop(dst), dport, "sctp", user, frames,
                                             encap, kind))
             pos += (clen + 3) & ~3
 

@@ -1,8 +1,8 @@
 """The capture layer's one entry point: a capture in, a stream of SIP-side datagrams and RTP column batches out.
 
     scan = scan_capture("call.pcap")
-    for item in scan:          # Datagram (SIP, RTCP, STUN, ICMP; few) or RtpColumns (the bulk), in frame order
-        ...
+    for item in scan:          # per chunk: its Datagrams (SIP, RTCP, STUN, ICMP; few) in frame order, then its
+        ...                    # RtpColumns (the bulk, frame order inside); chunks follow each other in file order
     scan.info                  # CaptureInfo: format, link types, packets, times, counts, anomalies
 
 Memory is bounded by the chunk size whatever the file's size: each chunk's records are decoded, handed on and
@@ -63,6 +63,7 @@ class CaptureScan:
     _log: AnomalyLog = field(default_factory=AnomalyLog)
 
     def __iter__(self) -> Iterator[Datagram | RtpColumns]:
+        self._log = AnomalyLog()  # a second pass starts afresh instead of doubling the anomalies
         file = CaptureFile(name=str(self.path))
         rich = RichPath(self._log)
         kinds: Counter[str] = Counter()

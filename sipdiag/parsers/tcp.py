@@ -20,6 +20,7 @@ from .websocket import MAX_MESSAGE, OP_BINARY, OP_CONTINUATION, OP_TEXT, looks_l
 MAX_OUT_OF_ORDER = 256 << 10  # bytes waiting for a hole to fill, per direction
 MAX_STREAM_BUFFER = 1 << 20  # an unframed SIP message larger than this is damage: the buffer is resynchronised
 MAX_FLOWS = 20000
+MAX_HTTP_HEADER = 16 << 10  # a WebSocket handshake's header block larger than this is not waited for
 
 FIN, SYN, RST = 0x01, 0x02, 0x04
 # A SIP start line anywhere in a buffer, to resynchronise after a gap or a capture that began mid-stream.
@@ -44,7 +45,7 @@ class _Half:
     buf: bytearray = field(default_factory=bytearray)
     # (end offset in buf, frame, ts) of each piece of buf, to name the frames a message came in
     pieces: list[tuple[int, int, int]] = field(default_factory=list)
-    mode: str = "new"  # new | sip | ws-handshake | ws | other
+    mode: str = "new"  # new | sip | resync | ws-handshake | ws | other | closed
     ws_parts: list[bytes] = field(default_factory=list)
     ws_frames: list[int] = field(default_factory=list)
     retransmissions: int = 0
@@ -64,6 +65,18 @@ class TcpReassembler:
         self.segments += 1
         key = (src, sport, dst, dport)
         half = self.halves.get(key)
+        if half is not None and half.mode == "closed":
+            # Fix: a closed half is kept (see _close) so that a retransmission of its last segments -- typically
+            # the one that carried FIN with the last message -- is counted, not read as a new stream and
+            # its message emitted a second time. Anything else is a new connection on the same ports.
+            d_closed = _seq_diff(seq, half.next_seq) if half.next_seq is not None else 1
+            if not flags & SYN and (not payload or d_closed + len(payload) <= 0):
+                if payload:
+                    half.retransmissions += 1
+                    self.retransmissions += 1
+                return []
+            del self.halves[key]
+            half = None
         if half is None:
             if len(self.halves) >= MAX_FLOWS:
                 self.halves.pop(next(iter(self.halves)))
@@ -119,7 +132,11 @@ class TcpReassembler:
             self.log.add("tcp.incomplete-message", half.pieces[-1][1] if half.pieces else None,
                          f"{len(half.buf)} bytes of an unfinished SIP message from {half.src}:{half.sport} when the "
                          f"connection closed")
-        self.halves.pop(key, None)
+        # Keep the (emptied) half with its sequence number instead of dropping it: see add() on "closed".
+        half.mode = "closed"
+        half.buf.clear()
+        half.pieces.clear()
+        half.ws_parts, half.ws_frames = [], []
 
     def _skip_gap(self, half: _Half, frame: int | None) -> None:
         nxt = min(half.out_of_order, key=lambda s: _seq_diff(s, half.next_seq))
@@ -167,6 +184,8 @@ class TcpReassembler:
     def _process(self, half: _Half) -> list[Datagram]:
         if half.mode == "new":
             half.mode = self._classify(half)
+            if half.mode == "new":  # undecided until more data arrives (see _classify)
+                return []
         if half.mode == "other":
             half.buf.clear()
             half.pieces.clear()
@@ -195,7 +214,13 @@ class TcpReassembler:
         if head[:4] in SIP_PREFIXES or head.startswith(b"\r\n"):
             return "sip"
         if head.startswith(b"GET ") or head.startswith(b"HTTP/1.1 101"):
-            text = bytes(half.buf[:2048]).lower()
+            # Fix: decide on the whole HTTP header block. Judged on the first segment's first 2 KiB, a handshake
+            # with large cookies (split over segments, Upgrade after the cut) made the stream "other" and every
+            # SIP message over that WebSocket was lost.
+            end = half.buf.find(b"\r\n\r\n", 0, MAX_HTTP_HEADER)
+            if end < 0 and len(half.buf) < MAX_HTTP_HEADER:
+                return "new"
+            text = bytes(half.buf[: end if end >= 0 else MAX_HTTP_HEADER]).lower()
             if b"upgrade: websocket" in text or b"websocket" in text and head.startswith(b"HTTP/1.1 101"):
                 return "ws-handshake"
             return "other"

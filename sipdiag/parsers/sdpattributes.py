@@ -1,0 +1,255 @@
+"""SDP attribute values and the readers that fill them (RFC 8866 §6; RFC 3605, 4568, 8122, 8839), used by
+`sdp.parse_sdp`; import the values from `sipdiag.parsers.sdp`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from sipdiag.model import Anomaly
+
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 8866 §6.7
+
+
+class RtpMap(NamedTuple):
+    """One `a=rtpmap` (or static payload type): (encoding, clock rate, channels). A NamedTuple: it is built
+    for every rtpmap line, and is used as the plain triple it is.
+    """
+
+    encoding: str  # as written: PCMU, opus, telephone-event, ...
+    clock_rate: int | None  # RTP timestamp rate in Hz; None when the rtpmap line lacked it
+    channels: int | None = None  # audio channels when given; None means the default (1)
+
+
+@dataclass(frozen=True, slots=True)
+class SdpConnection:
+    """`c=` (RFC 8866 §5.7); multicast TTL and address count split off the address."""
+
+    nettype: str
+    addrtype: str
+    address: str
+    ttl: int | None = None
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SdpRtcp:
+    """`a=rtcp:port [nettype addrtype address]` (RFC 3605)."""
+
+    port: int
+    address: str | None = None
+    addrtype: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SdpCrypto:
+    """`a=crypto:tag suite key-params [session-params]` (RFC 4568 §9.1), SDES-SRTP."""
+
+    tag: int
+    suite: str  # AES_CM_128_HMAC_SHA1_80, ...
+    key_params: str  # "inline:base64key|lifetime|MKI:len", several joined by ';'
+    session_params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SdpFingerprint:
+    """`a=fingerprint:hash-func fingerprint` (RFC 8122 §5), DTLS-SRTP."""
+
+    hash_function: str  # lower-case: sha-256, sha-1, ...
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class IceCandidate:
+    """`a=candidate:` (RFC 8839 §5.1)."""
+
+    foundation: str
+    component: int  # 1 RTP, 2 RTCP
+    transport: str  # upper-case: UDP, TCP
+    priority: int
+    address: str
+    port: int
+    type: str  # host, srflx, prflx, relay
+    related_address: str | None = None
+    related_port: int | None = None
+    extensions: tuple[tuple[str, str], ...] = ()  # generation, ufrag, network-id, tcptype, ...
+
+
+class SectionState:
+    """Attribute state of one section (session or media) while its lines are read."""
+
+    __slots__ = (
+        "connection", "direction", "fingerprint", "setup", "ice_ufrag", "ice_pwd", "bandwidths", "attributes",
+        "rtpmap", "fmtp", "crypto", "candidates", "ptime_ms", "maxptime_ms", "rtcp", "rtcp_mux", "mid", "media_line",
+    )  # fmt: skip
+
+    def __init__(self, media_line: tuple[str, int, int, str, tuple[str, ...]] | None = None) -> None:
+        self.media_line = media_line
+        self.connection: SdpConnection | None = None
+        self.direction: str | None = None
+        self.fingerprint: SdpFingerprint | None = None
+        self.setup: str | None = None
+        self.ice_ufrag: str | None = None
+        self.ice_pwd: str | None = None
+        self.bandwidths: list[tuple[str, int]] = []
+        self.attributes: list[tuple[str, str]] = []
+        self.rtpmap: list[tuple[int, RtpMap]] = []
+        self.fmtp: list[tuple[int, str]] = []
+        self.crypto: list[SdpCrypto] = []
+        self.candidates: list[IceCandidate] = []
+        self.ptime_ms: int | None = None
+        self.maxptime_ms: int | None = None
+        self.rtcp: SdpRtcp | None = None
+        self.rtcp_mux = False
+        self.mid: str | None = None
+
+
+class DefectLog:
+    """Collects anomalies for one parse (no module-level state)."""
+
+    def __init__(self, frame: int | None) -> None:
+        self.frame = frame
+        self.anomalies: list[Anomaly] = []
+
+    def defect(self, code: str, detail: str) -> None:
+        self.anomalies.append(Anomaly(f"sdp.{code}", self.frame, detail))
+
+
+def read_int(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _rtpmap(section: SectionState, value: str, reader: DefectLog) -> None:
+    pt_text, _sp, spec = value.strip().partition(" ")
+    pieces = spec.strip().split("/")
+    pt = read_int(pt_text)
+    clock = read_int(pieces[1]) if len(pieces) > 1 else None
+    channels = read_int(pieces[2]) if len(pieces) > 2 else None
+    if pt is None or not pieces[0] or clock is None or (len(pieces) > 2 and channels is None):
+        reader.defect("bad-rtpmap", f"a=rtpmap:{value} is not 'pt encoding/clock[/channels]' (RFC 8866 §6.6)")
+    if pt is not None and pieces[0]:
+        section.rtpmap.append((pt, RtpMap(pieces[0], clock, channels)))
+
+
+def _fmtp(section: SectionState, value: str, reader: DefectLog) -> None:
+    pt_text, _sp, params = value.partition(" ")
+    pt = read_int(pt_text)
+    if pt is None:
+        reader.defect("bad-fmtp", f"a=fmtp:{value} does not start with a payload type number")
+    else:
+        section.fmtp.append((pt, params.strip()))
+
+
+def _milliseconds(value: str, what: str, reader: DefectLog) -> int | None:
+    try:
+        return int(float(value))
+    except ValueError:
+        reader.defect("bad-attribute", f"a={what}:{value} is not a number of milliseconds (RFC 8866 §6.4)")
+        return None
+
+
+def _ptime(section: SectionState, value: str, reader: DefectLog) -> None:
+    section.ptime_ms = _milliseconds(value, "ptime", reader)
+
+
+def _maxptime(section: SectionState, value: str, reader: DefectLog) -> None:
+    section.maxptime_ms = _milliseconds(value, "maxptime", reader)
+
+
+def _rtcp(section: SectionState, value: str, reader: DefectLog) -> None:
+    parts = value.split()
+    port = read_int(parts[0]) if parts else None
+    if port is None or len(parts) not in (1, 4):
+        reader.defect("bad-attribute", f"a=rtcp:{value} is not 'port [IN IP4|IP6 address]' (RFC 3605)")
+    else:
+        section.rtcp = SdpRtcp(port, parts[3] if len(parts) == 4 else None, parts[2] if len(parts) == 4 else None)
+
+
+def _rtcp_mux(section: SectionState, value: str, reader: DefectLog) -> None:
+    section.rtcp_mux = True
+
+
+def _crypto(section: SectionState, value: str, reader: DefectLog) -> None:
+    parts = value.split()
+    tag = read_int(parts[0]) if parts else None
+    if tag is None or len(parts) < 3:
+        reader.defect("bad-attribute", f"a=crypto:{value} is not 'tag suite key-params' (RFC 4568 §9.1)")
+    else:
+        section.crypto.append(SdpCrypto(tag, parts[1], parts[2], tuple(parts[3:])))
+
+
+def _fingerprint(section: SectionState, value: str, reader: DefectLog) -> None:
+    parts = value.split()
+    if len(parts) != 2:
+        reader.defect("bad-attribute", f"a=fingerprint:{value} is not 'hash-func fingerprint' (RFC 8122 §5)")
+    else:
+        section.fingerprint = SdpFingerprint(parts[0].lower(), parts[1])
+
+
+def _setup(section: SectionState, value: str, reader: DefectLog) -> None:
+    section.setup = value.strip().lower()
+
+
+def _ice_ufrag(section: SectionState, value: str, reader: DefectLog) -> None:
+    section.ice_ufrag = value.strip()
+
+
+def _ice_pwd(section: SectionState, value: str, reader: DefectLog) -> None:
+    section.ice_pwd = value.strip()
+
+
+def _mid(section: SectionState, value: str, reader: DefectLog) -> None:
+    section.mid = value.strip()
+
+
+def _candidate(section: SectionState, value: str, reader: DefectLog) -> None:
+    candidate = _parse_candidate(value)
+    if candidate is None:
+        reader.defect("bad-attribute", f"a=candidate:{value[:80]} is malformed (RFC 8839 §5.1)")
+    else:
+        section.candidates.append(candidate)
+
+
+def _direction(direction: str) -> Callable[[SectionState, str, DefectLog], None]:
+    def set_direction(section: SectionState, value: str, reader: DefectLog) -> None:
+        section.direction = direction
+
+    return set_direction
+
+
+# a= attributes read into fields (names compared in lower case); the others are only kept in `attributes`
+ATTRIBUTE_READERS: dict[str, Callable[[SectionState, str, DefectLog], None]] = {
+    "rtpmap": _rtpmap,
+    "fmtp": _fmtp,
+    "ptime": _ptime,
+    "maxptime": _maxptime,
+    "rtcp": _rtcp,
+    "rtcp-mux": _rtcp_mux,
+    "crypto": _crypto,
+    "fingerprint": _fingerprint,
+    "setup": _setup,
+    "ice-ufrag": _ice_ufrag,
+    "ice-pwd": _ice_pwd,
+    "mid": _mid,
+    "candidate": _candidate,
+} | {direction: _direction(direction) for direction in DIRECTIONS}
+
+
+def _parse_candidate(value: str) -> IceCandidate | None:
+    parts = value.split()
+    if len(parts) < 8 or parts[6].lower() != "typ":
+        return None
+    component, priority, port = read_int(parts[1]), read_int(parts[3]), read_int(parts[5])
+    if component is None or priority is None or port is None:
+        return None
+    extras = parts[8:]
+    pairs = tuple(zip(extras[0::2], extras[1::2]))
+    found = dict(pairs)
+    related_port = read_int(found.get("rport", "")) if "rport" in found else None
+    rest = tuple((k, v) for k, v in pairs if k not in ("raddr", "rport"))
+    return IceCandidate(
+        parts[0], component, parts[2].upper(), priority, parts[4], port, parts[7].lower(), found.get("raddr"),
+        related_port, rest,
+    )  # fmt: skip
