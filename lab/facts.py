@@ -1,0 +1,292 @@
+"""What a capture shows, read with tshark: the lab's independent oracle (no sipdiag code).
+
+:func:`read` returns plain JSON-able facts -- SIP message counts, calls, registrations, RTP
+flows, DTMF digits, IP fragments, ICMP errors, scanner traffic -- in the shape of a manifest
+entry of ``samples/pcaps/manifest.json``. The lab writes its manifest from these facts (after
+checking them against each scenario's declared ground truth), and the tests read every committed
+capture again and compare.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import Counter, defaultdict
+from pathlib import Path
+
+# tshark preferences: RTP is found by its header (the NAT scenarios send it from addresses no SDP
+# names), telephone-event is PT 101 as in the lab's SDP.
+TSHARK_PREFS = ("-o", "rtp.heuristic_rtp:TRUE", "-o", "rtpevent.event_payload_type_value:101")
+
+DTMF_DIGITS = "0123456789*#"
+
+
+class TsharkError(RuntimeError):
+    """tshark is missing or failed on a capture."""
+
+
+def tshark_available() -> bool:
+    return shutil.which("tshark") is not None
+
+
+def _tshark(pcap: Path, display_filter: str, fields: list[str]) -> list[dict[str, list[str]]]:
+    argv = ["tshark", "-n", "-r", str(pcap), *TSHARK_PREFS, "-Y", display_filter, "-T", "json"]
+    for f in fields:
+        argv += ["-e", f]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TsharkError(f"tshark failed on {pcap}: {proc.stderr.strip()}")
+    rows = json.loads(proc.stdout or "[]")
+    return [r["_source"]["layers"] for r in rows]
+
+
+def _one(layers: dict[str, list[str]], field: str) -> str | None:
+    values = layers.get(field)
+    return values[0] if values else None
+
+
+# ---- SIP ---------------------------------------------------------------------------------
+
+SIP_FIELDS = ["frame.number", "frame.time_relative", "ip.src", "ip.dst", "udp.srcport", "udp.dstport",
+              "tcp.srcport", "tcp.dstport", "sip.Method", "sip.Status-Code", "sip.Call-ID",
+              "sip.CSeq.seq", "sip.CSeq.method", "sip.from.user", "sip.to.user", "sip.to.host",
+              "sip.contact.uri", "sip.Via", "sip.User-Agent", "sdp.connection_info.address", "sdp.media"]
+
+
+def sip_messages(pcap: Path) -> list[dict]:
+    """One dict per SIP message, in capture order."""
+    out = []
+    for layers in _tshark(pcap, "sip", SIP_FIELDS):
+        transport = "tcp" if "tcp.srcport" in layers else "udp"
+        sport = _one(layers, f"{transport}.srcport")
+        dport = _one(layers, f"{transport}.dstport")
+        status = _one(layers, "sip.Status-Code")
+        sdp = None
+        audio = [m.split() for m in layers.get("sdp.media", []) if m.startswith("audio ")]
+        if audio:
+            # m=audio <port> <proto> <fmt> ... (RFC 8866 §5.14); the first audio stream.
+            sdp = {"address": _one(layers, "sdp.connection_info.address"), "port": int(audio[0][1]),
+                   "formats": [int(f) for f in audio[0][3:]]}
+        out.append({
+            "frame": int(_one(layers, "frame.number")),
+            "time": float(_one(layers, "frame.time_relative")),
+            "src": f"{_one(layers, 'ip.src')}:{sport}",
+            "dst": f"{_one(layers, 'ip.dst')}:{dport}",
+            "transport": transport,
+            "method": _one(layers, "sip.Method"),
+            "status": int(status) if status else None,
+            "call_id": _one(layers, "sip.Call-ID"),
+            "cseq": int(_one(layers, "sip.CSeq.seq") or 0),
+            "cseq_method": _one(layers, "sip.CSeq.method"),
+            "from_user": _one(layers, "sip.from.user"),
+            "to_user": _one(layers, "sip.to.user"),
+            "to_host": _one(layers, "sip.to.host"),
+            "contact": _one(layers, "sip.contact.uri"),
+            "via": _one(layers, "sip.Via"),
+            "user_agent": _one(layers, "sip.User-Agent"),
+            "sdp": sdp,
+        })
+    return out
+
+
+def message_counts(msgs: list[dict]) -> dict[str, dict[str, int]]:
+    """Requests by method, responses by 'status method' (e.g. '200 INVITE'), retransmissions included."""
+    requests = Counter(m["method"] for m in msgs if m["method"])
+    responses = Counter(f"{m['status']} {m['cseq_method']}" for m in msgs if m["status"])
+    return {"requests": dict(sorted(requests.items())), "responses": dict(sorted(responses.items()))}
+
+
+def _outcome(final_status: int | None, provisional: bool) -> str:
+    """ARCHITECTURE.md call outcomes from the INVITE's final response."""
+    if final_status is None:
+        return "in-progress" if provisional else "timeout"
+    if 200 <= final_status < 300:
+        return "answered"
+    if final_status in (486, 600):
+        return "busy"
+    if final_status == 487:
+        return "cancelled"
+    return "rejected"
+
+
+def calls(msgs: list[dict]) -> list[dict]:
+    by_id: dict[str, list[dict]] = defaultdict(list)
+    for m in msgs:
+        by_id[m["call_id"]].append(m)
+    out = []
+    for call_id, ms in by_id.items():
+        invites = [m for m in ms if m["method"] == "INVITE"]
+        if not invites:
+            continue
+        first = invites[0]
+        inv_cseq = first["cseq"]
+        inv_resp = [m for m in ms if m["status"] and m["cseq_method"] == "INVITE" and m["cseq"] == inv_cseq]
+        finals = [m for m in inv_resp if m["status"] >= 200]
+        final = finals[0] if finals else None
+        answer = next((m["sdp"] for m in inv_resp if m["sdp"]), None)
+        caller_side = first["src"].split(":")[0]
+        acks = [m for m in ms if m["method"] == "ACK"]
+        byes = [m for m in ms if m["method"] == "BYE"]
+        bye_from = None
+        if byes:
+            bye_from = "caller" if byes[0]["src"].split(":")[0] == caller_side else "callee"
+        out.append({
+            "call_id": call_id,
+            "caller": first["from_user"],
+            "callee": first["to_user"],
+            "outcome": _outcome(final["status"] if final else None, bool(inv_resp)),
+            "final_status": final["status"] if final else None,
+            "transport": first["transport"],
+            "invites_sent": len(invites),
+            "final_responses_sent": len(finals),
+            "acked": bool(acks),
+            "bye_from": bye_from,
+            "bye_after_final_s": round(byes[0]["time"] - final["time"], 1) if byes and final else None,
+            "caller_contact": first["contact"],
+            "caller_via": first["via"],
+            "offer": first["sdp"],
+            "answer": answer,
+        })
+    return out
+
+
+def registrations(msgs: list[dict]) -> list[dict]:
+    by_id: dict[str, list[dict]] = defaultdict(list)
+    for m in msgs:
+        if m["cseq_method"] == "REGISTER":
+            by_id[m["call_id"]].append(m)
+    out = []
+    for call_id, ms in by_id.items():
+        reqs = [m for m in ms if m["method"] == "REGISTER"]
+        if not reqs:
+            continue
+        finals = [m for m in ms if m["status"] and m["status"] >= 200]
+        # One challenge per challenged request (CSeq), whatever the retransmissions.
+        challenges = len({m["cseq"] for m in finals if m["status"] in (401, 407)})
+        last = finals[-1] if finals else None
+        last_req_cseq = reqs[-1]["cseq"]
+        answered_last = last is not None and last["cseq"] == last_req_cseq
+        if not answered_last:
+            outcome = "unanswered"
+        elif 200 <= last["status"] < 300:
+            outcome = "registered"
+        else:
+            outcome = "failed"
+        out.append({
+            "call_id": call_id,
+            "aor": f"sip:{reqs[0]['to_user']}@{reqs[0]['to_host']}",
+            "outcome": outcome,
+            "final_status": last["status"] if answered_last else None,
+            "challenges": challenges,
+            "requests": len(reqs),
+            "statuses": [m["status"] for m in finals],
+        })
+    return out
+
+
+# ---- RTP, DTMF, fragments, ICMP (one tshark pass) ---------------------------------------
+
+MEDIA_FILTER = "rtp || rtpevent || ip.flags.mf == 1 || ip.frag_offset > 0 || icmp"
+MEDIA_FIELDS = ["ip.src", "ip.dst", "udp.srcport", "udp.dstport", "rtp.p_type", "rtp.seq", "rtp.ssrc",
+                "rtp.timestamp", "rtpevent.event_id", "ip.id", "ip.frag_offset", "ip.flags.mf", "ip.len",
+                "icmp.type", "icmp.code"]
+
+
+def media_facts(pcap: Path) -> dict:
+    """RTP flows, DTMF digits, IP fragments and ICMP errors of a capture."""
+    rows = _tshark(pcap, MEDIA_FILTER, MEDIA_FIELDS)
+    return {"rtp": rtp_flows(rows), "dtmf": dtmf_digits(rows), "fragments": fragments(rows),
+            "icmp": icmp_errors(rows)}
+
+
+def rtp_flows(rows: list[dict]) -> list[dict]:
+    """RTP packets per (src, dst, payload type), with the first and last sequence numbers."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for layers in rows:
+        # The first IP/UDP values: for ICMP errors tshark also shows the quoted inner packet.
+        if "rtp.p_type" not in layers or "icmp.type" in layers:
+            continue
+        key = (f"{_one(layers, 'ip.src')}:{_one(layers, 'udp.srcport')}",
+               f"{_one(layers, 'ip.dst')}:{_one(layers, 'udp.dstport')}",
+               int(_one(layers, "rtp.p_type")))
+        groups[key].append(int(_one(layers, "rtp.seq")))
+    return [{"src": src, "dst": dst, "payload_type": pt, "packets": len(seqs),
+             "first_seq": seqs[0], "last_seq": seqs[-1]}
+            for (src, dst, pt), seqs in sorted(groups.items())]
+
+
+def dtmf_digits(rows: list[dict]) -> str:
+    """RFC 4733 digits: one per event (an event is its RTP timestamp; §2.5.1.2)."""
+    seen, digits = set(), []
+    for layers in rows:
+        if "rtpevent.event_id" not in layers or "icmp.type" in layers:
+            continue
+        key = (_one(layers, "rtp.ssrc"), _one(layers, "rtp.timestamp"))
+        event = int(_one(layers, "rtpevent.event_id"))
+        if key not in seen and event < len(DTMF_DIGITS):
+            seen.add(key)
+            digits.append(DTMF_DIGITS[event])
+    return "".join(digits)
+
+
+def fragments(rows: list[dict]) -> dict | None:
+    """IPv4 fragments grouped by datagram (src, dst, IP id); None when there are none."""
+    datagrams: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    count = 0
+    for layers in rows:
+        offset = int(_one(layers, "ip.frag_offset") or 0)
+        more = _one(layers, "ip.flags.mf") in ("1", "True", "true")
+        if "icmp.type" in layers or not (more or offset):
+            continue
+        count += 1
+        key = (_one(layers, "ip.src"), _one(layers, "ip.dst"), _one(layers, "ip.id"))
+        datagrams[key].append((offset, int(_one(layers, "ip.len")) - 20))
+    if not datagrams:
+        return None
+    return {
+        "datagrams": len(datagrams),
+        "fragments": count,
+        "first_fragments": sum(1 for v in datagrams.values() for off, _ in v if off == 0),
+        "fragments_per_datagram": sorted({len(v) for v in datagrams.values()}),
+        "datagram_sizes": sorted({sum(length for _, length in v) for v in datagrams.values()}),
+        "sources": sorted({k[0] for k in datagrams}),
+    }
+
+
+def icmp_errors(rows: list[dict]) -> dict[str, int]:
+    """ICMP messages by 'type/code' (3/3 is port unreachable)."""
+    found = Counter(f"{_one(r, 'icmp.type')}/{_one(r, 'icmp.code')}" for r in rows if "icmp.type" in r)
+    return dict(sorted(found.items()))
+
+
+def scanner(msgs: list[dict]) -> dict | None:
+    """Requests from SIP scanners (sipvicious announces itself in User-Agent) and what they learnt."""
+    agents = sorted({m["user_agent"] for m in msgs if m["user_agent"] and m["method"]})
+    scan = [m for m in msgs if m["method"] and m["user_agent"] and "scanner" in m["user_agent"].lower()]
+    if not scan:
+        return None
+    challenged = sorted({m["to_user"] for m in msgs
+                         if m["status"] in (401, 407) and m["cseq_method"] == "REGISTER"})
+    return {
+        "sources": sorted({m["src"].split(":")[0] for m in scan}),
+        "user_agents": agents,
+        "requests": dict(sorted(Counter(m["method"] for m in scan).items())),
+        "extensions_challenged": challenged,
+    }
+
+
+def read(pcap: Path) -> dict:
+    """All facts of one capture."""
+    msgs = sip_messages(pcap)
+    media = media_facts(pcap)
+    return {
+        "messages": message_counts(msgs),
+        "calls": calls(msgs),
+        "registrations": registrations(msgs),
+        "rtp": media["rtp"],
+        "dtmf": media["dtmf"],
+        "fragments": media["fragments"],
+        "icmp": media["icmp"],
+        "scanner": scanner(msgs),
+    }

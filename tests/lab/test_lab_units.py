@@ -1,0 +1,102 @@
+"""Lab pieces that need neither root nor tshark: RTP files, the ALG rewriter, templates, table."""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+import pytest
+
+from lab import alg_relay, media, sipp
+from lab.netns import VANTAGES
+from lab.scenarios import CATEGORIES, CI_SCENARIOS, SCENARIOS, Party
+
+ISSUE_FILE_NAMES = {
+    "clean_call", "nat_one_way_audio", "nat_symmetric_rtp", "codec_rejected_488",
+    "answer_codec_not_offered", "busy_486", "cancelled_487", "invite_timeout", "register_ok",
+    "register_wrong_password", "register_423_then_ok", "ack_dropped", "firewall_one_way_audio",
+    "rtp_loss", "fragmented_invite_dropped", "sip_over_tcp", "sip_alg_rewrite", "dtmf_rfc4733",
+    "sipvicious_scan",
+}
+
+
+def _pcap_records(path: Path) -> list[tuple[float, bytes]]:
+    data = path.read_bytes()
+    assert struct.unpack_from("<I", data)[0] == 0xA1B2C3D4
+    out, off = [], 24
+    while off < len(data):
+        sec, usec, incl, _ = struct.unpack_from("<IIII", data, off)
+        out.append((sec + usec / 1e6, data[off + 16:off + 16 + incl]))
+        off += 16 + incl
+    return out
+
+
+def test_audio_file_has_exact_packets_timing_and_headers(tmp_path):
+    path = media.write_audio(tmp_path / "a.pcap", 50, 0x11223344, pt=8, seq0=1000, ts0=8000)
+    recs = _pcap_records(path)
+    assert len(recs) == 50
+    assert [round(t, 3) for t, _ in recs[:3]] == [0.0, 0.02, 0.04]
+    rtp = [frame[14 + 20 + 8:] for _, frame in recs]
+    v_p_x_cc, m_pt, seq, ts, ssrc = struct.unpack("!BBHII", rtp[0][:12])
+    assert (v_p_x_cc, m_pt, seq, ts, ssrc) == (0x80, 0x80 | 8, 1000, 8000, 0x11223344)
+    _, m_pt, seq, ts, _ = struct.unpack("!BBHII", rtp[49][:12])
+    assert (m_pt, seq, ts) == (8, 1049, 8000 + 49 * 160)
+    assert {len(p) for p in rtp} == {12 + 160}
+
+
+def test_dtmf_file_follows_rfc4733(tmp_path):
+    recs = _pcap_records(media.write_dtmf(tmp_path / "d.pcap", "1#", 0x55, seq0=5000, ts0=80000))
+    assert len(recs) == 16  # per digit: 5 updates + 3 end packets
+    events = [struct.unpack("!BBHIIBBH", f[42:42 + 16]) for _, f in recs]
+    first, last_of_first = events[0], events[7]
+    assert first[1] == 0x80 | 101 and first[5] == 1 and first[6] == 10 and first[7] == 160
+    assert last_of_first[6] & 0x80 and last_of_first[7] == 800  # E bit, duration 100 ms
+    assert {e[3] for e in events[:8]} == {80000}  # one timestamp per event (§2.5.1.2)
+    assert events[8][5] == 11 and events[8][3] == 80000 + (100 + 200) * 8
+    assert [e[2] for e in events] == list(range(5000, 5016))
+
+
+def test_alg_rewrites_via_and_contact_but_not_the_sdp():
+    msg = (b"INVITE sip:300@203.0.113.10 SIP/2.0\r\n"
+           b"Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK-1;rport\r\n"
+           b"Contact: <sip:100@192.168.1.10:5060>\r\n"
+           b"Content-Length: 31\r\n\r\n"
+           b"c=IN IP4 192.168.1.10:5060 x\r\n")
+    out = alg_relay.rewrite_headers(msg, b"192.168.1.10:5060", b"203.0.113.2:5060")
+    assert b"Via: SIP/2.0/UDP 203.0.113.2:5060;branch" in out
+    assert b"Contact: <sip:100@203.0.113.2:5060>" in out
+    assert out.endswith(b"\r\n\r\nc=IN IP4 192.168.1.10:5060 x\r\n")
+    assert b"Content-Length: 31" in out
+
+
+def _parties() -> list[tuple[str, Party]]:
+    return [(f"{s.name}/{p.role}", p) for s in SCENARIOS for p in (s.server, s.client) if p]
+
+
+@pytest.mark.parametrize("label,party", _parties(), ids=[lbl for lbl, _ in _parties()])
+def test_every_template_renders_without_leftover_placeholders(tmp_path, label, party):
+    values = dict(party.values, media_action="")
+    text = sipp.render(party.template, tmp_path, values).read_text()
+    assert not re.search(r"\$[a-z_]", text), label
+    assert "<scenario" in text and text.rstrip().endswith("</scenario>")
+
+
+def test_scenario_table_matches_the_issue_and_architecture():
+    names = [s.name for s in SCENARIOS]
+    assert set(names) == ISSUE_FILE_NAMES and len(names) == len(set(names))
+    assert set(CI_SCENARIOS) <= set(names)
+    for s in SCENARIOS:
+        assert s.vantage in VANTAGES, s.name
+        assert set(s.expect.present) <= set(CATEGORIES), s.name
+        assert set(s.expect.absent) <= set(CATEGORIES), s.name
+        assert not set(s.expect.present) & set(s.expect.absent), s.name
+    # The CI rebuild stays short: one 64*T1 scenario at most.
+    assert sum(s.slow for s in SCENARIOS if s.name in CI_SCENARIOS) <= 1
+
+
+def test_sdp_lists_rtpmap_for_every_format():
+    body = sipp.sdp("192.0.2.1", 7, [0, 101])
+    assert "m=audio [media_port] RTP/AVP 0 101" in body
+    assert "a=rtpmap:0 PCMU/8000" in body and "a=rtpmap:101 telephone-event/8000" in body
+    assert "c=IN IP4 192.0.2.1" in body
