@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import Anomaly, Datagram
+from .correlate import Correlator
+from .model import Anomaly, Call, Datagram, Registration, Transaction
 from .parsers.columns import RtpColumns
 from .parsers.scan import CaptureInfo, address, scan_capture
 from .parsers.sip import SipMessage, parse_sip
@@ -47,8 +48,11 @@ class Analysis:
     """Everything one run produced; every output is rendered from this alone."""
 
     capture: CaptureInfo
-    messages: tuple[SipMessage, ...]
+    messages: tuple[SipMessage, ...]  # full messages, the first MESSAGE_BUDGET of them (see analyze())
     sip: SipSummary
+    calls: tuple[Call, ...]
+    registrations: tuple[Registration, ...]
+    transactions: tuple[Transaction, ...]  # stand-alone: OPTIONS, SUBSCRIBE/NOTIFY, MESSAGE, PUBLISH, ...
     rtp_packets: int
     rtcp_packets: int
     rtp_streams: tuple[RtpStreamCount, ...]
@@ -97,17 +101,24 @@ class _StreamCounter:
         return tuple(sorted(out, key=lambda s: s.first_frame))
 
 
-def analyze(path: str | Path, *, keep_messages: bool = True) -> Analysis:
+# Full SipMessages kept in Analysis.messages. Calls keep every message as a small MessageRef whatever the
+# capture's size; the full text of the first MESSAGE_BUDGET messages is kept for the views that show it.
+MESSAGE_BUDGET = 5000
+
+
+def analyze(path: str | Path, *, keep_messages: bool | int = True) -> Analysis:
     """Read the capture at `path` ('-' for standard input) and return its Analysis.
 
-    keep_messages: keep every parsed SipMessage in `Analysis.messages`. Without it only their counts and
-    anomalies are kept, and memory does not grow with the number of SIP messages in the capture.
+    keep_messages: True keeps the first MESSAGE_BUDGET full SipMessages in `Analysis.messages`, an int keeps
+    that many, False none; calls always keep every message as a `MessageRef`, so memory stays bounded.
 
     Raises CaptureFormatError (not a capture) or CaptureReadError (cannot be read); damage inside a capture is
     never raised: it is reported in `Analysis.anomalies`.
     """
     scan = scan_capture(path)
     messages: list[SipMessage] = []
+    budget = MESSAGE_BUDGET if keep_messages is True else int(keep_messages)
+    correlator = Correlator()
     streams = _StreamCounter()
     rtcp = 0
     encaps: Counter[str] = Counter()
@@ -122,7 +133,8 @@ def analyze(path: str | Path, *, keep_messages: bool = True) -> Analysis:
                     encaps[item.encap or "none"] += 1
                     for a in msg.anomalies:  # into the run's bounded log: a flood of bad SIP cannot eat memory
                         scan.add_anomaly(a.code, a.frame, a.detail)
-                    if keep_messages:
+                    correlator.add(msg)
+                    if len(messages) < budget:
                         messages.append(msg)
             elif item.kind == "rtcp":
                 rtcp += 1
@@ -131,10 +143,14 @@ def analyze(path: str | Path, *, keep_messages: bool = True) -> Analysis:
     info = scan.info
     assert info is not None
     rtp_streams = streams.streams()
+    correlation = correlator.finish(info.last_ts_ns or 0)
     return Analysis(
         capture=info,
         messages=tuple(messages),
         sip=sip.summary(encaps),
+        calls=correlation.calls,
+        registrations=correlation.registrations,
+        transactions=correlation.transactions,
         rtp_packets=sum(st.packets for st in rtp_streams),
         rtcp_packets=rtcp,
         rtp_streams=rtp_streams,

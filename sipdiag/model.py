@@ -45,3 +45,171 @@ class Datagram:
     frames: tuple[int, ...] = ()
     encap: str = ""
     kind: str = "sip"
+
+
+# ---------------------------------------------------------------------------------------------- SIP correlation
+# Call outcomes, registration outcomes (ARCHITECTURE.md "The JSON contract").
+CALL_OUTCOMES = ("answered", "busy", "cancelled", "rejected", "timeout", "in-progress")
+REGISTRATION_OUTCOMES = ("registered", "failed", "unanswered")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """One SIP message as calls keep it: enough for ladders, timings and evidence, small enough that a capture
+    of a million packets keeps every one (the full `SipMessage` is in `Analysis.messages` within its budget)."""
+
+    frame: int
+    ts_ns: int
+    src_ip: str
+    src_port: int
+    dst_ip: str
+    dst_port: int
+    transport: str
+    method: str | None  # requests
+    status_code: int | None  # responses
+    reason: str | None
+    cseq: int | None
+    cseq_method: str | None
+    retransmission: bool  # a copy of a request or response already seen in its transaction
+    sdp: bool  # carries a session description
+
+    @property
+    def label(self) -> str:
+        """What a ladder diagram shows: `INVITE (SDP)`, `180 Ringing`, `200 OK (SDP)`."""
+        text = self.method if self.method is not None else f"{self.status_code} {self.reason or ''}".rstrip()
+        if self.status_code is not None and self.cseq_method:
+            text += f" ({self.cseq_method})" if self.cseq_method != "INVITE" else ""
+        return text + (" +SDP" if self.sdp else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A request and its responses, keyed by top Via branch + CSeq method (RFC 3261 §17.1.3); RFC 2543 peers
+    without a magic-cookie branch are matched by Call-ID, CSeq, From tag and top Via (RFC 3261 §17.2.3)."""
+
+    method: str
+    call_id: str | None
+    cseq: int | None
+    branch: str | None
+    request_frame: int | None  # None when the capture holds only responses (it began after the request)
+    ts_ns: int  # the request's time, else the first response's
+    src: str  # "ip:port" of the request's sender
+    dst: str
+    request_retransmissions: int
+    responses: tuple[tuple[int, int, int], ...]  # (status, frame, ts_ns): the first copy of each response
+    response_retransmissions: int
+    final_status: int | None
+    final_ts_ns: int | None
+    first_provisional_ts_ns: int | None
+    in_dialog: bool  # the request carried a To tag (RFC 3261 §12.2)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaDescription:
+    """One `m=` line of an offer or answer, reduced to what media binding and codec checks read (RFC 3264)."""
+
+    media: str  # audio, video, image
+    address: str | None  # effective c= (media level, else session level)
+    port: int  # 0 = rejected/disabled (RFC 3264 §6)
+    proto: str  # RTP/AVP, RTP/SAVP, UDP/TLS/RTP/SAVPF, udptl
+    payload_types: tuple[int, ...]
+    codecs: tuple[str, ...]  # "PCMU/8000" per payload type, in offer order
+    direction: str  # sendrecv, sendonly, recvonly, inactive
+    ptime_ms: int | None
+    rtcp_mux: bool
+    srtp: bool  # SAVP profile or a=crypto/fingerprint
+    telephone_event: int | None  # payload type of RFC 4733 events, if offered
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiation:
+    """One offer/answer exchange (RFC 3264): in the initial INVITE/200, a re-INVITE, an UPDATE or a PRACK."""
+
+    kind: str  # initial, re-invite, update, prack
+    offer_frame: int
+    offerer: str  # caller | callee
+    offer: tuple[MediaDescription, ...]
+    answer_frame: int | None
+    answer: tuple[MediaDescription, ...] | None
+    status: int | None  # final status of the transaction that carried it
+    hold: bool  # the offer puts the other side on hold (sendonly/inactive or c=0.0.0.0, RFC 3264 §8.4)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialog:
+    """Call-ID + both tags (RFC 3261 §12); forks stay apart."""
+
+    call_id: str
+    caller_tag: str | None
+    callee_tag: str | None
+    state: str  # early, confirmed, terminated
+    created_frame: int
+    confirmed_frame: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallLeg:
+    """Another Call-ID that is a leg of the same call through a B2BUA, and the rule that linked them."""
+
+    call_id: str
+    rule: str  # e.g. "header X-CID", "same caller, callee and time"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Everything sharing a Call-ID that began (or was seen) as an INVITE dialog."""
+
+    call_id: str
+    caller: str  # From URI (user@host), as written
+    callee: str  # To URI
+    caller_display: str | None
+    start_ns: int  # the first INVITE
+    first_frame: int
+    caller_address: str  # "ip:port" the first INVITE came from
+    callee_address: str  # "ip:port" it went to
+    outcome: str
+    final_status: int | None
+    final_reason: str | None
+    setup_ms: float | None  # INVITE to first 18x: post-dial delay
+    answer_ms: float | None  # INVITE to 2xx
+    duration_s: float | None  # 2xx to BYE (or to the end of the capture)
+    ended_by: str | None  # caller | callee | None (no BYE seen)
+    end_reason: str | None  # the Reason header of the BYE/CANCEL (RFC 3326), if any
+    transport: str
+    user_agents: tuple[str, ...]
+    auth_challenges: int  # 401/407 answered to the call's INVITEs
+    reinvites: int
+    prack: bool
+    refer_to: tuple[str, ...]  # transfer targets (RFC 3515)
+    cancelled_frame: int | None
+    bye_frame: int | None
+    seen_from_start: bool  # False when the capture began inside the call (no initial INVITE)
+    messages: tuple[MessageRef, ...]
+    transactions: tuple[Transaction, ...]
+    dialogs: tuple[Dialog, ...]
+    negotiations: tuple[Negotiation, ...]
+    legs: tuple[CallLeg, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One AOR + Contact binding over time (RFC 3261 §10): every REGISTER for it and how each ended."""
+
+    aor: str
+    contact: str  # the Contact URI, or "*" for remove-all
+    call_id: str
+    source: str  # "ip:port" the REGISTERs came from
+    registrar: str
+    user_agent: str | None
+    attempts: int  # REGISTER requests, retransmissions not counted
+    challenges: int  # 401/407 answers
+    outcome: str
+    final_status: int | None
+    requested_expires_s: int | None
+    expires_s: int | None  # granted by the registrar's 2xx
+    refresh_interval_s: float | None  # median time between successful registrations
+    deregistration: bool  # the last REGISTER asked for expires 0 (RFC 3261 §10.2.2)
+    first_frame: int
+    last_frame: int
+    start_ns: int
+    transactions: tuple[Transaction, ...]

@@ -1,0 +1,309 @@
+"""From SIP messages to calls: transactions → dialogs → calls (RFC 3261 §12-§17), read in one pass.
+
+Each Call-ID that carries an INVITE is a call. Its messages are kept as `MessageRef`s (small, so a capture of any
+size keeps them all), its transactions, dialogs (forks apart), offer/answer negotiations (RFC 3264) and the
+timings support engineers quote: post-dial delay (INVITE to first 18x), answer time, duration, who hung up.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from .model import Call, Dialog, MediaDescription, MessageRef, Negotiation
+from .parsers.multipart import sdp_of
+from .parsers.sdp import SdpMedia, SdpSession, codec_names, effective_address, is_hold, rtpmap_for
+from .parsers.sip import SipMessage
+from .parsers.sipuri import parse_name_addr
+from .transactions import TxState, is_auth_challenge, is_final, is_provisional, is_success, receiver, sender
+
+# Timer B: an INVITE client transaction gives up 64*T1 = 32 s after the request (RFC 3261 §17.1.1.2).
+TIMER_B_NS = 32 * 10**9
+BUSY = (486, 600)  # Busy Here, Busy Everywhere
+TIMEOUT_STATUS = (408,)  # Request Timeout: a proxy's Timer C/B fired for the callee
+
+
+def uri_of(value: str | None) -> tuple[str, str | None]:
+    """(`scheme:user@host[:port]` of a From/To value without parameters, display name); the raw text (cut) when
+    it does not parse. The AOR of a registration is this form of its To (RFC 3261 §10.2)."""
+    if not value:
+        return "", None
+    na = parse_name_addr(value)
+    if na is None or na.uri is None:
+        return value.strip()[:200], None
+    u = na.uri
+    if u.host is None:
+        return u.text or na.uri_text, na.display_name
+    return f"{u.scheme}:" + (f"{u.user}@{u.hostport}" if u.user else u.hostport or ""), na.display_name
+
+
+def media_descriptions(sdp: SdpSession) -> tuple[MediaDescription, ...]:
+    out = []
+    for m in sdp.media:
+        pts = tuple(int(f) for f in m.formats if f.isdigit())
+        codecs = []
+        event_pt = None
+        for pt in pts:
+            rm = rtpmap_for(m, pt)
+            if rm is None:
+                codecs.append(str(pt))
+                continue
+            codecs.append(f"{rm.encoding}/{rm.clock_rate}")
+            if rm.encoding.lower() == "telephone-event" and event_pt is None:
+                event_pt = pt
+        if not pts:
+            codecs = codec_names(m)
+        out.append(MediaDescription(
+            media=m.media, address=effective_address(m), port=m.port, proto=m.proto, payload_types=pts,
+            codecs=tuple(codecs), direction=m.direction, ptime_ms=m.ptime_ms, rtcp_mux=m.rtcp_mux,
+            srtp="SAVP" in m.proto or bool(m.crypto) or m.fingerprint is not None, telephone_event=event_pt,
+        ))
+    return tuple(out)
+
+
+def _holds(sdp: SdpSession) -> bool:
+    return any(is_hold(m) for m in sdp.media if m.port != 0) if sdp.media else False
+
+
+@dataclass
+class _Offer:
+    kind: str
+    frame: int
+    offerer: str
+    offer: tuple[MediaDescription, ...]
+    hold: bool
+    tx: TxState
+    answer_frame: int | None = None
+    answer: tuple[MediaDescription, ...] | None = None
+
+
+@dataclass
+class _DialogState:
+    caller_tag: str | None
+    callee_tag: str | None
+    state: str
+    created_frame: int
+    confirmed_frame: int | None = None
+
+
+@dataclass
+class CallBuilder:
+    """A call while the capture is read."""
+
+    call_id: str
+    first: SipMessage
+    seen_from_start: bool
+    caller_tag: str | None = None
+    messages: list[MessageRef] = field(default_factory=list)
+    transactions: list[TxState] = field(default_factory=list)
+    initial_invites: list[TxState] = field(default_factory=list)
+    dialogs: dict[tuple[str | None, str | None], _DialogState] = field(default_factory=dict)
+    offers: list[_Offer] = field(default_factory=list)
+    user_agents: dict[str, None] = field(default_factory=dict)
+    auth_challenges: int = 0
+    reinvites: int = 0
+    prack: bool = False
+    refer_to: list[str] = field(default_factory=list)
+    cancel_frame: int | None = None
+    bye_frame: int | None = None
+    bye_ts_ns: int | None = None
+    bye_from_tag: str | None = None
+    end_reason: str | None = None
+    last_ts_ns: int = 0
+    correlation_headers: dict[str, str] = field(default_factory=dict)
+
+    def role_of(self, msg: SipMessage) -> str:
+        """caller or callee: who sent this message, by its tags (From tag = caller's in the caller's requests)."""
+        if msg.is_request:
+            return "caller" if msg.from_tag == self.caller_tag else "callee"
+        return "callee" if msg.from_tag == self.caller_tag else "caller"
+
+    def add(self, msg: SipMessage, tx: TxState, retransmission: bool) -> None:
+        self.last_ts_ns = max(self.last_ts_ns, msg.ts_ns)
+        sdp = sdp_of(msg) if msg.body and not retransmission else None
+        self.messages.append(MessageRef(
+            msg.frame, msg.ts_ns, msg.src_ip, msg.src_port, msg.dst_ip, msg.dst_port, msg.transport, msg.method,
+            msg.status_code, msg.reason, tx.cseq, tx.method if not msg.is_request else msg.method,
+            retransmission, bool(msg.body) and (sdp is not None or msg.content_type == "application/sdp"),
+        ))
+        if retransmission:
+            return
+        ua = msg.user_agent
+        if ua:
+            self.user_agents.setdefault(ua[:200], None)
+        if tx not in self.transactions:
+            self.transactions.append(tx)
+        if msg.is_request:
+            self._request(msg, tx, sdp)
+        else:
+            self._response(msg, tx, sdp)
+
+    def _request(self, msg: SipMessage, tx: TxState, sdp: SdpSession | None) -> None:
+        method = msg.method
+        if method == "INVITE":
+            if msg.to_tag is None:
+                if self.caller_tag is None:
+                    self.caller_tag = msg.from_tag
+                if tx not in self.initial_invites:
+                    self.initial_invites.append(tx)
+                for name in CORRELATION_HEADERS:
+                    value = msg.headers.get(name)
+                    if value:
+                        self.correlation_headers[name] = value.strip()
+            else:
+                self.reinvites += 1
+            if sdp is not None:
+                kind = "initial" if msg.to_tag is None else "re-invite"
+                self.offers.append(_Offer(kind, msg.frame, self.role_of(msg), media_descriptions(sdp), _holds(sdp), tx))
+            else:
+                # An offerless INVITE: the 2xx carries the offer and the ACK the answer (RFC 3261 §13.2.1).
+                self.offers.append(_Offer("initial" if msg.to_tag is None else "re-invite", 0, "", (), False, tx))
+        elif method in ("UPDATE", "PRACK") and sdp is not None:
+            self.offers.append(_Offer(method.lower(), msg.frame, self.role_of(msg), media_descriptions(sdp),
+                                      _holds(sdp), tx))
+        elif method == "ACK" and sdp is not None:
+            for offer in reversed(self.offers):
+                if offer.answer is None and offer.frame and offer.kind in ("initial", "re-invite"):
+                    offer.answer_frame, offer.answer = msg.frame, media_descriptions(sdp)
+                    break
+        if method == "PRACK":
+            self.prack = True
+        elif method == "CANCEL" and self.cancel_frame is None:
+            self.cancel_frame = msg.frame
+            self.end_reason = msg.headers.get("reason") or self.end_reason
+        elif method == "BYE" and self.bye_frame is None:
+            self.bye_frame, self.bye_ts_ns, self.bye_from_tag = msg.frame, msg.ts_ns, msg.from_tag
+            self.end_reason = msg.headers.get("reason")
+        elif method == "REFER":
+            target = msg.headers.get("refer-to")
+            if target:
+                self.refer_to.append(target.strip()[:300])
+
+    def _response(self, msg: SipMessage, tx: TxState, sdp: SdpSession | None) -> None:
+        code = msg.status_code or 0
+        if tx.method == "INVITE":
+            if is_auth_challenge(code):
+                self.auth_challenges += 1
+            to_tag = msg.to_tag
+            if to_tag is not None and (is_provisional(code) and code != 100 or is_success(code)):
+                key = (self.caller_tag, to_tag)
+                d = self.dialogs.get(key)
+                if d is None:
+                    d = self.dialogs[key] = _DialogState(self.caller_tag, to_tag, "early", msg.frame)
+                if is_success(code) and d.confirmed_frame is None:
+                    d.state, d.confirmed_frame = "confirmed", msg.frame
+        if sdp is not None:
+            for offer in reversed(self.offers):
+                if offer.tx is tx:
+                    if offer.frame == 0:  # the offer of an offerless INVITE
+                        offer.frame, offer.offerer = msg.frame, self.role_of(msg)
+                        offer.offer, offer.hold = media_descriptions(sdp), _holds(sdp)
+                    elif offer.answer is None or (is_success(code) and offer.answer_frame is not None
+                                                  and offer.answer_frame < msg.frame and not _reliable(offer)):
+                        offer.answer_frame, offer.answer = msg.frame, media_descriptions(sdp)
+                    break
+
+    # ------------------------------------------------------------------------------------------------ result
+
+    def build(self, capture_end_ns: int) -> Call:
+        first = self.first
+        invite = self.initial_invites[-1] if self.initial_invites else None
+        first_invite = self.initial_invites[0] if self.initial_invites else None
+        start_ns = first_invite.ts_ns if first_invite else first.ts_ns
+        caller, caller_display = uri_of(first.headers.get("from"))
+        callee, _ = uri_of(first.headers.get("to"))
+        if not first.is_request:
+            caller_address, callee_address = receiver(first), sender(first)
+        else:
+            caller_address, callee_address = sender(first), receiver(first)
+        if first_invite is not None:
+            caller_address, callee_address = first_invite.src, first_invite.dst
+        outcome, final_status, final_reason = self._outcome(invite, capture_end_ns)
+        setup_ms = answer_ms = duration_s = None
+        answer_ts = None
+        if invite is not None and first_invite is not None:
+            prov = next((t.first_provisional_ts_ns for t in self.initial_invites if t.first_provisional_ts_ns), None)
+            if prov is not None:
+                setup_ms = round((prov - first_invite.ts_ns) / 1e6, 3)
+            if invite.final_status is not None and is_success(invite.final_status):
+                answer_ts = invite.final_ts_ns
+                answer_ms = round((answer_ts - first_invite.ts_ns) / 1e6, 3)  # type: ignore[operator]
+        if answer_ts is not None:
+            end = self.bye_ts_ns if self.bye_ts_ns is not None else max(capture_end_ns, self.last_ts_ns)
+            duration_s = round((end - answer_ts) / 1e9, 3)
+        ended_by = None
+        if self.bye_frame is not None:
+            ended_by = "caller" if self.bye_from_tag == self.caller_tag else "callee"
+        transports = {m.transport for m in self.messages}
+        negotiations = tuple(
+            Negotiation(o.kind, o.frame, o.offerer, o.offer, o.answer_frame, o.answer, o.tx.final_status, o.hold)
+            for o in self.offers if o.frame
+        )
+        return Call(
+            call_id=self.call_id,
+            caller=caller,
+            callee=callee,
+            caller_display=caller_display,
+            start_ns=start_ns,
+            first_frame=self.messages[0].frame,
+            caller_address=caller_address,
+            callee_address=callee_address,
+            outcome=outcome,
+            final_status=final_status,
+            final_reason=final_reason,
+            setup_ms=setup_ms,
+            answer_ms=answer_ms,
+            duration_s=duration_s,
+            ended_by=ended_by,
+            end_reason=self.end_reason,
+            transport="/".join(sorted(transports)),
+            user_agents=tuple(self.user_agents),
+            auth_challenges=self.auth_challenges,
+            reinvites=self.reinvites,
+            prack=self.prack,
+            refer_to=tuple(self.refer_to),
+            cancelled_frame=self.cancel_frame,
+            bye_frame=self.bye_frame,
+            seen_from_start=self.seen_from_start,
+            messages=tuple(sorted(self.messages, key=lambda m: m.frame)),
+            transactions=tuple(t.freeze() for t in self.transactions),
+            dialogs=tuple(Dialog(self.call_id, d.caller_tag, d.callee_tag,
+                                 "terminated" if self.bye_frame and d.state == "confirmed" else d.state,
+                                 d.created_frame, d.confirmed_frame) for d in self.dialogs.values()),
+            negotiations=negotiations,
+        )
+
+    def _outcome(self, invite: TxState | None, capture_end_ns: int) -> tuple[str, int | None, str | None]:
+        """The call's outcome from its last initial INVITE transaction (after any auth challenge)."""
+        if invite is None:
+            # The capture began inside the call: a BYE or re-INVITE means it had been answered.
+            return ("answered" if self.bye_frame or self.reinvites else "in-progress"), None, None
+        code = invite.final_status
+        if code is None:
+            if self.cancel_frame is not None:
+                return "cancelled", None, None
+            # Timer B fired, or the whole Timer A schedule went out unanswered (7 sends over UDP in 31.5 s,
+            # RFC 3261 §17.1.1.2), which a capture cut at the last retransmission still shows.
+            if capture_end_ns - invite.ts_ns >= TIMER_B_NS or invite.request_retransmissions >= 6:
+                return "timeout", None, None
+            return "in-progress", None, None
+        reason = invite.final_reason
+        if is_success(code):
+            return "answered", code, reason
+        if code in BUSY:
+            return "busy", code, reason
+        if code == 487 or self.cancel_frame is not None:
+            return "cancelled", code, reason
+        if code in TIMEOUT_STATUS:
+            return "timeout", code, reason
+        return "rejected", code, reason
+
+
+def _reliable(offer: _Offer) -> bool:
+    """An answer already taken from a reliable provisional response is final (RFC 3262 §5)."""
+    return offer.kind == "prack"
+
+
+# Headers by which B2BUAs and SBCs name the other leg's Call-ID (Asterisk, FreeSWITCH, Kamailio, Cisco, Sonus).
+CORRELATION_HEADERS = ("x-cid", "x-call-id", "x-orig-call-id", "x-original-call-id", "x-leg-call-id",
+                       "x-b2bua-call-id", "x-fs-call-id")

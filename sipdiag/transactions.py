@@ -1,0 +1,168 @@
+"""Matching requests and responses into transactions (RFC 3261 §17), counting retransmissions.
+
+Key: the top Via branch with the CSeq method (RFC 3261 §17.1.3, §17.2.3). ACK for a non-2xx final response and
+the INVITE share a branch (§17.1.1.3): such an ACK belongs to the INVITE's transaction. ACK for a 2xx is a
+transaction of its own (§13.2.2.4), and so is CANCEL (same branch, method CANCEL, §9.1). Peers that do not put
+the RFC 3261 magic cookie in their branch (RFC 2543) are matched by Call-ID, CSeq and From tag instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model import Transaction
+from .parsers.sip import SipMessage
+from .parsers.sipheaders import is_rfc3261_branch
+
+
+def is_provisional(code: int) -> bool:
+    """1xx (RFC 3261 §21.1)."""
+    return 100 <= code < 200
+
+
+def is_success(code: int) -> bool:
+    return 200 <= code < 300
+
+
+def is_final(code: int) -> bool:
+    return 200 <= code < 700
+
+
+def is_auth_challenge(code: int) -> bool:
+    """401 from a UAS/registrar, 407 from a proxy (RFC 3261 §22.2, §22.3)."""
+    return code in (401, 407)
+
+
+@dataclass
+class TxState:
+    """A transaction while the capture is read; frozen into a `Transaction` at the end."""
+
+    method: str
+    cseq: int | None
+    branch: str | None
+    call_id: str | None
+    request_frame: int | None
+    ts_ns: int
+    src: str
+    dst: str
+    in_dialog: bool
+    request_retransmissions: int = 0
+    responses: dict[tuple[int, str | None], tuple[int, int]] = field(default_factory=dict)
+    response_retransmissions: int = 0
+    final_status: int | None = None
+    final_ts_ns: int | None = None
+    final_reason: str | None = None
+    first_provisional_ts_ns: int | None = None
+    ack_frame: int | None = None  # the ACK for a non-2xx final response, same branch (§17.1.1.3)
+
+    def freeze(self) -> Transaction:
+        return Transaction(
+            method=self.method,
+            call_id=self.call_id,
+            cseq=self.cseq,
+            branch=self.branch,
+            request_frame=self.request_frame,
+            ts_ns=self.ts_ns,
+            src=self.src,
+            dst=self.dst,
+            request_retransmissions=self.request_retransmissions,
+            responses=tuple((code, fr, ts) for (code, _tag), (fr, ts) in self.responses.items()),
+            response_retransmissions=self.response_retransmissions,
+            final_status=self.final_status,
+            final_ts_ns=self.final_ts_ns,
+            first_provisional_ts_ns=self.first_provisional_ts_ns,
+            in_dialog=self.in_dialog,
+        )
+
+
+def _address(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def sender(msg: SipMessage) -> str:
+    return _address(msg.src_ip, msg.src_port)
+
+
+def receiver(msg: SipMessage) -> str:
+    return _address(msg.dst_ip, msg.dst_port)
+
+
+# A transaction's matching state is kept 64*T1 = 32 s after it ended (RFC 3261 §17.1.1.2 Timer B, §17.2.1
+# Timer H: the longest a retransmission of it can still arrive), then dropped so memory stays flat.
+KEEP_NS = 40 * 10**9
+
+
+class TransactionTable:
+    """One per run. `add(msg)` returns the message's transaction and whether the message is a retransmission."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple, TxState] = {}
+
+    def expire(self, now_ns: int) -> None:
+        """Forget transactions that ended (or began) more than KEEP_NS ago; their callers keep the TxState."""
+        old = [k for k, tx in self.by_key.items() if (tx.final_ts_ns or tx.ts_ns) < now_ns - KEEP_NS]
+        for k in old:
+            del self.by_key[k]
+
+    def key(self, msg: SipMessage, method: str) -> tuple:
+        branch = msg.branch
+        # The request's (sender, receiver): a capture taken at two points (before and after a router, an SBC
+        # mirror port) sees the same request on each hop; each hop is its own transaction, not a retransmission.
+        hop = (sender(msg), receiver(msg)) if msg.is_request else (receiver(msg), sender(msg))
+        if is_rfc3261_branch(branch):
+            # RFC 3261 §17.1.3 needs only branch + method; the Call-ID is added so that a response that does not
+            # belong to the dialog (a broken or spoofed peer reusing a branch) is not taken for the request's.
+            return (branch, method, msg.call_id, hop)
+        cseq = msg.cseq
+        return ("rfc2543", msg.call_id, cseq.number if cseq else None, method, msg.from_tag, hop)
+
+    def add(self, msg: SipMessage) -> tuple[TxState, bool]:
+        if msg.is_request:
+            return self._request(msg)
+        return self._response(msg)
+
+    def _request(self, msg: SipMessage) -> tuple[TxState, bool]:
+        method = msg.method or "?"
+        if method == "ACK":
+            invite = self.by_key.get(self.key(msg, "INVITE"))
+            if invite is not None and invite.final_status is not None and invite.final_status >= 300:
+                if invite.ack_frame is None:
+                    invite.ack_frame = msg.frame
+                    return invite, False
+                return invite, True
+        key = self.key(msg, method)
+        tx = self.by_key.get(key)
+        if tx is not None:
+            if tx.request_frame is None:  # the response came first in the capture
+                tx.request_frame = msg.frame
+                return tx, False
+            tx.request_retransmissions += 1
+            return tx, True
+        cseq = msg.cseq
+        tx = TxState(method, cseq.number if cseq else None, msg.branch, msg.call_id, msg.frame, msg.ts_ns,
+                     sender(msg), receiver(msg), msg.to_tag is not None)
+        self.by_key[key] = tx
+        return tx, False
+
+    def _response(self, msg: SipMessage) -> tuple[TxState, bool]:
+        method = msg.cseq_method or "?"
+        key = self.key(msg, method)
+        tx = self.by_key.get(key)
+        if tx is None:
+            cseq = msg.cseq
+            # A response whose request is not in the capture: the transaction still exists, seen from its end.
+            tx = TxState(method, cseq.number if cseq else None, msg.branch, msg.call_id, None, msg.ts_ns,
+                         receiver(msg), sender(msg), False)
+            self.by_key[key] = tx
+        code = msg.status_code or 0
+        rkey = (code, msg.to_tag)
+        if rkey in tx.responses:
+            tx.response_retransmissions += 1
+            return tx, True
+        tx.responses[rkey] = (msg.frame, msg.ts_ns)
+        if is_provisional(code):
+            if tx.first_provisional_ts_ns is None and code != 100:
+                tx.first_provisional_ts_ns = msg.ts_ns
+        elif is_final(code) and tx.final_status is None:
+            tx.final_status, tx.final_ts_ns, tx.final_reason = code, msg.ts_ns, msg.reason
+        return tx, False

@@ -1,0 +1,99 @@
+"""Transactions and calls against tshark on the whole corpus (issue 4): per capture, the Call-IDs, the INVITE
+transactions (INVITE requests that are not retransmissions) and the final responses by status code.
+
+Where the two differ, the difference is named with its reason: sipdiag finds SIP tshark's port-based dissector
+misses (HEP, non-standard ports) or matches retransmissions by branch where tshark's resend heuristic does not.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+import sipdiag
+from tests.conftest import corpus_captures, corpus_id, need_tool
+from tests.corpus.test_corpus_capture import DECODE_AS, NOT_A_CAPTURE
+
+pytestmark = [pytest.mark.corpus, pytest.mark.tshark]
+
+CAPTURES = [p for p in corpus_captures() if corpus_id(p) not in NOT_A_CAPTURE]
+
+# Captures whose SIP tshark does not see at all or only partly (see test_corpus_capture.DELIBERATE).
+SIP_TSHARK_MISSES = {
+    "hep-wireshark/hep.pcap", "hep-wireshark/hep3_compressed.pcapng",
+    "initconf-sip-attacks/SIP-Bruteforce-Single-IP.pcap", "pcapplusplus/sip_reqs.pcap",
+    "ndpi/fuzz-2006-06-26-2594.pcap",
+}
+
+
+@lru_cache(maxsize=None)
+def tshark_facts(path: Path) -> tuple[int, int, dict[int, int]]:
+    """(distinct Call-IDs, INVITE requests not marked resent, final responses by code) as tshark sees them."""
+    tshark = need_tool("tshark")
+    extra = DECODE_AS.get(corpus_id(path), [])
+    fields = subprocess.run(
+        [tshark, "-n", "-r", str(path), *extra, "-Y", "sip", "-T", "fields", "-E", "occurrence=a", "-E",
+         "aggregator=|", "-e", "sip.Call-ID", "-e", "sip.Method", "-e", "sip.resend"],
+        capture_output=True, text=True, check=False).stdout
+    call_ids: set[str] = set()
+    invites = 0
+    for line in fields.splitlines():
+        cid, methods, resends = (line.split("\t") + ["", "", ""])[:3]
+        call_ids.update(c for c in cid.split("|") if c)
+        for method, resend in zip(methods.split("|"), resends.split("|") or [""] * 9):
+            if method == "INVITE" and resend != "1":
+                invites += 1
+    stat = subprocess.run([tshark, "-n", "-q", "-r", str(path), *extra, "-z", "sip,stat"],
+                          capture_output=True, text=True, check=False).stdout
+    finals = {int(m.group(1)): int(m.group(2)) for m in re.finditer(r"SIP (\d{3}) .*?:\s+(\d+) Packets", stat)
+              if int(m.group(1)) >= 200}
+    return len(call_ids), invites, finals
+
+
+def sipdiag_facts(analysis) -> tuple[int, int, dict[int, int]]:
+    transactions = [t for c in analysis.calls for t in c.transactions]
+    transactions += [t for r in analysis.registrations for t in r.transactions]
+    transactions += list(analysis.transactions)
+    call_ids = {t.call_id for t in transactions if t.call_id}
+    invites = sum(1 for t in transactions if t.method == "INVITE" and t.request_frame is not None)
+    finals = {code: n for code, n in analysis.sip.responses.items() if code >= 200}
+    return len(call_ids), invites, finals
+
+
+# (Call-IDs, INVITE transactions) where sipdiag's count is right and tshark's differs, with the reason.
+DELIBERATE: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=[corpus_id(p) for p in CAPTURES])
+def test_call_ids_invites_and_final_responses_match_tshark(path: Path, corpus: Path) -> None:
+    name = corpus_id(path)
+    analysis = sipdiag.analyze(path, keep_messages=False)
+    ours = sipdiag_facts(analysis)
+    theirs = tshark_facts(path)
+    if name in SIP_TSHARK_MISSES:
+        assert ours[0] >= theirs[0] and ours[1] >= theirs[1]
+        return
+    assert ours[2] == theirs[2], "final responses by code"
+    assert ours[0] == theirs[0], "distinct Call-IDs"
+    if name in DELIBERATE:
+        assert ours[1] != theirs[1], DELIBERATE[name]
+    else:
+        assert ours[1] == theirs[1], "INVITE transactions"
+
+
+def test_corpus_outcomes_of_known_calls(corpus: Path) -> None:
+    """Exact call facts on captures whose story the corpus index tells."""
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "MagicJack-_short_call.pcap")
+    # INVITE challenged with 401, re-sent with credentials, 183 with early media, answered, the far end hangs up.
+    assert [(c.outcome, c.final_status, c.auth_challenges, c.ended_by, c.setup_ms, c.answer_ms, c.duration_s)
+            for c in a.calls] == [("answered", 200, 1, "callee", 6989.191, 15727.328, 4.076)]
+    assert [m.frame for m in a.calls[0].messages] == [46, 47, 48, 49, 50, 51, 54, 925, 953, 1324, 1329]
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "SIP_DTMF2.cap")
+    # Two calls (the answered one's INVITE is captured on two hops, frames 14 and 16), REGISTERs apart.
+    assert [(c.call_id, c.outcome, c.final_status) for c in a.calls] == [
+        ("5514@192.168.105.110", "rejected", 603), ("25672@192.168.105.110", "answered", 200)]
