@@ -6,6 +6,7 @@ into per-stream accumulators (many packets, few streams), so memory does not gro
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,18 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True) -> Analysis:
     Raises CaptureFormatError (not a capture) or CaptureReadError (cannot be read); damage inside a capture is
     never raised: it is reported in `Analysis.anomalies`.
     """
+    # The run makes hundreds of thousands of small acyclic objects; the cyclic collector would walk them over and
+    # over (measured: 40 % of the run on a 1 M-packet capture). Reference counting still frees them.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyze(path, keep_messages)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
     scan = scan_capture(path)
     messages: list[SipMessage] = []
     budget = MESSAGE_BUDGET if keep_messages is True else int(keep_messages)

@@ -115,16 +115,15 @@ def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Cal
                 rule = f"header {_header_name(name)}"
                 links[call_id].setdefault(other, rule)
                 links[other].setdefault(call_id, rule)
-    ordered = sorted(calls, key=lambda c: c.start_ns)
+    ordered = sorted((c for c in calls if c.seen_from_start), key=lambda c: c.start_ns)
+    numbers = {c.call_id: _number(c.callee) for c in ordered}
     for i, a in enumerate(ordered):
-        if not a.seen_from_start:
-            continue
         for b in ordered[i + 1 :]:
             if b.start_ns - a.start_ns > LEG_WINDOW_NS:
                 break
             if links[a.call_id] and links[b.call_id]:
                 continue
-            if (b.seen_from_start and _number(a.callee) == _number(b.callee)
+            if (numbers[a.call_id] == numbers[b.call_id]
                     and _host(a.callee_address) == _host(b.caller_address)
                     and _host(a.caller_address) != _host(b.callee_address)):
                 rule = "same callee, start within 2 s, through the B2BUA's address"

@@ -65,7 +65,7 @@ def _holds(sdp: SdpSession) -> bool:
     return any(is_hold(m) for m in sdp.media if m.port != 0) if sdp.media else False
 
 
-@dataclass
+@dataclass(eq=False)
 class _Offer:
     kind: str
     frame: int
@@ -86,7 +86,7 @@ class _DialogState:
     confirmed_frame: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class CallBuilder:
     """A call while the capture is read."""
 

@@ -47,7 +47,7 @@ def granted_expires(msg: SipMessage, contact: str) -> int | None:
     return first if first is not None else parse_delta_seconds(msg.headers.get("expires"))
 
 
-@dataclass
+@dataclass(eq=False)
 class RegistrationBuilder:
     aor: str
     contact: str

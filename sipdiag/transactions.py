@@ -33,7 +33,7 @@ def is_auth_challenge(code: int) -> bool:
     return code in (401, 407)
 
 
-@dataclass
+@dataclass(eq=False)  # identity, not field-by-field equality: builders look transactions up by identity
 class TxState:
     """A transaction while the capture is read; frozen into a `Transaction` at the end."""
 

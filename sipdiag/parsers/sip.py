@@ -24,7 +24,7 @@ from sipdiag.parsers.sipnames import (
     canonical_header_name,
     header_display_name,
 )
-from sipdiag.parsers.sipuri import TOKEN_RE, split_list
+from sipdiag.parsers.sipuri import TOKEN_RE, bounded_int, split_list
 
 #: Transports that are byte streams: there Content-Length is the only framing (RFC 3261 §18.3).
 STREAM_TRANSPORTS = frozenset({"tcp", "tls"})
@@ -60,8 +60,12 @@ class Headers:
 
         For comma-list headers (LIST_HEADERS) this is the first list element: `get("via")` is the top Via.
         """
-        key = canonical_header_name(name)
-        value = self._first.get(key)
+        # Callers mostly pass the canonical name already: one dict probe before normalising (hot path).
+        value = self._first.get(name)
+        key = name
+        if value is None:
+            key = canonical_header_name(name)
+            value = self._first.get(key)
         if value is not None and "," in value and key in LIST_HEADERS:
             values = split_list(value)
             return values[0] if values else ""
@@ -367,8 +371,10 @@ def parse_sip(
     cseq = first_values.get("cseq")
     if cseq is not None:
         cseq_parts = cseq.split()
-        if len(cseq_parts) != 2 or not (cseq_parts[0].isascii() and cseq_parts[0].isdigit()) or (
-            int(cseq_parts[0]) > MAX_DELTA_SECONDS or not TOKEN_RE.match(cseq_parts[1])
+        if (
+            len(cseq_parts) != 2
+            or bounded_int(cseq_parts[0], MAX_DELTA_SECONDS) is None
+            or not TOKEN_RE.match(cseq_parts[1])
         ):
             anomalies.append(
                 Anomaly("sip.bad-cseq", frame, f"CSeq {cseq[:60]!r} is not 'number method' with number < 2**32")
@@ -405,17 +411,17 @@ def parse_sip(
         anomalies.append(
             Anomaly("sip.bad-content-length", frame, f"Content-Length {length_text[:40]!r} is not a number")
         )
-    elif int(length_text) > available:
+    elif (length := bounded_int(length_text, available)) is None:
         anomalies.append(
             Anomaly(
                 "sip.bad-content-length",
                 frame,
-                f"Content-Length {int(length_text)} but only {available} octets follow the headers "
+                f"Content-Length {length_text[:40]} but only {available} octets follow the headers "
                 "(message truncated or length wrong, RFC 4475 §3.1.2.2)",
             )
         )
     else:
-        body_end = body_start + int(length_text)
+        body_end = body_start + length
         if body_end < size and payload[body_end:].strip():
             anomalies.append(
                 Anomaly(
@@ -499,7 +505,8 @@ def frame_sip_stream(data: bytes) -> tuple[list[bytes], int]:
         if head_end < 0:
             return messages, pos
         m = _STREAM_CL_RE.search(data, pos, head_end + 2)
-        length = int(m.group(1)) if m and m.group(1).isdigit() else 0
+        digits = m.group(1) if m else b""
+        length = int(digits) if digits.isdigit() and len(digits) <= 12 else 0  # an absurd length frames as 0
         end = head_end + 4 + length
         if end > size:
             return messages, pos
