@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .correlate import Correlator
+from .errors import UsageError
 from .model import Anomaly, Call, Datagram, Registration, Transaction
 from .parsers.columns import RtpColumns
 from .parsers.scan import CaptureInfo, address, scan_capture
@@ -58,6 +59,27 @@ class Analysis:
     rtcp_packets: int
     rtp_streams: tuple[RtpStreamCount, ...]
     anomalies: tuple[Anomaly, ...]
+
+    def find_call(self, ref: str) -> Call:
+        """A call by its Call-ID, or `#N` for the N-th call of the calls table (1-based, in capture order).
+
+        Raises UsageError naming what there is when nothing matches.
+        """
+        if ref.startswith("#") and ref[1:].isdigit():
+            n = int(ref[1:])
+            if 1 <= n <= len(self.calls):
+                return self.calls[n - 1]
+            raise UsageError(f"there is no call #{n}: the capture has {len(self.calls)} call(s)",
+                             hint=f"Use #1 to #{len(self.calls)} or a Call-ID." if self.calls else
+                             "The capture holds no INVITE.")
+        for call in self.calls:
+            if call.call_id == ref:
+                return call
+        matches = [c for c in self.calls if c.call_id.startswith(ref)] if len(ref) >= 4 else []
+        if len(matches) == 1:
+            return matches[0]
+        raise UsageError(f"no call with Call-ID {ref!r} in the capture ({len(self.calls)} call(s))",
+                         hint="See the calls table of 'sipdiag analyze FILE' for Call-IDs and #N numbers.")
 
 
 # A flow is taken for RTP only when it looks like a sequence: enough packets whose sequence numbers stay close

@@ -53,22 +53,53 @@ def cli() -> None:
               help="Output format.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               help="Write the report to a file instead of standard output.")
-def analyze(capture: str, fmt: str, output) -> None:
+@click.option("--call", "call_ref", metavar="CALL-ID|#N", help="Only this call: its Call-ID or #N from the calls table.")
+def analyze(capture: str, fmt: str, output, call_ref: str | None) -> None:
     """Analyze a pcap/pcapng capture (also gzip-compressed, or '-' for standard input).
 
-    In Python: ``sipdiag.analyze(path)``.
+    Prints the capture summary, the calls and registrations, and the details of calls with problems.
+
+    In Python: ``sipdiag.analyze(path)``; one call: ``analysis.find_call("#2")``.
 
     Example:
 
     \b
         sipdiag analyze samples/pcaps/clean_call.pcap
         sipdiag analyze call.pcapng --format json > call.json
+        sipdiag analyze call.pcapng --call '#2'
     """
     from .analysis import analyze as run_analysis
     from .reports import render
 
     analysis = run_analysis(capture, keep_messages=False)
-    render(analysis, fmt, output)
+    call = analysis.find_call(call_ref) if call_ref else None
+    render(analysis, fmt, output, call=call)
+
+
+@cli.command()
+@click.argument("capture", type=click.Path(dir_okay=True, allow_dash=True))
+@click.option("--call", "call_ref", metavar="CALL-ID|#N", help="Only this call (default: every call).")
+@click.option("--format", "fmt", type=click.Choice(("terminal", "text", "mermaid")), default="terminal",
+              show_default=True, help="terminal (colours), text (plain), mermaid (sequenceDiagram for a ticket).")
+@click.option("--width", type=click.IntRange(40, 1000), default=None, help="Line width (default: the terminal's).")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Write to a file.")
+def flow(capture: str, call_ref: str | None, fmt: str, width: int | None, output) -> None:
+    """Draw the ladder diagram of calls: hosts as columns, messages with time offsets, retransmissions marked.
+
+    In Python: ``sipdiag.reports.flow.render_flow(calls, "mermaid", sys.stdout)``.
+
+    Example:
+
+    \b
+        sipdiag flow samples/pcaps/ack_dropped.pcap
+        sipdiag flow call.pcap --call '#1' --format mermaid > ladder.mmd
+    """
+    from .analysis import analyze as run_analysis
+    from .reports.flow import render_flow
+
+    analysis = run_analysis(capture, keep_messages=False)
+    calls = [analysis.find_call(call_ref)] if call_ref else list(analysis.calls)
+    render_flow(calls, fmt, output, width=width)
 
 
 def main() -> None:

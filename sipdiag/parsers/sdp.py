@@ -28,6 +28,12 @@ from sipdiag.parsers.sdpattributes import (
     read_int,
 )
 
+__all__ = [
+    "DEFAULT_DIRECTION", "DIRECTIONS", "HOLD_ADDRESS", "STATIC_PAYLOAD_TYPES", "IceCandidate", "RtpMap",
+    "SdpConnection", "SdpCrypto", "SdpFingerprint", "SdpMedia", "SdpOrigin", "SdpRtcp", "SdpSession",
+    "codec_names", "effective_address", "is_hold", "parse_sdp", "rtpmap_for",
+]  # fmt: skip
+
 #: RFC 3551 tables 4 and 5. G722 is 8000 on the RTP clock although it samples at 16 kHz (RFC 3551 §4.5.2).
 STATIC_PAYLOAD_TYPES: dict[int, RtpMap] = {
     0: RtpMap("PCMU", 8000, 1),
@@ -225,11 +231,12 @@ def parse_sdp(body: bytes | str, *, frame: int | None = None) -> SdpSession:
             if current.connection is None:
                 current.connection = connection
         elif kind == "b":
-            bwtype, _colon, amount = value.partition(":")
-            if read_int(amount.strip()) is None:
+            bwtype, _colon, amount_text = value.partition(":")
+            amount = read_int(amount_text.strip())
+            if amount is None:
                 reader.defect("bad-line", f"b={value!r} is not 'type:bandwidth' (RFC 8866 §5.8)")
             else:
-                current.bandwidths.append((bwtype, int(amount.strip())))
+                current.bandwidths.append((bwtype, amount))
         elif kind == "v":
             seen.add(kind)
             version = read_int(value.strip())
@@ -282,8 +289,14 @@ def effective_address(media: SdpMedia) -> str | None:
 
 
 def is_hold(media: SdpMedia) -> bool:
-    """True when the stream is put on hold: c=0.0.0.0 (RFC 2543 style, RFC 3264 §8.4) or sendonly/inactive."""
-    return effective_address(media) == HOLD_ADDRESS or media.direction in ("sendonly", "inactive")
+    """True when the stream is put on hold: sendonly/inactive (RFC 3264 §8.4), or c=0.0.0.0 the RFC 2543 way.
+
+    With ICE (candidates or ice-ufrag present) 0.0.0.0 is only the placeholder of a trickle-ICE offer
+    (RFC 8840 §4.1.1), not hold.
+    """
+    if media.direction in ("sendonly", "inactive"):
+        return True
+    return effective_address(media) == HOLD_ADDRESS and not (media.candidates or media.ice_ufrag)
 
 
 def rtpmap_for(media: SdpMedia, payload_type: int) -> RtpMap | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sipdiag.model import Anomaly
+from sipdiag.parsers.sipuri import bounded_int
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 8866 §6.7
 
@@ -114,11 +115,13 @@ class DefectLog:
         self.anomalies: list[Anomaly] = []
 
     def defect(self, code: str, detail: str) -> None:
+        """Record anomaly `sdp.<code>`."""
         self.anomalies.append(Anomaly(f"sdp.{code}", self.frame, detail))
 
 
 def read_int(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() else None
+    """A non-negative SDP number (at most 64 bits, as o= versions may be), else None."""
+    return bounded_int(text, 2**64 - 1)
 
 
 def _rtpmap(section: SectionState, value: str, reader: DefectLog) -> None:
@@ -145,7 +148,7 @@ def _fmtp(section: SectionState, value: str, reader: DefectLog) -> None:
 def _milliseconds(value: str, what: str, reader: DefectLog) -> int | None:
     try:
         return int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # "twenty", "nan", "1e999"
         reader.defect("bad-attribute", f"a={what}:{value} is not a number of milliseconds (RFC 8866 §6.4)")
         return None
 
@@ -188,22 +191,6 @@ def _fingerprint(section: SectionState, value: str, reader: DefectLog) -> None:
         section.fingerprint = SdpFingerprint(parts[0].lower(), parts[1])
 
 
-def _setup(section: SectionState, value: str, reader: DefectLog) -> None:
-    section.setup = value.strip().lower()
-
-
-def _ice_ufrag(section: SectionState, value: str, reader: DefectLog) -> None:
-    section.ice_ufrag = value.strip()
-
-
-def _ice_pwd(section: SectionState, value: str, reader: DefectLog) -> None:
-    section.ice_pwd = value.strip()
-
-
-def _mid(section: SectionState, value: str, reader: DefectLog) -> None:
-    section.mid = value.strip()
-
-
 def _candidate(section: SectionState, value: str, reader: DefectLog) -> None:
     candidate = _parse_candidate(value)
     if candidate is None:
@@ -212,11 +199,23 @@ def _candidate(section: SectionState, value: str, reader: DefectLog) -> None:
         section.candidates.append(candidate)
 
 
+def _text(slot: str, *, lower: bool = False) -> Callable[[SectionState, str, DefectLog], None]:
+    """A reader that stores the stripped attribute value (lower-cased for enumerations) in `slot`."""
+
+    def read(section: SectionState, value: str, reader: DefectLog) -> None:
+        value = value.strip()
+        setattr(section, slot, value.lower() if lower else value)
+
+    return read
+
+
 def _direction(direction: str) -> Callable[[SectionState, str, DefectLog], None]:
-    def set_direction(section: SectionState, value: str, reader: DefectLog) -> None:
+    """A reader for the property attribute `a=<direction>`."""
+
+    def read(section: SectionState, value: str, reader: DefectLog) -> None:
         section.direction = direction
 
-    return set_direction
+    return read
 
 
 # a= attributes read into fields (names compared in lower case); the others are only kept in `attributes`
@@ -229,10 +228,10 @@ ATTRIBUTE_READERS: dict[str, Callable[[SectionState, str, DefectLog], None]] = {
     "rtcp-mux": _rtcp_mux,
     "crypto": _crypto,
     "fingerprint": _fingerprint,
-    "setup": _setup,
-    "ice-ufrag": _ice_ufrag,
-    "ice-pwd": _ice_pwd,
-    "mid": _mid,
+    "setup": _text("setup", lower=True),
+    "ice-ufrag": _text("ice_ufrag"),
+    "ice-pwd": _text("ice_pwd"),
+    "mid": _text("mid"),
     "candidate": _candidate,
 } | {direction: _direction(direction) for direction in DIRECTIONS}
 

@@ -122,6 +122,7 @@ class SipMessage:
 
     @property
     def call_id(self) -> str | None:
+        """Call-ID (RFC 3261 §20.8), None when missing."""
         return self.headers.get("call-id")
 
     @property
@@ -138,10 +139,12 @@ class SipMessage:
 
     @property
     def from_tag(self) -> str | None:
+        """The From tag (RFC 3261 §19.3), None when absent (RFC 2543 peers, RFC 4475 §3.4.1)."""
         return _header_tag(self.headers.get("from"))
 
     @property
     def to_tag(self) -> str | None:
+        """The To tag: None in out-of-dialog requests and in responses from a UAS that set none."""
         return _header_tag(self.headers.get("to"))
 
     @property
@@ -194,7 +197,7 @@ def _parse_start_line(line: str) -> _StartLine | None:
     if line[:4].upper() == "SIP/":
         parts = line.split(" ", 2)
         if len(parts) == 3 and parts[0] == "SIP/2.0" and len(code := parts[1]) == 3 and "100" <= code <= "699":
-            if code.isdigit():
+            if code.isascii() and code.isdigit():
                 return False, None, None, "SIP/2.0", int(code), parts[2], []
         return _parse_status_line(line)
     parts = line.split(" ")
@@ -432,25 +435,10 @@ def parse_sip(
             )
     # positional: a frozen dataclass's __init__ costs ~0.05 us per keyword on this hot path
     message = SipMessage(
-        is_request,
-        method,
-        request_uri,
-        status_code,
-        reason,
-        version,
-        headers,
-        payload[body_start:body_end],
-        frame,
-        ts_ns,
-        src[0] if src else "",
-        src[1] if src else 0,
-        dst[0] if dst else "",
-        dst[1] if dst else 0,
-        transport,
-        tuple(anomalies),
-        body_end,
-        payload,
-    )
+        is_request, method, request_uri, status_code, reason, version, headers, payload[body_start:body_end],
+        frame, ts_ns, src[0] if src else "", src[1] if src else 0, dst[0] if dst else "", dst[1] if dst else 0,
+        transport, tuple(anomalies), body_end, payload,
+    )  # fmt: skip
     if validate:
         from sipdiag.parsers.sipvalidate import validate_sip  # noqa: PLC0415 - sipvalidate imports this module
 

@@ -19,12 +19,13 @@ from sipdiag.parsers.sipuri import (
     NameAddr,
     Params,
     Problem,
+    bounded_int,
     get_param,
+    scan_hostport,
     scan_name_addr,
     scan_params,
     split_outside_quotes,
     unquote,
-    scan_hostport,
 )
 
 MAX_DELTA_SECONDS = 2**32 - 1  # delta-seconds, CSeq: 32-bit unsigned (RFC 3261 §8.1.1.5, §20.19)
@@ -52,11 +53,7 @@ def parse_delta_seconds(value: str | None) -> int | None:
     """`delta-seconds` (Expires, Min-Expires, Min-SE, Retry-After, expires=): 0..2**32-1, else None."""
     if value is None:
         return None
-    value = value.strip()
-    if not (value.isascii() and value.isdigit()):
-        return None
-    number = int(value)
-    return number if number <= MAX_DELTA_SECONDS else None
+    return bounded_int(value.strip(), MAX_DELTA_SECONDS)
 
 
 def parse_max_forwards(value: str | None) -> int | None:
@@ -124,10 +121,12 @@ class Via:
         rport = get_param(self.params, "rport")
         if rport is None:
             return None
-        return int(rport) if rport.isascii() and rport.isdigit() else True
+        port = bounded_int(rport, 65535)
+        return True if port is None else port
 
     @property
     def maddr(self) -> str | None:
+        """Multicast/override address the response goes to (RFC 3261 §18.2.2)."""
         return get_param(self.params, "maddr")
 
 
@@ -167,7 +166,7 @@ def is_clean_via(value: str) -> bool:
     if received is not None and _IPV4_RE.match(received.group(1)) is None:
         return False
     rport = _VIA_RPORT_RE.search(value)
-    return rport is None or (rport.group(1).isdigit() and int(rport.group(1)) <= 65535)
+    return rport is None or bounded_int(rport.group(1), 65535) is not None
 
 
 def parse_via(value: str) -> Via | None:
@@ -181,7 +180,7 @@ def parse_via(value: str) -> Via | None:
 
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """One Contact value (RFC 3261 §20.10) with registration (RFC 3261 §10), GRUU/outbound (RFC 5626) fields."""
+    """One Contact value (RFC 3261 §20.10) with the registration (RFC 3261 §10) and outbound (RFC 5626) fields."""
 
     star: bool  # the `*` of a REGISTER removing all bindings
     address: NameAddr | None  # None for `*`
@@ -212,7 +211,7 @@ def parse_contact(value: str) -> Contact | None:
         parse_delta_seconds(address.param("expires")),
         q if q is not None and 0.0 <= q <= 1.0 else None,
         address.param("+sip.instance"),
-        int(reg_id) if reg_id and reg_id.isascii() and reg_id.isdigit() else None,
+        bounded_int(reg_id, MAX_DELTA_SECONDS) if reg_id else None,
         ob,
     )
 
@@ -351,7 +350,7 @@ def parse_reason(value: str) -> Reason | None:
     cause = get_param(params, "cause")
     return Reason(
         protocol,
-        int(cause) if cause and cause.isascii() and cause.isdigit() else None,
+        bounded_int(cause, MAX_DELTA_SECONDS) if cause else None,
         get_param(params, "text"),
         params,
     )

@@ -77,6 +77,21 @@ def is_clean_name_addr(value: str) -> bool:
     return _CLEAN_NAME_ADDR_RE.match(value) is not None
 
 
+def bounded_int(text: str, limit: int) -> int | None:
+    """`text` as a decimal number when it is only ASCII digits and its value is at most `limit`, else None.
+
+    Overlong digit strings are refused before conversion: they are defects here (RFC 4475 §3.1.2.4), and
+    CPython will not convert more than 4300 digits.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0")  # leading zeros are allowed (RFC 4475 §3.1.1.1 "0068")
+    if len(digits) > 20:
+        return None
+    value = int(digits or "0")
+    return value if value <= limit else None
+
+
 def unquote(text: str) -> str:
     """The content of a quoted-string with quoted-pairs resolved (`\\"` -> `"`); other text is returned as is.
 
@@ -239,8 +254,9 @@ def scan_hostport(hostport: str, problems: list[Problem], what: str) -> tuple[st
 
 
 def _scan_port(text: str, problems: list[Problem], what: str) -> int | None:
-    if text.isascii() and text.isdigit() and int(text) <= 65535:
-        return int(text)
+    port = bounded_int(text, 65535)
+    if port is not None:
+        return port
     problems.append(("bad-uri", f"{what}: port {text!r} is not a number from 0 to 65535"))
     return None
 

@@ -34,6 +34,7 @@ from sipdiag.parsers.sipnames import KNOWN_SPELLINGS, header_display_name
 from sipdiag.parsers.sipuri import (
     TOKEN_RE,
     Problem,
+    bounded_int,
     is_clean_name_addr,
     is_clean_request_uri,
     scan_name_addr,
@@ -67,6 +68,7 @@ class _Defects:
         self.star_contact = False
 
     def add(self, where: str, problems: list[Problem]) -> None:
+        """Record `problems` found in header `where`, keeping the first of each kind there."""
         for kind, detail in problems:
             if (kind, where) not in self._seen:
                 self._seen.add((kind, where))
@@ -165,7 +167,7 @@ def _check_vias(name: str, value: str, defects: _Defects) -> None:
             if received is not None and not _is_ip_address(received):
                 found.append(("bad-via", f"Via: received={_show(received)} is not an IP address (RFC 3261 §18.2.1)"))
             rport = via.param("rport")
-            if rport and not (rport.isascii() and rport.isdigit() and int(rport) <= 65535):
+            if rport and bounded_int(rport, 65535) is None:
                 found.append(("bad-via", f"Via: rport={_show(rport)} is not a port number (RFC 3581 §4)"))
             if via.param("branch") == "":
                 found.append(("bad-via", "Via: branch parameter without a value"))

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import TextIO
 
 from ..analysis import Analysis
+from ..model import Call
 
 
-def render(analysis: Analysis, fmt: str, out: TextIO) -> None:
-    """Render `analysis` in format `fmt` ('terminal' or 'json') to `out`."""
+def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = None) -> None:
+    """Render `analysis` in format `fmt` ('terminal' or 'json') to `out`; with `call`, that call only."""
     if fmt == "json":
         from .json import render_json
 
-        render_json(analysis, out)
+        render_json(analysis, out, call=call)
     else:
         from .terminal import render_terminal
 
-        render_terminal(analysis, out)
+        render_terminal(analysis, out, call=call)

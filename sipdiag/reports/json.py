@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from ..analysis import Analysis
+from ..model import Call
 
 SCHEMA = "sipdiag.analysis/1"
 
@@ -18,7 +19,8 @@ def iso_time(ts_ns: int | None) -> str | None:
     return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds")
 
 
-def to_document(a: Analysis) -> dict[str, Any]:
+def to_document(a: Analysis, *, call: Call | None = None) -> dict[str, Any]:
+    """The document; with `call`, `calls` holds that call only (the rest of the document is unchanged)."""
     c = a.capture
     return {
         "schema": SCHEMA,
@@ -53,7 +55,7 @@ def to_document(a: Analysis) -> dict[str, Any]:
             "transports": a.sip.transports,
             "encapsulations": a.sip.encapsulations,
         },
-        "calls": [call_record(c) for c in a.calls],
+        "calls": [call_record(x) for x in (a.calls if call is None else (call,))],
         "registrations": [registration_record(r) for r in a.registrations],
         "transactions": [transaction_record(t) for t in a.transactions],
         "rtp_streams": [
@@ -154,11 +156,11 @@ def registration_record(r) -> dict[str, Any]:
     }
 
 
-def render_json(a: Analysis, out: TextIO) -> None:
+def render_json(a: Analysis, out: TextIO, *, call: Call | None = None) -> None:
     """Indented for a person at a terminal, compact for a pipe or a file (what programs read: the C encoder is
     several times faster than the indenting one on a large capture). ensure_ascii keeps hostile bytes from the
     wire as \\u escapes, never raw control characters."""
-    doc = to_document(a)
+    doc = to_document(a, call=call)
     pretty = bool(getattr(out, "isatty", lambda: False)())
     text = json.dumps(doc, indent=2 if pretty else None, separators=None if pretty else (",", ":"),
                       ensure_ascii=True)

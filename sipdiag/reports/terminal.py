@@ -8,12 +8,42 @@ from rich.console import Console
 from rich.table import Table
 
 from ..analysis import Analysis
+from ..model import Call
+from .calltables import call_details, calls_table, registrations_table
 from .json import iso_time
 from .safe import terminal_text as t
 
 
-def render_terminal(a: Analysis, out: TextIO) -> None:
-    console = Console(file=out, highlight=False, soft_wrap=False)
+def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None) -> None:
+    """Summary, SIP counts, calls, registrations, details of calls with problems, anomalies; with `call`, the
+    summary and that call's details."""
+    # A pipe or a file gets a fixed, wide layout (tickets, e-mails); a terminal its own width.
+    width = None if getattr(out, "isatty", lambda: False)() else 140
+    console = Console(file=out, highlight=False, soft_wrap=False, width=width)
+    _summary(console, a)
+    if call is not None:
+        console.print(call_details(call), crop=False)
+        return
+    if a.calls:
+        console.print(calls_table(a.calls))
+    if a.registrations:
+        console.print(registrations_table(a.registrations))
+    for c in a.calls:
+        if has_problem(c):
+            console.print()
+            console.print(call_details(c), crop=False)
+    _anomalies(console, a)
+
+
+def has_problem(call: Call) -> bool:
+    """Calls worth opening without being asked: failed or unanswered, or whose transactions had to be
+    retransmitted (a lost ACK, an unreachable peer). The rule set (issue 6) refines this with findings."""
+    if call.outcome in ("rejected", "timeout"):
+        return True
+    return any(t.request_retransmissions >= 2 or t.response_retransmissions >= 2 for t in call.transactions)
+
+
+def _summary(console: Console, a: Analysis) -> None:
     c = a.capture
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
@@ -40,6 +70,9 @@ def render_terminal(a: Analysis, out: TextIO) -> None:
         for code, n in a.sip.responses.items():
             table.add_row(str(code), str(n))
         console.print(table)
+
+
+def _anomalies(console: Console, a: Analysis) -> None:
     if a.anomalies:
         table = Table(title=f"Anomalies ({len(a.anomalies)})", title_justify="left")
         table.add_column("code")

@@ -155,3 +155,53 @@ def test_hostile_header_text_is_inert_in_the_terminal(tmp_path: Path) -> None:
     assert "\x1b" not in out and "\x07" not in out
     assert "[bold]x[/bold]" in out  # markup would have been swallowed and rendered as a bold 'x'
     assert "sip.bad-header-line" in out
+
+
+def test_analyze_shows_calls_and_registrations(tmp_path: Path) -> None:
+    from tests.conftest import SAMPLES
+
+    result = run("analyze", str(SAMPLES / "ack_dropped.pcap"))
+    assert result.returncode == 0
+    out = result.stdout.decode()
+    assert "Calls (1)" in out
+    # The lost ACK makes the call a problem call: its details and ladder follow, retransmissions marked.
+    assert "Ended        BYE from the callee, frame 121" in out
+    assert out.count("retransmission") == 10
+    reg = run("analyze", str(SAMPLES / "register_wrong_password.pcap")).stdout.decode()
+    assert "Registrations (1)" in reg and "failed" in reg and "403" in reg
+
+
+def test_analyze_one_call_by_number_and_by_id() -> None:
+    from tests.conftest import SAMPLES
+
+    by_number = json.loads(run("analyze", str(SAMPLES / "busy_486.pcap"), "--call", "#1", "--format", "json").stdout)
+    assert [(c["call_id"], c["outcome"], c["final_status"]) for c in by_number["calls"]] == [
+        ("busy_486-1@sdlab", "busy", 486)]
+    by_id = json.loads(run("analyze", str(SAMPLES / "busy_486.pcap"), "--call", "busy_486-1@sdlab", "--format",
+                           "json").stdout)
+    assert by_id["calls"] == by_number["calls"]
+    missing = run("analyze", str(SAMPLES / "busy_486.pcap"), "--call", "#2")
+    assert missing.returncode == 2
+    assert missing.stderr.decode().splitlines()[0] == "Error: there is no call #2: the capture has 1 call(s)"
+
+
+def test_flow_mermaid_and_text() -> None:
+    from tests.conftest import SAMPLES
+
+    mermaid = run("flow", str(SAMPLES / "cancelled_487.pcap"), "--format", "mermaid").stdout.decode()
+    assert mermaid.splitlines() == [
+        "sequenceDiagram",
+        "    title Call cancelled_487-1@sdlab",
+        "    participant H1 as 203.0.113.20:5060",
+        "    participant H2 as 203.0.113.10:5060",
+        "    H1->>H2: INVITE +SDP (+0.000 s, frame 3)",
+        "    H2->>H1: 100 Trying (+0.000 s, frame 4)",
+        "    H2->>H1: 180 Ringing (+0.001 s, frame 5)",
+        "    H1->>H2: CANCEL (+1.504 s, frame 6)",
+        "    H2->>H1: 200 OK (CANCEL) (+1.504 s, frame 7)",
+        "    H2->>H1: 487 Request Terminated (+1.505 s, frame 8)",
+        "    H1->>H2: ACK (+1.505 s, frame 9)",
+    ]
+    text = run("flow", str(SAMPLES / "invite_timeout.pcap"), "--format", "text").stdout.decode().splitlines()
+    assert text[0] == "Call invite_timeout-1@sdlab: sip:200@203.0.113.10 -> sip:300@203.0.113.10, timeout"
+    assert sum("retransmission" in line for line in text) == 6

@@ -1,0 +1,240 @@
+"""The calls and registrations tables of `sipdiag analyze`, and one call's details, for the terminal (rich).
+
+Every string that came from the wire (Call-IDs, URIs, user agents, reason phrases, addresses) goes through
+`safe.terminal_text`, so `[bold]` stays text and an escape sequence is shown, not executed. The views only read
+the model: what they print is what the correlator decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+
+from ..model import Call, CallLeg, MediaDescription, Negotiation, Registration
+from .ladder import endpoint, render_ladder_rich
+from .safe import printable, terminal_text
+
+CALL_ID_CELLS = 10  # enough to tell calls apart by eye; `#N` or the full Call-ID (details) selects one
+USER_AGENT_CELLS = 20
+
+OUTCOME_STYLES = {
+    "answered": "green",
+    "busy": "yellow",
+    "cancelled": "yellow",
+    "rejected": "red",
+    "timeout": "red",
+    "in-progress": "cyan",
+}
+REGISTRATION_STYLES = {"registered": "green", "failed": "red", "unanswered": "red"}
+# Twelve columns must fit a 120-column terminal: one space between columns, no outer border.
+_TABLE_STYLE = {"box": box.SIMPLE_HEAD, "pad_edge": False, "collapse_padding": True}
+
+
+def shorten(text: str, cells: int) -> str:
+    """`text` made printable and cut to `cells` terminal cells, with `…` marking the cut; escape it for rich after
+    cutting (cutting an escaped string could split an escape)."""
+    from rich.cells import cell_len, set_cell_size
+
+    text = printable(text)
+    if cell_len(text) <= cells:
+        return text
+    return set_cell_size(text, cells - 1) + "…"
+
+
+def calls_table(calls: Sequence[Call]) -> Table:
+    """One row per call: `#` (1-based position in `calls`, what `--call #N` selects), a shortened Call-ID, caller,
+    callee, start (UTC), outcome (coloured), final status, setup / answer ms, duration s, transport, user agent."""
+    start, day = _start_format([c.start_ns for c in calls])
+    table = Table(title=f"Calls ({len(calls)}){day}", title_justify="left", **_TABLE_STYLE)
+    # When the terminal is too narrow, rich narrows the widest foldable columns first (URIs, user agent), so the
+    # numbers keep their digits and no column disappears. Units go under the names so that these columns are not
+    # as wide as a one-line header.
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Call-ID", overflow="fold")
+    table.add_column("caller", overflow="fold")
+    table.add_column("callee", overflow="fold")
+    table.add_column("start", overflow="fold")
+    table.add_column("outcome", overflow="fold")
+    table.add_column("final", justify="right", no_wrap=True)
+    table.add_column("setup\nms", justify="right", no_wrap=True)
+    table.add_column("answer\nms", justify="right", no_wrap=True)
+    table.add_column("duration\ns", justify="right", no_wrap=True)
+    table.add_column("transport", overflow="fold")
+    table.add_column("user agent", overflow="fold")
+    for n, c in enumerate(calls, start=1):
+        table.add_row(
+            str(n),
+            terminal_text(shorten(c.call_id, CALL_ID_CELLS)),
+            terminal_text(c.caller),
+            terminal_text(c.callee),
+            start(c.start_ns),
+            _styled(c.outcome, OUTCOME_STYLES),
+            _number(c.final_status),
+            _number(c.setup_ms, "{:.0f}"),
+            _number(c.answer_ms, "{:.0f}"),
+            _number(c.duration_s, "{:.1f}"),
+            terminal_text(c.transport),
+            _user_agent(c.user_agents),
+        )
+    return table
+
+
+def registrations_table(registrations: Sequence[Registration]) -> Table:
+    """One row per AOR + Contact binding: contact, source, outcome (coloured; a binding whose last REGISTER asked
+    for expires 0 says so under it), final status, attempts, challenges, granted expiry and the median refresh
+    interval."""
+    table = Table(title=f"Registrations ({len(registrations)})", title_justify="left", **_TABLE_STYLE)
+    table.add_column("AOR", overflow="fold")
+    table.add_column("contact", overflow="fold")
+    table.add_column("source", no_wrap=True)  # ip:port reads badly folded; the URIs fold instead
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("final", justify="right", no_wrap=True)
+    table.add_column("attempts", justify="right", no_wrap=True)
+    table.add_column("challenges", justify="right", no_wrap=True)
+    table.add_column("expires\ns", justify="right", no_wrap=True)
+    table.add_column("refresh\ns", justify="right", no_wrap=True)
+    for r in registrations:
+        table.add_row(
+            terminal_text(r.aor),
+            terminal_text(r.contact),
+            terminal_text(r.source),
+            _styled(r.outcome, REGISTRATION_STYLES) + ("\n(de-registration)" if r.deregistration else ""),
+            _number(r.final_status),
+            str(r.attempts),
+            str(r.challenges),
+            _number(r.expires_s),
+            _number(r.refresh_interval_s, "{:.0f}"),
+        )
+    return table
+
+
+def call_details(call: Call) -> RenderableType:
+    """One call: the facts an engineer reads first (outcome, timings, who hung up and why, user agents), the
+    offer/answer exchanges, linked legs, then the ladder diagram."""
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(overflow="fold")
+    caller = terminal_text(call.caller)
+    if call.caller_display:
+        caller = f'"{terminal_text(call.caller_display)}" <{caller}>'
+    facts.add_row("From", f"{caller} at {terminal_text(call.caller_address)}")
+    facts.add_row("To", f"{terminal_text(call.callee)} at {terminal_text(call.callee_address)}")
+    facts.add_row("Start", f"{_utc(call.start_ns, with_date=True)} UTC, frame {call.first_frame}, "
+                           f"over {terminal_text(call.transport)}")
+    final = (f", final {call.final_status}" if call.final_status is not None else "") + (
+        f" {terminal_text(call.final_reason)}" if call.final_reason else "")
+    facts.add_row("Outcome", _styled(call.outcome, OUTCOME_STYLES) + final)
+    facts.add_row("Timings", f"setup {_number(call.setup_ms, '{:.0f}')} ms, answer {_number(call.answer_ms, '{:.0f}')}"
+                             f" ms, duration {_number(call.duration_s, '{:.1f}')} s")
+    facts.add_row("Ended", _ending(call))
+    if call.user_agents:
+        facts.add_row("User agents", "\n".join(terminal_text(ua) for ua in call.user_agents))
+    if call.auth_challenges:
+        facts.add_row("Auth challenges", str(call.auth_challenges))
+    if call.reinvites or call.prack:
+        facts.add_row("In dialog", f"{call.reinvites} re-INVITE(s)" + (", reliable provisional responses (PRACK)"
+                                                                       if call.prack else ""))
+    if call.refer_to:
+        facts.add_row("Transferred to", "\n".join(terminal_text(t) for t in call.refer_to))
+    if call.legs:
+        facts.add_row("Legs", "\n".join(_leg(leg) for leg in call.legs))
+    if not call.seen_from_start:
+        facts.add_row("Note", "the capture began inside this call: its INVITE was not captured")
+    parts: list[RenderableType] = [f"[bold]Call {terminal_text(call.call_id)}[/bold]", facts]
+    # The offer/answer table ends with an empty row of its own; without it, an empty line sets the ladder apart.
+    parts.append(_negotiations_table(call.negotiations) if call.negotiations else "")
+    parts.append(render_ladder_rich(call.messages, first=call.caller_address))
+    return Group(*parts)
+
+
+# ------------------------------------------------------------------------------------------------------ helpers
+
+def _styled(value: str, styles: dict[str, str]) -> str:
+    style = styles.get(value)
+    text = terminal_text(value)
+    return f"[{style}]{text}[/{style}]" if style else text
+
+
+def _number(value: float | None, fmt: str = "{}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _user_agent(agents: tuple[str, ...]) -> str:
+    """The first user agent, shortened; `(+N)` says how many more the call saw (the details list them all)."""
+    if not agents:
+        return "-"
+    more = f" (+{len(agents) - 1})" if len(agents) > 1 else ""
+    return terminal_text(shorten(agents[0], USER_AGENT_CELLS)) + more
+
+
+def _utc(ts_ns: int, *, with_date: bool) -> str:
+    t = datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC)
+    ms = ts_ns // 1_000_000 % 1000
+    return t.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S") + f".{ms:03d}"
+
+
+def _start_seconds(ts_ns: int, *, with_date: bool) -> str:
+    """The calls table's start: to the second (the details show milliseconds) and without the year (the title
+    has it), to leave room for the URIs."""
+    return _utc(ts_ns, with_date=with_date)[5 if with_date else 0:-4]
+
+
+def _start_format(starts: list[int]) -> tuple[Callable[[int], str], str]:
+    """How the start column prints times, and what the title adds: the time of day when every call began on one
+    UTC day (the title names the day), month-day and time when they span days (the title names the first and
+    last day)."""
+    days = sorted({_utc(ts, with_date=True)[:10] for ts in starts})
+    if not days:
+        return (lambda ts: ""), ""
+    if len(days) == 1:
+        return (lambda ts: _start_seconds(ts, with_date=False)), f", {days[0]} UTC"
+    return (lambda ts: _start_seconds(ts, with_date=True)), f", {days[0]} .. {days[-1]} UTC"
+
+
+def _ending(call: Call) -> str:
+    """Who ended the call, with the frame and the Reason header (RFC 3326) when there was one."""
+    if call.bye_frame is not None:
+        text = f"BYE from the {terminal_text(call.ended_by or 'unknown side')}, frame {call.bye_frame}"
+    elif call.cancelled_frame is not None:
+        text = f"CANCEL from the {terminal_text(call.ended_by or 'caller')}, frame {call.cancelled_frame}"
+    else:
+        text = "no BYE or CANCEL seen"
+    return text + (f", reason {terminal_text(call.end_reason)}" if call.end_reason else "")
+
+
+def _leg(leg: CallLeg) -> str:
+    return f"{terminal_text(leg.call_id)} ({terminal_text(leg.rule)})"
+
+
+def _media(m: MediaDescription) -> str:
+    """`audio 192.168.1.10:4000 RTP/AVP PCMU/8000, PCMA/8000 sendrecv ptime 20 rtcp-mux SRTP DTMF 101`."""
+    text = (f"{m.media} {endpoint(m.address or '-', m.port)} {m.proto} {', '.join(m.codecs) or '-'} {m.direction}"
+            + (f" ptime {m.ptime_ms}" if m.ptime_ms is not None else "")
+            + (" rtcp-mux" if m.rtcp_mux else "") + (" SRTP" if m.srtp else "")
+            + (f" DTMF {m.telephone_event}" if m.telephone_event is not None else "")
+            + (" (rejected)" if m.port == 0 else ""))
+    return terminal_text(text)
+
+
+def _negotiations_table(negotiations: tuple[Negotiation, ...]) -> Table:
+    table = Table(title="Offer/answer", title_justify="left", **_TABLE_STYLE)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("offer", no_wrap=True)
+    table.add_column("answer", no_wrap=True)
+    table.add_column("status", justify="right")
+    table.add_column("offered media", overflow="fold")
+    table.add_column("answered media", overflow="fold")
+    for n in negotiations:
+        table.add_row(
+            terminal_text(n.kind) + (" (hold)" if n.hold else ""),
+            f"frame {n.offer_frame}, {terminal_text(n.offerer)}",
+            f"frame {n.answer_frame}" if n.answer_frame is not None else "none",
+            _number(n.status),
+            "\n".join(map(_media, n.offer)) or "-",
+            "\n".join(map(_media, n.answer)) if n.answer else "-",
+        )
+    return table

@@ -1,0 +1,46 @@
+"""`sipdiag flow`: the ladder diagram of calls, for the terminal, as plain text, or as Mermaid for a ticket."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from ..model import Call
+from .ladder import render_ladder_text
+from .mermaid import render_mermaid
+from .safe import printable
+
+FLOW_FORMATS = ("terminal", "text", "mermaid")
+
+
+def render_flow(calls: Sequence[Call], fmt: str, out: TextIO, *, width: int | None = None) -> None:
+    """One ladder per call. Mermaid: the bare diagram for one call (paste it into a ```mermaid block); several
+    calls come as fenced blocks, each under a heading, ready for a Markdown ticket."""
+    if fmt == "mermaid":
+        if len(calls) == 1:
+            out.write(render_mermaid(calls[0]).rstrip("\n") + "\n")
+            return
+        for call in calls:
+            out.write(f"Call {printable(call.call_id)}\n\n```mermaid\n{render_mermaid(call).rstrip()}\n```\n\n")
+        return
+    if fmt == "text":
+        for i, call in enumerate(calls):
+            out.write(("\n" if i else "") + _heading(call) + "\n")
+            out.write(render_ladder_text(call.messages, width=width, first=call.caller_address) + "\n")
+        return
+    from rich.console import Console
+
+    from .ladder import render_ladder_rich
+
+    console = Console(file=out, highlight=False, width=width)
+    for i, call in enumerate(calls):
+        if i:
+            console.print()
+        console.print(_heading(call), markup=False)
+        # crop=False: a ladder wider than the terminal wraps instead of being cut off silently.
+        console.print(render_ladder_rich(call.messages, first=call.caller_address), crop=False)
+
+
+def _heading(call: Call) -> str:
+    status = f" {call.final_status}" if call.final_status else ""
+    return printable(f"Call {call.call_id}: {call.caller} -> {call.callee}, {call.outcome}{status}")
