@@ -11,29 +11,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .correlate import Correlator
 from .errors import UsageError
-from .model import Anomaly, Call, Datagram, Registration, Transaction
-from .parsers.columns import RtpColumns
-from .parsers.scan import CaptureInfo, address, scan_capture
+from .model import Anomaly, Call, Registration, Transaction
+from .ingest import CaptureResult, RtpStreamCount, ingest
+from .parsers.anomalies import AnomalyLog
+from .parsers.scan import CaptureInfo
 from .parsers.sip import SipMessage, parse_sip
-from .streamgroups import group_streams, stream_key_columns
-
-
-@dataclass(frozen=True, slots=True)
-class RtpStreamCount:
-    """One RTP flow (src, dst, SSRC) as the capture layer counted it; measured fully by the media stage."""
-
-    src_ip: str
-    src_port: int
-    dst_ip: str
-    dst_port: int
-    ssrc: int
-    payload_type: int
-    packets: int
-    first_frame: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,48 +66,6 @@ class Analysis:
                          hint="See the calls table of 'sipdiag analyze FILE' for Call-IDs and #N numbers.")
 
 
-# A flow is taken for RTP only when it looks like a sequence: enough packets whose sequence numbers stay close
-# together (RFC 3550 A.1 probation uses MIN_SEQUENTIAL = 2; a few more keep DNS or game traffic out).
-MIN_RTP_PACKETS = 3
-
-
-class _StreamCounter:
-    """Packets per (src, dst, ports, SSRC), folded batch by batch so no per-packet state is kept."""
-
-    def __init__(self) -> None:
-        # key -> [packets, first frame, payload type, min seq, max seq, min shifted seq, max shifted seq]
-        self.counts: dict[tuple, list[int]] = {}
-
-    def add(self, rtp: RtpColumns) -> None:
-        g = group_streams(rtp)
-        first = g.first
-        seq = rtp.sequence.astype(np.int64)[g.order]
-        shifted = (seq + 32768) & 0xFFFF  # the same spread measured across the 65535 -> 0 wrap
-        lo, hi = np.minimum.reduceat(seq, g.starts), np.maximum.reduceat(seq, g.starts)
-        slo, shi = np.minimum.reduceat(shifted, g.starts), np.maximum.reduceat(shifted, g.starts)
-        cols = [c[first].tolist() for c in stream_key_columns(rtp)]
-        frames = rtp.frame[first].tolist()
-        pts = rtp.payload_type[first].tolist()
-        for j, (key, c) in enumerate(zip(zip(*cols), g.counts.tolist())):
-            entry = self.counts.get(key)
-            if entry is None:
-                self.counts[key] = [c, frames[j], pts[j], int(lo[j]), int(hi[j]), int(slo[j]), int(shi[j])]
-            else:
-                entry[0] += c
-                entry[3], entry[4] = min(entry[3], int(lo[j])), max(entry[4], int(hi[j]))
-                entry[5], entry[6] = min(entry[5], int(slo[j])), max(entry[6], int(shi[j]))
-
-    def streams(self) -> tuple[RtpStreamCount, ...]:
-        out = []
-        for (sh, sl, dh, dl, sp, dp, ssrc), (n, first, pt, lo, hi, slo, shi) in self.counts.items():
-            spread = min(hi - lo, shi - slo) + 1
-            # Real RTP: sequence numbers cover about as many values as packets (loss widens it, duplicates
-            # narrow it); random bytes spread over the whole 16-bit space.
-            if n >= MIN_RTP_PACKETS and spread <= 2 * n + 16:
-                out.append(RtpStreamCount(address(sh, sl), sp, address(dh, dl), dp, ssrc, pt, n, first))
-        return tuple(sorted(out, key=lambda s: s.first_frame))
-
-
 # Full SipMessages kept in Analysis.messages. Calls keep every message as a small MessageRef whatever the
 # capture's size; the full text of the first MESSAGE_BUDGET messages is kept for the views that show it.
 MESSAGE_BUDGET = 5000
@@ -150,34 +92,31 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True) -> Analysis:
 
 
 def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
-    scan = scan_capture(path)
     messages: list[SipMessage] = []
     budget = MESSAGE_BUDGET if keep_messages is True else int(keep_messages)
     correlator = Correlator()
-    streams = _StreamCounter()
-    rtcp = 0
     encaps: Counter[str] = Counter()
     sip = _SipCounter()
-    for item in scan:
-        if isinstance(item, Datagram):
-            if item.kind == "sip":
-                msg = parse_sip(item.payload, frame=item.frame, ts_ns=item.ts_ns, src=(item.src_ip, item.src_port),
-                                dst=(item.dst_ip, item.dst_port), transport=item.transport)
-                if msg is not None:
-                    sip.add(msg)
-                    encaps[item.encap or "none"] += 1
-                    for a in msg.anomalies:  # into the run's bounded log: a flood of bad SIP cannot eat memory
-                        scan.add_anomaly(a.code, a.frame, a.detail)
-                    correlator.add(msg)
-                    if len(messages) < budget:
-                        messages.append(msg)
-            elif item.kind == "rtcp":
-                rtcp += 1
-        else:
-            streams.add(item)
-    info = scan.info
-    assert info is not None
-    rtp_streams = streams.streams()
+    log = AnomalyLog()  # the SIP parser's anomalies, bounded: a flood of bad SIP cannot eat memory
+    result: CaptureResult | None = None
+    for item in ingest(path):
+        if isinstance(item, CaptureResult):
+            result = item
+            continue
+        for d in item:
+            msg = parse_sip(d.payload, frame=d.frame, ts_ns=d.ts_ns, src=(d.src_ip, d.src_port),
+                            dst=(d.dst_ip, d.dst_port), transport=d.transport)
+            if msg is None:
+                continue
+            sip.add(msg)
+            encaps[d.encap or "none"] += 1
+            for a in msg.anomalies:
+                log.add(a.code, a.frame, a.detail)
+            correlator.add(msg)
+            if len(messages) < budget:
+                messages.append(msg)
+    assert result is not None
+    info = result.info
     correlation = correlator.finish(info.last_ts_ns or 0)
     return Analysis(
         capture=info,
@@ -186,10 +125,10 @@ def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
         calls=correlation.calls,
         registrations=correlation.registrations,
         transactions=correlation.transactions,
-        rtp_packets=sum(st.packets for st in rtp_streams),
-        rtcp_packets=rtcp,
-        rtp_streams=rtp_streams,
-        anomalies=info.anomalies,
+        rtp_packets=sum(st.packets for st in result.rtp_streams),
+        rtcp_packets=result.rtcp_packets,
+        rtp_streams=result.rtp_streams,
+        anomalies=info.anomalies + log.anomalies(),
     )
 
 

@@ -489,13 +489,16 @@ def frame_sip_stream(data: bytes) -> tuple[list[bytes], int]:
             pos += 2
         if pos >= size:
             return messages, pos
-        head_end = data.find(b"\r\n\r\n", pos)
+        head_end, separator = data.find(b"\r\n\r\n", pos), 4
+        bare_lf = data.find(b"\n\n", pos, head_end if head_end >= 0 else size)
+        if bare_lf >= 0:  # LF-only line ends, as parse_sip accepts them
+            head_end, separator = bare_lf, 2
         if head_end < 0:
             return messages, pos
-        m = _STREAM_CL_RE.search(data, pos, head_end + 2)
+        m = _STREAM_CL_RE.search(data, pos, head_end + 1)
         digits = m.group(1) if m else b""
         length = int(digits) if digits.isdigit() and len(digits) <= 12 else 0  # an absurd length frames as 0
-        end = head_end + 4 + length
+        end = head_end + separator + length
         if end > size:
             return messages, pos
         messages.append(data[pos:end])
