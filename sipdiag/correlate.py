@@ -60,6 +60,8 @@ class Correlator:
             call = self.calls[call_id] = CallBuilder(call_id, msg, seen_from_start, caller_tag=msg.from_tag)
         if call is not None:
             call.add(msg, tx, retransmission)
+            if not msg.is_request and call.complete():
+                call.built = call.build(msg.ts_ns)
             return
         self.other.setdefault(id(tx), tx)
 
@@ -81,7 +83,7 @@ class Correlator:
             reg.add_response(msg, tx, retransmission)
 
     def finish(self, capture_end_ns: int) -> Correlation:
-        calls = link_legs([c.build(capture_end_ns) for c in self.calls.values()],
+        calls = link_legs([c.built or c.build(capture_end_ns) for c in self.calls.values()],
                           {c.call_id: c.correlation_headers for c in self.calls.values()})
         registrations = tuple(r.build() for r in self.registrations.values())
         other = tuple(t.freeze() for t in self.other.values())

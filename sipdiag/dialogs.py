@@ -111,6 +111,16 @@ class CallBuilder:
     end_reason: str | None = None
     last_ts_ns: int = 0
     correlation_headers: dict[str, str] = field(default_factory=dict)
+    built: Call | None = None  # the Call, once complete; dropped when a later message arrives
+
+    def complete(self) -> bool:
+        """Nothing the end of the capture could change: the BYE was answered, or the call failed and was ACKed.
+        Such calls are built while the capture is still being read (the build then costs no waiting)."""
+        if self.bye_frame is not None:
+            return any(t.method == "BYE" and t.final_status is not None for t in self.transactions)
+        invite = self.initial_invites[-1] if self.initial_invites else None
+        return invite is not None and invite.final_status is not None and invite.final_status >= 300 and (
+            invite.ack_frame is not None)
 
     def role_of(self, msg: SipMessage) -> str:
         """caller or callee: who sent this message, by its tags (From tag = caller's in the caller's requests)."""
@@ -119,6 +129,7 @@ class CallBuilder:
         return "callee" if msg.from_tag == self.caller_tag else "caller"
 
     def add(self, msg: SipMessage, tx: TxState, retransmission: bool) -> None:
+        self.built = None
         self.last_ts_ns = max(self.last_ts_ns, msg.ts_ns)
         sdp = sdp_of(msg) if msg.body and not retransmission else None
         self.messages.append(MessageRef(

@@ -108,7 +108,10 @@ class TransactionTable:
         branch = msg.branch
         # The request's (sender, receiver): a capture taken at two points (before and after a router, an SBC
         # mirror port) sees the same request on each hop; each hop is its own transaction, not a retransmission.
-        hop = (sender(msg), receiver(msg)) if msg.is_request else (receiver(msg), sender(msg))
+        if msg.is_request:
+            hop = (msg.src_ip, msg.src_port, msg.dst_ip, msg.dst_port)
+        else:
+            hop = (msg.dst_ip, msg.dst_port, msg.src_ip, msg.src_port)
         if is_rfc3261_branch(branch):
             # RFC 3261 §17.1.3 needs only branch + method; the Call-ID is added so that a response that does not
             # belong to the dialog (a broken or spoofed peer reusing a branch) is not taken for the request's.

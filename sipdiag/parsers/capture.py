@@ -291,22 +291,33 @@ def _walk_fixed_header(buf: bytes, e: str, max_len: int) -> tuple[np.ndarray, in
     runs = _Runs()
     pos = 0
     prev_len = -1
+    guess = -1  # the length of the current run of equal records, tried first at every position
+    misses = 0
     while pos + 16 <= n:
+        if guess >= 0:
+            stride = 16 + guess
+            k = min(WINDOW, (n - pos) // stride)
+            if k >= 2:
+                # Guess that the next k records have the run's length; read their length fields in one call.
+                lens = _window(e, 8, 1, stride, k).unpack_from(buf, pos)
+                m = k if lens.count(guess) == k else _leading(lens, guess)
+                if m:
+                    runs.add(pos, stride, m)
+                    pos += stride * m
+                    misses = 0
+                    continue
+                misses += 1
+                if misses > 1:  # two odd records in a row: stop guessing until a length repeats
+                    guess = -1
         caplen = unpack(buf, pos + 8)[0]
         if caplen > max_len:
             return runs.offsets(), pos, pos
         stride = 16 + caplen
         if pos + stride > n:
             break
-        k = min(WINDOW, (n - pos) // stride)
-        if caplen == prev_len and k >= 2:
-            # Guess that the next k records have this length too; read their length fields in one call.
-            lens = _window(e, 8, 1, stride, k).unpack_from(buf, pos)
-            m = k if lens.count(caplen) == k else _first_mismatch(lens, caplen)
-            runs.add(pos, stride, m)
-            pos += stride * m
-            continue
         runs.add(pos, stride, 1)
+        if caplen == prev_len:
+            guess = caplen
         prev_len = caplen
         pos += stride
     return runs.offsets(), pos, None
@@ -323,8 +334,9 @@ def _window(e: str, skip: int, fields: int, stride: int, k: int) -> struct.Struc
     return struct.Struct(e + f"{skip}x{fields}I{stride - skip - 4 * fields}x" * k)
 
 
-def _first_mismatch(values: tuple[int, ...], expected: int) -> int:
-    i = 1
+def _leading(values: tuple[int, ...], expected: int) -> int:
+    """How many values at the start equal `expected` (at least one differs)."""
+    i = 0
     while values[i] == expected:
         i += 1
     return i

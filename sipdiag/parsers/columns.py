@@ -144,9 +144,11 @@ def decode_batch(batch: RecordBatch, interfaces: list[Interface]) -> DecodedBatc
         if code == ETHERNET:
             et, off = g.u16(s + 12), s + 14
             for _ in range(2):  # 802.1Q and QinQ (802.1ad 0x88a8, old 0x9100) tags
-                tagged = (et == 0x8100) | (et == 0x88A8) | (et == 0x9100)
-                et = np.where(tagged, g.u16(off + 2), et)
-                off = np.where(tagged, off + 4, off)
+                tagged = np.flatnonzero((et == 0x8100) | (et == 0x88A8) | (et == 0x9100))
+                if not len(tagged):
+                    break
+                et[tagged] = g.u16(off[tagged] + 2)
+                off[tagged] += 4
         elif code == SLL:
             et, off = g.u16(s + 14), s + 16
         elif code == SLL2:
@@ -201,17 +203,19 @@ def decode_batch(batch: RecordBatch, interfaces: list[Interface]) -> DecodedBatc
     kind[simple_udp & ~udp_ok] = Kind.TRUNCATED
     idx = np.flatnonzero(udp_ok)
     u4 = l4[idx]
-    sport = g.u16(u4)
-    dport = g.u16(u4 + 2)
+    ports = g.u32(u4)
+    sport, dport = ports >> 16, ports & 0xFFFF
     ulen = g.u16(u4 + 4)
     p_off = u4 + 8
     avail = end[idx] - p_off
     # A UDP length of 0 happens with jumbograms and some offloading captures: fall back to what was captured.
     plen = np.where(ulen >= 8, np.minimum(ulen - 8, avail), avail)
-    b0 = g.u8(p_off)
-    b1 = g.u8(p_off + 1)
+    # The first two payload words serve every test below and RTP's fixed header (V/P/X/CC, M/PT, sequence,
+    # timestamp): gathered once.
     word0 = g.u32(p_off)
     word1 = g.u32(p_off + 4)
+    b0 = word0 >> 24
+    b1 = (word0 >> 16) & 0xFF
     has4 = plen >= 4
     is_sip = has4 & (np.isin(word0.astype(np.uint32), SIP_PREFIX_WORDS) | ((word0 >> 16) == 0x0D0A))
     is_sip |= (plen >= 8) & (np.isin(sport, SIP_PORTS) | np.isin(dport, SIP_PORTS)) & (b0 >= 0x21) & (b0 < 0x7F)
@@ -234,7 +238,8 @@ def decode_batch(batch: RecordBatch, interfaces: list[Interface]) -> DecodedBatc
     sip_sel = np.flatnonzero(is_sip)
     sip = UdpRows(idx[sip_sel], src_hi[sip_sel], src_lo[sip_sel], dst_hi[sip_sel], dst_lo[sip_sel],
                   sport[sip_sel], dport[sip_sel], p_off[sip_sel], plen[sip_sel])
-    rtp = _rtp_columns(batch, g, idx, is_rtp, p_off, plen, b0, b1, cc, src_hi, src_lo, dst_hi, dst_lo, sport, dport)
+    rtp = _rtp_columns(batch, g, idx, is_rtp, p_off, plen, word0, word1, cc, src_hi, src_lo, dst_hi, dst_lo, sport,
+                       dport)
     truncated = int(np.count_nonzero(batch.caplen < batch.origlen))
     return DecodedBatch(kind, rtp, sip, np.flatnonzero(kind == Kind.RICH), truncated)
 
@@ -251,12 +256,13 @@ def _addresses(g: _Gather, l3: np.ndarray, v4: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _rtp_columns(batch: RecordBatch, g: _Gather, idx: np.ndarray, is_rtp: np.ndarray, p_off: np.ndarray,
-                 plen: np.ndarray, b0: np.ndarray, b1: np.ndarray, cc: np.ndarray, *addr_ports: np.ndarray) -> RtpColumns:
+                 plen: np.ndarray, word0: np.ndarray, word1: np.ndarray, cc: np.ndarray, *addr_ports: np.ndarray) -> RtpColumns:
     sel = np.flatnonzero(is_rtp)
     rec = idx[sel]
     off = p_off[sel]
     length = plen[sel]
-    first = b0[sel]
+    w0 = word0[sel]
+    first = w0 >> 24
     hdr = 12 + 4 * cc[sel]
     # Header extension (RFC 3550 §5.3.1): 16-bit profile, 16-bit length in 32-bit words, after the CSRCs.
     has_ext = (first & 0x10) != 0
@@ -273,10 +279,10 @@ def _rtp_columns(batch: RecordBatch, g: _Gather, idx: np.ndarray, is_rtp: np.nda
         ts_ns=batch.ts_ns[rec],
         src_hi=src_hi, src_lo=src_lo, dst_hi=dst_hi, dst_lo=dst_lo,
         src_port=sport.astype(np.int32), dst_port=dport.astype(np.int32),
-        marker=(b1[sel] & 0x80) != 0,
-        payload_type=(b1[sel] & 0x7F).astype(np.int16),
-        sequence=g.u16(off + 2).astype(np.int32),
-        timestamp=g.u32(off + 4),
+        marker=(w0 & 0x800000) != 0,
+        payload_type=((w0 >> 16) & 0x7F).astype(np.int16),
+        sequence=(w0 & 0xFFFF).astype(np.int32),
+        timestamp=word1[sel],
         ssrc=g.u32(off + 8),
         payload_len=payload_len.astype(np.int32),
         packet_len=length.astype(np.int32),

@@ -138,13 +138,21 @@ def _fast_sip(batch: RecordBatch, rows) -> list[Datagram]:
     out = []
     buf = batch.buf
     first = batch.first_frame
-    for i, sh, sl, dh, dl, sp, dp, off, ln in zip(
+    names: dict[tuple[int, int], str] = {}  # a batch's SIP comes from few hosts: format each address once
+
+    def name(hi: int, lo: int) -> str:
+        text = names.get((hi, lo))
+        if text is None:
+            text = names[(hi, lo)] = address(hi, lo)
+        return text
+
+    for i, sh, sl, dh, dl, sp, dp, off, ln, ts in zip(
         rows.index.tolist(), rows.src_hi.tolist(), rows.src_lo.tolist(), rows.dst_hi.tolist(), rows.dst_lo.tolist(),
         rows.src_port.tolist(), rows.dst_port.tolist(), rows.payload_off.tolist(), rows.payload_len.tolist(),
+        batch.ts_ns[rows.index].tolist(),
     ):
         frame = first + i
-        out.append(Datagram(frame, int(batch.ts_ns[i]), address(sh, sl), sp, address(dh, dl), dp, "udp",
-                            buf[off : off + ln], (frame,)))
+        out.append(Datagram(frame, ts, name(sh, sl), sp, name(dh, dl), dp, "udp", buf[off : off + ln], (frame,)))
     return out
 
 

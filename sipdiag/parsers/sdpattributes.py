@@ -121,6 +121,9 @@ class DefectLog:
 
 def read_int(text: str) -> int | None:
     """A non-negative SDP number (at most 64 bits, as o= versions may be), else None."""
+    # Hot path: short plain numbers (ports, payload types, clock rates) need none of bounded_int's guards.
+    if len(text) < 19 and text.isdigit() and text.isascii():
+        return int(text)
     return bounded_int(text, 2**64 - 1)
 
 

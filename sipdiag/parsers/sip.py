@@ -119,6 +119,9 @@ class SipMessage:
     anomalies: tuple[Anomaly, ...] = ()
     raw_len: int = 0  # octets of `raw` consumed: leading CRLFs/junk, start line, headers, body
     raw: bytes = b""
+    # The identifiers correlation reads several times per message (tags, branch, CSeq), computed once on
+    # first use. A cache, not state: it never changes what a property returns.
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def call_id(self) -> str | None:
@@ -128,7 +131,10 @@ class SipMessage:
     @property
     def cseq(self) -> CSeq | None:
         """(number, method) from CSeq, a NamedTuple; None when missing or malformed (see `sip.bad-cseq`)."""
-        return parse_cseq(self.headers.get("cseq"))
+        memo = self._memo
+        if "cseq" not in memo:
+            memo["cseq"] = parse_cseq(self.headers.get("cseq"))
+        return memo["cseq"]
 
     @property
     def cseq_method(self) -> str | None:
@@ -140,19 +146,28 @@ class SipMessage:
     @property
     def from_tag(self) -> str | None:
         """The From tag (RFC 3261 §19.3), None when absent (RFC 2543 peers, RFC 4475 §3.4.1)."""
-        return _header_tag(self.headers.get("from"))
+        memo = self._memo
+        if "from_tag" not in memo:
+            memo["from_tag"] = _header_tag(self.headers.get("from"))
+        return memo["from_tag"]
 
     @property
     def to_tag(self) -> str | None:
         """The To tag: None in out-of-dialog requests and in responses from a UAS that set none."""
-        return _header_tag(self.headers.get("to"))
+        memo = self._memo
+        if "to_tag" not in memo:
+            memo["to_tag"] = _header_tag(self.headers.get("to"))
+        return memo["to_tag"]
 
     @property
     def branch(self) -> str | None:
         """The branch parameter of the top Via (RFC 3261 §8.1.1.7), None when absent."""
-        via = self.headers.get("via")
-        m = _BRANCH_RE.search(via) if via else None
-        return m.group(1) if m else None
+        memo = self._memo
+        if "branch" not in memo:
+            via = self.headers.get("via")
+            m = _BRANCH_RE.search(via) if via else None
+            memo["branch"] = m.group(1) if m else None
+        return memo["branch"]
 
     @property
     def content_type(self) -> str | None:

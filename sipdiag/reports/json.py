@@ -124,7 +124,7 @@ def call_record(c) -> dict[str, Any]:
             for n in c.negotiations
         ],
         "messages": [
-            {"frame": m.frame, "time": iso_time(m.ts_ns), "after_ms": _ms(c.start_ns, m.ts_ns),
+            {"frame": m.frame, "after_ms": _ms(c.start_ns, m.ts_ns),
              "src": f"{m.src_ip}:{m.src_port}", "dst": f"{m.dst_ip}:{m.dst_port}", "transport": m.transport,
              "method": m.method, "status": m.status_code, "reason": m.reason, "cseq": m.cseq,
              "cseq_method": m.cseq_method, "retransmission": m.retransmission, "sdp": m.sdp}
