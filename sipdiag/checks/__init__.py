@@ -1,0 +1,1 @@
+"""The rule set (issue 6)."""
