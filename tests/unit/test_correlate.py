@@ -1,0 +1,136 @@
+"""Transactions, dialogs, calls, registrations and B2BUA legs from SIP text (no capture needed)."""
+
+from __future__ import annotations
+
+from sipdiag.correlate import Correlator
+from sipdiag.parsers.sip import parse_sip
+
+A = ("192.168.1.10", 5060)  # phone
+P = ("203.0.113.5", 5060)  # PBX / B2BUA
+C = ("198.51.100.7", 5060)  # carrier
+
+SDP = ("v=0\r\no=- 1 {v} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8 101\r\n"
+       "a=rtpmap:101 telephone-event/8000\r\na={dir}\r\n")
+
+
+def msg(text: str, src, dst, t: float, frame: int, body: str = ""):
+    """A SIP message from its start line + headers (LF line ends), with an optional body."""
+    head = text.strip("\n").replace("\n", "\r\n")
+    extra = f"\r\nContent-Type: application/sdp" if body else ""
+    raw = f"{head}{extra}\r\nContent-Length: {len(body.encode())}\r\n\r\n{body}".encode()
+    m = parse_sip(raw, frame=frame, ts_ns=int(t * 1e9), src=src, dst=dst)
+    assert m is not None
+    return m
+
+
+def hdr(call_id: str, cseq: str, branch: str, ftag: str = "a1", ttag: str | None = None, extra: str = "") -> str:
+    to = "<sip:300@example.com>" + (f";tag={ttag}" if ttag else "")
+    return (f"Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK{branch}\nFrom: <sip:200@example.com>;tag={ftag}\nTo: {to}\n"
+            f"Call-ID: {call_id}\nCSeq: {cseq}\nMax-Forwards: 70{extra}")
+
+
+def run(messages, end: float = 100.0):
+    c = Correlator()
+    for m in messages:
+        c.add(m)
+    return c.finish(int(end * 1e9))
+
+
+def test_fork_keeps_two_early_dialogs_and_confirms_one() -> None:
+    cid = "fork-1"
+    result = run([
+        msg(f"INVITE sip:300@example.com SIP/2.0\n{hdr(cid, '1 INVITE', 'i1')}", A, P, 0.0, 1),
+        msg(f"SIP/2.0 180 Ringing\n{hdr(cid, '1 INVITE', 'i1', ttag='x')}", P, A, 0.1, 2),
+        msg(f"SIP/2.0 180 Ringing\n{hdr(cid, '1 INVITE', 'i1', ttag='y')}", P, A, 0.2, 3),
+        msg(f"SIP/2.0 200 OK\n{hdr(cid, '1 INVITE', 'i1', ttag='y')}", P, A, 1.0, 4),
+        msg(f"ACK sip:300@example.com SIP/2.0\n{hdr(cid, '1 ACK', 'a1', ttag='y')}", A, P, 1.1, 5),
+    ])
+    (call,) = result.calls
+    assert [(d.callee_tag, d.state, d.created_frame, d.confirmed_frame) for d in call.dialogs] == [
+        ("x", "early", 2, None), ("y", "confirmed", 3, 4)]
+    assert (call.outcome, call.setup_ms, call.answer_ms, call.bye_frame) == ("answered", 100.0, 1000.0, None)
+    assert call.duration_s == 99.0  # no BYE: answered until the end of the capture
+
+
+def test_auth_challenge_then_answer_hold_reinvite_prack_and_refer() -> None:
+    cid = "auth-1"
+    offer = SDP.format(v=1, ip="192.168.1.10", port=6000, dir="sendrecv")
+    answer = SDP.format(v=1, ip="203.0.113.5", port=7000, dir="sendrecv")
+    hold = SDP.format(v=2, ip="192.168.1.10", port=6000, dir="sendonly")
+    result = run([
+        msg(f"INVITE sip:300@example.com SIP/2.0\n{hdr(cid, '1 INVITE', 'i1')}", A, P, 0.0, 1, offer),
+        msg(f"SIP/2.0 407 Proxy Authentication Required\n{hdr(cid, '1 INVITE', 'i1', ttag='p')}", P, A, 0.01, 2),
+        msg(f"ACK sip:300@example.com SIP/2.0\n{hdr(cid, '1 ACK', 'i1', ttag='p')}", A, P, 0.02, 3),
+        msg(f"INVITE sip:300@example.com SIP/2.0\n{hdr(cid, '2 INVITE', 'i2')}", A, P, 0.03, 4, offer),
+        msg(f"SIP/2.0 183 Session Progress\n{hdr(cid, '2 INVITE', 'i2', ttag='b', extra=chr(10) + 'Require: 100rel' + chr(10) + 'RSeq: 1')}",
+            P, A, 0.5, 5),
+        msg(f"PRACK sip:300@example.com SIP/2.0\n{hdr(cid, '3 PRACK', 'p1', ttag='b', extra=chr(10) + 'RAck: 1 2 INVITE')}",
+            A, P, 0.6, 6),
+        msg(f"SIP/2.0 200 OK\n{hdr(cid, '2 INVITE', 'i2', ttag='b')}", P, A, 2.0, 7, answer),
+        msg(f"ACK sip:300@example.com SIP/2.0\n{hdr(cid, '2 ACK', 'a2', ttag='b')}", A, P, 2.1, 8),
+        msg(f"INVITE sip:300@example.com SIP/2.0\n{hdr(cid, '4 INVITE', 'i4', ttag='b')}", A, P, 10.0, 9, hold),
+        msg(f"SIP/2.0 200 OK\n{hdr(cid, '4 INVITE', 'i4', ttag='b')}", P, A, 10.1, 10, answer),
+        msg(f"REFER sip:300@example.com SIP/2.0\n{hdr(cid, '5 REFER', 'r1', ttag='b', extra=chr(10) + 'Refer-To: <sip:400@example.com>')}",
+            A, P, 12.0, 11),
+        msg(f"BYE sip:200@example.com SIP/2.0\n{hdr(cid, '1 BYE', 'bye', ftag='b', ttag='a1')}", P, A, 20.0, 12),
+        msg(f"SIP/2.0 200 OK\n{hdr(cid, '1 BYE', 'bye', ftag='b', ttag='a1')}", A, P, 20.01, 13),
+    ])
+    (call,) = result.calls
+    assert (call.outcome, call.final_status, call.auth_challenges, call.prack, call.reinvites) == (
+        "answered", 200, 1, True, 1)
+    assert call.refer_to == ("<sip:400@example.com>",)
+    assert (call.ended_by, call.duration_s, call.setup_ms, call.answer_ms) == ("callee", 18.0, 500.0, 2000.0)
+    kinds = [(n.kind, n.offer_frame, n.answer_frame, n.hold, n.status) for n in call.negotiations]
+    assert kinds == [("initial", 1, None, False, 407), ("initial", 4, 7, False, 200), ("re-invite", 9, 10, True, 200)]
+    assert call.negotiations[1].offer[0].codecs == ("PCMU/8000", "PCMA/8000", "telephone-event/8000")
+    assert call.negotiations[1].offer[0].telephone_event == 101
+
+
+def test_b2bua_legs_linked_by_header_and_by_timing() -> None:
+    leg_a = msg(f"INVITE sip:300@example.com SIP/2.0\n{hdr('leg-a', '1 INVITE', 'la')}", A, P, 0.0, 1)
+    leg_b = msg(f"INVITE sip:300@carrier.example SIP/2.0\n{hdr('leg-b', '1 INVITE', 'lb', ftag='z', extra=chr(10) + 'X-CID: leg-a')}",
+                P, C, 0.05, 2)
+    # Another call through the same B2BUA, no header: same callee number, 0.2 s apart, B2BUA's address in between.
+    leg_c = msg(f"INVITE sip:+7 (495) 111-22-33@example.com SIP/2.0\n{hdr('leg-c', '1 INVITE', 'lc')}".replace(
+        "To: <sip:300@example.com>", "To: <sip:84951112233@example.com>"), A, P, 10.0, 3)
+    leg_d = msg(f"INVITE sip:74951112233@carrier.example SIP/2.0\n{hdr('leg-d', '1 INVITE', 'ld', ftag='w')}".replace(
+        "To: <sip:300@example.com>", "To: <sip:+74951112233@carrier.example>"), P, C, 10.2, 4)
+    calls = {c.call_id: c for c in run([leg_a, leg_b, leg_c, leg_d], end=12).calls}
+    assert [(leg.call_id, leg.rule) for leg in calls["leg-a"].legs] == [("leg-b", "header X-CID")]
+    assert [(leg.call_id, leg.rule) for leg in calls["leg-b"].legs] == [("leg-a", "header X-CID")]
+    rule = "same callee, start within 2 s, through the B2BUA's address"
+    assert [(leg.call_id, leg.rule) for leg in calls["leg-c"].legs] == [("leg-d", rule)]
+    assert calls["leg-a"].outcome == "in-progress"  # 12 s: Timer B has not fired yet
+
+
+def test_registration_auth_loop_and_refresh_interval() -> None:
+    reg = "REGISTER sip:example.com SIP/2.0\n{h}\nContact: <sip:200@192.168.1.10:5060>;expires=120"
+    ok = "SIP/2.0 200 OK\n{h}\nContact: <sip:200@192.168.1.10:5060>;expires=60"
+    messages = []
+    frame = 0
+    for i, t in enumerate((0.0, 55.0, 110.0)):
+        h1 = hdr("reg-1", f"{2 * i + 1} REGISTER", f"r{i}a", ttag=None).replace("300@", "200@")
+        h2 = hdr("reg-1", f"{2 * i + 2} REGISTER", f"r{i}b", ttag=None).replace("300@", "200@")
+        messages += [
+            msg(reg.format(h=h1), A, P, t, frame + 1),
+            msg(f"SIP/2.0 401 Unauthorized\n{h1}", P, A, t + 0.01, frame + 2),
+            msg(reg.format(h=h2), A, P, t + 0.02, frame + 3),
+            msg(ok.format(h=h2), P, A, t + 0.03, frame + 4),
+        ]
+        frame += 4
+    (r,) = run(messages).registrations
+    assert (r.aor, r.contact, r.attempts, r.challenges, r.outcome, r.final_status) == (
+        "sip:200@example.com", "sip:200@192.168.1.10:5060", 6, 3, "registered", 200)
+    assert (r.requested_expires_s, r.expires_s, r.refresh_interval_s) == (120, 60, 55.0)
+
+
+def test_options_keepalive_is_a_transaction_not_a_call() -> None:
+    result = run([
+        msg(f"OPTIONS sip:example.com SIP/2.0\n{hdr('ka-1', '1 OPTIONS', 'o1')}", A, P, 0.0, 1),
+        msg(f"SIP/2.0 200 OK\n{hdr('ka-1', '1 OPTIONS', 'o1', ttag='q')}", P, A, 0.01, 2),
+        msg(f"OPTIONS sip:example.com SIP/2.0\n{hdr('ka-1', '1 OPTIONS', 'o1')}", A, P, 0.5, 3),  # retransmission
+    ])
+    assert result.calls == () and result.registrations == ()
+    (t,) = result.transactions
+    assert (t.method, t.final_status, t.request_retransmissions, t.responses) == (
+        "OPTIONS", 200, 1, ((200, 2, 10_000_000),))
