@@ -71,6 +71,9 @@ class RtpColumns:
     ssrc: np.ndarray  # int64, SSRC
     payload_len: np.ndarray  # int32, after CSRCs, extension and padding
     packet_len: np.ndarray  # int32, the UDP payload's length
+    # uint32, the first four payload octets (after CSRCs and extension), big-endian; 0 when the payload is shorter.
+    # RFC 4733 §2.3 events live there: event (8 bits), E|R|volume (8), duration (16).
+    payload_word: np.ndarray
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -273,6 +276,10 @@ def _rtp_columns(batch: RecordBatch, g: _Gather, idx: np.ndarray, is_rtp: np.nda
     complete = off + length <= batch.data_off[rec] + batch.caplen[rec]
     pad = np.where(has_pad & complete & (length > 0), g.u8(off + length - 1), 0)
     payload_len = np.maximum(length - hdr - pad, 0)
+    # One gather of four octets per packet through a sliding-window view (no copy of the buffer).
+    windows = np.lib.stride_tricks.sliding_window_view(g.arr, 4)
+    word = windows[np.minimum(off + hdr, len(windows) - 1)].view(">u4")[:, 0].astype(np.int64)
+    word[payload_len < 4] = 0
     src_hi, src_lo, dst_hi, dst_lo, sport, dport = (a[sel] for a in addr_ports)
     return RtpColumns(
         frame=batch.first_frame + rec,
@@ -286,6 +293,7 @@ def _rtp_columns(batch: RecordBatch, g: _Gather, idx: np.ndarray, is_rtp: np.nda
         ssrc=g.u32(off + 8),
         payload_len=payload_len.astype(np.int32),
         packet_len=length.astype(np.int32),
+        payload_word=word,
     )
 
 
@@ -294,4 +302,4 @@ def empty_rtp() -> RtpColumns:
     u64 = np.empty(0, dtype=np.uint64)
     i32 = np.empty(0, dtype=np.int32)
     return RtpColumns(e64, e64, u64, u64, u64, u64, i32, i32, np.empty(0, dtype=bool), np.empty(0, dtype=np.int16),
-                      i32, e64, e64, i32, i32)
+                      i32, e64, e64, i32, i32, e64)
