@@ -157,8 +157,9 @@ class CallBuilder:
                     self.caller_tag = msg.from_tag
                 if tx not in self.initial_invites:
                     self.initial_invites.append(tx)
+                present = msg.headers.first_values
                 for name in CORRELATION_HEADERS:
-                    value = msg.headers.get(name)
+                    value = present.get(name)
                     if value:
                         self.correlation_headers[name] = value.strip()
             else:

@@ -7,6 +7,7 @@ by every output (terminal, JSON, HTML, case store) without any of them re-analys
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +54,12 @@ CALL_OUTCOMES = ("answered", "busy", "cancelled", "rejected", "timeout", "in-pro
 REGISTRATION_OUTCOMES = ("registered", "failed", "unanswered")
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRef:
+class MessageRef(NamedTuple):
     """One SIP message as calls keep it: enough for ladders, timings and evidence, small enough that a capture
-    of a million packets keeps every one (the full `SipMessage` is in `Analysis.messages` within its budget)."""
+    of a million packets keeps every one (the full `SipMessage` is in `Analysis.messages` within its budget).
+
+    A NamedTuple rather than a frozen dataclass: one is made for every SIP message, and a tuple is made in a
+    fifth of the time (immutable all the same)."""
 
     frame: int
     ts_ns: int

@@ -71,6 +71,12 @@ class Headers:
             return values[0] if values else ""
         return value
 
+    @property
+    def first_values(self) -> dict[str, str]:
+        """First value of each header by canonical lower-case name, as received (comma lists not split): for
+        callers that probe many canonical names at once. Read-only by convention."""
+        return self._first
+
     def get_all(self, name: str) -> list[str]:
         """Every value of header `name` in wire order, always a list; comma lists split where the grammar
         allows (never inside quotes or `<>`), empty elements dropped.
