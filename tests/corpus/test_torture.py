@@ -5,16 +5,15 @@ Each entry states what the RFC says the message is and what sipdiag must read fr
 Call-ID, CSeq, top Via branch, Content-Length versus the framed body, and exactly which anomalies it raises
 (none for the messages the RFCs call valid). `more` adds the message's own point where it has one.
 
-The corpus is read in place (never copied): `../shared/corpus` from the project root, or $SIPDIAG_CORPUS.
+The corpus is read in place (never copied): `../shared/corpus` from the project root, or $SIPDIAG_CORPUS
+(tests/conftest.py); without it these tests are skipped with the reason.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -31,8 +30,8 @@ from sipdiag.parsers.sipheaders import (
     parse_via,
 )
 from sipdiag.parsers.sipuri import parse_name_addr, parse_uri
+from tests.conftest import CORPUS
 
-CORPUS = Path(os.environ.get("SIPDIAG_CORPUS", Path(__file__).resolve().parents[2].parent / "shared" / "corpus"))
 TORTURE = CORPUS / "torture"
 
 pytestmark = [

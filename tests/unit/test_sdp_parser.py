@@ -235,8 +235,9 @@ def test_webrtc_ice_dtls_and_bundle() -> None:
     assert (audio.rtcp_mux, audio.rtcp) == (True, SdpRtcp(9, "0.0.0.0", "IP4"))
     assert dict(audio.rtpmap)[111] == RtpMap("opus", 48000, 2)
     assert codec_names(audio) == ["opus", "PCMU"]
-    # c=0.0.0.0 with ICE is not hold (RFC 8839 §4.2.1 default candidate): only the direction says so here
-    assert audio.direction == "sendrecv"
+    # with ICE, c=0.0.0.0 is the trickle-ICE placeholder (RFC 8840 §4.1.1), not RFC 2543 hold
+    assert audio.direction == video.direction == "sendrecv"
+    assert (is_hold(audio), is_hold(video)) == (False, False)
 
 
 def test_ice_lite_and_multicast_connections() -> None:

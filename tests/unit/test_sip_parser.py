@@ -434,6 +434,8 @@ def test_frame_sip_stream() -> None:
     assert frame_sip_stream(b"INVITE sip:x SIP/2.0\r\nVia: x") == ([], 0)
     no_length = sip("OPTIONS sip:x SIP/2.0", "Call-ID: y")
     assert frame_sip_stream(no_length + no_length) == ([no_length, no_length], 2 * len(no_length))
+    lf_message = b"SIP/2.0 200 OK\nCall-ID: z\nl: 2\n\nok"
+    assert frame_sip_stream(lf_message + b"SIP/2.0 100 Trying\n") == ([lf_message], len(lf_message))
 
 
 # --- URIs and address headers ----------------------------------------------------------------------------------
