@@ -493,34 +493,46 @@ def _repeated_single_headers(items: list[tuple[str, str]]) -> dict[str, list[str
     return {name: found for name, found in values.items() if len(found) > 1}
 
 
-def frame_sip_stream(data: bytes) -> tuple[list[bytes], int]:
-    """Cut complete SIP messages out of a stream buffer (TCP/TLS, RFC 3261 §18.3) by Content-Length.
+def sip_stream_spans(data: bytes | bytearray) -> tuple[list[tuple[int, int]], int, bool]:
+    """Find the complete SIP messages in a stream buffer (TCP/TLS, RFC 3261 §18.3), framed by Content-Length.
 
-    Keep-alives between messages (RFC 5626 §3.5.1: CRLFCRLF ping, CRLF pong) are skipped. A message whose
-    body has not fully arrived is left in the buffer; a missing or unreadable Content-Length counts as 0 (the
-    message then carries the `sip.missing-content-length`/`sip.bad-content-length` anomaly when parsed).
+    Keep-alives between messages (RFC 5626 §3.5.1: CRLFCRLF ping, CRLF pong) are skipped; LF-only line ends are
+    accepted as parse_sip accepts them. A message whose body has not fully arrived is left in the buffer. A
+    missing Content-Length counts as 0, an unreadable or absurd one too (the message then carries the
+    `sip.missing-content-length`/`sip.bad-content-length` anomaly when parsed).
 
-    :returns: (messages, consumed): the caller drops `data[:consumed]` and keeps the rest for the next segment.
+    :returns: (spans, consumed, missing): the (start, end) of each complete message, how many bytes the caller
+        may drop, and whether a message without Content-Length was met.
     """
-    messages: list[bytes] = []
+    spans: list[tuple[int, int]] = []
     pos = 0
     size = len(data)
+    missing = False
     while True:
-        while data.startswith(b"\r\n", pos):
-            pos += 2
+        while data.startswith(b"\r\n", pos) or data.startswith(b"\n", pos):
+            pos += 2 if data.startswith(b"\r\n", pos) else 1
         if pos >= size:
-            return messages, pos
+            return spans, pos, missing
         head_end, separator = data.find(b"\r\n\r\n", pos), 4
         bare_lf = data.find(b"\n\n", pos, head_end if head_end >= 0 else size)
-        if bare_lf >= 0:  # LF-only line ends, as parse_sip accepts them
+        if bare_lf >= 0:  # LF-only line ends
             head_end, separator = bare_lf, 2
         if head_end < 0:
-            return messages, pos
+            return spans, pos, missing
         m = _STREAM_CL_RE.search(data, pos, head_end + 1)
+        if m is None:
+            missing = True
         digits = m.group(1) if m else b""
         length = int(digits) if digits.isdigit() and len(digits) <= 12 else 0  # an absurd length frames as 0
         end = head_end + separator + length
         if end > size:
-            return messages, pos
-        messages.append(data[pos:end])
+            return spans, pos, missing
+        spans.append((pos, end))
         pos = end
+
+
+def frame_sip_stream(data: bytes) -> tuple[list[bytes], int]:
+    """The complete SIP messages of a stream buffer as bytes, and how many bytes they used (see
+    `sip_stream_spans`): the caller drops `data[:consumed]` and keeps the rest for the next segment."""
+    spans, consumed, _missing = sip_stream_spans(data)
+    return [data[a:b] for a, b in spans], consumed

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..model import Datagram
 from .anomalies import AnomalyLog
 from .columns import SIP_PORTS, SIP_PREFIXES
+from .sip import sip_stream_spans
 from .websocket import MAX_MESSAGE, OP_BINARY, OP_CONTINUATION, OP_TEXT, looks_like_ws_frame, parse_ws_frame
 
 MAX_OUT_OF_ORDER = 256 << 10  # bytes waiting for a hole to fill, per direction
@@ -251,7 +252,7 @@ class TcpReassembler:
 
     def _sip_messages(self, half: _Half, transport: str) -> list[Datagram]:
         out: list[Datagram] = []
-        spans, consumed, missing_length = split_sip_stream(half.buf)
+        spans, consumed, missing_length = sip_stream_spans(half.buf)
         for start, end in spans:
             pieces = self._pieces_between(half, start, end)
             # Fix: the message is complete when its last-*arriving* piece came (Datagram.frame is "the frame
@@ -309,37 +310,3 @@ class TcpReassembler:
                     last = max(pieces, key=lambda p: p[1]) if pieces else (0, frames[-1] if frames else 0, 0)
                     out.append(Datagram(last[1], last[2], half.src, half.sport, half.dst, half.dport, "ws", msg,
                                         frames))
-
-
-_CONTENT_LENGTH = re.compile(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
-
-
-def split_sip_stream(buf: bytes | bytearray) -> tuple[list[tuple[int, int]], int, bool]:
-    """Cut complete SIP messages out of a stream buffer by Content-Length (RFC 3261 §18.3).
-
-    Returns the (start, end) offsets of each complete message, how many bytes were consumed, and whether a message
-    without Content-Length was met. Keep-alive CRLFs between messages (RFC 5626 §3.5.1) are skipped; a message
-    whose body has not fully arrived yet is left in the buffer.
-    """
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    n = len(buf)
-    missing = False
-    while pos < n:
-        while pos < n and buf[pos] in (13, 10):
-            pos += 1
-        head_end = buf.find(b"\r\n\r\n", pos)
-        if head_end < 0:
-            break
-        m = _CONTENT_LENGTH.search(buf, pos, head_end + 2)
-        if m is None:
-            missing = True
-            body = 0
-        else:
-            body = int(m.group(1))
-        end = head_end + 4 + body
-        if end > n:
-            break
-        spans.append((pos, end))
-        pos = end
-    return spans, pos, missing

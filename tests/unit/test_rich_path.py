@@ -10,7 +10,8 @@ from sipdiag.model import Anomaly, Datagram
 from sipdiag.parsers.anomalies import AnomalyLog
 from sipdiag.parsers.net import RichPath
 from sipdiag.parsers.reassembly import FragmentReassembler
-from sipdiag.parsers.tcp import MAX_OUT_OF_ORDER, split_sip_stream
+from sipdiag.parsers.sip import sip_stream_spans
+from sipdiag.parsers.tcp import MAX_OUT_OF_ORDER
 from tests import pcapwriter as pw
 
 T0 = 1_700_000_000_000_000_000
@@ -304,9 +305,9 @@ def test_tcp_unfinished_message_at_fin():
     assert out == [] and anomalies(rp) == [("tcp.incomplete-message", 1)]
 
 
-def test_split_sip_stream_skips_keepalives_and_keeps_partial_messages():
+def test_sip_stream_spans_skip_keepalives_and_keep_partial_messages():
     buf = b"\r\n\r\n" + OK + b"\r\n" + INVITE[:-3]
-    spans, consumed, missing = split_sip_stream(buf)
+    spans, consumed, missing = sip_stream_spans(buf)
     assert spans == [(4, 4 + len(OK))]
     assert consumed == 4 + len(OK) + 2 and missing is False  # the keep-alive before the partial one too
     assert buf[consumed:] == INVITE[:-3]
