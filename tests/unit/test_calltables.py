@@ -9,37 +9,12 @@ import re
 
 from rich.console import Console
 
+from tests.callfactory import MS, PBX, T0, UA, basic_messages, message
 from sipdiag.model import Call, CallLeg, MediaDescription, MessageRef, Negotiation, Registration
 from sipdiag.reports.calltables import call_details, calls_table, registrations_table, shorten
 
-T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC
-MS = 1_000_000
-UA, PBX = "192.168.1.10:5060", "203.0.113.5:5060"
 
 
-def message(frame: int, ms: float, src: str, dst: str, method: str | None = None, status: int | None = None,
-            reason: str | None = None, *, cseq_method: str = "INVITE", retransmission: bool = False,
-            sdp: bool = False) -> MessageRef:
-    """A MessageRef from `ip:port` strings, `ms` after T0."""
-    src_ip, src_port = src.rsplit(":", 1)
-    dst_ip, dst_port = dst.rsplit(":", 1)
-    return MessageRef(frame=frame, ts_ns=T0 + int(ms * MS), src_ip=src_ip, src_port=int(src_port), dst_ip=dst_ip,
-                      dst_port=int(dst_port), transport="udp", method=method, status_code=status, reason=reason,
-                      cseq=1, cseq_method=method or cseq_method, retransmission=retransmission, sdp=sdp)
-
-
-def basic_messages() -> tuple[MessageRef, ...]:
-    """INVITE/100/180/200/ACK/BYE/200 with the 200 OK to the INVITE retransmitted once."""
-    return (
-        message(1, 0, UA, PBX, "INVITE", sdp=True),
-        message(2, 10, PBX, UA, status=100, reason="Trying"),
-        message(3, 120, PBX, UA, status=180, reason="Ringing"),
-        message(4, 2300, PBX, UA, status=200, reason="OK", sdp=True),
-        message(5, 2800, PBX, UA, status=200, reason="OK", sdp=True, retransmission=True),
-        message(6, 2810, UA, PBX, "ACK"),
-        message(7, 45000, UA, PBX, "BYE"),
-        message(8, 45020, PBX, UA, status=200, reason="OK", cseq_method="BYE"),
-    )
 
 
 def make_call(messages: tuple[MessageRef, ...] = (), **changes) -> Call:

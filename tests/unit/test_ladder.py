@@ -7,51 +7,17 @@ import io
 
 from rich.console import Console
 
+from tests.callfactory import BASIC_LADDER, PBX, UA, basic_messages, message
 from sipdiag.model import MessageRef
 from sipdiag.reports.ladder import ladder_hosts, render_ladder_rich, render_ladder_text
 
-T0 = 1_700_000_000_000_000_000
-MS = 1_000_000
-UA, PBX = "192.168.1.10:5060", "203.0.113.5:5060"
 
-
-def message(frame: int, ms: float, src: str, dst: str, method: str | None = None, status: int | None = None,
-            reason: str | None = None, *, cseq_method: str = "INVITE", retransmission: bool = False,
-            sdp: bool = False) -> MessageRef:
-    """A MessageRef from `ip:port` strings ([v6]:port for IPv6), `ms` after T0."""
-    src_ip, src_port = src.rsplit(":", 1)
-    dst_ip, dst_port = dst.rsplit(":", 1)
-    return MessageRef(frame=frame, ts_ns=T0 + int(ms * MS), src_ip=src_ip.strip("[]"), src_port=int(src_port),
-                      dst_ip=dst_ip.strip("[]"), dst_port=int(dst_port), transport="udp", method=method,
-                      status_code=status, reason=reason, cseq=1, cseq_method=method or cseq_method,
-                      retransmission=retransmission, sdp=sdp)
 
 
 def basic_call() -> list[MessageRef]:
-    """INVITE/100/180/200/ACK/BYE/200 with the 200 OK to the INVITE retransmitted once."""
-    return [
-        message(1, 0, UA, PBX, "INVITE", sdp=True),
-        message(2, 10, PBX, UA, status=100, reason="Trying"),
-        message(3, 120, PBX, UA, status=180, reason="Ringing"),
-        message(4, 2300, PBX, UA, status=200, reason="OK", sdp=True),
-        message(5, 2800, PBX, UA, status=200, reason="OK", sdp=True, retransmission=True),
-        message(6, 2810, UA, PBX, "ACK"),
-        message(7, 45000, UA, PBX, "BYE"),
-        message(8, 45020, PBX, UA, status=200, reason="OK", cseq_method="BYE"),
-    ]
+    return list(basic_messages())
 
 
-BASIC_LADDER = """\
-frame     time  192.168.1.10:5060   203.0.113.5:5060
-    1   +0.000          │───INVITE +SDP───▶│
-    2   +0.010          │◀────100 Trying───│
-    3   +0.120          │◀───180 Ringing───│
-    4   +2.300          │◀───200 OK +SDP───│
-    5   +2.800          │◀╌╌╌200 OK +SDP╌╌╌│          retransmission
-    6   +2.810          │───────ACK───────▶│
-    7  +45.000          │───────BYE───────▶│
-    8  +45.020          │◀───200 OK (BYE)──│
-"""
 
 
 # ------------------------------------------------------------------------------------------------- ladder_hosts
