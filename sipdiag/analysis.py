@@ -15,6 +15,8 @@ from .correlate import Correlator
 from .errors import UsageError
 from .model import Anomaly, Call, Registration, Transaction
 from .ingest import CaptureResult, RtpStreamCount, ingest
+from .media import CallMedia, MediaStream, build_media
+from .rtpresult import RtpStatsResult
 from .parsers.anomalies import AnomalyLog
 from .parsers.scan import CaptureInfo
 from .parsers.sip import SipMessage, parse_sip
@@ -43,6 +45,15 @@ class Analysis:
     rtcp_packets: int
     rtp_streams: tuple[RtpStreamCount, ...]
     anomalies: tuple[Anomaly, ...]
+    streams: tuple[MediaStream, ...] = ()  # every RTP stream measured, bound to its call (issue 5)
+    media: tuple[CallMedia, ...] = ()  # per call, in the order of `calls`: its streams, audio verdict, DTMF
+    rtp: RtpStatsResult | None = None  # the raw statistics: DTMF events, RTCP reports, capture hiccups
+
+    def media_of(self, call: Call) -> CallMedia | None:
+        for m in self.media:
+            if m.call_id == call.call_id:
+                return m
+        return None
 
     def find_call(self, ref: str) -> Call:
         """A call by its Call-ID, or `#N` for the N-th call of the calls table (1-based, in capture order).
@@ -118,6 +129,10 @@ def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
     assert result is not None
     info = result.info
     correlation = correlator.finish(info.last_ts_ns or 0)
+    streams: tuple[MediaStream, ...] = ()
+    media: tuple[CallMedia, ...] = ()
+    if result.rtp_stats is not None:
+        streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0)
     return Analysis(
         capture=info,
         messages=tuple(messages),
@@ -129,6 +144,9 @@ def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
         rtcp_packets=result.rtcp_packets,
         rtp_streams=result.rtp_streams,
         anomalies=info.anomalies + log.anomalies(),
+        streams=streams,
+        media=media,
+        rtp=result.rtp_stats,
     )
 
 

@@ -6,6 +6,7 @@ turned into one `Error: …` line plus a hint, with the documented exit code, in
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -36,6 +37,13 @@ class SipdiagGroup(click.Group):
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(0)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as e:  # a bug, not bad input: still one line for the engineer, the trace on request
+            if os.environ.get("SIPDIAG_DEBUG"):
+                raise
+            raise CliError(f"internal error ({type(e).__name__}: {e})\nHint: run again with SIPDIAG_DEBUG=1 "
+                           f"to see where, and report it with the capture if you can share it.", EXIT_INPUT) from e
 
 
 @click.group(cls=SipdiagGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,6 +108,28 @@ def flow(capture: str, call_ref: str | None, fmt: str, width: int | None, output
     analysis = run_analysis(capture, keep_messages=False)
     calls = [analysis.find_call(call_ref)] if call_ref else list(analysis.calls)
     render_flow(calls, fmt, output, width=width)
+
+
+@cli.command()
+@click.argument("capture", type=click.Path(dir_okay=True, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(("terminal", "json")), default="terminal", show_default=True,
+              help="Output format.")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Write to a file.")
+def streams(capture: str, fmt: str, output) -> None:
+    """List every RTP stream like 'tshark -z rtp,streams': packets, loss, max delta, jitter, MOS, and the call
+    each one belongs to (bound through SDP, symmetric-RTP latching or a heuristic).
+
+    In Python: ``sipdiag.analyze(path).streams``.
+
+    Example:
+
+    \b
+        sipdiag streams samples/pcaps/rtp_loss.pcap
+    """
+    from .analysis import analyze as run_analysis
+    from .reports.streams import render_streams
+
+    render_streams(run_analysis(capture, keep_messages=False), fmt, output)
 
 
 def main() -> None:

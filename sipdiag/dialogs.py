@@ -112,6 +112,7 @@ class CallBuilder:
     last_ts_ns: int = 0
     correlation_headers: dict[str, str] = field(default_factory=dict)
     built: Call | None = None  # the Call, once complete; dropped when a later message arrives
+    info_dtmf: list[tuple[int, str, int | None]] = field(default_factory=list)
 
     def complete(self) -> bool:
         """Nothing the end of the capture could change: the BYE was answered, or the call failed and was ACKed.
@@ -190,6 +191,10 @@ class CallBuilder:
             target = msg.headers.get("refer-to")
             if target:
                 self.refer_to.append(target.strip()[:300])
+        elif method == "INFO" and msg.body:
+            digit = info_dtmf(msg.content_type, msg.body)
+            if digit is not None:
+                self.info_dtmf.append((msg.frame, *digit))
 
     def _response(self, msg: SipMessage, tx: TxState, sdp: SdpSession | None) -> None:
         code = msg.status_code or 0
@@ -283,6 +288,7 @@ class CallBuilder:
                                  "terminated" if self.bye_frame and d.state == "confirmed" else d.state,
                                  d.created_frame, d.confirmed_frame) for d in self.dialogs.values()),
             negotiations=negotiations,
+            info_dtmf=tuple(self.info_dtmf),
         )
 
     def _outcome(self, invite: TxState | None, capture_end_ns: int) -> tuple[str, int | None, str | None]:
@@ -309,6 +315,30 @@ class CallBuilder:
         if code in TIMEOUT_STATUS:
             return "timeout", code, reason
         return "rejected", code, reason
+
+
+_DTMF_DIGITS = set("0123456789*#ABCDabcd")
+
+
+def info_dtmf(content_type: str | None, body: bytes) -> tuple[str, int | None] | None:
+    """A digit sent in a SIP INFO body: `application/dtmf-relay` (`Signal=5` / `Duration=160`, the Cisco form
+    most devices use) or `application/dtmf` (the digit alone). Neither is an RFC; both are de facto."""
+    text = body[:200].decode("ascii", "replace")
+    if content_type == "application/dtmf-relay":
+        fields = {}
+        for line in text.replace("\r", "").split("\n"):
+            name, _, value = line.partition("=")
+            fields[name.strip().lower()] = value.strip()
+        signal = fields.get("signal", "")
+        duration = fields.get("duration", "")
+        if signal[:1] in _DTMF_DIGITS or signal in ("10", "11"):
+            digit = {"10": "*", "11": "#"}.get(signal, signal[:1].upper())
+            return digit, int(duration) if duration.isdigit() else None
+    elif content_type == "application/dtmf":
+        digit = text.strip()[:1]
+        if digit in _DTMF_DIGITS:
+            return digit.upper(), None
+    return None
 
 
 def _reliable(offer: _Offer) -> bool:

@@ -3,7 +3,7 @@ or, for large files, in a second process so that it works while this one parses 
 
     for item in ingest(path):
         list[Datagram]  -> SIP datagrams in frame order, in batches (few)
-        CaptureResult   -> last: the capture's facts, the RTP streams, the RTCP count
+        CaptureResult   -> last: the capture's facts, the RTP streams, the RTCP count, the RTP statistics
 
 Why a second process: the capture side (reading, NumPy decoding, stream statistics) and the SIP side (parsing,
 correlation) each take about half of a large capture's time; on two cores they overlap. Only SIP datagrams
@@ -25,6 +25,8 @@ import numpy as np
 from .errors import SipdiagError
 from .model import Datagram
 from .parsers.scan import CaptureInfo, address, scan_capture
+from .rtpresult import RtpStatsResult
+from .rtpstats import RtpStatsEngine
 from .streamgroups import StreamTable
 
 # Below this a second process costs more than it saves (fork and pipe: ~20 ms).
@@ -75,6 +77,7 @@ class CaptureResult:
     info: CaptureInfo
     rtp_streams: tuple[RtpStreamCount, ...]
     rtcp_packets: int
+    rtp_stats: RtpStatsResult | None = None  # every stream measured (sipdiag.rtpstats), DTMF, RTCP, hiccups
 
 
 def ingest(path: str | Path, *, parallel: bool | None = None) -> Iterator[list[Datagram] | CaptureResult]:
@@ -97,24 +100,26 @@ def _worth_a_process(path: str | Path) -> bool:
 
 def _in_process(path: str | Path) -> Iterator[list[Datagram] | CaptureResult]:
     scan = scan_capture(path)
-    streams = StreamTable()
+    engine = RtpStatsEngine()  # its table is the StreamTable rtp_streams reads
     rtcp = 0
     batch: list[Datagram] = []
     for item in scan:
         if isinstance(item, Datagram):
             if item.kind == "sip":
+                engine.add_datagram(item)  # learns payload-type clocks from the SDP, as it streams past
                 batch.append(item)
                 if len(batch) >= BATCH:
                     yield batch
                     batch = []
             elif item.kind == "rtcp":
+                engine.add_datagram(item)
                 rtcp += 1
         else:
-            streams.add(item)
+            engine.add(item)
     if batch:
         yield batch
     assert scan.info is not None
-    yield CaptureResult(scan.info, rtp_streams(streams), rtcp)
+    yield CaptureResult(scan.info, rtp_streams(engine.table), rtcp, engine.finalize())
 
 
 def _child(path: str | Path, conn) -> None:

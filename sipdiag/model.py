@@ -192,6 +192,7 @@ class Call:
     dialogs: tuple[Dialog, ...]
     negotiations: tuple[Negotiation, ...]
     legs: tuple[CallLeg, ...] = ()
+    info_dtmf: tuple[tuple[int, str, int | None], ...] = ()  # SIP INFO DTMF: (frame, digit, duration ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,17 +169,20 @@ def rtp_rows_to_columns(rows: list[RtpRow]) -> RtpColumns:
     col = lambda i, dt: np.fromiter((f[i] for f in fields), dt, n)  # noqa: E731
     return RtpColumns(frame, ts, src[:, 0].copy(), src[:, 1].copy(), dst[:, 0].copy(), dst[:, 1].copy(), sport, dport,
                       col(0, bool), col(1, np.int16), col(2, np.int32), col(3, np.int64), col(4, np.int64),
-                      col(5, np.int32), col(6, np.int32))
+                      col(5, np.int32), col(6, np.int32), col(7, np.int64))
 
 
-def _rtp_fields(p: bytes) -> tuple[bool, int, int, int, int, int, int]:
-    """RFC 3550 §5.1 fixed header: marker, payload type, sequence, timestamp, SSRC, payload length, packet length."""
+def _rtp_fields(p: bytes) -> tuple[bool, int, int, int, int, int, int, int]:
+    """RFC 3550 §5.1 fixed header: marker, payload type, sequence, timestamp, SSRC, payload length, packet length,
+    and the first four payload octets as a big-endian word (0 when the payload is shorter)."""
     b0, b1, seq, ts, ssrc = struct.unpack_from("!BBHII", p, 0)
     hdr = 12 + 4 * (b0 & 0x0F)
     if b0 & 0x10 and len(p) >= hdr + 4:
         hdr += 4 + 4 * struct.unpack_from("!H", p, hdr + 2)[0]
     pad = p[-1] if b0 & 0x20 and p else 0
-    return bool(b1 & 0x80), b1 & 0x7F, seq, ts, ssrc, max(len(p) - hdr - pad, 0), len(p)
+    payload_len = max(len(p) - hdr - pad, 0)
+    word = int.from_bytes(p[hdr : hdr + 4], "big") if payload_len >= 4 else 0
+    return bool(b1 & 0x80), b1 & 0x7F, seq, ts, ssrc, payload_len, len(p), word
 
 
 def merge_rtp(a: RtpColumns, b: RtpColumns) -> RtpColumns:

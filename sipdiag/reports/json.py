@@ -55,15 +55,16 @@ def to_document(a: Analysis, *, call: Call | None = None) -> dict[str, Any]:
             "transports": a.sip.transports,
             "encapsulations": a.sip.encapsulations,
         },
-        "calls": [call_record(x) for x in (a.calls if call is None else (call,))],
+        "calls": [call_record(x, a) for x in (a.calls if call is None else (call,))],
         "registrations": [registration_record(r) for r in a.registrations],
         "transactions": [transaction_record(t) for t in a.transactions],
-        "rtp_streams": [
-            {"src_ip": s.src_ip, "src_port": s.src_port, "dst_ip": s.dst_ip, "dst_port": s.dst_port,
-             "ssrc": f"0x{s.ssrc:08x}", "payload_type": s.payload_type, "packets": s.packets,
-             "first_frame": s.first_frame}
-            for s in a.rtp_streams
-        ],
+        "streams": [stream_record(m) for m in a.streams],
+        "capture_health": {
+            "interface_drops": sum((s.dropped_by_interface or 0) + (s.dropped_by_os or 0) for s in c.interface_stats),
+            "hiccups": [{"start": iso_time(h.start_ns), "duration_ms": round(h.duration_ms, 3),
+                         "streams_in_gap": h.streams_in_gap, "streams_active": h.streams_active}
+                        for h in (a.rtp.hiccups if a.rtp else ())],
+        },
         "anomalies": [{"code": x.code, "frame": x.frame, "detail": x.detail} for x in a.anomalies],
     }
 
@@ -72,7 +73,7 @@ def _ms(ns_from: int, ns_to: int | None) -> float | None:
     return None if ns_to is None else round((ns_to - ns_from) / 1e6, 3)
 
 
-def media_record(m) -> dict[str, Any]:
+def sdp_media_record(m) -> dict[str, Any]:
     return {"media": m.media, "address": m.address, "port": m.port, "proto": m.proto,
             "payload_types": list(m.payload_types), "codecs": list(m.codecs), "direction": m.direction,
             "ptime_ms": m.ptime_ms, "rtcp_mux": m.rtcp_mux, "srtp": m.srtp, "telephone_event": m.telephone_event}
@@ -88,7 +89,51 @@ def transaction_record(t) -> dict[str, Any]:
     }
 
 
-def call_record(c) -> dict[str, Any]:
+def stream_record(m) -> dict[str, Any]:
+    """One RTP stream (ARCHITECTURE.md `streams[]`): the measured figures, its call, its quality."""
+    s, q = m.stats, m.quality
+    return {
+        "src_ip": s.src_ip, "src_port": s.src_port, "dst_ip": s.dst_ip, "dst_port": s.dst_port,
+        "ssrc": f"0x{s.ssrc:08x}", "payload_type": s.payload_type, "payload_types": list(s.payload_types),
+        "codec": s.codec, "clock_rate": s.clock_rate, "clock_source": s.clock_source,
+        "first_frame": s.first_frame, "last_frame": s.last_frame, "start": iso_time(s.start_ns),
+        "duration_s": s.duration_s, "packets": s.packets, "expected": s.expected, "lost": s.lost,
+        "loss_pct": s.loss_pct, "duplicates": s.duplicates, "out_of_order": s.out_of_order,
+        "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max, "burst_ratio": s.burst_ratio,
+        "max_delta_ms": s.max_delta_ms, "jitter_mean_ms": s.jitter_mean_ms, "jitter_max_ms": s.jitter_max_ms,
+        "bitrate_kbps": s.bitrate_kbps, "markers": s.markers, "payload_type_changes": s.payload_type_changes,
+        "timestamp_jumps": s.timestamp_jumps, "previous_ssrc": None if s.previous_ssrc is None else
+        f"0x{s.previous_ssrc:08x}",
+        "jitter_buffer": {"late_50ms": s.late_50ms, "late_200ms": s.late_200ms, "late_adaptive": s.late_adaptive,
+                          "effective_loss_pct_50ms": s.effective_loss_pct_50ms,
+                          "effective_loss_pct_200ms": s.effective_loss_pct_200ms,
+                          "effective_loss_pct_adaptive": s.effective_loss_pct_adaptive},
+        "mos": None if q is None else round(q.mos, 2),
+        "r_factor": None if q is None else round(q.r_factor, 1),
+        "mos_estimate": None if q is None else q.estimate,
+        "quality_factors": [] if q is None else [
+            {"name": f.name, "r_points": round(f.r_points_lost, 2), "explanation": f.explanation} for f in q.factors],
+        "call_id": m.binding.call_id, "direction": m.binding.direction, "bound_by": m.binding.bound_by,
+    }
+
+
+def media_record(a: Analysis, call) -> dict[str, Any] | None:
+    media = a.media_of(call)
+    if media is None:
+        return None
+    v = media.verdict
+    return {
+        "verdict": v.verdict, "missing_direction": v.missing_direction, "unreachable_target": v.unreachable_target,
+        "private_target_from_public": v.private_target_from_public, "stopped_early_s": v.stopped_early_s,
+        "packets_to_callee": v.packets_to_callee, "packets_to_caller": v.packets_to_caller, "detail": v.detail,
+        "dtmf": [{"digit": e.digit, "frame": e.start_frame, "duration_ms": e.duration_ms, "end_seen": e.end_seen,
+                  "end_retransmits": e.end_retransmits, "heuristic": e.heuristic} for e in media.dtmf],
+        "info_dtmf": [{"frame": f, "digit": d, "duration_ms": ms} for f, d, ms in media.info_dtmf],
+    }
+
+
+def call_record(c, a: Analysis | None = None) -> dict[str, Any]:
+    media = a.media_of(c) if a is not None else None
     return {
         "call_id": c.call_id,
         "caller": c.caller,
@@ -112,14 +157,15 @@ def call_record(c) -> dict[str, Any]:
         "reinvites": c.reinvites,
         "prack": c.prack,
         "refer_to": list(c.refer_to),
+        "info_dtmf": [{"frame": f, "digit": d, "duration_ms": ms} for f, d, ms in c.info_dtmf],
         "seen_from_start": c.seen_from_start,
         "legs": [{"call_id": leg.call_id, "rule": leg.rule} for leg in c.legs],
         "dialogs": [{"caller_tag": d.caller_tag, "callee_tag": d.callee_tag, "state": d.state,
                      "created_frame": d.created_frame, "confirmed_frame": d.confirmed_frame} for d in c.dialogs],
         "negotiations": [
             {"kind": n.kind, "offer_frame": n.offer_frame, "offerer": n.offerer,
-             "offer": [media_record(m) for m in n.offer], "answer_frame": n.answer_frame,
-             "answer": None if n.answer is None else [media_record(m) for m in n.answer],
+             "offer": [sdp_media_record(m) for m in n.offer], "answer_frame": n.answer_frame,
+             "answer": None if n.answer is None else [sdp_media_record(m) for m in n.answer],
              "status": n.status, "hold": n.hold}
             for n in c.negotiations
         ],
@@ -130,6 +176,8 @@ def call_record(c) -> dict[str, Any]:
              "cseq_method": m.cseq_method, "retransmission": m.retransmission, "sdp": m.sdp}
             for m in c.messages
         ],
+        "streams": [stream_record(a.streams[i]) for i in media.streams] if media and a else [],
+        "media": media_record(a, c) if a is not None else None,
     }
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from ..analysis import Analysis
 from ..model import Call
 from .calltables import call_details, calls_table, registrations_table
+from .streams import call_media
 from .json import iso_time
 from .safe import terminal_text as t
 
@@ -22,23 +23,36 @@ def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None) -> No
     console = Console(file=out, highlight=False, soft_wrap=False, width=width)
     _summary(console, a)
     if call is not None:
-        console.print(call_details(call), crop=False)
+        _details(console, a, call)
         return
     if a.calls:
         console.print(calls_table(a.calls))
     if a.registrations:
         console.print(registrations_table(a.registrations))
     for c in a.calls:
-        if has_problem(c):
+        if has_problem(a, c):
             console.print()
-            console.print(call_details(c), crop=False)
+            _details(console, a, c)
     _anomalies(console, a)
 
 
-def has_problem(call: Call) -> bool:
-    """Calls worth opening without being asked: failed or unanswered, or whose transactions had to be
-    retransmitted (a lost ACK, an unreachable peer). The rule set (issue 6) refines this with findings."""
+def _details(console: Console, a: Analysis, call: Call) -> None:
+    console.print(call_details(call), crop=False)
+    media = call_media(a, call)
+    if media is not None:
+        console.print(media, crop=False)
+
+
+def has_problem(a: Analysis, call: Call) -> bool:
+    """Calls worth opening without being asked: failed or unanswered, one-way or silent audio, lossy streams,
+    or transactions that had to be retransmitted (a lost ACK, an unreachable peer). The rule set (issue 6)
+    refines this with findings."""
     if call.outcome in ("rejected", "timeout"):
+        return True
+    media = a.media_of(call)
+    if media is not None and (media.verdict.verdict in ("one-way", "no-rtp") or media.verdict.stopped_early_s):
+        return True
+    if media is not None and any(a.streams[i].stats.loss_pct >= 1.0 for i in media.streams):
         return True
     return any(t.request_retransmissions >= 2 or t.response_retransmissions >= 2 for t in call.transactions)
 
@@ -56,7 +70,7 @@ def _summary(console: Console, a: Analysis) -> None:
                             f"({c.duration_s:.3f} s)")
     summary.add_row("SIP", f"{a.sip.messages} messages over {_counts(a.sip.transports)}"
                     + (f"; carried in {_counts(a.sip.encapsulations)}" if set(a.sip.encapsulations) - {"none"} else ""))
-    summary.add_row("RTP", f"{a.rtp_packets} packets in {len(a.rtp_streams)} streams; RTCP {a.rtcp_packets} packets")
+    summary.add_row("RTP", f"{a.rtp_packets} packets in {len(a.streams)} streams; RTCP {a.rtcp_packets} packets")
     for s in c.interface_stats:
         summary.add_row("Capture drops", f"interface {s.interface}: received {s.received}, dropped "
                                          f"{s.dropped_by_interface} (interface) / {s.dropped_by_os} (OS)")

@@ -75,9 +75,12 @@ def test_analyze_json_summary(capture: Path) -> None:
     assert c["duration_s"] == 0.06
     assert doc["sip"]["requests"] == {"INVITE": 1}
     assert doc["sip"]["responses"] == {"100": 1}
-    assert doc["rtp_streams"] == [{"src_ip": "192.168.1.10", "src_port": 4000, "dst_ip": "203.0.113.5",
-                                   "dst_port": 5000, "ssrc": "0x00001234", "payload_type": 0, "packets": 3,
-                                   "first_frame": 3}]
+    (stream,) = doc["streams"]
+    assert {k: stream[k] for k in ("src_ip", "src_port", "dst_ip", "dst_port", "ssrc", "payload_type", "codec",
+                                   "packets", "lost", "first_frame", "call_id", "bound_by")} == {
+        "src_ip": "192.168.1.10", "src_port": 4000, "dst_ip": "203.0.113.5", "dst_port": 5000, "ssrc": "0x00001234",
+        "payload_type": 0, "codec": "PCMU", "packets": 3, "lost": 0, "first_frame": 3, "call_id": "cli-test-1",
+        "bound_by": "heuristic"}
 
 
 def test_analyze_terminal_summary(capture: Path) -> None:
@@ -205,3 +208,28 @@ def test_flow_mermaid_and_text() -> None:
     text = run("flow", str(SAMPLES / "invite_timeout.pcap"), "--format", "text").stdout.decode().splitlines()
     assert text[0] == "Call invite_timeout-1@sdlab: sip:200@203.0.113.10 -> sip:300@203.0.113.10, timeout"
     assert sum("retransmission" in line for line in text) == 6
+
+
+def test_streams_command_lists_every_stream_with_its_call() -> None:
+    from tests.conftest import SAMPLES
+
+    out = run("streams", str(SAMPLES / "nat_symmetric_rtp.pcap")).stdout.decode()
+    rows = [line for line in out.splitlines() if "0x5D1A0001" in line]
+    assert len(rows) == 2
+    assert "sdp" in rows[0] and "latching" in rows[1] and all("#1" in r and "PCMU" in r for r in rows)
+    doc = json.loads(run("streams", str(SAMPLES / "rtp_loss.pcap"), "--format", "json").stdout)
+    assert sorted((s["direction"], s["packets"], s["lost"]) for s in doc["streams"]) == [
+        ("callee->caller", 150, 0), ("caller->callee", 143, 7)]
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch, capture: Path) -> None:
+    import sipdiag.analysis
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(sipdiag.analysis, "analyze", broken)
+    result = CliRunner().invoke(cli, ["analyze", str(capture)])
+    assert result.exit_code == 3
+    assert result.output.splitlines()[0] == "Error: internal error (ValueError: boom)"
+    assert "Traceback" not in result.output

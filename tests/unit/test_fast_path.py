@@ -12,7 +12,7 @@ import pytest
 
 from sipdiag.parsers.capture import CaptureFile, read_capture
 from sipdiag.parsers.columns import DecodedBatch, Kind, decode_batch
-from sipdiag.parsers.scan import address
+from sipdiag.parsers.scan import address, rtp_rows_to_columns
 from tests import pcapwriter as pw
 
 T0 = 1_700_000_000_000_000_000
@@ -150,6 +150,25 @@ def test_rtp_columns_exact(tmp_path):
     assert r.src_port.tolist() == [16384] * 5 and r.dst_port.tolist() == [20000] * 5
     assert (r.sequence.dtype, r.timestamp.dtype, r.ssrc.dtype, r.payload_type.dtype) == (
         np.int32, np.int64, np.int64, np.int16)
+
+
+def test_rtp_payload_word(tmp_path):
+    # The first four payload octets after CSRCs and the extension (RFC 4733 events live there); 0 when shorter.
+    event = bytes([5, 0x80 | 10, 0x03, 0x20])  # digit 5, E bit, volume 10, duration 800
+    packets = [
+        {"seq": 1, "ts": 0, "ssrc": 7, "pt": 101, "payload": event},
+        {"seq": 2, "ts": 0, "ssrc": 7, "pt": 101, "csrcs": (1, 2), "extension": (0xBEDE, bytes(5)), "padding": 3,
+         "payload": event},
+        {"seq": 3, "ts": 0, "ssrc": 7, "pt": 0, "payload": b"\x01\x02\x03"},
+        {"seq": 4, "ts": 0, "ssrc": 7, "pt": 0, "payload": b"\xde\xad\xbe\xef\x00"},
+    ]
+    frames = [pw.ethernet(rtp_udp(UA, PBX, **p)) for p in packets]
+    d, _ = decode(tmp_path, frames, pw.LINKTYPE_ETHERNET)
+    assert d.rtp.payload_word.tolist() == [0x058A0320, 0x058A0320, 0, 0xDEADBEEF]
+    assert d.rtp.payload_word.dtype == np.int64
+    # the rich path's rows give the same column
+    rows = [(i + 1, T0, bytes(16), bytes(16), 1, 2, pw.rtp_packet(**p)) for i, p in enumerate(packets)]
+    assert rtp_rows_to_columns(rows).payload_word.tolist() == [0x058A0320, 0x058A0320, 0, 0xDEADBEEF]
 
 
 def test_rtp_behind_ethernet_padding_uses_the_udp_length(tmp_path):

@@ -1,0 +1,105 @@
+"""RTP streams for the terminal: a table like `tshark -z rtp,streams` with the call, the binding and the MOS, and
+per-call media lines with a sparkline of jitter and loss over time. Wire text goes through `terminal_text`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..analysis import Analysis
+from ..media import MediaStream
+from ..model import Call
+from .safe import printable, terminal_text as t
+
+BARS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 40
+
+
+def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
+    """Values squeezed into `width` cells (the largest of each group), drawn with eight bar heights."""
+    if not len(values):
+        return ""
+    step = max(1, -(-len(values) // width))
+    groups = [max(values[i : i + step]) for i in range(0, len(values), step)]
+    top = max(groups) or 1.0
+    return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] if v > 0 else " " for v in groups)
+
+
+def stream_label(m: MediaStream) -> str:
+    s = m.stats
+    return printable(f"{s.src_ip}:{s.src_port} -> {s.dst_ip}:{s.dst_port} 0x{s.ssrc:08x}")
+
+
+def streams_table(a: Analysis) -> Table:
+    """Every measured stream, in order of its first packet (what `sipdiag streams` prints)."""
+    call_no = {c.call_id: i for i, c in enumerate(a.calls, 1)}
+    table = Table(title=f"RTP streams ({len(a.streams)})", title_justify="left")
+    for name, justify in (("source", "left"), ("destination", "left"), ("SSRC", "left"), ("codec", "left"),
+                          ("packets", "right"), ("lost", "right"), ("max delta ms", "right"),
+                          ("max jitter ms", "right"), ("mean jitter ms", "right"), ("MOS", "right"),
+                          ("call", "right"), ("bound by", "left")):
+        table.add_column(name, justify=justify)
+    for m in a.streams:
+        s, q = m.stats, m.quality
+        lost = f"{s.lost} ({s.loss_pct:.1f}%)"
+        table.add_row(
+            t(f"{s.src_ip}:{s.src_port}"), t(f"{s.dst_ip}:{s.dst_port}"), f"0x{s.ssrc:08X}", t(s.codec or str(s.payload_type)),
+            str(s.packets), f"[red]{lost}[/]" if s.lost > 0 else lost, f"{s.max_delta_ms:.3f}",
+            f"{s.jitter_max_ms:.3f}", f"{s.jitter_mean_ms:.3f}",
+            "-" if q is None else f"{q.mos:.2f}{'*' if q.estimate else ''}",
+            f"#{call_no[m.call_id]}" if m.call_id in call_no else "-", m.binding.bound_by,
+        )
+    return table
+
+
+def call_media(a: Analysis, call: Call) -> RenderableType | None:
+    """The media part of a call's details: the verdict, then each stream with its figures and sparklines."""
+    media = a.media_of(call)
+    if media is None:
+        return None
+    v = media.verdict
+    colour = {"two-way": "green", "one-way": "red", "no-rtp": "red"}.get(v.verdict, "yellow")
+    parts: list[RenderableType] = [Text.assemble(("Media        ", "bold"), (printable(v.detail), colour))]
+    for i in media.streams:
+        m = a.streams[i]
+        s, q = m.stats, m.quality
+        head = (f"  {m.binding.direction or '?'} ({m.binding.bound_by}): {stream_label(m)}, {s.codec or s.payload_type}, "
+                f"{s.packets} packets, lost {s.lost} ({s.loss_pct:.1f}%), jitter max {s.jitter_max_ms:.1f} ms")
+        if q is not None:
+            head += f", MOS {q.mos:.2f}" + (" (estimate)" if q.estimate else "")
+        parts.append(Text(printable(head)))
+        if m.series is not None and len(m.series.second):
+            jitter = [0.0] * (int(m.series.second.max()) + 1)
+            lost = [0.0] * len(jitter)
+            for sec, j, l in zip(m.series.second.tolist(), m.series.jitter_max_ms.tolist(), m.series.lost.tolist()):
+                jitter[sec], lost[sec] = float(j), float(l)
+            parts.append(Text(f"    jitter {sparkline(jitter)}", style="cyan"))
+            if any(lost):
+                parts.append(Text(f"    loss   {sparkline(lost)}", style="red"))
+        if q is not None and q.factors:
+            parts.append(Text("    " + printable(q.summary), style="dim"))
+    for e in media.dtmf:
+        parts.append(Text(f"  DTMF {printable(e.digit)} at frame {e.start_frame}, {e.duration_ms:.0f} ms"
+                          + ("" if e.end_seen else " (no end packet)")))
+    for frame, digit, ms in media.info_dtmf:
+        parts.append(Text(f"  DTMF {printable(digit)} by SIP INFO at frame {frame}" + (f", {ms} ms" if ms else "")))
+    return Group(*parts)
+
+
+def render_streams(a: Analysis, fmt: str, out) -> None:
+    """`sipdiag streams`: the table, or the `streams` array of the JSON document."""
+    if fmt == "json":
+        import json
+
+        from .json import SCHEMA, stream_record
+
+        out.write(json.dumps({"schema": SCHEMA, "streams": [stream_record(m) for m in a.streams]},
+                             indent=2 if getattr(out, "isatty", lambda: False)() else None) + "\n")
+        return
+    from rich.console import Console
+
+    width = None if getattr(out, "isatty", lambda: False)() else 160
+    Console(file=out, highlight=False, width=width).print(streams_table(a))

@@ -1,0 +1,182 @@
+"""Turning the engine's columns into `RtpStreamStats` records, once, at the end (RtpStatsEngine.finalize)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .capturehealth import find_hiccups
+from .parsers.scan import address
+from .rtpclock import CANDIDATE_CLOCKS, CN_PAYLOAD_TYPES, is_telephone_event
+from .rtpjitter import jitter_summary
+from .rtpresult import RtpStatsResult, RtpStreamStats
+from .rtpseq import SEQ_MOD
+
+if TYPE_CHECKING:
+    from .rtpstats import ClockFor, RtpStatsEngine
+
+
+def row_address(table, row: int) -> tuple[str, int, str, int, int]:
+    c = table.cols
+    return (address(int(c["src_hi"][row]), int(c["src_lo"][row])), int(c["src_port"][row]),
+            address(int(c["dst_hi"][row]), int(c["dst_lo"][row])), int(c["dst_port"][row]), int(c["ssrc"][row]))
+
+MIN_RTP_PACKETS = 3  # as the capture layer's own test (ingest.rtp_streams)
+IP_OVERHEAD = {4: 28, 6: 48}  # UDP header + IPv4/IPv6 header, as Wireshark's RTP bandwidth counts them
+
+
+def rtp_like(c: dict[str, np.ndarray]) -> np.ndarray:
+    """Enough packets, and sequence numbers covering about as many values as packets (random bytes spread
+    over the whole 16-bit space): the capture layer's test, see ingest.rtp_streams."""
+    n = c["packets"]
+    spread = np.minimum(c["seq_hi"] - c["seq_lo"], c["seq_shi"] - c["seq_slo"]) + 1
+    return (n >= MIN_RTP_PACKETS) & (spread <= 2 * n + 16)
+
+
+def infer_clock(ts_units: int, ns: int) -> int | None:
+    """The candidate clock nearest the observed timestamp rate (units per second), within 15 %."""
+    if ns <= 0 or ts_units <= 0:
+        return None
+    rate = ts_units / (ns / 1e9)
+    best = min(CANDIDATE_CLOCKS, key=lambda r: abs(np.log(rate / r)))
+    return best if abs(rate / best - 1) <= 0.15 else None
+
+
+def _payload_types(c: dict[str, np.ndarray]) -> list[list[int]]:
+    masks = np.stack([c["pt_mask_lo"], c["pt_mask_hi"]], axis=1).astype("<u8")
+    bits = np.unpackbits(masks.view(np.uint8).reshape(len(masks), 16), axis=1, bitorder="little").astype(bool)
+    return [np.flatnonzero(r).tolist() for r in bits]
+
+
+def _previous_ssrc(c: dict[str, np.ndarray]) -> list[int | None]:
+    """An SSRC change: the SSRC the same 5-tuple carried before this stream's first packet."""
+    keys = ("src_hi", "src_lo", "dst_hi", "dst_lo", "src_port", "dst_port")
+    order = np.lexsort([c["first_frame"]] + [c[k] for k in reversed(keys)])
+    same = np.zeros(len(order), dtype=bool)
+    if len(order) > 1:
+        same[1:] = np.all([c[k][order][1:] == c[k][order][:-1] for k in keys], axis=0)
+    out: list[int | None] = [None] * len(order)
+    ssrc = c["ssrc"][order].tolist()
+    for i in np.flatnonzero(same).tolist():
+        out[int(order[i])] = ssrc[i - 1]
+    return out
+
+
+def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clocks: bool) -> RtpStatsResult:
+    t = engine.table
+    c = {name: t.column(name) for name in t.column_types()}
+    rows = np.argsort(c["first_frame"], kind="stable")
+    stream_of_row = {int(r): i for i, r in enumerate(rows.tolist())}
+    expected = c["closed_expected"] + c["max_ext"] - c["base_ext"] + 1
+    received = c["closed_received"] + c["received"]
+    lost = np.maximum(expected - (received - c["duplicates"]), 0)
+    runs = c["loss_runs"]
+    unique = np.maximum(received - c["duplicates"], 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        burst = np.where((lost > 0) & (runs > 0), 1 / (runs / unique + runs / np.maximum(lost, 1)), np.nan)
+        share = 100 / np.where(expected > 0, expected, np.inf)
+    duration = (c["t_last_ns"] - c["t0_ns"]) / 1e9
+    v4 = (c["src_hi"] == 0) & ((c["src_lo"] >> np.uint64(32)) == 0xFFFF)
+    wire = c["bytes"] + c["packets"] * np.where(v4, IP_OVERHEAD[4], IP_OVERHEAD[6])
+    bitrate = np.where(duration > 0, wire * 8 / np.where(duration > 0, duration, 1) / 1000, 0.0)
+    mean, top, last = (a.copy() for a in jitter_summary(c))
+    clock, codec, source = _clocks(engine, c, rows, clock_for, infer_clocks, mean, top, last)
+    cols = {
+        "payload_type": c["payload_type"], "first_frame": c["first_frame"], "last_frame": c["last_frame"],
+        "start_ns": c["t0_ns"], "end_ns": c["t_last_ns"], "duration_s": duration, "packets": c["packets"],
+        "expected": expected, "lost": lost, "loss_pct": lost * share,
+        "lost_wireshark": c["last_seq"] + SEQ_MOD * c["ws_cycles"] - c["start_seq"] + 1 - c["packets"],
+        "duplicates": c["duplicates"], "out_of_order": np.maximum(c["late"] - c["late_duplicates"], 0),
+        "sequence_restarts": c["restarts"], "sequence_jumps": c["jumps"], "loss_runs": runs,
+        "loss_run_max": c["loss_run_max"], "max_delta_ms": c["max_delta"], "jitter_mean_ms": mean,
+        "jitter_max_ms": top, "jitter_last_ms": last, "markers": c["markers"],
+        "payload_type_changes": c["pt_changes"], "timestamp_jumps": c["ts_jumps"], "wrong_timestamps": c["wrong_ts"],
+        "bytes": c["bytes"], "bitrate_kbps": bitrate, "late_50ms": c["late_50"], "late_200ms": c["late_200"],
+        "late_adaptive": c["late_adaptive"], "effective_loss_pct_50ms": (lost + c["late_50"]) * share,
+        "effective_loss_pct_200ms": (lost + c["late_200"]) * share,
+        "effective_loss_pct_adaptive": (lost + c["late_adaptive"]) * share,
+        "jitter_buffer_resyncs": c["jb_resyncs"],
+    }
+    like = rtp_like(c)
+    pts = _payload_types(c)
+    previous = _previous_ssrc(c)
+    names: dict[tuple[int, int], str] = {}
+
+    def name(hi: int, lo: int) -> str:
+        text = names.get((hi, lo))
+        if text is None:
+            text = names[(hi, lo)] = address(hi, lo)
+        return text
+
+    order = rows.tolist()
+    src_hi, src_lo, dst_hi, dst_lo = (c[k][rows].tolist() for k in ("src_hi", "src_lo", "dst_hi", "dst_lo"))
+    per_row = {
+        "src_ip": [name(h, lo) for h, lo in zip(src_hi, src_lo)], "src_port": c["src_port"][rows].tolist(),
+        "dst_ip": [name(h, lo) for h, lo in zip(dst_hi, dst_lo)], "dst_port": c["dst_port"][rows].tolist(),
+        "ssrc": c["ssrc"][rows].tolist(), "payload_types": [tuple(pts[r]) for r in order],
+        "codec": [codec[r] for r in order], "clock_rate": [clock[r] for r in order],
+        "clock_source": [source[r] for r in order],
+        "burst_ratio": [None if np.isnan(b) else b for b in burst[rows].tolist()],
+        "max_delta_frame": [f or None for f in c["max_delta_frame"][rows].tolist()],
+        "previous_ssrc": [previous[r] for r in order], "rtp_like": like[rows].tolist(),
+        **{k: v[rows].tolist() for k, v in cols.items()},
+    }
+    fields = [per_row[f] for f in RtpStreamStats.__dataclass_fields__]
+    streams = [RtpStreamStats(*values) for values in zip(*fields)]
+    gap_rows, gap_start, gap_end = engine.gaps.arrays()
+    keep = like[gap_rows] if len(gap_rows) else np.zeros(0, dtype=bool)
+    hiccups = find_hiccups(gap_start[keep], gap_end[keep], c["t0_ns"][like], c["t_last_ns"][like])
+    changes = tuple((stream_of_row[row], *change) for row, log in sorted(engine.pt_change_log.items())
+                    for change in log)
+    dropped = {"series": engine.series.dropped if engine.series is not None else 0, "gaps": engine.gaps.dropped,
+               "dtmf": engine.dtmf.dropped}
+    series = engine.series.table(stream_of_row) if engine.series is not None and stream_of_row else None
+    return RtpStatsResult(tuple(streams), engine.dtmf.events(stream_of_row), engine.rtcp.result(), hiccups,
+                          changes, dropped, series)
+
+
+def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, clock_for: ClockFor | None,
+            infer_clocks: bool, mean: np.ndarray, top: np.ndarray, last: np.ndarray
+            ) -> tuple[dict[int, int | None], dict[int, str | None], dict[int, str]]:
+    """Per row: the clock the jitter figures use, the codec name and where the clock came from. For a stream
+    whose dynamic type nobody named while folding, the caller's clock or the inferred one picks a candidate's
+    jitter (written into mean/top/last)."""
+    clock: dict[int, int | None] = {}
+    codec: dict[int, str | None] = {}
+    source: dict[int, str] = {}
+    first = c["payload_type"].tolist()
+    static_rows = ((c["pt_mask_hi"] == 0) & (c["payload_type"] < 96)).tolist()
+    for row in rows.tolist():
+        pt = first[row]
+        if static_rows[row] and pt not in CN_PAYLOAD_TYPES:
+            codec[row], rate, source[row] = engine.codec_of(row, pt)
+            clock[row] = rate or None
+            if not rate:
+                source[row] = "none"
+            continue
+        pts = _payload_types_of(c, row)
+        events = {p for p in pts if p >= 96 and is_telephone_event(engine.codec_of(row, p)[0])}
+        media = [p for p in pts if p not in CN_PAYLOAD_TYPES and p not in events]
+        unnamed = [p for p in media if p >= 96 and engine.codec_of(row, p)[0] is None]
+        # the type whose clock decides the jitter: an unnamed dynamic one, else the first packet's, else any
+        main = unnamed[0] if c["cand"][row] and unnamed else pt if pt in media or not media else media[0]
+        name_, rate, src = engine.codec_of(row, main)
+        if c["cand"][row] and name_ is None:
+            src_ip, src_port, dst_ip, dst_port, _ssrc = row_address(engine.table, row)
+            rate = clock_for(src_ip, src_port, dst_ip, dst_port, main) if clock_for is not None else None
+            src = "caller" if rate is not None else "none"
+            if rate is None and infer_clocks:
+                rate = infer_clock(int(c["infer_ts"][row]), int(c["infer_ns"][row]))
+                src = "inferred" if rate is not None else "none"
+            if rate in CANDIDATE_CLOCKS:
+                mean[row], top[row], last[row] = (a[row] for a in jitter_summary(c, f"c{rate}_"))
+            else:
+                rate = None
+        codec[row], clock[row], source[row] = name_, rate or None, src if rate else "none"
+    return clock, codec, source
+
+
+def _payload_types_of(c: dict[str, np.ndarray], row: int) -> list[int]:
+    lo, hi = int(c["pt_mask_lo"][row]), int(c["pt_mask_hi"][row])
+    return [p for p in range(64) if lo >> p & 1] + [64 + p for p in range(64) if hi >> p & 1]

@@ -1,0 +1,102 @@
+"""The RTP statistics engine's output: one frozen record per stream, built once at the end from the table's
+columns, and the whole result (streams, DTMF events, RTCP, capture hiccups).
+
+Units are in the names (ARCHITECTURE.md): `_ms`, `_s`, `_pct`, `_kbps`, `_ns`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .capturehealth import CaptureHiccup
+from .dtmf import DtmfEvent
+from .rtcp import RtcpResult
+from .rtpseries import SeriesTable, StreamSeries
+
+
+@dataclass(frozen=True, slots=True)
+class RtpStreamStats:
+    """One RTP stream: (src, dst, SSRC) in one direction (RULES.md §0.3).
+
+    Loss follows RFC 3550 A.1/A.3: expected from the extended highest sequence number, restarts after a jump
+    of MAX_DROPOUT start a new epoch; `lost` counts packets never received (a duplicate does not make up for a
+    lost packet), `lost_wireshark` is Wireshark 4.0's figure (expected - packets, duplicates counted).
+    Delta and jitter follow Wireshark 4.0 (RULES.md §1.1 rule 3): see sipdiag.rtpjitter.
+    """
+
+    src_ip: str
+    src_port: int
+    dst_ip: str
+    dst_port: int
+    ssrc: int
+    payload_type: int  # of the first packet
+    payload_types: tuple[int, ...]  # every payload type seen
+    codec: str | None  # encoding of the main payload type (static table or SDP rtpmap)
+    clock_rate: int | None  # the clock the jitter was computed with; None: no clock, no jitter
+    clock_source: str  # static | sdp | caller | inferred | none
+    first_frame: int
+    last_frame: int
+    start_ns: int
+    end_ns: int
+    duration_s: float
+    packets: int
+    expected: int
+    lost: int
+    loss_pct: float
+    lost_wireshark: int
+    duplicates: int
+    out_of_order: int  # late packets that are not duplicates
+    sequence_restarts: int  # RFC 3550 A.1 restarts (two sequential packets after a jump)
+    sequence_jumps: int  # packets ignored as a jump of more than MAX_DROPOUT
+    loss_runs: int  # gaps in the sequence (bursts of consecutive lost packets)
+    loss_run_max: int  # the longest one, in packets
+    burst_ratio: float | None  # G.107 BurstR = 1/(p+q) of the two-state loss model; None without loss
+    max_delta_ms: float
+    max_delta_frame: int | None
+    jitter_mean_ms: float
+    jitter_max_ms: float
+    jitter_last_ms: float  # the running J at the last packet (what an RTCP RR would carry)
+    markers: int
+    payload_type_changes: int  # changes between payload types other than comfort noise
+    timestamp_jumps: int  # timestamp vs arrival discontinuities over 1 s
+    wrong_timestamps: int  # timestamps before the first one (Wireshark's "Incorrect timestamp")
+    bytes: int  # RTP bytes (UDP payloads)
+    bitrate_kbps: float  # IP level (RTP + UDP 8 + IP 20/40 octets per packet) over the duration
+    late_50ms: int  # packets a fixed 50 ms jitter buffer would discard as late (RULES.md §1.3)
+    late_200ms: int
+    late_adaptive: int
+    effective_loss_pct_50ms: float  # (lost + late) / expected
+    effective_loss_pct_200ms: float
+    effective_loss_pct_adaptive: float
+    jitter_buffer_resyncs: int
+    previous_ssrc: int | None  # the SSRC this 5-tuple carried before this one (an SSRC change), if any
+    rtp_like: bool  # passes the capture layer's sequence test (enough packets, sequence numbers close together)
+
+    @property
+    def key(self) -> tuple[str, int, str, int, int]:
+        return self.src_ip, self.src_port, self.dst_ip, self.dst_port, self.ssrc
+
+    def __reduce__(self):
+        # thousands of these cross the capture process's pipe: positional values pickle far faster than slots
+        return RtpStreamStats, tuple(getattr(self, f) for f in self.__slots__)
+
+
+@dataclass(frozen=True, slots=True)
+class RtpStatsResult:
+    streams: tuple[RtpStreamStats, ...]  # in order of their first packet
+    dtmf: tuple[DtmfEvent, ...]
+    rtcp: RtcpResult
+    hiccups: tuple[CaptureHiccup, ...]
+    payload_type_changes: tuple[tuple[int, int, int, int], ...]  # (stream, frame, from PT, to PT), first few each
+    dropped: dict[str, int]  # what the bounded stores did not keep: series, gaps, dtmf
+    series: SeriesTable | None = None  # per-second packets, loss and jitter of every stream (bounded)
+
+    def series_of(self, stream: int) -> StreamSeries | None:
+        """The per-second series of streams[stream]."""
+        return self.series.of(stream) if self.series is not None else None
+
+    def stream(self, src_ip: str, src_port: int, dst_ip: str, dst_port: int, ssrc: int) -> RtpStreamStats | None:
+        for s in self.streams:
+            if s.key == (src_ip, src_port, dst_ip, dst_port, ssrc):
+                return s
+        return None

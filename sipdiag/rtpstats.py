@@ -1,0 +1,289 @@
+"""The RTP stream statistics engine: RTP column batches in, one `RtpStreamStats` per stream out, without one
+Python object per packet (ARCHITECTURE.md "Two speeds").
+
+    engine = RtpStatsEngine()
+    for item in scan_capture(path):
+        if isinstance(item, RtpColumns):
+            engine.add(item)                 # fold a batch: O(1) state per stream carried to the next one
+        else:
+            engine.add_datagram(item)        # SDP (payload-type clocks) from SIP, RTCP reports
+    result = engine.finalize()               # RtpStatsResult: streams, DTMF events, RTCP, capture hiccups
+
+Each batch is grouped by stream (streamgroups), and every statistic is computed over all streams at once on the
+grouped columns, each stream starting from the state its row of the table carried out of the batch before:
+jitter and delta (rtpjitter), sequence accounting (rtpseq), jitter buffers (jitterbuffer), per-second series
+(rtpseries); only DTMF events, RTCP packets and the rare sequence jumps are handled one by one.
+
+Clocks: static payload types have theirs; a dynamic type gets its clock from the SDP seen so far (rtpclock),
+as a single-pass Wireshark does. For a dynamic type nobody named, the jitter is kept for each candidate clock
+(8, 16, 48, 90 kHz) besides the no-clock figure; `finalize(clock_for=...)` or the timestamps' own rate (the
+"inferred" clock) picks one at the end. The clock must be known while folding (the filter is non-linear and the
+packets are gone afterwards), hence the candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .capturehealth import GAP_FACTOR, MIN_GAP_MS
+from .dtmf import DtmfTracker, plausible_events
+from .jitterbuffer import JB_STATE, fold_jitter_buffer, init_jitter_buffer
+from .model import Datagram
+from .parsers.columns import RtpColumns
+from .parsers.sdp import STATIC_PAYLOAD_TYPES
+from .rtcp import RtcpTracker
+from .rtpbatch import BatchView
+from .rtpclock import (
+    CANDIDATE_CLOCKS,
+    CN_PAYLOAD_TYPES,
+    STATIC_CLOCKS,
+    ClockResolver,
+    SdpClocks,
+    is_telephone_event,
+    jitter_clock,
+)
+from .rtpfinal import build_result
+from .rtpjitter import fold_jitter, jitter_columns
+from .rtpresult import RtpStatsResult
+from .rtpseq import SEQ_MOD, SEQ_STATE, fold_sequence, init_seq
+from .rtpseries import GapStore, SeriesStore
+from .segments import Segments
+from .streamgroups import StreamTable
+
+ClockFor = Callable[[str, int, str, int, int], "int | None"]
+MIN_INTERVAL_SAMPLES = 10  # regular deltas before a stream's own mean interval is trusted for gap events
+MAX_PT_CHANGES = 16  # payload-type changes recorded per stream (all are counted)
+INFER_TOLERANCE = 0.15  # an inferred clock must be within 15 % of a candidate
+
+_ENGINE_STATE = {
+    "t0_ns": np.int64, "t_last_ns": np.int64, "last_frame": np.int64, "first_ts": np.int64, "ws_ref_ns": np.int64,
+    "last_pt": np.int64, "bytes": np.int64, "markers": np.int64, "pt_changes": np.int64, "wrong_ts": np.int64,
+    "ts_jumps": np.int64, "max_delta": np.float64, "max_delta_frame": np.int64, "delta_sum": np.float64,
+    "delta_n": np.int64, "pt_mask_lo": np.uint64, "pt_mask_hi": np.uint64, "cand": np.bool_,
+    "infer_ts": np.int64, "infer_ns": np.int64, "last_ts": np.int64,
+}  # fmt: skip
+
+
+def _prefix(rate: int) -> str:
+    return f"c{rate}_"
+
+
+COLUMNS: dict[str, type] = {**_ENGINE_STATE, **SEQ_STATE, **JB_STATE, **jitter_columns("")}
+for _rate in CANDIDATE_CLOCKS:
+    COLUMNS.update(jitter_columns(_prefix(_rate)))
+
+
+class RtpStatsTable(StreamTable):
+    """The StreamTable with every accumulator of the engine as a column."""
+
+    def column_types(self) -> dict[str, type]:
+        return {**super().column_types(), **COLUMNS}
+
+    def _init_rows(self, rows: np.ndarray, rtp: RtpColumns, first: np.ndarray, keys) -> None:
+        super()._init_rows(rows, rtp, first, keys)
+        c = self.cols
+        c["t0_ns"][rows] = rtp.ts_ns[first]
+        c["ws_ref_ns"][rows] = rtp.ts_ns[first]
+        c["first_ts"][rows] = rtp.timestamp[first]
+        c["last_pt"][rows] = rtp.payload_type[first]
+        init_seq(c, rows, rtp.sequence[first].astype(np.int64))
+        init_jitter_buffer(c, rows)
+
+
+class RtpStatsEngine:
+    """Folds RTP batches (and SIP/RTCP datagrams) in capture order; `finalize` builds the records.
+
+    clocks: where dynamic payload types get their encoding and clock (default: an SdpClocks fed by
+    `add_datagram`); guess_events: take 4-octet payloads of an unnamed dynamic type for RFC 4733 events;
+    series/jitter_buffers: collect the per-second series and run the jitter-buffer models."""
+
+    def __init__(self, *, clocks: ClockResolver | None = None, guess_events: bool = True, series: bool = True,
+                 jitter_buffers: bool = True) -> None:
+        self.table = RtpStatsTable()
+        self.clocks = clocks if clocks is not None else SdpClocks()
+        self.guess_events = guess_events
+        self.jitter_buffers = jitter_buffers
+        self.series = SeriesStore() if series else None
+        self.gaps = GapStore()
+        self.dtmf = DtmfTracker()
+        self.rtcp = RtcpTracker()
+        self.encodings: dict[tuple[int, int], tuple[int, tuple[str, int] | None]] = {}  # (row, pt) -> (version, enc)
+        self.pt_change_log: dict[int, list[tuple[int, int, int]]] = {}
+
+    # ------------------------------------------------------------------------------------------- datagrams
+
+    def add_datagram(self, d: Datagram) -> None:
+        """SIP: learn payload-type maps from its SDP (when the resolver learns); RTCP: parse the reports."""
+        if d.kind == "rtcp":
+            self.rtcp.add(d)
+        elif d.kind == "sip" and hasattr(self.clocks, "learn"):
+            self.clocks.learn(d.payload)
+
+    # ------------------------------------------------------------------------------------------- RTP batches
+
+    def add(self, rtp: RtpColumns) -> None:
+        if not len(rtp):
+            return
+        g, rows = self.table.add(rtp)
+        c = self.table.cols
+        segs = Segments.of(g.starts, g.counts)
+        b = BatchView(rtp, g.order, segs, rows, c["packets"][rows] - g.counts, c)
+        if b.dynamic.any():
+            self._resolve(b)
+        if b.unresolved.any():
+            wanted = np.logical_or.reduceat(b.unresolved, segs.starts)
+            fresh = rows[wanted & ~c["cand"][rows]]
+            for rate in CANDIDATE_CLOCKS:  # until now every clock assumption saw the same packets
+                for name in jitter_columns(""):
+                    c[_prefix(rate) + name][fresh] = c[name][fresh]
+            c["cand"][rows[wanted]] = True
+        candidates = c["cand"][rows]
+        jitter = fold_jitter(b, b.clock, c)
+        if candidates.any():
+            sub = b.subset(candidates)
+            guessed = sub.unresolved & ~sub.maybe_event
+            for rate in CANDIDATE_CLOCKS:
+                fold_jitter(sub, np.where(guessed, rate, sub.clock), c, _prefix(rate))
+        self._fold_delta(b)
+        lost = fold_sequence(b, c)
+        if self.jitter_buffers:
+            fold_jitter_buffer(b, c)
+        self._fold_counts(b)
+        if self.series is not None:
+            self.series.add(b, lost, jitter)
+        # the state the next batch starts from
+        last_in = segs.last_where(b.in_time, strict=False)[segs.ends]
+        has = last_in >= 0
+        c["ws_ref_ns"][rows[has]] = b.t_ns[last_in[has]]
+        c["last_pt"][rows] = segs.last_of(b.pt)
+        c["last_ts"][rows] = segs.last_of(b.ts)
+        c["t_last_ns"][rows] = segs.last_of(b.t_ns)
+        c["last_frame"][rows] = b.frames_at(segs.ends)
+
+    def _resolve(self, b: BatchView) -> None:
+        """Clocks of the dynamic payload types, per (stream, type) pair, and the RFC 4733 event packets."""
+        c = self.table.cols
+        pos = np.flatnonzero(b.dynamic)
+        key = b.rows[b.segs.seg[pos]] * 128 + b.pt[pos]
+        pairs, inverse = np.unique(key, return_inverse=True)
+        version = self.clocks.version
+        rate = np.zeros(len(pairs), dtype=np.int64)
+        event_rate = np.full(len(pairs), -1, dtype=np.int64)
+        known = np.zeros(len(pairs), dtype=bool)
+        for j, k in enumerate(pairs.tolist()):
+            cached = self.encodings.get(k)
+            if cached is None or cached[0] != version:
+                row, pt = divmod(k, 128)
+                src = (int(c["src_hi"][row]), int(c["src_lo"][row]), int(c["src_port"][row]))
+                dst = (int(c["dst_hi"][row]), int(c["dst_lo"][row]), int(c["dst_port"][row]))
+                cached = self.encodings[k] = (version, self.clocks.encoding(src, dst, pt) or
+                                              (cached[1] if cached else None))
+            if cached[1] is not None:
+                name, r = cached[1]
+                known[j] = True
+                rate[j] = jitter_clock(name, r)
+                event_rate[j] = r if is_telephone_event(name) else -1
+        b.clock[pos] = rate[inverse]
+        b.unresolved[pos] = ~known[inverse]
+        word = b.rtp.payload_word[b.order[pos]]
+        b.maybe_event[pos] = (b.rtp.payload_len[b.order[pos]] == 4) & plausible_events(word)
+        named_event = event_rate[inverse] >= 0
+        guessed = self.guess_events & b.unresolved[pos] & b.maybe_event[pos]
+        events = np.flatnonzero(named_event | guessed)
+        if len(events):
+            at = pos[events]
+            self.dtmf.add(b.rows[b.segs.seg[at]], b.ts[at], word[events], b.frames_at(at), b.t_ns[at],
+                          np.maximum(event_rate[inverse][events], 0), ~named_event[events])
+        self._fold_inference(b, pos)
+
+    def _fold_inference(self, b: BatchView, pos: np.ndarray) -> None:
+        """Timestamp advance over arrival time between consecutive packets of an unnamed dynamic type: the
+        ratio is the sender's clock, used when nobody names the type."""
+        sel = pos[b.unresolved[pos] & ~b.maybe_event[pos] & ~b.first[pos]]
+        if not len(sel):
+            return
+        c = self.table.cols
+        seg = b.segs.seg[sel]
+        head = sel == b.segs.starts[seg]  # its packet before is the carried one
+        row = b.rows[seg]
+        before = np.maximum(sel - 1, 0)
+        prev_seq = np.where(head, c["last_seq"][row], b.seq[before])
+        prev_ts = np.where(head, c["last_ts"][row], b.ts[before])
+        prev_ns = np.where(head, c["t_last_ns"][row], b.t_ns[before])
+        follows = (b.prev_pt[sel] == b.pt[sel]) & (((b.seq[sel] - prev_seq) & (SEQ_MOD - 1)) == 1)
+        step = (b.ts[sel] - prev_ts) & 0xFFFFFFFF
+        ok = follows & (step < (1 << 24))
+        np.add.at(c["infer_ts"], row[ok], step[ok])
+        np.add.at(c["infer_ns"], row[ok], (b.t_ns[sel] - prev_ns)[ok])
+
+    def _fold_delta(self, b: BatchView) -> None:
+        """Max delta (Wireshark: over regular packets, with its frame), the usual interval, and gap events."""
+        c, segs, rows, seg = self.table.cols, b.segs, b.rows, b.segs.seg
+        delta = np.where(b.regular, b.delta, 0.0)
+        top = segs.reduce_max(delta)
+        better = top > c["max_delta"][rows]
+        if better.any():
+            hit = b.regular & (delta == segs.spread(top))
+            first_hit = np.minimum.reduceat(np.where(hit, np.arange(segs.size), segs.size), segs.starts)
+            c["max_delta"][rows[better]] = top[better]
+            c["max_delta_frame"][rows[better]] = b.frames_at(first_hit[better])
+        total, count = segs.reduce_sum(delta), segs.reduce_sum(b.regular)
+        n0, s0 = c["delta_n"][rows], c["delta_sum"][rows]
+        usual = np.where(n0 >= MIN_INTERVAL_SAMPLES, s0 / np.maximum(n0, 1), (s0 + total) / np.maximum(n0 + count, 1))
+        limit = np.maximum(GAP_FACTOR * usual, MIN_GAP_MS)
+        gap = np.flatnonzero(b.regular & (delta > segs.spread(limit)))
+        if len(gap):
+            end = b.t_ns[gap]
+            self.gaps.add(rows[seg[gap]], end - np.round(b.delta[gap] * 1e6).astype(np.int64), end)
+        c["delta_sum"][rows] = s0 + total
+        c["delta_n"][rows] = n0 + count
+
+    def _fold_counts(self, b: BatchView) -> None:
+        c, segs, rows = self.table.cols, b.segs, b.rows
+        c["bytes"][rows] += segs.reduce_sum(b.gather("packet_len"))
+        c["markers"][rows] += segs.reduce_sum(b.marker)
+        if not b.all_in_time:
+            c["wrong_ts"][rows] += segs.reduce_sum(~b.in_time)
+        switched = b.pt != b.prev_pt  # never at a stream's first packet (its carried type is its own)
+        one = np.uint64(1)
+        if switched.any():  # the set of payload types seen: one bit each, 0-63 and 64-127
+            low = b.pt < 64
+            bits = np.left_shift(one, (b.pt & 63).astype(np.uint64))
+            c["pt_mask_lo"][rows] |= np.bitwise_or.reduceat(np.where(low, bits, 0), segs.starts)
+            c["pt_mask_hi"][rows] |= np.bitwise_or.reduceat(np.where(low, 0, bits), segs.starts)
+        else:  # one type per stream in this batch
+            pt = b.pt.take(segs.starts)
+            bits = np.left_shift(one, (pt & 63).astype(np.uint64))
+            low = pt < 64
+            c["pt_mask_lo"][rows[low]] |= bits[low]
+            c["pt_mask_hi"][rows[~low]] |= bits[~low]
+            return
+        change = switched & ~(b.cn | b.prev_cn)
+        if change.any():
+            c["pt_changes"][rows] += segs.reduce_sum(change)
+            at = np.flatnonzero(change)
+            for row, frame, old, new in zip(rows[segs.seg[at]].tolist(), b.frames_at(at).tolist(),
+                                            b.prev_pt[at].tolist(), b.pt[at].tolist()):
+                log = self.pt_change_log.setdefault(row, [])
+                if len(log) < MAX_PT_CHANGES:
+                    log.append((frame, old, new))
+
+    # ------------------------------------------------------------------------------------------- the end
+
+    def finalize(self, *, clock_for: ClockFor | None = None, infer_clocks: bool = True) -> RtpStatsResult:
+        """Build the records. clock_for(src_ip, src_port, dst_ip, dst_port, payload_type) -> clock rate | None
+        names the clock of a dynamic type that no SDP named while folding (0: no clock, e.g. telephone-event);
+        otherwise (infer_clocks) the candidate nearest the timestamps' own rate is taken."""
+        return build_result(self, clock_for, infer_clocks)
+
+    def codec_of(self, row: int, pt: int) -> tuple[str | None, int | None, str]:
+        """(encoding name, clock rate, source) of a payload type of a row, as known at the end."""
+        if pt < 96:
+            static = STATIC_PAYLOAD_TYPES.get(pt)
+            return (static.encoding if static else None), STATIC_CLOCKS.get(pt), "static"
+        cached = self.encodings.get(row * 128 + pt)
+        if cached is not None and cached[1] is not None:
+            return cached[1][0], cached[1][1], "sdp"
+        return None, None, "none"
