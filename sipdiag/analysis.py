@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .correlate import Correlator
@@ -48,12 +48,14 @@ class Analysis:
     streams: tuple[MediaStream, ...] = ()  # every RTP stream measured, bound to its call (issue 5)
     media: tuple[CallMedia, ...] = ()  # per call, in the order of `calls`: its streams, audio verdict, DTMF
     rtp: RtpStatsResult | None = None  # the raw statistics: DTMF events, RTCP reports, capture hiccups
+    _media_by_call: dict[str, CallMedia] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_media_by_call", {m.call_id: m for m in self.media})
 
     def media_of(self, call: Call) -> CallMedia | None:
-        for m in self.media:
-            if m.call_id == call.call_id:
-                return m
-        return None
+        """The media of a call (its streams, verdict, DTMF); None for a call without any."""
+        return self._media_by_call.get(call.call_id)
 
     def find_call(self, ref: str) -> Call:
         """A call by its Call-ID, or `#N` for the N-th call of the calls table (1-based, in capture order).

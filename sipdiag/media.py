@@ -131,15 +131,22 @@ def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_e
             b = sources.get((s.dst_ip, s.dst_port))
             if b is not None and b.call_id is not None:
                 result[k] = Binding(b.call_id, _reverse(b.direction), "latching")
+    by_host: dict[str, list[int]] = {}
+    for i, call in enumerate(calls):
+        for host in {_host(call.caller_address), _host(call.callee_address)}:
+            by_host.setdefault(host, []).append(i)
     for k, s in enumerate(streams):
         if result[k] is None:
-            result[k] = _heuristic(s, calls, overlap)
+            near = sorted(set(by_host.get(s.src_ip, ())) | set(by_host.get(s.dst_ip, ())))
+            result[k] = _heuristic(s, calls, near, overlap)
     return [b for b in result if b is not None]
 
 
-def _heuristic(s: StreamLike, calls: Sequence[Call], overlap) -> Binding:
+def _heuristic(s: StreamLike, calls: Sequence[Call], near: Sequence[int], overlap) -> Binding:
+    """Among the calls signalled by one of the stream's hosts, the one it overlaps most in time."""
     best = None
-    for i, call in enumerate(calls):
+    for i in near:
+        call = calls[i]
         caller, callee = _host(call.caller_address), _host(call.callee_address)
         if {s.src_ip, s.dst_ip} & {caller, callee} and overlap(i, s) > 0:
             direction = "caller->callee" if s.src_ip == caller or s.dst_ip == callee else "callee->caller"
@@ -156,9 +163,8 @@ def _reverse(direction: str | None) -> str | None:
     return {"caller->callee": "callee->caller", "callee->caller": "caller->callee"}.get(direction or "")
 
 
-def media_verdict(call: Call, streams: Sequence[StreamLike], bindings: Sequence[Binding]) -> MediaVerdict:
-    """The audio verdict of one call from the streams bound to it."""
-    mine = [(s, b) for s, b in zip(streams, bindings) if b.call_id == call.call_id]
+def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> MediaVerdict:
+    """The audio verdict of one call from the (stream, binding) pairs bound to it."""
     to_callee = sum(s.packets for s, b in mine if b.direction == "caller->callee")
     to_caller = sum(s.packets for s, b in mine if b.direction == "callee->caller")
     base = dict(call_id=call.call_id, packets_to_callee=to_callee, packets_to_caller=to_caller)
@@ -240,12 +246,19 @@ def stream_quality(s: RtpStreamStats) -> EModelResult | None:
     discard, the burstiness of the loss (RULES.md §1.3, §1.4)."""
     if not s.codec or s.packets < MIN_AUDIO_PACKETS:
         return None
-    codec = codec_info(s.codec)
+    expected = max(s.expected, s.packets, 1)
+    # Inputs rounded to 1e-4 (far below what changes a MOS shown to two decimals) so that the many streams of
+    # a large capture with the same figures share one computation.
+    return _quality(s.codec, round(max(s.lost, 0) * 100.0 / expected, 4), round(s.late_50ms * 100.0 / expected, 4),
+                    round(s.burst_ratio or 1.0, 4))
+
+
+@lru_cache(maxsize=8192)
+def _quality(codec_name: str, loss_pct: float, discard_pct: float, burst: float) -> EModelResult | None:
+    codec = codec_info(codec_name)
     if codec is None:
         return None
-    expected = max(s.expected, s.packets, 1)
-    return r_factor(codec=codec, loss_pct=max(s.lost, 0) * 100.0 / expected,
-                    discard_pct=s.late_50ms * 100.0 / expected, burst_ratio=s.burst_ratio or 1.0)
+    return r_factor(codec=codec, loss_pct=loss_pct, discard_pct=discard_pct, burst_ratio=burst)
 
 
 def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: int,
@@ -262,9 +275,16 @@ def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: i
     for k, s in enumerate(result.streams):
         if s.rtp_like:
             call_of_stream[k] = next(bound)[1].call_id
+    by_call: dict[str | None, list[int]] = {}
+    for i, m in enumerate(streams):
+        by_call.setdefault(m.call_id, []).append(i)
+    dtmf_by_call: dict[str | None, list[DtmfEvent]] = {}
+    for e in result.dtmf:
+        dtmf_by_call.setdefault(call_of_stream.get(e.stream), []).append(e)
     media = []
     for call in calls:
-        mine = tuple(i for i, m in enumerate(streams) if m.call_id == call.call_id)
-        dtmf = tuple(e for e in result.dtmf if call_of_stream.get(e.stream) == call.call_id)
-        media.append(CallMedia(call.call_id, mine, media_verdict(call, stats, bindings), dtmf, call.info_dtmf))
+        mine = tuple(by_call.get(call.call_id, ()))
+        verdict = media_verdict(call, [(streams[i].stats, streams[i].binding) for i in mine])
+        media.append(CallMedia(call.call_id, mine, verdict, tuple(dtmf_by_call.get(call.call_id, ())),
+                               call.info_dtmf))
     return streams, tuple(media)

@@ -96,11 +96,12 @@ class RtcpSummary:
     fraction_lost_pct_max: float
     fraction_lost_pct_last: float
     cumulative_lost_last: int
-    jitter_max: int  # timestamp units of the source (RtpStatsResult converts with the stream's clock)
+    jitter_max: int  # timestamp units of the source
     rtt_ms_min: float | None
     rtt_ms_mean: float | None
     rtt_ms_max: float | None
     rtt_samples: int
+    jitter_max_ms: float | None = None  # with the clock of the source's stream, when the capture has it
 
 
 @dataclass(frozen=True, slots=True)

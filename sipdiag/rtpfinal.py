@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .capturehealth import find_hiccups
 from .parsers.scan import address
+from .rtcp import RtcpResult
 from .rtpclock import CANDIDATE_CLOCKS, CN_PAYLOAD_TYPES, is_telephone_event
 from .rtpjitter import jitter_summary
 from .rtpresult import RtpStatsResult, RtpStreamStats
@@ -44,9 +46,16 @@ def infer_clock(ts_units: int, ns: int) -> int | None:
 
 
 def _payload_types(c: dict[str, np.ndarray]) -> list[list[int]]:
-    masks = np.stack([c["pt_mask_lo"], c["pt_mask_hi"]], axis=1).astype("<u8")
-    bits = np.unpackbits(masks.view(np.uint8).reshape(len(masks), 16), axis=1, bitorder="little").astype(bool)
-    return [np.flatnonzero(r).tolist() for r in bits]
+    """The payload types seen per row, from the two 64-bit masks (usually a single bit)."""
+    out = []
+    for lo, hi in zip(c["pt_mask_lo"].tolist(), c["pt_mask_hi"].tolist()):
+        bits, pts = lo | hi << 64, []
+        while bits:
+            low = bits & -bits
+            pts.append(low.bit_length() - 1)
+            bits ^= low
+        out.append(pts)
+    return out
 
 
 def _previous_ssrc(c: dict[str, np.ndarray]) -> list[int | None]:
@@ -81,7 +90,8 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
     wire = c["bytes"] + c["packets"] * np.where(v4, IP_OVERHEAD[4], IP_OVERHEAD[6])
     bitrate = np.where(duration > 0, wire * 8 / np.where(duration > 0, duration, 1) / 1000, 0.0)
     mean, top, last = (a.copy() for a in jitter_summary(c))
-    clock, codec, source = _clocks(engine, c, rows, clock_for, infer_clocks, mean, top, last)
+    pts = _payload_types(c)
+    clock, codec, source = _clocks(engine, c, rows, pts, clock_for, infer_clocks, mean, top, last)
     cols = {
         "payload_type": c["payload_type"], "first_frame": c["first_frame"], "last_frame": c["last_frame"],
         "start_ns": c["t0_ns"], "end_ns": c["t_last_ns"], "duration_s": duration, "packets": c["packets"],
@@ -99,7 +109,6 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
         "jitter_buffer_resyncs": c["jb_resyncs"],
     }
     like = rtp_like(c)
-    pts = _payload_types(c)
     previous = _previous_ssrc(c)
     names: dict[tuple[int, int], str] = {}
 
@@ -122,8 +131,7 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
         "previous_ssrc": [previous[r] for r in order], "rtp_like": like[rows].tolist(),
         **{k: v[rows].tolist() for k, v in cols.items()},
     }
-    fields = [per_row[f] for f in RtpStreamStats.__dataclass_fields__]
-    streams = [RtpStreamStats(*values) for values in zip(*fields)]
+    streams = list(map(RtpStreamStats._make, zip(*(per_row[f] for f in RtpStreamStats._fields))))
     gap_rows, gap_start, gap_end = engine.gaps.arrays()
     keep = like[gap_rows] if len(gap_rows) else np.zeros(0, dtype=bool)
     hiccups = find_hiccups(gap_start[keep], gap_end[keep], c["t0_ns"][like], c["t_last_ns"][like])
@@ -132,12 +140,24 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
     dropped = {"series": engine.series.dropped if engine.series is not None else 0, "gaps": engine.gaps.dropped,
                "dtmf": engine.dtmf.dropped}
     series = engine.series.table(stream_of_row) if engine.series is not None and stream_of_row else None
-    return RtpStatsResult(tuple(streams), engine.dtmf.events(stream_of_row), engine.rtcp.result(), hiccups,
+    return RtpStatsResult(tuple(streams), engine.dtmf.events(stream_of_row), _rtcp_in_ms(engine, streams), hiccups,
                           changes, dropped, series)
 
 
-def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, clock_for: ClockFor | None,
-            infer_clocks: bool, mean: np.ndarray, top: np.ndarray, last: np.ndarray
+def _rtcp_in_ms(engine: RtpStatsEngine, streams: list[RtpStreamStats]) -> RtcpResult:
+    """The far end's jitter in ms, with the clock of the stream it reports on (its SSRC)."""
+    rtcp = engine.rtcp.result()
+    clocks: dict[int, int] = {}
+    for s in streams:
+        if s.clock_rate:
+            clocks.setdefault(s.ssrc, s.clock_rate)
+    summaries = tuple(replace(r, jitter_max_ms=r.jitter_max * 1000 / clocks[r.source_ssrc])
+                      if r.source_ssrc in clocks else r for r in rtcp.summaries)
+    return replace(rtcp, summaries=summaries)
+
+
+def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, all_pts: list[list[int]],
+            clock_for: ClockFor | None, infer_clocks: bool, mean: np.ndarray, top: np.ndarray, last: np.ndarray
             ) -> tuple[dict[int, int | None], dict[int, str | None], dict[int, str]]:
     """Per row: the clock the jitter figures use, the codec name and where the clock came from. For a stream
     whose dynamic type nobody named while folding, the caller's clock or the inferred one picks a candidate's
@@ -155,7 +175,7 @@ def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, 
             if not rate:
                 source[row] = "none"
             continue
-        pts = _payload_types_of(c, row)
+        pts = all_pts[row]
         events = {p for p in pts if p >= 96 and is_telephone_event(engine.codec_of(row, p)[0])}
         media = [p for p in pts if p not in CN_PAYLOAD_TYPES and p not in events]
         unnamed = [p for p in media if p >= 96 and engine.codec_of(row, p)[0] is None]
@@ -175,8 +195,3 @@ def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, 
                 rate = None
         codec[row], clock[row], source[row] = name_, rate or None, src if rate else "none"
     return clock, codec, source
-
-
-def _payload_types_of(c: dict[str, np.ndarray], row: int) -> list[int]:
-    lo, hi = int(c["pt_mask_lo"][row]), int(c["pt_mask_hi"][row])
-    return [p for p in range(64) if lo >> p & 1] + [64 + p for p in range(64) if hi >> p & 1]

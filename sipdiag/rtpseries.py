@@ -69,7 +69,8 @@ class SeriesStore:
         stream (streams numbered as in the result)."""
         if not self.parts:
             e32 = np.empty(0, dtype=np.int32)
-            return SeriesTable(e32, e32, e32, e32, np.empty(0, dtype=np.float32))
+            return SeriesTable(e32, e32, e32, e32, np.empty(0, dtype=np.float32),
+                               np.zeros(len(stream_of_row) + 1, dtype=np.int64))
         row, second, packets, lost, jitter = (np.concatenate(c) for c in zip(*self.parts))
         remap = np.full(max(stream_of_row) + 1, -1, dtype=np.int64)
         remap[list(stream_of_row)] = list(stream_of_row.values())
@@ -78,10 +79,11 @@ class SeriesStore:
         order = np.argsort(key, kind="stable")
         key = key[order]
         head = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        return SeriesTable(stream[order][head].astype(np.int32), second[order][head],
-                           np.add.reduceat(packets[order], head).astype(np.int32),
+        stream = stream[order][head].astype(np.int32)
+        bounds = np.searchsorted(stream, np.arange(len(stream_of_row) + 1)).astype(np.int64)
+        return SeriesTable(stream, second[order][head], np.add.reduceat(packets[order], head).astype(np.int32),
                            np.add.reduceat(lost[order], head).astype(np.int32),
-                           np.maximum.reduceat(jitter[order], head).astype(np.float32))
+                           np.maximum.reduceat(jitter[order], head).astype(np.float32), bounds)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -95,8 +97,12 @@ class SeriesTable:
     lost: np.ndarray
     jitter_max_ms: np.ndarray
 
+    bounds: np.ndarray  # int64: stream i's entries are [bounds[i], bounds[i + 1])
+
     def of(self, stream: int) -> StreamSeries:
-        a, z = np.searchsorted(self.stream, [stream, stream + 1])
+        if not 0 <= stream < len(self.bounds) - 1:
+            raise IndexError(stream)
+        a, z = int(self.bounds[stream]), int(self.bounds[stream + 1])
         return StreamSeries(self.second[a:z], self.packets[a:z], self.lost[a:z], self.jitter_max_ms[a:z])
 
     def __eq__(self, other: object) -> bool:

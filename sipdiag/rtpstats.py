@@ -37,7 +37,6 @@ from .rtcp import RtcpTracker
 from .rtpbatch import BatchView
 from .rtpclock import (
     CANDIDATE_CLOCKS,
-    CN_PAYLOAD_TYPES,
     STATIC_CLOCKS,
     ClockResolver,
     SdpClocks,

@@ -341,12 +341,11 @@ def rich_stream(seed: int = 11) -> list[P]:
 def assert_same(a, b):
     assert len(a.streams) == len(b.streams)
     for x, y in zip(a.streams, b.streams):
-        for f in dataclasses.fields(x):
-            vx, vy = getattr(x, f.name), getattr(y, f.name)
+        for name, vx, vy in zip(x._fields, x, y):
             if isinstance(vx, float):
-                assert vx == pytest.approx(vy, rel=1e-9, abs=1e-12), f.name
+                assert vx == pytest.approx(vy, rel=1e-9, abs=1e-12), name
             else:
-                assert vx == vy, f.name
+                assert vx == vy, name
     assert a.dtmf == b.dtmf and a.payload_type_changes == b.payload_type_changes and a.series == b.series
 
 
@@ -447,8 +446,11 @@ def test_rtcp_xr_voip_metrics_and_trailing_bytes():
 
 def test_engine_takes_rtcp_and_sdp_datagrams():
     engine = RtpStatsEngine()
-    engine.add_datagram(rtcp(1, 0, sender_report(0xAAAA, 1 << 32)))
     engine.add_datagram(sip(SDP))
     engine.add(columns(opus(20)))
+    rr = struct.pack("!BBHI", 0x81, 201, 7, 0xBBBB) + report_block(0x1111, 0, 0, 19, 480, 0, 0)
+    engine.add_datagram(rtcp(30, 400, rr))
     result = engine.finalize()
     assert result.rtcp.datagrams == 1 and only(result).clock_source == "sdp"
+    (summary,) = result.rtcp.summaries
+    assert (summary.jitter_max, summary.jitter_max_ms) == (480, 10.0)  # at the opus stream's 48 kHz
