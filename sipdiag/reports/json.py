@@ -59,6 +59,14 @@ def to_document(a: Analysis, *, call: Call | None = None) -> dict[str, Any]:
         "registrations": [registration_record(r) for r in a.registrations],
         "transactions": [transaction_record(t) for t in a.transactions],
         "streams": [stream_record(m) for m in a.streams],
+        "rtcp": [
+            {"src": f"{r.src_ip}:{r.src_port}", "dst": f"{r.dst_ip}:{r.dst_port}",
+             "reporter_ssrc": f"0x{r.reporter_ssrc:08x}", "source_ssrc": f"0x{r.source_ssrc:08x}", "reports": r.reports,
+             "fraction_lost_pct_max": r.fraction_lost_pct_max, "fraction_lost_pct_last": r.fraction_lost_pct_last,
+             "cumulative_lost_last": r.cumulative_lost_last, "jitter_max_ms": r.jitter_max_ms,
+             "rtt_ms_min": r.rtt_ms_min, "rtt_ms_mean": r.rtt_ms_mean, "rtt_ms_max": r.rtt_ms_max}
+            for r in (a.rtp.rtcp.summaries if a.rtp else ())
+        ],
         "capture_health": {
             "interface_drops": sum((s.dropped_by_interface or 0) + (s.dropped_by_os or 0) for s in c.interface_stats),
             "hiccups": [{"start": iso_time(h.start_ns), "duration_ms": round(h.duration_ms, 3),
@@ -176,7 +184,8 @@ def call_record(c, a: Analysis | None = None) -> dict[str, Any]:
              "cseq_method": m.cseq_method, "retransmission": m.retransmission, "sdp": m.sdp}
             for m in c.messages
         ],
-        "streams": [stream_record(a.streams[i]) for i in media.streams] if media and a else [],
+        # indexes into the document's top-level `streams` (each stream is described once)
+        "streams": list(media.streams) if media else [],
         "media": media_record(a, c) if a is not None else None,
     }
 

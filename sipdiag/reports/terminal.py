@@ -74,6 +74,17 @@ def _summary(console: Console, a: Analysis) -> None:
     for s in c.interface_stats:
         summary.add_row("Capture drops", f"interface {s.interface}: received {s.received}, dropped "
                                          f"{s.dropped_by_interface} (interface) / {s.dropped_by_os} (OS)")
+    hiccups = a.rtp.hiccups if a.rtp else ()
+    if hiccups:
+        # Gaps that hit (nearly) every stream at once are the capture point's, not the network's.
+        worst = max(hiccups, key=lambda h: h.duration_ms)
+        summary.add_row("Capture gaps", f"{len(hiccups)} moment(s) when most streams paused together (the capture "
+                                        f"point, not the network); longest {worst.duration_ms:.0f} ms at "
+                                        f"{iso_time(worst.start_ns)}")
+    for r in (a.rtp.rtcp.summaries if a.rtp else ()):
+        rtt = f", RTT {r.rtt_ms_mean:.0f} ms" if r.rtt_ms_mean is not None else ""
+        summary.add_row("RTCP", t(f"{r.src_ip}:{r.src_port} reports {r.reports}x on 0x{r.source_ssrc:08x}: "
+                                  f"loss up to {r.fraction_lost_pct_max:.1f}%{rtt}"))
     console.print(summary)
     if a.sip.messages:
         table = Table(title="SIP messages", title_justify="left")
