@@ -21,6 +21,12 @@ def iso_time(ts_ns: int | None) -> str | None:
 
 def to_document(a: Analysis, *, call: Call | None = None) -> dict[str, Any]:
     """The document; with `call`, `calls` holds that call only (the rest of the document is unchanged)."""
+    return {k: list(v()) if callable(v) else v for k, v in _parts(a, call).items()}
+
+
+def _parts(a: Analysis, call: Call | None) -> dict[str, Any]:
+    """The document with its long arrays as generator functions, so a writer can stream them record by record
+    (the document of a capture with thousands of calls is never held whole)."""
     c = a.capture
     return {
         "schema": SCHEMA,
@@ -55,10 +61,10 @@ def to_document(a: Analysis, *, call: Call | None = None) -> dict[str, Any]:
             "transports": a.sip.transports,
             "encapsulations": a.sip.encapsulations,
         },
-        "calls": [call_record(x, a) for x in (a.calls if call is None else (call,))],
-        "registrations": [registration_record(r) for r in a.registrations],
-        "transactions": [transaction_record(t) for t in a.transactions],
-        "streams": [stream_record(m) for m in a.streams],
+        "calls": lambda: (call_record(x, a) for x in (a.calls if call is None else (call,))),
+        "registrations": lambda: (registration_record(r) for r in a.registrations),
+        "transactions": lambda: (transaction_record(t) for t in a.transactions),
+        "streams": lambda: (stream_record(m) for m in a.streams),
         "rtcp": [
             {"src": f"{r.src_ip}:{r.src_port}", "dst": f"{r.dst_ip}:{r.dst_port}",
              "reporter_ssrc": f"0x{r.reporter_ssrc:08x}", "source_ssrc": f"0x{r.source_ssrc:08x}", "reports": r.reports,
@@ -216,11 +222,20 @@ def registration_record(r) -> dict[str, Any]:
 def render_json(a: Analysis, out: TextIO, *, call: Call | None = None) -> None:
     """Indented and ASCII-only for a person at a terminal (no raw control or bidi characters reach the screen);
     compact UTF-8 from orjson for a pipe or a file, which is what programs read (five times faster than the
-    standard encoder on a large capture; control characters are escaped as JSON requires)."""
-    doc = to_document(a, call=call)
+    standard encoder; control characters are escaped as JSON requires), written record by record."""
     if getattr(out, "isatty", lambda: False)():
-        out.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+        out.write(json.dumps(to_document(a, call=call), indent=2, ensure_ascii=True) + "\n")
         return
     import orjson
 
-    out.write(orjson.dumps(doc).decode("utf-8") + "\n")
+    out.write("{")
+    for n, (key, value) in enumerate(_parts(a, call).items()):
+        out.write(("," if n else "") + orjson.dumps(key).decode() + ":")
+        if callable(value):
+            out.write("[")
+            for i, record in enumerate(value()):
+                out.write(("," if i else "") + orjson.dumps(record).decode())
+            out.write("]")
+        else:
+            out.write(orjson.dumps(value).decode())
+    out.write("}\n")
