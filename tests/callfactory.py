@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sipdiag.model import MessageRef
+import dataclasses
+
+from sipdiag.model import Call, MessageRef
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC
 MS = 1_000_000
@@ -46,3 +48,15 @@ frame     time  192.168.1.10:5060   203.0.113.5:5060
     7  +45.000          │───────BYE───────▶│
     8  +45.020          │◀───200 OK (BYE)──│
 """
+
+
+def make_call(messages: tuple[MessageRef, ...] = (), **changes) -> Call:
+    """An answered call from Alice to Bob, ended by Alice's BYE; `changes` override fields."""
+    call = Call(call_id="a84b4c76e66710@pc33.atlanta.example.com", caller="alice@atlanta.example.com",
+                callee="bob@biloxi.example.com", caller_display=None, start_ns=T0, first_frame=1,
+                caller_address=UA, callee_address=PBX, outcome="answered", final_status=200, final_reason="OK",
+                setup_ms=120.0, answer_ms=2300.0, duration_s=42.7, ended_by="caller", end_reason=None,
+                transport="udp", user_agents=(), auth_challenges=0, reinvites=0, prack=False, refer_to=(),
+                cancelled_frame=None, bye_frame=7, seen_from_start=True, messages=messages, transactions=(),
+                dialogs=(), negotiations=())
+    return dataclasses.replace(call, **changes)

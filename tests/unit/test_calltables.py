@@ -9,24 +9,14 @@ import re
 
 from rich.console import Console
 
-from tests.callfactory import MS, PBX, T0, UA, basic_messages, message
-from sipdiag.model import Call, CallLeg, MediaDescription, MessageRef, Negotiation, Registration
-from sipdiag.reports.calltables import call_details, calls_table, registrations_table, shorten
-
-
-
-
-
-def make_call(messages: tuple[MessageRef, ...] = (), **changes) -> Call:
-    """An answered call from Alice to Bob, ended by Alice's BYE; `changes` override fields."""
-    call = Call(call_id="a84b4c76e66710@pc33.atlanta.example.com", caller="alice@atlanta.example.com",
-                callee="bob@biloxi.example.com", caller_display=None, start_ns=T0, first_frame=1,
-                caller_address=UA, callee_address=PBX, outcome="answered", final_status=200, final_reason="OK",
-                setup_ms=120.0, answer_ms=2300.0, duration_s=42.7, ended_by="caller", end_reason=None,
-                transport="udp", user_agents=(), auth_challenges=0, reinvites=0, prack=False, refer_to=(),
-                cancelled_frame=None, bye_frame=7, seen_from_start=True, messages=messages, transactions=(),
-                dialogs=(), negotiations=())
-    return dataclasses.replace(call, **changes)
+from sipdiag.model import CallLeg, MediaDescription, Negotiation, Registration
+from sipdiag.reports.calltables import (
+    call_details,
+    calls_table,
+    registrations_table,
+    shorten,
+)
+from tests.callfactory import MS, PBX, T0, UA, basic_messages, make_call, message
 
 
 def make_registration(**changes) -> Registration:

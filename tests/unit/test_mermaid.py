@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from tests.callfactory import PBX, T0, UA, basic_messages, message
-from sipdiag.model import Call, MessageRef
 from sipdiag.reports.mermaid import mermaid_text, render_mermaid
-
-
-
-
-
-def make_call(messages: tuple[MessageRef, ...], **changes) -> Call:
-    """An answered call around `messages`; only what the diagram reads matters here."""
-    call = Call(call_id="a84b4c76e66710@pc33.atlanta.example.com", caller="alice@atlanta.example.com",
-                callee="bob@biloxi.example.com", caller_display=None, start_ns=T0, first_frame=1,
-                caller_address=UA, callee_address=PBX, outcome="answered", final_status=200, final_reason="OK",
-                setup_ms=120.0, answer_ms=2300.0, duration_s=42.7, ended_by="caller", end_reason=None,
-                transport="udp", user_agents=(), auth_challenges=0, reinvites=0, prack=False, refer_to=(),
-                cancelled_frame=None, bye_frame=7, seen_from_start=True, messages=messages, transactions=(),
-                dialogs=(), negotiations=())
-    return dataclasses.replace(call, **changes)
-
+from tests.callfactory import PBX, UA, basic_messages, make_call, message
 
 BASIC = """\
 sequenceDiagram
