@@ -14,7 +14,7 @@ from pathlib import Path
 from .correlate import Correlator
 from .errors import UsageError
 from .model import Anomaly, Call, Registration, Transaction
-from .ingest import CaptureResult, RtpStreamCount, ingest
+from .ingest import CaptureResult, ingest
 from .media import CallMedia, MediaStream, build_media
 from .rtpresult import RtpStatsResult
 from .parsers.anomalies import AnomalyLog
@@ -43,7 +43,6 @@ class Analysis:
     transactions: tuple[Transaction, ...]  # stand-alone: OPTIONS, SUBSCRIBE/NOTIFY, MESSAGE, PUBLISH, ...
     rtp_packets: int
     rtcp_packets: int
-    rtp_streams: tuple[RtpStreamCount, ...]
     anomalies: tuple[Anomaly, ...]
     streams: tuple[MediaStream, ...] = ()  # every RTP stream measured, bound to its call (issue 5)
     media: tuple[CallMedia, ...] = ()  # per call, in the order of `calls`: its streams, audio verdict, DTMF
@@ -131,10 +130,7 @@ def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
     assert result is not None
     info = result.info
     correlation = correlator.finish(info.last_ts_ns or 0)
-    streams: tuple[MediaStream, ...] = ()
-    media: tuple[CallMedia, ...] = ()
-    if result.rtp_stats is not None:
-        streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0)
+    streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0)
     return Analysis(
         capture=info,
         messages=tuple(messages),
@@ -142,9 +138,8 @@ def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
         calls=correlation.calls,
         registrations=correlation.registrations,
         transactions=correlation.transactions,
-        rtp_packets=sum(st.packets for st in result.rtp_streams),
+        rtp_packets=sum(m.stats.packets for m in streams),
         rtcp_packets=result.rtcp_packets,
-        rtp_streams=result.rtp_streams,
         anomalies=info.anomalies + log.anomalies(),
         streams=streams,
         media=media,

@@ -3,7 +3,7 @@ or, for large files, in a second process so that it works while this one parses 
 
     for item in ingest(path):
         list[Datagram]  -> SIP datagrams in frame order, in batches (few)
-        CaptureResult   -> last: the capture's facts, the RTP streams, the RTCP count, the RTP statistics
+        CaptureResult   -> last: the capture's facts, the RTCP count, the RTP statistics
 
 Why a second process: the capture side (reading, NumPy decoding, stream statistics) and the SIP side (parsing,
 correlation) each take about half of a large capture's time; on two cores they overlap. Only SIP datagrams
@@ -15,19 +15,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from .errors import SipdiagError
 from .model import Datagram
-from .parsers.scan import CaptureInfo, address, scan_capture
+from .parsers.scan import CaptureInfo, scan_capture
 from .rtpresult import RtpStatsResult
 from .rtpstats import RtpStatsEngine
-from .streamgroups import StreamTable
 
 # Below this a second process costs more than it saves (fork and pipe: ~20 ms).
 PARALLEL_MIN_BYTES = 32 << 20
@@ -37,47 +34,10 @@ F_SETPIPE_SZ = 1031  # fcntl command (Linux 2.6.35+)
 
 
 @dataclass(frozen=True, slots=True)
-class RtpStreamCount:
-    """One RTP flow (src, dst, SSRC) as the capture layer counted it; measured fully by the media stage."""
-
-    src_ip: str
-    src_port: int
-    dst_ip: str
-    dst_port: int
-    ssrc: int
-    payload_type: int
-    packets: int
-    first_frame: int
-
-
-# A flow is taken for RTP only when it looks like a sequence: enough packets whose sequence numbers stay close
-# together (RFC 3550 A.1 probation uses MIN_SEQUENTIAL = 2; a few more keep DNS or game traffic out).
-MIN_RTP_PACKETS = 3
-
-
-def rtp_streams(table: StreamTable) -> tuple[RtpStreamCount, ...]:
-    """The table's rows that look like RTP, as records in order of their first packet."""
-    c = {name: table.column(name) for name in table.column_types()}
-    n = c["packets"]
-    spread = np.minimum(c["seq_hi"] - c["seq_lo"], c["seq_shi"] - c["seq_slo"]) + 1
-    # Real RTP: sequence numbers cover about as many values as packets (loss widens it, duplicates narrow it);
-    # random bytes spread over the whole 16-bit space.
-    keep = np.flatnonzero((n >= MIN_RTP_PACKETS) & (spread <= 2 * n + 16))
-    keep = keep[np.argsort(c["first_frame"][keep], kind="stable")]
-    return tuple(
-        RtpStreamCount(address(int(c["src_hi"][i]), int(c["src_lo"][i])), int(c["src_port"][i]),
-                       address(int(c["dst_hi"][i]), int(c["dst_lo"][i])), int(c["dst_port"][i]), int(c["ssrc"][i]),
-                       int(c["payload_type"][i]), int(n[i]), int(c["first_frame"][i]))
-        for i in keep.tolist()
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class CaptureResult:
     info: CaptureInfo
-    rtp_streams: tuple[RtpStreamCount, ...]
     rtcp_packets: int
-    rtp_stats: RtpStatsResult | None = None  # every stream measured (sipdiag.rtpstats), DTMF, RTCP, hiccups
+    rtp_stats: RtpStatsResult  # every stream measured (sipdiag.rtpstats), DTMF, RTCP, hiccups
 
 
 def ingest(path: str | Path, *, parallel: bool | None = None) -> Iterator[list[Datagram] | CaptureResult]:
@@ -100,7 +60,7 @@ def _worth_a_process(path: str | Path) -> bool:
 
 def _in_process(path: str | Path) -> Iterator[list[Datagram] | CaptureResult]:
     scan = scan_capture(path)
-    engine = RtpStatsEngine()  # its table is the StreamTable rtp_streams reads
+    engine = RtpStatsEngine()
     rtcp = 0
     batch: list[Datagram] = []
     for item in scan:
@@ -119,7 +79,7 @@ def _in_process(path: str | Path) -> Iterator[list[Datagram] | CaptureResult]:
     if batch:
         yield batch
     assert scan.info is not None
-    yield CaptureResult(scan.info, rtp_streams(engine.table), rtcp, engine.finalize())
+    yield CaptureResult(scan.info, rtcp, engine.finalize())
 
 
 def _child(path: str | Path, conn) -> None:

@@ -24,13 +24,15 @@ def row_address(table, row: int) -> tuple[str, int, str, int, int]:
     return (address(int(c["src_hi"][row]), int(c["src_lo"][row])), int(c["src_port"][row]),
             address(int(c["dst_hi"][row]), int(c["dst_lo"][row])), int(c["dst_port"][row]), int(c["ssrc"][row]))
 
-MIN_RTP_PACKETS = 3  # as the capture layer's own test (ingest.rtp_streams)
+# A flow is taken for RTP only when it looks like a sequence: enough packets whose sequence numbers stay close
+# together (RFC 3550 A.1 probation uses MIN_SEQUENTIAL = 2; one more keeps DNS or game traffic out).
+MIN_RTP_PACKETS = 3
 IP_OVERHEAD = {4: 28, 6: 48}  # UDP header + IPv4/IPv6 header, as Wireshark's RTP bandwidth counts them
 
 
 def rtp_like(c: dict[str, np.ndarray]) -> np.ndarray:
     """Enough packets, and sequence numbers covering about as many values as packets (random bytes spread
-    over the whole 16-bit space): the capture layer's test, see ingest.rtp_streams."""
+    over the whole 16-bit space)."""
     n = c["packets"]
     spread = np.minimum(c["seq_hi"] - c["seq_lo"], c["seq_shi"] - c["seq_slo"]) + 1
     return (n >= MIN_RTP_PACKETS) & (spread <= 2 * n + 16)
