@@ -16,6 +16,9 @@ FLOW_FORMATS = ("terminal", "text", "mermaid")
 def render_flow(calls: Sequence[Call], fmt: str, out: TextIO, *, width: int | None = None) -> None:
     """One ladder per call. Mermaid: the bare diagram for one call (paste it into a ```mermaid block); several
     calls come as fenced blocks, each under a heading, ready for a Markdown ticket."""
+    if not calls:
+        out.write("No calls (INVITE dialogs) in this capture.\n")
+        return
     if fmt == "mermaid":
         if len(calls) == 1:
             out.write(render_mermaid(calls[0]).rstrip("\n") + "\n")
