@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .checks import Finding, run_checks
 from .correlate import Correlator
 from .errors import UsageError
 from .model import Anomaly, Call, Registration, Transaction
@@ -47,6 +48,7 @@ class Analysis:
     streams: tuple[MediaStream, ...] = ()  # every RTP stream measured, bound to its call (issue 5)
     media: tuple[CallMedia, ...] = ()  # per call, in the order of `calls`: its streams, audio verdict, DTMF
     rtp: RtpStatsResult | None = None  # the raw statistics: DTMF events, RTCP reports, capture hiccups
+    findings: tuple[Finding, ...] = ()  # the rule set's diagnosis, worst first (sipdiag.checks)
     _media_by_call: dict[str, CallMedia] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,9 +85,11 @@ class Analysis:
 MESSAGE_BUDGET = 5000
 
 
-def analyze(path: str | Path, *, keep_messages: bool | int = True) -> Analysis:
+def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple[str, ...] = (),
+            ignore: tuple[str, ...] = ()) -> Analysis:
     """Read the capture at `path` ('-' for standard input) and return its Analysis.
 
+    select/ignore: rule ids or prefixes (`media`, `call.ack-timeout-32s`) to run or leave out.
     keep_messages: True keeps the first MESSAGE_BUDGET full SipMessages in `Analysis.messages`, an int keeps
     that many, False none; calls always keep every message as a `MessageRef`, so memory stays bounded.
 
@@ -97,7 +101,8 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True) -> Analysis:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _analyze(path, keep_messages)
+        analysis = _analyze(path, keep_messages)
+        return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore))
     finally:
         if gc_was_enabled:
             gc.enable()

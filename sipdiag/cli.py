@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import __version__
-from .errors import EXIT_INPUT, SipdiagError
+from .errors import EXIT_FINDINGS, EXIT_INPUT, SipdiagError
 
 FORMATS = ("terminal", "json")
 
@@ -62,7 +62,14 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               help="Write the report to a file instead of standard output.")
 @click.option("--call", "call_ref", metavar="CALL-ID|#N", help="Only this call: its Call-ID or #N from the calls table.")
-def analyze(capture: str, fmt: str, output, call_ref: str | None) -> None:
+@click.option("--fail-on", type=click.Choice(("critical", "major", "minor", "info", "never")), default="major",
+              show_default=True, help="Exit 1 when a finding is at least this severe.")
+@click.option("--select", multiple=True, metavar="RULE", help="Run only these rules (id or prefix, repeatable).")
+@click.option("--ignore", multiple=True, metavar="RULE", help="Leave these rules out (id or prefix, repeatable).")
+@click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True,
+              help="Language of the customer and engineer texts.")
+def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, select: tuple[str, ...],
+            ignore: tuple[str, ...], lang: str) -> None:
     """Analyze a pcap/pcapng capture (also gzip-compressed, or '-' for standard input).
 
     Prints the capture summary, the calls and registrations, and the details of calls with problems.
@@ -79,9 +86,14 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None) -> None:
     from .analysis import analyze as run_analysis
     from .reports import render
 
-    analysis = run_analysis(capture, keep_messages=False)
+    from .checks import Severity, worst
+
+    analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore)
     call = analysis.find_call(call_ref) if call_ref else None
-    render(analysis, fmt, output, call=call)
+    render(analysis, fmt, output, call=call, lang=lang)
+    top = worst(f for f in analysis.findings if call is None or f.call_id in (None, call.call_id))
+    if fail_on != "never" and top is not None and top >= Severity.parse(fail_on):
+        sys.exit(EXIT_FINDINGS)
 
 
 @cli.command()
@@ -130,6 +142,49 @@ def streams(capture: str, fmt: str, output) -> None:
     from .reports.streams import render_streams
 
     render_streams(run_analysis(capture, keep_messages=False), fmt, output)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def rules(ctx: click.Context) -> None:
+    """List the rules: id, category, default severity, owner, title.
+
+    In Python: ``sipdiag.checks.all_rules()``.
+
+    Example:
+
+    \b
+        sipdiag rules
+        sipdiag rules explain call.ack-timeout-32s
+    """
+    if ctx.invoked_subcommand is None:
+        from .checks import all_rules
+
+        for r in all_rules():
+            click.echo(f"{r.id:28} {r.category:12} {r.severity.label:9} {r.owner:12} {r.title}")
+
+
+@rules.command("explain")
+@click.argument("rule_id")
+def explain(rule_id: str) -> None:
+    """Print a rule's documentation: what it detects, why it matters, how to fix, references.
+
+    Example:
+
+    \b
+        sipdiag rules explain media.one-way-audio
+    """
+    from .checks import REGISTRY, all_rules
+    from .errors import UsageError
+
+    all_rules()
+    rule = REGISTRY.get(rule_id)
+    if rule is None:
+        raise UsageError(f"no rule {rule_id!r}", hint="'sipdiag rules' lists them.")
+    click.echo(f"{rule.id}: {rule.title}\ncategory {rule.category}, default severity {rule.severity.label}, "
+               f"owner {rule.owner}\n")
+    for heading, text in rule.sections().items():
+        click.echo(f"{heading}\n{text}\n")
 
 
 def main() -> None:

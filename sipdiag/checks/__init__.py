@@ -1,1 +1,181 @@
-"""The rule set (issue 6)."""
+"""The rule engine (issue 6): a rule is a small function with its metadata beside it (STYLE.md G10, G11).
+
+    @check(id="call.ack-timeout-32s", category="signaling", severity="major", owner="engineering",
+           title="Answered call torn down about 32 s after answer: ACK never arrived",
+           customer={"en": "...", "ru": "..."}, engineer={"en": "...", "ru": "..."})
+    def ack_timeout(analysis):
+        '''## What it detects ... ## Why it matters ... ## How to fix ... ## References ...'''
+        yield hit(call_id=..., frames=(...), values={...})
+
+Rules read the finished `Analysis` and yield `Hit`s (evidence); the engine turns them into `Finding`s with the
+rule's metadata and the texts rendered from templates in English and Russian. Selection by id or prefix
+(`--select media --ignore media.packet-loss`) as flake8 selects codes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+
+CATEGORIES = ("nat", "router", "codec", "registration", "signaling", "media", "security")
+OWNERS = ("customer", "first-line", "engineering", "security")
+LANGUAGES = ("en", "ru")
+
+
+class Severity(IntEnum):
+    """ARCHITECTURE.md: a clean call yields nothing above info."""
+
+    INFO = 0
+    MINOR = 1
+    MAJOR = 2
+    CRITICAL = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What a rule found: the evidence. `values` fill the text templates; `severity` overrides the default."""
+
+    call_id: str | None
+    frames: tuple[int, ...]
+    values: dict[str, Any]
+    severity: Severity | None = None
+    confidence: str = "high"  # low | medium | high (RULES.md §0.1)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One diagnosed problem (ARCHITECTURE.md `findings[]`)."""
+
+    rule: str
+    category: str
+    severity: Severity
+    owner: str
+    title: str
+    call_id: str | None
+    frames: tuple[int, ...]
+    evidence: dict[str, Any]
+    customer_text: dict[str, str]  # by language
+    engineer_text: dict[str, str]
+    confidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    category: str
+    severity: Severity
+    owner: str
+    title: str
+    customer: dict[str, str]
+    engineer: dict[str, str]
+    func: Callable[[Analysis], Iterable[Hit]] = field(repr=False)
+    doc: str = ""
+
+    def sections(self) -> dict[str, str]:
+        """The docstring's `## Heading` sections: what it detects, why it matters, how to fix, references."""
+        parts = re.split(r"^\s*## +(.+?)\s*$", self.doc, flags=re.M)
+        return {parts[i].strip(): _dedent(parts[i + 1]) for i in range(1, len(parts) - 1, 2)}
+
+
+REQUIRED_SECTIONS = ("What it detects", "Why it matters", "How to fix", "References")
+REGISTRY: dict[str, Rule] = {}
+
+
+def check(*, id: str, category: str, severity: str, owner: str, title: str, customer: dict[str, str],
+          engineer: dict[str, str]) -> Callable:
+    """Register a rule. Its id is `category.slug`; texts exist in every language of LANGUAGES."""
+    if category not in CATEGORIES or owner not in OWNERS or id.split(".", 1)[0] not in CATEGORIES + ("call", "reg"):
+        raise ValueError(f"rule {id}: unknown category or owner")
+    if set(customer) != set(LANGUAGES) or set(engineer) != set(LANGUAGES):
+        raise ValueError(f"rule {id}: texts needed in {LANGUAGES}")
+
+    def register(func: Callable[[Analysis], Iterable[Hit]]) -> Callable:
+        REGISTRY[id] = Rule(id, category, Severity.parse(severity), owner, title, customer, engineer, func,
+                            func.__doc__ or "")
+        return func
+
+    return register
+
+
+def selected(rule_id: str, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> bool:
+    """Prefix selection on the dotted id or the category (`media`, `call.ack`, `signaling`)."""
+    rule = REGISTRY.get(rule_id)
+    names = (rule_id, rule.category) if rule else (rule_id,)
+
+    def matches(prefixes: Iterable[str]) -> bool:
+        return any(n == p or n.startswith(p.rstrip(".") + ".") or (p and n.startswith(p)) for p in prefixes
+                   for n in names)
+
+    select, ignore = tuple(select), tuple(ignore)
+    return (not select or matches(select)) and not matches(ignore)
+
+
+def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tuple[Finding, ...]:
+    """Every selected rule over the analysis; findings ordered by severity (worst first), then frame."""
+    _load_rules()
+    findings = []
+    for rule in REGISTRY.values():
+        if not selected(rule.id, select, ignore):
+            continue
+        for hit in rule.func(analysis):
+            findings.append(_finding(rule, hit))
+    return tuple(sorted(findings, key=lambda f: (-f.severity, f.frames[0] if f.frames else 0, f.rule)))
+
+
+def _finding(rule: Rule, hit: Hit) -> Finding:
+    values = {k: v for k, v in hit.values.items()}
+    return Finding(
+        rule=rule.id, category=rule.category, severity=hit.severity if hit.severity is not None else rule.severity,
+        owner=rule.owner, title=rule.title, call_id=hit.call_id, frames=hit.frames, evidence=values,
+        customer_text={lang: _render(t, values) for lang, t in rule.customer.items()},
+        engineer_text={lang: _render(t, values) for lang, t in rule.engineer.items()},
+        confidence=hit.confidence,
+    )
+
+
+class _Values(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _render(template: str, values: dict[str, Any]) -> str:
+    """str.format with the evidence; a value the template names but the rule did not give shows as '?'."""
+    return template.format_map(_Values(values))
+
+
+def _dedent(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return "\n".join(lines)
+
+
+def _load_rules() -> None:
+    """Import the rule modules (they register themselves); lazily, so `sipdiag --help` stays light."""
+    from . import media, signaling  # noqa: F401
+
+
+def all_rules() -> list[Rule]:
+    _load_rules()
+    return sorted(REGISTRY.values(), key=lambda r: r.id)
+
+
+def worst(findings: Iterable[Finding]) -> Severity | None:
+    severities = [f.severity for f in findings]
+    return max(severities) if severities else None
+
+
+__all__ = ["CATEGORIES", "OWNERS", "Finding", "Hit", "Rule", "Severity", "all_rules", "check", "run_checks",
+           "selected", "worst"]

@@ -8,8 +8,9 @@ from ..analysis import Analysis
 from ..model import Call
 
 
-def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = None) -> None:
-    """Render `analysis` in format `fmt` ('terminal' or 'json') to `out`; with `call`, that call only."""
+def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = None, lang: str = "en") -> None:
+    """Render `analysis` in format `fmt` ('terminal' or 'json') to `out`; with `call`, that call only; texts of
+    findings in `lang` on the terminal (JSON carries every language)."""
     if fmt == "json":
         from .json import render_json
 
@@ -17,4 +18,4 @@ def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = Non
     else:
         from .terminal import render_terminal
 
-        render_terminal(analysis, out, call=call)
+        render_terminal(analysis, out, call=call, lang=lang)

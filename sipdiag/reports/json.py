@@ -79,6 +79,7 @@ def _parts(a: Analysis, call: Call | None) -> dict[str, Any]:
                          "streams_in_gap": h.streams_in_gap, "streams_active": h.streams_active}
                         for h in (a.rtp.hiccups if a.rtp else ())],
         },
+        "findings": [finding_record(f) for f in a.findings if call is None or f.call_id in (None, call.call_id)],
         "anomalies": [{"code": x.code, "frame": x.frame, "detail": x.detail} for x in a.anomalies],
     }
 
@@ -101,6 +102,13 @@ def transaction_record(t) -> dict[str, Any]:
         "responses": [{"status": code, "frame": frame, "after_ms": _ms(t.ts_ns, ts)} for code, frame, ts in t.responses],
         "response_retransmissions": t.response_retransmissions, "final_status": t.final_status,
     }
+
+
+def finding_record(f) -> dict[str, Any]:
+    """ARCHITECTURE.md `findings[]`: texts in every language, evidence as the rule gave it."""
+    return {"rule": f.rule, "category": f.category, "severity": f.severity.label, "owner": f.owner, "title": f.title,
+            "call_id": f.call_id, "evidence": {"frames": list(f.frames), **f.evidence},
+            "customer_text": f.customer_text, "engineer_text": f.engineer_text, "confidence": f.confidence}
 
 
 def stream_record(m) -> dict[str, Any]:

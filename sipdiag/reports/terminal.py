@@ -15,13 +15,14 @@ from .json import iso_time
 from .safe import terminal_text as t
 
 
-def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None) -> None:
+def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None, lang: str = "en") -> None:
     """Summary, SIP counts, calls, registrations, details of calls with problems, anomalies; with `call`, the
     summary and that call's details."""
     # A pipe or a file gets a fixed, wide layout (tickets, e-mails); a terminal its own width.
     width = None if getattr(out, "isatty", lambda: False)() else 140
     console = Console(file=out, highlight=False, soft_wrap=False, width=width)
     _summary(console, a)
+    _findings(console, a, lang, call)
     if call is not None:
         _details(console, a, call)
         return
@@ -36,6 +37,25 @@ def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None) -> No
     _anomalies(console, a)
 
 
+SEVERITY_STYLE = {"critical": "bold red", "major": "red", "minor": "yellow", "info": "dim"}
+
+
+def _findings(console: Console, a: Analysis, lang: str, call: Call | None) -> None:
+    """Causes first: each finding with its evidence frames, the text for the customer and for the engineer."""
+    shown = [f for f in a.findings if call is None or f.call_id in (None, call.call_id)]
+    if not shown:
+        console.print("[green]No findings.[/]" if a.calls or a.registrations else "")
+        return
+    console.print(f"[bold]Findings ({len(shown)})[/]")
+    for f in shown:
+        label = f.severity.label
+        frames = ", ".join(map(str, f.frames[:8])) + (" ..." if len(f.frames) > 8 else "")
+        console.print(f"[{SEVERITY_STYLE[label]}]{label.upper():8}[/] {t(f.rule)}  {t(f.title)}"
+                      + (f"  [dim](call {t(f.call_id)}, frames {frames}, {f.owner})[/]" if f.call_id else ""))
+        console.print(f"         Customer: {t(f.customer_text[lang])}")
+        console.print(f"         Engineer: {t(f.engineer_text[lang])}")
+
+
 def _details(console: Console, a: Analysis, call: Call) -> None:
     console.print(call_details(call), crop=False)
     media = call_media(a, call)
@@ -48,6 +68,8 @@ def has_problem(a: Analysis, call: Call) -> bool:
     or transactions that had to be retransmitted (a lost ACK, an unreachable peer). The rule set (issue 6)
     refines this with findings."""
     if call.outcome in ("rejected", "timeout"):
+        return True
+    if any(f.call_id == call.call_id and f.severity > 0 for f in a.findings):
         return True
     media = a.media_of(call)
     if media is not None and (media.verdict.verdict in ("one-way", "no-rtp") or media.verdict.stopped_early_s):

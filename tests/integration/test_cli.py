@@ -164,7 +164,7 @@ def test_analyze_shows_calls_and_registrations(tmp_path: Path) -> None:
     from tests.conftest import SAMPLES
 
     result = run("analyze", str(SAMPLES / "ack_dropped.pcap"))
-    assert result.returncode == 0
+    assert result.returncode == 1  # the lost ACK is a major finding (--fail-on major)
     out = result.stdout.decode()
     assert "Calls (1)" in out
     # The lost ACK makes the call a problem call: its details and ladder follow, retransmissions marked.

@@ -1,0 +1,114 @@
+"""Media rules (RULES.md §3.6), from the streams bound to each call and their verdicts (sipdiag.media)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from . import Hit, Severity, check
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+
+# RULES.md §5 media.loss_pct: 1 % minor, 3 % major, 5 % critical (the fixed equivalents of the ΔR thresholds).
+LOSS_PCT = ((5.0, Severity.CRITICAL), (3.0, Severity.MAJOR), (1.0, Severity.MINOR))
+SIDE_EN = {"caller->callee": "the other party could not hear you", "callee->caller": "you could not hear the other party"}
+SIDE_RU = {"caller->callee": "собеседник вас не слышал", "callee->caller": "вы не слышали собеседника"}
+
+
+@check(
+    id="media.one-way-audio", category="media", severity="major", owner="engineering",
+    title="Audio flows in one direction only",
+    customer={
+        "en": "During your call the sound travelled only one way: {side_en}. This is usually caused by a router "
+              "setting (SIP ALG or a firewall). We are checking it on our side; if you have a router in front of "
+              "the phone, please switch its SIP ALG off.",
+        "ru": "Во время звонка звук шёл только в одну сторону: {side_ru}. Обычно причина в настройке роутера (SIP "
+              "ALG или межсетевой экран). Мы проверяем это со своей стороны; если перед телефоном стоит роутер, "
+              "отключите на нём SIP ALG.",
+    },
+    engineer={
+        "en": "Call {call_id}: {packets_to_callee} RTP packets caller->callee, {packets_to_caller} callee->caller; "
+              "missing {missing}. {detail}. Compare the SDP addresses with the observed 5-tuples (latching, "
+              "RFC 4961 symmetric RTP) and look for a private c= behind NAT.",
+        "ru": "Вызов {call_id}: {packets_to_callee} RTP-пакетов от вызывающего, {packets_to_caller} от вызываемого; "
+              "нет направления {missing}. {detail}. Сравните адреса SDP с наблюдаемыми потоками (latching, "
+              "симметричный RTP, RFC 4961) и проверьте приватный c= за NAT.",
+    },
+)
+def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    An answered call whose RTP flows in one direction only, or whose packets in one direction all went to an address
+    the receiver cannot be reached at (a private SDP address sent to from the public side).
+
+    ## Why it matters
+    "I can't hear them": the most common media complaint, usually NAT (private SDP address, no latching) or a SIP
+    ALG rewriting the wrong fields.
+
+    ## How to fix
+    Enable symmetric RTP / latching or media anchoring on the SBC, fix the device's NAT settings (STUN, public
+    address), or switch the router's SIP ALG off.
+
+    ## References
+    RFC 3264 §8.4 (hold is not one-way audio), RFC 4961, RFC 7362
+    """
+    for call in analysis.calls:
+        media = analysis.media_of(call)
+        if media is None or media.verdict.verdict != "one-way":
+            continue
+        v = media.verdict
+        frames = tuple(analysis.streams[i].stats.first_frame for i in media.streams)
+        yield Hit(call.call_id, frames, {
+            "call_id": call.call_id, "packets_to_callee": v.packets_to_callee, "packets_to_caller": v.packets_to_caller,
+            "missing": v.missing_direction, "detail": v.detail, "unreachable_target": v.unreachable_target,
+            "side_en": SIDE_EN.get(v.missing_direction or "", "?"), "side_ru": SIDE_RU.get(v.missing_direction or "", "?"),
+        })
+
+
+@check(
+    id="media.packet-loss", category="media", severity="minor", owner="engineering",
+    title="RTP packet loss above what the codec conceals",
+    customer={
+        "en": "Part of the sound of your call was lost on the way ({loss_pct} % of it), which makes speech choppy. "
+              "If you use Wi-Fi or a busy internet connection, please try a cable; we are checking our side.",
+        "ru": "Часть звука вашего звонка терялась по дороге ({loss_pct} %), из-за этого речь прерывается. Если вы "
+              "пользуетесь Wi-Fi или загруженным подключением, попробуйте кабель; мы проверяем свою сторону.",
+    },
+    engineer={
+        "en": "Stream {stream} ({direction}) of call {call_id}: {lost} of {expected} packets lost ({loss_pct} %), "
+              "{loss_runs} loss runs, longest {loss_run_max}; MOS {mos} (R {r_factor}). RFC 3550 A.3 loss; "
+              "thresholds 1/3/5 % (RULES.md media.packet-loss).",
+        "ru": "Поток {stream} ({direction}) вызова {call_id}: потеряно {lost} из {expected} пакетов ({loss_pct} %), "
+              "серий потерь {loss_runs}, самая длинная {loss_run_max}; MOS {mos} (R {r_factor}). Потери по "
+              "RFC 3550 A.3; пороги 1/3/5 % (RULES.md media.packet-loss).",
+    },
+)
+def packet_loss(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    A stream bound to a call that lost at least 1 % of its packets before the capture point (RFC 3550 A.3 expected
+    minus received, duplicates not counted as received).
+
+    ## Why it matters
+    Choppy or robotic speech; above 5 % G.711 drops below MOS 3.6.
+
+    ## How to fix
+    Find the lossy segment (Wi-Fi, an overloaded uplink, a policer without voice priority): capture on both sides of
+    the suspect link, mark voice with DSCP EF and prioritise it.
+
+    ## References
+    RFC 3550 §6.4.1 and Appendix A.3, ITU-T G.107, G.113
+    """
+    for m in analysis.streams:
+        s = m.stats
+        if m.call_id is None or s.loss_pct < LOSS_PCT[-1][0]:
+            continue
+        severity = next(sev for limit, sev in LOSS_PCT if s.loss_pct >= limit)
+        q = m.quality
+        yield Hit(m.call_id, (s.first_frame,), {
+            "call_id": m.call_id, "stream": f"{s.src_ip}:{s.src_port} -> {s.dst_ip}:{s.dst_port} 0x{s.ssrc:08x}",
+            "direction": m.binding.direction, "lost": s.lost, "expected": s.expected,
+            "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
+            "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_factor, 1) if q else "-",
+        }, severity=severity)

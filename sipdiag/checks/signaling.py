@@ -1,0 +1,130 @@
+"""Call signalling rules (RULES.md §3.5): what a ladder shows an engineer, decided from the transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from . import Hit, check
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+
+# RFC 3261 §13.3.1.4: the UAS retransmits its 2xx until ACK, for 64*T1; three copies already rule out a slow ACK.
+MIN_2XX_RETRANSMISSIONS = 3
+T1_S = 0.5
+TEARDOWN_TOLERANCE_S = 2.0  # RULES.md §5 sip.ack_timeout_tolerance_s
+
+
+@check(
+    id="call.ack-timeout-32s", category="signaling", severity="major", owner="engineering",
+    title="Answered call torn down about 32 s after answer: the ACK never arrived",
+    customer={
+        "en": "Your answered calls are cut off after about 30 seconds. After a call is answered your equipment must "
+              "confirm it, and that confirmation does not reach us, so the call is ended automatically. This is "
+              "nearly always the router's 'SIP ALG' feature or a firewall: please switch SIP ALG off and restart "
+              "the router.",
+        "ru": "Ваши принятые звонки обрываются примерно через 30 секунд. После ответа ваше оборудование должно "
+              "подтвердить соединение, но это подтверждение до нас не доходит, и звонок завершается автоматически. "
+              "Почти всегда причина в функции роутера «SIP ALG» или в межсетевом экране: отключите SIP ALG и "
+              "перезагрузите роутер.",
+    },
+    engineer={
+        "en": "Call {call_id}: 200 OK (frame {ok_frame}) retransmitted {retransmissions} times over {span_s} s with "
+              "no ACK seen at this capture point; {ended_by} sent BYE (frame {bye_frame}) {bye_after_s} s after the "
+              "first 200 OK (64*T1 = 32 s, RFC 3261 §13.3.1.4). Check where the ACK goes: the 2xx Contact "
+              "and Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG on the caller side.",
+        "ru": "Вызов {call_id}: 200 OK (кадр {ok_frame}) переотправлен {retransmissions} раз за {span_s} с, ACK в "
+              "точке захвата не виден; {ended_by} отправил BYE (кадр {bye_frame}) через {bye_after_s} с после "
+              "первого 200 OK (64*T1 = 32 с, RFC 3261 §13.3.1.4). Проверьте, куда уходит ACK: Contact ответа "
+              "и Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG на стороне вызывающего.",
+    },
+)
+def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    An INVITE answered with 2xx whose 2xx is retransmitted (T1 doubling, capped at T2) without any ACK in the capture,
+    and a BYE about 64*T1 after the first 2xx.
+
+    ## Why it matters
+    Every answered call drops after about 32 s: the classic symptom of an ACK that cannot reach the UAS (private or
+    rewritten Contact, a SIP ALG, a firewall), and the customer's "calls drop after 30 seconds".
+
+    ## How to fix
+    Find where the ACK goes (2xx Contact and Record-Route); fix Contact handling at the SBC or switch off the
+    customer router's SIP ALG; make proxies Record-Route so in-dialog requests follow the signalling path.
+
+    ## References
+    RFC 3261 §13.3.1.4, §13.2.2.4, §12.2.1.1, §17.2.1
+    """
+    for call in analysis.calls:
+        invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog
+                       and t.final_status is not None and 200 <= t.final_status < 300), None)
+        if invite is None or invite.response_retransmissions < MIN_2XX_RETRANSMISSIONS:
+            continue
+        if any(m.method == "ACK" and not m.retransmission and m.cseq == invite.cseq for m in call.messages):
+            continue
+        ok_frame = next(frame for code, frame, _ in invite.responses if code == invite.final_status)
+        copies = [m for m in call.messages if m.status_code == invite.final_status and m.cseq == invite.cseq
+                  and m.cseq_method == "INVITE"]
+        bye = next((m for m in call.messages if m.frame == call.bye_frame), None)
+        first_ok = invite.final_ts_ns or copies[0].ts_ns
+        bye_after = round((bye.ts_ns - first_ok) / 1e9, 1) if bye else None
+        if bye_after is not None and abs(bye_after - 64 * T1_S) > TEARDOWN_TOLERANCE_S + 4:
+            continue  # a hang-up at another time: not the ACK timeout (RULES.md FP pitfalls)
+        yield Hit(call.call_id, tuple(m.frame for m in copies) + ((bye.frame,) if bye else ()), {
+            "call_id": call.call_id, "ok_frame": ok_frame, "retransmissions": invite.response_retransmissions,
+            "span_s": round((copies[-1].ts_ns - copies[0].ts_ns) / 1e9, 1), "bye_frame": call.bye_frame,
+            "bye_after_s": bye_after, "ended_by": call.ended_by or "nobody",
+        })
+
+
+@check(
+    id="call.invite-timeout", category="signaling", severity="major", owner="engineering",
+    title="INVITE never answered (Timer B, 408)",
+    customer={
+        "en": "Calls to {callee} are not answered by the receiving equipment: it seems unreachable at that moment. "
+              "We are checking the connection path.",
+        "ru": "Вызовы на {callee} не получают ответа от принимающего оборудования: в этот момент оно, похоже, "
+              "недоступно. Мы проверяем путь соединения.",
+    },
+    engineer={
+        "en": "Call {call_id}: INVITE (frame {invite_frame}) to {target} sent {sends} times over {span_s} s without "
+              "{what} (Timer A/B, RFC 3261 §17.1.1.2); final status {final}. Check reachability of {target} "
+              "(NAT binding age, fragmentation of a large INVITE, ICMP).",
+        "ru": "Вызов {call_id}: INVITE (кадр {invite_frame}) на {target} отправлен {sends} раз за {span_s} с без "
+              "{what} (таймеры A/B, RFC 3261 §17.1.1.2); итог {final}. Проверьте доступность {target} (возраст "
+              "NAT-привязки, фрагментация большого INVITE, ICMP).",
+    },
+)
+def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    A call whose outcome is a timeout: the INVITE was retransmitted without any response until Timer B (32 s), or a
+    proxy answered 408 Request Timeout.
+
+    ## Why it matters
+    The call never rings: the callee (or the next hop) is unreachable, often a lost NAT binding or a dropped large
+    INVITE.
+
+    ## How to fix
+    Check the path to the target: keep-alives shorter than the NAT binding timeout, SIP over TCP or smaller INVITEs
+    when fragments are dropped, firewall rules that answer with ICMP.
+
+    ## References
+    RFC 3261 §17.1.1.2 (Timers A/B), §16.6 (Timer C), §21.4.9 (408)
+    """
+    for call in analysis.calls:
+        if call.outcome != "timeout":
+            continue
+        invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog), None)
+        if invite is None:
+            continue
+        sends = [m for m in call.messages if m.method == "INVITE" and m.cseq == invite.cseq]
+        yield Hit(call.call_id, tuple(m.frame for m in sends), {
+            "call_id": call.call_id, "callee": call.callee, "invite_frame": invite.request_frame,
+            "target": invite.dst, "sends": len(sends),
+            "span_s": round((sends[-1].ts_ns - sends[0].ts_ns) / 1e9, 1) if sends else 0,
+            "what": "any response" if not invite.responses else "a final response",
+            "final": call.final_status or "none",
+        })
