@@ -113,6 +113,8 @@ class CallBuilder:
     correlation_headers: dict[str, str] = field(default_factory=dict)
     built: Call | None = None  # the Call, once complete; dropped when a later message arrives
     info_dtmf: list[tuple[int, str, int | None]] = field(default_factory=list)
+    caller_contact: str | None = None
+    caller_via_host: str | None = None
 
     def complete(self) -> bool:
         """Nothing the end of the capture could change: the BYE was answered, or the call failed and was ACKed.
@@ -158,6 +160,11 @@ class CallBuilder:
                     self.caller_tag = msg.from_tag
                 if tx not in self.initial_invites:
                     self.initial_invites.append(tx)
+                if self.caller_contact is None:
+                    contact = msg.headers.get("contact")
+                    self.caller_contact = contact[:200] if contact else None
+                    via = msg.headers.get("via")
+                    self.caller_via_host = _via_host(via) if via else None
                 present = msg.headers.first_values
                 for name in CORRELATION_HEADERS:
                     value = present.get(name)
@@ -289,6 +296,8 @@ class CallBuilder:
                                  d.created_frame, d.confirmed_frame) for d in self.dialogs.values()),
             negotiations=negotiations,
             info_dtmf=tuple(self.info_dtmf),
+            caller_contact=self.caller_contact,
+            caller_via_host=self.caller_via_host,
         )
 
     def _outcome(self, invite: TxState | None, capture_end_ns: int) -> tuple[str, int | None, str | None]:
@@ -315,6 +324,17 @@ class CallBuilder:
         if code in TIMEOUT_STATUS:
             return "timeout", code, reason
         return "rejected", code, reason
+
+
+def _via_host(via: str) -> str | None:
+    """The sent-by host of a Via value (`SIP/2.0/UDP host:port;params`), brackets of IPv6 removed."""
+    parts = via.split(None, 1)
+    if len(parts) < 2:
+        return None
+    hostport = parts[1].split(";", 1)[0].strip()
+    if hostport.startswith("["):
+        return hostport[1 : hostport.find("]")] if "]" in hostport else None
+    return hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
 
 
 _DTMF_DIGITS = set("0123456789*#ABCDabcd")

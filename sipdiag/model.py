@@ -105,6 +105,7 @@ class Transaction:
     final_ts_ns: int | None
     first_provisional_ts_ns: int | None
     in_dialog: bool  # the request carried a To tag (RFC 3261 §12.2)
+    user_agent: str | None = None  # the request's User-Agent (scanners name themselves there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +194,8 @@ class Call:
     negotiations: tuple[Negotiation, ...]
     legs: tuple[CallLeg, ...] = ()
     info_dtmf: tuple[tuple[int, str, int | None], ...] = ()  # SIP INFO DTMF: (frame, digit, duration ms)
+    caller_contact: str | None = None  # Contact of the first INVITE, as written (cut at 200 characters)
+    caller_via_host: str | None = None  # sent-by host of the first INVITE's top Via
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ class TxState:
     final_reason: str | None = None
     first_provisional_ts_ns: int | None = None
     ack_frame: int | None = None  # the ACK for a non-2xx final response, same branch (§17.1.1.3)
+    user_agent: str | None = None
 
     def freeze(self) -> Transaction:
         return Transaction(
@@ -72,6 +73,7 @@ class TxState:
             final_ts_ns=self.final_ts_ns,
             first_provisional_ts_ns=self.first_provisional_ts_ns,
             in_dialog=self.in_dialog,
+            user_agent=self.user_agent,
         )
 
 
@@ -144,6 +146,8 @@ class TransactionTable:
         cseq = msg.cseq
         tx = TxState(method, cseq.number if cseq else None, msg.branch, msg.call_id, msg.frame, msg.ts_ns,
                      sender(msg), receiver(msg), msg.to_tag is not None)
+        ua = msg.headers.first_values.get("user-agent")
+        tx.user_agent = ua[:200] if ua else None
         self.by_key[key] = tx
         return tx, False
 

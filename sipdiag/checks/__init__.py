@@ -91,6 +91,9 @@ class Rule:
         return {parts[i].strip(): _dedent(parts[i + 1]) for i in range(1, len(parts) - 1, 2)}
 
 
+# RULES.md's ids use these short prefixes beside the categories: call.* (signaling), reg.* (registration),
+# alg.* (router: SIP ALG), qos.* (router), dtmf.* (codec), sec.* (security).
+ID_PREFIXES = ("call", "reg", "alg", "qos", "dtmf", "sec")
 REQUIRED_SECTIONS = ("What it detects", "Why it matters", "How to fix", "References")
 REGISTRY: dict[str, Rule] = {}
 
@@ -98,7 +101,7 @@ REGISTRY: dict[str, Rule] = {}
 def check(*, id: str, category: str, severity: str, owner: str, title: str, customer: dict[str, str],
           engineer: dict[str, str]) -> Callable:
     """Register a rule. Its id is `category.slug`; texts exist in every language of LANGUAGES."""
-    if category not in CATEGORIES or owner not in OWNERS or id.split(".", 1)[0] not in CATEGORIES + ("call", "reg"):
+    if category not in CATEGORIES or owner not in OWNERS or id.split(".", 1)[0] not in CATEGORIES + ID_PREFIXES:
         raise ValueError(f"rule {id}: unknown category or owner")
     if set(customer) != set(LANGUAGES) or set(engineer) != set(LANGUAGES):
         raise ValueError(f"rule {id}: texts needed in {LANGUAGES}")
@@ -164,7 +167,7 @@ def _dedent(text: str) -> str:
 
 def _load_rules() -> None:
     """Import the rule modules (they register themselves); lazily, so `sipdiag --help` stays light."""
-    from . import media, signaling  # noqa: F401
+    from . import codec, media, nat, registration, router, security, signaling  # noqa: F401
 
 
 def all_rules() -> list[Rule]:

@@ -25,8 +25,17 @@ FIRES = {
                                                                 "unreachable_target": "192.168.1.10:6000"}),
     "media.packet-loss": ("rtp_loss.pcap", "major", {"lost": 7, "expected": 150, "loss_pct": 4.7,
                                                      "direction": "caller->callee"}),
+    "nat.private-contact": ("nat_symmetric_rtp.pcap", "minor", {"contact_host": "192.168.1.10",
+                                                                "source": "203.0.113.2:5060"}),
+    "codec.no-common-codec": ("codec_rejected_488.pcap", "major", {"status": 488}),
+    "codec.answer-not-in-offer": ("answer_codec_not_offered.pcap", "major", {"foreign": "PCMA", "rtp_pts": "0, 8"}),
+    "reg.rejected": ("register_wrong_password.pcap", "critical", {"status": 403, "challenges": 1, "attempts": 2}),
+    "alg.sdp-rewritten-inconsistently": ("sip_alg_rewrite.pcap", "major", {"source": "203.0.113.2",
+                                                                           "sdp_address": "192.168.1.10"}),
+    "router.udp-fragmentation": ("fragmented_invite_dropped.pcap", "major", {"count": 7}),
+    "sec.scanner-detected": ("sipvicious_scan.pcap", "major", {"requests": 12, "agents": "friendly-scanner"}),
 }
-CLEAN = ("clean_call.pcap", "nat_symmetric_rtp.pcap", "busy_486.pcap", "cancelled_487.pcap", "register_ok.pcap",
+CLEAN = ("clean_call.pcap", "busy_486.pcap", "cancelled_487.pcap", "register_ok.pcap",
          "dtmf_rfc4733.pcap", "sip_over_tcp.pcap")
 
 
@@ -38,7 +47,8 @@ def test_rule_fires_with_its_evidence(rule: str) -> None:
     (f,) = findings
     assert f.severity.label == severity
     assert {k: f.evidence[k] for k in evidence} == evidence
-    assert f.frames and f.call_id
+    assert f.frames
+    assert (f.call_id is None) == (f.category in ("registration", "security"))
     for lang in LANGUAGES:
         assert "{" not in f.customer_text[lang] and "{" not in f.engineer_text[lang]
 
@@ -49,20 +59,14 @@ def test_no_finding_above_info_on_working_captures(capture: str) -> None:
             if f.severity > 0] == []
 
 
-@pytest.mark.parametrize("rule", sorted(FIRES))
-def test_rule_stays_silent_where_its_fault_is_absent(rule: str) -> None:
-    for capture, *_ in (v for k, v in FIRES.items() if k != rule):
-        assert rule not in [f.rule for f in sipdiag.analyze(SAMPLES / capture).findings], capture
-
-
 def test_every_rule_is_documented_and_bilingual() -> None:
     rules = all_rules()
-    assert len({r.id for r in rules}) == len(rules) >= 4
+    assert len({r.id for r in rules}) == len(rules) >= 13
     for r in rules:
         assert set(r.sections()) >= set(REQUIRED_SECTIONS), r.id
         assert all(r.sections()[s] for s in REQUIRED_SECTIONS), r.id
         assert set(r.customer) == set(r.engineer) == set(LANGUAGES), r.id
-        assert r.id.split(".", 1)[0] in ("call", "reg", r.category), r.id
+        assert r.id.split(".", 1)[0] in ("call", "reg", "alg", "sec", r.category), r.id
 
 
 def test_selection_by_id_prefix_and_category() -> None:
@@ -98,8 +102,48 @@ def test_findings_in_json_and_russian_terminal_text() -> None:
 
 def test_rules_list_and_explain() -> None:
     out = CliRunner().invoke(cli, ["rules"]).output.splitlines()
-    assert out[0].split()[:4] == ["call.ack-timeout-32s", "signaling", "major", "engineering"]
+    assert [line.split()[:4] for line in out[:2]] == [
+        ["alg.sdp-rewritten-inconsistently", "router", "major", "customer"],
+        ["call.ack-timeout-32s", "signaling", "major", "engineering"]]
     explained = CliRunner().invoke(cli, ["rules", "explain", "call.invite-timeout"]).output
     assert "What it detects" in explained and "RFC 3261 §17.1.1.2" in explained
     missing = CliRunner().invoke(cli, ["rules", "explain", "nope"])
     assert missing.exit_code == 2 and "Error: no rule 'nope'" in missing.output
+
+
+MANIFEST = json.loads((SAMPLES / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("entry", MANIFEST["captures"], ids=[c["file"] for c in MANIFEST["captures"]])
+def test_categories_equal_the_manifest(entry: dict) -> None:
+    """The lab's ground truth: each category it names is reported, none it excludes is above info."""
+    findings = sipdiag.analyze(SAMPLES / entry["file"]).findings
+    assert set(entry["categories_present"]) <= {f.category for f in findings}
+    assert not set(entry["categories_absent"]) & {f.category for f in findings if f.severity > 0}
+
+
+def test_private_sdp_address_is_major_when_the_audio_was_lost() -> None:
+    one_way = [f for f in sipdiag.analyze(SAMPLES / "nat_one_way_audio.pcap").findings
+               if f.rule == "nat.private-sdp-address"]
+    latched = [f for f in sipdiag.analyze(SAMPLES / "nat_symmetric_rtp.pcap").findings
+               if f.rule == "nat.private-sdp-address"]
+    assert [(f.severity.label, f.evidence["address"], f.evidence["role"]) for f in one_way] == [
+        ("major", "192.168.1.10", "caller")]
+    assert [f.severity.label for f in latched] == ["minor"]
+
+
+def test_corpus_attacks_and_registration_failures(corpus) -> None:
+    def rules(name: str) -> list[tuple[str, str]]:
+        return sorted((f.rule, f.severity.label) for f in sipdiag.analyze(corpus / "pcaps" / name).findings)
+
+    assert rules("initconf-sip-attacks/BadUserAgent-sipvicious.pcap") == [("sec.scanner-detected", "major")]
+    brute = sipdiag.analyze(corpus / "pcaps" / "initconf-sip-attacks" / "SIP-Bruteforce-Single-IP.pcap").findings
+    # 845 failed REGISTERs for 90 user names from one source: enumeration (the 401s of its probes are not
+    # reported as the customer's failed sign-ins)
+    assert [(f.rule, f.evidence["source"], f.evidence["failures"], f.evidence["users"]) for f in brute] == [
+        ("sec.bruteforce-auth", "199.105.226.32", 845, 90)]
+    aaa = [f for f in sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap").findings]
+    # Two accounts whose REGISTERs are challenged again and again and never accepted (an auth loop ending in 401).
+    assert [(f.rule, f.evidence["aor"], f.evidence["status"], f.evidence["challenges"]) for f in aaa] == [
+        ("reg.rejected", "sip:voi18063@sip.cybercity.dk", 401, 3),
+        ("reg.rejected", "sip:voi18062@sip.cybercity.dk", 401, 4)]

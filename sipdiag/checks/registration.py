@@ -1,0 +1,72 @@
+"""Registration rules (RULES.md §3.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from . import Hit, Severity, check
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+
+AUTH_LOOP_CHALLENGES = 3  # RULES.md §5 sip.auth_loop_attempts
+
+
+@check(
+    id="reg.rejected", category="registration", severity="critical", owner="first-line",
+    title="Registration refused",
+    customer={
+        "en": "Your phone could not sign in to our service (the server answered {status} {reason}), so it cannot "
+              "make or receive calls. {action_en}",
+        "ru": "Ваш телефон не смог войти в наш сервис (сервер ответил {status} {reason}), поэтому он не может "
+              "звонить и принимать звонки. {action_ru}",
+    },
+    engineer={
+        "en": "Registration {aor} from {source}: {attempts} REGISTER, {challenges} digest challenge(s), final "
+              "{status} {reason} (frame {frame}). {meaning} (RFC 3261 §10.3, §22).",
+        "ru": "Регистрация {aor} с {source}: {attempts} REGISTER, запросов авторизации {challenges}, итог {status} "
+              "{reason} (кадр {frame}). {meaning} (RFC 3261 §10.3, §22).",
+    },
+)
+def rejected(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    A registration whose last REGISTER ended with a final error: 403 after a digest challenge (wrong password),
+    404 (unknown user), or a challenge answered again and again without success (an auth loop).
+
+    ## Why it matters
+    The phone is offline for the operator: no outgoing calls, no incoming calls.
+
+    ## How to fix
+    Check the credentials (user name, password, realm) provisioned on the device against the account; an unknown
+    user needs provisioning.
+
+    ## References
+    RFC 3261 §10.3, §22.2, §21.4.4, RFC 7616
+    """
+    from .security import SCANNER_UA, bruteforce_sources
+
+    attackers = bruteforce_sources(analysis)
+    for r in analysis.registrations:
+        if r.source.rsplit(":", 1)[0] in attackers:
+            continue  # failures of a brute-force source are sec.bruteforce-auth (RULES.md §2 precedence)
+        if r.outcome != "failed" or r.final_status is None:
+            continue
+        if r.user_agent and SCANNER_UA.search(r.user_agent):
+            continue  # a scanner's probes are sec.scanner-detected, not a customer's failed sign-in (RULES.md §2)
+        challenged = r.challenges > 0
+        if r.final_status in (401, 407) and r.challenges < AUTH_LOOP_CHALLENGES and r.attempts <= r.challenges:
+            continue  # a single unanswered challenge: the device may simply not have retried inside the capture
+        meaning = ("Credentials were sent and refused: wrong password or user name" if challenged
+                   and r.final_status in (401, 403, 407) else "The registrar refused the binding")
+        last = r.transactions[-1]
+        frame = next((f for code, f, _ in last.responses if code == r.final_status), r.last_frame)
+        yield Hit(None, (r.first_frame, frame), {
+            "aor": r.aor, "source": r.source, "attempts": r.attempts, "challenges": r.challenges,
+            "status": r.final_status, "reason": "", "frame": frame, "meaning": meaning,
+            "action_en": "Please check the user name and password in the phone's settings." if challenged else
+                         "We are checking your account.",
+            "action_ru": "Проверьте имя пользователя и пароль в настройках телефона." if challenged else
+                         "Мы проверяем вашу учётную запись.",
+        }, severity=Severity.CRITICAL)
