@@ -112,3 +112,101 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
             "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_factor, 1) if q else "-",
         }, severity=severity)
+
+
+@check(
+    id="media.no-rtp", category="media", severity="critical", owner="engineering",
+    title="No audio in either direction",
+    customer={
+        "en": "Your call connected but there was no sound at all. We are checking the audio path between your "
+              "equipment and our servers; please tell us whether this happens on every call.",
+        "ru": "Звонок соединился, но звука не было совсем. Мы проверяем путь звука между вашим оборудованием и "
+              "нашими серверами; сообщите, происходит ли это при каждом звонке.",
+    },
+    engineer={
+        "en": "Call {call_id}: answered (frame {answer_frame}), {duration_s} s long, no RTP in either direction at "
+              "this capture point; SDP media: {media}. Check that the capture covers the media ports, then the "
+              "firewall/NAT for the RTP range and ICE/DTLS if used (RFC 3264, RFC 8445).",
+        "ru": "Вызов {call_id}: отвечен (кадр {answer_frame}), длительность {duration_s} с, RTP нет ни в одну "
+              "сторону в точке захвата; медиа в SDP: {media}. Убедитесь, что захват покрывает медиапорты, затем "
+              "проверьте межсетевой экран/NAT для диапазона RTP и ICE/DTLS, если используется (RFC 3264, RFC 8445).",
+    },
+)
+def no_rtp(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    An answered call with audio negotiated (a non-zero port) and no RTP at all in either direction.
+
+    ## Why it matters
+    "The call connects but I hear nothing and they hear nothing": media blocked, both sides behind NAT without a
+    relay, or direct media that bypasses the capture point.
+
+    ## How to fix
+    Make sure the capture sees the media path; open the RTP port range; anchor media on the SBC when both SDPs are
+    private.
+
+    ## References
+    RFC 3264, RFC 8445, RFC 5764
+    """
+    for call in analysis.calls:
+        media = analysis.media_of(call)
+        if media is None or media.verdict.verdict != "no-rtp":
+            continue
+        audio = [m for n in call.negotiations for m in (n.answer or ()) if m.media == "audio" and m.port]
+        if not audio:
+            continue  # nothing to send RTP to: not this rule's case (hold, fax, rejected stream)
+        answer_frame = next((m.frame for m in call.messages if m.status_code and 200 <= m.status_code < 300
+                             and m.cseq_method == "INVITE"), call.first_frame)
+        yield Hit(call.call_id, (answer_frame,), {
+            "call_id": call.call_id, "answer_frame": answer_frame, "duration_s": call.duration_s,
+            "media": ", ".join(f"{m.address}:{m.port}" for n in call.negotiations
+                               for m in n.offer + (n.answer or ()) if m.port)})
+
+
+# RULES.md §5 media.r_factor: below 70 minor, 60 major, 50 critical.
+R_LIMITS = ((50.0, Severity.CRITICAL), (60.0, Severity.MAJOR), (70.0, Severity.MINOR))
+
+
+@check(
+    id="media.low-mos", category="media", severity="minor", owner="engineering",
+    title="Estimated listening quality below target",
+    customer={
+        "en": "The sound of your call was of poor quality (our estimate: {mos} out of 5). {main_cause_en}",
+        "ru": "Качество звука вашего звонка было низким (наша оценка: {mos} из 5). {main_cause_ru}",
+    },
+    engineer={
+        "en": "Stream {stream} ({direction}) of call {call_id}: R {r_factor}, MOS {mos}{estimate}. {summary} "
+              "(ITU-T G.107 E-model; Ie/Bpl per G.113).",
+        "ru": "Поток {stream} ({direction}) вызова {call_id}: R {r_factor}, MOS {mos}{estimate}. {summary} "
+              "(E-модель ITU-T G.107; Ie/Bpl по G.113).",
+    },
+)
+def low_mos(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    A stream whose E-model rating is below R 70 (MOS about 3.6), with the factors that took it down.
+
+    ## Why it matters
+    Users notice: choppy, robotic or delayed speech. The factors say whether loss, bursts, jitter-buffer discards,
+    the codec or delay is to blame.
+
+    ## How to fix
+    Act on the largest factor: loss and bursts in the network, jitter (buffer or QoS), a low-bitrate codec, delay.
+
+    ## References
+    ITU-T G.107, G.113, RULES.md §1.4
+    """
+    for m in analysis.streams:
+        q = m.quality
+        if q is None or m.call_id is None or q.r_factor >= R_LIMITS[-1][0]:
+            continue
+        severity = next(sev for limit, sev in R_LIMITS if q.r_factor < limit)
+        top = max(q.factors, key=lambda f: f.r_points_lost) if q.factors else None
+        s = m.stats
+        yield Hit(m.call_id, (s.first_frame,), {
+            "call_id": m.call_id, "stream": f"{s.src_ip}:{s.src_port} -> {s.dst_ip}:{s.dst_port} 0x{s.ssrc:08x}",
+            "direction": m.binding.direction, "r_factor": round(q.r_factor, 1), "mos": round(q.mos, 2),
+            "estimate": " (estimate)" if q.estimate else "", "summary": q.summary,
+            "main_cause_en": f"The main cause is {top.name}." if top else "",
+            "main_cause_ru": f"Главная причина: {top.name}." if top else "",
+        }, severity=severity)

@@ -70,3 +70,52 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
             "action_ru": "Проверьте имя пользователя и пароль в настройках телефона." if challenged else
                          "Мы проверяем вашу учётную запись.",
         }, severity=Severity.CRITICAL)
+
+
+@check(
+    id="reg.no-response", category="registration", severity="critical", owner="engineering",
+    title="REGISTER never answered",
+    customer={
+        "en": "Your phone tries to sign in to our service but gets no answer, so it cannot make or receive calls. "
+              "Please check that the phone's internet connection works; we are checking the path to our server.",
+        "ru": "Ваш телефон пытается войти в наш сервис, но не получает ответа, поэтому не может звонить и принимать "
+              "звонки. Проверьте подключение телефона к интернету; мы проверяем путь до нашего сервера.",
+    },
+    engineer={
+        "en": "Registration {aor} from {source} to {registrar}: {sends} REGISTER transmission(s) without any "
+              "response (Timer F, 64*T1, RFC 3261 §17.1.2.2), first at frame {frame}. Check routing and firewalls "
+              "towards {registrar}, the DNS the device uses, and ICMP in the capture.",
+        "ru": "Регистрация {aor} с {source} на {registrar}: {sends} отправок REGISTER без ответа (таймер F, 64*T1, "
+              "RFC 3261 §17.1.2.2), первая в кадре {frame}. Проверьте маршрутизацию и межсетевые экраны до "
+              "{registrar}, DNS устройства и ICMP в захвате.",
+    },
+)
+def no_response(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    A registration whose last REGISTER got no response at all (not even 100 Trying).
+
+    ## Why it matters
+    The phone is offline and the customer sees "registration failed" or "no service".
+
+    ## How to fix
+    Find where the REGISTER is lost: routing, firewall or ACL in front of the registrar, a wrong registrar address
+    or DNS record on the device.
+
+    ## References
+    RFC 3261 §10.2, §17.1.2.2 (Timer F)
+    """
+    from .security import SCANNER_UA, bruteforce_sources
+
+    attackers = bruteforce_sources(analysis)
+    for r in analysis.registrations:
+        if r.outcome != "unanswered":
+            continue
+        if r.source.rsplit(":", 1)[0] in attackers or (r.user_agent and SCANNER_UA.search(r.user_agent)):
+            continue  # registrars rightly stay silent to attackers (RULES.md reg.no-response pitfalls)
+        last = r.transactions[-1]
+        if last.responses:
+            continue
+        yield Hit(None, (last.request_frame or r.first_frame,), {
+            "aor": r.aor, "source": r.source, "registrar": r.registrar,
+            "sends": 1 + last.request_retransmissions, "frame": last.request_frame or r.first_frame})

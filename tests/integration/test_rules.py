@@ -61,7 +61,7 @@ def test_no_finding_above_info_on_working_captures(capture: str) -> None:
 
 def test_every_rule_is_documented_and_bilingual() -> None:
     rules = all_rules()
-    assert len({r.id for r in rules}) == len(rules) >= 13
+    assert len({r.id for r in rules}) == len(rules) >= 16
     for r in rules:
         assert set(r.sections()) >= set(REQUIRED_SECTIONS), r.id
         assert all(r.sections()[s] for s in REQUIRED_SECTIONS), r.id
@@ -147,3 +147,24 @@ def test_corpus_attacks_and_registration_failures(corpus) -> None:
     assert [(f.rule, f.evidence["aor"], f.evidence["status"], f.evidence["challenges"]) for f in aaa] == [
         ("reg.rejected", "sip:voi18063@sip.cybercity.dk", 401, 3),
         ("reg.rejected", "sip:voi18062@sip.cybercity.dk", 401, 4)]
+
+
+def test_built_captures_for_faults_the_lab_does_not_make(tmp_path) -> None:
+    from tests import callcapture
+
+    def found(path):
+        return sorted((f.rule, f.severity.label) for f in sipdiag.analyze(path).findings)
+
+    assert found(callcapture.answered_call(tmp_path / "ok.pcap")) == []
+    silent = callcapture.answered_call(tmp_path / "silent.pcap", rtp=False)
+    assert found(silent) == [("media.no-rtp", "critical")]
+    lossy = callcapture.answered_call(tmp_path / "lossy.pcap", drop_every=6)  # 1 in 6 lost: 16.7 %
+    (mos,) = [f for f in sipdiag.analyze(lossy).findings if f.rule == "media.low-mos"]
+    # 16.6 % random loss on G.711 with concealment: R 53.5 (below 60: major), MOS 2.76, loss the main factor.
+    assert (mos.severity.label, mos.evidence["direction"], mos.evidence["r_factor"], mos.evidence["mos"]) == (
+        "major", "caller->callee", 53.5, 2.76)
+    assert mos.evidence["main_cause_en"] == "The main cause is loss."
+    assert ("media.packet-loss", "critical") in found(lossy)
+    (reg,) = sipdiag.analyze(callcapture.unanswered_register(tmp_path / "reg.pcap")).findings
+    assert (reg.rule, reg.severity.label, reg.evidence["sends"], reg.evidence["registrar"]) == (
+        "reg.no-response", "critical", 11, "203.0.113.5:5060")
