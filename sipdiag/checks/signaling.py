@@ -128,3 +128,76 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
             "what": "any response" if not invite.responses else "a final response",
             "final": call.final_status or "none",
         })
+
+
+# What a final status means for the person who called (RFC 3261 §21): user outcomes are info, the rest says who
+# must act. 488/606/415 belong to codec.no-common-codec, 408 to call.invite-timeout.
+USER_OUTCOMES = {486: "the callee was busy", 600: "the callee was busy everywhere", 603: "the callee declined",
+                 487: "the caller gave up before an answer"}
+EXPLAINED = {403: "forbidden: the account may not call this number (barring, credit, wrong credentials)",
+             404: "the number does not exist on the far side", 480: "the callee is not available (not registered)",
+             484: "the number is incomplete", 401: "authentication was required and not completed",
+             407: "proxy authentication was required and not completed", 410: "the number is no longer in use",
+             503: "the far side is overloaded or a route is down", 500: "the far side failed internally",
+             502: "a gateway on the way got a bad answer", 504: "a gateway on the way timed out"}
+HANDLED_ELSEWHERE = (408, 415, 488, 606)
+
+
+@check(
+    id="call.failure-response", category="signaling", severity="minor", owner="first-line",
+    title="Call set-up failed with an error response",
+    customer={
+        "en": "Your call to {callee} could not be completed: {meaning_en}. {action_en}",
+        "ru": "Ваш звонок на {callee} не удалось совершить: {meaning_ru}. {action_ru}",
+    },
+    engineer={
+        "en": "Call {call_id}: final {status} {reason} (frame {frame}) from {responder}{warning}: {meaning_en} "
+              "(RFC 3261 §21).",
+        "ru": "Вызов {call_id}: итог {status} {reason} (кадр {frame}) от {responder}{warning}: {meaning_ru} "
+              "(RFC 3261 §21).",
+    },
+)
+def failure_response(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    A call whose INVITE ended with a 3xx-6xx response, classified: user outcomes (busy, decline, cancel) are
+    information; refusals (403, 404, 480, 484) point at the account or the number; 5xx at the far side or a route.
+
+    ## Why it matters
+    "My calls to X fail": the status code usually says who must act.
+
+    ## How to fix
+    403: check barring, credit and credentials of the account; 404/484: the dialled number and the routing;
+    480: the callee is not registered; 5xx: the route or the far side's capacity.
+
+    ## References
+    RFC 3261 §21.4, §21.5, §21.6
+    """
+    from . import Severity
+
+    for call in analysis.calls:
+        status = call.final_status
+        if call.outcome not in ("busy", "cancelled", "rejected") or status is None or status in HANDLED_ELSEWHERE:
+            continue
+        if status in (401, 407) and call.auth_challenges and call.outcome != "rejected":
+            continue
+        user = status in USER_OUTCOMES
+        meaning = USER_OUTCOMES.get(status) or EXPLAINED.get(status) or f"the far side refused the call ({status})"
+        frame = next((m.frame for m in call.messages if m.status_code == status), call.first_frame)
+        severity = Severity.INFO if user else Severity.MAJOR if status >= 500 else Severity.MINOR
+        yield Hit(call.call_id, (frame,), {
+            "call_id": call.call_id, "callee": call.callee.split(":", 1)[-1].split("@")[0], "status": status,
+            "reason": call.final_reason or "", "frame": frame, "responder": call.callee_address, "warning": "",
+            "meaning_en": meaning, "meaning_ru": _RU.get(status, f"другая сторона отклонила вызов ({status})"),
+            "action_en": "No action is needed." if user else "We are checking why.",
+            "action_ru": "Ничего делать не нужно." if user else "Мы выясняем причину.",
+        }, severity=severity)
+
+
+_RU = {486: "абонент был занят", 600: "абонент занят на всех устройствах", 603: "абонент отклонил вызов",
+       487: "звонивший положил трубку до ответа", 403: "вызов запрещён (ограничения, баланс или учётные данные)",
+       404: "номер не существует на стороне получателя", 480: "абонент недоступен (не зарегистрирован)",
+       484: "номер набран не полностью", 401: "требовалась авторизация, и она не завершена",
+       407: "требовалась авторизация прокси, и она не завершена", 410: "номер больше не используется",
+       503: "другая сторона перегружена или маршрут недоступен", 500: "внутренняя ошибка на другой стороне",
+       502: "шлюз на пути получил неверный ответ", 504: "шлюз на пути не дождался ответа"}

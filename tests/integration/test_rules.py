@@ -61,7 +61,7 @@ def test_no_finding_above_info_on_working_captures(capture: str) -> None:
 
 def test_every_rule_is_documented_and_bilingual() -> None:
     rules = all_rules()
-    assert len({r.id for r in rules}) == len(rules) >= 16
+    assert len({r.id for r in rules}) == len(rules) >= 17
     for r in rules:
         assert set(r.sections()) >= set(REQUIRED_SECTIONS), r.id
         assert all(r.sections()[s] for s in REQUIRED_SECTIONS), r.id
@@ -142,7 +142,8 @@ def test_corpus_attacks_and_registration_failures(corpus) -> None:
     # reported as the customer's failed sign-ins)
     assert [(f.rule, f.evidence["source"], f.evidence["failures"], f.evidence["users"]) for f in brute] == [
         ("sec.bruteforce-auth", "199.105.226.32", 845, 90)]
-    aaa = [f for f in sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap").findings]
+    aaa = [f for f in sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap").findings
+           if f.category == "registration"]
     # Two accounts whose REGISTERs are challenged again and again and never accepted (an auth loop ending in 401).
     assert [(f.rule, f.evidence["aor"], f.evidence["status"], f.evidence["challenges"]) for f in aaa] == [
         ("reg.rejected", "sip:voi18063@sip.cybercity.dk", 401, 3),
@@ -168,3 +169,14 @@ def test_built_captures_for_faults_the_lab_does_not_make(tmp_path) -> None:
     (reg,) = sipdiag.analyze(callcapture.unanswered_register(tmp_path / "reg.pcap")).findings
     assert (reg.rule, reg.severity.label, reg.evidence["sends"], reg.evidence["registrar"]) == (
         "reg.no-response", "critical", 11, "203.0.113.5:5060")
+
+
+def test_failure_responses_are_classified(corpus) -> None:
+    busy = sipdiag.analyze(SAMPLES / "busy_486.pcap").findings
+    assert [(f.rule, f.severity.label, f.evidence["status"], f.evidence["meaning_en"]) for f in busy] == [
+        ("call.failure-response", "info", 486, "the callee was busy")]
+    aaa = [f for f in sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap").findings
+           if f.rule == "call.failure-response"]
+    assert sorted((f.severity.label, f.evidence["status"]) for f in aaa) == [
+        ("minor", 403), ("minor", 403), ("minor", 480)]
+    assert "not registered" in next(f for f in aaa if f.evidence["status"] == 480).engineer_text["en"]
