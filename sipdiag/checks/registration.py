@@ -45,16 +45,12 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3261 §10.3, §22.2, §21.4.4, RFC 7616
     """
-    from .security import SCANNER_UA, bruteforce_sources
+    from .security import attack_filter
 
-    attackers = bruteforce_sources(analysis)
+    is_attack = attack_filter(analysis)
     for r in analysis.registrations:
-        if r.source.rsplit(":", 1)[0] in attackers:
-            continue  # failures of a brute-force source are sec.bruteforce-auth (RULES.md §2 precedence)
-        if r.outcome != "failed" or r.final_status is None:
+        if r.outcome != "failed" or r.final_status is None or is_attack(r):
             continue
-        if r.user_agent and SCANNER_UA.search(r.user_agent):
-            continue  # a scanner's probes are sec.scanner-detected, not a customer's failed sign-in (RULES.md §2)
         challenged = r.challenges > 0
         if r.final_status in (401, 407) and r.challenges < AUTH_LOOP_CHALLENGES and r.attempts <= r.challenges:
             continue  # a single unanswered challenge: the device may simply not have retried inside the capture
@@ -105,13 +101,11 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3261 §10.2, §17.1.2.2 (Timer F)
     """
-    from .security import SCANNER_UA, bruteforce_sources
+    from .security import attack_filter
 
-    attackers = bruteforce_sources(analysis)
+    is_attack = attack_filter(analysis)
     for r in analysis.registrations:
-        if r.outcome != "unanswered":
-            continue
-        if r.source.rsplit(":", 1)[0] in attackers or (r.user_agent and SCANNER_UA.search(r.user_agent)):
+        if r.outcome != "unanswered" or is_attack(r):
             continue  # registrars rightly stay silent to attackers (RULES.md reg.no-response pitfalls)
         last = r.transactions[-1]
         if last.responses:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from . import Hit, check
@@ -51,18 +52,10 @@ def scanner(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3261 §22 (authentication), RULES.md sec.scanner-detected
     """
-    hits = []
-    for t in analysis.transactions:
-        if t.user_agent and SCANNER_UA.search(t.user_agent):
-            hits.append((t.request_frame or 0, t.src, t.method, t.user_agent))
-    for r in analysis.registrations:
-        for t in r.transactions:
-            if t.user_agent and SCANNER_UA.search(t.user_agent):
-                hits.append((t.request_frame or 0, t.src, t.method, t.user_agent))
-    for c in analysis.calls:
-        for t in c.transactions:
-            if t.user_agent and SCANNER_UA.search(t.user_agent):
-                hits.append((t.request_frame or 0, t.src, t.method, t.user_agent))
+    every = chain(analysis.transactions, *(r.transactions for r in analysis.registrations),
+                  *(c.transactions for c in analysis.calls))
+    hits = [(t.request_frame or 0, t.src, t.method, t.user_agent) for t in every
+            if t.user_agent and SCANNER_UA.search(t.user_agent)]
     if hits:
         hits.sort()
         sources = sorted({src.rsplit(":", 1)[0] for _, src, _, _ in hits})
@@ -75,6 +68,17 @@ def scanner(analysis: Analysis) -> Iterator[Hit]:
 # RULES.md §5 security.bruteforce_failures_per_min; distinct user names probed from one source (enumeration).
 BRUTEFORCE_FAILURES_PER_MIN = 10
 ENUMERATION_DISTINCT_USERS = 10
+
+
+def attack_filter(analysis: Analysis):
+    """A predicate telling which registrations are an attacker's (a scanner's User-Agent, a brute-force source):
+    their failures are the attack's findings, not the customer's failed sign-in (RULES.md §2 precedence)."""
+    attackers = bruteforce_sources(analysis)
+
+    def is_attack(r) -> bool:
+        return r.source.rsplit(":", 1)[0] in attackers or bool(r.user_agent and SCANNER_UA.search(r.user_agent))
+
+    return is_attack
 
 
 def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
