@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .checks import Finding, run_checks
 from .correlate import Correlator
@@ -86,10 +88,11 @@ MESSAGE_BUDGET = 5000
 
 
 def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple[str, ...] = (),
-            ignore: tuple[str, ...] = ()) -> Analysis:
+            ignore: tuple[str, ...] = (), settings: Mapping[str, Any] | None = None) -> Analysis:
     """Read the capture at `path` ('-' for standard input) and return its Analysis.
 
     select/ignore: rule ids or prefixes (`media`, `call.ack-timeout-32s`) to run or leave out.
+    settings: rule thresholds (a full tree, see sipdiag.checks.settings.merged); None = RULES.md §5 defaults.
     keep_messages: True keeps the first MESSAGE_BUDGET full SipMessages in `Analysis.messages`, an int keeps
     that many, False none; calls always keep every message as a `MessageRef`, so memory stays bounded.
 
@@ -102,7 +105,8 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     gc.disable()
     try:
         analysis = _analyze(path, keep_messages)
-        return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore))
+        return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore,
+                                                           settings=settings))
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -15,7 +15,7 @@ rule's metadata and the texts rendered from templates in English and Russian. Se
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -127,15 +127,21 @@ def selected(rule_id: str, select: Iterable[str] = (), ignore: Iterable[str] = (
     return (not select or matches(select)) and not matches(ignore)
 
 
-def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tuple[Finding, ...]:
-    """Every selected rule over the analysis; findings ordered by severity (worst first), then frame."""
+def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterable[str] = (),
+               settings: Mapping[str, Any] | None = None) -> tuple[Finding, ...]:
+    """Every selected rule over the analysis; findings ordered by severity (worst first), then frame.
+
+    settings: the threshold tree the rules read with `setting()` (sipdiag.checks.settings); None = defaults."""
+    from .settings import active
+
     _load_rules()
     findings = []
-    for rule in REGISTRY.values():
-        if not selected(rule.id, select, ignore):
-            continue
-        for hit in rule.func(analysis):
-            findings.append(_finding(rule, hit))
+    with active(settings):
+        for rule in REGISTRY.values():
+            if not selected(rule.id, select, ignore):
+                continue
+            for hit in rule.func(analysis):
+                findings.append(_finding(rule, hit))
     return tuple(sorted(findings, key=lambda f: (-f.severity, f.frames[0] if f.frames else 0, f.rule)))
 
 

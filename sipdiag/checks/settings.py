@@ -1,0 +1,99 @@
+"""Rule thresholds (RULES.md §5): the documented defaults, and the values of the run in progress.
+
+Rules read a threshold with `setting("media.loss_pct.major")`; `run_checks(analysis, settings=...)` makes a
+user's overrides (from `--config sipdiag.toml`) the active values for that run only, so two analyses in one
+process (batch, tests) never see each other's configuration.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+# RULES.md §5, in TOML's shape ([sip], [nat], [media], [qos], [security]). Why each value: the catalog's rule
+# entries (RFC 3261 Table 4 timers, RFC 4787 mapping lifetimes, VoIPmonitor conventions, ITU-T G.107/G.114).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "sip": {
+        "t1_default_ms": 500,
+        "t2_ms": 4000,
+        "ack_timeout_tolerance_s": 2,
+        "large_udp_sip_bytes": 1300,
+        "auth_loop_attempts": 3,
+        "auth_loop_window_s": 60,
+    },
+    "nat": {
+        "recommended_keepalive_s": 20,
+        "rfc4787_min_mapping_s": 120,
+    },
+    "media": {
+        "min_media_for_verdict_s": 10,
+        "oneway_min_ratio": 0.10,
+        "oneway_report_s": 5,
+        "onewaytimeout_s": 15,
+        "rtptimeout_s": 30,
+        "loss_pct": {"minor": 1, "major": 3, "critical": 5},
+        "delta_r": {"minor": 5, "major": 10, "critical": 20},
+        "jitter_mean_ms": {"minor": 30, "major": 50},
+        "jitter_max_ms": {"minor": 100},
+        "late_discard_pct": {"minor": 1, "major": 3},
+        "burst_run_packets": 3,
+        "max_gap_ms": 200,
+        "mouth_to_ear_ms": {"minor": 150, "major": 250, "critical": 400},
+        "r_factor": {"minor": 70, "major": 60, "critical": 50},
+        "reorder_pct": 1,
+        "drift_ppm": 500,
+        "rtcp_missing_s": 15,
+    },
+    "qos": {
+        "rtp_dscp": 46,
+        "sip_dscp_allowed": [24, 26, 40],
+        "bufferbloat_rtt_rise_ms": 100,
+    },
+    "security": {
+        "scan_distinct_users_60s": 20,
+        "scan_distinct_dst_ips_60s": 10,
+        "bruteforce_failures_per_min": 10,
+        "fraud_distinct_intl_dest_10min": 5,
+    },
+}
+
+_active: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("sipdiag_settings", default=DEFAULTS)
+
+
+def setting(path: str) -> Any:
+    """The active value of a dotted threshold path, e.g. `setting("media.loss_pct.major")`.
+
+    An unknown path is a programming error (KeyError), not a user error: user files are validated on load.
+    """
+    node: Any = _active.get()
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def merged(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """DEFAULTS with `overrides` laid over them, nested tables merged key by key."""
+    out = copy.deepcopy(DEFAULTS)
+
+    def lay(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
+        for k, v in src.items():
+            if isinstance(v, Mapping) and isinstance(dst.get(k), dict):
+                lay(dst[k], v)
+            else:
+                dst[k] = v
+
+    lay(out, overrides)
+    return out
+
+
+@contextmanager
+def active(values: Mapping[str, Any] | None) -> Iterator[None]:
+    """Make `values` (a full settings tree, e.g. from `merged`) the active thresholds inside the block."""
+    token = _active.set(values if values is not None else DEFAULTS)
+    try:
+        yield
+    finally:
+        _active.reset(token)
