@@ -83,6 +83,9 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, 
         sipdiag analyze call.pcapng --format json > call.json
         sipdiag analyze call.pcapng --call '#2'
     """
+    from .ingest import prestart
+
+    prestart(capture)  # the reader works on the other core while the rest of the pipeline is imported
     from .analysis import analyze as run_analysis
     from .reports import render
 

@@ -35,3 +35,28 @@ def test_child_error_reaches_the_caller(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a capture at all")
     with pytest.raises(CaptureFormatError, match="is not a pcap or pcapng file"):
         _collect(bogus, parallel=True)
+
+
+def test_prestarted_reader_is_taken_over_by_ingest(monkeypatch) -> None:
+    from sipdiag import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)  # the samples are small; any file gets a child
+    path = SAMPLES / "rtp_loss.pcap"
+    ingest_module.prestart(path)
+    early = ingest_module._prestarted
+    assert early is not None and early[0] == str(path)
+    proc = early[2]
+    assert _collect(path, parallel=None) == _collect(path, parallel=False)
+    assert ingest_module._prestarted is None
+    assert not proc.is_alive() and proc.exitcode == 0  # the early child did the reading and ended
+
+
+def test_prestarted_reader_for_another_file_is_stopped(monkeypatch) -> None:
+    from sipdiag import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
+    ingest_module.prestart(SAMPLES / "rtp_loss.pcap")
+    proc = ingest_module._prestarted[2]
+    clean = SAMPLES / "clean_call.pcap"
+    assert _collect(clean, parallel=None) == _collect(clean, parallel=False)
+    assert not proc.is_alive()
