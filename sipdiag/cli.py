@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import __version__
-from .errors import EXIT_FINDINGS, EXIT_INPUT, SipdiagError
+from .errors import EXIT_FINDINGS, EXIT_INPUT, SipdiagError, UsageError
 
 FORMATS = ("terminal", "json")
 
@@ -68,8 +68,16 @@ def cli() -> None:
 @click.option("--ignore", multiple=True, metavar="RULE", help="Leave these rules out (id or prefix, repeatable).")
 @click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True,
               help="Language of the customer and engineer texts.")
+@click.option("--ticket", metavar="ID", help="File the capture and its analysis under this ticket (case store).")
+@click.option("--customer", metavar="NAME", help="With --ticket: the customer's name.")
+@click.option("--vantage", type=click.Choice(("phone-lan", "cpe-wan", "operator-edge", "trunk")),
+              help="With --ticket: where the capture was taken.")
+@click.option("--notify", metavar="URL", help="With --ticket: POST the filing as JSON to a ticket system.")
+@click.option("--store", metavar="URL", envvar="SIPDIAG_STORE",
+              help="Case store for --ticket (default: $SIPDIAG_STORE, else SQLite in the user's data directory).")
 def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, select: tuple[str, ...],
-            ignore: tuple[str, ...], lang: str) -> None:
+            ignore: tuple[str, ...], lang: str, ticket: str | None, customer: str | None, vantage: str | None,
+            notify: str | None, store: str | None) -> None:
     """Analyze a pcap/pcapng capture (also gzip-compressed, or '-' for standard input).
 
     Prints the capture summary, the calls and registrations, and the details of calls with problems.
@@ -91,9 +99,22 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, 
 
     from .checks import Severity, worst
 
+    if (customer or vantage or notify) and not ticket:
+        raise UsageError("--customer, --vantage and --notify file a capture: they need --ticket",
+                         hint="sipdiag analyze FILE --ticket T-123 --customer NAME")
+    if ticket and capture == "-":
+        raise UsageError("a capture from standard input cannot be filed under a ticket",
+                         hint="Save it to a file first; the case keeps its SHA-256 and name.")
     analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore)
     call = analysis.find_call(call_ref) if call_ref else None
     render(analysis, fmt, output, call=call, lang=lang)
+    if ticket:
+        from .casecli import filing_line
+        from .cases import CaseStore
+
+        with CaseStore(store) as cases:
+            filing = cases.file(ticket, capture, customer=customer, vantage=vantage, analysis=analysis, notify=notify)
+        click.echo(filing_line(filing), err=True)
     top = worst(f for f in analysis.findings if call is None or f.call_id in (None, call.call_id))
     if fail_on != "never" and top is not None and top >= Severity.parse(fail_on):
         sys.exit(EXIT_FINDINGS)
@@ -188,6 +209,12 @@ def explain(rule_id: str) -> None:
                f"owner {rule.owner}\n")
     for heading, text in rule.sections().items():
         click.echo(f"{heading}\n{text}\n")
+
+
+from .casecli import case, verify  # noqa: E402 - the case store's commands live in their own module
+
+cli.add_command(verify)
+cli.add_command(case)
 
 
 def main() -> None:

@@ -15,8 +15,7 @@ from tests.conftest import ROOT
 README = (ROOT / "README.md").read_text()
 
 
-def test_library_example_runs() -> None:
-    (code,) = re.findall(r"```python\n(.*?)```", README, re.S)
+def _run(code: str) -> list[str]:
     out = io.StringIO()
     cwd = os.getcwd()
     os.chdir(ROOT)
@@ -25,10 +24,17 @@ def test_library_example_runs() -> None:
             exec(compile(code, "README.md", "exec"), {})
     finally:
         os.chdir(cwd)
-    lines = out.getvalue().splitlines()
+    return out.getvalue().splitlines()
+
+
+def test_library_examples_run() -> None:
+    library, cases = re.findall(r"```python\n(.*?)```", README, re.S)
+    lines = _run(library)
     assert lines[0] == "109 ('ethernet',)"
     assert lines[2] == ("clean_call-1@sdlab sip:200@203.0.113.10 sip:300@203.0.113.10 answered 200 1.417 307.782 "
                         "1.508 caller")
+    assert _run(cases) == ["P2 engineering nat.private-sdp-address",
+                           "True ['nat.private-sdp-address', 'media.one-way-audio']", "resolved"]
 
 
 def test_every_command_is_in_the_readme_with_help() -> None:

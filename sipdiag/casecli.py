@@ -1,0 +1,197 @@
+"""`sipdiag case ...` and `sipdiag verify`: the command line of the case store (sipdiag.cases)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .errors import EXIT_FINDINGS
+
+STORE_HELP = "Case store: a file path, sqlite:///PATH or postgresql://USER@HOST/DB (default: $SIPDIAG_STORE, else " \
+             "a SQLite file in the user's data directory)."
+store_option = click.option("--store", metavar="URL", envvar="SIPDIAG_STORE", help=STORE_HELP)
+
+
+def _open(store: str | None):
+    from .cases import CaseStore
+
+    return CaseStore(store)
+
+
+def filing_line(filing) -> str:
+    """One line for stderr after `analyze --ticket`: where it was filed and the triage."""
+    from .reports.safe import printable as plain
+
+    t = filing.triage
+    text = (f"Filed under {plain(filing.ticket)} as filing #{filing.id}: {t.priority}, queue {t.queue}"
+            + (f", main cause {t.rule}" if t.rule else ", nothing above info"))
+    if filing.duplicate_of is not None:
+        text = f"Already filed under {plain(filing.ticket)} as filing #{filing.duplicate_of} (same SHA-256); not filed again"
+    if filing.seen_under:
+        text += f" (the same capture is also filed under {', '.join(plain(x) for x in filing.seen_under)})"
+    if filing.notification is not None and not filing.notification.delivered:
+        text += f"; notification not delivered ({filing.notification.error}), kept: sipdiag case notify --pending"
+    return text
+
+
+@click.command()
+@click.argument("ticket")
+@click.argument("capture", type=click.Path(dir_okay=False))
+@click.option("--fail-on", type=click.Choice(("critical", "major", "minor", "info", "never")), default="major",
+              show_default=True, help="What counts as a problem: earlier ones must be gone, no new one may appear.")
+@click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True,
+              help="Language of the customer's message.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@click.option("--vantage", type=click.Choice(("phone-lan", "cpe-wan", "operator-edge", "trunk")),
+              help="Where the capture was taken.")
+@click.option("--notify", metavar="URL", help="POST the verification as JSON to a ticket system.")
+@store_option
+def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage: str | None, notify: str | None,
+           store: str | None) -> None:
+    """Verify a fix: compare a capture taken after it with the ticket's last analysis.
+
+    Shows problems resolved, persisting and new, the call and quality figures before and after, and the message for
+    the customer. Exit 0 when every earlier problem is resolved and nothing new is at or above --fail-on, else 1.
+    The verification is recorded; the ticket becomes 'resolved', or 'reopened' with its priority raised.
+
+    Example:
+
+    \b
+        sipdiag analyze before.pcap --ticket T-123
+        sipdiag verify T-123 after.pcap --lang ru
+    """
+    from .cases.messages import verification_message
+    from .reports.safe import printable as plain
+
+    with _open(store) as cases:
+        v = cases.verify(ticket, capture, fail_on=fail_on, vantage=vantage, notify=notify)
+        case = cases.show(ticket)
+    message = verification_message(v, lang=lang, customer=case.customer, queue=case.queue, priority=case.priority)
+    if fmt == "json":
+        click.echo(json.dumps({"ticket": ticket, "filing": v.filing.id, "against_filing": v.before.id,
+                               "passed": v.passed, "fail_on": fail_on, **v.comparison.as_dict(),
+                               "status": case.status, "priority": case.priority, "customer_message": message},
+                              ensure_ascii=False, indent=2))
+    else:
+        c = v.comparison
+        click.echo(f"Ticket {plain(ticket)}: verification #{v.filing.id} against analysis #{v.before.id}: "
+                   + ("RESOLVED" if v.passed else "NOT RESOLVED") + f" (problems: {fail_on} and above)")
+        for label, items in (("resolved", c.resolved), ("persisting", c.persisting), ("new", c.new)):
+            for r in items:
+                click.echo(f"  {label:10} {r.rule:34} before {r.severity_before or '-':8} x{r.count_before}  "
+                           f"after {r.severity_after or '-':8} x{r.count_after}")
+        click.echo("  figure                 before     after")
+        for name, (b, a) in c.figures.items():
+            click.echo(f"  {name:22} {str(b):10} {a}")
+        click.echo(f"Ticket is now {case.status}, priority {case.priority}, queue {case.queue}.\n")
+        click.echo(message, nl=False)
+    if v.filing.notification is not None and not v.filing.notification.delivered:
+        click.echo(f"Warning: notification not delivered ({v.filing.notification.error}); kept, re-send with "
+                   "'sipdiag case notify --pending'.", err=True)
+    if not v.passed:
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.group()
+def case() -> None:
+    """Tickets in the case store: show, list, reply, close, notify.
+
+    Example:
+
+    \b
+        sipdiag analyze call.pcap --ticket T-123 --customer "ACME Ltd"
+        sipdiag case list --open
+        sipdiag case show T-123
+        sipdiag case close T-123
+    """
+
+
+@case.command("show")
+@click.argument("ticket")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@store_option
+def case_show(ticket: str, fmt: str, store: str | None) -> None:
+    """A ticket: status, triage, and every capture filed under it with its findings."""
+    from .reports.safe import printable as plain
+
+    with _open(store) as cases:
+        c = cases.show(ticket)
+    if fmt == "json":
+        click.echo(json.dumps(_case_record(c, with_filings=True), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Ticket {plain(c.ticket)}  customer {plain(c.customer or '-')}  status {c.status}  "
+               f"priority {c.priority or '-'}  queue {c.queue or '-'}")
+    if c.reason:
+        click.echo(f"Triage: {plain(c.reason)}")
+    for f in c.filings:
+        verdict = ""
+        if f.verdict is not None:
+            verdict = "  RESOLVED" if f.verdict.get("passed") else "  NOT RESOLVED"
+        fig = f.summary["figures"]
+        click.echo(f"  #{f.id} {f.kind:12} {f.filed_at[:19]}  {plain(f.capture_name)}  sha256 {f.sha256[:12]}  "
+                   f"vantage {f.vantage or '-'}  calls {fig['calls']}  {f.triage.priority}{verdict}")
+        for finding in f.summary["findings"]:
+            if finding["severity"] != "info":
+                click.echo(f"      {finding['severity']:8} {finding['rule']:34} {plain(finding['call_id'] or '')}")
+
+
+@case.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Only tickets that are not closed.")
+@click.option("--queue", type=click.Choice(("first-line", "engineering", "network", "security")))
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@store_option
+def case_list(open_only: bool, queue: str | None, fmt: str, store: str | None) -> None:
+    """Tickets, most recently changed first."""
+    from .reports.safe import printable as plain
+
+    with _open(store) as cases:
+        items = cases.list(open_only=open_only, queue=queue)
+    if fmt == "json":
+        click.echo(json.dumps([_case_record(c) for c in items], ensure_ascii=False, indent=2))
+        return
+    for c in items:
+        click.echo(f"{plain(c.ticket):16} {c.status:9} {c.priority or '-':3} {c.queue or '-':12} "
+                   f"{c.category or '-':12} {c.updated_at[:19]}  {plain(c.customer or '')}")
+
+
+@case.command("close")
+@click.argument("ticket")
+@store_option
+def case_close(ticket: str, store: str | None) -> None:
+    """Close a ticket (a later filing under it reopens it)."""
+    from .reports.safe import printable as plain
+
+    with _open(store) as cases:
+        cases.close(ticket)
+    click.echo(f"Ticket {plain(ticket)} closed.")
+
+
+@case.command("notify")
+@click.option("--pending", is_flag=True, required=True, help="Re-send every notification not yet delivered.")
+@store_option
+def case_notify(pending: bool, store: str | None) -> None:
+    """Re-send the notifications a ticket system did not accept. Exit 1 when some are still pending."""
+    with _open(store) as cases:
+        results = cases.resend_pending()
+    failed = 0
+    for nid, d in results:
+        click.echo(f"notification #{nid}: " + ("delivered" if d.delivered else f"still pending ({d.error})"))
+        failed += not d.delivered
+    if not results:
+        click.echo("No pending notifications.")
+    if failed:
+        sys.exit(EXIT_FINDINGS)
+
+
+def _case_record(c, *, with_filings: bool = False) -> dict:
+    record = {"ticket": c.ticket, "customer": c.customer, "status": c.status, "priority": c.priority,
+              "queue": c.queue, "category": c.category, "reason": c.reason, "created_at": c.created_at,
+              "updated_at": c.updated_at, "closed_at": c.closed_at}
+    if with_filings:
+        record["filings"] = [{"id": f.id, "kind": f.kind, "filed_at": f.filed_at, "capture": f.capture_name,
+                              "sha256": f.sha256, "vantage": f.vantage, "triage": f.triage.as_dict(),
+                              "figures": f.summary["figures"], "findings": f.summary["findings"],
+                              "verdict": f.verdict} for f in c.filings]
+    return record

@@ -1,0 +1,85 @@
+"""The closed loop: a second capture after the fix, compared with the ticket's last analysis.
+
+Problems are compared by rule (a capture after the fix has other calls, other Call-IDs and frames). A problem is a
+finding at or above the verification's threshold (`--fail-on`, major by default): a rule that found a problem before
+and finds none now is resolved (it may still be seen below the threshold: a private SDP address that the SBC now
+latches is minor, no longer major, and `severity_after` shows it); one that still does persists; a problem that did
+not exist before is new. The call and quality figures are shown side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .triage import SEVERITY_RANK
+
+FIGURES = ("calls", "answered", "one_way_calls", "no_rtp_calls", "mos_mean", "mos_min", "loss_pct_max",
+           "registrations", "registrations_failed")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleChange:
+    rule: str
+    title: str
+    severity_before: str | None
+    severity_after: str | None
+    count_before: int
+    count_after: int
+    customer_text: dict[str, str]  # of the earlier finding for resolved ones, of the current otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    resolved: tuple[RuleChange, ...]
+    persisting: tuple[RuleChange, ...]
+    new: tuple[RuleChange, ...]
+    figures: dict[str, tuple[Any, Any]]  # name -> (before, after)
+
+    @property
+    def passed(self) -> bool:
+        """Every earlier problem resolved and nothing new at or above the threshold."""
+        return not self.persisting and not self.new
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"resolved": [asdict(c) for c in self.resolved], "persisting": [asdict(c) for c in self.persisting],
+                "new": [asdict(c) for c in self.new],
+                "figures": {k: {"before": b, "after": a} for k, (b, a) in self.figures.items()}}
+
+
+def _by_rule(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for f in summary["findings"]:
+        out.setdefault(f["rule"], []).append(f)
+    return out
+
+
+def threshold_rank(fail_on: str) -> int:
+    """The rank from which a finding is a problem; 'never' still compares problems from minor up."""
+    return SEVERITY_RANK.get(fail_on, 1) if fail_on != "never" else 1
+
+
+def _worst(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return max(items, key=lambda f: SEVERITY_RANK[f["severity"]])
+
+
+def compare(before: dict[str, Any], after: dict[str, Any], fail_on: str = "major") -> Comparison:
+    rank = threshold_rank(fail_on)
+    b, a = _by_rule(before), _by_rule(after)
+
+    def problem(items: list[dict[str, Any]]) -> bool:
+        return any(SEVERITY_RANK[f["severity"]] >= rank for f in items)
+
+    def change(rule: str) -> RuleChange:
+        fb, fa = b.get(rule, []), a.get(rule, [])
+        shown = _worst(fa if problem(fa) else fb or fa)
+        return RuleChange(rule, shown["title"], _worst(fb)["severity"] if fb else None,
+                          _worst(fa)["severity"] if fa else None, len(fb), len(fa), shown["customer_text"])
+
+    earlier = [r for r, items in b.items() if problem(items)]
+    return Comparison(
+        resolved=tuple(change(r) for r in earlier if not problem(a.get(r, []))),
+        persisting=tuple(change(r) for r in earlier if problem(a.get(r, []))),
+        new=tuple(change(r) for r, items in a.items() if problem(items) and r not in earlier),
+        figures={k: (before["figures"].get(k), after["figures"].get(k)) for k in FIGURES},
+    )

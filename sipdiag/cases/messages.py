@@ -1,0 +1,117 @@
+"""The customer's message after a verification, in the product's own words (English and Russian).
+
+Resolved: the problem is fixed and what changed. Not resolved: what is still wrong and what happens next. The
+problems are named by the first sentence of their customer text, which has no jargon and no third-party addresses
+(the rules' texts follow RULES.md §6)."""
+
+from __future__ import annotations
+
+from .store import Verification
+
+TEXTS = {
+    "en": {
+        "greeting": "Hello{name},",
+        "resolved": "We have checked your service again after the change. The problem we found earlier is gone:",
+        "resolved_none": "We have checked your service again after the change and found no problem.",
+        "changed": "What is better now:",
+        "one_way": "calls have sound in both directions",
+        "no_rtp": "calls have sound",
+        "registered": "your phone registers with our network",
+        "answered": "calls are answered ({before} of {calls_before} before, {after} of {calls_after} now)",
+        "mos": "the voice quality score rose from {before} to {after} (of 5)",
+        "loss": "lost voice packets fell from {before}% to {after}%",
+        "not_resolved": "We have checked your service again after the change. Unfortunately the problem is still "
+                        "there:",
+        "new": "We also found something new:",
+        "next": "We have passed your ticket {ticket} to our {queue} team with priority {priority}; they will "
+                "contact you with the next step.",
+        "close_ok": "Your ticket {ticket} will now be closed. If the problem comes back, reply to this message.",
+        "bye": "Best regards,\nTechnical support",
+    },
+    "ru": {
+        "greeting": "Здравствуйте{name}!",
+        "resolved": "Мы повторно проверили работу связи после изменений. Проблема, найденная ранее, устранена:",
+        "resolved_none": "Мы повторно проверили работу связи после изменений и не нашли проблем.",
+        "changed": "Что стало лучше:",
+        "one_way": "звук в звонках слышен в обе стороны",
+        "no_rtp": "в звонках есть звук",
+        "registered": "ваш телефон регистрируется в нашей сети",
+        "answered": "звонки проходят (раньше {before} из {calls_before}, теперь {after} из {calls_after})",
+        "mos": "оценка качества голоса выросла с {before} до {after} (из 5)",
+        "loss": "потери голосовых пакетов снизились с {before}% до {after}%",
+        "not_resolved": "Мы повторно проверили работу связи после изменений. К сожалению, проблема сохраняется:",
+        "new": "Кроме того, мы обнаружили новое:",
+        "next": "Мы передали вашу заявку {ticket} группе «{queue}» с приоритетом {priority}; с вами свяжутся и "
+                "сообщат следующий шаг.",
+        "close_ok": "Заявка {ticket} будет закрыта. Если проблема повторится, ответьте на это письмо.",
+        "bye": "С уважением,\nтехническая поддержка",
+    },
+}
+QUEUE_NAMES = {
+    "en": {"first-line": "support", "engineering": "engineering", "network": "network", "security": "security"},
+    "ru": {"first-line": "поддержки", "engineering": "инженеров", "network": "сети", "security": "безопасности"},
+}
+
+
+def first_sentence(text: str) -> str:
+    for end in (". ", "! ", "? "):
+        if end in text:
+            return text.split(end, 1)[0] + end.strip()
+    return text
+
+
+def improvements(v: Verification, lang: str) -> list[str]:
+    """What the figures say got better, in plain words."""
+    t, f = TEXTS[lang], v.comparison.figures
+    out = []
+
+    def went(name: str) -> tuple:
+        return f.get(name, (None, None))
+
+    b, a = went("one_way_calls")
+    if b and a == 0:
+        out.append(t["one_way"])
+    b, a = went("no_rtp_calls")
+    if b and a == 0:
+        out.append(t["no_rtp"])
+    b, a = went("registrations_failed")
+    if b and a == 0 and went("registrations")[1]:
+        out.append(t["registered"])
+    (ab, aa), (cb, ca) = went("answered"), went("calls")
+    if cb and ca and ab is not None and aa is not None and aa / ca > ab / cb:
+        out.append(t["answered"].format(before=ab, calls_before=cb, after=aa, calls_after=ca))
+    b, a = went("mos_min")
+    if b is not None and a is not None and a - b >= 0.3:
+        out.append(t["mos"].format(before=b, after=a))
+    b, a = went("loss_pct_max")
+    if b and a is not None and a < b / 2:
+        out.append(t["loss"].format(before=b, after=a))
+    return out
+
+
+def verification_message(v: Verification, *, lang: str = "en", customer: str | None = None,
+                         queue: str | None = None, priority: str | None = None) -> str:
+    t = TEXTS[lang]
+    name = f", {customer}" if customer and lang == "en" else (f", {customer}" if customer else "")
+    lines = [t["greeting"].format(name=name), ""]
+    c = v.comparison
+    if v.passed:
+        if c.resolved:
+            lines.append(t["resolved"])
+            lines += [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in c.resolved]
+            better = improvements(v, lang)
+            if better:
+                lines += ["", t["changed"]] + [f"- {item}" for item in better]
+        else:
+            lines.append(t["resolved_none"])
+        lines += ["", t["close_ok"].format(ticket=v.filing.ticket)]
+    else:
+        lines.append(t["not_resolved"])
+        lines += [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in c.persisting]
+        if c.new:
+            lines += ["", t["new"]]
+            lines += [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in c.new]
+        lines += ["", t["next"].format(ticket=v.filing.ticket, queue=QUEUE_NAMES[lang].get(queue or "", queue or ""),
+                                       priority=priority or "?")]
+    lines += ["", t["bye"]]
+    return "\n".join(lines) + "\n"

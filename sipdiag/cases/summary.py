@@ -1,0 +1,38 @@
+"""What a case keeps of an analysis: its findings as records, the figures a verification compares, the facts of
+the capture. Small and plain (JSON), so that a ticket's history never depends on re-reading the capture."""
+
+from __future__ import annotations
+
+from collections import Counter
+from statistics import mean
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+
+
+def summarize(a: Analysis) -> dict[str, Any]:
+    from ..reports.json import finding_record, iso_time
+
+    outcomes = Counter(c.outcome for c in a.calls)
+    verdicts = Counter(m.verdict.verdict for m in a.media)
+    mos = [s.quality.mos for s in a.streams if s.quality is not None]
+    loss = [s.stats.loss_pct for s in a.streams if s.stats.packets]
+    return {
+        "capture": {"file": a.capture.file, "packets": a.capture.packets, "first_time": iso_time(a.capture.first_ts_ns),
+                    "duration_s": round(a.capture.duration_s, 3)},
+        "figures": {
+            "calls": len(a.calls),
+            "outcomes": dict(sorted(outcomes.items())),
+            "answered": outcomes.get("answered", 0),
+            "one_way_calls": verdicts.get("one-way", 0),
+            "no_rtp_calls": verdicts.get("no-rtp", 0),
+            "streams": len(a.streams),
+            "mos_mean": round(mean(mos), 2) if mos else None,
+            "mos_min": round(min(mos), 2) if mos else None,
+            "loss_pct_max": round(max(loss), 3) if loss else None,
+            "registrations": len(a.registrations),
+            "registrations_failed": sum(1 for r in a.registrations if r.outcome != "registered"),
+        },
+        "findings": [finding_record(f) for f in a.findings],
+    }

@@ -1,0 +1,314 @@
+"""The case store (issue 8) on SQLite and on a real PostgreSQL server: filing, triage, the closed loop, concurrency,
+crash consistency, webhooks against real local HTTP servers, and the command line."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from sipdiag.cases import CaseStore, UnknownTicket
+from sipdiag.cases.store import sha256_of
+from tests.conftest import SAMPLES
+
+ONE_WAY = SAMPLES / "nat_one_way_audio.pcap"
+SYMMETRIC = SAMPLES / "nat_symmetric_rtp.pcap"
+CLEAN = SAMPLES / "clean_call.pcap"
+
+
+def sipdiag(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sipdiag", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_filing_triage_and_duplicates(store_url: str) -> None:
+    with CaseStore(store_url) as cases:
+        f = cases.file("T-1", ONE_WAY, customer="ACME", vantage="cpe-wan")
+        assert (f.kind, f.ticket, f.capture_name, f.vantage) == ("analysis", "T-1", "nat_one_way_audio.pcap", "cpe-wan")
+        assert f.sha256 == sha256_of(ONE_WAY)[0]
+        t = f.triage
+        assert (t.category, t.rule, t.priority, t.queue, t.affected_calls, t.calls) == (
+            "nat", "nat.private-sdp-address", "P2", "engineering", 1, 1)
+        assert "major problem on every call" in t.reason
+        assert [x["rule"] for x in f.summary["findings"]] == [
+            "nat.private-sdp-address", "media.one-way-audio", "nat.private-contact"]
+        assert f.summary["figures"]["one_way_calls"] == 1
+        again = cases.file("T-1", ONE_WAY)
+        assert again.duplicate_of == f.id and again.id == f.id
+        elsewhere = cases.file("T-2", ONE_WAY)
+        assert elsewhere.duplicate_of is None and elsewhere.id != f.id and elsewhere.seen_under == ("T-1",)
+        case = cases.show("T-1")
+        assert (case.customer, case.status, case.priority, case.queue) == ("ACME", "open", "P2", "engineering")
+        assert [x.id for x in case.filings] == [f.id]  # the duplicate was not filed again
+        assert cases.document(f.id)["schema"] == "sipdiag.analysis/1"
+
+
+def test_triage_of_a_clean_call_and_of_a_registration_down(store_url: str) -> None:
+    with CaseStore(store_url) as cases:
+        clean = cases.file("T-clean", CLEAN).triage
+        assert (clean.rule, clean.priority, clean.queue) == (None, "P4", "first-line")
+        assert "nothing above info" in clean.reason
+    reg = CaseStore(store_url).triage({"figures": {"calls": 0, "registrations": 2, "registrations_failed": 2},
+                                       "findings": [{"rule": "reg.rejected", "category": "registration",
+                                                     "severity": "major", "owner": "first-line", "call_id": None}]})
+    assert (reg.priority, reg.queue) == ("P1", "first-line")
+    assert "registration down" in reg.reason
+
+
+def test_closed_loop_resolved_then_persisting(store_url: str) -> None:
+    with CaseStore(store_url) as cases:
+        before = cases.file("T-7", ONE_WAY, customer="ACME")
+        ok = cases.verify("T-7", SYMMETRIC)
+        assert ok.passed and ok.before.id == before.id
+        assert [(c.rule, c.severity_before, c.severity_after) for c in ok.comparison.resolved] == [
+            ("nat.private-sdp-address", "major", "minor"), ("media.one-way-audio", "major", None)]
+        assert ok.comparison.persisting == () and ok.comparison.new == ()
+        assert ok.comparison.figures["one_way_calls"] == (1, 0)
+        assert cases.show("T-7").status == "resolved"
+        bad = cases.verify("T-7", ONE_WAY)
+        assert not bad.passed
+        assert [c.rule for c in bad.comparison.persisting] == ["nat.private-sdp-address", "media.one-way-audio"]
+        case = cases.show("T-7")
+        assert (case.status, case.priority) == ("reopened", "P1")  # escalated one step from P2
+        assert [f.kind for f in case.filings] == ["analysis", "verification", "verification"]
+        assert [f.verdict["passed"] for f in case.filings[1:]] == [True, False]
+        cases.close("T-7")
+        assert cases.show("T-7").status == "closed"
+        assert [c.ticket for c in cases.list(open_only=True)] == []
+        cases.file("T-7", CLEAN)  # new evidence on a closed ticket reopens it
+        assert cases.show("T-7").status == "reopened"
+        with pytest.raises(UnknownTicket, match="no ticket 'T-404'"):
+            cases.show("T-404")
+
+
+def test_closed_loop_on_the_command_line(tmp_path: Path) -> None:
+    store = str(tmp_path / "cases.db")
+    filed = sipdiag("analyze", str(ONE_WAY), "--ticket", "T-123", "--customer", "ACME", "--vantage", "cpe-wan",
+                    "--store", store, "--format", "json")
+    assert filed.returncode == 1  # the analysis found major problems (--fail-on major)
+    assert json.loads(filed.stdout)["schema"] == "sipdiag.analysis/1"  # stdout stays the report
+    assert filed.stderr.strip() == ("Filed under T-123 as filing #1: P2, queue engineering, main cause "
+                                    "nat.private-sdp-address")
+    ok = sipdiag("verify", "T-123", str(SYMMETRIC), "--store", store, "--lang", "ru")
+    assert ok.returncode == 0, ok.stderr
+    assert "RESOLVED" in ok.stdout and "Звук в звонках слышен в обе стороны".lower() in ok.stdout.lower()
+    assert "Заявка T-123 будет закрыта" in ok.stdout
+    bad = sipdiag("verify", "T-123", str(ONE_WAY), "--store", store, "--format", "json")
+    assert bad.returncode == 1
+    doc = json.loads(bad.stdout)
+    assert (doc["passed"], doc["status"], doc["priority"]) == (False, "reopened", "P1")
+    assert [c["rule"] for c in doc["persisting"]] == ["nat.private-sdp-address", "media.one-way-audio"]
+    listed = sipdiag("case", "list", "--open", "--queue", "engineering", "--store", store)
+    assert listed.returncode == 0 and listed.stdout.split()[:4] == ["T-123", "reopened", "P1", "engineering"]
+    shown = sipdiag("case", "show", "T-123", "--store", store)
+    assert "#2 verification" in shown.stdout and "RESOLVED" in shown.stdout and "NOT RESOLVED" in shown.stdout
+    assert sipdiag("case", "close", "T-123", "--store", store).stdout == "Ticket T-123 closed.\n"
+    assert sipdiag("case", "list", "--open", "--store", store).stdout == ""
+
+
+def test_command_line_errors(tmp_path: Path) -> None:
+    store = str(tmp_path / "cases.db")
+    r = sipdiag("analyze", str(CLEAN), "--customer", "ACME", "--store", store)
+    assert r.returncode == 2 and r.stderr.startswith("Error: --customer, --vantage and --notify file a capture")
+    r = sipdiag("case", "show", "T-404", "--store", store)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [f"Error: no ticket 'T-404' in the case store {store}",
+                                     "Hint: See 'sipdiag case list' for the tickets in the store."]
+    r = sipdiag("verify", "T-404", str(CLEAN), "--store", store)
+    assert r.returncode == 2 and "no ticket 'T-404'" in r.stderr
+    r = sipdiag("case", "list", "--store", "postgresql://nobody:secret@127.0.0.1:1/none")
+    assert r.returncode == 3 and r.stderr.startswith("Error: cannot connect to the case store "
+                                                     "postgresql://nobody@127.0.0.1:1/none")
+    assert "secret" not in r.stderr and "Traceback" not in r.stderr
+    r = sipdiag("case", "list", "--store", "mysql://x/y")
+    assert r.returncode == 3 and r.stderr.startswith("Error: unknown case store 'mysql://x/y'")
+
+
+# -------------------------------------------------------------------------------------------- concurrency, crashes
+
+WRITERS, FILINGS_EACH = 4, 5
+
+
+def _writer(url: str, n: int, captures: list[str], barrier) -> None:
+    barrier.wait()
+    with CaseStore(url) as cases:
+        for i in range(FILINGS_EACH):
+            # every writer files into the shared ticket (its own capture again and again: one filing, the rest
+            # recognised as duplicates even while others write) and into tickets of its own
+            cases.file("T-shared", captures[n % len(captures)], customer=f"w{n}")
+            cases.file(f"T-{n}-{i}", captures[i % len(captures)])
+
+
+def test_concurrent_writers_lose_nothing(store_url: str, tmp_path: Path) -> None:
+    # distinct captures (distinct SHA-256) so that no filing is a duplicate of another
+    captures = []
+    for n in range(WRITERS):
+        path = tmp_path / f"c{n}.pcap"
+        path.write_bytes(CLEAN.read_bytes() + bytes([n]))  # a trailing byte: same calls, another hash
+        captures.append(str(path))
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(WRITERS)
+    procs = [ctx.Process(target=_writer, args=(store_url, n, captures, barrier)) for n in range(WRITERS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    assert [p.exitcode for p in procs] == [0] * WRITERS
+    with CaseStore(store_url) as cases:
+        tickets = {c.ticket for c in cases.list()}
+        assert tickets == {"T-shared"} | {f"T-{n}-{i}" for n in range(WRITERS) for i in range(FILINGS_EACH)}
+        shared = cases.show("T-shared")
+        assert sorted(f.sha256 for f in shared.filings) == sorted(sha256_of(c)[0] for c in captures)
+        assert all(len(cases.show(f"T-{n}-{i}").filings) == 1 for n in range(WRITERS) for i in range(FILINGS_EACH))
+
+
+def test_concurrent_creation_of_a_new_sqlite_store(tmp_path: Path) -> None:
+    url = str(tmp_path / "new" / "cases.db")
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(3)
+    procs = [ctx.Process(target=_writer, args=(url, n, [str(CLEAN)], barrier)) for n in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    with CaseStore(url) as cases:
+        assert len(cases.list()) == 1 + 3 * FILINGS_EACH
+        assert cases.schema_version == 1
+        assert len(cases.show("T-shared").filings) == 1  # one capture: filed once, 14 duplicates recognised
+
+
+_CRASH = """
+import os, sys
+from sipdiag.cases import CaseStore
+store = CaseStore(sys.argv[1])
+with store.db.transaction() as cur:
+    cur.execute("INSERT INTO tickets (id, status, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                ("T-crash", "open", "x", "x"))
+    os._exit(9)  # the process dies mid-write, before COMMIT
+"""
+
+
+def test_a_crash_mid_write_leaves_the_store_consistent(store_url: str) -> None:
+    with CaseStore(store_url) as cases:
+        cases.file("T-1", CLEAN)
+    r = subprocess.run([sys.executable, "-c", _CRASH, store_url], capture_output=True, timeout=60)
+    assert r.returncode == 9
+    with CaseStore(store_url) as cases:
+        assert [c.ticket for c in cases.list()] == ["T-1"]
+        assert len(cases.show("T-1").filings) == 1
+        cases.file("T-2", ONE_WAY)  # and it is writable again
+        assert {c.ticket for c in cases.list()} == {"T-1", "T-2"}
+
+
+# -------------------------------------------------------------------------------------------- webhooks
+
+class _Receiver:
+    """A real HTTP server on localhost that fails the first `fail_first` posts with 503, then accepts."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.fail_first = fail_first
+        self.received: list[dict] = []
+        self.attempts = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.attempts += 1
+                if outer.attempts <= outer.fail_first:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                outer.received.append({"event": self.headers["X-Sipdiag-Event"],
+                                        "content_type": self.headers["Content-Type"], "body": json.loads(body)})
+                self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhook_delivers_after_the_server_recovers(store_url: str) -> None:
+    receiver = _Receiver(fail_first=2)
+    try:
+        with CaseStore(store_url) as cases:
+            f = cases.file("T-5", ONE_WAY, notify=receiver.url)
+            assert f.notification.delivered and f.notification.attempts == 3
+            assert receiver.attempts == 3 and len(receiver.received) == 1
+            got = receiver.received[0]
+            assert got["event"] == "filing" and got["content_type"] == "application/json; charset=utf-8"
+            body = got["body"]
+            assert (body["ticket"], body["filing"], body["triage"]["priority"], body["triage"]["queue"]) == (
+                "T-5", f.id, "P2", "engineering")
+            assert [x["rule"] for x in body["findings"]] == [
+                "nat.private-sdp-address", "media.one-way-audio", "nat.private-contact"]
+            assert cases.pending() == []
+            v = cases.verify("T-5", SYMMETRIC, notify=receiver.url)
+            assert v.filing.notification.delivered
+            assert receiver.received[-1]["body"]["event"] == "verification"
+            assert receiver.received[-1]["body"]["verdict"]["passed"] is True
+    finally:
+        receiver.stop()
+
+
+def test_undelivered_notifications_are_kept_and_resent(store_url: str, tmp_path: Path) -> None:
+    receiver = _Receiver()
+    url = receiver.url
+    receiver.stop()  # nothing listens there now
+    with CaseStore(store_url) as cases:
+        f = cases.file("T-6", ONE_WAY, notify=url)
+        d = f.notification
+        assert not d.delivered and d.attempts == 4 and "Connection refused" in d.error
+        pending = cases.pending()
+        assert [(p["filing_id"], p["url"], p["attempts"]) for p in pending] == [(f.id, url, 4)]
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    recovered = _ReceiverOnPort(port)  # the ticket system is back, on the same address
+    try:
+        r = sipdiag("case", "notify", "--pending", "--store", store_url)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == f"notification #{pending[0]['id']}: delivered\n"
+        assert [x["body"]["ticket"] for x in recovered.received] == ["T-6"]
+        with CaseStore(store_url) as cases:
+            assert cases.pending() == []
+        assert sipdiag("case", "notify", "--pending", "--store", store_url).stdout == "No pending notifications.\n"
+    finally:
+        recovered.stop()
+
+
+class _ReceiverOnPort(_Receiver):
+    def __init__(self, port: int) -> None:
+        self.received = []
+        self.attempts = 0
+        self.fail_first = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append({"body": json.loads(body)})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
