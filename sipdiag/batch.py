@@ -1,0 +1,361 @@
+"""Batch diagnostics: many captures analysed in parallel, on all cores or on a Dask cluster, summarised as pandas
+frames (issue 9).
+
+    from sipdiag.batch import analyze_many
+    result = analyze_many(["captures/"], jobs=4)          # files, folders (searched recursively) and globs
+    result.captures   # one row per capture: figures, worst severity, main cause, priority, queue, error
+    result.calls      # one row per call: outcome, timings, audio verdict, MOS, findings
+    result.findings   # one row per finding: rule, severity, owner, call, frames, engineer text
+    result.save("out/", fmt="parquet")                    # captures.parquet, calls.parquet, findings.parquet
+
+Each capture is analysed by a worker that returns plain rows (small and picklable, whatever the capture's size).
+A capture that cannot be read is a row with its error, never the end of the batch. With `out_dir`, every finished
+capture is appended to a journal (`batch-journal.jsonl`, one fsync'd line each) before it counts as done: an
+interrupted batch leaves a consistent partial summary, and `resume=True` analyses only what the journal lacks.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import SipdiagError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
+JOURNAL = "batch-journal.jsonl"
+TABLES = ("captures", "calls", "findings")
+SEVERITIES = ("critical", "major", "minor", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What each worker needs besides the path (picklable: it travels to pool and cluster workers)."""
+
+    ticket_pattern: str | None = None  # a regex over the file name giving the ticket id (group 'ticket', or 1)
+    store: str | None = None  # case store URL for the filings (must be reachable from the workers)
+
+
+def expand(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders searched recursively for captures (by suffix); glob patterns expanded. Sorted,
+    without duplicates. A path that matches nothing is a usage error naming it."""
+    found: dict[str, Path] = {}
+    for raw in paths:
+        text = str(raw)
+        p = Path(text)
+        if p.is_dir():
+            for q in sorted(p.rglob("*")):
+                if q.is_file() and q.name.lower().endswith(CAPTURE_SUFFIXES):
+                    found.setdefault(str(q), q)
+        elif p.exists():
+            found.setdefault(text, p)
+        elif glob.has_magic(text):
+            matches = [Path(m) for m in sorted(glob.glob(text, recursive=True)) if Path(m).is_file()]
+            if not matches:
+                raise UsageError(f"no file matches {text!r}", hint="Quote the pattern so that sipdiag expands it.")
+            for m in matches:
+                found.setdefault(str(m), m)
+        else:
+            raise UsageError(f"no such file or folder: {text}", hint="Give capture files, folders or glob patterns.")
+    return sorted(found.values(), key=str)
+
+
+def ticket_from_name(pattern: str, name: str) -> str | None:
+    m = re.search(pattern, name)
+    if m is None:
+        return None
+    if "ticket" in m.re.groupindex:
+        return m.group("ticket")
+    return m.group(1) if m.re.groups else m.group(0)
+
+
+def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
+    """The rows of one capture (the worker's job). Never raises for a bad capture: the error is in the row."""
+    from .analysis import analyze
+    from .cases.summary import summarize
+    from .cases.triage import triage
+
+    started = time.perf_counter()
+    st = os.stat(path)
+    base = {"path": path, "name": Path(path).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    try:
+        a = analyze(path, keep_messages=False)
+    except SipdiagError as e:
+        return {**base, "capture": {**_capture_base(base), "status": "error", "error": str(e),
+                                    "seconds": round(time.perf_counter() - started, 3)}, "calls": [], "findings": []}
+    summary = summarize(a)
+    t = triage(summary)
+    ticket = None
+    if options.ticket_pattern:
+        ticket = ticket_from_name(options.ticket_pattern, Path(path).name)
+        if ticket:
+            from .cases import CaseStore
+
+            with CaseStore(options.store) as cases:
+                cases.file(ticket, path, analysis=a)
+    worst_by_call: dict[str, str] = {}
+    count_by_call: dict[str, int] = {}
+    rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}
+    for f in a.findings:
+        if f.call_id:
+            count_by_call[f.call_id] = count_by_call.get(f.call_id, 0) + 1
+            old = worst_by_call.get(f.call_id)
+            if old is None or rank[f.severity.label] > rank[old]:
+                worst_by_call[f.call_id] = f.severity.label
+    calls = []
+    for c in a.calls:
+        media = a.media_of(c)
+        streams = [a.streams[i] for i in media.streams] if media else []
+        mos = [s.quality.mos for s in streams if s.quality is not None]
+        calls.append({
+            "path": path, "call_id": c.call_id, "caller": c.caller, "callee": c.callee, "outcome": c.outcome,
+            "final_status": c.final_status, "setup_ms": c.setup_ms, "answer_ms": c.answer_ms,
+            "duration_s": c.duration_s, "user_agent": c.user_agents[0] if c.user_agents else None,
+            "audio": media.verdict.verdict if media else None, "streams": len(streams),
+            "mos_min": round(min(mos), 2) if mos else None,
+            "loss_pct_max": max((s.stats.loss_pct for s in streams), default=None),
+            "jitter_max_ms": max((s.stats.jitter_max_ms for s in streams), default=None),
+            "findings": count_by_call.get(c.call_id, 0), "worst_severity": worst_by_call.get(c.call_id),
+        })
+    findings = [{"path": path, "rule": f.rule, "category": f.category, "severity": f.severity.label,
+                 "owner": f.owner, "call_id": f.call_id, "title": f.title, "confidence": f.confidence,
+                 "frames": " ".join(map(str, f.frames[:50])), "engineer_text": f.engineer_text.get("en", "")}
+                for f in a.findings]
+    by_severity = {s: sum(1 for f in findings if f["severity"] == s) for s in SEVERITIES}
+    fig = summary["figures"]
+    capture = {
+        **_capture_base(base), "status": "ok", "error": None, "packets": a.capture.packets,
+        "duration_s": round(a.capture.duration_s, 3), "sip_messages": a.sip.messages, "calls": fig["calls"],
+        "answered": fig["answered"], "one_way_calls": fig["one_way_calls"], "registrations": fig["registrations"],
+        "registrations_failed": fig["registrations_failed"], "streams": fig["streams"], "mos_min": fig["mos_min"],
+        "loss_pct_max": fig["loss_pct_max"], **{f"findings_{s}": n for s, n in by_severity.items()},
+        "worst_severity": next((s for s in SEVERITIES if by_severity[s]), None), "main_cause": t.rule,
+        "priority": t.priority, "queue": t.queue, "ticket": ticket, "anomalies": len(a.anomalies),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return {**base, "capture": capture, "calls": calls, "findings": findings}
+
+
+def _capture_base(base: dict[str, Any]) -> dict[str, Any]:
+    return {"path": base["path"], "name": base["name"], "size": base["size"]}
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+@dataclass
+class BatchResult:
+    captures: pd.DataFrame
+    calls: pd.DataFrame
+    findings: pd.DataFrame
+    total: int  # captures asked for
+    done: int  # captures analysed (ok or error)
+    interrupted: bool = False
+
+    def save(self, out_dir: str | Path, fmt: str = "parquet") -> list[Path]:
+        """captures/calls/findings as Parquet (pyarrow) or CSV; CSV cells that a spreadsheet would run as a formula
+        are neutralised (OWASP CSV injection): wire values (Call-IDs, User-Agents) are hostile."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in TABLES:
+            frame = getattr(self, name)
+            path = out / f"{name}.{fmt}"
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            if fmt == "parquet":
+                frame.to_parquet(tmp, index=False)
+            else:
+                _csv_safe(frame).to_csv(tmp, index=False)
+            os.replace(tmp, path)  # a reader never sees half a file
+            written.append(path)
+        return written
+
+
+def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    def cell(v: Any) -> Any:
+        if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + v
+        return v
+
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(cell)
+    return out
+
+
+def analyze_many(paths: Iterable[str | Path], *, jobs: int | None = None, scheduler: str | None = None,
+                 options: Options = Options(), out_dir: str | Path | None = None, resume: bool = False,
+                 progress: Callable[[int, int, dict[str, Any]], None] | None = None) -> BatchResult:
+    """Analyse every capture under `paths`; see the module docstring. `jobs`: worker processes (default: the
+    cores); `scheduler`: a Dask scheduler address (`tcp://host:8786`), or a `distributed.Client`, instead of the
+    local pool. `progress(done, total, rows)` is called after each capture. KeyboardInterrupt stops the batch
+    after writing what is done; the result then has `interrupted=True`."""
+    files = [str(p) for p in expand(paths)]
+    journal = Path(out_dir) / JOURNAL if out_dir is not None else None
+    done_rows: list[dict[str, Any]] = []
+    if journal is not None:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        if resume:
+            done_rows = [r for r in read_journal(journal) if r["path"] in set(files)]
+            done_rows = _still_current(done_rows)
+        else:
+            journal.write_text("")
+        _rewrite_journal(journal, done_rows)
+    finished = {r["path"] for r in done_rows}
+    todo = [f for f in files if f not in finished]
+    interrupted = False
+    sink = _Journal(journal) if journal is not None else None
+    try:
+        for rows in _run(todo, jobs, scheduler, options):
+            if sink is not None:
+                sink.append(rows)
+            done_rows.append(rows)
+            if progress is not None:
+                progress(len(done_rows), len(files), rows)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if sink is not None:
+            sink.close()
+    result = frames(done_rows, total=len(files), interrupted=interrupted)
+    return result
+
+
+def frames(rows: list[dict[str, Any]], *, total: int, interrupted: bool = False) -> BatchResult:
+    import pandas as pd
+
+    rows = sorted(rows, key=lambda r: r["path"])
+    captures = pd.DataFrame([r["capture"] for r in rows], columns=_CAPTURE_COLUMNS)
+    calls = pd.DataFrame([c for r in rows for c in r["calls"]], columns=_CALL_COLUMNS)
+    findings = pd.DataFrame([f for r in rows for f in r["findings"]], columns=_FINDING_COLUMNS)
+    return BatchResult(captures, calls, findings, total=total, done=len(rows), interrupted=interrupted)
+
+
+_CAPTURE_COLUMNS = ["path", "name", "size", "status", "error", "packets", "duration_s", "sip_messages", "calls",
+                    "answered", "one_way_calls", "registrations", "registrations_failed", "streams", "mos_min",
+                    "loss_pct_max", "findings_critical", "findings_major", "findings_minor", "findings_info",
+                    "worst_severity", "main_cause", "priority", "queue", "ticket", "anomalies", "seconds"]
+_CALL_COLUMNS = ["path", "call_id", "caller", "callee", "outcome", "final_status", "setup_ms", "answer_ms",
+                 "duration_s", "user_agent", "audio", "streams", "mos_min", "loss_pct_max", "jitter_max_ms",
+                 "findings", "worst_severity"]
+_FINDING_COLUMNS = ["path", "rule", "category", "severity", "owner", "call_id", "title", "confidence", "frames",
+                    "engineer_text"]
+
+
+def _run(todo: list[str], jobs: int | None, scheduler: Any, options: Options) -> Iterator[dict[str, Any]]:
+    if not todo:
+        return
+    if scheduler is not None:
+        yield from _run_dask(todo, scheduler, options)
+        return
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1:
+        for path in todo:
+            yield analyze_one(path, options)
+        return
+    import multiprocessing
+
+    # spawn: workers start clean (no copy of a parent holding a progress thread or a large analysis)
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        # at most two captures queued per worker: an interrupt leaves little half-done work to throw away
+        pending = iter(todo)
+        running = {pool.submit(analyze_one, p, options) for p in _take(pending, 2 * jobs)}
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+                running |= {pool.submit(analyze_one, p, options) for p in _take(pending, 1)}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _take(it: Iterator[str], n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        try:
+            out.append(next(it))
+        except StopIteration:
+            break
+    return out
+
+
+def _run_dask(todo: list[str], scheduler: Any, options: Options) -> Iterator[dict[str, Any]]:
+    from distributed import Client, as_completed
+
+    own = not isinstance(scheduler, Client)
+    try:
+        client = Client(scheduler, timeout="20s") if own else scheduler
+    except (OSError, TimeoutError) as e:
+        raise SipdiagError(f"cannot reach the Dask scheduler {scheduler}: {e}",
+                           hint="Start one with 'dask scheduler' and workers with 'dask worker ADDRESS'.") from None
+    try:
+        futures = client.map(analyze_one, todo, options=options, pure=False)
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        if own:
+            client.close()
+
+
+# ------------------------------------------------------------------------------------------------ journal
+
+class _Journal:
+    def __init__(self, path: Path) -> None:
+        self.f = open(path, "a", encoding="utf-8")
+
+    def append(self, rows: dict[str, Any]) -> None:
+        self.f.write(json.dumps(rows, ensure_ascii=False, default=str) + "\n")
+        self.f.flush()
+        os.fsync(self.f.fileno())  # done means on disk: a crash keeps every capture counted as done
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The captures a journal holds; a torn last line (a crash mid-write) is ignored, a capture listed twice
+    counts once (the later line)."""
+    rows: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        rows[row["path"]] = row
+    return list(rows.values())
+
+
+def _rewrite_journal(path: Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _still_current(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Journal rows whose file has not changed since (size and mtime): a changed capture is analysed again."""
+    out = []
+    for r in rows:
+        try:
+            st = os.stat(r["path"])
+        except OSError:
+            continue
+        if st.st_size == r.get("size") and st.st_mtime_ns == r.get("mtime_ns"):
+            out.append(r)
+    return out
