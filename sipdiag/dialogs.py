@@ -72,12 +72,17 @@ def media_descriptions(sdp: SdpSession) -> tuple[MediaDescription, ...]:
     return tuple(out)
 
 
+# Names devices write for a static type that mean the same payload format (G.729 Annex A/B decode as G.729).
+_STATIC_ALIASES = {"G729A": "G729", "G729B": "G729", "G729AB": "G729", "G.729": "G729", "G.711U": "PCMU",
+                   "G.711A": "PCMA", "G.722": "G722"}
+
+
 def _static_redefined(m: SdpMedia) -> tuple[tuple[int, str], ...]:
     """a=rtpmap lines that give a static payload type (RFC 3551 table 4) another encoding or clock."""
     out = []
     for pt, rm in m.rtpmap:
         static = STATIC_PAYLOAD_TYPES.get(pt)
-        if static is not None and (rm.encoding.upper() != static.encoding.upper() or
+        if static is not None and (_STATIC_ALIASES.get(rm.encoding.upper(), rm.encoding.upper()) != static.encoding or
                                    (rm.clock_rate and rm.clock_rate != static.clock_rate)):
             out.append((pt, f"{rm.encoding}/{rm.clock_rate}"))
     return tuple(out)
