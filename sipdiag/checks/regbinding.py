@@ -71,14 +71,14 @@ def interval_too_brief(analysis: Analysis) -> Iterator[Hit]:
     """
     for r in analysis.registrations:
         exchanges = [e for e in r.exchanges if _binding(e)]
-        hit = _below_min_expires(exchanges) or _lapse(exchanges) or _short(exchanges)
+        hit = below_min_expires(exchanges) or _lapse(exchanges) or _short(exchanges)
         if hit is None:
             continue
         severity, frames, values = hit
         yield Hit(None, frames, {"aor": r.aor, "source": r.source, **values}, severity=severity)
 
 
-def _below_min_expires(exchanges: list[RegisterExchange]):
+def below_min_expires(exchanges: list[RegisterExchange]):
     for ex, nxt in zip(exchanges, exchanges[1:]):
         m = ex.min_expires_s
         if ex.status == 423 and m and nxt.requested_expires_s is not None and nxt.requested_expires_s < m:
@@ -92,10 +92,8 @@ def _below_min_expires(exchanges: list[RegisterExchange]):
 
 
 def _lapse(exchanges: list[RegisterExchange]):
-    ok = [e for e in exchanges if _ok(e) and e.granted_expires_s and e.response_ts_ns]
-    for ex in ok:
-        nxt = next((e for e in exchanges if e.ts_ns > ex.ts_ns and e.frame != ex.frame), None)
-        if nxt is None:
+    for ex, nxt in zip(exchanges, exchanges[1:]):  # in request order: the next REGISTER is the refresh
+        if not (_ok(ex) and ex.granted_expires_s and ex.response_ts_ns):
             continue
         granted = ex.granted_expires_s or 0
         gap_s = (nxt.ts_ns - (ex.response_ts_ns or ex.ts_ns)) / 1e9
@@ -202,7 +200,7 @@ def contact_binding_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 mismatched = []
                 continue
             mismatched.append(ex)
-            nxt = next((e for e in exchanges[i + 1:] if e.ts_ns > ex.ts_ns), None)
+            nxt = exchanges[i + 1] if i + 1 < len(exchanges) else None
             if nxt is not None and ex.granted_expires_s and ex.response_ts_ns and \
                     (nxt.ts_ns - ex.response_ts_ns) / 1e9 < RAPID_SHARE * ex.granted_expires_s:
                 rapid += 1

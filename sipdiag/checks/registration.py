@@ -50,6 +50,8 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
     """
     from .security import attack_filter
 
+    from .regbinding import below_min_expires
+
     is_attack = attack_filter(analysis)
     looping = {(loop.aor, loop.source) for loop in auth_loops(analysis)}
     for r in analysis.registrations:
@@ -57,6 +59,8 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
             continue
         if (r.aor, r.source) in looping:
             continue  # reported as reg.auth-loop, with the digest evidence
+        if r.final_status == 423 and below_min_expires([e for e in r.exchanges if e.contact not in ("", "*")]):
+            continue  # the 423 loop is reg.interval-too-brief's
         challenged = r.challenges > 0
         if r.final_status in (401, 407) and r.challenges < setting("sip.auth_loop_attempts") \
                 and r.attempts <= r.challenges:
