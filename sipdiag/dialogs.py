@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 from .model import Call, Dialog, MediaDescription, MessageRef, Negotiation
 from .parsers.multipart import sdp_of
-from .parsers.sdp import SdpMedia, SdpSession, codec_names, effective_address, is_hold, rtpmap_for
+from .parsers.sdp import (
+    STATIC_PAYLOAD_TYPES,
+    SdpMedia,
+    SdpSession,
+    codec_names,
+    effective_address,
+    is_hold,
+    rtpmap_for,
+)
 from .parsers.sip import SipMessage
 from .parsers.sipuri import parse_name_addr
 from .transactions import TxState, is_auth_challenge, is_final, is_provisional, is_success, receiver, sender
@@ -57,7 +65,26 @@ def media_descriptions(sdp: SdpSession) -> tuple[MediaDescription, ...]:
             media=m.media, address=effective_address(m), port=m.port, proto=m.proto, payload_types=pts,
             codecs=tuple(codecs), direction=m.direction, ptime_ms=m.ptime_ms, rtcp_mux=m.rtcp_mux,
             srtp="SAVP" in m.proto or bool(m.crypto) or m.fingerprint is not None, telephone_event=event_pt,
+            fmtp=tuple((pt, text[:200]) for pt, text in m.fmtp), maxptime_ms=m.maxptime_ms,
+            crypto_suites=tuple(c.suite[:60] for c in m.crypto), fingerprint=m.fingerprint is not None,
+            static_redefined=_static_redefined(m),
         ))
+    return tuple(out)
+
+
+# Names devices write for a static type that mean the same payload format (G.729 Annex A/B decode as G.729).
+_STATIC_ALIASES = {"G729A": "G729", "G729B": "G729", "G729AB": "G729", "G.729": "G729", "G.711U": "PCMU",
+                   "G.711A": "PCMA", "G.722": "G722"}
+
+
+def _static_redefined(m: SdpMedia) -> tuple[tuple[int, str], ...]:
+    """a=rtpmap lines that give a static payload type (RFC 3551 table 4) another encoding or clock."""
+    out = []
+    for pt, rm in m.rtpmap:
+        static = STATIC_PAYLOAD_TYPES.get(pt)
+        if static is not None and (_STATIC_ALIASES.get(rm.encoding.upper(), rm.encoding.upper()) != static.encoding or
+                                   (rm.clock_rate and rm.clock_rate != static.clock_rate)):
+            out.append((pt, f"{rm.encoding}/{rm.clock_rate}"))
     return tuple(out)
 
 

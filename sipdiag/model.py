@@ -123,6 +123,12 @@ class MediaDescription:
     rtcp_mux: bool
     srtp: bool  # SAVP profile or a=crypto/fingerprint
     telephone_event: int | None  # payload type of RFC 4733 events, if offered
+    # What the codec and SRTP rules compare between offer and answer (RFC 3264 §6.1, RFC 4568, RFC 4867 §8).
+    fmtp: tuple[tuple[int, str], ...] = ()  # a=fmtp parameters per payload type, as written (cut at 200)
+    maxptime_ms: int | None = None
+    crypto_suites: tuple[str, ...] = ()  # SDES a=crypto suites, in order (RFC 4568 §9.1)
+    fingerprint: bool = False  # a=fingerprint: DTLS-SRTP keying (RFC 5763)
+    static_redefined: tuple[tuple[int, str], ...] = ()  # a=rtpmap giving a static type another encoding
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +205,44 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestInfo:
+    """The digest fields the registration rules quote (RFC 3261 §22, RFC 7616): from a challenge (WWW-/Proxy-
+    Authenticate) or from credentials (Authorization/Proxy-Authorization); values cut at 200 characters."""
+
+    header: str  # the header it came from, lower-case
+    realm: str | None
+    nonce: str | None
+    algorithm: str | None  # None: MD5 (RFC 2617 §3.2.1)
+    qop: str | None  # challenge: offered list "auth,auth-int"; credentials: the chosen one
+    stale: bool | None = None  # challenges only: stale=true means the password was right (RFC 7616 §3.3)
+    username: str | None = None  # credentials only
+    uri: str | None = None  # credentials only: the digest-uri the response was computed over
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterExchange:
+    """One REGISTER transaction of a binding as the registration rules read it (RFC 3261 §10.2, §10.3, §22)."""
+
+    frame: int | None  # the request (first copy); None when the capture holds only its response
+    ts_ns: int
+    call_id: str
+    cseq: int | None
+    source: str  # "ip:port" the request came from (after any NAT on the way to the capture point)
+    via_sent_by: str | None  # the UA's own top Via sent-by, "host:port" as written (RFC 3261 §18.2.1)
+    request_uri: str | None
+    contact: str  # the Contact URI this REGISTER binds (with its URI parameters), "*" or ""
+    requested_expires_s: int | None
+    credentials: DigestInfo | None
+    status: int | None  # final status
+    response_frame: int | None  # the final response
+    response_ts_ns: int | None
+    challenge: DigestInfo | None  # of a 401/407
+    min_expires_s: int | None  # Min-Expires of a 423 (RFC 3261 §20.23)
+    granted_expires_s: int | None  # of a 2xx: our contact's expires, else the Expires header
+    returned_contacts: tuple[str, ...] = ()  # Contact URIs listed by a 2xx (the first 20)
+
+
+@dataclass(frozen=True, slots=True)
 class Registration:
     """One AOR + Contact binding over time (RFC 3261 §10): every REGISTER for it and how each ended."""
 
@@ -220,3 +264,4 @@ class Registration:
     last_frame: int
     start_ns: int
     transactions: tuple[Transaction, ...]
+    exchanges: tuple[RegisterExchange, ...] = ()  # the same REGISTERs with the fields the rules compare

@@ -5,9 +5,9 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from .model import Registration
+from .model import DigestInfo, RegisterExchange, Registration
 from .parsers.sip import SipMessage
-from .parsers.sipheaders import parse_contact, parse_delta_seconds
+from .parsers.sipheaders import DigestChallenge, parse_contact, parse_delta_seconds, parse_digest, parse_via
 from .transactions import TxState, is_auth_challenge, is_success, receiver, sender
 
 
@@ -47,6 +47,85 @@ def granted_expires(msg: SipMessage, contact: str) -> int | None:
     return first if first is not None else parse_delta_seconds(msg.headers.get("expires"))
 
 
+MAX_RETURNED_CONTACTS = 20
+_CUT = 200
+
+
+def _cut(value: str | None) -> str | None:
+    return value[:_CUT] if value is not None else None
+
+
+def digest_info(msg: SipMessage, names: tuple[str, ...]) -> DigestInfo | None:
+    """The first digest challenge or credentials of a message, from the first of `names` present."""
+    for name in names:
+        value = msg.headers.get(name)
+        if not value:
+            continue
+        d = parse_digest(value, credentials=name.endswith("authorization"))
+        if d is None:
+            return None
+        if isinstance(d, DigestChallenge):
+            return DigestInfo(name, _cut(d.realm), _cut(d.nonce), _cut(d.algorithm), _cut(",".join(d.qop) or None),
+                              stale=d.stale)
+        return DigestInfo(name, _cut(d.realm), _cut(d.nonce), _cut(d.algorithm), _cut(d.qop),
+                          username=_cut(d.username), uri=_cut(d.uri))
+    return None
+
+
+def _sent_by(msg: SipMessage) -> str | None:
+    """The top Via's sent-by `host:port` (port as written; absent means the transport default)."""
+    value = msg.headers.get("via")
+    via = parse_via(value) if value else None
+    if via is None:
+        return None
+    host = f"[{via.host}]" if ":" in via.host else via.host
+    return host if via.port is None else f"{host}:{via.port}"
+
+
+def returned_contacts(msg: SipMessage) -> tuple[str, ...]:
+    """The Contact URIs a registrar's 2xx lists (RFC 3261 §10.3 step 8): every current binding of the AOR."""
+    out = []
+    for v in msg.headers.get_all("contact")[:MAX_RETURNED_CONTACTS]:
+        c = parse_contact(v)
+        if c is not None and c.address is not None:
+            out.append(c.address.uri_text[:_CUT])
+    return tuple(out)
+
+
+@dataclass(eq=False)
+class _Exchange:
+    """A RegisterExchange while the capture is read."""
+
+    frame: int | None
+    ts_ns: int
+    call_id: str
+    cseq: int | None
+    source: str
+    via_sent_by: str | None = None
+    request_uri: str | None = None
+    contact: str = ""
+    requested: int | None = None
+    credentials: DigestInfo | None = None
+    challenge: DigestInfo | None = None
+    min_expires: int | None = None
+    granted: int | None = None
+    returned: tuple[str, ...] = ()
+
+    def freeze(self, tx: TxState) -> RegisterExchange:
+        final = tx.final_status
+        frame = ts = None
+        if final is not None:
+            hit = next(((f, t) for (code, _tag), (f, t) in tx.responses.items() if code == final), None)
+            frame, ts = hit if hit else (None, None)
+        return RegisterExchange(
+            frame=self.frame if self.frame is not None else tx.request_frame, ts_ns=self.ts_ns,
+            call_id=self.call_id, cseq=self.cseq, source=self.source, via_sent_by=self.via_sent_by,
+            request_uri=self.request_uri, contact=self.contact, requested_expires_s=self.requested,
+            credentials=self.credentials, status=final, response_frame=frame, response_ts_ns=ts,
+            challenge=self.challenge, min_expires_s=self.min_expires, granted_expires_s=self.granted,
+            returned_contacts=self.returned)
+
+
 @dataclass(eq=False)
 class RegistrationBuilder:
     aor: str
@@ -61,6 +140,13 @@ class RegistrationBuilder:
     last_frame: int = 0
     requested: int | None = None
     granted: dict[int, int | None] = field(default_factory=dict)  # id(tx) -> granted expires
+    exchanges: dict[int, _Exchange] = field(default_factory=dict)  # id(tx) -> what the rules compare
+
+    def _exchange(self, msg: SipMessage, tx: TxState) -> _Exchange:
+        ex = self.exchanges.get(id(tx))
+        if ex is None:
+            ex = self.exchanges[id(tx)] = _Exchange(tx.request_frame, tx.ts_ns, msg.call_id or "", tx.cseq, tx.src)
+        return ex
 
     def add_request(self, msg: SipMessage, tx: TxState, retransmission: bool) -> None:
         self.last_frame = max(self.last_frame, msg.frame)
@@ -70,13 +156,26 @@ class RegistrationBuilder:
             self.transactions.append(tx)
         self.requested = requested_expires(msg)
         self.user_agent = self.user_agent or msg.user_agent
+        ex = self._exchange(msg, tx)
+        ex.frame, ex.ts_ns = msg.frame, msg.ts_ns
+        ex.via_sent_by, ex.request_uri = _sent_by(msg), _cut(msg.request_uri)
+        ex.contact, ex.requested = contact_uri(msg), self.requested
+        ex.credentials = digest_info(msg, ("authorization", "proxy-authorization"))
 
     def add_response(self, msg: SipMessage, tx: TxState, retransmission: bool) -> None:
         self.last_frame = max(self.last_frame, msg.frame)
         if tx not in self.transactions:
             self.transactions.append(tx)
-        if not retransmission and msg.status_code and is_success(msg.status_code):
-            self.granted[id(tx)] = granted_expires(msg, self.contact)
+        code = msg.status_code or 0
+        if not retransmission and code:
+            ex = self._exchange(msg, tx)
+            if is_success(code):
+                self.granted[id(tx)] = ex.granted = granted_expires(msg, self.contact)
+                ex.returned = returned_contacts(msg)
+            elif is_auth_challenge(code):
+                ex.challenge = digest_info(msg, ("www-authenticate", "proxy-authenticate"))
+            elif code == 423:  # Interval Too Brief (RFC 3261 §10.3 step 7, §21.4.17)
+                ex.min_expires = parse_delta_seconds(msg.headers.get("min-expires"))
         self.user_agent = self.user_agent or None
 
     def build(self) -> Registration:
@@ -111,6 +210,7 @@ class RegistrationBuilder:
             last_frame=self.last_frame,
             start_ns=self.start_ns,
             transactions=tuple(t.freeze() for t in txs),
+            exchanges=tuple(self.exchanges[id(t)].freeze(t) for t in txs if id(t) in self.exchanges),
         )
 
 

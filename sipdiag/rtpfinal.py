@@ -131,6 +131,7 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
         "burst_ratio": [None if np.isnan(b) else b for b in burst[rows].tolist()],
         "max_delta_frame": [f or None for f in c["max_delta_frame"][rows].tolist()],
         "previous_ssrc": [previous[r] for r in order], "rtp_like": like[rows].tolist(),
+        "timestamp_span": ((c["last_ts"][rows] - c["first_ts"][rows]) & 0xFFFFFFFF).tolist(),
         **{k: v[rows].tolist() for k, v in cols.items()},
     }
     streams = list(map(RtpStreamStats._make, zip(*(per_row[f] for f in RtpStreamStats._fields))))

@@ -72,6 +72,9 @@ class RtpStreamStats(NamedTuple):
     jitter_buffer_resyncs: int
     previous_ssrc: int | None  # the SSRC this 5-tuple carried before this one (an SSRC change), if any
     rtp_like: bool  # passes the capture layer's sequence test (enough packets, sequence numbers close together)
+    # RTP timestamp units from the first packet to the last (mod 2^32): over duration_s it is the sender's
+    # clock, which codec.timestamp-clock-mismatch compares with the payload format's (RFC 3550 §5.1).
+    timestamp_span: int = 0
 
     @property
     def key(self) -> tuple[str, int, str, int, int]:

@@ -173,7 +173,9 @@ def _dedent(text: str) -> str:
 
 def _load_rules() -> None:
     """Import the rule modules (they register themselves); lazily, so `sipdiag --help` stays light."""
-    from . import codec, media, nat, registration, router, security, signaling  # noqa: F401
+    from . import (  # noqa: F401
+        codec, dtmf, media, nat, regbinding, registration, router, rtpformat, security, signaling, srtp,
+    )
 
 
 def all_rules() -> list[Rule]:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import Hit, Severity, check
+from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..model import RegisterExchange
 
-AUTH_LOOP_CHALLENGES = 3  # RULES.md §5 sip.auth_loop_attempts
+REFUSED = (401, 403, 407)  # credentials refused: a new challenge, or 403 (RULES.md reg.rejected pitfalls)
 
 
 @check(
@@ -47,12 +50,20 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
     """
     from .security import attack_filter
 
+    from .regbinding import below_min_expires
+
     is_attack = attack_filter(analysis)
+    looping = {(loop.aor, loop.source) for loop in auth_loops(analysis)}
     for r in analysis.registrations:
         if r.outcome != "failed" or r.final_status is None or is_attack(r):
             continue
+        if (r.aor, r.source) in looping:
+            continue  # reported as reg.auth-loop, with the digest evidence
+        if r.final_status == 423 and below_min_expires([e for e in r.exchanges if e.contact not in ("", "*")]):
+            continue  # the 423 loop is reg.interval-too-brief's
         challenged = r.challenges > 0
-        if r.final_status in (401, 407) and r.challenges < AUTH_LOOP_CHALLENGES and r.attempts <= r.challenges:
+        if r.final_status in (401, 407) and r.challenges < setting("sip.auth_loop_attempts") \
+                and r.attempts <= r.challenges:
             continue  # a single unanswered challenge: the device may simply not have retried inside the capture
         meaning = ("Credentials were sent and refused: wrong password or user name" if challenged
                    and r.final_status in (401, 403, 407) else "The registrar refused the binding")
@@ -113,3 +124,169 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
         yield Hit(None, (last.request_frame or r.first_frame,), {
             "aor": r.aor, "source": r.source, "registrar": r.registrar,
             "sends": 1 + last.request_retransmissions, "frame": last.request_frame or r.first_frame})
+
+
+@dataclass(frozen=True, slots=True)
+class AuthLoop:
+    """Credentials refused again and again for one AOR from one source, with no 2xx in between."""
+
+    aor: str
+    source: str
+    refused: tuple[RegisterExchange, ...]  # the credentialed REGISTERs answered 401/407/403
+    attempts: int  # REGISTERs of the run, challenged first tries included
+    trigger: str  # "window" (N refusals within W s) or "no-success" (nothing accepted for S s)
+
+
+def _is_refusal(ex: RegisterExchange) -> bool:
+    stale = ex.challenge is not None and ex.challenge.stale
+    return (ex.credentials is not None and ex.status in REFUSED and not stale
+            and ex.requested_expires_s != 0 and ex.contact != "*")  # a refused de-registration is not a loop
+
+
+def auth_loops(analysis: Analysis) -> list[AuthLoop]:
+    """RULES.md reg.auth-loop, per AOR + source: credentialed REGISTERs refused (401/407 without stale=true, or
+    403) at least sip.auth_loop_attempts times within sip.auth_loop_window_s, or at least twice with no 2xx for
+    sip.auth_loop_no_success_s after the first refusal (the capture lasting that long); the run must end
+    challenged (401/407), not refused outright (that is reg.rejected)."""
+    from .security import attack_filter
+
+    is_attack = attack_filter(analysis)
+    n_attempts, window_ns = setting("sip.auth_loop_attempts"), setting("sip.auth_loop_window_s") * 10**9
+    quiet_ns = setting("sip.auth_loop_no_success_s") * 10**9
+    end_ns = analysis.capture.last_ts_ns or 0
+    by_key: dict[tuple[str, str], list[RegisterExchange]] = {}
+    for r in analysis.registrations:
+        if not is_attack(r):
+            by_key.setdefault((r.aor, r.source), []).extend(r.exchanges)
+    loops = []
+    for (aor, source), exchanges in by_key.items():
+        exchanges.sort(key=lambda e: e.ts_ns)
+        run: list[RegisterExchange] = []
+        tries = 0
+        found: AuthLoop | None = None
+        for ex in exchanges:
+            if ex.status is not None and 200 <= ex.status < 300:
+                run, tries, found = [], 0, None  # accepted: whatever came before was not a loop
+                continue
+            tries += 1
+            if not _is_refusal(ex):
+                continue
+            run.append(ex)
+            recent = [e for e in run if ex.ts_ns - e.ts_ns <= window_ns]
+            if len(recent) >= n_attempts:
+                found = AuthLoop(aor, source, tuple(run), tries, "window")
+            elif found is None or found.trigger != "window":
+                found = AuthLoop(aor, source, tuple(run), tries, "no-success") if len(run) >= 2 else None
+        if found is None or found.refused[-1].status not in (401, 407):
+            continue
+        if found.trigger == "no-success" and end_ns - found.refused[0].ts_ns < quiet_ns:
+            continue  # the capture ends too soon after the first refusal to say nothing was accepted
+        loops.append(found)
+    return sorted(loops, key=lambda loop: loop.refused[0].ts_ns)
+
+
+def _digest_findings(loop: AuthLoop, exchanges: dict[int | None, RegisterExchange]) -> tuple[list[str], list[str]]:
+    """Sub-diagnoses read from the headers (RULES.md reg.auth-loop): realm, user, digest URI, nonce, algorithm."""
+    en: list[str] = []
+    ru: list[str] = []
+    last = loop.refused[-1]
+    cred = last.credentials
+    assert cred is not None
+    aor_user = loop.aor.split(":", 1)[-1].split("@", 1)[0]
+    challenge = next((e.challenge for e in sorted(exchanges.values(), key=lambda e: e.ts_ns, reverse=True)
+                      if e.challenge is not None and e.ts_ns < last.ts_ns), None)
+    if challenge is not None and cred.realm != challenge.realm:
+        en.append(f"credentials for realm {cred.realm!r} answer a challenge for realm {challenge.realm!r}")
+        ru.append(f"учётные данные для realm {cred.realm!r} в ответ на запрос realm {challenge.realm!r}")
+    if cred.username and cred.username != aor_user:
+        en.append(f"digest user {cred.username!r} differs from the AOR user {aor_user!r} (auth user vs user id)")
+        ru.append(f"пользователь digest {cred.username!r} не совпадает с пользователем AOR {aor_user!r}")
+    if cred.uri and last.request_uri and cred.uri.lower() != last.request_uri.lower():
+        en.append(f"digest uri {cred.uri!r} is not the Request-URI {last.request_uri!r} (RFC 7616 §3.4.6: the "
+                  "server may refuse it; a rewriting middlebox makes it never match)")
+        ru.append(f"digest uri {cred.uri!r} не совпадает с Request-URI {last.request_uri!r} (RFC 7616 §3.4.6)")
+    nonces = [e.credentials.nonce for e in loop.refused if e.credentials is not None]
+    if len(nonces) != len(set(nonces)):
+        en.append("the same nonce is answered more than once")
+        ru.append("один и тот же nonce используется повторно")
+    if challenge is not None and (challenge.algorithm or "MD5").upper() != (cred.algorithm or "MD5").upper():
+        en.append(f"server asks for {challenge.algorithm or 'MD5'}, the phone answers {cred.algorithm or 'MD5'}")
+        ru.append(f"сервер требует {challenge.algorithm or 'MD5'}, телефон отвечает {cred.algorithm or 'MD5'}")
+    if not en:
+        en.append("realm, user and URI are consistent: the password is the likely cause")
+        ru.append("realm, пользователь и URI согласованы: вероятная причина — пароль")
+    return en, ru
+
+
+@check(
+    id="reg.auth-loop", category="registration", severity="critical", owner="first-line",
+    title="Registration stuck in a digest authentication loop",
+    customer={
+        "en": "Your phone keeps being refused because the user name or password it sends does not match our "
+              "records, so it cannot make or receive calls. We are re-sending your phone's configuration; if you "
+              "typed the details in yourself, please enter the SIP password again exactly as provided (it is "
+              "case-sensitive).",
+        "ru": "Вашему телефону раз за разом отказывают во входе: имя пользователя или пароль, которые он "
+              "отправляет, не совпадают с нашими данными, поэтому он не может звонить и принимать звонки. Мы "
+              "повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароль ещё раз "
+              "точно как выдан (с учётом регистра).",
+    },
+    engineer={
+        "en": "Registration {aor} from {source}: {refusals} credentialed REGISTERs refused ({statuses}) over "
+              "{span_s} s, none accepted ({trigger}); frames {refused_frames}. Last credentials: username "
+              "{username}, realm {realm}, uri {digest_uri}, nonce {nonce}. Findings: {findings_en}. RFC 3261 "
+              "§22.2: a UAC should not resend credentials that were just rejected unless the nonce was stale; "
+              "check the provisioned auth user, password and realm (RFC 7616).",
+        "ru": "Регистрация {aor} с {source}: {refusals} REGISTER с учётными данными отклонены ({statuses}) за "
+              "{span_s} с, ни один не принят ({trigger_ru}); кадры {refused_frames}. Последние данные: username "
+              "{username}, realm {realm}, uri {digest_uri}, nonce {nonce}. Выводы: {findings_ru}. RFC 3261 §22.2: "
+              "UAC не должен повторять отвергнутые учётные данные, если nonce не устарел (stale); проверьте "
+              "пользователя авторизации, пароль и realm (RFC 7616).",
+    },
+)
+def auth_loop(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    For one AOR and source, REGISTERs carrying Authorization/Proxy-Authorization refused again and again
+    (401/407 without stale=true, or 403) with no 2xx in between: at least sip.auth_loop_attempts (3) within
+    sip.auth_loop_window_s (60 s), or at least two with nothing accepted for sip.auth_loop_no_success_s (300 s)
+    after the first refusal. One challenge then 200 (RFC 3261 §22), one stale=true then success, refused
+    de-registrations and attackers' brute force (sec.bruteforce-auth) are not loops. The finding quotes the
+    digest fields and names inconsistencies: realm, auth user vs AOR user, digest uri vs Request-URI, reused
+    nonce, algorithm.
+
+    ## Why it matters
+    The phone never registers: no incoming calls, and usually no outgoing ones.
+
+    ## How to fix
+    Re-provision the credentials (auth user, password, realm); if the digest uri differs from the Request-URI
+    at the registrar, look for a SIP ALG or proxy rewriting the request.
+
+    ## References
+    RFC 3261 §22.1-§22.4, §20.7, §20.27, §20.44; RFC 2617 §3.2.1; RFC 7616 §3.3, §3.4.6; RFC 8760
+    """
+    by_key: dict[tuple[str, str], dict[int | None, RegisterExchange]] = {}
+    for r in analysis.registrations:
+        by_key.setdefault((r.aor, r.source), {}).update({e.frame: e for e in r.exchanges})
+    for loop in auth_loops(analysis):
+        first, last = loop.refused[0], loop.refused[-1]
+        cred = last.credentials
+        assert cred is not None
+        en, ru = _digest_findings(loop, by_key.get((loop.aor, loop.source), {}))
+        frames = tuple(f for e in loop.refused for f in (e.frame, e.response_frame) if f is not None)
+        statuses = sorted({e.status for e in loop.refused if e.status is not None})
+        yield Hit(None, frames[:50], {
+            "aor": loop.aor, "source": loop.source, "refusals": len(loop.refused), "attempts": loop.attempts,
+            "statuses": ", ".join(map(str, statuses)), "status": last.status,
+            "span_s": round(((last.response_ts_ns or last.ts_ns) - first.ts_ns) / 1e9, 1),
+            "trigger": (f"{len(loop.refused)} refusals within {setting('sip.auth_loop_window_s')} s"
+                        if loop.trigger == "window" else
+                        f"no success for {setting('sip.auth_loop_no_success_s')} s after the first refusal"),
+            "trigger_ru": (f"{len(loop.refused)} отказов за {setting('sip.auth_loop_window_s')} с"
+                           if loop.trigger == "window" else
+                           f"нет успеха {setting('sip.auth_loop_no_success_s')} с после первого отказа"),
+            "refused_frames": ", ".join(str(e.frame) for e in loop.refused[:20]),
+            "username": cred.username or "-", "realm": cred.realm or "-", "digest_uri": cred.uri or "-",
+            "request_uri": last.request_uri or "-", "nonce": cred.nonce or "-",
+            "findings_en": "; ".join(en), "findings_ru": "; ".join(ru),
+        })

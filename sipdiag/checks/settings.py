@@ -23,6 +23,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "large_udp_sip_bytes": 1300,
         "auth_loop_attempts": 3,
         "auth_loop_window_s": 60,
+        # Not in §5: RULES.md reg.auth-loop's second trigger, "no 2xx within 5 min of registration attempts".
+        "auth_loop_no_success_s": 300,
     },
     "nat": {
         "recommended_keepalive_s": 20,
