@@ -186,9 +186,11 @@ def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
             return "'" + v
         return v
 
+    import pandas as pd
+
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(cell)
     return out
 

@@ -213,8 +213,12 @@ def explain(rule_id: str) -> None:
 
 from .casecli import case, verify  # noqa: E402 - the case store's commands live in their own module
 
+from .batchcli import batch, regress  # noqa: E402
+
 cli.add_command(verify)
 cli.add_command(case)
+cli.add_command(batch)
+cli.add_command(regress)
 
 
 def main() -> None:

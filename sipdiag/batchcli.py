@@ -1,0 +1,180 @@
+"""`sipdiag batch` and `sipdiag regress`: many captures at once (sipdiag.batch, sipdiag.regress)."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import click
+
+from .errors import EXIT_FINDINGS, UsageError
+
+INTERRUPTED = 130  # the shell's code for SIGINT; the partial summary is written first
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-j", "--jobs", type=click.IntRange(1, 512), help="Worker processes (default: one per core).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask distributed scheduler instead.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write captures/calls/findings tables here.")
+@click.option("--out-format", type=click.Choice(("parquet", "csv")), default="parquet", show_default=True)
+@click.option("--resume", is_flag=True, help="Complete an interrupted batch in --out (only what its journal lacks).")
+@click.option("--ticket-from-name", "ticket_pattern", metavar="REGEX",
+              help="File each capture under the ticket its file name gives (group 'ticket' or the first group).")
+@click.option("--store", metavar="URL", envvar="SIPDIAG_STORE", help="Case store for --ticket-from-name.")
+@click.option("--fail-on", type=click.Choice(("critical", "major", "minor", "info", "never")), default="never",
+              show_default=True, help="Exit 1 when a capture has a finding at least this severe.")
+def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_dir: str | None, out_format: str,
+          resume: bool, ticket_pattern: str | None, store: str | None, fail_on: str) -> None:
+    """Analyse many captures in parallel and summarise them: one row per capture, per call and per finding.
+
+    PATHS are files, folders (searched recursively for .pcap/.pcapng/.cap, gzipped too) and glob patterns. A bad
+    file is reported and skipped. Ctrl-C writes what is done; run again with --resume to complete it.
+
+    In Python: ``sipdiag.batch.analyze_many(paths, jobs=4)`` (pandas DataFrames).
+
+    Example:
+
+    \b
+        sipdiag batch captures/ --out summary/
+        sipdiag batch 'captures/**/*.pcapng' --jobs 8 --out summary/ --out-format csv
+        sipdiag batch captures/ --scheduler tcp://10.0.0.5:8786 --out summary/
+        sipdiag batch captures/ --ticket-from-name '(T-\\d+)' --store postgresql://support@db/sipdiag
+    """
+    import re
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from .batch import Options, analyze_many, expand
+
+    files = expand(paths)  # a path that matches nothing is an error before anything starts
+    if resume and not out_dir:
+        raise UsageError("--resume needs --out: the journal of the interrupted batch is there",
+                         hint="sipdiag batch PATHS --out DIR --resume")
+    if ticket_pattern:
+        try:
+            re.compile(ticket_pattern)
+        except re.error as e:
+            raise UsageError(f"--ticket-from-name is not a regular expression: {e}") from None
+    err = Console(stderr=True)
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("analysing", total=None, rate="")
+        started = [None]
+
+        def progress(done: int, total: int, rows: dict) -> None:
+            import time
+
+            now = time.monotonic()
+            if started[0] is None:
+                started[0] = (now, done - 1)
+            t0, d0 = started[0]
+            rate = (done - d0) / (now - t0) if now > t0 else 0.0
+            bar.update(task, completed=done, total=total, rate=f"{rate:.1f}/s")
+
+        result = analyze_many(files, jobs=jobs, scheduler=scheduler, out_dir=out_dir, resume=resume,
+                              options=Options(ticket_pattern, store), progress=progress)
+    written = result.save(out_dir, out_format) if out_dir else []
+    overview(result, Console(file=sys.stdout, highlight=False))
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
+    if result.interrupted:
+        click.echo(f"Interrupted: {result.done} of {result.total} captures done"
+                   + (f"; complete with: sipdiag batch ... --out {out_dir} --resume" if out_dir else ""), err=True)
+        sys.exit(INTERRUPTED)
+    if fail_on != "never":
+        from .cases.triage import SEVERITY_RANK
+
+        rank = SEVERITY_RANK[fail_on]
+        if any(SEVERITY_RANK[s] >= rank for s in result.findings["severity"]):
+            sys.exit(EXIT_FINDINGS)
+
+
+def overview(result, console) -> None:
+    """Top findings, worst calls, errors, and the captures by priority, as tables."""
+    from rich.table import Table
+
+    from .reports.safe import terminal_text as t
+
+    caps, calls, findings = result.captures, result.calls, result.findings
+    ok = int((caps["status"] == "ok").sum()) if len(caps) else 0
+    console.print(f"{result.done} of {result.total} captures analysed: {ok} read, {result.done - ok} could not be "
+                  f"read; {len(calls)} calls, {len(findings)} findings")
+    if len(findings):
+        top = Table(title="Top findings", title_justify="left")
+        for col in ("rule", "severity", "owner", "findings", "captures"):
+            top.add_column(col)
+        grouped = findings.groupby(["rule", "severity", "owner"]).agg(n=("path", "size"), caps=("path", "nunique"))
+        grouped = grouped.reset_index().sort_values(["n", "rule"], ascending=[False, True]).head(10)
+        for _, r in grouped.iterrows():
+            top.add_row(t(r["rule"]), r["severity"], r["owner"], str(r["n"]), str(r["caps"]))
+        console.print(top)
+    bad = calls[calls["worst_severity"].isin(["critical", "major"]) | (calls["audio"] == "one-way")] \
+        if len(calls) else calls
+    if len(bad):
+        worst = Table(title="Worst calls", title_justify="left")
+        for col in ("capture", "call", "outcome", "audio", "MOS", "worst", "findings"):
+            worst.add_column(col)
+        order = {"critical": 0, "major": 1, "minor": 2, "info": 3}
+        bad = bad.assign(_o=bad["worst_severity"].map(order).fillna(4)).sort_values(["_o", "mos_min"]).head(10)
+        for _, r in bad.iterrows():
+            worst.add_row(t(r["path"].rsplit("/", 1)[-1]), t(str(r["call_id"])[:40]), r["outcome"], str(r["audio"]),
+                          "" if r["mos_min"] != r["mos_min"] or r["mos_min"] is None else f"{r['mos_min']:.2f}",
+                          str(r["worst_severity"] or ""), str(r["findings"]))
+        console.print(worst)
+    if len(calls):
+        agents = Counter(a for a in calls["user_agent"] if isinstance(a, str))
+        if agents:
+            dev = Table(title="By device (User-Agent)", title_justify="left")
+            for col in ("device", "calls", "calls with major+"):
+                dev.add_column(col)
+            majors = Counter(a for a, w in zip(calls["user_agent"], calls["worst_severity"])
+                             if isinstance(a, str) and w in ("critical", "major"))
+            for agent, n in agents.most_common(10):
+                dev.add_row(t(agent[:60]), str(n), str(majors.get(agent, 0)))
+            console.print(dev)
+    errors = caps[caps["status"] == "error"] if len(caps) else caps
+    for _, r in errors.iterrows():
+        console.print(f"could not read {t(r['path'])}: {t(str(r['error']))}")
+
+
+@click.command()
+@click.argument("suite", type=click.Path(dir_okay=False))
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
+def regress(suite: str, junit_path: str | None) -> None:
+    """Run a regression suite: captures with expectations (calls and outcomes, rules that must or must not fire,
+    categories, metric bounds). Prints a table; exit 1 when any expectation fails.
+
+    SUITE is a TOML suite (see sipdiag.regress) or a lab manifest (samples/pcaps/manifest.json).
+
+    Example:
+
+    \b
+        sipdiag regress samples/pcaps/manifest.json --junit lab.xml
+        sipdiag regress lab-suite.toml
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from .regress import junit_xml, run_suite
+    from .reports.safe import terminal_text as t
+
+    report = run_suite(suite)
+    table = Table(title=f"{t(report.suite)}: {len(report.outcomes) - len(report.failed)} of {len(report.outcomes)} "
+                        "expectations met", title_justify="left")
+    for col in ("capture", "expectation", "result"):
+        table.add_column(col)
+    for o in report.outcomes:
+        table.add_row(t(o.capture), t(o.expectation), "ok" if o.passed else f"[red]FAIL[/red] {t(o.message)}")
+    Console(file=sys.stdout, highlight=False).print(table)
+    if junit_path:
+        try:
+            with open(junit_path, "w", encoding="utf-8") as f:
+                f.write(junit_xml(report))
+        except OSError as e:
+            raise UsageError(f"cannot write {junit_path}: {e.strerror or e}") from None
+    if report.failed:
+        sys.exit(EXIT_FINDINGS)

@@ -1,0 +1,215 @@
+"""Regression suites for test labs: captures with expectations, run, tabulated and written as JUnit XML.
+
+A suite is a TOML file:
+
+    name = "lab"
+    [[capture]]
+    file = "clean_call.pcap"            # relative to the suite file
+    calls = 1                           # number of calls
+    outcomes = ["answered"]             # the calls' outcomes, in capture order
+    registration_outcomes = ["registered"]
+    fire = ["media.one-way-audio"]      # rules (ids or prefixes) that must fire
+    not_fire = ["media"]                # rules (ids or prefixes) that must not fire above info
+    categories_present = ["nat"]        # at least one finding of the category (any severity)
+    categories_absent = ["media"]       # no finding of the category above info
+    metrics = ["mos_min >= 4.0", "loss_pct_max <= 1", "registrations_failed == 0"]
+
+The lab's manifest (samples/pcaps/manifest.json) is such a suite as it stands: its captures' `file`, `calls`
+(outcomes) and `categories_present`/`categories_absent` are read as the same expectations.
+
+Each expectation is one JUnit test case (classname: the capture), so a CI system shows exactly which one broke.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SipdiagError, UsageError
+
+METRIC_RE = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
+METRICS = ("calls", "answered", "one_way_calls", "no_rtp_calls", "streams", "mos_mean", "mos_min", "loss_pct_max",
+           "registrations", "registrations_failed", "findings", "anomalies")
+
+
+class SuiteError(UsageError):
+    hint = "See 'sipdiag regress --help' for the suite format."
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    name: str  # what is checked, as shown: "calls == 1", "fires media.one-way-audio"
+    kind: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSpec:
+    file: Path
+    expectations: tuple[Expectation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    capture: str
+    expectation: str
+    passed: bool
+    message: str  # why it failed (what was found instead); "" when passed
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    suite: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+
+def load_suite(path: str | Path) -> tuple[str, list[CaseSpec]]:
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except OSError as e:
+        raise SuiteError(f"cannot read the suite {path}: {e.strerror or e}") from None
+    try:
+        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SuiteError(f"{path} is not a valid {'JSON' if p.suffix == '.json' else 'TOML'} suite: {e}") from None
+    entries = data.get("capture") or data.get("captures")
+    if not isinstance(entries, list) or not entries:
+        raise SuiteError(f"{path} lists no captures ([[capture]] tables, or 'captures' in a lab manifest)")
+    name = str(data.get("name") or p.stem)
+    return name, [_spec(p.parent, e, i) for i, e in enumerate(entries, 1)]
+
+
+def _spec(base: Path, e: dict[str, Any], index: int) -> CaseSpec:
+    if not isinstance(e, dict) or "file" not in e:
+        raise SuiteError(f"capture #{index} of the suite has no 'file'")
+    out: list[Expectation] = []
+    calls = e.get("calls")
+    if isinstance(calls, list):  # a lab manifest: the calls with their outcomes
+        out.append(Expectation(f"calls == {len(calls)}", "metric", ("calls", "==", float(len(calls)))))
+        outcomes = [c.get("outcome") for c in calls]
+        out.append(Expectation(f"outcomes {outcomes}", "outcomes", outcomes))
+    elif calls is not None:
+        out.append(Expectation(f"calls == {calls}", "metric", ("calls", "==", float(calls))))
+    registrations = e.get("registrations")
+    if isinstance(registrations, list) and registrations:  # a lab manifest: registration outcomes
+        outcomes = [r.get("outcome") for r in registrations]
+        out.append(Expectation(f"registration outcomes {outcomes}", "registrations", outcomes))
+    elif "registration_outcomes" in e:
+        out.append(Expectation(f"registration outcomes {list(e['registration_outcomes'])}", "registrations",
+                               list(e["registration_outcomes"])))
+    if "outcomes" in e:
+        out.append(Expectation(f"outcomes {list(e['outcomes'])}", "outcomes", list(e["outcomes"])))
+    for rule in e.get("fire", []):
+        out.append(Expectation(f"fires {rule}", "fire", rule))
+    for rule in e.get("not_fire", []):
+        out.append(Expectation(f"does not fire {rule}", "not_fire", rule))
+    for cat in e.get("categories_present", []):
+        out.append(Expectation(f"category {cat} present", "present", cat))
+    for cat in e.get("categories_absent", []):
+        out.append(Expectation(f"category {cat} absent", "absent", cat))
+    for text in e.get("metrics", []):
+        m = METRIC_RE.match(str(text))
+        if m is None or m.group(1) not in METRICS:
+            raise SuiteError(f"capture {e['file']}: metric {text!r} is not 'NAME OP NUMBER' with NAME one of "
+                             f"{', '.join(METRICS)}")
+        out.append(Expectation(f"{m.group(1)} {m.group(2)} {m.group(3)}", "metric",
+                               (m.group(1), m.group(2), float(m.group(3)))))
+    return CaseSpec(base / str(e["file"]), tuple(out))
+
+
+def run_suite(path: str | Path) -> Report:
+    import time
+
+    from .analysis import analyze
+    from .cases.summary import summarize
+    from .checks import Severity, selected
+
+    name, specs = load_suite(path)
+    report = Report(name)
+    for spec in specs:
+        label = spec.file.name
+        started = time.perf_counter()
+        try:
+            a = analyze(spec.file, keep_messages=False)
+        except SipdiagError as e:
+            report.outcomes.append(Outcome(label, "capture is read", False, f"{e}", 0.0))
+            continue
+        summary = summarize(a)
+        figures = {**summary["figures"], "findings": len(a.findings), "anomalies": len(a.anomalies)}
+        elapsed = time.perf_counter() - started
+        for x in spec.expectations:
+            passed, message = _check(x, a, figures, Severity, selected)
+            report.outcomes.append(Outcome(label, x.name, passed, message, round(elapsed / len(spec.expectations), 4)))
+    return report
+
+
+def _check(x: Expectation, a, figures: dict[str, Any], Severity, selected) -> tuple[bool, str]:
+    above_info = [f for f in a.findings if f.severity > Severity.INFO]
+    if x.kind == "metric":
+        metric, op, number = x.value
+        got = figures.get(metric)
+        if got is None:
+            return False, f"{metric} is not known for this capture (no value)"
+        return (True, "") if OPS[op](got, number) else (False, f"{metric} is {got}")
+    if x.kind == "outcomes":
+        got = [c.outcome for c in a.calls]
+        return (True, "") if got == x.value else (False, f"outcomes are {got}")
+    if x.kind == "registrations":
+        got = [r.outcome for r in a.registrations]
+        return (True, "") if got == x.value else (False, f"registration outcomes are {got}")
+    if x.kind == "fire":
+        hits = [f for f in a.findings if selected(f.rule, (x.value,))]
+        return (True, "") if hits else (False, f"{x.value} did not fire; fired: {_rules(a.findings)}")
+    if x.kind == "not_fire":
+        hits = [f for f in above_info if selected(f.rule, (x.value,))]
+        return (True, "") if not hits else (False, "fired: " + _rules(hits))
+    if x.kind == "present":
+        hits = [f for f in a.findings if f.category == x.value]
+        return (True, "") if hits else (False, f"no {x.value} finding; categories found: "
+                                                 f"{sorted({f.category for f in a.findings}) or 'none'}")
+    if x.kind == "absent":
+        hits = [f for f in above_info if f.category == x.value]
+        return (True, "") if not hits else (False, "found: " + _rules(hits))
+    raise AssertionError(x.kind)
+
+
+def _rules(findings) -> str:
+    return ", ".join(f"{f.rule} ({f.severity.label}{', ' + f.call_id if f.call_id else ''})" for f in findings) \
+        or "none"
+
+
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0
+
+
+def junit_xml(report: Report) -> str:
+    """JUnit XML: one testsuite, one testcase per (capture, expectation); failures carry what was found."""
+    import xml.etree.ElementTree as ET
+
+    def clean(text: str) -> str:
+        return _XML_BAD.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+    suite = ET.Element("testsuite", name=clean(report.suite), tests=str(len(report.outcomes)),
+                       failures=str(len(report.failed)), errors="0",
+                       time=f"{sum(o.seconds for o in report.outcomes):.3f}")
+    for o in report.outcomes:
+        case = ET.SubElement(suite, "testcase", classname=clean(o.capture), name=clean(o.expectation),
+                             time=f"{o.seconds:.3f}")
+        if not o.passed:
+            failure = ET.SubElement(case, "failure", message=clean(o.message[:500]), type="expectation")
+            failure.text = clean(f"{o.capture}: expected {o.expectation}; {o.message}")
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

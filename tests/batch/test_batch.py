@@ -1,0 +1,190 @@
+"""sipdiag batch (issue 9): the same rows as one analysis per capture, on a process pool, on a real Dask cluster
+(LocalCluster, and scheduler + worker processes started like an operator would), interrupt and resume, tickets
+from file names, CSV safe for spreadsheets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sipdiag.analysis import analyze
+from sipdiag.batch import analyze_many, read_journal
+from tests import callcapture
+from tests.conftest import SAMPLES
+
+SAMPLE_FILES = sorted(SAMPLES.glob("*.pcap"))
+
+
+def sipdiag(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sipdiag", *args], capture_output=True, text=True, timeout=300, **kw)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """The lab samples in a folder tree, plus one file that is not a capture."""
+    d = tmp_path / "caps"
+    (d / "sub").mkdir(parents=True)
+    for i, f in enumerate(SAMPLE_FILES):
+        shutil.copy(f, (d / "sub" if i % 2 else d) / f.name)
+    (d / "broken.pcap").write_bytes(b"this is not a capture")
+    (d / "notes.txt").write_text("not looked at: not a capture suffix")
+    return d
+
+
+def _without_timing(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.drop(columns=[c for c in ("seconds",) if c in frame.columns])
+    frame = frame.assign(path=[Path(p).name for p in frame["path"]])
+    return frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+
+
+def test_rows_equal_one_analysis_per_capture(folder: Path) -> None:
+    result = analyze_many([folder], jobs=2)
+    assert (result.total, result.done, result.interrupted) == (len(SAMPLE_FILES) + 1, len(SAMPLE_FILES) + 1, False)
+    caps = result.captures.set_index("name")
+    assert caps.loc["broken.pcap", "status"] == "error"
+    assert caps.loc["broken.pcap", "error"].endswith("broken.pcap is not a pcap or pcapng file")
+    assert (caps.drop(index="broken.pcap")["status"] == "ok").all()
+    for f in SAMPLE_FILES:
+        a = analyze(f)
+        row = caps.loc[f.name]
+        assert (row["calls"], row["packets"], row["sip_messages"]) == (len(a.calls), a.capture.packets, a.sip.messages)
+        mine = result.findings[result.findings["path"].str.endswith("/" + f.name)]
+        assert sorted(zip(mine["rule"], mine["severity"], mine["call_id"].fillna(""))) == sorted(
+            (x.rule, x.severity.label, x.call_id or "") for x in a.findings)
+        calls = result.calls[result.calls["path"].str.endswith("/" + f.name)]
+        assert list(calls["outcome"]) == [c.outcome for c in a.calls]
+    one = caps.loc["nat_one_way_audio.pcap"]
+    assert (one["worst_severity"], one["main_cause"], one["priority"], one["queue"]) == (
+        "major", "nat.private-sdp-address", "P2", "engineering")
+    call = result.calls[result.calls["path"].str.endswith("/nat_one_way_audio.pcap")].iloc[0]
+    assert (call["audio"], call["worst_severity"], call["findings"]) == ("one-way", "major", 3)
+    serial = analyze_many([folder], jobs=1)
+    for name in ("captures", "calls", "findings"):
+        pd.testing.assert_frame_equal(_without_timing(getattr(result, name)), _without_timing(getattr(serial, name)))
+
+
+def test_command_line_tables_and_spreadsheet_safety(tmp_path: Path) -> None:
+    d = tmp_path / "caps"
+    d.mkdir()
+    callcapture.answered_call(d / "evil.pcap", call_id="=HYPERLINK(\"http://x\")@h", seconds=0.5)
+    shutil.copy(SAMPLES / "clean_call.pcap", d)
+    out = tmp_path / "out"
+    r = sipdiag("batch", str(d), "--out", str(out), "--out-format", "csv", "--jobs", "2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "2 of 2 captures analysed: 2 read, 0 could not be read; 2 calls, 0 findings"
+    calls = pd.read_csv(out / "calls.csv")
+    assert sorted(calls["call_id"]) == ["'=HYPERLINK(\"http://x\")@h", "clean_call-1@sdlab"]
+    assert len(pd.read_csv(out / "captures.csv")) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["batch-journal.jsonl", "calls.csv", "captures.csv",
+                                                     "findings.csv"]
+    r = sipdiag("batch", str(SAMPLES / "nat_one_way_audio.pcap"), "--fail-on", "major", "--jobs", "1")
+    assert r.returncode == 1
+    r = sipdiag("batch", str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and r.stderr.startswith(f"Error: no such file or folder: {tmp_path / 'nowhere'}")
+    r = sipdiag("batch", str(d), "--resume")
+    assert r.returncode == 2 and "Error: --resume needs --out" in r.stderr
+
+
+def test_interrupt_leaves_a_consistent_summary_that_resume_completes(tmp_path: Path) -> None:
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(60):
+        shutil.copy(SAMPLE_FILES[i % len(SAMPLE_FILES)], d / f"c{i:03d}.pcap")
+    out = tmp_path / "out"
+    journal = out / "batch-journal.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", str(d), "--out", str(out), "--jobs", "1",
+                             "--out-format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < 5):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    done = read_journal(journal)
+    assert 5 <= len(done) < 60
+    assert f"Interrupted: {len(done)} of 60 captures done; complete with: sipdiag batch ... --out {out} --resume" \
+        in stderr
+    partial = pd.read_csv(out / "captures.csv")
+    assert sorted(partial["path"]) == sorted(r["path"] for r in done)
+    first = {r["path"]: r["capture"]["seconds"] for r in done}
+    r = sipdiag("batch", str(d), "--out", str(out), "--jobs", "2", "--resume", "--out-format", "csv")
+    assert r.returncode == 0, r.stderr
+    full = pd.read_csv(out / "captures.csv")
+    assert len(full) == 60 and full["path"].is_unique
+    after = {r["path"]: r["capture"]["seconds"] for r in read_journal(journal)}
+    assert all(after[p] == s for p, s in first.items())  # what was done was not analysed again
+
+
+def test_tickets_from_file_names(tmp_path: Path) -> None:
+    d = tmp_path / "caps"
+    d.mkdir()
+    shutil.copy(SAMPLES / "nat_one_way_audio.pcap", d / "T-101_call.pcap")
+    shutil.copy(SAMPLES / "clean_call.pcap", d / "T-102_call.pcap")
+    shutil.copy(SAMPLES / "busy_486.pcap", d / "no-ticket.pcap")
+    store = str(tmp_path / "cases.db")
+    r = sipdiag("batch", str(d), "--ticket-from-name", r"(?P<ticket>T-\d+)_", "--store", store, "--jobs", "2")
+    assert r.returncode == 0, r.stderr
+    from sipdiag.cases import CaseStore
+
+    with CaseStore(store) as cases:
+        assert sorted((c.ticket, c.priority, c.queue) for c in cases.list()) == [
+            ("T-101", "P2", "engineering"), ("T-102", "P4", "first-line")]
+
+
+# ------------------------------------------------------------------------------------------------ Dask
+
+def test_dask_local_cluster_gives_the_same_summary(folder: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    local = analyze_many([folder], jobs=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        remote = analyze_many([folder], scheduler=client)
+    for name in ("captures", "calls", "findings"):
+        pd.testing.assert_frame_equal(_without_timing(getattr(remote, name)), _without_timing(getattr(local, name)))
+
+
+def test_dask_scheduler_and_worker_processes(folder: Path, tmp_path: Path) -> None:
+    dask = shutil.which("dask")
+    if dask is None:
+        pytest.skip("the 'dask' command is not installed (dask[distributed])")
+    info = tmp_path / "scheduler.json"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}  # analyze forks a reader for big files
+    scheduler = subprocess.Popen([dask, "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        import json
+
+        address = json.loads(info.read_text())["address"]
+        worker = subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
+        out_remote, out_local = tmp_path / "remote", tmp_path / "local"
+        r = sipdiag("batch", str(folder), "--scheduler", address, "--out", str(out_remote), "--out-format", "csv")
+        assert r.returncode == 0, r.stderr
+        r = sipdiag("batch", str(folder), "--out", str(out_local), "--out-format", "csv")
+        assert r.returncode == 0, r.stderr
+        for name in ("captures", "calls", "findings"):
+            remote = pd.read_csv(out_remote / f"{name}.csv")
+            local = pd.read_csv(out_local / f"{name}.csv")
+            pd.testing.assert_frame_equal(_without_timing(remote), _without_timing(local))
+    finally:
+        for p in (worker, scheduler):
+            if p is not None:
+                p.terminate()
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
