@@ -72,6 +72,10 @@ class RtpStreamStats(NamedTuple):
     jitter_buffer_resyncs: int
     previous_ssrc: int | None  # the SSRC this 5-tuple carried before this one (an SSRC change), if any
     rtp_like: bool  # passes the capture layer's sequence test (enough packets, sequence numbers close together)
+    # the sender's clock against the capture's: least-squares timestamp rate / nominal clock - 1, in ppm (positive:
+    # runs fast); None without a clock or with too little media to fit (sipdiag.rtpdrift)
+    clock_drift_ppm: float | None = None
+    clock_fit_residual_ms: float | None = None  # RMS distance from that fit: small for a steady drift
 
     @property
     def key(self) -> tuple[str, int, str, int, int]:
