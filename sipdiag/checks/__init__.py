@@ -173,7 +173,8 @@ def _dedent(text: str) -> str:
 
 def _load_rules() -> None:
     """Import the rule modules (they register themselves); lazily, so `sipdiag --help` stays light."""
-    from . import codec, media, nat, registration, router, security, signaling  # noqa: F401
+    from . import (  # noqa: F401
+        codec, media, mediaquality, midcall, nat, registration, router, rtpstream, security, signaling)
 
 
 def all_rules() -> list[Rule]:
