@@ -43,6 +43,12 @@ def _answer_ns(call: Call) -> int | None:
 
 
 def _bye_ns(call: Call) -> int | None:
+    """The BYE's time: the answer plus the duration, which ends at the BYE (sipdiag.dialogs); else looked up."""
+    if call.bye_frame is None:
+        return None
+    answer = _answer_ns(call)
+    if answer is not None and call.duration_s is not None:
+        return answer + round(call.duration_s * NS)
     return next((m.ts_ns for m in call.messages if m.frame == call.bye_frame), None)
 
 
@@ -227,32 +233,32 @@ def in_dialog_request_misrouted(analysis: Analysis) -> Iterator[Hit]:
     """
     capture_end = analysis.capture.last_ts_ns or 0
     for call in analysis.calls:
-        ports: dict[str, set[int]] = {}  # host -> ports its SIP came from (UDP): where it is reachable
-        for m in call.messages:
-            if m.transport == "udp":
-                ports.setdefault(m.src_ip, set()).add(m.src_port)
-        transport = {m.frame: m.transport for m in call.messages}
-        for t in call.transactions:
-            if not t.in_dialog or t.method in ("ACK", "CANCEL") or t.request_frame is None:
+        failed = [t for t in call.transactions if t.in_dialog and t.method not in ("ACK", "CANCEL")
+                  and t.request_frame is not None and (t.final_status in (408, 481) or (
+                      t.final_status is None and _failed(t, capture_end)))]
+        if failed:
+            ports: dict[str, set[int]] = {}  # host -> ports its SIP came from (UDP): where it is reachable
+            transport = {}
+            for m in call.messages:
+                transport[m.frame] = m.transport
+                if m.transport == "udp":
+                    ports.setdefault(m.src_ip, set()).add(m.src_port)
+            hit = next((_misrouted_hit(call, t.method, t.request_frame, t.src, t.dst, why, _outcome(t))
+                        for t in failed if (why := _unreachable(t.src, t.dst, ports, transport.get(t.request_frame)))),
+                       None)
+            if hit is not None:
+                yield hit
                 continue
-            if not (t.final_status in (408, 481) or (t.final_status is None and _failed(t, capture_end))):
-                continue
-            why = _unreachable(t.src, t.dst, ports, transport.get(t.request_frame))
-            if why is None:
-                continue
-            yield _misrouted_hit(call, t.method, t.request_frame, t.src, t.dst, why, _outcome(t))
-            break
-        else:
-            invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog
-                           and t.final_status is not None and is_success(t.final_status)), None)
-            if invite is None or invite.response_retransmissions < 3:
-                continue
-            ack = next((m for m in call.messages if m.method == "ACK" and m.cseq == invite.cseq
-                        and not m.retransmission and is_private(m.dst_ip) and not is_private(m.src_ip)), None)
-            if ack is not None:
-                yield _misrouted_hit(call, "ACK", ack.frame, f"{ack.src_ip}:{ack.src_port}",
-                                     f"{ack.dst_ip}:{ack.dst_port}", "private",
-                                     f"the 2xx was retransmitted {invite.response_retransmissions} times after it")
+        invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog
+                       and t.final_status is not None and is_success(t.final_status)), None)
+        if invite is None or invite.response_retransmissions < 3:
+            continue
+        ack = next((m for m in call.messages if m.method == "ACK" and m.cseq == invite.cseq
+                    and not m.retransmission and is_private(m.dst_ip) and not is_private(m.src_ip)), None)
+        if ack is not None:
+            yield _misrouted_hit(call, "ACK", ack.frame, f"{ack.src_ip}:{ack.src_port}",
+                                 f"{ack.dst_ip}:{ack.dst_port}", "private",
+                                 f"the 2xx was retransmitted {invite.response_retransmissions} times after it")
 
 
 def _unreachable(src: str, dst: str, ports: dict[str, set[int]], transport: str | None) -> str | None:
@@ -438,7 +444,7 @@ def media_timeout_or_hung(analysis: Analysis) -> Iterator[Hit]:
     """
     rtptimeout, oneway = setting("media.rtptimeout_s"), setting("media.onewaytimeout_s")
     capture_end = analysis.capture.last_ts_ns or 0
-    rtcp_after = _rtcp_senders(analysis)
+    rtcp_after: dict[str, list[int]] | None = None
     for call in analysis.calls:
         media = analysis.media_of(call)
         answer = _answer_ns(call)
@@ -447,8 +453,6 @@ def media_timeout_or_hung(analysis: Analysis) -> Iterator[Hit]:
         if any(n.hold or any(m.direction != "sendrecv" for m in n.offer + (n.answer or ())) for n in
                call.negotiations):
             continue  # hold and one-way media by design (RFC 3264 §8.4)
-        if not _confirmed(call):
-            continue  # no ACK: the call ends by the ACK timeout (call.ack-timeout-32s), not by its media
         last: dict[str, int] = {}
         sources: dict[str, set[str]] = {}
         for i in media.streams:
@@ -471,8 +475,10 @@ def media_timeout_or_hung(analysis: Analysis) -> Iterator[Hit]:
             early = min(last, key=last.get)
             if (stop - last[early]) / NS >= oneway and (end - last[early]) / NS >= oneway:
                 case, stopped = "one-direction", {early}
-        if case is None:
-            continue
+        if case is None or not _confirmed(call):
+            continue  # no ACK: the call ends by the ACK timeout (call.ack-timeout-32s), not by its media
+        if rtcp_after is None:
+            rtcp_after = _rtcp_senders(analysis)
         # a sender whose RTCP goes on after its RTP stopped is silent (DTX), not cut off
         if any(any(t > last[d] + 5 * NS for src in sources[d] for t in rtcp_after.get(src, ())) for d in stopped):
             continue

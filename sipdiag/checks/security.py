@@ -159,7 +159,10 @@ FRAUD_WINDOW_S = 600  # RULES.md §5 security.fraud_distinct_intl_dest_10min: th
 def dialled_number(uri: str) -> str:
     """The user part of a request/To URI without visual separators (RFC 3966 §5.1.1), as dialled."""
     user = uri.split(":", 1)[-1].split("@", 1)[0].split(";", 1)[0]
-    return re.sub(r"[-.() ]", "", user)
+    return user.translate(_VISUAL_SEPARATORS)
+
+
+_VISUAL_SEPARATORS = str.maketrans("", "", "-.() ")
 
 
 def fraud_destination(number: str, *, attacker: bool, home: tuple[str, ...]) -> str | None:
@@ -227,12 +230,18 @@ def toll_fraud(analysis: Analysis) -> Iterator[Hit]:
     home = tuple(str(c).lstrip("+") for c in setting("security.home_country_codes"))
     attackers = set(bruteforce_sources(analysis))
     per_source: dict[str, list] = {}
+    scanners: dict[str, bool] = {}  # per User-Agent: the scanner pattern is the costly part of the loop
     for call in analysis.calls:
         if not call.seen_from_start:
             continue
-        source = call.caller_address.rsplit(":", 1)[0].strip("[]")
-        scanner = any(SCANNER_UA.search(ua) for ua in call.user_agents[:1])
         number = dialled_number(call.callee)
+        if fraud_destination(number, attacker=True, home=home) is None:
+            continue  # not international for anybody (most calls stop here)
+        source = call.caller_address.rsplit(":", 1)[0].strip("[]")
+        ua = call.user_agents[0] if call.user_agents else ""
+        scanner = scanners.get(ua)
+        if scanner is None:
+            scanner = scanners[ua] = bool(ua and SCANNER_UA.search(ua))
         dest = fraud_destination(number, attacker=source in attackers or scanner, home=home)
         if dest is not None:
             per_source.setdefault(source, []).append((call.start_ns, number, dest, call, scanner))
