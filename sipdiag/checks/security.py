@@ -188,7 +188,7 @@ def fraud_destination(number: str, *, attacker: bool, home: tuple[str, ...]) -> 
         "en": "We detected {attempts} attempt(s) to place international calls through {target_en} that look "
               "unauthorised{connected_en}. We have restricted international calling; please change your phone and "
               "voicemail passwords and contact us to restore it.",
-        "ru": "Мы зафиксировали {attempts} попыт(ки/ок) международных звонков через {target_ru}, похожих на "
+        "ru": "Мы зафиксировали попытки международных звонков через {target_ru} (всего {attempts}), похожие на "
               "несанкционированные{connected_ru}. Мы ограничили международную связь; смените пароли телефонов и "
               "голосовой почты и свяжитесь с нами, чтобы её восстановить.",
     },
@@ -198,9 +198,9 @@ def fraud_destination(number: str, *, attacker: bool, home: tuple[str, ...]) -> 
               "{answered} answered{answered_time_en}; {why_en}. User-Agent {agents}; targets {targets}. Block the "
               "source, bar international destinations on the account until it is secured and reset its "
               "credentials; the answered calls' durations give the exposure.",
-        "ru": "{source}: {attempts} INVITE на международные/платные направления, {distinct} разных наборов для "
-              "{numbers} номер(ов) ({examples}), до {densest} разных за {window_s} с; отвечено {answered}"
-              "{answered_time_ru}; {why_ru}. User-Agent {agents}; цели {targets}. Заблокируйте источник, закройте "
+        "ru": "{source}: INVITE на международные/платные направления: {attempts}; разных наборов: {distinct}, "
+              "номеров: {numbers} ({examples}), до {densest} разных за {window_s} с; отвечено {answered}"
+              "{answered_time_ru}; {why_ru}. User-Agent {agents}; цели {targets_ru}. Заблокируйте источник, закройте "
               "международные направления для учётной записи до её защиты и смените учётные данные; ущерб "
               "оценивается по длительности отвеченных вызовов.",
     },
@@ -276,6 +276,7 @@ def toll_fraud(analysis: Analysis) -> Iterator[Hit]:
             "why_en": "; ".join(why_en), "why_ru": "; ".join(why_ru),
             "agents": ", ".join(agents[:3]) or "none", "targets": ", ".join(targets[:5]) +
             (f" and {len(targets) - 5} more" if len(targets) > 5 else ""),
+            "targets_ru": ", ".join(targets[:5]) + (f" и ещё {len(targets) - 5}" if len(targets) > 5 else ""),
             "target_en": "your account or equipment", "target_ru": "вашу учётную запись или оборудование",
             "connected_en": f", {len(answered)} of them connected" if answered else "",
             "connected_ru": f", из них {len(answered)} соединились" if answered else "",
