@@ -22,6 +22,7 @@ from .parsers.sdp import (
     rtpmap_for,
 )
 from .parsers.sip import SipMessage
+from .parsers.sipheaders import SessionExpires, parse_min_se, parse_session_expires
 from .parsers.sipuri import parse_name_addr
 from .transactions import TxState, is_auth_challenge, is_final, is_provisional, is_success, receiver, sender
 
@@ -142,6 +143,8 @@ class CallBuilder:
     info_dtmf: list[tuple[int, str, int | None]] = field(default_factory=list)
     caller_contact: str | None = None
     caller_via_host: str | None = None
+    session_expires: SessionExpires | None = None
+    min_se_s: int | None = None
 
     def complete(self) -> bool:
         """Nothing the end of the capture could change: the BYE was answered, or the call failed and was ACKed.
@@ -235,6 +238,12 @@ class CallBuilder:
         if tx.method == "INVITE":
             if is_auth_challenge(code):
                 self.auth_challenges += 1
+            elif is_success(code) and not tx.in_dialog and self.session_expires is None:
+                value = msg.headers.get("session-expires")  # RFC 4028 §4: the 2xx fixes interval and refresher
+                self.session_expires = parse_session_expires(value) if value else None
+            elif code == 422:  # Session Interval Too Small (RFC 4028 §6)
+                value = msg.headers.get("min-se")
+                self.min_se_s = parse_min_se(value) if value else self.min_se_s
             to_tag = msg.to_tag
             if to_tag is not None and (is_provisional(code) and code != 100 or is_success(code)):
                 key = (self.caller_tag, to_tag)
@@ -325,6 +334,9 @@ class CallBuilder:
             info_dtmf=tuple(self.info_dtmf),
             caller_contact=self.caller_contact,
             caller_via_host=self.caller_via_host,
+            session_expires_s=self.session_expires.delta_s if self.session_expires else None,
+            session_refresher=self.session_expires.refresher if self.session_expires else None,
+            min_se_s=self.min_se_s,
         )
 
     def _outcome(self, invite: TxState | None, capture_end_ns: int) -> tuple[str, int | None, str | None]:

@@ -202,6 +202,11 @@ class Call:
     info_dtmf: tuple[tuple[int, str, int | None], ...] = ()  # SIP INFO DTMF: (frame, digit, duration ms)
     caller_contact: str | None = None  # Contact of the first INVITE, as written (cut at 200 characters)
     caller_via_host: str | None = None  # sent-by host of the first INVITE's top Via
+    # RFC 4028 session timer as the 2xx to the initial INVITE set it: interval, who refreshes (uac | uas), and the
+    # Min-SE of the last 422 Session Interval Too Small, if any
+    session_expires_s: int | None = None
+    session_refresher: str | None = None
+    min_se_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from .capturehealth import find_hiccups
 from .parsers.scan import address
 from .rtcp import RtcpResult
 from .rtpclock import CANDIDATE_CLOCKS, CN_PAYLOAD_TYPES, is_telephone_event
+from .rtpdrift import drift_ppm
 from .rtpjitter import jitter_summary
 from .rtpresult import RtpStatsResult, RtpStreamStats
 from .rtpseq import SEQ_MOD
@@ -110,6 +111,7 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
         "effective_loss_pct_adaptive": (lost + c["late_adaptive"]) * share,
         "jitter_buffer_resyncs": c["jb_resyncs"],
     }
+    drift, residual = drift_ppm(c, np.array([clock.get(r) or 0 for r in range(len(c["packets"]))], dtype=np.float64))
     like = rtp_like(c)
     previous = _previous_ssrc(c)
     names: dict[tuple[int, int], str] = {}
@@ -132,6 +134,8 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
         "max_delta_frame": [f or None for f in c["max_delta_frame"][rows].tolist()],
         "previous_ssrc": [previous[r] for r in order], "rtp_like": like[rows].tolist(),
         "timestamp_span": ((c["last_ts"][rows] - c["first_ts"][rows]) & 0xFFFFFFFF).tolist(),
+        "clock_drift_ppm": [None if np.isnan(v) else round(v, 1) for v in drift[rows].tolist()],
+        "clock_fit_residual_ms": [None if np.isnan(v) else round(v, 2) for v in residual[rows].tolist()],
         **{k: v[rows].tolist() for k, v in cols.items()},
     }
     streams = list(map(RtpStreamStats._make, zip(*(per_row[f] for f in RtpStreamStats._fields))))

@@ -43,6 +43,7 @@ from .rtpclock import (
     is_telephone_event,
     jitter_clock,
 )
+from .rtpdrift import DRIFT_STATE, fold_drift
 from .rtpfinal import build_result
 from .rtpjitter import fold_jitter, jitter_columns
 from .rtpresult import RtpStatsResult
@@ -69,7 +70,7 @@ def _prefix(rate: int) -> str:
     return f"c{rate}_"
 
 
-COLUMNS: dict[str, type] = {**_ENGINE_STATE, **SEQ_STATE, **JB_STATE, **jitter_columns("")}
+COLUMNS: dict[str, type] = {**_ENGINE_STATE, **SEQ_STATE, **JB_STATE, **DRIFT_STATE, **jitter_columns("")}
 for _rate in CANDIDATE_CLOCKS:
     COLUMNS.update(jitter_columns(_prefix(_rate)))
 
@@ -146,6 +147,7 @@ class RtpStatsEngine:
             for rate in CANDIDATE_CLOCKS:
                 fold_jitter(sub, np.where(guessed, rate, sub.clock), c, _prefix(rate))
         self._fold_delta(b)
+        fold_drift(b, c)
         lost = fold_sequence(b, c)
         if self.jitter_buffers:
             fold_jitter_buffer(b, c)

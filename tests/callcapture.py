@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 from tests import pcapwriter as pw
@@ -159,3 +160,110 @@ def write_sip(path: Path, messages: list[tuple[float, str, tuple[str, int], tupl
     pw.write_pcap(path, [(T0 + int(t * 1e9), frame(text, src, dst)) for t, text, src, dst in messages],
                   pw.LINKTYPE_ETHERNET)
     return path
+# ------------------------------------------------------------------------------------- scripted calls (mid-call)
+
+T0 = 1_700_000_000 * 10**9
+S = 10**9
+
+
+def sip_message(start: str, call_id: str, cseq: str, *, src: tuple[str, int], to_tag: bool = True,
+                branch: str = "b1", body: str = "", extra: str = "", caller_first: bool = True,
+                to_user: str = "200", contact: str | None = None) -> str:
+    """A SIP message of the call between 100 (tag f1) and `to_user` (tag t1); `extra` headers as lines.
+    caller_first False: a request from the callee (From/To swapped, RFC 3261 §12.2.1.1)."""
+    body = body.replace("\n", "\r\n")
+    a, b = f"<sip:100@example.com>;tag=f1", f"<sip:{to_user}@example.com>" + (";tag=t1" if to_tag else "")
+    frm, to = (a, b) if caller_first else (b, a)
+    contact = contact or f"<sip:x@{src[0]}:{src[1]}>"
+    return (f"{start}\nVia: SIP/2.0/UDP {src[0]}:{src[1]};branch=z9hG4bK{branch}\nMax-Forwards: 70\n"
+            f"From: {frm}\nTo: {to}\nCall-ID: {call_id}\nCSeq: {cseq}\nContact: {contact}\n{extra}"
+            + ("Content-Type: application/sdp\n" if body else "") + f"Content-Length: {len(body)}\n\n{body}")
+
+
+class Script:
+    """A capture assembled event by event (times in seconds from T0), written sorted by time."""
+
+    def __init__(self) -> None:
+        self.recs: list[tuple[int, bytes]] = []
+
+    def sip(self, at: float, text: str, src, dst) -> Script:
+        self.recs.append((T0 + int(at * S), frame(text, src, dst)))
+        return self
+
+    def rtp(self, src, dst, ssrc: int, start: float, seconds: float, *, seq0: int = 1000, ptime: float = 0.02,
+            drop=(), dup=(), swap=(), jitter=None, rate: float = 1.0, pt: int = 0) -> Script:
+        """20 ms packets; drop/dup: packet indexes lost / sent twice; swap: indexes sent after the next one;
+        jitter(i) -> extra delay in s; rate: the sender's clock against real time (1.001 = 1000 ppm fast)."""
+        n = int(seconds / ptime)
+        per = int(8000 * ptime)
+        drop, dup, swap = set(drop), set(dup), set(swap)
+        for i in range(n):
+            if i in drop:
+                continue
+            at = start + i * ptime + (jitter(i) if jitter else 0.0) + (ptime * 1.5 if i in swap else 0.0)
+            payload = pw.rtp_packet(seq0 + i, int(i * per * rate), ssrc, pt=pt)
+            data = pw.link_frame(pw.ipv4(src[0], dst[0], 17, pw.udp(src[1], dst[1], payload)))
+            self.recs.append((T0 + int(at * S), data))
+            if i in dup:
+                self.recs.append((T0 + int(at * S) + 1000, data))
+        return self
+
+    def rtcp(self, at: float, src, dst, payload: bytes) -> Script:
+        self.recs.append((T0 + int(at * S), pw.link_frame(pw.ipv4(src[0], dst[0], 17, pw.udp(src[1], dst[1],
+                                                                                            payload)))))
+        return self
+
+    def write(self, path: Path) -> Path:
+        self.recs.sort(key=lambda r: r[0])
+        pw.write_pcap(path, self.recs, pw.LINKTYPE_ETHERNET)
+        return path
+
+
+def rtcp_sr(ssrc: int, at: float, blocks: bytes = b"", count: int = 0) -> bytes:
+    """RFC 3550 §6.4.1 sender report; its NTP time is the capture time `at` (s after T0) on a 1970-based clock."""
+    seconds = T0 // S + int(at) + 2_208_988_800
+    ntp = seconds << 32 | int((at % 1) * (1 << 32))
+    body = struct.pack("!IQIII", ssrc, ntp, 0, 100, 16000) + blocks
+    return struct.pack("!BBH", 0x80 | count, 200, len(body) // 4) + body
+
+
+def lsr_of(at: float) -> int:
+    """The middle 32 bits of the NTP time rtcp_sr puts in an SR sent at `at`."""
+    seconds = T0 // S + int(at) + 2_208_988_800
+    return ((seconds << 32 | int((at % 1) * (1 << 32))) >> 16) & 0xFFFFFFFF
+
+
+def rtcp_rr(reporter: int, source: int, *, lsr: int = 0, dlsr_s: float = 0.0, jitter: int = 0) -> bytes:
+    block = struct.pack("!IIIIII", source, 0, 1000, jitter, lsr, int(dlsr_s * 65536))
+    return struct.pack("!BBHI", 0x81, 201, 7, reporter) + block
+
+
+def call_setup(script: Script, call_id: str, *, ua=UA, pbx=PBX, offer_extra: str = "", answer_extra: str = "",
+               to_user: str = "200", answer: bool = True, sdp_ua=None, at: float = 0.0) -> Script:
+    """INVITE / 200 OK / ACK at `at` (answer at +0.3 s), SDP with the UA's and PBX's RTP ports."""
+    ua_media = sdp_ua or (ua[0], UA_RTP)
+    offer = SDP.format(ip=ua_media[0], port=ua_media[1])
+    script.sip(at, sip_message(f"INVITE sip:{to_user}@example.com SIP/2.0", call_id, "1 INVITE", src=ua,
+                               to_tag=False, body=offer, extra=offer_extra, to_user=to_user), ua, pbx)
+    if answer:
+        script.sip(at + 0.3, sip_message("SIP/2.0 200 OK", call_id, "1 INVITE", src=ua, body=SDP.format(
+            ip=pbx[0], port=PBX_RTP), extra=answer_extra, to_user=to_user, contact=f"<sip:200@{pbx[0]}:5060>"),
+            pbx, ua)
+        script.sip(at + 0.31, sip_message(f"ACK sip:{to_user}@{pbx[0]} SIP/2.0", call_id, "1 ACK", src=ua,
+                                          branch="ack1", to_user=to_user), ua, pbx)
+    return script
+
+
+def two_way(script: Script, start: float, seconds: float, **kw) -> Script:
+    script.rtp((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, start, seconds, **kw)
+    return script.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, start + 0.005, seconds, seq0=5000)
+
+
+def bye(script: Script, at: float, call_id: str, *, from_callee: bool = False, reason: str = "",
+        cseq: int = 9) -> Script:
+    src, dst = (PBX, UA) if from_callee else (UA, PBX)
+    extra = f"Reason: {reason}\n" if reason else ""
+    script.sip(at, sip_message(f"BYE sip:x@{dst[0]} SIP/2.0", call_id, f"{cseq} BYE", src=src, branch=f"bye{cseq}",
+                               caller_first=not from_callee, extra=extra), src, dst)
+    return script.sip(at + 0.02, sip_message("SIP/2.0 200 OK", call_id, f"{cseq} BYE", src=src, branch=f"bye{cseq}",
+                                             caller_first=not from_callee), dst, src)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from . import Hit, Severity, check
@@ -118,24 +119,32 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     id="media.no-rtp", category="media", severity="critical", owner="engineering",
     title="No audio in either direction",
     customer={
-        "en": "Your call connected but there was no sound at all. We are checking the audio path between your "
-              "equipment and our servers; please tell us whether this happens on every call.",
-        "ru": "Звонок соединился, но звука не было совсем. Мы проверяем путь звука между вашим оборудованием и "
-              "нашими серверами; сообщите, происходит ли это при каждом звонке.",
+        "en": "{lead_en} We are checking the audio path between your equipment and our servers; please tell us "
+              "whether this happens on every call.",
+        "ru": "{lead_ru} Мы проверяем путь звука между вашим оборудованием и нашими серверами; сообщите, "
+              "происходит ли это при каждом звонке.",
     },
     engineer={
-        "en": "Call {call_id}: answered (frame {answer_frame}), {duration_s} s long, no RTP in either direction at "
-              "this capture point; SDP media: {media}. Check that the capture covers the media ports, then the "
-              "firewall/NAT for the RTP range and ICE/DTLS if used (RFC 3264, RFC 8445).",
-        "ru": "Вызов {call_id}: отвечен (кадр {answer_frame}), длительность {duration_s} с, RTP нет ни в одну "
-              "сторону в точке захвата; медиа в SDP: {media}. Убедитесь, что захват покрывает медиапорты, затем "
-              "проверьте межсетевой экран/NAT для диапазона RTP и ICE/DTLS, если используется (RFC 3264, RFC 8445).",
+        "en": "{subject}: answered (frame {answer_frame}), {duration_s} s long, no RTP in either direction at "
+              "this capture point; SDP media: {media}. {vantage_en} Check that the capture covers the media ports, "
+              "then the firewall/NAT for the RTP range and ICE/DTLS if used (RFC 3264, RFC 8445).",
+        "ru": "{subject_ru}: отвечен (кадр {answer_frame}), длительность {duration_s} с, RTP нет ни в одну "
+              "сторону в точке захвата; медиа в SDP: {media}. {vantage_ru} Убедитесь, что захват покрывает "
+              "медиапорты, затем проверьте межсетевой экран/NAT для диапазона RTP и ICE/DTLS, если используется "
+              "(RFC 3264, RFC 8445).",
     },
 )
 def no_rtp(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
     An answered call with audio negotiated (a non-zero port) and no RTP at all in either direction.
+
+    How sure that is depends on where the capture was taken (RULES.md §0.2): when the SDP media addresses of the
+    call never appear in any packet of the capture, or several answered calls and not one RTP packet are seen, the
+    capture point most likely does not see the media path (a signalling-only filter, an SBC port that carries SIP
+    only, media relayed elsewhere, anonymised addresses). Those calls are summed up in one information finding of
+    low confidence instead of a critical one each. A single call without RTP in a capture without any RTP keeps
+    its severity, with medium confidence: it may be either.
 
     ## Why it matters
     "The call connects but I hear nothing and they hear nothing": media blocked, both sides behind NAT without a
@@ -146,21 +155,99 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
     private.
 
     ## References
-    RFC 3264, RFC 8445, RFC 5764
+    RFC 3264, RFC 8445, RFC 5764, RULES.md §0.2 (vantage point)
     """
+    silent = []
     for call in analysis.calls:
         media = analysis.media_of(call)
         if media is None or media.verdict.verdict != "no-rtp":
             continue
         audio = [m for n in call.negotiations for m in (n.answer or ()) if m.media == "audio" and m.port]
-        if not audio:
-            continue  # nothing to send RTP to: not this rule's case (hold, fax, rejected stream)
-        answer_frame = next((m.frame for m in call.messages if m.status_code and 200 <= m.status_code < 300
-                             and m.cseq_method == "INVITE"), call.first_frame)
-        yield Hit(call.call_id, (answer_frame,), {
-            "call_id": call.call_id, "answer_frame": answer_frame, "duration_s": call.duration_s,
+        if audio:  # else nothing to send RTP to: not this rule's case (hold, fax, rejected stream)
+            silent.append(call)
+    if not silent:
+        return
+    seen = _hosts_seen(analysis)
+    any_rtp = any(m.stats.packets for m in analysis.streams)
+    answered = sum(1 for c in analysis.calls if c.outcome == "answered")
+    unseen = [c for c in silent if not _media_hosts(c) & seen]
+    # Several answered calls and not one RTP packet: the capture does not carry media, whatever the calls did.
+    blind = unseen if any_rtp or answered < MIN_CALLS_FOR_BLIND_CAPTURE else silent
+    for call in silent:
+        if call in blind:
+            continue
+        values = _no_rtp_values(call)
+        if any_rtp:
+            values.update(vantage_en="Other calls of this capture carry RTP, so the capture point sees media.",
+                          vantage_ru="Другие вызовы в этом захвате несут RTP, значит, точка захвата видит медиа.")
+            yield Hit(call.call_id, (values["answer_frame"],), values)
+        else:
+            values.update(vantage_en="The capture holds no RTP at all: it may see signalling only.",
+                          vantage_ru="В захвате нет RTP вообще: возможно, он видит только сигнализацию.")
+            yield Hit(call.call_id, (values["answer_frame"],), values, confidence="medium")
+    if blind:
+        first = _no_rtp_values(blind[0])
+        hosts = sorted({h for c in blind for h in _media_hosts(c)} - seen)
+        why_en = (f"the SDP media addresses ({', '.join(hosts[:5])}{' ...' if len(hosts) > 5 else ''}) never "
+                  f"appear in any packet of the capture" if hosts else
+                  f"{answered} answered calls and not one RTP packet in the capture")
+        why_ru = (f"медиаадреса из SDP ({', '.join(hosts[:5])}{' ...' if len(hosts) > 5 else ''}) не встречаются "
+                  f"ни в одном пакете захвата" if hosts else
+                  f"{answered} отвеченных вызовов и ни одного RTP-пакета в захвате")
+        first.update(
+            subject=f"{len(blind)} answered call(s), the first {blind[0].call_id}",
+            subject_ru=f"{len(blind)} отвеченных вызовов, первый {blind[0].call_id}", calls=len(blind),
+            call_ids=[c.call_id for c in blind[:20]], unseen_media_hosts=hosts[:20],
+            lead_en="The recording of your calls we received does not include their sound, so we cannot judge the "
+                    "audio from it yet.",
+            lead_ru="В полученной записи ваших звонков нет звука, поэтому оценить по ней качество звука пока "
+                    "нельзя.",
+            vantage_en=f"The capture may not see the media path: {why_en}; no audio problem can be concluded "
+                       f"from it.",
+            vantage_ru=f"Точка захвата, возможно, не видит путь медиа: {why_ru}; вывода о проблеме со звуком "
+                       f"из этого сделать нельзя.")
+        yield Hit(None, tuple(sorted(_no_rtp_values(c)["answer_frame"] for c in blind))[:50], first,
+                  severity=Severity.INFO, confidence="low")
+
+
+# Answered calls needed before "no RTP anywhere" says more about the capture than about the calls (one silent
+# call in a capture of its own may be either).
+MIN_CALLS_FOR_BLIND_CAPTURE = 2
+
+
+def _no_rtp_values(call) -> dict:
+    answer_frame = next((m.frame for m in call.messages if m.status_code and 200 <= m.status_code < 300
+                         and m.cseq_method == "INVITE"), call.first_frame)
+    return {"call_id": call.call_id, "subject": f"Call {call.call_id}", "subject_ru": f"Вызов {call.call_id}",
+            "lead_en": "Your call connected but there was no sound at all.",
+            "lead_ru": "Звонок соединился, но звука не было совсем.",
+            "answer_frame": answer_frame, "duration_s": call.duration_s,
             "media": ", ".join(f"{m.address}:{m.port}" for n in call.negotiations
-                               for m in n.offer + (n.answer or ()) if m.port)})
+                               for m in n.offer + (n.answer or ()) if m.port)}
+
+
+def _media_hosts(call) -> set[str]:
+    return {m.address for n in call.negotiations for m in n.offer + (n.answer or ()) if m.port and m.address}
+
+
+def _hosts_seen(analysis: Analysis) -> set[str]:
+    """Every IP address some packet of the capture came from or went to (SIP, RTP, RTCP)."""
+    seen: set[str] = set()
+    for call in analysis.calls:
+        for m in call.messages:
+            seen.add(m.src_ip)
+            seen.add(m.dst_ip)
+    for t in chain(analysis.transactions, *(r.transactions for r in analysis.registrations)):
+        seen.add(t.src.rsplit(":", 1)[0].strip("[]"))
+        seen.add(t.dst.rsplit(":", 1)[0].strip("[]"))
+    for m in analysis.streams:
+        seen.add(m.stats.src_ip)
+        seen.add(m.stats.dst_ip)
+    if analysis.rtp is not None:
+        for p in analysis.rtp.rtcp.packets:
+            seen.add(p.src_ip)
+            seen.add(p.dst_ip)
+    return seen
 
 
 # RULES.md §5 media.r_factor: below 70 minor, 60 major, 50 critical.

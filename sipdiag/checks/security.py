@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from . import Hit, check
+from . import Hit, Severity, check
+from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -143,3 +144,159 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
         yield Hit(None, tuple(sorted(e["frames"])), {
             "source": src, "failures": e["failures"], "rate": e["rate"], "users": len(e["users"]),
             "frame": min(e["frames"]) if e["frames"] else "?"})
+
+
+# International access codes a dial string may start with (ITU-T E.164 Annex: 00 in most of the world, 011 in
+# the NANP, 0011 in Australia, 810 in Russia's old plan), behind an optional outside-line digit (9 or 0, a PBX's)
+# and an optional NANP carrier access code (101XXXX) that fraud tools prepend to get around barring.
+INTERNATIONAL = re.compile(r"^(?:[09])?(?:101\d{4})?(?:0011|011|00|810)([1-9]\d{6,14})$")
+# Premium-rate ranges of the two plans fraud tools try most (NANP 1-900, 09xx in the UK/EU numbering plans).
+PREMIUM = re.compile(r"^(?:[09])?(?:\+?1)?900\d{7}$|^09\d{8,10}$")
+E164 = re.compile(r"^\+([1-9]\d{6,14})$")
+FRAUD_WINDOW_S = 600  # RULES.md §5 security.fraud_distinct_intl_dest_10min: the window of the count
+
+
+def dialled_number(uri: str) -> str:
+    """The user part of a request/To URI without visual separators (RFC 3966 §5.1.1), as dialled."""
+    user = uri.split(":", 1)[-1].split("@", 1)[0].split(";", 1)[0]
+    return user.translate(_VISUAL_SEPARATORS)
+
+
+_VISUAL_SEPARATORS = str.maketrans("", "", "-.() ")
+
+
+def fraud_destination(number: str, *, attacker: bool, home: tuple[str, ...]) -> str | None:
+    """The E.164 digits of an international or premium destination, or None. A `+` number is international
+    only when it is outside the home country codes; without a configured home, only an attacker's count (a
+    trunk dialling E.164 numbers at home would otherwise look like fraud)."""
+    if m := INTERNATIONAL.match(number):
+        return m.group(1)
+    if PREMIUM.match(number):
+        return number.lstrip("+")
+    if m := E164.match(number):
+        digits = m.group(1)
+        if home:
+            return None if any(digits.startswith(h) for h in home) else digits
+        return digits if attacker else None
+    return None
+
+
+@check(
+    id="sec.toll-fraud-attempt", category="security", severity="major", owner="security",
+    title="Calls to international or premium numbers that look like toll fraud",
+    customer={
+        "en": "We detected {attempts} attempt(s) to place international calls through {target_en} that look "
+              "unauthorised{connected_en}. We have restricted international calling; please change your phone and "
+              "voicemail passwords and contact us to restore it.",
+        "ru": "Мы зафиксировали попытки международных звонков через {target_ru} (всего {attempts}), похожие на "
+              "несанкционированные{connected_ru}. Мы ограничили международную связь; смените пароли телефонов и "
+              "голосовой почты и свяжитесь с нами, чтобы её восстановить.",
+    },
+    engineer={
+        "en": "{source}: {attempts} INVITE(s) to international/premium destinations, {distinct} distinct dial "
+              "strings for {numbers} number(s) ({examples}), up to {densest} distinct within {window_s} s; "
+              "{answered} answered{answered_time_en}; {why_en}. User-Agent {agents}; targets {targets}. Block the "
+              "source, bar international destinations on the account until it is secured and reset its "
+              "credentials; the answered calls' durations give the exposure.",
+        "ru": "{source}: INVITE на международные/платные направления: {attempts}; разных наборов: {distinct}, "
+              "номеров: {numbers} ({examples}), до {densest} разных за {window_s} с; отвечено {answered}"
+              "{answered_time_ru}; {why_ru}. User-Agent {agents}; цели {targets_ru}. Заблокируйте источник, закройте "
+              "международные направления для учётной записи до её защиты и смените учётные данные; ущерб "
+              "оценивается по длительности отвеченных вызовов.",
+    },
+)
+def toll_fraud(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    INVITEs to international or premium-rate destinations that look like fraud (RULES.md sec.toll-fraud-attempt):
+    from one source, at least `security.fraud_distinct_intl_dest_10min` (5) distinct such dial strings within
+    10 minutes (prefix variations such as 00, 011, 9011, 101XXXX011 count apart: trying them is the fraud tools'
+    signature), or any such INVITE from a source that is guessing passwords or identifies as a scanner. Critical
+    when one of the calls is answered: the fraud is active. International means an access code (00, 011, 0011,
+    810, behind an optional 9/0 outside line) or a `+` number outside `security.home_country_codes`.
+
+    ## Why it matters
+    Toll fraud costs real money by the minute, usually through a hacked PBX or SIP account or an open gateway,
+    often at night and in bursts.
+
+    ## How to fix
+    Block the source, bar international and premium destinations on the account until it is secured, reset its
+    credentials, and require authentication on every gateway that can reach the PSTN.
+
+    ## References
+    RFC 3261 §26 (security considerations), §22; SIPVicious/sippts documentation; RULES.md sec.toll-fraud-attempt
+    """
+    threshold = setting("security.fraud_distinct_intl_dest_10min")
+    home = tuple(str(c).lstrip("+") for c in setting("security.home_country_codes"))
+    attackers = set(bruteforce_sources(analysis))
+    per_source: dict[str, list] = {}
+    scanners: dict[str, bool] = {}  # per User-Agent: the scanner pattern is the costly part of the loop
+    for call in analysis.calls:
+        if not call.seen_from_start:
+            continue
+        number = dialled_number(call.callee)
+        if fraud_destination(number, attacker=True, home=home) is None:
+            continue  # not international for anybody (most calls stop here)
+        source = call.caller_address.rsplit(":", 1)[0].strip("[]")
+        ua = call.user_agents[0] if call.user_agents else ""
+        scanner = scanners.get(ua)
+        if scanner is None:
+            scanner = scanners[ua] = bool(ua and SCANNER_UA.search(ua))
+        dest = fraud_destination(number, attacker=source in attackers or scanner, home=home)
+        if dest is not None:
+            per_source.setdefault(source, []).append((call.start_ns, number, dest, call, scanner))
+    for source, attempts in per_source.items():
+        attempts.sort(key=lambda a: a[0])
+        most, window = _densest(attempts)
+        attack = source in attackers or any(a[4] for a in attempts)
+        if most < threshold and not attack:
+            continue
+        answered = [a[3] for a in attempts if a[3].outcome == "answered"]
+        why_en, why_ru = [], []
+        if most >= threshold:
+            why_en.append(f"{most} distinct destinations within 10 minutes (threshold {threshold})")
+            why_ru.append(f"{most} разных направлений за 10 минут (порог {threshold})")
+        if source in attackers:
+            why_en.append("the same source is guessing passwords (sec.bruteforce-auth)")
+            why_ru.append("тот же источник подбирает пароли (sec.bruteforce-auth)")
+        if any(a[4] for a in attempts):
+            why_en.append("the caller identifies as a scanner")
+            why_ru.append("вызывающий представляется сканером")
+        targets = sorted({a[3].callee_address for a in attempts})
+        agents = sorted({ua for a in attempts for ua in a[3].user_agents[:1]})
+        numbers = sorted({a[2] for a in attempts})
+        frames = [c.first_frame for c in answered[:25]] + [a[3].first_frame for a in attempts[:25]]
+        yield Hit(None, tuple(sorted(set(frames)))[:50], {
+            "source": source, "attempts": len(attempts), "distinct": len({a[1] for a in attempts}),
+            "numbers": len(numbers), "examples": ", ".join(sorted({a[1] for a in attempts})[:5]),
+            "destinations": numbers[:20], "window_s": window, "answered": len(answered),
+            "answered_s": round(sum(c.duration_s or 0 for c in answered), 1), "densest": most,
+            "answered_time_en": f" ({round(sum(c.duration_s or 0 for c in answered))} s in all)" if answered else "",
+            "answered_time_ru": f" (всего {round(sum(c.duration_s or 0 for c in answered))} с)" if answered else "",
+            "why_en": "; ".join(why_en), "why_ru": "; ".join(why_ru),
+            "agents": ", ".join(agents[:3]) or "none", "targets": ", ".join(targets[:5]) +
+            (f" and {len(targets) - 5} more" if len(targets) > 5 else ""),
+            "targets_ru": ", ".join(targets[:5]) + (f" и ещё {len(targets) - 5}" if len(targets) > 5 else ""),
+            "target_en": "your account or equipment", "target_ru": "вашу учётную запись или оборудование",
+            "connected_en": f", {len(answered)} of them connected" if answered else "",
+            "connected_ru": f", из них {len(answered)} соединились" if answered else "",
+        }, severity=Severity.CRITICAL if answered else Severity.MAJOR,
+            confidence="high" if attack or answered else "medium")
+
+
+def _densest(attempts: list) -> tuple[int, int]:
+    """The most distinct dial strings in any 10-minute window (two pointers over the sorted attempts), and the
+    span in seconds of that window."""
+    best, span, lo = 0, 0, 0
+    counts: dict[str, int] = {}
+    for hi, (t, number, *_rest) in enumerate(attempts):
+        counts[number] = counts.get(number, 0) + 1
+        while t - attempts[lo][0] > FRAUD_WINDOW_S * 10**9:
+            old = attempts[lo][1]
+            counts[old] -= 1
+            if not counts[old]:
+                del counts[old]
+            lo += 1
+        if len(counts) > best:
+            best, span = len(counts), round((t - attempts[lo][0]) / 1e9)
+    return best, span

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "late_discard_pct": {"minor": 1, "major": 3},
         "burst_run_packets": 3,
         "max_gap_ms": 200,
+        # Not in RULES.md §5 (media.burst-loss gives no major level): a single dropout of a second removes whole
+        # words (speech runs at 4-5 syllables a second), far beyond any concealment; that is a major finding.
+        "burst_major_gap_ms": 1000,
         "mouth_to_ear_ms": {"minor": 150, "major": 250, "critical": 400},
         "r_factor": {"minor": 70, "major": 60, "critical": 50},
         "reorder_pct": 1,
@@ -59,6 +62,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "scan_distinct_dst_ips_60s": 10,
         "bruteforce_failures_per_min": 10,
         "fraud_distinct_intl_dest_10min": 5,
+        # Not in RULES.md §5: which `+` numbers are at home. E.164 numbers of the operator's own country are not
+        # international; without this list only an attacker's `+` calls count as fraud (sec.toll-fraud-attempt).
+        "home_country_codes": [],
     },
 }
 

@@ -1,0 +1,544 @@
+"""Mid-call signalling rules (RULES.md §3.5): what happens to an answered call after the ACK — session refreshes
+(RFC 4028), in-dialog requests that cannot reach their target, failed re-INVITEs/UPDATEs, and media that stops
+while the dialog goes on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ..media import is_private
+from ..transactions import is_success
+from . import Hit, Severity, check
+from .settings import setting
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+    from ..model import Call, Transaction
+
+NS = 10**9
+# RFC 3261 §17.1.1.2 / §17.1.2.2: a client transaction gives up 64*T1 = 32 s after its request.
+TRANSACTION_TIMEOUT_S = 32.0
+# RFC 4028 §10: the side that does not refresh sends BYE min(32 s, SE/3) before the session expires; a BYE within
+# this many seconds of that instant (or of the expiry itself) is taken as the timer's.
+SESSION_BYE_TOLERANCE_S = 5.0
+# A BYE this soon after a failed re-INVITE/UPDATE is the consequence of the failure (the UA gives up on the call).
+DROP_AFTER_FAILURE_S = 10.0
+GLARE_LOOP = 4  # RULES.md call.reinvite-failed: more than three 491 Request Pending in a row
+HUNG_DIALOG_S = 60.0  # RULES.md call.media-timeout-or-hung (b): no BYE this long after the media stopped
+REFRESH_METHODS = ("INVITE", "UPDATE")  # RFC 4028 §7: a session is refreshed with a re-INVITE or an UPDATE
+
+
+def _host(address: str) -> str:
+    return address.rsplit(":", 1)[0].strip("[]")
+
+
+def _port(address: str) -> int:
+    tail = address.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _answer_ns(call: Call) -> int | None:
+    return call.start_ns + int(call.answer_ms * 1e6) if call.answer_ms is not None else None
+
+
+def _bye_ns(call: Call) -> int | None:
+    """The BYE's time: the answer plus the duration, which ends at the BYE (sipdiag.dialogs); else looked up."""
+    if call.bye_frame is None:
+        return None
+    answer = _answer_ns(call)
+    if answer is not None and call.duration_s is not None:
+        return answer + round(call.duration_s * NS)
+    return next((m.ts_ns for m in call.messages if m.frame == call.bye_frame), None)
+
+
+def _failed(t: Transaction, capture_end_ns: int) -> bool:
+    """Failed or given up: a final status of 3xx-6xx other than an auth challenge (the UA retries with
+    credentials), or no final response although the request was retransmitted or its timeout has passed."""
+    if t.final_status is not None:
+        return t.final_status >= 300 and t.final_status not in (401, 407)
+    return t.request_retransmissions >= 2 or (capture_end_ns - t.ts_ns) / NS >= TRANSACTION_TIMEOUT_S
+
+
+def _outcome(t: Transaction) -> str:
+    return str(t.final_status) if t.final_status is not None else f"no response ({t.request_retransmissions} " \
+                                                                    f"retransmissions)"
+
+
+def _s(ns: int) -> float:
+    return round(ns / NS, 1)
+
+
+@check(
+    id="call.session-timer-expiry", category="signaling", severity="major", owner="engineering",
+    title="Call ended by the session timer: the periodic refresh failed or never came",
+    customer={
+        "en": "{lead_en} No action is needed on your side: we are correcting this setting.",
+        "ru": "{lead_ru} С вашей стороны ничего делать не нужно: мы исправляем эту настройку.",
+    },
+    engineer={
+        "en": "Call {call_id}: {detail_en} RFC 4028 §7-§10: the refresher must send a "
+              "re-INVITE/UPDATE at SE/2, the other side tears the session down min(32 s, SE/3) before expiry. "
+              "Check the SBC's session-timer policy, the device's timer support and whether in-dialog requests "
+              "reach the refresher's peer (NAT, SIP ALG).",
+        "ru": "Вызов {call_id}: {detail_ru} RFC 4028 §7-§10: refresher обязан "
+              "прислать re-INVITE/UPDATE на SE/2, другая сторона завершает сеанс за min(32 с, SE/3) до истечения. "
+              "Проверьте политику session timer на SBC, поддержку таймера в устройстве и доходят ли in-dialog "
+              "запросы (NAT, SIP ALG).",
+    },
+)
+def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    An answered call whose 2xx set a session timer (RFC 4028 Session-Expires) and that ended by it: the refresh
+    re-INVITE/UPDATE failed (an error, 491 loops, no response) and a BYE followed; or no refresh came at all and
+    a BYE arrived when the non-refreshing side gives up (min(32 s, SE/3) before expiry) or at expiry. Also a call
+    refused after repeated 422 Session Interval Too Small.
+
+    ## Why it matters
+    Calls drop at a fixed length (often 15 or 30 minutes, 1.5 minutes with the minimum 90 s interval): the
+    refresher does not refresh, or its refresh does not reach the other side (private Contact, SIP ALG).
+
+    ## How to fix
+    Align the session-timer policy of the SBC and the devices (who refreshes, interval, `Supported: timer`); make
+    sure in-dialog requests reach the peer (Record-Route, Contact fixing); or disable session timers on the leg
+    that cannot refresh.
+
+    ## References
+    RFC 4028 §4, §5, §6 (422), §7-§10; RFC 3261 §12.2
+    """
+    for call in analysis.calls:
+        invites = [t for t in call.transactions if t.method == "INVITE" and not t.in_dialog]
+        too_small = [t for t in invites if t.final_status == 422]
+        # RFC 4028 §6: after a 422 the UAC retries once with an interval of at least Min-SE; a call refused with
+        # 422 in the end, or refused twice, is a loop between incompatible timer policies
+        if call.final_status == 422 or len(too_small) >= 2:
+            refused = call.final_status == 422
+            yield Hit(call.call_id, tuple(t.request_frame or 0 for t in too_small), {
+                "call_id": call.call_id, "case": "422-loop", "min_se_s": call.min_se_s, "rejections": len(too_small),
+                **_SESSION_LEADS["refused" if refused else "slow"],
+                "detail_en": f"The INVITE was refused {len(too_small)} time(s) with 422 Session Interval Too Small "
+                             f"(Min-SE {call.min_se_s}){'' if refused else ' before it was accepted'}.",
+                "detail_ru": f"INVITE отклонён {len(too_small)} раз с 422 Session Interval Too Small "
+                             f"(Min-SE {call.min_se_s}){'' if refused else ', затем принят'}.",
+            }, severity=Severity.MAJOR if refused else Severity.MINOR)
+            continue
+        se = call.session_expires_s
+        answer, bye = _answer_ns(call), _bye_ns(call)
+        if call.outcome != "answered" or not se or answer is None or bye is None:
+            continue
+        refreshes = [t for t in call.transactions if t.in_dialog and t.method in REFRESH_METHODS
+                     and answer < t.ts_ns < bye]
+        ok = [t for t in refreshes if t.final_status is not None and is_success(t.final_status)]
+        last_ok = max((t.final_ts_ns or t.ts_ns for t in ok), default=answer)
+        failed = [t for t in refreshes if t.ts_ns >= last_ok and _failed(t, analysis.capture.last_ts_ns or bye)]
+        since = (bye - last_ok) / NS
+        give_up = se - min(32.0, se / 3)
+        frames: tuple[int, ...]
+        if failed:
+            case, confidence = "refresh-failed", "high"
+            first = failed[0]
+            what_en = (f"The refresh {first.method} (frame {first.request_frame}) failed: {_outcome(first)}"
+                       + (f", {len(failed)} attempts." if len(failed) > 1 else "."))
+            what_ru = (f"Обновление {first.method} (кадр {first.request_frame}) не удалось: {_outcome(first)}"
+                       + (f", попыток {len(failed)}." if len(failed) > 1 else "."))
+            frames = tuple(t.request_frame or 0 for t in failed) + (call.bye_frame or 0,)
+        elif not refreshes and (abs(since - give_up) <= SESSION_BYE_TOLERANCE_S
+                                or abs(since - se) <= SESSION_BYE_TOLERANCE_S):
+            case = "no-refresh"
+            # a platform's maximum call length may fall on the same instant: the Reason says which it was
+            confidence = "high" if call.end_reason and "timer" in call.end_reason.lower() else "medium"
+            what_en, what_ru = "No refresh was sent.", "Обновление не отправлялось."
+            frames = (call.bye_frame or 0,)
+        else:
+            continue
+        ok_frame = next((frame for code, frame, _ in invites[-1].responses if is_success(code)), "?") if invites \
+            else "?"
+        refresher = call.session_refresher or "not chosen"
+        reason = f" (Reason: {call.end_reason})" if call.end_reason else ""
+        minutes = (bye - answer) / NS / 60
+        length_en = f"{round(minutes)} minutes" if minutes >= 1.5 else f"{round(minutes * 60)} seconds"
+        length_ru = f"{round(minutes)} мин." if minutes >= 1.5 else f"{round(minutes * 60)} с"
+        yield Hit(call.call_id, frames, {
+            "call_id": call.call_id, "case": case, "session_expires_s": se, "refresher": refresher,
+            "ok_frame": ok_frame, "expected_refresh_s": round(se / 2, 1), "bye_frame": call.bye_frame,
+            "bye_after_s": _s(bye - answer), "ended_by": call.ended_by, "reason": call.end_reason,
+            "lead_en": f"Your longer calls are being cut after about {length_en} because a periodic check between "
+                       f"the systems that the call is still up does not succeed.",
+            "lead_ru": f"Ваши длинные звонки обрываются примерно через {length_ru}, потому что периодическая "
+                       f"проверка между системами, что звонок ещё идёт, не проходит.",
+            "detail_en": f"Session-Expires {se} s, refresher {refresher} (2xx frame {ok_frame}); a refresh was due "
+                         f"{round(se / 2, 1)} s after the answer. {what_en} The {call.ended_by} sent BYE (frame "
+                         f"{call.bye_frame}) {_s(bye - answer)} s after the answer{reason}.",
+            "detail_ru": f"Session-Expires {se} с, refresher {refresher} (2xx, кадр {ok_frame}); обновление "
+                         f"ожидалось через {round(se / 2, 1)} с после ответа. {what_ru} BYE отправил "
+                         f"{_WHO_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через {_s(bye - answer)} с "
+                         f"после ответа{reason}.",
+        }, confidence=confidence)
+
+
+_WHO_RU = {"caller": "вызывающий", "callee": "вызываемый"}
+_SESSION_LEADS = {
+    "refused": {"lead_en": "Your call could not be set up because the two systems could not agree how often to check "
+                           "that a call is still up.",
+                "lead_ru": "Ваш звонок не удалось установить: две системы не договорились, как часто проверять, "
+                           "что звонок ещё идёт."},
+    "slow": {"lead_en": "Setting up your call took several attempts because the two systems disagreed how often to "
+                        "check that a call is still up.",
+             "lead_ru": "Установка звонка потребовала нескольких попыток: системы не договорились, как часто "
+                        "проверять, что звонок ещё идёт."},
+}
+
+
+@check(
+    id="call.in-dialog-request-misrouted", category="signaling", severity="major", owner="engineering",
+    title="In-dialog request sent to a target it cannot reach",
+    customer={
+        "en": "Messages needed to hold, transfer or hang up your calls cannot reach your phone. No action is "
+              "needed on your side: we are fixing how our system addresses your phone.",
+        "ru": "Сообщения, нужные для удержания, перевода и завершения ваших звонков, не доходят до вашего "
+              "телефона. С вашей стороны ничего делать не нужно: мы исправляем адресацию телефона в нашей системе.",
+    },
+    engineer={
+        "en": "Call {call_id}: {method} (frame {frame}) from {source} went to {target}, {why_en}; outcome: "
+              "{outcome}. In-dialog requests follow the remote target (Contact) and the route set (Record-Route, "
+              "RFC 3261 §12.2.1.1): Record-Route on the NAT-aware proxy and rewrite the target to the source "
+              "address (Kamailio add_contact_alias/handle_ruri_alias, Asterisk rewrite_contact=yes), or switch "
+              "off a SIP ALG that rewrites the Contact.",
+        "ru": "Вызов {call_id}: {method} (кадр {frame}) от {source} ушёл на {target}, {why_ru}; итог: {outcome}. "
+              "Запросы внутри диалога идут на remote target (Contact) по route set (Record-Route, RFC 3261 "
+              "§12.2.1.1): добавьте Record-Route на прокси, знающем о NAT, и подменяйте target на адрес источника "
+              "(Kamailio add_contact_alias/handle_ruri_alias, Asterisk rewrite_contact=yes) или отключите SIP ALG, "
+              "переписывающий Contact.",
+    },
+)
+def in_dialog_request_misrouted(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    An in-dialog request (BYE, re-INVITE, UPDATE, INFO, NOTIFY, REFER, ACK for a 2xx) that failed (no response
+    until its timeout, 408 or 481) and was sent where its receiver cannot be reached: to a private address by a
+    host with a public one, or over UDP to a port the receiver never sent from (the Contact port instead of its NAT
+    binding). An ACK counts when it went to a private address and the 2xx went on being retransmitted.
+
+    ## Why it matters
+    Hang-ups do not arrive (hung calls, over-billing), hold and transfer fail, calls drop after 32 s when the ACK
+    is lost.
+
+    ## How to fix
+    Record-Route on the proxy that knows about the NAT, and send in-dialog requests to the address and port the
+    device's requests came from (contact aliasing, rewrite_contact); switch off SIP ALGs that rewrite Contact.
+
+    ## References
+    RFC 3261 §12.2.1.1, §16.6, §20.30; RFC 3581 (rport); RFC 5626
+    """
+    capture_end = analysis.capture.last_ts_ns or 0
+    for call in analysis.calls:
+        failed = [t for t in call.transactions if t.in_dialog and t.method not in ("ACK", "CANCEL")
+                  and t.request_frame is not None and (t.final_status in (408, 481) or (
+                      t.final_status is None and _failed(t, capture_end)))]
+        if failed:
+            ports: dict[str, set[int]] = {}  # host -> ports its SIP came from (UDP): where it is reachable
+            transport = {}
+            for m in call.messages:
+                transport[m.frame] = m.transport
+                if m.transport == "udp":
+                    ports.setdefault(m.src_ip, set()).add(m.src_port)
+            hit = next((_misrouted_hit(call, t.method, t.request_frame, t.src, t.dst, why, _outcome(t))
+                        for t in failed if (why := _unreachable(t.src, t.dst, ports, transport.get(t.request_frame)))),
+                       None)
+            if hit is not None:
+                yield hit
+                continue
+        invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog
+                       and t.final_status is not None and is_success(t.final_status)), None)
+        if invite is None or invite.response_retransmissions < 3:
+            continue
+        ack = next((m for m in call.messages if m.method == "ACK" and m.cseq == invite.cseq
+                    and not m.retransmission and is_private(m.dst_ip) and not is_private(m.src_ip)), None)
+        if ack is not None:
+            yield _misrouted_hit(call, "ACK", ack.frame, f"{ack.src_ip}:{ack.src_port}",
+                                 f"{ack.dst_ip}:{ack.dst_port}", "private",
+                                 f"the 2xx was retransmitted {invite.response_retransmissions} times after it")
+
+
+def _unreachable(src: str, dst: str, ports: dict[str, set[int]], transport: str | None) -> str | None:
+    if is_private(_host(dst)) and not is_private(_host(src)):
+        return "private"
+    seen = ports.get(_host(dst))
+    if transport == "udp" and seen and len(seen) == 1 and _port(dst) not in seen:
+        return "port"
+    return None
+
+
+def _misrouted_hit(call: Call, method: str, frame: int, src: str, dst: str, why: str, outcome: str) -> Hit:
+    seen = sorted({f"{m.src_ip}:{m.src_port}" for m in call.messages if m.src_ip == _host(dst)})
+    if why == "private":
+        why_en = "a private address the sender (on the public side) cannot reach"
+        why_ru = "приватный адрес, недостижимый для отправителя с публичной стороны"
+    else:
+        why_en = f"a port its receiver never sent from (its SIP came from {', '.join(seen)}: the NAT binding)"
+        why_ru = f"порт, с которого получатель никогда не отправлял (его SIP шёл с {', '.join(seen)}: NAT-привязка)"
+    return Hit(call.call_id, (frame,), {
+        "call_id": call.call_id, "method": method, "frame": frame, "source": src, "target": dst, "why": why,
+        "why_en": why_en, "why_ru": why_ru, "outcome": outcome, "reachable_at": ", ".join(seen) or None,
+    })
+
+
+@check(
+    id="call.reinvite-failed", category="signaling", severity="minor", owner="engineering",
+    title="Mid-call re-INVITE or UPDATE failed",
+    customer={
+        "en": "{lead_en} {action_en}",
+        "ru": "{lead_ru} {action_ru}",
+    },
+    engineer={
+        "en": "Call {call_id}: {method} for {purpose} (frame {frame}) {result_en}{glare_en}{after_en} "
+              "(RFC 3261 §14, §14.1; RFC 3264 §8).",
+        "ru": "Вызов {call_id}: {method} для {purpose_ru} (кадр {frame}) {result_ru}{glare_ru}{after_ru} "
+              "(RFC 3261 §14, §14.1; RFC 3264 §8).",
+    },
+)
+def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    An in-dialog re-INVITE or UPDATE (hold, resume, codec change, T.38, session refresh) answered with an error
+    (488, 491, 500, 408, 481, ...) or never answered, and glare loops of more than three 491 Request Pending in a
+    row. One 491 followed by a successful retry is normal and not reported. Major when the call ends within 10 s
+    of the failure, minor when it goes on; information when a T.38 fax offer is declined (the call continues in
+    audio, as designed).
+
+    ## Why it matters
+    Hold, transfer and fax fail; a failed session refresh ends the call.
+
+    ## How to fix
+    Compare the offer with the answer (codec lists, SRTP, T.38 support); for 491 loops check that both sides wait
+    the random 2.1-4 s / 0-2 s of §14.1 before retrying; for no response see whether in-dialog requests reach the
+    peer (NAT, SIP ALG).
+
+    ## References
+    RFC 3261 §14, §14.1, §21.4.27; RFC 3264 §8, §8.4; RFC 3311 (UPDATE)
+    """
+    capture_end = analysis.capture.last_ts_ns or 0
+    for call in analysis.calls:
+        mid = sorted((t for t in call.transactions if t.in_dialog and t.method in REFRESH_METHODS
+                      and t.request_frame is not None), key=lambda t: t.ts_ns)
+        if not mid:
+            continue
+        offers = {n.offer_frame: n for n in call.negotiations}
+        glare = longest = 0
+        failure = None
+        for t in mid:
+            if t.final_status == 491:
+                glare += 1
+                longest = max(longest, glare)
+                continue
+            if t.final_status is not None and is_success(t.final_status):
+                glare = 0
+                continue
+            if failure is None and _failed(t, capture_end):
+                failure = t
+        last = mid[-1]
+        if failure is None and last.final_status == 491:
+            failure = last  # the last try was refused and not repeated
+        if failure is None and longest < GLARE_LOOP:
+            continue
+        t = failure or next(t for t in mid if t.final_status == 491)
+        n = offers.get(t.request_frame or -1)
+        fax = n is not None and any(m.media == "image" for m in n.offer)
+        purpose, purpose_ru = _purpose(n, call, t)
+        bye = _bye_ns(call)
+        done = t.final_ts_ns or t.ts_ns
+        dropped = bye is not None and 0 <= (bye - done) / NS <= DROP_AFTER_FAILURE_S
+        if fax and t.final_status in (415, 488, 606):
+            severity, lead = Severity.INFO, "fax"
+        elif dropped:
+            severity, lead = Severity.MAJOR, "drop"
+        else:
+            severity, lead = (Severity.MINOR if longest < GLARE_LOOP else Severity.MAJOR), "change"
+        result_en = (f"was answered {t.final_status}" if t.final_status is not None
+                     else f"got no response ({t.request_retransmissions} retransmissions)")
+        result_ru = (f"получил ответ {t.final_status}" if t.final_status is not None
+                     else f"остался без ответа ({t.request_retransmissions} переотправок)")
+        yield Hit(call.call_id, (t.request_frame or 0,) + ((call.bye_frame,) if dropped and call.bye_frame else ()), {
+            "call_id": call.call_id, "method": t.method, "frame": t.request_frame, "status": t.final_status,
+            "purpose": purpose, "purpose_ru": purpose_ru, "glare_491": longest,
+            "result_en": result_en, "result_ru": result_ru,
+            "glare_en": f"; {longest} x 491 Request Pending in a row (glare loop)" if longest >= GLARE_LOOP else "",
+            "glare_ru": f"; {longest} x 491 Request Pending подряд (цикл glare)" if longest >= GLARE_LOOP else "",
+            "bye_after_s": _s(bye - done) if dropped and bye is not None else None,
+            "after_en": f"; the call was ended {_s(bye - done)} s later (BYE frame {call.bye_frame})"
+                        if dropped and bye is not None else "; the call went on",
+            "after_ru": f"; вызов завершён через {_s(bye - done)} с (BYE, кадр {call.bye_frame})"
+                        if dropped and bye is not None else "; вызов продолжился",
+            **_LEADS[lead],
+        }, severity=severity)
+
+
+_LEADS = {
+    "fax": {"lead_en": "Your call could not switch to the fax mode the other side does not support; the call itself "
+                       "continued.", "action_en": "No action is needed unless you were sending a fax.",
+            "lead_ru": "Звонок не смог перейти в режим факса, который другая сторона не поддерживает; сам звонок "
+                       "продолжился.", "action_ru": "Ничего делать не нужно, если вы не отправляли факс."},
+    "drop": {"lead_en": "Your call was ended when it tried to change (hold, transfer or a similar step) and the "
+                        "change was refused.", "action_en": "We are investigating the configuration.",
+             "lead_ru": "Ваш звонок завершился при попытке изменения (удержание, перевод или подобное), потому что "
+                        "изменение было отклонено.", "action_ru": "Мы проверяем настройки."},
+    "change": {"lead_en": "Putting your call on hold, transferring it or a similar change did not succeed because "
+                          "the request was refused.", "action_en": "We are investigating the configuration.",
+               "lead_ru": "Удержание, перевод звонка или подобное изменение не удалось: запрос был отклонён.",
+               "action_ru": "Мы проверяем настройки."},
+}
+
+
+def _purpose(n, call: Call, t: Transaction) -> tuple[str, str]:
+    if n is None:
+        if call.session_expires_s:
+            return "a session refresh (no SDP)", "обновления сеанса (без SDP)"
+        return "a change without SDP", "изменения без SDP"
+    if any(m.media == "image" for m in n.offer):
+        return "a switch to T.38 fax", "перехода на факс T.38"
+    if n.hold:
+        return "hold", "удержания"
+    return "a media change (resume, codec or address)", "изменения медиа (снятие с удержания, кодек, адрес)"
+
+
+@check(
+    id="call.media-timeout-or-hung", category="signaling", severity="major", owner="engineering",
+    title="Media stopped during the call (RTP timeout, hung dialog, one direction lost)",
+    customer={
+        "en": "{lead_en} We are checking whether your router closes the audio path during pauses or hold; if your "
+              "phone is on Wi-Fi, please try a cable.",
+        "ru": "{lead_ru} Мы проверяем, не закрывает ли ваш роутер путь звука во время пауз или удержания; если "
+              "телефон подключён по Wi-Fi, попробуйте кабель.",
+    },
+    engineer={
+        "en": "Call {call_id}: {what_en} Last RTP caller->callee {last_to_callee_s} s, callee->caller "
+              "{last_to_caller_s} s after the answer; {end_en}. No hold was negotiated and no RTCP followed the "
+              "stop. RFC 3550 §6.3.5 (participant timeout), RFC 3264 §8.4; timeouts rtptimeout {rtptimeout_s} s, "
+              "onewaytimeout {onewaytimeout_s} s.",
+        "ru": "Вызов {call_id}: {what_ru} Последний RTP от вызывающего через {last_to_callee_s} с, от вызываемого "
+              "через {last_to_caller_s} с после ответа; {end_ru}. Удержание не согласовывалось, RTCP после "
+              "остановки не было. RFC 3550 §6.3.5 (таймаут участника), RFC 3264 §8.4; таймауты rtptimeout "
+              "{rtptimeout_s} с, onewaytimeout {onewaytimeout_s} с.",
+    },
+)
+def media_timeout_or_hung(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    In an answered call that had audio: (a) RTP in both directions stopped at least `rtptimeout` (30 s) before
+    the BYE — the BYE of a media-monitoring element; (b) RTP stopped and no BYE came for over 60 s while the
+    capture went on — a hung dialog; (c) one direction stopped at least `onewaytimeout` (15 s) before the other
+    and before the end of the call. Calls that negotiated hold (sendonly/recvonly/inactive, c=0.0.0.0) are left
+    out, and so is a sender whose RTCP goes on after its RTP stops (silence suppression without comfort noise).
+
+    ## Why it matters
+    Audio disappears mid-call and the call is then cut or left hanging: a NAT pinhole closed during a pause or
+    hold, Wi-Fi roaming, an address change, or a lost BYE that keeps billing running.
+
+    ## How to fix
+    Keep NAT bindings open during silence (comfort noise, RTP keep-alives, shorter UDP timeouts off), anchor
+    media on the SBC, check BYE delivery and the SBC's media timeouts.
+
+    ## References
+    RFC 3550 §6.3.5; RFC 3264 §8.4; RFC 3389 (comfort noise); VoIPmonitor rtptimeout/onewaytimeout
+    """
+    rtptimeout, oneway = setting("media.rtptimeout_s"), setting("media.onewaytimeout_s")
+    capture_end = analysis.capture.last_ts_ns or 0
+    rtcp_after: dict[str, list[int]] | None = None
+    for call in analysis.calls:
+        media = analysis.media_of(call)
+        answer = _answer_ns(call)
+        if media is None or answer is None or media.verdict.verdict not in ("two-way", "one-way"):
+            continue
+        if any(n.hold or any(m.direction != "sendrecv" for m in n.offer + (n.answer or ())) for n in
+               call.negotiations):
+            continue  # hold and one-way media by design (RFC 3264 §8.4)
+        last: dict[str, int] = {}
+        sources: dict[str, set[str]] = {}
+        for i in media.streams:
+            m = analysis.streams[i]
+            if m.binding.direction and m.stats.packets >= 25:
+                d = m.binding.direction
+                last[d] = max(last.get(d, 0), m.stats.end_ns)
+                sources.setdefault(d, set()).add(m.stats.src_ip)
+        if not last:
+            continue
+        bye = _bye_ns(call)
+        end = bye if bye is not None else capture_end
+        stop = max(last.values())
+        case = None
+        if bye is not None and (bye - stop) / NS >= rtptimeout:
+            case, stopped = "rtp-timeout", set(last)
+        elif bye is None and (capture_end - stop) / NS >= HUNG_DIALOG_S:
+            case, stopped = "hung", set(last)
+        elif len(last) == 2:
+            early = min(last, key=last.get)
+            if (stop - last[early]) / NS >= oneway and (end - last[early]) / NS >= oneway:
+                case, stopped = "one-direction", {early}
+        if case is None or not _confirmed(call):
+            continue  # no ACK: the call ends by the ACK timeout (call.ack-timeout-32s), not by its media
+        if rtcp_after is None:
+            rtcp_after = _rtcp_senders(analysis)
+        # a sender whose RTCP goes on after its RTP stopped is silent (DTX), not cut off
+        if any(any(t > last[d] + 5 * NS for src in sources[d] for t in rtcp_after.get(src, ())) for d in stopped):
+            continue
+        yield Hit(call.call_id, (call.bye_frame,) if call.bye_frame else (call.first_frame,),
+                  _timeout_values(call, case, last, answer, bye, capture_end, stopped, rtptimeout, oneway),
+                  confidence="high" if case != "rtp-timeout" or _says_timeout(call.end_reason) else "medium")
+
+
+def _confirmed(call: Call) -> bool:
+    """The 2xx of the initial INVITE was acknowledged (RFC 3261 §13.2.2.4): the dialog is confirmed."""
+    invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog), None)
+    return invite is not None and any(m.method == "ACK" and m.cseq == invite.cseq for m in call.messages)
+
+
+def _says_timeout(reason: str | None) -> bool:
+    return bool(reason) and any(w in reason.lower() for w in ("rtp", "media", "timeout"))
+
+
+def _rtcp_senders(analysis: Analysis) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    if analysis.rtp is not None:
+        for p in analysis.rtp.rtcp.packets:
+            out.setdefault(p.src_ip, []).append(p.ts_ns)
+    return out
+
+
+def _timeout_values(call: Call, case: str, last: dict[str, int], answer: int, bye: int | None, capture_end: int,
+                    stopped: set[str], rtptimeout: float, oneway: float) -> dict:
+    stop = max(last[d] for d in stopped)
+    if case == "rtp-timeout":
+        what_en = f"RTP stopped in both directions {_s(bye - stop)} s before the BYE."
+        what_ru = f"RTP остановился в обе стороны за {_s(bye - stop)} с до BYE."
+        lead_en = "The sound of your call stopped and the call was then ended automatically."
+        lead_ru = "Звук в вашем звонке пропал, и затем звонок был завершён автоматически."
+    elif case == "hung":
+        what_en = f"RTP stopped in both directions and no BYE followed in the {_s(capture_end - stop)} s the " \
+                  f"capture went on (hung dialog)."
+        what_ru = f"RTP остановился в обе стороны, и BYE не последовало за {_s(capture_end - stop)} с до конца " \
+                  f"захвата (зависший диалог)."
+        lead_en = "The sound of your call stopped but the call was not ended, so it may still be counted as running."
+        lead_ru = "Звук в вашем звонке пропал, но звонок не был завершён и может всё ещё считаться идущим."
+    else:
+        (d,) = stopped
+        what_en = f"RTP {d} stopped while the other direction went on for {_s(max(last.values()) - stop)} s."
+        what_ru = f"RTP {d} остановился, а другое направление шло ещё {_s(max(last.values()) - stop)} с."
+        lead_en = "During your call the sound stopped in one direction while the other still worked."
+        lead_ru = "Во время звонка звук пропал в одну сторону, в другую он ещё шёл."
+    if bye is not None:
+        end_en = f"BYE from the {call.ended_by} (frame {call.bye_frame}) {_s(bye - answer)} s after the answer" + (
+            f", Reason: {call.end_reason}" if call.end_reason else ", no Reason header")
+        end_ru = f"BYE от {_WHO_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через {_s(bye - answer)} с после ответа" + (
+            f", Reason: {call.end_reason}" if call.end_reason else ", без заголовка Reason")
+    else:
+        end_en, end_ru = "no BYE in the capture", "BYE в захвате нет"
+    return {
+        "call_id": call.call_id, "case": case, "stopped": sorted(stopped),
+        "last_to_callee_s": _s(last["caller->callee"] - answer) if "caller->callee" in last else "-",
+        "last_to_caller_s": _s(last["callee->caller"] - answer) if "callee->caller" in last else "-",
+        "silence_s": _s((bye if bye is not None else capture_end) - stop) if case != "one-direction" else
+        _s(max(last.values()) - stop), "bye_frame": call.bye_frame, "ended_by": call.ended_by,
+        "reason": call.end_reason, "what_en": what_en, "what_ru": what_ru, "end_en": end_en, "end_ru": end_ru,
+        "lead_en": lead_en, "lead_ru": lead_ru, "rtptimeout_s": rtptimeout, "onewaytimeout_s": oneway,
+    }

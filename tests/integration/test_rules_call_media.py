@@ -1,0 +1,385 @@
+"""Mid-call signalling, media quality and toll-fraud rules (RULES.md §3.5, §3.6, §3.8): each fires on a capture
+that shows its fault (built with tests/callcapture.py, or a corpus capture) with its evidence, and stays silent
+on one that looks alike but is healthy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sipdiag
+from sipdiag.checks import LANGUAGES
+from tests import callcapture as cc
+from tests.callcapture import PBX, PBX_RTP, UA, UA_RTP, Script
+
+
+def only(path: Path, rule: str) -> list:
+    findings = [f for f in sipdiag.analyze(path).findings if f.rule == rule]
+    for f in findings:
+        for lang in LANGUAGES:
+            assert "{" not in f.customer_text[lang] and "{" not in f.engineer_text[lang]
+    return findings
+
+
+def picked(finding, *keys: str) -> dict:
+    return {k: finding.evidence[k] for k in keys}
+
+
+# ------------------------------------------------------------------------------------ call.session-timer-expiry
+
+def session_call(path: Path, *, refresh: int | None, bye_at: float, from_callee: bool = True) -> Path:
+    """Session-Expires 90 s, refresher uac; refresh re-INVITE at 45 s answered `refresh` (None: no refresh)."""
+    s = cc.call_setup(Script(), "st-1", offer_extra="Supported: timer\nSession-Expires: 90\n",
+                      answer_extra="Require: timer\nSession-Expires: 90;refresher=uac\n")
+    cc.two_way(s, 0.4, bye_at - 0.6)
+    if refresh is not None:
+        s.sip(45.3, cc.sip_message("INVITE sip:200@203.0.113.5 SIP/2.0", "st-1", "2 INVITE", src=UA, branch="re1",
+                                   extra="Session-Expires: 90;refresher=uac\n"), UA, PBX)
+        s.sip(45.4, cc.sip_message(f"SIP/2.0 {refresh} {'OK' if refresh == 200 else 'Call Leg Does Not Exist'}",
+                                   "st-1", "2 INVITE", src=UA, branch="re1"), PBX, UA)
+        if refresh == 200:
+            s.sip(45.41, cc.sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "st-1", "2 ACK", src=UA, branch="re1a"),
+                  UA, PBX)
+    return cc.bye(s, bye_at, "st-1", from_callee=from_callee).write(path)
+
+
+def test_session_timer_no_refresh_bye_before_expiry(tmp_path) -> None:
+    # SE 90 s: the callee gives up min(32, 90/3) = 30 s before expiry, 60 s after the answer
+    (f,) = only(session_call(tmp_path / "st.pcap", refresh=None, bye_at=60.3), "call.session-timer-expiry")
+    assert (f.severity.label, f.confidence, f.call_id) == ("major", "medium", "st-1")
+    assert picked(f, "case", "session_expires_s", "refresher", "expected_refresh_s", "bye_after_s", "ended_by") == {
+        "case": "no-refresh", "session_expires_s": 90, "refresher": "uac", "expected_refresh_s": 45.0,
+        "bye_after_s": 60.0, "ended_by": "callee"}
+    assert "60 seconds" in f.customer_text["en"]
+
+
+def test_session_timer_refresh_failed(tmp_path) -> None:
+    (f,) = only(session_call(tmp_path / "st481.pcap", refresh=481, bye_at=46.0, from_callee=False),
+                "call.session-timer-expiry")
+    assert (f.severity.label, f.confidence, f.evidence["case"]) == ("major", "high", "refresh-failed")
+    assert "failed: 481" in f.engineer_text["en"]
+
+
+def test_session_timer_refreshed_call_is_silent(tmp_path) -> None:
+    path = session_call(tmp_path / "ok.pcap", refresh=200, bye_at=100.0, from_callee=False)
+    assert only(path, "call.session-timer-expiry") == []
+    assert only(path, "call.reinvite-failed") == []
+
+
+# ------------------------------------------------------------------------------ call.in-dialog-request-misrouted
+
+NATTED_UA = ("198.51.100.7", 34567)  # the phone's NAT binding; its Contact says 192.168.1.10:5060
+
+
+def misrouted_call(path: Path, target: tuple[str, int], answered: bool) -> Path:
+    s = Script()
+    offer = cc.SDP.format(ip="192.168.1.10", port=UA_RTP)
+    s.sip(0, cc.sip_message("INVITE sip:200@example.com SIP/2.0", "mr-1", "1 INVITE", src=NATTED_UA, to_tag=False,
+                            body=offer, contact="<sip:100@192.168.1.10:5060>"), NATTED_UA, PBX)
+    s.sip(0.3, cc.sip_message("SIP/2.0 200 OK", "mr-1", "1 INVITE", src=NATTED_UA,
+                              body=cc.SDP.format(ip=PBX[0], port=PBX_RTP)), PBX, NATTED_UA)
+    s.sip(0.31, cc.sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "mr-1", "1 ACK", src=NATTED_UA, branch="a1"),
+          NATTED_UA, PBX)
+    s.rtp((NATTED_UA[0], 40000), (PBX[0], PBX_RTP), 0x1111, 0.4, 5)
+    s.rtp((PBX[0], PBX_RTP), (NATTED_UA[0], 40000), 0x2222, 0.4, 5)
+    bye = cc.sip_message("BYE sip:100@192.168.1.10:5060 SIP/2.0", "mr-1", "1 BYE", src=PBX, branch="bye1",
+                         caller_first=False)
+    for at in ((5.5,) if answered else (5.5, 6.0, 7.0, 9.0, 13.0, 17.0, 21.0, 25.0, 29.0, 33.0, 37.0)):
+        s.sip(at, bye, PBX, target)
+    if answered:
+        s.sip(5.52, cc.sip_message("SIP/2.0 200 OK", "mr-1", "1 BYE", src=PBX, branch="bye1", caller_first=False),
+              target, PBX)
+    return s.write(path)
+
+
+def test_bye_sent_to_the_private_contact_is_misrouted(tmp_path) -> None:
+    (f,) = only(misrouted_call(tmp_path / "mr.pcap", ("192.168.1.10", 5060), False),
+                "call.in-dialog-request-misrouted")
+    assert (f.severity.label, f.call_id) == ("major", "mr-1")
+    assert picked(f, "method", "target", "why", "reachable_at") == {
+        "method": "BYE", "target": "192.168.1.10:5060", "why": "private", "reachable_at": None}
+    assert f.evidence["outcome"] == "no response (10 retransmissions)"
+
+
+def test_bye_sent_to_the_contact_port_instead_of_the_binding(tmp_path) -> None:
+    (f,) = only(misrouted_call(tmp_path / "port.pcap", ("198.51.100.7", 5060), False),
+                "call.in-dialog-request-misrouted")
+    assert picked(f, "target", "why", "reachable_at") == {
+        "target": "198.51.100.7:5060", "why": "port", "reachable_at": "198.51.100.7:34567"}
+
+
+def test_bye_to_the_binding_is_not_misrouted(tmp_path) -> None:
+    assert only(misrouted_call(tmp_path / "ok.pcap", NATTED_UA, True), "call.in-dialog-request-misrouted") == []
+
+
+# ------------------------------------------------------------------------------------------ call.reinvite-failed
+
+def reinvite_call(path: Path, statuses: tuple[int, ...], *, bye_at: float = 20.0, fax: bool = False,
+                  hold: bool = True) -> Path:
+    s = cc.call_setup(Script(), "ri-1")
+    cc.two_way(s, 0.4, 19.0)
+    body = (cc.SDP.format(ip=UA[0], port=UA_RTP).replace("m=audio 40000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n",
+                                                        "m=image 40000 udptl t38\n") if fax else
+            cc.SDP.format(ip=UA[0], port=UA_RTP) + ("a=sendonly\n" if hold else ""))
+    at = 5.0
+    for k, status in enumerate(statuses):
+        branch = f"re{k}"
+        s.sip(at, cc.sip_message("INVITE sip:200@203.0.113.5 SIP/2.0", "ri-1", f"{2 + k} INVITE", src=UA,
+                                 branch=branch, body=body), UA, PBX)
+        s.sip(at + 0.1, cc.sip_message(f"SIP/2.0 {status} X", "ri-1", f"{2 + k} INVITE", src=UA, branch=branch,
+                                       body=cc.SDP.format(ip=PBX[0], port=PBX_RTP) if status == 200 else ""),
+              PBX, UA)
+        s.sip(at + 0.11, cc.sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "ri-1", f"{2 + k} ACK", src=UA,
+                                        branch=branch if status != 200 else f"a{k}"), UA, PBX)
+        at += 2.5
+    return cc.bye(s, bye_at, "ri-1").write(path)
+
+
+def test_hold_refused_with_488_is_minor(tmp_path) -> None:
+    (f,) = only(reinvite_call(tmp_path / "488.pcap", (488,)), "call.reinvite-failed")
+    assert (f.severity.label, f.call_id) == ("minor", "ri-1")
+    assert picked(f, "method", "status", "purpose", "glare_491", "bye_after_s") == {
+        "method": "INVITE", "status": 488, "purpose": "hold", "glare_491": 0, "bye_after_s": None}
+
+
+def test_failed_reinvite_followed_by_bye_is_major(tmp_path) -> None:
+    (f,) = only(reinvite_call(tmp_path / "500.pcap", (500,), bye_at=7.0), "call.reinvite-failed")
+    assert (f.severity.label, f.evidence["status"], f.evidence["bye_after_s"]) == ("major", 500, 1.9)
+
+
+def test_glare_loop_of_491(tmp_path) -> None:
+    (f,) = only(reinvite_call(tmp_path / "491.pcap", (491, 491, 491, 491, 200)), "call.reinvite-failed")
+    assert (f.severity.label, f.evidence["glare_491"], f.evidence["status"]) == ("major", 4, 491)
+
+
+def test_declined_t38_is_information(tmp_path) -> None:
+    (f,) = only(reinvite_call(tmp_path / "t38.pcap", (488,), fax=True), "call.reinvite-failed")
+    assert (f.severity.label, f.evidence["purpose"]) == ("info", "a switch to T.38 fax")
+
+
+def test_one_491_then_success_is_normal(tmp_path) -> None:
+    assert only(reinvite_call(tmp_path / "ok.pcap", (491, 200)), "call.reinvite-failed") == []
+
+
+def test_declined_t38_in_the_corpus(corpus) -> None:
+    path = corpus / "pcaps" / "wireshark-wiki" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
+    assert sorted((f.severity.label, f.evidence["status"], f.evidence["purpose"]) for f in
+                  only(path, "call.reinvite-failed")) == [("info", 488, "a switch to T.38 fax")] * 2
+
+
+# ------------------------------------------------------------------------------------- call.media-timeout-or-hung
+
+def media_call(path: Path, *, ua_stops: float, pbx_stops: float, bye_at: float | None, end_at: float,
+               hold: bool = False) -> Path:
+    s = cc.call_setup(Script(), "mt-1")
+    s.rtp((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0.4, ua_stops - 0.4)
+    s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.4, pbx_stops - 0.4, seq0=5000)
+    if hold:
+        s.sip(ua_stops, cc.sip_message("INVITE sip:200@203.0.113.5 SIP/2.0", "mt-1", "2 INVITE", src=UA,
+                                       branch="h1", body=cc.SDP.format(ip=UA[0], port=UA_RTP) + "a=sendonly\n"),
+              UA, PBX)
+        s.sip(ua_stops + 0.1, cc.sip_message("SIP/2.0 200 OK", "mt-1", "2 INVITE", src=UA, branch="h1",
+                                             body=cc.SDP.format(ip=PBX[0], port=PBX_RTP) + "a=recvonly\n"),
+              PBX, UA)
+    if bye_at is not None:
+        cc.bye(s, bye_at, "mt-1", from_callee=True, reason='Q.850;cause=102;text="RTP timeout"')
+    # something else goes on in the capture until end_at (a keep-alive)
+    s.sip(end_at, cc.sip_message("OPTIONS sip:ping@203.0.113.5 SIP/2.0", "ka-1", "1 OPTIONS", src=UA,
+                                 branch="ka", to_tag=False), UA, PBX)
+    return s.write(path)
+
+
+def test_rtp_timeout_disconnect(tmp_path) -> None:
+    (f,) = only(media_call(tmp_path / "to.pcap", ua_stops=10, pbx_stops=10, bye_at=41, end_at=42),
+                "call.media-timeout-or-hung")
+    assert (f.severity.label, f.confidence, f.call_id) == ("major", "high", "mt-1")
+    assert picked(f, "case", "silence_s", "ended_by", "reason") == {
+        "case": "rtp-timeout", "silence_s": 31.0, "ended_by": "callee", "reason": 'Q.850;cause=102;text="RTP timeout"'}
+
+
+def test_hung_dialog_without_bye(tmp_path) -> None:
+    (f,) = only(media_call(tmp_path / "hung.pcap", ua_stops=10, pbx_stops=10, bye_at=None, end_at=80),
+                "call.media-timeout-or-hung")
+    assert (f.evidence["case"], f.evidence["silence_s"]) == ("hung", 70.0)
+
+
+def test_one_direction_stops_mid_call(tmp_path) -> None:
+    (f,) = only(media_call(tmp_path / "one.pcap", ua_stops=5, pbx_stops=30, bye_at=30.2, end_at=31),
+                "call.media-timeout-or-hung")
+    assert picked(f, "case", "stopped", "last_to_callee_s") == {
+        "case": "one-direction", "stopped": ["caller->callee"], "last_to_callee_s": 4.7}
+
+
+def test_hold_is_not_a_media_timeout(tmp_path) -> None:
+    path = media_call(tmp_path / "hold.pcap", ua_stops=5, pbx_stops=30, bye_at=30.2, end_at=31, hold=True)
+    assert only(path, "call.media-timeout-or-hung") == []
+
+
+def test_media_until_the_bye_is_fine(tmp_path) -> None:
+    path = media_call(tmp_path / "ok.pcap", ua_stops=30, pbx_stops=30, bye_at=30.2, end_at=31)
+    assert only(path, "call.media-timeout-or-hung") == []
+
+
+# ------------------------------------------------------------------------------------------- media quality rules
+
+def quality_call(path: Path, seconds: float = 20.0, **rtp) -> Path:
+    """An answered call; the UA's stream gets `rtp` (drop/dup/swap/jitter/rate), the PBX's stays clean."""
+    s = cc.call_setup(Script(), "q-1")
+    s.rtp((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0.4, seconds, **rtp)
+    s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.405, seconds, seq0=5000)
+    return cc.bye(s, seconds + 0.6, "q-1").write(path)
+
+
+def test_burst_loss_fires_on_runs_and_not_on_isolated_drops(tmp_path) -> None:
+    # five bursts of 5 packets (100 ms each) in 1000 packets: 2.5 % loss, all in runs
+    runs = [i for start in (100, 300, 500, 700, 900) for i in range(start, start + 5)]
+    (f,) = only(quality_call(tmp_path / "burst.pcap", drop=runs), "media.burst-loss")
+    assert (f.severity.label, f.confidence, f.evidence["direction"]) == ("minor", "high", "caller->callee")
+    assert picked(f, "loss_run_max", "longest_gap_ms", "loss_runs", "loss_pct", "interval_ms") == {
+        "loss_run_max": 5, "longest_gap_ms": 120, "loss_runs": 5, "loss_pct": 2.5, "interval_ms": 20.0}
+    # the same loss spread out, one packet at a time: concealment hides it
+    assert only(quality_call(tmp_path / "spread.pcap", drop=range(20, 1000, 40)), "media.burst-loss") == []
+
+
+def test_a_dropout_of_a_second_is_major(tmp_path) -> None:
+    (f,) = only(quality_call(tmp_path / "gap.pcap", drop=range(400, 460)), "media.burst-loss")
+    assert (f.severity.label, f.evidence["loss_run_max"], f.evidence["longest_gap_ms"]) == ("major", 60, 1220)
+
+
+def test_high_jitter(tmp_path) -> None:
+    # every other packet 70 ms late: mean jitter far above 30 ms and many late for a 50 ms buffer
+    (f,) = only(quality_call(tmp_path / "jit.pcap", jitter=lambda i: 0.07 if i % 2 else 0.0), "media.high-jitter")
+    assert (f.severity.label, f.confidence, f.evidence["direction"], f.evidence["clock_rate"]) == (
+        "major", "high", "caller->callee", 8000)
+    assert f.evidence["jitter_mean_ms"] >= 50 and f.evidence["late_50ms_pct"] > 3
+    assert only(quality_call(tmp_path / "calm.pcap", jitter=lambda i: 0.002 * (i % 3)), "media.high-jitter") == []
+
+
+def test_sequence_anomalies(tmp_path) -> None:
+    (f,) = only(quality_call(tmp_path / "dup.pcap", dup=range(0, 1000, 20), swap=range(5, 1000, 25)),
+                "media.sequence-anomalies")
+    assert (f.severity.label, f.evidence["direction"]) == ("minor", "caller->callee")
+    assert picked(f, "duplicates", "duplicate_pct", "reordered") == {
+        "duplicates": 50, "duplicate_pct": 4.8, "reordered": 40}
+    assert only(quality_call(tmp_path / "ok.pcap", dup=(3,)), "media.sequence-anomalies") == []
+
+
+def test_clock_drift(tmp_path) -> None:
+    # 1000 ppm fast over 200 s: the skew grows by 200 ms
+    (f,) = only(quality_call(tmp_path / "drift.pcap", seconds=200, rate=1.001), "media.clock-drift")
+    assert (f.severity.label, f.confidence, f.evidence["direction"]) == ("minor", "high", "caller->callee")
+    assert picked(f, "drift_ppm", "skew_growth_ms", "buffer_period_s", "fast_slow_en") == {
+        "drift_ppm": 1000, "skew_growth_ms": 200, "buffer_period_s": 60, "fast_slow_en": "fast"}
+    # 200 ppm: below the 500 ppm threshold
+    assert only(quality_call(tmp_path / "ok.pcap", seconds=200, rate=1.0002), "media.clock-drift") == []
+
+
+def rtcp_call(path: Path, *, rtt: float, both_sides: bool = True, echo: bool = True) -> Path:
+    """20 s of two-way RTP; the UA sends SRs every 5 s, the PBX answers each with an RR echoing it after
+    `rtt` s (DLSR 0), and sends its own SRs when both_sides."""
+    s = cc.call_setup(Script(), "rc-1")
+    cc.two_way(s, 0.4, 20)
+    ua_rtcp, pbx_rtcp = (UA[0], UA_RTP + 1), (PBX[0], PBX_RTP + 1)
+    for at in (2.0, 7.0, 12.0, 17.0):
+        s.rtcp(at, ua_rtcp, pbx_rtcp, cc.rtcp_sr(0x1111, at))
+        if both_sides:
+            s.rtcp(at + rtt, pbx_rtcp, ua_rtcp, cc.rtcp_sr(0x2222, at + rtt, cc.rtcp_rr(
+                0x2222, 0x1111, lsr=cc.lsr_of(at) if echo else 0)[8:], count=1))
+    return cc.bye(s, 20.6, "rc-1").write(path)
+
+
+def test_high_delay_from_the_rtcp_round_trip(tmp_path) -> None:
+    (f,) = only(rtcp_call(tmp_path / "far.pcap", rtt=0.5), "media.high-delay")
+    # 500 ms RTT: 250 network + 20 buffer + 20 packets + 0.125 G.711 + 10 devices = 300 ms
+    assert (f.severity.label, f.confidence, f.call_id) == ("major", "medium", "rc-1")
+    assert picked(f, "ta_ms", "rtt_ms", "network_ms", "jitter_buffer_ms", "packetization_ms") == {
+        "ta_ms": 300, "rtt_ms": 500.0, "network_ms": 250.0, "jitter_buffer_ms": 20.0, "packetization_ms": 20.0}
+    assert only(rtcp_call(tmp_path / "near.pcap", rtt=0.04), "media.high-delay") == []
+
+
+def test_rtcp_issues(tmp_path) -> None:
+    (f,) = only(rtcp_call(tmp_path / "oneside.pcap", rtt=0.04, both_sides=False), "media.rtcp-issues")
+    assert (f.severity.label, f.confidence, f.evidence["rtcp_packets"]) == (
+        "minor", "high", {"caller->callee": 4, "callee->caller": 0})
+    assert "sends no RTCP" in f.engineer_text["en"]
+    (lsr,) = only(rtcp_call(tmp_path / "nolsr.pcap", rtt=0.04, echo=False), "media.rtcp-issues")
+    assert lsr.severity.label == "minor" and "LSR 0" in lsr.engineer_text["en"]
+    assert only(rtcp_call(tmp_path / "ok.pcap", rtt=0.04), "media.rtcp-issues") == []
+    (none,) = only(quality_call(tmp_path / "nortcp.pcap"), "media.rtcp-issues")
+    assert (none.severity.label, none.confidence) == ("info", "low")
+
+
+# -------------------------------------------------------------------------------------------- media.no-rtp
+
+def test_no_rtp_where_the_capture_does_not_see_media(corpus) -> None:
+    """A gateway's signalling capture with anonymised addresses: the SDP media hosts never appear in a packet,
+    so the 43 silent calls are one information finding, not 43 critical ones."""
+    path = corpus / "pcaps" / "initconf-sip-attacks" / "SIP-212.32.250.134.pcap"
+    (f,) = only(path, "media.no-rtp")
+    assert (f.severity.label, f.confidence, f.call_id, f.evidence["calls"]) == ("info", "low", None, 43)
+    assert f.evidence["unseen_media_hosts"] == ["131.243.171.158", "131.243.171.212", "212.32.250.134"]
+    assert "may not see the media path" in f.engineer_text["en"]
+
+
+def test_no_rtp_in_several_calls_of_a_signalling_only_capture(tmp_path) -> None:
+    s = Script()
+    for k in range(3):
+        cc.call_setup(s, f"sig-{k}", at=k * 10.0)
+        cc.bye(s, k * 10.0 + 8, f"sig-{k}")
+    (f,) = only(s.write(tmp_path / "sig.pcap"), "media.no-rtp")
+    assert (f.severity.label, f.confidence, f.evidence["calls"]) == ("info", "low", 3)
+
+
+def test_no_rtp_stays_critical_where_other_calls_have_media(tmp_path) -> None:
+    s = cc.call_setup(Script(), "m-1")
+    cc.two_way(s, 0.4, 5)
+    cc.bye(s, 6, "m-1")
+    cc.call_setup(s, "silent-1", at=10.0)
+    cc.bye(s, 18, "silent-1")
+    (f,) = only(s.write(tmp_path / "mixed.pcap"), "media.no-rtp")
+    assert (f.severity.label, f.confidence, f.call_id) == ("critical", "high", "silent-1")
+
+
+# ----------------------------------------------------------------------------------------- sec.toll-fraud-attempt
+
+def fraud_capture(path: Path, numbers: list[str], *, answered: bool = False) -> Path:
+    s = Script()
+    for k, number in enumerate(numbers):
+        cc.call_setup(s, f"tf-{k}", to_user=number, at=k * 20.0, answer=answered)
+        if not answered:
+            s.sip(k * 20.0 + 0.1, cc.sip_message("SIP/2.0 403 Forbidden", f"tf-{k}", "1 INVITE", src=UA,
+                                                 to_user=number), PBX, UA)
+    return s.write(path)
+
+
+def test_toll_fraud_distinct_international_destinations(tmp_path) -> None:
+    numbers = ["0048185422016", "01148185422016", "9011441234567890", "00972598072172", "0011611234567", "+4930123456"]
+    (f,) = only(fraud_capture(tmp_path / "tf.pcap", numbers), "sec.toll-fraud-attempt")
+    # the + number does not count without home country codes (it may be a domestic E.164 number)
+    assert (f.severity.label, f.confidence, f.call_id) == ("major", "medium", None)
+    assert picked(f, "source", "attempts", "distinct", "densest", "answered") == {
+        "source": "198.51.100.7", "attempts": 5, "distinct": 5, "densest": 5, "answered": 0}
+    # four international numbers and domestic ones: below the threshold of 5
+    assert only(fraud_capture(tmp_path / "ok.pcap", numbers[:4] + ["0301234567", "84951234567"]),
+                "sec.toll-fraud-attempt") == []
+
+
+def test_answered_fraud_is_critical(tmp_path) -> None:
+    numbers = ["0048185422016", "0048185422017", "0048185422018", "0048185422019", "0048185422010"]
+    (f,) = only(fraud_capture(tmp_path / "tf.pcap", numbers, answered=True), "sec.toll-fraud-attempt")
+    assert (f.severity.label, f.evidence["answered"]) == ("critical", 5)
+
+
+def test_toll_fraud_in_the_corpus(corpus) -> None:
+    attacks = corpus / "pcaps" / "initconf-sip-attacks"
+    # sipcli probing one Israeli number with 011, 9011 and 101XXXX011 prefixes: major (nothing connected)
+    (probe,) = only(attacks / "SIP-3700-unauthorized-401.pcap", "sec.toll-fraud-attempt")
+    assert (probe.severity.label, probe.evidence["source"], probe.evidence["attempts"],
+            probe.evidence["numbers"], probe.evidence["densest"]) == ("major", "40.129.198.250", 11, 2, 6)
+    # an Internet-facing gateway: 475 INVITEs to a Polish number from the source that also guesses passwords,
+    # 48 of them answered by two open gateways: active fraud
+    (active,) = only(attacks / "SIP-212.32.250.134.pcap", "sec.toll-fraud-attempt")
+    assert (active.severity.label, active.evidence["source"], active.evidence["attempts"],
+            active.evidence["answered"], active.evidence["destinations"]) == (
+        "critical", "206.55.185.163", 475, 48, ["48185422016"])
