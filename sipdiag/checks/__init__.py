@@ -72,6 +72,10 @@ class Finding:
     customer_text: dict[str, str]  # by language
     engineer_text: dict[str, str]
     confidence: str
+    # Causes first (RULES.md §2, sipdiag.checks.causes): positions in the run's findings tuple of the finding that
+    # most likely explains this one, and of the findings this one explains.
+    cause: int | None = None
+    explains: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +137,8 @@ def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterab
     """Every selected rule over the analysis; findings ordered by severity (worst first), then frame.
 
     settings: the threshold tree the rules read with `setting()` (sipdiag.checks.settings); None = defaults.
-    Findings carry the device involved (sipdiag.devices)."""
+    Findings carry the device involved (sipdiag.devices) and are linked symptom -> cause (sipdiag.checks.causes)."""
+    from .causes import correlate
     from .deviceinfo import DeviceIndex
     from .settings import active
 
@@ -146,7 +151,8 @@ def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterab
                 continue
             for hit in rule.func(analysis):
                 findings.append(_finding(rule, hit, devices))
-    return tuple(sorted(findings, key=lambda f: (-f.severity, f.frames[0] if f.frames else 0, f.rule)))
+    ordered = sorted(findings, key=lambda f: (-f.severity, f.frames[0] if f.frames else 0, f.rule))
+    return correlate(ordered, analysis)
 
 
 def _finding(rule: Rule, hit: Hit, devices: DeviceIndex | None = None) -> Finding:
