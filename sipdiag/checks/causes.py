@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from . import Finding
 
 # RULES.md §2 "Symptom -> candidate causes", per symptom rule, in the order the catalog says to check them.
-# A trailing ".*" is a prefix (every alg.* rule).
+# A trailing ".*" is a prefix (every alg.* rule); a trailing "@reg" admits only a finding about a registration (of
+# the call's caller or callee), not one about the call itself.
 _ONE_WAY = ("codec.rtp-payload-not-negotiated", "media.srtp-profile-mismatch", "alg.*", "nat.private-sdp-address",
             "nat.media-source-mismatch", "nat.stun-mapping-mismatch", "nat.hairpin-failure",
             "router.icmp-unreachable")
@@ -42,7 +43,9 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "reg.no-response": _REGISTRATION_LOST,
     "reg.binding-churn": _REGISTRATION_LOST[:-1],
     # Inbound calls missed / only some calls set up: an INVITE nobody answers
-    "call.invite-timeout": ("router.udp-fragmentation", "router.nat-binding-timeout", "nat.private-contact",
+    # (the private Contact that matters is the callee's registered one, "unfixed" by the registrar: a private
+    # Contact in the unanswered INVITE itself does not stop the INVITE from being answered)
+    "call.invite-timeout": ("router.udp-fragmentation", "router.nat-binding-timeout", "nat.private-contact@reg",
                             "reg.binding-churn", "router.icmp-unreachable"),
     # Drops at 15/30 min: the session expired because its refresh failed
     "call.session-timer-expiry": ("call.reinvite-failed",),
@@ -74,9 +77,15 @@ FOLDED = ("nat.private-contact", "nat.via-address-mismatch", "nat.port-translate
 CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
-def candidate_position(rule: str, candidates: Sequence[str]) -> int | None:
-    """Where `rule` stands in a candidate list (exact ids and `prefix.*` entries), or None."""
+def candidate_position(rule: str, candidates: Sequence[str], *, about_call: bool = False) -> int | None:
+    """Where `rule` stands in a candidate list (exact ids, `prefix.*` and `id@reg` entries), or None.
+
+    about_call: the candidate finding is about a call, which `@reg` entries do not admit."""
     for n, c in enumerate(candidates):
+        if c.endswith("@reg"):
+            if about_call:
+                continue
+            c = c[:-4]
         if rule == c or (c.endswith(".*") and rule.startswith(c[:-1])):
             return n
     return None
@@ -145,7 +154,7 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
         best: tuple[Any, ...] | None = None
         for j in related(i):
             g = findings[j]
-            pos = candidate_position(g.rule, candidates) if j != i else None
+            pos = candidate_position(g.rule, candidates, about_call=g.call_id is not None) if j != i else None
             if pos is None:
                 continue
             key = (tier(g.rule), pos, CONFIDENCE_RANK.get(g.confidence, 3), -g.severity, j)

@@ -80,6 +80,19 @@ def test_correlation_rules_on_plain_findings() -> None:
                      finding("router.nat-binding-timeout", None, aor="sip:100@example.com"),
                      finding("reg.interval-too-brief", None, aor="sip:999@example.com")])
     assert rules(out)[0] == ("reg.no-response", 1, ())
+    # A private Contact explains an unanswered INVITE only as the callee's registration, not as the call's own.
+    out = correlate([finding("call.invite-timeout"), finding("nat.private-contact", severity=Severity.MINOR)])
+    assert rules(out)[0] == ("call.invite-timeout", None, ())
+
+    class Call:
+        call_id, caller, callee = "c1", "100@example.com", "200@example.com"
+
+    class Capture:
+        calls = (Call,)
+
+    out = correlate([finding("call.invite-timeout"), finding("nat.private-contact", None, Severity.MINOR,
+                                                             aor="sip:200@example.com")], Capture)
+    assert rules(out)[0] == ("call.invite-timeout", 1, ())
     # An escalated NAT observation is a finding in its own right and is not folded.
     out = correlate([finding("media.one-way-audio"), finding("nat.private-sdp-address"),
                      finding("nat.private-contact", severity=Severity.MAJOR)])
