@@ -165,7 +165,8 @@ def _toml(value: Any) -> str:
 
 
 def defaults_toml() -> str:
-    """DEFAULTS as a commented TOML file: what `--config` accepts, every key at its default (docs/config-defaults.toml)."""
+    """DEFAULTS as a commented TOML file: what `--config` accepts, every key at its default
+    (docs/config-defaults.toml)."""
     lines = ["# sipdiag rule thresholds: every key `sipdiag analyze --config FILE` accepts, at its default value.",
              "# Generated from sipdiag/checks/settings.py by `python -m sipdiag.tools.rulesdoc`; do not edit.",
              "# A configuration file needs only the keys it changes; RULES.md §5 explains the values."]

@@ -29,8 +29,8 @@ def loss(findings) -> list[tuple[str, float]]:
 
 
 def test_an_override_changes_the_finding(tmp_path) -> None:
-    """A built call losing 1 packet in 50 (3 of 200 counted: 1.5 %): minor by default, silent when loss is tolerated up to 3 %, major
-    when the operator's own limits are stricter."""
+    """A built call losing 1 packet in 50 (3 of 200 counted: 1.5 %): minor by default, silent when loss is
+    tolerated up to 3 %, major when the operator's own limits are stricter."""
     lossy = callcapture.answered_call(tmp_path / "lossy.pcap", drop_every=50)
     assert loss(sipdiag.analyze(lossy).findings) == [("minor", 1.5)]
     tolerant = load_config(write(tmp_path, "[media]\nloss_pct = { minor = 3 }\n"))
