@@ -75,9 +75,12 @@ def cli() -> None:
 @click.option("--notify", metavar="URL", help="With --ticket: POST the filing as JSON to a ticket system.")
 @click.option("--store", metavar="URL", envvar="SIPDIAG_STORE",
               help="Case store for --ticket (default: $SIPDIAG_STORE, else SQLite in the user's data directory).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Rule thresholds in TOML (RULES.md §5); only the keys given change. "
+                   "docs/config-defaults.toml lists them all.")
 def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, select: tuple[str, ...],
             ignore: tuple[str, ...], lang: str, ticket: str | None, customer: str | None, vantage: str | None,
-            notify: str | None, store: str | None) -> None:
+            notify: str | None, store: str | None, config_path: str | None) -> None:
     """Analyze a pcap/pcapng capture (also gzip-compressed, or '-' for standard input).
 
     Prints the capture summary, the calls and registrations, and the details of calls with problems.
@@ -90,22 +93,25 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, 
         sipdiag analyze samples/pcaps/clean_call.pcap
         sipdiag analyze call.pcapng --format json > call.json
         sipdiag analyze call.pcapng --call '#2'
+        sipdiag analyze call.pcapng --config sipdiag.toml
     """
+    from .config import load_config
     from .ingest import prestart
 
-    prestart(capture)  # the reader works on the other core while the rest of the pipeline is imported
-    from .analysis import analyze as run_analysis
-    from .reports import render
-
-    from .checks import Severity, worst
-
+    settings = load_config(config_path) if config_path else None  # before the capture: a bad file fails fast
     if (customer or vantage or notify) and not ticket:
         raise UsageError("--customer, --vantage and --notify file a capture: they need --ticket",
                          hint="sipdiag analyze FILE --ticket T-123 --customer NAME")
     if ticket and capture == "-":
         raise UsageError("a capture from standard input cannot be filed under a ticket",
                          hint="Save it to a file first; the case keeps its SHA-256 and name.")
-    analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore)
+    prestart(capture)  # the reader works on the other core while the rest of the pipeline is imported
+    from .analysis import analyze as run_analysis
+    from .reports import render
+
+    from .checks import Severity, worst
+
+    analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore, settings=settings)
     call = analysis.find_call(call_ref) if call_ref else None
     render(analysis, fmt, output, call=call, lang=lang)
     if ticket:
@@ -169,23 +175,33 @@ def streams(capture: str, fmt: str, output) -> None:
 
 
 @cli.group(invoke_without_command=True)
+@click.option("--thresholds", is_flag=True, help="Under each rule, the thresholds it reads and their values.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Show the thresholds as this configuration sets them (implies --thresholds).")
 @click.pass_context
-def rules(ctx: click.Context) -> None:
+def rules(ctx: click.Context, thresholds: bool, config_path: str | None) -> None:
     """List the rules: id, category, default severity, owner, title.
 
-    In Python: ``sipdiag.checks.all_rules()``.
+    In Python: ``sipdiag.checks.all_rules()``; thresholds: ``sipdiag.config.settings_read_by(rule.func)``.
 
     Example:
 
     \b
         sipdiag rules
+        sipdiag rules --config sipdiag.toml
         sipdiag rules explain call.ack-timeout-32s
     """
     if ctx.invoked_subcommand is None:
         from .checks import all_rules
+        from .config import load_config, lookup, settings_read_by
 
+        effective = load_config(config_path) if config_path else None
         for r in all_rules():
             click.echo(f"{r.id:28} {r.category:12} {r.severity.label:9} {r.owner:12} {r.title}")
+            if thresholds or effective is not None:
+                for path in settings_read_by(r.func):
+                    value, default = lookup(path, effective) if effective else lookup(path), lookup(path)
+                    click.echo(f"    {path} = {value}" + (f"  (default {default})" if value != default else ""))
 
 
 @rules.command("explain")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from .deviceinfo import DeviceIndex
 
 CATEGORIES = ("nat", "router", "codec", "registration", "signaling", "media", "security")
 OWNERS = ("customer", "first-line", "engineering", "security")
@@ -71,6 +72,10 @@ class Finding:
     customer_text: dict[str, str]  # by language
     engineer_text: dict[str, str]
     confidence: str
+    # Causes first (RULES.md §2, sipdiag.checks.causes): positions in the run's findings tuple of the finding that
+    # most likely explains this one, and of the findings this one explains.
+    cause: int | None = None
+    explains: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,27 +136,38 @@ def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterab
                settings: Mapping[str, Any] | None = None) -> tuple[Finding, ...]:
     """Every selected rule over the analysis; findings ordered by severity (worst first), then frame.
 
-    settings: the threshold tree the rules read with `setting()` (sipdiag.checks.settings); None = defaults."""
+    settings: the threshold tree the rules read with `setting()` (sipdiag.checks.settings); None = defaults.
+    Findings carry the device involved (sipdiag.devices) and are linked symptom -> cause (sipdiag.checks.causes)."""
+    from .causes import correlate
+    from .deviceinfo import DeviceIndex
     from .settings import active
 
     _load_rules()
     findings = []
+    devices = DeviceIndex(analysis)
     with active(settings):
         for rule in REGISTRY.values():
             if not selected(rule.id, select, ignore):
                 continue
             for hit in rule.func(analysis):
-                findings.append(_finding(rule, hit))
-    return tuple(sorted(findings, key=lambda f: (-f.severity, f.frames[0] if f.frames else 0, f.rule)))
+                findings.append(_finding(rule, hit, devices))
+    ordered = sorted(findings, key=lambda f: (-f.severity, f.frames[0] if f.frames else 0, f.rule))
+    return correlate(ordered, analysis)
 
 
-def _finding(rule: Rule, hit: Hit) -> Finding:
+def _finding(rule: Rule, hit: Hit, devices: DeviceIndex | None = None) -> Finding:
+    """A rule's hit as a finding: texts rendered from the evidence, the device involved added to the evidence and
+    its fix steps to the engineer text when the knowledge base has them for the rule's topic."""
+    from .deviceinfo import with_device
+
     values = {k: v for k, v in hit.values.items()}
+    engineer = {lang: _render(t, values) for lang, t in rule.engineer.items()}
+    evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit) if devices else None)
     return Finding(
         rule=rule.id, category=rule.category, severity=hit.severity if hit.severity is not None else rule.severity,
-        owner=rule.owner, title=rule.title, call_id=hit.call_id, frames=hit.frames, evidence=values,
+        owner=rule.owner, title=rule.title, call_id=hit.call_id, frames=hit.frames, evidence=evidence,
         customer_text={lang: _render(t, values) for lang, t in rule.customer.items()},
-        engineer_text={lang: _render(t, values) for lang, t in rule.engineer.items()},
+        engineer_text=engineer,
         confidence=hit.confidence,
     )
 

@@ -7,12 +7,19 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from . import Hit, Severity, check
+from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
 
-# RULES.md §5 media.loss_pct: 1 % minor, 3 % major, 5 % critical (the fixed equivalents of the ΔR thresholds).
-LOSS_PCT = ((5.0, Severity.CRITICAL), (3.0, Severity.MAJOR), (1.0, Severity.MINOR))
+
+def loss_limits() -> tuple[tuple[float, Severity], ...]:
+    """RULES.md §5 media.loss_pct (1 % minor, 3 % major, 5 % critical by default: the fixed equivalents of the ΔR
+    thresholds), worst first, as the run's configuration sets them."""
+    return ((setting("media.loss_pct.critical"), Severity.CRITICAL), (setting("media.loss_pct.major"), Severity.MAJOR),
+            (setting("media.loss_pct.minor"), Severity.MINOR))
+
+
 SIDE_EN = {"caller->callee": "the other party could not hear you", "callee->caller": "you could not hear the other party"}
 SIDE_RU = {"caller->callee": "собеседник вас не слышал", "callee->caller": "вы не слышали собеседника"}
 
@@ -101,11 +108,12 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3550 §6.4.1 and Appendix A.3, ITU-T G.107, G.113
     """
+    limits = loss_limits()
     for m in analysis.streams:
         s = m.stats
-        if m.call_id is None or s.loss_pct < LOSS_PCT[-1][0]:
+        if m.call_id is None or s.loss_pct < limits[-1][0]:
             continue
-        severity = next(sev for limit, sev in LOSS_PCT if s.loss_pct >= limit)
+        severity = next(sev for limit, sev in limits if s.loss_pct >= limit)
         q = m.quality
         yield Hit(m.call_id, (s.first_frame,), {
             "call_id": m.call_id, "stream": f"{s.src_ip}:{s.src_port} -> {s.dst_ip}:{s.dst_port} 0x{s.ssrc:08x}",

@@ -79,7 +79,8 @@ def _parts(a: Analysis, call: Call | None) -> dict[str, Any]:
                          "streams_in_gap": h.streams_in_gap, "streams_active": h.streams_active}
                         for h in (a.rtp.hiccups if a.rtp else ())],
         },
-        "findings": [finding_record(f) for f in a.findings if call is None or f.call_id in (None, call.call_id)],
+        "findings": [finding_record(f, i) for i, f in enumerate(a.findings)
+                     if call is None or f.call_id in (None, call.call_id)],
         "anomalies": [{"code": x.code, "frame": x.frame, "detail": x.detail} for x in a.anomalies],
     }
 
@@ -104,11 +105,17 @@ def transaction_record(t) -> dict[str, Any]:
     }
 
 
-def finding_record(f) -> dict[str, Any]:
-    """ARCHITECTURE.md `findings[]`: texts in every language, evidence as the rule gave it."""
-    return {"rule": f.rule, "category": f.category, "severity": f.severity.label, "owner": f.owner, "title": f.title,
-            "call_id": f.call_id, "evidence": {"frames": list(f.frames), **f.evidence},
-            "customer_text": f.customer_text, "engineer_text": f.engineer_text, "confidence": f.confidence}
+def finding_record(f, index: int | None = None) -> dict[str, Any]:
+    """ARCHITECTURE.md `findings[]`: texts in every language, evidence as the rule gave it (with `device` when the
+    User-Agent involved is in the knowledge base, `nat_observations` folded into a cause).
+
+    index: the finding's position in the analysis; `cause` and `explains` are such positions (RULES.md §2: the
+    finding that most likely explains this one, and the ones this one explains), so they stay valid when the
+    document is cut to one call."""
+    return {"index": index, "rule": f.rule, "category": f.category, "severity": f.severity.label, "owner": f.owner,
+            "title": f.title, "call_id": f.call_id, "evidence": {"frames": list(f.frames), **f.evidence},
+            "customer_text": f.customer_text, "engineer_text": f.engineer_text, "confidence": f.confidence,
+            "cause": f.cause, "explains": list(f.explains)}
 
 
 def stream_record(m) -> dict[str, Any]:

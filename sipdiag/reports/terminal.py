@@ -41,19 +41,51 @@ SEVERITY_STYLE = {"critical": "bold red", "major": "red", "minor": "yellow", "in
 
 
 def _findings(console: Console, a: Analysis, lang: str, call: Call | None) -> None:
-    """Causes first: each finding with its evidence frames, the text for the customer and for the engineer."""
-    shown = [f for f in a.findings if call is None or f.call_id in (None, call.call_id)]
+    """Causes first (RULES.md §2, §6): each cause with the symptoms it explains indented under it, then the
+    findings nobody explains and that explain nothing; each with its evidence frames, device and both texts."""
+    shown = {i for i, f in enumerate(a.findings) if call is None or f.call_id in (None, call.call_id)}
     if not shown:
         console.print("[green]No findings.[/]" if a.calls or a.registrations else "")
         return
     console.print(f"[bold]Findings ({len(shown)})[/]")
-    for f in shown:
-        label = f.severity.label
-        frames = ", ".join(map(str, f.frames[:8])) + (" ..." if len(f.frames) > 8 else "")
-        console.print(f"[{SEVERITY_STYLE[label]}]{label.upper():8}[/] {t(f.rule)}  {t(f.title)}"
-                      + (f"  [dim](call {t(f.call_id)}, frames {frames}, {f.owner})[/]" if f.call_id else ""))
-        console.print(f"         Customer: {t(f.customer_text[lang])}")
-        console.print(f"         Engineer: {t(f.engineer_text[lang])}")
+    for i in finding_order(a, shown):
+        _finding(console, a, i, lang, 0, shown)
+
+
+def finding_order(a: Analysis, shown: set[int]) -> list[int]:
+    """Top-level findings in report order: by the worst severity of their tree, causes before lone findings of the
+    same severity, then as the engine ordered them (a symptom whose cause is not shown stands on its own)."""
+    def worst_of(i: int) -> int:
+        return max([a.findings[i].severity] + [worst_of(s) for s in a.findings[i].explains if s in shown])
+
+    roots = [i for i in sorted(shown) if a.findings[i].cause not in shown]
+    return sorted(roots, key=lambda i: (-worst_of(i), not a.findings[i].explains, i))
+
+
+def _finding(console: Console, a: Analysis, i: int, lang: str, depth: int, shown: set[int]) -> None:
+    f = a.findings[i]
+    pad = "    " * depth
+    lead = "└─ explains " if depth else ""
+    label = f.severity.label
+    frames = ", ".join(map(str, f.frames[:8])) + (" ..." if len(f.frames) > 8 else "")
+    where = f"call {t(f.call_id)}, " if f.call_id else ""
+    console.print(f"{pad}{lead}[{SEVERITY_STYLE[label]}]{label.upper():8}[/] {t(f.rule)}  {t(f.title)}"
+                  f"  [dim]({where}frames {frames or '-'}, {f.owner}"
+                  f"{', cause of ' + str(len(f.explains)) if f.explains else ''})[/]")
+    text_pad = pad + (" " * len(lead)) + "         "
+    device = f.evidence.get("device")
+    if isinstance(device, dict):
+        version = f", {device.get('version')}" if device.get("version") else ""
+        console.print(f"{text_pad}Device:   {t(str(device.get('vendor')))} {t(str(device.get('model')))} "
+                      f"({t(str(device.get('kind')))}{t(version)}; the {t(str(device.get('party')))})")
+    console.print(f"{text_pad}Customer: {t(f.customer_text[lang])}")
+    console.print(f"{text_pad}Engineer: {t(f.engineer_text[lang])}")
+    for o in f.evidence.get("nat_observations", ()):
+        frames_o = ", ".join(map(str, o.get("frames", [])[:4]))
+        console.print(f"{text_pad}Also seen: {t(str(o.get('rule')))} (frames {frames_o})")
+    for s in f.explains:
+        if s in shown:
+            _finding(console, a, s, lang, depth + 1, shown)
 
 
 def _details(console: Console, a: Analysis, call: Call) -> None:

@@ -1,0 +1,125 @@
+"""Which device a finding is about, and what the knowledge base says to do on it (sipdiag.devices).
+
+The engine asks `DeviceIndex.device_for(hit)` for every hit: the finding's evidence then carries `device`
+(vendor, model, kind, version, the party it is) and, when the rule's topic is one the device has fix steps for
+(devices.RULE_TOPICS), the engineer text ends with them: an ALG finding on a call from a FRITZ!Box or a Yealink
+says where that product's setting is.
+
+Which User-Agent: the one the hit names (`user_agent`), else its call's party (`role` caller/callee in the
+evidence, the caller by default: the NAT and ALG rules look at the caller's messages), else its registration's
+(`aor`), else the scanner's (`agents`). When that party's string is not in the knowledge base, the other party of
+the call is tried: the far end (a PBX, an SBC) is often where NAT handling is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..devices import Device, identify, topics_for
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+    from ..model import Call
+    from . import Hit
+
+KIND_RU = {"phone": "телефон", "ata": "голосовой шлюз (ATA)", "router": "роутер", "pbx": "АТС", "sbc": "SBC/прокси",
+           "softphone": "софтфон", "scanner": "сканер"}
+PARTY_RU = {"caller": "вызывающего", "callee": "вызываемого", "registrant": "регистрирующегося устройства",
+            "source": "источника"}
+
+
+class DeviceIndex:
+    """Call and registration User-Agents of one analysis, indexed on first use (most runs have few findings)."""
+
+    def __init__(self, analysis: Analysis | None) -> None:
+        self._analysis = analysis
+        self._calls: dict[str, Call] | None = None
+        self._reg_agents: dict[str, str] | None = None
+
+    def _call(self, call_id: str) -> Call | None:
+        if self._calls is None:
+            self._calls = {c.call_id: c for c in self._analysis.calls} if self._analysis is not None else {}
+        return self._calls.get(call_id)
+
+    def _registration_agent(self, aor: str) -> str | None:
+        if self._reg_agents is None:
+            self._reg_agents = {}
+            for r in self._analysis.registrations if self._analysis is not None else ():
+                if r.user_agent:
+                    self._reg_agents.setdefault(r.aor, r.user_agent)
+        return self._reg_agents.get(aor)
+
+    def device_for(self, hit: Hit) -> tuple[str, Device] | None:
+        """(party, device) for the hit, or None when no User-Agent involved is in the knowledge base."""
+        values = hit.values
+        ua = values.get("user_agent")
+        if isinstance(ua, str) and (d := identify(ua)):
+            return "source", d
+        if hit.call_id is not None and (call := self._call(hit.call_id)) is not None:
+            first = values.get("role") if values.get("role") in ("caller", "callee") else "caller"
+            agents = party_agents(call)
+            for party in (first, "callee" if first == "caller" else "caller"):
+                if (d := identify(agents.get(party))) is not None:
+                    return party, d
+            return None
+        aor = values.get("aor")
+        if isinstance(aor, str) and (d := identify(self._registration_agent(aor))):
+            return "registrant", d
+        agents = values.get("agents")
+        if isinstance(agents, str) and (d := identify(agents.split(", ")[0])):
+            return "source", d
+        return None
+
+
+def party_agents(call: Call) -> dict[str, str]:
+    """The caller's and callee's User-Agent (or Server) strings: the caller's from its initial INVITE, the callee's
+    from a request it sent, else the first other string the call carried (its responses' Server header)."""
+    out: dict[str, str] = {}
+    for t in call.transactions:
+        if t.user_agent and t.src == call.caller_address and not t.in_dialog and t.method == "INVITE":
+            out.setdefault("caller", t.user_agent)
+        elif t.user_agent and t.src == call.callee_address:
+            out.setdefault("callee", t.user_agent)
+    if "callee" not in out:
+        other = next((ua for ua in call.user_agents if ua != out.get("caller")), None)
+        if other is not None and (len(call.user_agents) > 1 or "caller" in out):
+            out["callee"] = other
+    if "caller" not in out and call.user_agents and call.user_agents[0] != out.get("callee"):
+        out["caller"] = call.user_agents[0]
+    return out
+
+
+def device_evidence(party: str, device: Device) -> dict[str, Any]:
+    return {**device.record(), "party": party}
+
+
+def device_notes(rule_id: str, party: str, device: Device) -> dict[str, str]:
+    """The engineer-text appendix per language: the device, its known quirks and where to fix it for the rule's
+    topics; empty strings when the knowledge base has nothing on those topics for it."""
+    notes, steps = device.advice(topics_for(rule_id))
+    if not (notes or steps):
+        return {"en": "", "ru": ""}
+    kind = device.entry.kind
+    version_en = f", firmware {device.version}" if device.version else ""
+    version_ru = f", прошивка {device.version}" if device.version else ""
+    en = f" Device of the {party}: {device.name} ({kind}{version_en})."
+    ru = f" Устройство {PARTY_RU.get(party, party)}: {device.name} ({KIND_RU.get(kind, kind)}{version_ru})."
+    if notes:
+        en += " Known: " + "; ".join(notes) + "."
+        ru += " Известно (англ.): " + "; ".join(notes) + "."
+    if steps:
+        en += " On this device: " + " ".join(steps)
+        ru += " Где исправить на этом устройстве (пункты меню как в его интерфейсе): " + " ".join(steps)
+    return {"en": en, "ru": ru}
+
+
+def with_device(rule_id: str, values: Mapping[str, Any], engineer: dict[str, str],
+                found: tuple[str, Device] | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The evidence and engineer texts of a finding with its device added (unchanged when there is none)."""
+    if found is None:
+        return dict(values), engineer
+    party, device = found
+    notes = device_notes(rule_id, party, device)
+    return ({**values, "device": device_evidence(party, device)},
+            {lang: text + notes.get(lang, "") for lang, text in engineer.items()})

@@ -1,0 +1,228 @@
+"""`--config sipdiag.toml`: a user's rule thresholds, checked against the documented defaults.
+
+The file has the shape of RULES.md §5 in TOML (generated with every default in docs/config-defaults.toml):
+
+    [media]
+    loss_pct = { minor = 2, major = 4, critical = 8 }
+
+    [sip]
+    ack_timeout_tolerance_s = 3
+
+Only the keys given change; the rest keep their defaults (`settings.merged`). A key that does not exist or a value
+of the wrong type is a usage error naming the key, so a typo never silently leaves a default in force.
+
+In Python: ``sipdiag.analyze(path, settings=load_config("sipdiag.toml"))``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .checks.settings import DEFAULTS, merged
+from .errors import UsageError
+
+DOC_HINT = "docs/config-defaults.toml lists every key with its default"
+
+# What each threshold means, for the generated defaults file and rules reference (RULES.md §5 and the rules that
+# read them). A key added to DEFAULTS without a line here is still documented, with its value only.
+DESCRIPTIONS: dict[str, str] = {
+    "sip.t1_default_ms": "RFC 3261 T1 when no retransmission shows the real one (rules estimate T1 per transaction)",
+    "sip.t2_ms": "RFC 3261 T2: the cap of non-INVITE and 2xx retransmission intervals",
+    "sip.ack_timeout_tolerance_s": "how far from 64*T1 a teardown may be and still count as the ACK timeout",
+    "sip.large_udp_sip_bytes": "SIP over UDP above this size risks fragmentation (RFC 3261 §18.1.1)",
+    "sip.auth_loop_attempts": "challenges in a row that make an authentication loop",
+    "sip.auth_loop_window_s": "time window for sip.auth_loop_attempts",
+    "nat.recommended_keepalive_s": "keep-alive interval to recommend behind NAT",
+    "nat.rfc4787_min_mapping_s": "shortest UDP mapping lifetime RFC 4787 REQ-5 allows (below it: router fault)",
+    "media.min_media_for_verdict_s": "shortest media that supports a quality verdict",
+    "media.oneway_min_ratio": "packets one way / the other below which audio counts as one-way",
+    "media.oneway_report_s": "one-way audio shorter than this is not reported",
+    "media.onewaytimeout_s": "silence in one direction before it counts as lost (VoIPmonitor default)",
+    "media.rtptimeout_s": "silence in both directions before a call counts as hung (VoIPmonitor default)",
+    "media.loss_pct": "RTP loss per stream, % (RFC 3550 A.3), per severity",
+    "media.delta_r": "E-model R points lost, per severity",
+    "media.jitter_mean_ms": "mean RFC 3550 jitter, ms, per severity",
+    "media.jitter_max_ms": "maximum RFC 3550 jitter, ms, per severity",
+    "media.late_discard_pct": "packets late for the simulated jitter buffer, %, per severity",
+    "media.burst_run_packets": "consecutive lost packets that make a burst",
+    "media.max_gap_ms": "arrival gap that counts as an audio hole",
+    "media.mouth_to_ear_ms": "estimated mouth-to-ear delay, ms, per severity (ITU-T G.114)",
+    "media.r_factor": "E-model R below which quality is reported, per severity (ITU-T G.107)",
+    "media.reorder_pct": "reordered packets, %",
+    "media.drift_ppm": "RTP clock drift against the capture clock, ppm",
+    "media.rtcp_missing_s": "media time without RTCP before RTCP counts as missing",
+    "qos.rtp_dscp": "DSCP expected on RTP (46 = EF)",
+    "qos.sip_dscp_allowed": "DSCP values accepted on SIP",
+    "qos.bufferbloat_rtt_rise_ms": "RTT rise under load that suggests bufferbloat",
+    "security.scan_distinct_users_60s": "user names probed from one source in 60 s that make a scan",
+    "security.scan_distinct_dst_ips_60s": "addresses probed from one source in 60 s that make a scan",
+    "security.bruteforce_failures_per_min": "failed authentications a minute from one source that make brute force",
+    "security.fraud_distinct_intl_dest_10min": "distinct international destinations in 10 min that suggest fraud",
+}
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """The full settings tree (defaults with the file's values laid over them) for `run_checks`/`analyze`.
+
+    Raises UsageError (exit code 2) naming the file and the key for a file that cannot be read, is not TOML, or has
+    an unknown key or a value of the wrong type."""
+    name = Path(path).name
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read the configuration {name}: {getattr(e, 'strerror', None) or e}",
+                         hint="Check the path given to --config.") from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{name} is not valid TOML: {e}", hint=f"Fix the line named; {DOC_HINT}.") from e
+    validate(data, source=name)
+    return merged(data)
+
+
+def validate(overrides: Mapping[str, Any], *, source: str = "configuration") -> None:
+    """Check `overrides` against DEFAULTS: known keys only, tables where tables are, numbers where numbers are."""
+    _check(overrides, DEFAULTS, (), source)
+
+
+def _check(given: Mapping[str, Any], defaults: Mapping[str, Any], path: tuple[str, ...], source: str) -> None:
+    for key, value in given.items():
+        dotted = ".".join(path + (key,))
+        if key not in defaults:
+            where = f"[{'.'.join(path)}]" if path else "the top level"
+            known = ", ".join(sorted(defaults))
+            close = [k for k in defaults if _similar(k, key)]
+            raise UsageError(f"{source}: unknown key '{dotted}'",
+                             hint=(f"Did you mean '{'.'.join(path + (close[0],))}'? " if close else "")
+                             + f"Known keys in {where}: {known} ({DOC_HINT}).")
+        default = defaults[key]
+        if isinstance(default, Mapping):
+            if not isinstance(value, Mapping):
+                raise UsageError(f"{source}: '{dotted}' must be a table, not {_kind(value)}",
+                                 hint=f"Write it as {dotted.rsplit('.', 1)[-1]} = {_toml(default)} "
+                                      f"or under [{dotted}].")
+            _check(value, default, path + (key,), source)
+        elif isinstance(default, list):
+            if not isinstance(value, list) or not all(_is_number(v) for v in value):
+                raise UsageError(f"{source}: '{dotted}' must be a list of numbers, not {_kind(value)}",
+                                 hint=f"The default is {dotted} = {_toml(default)}.")
+        elif _is_number(default):
+            if not _is_number(value):
+                raise UsageError(f"{source}: '{dotted}' must be a number, not {_kind(value)}",
+                                 hint=f"The default is {dotted} = {_toml(default)}.")
+            if value < 0:
+                raise UsageError(f"{source}: '{dotted}' must not be negative ({value})",
+                                 hint=f"The default is {dotted} = {_toml(default)}.")
+        elif type(value) is not type(default):
+            raise UsageError(f"{source}: '{dotted}' must be {_kind(default)}, not {_kind(value)}",
+                             hint=f"The default is {dotted} = {_toml(default)}.")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true/false"
+    if _is_number(v):
+        return "a number"
+    if isinstance(v, str):
+        return f"the text {v[:40]!r}"
+    if isinstance(v, list):
+        return "a list" + (" with other values than numbers" if v else "")
+    if isinstance(v, Mapping):
+        return "a table"
+    return type(v).__name__
+
+
+def _similar(a: str, b: str) -> bool:
+    """A likely typo: same key but for case, one letter, or one being the start of the other."""
+    a, b = a.lower(), b.lower()
+    if a == b or a.startswith(b) or b.startswith(a):
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    return sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b)) <= 1
+
+
+def _toml(value: Any) -> str:
+    """A value as TOML writes it (the subset DEFAULTS uses: numbers, lists of numbers, tables of numbers, text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def defaults_toml() -> str:
+    """DEFAULTS as a commented TOML file: what `--config` accepts, every key at its default
+    (docs/config-defaults.toml)."""
+    lines = ["# sipdiag rule thresholds: every key `sipdiag analyze --config FILE` accepts, at its default value.",
+             "# Generated from sipdiag/checks/settings.py by `python -m sipdiag.tools.rulesdoc`; do not edit.",
+             "# A configuration file needs only the keys it changes; RULES.md §5 explains the values."]
+    for section, table in DEFAULTS.items():
+        lines += ["", f"[{section}]"]
+        for key, value in table.items():
+            note = DESCRIPTIONS.get(f"{section}.{key}")
+            if note:
+                lines.append(f"# {note}")
+            lines.append(f"{key} = {_toml(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def leaf_paths(tree: Mapping[str, Any] = DEFAULTS, prefix: str = "") -> list[str]:
+    """Every dotted threshold path of a settings tree, e.g. `media.loss_pct.minor`."""
+    out: list[str] = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        out += leaf_paths(value, path + ".") if isinstance(value, Mapping) else [path]
+    return out
+
+
+def lookup(path: str, tree: Mapping[str, Any] = DEFAULTS) -> Any:
+    node: Any = tree
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+_SETTING_CALL = re.compile(r"""\bsetting\(\s*["']([A-Za-z0-9_.]+)["']""")
+
+
+def settings_read_by(func: Callable) -> tuple[str, ...]:
+    """The threshold paths a rule reads with `setting("...")`, found in its source and in the functions of its
+    module that it calls (one level of helpers and theirs); tables are expanded to their leaves. Sorted."""
+    module = inspect.getmodule(func)
+    seen: set[Callable] = set()
+    found: set[str] = set()
+
+    def visit(f: Callable) -> None:
+        if f in seen:
+            return
+        seen.add(f)
+        try:
+            found.update(_SETTING_CALL.findall(inspect.getsource(f)))
+        except (OSError, TypeError):
+            return
+        for name in getattr(getattr(f, "__code__", None), "co_names", ()):
+            helper = getattr(module, name, None)
+            if inspect.isfunction(helper) and helper.__module__ == func.__module__:
+                visit(helper)
+
+    visit(func)
+    leaves = set(leaf_paths())
+    out: set[str] = set()
+    for path in found:
+        expanded = {p for p in leaves if p.startswith(path + ".")}
+        out |= expanded or {path}
+    return tuple(sorted(out))

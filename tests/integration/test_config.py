@@ -1,0 +1,106 @@
+"""`--config sipdiag.toml`: thresholds from a TOML file change what the rules report; a bad file is one `Error:` line
+with a hint naming the key, and exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import sipdiag
+from sipdiag.checks.settings import DEFAULTS
+from sipdiag.cli import cli
+from sipdiag.config import defaults_toml, load_config, settings_read_by, validate
+from sipdiag.errors import UsageError
+from tests import callcapture
+from tests.conftest import SAMPLES
+
+
+def write(tmp_path, text: str, name: str = "sipdiag.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def loss(findings) -> list[tuple[str, float]]:
+    return [(f.severity.label, f.evidence["loss_pct"]) for f in findings if f.rule == "media.packet-loss"]
+
+
+def test_an_override_changes_the_finding(tmp_path) -> None:
+    """A built call losing 1 packet in 50 (3 of 200 counted: 1.5 %): minor by default, silent when loss is
+    tolerated up to 3 %, major when the operator's own limits are stricter."""
+    lossy = callcapture.answered_call(tmp_path / "lossy.pcap", drop_every=50)
+    assert loss(sipdiag.analyze(lossy).findings) == [("minor", 1.5)]
+    tolerant = load_config(write(tmp_path, "[media]\nloss_pct = { minor = 3 }\n"))
+    assert tolerant["media"]["loss_pct"] == {"minor": 3, "major": 3, "critical": 5}  # the other keys keep defaults
+    assert loss(sipdiag.analyze(lossy, settings=tolerant).findings) == []
+    strict = load_config(write(tmp_path, "[media.loss_pct]\nminor = 0.5\nmajor = 1.2\n", "strict.toml"))
+    assert loss(sipdiag.analyze(lossy, settings=strict).findings) == [("major", 1.5)]
+    # One analysis's configuration never leaks into the next.
+    assert loss(sipdiag.analyze(lossy).findings) == [("minor", 1.5)]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sipdiag", *args], capture_output=True, check=False)
+
+
+def test_the_cli_reads_the_file_and_exit_codes_follow(tmp_path) -> None:
+    capture = str(SAMPLES / "rtp_loss.pcap")  # 4.7 % loss: major by default, exit 1 with --fail-on major
+    assert run("analyze", capture).returncode == 1
+    relaxed = write(tmp_path, "# loss limits of a lossy radio link\n[media]\nloss_pct = { minor = 5, major = 10 }\n")
+    result = run("analyze", capture, "--config", str(relaxed))
+    assert result.returncode == 0, result.stderr
+    assert b"media.packet-loss" not in result.stdout
+
+
+@pytest.mark.parametrize(("text", "error", "hint"), [
+    ("[media]\nloss_pctt = 3\n", "Error: bad.toml: unknown key 'media.loss_pctt'",
+     "Hint: Did you mean 'media.loss_pct'? Known keys in [media]: "),
+    ("[medai]\nx = 1\n", "Error: bad.toml: unknown key 'medai'", "Hint: Known keys in the top level: media, nat, "),
+    ("[media]\nloss_pct = \"high\"\n", "Error: bad.toml: 'media.loss_pct' must be a table, not the text 'high'",
+     "Hint: Write it as loss_pct = { minor = 1, major = 3, critical = 5 } or under [media.loss_pct]."),
+    ("[sip]\nt2_ms = true\n", "Error: bad.toml: 'sip.t2_ms' must be a number, not true/false",
+     "Hint: The default is sip.t2_ms = 4000."),
+    ("[qos]\nsip_dscp_allowed = [\"af31\"]\n",
+     "Error: bad.toml: 'qos.sip_dscp_allowed' must be a list of numbers, not a list with other values than numbers",
+     "Hint: The default is qos.sip_dscp_allowed = [24, 26, 40]."),
+    ("[media]\nmax_gap_ms = -5\n", "Error: bad.toml: 'media.max_gap_ms' must not be negative (-5)",
+     "Hint: The default is media.max_gap_ms = 200."),
+    ("[media\n", "Error: bad.toml is not valid TOML: Expected ']' at the end of a table declaration (at line 1, "
+     "column 7)", "Hint: Fix the line named; docs/config-defaults.toml lists every key with its default."),
+])
+def test_a_bad_file_is_one_error_line_and_exit_2(tmp_path, text: str, error: str, hint: str) -> None:
+    result = run("analyze", str(SAMPLES / "clean_call.pcap"), "--config", str(write(tmp_path, text, "bad.toml")))
+    lines = result.stderr.decode().splitlines()
+    assert result.returncode == 2
+    assert lines[0] == error
+    assert lines[1].startswith(hint)
+    assert len(lines) == 2 and result.stdout == b""
+
+
+def test_a_missing_file_is_a_usage_error(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["analyze", str(SAMPLES / "clean_call.pcap"), "--config",
+                                      str(tmp_path / "nope.toml")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_validate_accepts_every_default_and_refuses_unknown_keys() -> None:
+    validate(DEFAULTS)
+    with pytest.raises(UsageError, match="unknown key 'nat.keepalive'"):
+        validate({"nat": {"keepalive": 20}})
+
+
+def test_rules_shows_the_thresholds_it_reads(tmp_path) -> None:
+    assert settings_read_by(next(r for r in sipdiag.checks.all_rules() if r.id == "media.packet-loss").func) == (
+        "media.loss_pct.critical", "media.loss_pct.major", "media.loss_pct.minor")
+    config = write(tmp_path, "[media.loss_pct]\nmajor = 4\n")
+    out = CliRunner().invoke(cli, ["rules", "--config", str(config)]).output.splitlines()
+    at = next(i for i, line in enumerate(out) if line.startswith("media.packet-loss "))
+    assert out[at + 1:at + 4] == ["    media.loss_pct.critical = 5", "    media.loss_pct.major = 4  (default 3)",
+                                  "    media.loss_pct.minor = 1"]
+
+
+def test_the_defaults_file_loads_back_to_the_defaults(tmp_path) -> None:
+    assert load_config(write(tmp_path, defaults_toml())) == DEFAULTS
