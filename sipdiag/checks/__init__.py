@@ -173,7 +173,7 @@ def _dedent(text: str) -> str:
 
 def _load_rules() -> None:
     """Import the rule modules (they register themselves); lazily, so `sipdiag --help` stays light."""
-    from . import codec, media, nat, registration, router, security, signaling  # noqa: F401
+    from . import alg, codec, media, nat, natmedia, qos, registration, router, security, signaling  # noqa: F401
 
 
 def all_rules() -> list[Rule]:
