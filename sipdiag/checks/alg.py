@@ -77,7 +77,7 @@ def content_length_mismatch(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
     SIP over UDP whose body is longer or shorter than its Content-Length (the parser's `sip.trailing-octets` and
-    `sip.bad-content-length` anomalies). When the difference equals the number of occurrences of the packet's
+    `sip.bad-content-length` anomalies, or a surplus of white space that a rewrite explains exactly). When the difference equals the number of occurrences of the packet's
     source address times the length change from a private address still present in the message (192.168.1.10 to
     203.0.113.200 adds one octet each), the rewrite is certain (confidence high). A capture with snap-length cut
     packets is not trusted for short bodies.
@@ -94,13 +94,12 @@ def content_length_mismatch(analysis: Analysis) -> Iterator[Hit]:
     RFC 3261 §18.3, §20.14; RFC 4787 REQ-10
     """
     frames = {a.frame for a in analysis.anomalies if a.code in _LENGTH_ANOMALIES and a.frame is not None}
-    if not frames:
-        return
     calls = {c.call_id for c in analysis.calls}
     for m in analysis.messages:
-        if m.frame not in frames or m.transport != "udp":
+        # The parser flags a surplus only when it is not white space; an ALG that adds one octet per address
+        # pushes the final CRLF of the SDP past Content-Length, so octets after the declared body count too.
+        if m.transport != "udp" or (m.frame not in frames and not 0 < m.raw_len < len(m.raw)):
             continue
-        frames.discard(m.frame)
         declared = _declared_length(m)
         if declared is None:
             continue
@@ -110,6 +109,8 @@ def content_length_mismatch(analysis: Analysis) -> Iterator[Hit]:
         if delta == 0 or (delta < 0 and analysis.capture.truncated_packets):
             continue  # a short body in a capture with cut packets may be the snap length, not the network
         found = _fingerprint(m, body, delta)
+        if not found and m.frame not in frames:
+            continue  # only white space after the declared body, and no rewrite explains it: padding
         values = {
             "message": _label(m), "frame": m.frame, "source": f"{m.src_ip}:{m.src_port}", "declared": declared,
             "actual": len(body), "delta": f"{delta:+d}", "fingerprint_en": "", "fingerprint_ru": "",

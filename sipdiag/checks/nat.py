@@ -164,6 +164,23 @@ def _received_by_destination(analysis: Analysis, wanted: set[tuple[str, int]]) -
     return out
 
 
+def _per_host(paths, received):
+    """One entry per (source IP, sent-by host): a NAT that gives every REGISTER a new port is one observation.
+    Yields ((first path, requests, distinct source ports), whether the server added received=)."""
+    groups: dict[tuple[str, str], list] = {}
+    for p in paths:
+        g = groups.get((p.src_ip, p.via.host))
+        answered = received.get((p.src_ip, p.src_port))
+        if g is None:
+            groups[(p.src_ip, p.via.host)] = [p, p.requests, {p.src_port}, answered]
+        else:
+            g[1] += p.requests
+            g[2].add(p.src_port)
+            g[3] = answered if g[3] is None else g[3] and (answered is not False)
+    for p, requests, ports, answered in groups.values():
+        yield (p, requests, len(ports)), answered
+
+
 @check(
     id="nat.via-address-mismatch", category="nat", severity="info", owner="engineering",
     title="Requests name another address in their Via than the one they come from",
@@ -174,11 +191,13 @@ def _received_by_destination(analysis: Analysis, wanted: set[tuple[str, int]]) -
               "неисправность; ничего делать не нужно.",
     },
     engineer={
-        "en": "{requests} request(s) from {source} (first: frame {frame}) carry top Via sent-by {sent_by}{private_en}: "
+        "en": "{requests} request(s) from {source} ({source_ports} source port(s); first: frame {frame}) carry top Via "
+              "sent-by {sent_by}{private_en}: "
               "there is a NAT between the UA and the capture point (nat_uac_test 2/4). Responses to them {received_en}. "
               "The edge must answer to the source address (RFC 3261 §18.2.2 received, RFC 3581 rport) and route "
               "requests to the learned binding.",
-        "ru": "{requests} запрос(ов) с {source} (первый: кадр {frame}) содержат в верхнем Via адрес {sent_by}"
+        "ru": "{requests} запрос(ов) с {source} (портов источника: {source_ports}; первый: кадр {frame}) содержат в "
+              "верхнем Via адрес {sent_by}"
               "{private_ru}: между UA и точкой захвата есть NAT (nat_uac_test 2/4). Ответы на них {received_ru}. "
               "Граница сети должна отвечать на адрес источника (RFC 3261 §18.2.2 received, RFC 3581 rport) и "
               "направлять запросы на выученную привязку.",
@@ -209,11 +228,11 @@ def via_address_mismatch(analysis: Analysis) -> Iterator[Hit]:
         return
     received = _received_by_destination(analysis, {(p.src_ip, p.src_port) for p in found})
     calls = _call_ids(analysis)
-    for p in found:
+    for (p, requests, ports), answered in _per_host(found, received):
         private = is_private(p.via.host) and not is_private(p.src_ip)
-        answered = received.get((p.src_ip, p.src_port))
         yield Hit(p.call_id if p.call_id in calls else None, p.frames, {
-            "source": p.source, "sent_by": p.via.text, "requests": p.requests, "frame": p.first_frame,
+            "source": p.source, "sent_by": p.via.text, "requests": requests, "frame": p.first_frame,
+            "source_ports": ports,
             "private_via": "yes" if is_private(p.via.host) else "no",
             "private_en": " (a private address)" if private else "",
             "private_ru": " (частный адрес)" if private else "",
@@ -263,8 +282,9 @@ def port_translated(analysis: Analysis) -> Iterator[Hit]:
     RFC 3581; RFC 4787 §4.1; Kamailio nathelper nat_uac_test (flags 16, 128)
     """
     calls = _call_ids(analysis)
+    seen: set[str] = set()
     for p in via_paths(analysis):
-        if p.transport != "udp":
+        if p.transport != "udp" or p.src_ip in seen:
             continue
         if p.via.effective_port != p.src_port:
             field, declared, confidence = "top Via", p.via.effective_port, "medium"
@@ -274,6 +294,7 @@ def port_translated(analysis: Analysis) -> Iterator[Hit]:
             field, declared, confidence = "Contact", p.contact_port, "low"
         else:
             continue
+        seen.add(p.src_ip)  # once per NAT: its other ports say the same
         yield Hit(p.call_id if p.call_id in calls else None, p.frames, {
             "source": p.source, "source_port": p.src_port, "declared_port": declared, "field": field,
             "requests": p.requests, "frame": p.first_frame, "rport": "yes" if p.rport else "no",

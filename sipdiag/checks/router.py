@@ -163,7 +163,7 @@ def _sent_by_port(analysis: Analysis, tx: Transaction) -> str | None:
 def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    (1) A device whose REGISTER refresh, after an idle gap of at least nat.recommended_keepalive_s, arrives from
+    (1) A device whose REGISTER refresh of an accepted binding, after an idle gap of at least nat.recommended_keepalive_s, arrives from
     the same public address but a new source port - while its Via sent-by (its own socket) stayed the same: the
     NAT dropped the old mapping during the gap and made a new one. (2) An INVITE sent to a device's registered
     binding after an idle gap that gets no response at all (Timer B), the binding having gone silent. The
@@ -196,6 +196,8 @@ def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
         items.sort(key=lambda item: item[0].ts_ns)
         alive = 0.0
         for (a, expires), (b, _e) in zip(items, items[1:]):
+            if a.final_status is None or not 200 <= a.final_status < 300:
+                continue  # only a binding the registrar accepted can expire in the NAT (not a guesser's probe)
             a_ip, a_port = _split(a.src)
             b_ip, b_port = _split(b.src)
             idle = (b.ts_ns - (a.final_ts_ns or a.ts_ns)) / 1e9

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..parsers.sipheaders import parse_via
+from .security import SCANNER_UA, bruteforce_sources
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -58,9 +59,21 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
+# The usual shape of a Via head, read without the full grammar (RFC 3261 §20.42; RFC 5118 brackets for IPv6);
+# anything else goes through sipheaders.parse_via.
+_HEAD_RE = re.compile(r"SIP/2\.0/([A-Za-z]+) +([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?\Z")
+_CONTACT_RE = re.compile(r"[^<]*<?sips?:(?:[^@;>]*@)?([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?[;>?]?",
+                         re.I)
+
+
 @lru_cache(maxsize=8192)
 def sent_by(head: str) -> SentBy | None:
     """`SIP/2.0/UDP 192.168.1.10:5060` (the Via value before its first `;`) read once per distinct text."""
+    m = _HEAD_RE.match(head)
+    if m is not None:
+        port = int(m.group(3)) if m.group(3) else None
+        if port is None or port <= 65535:
+            return SentBy(m.group(1).upper(), m.group(2).strip("[]"), port)
     via = parse_via(head)
     if via is None or not via.host:
         return None
@@ -115,22 +128,30 @@ FRAMES_KEPT = 5
 
 def via_paths(analysis: Analysis) -> tuple[ViaPath, ...]:
     """The distinct (source, sent-by) pairs of the capture's requests (of the full messages kept,
-    Analysis.messages), in the order first seen. Computed once per analysis and reused by every rule."""
+    Analysis.messages) that belong to a call or a registration, in the order first seen, leaving out known
+    scanners (their User-Agent) and password guessers. Computed once per analysis and reused by every rule."""
     cached = analysis._memo.get("via_paths")
     if cached is not None:
         return cached
     groups: dict[tuple, list] = {}
+    # Requests of calls and registrations only: stand-alone OPTIONS are mostly probes from the Internet, whose
+    # Via names whatever the prober likes; a NATed phone's keepalives come with its REGISTERs anyway.
+    dialogs = {c.call_id for c in analysis.calls} | {r.call_id for r in analysis.registrations}
+    attackers = bruteforce_sources(analysis)  # a password guesser's requests are the attack's evidence
     for m in analysis.messages:
         if not m.is_request:
             continue
-        value = m.headers.first_values.get("via")
-        if not value:
+        present = m.headers.first_values
+        value = present.get("via")
+        if not value or present.get("call-id") not in dialogs:
             continue
         head, _, params = value.partition(";")
         key = (m.src_ip, m.src_port, m.transport, head)
         g = groups.get(key)
         if g is None:
-            groups[key] = [m, params, [m.frame], 1, None]
+            # A scanner's requests (spoofed or loopback Via, one per probe) say nothing about a customer's NAT.
+            ua = m.headers.first_values.get("user-agent")
+            groups[key] = [m, params, [m.frame], 1, None, bool(ua and SCANNER_UA.search(ua))]
         else:
             g[3] += 1
             if len(g[2]) < FRAMES_KEPT:
@@ -139,7 +160,9 @@ def via_paths(analysis: Analysis) -> tuple[ViaPath, ...]:
         if g[4] is None and "contact" in m.headers.first_values:
             g[4] = m
     out = []
-    for (src_ip, src_port, transport, head), (first, params, frames, count, with_contact) in groups.items():
+    for (src_ip, src_port, transport, head), (first, params, frames, count, with_contact, scan) in groups.items():
+        if scan or src_ip in attackers:
+            continue
         sb = sent_by(head.strip())
         if sb is None:
             continue
@@ -154,6 +177,9 @@ def _contact_hostport(msg: SipMessage) -> tuple[str | None, int | None]:
     from ..parsers.sipuri import parse_name_addr
 
     value = msg.headers.get("contact")
+    m = _CONTACT_RE.match(value) if value else None
+    if m is not None and (m.group(2) is None or int(m.group(2)) <= 65535):
+        return m.group(1).strip("[]"), int(m.group(2)) if m.group(2) else None
     na = parse_name_addr(value) if value and value.strip() != "*" else None
     if na is None or na.uri is None:
         return None, None
