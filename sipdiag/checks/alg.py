@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..media import is_private
+from ..parsers.sipheaders import is_rfc3261_branch
 from . import Hit, check
 from .nat import all_transactions, message_at
 
@@ -31,6 +32,8 @@ _ALG_CUSTOMER = {
 }
 # The parser's framing anomalies (sipdiag.parsers.sip): the body is shorter than Content-Length says, or longer.
 _LENGTH_ANOMALIES = ("sip.bad-content-length", "sip.trailing-octets")
+# Rewriting one IPv4 literal changes the length by at most 8 octets (7 to 15 characters).
+MAX_REWRITE_GROWTH = 8
 _IPV4_RE = re.compile(rb"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 
 
@@ -79,8 +82,9 @@ def content_length_mismatch(analysis: Analysis) -> Iterator[Hit]:
     SIP over UDP whose body is longer or shorter than its Content-Length (the parser's `sip.trailing-octets` and
     `sip.bad-content-length` anomalies, or a surplus of white space that a rewrite explains exactly). When the difference equals the number of occurrences of the packet's
     source address times the length change from a private address still present in the message (192.168.1.10 to
-    203.0.113.200 adds one octet each), the rewrite is certain (confidence high). A capture with snap-length cut
-    packets is not trusted for short bodies.
+    203.0.113.200 adds one octet each), the rewrite is certain (confidence high). Without that match only a surplus
+    that rewriting the body's addresses could explain (at most 8 octets per address) is reported (medium); a
+    short body needs the match (otherwise a lost fragment or a snap-length cut is as likely).
 
     ## Why it matters
     The receiver frames the body by Content-Length (RFC 3261 §18.3): the last SDP lines (a=sendrecv,
@@ -109,8 +113,11 @@ def content_length_mismatch(analysis: Analysis) -> Iterator[Hit]:
         if delta == 0 or (delta < 0 and analysis.capture.truncated_packets):
             continue  # a short body in a capture with cut packets may be the snap length, not the network
         found = _fingerprint(m, body, delta)
-        if not found and m.frame not in frames:
-            continue  # only white space after the declared body, and no rewrite explains it: padding
+        if not found:
+            if m.frame not in frames or delta < 0:
+                continue  # white-space padding; or a short body no rewrite explains (a lost fragment, a cut)
+            if delta > MAX_REWRITE_GROWTH * len(_IPV4_RE.findall(body)):
+                continue  # more than rewriting every address in the body could add: a broken sender, not an ALG
         values = {
             "message": _label(m), "frame": m.frame, "source": f"{m.src_ip}:{m.src_port}", "declared": declared,
             "actual": len(body), "delta": f"{delta:+d}", "fingerprint_en": "", "fingerprint_ru": "",
@@ -209,7 +216,8 @@ def message_modified_in_transit(analysis: Analysis) -> Iterator[Hit]:
     seen: set[tuple] = set()
     twice: set[tuple] = set()
     for tx in all_transactions(analysis):
-        if tx.branch:
+        # Only RFC 3261 branches identify a transaction across hops (RFC 2543 peers reuse values like "0").
+        if is_rfc3261_branch(tx.branch):
             key = (tx.branch, tx.method, tx.call_id)
             if key in seen:
                 twice.add(key)
@@ -227,7 +235,10 @@ def message_modified_in_transit(analysis: Analysis) -> Iterator[Hit]:
         txs.sort(key=lambda t: t.ts_ns)
         first = txs[0]
         for other in txs[1:]:
-            if (other.src, other.dst) == (first.src, first.dst):
+            # The same request on both sides of a NAT: one end of the hop is the same (the server the request
+            # goes to, or the client an inbound request comes from), the other was translated. A request sent to
+            # two servers (failover, forking) is two messages, not one seen twice.
+            if (other.src == first.src) == (other.dst == first.dst) or other.cseq != first.cseq:
                 continue
             pairs = [(first.request_frame, other.request_frame)]
             theirs = {code: frame for code, frame, _ts in other.responses}

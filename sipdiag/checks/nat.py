@@ -422,6 +422,25 @@ def no_rport_response_lost(analysis: Analysis) -> Iterator[Hit]:
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 shared address space (carrier-grade NAT)
 
 
+def _local(ip: str) -> bool:
+    """Loopback and link-local: a test rig or the host itself, never a NAT's outside."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return addr.is_loopback or addr.is_link_local
+
+
+def _other_network(outside: str, inside: str) -> bool:
+    """A NAT joins two networks: its outside address is not in the inside /24 (IPv4; NAT66 is left out)."""
+    try:
+        a, b = ipaddress.ip_address(outside), ipaddress.ip_address(inside)
+    except ValueError:
+        return False
+    return a.version == b.version == 4 and ipaddress.ip_network(f"{inside}/24", strict=False) != \
+        ipaddress.ip_network(f"{outside}/24", strict=False)
+
+
 def _in_shared(ip: str) -> bool:
     try:
         return ipaddress.ip_address(ip) in _SHARED
@@ -457,7 +476,9 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
     in 100.64.0.0/10 (the CPE's WAN address is carrier-grade NAT space) or is itself private while the Via/Contact
     name another private address (a second router behind the first); or the Via/Contact name a 100.64.0.0/10
     address while the packet arrives from a public one (an integrated router/ATA reporting its shared WAN
-    address). Once per source address.
+    address). Once per source address; only requests with one Via whose Contact agrees with it (straight from
+    the device), and for double NAT only when the two private addresses lie in different /24 networks (same
+    network: a multi-homed host).
 
     ## Why it matters
     Stacked NATs compound binding timeouts, forbid port forwarding and break hairpinning: inbound calls are missed
@@ -473,16 +494,17 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
     seen: set[str] = set()
     calls = _call_ids(analysis)
     for p in via_paths(analysis):
-        if p.src_ip in seen or p.transport in _WEB_TRANSPORTS:
+        # Only requests straight from the device (one Via) whose Contact agrees with its Via: a proxy's requests
+        # carry the originator's Contact, and a device naming two addresses is multi-homed, not behind two NATs.
+        if p.src_ip in seen or p.transport in _WEB_TRANSPORTS or p.hops != 1 or not p.via.is_ip \
+                or (p.contact_host and not same_ip(p.contact_host, p.via.host)) or _local(p.src_ip):
             continue
-        for field, inner in (("top Via", p.via.host if p.via.is_ip else None),
-                             ("Contact", p.contact_host if p.contact_host and is_ip_literal(p.contact_host)
-                              else None)):
-            if inner is None or same_ip(inner, p.src_ip):
+        for field, inner in (("top Via", p.via.host),):
+            if same_ip(inner, p.src_ip):
                 continue
             if _in_shared(p.src_ip):
                 kind = "cgnat"
-            elif is_private(p.src_ip) and is_private(inner):
+            elif is_private(p.src_ip) and is_private(inner) and _other_network(p.src_ip, inner):
                 kind = "double-nat"
             elif _in_shared(inner) and not is_private(p.src_ip):
                 kind = "cgnat"
@@ -504,5 +526,5 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
                               "пространство RFC 6598): WAN роутера сам находится за NAT провайдера.") if cgnat else
                              (f"Источник пакета {p.src_ip} тоже частный, значит захват сделан между двумя NAT: "
                               f"внутренний транслировал {inner} в {p.src_ip}."),
-            }, confidence="medium")
+            }, confidence="medium" if cgnat else "low")  # private-to-private may also be one enterprise NAT
             break

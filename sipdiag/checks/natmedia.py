@@ -85,7 +85,8 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
     In an answered call, at least 50 RTP packets from one party arrive from an address:port none of its offers or
     answers announced. The mismatch is classified (other port only; other address with a private SDP address;
     other public address), and the reverse stream tells whether the far end latched onto the real source
-    (info) or kept sending to the SDP address (major: that audio is lost behind the NAT).
+    (info) or kept sending to the SDP address (major: that audio is lost behind the NAT). A port-only difference
+    on a private address (the party's own LAN, non-symmetric RTP) is info.
 
     ## Why it matters
     Without latching the reply audio goes to an address the party does not receive on: one-way audio. With
@@ -125,6 +126,9 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
             latched = any(same_ip(r.dst_ip, st.src_ip) and r.dst_port == st.src_port for r in back)
             to_sdp = [r for r in back if any(same_ip(r.dst_ip, a) and r.dst_port == p for a, p in ann[role])]
             reported.add(role)
+            # Only the port differs and the address is private: the capture is on the party's own network, where
+            # sending from another port than the one received on is legal (RFC 3550 §11) and loses nothing.
+            benign = klass == "port" and is_private(sdp_address)
             party_en = "your phone" if role == "caller" else "the other party"
             party_ru = "вашего телефона" if role == "caller" else "собеседника"
             if latched:
@@ -146,12 +150,12 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 "latched": "yes" if latched else "no", "latch_en": latch_en, "latch_ru": latch_ru,
                 "party_en": party_en, "party_ru": party_ru,
                 "effect_en": "Our system follows the real address, so the call works; no action is needed."
-                             if latched else "We are enabling a setting on our side so the reply sound follows "
+                             if latched or benign else "We are enabling a setting on our side so the reply sound follows "
                                              "the same path.",
                 "effect_ru": "Наша система следует за реальным адресом, звонок работает; ничего делать не нужно."
-                             if latched else "Мы включаем настройку на своей стороне, чтобы ответный звук шёл тем "
+                             if latched or benign else "Мы включаем настройку на своей стороне, чтобы ответный звук шёл тем "
                                              "же путём.",
-            }, severity=Severity.INFO if latched else None,
+            }, severity=Severity.INFO if latched or benign else None,
                 confidence="high" if latched or to_sdp else "medium")
 
 

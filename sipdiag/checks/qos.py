@@ -23,6 +23,8 @@ BLOAT_MIN_S = 5.0
 # A ramp, not a step (a route change): some sample lies between a quarter and three quarters of the rise on the
 # way up, or the raised samples themselves vary by this share of the rise.
 RAMP_SPREAD = 0.25
+# A round trip beyond this is an LSR matched to the wrong SR (or a broken reporter), not a queue.
+MAX_RTT_MS = 10_000
 
 
 def _rtt_series(packets: tuple[RtcpPacket, ...]) -> dict[tuple, list[tuple[int, float, int, int]]]:
@@ -30,7 +32,7 @@ def _rtt_series(packets: tuple[RtcpPacket, ...]) -> dict[tuple, list[tuple[int, 
     series: dict[tuple, list[tuple[int, float, int, int]]] = {}
     for p in packets:
         for b in p.blocks:
-            if b.rtt_ms is not None and b.rtt_ms >= 0:
+            if b.rtt_ms is not None and 0 <= b.rtt_ms <= MAX_RTT_MS:
                 series.setdefault((p.src_ip, b.reporter_ssrc, b.source_ssrc), []).append(
                     (p.ts_ns, b.rtt_ms, b.jitter, p.frame))
     return series

@@ -117,6 +117,7 @@ class ViaPath:
     call_id: str | None  # the first request's Call-ID
     contact_port: int | None  # Contact port of the first request that had one
     contact_host: str | None
+    hops: int = 1  # Via values of the first request: 1 = straight from the UA, more = through a proxy
 
     @property
     def source(self) -> str:
@@ -168,7 +169,7 @@ def via_paths(analysis: Analysis) -> tuple[ViaPath, ...]:
             continue
         host, port = _contact_hostport(with_contact) if with_contact is not None else (None, None)
         out.append(ViaPath(src_ip, src_port, transport, sb, rport_of(params) is not None, first.frame,
-                           tuple(frames), count, first.call_id, port, host))
+                           tuple(frames), count, first.call_id, port, host, len(first.headers.get_all("via"))))
     result = analysis._memo["via_paths"] = tuple(out)
     return result
 

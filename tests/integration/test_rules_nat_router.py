@@ -68,7 +68,11 @@ def test_cgnat_and_double_nat(tmp_path) -> None:
                                                                    "top Via")
     double = only(cc.register_refreshes(tmp_path / "double.pcap", at_s=(0,), ports=(5060,), src_ip="192.168.0.2"),
                   "nat.cgnat-or-double-nat")
-    assert evidence(double, "kind", "source", "inner") == ("double-nat", "192.168.0.2:5060", "192.168.1.20")
+    assert (double.confidence, *evidence(double, "kind", "source", "inner")) == (
+        "low", "double-nat", "192.168.0.2:5060", "192.168.1.20")
+    # another address of the same /24: a multi-homed host, not a NAT
+    same_lan = cc.register_refreshes(tmp_path / "lan.pcap", at_s=(0,), ports=(5060,), src_ip="192.168.1.21")
+    assert findings(same_lan, "nat.cgnat-or-double-nat") == []
     # one NAT (public source, private Via): not stacked
     assert findings(SAMPLES / "nat_symmetric_rtp.pcap", "nat.cgnat-or-double-nat") == []
 
