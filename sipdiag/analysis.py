@@ -18,6 +18,7 @@ from .correlate import Correlator
 from .errors import UsageError
 from .model import Anomaly, Call, Registration, Transaction
 from .ingest import CaptureResult, ingest
+from .icmp import IcmpError, parse_icmp_error
 from .media import CallMedia, MediaStream, build_media
 from .rtpresult import RtpStatsResult
 from .parsers.anomalies import AnomalyLog
@@ -51,7 +52,13 @@ class Analysis:
     media: tuple[CallMedia, ...] = ()  # per call, in the order of `calls`: its streams, audio verdict, DTMF
     rtp: RtpStatsResult | None = None  # the raw statistics: DTMF events, RTCP reports, capture hiccups
     findings: tuple[Finding, ...] = ()  # the rule set's diagnosis, worst first (sipdiag.checks)
+    # ICMP errors quoting a packet (sipdiag.icmp): empty until the capture side forwards `kind == "icmp"`
+    # datagrams (sipdiag.ingest keeps only SIP and RTCP today); router.icmp-unreachable reads them.
+    icmp_errors: tuple[IcmpError, ...] = ()
     _media_by_call: dict[str, CallMedia] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # What several rules derive from the same messages (e.g. the Via paths of sipdiag.checks.vias), computed
+    # once per run by the first rule that asks. A cache, not state: it never changes what a rule returns.
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_media_by_call", {m.call_id: m for m in self.media})
@@ -85,6 +92,8 @@ class Analysis:
 # Full SipMessages kept in Analysis.messages. Calls keep every message as a small MessageRef whatever the
 # capture's size; the full text of the first MESSAGE_BUDGET messages is kept for the views that show it.
 MESSAGE_BUDGET = 5000
+# ICMP errors kept: a router rejecting every RTP packet of a long call sends thousands; the first ones prove it.
+ICMP_BUDGET = 2000
 
 
 def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple[str, ...] = (),
@@ -120,11 +129,16 @@ def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
     sip = _SipCounter()
     log = AnomalyLog()  # the SIP parser's anomalies, bounded: a flood of bad SIP cannot eat memory
     result: CaptureResult | None = None
+    icmp: list[IcmpError] = []
     for item in ingest(path):
         if isinstance(item, CaptureResult):
             result = item
             continue
         for d in item:
+            if d.kind == "icmp":
+                if len(icmp) < ICMP_BUDGET and (error := parse_icmp_error(d)) is not None:
+                    icmp.append(error)
+                continue
             msg = parse_sip(d.payload, frame=d.frame, ts_ns=d.ts_ns, src=(d.src_ip, d.src_port),
                             dst=(d.dst_ip, d.dst_port), transport=d.transport)
             if msg is None:
@@ -153,6 +167,7 @@ def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
         streams=streams,
         media=media,
         rtp=result.rtp_stats,
+        icmp_errors=tuple(icmp),
     )
 
 

@@ -29,9 +29,9 @@ def rtp_frame(src: tuple[str, int], dst: tuple[str, int], seq: int, ssrc: int) -
 
 
 def answered_call(path: Path, *, seconds: float = 4.0, drop_every: int = 0, rtp: bool = True,
-                  call_id: str = "built-1") -> Path:
+                  call_id: str = "built-1", extra: tuple[tuple[int, bytes], ...] = ()) -> Path:
     """INVITE/200/ACK, `seconds` of two-way 20 ms PCMU (optionally dropping every n-th packet of the UA's
-    stream), BYE/200."""
+    stream), BYE/200. extra: more (ns after the INVITE, frame) records (ICMP, RTCP, ...)."""
     t = 1_700_000_000 * 10**9
     ms = 10**6
     offer = SDP.format(ip=UA[0], port=UA_RTP)
@@ -52,6 +52,7 @@ def answered_call(path: Path, *, seconds: float = 4.0, drop_every: int = 0, rtp:
     recs += [(end, frame(_sip("BYE sip:200@example.com SIP/2.0", call_id, "2 BYE", to_tag=True, branch="b3"),
                          UA, PBX)),
              (end + 10 * ms, frame(_sip("SIP/2.0 200 OK", call_id, "2 BYE", to_tag=True, branch="b3"), PBX, UA))]
+    recs += [(t + offset, data) for offset, data in extra]
     recs.sort(key=lambda r: r[0])
     pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
     return path
@@ -122,6 +123,122 @@ def sdp_call(path: Path, *, offer: str, answer: str | None, status: int = 200, u
     recs += [(end, frame(_sip("BYE sip:200@example.com SIP/2.0", call_id, "2 BYE", to_tag=True, branch="b3"),
                          UA, PBX)),
              (end + 10 * MS, frame(_sip("SIP/2.0 200 OK", call_id, "2 BYE", to_tag=True, branch="b3"), PBX, UA))]
+# ------------------------------------------------------------------------- NAT, SIP ALG, router, QoS faults
+T0 = 1_700_000_000 * 10**9
+MS = 10**6
+S = 10**9
+PHONE_LAN = ("192.168.1.20", 5060)  # the phone's own socket behind the NAT
+NAT_WAN = "198.51.100.20"  # the NAT router's public address
+
+
+def sip_message(start: str, *, via: str, call_id: str, cseq: str, from_tag: str = "f1", to_tag: str | None = None,
+                contact: str | None = None, body: str = "", content_length: int | None = None,
+                aor: str = "100@example.com", extra_headers: str = "") -> str:
+    """One SIP message as text; `via` is the whole top Via value; content_length forges a wrong length."""
+    body = body.replace("\n", "\r\n")
+    return (f"{start}\nVia: {via}\nMax-Forwards: 70\nFrom: <sip:{aor}>;tag={from_tag}\n"
+            f"To: <sip:{aor if 'REGISTER' in cseq else '200@example.com'}>"
+            f"{f';tag={to_tag}' if to_tag else ''}\nCall-ID: {call_id}\nCSeq: {cseq}\n"
+            + (f"Contact: {contact}\n" if contact else "") + extra_headers
+            + ("Content-Type: application/sdp\n" if body else "")
+            + f"Content-Length: {len(body.encode()) if content_length is None else content_length}\n\n{body}")
+
+
+# RFC 3261 §17.1.2.2 Timer E: non-INVITE sends at 0, 0.5, 1.5, 3.5, 7.5, 11.5 ... s
+TIMER_E_S = (0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5)
+
+
+def register_without_rport(path: Path, *, rport: bool = False) -> Path:
+    """A phone behind a NAPT (192.168.1.20:5060 -> 198.51.100.20:40000) registers. Without rport the registrar
+    answers 401 to the Via port 5060 every time and the phone retransmits for 32 s (Timer E/F); with rport the
+    200 OK goes to the source port 40000 and there is nothing more to send."""
+    src = (NAT_WAN, 40000)
+    via = f"SIP/2.0/UDP {PHONE_LAN[0]}:{PHONE_LAN[1]};branch=z9hG4bKnr1" + (";rport" if rport else "")
+    text = sip_message("REGISTER sip:example.com SIP/2.0", via=via, call_id="nr-1", cseq="1 REGISTER",
+                       contact=f"<sip:100@{PHONE_LAN[0]}:5060>", extra_headers="Expires: 300\n")
+    recs = []
+    if rport:
+        answered = via.replace(";rport", f";rport=40000;received={NAT_WAN}")
+        ok = sip_message("SIP/2.0 200 OK", via=answered, call_id="nr-1", cseq="1 REGISTER", to_tag="r9",
+                         contact=f"<sip:100@{PHONE_LAN[0]}:5060>;expires=300")
+        recs = [(T0, frame(text, src, PBX)), (T0 + 20 * MS, frame(ok, PBX, src))]
+    else:
+        challenge = sip_message("SIP/2.0 401 Unauthorized", via=f"{via};received={NAT_WAN}", call_id="nr-1",
+                                cseq="1 REGISTER", to_tag="r9",
+                                extra_headers='WWW-Authenticate: Digest realm="example.com", nonce="n1"\n')
+        for o in TIMER_E_S:
+            at = T0 + int(o * S)
+            recs += [(at, frame(text, src, PBX)), (at + 20 * MS, frame(challenge, PBX, (NAT_WAN, 5060)))]
+    pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
+    return path
+
+
+def register_refreshes(path: Path, *, at_s: tuple[float, ...], ports: tuple[int, ...],
+                       src_ip: str = NAT_WAN, via_host: str = PHONE_LAN[0], expires: int = 60) -> Path:
+    """REGISTER refreshes of one phone (Via sent-by `via_host`:5060, rport), each from `src_ip`:port and each
+    answered 200 OK to where it came from."""
+    recs = []
+    for i, (o, port) in enumerate(zip(at_s, ports)):
+        src = (src_ip, port)
+        via = f"SIP/2.0/UDP {via_host}:5060;branch=z9hG4bKrf{i};rport"
+        req = sip_message("REGISTER sip:example.com SIP/2.0", via=via, call_id="rf-1", cseq=f"{i + 1} REGISTER",
+                          contact=f"<sip:100@{via_host}:5060>", extra_headers=f"Expires: {expires}\n")
+        ok = sip_message("SIP/2.0 200 OK", via=f"{via}={port};received={src_ip}", call_id="rf-1",
+                         cseq=f"{i + 1} REGISTER", to_tag="r9",
+                         contact=f"<sip:100@{via_host}:5060>;expires={expires}")
+        at = T0 + int(o * S)
+        recs += [(at, frame(req, src, PBX)), (at + 20 * MS, frame(ok, PBX, src))]
+    pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
+    return path
+
+
+def stun_binding(src: tuple[str, int], dst: tuple[str, int], *, response: bool, mapped: tuple[str, int],
+                 txid: bytes = b"\x01" * 12) -> bytes:
+    """STUN Binding request or success response (RFC 8489 §5, §14.2 XOR-MAPPED-ADDRESS)."""
+    import ipaddress
+    import struct
+
+    cookie = 0x2112A442
+    attrs = b""
+    if response:
+        ip = int(ipaddress.ip_address(mapped[0])) ^ cookie
+        attrs = struct.pack("!HHBBHI", 0x0020, 8, 0, 1, mapped[1] ^ (cookie >> 16), ip)
+    msg = struct.pack("!HHI12s", 0x0101 if response else 0x0001, len(attrs), cookie, txid) + attrs
+    return pw.link_frame(pw.ipv4(src[0], dst[0], 17, pw.udp(src[1], dst[1], msg)))
+
+
+def sdp_body(ip: str, port: int, *, rtcp: str = "", origin: str | None = None) -> str:
+    return (f"v=0\no=- 1 1 IN IP4 {origin or ip}\ns=-\nc=IN IP4 {ip}\nt=0 0\nm=audio {port} RTP/AVP 0\n"
+            f"a=rtpmap:0 PCMU/8000\n{rtcp}")
+
+
+def media_call(path: Path, *, caller: tuple[str, int], offer: tuple[str, int], answer: tuple[str, int],
+               flows: tuple[tuple[tuple[str, int], tuple[str, int], int, int], ...] = (),
+               extra: tuple[tuple[int, bytes], ...] = (), seconds: float = 4.0, call_id: str = "media-1",
+               via_host: str | None = None) -> Path:
+    """An answered call from `caller` (signalling address) to the PBX with the given SDP addresses, then the RTP
+    `flows` (src, dst, packets, SSRC), 20 ms apart, and a BYE after `seconds`."""
+    via = f"SIP/2.0/UDP {via_host or caller[0]}:{caller[1]};branch=z9hG4bKmc1;rport"
+    contact = f"<sip:100@{via_host or caller[0]}:{caller[1]}>"
+    invite = sip_message("INVITE sip:200@example.com SIP/2.0", via=via, call_id=call_id, cseq="1 INVITE",
+                         contact=contact, body=sdp_body(*offer))
+    ok = sip_message("SIP/2.0 200 OK", via=via, call_id=call_id, cseq="1 INVITE", to_tag="t1",
+                     contact=f"<sip:200@{PBX[0]}:5060>", body=sdp_body(*answer))
+    ack = sip_message("ACK sip:200@example.com SIP/2.0", via=via.replace("mc1", "mc2"), call_id=call_id,
+                      cseq="1 ACK", to_tag="t1")
+    bye = sip_message("BYE sip:200@example.com SIP/2.0", via=via.replace("mc1", "mc3"), call_id=call_id,
+                      cseq="2 BYE", to_tag="t1")
+    bye_ok = sip_message("SIP/2.0 200 OK", via=via.replace("mc1", "mc3"), call_id=call_id, cseq="2 BYE",
+                         to_tag="t1")
+    recs = [(T0, frame(invite, caller, PBX)), (T0 + 300 * MS, frame(ok, PBX, caller)),
+            (T0 + 310 * MS, frame(ack, caller, PBX))]
+    start = T0 + 320 * MS
+    for k, (src, dst, packets, ssrc) in enumerate(flows):
+        for i in range(packets):
+            recs.append((start + i * 20 * MS + k * MS, rtp_frame(src, dst, 1000 + i, ssrc)))
+    end = T0 + int(seconds * S) + 400 * MS
+    recs += [(end, frame(bye, caller, PBX)), (end + 10 * MS, frame(bye_ok, PBX, caller))]
+    recs += [(T0 + offset, data) for offset, data in extra]
     recs.sort(key=lambda r: r[0])
     pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
     return path
@@ -267,3 +384,49 @@ def bye(script: Script, at: float, call_id: str, *, from_callee: bool = False, r
                                caller_first=not from_callee, extra=extra), src, dst)
     return script.sip(at + 0.02, sip_message("SIP/2.0 200 OK", call_id, f"{cseq} BYE", src=src, branch=f"bye{cseq}",
                                              caller_first=not from_callee), dst, src)
+def single_messages(path: Path, messages: tuple[tuple[str, tuple[str, int], tuple[str, int]], ...]) -> Path:
+    """Each (SIP text, src, dst) as one UDP frame, 10 ms apart."""
+    pw.write_pcap(path, [(T0 + i * 10 * MS, frame(text, src, dst)) for i, (text, src, dst) in enumerate(messages)],
+                  pw.LINKTYPE_ETHERNET)
+    return path
+
+
+def icmp_error(reporter: str, to: str, quoted: bytes, icmp_type: int = 3, code: int = 3) -> bytes:
+    """ICMP error (RFC 792) from `reporter` to `to`, quoting the IP header + first 8 octets of `quoted`."""
+    import struct
+
+    body = struct.pack("!BBHI", icmp_type, code, 0, 0) + quoted[:28]
+    body = body[:2] + struct.pack("!H", pw.inet_checksum(body)) + body[4:]
+    return pw.link_frame(pw.ipv4(reporter, to, 1, body))
+
+
+def rtcp_sr(ssrc: int, ntp: int) -> bytes:
+    """RTCP sender report without report blocks (RFC 3550 §6.4.1)."""
+    import struct
+
+    return struct.pack("!BBHIQIII", 0x80, 200, 6, ssrc, ntp, 0, 0, 0)
+
+
+def rtcp_rr(ssrc: int, source: int, lsr: int, dlsr: int, jitter: int) -> bytes:
+    """RTCP receiver report with one block about `source` (RFC 3550 §6.4.2)."""
+    import struct
+
+    return struct.pack("!BBHIIIIIII", 0x81, 201, 7, ssrc, source, 0, 0, jitter, lsr, dlsr)
+
+
+def rtcp_round_trips(rtts_ms: tuple[float, ...], *, every_s: float = 4.0, jitters: tuple[int, ...] = ()
+                     ) -> tuple[tuple[int, bytes], ...]:
+    """SRs from the PBX's stream (SSRC 0x2222) and the phone's RRs about it, so that the capture measures the
+    given round trips (RULES.md §1.5: RTT = (t_RR - t_SR) - DLSR), as (ns after the INVITE, frame) records."""
+    out = []
+    dlsr_s = 1.0
+    for k, rtt in enumerate(rtts_ms):
+        at = int((1 + k * every_s) * S)
+        ntp = ((3_900_000_000 + k * 4) << 32) | 0x80000000
+        mid = (ntp >> 16) & 0xFFFFFFFF
+        sr = pw.link_frame(pw.ipv4(PBX[0], UA[0], 17, pw.udp(PBX_RTP + 1, UA_RTP + 1, rtcp_sr(0x2222, ntp))))
+        jitter = jitters[k] if k < len(jitters) else 40
+        rr = pw.link_frame(pw.ipv4(UA[0], PBX[0], 17, pw.udp(
+            UA_RTP + 1, PBX_RTP + 1, rtcp_rr(0x1111, 0x2222, mid, int(dlsr_s * 65536), jitter))))
+        out += [(at, sr), (at + int((dlsr_s + rtt / 1000) * S), rr)]
+    return tuple(out)

@@ -190,8 +190,8 @@ def _dedent(text: str) -> str:
 def _load_rules() -> None:
     """Import the rule modules (they register themselves); lazily, so `sipdiag --help` stays light."""
     from . import (  # noqa: F401
-        codec, dtmf, media, mediaquality, midcall, nat, regbinding, registration, router, rtpformat, rtpstream,
-        security, signaling, srtp,
+        alg, codec, dtmf, media, mediaquality, midcall, nat, natmedia, qos, regbinding, registration, router,
+        rtpformat, rtpstream, security, signaling, srtp,
     )
 
 

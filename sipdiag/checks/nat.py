@@ -1,16 +1,23 @@
-"""NAT traversal rules (RULES.md §3.1): private addresses a UA advertises while its packets come from a public one."""
+"""NAT traversal rules on the signalling (RULES.md §3.1): private addresses a UA advertises while its packets come
+from a public one, Via and ports a NAT rewrote, responses lost without rport, stacked NATs. The media side is in
+`natmedia`."""
 
 from __future__ import annotations
 
+import bisect
+import ipaddress
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..media import is_private
 from ..parsers.sipuri import parse_name_addr
 from . import Hit, Severity, check
+from .vias import is_ip_literal, received_of, rport_of, sent_by, top_via_head, via_paths
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..model import Transaction
+    from ..parsers.sip import SipMessage
 
 
 def _host(address: str) -> str:
@@ -121,3 +128,403 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
                                            "Media was latched to the observed address, so audio flowed.",
                     }, severity=Severity.MAJOR if lost else None)
                     break
+
+
+# ------------------------------------------------------------------------------------ where requests come from
+# nathelper's nat_uac_test flags 2, 4, 16 and 128 (RULES.md §3.1), read once per (source, sent-by) pair.
+
+_WEB_TRANSPORTS = ("ws", "wss")  # RFC 7118 §5.2: the Via host of a WebSocket client is a random .invalid name
+
+
+def _call_ids(analysis: Analysis) -> frozenset[str]:
+    ids = analysis._memo.get("call_ids")
+    if ids is None:
+        ids = analysis._memo["call_ids"] = frozenset(c.call_id for c in analysis.calls)
+    return ids
+
+
+def same_ip(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return False
+
+
+def _received_by_destination(analysis: Analysis, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], bool]:
+    """For responses sent to each (ip, port) of `wanted`: did their top Via carry received= (RFC 3261 §18.2.1)?"""
+    out: dict[tuple[str, int], bool] = {}
+    for m in analysis.messages:
+        if m.is_request or (m.dst_ip, m.dst_port) not in wanted:
+            continue
+        head = top_via_head(m)
+        key = (m.dst_ip, m.dst_port)
+        out[key] = out.get(key, False) or (head is not None and received_of(head[1]) is not None)
+    return out
+
+
+def _per_host(paths, received):
+    """One entry per (source IP, sent-by host): a NAT that gives every REGISTER a new port is one observation.
+    Yields ((first path, requests, distinct source ports), whether the server added received=)."""
+    groups: dict[tuple[str, str], list] = {}
+    for p in paths:
+        g = groups.get((p.src_ip, p.via.host))
+        answered = received.get((p.src_ip, p.src_port))
+        if g is None:
+            groups[(p.src_ip, p.via.host)] = [p, p.requests, {p.src_port}, answered]
+        else:
+            g[1] += p.requests
+            g[2].add(p.src_port)
+            g[3] = answered if g[3] is None else g[3] and (answered is not False)
+    for p, requests, ports, answered in groups.values():
+        yield (p, requests, len(ports)), answered
+
+
+@check(
+    id="nat.via-address-mismatch", category="nat", severity="info", owner="engineering",
+    title="Requests name another address in their Via than the one they come from",
+    customer={
+        "en": "Your phone reaches us through a router that translates its network address. This by itself is not "
+              "a fault; no action is needed.",
+        "ru": "Ваш телефон подключается к нам через роутер, который подменяет его сетевой адрес. Само по себе это не "
+              "неисправность; ничего делать не нужно.",
+    },
+    engineer={
+        "en": "{requests} request(s) from {source} ({source_ports} source port(s); first: frame {frame}) carry top Via "
+              "sent-by {sent_by}{private_en}: "
+              "there is a NAT between the UA and the capture point (nat_uac_test 2/4). Responses to them {received_en}. "
+              "The edge must answer to the source address (RFC 3261 §18.2.2 received, RFC 3581 rport) and route "
+              "requests to the learned binding.",
+        "ru": "{requests} запрос(ов) с {source} (портов источника: {source_ports}; первый: кадр {frame}) содержат в "
+              "верхнем Via адрес {sent_by}"
+              "{private_ru}: между UA и точкой захвата есть NAT (nat_uac_test 2/4). Ответы на них {received_ru}. "
+              "Граница сети должна отвечать на адрес источника (RFC 3261 §18.2.2 received, RFC 3581 rport) и "
+              "направлять запросы на выученную привязку.",
+    },
+)
+def via_address_mismatch(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    Requests whose top Via sent-by host is an IP address other than the packet's source address, in particular a
+    private one arriving from a public address (Kamailio nat_uac_test flags 2 and 4). Reported once per source
+    and sent-by; FQDN sent-by values are not resolved and are skipped, as are WebSocket clients.
+
+    ## Why it matters
+    It shows a NAT between the device and the capture point: an observation the causes (lost responses, missed
+    inbound calls, one-way audio) are explained with, not a fault by itself. It also says whether the server
+    added `received=` to its responses, as RFC 3261 §18.2.1 requires in that case.
+
+    ## How to fix
+    Nothing by itself. The edge must send responses to the source (received/rport) and requests to the binding
+    it learned; a server that omits `received=` needs fixing.
+
+    ## References
+    RFC 3261 §18.2.1, §18.2.2; RFC 3581; Kamailio nathelper nat_uac_test (flags 2, 4); RULES.md §0.4
+    """
+    found = [p for p in via_paths(analysis)
+             if p.transport not in _WEB_TRANSPORTS and p.via.is_ip and not same_ip(p.via.host, p.src_ip)]
+    if not found:
+        return
+    received = _received_by_destination(analysis, {(p.src_ip, p.src_port) for p in found})
+    calls = _call_ids(analysis)
+    for (p, requests, ports), answered in _per_host(found, received):
+        private = is_private(p.via.host) and not is_private(p.src_ip)
+        yield Hit(p.call_id if p.call_id in calls else None, p.frames, {
+            "source": p.source, "sent_by": p.via.text, "requests": requests, "frame": p.first_frame,
+            "source_ports": ports,
+            "private_via": "yes" if is_private(p.via.host) else "no",
+            "private_en": " (a private address)" if private else "",
+            "private_ru": " (частный адрес)" if private else "",
+            "server_received": {True: "added", False: "missing", None: "no response seen"}[answered],
+            "received_en": {True: "carry received= as they should", False: "lack received= (RFC 3261 §18.2.1 "
+                            "requires it: a server defect)", None: "were not seen"}[answered],
+            "received_ru": {True: "содержат received=, как положено", False: "не содержат received= (этого "
+                            "требует RFC 3261 §18.2.1: дефект сервера)", None: "в захвате не видны"}[answered],
+        }, confidence="high" if private else "medium")
+
+
+@check(
+    id="nat.port-translated", category="nat", severity="info", owner="engineering",
+    title="A NAT changes the port the device sends SIP from",
+    customer={
+        "en": "Your router changes the network port your phone uses to reach us. This is normal for home routers; "
+              "no action is needed.",
+        "ru": "Ваш роутер меняет сетевой порт, через который телефон обращается к нам. Для домашних роутеров это "
+              "нормально; ничего делать не нужно.",
+    },
+    engineer={
+        "en": "{requests} UDP request(s) from {source} (first: frame {frame}) name port {declared_port} in their "
+              "{field}, but leave the NAT from port {source_port}; the UA {rport_en} rport. Responses must go to the "
+              "source port (RFC 3581), requests to the NAT binding, and the binding needs keepalives "
+              "(router.nat-binding-timeout).",
+        "ru": "{requests} UDP-запрос(ов) с {source} (первый: кадр {frame}) указывают порт {declared_port} в "
+              "{field}, но выходят из NAT с порта {source_port}; UA {rport_ru} rport. Ответы должны идти на порт "
+              "источника (RFC 3581), запросы - на привязку NAT, а привязке нужны keepalive "
+              "(router.nat-binding-timeout).",
+    },
+)
+def port_translated(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    SIP over UDP whose source port differs from the top Via sent-by port (5060 when absent; nat_uac_test flag 16),
+    or, with less weight, from the Contact port (flag 128, which can be legitimate without NAT). TCP/TLS are left
+    out: their source port is ephemeral by design.
+
+    ## Why it matters
+    A port-translating NAT (NAPT) is in the path: responses sent to the Via port and requests sent to the Contact
+    port are lost unless the server uses the observed port (rport) and the binding is kept open.
+
+    ## How to fix
+    Nothing by itself; make sure rport is used (phone setting or force_rport on the edge) and keepalives are on.
+
+    ## References
+    RFC 3581; RFC 4787 §4.1; Kamailio nathelper nat_uac_test (flags 16, 128)
+    """
+    calls = _call_ids(analysis)
+    seen: set[str] = set()
+    for p in via_paths(analysis):
+        if p.transport != "udp" or p.src_ip in seen:
+            continue
+        if p.via.effective_port != p.src_port:
+            field, declared, confidence = "top Via", p.via.effective_port, "medium"
+        elif p.contact_port is not None and p.contact_port != p.src_port and p.contact_host \
+                and not same_ip(p.contact_host, p.src_ip):
+            # flag 128: the Contact names another host too, so this is not a UA announcing a listening port
+            field, declared, confidence = "Contact", p.contact_port, "low"
+        else:
+            continue
+        seen.add(p.src_ip)  # once per NAT: its other ports say the same
+        yield Hit(p.call_id if p.call_id in calls else None, p.frames, {
+            "source": p.source, "source_port": p.src_port, "declared_port": declared, "field": field,
+            "requests": p.requests, "frame": p.first_frame, "rport": "yes" if p.rport else "no",
+            "rport_en": "asked for" if p.rport else "did not ask for",
+            "rport_ru": "запросил" if p.rport else "не запросил",
+        }, confidence=confidence)
+
+
+def all_transactions(analysis: Analysis) -> Iterator[Transaction]:
+    """Every transaction of the capture: of its calls, its registrations and the stand-alone ones."""
+    for c in analysis.calls:
+        yield from c.transactions
+    for r in analysis.registrations:
+        yield from r.transactions
+    yield from analysis.transactions
+
+
+def message_at(analysis: Analysis, frame: int | None) -> SipMessage | None:
+    """The full message of a frame, when it is among the messages kept (Analysis.messages, frame order)."""
+    if frame is None:
+        return None
+    msgs = analysis.messages
+    i = bisect.bisect_left(msgs, frame, key=lambda m: m.frame)
+    if i < len(msgs) and msgs[i].frame == frame:
+        return msgs[i]
+    # Messages cut out of TCP streams are handed on when their stream ends, out of frame order: look them up.
+    return next((m for m in msgs if m.frame == frame), None)
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port) if port.isdigit() else 0
+
+
+# A request retransmitted this often although its responses left the server (RULES.md: >= 3 retransmissions).
+RPORT_MIN_RETRANSMISSIONS = 3
+
+
+@check(
+    id="nat.no-rport-response-lost", category="nat", severity="major", owner="first-line",
+    title="Responses go to the Via port behind the NAT and never reach the phone",
+    customer={
+        "en": "Our replies to your phone are lost on the way back through your router, so {effect_en}. We are "
+              "changing a setting of your phone so that replies take the same path its requests use; please "
+              "restart the phone when we ask you to.",
+        "ru": "Наши ответы вашему телефону теряются на обратном пути через роутер, поэтому {effect_ru}. Мы меняем "
+              "настройку телефона, чтобы ответы шли тем же путём, что и его запросы; перезагрузите телефон, когда "
+              "мы попросим.",
+    },
+    engineer={
+        "en": "{method} (frame {frame}) from {source} with top Via {sent_by} ({rport_en}) was sent "
+              "{sends} times; the server answered {statuses} (first at frame {response_frame}) to {response_target}, "
+              "not to the source port, so the UA never got them. {why_en} Enable rport (\"NAT traversal\") on the "
+              "UA or force it on the edge (Asterisk force_rport, FreeSWITCH NDLB-force-rport, Kamailio "
+              "force_rport()).",
+        "ru": "{method} (кадр {frame}) с {source} с верхним Via {sent_by} ({rport_ru}) отправлен {sends} раз; "
+              "сервер ответил {statuses} (первый ответ в кадре {response_frame}) на {response_target}, а не на порт "
+              "источника, и UA их не получил. {why_ru} Включите rport («NAT traversal») на UA или принудительно на "
+              "границе (Asterisk force_rport, FreeSWITCH NDLB-force-rport, Kamailio force_rport()).",
+    },
+)
+def no_rport_response_lost(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    A UDP request retransmitted at least three times while the server's responses to it (same branch) left for
+    the right IP address but another port than the request came from: without `rport` the server answers to the
+    Via port (RFC 3261 §18.2.2), which the NAT has no binding for. Also when `rport` was asked for and the
+    server still did not answer to the source port (it ignores RFC 3581 §4). Needs both directions at the
+    server's side of the NAT.
+
+    ## Why it matters
+    The phone never sees any response: REGISTER never succeeds (critical), INVITEs time out (major).
+
+    ## How to fix
+    Turn on rport / "NAT traversal" on the phone, or force rport on the edge for everyone (Asterisk
+    `force_rport=yes`, FreeSWITCH `NDLB-force-rport`, Kamailio `force_rport()`).
+
+    ## References
+    RFC 3581 §3, §4; RFC 3261 §18.2.2; RULES.md §0.5 (Timer A/E)
+    """
+    lost: list[Transaction] = []
+    orphans: dict[tuple[str | None, str], list[Transaction]] = {}
+    for tx in all_transactions(analysis):
+        if tx.request_frame is None:
+            if tx.responses and tx.branch:
+                orphans.setdefault((tx.branch, tx.method), []).append(tx)
+        elif not tx.responses and tx.request_retransmissions >= RPORT_MIN_RETRANSMISSIONS and tx.branch:
+            lost.append(tx)
+    calls = _call_ids(analysis)
+    for tx in lost:
+        src_ip, src_port = _split(tx.src)
+        for answer in orphans.get((tx.branch, tx.method), ()):
+            dst_ip, dst_port = _split(answer.src)  # a response-only transaction's src is where responses went
+            msg = message_at(analysis, tx.request_frame)
+            head = top_via_head(msg) if msg is not None else None
+            via = sent_by(head[0]) if head else None
+            if via is None or msg is None or msg.transport != "udp" or dst_port == src_port:
+                continue
+            received = received_of(head[1])
+            if not (same_ip(dst_ip, src_ip) or (received and same_ip(dst_ip, received))):
+                continue
+            rport = rport_of(head[1]) is not None
+            if not rport and via.effective_port == src_port:
+                continue  # port-preserving NAT: the Via port is the source port, nothing is lost
+            register = tx.method == "REGISTER"
+            yield Hit(tx.call_id if tx.call_id in calls else None, (tx.request_frame, answer.responses[0][1]), {
+                "method": tx.method, "frame": tx.request_frame, "source": tx.src, "sent_by": via.text,
+                "rport": "yes" if rport else "no", "sends": tx.request_retransmissions + 1,
+                "statuses": ", ".join(str(code) for code, _f, _t in answer.responses),
+                "response_frame": answer.responses[0][1], "response_target": answer.src,
+                "rport_en": "rport asked for" if rport else "no rport",
+                "rport_ru": "rport запрошен" if rport else "без rport",
+                "why_en": "The server ignores the rport the UA asked for (RFC 3581 §4)." if rport else
+                          "Without rport the server answers to the Via port (RFC 3261 §18.2.2), which has no NAT "
+                          "binding.",
+                "why_ru": "Сервер игнорирует rport, запрошенный UA (RFC 3581 §4)." if rport else
+                          "Без rport сервер отвечает на порт из Via (RFC 3261 §18.2.2), для которого в NAT нет "
+                          "привязки.",
+                "effect_en": "the phone cannot register" if register else "your calls cannot be set up",
+                "effect_ru": "телефон не может зарегистрироваться" if register else "звонки не устанавливаются",
+            }, severity=Severity.CRITICAL if register else None)
+            break
+
+
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 shared address space (carrier-grade NAT)
+
+
+def _local(ip: str) -> bool:
+    """Loopback and link-local: a test rig or the host itself, never a NAT's outside."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return addr.is_loopback or addr.is_link_local
+
+
+def _other_network(outside: str, inside: str) -> bool:
+    """A NAT joins two networks: its outside address is not in the inside /24 (IPv4; NAT66 is left out)."""
+    try:
+        a, b = ipaddress.ip_address(outside), ipaddress.ip_address(inside)
+    except ValueError:
+        return False
+    return a.version == b.version == 4 and ipaddress.ip_network(f"{inside}/24", strict=False) != \
+        ipaddress.ip_network(f"{outside}/24", strict=False)
+
+
+def _in_shared(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip) in _SHARED
+    except ValueError:
+        return False
+
+
+@check(
+    id="nat.cgnat-or-double-nat", category="nat", severity="minor", owner="customer",
+    title="Carrier-grade or double NAT between the device and us",
+    customer={
+        "en": "Your connection passes through {kind_customer_en}, which makes incoming calls less reliable. If you "
+              "have two routers, set the provider's modem to 'bridge mode'; otherwise ask your internet provider "
+              "for a public address.",
+        "ru": "Ваше подключение проходит через {kind_customer_ru}, из-за чего входящие звонки менее надёжны. Если у "
+              "вас два роутера, переведите модем провайдера в режим «мост»; иначе попросите у провайдера "
+              "публичный адрес.",
+    },
+    engineer={
+        "en": "{kind_en}: requests from {source} (frame {frame}) carry {inner} in their {field}. {detail_en} Timeouts "
+              "of stacked NATs compound (the shortest wins) and inbound pinholes are impossible: keep outbound flows "
+              "alive (UDP keepalive <= 20 s) or use SIP over TCP/TLS with RFC 5626 keepalives (RFC 6598, RFC 6888).",
+        "ru": "{kind_ru}: запросы с {source} (кадр {frame}) содержат {inner} в {field}. {detail_ru} Таймауты "
+              "последовательных NAT складываются (побеждает кратчайший), входящие «дыры» невозможны: держите "
+              "исходящие потоки живыми (UDP keepalive <= 20 с) или используйте SIP по TCP/TLS с keepalive по "
+              "RFC 5626 (RFC 6598, RFC 6888).",
+    },
+)
+def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    Two NATs in the path, from what the requests say about themselves: the source seen at the capture point is
+    in 100.64.0.0/10 (the CPE's WAN address is carrier-grade NAT space) or is itself private while the Via/Contact
+    name another private address (a second router behind the first); or the Via/Contact name a 100.64.0.0/10
+    address while the packet arrives from a public one (an integrated router/ATA reporting its shared WAN
+    address). Once per source address; only requests with one Via whose Contact agrees with it (straight from
+    the device), and for double NAT only when the two private addresses lie in different /24 networks (same
+    network: a multi-homed host).
+
+    ## Why it matters
+    Stacked NATs compound binding timeouts, forbid port forwarding and break hairpinning: inbound calls are missed
+    and registrations lapse more easily.
+
+    ## How to fix
+    Put the provider's modem in bridge mode or remove the second router; ask the ISP for a public IPv4 address or
+    IPv6; otherwise short keepalives or SIP over TCP/TLS with RFC 5626 outbound.
+
+    ## References
+    RFC 6598; RFC 6888; RFC 4787 REQ-5; Kamailio nat_addr_mode (100.64.0.0/10); RULES.md §0.4 (CGNAT-or-overlay)
+    """
+    seen: set[str] = set()
+    calls = _call_ids(analysis)
+    for p in via_paths(analysis):
+        # Only requests straight from the device (one Via) whose Contact agrees with its Via: a proxy's requests
+        # carry the originator's Contact, and a device naming two addresses is multi-homed, not behind two NATs.
+        if p.src_ip in seen or p.transport in _WEB_TRANSPORTS or p.hops != 1 or not p.via.is_ip \
+                or (p.contact_host and not same_ip(p.contact_host, p.via.host)) or _local(p.src_ip):
+            continue
+        for field, inner in (("top Via", p.via.host),):
+            if same_ip(inner, p.src_ip):
+                continue
+            if _in_shared(p.src_ip):
+                kind = "cgnat"
+            elif is_private(p.src_ip) and is_private(inner) and _other_network(p.src_ip, inner):
+                kind = "double-nat"
+            elif _in_shared(inner) and not is_private(p.src_ip):
+                kind = "cgnat"
+            else:
+                continue
+            seen.add(p.src_ip)
+            cgnat = kind == "cgnat"
+            yield Hit(p.call_id if p.call_id in calls else None, p.frames, {
+                "kind": kind, "source": p.source, "inner": inner, "field": field, "frame": p.first_frame,
+                "kind_en": "Carrier-grade NAT (or a 100.64/10 overlay VPN)" if cgnat else "Double NAT",
+                "kind_ru": "NAT оператора (CGNAT, или оверлейная VPN в 100.64/10)" if cgnat else "Двойной NAT",
+                "kind_customer_en": "your provider's shared address" if cgnat else "two address-translating routers",
+                "kind_customer_ru": "общий адрес провайдера" if cgnat else "два роутера, подменяющих адреса",
+                "detail_en": (f"{p.src_ip if _in_shared(p.src_ip) else inner} is in 100.64.0.0/10 (RFC 6598 shared "
+                              "space): the router's WAN side is itself behind the provider's NAT.") if cgnat else
+                             (f"The packet's source {p.src_ip} is private too, so the capture is between two NATs: "
+                              f"the inner one translated {inner} to {p.src_ip}."),
+                "detail_ru": (f"{p.src_ip if _in_shared(p.src_ip) else inner} входит в 100.64.0.0/10 (общее "
+                              "пространство RFC 6598): WAN роутера сам находится за NAT провайдера.") if cgnat else
+                             (f"Источник пакета {p.src_ip} тоже частный, значит захват сделан между двумя NAT: "
+                              f"внутренний транслировал {inner} в {p.src_ip}."),
+            }, confidence="medium" if cgnat else "low")  # private-to-private may also be one enterprise NAT
+            break

@@ -1,16 +1,21 @@
-"""Router and middlebox rules (RULES.md §3.2, §3.7): a SIP ALG, dropped fragments."""
+"""Router and middlebox rules (RULES.md §3.2, §3.7): a SIP ALG, dropped fragments, NAT bindings that expire
+between refreshes, routers and firewalls that answer SIP or RTP with ICMP errors."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..media import is_private
 from . import Hit, check
-from .nat import contact_host
+from .nat import contact_host, message_at
+from .settings import setting
+from .vias import top_via_head
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..model import Transaction
 
 
 @check(
@@ -116,3 +121,244 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
                     "detail": f"the INVITE of call {call.call_id} travelled as IP fragments "
                               f"({analysis.capture.rich['ip-fragment']} fragments in the capture) and was never "
                               f"answered"}, confidence="medium")
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port) if port.isdigit() else 0
+
+
+def _sent_by_port(analysis: Analysis, tx: Transaction) -> str | None:
+    msg = message_at(analysis, tx.request_frame)
+    head = top_via_head(msg) if msg is not None else None
+    return head[0] if head else None
+
+
+@check(
+    id="router.nat-binding-timeout", category="router", severity="major", owner="customer",
+    title="The router forgets the phone's connection before the next refresh: incoming calls are lost",
+    customer={
+        "en": "Your router closes the phone's connection to our service after a short time without traffic, so "
+              "incoming calls cannot reach the phone until it reconnects. We are enabling more frequent keep-alive "
+              "messages on your phone; if your router has a 'UDP session timeout' setting, please set it to 180 "
+              "seconds or more.",
+        "ru": "Ваш роутер закрывает соединение телефона с нашим сервисом после короткого простоя, и входящие звонки "
+              "не доходят до телефона, пока он не переподключится. Мы включаем на телефоне более частые "
+              "keep-alive-сообщения; если в роутере есть настройка «UDP session timeout», установите 180 секунд или "
+              "больше.",
+    },
+    engineer={
+        "en": "{evidence_en} Measured: the NAT mapping lived at most {expired_after_s} s{alive_en}; the registrar "
+              "granted {expires} s{req5_en}. RFC 4787 REQ-5 requires >= 120 s (5 min recommended) and REQ-6 refreshes "
+              "only on outbound traffic: set UA keepalives to 15-25 s (RFC 5626 CRLF/STUN) or a shorter "
+              "registration interval, server-side NAT pings (Kamailio natping_interval with sipping, Asterisk "
+              "qualify_frequency), or raise the router's UDP timeout to >= 180 s.",
+        "ru": "{evidence_ru} Измерено: отображение NAT жило не более {expired_after_s} с{alive_ru}; регистратор "
+              "выдал {expires} с{req5_ru}. RFC 4787 REQ-5 требует >= 120 с (рекомендуется 5 мин), а REQ-6 продлевает "
+              "его только исходящим трафиком: настройте keepalive на UA 15-25 с (RFC 5626 CRLF/STUN) или более "
+              "короткий интервал регистрации, NAT-пинги с сервера (Kamailio natping_interval с sipping, Asterisk "
+              "qualify_frequency) или увеличьте UDP-таймаут роутера до >= 180 с.",
+    },
+)
+def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    (1) A device whose REGISTER refresh of an accepted binding, after an idle gap of at least nat.recommended_keepalive_s, arrives from
+    the same public address but a new source port - while its Via sent-by (its own socket) stayed the same: the
+    NAT dropped the old mapping during the gap and made a new one. (2) An INVITE sent to a device's registered
+    binding after an idle gap that gets no response at all (Timer B), the binding having gone silent. The
+    evidence bounds the NAT timeout: below the gap that lost the mapping, above the longest gap it survived.
+
+    ## Why it matters
+    Between the expiry and the next refresh the registrar's binding points at a port the NAT no longer maps:
+    incoming calls are lost ("outbound works, inbound does not").
+
+    ## How to fix
+    Keepalives every 15-25 s from the phone (or a shorter registration interval), NAT pings from the server, or a
+    router UDP timeout of at least 180 s.
+
+    ## References
+    RFC 4787 §4.3 (REQ-5, REQ-6); RFC 5626 §3.5, §4.4; RFC 6314; Kamailio nathelper natping; Linux conntrack
+    UDP timeouts (30 s unreplied, 120 s stream)
+    """
+    min_gap = setting("nat.recommended_keepalive_s")
+    req5 = setting("nat.rfc4787_min_mapping_s")
+    by_aor: dict[str, list[tuple[Transaction, int | None]]] = {}
+    bindings: dict[str, list[tuple[int, str, int | None]]] = {}  # address -> (registered at, aor, expires)
+    for r in analysis.registrations:
+        for tx in r.transactions:
+            if tx.request_frame is not None:
+                by_aor.setdefault(r.aor, []).append((tx, r.expires_s))
+            if tx.final_status is not None and 200 <= tx.final_status < 300 and tx.final_ts_ns is not None:
+                bindings.setdefault(tx.src, []).append((tx.final_ts_ns, r.aor, r.expires_s))
+    reported: set[str] = set()
+    for aor, items in by_aor.items():
+        items.sort(key=lambda item: item[0].ts_ns)
+        alive = 0.0
+        for (a, expires), (b, _e) in zip(items, items[1:]):
+            if a.final_status is None or not 200 <= a.final_status < 300:
+                continue  # only a binding the registrar accepted can expire in the NAT (not a guesser's probe)
+            a_ip, a_port = _split(a.src)
+            b_ip, b_port = _split(b.src)
+            idle = (b.ts_ns - (a.final_ts_ns or a.ts_ns)) / 1e9
+            if a_ip != b_ip:
+                continue
+            if a_port == b_port:
+                alive = max(alive, idle)
+                continue
+            if idle < min_gap or aor in reported:
+                continue
+            via_a, via_b = _sent_by_port(analysis, a), _sent_by_port(analysis, b)
+            same_socket = via_a is not None and via_a == via_b
+            reported.add(aor)
+            yield Hit(None, (a.request_frame, b.request_frame), _values(
+                f"REGISTER refreshes of {aor}: frame {a.request_frame} came from {a.src}, the next one (frame "
+                f"{b.request_frame}, {idle:.0f} s later) from {b.src}"
+                + (f" although the UA kept its socket (Via {via_b})" if same_socket else "") + ".",
+                f"Обновления REGISTER для {aor}: кадр {a.request_frame} пришёл с {a.src}, следующий (кадр "
+                f"{b.request_frame}, через {idle:.0f} с) - с {b.src}"
+                + (f", хотя UA не менял сокет (Via {via_b})" if same_socket else "") + ".",
+                idle, alive, expires, req5, aor=aor, old_binding=a.src, new_binding=b.src,
+                frame=b.request_frame), confidence="high" if same_socket else "medium")
+    for call in analysis.calls:
+        if call.outcome != "timeout" or any(m.status_code for m in call.messages):
+            continue
+        earlier = [b for b in bindings.get(call.callee_address, ()) if b[0] <= call.start_ns]
+        if not earlier:
+            continue
+        registered_ns, aor, expires = max(earlier)
+        idle = (call.start_ns - registered_ns) / 1e9
+        if idle < min_gap or aor in reported:
+            continue
+        reported.add(aor)
+        yield Hit(call.call_id, (call.first_frame,), _values(
+            f"Call {call.call_id}: the INVITE (frame {call.first_frame}) to {aor}'s registered binding "
+            f"{call.callee_address}, {idle:.0f} s after its last registration, got no response at all.",
+            f"Вызов {call.call_id}: INVITE (кадр {call.first_frame}) на зарегистрированную привязку {aor} "
+            f"{call.callee_address} через {idle:.0f} с после последней регистрации не получил никакого ответа.",
+            idle, 0.0, expires, req5, aor=aor, old_binding=call.callee_address, new_binding="none",
+            frame=call.first_frame), confidence="medium")
+
+
+def _values(evidence_en: str, evidence_ru: str, idle: float, alive: float, expires: int | None, req5: int,
+            **extra) -> dict:
+    below = idle < req5
+    return {
+        **extra, "evidence_en": evidence_en, "evidence_ru": evidence_ru, "expired_after_s": round(idle, 1),
+        "alive_s": round(alive, 1) if alive else None,
+        "alive_en": f" and survived {alive:.0f} s" if alive else "",
+        "alive_ru": f" и пережило {alive:.0f} с" if alive else "",
+        "expires": expires if expires is not None else "?",
+        "req5_en": f"; a mapping lost within {idle:.0f} s violates the {req5} s minimum of RFC 4787 REQ-5" if below
+                   else "",
+        "req5_ru": f"; потеря отображения за {idle:.0f} с нарушает минимум {req5} с из RFC 4787 REQ-5" if below
+                   else "",
+    }
+
+
+# RULES.md router.icmp-unreachable: at least this many errors for one flow (one can be a race or a stray).
+ICMP_MIN_ERRORS = 3
+# RTP may still be in flight when a BYE or re-INVITE closes its port: errors that late are a normal race.
+ICMP_RACE_NS = 2 * 10**9
+
+
+@check(
+    id="router.icmp-unreachable", category="router", severity="major", owner="customer",
+    title="A router or firewall rejects the phone's SIP or audio with ICMP errors",
+    customer={
+        "en": "A device on the way is actively rejecting your phone's {what_en} ({reason}). Please check the "
+              "firewall rules for voice traffic on your router; we are checking our side too.",
+        "ru": "Устройство на пути активно отклоняет {what_ru} вашего телефона ({reason}). Проверьте правила "
+              "межсетевого экрана для голосового трафика на роутере; мы тоже проверяем свою сторону.",
+    },
+    engineer={
+        "en": "{count} ICMP error(s) from {reporter} ({reason}, type {icmp_type} code {icmp_code}; first at frame "
+              "{frame}) quote {kind} packets {flow}{during_en}. {meaning_en} (RFC 792, RFC 1122 §3.2.2.1, RFC 4443 "
+              "§3.1).",
+        "ru": "{count} ICMP-ошибок от {reporter} ({reason}, тип {icmp_type} код {icmp_code}; первая в кадре {frame}) "
+              "цитируют пакеты {kind} {flow}{during_ru}. {meaning_ru} (RFC 792, RFC 1122 §3.2.2.1, RFC 4443 §3.1).",
+    },
+)
+def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    At least three ICMP/ICMPv6 errors quoting the same SIP or RTP flow while its call or transaction was active:
+    port unreachable (nothing listens: SIP service down, RTP port closed), administratively prohibited (a
+    firewall rule), net/host unreachable (routing), fragmentation needed (path MTU). RTP errors within 2 s of the
+    call's BYE are the normal race and are ignored. Reads `Analysis.icmp_errors`, which stays empty until the
+    capture side forwards ICMP datagrams.
+
+    ## Why it matters
+    The packets named are not delivered: one-way or no audio for RTP, failed registrations and calls for SIP.
+    The error names the device that refused them.
+
+    ## How to fix
+    Open the voice ports on the firewall that sends the errors (customer side), fix routing, or bring the SIP
+    service back (operator side); for fragmentation-needed, see router.udp-fragmentation.
+
+    ## References
+    RFC 792; RFC 1122 §3.2.2.1; RFC 4443 §3.1, §3.2; RFC 1191
+    """
+    errors = analysis.icmp_errors
+    if not errors:
+        return
+    by_flow: dict[tuple, list] = {}
+    for e in errors:
+        by_flow.setdefault((e.proto, *e.flow), []).append(e)
+    flows = {k: v for k, v in by_flow.items() if len(v) >= ICMP_MIN_ERRORS}
+    if not flows:
+        return
+    rtp = {(17, s.stats.src_ip, s.stats.src_port, s.stats.dst_ip, s.stats.dst_port): s for s in analysis.streams}
+    sip: dict[tuple, str | None] = {}
+    for call in analysis.calls:
+        for m in call.messages:
+            sip.setdefault((17 if m.transport == "udp" else 6, m.src_ip, m.src_port, m.dst_ip, m.dst_port),
+                           call.call_id)
+    bye_ns = {c.call_id: next((m.ts_ns for m in c.messages if m.frame == c.bye_frame), None)
+              for c in analysis.calls if c.bye_frame is not None}
+    for key, found in flows.items():
+        stream = rtp.get(key)
+        if stream is not None:
+            kind, call_id = "RTP", stream.call_id
+            end = bye_ns.get(call_id) if call_id else None
+            if end is not None:
+                found = [e for e in found if e.ts_ns < end - ICMP_RACE_NS]
+        elif key in sip:
+            kind, call_id = "SIP", sip[key]
+        elif key[2] in (5060, 5061) or key[4] in (5060, 5061):
+            kind, call_id = "SIP", None
+        else:
+            continue
+        if len(found) < ICMP_MIN_ERRORS:
+            continue
+        first = found[0]
+        reason = Counter(e.reason for e in found).most_common(1)[0][0]
+        meaning_en, meaning_ru = _icmp_meaning(first)
+        yield Hit(call_id, tuple(e.frame for e in found[:10]), {
+            "count": len(found), "reporter": first.reporter, "reason": reason, "icmp_type": first.icmp_type,
+            "icmp_code": first.icmp_code, "frame": first.frame, "kind": kind,
+            "flow": f"{first.src_ip}:{first.src_port} -> {first.dst_ip}:{first.dst_port}",
+            "during_en": f" of call {call_id}" if call_id else "", "during_ru": f" вызова {call_id}" if call_id else "",
+            "what_en": "audio" if kind == "RTP" else "call signalling",
+            "what_ru": "звук" if kind == "RTP" else "сигнализацию звонков",
+            "meaning_en": meaning_en, "meaning_ru": meaning_ru,
+        })
+
+
+def _icmp_meaning(e) -> tuple[str, str]:
+    port = (e.version == 4 and e.icmp_type == 3 and e.icmp_code == 3) or (e.version == 6 and e.icmp_type == 1
+                                                                          and e.icmp_code == 4)
+    prohibited = (e.version == 4 and e.icmp_type == 3 and e.icmp_code in (9, 10, 13)) or (
+        e.version == 6 and e.icmp_type == 1 and e.icmp_code in (1, 5, 6))
+    mtu = (e.version == 4 and e.icmp_type == 3 and e.icmp_code == 4) or (e.version == 6 and e.icmp_type == 2)
+    if port:
+        return ("Nothing listens on the destination port: the service is down or the media port was already "
+                "closed.", "На порту назначения никто не слушает: сервис не работает или медиапорт уже закрыт.")
+    if prohibited:
+        return ("A firewall rule on the reporting device rejects this traffic: fix its ACL.",
+                "Правило межсетевого экрана на сообщившем устройстве отклоняет этот трафик: исправьте его ACL.")
+    if mtu:
+        return ("The packets are too large for the path with DF set: see router.udp-fragmentation (path MTU).",
+                "Пакеты слишком велики для пути при установленном DF: см. router.udp-fragmentation (MTU пути).")
+    return ("The destination cannot be routed from the reporting device: check routing.",
+            "Назначение недостижимо с сообщившего устройства: проверьте маршрутизацию.")
