@@ -147,6 +147,24 @@ def streams(capture: str, fmt: str, output) -> None:
     render_streams(run_analysis(capture, keep_messages=False), fmt, output)
 
 
+@cli.command()
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Write to a file.")
+def schema(output) -> None:
+    """Print the JSON Schema (draft 2020-12) of 'analyze --format json': the contract a ticket system or a test
+    lab validates the document against; its version is the document's 'schema' field.
+
+    In Python: ``sipdiag.reports.contract.load_schema()``.
+
+    Example:
+
+    \b
+        sipdiag schema > sipdiag.analysis-1.schema.json
+    """
+    from .reports.contract import schema_text
+
+    output.write(schema_text())
+
+
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def rules(ctx: click.Context) -> None:
