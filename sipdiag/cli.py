@@ -14,7 +14,7 @@ import click
 from . import __version__
 from .errors import EXIT_FINDINGS, EXIT_INPUT, SipdiagError
 
-FORMATS = ("terminal", "json")
+FORMATS = ("terminal", "json", "csv", "junit")
 
 
 class CliError(click.ClickException):
@@ -58,7 +58,10 @@ def cli() -> None:
 @cli.command()
 @click.argument("capture", type=click.Path(dir_okay=True, allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
-              help="Output format.")
+              help="Output format: json (the versioned document, see 'sipdiag schema'), csv (one table for a "
+                   "spreadsheet), junit (JUnit XML for CI: a testcase per call and per capture-wide finding).")
+@click.option("--csv-table", type=click.Choice(("calls", "findings")), default=None,
+              help="With --format csv: the table to write, one row per call (default) or per finding.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               help="Write the report to a file instead of standard output.")
 @click.option("--call", "call_ref", metavar="CALL-ID|#N", help="Only this call: its Call-ID or #N from the calls table.")
@@ -68,13 +71,14 @@ def cli() -> None:
 @click.option("--ignore", multiple=True, metavar="RULE", help="Leave these rules out (id or prefix, repeatable).")
 @click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True,
               help="Language of the customer and engineer texts.")
-def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, select: tuple[str, ...],
-            ignore: tuple[str, ...], lang: str) -> None:
+def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str | None, fail_on: str,
+            select: tuple[str, ...], ignore: tuple[str, ...], lang: str) -> None:
     """Analyze a pcap/pcapng capture (also gzip-compressed, or '-' for standard input).
 
     Prints the capture summary, the calls and registrations, and the details of calls with problems.
 
-    In Python: ``sipdiag.analyze(path)``; one call: ``analysis.find_call("#2")``.
+    In Python: ``sipdiag.analyze(path)``; one call: ``analysis.find_call("#2")``; a format:
+    ``sipdiag.reports.render(analysis, "csv", out, csv_table="findings")``.
 
     Example:
 
@@ -82,7 +86,14 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, 
         sipdiag analyze samples/pcaps/clean_call.pcap
         sipdiag analyze call.pcapng --format json > call.json
         sipdiag analyze call.pcapng --call '#2'
+        sipdiag analyze call.pcapng --format csv --csv-table findings -o findings.csv
+        sipdiag analyze call.pcapng --format junit --fail-on minor -o junit.xml
     """
+    if csv_table is not None and fmt != "csv":
+        from .errors import UsageError
+
+        raise UsageError("--csv-table applies to --format csv only",
+                         hint="Add --format csv, or leave --csv-table out.")
     from .ingest import prestart
 
     prestart(capture)  # the reader works on the other core while the rest of the pipeline is imported
@@ -93,7 +104,7 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, 
 
     analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore)
     call = analysis.find_call(call_ref) if call_ref else None
-    render(analysis, fmt, output, call=call, lang=lang)
+    render(analysis, fmt, output, call=call, lang=lang, fail_on=fail_on, csv_table=csv_table or "calls")
     top = worst(f for f in analysis.findings if call is None or f.call_id in (None, call.call_id))
     if fail_on != "never" and top is not None and top >= Severity.parse(fail_on):
         sys.exit(EXIT_FINDINGS)
