@@ -14,7 +14,7 @@ import click
 from . import __version__
 from .errors import EXIT_FINDINGS, EXIT_INPUT, SipdiagError, UsageError
 
-FORMATS = ("terminal", "json")
+FORMATS = ("terminal", "json", "csv", "junit")
 
 
 class CliError(click.ClickException):
@@ -58,7 +58,10 @@ def cli() -> None:
 @cli.command()
 @click.argument("capture", type=click.Path(dir_okay=True, allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
-              help="Output format.")
+              help="Output format: json (the versioned document, see 'sipdiag schema'), csv (one table for a "
+                   "spreadsheet), junit (JUnit XML for CI: a testcase per call and per capture-wide finding).")
+@click.option("--csv-table", type=click.Choice(("calls", "findings")), default=None,
+              help="With --format csv: the table to write, one row per call (default) or per finding.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               help="Write the report to a file instead of standard output.")
 @click.option("--call", "call_ref", metavar="CALL-ID|#N", help="Only this call: its Call-ID or #N from the calls table.")
@@ -78,14 +81,15 @@ def cli() -> None:
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Rule thresholds in TOML (RULES.md §5); only the keys given change. "
                    "docs/config-defaults.toml lists them all.")
-def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, select: tuple[str, ...],
-            ignore: tuple[str, ...], lang: str, ticket: str | None, customer: str | None, vantage: str | None,
-            notify: str | None, store: str | None, config_path: str | None) -> None:
+def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str | None, fail_on: str,
+            select: tuple[str, ...], ignore: tuple[str, ...], lang: str, ticket: str | None, customer: str | None,
+            vantage: str | None, notify: str | None, store: str | None, config_path: str | None) -> None:
     """Analyze a pcap/pcapng capture (also gzip-compressed, or '-' for standard input).
 
     Prints the capture summary, the calls and registrations, and the details of calls with problems.
 
-    In Python: ``sipdiag.analyze(path)``; one call: ``analysis.find_call("#2")``.
+    In Python: ``sipdiag.analyze(path)``; one call: ``analysis.find_call("#2")``; a format:
+    ``sipdiag.reports.render(analysis, "csv", out, csv_table="findings")``.
 
     Example:
 
@@ -94,7 +98,12 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, 
         sipdiag analyze call.pcapng --format json > call.json
         sipdiag analyze call.pcapng --call '#2'
         sipdiag analyze call.pcapng --config sipdiag.toml
+        sipdiag analyze call.pcapng --format csv --csv-table findings -o findings.csv
+        sipdiag analyze call.pcapng --format junit --fail-on minor -o junit.xml
     """
+    if csv_table is not None and fmt != "csv":
+        raise UsageError("--csv-table applies to --format csv only",
+                         hint="Add --format csv, or leave --csv-table out.")
     from .config import load_config
     from .ingest import prestart
 
@@ -113,7 +122,7 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, 
 
     analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore, settings=settings)
     call = analysis.find_call(call_ref) if call_ref else None
-    render(analysis, fmt, output, call=call, lang=lang)
+    render(analysis, fmt, output, call=call, lang=lang, fail_on=fail_on, csv_table=csv_table or "calls")
     if ticket:
         from .casecli import filing_line
         from .cases import CaseStore
@@ -172,6 +181,24 @@ def streams(capture: str, fmt: str, output) -> None:
     from .reports.streams import render_streams
 
     render_streams(run_analysis(capture, keep_messages=False), fmt, output)
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Write to a file.")
+def schema(output) -> None:
+    """Print the JSON Schema (draft 2020-12) of 'analyze --format json': the contract a ticket system or a test
+    lab validates the document against; its version is the document's 'schema' field.
+
+    In Python: ``sipdiag.reports.contract.load_schema()``.
+
+    Example:
+
+    \b
+        sipdiag schema > sipdiag.analysis-1.schema.json
+    """
+    from .reports.contract import schema_text
+
+    output.write(schema_text())
 
 
 @cli.group(invoke_without_command=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,3 +40,30 @@ def need_tool(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} is not installed (scripts/test.sh installs it as root)")
     return path
+
+
+@lru_cache(maxsize=None)
+def _validator(definition: str | None):
+    import jsonschema
+
+    from sipdiag.reports.contract import load_schema
+
+    schema = load_schema()
+    if definition is not None:  # one record type of the document, e.g. "stream" for `sipdiag streams`
+        schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def validate_json_document(doc: Any, definition: str | None = None) -> Any:
+    """Check a `--format json` output against the shipped JSON Schema and return it parsed.
+
+    doc: the document (dict) or its text/bytes as the command printed it. definition: validate against one
+    record of `$defs` instead of the whole document (`"stream"`, `"finding"`, ...). Every error is listed with
+    its path, so a failing test says which field broke the contract."""
+    if isinstance(doc, (str, bytes)):
+        doc = json.loads(doc)
+    errors = sorted(_validator(definition).iter_errors(doc), key=lambda e: list(e.absolute_path))
+    assert not errors, "the document breaks the JSON contract:\n" + "\n".join(
+        f"  {'/'.join(map(str, e.absolute_path)) or '(document)'}: {e.message[:300]}" for e in errors[:20])
+    return doc

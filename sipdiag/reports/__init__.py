@@ -8,13 +8,23 @@ from ..analysis import Analysis
 from ..model import Call
 
 
-def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = None, lang: str = "en") -> None:
-    """Render `analysis` in format `fmt` ('terminal' or 'json') to `out`; with `call`, that call only; texts of
-    findings in `lang` on the terminal (JSON carries every language)."""
+def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = None, lang: str = "en",
+           fail_on: str = "major", csv_table: str = "calls") -> None:
+    """Render `analysis` in format `fmt` ('terminal', 'json', 'csv' or 'junit') to `out`; with `call`, that call
+    only; texts of findings in `lang` (JSON carries every language). csv_table: 'calls' or 'findings';
+    fail_on: the severity that fails a JUnit testcase ('never': none)."""
     if fmt == "json":
         from .json import render_json
 
         render_json(analysis, out, call=call)
+    elif fmt == "csv":
+        from .csv import render_csv
+
+        render_csv(analysis, out, table=csv_table, call=call, lang=lang)
+    elif fmt == "junit":
+        from .junit import render_junit
+
+        render_junit(analysis, out, fail_on=fail_on, call=call, lang=lang)
     else:
         from .terminal import render_terminal
 

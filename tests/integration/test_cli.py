@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sipdiag import __version__
 from sipdiag.cli import cli
 from tests import pcapwriter as pw
+from tests.conftest import validate_json_document
 
 INVITE = """INVITE sip:bob@203.0.113.5 SIP/2.0
 Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK-1
@@ -66,7 +67,7 @@ def test_version() -> None:
 def test_analyze_json_summary(capture: Path) -> None:
     result = CliRunner().invoke(cli, ["analyze", str(capture), "--format", "json"])
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
+    doc = validate_json_document(result.output)
     assert doc["schema"] == "sipdiag.analysis/1"
     c = doc["capture"]
     assert (c["format"], c["link_types"], c["packets"], c["sip_messages"], c["rtp_packets"]) == (
@@ -94,9 +95,10 @@ def test_analyze_terminal_summary(capture: Path) -> None:
 def test_gzip_and_stdin_read_the_same(capture: Path, tmp_path: Path) -> None:
     gz = tmp_path / "small.pcap.gz"
     gz.write_bytes(gzip.compress(capture.read_bytes()))
-    plain = json.loads(run("analyze", str(capture), "--format", "json").stdout)["capture"]
-    zipped = json.loads(run("analyze", str(gz), "--format", "json").stdout)["capture"]
-    piped = json.loads(run("analyze", "-", "--format", "json", stdin=capture.read_bytes()).stdout)["capture"]
+    plain = validate_json_document(run("analyze", str(capture), "--format", "json").stdout)["capture"]
+    zipped = validate_json_document(run("analyze", str(gz), "--format", "json").stdout)["capture"]
+    piped = validate_json_document(run("analyze", "-", "--format", "json", stdin=capture.read_bytes()).stdout)[
+        "capture"]
     assert zipped["compressed"] is True
     for doc in (zipped, piped):
         assert (doc["packets"], doc["sip_messages"], doc["rtp_packets"]) == (5, 2, 3)
@@ -141,7 +143,7 @@ def test_truncated_capture_reports_anomaly_and_exit_0(capture: Path, tmp_path: P
     cut.write_bytes(capture.read_bytes()[:-50])
     result = run("analyze", str(cut), "--format", "json")
     assert result.returncode == 0
-    doc = json.loads(result.stdout)
+    doc = validate_json_document(result.stdout)
     assert doc["capture"]["packets"] == 4
     assert [a["code"] for a in doc["anomalies"]] == ["pcap.truncated-record"]
     assert doc["anomalies"][0]["frame"] == 5
@@ -177,11 +179,12 @@ def test_analyze_shows_calls_and_registrations(tmp_path: Path) -> None:
 def test_analyze_one_call_by_number_and_by_id() -> None:
     from tests.conftest import SAMPLES
 
-    by_number = json.loads(run("analyze", str(SAMPLES / "busy_486.pcap"), "--call", "#1", "--format", "json").stdout)
+    by_number = validate_json_document(run("analyze", str(SAMPLES / "busy_486.pcap"), "--call", "#1", "--format",
+                                            "json").stdout)
     assert [(c["call_id"], c["outcome"], c["final_status"]) for c in by_number["calls"]] == [
         ("busy_486-1@sdlab", "busy", 486)]
-    by_id = json.loads(run("analyze", str(SAMPLES / "busy_486.pcap"), "--call", "busy_486-1@sdlab", "--format",
-                           "json").stdout)
+    by_id = validate_json_document(run("analyze", str(SAMPLES / "busy_486.pcap"), "--call", "busy_486-1@sdlab",
+                                        "--format", "json").stdout)
     assert by_id["calls"] == by_number["calls"]
     missing = run("analyze", str(SAMPLES / "busy_486.pcap"), "--call", "#2")
     assert missing.returncode == 2
@@ -218,6 +221,9 @@ def test_streams_command_lists_every_stream_with_its_call() -> None:
     assert len(rows) == 2
     assert "sdp" in rows[0] and "latching" in rows[1] and all("#1" in r and "PCMU" in r for r in rows)
     doc = json.loads(run("streams", str(SAMPLES / "rtp_loss.pcap"), "--format", "json").stdout)
+    assert sorted(doc) == ["schema", "streams"] and doc["schema"] == "sipdiag.analysis/1"
+    for stream in doc["streams"]:  # the document's streams[] records, on their own
+        validate_json_document(stream, "stream")
     assert sorted((s["direction"], s["packets"], s["lost"]) for s in doc["streams"]) == [
         ("callee->caller", 150, 0), ("caller->callee", 143, 7)]
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import sipdiag
 from sipdiag.checks import ID_PREFIXES, LANGUAGES, REQUIRED_SECTIONS, all_rules, selected
 from sipdiag.cli import cli
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, validate_json_document
 
 # rule -> (capture where it fires, severity, key evidence)
 FIRES = {
@@ -91,7 +91,7 @@ def test_exit_codes_follow_fail_on() -> None:
 
 def test_findings_in_json_and_russian_terminal_text() -> None:
     result = run("analyze", str(SAMPLES / "ack_dropped.pcap"), "--format", "json")
-    (f,) = json.loads(result.stdout)["findings"]
+    (f,) = validate_json_document(result.stdout)["findings"]
     assert (f["rule"], f["category"], f["severity"], f["owner"], f["call_id"]) == (
         "call.ack-timeout-32s", "signaling", "major", "engineering", "ack_dropped-1@sdlab")
     assert f["evidence"]["frames"][:2] == [6, 61] and f["evidence"]["retransmissions"] == 10
