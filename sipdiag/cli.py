@@ -14,7 +14,7 @@ import click
 from . import __version__
 from .errors import EXIT_FINDINGS, EXIT_INPUT, SipdiagError
 
-FORMATS = ("terminal", "json")
+FORMATS = ("terminal", "json", "html")
 
 
 class CliError(click.ClickException):
@@ -82,6 +82,7 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, 
         sipdiag analyze samples/pcaps/clean_call.pcap
         sipdiag analyze call.pcapng --format json > call.json
         sipdiag analyze call.pcapng --call '#2'
+        sipdiag analyze call.pcapng --format html -o report.html
     """
     from .ingest import prestart
 

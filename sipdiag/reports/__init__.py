@@ -9,9 +9,13 @@ from ..model import Call
 
 
 def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = None, lang: str = "en") -> None:
-    """Render `analysis` in format `fmt` ('terminal' or 'json') to `out`; with `call`, that call only; texts of
-    findings in `lang` on the terminal (JSON carries every language)."""
-    if fmt == "json":
+    """Render `analysis` in format `fmt` ('terminal', 'json' or 'html') to `out`; with `call`, that call only; texts
+    of findings in `lang` on the terminal and in HTML (JSON carries every language)."""
+    if fmt == "html":
+        from .html import render_html
+
+        render_html(analysis, out, call=call, lang=lang)
+    elif fmt == "json":
         from .json import render_json
 
         render_json(analysis, out, call=call)
