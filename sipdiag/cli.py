@@ -74,7 +74,8 @@ def analyze(capture: str, fmt: str, output, call_ref: str | None, fail_on: str, 
 
     Prints the capture summary, the calls and registrations, and the details of calls with problems.
 
-    In Python: ``sipdiag.analyze(path)``; one call: ``analysis.find_call("#2")``.
+    In Python: ``sipdiag.analyze(path)``; one call: ``analysis.find_call("#2")``; the HTML page:
+    ``sipdiag.reports.html.render_html(analysis, file)``.
 
     Example:
 

@@ -123,7 +123,8 @@ def open_page(path: Path, expression: str, *, screenshot_of: str | None = None,
     to_chrome_r, to_chrome_w = (_high(fd) for fd in os.pipe())
     from_chrome_r, from_chrome_w = (_high(fd) for fd in os.pipe())
     with tempfile.TemporaryDirectory(prefix="sipdiag-chromium-") as profile:
-        # bash (dash takes single-digit descriptors only) puts our pipe ends on the descriptors Chromium expects (3: commands in, 4: messages out).
+        # bash (dash takes single-digit descriptors only) puts our pipe ends on the descriptors Chromium expects
+        # (3: commands in, 4: messages out).
         command = (f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w} {to_chrome_r}<&- {from_chrome_w}>&-')
         proc = subprocess.Popen(
             ["bash", "-c", command, exe, *FLAGS, f"--user-data-dir={profile}",
@@ -155,7 +156,7 @@ def open_page(path: Path, expression: str, *, screenshot_of: str | None = None,
                     " return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}; })()"),
                     "returnByValue": True}, session=session)["result"]["value"]
                 shot = pipe.send("Page.captureScreenshot", {"format": "png", "clip": {**box, "scale": 1},
-                                                            "captureBeyondViewport": True}, session=session)
+                                                            "captureBeyondViewport": False}, session=session)
                 report.screenshot = base64.b64decode(shot["data"])
             for event in pipe.events:
                 params = event.get("params", {})

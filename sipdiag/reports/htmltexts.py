@@ -132,6 +132,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "see_stream": "stream {n}",
         "see_call": "call #{n}",
         "stream": "Stream",
+        "stream_text": "{codec}, {packets} packets, {lost} lost ({loss_pct}%), jitter up to {jitter} ms",
         "one_call": "This report shows one call: {call}.",
     },
     "ru": {
@@ -262,6 +263,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "see_stream": "поток {n}",
         "see_call": "вызов #{n}",
         "stream": "Поток",
+        "stream_text": "{codec}, пакетов: {packets}, потеряно {lost} ({loss_pct}%), джиттер до {jitter} мс",
         "one_call": "В отчёте один вызов: {call}.",
     },
 }
