@@ -14,7 +14,7 @@ import click
 from . import __version__
 from .errors import EXIT_FINDINGS, EXIT_INPUT, SipdiagError, UsageError
 
-FORMATS = ("terminal", "json", "csv", "junit")
+FORMATS = ("terminal", "json", "html", "csv", "junit")
 
 
 class CliError(click.ClickException):
@@ -89,7 +89,8 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
     Prints the capture summary, the calls and registrations, and the details of calls with problems.
 
     In Python: ``sipdiag.analyze(path)``; one call: ``analysis.find_call("#2")``; a format:
-    ``sipdiag.reports.render(analysis, "csv", out, csv_table="findings")``.
+    ``sipdiag.reports.render(analysis, "csv", out, csv_table="findings")``; the HTML page:
+    ``sipdiag.reports.html.render_html(analysis, file)``.
 
     Example:
 
@@ -100,6 +101,7 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
         sipdiag analyze call.pcapng --config sipdiag.toml
         sipdiag analyze call.pcapng --format csv --csv-table findings -o findings.csv
         sipdiag analyze call.pcapng --format junit --fail-on minor -o junit.xml
+        sipdiag analyze call.pcapng --format html -o report.html
     """
     if csv_table is not None and fmt != "csv":
         raise UsageError("--csv-table applies to --format csv only",

@@ -10,10 +10,14 @@ from ..model import Call
 
 def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = None, lang: str = "en",
            fail_on: str = "major", csv_table: str = "calls") -> None:
-    """Render `analysis` in format `fmt` ('terminal', 'json', 'csv' or 'junit') to `out`; with `call`, that call
-    only; texts of findings in `lang` (JSON carries every language). csv_table: 'calls' or 'findings';
+    """Render `analysis` in format `fmt` ('terminal', 'json', 'html', 'csv' or 'junit') to `out`; with `call`, that
+    call only; texts of findings in `lang` (JSON carries every language). csv_table: 'calls' or 'findings';
     fail_on: the severity that fails a JUnit testcase ('never': none)."""
-    if fmt == "json":
+    if fmt == "html":
+        from .html import render_html
+
+        render_html(analysis, out, call=call, lang=lang)
+    elif fmt == "json":
         from .json import render_json
 
         render_json(analysis, out, call=call)

@@ -31,11 +31,10 @@ def render_flow(calls: Sequence[Call], fmt: str, out: TextIO, *, width: int | No
             out.write(("\n" if i else "") + _heading(call) + "\n")
             out.write(render_ladder_text(call.messages, width=width, first=call.caller_address) + "\n")
         return
-    from rich.console import Console
-
     from .ladder import render_ladder_rich
+    from .safe import console as make_console
 
-    console = Console(file=out, highlight=False, width=width)
+    console = make_console(out, width=width)
     for i, call in enumerate(calls):
         if i:
             console.print()

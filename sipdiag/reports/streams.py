@@ -99,7 +99,7 @@ def render_streams(a: Analysis, fmt: str, out) -> None:
         out.write(json.dumps({"schema": SCHEMA, "streams": [stream_record(m) for m in a.streams]},
                              indent=2 if getattr(out, "isatty", lambda: False)() else None) + "\n")
         return
-    from rich.console import Console
+    from .safe import console as make_console
 
     width = None if getattr(out, "isatty", lambda: False)() else 160
-    Console(file=out, highlight=False, width=width).print(streams_table(a))
+    make_console(out, width=width).print(streams_table(a))

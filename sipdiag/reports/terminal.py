@@ -12,7 +12,7 @@ from ..model import Call
 from .calltables import call_details, calls_table, registrations_table
 from .streams import call_media
 from .json import iso_time
-from .safe import terminal_text as t
+from .safe import console as make_console, terminal_text as t
 
 
 def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None, lang: str = "en") -> None:
@@ -20,7 +20,7 @@ def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None, lang:
     summary and that call's details."""
     # A pipe or a file gets a fixed, wide layout (tickets, e-mails); a terminal its own width.
     width = None if getattr(out, "isatty", lambda: False)() else 140
-    console = Console(file=out, highlight=False, soft_wrap=False, width=width)
+    console = make_console(out, soft_wrap=False, width=width)
     _summary(console, a)
     _findings(console, a, lang, call)
     if call is not None:
