@@ -203,6 +203,88 @@ def schema(output) -> None:
     output.write(schema_text())
 
 
+@cli.command()
+@click.argument("capture", type=click.Path(dir_okay=True, allow_dash=True))
+@click.option("--audience", type=click.Choice(("customer", "engineer")), default="customer", show_default=True,
+              help="customer: a message in plain words; engineer: a technical note with evidence.")
+@click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True, help="Language.")
+@click.option("--format", "fmt", type=click.Choice(("text", "markdown")), default="text", show_default=True,
+              help="Plain text (e-mail) or Markdown (ticket systems); wire values are escaped for it.")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Write to a file.")
+@click.option("--call", "call_ref", metavar="CALL-ID|#N", help="Only this call (and findings tied to no call).")
+@click.option("--select", multiple=True, metavar="RULE", help="Run only these rules (id or prefix, repeatable).")
+@click.option("--ignore", multiple=True, metavar="RULE", help="Leave these rules out (id or prefix, repeatable).")
+def reply(capture: str, audience: str, lang: str, fmt: str, output, call_ref: str | None, select: tuple[str, ...],
+          ignore: tuple[str, ...]) -> None:
+    """Write a ready-to-send reply: for the customer (what we found, what to do, what we will do) or for the
+    engineer (findings with frames and Wireshark filters, calls, what to change, capture facts).
+
+    In Python: ``sipdiag.reports.reply.render_reply(analysis, sys.stdout, audience="customer", lang="ru")``.
+
+    Example:
+
+    \b
+        sipdiag reply samples/pcaps/ack_dropped.pcap --lang ru
+        sipdiag reply call.pcap --audience engineer --format markdown -o note.md
+    """
+    from .analysis import analyze as run_analysis
+    from .reports.reply import render_reply
+
+    analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore)
+    call = analysis.find_call(call_ref) if call_ref else None
+    render_reply(analysis, output, audience=audience, lang=lang, fmt=fmt, call=call)
+
+
+@cli.command()
+@click.argument("capture", type=click.Path(dir_okay=True, allow_dash=True))
+@click.option("--call", "call_refs", multiple=True, metavar="CALL-ID|#N",
+              help="The call to extract: its Call-ID or #N from the calls table (repeatable).")
+@click.option("--with-findings", is_flag=True, help="Every call with a finding at or above --min-severity.")
+@click.option("--min-severity", type=click.Choice(("info", "minor", "major", "critical")), default="minor",
+              show_default=True, help="With --with-findings: the least severe finding that selects a call.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Output file, '-' for standard output (default: call-<Call-ID>.pcap or <capture>-findings.pcap).")
+@click.option("--select", multiple=True, metavar="RULE", help="With --with-findings: only these rules count.")
+@click.option("--ignore", multiple=True, metavar="RULE", help="With --with-findings: these rules do not count.")
+def extract(capture: str, call_refs: tuple[str, ...], with_findings: bool, min_severity: str, output: str | None,
+            select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
+    """Write the packets of a call to a new capture, ready to attach to a ticket: its SIP (retransmissions,
+    fragments and TCP segments included) and the RTP and RTCP of its streams, with the original link type and
+    timestamps (pcap stays pcap, pcapng stays pcapng with its interfaces).
+
+    In Python: ``sipdiag.extract.extract_calls(path, analysis, [analysis.find_call("#1")], "call.pcap")``.
+
+    Example:
+
+    \b
+        sipdiag extract samples/pcaps/ack_dropped.pcap --call '#1' -o ack.pcap
+        sipdiag extract trunk.pcapng --with-findings
+        sipdiag extract call.pcap --call '#2' -o - | wireshark -k -i -
+    """
+    from .analysis import analyze as run_analysis
+    from .checks import Severity
+    from .errors import UsageError
+    from .extract import calls_with_findings, capture_format, default_output, extract_calls
+
+    if not call_refs and not with_findings:
+        raise UsageError("say which calls to extract", hint="Give --call CALL-ID|#N (repeatable) or --with-findings.")
+    if capture == "-":
+        raise UsageError("extract reads the capture twice and cannot take it from standard input",
+                         hint="Save it to a file first, then run 'sipdiag extract FILE --call ID'.")
+    analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore)
+    calls = [analysis.find_call(ref) for ref in call_refs]
+    if with_findings:
+        calls += calls_with_findings(analysis, Severity.parse(min_severity))
+    calls = list({c.call_id: c for c in calls}.values())
+    if not calls:
+        click.echo(f"No call has a finding at or above {min_severity}: nothing written.", err=True)
+        return
+    target = output or default_output(capture, calls, with_findings and not call_refs, capture_format(capture))
+    result = extract_calls(capture, analysis, calls, target)
+    click.echo(f"Wrote {result.packets} packets ({result.sip} SIP, {result.rtp} RTP, {result.rtcp} RTCP) of "
+               f"{len(result.calls)} call(s) to {target} ({result.format})", err=target == "-")
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--thresholds", is_flag=True, help="Under each rule, the thresholds it reads and their values.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",

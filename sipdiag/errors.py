@@ -42,3 +42,9 @@ class UsageError(SipdiagError):
 
     exit_code = EXIT_USAGE
     hint = "See 'sipdiag COMMAND --help'."
+
+
+class OutputError(SipdiagError):
+    """An output file cannot be written (missing folder, permission, full disk)."""
+
+    hint = "Check that the folder exists and that you may write there, or give another path with -o."

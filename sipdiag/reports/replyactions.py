@@ -1,0 +1,181 @@
+"""What a reply asks the customer to do and promises on the operator's side, per rule (ARCHITECTURE.md "Checks":
+texts in English and Russian, free of jargon for the customer).
+
+A finding's customer text says what happened; a reply also needs one concrete step per distinct problem, and two
+problems with the same remedy (one-way audio and a missing ACK are both "switch SIP ALG off") must give that step
+once. So steps have keys, rules name keys, and the reply lists each key once in the order the findings came.
+Rules not named here (the rule set grows) fall back to their category and owner.
+"""
+
+from __future__ import annotations
+
+from ..checks import Finding
+
+# Steps for the customer: things a person at home or in a small office can do without us.
+CUSTOMER_STEPS: dict[str, dict[str, str]] = {
+    "sip-alg-off": {
+        "en": "Switch off the 'SIP ALG' feature (sometimes called 'SIP helper' or 'SIP passthrough') in your "
+              "router's settings, then restart the router.",
+        "ru": "Отключите в настройках роутера функцию «SIP ALG» (она также может называться «SIP helper» или "
+              "«SIP passthrough») и перезагрузите роутер.",
+    },
+    "fragments": {
+        "en": "Switch off 'SIP ALG' and any 'fragment' or 'flood' protection in your router's settings, then "
+              "restart the router.",
+        "ru": "Отключите в настройках роутера «SIP ALG» и защиту от «фрагментов» или «флуда», затем "
+              "перезагрузите роутер.",
+    },
+    "check-credentials": {
+        "en": "Check that the user name and password in the phone's settings are exactly the ones we gave you.",
+        "ru": "Проверьте, что имя пользователя и пароль в настройках телефона в точности совпадают с теми, что "
+              "мы вам выдали.",
+    },
+    "check-connection": {
+        "en": "Check that the phone is connected to the internet: the cable is plugged in and the router is on.",
+        "ru": "Проверьте, что телефон подключён к интернету: кабель вставлен, роутер включён.",
+    },
+    "wired": {
+        "en": "If the phone uses Wi-Fi, connect it with a cable for a test call, and avoid large downloads "
+              "during calls.",
+        "ru": "Если телефон подключён по Wi-Fi, подключите его кабелем для пробного звонка и не запускайте "
+              "больших загрузок во время разговора.",
+    },
+    "allow-g711": {
+        "en": "Allow the voice formats G.711 (PCMA and PCMU) in the phone's settings.",
+        "ru": "Разрешите в настройках телефона голосовые форматы G.711 (PCMA и PCMU).",
+    },
+    "strong-password": {
+        "en": "Change the phone's password to a long, unique one that you do not use anywhere else.",
+        "ru": "Смените пароль телефона на длинный и уникальный, который вы больше нигде не используете.",
+    },
+    "check-number": {
+        "en": "Check the number you dialled.",
+        "ru": "Проверьте набранный номер.",
+    },
+    "tell-us": {
+        "en": "Nothing needs changing on your side for now. If it happens again, note the time and the number "
+              "you called and tell us.",
+        "ru": "С вашей стороны пока ничего менять не нужно. Если это повторится, запишите время и номер, на "
+              "который вы звонили, и сообщите нам.",
+    },
+}
+
+# Steps on the operator's side, in the customer's words.
+OPERATOR_STEPS: dict[str, dict[str, str]] = {
+    "nat": {
+        "en": "We will adjust how our servers handle the addresses of your home or office network.",
+        "ru": "Мы настроим на наших серверах работу с адресами вашей домашней или офисной сети.",
+    },
+    "signaling": {
+        "en": "We will check the connection between your equipment and our servers.",
+        "ru": "Мы проверим связь между вашим оборудованием и нашими серверами.",
+    },
+    "media": {
+        "en": "We will check the path the sound takes between your equipment and our servers.",
+        "ru": "Мы проверим путь, по которому звук идёт между вашим оборудованием и нашими серверами.",
+    },
+    "codec": {
+        "en": "We will check the voice formats allowed for your account and on our side.",
+        "ru": "Мы проверим голосовые форматы, разрешённые для вашей учётной записи и на нашей стороне.",
+    },
+    "registration": {
+        "en": "We will check your account's settings and the path to our server.",
+        "ru": "Мы проверим настройки вашей учётной записи и путь до нашего сервера.",
+    },
+    "account": {
+        "en": "We will check your account and the route of the calls that failed.",
+        "ru": "Мы проверим вашу учётную запись и маршрут звонков, которые не удались.",
+    },
+    "security": {
+        "en": "We are blocking the addresses the attempts came from and will keep watching your account.",
+        "ru": "Мы блокируем адреса, с которых шли попытки, и продолжим следить за вашей учётной записью.",
+    },
+    "tcp": {
+        "en": "If that does not help, we can move your phone to a connection type that avoids the problem.",
+        "ru": "Если это не поможет, мы можем перевести телефон на другой тип соединения, при котором этой "
+              "проблемы нет.",
+    },
+    "recheck": {
+        "en": "When you have made the change, we will check your calls again.",
+        "ru": "После того как вы внесёте изменения, мы проверим ваши звонки ещё раз.",
+    },
+}
+
+# rule id -> (customer steps, operator steps)
+RULE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "alg.sdp-rewritten-inconsistently": (("sip-alg-off",), ("recheck",)),
+    "call.ack-timeout-32s": (("sip-alg-off",), ("signaling",)),
+    "call.failure-response": ((), ("account",)),
+    "call.invite-timeout": ((), ("signaling",)),
+    "codec.answer-not-in-offer": ((), ("codec",)),
+    "codec.no-common-codec": (("allow-g711",), ("codec",)),
+    "media.low-mos": (("wired",), ("media",)),
+    "media.no-rtp": ((), ("media",)),
+    "media.one-way-audio": (("sip-alg-off",), ("media",)),
+    "media.packet-loss": (("wired",), ("media",)),
+    "nat.private-contact": ((), ("nat",)),
+    "nat.private-sdp-address": ((), ("nat",)),
+    "reg.no-response": (("check-connection",), ("registration",)),
+    "reg.rejected": (("check-credentials",), ("registration",)),
+    "router.udp-fragmentation": (("fragments",), ("tcp",)),
+    "sec.bruteforce-auth": (("strong-password",), ("security",)),
+    "sec.scanner-detected": (("strong-password",), ("security",)),
+}
+
+# For rules not in RULE_STEPS: a step for the customer when the rule says the problem is on their side.
+CATEGORY_CUSTOMER_STEP = {"router": "sip-alg-off", "nat": "sip-alg-off", "media": "wired", "codec": "allow-g711",
+                          "registration": "check-credentials", "signaling": "sip-alg-off",
+                          "security": "strong-password"}
+
+
+def steps_for(finding: Finding) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The customer's and the operator's step keys for one finding."""
+    if finding.rule in RULE_STEPS:
+        customer, operator = RULE_STEPS[finding.rule]
+        if finding.rule == "call.failure-response" and finding.evidence.get("status") in (404, 484, 604):
+            customer = ("check-number",)  # RFC 3261 §21.4.5, §21.4.22, §21.6.3: the number, not the service
+        return customer, operator
+    if finding.owner == "customer":
+        return (CATEGORY_CUSTOMER_STEP.get(finding.category, "tell-us"),), ("recheck",)
+    return (), (finding.category if finding.category in OPERATOR_STEPS else "signaling",)
+
+
+# "How to fix" of each rule (its docs are English) in Russian, for the engineer's note; a rule missing here shows
+# its English text.
+FIX_RU: dict[str, str] = {
+    "alg.sdp-rewritten-inconsistently": "Отключите SIP ALG (SIP helper, SIP passthrough) на роутере; если это "
+    "невозможно, переведите SIP на TCP/TLS или нестандартный порт, чтобы ALG его не видел.",
+    "call.ack-timeout-32s": "Найдите, куда уходит ACK (Contact ответа 2xx и Record-Route); исправьте обработку "
+    "Contact на SBC или отключите SIP ALG на роутере клиента; прокси должны добавлять Record-Route, чтобы запросы "
+    "внутри диалога шли по пути сигнализации.",
+    "call.failure-response": "403: проверьте запреты, баланс и учётные данные; 404/484: набранный номер и "
+    "маршрутизацию; 480: вызываемый не зарегистрирован; 5xx: маршрут или ёмкость дальней стороны.",
+    "call.invite-timeout": "Проверьте путь до адресата: keep-alive короче таймаута NAT-трансляции, SIP по TCP или "
+    "INVITE меньшего размера при потере фрагментов, правила межсетевого экрана, отвечающие ICMP.",
+    "codec.answer-not-in-offer": "Исправьте отвечающую сторону (согласование кодеков на PBX/SBC): ответ должен "
+    "быть подмножеством предложения.",
+    "codec.no-common-codec": "Добавьте кодек, который поддерживают обе стороны, в списки устройства и учётной "
+    "записи, или включите транскодирование на SBC.",
+    "media.low-mos": "Устраняйте самый большой фактор: потери и их пачки в сети, джиттер (буфер или QoS), "
+    "низкоскоростной кодек, задержку.",
+    "media.no-rtp": "Убедитесь, что захват видит путь медиа; откройте диапазон портов RTP; якорите медиа на SBC, "
+    "если оба SDP содержат частные адреса.",
+    "media.one-way-audio": "Включите симметричный RTP / latching или якорение медиа на SBC, исправьте настройки NAT "
+    "устройства (STUN, публичный адрес) или отключите SIP ALG на роутере.",
+    "media.packet-loss": "Найдите участок с потерями (Wi-Fi, перегруженный канал, полисер без приоритета голоса): "
+    "снимите захват с обеих сторон подозрительного участка, помечайте голос DSCP EF и давайте ему приоритет.",
+    "nat.private-contact": "Обработка Contact на SBC/регистраторе (подстановка наблюдаемого адреса) или "
+    "STUN/outbound на устройстве.",
+    "nat.private-sdp-address": "Симметричный RTP/latching на SBC или медиа-релее; STUN/ICE или правильный "
+    "публичный адрес на устройстве; отключите SIP ALG, переписывающий только часть сообщения.",
+    "reg.no-response": "Найдите, где теряется REGISTER: маршрутизация, межсетевой экран или ACL перед "
+    "регистратором, неверный адрес регистратора или запись DNS на устройстве.",
+    "reg.rejected": "Сверьте учётные данные (имя, пароль, realm) на устройстве с учётной записью; неизвестному "
+    "пользователю нужна настройка.",
+    "router.udp-fragmentation": "SIP по TCP (RFC 3261 §18.1.1), сообщения меньшего размера или роутер, который "
+    "пропускает (или собирает) фрагменты.",
+    "sec.bruteforce-auth": "Заблокируйте источник и ограничьте частоту запросов, используйте длинные уникальные "
+    "пароли, отвечайте одинаково на неизвестного пользователя и неверный пароль.",
+    "sec.scanner-detected": "Заблокируйте адреса источников, ограничьте частоту запросов, требуйте стойкие "
+    "пароли; не отвечайте неизвестным пользователям иначе, чем на неверный пароль (перебор номеров).",
+}
