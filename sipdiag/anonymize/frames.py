@@ -186,7 +186,9 @@ class FrameRewriter:
                 self.counts.rtp_payloads_dropped += 1
                 return drop_rtp_payload(payload)
             return payload
-        if self.drop_other:  # DNS, DHCP, SNMP, H.323, ...: addresses and names this tool does not look into
+        # DNS, DHCP, SNMP, H.323, ...: addresses and names this tool does not look into. CRLF keep-alives
+        # (RFC 5626 §4.4.1) stay.
+        if self.drop_other and payload.strip(b"\r\n\x00 "):
             self.counts.other_payloads_dropped += 1
             return bytes(len(payload))
         return payload
