@@ -15,6 +15,7 @@ In Python::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -107,8 +108,6 @@ def anonymize(source: str | os.PathLike, output: str | os.PathLike, *, key: byte
 
 def _first_pass(path: Path) -> tuple[Harvest, Flows, set[bytes]]:
     """Every address, MAC and SIP value of the capture; TCP streams and fragments put aside."""
-    import ipaddress
-
     harvest, flows, macs = Harvest(), Flows(), set()
     for record in walk(path):
         data = record.data

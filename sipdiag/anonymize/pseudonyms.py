@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import itertools
 import re
 import string
 from dataclasses import dataclass, field
@@ -352,8 +353,6 @@ def _ipv4_shapes(addr: IPv4Address):
         if i == keep and first_range is not None:
             lo, hi = max(lo, first_range.start), min(hi, first_range.stop - 1)
         ranges.append(list(range(lo, hi + 1)))
-    import itertools
-
     for combo in itertools.product(*ranges):
         yield IPv4Address(".".join(map(str, octets[:keep] + list(combo))))
 

@@ -25,7 +25,7 @@ from sipdiag.parsers.sdp import parse_sdp
 from sipdiag.parsers.sipheaders import parse_digest, parse_via
 from sipdiag.parsers.sipuri import parse_name_addr, parse_uri
 from tests import pcapwriter as pw
-from tests.conftest import CORPUS, SAMPLES, need_tool
+from tests.conftest import SAMPLES, need_tool
 
 LAB = sorted(SAMPLES.glob("*.pcap"))
 HOSTNAME = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
