@@ -285,6 +285,36 @@ def extract(capture: str, call_refs: tuple[str, ...], with_findings: bool, min_s
                f"{len(result.calls)} call(s) to {target} ({result.format})", err=target == "-")
 
 
+@cli.command()
+@click.argument("capture", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the anonymised capture (same format as the input, uncompressed).")
+@click.option("--key", metavar="TEXT", help="Key for the pseudonyms: the same key gives the same pseudonyms "
+              "(default: a random key per run).")
+@click.option("--drop-payload", is_flag=True, help="Zero RTP payloads (the voice); headers and statistics stay.")
+@click.option("--drop-other", is_flag=True, help="Zero the payloads of protocols other than SIP, RTP, RTCP and "
+              "STUN (DNS, DHCP, HTTP, TLS, ...), which are not looked into otherwise.")
+def anonymize(capture: str, output: str, key: str | None, drop_payload: bool, drop_other: bool) -> None:
+    """Write a copy of a capture that is safe to share: addresses, host names, user names, phone numbers and
+    digest credentials replaced by consistent pseudonyms of the same length and class (private addresses
+    stay private), checksums updated. The analysis of the copy finds the same problems.
+
+    In Python: ``sipdiag.anonymize.anonymize(path, output, key=b"...")``.
+
+    Example:
+
+    \b
+        sipdiag anonymize call.pcap -o call-anon.pcap
+        sipdiag anonymize call.pcapng -o shared.pcapng --key ticket-4711 --drop-payload
+    """
+    from .anonymize import anonymize as run_anonymize
+    from .reports.anonymized import render_anonymize_summary
+
+    result = run_anonymize(capture, output, key=key.encode("utf-8") if key is not None else None,
+                           drop_payload=drop_payload, drop_other=drop_other)
+    render_anonymize_summary(result, sys.stderr)
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--thresholds", is_flag=True, help="Under each rule, the thresholds it reads and their values.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",

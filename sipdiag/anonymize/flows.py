@@ -1,0 +1,163 @@
+"""SIP that spans several packets: TCP streams and IP fragments, rewritten as a whole and cut back.
+
+The text of a SIP-over-TCP stream, or of a fragmented UDP datagram, is put together from its packets, rewritten
+once (so a value split across two segments or fragments is still found), and each packet gets back its own
+byte range of the result. Pseudonyms have the length of the originals, so every segment keeps its sequence
+number and length and every fragment its offset (RFC 793 §3.3, RFC 791 §3.2): nothing is re-segmented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..parsers.sip import parse_sip, sip_stream_spans
+from .checksum import ones_sum
+
+SIP_MARK = b"SIP/2.0"
+MAX_UNMARKED_FLOW = 1 << 20  # bytes kept of a TCP flow before SIP is seen in it; then it is let go
+
+
+@dataclass(slots=True)
+class Piece:
+    frame: int
+    start: int  # position in the stream / datagram
+    data: bytes
+
+
+@dataclass
+class Assembly:
+    """The pieces of one TCP direction or one fragmented datagram."""
+
+    pieces: list[Piece] = field(default_factory=list)
+    size: int = 0
+    sip: bool = False
+    complete: bool = False  # fragments: offset 0 through the last fragment all present
+    base_seq: int | None = None
+    udp: bool = False  # fragments: the datagram is UDP, its first 8 bytes the UDP header
+
+    def add(self, frame: int, start: int, data: bytes) -> None:
+        self.pieces.append(Piece(frame, start, data))
+        self.size += len(data)
+        if SIP_MARK in data:
+            self.sip = True
+
+    def buffer(self) -> tuple[bytearray, bytearray]:
+        """The assembled bytes and a mask of which were captured (later pieces overwrite earlier ones)."""
+        end = max((p.start + len(p.data) for p in self.pieces), default=0)
+        buf, mask = bytearray(end), bytearray(end)
+        for p in self.pieces:
+            buf[p.start:p.start + len(p.data)] = p.data
+            mask[p.start:p.start + len(p.data)] = b"\x01" * len(p.data)
+        return buf, mask
+
+
+def runs(mask: bytearray, start: int = 0) -> list[tuple[int, int]]:
+    """The contiguous captured ranges of an assembly."""
+    out, pos, n = [], start, len(mask)
+    while pos < n:
+        a = mask.find(b"\x01", pos)
+        if a < 0:
+            break
+        b = mask.find(b"\x00", a)
+        b = n if b < 0 else b
+        out.append((a, b))
+        pos = b
+    return out
+
+
+class Flows:
+    """TCP streams (by direction) and fragmented datagrams met in the first pass."""
+
+    def __init__(self) -> None:
+        self.tcp: dict[tuple, Assembly] = {}
+        self.fragments: dict[tuple, Assembly] = {}
+        self._dropped: set[tuple] = set()
+
+    def add_segment(self, key: tuple, frame: int, seq: int, data: bytes) -> None:
+        if not data or key in self._dropped:
+            return
+        flow = self.tcp.setdefault(key, Assembly())
+        if flow.base_seq is None:
+            flow.base_seq = seq
+        rel = (seq - flow.base_seq) & 0xFFFFFFFF
+        if rel >= 1 << 31:
+            return  # before the first segment seen (a retransmission of what came before the capture)
+        flow.add(frame, rel, data)
+        if not flow.sip and flow.size > MAX_UNMARKED_FLOW:
+            del self.tcp[key]
+            self._dropped.add(key)
+
+    def add_fragment(self, key: tuple, frame: int, offset: int, more: bool, data: bytes, udp: bool) -> None:
+        datagram = self.fragments.setdefault(key, Assembly())
+        datagram.add(frame, offset, data)
+        datagram.udp = datagram.udp or (offset == 0 and udp)
+        if not more:
+            datagram.base_seq = offset + len(data)  # the datagram's length, once the last fragment is seen
+
+    def messages(self) -> list[bytes]:
+        """The SIP messages of TCP streams and fragmented datagrams, for the first pass's harvest."""
+        found: list[bytes] = []
+        for flow in self.tcp.values():
+            if not flow.sip:
+                continue
+            buf, mask = flow.buffer()
+            for a, b in runs(mask):
+                spans, _consumed, _missing = sip_stream_spans(bytes(buf[a:b]))
+                found += [bytes(buf[a + s:a + e]) for s, e in spans]
+        for datagram in self.fragments.values():
+            buf, mask = datagram.buffer()
+            if datagram.udp and mask[:1] == b"\x01":
+                head = runs(mask)[0]
+                found.append(bytes(buf[8:head[1]]))
+        return [m for m in found if parse_sip(m) is not None]
+
+    def patches(self, rewrite: Callable[[bytes], bytes]) -> tuple[dict[int, bytes], dict[int, tuple[int, int]]]:
+        """The new bytes of every segment/fragment that changes (by frame: the new payload, whole), and for
+        the first fragment of a UDP datagram the checksum sums (old, new) of what changed in the others."""
+        new_payloads: dict[int, bytes] = {}
+        extra: dict[int, tuple[int, int]] = {}
+        for flow in self.tcp.values():
+            if flow.sip:
+                self._cut(flow, rewrite, 0, new_payloads)
+        for datagram in self.fragments.values():
+            if not datagram.sip:
+                continue
+            skip = 8 if datagram.udp else 0
+            changed = self._cut(datagram, rewrite, skip, new_payloads)
+            first = next((p for p in datagram.pieces if p.start == 0), None)
+            if datagram.udp and first is not None:
+                old_sum = new_sum = 0
+                for piece, new in changed:
+                    if piece.start == 0:
+                        continue  # the first fragment's own changes are counted when it is written
+                    old_sum = _add(old_sum, ones_sum(piece.data, piece.start % 2 == 1))
+                    new_sum = _add(new_sum, ones_sum(new, piece.start % 2 == 1))
+                extra[first.frame] = (old_sum, new_sum)
+        return new_payloads, extra
+
+    @staticmethod
+    def _cut(assembly: Assembly, rewrite: Callable[[bytes], bytes], skip: int,
+             out: dict[int, bytes]) -> list[tuple[Piece, bytes]]:
+        buf, mask = assembly.buffer()
+        new = bytearray(buf)
+        for a, b in runs(mask, skip):
+            new[a:b] = rewrite(bytes(buf[a:b]))
+        changed = []
+        for piece in assembly.pieces:
+            a, b = piece.start, piece.start + len(piece.data)
+            if buf[a:b] == piece.data:
+                replacement = bytes(new[a:b])
+            else:  # a retransmission with other bytes than the stream kept: rewritten on its own
+                replacement = piece.data[:max(0, skip - a)] + rewrite(piece.data[max(0, skip - a):])
+            if replacement != piece.data:
+                out[piece.frame] = replacement
+                changed.append((piece, replacement))
+        return changed
+
+
+def _add(a: int, b: int) -> int:
+    total = a + b
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total

@@ -1,0 +1,333 @@
+"""`sipdiag anonymize`: the copy is analysed exactly as the original, and holds none of its identifying values.
+
+The values to look for are read from the original independently of the anonymiser: IP headers with dpkt, SIP
+and SDP with the project's parsers (`analysis.messages`), digest values with tshark for the corpus capture.
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dpkt
+import pytest
+
+import sipdiag
+from sipdiag.anonymize import anonymize
+from sipdiag.anonymize.pseudonyms import Originals, Pseudonyms
+from sipdiag.media import is_private
+from sipdiag.parsers.capture import read_capture
+from sipdiag.parsers.sdp import parse_sdp
+from sipdiag.parsers.sipheaders import parse_digest, parse_via
+from sipdiag.parsers.sipuri import parse_name_addr, parse_uri
+from tests import pcapwriter as pw
+from tests.conftest import SAMPLES, need_tool
+
+LAB = sorted(SAMPLES.glob("*.pcap"))
+HOSTNAME = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+KEY = b"test-key"
+
+
+def signature(path: Path) -> tuple:
+    """What must not change: findings (rule, severity, category) with counts, call outcomes and statuses,
+    registrations, streams, packets, SIP message counts."""
+    a = sipdiag.analyze(str(path))
+    return (
+        sorted(collections.Counter((f.rule, f.severity.label, f.category) for f in a.findings).items()),
+        sorted(collections.Counter((c.outcome, c.final_status, c.transport) for c in a.calls).items()),
+        sorted(collections.Counter((r.outcome, r.final_status, r.challenges) for r in a.registrations).items()),
+        len(a.streams), sorted((s.stats.packets, s.stats.lost) for s in a.streams),
+        a.capture.packets, a.sip.requests, a.sip.responses, len(a.anomalies),
+    )
+
+
+def originals(path: Path) -> dict[str, set[str]]:
+    """Every address, user/number, host name and digest value of a capture, read without the anonymiser."""
+    found: dict[str, set[str]] = {"ip": set(), "user": set(), "host": set(), "secret": set()}
+
+    def host(h: str | None) -> None:
+        if not h:
+            return
+        try:
+            found["ip"].add(str(ipaddress.ip_address(h.strip("[]"))))
+        except ValueError:
+            if HOSTNAME.match(h) and h != "localhost":
+                found["host"].add(h)
+
+    def uri(text: str | None) -> None:
+        u = parse_uri(text) if text else None
+        if u is not None:
+            if u.user:
+                found["user"].add(u.user)
+            host(u.host)
+
+    with open(path, "rb") as f:
+        for _ts, buf in dpkt.pcap.Reader(f):
+            eth = dpkt.ethernet.Ethernet(buf)
+            if isinstance(eth.data, dpkt.ip.IP):
+                found["ip"] |= {str(ipaddress.ip_address(eth.data.src)), str(ipaddress.ip_address(eth.data.dst))}
+            elif isinstance(eth.data, dpkt.arp.ARP):
+                found["ip"] |= {str(ipaddress.ip_address(eth.data.spa)), str(ipaddress.ip_address(eth.data.tpa))}
+    for m in sipdiag.analyze(str(path)).messages:
+        uri(m.request_uri)
+        for name in ("from", "to", "contact", "p-asserted-identity", "route", "record-route"):
+            for value in m.headers.get_all(name):
+                addr = parse_name_addr(value)
+                if addr is not None:
+                    if addr.display_name:
+                        found["user"].add(addr.display_name)
+                    uri(addr.uri_text)
+        for value in m.headers.get_all("via"):
+            via = parse_via(value)
+            if via is not None:
+                host(via.host)
+                host(via.received)
+        for name in ("authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate"):
+            for value in m.headers.get_all(name):
+                params = dict(parse_digest(value).params)
+                found["user"] |= {params["username"]} if params.get("username") else set()
+                found["secret"] |= {params[k] for k in ("nonce", "cnonce", "response", "opaque") if params.get(k)}
+        if m.body.startswith(b"v=0"):
+            sdp = parse_sdp(m.body)
+            if sdp.origin is not None:
+                host(sdp.origin.address)
+            for c in [sdp.connection] + [media.connection for media in sdp.media]:
+                if c is not None:
+                    host(c.address)
+    return found
+
+
+def leaks(values: dict[str, set[str]], output: Path) -> list[tuple[str, str]]:
+    """Original values still in the output's bytes. A user name or number is looked for where a user name
+    stands (`sip:USER@`, `tel:USER`, `username="USER"`, a quoted display name) and, when it is a word, anywhere
+    as a word: a bare 100 is also the status code of every `SIP/2.0 100 Trying`."""
+    data = output.read_bytes()
+    text = data.decode("latin-1")
+    out = []
+    for ip in values["ip"]:
+        addr = ipaddress.ip_address(ip)
+        if addr.is_loopback or addr.is_multicast or addr.is_unspecified:
+            continue  # kept on purpose
+        if re.search(r"(?<![\w.:])" + re.escape(ip) + r"(?![\w:]|\.\d)", text, re.I):
+            out.append(("ip text", ip))
+        if addr.packed in data:
+            out.append(("ip bytes", ip))
+    for user in values["user"]:
+        for context in (f"sip:{user}@", f"tel:{user}", f'username="{user}"', f'"{user}"'):
+            if context in text:
+                out.append(("user", context))
+        if any(c.isalpha() for c in user) and re.search(r"(?<![\w.-])" + re.escape(user) + r"(?![\w-])", text):
+            out.append(("user word", user))
+    for host in values["host"]:
+        if re.search(r"(?<![\w.-])" + re.escape(host) + r"(?![\w-])", text, re.I):
+            out.append(("host", host))
+    out += [("digest", s) for s in values["secret"] if s in text]
+    return out
+
+
+@pytest.mark.parametrize("sample", LAB, ids=lambda p: p.name)
+def test_lab_sample_analyses_the_same_and_keeps_nothing(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / sample.name
+    result = anonymize(sample, out, key=KEY)
+    assert out.stat().st_size == sample.stat().st_size  # same-length pseudonyms: nothing re-framed
+    assert result.frames == sipdiag.analyze(str(sample)).capture.packets
+    assert signature(out) == signature(sample)
+    values = originals(sample)
+    assert values["ip"] and values["user"]  # the oracle found something to look for
+    assert leaks(values, out) == []
+
+
+def test_lab_findings_are_not_empty() -> None:
+    """The equality above means something: the lab's faults give findings in these categories."""
+    categories = {f.category for p in LAB for f in sipdiag.analyze(str(p)).findings}
+    assert {"nat", "router", "codec", "registration", "signaling", "media", "security"} <= categories
+
+
+def test_same_key_same_output_random_key_other(tmp_path: Path) -> None:
+    sample = SAMPLES / "sip_alg_rewrite.pcap"
+    anonymize(sample, tmp_path / "a.pcap", key=KEY)
+    anonymize(sample, tmp_path / "b.pcap", key=KEY)
+    anonymize(sample, tmp_path / "c.pcap")
+    assert (tmp_path / "a.pcap").read_bytes() == (tmp_path / "b.pcap").read_bytes()
+    assert (tmp_path / "a.pcap").read_bytes() != (tmp_path / "c.pcap").read_bytes()
+
+
+def test_private_stays_private_public_stays_public(tmp_path: Path) -> None:
+    """NAT findings rest on which addresses are private: the mapping keeps each address's class and is 1:1."""
+    sample = SAMPLES / "nat_one_way_audio.pcap"
+    anonymize(sample, tmp_path / "out.pcap", key=KEY)
+    pairs = set()
+    with open(sample, "rb") as a, open(tmp_path / "out.pcap", "rb") as b:
+        for (ts_a, buf_a), (ts_b, buf_b) in zip(dpkt.pcap.Reader(a), dpkt.pcap.Reader(b), strict=True):
+            assert ts_a == ts_b and len(buf_a) == len(buf_b)
+            ip_a, ip_b = dpkt.ethernet.Ethernet(buf_a).data, dpkt.ethernet.Ethernet(buf_b).data
+            if isinstance(ip_a, dpkt.ip.IP):
+                pairs |= {(ip_a.src, ip_b.src), (ip_a.dst, ip_b.dst)}
+    mapping = {ipaddress.ip_address(a): ipaddress.ip_address(b) for a, b in pairs}
+    assert len(mapping) == len(pairs) == len(set(mapping.values()))  # consistent and one-to-one
+    for original, pseudonym in mapping.items():
+        assert original != pseudonym
+        assert is_private(str(original)) == is_private(str(pseudonym))
+        assert len(str(original)) == len(str(pseudonym))
+    assert any(is_private(str(a)) for a in mapping) and any(not is_private(str(a)) for a in mapping)
+
+
+def test_digest_values_consistent_between_challenge_and_credentials(tmp_path: Path) -> None:
+    out = tmp_path / "out.pcap"
+    anonymize(SAMPLES / "register_wrong_password.pcap", out, key=KEY)
+    messages = sipdiag.analyze(str(out)).messages
+    challenge = parse_digest(next(m for m in messages if m.status_code == 401).headers.get("www-authenticate"))
+    credentials = parse_digest(next(m for m in messages if "authorization" in m.headers).headers.get("authorization"))
+    assert challenge.nonce == credentials.nonce != "5d1ab0c0ffee"
+    assert challenge.realm == credentials.realm
+    register = next(m for m in messages if m.method == "REGISTER")
+    assert credentials.username == parse_name_addr(register.headers.get("from")).uri.user != "200"
+    assert re.fullmatch(r"[0-9a-f]{32}", credentials.response)
+
+
+def test_pseudonym_shapes() -> None:
+    p = Pseudonyms(KEY, Originals())
+    number = p.user("+79161234567")
+    assert number.startswith("+7") and len(number) == 12 and number[2:].isdigit() and number != "+79161234567"
+    assert p.user("0049301234567").startswith("0049") and p.user("0049301234567") != "0049301234567"
+    assert p.user("112") == "112"  # emergency numbers stay
+    assert p.user("100") == p.user("100") and len(p.user("100")) == 3 and p.user("100").startswith("1")
+    for text in ("2001:db8::10", "2001:0DB8:0000:0000:0000:0000:0000:0010", "fe80::1:2", "fd12:3456::7",
+                 "::ffff:192.168.1.10"):
+        new = p.ip_text(text)
+        assert len(new) == len(text) and ipaddress.ip_address(new) != ipaddress.ip_address(text)
+        assert is_private(new) == is_private(text)
+    assert p.ip_text("::ffff:192.168.1.10") == "::ffff:" + p.ip_text("192.168.1.10")
+    assert p.ip_text("127.0.0.1") == "127.0.0.1" and p.ip_text("224.0.0.1") == "224.0.0.1"
+    host = p.host("pbx.Example.com")
+    assert host.endswith(".com") and host.split(".")[1] == p.host("example.com").split(".")[0].capitalize()
+
+
+def test_pcapng_ipv6_sll_and_vlan_keep_timestamps(tmp_path: Path) -> None:
+    """pcapng with three interfaces (Ethernet with a VLAN tag, Linux cooked, raw IP), IPv6 in SIP and SDP."""
+    body = "v=0\no=erika 1 1 IN IP6 2001:db8::10\ns=-\nc=IN IP6 2001:db8::10\nt=0 0\n"
+    invite = ('INVITE tel:+4930123456 SIP/2.0\nVia: SIP/2.0/UDP [2001:db8::10]:5060;branch=z9hG4bK-6\n'
+              'From: "Erika Mustermann" <sip:erika@pbx.example.de>;tag=1\nTo: <tel:+4930123456>\n'
+              'Call-ID: v6@pbx.example.de\nCSeq: 1 INVITE\nContact: <sip:erika@[2001:db8::10]:5060>\n'
+              'Authorization: Digest username="erika", realm="pbx.example.de", nonce="abc123", '
+              'uri="tel:+4930123456", response="0123456789abcdef0123456789abcdef"\n'
+              f'Content-Type: application/sdp\nContent-Length: {len(pw.sip_bytes(body))}\n\n' + body)
+    sip = pw.sip_udp_frame(invite, src="2001:db8::10", dst="2001:db8::1", link="ethernet", vlans=(24,))
+    cooked = pw.sip_udp_frame(invite, src="10.1.2.3", dst="198.51.100.7", link="sll")
+    raw = pw.ipv4("192.168.7.7", "198.51.100.7", 17, pw.udp(4000, 5000, pw.rtp_packet(seq=1, ts=0, ssrc=7)))
+    src = tmp_path / "in.pcapng"
+    pw.write_pcapng(src, [(pw.LINKTYPE_ETHERNET, 9), (pw.LINKTYPE_LINUX_SLL, 9), (pw.LINKTYPE_RAW, 6)],
+                    [(0, 1_700_000_000_123_456_789, sip), (1, 1_700_000_001_000_000_001, cooked),
+                     (2, 1_700_000_002_000_000_000, raw)])
+    out = tmp_path / "out.pcapng"
+    anonymize(src, out, key=KEY)
+    batches_in, batches_out = list(read_capture(src)), list(read_capture(out))
+    assert [list(b.ts_ns) for b in batches_in] == [list(b.ts_ns) for b in batches_out]
+    assert [list(b.caplen) for b in batches_in] == [list(b.caplen) for b in batches_out]
+    text = out.read_bytes().decode("latin-1")
+    for value in ("2001:db8::10", "erika", "Erika", "Mustermann", "example", "+4930123456", "abc123",
+                  "0123456789abcdef0123456789abcdef", "10.1.2.3", "198.51.100.7"):
+        assert value not in text, value
+    m = sipdiag.analyze(str(out)).messages[0]
+    assert m.request_uri.startswith("tel:+49") and len(m.request_uri) == len("tel:+4930123456")
+    assert int(m.headers.get("content-length")) == len(m.body) == len(pw.sip_bytes(body))
+    sdp = parse_sdp(m.body)
+    via = parse_via(m.headers.get("via"))
+    assert sdp.connection.address == sdp.origin.address == via.host  # one address, one pseudonym
+    assert ipaddress.ip_address(via.host) not in ipaddress.ip_network("2001:db8::/32")
+
+
+def test_drop_payload_zeroes_rtp_only(tmp_path: Path) -> None:
+    sample = SAMPLES / "clean_call.pcap"
+    out = tmp_path / "out.pcap"
+    result = anonymize(sample, out, key=KEY, drop_payload=True)
+    assert result.rtp_payloads_dropped == 100
+    assert signature(out) == signature(sample)
+    with open(out, "rb") as f:
+        rtp = [udp.data for _ts, buf in dpkt.pcap.Reader(f)
+               if isinstance((ip := dpkt.ethernet.Ethernet(buf).data), dpkt.ip.IP)
+               and isinstance((udp := ip.data), dpkt.udp.UDP) and udp.data[:1] == b"\x80"]
+    assert len(rtp) == 100 and all(set(p[12:]) == {0} and len(p) == 172 for p in rtp)
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sipdiag", *args], capture_output=True, text=True, check=False)
+
+
+def test_cli(tmp_path: Path) -> None:
+    out = tmp_path / "out.pcap"
+    done = run("anonymize", str(SAMPLES / "register_ok.pcap"), "-o", str(out), "--key", "ticket-1")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[:2] == [
+        f"Wrote {out} (pcap, 6 frames, 6 changed).",
+        "Replaced: 2 IP addresses, 1 host names, 1 user names/numbers, 2 digest values (8 checksums updated).",
+    ]
+    anonymize(SAMPLES / "register_ok.pcap", tmp_path / "lib.pcap", key=b"ticket-1")
+    assert out.read_bytes() == (tmp_path / "lib.pcap").read_bytes()
+    same = run("anonymize", str(out), "-o", str(out))
+    assert (same.returncode, same.stderr.splitlines()) == (2, [
+        "Error: the output would overwrite the capture it is made from", "Hint: Give another file name with -o."])
+    bad = run("anonymize", str(Path(__file__)), "-o", str(tmp_path / "x.pcap"))
+    assert bad.returncode == 3 and bad.stderr.startswith(f"Error: {Path(__file__)} is not a pcap or pcapng file")
+    assert not (tmp_path / "x.pcap").exists()
+    missing = run("anonymize", str(SAMPLES / "register_ok.pcap"))
+    assert missing.returncode == 2 and "Missing option '-o'" in missing.stderr
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("name", ["sip_over_tcp.pcap", "fragmented_invite_dropped.pcap", "clean_call.pcap"])
+def test_checksums_stay_valid(name: str, tmp_path: Path) -> None:
+    """SIP over TCP (segments rewritten in place) and a fragmented INVITE (UDP checksum in the first fragment
+    covers both): tshark verifies every IP, UDP and TCP checksum of the output."""
+    tshark = need_tool("tshark")
+    out = tmp_path / name
+    anonymize(SAMPLES / name, out, key=KEY)
+    fields = subprocess.run(
+        [tshark, "-r", str(out), "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+         "-o", "tcp.check_checksum:TRUE", "-T", "fields", "-e", "ip.checksum.status", "-e", "udp.checksum.status",
+         "-e", "tcp.checksum.status"], capture_output=True, text=True, check=True).stdout
+    statuses = collections.Counter(s for line in fields.splitlines() for s in line.split("\t") if s)
+    assert set(statuses) == {"1"}  # 1 = good; 0 would be bad
+    assert statuses["1"] > 0
+
+
+@pytest.mark.corpus
+@pytest.mark.tshark
+def test_corpus_register_with_digest_credentials(corpus: Path, tmp_path: Path) -> None:
+    """MagicJack power-up: REGISTER, 401, REGISTER with Authorization, 200 (twice). The credentials are gone,
+    tshark reads the output without a malformed packet, frame for frame. The capture also holds DNS answers
+    (addresses in binary records the anonymiser does not rewrite): --drop-other zeroes them."""
+    tshark = need_tool("tshark")
+    source = corpus / "pcaps" / "wireshark-wiki" / "MagicJack_pwr_up.pcap"
+    if not source.is_file():
+        pytest.skip(f"{source} is not in the corpus")
+    out = tmp_path / "out.pcap"
+    result = anonymize(source, out, key=KEY, drop_other=True)
+    assert result.other_payloads_dropped == 5  # 2 DNS, 3 TCP segments of one HTTP exchange
+
+    def auth(path: Path) -> list[list[str]]:
+        text = subprocess.run([tshark, "-r", str(path), "-Y", "sip.Authorization", "-T", "fields",
+                               "-e", "sip.auth.username", "-e", "sip.auth.realm", "-e", "sip.auth.nonce",
+                               "-e", "sip.auth.digest.response", "-e", "sip.auth.cnonce"],
+                              capture_output=True, text=True, check=True).stdout
+        return [[v.strip('"') for v in line.split("\t")] for line in text.splitlines()]
+
+    before, after = auth(source), auth(out)
+    assert len(before) == len(after) == 2
+    data = out.read_bytes().decode("latin-1")
+    for value in {v for row in before for v in row if v}:
+        assert value not in data, value
+    assert [len(v) for row in before for v in row] == [len(v) for row in after for v in row]
+    count = ["-T", "fields", "-e", "frame.number"]
+    packets = [len(subprocess.run([tshark, "-r", str(p), *count], capture_output=True, text=True,
+                                  check=True).stdout.splitlines()) for p in (source, out)]
+    assert packets == [49, 49]
+    malformed = subprocess.run([tshark, "-r", str(out), "-Y", "_ws.malformed || _ws.expert.severity >= error"],
+                               capture_output=True, text=True, check=True).stdout
+    assert malformed == ""
+    assert signature(out) == signature(source)
+    assert leaks(originals(source), out) == []
