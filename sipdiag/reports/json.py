@@ -115,7 +115,14 @@ def finding_record(f, index: int | None = None) -> dict[str, Any]:
     return {"index": index, "rule": f.rule, "category": f.category, "severity": f.severity.label, "owner": f.owner,
             "title": f.title, "call_id": f.call_id, "evidence": {"frames": list(f.frames), **f.evidence},
             "customer_text": f.customer_text, "engineer_text": f.engineer_text, "confidence": f.confidence,
-            "cause": f.cause, "explains": list(f.explains)}
+            "cause": f.cause, "explains": list(f.explains), "device": _device(f.evidence.get("device"))}
+
+
+def _device(record: Any) -> dict[str, Any] | None:
+    """The device of the finding in brief (vendor, model, kind) for ticket systems; the evidence has it all."""
+    if not isinstance(record, dict):
+        return None
+    return {"vendor": record.get("vendor"), "model": record.get("model"), "kind": record.get("kind")}
 
 
 def stream_record(m) -> dict[str, Any]:

@@ -154,12 +154,12 @@ def test_call_and_registration_outcomes_outside_the_contract_fail(document: dict
         validate_json_document(registration)
 
 
-def test_the_optional_finding_links_and_device(document: dict) -> None:
-    """`cause`, `explains` and `device` (findings correlated causes first; the device knowledge base) are optional
-    and typed."""
+def test_the_finding_links_and_device(document: dict) -> None:
+    """`index`, `cause`, `explains` (findings correlated causes first) and `device` (the device knowledge base) are
+    in every finding record, typed."""
     doc = copy.deepcopy(document)
     finding = doc["findings"][0]
-    assert not {"cause", "explains", "device"} & set(finding)  # optional: today's document has none
+    assert {"index", "cause", "explains", "device"} <= set(finding)
     doc["findings"].append(dict(finding, rule="media.low-mos", severity="minor"))
     finding.update(cause=None, explains=[1], device={"vendor": "Yealink", "model": "T46U", "kind": "phone"})
     doc["findings"][1].update(cause=0, explains=[], device=None)
