@@ -103,7 +103,9 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     select/ignore: rule ids or prefixes (`media`, `call.ack-timeout-32s`) to run or leave out.
     settings: rule thresholds (a full tree, see sipdiag.checks.settings.merged); None = RULES.md §5 defaults.
     keep_messages: True keeps the first MESSAGE_BUDGET full SipMessages in `Analysis.messages`, an int keeps
-    that many, False none; calls always keep every message as a `MessageRef`, so memory stays bounded.
+    that many, False none; calls always keep every message as a `MessageRef`, so memory stays bounded. The rules
+    that read header details (Via/rport, Content-Length, two-point ALG comparison) read the kept messages: every
+    command keeps the default so that its findings equal the library's.
 
     Raises CaptureFormatError (not a capture) or CaptureReadError (cannot be read); damage inside a capture is
     never raised: it is reported in `Analysis.anomalies`.

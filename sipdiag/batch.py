@@ -89,7 +89,7 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
     st = os.stat(path)
     base = {"path": path, "name": Path(path).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     try:
-        a = analyze(path, keep_messages=False)
+        a = analyze(path)
     except SipdiagError as e:
         return {**base, "capture": {**_capture_base(base), "status": "error", "error": str(e),
                                     "seconds": round(time.perf_counter() - started, 3)}, "calls": [], "findings": []}

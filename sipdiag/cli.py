@@ -122,7 +122,7 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
 
     from .checks import Severity, worst
 
-    analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore, settings=settings)
+    analysis = run_analysis(capture, select=select, ignore=ignore, settings=settings)
     call = analysis.find_call(call_ref) if call_ref else None
     render(analysis, fmt, output, call=call, lang=lang, fail_on=fail_on, csv_table=csv_table or "calls")
     if ticket:
@@ -158,7 +158,7 @@ def flow(capture: str, call_ref: str | None, fmt: str, width: int | None, output
     from .analysis import analyze as run_analysis
     from .reports.flow import render_flow
 
-    analysis = run_analysis(capture, keep_messages=False)
+    analysis = run_analysis(capture)
     calls = [analysis.find_call(call_ref)] if call_ref else list(analysis.calls)
     render_flow(calls, fmt, output, width=width)
 
@@ -182,7 +182,7 @@ def streams(capture: str, fmt: str, output) -> None:
     from .analysis import analyze as run_analysis
     from .reports.streams import render_streams
 
-    render_streams(run_analysis(capture, keep_messages=False), fmt, output)
+    render_streams(run_analysis(capture), fmt, output)
 
 
 @cli.command()
@@ -230,7 +230,7 @@ def reply(capture: str, audience: str, lang: str, fmt: str, output, call_ref: st
     from .analysis import analyze as run_analysis
     from .reports.reply import render_reply
 
-    analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore)
+    analysis = run_analysis(capture, select=select, ignore=ignore)
     call = analysis.find_call(call_ref) if call_ref else None
     render_reply(analysis, output, audience=audience, lang=lang, fmt=fmt, call=call)
 
@@ -271,7 +271,7 @@ def extract(capture: str, call_refs: tuple[str, ...], with_findings: bool, min_s
     if capture == "-":
         raise UsageError("extract reads the capture twice and cannot take it from standard input",
                          hint="Save it to a file first, then run 'sipdiag extract FILE --call ID'.")
-    analysis = run_analysis(capture, keep_messages=False, select=select, ignore=ignore)
+    analysis = run_analysis(capture, select=select, ignore=ignore)
     calls = [analysis.find_call(ref) for ref in call_refs]
     if with_findings:
         calls += calls_with_findings(analysis, Severity.parse(min_severity))

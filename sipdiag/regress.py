@@ -142,7 +142,7 @@ def run_suite(path: str | Path) -> Report:
         label = spec.file.name
         started = time.perf_counter()
         try:
-            a = analyze(spec.file, keep_messages=False)
+            a = analyze(spec.file)
         except SipdiagError as e:
             report.outcomes.append(Outcome(label, "capture is read", False, f"{e}", 0.0))
             continue

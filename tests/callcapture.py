@@ -126,6 +126,11 @@ def sdp_call(path: Path, *, offer: str, answer: str | None, status: int = 200, u
     recs += [(end, frame(_sip("BYE sip:200@example.com SIP/2.0", call_id, "2 BYE", to_tag=True, branch="b3"),
                          UA, PBX)),
              (end + 10 * MS, frame(_sip("SIP/2.0 200 OK", call_id, "2 BYE", to_tag=True, branch="b3"), PBX, UA))]
+    recs.sort(key=lambda r: r[0])
+    pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
+    return path
+
+
 # ------------------------------------------------------------------------- NAT, SIP ALG, router, QoS faults
 T0 = 1_700_000_000 * 10**9
 MS = 10**6
@@ -134,7 +139,7 @@ PHONE_LAN = ("192.168.1.20", 5060)  # the phone's own socket behind the NAT
 NAT_WAN = "198.51.100.20"  # the NAT router's public address
 
 
-def sip_message(start: str, *, via: str, call_id: str, cseq: str, from_tag: str = "f1", to_tag: str | None = None,
+def via_sip_message(start: str, *, via: str, call_id: str, cseq: str, from_tag: str = "f1", to_tag: str | None = None,
                 contact: str | None = None, body: str = "", content_length: int | None = None,
                 aor: str = "100@example.com", extra_headers: str = "") -> str:
     """One SIP message as text; `via` is the whole top Via value; content_length forges a wrong length."""
@@ -157,16 +162,16 @@ def register_without_rport(path: Path, *, rport: bool = False) -> Path:
     200 OK goes to the source port 40000 and there is nothing more to send."""
     src = (NAT_WAN, 40000)
     via = f"SIP/2.0/UDP {PHONE_LAN[0]}:{PHONE_LAN[1]};branch=z9hG4bKnr1" + (";rport" if rport else "")
-    text = sip_message("REGISTER sip:example.com SIP/2.0", via=via, call_id="nr-1", cseq="1 REGISTER",
+    text = via_sip_message("REGISTER sip:example.com SIP/2.0", via=via, call_id="nr-1", cseq="1 REGISTER",
                        contact=f"<sip:100@{PHONE_LAN[0]}:5060>", extra_headers="Expires: 300\n")
     recs = []
     if rport:
         answered = via.replace(";rport", f";rport=40000;received={NAT_WAN}")
-        ok = sip_message("SIP/2.0 200 OK", via=answered, call_id="nr-1", cseq="1 REGISTER", to_tag="r9",
+        ok = via_sip_message("SIP/2.0 200 OK", via=answered, call_id="nr-1", cseq="1 REGISTER", to_tag="r9",
                          contact=f"<sip:100@{PHONE_LAN[0]}:5060>;expires=300")
         recs = [(T0, frame(text, src, PBX)), (T0 + 20 * MS, frame(ok, PBX, src))]
     else:
-        challenge = sip_message("SIP/2.0 401 Unauthorized", via=f"{via};received={NAT_WAN}", call_id="nr-1",
+        challenge = via_sip_message("SIP/2.0 401 Unauthorized", via=f"{via};received={NAT_WAN}", call_id="nr-1",
                                 cseq="1 REGISTER", to_tag="r9",
                                 extra_headers='WWW-Authenticate: Digest realm="example.com", nonce="n1"\n')
         for o in TIMER_E_S:
@@ -184,9 +189,9 @@ def register_refreshes(path: Path, *, at_s: tuple[float, ...], ports: tuple[int,
     for i, (o, port) in enumerate(zip(at_s, ports)):
         src = (src_ip, port)
         via = f"SIP/2.0/UDP {via_host}:5060;branch=z9hG4bKrf{i};rport"
-        req = sip_message("REGISTER sip:example.com SIP/2.0", via=via, call_id="rf-1", cseq=f"{i + 1} REGISTER",
+        req = via_sip_message("REGISTER sip:example.com SIP/2.0", via=via, call_id="rf-1", cseq=f"{i + 1} REGISTER",
                           contact=f"<sip:100@{via_host}:5060>", extra_headers=f"Expires: {expires}\n")
-        ok = sip_message("SIP/2.0 200 OK", via=f"{via}={port};received={src_ip}", call_id="rf-1",
+        ok = via_sip_message("SIP/2.0 200 OK", via=f"{via}={port};received={src_ip}", call_id="rf-1",
                          cseq=f"{i + 1} REGISTER", to_tag="r9",
                          contact=f"<sip:100@{via_host}:5060>;expires={expires}")
         at = T0 + int(o * S)
@@ -223,15 +228,15 @@ def media_call(path: Path, *, caller: tuple[str, int], offer: tuple[str, int], a
     `flows` (src, dst, packets, SSRC), 20 ms apart, and a BYE after `seconds`."""
     via = f"SIP/2.0/UDP {via_host or caller[0]}:{caller[1]};branch=z9hG4bKmc1;rport"
     contact = f"<sip:100@{via_host or caller[0]}:{caller[1]}>"
-    invite = sip_message("INVITE sip:200@example.com SIP/2.0", via=via, call_id=call_id, cseq="1 INVITE",
+    invite = via_sip_message("INVITE sip:200@example.com SIP/2.0", via=via, call_id=call_id, cseq="1 INVITE",
                          contact=contact, body=sdp_body(*offer))
-    ok = sip_message("SIP/2.0 200 OK", via=via, call_id=call_id, cseq="1 INVITE", to_tag="t1",
+    ok = via_sip_message("SIP/2.0 200 OK", via=via, call_id=call_id, cseq="1 INVITE", to_tag="t1",
                      contact=f"<sip:200@{PBX[0]}:5060>", body=sdp_body(*answer))
-    ack = sip_message("ACK sip:200@example.com SIP/2.0", via=via.replace("mc1", "mc2"), call_id=call_id,
+    ack = via_sip_message("ACK sip:200@example.com SIP/2.0", via=via.replace("mc1", "mc2"), call_id=call_id,
                       cseq="1 ACK", to_tag="t1")
-    bye = sip_message("BYE sip:200@example.com SIP/2.0", via=via.replace("mc1", "mc3"), call_id=call_id,
+    bye = via_sip_message("BYE sip:200@example.com SIP/2.0", via=via.replace("mc1", "mc3"), call_id=call_id,
                       cseq="2 BYE", to_tag="t1")
-    bye_ok = sip_message("SIP/2.0 200 OK", via=via.replace("mc1", "mc3"), call_id=call_id, cseq="2 BYE",
+    bye_ok = via_sip_message("SIP/2.0 200 OK", via=via.replace("mc1", "mc3"), call_id=call_id, cseq="2 BYE",
                          to_tag="t1")
     recs = [(T0, frame(invite, caller, PBX)), (T0 + 300 * MS, frame(ok, PBX, caller)),
             (T0 + 310 * MS, frame(ack, caller, PBX))]
@@ -403,14 +408,14 @@ def icmp_error(reporter: str, to: str, quoted: bytes, icmp_type: int = 3, code: 
     return pw.link_frame(pw.ipv4(reporter, to, 1, body))
 
 
-def rtcp_sr(ssrc: int, ntp: int) -> bytes:
+def rtcp_sr_ntp(ssrc: int, ntp: int) -> bytes:
     """RTCP sender report without report blocks (RFC 3550 §6.4.1)."""
     import struct
 
     return struct.pack("!BBHIQIII", 0x80, 200, 6, ssrc, ntp, 0, 0, 0)
 
 
-def rtcp_rr(ssrc: int, source: int, lsr: int, dlsr: int, jitter: int) -> bytes:
+def rtcp_rr_dlsr(ssrc: int, source: int, lsr: int, dlsr: int, jitter: int) -> bytes:
     """RTCP receiver report with one block about `source` (RFC 3550 §6.4.2)."""
     import struct
 
@@ -427,10 +432,10 @@ def rtcp_round_trips(rtts_ms: tuple[float, ...], *, every_s: float = 4.0, jitter
         at = int((1 + k * every_s) * S)
         ntp = ((3_900_000_000 + k * 4) << 32) | 0x80000000
         mid = (ntp >> 16) & 0xFFFFFFFF
-        sr = pw.link_frame(pw.ipv4(PBX[0], UA[0], 17, pw.udp(PBX_RTP + 1, UA_RTP + 1, rtcp_sr(0x2222, ntp))))
+        sr = pw.link_frame(pw.ipv4(PBX[0], UA[0], 17, pw.udp(PBX_RTP + 1, UA_RTP + 1, rtcp_sr_ntp(0x2222, ntp))))
         jitter = jitters[k] if k < len(jitters) else 40
         rr = pw.link_frame(pw.ipv4(UA[0], PBX[0], 17, pw.udp(
-            UA_RTP + 1, PBX_RTP + 1, rtcp_rr(0x1111, 0x2222, mid, int(dlsr_s * 65536), jitter))))
+            UA_RTP + 1, PBX_RTP + 1, rtcp_rr_dlsr(0x1111, 0x2222, mid, int(dlsr_s * 65536), jitter))))
         out += [(at, sr), (at + int((dlsr_s + rtt / 1000) * S), rr)]
     return tuple(out)
 def _link_frame(text: str, src, dst) -> bytes:

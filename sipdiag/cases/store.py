@@ -137,7 +137,7 @@ class CaseStore:
         if analysis is None:
             from ..analysis import analyze
 
-            analysis = analyze(path, keep_messages=False)
+            analysis = analyze(path)
         if document is None:
             from ..reports.json import to_document
 
@@ -195,7 +195,7 @@ class CaseStore:
         if analysis is None:
             from ..analysis import analyze
 
-            analysis = analyze(path, keep_messages=False)
+            analysis = analyze(path)
         after_summary = summarize(analysis)
         comparison = compare(before.summary, after_summary, fail_on)
         passed = comparison.passed

@@ -38,7 +38,7 @@ def test_filing_triage_and_duplicates(store_url: str) -> None:
             "nat", "nat.private-sdp-address", "P2", "engineering", 1, 1)
         assert "major problem on every call" in t.reason
         assert [x["rule"] for x in f.summary["findings"]] == [
-            "nat.private-sdp-address", "media.one-way-audio", "nat.private-contact"]
+            "nat.private-sdp-address", "media.one-way-audio", "nat.media-source-mismatch"]
         assert f.summary["figures"]["one_way_calls"] == 1
         again = cases.file("T-1", ONE_WAY)
         assert again.duplicate_of == f.id and again.id == f.id
@@ -68,13 +68,15 @@ def test_closed_loop_resolved_then_persisting(store_url: str) -> None:
         ok = cases.verify("T-7", SYMMETRIC)
         assert ok.passed and ok.before.id == before.id
         assert [(c.rule, c.severity_before, c.severity_after) for c in ok.comparison.resolved] == [
-            ("nat.private-sdp-address", "major", "minor"), ("media.one-way-audio", "major", None)]
+            ("nat.private-sdp-address", "major", "minor"), ("media.one-way-audio", "major", None),
+            ("nat.media-source-mismatch", "major", "info")]
         assert ok.comparison.persisting == () and ok.comparison.new == ()
         assert ok.comparison.figures["one_way_calls"] == (1, 0)
         assert cases.show("T-7").status == "resolved"
         bad = cases.verify("T-7", ONE_WAY)
         assert not bad.passed
-        assert [c.rule for c in bad.comparison.persisting] == ["nat.private-sdp-address", "media.one-way-audio"]
+        assert [c.rule for c in bad.comparison.persisting] == ["nat.private-sdp-address", "media.one-way-audio",
+                                                               "nat.media-source-mismatch"]
         case = cases.show("T-7")
         assert (case.status, case.priority) == ("reopened", "P1")  # escalated one step from P2
         assert [f.kind for f in case.filings] == ["analysis", "verification", "verification"]
@@ -104,7 +106,8 @@ def test_closed_loop_on_the_command_line(tmp_path: Path) -> None:
     assert bad.returncode == 1
     doc = json.loads(bad.stdout)
     assert (doc["passed"], doc["status"], doc["priority"]) == (False, "reopened", "P1")
-    assert [c["rule"] for c in doc["persisting"]] == ["nat.private-sdp-address", "media.one-way-audio"]
+    assert [c["rule"] for c in doc["persisting"]] == ["nat.private-sdp-address", "media.one-way-audio",
+                                                      "nat.media-source-mismatch"]
     listed = sipdiag("case", "list", "--open", "--queue", "engineering", "--store", store)
     assert listed.returncode == 0 and listed.stdout.split()[:4] == ["T-123", "reopened", "P1", "engineering"]
     shown = sipdiag("case", "show", "T-123", "--store", store)
@@ -258,7 +261,7 @@ def test_webhook_delivers_after_the_server_recovers(store_url: str) -> None:
             assert (body["ticket"], body["filing"], body["triage"]["priority"], body["triage"]["queue"]) == (
                 "T-5", f.id, "P2", "engineering")
             assert [x["rule"] for x in body["findings"]] == [
-                "nat.private-sdp-address", "media.one-way-audio", "nat.private-contact"]
+                "nat.private-sdp-address", "media.one-way-audio", "nat.media-source-mismatch"]
             assert cases.pending() == []
             v = cases.verify("T-5", SYMMETRIC, notify=receiver.url)
             assert v.filing.notification.delivered

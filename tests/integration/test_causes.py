@@ -24,20 +24,24 @@ def rules(findings) -> list[tuple[str, int | None, tuple[int, ...]]]:
 
 def test_private_sdp_address_explains_the_one_way_audio(tmp_path) -> None:
     findings = sipdiag.analyze(causecapture.private_sdp_one_way_call(tmp_path / "ow.pcap")).findings
-    assert rules(findings) == [("nat.private-sdp-address", None, (1,)), ("media.one-way-audio", 0, ())]
-    cause, symptom = findings
+    # nat.media-source-mismatch (the reply audio was not latched either) is a second cause of the same call
+    assert rules(findings) == [("nat.private-sdp-address", None, (1,)), ("media.one-way-audio", 0, ()),
+                               ("nat.media-source-mismatch", None, ())]
+    cause, symptom, _ = findings
     assert (cause.severity.label, cause.evidence["address"], symptom.evidence["unreachable_target"]) == (
         "major", "192.168.1.20", "192.168.1.20:40000")
     # The private Contact of the same call is folded into the cause instead of standing as its own finding.
-    assert [(o["rule"], o["frames"], o["contact_host"]) for o in cause.evidence["nat_observations"]] == [
-        ("nat.private-contact", [1], "192.168.1.20")]
+    assert [(o["rule"], o["frames"], o.get("contact_host") or o.get("sent_by"))
+            for o in cause.evidence["nat_observations"]] == [
+        ("nat.private-contact", [1], "192.168.1.20"), ("nat.via-address-mismatch", [1, 3, 304], "192.168.1.20:5060")]
 
 
 def test_sip_alg_explains_the_drop_at_32_s(tmp_path) -> None:
     findings = sipdiag.analyze(causecapture.alg_call_dropped_at_32s(tmp_path / "alg.pcap")).findings
     assert rules(findings) == [("alg.sdp-rewritten-inconsistently", None, (1,)),
                                ("call.ack-timeout-32s", 0, ()),
-                               ("nat.private-sdp-address", None, ())]  # the media was latched: no symptom
+                               ("nat.private-sdp-address", None, ()),  # the media was latched: no symptom
+                               ("media.rtcp-issues", None, ()), ("nat.media-source-mismatch", None, ())]
     assert findings[1].evidence["bye_after_s"] == 32.0
 
 
@@ -45,13 +49,14 @@ def test_precedence_alg_before_nat_and_lab_samples() -> None:
     # RULES.md §2: a SIP ALG fingerprint wins over the NAT gap it leaves behind (both fired for the one-way audio).
     alg = sipdiag.analyze(SAMPLES / "sip_alg_rewrite.pcap").findings
     assert rules(alg) == [("alg.sdp-rewritten-inconsistently", None, (1,)), ("media.one-way-audio", 0, ()),
-                          ("nat.private-sdp-address", None, ())]
+                          ("nat.media-source-mismatch", None, ()), ("nat.private-sdp-address", None, ())]
     # Fragments of a large INVITE dropped: the INVITE timeout is the symptom.
     frag = sipdiag.analyze(SAMPLES / "fragmented_invite_dropped.pcap").findings
     assert rules(frag) == [("call.invite-timeout", 1, ()), ("router.udp-fragmentation", None, (0,))]
     # No symptom, no cause: NAT observations of a call whose audio flowed stay where they are.
     latched = sipdiag.analyze(SAMPLES / "nat_symmetric_rtp.pcap").findings
-    assert rules(latched) == [("nat.private-contact", None, ()), ("nat.private-sdp-address", None, ())]
+    assert rules(latched) == [("nat.private-contact", None, ()), ("nat.private-sdp-address", None, ()),
+                              ("nat.via-address-mismatch", None, ()), ("nat.media-source-mismatch", None, ())]
 
 
 def finding(rule: str, call_id: str | None = "c1", severity: Severity = Severity.MAJOR, confidence: str = "high",
@@ -129,4 +134,5 @@ def test_json_records_carry_the_links(tmp_path) -> None:
     assert doc["schema"] == "sipdiag.analysis/1"
     assert [(r["index"], r["rule"], r["cause"], r["explains"]) for r in doc["findings"]] == [
         (0, "alg.sdp-rewritten-inconsistently", None, [1]), (1, "call.ack-timeout-32s", 0, []),
-        (2, "nat.private-sdp-address", None, [])]
+        (2, "nat.private-sdp-address", None, []), (3, "media.rtcp-issues", None, []),
+        (4, "nat.media-source-mismatch", None, [])]

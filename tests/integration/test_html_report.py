@@ -281,7 +281,7 @@ def test_large_captures_are_capped_and_the_page_says_so(hostile_pcap: Path) -> N
     root = ET.fromstring(out.getvalue())
     notes = [text(p) for p in root.iter(f"{XHTML}p") if p.get("class") == "note"]
     assert notes == [
-        "The first 2 of 7 are listed; the JSON document (--format json) has them all.",
+        "The first 2 of 8 are listed; the JSON document (--format json) has them all.",
         "The first 1 of 2 are listed; the JSON document (--format json) has them all.",
         "Ladders are drawn for 1 of 2 calls: those with findings or problems first, then in capture order. "
         "Draw any call with: sipdiag flow CAPTURE --call '#N'.",

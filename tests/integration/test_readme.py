@@ -34,7 +34,8 @@ def test_library_examples_run() -> None:
     assert lines[2] == ("clean_call-1@sdlab sip:200@203.0.113.10 sip:300@203.0.113.10 answered 200 1.417 307.782 "
                         "1.508 caller")
     assert _run(cases) == ["P2 engineering nat.private-sdp-address",
-                           "True ['nat.private-sdp-address', 'media.one-way-audio']", "resolved"]
+                           "True ['nat.private-sdp-address', 'media.one-way-audio', 'nat.media-source-mismatch']",
+                           "resolved"]
 
 
 def test_every_command_is_in_the_readme_with_help() -> None:

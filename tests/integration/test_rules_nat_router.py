@@ -133,7 +133,7 @@ ALG_VIA = "SIP/2.0/UDP 203.0.113.200:5060;branch=z9hG4bKcl1;rport"
 
 
 def _alg_invite(body: str, declared: int | None) -> str:
-    return cc.sip_message("INVITE sip:200@example.com SIP/2.0", via=ALG_VIA, call_id="cl-1", cseq="1 INVITE",
+    return cc.via_sip_message("INVITE sip:200@example.com SIP/2.0", via=ALG_VIA, call_id="cl-1", cseq="1 INVITE",
                           contact="<sip:100@203.0.113.200:5060>", body=body, content_length=declared)
 
 
@@ -151,7 +151,7 @@ def test_content_length_mismatch(tmp_path) -> None:
     # a shorter public address: the body ends before Content-Length does
     shrunk = cc.sdp_body("198.51.100.7", 6000, origin="192.168.100.100")
     long_decl = len(cc.sdp_body("192.168.100.100", 6000).replace("\n", "\r\n").encode())
-    short = cc.sip_message("INVITE sip:200@example.com SIP/2.0", via=ALG_VIA.replace("203.0.113.200", "198.51.100.7"),
+    short = cc.via_sip_message("INVITE sip:200@example.com SIP/2.0", via=ALG_VIA.replace("203.0.113.200", "198.51.100.7"),
                            call_id="cl-2", cseq="1 INVITE", body=shrunk, content_length=long_decl)
     g = only(cc.single_messages(tmp_path / "short.pcap", ((short, ("198.51.100.7", 5060), cc.PBX),)),
              "alg.content-length-mismatch")
@@ -161,11 +161,11 @@ def test_content_length_mismatch(tmp_path) -> None:
 
 
 def test_message_modified_in_transit(tmp_path) -> None:
-    lan = cc.sip_message("INVITE sip:200@example.com SIP/2.0", via="SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKmt1;rport",
+    lan = cc.via_sip_message("INVITE sip:200@example.com SIP/2.0", via="SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKmt1;rport",
                          call_id="mt-1", cseq="1 INVITE", contact="<sip:100@192.168.1.10:5060>",
                          body=cc.sdp_body("192.168.1.10", 6000))
     # the copy after the router: Via and Contact rewritten, rport dropped, c= rewritten, o= left alone
-    wan = cc.sip_message("INVITE sip:200@example.com SIP/2.0", via="SIP/2.0/UDP 203.0.113.2:5060;branch=z9hG4bKmt1",
+    wan = cc.via_sip_message("INVITE sip:200@example.com SIP/2.0", via="SIP/2.0/UDP 203.0.113.2:5060;branch=z9hG4bKmt1",
                          call_id="mt-1", cseq="1 INVITE", contact="<sip:100@203.0.113.2:5060>",
                          body=cc.sdp_body("203.0.113.2", 6000, origin="192.168.1.10"))
     inside, outside = ("192.168.1.10", 5060), ("203.0.113.2", 5060)
