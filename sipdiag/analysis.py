@@ -52,8 +52,8 @@ class Analysis:
     media: tuple[CallMedia, ...] = ()  # per call, in the order of `calls`: its streams, audio verdict, DTMF
     rtp: RtpStatsResult | None = None  # the raw statistics: DTMF events, RTCP reports, capture hiccups
     findings: tuple[Finding, ...] = ()  # the rule set's diagnosis, worst first (sipdiag.checks)
-    # ICMP errors quoting a packet (sipdiag.icmp): empty until the capture side forwards `kind == "icmp"`
-    # datagrams (sipdiag.ingest keeps only SIP and RTCP today); router.icmp-unreachable reads them.
+    # ICMP errors quoting a packet (sipdiag.icmp), forwarded by the capture side with the SIP datagrams;
+    # router.icmp-unreachable reads them.
     icmp_errors: tuple[IcmpError, ...] = ()
     _media_by_call: dict[str, CallMedia] = field(default_factory=dict, init=False, repr=False, compare=False)
     # What several rules derive from the same messages (e.g. the Via paths of sipdiag.checks.vias), computed

@@ -2,7 +2,7 @@
 or, for large files, in a second process so that it works while this one parses SIP and builds calls.
 
     for item in ingest(path):
-        list[Datagram]  -> SIP datagrams in frame order, in batches (few)
+        list[Datagram]  -> SIP datagrams (and ICMP errors) in frame order, in batches (few)
         CaptureResult   -> last: the capture's facts, the RTCP count, the RTP statistics
 
 Why a second process: the capture side (reading, NumPy decoding, stream statistics) and the SIP side (parsing,
@@ -109,6 +109,10 @@ def _in_process(path: str | Path) -> Iterator[list[Datagram] | CaptureResult]:
             elif item.kind == "rtcp":
                 engine.add_datagram(item)
                 rtcp += 1
+            elif item.kind == "icmp":
+                # ICMP errors quoting a SIP or RTP packet (router.icmp-unreachable); few, and in frame order with
+                # the SIP datagrams so that a rule can tell an error during the call from one after its BYE.
+                batch.append(item)
         else:
             engine.add(item)
     if batch:

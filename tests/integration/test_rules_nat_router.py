@@ -3,12 +3,11 @@ with its severity and key evidence, and stays silent on one that does not."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
 import sipdiag
-from sipdiag.checks import LANGUAGES, run_checks
+from sipdiag.checks import LANGUAGES
 from tests import callcapture as cc
 from tests import pcapwriter as pw
 from tests.conftest import SAMPLES
@@ -196,18 +195,10 @@ def test_nat_binding_timeout(tmp_path) -> None:
 
 
 def _with_icmp(path):
-    """The analysis with the capture's ICMP errors decoded by the capture layer itself (sipdiag.ingest does not
-    forward ICMP datagrams yet, so `analyze` leaves Analysis.icmp_errors empty)."""
-    from sipdiag.icmp import parse_icmp_error
-    from sipdiag.model import Datagram
-    from sipdiag.parsers.scan import scan_capture
-
+    """router.icmp-unreachable as `analyze` finds it: the capture side forwards ICMP errors with the SIP."""
     analysis = sipdiag.analyze(path)
-    errors = analysis.icmp_errors or tuple(
-        e for d in scan_capture(path) if isinstance(d, Datagram) and d.kind == "icmp"
-        for e in (parse_icmp_error(d),) if e is not None)
-    analysis = dataclasses.replace(analysis, icmp_errors=errors)
-    return [f for f in run_checks(analysis) if f.rule == "router.icmp-unreachable"]
+    assert all(e.frame for e in analysis.icmp_errors)
+    return [f for f in analysis.findings if f.rule == "router.icmp-unreachable"]
 
 
 def _port_unreachable(at_s: tuple[float, ...]) -> tuple:
