@@ -97,8 +97,11 @@ ICMP_BUDGET = 2000
 
 
 def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple[str, ...] = (),
-            ignore: tuple[str, ...] = (), settings: Mapping[str, Any] | None = None) -> Analysis:
+            ignore: tuple[str, ...] = (), settings: Mapping[str, Any] | None = None, rules: bool = True) -> Analysis:
     """Read the capture at `path` ('-' for standard input) and return its Analysis.
+
+    rules: False leaves `findings` empty, for a caller that runs the rule engine itself
+    (sipdiag.checks.background runs it on the other core while the JSON document is written).
 
     select/ignore: rule ids or prefixes (`media`, `call.ack-timeout-32s`) to run or leave out.
     settings: rule thresholds (a full tree, see sipdiag.checks.settings.merged); None = RULES.md §5 defaults.
@@ -116,6 +119,8 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     gc.disable()
     try:
         analysis = _analyze(path, keep_messages)
+        if not rules:
+            return analysis
         return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore,
                                                            settings=settings))
     finally:

@@ -122,9 +122,21 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
 
     from .checks import Severity, worst
 
-    analysis = run_analysis(capture, select=select, ignore=ignore, settings=settings)
+    # JSON is written calls and streams first: the rule engine runs on the other core meanwhile.
+    background = fmt == "json"
+    analysis = run_analysis(capture, select=select, ignore=ignore, settings=settings, rules=not background)
     call = analysis.find_call(call_ref) if call_ref else None
-    render(analysis, fmt, output, call=call, lang=lang, fail_on=fail_on, csv_table=csv_table or "calls")
+    pending = None
+    if background:
+        from dataclasses import replace
+
+        from .checks.background import start_checks
+
+        pending = start_checks(analysis, select=select, ignore=ignore, settings=settings)
+    render(analysis, fmt, output, call=call, lang=lang, fail_on=fail_on, csv_table=csv_table or "calls",
+           findings=pending)
+    if pending is not None:
+        analysis = replace(analysis, findings=pending())
     if ticket:
         from .casecli import filing_line
         from .cases import CaseStore

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,7 @@ NOT_ACCEPTABLE = (488, 606, 415)  # Not Acceptable Here / Not Acceptable / Unsup
 AUXILIARY = ("TELEPHONE-EVENT", "CN", "RED", "ULPFEC")
 
 
+@lru_cache(maxsize=1024)  # a capture has a few distinct codec strings, read for every call by several rules
 def format_key(codec: str) -> tuple[str, str]:
     """`PCMU/8000` -> ("PCMU", "8000"); an unresolved dynamic type ("96") -> ("#96", ""). Names compare
     case-insensitively (RFC 4855 §3: media subtype names are case-insensitive)."""

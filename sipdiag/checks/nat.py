@@ -4,6 +4,8 @@ from a public one, Via and ports a NAT rewrote, responses lost without rport, st
 
 from __future__ import annotations
 
+import re
+
 import bisect
 import ipaddress
 from collections.abc import Iterator
@@ -24,8 +26,18 @@ def _host(address: str) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
+# The usual Contact, `<sip:user@host:port;params>` (or without user or angle brackets), read without the full
+# name-addr grammar; anything else (quoted display names with '<', IPv6, escapes) takes the parser.
+_SIMPLE_CONTACT = re.compile(r"\s*<?sips?:(?:[^@<>\s\"]+@)?([A-Za-z0-9.\-]+)(?::\d+)?(?=[;>?\s]|$)")
+
+
 def contact_host(contact: str | None) -> str | None:
-    na = parse_name_addr(contact) if contact else None
+    if not contact:
+        return None
+    m = _SIMPLE_CONTACT.match(contact)
+    if m is not None:
+        return m.group(1)
+    na = parse_name_addr(contact)
     return na.uri.host if na is not None and na.uri is not None else None
 
 

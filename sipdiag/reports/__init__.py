@@ -9,10 +9,11 @@ from ..model import Call
 
 
 def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = None, lang: str = "en",
-           fail_on: str = "major", csv_table: str = "calls") -> None:
+           fail_on: str = "major", csv_table: str = "calls", findings=None) -> None:
     """Render `analysis` in format `fmt` ('terminal', 'json', 'html', 'csv' or 'junit') to `out`; with `call`, that
     call only; texts of findings in `lang` (JSON carries every language). csv_table: 'calls' or 'findings';
-    fail_on: the severity that fails a JUnit testcase ('never': none)."""
+    fail_on: the severity that fails a JUnit testcase ('never': none). findings: JSON only, a callable giving the
+    findings once the rest is written (sipdiag.checks.background)."""
     if fmt == "html":
         from .html import render_html
 
@@ -20,7 +21,7 @@ def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = Non
     elif fmt == "json":
         from .json import render_json
 
-        render_json(analysis, out, call=call)
+        render_json(analysis, out, call=call, findings=findings)
     elif fmt == "csv":
         from .csv import render_csv
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ..analysis import Analysis
@@ -24,7 +25,7 @@ def to_document(a: Analysis, *, call: Call | None = None) -> dict[str, Any]:
     return {k: list(v()) if callable(v) else v for k, v in _parts(a, call).items()}
 
 
-def _parts(a: Analysis, call: Call | None) -> dict[str, Any]:
+def _parts(a: Analysis, call: Call | None, findings: Callable[[], Sequence[Any]] | None = None) -> dict[str, Any]:
     """The document with its long arrays as generator functions, so a writer can stream them record by record
     (the document of a capture with thousands of calls is never held whole)."""
     c = a.capture
@@ -79,8 +80,8 @@ def _parts(a: Analysis, call: Call | None) -> dict[str, Any]:
                          "streams_in_gap": h.streams_in_gap, "streams_active": h.streams_active}
                         for h in (a.rtp.hiccups if a.rtp else ())],
         },
-        "findings": [finding_record(f, i) for i, f in enumerate(a.findings)
-                     if call is None or f.call_id in (None, call.call_id)],
+        "findings": lambda: (finding_record(f, i) for i, f in enumerate(findings() if findings else a.findings)
+                                if call is None or f.call_id in (None, call.call_id)),
         "anomalies": [{"code": x.code, "frame": x.frame, "detail": x.detail} for x in a.anomalies],
     }
 
@@ -241,17 +242,26 @@ def registration_record(r) -> dict[str, Any]:
     }
 
 
-def render_json(a: Analysis, out: TextIO, *, call: Call | None = None) -> None:
+def render_json(a: Analysis, out: TextIO, *, call: Call | None = None,
+                findings: Callable[[], Sequence[Any]] | None = None) -> None:
     """Indented and ASCII-only for a person at a terminal (no raw control or bidi characters reach the screen);
     compact UTF-8 from orjson for a pipe or a file, which is what programs read (five times faster than the
-    standard encoder; control characters are escaped as JSON requires), written record by record."""
+    standard encoder; control characters are escaped as JSON requires), written record by record.
+
+    findings: when given, called for the findings (instead of `a.findings`) only once the calls and streams are
+    written: the rule engine can run on the other core meanwhile (sipdiag.checks.background)."""
+    if findings is not None:
+        from dataclasses import replace
+
+        if getattr(out, "isatty", lambda: False)():
+            a, findings = replace(a, findings=tuple(findings())), None
     if getattr(out, "isatty", lambda: False)():
         out.write(json.dumps(to_document(a, call=call), indent=2, ensure_ascii=True) + "\n")
         return
     import orjson
 
     out.write("{")
-    for n, (key, value) in enumerate(_parts(a, call).items()):
+    for n, (key, value) in enumerate(_parts(a, call, findings).items()):
         out.write(("," if n else "") + orjson.dumps(key).decode() + ":")
         if callable(value):
             out.write("[")
