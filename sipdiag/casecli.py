@@ -104,6 +104,7 @@ def case() -> None:
         sipdiag analyze call.pcap --ticket T-123 --customer "ACME Ltd"
         sipdiag case list --open
         sipdiag case show T-123
+        sipdiag case reply T-123 --lang ru
         sipdiag case close T-123
     """
 
@@ -154,6 +155,18 @@ def case_list(open_only: bool, queue: str | None, fmt: str, store: str | None) -
     for c in items:
         click.echo(f"{plain(c.ticket):16} {c.status:9} {c.priority or '-':3} {c.queue or '-':12} "
                    f"{c.category or '-':12} {c.updated_at[:19]}  {plain(c.customer or '')}")
+
+
+@case.command("reply")
+@click.argument("ticket")
+@click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True)
+@click.option("--audience", type=click.Choice(("customer", "engineer")), default="customer", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(("text", "markdown")), default="text", show_default=True)
+@store_option
+def case_reply(ticket: str, lang: str, audience: str, fmt: str, store: str | None) -> None:
+    """The ready-to-send message for the ticket's latest analysis (as 'sipdiag reply' wrote it when filed)."""
+    with _open(store) as cases:
+        click.echo(cases.reply(ticket, audience=audience, lang=lang, fmt=fmt), nl=False)
 
 
 @case.command("close")

@@ -27,6 +27,10 @@ MIGRATIONS: list[list[str]] = [
             delivered_at TEXT)""",
         "CREATE INDEX notifications_pending ON notifications (status)",
     ],
+    # 2: the ready-to-send replies of each filing, rendered when it is filed (the capture may be gone later)
+    [
+        "ALTER TABLE filings ADD COLUMN replies TEXT",
+    ],
 ]
 
 

@@ -144,6 +144,7 @@ class CaseStore:
             document = to_document(analysis)
         summary = summarize(analysis)
         result = triage(summary)
+        replies = render_replies(analysis)
         now = _now()
         name = Path(str(path)).name
         with self.db.transaction() as cur:
@@ -163,9 +164,9 @@ class CaseStore:
                             "ON CONFLICT (sha256) DO NOTHING", (sha, size, name, now))
                 row = cur.execute(
                     "INSERT INTO filings (ticket_id, sha256, kind, vantage, filed_at, summary, document, triage, "
-                    "verdict) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    "verdict, replies) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (ticket, sha, kind, vantage, now, _dumps(summary), _dumps(document), _dumps(result.as_dict()),
-                     None if verdict is None else _dumps(verdict))).one()
+                     None if verdict is None else _dumps(verdict), _dumps(replies))).one()
                 filing_id = row["id"]  # type: ignore[index]
                 if kind == "analysis":
                     cur.execute("UPDATE tickets SET customer = COALESCE(?, customer), priority = ?, queue = ?, "
@@ -255,6 +256,21 @@ class CaseStore:
             cur.execute("UPDATE tickets SET status = ?, closed_at = ?, updated_at = ? WHERE id = ?",
                         ("closed", now, now, ticket))
 
+    def reply(self, ticket: str, *, audience: str = "customer", lang: str = "en", fmt: str = "text") -> str:
+        """The ready-to-send reply for the ticket's latest analysis (rendered when it was filed)."""
+        latest = self.show(ticket).latest_analysis
+        if latest is None:
+            raise UsageError(f"ticket {ticket} has no analysis yet",
+                             hint=f"File a capture first: sipdiag analyze FILE --ticket {ticket}")
+        with self.db.transaction() as cur:
+            row = cur.execute("SELECT replies FROM filings WHERE id = ?", (latest.id,)).one()
+        replies = json.loads(row["replies"]) if row and row["replies"] else {}
+        text = replies.get(f"{audience}.{lang}.{fmt}")
+        if text is None:
+            raise UsageError(f"filing #{latest.id} of ticket {ticket} has no stored {audience} reply in {lang}/{fmt}",
+                             hint="It was filed by an older sipdiag; file the capture again.")
+        return text
+
     def document(self, filing_id: int) -> dict[str, Any] | None:
         """The full analysis document (sipdiag.analysis JSON) of a filing."""
         with self.db.transaction() as cur:
@@ -304,6 +320,23 @@ class CaseStore:
                         ("delivered" if delivery.delivered else "pending", delivery.attempts, delivery.error,
                          _now() if delivery.delivered else None, notification_id))
         return delivery
+
+
+def render_replies(analysis: Analysis) -> dict[str, str]:
+    """Every ready-to-send reply of an analysis (audience.lang.format -> text): a few kilobytes, kept with the
+    filing so that `sipdiag case reply` works when the capture is long gone."""
+    import io
+
+    from ..reports.reply import AUDIENCES, FORMATS, render_reply
+
+    out = {}
+    for audience in AUDIENCES:
+        for lang in ("en", "ru"):
+            for fmt in FORMATS:
+                buf = io.StringIO()
+                render_reply(analysis, buf, audience=audience, lang=lang, fmt=fmt)
+                out[f"{audience}.{lang}.{fmt}"] = buf.getvalue()
+    return out
 
 
 def notification_payload(filing: Filing) -> dict[str, Any]:

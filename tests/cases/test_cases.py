@@ -184,7 +184,7 @@ def test_concurrent_creation_of_a_new_sqlite_store(tmp_path: Path) -> None:
     assert [p.exitcode for p in procs] == [0, 0, 0]
     with CaseStore(url) as cases:
         assert len(cases.list()) == 1 + 3 * FILINGS_EACH
-        assert cases.schema_version == 1
+        assert cases.schema_version == 2
         assert len(cases.show("T-shared").filings) == 1  # one capture: filed once, 14 duplicates recognised
 
 
@@ -315,3 +315,52 @@ class _ReceiverOnPort(_Receiver):
         self.server = HTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+
+def test_case_reply_is_the_reply_of_the_latest_analysis(tmp_path: Path) -> None:
+    store = str(tmp_path / "cases.db")
+    sipdiag("analyze", str(ONE_WAY), "--ticket", "T-8", "--store", store, "-o", os.devnull)
+    for lang in ("en", "ru"):
+        for audience in ("customer", "engineer"):
+            stored = sipdiag("case", "reply", "T-8", "--lang", lang, "--audience", audience, "--store", store)
+            fresh = sipdiag("reply", str(ONE_WAY), "--lang", lang, "--audience", audience)
+            assert stored.returncode == fresh.returncode == 0, stored.stderr
+            assert stored.stdout == fresh.stdout and stored.stdout
+    md = sipdiag("case", "reply", "T-8", "--format", "markdown", "--store", store)
+    assert md.stdout == sipdiag("reply", str(ONE_WAY), "--format", "markdown").stdout
+    r = sipdiag("case", "reply", "T-404", "--store", store)
+    assert r.returncode == 2 and r.stderr.startswith("Error: no ticket 'T-404'")
+
+
+def test_a_version_1_store_is_migrated_on_open(tmp_path: Path) -> None:
+    from sipdiag.cases import migrations
+    from sipdiag.cases.backends import connect
+
+    path = tmp_path / "old.db"
+    db = connect(str(path))
+    first = migrations.MIGRATIONS[:1]
+    original = migrations.MIGRATIONS
+    migrations.MIGRATIONS = first
+    try:
+        assert migrations.migrate(db) == 1
+        with db.transaction() as cur:  # a filing written by the version-1 sipdiag
+            cur.execute("INSERT INTO tickets (id, status, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                        ("T-old", "open", "2026-01-01", "2026-01-01"))
+            cur.execute("INSERT INTO captures (sha256, size, name, first_filed_at) VALUES (?, ?, ?, ?)",
+                        ("0" * 64, 1, "old.pcap", "2026-01-01"))
+            cur.execute("INSERT INTO filings (ticket_id, sha256, kind, filed_at, summary, triage) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", ("T-old", "0" * 64, "analysis", "2026-01-01",
+                                                      json.dumps({"figures": {"calls": 0}, "findings": []}),
+                                                      json.dumps({"category": None, "rule": None, "priority": "P4",
+                                                                  "queue": "first-line", "reason": "-",
+                                                                  "affected_calls": 0, "calls": 0})))
+    finally:
+        migrations.MIGRATIONS = original
+        db.close()
+    with CaseStore(str(path)) as cases:
+        assert cases.schema_version == 2
+        assert [f.capture_name for f in cases.show("T-old").filings] == ["old.pcap"]
+        with pytest.raises(Exception, match="has no stored customer reply"):
+            cases.reply("T-old")
+        cases.file("T-old", CLEAN)  # a new analysis has its replies
+        assert cases.reply("T-old").startswith("Hello")
