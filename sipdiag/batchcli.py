@@ -61,22 +61,28 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
     err = Console(stderr=True)
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("analysing", total=None, rate="")
-        started = [None]
+    # The bar (and its refresh thread) starts with the first result: by then the worker pool has been forked.
+    state: dict = {}
 
-        def progress(done: int, total: int, rows: dict) -> None:
-            import time
+    def progress(done: int, total: int, rows: dict) -> None:
+        import time
 
-            now = time.monotonic()
-            if started[0] is None:
-                started[0] = (now, done - 1)
-            t0, d0 = started[0]
-            rate = (done - d0) / (now - t0) if now > t0 else 0.0
-            bar.update(task, completed=done, total=total, rate=f"{rate:.1f}/s")
+        now = time.monotonic()
+        if "bar" not in state:
+            state["bar"] = Progress(*columns, console=err, transient=False)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task("analysing", total=total, rate="")
+            state["start"] = (now, done - 1)
+        t0, d0 = state["start"]
+        rate = (done - d0) / (now - t0) if now > t0 else 0.0
+        state["bar"].update(state["task"], completed=done, total=total, rate=f"{rate:.1f}/s")
 
+    try:
         result = analyze_many(files, jobs=jobs, scheduler=scheduler, out_dir=out_dir, resume=resume,
                               options=Options(ticket_pattern, store), progress=progress)
+    finally:
+        if "bar" in state:
+            state["bar"].stop()
     written = result.save(out_dir, out_format) if out_dir else []
     overview(result, Console(file=sys.stdout, highlight=False))
     for path in written:
