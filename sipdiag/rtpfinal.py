@@ -134,6 +134,8 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
         "max_delta_frame": [f or None for f in c["max_delta_frame"][rows].tolist()],
         "previous_ssrc": [previous[r] for r in order], "rtp_like": like[rows].tolist(),
         "timestamp_span": ((c["last_ts"][rows] - c["first_ts"][rows]) & 0xFFFFFFFF).tolist(),
+        "dscp": [None if v < 0 else v for v in c["dscp"][rows].tolist()],
+        "dscp_remarked": c["dscp_other"][rows].tolist(),
         "clock_drift_ppm": [None if np.isnan(v) else round(v, 1) for v in drift[rows].tolist()],
         "clock_fit_residual_ms": [None if np.isnan(v) else round(v, 2) for v in residual[rows].tolist()],
         **{k: v[rows].tolist() for k, v in cols.items()},

@@ -75,6 +75,10 @@ class RtpStreamStats(NamedTuple):
     # RTP timestamp units from the first packet to the last (mod 2^32): over duration_s it is the sender's
     # clock, which codec.timestamp-clock-mismatch compares with the payload format's (RFC 3550 §5.1).
     timestamp_span: int = 0
+    # DSCP of the stream's first packet (RFC 2474; None where the IP header was not read, e.g. inside a tunnel), and
+    # how many of its packets carried another DSCP (re-marking on the way, qos.dscp-marking)
+    dscp: int | None = None
+    dscp_remarked: int = 0
     # the sender's clock against the capture's: least-squares timestamp rate / nominal clock - 1, in ppm (positive:
     # runs fast); None without a clock or with too little media to fit (sipdiag.rtpdrift)
     clock_drift_ppm: float | None = None

@@ -63,6 +63,7 @@ _ENGINE_STATE = {
     "ts_jumps": np.int64, "max_delta": np.float64, "max_delta_frame": np.int64, "delta_sum": np.float64,
     "delta_n": np.int64, "pt_mask_lo": np.uint64, "pt_mask_hi": np.uint64, "cand": np.bool_,
     "infer_ts": np.int64, "infer_ns": np.int64, "last_ts": np.int64,
+    "dscp": np.int16, "dscp_other": np.int64,  # the first packet's DSCP (-1 unknown); packets marked otherwise
 }  # fmt: skip
 
 
@@ -88,6 +89,8 @@ class RtpStatsTable(StreamTable):
         c["ws_ref_ns"][rows] = rtp.ts_ns[first]
         c["first_ts"][rows] = rtp.timestamp[first]
         c["last_pt"][rows] = rtp.payload_type[first]
+        dscp = rtp.dscp[first].astype(np.int16) if rtp.dscp is not None else np.full(len(rows), -1, np.int16)
+        c["dscp"][rows] = np.where(dscp > 63, -1, dscp)
         init_seq(c, rows, rtp.sequence[first].astype(np.int64))
         init_jitter_buffer(c, rows)
 
@@ -243,6 +246,11 @@ class RtpStatsEngine:
 
     def _fold_counts(self, b: BatchView) -> None:
         c, segs, rows = self.table.cols, b.segs, b.rows
+        if b.rtp.dscp is not None:
+            # Re-marking inside a stream (RULES.md qos.dscp-marking): packets whose DSCP is not the first packet's.
+            dscp = b.rtp.dscp.take(b.order).astype(np.int16)
+            first = segs.spread(c["dscp"][rows])
+            c["dscp_other"][rows] += segs.reduce_sum((dscp != first) & (dscp <= 63) & (first >= 0))
         c["bytes"][rows] += segs.reduce_sum(b.gather("packet_len"))
         c["markers"][rows] += segs.reduce_sum(b.marker)
         if not b.all_in_time:

@@ -1,8 +1,8 @@
-"""Quality-of-service rules (RULES.md §3.7): queueing delay that builds up on a saturated link during a call.
+"""Quality-of-service rules (RULES.md §3.7): voice not marked for priority (DSCP), and queueing delay that builds
+up on a saturated link during a call.
 
-qos.dscp-marking is not here: neither the SIP datagrams nor the RTP columns carry the IP header's DSCP/TOS byte
-into the analysis yet (sipdiag.parsers.scan builds SIP datagrams and sipdiag.parsers.columns the RTP columns
-without it), so there is nothing to judge the marking by.
+The DSCP of each RTP stream comes from the capture layer's fast path (the IP header's TOS / traffic class, read
+column-wise with the RTP header): the first packet's value and how many packets carried another one.
 """
 
 from __future__ import annotations
@@ -129,3 +129,96 @@ def bufferbloat_suspected(analysis: Analysis) -> Iterator[Hit]:
             "jitter_en": "rose with it" if jitter_up else "did not rise",
             "jitter_ru": "рос вместе с ней" if jitter_up else "не рос",
         }, severity=Severity.MAJOR if peak / 2 > major_ms else None, confidence="medium" if jitter_up else "low")
+
+
+# RULES.md qos.dscp-marking: "≥ 90 % of RTP packets with DSCP ≠ 46"; a stream shorter than this says little.
+DSCP_MIN_PACKETS = 50
+DSCP_UNMARKED_SHARE = 0.9
+DSCP_NAMES = {0: "default (CS0)", 8: "CS1", 24: "CS3", 26: "AF31", 34: "AF41", 40: "CS5", 46: "EF", 48: "CS6"}
+
+
+def _dscp_name(value: int) -> str:
+    name = DSCP_NAMES.get(value)
+    return f"{value} ({name})" if name else str(value)
+
+
+@check(
+    id="qos.dscp-marking", category="router", severity="info", owner="first-line",
+    title="Voice packets not marked for priority (DSCP), or re-marked on the way",
+    customer={
+        "en": "The sound from your phone is not marked as urgent traffic, so other data on your network (downloads, "
+              "video) can delay it. If your router has a QoS or priority setting, give priority to your phones or to "
+              "traffic marked EF (46); we will also check the phone's settings.",
+        "ru": "Звук с вашего телефона не помечен как срочный трафик, поэтому другие данные в вашей сети (загрузки, "
+              "видео) могут его задерживать. Если в роутере есть настройка QoS или приоритета, дайте приоритет "
+              "телефонам или трафику с меткой EF (46); мы также проверим настройки телефона.",
+    },
+    engineer={
+        "en": "Call {call_id}: {detail_en} Expected DSCP {expected} (EF, RFC 3246; RFC 4594 maps telephony to EF). "
+              "Fix: set the phone's RTP DSCP/ToS to 46 (ToS 0xB8, 184) in its QoS/VLAN settings, trust or re-mark "
+              "voice on the customer's switch/router uplink, check the managed access for bleaching.",
+        "ru": "Вызов {call_id}: {detail_ru} Ожидается DSCP {expected} (EF, RFC 3246; RFC 4594 относит телефонию к "
+              "EF). Исправление: задайте в телефоне DSCP/ToS для RTP 46 (ToS 0xB8, 184) в настройках QoS/VLAN, "
+              "доверяйте метке или перемаркируйте голос на коммутаторе/роутере клиента, проверьте, не сбрасывает ли "
+              "метку управляемый доступ.",
+    },
+)
+def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    An answered call whose audio leaves the customer's network without priority marking: an RTP stream sent from
+    a private address (the capture saw it on the customer's side, where marking matters) of which at least 90 %
+    of the packets carry a DSCP other than qos.rtp_dscp (46, EF). And, at any vantage point, a stream whose
+    packets change DSCP mid-way (at least 10 % re-marked): a switch or router in the path re-marks voice.
+
+    ## Why it matters
+    Marking only matters where a queue builds up - the customer's uplink and Wi-Fi (WMM) queues: unmarked voice
+    waits behind bulk traffic there, which shows as jitter and loss. Info on its own; minor when the same stream
+    also shows loss or jitter at the minor level. On the public Internet DSCP is routinely reset, so streams from
+    public addresses are not judged for marking.
+
+    ## How to fix
+    Provision the phone's RTP DSCP (46 / ToS 0xB8), give voice priority on the customer's router (QoS, or trust
+    DSCP), and on managed access trust or re-mark voice at the edge; find the re-marking hop by capturing on both
+    sides of it.
+
+    ## References
+    RFC 2474 §3, RFC 3246, RFC 4594 §4.2, RULES.md qos.dscp-marking
+    """
+    expected = int(setting("qos.rtp_dscp"))
+    loss_minor = float(setting("media.loss_pct.minor"))
+    jitter_minor = float(setting("media.jitter_mean_ms.minor"))
+    from ..media import is_private
+
+    for call in analysis.calls:
+        media = analysis.media_of(call)
+        if media is None or call.outcome != "answered":
+            continue
+        unmarked, remarked, frames, quality = [], [], [], False
+        for i in media.streams:
+            st = analysis.streams[i].stats
+            if st.dscp is None or st.packets < DSCP_MIN_PACKETS:
+                continue
+            flow = f"{st.src_ip}:{st.src_port} -> {st.dst_ip}:{st.dst_port}"
+            other_share = st.dscp_remarked / st.packets
+            not_expected = st.dscp_remarked if st.dscp == expected else st.packets - st.dscp_remarked
+            if is_private(st.src_ip) and not_expected / st.packets >= DSCP_UNMARKED_SHARE:
+                unmarked.append(f"{flow} DSCP {_dscp_name(st.dscp)} on {not_expected} of {st.packets} packets")
+                frames.append(st.first_frame)
+                quality |= st.loss_pct >= loss_minor or (st.jitter_mean_ms or 0) >= jitter_minor
+            if other_share >= 0.1:
+                remarked.append(f"{flow} starts with DSCP {_dscp_name(st.dscp)}, {st.dscp_remarked} of {st.packets} "
+                                "packets carry another")
+                frames.append(st.first_frame)
+        if not unmarked and not remarked:
+            continue
+        en = ru = ""
+        if unmarked:
+            en += f"RTP from the customer's side not marked: {'; '.join(unmarked)}."
+            ru += f"RTP со стороны клиента без метки приоритета: {'; '.join(unmarked)}."
+        if remarked:
+            en += (" " if en else "") + f"Re-marked within the stream: {'; '.join(remarked)}."
+            ru += (" " if ru else "") + f"Перемаркировка внутри потока: {'; '.join(remarked)}."
+        yield Hit(call.call_id, tuple(sorted(set(frames))), {
+            "call_id": call.call_id, "expected": expected, "unmarked": unmarked, "remarked": remarked,
+            "detail_en": en, "detail_ru": ru}, severity=Severity.MINOR if quality else None)

@@ -48,6 +48,9 @@ STUN_MAGIC_COOKIE = 0x2112A442  # RFC 5389 §6
 RTCP_FIRST_BYTE2, RTCP_LAST_BYTE2 = 192, 223
 
 
+DSCP_UNKNOWN = 255  # not a DSCP (six bits): the packet's IP header was not read for it
+
+
 @dataclass(frozen=True, slots=True)
 class RtpColumns:
     """RTP fixed-header fields of the records of one batch that the fast path took for RTP (RFC 3550 §5.1).
@@ -74,6 +77,9 @@ class RtpColumns:
     # uint32, the first four payload octets (after CSRCs and extension), big-endian; 0 when the payload is shorter.
     # RFC 4733 §2.3 events live there: event (8 bits), E|R|volume (8), duration (16).
     payload_word: np.ndarray
+    # uint8, the DSCP of the IP header (TOS/traffic class >> 2; RFC 2474 §3), DSCP_UNKNOWN where the path that found
+    # the packet did not read it (None: not read at all)
+    dscp: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -242,7 +248,7 @@ def decode_batch(batch: RecordBatch, interfaces: list[Interface]) -> DecodedBatc
     sip = UdpRows(idx[sip_sel], src_hi[sip_sel], src_lo[sip_sel], dst_hi[sip_sel], dst_lo[sip_sel],
                   sport[sip_sel], dport[sip_sel], p_off[sip_sel], plen[sip_sel])
     rtp = _rtp_columns(batch, g, idx, is_rtp, p_off, plen, word0, word1, cc, src_hi, src_lo, dst_hi, dst_lo, sport,
-                       dport)
+                       dport, l3=l3, v4=ok4)
     truncated = int(np.count_nonzero(batch.caplen < batch.origlen))
     return DecodedBatch(kind, rtp, sip, np.flatnonzero(kind == Kind.RICH), truncated)
 
@@ -259,9 +265,14 @@ def _addresses(g: _Gather, l3: np.ndarray, v4: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _rtp_columns(batch: RecordBatch, g: _Gather, idx: np.ndarray, is_rtp: np.ndarray, p_off: np.ndarray,
-                 plen: np.ndarray, word0: np.ndarray, word1: np.ndarray, cc: np.ndarray, *addr_ports: np.ndarray) -> RtpColumns:
+                 plen: np.ndarray, word0: np.ndarray, word1: np.ndarray, cc: np.ndarray, *addr_ports: np.ndarray,
+                 l3: np.ndarray, v4: np.ndarray) -> RtpColumns:
     sel = np.flatnonzero(is_rtp)
     rec = idx[sel]
+    # DSCP (RFC 2474 §3): the upper six bits of the IPv4 TOS octet, or of the IPv6 traffic class (bits 4-11 of the
+    # header's first 16 bits); qos.dscp-marking reads it per stream. Gathered for the RTP rows only.
+    ip = l3[rec]
+    dscp = np.where(v4[rec], g.u8(ip + 1) >> 2, (g.u16(ip) >> 6) & 0x3F).astype(np.uint8)
     off = p_off[sel]
     length = plen[sel]
     w0 = word0[sel]
@@ -294,6 +305,7 @@ def _rtp_columns(batch: RecordBatch, g: _Gather, idx: np.ndarray, is_rtp: np.nda
         payload_len=payload_len.astype(np.int32),
         packet_len=length.astype(np.int32),
         payload_word=word,
+        dscp=dscp,
     )
 
 
@@ -302,4 +314,4 @@ def empty_rtp() -> RtpColumns:
     u64 = np.empty(0, dtype=np.uint64)
     i32 = np.empty(0, dtype=np.int32)
     return RtpColumns(e64, e64, u64, u64, u64, u64, i32, i32, np.empty(0, dtype=bool), np.empty(0, dtype=np.int16),
-                      i32, e64, e64, i32, i32, e64)
+                      i32, e64, e64, i32, i32, e64, np.empty(0, dtype=np.uint8))

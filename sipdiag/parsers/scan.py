@@ -23,7 +23,7 @@ import numpy as np
 from ..model import Anomaly, Datagram
 from .anomalies import AnomalyLog
 from .capture import CaptureFile, InterfaceStats, RecordBatch, read_capture
-from .columns import Kind, RtpColumns, decode_batch
+from .columns import DSCP_UNKNOWN, Kind, RtpColumns, decode_batch
 from .linktypes import linktype_name
 from .net import RichPath, RtpRow
 
@@ -169,7 +169,8 @@ def rtp_rows_to_columns(rows: list[RtpRow]) -> RtpColumns:
     col = lambda i, dt: np.fromiter((f[i] for f in fields), dt, n)  # noqa: E731
     return RtpColumns(frame, ts, src[:, 0].copy(), src[:, 1].copy(), dst[:, 0].copy(), dst[:, 1].copy(), sport, dport,
                       col(0, bool), col(1, np.int16), col(2, np.int32), col(3, np.int64), col(4, np.int64),
-                      col(5, np.int32), col(6, np.int32), col(7, np.int64))
+                      col(5, np.int32), col(6, np.int32), col(7, np.int64),
+                      np.full(n, DSCP_UNKNOWN, dtype=np.uint8))  # tunnelled/reassembled: outer header not kept
 
 
 def _rtp_fields(p: bytes) -> tuple[bool, int, int, int, int, int, int, int]:
@@ -189,7 +190,7 @@ def merge_rtp(a: RtpColumns, b: RtpColumns) -> RtpColumns:
     """Concatenate two column sets and put them back in frame order."""
     if not len(a):
         return b
-    names = RtpColumns.__slots__
+    names = [k for k in RtpColumns.__slots__ if getattr(a, k) is not None and getattr(b, k) is not None]
     cols = {k: np.concatenate([getattr(a, k), getattr(b, k)]) for k in names}
     order = np.argsort(cols["frame"], kind="stable")
     return RtpColumns(**{k: v[order] for k, v in cols.items()})

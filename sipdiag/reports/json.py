@@ -139,7 +139,7 @@ def stream_record(m) -> dict[str, Any]:
         "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max, "burst_ratio": s.burst_ratio,
         "max_delta_ms": s.max_delta_ms, "jitter_mean_ms": s.jitter_mean_ms, "jitter_max_ms": s.jitter_max_ms,
         "bitrate_kbps": s.bitrate_kbps, "markers": s.markers, "payload_type_changes": s.payload_type_changes,
-        "timestamp_jumps": s.timestamp_jumps, "previous_ssrc": None if s.previous_ssrc is None else
+        "timestamp_jumps": s.timestamp_jumps, "dscp": s.dscp, "dscp_remarked": s.dscp_remarked, "previous_ssrc": None if s.previous_ssrc is None else
         f"0x{s.previous_ssrc:08x}",
         "jitter_buffer": {"late_50ms": s.late_50ms, "late_200ms": s.late_200ms, "late_adaptive": s.late_adaptive,
                           "effective_loss_pct_50ms": s.effective_loss_pct_50ms,

@@ -176,3 +176,29 @@ def test_opus_pair(corpus: Path, file: str, lost: int, packets: int) -> None:
     assert (s.loss_runs, s.loss_run_max) == (lost, min(lost, 1))  # single packets dropped
     # no SDP in these captures: the 960 ticks per 20 ms give the Opus clock (RFC 7587: always 48 kHz)
     assert (s.payload_type, s.codec, s.clock_rate, s.clock_source) == (107, None, 48000, "inferred")
+
+
+def tshark_dscp(path: Path) -> dict[Key, tuple[int, int]]:
+    """Per RTP stream (one IP layer, IPv4 or IPv6): the first packet's DSCP and how many packets carry another."""
+    out = subprocess.run([need_tool("tshark"), "-r", str(path), "-n", "--enable-heuristic", "rtp_udp", "-Y", "rtp",
+                          "-T", "fields", "-E", "separator=|", "-e", "ip.src", "-e", "ipv6.src", "-e", "udp.srcport",
+                          "-e", "ip.dst", "-e", "ipv6.dst", "-e", "udp.dstport", "-e", "rtp.ssrc",
+                          "-e", "ip.dsfield.dscp", "-e", "ipv6.tclass.dscp"],
+                         capture_output=True, text=True, check=False).stdout
+    streams: dict[Key, list[int]] = {}
+    for line in out.splitlines():
+        src4, src6, sport, dst4, dst6, dport, ssrc, d4, d6 = line.split("|")
+        if "," in src4 + src6 + sport + ssrc or not ssrc:  # tunnelled (two IP layers) or two RTP headers
+            continue
+        key = (src4 or src6, int(sport), dst4 or dst6, int(dport), int(ssrc, 16))
+        streams.setdefault(key, []).append(int(d4 or d6))
+    return {k: (v[0], sum(1 for d in v if d != v[0])) for k, v in streams.items()}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=name_of(p), marks=[pytest.mark.corpus] * p.is_relative_to(CORPUS))
+                                  for p in CAPTURES])
+def test_dscp_equals_tshark(path: Path) -> None:
+    theirs = tshark_dscp(path)
+    ours = {s.key: (s.dscp, s.dscp_remarked) for s in sipdiag_stats(path).streams if s.dscp is not None}
+    wrong = {k: (v, theirs[k]) for k, v in ours.items() if k in theirs and theirs[k] != v}
+    assert not wrong, wrong  # 175 streams of the corpus and lab compared; DSCP 0, 1, 3, 4, 10, 40, 45, 46 seen

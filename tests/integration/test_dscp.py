@@ -1,0 +1,100 @@
+"""DSCP of RTP read by the fast path (IPv4 TOS, IPv6 traffic class; RFC 2474 §3) and qos.dscp-marking: unmarked
+voice from the customer's side, re-marking within a stream, silence where marking is right or not judged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sipdiag
+from tests import callcapture as cc
+from tests import pcapwriter as pw
+
+T0, MS = cc.T0, cc.MS
+LAN_UA, PBX = ("192.168.1.20", 5060), ("203.0.113.5", 5060)
+UA_RTP, PBX_RTP = 40000, 50000
+EF = 46 << 2  # TOS octet for DSCP 46
+
+
+def _call(path: Path, *, ua=LAN_UA, tos_up=(EF,), tos_down=EF, packets: int = 100, v6: bool = False) -> Path:
+    """INVITE/200/ACK between `ua` and the PBX, `packets` two-way RTP; the UA's packets cycle through the TOS
+    values of `tos_up`, the PBX's carry `tos_down`."""
+    def sip(text: str, src, dst) -> bytes:
+        return pw.sip_udp_frame(text, src=src[0], dst=dst[0], sport=src[1], dport=dst[1])
+
+    def rtp(src, dst, seq, ssrc, tos) -> bytes:
+        udp = pw.udp(src[1], dst[1], pw.rtp_packet(seq, seq * 160, ssrc))
+        if v6:
+            return pw.link_frame(pw.ipv6(src[0], dst[0], 17, udp, traffic_class=tos))
+        return pw.link_frame(pw.ipv4(src[0], dst[0], 17, udp, tos=tos))
+
+    ip_ua, ip_pbx = (("2001:db8::20", "2001:db8::5") if v6 else (ua[0], PBX[0]))
+    sdp = cc.SDP.replace("IN IP4", "IN IP6" if v6 else "IN IP4")
+    offer, answer = sdp.format(ip=ip_ua, port=UA_RTP), sdp.format(ip=ip_pbx, port=PBX_RTP)
+    recs = [(T0, sip(cc._sip("INVITE sip:200@example.com SIP/2.0", "dscp-1", "1 INVITE", to_tag=False, body=offer),
+                     (ip_ua, ua[1]), (ip_pbx, 5060))),
+            (T0 + 300 * MS, sip(cc._sip("SIP/2.0 200 OK", "dscp-1", "1 INVITE", to_tag=True, body=answer),
+                                (ip_pbx, 5060), (ip_ua, ua[1]))),
+            (T0 + 310 * MS, sip(cc._sip("ACK sip:200@example.com SIP/2.0", "dscp-1", "1 ACK", to_tag=True,
+                                        branch="b2"), (ip_ua, ua[1]), (ip_pbx, 5060)))]
+    start = T0 + 320 * MS
+    for i in range(packets):
+        recs.append((start + i * 20 * MS, rtp((ip_ua, UA_RTP), (ip_pbx, PBX_RTP), 1000 + i, 0x1111,
+                                              tos_up[i % len(tos_up)])))
+        recs.append((start + i * 20 * MS + 5 * MS, rtp((ip_pbx, PBX_RTP), (ip_ua, UA_RTP), 5000 + i, 0x2222, tos_down)))
+    end = start + packets * 20 * MS + 100 * MS
+    recs += [(end, sip(cc._sip("BYE sip:200@example.com SIP/2.0", "dscp-1", "2 BYE", to_tag=True, branch="b3"),
+                       (ip_ua, ua[1]), (ip_pbx, 5060))),
+             (end + 10 * MS, sip(cc._sip("SIP/2.0 200 OK", "dscp-1", "2 BYE", to_tag=True, branch="b3"),
+                                 (ip_pbx, 5060), (ip_ua, ua[1])))]
+    pw.write_pcap(path, sorted(recs, key=lambda r: r[0]), pw.LINKTYPE_ETHERNET)
+    return path
+
+
+def _streams(path: Path) -> dict[str, tuple]:
+    return {s.stats.src_ip: (s.stats.dscp, s.stats.dscp_remarked, s.stats.packets)
+            for s in sipdiag.analyze(path).streams}
+
+
+def _dscp_findings(path: Path):
+    return [f for f in sipdiag.analyze(path).findings if f.rule == "qos.dscp-marking"]
+
+
+@pytest.mark.parametrize("v6", [False, True])
+def test_the_fast_path_reads_the_dscp(tmp_path: Path, v6: bool) -> None:
+    path = _call(tmp_path / "c.pcap", tos_up=(0x00, EF | 0x01), tos_down=(34 << 2) | 0x02, v6=v6)  # ECN bits set
+    up, down = ("2001:db8::20", "2001:db8::5") if v6 else ("192.168.1.20", "203.0.113.5")
+    assert _streams(path) == {up: (0, 50, 100), down: (34, 0, 100)}
+
+
+def test_unmarked_voice_from_the_customer_side(tmp_path: Path) -> None:
+    (f,) = _dscp_findings(_call(tmp_path / "unmarked.pcap", tos_up=(0,)))
+    assert (f.severity.label, f.owner, f.category, f.call_id) == ("info", "first-line", "router", "dscp-1")
+    assert f.evidence["unmarked"] == [
+        "192.168.1.20:40000 -> 203.0.113.5:50000 DSCP 0 (default (CS0)) on 100 of 100 packets"]
+    assert f.evidence["remarked"] == [] and f.evidence["expected"] == 46
+    assert "EF (46)" in f.customer_text["en"] and "EF (46)" in f.customer_text["ru"]
+
+
+def test_re_marking_within_a_stream(tmp_path: Path) -> None:
+    (f,) = _dscp_findings(_call(tmp_path / "remarked.pcap", tos_up=(EF, EF, EF, 0)))
+    assert f.evidence["unmarked"] == []
+    assert f.evidence["remarked"] == [
+        "192.168.1.20:40000 -> 203.0.113.5:50000 starts with DSCP 46 (EF), 25 of 100 packets carry another"]
+
+
+def test_silent_when_marked_or_not_judged(tmp_path: Path) -> None:
+    assert _dscp_findings(_call(tmp_path / "ef.pcap")) == []  # EF both ways
+    # from a public address (the Internet resets DSCP routinely, RULES.md): not judged
+    assert _dscp_findings(_call(tmp_path / "public.pcap", ua=("198.51.100.7", 5060), tos_up=(0,))) == []
+    # too short to judge
+    assert _dscp_findings(_call(tmp_path / "short.pcap", tos_up=(0,), packets=20)) == []
+
+
+def test_lab_samples_carry_the_dscp_sipp_sends() -> None:
+    from tests.conftest import SAMPLES
+
+    a = sipdiag.analyze(SAMPLES / "clean_call.pcap")
+    assert [(s.stats.dscp, s.stats.dscp_remarked) for s in a.streams] == [(0, 0), (0, 0)]  # tshark: ip.dsfield.dscp 0
+    assert not [f for f in a.findings if f.rule == "qos.dscp-marking"]  # public addresses: not judged
