@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CaptureReadError, UsageError
 from . import webhook
-from .backends import Database, StoreError, connect, resolve_url
+from .backends import Database, connect, resolve_url
 from .compare import Comparison, compare
 from .migrations import migrate
 from .summary import summarize
@@ -106,9 +106,6 @@ class CaseStore:
         self.url = resolve_url(url)
         self.db: Database = connect(self.url)
         self.schema_version = migrate(self.db)
-
-    def close(self) -> None:
-        self.db.close()
 
     def __enter__(self) -> CaseStore:
         return self

@@ -16,7 +16,7 @@ import pytest
 
 from sipdiag.cases import CaseStore, UnknownTicket
 from sipdiag.cases.store import sha256_of
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, validate_json_document
 
 ONE_WAY = SAMPLES / "nat_one_way_audio.pcap"
 SYMMETRIC = SAMPLES / "nat_symmetric_rtp.pcap"
@@ -95,7 +95,7 @@ def test_closed_loop_on_the_command_line(tmp_path: Path) -> None:
     filed = sipdiag("analyze", str(ONE_WAY), "--ticket", "T-123", "--customer", "ACME", "--vantage", "cpe-wan",
                     "--store", store, "--format", "json")
     assert filed.returncode == 1  # the analysis found major problems (--fail-on major)
-    assert json.loads(filed.stdout)["schema"] == "sipdiag.analysis/1"  # stdout stays the report
+    assert validate_json_document(filed.stdout)["schema"] == "sipdiag.analysis/1"  # stdout stays the report
     assert filed.stderr.strip() == ("Filed under T-123 as filing #1: P2, queue engineering, main cause "
                                     "nat.private-sdp-address")
     ok = sipdiag("verify", "T-123", str(SYMMETRIC), "--store", store, "--lang", "ru")

@@ -5,7 +5,6 @@ them."""
 from __future__ import annotations
 
 import io
-import json
 
 from click.testing import CliRunner
 
@@ -15,7 +14,7 @@ from sipdiag.checks.causes import CAUSES, correlate
 from sipdiag.cli import cli
 from sipdiag.reports import render
 from tests import causecapture
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, validate_json_document
 
 
 def rules(findings) -> list[tuple[str, int | None, tuple[int, ...]]]:
@@ -130,7 +129,7 @@ def test_terminal_shows_causes_first_with_symptoms_under_them(tmp_path) -> None:
 def test_json_records_carry_the_links(tmp_path) -> None:
     path = causecapture.alg_call_dropped_at_32s(tmp_path / "alg.pcap")
     result = CliRunner().invoke(cli, ["analyze", str(path), "--format", "json", "--call", "#1"])
-    doc = json.loads(result.output)
+    doc = validate_json_document(result.output)
     assert doc["schema"] == "sipdiag.analysis/1"
     assert [(r["index"], r["rule"], r["cause"], r["explains"]) for r in doc["findings"]] == [
         (0, "alg.sdp-rewritten-inconsistently", None, [1]), (1, "call.ack-timeout-32s", 0, []),
