@@ -43,11 +43,11 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
     """
     import re
 
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
     from .batch import Options, analyze_many, expand
+    from .reports.safe import console
 
     files = expand(paths)  # a path that matches nothing is an error before anything starts
     if resume and not out_dir:
@@ -58,7 +58,7 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
             re.compile(ticket_pattern)
         except re.error as e:
             raise UsageError(f"--ticket-from-name is not a regular expression: {e}") from None
-    err = Console(stderr=True)
+    err = console(sys.stderr)
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     # The bar (and its refresh thread) starts with the first result: by then the worker pool has been forked.
@@ -84,7 +84,7 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
         if "bar" in state:
             state["bar"].stop()
     written = result.save(out_dir, out_format) if out_dir else []
-    overview(result, Console(file=sys.stdout, highlight=False))
+    overview(result, console(sys.stdout))
     for path in written:
         click.echo(f"wrote {path}", err=True)
     if result.interrupted:
@@ -162,10 +162,10 @@ def regress(suite: str, junit_path: str | None) -> None:
         sipdiag regress samples/pcaps/manifest.json --junit lab.xml
         sipdiag regress lab-suite.toml
     """
-    from rich.console import Console
     from rich.table import Table
 
     from .regress import junit_xml, run_suite
+    from .reports.safe import console
     from .reports.safe import terminal_text as t
 
     report = run_suite(suite)
@@ -175,7 +175,7 @@ def regress(suite: str, junit_path: str | None) -> None:
         table.add_column(col)
     for o in report.outcomes:
         table.add_row(t(o.capture), t(o.expectation), "ok" if o.passed else f"[red]FAIL[/red] {t(o.message)}")
-    Console(file=sys.stdout, highlight=False).print(table)
+    console(sys.stdout).print(table)
     if junit_path:
         try:
             with open(junit_path, "w", encoding="utf-8") as f:

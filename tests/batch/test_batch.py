@@ -188,3 +188,24 @@ def test_dask_scheduler_and_worker_processes(folder: Path, tmp_path: Path) -> No
                     p.wait(30)
                 except subprocess.TimeoutExpired:
                     p.kill()
+
+
+def test_the_overview_keeps_wire_text_inert() -> None:
+    import io
+
+    from sipdiag.batch import frames
+    from sipdiag.batchcli import overview
+    from sipdiag.reports.safe import console
+
+    evil = "[bold]x[/bold]:smile:\x1b[2J\u202e"
+    rows = [{"path": "/c/evil.pcap", "capture": {"path": "/c/evil.pcap", "name": "evil.pcap", "size": 1,
+                                                "status": "ok"},
+             "calls": [{"path": "/c/evil.pcap", "call_id": evil, "outcome": "answered", "audio": "one-way",
+                        "mos_min": 4.1, "worst_severity": "major", "findings": 1, "user_agent": evil}],
+             "findings": [{"path": "/c/evil.pcap", "rule": "media.one-way-audio", "severity": "major",
+                           "owner": "engineering", "call_id": evil}]}]
+    out = io.StringIO()
+    overview(frames(rows, total=1), console(out, width=200))
+    text = out.getvalue()
+    assert "\x1b" not in text and "\u202e" not in text and "😄" not in text
+    assert "[bold]x[/bold]:smile:\\x1b[2J\\u202e" in text  # shown as text, escapes visible
