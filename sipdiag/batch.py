@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .checks import Severity
 from .errors import SipdiagError, UsageError
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 JOURNAL = "batch-journal.jsonl"
 TABLES = ("captures", "calls", "findings")
-SEVERITIES = ("critical", "major", "minor", "info")
+SEVERITIES = tuple(s.label for s in sorted(Severity, reverse=True))  # critical first
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +105,12 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
 
             with CaseStore(options.store) as cases:
                 cases.file(ticket, path, analysis=a)
-    worst_by_call: dict[str, str] = {}
+    worst_by_call: dict[str, Severity] = {}
     count_by_call: dict[str, int] = {}
-    rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}
     for f in a.findings:
         if f.call_id:
             count_by_call[f.call_id] = count_by_call.get(f.call_id, 0) + 1
-            old = worst_by_call.get(f.call_id)
-            if old is None or rank[f.severity.label] > rank[old]:
-                worst_by_call[f.call_id] = f.severity.label
+            worst_by_call[f.call_id] = max(f.severity, worst_by_call.get(f.call_id, f.severity))
     calls = []
     for c in a.calls:
         media = a.media_of(c)
@@ -126,7 +124,8 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
             "mos_min": round(min(mos), 2) if mos else None,
             "loss_pct_max": max((s.stats.loss_pct for s in streams), default=None),
             "jitter_max_ms": max((s.stats.jitter_max_ms for s in streams), default=None),
-            "findings": count_by_call.get(c.call_id, 0), "worst_severity": worst_by_call.get(c.call_id),
+            "findings": count_by_call.get(c.call_id, 0),
+            "worst_severity": worst_by_call[c.call_id].label if c.call_id in worst_by_call else None,
         })
     findings = [{"path": path, "rule": f.rule, "category": f.category, "severity": f.severity.label,
                  "owner": f.owner, "call_id": f.call_id, "title": f.title, "confidence": f.confidence,
@@ -182,17 +181,11 @@ class BatchResult:
 
 
 def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    def cell(v: Any) -> Any:
-        if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-            return "'" + v
-        return v
-
-    import pandas as pd
+    from .reports.csv import cell
 
     out = frame.copy()
     for col in out.columns:
-        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(cell)
+        out[col] = out[col].map(lambda v: cell(v) if isinstance(v, str) else v)
     return out
 
 

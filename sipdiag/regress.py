@@ -190,15 +190,11 @@ def _rules(findings) -> str:
         or "none"
 
 
-_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0
-
-
 def junit_xml(report: Report) -> str:
     """JUnit XML: one testsuite, one testcase per (capture, expectation); failures carry what was found."""
     import xml.etree.ElementTree as ET
 
-    def clean(text: str) -> str:
-        return _XML_BAD.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    from .reports.junit import xml_text as clean  # what XML 1.0 cannot carry, as `--format junit` does
 
     suite = ET.Element("testsuite", name=clean(report.suite), tests=str(len(report.outcomes)),
                        failures=str(len(report.failed)), errors="0",

@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
+from ..checks import Severity
+
+SEVERITY_RANK = {s.label: int(s) for s in Severity}  # finding records carry the label
 QUEUES = ("first-line", "engineering", "network", "security")
 NETWORK_CATEGORIES = ("router",)
 

@@ -20,9 +20,10 @@ def iso_time(ts_ns: int | None) -> str | None:
     return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds")
 
 
-def to_document(a: Analysis, *, call: Call | None = None) -> dict[str, Any]:
+def to_document(a: Analysis, *, call: Call | None = None,
+                findings: Callable[[], Sequence[Any]] | None = None) -> dict[str, Any]:
     """The document; with `call`, `calls` holds that call only (the rest of the document is unchanged)."""
-    return {k: list(v()) if callable(v) else v for k, v in _parts(a, call).items()}
+    return {k: list(v()) if callable(v) else v for k, v in _parts(a, call, findings).items()}
 
 
 def _parts(a: Analysis, call: Call | None, findings: Callable[[], Sequence[Any]] | None = None) -> dict[str, Any]:
@@ -250,13 +251,8 @@ def render_json(a: Analysis, out: TextIO, *, call: Call | None = None,
 
     findings: when given, called for the findings (instead of `a.findings`) only once the calls and streams are
     written: the rule engine can run on the other core meanwhile (sipdiag.checks.background)."""
-    if findings is not None:
-        from dataclasses import replace
-
-        if getattr(out, "isatty", lambda: False)():
-            a, findings = replace(a, findings=tuple(findings())), None
-    if getattr(out, "isatty", lambda: False)():
-        out.write(json.dumps(to_document(a, call=call), indent=2, ensure_ascii=True) + "\n")
+    if getattr(out, "isatty", lambda: False)():  # a person reads it: the whole document at once
+        out.write(json.dumps(to_document(a, call=call, findings=findings), indent=2, ensure_ascii=True) + "\n")
         return
     import orjson
 
