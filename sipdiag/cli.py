@@ -145,6 +145,10 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
             filing = cases.file(ticket, capture, customer=customer, vantage=vantage, analysis=analysis, notify=notify)
         click.echo(filing_line(filing), err=True)
     top = worst(f for f in analysis.findings if call is None or f.call_id in (None, call.call_id))
+    # Done: the report file (-o) is closed by click's context before main() sees the exit, the reader and
+    # rule-engine processes are joined, the case store is closed.
+    global _quick_exit
+    _quick_exit = True
     if fail_on != "never" and top is not None and top >= Severity.parse(fail_on):
         sys.exit(EXIT_FINDINGS)
 
@@ -390,6 +394,12 @@ cli.add_command(batch)
 cli.add_command(regress)
 
 
+# Set by a command whose work is complete once it returns (its output written and closed, its child processes
+# joined): the process then ends without tearing down the interpreter. Freeing a large analysis object by object
+# (hundreds of thousands of small objects) took 0.18 s of a 2.3 s run on a 1 M-packet capture, for nothing.
+_quick_exit = False
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
@@ -397,3 +407,24 @@ def main() -> None:
     except SipdiagError as e:  # raised outside a command (should not happen), still one line
         click.echo(f"Error: {e}", err=True)
         sys.exit(EXIT_INPUT)
+    except SystemExit as e:  # click ends every run with SystemExit (standalone mode)
+        if not _quick_exit:
+            raise
+        _exit_now(e.code)
+
+
+def _exit_now(code: object) -> None:
+    """Flush what is buffered and end the process at once with `code` (SystemExit's convention)."""
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        click.echo(str(code), err=True)
+        status = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): what it took is all it wanted
+        pass
+    os._exit(status)
