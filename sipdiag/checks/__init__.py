@@ -138,19 +138,39 @@ def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterab
 
     settings: the threshold tree the rules read with `setting()` (sipdiag.checks.settings); None = defaults.
     Findings carry the device involved (sipdiag.devices) and are linked symptom -> cause (sipdiag.checks.causes)."""
-    from .causes import correlate
+    rules = selected_rules(select, ignore)
+    return order_findings(rule_findings(analysis, rules, settings), analysis)
+
+
+def selected_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[Rule]:
+    """The rules to run, in registry order (the order their findings are collected in)."""
+    _load_rules()
+    select, ignore = tuple(select), tuple(ignore)
+    return [rule for rule in REGISTRY.values() if selected(rule.id, select, ignore)]
+
+
+def rule_findings(analysis: Analysis, rules: Iterable[Rule],
+                  settings: Mapping[str, Any] | None = None) -> list[Finding]:
+    """The findings of `rules`, unordered: in the rules' order, each rule's in the order it gave them. Run in
+    parts (sipdiag.checks.background runs them on two cores), the parts' lists concatenated in rule order equal
+    one run's list, so `order_findings` gives the same result."""
     from .deviceinfo import DeviceIndex
     from .settings import active
 
-    _load_rules()
     findings = []
     devices = DeviceIndex(analysis)
     with active(settings):
-        for rule in REGISTRY.values():
-            if not selected(rule.id, select, ignore):
-                continue
+        for rule in rules:
             for hit in rule.func(analysis):
                 findings.append(_finding(rule, hit, devices))
+    return findings
+
+
+def order_findings(findings: list[Finding], analysis: Analysis) -> tuple[Finding, ...]:
+    """Worst first, then by first frame, then rule id (a stable sort: ties keep the rules' order), linked symptom
+    -> cause (sipdiag.checks.causes)."""
+    from .causes import correlate
+
     ordered = sorted(findings, key=lambda f: (-f.severity, f.frames[0] if f.frames else 0, f.rule))
     return correlate(ordered, analysis)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import pytest
 
@@ -14,11 +15,13 @@ from sipdiag.reports.json import render_json
 from tests.conftest import SAMPLES, validate_json_document
 
 
-@pytest.mark.parametrize("fork", [False, True])
-def test_same_findings_as_run_checks(monkeypatch, fork: bool) -> None:
+@pytest.mark.parametrize(("fork", "share"), [(False, 0.7), (True, 0.7), (True, 0.0), (True, 0.3), (True, 1.0)])
+def test_same_findings_as_run_checks(monkeypatch, fork: bool, share: float) -> None:
+    """Whichever share of the rules the child runs, the merged findings equal one run's, in the same order."""
     analysis = sipdiag.analyze(SAMPLES / "sip_alg_rewrite.pcap", rules=False)
     assert analysis.findings == ()
     monkeypatch.setattr(background, "MIN_OBJECTS", 0 if fork else 10**9)
+    monkeypatch.setattr(background, "CHILD_SHARE", share)
     pending = background.start_checks(analysis, ignore=("media.rtcp-issues",))
     expected = run_checks(analysis, ignore=("media.rtcp-issues",))
     assert [f.rule for f in expected] == ["alg.sdp-rewritten-inconsistently", "media.one-way-audio",
@@ -42,10 +45,15 @@ def test_the_json_document_is_the_same_with_findings_from_the_child(monkeypatch)
 def test_a_failing_rule_engine_in_the_child_is_reported(monkeypatch) -> None:
     monkeypatch.setattr(background, "MIN_OBJECTS", 0)
 
-    def broken(*args, **kwargs):
-        raise ValueError("boom")
+    parent = os.getpid()
+    real = background.rule_findings
 
-    monkeypatch.setattr(background, "run_checks", broken)
+    def broken_in_the_child(*args, **kwargs):
+        if os.getpid() != parent:
+            raise ValueError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(background, "rule_findings", broken_in_the_child)
     pending = background.start_checks(sipdiag.analyze(SAMPLES / "clean_call.pcap", rules=False))
     with pytest.raises(RuntimeError, match="rule engine failed: ValueError: boom"):
         pending()
