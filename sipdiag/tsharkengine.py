@@ -241,8 +241,11 @@ class _Path:
         l3 = self.before(index, ("ip", "ipv6"))
         if l4 is None or l3 is None:
             return None
-        ip = _layers(self.pkt, l3[0])[l3[1]]
-        t = _layers(self.pkt, l4[0])[l4[1]]
+        try:
+            ip = _layers(self.pkt, l3[0])[l3[1]]
+            t = _layers(self.pkt, l4[0])[l4[1]]
+        except IndexError:  # the JSON holds fewer instances than frame.protocols names (a layer tshark cut)
+            return None
         src, dst = _value(ip, f"{l3[0]}.src"), _value(ip, f"{l3[0]}.dst")
         sport, dport = _value(t, f"{l4[0]}.srcport"), _value(t, f"{l4[0]}.dstport")
         if None in (src, dst, sport, dport):

@@ -42,7 +42,7 @@ request_route {{
     if (is_method("INVITE")) {{
         append_to_reply("Contact: <sip:uas@{callee}:{port};transport=tls>\\r\\n");
         sl_send_reply("180", "Ringing");
-        set_reply_body("v=0\\r\\no=uas 1 1 IN IP4 {callee}\\r\\ns=-\\r\\nc=IN IP4 {callee}\\r\\nt=0 0\\r\\nm=audio 40000 RTP/AVP 0\\r\\na=rtpmap:0 PCMU/8000\\r\\n", "application/sdp");
+        set_reply_body("{answer}", "application/sdp");
         sl_send_reply("200", "OK");
         exit;
     }}
@@ -50,6 +50,10 @@ request_route {{
     sl_send_reply("200", "OK");
 }}
 """
+
+# The 200's SDP answer, as Kamailio's config string escapes write it.
+ANSWER = "\\r\\n".join(["v=0", f"o=uas 1 1 IN IP4 {CALLEE}", "s=-", f"c=IN IP4 {CALLEE}", "t=0 0",
+                        "m=audio 40000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", ""])
 
 TLS_CFG = """[server:default]
 method = TLSv1.2+
@@ -88,7 +92,8 @@ def run_tls_call(workdir: Path) -> TlsCall:
     tls_cfg = workdir / "tls.cfg"
     tls_cfg.write_text(TLS_CFG.format(key=key, cert=cert))
     cfg = workdir / "kamailio.cfg"
-    cfg.write_text(KAMAILIO_CFG.format(callee=CALLEE, port=PORT, modules=KAMAILIO_MODULES, tls_cfg=tls_cfg))
+    cfg.write_text(KAMAILIO_CFG.format(callee=CALLEE, port=PORT, modules=KAMAILIO_MODULES, tls_cfg=tls_cfg,
+                                       answer=ANSWER))
     capture, keylog = workdir / "sip-tls.pcap", workdir / "sslkeys.log"
     dump = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-w", str(capture), "host", CALLEE],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
