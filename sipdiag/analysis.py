@@ -96,9 +96,17 @@ MESSAGE_BUDGET = 5000
 ICMP_BUDGET = 2000
 
 
+ENGINES = ("native", "tshark")
+
+
 def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple[str, ...] = (),
-            ignore: tuple[str, ...] = (), settings: Mapping[str, Any] | None = None, rules: bool = True) -> Analysis:
+            ignore: tuple[str, ...] = (), settings: Mapping[str, Any] | None = None, rules: bool = True,
+            engine: str = "native", keylog: str | Path | None = None) -> Analysis:
     """Read the capture at `path` ('-' for standard input) and return its Analysis.
+
+    engine: `native` (sipdiag's own capture layer, fast) or `tshark` (Wireshark's dissection through pyshark,
+    slow and thorough: SIP over TLS with `keylog`, encapsulations only Wireshark opens; sipdiag.tsharkengine).
+    keylog: a TLS key log file (SSLKEYLOGFILE format) for the tshark engine.
 
     rules: False leaves `findings` empty, for a caller that runs the rule engine itself
     (sipdiag.checks.background runs it on the other core while the JSON document is written).
@@ -110,15 +118,27 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     that read header details (Via/rport, Content-Length, two-point ALG comparison) read the kept messages: every
     command keeps the default so that its findings equal the library's.
 
-    Raises CaptureFormatError (not a capture) or CaptureReadError (cannot be read); damage inside a capture is
-    never raised: it is reported in `Analysis.anomalies`.
+    Raises CaptureFormatError (not a capture) or CaptureReadError (cannot be read); with the tshark engine also
+    TsharkMissingError, KeylogError, TsharkFailedError; damage inside a capture is never raised: it is reported
+    in `Analysis.anomalies`.
     """
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}", hint=f"Use one of: {', '.join(ENGINES)}.")
+    if keylog is not None and engine != "tshark":
+        raise UsageError("--keylog needs --engine tshark: only Wireshark's dissection decrypts TLS",
+                         hint="sipdiag analyze FILE --engine tshark --keylog KEYS.log")
+    if engine == "tshark":
+        from .tsharkengine import ingest_tshark
+
+        source = ingest_tshark(path, keylog=keylog)  # checks tshark, the key log and the file before the run
+    else:
+        source = None
     # The run makes hundreds of thousands of small acyclic objects; the cyclic collector would walk them over and
     # over (measured: 40 % of the run on a 1 M-packet capture). Reference counting still frees them.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        analysis = _analyze(path, keep_messages)
+        analysis = _analyze(path, keep_messages, source)
         if not rules:
             return analysis
         return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore,
@@ -128,7 +148,7 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
             gc.enable()
 
 
-def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
+def _analyze(path: str | Path, keep_messages: bool | int, source=None) -> Analysis:
     messages: list[SipMessage] = []
     budget = MESSAGE_BUDGET if keep_messages is True else int(keep_messages)
     correlator = Correlator()
@@ -137,7 +157,7 @@ def _analyze(path: str | Path, keep_messages: bool | int) -> Analysis:
     log = AnomalyLog()  # the SIP parser's anomalies, bounded: a flood of bad SIP cannot eat memory
     result: CaptureResult | None = None
     icmp: list[IcmpError] = []
-    for item in ingest(path):
+    for item in source if source is not None else ingest(path):
         if isinstance(item, CaptureResult):
             result = item
             continue

@@ -81,16 +81,22 @@ def cli() -> None:
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Rule thresholds in TOML (RULES.md §5); only the keys given change. "
                    "docs/config-defaults.toml lists them all.")
+@click.option("--engine", type=click.Choice(("native", "tshark")), default="native", show_default=True,
+              help="Who dissects the capture: native (sipdiag's own reader, fast) or tshark (Wireshark through "
+                   "pyshark, slow: SIP over TLS with --keylog, encapsulations only Wireshark opens).")
+@click.option("--keylog", metavar="FILE",
+              help="With --engine tshark: TLS key log (SSLKEYLOGFILE format) to decrypt SIP over TLS.")
 def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str | None, fail_on: str,
             select: tuple[str, ...], ignore: tuple[str, ...], lang: str, ticket: str | None, customer: str | None,
-            vantage: str | None, notify: str | None, store: str | None, config_path: str | None) -> None:
+            vantage: str | None, notify: str | None, store: str | None, config_path: str | None, engine: str,
+            keylog: str | None) -> None:
     """Analyze a pcap/pcapng capture (also gzip-compressed, or '-' for standard input).
 
     Prints the capture summary, the calls and registrations, and the details of calls with problems.
 
-    In Python: ``sipdiag.analyze(path)``; one call: ``analysis.find_call("#2")``; a format:
-    ``sipdiag.reports.render(analysis, "csv", out, csv_table="findings")``; the HTML page:
-    ``sipdiag.reports.html.render_html(analysis, file)``.
+    In Python: ``sipdiag.analyze(path)`` (``engine="tshark", keylog=...`` for --engine/--keylog); one call:
+    ``analysis.find_call("#2")``; a format: ``sipdiag.reports.render(analysis, "csv", out, csv_table="findings")``;
+    the HTML page: ``sipdiag.reports.html.render_html(analysis, file)``.
 
     Example:
 
@@ -102,6 +108,7 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
         sipdiag analyze call.pcapng --format csv --csv-table findings -o findings.csv
         sipdiag analyze call.pcapng --format junit --fail-on minor -o junit.xml
         sipdiag analyze call.pcapng --format html -o report.html
+        sipdiag analyze sips.pcapng --engine tshark --keylog sslkeys.log
     """
     if csv_table is not None and fmt != "csv":
         raise UsageError("--csv-table applies to --format csv only",
@@ -116,7 +123,8 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
     if ticket and capture == "-":
         raise UsageError("a capture from standard input cannot be filed under a ticket",
                          hint="Save it to a file first; the case keeps its SHA-256 and name.")
-    prestart(capture)  # the reader works on the other core while the rest of the pipeline is imported
+    if engine == "native":
+        prestart(capture)  # the reader works on the other core while the rest of the pipeline is imported
     from .analysis import analyze as run_analysis
     from .reports import render
 
@@ -124,7 +132,8 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
 
     # JSON is written calls and streams first: the rule engine runs on the other core meanwhile.
     background = fmt == "json"
-    analysis = run_analysis(capture, select=select, ignore=ignore, settings=settings, rules=not background)
+    analysis = run_analysis(capture, select=select, ignore=ignore, settings=settings, rules=not background,
+                            engine=engine, keylog=keylog)
     call = analysis.find_call(call_ref) if call_ref else None
     pending = None
     if background:

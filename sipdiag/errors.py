@@ -48,3 +48,23 @@ class OutputError(SipdiagError):
     """An output file cannot be written (missing folder, permission, full disk)."""
 
     hint = "Check that the folder exists and that you may write there, or give another path with -o."
+
+
+class TsharkMissingError(SipdiagError):
+    """`--engine tshark` was asked for but no tshark program is on the PATH (sipdiag.tsharkengine)."""
+
+    hint = ("Install Wireshark's command-line tools (Debian/Ubuntu: 'apt-get install tshark'; macOS: "
+            "'brew install wireshark'; Windows: the Wireshark installer), or use the default --engine native.")
+
+
+class TsharkFailedError(SipdiagError):
+    """tshark started but could not dissect the capture (it exited with an error)."""
+
+    hint = "Run 'tshark -r FILE' to see tshark's own message; the default --engine native may still read the file."
+
+
+class KeylogError(SipdiagError):
+    """The TLS key log given with --keylog cannot be read."""
+
+    hint = ("Give the file the TLS client or server wrote with SSLKEYLOGFILE set (NSS key log format: lines such "
+            "as 'CLIENT_RANDOM …' or 'CLIENT_TRAFFIC_SECRET_0 …').")

@@ -89,6 +89,9 @@ def receiver(msg: SipMessage) -> str:
     return _address(msg.dst_ip, msg.dst_port)
 
 
+# Transports where a response may reach the client on another connection than its request's (RFC 3261 §18.2.2).
+CONNECTION_TRANSPORTS = frozenset({"tcp", "tls", "sctp", "ws"})
+
 # A transaction's matching state is kept 64*T1 = 32 s after it ended (RFC 3261 §17.1.1.2 Timer B, §17.2.1
 # Timer H: the longest a retransmission of it can still arrive), then dropped so memory stays flat.
 KEEP_NS = 40 * 10**9
@@ -114,6 +117,12 @@ class TransactionTable:
             hop = (msg.src_ip, msg.src_port, msg.dst_ip, msg.dst_port)
         else:
             hop = (msg.dst_ip, msg.dst_port, msg.src_ip, msg.src_port)
+        if msg.transport in CONNECTION_TRANSPORTS:
+            # Fix: over a connection the server sends its responses on the request's connection or, when that is
+            # gone, on a new one to the top Via's sent-by port (RFC 3261 §18.2.2, RFC 4168 §5 for SCTP): the
+            # client's ephemeral port is no part of the hop (an SCTP INVITE from :57098 answered to :5060 was
+            # left unanswered and its call "in-progress").
+            hop = (hop[0], hop[2], hop[3])
         if is_rfc3261_branch(branch):
             # RFC 3261 §17.1.3 needs only branch + method; the Call-ID is added so that a response that does not
             # belong to the dialog (a broken or spoofed peer reusing a branch) is not taken for the request's.
