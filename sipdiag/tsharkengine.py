@@ -169,6 +169,27 @@ def _run(tshark: str, path: str | Path, sink, *, display_filter: str, prefs: dic
         raise CaptureReadError(f"{path}: {e}") from None
     finally:
         cap.close()
+        _release_child_watcher()
+
+
+def _release_child_watcher() -> None:
+    """Undo what pyshark does to the process: in the main thread it installs asyncio's SafeChildWatcher, a SIGCHLD
+    handler on its event loop whose wakeup pipe nobody drains once the loop has stopped. Every later child exit
+    (a batch worker, sipp, tcpdump) then wrote into the full pipe: 'Exception ignored when trying to write to the
+    signal wakeup fd: BlockingIOError' on standard error. Closing the watcher removes the handler and the wakeup
+    fd; the default (thread-based) watcher comes back, and the next FileCapture installs its own again."""
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # child watchers are deprecated from Python 3.12
+        try:
+            watcher = asyncio.get_child_watcher()
+        except (AttributeError, RuntimeError, NotImplementedError):  # no child watchers (Windows, 3.14+)
+            return
+        if isinstance(watcher, asyncio.SafeChildWatcher):
+            watcher.close()
+            asyncio.set_child_watcher(None)
 
 
 # ---------------------------------------------------------------------------------------------- packets
