@@ -48,3 +48,9 @@ class OutputError(SipdiagError):
     """An output file cannot be written (missing folder, permission, full disk)."""
 
     hint = "Check that the folder exists and that you may write there, or give another path with -o."
+
+
+class CaptureError(SipdiagError):
+    """Live capture cannot start: no such interface, no capture rights, a socket that cannot be bound."""
+
+    hint = "Run as root, or give the interpreter CAP_NET_RAW: sudo setcap cap_net_raw,cap_net_admin+eip PYTHON."
