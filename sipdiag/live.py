@@ -387,7 +387,7 @@ class LiveAnalyzer:
         for f in findings:
             self.on_event(LiveEvent("finding", finding=f))
 
-    def _prune(self, now: int) -> None:
+    def _prune(self, now: int, final: bool = False) -> None:
         c = self.correlator
         if len(c.other) > 2 * KEEP_OTHER:
             drop = list(c.other)[: len(c.other) - KEEP_OTHER]
@@ -399,7 +399,8 @@ class LiveAnalyzer:
             c.registration_of = {k: v for k, v in c.registration_of.items() if k in live_tx}
         for key, builder in list(c.registrations.items()):
             txs = builder.transactions
-            if not txs or txs[-1].final_status is None or now - (txs[-1].final_ts_ns or 0) < LINGER_NS:
+            if not txs or txs[-1].final_status is None or (now - (txs[-1].final_ts_ns or 0) < LINGER_NS
+                                                            and not final):
                 continue
             seen = (len(txs), txs[-1].final_status)
             if self.reg_seen.get(key) != seen:
@@ -460,6 +461,7 @@ class LiveAnalyzer:
             b = live.builder
             self._end(call_id, b.built if live.completed_ns is not None and b.built else b.build(end),
                       "end-of-capture", end)
+        self._prune(end, final=True)
         kept = sorted(self.finished, key=lambda s: s.call.first_frame)
         calls = link_legs([s.call for s in kept], {})
         streams: list[MediaStream] = []
