@@ -28,7 +28,6 @@ REG_EXCHANGES), ICMP errors (ICMP_BUDGET), anomalies (AnomalyLog).
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .analysis import ICMP_BUDGET, Analysis, _SipCounter
-from .checks import Finding, Severity, run_checks
+from .checks import Finding, run_checks
 from .correlate import Correlator, link_legs
 from .dialogs import TIMER_B_NS, CallBuilder
 from .icmp import IcmpError, parse_icmp_error
@@ -47,6 +46,7 @@ from .parsers.anomalies import AnomalyLog
 from .parsers.columns import RtpColumns
 from .parsers.scan import CaptureInfo
 from .parsers.sip import SipMessage, parse_sip
+from .rtproute import RtpRouter, address_key, take_rows
 from .rtpstats import RtpStatsEngine, RtpStatsTable
 
 LINGER_NS = 2 * 10**9
@@ -139,78 +139,6 @@ def _new_engine() -> RtpStatsEngine:
     return engine
 
 
-def address_key(ip: str) -> tuple[int, int] | None:
-    """An address as the RTP columns hold it: (hi, lo) of its 128-bit form, IPv4 mapped (RFC 4291 §2.5.5.2)."""
-    try:
-        a = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    value = int(a) | (0xFFFF << 32) if a.version == 4 else int(a)
-    return value >> 64, value & 0xFFFFFFFFFFFFFFFF
-
-
-_M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9)
-
-
-def _endpoint_hash(hi: np.ndarray, lo: np.ndarray, port: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return (hi * _M1) ^ (lo * _M2) ^ (port.astype(np.uint64) * _M3)
-
-
-class _Router:
-    """(address, port) -> active call slot, looked up for whole RTP batches at once."""
-
-    def __init__(self) -> None:
-        self.owner: dict[tuple[int, int, int], int] = {}
-        self._dirty = True
-        self._hash = np.empty(0, np.uint64)
-        self._keys = np.empty((0, 3), np.uint64)
-        self._slots = np.empty(0, np.int64)
-
-    def set(self, key: tuple[int, int, int], slot: int) -> None:
-        if self.owner.get(key) != slot:
-            self.owner[key] = slot
-            self._dirty = True
-
-    def drop(self, key: tuple[int, int, int], slot: int) -> None:
-        if self.owner.get(key) == slot:
-            del self.owner[key]
-            self._dirty = True
-
-    def _table(self) -> None:
-        keys = np.array(list(self.owner), dtype=np.uint64).reshape(-1, 3)
-        h = _endpoint_hash(keys[:, 0], keys[:, 1], keys[:, 2])
-        order = np.argsort(h)
-        self._hash, self._keys = h[order], keys[order]
-        self._slots = np.fromiter(self.owner.values(), np.int64, len(self.owner))[order]
-        self._dirty = False
-
-    def route(self, rtp: RtpColumns) -> np.ndarray:
-        """The slot of each packet (by destination, else by source), -1 where no call claims it."""
-        if self._dirty:
-            self._table()
-        out = np.full(len(rtp), -1, np.int64)
-        if not len(self._hash):
-            return out
-        for hi, lo, port in ((rtp.dst_hi, rtp.dst_lo, rtp.dst_port), (rtp.src_hi, rtp.src_lo, rtp.src_port)):
-            h = _endpoint_hash(hi, lo, port)
-            pos = np.minimum(np.searchsorted(self._hash, h), len(self._hash) - 1)
-            k = self._keys[pos]
-            hit = ((self._hash[pos] == h) & (k[:, 0] == hi) & (k[:, 1] == lo)
-                   & (k[:, 2] == port.astype(np.uint64)) & (out < 0))
-            out[hit] = self._slots[pos[hit]]
-        return out
-
-    def lookup(self, ip: str, port: int) -> int | None:
-        key = address_key(ip)
-        return self.owner.get((key[0], key[1], port)) if key else None
-
-
-def _take(rtp: RtpColumns, idx: np.ndarray) -> RtpColumns:
-    return RtpColumns(**{name: None if (col := getattr(rtp, name)) is None else col[idx]
-                         for name in RtpColumns.__slots__})
-
-
 class LiveAnalyzer:
     """The incremental engine. on_event: called with each LiveEvent as it happens (from the feeding thread)."""
 
@@ -222,7 +150,7 @@ class LiveAnalyzer:
         self.idle_ns = int(idle_s * 1e9)
         self.on_event = on_event or (lambda e: None)
         self.correlator = Correlator()
-        self.router = _Router()
+        self.router = RtpRouter()
         self.active: dict[str, _ActiveCall] = {}
         self.slots: dict[int, _ActiveCall] = {}
         self.finished: deque[CallSummary] = deque(maxlen=keep_calls)
@@ -324,7 +252,7 @@ class LiveAnalyzer:
             if live is None:
                 continue
             idx = order[bounds[j]: bounds[j + 1]]
-            live.engine.add(_take(rtp, idx))
+            live.engine.add(take_rows(rtp, idx))
             live.rtp_packets += len(idx)
             live.last_ns = max(live.last_ns, int(rtp.ts_ns[idx[-1]]))
 
@@ -521,7 +449,3 @@ def merge_findings(groups: list[tuple[Finding, ...]]) -> tuple[Finding, ...]:
 
 def _no_capture() -> CaptureInfo:
     return CaptureInfo("live", "live", False, (), 0, 0, None, None, 0, 0, {}, {}, (), ())
-
-
-def worst_severity(findings: Iterable[Finding]) -> Severity | None:
-    return max((f.severity for f in findings), default=None)

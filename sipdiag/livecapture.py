@@ -26,7 +26,6 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import CaptureError, UsageError
@@ -139,11 +138,6 @@ class PacketSocket:
                     ts_ns = sec * 1_000_000_000 + nsec
             frames.append((ts_ns, data, len(data)))
         return frames
-
-    def frames(self, stop_at: float | None = None) -> Iterator[list[Frame]]:
-        """Groups of frames (possibly empty, about every 100 ms) until stop_at (time.monotonic()) if given."""
-        while stop_at is None or time.monotonic() < stop_at:
-            yield self.read()
 
     def close(self) -> None:
         self.sock.close()

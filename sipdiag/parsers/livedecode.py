@@ -90,15 +90,6 @@ class FrameDecoder:
         datagrams.sort(key=lambda d: d.frame)
         return datagrams, self._with_rich_rtp(decoded.rtp)
 
-    def count_datagram(self, ts_ns: int, size: int) -> int:
-        """Count a packet that reached us without a frame (a HEP datagram on a socket); returns its number."""
-        self.packets += 1
-        self.bytes += size
-        if self.first_ts_ns is None:
-            self.first_ts_ns = ts_ns
-        self.last_ts_ns = ts_ns if self.last_ts_ns is None else max(self.last_ts_ns, ts_ns)
-        return self.packets
-
     def finish(self) -> tuple[list[Datagram], RtpColumns]:
         """End of the feed: TCP messages still buffered; unfinished fragments and TCP holes become anomalies."""
         return self.rich.finish(), self._with_rich_rtp(empty_rtp())
