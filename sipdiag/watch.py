@@ -7,7 +7,7 @@ when nothing arrives, so that the caller can refresh and end idle calls):
 - HepFeed: a UDP socket receiving HEPv2/v3 from Kamailio, OpenSIPS, FreeSWITCH, Asterisk or heplify; each
   datagram becomes a raw-IP frame (IPv4/UDP from the sender to the listening address, HEP payload inside), so
   the capture layer's own HEP decoding unwraps it and `-w` writes a capture any tool reads (the HEP packets as
-  UDP; `sipdiag analyze` unwraps them again, Wireshark with its HEP dissector);
+  UDP; `sipdiag analyze` unwraps them again; Wireshark needs HOMER's HEP plugin);
 - ReplayFeed: a capture file at its original pace (`speed` times faster), or as fast as it reads (speed None).
 """
 
