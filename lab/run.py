@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from . import facts as facts_mod
 from . import manifest, media, sipp
@@ -99,8 +100,18 @@ def _apply_rules(lab: Lab, sc: Scenario) -> None:
             raise ValueError(f"unknown rule tool {tool}")
 
 
-def capture(sc: Scenario, pcap: Path, work: Path) -> None:
-    """Build the lab, run the scenario, capture it, tear everything down."""
+Recorder = Callable[[str, Path], tuple[list[str], str]]  # (interface, pcap) -> (argv, text it logs when ready)
+
+
+def tcpdump(iface: str, pcap: Path) -> tuple[list[str], str]:
+    """The lab's own recorder."""
+    return ["tcpdump", "-i", iface, "-w", str(pcap), "-U", "-s", "0", "-n", "-Z", "root", "--immediate-mode"], \
+        "listening on"
+
+
+def capture(sc: Scenario, pcap: Path, work: Path, recorder: Recorder = tcpdump) -> None:
+    """Build the lab, run the scenario, capture it, tear everything down. recorder: the capture program (tcpdump;
+    the live-capture tests pass `sipdiag capture`), stopped with SIGINT at the end."""
     timeout = 60.0 if sc.slow else 25.0
     missing = [argv[0] for argv in sc.scans if shutil.which(argv[0]) is None]
     if missing:
@@ -109,10 +120,10 @@ def capture(sc: Scenario, pcap: Path, work: Path) -> None:
         _apply_rules(lab, sc)
         role, iface = VANTAGES[sc.vantage]
         tlog = work / "tcpdump.log"
-        dump = lab.spawn(role, ["tcpdump", "-i", iface, "-w", str(pcap), "-U", "-s", "0", "-n",
-                                "-Z", "root", "--immediate-mode"], tlog)
-        if not wait_for_text(tlog, "listening on"):
-            raise ScenarioFailed(f"tcpdump did not start: {tlog.read_text()}")
+        argv, ready = recorder(iface, pcap)
+        dump = lab.spawn(role, argv, tlog, cwd=PROJECT_ROOT)
+        if not wait_for_text(tlog, ready, timeout=15.0):
+            raise ScenarioFailed(f"{argv[0]} did not start: {tlog.read_text()}")
         relay = None
         if sc.alg_relay:
             relay = lab.spawn("router", [sys.executable, "-m", "lab.alg_relay", "--lan", ROUTER_LAN_IP,
@@ -147,7 +158,7 @@ def capture(sc: Scenario, pcap: Path, work: Path) -> None:
         time.sleep(0.3)  # let the last packets reach the capture
         if relay is not None:
             lab.stop(relay)
-        lab.stop(dump, signal.SIGINT)
+        lab.stop(dump, signal.SIGINT, timeout=30.0)  # a recorder may analyse what it wrote before it exits
 
 
 def run_scenario(sc: Scenario, out_dir: Path, keep_work: bool = False) -> dict:

@@ -395,11 +395,14 @@ def explain(rule_id: str) -> None:
 from .casecli import case, verify  # noqa: E402 - the case store's commands live in their own module
 
 from .batchcli import batch, regress  # noqa: E402
+from .livecli import capture, watch  # noqa: E402 - live capture and the incremental analysis
 
 cli.add_command(verify)
 cli.add_command(case)
 cli.add_command(batch)
 cli.add_command(regress)
+cli.add_command(capture)
+cli.add_command(watch)
 
 
 # Set by a command whose work is complete once it returns (its output written and closed, its child processes

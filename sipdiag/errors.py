@@ -68,3 +68,9 @@ class KeylogError(SipdiagError):
 
     hint = ("Give the file the TLS client or server wrote with SSLKEYLOGFILE set (NSS key log format: lines such "
             "as 'CLIENT_RANDOM …' or 'CLIENT_TRAFFIC_SECRET_0 …').")
+
+
+class CaptureError(SipdiagError):
+    """Live capture cannot start: no such interface, no capture rights, a socket that cannot be bound."""
+
+    hint = "Run as root, or give the interpreter CAP_NET_RAW: sudo setcap cap_net_raw,cap_net_admin+eip PYTHON."

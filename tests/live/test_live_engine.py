@@ -1,0 +1,117 @@
+"""The incremental engine (sipdiag.live) against analyze(): the same calls, streams, registrations and findings
+for every lab sample, and state released as calls end so that memory stays bounded on an endless feed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import sipdiag
+from benchmarks import gencapture
+from sipdiag.checks import Finding, Severity
+from sipdiag.live import LiveAnalyzer, keep_findings, merge_findings
+from sipdiag.parsers.livedecode import slice_batch
+from sipdiag.watch import ReplayFeed, run_feed
+from tests.conftest import SAMPLES
+
+CAPTURES = [e["file"] for e in json.loads((SAMPLES / "manifest.json").read_text())["captures"]]
+
+
+def _watch(path, **kwargs):
+    events = []
+    _, result = run_feed(ReplayFeed(path, None), LiveAnalyzer(on_event=events.append, **kwargs))
+    return result, events
+
+
+def _calls(analysis):
+    return [(c.call_id, c.outcome, c.final_status, c.setup_ms, c.answer_ms, c.duration_s, c.ended_by, c.transport,
+             [m.label for m in c.messages]) for c in analysis.calls]
+
+
+def _streams(analysis):
+    return sorted((s.stats.key, s.stats.packets, s.stats.lost, s.stats.jitter_max_ms, s.stats.codec, s.call_id,
+                   s.binding.bound_by, s.binding.direction) for s in analysis.streams)
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_watch_engine_equals_analyze(name: str) -> None:
+    expected = sipdiag.analyze(SAMPLES / name)
+    result, events = _watch(SAMPLES / name)
+    got = result.analysis
+    assert _calls(got) == _calls(expected)
+    assert _streams(got) == _streams(expected)
+    assert [(r.aor, r.contact, r.outcome, r.final_status, r.challenges, r.attempts) for r in got.registrations] == [
+        (r.aor, r.contact, r.outcome, r.final_status, r.challenges, r.attempts) for r in expected.registrations]
+    assert sorted((f.rule, f.call_id, f.severity, f.frames) for f in got.findings) == sorted(
+        (f.rule, f.call_id, f.severity, f.frames) for f in expected.findings)
+    assert [(m.call_id, m.verdict.verdict) for m in got.media] == [(m.call_id, m.verdict.verdict)
+                                                                  for m in expected.media]
+    # every call was announced once when it ended, with its own findings
+    ended = [e.summary.call.call_id for e in events if e.kind == "call"]
+    assert sorted(ended) == sorted(c.call_id for c in expected.calls)
+    assert result.totals.calls == len(expected.calls)
+
+
+def test_findings_of_a_call_are_announced_when_it_ends() -> None:
+    _, events = _watch(SAMPLES / "nat_one_way_audio.pcap")
+    assert [(e.kind, e.finding.rule if e.finding else e.summary.call.outcome) for e in events] == [
+        ("call", "answered"), ("finding", "nat.private-sdp-address"), ("finding", "media.one-way-audio"),
+        ("finding", "nat.media-source-mismatch")]
+
+
+def test_state_is_released_as_calls_end(tmp_path) -> None:
+    """300 overlapping calls with RTP, 10 kept: what the engine holds never grows with the calls ended."""
+    path = tmp_path / "calls.pcap"
+    gencapture.generate(path, calls=300, duration_s=2.0, span_s=30.0, loss=0.01, seed=5)
+    engine = LiveAnalyzer(keep_calls=10)
+    held = []
+
+    def tick() -> None:
+        held.append((len(engine.active), len(engine.correlator.calls), len(engine.slots), len(engine.router.owner),
+                     len(engine.finished), len(engine.tombstones), len(engine.correlator.table.by_key)))
+
+    decoder, result = run_feed(_Sliced(path), engine, on_tick=tick)
+    assert result.totals.calls == 300 and sum(result.totals.outcomes.values()) == 300
+    assert result.totals.calls_dropped == 290 and len(result.analysis.calls) == 10
+    # after the end nothing of a call is held but the 10 summaries
+    assert (len(engine.active), len(engine.correlator.calls), len(engine.slots), len(engine.router.owner)) == (
+        0, 0, 0, 0)
+    # while running: the calls in progress are those the traffic has in progress (+ the 2 s linger), never more
+    expected = sipdiag.analyze(path)
+    spans = [(c.start_ns, c.messages[-1].ts_ns + 3 * 10**9) for c in expected.calls]
+    concurrency = max(sum(1 for s, e in spans if s <= t <= e) for t, _ in spans)
+    assert 10 <= max(h[0] for h in held) <= concurrency + 2
+    assert max(h[0] for h in held) == max(h[1] for h in held) == max(h[2] for h in held)
+    assert max(h[3] for h in held) <= 8 * (concurrency + 2)  # RTP and RTCP endpoints of both sides, SDP and NAT
+    assert max(h[4] for h in held) == 10
+    newest = {c.call_id for c in sorted(expected.calls, key=lambda c: c.first_frame)[-10:]}
+    assert {c.call_id for c in result.analysis.calls} <= {c.call_id for c in expected.calls}
+    assert len(newest & {c.call_id for c in result.analysis.calls}) >= 8
+    assert len(result.analysis.streams) == 20
+
+
+class _Sliced(ReplayFeed):
+    """The file in batches of 500 records, as a live feed delivers them (a file batch is 8 MiB, ~40 k records)."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path, None)
+
+    def batches(self):
+        for batch in super().batches():
+            for i in range(0, len(batch), 500):
+                yield slice_batch(batch, i, min(i + 500, len(batch)))
+
+
+def _finding(rule: str, severity: Severity, frame: int, cause=None, explains=()) -> Finding:
+    return Finding(rule, "media", severity, "engineering", rule, "c", (frame,), {}, {}, {}, "high", cause, explains)
+
+
+def test_merge_and_filter_keep_cause_links() -> None:
+    a = (_finding("nat.x", Severity.MAJOR, 3, explains=(1,)), _finding("media.y", Severity.MAJOR, 10, cause=0))
+    b = (_finding("call.z", Severity.CRITICAL, 50),)
+    merged = merge_findings([a, b])
+    assert [f.rule for f in merged] == ["call.z", "nat.x", "media.y"]
+    assert (merged[1].explains, merged[2].cause) == ((2,), 1)
+    kept = keep_findings(merged, lambda f: f.rule != "nat.x")
+    assert [(f.rule, f.cause, f.explains) for f in kept] == [("call.z", None, ()), ("media.y", None, ())]

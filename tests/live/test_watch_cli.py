@@ -1,0 +1,208 @@
+"""`sipdiag watch` and `sipdiag capture` from the command line: exact output of a replay, the JSON contract, the
+written capture, HEP input, hostile headers, and the errors (usage, unknown interface, no capture rights)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+import sipdiag
+from sipdiag.cli import cli
+from sipdiag.live import LiveAnalyzer
+from sipdiag.livecapture import can_capture
+from sipdiag.parsers.livedecode import FrameDecoder
+from sipdiag.parsers.scan import scan_capture
+from sipdiag.model import Datagram
+from sipdiag.reports.live import Dashboard
+from sipdiag.watch import ReplayFeed
+from tests.conftest import ROOT, SAMPLES, validate_json_document
+from tests.hostilecapture import UNSAFE_CHARACTERS, hostile_capture
+from tests.live.hep import free_udp_port, hep3
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_watch_replay_prints_each_call_and_finding_then_the_analysis() -> None:
+    result = _run("watch", "-r", str(SAMPLES / "nat_one_way_audio.pcap"), "--fast")
+    assert result.exit_code == 1  # major findings, --fail-on major
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        "call #1 answered 200  sip:100@203.0.113.10 -> sip:300@203.0.113.10  setup 1 ms  duration 1.5 s  "
+        "streams 2 (loss max 0.0 %, jitter max 1.2 ms)  audio one-way  findings 3",
+        "finding major nat.private-sdp-address (call nat_one_way_audio-1@sdlab): SDP tells the other side to send "
+        "media to a private address",
+        "finding major media.one-way-audio (call nat_one_way_audio-1@sdlab): Audio flows in one direction only",
+        "finding major nat.media-source-mismatch (call nat_one_way_audio-1@sdlab): Audio arrives from another "
+        "address than the one the SDP announced",
+    ]
+    assert lines[4].startswith("Capture  ") and "Findings (3)" in result.stdout
+    assert "1 call(s) seen, 1 ended; 3 call finding(s)." in result.stderr
+
+
+def test_watch_json_is_the_analyze_document(tmp_path) -> None:
+    sample = SAMPLES / "register_wrong_password.pcap"
+    result = _run("watch", "-r", str(sample), "--speed", "1000", "--format", "json", "--fail-on", "never")
+    assert result.exit_code == 0
+    doc = validate_json_document(result.stdout)
+    expected = json.loads(_run("analyze", str(sample), "--format", "json", "--fail-on", "never").stdout)
+    for key in ("calls", "registrations", "streams"):
+        assert doc[key] == expected[key], key
+    assert [f["rule"] for f in doc["findings"]] == [f["rule"] for f in expected["findings"]]
+    assert doc["capture"]["packets"] == expected["capture"]["packets"]
+    assert result.stderr.splitlines()[1:3] == [  # the events went to stderr, the document alone to stdout
+        "registration sip:200@203.0.113.10 failed 403 contact sip:200@203.0.113.20:5060",
+        "finding critical reg.rejected (capture): Registration refused"]
+
+
+def test_watch_writes_what_it_watched(tmp_path) -> None:
+    out = tmp_path / "w.pcap"
+    result = _run("watch", "-r", str(SAMPLES / "dtmf_rfc4733.pcap"), "--fast", "-w", str(out), "--fail-on", "never")
+    assert result.exit_code == 0
+    a, b = sipdiag.analyze(SAMPLES / "dtmf_rfc4733.pcap"), sipdiag.analyze(out)
+    assert b.capture.packets == a.capture.packets
+    assert [(c.call_id, c.outcome) for c in b.calls] == [(c.call_id, c.outcome) for c in a.calls]
+    assert [(s.stats.key, s.stats.packets) for s in b.streams] == [(s.stats.key, s.stats.packets) for s in a.streams]
+
+
+def test_paced_replay_takes_the_capture_time() -> None:
+    started = time.monotonic()
+    result = _run("watch", "-r", str(SAMPLES / "clean_call.pcap"), "--speed", "2", "--fail-on", "never")
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0 and result.stdout.startswith("call #1 answered 200")
+    assert 0.8 <= elapsed < 5  # the capture spans 1.8 s: about 0.9 s at twice the speed
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "Error: say what to watch: one of -i IFACE, --hep-listen [HOST:]PORT or -r FILE"),
+    (("-r", "samples/pcaps/clean_call.pcap", "--hep-listen", "9060"),
+     "Error: say what to watch: one of -i IFACE, --hep-listen [HOST:]PORT or -r FILE"),
+    (("--hep-listen", "9060", "--fast"), "Error: --fast and --speed apply to -r FILE only"),
+    (("--hep-listen", "host:port"), "Error: --hep-listen 'host:port': expected [HOST:]PORT"),
+])
+def test_watch_usage_errors(args, message) -> None:
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        result = _run("watch", *args)
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == message and result.stderr.splitlines()[1].startswith("Hint: ")
+
+
+def test_hostile_headers_stay_inert_in_lines_and_dashboard(tmp_path) -> None:
+    path = hostile_capture(tmp_path / "hostile.pcap")
+    result = _run("watch", "-r", str(path), "--fast")
+    for ch in UNSAFE_CHARACTERS:
+        assert ch not in result.stdout and ch not in result.stderr
+    assert "\\x1b[31m" in result.stdout  # shown, not obeyed
+    # the dashboard, with the hostile calls still in progress and then ended
+    feed = ReplayFeed(path, None)
+    engine = LiveAnalyzer()
+    screen = io.StringIO()
+    view = Dashboard(engine, screen, "hostile.pcap")
+    engine.on_event = view
+    decoder = FrameDecoder(feed.interfaces, name="hostile")
+    for batch in feed.batches():
+        engine.add(*decoder.decode(batch))
+    assert engine.active
+    first = view.render()
+    engine.sweep(engine.now_ns + 10**12, force=True)
+    view.close()
+    from rich.console import Console
+
+    rendered = io.StringIO()
+    Console(file=rendered, width=200, force_terminal=True, emoji=False).print(first)
+    text = rendered.getvalue() + screen.getvalue()
+    for ch in ("\u202e", "\x07", "\x9b", "\x1b]"):
+        assert ch not in text
+    assert "\x1b[2J" not in text and "[bold]boss" not in text.replace("\\[bold]", "")
+    assert "\\x1b[31m" in text and "\\u202e" in text
+
+
+def _hep_watch(tmp_path, sample, extra=()):
+    port = free_udp_port()
+    out = tmp_path / "hep.pcap"
+    proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "watch", "--hep-listen", f"127.0.0.1:{port}",
+                             "--duration", "6", "--format", "json", "--fail-on", "never", "-w", str(out), *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr.readline().startswith("Watching hep://127.0.0.1:")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for d in scan_capture(sample):
+                if isinstance(d, Datagram) and d.kind == "sip":
+                    s.sendto(hep3(d.payload, (d.src_ip, d.src_port), (d.dst_ip, d.dst_port), d.ts_ns),
+                             ("127.0.0.1", port))
+                    time.sleep(0.002)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    return validate_json_document(stdout), out, stderr
+
+
+@pytest.mark.parametrize("name", ["clean_call.pcap", "busy_486.pcap", "register_wrong_password.pcap"])
+def test_hep_listen_finds_the_calls_of_the_mirrored_sip(tmp_path, name) -> None:
+    doc, out, _ = _hep_watch(tmp_path, SAMPLES / name)
+    expected = sipdiag.analyze(SAMPLES / name)
+    assert [(c["call_id"], c["outcome"], c["final_status"], c["setup_ms"], c["answer_ms"]) for c in doc["calls"]] == [
+        (c.call_id, c.outcome, c.final_status, c.setup_ms, c.answer_ms) for c in expected.calls]
+    assert [(r["aor"], r["outcome"], r["challenges"]) for r in doc["registrations"]] == [
+        (r.aor, r.outcome, r.challenges) for r in expected.registrations]
+    # -w wrote the HEP datagrams as UDP: analyse it again, the same SIP comes out, marked as HEP
+    again = sipdiag.analyze(out)
+    assert [(c.call_id, c.outcome) for c in again.calls] == [(c.call_id, c.outcome) for c in expected.calls]
+    assert again.sip.encapsulations == {"hep": expected.sip.messages}
+
+
+def test_capture_unknown_interface_is_one_error_line(tmp_path) -> None:
+    result = _run("capture", "-i", "nosuch0", "-c", "1", "-w", str(tmp_path / "x.pcap"))
+    assert result.exit_code == 3
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: there is no interface named 'nosuch0'"
+    assert lines[1].startswith("Hint: Interfaces on this host: ") and "lo" in lines[1]
+    assert "Traceback" not in result.output
+
+
+def test_capture_bad_filter_is_a_usage_error(tmp_path) -> None:
+    result = _run("capture", "-i", "lo", "--filter", "udp and bogus", "-c", "1", "-w", str(tmp_path / "x.pcap"))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == ("Error: the capture filter does not compile: Failed to compile filter "
+                                             "expression 'udp and bogus' (syntax error in filter expression)")
+
+
+def test_capture_options_exclude_each_other(tmp_path) -> None:
+    result = _run("capture", "-i", "lo", "--duration", "1", "-c", "1", "-w", str(tmp_path / "x.pcap"))
+    assert result.exit_code == 2 and result.stderr.startswith("Error: --duration and --count are alternatives")
+
+
+def _without_rights() -> list[str]:
+    """A command prefix that drops CAP_NET_RAW (root keeps its uid but loses the capability), or skips."""
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        return ["setpriv", "--bounding-set=-net_raw,-net_admin", "--inh-caps=-net_raw,-net_admin"]
+    if os.geteuid() != 0 and not can_capture():
+        return []
+    pytest.skip("cannot make a process without capture rights here (needs root and setpriv, or a plain user)")
+
+
+def test_capture_without_rights_says_how_to_get_them(tmp_path) -> None:
+    proc = subprocess.run([*_without_rights(), sys.executable, "-m", "sipdiag", "capture", "-i", "lo", "-c", "1",
+                           "-w", str(tmp_path / "x.pcap")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines() == [
+        "Error: no permission to capture on lo (capturing needs root or CAP_NET_RAW)",
+        "Hint: Run it as root (sudo sipdiag ...), or give the Python interpreter the right once: sudo setcap "
+        "cap_net_raw,cap_net_admin+eip $(readlink -f $(which python3))"]
+    assert not (tmp_path / "x.pcap").exists()
