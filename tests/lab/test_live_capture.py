@@ -82,6 +82,36 @@ def test_sipdiag_capture_of_a_lab_scenario_equals_its_manifest(tmp_path, name) -
     assert not run.manifest.check(sc.expect, found)
 
 
+def _sipdiag_watch(report: Path):
+    def recorder(iface: str, pcap: Path) -> tuple[list[str], str]:
+        return ([sys.executable, "-m", "sipdiag", "watch", "-i", iface, "-w", str(pcap), "--format", "json",
+                 "-o", str(report), "--fail-on", "never"], f"Watching {iface}")
+    return recorder
+
+
+@pytest.mark.parametrize("name", ["clean_call", "nat_one_way_audio"])
+def test_sipdiag_watch_on_a_lab_interface_equals_the_manifest(tmp_path, name) -> None:
+    """`watch -i` on the vantage interface while the scenario runs: the report it writes on Ctrl-C has the
+    manifest's calls, outcomes and RTP flows, and its -w capture is the one tshark reads as the scenario."""
+    sc = BY_NAME[name]
+    pcap, report = tmp_path / f"{name}.pcap", tmp_path / f"{name}.json"
+    run.capture(sc, pcap, tmp_path, recorder=_sipdiag_watch(report))
+    doc = json.loads(report.read_text())
+    entry = COMMITTED[name]
+    assert [(c["call_id"], c["outcome"], c["final_status"], c["transport"]) for c in doc["calls"]] == [
+        (c["call_id"], c["outcome"], c["final_status"], c["transport"]) for c in entry["calls"]]
+    streams = {(f"{s['src_ip']}:{s['src_port']}", f"{s['dst_ip']}:{s['dst_port']}"): s["packets"]
+               for s in doc["streams"]}
+    assert streams == {(f["src"], f["dst"]): f["packets"] for f in entry["rtp"]}
+    categories = {f["category"] for f in doc["findings"]}
+    assert set(entry["categories_present"]) <= categories
+    assert not [f["rule"] for f in doc["findings"]
+                if f["category"] in entry["categories_absent"] and f["severity"] != "info"]
+    from lab import facts
+
+    assert not run.manifest.check(sc.expect, facts.read(pcap))
+
+
 class _HepMirror(threading.Thread):
     """Mirrors SIP on loopback ports as HEPv3 to a collector: a packet socket on lo, like heplify."""
 
