@@ -149,16 +149,17 @@ def selected_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> li
     return [rule for rule in REGISTRY.values() if selected(rule.id, select, ignore)]
 
 
-def rule_findings(analysis: Analysis, rules: Iterable[Rule],
-                  settings: Mapping[str, Any] | None = None) -> list[Finding]:
+def rule_findings(analysis: Analysis, rules: Iterable[Rule], settings: Mapping[str, Any] | None = None,
+                  devices: DeviceIndex | None = None) -> list[Finding]:
     """The findings of `rules`, unordered: in the rules' order, each rule's in the order it gave them. Run in
     parts (sipdiag.checks.background runs them on two cores), the parts' lists concatenated in rule order equal
-    one run's list, so `order_findings` gives the same result."""
+    one run's list, so `order_findings` gives the same result. devices: the analysis's DeviceIndex when the
+    caller runs rules one at a time (it is built once per analysis)."""
     from .deviceinfo import DeviceIndex
     from .settings import active
 
     findings = []
-    devices = DeviceIndex(analysis)
+    devices = devices if devices is not None else DeviceIndex(analysis)
     with active(settings):
         for rule in rules:
             for hit in rule.func(analysis):
