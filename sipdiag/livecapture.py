@@ -75,7 +75,7 @@ class PacketSocket:
     """One interface opened for capture with a BPF filter. Raises CaptureError (no rights, no such interface)
     or UsageError (the filter does not compile)."""
 
-    def __init__(self, iface: str, bpf: str) -> None:
+    def __init__(self, iface: str, bpf: str, promisc: bool = True) -> None:
         self.iface = iface
         self.bpf = bpf
         try:
@@ -108,6 +108,13 @@ class PacketSocket:
             except OSError:
                 pass
             self.sock.bind((iface, ETH_P_ALL))
+            if promisc and not self.loopback:
+                # Promiscuous mode, as tcpdump sets it by default: on a switch's mirror (SPAN) port the calls are
+                # addressed to other hosts' MACs and the NIC would drop them. A membership of this socket
+                # (PACKET_MR_PROMISC): the kernel drops it when the socket closes, even if we are killed.
+                from scapy.arch.linux import set_promisc
+
+                set_promisc(self.sock, iface, 1)
         except PermissionError:
             self.sock.close()
             raise CaptureError(f"no permission to capture on {iface}", hint=NEED_RIGHTS) from None

@@ -59,13 +59,16 @@ def _exit_for(findings, fail_on: str) -> None:
                    "IP fragments and TCP except ports 22/80/443/445/3389.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="S", help="Stop after S seconds.")
 @click.option("-c", "--count", type=click.IntRange(min=1), metavar="N", help="Stop after N packets.")
+@click.option("--no-promisc", "no_promisc", is_flag=True,
+              help="Do not put the interface into promiscuous mode (tcpdump -p); by default it is, so that a "
+                   "mirror (SPAN) port's traffic to other hosts is seen.")
 @click.option("-w", "--write", "out_file", required=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="The capture file (pcap, nanosecond timestamps).")
 @click.option("--ring", metavar="SIZE",
               help="Keep only the newest SIZE of packets (e.g. 50M), in memory, written to FILE at the end.")
 @_report_options
-def capture(iface: str, bpf: str, duration: float | None, count: int | None, out_file: str, ring: str | None,
-            fmt: str, output, fail_on: str, select: tuple[str, ...], ignore: tuple[str, ...], lang: str) -> None:
+def capture(iface: str, bpf: str, duration: float | None, count: int | None, no_promisc: bool, out_file: str,
+            ring: str | None, fmt: str, output, fail_on: str, select: tuple[str, ...], ignore: tuple[str, ...], lang: str) -> None:
     """Capture SIP, RTP/RTCP, ICMP and IP fragments from an interface into a file, then analyse it as
     'sipdiag analyze' does. Ctrl-C (or SIGTERM) stops the capture cleanly: the file is written and analysed.
     Needs capture rights: root, or CAP_NET_RAW (sudo setcap cap_net_raw,cap_net_admin+eip on the interpreter).
@@ -86,7 +89,7 @@ def capture(iface: str, bpf: str, duration: float | None, count: int | None, out
     if duration is not None and count is not None:
         raise UsageError("--duration and --count are alternatives", hint="Give one of them (or neither: Ctrl-C).")
     ring_bytes = parse_size(ring) if ring else None
-    feed = InterfaceFeed(iface, bpf)
+    feed = InterfaceFeed(iface, bpf, promisc=not no_promisc)
     sink = CaptureSink(out_file, feed.interfaces, ring_bytes=ring_bytes)
     click.echo(f"Capturing on {iface} into {out_file}" + (f" (ring of the newest {ring})" if ring else "")
                + "; Ctrl-C stops.", err=True)
@@ -105,6 +108,9 @@ def capture(iface: str, bpf: str, duration: float | None, count: int | None, out
 @click.command()
 @click.option("-i", "--interface", "iface", metavar="IFACE", help="Watch live traffic on this interface.")
 @click.option("--filter", "bpf", default=DEFAULT_FILTER, metavar="BPF", help="With -i: the capture filter.")
+@click.option("--no-promisc", "no_promisc", is_flag=True,
+              help="With -i: do not put the interface into promiscuous mode (tcpdump -p); by default it is, so that a "
+                   "mirror (SPAN) port's traffic to other hosts is seen.")
 @click.option("--hep-listen", "hep", metavar="[HOST:]PORT",
               help="Receive HEPv2/v3 on this UDP port (from Kamailio, OpenSIPS, FreeSWITCH, Asterisk, heplify).")
 @click.option("-r", "--read", "replay", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
@@ -120,7 +126,7 @@ def capture(iface: str, bpf: str, duration: float | None, count: int | None, out
 @click.option("--idle", "idle_s", type=click.FloatRange(min=1), default=300, show_default=True, metavar="S",
               help="End an answered call without BYE after S seconds with neither SIP nor RTP.")
 @_report_options
-def watch(iface: str | None, bpf: str, hep: str | None, replay: str | None, speed: float, fast: bool,
+def watch(iface: str | None, bpf: str, no_promisc: bool, hep: str | None, replay: str | None, speed: float, fast: bool,
           duration: float | None, out_file: str | None, keep_calls: int, idle_s: float, fmt: str, output,
           fail_on: str, select: tuple[str, ...], ignore: tuple[str, ...], lang: str) -> None:
     """Watch calls as they happen: calls in progress, registrations, RTP streams and findings as they are found.
@@ -151,7 +157,7 @@ def watch(iface: str | None, bpf: str, hep: str | None, replay: str | None, spee
     if (fast or speed != 1.0) and not replay:
         raise UsageError("--fast and --speed apply to -r FILE only", hint="Leave them out for live input.")
     if iface:
-        feed = InterfaceFeed(iface, bpf)
+        feed = InterfaceFeed(iface, bpf, promisc=not no_promisc)
     elif hep:
         feed = HepFeed(*parse_listen(hep))
     else:

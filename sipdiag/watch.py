@@ -39,8 +39,8 @@ class InterfaceFeed:
     live = True
     fmt = "pcap"
 
-    def __init__(self, iface: str, bpf: str) -> None:
-        self.socket = PacketSocket(iface, bpf)
+    def __init__(self, iface: str, bpf: str, promisc: bool = True) -> None:
+        self.socket = PacketSocket(iface, bpf, promisc)
         self.name = iface
         self.interfaces = [Interface(0, self.socket.linktype, SNAPLEN, ts_mul_ns=1, name=iface)]
 

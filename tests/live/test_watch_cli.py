@@ -206,3 +206,41 @@ def test_capture_without_rights_says_how_to_get_them(tmp_path) -> None:
         "Hint: Run it as root (sudo sipdiag ...), or give the Python interpreter the right once: sudo setcap "
         "cap_net_raw,cap_net_admin+eip $(readlink -f $(which python3))"]
     assert not (tmp_path / "x.pcap").exists()
+
+
+def _netns_with_interface(name: str) -> str:
+    """A network namespace holding an interface `d0` (one end of a veth pair: the kernel here has no dummy
+    driver), up; skipped without root and iproute2."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.skip("needs root and iproute2 to make a network namespace")
+    ns = f"sdtest-{name}-{os.getpid()}"
+    for cmd in (["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+                ["ip", "-n", ns, "link", "set", "d0", "up"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            pytest.skip(f"cannot make a network namespace here: {r.stderr.strip()}")
+    return ns
+
+
+@pytest.mark.parametrize(("promisc", "expected"), [(True, "1"), (False, "0")])
+def test_live_capture_puts_the_interface_into_promiscuous_mode(promisc: bool, expected: str) -> None:
+    """As tcpdump does (and not with --no-promisc): on a mirror port the calls are addressed to other hosts' MACs.
+    The mode is the socket's membership: it ends with the socket."""
+    ns = _netns_with_interface("promisc")
+    script = (
+        "from pathlib import Path\n"
+        "from sipdiag.livecapture import PacketSocket, DEFAULT_FILTER\n"
+        "flags = lambda: int(Path('/sys/class/net/d0/flags').read_text(), 16)\n"
+        f"s = PacketSocket('d0', DEFAULT_FILTER, promisc={promisc})\n"
+        "during = (flags() & 0x100) != 0\n"  # IFF_PROMISC
+        "s.close()\n"
+        "print(int(during), int((flags() & 0x100) != 0))\n"
+    )
+    try:
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", script], capture_output=True,
+                           text=True, timeout=60, cwd=ROOT)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [expected, "0"]
