@@ -47,6 +47,19 @@ def missing_requirements() -> list[str]:
     return missing
 
 
+def why_not_runnable() -> str | None:
+    """Why the lab cannot run here (a missing tool, not root, no network namespaces), or None when it can."""
+    missing = missing_requirements()
+    if missing:
+        return f"the lab needs {', '.join(missing)} (see requirements-apt.txt)"
+    probe = f"sdlab-probe-{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if made.returncode != 0:
+        return f"cannot create a network namespace: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return None
+
+
 def _media_action(party: Party, work: Path) -> str:
     m = party.media
     if m is None:

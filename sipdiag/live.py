@@ -119,18 +119,7 @@ class _ActiveCall:
 class _SmallTable(RtpStatsTable):
     """The RTP statistics table of one call: it grows from 8 rows instead of 1024 (a call has a few streams)."""
 
-    def _grow(self, n: int) -> None:
-        need = self.rows + n
-        size = len(self.cols["packets"]) if self.cols else 0
-        if need <= size:
-            return
-        new_size = max(need, size * 2, 8)
-        for name, dtype in self.column_types().items():
-            old = self.cols.get(name)
-            arr = np.zeros(new_size, dtype=dtype)
-            if old is not None:
-                arr[: self.rows] = old[: self.rows]
-            self.cols[name] = arr
+    MIN_ROWS = 8
 
 
 def _new_engine() -> RtpStatsEngine:

@@ -88,6 +88,8 @@ class StreamTable:
     type, and the sequence-number spread used to tell RTP from look-alike UDP.
     """
 
+    MIN_ROWS = 1024  # rows allocated at first; the table doubles when full
+
     def __init__(self) -> None:
         self.rows = 0
         self.sorted_hash = np.empty(0, dtype=np.uint64)  # hashes of the rows, sorted
@@ -100,7 +102,7 @@ class StreamTable:
         size = len(self.cols["packets"]) if self.cols else 0
         if need <= size:
             return
-        new_size = max(need, size * 2, 1024)
+        new_size = max(need, size * 2, self.MIN_ROWS)
         for name, dtype in self.column_types().items():
             old = self.cols.get(name)
             arr = np.zeros(new_size, dtype=dtype)

@@ -22,19 +22,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "pcaps"
 MANIFEST = SAMPLES / "manifest.json"
 
 
-def _why_not() -> str | None:
-    missing = run.missing_requirements()
-    if missing:
-        return f"the lab needs {', '.join(missing)} (see requirements-apt.txt)"
-    probe = f"sdlab-probe-{os.getpid()}"
-    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if made.returncode != 0:
-        return f"cannot create a network namespace: {made.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
-
-
-WHY_NOT = _why_not()
+WHY_NOT = run.why_not_runnable()
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")]
 
 COMMITTED = {e["scenario"]: e for e in json.loads(MANIFEST.read_text())["captures"]}

@@ -10,7 +10,6 @@ reason otherwise. About 30 s.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import struct
 import subprocess
@@ -32,34 +31,20 @@ sys.path.insert(0, str(ROOT))
 from tests.live.hep import free_udp_port, hep3  # noqa: E402
 
 
-def _why_not() -> str | None:
-    missing = run.missing_requirements()
-    if missing:
-        return f"the lab needs {', '.join(missing)} (see requirements-apt.txt)"
-    probe = f"sdlab-probe-{os.getpid()}"
-    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if made.returncode != 0:
-        return f"cannot create a network namespace: {made.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
-
-
-WHY_NOT = _why_not()
+WHY_NOT = run.why_not_runnable()
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")]
 
 
-def _sipdiag_capture(report: Path):
+def _recorder(report: Path, command: list[str], ready: str):
+    """The lab's recorder for a sipdiag command that captures on the vantage interface into a pcap and writes its
+    JSON report on Ctrl-C."""
     def recorder(iface: str, pcap: Path) -> tuple[list[str], str]:
-        return ([sys.executable, "-m", "sipdiag", "capture", "-i", iface, "-w", str(pcap), "--format", "json",
-                 "-o", str(report), "--fail-on", "never"], f"Capturing on {iface}")
+        return ([sys.executable, "-m", "sipdiag", *command, "-i", iface, "-w", str(pcap), "--format", "json",
+                 "-o", str(report), "--fail-on", "never"], f"{ready} {iface}")
     return recorder
 
 
-@pytest.mark.parametrize("name", ["clean_call", "nat_one_way_audio", "register_wrong_password"])
-def test_sipdiag_capture_of_a_lab_scenario_equals_its_manifest(tmp_path, name) -> None:
-    sc = BY_NAME[name]
-    pcap, report = tmp_path / f"{name}.pcap", tmp_path / f"{name}.json"
-    run.capture(sc, pcap, tmp_path, recorder=_sipdiag_capture(report))
+def _assert_equals_manifest(name: str, report: Path, pcap: Path) -> None:
     doc = json.loads(report.read_text())
     entry = COMMITTED[name]
     assert [(c["call_id"], c["outcome"], c["final_status"], c["transport"]) for c in doc["calls"]] == [
@@ -78,38 +63,24 @@ def test_sipdiag_capture_of_a_lab_scenario_equals_its_manifest(tmp_path, name) -
     # the recorder stopped on SIGINT and still wrote a capture that tshark reads (the lab's oracle)
     from lab import facts
 
-    found = facts.read(pcap)
-    assert not run.manifest.check(sc.expect, found)
+    assert not run.manifest.check(BY_NAME[name].expect, facts.read(pcap))
 
 
-def _sipdiag_watch(report: Path):
-    def recorder(iface: str, pcap: Path) -> tuple[list[str], str]:
-        return ([sys.executable, "-m", "sipdiag", "watch", "-i", iface, "-w", str(pcap), "--format", "json",
-                 "-o", str(report), "--fail-on", "never"], f"Watching {iface}")
-    return recorder
+@pytest.mark.parametrize("name", ["clean_call", "nat_one_way_audio", "register_wrong_password"])
+def test_sipdiag_capture_of_a_lab_scenario_equals_its_manifest(tmp_path, name) -> None:
+    pcap, report = tmp_path / f"{name}.pcap", tmp_path / f"{name}.json"
+    run.capture(BY_NAME[name], pcap, tmp_path, recorder=_recorder(report, ["capture"], "Capturing on"))
+    _assert_equals_manifest(name, report, pcap)
 
 
 @pytest.mark.parametrize("name", ["clean_call", "nat_one_way_audio"])
 def test_sipdiag_watch_on_a_lab_interface_equals_the_manifest(tmp_path, name) -> None:
     """`watch -i` on the vantage interface while the scenario runs: the report it writes on Ctrl-C has the
-    manifest's calls, outcomes and RTP flows, and its -w capture is the one tshark reads as the scenario."""
-    sc = BY_NAME[name]
+    manifest's calls, outcomes, registrations and RTP flows, and its -w capture is the one tshark reads as the
+    scenario."""
     pcap, report = tmp_path / f"{name}.pcap", tmp_path / f"{name}.json"
-    run.capture(sc, pcap, tmp_path, recorder=_sipdiag_watch(report))
-    doc = json.loads(report.read_text())
-    entry = COMMITTED[name]
-    assert [(c["call_id"], c["outcome"], c["final_status"], c["transport"]) for c in doc["calls"]] == [
-        (c["call_id"], c["outcome"], c["final_status"], c["transport"]) for c in entry["calls"]]
-    streams = {(f"{s['src_ip']}:{s['src_port']}", f"{s['dst_ip']}:{s['dst_port']}"): s["packets"]
-               for s in doc["streams"]}
-    assert streams == {(f["src"], f["dst"]): f["packets"] for f in entry["rtp"]}
-    categories = {f["category"] for f in doc["findings"]}
-    assert set(entry["categories_present"]) <= categories
-    assert not [f["rule"] for f in doc["findings"]
-                if f["category"] in entry["categories_absent"] and f["severity"] != "info"]
-    from lab import facts
-
-    assert not run.manifest.check(sc.expect, facts.read(pcap))
+    run.capture(BY_NAME[name], pcap, tmp_path, recorder=_recorder(report, ["watch"], "Watching"))
+    _assert_equals_manifest(name, report, pcap)
 
 
 class _HepMirror(threading.Thread):
