@@ -26,7 +26,7 @@ from .capture import Interface, InterfaceStats, RecordBatch
 from .columns import Kind, RtpColumns, decode_batch, empty_rtp
 from .linktypes import linktype_name
 from .net import RichPath
-from .scan import CaptureInfo, _fast_sip, merge_rtp, rtp_rows_to_columns
+from .scan import CaptureInfo, batch_datagrams, merge_rtp, rtp_rows_to_columns
 
 Frame = tuple[int, bytes, int]  # (ts_ns, captured bytes, length on the wire)
 
@@ -80,14 +80,7 @@ class FrameDecoder:
         if self.first_ts_ns is None:
             self.first_ts_ns = int(batch.ts_ns[0])
         self.last_ts_ns = int(batch.ts_ns[-1])
-        datagrams = _fast_sip(batch, decoded.sip)
-        for i in decoded.rich:
-            iface = int(batch.iface[i])
-            linktype = self.interfaces[iface].linktype if iface >= 0 else -1
-            start = int(batch.data_off[i])
-            data = batch.buf[start: start + int(batch.caplen[i])]
-            datagrams += self.rich.decode_frame(linktype, data, batch.first_frame + int(i), int(batch.ts_ns[i]))
-        datagrams.sort(key=lambda d: d.frame)
+        datagrams = batch_datagrams(batch, decoded, self.interfaces, self.rich)
         return datagrams, self._with_rich_rtp(decoded.rtp)
 
     def finish(self) -> tuple[list[Datagram], RtpColumns]:

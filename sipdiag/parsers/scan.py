@@ -81,15 +81,7 @@ class CaptureScan:
             if len(batch):
                 first = int(batch.ts_ns[0]) if first is None else first
                 last = int(batch.ts_ns[-1])
-            datagrams = _fast_sip(batch, decoded.sip)
-            for i in decoded.rich:
-                iface = int(batch.iface[i])
-                linktype = file.interfaces[iface].linktype if iface >= 0 else -1
-                start = int(batch.data_off[i])
-                data = batch.buf[start : start + int(batch.caplen[i])]
-                datagrams += rich.decode_frame(linktype, data, batch.first_frame + int(i), int(batch.ts_ns[i]))
-            datagrams.sort(key=lambda d: d.frame)
-            yield from datagrams
+            yield from batch_datagrams(batch, decoded, file.interfaces, rich)
             rtp = decoded.rtp
             if rich.rtp_rows:
                 rtp = merge_rtp(rtp, rtp_rows_to_columns(rich.rtp_rows))
@@ -132,6 +124,20 @@ def address(hi: int, lo: int) -> str:
     if hi == 0 and (lo >> 32) == 0xFFFF:
         return socket.inet_ntoa(struct.pack("!I", lo & 0xFFFFFFFF))
     return socket.inet_ntop(socket.AF_INET6, struct.pack("!QQ", hi, lo))
+
+
+def batch_datagrams(batch: RecordBatch, decoded, interfaces, rich: RichPath) -> list[Datagram]:
+    """A decoded batch's SIP-side datagrams in frame order: the fast path's SIP rows, then every record the fast
+    path left to the rich path (TCP, fragments, tunnels, ICMP, ...) decoded one by one."""
+    datagrams = _fast_sip(batch, decoded.sip)
+    for i in decoded.rich:
+        iface = int(batch.iface[i])
+        linktype = interfaces[iface].linktype if iface >= 0 else -1
+        start = int(batch.data_off[i])
+        data = batch.buf[start : start + int(batch.caplen[i])]
+        datagrams += rich.decode_frame(linktype, data, batch.first_frame + int(i), int(batch.ts_ns[i]))
+    datagrams.sort(key=lambda d: d.frame)
+    return datagrams
 
 
 def _fast_sip(batch: RecordBatch, rows) -> list[Datagram]:
