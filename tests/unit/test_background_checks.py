@@ -3,9 +3,12 @@ findings of run_checks, in the same order, and reports a failure of the child.""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
+import struct
+import termios
 import time
 
 import pytest
@@ -16,37 +19,46 @@ from sipdiag.reports.json import render_json
 from tests.conftest import SAMPLES, validate_json_document
 
 
-@pytest.mark.parametrize(("fork", "slow"), [(False, None), (True, None), (True, "child"), (True, "parent")])
-def test_same_findings_as_run_checks(monkeypatch, fork: bool, slow: str | None) -> None:
-    """However the two processes share the rules (the slow one takes few), the merged findings equal one run's,
+def _wait_until_taken(tokens: int) -> None:
+    """Until the other process has taken every rule from the token pipe (bytes left to read: FIONREAD)."""
+    deadline = time.monotonic() + 30
+    while struct.unpack("i", fcntl.ioctl(tokens, termios.FIONREAD, b"\0\0\0\0"))[0] and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize(("fork", "late"), [(False, None), (True, None), (True, "child"), (True, "parent")])
+def test_same_findings_as_run_checks(monkeypatch, fork: bool, late: str | None) -> None:
+    """However the two processes share the rules (the late one gets none), the merged findings equal one run's,
     in the same order."""
     analysis = sipdiag.analyze(SAMPLES / "sip_alg_rewrite.pcap", rules=False)
     assert analysis.findings == ()
     monkeypatch.setattr(background, "MIN_OBJECTS", 0 if fork else 10**9)
     parent = os.getpid()
-    real = background.rule_findings
+    real_take, real_rules = background._take_rules, background.rule_findings
     taken = {"parent": 0}
 
-    def paced(*args, **kwargs):
-        here = "parent" if os.getpid() == parent else "child"
-        if here == "parent":
-            taken["parent"] += 1
-        if here == slow:
-            time.sleep(0.02)
-        return real(*args, **kwargs)
+    def take(analysis, rules, settings, tokens):
+        if late == ("parent" if os.getpid() == parent else "child"):
+            _wait_until_taken(tokens)
+        return real_take(analysis, rules, settings, tokens)
 
-    monkeypatch.setattr(background, "rule_findings", paced)
+    def counted(*args, **kwargs):
+        if os.getpid() == parent:
+            taken["parent"] += 1
+        return real_rules(*args, **kwargs)
+
+    monkeypatch.setattr(background, "_take_rules", take)
+    monkeypatch.setattr(background, "rule_findings", counted)
     pending = background.start_checks(analysis, ignore=("media.rtcp-issues",))
-    if slow == "parent":
-        time.sleep(0.5)  # the child has taken every rule by the time the findings are asked for
     expected = run_checks(analysis, ignore=("media.rtcp-issues",))
     assert [f.rule for f in expected] == ["alg.sdp-rewritten-inconsistently", "media.one-way-audio",
                                           "nat.media-source-mismatch", "nat.private-sdp-address"]
+    taken["parent"] = 0  # run_checks above counted too
     assert pending() == expected
     assert pending() is pending()  # read once
-    if slow == "child":
-        assert taken["parent"] > 25  # of 49: the parent, not slowed, took most
-    elif slow == "parent":
+    if late == "child":
+        assert taken["parent"] == 49  # every rule but the ignored one
+    elif late == "parent":
         assert taken["parent"] == 0
 
 
@@ -66,14 +78,33 @@ def test_a_failing_rule_engine_in_the_child_is_reported(monkeypatch) -> None:
     monkeypatch.setattr(background, "MIN_OBJECTS", 0)
 
     parent = os.getpid()
-    real = background.rule_findings
+    real = background._take_rules
 
     def broken_in_the_child(*args, **kwargs):
+        # The child's share as a whole fails, whether or not it got a rule before this process took them all
+        # (failing in rule_findings raced with the parent: on a fast machine the child ran no rule at all).
         if os.getpid() != parent:
             raise ValueError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(background, "rule_findings", broken_in_the_child)
+    monkeypatch.setattr(background, "_take_rules", broken_in_the_child)
     pending = background.start_checks(sipdiag.analyze(SAMPLES / "clean_call.pcap", rules=False))
     with pytest.raises(RuntimeError, match="rule engine failed: ValueError: boom"):
+        pending()
+
+
+def test_a_child_that_dies_without_a_word_is_reported(monkeypatch) -> None:
+    """Killed (OOM, a signal) before sending anything: the findings would be incomplete, so it is an error."""
+    monkeypatch.setattr(background, "MIN_OBJECTS", 0)
+    parent = os.getpid()
+    real = background._take_rules
+
+    def dies_in_the_child(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(9)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(background, "_take_rules", dies_in_the_child)
+    pending = background.start_checks(sipdiag.analyze(SAMPLES / "clean_call.pcap", rules=False))
+    with pytest.raises(RuntimeError, match="rule engine failed: the rule engine's process ended without a result"):
         pending()
