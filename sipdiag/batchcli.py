@@ -7,6 +7,7 @@ from collections import Counter
 
 import click
 
+from .checks import FAIL_ON_LEVELS
 from .errors import EXIT_FINDINGS, UsageError
 
 INTERRUPTED = 130  # the shell's code for SIGINT; the partial summary is written first
@@ -22,7 +23,7 @@ INTERRUPTED = 130  # the shell's code for SIGINT; the partial summary is written
 @click.option("--ticket-from-name", "ticket_pattern", metavar="REGEX",
               help="File each capture under the ticket its file name gives (group 'ticket' or the first group).")
 @click.option("--store", metavar="URL", envvar="SIPDIAG_STORE", help="Case store for --ticket-from-name.")
-@click.option("--fail-on", type=click.Choice(("critical", "major", "minor", "info", "never")), default="never",
+@click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS), default="never",
               show_default=True, help="Exit 1 when a capture has a finding at least this severe.")
 def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_dir: str | None, out_format: str,
           resume: bool, ticket_pattern: str | None, store: str | None, fail_on: str) -> None:

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from .checks import FAIL_ON_LEVELS
 from .errors import EXIT_FINDINGS
 
 STORE_HELP = "Case store: a file path, sqlite:///PATH or postgresql://USER@HOST/DB (default: $SIPDIAG_STORE, else " \
@@ -39,7 +40,7 @@ def filing_line(filing) -> str:
 @click.command()
 @click.argument("ticket")
 @click.argument("capture", type=click.Path(dir_okay=False))
-@click.option("--fail-on", type=click.Choice(("critical", "major", "minor", "info", "never")), default="major",
+@click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS), default="major",
               show_default=True, help="What counts as a problem: earlier ones must be gone, no new one may appear.")
 @click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True,
               help="Language of the customer's message.")

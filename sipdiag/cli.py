@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from .checks import FAIL_ON_LEVELS
 from .errors import EXIT_FINDINGS, EXIT_INPUT, SipdiagError, UsageError
 
 FORMATS = ("terminal", "json", "html", "csv", "junit")
@@ -65,7 +66,7 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               help="Write the report to a file instead of standard output.")
 @click.option("--call", "call_ref", metavar="CALL-ID|#N", help="Only this call: its Call-ID or #N from the calls table.")
-@click.option("--fail-on", type=click.Choice(("critical", "major", "minor", "info", "never")), default="major",
+@click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS), default="major",
               show_default=True, help="Exit 1 when a finding is at least this severe.")
 @click.option("--select", multiple=True, metavar="RULE", help="Run only these rules (id or prefix, repeatable).")
 @click.option("--ignore", multiple=True, metavar="RULE", help="Leave these rules out (id or prefix, repeatable).")
@@ -128,7 +129,7 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
     from .analysis import analyze as run_analysis
     from .reports import render
 
-    from .checks import Severity, worst
+    from .checks import fails
 
     # JSON is written calls and streams first: the rule engine runs on the other core meanwhile.
     background = fmt == "json"
@@ -153,11 +154,10 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
         with CaseStore(store) as cases:
             filing = cases.file(ticket, capture, customer=customer, vantage=vantage, analysis=analysis, notify=notify)
         click.echo(filing_line(filing), err=True)
-    top = worst(f for f in analysis.findings if call is None or f.call_id in (None, call.call_id))
     # Done: the report file (-o) is closed by click's context before main() sees the exit, the reader and
     # rule-engine processes are joined, the case store is closed.
     end_without_teardown()
-    if fail_on != "never" and top is not None and top >= Severity.parse(fail_on):
+    if fails((f for f in analysis.findings if call is None or f.call_id in (None, call.call_id)), fail_on):
         sys.exit(EXIT_FINDINGS)
 
 

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from .checks import FAIL_ON_LEVELS, fails
 from .errors import EXIT_FINDINGS, UsageError
 from .livecapture import DEFAULT_FILTER
 
@@ -33,7 +34,7 @@ def _report_options(f):
                      help="The analysis at the end: terminal, or the JSON document of 'analyze --format json'."),
         click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
                      help="Write the analysis at the end to a file instead of standard output."),
-        click.option("--fail-on", type=click.Choice(("critical", "major", "minor", "info", "never")),
+        click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS),
                      default="major", show_default=True, help="Exit 1 when a finding is at least this severe."),
         click.option("--select", multiple=True, metavar="RULE", help="Run only these rules (id or prefix)."),
         click.option("--ignore", multiple=True, metavar="RULE", help="Leave these rules out (id or prefix)."),
@@ -45,10 +46,7 @@ def _report_options(f):
 
 
 def _exit_for(findings, fail_on: str) -> None:
-    from .checks import Severity, worst
-
-    top = worst(findings)
-    if fail_on != "never" and top is not None and top >= Severity.parse(fail_on):
+    if fails(findings, fail_on):
         sys.exit(EXIT_FINDINGS)
 
 

@@ -226,5 +226,15 @@ def worst(findings: Iterable[Finding]) -> Severity | None:
     return max(severities) if severities else None
 
 
-__all__ = ["CATEGORIES", "OWNERS", "Finding", "Hit", "Rule", "Severity", "all_rules", "check", "run_checks",
-           "selected", "worst"]
+# The --fail-on levels of every command: a severity, or `never`.
+FAIL_ON_LEVELS = ("critical", "major", "minor", "info", "never")
+
+
+def fails(findings: Iterable[Finding], fail_on: str) -> bool:
+    """Whether a finding is at least as severe as `fail_on` (one of FAIL_ON_LEVELS; `never`: never)."""
+    top = worst(findings)
+    return fail_on != "never" and top is not None and top >= Severity.parse(fail_on)
+
+
+__all__ = ["CATEGORIES", "FAIL_ON_LEVELS", "OWNERS", "Finding", "Hit", "Rule", "Severity", "all_rules", "check",
+           "fails", "run_checks", "selected", "worst"]

@@ -212,3 +212,20 @@ def test_the_overview_keeps_wire_text_inert() -> None:
     text = out.getvalue()
     assert "\x1b" not in text and "\u202e" not in text and "😄" not in text
     assert "[bold]x[/bold]:smile:\\x1b[2J\\u202e" in text  # shown as text, escapes visible
+
+
+def test_small_captures_go_to_the_workers_several_per_task(tmp_path: Path) -> None:
+    """Up to TASK_FILES captures or TASK_BYTES per task, in order; a big capture alone; a file that cannot be
+    stat'ed alone (its worker makes its error row)."""
+    from sipdiag import batch
+
+    small = []
+    for i in range(20):
+        p = tmp_path / f"s{i:02d}.pcap"
+        p.write_bytes(b"x" * 1000)
+        small.append(str(p))
+    big = tmp_path / "big.pcap"
+    big.write_bytes(b"x" * batch.TASK_BYTES)
+    missing = str(tmp_path / "gone.pcap")
+    tasks = list(batch._tasks(small + [str(big), missing] + small[:2]))
+    assert tasks == [small[:16], small[16:] + [str(big)], [missing], small[:2]]
