@@ -114,7 +114,10 @@ class PacketSocket:
                 # (PACKET_MR_PROMISC): the kernel drops it when the socket closes, even if we are killed.
                 from scapy.arch.linux import set_promisc
 
-                set_promisc(self.sock, iface, 1)
+                try:
+                    set_promisc(self.sock, iface, 1)
+                except OSError:  # an interface without the mode (some tunnels): capture what reaches the host
+                    pass
         except PermissionError:
             self.sock.close()
             raise CaptureError(f"no permission to capture on {iface}", hint=NEED_RIGHTS) from None
