@@ -243,6 +243,9 @@ def _read_pcap(stream: BinaryIO, info: CaptureFile, head: bytes) -> Iterator[Rec
     base = 24  # file offset of leftover[0], for anomaly details
     frame = 1
     stopped = False
+    # A chunk ends inside a record. Joining that partial record to the next chunk copies the whole chunk (8 MiB);
+    # on a plain file it is cheaper to step back and read the partial record again with the next chunk.
+    rewind = not info.compressed and stream.seekable()
     for data in _read_chunks(stream, info):
         buf = leftover + data if leftover else data
         starts, end, bad = _walk_fixed_header(buf, e, max_len)
@@ -257,6 +260,12 @@ def _read_pcap(stream: BinaryIO, info: CaptureFile, head: bytes) -> Iterator[Rec
             break
         base += end
         leftover = buf[end:]
+        # Only after a full chunk (more may follow) and when this one held a complete record (else a record
+        # longer than a chunk would be read again forever).
+        if leftover and rewind and end and len(data) == CHUNK_BYTES:
+            stream.seek(-len(leftover), io.SEEK_CUR)
+            info.bytes_read -= len(leftover)
+            leftover = b""
     if not stopped and leftover:
         if len(leftover) < 16:
             detail = f"the file ends {len(leftover)} bytes into the header of record {frame}"

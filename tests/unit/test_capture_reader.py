@@ -451,6 +451,26 @@ def test_guess_and_verify_pcap_walk_matches_a_plain_walk(tmp_path, monkeypatch, 
     assert info.packets == len(recs) and info.anomalies == []
 
 
+@pytest.mark.parametrize("source", ["plain", "gzip"])
+def test_pcap_records_across_chunk_boundaries(tmp_path, monkeypatch, source):
+    """A plain file steps back to re-read the record a chunk ends in; a gzip stream carries it over instead.
+    Both give the same records, also for a record longer than a chunk (read in one piece, never re-read forever)
+    and for a last record cut short (the anomaly names it)."""
+    monkeypatch.setattr(capture, "CHUNK_BYTES", 1000)
+    sizes = [300, 450, 2500, 60, 999, 1000, 5000, 80] + [214] * 40
+    recs = records_for(sizes)
+    raw = io.BytesIO()
+    pw.write_pcap(raw, recs, pw.LINKTYPE_ETHERNET)
+    data = raw.getvalue()[:-100]  # the last record loses its end
+    path = tmp_path / "chunks.pcap"
+    path.write_bytes(gzip.compress(data) if source == "gzip" else data)
+    info, rows = read_all(path)
+    assert [r[2] for r in rows] == sizes[:-1]
+    assert [struct.unpack(">I", r[5][:4])[0] for r in rows] == list(range(len(sizes) - 1))
+    assert [(a.code, a.frame) for a in info.anomalies] == [("pcap.truncated-record", len(sizes))]
+    assert "claims 214 bytes but the file ends after 114" in info.anomalies[0].detail
+
+
 def test_guess_and_verify_one_odd_record_inside_a_long_run(tmp_path):
     sizes = [214] * 500
     sizes[123] = 215  # one record differs deep inside the verified window
