@@ -126,12 +126,16 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
                          hint="Save it to a file first; the case keeps its SHA-256 and name.")
     if engine == "native":
         prestart(capture)  # the reader works on the other core while the rest of the pipeline is imported
-    # One analysis per process, ended by os._exit: the cyclic collector has nothing to win here. Left on, it wakes
-    # once analyze() has re-enabled it and walks every object the analysis made (~50 ms on the 1 M-packet
-    # benchmark capture, twice), while the report is written.
+    # Run as the `sipdiag` program, one analysis per process ended by os._exit: the cyclic collector has nothing
+    # to win. Left on, it wakes once analyze() has re-enabled it and walks every object the analysis made (~50 ms
+    # on the 1 M-packet benchmark capture, twice) while the report is written. Called in-process (click's test
+    # runner, a program embedding the command), the collector is switched back on when the command ends.
     import gc
 
-    gc.disable()
+    if gc.isenabled():
+        gc.disable()
+        if not _console:
+            click.get_current_context().call_on_close(gc.enable)
     from .analysis import analyze as run_analysis
     from .reports import render
 
@@ -415,6 +419,7 @@ cli.add_command(watch)
 # joined): the process then ends without tearing down the interpreter. Freeing a large analysis object by object
 # (hundreds of thousands of small objects) took 0.18 s of a 2.3 s run on a 1 M-packet capture, for nothing.
 _quick_exit = False
+_console = False  # set by main(): the process is the `sipdiag` program and ends with the command
 
 
 def end_without_teardown() -> None:
@@ -426,6 +431,8 @@ def end_without_teardown() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    global _console
+    _console = True
     try:
         cli(prog_name="sipdiag")
     except SipdiagError as e:  # raised outside a command (should not happen), still one line

@@ -92,6 +92,18 @@ def test_analyze_terminal_summary(capture: Path) -> None:
     assert "RTP      3 packets in 1 streams; RTCP 0 packets" in result.output
 
 
+def test_analyze_in_process_leaves_the_cyclic_collector_on(capture: Path) -> None:
+    """As the `sipdiag` program, analyze runs with the cyclic collector off (the process ends with it); called
+    in-process, it must hand the collector back on, also when the command fails."""
+    import gc
+
+    assert gc.isenabled()
+    assert CliRunner().invoke(cli, ["analyze", str(capture), "--format", "json"]).exit_code == 0
+    assert gc.isenabled()
+    assert CliRunner().invoke(cli, ["analyze", str(capture), "--call", "no-such-call"]).exit_code == 2
+    assert gc.isenabled()
+
+
 def test_gzip_and_stdin_read_the_same(capture: Path, tmp_path: Path) -> None:
     gz = tmp_path / "small.pcap.gz"
     gz.write_bytes(gzip.compress(capture.read_bytes()))
