@@ -523,3 +523,11 @@ def test_frame_times_match_tshark(tmp_path):
     theirs = [(int(n), int(t.replace(".", "")), int(c)) for n, t, c in (line.split("\t") for line in out.splitlines())]
     _, rows = read_all(path)
     assert [(r[0], r[1], r[2]) for r in rows] == theirs
+
+
+def test_octet_view_reads_a_field_at_every_offset() -> None:
+    buf = bytes(range(1, 8))
+    words = capture.octet_view(buf, ">u4")
+    assert words.tolist() == [0x01020304, 0x02030405, 0x03040506, 0x04050607]
+    assert capture.octet_view(buf, "<u2").tolist() == [0x0201, 0x0302, 0x0403, 0x0504, 0x0605, 0x0706]
+    assert capture.octet_view(b"\x01\x02\x03", ">u4") is None and capture.octet_view(b"", ">u2") is None
