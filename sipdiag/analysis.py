@@ -151,10 +151,10 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
 def _analyze(path: str | Path, keep_messages: bool | int, source=None) -> Analysis:
     messages: list[SipMessage] = []
     budget = MESSAGE_BUDGET if keep_messages is True else int(keep_messages)
-    correlator = Correlator()
     encaps: Counter[str] = Counter()
     sip = _SipCounter()
-    log = AnomalyLog()  # the SIP parser's anomalies, bounded: a flood of bad SIP cannot eat memory
+    log = AnomalyLog()  # the SIP and SDP parsers' anomalies, bounded: a flood of bad SIP cannot eat memory
+    correlator = Correlator(log)
     result: CaptureResult | None = None
     icmp: list[IcmpError] = []
     for item in source if source is not None else ingest(path):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from .dialogs import CORRELATION_HEADERS, CallBuilder
 from .model import Call, CallLeg, Registration, Transaction
+from .parsers.anomalies import AnomalyLog
 from .parsers.sip import SipMessage
 from .registrations import RegistrationBuilder, contact_uri, new_registration
 from .dialogs import uri_of
@@ -36,7 +37,11 @@ class Correlation:
 
 
 class Correlator:
-    def __init__(self) -> None:
+    """log: where the defects of the SDP bodies that calls parse go (sipdiag.parsers.anomalies; the caller's run
+    log, bounded); None drops them (a caller that only wants the calls)."""
+
+    def __init__(self, log: AnomalyLog | None = None) -> None:
+        self.log = log
         self.table = TransactionTable()
         self.calls: dict[str, CallBuilder] = {}
         self.registrations: dict[tuple[str, str], RegistrationBuilder] = {}
@@ -59,7 +64,7 @@ class Correlator:
             seen_from_start = msg.is_request and method == "INVITE" and msg.to_tag is None
             call = self.calls[call_id] = CallBuilder(call_id, msg, seen_from_start, caller_tag=msg.from_tag)
         if call is not None:
-            call.add(msg, tx, retransmission)
+            call.add(msg, tx, retransmission, self.log)
             if not msg.is_request and call.complete():
                 call.built = call.build(msg.ts_ns)
             return

@@ -11,6 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from .model import Call, Dialog, MediaDescription, MessageRef, Negotiation
+from .parsers.anomalies import AnomalyLog
 from .parsers.multipart import sdp_of
 from .parsers.sdp import (
     STATIC_PAYLOAD_TYPES,
@@ -23,7 +24,7 @@ from .parsers.sdp import (
 )
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import SessionExpires, parse_min_se, parse_session_expires
-from .parsers.sipuri import parse_name_addr
+from .parsers.sipuri import bounded_int, parse_name_addr
 from .transactions import TxState, is_auth_challenge, is_final, is_provisional, is_success, receiver, sender
 
 # Timer B: an INVITE client transaction gives up 64*T1 = 32 s after the request (RFC 3261 §17.1.1.2).
@@ -49,7 +50,9 @@ def uri_of(value: str | None) -> tuple[str, str | None]:
 def media_descriptions(sdp: SdpSession) -> tuple[MediaDescription, ...]:
     out = []
     for m in sdp.media:
-        pts = tuple(int(f) for f in m.formats if f.isdigit())
+        # An RTP payload type is 7 bits (RFC 3550 §5.1): a format beyond 127 (or in non-ASCII digits) is no RTP
+        # payload type, and a number off the wire must not reach the reports unbounded.
+        pts = tuple(pt for f in m.formats if (pt := bounded_int(f, 127)) is not None)
         codecs = []
         event_pt = None
         for pt in pts:
@@ -161,10 +164,13 @@ class CallBuilder:
             return "caller" if msg.from_tag == self.caller_tag else "callee"
         return "callee" if msg.from_tag == self.caller_tag else "caller"
 
-    def add(self, msg: SipMessage, tx: TxState, retransmission: bool) -> None:
+    def add(self, msg: SipMessage, tx: TxState, retransmission: bool, log: AnomalyLog | None = None) -> None:
+        """log: receives the SDP body's defects (`sdp.*` anomalies), once per message (not per retransmission)."""
         self.built = None
         self.last_ts_ns = max(self.last_ts_ns, msg.ts_ns)
         sdp = sdp_of(msg) if msg.body and not retransmission else None
+        if sdp is not None and sdp.anomalies and log is not None:
+            log.extend(sdp.anomalies)
         self.messages.append(MessageRef(
             msg.frame, msg.ts_ns, msg.src_ip, msg.src_port, msg.dst_ip, msg.dst_port, msg.transport, msg.method,
             msg.status_code, msg.reason, tx.cseq, tx.method if not msg.is_request else msg.method,
@@ -392,7 +398,7 @@ def info_dtmf(content_type: str | None, body: bytes) -> tuple[str, int | None] |
         duration = fields.get("duration", "")
         if signal[:1] in _DTMF_DIGITS or signal in ("10", "11"):
             digit = {"10": "*", "11": "#"}.get(signal, signal[:1].upper())
-            return digit, int(duration) if duration.isdigit() else None
+            return digit, bounded_int(duration, 2**31 - 1)  # ms; non-ASCII digits or an absurd value: unknown
     elif content_type == "application/dtmf":
         digit = text.strip()[:1]
         if digit in _DTMF_DIGITS:

@@ -138,7 +138,8 @@ class LiveAnalyzer:
         self.keep_calls = keep_calls
         self.idle_ns = int(idle_s * 1e9)
         self.on_event = on_event or (lambda e: None)
-        self.correlator = Correlator()
+        self.sip_anomalies = AnomalyLog()  # the SIP and SDP parsers', as analyze() keeps them
+        self.correlator = Correlator(self.sip_anomalies)
         self.router = RtpRouter()
         self.active: dict[str, _ActiveCall] = {}
         self.slots: dict[int, _ActiveCall] = {}
@@ -153,7 +154,6 @@ class LiveAnalyzer:
         self.reg_done: dict[tuple[str, str], Registration] = {}
         self.reg_seen: dict[tuple[str, str], tuple] = {}  # binding -> (outcome, status, attempts) last reported
         self.reported: set[tuple[str, str | None, str]] = set()  # capture-wide findings already announced
-        self.sip_anomalies = AnomalyLog()  # the SIP parser's, as analyze() keeps them
         # The capture's facts so far (run_feed sets the decoder's): rules read its counters and anomalies.
         self.capture_info: Callable[[], CaptureInfo] = _no_capture
         self.now_ns = 0

@@ -153,6 +153,11 @@ def _parse_media_line(value: str, reader: DefectLog) -> tuple[str, int, int, str
         return None
     if len(parts) == 3:
         reader.defect("bad-media", f"m={value!r} lists no formats")
+    elif "RTP/" in parts[2].upper():
+        # Under an RTP profile each format is a payload type number, 7 bits (RFC 8866 §5.14, RFC 3550 §5.1)
+        bad = [f for f in parts[3:] if read_int(f) is None or read_int(f) > 127]
+        if bad:
+            reader.defect("bad-media", f"m={value!r}: {', '.join(bad[:3])} is not an RTP payload type (0-127)")
     return parts[0], port, count, parts[2], tuple(parts[3:])
 
 

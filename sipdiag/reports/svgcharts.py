@@ -56,7 +56,7 @@ class SvgChart:
 
 def nice_ceiling(value: float) -> float:
     """The smallest 1, 2 or 5 x 10^k at or above `value` (1 for nothing to show)."""
-    if value <= 0:
+    if not 0 < value < math.inf:  # nothing, or no number (NaN, infinite)
         return 1.0
     exp = 10 ** math.floor(math.log10(value))
     for m in (1, 2, 5, 10):
@@ -95,7 +95,8 @@ def time_chart(seconds: Sequence[int], values: Sequence[float], *, kind: str, un
     left, right, top, bottom = PAD_LEFT, width - PAD_RIGHT, PAD_TOP, height - PAD_BOTTOM
     span = (max(seconds) + 1) if len(seconds) else 1
     per = max(1, math.ceil(span / ((right - left) / 2)))  # at most one point every 2 px
-    secs, vals = _group([int(s) for s in seconds], [float(v) for v in values], per)
+    # a value that is no number (NaN, infinite) has nothing to draw: 0, like a second without the event
+    secs, vals = _group([int(s) for s in seconds], [v if math.isfinite(v := float(x)) else 0.0 for x in values], per)
     top_value = nice_ceiling(max(vals, default=0.0))
 
     def x_of(second: float) -> float:
