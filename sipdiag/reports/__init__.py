@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ..analysis import Analysis
-from ..model import Call
+if TYPE_CHECKING:  # importing a reporter (reports.safe, for one) must not import the whole pipeline
+    from ..analysis import Analysis
+    from ..model import Call
 
 
 def render(analysis: Analysis, fmt: str, out: TextIO, *, call: Call | None = None, lang: str = "en",

@@ -160,7 +160,10 @@ def _fix(rule_id: str, lang: str) -> str:
 def _facts(a: Analysis, calls: Sequence[Call]) -> Facts:
     answered = [c for c in calls if c.outcome == "answered"]
     two_way = sum(1 for c in answered if (m := a.media_of(c)) is not None and m.verdict.verdict == "two-way")
-    first = iso_time(a.capture.first_ts_ns)
+    # The day of the calls the reply is about, else of the sign-ins, else of the capture: a stray record with a
+    # damaged time (1970, or a clock set later) must not give the customer another day than their calls'.
+    starts = [c.start_ns for c in calls] or [r.start_ns for r in a.registrations]
+    first = iso_time(min(starts) if starts else a.capture.first_ts_ns)
     return Facts(file=a.capture.file, date=first[:10] if first else None, calls=len(calls), answered=len(answered),
                  two_way=two_way, registrations=len(a.registrations),
                  registered=sum(1 for r in a.registrations if r.outcome == "registered"))

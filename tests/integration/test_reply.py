@@ -7,6 +7,7 @@ rightly add findings to this capture; the texts here are about how one known fau
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -438,3 +439,15 @@ def test_customer_text_loses_third_party_addresses() -> None:
 def test_plural_ru() -> None:
     assert [plural_ru(n, "звонок", "звонка", "звонков") for n in (1, 2, 5, 11, 21, 22, 112)] == [
         "1 звонок", "2 звонка", "5 звонков", "11 звонков", "21 звонок", "22 звонка", "112 звонков"]
+
+
+def test_reply_dates_the_calls_not_a_stray_record(tmp_path: Path) -> None:
+    """A damaged first record dated 1970 (seen in captures from devices whose clock was not yet set) must not
+    give the customer another day than the day of the call."""
+    data = CLEAN.read_bytes()
+    stray = struct.pack("<IIII", 1, 0, 0, 0)  # 1970-01-01T00:00:01, an empty frame
+    path = tmp_path / "stray.pcap"
+    path.write_bytes(data[:24] + stray + data[24:])
+    out = reply(str(path))
+    assert "We have analysed the recording of your calls from 2026-11-22. It holds 1 call." in out
+    assert "1970" not in out
