@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import __version__
-from .checks import FAIL_ON_LEVELS
+from .checks import FAIL_ON_LEVELS, rule_option
 from .errors import EXIT_FINDINGS, EXIT_INPUT, SipdiagError, UsageError
 
 FORMATS = ("terminal", "json", "html", "csv", "junit")
@@ -38,6 +38,10 @@ class SipdiagGroup(click.Group):
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(0)
+        except click.FileError as e:  # an -o FILE (or an input click opens) that cannot be opened: exit 3, as
+            # documented for a file that cannot be read or written, not click's 1 (which means findings here)
+            raise CliError(f"{e.ui_filename}: cannot open ({e.message})\nHint: check that the folder exists and "
+                           f"that you may write there.", EXIT_INPUT) from e
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as e:  # a bug, not bad input: still one line for the engineer, the trace on request
@@ -68,8 +72,10 @@ def cli() -> None:
 @click.option("--call", "call_ref", metavar="CALL-ID|#N", help="Only this call: its Call-ID or #N from the calls table.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS), default="major",
               show_default=True, help="Exit 1 when a finding is at least this severe.")
-@click.option("--select", multiple=True, metavar="RULE", help="Run only these rules (id or prefix, repeatable).")
-@click.option("--ignore", multiple=True, metavar="RULE", help="Leave these rules out (id or prefix, repeatable).")
+@click.option("--select", multiple=True, metavar="RULE", callback=rule_option,
+              help="Run only these rules (id or prefix, repeatable).")
+@click.option("--ignore", multiple=True, metavar="RULE", callback=rule_option,
+              help="Leave these rules out (id or prefix, repeatable).")
 @click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True,
               help="Language of the customer and engineer texts.")
 @click.option("--ticket", metavar="ID", help="File the capture and its analysis under this ticket (case store).")
@@ -246,8 +252,10 @@ def schema(output) -> None:
               help="Plain text (e-mail) or Markdown (ticket systems); wire values are escaped for it.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Write to a file.")
 @click.option("--call", "call_ref", metavar="CALL-ID|#N", help="Only this call (and findings tied to no call).")
-@click.option("--select", multiple=True, metavar="RULE", help="Run only these rules (id or prefix, repeatable).")
-@click.option("--ignore", multiple=True, metavar="RULE", help="Leave these rules out (id or prefix, repeatable).")
+@click.option("--select", multiple=True, metavar="RULE", callback=rule_option,
+              help="Run only these rules (id or prefix, repeatable).")
+@click.option("--ignore", multiple=True, metavar="RULE", callback=rule_option,
+              help="Leave these rules out (id or prefix, repeatable).")
 def reply(capture: str, audience: str, lang: str, fmt: str, output, call_ref: str | None, select: tuple[str, ...],
           ignore: tuple[str, ...]) -> None:
     """Write a ready-to-send reply: for the customer (what we found, what to do, what we will do) or for the
@@ -278,8 +286,10 @@ def reply(capture: str, audience: str, lang: str, fmt: str, output, call_ref: st
               show_default=True, help="With --with-findings: the least severe finding that selects a call.")
 @click.option("-o", "--output", metavar="FILE",
               help="Output file, '-' for standard output (default: call-<Call-ID>.pcap or <capture>-findings.pcap).")
-@click.option("--select", multiple=True, metavar="RULE", help="With --with-findings: only these rules count.")
-@click.option("--ignore", multiple=True, metavar="RULE", help="With --with-findings: these rules do not count.")
+@click.option("--select", multiple=True, metavar="RULE", callback=rule_option,
+              help="With --with-findings: only these rules count.")
+@click.option("--ignore", multiple=True, metavar="RULE", callback=rule_option,
+              help="With --with-findings: these rules do not count.")
 def extract(capture: str, call_refs: tuple[str, ...], with_findings: bool, min_severity: str, output: str | None,
             select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
     """Write the packets of a call to a new capture, ready to attach to a ticket: its SIP (retransmissions,

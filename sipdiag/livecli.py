@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .checks import FAIL_ON_LEVELS, fails
+from .checks import FAIL_ON_LEVELS, fails, rule_option
 from .errors import EXIT_FINDINGS, UsageError
 from .livecapture import DEFAULT_FILTER
 
@@ -36,8 +36,10 @@ def _report_options(f):
                      help="Write the analysis at the end to a file instead of standard output."),
         click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS),
                      default="major", show_default=True, help="Exit 1 when a finding is at least this severe."),
-        click.option("--select", multiple=True, metavar="RULE", help="Run only these rules (id or prefix)."),
-        click.option("--ignore", multiple=True, metavar="RULE", help="Leave these rules out (id or prefix)."),
+        click.option("--select", multiple=True, metavar="RULE", callback=rule_option,
+                      help="Run only these rules (id or prefix)."),
+        click.option("--ignore", multiple=True, metavar="RULE", callback=rule_option,
+                      help="Leave these rules out (id or prefix)."),
         click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True,
                      help="Language of the finding texts."),
     )):

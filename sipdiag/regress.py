@@ -112,13 +112,13 @@ def _spec(base: Path, e: dict[str, Any], index: int) -> CaseSpec:
     if "outcomes" in e:
         out.append(Expectation(f"outcomes {list(e['outcomes'])}", "outcomes", list(e["outcomes"])))
     for rule in e.get("fire", []):
-        out.append(Expectation(f"fires {rule}", "fire", rule))
+        out.append(Expectation(f"fires {_known_rule(e, 'fire', rule)}", "fire", rule))
     for rule in e.get("not_fire", []):
-        out.append(Expectation(f"does not fire {rule}", "not_fire", rule))
+        out.append(Expectation(f"does not fire {_known_rule(e, 'not_fire', rule)}", "not_fire", rule))
     for cat in e.get("categories_present", []):
-        out.append(Expectation(f"category {cat} present", "present", cat))
+        out.append(Expectation(f"category {_known_category(e, cat)} present", "present", cat))
     for cat in e.get("categories_absent", []):
-        out.append(Expectation(f"category {cat} absent", "absent", cat))
+        out.append(Expectation(f"category {_known_category(e, cat)} absent", "absent", cat))
     for text in e.get("metrics", []):
         m = METRIC_RE.match(str(text))
         if m is None or m.group(1) not in METRICS:
@@ -127,6 +127,24 @@ def _spec(base: Path, e: dict[str, Any], index: int) -> CaseSpec:
         out.append(Expectation(f"{m.group(1)} {m.group(2)} {m.group(3)}", "metric",
                                (m.group(1), m.group(2), float(m.group(3)))))
     return CaseSpec(base / str(e["file"]), tuple(out))
+
+
+def _known_rule(e: dict[str, Any], key: str, rule: Any) -> str:
+    """A mistyped rule in `not_fire` would pass for ever, and in `fire` fail with no clue why: both are refused."""
+    from .checks import REGISTRY, _load_rules, selected
+
+    _load_rules()
+    if not isinstance(rule, str) or not any(selected(rule_id, (rule,)) for rule_id in REGISTRY):
+        raise SuiteError(f"capture {e['file']}: {key} {rule!r} names no rule ('sipdiag rules' lists the ids)")
+    return rule
+
+
+def _known_category(e: dict[str, Any], cat: Any) -> str:
+    from .checks import CATEGORIES
+
+    if cat not in CATEGORIES:
+        raise SuiteError(f"capture {e['file']}: {cat!r} is not a category (one of {', '.join(CATEGORIES)})")
+    return cat
 
 
 def run_suite(path: str | Path) -> Report:

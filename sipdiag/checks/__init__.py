@@ -143,10 +143,33 @@ def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterab
 
 
 def selected_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[Rule]:
-    """The rules to run, in registry order (the order their findings are collected in)."""
-    _load_rules()
+    """The rules to run, in registry order (the order their findings are collected in). Raises UsageError for a
+    select or ignore entry that names no rule (see check_selection)."""
     select, ignore = tuple(select), tuple(ignore)
+    check_selection(select, ignore)
     return [rule for rule in REGISTRY.values() if selected(rule.id, select, ignore)]
+
+
+def rule_option(ctx: Any, param: Any, value: tuple[str, ...]) -> tuple[str, ...]:
+    """click callback of the --select and --ignore options: a rule that does not exist stops the command before
+    the capture is read or taken (exit 2, see check_selection)."""
+    if value:
+        check_selection(value, ()) if param.name == "select" else check_selection((), value)
+    return value
+
+
+def check_selection(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> None:
+    """Raise UsageError when an entry of `select` or `ignore` matches no rule id and no category: a mistyped id
+    would otherwise run nothing (or leave nothing out) and the capture would look clean."""
+    from ..errors import UsageError
+
+    _load_rules()
+    for option, entries in (("--select", select), ("--ignore", ignore)):
+        for entry in entries:
+            if not any(selected(rule_id, (entry,)) for rule_id in REGISTRY):
+                raise UsageError(f"{option} {entry!r} names no rule",
+                                 hint="`sipdiag rules` lists the ids; a prefix such as `media` or `call.ack` "
+                                      "selects several.")
 
 
 def rule_findings(analysis: Analysis, rules: Iterable[Rule], settings: Mapping[str, Any] | None = None,

@@ -104,3 +104,22 @@ def test_a_bad_suite_is_one_error_line(tmp_path: Path) -> None:
     r = sipdiag("regress", str(bad))
     assert r.returncode == 2 and r.stderr.startswith(f"Error: {bad} is not a valid TOML suite")
     assert "Traceback" not in r.stderr
+
+
+def test_a_rule_or_category_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    """A typo in not_fire would pass for ever (nothing by that name ever fires): the suite is refused instead."""
+    bad = tmp_path / "typo.toml"
+    clean = SAMPLES / "clean_call.pcap"
+    for entry, message in (
+        ('not_fire = ["media.one-way-adio"]', "not_fire 'media.one-way-adio' names no rule"),
+        ('fire = ["nat.nope"]', "fire 'nat.nope' names no rule"),
+        ('categories_absent = ["medya"]', "'medya' is not a category (one of nat, router, codec, registration, "
+                                          "signaling, media, security)"),
+    ):
+        bad.write_text(f'[[capture]]\nfile = "{clean}"\n{entry}\n')
+        r = sipdiag("regress", str(bad))
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.splitlines()[0].startswith(f"Error: capture {clean}: {message}")
+    bad.write_text(f'[[capture]]\nfile = "{clean}"\nnot_fire = ["media", "call.ack"]\ncategories_absent = ["nat"]\n')
+    r = sipdiag("regress", str(bad))
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -142,6 +142,39 @@ def test_empty_file_is_exit_3(tmp_path: Path) -> None:
     assert result.stderr.decode().splitlines()[0] == f"Error: {empty} is not a pcap or pcapng file (it is 0 bytes long)"
 
 
+@pytest.mark.parametrize("command", ["analyze", "streams", "flow", "reply"])
+def test_an_output_file_that_cannot_be_opened_is_exit_3(command: str, capture: Path, tmp_path: Path) -> None:
+    """README: 3 for an output file that cannot be written; click's own code for it (1) means findings here."""
+    target = tmp_path / "no-such-folder" / "out.txt"
+    result = run(command, str(capture), "-o", str(target))
+    assert result.returncode == 3
+    assert result.stderr.decode().splitlines() == [
+        f"Error: {target}: cannot open (No such file or directory)",
+        "Hint: check that the folder exists and that you may write there.",
+    ]
+
+
+@pytest.mark.parametrize("args", [["analyze", "--select", "media.pakcet-loss"], ["analyze", "--ignore", "medai"],
+                                  ["reply", "--select", "nat.nope"],
+                                  ["extract", "--with-findings", "--select", "x", "-o", "-"]])
+def test_a_rule_that_does_not_exist_is_a_usage_error(args: list[str], capture: Path) -> None:
+    """A mistyped rule id would run nothing and show a clean capture: it stops the command instead."""
+    result = run(args[0], str(capture), *args[1:])
+    option, entry = args[-2:] if args[0] != "extract" else args[-4:-2]
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert result.stderr.decode().splitlines() == [
+        f"Error: {option} {entry!r} names no rule",
+        "Hint: `sipdiag rules` lists the ids; a prefix such as `media` or `call.ack` selects several.",
+    ]
+
+
+def test_rule_prefixes_and_categories_still_select(capture: Path) -> None:
+    for args in (["--select", "media"], ["--select", "call.ack"], ["--select", "signaling"], ["--ignore", "sec"]):
+        result = CliRunner().invoke(cli, ["analyze", str(capture), "--format", "json", *args])
+        assert result.exit_code == 0, (args, result.output)
+
+
 def test_usage_error_is_exit_2() -> None:
     result = run("analyze")
     assert result.returncode == 2
