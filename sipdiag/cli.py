@@ -130,6 +130,14 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
     if ticket and capture == "-":
         raise UsageError("a capture from standard input cannot be filed under a ticket",
                          hint="Save it to a file first; the case keeps its SHA-256 and name.")
+    cases = None
+    if ticket:  # a bad ticket id or an unreachable case store fails before the capture is read, not after
+        from .cases import CaseStore
+        from .cases.store import check_ticket
+
+        ticket = check_ticket(ticket)
+        cases = CaseStore(store)
+        click.get_current_context().call_on_close(cases.close)
     if engine == "native":
         prestart(capture)  # the reader works on the other core while the rest of the pipeline is imported
     # Run as the `sipdiag` program, one analysis per process ended by os._exit: the cyclic collector has nothing
@@ -163,11 +171,10 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
            findings=pending)
     if pending is not None:
         analysis = replace(analysis, findings=pending())
-    if ticket:
+    if cases is not None:
         from .casecli import filing_line
-        from .cases import CaseStore
 
-        with CaseStore(store) as cases:
+        with cases:
             filing = cases.file(ticket, capture, customer=customer, vantage=vantage, analysis=analysis, notify=notify)
         click.echo(filing_line(filing), err=True)
     # Done: the report file (-o) is closed by click's context before main() sees the exit, the reader and

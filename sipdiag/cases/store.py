@@ -127,7 +127,7 @@ class CaseStore:
         The same capture (by SHA-256) filed again under the same ticket is recognised: the earlier filing is
         returned with `duplicate_of` set and nothing is written.
         """
-        ticket = _check_ticket(ticket)
+        ticket = check_ticket(ticket)
         if vantage is not None and vantage not in VANTAGES:
             raise UsageError(f"unknown vantage point {vantage!r}", hint=f"One of: {', '.join(VANTAGES)}.")
         sha, size = sha256_of(path)
@@ -357,7 +357,8 @@ def _raise_priority(priority: str | None) -> str:
     return f"P{max(1, int(priority[1:]) - 1)}"
 
 
-def _check_ticket(ticket: str) -> str:
+def check_ticket(ticket: str) -> str:
+    """The ticket id, stripped; UsageError for an empty, overlong or unprintable one."""
     ticket = ticket.strip()
     if not ticket or len(ticket) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in ticket):
         raise UsageError(f"bad ticket id {ticket[:40]!r}", hint="A ticket id is printable text, e.g. T-123.")

@@ -132,6 +132,12 @@ def test_command_line_errors(tmp_path: Path) -> None:
     assert "secret" not in r.stderr and "Traceback" not in r.stderr
     r = sipdiag("case", "list", "--store", "mysql://x/y")
     assert r.returncode == 3 and r.stderr.startswith("Error: unknown case store 'mysql://x/y'")
+    # analyze with --ticket: a bad ticket id or store stops it before the capture is read (no report printed)
+    r = sipdiag("analyze", str(CLEAN), "--ticket", "T-1", "--store", "postgresql://nobody@127.0.0.1:1/none")
+    assert (r.returncode, r.stdout) == (3, "") and r.stderr.startswith("Error: cannot connect to the case store")
+    r = sipdiag("analyze", str(CLEAN), "--ticket", "T-\x1b[2J", "--store", store)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.splitlines() == ["Error: bad ticket id 'T-\\x1b[2J'", "Hint: A ticket id is printable text, e.g. T-123."]
 
 
 # -------------------------------------------------------------------------------------------- concurrency, crashes
