@@ -88,23 +88,31 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
     from .cases.triage import triage
 
     started = time.perf_counter()
-    st = os.stat(path)
-    base = {"path": path, "name": Path(path).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    try:
+        st = os.stat(path)
+        base = {"path": path, "name": Path(path).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    except OSError as e:  # gone (or unreadable) since the folder was listed
+        base = {"path": path, "name": Path(path).name, "size": None, "mtime_ns": None}
+        return _error_row(base, f"{path}: cannot read ({e.strerror or e})", started)
     try:
         a = analyze(path)
     except SipdiagError as e:
-        return {**base, "capture": {**_capture_base(base), "status": "error", "error": str(e),
-                                    "seconds": round(time.perf_counter() - started, 3)}, "calls": [], "findings": []}
+        return _error_row(base, str(e), started)
     summary = summarize(a)
     t = triage(summary)
-    ticket = None
+    ticket = filing_error = None
     if options.ticket_pattern:
         ticket = ticket_from_name(options.ticket_pattern, Path(path).name)
         if ticket:
             from .cases import CaseStore
 
-            with CaseStore(options.store) as cases:
-                cases.file(ticket, path, analysis=a)
+            # The analysis stands even when its filing fails (a file name that gives no valid ticket id, a store
+            # that went away): the row says why it was not filed, and the batch goes on.
+            try:
+                with CaseStore(options.store) as cases:
+                    cases.file(ticket, path, analysis=a)
+            except SipdiagError as e:
+                filing_error, ticket = f"not filed under a ticket: {e}", None
     worst_by_call: dict[str, Severity] = {}
     count_by_call: dict[str, int] = {}
     for f in a.findings:
@@ -134,7 +142,7 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
     by_severity = {s: sum(1 for f in findings if f["severity"] == s) for s in SEVERITIES}
     fig = summary["figures"]
     capture = {
-        **_capture_base(base), "status": "ok", "error": None, "packets": a.capture.packets,
+        **_capture_base(base), "status": "ok", "error": filing_error, "packets": a.capture.packets,
         "duration_s": round(a.capture.duration_s, 3), "sip_messages": a.sip.messages, "calls": fig["calls"],
         "answered": fig["answered"], "one_way_calls": fig["one_way_calls"], "registrations": fig["registrations"],
         "registrations_failed": fig["registrations_failed"], "streams": fig["streams"], "mos_min": fig["mos_min"],
@@ -144,6 +152,11 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - started, 3),
     }
     return {**base, "capture": capture, "calls": calls, "findings": findings}
+
+
+def _error_row(base: dict[str, Any], error: str, started: float) -> dict[str, Any]:
+    return {**base, "capture": {**_capture_base(base), "status": "error", "error": error,
+                                "seconds": round(time.perf_counter() - started, 3)}, "calls": [], "findings": []}
 
 
 def _capture_base(base: dict[str, Any]) -> dict[str, Any]:

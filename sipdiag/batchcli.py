@@ -111,8 +111,10 @@ def overview(result, console) -> None:
 
     caps, calls, findings = result.captures, result.calls, result.findings
     ok = int((caps["status"] == "ok").sum()) if len(caps) else 0
+    unfiled = caps[(caps["status"] == "ok") & caps["error"].notna()] if len(caps) else caps
     console.print(f"{result.done} of {result.total} captures analysed: {ok} read, {result.done - ok} could not be "
-                  f"read; {len(calls)} calls, {len(findings)} findings")
+                  f"read; {len(calls)} calls, {len(findings)} findings"
+                  + (f"; {len(unfiled)} not filed under a ticket" if len(unfiled) else ""))
     if len(findings):
         top = Table(title="Top findings", title_justify="left")
         for col in ("rule", "severity", "owner", "findings", "captures"):
@@ -149,6 +151,8 @@ def overview(result, console) -> None:
     errors = caps[caps["status"] == "error"] if len(caps) else caps
     for _, r in errors.iterrows():
         console.print(f"could not read {t(r['path'])}: {t(str(r['error']))}")
+    for _, r in unfiled.iterrows():
+        console.print(f"{t(r['path'])}: {t(str(r['error']))}")
 
 
 @click.command()

@@ -143,6 +143,41 @@ def test_tickets_from_file_names(tmp_path: Path) -> None:
             ("T-101", "P2", "engineering"), ("T-102", "P4", "first-line")]
 
 
+def test_a_file_name_that_gives_no_valid_ticket_is_analysed_not_filed(tmp_path: Path) -> None:
+    """File names are hostile too: one whose ticket id holds a control character is analysed and reported as not
+    filed; the batch goes on and files the others (it used to stop the whole batch)."""
+    d = tmp_path / "caps"
+    d.mkdir()
+    shutil.copy(SAMPLES / "clean_call.pcap", d / "T-1\x1b[2J_call.pcap")
+    shutil.copy(SAMPLES / "busy_486.pcap", d / "T-2_call.pcap")
+    store = str(tmp_path / "cases.db")
+    out = tmp_path / "out"
+    r = sipdiag("batch", str(d), "--ticket-from-name", r"(T-[^_]+)_", "--store", store, "--jobs", "1",
+                "--out", str(out), "--out-format", "csv")
+    assert r.returncode == 0, r.stderr
+    assert "2 of 2 captures analysed: 2 read, 0 could not be read; 2 calls, 1 findings; 1 not filed under a ticket" \
+        in " ".join(r.stdout.split())
+    assert "\x1b" not in r.stdout
+    caps = pd.read_csv(out / "captures.csv").sort_values("name")
+    assert caps["status"].tolist() == ["ok", "ok"]
+    assert caps["ticket"].isna().tolist() == [True, False] and caps["ticket"].tolist()[1] == "T-2"
+    assert caps["error"].tolist()[0] == "not filed under a ticket: bad ticket id 'T-1\\x1b[2J'"
+    assert caps["error"].isna().tolist() == [False, True]
+    from sipdiag.cases import CaseStore
+
+    with CaseStore(store) as cases:
+        assert [c.ticket for c in cases.list()] == ["T-2"]
+
+
+def test_a_capture_gone_since_the_folder_was_listed_is_an_error_row(tmp_path: Path) -> None:
+    from sipdiag.batch import analyze_one
+
+    row = analyze_one(str(tmp_path / "gone.pcap"))
+    assert row["capture"]["status"] == "error"
+    assert row["capture"]["error"] == f"{tmp_path / 'gone.pcap'}: cannot read (No such file or directory)"
+    assert (row["calls"], row["findings"]) == ([], [])
+
+
 # ------------------------------------------------------------------------------------------------ Dask
 
 def test_dask_local_cluster_gives_the_same_summary(folder: Path) -> None:
