@@ -59,6 +59,9 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
             re.compile(ticket_pattern)
         except re.error as e:
             raise UsageError(f"--ticket-from-name is not a regular expression: {e}") from None
+        from .cases import CaseStore
+
+        CaseStore(store).close()  # an unknown or unreachable store stops the batch before it starts, not per row
     err = console(sys.stderr)
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())

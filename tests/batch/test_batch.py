@@ -167,6 +167,9 @@ def test_a_file_name_that_gives_no_valid_ticket_is_analysed_not_filed(tmp_path: 
 
     with CaseStore(store) as cases:
         assert [c.ticket for c in cases.list()] == ["T-2"]
+    r = sipdiag("batch", str(d), "--ticket-from-name", r"(T-[^_]+)_", "--store", "bogus://x")
+    assert (r.returncode, r.stdout) == (3, "")  # an unknown store stops the batch before it starts
+    assert r.stderr.startswith("Error: unknown case store 'bogus://x'")
 
 
 def test_a_capture_gone_since_the_folder_was_listed_is_an_error_row(tmp_path: Path) -> None:
