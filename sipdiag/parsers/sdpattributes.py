@@ -148,12 +148,19 @@ def _fmtp(section: SectionState, value: str, reader: DefectLog) -> None:
         section.fmtp.append((pt, params.strip()))
 
 
+MAX_PTIME_MS = 60_000  # a packet of a minute's media: beyond that a ptime is a damaged or hostile value
+
+
 def _milliseconds(value: str, what: str, reader: DefectLog) -> int | None:
     try:
-        return int(float(value))
-    except (ValueError, OverflowError):  # "twenty", "nan", "1e999"
-        reader.defect("bad-attribute", f"a={what}:{value} is not a number of milliseconds (RFC 8866 §6.4)")
+        ms = float(value)
+    except ValueError:  # "twenty"
+        ms = -1.0
+    if not 0 <= ms <= MAX_PTIME_MS:  # also "nan", "1e999" and digits beyond any packet
+        reader.defect("bad-attribute", f"a={what}:{value[:40]} is not a number of milliseconds up to "
+                                       f"{MAX_PTIME_MS} (RFC 8866 §6.4)")
         return None
+    return int(ms)
 
 
 def _ptime(section: SectionState, value: str, reader: DefectLog) -> None:

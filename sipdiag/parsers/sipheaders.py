@@ -203,6 +203,8 @@ def parse_contact(value: str) -> Contact | None:
         q = float(q_text) if q_text else None
     except ValueError:
         q = None
+    if q is not None and not 0 <= q <= 1:  # a qvalue is 0 to 1 (RFC 3261 §20.10, §25.1); also nan, inf
+        q = None
     reg_id = address.param("reg-id")
     ob = address.uri is not None and address.uri.param("ob") is not None
     return Contact(

@@ -24,7 +24,7 @@ HUGE = "18446744073709551616"  # 2**64: beyond every 64-bit field (orjson refuse
 SUPERSCRIPT_TWO = "\u00b2"  # str.isdigit() says yes, int() says no
 OFFER = ("v=0\no=- 1 1 IN IP4 {ip}\ns=-\nc=IN IP4 {ip}\nt=0 0\n"
          f"m=audio {{port}} RTP/AVP 0 {SUPERSCRIPT_TWO} {HUGE} 8 101 200\n"
-         "a=rtpmap:101 telephone-event/8000\n")
+         "a=rtpmap:101 telephone-event/8000\na=ptime:2020202020202020202020202020202020202020\n")
 # The answer names two dynamic types: one with a clock of 160 Hz (the jitter counts in whole kHz: it would divide
 # by zero), one with a rate no 64-bit column holds.
 ANSWER = ("v=0\no=- 1 1 IN IP4 {ip}\ns=-\nc=IN IP4 {ip}\nt=0 0\nm=audio {port} RTP/AVP 96 97\n"
@@ -87,6 +87,11 @@ def test_payload_types_beyond_seven_bits_are_an_anomaly_not_a_number(analysis) -
     (bad,) = [a for a in analysis.anomalies if a.code == "sdp.bad-media"]
     assert bad.frame == 1
     assert bad.detail.endswith(f": {SUPERSCRIPT_TWO}, {HUGE}, 200 is not an RTP payload type (0-127)")
+    # a ptime of 2e39 ms (found by fuzzing over TCP: it reached the JSON writer as a 130-bit integer)
+    assert offer[0].ptime_ms is None
+    (ptime,) = [a for a in analysis.anomalies if a.code == "sdp.bad-attribute"]
+    assert (ptime.frame, ptime.detail) == (1, "a=ptime:2020202020202020202020202020202020202020 is not a number of "
+                                              "milliseconds up to 60000 (RFC 8866 §6.4)")
 
 
 def test_info_dtmf_with_a_duration_in_other_digits(analysis) -> None:
@@ -133,3 +138,10 @@ def test_charts_take_values_that_are_no_numbers() -> None:
     assert [nice_ceiling(v) for v in (math.nan, math.inf, -1.0, 0.0, 3.0)] == [1.0, 1.0, 1.0, 1.0, 5.0]
     chart = time_chart([0, 1, 2], [math.nan, 4.0, math.inf], kind="line", unit="ms")
     assert (chart.peak, chart.points) == (4.0, 3)
+
+
+def test_contact_q_outside_0_to_1_is_unknown() -> None:
+    from sipdiag.parsers.sipheaders import parse_contact
+
+    values = ("1e999", "nan", "-0.5", "1.5", "0.7")
+    assert [parse_contact(f"<sip:a@192.0.2.1>;q={v}").q for v in values] == [None, None, None, None, 0.7]
