@@ -256,14 +256,20 @@ def render_json(a: Analysis, out: TextIO, *, call: Call | None = None,
         return
     import orjson
 
+    def dumps(value: Any) -> str:
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # an integer beyond 64 bits that a parser let through: still valid JSON, never a crash
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
     out.write("{")
     for n, (key, value) in enumerate(_parts(a, call, findings).items()):
-        out.write(("," if n else "") + orjson.dumps(key).decode() + ":")
+        out.write(("," if n else "") + dumps(key) + ":")
         if callable(value):
             out.write("[")
             for i, record in enumerate(value()):
-                out.write(("," if i else "") + orjson.dumps(record).decode())
+                out.write(("," if i else "") + dumps(record))
             out.write("]")
         else:
-            out.write(orjson.dumps(value).decode())
+            out.write(dumps(value))
     out.write("}\n")

@@ -145,3 +145,20 @@ def test_contact_q_outside_0_to_1_is_unknown() -> None:
 
     values = ("1e999", "nan", "-0.5", "1.5", "0.7")
     assert [parse_contact(f"<sip:a@192.0.2.1>;q={v}").q for v in values] == [None, None, None, None, 0.7]
+
+
+def test_the_json_writer_survives_an_integer_beyond_64_bits(analysis, monkeypatch) -> None:
+    """Defence in depth behind the parsers' bounds: a record orjson refuses is written by the standard encoder."""
+    import sipdiag.reports.json as report
+
+    original = report.call_record
+
+    def with_big_number(*args, **kwargs):
+        record = original(*args, **kwargs)
+        record["setup_ms"] = 2**70
+        return record
+
+    monkeypatch.setattr(report, "call_record", with_big_number)
+    out = io.StringIO()
+    render(analysis, "json", out)
+    assert json.loads(out.getvalue())["calls"][0]["setup_ms"] == 2**70
