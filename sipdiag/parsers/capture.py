@@ -53,6 +53,13 @@ OTHER_FORMATS = {
 }
 
 
+# pcapng timestamps are 64-bit counts of an interface's unit; as nanoseconds they must fit int64 (until 2262): a
+# later one is damage. MAX_TS_OFFSET_S bounds if_tsoffset (§4.2) to what a real clock correction could be.
+MAX_TS_NS = 2**62  # 2116-02-20
+MAX_TS_OFFSET_S = 2**32
+DAMAGED_TS = -2  # a raw timestamp that does not fit 63 bits (-1 marks an SPB, which has none)
+
+
 @dataclass(frozen=True, slots=True)
 class Interface:
     """One capture interface: pcap has exactly one, pcapng one per IDB.
@@ -370,6 +377,10 @@ class _Runs:
     def __len__(self) -> int:
         return sum(self.counts)
 
+    def lengths(self) -> np.ndarray:
+        """The stride (block length) of every record, in the order of offsets()."""
+        return np.repeat(np.array(self.strides, dtype=np.int64), np.array(self.counts, dtype=np.int64))
+
     def offsets(self) -> np.ndarray:
         if not self.counts:
             return np.empty(0, dtype=np.int64)
@@ -522,6 +533,10 @@ class _PcapngReader:
         elif btype == BT_IDB:
             linktype, _res, snaplen = struct.unpack_from(e + "HHI", buf, pos + 8)
             mul, div, off, name = _idb_options(buf, pos + 16, pos + blen - 4, e)
+            if abs(off) > MAX_TS_OFFSET_S:
+                self._anomaly("pcapng.bad-option", f"interface {len(self.info.interfaces)}: if_tsoffset of {off} s "
+                                                   f"is beyond any capture's time; ignored")
+                off = 0
             idx = len(self.info.interfaces)
             self.info.interfaces.append(Interface(idx, linktype, snaplen, mul, div, off, name))
             self.section_ifaces.append(idx)
@@ -536,7 +551,13 @@ class _PcapngReader:
                 rows.append((pos + 12, caplen, origlen, -1, iface, pos))
             else:
                 local, _drops, hi, lo, caplen, origlen = struct.unpack_from(e + "HHIIII", buf, pos + 8)
-                rows.append((pos + 28, caplen, origlen, (hi << 32) | lo, self._global_iface(local), pos))
+                if caplen > blen - 32:  # as an EPB's (see _batch)
+                    self._anomaly("pcapng.bad-caplen", f"packet block at offset {base + pos}: captured length "
+                                                       f"{caplen} beyond its block of {blen} octets; cut to the block")
+                    caplen = max(blen - 32, 0)
+                raw = (hi << 32) | lo
+                rows.append((pos + 28, caplen, origlen, raw if raw < 1 << 63 else DAMAGED_TS, self._global_iface(local),
+                             pos))
         elif btype == BT_ISB:
             local, hi, lo = struct.unpack_from(e + "III", buf, pos + 8)
             iface = self._global_iface(local)
@@ -565,8 +586,19 @@ class _PcapngReader:
             hdr = _u32_fields(buf, starts, range(8, 28, 4), e)
             local = hdr[:, 0]
             raw_ts = (hdr[:, 1] << 32) | hdr[:, 2]
+            raw_ts[raw_ts < 0] = DAMAGED_TS  # the top bit set: beyond 64-bit signed (and -1 is the SPB's mark)
             caplen = hdr[:, 3]
             origlen = hdr[:, 4]
+            # An EPB's captured length must fit its block (28 octets of header, the data, padding, options, the
+            # 4-octet trailer; pcapng §4.3): beyond it, the next blocks would be read as this packet's bytes.
+            room = epbs.lengths() - 32
+            if (caplen > room).any():
+                over = np.flatnonzero(caplen > room)
+                first = int(over[0]) + sum(r[5] < starts[over[0]] for r in rows)  # SPB/PB blocks before it count
+                self._anomaly("pcapng.bad-caplen", f"frame {self.frame + first}: captured length "
+                              f"{int(caplen[over[0]])} beyond its block of {int(room[over[0]]) + 32} octets; cut to "
+                              f"the block ({len(over)} such in this part of the file)")
+                caplen = np.minimum(caplen, room)
             data_off = starts + 28
             order_key = starts
         else:
@@ -596,6 +628,26 @@ class _PcapngReader:
         return batch
 
     def _convert_ts(self, raw: np.ndarray, iface: np.ndarray) -> np.ndarray:
+        """Nanoseconds of the raw timestamps (-1: an SPB's, none). A timestamp beyond MAX_TS_NS (a damaged block:
+        year 2116 and later, where nanoseconds would overflow 64 bits) is named and takes its predecessor's time,
+        as an SPB does."""
+        damaged = raw == DAMAGED_TS
+        for i in np.unique(iface).tolist():
+            if i < 0:
+                # no IDB, so no resolution (named as pcapng.unknown-interface): read as microseconds, and a value
+                # those would overflow takes its predecessor's time too, without a second anomaly
+                raw = np.where((iface == i) & (raw > MAX_TS_NS // 1000), -1, raw)
+                continue
+            spec = self.info.interfaces[i]
+            limit = (MAX_TS_NS - spec.ts_offset_s * 1_000_000_000) * spec.ts_div // spec.ts_mul_ns
+            if limit < 2**63:  # else every 63-bit value converts within range
+                damaged |= (iface == i) & (raw > limit)
+        if damaged.any():
+            first = int(np.flatnonzero(damaged)[0])
+            self._anomaly("pcapng.bad-timestamp",
+                          f"frame {self.frame + first}: timestamp beyond the year 2116 (a damaged block); "
+                          f"{int(damaged.sum())} such in this part of the file take their predecessor's time")
+            raw = np.where(damaged, -1, raw)
         out = raw * 1000
         for i in np.unique(iface):
             if i < 0:

@@ -172,7 +172,10 @@ def _user_agent(agents: tuple[str, ...]) -> str:
 
 
 def _utc(ts_ns: int, *, with_date: bool) -> str:
-    t = datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC)
+    try:
+        t = datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # no time a clock can show (damaged input)
+        return "????-??-?? ??:??:??.???" if with_date else "??:??:??.???"
     ms = ts_ns // 1_000_000 % 1000
     return t.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S") + f".{ms:03d}"
 

@@ -17,7 +17,10 @@ def iso_time(ts_ns: int | None) -> str | None:
     """UTC, ISO 8601 with microseconds: what ticket systems and spreadsheets read without help."""
     if ts_ns is None:
         return None
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds")
+    try:
+        return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds")
+    except (OverflowError, OSError, ValueError):  # beyond year 9999 (a damaged statistics block): no time
+        return None
 
 
 def to_document(a: Analysis, *, call: Call | None = None,

@@ -273,6 +273,84 @@ def test_pcapng_unknown_interface_id_is_an_anomaly(tmp_path):
     assert [a.code for a in info.anomalies] == ["pcapng.unknown-interface"]
 
 
+def _epb_offsets(data: bytes) -> list[int]:
+    """Offsets of the EPBs of a little-endian pcapng file written by pw.write_pcapng (walked block by block)."""
+    out, pos = [], 0
+    while pos + 8 <= len(data):
+        btype, blen = struct.unpack_from("<II", data, pos)
+        if btype == 6:
+            out.append(pos)
+        pos += blen
+    return out
+
+
+def test_pcapng_captured_length_beyond_its_block_is_cut_and_named(tmp_path):
+    """A damaged EPB claiming more captured octets than its block holds: its data stops at its block (the next
+    block is not read as its bytes) and the next packet is read as it is."""
+    raw = io.BytesIO()
+    pw.write_pcapng(raw, [(pw.LINKTYPE_ETHERNET, 9)], [(0, T0, f) for f in frames3()])
+    data = bytearray(raw.getvalue())
+    first = _epb_offsets(bytes(data))[0]
+    blen = struct.unpack_from("<I", data, first + 4)[0]
+    struct.pack_into("<I", data, first + 20, 0xFFFFFFFF)  # captured length
+    path = tmp_path / "caplen.pcapng"
+    path.write_bytes(bytes(data))
+    info, rows = read_all(path)
+    assert [(r[0], r[2]) for r in rows] == [(1, blen - 32), (2, len(frames3()[1])), (3, len(frames3()[2]))]
+    assert rows[0][5] == frames3()[0] + bytes(blen - 32 - len(frames3()[0]))  # its own octets and padding only
+    assert rows[1][5] == frames3()[1]
+    assert [(a.code, a.detail) for a in info.anomalies] == [
+        ("pcapng.bad-caplen", f"frame 1: captured length 4294967295 beyond its block of {blen} octets; cut to "
+                              f"the block (1 such in this part of the file)")]
+
+
+def test_pcapng_timestamp_beyond_2116_takes_its_predecessors_time(tmp_path):
+    raw = io.BytesIO()
+    pw.write_pcapng(raw, [(pw.LINKTYPE_ETHERNET, 9)], [(0, T0 + i, f) for i, f in enumerate(frames3())])
+    data = bytearray(raw.getvalue())
+    second, third = _epb_offsets(bytes(data))[1:]
+    struct.pack_into("<II", data, second + 12, 0xFFFFFFFF, 0xFFFFFFFF)  # all ones: -1 as signed, not an SPB
+    struct.pack_into("<II", data, third + 12, 0x7FFFFFFF, 0)  # 2**62 ns and more: past 2116
+    path = tmp_path / "ts.pcapng"
+    path.write_bytes(bytes(data))
+    info, rows = read_all(path)
+    assert [r[1] for r in rows] == [T0, T0, T0]
+    assert [(a.code, a.detail) for a in info.anomalies] == [
+        ("pcapng.bad-timestamp", "frame 2: timestamp beyond the year 2116 (a damaged block); 2 such in this part "
+                                 "of the file take their predecessor's time")]
+
+
+def test_pcapng_absurd_tsoffset_and_statistics_time(tmp_path):
+    """if_tsoffset of -2**63 s overflowed the conversion (a traceback); an ISB dated past year 9999 broke the JSON
+    report. The offset is ignored and named, the statistics keep their counts with no time."""
+    import sipdiag
+    from sipdiag.reports.json import iso_time, to_document
+
+    raw = io.BytesIO()
+    pw.write_pcapng(raw, [(pw.LINKTYPE_ETHERNET, 6)], [(0, T0, frames3()[0])],
+                    statistics=[(0, 2**63 - 1000, 10, 2)])
+    data = bytearray(raw.getvalue())
+    idb = data.find(struct.pack("<I", 1), 28)  # the IDB after the 28-octet SHB
+    # replace the IDB's if_tsresol option (code 9, length 1, padded) by if_tsoffset (code 14, length 8)
+    opt = data.find(struct.pack("<HH", 9, 1), idb)
+    body = struct.pack("<HHq", 14, 8, -(2**63)) + struct.pack("<HH", 0, 0)
+    idb_len = struct.unpack_from("<I", data, idb + 4)[0]
+    new_idb = data[idb:opt] + body
+    new_idb += struct.pack("<I", len(new_idb) + 4)
+    struct.pack_into("<I", new_idb, 4, len(new_idb))
+    data[idb:idb + idb_len] = new_idb
+    isb = data.rfind(struct.pack("<I", 5))
+    struct.pack_into("<II", data, isb + 12, 0xFFFFFFF0, 0)  # microseconds far past year 9999
+    path = tmp_path / "offset.pcapng"
+    path.write_bytes(bytes(data))
+    a = sipdiag.analyze(path)
+    assert a.capture.packets == 1 and a.capture.first_ts_ns == T0 // 1000 * 1000
+    assert [x.code for x in a.anomalies if x.code.startswith("pcapng")] == ["pcapng.bad-option"]
+    (stats,) = to_document(a)["capture"]["interface_stats"]
+    assert (stats["time"], stats["received"], stats["dropped_by_interface"]) == (None, 10, 2)
+    assert iso_time(2**63 * 1000) is None
+
+
 # -------------------------------------------------------------------------------------------- damaged input
 
 
