@@ -44,6 +44,10 @@ PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
 # pcapng block types (draft-ietf-opsawg-pcapng §4, §11.1)
 BT_IDB, BT_PB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, BT_DSB = 1, 2, 3, 4, 5, 6, 0x0000000A
+# Blocks with no packets that a reader skips (§10.1 block type codes): IRIG timestamp, ARINC 429, systemd journal,
+# decryption secrets, the Hone project's and Sysdig's blocks, custom blocks. A type outside these (and outside the
+# local-use half, bit 31 set) is damage more likely than a block from the future: it is named.
+SKIPPED_BLOCKS = frozenset({7, 8, 9, BT_DSB, 0x00000BAD, 0x40000BAD, *range(0x101, 0x103), *range(0x201, 0x21A)})
 
 # Well-known magics of other capture formats, so the error can name what the file is instead.
 OTHER_FORMATS = {
@@ -564,7 +568,14 @@ class _PcapngReader:
             stats = _isb_options(buf, pos + 20, pos + blen - 4, e)
             ts = self._ts_ns(iface, (hi << 32) | lo)
             self.info.statistics.append(InterfaceStats(iface, ts, stats.get(4), stats.get(5), stats.get(7), stats.get(8)))
-        # NRB, DSB, custom and unknown blocks carry no packets: skipped by their length (§3.1 allows that).
+        elif btype == BT_NRB:
+            if not _records_end(buf, pos + 8, pos + blen - 4, e):
+                self._anomaly("pcapng.bad-block", f"name resolution block at offset {base + pos} has no end of "
+                                                  f"records (a damaged block: a packet block's type overwritten?)")
+        elif btype not in SKIPPED_BLOCKS and btype < 0x80000000:
+            self._anomaly("pcapng.unknown-block", f"block at offset {base + pos} has type {btype:#x}, which no "
+                                                  f"pcapng version defines: skipped (damage, if it was a packet)")
+        # Other blocks carry no packets: skipped by their length (§3.1 allows that).
 
     def _global_iface(self, local: int) -> int:
         if 0 <= local < len(self.section_ifaces):
@@ -705,6 +716,23 @@ def _idb_options(buf: bytes, pos: int, end: int, e: str) -> tuple[int, int, int,
         elif code == 2:  # if_name
             name = value.decode("utf-8", "replace")
     return mul, div, offset, name
+
+
+def _records_end(buf: bytes, pos: int, end: int, e: str) -> bool:
+    """Whether an NRB body is well formed (§4.5): records (type, length, value padded to 32 bits) up to
+    nrb_record_end, then options (same layout) that end at opt_endofopt or exactly at the block's end."""
+    for terminated in (False, True):  # the records, then the options
+        while pos + 4 <= end:
+            kind, length = struct.unpack_from(e + "HH", buf, pos)
+            pos += 4
+            if kind == 0:
+                if terminated:
+                    return length == 0
+                break
+            pos += length + (-length % 4)
+        else:
+            return terminated and pos == end
+    return False
 
 
 def _isb_options(buf: bytes, pos: int, end: int, e: str) -> dict[int, int]:

@@ -351,6 +351,42 @@ def test_pcapng_absurd_tsoffset_and_statistics_time(tmp_path):
     assert iso_time(2**63 * 1000) is None
 
 
+def _block(btype: int, body: bytes) -> bytes:
+    body += bytes(-len(body) % 4)
+    return struct.pack("<II", btype, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+
+def test_pcapng_blocks_without_packets_are_skipped_and_unknown_ones_named(tmp_path):
+    """§10.1: NRB, DSB, local-use blocks carry no packets and are skipped in silence; a type no version defines is
+    named (a packet block whose type was damaged would otherwise vanish without a word), as is an NRB that is not
+    well formed."""
+    raw = io.BytesIO()
+    pw.write_pcapng(raw, [(pw.LINKTYPE_ETHERNET, 9)], [(0, T0 + i, f) for i, f in enumerate(frames3())])
+    data = raw.getvalue()
+    first_epb = _epb_offsets(data)[0]
+    nrb = _block(4, struct.pack("<HH", 1, 8) + bytes([192, 0, 2, 1]) + b"pbx\0" + struct.pack("<HH", 0, 0)
+                 + struct.pack("<HH", 1, 4) + b"note" + struct.pack("<HH", 0, 0))  # a record, its end, a comment
+    dsb = _block(0x0A, struct.pack("<II", 0x544C534B, 4) + b"keys")
+    local = _block(0x80000001, b"vendor data")
+    good = data[:first_epb] + nrb + dsb + local + data[first_epb:]
+    path = tmp_path / "extra.pcapng"
+    path.write_bytes(good)
+    info, rows = read_all(path)
+    assert (len(rows), info.anomalies) == (3, [])
+    unknown = _block(0xFFFF, b"x" * 40)
+    broken_nrb = _block(4, struct.pack("<HH", 1, 8) + bytes(8))  # no nrb_record_end
+    path.write_bytes(data[:first_epb] + unknown + broken_nrb + data[first_epb:])
+    info, rows = read_all(path)
+    assert len(rows) == 3
+    at = first_epb
+    assert [(a.code, a.detail) for a in info.anomalies] == [
+        ("pcapng.unknown-block", f"block at offset {at} has type 0xffff, which no pcapng version defines: skipped "
+                                 f"(damage, if it was a packet)"),
+        ("pcapng.bad-block", f"name resolution block at offset {at + len(unknown)} has no end of records (a damaged "
+                             f"block: a packet block's type overwritten?)"),
+    ]
+
+
 # -------------------------------------------------------------------------------------------- damaged input
 
 
