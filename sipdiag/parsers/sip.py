@@ -357,7 +357,9 @@ def parse_sip(
     # Fast path: every line a `Name: value` line with a usual spelling; anything else (folding, odd names,
     # broken lines) goes through the careful reader, which also records the defects.
     items: list[tuple[str, str]] = []
-    if head:
+    if head and crlf and head.count("\n") != head.count("\r\n"):  # a bare LF among CRLF lines, or folding
+        items = _read_header_lines(head, crlf, anomalies, frame)
+    elif head:
         append = items.append
         known = KNOWN_SPELLINGS.get
         for line in head.split("\r\n") if crlf else head.split("\n"):
@@ -473,8 +475,15 @@ def _read_header_lines(head: str, crlf: bool, anomalies: list[Anomaly], frame: i
     """The careful header reader: undo folding (RFC 3261 §7.3.1), expand compact forms, record broken lines."""
     if "\n " in head or "\n\t" in head:
         head = _FOLD_RE.sub(" ", head)
+    lines = head.split("\r\n") if crlf else head.split("\n")
+    if crlf and head.count("\n") != len(lines) - 1:
+        # A bare LF among CRLF line ends (a device or an ALG that rewrote one line): read as a line end, as
+        # Wireshark does, so the header after it is not swallowed by the one before (RFC 3261 §7: CRLF).
+        anomalies.append(Anomaly("sip.bare-lf", frame, "a header line ends with a bare LF while the others end "
+                                                       "with CRLF (RFC 3261 §7)"))
+        lines = [part for line in lines for part in line.split("\n")]
     items: list[tuple[str, str]] = []
-    for line in head.split("\r\n") if crlf else head.split("\n"):
+    for line in lines:
         name, colon, value = line.partition(":")
         key = name.rstrip(" \t").lower()
         if colon and key and " " not in key and "\t" not in key:

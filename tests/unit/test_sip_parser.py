@@ -738,3 +738,17 @@ def test_multipart_with_a_wrong_boundary() -> None:
     message = parse_sip(payload, validate=True)
     assert codes(message) == ["sip.bad-multipart"]
     assert body_parts(message) == [("multipart/mixed", body)]
+
+
+def test_a_bare_lf_among_crlf_lines_ends_the_line() -> None:
+    """One line ended by a bare LF (a device or an ALG that rewrote it): the header after it is its own, as
+    Wireshark reads it, not the tail of the one before; the defect is named. Folding still joins lines."""
+    payload = invite("User-Agent: phone/1.0\nAllow: INVITE, ACK", "Subject: one\r\n two").replace(
+        b"phone/1.0\r\nAllow", b"phone/1.0\nAllow")
+    message = parse_sip(payload, frame=3)
+    assert message.headers.get("user-agent") == "phone/1.0"
+    assert message.headers.get_all("allow") == ["INVITE", "ACK"]
+    assert message.headers.get("subject") == "one two"
+    assert message.anomalies == (Anomaly("sip.bare-lf", 3, "a header line ends with a bare LF while the others end "
+                                                          "with CRLF (RFC 3261 §7)"),)
+    assert codes(parse_sip(invite("User-Agent: phone/1.0", "Subject: one\r\n two"), frame=3)) == []
