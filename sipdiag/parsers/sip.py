@@ -33,6 +33,7 @@ _REQUIRED_IN_REQUEST = ("via", "from", "to", "call-id", "cseq", "max-forwards") 
 _REQUIRED_IN_RESPONSE = ("via", "from", "to", "call-id", "cseq")  # RFC 3261 §8.2.6.2
 
 _FOLD_RE = re.compile(r"[ \t]*\r?\n[ \t]+")  # LWS with a line break: replaced by one SP (§7.3.1)
+_HEADER_START = re.compile(r"[!%'*+\-.0-9A-Z_`a-z~]+[ \t]*:")  # field-name (a token, §25.1) HCOLON
 _VERSION_RE = re.compile(r"SIP/\d+\.\d+\Z", re.I)
 _SCHEME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _TAG_RE = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^;,\s>]+)", re.I)
@@ -330,24 +331,25 @@ def parse_sip(
     for code, detail in problems:
         anomalies.append(Anomaly(code, frame, detail))
 
-    # Header section: up to the empty line (CRLF CRLF); bare LF line ends are accepted as well.
+    # Header section: up to the first empty line (CRLF CRLF, or LF LF: bare LF line ends are accepted as well),
+    # whichever comes first: a header section in bare LFs followed by a body in CRLFs (seen from a HEP generator)
+    # must not take the body for headers.
     crlf = True
     separator = payload.find(b"\r\n\r\n", eol - 1)
-    if separator >= 0:
+    lf_separator = payload.find(b"\n\n", eol, separator if separator >= 0 else size)
+    if lf_separator >= 0:
+        head_end, body_start, crlf = lf_separator, lf_separator + 2, False
+    elif separator >= 0:
         head_end, body_start = separator, separator + 4
     else:
-        separator = payload.find(b"\n\n", eol)
-        if separator >= 0:
-            head_end, body_start, crlf = separator, separator + 2, False
-        else:
-            head_end = body_start = size
-            anomalies.append(
-                Anomaly(
-                    "sip.unterminated-headers",
-                    frame,
-                    "the header section does not end with an empty line (CRLF CRLF): the message may be truncated",
-                )
+        head_end = body_start = size
+        anomalies.append(
+            Anomaly(
+                "sip.unterminated-headers",
+                frame,
+                "the header section does not end with an empty line (CRLF CRLF): the message may be truncated",
             )
+        )
     raw_head = payload[eol + 1 : head_end]
     try:
         head = raw_head.decode("utf-8")
@@ -477,11 +479,21 @@ def _read_header_lines(head: str, crlf: bool, anomalies: list[Anomaly], frame: i
         head = _FOLD_RE.sub(" ", head)
     lines = head.split("\r\n") if crlf else head.split("\n")
     if crlf and head.count("\n") != len(lines) - 1:
-        # A bare LF among CRLF line ends (a device or an ALG that rewrote one line): read as a line end, as
-        # Wireshark does, so the header after it is not swallowed by the one before (RFC 3261 §7: CRLF).
+        # A bare LF among CRLF line ends (a device or an ALG that rewrote one line; RFC 3261 §7 wants CRLF): where
+        # a header follows it, it ends the line, as Wireshark reads it, so that header is not swallowed by the one
+        # before. Elsewhere (inside a display name, say) it stays in the value, for the reports to show escaped.
         anomalies.append(Anomaly("sip.bare-lf", frame, "a header line ends with a bare LF while the others end "
                                                        "with CRLF (RFC 3261 §7)"))
-        lines = [part for line in lines for part in line.split("\n")]
+        split: list[str] = []
+        for line in lines:
+            first, *rest = line.split("\n")
+            split.append(first)
+            for part in rest:
+                if _HEADER_START.match(part):
+                    split.append(part)
+                else:
+                    split[-1] += "\n" + part
+        lines = split
     items: list[tuple[str, str]] = []
     for line in lines:
         name, colon, value = line.partition(":")

@@ -752,3 +752,25 @@ def test_a_bare_lf_among_crlf_lines_ends_the_line() -> None:
     assert message.anomalies == (Anomaly("sip.bare-lf", 3, "a header line ends with a bare LF while the others end "
                                                           "with CRLF (RFC 3261 §7)"),)
     assert codes(parse_sip(invite("User-Agent: phone/1.0", "Subject: one\r\n two"), frame=3)) == []
+
+
+def test_a_bare_lf_before_no_header_stays_in_the_value() -> None:
+    """Inside a display name (no `Name:` after it) a bare LF stays in the value: the reports show it escaped, and
+    the From header is not cut in the middle of its quoted string."""
+    payload = invite().replace(b'From: "Alice"', b'From: "Alice\nsecond line"')
+    message = parse_sip(payload, frame=4)
+    assert parse_name_addr(message.headers.get("from")).display_name == "Alice\nsecond line"
+    assert codes(message) == ["sip.bare-lf"]
+
+
+def test_headers_in_bare_lfs_then_a_body_in_crlfs() -> None:
+    """A HEP generator's INVITE: header lines end in LF, the SDP body in CRLF. The first empty line (LF LF) ends the
+    headers; the body is not read as header lines (the CRLF CRLF at its end used to be taken for the end of them)."""
+    body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5072 RTP/AVP 0\r\n\r\n"
+    head = "\n".join(INVITE_HEAD + ("Content-Type: application/sdp",
+                                    f"Content-Length: {len(body)}"))
+    message = parse_sip((head + "\n\n" + body).encode(), frame=5)
+    assert message.body == body.encode()
+    assert message.headers.get("call-id") == "a84b4c76e66710@pc33.example.com"
+    assert message.headers.get("content-type") == "application/sdp"
+    assert codes(message) == []
