@@ -7,7 +7,6 @@ timings support engineers quote: post-dial delay (INVITE to first 18x), answer t
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 
 from .model import Call, Dialog, MediaDescription, MessageRef, Negotiation
@@ -25,7 +24,7 @@ from .parsers.sdp import (
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import SessionExpires, parse_min_se, parse_session_expires
 from .parsers.sipuri import bounded_int, parse_name_addr
-from .transactions import TxState, is_auth_challenge, is_final, is_provisional, is_success, receiver, sender
+from .transactions import TxState, is_auth_challenge, is_provisional, is_success, receiver, sender
 
 # Timer B: an INVITE client transaction gives up 64*T1 = 32 s after the request (RFC 3261 §17.1.1.2).
 TIMER_B_NS = 32 * 10**9

@@ -119,6 +119,13 @@ def differences(s: RtpStreamStats, t: TsharkStream) -> dict[str, tuple]:
     return out
 
 
+def compared(path: Path) -> list[tuple[TsharkStream, RtpStreamStats | None, dict[str, tuple]]]:
+    """Every stream tshark reports in `path`, sipdiag's stream of the same key (None when it has none), and the
+    figures in which they differ."""
+    ours = {s.key: s for s in sipdiag_stats(path, infer_clocks=False).streams}
+    return [(t, s, differences(s, t) if s is not None else {}) for t in tshark_streams(path) for s in [ours.get(t.key)]]
+
+
 def name_of(path: Path) -> str:
     return corpus_id(path) if path.is_relative_to(CORPUS) else str(path.relative_to(ROOT))
 
@@ -127,15 +134,13 @@ def name_of(path: Path) -> str:
                                   for p in CAPTURES])
 def test_every_tshark_stream_agrees(path: Path) -> None:
     name = name_of(path)
-    theirs = tshark_streams(path)
-    ours = {s.key: s for s in sipdiag_stats(path, infer_clocks=False).streams}
+    streams = compared(path)
+    theirs = [t for t, _, _ in streams]
     problems = []
-    for t in theirs:
-        s = ours.get(t.key)
+    for t, s, found in streams:
         if s is None:
             problems.append(f"{t.key} {t.payload}: tshark's stream is not among sipdiag's")
             continue
-        found = differences(s, t)
         named = DELIBERATE.get((name, t.key))
         if named is None:
             if found:

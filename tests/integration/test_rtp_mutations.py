@@ -19,7 +19,7 @@ import pytest
 
 from tests import pcapwriter as pw
 from tests.conftest import SAMPLES, need_tool
-from tests.corpus.test_corpus_rtp import differences, sipdiag_stats, tshark_streams
+from tests.corpus.test_corpus_rtp import compared
 
 SOURCES = ("clean_call.pcap", "rtp_loss.pcap", "dtmf_rfc4733.pcap", "nat_symmetric_rtp.pcap")
 CASES = 16
@@ -70,14 +70,8 @@ def test_mutated_streams_agree_with_tshark(seed: int, tmp_path: Path) -> None:
     need_tool("tshark")
     path = tmp_path / f"rtp-{seed}.pcap"
     mutated_streams(seed, path)
-    theirs = tshark_streams(path)
-    assert theirs, "tshark found no RTP stream"
-    ours = {s.key: s for s in sipdiag_stats(path, infer_clocks=False).streams}
-    problems = []
-    for t in theirs:
-        s = ours.get(t.key)
-        if s is None:
-            problems.append(f"{t.key}: not among sipdiag's streams")
-        elif set(found := differences(s, t)) - {"lost"}:
-            problems.append(f"{t.key} {t.payload}: {found}")
+    streams = compared(path)
+    assert streams, "tshark found no RTP stream"
+    problems = [f"{t.key} {t.payload}: {'not among sipdiag streams' if s is None else found}"
+                for t, s, found in streams if s is None or set(found) - {"lost"}]
     assert not problems, "\n".join(problems)
