@@ -537,6 +537,7 @@ class _PcapngReader:
         elif btype == BT_IDB:
             linktype, _res, snaplen = struct.unpack_from(e + "HHI", buf, pos + 8)
             mul, div, off, name = _idb_options(buf, pos + 16, pos + blen - 4, e)
+            self._check_options("interface description", buf, pos, pos + 16, blen, base)
             if abs(off) > MAX_TS_OFFSET_S:
                 self._anomaly("pcapng.bad-option", f"interface {len(self.info.interfaces)}: if_tsoffset of {off} s "
                                                    f"is beyond any capture's time; ignored")
@@ -566,6 +567,7 @@ class _PcapngReader:
             local, hi, lo = struct.unpack_from(e + "III", buf, pos + 8)
             iface = self._global_iface(local)
             stats = _isb_options(buf, pos + 20, pos + blen - 4, e)
+            self._check_options("interface statistics", buf, pos, pos + 20, blen, base)
             ts = self._ts_ns(iface, (hi << 32) | lo)
             self.info.statistics.append(InterfaceStats(iface, ts, stats.get(4), stats.get(5), stats.get(7), stats.get(8)))
         elif btype == BT_NRB:
@@ -576,6 +578,11 @@ class _PcapngReader:
             self._anomaly("pcapng.unknown-block", f"block at offset {base + pos} has type {btype:#x}, which no "
                                                   f"pcapng version defines: skipped (damage, if it was a packet)")
         # Other blocks carry no packets: skipped by their length (§3.1 allows that).
+
+    def _check_options(self, kind: str, buf: bytes, pos: int, first: int, blen: int, base: int) -> None:
+        if _options_overrun(buf, first, pos + blen - 4, self.e):
+            self._anomaly("pcapng.bad-option", f"{kind} block at offset {base + pos}: an option runs past the "
+                                               f"block's end; it and the options after it are ignored")
 
     def _global_iface(self, local: int) -> int:
         if 0 <= local < len(self.section_ifaces):
@@ -691,14 +698,26 @@ class _PcapngReader:
 
 
 def _options(buf: bytes, pos: int, end: int, e: str) -> Iterator[tuple[int, bytes]]:
-    """pcapng options (§3.5): code, length, value padded to 32 bits, ended by opt_endofopt."""
+    """pcapng options (§3.5): code, length, value padded to 32 bits, ended by opt_endofopt. One whose value runs
+    past the block ends them (its bytes would be the next block's; _options_overrun names it)."""
+    while pos + 4 <= end:
+        code, length = struct.unpack_from(e + "HH", buf, pos)
+        if code == 0 or pos + 4 + length > end:
+            return
+        yield code, buf[pos + 4 : pos + 4 + length]
+        pos += 4 + ((length + 3) & ~3)
+
+
+def _options_overrun(buf: bytes, pos: int, end: int, e: str) -> bool:
+    """Whether an option's value runs past the block's end (see _options)."""
     while pos + 4 <= end:
         code, length = struct.unpack_from(e + "HH", buf, pos)
         if code == 0:
-            return
-        value = buf[pos + 4 : pos + 4 + length]
-        yield code, value
+            return False
+        if pos + 4 + length > end:
+            return True
         pos += 4 + ((length + 3) & ~3)
+    return False
 
 
 def _idb_options(buf: bytes, pos: int, end: int, e: str) -> tuple[int, int, int, str]:

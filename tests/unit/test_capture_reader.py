@@ -645,3 +645,19 @@ def test_octet_view_reads_a_field_at_every_offset() -> None:
     assert words.tolist() == [0x01020304, 0x02030405, 0x03040506, 0x04050607]
     assert capture.octet_view(buf, "<u2").tolist() == [0x0201, 0x0302, 0x0403, 0x0504, 0x0605, 0x0706]
     assert capture.octet_view(b"\x01\x02\x03", ">u4") is None and capture.octet_view(b"", ">u2") is None
+
+
+def test_pcapng_option_running_past_its_block_is_named_and_not_read(tmp_path):
+    """An if_name whose length runs past its IDB would take the next block's bytes as the name."""
+    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    idb = _block(1, struct.pack("<HHI", pw.LINKTYPE_ETHERNET, 0, 65535) + struct.pack("<HH", 2, 200) + b"eth0")
+    frame = frames3()[0]
+    epb = _block(6, struct.pack("<IIIII", 0, 0, 1, len(frame), len(frame)) + frame)
+    path = tmp_path / "option.pcapng"
+    path.write_bytes(shb + idb + epb)
+    info, rows = read_all(path)
+    assert [(r[0], r[5]) for r in rows] == [(1, frame)]
+    assert info.interfaces[0].name == ""
+    assert [(a.code, a.detail) for a in info.anomalies] == [
+        ("pcapng.bad-option", f"interface description block at offset {len(shb)}: an option runs past the block's "
+                              f"end; it and the options after it are ignored")]
