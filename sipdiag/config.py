@@ -16,6 +16,8 @@ In Python: ``sipdiag.analyze(path, settings=load_config("sipdiag.toml"))``.
 
 from __future__ import annotations
 
+import math
+
 import inspect
 import re
 import tomllib
@@ -108,12 +110,15 @@ def _check(given: Mapping[str, Any], defaults: Mapping[str, Any], path: tuple[st
                                       f"or under [{dotted}].")
             _check(value, default, path + (key,), source)
         elif isinstance(default, list):
-            if not isinstance(value, list) or not all(_is_number(v) for v in value):
+            if not isinstance(value, list) or not all(_is_number(v) and math.isfinite(v) for v in value):
                 raise UsageError(f"{source}: '{dotted}' must be a list of numbers, not {_kind(value)}",
                                  hint=f"The default is {dotted} = {_toml(default)}.")
         elif _is_number(default):
             if not _is_number(value):
                 raise UsageError(f"{source}: '{dotted}' must be a number, not {_kind(value)}",
+                                 hint=f"The default is {dotted} = {_toml(default)}.")
+            if not math.isfinite(value):  # TOML has nan and inf: no threshold compares sensibly with them
+                raise UsageError(f"{source}: '{dotted}' must be a finite number, not {value}",
                                  hint=f"The default is {dotted} = {_toml(default)}.")
             if value < 0:
                 raise UsageError(f"{source}: '{dotted}' must not be negative ({value})",

@@ -68,6 +68,13 @@ def test_the_cli_reads_the_file_and_exit_codes_follow(tmp_path) -> None:
      "Hint: The default is qos.sip_dscp_allowed = [24, 26, 40]."),
     ("[media]\nmax_gap_ms = -5\n", "Error: bad.toml: 'media.max_gap_ms' must not be negative (-5)",
      "Hint: The default is media.max_gap_ms = 200."),
+    ("[media]\nmax_gap_ms = nan\n", "Error: bad.toml: 'media.max_gap_ms' must be a finite number, not nan",
+     "Hint: The default is media.max_gap_ms = 200."),
+    ("[media]\noneway_min_ratio = inf\n", "Error: bad.toml: 'media.oneway_min_ratio' must be a finite number, "
+     "not inf", "Hint: The default is media.oneway_min_ratio = 0.1."),
+    ("[qos]\nsip_dscp_allowed = [24, nan]\n",
+     "Error: bad.toml: 'qos.sip_dscp_allowed' must be a list of numbers, not a list with other values than numbers",
+     "Hint: The default is qos.sip_dscp_allowed = [24, 26, 40]."),
     ("[media\n", "Error: bad.toml is not valid TOML: Expected ']' at the end of a table declaration (at line 1, "
      "column 7)", "Hint: Fix the line named; docs/config-defaults.toml lists every key with its default."),
 ])
