@@ -78,8 +78,11 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
     else:
         c = v.comparison
         click.echo(f"Ticket {plain(ticket)}: verification #{v.filing.id} against analysis #{v.before.id}: "
-                   + ("RESOLVED" if v.passed else "NOT RESOLVED") + f" (problems: {fail_on} and above)")
-        for label, items in (("resolved", c.resolved), ("persisting", c.persisting), ("new", c.new)):
+                   + VERDICTS[c.outcome] + f" (problems: {fail_on} and above)")
+        if c.unverified:
+            click.echo(f"  the capture holds no {c.missing['en']}: it cannot show the problems below gone")
+        for label, items in (("resolved", c.resolved), ("persisting", c.persisting), ("new", c.new),
+                             ("unverified", c.unverified)):
             for r in items:
                 click.echo(f"  {label:10} {r.rule:34} before {r.severity_before or '-':8} x{r.count_before}  "
                            f"after {r.severity_after or '-':8} x{r.count_after}")
@@ -93,6 +96,9 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
                    "'sipdiag case notify --pending'.", err=True)
     if not v.passed:
         sys.exit(EXIT_FINDINGS)
+
+
+VERDICTS = {"resolved": "RESOLVED", "not-resolved": "NOT RESOLVED", "not-verified": "NOT VERIFIED"}
 
 
 @click.group()
@@ -129,8 +135,9 @@ def case_show(ticket: str, fmt: str, store: str | None) -> None:
         click.echo(f"Triage: {plain(c.reason)}")
     for f in c.filings:
         verdict = ""
-        if f.verdict is not None:
-            verdict = "  RESOLVED" if f.verdict.get("passed") else "  NOT RESOLVED"
+        if f.verdict is not None:  # verdicts filed before `outcome` existed have passed only
+            verdict = "  " + VERDICTS[f.verdict.get("outcome") or ("resolved" if f.verdict.get("passed")
+                                                                    else "not-resolved")]
         fig = f.summary["figures"]
         click.echo(f"  #{f.id} {f.kind:12} {f.filed_at[:19]}  {plain(f.capture_name)}  sha256 {f.sha256[:12]}  "
                    f"vantage {f.vantage or '-'}  calls {fig['calls']}  {f.triage.priority}{verdict}")

@@ -5,11 +5,16 @@ finding at or above the verification's threshold (`--fail-on`, major by default)
 and finds none now is resolved (it may still be seen below the threshold: a private SDP address that the SBC now
 latches is minor, no longer major, and `severity_after` shows it); one that still does persists; a problem that did
 not exist before is new. The call and quality figures are shown side by side.
+
+A problem is unverified when the second capture holds nothing its rule could find it in: packet loss is not
+"resolved" by a capture without an answered call with media, nor a registration failure by one without a
+REGISTER. The verification then does not pass (the ticket is not closed on it) but does not fail either: nothing
+persisted, the capture was the wrong one.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .triage import SEVERITY_RANK
@@ -29,21 +34,44 @@ class RuleChange:
     customer_text: dict[str, str]  # of the earlier finding for resolved ones, of the current otherwise
 
 
+# What a capture must hold for a rule of each category to find its problem again (figures of cases.summary).
+EVIDENCE: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "media": (("answered", "streams"), {"en": "answered call with audio", "ru": "отвеченного звонка со звуком"}),
+    "signaling": (("calls",), {"en": "call", "ru": "звонка"}),
+    "codec": (("calls",), {"en": "call", "ru": "звонка"}),
+    "registration": (("registrations",), {"en": "registration of the phone",
+                                          "ru": "регистрации телефона"}),
+}
+ANY_TRAFFIC = {"en": "call or registration", "ru": "звонка или регистрации"}  # nat, router
+
+
 @dataclass(frozen=True, slots=True)
 class Comparison:
     resolved: tuple[RuleChange, ...]
     persisting: tuple[RuleChange, ...]
     new: tuple[RuleChange, ...]
     figures: dict[str, tuple[Any, Any]]  # name -> (before, after)
+    unverified: tuple[RuleChange, ...] = ()  # earlier problems the second capture cannot show (see EVIDENCE)
+    missing: dict[str, str] = field(default_factory=dict)  # by language: what the second capture should hold
 
     @property
     def passed(self) -> bool:
-        """Every earlier problem resolved and nothing new at or above the threshold."""
-        return not self.persisting and not self.new
+        """Every earlier problem resolved (shown so by the second capture) and nothing new at or above the
+        threshold."""
+        return not self.persisting and not self.new and not self.unverified
+
+    @property
+    def outcome(self) -> str:
+        """resolved, not-resolved (a problem persists or a new one appeared) or not-verified (nothing persists,
+        but the second capture cannot show every earlier problem gone)."""
+        if self.persisting or self.new:
+            return "not-resolved"
+        return "not-verified" if self.unverified else "resolved"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"resolved": [asdict(c) for c in self.resolved], "persisting": [asdict(c) for c in self.persisting],
-                "new": [asdict(c) for c in self.new],
+        return {"outcome": self.outcome, "resolved": [asdict(c) for c in self.resolved],
+                "persisting": [asdict(c) for c in self.persisting], "new": [asdict(c) for c in self.new],
+                "unverified": [asdict(c) for c in self.unverified], "missing": self.missing,
                 "figures": {k: {"before": b, "after": a} for k, (b, a) in self.figures.items()}}
 
 
@@ -77,9 +105,23 @@ def compare(before: dict[str, Any], after: dict[str, Any], fail_on: str = "major
                           _worst(fa)["severity"] if fa else None, len(fb), len(fa), shown["customer_text"])
 
     earlier = [r for r, items in b.items() if problem(items)]
+    gone = [r for r in earlier if not problem(a.get(r, []))]
+    missing = {r: need for r in gone if (need := _missing(b[r][0].get("category", ""), after["figures"]))}
     return Comparison(
-        resolved=tuple(change(r) for r in earlier if not problem(a.get(r, []))),
+        resolved=tuple(change(r) for r in gone if r not in missing),
         persisting=tuple(change(r) for r in earlier if problem(a.get(r, []))),
         new=tuple(change(r) for r, items in a.items() if problem(items) and r not in earlier),
         figures={k: (before["figures"].get(k), after["figures"].get(k)) for k in FIGURES},
+        unverified=tuple(change(r) for r in gone if r in missing),
+        missing=next(iter(missing.values()), {}),
     )
+
+
+def _missing(category: str, figures: dict[str, Any]) -> dict[str, str] | None:
+    """What the capture lacks for a rule of `category` to find its problem (by language), or None."""
+    if category in EVIDENCE:
+        needs, words = EVIDENCE[category]
+        return None if all(figures.get(n) for n in needs) else words
+    if category in ("nat", "router"):
+        return None if figures.get("calls") or figures.get("registrations") else ANY_TRAFFIC
+    return None  # security: a quiet capture is an answer too

@@ -1,6 +1,7 @@
 """The customer's message after a verification, in the product's own words (English and Russian).
 
-Resolved: the problem is fixed and what changed. Not resolved: what is still wrong and what happens next. The
+Resolved: the problem is fixed and what changed. Not resolved: what is still wrong and what happens next. Not
+verified: the new recording cannot show the problem gone (no call with audio, say): record again. The
 problems are named by the first sentence of their customer text, which has no jargon and no third-party addresses
 (the rules' texts follow RULES.md §6)."""
 
@@ -26,6 +27,11 @@ TEXTS = {
         "next": "We have passed your ticket {ticket} to our {queue} team with priority {priority}; they will "
                 "contact you with the next step.",
         "close_ok": "Your ticket {ticket} will now be closed. If the problem comes back, reply to this message.",
+        "not_verified": "We have checked the new recording, but it cannot show whether the problem is fixed: it "
+                        "holds no {missing}. The problem we are checking:",
+        "record_again": "Please record again while you make a test call (or, for a phone that would not register, "
+                        "while you restart it), and send us that recording. Your ticket {ticket} stays open until "
+                        "then.",
         "bye": "Best regards,\nTechnical support",
     },
     "ru": {
@@ -44,6 +50,11 @@ TEXTS = {
         "next": "Мы передали вашу заявку {ticket} группе «{queue}» с приоритетом {priority}; с вами свяжутся и "
                 "сообщат следующий шаг.",
         "close_ok": "Заявка {ticket} будет закрыта. Если проблема повторится, ответьте на это письмо.",
+        "not_verified": "Мы проверили новую запись, но по ней нельзя понять, устранена ли проблема: в ней нет "
+                        "{missing}. Проблема, которую мы проверяем:",
+        "record_again": "Пожалуйста, сделайте запись ещё раз, пока совершаете тестовый звонок (или, если телефон "
+                        "не регистрировался, пока перезапускаете его), и пришлите её нам. До этого заявка {ticket} "
+                        "остаётся открытой.",
         "bye": "С уважением,\nтехническая поддержка",
     },
 }
@@ -95,7 +106,11 @@ def verification_message(v: Verification, *, lang: str = "en", customer: str | N
     name = f", {customer}" if customer and lang == "en" else (f", {customer}" if customer else "")
     lines = [t["greeting"].format(name=name), ""]
     c = v.comparison
-    if v.passed:
+    if c.outcome == "not-verified":
+        lines.append(t["not_verified"].format(missing=c.missing.get(lang, "")))
+        lines += [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in c.unverified]
+        lines += ["", t["record_again"].format(ticket=v.filing.ticket)]
+    elif v.passed:
         if c.resolved:
             lines.append(t["resolved"])
             lines += [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in c.resolved]

@@ -184,7 +184,9 @@ class CaseStore:
         """Compare a capture taken after the fix with the ticket's last analysis and record the verification.
 
         Passed: every earlier problem resolved and nothing new at or above `fail_on`. The ticket becomes
-        `resolved`, or `reopened` with its priority raised one step (escalation)."""
+        `resolved`, or `reopened` with its priority raised one step (escalation); when nothing persists but the
+        capture cannot show an earlier problem gone (no call with audio for a media problem, ...: the comparison's
+        outcome `not-verified`), the ticket keeps its status and priority."""
         case = self.show(ticket)
         before = case.latest_analysis
         if before is None:
@@ -203,6 +205,8 @@ class CaseStore:
         with self.db.transaction() as cur:
             if passed:
                 cur.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", ("resolved", now, ticket))
+            elif comparison.outcome == "not-verified":  # the wrong capture: no escalation, the ticket stays as it is
+                cur.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (now, ticket))
             else:
                 row = cur.execute("SELECT priority FROM tickets WHERE id = ?", (ticket,)).one() or {}
                 raised = _raise_priority(row.get("priority"))

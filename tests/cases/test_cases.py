@@ -90,6 +90,45 @@ def test_closed_loop_resolved_then_persisting(store_url: str) -> None:
             cases.show("T-404")
 
 
+def test_a_capture_that_cannot_show_the_problem_does_not_resolve_it(store_url: str, tmp_path: Path) -> None:
+    """Packet loss is not 'resolved' by a capture with no answered call in it (a registration only), nor a
+    registration failure by one with no REGISTER: the verdict is not-verified, the ticket keeps its status and
+    priority (no escalation either), and the customer is asked to record again."""
+    with CaseStore(store_url) as cases:
+        cases.file("T-8", SAMPLES / "rtp_loss.pcap")
+        v = cases.verify("T-8", SAMPLES / "register_ok.pcap")
+        c = v.comparison
+        assert (v.passed, c.outcome) == (False, "not-verified")
+        assert [r.rule for r in c.unverified] == ["media.packet-loss"] and c.resolved == c.persisting == ()
+        assert c.missing == {"en": "answered call with audio", "ru": "отвеченного звонка со звуком"}
+        case = cases.show("T-8")
+        assert (case.status, case.priority) == ("open", "P2")
+        assert case.filings[-1].verdict["outcome"] == "not-verified"
+        ok = cases.verify("T-8", CLEAN)  # a capture with a call: now it can tell
+        assert (ok.passed, ok.comparison.outcome, [r.rule for r in ok.comparison.resolved]) == (
+            True, "resolved", ["media.packet-loss"])
+        cases.file("T-9", SAMPLES / "register_wrong_password.pcap")
+        reg = cases.verify("T-9", CLEAN)
+        assert reg.comparison.outcome == "not-verified"
+        assert reg.comparison.missing["en"] == "registration of the phone"
+    from sipdiag.cases.messages import verification_message
+
+    assert verification_message(v).splitlines()[2:4] == [
+        "We have checked the new recording, but it cannot show whether the problem is fixed: it holds no answered "
+        "call with audio. The problem we are checking:",
+        "- Part of the sound of your call was lost on the way (4.7 % of it), which makes speech choppy."]
+    if not store_url.startswith("postgres"):  # the command line, once
+        store = str(tmp_path / "cli.db")
+        sipdiag("analyze", str(SAMPLES / "rtp_loss.pcap"), "--ticket", "T-1", "--store", store)
+        r = sipdiag("verify", "T-1", str(SAMPLES / "register_ok.pcap"), "--store", store)
+        assert r.returncode == 1
+        assert r.stdout.splitlines()[:3] == [
+            "Ticket T-1: verification #2 against analysis #1: NOT VERIFIED (problems: major and above)",
+            "  the capture holds no answered call with audio: it cannot show the problems below gone",
+            "  unverified media.packet-loss                  before major    x1  after -        x0"]
+        assert "NOT VERIFIED" in sipdiag("case", "show", "T-1", "--store", store).stdout
+
+
 def test_closed_loop_on_the_command_line(tmp_path: Path) -> None:
     store = str(tmp_path / "cases.db")
     filed = sipdiag("analyze", str(ONE_WAY), "--ticket", "T-123", "--customer", "ACME", "--vantage", "cpe-wan",
