@@ -94,18 +94,22 @@ def test_command_line_tables_and_spreadsheet_safety(tmp_path: Path) -> None:
 
 
 def test_interrupt_leaves_a_consistent_summary_that_resume_completes(tmp_path: Path) -> None:
-    N = 400
+    N = 1500
     d = tmp_path / "many"
     d.mkdir()
     # Enough captures that the batch cannot end before the signal lands even on a loaded machine (60 took 0.3 s:
-    # a test process descheduled that long saw the batch finish, exit 0).
+    # a test process descheduled that long saw the batch finish, exit 0; 400 took 1.1 s once analyses got faster,
+    # and a fresh-clone CI run saw that happen too). 1500 take about 4 s.
     for i in range(N):
         shutil.copy(SAMPLE_FILES[i % len(SAMPLE_FILES)], d / f"c{i:03d}.pcap")
     out = tmp_path / "out"
     journal = out / "batch-journal.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", str(d), "--out", str(out), "--jobs", "1",
                              "--out-format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            # a runner started in the background may hand SIGINT down ignored, and Python then
+                            # keeps it ignored: the default disposition, so Python makes it KeyboardInterrupt
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < 5):
         time.sleep(0.05)
