@@ -37,6 +37,10 @@ def filing_line(filing) -> str:
     return text
 
 
+# The comparison's outcomes (sipdiag.cases.compare) as the verdict line shows them.
+VERDICTS = {"resolved": "RESOLVED", "not-resolved": "NOT RESOLVED", "not-verified": "NOT VERIFIED"}
+
+
 @click.command()
 @click.argument("ticket")
 @click.argument("capture", type=click.Path(dir_okay=False))
@@ -96,9 +100,6 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
                    "'sipdiag case notify --pending'.", err=True)
     if not v.passed:
         sys.exit(EXIT_FINDINGS)
-
-
-VERDICTS = {"resolved": "RESOLVED", "not-resolved": "NOT RESOLVED", "not-verified": "NOT VERIFIED"}
 
 
 @click.group()

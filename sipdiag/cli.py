@@ -137,7 +137,7 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
 
         ticket = check_ticket(ticket)
         cases = CaseStore(store)
-        click.get_current_context().call_on_close(cases.close)
+        click.get_current_context().call_on_close(cases.close)  # closed with the command, however it ends
     if engine == "native":
         prestart(capture)  # the reader works on the other core while the rest of the pipeline is imported
     # Run as the `sipdiag` program, one analysis per process ended by os._exit: the cyclic collector has nothing
@@ -174,8 +174,7 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
     if cases is not None:
         from .casecli import filing_line
 
-        with cases:
-            filing = cases.file(ticket, capture, customer=customer, vantage=vantage, analysis=analysis, notify=notify)
+        filing = cases.file(ticket, capture, customer=customer, vantage=vantage, analysis=analysis, notify=notify)
         click.echo(filing_line(filing), err=True)
     # Done: the report file (-o) is closed by click's context before main() sees the exit, the reader and
     # rule-engine processes are joined, the case store is closed.

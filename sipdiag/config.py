@@ -16,9 +16,8 @@ In Python: ``sipdiag.analyze(path, settings=load_config("sipdiag.toml"))``.
 
 from __future__ import annotations
 
-import math
-
 import inspect
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping

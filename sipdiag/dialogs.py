@@ -19,6 +19,7 @@ from .parsers.sdp import (
     codec_names,
     effective_address,
     is_hold,
+    payload_type,
     rtpmap_for,
 )
 from .parsers.sip import SipMessage
@@ -49,9 +50,7 @@ def uri_of(value: str | None) -> tuple[str, str | None]:
 def media_descriptions(sdp: SdpSession) -> tuple[MediaDescription, ...]:
     out = []
     for m in sdp.media:
-        # An RTP payload type is 7 bits (RFC 3550 §5.1): a format beyond 127 (or in non-ASCII digits) is no RTP
-        # payload type, and a number off the wire must not reach the reports unbounded.
-        pts = tuple(pt for f in m.formats if (pt := bounded_int(f, 127)) is not None)
+        pts = tuple(pt for f in m.formats if (pt := payload_type(f)) is not None)
         codecs = []
         event_pt = None
         for pt in pts:

@@ -68,7 +68,8 @@ def _exit_for(findings, fail_on: str) -> None:
               help="Keep only the newest SIZE of packets (e.g. 50M), in memory, written to FILE at the end.")
 @_report_options
 def capture(iface: str, bpf: str, duration: float | None, count: int | None, no_promisc: bool, out_file: str,
-            ring: str | None, fmt: str, output, fail_on: str, select: tuple[str, ...], ignore: tuple[str, ...], lang: str) -> None:
+            ring: str | None, fmt: str, output, fail_on: str, select: tuple[str, ...], ignore: tuple[str, ...],
+            lang: str) -> None:
     """Capture SIP, RTP/RTCP, ICMP and IP fragments from an interface into a file, then analyse it as
     'sipdiag analyze' does. Ctrl-C (or SIGTERM) stops the capture cleanly: the file is written and analysed.
     Needs capture rights: root, or CAP_NET_RAW (sudo setcap cap_net_raw,cap_net_admin+eip on the interpreter).

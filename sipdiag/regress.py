@@ -131,10 +131,9 @@ def _spec(base: Path, e: dict[str, Any], index: int) -> CaseSpec:
 
 def _known_rule(e: dict[str, Any], key: str, rule: Any) -> str:
     """A mistyped rule in `not_fire` would pass for ever, and in `fire` fail with no clue why: both are refused."""
-    from .checks import REGISTRY, _load_rules, selected
+    from .checks import names_a_rule
 
-    _load_rules()
-    if not isinstance(rule, str) or not any(selected(rule_id, (rule,)) for rule_id in REGISTRY):
+    if not isinstance(rule, str) or not names_a_rule(rule):
         raise SuiteError(f"capture {e['file']}: {key} {rule!r} names no rule ('sipdiag rules' lists the ids)")
     return rule
 

@@ -51,18 +51,18 @@ def is_telephone_event(name: str | None) -> bool:
     return name is not None and name.lower().startswith("telephone-event")
 
 
-# The clock rates an SDP may name for jitter: the jitter counts in whole kHz (Wireshark's integer division), so a
-# rate below 1 kHz would divide by zero; above 10 MHz no payload format counts (RFC 3551 §4: 8 to 90 kHz in use).
+# The clock rates an SDP may name: the jitter counts in whole kHz (Wireshark's integer division), so a rate below
+# 1 kHz would divide by zero; above 10 MHz no payload format counts (RFC 3551 §4: 8 to 90 kHz in use). Another rate
+# in an a=rtpmap (damaged or hostile) is learnt as unknown (0).
 MIN_CLOCK, MAX_CLOCK = 1000, 10_000_000
 
 
 def jitter_clock(name: str | None, rate: int | None) -> int:
-    """The clock Wireshark uses for a dynamic type's jitter: 0 for telephone-event, an unknown type or a rate no
-    clock has (below 1 kHz, above 10 MHz: a damaged or hostile rtpmap)."""
+    """The clock Wireshark uses for a dynamic type's jitter: 0 for telephone-event or an unknown type."""
     if name is None or is_telephone_event(name):
         return 0
     if rate:
-        return rate if MIN_CLOCK <= rate <= MAX_CLOCK else 0
+        return rate
     return DYNAMIC_CLOCKS_BY_NAME.get(name.lower(), 0)
 
 
@@ -123,9 +123,9 @@ class SdpClocks:
             elif port:
                 learnt.append([None, int(port) if len(port) <= 5 else 0, {}])  # an absurd port: no endpoint
             elif learnt and len(pt) <= 3 and int(pt) < 128:  # a payload type is 7 bits (RFC 3550 §5.1)
-                # the rate as written, bounded: it is stored in 64-bit columns, and an absurd one counts as unknown
-                clock = int(rate) if rate and len(rate) <= 8 else 0
-                learnt[-1][2][int(pt)] = (name.decode("ascii", "replace"), clock)
+                clock = int(rate) if rate and len(rate) <= 8 else 0  # no 64-bit overflow: at most 8 digits
+                learnt[-1][2][int(pt)] = (name.decode("ascii", "replace"),
+                                          clock if MIN_CLOCK <= clock <= MAX_CLOCK else 0)
         changed = False
         for addr, port, rtpmap in learnt:
             addr = addr or session_addr

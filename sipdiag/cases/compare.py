@@ -34,15 +34,17 @@ class RuleChange:
     customer_text: dict[str, str]  # of the earlier finding for resolved ones, of the current otherwise
 
 
-# What a capture must hold for a rule of each category to find its problem again (figures of cases.summary).
-EVIDENCE: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
-    "media": (("answered", "streams"), {"en": "answered call with audio", "ru": "отвеченного звонка со звуком"}),
-    "signaling": (("calls",), {"en": "call", "ru": "звонка"}),
-    "codec": (("calls",), {"en": "call", "ru": "звонка"}),
-    "registration": (("registrations",), {"en": "registration of the phone",
-                                          "ru": "регистрации телефона"}),
+# What a capture must hold for a rule of each category to find its problem again: one of the alternatives, each
+# a set of figures (cases.summary) that must all be non-zero, and what to call it in the customer's language.
+# Security has none: a quiet capture is an answer too.
+EVIDENCE: dict[str, tuple[tuple[tuple[str, ...], ...], dict[str, str]]] = {
+    "media": ((("answered", "streams"),), {"en": "answered call with audio", "ru": "отвеченного звонка со звуком"}),
+    "signaling": ((("calls",),), {"en": "call", "ru": "звонка"}),
+    "codec": ((("calls",),), {"en": "call", "ru": "звонка"}),
+    "registration": ((("registrations",),), {"en": "registration of the phone", "ru": "регистрации телефона"}),
+    "nat": ((("calls",), ("registrations",)), {"en": "call or registration", "ru": "звонка или регистрации"}),
+    "router": ((("calls",), ("registrations",)), {"en": "call or registration", "ru": "звонка или регистрации"}),
 }
-ANY_TRAFFIC = {"en": "call or registration", "ru": "звонка или регистрации"}  # nat, router
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class Comparison:
     new: tuple[RuleChange, ...]
     figures: dict[str, tuple[Any, Any]]  # name -> (before, after)
     unverified: tuple[RuleChange, ...] = ()  # earlier problems the second capture cannot show (see EVIDENCE)
-    missing: dict[str, str] = field(default_factory=dict)  # by language: what the second capture should hold
+    missing: dict[str, str] = field(default_factory=dict)  # by language: what the second capture lacks
 
     @property
     def passed(self) -> bool:
@@ -106,22 +108,21 @@ def compare(before: dict[str, Any], after: dict[str, Any], fail_on: str = "major
 
     earlier = [r for r, items in b.items() if problem(items)]
     gone = [r for r in earlier if not problem(a.get(r, []))]
-    missing = {r: need for r in gone if (need := _missing(b[r][0].get("category", ""), after["figures"]))}
+    missing = {r: words for r in gone if (words := _missing(b[r][0].get("category", ""), after["figures"]))}
+    lacked = list({tuple(w.items()): w for w in missing.values()}.values())  # each kind once, in rule order
     return Comparison(
         resolved=tuple(change(r) for r in gone if r not in missing),
         persisting=tuple(change(r) for r in earlier if problem(a.get(r, []))),
         new=tuple(change(r) for r, items in a.items() if problem(items) and r not in earlier),
         figures={k: (before["figures"].get(k), after["figures"].get(k)) for k in FIGURES},
         unverified=tuple(change(r) for r in gone if r in missing),
-        missing=next(iter(missing.values()), {}),
+        missing={lang: ", ".join(w[lang] for w in lacked) for lang in lacked[0]} if lacked else {},
     )
 
 
 def _missing(category: str, figures: dict[str, Any]) -> dict[str, str] | None:
     """What the capture lacks for a rule of `category` to find its problem (by language), or None."""
-    if category in EVIDENCE:
-        needs, words = EVIDENCE[category]
-        return None if all(figures.get(n) for n in needs) else words
-    if category in ("nat", "router"):
-        return None if figures.get("calls") or figures.get("registrations") else ANY_TRAFFIC
-    return None  # security: a quiet capture is an answer too
+    if category not in EVIDENCE:
+        return None
+    alternatives, words = EVIDENCE[category]
+    return None if any(all(figures.get(n) for n in needs) for needs in alternatives) else words

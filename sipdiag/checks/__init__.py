@@ -145,6 +145,7 @@ def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterab
 def selected_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[Rule]:
     """The rules to run, in registry order (the order their findings are collected in). Raises UsageError for a
     select or ignore entry that names no rule (see check_selection)."""
+    _load_rules()
     select, ignore = tuple(select), tuple(ignore)
     check_selection(select, ignore)
     return [rule for rule in REGISTRY.values() if selected(rule.id, select, ignore)]
@@ -153,8 +154,10 @@ def selected_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> li
 def rule_option(ctx: Any, param: Any, value: tuple[str, ...]) -> tuple[str, ...]:
     """click callback of the --select and --ignore options: a rule that does not exist stops the command before
     the capture is read or taken (exit 2, see check_selection)."""
-    if value:
-        check_selection(value, ()) if param.name == "select" else check_selection((), value)
+    if param.name == "select":
+        check_selection(value, ())
+    else:
+        check_selection((), value)
     return value
 
 
@@ -163,13 +166,18 @@ def check_selection(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> N
     would otherwise run nothing (or leave nothing out) and the capture would look clean."""
     from ..errors import UsageError
 
-    _load_rules()
     for option, entries in (("--select", select), ("--ignore", ignore)):
         for entry in entries:
-            if not any(selected(rule_id, (entry,)) for rule_id in REGISTRY):
+            if not names_a_rule(entry):
                 raise UsageError(f"{option} {entry!r} names no rule",
                                  hint="`sipdiag rules` lists the ids; a prefix such as `media` or `call.ack` "
                                       "selects several.")
+
+
+def names_a_rule(entry: str) -> bool:
+    """Whether `entry` (a rule id, a prefix of one, or a category) selects at least one rule."""
+    _load_rules()
+    return any(selected(rule_id, (entry,)) for rule_id in REGISTRY)
 
 
 def rule_findings(analysis: Analysis, rules: Iterable[Rule], settings: Mapping[str, Any] | None = None,

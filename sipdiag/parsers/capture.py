@@ -536,8 +536,7 @@ class _PcapngReader:
             self.section_ifaces = []
         elif btype == BT_IDB:
             linktype, _res, snaplen = struct.unpack_from(e + "HHI", buf, pos + 8)
-            mul, div, off, name = _idb_options(buf, pos + 16, pos + blen - 4, e)
-            self._check_options("interface description", buf, pos, pos + 16, blen, base)
+            mul, div, off, name = _idb_options(self._options("interface description", buf, pos, 16, blen, base), e)
             if abs(off) > MAX_TS_OFFSET_S:
                 self._anomaly("pcapng.bad-option", f"interface {len(self.info.interfaces)}: if_tsoffset of {off} s "
                                                    f"is beyond any capture's time; ignored")
@@ -566,8 +565,7 @@ class _PcapngReader:
         elif btype == BT_ISB:
             local, hi, lo = struct.unpack_from(e + "III", buf, pos + 8)
             iface = self._global_iface(local)
-            stats = _isb_options(buf, pos + 20, pos + blen - 4, e)
-            self._check_options("interface statistics", buf, pos, pos + 20, blen, base)
+            stats = _isb_options(self._options("interface statistics", buf, pos, 20, blen, base), e)
             ts = self._ts_ns(iface, (hi << 32) | lo)
             self.info.statistics.append(InterfaceStats(iface, ts, stats.get(4), stats.get(5), stats.get(7), stats.get(8)))
         elif btype == BT_NRB:
@@ -579,10 +577,13 @@ class _PcapngReader:
                                                   f"pcapng version defines: skipped (damage, if it was a packet)")
         # Other blocks carry no packets: skipped by their length (§3.1 allows that).
 
-    def _check_options(self, kind: str, buf: bytes, pos: int, first: int, blen: int, base: int) -> None:
-        if _options_overrun(buf, first, pos + blen - 4, self.e):
+    def _options(self, kind: str, buf: bytes, pos: int, skip: int, blen: int, base: int) -> list[tuple[int, bytes]]:
+        """The options of the block at pos (they start `skip` octets in); one running past the block is named."""
+        options, how, _end = _tlv(buf, pos + skip, pos + blen - 4, self.e)
+        if how == "overrun":
             self._anomaly("pcapng.bad-option", f"{kind} block at offset {base + pos}: an option runs past the "
                                                f"block's end; it and the options after it are ignored")
+        return options
 
     def _global_iface(self, local: int) -> int:
         if 0 <= local < len(self.section_ifaces):
@@ -610,8 +611,8 @@ class _PcapngReader:
             # An EPB's captured length must fit its block (28 octets of header, the data, padding, options, the
             # 4-octet trailer; pcapng §4.3): beyond it, the next blocks would be read as this packet's bytes.
             room = epbs.lengths() - 32
-            if (caplen > room).any():
-                over = np.flatnonzero(caplen > room)
+            over = np.flatnonzero(caplen > room)
+            if len(over):
                 first = int(over[0]) + sum(r[5] < starts[over[0]] for r in rows)  # SPB/PB blocks before it count
                 self._anomaly("pcapng.bad-caplen", f"frame {self.frame + first}: captured length "
                               f"{int(caplen[over[0]])} beyond its block of {int(room[over[0]]) + 32} octets; cut to "
@@ -649,8 +650,9 @@ class _PcapngReader:
         """Nanoseconds of the raw timestamps (-1: an SPB's, none). A timestamp beyond MAX_TS_NS (a damaged block:
         year 2116 and later, where nanoseconds would overflow 64 bits) is named and takes its predecessor's time,
         as an SPB does."""
+        ifaces = np.unique(iface).tolist()
         damaged = raw == DAMAGED_TS
-        for i in np.unique(iface).tolist():
+        for i in ifaces:
             if i < 0:
                 # no IDB, so no resolution (named as pcapng.unknown-interface): read as microseconds, and a value
                 # those would overflow takes its predecessor's time too, without a second anomaly
@@ -667,10 +669,10 @@ class _PcapngReader:
                           f"{int(damaged.sum())} such in this part of the file take their predecessor's time")
             raw = np.where(damaged, -1, raw)
         out = raw * 1000
-        for i in np.unique(iface):
+        for i in ifaces:
             if i < 0:
                 continue
-            spec = self.info.interfaces[int(i)]
+            spec = self.info.interfaces[i]
             sel = iface == i
             if spec.ts_div == 1:
                 out[sel] = raw[sel] * spec.ts_mul_ns
@@ -697,32 +699,26 @@ class _PcapngReader:
         return out
 
 
-def _options(buf: bytes, pos: int, end: int, e: str) -> Iterator[tuple[int, bytes]]:
-    """pcapng options (§3.5): code, length, value padded to 32 bits, ended by opt_endofopt. One whose value runs
-    past the block ends them (its bytes would be the next block's; _options_overrun names it)."""
-    while pos + 4 <= end:
-        code, length = struct.unpack_from(e + "HH", buf, pos)
-        if code == 0 or pos + 4 + length > end:
-            return
-        yield code, buf[pos + 4 : pos + 4 + length]
-        pos += 4 + ((length + 3) & ~3)
-
-
-def _options_overrun(buf: bytes, pos: int, end: int, e: str) -> bool:
-    """Whether an option's value runs past the block's end (see _options)."""
+def _tlv(buf: bytes, pos: int, end: int, e: str) -> tuple[list[tuple[int, bytes]], str, int]:
+    """The (code, value) entries of a pcapng option list or NRB record list (§3.5, §4.5: code and length in 16
+    bits, the value padded to 32 bits) from pos, how the walk ended and where: `end` at the end marker (code 0;
+    the position after it), `overrun` at an entry whose value runs past the block (its bytes would be the next
+    block's), `out` when the block ran out first."""
+    entries = []
     while pos + 4 <= end:
         code, length = struct.unpack_from(e + "HH", buf, pos)
         if code == 0:
-            return False
+            return entries, "end", pos + 4
         if pos + 4 + length > end:
-            return True
+            return entries, "overrun", pos
+        entries.append((code, buf[pos + 4 : pos + 4 + length]))
         pos += 4 + ((length + 3) & ~3)
-    return False
+    return entries, "out", pos
 
 
-def _idb_options(buf: bytes, pos: int, end: int, e: str) -> tuple[int, int, int, str]:
+def _idb_options(options: list[tuple[int, bytes]], e: str) -> tuple[int, int, int, str]:
     mul, div, offset, name = 1000, 1, 0, ""
-    for code, value in _options(buf, pos, end, e):
+    for code, value in options:
         if code == 9 and value:  # if_tsresol
             res = value[0]
             if res & 0x80:  # a negative power of two
@@ -738,25 +734,18 @@ def _idb_options(buf: bytes, pos: int, end: int, e: str) -> tuple[int, int, int,
 
 
 def _records_end(buf: bytes, pos: int, end: int, e: str) -> bool:
-    """Whether an NRB body is well formed (§4.5): records (type, length, value padded to 32 bits) up to
-    nrb_record_end, then options (same layout) that end at opt_endofopt or exactly at the block's end."""
-    for terminated in (False, True):  # the records, then the options
-        while pos + 4 <= end:
-            kind, length = struct.unpack_from(e + "HH", buf, pos)
-            pos += 4
-            if kind == 0:
-                if terminated:
-                    return length == 0
-                break
-            pos += length + (-length % 4)
-        else:
-            return terminated and pos == end
-    return False
+    """Whether an NRB body is well formed (§4.5): records up to nrb_record_end, then options that end at
+    opt_endofopt or exactly at the block's end."""
+    _records, how, pos = _tlv(buf, pos, end, e)
+    if how != "end":
+        return False
+    _options, how, pos = _tlv(buf, pos, end, e)
+    return how == "end" or (how == "out" and pos == end)
 
 
-def _isb_options(buf: bytes, pos: int, end: int, e: str) -> dict[int, int]:
+def _isb_options(options: list[tuple[int, bytes]], e: str) -> dict[int, int]:
     out = {}
-    for code, value in _options(buf, pos, end, e):
+    for code, value in options:
         if code in (4, 5, 6, 7, 8) and len(value) == 8:  # isb_ifrecv, ifdrop, filteraccept, osdrop, usrdeliv
             out[code] = struct.unpack(e + "Q", value)[0]
     return out

@@ -25,13 +25,14 @@ from sipdiag.parsers.sdpattributes import (
     SdpFingerprint,
     SdpRtcp,
     SectionState,
+    payload_type,
     read_int,
 )
 
 __all__ = [
     "DEFAULT_DIRECTION", "DIRECTIONS", "HOLD_ADDRESS", "STATIC_PAYLOAD_TYPES", "IceCandidate", "RtpMap",
     "SdpConnection", "SdpCrypto", "SdpFingerprint", "SdpMedia", "SdpOrigin", "SdpRtcp", "SdpSession",
-    "codec_names", "effective_address", "is_hold", "parse_sdp", "rtpmap_for",
+    "codec_names", "effective_address", "is_hold", "parse_sdp", "payload_type", "rtpmap_for",
 ]  # fmt: skip
 
 #: RFC 3551 tables 4 and 5. G722 is 8000 on the RTP clock although it samples at 16 kHz (RFC 3551 §4.5.2).
@@ -154,8 +155,7 @@ def _parse_media_line(value: str, reader: DefectLog) -> tuple[str, int, int, str
     if len(parts) == 3:
         reader.defect("bad-media", f"m={value!r} lists no formats")
     elif "RTP/" in parts[2].upper():
-        # Under an RTP profile each format is a payload type number, 7 bits (RFC 8866 §5.14, RFC 3550 §5.1)
-        bad = [f for f in parts[3:] if read_int(f) is None or read_int(f) > 127]
+        bad = [f for f in parts[3:] if payload_type(f) is None]  # under an RTP profile each is one
         if bad:
             reader.defect("bad-media", f"m={value!r}: {', '.join(bad[:3])} is not an RTP payload type (0-127)")
     return parts[0], port, count, parts[2], tuple(parts[3:])
@@ -318,7 +318,7 @@ def codec_names(media: SdpMedia) -> list[str]:
     """
     names = []
     for fmt in media.formats:
-        pt = read_int(fmt)
+        pt = payload_type(fmt)
         rtpmap = rtpmap_for(media, pt) if pt is not None else None
         names.append(rtpmap.encoding if rtpmap is not None else fmt)
     return names

@@ -127,6 +127,12 @@ def read_int(text: str) -> int | None:
     return bounded_int(text, 2**64 - 1)
 
 
+def payload_type(fmt: str) -> int | None:
+    """An m= line format as an RTP payload type: a number of 7 bits (RFC 3550 §5.1; RFC 8866 §5.14 under an RTP
+    profile), else None (`t38`, 200, 2**64, digits other than ASCII)."""
+    return bounded_int(fmt, 127)
+
+
 def _rtpmap(section: SectionState, value: str, reader: DefectLog) -> None:
     pt_text, _sp, spec = value.strip().partition(" ")
     pieces = spec.strip().split("/")

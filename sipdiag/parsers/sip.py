@@ -359,7 +359,7 @@ def parse_sip(
     # Fast path: every line a `Name: value` line with a usual spelling; anything else (folding, odd names,
     # broken lines) goes through the careful reader, which also records the defects.
     items: list[tuple[str, str]] = []
-    if head and crlf and head.count("\n") != head.count("\r\n"):  # a bare LF among CRLF lines, or folding
+    if head and crlf and head.count("\n") != head.count("\r\n"):  # a bare LF among CRLF lines
         items = _read_header_lines(head, crlf, anomalies, frame)
     elif head:
         append = items.append

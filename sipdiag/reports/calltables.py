@@ -8,13 +8,13 @@ the model: what they print is what the correlator decided.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 
 from ..model import Call, CallLeg, MediaDescription, Negotiation, Registration
+from .json import utc_datetime
 from .ladder import endpoint, render_ladder_rich
 from .safe import printable, terminal_text
 
@@ -172,9 +172,8 @@ def _user_agent(agents: tuple[str, ...]) -> str:
 
 
 def _utc(ts_ns: int, *, with_date: bool) -> str:
-    try:
-        t = datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC)
-    except (OverflowError, OSError, ValueError):  # no time a clock can show (damaged input)
+    t = utc_datetime(ts_ns // 1_000_000_000)
+    if t is None:  # a damaged timestamp no calendar shows
         return "????-??-?? ??:??:??.???" if with_date else "??:??:??.???"
     ms = ts_ns // 1_000_000 % 1000
     return t.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S") + f".{ms:03d}"

@@ -15,11 +15,16 @@ SCHEMA = "sipdiag.analysis/1"
 
 def iso_time(ts_ns: int | None) -> str | None:
     """UTC, ISO 8601 with microseconds: what ticket systems and spreadsheets read without help."""
-    if ts_ns is None:
-        return None
+    t = utc_datetime(ts_ns / 1e9) if ts_ns is not None else None
+    return t.isoformat(timespec="microseconds") if t is not None else None
+
+
+def utc_datetime(seconds: float) -> datetime | None:
+    """Seconds since the epoch as a UTC datetime; None where no calendar shows it (a damaged timestamp, past
+    year 9999: datetime cannot hold it)."""
     try:
-        return datetime.fromtimestamp(ts_ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds")
-    except (OverflowError, OSError, ValueError):  # beyond year 9999 (a damaged statistics block): no time
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
         return None
 
 

@@ -129,6 +129,28 @@ def test_a_capture_that_cannot_show_the_problem_does_not_resolve_it(store_url: s
         assert "NOT VERIFIED" in sipdiag("case", "show", "T-1", "--store", store).stdout
 
 
+def test_unverified_names_each_kind_of_missing_evidence_once() -> None:
+    from sipdiag.cases.compare import compare
+
+    def finding(rule: str, category: str) -> dict:
+        return {"rule": rule, "category": category, "severity": "major", "title": rule, "customer_text": {}}
+
+    before = {"figures": {"calls": 1, "answered": 1, "streams": 2, "registrations": 1},
+              "findings": [finding("media.packet-loss", "media"), finding("nat.private-contact", "nat"),
+                           finding("alg.sip-alg", "router"), finding("reg.rejected", "registration"),
+                           finding("sec.scanner", "security")]}
+    empty = {"figures": {"calls": 0, "answered": 0, "streams": 0, "registrations": 0}, "findings": []}
+    c = compare(before, empty)
+    assert c.outcome == "not-verified"
+    assert [r.rule for r in c.unverified] == ["media.packet-loss", "nat.private-contact", "alg.sip-alg",
+                                              "reg.rejected"]
+    assert [r.rule for r in c.resolved] == ["sec.scanner"]  # a quiet capture answers for an attack
+    assert c.missing == {"en": "answered call with audio, call or registration, registration of the phone",
+                         "ru": "отвеченного звонка со звуком, звонка или регистрации, регистрации телефона"}
+    registered = {"figures": {**empty["figures"], "registrations": 1}, "findings": []}
+    assert [r.rule for r in compare(before, registered).unverified] == ["media.packet-loss"]
+
+
 def test_closed_loop_on_the_command_line(tmp_path: Path) -> None:
     store = str(tmp_path / "cases.db")
     filed = sipdiag("analyze", str(ONE_WAY), "--ticket", "T-123", "--customer", "ACME", "--vantage", "cpe-wan",
@@ -176,7 +198,8 @@ def test_command_line_errors(tmp_path: Path) -> None:
     assert (r.returncode, r.stdout) == (3, "") and r.stderr.startswith("Error: cannot connect to the case store")
     r = sipdiag("analyze", str(CLEAN), "--ticket", "T-\x1b[2J", "--store", store)
     assert (r.returncode, r.stdout) == (2, "")
-    assert r.stderr.splitlines() == ["Error: bad ticket id 'T-\\x1b[2J'", "Hint: A ticket id is printable text, e.g. T-123."]
+    assert r.stderr.splitlines() == ["Error: bad ticket id 'T-\\x1b[2J'",
+                                     "Hint: A ticket id is printable text, e.g. T-123."]
 
 
 # -------------------------------------------------------------------------------------------- concurrency, crashes

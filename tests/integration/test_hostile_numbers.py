@@ -129,9 +129,11 @@ def test_sdp_clocks_bound_what_they_learn() -> None:
            f"m=audio {'9' * 5000} RTP/AVP 96\r\na=rtpmap:96 x/8000\r\n").encode()
     assert clocks.learn(b"INVITE sip:a@b SIP/2.0\r\n\r\n" + sdp)
     key = (*address_key("192.0.2.1"), 4000)
-    assert clocks.maps == {key: {96: ("slow", 160), 97: ("big", 0), 98: ("opus", 48000)}}
+    assert clocks.maps == {key: {96: ("slow", 0), 97: ("big", 0), 98: ("opus", 48000)}}  # 160 Hz: unknown
     assert [jitter_clock(n, r) for n, r in clocks.maps[key].values()] == [0, 0, 48000]
-    assert (jitter_clock("t140", 1000), jitter_clock("x", 10_000_001)) == (1000, 0)
+    assert clocks.learn(b"\r\nc=IN IP4 192.0.2.2\r\nm=audio 5000 RTP/AVP 96 97\r\na=rtpmap:96 t140/1000\r\n"
+                        b"a=rtpmap:97 x/10000001\r\n")
+    assert clocks.maps[(*address_key("192.0.2.2"), 5000)] == {96: ("t140", 1000), 97: ("x", 0)}
 
 
 def test_charts_take_values_that_are_no_numbers() -> None:

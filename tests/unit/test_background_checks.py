@@ -74,37 +74,34 @@ def test_the_json_document_is_the_same_with_findings_from_the_child(monkeypatch)
         "nat.private-sdp-address", "media.one-way-audio", "nat.media-source-mismatch"]
 
 
-def test_a_failing_rule_engine_in_the_child_is_reported(monkeypatch) -> None:
+def _started_with_a_child_that(monkeypatch, misbehave):
+    """start_checks on the clean call, the rule engine's second process running `misbehave` instead of its share
+    (as a whole, whether or not it got a rule before this process took them all: failing in rule_findings raced
+    with the parent, and on a fast machine the child ran no rule at all)."""
     monkeypatch.setattr(background, "MIN_OBJECTS", 0)
-
     parent = os.getpid()
     real = background._take_rules
 
-    def broken_in_the_child(*args, **kwargs):
-        # The child's share as a whole fails, whether or not it got a rule before this process took them all
-        # (failing in rule_findings raced with the parent: on a fast machine the child ran no rule at all).
+    def in_the_child(*args, **kwargs):
         if os.getpid() != parent:
-            raise ValueError("boom")
+            misbehave()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(background, "_take_rules", broken_in_the_child)
-    pending = background.start_checks(sipdiag.analyze(SAMPLES / "clean_call.pcap", rules=False))
+    monkeypatch.setattr(background, "_take_rules", in_the_child)
+    return background.start_checks(sipdiag.analyze(SAMPLES / "clean_call.pcap", rules=False))
+
+
+def test_a_failing_rule_engine_in_the_child_is_reported(monkeypatch) -> None:
+    def boom():
+        raise ValueError("boom")
+
+    pending = _started_with_a_child_that(monkeypatch, boom)
     with pytest.raises(RuntimeError, match="rule engine failed: ValueError: boom"):
         pending()
 
 
 def test_a_child_that_dies_without_a_word_is_reported(monkeypatch) -> None:
     """Killed (OOM, a signal) before sending anything: the findings would be incomplete, so it is an error."""
-    monkeypatch.setattr(background, "MIN_OBJECTS", 0)
-    parent = os.getpid()
-    real = background._take_rules
-
-    def dies_in_the_child(*args, **kwargs):
-        if os.getpid() != parent:
-            os._exit(9)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(background, "_take_rules", dies_in_the_child)
-    pending = background.start_checks(sipdiag.analyze(SAMPLES / "clean_call.pcap", rules=False))
+    pending = _started_with_a_child_that(monkeypatch, lambda: os._exit(9))
     with pytest.raises(RuntimeError, match="rule engine failed: the rule engine's process ended without a result"):
         pending()
