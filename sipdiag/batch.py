@@ -11,7 +11,8 @@ frames (issue 9).
 Each capture is analysed by a worker that returns plain rows (small and picklable, whatever the capture's size).
 A capture that cannot be read is a row with its error, never the end of the batch. With `out_dir`, every finished
 capture is appended to a journal (`batch-journal.jsonl`, one flushed line each) before it counts as done: an
-interrupted batch leaves a consistent partial summary, and `resume=True` analyses only what the journal lacks.
+interrupted batch leaves a consistent partial summary, and `resume=True` analyses only what the journal lacks, or
+holds as not filed under its ticket (the case store was unreachable): those are analysed and filed again.
 """
 
 from __future__ import annotations
@@ -151,7 +152,10 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
         "priority": t.priority, "queue": t.queue, "ticket": ticket, "anomalies": len(a.anomalies),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    return {**base, "capture": capture, "calls": calls, "findings": findings}
+    row = {**base, "capture": capture, "calls": calls, "findings": findings}
+    if filing_error:
+        row["unfiled"] = True  # --resume files it again: the store may be back, nothing is lost from it
+    return row
 
 
 def _error_row(base: dict[str, Any], error: str, started: float) -> dict[str, Any]:
@@ -217,6 +221,8 @@ def analyze_many(paths: Iterable[str | Path], *, jobs: int | None = None, schedu
         if resume:
             done_rows = [r for r in read_journal(journal) if r["path"] in set(files)]
             done_rows = _still_current(done_rows)
+            if options.ticket_pattern:  # a filing that failed is tried again, with its analysis
+                done_rows = [r for r in done_rows if not r.get("unfiled")]
         else:
             journal.write_text("")
         _rewrite_journal(journal, done_rows)

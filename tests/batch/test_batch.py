@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from sipdiag.analysis import analyze
-from sipdiag.batch import analyze_many, read_journal
+from sipdiag.batch import Options, analyze_many, read_journal
 from tests import callcapture
 from tests.conftest import SAMPLES
 
@@ -174,6 +174,37 @@ def test_a_file_name_that_gives_no_valid_ticket_is_analysed_not_filed(tmp_path: 
     r = sipdiag("batch", str(d), "--ticket-from-name", r"(T-[^_]+)_", "--store", "bogus://x")
     assert (r.returncode, r.stdout) == (3, "")  # an unknown store stops the batch before it starts
     assert r.stderr.startswith("Error: unknown case store 'bogus://x'")
+
+
+def test_resume_files_again_what_an_unreachable_store_left_unfiled(tmp_path: Path) -> None:
+    """The case store went away during a batch (here: its folder's place taken by a file): the analyses stand, not
+    filed; once the store is back, --resume analyses and files those captures, and only those."""
+    d = tmp_path / "caps"
+    d.mkdir()
+    shutil.copy(SAMPLES / "clean_call.pcap", d / "T-1_call.pcap")
+    shutil.copy(SAMPLES / "busy_486.pcap", d / "no-ticket.pcap")
+    blocker = tmp_path / "store"
+    blocker.write_text("not a folder")
+    store = str(blocker / "cases.db")
+    out = tmp_path / "out"
+    options = Options(ticket_pattern=r"(T-\d+)_", store=store)
+    first = analyze_many([d], jobs=1, options=options, out_dir=out)
+    caps = first.captures.set_index("name")
+    assert caps.loc["T-1_call.pcap", "error"].startswith("not filed under a ticket: cannot open the case store")
+    assert pd.isna(caps.loc["T-1_call.pcap", "ticket"]) and caps.loc["T-1_call.pcap", "status"] == "ok"
+    untouched = {r["name"]: r["capture"]["seconds"] for r in read_journal(out / "batch-journal.jsonl")}
+    blocker.unlink()  # the store is back
+    again = analyze_many([d], jobs=1, options=options, out_dir=out, resume=True)
+    caps = again.captures.set_index("name")
+    assert caps.loc["T-1_call.pcap", "ticket"] == "T-1" and pd.isna(caps.loc["T-1_call.pcap", "error"])
+    assert len(again.captures) == 2 and len(again.calls) == 2
+    rows = {r["name"]: r for r in read_journal(out / "batch-journal.jsonl")}
+    assert rows["no-ticket.pcap"]["capture"]["seconds"] == untouched["no-ticket.pcap"]  # not analysed again
+    assert "unfiled" not in rows["T-1_call.pcap"]
+    from sipdiag.cases import CaseStore
+
+    with CaseStore(store) as cases:
+        assert [(c.ticket, c.priority) for c in cases.list()] == [("T-1", "P4")]
 
 
 def test_a_capture_gone_since_the_folder_was_listed_is_an_error_row(tmp_path: Path) -> None:
