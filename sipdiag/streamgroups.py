@@ -43,16 +43,25 @@ def stream_key_columns(rtp: RtpColumns) -> tuple[np.ndarray, ...]:
             rtp.dst_port.astype(np.uint64), rtp.ssrc.astype(np.uint64))
 
 
-def group_streams(rtp: RtpColumns) -> StreamGroups:
-    cols = stream_key_columns(rtp)
-    h = np.zeros(len(rtp), dtype=np.uint64)
+def stream_hash(cols: tuple[np.ndarray, ...]) -> np.ndarray:
+    """One uint64 per packet from its key columns (see stream_key_columns)."""
+    h = np.zeros(len(cols[0]), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for c in cols:
             h = (h ^ c) * _MIX
             h ^= h >> np.uint64(29)
-    order = np.argsort(h, kind="stable")
-    sorted_h = h[order]
-    groups = _groups(sorted_h, order)
+    return h
+
+
+def group_streams(rtp: RtpColumns) -> StreamGroups:
+    cols = stream_key_columns(rtp)
+    h = stream_hash(cols)
+    order = _radix_order(h)
+    groups = _groups(h[order], order)
+    if groups is None:  # two streams share the hash's low 32 bits: sorted on all 64
+        order = np.argsort(h, kind="stable")
+        groups = _groups(h[order], order)
+        assert groups is not None
     if _verified(cols, groups):
         return groups
     keys = np.stack([c.astype(np.uint64) for c in cols], axis=1)
@@ -63,21 +72,44 @@ def group_streams(rtp: RtpColumns) -> StreamGroups:
     return StreamGroups(order, starts, np.diff(np.append(starts, len(order))), np.zeros(len(starts), np.uint64))
 
 
-def _groups(sorted_hash: np.ndarray, order: np.ndarray) -> StreamGroups:
+def _radix_order(h: np.ndarray) -> np.ndarray:
+    """A stable order of the packets by the low 32 bits of their hashes: two stable sorts of 16-bit keys, which
+    NumPy does by radix sort (measured 0.53 ms against 1.70 ms for one stable sort of the 64-bit hashes, 36 000
+    packets). Packets of one stream are then contiguous and in frame order, unless two streams share those 32 bits
+    (about one batch in a million with 150 streams): `_groups` then finds a group with two hashes."""
+    low = (h & np.uint64(0xFFFF)).astype(np.uint16)
+    high = ((h >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.uint16)
+    by_low = np.argsort(low, kind="stable")
+    return by_low[np.argsort(high[by_low], kind="stable")]
+
+
+def _groups(sorted_hash: np.ndarray, order: np.ndarray) -> StreamGroups | None:
+    """The groups of equal hashes in `order`; None if a hash appears in two places (an order by part of the hash
+    that two streams share)."""
     if not len(order):
         empty = np.empty(0, dtype=np.int64)
         return StreamGroups(order, empty, empty, np.empty(0, dtype=np.uint64))
     starts = np.concatenate([[0], np.flatnonzero(sorted_hash[1:] != sorted_hash[:-1]) + 1]).astype(np.int64)
-    return StreamGroups(order, starts, np.diff(np.append(starts, len(order))), sorted_hash[starts])
+    hashes = sorted_hash[starts]
+    if len(hashes) > 1 and len(np.unique(hashes)) != len(hashes):
+        return None
+    return StreamGroups(order, starts, np.diff(np.append(starts, len(order))), hashes)
 
 
 def _verified(cols: tuple[np.ndarray, ...], g: StreamGroups) -> bool:
-    """Every packet carries the same key as the first packet of its group."""
-    if not len(g):
+    """Every packet carries the same key as its neighbour within its group (so as the group's first packet). A
+    column that is zero throughout (the upper halves of IPv4-mapped addresses) agrees without a look."""
+    if len(g) == 0 or len(g.order) < 2:
         return True
-    group_of = np.repeat(np.arange(len(g)), g.counts)
-    heads = g.first
-    return all((c[g.order] == c[heads][group_of]).all() for c in cols)
+    inner = np.ones(len(g.order) - 1, dtype=bool)  # pairs of neighbours in the same group
+    inner[g.starts[1:] - 1] = False
+    for c in cols:
+        if not c.any():
+            continue
+        ordered = c[g.order]
+        if ((ordered[1:] != ordered[:-1]) & inner).any():
+            return False
+    return True
 
 
 class StreamTable:
@@ -135,6 +167,9 @@ class StreamTable:
                 same &= self.cols[name][candidate] == col[first].astype(self.cols[name].dtype)
         rows[same] = candidate[same]
         fresh = np.flatnonzero(~present & (g.hashes != 0))
+        # New rows in the order the streams first appear (not the groups' hash order): row numbers then do not
+        # depend on how the capture was cut into batches, nor does anything kept per row in row order.
+        fresh = fresh[np.argsort(first[fresh], kind="stable")]
         if len(fresh):
             # The groups of one batch have distinct hashes, so each fresh group is one new row.
             self._grow(len(fresh))
