@@ -19,10 +19,14 @@ FORMATS = ("terminal", "json", "html", "csv", "junit")
 
 
 class CliError(click.ClickException):
-    """A library error as click shows it: `Error: message`, then the hint on its own line."""
+    """A library error as click shows it: `Error: message`, then the hint on its own line. Both are made printable
+    (sipdiag.reports.safe): they quote file names and wire text, and a newline or an ESC sequence in a file name
+    would otherwise split the one error line or act on the terminal."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, exit_code: int, hint: str | None = None) -> None:
+        from .reports.safe import printable
+
+        super().__init__(printable(message) + (f"\nHint: {printable(hint)}" if hint else ""))
         self.exit_code = exit_code
 
 
@@ -31,8 +35,7 @@ class SipdiagGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SipdiagError as e:
-            text = str(e) + (f"\nHint: {e.hint}" if e.hint else "")
-            raise CliError(text, e.exit_code) from e
+            raise CliError(str(e), e.exit_code, e.hint) from e
         except KeyboardInterrupt:
             click.echo("Error: interrupted", err=True)
             sys.exit(130)
@@ -40,15 +43,15 @@ class SipdiagGroup(click.Group):
             sys.exit(0)
         except click.FileError as e:  # an -o FILE (or an input click opens) that cannot be opened: exit 3, as
             # documented for a file that cannot be read or written, not click's 1 (which means findings here)
-            raise CliError(f"{e.ui_filename}: cannot open ({e.message})\nHint: check that the folder exists and "
-                           f"that you may write there.", EXIT_INPUT) from e
+            raise CliError(f"{e.ui_filename}: cannot open ({e.message})", EXIT_INPUT,
+                           "check that the folder exists and that you may write there.") from e
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as e:  # a bug, not bad input: still one line for the engineer, the trace on request
             if os.environ.get("SIPDIAG_DEBUG"):
                 raise
-            raise CliError(f"internal error ({type(e).__name__}: {e})\nHint: run again with SIPDIAG_DEBUG=1 "
-                           f"to see where, and report it with the capture if you can share it.", EXIT_INPUT) from e
+            raise CliError(f"internal error ({type(e).__name__}: {e})", EXIT_INPUT, "run again with SIPDIAG_DEBUG=1 "
+                           "to see where, and report it with the capture if you can share it.") from e
 
 
 @click.group(cls=SipdiagGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -452,7 +455,9 @@ def main() -> None:
     try:
         cli(prog_name="sipdiag")
     except SipdiagError as e:  # raised outside a command (should not happen), still one line
-        click.echo(f"Error: {e}", err=True)
+        from .reports.safe import printable
+
+        click.echo(f"Error: {printable(str(e))}", err=True)
         sys.exit(EXIT_INPUT)
     except SystemExit as e:  # click ends every run with SystemExit (standalone mode)
         if not _quick_exit:

@@ -25,6 +25,8 @@ dissection): it rejects a non-capture with the same error as the native engine b
 from __future__ import annotations
 
 import ipaddress
+import os
+import stat
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +38,7 @@ from .errors import CaptureReadError, KeylogError, TsharkFailedError, TsharkMiss
 from .ingest import BATCH, CaptureResult
 from .model import Datagram
 from .parsers.anomalies import AnomalyLog
-from .parsers.capture import CaptureFile, read_capture
+from .parsers.capture import MAX_TS_NS, CaptureFile, read_capture
 from .parsers.columns import DSCP_UNKNOWN, RtpColumns
 from .parsers.linktypes import linktype_name
 from .parsers.scan import CaptureInfo
@@ -75,6 +77,7 @@ def ingest_tshark(path: str | Path, *, keylog: str | Path | None = None) -> Iter
     if name == "-":
         raise UsageError("--engine tshark reads a capture file, not standard input",
                          hint="Save the capture to a file first, or use --engine native.")
+    _check_regular(name)
     tshark = _find_tshark()
     prefs: dict[str, str] = {}
     if keylog is not None:
@@ -82,12 +85,18 @@ def ingest_tshark(path: str | Path, *, keylog: str | Path | None = None) -> Iter
     file, info_base = _file_facts(path)  # raises CaptureFormatError / CaptureReadError like the native engine
     log = AnomalyLog()
     signalling = _Signalling(log)
-    _run(tshark, path, signalling.add, display_filter=SIGNALLING_FILTER, include_raw=True, prefs=prefs,
-         extra=["-j", SIGNALLING_LAYERS])
+    stopped = _run(tshark, path, signalling.add, display_filter=SIGNALLING_FILTER, include_raw=True, prefs=prefs,
+                   extra=["-j", SIGNALLING_LAYERS])
+    _fail_unless_damaged(path, stopped, file)
     datagrams = sorted(signalling.datagrams, key=lambda d: d.frame)
     engine = RtpStatsEngine()
-    media = _Media(engine, datagrams)
-    _run(tshark, path, media.add, display_filter=RTP_FILTER, prefs=prefs, extra=["-j", RTP_LAYERS])
+    media = _Media(engine, datagrams, log)
+    stopped = _run(tshark, path, media.add, display_filter=RTP_FILTER, prefs=prefs, extra=["-j", RTP_LAYERS]) \
+        or stopped
+    _fail_unless_damaged(path, stopped, file)
+    if stopped:
+        log.add("tshark.stopped-early", None,
+                f"tshark stopped reading the capture: {stopped}; what it read before is analysed")
     media.finish()
     signalling.report_undecrypted(keylog is not None)
     log.extend(file.anomalies)
@@ -131,6 +140,27 @@ def _check_keylog(path: Path) -> Path:
     return path.resolve()
 
 
+def _check_regular(name: str) -> None:
+    """tshark reads the file after the native record walk: a FIFO or a device would be read up by the walk (or
+    wait for a writer), and pyshark then calls it a directory. Refused up front, with what to do instead."""
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return  # missing or unreadable: the reader says so, as for the native engine
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise UsageError(f"--engine tshark reads a capture file twice; {name} is not a regular file (a pipe or a "
+                         f"device)", hint="Save the capture to a file first, or use --engine native.")
+
+
+def _fail_unless_damaged(path: str | Path, stopped: str | None, file: CaptureFile) -> None:
+    """tshark stopped with an error. Where the native walk found the file damaged (a record cut short, an
+    impossible length), that is the damage: what tshark read stands, named beside the walk's anomalies
+    (`tshark.stopped-early`). A file the walk read whole but tshark refuses is tshark's failure: an error, not
+    an empty result."""
+    if stopped is not None and not file.anomalies:
+        raise TsharkFailedError(f"tshark could not read {path}: {stopped}")
+
+
 def _file_facts(path: str | Path) -> tuple[CaptureFile, dict[str, Any]]:
     """The record walk of the native reader: format, link types, packets, times, sizes (no dissection)."""
     file = CaptureFile(name=str(path))
@@ -149,27 +179,45 @@ def _file_facts(path: str | Path) -> tuple[CaptureFile, dict[str, Any]]:
 
 
 def _run(tshark: str, path: str | Path, sink, *, display_filter: str, prefs: dict[str, str],
-         include_raw: bool = False, extra: list[str] | None = None) -> None:
+         include_raw: bool = False, extra: list[str] | None = None) -> str | None:
     """One tshark pass through pyshark, every matching packet to `sink`. JSON output (`use_json`) because it is
     the one pyshark output that carries the raw bytes of each layer (`include_raw`), which the SIP parser needs;
-    pyshark's JSON reader keeps repeated layers (two SIP messages in one TCP segment) as duplicates."""
+    pyshark's JSON reader keeps repeated layers (two SIP messages in one TCP segment) as duplicates.
+
+    Returns None, or tshark's last error line when it exited with an error (a damaged file: the packets before
+    the damage have reached `sink`)."""
     import pyshark
     from pyshark.capture.capture import TSharkCrashException
 
     cap = pyshark.FileCapture(str(path), display_filter=display_filter, use_json=True, include_raw=include_raw,
                               keep_packets=False, override_prefs=prefs or None, tshark_path=tshark,
                               custom_parameters=HEURISTICS + (extra or []))
+    stopped = None
     try:
         for pkt in cap:
             sink(pkt)
     except TSharkCrashException as e:
-        raise TsharkFailedError(f"tshark could not read {path}: {str(e).strip() or 'it exited with an error'}") \
-            from None
+        stopped = _last_error_line(e)
     except FileNotFoundError as e:
         raise CaptureReadError(f"{path}: {e}") from None
     finally:
-        cap.close()
+        try:
+            cap.close()
+        except TSharkCrashException as e:  # the exit status is checked again when the capture is closed
+            stopped = stopped or _last_error_line(e)
+            # pyshark keeps the process listed after that exception, and its __del__ would raise it once more
+            # (an 'Exception ignored' traceback on standard error)
+            getattr(cap, "_running_processes", set()).clear()
         _release_child_watcher()
+    return stopped
+
+
+def _last_error_line(e: Exception) -> str:
+    """tshark's own message from pyshark's exception ('... Last error line: tshark: The file ... appears to have
+    been cut short ...'), without pyshark's advice."""
+    text = str(e)
+    line = text.partition("Last error line:")[2].strip().splitlines()
+    return line[0].strip() if line and line[0].strip() not in ("", "None") else "it exited with an error"
 
 
 def _release_child_watcher() -> None:
@@ -232,9 +280,41 @@ def _raw(pkt, name: str) -> list[bytes]:
     return out
 
 
-def _ts_ns(pkt) -> int:
-    sec, _, frac = str(pkt.sniff_timestamp).partition(".")
-    return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+def _ts_ns(pkt) -> int | None:
+    """The packet's time in ns since the epoch; None beyond the year 2116 either way (a damaged pcapng if_tsoffset
+    or if_tsresol: the native reader names and ignores those, tshark applies them), which 64-bit columns and
+    the reports cannot hold."""
+    text = str(pkt.sniff_timestamp)
+    sec, _, frac = text.lstrip("-").partition(".")
+    try:
+        ns = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+    except ValueError:
+        return None
+    ns = -ns if text.startswith("-") else ns  # -5.3 s is -5 s and -0.3 s, not -5 s and +0.3 s
+    return ns if -MAX_TS_NS <= ns <= MAX_TS_NS else None
+
+
+class _Times:
+    """Packet times for one run: an impossible one (see _ts_ns) takes its predecessor's, as in the native reader,
+    and is named once per run."""
+
+    def __init__(self, log: AnomalyLog) -> None:
+        self.log = log
+        self.last = 0
+        self.named = False
+
+    def of(self, pkt) -> int:
+        ts = _ts_ns(pkt)
+        if ts is None:
+            if not self.named:
+                self.named = True
+                self.log.add("tshark.bad-timestamp", int(pkt.number),
+                             f"tshark gives this packet the time {str(pkt.sniff_timestamp)[:40]} s, beyond what a "
+                             f"capture can hold (a damaged time offset or resolution): it takes the time before it, "
+                             f"as do later ones")
+            return self.last
+        self.last = ts
+        return ts
 
 
 def _hexbytes(text: str | None) -> bytes:
@@ -290,11 +370,12 @@ class _Signalling:
         self.sip_frames = self.rtcp = self.icmp = self.tls_frames = 0
         self.encaps: Counter[str] = Counter()
         self.tls_flows: dict[tuple[str, int, str, int], list[int]] = {}  # flow -> [first frame, records]
+        self.times = _Times(log)
 
     def add(self, pkt) -> None:
         path = _Path(pkt)
         protos = path.protocols
-        frame, ts = int(pkt.number), _ts_ns(pkt)
+        frame, ts = int(pkt.number), self.times.of(pkt)
         icmp_at = next((i for i, p in enumerate(protos) if p in ICMP_ERRORS), None)
         if icmp_at is not None:
             # What follows an ICMP header is the quoted packet it rejects, not traffic: never taken for SIP.
@@ -339,15 +420,20 @@ class _Signalling:
     def _icmp(self, pkt, path: _Path, index: int, frame: int, ts: int) -> None:
         name = path.protocols[index]
         self.icmp += 1
-        layer = _layers(pkt, name)[0]
-        icmp_type = _value(layer, f"{name}.type")
+        layers = _layers(pkt, name)
+        if not layers:  # named in frame.protocols inside another protocol's tree (sFlow's sampled headers)
+            return
+        icmp_type = _value(layers[0], f"{name}.type")
         if icmp_type is None or int(icmp_type) not in ICMP_ERRORS[name]:
             return
         l3 = path.before(index, ("ip", "ipv6"))
         raw = _raw(pkt, name)
         if l3 is None or not raw:
             return
-        ip = _layers(pkt, l3[0])[l3[1]]
+        ips = _layers(pkt, l3[0])
+        if l3[1] >= len(ips):
+            return
+        ip = ips[l3[1]]
         # The ICMP message from its type octet on, as the native engine hands it to sipdiag.icmp.
         self.datagrams.append(Datagram(frame, ts, _value(ip, f"{l3[0]}.src") or "", 0, _value(ip, f"{l3[0]}.dst")
                                        or "", 0, name, raw[0], (frame,), path.encap(index), "icmp"))
@@ -376,8 +462,9 @@ class _Media:
     """RTP header fields from the second run, in chunks of RtpColumns, into the statistics engine; the SIP and
     RTCP datagrams of the first run are fed in frame order beside them (SDP clocks, RTCP reports)."""
 
-    def __init__(self, engine: RtpStatsEngine, datagrams: list[Datagram]) -> None:
+    def __init__(self, engine: RtpStatsEngine, datagrams: list[Datagram], log: AnomalyLog) -> None:
         self.engine = engine
+        self.times = _Times(log)
         self.pending = [d for d in datagrams if d.kind in ("sip", "rtcp")]
         self.next = 0
         self.rows: list[tuple] = []
@@ -400,7 +487,7 @@ class _Media:
             payload = _hexbytes(v(rtp, "rtp.payload"))
             # Without a payload field (a codec dissector took it), the length after the fixed header and CSRCs.
             payload_len = len(payload) if payload else max(udp_len - 8 - 12 - 4 * int(v(rtp, "rtp.cc") or 0), 0)
-            row = (int(pkt.number), _ts_ns(pkt), src >> 64, src & 0xFFFFFFFFFFFFFFFF, dst >> 64,
+            row = (int(pkt.number), self.times.of(pkt), src >> 64, src & 0xFFFFFFFFFFFFFFFF, dst >> 64,
                    dst & 0xFFFFFFFFFFFFFFFF, int(v(udp, "udp.srcport")), int(v(udp, "udp.dstport")),
                    v(rtp, "rtp.marker") in ("1", "True"), int(v(rtp, "rtp.p_type")), int(v(rtp, "rtp.seq")),
                    int(v(rtp, "rtp.timestamp")), int(v(rtp, "rtp.ssrc"), 16), payload_len, max(udp_len - 8, 0),

@@ -695,7 +695,7 @@ class SimplePacket(NamedTuple):
 
 # pcapng block types and option codes (draft-ietf-opsawg-pcapng §4, §11)
 _BT_SHB, _BT_IDB, _BT_SPB, _BT_ISB, _BT_EPB = 0x0A0D0D0A, 0x00000001, 0x00000003, 0x00000005, 0x00000006
-_OPT_ENDOFOPT, _OPT_IF_NAME, _OPT_IF_TSRESOL = 0, 2, 9
+_OPT_ENDOFOPT, _OPT_IF_NAME, _OPT_IF_TSRESOL, _OPT_IF_TSOFFSET = 0, 2, 9, 14
 _OPT_ISB_IFRECV, _OPT_ISB_IFDROP = 4, 5
 
 
@@ -710,7 +710,7 @@ def _ts_units(ts_ns: int, tsresol: int) -> int:
 
 def write_pcapng(
     dst: str | os.PathLike | BinaryIO,
-    interfaces: Sequence[tuple[int, int] | tuple[int, int, int]],
+    interfaces: Sequence[tuple[int, int] | tuple[int, int, int] | tuple[int, int, int, int]],
     records: Iterable[tuple | SimplePacket],
     statistics: Iterable[tuple[int, int, int, int]] = (),
     big_endian: bool = False,
@@ -719,8 +719,9 @@ def write_pcapng(
     """Write a pcapng file (draft-ietf-opsawg-pcapng): one Section Header Block, one Interface Description Block
     per interface, the packets, then the Interface Statistics Blocks.
 
-    interfaces: ``(linktype, tsresol_exp10)`` or ``(linktype, tsresol_exp10, snaplen)``; tsresol 6 = µs, 9 = ns
-        (written as the if_tsresol option every time, even for the default 6).
+    interfaces: ``(linktype, tsresol_exp10)``, ``(linktype, tsresol_exp10, snaplen)`` or ``(linktype,
+        tsresol_exp10, snaplen, tsoffset_s)``; tsresol 6 = µs, 9 = ns (written as the if_tsresol option every time,
+        even for the default 6); tsoffset_s: the if_tsoffset option (seconds added to every time, §4.2).
     records: Enhanced Packet Blocks ``(iface_index, ts_ns, frame[, orig_len])``, or ``SimplePacket(frame[,
         orig_len])`` for a Simple Packet Block (interface 0, no timestamp).
     statistics: ``(iface_index, ts_ns, ifrecv, ifdrop)`` -> ISB with isb_ifrecv and isb_ifdrop options.
@@ -749,7 +750,10 @@ def write_pcapng(
             if_snaplen = iface[2] if len(iface) > 2 else snaplen
             resolutions.append(tsresol)
             snaplens.append(if_snaplen)
-            options = option(_OPT_IF_TSRESOL, bytes([tsresol])) + end_of_options
+            options = option(_OPT_IF_TSRESOL, bytes([tsresol]))
+            if len(iface) > 3:
+                options += option(_OPT_IF_TSOFFSET, struct.pack(order + "q", iface[3]))
+            options += end_of_options
             out.write(block(_BT_IDB, struct.pack(order + "HHI", linktype, 0, if_snaplen) + options))
         for record in records:
             if isinstance(record, SimplePacket):

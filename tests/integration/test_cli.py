@@ -128,6 +128,19 @@ def test_not_a_capture_is_exit_3_with_one_error_line(tmp_path: Path) -> None:
     assert b"Traceback" not in result.stderr
 
 
+def test_a_file_name_with_a_newline_and_an_escape_stays_one_visible_error_line(tmp_path: Path) -> None:
+    """File names are hostile too (they come from tickets and mail attachments): a newline split the error line
+    in two, an ESC sequence acted on the terminal. Both are shown as visible escapes."""
+    bogus = tmp_path / "call\n\x1b[2J.pcap"
+    bogus.write_text("not a capture\n")
+    result = run("analyze", str(bogus))
+    assert result.returncode == 3
+    shown = f"{tmp_path}/call\\x0a\\x1b[2J.pcap"
+    assert result.stderr.decode().splitlines() == [
+        f"Error: {shown} is not a pcap or pcapng file",
+        "Hint: Check it with 'capinfos FILE'; convert other formats with 'editcap -F pcap IN OUT'."]
+
+
 def test_missing_file_is_exit_3(tmp_path: Path) -> None:
     result = run("analyze", str(tmp_path / "nope.pcap"))
     assert result.returncode == 3

@@ -3,6 +3,8 @@ SCTP, and the errors (no tshark, no key log, not a capture) as one `Error:` line
 
 from __future__ import annotations
 
+import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +15,11 @@ from click.testing import CliRunner
 import sipdiag
 from sipdiag.cli import cli
 from sipdiag.errors import CaptureFormatError, KeylogError, TsharkMissingError, UsageError
+from tests import pcapwriter as pw
 from tests import tlspeer
 from tests.conftest import CORPUS, SAMPLES, need_tool
+
+T0 = 1_700_000_000_000_000_000
 
 pytestmark = pytest.mark.tshark
 
@@ -170,3 +175,110 @@ def test_the_engine_leaves_no_sigchld_handler_behind() -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "1 1"
     assert "wakeup fd" not in r.stderr and "BlockingIOError" not in r.stderr
+
+
+# ------------------------------------------------------------------------------- damaged and odd input (fuzzing)
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    # a child process: pyshark's 'Exception ignored' traceback is printed when the capture object is collected,
+    # which only a real process's standard error shows
+    return subprocess.run([sys.executable, "-m", "sipdiag", *args], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+
+
+def test_a_capture_cut_short_gives_what_tshark_read_plus_named_anomalies(tmp_path: Path) -> None:
+    """tshark exits with status 2 on a file cut inside a packet; that ended in 'internal error' and pyshark's
+    traceback three times over. What it read before the cut now stands, as in the native engine."""
+    need_tool("tshark")
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes((SAMPLES / "clean_call.pcap").read_bytes()[:20000])
+    native = sipdiag.analyze(cut)
+    tshark = sipdiag.analyze(cut, engine="tshark")
+    assert [a.code for a in native.anomalies] == ["pcap.truncated-record"]
+    assert [a.code for a in tshark.anomalies] == ["tshark.stopped-early", "pcap.truncated-record"]
+    assert "appears to have been cut short in the middle of a packet" in tshark.anomalies[0].detail
+    assert [(c.call_id, c.outcome) for c in tshark.calls] == [(c.call_id, c.outcome) for c in native.calls]
+    assert len(tshark.calls) == 1
+    stats = lambda a: sorted((s.stats.ssrc, s.stats.packets, s.stats.lost) for s in a.streams)  # noqa: E731
+    assert stats(tshark) == stats(native) and len(stats(native)) == 2
+    r = _run_cli("analyze", str(cut), "--engine", "tshark", "--format", "json")
+    assert r.returncode == 0 and r.stderr == ""
+
+
+def test_a_file_tshark_refuses_is_one_error_line_not_a_traceback(tmp_path: Path) -> None:
+    """A pcap that says it is version 1.x: the native reader reads it, tshark does not. That is tshark's failure,
+    an error with tshark's own words (not an empty analysis), and nothing else on standard error."""
+    need_tool("tshark")
+    old = tmp_path / "v1.pcap"
+    data = bytearray((SAMPLES / "register_ok.pcap").read_bytes())
+    data[4:6] = b"\x01\x00"  # major version 1
+    old.write_bytes(bytes(data))
+    assert len(sipdiag.analyze(old).registrations) == 1
+    r = _run_cli("analyze", str(old), "--engine", "tshark")
+    assert r.returncode == 3
+    assert r.stderr.splitlines() == [
+        f"Error: tshark could not read {old}: (pcap: major version 1 unsupported)",
+        "Hint: Run 'tshark -r FILE' to see tshark's own message; the default --engine native may still read the file."]
+
+
+def test_times_beyond_what_a_capture_holds_take_their_predecessors(tmp_path: Path) -> None:
+    """An if_tsoffset of 10^10 s: the native reader ignores it (pcapng.bad-option), tshark applies it, and its
+    times (year 2286) overflowed the 64-bit columns (internal error). They take the time before them, named."""
+    need_tool("tshark")
+    path = tmp_path / "offset.pcapng"
+    frames = [pw.ethernet(pw.ipv4("192.0.2.1", "192.0.2.2", 17, pw.udp(40000, 50000, pw.rtp_packet(i, 160 * i, 7))))
+              for i in range(20)]
+    pw.write_pcapng(path, [(pw.LINKTYPE_ETHERNET, 6, 262144, 10**10)],
+                    [(0, T0 + i * 20_000_000, f) for i, f in enumerate(frames)])
+    native = sipdiag.analyze(path)
+    tshark = sipdiag.analyze(path, engine="tshark")
+    assert [a.code for a in native.anomalies] == ["pcapng.bad-option"]
+    assert [(a.code, a.frame) for a in tshark.anomalies] == [("tshark.bad-timestamp", 1), ("pcapng.bad-option", None)]
+    assert [(s.stats.packets, s.stats.lost) for s in tshark.streams] == [(20, 0)]
+
+
+def test_negative_times_keep_their_sign_in_the_fraction() -> None:
+    from types import SimpleNamespace
+
+    from sipdiag.tsharkengine import _ts_ns
+
+    assert _ts_ns(SimpleNamespace(sniff_timestamp="-5.300000000")) == -5_300_000_000
+    assert _ts_ns(SimpleNamespace(sniff_timestamp="1700000000.000000123")) == 1_700_000_000_000_000_123
+    assert _ts_ns(SimpleNamespace(sniff_timestamp="10000000000000.5")) is None  # year 318857
+
+
+def test_icmp_inside_an_sflow_sample_is_not_an_icmp_error(tmp_path: Path) -> None:
+    """sFlow (UDP 6343) carries sampled packet headers: tshark lists their protocols (eth:ip:icmp) in
+    frame.protocols but not as layers of the packet, and the engine's ICMP reader indexed a layer that was not
+    there (IndexError, internal error). A sampled header is not traffic: nothing comes of it."""
+    need_tool("tshark")
+    invite = pw.sip_bytes("INVITE sip:bob@10.0.0.2 SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\n"
+                          "Call-ID: sflow@10.0.0.1\nCSeq: 1 INVITE\nContent-Length: 0\n\n")
+    quoted = pw.ipv4("10.0.0.1", "10.0.0.2", 17, pw.udp(5060, 5060, invite, "10.0.0.1", "10.0.0.2"))
+    icmp = struct.pack(">BBHI", 3, 3, 0, 0) + quoted  # port unreachable quoting the INVITE (RFC 792)
+    icmp = icmp[:2] + struct.pack(">H", pw.inet_checksum(icmp)) + icmp[4:]
+    sampled = pw.ethernet(pw.ipv4("10.0.0.2", "10.0.0.1", 1, icmp))
+    # sFlow v5 (sflow.org/sflow_version_5.txt): a flow sample holding one raw packet header record (format 1)
+    header = struct.pack(">IIII", 1, len(sampled), 4, len(sampled)) + sampled + bytes(-len(sampled) % 4)
+    record = struct.pack(">II", 1, len(header)) + header
+    sample_body = struct.pack(">IIIIIIII", 1, 1, 256, 1000, 0, 1, 2, 1) + record
+    sample = struct.pack(">II", 1, len(sample_body)) + sample_body
+    datagram = struct.pack(">II4sIIII", 5, 1, bytes([192, 0, 2, 1]), 0, 1, 1000, 1) + sample
+    frame = pw.ethernet(pw.ipv4("192.0.2.1", "192.0.2.9", 17, pw.udp(6343, 6343, datagram)))
+    path = tmp_path / "sflow.pcap"
+    pw.write_pcap(path, [(T0, frame)], pw.LINKTYPE_ETHERNET, nanos=True)
+    a = sipdiag.analyze(path, engine="tshark")
+    assert (a.capture.packets, a.sip.messages, a.icmp_errors, a.anomalies) == (1, 0, (), ())
+
+
+def test_a_pipe_is_refused_by_the_tshark_engine_at_once(tmp_path: Path) -> None:
+    """The engine reads the file twice (the record walk, then tshark): a FIFO waited for a writer forever, or, with
+    one, was read up by the walk and then called 'a directory' by pyshark."""
+    need_tool("tshark")
+    fifo = tmp_path / "live.pcap"
+    os.mkfifo(fifo)
+    r = _run_cli("analyze", str(fifo), "--engine", "tshark")
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        f"Error: --engine tshark reads a capture file twice; {fifo} is not a regular file (a pipe or a device)",
+        "Hint: Save the capture to a file first, or use --engine native."]
