@@ -13,6 +13,7 @@ correlation) each take about half of a large capture's time; on two cores they o
 from __future__ import annotations
 
 import multiprocessing
+import operator
 import os
 import stat
 import gc
@@ -151,11 +152,8 @@ def _grow_pipe(conn) -> None:
             pass
 
 
-_DATAGRAM_FIELDS = Datagram.__slots__
-
-
-def _fields(d: Datagram) -> tuple:
-    return tuple(getattr(d, f) for f in _DATAGRAM_FIELDS)
+# A Datagram as the plain tuple of its fields, in one C call (a fourth of a generator of getattr calls).
+_fields = operator.attrgetter(*Datagram.__slots__)
 
 
 def _start_child(path: str | Path):
