@@ -78,7 +78,7 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
         click.echo(json.dumps({"ticket": ticket, "filing": v.filing.id, "against_filing": v.before.id,
                                "passed": v.passed, "fail_on": fail_on, **v.comparison.as_dict(),
                                "status": case.status, "priority": case.priority, "customer_message": message},
-                              ensure_ascii=False, indent=2))
+                              ensure_ascii=_at_terminal(), indent=2))
     else:
         c = v.comparison
         click.echo(f"Ticket {plain(ticket)}: verification #{v.filing.id} against analysis #{v.before.id}: "
@@ -128,7 +128,7 @@ def case_show(ticket: str, fmt: str, store: str | None) -> None:
     with _open(store) as cases:
         c = cases.show(ticket)
     if fmt == "json":
-        click.echo(json.dumps(_case_record(c, with_filings=True), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(_case_record(c, with_filings=True), ensure_ascii=_at_terminal(), indent=2))
         return
     click.echo(f"Ticket {plain(c.ticket)}  customer {plain(c.customer or '-')}  status {c.status}  "
                f"priority {c.priority or '-'}  queue {c.queue or '-'}")
@@ -159,7 +159,7 @@ def case_list(open_only: bool, queue: str | None, fmt: str, store: str | None) -
     with _open(store) as cases:
         items = cases.list(open_only=open_only, queue=queue)
     if fmt == "json":
-        click.echo(json.dumps([_case_record(c) for c in items], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([_case_record(c) for c in items], ensure_ascii=_at_terminal(), indent=2))
         return
     for c in items:
         click.echo(f"{plain(c.ticket):16} {c.status:9} {c.priority or '-':3} {c.queue or '-':12} "
@@ -217,3 +217,9 @@ def _case_record(c, *, with_filings: bool = False) -> dict:
                               "figures": f.summary["figures"], "findings": f.summary["findings"],
                               "verdict": f.verdict} for f in c.filings]
     return record
+
+
+def _at_terminal() -> bool:
+    """JSON for a person at a terminal is ASCII (\\u escapes), as analyze's: C1 controls and bidi overrides in a
+    customer name or ticket text would otherwise reach the screen raw. A pipe or a file gets UTF-8."""
+    return sys.stdout.isatty()

@@ -47,6 +47,10 @@ class SipdiagGroup(click.Group):
                            "check that the folder exists and that you may write there.") from e
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except OSError as e:  # writing a report failed (-o on a full disk, /dev/full): often only when click
+            # closes the file; reading errors are typed SipdiagErrors before this
+            raise CliError(f"cannot write {e.filename or 'the output'}: {e.strerror or e}", EXIT_INPUT,
+                           "check the free space and the path given to -o.") from e
         except Exception as e:  # a bug, not bad input: still one line for the engineer, the trace on request
             if os.environ.get("SIPDIAG_DEBUG"):
                 raise
@@ -127,18 +131,21 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
     from .ingest import prestart
 
     settings = load_config(config_path) if config_path else None  # before the capture: a bad file fails fast
-    if (customer or vantage or notify) and not ticket:
+    if (customer is not None or vantage is not None or notify is not None) and ticket is None:
         raise UsageError("--customer, --vantage and --notify file a capture: they need --ticket",
                          hint="sipdiag analyze FILE --ticket T-123 --customer NAME")
-    if ticket and capture == "-":
+    if ticket is not None and capture == "-":
         raise UsageError("a capture from standard input cannot be filed under a ticket",
                          hint="Save it to a file first; the case keeps its SHA-256 and name.")
     cases = None
-    if ticket:  # a bad ticket id or an unreachable case store fails before the capture is read, not after
+    if ticket is not None:  # a bad ticket id, --notify address or case store fails before the capture is read
         from .cases import CaseStore
         from .cases.store import check_ticket
+        from .cases.webhook import check_url
 
-        ticket = check_ticket(ticket)
+        ticket = check_ticket(ticket)  # "" too: an empty --ticket filed nothing, silently
+        if notify is not None:
+            check_url(notify)
         cases = CaseStore(store)
         click.get_current_context().call_on_close(cases.close)  # closed with the command, however it ends
     if engine == "native":

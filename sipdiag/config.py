@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -73,17 +75,40 @@ def load_config(path: str | Path) -> dict[str, Any]:
     Raises UsageError (exit code 2) naming the file and the key for a file that cannot be read, is not TOML, or has
     an unknown key or a value of the wrong type."""
     name = Path(path).name
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read the configuration {name}: {getattr(e, 'strerror', None) or e}",
-                         hint="Check the path given to --config.") from e
+    text = read_settings_file(path, "configuration", "--config")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{name} is not valid TOML: {e}", hint=f"Fix the line named; {DOC_HINT}.") from e
+    except RecursionError:  # tables or arrays nested hundreds deep: tomllib recurses once per level
+        raise UsageError(f"{name} is not a configuration: its tables or arrays are nested too deeply",
+                         hint=DOC_HINT) from None
     validate(data, source=name)
     return merged(data)
+
+
+MAX_SETTINGS_BYTES = 10 << 20  # a configuration or suite file is a few KB; /dev/zero or a capture is not one
+
+
+def read_settings_file(path: str | Path, what: str, option: str) -> str:
+    """The text of a configuration or regression-suite file. A pipe or a device is refused before it is opened
+    (a FIFO blocked for ever waiting for a writer, /dev/zero ran out of memory), and so is anything above
+    MAX_SETTINGS_BYTES."""
+    name = Path(path).name
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "Is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"cannot read the {what} {name}: not a regular file (a pipe or a device)",
+                             hint=f"Give {option} a file.")
+        if st.st_size > MAX_SETTINGS_BYTES:
+            raise UsageError(f"{name} is too large for a {what} ({st.st_size} bytes)",
+                             hint=f"Give {option} the {what} file, not another file.")
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read the {what} {name}: {getattr(e, 'strerror', None) or e}",
+                         hint=f"Check the path given to {option}.") from e
 
 
 def validate(overrides: Mapping[str, Any], *, source: str = "configuration") -> None:
@@ -109,15 +134,15 @@ def _check(given: Mapping[str, Any], defaults: Mapping[str, Any], path: tuple[st
                                       f"or under [{dotted}].")
             _check(value, default, path + (key,), source)
         elif isinstance(default, list):
-            if not isinstance(value, list) or not all(_is_number(v) and math.isfinite(v) for v in value):
+            if not isinstance(value, list) or not all(_is_number(v) and _finite(v) for v in value):
                 raise UsageError(f"{source}: '{dotted}' must be a list of numbers, not {_kind(value)}",
                                  hint=f"The default is {dotted} = {_toml(default)}.")
         elif _is_number(default):
             if not _is_number(value):
                 raise UsageError(f"{source}: '{dotted}' must be a number, not {_kind(value)}",
                                  hint=f"The default is {dotted} = {_toml(default)}.")
-            if not math.isfinite(value):  # TOML has nan and inf: no threshold compares sensibly with them
-                raise UsageError(f"{source}: '{dotted}' must be a finite number, not {value}",
+            if not _finite(value):  # TOML has nan and inf: no threshold compares sensibly with them
+                raise UsageError(f"{source}: '{dotted}' must be a finite number, not {_shown(value)}",
                                  hint=f"The default is {dotted} = {_toml(default)}.")
             if value < 0:
                 raise UsageError(f"{source}: '{dotted}' must not be negative ({value})",
@@ -125,6 +150,19 @@ def _check(given: Mapping[str, Any], defaults: Mapping[str, Any], path: tuple[st
         elif type(value) is not type(default):
             raise UsageError(f"{source}: '{dotted}' must be {_kind(default)}, not {_kind(value)}",
                              hint=f"The default is {dotted} = {_toml(default)}.")
+
+
+MAX_INTEGER = 2**53  # beyond it an integer is not exact as the float the thresholds are compared with
+
+
+def _finite(v: int | float) -> bool:
+    """nan and inf are not thresholds; nor is an integer too large for a float (TOML allows 400 digits, and
+    math.isfinite raised OverflowError on it)."""
+    return math.isfinite(v) if isinstance(v, float) else -MAX_INTEGER <= v <= MAX_INTEGER
+
+
+def _shown(v: int | float) -> str:
+    return f"an integer of {v.bit_length()} bits" if isinstance(v, int) else str(v)
 
 
 def _is_number(v: Any) -> bool:

@@ -75,15 +75,26 @@ class Report:
 
 
 def load_suite(path: str | Path) -> tuple[str, list[CaseSpec]]:
+    from .config import MAX_SETTINGS_BYTES
+
     p = Path(path)
     try:
+        if not p.is_dir() and not p.is_file() and p.exists():  # a FIFO waited for a writer for ever
+            raise SuiteError(f"cannot read the suite {path}: not a regular file (a pipe or a device)")
+        if p.is_file() and p.stat().st_size > MAX_SETTINGS_BYTES:
+            raise SuiteError(f"{path} is too large for a suite ({p.stat().st_size} bytes)")
         text = p.read_bytes()
     except OSError as e:
         raise SuiteError(f"cannot read the suite {path}: {e.strerror or e}") from None
+    kind = "JSON" if p.suffix == ".json" else "TOML"
     try:
         data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
-        raise SuiteError(f"{path} is not a valid {'JSON' if p.suffix == '.json' else 'TOML'} suite: {e}") from None
+        raise SuiteError(f"{path} is not a valid {kind} suite: {e}") from None
+    except RecursionError:  # nested hundreds deep: both parsers recurse once per level
+        raise SuiteError(f"{path} is not a valid {kind} suite: it is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path} is not a suite: its top level is not a table (object)")
     entries = data.get("capture") or data.get("captures")
     if not isinstance(entries, list) or not entries:
         raise SuiteError(f"{path} lists no captures ([[capture]] tables, or 'captures' in a lab manifest)")
@@ -94,32 +105,39 @@ def load_suite(path: str | Path) -> tuple[str, list[CaseSpec]]:
 def _spec(base: Path, e: dict[str, Any], index: int) -> CaseSpec:
     if not isinstance(e, dict) or "file" not in e:
         raise SuiteError(f"capture #{index} of the suite has no 'file'")
+    file = e["file"]
+    if not isinstance(file, str) or not file or "\x00" in file:
+        raise SuiteError(f"capture #{index} of the suite: 'file' must be a path, not {_what(file)}")
     out: list[Expectation] = []
     calls = e.get("calls")
     if isinstance(calls, list):  # a lab manifest: the calls with their outcomes
+        outcomes = [c.get("outcome") if isinstance(c, dict) else _bad(file, "calls", "a list of tables") for c in calls]
         out.append(Expectation(f"calls == {len(calls)}", "metric", ("calls", "==", float(len(calls)))))
-        outcomes = [c.get("outcome") for c in calls]
         out.append(Expectation(f"outcomes {outcomes}", "outcomes", outcomes))
     elif calls is not None:
+        if not isinstance(calls, int) or isinstance(calls, bool) or calls < 0:  # `calls = true` passed as 1
+            _bad(file, "calls", "a number of calls (or a lab manifest's list of calls)")
         out.append(Expectation(f"calls == {calls}", "metric", ("calls", "==", float(calls))))
     registrations = e.get("registrations")
     if isinstance(registrations, list) and registrations:  # a lab manifest: registration outcomes
-        outcomes = [r.get("outcome") for r in registrations]
+        outcomes = [r.get("outcome") if isinstance(r, dict) else _bad(file, "registrations", "a list of tables")
+                    for r in registrations]
         out.append(Expectation(f"registration outcomes {outcomes}", "registrations", outcomes))
     elif "registration_outcomes" in e:
-        out.append(Expectation(f"registration outcomes {list(e['registration_outcomes'])}", "registrations",
-                               list(e["registration_outcomes"])))
+        wanted = _strings(e, "registration_outcomes")
+        out.append(Expectation(f"registration outcomes {wanted}", "registrations", wanted))
     if "outcomes" in e:
-        out.append(Expectation(f"outcomes {list(e['outcomes'])}", "outcomes", list(e["outcomes"])))
-    for rule in e.get("fire", []):
+        wanted = _strings(e, "outcomes")
+        out.append(Expectation(f"outcomes {wanted}", "outcomes", wanted))
+    for rule in _strings(e, "fire"):
         out.append(Expectation(f"fires {_known_rule(e, 'fire', rule)}", "fire", rule))
-    for rule in e.get("not_fire", []):
+    for rule in _strings(e, "not_fire"):
         out.append(Expectation(f"does not fire {_known_rule(e, 'not_fire', rule)}", "not_fire", rule))
-    for cat in e.get("categories_present", []):
+    for cat in _strings(e, "categories_present"):
         out.append(Expectation(f"category {_known_category(e, cat)} present", "present", cat))
-    for cat in e.get("categories_absent", []):
+    for cat in _strings(e, "categories_absent"):
         out.append(Expectation(f"category {_known_category(e, cat)} absent", "absent", cat))
-    for text in e.get("metrics", []):
+    for text in _strings(e, "metrics"):
         m = METRIC_RE.match(str(text))
         if m is None or m.group(1) not in METRICS:
             raise SuiteError(f"capture {e['file']}: metric {text!r} is not 'NAME OP NUMBER' with NAME one of "
@@ -127,6 +145,22 @@ def _spec(base: Path, e: dict[str, Any], index: int) -> CaseSpec:
         out.append(Expectation(f"{m.group(1)} {m.group(2)} {m.group(3)}", "metric",
                                (m.group(1), m.group(2), float(m.group(3)))))
     return CaseSpec(base / str(e["file"]), tuple(out))
+
+
+def _strings(e: dict[str, Any], key: str) -> list[str]:
+    """A list of strings from the suite ('fire = "media"' was taken letter by letter, an integer raised)."""
+    value = e.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        _bad(e["file"], key, "a list of strings")
+    return value
+
+
+def _bad(file: str, key: str, wanted: str):
+    raise SuiteError(f"capture {file}: '{key}' must be {wanted}")
+
+
+def _what(value: Any) -> str:
+    return f"{type(value).__name__} {str(value)[:40]!r}" if not isinstance(value, str) else repr(value[:40])
 
 
 def _known_rule(e: dict[str, Any], key: str, rule: Any) -> str:

@@ -51,6 +51,20 @@ class Database:
         raise NotImplementedError
 
 
+def _storable(value: Any) -> Any:
+    """Text as a database can hold it: a lone surrogate (an octet that was not UTF-8 in a customer name or a file
+    name, kept by Python's surrogateescape) cannot be encoded, so it is stored as a visible \\xNN escape."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:  # a surrogate surrogateescape never makes (a JSON "\ud800")
+                return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 class Cursor:
     """`execute(sql, params)` with `?` placeholders on either database; rows as dicts."""
 
@@ -61,7 +75,7 @@ class Cursor:
     def execute(self, sql: str, params: tuple | list = ()) -> Cursor:
         if self._percent:
             sql = sql.replace("?", "%s")  # the store's SQL never holds a literal '?' or '%'
-        self._raw.execute(sql, tuple(params))
+        self._raw.execute(sql, tuple(_storable(p) for p in params))
         return self
 
     def one(self) -> dict[str, Any] | None:
@@ -117,13 +131,24 @@ class SqliteDatabase(Database):
             raise StoreError(f"the case store {self.path} is not writable: {e}") from None
         try:
             yield Cursor(self._conn.cursor(), paramstyle_percent=False)
+        except sqlite3.Error as e:  # a damaged file whose header is intact ("database disk image is malformed")
+            self._rollback()
+            raise StoreError(f"cannot read or write the case store {self.path}: {e}",
+                             hint="The file is damaged: restore it from a backup, or check it with "
+                                  "'sqlite3 FILE \"PRAGMA integrity_check\"'.") from None
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as e:
             raise StoreError(f"cannot write to the case store {self.path}: {e}") from None
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:  # nothing to roll back, or the file is past reading: the caller's error stands
+            pass
 
     def close(self) -> None:
         self._conn.close()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CaptureReadError, UsageError
+from ..reports.safe import printable
 from . import webhook
 from .backends import Database, connect, resolve_url
 from .compare import Comparison, compare
@@ -130,6 +131,8 @@ class CaseStore:
         ticket = check_ticket(ticket)
         if vantage is not None and vantage not in VANTAGES:
             raise UsageError(f"unknown vantage point {vantage!r}", hint=f"One of: {', '.join(VANTAGES)}.")
+        if notify is not None:
+            webhook.check_url(notify)
         sha, size = sha256_of(path)
         if analysis is None:
             from ..analysis import analyze
@@ -175,7 +178,7 @@ class CaseStore:
                                  "ORDER BY ticket_id", (sha, ticket)).all()
         filing = self._filing(duplicate if duplicate is not None else filing_id)
         filing = _replace(filing, duplicate_of=duplicate, seen_under=tuple(r["ticket_id"] for r in others))
-        if notify and duplicate is None:
+        if notify is not None and duplicate is None:
             filing = _replace(filing, notification=self.notify(filing, notify))
         return filing
 
@@ -187,6 +190,8 @@ class CaseStore:
         `resolved`, or `reopened` with its priority raised one step (escalation); when nothing persists but the
         capture cannot show an earlier problem gone (no call with audio for a media problem, ...: the comparison's
         outcome `not-verified`), the ticket keeps its status and priority."""
+        if notify is not None:
+            webhook.check_url(notify)
         case = self.show(ticket)
         before = case.latest_analysis
         if before is None:
@@ -212,7 +217,7 @@ class CaseStore:
                 raised = _raise_priority(row.get("priority"))
                 cur.execute("UPDATE tickets SET status = ?, priority = ?, updated_at = ?, closed_at = NULL "
                             "WHERE id = ?", ("reopened", raised, now, ticket))
-        if notify:
+        if notify is not None:
             filing = _replace(filing, notification=self.notify(filing, notify))
         return Verification(filing, before, comparison, passed, fail_on)
 
@@ -364,7 +369,9 @@ def _raise_priority(priority: str | None) -> str:
 def check_ticket(ticket: str) -> str:
     """The ticket id, stripped; UsageError for an empty, overlong or unprintable one."""
     ticket = ticket.strip()
-    if not ticket or len(ticket) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in ticket):
+    # C0 and C1 controls, DEL, bidi controls and lone surrogates (octets that were not UTF-8): a ticket id is shown
+    # in terminals, mails and the ticket system, and the store must be able to encode it.
+    if not ticket or len(ticket) > 200 or printable(ticket) != ticket:
         raise UsageError(f"bad ticket id {ticket[:40]!r}", hint="A ticket id is printable text, e.g. T-123.")
     return ticket
 

@@ -267,8 +267,9 @@ def render_json(a: Analysis, out: TextIO, *, call: Call | None = None,
     def dumps(value: Any) -> str:
         try:
             return orjson.dumps(value).decode()
-        except TypeError:  # an integer beyond 64 bits that a parser let through: still valid JSON, never a crash
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        except TypeError:  # an integer beyond 64 bits that a parser let through, or a lone surrogate (a file name
+            # that is not UTF-8): still valid JSON, never a crash; ASCII, so the surrogate goes as a \u escape
+            return json.dumps(value, separators=(",", ":"), default=str)
 
     out.write("{")
     for n, (key, value) in enumerate(_parts(a, call, findings).items()):

@@ -17,7 +17,9 @@ from typing import Any, TextIO
 # C0 controls, DEL, C1 controls, and the Unicode bidi controls that can reorder what is shown (CVE-2021-42574
 # "Trojan Source": the embeddings/overrides U+202A-E and isolates U+2066-9, plus the marks ALM, LRM, RLM that
 # the same paper lists as able to move neutral characters).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates too: no output encoding can write them, and they come from bytes that are not UTF-8 (a file name
+# from a Windows share, decoded by Python's surrogateescape).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # Not characters to an XML 1.0 parser (surrogates, U+FFFE/U+FFFF) or a parse error to HTML's (the noncharacters
 # U+FDD0-U+FDEF, HTML Living Standard §13.2.5 "noncharacter-in-input-stream").
 _NOT_MARKUP = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
@@ -25,6 +27,8 @@ _NOT_MARKUP = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 
 def _visible(m: re.Match[str]) -> str:
     code = ord(m.group())
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable octet kept by surrogateescape (PEP 383): the octet itself
+        code -= 0xDC00
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
