@@ -179,7 +179,7 @@ class Lab:
         out = open(log, "wb")
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns(role), *argv], stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_sigint_default)
         out.close()
         self._procs.append(proc)
         return proc
@@ -240,3 +240,11 @@ def wait_for_text(path: Path, text: str, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def _sigint_default() -> None:
+    """In a spawned process before exec: SIGINT back to its default. Recorders are stopped with SIGINT (tcpdump,
+    `sipdiag capture` writing its report on Ctrl-C); a test runner started in the background hands SIGINT down
+    ignored, and an ignored signal stays ignored across exec: the recorder then never stopped, and wrote no
+    report (a fresh-clone CI run showed it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
