@@ -47,9 +47,12 @@ class SipdiagGroup(click.Group):
                            "check that the folder exists and that you may write there.") from e
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except OSError as e:  # writing a report failed (-o on a full disk, /dev/full): often only when click
-            # closes the file; reading errors are typed SipdiagErrors before this
-            raise CliError(f"cannot write {e.filename or 'the output'}: {e.strerror or e}", EXIT_INPUT,
+        except OSError as e:  # mostly writing a report (-o on a full disk, /dev/full), often only when click
+            # closes the file, which names none; the readers raise typed SipdiagErrors of their own
+            if e.filename:
+                raise CliError(f"{e.filename}: {e.strerror or e}", EXIT_INPUT,
+                               "check the path, the free space and the permissions.") from e
+            raise CliError(f"cannot write the output: {e.strerror or e}", EXIT_INPUT,
                            "check the free space and the path given to -o.") from e
         except Exception as e:  # a bug, not bad input: still one line for the engineer, the trace on request
             if os.environ.get("SIPDIAG_DEBUG"):

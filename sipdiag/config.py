@@ -75,7 +75,14 @@ def load_config(path: str | Path) -> dict[str, Any]:
     Raises UsageError (exit code 2) naming the file and the key for a file that cannot be read, is not TOML, or has
     an unknown key or a value of the wrong type."""
     name = Path(path).name
-    text = read_settings_file(path, "configuration", "--config")
+    problem = settings_file_problem(path)
+    if problem:
+        raise UsageError(f"cannot read the configuration {name}: {problem}", hint="Give --config the file.")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read the configuration {name}: {getattr(e, 'strerror', None) or e}",
+                         hint="Check the path given to --config.") from e
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -90,25 +97,20 @@ def load_config(path: str | Path) -> dict[str, Any]:
 MAX_SETTINGS_BYTES = 10 << 20  # a configuration or suite file is a few KB; /dev/zero or a capture is not one
 
 
-def read_settings_file(path: str | Path, what: str, option: str) -> str:
-    """The text of a configuration or regression-suite file. A pipe or a device is refused before it is opened
-    (a FIFO blocked for ever waiting for a writer, /dev/zero ran out of memory), and so is anything above
-    MAX_SETTINGS_BYTES."""
-    name = Path(path).name
+def settings_file_problem(path: str | Path) -> str | None:
+    """Why `path` cannot be a configuration or regression-suite file, found before it is opened (a FIFO blocked
+    for ever waiting for a writer, /dev/zero ran out of memory); None where reading it will say what is wrong."""
     try:
         st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(21, "Is a directory")
-        if not stat.S_ISREG(st.st_mode):
-            raise UsageError(f"cannot read the {what} {name}: not a regular file (a pipe or a device)",
-                             hint=f"Give {option} a file.")
-        if st.st_size > MAX_SETTINGS_BYTES:
-            raise UsageError(f"{name} is too large for a {what} ({st.st_size} bytes)",
-                             hint=f"Give {option} the {what} file, not another file.")
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read the {what} {name}: {getattr(e, 'strerror', None) or e}",
-                         hint=f"Check the path given to {option}.") from e
+    except OSError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (a pipe or a device)"
+    if st.st_size > MAX_SETTINGS_BYTES:
+        return f"{st.st_size} bytes is too large for it (a few KB are usual)"
+    return None
 
 
 def validate(overrides: Mapping[str, Any], *, source: str = "configuration") -> None:

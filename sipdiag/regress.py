@@ -28,7 +28,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import SipdiagError, UsageError
 
@@ -75,14 +75,13 @@ class Report:
 
 
 def load_suite(path: str | Path) -> tuple[str, list[CaseSpec]]:
-    from .config import MAX_SETTINGS_BYTES
+    from .config import settings_file_problem
 
     p = Path(path)
+    problem = settings_file_problem(p)
+    if problem:
+        raise SuiteError(f"cannot read the suite {path}: {problem}")
     try:
-        if not p.is_dir() and not p.is_file() and p.exists():  # a FIFO waited for a writer for ever
-            raise SuiteError(f"cannot read the suite {path}: not a regular file (a pipe or a device)")
-        if p.is_file() and p.stat().st_size > MAX_SETTINGS_BYTES:
-            raise SuiteError(f"{path} is too large for a suite ({p.stat().st_size} bytes)")
         text = p.read_bytes()
     except OSError as e:
         raise SuiteError(f"cannot read the suite {path}: {e.strerror or e}") from None
@@ -155,7 +154,7 @@ def _strings(e: dict[str, Any], key: str) -> list[str]:
     return value
 
 
-def _bad(file: str, key: str, wanted: str):
+def _bad(file: str, key: str, wanted: str) -> NoReturn:
     raise SuiteError(f"capture {file}: '{key}' must be {wanted}")
 
 

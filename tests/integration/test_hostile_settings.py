@@ -42,15 +42,19 @@ def test_configuration_numbers_and_nesting(tmp_path: Path, text: str, error: str
     assert r.returncode == 2 and error_lines(r)[0] == error
 
 
-@pytest.mark.parametrize("option", [("analyze", CLEAN, "--config"), ("regress",)])
-def test_a_pipe_as_configuration_or_suite_is_refused_not_waited_on(tmp_path: Path, option: tuple) -> None:
-    fifo = tmp_path / "settings.toml"
+@pytest.mark.parametrize("command, what", [(("analyze", CLEAN, "--config"), "configuration"), (("regress",), "suite")])
+def test_a_pipe_or_a_huge_file_as_configuration_or_suite(tmp_path: Path, command: tuple, what: str) -> None:
+    """A FIFO waited for a writer for ever; /dev/zero (or a capture given by mistake) was read whole."""
+    fifo, huge = tmp_path / "settings.toml", tmp_path / "huge.toml"
     os.mkfifo(fifo)
-    r = sipdiag(*option, str(fifo))
-    what = "configuration" if "--config" in option else "suite"
-    assert r.returncode == 2
-    assert error_lines(r)[0] == f"Error: cannot read the {what} {fifo.name if what == 'configuration' else fifo}: " \
-                                "not a regular file (a pipe or a device)"
+    with open(huge, "wb") as f:
+        f.truncate(11 << 20)  # sparse: 11 MB that take no disk
+    for path, problem in ((fifo, "not a regular file (a pipe or a device)"),
+                          (huge, f"{11 << 20} bytes is too large for it (a few KB are usual)")):
+        r = sipdiag(*command, str(path))
+        shown = path.name if what == "configuration" else path  # the suite's message names its whole path
+        assert r.returncode == 2
+        assert error_lines(r)[0] == f"Error: cannot read the {what} {shown}: {problem}"
 
 
 @pytest.mark.parametrize("entry, error", [
