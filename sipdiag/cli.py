@@ -30,10 +30,35 @@ class CliError(click.ClickException):
         self.exit_code = exit_code
 
 
+class OneLineUsageError(click.UsageError):
+    """click's usage error as one `Error:` line and a hint, like every other error (click prints the usage
+    synopsis and a blank line first, so the error was the third line of four). Exit code 2, as click's."""
+
+    def show(self, file=None) -> None:
+        from .reports.safe import printable
+
+        hint = ""
+        if self.ctx is not None and self.ctx.command.get_help_option(self.ctx) is not None:
+            hint = f"\nHint: try '{self.ctx.command_path} --help'."
+        click.echo(f"Error: {printable(self.format_message())}{hint}", file=file or sys.stderr)
+
+
+def _one_line(e: click.UsageError) -> OneLineUsageError:
+    return e if isinstance(e, OneLineUsageError) else OneLineUsageError(e.format_message(), e.ctx)
+
+
 class SipdiagGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:  # the group's own options (`sipdiag --bogus`)
+            raise _one_line(e) from None
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:  # a sub-command's arguments, parsed while this group invokes it
+            raise _one_line(e) from None
         except SipdiagError as e:
             raise CliError(str(e), e.exit_code, e.hint) from e
         except KeyboardInterrupt:

@@ -66,6 +66,8 @@ DESCRIPTIONS: dict[str, str] = {
     "security.scan_distinct_dst_ips_60s": "addresses probed from one source in 60 s that make a scan",
     "security.bruteforce_failures_per_min": "failed authentications a minute from one source that make brute force",
     "security.fraud_distinct_intl_dest_10min": "distinct international destinations in 10 min that suggest fraud",
+    "security.home_country_codes": "E.164 country codes at home, whose + numbers are not international: [44] or "
+                                   "[\"+44\"]",
 }
 
 
@@ -114,8 +116,37 @@ def settings_file_problem(path: str | Path) -> str | None:
 
 
 def validate(overrides: Mapping[str, Any], *, source: str = "configuration") -> None:
-    """Check `overrides` against DEFAULTS: known keys only, tables where tables are, numbers where numbers are."""
+    """Check `overrides` against DEFAULTS: known keys only, tables where tables are, numbers where numbers are, and
+    severity levels that keep their order once laid over the defaults."""
     _check(overrides, DEFAULTS, (), source)
+    _check_levels(merged(overrides), DEFAULTS, (), source)
+
+
+LEVELS = ("minor", "major", "critical")
+
+
+def _check_levels(tree: Mapping[str, Any], defaults: Mapping[str, Any], path: tuple[str, ...], source: str) -> None:
+    """A table of severity levels (media.loss_pct = {minor, major, critical}) must not cross: with minor = 4 and the
+    default major = 3, 3.5 % loss would be major but not minor, and the rule, which takes the worst level reached,
+    would call 3 % major while the engineer expects nothing below 4. The direction is the defaults' own (a lower
+    R factor is worse)."""
+    for key, default in defaults.items():
+        if not isinstance(default, Mapping):
+            continue
+        dotted = ".".join(path + (key,))
+        levels = [lv for lv in LEVELS if lv in default]
+        if not levels or set(default) - set(LEVELS):
+            _check_levels(tree[key], default, path + (key,), source)
+            continue
+        falling = default[levels[0]] > default[levels[-1]]
+        for lower, higher in zip(levels, levels[1:]):
+            a, b = tree[key][lower], tree[key][higher]
+            if (a < b) if falling else (a > b):
+                order = " >= " if falling else " <= "
+                raise UsageError(f"{source}: '{dotted}': {lower} ({_toml(a)}) is "
+                                 f"{'below' if falling else 'above'} {higher} ({_toml(b)})",
+                                 hint=f"The levels must keep their order, {order.join(levels)} (the defaults are "
+                                      f"{', '.join(_toml(default[lv]) for lv in levels)}); set them together.")
 
 
 def _check(given: Mapping[str, Any], defaults: Mapping[str, Any], path: tuple[str, ...], source: str) -> None:
@@ -135,6 +166,12 @@ def _check(given: Mapping[str, Any], defaults: Mapping[str, Any], path: tuple[st
                                  hint=f"Write it as {dotted.rsplit('.', 1)[-1]} = {_toml(default)} "
                                       f"or under [{dotted}].")
             _check(value, default, path + (key,), source)
+        elif dotted in COUNTRY_CODE_LISTS:
+            bad = [v for v in value if not _country_code(v)] if isinstance(value, list) else None
+            if bad is None or bad:
+                what = f"not {_kind(value)}" if bad is None else f"{_toml(bad[0])} is not one"
+                raise UsageError(f"{source}: '{dotted}' must be a list of E.164 country codes (1 to 3 digits), {what}",
+                                 hint=f"Write it as {dotted.rsplit('.', 1)[-1]} = [44, 353] or [\"+44\", \"+353\"].")
         elif isinstance(default, list):
             if not isinstance(value, list) or not all(_is_number(v) and _finite(v) for v in value):
                 raise UsageError(f"{source}: '{dotted}' must be a list of numbers, not {_kind(value)}",
@@ -152,6 +189,18 @@ def _check(given: Mapping[str, Any], defaults: Mapping[str, Any], path: tuple[st
         elif type(value) is not type(default):
             raise UsageError(f"{source}: '{dotted}' must be {_kind(default)}, not {_kind(value)}",
                              hint=f"The default is {dotted} = {_toml(default)}.")
+
+
+# Lists of ITU-T E.164 country codes (1 to 3 digits, never starting with 0): written as numbers or, as an engineer
+# writes them, "+44".
+COUNTRY_CODE_LISTS = {"security.home_country_codes"}
+_COUNTRY_CODE = re.compile(r"\+?[1-9][0-9]{0,2}")
+
+
+def _country_code(v: Any) -> bool:
+    if isinstance(v, str):
+        return _COUNTRY_CODE.fullmatch(v) is not None
+    return type(v) is int and 1 <= v <= 999
 
 
 MAX_INTEGER = 2**53  # beyond it an integer is not exact as the float the thresholds are compared with
@@ -213,7 +262,9 @@ def defaults_toml() -> str:
     (docs/config-defaults.toml)."""
     lines = ["# sipdiag rule thresholds: every key `sipdiag analyze --config FILE` accepts, at its default value.",
              "# Generated from sipdiag/checks/settings.py by `python -m sipdiag.tools.rulesdoc`; do not edit.",
-             "# A configuration file needs only the keys it changes; RULES.md §5 explains the values."]
+             "# A configuration file needs only the keys it changes; RULES.md §5 explains the values.",
+             "# Severity levels keep their order (minor <= major <= critical; for r_factor the reverse): raising",
+             "# one level past the next needs that one raised too."]
     for section, table in DEFAULTS.items():
         lines += ["", f"[{section}]"]
         for key, value in table.items():

@@ -153,11 +153,13 @@ def selected_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> li
 
 def rule_option(ctx: Any, param: Any, value: tuple[str, ...]) -> tuple[str, ...]:
     """click callback of the --select and --ignore options: a rule that does not exist stops the command before
-    the capture is read or taken (exit 2, see check_selection)."""
+    the capture is read or taken (exit 2, see check_selection). The option click handles second sees the first's
+    value in ctx.params, so a --select that --ignore takes whole is refused too."""
+    params = getattr(ctx, "params", {})
     if param.name == "select":
-        check_selection(value, ())
+        check_selection(value, params.get("ignore", ()))
     else:
-        check_selection((), value)
+        check_selection(params.get("select", ()), value)
     return value
 
 
@@ -172,6 +174,12 @@ def check_selection(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> N
                 raise UsageError(f"{option} {entry!r} names no rule",
                                  hint="`sipdiag rules` lists the ids; a prefix such as `media` or `call.ack` "
                                       "selects several.")
+    select, ignore = tuple(select), tuple(ignore)
+    if ignore and not any(selected(rule_id, select, ignore) for rule_id in REGISTRY):
+        # every rule left out: the report would say "no findings" of a capture nothing looked at
+        given = " ".join([*(f"--select {e}" for e in select), *(f"--ignore {e}" for e in ignore)])
+        raise UsageError(f"{given} leaves no rule to run",
+                         hint="`sipdiag rules` lists the ids; leave out only what you do not want checked.")
 
 
 def names_a_rule(entry: str) -> bool:

@@ -86,10 +86,10 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
     engineer={
         "en": "Stream {stream} ({direction}) of call {call_id}: {lost} of {expected} packets lost ({loss_pct} %), "
               "{loss_runs} loss runs, longest {loss_run_max}; MOS {mos} (R {r_factor}). RFC 3550 A.3 loss; "
-              "thresholds 1/3/5 % (RULES.md media.packet-loss).",
+              "thresholds {thresholds} % (RULES.md media.packet-loss).",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: потеряно {lost} из {expected} пакетов ({loss_pct} %), "
               "серий потерь {loss_runs}, самая длинная {loss_run_max}; MOS {mos} (R {r_factor}). Потери по "
-              "RFC 3550 A.3; пороги 1/3/5 % (RULES.md media.packet-loss).",
+              "RFC 3550 A.3; пороги {thresholds} % (RULES.md media.packet-loss).",
     },
 )
 def packet_loss(analysis: Analysis) -> Iterator[Hit]:
@@ -109,6 +109,7 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     RFC 3550 §6.4.1 and Appendix A.3, ITU-T G.107, G.113
     """
     limits = loss_limits()
+    thresholds = "/".join(f"{limit:g}" for limit, _ in reversed(limits))  # minor/major/critical, as configured
     for m in analysis.streams:
         s = m.stats
         if m.call_id is None or s.loss_pct < limits[-1][0]:
@@ -120,6 +121,7 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             "direction": m.binding.direction, "lost": s.lost, "expected": s.expected,
             "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
             "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_factor, 1) if q else "-",
+            "thresholds": thresholds,
         }, severity=severity)
 
 

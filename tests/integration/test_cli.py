@@ -182,18 +182,50 @@ def test_a_rule_that_does_not_exist_is_a_usage_error(args: list[str], capture: P
     ]
 
 
+@pytest.mark.parametrize("args", [
+    ["--select", "media", "--ignore", "media"],
+    ["--ignore", "media", "--select", "media.one-way-audio"],  # whichever option click handles first
+    ["--ignore", "media", "--ignore", "nat", "--ignore", "codec", "--ignore", "router", "--ignore", "signaling",
+     "--ignore", "registration", "--ignore", "security"],
+])
+def test_a_selection_that_leaves_no_rule_is_refused(capture: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["analyze", str(capture), *args])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == f"Error: {' '.join(_ordered(args))} leaves no rule to run"
+    from sipdiag.checks import run_checks
+    from sipdiag.errors import UsageError
+
+    with pytest.raises(UsageError, match="leaves no rule to run"):  # the library refuses it too
+        run_checks(None, select=[a for o, a in zip(args, args[1:]) if o == "--select"],
+                   ignore=[a for o, a in zip(args, args[1:]) if o == "--ignore"])
+
+
+def _ordered(args: list[str]) -> list[str]:
+    pairs = list(zip(args[::2], args[1::2]))
+    return [x for pair in sorted(pairs, key=lambda p: p[0] != "--select") for x in pair]
+
+
 def test_rule_prefixes_and_categories_still_select(capture: Path) -> None:
     for args in (["--select", "media"], ["--select", "call.ack"], ["--select", "signaling"], ["--ignore", "sec"]):
         result = CliRunner().invoke(cli, ["analyze", str(capture), "--format", "json", *args])
         assert result.exit_code == 0, (args, result.output)
 
 
-def test_usage_error_is_exit_2() -> None:
-    result = run("analyze")
-    assert result.returncode == 2
-    assert "Error: Missing argument 'CAPTURE'." in result.stderr.decode()
-    result = run("analyze", "x.pcap", "--format", "yaml")
-    assert result.returncode == 2
+def test_usage_error_is_one_line_and_exit_2() -> None:
+    # click's own usage errors end like ours: one Error line and a hint, exit 2 (not the synopsis first)
+    cases = [
+        (("analyze",), "Error: Missing argument 'CAPTURE'.", "sipdiag analyze"),
+        (("analyze", "x.pcap", "--format", "yaml"),
+         "Error: Invalid value for '--format': 'yaml' is not one of 'terminal', 'json', 'html', 'csv', 'junit'.",
+         "sipdiag analyze"),
+        (("--bogus",), "Error: No such option '--bogus'.", "sipdiag"),
+        (("nosuch",), "Error: No such command 'nosuch'.", "sipdiag"),
+        (("case", "list", "--limit\x1b[2J"), "Error: No such option '--limit\\x1b[2J'.", "sipdiag case list"),
+    ]
+    for args, error, command in cases:
+        result = run(*args)
+        assert result.returncode == 2, args
+        assert result.stderr.decode().splitlines() == [error, f"Hint: try '{command} --help'."], args
 
 
 def test_truncated_capture_reports_anomaly_and_exit_0(capture: Path, tmp_path: Path) -> None:

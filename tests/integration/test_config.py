@@ -37,7 +37,11 @@ def test_an_override_changes_the_finding(tmp_path) -> None:
     assert tolerant["media"]["loss_pct"] == {"minor": 3, "major": 3, "critical": 5}  # the other keys keep defaults
     assert loss(sipdiag.analyze(lossy, settings=tolerant).findings) == []
     strict = load_config(write(tmp_path, "[media.loss_pct]\nminor = 0.5\nmajor = 1.2\n", "strict.toml"))
-    assert loss(sipdiag.analyze(lossy, settings=strict).findings) == [("major", 1.5)]
+    strict_findings = [f for f in sipdiag.analyze(lossy, settings=strict).findings if f.rule == "media.packet-loss"]
+    assert loss(strict_findings) == [("major", 1.5)]
+    # the engineer's note quotes the limits the run applied, not the defaults
+    assert "thresholds 0.5/1.2/5 % (RULES.md" in strict_findings[0].engineer_text["en"]
+    assert "пороги 0.5/1.2/5 % (RULES.md" in strict_findings[0].engineer_text["ru"]
     # One analysis's configuration never leaks into the next.
     assert loss(sipdiag.analyze(lossy).findings) == [("minor", 1.5)]
 
@@ -49,7 +53,8 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_the_cli_reads_the_file_and_exit_codes_follow(tmp_path) -> None:
     capture = str(SAMPLES / "rtp_loss.pcap")  # 4.7 % loss: major by default, exit 1 with --fail-on major
     assert run("analyze", capture).returncode == 1
-    relaxed = write(tmp_path, "# loss limits of a lossy radio link\n[media]\nloss_pct = { minor = 5, major = 10 }\n")
+    relaxed = write(tmp_path, "# loss limits of a lossy radio link\n[media]\n"
+                              "loss_pct = { minor = 5, major = 10, critical = 15 }\n")
     result = run("analyze", capture, "--config", str(relaxed))
     assert result.returncode == 0, result.stderr
     assert b"media.packet-loss" not in result.stdout
@@ -75,6 +80,21 @@ def test_the_cli_reads_the_file_and_exit_codes_follow(tmp_path) -> None:
     ("[qos]\nsip_dscp_allowed = [24, nan]\n",
      "Error: bad.toml: 'qos.sip_dscp_allowed' must be a list of numbers, not a list with other values than numbers",
      "Hint: The default is qos.sip_dscp_allowed = [24, 26, 40]."),
+    ("[security]\nhome_country_codes = [\"+044\"]\n", "Error: bad.toml: 'security.home_country_codes' must be a "
+     "list of E.164 country codes (1 to 3 digits), \"+044\" is not one", "Hint: Write it as home_country_codes = [44, 353] or "
+     "[\"+44\", \"+353\"]."),
+    ("[security]\nhome_country_codes = [4412]\n", "Error: bad.toml: 'security.home_country_codes' must be a list of "
+     "E.164 country codes (1 to 3 digits), 4412 is not one", "Hint: Write it as"),
+    ("[security]\nhome_country_codes = 44\n", "Error: bad.toml: 'security.home_country_codes' must be a list of "
+     "E.164 country codes (1 to 3 digits), not a number", "Hint: Write it as"),
+    # levels that cross once laid over the defaults: 3.5 % would be major but not minor
+    ("[media]\nloss_pct = { minor = 4 }\n", "Error: bad.toml: 'media.loss_pct': minor (4) is above major (3)",
+     "Hint: The levels must keep their order, minor <= major <= critical (the defaults are 1, 3, 5); set them "
+     "together."),
+    ("[media.r_factor]\nmajor = 75.5\n", "Error: bad.toml: 'media.r_factor': minor (70) is below major (75.5)",
+     "Hint: The levels must keep their order, minor >= major >= critical (the defaults are 70, 60, 50)"),
+    ("[media.mouth_to_ear_ms]\ncritical = 200\n",
+     "Error: bad.toml: 'media.mouth_to_ear_ms': major (250) is above critical (200)", "Hint: The levels must"),
     ("[media\n", "Error: bad.toml is not valid TOML: Expected ']' at the end of a table declaration (at line 1, "
      "column 7)", "Hint: Fix the line named; docs/config-defaults.toml lists every key with its default."),
 ])

@@ -365,6 +365,19 @@ def test_toll_fraud_distinct_international_destinations(tmp_path) -> None:
                 "sec.toll-fraud-attempt") == []
 
 
+@pytest.mark.parametrize(("home", "distinct"), [('["+44"]', 6), ("[44, 1]", 6), ('["+49"]', 5), ("[49]", 5)])
+def test_home_country_codes_from_a_configuration_file(tmp_path, home: str, distinct: int) -> None:
+    """The + number counts as international unless its country code is at home, written "+49" or 49."""
+    from sipdiag.config import load_config
+
+    numbers = ["0048185422016", "01148185422016", "9011441234567890", "00972598072172", "0011611234567", "+4930123456"]
+    (tmp_path / "home.toml").write_text(f"[security]\nhome_country_codes = {home}\n")
+    settings = load_config(tmp_path / "home.toml")
+    findings = sipdiag.analyze(fraud_capture(tmp_path / "tf.pcap", numbers), settings=settings).findings
+    (f,) = [f for f in findings if f.rule == "sec.toll-fraud-attempt"]
+    assert picked(f, "attempts", "distinct") == {"attempts": distinct, "distinct": distinct}
+
+
 def test_answered_fraud_is_critical(tmp_path) -> None:
     numbers = ["0048185422016", "0048185422017", "0048185422018", "0048185422019", "0048185422010"]
     (f,) = only(fraud_capture(tmp_path / "tf.pcap", numbers, answered=True), "sec.toll-fraud-attempt")
