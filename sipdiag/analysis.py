@@ -72,7 +72,7 @@ class Analysis:
 
         Raises UsageError naming what there is when nothing matches.
         """
-        if ref.startswith("#") and ref[1:].isdigit():
+        if ref.startswith("#") and ref[1:].isascii() and ref[1:].isdigit():  # "#١" is a Call-ID, not call 1
             n = int(ref[1:])
             if 1 <= n <= len(self.calls):
                 return self.calls[n - 1]

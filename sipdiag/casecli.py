@@ -16,9 +16,11 @@ store_option = click.option("--store", metavar="URL", envvar="SIPDIAG_STORE", he
 
 
 def _open(store: str | None):
+    """The store of a `case` command: these read or update tickets already filed, so a store that does not exist
+    (a mistyped --store) is an error rather than a new empty one."""
     from .cases import CaseStore
 
-    return CaseStore(store)
+    return CaseStore(store, create=False)
 
 
 def filing_line(filing) -> str:
@@ -68,8 +70,12 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
         sipdiag verify T-123 after.pcap --lang ru
     """
     from .cases.messages import verification_message
+    from .errors import UsageError
     from .reports.safe import printable as plain
 
+    if capture == "-":  # as `analyze --ticket`: the filing keeps the capture's SHA-256 and name, a pipe has neither
+        raise UsageError("a capture from standard input cannot be filed under a ticket",
+                         hint="Save it to a file first; the case keeps its SHA-256 and name.")
     with _open(store) as cases:
         v = cases.verify(ticket, capture, fail_on=fail_on, vantage=vantage, notify=notify)
         case = cases.show(ticket)

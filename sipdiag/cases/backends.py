@@ -183,14 +183,21 @@ class PostgresDatabase(Database):
         self._conn.close()
 
 
-def connect(url: str) -> Database:
+def connect(url: str, *, create: bool = True) -> Database:
+    """The store at `url`. create=False (commands that only read or update tickets): a SQLite file that does not
+    exist is an error, not a new empty store; a mistyped --store would otherwise list no tickets, as if there were
+    none, and leave a stray file behind."""
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresDatabase(url)
-    if url.startswith("sqlite:///"):
-        return SqliteDatabase(Path(url[len("sqlite:///"):]))
-    if "://" in url:
+    if "://" in url and not url.startswith("sqlite:///"):
         raise StoreError(f"unknown case store {url!r}")
-    return SqliteDatabase(Path(url))
+    path = Path(url[len("sqlite:///"):] if url.startswith("sqlite:///") else url)
+    if not create and not path.exists():
+        raise StoreError(f"no case store at {path}",
+                         hint="Check --store / SIPDIAG_STORE. A store is made by the first filing: "
+                              "'sipdiag analyze CAPTURE --ticket ID' or 'sipdiag batch "
+                              "--ticket-from-name'.")
+    return SqliteDatabase(path)
 
 
 def _safe_url(url: str) -> str:

@@ -103,9 +103,10 @@ def sha256_of(path: str | Path) -> tuple[str, int]:
 
 
 class CaseStore:
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
+        """create=False: refuse a SQLite store that does not exist yet (see backends.connect)."""
         self.url = resolve_url(url)
-        self.db: Database = connect(self.url)
+        self.db: Database = connect(self.url, create=create)
         self.schema_version = migrate(self.db)
 
     def __enter__(self) -> CaseStore:

@@ -181,6 +181,24 @@ def test_command_line_errors(tmp_path: Path) -> None:
     store = str(tmp_path / "cases.db")
     r = sipdiag("analyze", str(CLEAN), "--customer", "ACME", "--store", store)
     assert r.returncode == 2 and r.stderr.startswith("Error: --customer, --vantage and --notify file a capture")
+    # a store that does not exist is not a new empty one for the commands that read it: a mistyped --store
+    # listed no tickets, as if there were none, and left a stray file behind
+    for args in (["case", "list"], ["case", "show", "T-1"], ["case", "reply", "T-1"], ["case", "close", "T-1"],
+                 ["case", "notify", "--pending"], ["verify", "T-1", str(CLEAN)]):
+        r = sipdiag(*args, "--store", f"sqlite:///{store}")
+        assert (r.returncode, r.stdout) == (3, ""), args
+        assert r.stderr.splitlines() == [
+            f"Error: no case store at {store}",
+            "Hint: Check --store / SIPDIAG_STORE. A store is made by the first filing: 'sipdiag analyze CAPTURE "
+            "--ticket ID' or 'sipdiag batch --ticket-from-name'."], args
+        assert not Path(store).exists()
+    # verify cannot file a capture from a pipe, and says so before it reads it
+    assert sipdiag("analyze", str(CLEAN), "--ticket", "T-1", "--store", store).returncode == 0
+    r = subprocess.run([sys.executable, "-m", "sipdiag", "verify", "T-1", "-", "--store", store],
+                       stdin=open(CLEAN, "rb"), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        "Error: a capture from standard input cannot be filed under a ticket",
+        "Hint: Save it to a file first; the case keeps its SHA-256 and name."]
     r = sipdiag("case", "show", "T-404", "--store", store)
     assert r.returncode == 2
     assert r.stderr.splitlines() == [f"Error: no ticket 'T-404' in the case store {store}",

@@ -157,6 +157,11 @@ def test_extract_call_number_out_of_range(two_calls) -> None:
     assert result.exit_code == 2
     assert result.output.splitlines() == ["Error: there is no call #7: the capture has 2 call(s)",
                                           "Hint: Use #1 to #2 or a Call-ID."]
+    # other scripts' digits (fullwidth, Arabic-Indic) are no call number: int() reads them, the engineer did not
+    for ref in ("#\uff11", "#\u0661"):
+        result = invoke(str(path), "--call", ref)
+        assert result.exit_code == 2
+        assert result.output.splitlines()[0] == f"Error: no call with Call-ID {ref!r} in the capture (2 call(s))"
 
 
 def test_extract_output_not_writable(two_calls, tmp_path: Path) -> None:
