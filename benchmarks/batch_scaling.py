@@ -8,12 +8,14 @@
 short call each: a few milliseconds of analysis, so the fixed start-up of the command weighs heavily);
 --kind call: N per-call captures as an operator collects them, one 60 s G.711 call each (about 6000 packets),
 generated with distinct seeds. Each round runs both settings, alternating which goes first; the figure is the
-ratio of the medians, wall time around the child.
+ratio of the medians, wall time around the child. CPU s is the child's user and system time with its workers' (from
+wait4): the same work spread over N cores cannot take less than CPU s / N of wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -43,12 +45,18 @@ def make_folder(n: int, kind: str) -> Path:
     return folder
 
 
-def run(folder: Path, jobs: int) -> float:
+def run(folder: Path, jobs: int) -> tuple[float, float]:
+    """(wall s, CPU s) of one `sipdiag batch`."""
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sipdiag", "batch", str(folder), "--jobs", str(jobs), "--out", out],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-        return time.perf_counter() - started
+        child = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", str(folder), "--jobs", str(jobs), "--out",
+                                  out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            raise SystemExit(f"Error: sipdiag batch --jobs {jobs} exited {child.returncode}")
+        return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -63,13 +71,19 @@ def main() -> int:
 
     compileall.compile_dir(str(ROOT / "sipdiag"), quiet=1)  # as installed by pip (see run.py)
     times: dict[int, list[float]] = {1: [], args.jobs: []}
+    cpu: dict[int, list[float]] = {1: [], args.jobs: []}
     for r in range(args.rounds):
         for jobs in ((1, args.jobs) if r % 2 == 0 else (args.jobs, 1)):
-            t = run(folder, jobs)
+            t, c = run(folder, jobs)
             times[jobs].append(t)
-            print(f"round {r + 1}/{args.rounds} --jobs {jobs}: {t:.2f} s", flush=True)
+            cpu[jobs].append(c)
+            print(f"round {r + 1}/{args.rounds} --jobs {jobs}: {t:.2f} s, CPU {c:.2f} s", flush=True)
     one, many = statistics.median(times[1]), statistics.median(times[args.jobs])
-    print(f"{args.captures} {args.kind} captures: --jobs 1 {one:.2f} s, --jobs {args.jobs} {many:.2f} s, ratio {many / one:.2f}")
+    cpu_many = statistics.median(cpu[args.jobs])
+    cores = min(args.jobs, os.cpu_count() or 1)
+    print(f"{args.captures} {args.kind} captures: --jobs 1 {one:.2f} s (CPU {statistics.median(cpu[1]):.2f} s), "
+          f"--jobs {args.jobs} {many:.2f} s (CPU {cpu_many:.2f} s), ratio {many / one:.2f}; "
+          f"floor of --jobs {args.jobs} on {cores} cores: {cpu_many / cores:.2f} s, ratio {cpu_many / cores / one:.2f}")
     return 0
 
 

@@ -15,7 +15,9 @@ Each round runs every tool on every file once; the order of the tools alternates
 runs with the warmer cache. The file is read once before the first round so the page cache holds it for all runs,
 and the package is byte-compiled first (as pip does on install).
 Wall time is measured around each child; peak RSS is the child's own ``ru_maxrss`` from ``os.wait4`` (KB on
-Linux), which covers that process (and any children it waited for), not this runner.
+Linux), which covers that process (and any children it waited for), not this runner. CPU s is the user and system
+time from the same ``wait4``: the child's and that of the processes it waited for (sipdiag's capture and rules
+processes). CPU s divided by the cores is the least wall time any parallel schedule of the same work could take.
 
 The exit status is non-zero only on an error (a tool missing, a tool failing); a slow result is a figure for the
 note, never a failure.
@@ -49,6 +51,7 @@ class Run:
     wall_s: float
     maxrss_kb: int
     exit_code: int
+    cpu_s: float = 0.0
 
 
 @dataclass
@@ -63,6 +66,10 @@ class ToolFigures:
     @property
     def min_wall_s(self) -> float:
         return min(r.wall_s for r in self.runs)
+
+    @property
+    def median_cpu_s(self) -> float:
+        return statistics.median(r.cpu_s for r in self.runs)
 
     @property
     def peak_rss_mb(self) -> float:
@@ -101,7 +108,7 @@ def measure(argv: list[str], tool: str) -> Run:
             tail = err.read().decode(errors="replace").strip().splitlines()[-5:]
             raise RunError(f"{tool} exited {code}: {' '.join(argv)}\n    " + "\n    ".join(tail))
     maxrss_kb = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss  # bytes on macOS
-    return Run(round(wall, 4), int(maxrss_kb), code)
+    return Run(round(wall, 4), int(maxrss_kb), code, round(usage.ru_utime + usage.ru_stime, 3))
 
 
 def warm_cache(path: Path) -> None:
@@ -145,17 +152,22 @@ def generate(packets: int, fmt: str, reuse: bool) -> Path:
 
 
 def report(files: list[Path], figures: dict[Path, dict[str, ToolFigures]], tools: list[str]) -> str:
-    lines = [f"{'file':<28} {'MB':>8} {'tool':<8} {'median s':>9} {'min s':>8} {'peak RSS MB':>12}"]
+    lines = [f"{'file':<28} {'MB':>8} {'tool':<8} {'median s':>9} {'min s':>8} {'CPU s':>7} {'peak RSS MB':>12}"]
     for path in files:
         size = f"{path.stat().st_size / 1e6:.1f}"
         for i, tool in enumerate(tools):
             f = figures[path][tool]
             lines.append(f"{path.name if i == 0 else '':<28} {size if i == 0 else '':>8} {tool:<8} "
-                         f"{f.median_wall_s:>9.3f} {f.min_wall_s:>8.3f} {f.peak_rss_mb:>12.1f}")
+                         f"{f.median_wall_s:>9.3f} {f.min_wall_s:>8.3f} {f.median_cpu_s:>7.2f} "
+                         f"{f.peak_rss_mb:>12.1f}")
         if {"sipdiag", "tshark"} <= set(tools):
             s, t = figures[path]["sipdiag"], figures[path]["tshark"]
             lines.append(f"{'':<28} {'':>8} tshark/sipdiag: wall {t.median_wall_s / s.median_wall_s:.2f}x, "
                          f"peak RSS {t.peak_rss_mb / s.peak_rss_mb:.2f}x")
+            cores = os.cpu_count() or 1
+            best = t.median_wall_s * cores / s.median_cpu_s
+            lines.append(f"{'':<28} {'':>8} sipdiag CPU s / {cores} cores: {s.median_cpu_s / cores:.3f} s, the floor "
+                         f"of any parallel schedule of its work (ratio at most {best:.2f}x)")
     if len(files) > 1:
         lines += ["", "peak RSS MB by file (flat memory means the same figure for every size):",
                   f"{'tool':<8} " + " ".join(f"{p.name:>22}" for p in files)]
@@ -205,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                     run = measure(figures[path][tool].command, tool)
                     figures[path][tool].runs.append(run)
                     print(f"round {round_no + 1}/{args.rounds} {path.name} {tool}: {run.wall_s:.3f} s, "
-                          f"{run.maxrss_kb / 1024:.1f} MB", flush=True)
+                          f"CPU {run.cpu_s:.2f} s, {run.maxrss_kb / 1024:.1f} MB", flush=True)
     except RunError as e:
         print(f"Error: {e}", file=sys.stderr)
         print("Hint: check the command with --sipdiag-cmd/--tshark-cmd, or measure one tool with --only.",
@@ -227,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                     "path": str(p), "bytes": p.stat().st_size,
                     "tools": {t: {"command": f.command, "runs": [asdict(r) for r in f.runs],
                                   "median_wall_s": f.median_wall_s, "min_wall_s": f.min_wall_s,
+                                  "median_cpu_s": f.median_cpu_s,
                                   "peak_rss_mb": round(f.peak_rss_mb, 1)}
                               for t, f in figures[p].items()},
                     **({"ratio_tshark_over_sipdiag": {
