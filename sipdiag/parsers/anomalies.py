@@ -23,6 +23,13 @@ class AnomalyLog:
         if self.counts[code] <= self.keep:
             self.kept.append(Anomaly(code, frame, detail))
 
+    def add_first(self, code: str, items: list[tuple[int | None, str]], total: int) -> None:
+        """`total` occurrences of `code` of which `items` (frame, detail) are the first few: a vectorised check
+        finds a flood at once and must not loop over it to count it."""
+        for frame, detail in items[: self.keep]:
+            self.add(code, frame, detail)
+        self.counts[code] += total - min(len(items), self.keep)
+
     def extend(self, anomalies: list[Anomaly] | tuple[Anomaly, ...]) -> None:
         for a in anomalies:
             self.add(a.code, a.frame, a.detail)

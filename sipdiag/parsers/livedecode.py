@@ -26,7 +26,7 @@ from .capture import Interface, InterfaceStats, RecordBatch
 from .columns import Kind, RtpColumns, decode_batch, empty_rtp
 from .linktypes import linktype_name
 from .net import RichPath
-from .scan import CaptureInfo, batch_datagrams, merge_rtp, rtp_rows_to_columns
+from .scan import CaptureInfo, batch_datagrams, merge_rtp, rtp_rows_to_columns, time_steps
 
 Frame = tuple[int, bytes, int]  # (ts_ns, captured bytes, length on the wire)
 
@@ -77,6 +77,7 @@ class FrameDecoder:
         self.truncated += decoded.truncated
         self.bytes += int(batch.origlen.sum())
         self.packets += n
+        time_steps(batch.ts_ns, batch.first_frame, self.last_ts_ns, self.log)
         if self.first_ts_ns is None:
             self.first_ts_ns = int(batch.ts_ns[0])
         self.last_ts_ns = int(batch.ts_ns[-1])

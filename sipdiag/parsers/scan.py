@@ -79,6 +79,7 @@ class CaptureScan:
             truncated += decoded.truncated
             total_bytes += int(batch.origlen.sum())
             if len(batch):
+                time_steps(batch.ts_ns, batch.first_frame, last, self._log)
                 first = int(batch.ts_ns[0]) if first is None else first
                 last = int(batch.ts_ns[-1])
             yield from batch_datagrams(batch, decoded, file.interfaces, rich)
@@ -112,6 +113,31 @@ class CaptureScan:
     def add_anomaly(self, code: str, frame: int | None, detail: str) -> None:
         """Later stages (the SIP parser) report into the same bounded log while the scan runs."""
         self._log.add(code, frame, detail)
+
+
+# A record whose time is more than a second behind the one before it, or more than a day after it: a damaged record
+# header, captures of unsynchronised hosts merged, a host clock reset mid-capture. Durations and timers measured
+# across such a step are not real, so the report names it. Records of several interfaces merged by dumpcap may be
+# a few milliseconds out of order; that is not a step.
+TIME_BACK_NS = 1_000_000_000
+TIME_JUMP_NS = 86_400 * 1_000_000_000
+
+
+def time_steps(ts_ns: np.ndarray, first_frame: int, before: int | None, log: AnomalyLog) -> None:
+    """Name the backward steps and forward jumps of one batch's record times (record i is frame first_frame + i;
+    `before`: the previous batch's last time), as capture.time-backwards and capture.time-jump."""
+    steps = np.diff(ts_ns, prepend=ts_ns[:1] if before is None else np.array([before], dtype=ts_ns.dtype))
+    for code, where, word in (("capture.time-backwards", np.flatnonzero(steps < -TIME_BACK_NS), "back"),
+                              ("capture.time-jump", np.flatnonzero(steps > TIME_JUMP_NS), "forward")):
+        if len(where):
+            details = [(first_frame + int(i), f"the record time goes {word} {_span(abs(int(steps[i])))} from the "
+                        "record before it: durations across it are not real") for i in where[:log.keep]]
+            log.add_first(code, details, len(where))
+
+
+def _span(ns: int) -> str:
+    s = ns / 1e9
+    return f"{s / 86_400:.1f} days" if s >= 86_400 else f"{s:.3f} s"
 
 
 def scan_capture(path: str | Path) -> CaptureScan:
