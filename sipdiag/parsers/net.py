@@ -75,6 +75,9 @@ def _gtpu_payload(body: bytes) -> bytes | None:
     return body[pos:]
 
 
+HEP_RECENT = 256  # HEP messages remembered to recognise a relayed copy
+
+
 class RichPath:
     """Per-run state of the rich path: reassemblers, counters, RTP rows waiting to be turned into columns."""
 
@@ -86,6 +89,7 @@ class RichPath:
         self.counts: Counter[str] = Counter()  # what the rich path saw: tcp, icmp, gre, hep, stun, rtcp, ...
         self._unsupported_links: set[int] = set()
         self._sctp_parts: dict[tuple, dict[int, tuple[bytes, int]]] = {}  # tsn -> (user data, frame)
+        self._hep_seen: dict[tuple, int] = {}  # recent HEP messages -> the frame that carried them first
 
     # ------------------------------------------------------------------------------------------- link layer
 
@@ -306,6 +310,20 @@ class RichPath:
             kind = "sip" if pkt.proto_type == 1 else kind
         if kind not in ("sip", "rtcp", "stun"):
             return
+        if pkt.ts_ns is not None:
+            # The same HEP message captured again (an agent sending to several collectors, a collector relaying it
+            # on: the capture sees each hop) carries the same capture time, addresses and payload. A SIP
+            # retransmission is sent again by a timer (RFC 3261 §17.1.1.2) and so has a later time: a copy is
+            # not one, and counting it would double every request.
+            key = (pkt.ts_ns, pkt.src_ip, pkt.src_port, pkt.dst_ip, pkt.dst_port, pkt.payload)
+            first = self._hep_seen.get(key)
+            if first is not None:
+                self.log.add("hep.duplicate", frame, f"a copy of the HEP message of frame {first} (same capture "
+                                                     "time, addresses and payload): relayed again, not sent again")
+                return
+            self._hep_seen[key] = frame
+            if len(self._hep_seen) > HEP_RECENT:  # copies follow within a few packets; keep memory bounded
+                del self._hep_seen[next(iter(self._hep_seen))]
         transport = {6: "tcp", 17: "udp", 132: "sctp"}.get(pkt.ip_proto, "udp")
         # The time of the mirrored packet is the HEP header's; the frame is where the collector saw it.
         out.append(Datagram(frame, pkt.ts_ns if pkt.ts_ns is not None else ts_ns, pkt.src_ip, pkt.src_port,

@@ -479,6 +479,21 @@ def test_hep3_gives_the_inner_addresses_and_time():
     assert rp.counts["hep"] == 1
 
 
+def test_a_relayed_hep_copy_is_named_not_counted_again():
+    """A capture beside an agent and a relaying collector sees each HEP message once per hop, with one HEP time
+    (corpus hep3_compressed.pcapng: three times each). The copies are not SIP retransmissions; a resend is."""
+    first = pw.hep3(OPTIONS, "10.1.1.1", "10.2.2.2", 5080, 5090, T0)
+    resent = pw.hep3(OPTIONS, "10.1.1.1", "10.2.2.2", 5080, 5090, T0 + 500_000_000)  # Timer A, 500 ms later
+    hops = [pw.ethernet(udp4(first, "172.16.0.1", "172.16.0.2", 40000, 9060)),
+            pw.ethernet(udp4(first, "172.16.0.2", "172.16.0.3", 40001, 9060)),  # relayed on: same message
+            pw.ethernet(udp4(resent, "172.16.0.1", "172.16.0.2", 40000, 9060))]
+    out, rp = run(hops)
+    assert [(d.frame, d.ts_ns) for d in out] == [(1, T0), (3, T0 + 500_000_000)]
+    assert anomalies(rp) == [("hep.duplicate", 2)]
+    assert rp.log.anomalies()[0].detail == ("a copy of the HEP message of frame 1 (same capture time, addresses and "
+                                            "payload): relayed again, not sent again")
+
+
 def test_hep3_ipv6_over_tcp_transport():
     hep = pw.hep3(OK, UA6, PBX6, 5061, 5062, T0, ip_proto=6)
     out, _ = run([pw.ethernet(udp4(hep, "172.16.0.1", "172.16.0.2", 40000, 9060))])
