@@ -220,13 +220,19 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex | None = None) -> Findin
     its fix steps to the engineer text when the knowledge base has them for the rule's topic."""
     from .deviceinfo import with_device
 
+    from ..russian import agree
+
     values = {k: v for k, v in hit.values.items()}
     engineer = {lang: _render(t, values) for lang, t in rule.engineer.items()}
     evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit) if devices else None)
+    customer = {lang: _render(t, values) for lang, t in rule.customer.items()}
+    for texts in (customer, engineer):  # "1 отвеченный вызов", not the template's "1 отвеченных вызовов"
+        if "ru" in texts:
+            texts["ru"] = agree(texts["ru"])
     return Finding(
         rule=rule.id, category=rule.category, severity=hit.severity if hit.severity is not None else rule.severity,
         owner=rule.owner, title=rule.title, call_id=hit.call_id, frames=hit.frames, evidence=evidence,
-        customer_text={lang: _render(t, values) for lang, t in rule.customer.items()},
+        customer_text=customer,
         engineer_text=engineer,
         confidence=hit.confidence,
     )

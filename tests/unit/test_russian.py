@@ -1,0 +1,51 @@
+"""Russian counts agree with their nouns in the rendered texts (sipdiag.russian)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sipdiag.russian import PHRASES, agree, form_for
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1 отвеченных вызовов и ни одного RTP-пакета", "1 отвеченный вызов и ни одного RTP-пакета"),
+    ("2 отвеченных вызовов", "2 отвеченных вызова"),
+    ("5 отвеченных вызова", "5 отвеченных вызовов"),  # whatever form the template wrote
+    ("21 пакетов", "21 пакет"),
+    ("24 пакетов подряд", "24 пакета подряд"),
+    ("11 пакетов, 12 событий, 14 раз", "11 пакетов, 12 событий, 14 раз"),  # 11-14 take the genitive plural
+    ("111 пакет", "111 пакетов"),
+    ("101 вызовов", "101 вызов"),
+    ("3 раз", "3 раза"),
+    # after a preposition that governs the genitive, the singular is genitive too
+    ("потеряно 3 из 21 пакетов", "потеряно 3 из 21 пакета"),
+    ("из 22 пакета", "из 22 пакетов"),
+    ("после 1 отправок", "после 1 отправки"),
+    # left as written: fractions, numbers that are not counts of the noun, a template's own "(ов)" hedge
+    ("получено 1,5 пакетов", "получено 1,5 пакетов"),
+    ("кадр 5, поток 0x1", "кадр 5, поток 0x1"),
+    ("5 запрос(ов) с 10.0.0.1", "5 запрос(ов) с 10.0.0.1"),
+    ("версия 2.1 пакетов", "версия 2.1 пакетов"),
+])
+def test_agreement(text: str, expected: str) -> None:
+    assert agree(text) == expected
+
+
+def test_every_count_picks_the_form_russian_grammar_gives() -> None:
+    packet = next(p for p in PHRASES if p[0] == "пакет")
+    assert [form_for(n, packet) for n in (0, 1, 2, 4, 5, 11, 12, 14, 20, 21, 22, 25, 111, 1001)] == [
+        "пакетов", "пакет", "пакета", "пакета", "пакетов", "пакетов", "пакетов", "пакетов", "пакетов", "пакет",
+        "пакета", "пакетов", "пакетов", "пакет"]
+    assert [form_for(n, packet, genitive=True) for n in (1, 2, 21, 11)] == ["пакета", "пакетов", "пакета", "пакетов"]
+
+
+def test_a_finding_text_is_in_agreement(tmp_path) -> None:
+    """End to end: a rule's Russian texts pass through the agreement (the packet-loss note counts packets)."""
+    import sipdiag
+    from tests import callcapture
+
+    lossy = callcapture.answered_call(tmp_path / "lossy.pcap", seconds=4.04, drop_every=50)
+    (finding,) = [f for f in sipdiag.analyze(lossy).findings if f.rule == "media.packet-loss"]
+    assert (finding.evidence["lost"], finding.evidence["expected"]) == (4, 201)
+    assert "потеряно 4 из 201 пакета (2.0 %)" in finding.engineer_text["ru"]  # the template says "пакетов"
+    assert "4 of 201 packets lost" in finding.engineer_text["en"]
