@@ -346,18 +346,36 @@ class CallBuilder:
     def _outcome(self, invite: TxState | None, capture_end_ns: int) -> tuple[str, int | None, str | None]:
         """The call's outcome from its last initial INVITE transaction (after any auth challenge)."""
         if invite is None:
-            # The capture began inside the call: a BYE or re-INVITE means it had been answered.
-            return ("answered" if self.bye_frame or self.reinvites else "in-progress"), None, None
+            # The capture began inside the call. A final response to an INVITE whose request was not captured
+            # still tells how it ended: a 2xx confirms the dialog (RFC 3261 §13.2.2.4, §12.1.2), a BYE or a
+            # re-INVITE means it had been answered, and a non-2xx final is that failure (§13.2.2.3).
+            finals = [t for t in self.transactions
+                      if t.method == "INVITE" and t.request_frame is None and t.final_status is not None]
+            ok = next((t for t in finals if is_success(t.final_status or 0)), None)
+            if ok is not None:
+                return "answered", ok.final_status, ok.final_reason
+            if self.bye_frame or self.reinvites:
+                return "answered", None, None
+            if finals:
+                return self._final(finals[-1].final_status or 0, finals[-1].final_reason)
+            return "in-progress", None, None
         code = invite.final_status
         if code is None:
             if self.cancel_frame is not None:
                 return "cancelled", None, None
+            # A provisional response moves the INVITE client transaction to Proceeding, where Timer B no longer
+            # applies (RFC 3261 §17.1.1.2, figure 5): the call is still ringing or in early media, not lost.
+            if any(is_provisional(status) for status, _tag in invite.responses):
+                return "in-progress", None, None
             # Timer B fired, or the whole Timer A schedule went out unanswered (7 sends over UDP in 31.5 s,
             # RFC 3261 §17.1.1.2), which a capture cut at the last retransmission still shows.
             if capture_end_ns - invite.ts_ns >= TIMER_B_NS or invite.request_retransmissions >= 6:
                 return "timeout", None, None
             return "in-progress", None, None
-        reason = invite.final_reason
+        return self._final(code, invite.final_reason)
+
+    def _final(self, code: int, reason: str | None) -> tuple[str, int | None, str | None]:
+        """The outcome a final response to the initial INVITE gives the call (RFC 3261 §21)."""
         if is_success(code):
             return "answered", code, reason
         if code in BUSY:

@@ -190,7 +190,10 @@ class RegistrationBuilder:
             outcome = "registered" if is_success(final) else "failed"
         successes = [t for t in answered if is_success(t.final_status or 0)]
         expires = self.granted.get(id(successes[-1])) if successes else None
-        gaps = [(b.ts_ns - a.ts_ns) / 1e9 for a, b in zip(successes, successes[1:])]
+        # A de-registration (expires 0, RFC 3261 §10.2.2) removes the binding: it is not a refresh (§10.2.4), so
+        # the refresh interval is read between accepted REGISTERs that add or refresh it.
+        refreshes = [t for t in successes if not self._removes(t)]
+        gaps = [(b.ts_ns - a.ts_ns) / 1e9 for a, b in zip(refreshes, refreshes[1:])]
         return Registration(
             aor=self.aor,
             contact=self.contact,
@@ -212,6 +215,11 @@ class RegistrationBuilder:
             transactions=tuple(t.freeze() for t in txs),
             exchanges=tuple(self.exchanges[id(t)].freeze(t) for t in txs if id(t) in self.exchanges),
         )
+
+    def _removes(self, tx: TxState) -> bool:
+        """The REGISTER of `tx` asked to remove the binding: expires 0 or Contact `*` (RFC 3261 §10.2.2)."""
+        ex = self.exchanges.get(id(tx))
+        return ex is not None and ex.frame is not None and (ex.requested == 0 or ex.contact == "*")
 
 
 def registration_key(msg: SipMessage, aor: str) -> tuple[str, str]:

@@ -11,25 +11,26 @@ from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..model import RegisterExchange
+    from ..model import RegisterExchange, Registration
 
 REFUSED = (401, 403, 407)  # credentials refused: a new challenge, or 403 (RULES.md reg.rejected pitfalls)
+TIMER_F_NS = 32 * 10**9  # 64*T1 (RFC 3261 §17.1.2.2)
+# Timer E over UDP (RFC 3261 §17.1.2.2): 0.5, 1, 2, 4, 4, ... s; 10 retransmissions go out before Timer F fires
+TIMER_E_RETRANSMISSIONS = 10
 
 
 @check(
     id="reg.rejected", category="registration", severity="critical", owner="first-line",
     title="Registration refused",
     customer={
-        "en": "Your phone could not sign in to our service (the server answered {status} {reason}), so it cannot "
-              "make or receive calls. {action_en}",
-        "ru": "Ваш телефон не смог войти в наш сервис (сервер ответил {status} {reason}), поэтому он не может "
-              "звонить и принимать звонки. {action_ru}",
+        "en": "{problem_en} {action_en}",
+        "ru": "{problem_ru} {action_ru}",
     },
     engineer={
-        "en": "Registration {aor} from {source}: {attempts} REGISTER, {challenges} digest challenge(s), final "
-              "{status} {reason} (frame {frame}). {meaning} (RFC 3261 §10.3, §22).",
-        "ru": "Регистрация {aor} с {source}: {attempts} REGISTER, запросов авторизации {challenges}, итог {status} "
-              "{reason} (кадр {frame}). {meaning} (RFC 3261 §10.3, §22).",
+        "en": "Registration {aor} from {source}: {exchange_en}, final {status_text} (frame {frame}). {meaning_en} "
+              "(RFC 3261 §10.3, §22).",
+        "ru": "Регистрация {aor} с {source}: {exchange_ru}, итог {status_text} (кадр {frame}). {meaning_ru} "
+              "(RFC 3261 §10.3, §22).",
     },
 )
 def rejected(analysis: Analysis) -> Iterator[Hit]:
@@ -57,26 +58,196 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
     for r in analysis.registrations:
         if r.outcome != "failed" or r.final_status is None or is_attack(r):
             continue
+        if is_server_error(r.final_status):
+            continue  # the registrar's own failure (RFC 3261 §21.5), not a refusal: reg.server-error
         if (r.aor, r.source) in looping:
             continue  # reported as reg.auth-loop, with the digest evidence
         if r.final_status == 423 and below_min_expires([e for e in r.exchanges if e.contact not in ("", "*")]):
             continue  # the 423 loop is reg.interval-too-brief's
-        challenged = r.challenges > 0
-        if r.final_status in (401, 407) and r.challenges < setting("sip.auth_loop_attempts") \
-                and r.attempts <= r.challenges:
+        run = last_run(r)
+        last_ex = run[-1] if run else None
+        removal = last_ex is not None and _removes(last_ex)
+        attempts = sum(1 for e in run if e.frame is not None)
+        challenges = sum(1 for e in run if e.status in (401, 407))
+        if r.final_status in (401, 407) and (
+                (removal and last_ex is not None and last_ex.credentials is None)
+                or (not removal and challenges < setting("sip.auth_loop_attempts") and attempts <= challenges)):
             continue  # a single unanswered challenge: the device may simply not have retried inside the capture
-        meaning = ("Credentials were sent and refused: wrong password or user name" if challenged
-                   and r.final_status in (401, 403, 407) else "The registrar refused the binding")
+        challenged = any(e.credentials is not None for e in run) or (challenges > 0 and attempts > challenges)
+        refused = challenged and r.final_status in REFUSED
         last = r.transactions[-1]
         frame = next((f for code, f, _ in last.responses if code == r.final_status), r.last_frame)
-        yield Hit(None, (r.first_frame, frame), {
-            "aor": r.aor, "source": r.source, "attempts": r.attempts, "challenges": r.challenges,
-            "status": r.final_status, "reason": "", "frame": frame, "meaning": meaning,
-            "action_en": "Please check the user name and password in the phone's settings." if challenged else
-                         "We are checking your account.",
-            "action_ru": "Проверьте имя пользователя и пароль в настройках телефона." if challenged else
-                         "Мы проверяем вашу учётную запись.",
-        }, severity=Severity.CRITICAL)
+        status_text = _status_text(analysis, frame, r.final_status)
+        frames = _frames(run, frame, r.first_frame)
+        if removal:
+            # RFC 3261 §10.2.2: expires 0 asks to remove the binding; refusing it leaves the binding until it expires
+            # (§10.3), it does not stop the phone from signing in: not the customer's sign-in failure.
+            severity = Severity.MINOR
+            problem_en = (f"Your phone asked to sign out of our service and the server did not accept it (it answered "
+                          f"{status_text}).")
+            problem_ru = (f"Ваш телефон попросил выйти из нашего сервиса, но сервер не принял запрос (ответил "
+                          f"{status_text}).")
+            action_en, action_ru = "No action is needed from you.", "От вас ничего не требуется."
+            meaning_en = ("A de-registration (expires 0) was refused: the binding stays until it expires, so calls "
+                          "may still be routed to this contact" + (" (credentials were sent and refused)"
+                                                                   if refused else ""))
+            meaning_ru = ("Отмена регистрации (expires 0) отклонена: привязка остаётся до истечения срока, и вызовы "
+                          "могут по-прежнему направляться на этот контакт" + (" (учётные данные отправлены и "
+                                                                               "отвергнуты)" if refused else ""))
+        else:
+            severity = Severity.CRITICAL
+            problem_en = (f"Your phone could not sign in to our service (the server answered {status_text}), so it "
+                          "cannot make or receive calls.")
+            problem_ru = (f"Ваш телефон не смог войти в наш сервис (сервер ответил {status_text}), поэтому он не "
+                          "может звонить и принимать звонки.")
+            action_en = ("Please check the user name and password in the phone's settings." if challenged else
+                         "We are checking your account.")
+            action_ru = ("Проверьте имя пользователя и пароль в настройках телефона." if challenged else
+                         "Мы проверяем вашу учётную запись.")
+            meaning_en = ("Credentials were sent and refused: wrong password or user name" if refused else
+                          "The registrar refused the binding")
+            meaning_ru = ("Учётные данные отправлены и отвергнуты: неверный пароль или имя пользователя" if refused
+                          else "Регистратор отказал в привязке")
+        exchange_en, exchange_ru = _exchange_words(run, attempts, challenges)
+        yield Hit(None, frames, {
+            "aor": r.aor, "source": r.source, "attempts": attempts, "challenges": challenges,
+            "status": r.final_status, "reason": _reason(analysis, frame, r.final_status) or "",
+            "status_text": status_text, "frame": frame, "deregistration": removal,
+            "exchange_en": exchange_en, "exchange_ru": exchange_ru, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
+            "problem_en": problem_en, "problem_ru": problem_ru, "action_en": action_en, "action_ru": action_ru,
+        }, severity=severity, confidence="high" if attempts == len(run) else "medium")
+
+
+def is_server_error(status: int | None) -> bool:
+    """5xx: the server failed, the request may have been valid (RFC 3261 §21.5)."""
+    return status is not None and 500 <= status < 600
+
+
+def _removes(ex: RegisterExchange) -> bool:
+    """A de-registration: expires 0 or Contact `*` (RFC 3261 §10.2.2)."""
+    return ex.frame is not None and (ex.requested_expires_s == 0 or ex.contact == "*")
+
+
+def last_run(r: Registration) -> list[RegisterExchange]:
+    """The exchanges the registration's final answer concerns: those after the last accepted REGISTER, and only
+    of the same kind as the last one (a de-registration is not a sign-in: RFC 3261 §10.2.2)."""
+    exchanges = sorted(r.exchanges, key=lambda e: e.ts_ns)
+    run: list[RegisterExchange] = []
+    for ex in exchanges:
+        if ex.status is not None and 200 <= ex.status < 300:
+            run = []
+            continue
+        run.append(ex)
+    if run:
+        kind = _removes(run[-1])
+        while run and _removes(run[0]) != kind:
+            run.pop(0)
+    return run
+
+
+def _reason(analysis: Analysis, frame: int, status: int | None) -> str | None:
+    """The reason phrase of the response in `frame` (from the wire: cut, escaped by the reporters)."""
+    for m in analysis.messages:
+        if m.frame == frame and m.status_code == status:
+            reason = (m.reason or "").strip()
+            return reason[:80] or None
+    return None
+
+
+def _status_text(analysis: Analysis, frame: int, status: int | None) -> str:
+    """`503 Service Unavailable`, or the bare code when the reason phrase is missing or not in the capture."""
+    reason = _reason(analysis, frame, status)
+    return f"{status} {reason}" if reason else f"{status}"
+
+
+def _frames(run: list[RegisterExchange], frame: int, fallback: int) -> tuple[int, ...]:
+    """The first frame of the exchange run and the final response, once each, in order."""
+    first = next((f for e in run for f in (e.frame, e.response_frame) if f is not None), fallback)
+    return tuple(sorted({first, frame}))
+
+
+def _exchange_words(run: list[RegisterExchange], attempts: int, challenges: int) -> tuple[str, str]:
+    """What the capture holds of the run, in words: REGISTERs and challenges, or only the response."""
+    if attempts == 0:
+        return ("the REGISTER is not in the capture (it began after it), only the response",
+                "самого REGISTER в захвате нет (захват начат позже), есть только ответ")
+    en = f"{attempts} REGISTER, {challenges} digest challenge(s)"
+    ru = f"REGISTER: {attempts}, запросов авторизации: {challenges}"
+    if attempts < len(run):
+        en += f", {len(run) - attempts} more answered REGISTER(s) not in the capture"
+        ru += f", ещё ответов на REGISTER без самого запроса в захвате: {len(run) - attempts}"
+    return en, ru
+
+
+_SERVER_MEANING = {
+    500: ("the registrar failed internally", "внутренняя ошибка регистратора"),
+    502: ("a proxy on the way got an invalid answer from the next server", "прокси на пути получил неверный ответ "
+          "от следующего сервера"),
+    503: ("the registrar or a proxy on the way is overloaded or out of service", "регистратор или прокси на пути "
+          "перегружен или не обслуживает запросы"),
+    504: ("a proxy on the way got no answer in time from the next server (registrar, HSS or database)",
+          "прокси на пути не дождался ответа следующего сервера (регистратора, HSS или базы данных)"),
+}
+
+
+@check(
+    id="reg.server-error", category="registration", severity="major", owner="engineering",
+    title="Registration failed on the server side (5xx)",
+    customer={
+        "en": "Your phone could not sign in to our service because of a fault on our side (our server answered "
+              "{status_text}); your phone and account settings are not the cause. We are working on it; your "
+              "phone will retry by itself.",
+        "ru": "Ваш телефон не смог войти в наш сервис из-за неисправности на нашей стороне (наш сервер ответил "
+              "{status_text}); настройки телефона и учётной записи здесь ни при чём. Мы устраняем проблему; телефон "
+              "повторит попытку сам.",
+    },
+    engineer={
+        "en": "Registration {aor} from {source} to {registrar}: {exchange_en}, final {status_text} (frame {frame}): "
+              "{meaning_en}. A 5xx is a server failure, not a refusal of the account (RFC 3261 §21.5); check the "
+              "registrar and the servers behind it, and Retry-After (§20.33).",
+        "ru": "Регистрация {aor} с {source} на {registrar}: {exchange_ru}, итог {status_text} (кадр {frame}): "
+              "{meaning_ru}. Ответ 5xx означает сбой сервера, а не отказ учётной записи (RFC 3261 §21.5); проверьте "
+              "регистратор и серверы за ним, а также Retry-After (§20.33).",
+    },
+)
+def server_error(analysis: Analysis) -> Iterator[Hit]:
+    """
+    ## What it detects
+    A registration whose last REGISTER was answered with a 5xx (500, 503 Service Unavailable, 504 Server
+    Time-out, ...): the registrar or a proxy on the way failed, the request itself may have been valid.
+
+    ## Why it matters
+    The phone is not registered, but neither its credentials nor the account are the cause: the fault is the
+    operator's server or the path behind it (overload, a database or HSS time-out).
+
+    ## How to fix
+    Check the registrar's health and load, the servers it depends on (database, HSS, upstream proxy) and any
+    Retry-After it sends; the phone retries by itself once the server answers again.
+
+    ## References
+    RFC 3261 §10.3, §21.5, §20.33
+    """
+    from .security import attack_filter
+
+    is_attack = attack_filter(analysis)
+    for r in analysis.registrations:
+        if r.outcome != "failed" or not is_server_error(r.final_status) or is_attack(r):
+            continue
+        run = last_run(r)
+        attempts = sum(1 for e in run if e.frame is not None)
+        challenges = sum(1 for e in run if e.status in (401, 407))
+        last = r.transactions[-1]
+        frame = next((f for code, f, _ in last.responses if code == r.final_status), r.last_frame)
+        status = r.final_status or 0
+        meaning_en, meaning_ru = _SERVER_MEANING.get(status, ("the server failed to process the request",
+                                                              "сервер не смог обработать запрос"))
+        exchange_en, exchange_ru = _exchange_words(run, attempts, challenges)
+        yield Hit(None, _frames(run, frame, r.first_frame), {
+            "aor": r.aor, "source": r.source, "registrar": r.registrar, "attempts": attempts,
+            "challenges": challenges, "status": status, "reason": _reason(analysis, frame, status) or "",
+            "status_text": _status_text(analysis, frame, status), "frame": frame,
+            "exchange_en": exchange_en, "exchange_ru": exchange_ru, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
+        }, confidence="high" if attempts == len(run) else "medium")
 
 
 @check(
@@ -115,11 +286,18 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
     from .security import attack_filter
 
     is_attack = attack_filter(analysis)
+    end_ns = analysis.capture.last_ts_ns or 0
     for r in analysis.registrations:
         if r.outcome != "unanswered" or is_attack(r):
             continue  # registrars rightly stay silent to attackers (RULES.md reg.no-response pitfalls)
         last = r.transactions[-1]
         if last.responses:
+            continue
+        # Timer F (64*T1 = 32 s, RFC 3261 §17.1.2.2) ends the wait for an answer: before it fires, or before the
+        # whole Timer E schedule went out (11 sends over UDP in 31.5 s, which a capture cut at the last
+        # retransmission still shows), the REGISTER is pending, not lost.
+        waited_ns = end_ns - last.ts_ns
+        if waited_ns < TIMER_F_NS and last.request_retransmissions < TIMER_E_RETRANSMISSIONS:
             continue
         yield Hit(None, (last.request_frame or r.first_frame,), {
             "aor": r.aor, "source": r.source, "registrar": r.registrar,

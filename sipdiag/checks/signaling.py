@@ -93,7 +93,7 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
               "{what} (Timer A/B, RFC 3261 §17.1.1.2); final status {final}. Check reachability of {target} "
               "(NAT binding age, fragmentation of a large INVITE, ICMP).",
         "ru": "Вызов {call_id}: INVITE (кадр {invite_frame}) на {target} отправлен {sends} раз за {span_s} с без "
-              "{what} (таймеры A/B, RFC 3261 §17.1.1.2); итог {final}. Проверьте доступность {target} (возраст "
+              "{what_ru} (таймеры A/B, RFC 3261 §17.1.1.2); итог {final_ru}. Проверьте доступность {target} (возраст "
               "NAT-привязки, фрагментация большого INVITE, ICMP).",
     },
 )
@@ -125,8 +125,11 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
             "call_id": call.call_id, "callee": call.callee, "invite_frame": invite.request_frame,
             "target": invite.dst, "sends": len(sends),
             "span_s": round((sends[-1].ts_ns - sends[0].ts_ns) / 1e9, 1) if sends else 0,
+            # each language's template gets its own words: no English inside the Russian text
             "what": "any response" if not invite.responses else "a final response",
+            "what_ru": "какого-либо ответа" if not invite.responses else "окончательного ответа",
             "final": call.final_status or "none",
+            "final_ru": call.final_status or "нет",
         })
 
 

@@ -1,0 +1,254 @@
+"""Call and registration outcomes read right (review on real captures): a ringing call is not a timeout, a final
+response without its request still tells the outcome, a pending REGISTER is not 'never answered', refusals are
+worded with the real reason phrase, a 5xx is the server's failure, and de-registrations are told apart from
+sign-ins. Built captures come from tests/callcapture.py; corpus captures are checked where they show the fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sipdiag
+from tests import callcapture as cc
+from tests.callcapture import PBX, UA, Script, sip_message
+from tests.conftest import SAMPLES
+
+PHONE, REGISTRAR = ("10.0.0.5", 5060), ("203.0.113.5", 5060)
+
+
+def findings(path: Path, rule: str) -> list:
+    return [f for f in sipdiag.analyze(path).findings if f.rule == rule]
+
+
+def no_english_in(text: str) -> None:
+    """Russian texts carry no English fragments (frames, codes, URIs and reason phrases from the wire aside)."""
+    for word in ("any response", "final response", "none", "refused", "registrar", "Credentials", "REGISTERs"):
+        assert word not in text, (word, text)
+
+
+# ------------------------------------------------------------------------------- 1. provisional, then silence
+
+def ringing_call(path: Path, *, provisional: tuple[str, ...], capture_s: float) -> Path:
+    """INVITE, the given provisional responses, then nothing until `capture_s` (an OPTIONS ends the capture)."""
+    s = Script()
+    s.sip(0.0, sip_message("INVITE sip:200@example.com SIP/2.0", "ring-1", "1 INVITE", src=UA, to_tag=False), UA, PBX)
+    for i, status in enumerate(provisional):
+        s.sip(0.1 + i * 0.1, sip_message(f"SIP/2.0 {status}", "ring-1", "1 INVITE", src=UA,
+                                         to_tag=not status.startswith("100")), PBX, UA)
+    s.sip(capture_s, sip_message("OPTIONS sip:x@example.com SIP/2.0", "other-1", "1 OPTIONS", src=UA, to_tag=False,
+                                 branch="opt"), UA, PBX)
+    return s.write(path)
+
+
+@pytest.mark.parametrize("provisional", [("100 Trying",), ("100 Trying", "183 Session Progress"), ("180 Ringing",)])
+def test_a_call_still_ringing_when_the_capture_ends_is_in_progress_not_a_timeout(tmp_path, provisional) -> None:
+    # RFC 3261 §17.1.1.2: a provisional response moves the client transaction to Proceeding; Timer B (32 s) no
+    # longer applies, so 40 s of ringing or early media is a call in progress.
+    path = ringing_call(tmp_path / "ring.pcap", provisional=provisional, capture_s=40.0)
+    (call,) = sipdiag.analyze(path).calls
+    assert (call.outcome, call.final_status) == ("in-progress", None)
+    assert findings(path, "call.invite-timeout") == []
+
+
+def test_an_invite_without_any_response_for_32_s_stays_a_timeout_in_both_languages(tmp_path) -> None:
+    # No response at all for 64*T1: Timer B fired (RFC 3261 §17.1.1.2); the Russian text says so in Russian.
+    path = ringing_call(tmp_path / "silent.pcap", provisional=(), capture_s=40.0)
+    (call,) = sipdiag.analyze(path).calls
+    assert call.outcome == "timeout"
+    (f,) = findings(path, "call.invite-timeout")
+    assert (f.severity.label, f.evidence["what"], f.evidence["final"]) == ("major", "any response", "none")
+    assert "без какого-либо ответа" in f.engineer_text["ru"] and "итог нет" in f.engineer_text["ru"]
+    no_english_in(f.engineer_text["ru"])
+    # the lab capture (7 sends over 31.5 s, no response at all) stays a timeout
+    a = sipdiag.analyze(SAMPLES / "invite_timeout.pcap")
+    assert [c.outcome for c in a.calls] == ["timeout"]
+    (f,) = [f for f in a.findings if f.rule == "call.invite-timeout"]
+    assert (f.severity.label, f.evidence["sends"], f.evidence["span_s"]) == ("major", 7, 31.5)
+
+
+def test_corpus_call_with_prack_answered_183_is_in_progress(corpus) -> None:
+    # frame 1166: 100 at 1168, 183 at 1171, PRACK answered at 1175/1176, then ~32 s of nothing to the end
+    a = sipdiag.analyze(corpus / "pcaps" / "heplify" / "sip_ipv4_tcp_fragmented.pcap")
+    (call,) = [c for c in a.calls if c.call_id == "80e81616592e819ab25b37b77600"]
+    assert (call.outcome, call.final_status) == ("in-progress", None)
+    assert [f.frames for f in a.findings if f.rule == "call.invite-timeout"] == [(47,)]  # the unanswered one only
+
+
+# ---------------------------------------------------------------------- 2. final response without its INVITE
+
+@pytest.mark.parametrize(("status", "outcome"), [("200 OK", "answered"), ("486 Busy Here", "busy"),
+                                                 ("404 Not Found", "rejected")])
+def test_a_final_response_whose_invite_is_not_captured_gives_the_outcome(tmp_path, status, outcome) -> None:
+    # RFC 3261 §13.2.2.4: a 2xx to an INVITE confirms the dialog; a non-2xx final ends the attempt (§13.2.2.3),
+    # whether or not the capture began before the request.
+    path = cc.single_messages(tmp_path / "resp.pcap", (
+        (sip_message(f"SIP/2.0 {status}", "late-1", "1 INVITE", src=UA), PBX, UA),))
+    (call,) = sipdiag.analyze(path).calls
+    assert (call.outcome, call.final_status, call.final_reason) == (outcome, int(status[:3]), status[4:])
+
+
+def test_corpus_200_without_its_invite_is_answered(corpus) -> None:
+    (call,) = sipdiag.analyze(corpus / "pcaps" / "pcapplusplus" / "sip_resp.pcap").calls
+    assert (call.call_id, call.outcome, call.final_status) == ("12013223@200.57.7.195", "answered", 200)
+
+
+# ---------------------------------------------------------------------------------- 3. REGISTER still pending
+
+def test_a_register_sent_just_before_the_capture_ends_is_not_no_response(tmp_path) -> None:
+    # RFC 3261 §17.1.2.2: only Timer F (64*T1 = 32 s) ends the wait; 0.3 ms is no evidence of a lost REGISTER.
+    path = cc.write_sip(tmp_path / "pending.pcap", [
+        (0.0, sip_message("OPTIONS sip:x@example.com SIP/2.0", "o-1", "1 OPTIONS", src=PHONE, to_tag=False),
+         PHONE, REGISTRAR),
+        (1.0, cc.register_text(1, "p1"), PHONE, REGISTRAR),
+        (1.0003, sip_message("OPTIONS sip:x@example.com SIP/2.0", "o-2", "1 OPTIONS", src=PHONE, to_tag=False,
+                             branch="o2"), PHONE, REGISTRAR)])
+    (reg,) = sipdiag.analyze(path).registrations
+    assert (reg.outcome, reg.final_status) == ("unanswered", None)
+    assert findings(path, "reg.no-response") == []
+    # the whole Timer E schedule unanswered up to Timer F (11 sends over 31.5 s) still is 'no response'
+    (f,) = findings(cc.unanswered_register(tmp_path / "lost.pcap"), "reg.no-response")
+    assert (f.severity.label, f.evidence["sends"], f.frames) == ("critical", 11, (1,))
+
+
+def test_corpus_register_at_the_end_of_the_capture_is_pending(corpus) -> None:
+    path = corpus / "pcaps" / "zeek" / "sip-junk-before-request.pcap"
+    assert [r.outcome for r in sipdiag.analyze(path).registrations] == ["unanswered"]
+    assert findings(path, "reg.no-response") == []
+
+
+# ------------------------------------------------------------------ 4. reason phrase, 5xx, response-only frames
+
+def test_rejected_texts_carry_the_reason_phrase() -> None:
+    (f,) = findings(SAMPLES / "register_wrong_password.pcap", "reg.rejected")
+    assert (f.severity.label, f.owner, f.confidence, f.frames) == ("critical", "first-line", "high", (3, 6))
+    assert (f.evidence["status"], f.evidence["reason"], f.evidence["attempts"], f.evidence["challenges"]) == (
+        403, "Forbidden", 2, 1)
+    assert f.customer_text == {
+        "en": "Your phone could not sign in to our service (the server answered 403 Forbidden), so it cannot make "
+              "or receive calls. Please check the user name and password in the phone's settings.",
+        "ru": "Ваш телефон не смог войти в наш сервис (сервер ответил 403 Forbidden), поэтому он не может звонить "
+              "и принимать звонки. Проверьте имя пользователя и пароль в настройках телефона."}
+    assert f.engineer_text == {
+        "en": "Registration sip:200@203.0.113.10 from 203.0.113.20:5060: 2 REGISTER, 1 digest challenge(s), final "
+              "403 Forbidden (frame 6). Credentials were sent and refused: wrong password or user name "
+              "(RFC 3261 §10.3, §22).",
+        "ru": "Регистрация sip:200@203.0.113.10 с 203.0.113.20:5060: REGISTER: 2, запросов авторизации: 1, итог "
+              "403 Forbidden (кадр 6). Учётные данные отправлены и отвергнуты: неверный пароль или имя "
+              "пользователя (RFC 3261 §10.3, §22)."}
+
+
+def test_a_refusal_without_reason_phrase_has_no_dangling_space(tmp_path) -> None:
+    path = cc.write_sip(tmp_path / "404.pcap", [
+        (0.0, cc.register_text(1, "n1"), PHONE, REGISTRAR),
+        (0.1, cc.register_response(1, "n1", "404 "), REGISTRAR, PHONE)])
+    (f,) = findings(path, "reg.rejected")
+    assert (f.evidence["status"], f.evidence["reason"], f.evidence["status_text"]) == (404, "", "404")
+    assert "(the server answered 404), so" in f.customer_text["en"]
+    assert "(сервер ответил 404), поэтому" in f.customer_text["ru"]
+    assert "Регистратор отказал в привязке" in f.engineer_text["ru"]
+    no_english_in(f.engineer_text["ru"])
+
+
+def test_a_5xx_to_register_is_a_server_failure_not_a_refused_account(tmp_path) -> None:
+    # RFC 3261 §21.5: 5xx means the server failed; the account and the phone's credentials are not in question.
+    path = cc.write_sip(tmp_path / "503.pcap", [
+        (0.0, cc.register_text(1, "s1"), PHONE, REGISTRAR),
+        (0.1, cc.register_response(1, "s1", "503 Service Unavailable"), REGISTRAR, PHONE)])
+    assert findings(path, "reg.rejected") == []
+    (f,) = findings(path, "reg.server-error")
+    assert (f.category, f.severity.label, f.owner, f.confidence, f.frames) == (
+        "registration", "major", "engineering", "high", (1, 2))
+    assert (f.evidence["status"], f.evidence["reason"], f.evidence["attempts"]) == (503, "Service Unavailable", 1)
+    assert f.customer_text["en"] == (
+        "Your phone could not sign in to our service because of a fault on our side (our server answered 503 "
+        "Service Unavailable); your phone and account settings are not the cause. We are working on it; your "
+        "phone will retry by itself.")
+    assert f.customer_text["ru"] == (
+        "Ваш телефон не смог войти в наш сервис из-за неисправности на нашей стороне (наш сервер ответил 503 "
+        "Service Unavailable); настройки телефона и учётной записи здесь ни при чём. Мы устраняем проблему; "
+        "телефон повторит попытку сам.")
+    assert f.engineer_text["en"].startswith(
+        "Registration sip:100@example.com from 10.0.0.5:5060 to 203.0.113.5:5060: 1 REGISTER, 0 digest "
+        "challenge(s), final 503 Service Unavailable (frame 2): the registrar or a proxy on the way is overloaded "
+        "or out of service.")
+    no_english_in(f.engineer_text["ru"])
+
+
+def test_corpus_5xx_answers_without_their_register(corpus) -> None:
+    path = corpus / "pcaps" / "pcapplusplus" / "sip_resp.pcap"
+    assert findings(path, "reg.rejected") == []
+    hits = findings(path, "reg.server-error")
+    assert [(f.severity.label, f.owner, f.confidence, f.frames, f.evidence["status"], f.evidence["reason"],
+             f.evidence["attempts"]) for f in hits] == [
+        ("major", "engineering", "medium", (6,), 504, "Server Timeout", 0),
+        ("major", "engineering", "medium", (7,), 503, "Service Unavailable", 0)]
+    assert "the REGISTER is not in the capture (it began after it), only the response, final 504 Server " \
+           "Timeout (frame 6)" in hits[0].engineer_text["en"]
+    assert "0 REGISTER" not in hits[0].engineer_text["en"]
+
+
+# ---------------------------------------------------------------------- 5. a refused de-registration
+
+def deregistration_refused(path: Path) -> Path:
+    """Sign-in (401, credentials, 200), then 60 s later a de-registration (expires 0) refused 403."""
+    nonce = "n1"
+    return cc.write_sip(path, [
+        (0.0, cc.register_text(1, "a1"), PHONE, REGISTRAR),
+        (0.1, cc.register_response(1, "a1", "401 Unauthorized", headers=cc.challenge(nonce)), REGISTRAR, PHONE),
+        (0.2, cc.register_text(2, "a2", auth=cc.credentials(nonce)), PHONE, REGISTRAR),
+        (0.3, cc.register_response(2, "a2", "200 OK", headers=f"Contact: <{cc.REG_CONTACT}>;expires=300\n"),
+         REGISTRAR, PHONE),
+        (60.0, cc.register_text(3, "a3", expires=0, auth=cc.credentials(nonce)), PHONE, REGISTRAR),
+        (60.1, cc.register_response(3, "a3", "403 Forbidden"), REGISTRAR, PHONE)])
+
+
+def test_a_refused_deregistration_is_not_a_failed_sign_in(tmp_path) -> None:
+    # RFC 3261 §10.2.2: expires 0 removes a binding; refusing that leaves it until it expires (§10.3). The phone
+    # had signed in (frame 4): counting that exchange into the refusal, and telling the customer the phone
+    # cannot sign in, is wrong.
+    (f,) = findings(deregistration_refused(tmp_path / "dereg.pcap"), "reg.rejected")
+    assert (f.severity.label, f.frames, f.evidence["attempts"], f.evidence["challenges"],
+            f.evidence["deregistration"]) == ("minor", (5, 6), 1, 0, True)
+    assert f.customer_text == {
+        "en": "Your phone asked to sign out of our service and the server did not accept it (it answered 403 "
+              "Forbidden). No action is needed from you.",
+        "ru": "Ваш телефон попросил выйти из нашего сервиса, но сервер не принял запрос (ответил 403 Forbidden). "
+              "От вас ничего не требуется."}
+    assert f.engineer_text["en"] == (
+        "Registration sip:100@example.com from 10.0.0.5:5060: 1 REGISTER, 0 digest challenge(s), final 403 "
+        "Forbidden (frame 6). A de-registration (expires 0) was refused: the binding stays until it expires, so "
+        "calls may still be routed to this contact (credentials were sent and refused) (RFC 3261 §10.3, §22).")
+    no_english_in(f.engineer_text["ru"])
+
+
+def test_corpus_refused_deregistration_after_a_successful_sign_in(corpus) -> None:
+    (f,) = [f for f in findings(corpus / "pcaps" / "zeek" / "wireshark.pcap", "reg.rejected")
+            if f.evidence["aor"] == "sip:voi18062@sip.cybercity.dk"]
+    assert (f.severity.label, f.frames, f.evidence["attempts"], f.evidence["challenges"], f.evidence["status"],
+            f.evidence["reason"]) == ("minor", (47, 48), 1, 1, 401, "nonce has changed")
+    assert "could not sign in" not in f.customer_text["en"]
+    assert "sign out" in f.customer_text["en"]
+
+
+# ------------------------------------------------------------------------------ 6. a de-registration is no refresh
+
+def test_a_deregistration_is_not_counted_as_a_refresh(tmp_path) -> None:
+    # RFC 3261 §10.2.4 refreshes keep a binding; §10.2.2 expires 0 removes it: 120 s between the refreshes, the
+    # de-registration 5 s later does not halve the interval.
+    ok = f"Contact: <{cc.REG_CONTACT}>;expires=300\n"
+    path = cc.write_sip(tmp_path / "refresh.pcap", [
+        (0.0, cc.register_text(1, "r1"), PHONE, REGISTRAR),
+        (0.1, cc.register_response(1, "r1", "200 OK", headers=ok), REGISTRAR, PHONE),
+        (120.0, cc.register_text(2, "r2"), PHONE, REGISTRAR),
+        (120.1, cc.register_response(2, "r2", "200 OK", headers=ok), REGISTRAR, PHONE),
+        (125.0, cc.register_text(3, "r3", expires=0), PHONE, REGISTRAR),
+        (125.1, cc.register_response(3, "r3", "200 OK"), REGISTRAR, PHONE)])
+    (reg,) = sipdiag.analyze(path).registrations
+    assert (reg.deregistration, reg.refresh_interval_s) == (True, 120.0)
+
+
+def test_corpus_deregistration_is_no_refresh(corpus) -> None:
+    (reg,) = sipdiag.analyze(corpus / "pcaps" / "arkime" / "gtp-iphone.pcap").registrations
+    # 200 at frames 16(401)/29 and the de-registration accepted at 102: one binding REGISTER accepted, no refresh
+    assert (reg.deregistration, reg.final_status, reg.refresh_interval_s) == (True, 200, None)
