@@ -27,6 +27,9 @@ from .transactions import TransactionTable, TxState
 INVITE_DIALOG_METHODS = ("BYE", "ACK", "PRACK", "UPDATE", "INVITE", "CANCEL")
 EXPIRE_EVERY = 2000  # messages between two sweeps of finished transactions
 LEG_WINDOW_NS = 2 * 10**9  # B2BUA legs start within this of each other
+# A B2BUA or SBC captured on both sides passes the answer and the BYE from one leg to the other within
+# milliseconds; two calls to the same number answered and ended within this of each other are its two legs.
+LEG_EVENT_NS = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,10 @@ def _host(address: str) -> str:
 
 def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Call]:
     """B2BUA leg correlation: first by a header naming the other leg's Call-ID; else by the same callee number,
-    starts within 2 s, and one leg's callee address being the other leg's caller address (the B2BUA)."""
+    starts within 2 s, and one leg's callee address being the other leg's caller address (the B2BUA); else by the
+    same callee number, starts within 2 s, from and to other hosts, and both answered and ended (BYE) within 1 s of
+    each other (an SBC whose two sides have different addresses, RFC 7092 §3.1: a B2BUA passes the answer and the
+    BYE on at once)."""
     by_id = {c.call_id: c for c in calls}
     links: dict[str, dict[str, str]] = {c.call_id: {} for c in calls}
     for call_id, found in headers.items():
@@ -136,8 +142,30 @@ def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Cal
                 rule = "same callee, start within 2 s, through the B2BUA's address"
                 links[a.call_id].setdefault(b.call_id, rule)
                 links[b.call_id].setdefault(a.call_id, rule)
+            elif (numbers[a.call_id] == numbers[b.call_id]
+                    and _host(a.caller_address) != _host(b.caller_address)
+                    and _host(a.callee_address) != _host(b.callee_address)
+                    and _together(a, b)):
+                rule = "same callee, start within 2 s, answered and ended within 1 s of each other"
+                links[a.call_id].setdefault(b.call_id, rule)
+                links[b.call_id].setdefault(a.call_id, rule)
     return [dataclasses.replace(c, legs=tuple(CallLeg(o, r) for o, r in links[c.call_id].items()))
             if links[c.call_id] else c for c in calls]
+
+
+def _answer_and_bye(call: Call) -> tuple[int | None, int | None]:
+    answer = next((m.ts_ns for m in call.messages if m.status_code and 200 <= m.status_code < 300
+                   and m.cseq_method == "INVITE"), None)
+    bye = next((m.ts_ns for m in call.messages if m.frame == call.bye_frame), None) if call.bye_frame else None
+    return answer, bye
+
+
+def _together(a: Call, b: Call) -> bool:
+    """Both answered and ended by a BYE, the answers and the BYEs within LEG_EVENT_NS of each other."""
+    (a_answer, a_bye), (b_answer, b_bye) = _answer_and_bye(a), _answer_and_bye(b)
+    if None in (a_answer, a_bye, b_answer, b_bye):
+        return False
+    return abs(a_answer - b_answer) <= LEG_EVENT_NS and abs(a_bye - b_bye) <= LEG_EVENT_NS
 
 
 def _header_name(lower: str) -> str:

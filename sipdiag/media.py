@@ -5,7 +5,9 @@ A stream is bound, in this order (STYLE.md G9; RULES.md §0.3):
    while the call was alive;
 2. `latching`: it was sent to the source of a stream already bound to the call (symmetric RTP / comedia: a
    media relay answers to where the phone's packets came from, which behind a NAT is not the SDP address);
-3. `heuristic`: its endpoints are the call's signalling hosts and its time lies within the call.
+3. `heuristic`: its endpoints are the call's signalling hosts and its time lies within the call; among several
+   such calls, the one whose SDP ports name the stream's, then the answered one set up last before it (_heuristic).
+Where several calls announced the same address, the one set up last before the stream began takes it.
 The direction (caller->callee or callee->caller) comes from whose address it was sent to.
 
 The verdict says what a support engineer asks first: was there audio both ways, and if not, which way is missing
@@ -33,6 +35,16 @@ SLACK_NS = 5 * 10**9
 # Fewer packets than this in a direction is "no audio" for the verdict (a handful of packets is a probe or a
 # comfort-noise burst, not speech; 25 packets = 0.5 s of 20 ms audio).
 MIN_AUDIO_PACKETS = 25
+# With silence suppression (VAD, RFC 3389 comfort noise) a talking or silent party sends far fewer packets than
+# 50 a second: a direction with at least this many packets that keep coming for most of the connected call, no more
+# than MEDIA_STOPPED_S apart on average, carries audio even below MIN_AUDIO_PACKETS (the RFC 3550 A.1 probation
+# of 2 sequential packets, plus one).
+MIN_SPARSE_PACKETS = 3
+SPARSE_SPAN_SHARE = 0.5  # ... of the time from the answer to the end of the call
+# A stream does not begin before the INVITE of its call (the answerer sends once it has answered, RFC 3264 §6;
+# the offerer once it has offered, §5); this much earlier is still taken for clock differences between the
+# interfaces of a capture.
+START_SLACK_NS = 10**9
 # RTP that ends this long before the call did means media stopped mid-call (RULES.md call.media-timeout-or-hung).
 MEDIA_STOPPED_S = 5.0
 
@@ -96,9 +108,32 @@ def _host(address: str) -> str:
 
 def _call_span(call: Call, capture_end_ns: int) -> tuple[int, int]:
     end = call.messages[-1].ts_ns if call.messages else call.start_ns
-    if call.bye_frame is None and call.outcome in ("answered", "in-progress"):
+    # An answered call without a BYE may go on past the capture, and so may a ringing one whose answer came in a
+    # provisional response (early media, RFC 3960). A ringing call without any SDP answer has no media path yet
+    # (RFC 3264 §6: the answerer sends media once it has answered), so its span ends with its signalling: running
+    # it to the end of the capture made it overlap, and take, every later stream (an attack capture with one
+    # unanswered INVITE took the streams of the 29 answered calls after it).
+    early = call.outcome == "in-progress" and any(n.answer for n in call.negotiations)
+    if call.bye_frame is None and (call.outcome == "answered" or early):
         end = max(end, capture_end_ns)
     return call.start_ns - SLACK_NS, end + SLACK_NS
+
+
+def _time_fit(call: Call, s: StreamLike) -> tuple[bool, int]:
+    """Sort key, larger fits better: the newest call set up before the stream began (a port reused by a later call
+    belongs to that call from its setup on), else the earliest one set up after it."""
+    started = call.start_ns <= s.start_ns + START_SLACK_NS
+    return started, call.start_ns if started else -call.start_ns
+
+
+def _announced_ports(call: Call) -> dict[str, set[int]]:
+    """The RTP ports each side announced in the call's offers and answers (RFC 3264), by role."""
+    ports: dict[str, set[int]] = {"caller": set(), "callee": set()}
+    for n in call.negotiations:
+        answerer = "callee" if n.offerer == "caller" else "caller"
+        for role, media in ((n.offerer, n.offer), (answerer, n.answer or ())):
+            ports[role].update(m.port for m in media if m.port)
+    return ports
 
 
 def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_end_ns: int) -> list[Binding]:
@@ -122,7 +157,10 @@ def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_e
     for k, s in enumerate(streams):
         candidates = [(i, role) for i, role in announced.get((s.dst_ip, s.dst_port), ()) if overlap(i, s) > 0]
         if candidates:
-            i, role = max(candidates, key=lambda c: overlap(c[0], s))
+            # Several calls announced this address (a port reused call after call): the one set up last before
+            # the stream began, not the one that overlaps it longest (a call without a BYE runs to the capture's
+            # end and would overlap most with every later stream).
+            i, role = max(candidates, key=lambda c: (_time_fit(calls[c[0]], s), overlap(c[0], s)))
             result[k] = Binding(calls[i].call_id, _direction_to(role), "sdp")
     # Latching: a stream sent to where a bound stream came from belongs to that call, the other way round.
     sources = {(s.src_ip, s.src_port): result[k] for k, s in enumerate(streams) if result[k] is not None}
@@ -135,23 +173,37 @@ def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_e
     for i, call in enumerate(calls):
         for host in {_host(call.caller_address), _host(call.callee_address)}:
             by_host.setdefault(host, []).append(i)
+    ports: dict[int, dict[str, set[int]]] = {}
     for k, s in enumerate(streams):
         if result[k] is None:
             near = sorted(set(by_host.get(s.src_ip, ())) | set(by_host.get(s.dst_ip, ())))
-            result[k] = _heuristic(s, calls, near, overlap)
+            result[k] = _heuristic(s, calls, near, overlap, ports)
     return [b for b in result if b is not None]
 
 
-def _heuristic(s: StreamLike, calls: Sequence[Call], near: Sequence[int], overlap) -> Binding:
-    """Among the calls signalled by one of the stream's hosts, the one it overlaps most in time."""
+def _heuristic(s: StreamLike, calls: Sequence[Call], near: Sequence[int], overlap,
+               ports: dict[int, dict[str, set[int]]]) -> Binding:
+    """Among the calls signalled by one of the stream's hosts and alive when it flowed, the best fit, in this
+    order: the sender's and the receiver's SDP ports (RFC 3264) name the stream's ports at their signalling hosts
+    (behind a NAT or an anonymiser the SDP address differs, the port often not); both signalling hosts are the
+    stream's; the call was answered; it was set up last before the stream began; it overlaps the stream longest."""
     best = None
     for i in near:
         call = calls[i]
         caller, callee = _host(call.caller_address), _host(call.callee_address)
-        if {s.src_ip, s.dst_ip} & {caller, callee} and overlap(i, s) > 0:
-            direction = "caller->callee" if s.src_ip == caller or s.dst_ip == callee else "callee->caller"
-            if best is None or overlap(i, s) > best[0]:
-                best = (overlap(i, s), Binding(call.call_id, direction, "heuristic"))
+        hosts = {s.src_ip, s.dst_ip} & {caller, callee}
+        if not hosts or overlap(i, s) <= 0:
+            continue
+        direction = "caller->callee" if s.src_ip == caller or s.dst_ip == callee else "callee->caller"
+        sender, receiver = ("caller", "callee") if direction == "caller->callee" else ("callee", "caller")
+        if i not in ports:
+            ports[i] = _announced_ports(call)
+        host = {"caller": caller, "callee": callee}
+        hits = ((s.src_ip == host[sender] and s.src_port in ports[i][sender])
+                + (s.dst_ip == host[receiver] and s.dst_port in ports[i][receiver]))
+        key = (hits, len(hosts), call.outcome == "answered", _time_fit(call, s), overlap(i, s))
+        if best is None or key > best[0]:
+            best = (key, Binding(call.call_id, direction, "heuristic"))
     return best[1] if best else Binding(None, None, "none")
 
 
@@ -173,36 +225,82 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> Med
         return MediaVerdict(verdict="not-answered", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
                             detail=f"the call was not answered ({call.outcome})", **base)
-    if to_callee < MIN_AUDIO_PACKETS and to_caller < MIN_AUDIO_PACKETS:
+    connected = _connected_ns(call, [s for s, _ in mine])
+
+    def carries(direction: str, reachable: bool) -> bool:
+        return _carries_audio([s for s, b in mine if b.direction == direction
+                               and not (reachable and is_private(s.dst_ip) and not is_private(s.src_ip))], connected)
+
+    # A burst one way and nothing at all the other way is one-way audio, as it is with more packets; a few packets
+    # both ways are no audio.
+    burst_only = min(to_callee, to_caller) == 0 and max(to_callee, to_caller) >= MIN_SPARSE_PACKETS
+    if not carries("caller->callee", False) and not carries("callee->caller", False) and not burst_only:
+        detail = ("no audio in either direction" if not to_callee + to_caller else
+                  f"no audio in either direction (only {to_callee} packets caller->callee and {to_caller} "
+                  f"callee->caller)")
         return MediaVerdict(verdict="no-rtp", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
-                            detail="no audio in either direction", **base)
+                            detail=detail, **base)
     unreachable = next((f"{s.dst_ip}:{s.dst_port}" for s, _ in mine
                         if is_private(s.dst_ip) and not is_private(s.src_ip)), None)
     # A direction whose packets all went to an address the receiver cannot be reached at is missing too.
-    reach_callee = sum(s.packets for s, b in mine if b.direction == "caller->callee"
-                       and not (is_private(s.dst_ip) and not is_private(s.src_ip)))
-    reach_caller = sum(s.packets for s, b in mine if b.direction == "callee->caller"
-                       and not (is_private(s.dst_ip) and not is_private(s.src_ip)))
+    reach_callee = carries("caller->callee", True)
+    reach_caller = carries("callee->caller", True)
     stopped = _stopped_early(call, [s for s, _ in mine])
-    if reach_callee >= MIN_AUDIO_PACKETS and reach_caller >= MIN_AUDIO_PACKETS:
+    if reach_callee and reach_caller:
         detail = "audio flows both ways"
         if stopped is not None:
             detail += f", but stops {stopped:.1f} s before the call ends"
         return MediaVerdict(verdict="two-way", missing_direction=None, unreachable_target=unreachable,
                             private_target_from_public=private_from_public, stopped_early_s=stopped,
                             detail=detail, **base)
-    missing = "caller->callee" if reach_callee < MIN_AUDIO_PACKETS else "callee->caller"
+    if reach_callee == reach_caller:  # neither reaches: the one that carried nothing at all is missing
+        missing = "callee->caller" if to_callee and not to_caller else "caller->callee"
+    else:
+        missing = "caller->callee" if not reach_callee else "callee->caller"
     who = "the callee hears nothing" if missing == "caller->callee" else "the caller hears nothing"
     sent = to_callee if missing == "caller->callee" else to_caller
-    if sent >= MIN_AUDIO_PACKETS and unreachable:
+    if carries(missing, False) and unreachable:
         detail = f"one-way audio: {who}; {sent} packets were sent to {unreachable}, a private address the " \
                  f"receiver cannot be reached at from the public side"
+    elif sent:
+        # A few packets are not audio: say how few against the call, not "hears nothing (24 packets)".
+        span = _span_ns([s for s, b in mine if b.direction == missing])
+        detail = (f"one-way audio: {who} (only {sent} packets {missing}, over {span / 1e9:.1f} s of the "
+                  f"{connected / 1e9:.1f} s the call was connected)")
     else:
-        detail = f"one-way audio: {who} ({sent} packets {missing})"
+        detail = f"one-way audio: {who} (0 packets {missing})"
     return MediaVerdict(verdict="one-way", missing_direction=missing, unreachable_target=unreachable,
                         private_target_from_public=private_from_public, stopped_early_s=stopped, detail=detail,
                         **base)
+
+
+def _span_ns(streams: Sequence[StreamLike]) -> int:
+    return max(s.end_ns for s in streams) - min(s.start_ns for s in streams) if streams else 0
+
+
+def _connected_ns(call: Call, streams: Sequence[StreamLike]) -> int:
+    """From the answer (the first 2xx to the INVITE, else the call's start) to the BYE, else to the last message or
+    RTP packet of the call."""
+    answer = next((m.ts_ns for m in call.messages if m.status_code and 200 <= m.status_code < 300
+                   and m.cseq_method == "INVITE"), call.start_ns)
+    end = next((m.ts_ns for m in call.messages if m.frame == call.bye_frame), None) if call.bye_frame else None
+    if end is None:
+        end = max([m.ts_ns for m in call.messages] + [s.end_ns for s in streams] + [answer])
+    return max(end - answer, 0)
+
+
+def _carries_audio(streams: Sequence[StreamLike], connected_ns: int) -> bool:
+    """Whether one direction's streams carry audio: MIN_AUDIO_PACKETS packets, or fewer that keep coming for most of
+    the connected call (silence suppression: VAD and RFC 3389 comfort noise send a few packets a second or less;
+    a short call sends few). A burst at the start of a long call does not."""
+    packets = sum(s.packets for s in streams)
+    if packets >= MIN_AUDIO_PACKETS:
+        return True
+    if packets < MIN_SPARSE_PACKETS or connected_ns <= 0:
+        return False
+    span = _span_ns(streams)
+    return span >= SPARSE_SPAN_SHARE * connected_ns and span / (packets - 1) <= MEDIA_STOPPED_S * 1e9
 
 
 def _stopped_early(call: Call, streams: Sequence[StreamLike]) -> float | None:
@@ -241,16 +339,43 @@ class CallMedia:
     info_dtmf: tuple[tuple[int, str, int | None], ...]  # SIP INFO DTMF (frame, digit, duration ms)
 
 
-def stream_quality(s: RtpStreamStats) -> EModelResult | None:
+def stream_quality(s: RtpStreamStats, sdp_ptime_ms: float | None = None) -> EModelResult | None:
     """The E-model of a stream from what was measured: network loss, the packets a 50 ms jitter buffer would
-    discard, the burstiness of the loss (RULES.md §1.3, §1.4)."""
+    discard, the burstiness of the loss (RULES.md §1.3, §1.4), and the packetization in the delay estimate: the
+    stream's measured packet time, else `sdp_ptime_ms` (the SDP a=ptime), else the codec's default (G.107 §7.4
+    counts the packetization in the mouth-to-ear delay Ta; a 40 ms stream is not rated as a 20 ms one)."""
+    from .quality import rate_stream  # noqa: PLC0415 (kept local: only this function of the module uses it)
+
     if not s.codec or s.packets < MIN_AUDIO_PACKETS:
         return None
     expected = max(s.expected, s.packets, 1)
+    # The RTP clock fits the stream when its timestamps advance at the clock's rate against arrival time, the test
+    # of codec.timestamp-clock-mismatch (10 % over at least 50 packets and 1 s) or a 5 % drift fit. When it does
+    # not (an L16 stream stamped at 8000 Hz under an 11025 Hz rtpmap), transit and jitter in timestamp units
+    # grow with time and every packet looks late: RFC 3550 §6.4.1 jitter needs the payload's clock. The discards
+    # are then not rated rather than blamed on the network (the mismatch finding reports the fault).
+    clock_ok = True
+    if s.clock_rate and s.timestamp_span and s.packets >= 50 and s.duration_s >= 1.0:
+        clock_ok = abs(s.timestamp_span / s.duration_s / s.clock_rate - 1) <= 0.10
+    if s.clock_drift_ppm is not None and abs(s.clock_drift_ppm) >= 50_000:
+        clock_ok = False
+    # Measured packet time: timestamp units per sequence number (exact: 320 units at 8000 Hz is 40 ms), or the
+    # arrival interval when the clock is wrong. Only without talkspurt gaps (one marker bit at most, RFC 3551
+    # §4.1): silence suppression stretches both means beyond the packet time.
+    ptime = None
+    if s.expected >= 2 and s.markers <= 1 and not s.timestamp_jumps and not s.sequence_restarts:
+        if clock_ok and s.clock_rate and s.timestamp_span:
+            ptime = s.timestamp_span * 1000.0 / s.clock_rate / (s.expected - 1)
+        elif s.duration_s > 0:
+            ptime = s.duration_s * 1000.0 / (s.expected - 1)
+        ptime = round(ptime, 1) if ptime is not None and 2.5 <= ptime <= 200 else None
+    if ptime is None and sdp_ptime_ms:
+        ptime = float(sdp_ptime_ms)
     # Inputs rounded to 1e-4 (far below what changes a MOS shown to two decimals) so that the many streams of
     # a large capture with the same figures share one computation.
-    return _quality(s.codec, round(max(s.lost, 0) * 100.0 / expected, 4), round(s.late_50ms * 100.0 / expected, 4),
-                    round(s.burst_ratio or 1.0, 4))
+    discard = round(s.late_50ms * 100.0 / expected, 4) if clock_ok else 0.0
+    return rate_stream(s.codec, round(max(s.lost, 0) * 100.0 / expected, 4), discard, round(s.burst_ratio or 1.0, 4),
+                       ptime, clock_ok)
 
 
 @lru_cache(maxsize=8192)
@@ -264,17 +389,19 @@ def _quality(codec_name: str, loss_pct: float, discard_pct: float, burst: float)
 def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: int,
                 ) -> tuple[tuple[MediaStream, ...], tuple[CallMedia, ...]]:
     """Bind every RTP-like stream to its call, rate it, and give each call its verdict and DTMF."""
-    kept = [k for k, s in enumerate(result.streams) if s.rtp_like]
+    # A flow that failed the capture layer's sequence test is still RTP when it was sent to an address and port the
+    # SDP of a call announced (RFC 3264) and has MIN_SPARSE_PACKETS packets: a capture that kept only some packets
+    # of a stream (5 packets, sequence numbers 300 apart) or a short stream must not read as "no RTP at all".
+    sdp = {(m.address, m.port) for c in calls for n in c.negotiations for m in n.offer + (n.answer or ())
+           if m.address and m.port}
+    kept = [k for k, s in enumerate(result.streams)
+            if s.rtp_like or (s.packets >= MIN_SPARSE_PACKETS and (s.dst_ip, s.dst_port) in sdp)]
     stats = [result.streams[k] for k in kept]
     bindings = bind_streams(stats, calls, capture_end_ns)
     streams = tuple(MediaStream(s, b, stream_quality(s), result.series_of(k))
                     for k, s, b in zip(kept, stats, bindings))
     # DTMF events name their stream by its index in result.streams; find the call that stream was bound to.
-    call_of_stream = {}
-    bound = iter(zip(stats, bindings))
-    for k, s in enumerate(result.streams):
-        if s.rtp_like:
-            call_of_stream[k] = next(bound)[1].call_id
+    call_of_stream = {k: b.call_id for k, b in zip(kept, bindings)}
     by_call: dict[str | None, list[int]] = {}
     for i, m in enumerate(streams):
         by_call.setdefault(m.call_id, []).append(i)

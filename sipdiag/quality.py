@@ -15,14 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from sipdiag.codecs import WIDEBAND, Codec, codec_info
 
 __all__ = [
     "DELAY_MODELS", "DEVICE_DELAY_MS", "R0_NARROWBAND", "R0_WIDEBAND", "WIDEBAND_RATIO", "EModelInputs",
-    "EModelResult", "Factor", "G107Rating", "QualityBand", "band_for_mos", "burst_ratio", "delay_impairment",
-    "effective_loss_pct", "g107_rating", "ie_eff", "mos_from_r", "quality_band", "r_factor",
+    "EModelResult", "Factor", "G107Rating", "QualityBand", "band_for_mos", "burst_ratio", "customer_cause",
+    "delay_impairment", "effective_loss_pct", "g107_rating", "ie_eff", "mos_from_r", "quality_band", "r_factor",
+    "rate_stream",
 ]  # fmt: skip
 
 #: R with every G.107 default (Ro 94.77 − Is 1.41 − Id 0.15 at Ta = 0): the G.711 ceiling, MOS 4.41 (RULES.md §1.4;
@@ -257,6 +259,10 @@ class EModelInputs:
     adaptive_buffer: bool
     delay_model: str
     advantage: float
+    # False when the late discards could not be computed (the RTP clock does not fit the stream): discard_pct is 0
+    # then because nothing can be said, not because nothing was late.
+    discards_rated: bool = True
+    ptime_ms: float | None = None  # the packetization used in the delay estimate
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +311,7 @@ def r_factor(
     plc: bool = True,
     advantage: float = 0.0,
     delay_model: str = "approximation",
+    discards_rated: bool = True,
 ) -> EModelResult:
     """Rate one stream with the E-model and say what took R down.
 
@@ -324,6 +331,10 @@ def r_factor(
     :param plc: the receiver conceals lost packets; False uses `Codec.bpl_no_plc` where the codec has one (G.711).
     :param advantage: advantage factor A, 0 for wirebound (G.107 §7.6; at most 20).
     :param delay_model: "approximation" (default) or "g107", see `delay_impairment`.
+    :param discards_rated: False when the jitter-buffer discards are unknown: the stream's RTP timestamps do not
+        follow its clock (codec.timestamp-clock-mismatch), so transit and jitter measured in timestamp units are
+        meaningless (RFC 3550 §6.4.1 assumes the payload's clock). `discard_pct` must then be 0; the factor says
+        "not rated" and the result is an estimate.
 
     How R0 − R is shared between the factors (they add up to it, to float rounding):
 
@@ -347,6 +358,9 @@ def r_factor(
         raise ValueError(f"advantage factor A must be within 0..{ADVANTAGE_MAX:g} (G.107 Table 3), not {advantage!r}")
     if delay_model not in DELAY_MODELS:
         raise ValueError(f"delay model must be one of {DELAY_MODELS}, not {delay_model!r}")
+    if not discards_rated and discard_pct:
+        raise ValueError("discard_pct must be 0 when the discards are not rated")
+    packetization = float(ptime_ms) if ptime_ms is not None else float(entry.ptime_ms)
     wideband = entry.scale == WIDEBAND
     r0 = R0_WIDEBAND if wideband else R0_NARROWBAND
     bpl = entry.bpl_no_plc if not plc and entry.bpl_no_plc is not None else entry.bpl
@@ -358,7 +372,7 @@ def r_factor(
     else:
         parts = ((("network", network_delay_ms),) if network_delay_ms is not None else ()) + (
             ("jitter buffer", jitter_buffer_ms),
-            ("packetization", ptime_ms if ptime_ms is not None else float(entry.ptime_ms)),
+            ("packetization", packetization),
             ("codec", entry.algorithmic_delay_ms),
             ("devices", DEVICE_DELAY_MS),
         )
@@ -382,7 +396,7 @@ def r_factor(
         codec=entry, scale=entry.scale, ie=entry.ie, bpl=bpl, plc=plc, loss_pct=loss_pct, discard_pct=discard_pct,
         ppl_pct=ppl, burst_ratio=burst, ta_ms=ta, delay_estimated=one_way_delay_ms is None, delay_parts=parts,
         jitter_buffer_ms=jitter_buffer_ms, adaptive_buffer=adaptive_buffer, delay_model=delay_model,
-        advantage=advantage,
+        advantage=advantage, discards_rated=discards_rated, ptime_ms=packetization,
     )  # fmt: skip
     factors = tuple(Factor(name, value, _explain(name, inputs)) for name, value in points.items())
     if advantage:
@@ -393,6 +407,8 @@ def r_factor(
         reasons.append(f"provisional Ie {entry.ie:g} for {entry.description} ({entry.source})")
     if ppl > 0 and not entry.bpl_standard:
         reasons.append(f"provisional Bpl {bpl:g} for {entry.description}")
+    if not discards_rated:
+        reasons.append("jitter-buffer discards not rated: the RTP timestamps do not follow the codec clock")
     if wideband:
         reasons.append("wideband scale (G.107.1) with loss and delay terms not verified in the Recommendation")
     r_nb = r / WIDEBAND_RATIO if wideband else r
@@ -406,6 +422,19 @@ def r_factor(
     )  # fmt: skip
 
 
+@lru_cache(maxsize=8192)
+def rate_stream(codec_name: str, loss_pct: float, discard_pct: float, burst: float, ptime_ms: float | None = None,
+                discards_rated: bool = True) -> EModelResult | None:
+    """`r_factor` for the figures of one measured stream (50 ms fixed buffer, unknown network delay), cached: the
+    many streams of a large capture with the same figures share one computation. None for a codec the E-model has
+    no values for. `ptime_ms` also picks the codec mode (iLBC 20/30 ms) as `codec_info` does."""
+    codec = codec_info(codec_name, ptime_ms=ptime_ms)
+    if codec is None:
+        return None
+    return r_factor(codec=codec, loss_pct=loss_pct, discard_pct=discard_pct, burst_ratio=burst, ptime_ms=ptime_ms,
+                    discards_rated=discards_rated)
+
+
 # -------------------------------------------------------------------------------------------------------- texts
 
 _CAUSES = {
@@ -415,6 +444,28 @@ _CAUSES = {
     "jitter-buffer": "packets arriving too late (jitter)",
     "delay": "delay",
 }
+
+
+#: What a customer text calls each factor (the raw factor name stays in the evidence for engineers): the words a
+#: caller understands, in English and Russian. "jitter-buffer" is the share of packets a jitter buffer would drop
+#: as late (RULES.md §1.3; RFC 3611 §4.7.5 discarded packets), so the caller hears uneven delivery, not "jitter".
+CUSTOMER_CAUSES: dict[str, dict[str, str]] = {
+    "codec": {"en": "the codec (voice compression) in use", "ru": "используемый кодек (сжатие голоса)"},
+    "loss": {"en": "sound packets lost on the way", "ru": "потеря пакетов звука по пути"},
+    "burst": {"en": "sound packets lost several at a time", "ru": "потеря пакетов звука пачками"},
+    "jitter-buffer": {"en": "uneven delivery of the sound packets", "ru": "неравномерная доставка пакетов звука"},
+    "delay": {"en": "the delay before the other side hears you", "ru": "задержка, с которой собеседник вас слышит"},
+    "advantage": {"en": "the expectations of the service", "ru": "ожидания от услуги"},
+}
+
+
+def customer_cause(name: str, lang: str = "en") -> str:
+    """A factor's name (`Factor.name`) in words for a customer text: `customer_cause("jitter-buffer", "ru")` is
+    "неравномерная доставка пакетов звука". An unknown name or language falls back to English, then the name."""
+    words = CUSTOMER_CAUSES.get(name)
+    if words is None:
+        return name
+    return words.get(lang, words["en"])
 
 
 def _pct(value: float) -> str:
@@ -449,6 +500,9 @@ def _explain(name: str, inputs: EModelInputs) -> str:
             if inputs.adaptive_buffer
             else f"a {inputs.jitter_buffer_ms:g} ms buffer"
         )
+        if not inputs.discards_rated:
+            return (f"late discards for {buffer} not rated: the RTP timestamps do not follow the codec clock "
+                    "(codec.timestamp-clock-mismatch), so jitter in timestamp units is meaningless")
         if inputs.discard_pct == 0:
             return f"no packet arrives too late for {buffer}"
         return f"{_pct(inputs.discard_pct)} % would arrive too late for {buffer}"

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
+from ..quality import customer_cause
 from . import Hit, Severity, check
 from .settings import setting
 
@@ -112,7 +113,10 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     thresholds = "/".join(f"{limit:g}" for limit, _ in reversed(limits))  # minor/major/critical, as configured
     for m in analysis.streams:
         s = m.stats
-        if m.call_id is None or s.loss_pct < limits[-1][0]:
+        # A flow kept only because it went to an SDP address (sipdiag.media.build_media) failed the capture layer's
+        # sequence test: its "loss" is the packets the capture did not keep (5 packets with sequence numbers 300
+        # apart), not a measurement of the network (RFC 3550 A.1 probation).
+        if m.call_id is None or not s.rtp_like or s.loss_pct < limits[-1][0]:
             continue
         severity = next(sev for limit, sev in limits if s.loss_pct >= limit)
         q = m.quality
@@ -135,11 +139,11 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
               "происходит ли это при каждом звонке.",
     },
     engineer={
-        "en": "{subject}: answered (frame {answer_frame}), {duration_s} s long, no RTP in either direction at "
-              "this capture point; SDP media: {media}. {vantage_en} Check that the capture covers the media ports, "
+        "en": "{subject}: answered (frame {answer_frame}), {duration_s} s long, {rtp_en} at this capture "
+              "point; SDP media: {media}. {vantage_en} Check that the capture covers the media ports, "
               "then the firewall/NAT for the RTP range and ICE/DTLS if used (RFC 3264, RFC 8445).",
-        "ru": "{subject_ru}: отвечен (кадр {answer_frame}), длительность {duration_s} с, RTP нет ни в одну "
-              "сторону в точке захвата; медиа в SDP: {media}. {vantage_ru} Убедитесь, что захват покрывает "
+        "ru": "{subject_ru}: отвечен (кадр {answer_frame}), длительность {duration_s} с, {rtp_ru} в точке "
+              "захвата; медиа в SDP: {media}. {vantage_ru} Убедитесь, что захват покрывает "
               "медиапорты, затем проверьте межсетевой экран/NAT для диапазона RTP и ICE/DTLS, если используется "
               "(RFC 3264, RFC 8445).",
     },
@@ -153,8 +157,12 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
     call never appear in any packet of the capture, or several answered calls and not one RTP packet are seen, the
     capture point most likely does not see the media path (a signalling-only filter, an SBC port that carries SIP
     only, media relayed elsewhere, anonymised addresses). Those calls are summed up in one information finding of
-    low confidence instead of a critical one each. A single call without RTP in a capture without any RTP keeps
-    its severity, with medium confidence: it may be either.
+    low confidence instead of a critical one each. A capture without a single RTP packet says nothing about the
+    sound of its calls, even of a single one, so its silent calls are summed up the same way (the customer is not
+    told "there was no sound" as a fact). A call captured on both sides of a B2BUA or SBC whose other leg
+    (sipdiag.correlate.link_legs) carries RTP is not silent: its media was not at this capture point for this leg,
+    an information finding of medium confidence. A call that switched to fax (T.38, RFC 3362) is not called a call
+    without sound.
 
     ## Why it matters
     "The call connects but I hear nothing and they hear nothing": media blocked, both sides behind NAT without a
@@ -179,39 +187,63 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
         return
     seen = _hosts_seen(analysis)
     any_rtp = any(m.stats.packets for m in analysis.streams)
-    answered = sum(1 for c in analysis.calls if c.outcome == "answered")
-    unseen = [c for c in silent if not _media_hosts(c) & seen]
-    # Several answered calls and not one RTP packet: the capture does not carry media, whatever the calls did.
-    blind = unseen if any_rtp or answered < MIN_CALLS_FOR_BLIND_CAPTURE else silent
+    by_id = {c.call_id: c for c in analysis.calls}
+    on_leg = {c.call_id: found for c in silent if (found := _leg_with_media(analysis, c, by_id)) is not None}
+    rest = [c for c in silent if c.call_id not in on_leg]
+    # Not one RTP packet in the capture: it says nothing about the calls' sound, even for a single call (a
+    # signalling-only capture, RULES.md §0.2). With RTP elsewhere, a call whose SDP media hosts never appear in any
+    # packet (and none of whose RTP was seen) is out of the capture's view the same way.
+    unseen = [c for c in rest if not _media_hosts(c) & seen and not _packets(analysis, c)]
+    blind = unseen if any_rtp else rest
     for call in silent:
         if call in blind:
             continue
-        values = _no_rtp_values(call)
-        if any_rtp:
+        values = _no_rtp_values(call, analysis)
+        if call.call_id in on_leg:
+            leg, packets = on_leg[call.call_id]
+            values.update(
+                lead_en="The sound of this call was recorded on its other leg (the connection on the other side of "
+                        "our equipment), not on this one, so this leg alone does not show a sound problem.",
+                lead_ru="Звук этого звонка записан на другом его плече (соединении по другую сторону нашего "
+                        "оборудования), а не на этом, поэтому само это плечо не говорит о проблеме со звуком.",
+                vantage_en=f"Its media was seen on the linked leg {leg.call_id} ({leg.rule}; {packets} RTP packets), "
+                           f"not at this capture point for this leg: a vantage-point gap, not a silent call.",
+                vantage_ru=f"Его медиа видно на связанном плече {leg.call_id} ({leg.rule}; RTP-пакетов: {packets}), "
+                           f"но не в этой точке захвата для этого плеча: это ограничение точки захвата, а не вызов "
+                           f"без звука.",
+                linked_leg=leg.call_id)
+            yield Hit(call.call_id, (values["answer_frame"],), values, severity=Severity.INFO, confidence="medium")
+        elif any(m.stats.packets for m in analysis.streams if m.call_id != call.call_id):
             values.update(vantage_en="Other calls of this capture carry RTP, so the capture point sees media.",
                           vantage_ru="Другие вызовы в этом захвате несут RTP, значит, точка захвата видит медиа.")
             yield Hit(call.call_id, (values["answer_frame"],), values)
         else:
-            values.update(vantage_en="The capture holds no RTP at all: it may see signalling only.",
-                          vantage_ru="В захвате нет RTP вообще: возможно, он видит только сигнализацию.")
+            values.update(vantage_en="This call's few RTP packets are the only ones of the capture.",
+                          vantage_ru="Немногие RTP-пакеты этого вызова — единственные в захвате.")
             yield Hit(call.call_id, (values["answer_frame"],), values, confidence="medium")
     if blind:
-        first = _no_rtp_values(blind[0])
+        first = _no_rtp_values(blind[0], analysis)
         hosts = sorted({h for c in blind for h in _media_hosts(c)} - seen)
+        answered = sum(1 for c in analysis.calls if c.outcome == "answered")
         why_en = (f"the SDP media addresses ({', '.join(hosts[:5])}{' ...' if len(hosts) > 5 else ''}) never "
                   f"appear in any packet of the capture" if hosts else
-                  f"{answered} answered calls and not one RTP packet in the capture")
+                  f"not one RTP packet in the capture ({answered} answered call{'s' if answered != 1 else ''})")
         why_ru = (f"медиаадреса из SDP ({', '.join(hosts[:5])}{' ...' if len(hosts) > 5 else ''}) не встречаются "
                   f"ни в одном пакете захвата" if hosts else
-                  f"{answered} отвеченных вызовов и ни одного RTP-пакета в захвате")
+                  f"ни одного RTP-пакета в захвате (отвеченных вызовов: {answered})")
+        fax = any(_fax(c) for c in blind)
         first.update(
             subject=f"{len(blind)} answered call(s), the first {blind[0].call_id}",
             subject_ru=f"{len(blind)} отвеченных вызовов, первый {blind[0].call_id}", calls=len(blind),
             call_ids=[c.call_id for c in blind[:20]], unseen_media_hosts=hosts[:20],
-            lead_en="The recording of your calls we received does not include their sound, so we cannot judge the "
-                    "audio from it yet.",
-            lead_ru="В полученной записи ваших звонков нет звука, поэтому оценить по ней качество звука пока "
-                    "нельзя.",
+            lead_en=("The recording of your calls we received does not include their sound or fax data, so we "
+                     "cannot judge them from it yet." if fax else
+                     "The recording of your calls we received does not include their sound, so we cannot judge the "
+                     "audio from it yet."),
+            lead_ru=("В полученной записи ваших звонков нет ни звука, ни данных факса, поэтому оценить их по ней "
+                     "пока нельзя." if fax else
+                     "В полученной записи ваших звонков нет звука, поэтому оценить по ней качество звука пока "
+                     "нельзя."),
             vantage_en=f"The capture may not see the media path: {why_en}; no audio problem can be concluded "
                        f"from it.",
             vantage_ru=f"Точка захвата, возможно, не видит путь медиа: {why_ru}; вывода о проблеме со звуком "
@@ -220,17 +252,51 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
                   severity=Severity.INFO, confidence="low")
 
 
-# Answered calls needed before "no RTP anywhere" says more about the capture than about the calls (one silent
-# call in a capture of its own may be either).
-MIN_CALLS_FOR_BLIND_CAPTURE = 2
+def _fax(call) -> bool:
+    """The call switched to fax: T.38 over UDPTL (an image m-line, RFC 3362) was offered in it."""
+    return any(m.media == "image" for n in call.negotiations for m in n.offer + (n.answer or ()))
 
 
-def _no_rtp_values(call) -> dict:
+def _packets(analysis: Analysis, call) -> tuple[int, int]:
+    """RTP packets of the call caller->callee and callee->caller (below the verdict's audio threshold here)."""
+    media = analysis.media_of(call)
+    if media is None:
+        return 0, 0
+    return media.verdict.packets_to_callee, media.verdict.packets_to_caller
+
+
+def _leg_with_media(analysis: Analysis, call, by_id: dict):
+    """(leg, RTP packets) of the first leg linked to the call (a B2BUA/SBC captured on both sides, sipdiag.correlate
+    link_legs) whose streams carry RTP, else None."""
+    for leg in call.legs:
+        other = by_id.get(leg.call_id)
+        media = analysis.media_of(other) if other is not None else None
+        packets = sum(analysis.streams[i].stats.packets for i in media.streams) if media is not None else 0
+        if packets:
+            return leg, packets
+    return None
+
+
+def _no_rtp_values(call, analysis: Analysis | None = None) -> dict:
     answer_frame = next((m.frame for m in call.messages if m.status_code and 200 <= m.status_code < 300
                          and m.cseq_method == "INVITE"), call.first_frame)
+    to_callee, to_caller = _packets(analysis, call) if analysis is not None else (0, 0)
+    if to_callee or to_caller:
+        rtp_en = (f"only {to_callee + to_caller} RTP packets ({to_callee} caller->callee, {to_caller} "
+                  f"callee->caller), too few to carry audio,")
+        rtp_ru = (f"лишь {to_callee + to_caller} RTP-пакетов ({to_callee} от вызывающего, {to_caller} от "
+                  f"вызываемого), слишком мало для звука,")
+        lead_en, lead_ru = ("Your call connected but almost no sound got through.",
+                            "Звонок соединился, но звука почти не было.")
+    else:
+        rtp_en, rtp_ru = "no RTP in either direction", "RTP нет ни в одну сторону"
+        lead_en, lead_ru = ("Your call connected but there was no sound at all.",
+                            "Звонок соединился, но звука не было совсем.")
+    if _fax(call):  # T.38 (RFC 3362): a fax call, whose media is not sound
+        lead_en = "Your fax call connected, but neither sound nor fax data was seen on it."
+        lead_ru = "Факсовый звонок соединился, но на нём не было видно ни звука, ни данных факса."
     return {"call_id": call.call_id, "subject": f"Call {call.call_id}", "subject_ru": f"Вызов {call.call_id}",
-            "lead_en": "Your call connected but there was no sound at all.",
-            "lead_ru": "Звонок соединился, но звука не было совсем.",
+            "lead_en": lead_en, "lead_ru": lead_ru, "rtp_en": rtp_en, "rtp_ru": rtp_ru,
             "answer_frame": answer_frame, "duration_s": call.duration_s,
             "media": ", ".join(f"{m.address}:{m.port}" for n in call.negotiations
                                for m in n.offer + (n.answer or ()) if m.port)}
@@ -304,6 +370,8 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
             "call_id": m.call_id, "stream": f"{s.src_ip}:{s.src_port} -> {s.dst_ip}:{s.dst_port} 0x{s.ssrc:08x}",
             "direction": m.binding.direction, "r_factor": round(q.r_factor, 1), "mos": round(q.mos, 2),
             "estimate": " (estimate)" if q.estimate else "", "summary": q.summary,
-            "main_cause_en": f"The main cause is {top.name}." if top else "",
-            "main_cause_ru": f"Главная причина: {top.name}." if top else "",
+            # the customer reads the factor in words; the engineer keeps its name
+            "main_cause_en": f"The main cause is {customer_cause(top.name, 'en')}." if top else "",
+            "main_cause_ru": f"Главная причина: {customer_cause(top.name, 'ru')}." if top else "",
+            "main_factor": top.name if top else None,
         }, severity=severity)
