@@ -113,7 +113,7 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
     """The findings with their cause/symptom links set and a call's NAT observations folded into its cause.
 
     Order is kept (worst first); positions in `cause`/`explains` refer to the returned tuple."""
-    if not any(f.rule in CAUSES for f in findings):
+    if not any(f.rule in CAUSES or f.rule in ATTACKS for f in findings):
         return tuple(findings)
     aors_of_call: dict[str, tuple[str, ...]] = {}
     if analysis is not None:
@@ -163,6 +163,14 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
         if best is not None and not _leads_to(cause_of, best[-1], i):
             cause_of[i] = best[-1]
 
+    # The calls an attacking source made (toll-fraud attempts, a scanner's or password guesser's INVITEs) are
+    # explained by the attack, whatever else their findings say (RULES.md §2 precedence: a security cause
+    # before any service symptom): their failures, timeouts and media faults are the attack's evidence, not a
+    # service problem to report to the customer (RFC 3261 §26.1 describes these threats).
+    for i, j in _attack_links(findings, analysis).items():
+        if not _leads_to(cause_of, j, i):
+            cause_of[i] = j
+
     folded = _fold(findings, cause_of)
     keep = [i for i in range(len(findings)) if i not in folded]
     new_index = {old: new for new, old in enumerate(keep)}
@@ -181,6 +189,45 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
             cause=new_index[cause_of[old]] if old in cause_of else None,
             explains=tuple(new_index[s] for s in sorted(explains.get(old, ())))))
     return tuple(out)
+
+
+# Security findings that explain the findings of the calls their source made, strongest first (a toll-fraud
+# finding is about those very calls; a password guesser or a scanner calling out is the same attacker).
+ATTACKS = ("sec.toll-fraud-attempt", "sec.bruteforce-auth", "sec.scanner-detected")
+
+
+def _attack_sources(f: Finding) -> set[str]:
+    """The attacking host addresses a security finding names (`source`, or the `sources` list it quotes)."""
+    out: set[str] = set()
+    for key in ("source", "sources"):
+        value = f.evidence.get(key)
+        if isinstance(value, str):
+            out.update(v.strip().strip("[]") for v in value.split(",") if v.strip() and v.strip() != "...")
+    out.discard("...")
+    return out
+
+
+def _attack_links(findings: Sequence[Finding], analysis: Analysis | None) -> dict[int, int]:
+    """Finding index -> the security finding explaining it, for findings about a call whose caller is an
+    attacking source a security finding names. NAT observations (FOLDED) are left to the folding, as for any
+    other call."""
+    if analysis is None:
+        return {}
+    attacker_of: dict[str, int] = {}  # host -> the strongest security finding naming it
+    for rule in ATTACKS:
+        for j, f in enumerate(findings):
+            if f.rule == rule:
+                for host in _attack_sources(f):
+                    attacker_of.setdefault(host, j)
+    if not attacker_of:
+        return {}
+    cause_of_call: dict[str, int] = {}
+    for c in analysis.calls:
+        host = c.caller_address.rsplit(":", 1)[0].strip("[]")
+        if host in attacker_of:
+            cause_of_call[c.call_id] = attacker_of[host]
+    return {i: cause_of_call[f.call_id] for i, f in enumerate(findings)
+            if f.call_id in cause_of_call and f.category != "security" and f.rule not in FOLDED}
 
 
 def _leads_to(cause_of: dict[int, int], start: int, target: int) -> bool:

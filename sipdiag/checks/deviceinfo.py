@@ -36,6 +36,7 @@ class DeviceIndex:
         self._analysis = analysis
         self._calls: dict[str, Call] | None = None
         self._reg_agents: dict[str, str] | None = None
+        self._party_agents: dict[str, dict[str, str]] | None = None
 
     def _call(self, call_id: str) -> Call | None:
         if self._calls is None:
@@ -50,6 +51,15 @@ class DeviceIndex:
                     self._reg_agents.setdefault(r.aor, r.user_agent)
         return self._reg_agents.get(aor)
 
+    def _agents(self, call: Call) -> dict[str, str]:
+        """party_agents of a call, once per call (it may read the call's full messages)."""
+        if self._party_agents is None:
+            self._party_agents = {}
+        agents = self._party_agents.get(call.call_id)
+        if agents is None:
+            agents = self._party_agents[call.call_id] = party_agents(call, self._analysis)
+        return agents
+
     def device_for(self, hit: Hit) -> tuple[str, Device] | None:
         """(party, device) for the hit, or None when no User-Agent involved is in the knowledge base."""
         values = hit.values
@@ -58,7 +68,7 @@ class DeviceIndex:
             return "source", d
         if hit.call_id is not None and (call := self._call(hit.call_id)) is not None:
             first = values.get("role") if values.get("role") in ("caller", "callee") else "caller"
-            agents = party_agents(call)
+            agents = self._agents(call)
             for party in (first, "callee" if first == "caller" else "caller"):
                 if (d := identify(agents.get(party))) is not None:
                     return party, d
@@ -72,22 +82,40 @@ class DeviceIndex:
         return None
 
 
-def party_agents(call: Call) -> dict[str, str]:
-    """The caller's and callee's User-Agent (or Server) strings: the caller's from its initial INVITE, the callee's
-    from a request it sent, else the first other string the call carried (its responses' Server header)."""
+def party_agents(call: Call, analysis: Analysis | None = None) -> dict[str, str]:
+    """The caller's and callee's User-Agent (or Server) strings, each from a message that party sent (RFC 3261
+    §20.41 User-Agent names the UAC that sent a request, §20.35 Server the UAS that sent a response): requests
+    from the caller's address and responses to them are the caller's and the callee's; requests from the callee's
+    address and responses to them the other way round. A string is never given to a party by its position among
+    the call's strings: a callee that alone names itself (only in its 200 OK) must not become the caller."""
     out: dict[str, str] = {}
     for t in call.transactions:
         if t.user_agent and t.src == call.caller_address and not t.in_dialog and t.method == "INVITE":
             out.setdefault("caller", t.user_agent)
         elif t.user_agent and t.src == call.callee_address:
             out.setdefault("callee", t.user_agent)
-    if "callee" not in out:
-        other = next((ua for ua in call.user_agents if ua != out.get("caller")), None)
-        if other is not None and (len(call.user_agents) > 1 or "caller" in out):
-            out["callee"] = other
-    if "caller" not in out and call.user_agents and call.user_agents[0] != out.get("callee"):
-        out["caller"] = call.user_agents[0]
+    if ("caller" in out and "callee" in out) or analysis is None or not analysis.messages:
+        return out
+    frames = {ref.frame for ref in call.messages if not ref.retransmission}
+    for m in _messages_of(analysis, frames):
+        ua = m.user_agent
+        if not ua:
+            continue
+        sender = f"[{m.src_ip}]:{m.src_port}" if ":" in m.src_ip else f"{m.src_ip}:{m.src_port}"
+        receiver = f"[{m.dst_ip}]:{m.dst_port}" if ":" in m.dst_ip else f"{m.dst_ip}:{m.dst_port}"
+        if sender == call.caller_address or (not m.is_request and receiver == call.callee_address):
+            party = "caller"
+        elif sender == call.callee_address or (not m.is_request and receiver == call.caller_address):
+            party = "callee"
+        else:
+            continue  # another leg (a B2BUA's far side): neither party's device
+        out.setdefault(party, ua[:200])
     return out
+
+
+def _messages_of(analysis: Analysis, frames: set[int]):
+    """The kept full messages (Analysis.messages) of the given frames, in frame order."""
+    return [m for m in analysis.messages if m.frame in frames] if frames else []
 
 
 def device_evidence(party: str, device: Device) -> dict[str, Any]:

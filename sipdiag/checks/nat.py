@@ -94,11 +94,11 @@ def private_contact(analysis: Analysis) -> Iterator[Hit]:
               "{effect_ru}",
     },
     engineer={
-        "en": "Call {call_id}: the {role}'s SDP (frame {frame}) has c= {address}:{port} (private) while its signalling "
-              "comes from public {source}. {effect_engineer} Fix: media latching/anchoring on the SBC (comedia, "
+        "en": "Call {call_id}: the SDP of the {party_en} (frame {frame}) has c= {address}:{port} (private) while its signalling "
+              "comes from public {source} (SDP in frame(s) {frames_sdp}). {effect_engineer} Fix: media latching/anchoring on the SBC (comedia, "
               "RFC 4961 symmetric RTP) or STUN/ICE on the device (RFC 8445).",
-        "ru": "Вызов {call_id}: SDP стороны {role} (кадр {frame}) указывает c= {address}:{port} (частный), а "
-              "сигнализация идёт с публичного {source}. {effect_engineer} Решение: latching/якорение медиа на SBC "
+        "ru": "Вызов {call_id}: SDP {party_ru} (кадр {frame}) указывает c= {address}:{port} (частный), а "
+              "сигнализация идёт с публичного {source} (SDP в кадрах {frames_sdp}). {effect_engineer_ru} Решение: latching/якорение медиа на SBC "
               "(comedia, симметричный RTP по RFC 4961) или STUN/ICE на устройстве (RFC 8445).",
     },
 )
@@ -120,26 +120,71 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
     """
     for call in analysis.calls:
         media = analysis.media_of(call)
+        # One finding per party and address: an offer resent after a 407 and every re-INVITE repeat the same c=
+        # line, which is one fault of one device (its frames are listed). Keyed on the party and address.
+        found: dict[tuple[str, str], list] = {}
         for n in call.negotiations:
             answerer = "callee" if n.offerer == "caller" else "caller"
             for role, descriptions, frame in ((n.offerer, n.offer, n.offer_frame),
                                               (answerer, n.answer or (), n.answer_frame)):
-                source = _host(call.caller_address if role == "caller" else call.callee_address)
+                role, source = _sdp_sender(analysis, call, role, frame)
                 for m in descriptions:
-                    if not (m.address and m.port and is_private(m.address) and not is_private(source)):
+                    if not (m.address and m.port and is_private(m.address) and not is_private(_host(source))):
                         continue
-                    lost = (media is not None and media.verdict.unreachable_target == f"{m.address}:{m.port}")
-                    yield Hit(call.call_id, (frame,) if frame else (call.first_frame,), {
-                        "call_id": call.call_id, "role": role, "frame": frame, "address": m.address, "port": m.port,
-                        "source": call.caller_address if role == "caller" else call.callee_address,
-                        "effect_en": "So you could not hear the other party." if lost else
-                                     "Our system worked around it this time.",
-                        "effect_ru": "Поэтому вы не слышали собеседника." if lost else
-                                     "В этот раз наша система это обошла.",
-                        "effect_engineer": "Media sent there was lost (see media.one-way-audio)." if lost else
-                                           "Media was latched to the observed address, so audio flowed.",
-                    }, severity=Severity.MAJOR if lost else None)
+                    entry = found.get((role, m.address))
+                    if entry is None:
+                        found[(role, m.address)] = [role, m, frame, source, [frame] if frame else []]
+                    elif frame and frame not in entry[4]:
+                        entry[4].append(frame)
                     break
+        for role, m, frame, source, frames in found.values():
+            lost = (media is not None and media.verdict.unreachable_target == f"{m.address}:{m.port}")
+            # Latching (RFC 4961 symmetric RTP) can only be said to have worked when RTP was seen reaching that
+            # party; a capture without the call's RTP (media.no-rtp) cannot tell either way.
+            received = 0 if media is None or role == "other" else (
+                media.verdict.packets_to_caller if role == "caller" else media.verdict.packets_to_callee)
+            effect = "lost" if lost else "latched" if received else "unknown"
+            yield Hit(call.call_id, tuple(frames[:FRAMES_LISTED]) or (call.first_frame,), {
+                "call_id": call.call_id, "role": role, "frame": frame,
+                "party_en": role if role != "other" else f"party at {source} on another leg of the call",
+                "party_ru": ROLE_RU.get(role) or f"участника с адресом {source} на другом плече вызова",
+                "frames_sdp": ", ".join(str(f) for f in frames[:FRAMES_LISTED]), "address": m.address,
+                "port": m.port, "source": source, "rtp_to_party": received, "media": effect,
+                "effect_en": _SDP_EFFECT[effect][0], "effect_ru": _SDP_EFFECT[effect][1],
+                "effect_engineer": _SDP_EFFECT[effect][2], "effect_engineer_ru": _SDP_EFFECT[effect][3],
+            }, severity=Severity.MAJOR if lost else None)
+
+
+FRAMES_LISTED = 20
+ROLE_RU = {"caller": "вызывающего", "callee": "вызываемого"}
+# (customer en, customer ru, engineer en, engineer ru) per what the capture shows of the media
+_SDP_EFFECT = {
+    "lost": ("So you could not hear the other party.", "Поэтому вы не слышали собеседника.",
+             "Media sent there was lost (see media.one-way-audio).",
+             "Медиа, отправленное туда, потерялось (см. media.one-way-audio)."),
+    "latched": ("Our system worked around it this time.", "В этот раз наша система это обошла.",
+                "Media was latched to the observed address, so audio flowed.",
+                "Медиа привязано (latching) к наблюдаемому адресу, поэтому звук прошёл."),
+    "unknown": ("This can stop you from hearing the other party; we are checking it.",
+                "Из-за этого вы можете не слышать собеседника; мы это проверяем.",
+                "The capture shows no RTP reaching this party, so it cannot tell whether media got there.",
+                "В захвате не видно RTP к этому участнику, поэтому по нему не определить, дошло ли медиа."),
+}
+
+
+def _sdp_sender(analysis: Analysis, call, role: str, frame: int | None) -> tuple[str, str]:
+    """The party (caller, callee, other) and "ip:port" that really sent the SDP of `frame`: a B2BUA or an SBC seen on both legs under one
+    Call-ID sends offers and answers from its inside address too, which are not the caller's or callee's SDP
+    (RFC 3264 §5: the c= line is the sender's). Falls back to the negotiation's role when the message is gone."""
+    msg = message_at(analysis, frame)
+    if msg is None:
+        return role, call.caller_address if role == "caller" else call.callee_address
+    sender = f"[{msg.src_ip}]:{msg.src_port}" if ":" in msg.src_ip else f"{msg.src_ip}:{msg.src_port}"
+    if sender == call.caller_address:
+        return "caller", sender
+    if sender == call.callee_address:
+        return "callee", sender
+    return "other", sender  # a B2BUA's other leg under the same Call-ID: neither the caller nor the callee
 
 
 # ------------------------------------------------------------------------------------ where requests come from
@@ -234,8 +279,12 @@ def via_address_mismatch(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3261 §18.2.1, §18.2.2; RFC 3581; Kamailio nathelper nat_uac_test (flags 2, 4); RULES.md §0.4
     """
+    # Loopback and link-local addresses on either side (a replay on lo, a UA bound to 127.0.0.1) never cross a
+    # NAT (RFC 1122 §3.2.1.3, RFC 3927 §2.6.2): a sent-by that differs from such a source is a test rig or a
+    # multi-homed host, not address translation.
     found = [p for p in via_paths(analysis)
-             if p.transport not in _WEB_TRANSPORTS and p.via.is_ip and not same_ip(p.via.host, p.src_ip)]
+             if p.transport not in _WEB_TRANSPORTS and p.via.is_ip and not same_ip(p.via.host, p.src_ip)
+             and not _local(p.src_ip) and not _local(p.via.host)]
     if not found:
         return
     received = _received_by_destination(analysis, {(p.src_ip, p.src_port) for p in found})
@@ -271,7 +320,7 @@ def via_address_mismatch(analysis: Analysis) -> Iterator[Hit]:
               "source port (RFC 3581), requests to the NAT binding, and the binding needs keepalives "
               "(router.nat-binding-timeout).",
         "ru": "{requests} UDP-запрос(ов) с {source} (первый: кадр {frame}) указывают порт {declared_port} в "
-              "{field}, но выходят из NAT с порта {source_port}; UA {rport_ru} rport. Ответы должны идти на порт "
+              "{field_ru}, но выходят из NAT с порта {source_port}; UA {rport_ru} rport. Ответы должны идти на порт "
               "источника (RFC 3581), запросы - на привязку NAT, а привязке нужны keepalive "
               "(router.nat-binding-timeout).",
     },
@@ -296,19 +345,26 @@ def port_translated(analysis: Analysis) -> Iterator[Hit]:
     calls = _call_ids(analysis)
     seen: set[str] = set()
     for p in via_paths(analysis):
-        if p.transport != "udp" or p.src_ip in seen:
+        # Only a request the UA sent itself says which port it sent from: with one Via the sent-by is the UA's
+        # own (RFC 3261 §18.2.1, RFC 3581 §4 compare it with the source port). A proxied request (more Vias)
+        # carries the originator's Contact, whose port is another host's, and loopback replays cross no NAT.
+        if p.transport != "udp" or p.src_ip in seen or p.hops != 1 or _local(p.src_ip) \
+                or (p.via.is_ip and _local(p.via.host)):
             continue
         if p.via.effective_port != p.src_port:
             field, declared, confidence = "top Via", p.via.effective_port, "medium"
         elif p.contact_port is not None and p.contact_port != p.src_port and p.contact_host \
-                and not same_ip(p.contact_host, p.src_ip):
-            # flag 128: the Contact names another host too, so this is not a UA announcing a listening port
+                and (same_ip(p.contact_host, p.src_ip) or same_ip(p.contact_host, p.via.host)):
+            # flag 128: the Contact names the UA itself (the source address, or the sent-by it knows itself
+            # by) with another port than the packet left the NAT from. A Contact naming another host is not
+            # the sender's port at all (a B2BUA or proxy forwarding it unchanged): no evidence.
             field, declared, confidence = "Contact", p.contact_port, "low"
         else:
             continue
         seen.add(p.src_ip)  # once per NAT: its other ports say the same
         yield Hit(p.call_id if p.call_id in calls else None, p.frames, {
             "source": p.source, "source_port": p.src_port, "declared_port": declared, "field": field,
+            "field_ru": "верхнем Via" if field == "top Via" else "Contact",
             "requests": p.requests, "frame": p.first_frame, "rport": "yes" if p.rport else "no",
             "rport_en": "asked for" if p.rport else "did not ask for",
             "rport_ru": "запросил" if p.rport else "не запросил",
@@ -475,7 +531,7 @@ def _in_shared(ip: str) -> bool:
         "en": "{kind_en}: requests from {source} (frame {frame}) carry {inner} in their {field}. {detail_en} Timeouts "
               "of stacked NATs compound (the shortest wins) and inbound pinholes are impossible: keep outbound flows "
               "alive (UDP keepalive <= 20 s) or use SIP over TCP/TLS with RFC 5626 keepalives (RFC 6598, RFC 6888).",
-        "ru": "{kind_ru}: запросы с {source} (кадр {frame}) содержат {inner} в {field}. {detail_ru} Таймауты "
+        "ru": "{kind_ru}: запросы с {source} (кадр {frame}) содержат {inner} в {field_ru}. {detail_ru} Таймауты "
               "последовательных NAT складываются (побеждает кратчайший), входящие «дыры» невозможны: держите "
               "исходящие потоки живыми (UDP keepalive <= 20 с) или используйте SIP по TCP/TLS с keepalive по "
               "RFC 5626 (RFC 6598, RFC 6888).",
@@ -511,8 +567,11 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
         if p.src_ip in seen or p.transport in _WEB_TRANSPORTS or p.hops != 1 or not p.via.is_ip \
                 or (p.contact_host and not same_ip(p.contact_host, p.via.host)) or _local(p.src_ip):
             continue
-        for field, inner in (("top Via", p.via.host),):
-            if same_ip(inner, p.src_ip):
+        for field, field_ru, inner in (("top Via", "верхнем Via", p.via.host),):
+            # A loopback or link-local sent-by (a test rig, a replay, a UA bound to 127.0.0.1) is no address a NAT
+            # translated from: RFC 3261 §18.2.1 compares sent-by with the source only to add received=, and a
+            # loopback address never leaves its host (RFC 1122 §3.2.1.3), so it says nothing about NAT.
+            if same_ip(inner, p.src_ip) or _local(inner):
                 continue
             if _in_shared(p.src_ip):
                 kind = "cgnat"
@@ -525,7 +584,8 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
             seen.add(p.src_ip)
             cgnat = kind == "cgnat"
             yield Hit(p.call_id if p.call_id in calls else None, p.frames, {
-                "kind": kind, "source": p.source, "inner": inner, "field": field, "frame": p.first_frame,
+                "kind": kind, "source": p.source, "inner": inner, "field": field, "field_ru": field_ru,
+                "frame": p.first_frame,
                 "kind_en": "Carrier-grade NAT (or a 100.64/10 overlay VPN)" if cgnat else "Double NAT",
                 "kind_ru": "NAT оператора (CGNAT, или оверлейная VPN в 100.64/10)" if cgnat else "Двойной NAT",
                 "kind_customer_en": "your provider's shared address" if cgnat else "two address-translating routers",

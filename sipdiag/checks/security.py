@@ -88,14 +88,19 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
     for r in analysis.registrations:
         src = r.source.rsplit(":", 1)[0]
         entry = per_source.setdefault(src, {"failures": 0, "users": set(), "first": None, "last": None, "frames": []})
-        for t in r.transactions:
-            if t.final_status in (401, 403, 407, 404) and t.request_frame is not None:
-                entry["failures"] += 1
-                entry["users"].add(r.aor)
-                entry["first"] = t.ts_ns if entry["first"] is None else min(entry["first"], t.ts_ns)
-                entry["last"] = t.ts_ns if entry["last"] is None else max(entry["last"], t.ts_ns)
-                if len(entry["frames"]) < 50:
-                    entry["frames"].append(t.request_frame)
+        for x in r.exchanges:
+            # A failed authentication is a REGISTER that carried credentials (Authorization, RFC 3261 §22.2) and
+            # was refused. A REGISTER without them that gets 401 is the normal first step of the digest
+            # exchange, and 404 vs 401 to credential-less REGISTERs is extension enumeration (svwar), the
+            # scanner's finding, not password guessing.
+            if x.credentials is None or x.frame is None or x.status not in (401, 403, 404, 407):
+                continue
+            entry["failures"] += 1
+            entry["users"].add(r.aor)
+            entry["first"] = x.ts_ns if entry["first"] is None else min(entry["first"], x.ts_ns)
+            entry["last"] = x.ts_ns if entry["last"] is None else max(entry["last"], x.ts_ns)
+            if len(entry["frames"]) < 50:
+                entry["frames"].append(x.frame)
     out = {}
     for src, e in per_source.items():
         if not e["failures"]:
@@ -186,11 +191,12 @@ def fraud_destination(number: str, *, attacker: bool, home: tuple[str, ...]) -> 
     title="Calls to international or premium numbers that look like toll fraud",
     customer={
         "en": "We detected {attempts} attempt(s) to place international calls through {target_en} that look "
-              "unauthorised{connected_en}. We have restricted international calling; please change your phone and "
-              "voicemail passwords and contact us to restore it.",
+              "unauthorised{connected_en}. Please change your phone and voicemail passwords now and contact us: we "
+              "recommend restricting international calling on your account until it is secured.",
         "ru": "Мы зафиксировали попытки международных звонков через {target_ru} (всего {attempts}), похожие на "
-              "несанкционированные{connected_ru}. Мы ограничили международную связь; смените пароли телефонов и "
-              "голосовой почты и свяжитесь с нами, чтобы её восстановить.",
+              "несанкционированные{connected_ru}. Смените пароли телефонов и голосовой почты прямо сейчас и "
+              "свяжитесь с нами: мы рекомендуем ограничить международную связь для вашей учётной записи, пока она "
+              "не защищена.",
     },
     engineer={
         "en": "{source}: {attempts} INVITE(s) to international/premium destinations, {distinct} distinct dial "
