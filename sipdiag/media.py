@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from .codecs import codec_info
 from .dtmf import DtmfEvent
 from .model import Call
-from .quality import EModelResult, r_factor
+from .quality import EModelResult
 from .rtpresult import RtpStatsResult, RtpStreamStats
 from .rtpseries import StreamSeries
 
@@ -378,27 +377,20 @@ def stream_quality(s: RtpStreamStats, sdp_ptime_ms: float | None = None) -> EMod
                        ptime, clock_ok)
 
 
-@lru_cache(maxsize=8192)
-def _quality(codec_name: str, loss_pct: float, discard_pct: float, burst: float) -> EModelResult | None:
-    codec = codec_info(codec_name)
-    if codec is None:
-        return None
-    return r_factor(codec=codec, loss_pct=loss_pct, discard_pct=discard_pct, burst_ratio=burst)
-
-
 def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: int,
                 ) -> tuple[tuple[MediaStream, ...], tuple[CallMedia, ...]]:
     """Bind every RTP-like stream to its call, rate it, and give each call its verdict and DTMF."""
     # A flow that failed the capture layer's sequence test is still RTP when it was sent to an address and port the
     # SDP of a call announced (RFC 3264) and has MIN_SPARSE_PACKETS packets: a capture that kept only some packets
     # of a stream (5 packets, sequence numbers 300 apart) or a short stream must not read as "no RTP at all".
-    sdp = {(m.address, m.port) for c in calls for n in c.negotiations for m in n.offer + (n.answer or ())
+    # (address, port) -> the a=ptime its SDP asked for: the packet time the receiver there wants (RFC 4566 §6)
+    sdp = {(m.address, m.port): m.ptime_ms for c in calls for n in c.negotiations for m in n.offer + (n.answer or ())
            if m.address and m.port}
     kept = [k for k, s in enumerate(result.streams)
             if s.rtp_like or (s.packets >= MIN_SPARSE_PACKETS and (s.dst_ip, s.dst_port) in sdp)]
     stats = [result.streams[k] for k in kept]
     bindings = bind_streams(stats, calls, capture_end_ns)
-    streams = tuple(MediaStream(s, b, stream_quality(s), result.series_of(k))
+    streams = tuple(MediaStream(s, b, stream_quality(s, sdp.get((s.dst_ip, s.dst_port))), result.series_of(k))
                     for k, s, b in zip(kept, stats, bindings))
     # DTMF events name their stream by its index in result.streams; find the call that stream was bound to.
     call_of_stream = {k: b.call_id for k, b in zip(kept, bindings)}
