@@ -41,10 +41,11 @@ GENITIVE = frozenset(("из", "от", "до", "без", "более", "мене�
 
 _FORM = {form: i for i, forms in enumerate(PHRASES) for form in forms}
 _PATTERN = re.compile(
-    r"(?<![\d.,])(?:(?P<prep>[А-Яа-яЁё]+)\s+)?(?P<n>\d+)\s+(?P<phrase>"
+    r"(?<![\d.,])(?P<n>\d+)\s+(?P<phrase>"
     + "|".join(sorted(map(re.escape, _FORM), key=len, reverse=True))
     + r")(?![А-Яа-яЁё(])(?![.,]\d)"  # "запрос(ов)" is a template's own hedge: left as written
 )
+_WORD_BEFORE = re.compile(r"([А-Яа-яЁё]+)\s+$")
 
 
 def form_for(n: int, forms: tuple[str, str, str, str], genitive: bool = False) -> str:
@@ -63,9 +64,8 @@ def agree(text: str) -> str:
     """`text` with every counted phrase of PHRASES in the form its count asks for."""
 
     def fix(m: re.Match) -> str:
-        prep = m.group("prep")
-        forms = PHRASES[_FORM[m.group("phrase")]]
-        word = form_for(int(m.group("n")), forms, genitive=prep is not None and prep.lower() in GENITIVE)
-        return f"{prep + ' ' if prep else ''}{m.group('n')} {word}"
+        before = _WORD_BEFORE.search(text, max(m.start() - 24, 0), m.start())  # the word before the count
+        genitive = before is not None and before.group(1).lower() in GENITIVE
+        return f"{m.group('n')} {form_for(int(m.group('n')), PHRASES[_FORM[m.group('phrase')]], genitive)}"
 
     return _PATTERN.sub(fix, text)

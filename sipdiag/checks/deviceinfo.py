@@ -114,8 +114,18 @@ def party_agents(call: Call, analysis: Analysis | None = None) -> dict[str, str]
 
 
 def _messages_of(analysis: Analysis, frames: set[int]):
-    """The kept full messages (Analysis.messages) of the given frames, in frame order."""
-    return [m for m in analysis.messages if m.frame in frames] if frames else []
+    """The kept full messages (Analysis.messages) of the given frames, in the order they were kept."""
+    if not frames:
+        return []
+    # positions by frame, once per run: scanning every kept message for every finding's call cost 0.06 s on a
+    # 2000-call capture
+    where = analysis._memo.get("message_positions")
+    if where is None:
+        where = analysis._memo["message_positions"] = {}
+        for i, m in enumerate(analysis.messages):
+            where.setdefault(m.frame, []).append(i)
+    msgs = analysis.messages
+    return [msgs[i] for i in sorted(i for f in frames for i in where.get(f, ()))]
 
 
 def device_evidence(party: str, device: Device) -> dict[str, Any]:

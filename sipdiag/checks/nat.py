@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-import bisect
 import ipaddress
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -384,12 +383,13 @@ def message_at(analysis: Analysis, frame: int | None) -> SipMessage | None:
     """The full message of a frame, when it is among the messages kept (Analysis.messages, frame order)."""
     if frame is None:
         return None
-    msgs = analysis.messages
-    i = bisect.bisect_left(msgs, frame, key=lambda m: m.frame)
-    if i < len(msgs) and msgs[i].frame == frame:
-        return msgs[i]
-    # Messages cut out of TCP streams are handed on when their stream ends, out of frame order: look them up.
-    return next((m for m in msgs if m.frame == frame), None)
+    # By frame, built once per run (Analysis._memo): messages cut out of TCP streams are handed on when their stream
+    # ends, out of frame order, and a frame beyond the messages kept was looked for message by message, per call
+    # (0.46 s of a 2000-call capture's rules).
+    by_frame = analysis._memo.get("messages_by_frame")
+    if by_frame is None:
+        by_frame = analysis._memo["messages_by_frame"] = {m.frame: m for m in reversed(analysis.messages)}  # the first
+    return by_frame.get(frame)
 
 
 def _split(address: str) -> tuple[str, int]:
