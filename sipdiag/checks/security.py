@@ -113,12 +113,12 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
 
 @check(
     id="sec.bruteforce-auth", category="security", severity="critical", owner="security",
-    title="Password guessing or extension enumeration against the registrar",
+    title="Password guessing against the registrar",
     customer={
         "en": "Someone on the internet is trying many passwords against your phone account. Please change the "
-              "phone's password to a long, unique one; we are blocking the attacker.",
+              "phone's password to a long, unique one; our security team is looking at blocking the attacker.",
         "ru": "Кто-то из интернета перебирает пароли к вашей телефонной учётной записи. Смените пароль телефона на "
-              "длинный и уникальный; мы блокируем атакующего.",
+              "длинный и уникальный; наша служба безопасности рассматривает блокировку атакующего.",
     },
     engineer={
         "en": "{source}: {failures} failed REGISTER authentications ({rate}/min) for {users} user name(s), first at "

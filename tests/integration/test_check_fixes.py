@@ -107,6 +107,10 @@ def test_real_bruteforce_still_found() -> None:
     (f,) = rules_of(PCAPS / "initconf-sip-attacks" / "SIP-Bruteforce-Single-IP.pcap", "sec.bruteforce-auth")
     assert (f.severity.label, f.evidence["source"], f.evidence["failures"], f.evidence["users"]) == (
         "critical", "199.105.226.32", 441, 86)
+    # the customer is not told of a block nobody has confirmed; only password guessing is in the title now
+    assert f.title == "Password guessing against the registrar"
+    assert f.customer_text["en"].endswith("our security team is looking at blocking the attacker.")
+    assert f.customer_text["ru"].endswith("наша служба безопасности рассматривает блокировку атакующего.")
 
 
 @needs_corpus
