@@ -153,16 +153,9 @@ def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Cal
             if links[c.call_id] else c for c in calls]
 
 
-def _answer_and_bye(call: Call) -> tuple[int | None, int | None]:
-    answer = next((m.ts_ns for m in call.messages if m.status_code and 200 <= m.status_code < 300
-                   and m.cseq_method == "INVITE"), None)
-    bye = next((m.ts_ns for m in call.messages if m.frame == call.bye_frame), None) if call.bye_frame else None
-    return answer, bye
-
-
 def _together(a: Call, b: Call) -> bool:
     """Both answered and ended by a BYE, the answers and the BYEs within LEG_EVENT_NS of each other."""
-    (a_answer, a_bye), (b_answer, b_bye) = _answer_and_bye(a), _answer_and_bye(b)
+    (a_answer, a_bye), (b_answer, b_bye) = a.answer_and_bye_ns(), b.answer_and_bye_ns()
     if None in (a_answer, a_bye, b_answer, b_bye):
         return False
     return abs(a_answer - b_answer) <= LEG_EVENT_NS and abs(a_bye - b_bye) <= LEG_EVENT_NS

@@ -281,9 +281,8 @@ def _span_ns(streams: Sequence[StreamLike]) -> int:
 def _connected_ns(call: Call, streams: Sequence[StreamLike]) -> int:
     """From the answer (the first 2xx to the INVITE, else the call's start) to the BYE, else to the last message or
     RTP packet of the call."""
-    answer = next((m.ts_ns for m in call.messages if m.status_code and 200 <= m.status_code < 300
-                   and m.cseq_method == "INVITE"), call.start_ns)
-    end = next((m.ts_ns for m in call.messages if m.frame == call.bye_frame), None) if call.bye_frame else None
+    answer, end = call.answer_and_bye_ns()
+    answer = call.start_ns if answer is None else answer
     if end is None:
         end = max([m.ts_ns for m in call.messages] + [s.end_ns for s in streams] + [answer])
     return max(end - answer, 0)

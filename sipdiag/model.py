@@ -208,6 +208,14 @@ class Call:
     session_refresher: str | None = None
     min_se_s: int | None = None
 
+    def answer_and_bye_ns(self) -> tuple[int | None, int | None]:
+        """When the first 2xx to the INVITE and the BYE were seen (None for what the call lacks): the connected
+        time (RFC 3261 §13.2.2.4 answer, §15 BYE) that media and leg correlation measure against."""
+        answer = next((m.ts_ns for m in self.messages if m.status_code and 200 <= m.status_code < 300
+                       and m.cseq_method == "INVITE"), None)
+        bye = next((m.ts_ns for m in self.messages if m.frame == self.bye_frame), None) if self.bye_frame else None
+        return answer, bye
+
 
 @dataclass(frozen=True, slots=True)
 class DigestInfo:

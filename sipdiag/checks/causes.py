@@ -221,9 +221,11 @@ def _attack_links(findings: Sequence[Finding], analysis: Analysis | None) -> dic
                     attacker_of.setdefault(host, j)
     if not attacker_of:
         return {}
+    from .nat import _host  # noqa: PLC0415 (the rules' host-of-address; a module import would be circular)
+
     cause_of_call: dict[str, int] = {}
     for c in analysis.calls:
-        host = c.caller_address.rsplit(":", 1)[0].strip("[]")
+        host = _host(c.caller_address)
         if host in attacker_of:
             cause_of_call[c.call_id] = attacker_of[host]
     return {i: cause_of_call[f.call_id] for i, f in enumerate(findings)

@@ -121,6 +121,7 @@ def test_corpus_register_at_the_end_of_the_capture_is_pending(corpus) -> None:
 
 def test_rejected_texts_carry_the_reason_phrase() -> None:
     (f,) = findings(SAMPLES / "register_wrong_password.pcap", "reg.rejected")
+    assert findings(SAMPLES / "register_wrong_password.pcap", "reg.server-error") == []  # a 4xx is no server fault
     assert (f.severity.label, f.owner, f.confidence, f.frames) == ("critical", "first-line", "high", (3, 6))
     assert (f.evidence["status"], f.evidence["reason"], f.evidence["attempts"], f.evidence["challenges"]) == (
         403, "Forbidden", 2, 1)
