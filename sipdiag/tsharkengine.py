@@ -24,6 +24,7 @@ dissection): it rejects a non-capture with the same error as the native engine b
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import stat
@@ -54,6 +55,7 @@ SIGNALLING_LAYERS = "frame ip ipv6 udp tcp sctp icmp icmpv6"
 # The RTP and RTCP heuristics on: RTP that no SDP in the capture announced is still measured (the native engine
 # classifies it by its fixed header, sipdiag.parsers.columns).
 HEURISTICS = ["--enable-heuristic", "rtp_udp", "--enable-heuristic", "rtcp_udp"]
+TSHARK_EXIT_WAIT_S = 10  # tshark has closed its output; how long its exit may take before it is killed
 RTP_CHUNK = 4096  # RTP packets per column batch handed to the statistics engine
 # Transports that carry SIP, innermost last in `frame.protocols` (RFC 3261 §18, RFC 4168 SCTP, RFC 7118 WebSocket).
 TRANSPORT_LAYERS = ("udp", "tcp", "sctp")
@@ -194,8 +196,7 @@ def _run(tshark: str, path: str | Path, sink, *, display_filter: str, prefs: dic
                               custom_parameters=HEURISTICS + (extra or []))
     stopped = None
     try:
-        for pkt in cap:
-            sink(pkt)
+        cap.eventloop.run_until_complete(_packets_then_exit(cap, sink))
     except TSharkCrashException as e:
         stopped = _last_error_line(e)
     except FileNotFoundError as e:
@@ -212,12 +213,31 @@ def _run(tshark: str, path: str | Path, sink, *, display_filter: str, prefs: dic
     return stopped
 
 
+async def _packets_then_exit(cap, sink) -> None:
+    """Every packet to `sink`, then tshark's exit status before pyshark's clean-up. pyshark's own loop (iterating
+    the capture, or `close_tshark=True`) cleans up the moment tshark's output ends: a process whose exit asyncio's
+    child watcher has not yet handled is killed, and the kill first polls the process (CPython's
+    Popen.send_signal), which reaps it behind the watcher's back. The watcher then reports 'Unknown child process
+    pid N, will report returncode 255', and pyshark calls a clean run of tshark a crash. Seen about once in 500
+    runs on a busy machine; waiting for the status closes that window."""
+    await cap.packets_from_tshark(sink, close_tshark=False)
+    for process in tuple(getattr(cap, "_running_processes", ())):
+        try:
+            await asyncio.wait_for(process.wait(), TSHARK_EXIT_WAIT_S)
+        except TimeoutError:  # tshark closed its output but lives on: pyshark's clean-up kills it
+            pass
+
+
 def _last_error_line(e: Exception) -> str:
     """tshark's own message from pyshark's exception ('... Last error line: tshark: The file ... appears to have
     been cut short ...'), without pyshark's advice."""
     text = str(e)
     line = text.partition("Last error line:")[2].strip().splitlines()
-    return line[0].strip() if line and line[0].strip() not in ("", "None") else "it exited with an error"
+    line = line[0].strip() if line else ""
+    # Run as root, tshark's first line of standard error is a warning about it, not a reason for stopping
+    if line in ("", "None") or line.startswith("Running as user"):
+        return "it exited with an error"
+    return line
 
 
 def _release_child_watcher() -> None:
