@@ -15,6 +15,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from .addresses import address_host
 from .dialogs import CORRELATION_HEADERS, CallBuilder
 from .model import Call, CallLeg, Registration, Transaction
 from .parsers.anomalies import AnomalyLog
@@ -109,9 +110,6 @@ def _number(uri: str) -> str:
     return digits[-9:] if len(digits) >= 6 else user.lower()
 
 
-def _host(address: str) -> str:
-    return address.rsplit(":", 1)[0]
-
 
 def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Call]:
     """B2BUA leg correlation: first by a header naming the other leg's Call-ID; else by the same callee number,
@@ -137,14 +135,14 @@ def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Cal
             if links[a.call_id] and links[b.call_id]:
                 continue
             if (numbers[a.call_id] == numbers[b.call_id]
-                    and _host(a.callee_address) == _host(b.caller_address)
-                    and _host(a.caller_address) != _host(b.callee_address)):
+                    and address_host(a.callee_address) == address_host(b.caller_address)
+                    and address_host(a.caller_address) != address_host(b.callee_address)):
                 rule = "same callee, start within 2 s, through the B2BUA's address"
                 links[a.call_id].setdefault(b.call_id, rule)
                 links[b.call_id].setdefault(a.call_id, rule)
             elif (numbers[a.call_id] == numbers[b.call_id]
-                    and _host(a.caller_address) != _host(b.caller_address)
-                    and _host(a.callee_address) != _host(b.callee_address)
+                    and address_host(a.caller_address) != address_host(b.caller_address)
+                    and address_host(a.callee_address) != address_host(b.callee_address)
                     and _together(a, b)):
                 rule = "same callee, start within 2 s, answered and ended within 1 s of each other"
                 links[a.call_id].setdefault(b.call_id, rule)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
+from .addresses import address_host
 from .dtmf import DtmfEvent
 from .model import Call
 from .quality import EModelResult
@@ -101,9 +102,6 @@ _PRIVATE4 = tuple(ipaddress.ip_network(n) for n in (
 _PRIVATE6 = tuple(ipaddress.ip_network(n) for n in ("fc00::/7", "fe80::/10", "::1/128"))
 
 
-def _host(address: str) -> str:
-    return address.rsplit(":", 1)[0].strip("[]")
-
 
 def _call_span(call: Call, capture_end_ns: int) -> tuple[int, int]:
     end = call.messages[-1].ts_ns if call.messages else call.start_ns
@@ -170,7 +168,7 @@ def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_e
                 result[k] = Binding(b.call_id, _reverse(b.direction), "latching")
     by_host: dict[str, list[int]] = {}
     for i, call in enumerate(calls):
-        for host in {_host(call.caller_address), _host(call.callee_address)}:
+        for host in {address_host(call.caller_address), address_host(call.callee_address)}:
             by_host.setdefault(host, []).append(i)
     ports: dict[int, dict[str, set[int]]] = {}
     for k, s in enumerate(streams):
@@ -189,7 +187,7 @@ def _heuristic(s: StreamLike, calls: Sequence[Call], near: Sequence[int], overla
     best = None
     for i in near:
         call = calls[i]
-        caller, callee = _host(call.caller_address), _host(call.callee_address)
+        caller, callee = address_host(call.caller_address), address_host(call.callee_address)
         hosts = {s.src_ip, s.dst_ip} & {caller, callee}
         if not hosts or overlap(i, s) <= 0:
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .addresses import join_address
 from .model import Transaction
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import is_rfc3261_branch
@@ -77,16 +78,13 @@ class TxState:
         )
 
 
-def _address(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
 
 def sender(msg: SipMessage) -> str:
-    return _address(msg.src_ip, msg.src_port)
+    return join_address(msg.src_ip, msg.src_port)
 
 
 def receiver(msg: SipMessage) -> str:
-    return _address(msg.dst_ip, msg.dst_port)
+    return join_address(msg.dst_ip, msg.dst_port)
 
 
 # Transports where a response may reach the client on another connection than its request's (RFC 3261 §18.2.2).

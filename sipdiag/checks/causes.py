@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..addresses import address_host
 from . import Severity
 
 if TYPE_CHECKING:
@@ -221,11 +222,10 @@ def _attack_links(findings: Sequence[Finding], analysis: Analysis | None) -> dic
                     attacker_of.setdefault(host, j)
     if not attacker_of:
         return {}
-    from .nat import _host  # noqa: PLC0415 (the rules' host-of-address; a module import would be circular)
 
     cause_of_call: dict[str, int] = {}
     for c in analysis.calls:
-        host = _host(c.caller_address)
+        host = address_host(c.caller_address)
         if host in attacker_of:
             cause_of_call[c.call_id] = attacker_of[host]
     return {i: cause_of_call[f.call_id] for i, f in enumerate(findings)

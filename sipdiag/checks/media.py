@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
+from ..addresses import address_host
 from ..quality import customer_cause
 from . import Hit, Severity, check
 from .settings import setting
@@ -314,8 +315,8 @@ def _hosts_seen(analysis: Analysis) -> set[str]:
             seen.add(m.src_ip)
             seen.add(m.dst_ip)
     for t in chain(analysis.transactions, *(r.transactions for r in analysis.registrations)):
-        seen.add(t.src.rsplit(":", 1)[0].strip("[]"))
-        seen.add(t.dst.rsplit(":", 1)[0].strip("[]"))
+        seen.add(address_host(t.src))
+        seen.add(address_host(t.dst))
     for m in analysis.streams:
         seen.add(m.stats.src_ip)
         seen.add(m.stats.dst_ip)

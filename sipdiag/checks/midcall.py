@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import address_host, address_port
 from ..media import is_private
 from ..transactions import is_success
 from . import Hit, Severity, check
@@ -29,13 +30,6 @@ HUNG_DIALOG_S = 60.0  # RULES.md call.media-timeout-or-hung (b): no BYE this lon
 REFRESH_METHODS = ("INVITE", "UPDATE")  # RFC 4028 §7: a session is refreshed with a re-INVITE or an UPDATE
 
 
-def _host(address: str) -> str:
-    return address.rsplit(":", 1)[0].strip("[]")
-
-
-def _port(address: str) -> int:
-    tail = address.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
 
 
 def _answer_ns(call: Call) -> int | None:
@@ -262,16 +256,16 @@ def in_dialog_request_misrouted(analysis: Analysis) -> Iterator[Hit]:
 
 
 def _unreachable(src: str, dst: str, ports: dict[str, set[int]], transport: str | None) -> str | None:
-    if is_private(_host(dst)) and not is_private(_host(src)):
+    if is_private(address_host(dst)) and not is_private(address_host(src)):
         return "private"
-    seen = ports.get(_host(dst))
-    if transport == "udp" and seen and len(seen) == 1 and _port(dst) not in seen:
+    seen = ports.get(address_host(dst))
+    if transport == "udp" and seen and len(seen) == 1 and address_port(dst) not in seen:
         return "port"
     return None
 
 
 def _misrouted_hit(call: Call, method: str, frame: int, src: str, dst: str, why: str, outcome: str) -> Hit:
-    seen = sorted({f"{m.src_ip}:{m.src_port}" for m in call.messages if m.src_ip == _host(dst)})
+    seen = sorted({f"{m.src_ip}:{m.src_port}" for m in call.messages if m.src_ip == address_host(dst)})
     if why == "private":
         why_en = "a private address the sender (on the public side) cannot reach"
         why_ru = "приватный адрес, недостижимый для отправителя с публичной стороны"

@@ -10,19 +10,17 @@ import ipaddress
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import address_host, split_address
 from ..media import is_private
 from ..parsers.sipuri import parse_name_addr
 from . import Hit, Severity, check
-from .vias import is_ip_literal, received_of, rport_of, sent_by, top_via_head, via_paths
+from .vias import received_of, rport_of, sent_by, top_via_head, via_paths
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..model import Transaction
     from ..parsers.sip import SipMessage
 
-
-def _host(address: str) -> str:
-    return address.rsplit(":", 1)[0].strip("[]")
 
 
 # The usual Contact, `<sip:user@host:port;params>` (or without user or angle brackets), read without the full
@@ -76,7 +74,7 @@ def private_contact(analysis: Analysis) -> Iterator[Hit]:
     """
     for call in analysis.calls:
         host = contact_host(call.caller_contact)
-        source = _host(call.caller_address)
+        source = address_host(call.caller_address)
         if host and is_private(host) and not is_private(source):
             yield Hit(call.call_id, (call.first_frame,), {
                 "call_id": call.call_id, "frame": call.first_frame, "source": call.caller_address,
@@ -128,7 +126,7 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
                                               (answerer, n.answer or (), n.answer_frame)):
                 role, source = _sdp_sender(analysis, call, role, frame)
                 for m in descriptions:
-                    if not (m.address and m.port and is_private(m.address) and not is_private(_host(source))):
+                    if not (m.address and m.port and is_private(m.address) and not is_private(address_host(source))):
                         continue
                     entry = found.get((role, m.address))
                     if entry is None:
@@ -392,10 +390,6 @@ def message_at(analysis: Analysis, frame: int | None) -> SipMessage | None:
     return by_frame.get(frame)
 
 
-def _split(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port) if port.isdigit() else 0
-
 
 # A request retransmitted this often although its responses left the server (RULES.md: >= 3 retransmissions).
 RPORT_MIN_RETRANSMISSIONS = 3
@@ -453,9 +447,9 @@ def no_rport_response_lost(analysis: Analysis) -> Iterator[Hit]:
             lost.append(tx)
     calls = _call_ids(analysis)
     for tx in lost:
-        src_ip, src_port = _split(tx.src)
+        src_ip, src_port = split_address(tx.src)
         for answer in orphans.get((tx.branch, tx.method), ()):
-            dst_ip, dst_port = _split(answer.src)  # a response-only transaction's src is where responses went
+            dst_ip, dst_port = split_address(answer.src)  # a response-only transaction's src is where responses went
             msg = message_at(analysis, tx.request_frame)
             head = top_via_head(msg) if msg is not None else None
             via = sent_by(head[0]) if head else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import join_address
 from ..media import MediaStream, is_private
 from . import Hit, Severity, check
 from .nat import same_ip
@@ -46,9 +47,6 @@ def _streams(analysis: Analysis, call: Call) -> list[MediaStream]:
 def _sender(direction: str | None) -> str | None:
     return {"caller->callee": "caller", "callee->caller": "callee"}.get(direction or "")
 
-
-def _address(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 _CLASSES = {
@@ -143,8 +141,8 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 latch_en = "No reverse stream to the observed source is in the capture (no latching seen)."
                 latch_ru = "Обратного потока на наблюдаемый источник в захвате нет (latching не видно)."
             yield Hit(call.call_id, (st.first_frame,), {
-                "call_id": call.call_id, "role": role, "sdp_address": _address(sdp_address, sdp_port),
-                "sdp_frame": sdp_frames.get(role, "?"), "rtp_source": _address(st.src_ip, st.src_port),
+                "call_id": call.call_id, "role": role, "sdp_address": join_address(sdp_address, sdp_port),
+                "sdp_frame": sdp_frames.get(role, "?"), "rtp_source": join_address(st.src_ip, st.src_port),
                 "packets": st.packets, "frame": st.first_frame, "class": klass,
                 "class_en": _CLASSES[klass][0], "class_ru": _CLASSES[klass][1],
                 "latched": "yes" if latched else "no", "latch_en": latch_en, "latch_ru": latch_ru,
@@ -216,8 +214,8 @@ def stun_mapping_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 continue
             media_found = True
             yield Hit(call.call_id, (st.first_frame,), {
-                "call_id": call.call_id, "role": role, "announced": _address(*public[0]),
-                "observed": _address(st.src_ip, st.src_port), "frame": st.first_frame, "stun": stun,
+                "call_id": call.call_id, "role": role, "announced": join_address(*public[0]),
+                "observed": join_address(st.src_ip, st.src_port), "frame": st.first_frame, "stun": stun,
                 "packets": st.packets, "where_en": f"Call {call.call_id}, media",
                 "where_ru": f"Вызов {call.call_id}, медиа",
                 "effect_en": ", so the sound of calls is lost", "effect_ru": ", и звук в звонках теряется",
@@ -297,8 +295,8 @@ def hairpin_failure(analysis: Analysis) -> Iterator[Hit]:
             caller, callee = (offer, answer) if n.offerer == "caller" else (answer, offer)
             v = media.verdict
             yield Hit(call.call_id, tuple(f for f in (n.offer_frame, n.answer_frame) if f), {
-                "call_id": call.call_id, "shared_ip": offer[0], "caller_media": _address(*caller),
-                "callee_media": _address(*callee), "offer_frame": n.offer_frame, "answer_frame": n.answer_frame,
+                "call_id": call.call_id, "shared_ip": offer[0], "caller_media": join_address(*caller),
+                "callee_media": join_address(*callee), "offer_frame": n.offer_frame, "answer_frame": n.answer_frame,
                 "verdict_en": {"no-rtp": "missing both ways"}.get(v.verdict, "one-way only"),
                 "verdict_ru": {"no-rtp": "отсутствует в обе стороны"}.get(v.verdict, "только в одну сторону"),
                 "verdict": v.verdict, "to_callee": v.packets_to_callee, "to_caller": v.packets_to_caller,

@@ -12,7 +12,7 @@ from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..model import RegisterExchange, Registration
+    from ..model import RegisterExchange
 
 SHORT_EXPIRY_S = 60  # RULES.md reg.interval-too-brief (c): a requested expiry under a minute
 LAPSE_TOLERANCE_S = 1.0

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import address_host, split_address
 from ..media import is_private
 from . import Hit, check
 from .nat import contact_host, message_at
@@ -57,7 +58,7 @@ def sip_alg(analysis: Analysis) -> Iterator[Hit]:
     RFC 3261 §18.2.1 (received/rport), RFC 6314, vendor guidance on disabling SIP ALG
     """
     for call in analysis.calls:
-        source = call.caller_address.rsplit(":", 1)[0].strip("[]")
+        source = address_host(call.caller_address)
         host = contact_host(call.caller_contact)
         if not host or is_private(source) or host != source or call.caller_via_host != source:
             continue
@@ -122,10 +123,6 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
                               f"({analysis.capture.rich['ip-fragment']} fragments in the capture) and was never "
                               f"answered"}, confidence="medium")
 
-
-def _split(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port) if port.isdigit() else 0
 
 
 def _sent_by_port(analysis: Analysis, tx: Transaction) -> str | None:
@@ -198,8 +195,8 @@ def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
         for (a, expires), (b, _e) in zip(items, items[1:]):
             if a.final_status is None or not 200 <= a.final_status < 300:
                 continue  # only a binding the registrar accepted can expire in the NAT (not a guesser's probe)
-            a_ip, a_port = _split(a.src)
-            b_ip, b_port = _split(b.src)
+            a_ip, a_port = split_address(a.src)
+            b_ip, b_port = split_address(b.src)
             idle = (b.ts_ns - (a.final_ts_ns or a.ts_ns)) / 1e9
             if a_ip != b_ip:
                 continue

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
+from ..addresses import address_host
 from . import Hit, Severity, check
 from .settings import setting
 
@@ -59,7 +60,7 @@ def scanner(analysis: Analysis) -> Iterator[Hit]:
             if t.user_agent and SCANNER_UA.search(t.user_agent)]
     if hits:
         hits.sort()
-        sources = sorted({src.rsplit(":", 1)[0] for _, src, _, _ in hits})
+        sources = sorted({address_host(src) for _, src, _, _ in hits})
         yield Hit(None, tuple(f for f, *_ in hits[:50]), {
             "requests": len(hits), "agents": ", ".join(sorted({ua for *_, ua in hits})[:5]),
             "sources": ", ".join(sources[:10]) + (" ..." if len(sources) > 10 else ""),

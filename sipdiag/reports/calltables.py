@@ -13,9 +13,10 @@ from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 
+from ..addresses import join_address
 from ..model import Call, CallLeg, MediaDescription, Negotiation, Registration
 from .json import utc_datetime
-from .ladder import endpoint, render_ladder_rich
+from .ladder import render_ladder_rich
 from .safe import printable, terminal_text
 
 CALL_ID_CELLS = 10  # enough to tell calls apart by eye; `#N` or the full Call-ID (details) selects one
@@ -214,7 +215,7 @@ def _leg(leg: CallLeg) -> str:
 
 def _media(m: MediaDescription) -> str:
     """`audio 192.168.1.10:4000 RTP/AVP PCMU/8000, PCMA/8000 sendrecv ptime 20 rtcp-mux SRTP DTMF 101`."""
-    text = (f"{m.media} {endpoint(m.address or '-', m.port)} {m.proto} {', '.join(m.codecs) or '-'} {m.direction}"
+    text = (f"{m.media} {join_address(m.address or '-', m.port)} {m.proto} {', '.join(m.codecs) or '-'} {m.direction}"
             + (f" ptime {m.ptime_ms}" if m.ptime_ms is not None else "")
             + (" rtcp-mux" if m.rtcp_mux else "") + (" SRTP" if m.srtp else "")
             + (f" DTMF {m.telephone_event}" if m.telephone_event is not None else "")

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..addresses import join_address
 from ..model import MessageRef
 from ..transactions import is_success
 from .safe import printable
@@ -49,10 +50,6 @@ def is_failure(code: int) -> bool:
     return 400 <= code < 700
 
 
-def endpoint(ip: str, port: int) -> str:
-    """`ip:port`, with IPv6 addresses in brackets (RFC 3986 §3.2.2) as the correlator writes them."""
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
 
 def ladder_hosts(messages: Iterable[MessageRef], *, first: str | None = None) -> list[str]:
     """The ladder's columns: every `ip:port` that sent or received a message, in order of first appearance.
@@ -63,8 +60,8 @@ def ladder_hosts(messages: Iterable[MessageRef], *, first: str | None = None) ->
     """
     hosts: dict[str, None] = {}
     for m in messages:
-        hosts.setdefault(endpoint(m.src_ip, m.src_port))
-        hosts.setdefault(endpoint(m.dst_ip, m.dst_port))
+        hosts.setdefault(join_address(m.src_ip, m.src_port))
+        hosts.setdefault(join_address(m.dst_ip, m.dst_port))
     if first in hosts:
         return [first, *(h for h in hosts if h != first)]
     return list(hosts)
@@ -146,7 +143,7 @@ def _layout(messages: Sequence[MessageRef], *, width: int | None, first: str | N
         return []
     hosts = ladder_hosts(messages, first=first)
     column = {h: i for i, h in enumerate(hosts)}
-    arrows = [_Arrow(column[endpoint(m.src_ip, m.src_port)], column[endpoint(m.dst_ip, m.dst_port)],
+    arrows = [_Arrow(column[join_address(m.src_ip, m.src_port)], column[join_address(m.dst_ip, m.dst_port)],
                      printable(m.label), _message_style(m), m.retransmission) for m in messages]
     t0 = messages[0].ts_ns
     frames = [str(m.frame) for m in messages]

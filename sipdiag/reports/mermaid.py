@@ -13,8 +13,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from ..addresses import join_address
 from ..model import Call, MessageRef
-from .ladder import endpoint, ladder_hosts, offset_text
+from .ladder import ladder_hosts, offset_text
 
 # Mermaid decodes `#name;` and `#<decimal>;` back to the character (docs/syntax/sequenceDiagram.md, "Entity codes
 # to escape characters").
@@ -74,7 +75,7 @@ def render_mermaid(call_or_messages: Call | Sequence[MessageRef], *, title: str 
     lines += [f"{INDENT}participant {alias[host]} as {mermaid_text(host)}" for host in hosts]
     t0 = messages[0].ts_ns if messages else 0
     for m in messages:
-        src, dst = alias[endpoint(m.src_ip, m.src_port)], alias[endpoint(m.dst_ip, m.dst_port)]
+        src, dst = alias[join_address(m.src_ip, m.src_port)], alias[join_address(m.dst_ip, m.dst_port)]
         arrow = "-->>" if m.retransmission else "->>"
         facts = ("retransmission, " if m.retransmission else "") + f"{offset_text(m.ts_ns, t0)} s, frame {m.frame}"
         lines.append(f"{INDENT}{src}{arrow}{dst}: {mermaid_text(m.label)} ({facts})")

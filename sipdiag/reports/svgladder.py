@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..addresses import join_address
 from ..model import MessageRef
 from ..transactions import is_success
-from .ladder import endpoint, is_failure, ladder_hosts, offset_text
+from .ladder import is_failure, ladder_hosts, offset_text
 from .safe import markup_text
 
 # The page draws ladder text in a 12 px monospace font; one character is about 7.2 px wide there (DejaVu Sans
@@ -156,8 +157,8 @@ def ladder_svg(messages: Sequence[MessageRef], *, first: str | None = None, max_
 
 
 def _src(m: MessageRef) -> str:
-    return endpoint(m.src_ip, m.src_port)
+    return join_address(m.src_ip, m.src_port)
 
 
 def _dst(m: MessageRef) -> str:
-    return endpoint(m.dst_ip, m.dst_port)
+    return join_address(m.dst_ip, m.dst_port)
