@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from .. import __version__
 from ..analysis import Analysis
 from ..checks import REGISTRY, Finding, Severity, all_rules
+from ..checks.causes import ATTACKS
 from ..model import Call
 from .json import iso_time
 from .markdown import md_code, md_text
@@ -55,6 +56,16 @@ class Problem:
     calls: int  # distinct calls of the capture it was seen in
     customer_text: str  # of the worst finding, without third parties' addresses
     fix: str  # the rule's "How to fix", in the reply's language where translated
+    # an attack's: the findings on the calls the attacker placed, which it explains (sipdiag.checks.causes)
+    explained: tuple[Finding, ...] = ()
+
+    @property
+    def explained_rules(self) -> list[str]:
+        return sorted({f.rule for f in self.explained})
+
+    @property
+    def explained_calls(self) -> int:
+        return len({f.call_id for f in self.explained if f.call_id})
 
     @property
     def occurrences(self) -> int:
@@ -89,8 +100,17 @@ def reply_context(a: Analysis, *, lang: str, fmt: str, call: Call | None = None)
     findings = [f for f in a.findings if call is None or f.call_id in (None, call.call_id)]
     calls = (call,) if call is not None else a.calls
     number = {c.call_id: n for n, c in enumerate(a.calls, 1)}
-    problems = group_problems([f for f in findings if f.severity > Severity.INFO], lang, set(number))
-    notes = group_problems([f for f in findings if f.severity == Severity.INFO], lang, set(number))
+    # The findings on calls an attacker placed (linked to a security finding by sipdiag.checks.causes) are the
+    # attack's traffic, not the customer's problems: told as problems of their own, a toll-fraud run's failed
+    # calls had the customer check the numbers dialled and switch off SIP ALG. They go under the attack.
+    attacks = {i: f.rule for i, f in enumerate(a.findings) if f.rule in ATTACKS}
+    explained: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.cause in attacks:
+            explained.setdefault(attacks[f.cause], []).append(f)
+    own = [f for f in findings if f.cause not in attacks]
+    problems = group_problems([f for f in own if f.severity > Severity.INFO], lang, set(number), explained)
+    notes = group_problems([f for f in own if f.severity == Severity.INFO], lang, set(number), explained)
     customer_steps, operator_steps = _steps(problems, lang)
     by_severity = {s.label: sum(1 for f in findings if f.severity == s) for s in reversed(Severity)}
     md = fmt == "markdown"
@@ -120,8 +140,10 @@ def reply_context(a: Analysis, *, lang: str, fmt: str, call: Call | None = None)
     }
 
 
-def group_problems(findings: Sequence[Finding], lang: str, call_ids: set[str]) -> list[Problem]:
-    """One Problem per rule, in the order of each rule's worst finding (the findings come worst first)."""
+def group_problems(findings: Sequence[Finding], lang: str, call_ids: set[str],
+                   explained: dict[str, list[Finding]] | None = None) -> list[Problem]:
+    """One Problem per rule, in the order of each rule's worst finding (the findings come worst first).
+    explained: by attack rule, the findings it explains (left out of `findings`)."""
     by_rule: dict[str, list[Finding]] = {}
     for f in findings:
         by_rule.setdefault(f.rule, []).append(f)
@@ -132,7 +154,8 @@ def group_problems(findings: Sequence[Finding], lang: str, call_ids: set[str]) -
             rule=rule, title=first.title, category=first.category, owner=first.owner,
             severity=max(f.severity for f in group).label, findings=tuple(group),
             calls=len({f.call_id for f in group if f.call_id in call_ids}),
-            customer_text=without_addresses(first.customer_text[lang]), fix=_fix(rule, lang)))
+            customer_text=without_addresses(first.customer_text[lang]), fix=_fix(rule, lang),
+            explained=tuple((explained or {}).get(rule, ()))))
     return problems
 
 

@@ -87,8 +87,10 @@ OPERATOR_STEPS: dict[str, dict[str, str]] = {
         "ru": "Мы проверим вашу учётную запись и маршрут звонков, которые не удались.",
     },
     "security": {
-        "en": "We are blocking the addresses the attempts came from and will keep watching your account.",
-        "ru": "Мы блокируем адреса, с которых шли попытки, и продолжим следить за вашей учётной записью.",
+        "en": "Our security team is looking at blocking the addresses the attempts came from, and we will "
+              "keep watching your account.",
+        "ru": "Наша служба безопасности рассматривает блокировку адресов, с которых шли попытки, и мы "
+              "продолжим следить за вашей учётной записью.",
     },
     "tcp": {
         "en": "If that does not help, we can move your phone to a connection type that avoids the problem.",
@@ -120,6 +122,7 @@ RULE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "router.udp-fragmentation": (("fragments",), ("tcp",)),
     "sec.bruteforce-auth": (("strong-password",), ("security",)),
     "sec.scanner-detected": (("strong-password",), ("security",)),
+    "sec.toll-fraud-attempt": (("strong-password",), ("security",)),  # its text asks for new passwords
 }
 
 # For rules not in RULE_STEPS: a step for the customer when the rule says the problem is on their side.

@@ -451,3 +451,34 @@ def test_reply_dates_the_calls_not_a_stray_record(tmp_path: Path) -> None:
     out = reply(str(path))
     assert "We have analysed the recording of your calls from 2026-11-22. It holds 1 call." in out
     assert "1970" not in out
+
+
+def test_an_attackers_calls_are_told_under_the_attack_not_as_the_customers_problems(tmp_path: Path) -> None:
+    """Five calls to international numbers, each refused with 403: the toll-fraud finding explains the five
+    failures (sipdiag.checks.causes). The customer read six problems of a toll-fraud run as their own (check the
+    number dialled, switch SIP ALG off); now the attack alone, with its step, and the engineer reads what it
+    explains in one line."""
+    from tests.integration.test_rules_call_media import fraud_capture
+
+    numbers = ["0048185422016", "01148185422016", "9011441234567890", "00972598072172", "0011611234567"]
+    path = fraud_capture(tmp_path / "tf.pcap", numbers)
+    customer = reply(str(path))
+    found = customer.split("What we found\n\n")[1].split("\n\n")[0]
+    assert found.splitlines() == [
+        "- We detected 5 attempt(s) to place international calls through your account or equipment that look "
+        "unauthorised. Please change your phone and voicemail passwords now and contact us: we recommend "
+        "restricting international calling on your account until it is secured."]
+    assert "1. Change the phone's password to a long, unique one that you do not use anywhere else.\n" in customer
+    assert "Nothing needs changing on your side" not in customer
+    assert "- Our security team is looking at blocking the addresses the attempts came from" in customer
+    engineer = reply(str(path), "--audience", "engineer")
+    assert "  - explains 5 findings on 5 calls the attacker placed (call.failure-response), not listed here nor in " \
+           "the customer's message; sipdiag analyze --format json lists them, each with this finding as its " \
+           "cause\n" in engineer
+    assert "- MINOR call.failure-response" not in engineer
+    russian = reply(str(path), "--audience", "engineer", "--lang", "ru")
+    assert "объясняет находки на звонках, которые сделал атакующий (находок: 5, звонков: 5; call.failure-response)" \
+        in russian
+    # the same refusals without an attack are the customer's problem, told as such
+    alone = reply(str(fraud_capture(tmp_path / "one.pcap", numbers[:1])))
+    assert "could not be completed" in alone and "unauthorised" not in alone
