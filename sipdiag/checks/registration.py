@@ -36,18 +36,23 @@ TIMER_E_RETRANSMISSIONS = 10
 def rejected(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    A registration whose last REGISTER ended with a final error: 403 after a digest challenge (wrong password),
-    404 (unknown user), or a challenge answered again and again without success (an auth loop).
+    A registration whose last REGISTER ended with a final refusal (4xx or 6xx): 403 after a digest challenge
+    (wrong password), 404 (unknown user), 403 without a challenge (account barred). A refused de-registration
+    (expires 0 or Contact `*`) is reported too, at minor: it does not stop the phone from signing in. Left to other
+    rules: a registrar's 5xx (reg.server-error), a challenge answered again and again (reg.auth-loop), a 423 loop
+    (reg.interval-too-brief), an attacker's REGISTERs (sec.bruteforce-auth, sec.scanner-detected), and a single
+    challenge the device had not yet answered when the capture ended.
 
     ## Why it matters
-    The phone is offline for the operator: no outgoing calls, no incoming calls.
+    A refused sign-in leaves the phone offline for the operator: no outgoing calls, no incoming calls. A refused
+    de-registration leaves the old binding in place until it expires, so calls may still go to that contact.
 
     ## How to fix
     Check the credentials (user name, password, realm) provisioned on the device against the account; an unknown
-    user needs provisioning.
+    user needs provisioning. For a refused de-registration, check why the registrar refuses expires 0 from it.
 
     ## References
-    RFC 3261 §10.3, §22.2, §21.4.4, RFC 7616
+    RFC 3261 §10.2.2, §10.3, §22.2, §21.4.4, RFC 7616
     """
     from .security import attack_filter
 
