@@ -25,7 +25,7 @@ from typing import Protocol
 from .addresses import address_host
 from .dtmf import DtmfEvent
 from .model import Call
-from .quality import EModelResult
+from .quality import EModelResult, rate_stream
 from .rtpresult import RtpStatsResult, RtpStreamStats
 from .rtpseries import StreamSeries
 
@@ -340,8 +340,6 @@ def stream_quality(s: RtpStreamStats, sdp_ptime_ms: float | None = None) -> EMod
     discard, the burstiness of the loss (RULES.md §1.3, §1.4), and the packetization in the delay estimate: the
     stream's measured packet time, else `sdp_ptime_ms` (the SDP a=ptime), else the codec's default (G.107 §7.4
     counts the packetization in the mouth-to-ear delay Ta; a 40 ms stream is not rated as a 20 ms one)."""
-    from .quality import rate_stream  # noqa: PLC0415 (kept local: only this function of the module uses it)
-
     if not s.codec or s.packets < MIN_AUDIO_PACKETS:
         return None
     expected = max(s.expected, s.packets, 1)
@@ -350,18 +348,14 @@ def stream_quality(s: RtpStreamStats, sdp_ptime_ms: float | None = None) -> EMod
     # not (an L16 stream stamped at 8000 Hz under an 11025 Hz rtpmap), transit and jitter in timestamp units
     # grow with time and every packet looks late: RFC 3550 §6.4.1 jitter needs the payload's clock. The discards
     # are then not rated rather than blamed on the network (the mismatch finding reports the fault).
-    clock_ok = True
-    if s.clock_rate and s.timestamp_span and s.packets >= 50 and s.duration_s >= 1.0:
-        clock_ok = abs(s.timestamp_span / s.duration_s / s.clock_rate - 1) <= 0.10
-    if s.clock_drift_ppm is not None and abs(s.clock_drift_ppm) >= 50_000:
-        clock_ok = False
-    # Measured packet time: timestamp units per sequence number (exact: 320 units at 8000 Hz is 40 ms), or the
-    # arrival interval when the clock is wrong. Only without talkspurt gaps (one marker bit at most, RFC 3551
-    # §4.1): silence suppression stretches both means beyond the packet time.
+    clock_ok = s.clock_fits and not (s.clock_drift_ppm is not None and abs(s.clock_drift_ppm) >= 50_000)
+    # Measured packet time: from the timestamps (exact), or the arrival interval when the clock is wrong. Only
+    # without talkspurt gaps (one marker bit at most, RFC 3551 §4.1): silence suppression stretches both means
+    # beyond the packet time.
     ptime = None
     if s.expected >= 2 and s.markers <= 1 and not s.timestamp_jumps and not s.sequence_restarts:
         if clock_ok and s.clock_rate and s.timestamp_span:
-            ptime = s.timestamp_span * 1000.0 / s.clock_rate / (s.expected - 1)
+            ptime = s.timestamp_ptime_ms
         elif s.duration_s > 0:
             ptime = s.duration_s * 1000.0 / (s.expected - 1)
         ptime = round(ptime, 1) if ptime is not None and 2.5 <= ptime <= 200 else None

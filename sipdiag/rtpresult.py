@@ -14,6 +14,10 @@ from .dtmf import DtmfEvent
 from .rtcp import RtcpResult
 from .rtpseries import SeriesTable, StreamSeries
 
+# Whether a stream's RTP timestamps follow its payload's clock (RFC 3550 §5.1): measured over at least 50 packets and
+# 1 s, a rate more than 10 % off is a clock mismatch (RULES.md codec.timestamp-clock-mismatch).
+CLOCK_DEVIATION, CLOCK_MIN_PACKETS, CLOCK_MIN_S = 0.10, 50, 1.0
+
 
 class RtpStreamStats(NamedTuple):
     """One RTP stream: (src, dst, SSRC) in one direction (RULES.md §0.3). A NamedTuple, not a dataclass: a large
@@ -87,6 +91,29 @@ class RtpStreamStats(NamedTuple):
     @property
     def key(self) -> tuple[str, int, str, int, int]:
         return self.src_ip, self.src_port, self.dst_ip, self.dst_port, self.ssrc
+
+    @property
+    def clock_ratio(self) -> float | None:
+        """How fast the RTP timestamps advanced against arrival time, in units of the payload's clock: 1.0 when
+        they follow it (RFC 3550 §5.1), 2.0 for a sender stamping a 16 kHz clock under an 8 kHz rtpmap. None
+        without a clock or over fewer than CLOCK_MIN_PACKETS packets or CLOCK_MIN_S seconds."""
+        if not self.clock_rate or self.packets < CLOCK_MIN_PACKETS or self.duration_s < CLOCK_MIN_S:
+            return None
+        return self.timestamp_span / self.duration_s / self.clock_rate
+
+    @property
+    def clock_fits(self) -> bool:
+        """The timestamps follow the payload's clock, or the stream is too short to tell."""
+        ratio = self.clock_ratio
+        return ratio is None or abs(ratio - 1) <= CLOCK_DEVIATION
+
+    @property
+    def timestamp_ptime_ms(self) -> float | None:
+        """Audio per packet from the timestamps (units per sequence number over the clock: 320 at 8000 Hz is
+        40 ms); the packet time only where no talkspurt gaps stretch it (one marker bit at most, RFC 3551 §4.1)."""
+        if not self.clock_rate or self.expected < 2 or self.markers > 1:
+            return None
+        return self.timestamp_span * 1000.0 / self.clock_rate / (self.expected - 1)
 
 
 @dataclass(frozen=True, slots=True)

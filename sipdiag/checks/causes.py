@@ -203,8 +203,8 @@ def _attack_sources(f: Finding) -> set[str]:
     for key in ("source", "sources"):
         value = f.evidence.get(key)
         if isinstance(value, str):
-            out.update(v.strip().strip("[]") for v in value.split(",") if v.strip() and v.strip() != "...")
-    out.discard("...")
+            # "a, b ..." when the finding cut its list: the last name is whole, the dots are not an address
+            out.update(address_host(v.strip()) for v in value.removesuffix(" ...").split(",") if v.strip())
     return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..addresses import join_address
 from ..devices import Device, identify, topics_for
 
 if TYPE_CHECKING:
@@ -101,8 +102,7 @@ def party_agents(call: Call, analysis: Analysis | None = None) -> dict[str, str]
         ua = m.user_agent
         if not ua:
             continue
-        sender = f"[{m.src_ip}]:{m.src_port}" if ":" in m.src_ip else f"{m.src_ip}:{m.src_port}"
-        receiver = f"[{m.dst_ip}]:{m.dst_port}" if ":" in m.dst_ip else f"{m.dst_ip}:{m.dst_port}"
+        sender, receiver = join_address(m.src_ip, m.src_port), join_address(m.dst_ip, m.dst_port)
         if sender == call.caller_address or (not m.is_request and receiver == call.callee_address):
             party = "caller"
         elif sender == call.callee_address or (not m.is_request and receiver == call.caller_address):

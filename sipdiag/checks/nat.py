@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..addresses import address_host, split_address
+from ..addresses import address_host, join_address, split_address
 from ..media import is_private
 from ..parsers.sipuri import parse_name_addr
 from . import Hit, Severity, check
@@ -91,12 +91,14 @@ def private_contact(analysis: Analysis) -> Iterator[Hit]:
               "{effect_ru}",
     },
     engineer={
-        "en": "Call {call_id}: the SDP of the {party_en} (frame {frame}) has c= {address}:{port} (private) while its signalling "
-              "comes from public {source} (SDP in frame(s) {frames_sdp}). {effect_engineer} Fix: media latching/anchoring on the SBC (comedia, "
-              "RFC 4961 symmetric RTP) or STUN/ICE on the device (RFC 8445).",
+        "en": "Call {call_id}: the SDP of the {party_en} (frame {frame}) has c= {address}:{port} (private) while "
+              "its signalling comes from public {source} (SDP in frame(s) {frames_sdp}). {effect_engineer} Fix: "
+              "media latching/anchoring on the SBC (comedia, RFC 4961 symmetric RTP) or STUN/ICE on the device "
+              "(RFC 8445).",
         "ru": "Вызов {call_id}: SDP {party_ru} (кадр {frame}) указывает c= {address}:{port} (частный), а "
-              "сигнализация идёт с публичного {source} (SDP в кадрах {frames_sdp}). {effect_engineer_ru} Решение: latching/якорение медиа на SBC "
-              "(comedia, симметричный RTP по RFC 4961) или STUN/ICE на устройстве (RFC 8445).",
+              "сигнализация идёт с публичного {source} (SDP в кадрах {frames_sdp}). {effect_engineer_ru} Решение: "
+              "latching/якорение медиа на SBC (comedia, симметричный RTP по RFC 4961) или STUN/ICE на устройстве "
+              "(RFC 8445).",
     },
 )
 def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
@@ -170,13 +172,14 @@ _SDP_EFFECT = {
 
 
 def _sdp_sender(analysis: Analysis, call, role: str, frame: int | None) -> tuple[str, str]:
-    """The party (caller, callee, other) and "ip:port" that really sent the SDP of `frame`: a B2BUA or an SBC seen on both legs under one
-    Call-ID sends offers and answers from its inside address too, which are not the caller's or callee's SDP
-    (RFC 3264 §5: the c= line is the sender's). Falls back to the negotiation's role when the message is gone."""
+    """The party (caller, callee, other) and "ip:port" that really sent the SDP of `frame`: a B2BUA or an SBC seen
+    on both legs under one Call-ID sends offers and answers from its inside address too, which are not the
+    caller's or callee's SDP (RFC 3264 §5: the c= line is the sender's). Falls back to the negotiation's role when
+    the message is gone."""
     msg = message_at(analysis, frame)
     if msg is None:
         return role, call.caller_address if role == "caller" else call.callee_address
-    sender = f"[{msg.src_ip}]:{msg.src_port}" if ":" in msg.src_ip else f"{msg.src_ip}:{msg.src_port}"
+    sender = join_address(msg.src_ip, msg.src_port)
     if sender == call.caller_address:
         return "caller", sender
     if sender == call.callee_address:

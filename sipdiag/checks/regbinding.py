@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import address_host
 from ..parsers.sipuri import parse_uri
 from . import Hit, Severity, check
 from .settings import setting
@@ -290,7 +291,7 @@ def binding_churn(analysis: Analysis) -> Iterator[Hit]:
         if lo is not None:
             keepalive = min(keepalive, max(int(lo // 2), 5))
         prev, cur, _ = changes[0]
-        ip_changed = any(p.source.rsplit(":", 1)[0] != c.source.rsplit(":", 1)[0] for p, c, _ in changes)
+        ip_changed = any(address_host(p.source) != address_host(c.source) for p, c, _ in changes)
         detail_en = f"{prev.source} (frame {prev.frame}) -> {cur.source} (frame {cur.frame})" + (
             "; the public address changed too (a WAN reconnect or a second uplink can do this)" if ip_changed else "")
         detail_ru = f"{prev.source} (кадр {prev.frame}) -> {cur.source} (кадр {cur.frame})" + (

@@ -69,20 +69,16 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
             continue  # reported as reg.auth-loop, with the digest evidence
         if r.final_status == 423 and below_min_expires([e for e in r.exchanges if e.contact not in ("", "*")]):
             continue  # the 423 loop is reg.interval-too-brief's
-        run = last_run(r)
+        run, attempts, challenges = _final_run(r)
         last_ex = run[-1] if run else None
         removal = last_ex is not None and _removes(last_ex)
-        attempts = sum(1 for e in run if e.frame is not None)
-        challenges = sum(1 for e in run if e.status in (401, 407))
         if r.final_status in (401, 407) and (
                 (removal and last_ex is not None and last_ex.credentials is None)
                 or (not removal and challenges < setting("sip.auth_loop_attempts") and attempts <= challenges)):
             continue  # a single unanswered challenge: the device may simply not have retried inside the capture
         challenged = any(e.credentials is not None for e in run) or (challenges > 0 and attempts > challenges)
         refused = challenged and r.final_status in REFUSED
-        last = r.transactions[-1]
-        frame = next((f for code, f, _ in last.responses if code == r.final_status), r.last_frame)
-        status_text = _status_text(analysis, frame, r.final_status)
+        frame, reason, status_text = _final_response(analysis, r)
         frames = _frames(run, frame, r.first_frame)
         if removal:
             # RFC 3261 §10.2.2: expires 0 asks to remove the binding; refusing it leaves the binding until it expires
@@ -116,7 +112,7 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
         exchange_en, exchange_ru = _exchange_words(run, attempts, challenges)
         yield Hit(None, frames, {
             "aor": r.aor, "source": r.source, "attempts": attempts, "challenges": challenges,
-            "status": r.final_status, "reason": _reason(analysis, frame, r.final_status) or "",
+            "status": r.final_status, "reason": reason,
             "status_text": status_text, "frame": frame, "deregistration": removal,
             "exchange_en": exchange_en, "exchange_ru": exchange_ru, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
             "problem_en": problem_en, "problem_ru": problem_ru, "action_en": action_en, "action_ru": action_ru,
@@ -150,19 +146,23 @@ def last_run(r: Registration) -> list[RegisterExchange]:
     return run
 
 
-def _reason(analysis: Analysis, frame: int, status: int | None) -> str | None:
-    """The reason phrase of the response in `frame` (from the wire: cut, escaped by the reporters)."""
-    for m in analysis.messages:
-        if m.frame == frame and m.status_code == status:
-            reason = (m.reason or "").strip()
-            return reason[:80] or None
-    return None
+def _final_run(r: Registration) -> tuple[list[RegisterExchange], int, int]:
+    """(the exchanges the final answer concerns, REGISTERs of them in the capture, digest challenges among them)."""
+    run = last_run(r)
+    return run, sum(1 for e in run if e.frame is not None), sum(1 for e in run if e.status in (401, 407))
 
 
-def _status_text(analysis: Analysis, frame: int, status: int | None) -> str:
-    """`503 Service Unavailable`, or the bare code when the reason phrase is missing or not in the capture."""
-    reason = _reason(analysis, frame, status)
-    return f"{status} {reason}" if reason else f"{status}"
+def _final_response(analysis: Analysis, r: Registration) -> tuple[int, str, str]:
+    """(frame of the final response, its reason phrase or "", `503 Service Unavailable` or the bare code when the
+    phrase is missing or not in the capture). The phrase is from the wire: cut here, escaped by the reporters."""
+    from .nat import message_at
+
+    frame = next((f for code, f, _ in r.transactions[-1].responses if code == r.final_status), r.last_frame)
+    m = message_at(analysis, frame)
+    if m is not None and m.status_code != r.final_status:  # two messages in one TCP segment: the index has the first
+        m = next((x for x in analysis.messages if x.frame == frame and x.status_code == r.final_status), None)
+    reason = (m.reason or "").strip()[:80] if m is not None else ""
+    return frame, reason, f"{r.final_status} {reason}" if reason else f"{r.final_status}"
 
 
 def _frames(run: list[RegisterExchange], frame: int, fallback: int) -> tuple[int, ...]:
@@ -238,19 +238,15 @@ def server_error(analysis: Analysis) -> Iterator[Hit]:
     for r in analysis.registrations:
         if r.outcome != "failed" or not is_server_error(r.final_status) or is_attack(r):
             continue
-        run = last_run(r)
-        attempts = sum(1 for e in run if e.frame is not None)
-        challenges = sum(1 for e in run if e.status in (401, 407))
-        last = r.transactions[-1]
-        frame = next((f for code, f, _ in last.responses if code == r.final_status), r.last_frame)
+        run, attempts, challenges = _final_run(r)
+        frame, reason, status_text = _final_response(analysis, r)
         status = r.final_status or 0
         meaning_en, meaning_ru = _SERVER_MEANING.get(status, ("the server failed to process the request",
                                                               "сервер не смог обработать запрос"))
         exchange_en, exchange_ru = _exchange_words(run, attempts, challenges)
         yield Hit(None, _frames(run, frame, r.first_frame), {
             "aor": r.aor, "source": r.source, "registrar": r.registrar, "attempts": attempts,
-            "challenges": challenges, "status": status, "reason": _reason(analysis, frame, status) or "",
-            "status_text": _status_text(analysis, frame, status), "frame": frame,
+            "challenges": challenges, "status": status, "reason": reason, "status_text": status_text, "frame": frame,
             "exchange_en": exchange_en, "exchange_ru": exchange_ru, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
         }, confidence="high" if attempts == len(run) else "medium")
 

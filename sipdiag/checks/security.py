@@ -78,7 +78,7 @@ def attack_filter(analysis: Analysis):
     attackers = bruteforce_sources(analysis)
 
     def is_attack(r) -> bool:
-        return r.source.rsplit(":", 1)[0] in attackers or bool(r.user_agent and SCANNER_UA.search(r.user_agent))
+        return address_host(r.source) in attackers or bool(r.user_agent and SCANNER_UA.search(r.user_agent))
 
     return is_attack
 
@@ -87,7 +87,7 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
     """Sources whose REGISTERs failed authentication often enough to be an attack, with their figures."""
     per_source: dict[str, dict] = {}
     for r in analysis.registrations:
-        src = r.source.rsplit(":", 1)[0]
+        src = address_host(r.source)
         entry = per_source.setdefault(src, {"failures": 0, "users": set(), "first": None, "last": None, "frames": []})
         for x in r.exchanges:
             # A failed authentication is a REGISTER that carried credentials (Authorization, RFC 3261 §22.2) and
@@ -244,7 +244,7 @@ def toll_fraud(analysis: Analysis) -> Iterator[Hit]:
         number = dialled_number(call.callee)
         if fraud_destination(number, attacker=True, home=home) is None:
             continue  # not international for anybody (most calls stop here)
-        source = call.caller_address.rsplit(":", 1)[0].strip("[]")
+        source = address_host(call.caller_address)
         ua = call.user_agents[0] if call.user_agents else ""
         scanner = scanners.get(ua)
         if scanner is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from ..addresses import join_address
 from ..parsers.sipheaders import parse_via
 from .security import SCANNER_UA, bruteforce_sources
 
@@ -121,7 +122,7 @@ class ViaPath:
 
     @property
     def source(self) -> str:
-        return f"[{self.src_ip}]:{self.src_port}" if ":" in self.src_ip else f"{self.src_ip}:{self.src_port}"
+        return join_address(self.src_ip, self.src_port)
 
 
 FRAMES_KEPT = 5

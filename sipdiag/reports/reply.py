@@ -26,6 +26,7 @@ from ..analysis import Analysis
 from ..checks import REGISTRY, Finding, Severity, all_rules
 from ..checks.causes import ATTACKS
 from ..model import Call
+from ..russian import form_for
 from .json import iso_time
 from .markdown import md_code, md_text
 from .replyactions import CUSTOMER_STEPS, FIX_RU, OPERATOR_STEPS, steps_for
@@ -270,14 +271,8 @@ def plural_en(n: int, one: str, many: str) -> str:
 
 
 def plural_ru(n: int, one: str, few: str, many: str) -> str:
-    """Russian number agreement: 1, 21 звонок; 2-4, 22 звонка; 5-20, 11-14 звонков."""
-    if n % 10 == 1 and n % 100 != 11:
-        word = one
-    elif 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        word = few
-    else:
-        word = many
-    return f"{n} {word}"
+    """Russian number agreement: 1, 21 звонок; 2-4, 22 звонка; 5-20, 11-14 звонков (sipdiag.russian.form_for)."""
+    return f"{n} {form_for(n, (one, few, many, one))}"
 
 
 def _heading(text: str, level: int, md: bool) -> str:

@@ -135,3 +135,17 @@ def test_json_records_carry_the_links(tmp_path) -> None:
         (0, "alg.sdp-rewritten-inconsistently", None, [1]), (1, "call.ack-timeout-32s", 0, []),
         (2, "nat.private-sdp-address", None, []), (3, "media.rtcp-issues", None, []),
         (4, "nat.media-source-mismatch", None, [])]
+
+
+def test_attack_sources_are_read_as_hosts_also_at_the_end_of_a_cut_list() -> None:
+    """sec.scanner-detected quotes at most ten sources and ends a longer list with ' ...'; the tenth was read as
+    '5.6.7.8 ...' and its calls were not linked to the attack. IPv6 sources come without brackets, as
+    `address_host` gives a caller's address."""
+    from types import SimpleNamespace
+
+    from sipdiag.checks.causes import _attack_sources
+
+    scanner = SimpleNamespace(evidence={"sources": "192.0.2.1, 2001:db8::1, 198.51.100.9 ..."})
+    assert _attack_sources(scanner) == {"192.0.2.1", "2001:db8::1", "198.51.100.9"}
+    guesser = SimpleNamespace(evidence={"source": "203.0.113.5"})
+    assert _attack_sources(guesser) == {"203.0.113.5"}
