@@ -189,20 +189,22 @@ def names_a_rule(entry: str) -> bool:
 
 
 def rule_findings(analysis: Analysis, rules: Iterable[Rule], settings: Mapping[str, Any] | None = None,
-                  devices: DeviceIndex | None = None) -> list[Finding]:
+                  devices: DeviceIndex | None = None, shared: dict[Any, Any] | None = None) -> list[Finding]:
     """The findings of `rules`, unordered: in the rules' order, each rule's in the order it gave them. Run in
     parts (sipdiag.checks.background runs them on two cores), the parts' lists concatenated in rule order equal
     one run's list, so `order_findings` gives the same result. devices: the analysis's DeviceIndex when the
-    caller runs rules one at a time (it is built once per analysis)."""
+    caller runs rules one at a time (it is built once per analysis); shared: that caller's one dict for
+    `_finding`'s equal texts and device records."""
     from .deviceinfo import DeviceIndex
     from .settings import active
 
     findings = []
     devices = devices if devices is not None else DeviceIndex(analysis)
+    shared = shared if shared is not None else {}
     with active(settings):
         for rule in rules:
             for hit in rule.func(analysis):
-                findings.append(_finding(rule, hit, devices))
+                findings.append(_finding(rule, hit, devices, shared))
     return findings
 
 
@@ -215,20 +217,29 @@ def order_findings(findings: list[Finding], analysis: Analysis) -> tuple[Finding
     return correlate(ordered, analysis)
 
 
-def _finding(rule: Rule, hit: Hit, devices: DeviceIndex | None = None) -> Finding:
+def _finding(rule: Rule, hit: Hit, devices: DeviceIndex | None = None, shared: dict[Any, Any] | None = None,
+             ) -> Finding:
     """A rule's hit as a finding: texts rendered from the evidence, the device involved added to the evidence and
-    its fix steps to the engineer text when the knowledge base has them for the rule's topic."""
+    its fix steps to the engineer text when the knowledge base has them for the rule's topic.
+
+    shared: one dict for a run's findings, through which equal customer texts and equal device records are one
+    object each. A rule that fires on every stream of a large capture repeats the same customer text thousands of
+    times (measured: 3696 customer texts, 28 distinct, on the 4 M-packet benchmark capture), and the findings
+    cross a pipe pickled (sipdiag.checks.background), where pickle keeps one copy of an object met twice."""
     from .deviceinfo import with_device
 
     from ..russian import agree
 
     values = {k: v for k, v in hit.values.items()}
     engineer = {lang: _render(t, values) for lang, t in rule.engineer.items()}
-    evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit) if devices else None)
+    evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit) if devices else None,
+                                     shared)
     customer = {lang: _render(t, values) for lang, t in rule.customer.items()}
     for texts in (customer, engineer):  # "1 отвеченный вызов", not the template's "1 отвеченных вызовов"
         if "ru" in texts:
             texts["ru"] = agree(texts["ru"])
+    if shared is not None:
+        customer = {lang: shared.setdefault(text, text) for lang, text in customer.items()}
     return Finding(
         rule=rule.id, category=rule.category, severity=hit.severity if hit.severity is not None else rule.severity,
         owner=rule.owner, title=rule.title, call_id=hit.call_id, frames=hit.frames, evidence=evidence,
