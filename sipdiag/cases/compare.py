@@ -4,7 +4,8 @@ Problems are compared by rule (a capture after the fix has other calls, other Ca
 finding at or above the verification's threshold (`--fail-on`, major by default): a rule that found a problem before
 and finds none now is resolved (it may still be seen below the threshold: a private SDP address that the SBC now
 latches is minor, no longer major, and `severity_after` shows it); one that still does persists; a problem that did
-not exist before is new. The call and quality figures are shown side by side.
+not exist before is new. The call and quality figures are shown side by side. The findings on an attacker's calls
+are left to the attack's own rule (see _by_rule).
 
 A problem is unverified when the second capture holds nothing its rule could find it in: packet loss is not
 "resolved" by a capture without an answered call with media, nor a registration failure by one without a
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..checks.causes import ATTACKS
 from .triage import SEVERITY_RANK
 
 FIGURES = ("calls", "answered", "one_way_calls", "no_rtp_calls", "mos_mean", "mos_min", "loss_pct_max",
@@ -78,8 +80,16 @@ class Comparison:
 
 
 def _by_rule(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The findings by rule, without those an attack explains: the failed calls, odd SDP and missing audio of the
+    calls an attacker placed (their `cause` is a security finding, sipdiag.checks.causes) are the attack's, as in
+    the customer's reply. While the attack goes on they would otherwise read as the customer's problems persisting,
+    and as new ones where the attacker's calls took other paths; the attack itself is compared by its own rule."""
+    findings = summary["findings"]
     out: dict[str, list[dict[str, Any]]] = {}
-    for f in summary["findings"]:
+    for f in findings:
+        cause = f.get("cause")  # positions in the same list (reports.json.finding_record); absent in old cases
+        if isinstance(cause, int) and 0 <= cause < len(findings) and findings[cause]["rule"] in ATTACKS:
+            continue
         out.setdefault(f["rule"], []).append(f)
     return out
 

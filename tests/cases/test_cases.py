@@ -151,6 +151,29 @@ def test_unverified_names_each_kind_of_missing_evidence_once() -> None:
     assert [r.rule for r in compare(before, registered).unverified] == ["media.packet-loss"]
 
 
+def test_an_attackers_calls_are_compared_under_the_attack(tmp_path: Path) -> None:
+    """While a toll-fraud attack goes on, the refused calls the attacker placed are the attack's (as in the reply),
+    not the customer's problems persisting or new; a refused call of the customer's own still counts."""
+    import sipdiag
+    from sipdiag.cases.compare import compare
+    from sipdiag.cases.summary import summarize
+    from tests.integration.test_rules_call_media import fraud_capture
+
+    numbers = ["0048185422016", "01148185422016", "9011441234567890", "00972598072172", "0011611234567"]
+    before = summarize(sipdiag.analyze(fraud_capture(tmp_path / "before.pcap", numbers)))
+    assert [(f["rule"], f["cause"]) for f in before["findings"]] == [
+        ("sec.toll-fraud-attempt", None)] + [("call.failure-response", 0)] * 5
+    still = summarize(sipdiag.analyze(fraud_capture(tmp_path / "still.pcap", [n + "9" for n in numbers])))
+    c = compare(before, still, "minor")
+    assert ([r.rule for r in c.persisting], c.new, c.resolved, c.outcome) == (
+        ["sec.toll-fraud-attempt"], (), (), "not-resolved")
+    assert (c.persisting[0].count_before, c.persisting[0].count_after) == (1, 1)
+    own = summarize(sipdiag.analyze(fraud_capture(tmp_path / "own.pcap", numbers[:1])))  # one call: no attack
+    c = compare(before, own, "minor")
+    assert ([r.rule for r in c.resolved], [r.rule for r in c.new]) == (["sec.toll-fraud-attempt"],
+                                                                      ["call.failure-response"])
+
+
 def test_closed_loop_on_the_command_line(tmp_path: Path) -> None:
     store = str(tmp_path / "cases.db")
     filed = sipdiag("analyze", str(ONE_WAY), "--ticket", "T-123", "--customer", "ACME", "--vantage", "cpe-wan",
