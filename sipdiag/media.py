@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from .addresses import address_host
+from .addresses import address_host, join_address
 from .dtmf import DtmfEvent
 from .model import Call
 from .quality import EModelResult, rate_stream
@@ -238,7 +238,7 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> Med
         return MediaVerdict(verdict="no-rtp", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
                             detail=detail, **base)
-    unreachable = next((f"{s.dst_ip}:{s.dst_port}" for s, _ in mine
+    unreachable = next((join_address(s.dst_ip, s.dst_port) for s, _ in mine
                         if is_private(s.dst_ip) and not is_private(s.src_ip)), None)
     # A direction whose packets all went to an address the receiver cannot be reached at is missing too.
     reach_callee = carries("caller->callee", True)
@@ -322,6 +322,12 @@ class MediaStream:
     @property
     def call_id(self) -> str | None:
         return self.binding.call_id
+
+    @property
+    def label(self) -> str:
+        """`src -> dst 0xSSRC`, the stream as evidence and reports name it (IPv6 addresses in brackets)."""
+        s = self.stats
+        return f"{join_address(s.src_ip, s.src_port)} -> {join_address(s.dst_ip, s.dst_port)} 0x{s.ssrc:08x}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .addresses import join_address
 from .errors import CaptureError, OutputError, UsageError
 from .live import LiveAnalyzer, LiveResult
 from .livecapture import SNAPLEN, Frame, PacketSocket
@@ -74,11 +75,11 @@ class HepFeed:
             self.sock.bind((host, port))
         except OSError as e:
             self.sock.close()
-            raise CaptureError(f"cannot listen for HEP on {host}:{port}: {e.strerror or e}",
+            raise CaptureError(f"cannot listen for HEP on {join_address(host, port)}: {e.strerror or e}",
                                hint="Choose a free port (ports below 1024 need root), or another address.") from None
         self.sock.setblocking(False)
         self.local = self.sock.getsockname()
-        self.name = f"hep://{host}:{self.local[1]}"
+        self.name = f"hep://{join_address(host, self.local[1])}"
         self.interfaces = [Interface(0, lt.RAW, SNAPLEN, ts_mul_ns=1, name=self.name)]
 
     def batches(self) -> Iterator[list[Frame]]:

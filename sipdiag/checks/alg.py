@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import join_address
 from ..media import is_private
 from ..parsers.sipheaders import is_rfc3261_branch
 from . import Hit, check
@@ -119,7 +120,7 @@ def content_length_mismatch(analysis: Analysis) -> Iterator[Hit]:
             if delta > MAX_REWRITE_GROWTH * len(_IPV4_RE.findall(body)):
                 continue  # more than rewriting every address in the body could add: a broken sender, not an ALG
         values = {
-            "message": _label(m), "frame": m.frame, "source": f"{m.src_ip}:{m.src_port}", "declared": declared,
+            "message": _label(m), "frame": m.frame, "source": join_address(m.src_ip, m.src_port), "declared": declared,
             "actual": len(body), "delta": f"{delta:+d}", "fingerprint_en": "", "fingerprint_ru": "",
         }
         if found:
@@ -174,7 +175,7 @@ def message_changes(before: SipMessage, after: SipMessage) -> list[str]:
 
 
 def _hop(m: SipMessage) -> str:
-    return f"{m.src_ip}:{m.src_port} -> {m.dst_ip}:{m.dst_port}"
+    return f"{join_address(m.src_ip, m.src_port)} -> {join_address(m.dst_ip, m.dst_port)}"
 
 
 @check(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import join_address
 from ..dtmf import FLASH
 from ..rtpclock import is_telephone_event
 from . import Hit, Severity, check
@@ -132,10 +133,11 @@ def _stream_problems(call: Call, stream, mine) -> list[tuple[str, Severity, str,
     if lines and used and not used & negotiated:
         pts = ", ".join(map(str, sorted(used)))
         want = ", ".join(map(str, sorted(negotiated))) or "none"
+        sender = join_address(st.src_ip, st.src_port)
         out.append(("b", Severity.MAJOR,
-                    f"{len(mine)} event(s) from {st.src_ip}:{st.src_port} sent as payload type {pts}, the receiver "
+                    f"{len(mine)} event(s) from {sender} sent as payload type {pts}, the receiver "
                     f"negotiated {want} for telephone-event (first at frame {mine[0].start_frame})",
-                    f"{len(mine)} событий от {st.src_ip}:{st.src_port} с типом нагрузки {pts}, получатель согласовал "
+                    f"{len(mine)} событий от {sender} с типом нагрузки {pts}, получатель согласовал "
                     f"для telephone-event {want} (первое в кадре {mine[0].start_frame})"))
     keys = [e for e in mine if e.event <= FLASH]  # DTMF and flash; fax/modem tones (RFC 4734) behave otherwise
     no_end = [e for e in keys if not e.end_seen and st.end_ns - e.start_ns > OPEN_AT_END_NS]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from ..addresses import address_host
+from ..addresses import address_host, join_address
 from ..quality import customer_cause
 from . import Hit, Severity, check
 from .settings import setting
@@ -122,7 +122,7 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
         severity = next(sev for limit, sev in limits if s.loss_pct >= limit)
         q = m.quality
         yield Hit(m.call_id, (s.first_frame,), {
-            "call_id": m.call_id, "stream": f"{s.src_ip}:{s.src_port} -> {s.dst_ip}:{s.dst_port} 0x{s.ssrc:08x}",
+            "call_id": m.call_id, "stream": m.label,
             "direction": m.binding.direction, "lost": s.lost, "expected": s.expected,
             "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
             "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_factor, 1) if q else "-",
@@ -299,7 +299,7 @@ def _no_rtp_values(call, analysis: Analysis | None = None) -> dict:
     return {"call_id": call.call_id, "subject": f"Call {call.call_id}", "subject_ru": f"Вызов {call.call_id}",
             "lead_en": lead_en, "lead_ru": lead_ru, "rtp_en": rtp_en, "rtp_ru": rtp_ru,
             "answer_frame": answer_frame, "duration_s": call.duration_s,
-            "media": ", ".join(f"{m.address}:{m.port}" for n in call.negotiations
+            "media": ", ".join(join_address(m.address, m.port) for n in call.negotiations
                                for m in n.offer + (n.answer or ()) if m.port)}
 
 
@@ -368,7 +368,7 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
         top = max(q.factors, key=lambda f: f.r_points_lost) if q.factors else None
         s = m.stats
         yield Hit(m.call_id, (s.first_frame,), {
-            "call_id": m.call_id, "stream": f"{s.src_ip}:{s.src_port} -> {s.dst_ip}:{s.dst_port} 0x{s.ssrc:08x}",
+            "call_id": m.call_id, "stream": m.label,
             "direction": m.binding.direction, "r_factor": round(q.r_factor, 1), "mos": round(q.mos, 2),
             "estimate": " (estimate)" if q.estimate else "", "summary": q.summary,
             # the customer reads the factor in words; the engineer keeps its name

@@ -25,11 +25,6 @@ WRONG_CLOCK_PPM = 50_000.0  # timestamps 5 % off the nominal clock: a wrong cloc
 IMPLAUSIBLE_JITTER_MS = 1000.0
 
 
-def stream_label(m: MediaStream) -> str:
-    s = m.stats
-    return f"{s.src_ip}:{s.src_port} -> {s.dst_ip}:{s.dst_port} 0x{s.ssrc:08x}"
-
-
 def interval_ms(m: MediaStream) -> float:
     """The stream's packet interval from its sequence span and duration (ptime, or the DTX-free average)."""
     s = m.stats
@@ -133,7 +128,7 @@ def burst_loss(analysis: Analysis) -> Iterator[Hit]:
         hiccup = _in_hiccup(analysis, m)
         confidence = "low" if hiccup else "high"
         yield Hit(m.call_id, (s.max_delta_frame or s.first_frame,), {
-            "call_id": m.call_id, "stream": stream_label(m), "direction": m.binding.direction,
+            "call_id": m.call_id, "stream": m.label, "direction": m.binding.direction,
             "loss_run_max": s.loss_run_max, "interval_ms": step, "longest_gap_ms": longest,
             "burst_ratio": round(burst, 2), "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs,
             "max_delta_ms": round(s.max_delta_ms, 1), "max_delta_frame": s.max_delta_frame,
@@ -222,7 +217,7 @@ def high_jitter(analysis: Analysis) -> Iterator[Hit]:
             summary_ru += f"; RTCP дальней стороны сообщает до {rr:.1f} мс"
         confidence = "low" if capture_wide else "high" if s.clock_source in ("static", "sdp") else "medium"
         yield Hit(m.call_id, (s.first_frame,), {
-            "call_id": m.call_id, "stream": stream_label(m), "direction": m.binding.direction,
+            "call_id": m.call_id, "stream": m.label, "direction": m.binding.direction,
             "jitter_mean_ms": round(s.jitter_mean_ms, 1), "jitter_max_ms": round(s.jitter_max_ms, 1),
             "late_50ms_pct": round(late_pct, 1), "far_end_jitter_ms": round(rr, 1) if rr is not None else None,
             "clock_rate": s.clock_rate, "clock_source": s.clock_source, "summary_en": summary_en,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..addresses import address_host, address_port
+from ..addresses import address_host, address_port, join_address
 from ..media import is_private
 from ..transactions import is_success
 from . import Hit, Severity, check
@@ -250,8 +250,8 @@ def in_dialog_request_misrouted(analysis: Analysis) -> Iterator[Hit]:
         ack = next((m for m in call.messages if m.method == "ACK" and m.cseq == invite.cseq
                     and not m.retransmission and is_private(m.dst_ip) and not is_private(m.src_ip)), None)
         if ack is not None:
-            yield _misrouted_hit(call, "ACK", ack.frame, f"{ack.src_ip}:{ack.src_port}",
-                                 f"{ack.dst_ip}:{ack.dst_port}", "private",
+            yield _misrouted_hit(call, "ACK", ack.frame, join_address(ack.src_ip, ack.src_port),
+                                 join_address(ack.dst_ip, ack.dst_port), "private",
                                  f"the 2xx was retransmitted {invite.response_retransmissions} times after it")
 
 
@@ -265,7 +265,7 @@ def _unreachable(src: str, dst: str, ports: dict[str, set[int]], transport: str 
 
 
 def _misrouted_hit(call: Call, method: str, frame: int, src: str, dst: str, why: str, outcome: str) -> Hit:
-    seen = sorted({f"{m.src_ip}:{m.src_port}" for m in call.messages if m.src_ip == address_host(dst)})
+    seen = sorted({join_address(m.src_ip, m.src_port) for m in call.messages if m.src_ip == address_host(dst)})
     if why == "private":
         why_en = "a private address the sender (on the public side) cannot reach"
         why_ru = "приватный адрес, недостижимый для отправителя с публичной стороны"

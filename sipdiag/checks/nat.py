@@ -137,7 +137,7 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
                         entry[4].append(frame)
                     break
         for role, m, frame, source, frames in found.values():
-            lost = (media is not None and media.verdict.unreachable_target == f"{m.address}:{m.port}")
+            lost = (media is not None and media.verdict.unreachable_target == join_address(m.address, m.port))
             # Latching (RFC 4961 symmetric RTP) can only be said to have worked when RTP was seen reaching that
             # party; a capture without the call's RTP (media.no-rtp) cannot tell either way.
             received = 0 if media is None or role == "other" else (

@@ -133,10 +133,11 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 latch_en = "The reverse stream is sent to that observed source (latched), so audio flows."
                 latch_ru = "Обратный поток отправляется на наблюдаемый источник (latching), поэтому звук идёт."
             elif to_sdp:
+                target = join_address(sdp_address, sdp_port)
                 latch_en = (f"The reverse stream ({to_sdp[0].packets} packets) is sent to the SDP address "
-                            f"{sdp_address}:{sdp_port}, not to the observed source: that direction is lost.")
+                            f"{target}, not to the observed source: that direction is lost.")
                 latch_ru = (f"Обратный поток ({to_sdp[0].packets} пакетов) отправляется на адрес из SDP "
-                            f"{sdp_address}:{sdp_port}, а не на наблюдаемый источник: это направление теряется.")
+                            f"{target}, а не на наблюдаемый источник: это направление теряется.")
             else:
                 latch_en = "No reverse stream to the observed source is in the capture (no latching seen)."
                 latch_ru = "Обратного потока на наблюдаемый источник в захвате нет (latching не видно)."

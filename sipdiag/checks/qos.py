@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import join_address
 from . import Hit, Severity, check
 from .settings import setting
 
@@ -199,7 +200,7 @@ def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
             st = analysis.streams[i].stats
             if st.dscp is None or st.packets < DSCP_MIN_PACKETS:
                 continue
-            flow = f"{st.src_ip}:{st.src_port} -> {st.dst_ip}:{st.dst_port}"
+            flow = f"{join_address(st.src_ip, st.src_port)} -> {join_address(st.dst_ip, st.dst_port)}"
             other_share = st.dscp_remarked / st.packets
             not_expected = st.dscp_remarked if st.dscp == expected else st.packets - st.dscp_remarked
             if is_private(st.src_ip) and not_expected / st.packets >= DSCP_UNMARKED_SHARE:

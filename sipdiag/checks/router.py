@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..addresses import address_host, split_address
+from ..addresses import address_host, join_address, split_address
 from ..media import is_private
 from . import Hit, check
 from .nat import contact_host, message_at
@@ -334,7 +334,7 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
         yield Hit(call_id, tuple(e.frame for e in found[:10]), {
             "count": len(found), "reporter": first.reporter, "reason": reason, "icmp_type": first.icmp_type,
             "icmp_code": first.icmp_code, "frame": first.frame, "kind": kind,
-            "flow": f"{first.src_ip}:{first.src_port} -> {first.dst_ip}:{first.dst_port}",
+            "flow": f"{join_address(first.src_ip, first.src_port)} -> {join_address(first.dst_ip, first.dst_port)}",
             "during_en": f" of call {call_id}" if call_id else "", "during_ru": f" вызова {call_id}" if call_id else "",
             "what_en": "audio" if kind == "RTP" else "call signalling",
             "what_ru": "звук" if kind == "RTP" else "сигнализацию звонков",

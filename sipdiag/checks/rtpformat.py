@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import join_address
 from ..rtpclock import CN_PAYLOAD_TYPES, is_telephone_event
 from . import Hit, Severity, check
 from .codec import AUXILIARY
@@ -144,7 +145,8 @@ def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
                 continue
             direction = stream.binding.direction or ""
             yield Hit(call.call_id, (st.first_frame,), {
-                "call_id": call.call_id, "src": f"{st.src_ip}:{st.src_port}", "dst": f"{st.dst_ip}:{st.dst_port}",
+                "call_id": call.call_id, "src": join_address(st.src_ip, st.src_port),
+                "dst": join_address(st.dst_ip, st.dst_port),
                 "ssrc": f"0x{st.ssrc:08X}", "frame": st.first_frame, "payload_type": pt,
                 "codec": st.codec or "unknown", "packets": packets, "stream_packets": st.packets,
                 "receiver": RECEIVER.get(direction, "?"), "direction": direction,
@@ -231,7 +233,8 @@ def timestamp_clock_mismatch(analysis: Analysis) -> Iterator[Hit]:
             if problem is None:
                 continue
             yield Hit(call.call_id, (st.first_frame,), {
-                "call_id": call.call_id, "src": f"{st.src_ip}:{st.src_port}", "dst": f"{st.dst_ip}:{st.dst_port}",
+                "call_id": call.call_id, "src": join_address(st.src_ip, st.src_port),
+                "dst": join_address(st.dst_ip, st.dst_port),
                 "ssrc": f"0x{st.ssrc:08X}", "codec": st.codec, "frame": st.first_frame, "problem": problem,
                 "clock_hz": st.clock_rate, "observed_rate": round(rate), "ratio": round(ratio, 2),
             }, severity=severity)

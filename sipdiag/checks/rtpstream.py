@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from . import Hit, Severity, check
-from .mediaquality import CAPTURE_WIDE_MIN_STREAMS, CAPTURE_WIDE_SHARE, WRONG_CLOCK_PPM, audio_streams, stream_label
+from .mediaquality import CAPTURE_WIDE_MIN_STREAMS, CAPTURE_WIDE_SHARE, WRONG_CLOCK_PPM, audio_streams
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def sequence_anomalies(analysis: Analysis) -> Iterator[Hit]:
         if capture_dup and m in duplicated:
             severity, confidence = Severity.INFO, "low"
         yield Hit(m.call_id, (s.first_frame,), {
-            "call_id": m.call_id, "stream": stream_label(m), "direction": m.binding.direction,
+            "call_id": m.call_id, "stream": m.label, "direction": m.binding.direction,
             "duplicates": s.duplicates, "duplicate_pct": round(dup_pct, 1), "reordered": s.out_of_order,
             "reordered_pct": round(reorder_pct, 1), "restarts": s.sequence_restarts, "jumps": s.sequence_jumps,
             "timestamp_jumps": s.timestamp_jumps, "previous_ssrc": s.previous_ssrc,
@@ -198,7 +198,7 @@ def clock_drift(analysis: Analysis) -> Iterator[Hit]:
         confidence = "low" if capture_clock else "high" if steady else "medium"
         fast = drift > 0
         yield Hit(m.call_id, (s.first_frame,), {
-            "call_id": m.call_id, "stream": stream_label(m), "direction": m.binding.direction,
+            "call_id": m.call_id, "stream": m.label, "direction": m.binding.direction,
             "drift_ppm": round(drift), "clock_rate": s.clock_rate, "duration_s": round(s.duration_s, 1),
             "residual_ms": s.clock_fit_residual_ms, "skew_growth_ms": round(growth),
             "buffer_ms": int(TYPICAL_BUFFER_MS), "buffer_period_s": round(TYPICAL_BUFFER_MS / (abs(drift) * 1e-3)),

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from ..addresses import join_address
 from ..analysis import Analysis
 from ..model import Call
 
@@ -76,7 +77,7 @@ def _parts(a: Analysis, call: Call | None, findings: Callable[[], Sequence[Any]]
         "transactions": lambda: (transaction_record(t) for t in a.transactions),
         "streams": lambda: (stream_record(m) for m in a.streams),
         "rtcp": [
-            {"src": f"{r.src_ip}:{r.src_port}", "dst": f"{r.dst_ip}:{r.dst_port}",
+            {"src": join_address(r.src_ip, r.src_port), "dst": join_address(r.dst_ip, r.dst_port),
              "reporter_ssrc": f"0x{r.reporter_ssrc:08x}", "source_ssrc": f"0x{r.source_ssrc:08x}", "reports": r.reports,
              "fraction_lost_pct_max": r.fraction_lost_pct_max, "fraction_lost_pct_last": r.fraction_lost_pct_last,
              "cumulative_lost_last": r.cumulative_lost_last, "jitter_max_ms": r.jitter_max_ms,
@@ -217,7 +218,8 @@ def call_record(c, a: Analysis | None = None) -> dict[str, Any]:
         ],
         "messages": [
             {"frame": m.frame, "after_ms": _ms(c.start_ns, m.ts_ns),
-             "src": f"{m.src_ip}:{m.src_port}", "dst": f"{m.dst_ip}:{m.dst_port}", "transport": m.transport,
+             "src": join_address(m.src_ip, m.src_port), "dst": join_address(m.dst_ip, m.dst_port),
+             "transport": m.transport,
              "method": m.method, "status": m.status_code, "reason": m.reason, "cseq": m.cseq,
              "cseq_method": m.cseq_method, "retransmission": m.retransmission, "sdp": m.sdp}
             for m in c.messages

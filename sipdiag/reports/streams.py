@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..addresses import join_address
 from ..analysis import Analysis
 from ..media import MediaStream
 from ..model import Call
@@ -29,8 +30,7 @@ def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
 
 
 def stream_label(m: MediaStream) -> str:
-    s = m.stats
-    return printable(f"{s.src_ip}:{s.src_port} -> {s.dst_ip}:{s.dst_port} 0x{s.ssrc:08x}")
+    return printable(m.label)
 
 
 def streams_table(a: Analysis) -> Table:
@@ -46,7 +46,8 @@ def streams_table(a: Analysis) -> Table:
         s, q = m.stats, m.quality
         lost = f"{s.lost} ({s.loss_pct:.1f}%)"
         table.add_row(
-            t(f"{s.src_ip}:{s.src_port}"), t(f"{s.dst_ip}:{s.dst_port}"), f"0x{s.ssrc:08X}", t(s.codec or str(s.payload_type)),
+            t(join_address(s.src_ip, s.src_port)), t(join_address(s.dst_ip, s.dst_port)), f"0x{s.ssrc:08X}",
+            t(s.codec or str(s.payload_type)),
             str(s.packets), f"[red]{lost}[/]" if s.lost > 0 else lost, f"{s.max_delta_ms:.3f}",
             f"{s.jitter_max_ms:.3f}", f"{s.jitter_mean_ms:.3f}",
             "-" if q is None else f"{q.mos:.2f}{'*' if q.estimate else ''}",

@@ -7,6 +7,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
+from ..addresses import join_address
 from ..analysis import Analysis
 from ..model import Call
 from .calltables import call_details, calls_table, registrations_table
@@ -137,7 +138,8 @@ def _summary(console: Console, a: Analysis) -> None:
                                         f"{iso_time(worst.start_ns)}")
     for r in (a.rtp.rtcp.summaries if a.rtp else ()):
         rtt = f", RTT {r.rtt_ms_mean:.0f} ms" if r.rtt_ms_mean is not None else ""
-        summary.add_row("RTCP", t(f"{r.src_ip}:{r.src_port} reports {r.reports}x on 0x{r.source_ssrc:08x}: "
+        sender = join_address(r.src_ip, r.src_port)
+        summary.add_row("RTCP", t(f"{sender} reports {r.reports}x on 0x{r.source_ssrc:08x}: "
                                   f"loss up to {r.fraction_lost_pct_max:.1f}%{rtt}"))
     console.print(summary)
     if a.sip.messages:

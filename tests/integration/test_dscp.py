@@ -17,7 +17,8 @@ UA_RTP, PBX_RTP = 40000, 50000
 EF = 46 << 2  # TOS octet for DSCP 46
 
 
-def _call(path: Path, *, ua=LAN_UA, tos_up=(EF,), tos_down=EF, packets: int = 100, v6: bool = False) -> Path:
+def _call(path: Path, *, ua=LAN_UA, tos_up=(EF,), tos_down=EF, packets: int = 100, v6: bool = False,
+          v6_ua: str = "2001:db8::20") -> Path:
     """INVITE/200/ACK between `ua` and the PBX, `packets` two-way RTP; the UA's packets cycle through the TOS
     values of `tos_up`, the PBX's carry `tos_down`."""
     def sip(text: str, src, dst) -> bytes:
@@ -29,7 +30,7 @@ def _call(path: Path, *, ua=LAN_UA, tos_up=(EF,), tos_down=EF, packets: int = 10
             return pw.link_frame(pw.ipv6(src[0], dst[0], 17, udp, traffic_class=tos))
         return pw.link_frame(pw.ipv4(src[0], dst[0], 17, udp, tos=tos))
 
-    ip_ua, ip_pbx = (("2001:db8::20", "2001:db8::5") if v6 else (ua[0], PBX[0]))
+    ip_ua, ip_pbx = ((v6_ua, "2001:db8::5") if v6 else (ua[0], PBX[0]))
     sdp = cc.SDP.replace("IN IP4", "IN IP6" if v6 else "IN IP4")
     offer, answer = sdp.format(ip=ip_ua, port=UA_RTP), sdp.format(ip=ip_pbx, port=PBX_RTP)
     recs = [(T0, sip(cc._sip("INVITE sip:200@example.com SIP/2.0", "dscp-1", "1 INVITE", to_tag=False, body=offer),
@@ -75,6 +76,30 @@ def test_unmarked_voice_from_the_customer_side(tmp_path: Path) -> None:
         "192.168.1.20:40000 -> 203.0.113.5:50000 DSCP 0 (default (CS0)) on 100 of 100 packets"]
     assert f.evidence["remarked"] == [] and f.evidence["expected"] == 46
     assert "EF (46)" in f.customer_text["en"] and "EF (46)" in f.customer_text["ru"]
+
+
+def test_ipv6_addresses_in_brackets_wherever_a_port_follows(tmp_path: Path) -> None:
+    """RFC 3986 §3.2.2: `[2001:db8::20]:40000`, never `2001:db8::20:40000` (which reads as another address), in the
+    finding's evidence, the stream's label and the JSON document's messages, as the calls' addresses already are."""
+    import io
+    import json
+
+    from sipdiag.reports.json import render_json
+
+    path = _call(tmp_path / "v6.pcap", tos_up=(0,), v6=True, v6_ua="fd00::20")  # a ULA: the customer's LAN
+    analysis = sipdiag.analyze(path)
+    (f,) = [f for f in analysis.findings if f.rule == "qos.dscp-marking"]
+    assert f.evidence["unmarked"] == [
+        "[fd00::20]:40000 -> [2001:db8::5]:50000 DSCP 0 (default (CS0)) on 100 of 100 packets"]
+    assert sorted(m.label for m in analysis.streams) == [
+        "[2001:db8::5]:50000 -> [fd00::20]:40000 0x00002222",
+        "[fd00::20]:40000 -> [2001:db8::5]:50000 0x00001111"]
+    out = io.StringIO()
+    render_json(analysis, out)
+    (call,) = json.loads(out.getvalue())["calls"]
+    assert call["caller_address"] == "[fd00::20]:5060"
+    up, down = ("[fd00::20]:5060", "[2001:db8::5]:5060"), ("[2001:db8::5]:5060", "[fd00::20]:5060")
+    assert [(m["src"], m["dst"]) for m in call["messages"]] == [up, down, up, up, down]  # INVITE 200 ACK BYE 200
 
 
 def test_re_marking_within_a_stream(tmp_path: Path) -> None:
