@@ -91,12 +91,12 @@ def private_contact(analysis: Analysis) -> Iterator[Hit]:
               "{effect_ru}",
     },
     engineer={
-        "en": "Call {call_id}: the SDP of the {party_en} (frame {frame}) has c= {address}:{port} (private) while "
-              "its signalling comes from public {source} (SDP in frame(s) {frames_sdp}). {effect_engineer} Fix: "
+        "en": "Call {call_id}: the SDP of the {party_en} (frame {frame}) has c= {address} (private), m= port {port}, "
+              "while its signalling comes from public {source} (SDP in frame(s) {frames_sdp}). {effect_engineer} Fix: "
               "media latching/anchoring on the SBC (comedia, RFC 4961 symmetric RTP) or STUN/ICE on the device "
               "(RFC 8445).",
-        "ru": "Вызов {call_id}: SDP {party_ru} (кадр {frame}) указывает c= {address}:{port} (частный), а "
-              "сигнализация идёт с публичного {source} (SDP в кадрах {frames_sdp}). {effect_engineer_ru} Решение: "
+        "ru": "Вызов {call_id}: SDP {party_ru} (кадр {frame}) указывает c= {address} (частный), порт m= {port}, "
+              "а сигнализация идёт с публичного {source} (SDP в кадрах {frames_sdp}). {effect_engineer_ru} Решение: "
               "latching/якорение медиа на SBC (comedia, симметричный RTP по RFC 4961) или STUN/ICE на устройстве "
               "(RFC 8445).",
     },

@@ -129,6 +129,9 @@ def test_private_sdp_address_is_major_when_the_audio_was_lost() -> None:
                if f.rule == "nat.private-sdp-address"]
     assert [(f.severity.label, f.evidence["address"], f.evidence["role"]) for f in one_way] == [
         ("major", "192.168.1.10", "caller")]
+    # the c= address and the m= port as the SDP gives them, not "c= ip:port" (ambiguous for an IPv6 address)
+    assert "has c= 192.168.1.10 (private), m= port 6000, while" in one_way[0].engineer_text["en"]
+    assert "указывает c= 192.168.1.10 (частный), порт m= 6000, а" in one_way[0].engineer_text["ru"]
     assert [f.severity.label for f in latched] == ["minor"]
 
 
