@@ -13,6 +13,14 @@ def join_address(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
+def join_hostport(host: str, port: int | None) -> str:
+    """`host[:port]` as a SIP URI or Via sent-by writes it (RFC 3261 §25.1 hostport): an IPv6 reference in
+    brackets, the port only where one was given (None: the transport's default applies)."""
+    if port is not None:
+        return join_address(host, port)
+    return f"[{host}]" if ":" in host else host
+
+
 def split_address(address: str) -> tuple[str, int]:
     """(host without brackets, port; 0 where the address has none)."""
     host, sep, port = address.rpartition(":")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from .addresses import join_hostport
 from .model import DigestInfo, RegisterExchange, Registration
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import DigestChallenge, parse_contact, parse_delta_seconds, parse_digest, parse_via
@@ -78,8 +79,7 @@ def _sent_by(msg: SipMessage) -> str | None:
     via = parse_via(value) if value else None
     if via is None:
         return None
-    host = f"[{via.host}]" if ":" in via.host else via.host
-    return host if via.port is None else f"{host}:{via.port}"
+    return join_hostport(via.host, via.port)
 
 
 def returned_contacts(msg: SipMessage) -> tuple[str, ...]:

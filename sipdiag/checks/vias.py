@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ..addresses import join_address
+from ..addresses import join_address, join_hostport
 from ..parsers.sipheaders import parse_via
 from .security import SCANNER_UA, bruteforce_sources
 
@@ -47,8 +47,7 @@ class SentBy:
 
     @property
     def text(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port is None else f"{host}:{self.port}"
+        return join_hostport(self.host, self.port)
 
 
 @lru_cache(maxsize=4096)

@@ -14,6 +14,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from ..addresses import join_hostport
+
 #: Parameters as a dict-like tuple of `(lower-case name, value)`; a parameter without `=` has the value "".
 Params = tuple[tuple[str, str], ...]
 
@@ -199,8 +201,7 @@ class SipUri:
         """`host[:port]` with IPv6 references re-bracketed, as it would appear in a URI."""
         if self.host is None:
             return None
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port is None else f"{host}:{self.port}"
+        return join_hostport(self.host, self.port)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sipdiag.addresses import address_host, address_port, join_address, split_address
+from sipdiag.addresses import address_host, address_port, join_address, join_hostport, split_address
 
 
 @pytest.mark.parametrize("ip, port, text", [
@@ -27,3 +27,13 @@ def test_join_and_split_round_trip(ip: str, port: int, text: str) -> None:
 ])
 def test_addresses_without_a_port(text: str, host: str, port: int) -> None:
     assert (address_host(text), address_port(text)) == (host, port)
+
+
+@pytest.mark.parametrize("host, port, text", [
+    ("proxy.example.net", None, "proxy.example.net"),  # no port written: the transport's default applies
+    ("proxy.example.net", 5080, "proxy.example.net:5080"),
+    ("2001:db8::1", None, "[2001:db8::1]"),  # RFC 3261 §25.1: an IPv6reference is always in brackets
+    ("2001:db8::1", 5060, "[2001:db8::1]:5060"),
+])
+def test_hostport_as_a_uri_or_via_writes_it(host: str, port: int | None, text: str) -> None:
+    assert join_hostport(host, port) == text
