@@ -110,7 +110,6 @@ def _number(uri: str) -> str:
     return digits[-9:] if len(digits) >= 6 else user.lower()
 
 
-
 def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Call]:
     """B2BUA leg correlation: first by a header naming the other leg's Call-ID; else by the same callee number,
     starts within 2 s, and one leg's callee address being the other leg's caller address (the B2BUA); else by the

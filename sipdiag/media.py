@@ -102,7 +102,6 @@ _PRIVATE4 = tuple(ipaddress.ip_network(n) for n in (
 _PRIVATE6 = tuple(ipaddress.ip_network(n) for n in ("fc00::/7", "fe80::/10", "::1/128"))
 
 
-
 def _call_span(call: Call, capture_end_ns: int) -> tuple[int, int]:
     end = call.messages[-1].ts_ns if call.messages else call.start_ns
     # An answered call without a BYE may go on past the capture, and so may a ringing one whose answer came in a

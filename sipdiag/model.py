@@ -254,6 +254,17 @@ class RegisterExchange:
     granted_expires_s: int | None  # of a 2xx: our contact's expires, else the Expires header
     returned_contacts: tuple[str, ...] = ()  # Contact URIs listed by a 2xx (the first 20)
 
+    @property
+    def removes(self) -> bool:
+        """A de-registration whose request is in the capture (see asks_removal)."""
+        return self.frame is not None and asks_removal(self.requested_expires_s, self.contact)
+
+
+def asks_removal(expires_s: int | None, contact: str) -> bool:
+    """A REGISTER that removes its binding rather than adding or refreshing it: expires 0 or Contact `*`
+    (RFC 3261 §10.2.2)."""
+    return expires_s == 0 or contact == "*"
+
 
 @dataclass(frozen=True, slots=True)
 class Registration:

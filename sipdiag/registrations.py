@@ -6,7 +6,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from .addresses import join_hostport
-from .model import DigestInfo, RegisterExchange, Registration
+from .model import DigestInfo, RegisterExchange, Registration, asks_removal
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import DigestChallenge, parse_contact, parse_delta_seconds, parse_digest, parse_via
 from .transactions import TxState, is_auth_challenge, is_success, receiver, sender
@@ -208,7 +208,7 @@ class RegistrationBuilder:
             requested_expires_s=self.requested,
             expires_s=expires,
             refresh_interval_s=round(statistics.median(gaps), 3) if gaps else None,
-            deregistration=self.requested == 0 or self.contact == "*",
+            deregistration=asks_removal(self.requested, self.contact),
             first_frame=self.first_frame,
             last_frame=self.last_frame,
             start_ns=self.start_ns,
@@ -219,7 +219,7 @@ class RegistrationBuilder:
     def _removes(self, tx: TxState) -> bool:
         """The REGISTER of `tx` asked to remove the binding: expires 0 or Contact `*` (RFC 3261 §10.2.2)."""
         ex = self.exchanges.get(id(tx))
-        return ex is not None and ex.frame is not None and (ex.requested == 0 or ex.contact == "*")
+        return ex is not None and ex.frame is not None and asks_removal(ex.requested, ex.contact)
 
 
 def registration_key(msg: SipMessage, aor: str) -> tuple[str, str]:

@@ -78,7 +78,6 @@ class TxState:
         )
 
 
-
 def sender(msg: SipMessage) -> str:
     return join_address(msg.src_ip, msg.src_port)
 

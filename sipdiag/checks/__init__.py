@@ -217,8 +217,7 @@ def order_findings(findings: list[Finding], analysis: Analysis) -> tuple[Finding
     return correlate(ordered, analysis)
 
 
-def _finding(rule: Rule, hit: Hit, devices: DeviceIndex | None = None, shared: dict[Any, Any] | None = None,
-             ) -> Finding:
+def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any]) -> Finding:
     """A rule's hit as a finding: texts rendered from the evidence, the device involved added to the evidence and
     its fix steps to the engineer text when the knowledge base has them for the rule's topic.
 
@@ -232,14 +231,12 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex | None = None, shared: d
 
     values = {k: v for k, v in hit.values.items()}
     engineer = {lang: _render(t, values) for lang, t in rule.engineer.items()}
-    evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit) if devices else None,
-                                     shared)
+    evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit), shared)
     customer = {lang: _render(t, values) for lang, t in rule.customer.items()}
     for texts in (customer, engineer):  # "1 отвеченный вызов", not the template's "1 отвеченных вызовов"
         if "ru" in texts:
             texts["ru"] = agree(texts["ru"])
-    if shared is not None:
-        customer = {lang: shared.setdefault(text, text) for lang, text in customer.items()}
+    customer = {lang: shared.setdefault(text, text) for lang, text in customer.items()}
     return Finding(
         rule=rule.id, category=rule.category, severity=hit.severity if hit.severity is not None else rule.severity,
         owner=rule.owner, title=rule.title, call_id=hit.call_id, frames=hit.frames, evidence=evidence,

@@ -153,8 +153,7 @@ def device_notes(rule_id: str, party: str, device: Device) -> dict[str, str]:
 
 
 def with_device(rule_id: str, values: Mapping[str, Any], engineer: dict[str, str],
-                found: tuple[str, Device] | None, shared: dict[Any, Any] | None = None,
-                ) -> tuple[dict[str, Any], dict[str, str]]:
+                found: tuple[str, Device] | None, shared: dict[Any, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The evidence and engineer texts of a finding with its device added (unchanged when there is none).
     shared: a run's dict through which equal device records are one object (see checks._finding); a finding's
     evidence is never changed once made, so sharing its `device` record is safe."""
@@ -163,6 +162,5 @@ def with_device(rule_id: str, values: Mapping[str, Any], engineer: dict[str, str
     party, device = found
     notes = device_notes(rule_id, party, device)
     record = device_evidence(party, device)
-    if shared is not None:
-        record = shared.setdefault(("device", *record.items()), record)
+    record = shared.setdefault(("device", *record.items()), record)
     return ({**values, "device": record}, {lang: text + notes.get(lang, "") for lang, text in engineer.items()})

@@ -30,8 +30,6 @@ HUNG_DIALOG_S = 60.0  # RULES.md call.media-timeout-or-hung (b): no BYE this lon
 REFRESH_METHODS = ("INVITE", "UPDATE")  # RFC 4028 §7: a session is refreshed with a re-INVITE or an UPDATE
 
 
-
-
 def _answer_ns(call: Call) -> int | None:
     return call.start_ns + int(call.answer_ms * 1e6) if call.answer_ms is not None else None
 

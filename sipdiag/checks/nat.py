@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from ..parsers.sip import SipMessage
 
 
-
 # The usual Contact, `<sip:user@host:port;params>` (or without user or angle brackets), read without the full
 # name-addr grammar; anything else (quoted display names with '<', IPv6, escapes) takes the parser.
 _SIMPLE_CONTACT = re.compile(r"\s*<?sips?:(?:[^@<>\s\"]+@)?([A-Za-z0-9.\-]+)(?::\d+)?(?=[;>?\s]|$)")
@@ -391,7 +390,6 @@ def message_at(analysis: Analysis, frame: int | None) -> SipMessage | None:
     if by_frame is None:
         by_frame = analysis._memo["messages_by_frame"] = {m.frame: m for m in reversed(analysis.messages)}  # the first
     return by_frame.get(frame)
-
 
 
 # A request retransmitted this often although its responses left the server (RULES.md: >= 3 retransmissions).

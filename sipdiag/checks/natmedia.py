@@ -48,7 +48,6 @@ def _sender(direction: str | None) -> str | None:
     return {"caller->callee": "caller", "callee->caller": "callee"}.get(direction or "")
 
 
-
 _CLASSES = {
     # (en, ru): what the mismatch means (RULES.md nat.media-source-mismatch a/b/c)
     "port": ("same address, another port: a port-translating NAT or a UA that does not send from its receive port",

@@ -71,7 +71,7 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
             continue  # the 423 loop is reg.interval-too-brief's
         run, attempts, challenges = _final_run(r)
         last_ex = run[-1] if run else None
-        removal = last_ex is not None and _removes(last_ex)
+        removal = last_ex is not None and last_ex.removes
         if r.final_status in (401, 407) and (
                 (removal and last_ex is not None and last_ex.credentials is None)
                 or (not removal and challenges < setting("sip.auth_loop_attempts") and attempts <= challenges)):
@@ -124,11 +124,6 @@ def is_server_error(status: int | None) -> bool:
     return status is not None and 500 <= status < 600
 
 
-def _removes(ex: RegisterExchange) -> bool:
-    """A de-registration: expires 0 or Contact `*` (RFC 3261 §10.2.2)."""
-    return ex.frame is not None and (ex.requested_expires_s == 0 or ex.contact == "*")
-
-
 def last_run(r: Registration) -> list[RegisterExchange]:
     """The exchanges the registration's final answer concerns: those after the last accepted REGISTER, and only
     of the same kind as the last one (a de-registration is not a sign-in: RFC 3261 §10.2.2)."""
@@ -140,8 +135,8 @@ def last_run(r: Registration) -> list[RegisterExchange]:
             continue
         run.append(ex)
     if run:
-        kind = _removes(run[-1])
-        while run and _removes(run[0]) != kind:
+        kind = run[-1].removes
+        while run and run[0].removes != kind:
             run.pop(0)
     return run
 

@@ -124,7 +124,6 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
                               f"answered"}, confidence="medium")
 
 
-
 def _sent_by_port(analysis: Analysis, tx: Transaction) -> str | None:
     msg = message_at(analysis, tx.request_frame)
     head = top_via_head(msg) if msg is not None else None

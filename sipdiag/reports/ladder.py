@@ -50,7 +50,6 @@ def is_failure(code: int) -> bool:
     return 400 <= code < 700
 
 
-
 def ladder_hosts(messages: Iterable[MessageRef], *, first: str | None = None) -> list[str]:
     """The ladder's columns: every `ip:port` that sent or received a message, in order of first appearance.
 
