@@ -317,6 +317,7 @@ def _walk_fixed_header(buf: bytes, e: str, max_len: int) -> tuple[np.ndarray, in
     guess = -1  # the length of the current run of equal records, tried first at every position
     misses = 0
     while pos + 16 <= n:
+        caplen = -1
         if guess >= 0:
             stride = 16 + guess
             k = min(WINDOW, (n - pos) // stride)
@@ -328,25 +329,19 @@ def _walk_fixed_header(buf: bytes, e: str, max_len: int) -> tuple[np.ndarray, in
                     runs.add(pos, stride, m)
                     pos += stride * m
                     misses = 0
-                    if m < k:
-                        # lens[m] is the length field of the record that broke the run (a SIP packet between
-                        # RTP ones, usually), read already: step over it here and try the guess again after it,
-                        # instead of a window that fails at once and a read of the same field (half the walk's
-                        # time went there on the benchmark capture: a break every 70 records).
-                        caplen = int(lens[m])
-                        if caplen > max_len:
-                            return runs.offsets(), pos, pos
-                        odd = 16 + caplen
-                        if pos + odd > n:
-                            break
-                        runs.add(pos, odd, 1)
-                        prev_len = caplen
-                        pos += odd
-                    continue
-                misses += 1
-                if misses > 1:  # two odd records in a row: stop guessing until a length repeats
-                    guess = -1
-        caplen = unpack(buf, pos + 8)[0]
+                    if m == k:
+                        continue
+                    # lens[m] is the length field of the record that broke the run (a SIP packet between RTP ones,
+                    # usually), read already: step over it below and try the guess again after it, instead of a
+                    # window that fails at once and a read of the same field (half the walk's time went there on
+                    # the benchmark capture: a break every 70 records).
+                    caplen = int(lens[m])
+                else:
+                    misses += 1
+                    if misses > 1:  # two odd records in a row: stop guessing until a length repeats
+                        guess = -1
+        if caplen < 0:
+            caplen = unpack(buf, pos + 8)[0]
         if caplen > max_len:
             return runs.offsets(), pos, pos
         stride = 16 + caplen
