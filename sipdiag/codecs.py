@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 from sipdiag.parsers.sdp import STATIC_PAYLOAD_TYPES
 
-__all__ = ["CODECS", "NARROWBAND", "WIDEBAND", "Codec", "codec_info", "static_payload_encoding"]
+__all__ = ["CODECS", "NARROWBAND", "VIDEO_CLOCK", "WIDEBAND", "Codec", "codec_info", "static_payload_encoding"]
 
+# RFC 3551 §5 and table 5: every video payload format counts at 90 kHz (their packet timing is not speech's)
+VIDEO_CLOCK = 90000
 NARROWBAND = "narrowband"  # G.107 scale, R 0..100 (300–3400 Hz speech)
 WIDEBAND = "wideband"  # G.107.1 scale, R 0..129 (50–7000 Hz speech)
 

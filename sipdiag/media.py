@@ -23,8 +23,10 @@ from functools import lru_cache
 from typing import Protocol
 
 from .addresses import address_host, join_address
+from .codecs import VIDEO_CLOCK
 from .dtmf import DtmfEvent
 from .model import Call
+from .parsers.sdp import HOLD_ADDRESS
 from .quality import EModelResult, rate_stream
 from .rtpresult import RtpStatsResult, RtpStreamStats
 from .rtpseries import StreamSeries
@@ -58,6 +60,7 @@ class StreamLike(Protocol):
     packets: int
     start_ns: int  # first packet's arrival
     end_ns: int  # last packet's arrival
+    clock_rate: int | None  # the RTP clock; VIDEO_CLOCK marks a video stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,10 @@ class MediaVerdict:
     """The call's audio in one sentence and the facts behind it."""
 
     call_id: str
-    verdict: str  # two-way | one-way | no-rtp | not-answered
-    missing_direction: str | None  # for one-way: caller->callee or callee->caller
+    # two-way | one-way | one-way-negotiated (the SDP asked for audio one way only: sendonly, recvonly; no fault) |
+    # no-rtp | not-answered
+    verdict: str
+    missing_direction: str | None  # for one-way (negotiated or not): caller->callee or callee->caller
     unreachable_target: str | None  # "ip:port" media was sent to that the receiver cannot be reached at
     private_target_from_public: bool  # RTP sent to a private address by a host with a public address
     stopped_early_s: float | None  # how long before the end of the call the last RTP arrived
@@ -213,6 +218,15 @@ def _reverse(direction: str | None) -> str | None:
 
 def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> MediaVerdict:
     """The audio verdict of one call from the (stream, binding) pairs bound to it."""
+    mine = [(s, b) for s, b in mine if s.clock_rate != VIDEO_CLOCK]  # the audio verdict: video is not sound
+    # Public -> private packets were sent where the receiver cannot be reached across a NAT, unless the private
+    # address is the call's own signalling host: then the capture was taken on that LAN side (RULES.md §0.2) and
+    # what it shows arriving there was delivered.
+    lan = {address_host(call.caller_address), address_host(call.callee_address)}
+
+    def undeliverable(s: StreamLike) -> bool:
+        return is_private(s.dst_ip) and not is_private(s.src_ip) and s.dst_ip not in lan
+
     to_callee = sum(s.packets for s, b in mine if b.direction == "caller->callee")
     to_caller = sum(s.packets for s, b in mine if b.direction == "callee->caller")
     base = dict(call_id=call.call_id, packets_to_callee=to_callee, packets_to_caller=to_caller)
@@ -225,7 +239,7 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> Med
 
     def carries(direction: str, reachable: bool) -> bool:
         return _carries_audio([s for s, b in mine if b.direction == direction
-                               and not (reachable and is_private(s.dst_ip) and not is_private(s.src_ip))], connected)
+                               and not (reachable and undeliverable(s))], connected)
 
     # A burst one way and nothing at all the other way is one-way audio, as it is with more packets; a few packets
     # both ways are no audio.
@@ -237,8 +251,7 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> Med
         return MediaVerdict(verdict="no-rtp", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
                             detail=detail, **base)
-    unreachable = next((join_address(s.dst_ip, s.dst_port) for s, _ in mine
-                        if is_private(s.dst_ip) and not is_private(s.src_ip)), None)
+    unreachable = next((join_address(s.dst_ip, s.dst_port) for s, _ in mine if undeliverable(s)), None)
     # A direction whose packets all went to an address the receiver cannot be reached at is missing too.
     reach_callee = carries("caller->callee", True)
     reach_caller = carries("callee->caller", True)
@@ -256,6 +269,12 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> Med
         missing = "caller->callee" if not reach_callee else "callee->caller"
     who = "the callee hears nothing" if missing == "caller->callee" else "the caller hears nothing"
     sent = to_callee if missing == "caller->callee" else to_caller
+    said = negotiated_off(call, missing)
+    if said is not None:
+        return MediaVerdict(verdict="one-way-negotiated", missing_direction=missing, unreachable_target=unreachable,
+                            private_target_from_public=private_from_public, stopped_early_s=stopped,
+                            detail=f"audio flows {_reverse(missing)} only, as the SDP asked ({said}; RFC 3264 §6.1)",
+                            **base)
     if carries(missing, False) and unreachable:
         detail = f"one-way audio: {who}; {sent} packets were sent to {unreachable}, a private address the " \
                  f"receiver cannot be reached at from the public side"
@@ -269,6 +288,31 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> Med
     return MediaVerdict(verdict="one-way", missing_direction=missing, unreachable_target=unreachable,
                         private_target_from_public=private_from_public, stopped_early_s=stopped, detail=detail,
                         **base)
+
+
+SENDS = ("sendrecv", "sendonly")  # RFC 3264 §6.1: the direction attribute of the SDP's own side
+RECEIVES = ("sendrecv", "recvonly")
+
+
+def negotiated_off(call: Call, direction: str) -> str | None:
+    """Why the SDP says no audio flows in `direction` (caller->callee or callee->caller), e.g. "caller recvonly,
+    callee sendonly"; None where it may flow. It may when any answered offer/answer of the call has an audio stream
+    that the sender may send on (sendrecv, sendonly) and the receiver receive on (sendrecv, recvonly, not held
+    with c=0.0.0.0), RFC 3264 §6.1; a call without any answered audio negotiation is not said to be one-way."""
+    sender, receiver = ("caller", "callee") if direction == "caller->callee" else ("callee", "caller")
+    said = None
+    for n in call.negotiations:
+        if not n.answer or (n.status is not None and n.status >= 300):
+            continue
+        sides = {n.offerer: n.offer, ("callee" if n.offerer == "caller" else "caller"): n.answer}
+        for out, into in zip(sides[sender], sides[receiver]):  # m-lines pair by position (RFC 3264 §6)
+            if out.media != "audio" or not out.port or not into.port:
+                continue
+            if out.direction in SENDS and into.direction in RECEIVES and into.address != HOLD_ADDRESS:
+                return None
+            said = f"{sender} {out.direction}, {receiver} {into.direction}" + (
+                f" with c={HOLD_ADDRESS}" if into.address == HOLD_ADDRESS else "")
+    return said
 
 
 def _span_ns(streams: Sequence[StreamLike]) -> int:

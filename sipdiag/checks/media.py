@@ -214,10 +214,15 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
                            f"без звука.",
                 linked_leg=leg.call_id)
             yield Hit(call.call_id, (values["answer_frame"],), values, severity=Severity.INFO, confidence="medium")
-        elif any(m.stats.packets for m in analysis.streams if m.call_id != call.call_id):
+        elif any(m.stats.packets for m in analysis.streams if m.call_id not in (None, call.call_id)):
             values.update(vantage_en="Other calls of this capture carry RTP, so the capture point sees media.",
                           vantage_ru="Другие вызовы в этом захвате несут RTP, значит, точка захвата видит медиа.")
             yield Hit(call.call_id, (values["answer_frame"],), values)
+        elif any(m.stats.packets for m in analysis.streams if m.call_id is None):
+            # RTP that no call of the capture explains proves less than another call's audio does.
+            values.update(vantage_en="The capture carries RTP, but none that belongs to another call.",
+                          vantage_ru="В захвате есть RTP, но ни один поток не относится к другому вызову.")
+            yield Hit(call.call_id, (values["answer_frame"],), values, confidence="medium")
         else:
             values.update(vantage_en="This call's few RTP packets are the only ones of the capture.",
                           vantage_ru="Немногие RTP-пакеты этого вызова — единственные в захвате.")

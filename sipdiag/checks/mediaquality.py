@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..codecs import codec_info
+from ..codecs import VIDEO_CLOCK, codec_info
 from ..quality import DEVICE_DELAY_MS
 from . import Hit, Severity, check
 from .settings import setting
@@ -35,7 +35,6 @@ def interval_ms(m: MediaStream) -> float:
 
 # BurstR of a few dozen packets is noise (one run decides it); VoIPmonitor likewise trusts no MOS under 100 packets.
 MIN_PACKETS_FOR_BURST_RATIO = 100
-VIDEO_CLOCK = 90000  # RFC 3551 §5: video payloads count 90 kHz; their packet timing is not speech's
 
 
 def audio_streams(analysis: Analysis) -> Iterator[MediaStream]:

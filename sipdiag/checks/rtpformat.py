@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..addresses import join_address
+from ..codecs import VIDEO_CLOCK
 from ..rtpclock import CN_PAYLOAD_TYPES, is_telephone_event
 from . import Hit, Severity, check
 from .codec import AUXILIARY
@@ -29,7 +30,6 @@ MIN_PACKETS, MIN_SHARE = 5, 0.01
 PTIME_SLACK_MS = 5
 # RULES.md codec.asymmetric-codec: each direction's codec held for more than 5 s.
 ASYMMETRY_S = 5.0
-VIDEO_CLOCK = 90000  # RFC 3551 table 5: every video payload format counts at 90 kHz
 
 
 def sdp_of(call: Call, role: str) -> list[MediaDescription]:

@@ -49,6 +49,13 @@ _SIP_PORT = np.zeros(65536, dtype=bool)
 _SIP_PORT[list(SIP_PORTS)] = True
 _TUNNEL_PORT = np.zeros(65536, dtype=bool)
 _TUNNEL_PORT[list(TUNNEL_PORTS)] = True
+# Registered UDP services that a V=2-looking first octet must not turn into RTP: DNS 53, DHCP 67/68, TFTP 69,
+# NTP 123, NetBIOS 137/138, SNMP 161/162, IKE 500, syslog 514, SSDP 1900, IPsec NAT-T 4500, mDNS 5353, LLMNR 5355.
+# Wireshark's RTP heuristic never sees them (their own dissectors take the port first); sipdiag took NetBIOS name
+# queries for "L16 RTP" and bound them to calls. RTP uses dynamic ports (RFC 3550 §11, RFC 3551 §8).
+SERVICE_PORTS = frozenset((53, 67, 68, 69, 123, 137, 138, 161, 162, 500, 514, 1900, 4500, 5353, 5355))
+_SERVICE_PORT = np.zeros(65536, dtype=bool)
+_SERVICE_PORT[sorted(SERVICE_PORTS)] = True
 STUN_MAGIC_COOKIE = 0x2112A442  # RFC 5389 §6
 # RTCP packet types 192-223 (RFC 5761 §4: RTP payload types 64-95 would collide with them)
 RTCP_FIRST_BYTE2, RTCP_LAST_BYTE2 = 192, 223
@@ -286,7 +293,7 @@ def decode_batch(batch: RecordBatch, interfaces: list[Interface]) -> DecodedBatc
     pt = b1 & 0x7F
     is_rtp = v2 & ~is_rtcp & ((pt < 64) | (pt > 95)) & (plen >= 12 + 4 * cc)
     tunnel_port = _TUNNEL_PORT[dport]
-    is_rtp &= ~is_sip & ~is_hep & ~is_stun & ~tunnel_port
+    is_rtp &= ~is_sip & ~is_hep & ~is_stun & ~tunnel_port & ~_SERVICE_PORT[sport] & ~_SERVICE_PORT[dport]
     sub = np.full(len(idx), Kind.OTHER, dtype=np.uint8)
     sub[is_rtp] = Kind.RTP
     is_tunnel = tunnel_port & ~is_sip

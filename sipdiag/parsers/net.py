@@ -16,7 +16,8 @@ from collections import Counter
 from ..model import Datagram
 from . import linktypes as lt
 from .anomalies import AnomalyLog
-from .columns import HEP3_MAGIC, RTCP_FIRST_BYTE2, RTCP_LAST_BYTE2, SIP_PORTS, SIP_PREFIXES, STUN_MAGIC_COOKIE
+from .columns import (HEP3_MAGIC, RTCP_FIRST_BYTE2, RTCP_LAST_BYTE2, SERVICE_PORTS, SIP_PORTS, SIP_PREFIXES,
+                      STUN_MAGIC_COOKIE)
 from .hep import looks_like_hep, parse_hep
 from .reassembly import FragmentReassembler
 from .tcp import TcpReassembler
@@ -52,7 +53,8 @@ def classify_udp(payload: bytes, sport: int, dport: int) -> str:
         return "sip"
     if n >= 8 and payload[0] >> 6 == 2 and RTCP_FIRST_BYTE2 <= payload[1] <= RTCP_LAST_BYTE2:
         return "rtcp"
-    if n >= 12 and payload[0] >> 6 == 2 and not 64 <= (payload[1] & 0x7F) <= 95 and n >= 12 + 4 * (payload[0] & 15):
+    if (n >= 12 and payload[0] >> 6 == 2 and not 64 <= (payload[1] & 0x7F) <= 95 and n >= 12 + 4 * (payload[0] & 15)
+            and sport not in SERVICE_PORTS and dport not in SERVICE_PORTS):
         return "rtp"
     return "other"
 

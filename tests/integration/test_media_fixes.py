@@ -86,8 +86,9 @@ def test_attack_capture_binds_each_stream_to_the_call_that_offered_its_port(corp
     s = a.streams[k].stats
     assert (s.first_frame, f"{s.src_ip}:{s.src_port}", f"{s.dst_ip}:{s.dst_port}") == (
         2486, "206.55.185.163:4330", "156.159.141.52:5558")
-    # The attacker's tool sends a 0.5 s burst and the callee nothing: one-way, like its 25-packet siblings.
-    assert (answered.verdict.verdict, answered.verdict.missing_direction) == ("one-way", "callee->caller")
+    # The attacker's tool sends a 0.5 s burst and the callee nothing, as its answer asked (frame 2482 a=recvonly,
+    # RFC 3264 §6.1): one way by negotiation, not a fault.
+    assert (answered.verdict.verdict, answered.verdict.missing_direction) == ("one-way-negotiated", "callee->caller")
     # every answered call got its one stream (one seen from mid-call, without SDP, by its hosts); none holds several
     assert [len(a.media_of(c).streams) for c in a.calls if c.outcome == "answered"] == [1] * 49
     assert findings(a, "media.no-rtp") == []

@@ -1,0 +1,146 @@
+"""Media verdict and media rules against what the capture really shows, from a review of the corpus: one-way media
+that the SDP asked for, a capture taken on the phone's LAN, video beside the audio, and well-known UDP services that
+look like RTP. Each built capture fails on the old code; the corpus captures (skipped without the corpus) are the
+real cases."""
+
+from __future__ import annotations
+
+import pytest
+
+import sipdiag
+from sipdiag.parsers.net import classify_udp
+from tests import callcapture as cc
+from tests import pcapwriter as pw
+from tests.callcapture import PBX, PBX_RTP, UA, UA_RTP, Script
+
+
+def rules(analysis) -> set[str]:
+    return {f.rule for f in analysis.findings}
+
+
+def verdict(analysis, call_id: str):
+    return next(analysis.media_of(c) for c in analysis.calls if c.call_id == call_id).verdict
+
+
+def directed_call(path, *, offer_attr: str, answer_attr: str, ua=UA) -> sipdiag.Analysis:
+    """INVITE/200/ACK whose SDPs carry the given direction attributes; 3 s of RTP callee->caller only; BYE."""
+    s = Script()
+    offer = cc.SDP.format(ip=ua[0], port=UA_RTP) + offer_attr
+    answer = cc.SDP.format(ip=PBX[0], port=PBX_RTP) + answer_attr
+    s.sip(0.0, cc.sip_message("INVITE sip:200@example.com SIP/2.0", "dir-1", "1 INVITE", src=ua, to_tag=False,
+                              body=offer), ua, PBX)
+    s.sip(0.3, cc.sip_message("SIP/2.0 200 OK", "dir-1", "1 INVITE", src=ua, body=answer,
+                              contact=f"<sip:200@{PBX[0]}:5060>"), PBX, ua)
+    s.sip(0.31, cc.sip_message(f"ACK sip:200@{PBX[0]} SIP/2.0", "dir-1", "1 ACK", src=ua, branch="ack1"), ua, PBX)
+    s.rtp((PBX[0], PBX_RTP), (ua[0], UA_RTP), 0x2222, 0.4, 3.0, seq0=5000)
+    cc.bye(s, 3.5, "dir-1")
+    return sipdiag.analyze(s.write(path))
+
+
+# ---------------------------------------------------------------- one way because the SDP said so (RFC 3264 §6.1)
+
+def test_recvonly_offer_and_sendonly_answer_are_not_one_way_audio(tmp_path) -> None:
+    a = directed_call(tmp_path / "recvonly.pcap", offer_attr="a=recvonly\n", answer_attr="a=sendonly\n")
+    v = verdict(a, "dir-1")
+    assert (v.verdict, v.missing_direction, v.packets_to_callee, v.packets_to_caller) == (
+        "one-way-negotiated", "caller->callee", 0, 150)
+    assert v.detail == ("audio flows callee->caller only, as the SDP asked (caller recvonly, callee sendonly; "
+                        "RFC 3264 §6.1)")
+    assert "media.one-way-audio" not in rules(a)
+
+
+def test_sendrecv_call_with_the_same_packets_is_one_way_audio(tmp_path) -> None:
+    a = directed_call(tmp_path / "sendrecv.pcap", offer_attr="a=sendrecv\n", answer_attr="")
+    assert verdict(a, "dir-1").verdict == "one-way"
+    (f,) = [f for f in a.findings if f.rule == "media.one-way-audio"]
+    assert (f.severity.label, f.evidence["missing"]) == ("major", "caller->callee")
+
+
+def test_inactive_answer_to_a_sendrecv_offer_is_negotiated(tmp_path) -> None:
+    # The callee's recvonly answer to a sendrecv offer: the callee takes media, and sends none (RFC 3264 §6.1).
+    a = directed_call(tmp_path / "answer-recvonly.pcap", offer_attr="", answer_attr="a=recvonly\n")
+    v = verdict(a, "dir-1")
+    # The only packets flow callee->caller, which the callee's recvonly forbids: that direction is the fault, and
+    # caller->callee (allowed) is the one missing: one-way audio, not excused by the SDP.
+    assert (v.verdict, v.missing_direction) == ("one-way", "caller->callee")
+
+
+def test_wireshark_sample_calls_with_recvonly_offers(corpus) -> None:
+    # frame 1 INVITE a=recvonly, frame 4 200 OK a=sendonly: 425 packets callee->caller is what was asked for.
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "sip-rtp-g711.pcap")
+    assert [(c.outcome, a.media_of(c).verdict.verdict) for c in a.calls] == [("answered", "one-way-negotiated")] * 2
+    assert "media.one-way-audio" not in rules(a)
+
+
+# ----------------------------------------------------------- a capture taken on the phone's LAN (RULES.md §0.2)
+
+LAN_UA = ("192.168.1.20", 5060)
+
+
+def test_rtp_to_a_private_phone_seen_on_its_own_lan_was_delivered(tmp_path) -> None:
+    # The phone signals from its private address: the capture is on its LAN side, so the PBX's packets seen
+    # arriving at 192.168.1.20 reached it. The old verdict took them for packets lost at a NAT.
+    s = cc.call_setup(Script(), "lan-1", ua=LAN_UA)
+    s.rtp((LAN_UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0.4, 3.0)
+    s.rtp((PBX[0], PBX_RTP), (LAN_UA[0], UA_RTP), 0x2222, 0.405, 3.0, seq0=5000)
+    cc.bye(s, 3.5, "lan-1")
+    a = sipdiag.analyze(s.write(tmp_path / "lan.pcap"))
+    v = verdict(a, "lan-1")
+    assert (v.verdict, v.unreachable_target, v.private_target_from_public) == ("two-way", None, True)
+    assert "media.one-way-audio" not in rules(a)
+
+
+def test_magicjack_call_captured_on_the_lan_is_two_way(corpus) -> None:
+    # tshark: 642 packets 192.168.0.10 -> 216.234.64.16 and 626 back, 0 lost; the phone's SIP leaves from
+    # 192.168.0.10 (frames 46, 50).
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "MagicJack-_short_call.pcap")
+    (call,) = a.calls
+    v = a.media_of(call).verdict
+    assert (v.verdict, v.packets_to_callee, v.packets_to_caller) == ("two-way", 642, 626)
+    assert "media.one-way-audio" not in rules(a)
+
+
+# --------------------------------------------------------------------------------- video is not the call's audio
+
+def test_video_alone_is_not_one_way_audio(corpus) -> None:
+    # Audio and H.263 video negotiated sendrecv; the capture holds 45 video packets one way and no audio at all.
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "h263-over-rtp.pcap")
+    (call,) = a.calls
+    v = a.media_of(call).verdict
+    assert (v.verdict, v.packets_to_callee, v.packets_to_caller) == ("no-rtp", 0, 0)
+    assert [(s.stats.codec, s.stats.clock_rate, s.stats.packets) for s in a.streams] == [("H263", 90000, 45)]
+    assert "media.one-way-audio" not in rules(a)
+
+
+# ------------------------------------------------------- registered UDP services are not RTP (RFC 3550 §11)
+
+NBNS_QUERY = bytes.fromhex("80f40110000100000000000020454545424545454646434143414341434143414341434143414341"
+                           "434143410000200001")
+
+
+@pytest.mark.parametrize("port", [53, 123, 137, 1900, 5353])
+def test_service_ports_are_not_rtp(port: int) -> None:
+    # An NBNS name query's transaction id 0x80f4 reads as RTP version 2; on its own port it is not RTP.
+    assert classify_udp(NBNS_QUERY, port, port) == "other"
+    assert classify_udp(NBNS_QUERY, 40000, 40002) == "rtp"
+
+
+def test_netbios_broadcasts_are_not_a_stream_of_the_call(tmp_path) -> None:
+    s = cc.call_setup(Script(), "nb-1")
+    for i in range(12):
+        s.recs.append((cc.T0 + int((0.5 + i * 0.25) * 1e9), pw.link_frame(pw.ipv4(
+            "198.51.100.7", "198.51.100.255", 17, pw.udp(137, 137, NBNS_QUERY)))))
+    cc.two_way(s, 0.4, 3.0)
+    cc.bye(s, 3.5, "nb-1")
+    a = sipdiag.analyze(s.write(tmp_path / "nbns.pcap"))
+    assert [(m.stats.src_port, m.stats.dst_port, m.call_id) for m in a.streams] == [
+        (UA_RTP, PBX_RTP, "nb-1"), (PBX_RTP, UA_RTP, "nb-1")]
+    assert a.capture.kinds["other"] == 12
+
+
+def test_pbx_port_capture_with_netbios_noise_is_not_soundless(corpus) -> None:
+    # The capture sees the PBX's signalling; media flows directly between the SDP hosts, out of its view, and the
+    # only "RTP" the old code found was NetBIOS name queries on port 137, which it bound to a call.
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "wireuploaded.pcap")
+    assert a.streams == ()
+    assert [(f.severity.label, f.call_id) for f in a.findings if f.rule == "media.no-rtp"] == [("info", None)]
