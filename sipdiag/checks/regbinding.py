@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 SHORT_EXPIRY_S = 60  # RULES.md reg.interval-too-brief (c): a requested expiry under a minute
 LAPSE_TOLERANCE_S = 1.0
 RAPID_SHARE = 0.10  # RULES.md reg.contact-binding-mismatch: re-REGISTER within 10 % of the granted expiry
-# RFC 3261 §19.1.4: these URI parameters must match when either URI has them; others only when both do.
-STRICT_PARAMS = ("user", "ttl", "method", "maddr", "transport")
+# RFC 3261 §19.1.4: user, ttl, method and maddr in only one URI never match; any other parameter (transport too)
+# in only one URI is ignored, and a parameter in both must match.
+STRICT_PARAMS = ("user", "ttl", "method", "maddr")
 
 
 def _ok(ex: RegisterExchange) -> bool:
@@ -129,7 +130,7 @@ def _short(exchanges: list[RegisterExchange]):
 
 def same_uri(a: str, b: str) -> bool:
     """RFC 3261 §19.1.4 URI equality, the parts registrars rewrite: scheme, user, host (no case), port (absent is
-    not 5060), and URI parameters (user/ttl/method/maddr/transport must agree; others when both carry them)."""
+    not 5060), and URI parameters (user/ttl/method/maddr must agree; others, transport too, when both carry them)."""
     ua, ub = parse_uri(a), parse_uri(b)
     if ua is None or ub is None:
         return a.strip().lower() == b.strip().lower()

@@ -212,6 +212,19 @@ def test_no_contact_binding_mismatch_when_the_contact_comes_back(corpus) -> None
     assert found(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap", "reg.contact-binding-mismatch") == []
 
 
+def test_no_contact_binding_mismatch_for_a_transport_parameter_in_one_uri_only(corpus) -> None:
+    # SIP_DTMF2.cap: REGISTER Contact sip:2503@192.168.105.110:5060;transport=udp, the 2xx lists it without
+    # ;transport=udp: equal under RFC 3261 §19.1.4 (a parameter other than user/ttl/method/maddr in one URI only
+    # is ignored), so no altered contact and no SIP ALG to blame
+    path = corpus / "pcaps" / "wireshark-wiki" / "SIP_DTMF2.cap"
+    analysis = sipdiag.analyze(path)
+    assert [(r.aor, r.outcome, r.exchanges[0].contact, r.exchanges[0].returned_contacts)
+            for r in analysis.registrations][0] == (
+        "sip:2503@192.168.105.105", "registered", "sip:2503@192.168.105.110:5060;transport=udp",
+        ("sip:2503@192.168.105.110:5060",))
+    assert [f for f in analysis.findings if f.rule == "reg.contact-binding-mismatch"] == []
+
+
 def test_binding_churn_bounds_the_nat_timeout(tmp_path) -> None:
     msgs = [(0, R(1, "g0"), PHONE, REGISTRAR), (0.1, ok(1, "g0"), REGISTRAR, PHONE),
             (30, R(2, "g1"), PHONE, REGISTRAR), (30.1, ok(2, "g1"), REGISTRAR, PHONE),
