@@ -103,7 +103,7 @@ class Correlator:
 _DIGITS = re.compile(r"\D")
 
 
-def _number(uri: str) -> str:
+def number_key(uri: str) -> str:
     """The user part as digits, last 9 kept, so +7 495..., 8495... and 495... compare equal."""
     user = uri.split("@", 1)[0]
     digits = _DIGITS.sub("", user)
@@ -126,7 +126,7 @@ def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Cal
                 links[call_id].setdefault(other, rule)
                 links[other].setdefault(call_id, rule)
     ordered = sorted((c for c in calls if c.seen_from_start), key=lambda c: c.start_ns)
-    numbers = {c.call_id: _number(c.callee) for c in ordered}
+    numbers = {c.call_id: number_key(c.callee) for c in ordered}
     for i, a in enumerate(ordered):
         for b in ordered[i + 1 :]:
             if b.start_ns - a.start_ns > LEG_WINDOW_NS:
@@ -162,4 +162,4 @@ def _header_name(lower: str) -> str:
     return "-".join(p.upper() if len(p) <= 3 else p.capitalize() for p in lower.split("-"))
 
 
-__all__ = ["Correlation", "Correlator", "CORRELATION_HEADERS", "link_legs"]
+__all__ = ["Correlation", "Correlator", "CORRELATION_HEADERS", "link_legs", "number_key"]

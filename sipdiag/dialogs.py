@@ -23,9 +23,9 @@ from .parsers.sdp import (
     rtpmap_for,
 )
 from .parsers.sip import SipMessage
-from .parsers.sipheaders import SessionExpires, parse_min_se, parse_session_expires
+from .parsers.sipheaders import SessionExpires, parse_contact, parse_min_se, parse_session_expires
 from .parsers.sipuri import bounded_int, parse_name_addr
-from .transactions import TxState, is_auth_challenge, is_provisional, is_success, receiver, sender
+from .transactions import TxState, is_auth_challenge, is_provisional, is_redirect, is_success, receiver, sender
 
 # Timer B: an INVITE client transaction gives up 64*T1 = 32 s after the request (RFC 3261 §17.1.1.2).
 TIMER_B_NS = 32 * 10**9
@@ -146,6 +146,7 @@ class CallBuilder:
     caller_via_host: str | None = None
     session_expires: SessionExpires | None = None
     min_se_s: int | None = None
+    redirect_contacts: tuple[str, ...] = ()
 
     def complete(self) -> bool:
         """Nothing the end of the capture could change: the BYE was answered, or the call failed and was ACKed.
@@ -248,6 +249,8 @@ class CallBuilder:
             elif code == 422:  # Session Interval Too Small (RFC 4028 §6)
                 value = msg.headers.get("min-se")
                 self.min_se_s = parse_min_se(value) if value else self.min_se_s
+            elif is_redirect(code) and not tx.in_dialog:  # where the UAC may retry (RFC 3261 §8.1.3.4)
+                self.redirect_contacts = redirect_targets(msg)
             to_tag = msg.to_tag
             if to_tag is not None and (is_provisional(code) and code != 100 or is_success(code)):
                 key = (self.caller_tag, to_tag)
@@ -341,6 +344,7 @@ class CallBuilder:
             session_expires_s=self.session_expires.delta_s if self.session_expires else None,
             session_refresher=self.session_expires.refresher if self.session_expires else None,
             min_se_s=self.min_se_s,
+            redirect_contacts=self.redirect_contacts,
         )
 
     def _outcome(self, invite: TxState | None, capture_end_ns: int) -> tuple[str, int | None, str | None]:
@@ -375,7 +379,9 @@ class CallBuilder:
         return self._final(code, invite.final_reason)
 
     def _final(self, code: int, reason: str | None) -> tuple[str, int | None, str | None]:
-        """The outcome a final response to the initial INVITE gives the call (RFC 3261 §21)."""
+        """The outcome a final response to the initial INVITE gives the call (RFC 3261 §21). A 3xx (§21.3) ends the
+        INVITE as "rejected" (the contract has no "redirected"; final_status tells it): a retry in this Call-ID
+        is the call's next initial INVITE, in a new one another call (call.failure-response tells them apart)."""
         if is_success(code):
             return "answered", code, reason
         if code in BUSY:
@@ -385,6 +391,16 @@ class CallBuilder:
         if code in TIMEOUT_STATUS:
             return "timeout", code, reason
         return "rejected", code, reason
+
+
+def redirect_targets(msg: SipMessage) -> tuple[str, ...]:
+    """The Contact URIs of a 3xx (RFC 3261 §8.1.3.4, §21.3), the first 5, each cut at 200 characters."""
+    out = []
+    for value in msg.headers.get_all("contact")[:5]:
+        c = parse_contact(value)
+        if c is not None and c.address is not None:
+            out.append(c.address.uri_text[:200])
+    return tuple(out)
 
 
 def _via_host(via: str) -> str | None:

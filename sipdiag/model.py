@@ -207,6 +207,8 @@ class Call:
     session_expires_s: int | None = None
     session_refresher: str | None = None
     min_se_s: int | None = None
+    # Contact URIs of a 3xx final response to the initial INVITE (RFC 3261 §8.1.3.4: where to retry), the first 5
+    redirect_contacts: tuple[str, ...] = ()
 
     def answer_and_bye_ns(self) -> tuple[int | None, int | None]:
         """When the first 2xx to the INVITE and the BYE were seen (None for what the call lacks): the connected

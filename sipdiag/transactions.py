@@ -25,6 +25,11 @@ def is_success(code: int) -> bool:
     return 200 <= code < 300
 
 
+def is_redirect(code: int) -> bool:
+    """3xx (RFC 3261 §21.3): the request is to be retried at the Contact URIs, not refused."""
+    return 300 <= code < 400
+
+
 def is_final(code: int) -> bool:
     return 200 <= code < 700
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..correlate import number_key
+from ..transactions import is_redirect
 from . import Hit, check
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..model import Call
 
 # RFC 3261 §13.3.1.4: the UAS retransmits its 2xx until ACK, for 64*T1; three copies already rule out a slow ACK.
 MIN_2XX_RETRANSMISSIONS = 3
@@ -154,10 +157,10 @@ HANDLED_ELSEWHERE = (408, 415, 488, 606)
         "ru": "Ваш звонок на {callee} не удалось совершить: {meaning_ru}. {action_ru}",
     },
     engineer={
-        "en": "Call {call_id}: final {status} {reason} (frame {frame}) from {responder}{warning}: {meaning_en} "
-              "(RFC 3261 §21).",
-        "ru": "Вызов {call_id}: итог {status} {reason} (кадр {frame}) от {responder}{warning}: {meaning_ru} "
-              "(RFC 3261 §21).",
+        "en": "Call {call_id}: final {status} {reason} (frame {frame}) from {responder}{warning}: {meaning_en}"
+              "{detail_en} (RFC 3261 §21).",
+        "ru": "Вызов {call_id}: итог {status} {reason} (кадр {frame}) от {responder}{warning}: {meaning_ru}"
+              "{detail_ru} (RFC 3261 §21).",
     },
 )
 def failure_response(analysis: Analysis) -> Iterator[Hit]:
@@ -165,16 +168,20 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
     ## What it detects
     A call whose INVITE ended with a 3xx-6xx response, classified: user outcomes (busy, decline, cancel) are
     information; refusals (403, 404, 480, 484) point at the account or the number; 5xx at the far side or a route.
+    A 3xx is a redirection, not a refusal: nothing when the redirect was followed (a later INVITE of the same
+    Call-ID, or a new call from the same caller to the Contact's number within 32 s, e.g. through a B2BUA);
+    information when the capture shows no new attempt.
 
     ## Why it matters
     "My calls to X fail": the status code usually says who must act.
 
     ## How to fix
     403: check barring, credit and credentials of the account; 404/484: the dialled number and the routing;
-    480: the callee is not registered; 5xx: the route or the far side's capacity.
+    480: the callee is not registered; 5xx: the route or the far side's capacity; an unfollowed 3xx: make the
+    caller's side follow redirects, or the far side answer instead of redirecting.
 
     ## References
-    RFC 3261 §21.4, §21.5, §21.6
+    RFC 3261 §8.1.3.4, §21.3, §21.4, §21.5, §21.6
     """
     from . import Severity
 
@@ -184,17 +191,53 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
             continue
         if status in (401, 407) and call.auth_challenges and call.outcome != "rejected":
             continue
-        user = status in USER_OUTCOMES
-        meaning = USER_OUTCOMES.get(status) or EXPLAINED.get(status) or f"the far side refused the call ({status})"
         frame = next((m.frame for m in call.messages if m.status_code == status), call.first_frame)
-        severity = Severity.INFO if user else Severity.MAJOR if status >= 500 else Severity.MINOR
+        redirect = is_redirect(status)  # RFC 3261 §21.3: redirection, not a refusal
+        detail_en = detail_ru = ""
+        extra: dict[str, object] = {}
+        if redirect:
+            if _redirect_followed(call, frame, analysis.calls):
+                continue
+            targets = ", ".join(call.redirect_contacts)
+            extra = {"redirect_to": targets}
+            detail_en = (f" (Contact {targets or 'none'}); no new INVITE to it follows in the capture: the caller's "
+                         f"side did not follow the redirect (RFC 3261 §8.1.3.4), or did so out of this capture's sight")
+            detail_ru = (f" (Contact {targets or 'нет'}); нового INVITE туда в захвате нет: сторона вызывающего не "
+                         f"выполнила перенаправление (RFC 3261 §8.1.3.4) или сделала это вне точки захвата")
+        user = status in USER_OUTCOMES
+        meaning = (REDIRECTED if redirect else USER_OUTCOMES.get(status) or EXPLAINED.get(status)
+                   or f"the far side refused the call ({status})")
+        meaning_ru = (REDIRECTED_RU if redirect
+                      else _RU.get(status, f"другая сторона отклонила вызов ({status})"))
+        severity = Severity.INFO if user or redirect else Severity.MAJOR if status >= 500 else Severity.MINOR
         yield Hit(call.call_id, (frame,), {
             "call_id": call.call_id, "callee": call.callee.split(":", 1)[-1].split("@")[0], "status": status,
             "reason": call.final_reason or "", "frame": frame, "responder": call.callee_address, "warning": "",
-            "meaning_en": meaning, "meaning_ru": _RU.get(status, f"другая сторона отклонила вызов ({status})"),
+            "meaning_en": meaning, "meaning_ru": meaning_ru, "detail_en": detail_en, "detail_ru": detail_ru,
             "action_en": "No action is needed." if user else "We are checking why.",
             "action_ru": "Ничего делать не нужно." if user else "Мы выясняем причину.",
-        }, severity=severity)
+            **extra,
+        }, severity=severity, confidence="medium" if redirect else "high")
+
+
+REDIRECTED = "the far side redirected it to another destination, and it was not retried there"
+REDIRECTED_RU = "другая сторона перенаправила его по другому адресу, и повторного вызова туда не было"
+# A UAC acts on a 3xx at once (RFC 3261 §8.1.3.4); 64*T1 bounds the wait for the new INVITE.
+REDIRECT_FOLLOW_NS = 32 * 10**9
+
+
+def _redirect_followed(call: Call, frame: int, calls: tuple[Call, ...]) -> bool:
+    """A 3xx to the last initial INVITE was followed (RFC 3261 §8.1.3.4) by a new call (another Call-ID, as a
+    B2BUA sends it) from the same caller number to a Contact's number or the same callee number (a UAC keeps the
+    To), starting within REDIRECT_FOLLOW_NS after the 3xx. A retry in the same Call-ID is that call's last
+    initial INVITE, so the call's outcome is already the retry's."""
+    at = next((m.ts_ns for m in call.messages if m.frame == frame), call.start_ns)
+    caller = number_key(call.caller)
+    targets = {number_key(c) for c in call.redirect_contacts if "@" in c} | {number_key(call.callee)}
+    return any(other.call_id != call.call_id and other.seen_from_start
+               and at <= other.start_ns <= at + REDIRECT_FOLLOW_NS
+               and number_key(other.caller) == caller and number_key(other.callee) in targets
+               for other in calls)
 
 
 _RU = {486: "абонент был занят", 600: "абонент занят на всех устройствах", 603: "абонент отклонил вызов",

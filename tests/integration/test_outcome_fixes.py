@@ -253,3 +253,80 @@ def test_corpus_deregistration_is_no_refresh(corpus) -> None:
     (reg,) = sipdiag.analyze(corpus / "pcaps" / "arkime" / "gtp-iphone.pcap").registrations
     # 200 at frames 16(401)/29 and the de-registration accepted at 102: one binding REGISTER accepted, no refresh
     assert (reg.deregistration, reg.final_status, reg.refresh_interval_s) == (True, 200, None)
+
+
+# ---------------------------------------------------------------------------------- 7. a 3xx is a redirection
+
+NUMBER, TARGET = "4955550100", "4955550199"  # the dialled number and the 302's Contact
+
+
+def redirected_call(path: Path, *, follow: str | None) -> Path:
+    """INVITE to NUMBER, 302 with Contact TARGET, ACK; follow: None (no retry), "same" (a new INVITE in the same
+    Call-ID, RFC 3261 §8.1.3.4), "new" (a new Call-ID to TARGET, as a B2BUA does); the retry is answered."""
+    s = Script()
+    contact = f"<sip:{TARGET}@gw.example.net>"
+    s.sip(0.0, sip_message(f"INVITE sip:{NUMBER}@example.com SIP/2.0", "redir-1", "1 INVITE", src=UA,
+                           to_tag=False, to_user=NUMBER), UA, PBX)
+    s.sip(0.1, sip_message("SIP/2.0 302 Moved Temporarily", "redir-1", "1 INVITE", src=UA, to_user=NUMBER,
+                           contact=contact), PBX, UA)
+    s.sip(0.11, sip_message(f"ACK sip:{NUMBER}@example.com SIP/2.0", "redir-1", "1 ACK", src=UA, to_user=NUMBER),
+          UA, PBX)
+    if follow is not None:
+        call_id, cseq, to_user = ("redir-1", 2, NUMBER) if follow == "same" else ("redir-2", 1, TARGET)
+        for at, start, method, to_tag, src, dst in (
+                (0.2, f"INVITE sip:{TARGET}@gw.example.net SIP/2.0", "INVITE", False, UA, PBX),
+                (0.5, "SIP/2.0 200 OK", "INVITE", True, PBX, UA),
+                (0.51, f"ACK sip:{TARGET}@gw.example.net SIP/2.0", "ACK", True, UA, PBX),
+                (5.0, f"BYE sip:{TARGET}@gw.example.net SIP/2.0", "BYE", True, UA, PBX),
+                (5.01, "SIP/2.0 200 OK", "BYE", True, PBX, UA)):
+            branch = {"INVITE": "b2", "ACK": "b3", "BYE": "b4"}[method]
+            number = cseq + 1 if method == "BYE" else cseq
+            s.sip(at, sip_message(start, call_id, f"{number} {method}", src=UA, to_tag=to_tag, branch=branch,
+                                  to_user=to_user), src, dst)
+    else:
+        s.sip(10.0, sip_message("OPTIONS sip:x@example.com SIP/2.0", "other-1", "1 OPTIONS", src=UA, to_tag=False,
+                                branch="opt"), UA, PBX)
+    return s.write(path)
+
+
+@pytest.mark.parametrize("follow, outcomes", [
+    ("same", [("redir-1", "answered", 200)]),
+    ("new", [("redir-1", "rejected", 302), ("redir-2", "answered", 200)])])
+def test_a_followed_redirect_is_no_failure(tmp_path, follow, outcomes) -> None:
+    # RFC 3261 §21.3: 3xx is redirection; retried at the Contact (§8.1.3.4), in the same Call-ID or (a B2BUA) in a
+    # new one, the call went on: no call.failure-response
+    a = sipdiag.analyze(redirected_call(tmp_path / "redirect.pcap", follow=follow))
+    assert [(c.call_id, c.outcome, c.final_status) for c in a.calls] == outcomes
+    assert a.calls[0].redirect_contacts == (f"sip:{TARGET}@gw.example.net",)
+    assert [f.rule for f in a.findings if f.rule == "call.failure-response"] == []
+
+
+def test_an_unfollowed_redirect_is_information_not_a_refusal(tmp_path) -> None:
+    a = sipdiag.analyze(redirected_call(tmp_path / "redirect.pcap", follow=None))
+    assert [(c.outcome, c.final_status) for c in a.calls] == [("rejected", 302)]
+    (f,) = [f for f in a.findings if f.rule == "call.failure-response"]
+    assert (f.severity.label, f.confidence, f.frames, f.evidence["status"], f.evidence["redirect_to"]) == (
+        "info", "medium", (2,), 302, f"sip:{TARGET}@gw.example.net")
+    assert f.customer_text["en"] == (f"Your call to {NUMBER} could not be completed: the far side redirected it to "
+                                     "another destination, and it was not retried there. We are checking why.")
+    assert "refused" not in f.customer_text["en"] and "gw.example.net" not in f.customer_text["en"]
+    assert (f"(Contact sip:{TARGET}@gw.example.net); no new INVITE to it follows in the capture"
+            in f.engineer_text["en"])
+    assert "перенаправила" in f.customer_text["ru"] and "нового INVITE туда в захвате нет" in f.engineer_text["ru"]
+    no_english_in(f.engineer_text["ru"])
+
+
+def test_corpus_redirect_followed_by_the_b2bua(corpus) -> None:
+    # fax-iz-InLife-G711-GRE199.cap: call 1506 gets 302 (frame 32, Contact sip:980838615500003@nextone), the
+    # B2BUA sends call 1507 from the same caller to 9997980838615500003 (frame 34), which is answered
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "fax-iz-InLife-G711-GRE199.cap")
+    calls = {c.call_id: c for c in a.calls}
+    redirected = calls["1506-3439110249-105821@itnxB.mydomain.com"]
+    retry = calls["1507-3439110249-262672@itnxB.mydomain.com"]
+    assert (redirected.outcome, redirected.final_status, redirected.redirect_contacts) == (
+        "rejected", 302, ("sip:980838615500003@nextone",))
+    assert (retry.outcome, retry.final_status, retry.first_frame) == ("answered", 200, 34)
+    # the 404 of another call stays a refusal; the followed 302 is no finding
+    assert [(f.call_id, f.severity.label, f.evidence["status"]) for f in a.findings
+            if f.rule == "call.failure-response"] == [
+        ("2ede-435-11242008122510-Xtec-IMG2-1@89.202.183.241", "minor", 404)]
