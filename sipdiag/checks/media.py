@@ -304,8 +304,9 @@ def _no_rtp_values(call, analysis: Analysis | None = None) -> dict:
     return {"call_id": call.call_id, "subject": f"Call {call.call_id}", "subject_ru": f"Вызов {call.call_id}",
             "lead_en": lead_en, "lead_ru": lead_ru, "rtp_en": rtp_en, "rtp_ru": rtp_ru,
             "answer_frame": answer_frame, "duration_s": call.duration_s,
-            "media": ", ".join(join_address(m.address, m.port) for n in call.negotiations
-                               for m in n.offer + (n.answer or ()) if m.port)}
+            # an m= without any c= (RFC 8866 §5.7 requires one) is named by its port alone
+            "media": ", ".join(join_address(m.address, m.port) if m.address else f"port {m.port} (no c=)"
+                               for n in call.negotiations for m in n.offer + (n.answer or ()) if m.port)}
 
 
 def _media_hosts(call) -> set[str]:

@@ -159,7 +159,7 @@ def read_capture(path: str | Path, info: CaptureFile | None = None) -> Iterator[
     try:
         try:
             head = stream.read(4)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+        except (OSError, EOFError, gzip.BadGzipFile, zlib_error()) as e:  # a .gz damaged in its first block
             raise CaptureReadError(f"{name}: cannot read ({e})") from None
         if len(head) < 4:
             raise CaptureFormatError(f"{name} is not a pcap or pcapng file (it is {len(head)} bytes long)")
@@ -581,6 +581,10 @@ class _PcapngReader:
         elif btype == BT_ISB:
             local, hi, lo = struct.unpack_from(e + "III", buf, pos + 8)
             iface = self._global_iface(local)
+            if iface < 0:  # statistics of an interface no IDB described: nothing to attach them to (§4.6)
+                self._anomaly("pcapng.bad-block", f"interface statistics block at offset {base + pos} names "
+                                                  f"interface {local}, which this section does not describe: skipped")
+                return
             stats = _isb_options(self._options("interface statistics", buf, pos, 20, blen, base), e)
             ts = self._ts_ns(iface, (hi << 32) | lo)
             self.info.statistics.append(InterfaceStats(iface, ts, stats.get(4), stats.get(5), stats.get(7), stats.get(8)))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 HEP3_MAGIC = b"HEP3"
 PROTO_SIP = 1
 PROTO_RTCP = 5
+MAX_INFLATED = 65535  # octets a compressed payload chunk may inflate to (RFC 3261 §18.1.1: the largest UDP SIP message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +69,14 @@ def _parse_v3(data: bytes) -> tuple[HepPacket | None, str | None]:
             fields[ctype] = data[pos + 6 : pos + clen]
         pos += clen
 
-    def num(t: int) -> int | None:
+    def num(t: int, size: int = 4) -> int | None:
+        # HEPv3 chunks have fixed widths (family/proto 1 octet, ports 2, times 4, ...): a longer one is damage
+        # (a 17-octet "port" read as 2**128 reached the JSON's addresses).
         v = fields.get(t)
-        return int.from_bytes(v, "big") if v else None
+        return int.from_bytes(v, "big") if v and len(v) <= size else None
 
     family = num(1) or 2
-    if family == 10 and 5 in fields and 6 in fields:
+    if family == 10 and len(fields.get(5, b"")) == 16 and len(fields.get(6, b"")) == 16:
         src, dst = socket.inet_ntop(socket.AF_INET6, fields[5]), socket.inet_ntop(socket.AF_INET6, fields[6])
     elif 3 in fields and 4 in fields and len(fields[3]) == 4 and len(fields[4]) == 4:
         src, dst = socket.inet_ntoa(fields[3]), socket.inet_ntoa(fields[4])
@@ -82,7 +85,12 @@ def _parse_v3(data: bytes) -> tuple[HepPacket | None, str | None]:
     payload = fields.get(15)
     if payload is None and 16 in fields:
         try:
-            payload = zlib.decompress(fields[16])
+            # Bounded: a SIP message is at most 65 535 octets on UDP (RFC 3261 §18.1.1); a 60 KB chunk that inflates
+            # to 60 MB is a bomb, not a message.
+            inflater = zlib.decompressobj()
+            payload = inflater.decompress(fields[16], MAX_INFLATED)
+            if inflater.unconsumed_tail:
+                return None, f"HEPv3 compressed payload (chunk 16) inflates beyond {MAX_INFLATED} octets"
         except zlib.error:
             return None, "HEPv3 compressed payload (chunk 16) does not inflate"
     if payload is None:
@@ -90,7 +98,7 @@ def _parse_v3(data: bytes) -> tuple[HepPacket | None, str | None]:
     sec, usec = num(9), num(10)
     ts = sec * 10**9 + (usec or 0) * 1000 if sec is not None else None
     corr = fields.get(17)
-    return HepPacket(3, family, num(2) or 17, src, dst, num(7) or 0, num(8) or 0, ts, num(11) or 0, num(12),
+    return HepPacket(3, family, num(2) or 17, src, dst, num(7, 2) or 0, num(8, 2) or 0, ts, num(11) or 0, num(12),
                      corr.decode("utf-8", "replace") if corr else None, payload), None
 
 

@@ -361,7 +361,7 @@ class RichPath:
             ctype, cflags, clen = struct.unpack_from("!BBH", data, pos)
             if clen < 4:
                 break
-            if ctype == 0 and clen > 16:  # DATA
+            if ctype == 0 and clen > 16 and pos + 16 <= len(data):  # DATA, its 16-octet header captured
                 tsn, stream = struct.unpack_from("!IH", data, pos + 4)
                 user = data[pos + 16 : pos + clen]
                 frames: tuple[int, ...] = (frame,)
