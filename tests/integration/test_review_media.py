@@ -22,6 +22,13 @@ def verdict(analysis, call_id: str):
     return next(analysis.media_of(c) for c in analysis.calls if c.call_id == call_id).verdict
 
 
+def corpus_call(corpus, name: str):
+    """The analysis of a one-call corpus capture and that call's media verdict."""
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / name)
+    (call,) = a.calls
+    return a, a.media_of(call).verdict
+
+
 def directed_call(path, *, offer_attr: str, answer_attr: str, ua=UA) -> sipdiag.Analysis:
     """INVITE/200/ACK whose SDPs carry the given direction attributes; 3 s of RTP callee->caller only; BYE."""
     s = Script()
@@ -93,9 +100,7 @@ def test_rtp_to_a_private_phone_seen_on_its_own_lan_was_delivered(tmp_path) -> N
 def test_magicjack_call_captured_on_the_lan_is_two_way(corpus) -> None:
     # tshark: 642 packets 192.168.0.10 -> 216.234.64.16 and 626 back, 0 lost; the phone's SIP leaves from
     # 192.168.0.10 (frames 46, 50).
-    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "MagicJack-_short_call.pcap")
-    (call,) = a.calls
-    v = a.media_of(call).verdict
+    a, v = corpus_call(corpus, "MagicJack-_short_call.pcap")
     assert (v.verdict, v.packets_to_callee, v.packets_to_caller) == ("two-way", 642, 626)
     assert "media.one-way-audio" not in rules(a)
 
@@ -104,9 +109,7 @@ def test_magicjack_call_captured_on_the_lan_is_two_way(corpus) -> None:
 
 def test_video_alone_is_not_one_way_audio(corpus) -> None:
     # Audio and H.263 video negotiated sendrecv; the capture holds 45 video packets one way and no audio at all.
-    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "h263-over-rtp.pcap")
-    (call,) = a.calls
-    v = a.media_of(call).verdict
+    a, v = corpus_call(corpus, "h263-over-rtp.pcap")
     assert (v.verdict, v.packets_to_callee, v.packets_to_caller) == ("no-rtp", 0, 0)
     assert [(s.stats.codec, s.stats.clock_rate, s.stats.packets) for s in a.streams] == [("H263", 90000, 45)]
     assert "media.one-way-audio" not in rules(a)
