@@ -233,7 +233,9 @@ def test_runner_measures_each_child_and_writes_json(tiny, tmp_path):
         assert len(sipdiag["runs"]) == len(tshark["runs"]) == 2
         # ru_maxrss is the child's own: the 64 MiB it allocated, not the runner's memory
         assert 64 <= sipdiag["peak_rss_mb"] < 200
-        assert tshark["peak_rss_mb"] < 20
+        # `true` itself takes a few MB; a fork counts what it shares with the runner until the exec (measured
+        # 20.1 MB once on a busy machine): far below the 64 MiB the other child holds, which is what tells them apart
+        assert tshark["peak_rss_mb"] < 48
         assert min(r["wall_s"] for r in sipdiag["runs"]) >= 0.05
         assert set(entry["ratio_tshark_over_sipdiag"]) == {"wall", "peak_rss"}
     assert "peak RSS MB by file" in result.stdout
