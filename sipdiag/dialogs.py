@@ -23,7 +23,13 @@ from .parsers.sdp import (
     rtpmap_for,
 )
 from .parsers.sip import SipMessage
-from .parsers.sipheaders import SessionExpires, parse_contact, parse_min_se, parse_session_expires
+from .parsers.sipheaders import (
+    SessionExpires,
+    is_rfc3261_branch,
+    parse_contact,
+    parse_min_se,
+    parse_session_expires,
+)
 from .parsers.sipuri import bounded_int, parse_name_addr
 from .transactions import TxState, is_auth_challenge, is_provisional, is_redirect, is_success, receiver, sender
 
@@ -221,6 +227,14 @@ class CallBuilder:
                 if offer.answer is None and offer.frame and offer.kind in ("initial", "re-invite"):
                     offer.answer_frame, offer.answer = msg.frame, media_descriptions(sdp)
                     break
+        if method == "ACK" and msg.to_tag is not None and self._acks_2xx(msg):
+            # The 2xx may be missing from the capture (a mirror of one direction): its ACK confirms the dialog.
+            d = self.dialogs.get((self.caller_tag, msg.to_tag))
+            if d is None:
+                d = self.dialogs[(self.caller_tag, msg.to_tag)] = _DialogState(self.caller_tag, msg.to_tag, "early",
+                                                                               msg.frame)
+            if d.confirmed_frame is None:
+                d.state, d.confirmed_frame = "confirmed", msg.frame
         if method == "PRACK":
             self.prack = True
         elif method == "CANCEL" and self.cancel_frame is None:
@@ -365,6 +379,8 @@ class CallBuilder:
             return "in-progress", None, None
         code = invite.final_status
         if code is None:
+            if self._confirmed():
+                return "answered", None, None
             if self.cancel_frame is not None:
                 return "cancelled", None, None
             # A provisional response moves the INVITE client transaction to Proceeding, where Timer B no longer
@@ -377,6 +393,22 @@ class CallBuilder:
                 return "timeout", None, None
             return "in-progress", None, None
         return self._final(code, invite.final_reason)
+
+    def _acks_2xx(self, msg: SipMessage) -> bool:
+        """An ACK on a branch of its own acknowledges a 2xx (RFC 3261 §13.2.2.4): the ACK of a non-2xx reuses the
+        INVITE's branch (§17.1.1.3), on each hop the INVITE was captured at. Without the INVITE, or with RFC 2543
+        branches, it tells nothing."""
+        invite_branches = {t.branch for t in self.initial_invites}
+        return bool(invite_branches) and is_rfc3261_branch(msg.branch) and msg.branch not in invite_branches and all(
+            is_rfc3261_branch(b) for b in invite_branches)
+
+    def _confirmed(self) -> bool:
+        """The dialog was confirmed though the INVITE's 2xx is not in the capture: a 2xx was acknowledged (see
+        _acks_2xx) or answered on another hop, or the callee sent BYE, which it may only in a confirmed dialog
+        (RFC 3261 §15)."""
+        if self.bye_frame is not None and self.bye_from_tag != self.caller_tag:
+            return True
+        return any(d.confirmed_frame is not None for d in self.dialogs.values())
 
     def _final(self, code: int, reason: str | None) -> tuple[str, int | None, str | None]:
         """The outcome a final response to the initial INVITE gives the call (RFC 3261 §21). A 3xx (§21.3) ends the

@@ -330,3 +330,61 @@ def test_corpus_redirect_followed_by_the_b2bua(corpus) -> None:
     assert [(f.call_id, f.severity.label, f.evidence["status"]) for f in a.findings
             if f.rule == "call.failure-response"] == [
         ("2ede-435-11242008122510-Xtec-IMG2-1@89.202.183.241", "minor", 404)]
+
+
+# --------------------------------------------------------------------- 8. answered, the 2xx not in the capture
+
+def unanswered_in_capture(path: Path, *, ack_branch: str | None, bye_from: str | None,
+                          provisional: str = "100 Trying") -> Path:
+    """INVITE (branch b1) and a provisional response; the 2xx, if any, is not captured. ack_branch: an ACK with
+    the To tag on that branch (b1: the INVITE's own, as for a non-2xx); bye_from: "caller" or "callee" sends BYE."""
+    s = Script()
+    s.sip(0.0, sip_message("INVITE sip:200@example.com SIP/2.0", "mirror-1", "1 INVITE", src=UA, to_tag=False),
+          UA, PBX)
+    s.sip(0.1, sip_message(f"SIP/2.0 {provisional}", "mirror-1", "1 INVITE", src=UA,
+                           to_tag=not provisional.startswith("100")), PBX, UA)
+    if ack_branch is not None:
+        s.sip(1.0, sip_message("ACK sip:200@example.com SIP/2.0", "mirror-1", "1 ACK", src=UA, branch=ack_branch),
+              UA, PBX)
+    if bye_from == "caller":
+        s.sip(5.0, sip_message("BYE sip:200@example.com SIP/2.0", "mirror-1", "2 BYE", src=UA, branch="b3"), UA, PBX)
+    elif bye_from == "callee":
+        s.sip(5.0, sip_message("BYE sip:100@example.com SIP/2.0", "mirror-1", "1 BYE", src=PBX, branch="b4",
+                               caller_first=False), PBX, UA)
+    s.sip(10.0, sip_message("OPTIONS sip:x@example.com SIP/2.0", "other-1", "1 OPTIONS", src=UA, to_tag=False,
+                            branch="opt"), UA, PBX)
+    return s.write(path)
+
+
+@pytest.mark.parametrize("ack_branch, bye_from, provisional, outcome, confirmed_frame", [
+    # RFC 3261 §13.2.2.4: an ACK on a branch of its own acknowledges a 2xx; it confirms the dialog
+    ("b2", "caller", "100 Trying", "answered", 3),
+    ("b2", None, "100 Trying", "answered", 3),
+    # §15: the callee may send BYE only in a confirmed dialog
+    (None, "callee", "100 Trying", "answered", None),
+    # §17.1.1.3: the ACK of a non-2xx reuses the INVITE's branch: no answer; the caller may BYE an early dialog (§15)
+    ("b1", None, "100 Trying", "in-progress", None),
+    (None, "caller", "180 Ringing", "in-progress", None)])
+def test_an_answer_whose_2xx_is_not_captured(tmp_path, ack_branch, bye_from, provisional, outcome,
+                                             confirmed_frame) -> None:
+    path = unanswered_in_capture(tmp_path / "mirror.pcap", ack_branch=ack_branch, bye_from=bye_from,
+                                 provisional=provisional)
+    (call,) = sipdiag.analyze(path).calls
+    assert (call.outcome, call.final_status, call.answer_ms) == (outcome, None, None)
+    assert [d.confirmed_frame for d in call.dialogs if d.confirmed_frame] == (
+        [confirmed_frame] if confirmed_frame else [])
+
+
+def test_corpus_answered_call_whose_2xx_the_mirror_missed(corpus) -> None:
+    # port-16_vlan24_200.pcap holds the INVITE (frame 5), the ACK with To tag on a new branch (16, CSeq 1: it
+    # acknowledges a 2xx, RFC 3261 §13.2.2.4) and the caller's BYE (292), but no response at all: answered.
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "port-16_vlan24_200.pcap")
+    (call,) = a.calls
+    assert (call.outcome, call.final_status, call.ended_by, call.bye_frame) == ("answered", None, "caller", 292)
+    assert [(d.state, d.created_frame, d.confirmed_frame) for d in call.dialogs] == [("terminated", 16, 16)]
+    # the media checks run as for any answered call: the callee's 266 packets reach the caller's SDP address, none
+    # go the other way (the capture point does see that direction: 192.168.24.50's ping to 192.168.25.51, frame 288)
+    v = a.media_of(call).verdict
+    assert (v.verdict, v.missing_direction, v.packets_to_callee, v.packets_to_caller) == (
+        "one-way", "caller->callee", 0, 266)
+    assert [(f.rule, f.severity.label, f.frames) for f in a.findings] == [("media.one-way-audio", "major", (9,))]
