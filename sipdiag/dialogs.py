@@ -410,6 +410,10 @@ class CallBuilder:
             return True
         return any(d.confirmed_frame is not None for d in self.dialogs.values())
 
+    def _cancel_accepted(self) -> bool:
+        return any(t.method == "CANCEL" and t.final_status is not None and is_success(t.final_status)
+                   for t in self.transactions)
+
     def _final(self, code: int, reason: str | None) -> tuple[str, int | None, str | None]:
         """The outcome a final response to the initial INVITE gives the call (RFC 3261 §21). A 3xx (§21.3) ends the
         INVITE as "rejected" (the contract has no "redirected"; final_status tells it): a retry in this Call-ID
@@ -418,6 +422,10 @@ class CallBuilder:
             return "answered", code, reason
         if code in BUSY:
             return "busy", code, reason
+        # A CANCEL takes effect when the UAS accepts it (200) and ends the INVITE with 487 (RFC 3261 §9.2); a 408
+        # to a CANCEL nobody accepted is the far side's own timeout (§16.6 Timer C, §21.4.9), not the caller's.
+        if code in TIMEOUT_STATUS and not self._cancel_accepted():
+            return "timeout", code, reason
         if code == 487 or self.cancel_frame is not None:
             return "cancelled", code, reason
         if code in TIMEOUT_STATUS:

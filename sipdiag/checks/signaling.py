@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from ..addresses import join_address
 from ..correlate import number_key
 from ..transactions import is_redirect
 from . import Hit, check
@@ -93,18 +94,19 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
     },
     engineer={
         "en": "Call {call_id}: INVITE (frame {invite_frame}) to {target} sent {sends} times over {span_s} s without "
-              "{what} (Timer A/B, RFC 3261 §17.1.1.2); final status {final}. Check reachability of {target} "
-              "(NAT binding age, fragmentation of a large INVITE, ICMP).",
+              "{what} (Timer A/B, RFC 3261 §17.1.1.2); final status {final}{final_detail}. Check reachability of "
+              "{target} (NAT binding age, fragmentation of a large INVITE, ICMP).",
         "ru": "Вызов {call_id}: INVITE (кадр {invite_frame}) на {target} отправлен {sends} раз за {span_s} с без "
-              "{what_ru} (таймеры A/B, RFC 3261 §17.1.1.2); итог {final_ru}. Проверьте доступность {target} (возраст "
-              "NAT-привязки, фрагментация большого INVITE, ICMP).",
+              "{what_ru} (таймеры A/B, RFC 3261 §17.1.1.2); итог {final_ru}{final_detail_ru}. Проверьте доступность "
+              "{target} (возраст NAT-привязки, фрагментация большого INVITE, ICMP).",
     },
 )
 def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
     A call whose outcome is a timeout: the INVITE was retransmitted without any response until Timer B (32 s), or a
-    proxy answered 408 Request Timeout.
+    proxy answered 408 Request Timeout, also when the caller had sent a CANCEL the proxy never accepted (a
+    CANCEL takes effect with 200 and 487, RFC 3261 §9.2).
 
     ## Why it matters
     The call never rings: the callee (or the next hop) is unreachable, often a lost NAT binding or a dropped large
@@ -124,7 +126,18 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
         if invite is None:
             continue
         sends = [m for m in call.messages if m.method == "INVITE" and m.cseq == invite.cseq]
-        yield Hit(call.call_id, tuple(m.frame for m in sends), {
+        final = next((m for m in call.messages if m.status_code == call.final_status and m.cseq == invite.cseq
+                      and m.cseq_method == "INVITE"), None) if call.final_status else None
+        detail_en = detail_ru = ""
+        if final is not None:  # a proxy's 408: the next hop's timer fired for the callee (RFC 3261 §16.6, §21.4.9)
+            after_s = round((final.ts_ns - invite.ts_ns) / 1e9, 1)
+            source = join_address(final.src_ip, final.src_port)
+            detail_en = f" from {source} (frame {final.frame}) {after_s} s after the INVITE"
+            detail_ru = f" от {source} (кадр {final.frame}) через {after_s} с после INVITE"
+            if call.cancelled_frame is not None:
+                detail_en += f"; the caller's CANCEL (frame {call.cancelled_frame}) was not accepted (RFC 3261 §9.2)"
+                detail_ru += f"; CANCEL вызывающего (кадр {call.cancelled_frame}) не был принят (RFC 3261 §9.2)"
+        yield Hit(call.call_id, tuple(m.frame for m in sends) + ((final.frame,) if final else ()), {
             "call_id": call.call_id, "callee": call.callee, "invite_frame": invite.request_frame,
             "target": invite.dst, "sends": len(sends),
             "span_s": round((sends[-1].ts_ns - sends[0].ts_ns) / 1e9, 1) if sends else 0,
@@ -133,6 +146,7 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
             "what_ru": "какого-либо ответа" if not invite.responses else "окончательного ответа",
             "final": call.final_status or "none",
             "final_ru": call.final_status or "нет",
+            "final_detail": detail_en, "final_detail_ru": detail_ru, "cancel_frame": call.cancelled_frame,
         })
 
 

@@ -388,3 +388,70 @@ def test_corpus_answered_call_whose_2xx_the_mirror_missed(corpus) -> None:
     assert (v.verdict, v.missing_direction, v.packets_to_callee, v.packets_to_caller) == (
         "one-way", "caller->callee", 0, 266)
     assert [(f.rule, f.severity.label, f.frames) for f in a.findings] == [("media.one-way-audio", "major", (9,))]
+
+
+# -------------------------------------------------------------- 9. a proxy's 408 after a CANCEL nobody accepted
+
+def timed_out_call(path: Path, *, cancel: bool, cancel_answer: str | None, final: str = "408 Request Timeout") -> Path:
+    """INVITE, 100 Trying, optionally the caller's CANCEL at 34 s (answered with `cancel_answer` or not at all), the
+    INVITE's final response at 36.8 s and its ACK (all on the INVITE's branch b1, RFC 3261 §9.1, §17.1.1.3)."""
+    s = Script()
+    msg = "INVITE sip:200@example.com SIP/2.0"
+    s.sip(0.0, sip_message(msg, "to-1", "1 INVITE", src=UA, to_tag=False), UA, PBX)
+    s.sip(0.2, sip_message("SIP/2.0 100 Trying", "to-1", "1 INVITE", src=UA, to_tag=False), PBX, UA)
+    if cancel:
+        s.sip(34.0, sip_message("CANCEL sip:200@example.com SIP/2.0", "to-1", "1 CANCEL", src=UA, to_tag=False),
+              UA, PBX)
+        if cancel_answer:
+            s.sip(34.1, sip_message(f"SIP/2.0 {cancel_answer}", "to-1", "1 CANCEL", src=UA), PBX, UA)
+    s.sip(36.8, sip_message(f"SIP/2.0 {final}", "to-1", "1 INVITE", src=UA), PBX, UA)
+    s.sip(36.81, sip_message("ACK sip:200@example.com SIP/2.0", "to-1", "1 ACK", src=UA), UA, PBX)
+    return s.write(path)
+
+
+def test_a_408_to_an_invite_whose_cancel_was_not_accepted_is_a_timeout(tmp_path) -> None:
+    # RFC 3261 §9.2: a CANCEL takes effect when accepted (200) and the INVITE ends with 487; a proxy's 408 to a
+    # CANCEL it never accepted is its own timeout for the callee (§16.6, §21.4.9): RULES.md call.invite-timeout
+    for cancel_answer in (None, "408 Request Timeout"):
+        path = timed_out_call(tmp_path / "timeout.pcap", cancel=True, cancel_answer=cancel_answer)
+        a = sipdiag.analyze(path)
+        assert [(c.outcome, c.final_status, c.cancelled_frame) for c in a.calls] == [("timeout", 408, 3)]
+        (f,) = [f for f in a.findings if f.category == "signaling"]
+        final_frame = 5 if cancel_answer else 4
+        assert (f.rule, f.severity.label, f.frames, f.evidence["final"], f.evidence["cancel_frame"]) == (
+            "call.invite-timeout", "major", (1, final_frame), 408, 3)
+        assert (f"final status 408 from {PBX[0]}:{PBX[1]} (frame {final_frame}) 36.8 s after the INVITE; the "
+                "caller's CANCEL (frame 3) was not accepted (RFC 3261 §9.2)") in f.engineer_text["en"]
+        assert f"итог 408 от {PBX[0]}:{PBX[1]} (кадр {final_frame}) через 36.8 с после INVITE; CANCEL вызывающего " \
+               "(кадр 3) не был принят" in f.engineer_text["ru"]
+        no_english_in(f.engineer_text["ru"])
+
+
+def test_a_408_without_cancel_names_its_frame(tmp_path) -> None:
+    a = sipdiag.analyze(timed_out_call(tmp_path / "timeout.pcap", cancel=False, cancel_answer=None))
+    (f,) = [f for f in a.findings if f.category == "signaling"]
+    assert (f.rule, f.severity.label, f.frames, f.evidence["cancel_frame"]) == ("call.invite-timeout", "major", (1, 3),
+                                                                               None)
+    assert f"final status 408 from {PBX[0]}:{PBX[1]} (frame 3) 36.8 s after the INVITE. Check" in f.engineer_text["en"]
+
+
+@pytest.mark.parametrize("final", ["408 Request Timeout", "487 Request Terminated"])
+def test_an_accepted_cancel_is_the_callers_choice(tmp_path, final) -> None:
+    # the CANCEL was accepted (200): the caller gave up, whatever the INVITE was ended with; no timeout finding
+    a = sipdiag.analyze(timed_out_call(tmp_path / "cancel.pcap", cancel=True, cancel_answer="200 OK", final=final))
+    assert [(c.outcome, c.final_status) for c in a.calls] == [("cancelled", int(final[:3]))]
+    assert [f.rule for f in a.findings if f.rule == "call.invite-timeout"] == []
+
+
+def test_corpus_408_after_an_unaccepted_cancel(corpus) -> None:
+    # aaa.pcap: INVITE (frames 223/225/227), 100 Trying (228), the caller's CANCEL 34 s later (247, retransmitted,
+    # never accepted), 408 to the INVITE (252) and later to the CANCEL (274)
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap")
+    call = next(c for c in a.calls if c.call_id == "105090259-446faf7a@192.168.1.2")
+    assert (call.outcome, call.final_status, call.cancelled_frame) == ("timeout", 408, 247)
+    (f,) = [f for f in a.findings if f.call_id == call.call_id]
+    assert (f.rule, f.severity.label, f.frames, f.evidence["target"], f.evidence["sends"], f.evidence["final"],
+            f.evidence["cancel_frame"]) == (
+        "call.invite-timeout", "major", (223, 225, 227, 252), "200.68.120.81:5060", 3, 408, 247)
+    assert ("final status 408 from 200.68.120.81:5060 (frame 252) 36.8 s after the INVITE; the caller's CANCEL "
+            "(frame 247) was not accepted") in f.engineer_text["en"]
