@@ -428,8 +428,6 @@ class CallBuilder:
             return "timeout", code, reason
         if code == 487 or self.cancel_frame is not None:
             return "cancelled", code, reason
-        if code in TIMEOUT_STATUS:
-            return "timeout", code, reason
         return "rejected", code, reason
 
 

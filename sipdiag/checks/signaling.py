@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -199,6 +200,7 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
     """
     from . import Severity
 
+    later: _CallsByCaller | None = None  # built at the first 3xx: most captures have none
     for call in analysis.calls:
         status = call.final_status
         if call.outcome not in ("busy", "cancelled", "rejected") or status is None or status in HANDLED_ELSEWHERE:
@@ -210,7 +212,8 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
         detail_en = detail_ru = ""
         extra: dict[str, object] = {}
         if redirect:
-            if _redirect_followed(call, frame, analysis.calls):
+            later = later or _calls_by_caller(analysis.calls)
+            if _redirect_followed(call, frame, later):
                 continue
             targets = ", ".join(call.redirect_contacts)
             extra = {"redirect_to": targets}
@@ -240,18 +243,35 @@ REDIRECTED_RU = "другая сторона перенаправила его �
 REDIRECT_FOLLOW_NS = 32 * 10**9
 
 
-def _redirect_followed(call: Call, frame: int, calls: tuple[Call, ...]) -> bool:
+# caller number -> the calls it placed, seen from their start: (start, callee number, Call-ID), by start
+_CallsByCaller = dict[str, list[tuple[int, str, str]]]
+
+
+def _calls_by_caller(calls: tuple[Call, ...]) -> _CallsByCaller:
+    out: _CallsByCaller = {}
+    for c in calls:
+        if c.seen_from_start:
+            out.setdefault(number_key(c.caller), []).append((c.start_ns, number_key(c.callee), c.call_id))
+    for placed in out.values():
+        placed.sort()
+    return out
+
+
+def _redirect_followed(call: Call, frame: int, later: _CallsByCaller) -> bool:
     """A 3xx to the last initial INVITE was followed (RFC 3261 §8.1.3.4) by a new call (another Call-ID, as a
     B2BUA sends it) from the same caller number to a Contact's number or the same callee number (a UAC keeps the
     To), starting within REDIRECT_FOLLOW_NS after the 3xx. A retry in the same Call-ID is that call's last
-    initial INVITE, so the call's outcome is already the retry's."""
+    initial INVITE, so the call's outcome is already the retry's. A window of the caller's calls by start time,
+    not every call of the capture: a flood of redirected calls stays linear."""
     at = next((m.ts_ns for m in call.messages if m.frame == frame), call.start_ns)
-    caller = number_key(call.caller)
     targets = {number_key(c) for c in call.redirect_contacts if "@" in c} | {number_key(call.callee)}
-    return any(other.call_id != call.call_id and other.seen_from_start
-               and at <= other.start_ns <= at + REDIRECT_FOLLOW_NS
-               and number_key(other.caller) == caller and number_key(other.callee) in targets
-               for other in calls)
+    placed = later.get(number_key(call.caller), [])
+    for start, callee, call_id in placed[bisect_left(placed, (at,)):]:
+        if start > at + REDIRECT_FOLLOW_NS:
+            return False
+        if call_id != call.call_id and callee in targets:
+            return True
+    return False
 
 
 _RU = {486: "абонент был занят", 600: "абонент занят на всех устройствах", 603: "абонент отклонил вызов",

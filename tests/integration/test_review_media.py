@@ -63,7 +63,7 @@ def test_sendrecv_call_with_the_same_packets_is_one_way_audio(tmp_path) -> None:
     assert (f.severity.label, f.evidence["missing"]) == ("major", "caller->callee")
 
 
-def test_inactive_answer_to_a_sendrecv_offer_is_negotiated(tmp_path) -> None:
+def test_recvonly_answer_does_not_excuse_the_direction_it_allows(tmp_path) -> None:
     # The callee's recvonly answer to a sendrecv offer: the callee takes media, and sends none (RFC 3264 §6.1).
     a = directed_call(tmp_path / "answer-recvonly.pcap", offer_attr="", answer_attr="a=recvonly\n")
     v = verdict(a, "dir-1")
