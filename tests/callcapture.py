@@ -89,10 +89,12 @@ def event_payload(event: int, end: bool, duration: int) -> bytes:
 
 
 def sdp_call(path: Path, *, offer: str, answer: str | None, status: int = 200, up: tuple = (0, 160, 250),
-             down: tuple | None = (0, 160, 250), events: tuple = (), call_id: str = "built-sdp-1") -> Path:
+             down: tuple | None = (0, 160, 250), events: tuple = (), call_id: str = "built-sdp-1",
+             drop_every: int = 0) -> Path:
     """INVITE with `offer`, final `status` with `answer`, ACK; then RTP (pt, timestamp step, packets) from the UA
     (`up`, to the answer's port) and to it (`down`); `events` = (pt, digit, at packet, packets, end copies) sent
-    by the UA inside its stream (RFC 4733); BYE at the end."""
+    by the UA inside its stream (RFC 4733); BYE at the end. drop_every: every n-th packet of the UA's stream is
+    lost."""
     recs = [(T0, frame(_sip("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", to_tag=False, body=offer),
                        UA, PBX)),
             (T0 + 300 * MS, frame(_sip(f"SIP/2.0 {status} {'OK' if status == 200 else 'Not Acceptable Here'}",
@@ -115,6 +117,8 @@ def sdp_call(path: Path, *, offer: str, answer: str | None, status: int = 200, u
             pt, step, count = spec
             n = max(n, count)
             for i in range(count):
+                if drop_every and spec is up and i % drop_every == drop_every - 1:
+                    continue
                 if i in mine:
                     ev_pt, payload, ts, marker = mine[i]
                     packet = pw.rtp_packet(1000 + i, ts, ssrc, pt=ev_pt, marker=marker, payload=payload)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..addresses import address_host, join_address
 from ..quality import customer_cause
 from . import Hit, Severity, check
+from .mediaquality import MIN_PACKETS_TO_GRADE
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -88,17 +89,19 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
     engineer={
         "en": "Stream {stream} ({direction}) of call {call_id}: {lost} of {expected} packets lost ({loss_pct} %), "
               "{loss_runs} loss runs, longest {loss_run_max}; MOS {mos} (R {r_factor}). RFC 3550 A.3 loss; "
-              "thresholds {thresholds} % (RULES.md media.packet-loss).",
+              "thresholds {thresholds} % (RULES.md media.packet-loss).{short_en}",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: потеряно {lost} из {expected} пакетов ({loss_pct} %), "
               "серий потерь {loss_runs}, самая длинная {loss_run_max}; MOS {mos} (R {r_factor}). Потери по "
-              "RFC 3550 A.3; пороги {thresholds} % (RULES.md media.packet-loss).",
+              "RFC 3550 A.3; пороги {thresholds} % (RULES.md media.packet-loss).{short_ru}",
     },
 )
 def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
     A stream bound to a call that lost at least 1 % of its packets before the capture point (RFC 3550 A.3 expected
-    minus received, duplicates not counted as received).
+    minus received, duplicates not counted as received). A stream of fewer than 100 expected packets (2 s at
+    20 ms) is too short to grade: two packets lost of 25 are 8 %, yet say little about the path. Its loss is
+    reported as minor at most, with medium confidence.
 
     ## Why it matters
     Choppy or robotic speech; above 5 % G.711 drops below MOS 3.6.
@@ -120,6 +123,11 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
         if m.call_id is None or not s.rtp_like or s.loss_pct < limits[-1][0]:
             continue
         severity = next(sev for limit, sev in limits if s.loss_pct >= limit)
+        # The loss share of a short stream is a small count over a small one (its binomial spread at 25 packets
+        # is ±5 points): it proves loss, not how bad the path is.
+        short = s.expected < MIN_PACKETS_TO_GRADE
+        if short:
+            severity = Severity.MINOR
         q = m.quality
         yield Hit(m.call_id, (s.first_frame,), {
             "call_id": m.call_id, "stream": m.label,
@@ -127,7 +135,11 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
             "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_factor, 1) if q else "-",
             "thresholds": thresholds,
-        }, severity=severity)
+            "short_en": f" Only {s.expected} packets expected: too few to grade the loss (minor at most)."
+                        if short else "",
+            "short_ru": f" Ожидалось всего {s.expected} пакетов: слишком мало, чтобы оценить тяжесть потерь "
+                        "(не выше minor)." if short else "",
+        }, severity=severity, confidence="medium" if short else "high")
 
 
 @check(
@@ -333,8 +345,10 @@ def _hosts_seen(analysis: Analysis) -> set[str]:
     return seen
 
 
-# RULES.md §5 media.r_factor: below 70 minor, 60 major, 50 critical.
-R_LIMITS = ((50.0, Severity.CRITICAL), (60.0, Severity.MAJOR), (70.0, Severity.MINOR))
+def r_limits() -> tuple[tuple[float, Severity], ...]:
+    """RULES.md §5 media.r_factor (below 70 minor, 60 major, 50 critical by default), worst first, as configured."""
+    return ((setting("media.r_factor.critical"), Severity.CRITICAL), (setting("media.r_factor.major"), Severity.MAJOR),
+            (setting("media.r_factor.minor"), Severity.MINOR))
 
 
 @check(
@@ -346,34 +360,51 @@ R_LIMITS = ((50.0, Severity.CRITICAL), (60.0, Severity.MAJOR), (70.0, Severity.M
     },
     engineer={
         "en": "Stream {stream} ({direction}) of call {call_id}: R {r_factor}, MOS {mos}{estimate}. {summary} "
-              "(ITU-T G.107 E-model; Ie/Bpl per G.113).",
+              "(ITU-T G.107 E-model; Ie/Bpl per G.113).{codec_en}",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: R {r_factor}, MOS {mos}{estimate}. {summary} "
-              "(E-модель ITU-T G.107; Ie/Bpl по G.113).",
+              "(E-модель ITU-T G.107; Ie/Bpl по G.113).{codec_ru}",
     },
 )
 def low_mos(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    A stream whose E-model rating is below R 70 (MOS about 3.6), with the factors that took it down.
+    A stream whose E-model rating is below R 70 (MOS about 3.6), with the factors that took it down. Only streams
+    with at least `media.min_media_for_verdict_s` (10 s) of media and 100 expected packets are rated: a shorter one
+    is too little to judge a call's quality by (RULES.md media.low-mos; VoIPmonitor gives no MOS under 100
+    packets). Wideband codecs are compared on the narrowband scale (R/1.29, G.107.1).
+
+    When the codec alone keeps the stream below target (G.726 at 16 kbit/s: Ie 50, MOS 2.1 at best) and the
+    network cost less than `media.delta_r.minor` R points, the score is the codec's ceiling, not a network fault
+    (RULES.md: "report the codec ceiling separately"): the finding is minor, names the ceiling, and the codec is its
+    main factor.
 
     ## Why it matters
     Users notice: choppy, robotic or delayed speech. The factors say whether loss, bursts, jitter-buffer discards,
     the codec or delay is to blame.
 
     ## How to fix
-    Act on the largest factor: loss and bursts in the network, jitter (buffer or QoS), a low-bitrate codec, delay.
+    Act on the largest factor: loss and bursts in the network, jitter (buffer or QoS), a low-bitrate codec (offer
+    G.711 or a wideband codec first), delay.
 
     ## References
-    ITU-T G.107, G.113, RULES.md §1.4
+    ITU-T G.107, G.107.1, G.113, RULES.md §1.4
     """
+    limits = r_limits()
+    min_s, delta_minor = setting("media.min_media_for_verdict_s"), setting("media.delta_r.minor")
     for m in analysis.streams:
-        q = m.quality
-        if q is None or m.call_id is None or q.r_factor >= R_LIMITS[-1][0]:
+        q, s = m.quality, m.stats
+        if q is None or m.call_id is None or q.r_factor_nb >= limits[-1][0]:
             continue
-        severity = next(sev for limit, sev in R_LIMITS if q.r_factor < limit)
+        if s.duration_s < min_s or s.expected < MIN_PACKETS_TO_GRADE:
+            continue
+        severity = next(sev for limit, sev in limits if q.r_factor_nb < limit)
         top = max(q.factors, key=lambda f: f.r_points_lost) if q.factors else None
-        s = m.stats
-        yield Hit(m.call_id, (s.first_frame,), {
+        codec_points = sum(f.r_points_lost for f in q.factors if f.name == "codec")
+        scale = q.r_factor / q.r_factor_nb if q.r_factor_nb else 1.0
+        # R points the path took (loss, bursts, discards, delay): everything but the codec and the advantage.
+        network = sum(f.r_points_lost for f in q.factors if f.name not in ("codec", "advantage")) / scale
+        codec_limited = codec_points > 0 and network < delta_minor
+        values = {
             "call_id": m.call_id, "stream": m.label,
             "direction": m.binding.direction, "r_factor": round(q.r_factor, 1), "mos": round(q.mos, 2),
             "estimate": " (estimate)" if q.estimate else "", "summary": q.summary,
@@ -381,4 +412,16 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
             "main_cause_en": f"The main cause is {customer_cause(top.name, 'en')}." if top else "",
             "main_cause_ru": f"Главная причина: {customer_cause(top.name, 'ru')}." if top else "",
             "main_factor": top.name if top else None,
-        }, severity=severity)
+            "codec": s.codec, "mos_ceiling": round(q.mos_ceiling, 2), "codec_limited": codec_limited,
+            "codec_en": "", "codec_ru": "",
+        }
+        if codec_limited:
+            severity = Severity.MINOR
+            values["main_factor"] = "codec"
+            values["main_cause_en"] = f"The main cause is {customer_cause('codec', 'en')}, not the network."
+            values["main_cause_ru"] = f"Главная причина: {customer_cause('codec', 'ru')}, а не сеть."
+            values["codec_en"] = (f" The codec {s.codec} alone limits the stream to MOS {q.mos_ceiling:.2f}; the "
+                                  f"network cost {network:.1f} R points: offer a better codec first.")
+            values["codec_ru"] = (f" Один лишь кодек {s.codec} ограничивает поток оценкой MOS {q.mos_ceiling:.2f}; "
+                                  f"сеть отняла {network:.1f} пунктов R: предлагайте первым кодек получше.")
+        yield Hit(m.call_id, (s.first_frame,), values, severity=severity)

@@ -33,8 +33,10 @@ def interval_ms(m: MediaStream) -> float:
     return DEFAULT_INTERVAL_MS
 
 
-# BurstR of a few dozen packets is noise (one run decides it); VoIPmonitor likewise trusts no MOS under 100 packets.
-MIN_PACKETS_FOR_BURST_RATIO = 100
+# Fewer expected packets than this (2 s at 20 ms) are too few to grade a stream: BurstR of a few dozen packets is
+# noise (one run decides it), and so is their loss share (media.packet-loss); VoIPmonitor likewise trusts no MOS
+# under 100 packets (RULES.md media.low-mos).
+MIN_PACKETS_TO_GRADE = 100
 
 
 def audio_streams(analysis: Analysis) -> Iterator[MediaStream]:
@@ -105,7 +107,7 @@ def burst_loss(analysis: Analysis) -> Iterator[Hit]:
         step = interval_ms(m)
         burst = s.burst_ratio or 1.0
         run_gap = s.loss_run_max * step
-        bursty = burst >= 2 and s.loss_pct >= loss_minor and s.expected >= MIN_PACKETS_FOR_BURST_RATIO
+        bursty = burst >= 2 and s.loss_pct >= loss_minor and s.expected >= MIN_PACKETS_TO_GRADE
         # An arrival gap with nothing lost and nothing late is a sender that paused: silence suppression whose
         # sender sets no marker bit (RFC 3551 §4.1 asks for one), not the network.
         gap = s.max_delta_ms >= gap_limit and (s.lost > 0 or s.late_50ms > 0)

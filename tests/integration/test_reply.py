@@ -315,8 +315,8 @@ HOSTILE_UA = "Phone ``x`` [click](javascript:alert(2)) \x1b[31mRED\x1b[0m <scrip
 
 
 def hostile_capture(path: Path) -> Path:
-    """An answered call with 10 % loss one way (so it has findings) whose Call-ID and User-Agent carry Markdown
-    link syntax, backticks, HTML and terminal escape sequences."""
+    """An answered call with 10 % loss one way over 12 s (so it has findings: packet loss and low MOS) whose
+    Call-ID and User-Agent carry Markdown link syntax, backticks, HTML and terminal escape sequences."""
     def sip(start: str, cseq: str, *, to_tag: bool, body: str = "", branch: str = "b1") -> str:
         text = cc._sip(start, HOSTILE_CALL_ID, cseq, to_tag=to_tag, body=body, branch=branch)
         return text.replace("Max-Forwards: 70\n", f"Max-Forwards: 70\nUser-Agent: {HOSTILE_UA}\n", 1)
@@ -328,12 +328,12 @@ def hostile_capture(path: Path) -> Path:
             (t + 300 * ms, cc.frame(sip("SIP/2.0 200 OK", "1 INVITE", to_tag=True, body=answer), cc.PBX, cc.UA)),
             (t + 310 * ms, cc.frame(sip("ACK sip:200@example.com SIP/2.0", "1 ACK", to_tag=True, branch="b2"),
                                     cc.UA, cc.PBX))]
-    for i in range(200):
+    for i in range(600):
         at = t + 320 * ms + i * 20 * ms
         if i % 10:
             recs.append((at, cc.rtp_frame((cc.UA[0], cc.UA_RTP), (cc.PBX[0], cc.PBX_RTP), 1000 + i, 0x1111)))
         recs.append((at + 5 * ms, cc.rtp_frame((cc.PBX[0], cc.PBX_RTP), (cc.UA[0], cc.UA_RTP), 5000 + i, 0x2222)))
-    end = t + 320 * ms + 4100 * ms
+    end = t + 320 * ms + 12100 * ms
     recs += [(end, cc.frame(sip("BYE sip:200@example.com SIP/2.0", "2 BYE", to_tag=True, branch="b3"), cc.UA, cc.PBX)),
              (end + 10 * ms, cc.frame(sip("SIP/2.0 200 OK", "2 BYE", to_tag=True, branch="b3"), cc.PBX, cc.UA))]
     pw.write_pcap(path, sorted(recs, key=lambda r: r[0]), pw.LINKTYPE_ETHERNET)

@@ -165,11 +165,12 @@ def test_built_captures_for_faults_the_lab_does_not_make(tmp_path) -> None:
     # A capture without a single RTP packet says nothing about the sound of its one call: information, not
     # "there was no sound at all" as a critical fact (a signalling-only capture, RULES.md §0.2).
     assert found(silent) == [("media.no-rtp", "info")]
-    lossy = callcapture.answered_call(tmp_path / "lossy.pcap", drop_every=6)  # 1 in 6 lost: 16.7 %
+    # 1 in 6 lost: 16.7 %, over 12 s (a quality verdict needs media.min_media_for_verdict_s of media)
+    lossy = callcapture.answered_call(tmp_path / "lossy.pcap", seconds=12, drop_every=6)
     (mos,) = [f for f in sipdiag.analyze(lossy).findings if f.rule == "media.low-mos"]
-    # 16.6 % random loss on G.711 with concealment: R 53.5 (below 60: major), MOS 2.76, loss the main factor.
+    # 16.6 % random loss on G.711 with concealment: R 53.6 (below 60: major), MOS 2.76, loss the main factor.
     assert (mos.severity.label, mos.evidence["direction"], mos.evidence["r_factor"], mos.evidence["mos"]) == (
-        "major", "caller->callee", 53.5, 2.76)
+        "major", "caller->callee", 53.6, 2.76)
     # the customer reads the cause in words, the engineer keeps the factor's name
     assert (mos.evidence["main_cause_en"], mos.evidence["main_factor"]) == (
         "The main cause is sound packets lost on the way.", "loss")
