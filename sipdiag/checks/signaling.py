@@ -21,6 +21,12 @@ T1_S = 0.5
 TEARDOWN_TOLERANCE_S = 2.0  # RULES.md §5 sip.ack_timeout_tolerance_s
 
 
+def called_party(uri: str) -> str:
+    """How a customer text names the callee: the user part of the request URI, the number as dialled (RFC 3261
+    §19.1.1), not the host: customer texts never carry a third party's address (RULES.md §6)."""
+    return uri.split(":", 1)[-1].split("@", 1)[0].split(";", 1)[0]
+
+
 @check(
     id="call.ack-timeout-32s", category="signaling", severity="major", owner="engineering",
     title="Answered call torn down about 32 s after answer: the ACK never arrived",
@@ -95,11 +101,9 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
     },
     engineer={
         "en": "Call {call_id}: INVITE (frame {invite_frame}) to {target} sent {sends} times over {span_s} s without "
-              "{what} (Timer A/B, RFC 3261 §17.1.1.2); final status {final}{final_detail}. Check reachability of "
-              "{target} (NAT binding age, fragmentation of a large INVITE, ICMP).",
+              "{what} (Timer A/B, RFC 3261 §17.1.1.2); final status {final}{final_detail}. {advice_en}",
         "ru": "Вызов {call_id}: INVITE (кадр {invite_frame}) на {target} отправлен {sends} раз за {span_s} с без "
-              "{what_ru} (таймеры A/B, RFC 3261 §17.1.1.2); итог {final_ru}{final_detail_ru}. Проверьте доступность "
-              "{target} (возраст NAT-привязки, фрагментация большого INVITE, ICMP).",
+              "{what_ru} (таймеры A/B, RFC 3261 §17.1.1.2); итог {final_ru}{final_detail_ru}. {advice_ru}",
     },
 )
 def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
@@ -130,16 +134,27 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
         final = next((m for m in call.messages if m.status_code == call.final_status and m.cseq == invite.cseq
                       and m.cseq_method == "INVITE"), None) if call.final_status else None
         detail_en = detail_ru = ""
+        advice_en = (f"Check reachability of {invite.dst} (NAT binding age, fragmentation of a large INVITE, "
+                     "ICMP).")
+        advice_ru = (f"Проверьте доступность {invite.dst} (возраст NAT-привязки, фрагментация большого INVITE, "
+                     "ICMP).")
         if final is not None:  # a proxy's 408: the next hop's timer fired for the callee (RFC 3261 §16.6, §21.4.9)
             after_s = round((final.ts_ns - invite.ts_ns) / 1e9, 1)
             source = join_address(final.src_ip, final.src_port)
+            # The proxy that answered is reachable: the silence is beyond it, toward the callee.
+            advice_en = (f"{source} answered, so it is reachable: its next hop toward the callee did not answer "
+                         "(Timer C or B at the proxy, RFC 3261 §16.6). Check the callee's registration and the "
+                         "path from that proxy to it.")
+            advice_ru = (f"{source} ответил, значит, он доступен: не ответил его следующий узел в сторону "
+                         "вызываемого (таймер C или B на прокси, RFC 3261 §16.6). Проверьте регистрацию вызываемого и "
+                         "путь от этого прокси до него.")
             detail_en = f" from {source} (frame {final.frame}) {after_s} s after the INVITE"
             detail_ru = f" от {source} (кадр {final.frame}) через {after_s} с после INVITE"
             if call.cancelled_frame is not None:
                 detail_en += f"; the caller's CANCEL (frame {call.cancelled_frame}) was not accepted (RFC 3261 §9.2)"
                 detail_ru += f"; CANCEL вызывающего (кадр {call.cancelled_frame}) не был принят (RFC 3261 §9.2)"
         yield Hit(call.call_id, tuple(m.frame for m in sends) + ((final.frame,) if final else ()), {
-            "call_id": call.call_id, "callee": call.callee, "invite_frame": invite.request_frame,
+            "call_id": call.call_id, "callee": called_party(call.callee), "invite_frame": invite.request_frame,
             "target": invite.dst, "sends": len(sends),
             "span_s": round((sends[-1].ts_ns - sends[0].ts_ns) / 1e9, 1) if sends else 0,
             # each language's template gets its own words: no English inside the Russian text
@@ -148,6 +163,7 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
             "final": call.final_status or "none",
             "final_ru": call.final_status or "нет",
             "final_detail": detail_en, "final_detail_ru": detail_ru, "cancel_frame": call.cancelled_frame,
+            "advice_en": advice_en, "advice_ru": advice_ru,
         })
 
 
@@ -228,7 +244,7 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
                       else _RU.get(status, f"другая сторона отклонила вызов ({status})"))
         severity = Severity.INFO if user or redirect else Severity.MAJOR if status >= 500 else Severity.MINOR
         yield Hit(call.call_id, (frame,), {
-            "call_id": call.call_id, "callee": call.callee.split(":", 1)[-1].split("@")[0], "status": status,
+            "call_id": call.call_id, "callee": called_party(call.callee), "status": status,
             "reason": call.final_reason or "", "frame": frame, "responder": call.callee_address, "warning": "",
             "meaning_en": meaning, "meaning_ru": meaning_ru, "detail_en": detail_en, "detail_ru": detail_ru,
             "action_en": "No action is needed." if user else "We are checking why.",

@@ -65,6 +65,10 @@ def test_an_invite_without_any_response_for_32_s_stays_a_timeout_in_both_languag
     assert [c.outcome for c in a.calls] == ["timeout"]
     (f,) = [f for f in a.findings if f.rule == "call.invite-timeout"]
     assert (f.severity.label, f.evidence["sends"], f.evidence["span_s"]) == ("major", 7, 31.5)
+    assert f.engineer_text["en"].endswith("final status none. Check reachability of 203.0.113.10:5060 (NAT binding "
+                                          "age, fragmentation of a large INVITE, ICMP).")
+    assert f.customer_text["en"] == ("Calls to 300 are not answered by the receiving equipment: it seems unreachable "
+                                     "at that moment. We are checking the connection path.")
 
 
 def test_corpus_call_with_prack_answered_183_is_in_progress(corpus) -> None:
@@ -432,7 +436,18 @@ def test_a_408_without_cancel_names_its_frame(tmp_path) -> None:
     (f,) = [f for f in a.findings if f.category == "signaling"]
     assert (f.rule, f.severity.label, f.frames, f.evidence["cancel_frame"]) == ("call.invite-timeout", "major", (1, 3),
                                                                                None)
-    assert f"final status 408 from {PBX[0]}:{PBX[1]} (frame 3) 36.8 s after the INVITE. Check" in f.engineer_text["en"]
+    # The proxy that sent the 408 is reachable: the advice points beyond it (RFC 3261 §16.6), not at it.
+    assert f.engineer_text["en"].endswith(
+        f"final status 408 from {PBX[0]}:{PBX[1]} (frame 3) 36.8 s after the INVITE. {PBX[0]}:{PBX[1]} answered, so "
+        "it is reachable: its next hop toward the callee did not answer (Timer C or B at the proxy, RFC 3261 §16.6). "
+        "Check the callee's registration and the path from that proxy to it.")
+    assert f.engineer_text["ru"].endswith(
+        f"{PBX[0]}:{PBX[1]} ответил, значит, он доступен: не ответил его следующий узел в сторону вызываемого (таймер C "
+        "или B на прокси, RFC 3261 §16.6). Проверьте регистрацию вызываемого и путь от этого прокси до него.")
+    no_english_in(f.engineer_text["ru"])
+    # The customer reads the number called, never the far side's host (RULES.md §6).
+    assert f.customer_text["en"].startswith("Calls to 200 are not answered by the receiving equipment")
+    assert f.customer_text["ru"].startswith("Вызовы на 200 не получают ответа")
 
 
 @pytest.mark.parametrize("final", ["408 Request Timeout", "487 Request Terminated"])
