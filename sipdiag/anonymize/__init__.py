@@ -53,6 +53,7 @@ class AnonymizeResult:
     checksums_updated: int
     name_resolution_blocks_dropped: int
     damaged_tail_dropped: bool
+    read_error: str | None  # why reading stopped early (a damaged gzip stream: pcap.read-error), else None
     reproducible: bool  # a --key was given
 
 
@@ -103,7 +104,7 @@ def anonymize(source: str | os.PathLike, output: str | os.PathLike, *, key: byte
         sip_payloads=counts.sip_payloads, rtp_payloads_dropped=counts.rtp_payloads_dropped,
         other_payloads_dropped=counts.other_payloads_dropped,
         checksums_updated=counts.checksums_updated, name_resolution_blocks_dropped=info.dropped_blocks,
-        damaged_tail_dropped=info.damaged_tail, reproducible=key is not None)
+        damaged_tail_dropped=info.damaged_tail, read_error=info.read_error, reproducible=key is not None)
 
 
 def _first_pass(path: Path) -> tuple[Harvest, Flows, set[bytes]]:

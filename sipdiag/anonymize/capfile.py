@@ -4,7 +4,9 @@ The anonymiser keeps every packet's length, so the output is the input with pack
 record headers (timestamps, captured and original lengths), the same pcapng sections, interfaces, statistics,
 options and comments. Two things are left out on purpose: pcapng Name Resolution Blocks (they pair addresses
 with host names, draft-ietf-opsawg-pcapng §4.5) and a damaged tail (a truncated or impossible record, and
-everything after it, as `sipdiag analyze` stops there too).
+everything after it, as `sipdiag analyze` stops there too). A gzip stream that cannot be read to its end (cut
+short, a bad CRC) ends the walk where it fails, as the capture reader's `pcap.read-error` does: the records
+read before are kept.
 
 The capture layer's reader (`sipdiag.parsers.capture`) hands packets on in NumPy batches without the bytes
 around them; this walker keeps those bytes, which writing needs. It opens files the same way (`open_stream`:
@@ -15,13 +17,15 @@ from __future__ import annotations
 
 import shutil
 import struct
+import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import CaptureFormatError
+from ..errors import CaptureFormatError, CaptureReadError
 from ..parsers.capture import (BT_EPB, BT_IDB, BT_NRB, BT_PB, BT_SPB, MAX_RECORD_BYTES, PCAP_MAGIC_NS,
                                PCAP_MAGIC_US, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_SHB, open_stream)
 
@@ -44,17 +48,20 @@ class WalkInfo:
     compressed: bool = False
     dropped_blocks: int = 0  # name resolution blocks left out
     damaged_tail: bool = False
+    # Why reading stopped before the end of the file (a damaged gzip stream), worded as the capture reader's
+    # pcap.read-error anomaly; None when the file was read to its end.
+    read_error: str | None = None
 
 
 def spool(path: str) -> tuple[Path, tempfile.TemporaryDirectory | None]:
-    """A path the two passes can read twice: standard input is copied to a temporary file first."""
+    """A path the two passes can read twice: standard input is copied to a temporary file first, as it comes
+    (still compressed: a damaged gzip stream is then found by the walks, which keep what precedes the damage)."""
     if path != "-":
         return Path(path), None
     tmp = tempfile.TemporaryDirectory(prefix="sipdiag-anon-")
     target = Path(tmp.name) / "stdin.capture"
-    stream, _compressed, _name = open_stream("-")
     with open(target, "wb") as out:
-        shutil.copyfileobj(stream, out)
+        shutil.copyfileobj(sys.stdin.buffer, out)
     return target, tmp
 
 
@@ -63,30 +70,57 @@ def walk(path: str | Path, info: WalkInfo | None = None) -> Iterator[Record]:
     info = info if info is not None else WalkInfo()
     stream, compressed, name = open_stream(path)
     info.compressed = compressed
+    read = _Reader(stream, info)
     try:
-        head = stream.read(4)
+        head = read(4)
+        if read.error is not None:  # damaged in its first block: as `sipdiag analyze` says it
+            raise CaptureReadError(f"{name}: cannot read ({read.error})")
         if len(head) < 4:
             raise CaptureFormatError(f"{name} is not a pcap or pcapng file (it is {len(head)} bytes long)")
         le, be = struct.unpack("<I", head)[0], struct.unpack(">I", head)[0]
         if le == PCAPNG_SHB:
             info.format = "pcapng"
-            yield from _pcapng(stream, head, info)
+            yield from _pcapng(read, head, info)
         elif PCAP_MAGIC_US in (le, be) or PCAP_MAGIC_NS in (le, be):
             info.format = "pcap"
-            yield from _pcap(stream, head, info)
+            yield from _pcap(read, head, info)
         else:
             raise CaptureFormatError(f"{name} is not a pcap or pcapng file")
     finally:
         stream.close()
 
 
-def _read(stream: BinaryIO, n: int) -> bytes:
-    data = stream.read(n)
-    return data if data is not None else b""
+class _Reader:
+    """`read(n)`: up to n bytes, fewer only at the end of the data. A gzip stream cut short (EOFError) or with a
+    bad CRC or length in its trailer (BadGzipFile, RFC 1952 §2.3.1) or damaged inside (zlib.error) ends the data
+    there, as the capture reader's `_read_chunks` does: `info.read_error` says why and after how many bytes.
+    read1() in a loop, because GzipFile.read(n) drops what it decompressed in a call that then fails."""
+
+    def __init__(self, stream: BinaryIO, info: WalkInfo) -> None:
+        self.stream, self.info = stream, info
+        self.offset = 0  # bytes delivered (decompressed)
+        self.error: Exception | None = None
+
+    def __call__(self, n: int) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while size < n and self.error is None:
+            try:
+                piece = self.stream.read1(n - size)
+            except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+                self.error = e
+                self.info.read_error = f"reading stopped after {self.offset + size} bytes: {e}"
+                break
+            if not piece:
+                break
+            parts.append(piece)
+            size += len(piece)
+        self.offset += size
+        return b"".join(parts)
 
 
-def _pcap(stream: BinaryIO, magic: bytes, info: WalkInfo) -> Iterator[Record]:
-    rest = _read(stream, 20)
+def _pcap(read: _Reader, magic: bytes, info: WalkInfo) -> Iterator[Record]:
+    rest = read(20)
     if len(rest) < 20:
         info.damaged_tail = True
         return
@@ -97,7 +131,7 @@ def _pcap(stream: BinaryIO, magic: bytes, info: WalkInfo) -> Iterator[Record]:
     limit = max(MAX_RECORD_BYTES, snaplen if snaplen < (1 << 28) else 0)
     frame = 1
     while True:
-        header = _read(stream, 16)
+        header = read(16)
         if not header:
             return
         if len(header) < 16:
@@ -107,7 +141,7 @@ def _pcap(stream: BinaryIO, magic: bytes, info: WalkInfo) -> Iterator[Record]:
         if caplen > limit:
             info.damaged_tail = True
             return
-        data = _read(stream, caplen)
+        data = read(caplen)
         if len(data) < caplen:
             info.damaged_tail = True
             return
@@ -115,13 +149,13 @@ def _pcap(stream: BinaryIO, magic: bytes, info: WalkInfo) -> Iterator[Record]:
         frame += 1
 
 
-def _pcapng(stream: BinaryIO, first: bytes, info: WalkInfo) -> Iterator[Record]:
+def _pcapng(read: _Reader, first: bytes, info: WalkInfo) -> Iterator[Record]:
     e = "<"
     linktypes: list[int] = []
     frame = 1
     pending = first
     while True:
-        head = pending + _read(stream, 8 - len(pending))
+        head = pending + read(8 - len(pending))
         pending = b""
         if not head:
             return
@@ -130,7 +164,7 @@ def _pcapng(stream: BinaryIO, first: bytes, info: WalkInfo) -> Iterator[Record]:
             return
         btype = struct.unpack(e + "I", head[:4])[0]
         if btype == PCAPNG_SHB:
-            bom = _read(stream, 4)
+            bom = read(4)
             if len(bom) < 4:
                 info.damaged_tail = True
                 return
@@ -143,7 +177,7 @@ def _pcapng(stream: BinaryIO, first: bytes, info: WalkInfo) -> Iterator[Record]:
         if length < 12 or length % 4 or length > MAX_RECORD_BYTES + 64:
             info.damaged_tail = True
             return
-        body = _read(stream, length - len(head))
+        body = read(length - len(head))
         if len(body) < length - len(head):
             info.damaged_tail = True
             return

@@ -20,7 +20,10 @@ def render_anonymize_summary(result: AnonymizeResult, out: TextIO) -> None:
         out.write(f"Zeroed the payload of {result.other_payloads_dropped} packets of other protocols.\n")
     if result.name_resolution_blocks_dropped:
         out.write(f"Left out {result.name_resolution_blocks_dropped} pcapng name resolution blocks.\n")
-    if result.damaged_tail_dropped:
+    if result.read_error is not None:  # the damaged tail it may leave is this damage: one line says it
+        out.write(f"The capture is damaged (pcap.read-error: {result.read_error}): the frames read before the damage "
+                  f"are written.\n")
+    elif result.damaged_tail_dropped:
         out.write("Left out the damaged end of the capture (a truncated or impossible record and what follows).\n")
     if not result.reproducible:
         out.write("The pseudonyms come from a random key: another run gives others (use --key to repeat them).\n")

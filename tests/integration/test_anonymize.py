@@ -7,10 +7,12 @@ and SDP with the project's parsers (`analysis.messages`), digest values with tsh
 from __future__ import annotations
 
 import collections
+import gzip
 import ipaddress
 import re
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import dpkt
@@ -331,3 +333,74 @@ def test_corpus_register_with_digest_credentials(corpus: Path, tmp_path: Path) -
     assert malformed == ""
     assert signature(out) == signature(source)
     assert leaks(originals(source), out) == []
+
+
+def _options_capture(path: Path, n: int) -> list[bytes]:
+    """n OPTIONS requests over UDP, every frame the same length (only the Call-ID's digits differ)."""
+    frames = [pw.sip_udp_frame(f"OPTIONS sip:alice@pbx.example.com SIP/2.0\nVia: SIP/2.0/UDP 192.168.1.10;"
+                               f"branch=z9hG4bK{i:04d}\nFrom: <sip:bob@pbx.example.com>;tag=1\nTo: "
+                               f"<sip:alice@pbx.example.com>\nCall-ID: c{i:04d}\nCSeq: 1 OPTIONS\nMax-Forwards: 70\n"
+                               f"Content-Length: 0\n\n") for i in range(n)]
+    pw.write_pcap(path, [(1_700_000_000_000_000_000 + i * 1_000_000, f) for i, f in enumerate(frames)],
+                  pw.LINKTYPE_ETHERNET)
+    return frames
+
+
+def test_damaged_gzip_keeps_what_was_read(tmp_path: Path) -> None:
+    """A .gz cut short (copied while still being written) or with a bad CRC (RFC 1952 §2.3.1): the frames read
+    before the damage are anonymised and written, the damage is named as `sipdiag analyze` names it
+    (pcap.read-error), exit 0 as for analyze. Before, EOFError ended in 'internal error' and the bad CRC in
+    'cannot write the output', with nothing written."""
+    plain = tmp_path / "plain.pcap"
+    frames = _options_capture(plain, 200)
+    record = 16 + len(frames[0])
+    packed = gzip.compress(plain.read_bytes(), mtime=0)
+    cut, crc = tmp_path / "cut.pcap.gz", tmp_path / "crc.pcap.gz"
+    cut.write_bytes(packed[:len(packed) // 2])
+    bad = bytearray(packed)
+    bad[-8] ^= 0xFF  # the CRC32 of the trailer
+    crc.write_bytes(bytes(bad))
+    readable = len(zlib.decompressobj(wbits=31).decompress(cut.read_bytes()))  # what a reader can get
+    kept = (readable - 24) // record
+    assert 0 < kept < 200
+    (tmp_path / "prefix.pcap").write_bytes(plain.read_bytes()[:24 + kept * record])
+
+    result = anonymize(cut, tmp_path / "cut-anon.pcap", key=KEY)
+    assert (result.frames, result.damaged_tail_dropped, result.read_error) == (
+        kept, True, f"reading stopped after {readable} bytes: Compressed file ended before the end-of-stream "
+                    f"marker was reached")
+    # the frames written are the anonymised frames read: as the copy of the same frames from an undamaged file
+    anonymize(tmp_path / "prefix.pcap", tmp_path / "prefix-anon.pcap", key=KEY)
+    assert (tmp_path / "cut-anon.pcap").read_bytes() == (tmp_path / "prefix-anon.pcap").read_bytes()
+    assert sipdiag.analyze(str(cut)).capture.packets == kept
+
+    done = run("anonymize", str(crc), "-o", str(tmp_path / "crc-anon.pcap"), "--key", "k")
+    assert done.returncode == 0, done.stderr
+    anonymize(plain, tmp_path / "plain-anon.pcap", key=b"k")
+    assert (tmp_path / "crc-anon.pcap").read_bytes() == (tmp_path / "plain-anon.pcap").read_bytes()
+    crc32 = zlib.crc32(plain.read_bytes())  # gzip names the stored value, then the computed one
+    assert done.stderr.splitlines()[2] == (
+        f"The capture is damaged (pcap.read-error: reading stopped after {len(plain.read_bytes())} bytes: CRC "
+        f"check failed {crc32 ^ 0xFF:#x} != {crc32:#x}): the frames read before the damage are written.")
+
+    # standard input: copied as it comes, the damage found by the same walk
+    with open(cut, "rb") as stdin:
+        piped = subprocess.run([sys.executable, "-m", "sipdiag", "anonymize", "-", "-o", str(tmp_path / "stdin.pcap"),
+                                "--key", "test-key"], stdin=stdin, capture_output=True, text=True, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert (tmp_path / "stdin.pcap").read_bytes() == (tmp_path / "prefix-anon.pcap").read_bytes()
+
+
+def test_gzip_damaged_in_its_first_block_is_an_error(tmp_path: Path) -> None:
+    """Nothing can be read at all: the error and exit code `sipdiag analyze` gives, and no output file."""
+    src = tmp_path / "tiny.pcap.gz"
+    _options_capture(tmp_path / "plain.pcap", 3)
+    # the 10-byte gzip header and 2 bytes of deflate: not one byte of the capture comes out
+    src.write_bytes(gzip.compress((tmp_path / "plain.pcap").read_bytes(), mtime=0)[:12])
+    message = [f"Error: {src}: cannot read (Compressed file ended before the end-of-stream marker was reached)",
+               "Hint: Check the path and that you may read the file."]
+    analyzed = run("analyze", str(src))
+    assert (analyzed.returncode, analyzed.stderr.splitlines()) == (3, message)
+    done = run("anonymize", str(src), "-o", str(tmp_path / "out.pcap"))
+    assert (done.returncode, done.stderr.splitlines()) == (3, message)
+    assert not (tmp_path / "out.pcap").exists()
