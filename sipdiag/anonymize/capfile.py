@@ -79,13 +79,25 @@ def walk(path: str | Path, info: WalkInfo | None = None) -> Iterator[Record]:
             raise CaptureFormatError(f"{name} is not a pcap or pcapng file (it is {len(head)} bytes long)")
         le, be = struct.unpack("<I", head)[0], struct.unpack(">I", head)[0]
         if le == PCAPNG_SHB:
-            info.format = "pcapng"
-            yield from _pcapng(read, head, info)
+            info.format, damage = "pcapng", "is cut short or damaged inside its first section header block"
+            records = _pcapng(read, head, info)
         elif PCAP_MAGIC_US in (le, be) or PCAP_MAGIC_NS in (le, be):
-            info.format = "pcap"
-            yield from _pcap(read, head, info)
+            info.format, damage = "pcap", "ends inside its 24-byte pcap header"
+            records = _pcap(read, head, info)
         else:
             raise CaptureFormatError(f"{name} is not a pcap or pcapng file")
+        first = next(records, None)
+        if first is None:
+            # The file ends (or cannot be read) inside its file header (pcap) or first section header block
+            # (pcapng, draft-ietf-opsawg-pcapng §4.1): what could be written would be no capture at all, not even
+            # an empty one (an empty output file, "written" with exit 0, was refused by sipdiag itself).
+            if read.error is not None:
+                raise CaptureReadError(f"{name}: cannot read ({read.error})")
+            raise CaptureFormatError(f"{name} {damage} (after {read.offset} bytes): there is no packet to "
+                                     f"anonymise", hint="The file was cut short (copied while it was still being "
+                                     "written?): copy it again from where it was captured.")
+        yield first
+        yield from records
     finally:
         stream.close()
 

@@ -21,6 +21,7 @@ import pytest
 import sipdiag
 from sipdiag.anonymize import anonymize
 from sipdiag.anonymize.pseudonyms import Originals, Pseudonyms
+from sipdiag.errors import CaptureFormatError
 from sipdiag.media import is_private
 from sipdiag.parsers.capture import read_capture
 from sipdiag.parsers.sdp import parse_sdp
@@ -404,3 +405,29 @@ def test_gzip_damaged_in_its_first_block_is_an_error(tmp_path: Path) -> None:
     done = run("anonymize", str(src), "-o", str(tmp_path / "out.pcap"))
     assert (done.returncode, done.stderr.splitlines()) == (3, message)
     assert not (tmp_path / "out.pcap").exists()
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_file_cut_inside_its_header_is_an_error_and_writes_nothing(fmt: str, tmp_path: Path) -> None:
+    """18 bytes of a pcap's 24-byte header, 14 of a pcapng section header block: no capture, not even an empty one,
+    can be written from it. Before, 'Wrote OUT (pcap, 0 frames, 0 changed)', exit 0, and OUT was an empty file
+    that sipdiag itself then refused."""
+    src = tmp_path / f"cut.{fmt}"
+    if fmt == "pcap":
+        pw.write_pcap(src, [], pw.LINKTYPE_ETHERNET)
+        src.write_bytes(src.read_bytes()[:18])
+        what = "ends inside its 24-byte pcap header (after 18 bytes)"
+    else:
+        pw.write_pcapng(src, [(pw.LINKTYPE_ETHERNET, 6)], [])
+        src.write_bytes(src.read_bytes()[:14])
+        what = "is cut short or damaged inside its first section header block (after 14 bytes)"
+    out = tmp_path / f"out.{fmt}"
+    done = run("anonymize", str(src), "-o", str(out))
+    assert (done.returncode, done.stderr.splitlines()) == (3, [
+        f"Error: {src} {what}: there is no packet to anonymise",
+        "Hint: The file was cut short (copied while it was still being written?): copy it again from where it was "
+        "captured."])
+    assert not out.exists()
+    with pytest.raises(CaptureFormatError):
+        anonymize(src, out)
+    assert not out.exists()
