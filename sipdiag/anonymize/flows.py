@@ -4,14 +4,20 @@ The text of a SIP-over-TCP stream, or of a fragmented UDP datagram, is put toget
 once (so a value split across two segments or fragments is still found), and each packet gets back its own
 byte range of the result. Pseudonyms have the length of the originals, so every segment keeps its sequence
 number and length and every fragment its offset (RFC 793 §3.3, RFC 791 §3.2): nothing is re-segmented.
+
+A hole in a stream (segments lost before the capture point, or a sequence number that jumps) is a gap, as the
+analyzer's reassembler (`sipdiag.parsers.tcp`) treats it: the bytes on either side are separate runs, each
+rewritten on its own. Only captured bytes are held, so memory follows the capture, not the sequence numbers.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..parsers.sip import parse_sip, sip_stream_spans
+from ..parsers.tcp import _seq_diff
 from .checksum import ones_sum
 
 SIP_MARK = b"SIP/2.0"
@@ -42,28 +48,24 @@ class Assembly:
         if SIP_MARK in data:
             self.sip = True
 
-    def buffer(self) -> tuple[bytearray, bytearray]:
-        """The assembled bytes and a mask of which were captured (later pieces overwrite earlier ones)."""
-        end = max((p.start + len(p.data) for p in self.pieces), default=0)
-        buf, mask = bytearray(end), bytearray(end)
+    def runs(self) -> list[tuple[int, bytearray]]:
+        """The assembled bytes as contiguous runs `(position, bytes)` in stream order, later pieces overwriting
+        earlier ones. What lies between two runs was not captured and takes no memory: one buffer from position 0
+        to the last byte made a sequence number jump of 2**31 (one damaged or spoofed segment) a 2 GiB allocation,
+        three times over, for a capture of 300 bytes."""
+        extents: list[list[int]] = []
+        for a, b in sorted((p.start, p.start + len(p.data)) for p in self.pieces if p.data):
+            if extents and a <= extents[-1][1]:  # overlapping or adjacent: one run
+                extents[-1][1] = max(extents[-1][1], b)
+            else:
+                extents.append([a, b])
+        starts = [a for a, _b in extents]
+        out = [(a, bytearray(b - a)) for a, b in extents]
         for p in self.pieces:
-            buf[p.start:p.start + len(p.data)] = p.data
-            mask[p.start:p.start + len(p.data)] = b"\x01" * len(p.data)
-        return buf, mask
-
-
-def runs(mask: bytearray, start: int = 0) -> list[tuple[int, int]]:
-    """The contiguous captured ranges of an assembly."""
-    out, pos, n = [], start, len(mask)
-    while pos < n:
-        a = mask.find(b"\x01", pos)
-        if a < 0:
-            break
-        b = mask.find(b"\x00", a)
-        b = n if b < 0 else b
-        out.append((a, b))
-        pos = b
-    return out
+            if p.data:
+                a, buf = out[bisect_right(starts, p.start) - 1]
+                buf[p.start - a:p.start - a + len(p.data)] = p.data
+        return out
 
 
 class Flows:
@@ -80,8 +82,8 @@ class Flows:
         flow = self.tcp.setdefault(key, Assembly())
         if flow.base_seq is None:
             flow.base_seq = seq
-        rel = (seq - flow.base_seq) & 0xFFFFFFFF
-        if rel >= 1 << 31:
+        rel = _seq_diff(seq, flow.base_seq)  # modulo 2**32 (RFC 9293 §3.4), as the analyzer's reassembler does
+        if rel < 0:
             return  # before the first segment seen (a retransmission of what came before the capture)
         flow.add(frame, rel, data)
         if not flow.sip and flow.size > MAX_UNMARKED_FLOW:
@@ -101,15 +103,14 @@ class Flows:
         for flow in self.tcp.values():
             if not flow.sip:
                 continue
-            buf, mask = flow.buffer()
-            for a, b in runs(mask):
-                spans, _consumed, _missing = sip_stream_spans(bytes(buf[a:b]))
-                found += [bytes(buf[a + s:a + e]) for s, e in spans]
+            for _start, buf in flow.runs():
+                data = bytes(buf)
+                spans, _consumed, _missing = sip_stream_spans(data)
+                found += [data[s:e] for s, e in spans]
         for datagram in self.fragments.values():
-            buf, mask = datagram.buffer()
-            if datagram.udp and mask[:1] == b"\x01":
-                head = runs(mask)[0]
-                found.append(bytes(buf[8:head[1]]))
+            runs = datagram.runs()
+            if datagram.udp and runs and runs[0][0] == 0:  # the first fragment's run: UDP header, then SIP
+                found.append(bytes(runs[0][1][8:]))
         return [m for m in found if parse_sip(m) is not None]
 
     def patches(self, rewrite: Callable[[bytes], bytes]) -> tuple[dict[int, bytes], dict[int, tuple[int, int]]]:
@@ -139,17 +140,23 @@ class Flows:
     @staticmethod
     def _cut(assembly: Assembly, rewrite: Callable[[bytes], bytes], skip: int,
              out: dict[int, bytes]) -> list[tuple[Piece, bytes]]:
-        buf, mask = assembly.buffer()
-        new = bytearray(buf)
-        for a, b in runs(mask, skip):
-            new[a:b] = rewrite(bytes(buf[a:b]))
+        runs = assembly.runs()
+        starts = [a for a, _buf in runs]
+        new = []
+        for a, buf in runs:
+            keep = max(0, skip - a)  # the first `skip` bytes of the datagram (its UDP header) are not text
+            new.append(bytes(buf[:keep]) + rewrite(bytes(buf[keep:])) if keep < len(buf) else bytes(buf))
         changed = []
         for piece in assembly.pieces:
-            a, b = piece.start, piece.start + len(piece.data)
-            if buf[a:b] == piece.data:
-                replacement = bytes(new[a:b])
+            if not piece.data:
+                continue
+            i = bisect_right(starts, piece.start) - 1
+            at = piece.start - starts[i]  # where the piece lies in its run
+            if runs[i][1][at:at + len(piece.data)] == piece.data:
+                replacement = new[i][at:at + len(piece.data)]
             else:  # a retransmission with other bytes than the stream kept: rewritten on its own
-                replacement = piece.data[:max(0, skip - a)] + rewrite(piece.data[max(0, skip - a):])
+                keep = max(0, skip - piece.start)
+                replacement = piece.data[:keep] + rewrite(piece.data[keep:])
             if replacement != piece.data:
                 out[piece.frame] = replacement
                 changed.append((piece, replacement))
