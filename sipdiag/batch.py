@@ -9,10 +9,11 @@ frames (issue 9).
     result.save("out/", fmt="parquet")                    # captures.parquet, calls.parquet, findings.parquet
 
 Each capture is analysed by a worker that returns plain rows (small and picklable, whatever the capture's size).
-A capture that cannot be read is a row with its error, never the end of the batch. With `out_dir`, every finished
-capture is appended to a journal (`batch-journal.jsonl`, one flushed line each) before it counts as done: an
-interrupted batch leaves a consistent partial summary, and `resume=True` analyses only what the journal lacks, or
-holds as not filed under its ticket (the case store was unreachable): those are analysed and filed again.
+A capture that cannot be read, or whose analysis meets a bug ("internal error (...)", as the CLI words it), is a row
+with its error, never the end of the batch. With `out_dir`, every finished capture is appended to a journal
+(`batch-journal.jsonl`, one flushed line each) before it counts as done: an interrupted batch leaves a consistent
+partial summary, and `resume=True` analyses only what the journal lacks, or holds as not filed under its ticket (the
+case store was unreachable): those are analysed and filed again.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from .errors import SipdiagError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .analysis import Analysis
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz")
 JOURNAL = "batch-journal.jsonl"
@@ -83,10 +86,9 @@ def ticket_from_name(pattern: str, name: str) -> str | None:
 
 
 def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
-    """The rows of one capture (the worker's job). Never raises for a bad capture: the error is in the row."""
+    """The rows of one capture (the worker's job). Never raises for a bad capture, nor for a bug met while
+    analysing it: the error is in the row."""
     from .analysis import analyze
-    from .cases.summary import summarize
-    from .cases.triage import triage
 
     started = time.perf_counter()
     try:
@@ -97,8 +99,18 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
         return _error_row(base, f"{path}: cannot read ({e.strerror or e})", started)
     try:
         a = analyze(path)
+        return _capture_rows(path, a, base, options, started)
     except SipdiagError as e:
         return _error_row(base, str(e), started)
+    except Exception as e:  # a bug, not bad input: this capture's row names it (as the CLI words it), the batch
+        # goes on; raised, it ended the whole batch (and with --jobs N came back through the pool's future)
+        return _error_row(base, f"internal error ({type(e).__name__}: {e})", started)
+
+
+def _capture_rows(path: str, a: Analysis, base: dict[str, Any], options: Options, started: float) -> dict[str, Any]:
+    from .cases.summary import summarize
+    from .cases.triage import triage
+
     summary = summarize(a)
     t = triage(summary)
     ticket = filing_error = None

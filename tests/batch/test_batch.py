@@ -302,3 +302,80 @@ def test_small_captures_go_to_the_workers_several_per_task(tmp_path: Path) -> No
     missing = str(tmp_path / "gone.pcap")
     tasks = list(batch._tasks(small + [str(big), missing] + small[:2]))
     assert tasks == [small[:16], small[16:] + [str(big)], [missing], small[:2]]
+
+
+# ------------------------------------------------------------------------------------------------ internal errors
+
+@pytest.fixture
+def crash_on_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Three captures; analysing crash.pcap raises what a bug would (a RuntimeError naming the process it was
+    raised in). Patched in this process before any pool exists: forked workers inherit it, Dask's in-process
+    workers call it."""
+    from sipdiag import analysis
+
+    d = tmp_path / "caps"
+    d.mkdir()
+    for name in ("clean_call.pcap", "busy_486.pcap"):
+        shutil.copy(SAMPLES / name, d / name)
+    shutil.copy(SAMPLES / "clean_call.pcap", d / "crash.pcap")
+    real = analysis.analyze
+
+    def analyze_or_crash(path, *args, **kwargs):
+        if Path(path).name == "crash.pcap":
+            raise RuntimeError(f"a bug (process {os.getpid()})")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(analysis, "analyze", analyze_or_crash)
+    return d
+
+
+def _assert_one_internal_error(result, *, other_process: bool) -> None:
+    assert (result.total, result.done, result.interrupted) == (3, 3, False)
+    caps = result.captures.set_index("name")
+    assert caps["status"].to_dict() == {"busy_486.pcap": "ok", "clean_call.pcap": "ok", "crash.pcap": "error"}
+    error = caps.loc["crash.pcap", "error"]
+    pid = int(error.rsplit(" ", 1)[1].rstrip("))"))
+    assert error == f"internal error (RuntimeError: a bug (process {pid}))"
+    assert (pid != os.getpid()) == other_process
+    assert sorted(Path(p).name for p in result.calls["path"]) == ["busy_486.pcap", "clean_call.pcap"]
+    assert list(result.calls.sort_values("path")["outcome"]) == ["busy", "answered"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_internal_error_is_the_row_of_its_capture_and_the_batch_goes_on(crash_on_one: Path, jobs: int) -> None:
+    """A bug met while analysing one capture (not a SipdiagError) was raised out of the batch: with --jobs 1 at
+    once, with --jobs N through the pool's future; the other captures' rows were lost. Now it is that capture's
+    error row, in this process with --jobs 1 and in a pool worker with --jobs 2."""
+    _assert_one_internal_error(analyze_many([crash_on_one], jobs=jobs), other_process=jobs > 1)
+
+
+def test_an_internal_error_on_a_dask_cluster_is_the_row_of_its_capture(crash_on_one: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        result = analyze_many([crash_on_one], scheduler=client)
+    _assert_one_internal_error(result, other_process=False)
+
+
+def test_the_command_reports_an_internal_error_and_exits_as_for_a_bad_file(crash_on_one: Path, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The terminal summary and the tables name it like any capture that could not be read; exit 0, as for a
+    batch with a file that is not a capture (README: a bad file is reported and skipped)."""
+    from click.testing import CliRunner
+
+    from sipdiag import cli
+
+    monkeypatch.setattr(cli, "_quick_exit", False)  # batch sets it for main(), which CliRunner does not run
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli.cli, ["batch", str(crash_on_one), "--jobs", "1", "--out", str(out),
+                                     "--out-format", "csv"], env={"COLUMNS": "300"})  # rich: one line each
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0] == "3 of 3 captures analysed: 2 read, 1 could not be read; 2 calls, 1 findings"
+    assert lines[-1] == (f"could not read {crash_on_one / 'crash.pcap'}: internal error (RuntimeError: a bug "
+                         f"(process {os.getpid()}))")
+    caps = pd.read_csv(out / "captures.csv").set_index("name")
+    assert caps.loc["crash.pcap", "error"] == f"internal error (RuntimeError: a bug (process {os.getpid()}))"
+    assert [r["capture"]["status"] for r in sorted(read_journal(out / "batch-journal.jsonl"),
+                                                   key=lambda r: r["name"])] == ["ok", "ok", "error"]
