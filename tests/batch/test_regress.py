@@ -123,3 +123,33 @@ def test_a_rule_or_category_that_does_not_exist_is_refused(tmp_path: Path) -> No
     bad.write_text(f'[[capture]]\nfile = "{clean}"\nnot_fire = ["media", "call.ack"]\ncategories_absent = ["nat"]\n')
     r = sipdiag("regress", str(bad))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_an_internal_error_fails_its_capture_and_the_suite_goes_on(tmp_path: Path, monkeypatch) -> None:
+    """A bug met while analysing one capture (not a SipdiagError) ended the run with 'Error: internal error', no
+    table and no JUnit file; now that capture's 'capture is read' case fails naming it, the others are checked."""
+    from click.testing import CliRunner
+
+    from sipdiag import analysis, cli
+
+    real = analysis.analyze
+
+    def analyze_or_crash(path, *args, **kwargs):
+        if Path(path).name == "nat_one_way_audio.pcap":
+            raise RuntimeError("a bug")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(analysis, "analyze", analyze_or_crash)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SUITE.format(samples=SAMPLES))
+    junit = tmp_path / "out.xml"
+    r = CliRunner().invoke(cli.cli, ["regress", str(suite), "--junit", str(junit)], env={"COLUMNS": "300"})
+    assert r.exit_code == 1, r.output
+    root = ET.parse(junit).getroot().find("testsuite")
+    assert (root.get("tests"), root.get("failures")) == ("7", "4")
+    failures = {(c.get("classname"), c.get("name")): c.find("failure").text
+                for c in root.iter("testcase") if c.find("failure") is not None}
+    assert failures[("nat_one_way_audio.pcap", "capture is read")] == (
+        "nat_one_way_audio.pcap: expected capture is read; internal error (RuntimeError: a bug)")
+    assert sorted(failures) == [("clean_call.pcap", "calls == 2"), ("clean_call.pcap", "fires media.one-way-audio"),
+                                ("missing.pcap", "capture is read"), ("nat_one_way_audio.pcap", "capture is read")]
