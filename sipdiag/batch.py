@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -303,20 +304,62 @@ def _run(todo: list[str], jobs: int | None, scheduler: Any, options: Options) ->
     else:
         context = multiprocessing.get_context("spawn")
     gc.freeze()
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context)
     try:
-        # at most two tasks queued per worker: an interrupt leaves little half-done work to throw away
-        pending = _tasks(todo)
-        running = {pool.submit(analyze_task, t, options) for t in _take(pending, 2 * jobs)}
-        _preload_tables()
-        while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                running |= {pool.submit(analyze_task, t, options) for t in _take(pending, 1)}
-                yield from future.result()
+        yield from _pooled(todo, jobs, options, context)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
+
+
+def _pooled(todo: list[str], jobs: int, options: Options, context: Any) -> Iterator[dict[str, Any]]:
+    """The rows of every capture from a pool of `jobs` workers. A worker that dies (killed for memory, a crash
+    in a library) breaks the whole pool, and its task cannot be told from the others then running: their
+    captures are analysed again one at a time, each in a pool of its own, so that only the one that kills its
+    worker becomes an error row; the rest of the batch goes on in a new pool."""
+    pending = _tasks(todo)
+    first = True
+    while True:
+        suspects: list[str] = []
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context)
+        try:
+            # at most two tasks queued per worker: an interrupt leaves little half-done work to throw away
+            running = {pool.submit(analyze_task, t, options): t for t in _take(pending, 2 * jobs)}
+            if first:
+                _preload_tables()
+                first = False
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = running.pop(future)
+                    try:
+                        rows = future.result()
+                    except BrokenProcessPool:
+                        suspects += task
+                        continue
+                    if not suspects:
+                        running.update({pool.submit(analyze_task, t, options): t for t in _take(pending, 1)})
+                    yield from rows
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if not suspects:
+            return
+        for path in suspects:
+            yield _alone(path, options, context)
+
+
+def _alone(path: str, options: Options, context: Any) -> dict[str, Any]:
+    """One capture's row from a worker of its own; an error row if that worker dies too."""
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        try:
+            return pool.submit(analyze_one, path, options).result()
+        except BrokenProcessPool:
+            try:
+                size = os.stat(path).st_size
+            except OSError:
+                size = None
+            return _error_row({"path": path, "name": Path(path).name, "size": size, "mtime_ns": None},
+                              "internal error (the process analysing this capture died: out of memory, or a "
+                              "crash below Python)", started)
 
 
 # A worker's task: small captures go several together. A lab capture takes ~4 ms to analyse: one per task, the

@@ -379,3 +379,39 @@ def test_the_command_reports_an_internal_error_and_exits_as_for_a_bad_file(crash
     assert caps.loc["crash.pcap", "error"] == f"internal error (RuntimeError: a bug (process {os.getpid()}))"
     assert [r["capture"]["status"] for r in sorted(read_journal(out / "batch-journal.jsonl"),
                                                    key=lambda r: r["name"])] == ["ok", "ok", "error"]
+
+
+@pytest.fixture
+def kills_its_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Twenty captures; the process that analyses killer.pcap is killed (SIGKILL: what the kernel's OOM killer
+    sends), unless it is the test's own process. Patched before any pool exists: forked workers inherit it."""
+    from sipdiag import analysis
+
+    d = tmp_path / "caps"
+    d.mkdir()
+    for i in range(19):
+        shutil.copy(SAMPLES / ("clean_call.pcap" if i % 2 else "busy_486.pcap"), d / f"c{i:02}.pcap")
+    shutil.copy(SAMPLES / "clean_call.pcap", d / "killer.pcap")
+    real, me = analysis.analyze, os.getpid()
+
+    def analyze_or_die(path, *args, **kwargs):
+        if Path(path).name == "killer.pcap" and os.getpid() != me:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(analysis, "analyze", analyze_or_die)
+    return d
+
+
+def test_a_worker_that_dies_costs_only_its_own_capture(kills_its_worker: Path) -> None:
+    """A pool worker killed outright (out of memory) broke the whole pool: every capture still running or queued
+    raised BrokenProcessPool and the batch ended. Now the captures of the tasks that were running are analysed
+    again one at a time, the one whose worker dies is an error row, and the rest of the batch goes on."""
+    result = analyze_many([kills_its_worker], jobs=2)
+    assert (result.total, result.done, result.interrupted) == (20, 20, False)
+    caps = result.captures.set_index("name")
+    assert (caps["status"] == "error").sum() == 1
+    assert caps.loc["killer.pcap", "error"] == ("internal error (the process analysing this capture died: out of "
+                                                "memory, or a crash below Python)")
+    assert sorted(caps.index[caps["status"] == "ok"]) == [f"c{i:02}.pcap" for i in range(19)]
+    assert sorted(result.calls["outcome"]) == ["answered"] * 9 + ["busy"] * 10
