@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .analysis import ICMP_BUDGET, Analysis, _SipCounter
-from .checks import Finding, run_checks
+from .checks import Finding, order_findings, rule_findings, run_checks, selected_rules
 from .correlate import Correlator, link_legs
 from .dialogs import TIMER_B_NS, CallBuilder
 from .icmp import IcmpError, parse_icmp_error
@@ -70,6 +70,9 @@ class CallSummary:
     media: CallMedia | None
     findings: tuple[Finding, ...]
     ended: str  # completed | timeout | idle | end-of-capture
+    # The call's findings before linking (no cause/explains, NAT observations not folded): LiveAnalyzer.finish
+    # links them again together with the capture-wide findings, as analyze() links one run's findings.
+    unlinked: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,15 +287,17 @@ class LiveAnalyzer:
                         rtcp_packets=0, anomalies=info.anomalies + self.sip_anomalies.anomalies(), streams=streams, media=media, rtp=result,
                         icmp_errors=tuple(e for e in self.icmp if call.start_ns <= e.ts_ns <= end + LINGER_NS)
                         if self.icmp else ())
-        every = run_checks(mini, select=self.select, ignore=self.ignore, settings=self.settings)
+        raw = rule_findings(mini, selected_rules(self.select, self.ignore), self.settings)
+        every = order_findings(raw, mini)  # = run_checks(mini, ...), keeping the unlinked findings too
         # The call's own findings stay with it; capture-wide ones (a run of anomalies, a scanner) are announced
         # once here and found again by the final run over the whole (LiveAnalyzer.finish).
         findings = keep_findings(every, lambda f: f.call_id == call.call_id)
+        unlinked = tuple(f for f in raw if f.call_id == call.call_id)
         for f in every:
             if f.call_id is None and (f.rule, None, f.title) not in self.reported:
                 self.reported.add((f.rule, None, f.title))
                 self.on_event(LiveEvent("finding", finding=f))
-        summary = CallSummary(live.number, call, streams, media[0] if media else None, findings, how)
+        summary = CallSummary(live.number, call, streams, media[0] if media else None, findings, how, unlinked)
         if len(self.finished) == self.finished.maxlen:
             self.totals.calls_dropped += 1
         self.finished.append(summary)
@@ -406,10 +411,13 @@ class LiveAnalyzer:
             icmp_errors=tuple(self.icmp),
         )
         # Capture-wide rules (registrations, scanners, anomalies) on the whole; the calls' findings are the ones
-        # each call's own run gave (with its RTP statistics), merged in.
-        wide = tuple(f for f in run_checks(analysis, select=self.select, ignore=self.ignore, settings=self.settings)
-                     if f.call_id is None)
-        findings = merge_findings([wide] + [s.findings for s in kept])
+        # each call's own run gave (with its RTP statistics). Both are linked symptom -> cause in one pass, as
+        # analyze() links one run's findings (RULES.md §2): a capture-wide finding explains a call's (IP
+        # fragmentation an unanswered INVITE, an attack the attacker's calls), and the links are positions in
+        # this very tuple. Filtering an already linked list instead left positions of the unfiltered one.
+        wide = [f for f in rule_findings(analysis, selected_rules(self.select, self.ignore), self.settings)
+                if f.call_id is None]
+        findings = order_findings(wide + [f for s in kept for f in s.unlinked], analysis)
         return LiveResult(replace(analysis, findings=findings), self.totals)
 
 
@@ -419,21 +427,6 @@ def keep_findings(findings: tuple[Finding, ...], keep: Callable[[Finding], bool]
     new = {old: pos for pos, old in enumerate(kept)}
     return tuple(replace(findings[i], cause=new.get(findings[i].cause) if findings[i].cause is not None else None,
                          explains=tuple(new[j] for j in findings[i].explains if j in new)) for i in kept)
-
-
-def merge_findings(groups: list[tuple[Finding, ...]]) -> tuple[Finding, ...]:
-    """Several runs' findings as one tuple ordered like run_checks orders (worst first, then frame), with the
-    cause/explains positions of each run moved to the merged positions."""
-    flat: list[Finding] = []
-    for group in groups:
-        base = len(flat)
-        flat.extend(replace(f, cause=None if f.cause is None else f.cause + base,
-                            explains=tuple(base + i for i in f.explains)) for f in group)
-    order = sorted(range(len(flat)), key=lambda i: (-flat[i].severity, flat[i].frames[0] if flat[i].frames else 0,
-                                                    flat[i].rule))
-    new = {old: pos for pos, old in enumerate(order)}
-    return tuple(replace(flat[i], cause=None if flat[i].cause is None else new[flat[i].cause],
-                         explains=tuple(new[j] for j in flat[i].explains)) for i in order)
 
 
 def _no_capture() -> CaptureInfo:

@@ -348,6 +348,19 @@ class Script:
         return path
 
 
+def unanswered_invite_and_lost_fragment(path: Path) -> Path:
+    """An INVITE and its Timer A retransmissions (RFC 3261 §17.1.1.2) that nobody answers, then the first
+    fragment of a UDP datagram whose other fragments never come: router.udp-fragmentation (capture-wide)
+    explains call.invite-timeout (RULES.md §2)."""
+    text = sip_message("INVITE sip:200@example.com SIP/2.0", "cycle-1", "1 INVITE", src=UA, to_tag=False)
+    script = Script()
+    for at in (0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5):
+        script.sip(at, text, UA, PBX)
+    datagram = pw.udp(5060, 5060, b"X" * 1400)[:1000]
+    script.recs.append((T0 + 40 * S, pw.link_frame(pw.ipv4(UA[0], PBX[0], 17, datagram, ident=77, mf=True))))
+    return script.write(path)
+
+
 def rtcp_sr(ssrc: int, at: float, blocks: bytes = b"", count: int = 0) -> bytes:
     """RFC 3550 §6.4.1 sender report; its NTP time is the capture time `at` (s after T0) on a 1970-based clock."""
     seconds = T0 // S + int(at) + 2_208_988_800

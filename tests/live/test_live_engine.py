@@ -10,9 +10,10 @@ import pytest
 import sipdiag
 from benchmarks import gencapture
 from sipdiag.checks import Finding, Severity
-from sipdiag.live import LiveAnalyzer, keep_findings, merge_findings
+from sipdiag.live import LiveAnalyzer, keep_findings
 from sipdiag.parsers.livedecode import slice_batch
 from sipdiag.watch import ReplayFeed, run_feed
+from tests.callcapture import unanswered_invite_and_lost_fragment
 from tests.conftest import SAMPLES
 
 CAPTURES = [e["file"] for e in json.loads((SAMPLES / "manifest.json").read_text())["captures"]]
@@ -107,11 +108,35 @@ def _finding(rule: str, severity: Severity, frame: int, cause=None, explains=())
     return Finding(rule, "media", severity, "engineering", rule, "c", (frame,), {}, {}, {}, "high", cause, explains)
 
 
-def test_merge_and_filter_keep_cause_links() -> None:
-    a = (_finding("nat.x", Severity.MAJOR, 3, explains=(1,)), _finding("media.y", Severity.MAJOR, 10, cause=0))
-    b = (_finding("call.z", Severity.CRITICAL, 50),)
-    merged = merge_findings([a, b])
-    assert [f.rule for f in merged] == ["call.z", "nat.x", "media.y"]
-    assert (merged[1].explains, merged[2].cause) == ((2,), 1)
-    kept = keep_findings(merged, lambda f: f.rule != "nat.x")
+def test_filter_keeps_cause_links() -> None:
+    findings = (_finding("call.z", Severity.CRITICAL, 50), _finding("nat.x", Severity.MAJOR, 3, explains=(2,)),
+                _finding("media.y", Severity.MAJOR, 10, cause=1))
+    assert [(f.rule, f.cause, f.explains) for f in keep_findings(findings, lambda f: f.rule != "call.z")] == [
+        ("nat.x", None, (1,)), ("media.y", 0, ())]
+    kept = keep_findings(findings, lambda f: f.rule != "nat.x")
     assert [(f.rule, f.cause, f.explains) for f in kept] == [("call.z", None, ()), ("media.y", None, ())]
+
+
+def test_capture_wide_cause_of_a_call_finding_is_linked_as_analyze_links_it(tmp_path) -> None:
+    """The capture-wide findings and the calls' own are linked in one pass, positions of the returned tuple:
+    before, the capture-wide run's links were kept after filtering it, and router.udp-fragmentation "explained"
+    itself (the terminal report then recursed forever)."""
+    path = unanswered_invite_and_lost_fragment(tmp_path / "fragment.pcap")
+    result, _ = _watch(path)
+    links = [(f.rule, f.call_id, f.frames, f.cause, f.explains) for f in result.analysis.findings]
+    assert links == [("call.invite-timeout", "cycle-1", (1, 2, 3, 4, 5, 6, 7), 1, ()),
+                     ("router.udp-fragmentation", None, (8,), None, (0,))]
+    assert links == [(f.rule, f.call_id, f.frames, f.cause, f.explains) for f in sipdiag.analyze(path).findings]
+
+
+@pytest.mark.corpus
+def test_watch_links_the_fuzzed_corpus_capture_as_analyze_does(corpus) -> None:
+    """ndpi's fuzzed capture: IP fragments that never completed (capture-wide) explain the five unanswered INVITEs
+    in watch as in analyze; before, watch's router.udp-fragmentation explained itself among others."""
+    path = corpus / "pcaps" / "ndpi" / "fuzz-2006-06-26-2594.pcap"
+    result, _ = _watch(path)
+    links = [(f.rule, f.call_id, f.frames, f.cause, f.explains) for f in result.analysis.findings]
+    assert links == [(f.rule, f.call_id, f.frames, f.cause, f.explains) for f in sipdiag.analyze(path).findings]
+    assert [(i, f.rule, f.explains) for i, f in enumerate(result.analysis.findings) if f.explains] == [
+        (8, "router.udp-fragmentation", (7, 9, 10, 11, 12))]
+    assert [f.cause for f in result.analysis.findings if f.rule == "call.invite-timeout"] == [8] * 5

@@ -24,6 +24,7 @@ from sipdiag.parsers.scan import scan_capture
 from sipdiag.model import Datagram
 from sipdiag.reports.live import Dashboard
 from sipdiag.watch import ReplayFeed
+from tests.callcapture import unanswered_invite_and_lost_fragment
 from tests.conftest import ROOT, SAMPLES, validate_json_document
 from tests.hostilecapture import UNSAFE_CHARACTERS, hostile_capture
 from tests.live.hep import free_udp_port, hep3
@@ -63,6 +64,28 @@ def test_watch_json_is_the_analyze_document(tmp_path) -> None:
     assert result.stderr.splitlines()[1:3] == [  # the events went to stderr, the document alone to stdout
         "registration sip:200@203.0.113.10 failed 403 contact sip:200@203.0.113.20:5060",
         "finding critical reg.rejected (capture): Registration refused"]
+
+
+def test_watch_links_a_capture_wide_cause_as_analyze_does(tmp_path) -> None:
+    """IP fragmentation (capture-wide) explains the unanswered INVITE (RULES.md §2) in watch as in analyze. Before,
+    the capture-wide finding's `explains` named itself: the terminal report recursed forever ("internal error")
+    and the JSON linked the wrong findings."""
+    path = str(unanswered_invite_and_lost_fragment(tmp_path / "fragment.pcap"))
+    shown = _run("watch", "-r", path, "--fast")
+    assert shown.exit_code == 1 and "Error" not in shown.stderr  # major findings, --fail-on major
+    heads = [line.strip()[:51] for line in shown.stdout.splitlines() if line.lstrip().startswith(("MAJOR", "└─ "))]
+    assert heads == ["MAJOR    router.udp-fragmentation  Fragmented SIP o",
+                     "└─ explains MAJOR    call.invite-timeout  INVITE ne"]
+
+    def links(doc):
+        return [(f["index"], f["rule"], f["call_id"], f["evidence"]["frames"], f["cause"], f["explains"])
+                for f in doc["findings"]]
+
+    watched = validate_json_document(_run("watch", "-r", path, "--fast", "--format", "json").stdout)
+    analyzed = validate_json_document(_run("analyze", path, "--format", "json").stdout)
+    assert links(watched) == links(analyzed) == [
+        (0, "call.invite-timeout", "cycle-1", [1, 2, 3, 4, 5, 6, 7], 1, []),
+        (1, "router.udp-fragmentation", None, [8], None, [0])]
 
 
 def test_watch_writes_what_it_watched(tmp_path) -> None:
