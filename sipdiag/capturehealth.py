@@ -5,7 +5,11 @@ moment (within ±20 ms), whatever its direction and path, is the capture's own h
 mirror port dropping, a ring buffer overflow). Reporting it keeps those gaps from being blamed on the network.
 
 Input: the arrival-gap events the engine collected (a gap longer than three times the stream's usual packet
-interval) and each stream's active interval. A sweep over the event boundaries counts, at every moment, the
+interval) and each stream's active interval: from its earliest to its latest arrival time. Not from its first to
+its last packet: when the capture's clock steps back (interfaces merged unsorted, an NTP step, a damaged record
+time) the last packet can be stamped before the first, and such a reversed interval counted -1 active stream, down
+to a negative `streams_active` and a share test any gap passed. A stream's gaps lie within its earliest-to-latest
+span, so a stream in a gap is counted active as well. A sweep over the event boundaries counts, at every moment, the
 streams in a gap and the streams active; a hiccup is a stretch where at least HICCUP_MIN_STREAMS and at least
 HICCUP_SHARE of the active streams are in a gap at once.
 """

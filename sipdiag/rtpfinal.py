@@ -143,7 +143,7 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
     streams = list(map(RtpStreamStats._make, zip(*(per_row[f] for f in RtpStreamStats._fields))))
     gap_rows, gap_start, gap_end = engine.gaps.arrays()
     keep = like[gap_rows] if len(gap_rows) else np.zeros(0, dtype=bool)
-    hiccups = find_hiccups(gap_start[keep], gap_end[keep], c["t0_ns"][like], c["t_last_ns"][like])
+    hiccups = find_hiccups(gap_start[keep], gap_end[keep], c["t_min_ns"][like], c["t_max_ns"][like])
     changes = tuple((stream_of_row[row], *change) for row, log in sorted(engine.pt_change_log.items())
                     for change in log)
     dropped = {"series": engine.series.dropped if engine.series is not None else 0, "gaps": engine.gaps.dropped,

@@ -64,6 +64,8 @@ _ENGINE_STATE = {
     "delta_n": np.int64, "pt_mask_lo": np.uint64, "pt_mask_hi": np.uint64, "cand": np.bool_,
     "infer_ts": np.int64, "infer_ns": np.int64, "last_ts": np.int64,
     "dscp": np.int16, "dscp_other": np.int64,  # the first packet's DSCP (-1 unknown); packets marked otherwise
+    # the earliest and the latest arrival time: the first and the last packet's unless the capture's clock steps
+    "t_min_ns": np.int64, "t_max_ns": np.int64,
 }  # fmt: skip
 
 
@@ -85,7 +87,7 @@ class RtpStatsTable(StreamTable):
     def _init_rows(self, rows: np.ndarray, rtp: RtpColumns, first: np.ndarray, keys) -> None:
         super()._init_rows(rows, rtp, first, keys)
         c = self.cols
-        c["t0_ns"][rows] = rtp.ts_ns[first]
+        c["t0_ns"][rows] = c["t_min_ns"][rows] = c["t_max_ns"][rows] = rtp.ts_ns[first]
         c["ws_ref_ns"][rows] = rtp.ts_ns[first]
         c["first_ts"][rows] = rtp.timestamp[first]
         c["last_pt"][rows] = rtp.payload_type[first]
@@ -164,6 +166,8 @@ class RtpStatsEngine:
         c["last_pt"][rows] = segs.last_of(b.pt)
         c["last_ts"][rows] = segs.last_of(b.ts)
         c["t_last_ns"][rows] = segs.last_of(b.t_ns)
+        c["t_min_ns"][rows] = np.minimum(c["t_min_ns"][rows], segs.reduce_min(b.t_ns))
+        c["t_max_ns"][rows] = np.maximum(c["t_max_ns"][rows], segs.reduce_max(b.t_ns))
         c["last_frame"][rows] = b.frames_at(segs.ends)
 
     def _resolve(self, b: BatchView) -> None:

@@ -78,6 +78,9 @@ class Segments:
     def reduce_max(self, x: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(x, self.starts)
 
+    def reduce_min(self, x: np.ndarray) -> np.ndarray:
+        return np.minimum.reduceat(x, self.starts)
+
     def reduce_sum(self, x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x, self.starts)
 

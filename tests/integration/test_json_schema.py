@@ -19,6 +19,8 @@ from sipdiag.cli import cli
 from sipdiag.errors import CaptureFormatError
 from sipdiag.reports.contract import SCHEMA_FILE, load_schema, schema_text
 from sipdiag.reports.json import SCHEMA, render_json, to_document
+from tests import callcapture as cc
+from tests import pcapwriter as pw
 from tests.conftest import ROOT, SAMPLES, corpus_captures, corpus_id, validate_json_document
 
 MANIFEST = json.loads((SAMPLES / "manifest.json").read_text())
@@ -181,6 +183,26 @@ def test_one_call_document_validates() -> None:
         cli, ["analyze", str(SAMPLES / "ack_dropped.pcap"), "--call", "#1", "--format", "json"]).output)
     assert [c["call_id"] for c in doc["calls"]] == ["ack_dropped-1@sdlab"]
     assert [f["rule"] for f in doc["findings"]] == ["call.ack-timeout-32s"]
+
+
+def test_capture_hiccups_across_a_clock_step_keep_to_the_contract(tmp_path) -> None:
+    """Four RTP streams pause together at 1 s; the last packet of three is stamped 5 s before the first (the
+    capture's clock stepped back). All four streams ran at 1 s: before, `streams_active` came out 1 here (and
+    negative on other such captures, which the schema's minimum 0 refuses)."""
+    recs = []
+    for k in range(4):
+        src, dst = (f"10.0.0.{k + 1}", 20000 + 2 * k), ("10.0.1.1", 30000 + 2 * k)
+        recs += [(cc.T0 + i * 20 * cc.MS + k * cc.MS, cc.rtp_frame(src, dst, i, 0x1000 + k)) for i in range(100)
+                 if not 50 <= i < 65]
+        if k < 3:
+            recs.append((cc.T0 - 5 * cc.S + k * cc.MS, cc.rtp_frame(src, dst, 100, 0x1000 + k)))
+    path = tmp_path / "step.pcap"
+    pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
+    out = io.StringIO()
+    render_json(sipdiag.analyze(path), out)
+    doc = validate_json_document(out.getvalue())
+    assert doc["capture_health"]["hiccups"] == [
+        {"start": "2023-11-14T22:13:20.983000+00:00", "duration_ms": 317.0, "streams_in_gap": 4, "streams_active": 4}]
 
 
 @pytest.mark.corpus

@@ -394,6 +394,27 @@ def test_capture_hiccup_hits_every_stream_at_once():
     assert fold(streams({0})).hiccups == ()
 
 
+@pytest.mark.parametrize("splits", [(), (150, 390)])
+def test_capture_hiccup_counts_the_streams_active_across_a_clock_step(splits):
+    """A stream is active from its earliest to its latest arrival: when the capture's clock steps back and the
+    last packets of streams 0-2 are stamped 5 s before the first, they still ran at 1 s. Before, their intervals
+    were reversed and counted -1 each: (4 in gap, 1 active) with all four paused, and with three of four paused a
+    hiccup (3 in gap, 1 active) that is none (3 of 4 is under HICCUP_SHARE)."""
+    def streams(gapped: set[int]) -> list[P]:
+        out = []
+        for k in range(4):
+            for p in voice(100, ssrc=0x100 + k, sport=4000 + 2 * k):
+                if k in gapped and 1000 <= p.t_ms < 1300:
+                    continue
+                out.append(dataclasses.replace(p, t_ms=p.t_ms + k))
+        return sorted(out, key=lambda p: p.t_ms) + [P(-5000.0 + k, 100, 16000, ssrc=0x100 + k, sport=4000 + 2 * k)
+                                                    for k in range(3)]
+
+    (h,) = fold(streams({0, 1, 2, 3}), splits).hiccups
+    assert (h.start_ns - T0, h.end_ns - T0, h.streams_in_gap, h.streams_active) == (983_000_000, 1_300_000_000, 4, 4)
+    assert fold(streams({0, 1, 2}), splits).hiccups == ()
+
+
 # ------------------------------------------------------------------------------------------------ RTCP
 
 
