@@ -30,7 +30,7 @@ from .parsers.sip import SipMessage, parse_sip
 class SipSummary:
     messages: int
     requests: dict[str, int]  # by method
-    responses: dict[int, int]  # by status code
+    responses: dict[int, int]  # by status code: 100-699 (RFC 3261 §7.2), others are sip.bad-status-code
     transports: dict[str, int]
     encapsulations: dict[str, int]  # none, hep, gre, erspan, ipip, ...
 
@@ -209,7 +209,10 @@ class _SipCounter:
         self.messages += 1
         if m.is_request:
             self.requests[m.method or "?"] += 1
-        elif m.status_code is not None:
+        elif m.status_code is not None and 100 <= m.status_code <= 699:
+            # Only a code of the six classes is a response's status (RFC 3261 §7.2, §21): a status line with
+            # "000", "099" or "700" is a malformed message, named by the parser (sip.bad-status-code) and counted
+            # among the messages, as one with no three-digit code is, but not as a response of that code.
             self.responses[m.status_code] += 1
         self.transports[m.transport] += 1
 

@@ -240,7 +240,8 @@ def _parse_status_line(line: str) -> _StartLine:
     if len(code_text) == 3 and code_text.isascii() and code_text.isdigit():
         code = int(code_text)
         if not 100 <= code <= 699:
-            problems.append(("sip.bad-status-code", f"status code {code} is outside 100-699 (RFC 3261 §7.2)"))
+            # quoted as received: "099", not 99
+            problems.append(("sip.bad-status-code", f"status code {code_text} is outside 100-699 (RFC 3261 §7.2)"))
     else:
         problems.append(("sip.bad-status-code", f"status code {code_text[:20]!r} is not three digits (RFC 3261 §7.2)"))
     return False, None, None, version, code, reason, problems

@@ -205,6 +205,31 @@ def test_capture_hiccups_across_a_clock_step_keep_to_the_contract(tmp_path) -> N
         {"start": "2023-11-14T22:13:20.983000+00:00", "duration_ms": 317.0, "streams_in_gap": 4, "streams_active": 4}]
 
 
+def test_status_codes_outside_100_699_are_named_not_counted_as_responses(tmp_path) -> None:
+    """RFC 3261 §7.2, §21: a Status-Code's first digit is its class, 1-6. A status line with "099", "000" or "700"
+    is a malformed message (sip.bad-status-code), like one whose code is not three digits: counted among the
+    messages, not among the responses. Before, "099" and "000" were counted as responses 99 and 0, whose keys
+    "99" and "0" break the document's three-digit pattern."""
+    def response(start: str) -> tuple[str, tuple[str, int], tuple[str, int]]:
+        return cc.sip_message(start, "z-1", "1 OPTIONS", src=cc.UA), cc.PBX, cc.UA
+
+    path = cc.single_messages(tmp_path / "codes.pcap", (
+        (cc.sip_message("OPTIONS sip:200@example.com SIP/2.0", "z-1", "1 OPTIONS", src=cc.UA, to_tag=False), cc.UA,
+         cc.PBX),
+        response("SIP/2.0 099 Early"), response("SIP/2.0 000 Zero"), response("SIP/2.0 700 Strange"),
+        response("SIP/2.0 200 OK")))
+    analysis = sipdiag.analyze(path)
+    assert [(a.code, a.frame, a.detail) for a in analysis.anomalies] == [
+        ("sip.bad-status-code", 2, "status code 099 is outside 100-699 (RFC 3261 §7.2)"),
+        ("sip.bad-status-code", 3, "status code 000 is outside 100-699 (RFC 3261 §7.2)"),
+        ("sip.bad-status-code", 4, "status code 700 is outside 100-699 (RFC 3261 §7.2)")]
+    out = io.StringIO()
+    render_json(analysis, out)
+    doc = validate_json_document(out.getvalue())
+    assert doc["sip"] == {"messages": 5, "requests": {"OPTIONS": 1}, "responses": {"200": 1},
+                          "transports": {"udp": 5}, "encapsulations": {"none": 5}}
+
+
 @pytest.mark.corpus
 def test_every_corpus_capture_validates(corpus) -> None:
     """Third-party captures (odd link types, damaged files, clocks that go backwards) keep to the contract."""
