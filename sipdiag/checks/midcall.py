@@ -52,6 +52,15 @@ def _failed(t: Transaction, capture_end_ns: int) -> bool:
     return t.request_retransmissions >= 2 or (capture_end_ns - t.ts_ns) / NS >= TRANSACTION_TIMEOUT_S
 
 
+def _shown_at(t: Transaction) -> int:
+    """The frame that shows a transaction: its request; when the capture began after the request, the response
+    the finding is about (its final one: the 422, the refresh's error), else its first. Evidence cites frames that
+    exist (1-based, as Wireshark numbers them), never a stand-in 0."""
+    if t.request_frame is not None:
+        return t.request_frame
+    return next((frame for code, frame, _ in t.responses if code == t.final_status), t.responses[0][1])
+
+
 def _outcome(t: Transaction) -> str:
     return str(t.final_status) if t.final_status is not None else f"no response ({t.request_retransmissions} " \
                                                                     f"retransmissions)"
@@ -106,7 +115,7 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
         # 422 in the end, or refused twice, is a loop between incompatible timer policies
         if call.final_status == 422 or len(too_small) >= 2:
             refused = call.final_status == 422
-            yield Hit(call.call_id, tuple(t.request_frame or 0 for t in too_small), {
+            yield Hit(call.call_id, tuple(_shown_at(t) for t in too_small), {
                 "call_id": call.call_id, "case": "422-loop", "min_se_s": call.min_se_s, "rejections": len(too_small),
                 **_SESSION_LEADS["refused" if refused else "slow"],
                 "detail_en": f"The INVITE was refused {len(too_small)} time(s) with 422 Session Interval Too Small "
@@ -130,18 +139,18 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
         if failed:
             case, confidence = "refresh-failed", "high"
             first = failed[0]
-            what_en = (f"The refresh {first.method} (frame {first.request_frame}) failed: {_outcome(first)}"
+            what_en = (f"The refresh {first.method} (frame {_shown_at(first)}) failed: {_outcome(first)}"
                        + (f", {len(failed)} attempts." if len(failed) > 1 else "."))
-            what_ru = (f"Обновление {first.method} (кадр {first.request_frame}) не удалось: {_outcome(first)}"
+            what_ru = (f"Обновление {first.method} (кадр {_shown_at(first)}) не удалось: {_outcome(first)}"
                        + (f", попыток {len(failed)}." if len(failed) > 1 else "."))
-            frames = tuple(t.request_frame or 0 for t in failed) + (call.bye_frame or 0,)
+            frames = tuple(_shown_at(t) for t in failed) + (call.bye_frame,)  # bye is known: so is its frame
         elif not refreshes and (abs(since - give_up) <= SESSION_BYE_TOLERANCE_S
                                 or abs(since - se) <= SESSION_BYE_TOLERANCE_S):
             case = "no-refresh"
             # a platform's maximum call length may fall on the same instant: the Reason says which it was
             confidence = "high" if call.end_reason and "timer" in call.end_reason.lower() else "medium"
             what_en, what_ru = "No refresh was sent.", "Обновление не отправлялось."
-            frames = (call.bye_frame or 0,)
+            frames = (call.bye_frame,)
         else:
             continue
         ok_frame = next((frame for code, frame, _ in invites[-1].responses if is_success(code)), "?") if invites \
@@ -351,7 +360,8 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
                      else f"got no response ({t.request_retransmissions} retransmissions)")
         result_ru = (f"получил ответ {t.final_status}" if t.final_status is not None
                      else f"остался без ответа ({t.request_retransmissions} переотправок)")
-        yield Hit(call.call_id, (t.request_frame or 0,) + ((call.bye_frame,) if dropped and call.bye_frame else ()), {
+        # `mid` holds only transactions whose request is in the capture
+        yield Hit(call.call_id, (t.request_frame,) + ((call.bye_frame,) if dropped and call.bye_frame else ()), {
             "call_id": call.call_id, "method": t.method, "frame": t.request_frame, "status": t.final_status,
             "purpose": purpose, "purpose_ru": purpose_ru, "glare_491": longest,
             "result_en": result_en, "result_ru": result_ru,

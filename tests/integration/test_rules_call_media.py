@@ -4,14 +4,17 @@ on one that looks alike but is healthy."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 import sipdiag
 from sipdiag.checks import LANGUAGES
+from sipdiag.reports import render
 from tests import callcapture as cc
 from tests.callcapture import PBX, PBX_RTP, UA, UA_RTP, Script
+from tests.conftest import validate_json_document
 
 
 def only(path: Path, rule: str) -> list:
@@ -66,6 +69,30 @@ def test_session_timer_refreshed_call_is_silent(tmp_path) -> None:
     assert only(path, "call.session-timer-expiry") == []
     assert only(path, "call.reinvite-failed") == []
 
+
+def test_session_timer_422_loop_cites_the_422_when_its_invite_was_not_captured(tmp_path) -> None:
+    """RFC 4028 §6: the capture begins after the first INVITE; its 422 Session Interval Too Small (frame 1) and
+    the retry's INVITE (frame 3, refused again at 4) are the frames to cite. Before, the missing INVITE was cited
+    as frame 0: the JSON broke its schema (frames are 1-based) and the engineer's Wireshark filter matched
+    nothing."""
+    def m(start: str, cseq: str, **kw) -> str:
+        return cc.sip_message(start, "st-422", cseq, src=UA, **kw)
+
+    path = cc.write_sip(tmp_path / "st422.pcap", [
+        (0.0, m("SIP/2.0 422 Session Interval Too Small", "1 INVITE", extra="Min-SE: 1800\n"), PBX, UA),
+        (0.01, m("ACK sip:200@example.com SIP/2.0", "1 ACK"), UA, PBX),
+        (0.2, m("INVITE sip:200@example.com SIP/2.0", "2 INVITE", to_tag=False, branch="b2",
+                extra="Session-Expires: 1800\nMin-SE: 1800\n"), UA, PBX),
+        (0.3, m("SIP/2.0 422 Session Interval Too Small", "2 INVITE", branch="b2", extra="Min-SE: 3600\n"), PBX, UA),
+        (0.31, m("ACK sip:200@example.com SIP/2.0", "2 ACK", branch="b2"), UA, PBX)])
+    (f,) = only(path, "call.session-timer-expiry")
+    assert (f.severity.label, f.frames) == ("major", (1, 3))
+    assert picked(f, "case", "rejections", "min_se_s") == {"case": "422-loop", "rejections": 2, "min_se_s": 3600}
+    out = io.StringIO()
+    render(sipdiag.analyze(path), "json", out)
+    doc = validate_json_document(out.getvalue())
+    assert [(g["rule"], g["evidence"]["frames"]) for g in doc["findings"]] == [
+        ("call.session-timer-expiry", [1, 3]), ("call.failure-response", [1])]
 
 # ------------------------------------------------------------------------------ call.in-dialog-request-misrouted
 
