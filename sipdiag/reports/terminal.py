@@ -31,11 +31,24 @@ def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None, lang:
         console.print(calls_table(a.calls))
     if a.registrations:
         console.print(registrations_table(a.registrations))
-    for c in a.calls:
-        if has_problem(a, c):
-            console.print()
-            _details(console, a, c)
+    problems = [c for c in a.calls if has_problem(a, c)]
+    for c in problems[:DETAILS_SHOWN]:
+        console.print()
+        _details(console, a, c)
+    _more(console, len(problems) - DETAILS_SHOWN, " calls with problems", "--call CALL-ID|#N for one, --format json")
     _anomalies(console, a)
+
+
+# Lists of a report that grows with the capture stop here and say how many more there are (a capture of thousands
+# of failed calls would print thousands of ladders): the calls with problems shown with their details and ladder
+# (as many as the HTML page draws, HtmlLimits.ladders), the anomalies listed.
+DETAILS_SHOWN = 50
+ANOMALIES_SHOWN = 50
+
+
+def _more(console: Console, left: int, what: str = "", where: str = "--format json") -> None:
+    if left > 0:
+        console.print(f"... {left} more{what} (see {where})")
 
 
 SEVERITY_STYLE = {"critical": "bold red", "major": "red", "minor": "yellow", "info": "dim"}
@@ -159,11 +172,10 @@ def _anomalies(console: Console, a: Analysis) -> None:
         table.add_column("code")
         table.add_column("frame", justify="right")
         table.add_column("detail")
-        for x in a.anomalies[:50]:
+        for x in a.anomalies[:ANOMALIES_SHOWN]:
             table.add_row(t(x.code), str(x.frame or ""), t(x.detail))
         console.print(table)
-        if len(a.anomalies) > 50:
-            console.print(f"... {len(a.anomalies) - 50} more (see --format json)")
+        _more(console, len(a.anomalies) - ANOMALIES_SHOWN)
 
 
 def _counts(d: dict[str, int]) -> str:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from sipdiag import __version__
 from sipdiag.cli import cli
+from tests import callcapture as cc
 from tests import pcapwriter as pw
 from tests.conftest import validate_json_document
 
@@ -265,6 +266,23 @@ def test_analyze_shows_calls_and_registrations(tmp_path: Path) -> None:
     reg = run("analyze", str(SAMPLES / "register_wrong_password.pcap")).stdout.decode()
     assert "Registrations (1)" in reg and "failed" in reg and "403" in reg
 
+
+def test_the_details_of_calls_with_problems_stop_at_50_and_say_how_many_more(tmp_path: Path) -> None:
+    """52 calls refused with 503: the first 50 are shown with their details and ladder, as the anomalies table stops
+    at 50; then one line says how many more there are and where to see them. Before, every one was printed (a
+    capture of thousands of failed calls printed thousands of ladders)."""
+    messages = []
+    for n in range(1, 53):
+        call_id = f"failed-{n:02d}"
+        messages += [
+            (n, cc.sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=cc.UA, to_tag=False),
+             cc.UA, cc.PBX),
+            (n + 0.1, cc.sip_message("SIP/2.0 503 Service Unavailable", call_id, "1 INVITE", src=cc.UA), cc.PBX, cc.UA),
+            (n + 0.11, cc.sip_message("ACK sip:200@example.com SIP/2.0", call_id, "1 ACK", src=cc.UA), cc.UA, cc.PBX)]
+    result = run("analyze", str(cc.write_sip(tmp_path / "failed.pcap", messages)))
+    lines = result.stdout.decode().splitlines()
+    assert [line for line in lines if line.startswith("Call ")] == [f"Call failed-{n:02d}" for n in range(1, 51)]
+    assert lines[-1] == "... 2 more calls with problems (see --call CALL-ID|#N for one, --format json)"
 
 def test_analyze_one_call_by_number_and_by_id() -> None:
     from tests.conftest import SAMPLES
