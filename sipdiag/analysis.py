@@ -68,10 +68,16 @@ class Analysis:
         return self._media_by_call.get(call.call_id)
 
     def find_call(self, ref: str) -> Call:
-        """A call by its Call-ID, or `#N` for the N-th call of the calls table (1-based, in capture order).
+        """A call by its Call-ID, or `#N` for the N-th call of the calls table (1-based, in capture order), or by
+        the start of its Call-ID (4 characters or more, when one call matches).
 
-        Raises UsageError naming what there is when nothing matches.
+        A Call-ID on the wire can be "#3" (RFC 3261 §25.1's `word` has no "#", but the parser keeps a Call-ID as it
+        comes): a call whose Call-ID is exactly `ref` comes first, so that every call can be named by its Call-ID;
+        else "#N" is a number of the table. Raises UsageError naming what there is when nothing matches.
         """
+        for call in self.calls:
+            if call.call_id == ref:
+                return call
         if ref.startswith("#") and ref[1:].isascii() and ref[1:].isdigit():  # "#١" is a Call-ID, not call 1
             n = int(ref[1:])
             if 1 <= n <= len(self.calls):
@@ -79,9 +85,6 @@ class Analysis:
             raise UsageError(f"there is no call #{n}: the capture has {len(self.calls)} call(s)",
                              hint=f"Use #1 to #{len(self.calls)} or a Call-ID." if self.calls else
                              "The capture holds no INVITE.")
-        for call in self.calls:
-            if call.call_id == ref:
-                return call
         matches = [c for c in self.calls if c.call_id.startswith(ref)] if len(ref) >= 4 else []
         if len(matches) == 1:
             return matches[0]

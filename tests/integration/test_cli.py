@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import sipdiag
 from sipdiag import __version__
 from sipdiag.cli import cli
+from sipdiag.errors import UsageError
 from tests import callcapture as cc
 from tests import pcapwriter as pw
 from tests.conftest import validate_json_document
@@ -298,6 +300,26 @@ def test_analyze_one_call_by_number_and_by_id() -> None:
     assert missing.returncode == 2
     assert missing.stderr.decode().splitlines()[0] == "Error: there is no call #2: the capture has 1 call(s)"
 
+
+def test_a_call_id_that_looks_like_a_call_number_is_found_by_its_call_id(tmp_path: Path) -> None:
+    """Calls #1 "first-1", #2 "#3" (a Call-ID as a device may send it), #3 "third-3": "#3" names the call whose
+    Call-ID it is exactly; another "#N" is still the N-th call. Before, "#3" was always call number 3, and the
+    call whose Call-ID is "#3" could not be named at all."""
+    messages = []
+    for n, call_id in enumerate(("first-1", "#3", "third-3")):
+        messages += [
+            (n, cc.sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=cc.UA, to_tag=False),
+             cc.UA, cc.PBX),
+            (n + 0.1, cc.sip_message("SIP/2.0 486 Busy Here", call_id, "1 INVITE", src=cc.UA), cc.PBX, cc.UA),
+            (n + 0.11, cc.sip_message("ACK sip:200@example.com SIP/2.0", call_id, "1 ACK", src=cc.UA), cc.UA, cc.PBX)]
+    path = cc.write_sip(tmp_path / "hash.pcap", messages)
+    analysis = sipdiag.analyze(path)
+    assert [analysis.find_call(ref).call_id for ref in ("#3", "#1", "#2", "third-3", "thir")] == [
+        "#3", "first-1", "#3", "third-3", "third-3"]
+    with pytest.raises(UsageError, match=r"^there is no call #4: the capture has 3 call\(s\)$"):
+        analysis.find_call("#4")
+    by_id = validate_json_document(run("analyze", str(path), "--call", "#3", "--format", "json").stdout)
+    assert [(c["call_id"], c["first_frame"]) for c in by_id["calls"]] == [("#3", 4)]
 
 def test_flow_mermaid_and_text() -> None:
     from tests.conftest import SAMPLES
