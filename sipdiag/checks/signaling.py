@@ -21,6 +21,18 @@ T1_S = 0.5
 TEARDOWN_TOLERANCE_S = 2.0  # RULES.md §5 sip.ack_timeout_tolerance_s
 
 
+def _final_frame(call: Call, status: int) -> int:
+    """The frame of the call's final response: the first copy of `status` to its last initial INVITE (the attempt
+    whose answer is the call's outcome), not the first message of that status (a 422 or 401 to an earlier attempt
+    the caller retried, RFC 4028 §6, RFC 3261 §22.2)."""
+    for t in reversed(call.transactions):
+        if t.method == "INVITE" and not t.in_dialog and t.final_status == status:
+            frame = next((f for code, f, _ in t.responses if code == status), None)
+            if frame is not None:
+                return frame
+    return next((m.frame for m in call.messages if m.status_code == status), call.first_frame)
+
+
 def called_party(uri: str) -> str:
     """How a customer text names the callee: the user part of the request URI, the number as dialled (RFC 3261
     §19.1.1), not the host: customer texts never carry a third party's address (RULES.md §6)."""
@@ -223,7 +235,7 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
             continue
         if status in (401, 407) and call.auth_challenges and call.outcome != "rejected":
             continue
-        frame = next((m.frame for m in call.messages if m.status_code == status), call.first_frame)
+        frame = _final_frame(call, status)
         redirect = is_redirect(status)  # RFC 3261 §21.3: redirection, not a refusal
         detail_en = detail_ru = ""
         extra: dict[str, object] = {}

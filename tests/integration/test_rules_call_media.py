@@ -91,8 +91,12 @@ def test_session_timer_422_loop_cites_the_422_when_its_invite_was_not_captured(t
     out = io.StringIO()
     render(sipdiag.analyze(path), "json", out)
     doc = validate_json_document(out.getvalue())
+    # The call's final response is the 422 to the retry (frame 4), not the first 422 (frame 1) that the caller
+    # answered with a new INVITE (RFC 4028 §6).
     assert [(g["rule"], g["evidence"]["frames"]) for g in doc["findings"]] == [
-        ("call.session-timer-expiry", [1, 3]), ("call.failure-response", [1])]
+        ("call.session-timer-expiry", [1, 3]), ("call.failure-response", [4])]
+    (refused,) = only(path, "call.failure-response")
+    assert "final 422 Session Interval Too Small (frame 4)" in refused.engineer_text["en"]
 
 # ------------------------------------------------------------------------------ call.in-dialog-request-misrouted
 
