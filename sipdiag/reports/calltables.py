@@ -46,9 +46,10 @@ def shorten(text: str, cells: int) -> str:
     return set_cell_size(text, cells - 1) + "…"
 
 
-def calls_table(calls: Sequence[Call]) -> Table:
+def calls_table(calls: Sequence[Call], shown: int | None = None) -> Table:
     """One row per call: `#` (1-based position in `calls`, what `--call #N` selects), a shortened Call-ID, caller,
-    callee, start (UTC), outcome (coloured), final status, setup / answer ms, duration s, transport, user agent."""
+    callee, start (UTC), outcome (coloured), final status, setup / answer ms, duration s, transport, user agent.
+    `shown`: rows for the first that many calls only (the title still counts them all)."""
     start, day = _start_format([c.start_ns for c in calls])
     table = Table(title=f"Calls ({len(calls)}){day}", title_justify="left", **_TABLE_STYLE)
     # When the terminal is too narrow, rich narrows the widest foldable columns first (URIs, user agent), so the
@@ -66,7 +67,7 @@ def calls_table(calls: Sequence[Call]) -> Table:
     table.add_column("duration\ns", justify="right", no_wrap=True)
     table.add_column("transport", overflow="fold")
     table.add_column("user agent", overflow="fold")
-    for n, c in enumerate(calls, start=1):
+    for n, c in enumerate(calls[:shown], start=1):
         table.add_row(
             str(n),
             terminal_text(shorten(c.call_id, CALL_ID_CELLS)),

@@ -28,7 +28,8 @@ def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None, lang:
         _details(console, a, call)
         return
     if a.calls:
-        console.print(calls_table(a.calls))
+        console.print(calls_table(a.calls, CALLS_SHOWN))
+        _more(console, len(a.calls) - CALLS_SHOWN, " calls", "--format csv or json")
     if a.registrations:
         console.print(registrations_table(a.registrations))
     problems = [c for c in a.calls if has_problem(a, c)]
@@ -41,7 +42,9 @@ def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None, lang:
 
 # Lists of a report that grows with the capture stop here and say how many more there are (a capture of thousands
 # of failed calls would print thousands of ladders): the calls with problems shown with their details and ladder
-# (as many as the HTML page draws, HtmlLimits.ladders), the anomalies listed.
+# (as many as the HTML page draws, HtmlLimits.ladders), the anomalies listed, the rows of the calls table (as many as
+# the HTML page lists, HtmlLimits.calls: a capture of 200 000 calls printed 200 000 rows).
+CALLS_SHOWN = 2000
 DETAILS_SHOWN = 50
 ANOMALIES_SHOWN = 50
 

@@ -286,6 +286,33 @@ def test_the_details_of_calls_with_problems_stop_at_50_and_say_how_many_more(tmp
     assert [line for line in lines if line.startswith("Call ")] == [f"Call failed-{n:02d}" for n in range(1, 51)]
     assert lines[-1] == "... 2 more calls with problems (see --call CALL-ID|#N for one, --format json)"
 
+
+def test_the_calls_table_stops_at_its_limit_and_says_how_many_more(tmp_path: Path, monkeypatch) -> None:
+    """The terminal's calls table lists as many calls as the HTML page (2000; 2 here) and says how many more: a
+    capture of 200 000 calls printed 200 000 rows. The title still counts them all."""
+    import io
+
+    import sipdiag
+    from sipdiag.reports import terminal
+
+    monkeypatch.setattr(terminal, "CALLS_SHOWN", 2)
+    messages = []
+    for n in range(1, 4):
+        call_id = f"busy-{n}"
+        messages += [
+            (n, cc.sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=cc.UA, to_tag=False),
+             cc.UA, cc.PBX),
+            (n + 0.1, cc.sip_message("SIP/2.0 486 Busy Here", call_id, "1 INVITE", src=cc.UA), cc.PBX, cc.UA),
+            (n + 0.11, cc.sip_message("ACK sip:200@example.com SIP/2.0", call_id, "1 ACK", src=cc.UA), cc.UA, cc.PBX)]
+    out = io.StringIO()
+    terminal.render_terminal(sipdiag.analyze(cc.write_sip(tmp_path / "busy.pcap", messages)), out)
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Calls (3)"))
+    rows = [line.split()[:2] for line in lines[start:] if line.split()[:1] in (["1"], ["2"], ["3"])]
+    assert rows == [["1", "busy-1"], ["2", "busy-2"]]
+    assert "... 1 more calls (see --format csv or json)" in lines
+
+
 def test_analyze_one_call_by_number_and_by_id() -> None:
     from tests.conftest import SAMPLES
 
