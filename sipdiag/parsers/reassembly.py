@@ -6,6 +6,7 @@ fault): each incomplete datagram is reported as an anomaly `ip.fragments-incompl
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
 from .anomalies import AnomalyLog
@@ -20,6 +21,7 @@ TIMEOUT_NS = 30 * 10**9  # RFC 8200 §4.5: abandon reassembly 60 s after the fir
 class _Pending:
     first_ts: int
     parts: dict[int, bytes] = field(default_factory=dict)  # offset -> data
+    offsets: list[int] = field(default_factory=list)  # the keys of parts, sorted (for the overlap test)
     frames: list[int] = field(default_factory=list)
     total: int | None = None  # known once the last fragment (MF=0) arrived
     size: int = 0
@@ -55,13 +57,14 @@ class FragmentReassembler:
             if self.pending and (len(self.pending) >= self.max_pending or self.bytes + len(data) > self.max_bytes):
                 self._evict_oldest(frame)
             p = self.pending[key] = _Pending(ts_ns)
-        if offset in p.parts or any(o < offset + len(data) and offset < o + len(d) for o, d in p.parts.items()):
+        if offset in p.parts or _overlaps(p, offset, offset + len(data)):
             # Overlaps are an attack or a broken stack (RFC 5722 forbids them for IPv6); keep the first copy.
             if p.parts.get(offset) != data:
                 p.overlap = True
             p.frames.append(frame)
             return None
         p.parts[offset] = data
+        insort(p.offsets, offset)
         p.frames.append(frame)
         p.size += len(data)
         self.bytes += len(data)
@@ -82,7 +85,7 @@ class FragmentReassembler:
 
     def _assemble(self, p: _Pending) -> bytes | None:
         out = bytearray()
-        for off in sorted(p.parts):
+        for off in p.offsets:
             if off != len(out):
                 return None
             out += p.parts[off]
@@ -115,6 +118,19 @@ class FragmentReassembler:
             self._drop(key, p, "ip.fragments-incomplete",
                        f"fragments of frames {_frames(p.frames)} never completed: {p.size} of "
                        f"{p.total if p.total is not None else 'unknown'} bytes arrived ({_missing(p)})")
+
+
+def _overlaps(p: _Pending, start: int, end: int) -> bool:
+    """Does [start, end) overlap a stored part? The stored parts never overlap each other (an overlapping fragment
+    is not stored), so in offset order their ends rise too, and the only candidate is the last part that starts
+    before `end`: O(log n). Testing every part made a datagram of n fragments cost O(n^2), and every overlapping
+    copy another n: offsets count 8-octet units (RFC 791 §3.1, RFC 8200 §4.5), so one 64 KiB datagram can come in
+    8 k fragments (2.7 s to analyze a 0.5 MB capture of one such datagram)."""
+    i = bisect_left(p.offsets, end) - 1
+    if i < 0:
+        return False
+    o = p.offsets[i]
+    return start < o + len(p.parts[o])
 
 
 def _frames(frames: list[int]) -> str:
