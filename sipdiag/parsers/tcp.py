@@ -10,7 +10,9 @@ so a large download costs no memory).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
+from heapq import heapify, heappop, heappush
 
 from ..model import Datagram
 from .anomalies import AnomalyLog
@@ -34,6 +36,97 @@ def _seq_diff(a: int, b: int) -> int:
     return d - (1 << 32) if d & 0x80000000 else d
 
 
+_HALF_SPACE = 1 << 31
+_SEQ_SPACE = 1 << 32
+_BLOCK = 256  # keys per block of a _SeqIndex (split at twice that)
+
+
+class _SeqIndex:
+    """The sequence numbers of the segments waiting in one direction, sorted, so that the segment nearest to a
+    sequence number and those behind it are found by bisection instead of a pass over all of them: one pass per
+    hole made a flow of n one-byte holes cost O(n^2) (up to 256 Ki segments wait, MAX_OUT_OF_ORDER). Blocks of a
+    few hundred keys (with the largest key of each) keep an insertion or a removal anywhere at O(log n + block)
+    where one sorted list would move up to n keys each time.
+
+    Sequence space is a circle (RFC 9293 §3.4): `nearest` and `behind` take the keys in the order of their signed
+    distance from a reference, which starts at the reference's antipode."""
+
+    __slots__ = ("blocks", "maxes")
+
+    def __init__(self) -> None:
+        self.blocks: list[list[int]] = []
+        self.maxes: list[int] = []  # the last (largest) key of each block
+
+    def add(self, key: int) -> None:
+        maxes = self.maxes
+        i = bisect_left(maxes, key)
+        if i == len(maxes):
+            if not maxes:
+                self.blocks.append([key])
+                maxes.append(key)
+                return
+            i -= 1
+            self.blocks[i].append(key)
+            maxes[i] = key
+        else:
+            insort(self.blocks[i], key)
+        block = self.blocks[i]
+        if len(block) > 2 * _BLOCK:
+            self.blocks[i:i + 1] = [block[:_BLOCK], block[_BLOCK:]]
+            maxes[i:i + 1] = [block[_BLOCK - 1], block[-1]]
+
+    def remove(self, key: int) -> None:
+        i = bisect_left(self.maxes, key)
+        block = self.blocks[i]
+        del block[bisect_left(block, key)]
+        if block:
+            self.maxes[i] = block[-1]
+        else:
+            del self.blocks[i], self.maxes[i]
+
+    def _first_from(self, key: int) -> int | None:
+        i = bisect_left(self.maxes, key)
+        if i == len(self.maxes):
+            return None
+        block = self.blocks[i]
+        return block[bisect_left(block, key)]
+
+    def _between(self, lo: int, hi: int) -> list[int]:
+        """The keys in [lo, hi), lo <= hi."""
+        out: list[int] = []
+        i = bisect_left(self.maxes, lo)
+        while i < len(self.maxes):
+            block = self.blocks[i]
+            end = bisect_left(block, hi)
+            out += block[bisect_left(block, lo):end]
+            if end < len(block):
+                break
+            i += 1
+        return out
+
+    def _arc(self, lo: int, hi: int) -> list[int]:
+        """The keys from lo up to hi (excluded) going round the circle."""
+        if lo <= hi:
+            return self._between(lo, hi)
+        return self._between(lo, _SEQ_SPACE) + self._between(0, hi)
+
+    def nearest(self, ref: int) -> int:
+        """The key with the smallest _seq_diff(key, ref) (negative ones first); there must be one."""
+        start = (ref + _HALF_SPACE) & 0xFFFFFFFF
+        key = self._first_from(start)
+        return self._first_from(0) if key is None else key  # type: ignore[return-value]
+
+    def behind(self, ref: int) -> list[int]:
+        """The keys with _seq_diff(key, ref) < 0."""
+        return self._arc((ref + _HALF_SPACE) & 0xFFFFFFFF, ref)
+
+    def passed(self, start: int, length: int) -> list[int]:
+        """The keys strictly inside (start, start + length): behind start + length, not behind start."""
+        if length <= 1:
+            return []
+        return self._arc((start + 1) & 0xFFFFFFFF, (start + length) & 0xFFFFFFFF)
+
+
 @dataclass
 class _Half:
     src: str
@@ -41,7 +134,10 @@ class _Half:
     dst: str
     dport: int
     next_seq: int | None = None
-    out_of_order: dict[int, tuple[bytes, int, int]] = field(default_factory=dict)  # seq -> (data, frame, ts)
+    # seq -> (data, frame, ts, rank); rank: the order of arrival, which decides between overlapping segments
+    out_of_order: dict[int, tuple[bytes, int, int, int]] = field(default_factory=dict)
+    ooo_index: _SeqIndex | None = None  # the keys of out_of_order, made with the first one
+    ooo_rank: int = 0
     ooo_bytes: int = 0
     buf: bytearray = field(default_factory=bytearray)
     # (end offset in buf, frame, ts) of each piece of buf, to name the frames a message came in
@@ -103,7 +199,11 @@ class TcpReassembler:
             d = 0
         if d > 0:
             if seq not in half.out_of_order:
-                half.out_of_order[seq] = (payload, frame, ts_ns)
+                half.out_of_order[seq] = (payload, frame, ts_ns, half.ooo_rank)
+                half.ooo_rank += 1
+                if half.ooo_index is None:
+                    half.ooo_index = _SeqIndex()
+                half.ooo_index.add(seq)
                 half.ooo_bytes += len(payload)
             if half.ooo_bytes > MAX_OUT_OF_ORDER:
                 self._skip_gap(half, frame)
@@ -140,7 +240,7 @@ class TcpReassembler:
         half.ws_parts, half.ws_frames = [], []
 
     def _skip_gap(self, half: _Half, frame: int | None) -> None:
-        nxt = min(half.out_of_order, key=lambda s: _seq_diff(s, half.next_seq))
+        nxt = half.ooo_index.nearest(half.next_seq)  # type: ignore[arg-type,union-attr]
         missing = _seq_diff(nxt, half.next_seq)
         first_frame = half.out_of_order[nxt][1]
         self.log.add("tcp.gap", first_frame,
@@ -159,28 +259,44 @@ class TcpReassembler:
         half.next_seq = (half.next_seq + len(data)) & 0xFFFFFFFF  # type: ignore[operator]
 
     def _drain(self, half: _Half) -> list[Datagram]:
-        out: list[Datagram] = []
-        while True:
-            item = half.out_of_order.pop(half.next_seq, None)  # type: ignore[arg-type]
-            if item is None:
+        ooo = half.out_of_order
+        if not ooo:
+            return self._process(half)
+        index = half.ooo_index
+        assert index is not None and half.next_seq is not None
+        # The stored segments that start before the expected sequence number, by arrival (rank): they are dropped,
+        # or the first of them that reaches past it gives the bytes from there. Only these are visited (found by
+        # bisection, and those passed by each append), not every stored segment after every append: that made a
+        # flow with n holes or n waiting segments cost O(n^2).
+        behind = [(ooo[s][3], s) for s in index.behind(half.next_seq)]
+        heapify(behind)
+        while ooo:
+            nxt = half.next_seq
+            item = ooo.pop(nxt, None)
+            if item is not None:
+                index.remove(nxt)
+            else:
                 # A stored segment may also overlap the expected sequence number.
-                for s in list(half.out_of_order):
-                    d = _seq_diff(s, half.next_seq)  # type: ignore[arg-type]
-                    data, fr, ts = half.out_of_order[s]
-                    if d < 0:
-                        del half.out_of_order[s]
-                        half.ooo_bytes -= len(data)
-                        if d + len(data) > 0:
-                            item = (data[-d:], fr, ts)
-                            half.ooo_bytes += len(data[-d:])
-                            break
+                while behind:
+                    s = heappop(behind)[1]
+                    d = _seq_diff(s, nxt)
+                    if d >= 0:
+                        continue  # ahead again: only after a SYN moved next_seq half the sequence space away
+                    data, fr, ts, _ = ooo.pop(s)
+                    index.remove(s)
+                    half.ooo_bytes -= len(data)
+                    if d + len(data) > 0:
+                        item = (data[-d:], fr, ts, 0)
+                        half.ooo_bytes += len(data[-d:])
+                        break
                 if item is None:
                     break
-            data, fr, ts = item
+            data, fr, ts, _ = item
             half.ooo_bytes -= len(data)
             self._append(half, data, fr, ts)
-        out += self._process(half)
-        return out
+            for s in index.passed(nxt, len(data)):
+                heappush(behind, (ooo[s][3], s))
+        return self._process(half)
 
     def _process(self, half: _Half) -> list[Datagram]:
         if half.mode == "new":
@@ -191,6 +307,7 @@ class TcpReassembler:
             half.buf.clear()
             half.pieces.clear()
             half.out_of_order.clear()
+            half.ooo_index = None
             half.ooo_bytes = 0
             return []
         if half.mode == "resync":
