@@ -248,37 +248,53 @@ def _draw(arrow: _Arrow, xs: list[int], gap: int, canvas_w: int) -> list[_Canvas
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """Greedy word wrap in terminal cells; a word longer than `width` is cut into pieces."""
+    """Greedy word wrap in terminal cells; a word longer than `width` is cut into pieces.
+
+    Each character is measured once: the widths of the line being filled and of the rest of a word being cut are
+    kept, not measured again after every piece or word (a reason phrase of one long word, RFC 3261 §25.1
+    Reason-Phrase, made that O(n^2 / width): 5 s for 60 000 characters in one datagram, ~25 min for 1 MB over
+    TCP)."""
     lines: list[str] = []
     current = ""
+    current_w = 0
     for word in text.split(" "):
-        while _cells(word) > width:
+        word_w = _cells(word)
+        if word_w > width:
             if current:
                 lines.append(current)
                 current = ""
-            head = _take(word, width)
-            lines.append(head)
-            word = word[len(head):]
+            pieces, word, word_w = _cut(word, width)
+            lines += pieces
         if not current:
-            current = word
-        elif _cells(current) + 1 + _cells(word) <= width:
+            current, current_w = word, word_w
+        elif current_w + 1 + word_w <= width:
             current += " " + word
+            current_w += 1 + word_w
         else:
             lines.append(current)
-            current = word
+            current, current_w = word, word_w
     if current or not lines:
         lines.append(current)
     return lines
 
 
-def _take(text: str, width: int) -> str:
-    """The longest prefix of `text` that fits `width` cells (at least one character, so wrapping progresses)."""
-    used = 0
-    for i, ch in enumerate(text):
-        used += _char_cells(ch)
-        if used > width:
-            return text[:max(1, i)]
-    return text
+def _cut(word: str, width: int) -> tuple[list[str], str, int]:
+    """Cut the longest prefixes that fit `width` cells (at least one character each, so wrapping progresses) off
+    `word` while more than `width` cells are left; return the pieces, the rest and the rest's width."""
+    cells = [_char_cells(ch) for ch in word]
+    left = sum(cells)
+    pieces = []
+    start = 0
+    while left > width:
+        used, i = 0, start
+        while used + cells[i] <= width:  # ends: more than `width` cells are left from `start`
+            used += cells[i]
+            i += 1
+        end = max(start + 1, i)
+        pieces.append(word[start:end])
+        left -= sum(cells[start:end])
+        start = end
+    return pieces, word[start:], left
 
 
 def _char_cells(ch: str) -> int:
