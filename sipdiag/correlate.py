@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
 
 from .addresses import address_host
 from .dialogs import CORRELATION_HEADERS, CallBuilder
@@ -126,36 +128,175 @@ def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Cal
                 links[call_id].setdefault(other, rule)
                 links[other].setdefault(call_id, rule)
     ordered = sorted((c for c in calls if c.seen_from_start), key=lambda c: c.start_ns)
-    numbers = {c.call_id: number_key(c.callee) for c in ordered}
-    for i, a in enumerate(ordered):
-        for b in ordered[i + 1 :]:
-            if b.start_ns - a.start_ns > LEG_WINDOW_NS:
-                break
-            if links[a.call_id] and links[b.call_id]:
-                continue
-            if (numbers[a.call_id] == numbers[b.call_id]
-                    and address_host(a.callee_address) == address_host(b.caller_address)
-                    and address_host(a.caller_address) != address_host(b.callee_address)):
-                rule = "same callee, start within 2 s, through the B2BUA's address"
-                links[a.call_id].setdefault(b.call_id, rule)
-                links[b.call_id].setdefault(a.call_id, rule)
-            elif (numbers[a.call_id] == numbers[b.call_id]
-                    and address_host(a.caller_address) != address_host(b.caller_address)
-                    and address_host(a.callee_address) != address_host(b.callee_address)
-                    and _together(a, b)):
-                rule = "same callee, start within 2 s, answered and ended within 1 s of each other"
-                links[a.call_id].setdefault(b.call_id, rule)
-                links[b.call_id].setdefault(a.call_id, rule)
+    _link_by_timing(ordered, links)
     return [dataclasses.replace(c, legs=tuple(CallLeg(o, r) for o, r in links[c.call_id].items()))
             if links[c.call_id] else c for c in calls]
 
 
-def _together(a: Call, b: Call) -> bool:
-    """Both answered and ended by a BYE, the answers and the BYEs within LEG_EVENT_NS of each other."""
-    (a_answer, a_bye), (b_answer, b_bye) = a.answer_and_bye_ns(), b.answer_and_bye_ns()
+_BY_ADDRESS = "same callee, start within 2 s, through the B2BUA's address"
+_BY_EVENTS = "same callee, start within 2 s, answered and ended within 1 s of each other"
+
+
+def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]]) -> None:
+    """The two timing rules of link_legs over `ordered` (calls by start time). Their meaning is that of a pass over
+    every pair (a, b), a before b and b starting within LEG_WINDOW_NS of a, in that order, that skips a pair whose
+    calls both have a leg already and else links them by the first rule that holds:
+
+        _BY_ADDRESS: same number, a's callee host is b's caller host, a's caller host is not b's callee host;
+        _BY_EVENTS: same number, other caller hosts, other callee hosts, _together.
+
+    That pass was O(n^2) in a burst of calls to one number (a scanner or a toll-fraud attempt: thousands of INVITEs
+    a second, each rejected), and a pair without a rule that holds, or skipped, changes nothing. So for each a
+    only the calls that can meet a rule are visited, in the same order: the calls from a's callee host to the same
+    number (_Lane by number and caller host, those to a's own caller host jumped over), and if a was answered and
+    ended, the answered and ended calls to the same number and another callee host (a _Lane for each, those from
+    a's caller host jumped over); once a has a leg, the calls that have one too are jumped over as well (the pass
+    skips those pairs). So a visit finds a leg, or is the first of a call that has none yet, or meets a call that
+    fails the rest of a rule (the answer/BYE times, mostly): a burst costs about O(n log n), not O(n^2)."""
+    numbers = {c.call_id: number_key(c.callee) for c in ordered}
+    number = [numbers[c.call_id] for c in ordered]
+    caller = [address_host(c.caller_address) for c in ordered]
+    callee = [address_host(c.callee_address) for c in ordered]
+    starts = [c.start_ns for c in ordered]
+    events = [c.answer_and_bye_ns() for c in ordered]
+    ended = [None not in e for e in events]
+    by_caller: dict[tuple[str, str], _Lane] = {}  # (number, caller host) -> calls, jumped over by callee host
+    ended_by_callee: dict[str, dict[str, _Lane]] = {}  # number -> callee host -> calls, jumped over by caller host
+    places: dict[str, list[tuple[_Lane, int]]] = {}  # Call-ID -> its places in the lanes
+    for k, c in enumerate(ordered):
+        lane = by_caller.get((number[k], caller[k]))
+        if lane is None:
+            lane = by_caller[(number[k], caller[k])] = _Lane()
+        place = places.setdefault(c.call_id, [])
+        place.append((lane, lane.add(k, callee[k])))
+        if ended[k]:
+            lanes = ended_by_callee.setdefault(number[k], {})
+            lane = lanes.get(callee[k])
+            if lane is None:
+                lane = lanes[callee[k]] = _Lane()
+            place.append((lane, lane.add(k, caller[k])))
+    for lane in by_caller.values():
+        lane.seal()
+    for lanes in ended_by_callee.values():
+        for lane in lanes.values():
+            lane.seal()
+
+    def linked(call_id: str) -> None:
+        for lane, j in places.get(call_id, ()):
+            lane.drop(j)
+
+    for call_id, found in links.items():
+        if found:
+            linked(call_id)
+    for i, a in enumerate(ordered):
+        a_id = a.call_id
+        end = bisect_right(starts, starts[i] + LEG_WINDOW_NS)
+        if end <= i + 1:
+            continue
+        visit: list[tuple[_Lane, str]] = []  # (lane, the host that is jumped over)
+        lane = by_caller.get((number[i], callee[i]))
+        if lane is not None:
+            visit.append((lane, caller[i]))
+        if ended[i]:
+            visit += [(lane, caller[i]) for host, lane in ended_by_callee[number[i]].items() if host != callee[i]]
+        queue = []
+        for n, (lane, skip) in enumerate(visit):
+            j = lane.seek(bisect_right(lane.rows, i), skip, bool(links[a_id]))
+            if lane.rows[j] < end:
+                queue.append((lane.rows[j], n, j))
+        heapify(queue)
+        last = -1
+        while queue:
+            k, n, j = heappop(queue)
+            lane, skip = visit[n]
+            if links[a_id] and lane.dropped(j):
+                j = lane.seek(j, skip, True)  # it gained a leg after it was queued
+            else:
+                if k != last:  # in two lanes
+                    last = k
+                    b_id = ordered[k].call_id
+                    if not (links[a_id] and links[b_id]):
+                        if number[i] == number[k] and callee[i] == caller[k] and caller[i] != callee[k]:
+                            rule = _BY_ADDRESS
+                        elif (number[i] == number[k] and caller[i] != caller[k] and callee[i] != callee[k]
+                              and _together(events[i], events[k])):
+                            rule = _BY_EVENTS
+                        else:
+                            rule = ""
+                        if rule:
+                            new = [x for x in (a_id, b_id) if not links[x]]
+                            links[a_id].setdefault(b_id, rule)
+                            links[b_id].setdefault(a_id, rule)
+                            for x in new:
+                                linked(x)
+                j = lane.seek(j + 1, skip, bool(links[a_id]))
+            if lane.rows[j] < end:
+                heappush(queue, (lane.rows[j], n, j))
+
+
+class _Lane:
+    """Rows of `ordered` (ascending) with a host each, for _link_by_timing: `seek` finds the next row at or after an
+    index whose host is not a given one (`other` jumps over a run of equal hosts at once) and, if asked, that has
+    no leg yet (`drop` marks a row that gained one; `up` skips those, with path compression). `rows` ends with a
+    sentinel larger than any row."""
+
+    __slots__ = ("rows", "hosts", "other", "up")
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.hosts: list[str] = []
+        self.other: list[int] = []
+        self.up: list[int] = []
+
+    def add(self, row: int, host: str) -> int:
+        self.rows.append(row)
+        self.hosts.append(host)
+        return len(self.rows) - 1
+
+    def seal(self) -> None:
+        n = len(self.rows)
+        other = [n] * n
+        for j in range(n - 2, -1, -1):
+            other[j] = j + 1 if self.hosts[j + 1] != self.hosts[j] else other[j + 1]
+        self.other = other
+        self.up = list(range(n + 1))
+        self.rows.append(1 << 62)
+
+    def drop(self, j: int) -> None:
+        self.up[j] = j + 1
+
+    def dropped(self, j: int) -> bool:
+        return self.up[j] != j
+
+    def _alive(self, j: int) -> int:
+        up = self.up
+        root = j
+        while up[root] != root:
+            root = up[root]
+        while up[j] != root:
+            up[j], j = root, up[j]
+        return root
+
+    def seek(self, j: int, skip: str, alive: bool) -> int:
+        n = len(self.hosts)
+        while j < n:
+            if alive:
+                j = self._alive(j)
+                if j >= n:
+                    break
+            if self.hosts[j] != skip:
+                return j
+            j = self.other[j]
+        return n
+
+
+def _together(a: tuple[int | None, int | None], b: tuple[int | None, int | None]) -> bool:
+    """Both answered and ended by a BYE, the answers and the BYEs within LEG_EVENT_NS of each other (a and b: the
+    calls' Call.answer_and_bye_ns())."""
+    (a_answer, a_bye), (b_answer, b_bye) = a, b
     if None in (a_answer, a_bye, b_answer, b_bye):
         return False
-    return abs(a_answer - b_answer) <= LEG_EVENT_NS and abs(a_bye - b_bye) <= LEG_EVENT_NS
+    return abs(a_answer - b_answer) <= LEG_EVENT_NS and abs(a_bye - b_bye) <= LEG_EVENT_NS  # type: ignore[operator]
 
 
 def _header_name(lower: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sipdiag.correlate import Correlator
+import dataclasses
+
+from sipdiag.correlate import Correlator, link_legs
 from sipdiag.parsers.sip import parse_sip
 
 A = ("192.168.1.10", 5060)  # phone
@@ -101,6 +103,51 @@ def test_b2bua_legs_linked_by_header_and_by_timing() -> None:
     rule = "same callee, start within 2 s, through the B2BUA's address"
     assert [(leg.call_id, leg.rule) for leg in calls["leg-c"].legs] == [("leg-d", rule)]
     assert calls["leg-a"].outcome == "in-progress"  # 12 s: Timer B has not fired yet
+
+
+BY_ADDRESS = "same callee, start within 2 s, through the B2BUA's address"
+
+
+def burst_through_a_b2bua(n: int) -> list:
+    """n INVITEs to one number within a second (a scanner), each passed on by the B2BUA P to the carrier C 10 ms
+    later and refused with 403 on both legs."""
+    out = []
+    for i in range(n):
+        t = i / n
+        for leg, src, dst, dt in (("a", A, P, 0.0), ("b", P, C, 0.01)):
+            cid = f"{leg}{i}"
+            out.append(msg(f"INVITE sip:300@example.com SIP/2.0\n{hdr(cid, '1 INVITE', cid)}", src, dst, t + dt,
+                           len(out) + 1))
+            out.append(msg(f"SIP/2.0 403 Forbidden\n{hdr(cid, '1 INVITE', cid, ttag='r')}", dst, src, t + dt + 0.001,
+                           len(out) + 1))
+    return sorted(out, key=lambda m: m.ts_ns)
+
+
+def expected_burst_legs(n: int) -> dict[str, list[tuple[str, str]]]:
+    """What the pass over every pair in start order gives: the first INVITE gains every leg the B2BUA passed on
+    within 2 s (none of them has a leg when it is reached), each later one only its own (all others have one)."""
+    legs = {"a0": [(f"b{i}", BY_ADDRESS) for i in range(n)], "b0": [("a0", BY_ADDRESS)]}
+    for i in range(1, n):
+        legs[f"a{i}"] = [(f"b{i}", BY_ADDRESS)]
+        legs[f"b{i}"] = [("a0", BY_ADDRESS), (f"a{i}", BY_ADDRESS)]
+    return legs
+
+
+def test_b2bua_legs_of_a_burst_captured_on_both_sides() -> None:
+    calls = run(burst_through_a_b2bua(100)).calls
+    assert {c.call_id: [(leg.call_id, leg.rule) for leg in c.legs] for c in calls} == expected_burst_legs(100)
+
+
+def test_b2bua_legs_of_a_burst_of_20000_calls_to_one_number() -> None:
+    """link_legs passed over every pair of calls starting within 2 s: 2 x 10^8 pairs here (minutes). Only the pairs
+    a rule can link are visited now; the legs are those of the pass over every pair."""
+    template = run(burst_through_a_b2bua(1)).calls
+    calls = [dataclasses.replace(template[leg], call_id=f"{'ab'[leg]}{i}", start_ns=i * 100_000 + leg * 10_000)
+             for i in range(10_000) for leg in (0, 1)]
+    linked = link_legs(calls, {})
+    assert {c.call_id: [(leg.call_id, leg.rule) for leg in c.legs] for c in linked} == expected_burst_legs(10_000)
+    # Without the B2BUA's second leg in the capture (the burst as the PBX saw it) nothing is linked.
+    assert link_legs(calls[::2], {}) == calls[::2]
 
 
 def test_registration_auth_loop_and_refresh_interval() -> None:
