@@ -28,15 +28,21 @@ _SDP_MEDIA_LINES = re.compile(r"(?m)^(?:[vtrzbm]=|a=(?:rtpmap|fmtp|rtcp-fb|ptime
 _DIGEST_PARAM = re.compile(
     r'(?i)(?<![\w-])(username|realm|nonce|cnonce|response|opaque|nextnonce|rspauth)[ \t]*=[ \t]*'
     r'(?:"((?:[^"\\\r\n]|\\.)*)"|([^\s,"]+))')
-# sip:/sips:/pres:/im: user[:password]@ (RFC 3261 §19.1.1; user may hold ';' only escaped in practice).
-_URI_USER = re.compile(r'(?i)(?<![\w+.-])(?:sips?|pres|im):([^@\s;>?"<,:/]+)(?::([^@\s;>?"<,/]*))?@')
+# sip:/sips:/pres:/im: user[:password]@ (RFC 3261 §19.1.1; user may hold ';' only escaped in practice): the
+# matches of (?i)(?<![\w+.-])(?:sips?|pres|im):([^@\s;>?"<,:/]+)(?::([^@\s;>?"<,/]*))?@, found by _uri_user_spans.
+_URI_SCHEME = re.compile(r'(?i)(?<![\w+.-])(?:sips?|pres|im):')
+_URI_USER_RUN = re.compile(r'[^@\s;>?"<,:/]*')
+_URI_PASSWORD_RUN = re.compile(r'[^@\s;>?"<,/]*')
 _TEL = re.compile(r'(?i)(?<![\w+.-])tel:([^;>\s"<,?]+)')  # RFC 3966
 _NAME_ADDR_LINE = re.compile(
     r"(?im)^(?:from|to|f|t|contact|m|route|record-route|reply-to|p-asserted-identity|p-preferred-identity|"
     r"remote-party-id|referred-by|refer-to|r|b|diversion|p-called-party-id|history-info|p-associated-uri)"
     r"[ \t]*:([^\r\n]*)")
 _QUOTED_DISPLAY = re.compile(r'"((?:[^"\\\r\n]|\\.)*)"(?=[ \t]*<)')
-_TOKEN_DISPLAY = re.compile(r'(?:^|,)[ \t]*([^,<>"\s;][^,<>";]*?)[ \t]*<')
+# A display name that is not quoted (RFC 3261 §25.1 name-addr: *(token LWS) before "<"), blanks before "<" not in
+# it (_displays strips them off group 1). Possessive: the lazy ([^,<>"\s;][^,<>";]*?)[ \t]*< it replaces tried the
+# blanks after every character of a name, O(n^2) in a run of blanks inside one (37 s for 250 000 blanks).
+_TOKEN_DISPLAY = re.compile(r'(?:^|,)[ \t]*+([^,<>"\s;][^,<>";]*+)<')
 _SDP_ORIGIN_USER = re.compile(r"(?m)^o=([^ \r\n]+) ")
 _SDP_CONTACT = re.compile(r"(?m)^[pe]=([^\r\n]+)")  # phone and e-mail of the session's owner (RFC 8866 §5.6)
 _OPAQUE_VALUES = re.compile(
@@ -124,10 +130,10 @@ class TextRewriter:
         return value.replace(inner, self.p.ip_text(inner))
 
     def _uri_users(self, text: str) -> Iterator[Span]:
-        for m in _URI_USER.finditer(text):
-            yield m.start(1), m.end(1), self.p.user(m.group(1))
-            if m.group(2):
-                yield m.start(2), m.end(2), self.p.token(m.group(2))
+        for user_start, user_end, password_end in _uri_user_spans(text):
+            yield user_start, user_end, self.p.user(text[user_start:user_end])
+            if password_end > user_end + 1:
+                yield user_end + 1, password_end, self.p.token(text[user_end + 1:password_end])
         for m in _TEL.finditer(text):
             yield m.start(1), m.end(1), self.p.user(m.group(1))
 
@@ -137,7 +143,8 @@ class TextRewriter:
             for m in _QUOTED_DISPLAY.finditer(value):
                 yield base + m.start(1), base + m.end(1), self.p.user(m.group(1))
             for m in _TOKEN_DISPLAY.finditer(value):
-                yield base + m.start(1), base + m.end(1), self.p.user(m.group(1))
+                name = m.group(1).rstrip(" \t")
+                yield base + m.start(1), base + m.start(1) + len(name), self.p.user(name)
 
     def _sdp(self, text: str) -> Iterator[Span]:
         for m in _SDP_ORIGIN_USER.finditer(text):
@@ -187,3 +194,35 @@ class TextRewriter:
         for m in pattern.finditer(text):
             if not in_product(m.start()):
                 yield m.start(1), m.end(1), pseudonym(m.group(1))
+
+
+def _uri_user_spans(text: str) -> Iterator[tuple[int, int, int]]:
+    """(user start, user end, password end) of each URI user part followed by "@", as re.finditer gives them for
+    the pattern above _URI_SCHEME (password end == user end when there is no ":password"; a password may be
+    empty).
+
+    The pattern itself, at every scheme that no "@" ends, ran over the rest of the user and password characters and
+    back: in a long run of them holding many schemes ("(sip:a(sip:a...", ":" being a password character) that was
+    O(n^2). Its match is decided by where those runs end (a run cannot end in the middle for "@" to follow, "@"
+    being in neither), so each run's end is found once and kept for the schemes inside it."""
+    resume = 0  # the end of the last match: finditer looks on from there
+    user_from = user_end = password_from = password_end = -1  # the last runs measured: all of one class
+    for scheme in _URI_SCHEME.finditer(text):
+        if scheme.start() < resume:
+            continue
+        start = scheme.end()
+        if not user_from <= start <= user_end:
+            user_from, user_end = start, _URI_USER_RUN.match(text, start).end()  # type: ignore[union-attr]
+        if user_end == start:
+            continue  # no user
+        after = text[user_end:user_end + 1]
+        if after == "@":
+            resume = user_end + 1
+            yield start, user_end, user_end
+        elif after == ":":
+            if not password_from <= user_end + 1 <= password_end:
+                password_from = user_end + 1
+                password_end = _URI_PASSWORD_RUN.match(text, password_from).end()  # type: ignore[union-attr]
+            if text[password_end:password_end + 1] == "@":
+                resume = password_end + 1
+                yield start, user_end, password_end
