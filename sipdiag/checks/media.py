@@ -208,8 +208,16 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
     # packet (and none of whose RTP was seen) is out of the capture's view the same way.
     unseen = [c for c in rest if not _media_hosts(c) & seen and not _packets(analysis, c)]
     blind = unseen if any_rtp else rest
+    # Looked up once, not per silent call: a signalling-only capture of thousands of answered calls compared every
+    # call with every other (a list membership of whole calls, a pass over every stream per call).
+    in_blind = {id(c) for c in blind}
+    with_rtp: dict[str | None, int] = {}  # call_id -> its streams that carry packets
+    for m in analysis.streams:
+        if m.stats.packets:
+            with_rtp[m.call_id] = with_rtp.get(m.call_id, 0) + 1
+    bound_with_rtp = sum(n for call_id, n in with_rtp.items() if call_id is not None)
     for call in silent:
-        if call in blind:
+        if id(call) in in_blind:
             continue
         values = _no_rtp_values(call, analysis)
         if call.call_id in on_leg:
@@ -226,11 +234,11 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
                            f"без звука.",
                 linked_leg=leg.call_id)
             yield Hit(call.call_id, (values["answer_frame"],), values, severity=Severity.INFO, confidence="medium")
-        elif any(m.stats.packets for m in analysis.streams if m.call_id not in (None, call.call_id)):
+        elif bound_with_rtp - with_rtp.get(call.call_id, 0) > 0:
             values.update(vantage_en="Other calls of this capture carry RTP, so the capture point sees media.",
                           vantage_ru="Другие вызовы в этом захвате несут RTP, значит, точка захвата видит медиа.")
             yield Hit(call.call_id, (values["answer_frame"],), values)
-        elif any(m.stats.packets for m in analysis.streams if m.call_id is None):
+        elif with_rtp.get(None):
             # RTP that no call of the capture explains proves less than another call's audio does.
             values.update(vantage_en="The capture carries RTP, but none that belongs to another call.",
                           vantage_ru="В захвате есть RTP, но ни один поток не относится к другому вызову.")
