@@ -115,7 +115,7 @@ def test_gzip_and_stdin_read_the_same(capture: Path, tmp_path: Path) -> None:
     piped = validate_json_document(run("analyze", "-", "--format", "json", stdin=capture.read_bytes()).stdout)[
         "capture"]
     assert zipped["compressed"] is True
-    for doc in (zipped, piped):
+    for doc in (plain, zipped, piped):
         assert (doc["packets"], doc["sip_messages"], doc["rtp_packets"]) == (5, 2, 3)
 
 
@@ -269,19 +269,25 @@ def test_analyze_shows_calls_and_registrations(tmp_path: Path) -> None:
     assert "Registrations (1)" in reg and "failed" in reg and "403" in reg
 
 
+def refused_calls(path: Path, count: int, status: str, prefix: str) -> Path:
+    """`count` calls a second apart (Call-IDs prefix01, prefix02, ... or prefix1 ... below 10 calls), each refused
+    with `status` and acknowledged."""
+    messages = []
+    for n in range(1, count + 1):
+        call_id = f"{prefix}{n:02d}" if count >= 10 else f"{prefix}{n}"
+        messages += [
+            (n, cc.sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=cc.UA, to_tag=False),
+             cc.UA, cc.PBX),
+            (n + 0.1, cc.sip_message(f"SIP/2.0 {status}", call_id, "1 INVITE", src=cc.UA), cc.PBX, cc.UA),
+            (n + 0.11, cc.sip_message("ACK sip:200@example.com SIP/2.0", call_id, "1 ACK", src=cc.UA), cc.UA, cc.PBX)]
+    return cc.write_sip(path, messages)
+
+
 def test_the_details_of_calls_with_problems_stop_at_50_and_say_how_many_more(tmp_path: Path) -> None:
     """52 calls refused with 503: the first 50 are shown with their details and ladder, as the anomalies table stops
     at 50; then one line says how many more there are and where to see them. Before, every one was printed (a
     capture of thousands of failed calls printed thousands of ladders)."""
-    messages = []
-    for n in range(1, 53):
-        call_id = f"failed-{n:02d}"
-        messages += [
-            (n, cc.sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=cc.UA, to_tag=False),
-             cc.UA, cc.PBX),
-            (n + 0.1, cc.sip_message("SIP/2.0 503 Service Unavailable", call_id, "1 INVITE", src=cc.UA), cc.PBX, cc.UA),
-            (n + 0.11, cc.sip_message("ACK sip:200@example.com SIP/2.0", call_id, "1 ACK", src=cc.UA), cc.UA, cc.PBX)]
-    result = run("analyze", str(cc.write_sip(tmp_path / "failed.pcap", messages)))
+    result = run("analyze", str(refused_calls(tmp_path / "failed.pcap", 52, "503 Service Unavailable", "failed-")))
     lines = result.stdout.decode().splitlines()
     assert [line for line in lines if line.startswith("Call ")] == [f"Call failed-{n:02d}" for n in range(1, 51)]
     assert lines[-1] == "... 2 more calls with problems (see --call CALL-ID|#N for one, --format json)"
@@ -296,16 +302,8 @@ def test_the_calls_table_stops_at_its_limit_and_says_how_many_more(tmp_path: Pat
     from sipdiag.reports import terminal
 
     monkeypatch.setattr(terminal, "CALLS_SHOWN", 2)
-    messages = []
-    for n in range(1, 4):
-        call_id = f"busy-{n}"
-        messages += [
-            (n, cc.sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=cc.UA, to_tag=False),
-             cc.UA, cc.PBX),
-            (n + 0.1, cc.sip_message("SIP/2.0 486 Busy Here", call_id, "1 INVITE", src=cc.UA), cc.PBX, cc.UA),
-            (n + 0.11, cc.sip_message("ACK sip:200@example.com SIP/2.0", call_id, "1 ACK", src=cc.UA), cc.UA, cc.PBX)]
     out = io.StringIO()
-    terminal.render_terminal(sipdiag.analyze(cc.write_sip(tmp_path / "busy.pcap", messages)), out)
+    terminal.render_terminal(sipdiag.analyze(refused_calls(tmp_path / "busy.pcap", 3, "486 Busy Here", "busy-")), out)
     lines = out.getvalue().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Calls (3)"))
     rows = [line.split()[:2] for line in lines[start:] if line.split()[:1] in (["1"], ["2"], ["3"])]

@@ -176,14 +176,19 @@ def test_hostile_and_wide_labels_are_shown_escaped_and_keep_the_columns_aligned(
     )
 
 
-def test_a_reason_phrase_of_long_words_is_cut_into_pieces_of_the_column_width():
-    msgs = [message(1, 0, UA, PBX, "INVITE"), message(2, 5, PBX, UA, status=486, reason="B" * 30 + "試験" * 5 + " Here")]
-    assert render_ladder_text(msgs, width=40) == """\
+# The first lines of a 40-column ladder of an INVITE refused with 486, before the reason phrase's lines.
+REFUSED_40 = """\
 H1  192.168.1.10:5060
 H2  203.0.113.5:5060
 frame    time  H1                     H2
     1  +0.000  │───────INVITE────────▶│
     2  +0.005  │◀─────────486─────────│
+"""
+
+
+def test_a_reason_phrase_of_long_words_is_cut_into_pieces_of_the_column_width():
+    msgs = [message(1, 0, UA, PBX, "INVITE"), message(2, 5, PBX, UA, status=486, reason="B" * 30 + "試験" * 5 + " Here")]
+    assert render_ladder_text(msgs, width=40) == REFUSED_40 + """\
                │  BBBBBBBBBBBBBBBBBBBB│
                │  BBBBBBBBBB試験試験試│
                │    験試験試験 Here   │
@@ -194,13 +199,7 @@ def test_a_reason_phrase_of_one_200000_character_word():
     """Cutting a word re-measured the rest of it after every piece: O(n^2 / width), minutes for this one (a reason
     phrase can be ~1 MB over TCP); each character is measured once now."""
     msgs = [message(1, 0, UA, PBX, "INVITE"), message(2, 5, PBX, UA, status=486, reason="B" * 200_000)]
-    assert render_ladder_text(msgs, width=40) == """\
-H1  192.168.1.10:5060
-H2  203.0.113.5:5060
-frame    time  H1                     H2
-    1  +0.000  │───────INVITE────────▶│
-    2  +0.005  │◀─────────486─────────│
-""" + "               │  BBBBBBBBBBBBBBBBBBBB│\n" * 10_000
+    assert render_ladder_text(msgs, width=40) == REFUSED_40 + "               │  BBBBBBBBBBBBBBBBBBBB│\n" * 10_000
 
 
 def test_time_offsets_align_and_may_be_negative_when_the_clock_steps_back():

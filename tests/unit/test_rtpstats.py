@@ -378,16 +378,19 @@ def test_ssrc_change_on_the_same_five_tuple():
     assert (first.ssrc, first.previous_ssrc, second.ssrc, second.previous_ssrc) == (0x1111, None, 0x2222, 0x1111)
 
 
-def test_capture_hiccup_hits_every_stream_at_once():
-    def streams(gapped: set[int]) -> list[P]:
-        out = []
-        for k in range(4):
-            for p in voice(100, ssrc=0x100 + k, sport=4000 + 2 * k):
-                if k in gapped and 1000 <= p.t_ms < 1300:
-                    continue
-                out.append(dataclasses.replace(p, t_ms=p.t_ms + k))
-        return sorted(out, key=lambda p: p.t_ms)
+def four_streams(gapped: set[int]) -> list[P]:
+    """Four 2 s voice streams 1 ms apart; those in `gapped` are silent from 1.0 s to 1.3 s."""
+    out = []
+    for k in range(4):
+        for p in voice(100, ssrc=0x100 + k, sport=4000 + 2 * k):
+            if k in gapped and 1000 <= p.t_ms < 1300:
+                continue
+            out.append(dataclasses.replace(p, t_ms=p.t_ms + k))
+    return sorted(out, key=lambda p: p.t_ms)
 
+
+def test_capture_hiccup_hits_every_stream_at_once():
+    streams = four_streams
     (h,) = fold(streams({0, 1, 2, 3})).hiccups
     assert (h.streams_in_gap, h.streams_active) == (4, 4)
     assert 980 <= (h.start_ns - T0) / 1e6 <= 1000 and 1300 <= (h.end_ns - T0) / 1e6 <= 1320
@@ -401,14 +404,8 @@ def test_capture_hiccup_counts_the_streams_active_across_a_clock_step(splits):
     were reversed and counted -1 each: (4 in gap, 1 active) with all four paused, and with three of four paused a
     hiccup (3 in gap, 1 active) that is none (3 of 4 is under HICCUP_SHARE)."""
     def streams(gapped: set[int]) -> list[P]:
-        out = []
-        for k in range(4):
-            for p in voice(100, ssrc=0x100 + k, sport=4000 + 2 * k):
-                if k in gapped and 1000 <= p.t_ms < 1300:
-                    continue
-                out.append(dataclasses.replace(p, t_ms=p.t_ms + k))
-        return sorted(out, key=lambda p: p.t_ms) + [P(-5000.0 + k, 100, 16000, ssrc=0x100 + k, sport=4000 + 2 * k)
-                                                    for k in range(3)]
+        return four_streams(gapped) + [P(-5000.0 + k, 100, 16000, ssrc=0x100 + k, sport=4000 + 2 * k)
+                                       for k in range(3)]
 
     (h,) = fold(streams({0, 1, 2, 3}), splits).hiccups
     assert (h.start_ns - T0, h.end_ns - T0, h.streams_in_gap, h.streams_active) == (983_000_000, 1_300_000_000, 4, 4)
