@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..parsers.sip import parse_sip, sip_stream_spans
-from ..parsers.tcp import _seq_diff
+from ..parsers.tcp import seq_diff
 from .checksum import ones_sum
 
 SIP_MARK = b"SIP/2.0"
@@ -82,7 +82,7 @@ class Flows:
         flow = self.tcp.setdefault(key, Assembly())
         if flow.base_seq is None:
             flow.base_seq = seq
-        rel = _seq_diff(seq, flow.base_seq)  # modulo 2**32 (RFC 9293 §3.4), as the analyzer's reassembler does
+        rel = seq_diff(seq, flow.base_seq)  # modulo 2**32 (RFC 9293 §3.4), as the analyzer's reassembler does
         if rel < 0:
             return  # before the first segment seen (a retransmission of what came before the capture)
         flow.add(frame, rel, data)

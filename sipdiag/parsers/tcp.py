@@ -10,9 +10,10 @@ so a large download costs no memory).
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
+
+from sortedcontainers import SortedList
 
 from ..model import Datagram
 from .anomalies import AnomalyLog
@@ -30,94 +31,54 @@ FIN, SYN, RST = 0x01, 0x02, 0x04
 _START_LINE = re.compile(rb"(?:^|\r\n)((?:[A-Z]+ [^ \r\n]+ SIP/2\.0|SIP/2\.0 \d{3} )[^\r\n]*\r\n)")
 
 
-def _seq_diff(a: int, b: int) -> int:
+def seq_diff(a: int, b: int) -> int:
     """a - b in 32-bit sequence space (RFC 9293 §3.4: comparisons are modulo 2**32)."""
     d = (a - b) & 0xFFFFFFFF
     return d - (1 << 32) if d & 0x80000000 else d
 
 
 _HALF_SPACE = 1 << 31
-_SEQ_SPACE = 1 << 32
-_BLOCK = 256  # keys per block of a _SeqIndex (split at twice that)
 
 
 class _SeqIndex:
-    """The sequence numbers of the segments waiting in one direction, sorted, so that the segment nearest to a
-    sequence number and those behind it are found by bisection instead of a pass over all of them: one pass per
-    hole made a flow of n one-byte holes cost O(n^2) (up to 256 Ki segments wait, MAX_OUT_OF_ORDER). Blocks of a
-    few hundred keys (with the largest key of each) keep an insertion or a removal anywhere at O(log n + block)
-    where one sorted list would move up to n keys each time.
+    """The sequence numbers of the segments waiting in one direction, sorted (sortedcontainers.SortedList: an
+    insertion or a removal anywhere in O(log n)), so that the segment nearest to a sequence number and those behind
+    it are found by bisection instead of a pass over all of them: one pass per hole made a flow of n one-byte holes
+    cost O(n^2) (up to 256 Ki segments wait, MAX_OUT_OF_ORDER).
 
     Sequence space is a circle (RFC 9293 §3.4): `nearest` and `behind` take the keys in the order of their signed
     distance from a reference, which starts at the reference's antipode."""
 
-    __slots__ = ("blocks", "maxes")
+    __slots__ = ("keys",)
 
     def __init__(self) -> None:
-        self.blocks: list[list[int]] = []
-        self.maxes: list[int] = []  # the last (largest) key of each block
+        self.keys = SortedList()
 
     def add(self, key: int) -> None:
-        maxes = self.maxes
-        i = bisect_left(maxes, key)
-        if i == len(maxes):
-            if not maxes:
-                self.blocks.append([key])
-                maxes.append(key)
-                return
-            i -= 1
-            self.blocks[i].append(key)
-            maxes[i] = key
-        else:
-            insort(self.blocks[i], key)
-        block = self.blocks[i]
-        if len(block) > 2 * _BLOCK:
-            self.blocks[i:i + 1] = [block[:_BLOCK], block[_BLOCK:]]
-            maxes[i:i + 1] = [block[_BLOCK - 1], block[-1]]
+        self.keys.add(key)
 
     def remove(self, key: int) -> None:
-        i = bisect_left(self.maxes, key)
-        block = self.blocks[i]
-        del block[bisect_left(block, key)]
-        if block:
-            self.maxes[i] = block[-1]
-        else:
-            del self.blocks[i], self.maxes[i]
+        self.keys.remove(key)
 
     def _first_from(self, key: int) -> int | None:
-        i = bisect_left(self.maxes, key)
-        if i == len(self.maxes):
-            return None
-        block = self.blocks[i]
-        return block[bisect_left(block, key)]
-
-    def _between(self, lo: int, hi: int) -> list[int]:
-        """The keys in [lo, hi), lo <= hi."""
-        out: list[int] = []
-        i = bisect_left(self.maxes, lo)
-        while i < len(self.maxes):
-            block = self.blocks[i]
-            end = bisect_left(block, hi)
-            out += block[bisect_left(block, lo):end]
-            if end < len(block):
-                break
-            i += 1
-        return out
+        i = self.keys.bisect_left(key)
+        return self.keys[i] if i < len(self.keys) else None
 
     def _arc(self, lo: int, hi: int) -> list[int]:
         """The keys from lo up to hi (excluded) going round the circle."""
+        between = self.keys.irange
         if lo <= hi:
-            return self._between(lo, hi)
-        return self._between(lo, _SEQ_SPACE) + self._between(0, hi)
+            return list(between(lo, hi, inclusive=(True, False)))
+        return list(between(lo, None)) + list(between(None, hi, inclusive=(True, False)))
 
     def nearest(self, ref: int) -> int:
-        """The key with the smallest _seq_diff(key, ref) (negative ones first); there must be one."""
+        """The key with the smallest seq_diff(key, ref) (negative ones first); there must be one."""
         start = (ref + _HALF_SPACE) & 0xFFFFFFFF
         key = self._first_from(start)
         return self._first_from(0) if key is None else key  # type: ignore[return-value]
 
     def behind(self, ref: int) -> list[int]:
-        """The keys with _seq_diff(key, ref) < 0."""
+        """The keys with seq_diff(key, ref) < 0."""
         return self._arc((ref + _HALF_SPACE) & 0xFFFFFFFF, ref)
 
     def passed(self, start: int, length: int) -> list[int]:
@@ -166,7 +127,7 @@ class TcpReassembler:
             # Fix: a closed half is kept (see _close) so that a retransmission of its last segments -- typically
             # the one that carried FIN with the last message -- is counted, not read as a new stream and
             # its message emitted a second time. Anything else is a new connection on the same ports.
-            d_closed = _seq_diff(seq, half.next_seq) if half.next_seq is not None else 1
+            d_closed = seq_diff(seq, half.next_seq) if half.next_seq is not None else 1
             if not flags & SYN and (not payload or d_closed + len(payload) <= 0):
                 if payload:
                     half.retransmissions += 1
@@ -188,7 +149,7 @@ class TcpReassembler:
         if half.next_seq is None:
             half.next_seq = seq  # the capture began mid-connection
         out: list[Datagram] = []
-        d = _seq_diff(seq, half.next_seq)
+        d = seq_diff(seq, half.next_seq)
         if d < 0:
             if d + len(payload) <= 0:
                 half.retransmissions += 1
@@ -241,7 +202,7 @@ class TcpReassembler:
 
     def _skip_gap(self, half: _Half, frame: int | None) -> None:
         nxt = half.ooo_index.nearest(half.next_seq)  # type: ignore[arg-type,union-attr]
-        missing = _seq_diff(nxt, half.next_seq)
+        missing = seq_diff(nxt, half.next_seq)
         first_frame = half.out_of_order[nxt][1]
         self.log.add("tcp.gap", first_frame,
                      f"{missing} bytes missing from {half.src}:{half.sport} -> {half.dst}:{half.dport} before frame "
@@ -279,7 +240,7 @@ class TcpReassembler:
                 # A stored segment may also overlap the expected sequence number.
                 while behind:
                     s = heappop(behind)[1]
-                    d = _seq_diff(s, nxt)
+                    d = seq_diff(s, nxt)
                     if d >= 0:
                         continue  # ahead again: only after a SYN moved next_seq half the sequence space away
                     data, fr, ts, _ = ooo.pop(s)
