@@ -7,7 +7,8 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address
-from ..quality import customer_cause
+from ..codecs import WIDEBAND
+from ..quality import WIDEBAND_RATIO, customer_cause
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
 from .settings import setting
@@ -408,8 +409,8 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
         severity = next(sev for limit, sev in limits if q.r_factor_nb < limit)
         top = max(q.factors, key=lambda f: f.r_points_lost) if q.factors else None
         codec_points = sum(f.r_points_lost for f in q.factors if f.name == "codec")
-        scale = q.r_factor / q.r_factor_nb if q.r_factor_nb else 1.0
-        # R points the path took (loss, bursts, discards, delay): everything but the codec and the advantage.
+        scale = WIDEBAND_RATIO if q.inputs.scale == WIDEBAND else 1.0  # factors are on the codec's scale
+        # R points the path took (loss, bursts, discards, delay), narrowband: all but the codec and the advantage.
         network = sum(f.r_points_lost for f in q.factors if f.name not in ("codec", "advantage")) / scale
         codec_limited = codec_points > 0 and network < delta_minor
         values = {
