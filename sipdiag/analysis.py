@@ -182,8 +182,8 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None) -> Analys
                 messages.append(msg)
     assert result is not None
     info = result.info
-    correlation = correlator.finish(info.last_ts_ns or 0)
-    streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0)
+    correlation = correlator.finish(info.last_ts_ns or 0, info.clock, info.packets)
+    streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0, info.clock, info.packets)
     return Analysis(
         capture=info,
         messages=tuple(messages),

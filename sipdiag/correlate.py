@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 
 from .addresses import address_host
+from .clocksteps import NO_STEPS, ClockSteps
 from .dialogs import CORRELATION_HEADERS, CallBuilder
 from .model import Call, CallLeg, Registration, Transaction
 from .parsers.anomalies import AnomalyLog
@@ -93,8 +94,13 @@ class Correlator:
         else:
             reg.add_response(msg, tx, retransmission)
 
-    def finish(self, capture_end_ns: int) -> Correlation:
-        calls = link_legs([c.built or c.build(capture_end_ns) for c in self.calls.values()],
+    def finish(self, capture_end_ns: int, clock: ClockSteps = NO_STEPS, capture_end_frame: int | None = None
+               ) -> Correlation:
+        """clock, capture_end_frame: where the capture's clock stepped and its last frame (sipdiag.clocksteps).
+        Calls complete before the end were built as they completed, when the steps were not all known yet (the
+        capture side reports them at its end): where the clock stepped, every call is built again with them."""
+        calls = link_legs([c.build(capture_end_ns, clock, capture_end_frame) if clock.stepped or not c.built
+                           else c.built for c in self.calls.values()],
                           {c.call_id: c.correlation_headers for c in self.calls.values()})
         registrations = tuple(r.build() for r in self.registrations.values())
         other = tuple(t.freeze() for t in self.other.values())

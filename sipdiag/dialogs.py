@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .clocksteps import NO_STEPS, ClockSteps
 from .model import Call, Dialog, MediaDescription, MessageRef, Negotiation
 from .parsers.anomalies import AnomalyLog
 from .parsers.multipart import sdp_of
@@ -37,6 +38,11 @@ from .transactions import TxState, is_auth_challenge, is_provisional, is_redirec
 TIMER_B_NS = 32 * 10**9
 BUSY = (486, 600)  # Busy Here, Busy Everywhere
 TIMEOUT_STATUS = (408,)  # Request Timeout: a proxy's Timer C/B fired for the callee
+
+
+def _round(ns: int | None, unit: float, digits: int) -> float | None:
+    """A span in ns as `unit`s (1e6: ms, 1e9: s); None stays None (a span across a clock step)."""
+    return None if ns is None else round(ns / unit, digits)
 
 
 def uri_of(value: str | None) -> tuple[str, str | None]:
@@ -145,6 +151,7 @@ class CallBuilder:
     bye_from_tag: str | None = None
     end_reason: str | None = None
     last_ts_ns: int = 0
+    last_frame: int | None = None  # the frame of last_ts_ns
     correlation_headers: dict[str, str] = field(default_factory=dict)
     built: Call | None = None  # the Call, once complete; dropped when a later message arrives
     info_dtmf: list[tuple[int, str, int | None]] = field(default_factory=list)
@@ -172,7 +179,8 @@ class CallBuilder:
     def add(self, msg: SipMessage, tx: TxState, retransmission: bool, log: AnomalyLog | None = None) -> None:
         """log: receives the SDP body's defects (`sdp.*` anomalies), once per message (not per retransmission)."""
         self.built = None
-        self.last_ts_ns = max(self.last_ts_ns, msg.ts_ns)
+        if msg.ts_ns >= self.last_ts_ns:
+            self.last_ts_ns, self.last_frame = msg.ts_ns, msg.frame
         sdp = sdp_of(msg) if msg.body and not retransmission else None
         if sdp is not None and sdp.anomalies and log is not None:
             log.extend(sdp.anomalies)
@@ -286,7 +294,9 @@ class CallBuilder:
 
     # ------------------------------------------------------------------------------------------------ result
 
-    def build(self, capture_end_ns: int) -> Call:
+    def build(self, capture_end_ns: int, clock: ClockSteps = NO_STEPS, capture_end_frame: int | None = None) -> Call:
+        """The call as the capture shows it up to capture_end_ns (the time of record capture_end_frame). Its
+        timings are None where a clock step lies between the two messages they measure from and to."""
         first = self.first
         invite = self.initial_invites[-1] if self.initial_invites else None
         first_invite = self.initial_invites[0] if self.initial_invites else None
@@ -299,19 +309,27 @@ class CallBuilder:
             caller_address, callee_address = sender(first), receiver(first)
         if first_invite is not None:
             caller_address, callee_address = first_invite.src, first_invite.dst
-        outcome, final_status, final_reason = self._outcome(invite, capture_end_ns)
+        outcome, final_status, final_reason = self._outcome(invite, capture_end_ns, clock, capture_end_frame)
         setup_ms = answer_ms = duration_s = None
-        answer_ts = None
+        answer_ts = answer_frame = None
         if invite is not None and first_invite is not None:
-            prov = next((t.first_provisional_ts_ns for t in self.initial_invites if t.first_provisional_ts_ns), None)
+            prov = next((t for t in self.initial_invites if t.first_provisional_ts_ns), None)
             if prov is not None:
-                setup_ms = round((prov - first_invite.ts_ns) / 1e6, 3)
+                setup_ms = _round(clock.elapsed_ns(first_invite.ts_frame, first_invite.ts_ns,
+                                                   prov.first_provisional_frame, prov.first_provisional_ts_ns or 0),
+                                  1e6, 3)
             if invite.final_status is not None and is_success(invite.final_status):
-                answer_ts = invite.final_ts_ns
-                answer_ms = round((answer_ts - first_invite.ts_ns) / 1e6, 3)  # type: ignore[operator]
+                answer_ts, answer_frame = invite.final_ts_ns, invite.final_frame
+                answer_ms = _round(clock.elapsed_ns(first_invite.ts_frame, first_invite.ts_ns, answer_frame,
+                                                    answer_ts or 0), 1e6, 3)
         if answer_ts is not None:
-            end = self.bye_ts_ns if self.bye_ts_ns is not None else max(capture_end_ns, self.last_ts_ns)
-            duration_s = round((end - answer_ts) / 1e9, 3)
+            if self.bye_ts_ns is not None:
+                end, end_frame = self.bye_ts_ns, self.bye_frame
+            elif capture_end_ns >= self.last_ts_ns:
+                end, end_frame = capture_end_ns, capture_end_frame
+            else:
+                end, end_frame = self.last_ts_ns, self.last_frame
+            duration_s = _round(clock.elapsed_ns(answer_frame, answer_ts, end_frame, end), 1e9, 3)
         ended_by = None
         if self.bye_frame is not None:
             ended_by = "caller" if self.bye_from_tag == self.caller_tag else "callee"
@@ -359,9 +377,11 @@ class CallBuilder:
             session_refresher=self.session_expires.refresher if self.session_expires else None,
             min_se_s=self.min_se_s,
             redirect_contacts=self.redirect_contacts,
+            start_frame=first_invite.ts_frame if first_invite else first.frame,
         )
 
-    def _outcome(self, invite: TxState | None, capture_end_ns: int) -> tuple[str, int | None, str | None]:
+    def _outcome(self, invite: TxState | None, capture_end_ns: int, clock: ClockSteps = NO_STEPS,
+                 capture_end_frame: int | None = None) -> tuple[str, int | None, str | None]:
         """The call's outcome from its last initial INVITE transaction (after any auth challenge)."""
         if invite is None:
             # The capture began inside the call. A final response to an INVITE whose request was not captured
@@ -388,8 +408,10 @@ class CallBuilder:
             if any(is_provisional(status) for status, _tag in invite.responses):
                 return "in-progress", None, None
             # Timer B fired, or the whole Timer A schedule went out unanswered (7 sends over UDP in 31.5 s,
-            # RFC 3261 §17.1.1.2), which a capture cut at the last retransmission still shows.
-            if capture_end_ns - invite.ts_ns >= TIMER_B_NS or invite.request_retransmissions >= 6:
+            # RFC 3261 §17.1.1.2), which a capture cut at the last retransmission still shows. Across a clock step
+            # the time waited is unknown: only the retransmissions tell.
+            waited = clock.elapsed_ns(invite.ts_frame, invite.ts_ns, capture_end_frame, capture_end_ns)
+            if (waited is not None and waited >= TIMER_B_NS) or invite.request_retransmissions >= 6:
                 return "timeout", None, None
             return "in-progress", None, None
         return self._final(code, invite.final_reason)

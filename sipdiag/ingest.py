@@ -96,7 +96,7 @@ def _in_process(path: str | Path) -> Iterator[list[Datagram] | CaptureResult]:
     from .rtpstats import RtpStatsEngine
 
     scan = scan_capture(path)
-    engine = RtpStatsEngine()
+    engine = RtpStatsEngine(sound=scan.sound)
     rtcp = 0
     batch: list[Datagram] = []
     for item in scan:

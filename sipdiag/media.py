@@ -7,7 +7,9 @@ A stream is bound, in this order (STYLE.md G9; RULES.md §0.3):
    media relay answers to where the phone's packets came from, which behind a NAT is not the SDP address);
 3. `heuristic`: its endpoints are the call's signalling hosts and its time lies within the call; among several
    such calls, the one whose SDP ports name the stream's, then the answered one set up last before it (_heuristic).
-Where several calls announced the same address, the one set up last before the stream began takes it.
+Where several calls announced the same address, the one set up last before the stream began takes it. Where the
+capture's clock steps (sipdiag.clocksteps), "within the call" and "before" are by frame number: the record times
+then do not order the packets.
 The direction (caller->callee or callee->caller) comes from whose address it was sent to.
 
 The verdict says what a support engineer asks first: was there audio both ways, and if not, which way is missing
@@ -23,6 +25,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from .addresses import address_host, join_address
+from .clocksteps import NO_STEPS, ClockSteps
 from .codecs import VIDEO_CLOCK
 from .dtmf import DtmfEvent
 from .model import Call
@@ -60,6 +63,8 @@ class StreamLike(Protocol):
     packets: int
     start_ns: int  # first packet's arrival
     end_ns: int  # last packet's arrival
+    first_frame: int
+    last_frame: int
     clock_rate: int | None  # the RTP clock; VIDEO_CLOCK marks a video stream
 
 
@@ -107,24 +112,41 @@ _PRIVATE4 = tuple(ipaddress.ip_network(n) for n in (
 _PRIVATE6 = tuple(ipaddress.ip_network(n) for n in ("fc00::/7", "fe80::/10", "::1/128"))
 
 
-def _call_span(call: Call, capture_end_ns: int) -> tuple[int, int]:
-    end = call.messages[-1].ts_ns if call.messages else call.start_ns
-    # An answered call without a BYE may go on past the capture, and so may a ringing one whose answer came in a
-    # provisional response (early media, RFC 3960). A ringing call without any SDP answer has no media path yet
-    # (RFC 3264 §6: the answerer sends media once it has answered), so its span ends with its signalling: running
-    # it to the end of the capture made it overlap, and take, every later stream (an attack capture with one
-    # unanswered INVITE took the streams of the 29 answered calls after it).
-    early = call.outcome == "in-progress" and any(n.answer for n in call.negotiations)
-    if call.bye_frame is None and (call.outcome == "answered" or early):
-        end = max(end, capture_end_ns)
-    return call.start_ns - SLACK_NS, end + SLACK_NS
+@dataclass(frozen=True, slots=True)
+class Axis:
+    """Where calls and streams lie for binding: on the record times (ns), or, where the capture's clock steps, on
+    the frame numbers, the one order a stepped clock does not break; there the slacks for clock differences are 0.
+    end: the capture's last time, or its last frame."""
 
+    by_frames: bool
+    end: int
 
-def _time_fit(call: Call, s: StreamLike) -> tuple[bool, int]:
-    """Sort key, larger fits better: the newest call set up before the stream began (a port reused by a later call
-    belongs to that call from its setup on), else the earliest one set up after it."""
-    started = call.start_ns <= s.start_ns + START_SLACK_NS
-    return started, call.start_ns if started else -call.start_ns
+    def call_span(self, call: Call) -> tuple[int, int]:
+        last = call.messages[-1] if call.messages else None
+        end = (last.frame if self.by_frames else last.ts_ns) if last else self.start(call)
+        # An answered call without a BYE may go on past the capture, and so may a ringing one whose answer came in
+        # a provisional response (early media, RFC 3960). A ringing call without any SDP answer has no media path
+        # yet (RFC 3264 §6: the answerer sends media once it has answered), so its span ends with its signalling:
+        # running it to the end of the capture made it overlap, and take, every later stream (an attack capture
+        # with one unanswered INVITE took the streams of the 29 answered calls after it).
+        early = call.outcome == "in-progress" and any(n.answer for n in call.negotiations)
+        if call.bye_frame is None and (call.outcome == "answered" or early):
+            end = max(end, self.end)
+        slack = 0 if self.by_frames else SLACK_NS
+        return self.start(call) - slack, end + slack
+
+    def start(self, call: Call) -> int:
+        return call.start_at if self.by_frames else call.start_ns
+
+    def stream(self, s: StreamLike) -> tuple[int, int]:
+        return (s.first_frame, s.last_frame) if self.by_frames else (s.start_ns, s.end_ns)
+
+    def time_fit(self, call: Call, s: StreamLike) -> tuple[bool, int]:
+        """Sort key, larger fits better: the newest call set up before the stream began (a port reused by a later
+        call belongs to that call from its setup on), else the earliest one set up after it."""
+        start = self.start(call)
+        started = start <= self.stream(s)[0] + (0 if self.by_frames else START_SLACK_NS)
+        return started, start if started else -start
 
 
 def _announced_ports(call: Call) -> dict[str, set[int]]:
@@ -137,11 +159,13 @@ def _announced_ports(call: Call) -> dict[str, set[int]]:
     return ports
 
 
-def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_end_ns: int) -> list[Binding]:
-    """One Binding per stream, in the streams' order."""
+def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_end_ns: int,
+                 axis: Axis | None = None) -> list[Binding]:
+    """One Binding per stream, in the streams' order. axis: by time up to capture_end_ns unless given."""
+    axis = axis or Axis(False, capture_end_ns)
     # (ip, port) announced in SDP -> [(call index, role that receives there)]
     announced: dict[tuple[str, int], list[tuple[int, str]]] = {}
-    spans = [_call_span(c, capture_end_ns) for c in calls]
+    spans = [axis.call_span(c) for c in calls]
     for i, call in enumerate(calls):
         for n in call.negotiations:
             answerer = "callee" if n.offerer == "caller" else "caller"
@@ -153,7 +177,8 @@ def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_e
 
     def overlap(i: int, s: StreamLike) -> int:
         lo, hi = spans[i]
-        return min(hi, s.end_ns) - max(lo, s.start_ns)
+        start, end = axis.stream(s)
+        return min(hi, end) - max(lo, start)
 
     for k, s in enumerate(streams):
         candidates = [(i, role) for i, role in announced.get((s.dst_ip, s.dst_port), ()) if overlap(i, s) > 0]
@@ -161,7 +186,7 @@ def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_e
             # Several calls announced this address (a port reused call after call): the one set up last before
             # the stream began, not the one that overlaps it longest (a call without a BYE runs to the capture's
             # end and would overlap most with every later stream).
-            i, role = max(candidates, key=lambda c: (_time_fit(calls[c[0]], s), overlap(c[0], s)))
+            i, role = max(candidates, key=lambda c: (axis.time_fit(calls[c[0]], s), overlap(c[0], s)))
             result[k] = Binding(calls[i].call_id, _direction_to(role), "sdp")
     # Latching: a stream sent to where a bound stream came from belongs to that call, the other way round.
     sources = {(s.src_ip, s.src_port): result[k] for k, s in enumerate(streams) if result[k] is not None}
@@ -178,12 +203,12 @@ def bind_streams(streams: Sequence[StreamLike], calls: Sequence[Call], capture_e
     for k, s in enumerate(streams):
         if result[k] is None:
             near = sorted(set(by_host.get(s.src_ip, ())) | set(by_host.get(s.dst_ip, ())))
-            result[k] = _heuristic(s, calls, near, overlap, ports)
+            result[k] = _heuristic(s, calls, near, overlap, ports, axis)
     return [b for b in result if b is not None]
 
 
 def _heuristic(s: StreamLike, calls: Sequence[Call], near: Sequence[int], overlap,
-               ports: dict[int, dict[str, set[int]]]) -> Binding:
+               ports: dict[int, dict[str, set[int]]], axis: Axis) -> Binding:
     """Among the calls signalled by one of the stream's hosts and alive when it flowed, the best fit, in this
     order: the sender's and the receiver's SDP ports (RFC 3264) name the stream's ports at their signalling hosts
     (behind a NAT or an anonymiser the SDP address differs, the port often not); both signalling hosts are the
@@ -202,7 +227,7 @@ def _heuristic(s: StreamLike, calls: Sequence[Call], near: Sequence[int], overla
         host = {"caller": caller, "callee": callee}
         hits = ((s.src_ip == host[sender] and s.src_port in ports[i][sender])
                 + (s.dst_ip == host[receiver] and s.dst_port in ports[i][receiver]))
-        key = (hits, len(hosts), call.outcome == "answered", _time_fit(call, s), overlap(i, s))
+        key = (hits, len(hosts), call.outcome == "answered", axis.time_fit(call, s), overlap(i, s))
         if best is None or key > best[0]:
             best = (key, Binding(call.call_id, direction, "heuristic"))
     return best[1] if best else Binding(None, None, "none")
@@ -216,8 +241,10 @@ def _reverse(direction: str | None) -> str | None:
     return {"caller->callee": "callee->caller", "callee->caller": "caller->callee"}.get(direction or "")
 
 
-def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> MediaVerdict:
-    """The audio verdict of one call from the (stream, binding) pairs bound to it."""
+def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]], clock: ClockSteps = NO_STEPS
+                  ) -> MediaVerdict:
+    """The audio verdict of one call from the (stream, binding) pairs bound to it. clock: where the capture's
+    clock steps; no span is measured across a step (sipdiag.clocksteps)."""
     mine = [(s, b) for s, b in mine if s.clock_rate != VIDEO_CLOCK]  # the audio verdict: video is not sound
     # Public -> private packets were sent where the receiver cannot be reached across a NAT, unless the private
     # address is the call's own signalling host: then the capture was taken on that LAN side (RULES.md §0.2) and
@@ -235,11 +262,11 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> Med
         return MediaVerdict(verdict="not-answered", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
                             detail=f"the call was not answered ({call.outcome})", **base)
-    connected = _connected_ns(call, [s for s, _ in mine])
+    connected = _connected_ns(call, [s for s, _ in mine], clock)
 
     def carries(direction: str, reachable: bool) -> bool:
         return _carries_audio([s for s, b in mine if b.direction == direction
-                               and not (reachable and undeliverable(s))], connected)
+                               and not (reachable and undeliverable(s))], connected, clock)
 
     # A burst one way and nothing at all the other way is one-way audio, as it is with more packets; a few packets
     # both ways are no audio.
@@ -255,7 +282,7 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> Med
     # A direction whose packets all went to an address the receiver cannot be reached at is missing too.
     reach_callee = carries("caller->callee", True)
     reach_caller = carries("callee->caller", True)
-    stopped = _stopped_early(call, [s for s, _ in mine])
+    stopped = _stopped_early(call, [s for s, _ in mine], clock)
     if reach_callee and reach_caller:
         detail = "audio flows both ways"
         if stopped is not None:
@@ -280,9 +307,10 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]]) -> Med
                  f"receiver cannot be reached at from the public side"
     elif sent:
         # A few packets are not audio: say how few against the call, not "hears nothing (24 packets)".
-        span = _span_ns([s for s, b in mine if b.direction == missing])
+        span = _span_ns([s for s, b in mine if b.direction == missing], clock)
         detail = (f"one-way audio: {who} (only {sent} packets {missing}, over {span / 1e9:.1f} s of the "
-                  f"{connected / 1e9:.1f} s the call was connected)")
+                  f"{connected / 1e9:.1f} s the call was connected)" if span is not None and connected is not None
+                  else f"one-way audio: {who} (only {sent} packets {missing})")
     else:
         detail = f"one-way audio: {who} (0 packets {missing})"
     return MediaVerdict(verdict="one-way", missing_direction=missing, unreachable_target=unreachable,
@@ -315,42 +343,54 @@ def negotiated_off(call: Call, direction: str) -> str | None:
     return said
 
 
-def _span_ns(streams: Sequence[StreamLike]) -> int:
-    return max(s.end_ns for s in streams) - min(s.start_ns for s in streams) if streams else 0
+def _span_ns(streams: Sequence[StreamLike], clock: ClockSteps = NO_STEPS) -> int | None:
+    """From the first packet of the streams to their last; None across a clock step."""
+    if not streams:
+        return 0
+    if not clock.sound(min(s.first_frame for s in streams), max(s.last_frame for s in streams)):
+        return None
+    return max(s.end_ns for s in streams) - min(s.start_ns for s in streams)
 
 
-def _connected_ns(call: Call, streams: Sequence[StreamLike]) -> int:
+def _connected_ns(call: Call, streams: Sequence[StreamLike], clock: ClockSteps = NO_STEPS) -> int | None:
     """From the answer (the first 2xx to the INVITE, else the call's start) to the BYE, else to the last message or
-    RTP packet of the call."""
-    answer, end = call.answer_and_bye_ns()
-    answer = call.start_ns if answer is None else answer
-    if end is None:
-        end = max([m.ts_ns for m in call.messages] + [s.end_ns for s in streams] + [answer])
-    return max(end - answer, 0)
+    RTP packet of the call; None across a clock step."""
+    answer, bye = call.answer_and_bye()
+    start = (call.start_at, call.start_ns) if answer is None else (answer.frame, answer.ts_ns)
+    if bye is not None:
+        end = (bye.frame, bye.ts_ns)
+    else:
+        end = max([(m.frame, m.ts_ns) for m in call.messages] + [(s.last_frame, s.end_ns) for s in streams] + [start],
+                  key=lambda e: e[1])
+    if not clock.sound(start[0], end[0]):
+        return None
+    return max(end[1] - start[1], 0)
 
 
-def _carries_audio(streams: Sequence[StreamLike], connected_ns: int) -> bool:
+def _carries_audio(streams: Sequence[StreamLike], connected_ns: int | None, clock: ClockSteps = NO_STEPS) -> bool:
     """Whether one direction's streams carry audio: MIN_AUDIO_PACKETS packets, or fewer that keep coming for most of
     the connected call (silence suppression: VAD and RFC 3389 comfort noise send a few packets a second or less;
-    a short call sends few). A burst at the start of a long call does not."""
+    a short call sends few). A burst at the start of a long call does not; nor do a few packets whose spread cannot
+    be measured (a clock step)."""
     packets = sum(s.packets for s in streams)
     if packets >= MIN_AUDIO_PACKETS:
         return True
-    if packets < MIN_SPARSE_PACKETS or connected_ns <= 0:
+    if packets < MIN_SPARSE_PACKETS or connected_ns is None or connected_ns <= 0:
         return False
-    span = _span_ns(streams)
-    return span >= SPARSE_SPAN_SHARE * connected_ns and span / (packets - 1) <= MEDIA_STOPPED_S * 1e9
+    span = _span_ns(streams, clock)
+    return span is not None and span >= SPARSE_SPAN_SHARE * connected_ns and \
+        span / (packets - 1) <= MEDIA_STOPPED_S * 1e9
 
 
-def _stopped_early(call: Call, streams: Sequence[StreamLike]) -> float | None:
+def _stopped_early(call: Call, streams: Sequence[StreamLike], clock: ClockSteps = NO_STEPS) -> float | None:
     if call.bye_frame is None or not streams:
         return None
-    bye = next((m.ts_ns for m in call.messages if m.frame == call.bye_frame), None)
+    bye = next((m for m in call.messages if m.frame == call.bye_frame), None)
     if bye is None:
         return None
-    last = max(s.end_ns for s in streams)
-    gap = (bye - last) / 1e9
-    return round(gap, 3) if gap >= MEDIA_STOPPED_S else None
+    last = max(streams, key=lambda s: s.end_ns)
+    gap = clock.elapsed_ns(last.last_frame, last.end_ns, bye.frame, bye.ts_ns)
+    return round(gap / 1e9, 3) if gap is not None and gap >= MEDIA_STOPPED_S * 1e9 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,8 +428,9 @@ def stream_quality(s: RtpStreamStats, sdp_ptime_ms: float | None = None) -> EMod
     """The E-model of a stream from what was measured: network loss, the packets a 50 ms jitter buffer would
     discard, the burstiness of the loss (RULES.md §1.3, §1.4), and the packetization in the delay estimate: the
     stream's measured packet time, else `sdp_ptime_ms` (the SDP a=ptime), else the codec's default (G.107 §7.4
-    counts the packetization in the mouth-to-ear delay Ta; a 40 ms stream is not rated as a 20 ms one)."""
-    if not s.codec or s.packets < MIN_AUDIO_PACKETS:
+    counts the packetization in the mouth-to-ear delay Ta; a 40 ms stream is not rated as a 20 ms one). None
+    where the capture's clock steps within the stream: its jitter buffer discards are not known."""
+    if not s.codec or s.packets < MIN_AUDIO_PACKETS or s.clock_stepped:
         return None
     expected = max(s.expected, s.packets, 1)
     # The RTP clock fits the stream when its timestamps advance at the clock's rate against arrival time, the test
@@ -417,9 +458,13 @@ def stream_quality(s: RtpStreamStats, sdp_ptime_ms: float | None = None) -> EMod
                        ptime, clock_ok)
 
 
-def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: int,
-                ) -> tuple[tuple[MediaStream, ...], tuple[CallMedia, ...]]:
-    """Bind every RTP-like stream to its call, rate it, and give each call its verdict and DTMF."""
+def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: int, clock: ClockSteps = NO_STEPS,
+                capture_end_frame: int = 0) -> tuple[tuple[MediaStream, ...], tuple[CallMedia, ...]]:
+    """Bind every RTP-like stream to its call, rate it, and give each call its verdict and DTMF.
+
+    clock, capture_end_frame: where the capture's clock steps and its last frame (sipdiag.clocksteps). A stream the
+    clock steps within keeps no arrival figures (RtpStreamStats.across_clock_step), and streams are bound to calls
+    by frame order instead of time wherever the clock steps at all."""
     # A flow that failed the capture layer's sequence test is still RTP when it was sent to an address and port the
     # SDP of a call announced (RFC 3264) and has MIN_SPARSE_PACKETS packets: a capture that kept only some packets
     # of a stream (5 packets, sequence numbers 300 apart) or a short stream must not read as "no RTP at all".
@@ -428,9 +473,12 @@ def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: i
            if m.address and m.port}
     kept = [k for k, s in enumerate(result.streams)
             if s.rtp_like or (s.packets >= MIN_SPARSE_PACKETS and (s.dst_ip, s.dst_port) in sdp)]
-    stats = [result.streams[k] for k in kept]
-    bindings = bind_streams(stats, calls, capture_end_ns)
-    streams = tuple(MediaStream(s, b, stream_quality(s, sdp.get((s.dst_ip, s.dst_port))), result.series_of(k))
+    stats = [s if clock.sound(s.first_frame, s.last_frame) else s.across_clock_step()
+             for s in (result.streams[k] for k in kept)]
+    axis = Axis(True, capture_end_frame) if clock.stepped else Axis(False, capture_end_ns)
+    bindings = bind_streams(stats, calls, capture_end_ns, axis)
+    streams = tuple(MediaStream(s, b, stream_quality(s, sdp.get((s.dst_ip, s.dst_port))),
+                                None if s.clock_stepped else result.series_of(k))  # per-second bins of arrival time
                     for k, s, b in zip(kept, stats, bindings))
     # DTMF events name their stream by its index in result.streams; find the call that stream was bound to.
     call_of_stream = {k: b.call_id for k, b in zip(kept, bindings)}
@@ -443,7 +491,7 @@ def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: i
     media = []
     for call in calls:
         mine = tuple(by_call.get(call.call_id, ()))
-        verdict = media_verdict(call, [(streams[i].stats, streams[i].binding) for i in mine])
+        verdict = media_verdict(call, [(streams[i].stats, streams[i].binding) for i in mine], clock)
         media.append(CallMedia(call.call_id, mine, verdict, tuple(dtmf_by_call.get(call.call_id, ())),
                                call.info_dtmf))
     return streams, tuple(media)

@@ -106,6 +106,11 @@ class Transaction:
     first_provisional_ts_ns: int | None
     in_dialog: bool  # the request carried a To tag (RFC 3261 §12.2)
     user_agent: str | None = None  # the request's User-Agent (scanners name themselves there)
+    # the frames of ts_ns, final_ts_ns and first_provisional_ts_ns (sipdiag.clocksteps compares two times only
+    # where no clock step lies between their frames)
+    ts_frame: int | None = None
+    final_frame: int | None = None
+    first_provisional_frame: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,13 +214,24 @@ class Call:
     min_se_s: int | None = None
     # Contact URIs of a 3xx final response to the initial INVITE (RFC 3261 §8.1.3.4: where to retry), the first 5
     redirect_contacts: tuple[str, ...] = ()
+    start_frame: int | None = None  # the frame of start_ns (None: first_frame)
+
+    @property
+    def start_at(self) -> int:
+        """The frame of start_ns: where the call's times are measured from (sipdiag.clocksteps)."""
+        return self.first_frame if self.start_frame is None else self.start_frame
 
     def answer_and_bye_ns(self) -> tuple[int | None, int | None]:
         """When the first 2xx to the INVITE and the BYE were seen (None for what the call lacks): the connected
         time (RFC 3261 §13.2.2.4 answer, §15 BYE) that media and leg correlation measure against."""
-        answer = next((m.ts_ns for m in self.messages if m.status_code and 200 <= m.status_code < 300
+        answer, bye = self.answer_and_bye()
+        return (answer.ts_ns if answer else None), (bye.ts_ns if bye else None)
+
+    def answer_and_bye(self) -> tuple[MessageRef | None, MessageRef | None]:
+        """The first 2xx to the INVITE and the BYE (None for what the call lacks), with their frames and times."""
+        answer = next((m for m in self.messages if m.status_code and 200 <= m.status_code < 300
                        and m.cseq_method == "INVITE"), None)
-        bye = next((m.ts_ns for m in self.messages if m.frame == self.bye_frame), None) if self.bye_frame else None
+        bye = next((m for m in self.messages if m.frame == self.bye_frame), None) if self.bye_frame else None
         return answer, bye
 
 

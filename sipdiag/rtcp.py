@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .model import Datagram
@@ -167,14 +168,18 @@ def _voip_metrics(body: bytes, reporter: int) -> list[VoipMetrics]:
 
 
 class RtcpTracker:
-    """Folds RTCP datagrams in capture order; memory is bounded by MAX_PACKETS and SR_HISTORY per sender."""
+    """Folds RTCP datagrams in capture order; memory is bounded by MAX_PACKETS and SR_HISTORY per sender.
 
-    def __init__(self) -> None:
+    sound(a, b): whether no clock step of the capture lies between frames a and b, as far as it has been read
+    (sipdiag.clocksteps); a round-trip time across one is not measured. None: the clock never steps."""
+
+    def __init__(self, sound: Callable[[int, int], bool] | None = None) -> None:
+        self.sound = sound
         self.packets: list[RtcpPacket] = []
         self.dropped = 0
         self.datagrams = 0
         self.trailing = 0
-        self.sr_times: dict[int, deque[tuple[int, int]]] = {}
+        self.sr_times: dict[int, deque[tuple[int, int, int]]] = {}  # SSRC -> (NTP middle 32 bits, ns, frame)
         self.summary: dict[tuple, list] = {}
 
     def add(self, d: Datagram) -> None:
@@ -193,13 +198,13 @@ class RtcpTracker:
             ntp, rtp_ts, packets, octets = struct.unpack_from("!QIII", body, 4)
             fields = {"ntp": ntp, "rtp_timestamp": rtp_ts, "sender_packets": packets, "sender_octets": octets}
             history = self.sr_times.setdefault(ssrc, deque(maxlen=SR_HISTORY))
-            history.append(((ntp >> 16) & 0xFFFFFFFF, d.ts_ns))
+            history.append(((ntp >> 16) & 0xFFFFFFFF, d.ts_ns, d.frame))
             raw_blocks = _blocks(body, 24, count, ssrc)
         elif ptype == RR and ssrc is not None:
             raw_blocks = _blocks(body, 4, count, ssrc)
         elif ptype == XR and ssrc is not None:
             fields = {"voip_metrics": tuple(_voip_metrics(body, ssrc))}
-        blocks = tuple(ReportBlock(*b, self._rtt(d.ts_ns, b[1], b[6], b[7])) for b in raw_blocks)
+        blocks = tuple(ReportBlock(*b, self._rtt(d, b[1], b[6], b[7])) for b in raw_blocks)
         for block in blocks:
             self._summarise(d, block)
         packet = RtcpPacket(d.frame, d.ts_ns, d.src_ip, d.src_port, d.dst_ip, d.dst_port,
@@ -209,12 +214,16 @@ class RtcpTracker:
         else:
             self.dropped += 1
 
-    def _rtt(self, ts_ns: int, source: int, lsr: int, dlsr: int) -> float | None:
+    def _rtt(self, d: Datagram, source: int, lsr: int, dlsr: int) -> float | None:
+        """RFC 3550 §6.4.1: the report's arrival less the SR's it names (LSR) less the reporter's delay (DLSR),
+        both arrivals as this capture saw them."""
         if lsr == 0:
             return None  # no SR received yet (RFC 3550 §6.4.1)
-        for mid32, sr_ns in reversed(self.sr_times.get(source, ())):
+        for mid32, sr_ns, sr_frame in reversed(self.sr_times.get(source, ())):
             if mid32 == lsr:
-                return (ts_ns - sr_ns) / 1e6 - dlsr * 1000 / 65536
+                if self.sound is not None and not self.sound(sr_frame, d.frame):
+                    return None
+                return (d.ts_ns - sr_ns) / 1e6 - dlsr * 1000 / 65536
         return None
 
     def _summarise(self, d: Datagram, b: ReportBlock) -> None:

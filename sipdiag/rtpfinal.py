@@ -88,7 +88,9 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
     with np.errstate(divide="ignore", invalid="ignore"):
         burst = np.where((lost > 0) & (runs > 0), 1 / (runs / unique + runs / np.maximum(lost, 1)), np.nan)
         share = 100 / np.where(expected > 0, expected, np.inf)
-    duration = (c["t_last_ns"] - c["t0_ns"]) / 1e9
+    # Records of interfaces merged a few ms out of order (not a clock step) may put the last packet before the
+    # first: a duration is never negative. Across a real step the figures are dropped (sipdiag.media.build_media).
+    duration = np.maximum(c["t_last_ns"] - c["t0_ns"], 0) / 1e9
     v4 = (c["src_hi"] == 0) & ((c["src_lo"] >> np.uint64(32)) == 0xFFFF)
     wire = c["bytes"] + c["packets"] * np.where(v4, IP_OVERHEAD[4], IP_OVERHEAD[6])
     bitrate = np.where(duration > 0, wire * 8 / np.where(duration > 0, duration, 1) / 1000, 0.0)

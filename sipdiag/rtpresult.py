@@ -43,7 +43,10 @@ class RtpStreamStats(NamedTuple):
     last_frame: int
     start_ns: int
     end_ns: int
-    duration_s: float
+    # The figures measured on arrival times (duration, arrival deltas, jitter, bit rate, jitter buffer, timestamp
+    # against arrival) are None where the capture's clock steps between the stream's first and last packet: see
+    # across_clock_step.
+    duration_s: float | None
     packets: int
     expected: int
     lost: int
@@ -56,24 +59,24 @@ class RtpStreamStats(NamedTuple):
     loss_runs: int  # gaps in the sequence (bursts of consecutive lost packets)
     loss_run_max: int  # the longest one, in packets
     burst_ratio: float | None  # G.107 BurstR = 1/(p+q) of the two-state loss model; None without loss
-    max_delta_ms: float
+    max_delta_ms: float | None
     max_delta_frame: int | None
-    jitter_mean_ms: float
-    jitter_max_ms: float
-    jitter_last_ms: float  # the running J at the last packet (what an RTCP RR would carry)
+    jitter_mean_ms: float | None
+    jitter_max_ms: float | None
+    jitter_last_ms: float | None  # the running J at the last packet (what an RTCP RR would carry)
     markers: int
     payload_type_changes: int  # changes between payload types other than comfort noise
-    timestamp_jumps: int  # timestamp vs arrival discontinuities over 1 s
+    timestamp_jumps: int | None  # timestamp vs arrival discontinuities over 1 s
     wrong_timestamps: int  # timestamps before the first one (Wireshark's "Incorrect timestamp")
     bytes: int  # RTP bytes (UDP payloads)
-    bitrate_kbps: float  # IP level (RTP + UDP 8 + IP 20/40 octets per packet) over the duration
-    late_50ms: int  # packets a fixed 50 ms jitter buffer would discard as late (RULES.md §1.3)
-    late_200ms: int
-    late_adaptive: int
-    effective_loss_pct_50ms: float  # (lost + late) / expected
-    effective_loss_pct_200ms: float
-    effective_loss_pct_adaptive: float
-    jitter_buffer_resyncs: int
+    bitrate_kbps: float | None  # IP level (RTP + UDP 8 + IP 20/40 octets per packet) over the duration
+    late_50ms: int | None  # packets a fixed 50 ms jitter buffer would discard as late (RULES.md §1.3)
+    late_200ms: int | None
+    late_adaptive: int | None
+    effective_loss_pct_50ms: float | None  # (lost + late) / expected
+    effective_loss_pct_200ms: float | None
+    effective_loss_pct_adaptive: float | None
+    jitter_buffer_resyncs: int | None
     previous_ssrc: int | None  # the SSRC this 5-tuple carried before this one (an SSRC change), if any
     rtp_like: bool  # passes the capture layer's sequence test (enough packets, sequence numbers close together)
     # RTP timestamp units from the first packet to the last (mod 2^32): over duration_s it is the sender's
@@ -96,8 +99,9 @@ class RtpStreamStats(NamedTuple):
     def clock_ratio(self) -> float | None:
         """How fast the RTP timestamps advanced against arrival time, in units of the payload's clock: 1.0 when
         they follow it (RFC 3550 §5.1), 2.0 for a sender stamping a 16 kHz clock under an 8 kHz rtpmap. None
-        without a clock or over fewer than CLOCK_MIN_PACKETS packets or CLOCK_MIN_S seconds."""
-        if not self.clock_rate or self.packets < CLOCK_MIN_PACKETS or self.duration_s < CLOCK_MIN_S:
+        without a clock, over fewer than CLOCK_MIN_PACKETS packets or CLOCK_MIN_S seconds, or across a clock step."""
+        if not self.clock_rate or self.packets < CLOCK_MIN_PACKETS or self.duration_s is None or \
+                self.duration_s < CLOCK_MIN_S:
             return None
         return self.timestamp_span / self.duration_s / self.clock_rate
 
@@ -108,12 +112,32 @@ class RtpStreamStats(NamedTuple):
         return ratio is None or abs(ratio - 1) <= CLOCK_DEVIATION
 
     @property
+    def clock_stepped(self) -> bool:
+        """The capture's clock steps within the stream: its arrival figures are None (across_clock_step)."""
+        return self.duration_s is None
+
+    def across_clock_step(self) -> RtpStreamStats:
+        """This stream where the capture's clock steps between its first and last packet: what was measured on
+        arrival times is not a measurement, so it is None (sequence numbers, RTP timestamps, packets, loss and
+        duplicates do not depend on the capture's clock and stay)."""
+        return self._replace(**dict.fromkeys(ARRIVAL_FIGURES))
+
+    @property
     def timestamp_ptime_ms(self) -> float | None:
         """Audio per packet from the timestamps (units per sequence number over the clock: 320 at 8000 Hz is
         40 ms); the packet time only where no talkspurt gaps stretch it (one marker bit at most, RFC 3551 §4.1)."""
         if not self.clock_rate or self.expected < 2 or self.markers > 1:
             return None
         return self.timestamp_span * 1000.0 / self.clock_rate / (self.expected - 1)
+
+
+# RtpStreamStats fields measured on the capture's arrival times (None across a clock step)
+ARRIVAL_FIGURES = (
+    "duration_s", "max_delta_ms", "max_delta_frame", "jitter_mean_ms", "jitter_max_ms", "jitter_last_ms",
+    "timestamp_jumps", "bitrate_kbps", "late_50ms", "late_200ms", "late_adaptive", "effective_loss_pct_50ms",
+    "effective_loss_pct_200ms", "effective_loss_pct_adaptive", "jitter_buffer_resyncs", "clock_drift_ppm",
+    "clock_fit_residual_ms",
+)
 
 
 @dataclass(frozen=True, slots=True)

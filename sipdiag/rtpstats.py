@@ -102,10 +102,11 @@ class RtpStatsEngine:
 
     clocks: where dynamic payload types get their encoding and clock (default: an SdpClocks fed by
     `add_datagram`); guess_events: take 4-octet payloads of an unnamed dynamic type for RFC 4733 events;
-    series/jitter_buffers: collect the per-second series and run the jitter-buffer models."""
+    series/jitter_buffers: collect the per-second series and run the jitter-buffer models; sound: whether no step
+    of the capture's clock lies between two frames (RtcpTracker)."""
 
     def __init__(self, *, clocks: ClockResolver | None = None, guess_events: bool = True, series: bool = True,
-                 jitter_buffers: bool = True) -> None:
+                 jitter_buffers: bool = True, sound: Callable[[int, int], bool] | None = None) -> None:
         self.table = RtpStatsTable()
         self.clocks = clocks if clocks is not None else SdpClocks()
         self.guess_events = guess_events
@@ -113,7 +114,7 @@ class RtpStatsEngine:
         self.series = SeriesStore() if series else None
         self.gaps = GapStore()
         self.dtmf = DtmfTracker()
-        self.rtcp = RtcpTracker()
+        self.rtcp = RtcpTracker(sound)
         self.encodings: dict[tuple[int, int], tuple[int, tuple[str, int] | None]] = {}  # (row, pt) -> (version, enc)
         self.pt_change_log: dict[int, list[tuple[int, int, int]]] = {}
 

@@ -61,6 +61,11 @@ class TxState:
     first_provisional_ts_ns: int | None = None
     ack_frame: int | None = None  # the ACK for a non-2xx final response, same branch (§17.1.1.3)
     user_agent: str | None = None
+    # the frames of ts_ns, final_ts_ns and first_provisional_ts_ns: a time is compared with another only where no
+    # clock step lies between their frames (sipdiag.clocksteps)
+    ts_frame: int | None = None
+    final_frame: int | None = None
+    first_provisional_frame: int | None = None
 
     def freeze(self) -> Transaction:
         return Transaction(
@@ -80,6 +85,9 @@ class TxState:
             first_provisional_ts_ns=self.first_provisional_ts_ns,
             in_dialog=self.in_dialog,
             user_agent=self.user_agent,
+            ts_frame=self.ts_frame,
+            final_frame=self.final_frame,
+            first_provisional_frame=self.first_provisional_frame,
         )
 
 
@@ -156,7 +164,7 @@ class TransactionTable:
             return tx, True
         cseq = msg.cseq
         tx = TxState(method, cseq.number if cseq else None, msg.branch, msg.call_id, msg.frame, msg.ts_ns,
-                     sender(msg), receiver(msg), msg.to_tag is not None)
+                     sender(msg), receiver(msg), msg.to_tag is not None, ts_frame=msg.frame)
         ua = msg.headers.first_values.get("user-agent")
         tx.user_agent = ua[:200] if ua else None
         self.by_key[key] = tx
@@ -170,7 +178,7 @@ class TransactionTable:
             cseq = msg.cseq
             # A response whose request is not in the capture: the transaction still exists, seen from its end.
             tx = TxState(method, cseq.number if cseq else None, msg.branch, msg.call_id, None, msg.ts_ns,
-                         receiver(msg), sender(msg), False)
+                         receiver(msg), sender(msg), False, ts_frame=msg.frame)
             self.by_key[key] = tx
         code = msg.status_code or 0
         rkey = (code, msg.to_tag)
@@ -180,7 +188,7 @@ class TransactionTable:
         tx.responses[rkey] = (msg.frame, msg.ts_ns)
         if is_provisional(code):
             if tx.first_provisional_ts_ns is None and code != 100:
-                tx.first_provisional_ts_ns = msg.ts_ns
+                tx.first_provisional_ts_ns, tx.first_provisional_frame = msg.ts_ns, msg.frame
         elif is_final(code) and tx.final_status is None:
-            tx.final_status, tx.final_ts_ns, tx.final_reason = code, msg.ts_ns, msg.reason
+            tx.final_status, tx.final_ts_ns, tx.final_reason, tx.final_frame = code, msg.ts_ns, msg.reason, msg.frame
         return tx, False

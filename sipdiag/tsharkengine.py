@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .clocksteps import ClockStepLog
 from .errors import CaptureReadError, KeylogError, TsharkFailedError, TsharkMissingError, UsageError
 from .ingest import BATCH, CaptureResult
 from .model import Datagram
@@ -42,7 +43,7 @@ from .parsers.anomalies import AnomalyLog
 from .parsers.capture import MAX_TS_NS, CaptureFile, read_capture
 from .parsers.columns import DSCP_UNKNOWN, RtpColumns
 from .parsers.linktypes import linktype_name
-from .parsers.scan import CaptureInfo
+from .parsers.scan import CaptureInfo, time_steps
 from .rtpstats import RtpStatsEngine
 
 SIGNALLING_FILTER = "sip || rtcp || icmp || icmpv6 || tls.app_data"
@@ -91,7 +92,7 @@ def ingest_tshark(path: str | Path, *, keylog: str | Path | None = None) -> Iter
                    extra=["-j", SIGNALLING_LAYERS])
     _fail_unless_damaged(path, stopped, file)
     datagrams = sorted(signalling.datagrams, key=lambda d: d.frame)
-    engine = RtpStatsEngine()
+    engine = RtpStatsEngine(sound=info_base["clock"].sound)
     media = _Media(engine, datagrams, log)
     stopped = _run(tshark, path, media.add, display_filter=RTP_FILTER, prefs=prefs, extra=["-j", RTP_LAYERS]) \
         or stopped
@@ -168,8 +169,11 @@ def _file_facts(path: str | Path) -> tuple[CaptureFile, dict[str, Any]]:
     file = CaptureFile(name=str(path))
     first = last = None
     total = truncated = 0
+    clock = ClockStepLog()
     for batch in read_capture(path, file):
         if len(batch):
+            # the steps' anomalies are the native walk's to name; here only where they are, for the timings
+            time_steps(batch.ts_ns, batch.first_frame, last, AnomalyLog(keep_per_code=0), clock)
             first = int(batch.ts_ns[0]) if first is None else first
             last = int(batch.ts_ns[-1])
         total += int(batch.origlen.sum())
@@ -177,7 +181,8 @@ def _file_facts(path: str | Path) -> tuple[CaptureFile, dict[str, Any]]:
     return file, dict(file=str(path), format=file.format, compressed=file.compressed,
                       link_types=tuple(dict.fromkeys(linktype_name(i.linktype) for i in file.interfaces)),
                       interfaces=len(file.interfaces), packets=file.packets, first_ts_ns=first, last_ts_ns=last,
-                      bytes=total, truncated_packets=truncated, interface_stats=tuple(file.statistics))
+                      bytes=total, truncated_packets=truncated, interface_stats=tuple(file.statistics),
+                      clock=clock.steps())
 
 
 def _run(tshark: str, path: str | Path, sink, *, display_filter: str, prefs: dict[str, str],

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..model import Datagram
 from .anomalies import AnomalyLog
+from ..clocksteps import ClockStepLog
 from .capture import Interface, InterfaceStats, RecordBatch
 from .columns import Kind, RtpColumns, decode_batch, empty_rtp
 from .linktypes import linktype_name
@@ -39,6 +40,7 @@ class FrameDecoder:
         self.name = name
         self.format = fmt
         self.log = AnomalyLog()
+        self.clock = ClockStepLog()
         self.rich = RichPath(self.log)
         self.kinds: Counter[str] = Counter()
         self.packets = 0
@@ -77,7 +79,7 @@ class FrameDecoder:
         self.truncated += decoded.truncated
         self.bytes += int(batch.origlen.sum())
         self.packets += n
-        time_steps(batch.ts_ns, batch.first_frame, self.last_ts_ns, self.log)
+        time_steps(batch.ts_ns, batch.first_frame, self.last_ts_ns, self.log, self.clock)
         if self.first_ts_ns is None:
             self.first_ts_ns = int(batch.ts_ns[0])
         self.last_ts_ns = int(batch.ts_ns[-1])
@@ -111,6 +113,7 @@ class FrameDecoder:
             rich=dict(self.rich.counts),
             interface_stats=tuple(self.statistics),
             anomalies=self.log.anomalies(),
+            clock=self.clock.steps(),
         )
 
 

@@ -20,6 +20,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..clocksteps import ClockStepLog, ClockSteps
 from ..model import Anomaly, Datagram
 from .anomalies import AnomalyLog
 from .capture import CaptureFile, InterfaceStats, RecordBatch, read_capture
@@ -46,11 +47,15 @@ class CaptureInfo:
     rich: dict[str, int]  # what the rich path saw (tcp, icmp, gre, hep, ip-fragment, ...)
     interface_stats: tuple[InterfaceStats, ...]
     anomalies: tuple[Anomaly, ...]
+    clock: ClockSteps = ClockSteps()  # where the record times step (sipdiag.clocksteps)
 
     @property
-    def duration_s(self) -> float:
+    def duration_s(self) -> float | None:
+        """From the first record to the last; None when the clock steps in between (not a measurement)."""
         if self.first_ts_ns is None or self.last_ts_ns is None:
             return 0.0
+        if self.clock.stepped:
+            return None
         return (self.last_ts_ns - self.first_ts_ns) / 1e9
 
 
@@ -61,9 +66,11 @@ class CaptureScan:
     path: str | Path
     info: CaptureInfo | None = None
     _log: AnomalyLog = field(default_factory=AnomalyLog)
+    _clock: ClockStepLog = field(default_factory=ClockStepLog)
 
     def __iter__(self) -> Iterator[Datagram | RtpColumns]:
         self._log = AnomalyLog()  # a second pass starts afresh instead of doubling the anomalies
+        clock = self._clock = ClockStepLog()
         file = CaptureFile(name=str(self.path))
         rich = RichPath(self._log)
         kinds: Counter[str] = Counter()
@@ -79,7 +86,7 @@ class CaptureScan:
             truncated += decoded.truncated
             total_bytes += int(batch.origlen.sum())
             if len(batch):
-                time_steps(batch.ts_ns, batch.first_frame, last, self._log)
+                time_steps(batch.ts_ns, batch.first_frame, last, self._log, clock)
                 first = int(batch.ts_ns[0]) if first is None else first
                 last = int(batch.ts_ns[-1])
             yield from batch_datagrams(batch, decoded, file.interfaces, rich)
@@ -108,7 +115,12 @@ class CaptureScan:
             rich=dict(rich.counts),
             interface_stats=tuple(file.statistics),
             anomalies=self._log.anomalies(),
+            clock=clock.steps(),
         )
+
+    def sound(self, a: int, b: int) -> bool:
+        """No clock step between frames a and b, as far as the scan has read (sipdiag.clocksteps)."""
+        return self._clock.sound(a, b)
 
     def add_anomaly(self, code: str, frame: int | None, detail: str) -> None:
         """Later stages (the SIP parser) report into the same bounded log while the scan runs."""
@@ -123,13 +135,17 @@ TIME_BACK_NS = 1_000_000_000
 TIME_JUMP_NS = 86_400 * 1_000_000_000
 
 
-def time_steps(ts_ns: np.ndarray, first_frame: int, before: int | None, log: AnomalyLog) -> None:
+def time_steps(ts_ns: np.ndarray, first_frame: int, before: int | None, log: AnomalyLog,
+               clock: ClockStepLog | None = None) -> None:
     """Name the backward steps and forward jumps of one batch's record times (record i is frame first_frame + i;
-    `before`: the previous batch's last time), as capture.time-backwards and capture.time-jump."""
+    `before`: the previous batch's last time), as capture.time-backwards and capture.time-jump, and give `clock`
+    every step's frame (the log keeps only the first few of each)."""
     steps = np.diff(ts_ns, prepend=ts_ns[:1] if before is None else np.array([before], dtype=ts_ns.dtype))
     for code, where, word in (("capture.time-backwards", np.flatnonzero(steps < -TIME_BACK_NS), "back"),
                               ("capture.time-jump", np.flatnonzero(steps > TIME_JUMP_NS), "forward")):
         if len(where):
+            if clock is not None:
+                clock.add(where + first_frame)
             details = [(first_frame + int(i), f"the record time goes {word} {_span(abs(int(steps[i])))} from the "
                         "record before it: durations across it are not real") for i in where[:log.keep]]
             log.add_first(code, details, len(where))

@@ -75,10 +75,10 @@ def calls_table(calls: Sequence[Call], shown: int | None = None) -> Table:
             terminal_text(c.callee),
             start(c.start_ns),
             _styled(c.outcome, OUTCOME_STYLES),
-            _number(c.final_status),
-            _number(c.setup_ms, "{:.0f}"),
-            _number(c.answer_ms, "{:.0f}"),
-            _number(c.duration_s, "{:.1f}"),
+            number_text(c.final_status),
+            number_text(c.setup_ms, "{:.0f}"),
+            number_text(c.answer_ms, "{:.0f}"),
+            number_text(c.duration_s, "{:.1f}"),
             terminal_text(c.transport),
             _user_agent(c.user_agents),
         )
@@ -105,11 +105,11 @@ def registrations_table(registrations: Sequence[Registration]) -> Table:
             terminal_text(r.contact),
             terminal_text(r.source),
             _styled(r.outcome, REGISTRATION_STYLES) + ("\n(de-registration)" if r.deregistration else ""),
-            _number(r.final_status),
+            number_text(r.final_status),
             str(r.attempts),
             str(r.challenges),
-            _number(r.expires_s),
-            _number(r.refresh_interval_s, "{:.0f}"),
+            number_text(r.expires_s),
+            number_text(r.refresh_interval_s, "{:.0f}"),
         )
     return table
 
@@ -130,8 +130,9 @@ def call_details(call: Call) -> RenderableType:
     final = (f", final {call.final_status}" if call.final_status is not None else "") + (
         f" {terminal_text(call.final_reason)}" if call.final_reason else "")
     facts.add_row("Outcome", _styled(call.outcome, OUTCOME_STYLES) + final)
-    facts.add_row("Timings", f"setup {_number(call.setup_ms, '{:.0f}')} ms, answer {_number(call.answer_ms, '{:.0f}')}"
-                             f" ms, duration {_number(call.duration_s, '{:.1f}')} s")
+    facts.add_row("Timings", f"setup {number_text(call.setup_ms, '{:.0f}')} ms, answer "
+                             f"{number_text(call.answer_ms, '{:.0f}')} ms, "
+                             f"duration {number_text(call.duration_s, '{:.1f}')} s")
     facts.add_row("Ended", _ending(call))
     if call.user_agents:
         facts.add_row("User agents", "\n".join(terminal_text(ua) for ua in call.user_agents))
@@ -161,7 +162,8 @@ def _styled(value: str, styles: dict[str, str]) -> str:
     return f"[{style}]{text}[/{style}]" if style else text
 
 
-def _number(value: float | None, fmt: str = "{}") -> str:
+def number_text(value: float | None, fmt: str = "{}") -> str:
+    """A figure for a table: "-" where there is none (not measured: no answer, a clock step across it)."""
     return "-" if value is None else fmt.format(value)
 
 
@@ -237,7 +239,7 @@ def _negotiations_table(negotiations: tuple[Negotiation, ...]) -> Table:
             terminal_text(n.kind) + (" (hold)" if n.hold else ""),
             f"frame {n.offer_frame}, {terminal_text(n.offerer)}",
             f"frame {n.answer_frame}" if n.answer_frame is not None else "none",
-            _number(n.status),
+            number_text(n.status),
             "\n".join(map(_media, n.offer)) or "-",
             "\n".join(map(_media, n.answer)) if n.answer else "-",
         )

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from ..addresses import join_address
 from ..analysis import Analysis
+from ..clocksteps import NO_STEPS, ClockSteps
 from ..model import Call
 
 SCHEMA = "sipdiag.analysis/1"
@@ -51,7 +52,8 @@ def _parts(a: Analysis, call: Call | None, findings: Callable[[], Sequence[Any]]
             "bytes": c.bytes,
             "first_time": iso_time(c.first_ts_ns),
             "last_time": iso_time(c.last_ts_ns),
-            "duration_s": round(c.duration_s, 6),
+            "duration_s": None if c.duration_s is None else round(c.duration_s, 6),
+            "clock_steps": c.clock.count,
             "truncated_packets": c.truncated_packets,
             "sip_messages": a.sip.messages,
             "rtp_packets": a.rtp_packets,
@@ -73,8 +75,8 @@ def _parts(a: Analysis, call: Call | None, findings: Callable[[], Sequence[Any]]
             "encapsulations": a.sip.encapsulations,
         },
         "calls": lambda: (call_record(x, a) for x in (a.calls if call is None else (call,))),
-        "registrations": lambda: (registration_record(r) for r in a.registrations),
-        "transactions": lambda: (transaction_record(t) for t in a.transactions),
+        "registrations": lambda: (registration_record(r, c.clock) for r in a.registrations),
+        "transactions": lambda: (transaction_record(t, c.clock) for t in a.transactions),
         "streams": lambda: (stream_record(m) for m in a.streams),
         "rtcp": [
             {"src": join_address(r.src_ip, r.src_port), "dst": join_address(r.dst_ip, r.dst_port),
@@ -96,8 +98,10 @@ def _parts(a: Analysis, call: Call | None, findings: Callable[[], Sequence[Any]]
     }
 
 
-def _ms(ns_from: int, ns_to: int | None) -> float | None:
-    return None if ns_to is None else round((ns_to - ns_from) / 1e6, 3)
+def _ms(clock: ClockSteps, frame_from: int | None, ns_from: int, frame_to: int, ns_to: int) -> float | None:
+    """ms from one record to another; None across a clock step (sipdiag.clocksteps)."""
+    span = clock.elapsed_ns(frame_from, ns_from, frame_to, ns_to)
+    return None if span is None else round(span / 1e6, 3)
 
 
 def sdp_media_record(m) -> dict[str, Any]:
@@ -106,12 +110,13 @@ def sdp_media_record(m) -> dict[str, Any]:
             "ptime_ms": m.ptime_ms, "rtcp_mux": m.rtcp_mux, "srtp": m.srtp, "telephone_event": m.telephone_event}
 
 
-def transaction_record(t) -> dict[str, Any]:
+def transaction_record(t, clock: ClockSteps = NO_STEPS) -> dict[str, Any]:
     return {
         "method": t.method, "call_id": t.call_id, "cseq": t.cseq, "branch": t.branch,
         "request_frame": t.request_frame, "time": iso_time(t.ts_ns), "src": t.src, "dst": t.dst,
         "request_retransmissions": t.request_retransmissions,
-        "responses": [{"status": code, "frame": frame, "after_ms": _ms(t.ts_ns, ts)} for code, frame, ts in t.responses],
+        "responses": [{"status": code, "frame": frame, "after_ms": _ms(clock, t.ts_frame, t.ts_ns, frame, ts)}
+                      for code, frame, ts in t.responses],
         "response_retransmissions": t.response_retransmissions, "final_status": t.final_status,
     }
 
@@ -181,6 +186,7 @@ def media_record(a: Analysis, call) -> dict[str, Any] | None:
 
 def call_record(c, a: Analysis | None = None) -> dict[str, Any]:
     media = a.media_of(c) if a is not None else None
+    clock = a.capture.clock if a is not None else NO_STEPS
     return {
         "call_id": c.call_id,
         "caller": c.caller,
@@ -217,7 +223,7 @@ def call_record(c, a: Analysis | None = None) -> dict[str, Any]:
             for n in c.negotiations
         ],
         "messages": [
-            {"frame": m.frame, "after_ms": _ms(c.start_ns, m.ts_ns),
+            {"frame": m.frame, "after_ms": _ms(clock, c.start_at, c.start_ns, m.frame, m.ts_ns),
              "src": join_address(m.src_ip, m.src_port), "dst": join_address(m.dst_ip, m.dst_port),
              "transport": m.transport,
              "method": m.method, "status": m.status_code, "reason": m.reason, "cseq": m.cseq,
@@ -230,7 +236,7 @@ def call_record(c, a: Analysis | None = None) -> dict[str, Any]:
     }
 
 
-def registration_record(r) -> dict[str, Any]:
+def registration_record(r, clock: ClockSteps = NO_STEPS) -> dict[str, Any]:
     return {
         "aor": r.aor,
         "contact": r.contact,
@@ -249,7 +255,7 @@ def registration_record(r) -> dict[str, Any]:
         "start": iso_time(r.start_ns),
         "first_frame": r.first_frame,
         "last_frame": r.last_frame,
-        "transactions": [transaction_record(t) for t in r.transactions],
+        "transactions": [transaction_record(t, clock) for t in r.transactions],
     }
 
 

@@ -13,6 +13,7 @@ from ..addresses import join_address
 from ..analysis import Analysis
 from ..media import MediaStream
 from ..model import Call
+from .calltables import number_text
 from .safe import printable, terminal_text as t
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -48,8 +49,8 @@ def streams_table(a: Analysis) -> Table:
         table.add_row(
             t(join_address(s.src_ip, s.src_port)), t(join_address(s.dst_ip, s.dst_port)), f"0x{s.ssrc:08X}",
             t(s.codec or str(s.payload_type)),
-            str(s.packets), f"[red]{lost}[/]" if s.lost > 0 else lost, f"{s.max_delta_ms:.3f}",
-            f"{s.jitter_max_ms:.3f}", f"{s.jitter_mean_ms:.3f}",
+            str(s.packets), f"[red]{lost}[/]" if s.lost > 0 else lost, number_text(s.max_delta_ms, "{:.3f}"),
+            number_text(s.jitter_max_ms, "{:.3f}"), number_text(s.jitter_mean_ms, "{:.3f}"),
             "-" if q is None else f"{q.mos:.2f}{'*' if q.estimate else ''}",
             f"#{call_no[m.call_id]}" if m.call_id in call_no else "-", m.binding.bound_by,
         )
@@ -68,7 +69,9 @@ def call_media(a: Analysis, call: Call) -> RenderableType | None:
         m = a.streams[i]
         s, q = m.stats, m.quality
         head = (f"  {m.binding.direction or '?'} ({m.binding.bound_by}): {stream_label(m)}, {s.codec or s.payload_type}, "
-                f"{s.packets} packets, lost {s.lost} ({s.loss_pct:.1f}%), jitter max {s.jitter_max_ms:.1f} ms")
+                f"{s.packets} packets, lost {s.lost} ({s.loss_pct:.1f}%), jitter max "
+                + (f"{s.jitter_max_ms:.1f} ms" if s.jitter_max_ms is not None else "unknown (the capture's clock "
+                                                                                   "steps within the stream)"))
         if q is not None:
             head += f", MOS {q.mos:.2f}" + (" (estimate)" if q.estimate else "")
         parts.append(Text(printable(head)))

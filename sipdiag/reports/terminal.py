@@ -138,7 +138,8 @@ def _summary(console: Console, a: Analysis) -> None:
     summary.add_row("Packets", f"{c.packets} ({c.truncated_packets} cut by the snap length)" if c.truncated_packets
                     else str(c.packets))
     summary.add_row("Time", f"{iso_time(c.first_ts_ns) or '-'} .. {iso_time(c.last_ts_ns) or '-'} "
-                            f"({c.duration_s:.3f} s)")
+                            + (f"({c.duration_s:.3f} s)" if c.duration_s is not None else
+                               f"(duration unknown: the clock steps {c.clock.count} time(s), see the anomalies)"))
     summary.add_row("SIP", f"{a.sip.messages} messages over {_counts(a.sip.transports)}"
                     + (f"; carried in {_counts(a.sip.encapsulations)}" if set(a.sip.encapsulations) - {"none"} else ""))
     summary.add_row("RTP", f"{a.rtp_packets} packets in {len(a.streams)} streams; RTCP {a.rtcp_packets} packets")
