@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .parsers.scan import TIME_JUMP_NS
+
 TOLERANCE_NS = 20_000_000  # gaps within ±20 ms of each other count as simultaneous
 HICCUP_MIN_STREAMS = 3
 HICCUP_SHARE = 0.8
@@ -47,7 +49,10 @@ def _counts(starts: np.ndarray, ends: np.ndarray, points: np.ndarray) -> np.ndar
 
 def find_hiccups(gap_start: np.ndarray, gap_end: np.ndarray, active_start: np.ndarray,
                  active_end: np.ndarray) -> tuple[CaptureHiccup, ...]:
-    """Stretches where most active streams are in a gap together (all times in ns)."""
+    """Stretches where most active streams are in a gap together (all times in ns). A "gap" longer than a day is
+    the capture's clock jumping forward (capture.time-jump: every stream then shows it at once), not a pause."""
+    real = gap_end - gap_start <= TIME_JUMP_NS
+    gap_start, gap_end = gap_start[real], gap_end[real]
     if len(gap_start) < HICCUP_MIN_STREAMS:
         return ()
     lo, hi = gap_start - TOLERANCE_NS, gap_end + TOLERANCE_NS

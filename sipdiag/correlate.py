@@ -102,7 +102,7 @@ class Correlator:
         calls = link_legs([c.build(capture_end_ns, clock, capture_end_frame) if clock.stepped or not c.built
                            else c.built for c in self.calls.values()],
                           {c.call_id: c.correlation_headers for c in self.calls.values()})
-        registrations = tuple(r.build() for r in self.registrations.values())
+        registrations = tuple(r.build(clock) for r in self.registrations.values())
         other = tuple(t.freeze() for t in self.other.values())
         return Correlation(tuple(sorted(calls, key=lambda c: c.first_frame)),
                            tuple(sorted(registrations, key=lambda r: r.first_frame)), other)

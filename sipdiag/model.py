@@ -273,6 +273,11 @@ class RegisterExchange:
     returned_contacts: tuple[str, ...] = ()  # Contact URIs listed by a 2xx (the first 20)
 
     @property
+    def ts_frame(self) -> int | None:
+        """The frame of ts_ns: the request's, else (only the response captured) the response's."""
+        return self.frame if self.frame is not None else self.response_frame
+
+    @property
     def removes(self) -> bool:
         """A de-registration whose request is in the capture (see asks_removal)."""
         return self.frame is not None and asks_removal(self.requested_expires_s, self.contact)

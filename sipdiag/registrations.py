@@ -6,6 +6,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from .addresses import join_hostport
+from .clocksteps import NO_STEPS, ClockSteps
 from .model import DigestInfo, RegisterExchange, Registration, asks_removal
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import DigestChallenge, parse_contact, parse_delta_seconds, parse_digest, parse_via
@@ -178,7 +179,8 @@ class RegistrationBuilder:
                 ex.min_expires = parse_delta_seconds(msg.headers.get("min-expires"))
         self.user_agent = self.user_agent or None
 
-    def build(self) -> Registration:
+    def build(self, clock: ClockSteps = NO_STEPS) -> Registration:
+        """clock: where the capture's clock steps; no refresh interval is measured across a step."""
         txs = self.transactions
         challenges = sum(1 for t in txs for (code, _tag) in t.responses if is_auth_challenge(code))
         answered = [t for t in txs if t.final_status is not None]
@@ -193,7 +195,8 @@ class RegistrationBuilder:
         # A de-registration (expires 0, RFC 3261 §10.2.2) removes the binding: it is not a refresh (§10.2.4), so
         # the refresh interval is read between accepted REGISTERs that add or refresh it.
         refreshes = [t for t in successes if not self._removes(t)]
-        gaps = [(b.ts_ns - a.ts_ns) / 1e9 for a, b in zip(refreshes, refreshes[1:])]
+        gaps = [ns / 1e9 for a, b in zip(refreshes, refreshes[1:])
+                if (ns := clock.elapsed_ns(a.ts_frame, a.ts_ns, b.ts_frame, b.ts_ns)) is not None]
         return Registration(
             aor=self.aor,
             contact=self.contact,

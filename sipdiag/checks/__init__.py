@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..clocksteps import ClockSteps
     from .deviceinfo import DeviceIndex
 
 CATEGORIES = ("nat", "router", "codec", "registration", "signaling", "media", "security")
@@ -246,6 +247,23 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
     )
 
 
+# What evidence says of a figure that was not measured: a span across a step of the capture's clock
+# (sipdiag.clocksteps); the text shows it as a template shows a value the rule did not give.
+UNKNOWN = "?"
+
+
+def seconds(clock: ClockSteps, a_frame: int | None, a_ns: int, b_frame: int | None, b_ns: int,
+            digits: int = 1) -> float | str:
+    """Seconds from record a to record b, rounded; UNKNOWN where the capture's clock steps between them."""
+    ns = clock.elapsed_ns(a_frame, a_ns, b_frame, b_ns)
+    return UNKNOWN if ns is None else round(ns / 1e9, digits)
+
+
+def span_s(clock: ClockSteps, a: Any, b: Any, digits: int = 1) -> float | str:
+    """seconds() from record a to record b, each with `frame` and `ts_ns` (a MessageRef)."""
+    return seconds(clock, a.frame, a.ts_ns, b.frame, b.ts_ns, digits)
+
+
 class _Values(dict):
     def __missing__(self, key: str) -> str:
         return "?"
@@ -289,5 +307,5 @@ def fails(findings: Iterable[Finding], fail_on: str) -> bool:
     return fail_on != "never" and top is not None and top >= Severity.parse(fail_on)
 
 
-__all__ = ["CATEGORIES", "FAIL_ON_LEVELS", "OWNERS", "Finding", "Hit", "Rule", "Severity", "all_rules", "check",
-           "fails", "run_checks", "selected", "worst"]
+__all__ = ["CATEGORIES", "FAIL_ON_LEVELS", "OWNERS", "UNKNOWN", "Finding", "Hit", "Rule", "Severity", "all_rules",
+           "check", "fails", "run_checks", "seconds", "selected", "span_s", "worst"]

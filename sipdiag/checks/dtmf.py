@@ -14,6 +14,7 @@ from .rtpformat import event_payload_types, events_by_stream, receiver_sdp
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..clocksteps import ClockSteps
     from ..model import Call, MediaDescription
 
 END_REPEATS = 2  # RFC 4733 §2.5.1.4: the final packet is sent three times (two repeats)
@@ -108,7 +109,7 @@ def rfc4733_problem(analysis: Analysis) -> Iterator[Hit]:
             if not mine:
                 continue
             frames.append(mine[0].start_frame)
-            problems.extend(_stream_problems(call, stream, mine))
+            problems.extend(_stream_problems(call, stream, mine, analysis.capture.clock))
         if media is not None and media.dtmf and call.info_dtmf:
             problems.append(("d", Severity.MINOR,
                              f"{len(media.dtmf)} RFC 4733 event(s) and {len(call.info_dtmf)} SIP INFO digit(s) "
@@ -124,7 +125,8 @@ def rfc4733_problem(analysis: Analysis) -> Iterator[Hit]:
         }, severity=max(p[1] for p in problems))
 
 
-def _stream_problems(call: Call, stream, mine) -> list[tuple[str, Severity, str, str]]:
+def _stream_problems(call: Call, stream, mine, clock: ClockSteps) -> list[tuple[str, Severity, str, str]]:
+    """clock: where the capture's clock steps; event times are not compared across a step."""
     out: list[tuple[str, Severity, str, str]] = []
     st = stream.stats
     used = event_payload_types(stream, mine)
@@ -140,10 +142,11 @@ def _stream_problems(call: Call, stream, mine) -> list[tuple[str, Severity, str,
                     f"{len(mine)} событий от {sender} с типом нагрузки {pts}, получатель согласовал "
                     f"для telephone-event {want} (первое в кадре {mine[0].start_frame})"))
     keys = [e for e in mine if e.event <= FLASH]  # DTMF and flash; fax/modem tones (RFC 4734) behave otherwise
-    no_end = [e for e in keys if not e.end_seen and st.end_ns - e.start_ns > OPEN_AT_END_NS]
+    no_end = [e for e in keys if not e.end_seen and clock.sound(e.start_frame, st.last_frame)
+              and st.end_ns - e.start_ns > OPEN_AT_END_NS]
     single = [e for e in keys if e.end_seen and e.end_retransmits < END_REPEATS]
-    overlap = [b for a, b in zip(mine, mine[1:])
-               if b.start_ns + OVERLAP_SLACK_NS < a.start_ns + int(a.duration_ms * 1e6)]
+    overlap = [b for a, b in zip(mine, mine[1:]) if clock.sound(a.start_frame, b.start_frame)
+               and b.start_ns + OVERLAP_SLACK_NS < a.start_ns + int(a.duration_ms * 1e6)]
     if no_end:
         loss = f" (the stream lost {st.lost} packets)" if st.lost else ""
         out.append(("c", Severity.MINOR,

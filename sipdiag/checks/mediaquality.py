@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..codecs import VIDEO_CLOCK, codec_info
 from ..quality import DEVICE_DELAY_MS
-from . import Hit, Severity, check
+from . import UNKNOWN, Hit, Severity, check
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -26,9 +26,10 @@ IMPLAUSIBLE_JITTER_MS = 1000.0
 
 
 def interval_ms(m: MediaStream) -> float:
-    """The stream's packet interval from its sequence span and duration (ptime, or the DTX-free average)."""
+    """The stream's packet interval from its sequence span and duration (ptime, or the DTX-free average); the
+    default where the duration is not known (a clock step within the stream)."""
     s = m.stats
-    if s.expected > 1 and s.duration_s > 0:
+    if s.expected > 1 and s.duration_s:
         return round(s.duration_s * 1000 / (s.expected - 1), 1)
     return DEFAULT_INTERVAL_MS
 
@@ -109,8 +110,9 @@ def burst_loss(analysis: Analysis) -> Iterator[Hit]:
         run_gap = s.loss_run_max * step
         bursty = burst >= 2 and s.loss_pct >= loss_minor and s.expected >= MIN_PACKETS_TO_GRADE
         # An arrival gap with nothing lost and nothing late is a sender that paused: silence suppression whose
-        # sender sets no marker bit (RFC 3551 §4.1 asks for one), not the network.
-        gap = s.max_delta_ms >= gap_limit and (s.lost > 0 or s.late_50ms > 0)
+        # sender sets no marker bit (RFC 3551 §4.1 asks for one), not the network. Across a clock step the arrival
+        # gaps are not known (None).
+        gap = s.max_delta_ms is not None and s.max_delta_ms >= gap_limit and (s.lost > 0 or (s.late_50ms or 0) > 0)
         if s.loss_run_max < run_limit and not bursty and not gap:
             continue
         longest = round(max(run_gap + step if s.loss_run_max else 0.0, s.max_delta_ms if gap else 0.0))
@@ -132,7 +134,8 @@ def burst_loss(analysis: Analysis) -> Iterator[Hit]:
             "call_id": m.call_id, "stream": m.label, "direction": m.binding.direction,
             "loss_run_max": s.loss_run_max, "interval_ms": step, "longest_gap_ms": longest,
             "burst_ratio": round(burst, 2), "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs,
-            "max_delta_ms": round(s.max_delta_ms, 1), "max_delta_frame": s.max_delta_frame,
+            "max_delta_ms": UNKNOWN if s.max_delta_ms is None else round(s.max_delta_ms, 1),
+            "max_delta_frame": s.max_delta_frame,
             "summary_en": "; ".join(parts_en), "summary_ru": "; ".join(parts_ru),
             "capture_en": " The capture itself paused while this stream ran (a capture hiccup): part of the loss "
                           "may be the capture's." if hiccup else "",
@@ -195,6 +198,8 @@ def high_jitter(analysis: Analysis) -> Iterator[Hit]:
         s = m.stats
         if not s.clock_rate or abs(s.clock_drift_ppm or 0) >= WRONG_CLOCK_PPM:
             continue  # without the right clock the jitter is meaningless (codec.timestamp-clock-mismatch)
+        if s.clock_stepped:
+            continue  # the capture's clock steps within the stream: no jitter was measured
         judged += 1
         # a timestamp discontinuity throws the buffer model off for the rest of the stream (sequence-anomalies
         # reports it): its discards are not the network's
@@ -311,8 +316,8 @@ def high_delay(analysis: Analysis) -> Iterator[Hit]:
         worst = None
         for m in streams:
             codec = codec_info(m.stats.codec) if m.stats.codec else None
-            if codec is None:
-                continue
+            if codec is None or m.stats.clock_stepped:
+                continue  # no jitter buffer to estimate without the stream's jitter
             parts = {"network_ms": rtt / 2, "jitter_buffer_ms": max(2 * m.stats.jitter_mean_ms, 20.0),
                      "packetization_ms": interval_ms(m), "codec_ms": codec.algorithmic_delay_ms,
                      "devices_ms": DEVICE_DELAY_MS}

@@ -16,6 +16,7 @@ from .settings import setting
 if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..model import Call, Transaction
+    from ..parsers.scan import CaptureInfo
 
 NS = 10**9
 # RFC 3261 §17.1.1.2 / §17.1.2.2: a client transaction gives up 64*T1 = 32 s after its request.
@@ -44,12 +45,23 @@ def _bye_ns(call: Call) -> int | None:
     return next((m.ts_ns for m in call.messages if m.frame == call.bye_frame), None)
 
 
-def _failed(t: Transaction, capture_end_ns: int) -> bool:
+def _failed(t: Transaction, capture: CaptureInfo, capture_end_ns: int | None = None) -> bool:
     """Failed or given up: a final status of 3xx-6xx other than an auth challenge (the UA retries with
-    credentials), or no final response although the request was retransmitted or its timeout has passed."""
+    credentials), or no final response although the request was retransmitted or its timeout has passed before
+    the end of the capture (capture_end_ns: its last record's time, unless given; unknown across a clock step)."""
     if t.final_status is not None:
         return t.final_status >= 300 and t.final_status not in (401, 407)
-    return t.request_retransmissions >= 2 or (capture_end_ns - t.ts_ns) / NS >= TRANSACTION_TIMEOUT_S
+    end = (capture.last_ts_ns or 0) if capture_end_ns is None else capture_end_ns
+    waited = capture.clock.elapsed_ns(t.ts_frame, t.ts_ns, capture.packets, end)
+    return t.request_retransmissions >= 2 or (waited is not None and waited / NS >= TRANSACTION_TIMEOUT_S)
+
+
+def _sound(analysis: Analysis, *frames: int | None) -> bool:
+    """No step of the capture's clock between the first and the last of `frames` (sipdiag.clocksteps): the times
+    of the records between can be compared."""
+    known = [f for f in frames if f is not None]
+    return not analysis.capture.clock.stepped or (len(known) == len(frames) and
+                                                  analysis.capture.clock.sound(min(known), max(known)))
 
 
 def _shown_at(t: Transaction) -> int:
@@ -128,11 +140,14 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
         answer, bye = _answer_ns(call), _bye_ns(call)
         if call.outcome != "answered" or not se or answer is None or bye is None:
             continue
+        if not _sound(analysis, call.start_at, call.bye_frame):
+            continue  # when the BYE came is not known: the clock steps in the call
         refreshes = [t for t in call.transactions if t.in_dialog and t.method in REFRESH_METHODS
                      and answer < t.ts_ns < bye]
         ok = [t for t in refreshes if t.final_status is not None and is_success(t.final_status)]
         last_ok = max((t.final_ts_ns or t.ts_ns for t in ok), default=answer)
-        failed = [t for t in refreshes if t.ts_ns >= last_ok and _failed(t, analysis.capture.last_ts_ns or bye)]
+        failed = [t for t in refreshes if t.ts_ns >= last_ok and _failed(t, analysis.capture,
+                                                                          analysis.capture.last_ts_ns or bye)]
         since = (bye - last_ok) / NS
         give_up = se - min(32.0, se / 3)
         frames: tuple[int, ...]
@@ -232,11 +247,10 @@ def in_dialog_request_misrouted(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3261 §12.2.1.1, §16.6, §20.30; RFC 3581 (rport); RFC 5626
     """
-    capture_end = analysis.capture.last_ts_ns or 0
     for call in analysis.calls:
         failed = [t for t in call.transactions if t.in_dialog and t.method not in ("ACK", "CANCEL")
                   and t.request_frame is not None and (t.final_status in (408, 481) or (
-                      t.final_status is None and _failed(t, capture_end)))]
+                      t.final_status is None and _failed(t, analysis.capture)))]
         if failed:
             ports: dict[str, set[int]] = {}  # host -> ports its SIP came from (UDP): where it is reachable
             transport = {}
@@ -319,7 +333,6 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3261 §14, §14.1, §21.4.27; RFC 3264 §8, §8.4; RFC 3311 (UPDATE)
     """
-    capture_end = analysis.capture.last_ts_ns or 0
     for call in analysis.calls:
         mid = sorted((t for t in call.transactions if t.in_dialog and t.method in REFRESH_METHODS
                       and t.request_frame is not None), key=lambda t: t.ts_ns)
@@ -336,7 +349,7 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
             if t.final_status is not None and is_success(t.final_status):
                 glare = 0
                 continue
-            if failure is None and _failed(t, capture_end):
+            if failure is None and _failed(t, analysis.capture):
                 failure = t
         last = mid[-1]
         if failure is None and last.final_status == 491:
@@ -349,7 +362,9 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
         purpose, purpose_ru = _purpose(n, call, t)
         bye = _bye_ns(call)
         done = t.final_ts_ns or t.ts_ns
-        dropped = bye is not None and 0 <= (bye - done) / NS <= DROP_AFTER_FAILURE_S
+        # across a clock step it is not known whether the BYE followed the failure at once
+        dropped = bye is not None and 0 <= (bye - done) / NS <= DROP_AFTER_FAILURE_S and _sound(
+            analysis, t.final_frame if t.final_ts_ns else t.ts_frame, call.bye_frame)
         if fax and t.final_status in (415, 488, 606):
             severity, lead = Severity.INFO, "fax"
         elif dropped:
@@ -466,6 +481,9 @@ def media_timeout_or_hung(analysis: Analysis) -> Iterator[Hit]:
         if not last:
             continue
         bye = _bye_ns(call)
+        if not _sound(analysis, call.start_at, call.bye_frame or analysis.capture.packets,
+                      *(analysis.streams[i].stats.last_frame for i in media.streams)):
+            continue  # when media stopped, against the answer and the end, is not known: the clock steps
         end = bye if bye is not None else capture_end
         stop = max(last.values())
         case = None

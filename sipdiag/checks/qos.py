@@ -111,8 +111,11 @@ def bufferbloat_suspected(analysis: Analysis) -> Iterator[Hit]:
                 runs[-1].append(s)
             elif runs[-1]:
                 runs.append([])
-        best = max(runs, key=lambda r: r[-1][0] - r[0][0] if r else -1)
-        if len(best) < 2 or (best[-1][0] - best[0][0]) / 1e9 < BLOAT_MIN_S:
+        # how long a run lasted is not known across a step of the capture's clock (sipdiag.clocksteps)
+        clock = analysis.capture.clock
+        best = max(runs, key=lambda r: r[-1][0] - r[0][0] if r and clock.sound(r[0][3], r[-1][3]) else -1)
+        if len(best) < 2 or not clock.sound(best[0][3], best[-1][3]) or \
+                (best[-1][0] - best[0][0]) / 1e9 < BLOAT_MIN_S:
             continue
         if not _ramp(samples, low, peak_i, rise, best):
             continue

@@ -13,6 +13,7 @@ from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..clocksteps import ClockSteps
     from ..model import RegisterExchange
 
 SHORT_EXPIRY_S = 60  # RULES.md reg.interval-too-brief (c): a requested expiry under a minute
@@ -73,7 +74,7 @@ def interval_too_brief(analysis: Analysis) -> Iterator[Hit]:
     """
     for r in analysis.registrations:
         exchanges = [e for e in r.exchanges if _binding(e)]
-        hit = below_min_expires(exchanges) or _lapse(exchanges) or _short(exchanges)
+        hit = below_min_expires(exchanges) or _lapse(exchanges, analysis.capture.clock) or _short(exchanges)
         if hit is None:
             continue
         severity, frames, values = hit
@@ -93,10 +94,12 @@ def below_min_expires(exchanges: list[RegisterExchange]):
     return None
 
 
-def _lapse(exchanges: list[RegisterExchange]):
+def _lapse(exchanges: list[RegisterExchange], clock: ClockSteps):
     for ex, nxt in zip(exchanges, exchanges[1:]):  # in request order: the next REGISTER is the refresh
         if not (_ok(ex) and ex.granted_expires_s and ex.response_ts_ns):
             continue
+        if not clock.sound(ex.response_frame, nxt.ts_frame):
+            continue  # a clock step between: how late the refresh came is not known
         granted = ex.granted_expires_s or 0
         gap_s = (nxt.ts_ns - (ex.response_ts_ns or ex.ts_ns)) / 1e9
         lapse = gap_s - granted
@@ -204,6 +207,7 @@ def contact_binding_mismatch(analysis: Analysis) -> Iterator[Hit]:
             mismatched.append(ex)
             nxt = exchanges[i + 1] if i + 1 < len(exchanges) else None
             if nxt is not None and ex.granted_expires_s and ex.response_ts_ns and \
+                    analysis.capture.clock.sound(ex.response_frame, nxt.ts_frame) and \
                     (nxt.ts_ns - ex.response_ts_ns) / 1e9 < RAPID_SHARE * ex.granted_expires_s:
                 rapid += 1
             if len(mismatched) > len(best):
@@ -278,6 +282,9 @@ def binding_churn(analysis: Analysis) -> Iterator[Hit]:
         for prev, cur in zip(exchanges, exchanges[1:]):
             if cur.via_sent_by != prev.via_sent_by or (cur.cseq or 0) <= (prev.cseq or 0):
                 continue  # a new socket or a restarted phone, not the NAT
+            if not analysis.capture.clock.sound(prev.response_frame if prev.response_ts_ns else prev.ts_frame,
+                                                cur.ts_frame):
+                continue  # how long the binding was idle is not known across a clock step
             idle = (cur.ts_ns - (prev.response_ts_ns or prev.ts_ns)) / 1e9
             if cur.source != prev.source:
                 changes.append((prev, cur, idle))

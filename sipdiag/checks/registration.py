@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import Hit, Severity, check
+from . import Hit, Severity, check, seconds
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -292,9 +292,9 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
         # Timer F (64*T1 = 32 s, RFC 3261 §17.1.2.2) ends the wait for an answer: before it fires, or before the
         # whole Timer E schedule went out (11 sends over UDP in 31.5 s, which a capture cut at the last
         # retransmission still shows), the REGISTER is pending, not lost.
-        waited_ns = end_ns - last.ts_ns
-        if waited_ns < TIMER_F_NS and last.request_retransmissions < TIMER_E_RETRANSMISSIONS:
-            continue
+        waited_ns = analysis.capture.clock.elapsed_ns(last.ts_frame, last.ts_ns, analysis.capture.packets, end_ns)
+        if (waited_ns is None or waited_ns < TIMER_F_NS) and last.request_retransmissions < TIMER_E_RETRANSMISSIONS:
+            continue  # None: how long it waited is not known (a clock step since), only its retransmissions tell
         yield Hit(None, (last.request_frame or r.first_frame,), {
             "aor": r.aor, "source": r.source, "registrar": r.registrar,
             "sends": 1 + last.request_retransmissions, "frame": last.request_frame or r.first_frame})
@@ -328,6 +328,7 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
     n_attempts, window_ns = setting("sip.auth_loop_attempts"), setting("sip.auth_loop_window_s") * 10**9
     quiet_ns = setting("sip.auth_loop_no_success_s") * 10**9
     end_ns = analysis.capture.last_ts_ns or 0
+    clock = analysis.capture.clock  # no span across a step of the capture's clock counts (sipdiag.clocksteps)
     by_key: dict[tuple[str, str], list[RegisterExchange]] = {}
     for r in analysis.registrations:
         if not is_attack(r):
@@ -346,15 +347,20 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
             if not _is_refusal(ex):
                 continue
             run.append(ex)
-            recent = [e for e in run if ex.ts_ns - e.ts_ns <= window_ns]
+            recent = [e for e in run
+                      if (ns := clock.elapsed_ns(e.ts_frame, e.ts_ns, ex.ts_frame, ex.ts_ns)) is not None
+                      and ns <= window_ns]
             if len(recent) >= n_attempts:
                 found = AuthLoop(aor, source, tuple(run), tries, "window")
             elif found is None or found.trigger != "window":
                 found = AuthLoop(aor, source, tuple(run), tries, "no-success") if len(run) >= 2 else None
         if found is None or found.refused[-1].status not in (401, 407):
             continue
-        if found.trigger == "no-success" and end_ns - found.refused[0].ts_ns < quiet_ns:
-            continue  # the capture ends too soon after the first refusal to say nothing was accepted
+        first = found.refused[0]
+        quiet = clock.elapsed_ns(first.ts_frame, first.ts_ns, analysis.capture.packets, end_ns)
+        if found.trigger == "no-success" and (quiet is None or quiet < quiet_ns):
+            continue  # the capture ends too soon after the first refusal to say nothing was accepted (or a clock
+            # step hides how soon)
         loops.append(found)
     return sorted(loops, key=lambda loop: loop.refused[0].ts_ns)
 
@@ -452,7 +458,9 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
         yield Hit(None, frames[:50], {
             "aor": loop.aor, "source": loop.source, "refusals": len(loop.refused), "attempts": loop.attempts,
             "statuses": ", ".join(map(str, statuses)), "status": last.status,
-            "span_s": round(((last.response_ts_ns or last.ts_ns) - first.ts_ns) / 1e9, 1),
+            "span_s": seconds(analysis.capture.clock, first.ts_frame, first.ts_ns,
+                              last.response_frame if last.response_ts_ns else last.ts_frame,
+                              last.response_ts_ns or last.ts_ns),
             "trigger": (f"{len(loop.refused)} refusals within {setting('sip.auth_loop_window_s')} s"
                         if loop.trigger == "window" else
                         f"no success for {setting('sip.auth_loop_no_success_s')} s after the first refusal"),

@@ -180,13 +180,15 @@ def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
     min_gap = setting("nat.recommended_keepalive_s")
     req5 = setting("nat.rfc4787_min_mapping_s")
     by_aor: dict[str, list[tuple[Transaction, int | None]]] = {}
-    bindings: dict[str, list[tuple[int, str, int | None]]] = {}  # address -> (registered at, aor, expires)
+    # address -> (registered at, aor, expires, frame of the 2xx)
+    bindings: dict[str, list[tuple[int, str, int | None, int | None]]] = {}
+    clock = analysis.capture.clock  # no idle time is measured across a step of the capture's clock
     for r in analysis.registrations:
         for tx in r.transactions:
             if tx.request_frame is not None:
                 by_aor.setdefault(r.aor, []).append((tx, r.expires_s))
             if tx.final_status is not None and 200 <= tx.final_status < 300 and tx.final_ts_ns is not None:
-                bindings.setdefault(tx.src, []).append((tx.final_ts_ns, r.aor, r.expires_s))
+                bindings.setdefault(tx.src, []).append((tx.final_ts_ns, r.aor, r.expires_s, tx.final_frame))
     reported: set[str] = set()
     for aor, items in by_aor.items():
         items.sort(key=lambda item: item[0].ts_ns)
@@ -196,9 +198,9 @@ def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
                 continue  # only a binding the registrar accepted can expire in the NAT (not a guesser's probe)
             a_ip, a_port = split_address(a.src)
             b_ip, b_port = split_address(b.src)
-            idle = (b.ts_ns - (a.final_ts_ns or a.ts_ns)) / 1e9
-            if a_ip != b_ip:
+            if a_ip != b_ip or not clock.sound(a.final_frame if a.final_ts_ns else a.ts_frame, b.ts_frame):
                 continue
+            idle = (b.ts_ns - (a.final_ts_ns or a.ts_ns)) / 1e9
             if a_port == b_port:
                 alive = max(alive, idle)
                 continue
@@ -222,7 +224,9 @@ def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
         earlier = [b for b in bindings.get(call.callee_address, ()) if b[0] <= call.start_ns]
         if not earlier:
             continue
-        registered_ns, aor, expires = max(earlier)
+        registered_ns, aor, expires, registered_frame = max(earlier)
+        if not clock.sound(registered_frame, call.start_at):
+            continue
         idle = (call.start_ns - registered_ns) / 1e9
         if idle < min_gap or aor in reported:
             continue

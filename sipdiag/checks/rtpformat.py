@@ -302,12 +302,13 @@ def asymmetric_codec(analysis: Analysis) -> Iterator[Hit]:
             if not codec or codec.upper() in AUXILIARY or stream.binding.direction not in RECEIVER:
                 continue
             best = longest.get(stream.binding.direction)
-            if best is None or stream.stats.duration_s > best.stats.duration_s:
+            if best is None or (stream.stats.duration_s or 0) > (best.stats.duration_s or 0):
                 longest[stream.binding.direction] = stream
         up, down = longest.get("caller->callee"), longest.get("callee->caller")
         if up is None or down is None or up.stats.codec.upper() == down.stats.codec.upper():
             continue
-        if min(up.stats.duration_s, down.stats.duration_s) <= ASYMMETRY_S:
+        # how long each codec was used is not known where the capture's clock steps within the stream (None)
+        if min(up.stats.duration_s or 0, down.stats.duration_s or 0) <= ASYMMETRY_S:
             continue
         yield Hit(call.call_id, (up.stats.first_frame, down.stats.first_frame), {
             "call_id": call.call_id, "codec_to_callee": up.stats.codec, "codec_to_caller": down.stats.codec,

@@ -12,6 +12,7 @@ from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..clocksteps import ClockSteps
     from ..model import Call
 
 NS = 10**9
@@ -102,7 +103,7 @@ def sequence_anomalies(analysis: Analysis) -> Iterator[Hit]:
         before = (s.src_ip, s.src_port, s.dst_ip, s.dst_port, s.previous_ssrc)
         # the same 5-tuple reused by a later call is not an SSRC change inside a call
         if (s.previous_ssrc is not None and call is not None and owner.get(before) == call.call_id
-                and not _new_offer_near(call, s.start_ns)):
+                and not _new_offer_near(call, s.first_frame, s.start_ns, analysis.capture.clock)):
             parts_en.append(f"SSRC changed from 0x{s.previous_ssrc:08x} without a new offer/answer")
             parts_ru.append(f"SSRC сменился с 0x{s.previous_ssrc:08x} без нового offer/answer")
             media = analysis.media_of(call)
@@ -126,9 +127,11 @@ def sequence_anomalies(analysis: Analysis) -> Iterator[Hit]:
         }, severity=severity, confidence=confidence)
 
 
-def _new_offer_near(call: Call, ts_ns: int) -> bool:
+def _new_offer_near(call: Call, frame: int, ts_ns: int, clock: ClockSteps) -> bool:
+    """An offer or answer of the call within SSRC_CHANGE_WINDOW_S of record `frame`; one across a step of the
+    capture's clock may be, and is taken to be (the change is then not blamed on the sender)."""
     times = {m.frame: m.ts_ns for m in call.messages}
-    return any(abs(times.get(f, 0) - ts_ns) <= SSRC_CHANGE_WINDOW_S * NS
+    return any(not clock.sound(f, frame) or abs(times.get(f, 0) - ts_ns) <= SSRC_CHANGE_WINDOW_S * NS
                for n in call.negotiations for f in (n.offer_frame, n.answer_frame) if f)
 
 
@@ -262,7 +265,7 @@ def rtcp_issues(analysis: Analysis) -> Iterator[Hit]:
     calls = {c.call_id: c for c in analysis.calls}
     per_call: dict[str, list] = {}
     for m in audio_streams(analysis):
-        if m.binding.direction and m.stats.duration_s >= need_s:
+        if m.binding.direction and (m.stats.duration_s or 0) >= need_s:  # None: a clock step, not known
             per_call.setdefault(m.call_id, []).append(m)
     for call_id, streams in per_call.items():
         senders = {}  # direction -> RTCP packets of that direction's RTP sender

@@ -13,6 +13,7 @@ from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..clocksteps import ClockSteps
 
 # User-Agent strings of widespread SIP scanners and fraud tools (SIPVicious and its forks, sipcli, SIPp-based
 # scanners, VaxSIPUserAgent, PortSIP's demo used by fraud kits).
@@ -252,9 +253,11 @@ def toll_fraud(analysis: Analysis) -> Iterator[Hit]:
         dest = fraud_destination(number, attacker=source in attackers or scanner, home=home)
         if dest is not None:
             per_source.setdefault(source, []).append((call.start_ns, number, dest, call, scanner))
+    clock = analysis.capture.clock
     for source, attempts in per_source.items():
-        attempts.sort(key=lambda a: a[0])
-        most, window = _densest(attempts)
+        # in frame order where the capture's clock steps: its times then do not order the calls
+        attempts.sort(key=lambda a: a[3].start_at if clock.stepped else a[0])
+        most, window = _densest(attempts, clock)
         attack = source in attackers or any(a[4] for a in attempts)
         if most < threshold and not attack:
             continue
@@ -291,14 +294,15 @@ def toll_fraud(analysis: Analysis) -> Iterator[Hit]:
             confidence="high" if attack or answered else "medium")
 
 
-def _densest(attempts: list) -> tuple[int, int]:
+def _densest(attempts: list, clock: ClockSteps) -> tuple[int, int]:
     """The most distinct dial strings in any 10-minute window (two pointers over the sorted attempts), and the
-    span in seconds of that window."""
+    span in seconds of that window; a window does not span a step of the capture's clock."""
     best, span, lo = 0, 0, 0
     counts: dict[str, int] = {}
-    for hi, (t, number, *_rest) in enumerate(attempts):
+    for hi, (t, number, _dest, call, _scanner) in enumerate(attempts):
         counts[number] = counts.get(number, 0) + 1
-        while t - attempts[lo][0] > FRAUD_WINDOW_S * 10**9:
+        while t - attempts[lo][0] > FRAUD_WINDOW_S * 10**9 or not clock.sound(attempts[lo][3].start_at,
+                                                                                call.start_at):
             old = attempts[lo][1]
             counts[old] -= 1
             if not counts[old]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..addresses import join_address
 from ..correlate import number_key
 from ..transactions import is_redirect
-from . import Hit, check
+from . import UNKNOWN, Hit, check, span_s
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -91,13 +91,16 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
         copies = [m for m in call.messages if m.status_code == invite.final_status and m.cseq == invite.cseq
                   and m.cseq_method == "INVITE"]
         bye = next((m for m in call.messages if m.frame == call.bye_frame), None)
+        clock = analysis.capture.clock
+        if bye is not None and not clock.sound(ok_frame, bye.frame):
+            continue  # a clock step between the 2xx and the BYE: whether it came 32 s later is not known
         first_ok = invite.final_ts_ns or copies[0].ts_ns
         bye_after = round((bye.ts_ns - first_ok) / 1e9, 1) if bye else None
         if bye_after is not None and abs(bye_after - 64 * T1_S) > TEARDOWN_TOLERANCE_S + 4:
             continue  # a hang-up at another time: not the ACK timeout (RULES.md FP pitfalls)
         yield Hit(call.call_id, tuple(m.frame for m in copies) + ((bye.frame,) if bye else ()), {
             "call_id": call.call_id, "ok_frame": ok_frame, "retransmissions": invite.response_retransmissions,
-            "span_s": round((copies[-1].ts_ns - copies[0].ts_ns) / 1e9, 1), "bye_frame": call.bye_frame,
+            "span_s": span_s(clock, copies[0], copies[-1]), "bye_frame": call.bye_frame,
             "bye_after_s": bye_after, "ended_by": call.ended_by or "nobody",
         })
 
@@ -136,6 +139,7 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3261 §17.1.1.2 (Timers A/B), §16.6 (Timer C), §21.4.9 (408)
     """
+    clock = analysis.capture.clock
     for call in analysis.calls:
         if call.outcome != "timeout":
             continue
@@ -151,7 +155,8 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
         advice_ru = (f"Проверьте доступность {invite.dst} (возраст NAT-привязки, фрагментация большого INVITE, "
                      "ICMP).")
         if final is not None:  # a proxy's 408: the next hop's timer fired for the callee (RFC 3261 §16.6, §21.4.9)
-            after_s = round((final.ts_ns - invite.ts_ns) / 1e9, 1)
+            after = clock.elapsed_ns(invite.ts_frame, invite.ts_ns, final.frame, final.ts_ns)
+            after_s = UNKNOWN if after is None else round(after / 1e9, 1)
             source = join_address(final.src_ip, final.src_port)
             # The proxy that answered is reachable: the silence is beyond it, toward the callee.
             advice_en = (f"{source} answered, so it is reachable: its next hop toward the callee did not answer "
@@ -168,7 +173,7 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
         yield Hit(call.call_id, tuple(m.frame for m in sends) + ((final.frame,) if final else ()), {
             "call_id": call.call_id, "callee": called_party(call.callee), "invite_frame": invite.request_frame,
             "target": invite.dst, "sends": len(sends),
-            "span_s": round((sends[-1].ts_ns - sends[0].ts_ns) / 1e9, 1) if sends else 0,
+            "span_s": span_s(clock, sends[0], sends[-1]) if sends else 0,
             # each language's template gets its own words: no English inside the Russian text
             "what": "any response" if not invite.responses else "a final response",
             "what_ru": "какого-либо ответа" if not invite.responses else "окончательного ответа",
