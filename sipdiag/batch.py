@@ -145,7 +145,9 @@ def _capture_rows(path: str, a: Analysis, base: dict[str, Any], options: Options
             "audio": media.verdict.verdict if media else None, "streams": len(streams),
             "mos_min": round(min(mos), 2) if mos else None,
             "loss_pct_max": max((s.stats.loss_pct for s in streams), default=None),
-            "jitter_max_ms": max((s.stats.jitter_max_ms for s in streams), default=None),
+            # None for a stream the capture's clock steps within (not measured)
+            "jitter_max_ms": max((s.stats.jitter_max_ms for s in streams if s.stats.jitter_max_ms is not None),
+                                 default=None),
             "findings": count_by_call.get(c.call_id, 0),
             "worst_severity": worst_by_call[c.call_id].label if c.call_id in worst_by_call else None,
         })
@@ -157,7 +159,8 @@ def _capture_rows(path: str, a: Analysis, base: dict[str, Any], options: Options
     fig = summary["figures"]
     capture = {
         **_capture_base(base), "status": "ok", "error": filing_error, "packets": a.capture.packets,
-        "duration_s": round(a.capture.duration_s, 3), "sip_messages": a.sip.messages, "calls": fig["calls"],
+        "duration_s": None if a.capture.duration_s is None else round(a.capture.duration_s, 3),
+        "sip_messages": a.sip.messages, "calls": fig["calls"],
         "answered": fig["answered"], "one_way_calls": fig["one_way_calls"], "registrations": fig["registrations"],
         "registrations_failed": fig["registrations_failed"], "streams": fig["streams"], "mos_min": fig["mos_min"],
         "loss_pct_max": fig["loss_pct_max"], **{f"findings_{s}": n for s, n in by_severity.items()},

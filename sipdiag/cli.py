@@ -244,7 +244,7 @@ def flow(capture: str, call_ref: str | None, fmt: str, width: int | None, output
 
     analysis = run_analysis(capture)
     calls = [analysis.find_call(call_ref)] if call_ref else list(analysis.calls)
-    render_flow(calls, fmt, output, width=width)
+    render_flow(calls, fmt, output, width=width, clock=analysis.capture.clock)
 
 
 @cli.command()

@@ -20,7 +20,7 @@ def summarize(a: Analysis) -> dict[str, Any]:
     loss = [s.stats.loss_pct for s in a.streams if s.stats.packets]
     return {
         "capture": {"file": a.capture.file, "packets": a.capture.packets, "first_time": iso_time(a.capture.first_ts_ns),
-                    "duration_s": round(a.capture.duration_s, 3)},
+                    "duration_s": None if a.capture.duration_s is None else round(a.capture.duration_s, 3)},
         "figures": {
             "calls": len(a.calls),
             "outcomes": dict(sorted(outcomes.items())),

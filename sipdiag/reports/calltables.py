@@ -14,6 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 
 from ..addresses import join_address
+from ..clocksteps import NO_STEPS, ClockSteps
 from ..model import Call, CallLeg, MediaDescription, Negotiation, Registration
 from .json import utc_datetime
 from .ladder import render_ladder_rich
@@ -114,7 +115,7 @@ def registrations_table(registrations: Sequence[Registration]) -> Table:
     return table
 
 
-def call_details(call: Call) -> RenderableType:
+def call_details(call: Call, clock: ClockSteps = NO_STEPS) -> RenderableType:
     """One call: the facts an engineer reads first (outcome, timings, who hung up and why, user agents), the
     offer/answer exchanges, linked legs, then the ladder diagram."""
     facts = Table.grid(padding=(0, 2))
@@ -150,7 +151,7 @@ def call_details(call: Call) -> RenderableType:
     parts: list[RenderableType] = [f"[bold]Call {terminal_text(call.call_id)}[/bold]", facts]
     # The offer/answer table ends with an empty row of its own; without it, an empty line sets the ladder apart.
     parts.append(_negotiations_table(call.negotiations) if call.negotiations else "")
-    parts.append(render_ladder_rich(call.messages, first=call.caller_address))
+    parts.append(render_ladder_rich(call.messages, first=call.caller_address, clock=clock))
     return Group(*parts)
 
 

@@ -97,11 +97,16 @@ def _call_rows(a: Analysis, calls: Iterable[Call], number: dict[str, int], findi
             "audio": media.verdict.verdict if media else None, "streams": len(streams),
             "mos_min": round(min(mos), 2) if mos else None,
             "loss_pct_max": round(max(m.stats.loss_pct for m in streams), 2) if streams else None,
-            "jitter_max_ms": round(max(m.stats.jitter_max_ms for m in streams), 3) if streams else None,
+            "jitter_max_ms": _max_known(m.stats.jitter_max_ms for m in streams),
             "findings": len(mine),
             "worst_severity": Severity(max(f.severity for f in mine)).label if mine else None,
             "rules": " ".join(dict.fromkeys(f.rule for f in mine)),
         }
+
+
+def _max_known(values: Iterable[float | None]) -> float | None:
+    """The largest figure that was measured (None: a stream the capture's clock steps within), rounded."""
+    return max((round(v, 3) for v in values if v is not None), default=None)
 
 
 def _finding_rows(findings: list[Finding], number: dict[str, int], lang: str) -> Iterator[dict[str, Any]]:

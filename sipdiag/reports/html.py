@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from .. import __version__
 from ..analysis import Analysis
 from ..checks import Severity
+from ..clocksteps import ClockSteps
 from ..media import MediaStream
 from ..model import Call
 from .findinggroups import FindingEntry, ordered_findings
@@ -143,7 +144,7 @@ def _context(a: Analysis, call: Call | None, lang: str, limits: HtmlLimits) -> d
     # Ladders for the calls an engineer opens first: those with problems, then the rest in capture order.
     drawn = sorted(views, key=lambda v: (not v.problem, v.n))[:limits.ladders]
     drawn_ns = {v.n for v in drawn}
-    details = tuple(_with_ladder(v, limits) for v in views if v.n in drawn_ns)
+    details = tuple(_with_ladder(v, limits, a.capture.clock) for v in views if v.n in drawn_ns)
     charted = _charted(a, stream_indexes, limits.charts)
     streams = [_stream_view(a, i, number, i in charted) for i in stream_indexes[:limits.streams]]
     charts = tuple(_stream_view(a, i, number, True) for i in sorted(charted))
@@ -199,9 +200,9 @@ def _call_view(a: Analysis, n: int, call: Call, has_findings: bool) -> CallView:
     return CallView(n, call, problem, verdict, tuple(i + 1 for i in media.streams) if media else (), dtmf)
 
 
-def _with_ladder(view: CallView, limits: HtmlLimits) -> CallView:
-    ladder = ladder_svg(view.call.messages, first=view.call.caller_address, max_messages=limits.ladder_messages) \
-        if view.call.messages else None
+def _with_ladder(view: CallView, limits: HtmlLimits, clock: ClockSteps) -> CallView:
+    ladder = ladder_svg(view.call.messages, first=view.call.caller_address, max_messages=limits.ladder_messages,
+                        clock=clock) if view.call.messages else None
     return CallView(view.n, view.call, view.problem, view.verdict, view.streams, view.dtmf, ladder)
 
 
@@ -209,7 +210,7 @@ def _charted(a: Analysis, indexes: Sequence[int], limit: int) -> set[int]:
     """The streams that get charts: the lowest MOS first (no MOS last), then the most loss, then the most jitter."""
     def badness(i: int) -> tuple[float, float, float]:
         m = a.streams[i]
-        return (m.quality.mos if m.quality else 99.0, -m.stats.loss_pct, -m.stats.jitter_max_ms)
+        return (m.quality.mos if m.quality else 99.0, -m.stats.loss_pct, -(m.stats.jitter_max_ms or 0.0))
 
     return set(sorted(indexes, key=lambda i: (badness(i), i))[:limit])
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..addresses import join_address
+from ..clocksteps import NO_STEPS, ClockSteps
 from ..model import MessageRef
 from ..transactions import is_success
 from .safe import printable
@@ -66,40 +67,45 @@ def ladder_hosts(messages: Iterable[MessageRef], *, first: str | None = None) ->
     return list(hosts)
 
 
-def offset_text(ts_ns: int, t0_ns: int) -> str:
-    """Seconds since the first message, to the millisecond: `+0.123` (negative if the capture's clock stepped back)."""
-    return f"{(ts_ns - t0_ns) / 1e9:+.3f}"
+def offset_text(m: MessageRef, first: MessageRef, clock: ClockSteps = NO_STEPS) -> str:
+    """Seconds since the first message, to the millisecond: `+0.123`; `?` where the capture's clock steps between
+    them (sipdiag.clocksteps), not a time."""
+    ns = clock.elapsed_ns(first.frame, first.ts_ns, m.frame, m.ts_ns)
+    return "?" if ns is None else f"{ns / 1e9:+.3f}"
 
 
 def render_ladder_text(messages: Sequence[MessageRef], *, width: int | None = None,
-                       first: str | None = None) -> str:
+                       first: str | None = None, clock: ClockSteps = NO_STEPS) -> str:
     """The ladder as plain text, one line per row, ending in a newline; "" when there are no messages.
 
     :param width: fit into this many columns when possible (columns narrow, labels wrap); None lays the diagram
         out as wide as its labels need.
     :param first: the leftmost host (see `ladder_hosts`).
+    :param clock: where the capture's clock steps (Analysis.capture.clock): no time offset across a step.
     """
-    lines = _layout(messages, width=width, first=first)
+    lines = _layout(messages, width=width, first=first, clock=clock)
     return "".join("".join(text for text, _style in line).rstrip() + "\n" for line in lines)
 
 
-def render_ladder_rich(messages: Sequence[MessageRef], *, first: str | None = None) -> Any:
+def render_ladder_rich(messages: Sequence[MessageRef], *, first: str | None = None,
+                       clock: ClockSteps = NO_STEPS) -> Any:
     """The ladder as a rich renderable, laid out for the console's width when printed: 2xx green, failures (>= 400)
     red, retransmissions dimmed, dashed and noted. Same layout as `render_ladder_text`."""
-    return _RichLadder(tuple(messages), first)
+    return _RichLadder(tuple(messages), first, clock)
 
 
 class _RichLadder:
     """Lays out at print time, because only then is the console's width known."""
 
-    def __init__(self, messages: tuple[MessageRef, ...], first: str | None) -> None:
+    def __init__(self, messages: tuple[MessageRef, ...], first: str | None, clock: ClockSteps) -> None:
         self.messages = messages
         self.first = first
+        self.clock = clock
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from rich.text import Text
 
-        for line in _layout(self.messages, width=options.max_width, first=self.first):
+        for line in _layout(self.messages, width=options.max_width, first=self.first, clock=self.clock):
             # A ladder wider than the terminal (very many hosts) is not wrapped by rich: printed with
             # `console.print(..., crop=False)` it stays whole and the terminal folds it, no column cut off silently.
             text = Text(no_wrap=True, overflow="ignore", end="\n")
@@ -113,7 +119,8 @@ class _RichLadder:
 
         def widest(width: int | None) -> int:
             return max((sum(_cells(t) for t, _s in line) for line in _layout(self.messages, width=width,
-                                                                             first=self.first)), default=0)
+                                                                             first=self.first, clock=self.clock)),
+                       default=0)
 
         return Measurement(widest(1), widest(None))
 
@@ -136,7 +143,8 @@ class _Arrow:
         return max(1, abs(self.dst - self.src))
 
 
-def _layout(messages: Sequence[MessageRef], *, width: int | None, first: str | None) -> list[Line]:
+def _layout(messages: Sequence[MessageRef], *, width: int | None, first: str | None,
+            clock: ClockSteps = NO_STEPS) -> list[Line]:
     """The ladder's lines as styled segments: the legend (aliases only), the header, then each message's rows."""
     if not messages:
         return []
@@ -144,9 +152,8 @@ def _layout(messages: Sequence[MessageRef], *, width: int | None, first: str | N
     column = {h: i for i, h in enumerate(hosts)}
     arrows = [_Arrow(column[join_address(m.src_ip, m.src_port)], column[join_address(m.dst_ip, m.dst_port)],
                      printable(m.label), _message_style(m), m.retransmission) for m in messages]
-    t0 = messages[0].ts_ns
     frames = [str(m.frame) for m in messages]
-    offsets = [offset_text(m.ts_ns, t0) for m in messages]
+    offsets = [offset_text(m, messages[0], clock) for m in messages]
     frame_w = max(len("frame"), *map(len, frames))
     time_w = max(len("time"), *map(len, offsets))
     margin_w = frame_w + 2 + time_w + 2

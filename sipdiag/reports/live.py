@@ -30,8 +30,9 @@ def event_line(e: LiveEvent) -> str:
             parts.append(f"duration {c.duration_s:.1f} s")
         if s.streams:
             loss = max(m.stats.loss_pct for m in s.streams)
-            jitter = max(m.stats.jitter_max_ms for m in s.streams)
-            parts.append(f"streams {len(s.streams)} (loss max {loss:.1f} %, jitter max {jitter:.1f} ms)")
+            jitter = max((m.stats.jitter_max_ms for m in s.streams if m.stats.jitter_max_ms is not None), default=None)
+            parts.append(f"streams {len(s.streams)} (loss max {loss:.1f} %, jitter max "
+                         + ("unknown)" if jitter is None else f"{jitter:.1f} ms)"))
         if s.media is not None and s.media.verdict.verdict not in ("two-way", "not-answered"):
             parts.append(f"audio {printable(s.media.verdict.verdict)}")
         parts.append(f"findings {len(s.findings)}")

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from ..addresses import join_address
+from ..clocksteps import NO_STEPS, ClockSteps
 from ..model import Call, MessageRef
 from .ladder import ladder_hosts, offset_text
 
@@ -52,7 +53,8 @@ def mermaid_text(text: str) -> str:
     return _WRAP_DIRECTIVE.sub(r"\1#58;", cleaned)
 
 
-def render_mermaid(call_or_messages: Call | Sequence[MessageRef], *, title: str | None = None) -> str:
+def render_mermaid(call_or_messages: Call | Sequence[MessageRef], *, title: str | None = None,
+                   clock: ClockSteps = NO_STEPS) -> str:
     """A `sequenceDiagram`: one participant per `ip:port` (aliases `H1`, `H2`, ... as in the text ladder), one
     arrow per message labelled with its time offset and frame; retransmissions dashed (`-->>`).
 
@@ -73,10 +75,10 @@ def render_mermaid(call_or_messages: Call | Sequence[MessageRef], *, title: str 
     hosts = ladder_hosts(messages, first=first)
     alias = {host: f"H{i + 1}" for i, host in enumerate(hosts)}
     lines += [f"{INDENT}participant {alias[host]} as {mermaid_text(host)}" for host in hosts]
-    t0 = messages[0].ts_ns if messages else 0
     for m in messages:
         src, dst = alias[join_address(m.src_ip, m.src_port)], alias[join_address(m.dst_ip, m.dst_port)]
         arrow = "-->>" if m.retransmission else "->>"
-        facts = ("retransmission, " if m.retransmission else "") + f"{offset_text(m.ts_ns, t0)} s, frame {m.frame}"
+        facts = (("retransmission, " if m.retransmission else "")
+                 + f"{offset_text(m, messages[0], clock)} s, frame {m.frame}")
         lines.append(f"{INDENT}{src}{arrow}{dst}: {mermaid_text(m.label)} ({facts})")
     return "\n".join(lines) + "\n"

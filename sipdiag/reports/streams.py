@@ -69,9 +69,9 @@ def call_media(a: Analysis, call: Call) -> RenderableType | None:
         m = a.streams[i]
         s, q = m.stats, m.quality
         head = (f"  {m.binding.direction or '?'} ({m.binding.bound_by}): {stream_label(m)}, {s.codec or s.payload_type}, "
-                f"{s.packets} packets, lost {s.lost} ({s.loss_pct:.1f}%), jitter max "
-                + (f"{s.jitter_max_ms:.1f} ms" if s.jitter_max_ms is not None else "unknown (the capture's clock "
-                                                                                   "steps within the stream)"))
+                f"{s.packets} packets, lost {s.lost} ({s.loss_pct:.1f}%), "
+                + (f"jitter max {s.jitter_max_ms:.1f} ms" if s.jitter_max_ms is not None else
+                   "jitter unknown (the capture's clock steps within the stream)"))
         if q is not None:
             head += f", MOS {q.mos:.2f}" + (" (estimate)" if q.estimate else "")
         parts.append(Text(printable(head)))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..addresses import join_address
+from ..clocksteps import NO_STEPS, ClockSteps
 from ..model import MessageRef
 from ..transactions import is_success
 from .ladder import is_failure, ladder_hosts, offset_text
@@ -93,7 +94,8 @@ def _kind(m: MessageRef) -> str:
     return "other"
 
 
-def ladder_svg(messages: Sequence[MessageRef], *, first: str | None = None, max_messages: int = 300) -> SvgLadder:
+def ladder_svg(messages: Sequence[MessageRef], *, first: str | None = None, max_messages: int = 300,
+               clock: ClockSteps = NO_STEPS) -> SvgLadder:
     """Lay out the ladder of `messages` (capture order): at most `max_messages` rows, the first ones, with
     `shown`/`total` telling the page to say so. `first` is the leftmost host (normally the caller's address)."""
     total = len(messages)
@@ -103,8 +105,7 @@ def ladder_svg(messages: Sequence[MessageRef], *, first: str | None = None, max_
     labels = [markup_text(m.label) for m in messages]
     names = [markup_text(h) for h in hosts]
     frames = [str(m.frame) for m in messages]
-    t0 = messages[0].ts_ns if messages else 0
-    offsets = [offset_text(m.ts_ns, t0) for m in messages]
+    offsets = [offset_text(m, messages[0], clock) for m in messages]
 
     # Columns: wide enough for the longest label over one gap (with room for the head), within MIN..MAX_GAP_PX.
     widest_label = max((_px(label) / max(1, abs(column[_dst(m)] - column[_src(m)]))

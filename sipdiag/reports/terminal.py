@@ -106,7 +106,7 @@ def _finding(console: Console, a: Analysis, i: int, lang: str, depth: int, shown
 
 
 def _details(console: Console, a: Analysis, call: Call) -> None:
-    console.print(call_details(call), crop=False)
+    console.print(call_details(call, a.capture.clock), crop=False)
     media = call_media(a, call)
     if media is not None:
         console.print(media, crop=False)
