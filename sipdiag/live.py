@@ -260,15 +260,23 @@ class LiveAnalyzer:
             b = live.builder
             invite = b.initial_invites[-1] if b.initial_invites else None
             if live.completed_ns is not None and now - live.completed_ns >= LINGER_NS:
-                self._end(call_id, b.built or b.build(live.completed_ns), "completed")
+                self._end(call_id, self._build(b, live.completed_ns), "completed")
             elif (invite is None or invite.final_status is None) and now - live.last_ns >= IDLE_UNANSWERED_NS:
-                self._end(call_id, b.build(now), "timeout")
+                self._end(call_id, self._build(b, now), "timeout")
             elif now - live.last_ns >= self.idle_ns:
-                self._end(call_id, b.build(live.last_ns), "idle")
+                self._end(call_id, self._build(b, live.last_ns), "idle")
         for call_id, until in list(self.tombstones.items()):
             if until < now:
                 del self.tombstones[call_id]
         self._prune(now)
+
+    def _build(self, b: CallBuilder, end_ns: int) -> Call:
+        """The call up to end_ns, as analyze() builds it: no timing across a step of the capture's clock (the steps
+        read so far, sipdiag.clocksteps); one built when it completed, before a step was read, is built again."""
+        info = self.capture_info()
+        if b.built is not None and not info.clock.stepped:
+            return b.built
+        return b.build(end_ns, info.clock, info.packets)
 
     def _end(self, call_id: str, call: Call, how: str, end_ns: int | None = None) -> None:
         live = self.active.pop(call_id)
@@ -280,8 +288,8 @@ class LiveAnalyzer:
         self.tombstones[call_id] = self.now_ns + TOMBSTONE_NS
         result = live.engine.finalize()
         end = end_ns if end_ns is not None else max(live.last_ns, call.start_ns)
-        streams, media = build_media(result, (call,), end)
         info = self.capture_info()
+        streams, media = build_media(result, (call,), end, info.clock, info.packets)
         mini = Analysis(capture=info, messages=tuple(live.messages), sip=self.sip.summary(Counter()),
                         calls=(call,), registrations=(), transactions=(), rtp_packets=live.rtp_packets,
                         rtcp_packets=0, anomalies=info.anomalies + self.sip_anomalies.anomalies(), streams=streams, media=media, rtp=result,
@@ -381,8 +389,8 @@ class LiveAnalyzer:
         end = info.last_ts_ns or self.now_ns
         for call_id, live in list(self.active.items()):
             b = live.builder
-            self._end(call_id, b.built if live.completed_ns is not None and b.built else b.build(end),
-                      "end-of-capture", end)
+            self._end(call_id, self._build(b, end) if live.completed_ns is not None and b.built else
+                      b.build(end, info.clock, info.packets), "end-of-capture", end)
         self._prune(end, final=True)
         kept = sorted(self.finished, key=lambda s: s.call.first_frame)
         calls = link_legs([s.call for s in kept], {})
