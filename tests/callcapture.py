@@ -342,9 +342,13 @@ class Script:
                                                                                             payload)))))
         return self
 
-    def write(self, path: Path) -> Path:
+    def write(self, path: Path, *, step_at: float | None = None, step_s: float = 0.0) -> Path:
+        """Sorted by time; step_at: the capture's clock steps by step_s (negative: back) at that time, so the
+        records from then on are stamped step_s off (capture.time-backwards / capture.time-jump), in order."""
         self.recs.sort(key=lambda r: r[0])
-        pw.write_pcap(path, self.recs, pw.LINKTYPE_ETHERNET)
+        recs = self.recs if step_at is None else [
+            (ts + int(step_s * S) if ts >= T0 + int(step_at * S) else ts, data) for ts, data in self.recs]
+        pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
         return path
 
 

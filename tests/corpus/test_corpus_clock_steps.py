@@ -1,0 +1,62 @@
+"""The corpus captures whose record times step at (nearly) every record (sipdiag.clocksteps): no duration, delay or
+round trip is measured across a step, no stream duration is negative, and the streams of testing.ext.pcap bind to
+its call by frame order through the SDP (tshark -Y sdp: offer 192.168.1.87 audio 5062 / video 5064, answer
+192.168.1.36 audio 42098 / video 44612)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+import sipdiag
+from sipdiag.clocksteps import ClockSteps
+from sipdiag.media import Binding
+from sipdiag.reports.json import render_json
+from tests.conftest import validate_json_document
+
+pytestmark = pytest.mark.corpus
+
+CALL = "c3eF6f58-363323Cd-8058EB88-10305830@192.168.1.87"
+
+
+def document(analysis) -> dict:
+    out = io.StringIO()
+    render_json(analysis, out)
+    return validate_json_document(out.getvalue())
+
+
+def test_testing_ext_has_no_fake_timings_and_its_streams_bind_to_its_call(corpus: Path) -> None:
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "testing.ext.pcap")
+    clock = a.capture.clock
+    assert (clock.count, clock.frames == tuple(range(2, 337)), clock.unusable) == (335, True, False)
+    assert a.capture.duration_s is None
+    (call,) = a.calls
+    assert (call.call_id, call.outcome, call.setup_ms, call.answer_ms, call.duration_s) == (
+        CALL, "answered", None, None, None)
+    assert [(m.stats.first_frame, m.stats.last_frame, m.stats.packets, m.stats.duration_s, m.stats.jitter_max_ms,
+             m.binding) for m in a.streams] == [
+        (5, 262, 4, None, None, Binding(CALL, "callee->caller", "sdp")),  # audio to the offer's 5062
+        (8, 332, 283, None, None, Binding(CALL, "caller->callee", "sdp")),  # video to the answer's 44612
+        (18, 274, 6, None, None, Binding(CALL, "callee->caller", "sdp")),  # video to the offer's 5064
+    ]
+    # the caller offered audio sendonly and sent none; the callee sent 4 audio packets
+    assert (a.media[0].verdict.verdict, a.media[0].verdict.missing_direction) == ("one-way", "caller->callee")
+    assert [(r.reports, r.rtt_ms_min, r.rtt_samples) for r in a.rtp.rtcp.summaries] == [(11, None, 0), (3, None, 0)]
+    assert [f.rule for f in a.findings] == ["media.one-way-audio", "dtmf.rfc4733-problem", "qos.dscp-marking"]
+    doc = document(a)
+    assert (doc["capture"]["duration_s"], doc["capture"]["clock_steps"]) == (None, 335)
+    assert [m["after_ms"] for m in doc["calls"][0]["messages"]] == [0.0] + [None] * 6
+    assert [s["duration_s"] for s in doc["streams"]] == [None, None, None]
+
+
+def test_sip_ipv6_call_has_no_53_year_duration(corpus: Path) -> None:
+    a = sipdiag.analyze(corpus / "pcaps" / "heplify" / "sip_ipv6.pcap")
+    assert a.capture.clock == ClockSteps((2, 3, 4, 5, 6), 5)
+    (call,) = a.calls
+    assert (call.outcome, call.setup_ms, call.answer_ms, call.duration_s) == ("answered", None, None, None)
+    assert [f.rule for f in a.findings] == ["media.no-rtp"]
+    doc = document(a)
+    assert doc["capture"]["duration_s"] is None
+    assert [m["after_ms"] for m in doc["calls"][0]["messages"]] == [0.0] + [None] * 5

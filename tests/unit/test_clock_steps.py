@@ -1,0 +1,157 @@
+"""Nothing is measured across a step of the capture's clock (sipdiag.clocksteps): a call whose BYE was stamped after
+the clock stepped back has no duration and no finding that needs one, a stream across a step has no duration,
+jitter or MOS (never a negative duration) and is bound to its call by frame order, a round trip across a step is
+not one. The steps themselves are kept by frame, in bounded memory."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sipdiag
+from sipdiag.clocksteps import ClockStepLog, ClockSteps
+from sipdiag.live import LiveAnalyzer
+from sipdiag.media import Binding
+from sipdiag.parsers.anomalies import AnomalyLog
+from sipdiag.parsers.scan import time_steps
+from sipdiag.reports.json import render_json
+from sipdiag.watch import ReplayFeed, run_feed
+from tests.callcapture import (PBX, PBX_RTP, SDP, UA, UA_RTP, Script, bye, call_setup, lsr_of, rtcp_rr, rtcp_sr,
+                               sip_message, two_way)
+from tests.conftest import validate_json_document
+
+S = 1_000_000_000
+
+
+def document(analysis) -> dict:
+    out = io.StringIO()
+    render_json(analysis, out)
+    return validate_json_document(out.getvalue())
+
+
+def test_steps_are_kept_by_frame_and_compared_by_frame() -> None:
+    log = ClockStepLog()
+    # frames 10..14: 2 s back at 12, 3 days forward at 13; frame 15 (next batch) 2 days forward
+    ts = np.array([100 * S, 100 * S - 5_000_000, 98 * S, 98 * S + 3 * 86_400 * S, 98 * S + 3 * 86_400 * S + 1])
+    time_steps(ts, 10, None, AnomalyLog(), log)
+    time_steps(np.array([ts[-1] + 2 * 86_400 * S]), 15, int(ts[-1]), AnomalyLog(), log)
+    clock = log.steps()
+    assert clock == ClockSteps((12, 13, 15), 3)
+    assert (clock.stepped, clock.unusable) == (True, False)
+    # a step at frame s lies between s-1 and s
+    assert [clock.sound(a, b) for a, b in ((10, 11), (11, 12), (12, 11), (12, 12), (13, 14), (14, 15), (1, 30))] == [
+        True, False, False, True, True, False, False]
+    assert clock.elapsed_ns(13, 5, 14, 12) == 7
+    assert clock.elapsed_ns(11, 5, 13, 12) is None
+    assert clock.sound(None, 14) is False
+    assert ClockSteps().sound(None, None) is True  # no step: every span is measured, as before
+
+
+def test_a_clock_stepping_at_every_record_is_unusable_in_bounded_memory() -> None:
+    log = ClockStepLog(budget=100)
+    ts = np.tile(np.array([0, 10 * S]), 100_000)  # back 10 s every other record
+    for start in range(0, len(ts), 10_000):
+        time_steps(ts[start : start + 10_000], start + 1, int(ts[start - 1]) if start else None, AnomalyLog(), log)
+    assert (log.count, log.parts) == (99_999, [])
+    clock = log.steps()
+    assert clock == ClockSteps((), 99_999)
+    assert (clock.unusable, clock.sound(5, 5), clock.sound(5, 6)) == (True, True, False)
+    assert len(pickle.dumps(clock)) < 100  # crosses the capture process's pipe (sipdiag.ingest)
+
+
+def ack_never_arrives(path: Path, *, step: bool) -> Path:
+    """INVITE, 180, a 200 OK retransmitted for 32 s (no ACK), an OPTIONS at 90 s and the callee's BYE at 100.3 s;
+    with `step`, the clock steps back 68 s at the BYE, which is then stamped 32 s after the 200 OK."""
+    s = Script()
+    s.sip(0.0, sip_message("INVITE sip:200@example.com SIP/2.0", "clk-1", "1 INVITE", src=UA, to_tag=False,
+                           body=SDP.format(ip=UA[0], port=UA_RTP)), UA, PBX)
+    s.sip(0.1, sip_message("SIP/2.0 180 Ringing", "clk-1", "1 INVITE", src=UA), PBX, UA)
+    ok = sip_message("SIP/2.0 200 OK", "clk-1", "1 INVITE", src=UA, body=SDP.format(ip=PBX[0], port=PBX_RTP),
+                     contact=f"<sip:200@{PBX[0]}:5060>")
+    for at in (0.3, 0.8, 1.8, 3.8, 7.8, 11.8, 15.8, 19.8, 23.8, 27.8, 31.8):  # RFC 3261 §13.3.1.4
+        s.sip(at, ok, PBX, UA)
+    s.sip(90.0, sip_message("OPTIONS sip:200@example.com SIP/2.0", "ka-1", "1 OPTIONS", src=UA, to_tag=False,
+                            branch="ka1"), UA, PBX)
+    bye(s, 100.3, "clk-1", from_callee=True)
+    return s.write(path, step_at=100.3 if step else None, step_s=-68.0)
+
+
+def test_a_bye_after_the_clock_stepped_back_gives_no_duration_and_no_32_s_teardown(tmp_path: Path) -> None:
+    a = sipdiag.analyze(ack_never_arrives(tmp_path / "step.pcap", step=True))
+    assert [(x.code, x.frame) for x in a.anomalies] == [("capture.time-backwards", 15)]
+    assert a.capture.clock == ClockSteps((15,), 1)
+    (call,) = a.calls
+    # INVITE -> 180 -> 200 lie before the step: measured; 200 -> BYE lies across it: not
+    assert (call.outcome, call.setup_ms, call.answer_ms, call.duration_s, call.bye_frame) == (
+        "answered", 100.0, 300.0, None, 15)
+    # the BYE is stamped 32.0 s after the 200 OK: not call.ack-timeout-32s
+    assert [f.rule for f in a.findings] == ["media.no-rtp"]
+    doc = document(a)
+    assert doc["capture"]["duration_s"] is None and doc["capture"]["clock_steps"] == 1
+    assert doc["calls"][0]["duration_s"] is None
+    assert [m["after_ms"] for m in doc["calls"][0]["messages"]] == [
+        0.0, 100.0, 300.0, 800.0, 1800.0, 3800.0, 7800.0, 11800.0, 15800.0, 19800.0, 23800.0, 27800.0, 31800.0,
+        None, None]
+    # the same call with a clock that does not step
+    same = sipdiag.analyze(ack_never_arrives(tmp_path / "steady.pcap", step=False))
+    assert (same.calls[0].duration_s, [f.rule for f in same.findings]) == (100.0, ["media.no-rtp"])
+
+
+def stream_call(path: Path, step_s: float) -> Path:
+    """INVITE, 200 OK at 0.3 s, ACK, 20 s of RTP both ways from 0.5 s, BYE at 21 s; the clock steps at 10 s."""
+    script = call_setup(Script(), "clk-2")
+    two_way(script, 0.5, 20.0)  # 1000 packets each way
+    bye(script, 21.0, "clk-2")
+    return script.write(path, step_at=10.0, step_s=step_s)
+
+
+@pytest.mark.parametrize(("step_s", "code"), [(-3600.0, "capture.time-backwards"),
+                                              (2 * 86_400.0, "capture.time-jump")])
+def test_streams_across_a_step_have_no_timings_and_bind_by_frame(tmp_path: Path, step_s: float,
+                                                                  code: str) -> None:
+    a = sipdiag.analyze(stream_call(tmp_path / "stream.pcap", step_s))
+    assert [(x.code, x.frame) for x in a.anomalies] == [(code, 954)]
+    (call,) = a.calls
+    assert (call.outcome, call.answer_ms, call.duration_s) == ("answered", 300.0, None)
+    assert [(m.stats.first_frame, m.stats.last_frame, m.stats.packets, m.stats.lost, m.stats.duration_s,
+             m.stats.jitter_max_ms, m.stats.max_delta_ms, m.stats.late_50ms, m.quality, m.series, m.binding)
+            for m in a.streams] == [
+        (4, 2002, 1000, 0, None, None, None, None, None, None, Binding("clk-2", "caller->callee", "sdp")),
+        (5, 2003, 1000, 0, None, None, None, None, None, None, Binding("clk-2", "callee->caller", "sdp")),
+    ]
+    (media,) = a.media
+    assert (media.verdict.verdict, media.verdict.stopped_early_s) == ("two-way", None)
+    assert a.findings == ()  # no jitter, gap, clock-rate or timestamp finding from a stepped clock
+    doc = document(a)
+    assert [(s["duration_s"], s["jitter_max_ms"], s["call_id"]) for s in doc["streams"]] == [
+        (None, None, "clk-2"), (None, None, "clk-2")]
+
+
+@pytest.mark.parametrize("step_s", [-3600.0, 2 * 86_400.0])
+def test_watch_measures_across_a_step_as_analyze_does(tmp_path: Path, step_s: float) -> None:
+    path = stream_call(tmp_path / "stream.pcap", step_s)
+    _, result = run_feed(ReplayFeed(path, None), LiveAnalyzer())
+    a = result.analysis
+    assert [(c.answer_ms, c.duration_s) for c in a.calls] == [(300.0, None)]
+    assert [(m.stats.duration_s, m.stats.jitter_max_ms, m.binding) for m in a.streams] == [
+        (None, None, Binding("clk-2", "caller->callee", "sdp")),
+        (None, None, Binding("clk-2", "callee->caller", "sdp")),
+    ]
+    assert a.findings == ()
+
+
+@pytest.mark.parametrize(("step", "rtt_ms"), [(False, 120.0), (True, None)])
+def test_an_rtcp_round_trip_across_a_step_is_not_measured(tmp_path: Path, step: bool, rtt_ms: float | None) -> None:
+    script = Script()
+    script.rtcp(1.0, (PBX[0], PBX_RTP + 1), (UA[0], UA_RTP + 1), rtcp_sr(0x2222, 1.0))
+    script.rtcp(1.62, (UA[0], UA_RTP + 1), (PBX[0], PBX_RTP + 1), rtcp_rr(0x1111, 0x2222, lsr=lsr_of(1.0),
+                                                                            dlsr_s=0.5))
+    a = sipdiag.analyze(script.write(tmp_path / "rtcp.pcap", step_at=1.5 if step else None, step_s=-30.0))
+    assert a.rtp is not None
+    (summary,) = a.rtp.rtcp.summaries
+    rtt = summary.rtt_ms_min if summary.rtt_ms_min is None else round(summary.rtt_ms_min, 1)
+    assert (rtt, summary.rtt_samples) == (rtt_ms, 0 if step else 1)
