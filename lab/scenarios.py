@@ -25,6 +25,11 @@ PHONE_MEDIA, PEER_MEDIA, PBX_MEDIA = 6000, 6000, 7000
 SSRC = {"phone": 0x5D1A0001, "peer": 0x5D1A0002, "pbx": 0x5D1A0003}
 AUDIO_PACKETS = 50  # 1 s of 20 ms G.711 per direction keeps every capture near 25 KB
 TALK_MS = 1500
+# The one-way audio scenarios play 16.5 s of RTP: media.one-way-audio is major only once audio
+# has flowed one way for media.onewaytimeout_s (15 s, RULES.md); a second of it cannot tell
+# one-way audio from a call hung up early.
+ONE_WAY_PACKETS = 825
+ONE_WAY_TALK_MS = ONE_WAY_PACKETS * 20 + 500
 
 
 @dataclass(frozen=True)
@@ -192,12 +197,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         description="Phone behind the NAT router puts its private address in Contact and SDP; the PBX "
                     "sends its RTP to the SDP address (no latching), which is unreachable: one-way audio.",
         vantage="operator-edge",
-        client=_caller("nat_one_way_audio", role="phone"),
-        server=_pbx("nat_one_way_audio"),
+        client=_caller("nat_one_way_audio", role="phone", media=Media(packets=ONE_WAY_PACKETS),
+                       talk_ms=ONE_WAY_TALK_MS),
+        server=_pbx("nat_one_way_audio", media=Media(packets=ONE_WAY_PACKETS)),
         expect=Expect(
             calls=(_call("nat_one_way_audio", PHONE_USER, "answered", 200, acked=True,
                          caller_contact=f"sip:{PHONE_USER}@{PHONE_IP}:5060"),),
-            rtp=(_flow(WAN_RTP, PBX_RTP), _flow(PBX_RTP, PHONE_RTP)),
+            rtp=(_flow(WAN_RTP, PBX_RTP, packets=ONE_WAY_PACKETS),
+                 _flow(PBX_RTP, PHONE_RTP, packets=ONE_WAY_PACKETS)),
             present=("nat",), absent=("router", "codec", "registration", "signaling", "security")),
         notes="Phone RTP arrives from the router's public address 203.0.113.2; the PBX's RTP goes to "
               "192.168.1.10 and never reaches the phone (the ISP gateway drops it).",
@@ -350,13 +357,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         description="Router firewall drops inbound UDP to the phone's RTP ports (iptables FORWARD): the "
                     "phone sends audio but receives none. Captured on the LAN side.",
         vantage="phone-lan",
-        client=_caller("firewall_one_way_audio", role="phone"),
+        client=_caller("firewall_one_way_audio", role="phone", media=Media(packets=ONE_WAY_PACKETS),
+                       talk_ms=ONE_WAY_TALK_MS),
         server=_pbx("firewall_one_way_audio", media=None, echo=True),
         rules=(("router", "iptables", ("-A", "FORWARD", "-i", "wan0", "-o", "lan0", "-p", "udp",
                                        "--dport", "6000:6999", "-j", "DROP")),),
         expect=Expect(
             calls=(_call("firewall_one_way_audio", PHONE_USER, "answered", 200, acked=True),),
-            rtp=(_flow(PHONE_RTP, PBX_RTP),),
+            rtp=(_flow(PHONE_RTP, PBX_RTP, packets=ONE_WAY_PACKETS),),
             present=("media",), absent=("codec", "registration", "signaling", "security")),
         notes="The PBX latches and sends its RTP back to 203.0.113.2:6000; the router drops it before "
               "the LAN, so the LAN capture holds RTP in one direction only.",

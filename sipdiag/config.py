@@ -43,9 +43,12 @@ DESCRIPTIONS: dict[str, str] = {
     "nat.recommended_keepalive_s": "keep-alive interval to recommend behind NAT",
     "nat.rfc4787_min_mapping_s": "shortest UDP mapping lifetime RFC 4787 REQ-5 allows (below it: router fault)",
     "media.min_media_for_verdict_s": "shortest media that supports a quality verdict",
-    "media.oneway_min_ratio": "packets one way / the other below which audio counts as one-way",
-    "media.oneway_report_s": "one-way audio shorter than this is not reported",
-    "media.onewaytimeout_s": "silence in one direction before it counts as lost (VoIPmonitor default)",
+    "media.oneway_min_ratio": "share of its expected packets (duration / ptime) below which a direction counts as "
+                              "absent for one-way audio",
+    "media.oneway_report_s": "one-way audio at least this long is a problem (minor); shorter is information of low "
+                             "confidence",
+    "media.onewaytimeout_s": "one-way audio this long is major; silence in one direction this long counts as lost "
+                             "(VoIPmonitor default)",
     "media.rtptimeout_s": "silence in both directions before a call counts as hung (VoIPmonitor default)",
     "media.loss_pct": "RTP loss per stream, % (RFC 3550 A.3), per severity",
     "media.delta_r": "E-model R points lost, per severity",

@@ -246,13 +246,9 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]], clock:
     """The audio verdict of one call from the (stream, binding) pairs bound to it. clock: where the capture's
     clock steps; no span is measured across a step (sipdiag.clocksteps)."""
     mine = [(s, b) for s, b in mine if s.clock_rate != VIDEO_CLOCK]  # the audio verdict: video is not sound
-    # Public -> private packets were sent where the receiver cannot be reached across a NAT, unless the private
-    # address is the call's own signalling host: then the capture was taken on that LAN side (RULES.md §0.2) and
-    # what it shows arriving there was delivered.
-    lan = {address_host(call.caller_address), address_host(call.callee_address)}
 
     def undeliverable(s: StreamLike) -> bool:
-        return is_private(s.dst_ip) and not is_private(s.src_ip) and s.dst_ip not in lan
+        return not delivered(call, s)
 
     to_callee = sum(s.packets for s, b in mine if b.direction == "caller->callee")
     to_caller = sum(s.packets for s, b in mine if b.direction == "callee->caller")
@@ -316,6 +312,14 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]], clock:
     return MediaVerdict(verdict="one-way", missing_direction=missing, unreachable_target=unreachable,
                         private_target_from_public=private_from_public, stopped_early_s=stopped, detail=detail,
                         **base)
+
+
+def delivered(call: Call, s: StreamLike) -> bool:
+    """Whether the stream's packets can reach its receiver. Public -> private packets were sent where the receiver
+    cannot be reached across a NAT, unless the private address is the call's own signalling host: then the capture
+    was taken on that LAN side (RULES.md §0.2) and what it shows arriving there was delivered."""
+    lan = (address_host(call.caller_address), address_host(call.callee_address))
+    return not (is_private(s.dst_ip) and not is_private(s.src_ip) and s.dst_ip not in lan)
 
 
 SENDS = ("sendrecv", "sendonly")  # RFC 3264 §6.1: the direction attribute of the SDP's own side

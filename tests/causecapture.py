@@ -69,10 +69,11 @@ def alg_call_dropped_at_32s(path: Path, *, user_agent: str = "Yealink SIP-T46S 6
 
 
 def private_sdp_one_way_call(path: Path, *, user_agent: str = "Grandstream HT802 1.0.43.11",
-                             call_id: str = "nat-oneway-1", seconds: float = 3.0) -> Path:
+                             call_id: str = "nat-oneway-1", seconds: float = 16.0) -> Path:
     """A caller behind a NAT that rewrites nothing: Contact and SDP name its LAN address while its packets come
     from the public one (nat.private-contact, nat.private-sdp-address); the PBX sends its audio to the private SDP
-    address, which cannot arrive, so the caller hears nothing (media.one-way-audio)."""
+    address, which cannot arrive, so the caller hears nothing (media.one-way-audio). 16 s of it by default: a
+    major one-way audio needs media.onewaytimeout_s (15 s) of it."""
     caller = (CALLER_PUBLIC, 5060)
     invite = _msg("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", via_host=CALLER_LAN,
                   contact_host=CALLER_LAN, to_tag=False, branch="inv1", agent=f"User-Agent: {user_agent}",

@@ -11,6 +11,7 @@ from ..codecs import WIDEBAND
 from ..quality import WIDEBAND_RATIO, customer_cause
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
+from .oneway import one_way_duration
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -32,20 +33,18 @@ SIDE_RU = {"caller->callee": "собеседник вас не слышал", "c
     id="media.one-way-audio", category="media", severity="major", owner="engineering",
     title="Audio flows in one direction only",
     customer={
-        "en": "During your call the sound travelled only one way: {side_en}. This is usually caused by a router "
-              "setting (SIP ALG or a firewall). We are checking it on our side; if you have a router in front of "
-              "the phone, please switch its SIP ALG off.",
-        "ru": "Во время звонка звук шёл только в одну сторону: {side_ru}. Обычно причина в настройке роутера (SIP "
-              "ALG или межсетевой экран). Мы проверяем это со своей стороны; если перед телефоном стоит роутер, "
-              "отключите на нём SIP ALG.",
+        "en": "{lead_en} We are checking it on our side; if you have a router in front of the phone, please "
+              "switch its SIP ALG off.",
+        "ru": "{lead_ru} Мы проверяем это со своей стороны; если перед телефоном стоит роутер, отключите на нём "
+              "SIP ALG.",
     },
     engineer={
         "en": "Call {call_id}: {packets_to_callee} RTP packets caller->callee, {packets_to_caller} callee->caller; "
-              "missing {missing}. {detail}. Compare the SDP addresses with the observed 5-tuples (latching, "
-              "RFC 4961 symmetric RTP) and look for a private c= behind NAT.",
+              "missing {missing}. {detail}. {duration_en} Compare the SDP addresses with the observed 5-tuples "
+              "(latching, RFC 4961 symmetric RTP) and look for a private c= behind NAT.",
         "ru": "Вызов {call_id}: {packets_to_callee} RTP-пакетов от вызывающего, {packets_to_caller} от вызываемого; "
-              "нет направления {missing}. {detail}. Сравните адреса SDP с наблюдаемыми потоками (latching, "
-              "симметричный RTP, RFC 4961) и проверьте приватный c= за NAT.",
+              "нет направления {missing}. {detail}. {duration_ru} Сравните адреса SDP с наблюдаемыми потоками "
+              "(latching, симметричный RTP, RFC 4961) и проверьте приватный c= за NAT.",
     },
 )
 def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
@@ -53,6 +52,12 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
     ## What it detects
     An answered call whose RTP flows in one direction only, or whose packets in one direction all went to an address
     the receiver cannot be reached at (a private SDP address sent to from the public side).
+
+    How bad it is depends on how long the audio flowed one way: the time the present direction ran while the
+    other was absent or below `media.oneway_min_ratio` (10 %) of its expected packets. From
+    `media.onewaytimeout_s` (15 s) on it is major; from `media.oneway_report_s` (5 s) on, minor. A shorter one is an
+    information finding of low confidence: a second or two of media one way cannot tell one-way audio from a
+    call hung up early (RULES.md media.one-way-audio).
 
     ## Why it matters
     "I can't hear them": the most common media complaint, usually NAT (private SDP address, no latching) or a SIP
@@ -63,19 +68,51 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
     address), or switch the router's SIP ALG off.
 
     ## References
-    RFC 3264 §8.4 (hold is not one-way audio), RFC 4961, RFC 7362
+    RFC 3264 §8.4 (hold is not one-way audio), RFC 4961, RFC 7362, RULES.md media.one-way-audio (VoIPmonitor
+    onewaytimeout)
     """
+    ratio, report_s, timeout_s = (setting("media.oneway_min_ratio"), setting("media.oneway_report_s"),
+                                  setting("media.onewaytimeout_s"))
+    limits = f"reported from {report_s:g} s, major from {timeout_s:g} s; the other direction below " \
+             f"{ratio * 100:g} % of its expected packets"
+    limits_ru = f"сообщается от {report_s:g} с, major от {timeout_s:g} с; другое направление ниже " \
+                f"{ratio * 100:g} % ожидаемых пакетов"
     for call in analysis.calls:
         media = analysis.media_of(call)
         if media is None or media.verdict.verdict != "one-way":
             continue
         v = media.verdict
-        frames = tuple(analysis.streams[i].stats.first_frame for i in media.streams)
-        yield Hit(call.call_id, frames, {
+        span = one_way_duration(analysis, call, media, v.missing_direction or "", ratio)
+        side_en, side_ru = SIDE_EN.get(v.missing_direction or "", "?"), SIDE_RU.get(v.missing_direction or "", "?")
+        values = {
             "call_id": call.call_id, "packets_to_callee": v.packets_to_callee, "packets_to_caller": v.packets_to_caller,
             "missing": v.missing_direction, "detail": v.detail, "unreachable_target": v.unreachable_target,
-            "side_en": SIDE_EN.get(v.missing_direction or "", "?"), "side_ru": SIDE_RU.get(v.missing_direction or "", "?"),
-        })
+            "side_en": side_en, "side_ru": side_ru, "one_way_s": span.one_way_s, "media_s": span.media_s,
+        }
+        if span.one_way_s >= report_s:
+            severity, confidence = (Severity.MAJOR if span.one_way_s >= timeout_s else Severity.MINOR), "high"
+            values.update(
+                lead_en=f"During your call the sound travelled only one way: {side_en}. This is usually caused by "
+                        f"a router setting (SIP ALG or a firewall).",
+                lead_ru=f"Во время звонка звук шёл только в одну сторону: {side_ru}. Обычно причина в настройке "
+                        f"роутера (SIP ALG или межсетевой экран).",
+                duration_en=f"Audio flowed one way for {span.one_way_s:g} s ({limits}).",
+                duration_ru=f"Звук шёл в одну сторону {span.one_way_s:g} с ({limits_ru}).")
+        else:
+            # A second or two of media one way is what a call hung up at once looks like, too.
+            severity, confidence = Severity.INFO, "low"
+            values.update(
+                lead_en=f"In the {span.one_way_s:g} s of your call that we recorded, the sound travelled only one "
+                        f"way ({side_en}); that is too short to tell a fault from a call that simply ended early.",
+                lead_ru=f"За {span.one_way_s:g} с звонка, которые мы записали, звук шёл только в одну сторону "
+                        f"({side_ru}); этого слишком мало, чтобы отличить неисправность от звонка, который просто "
+                        f"рано завершили.",
+                duration_en=f"Only {span.one_way_s:g} s of media were seen one way: too short to tell one-way "
+                            f"audio from a call hung up early ({limits}).",
+                duration_ru=f"В одну сторону видно лишь {span.one_way_s:g} с медиа: слишком мало, чтобы отличить "
+                            f"одностороннюю слышимость от звонка, завершённого сразу ({limits_ru}).")
+        frames = tuple(analysis.streams[i].stats.first_frame for i in media.streams)
+        yield Hit(call.call_id, frames, values, severity=severity, confidence=confidence)
 
 
 @check(

@@ -38,7 +38,7 @@ def test_filing_triage_and_duplicates(store_url: str) -> None:
             "nat", "nat.private-sdp-address", "P2", "engineering", 1, 1)
         assert "major problem on every call" in t.reason
         assert [x["rule"] for x in f.summary["findings"]] == [
-            "nat.private-sdp-address", "media.one-way-audio", "nat.media-source-mismatch"]
+            "nat.private-sdp-address", "media.one-way-audio", "nat.media-source-mismatch", "media.rtcp-issues"]
         assert f.summary["figures"]["one_way_calls"] == 1
         again = cases.file("T-1", ONE_WAY)
         assert again.duplicate_of == f.id and again.id == f.id
@@ -370,7 +370,7 @@ def test_webhook_delivers_after_the_server_recovers(store_url: str) -> None:
             assert (body["ticket"], body["filing"], body["triage"]["priority"], body["triage"]["queue"]) == (
                 "T-5", f.id, "P2", "engineering")
             assert [x["rule"] for x in body["findings"]] == [
-                "nat.private-sdp-address", "media.one-way-audio", "nat.media-source-mismatch"]
+                "nat.private-sdp-address", "media.one-way-audio", "nat.media-source-mismatch", "media.rtcp-issues"]
             assert cases.pending() == []
             v = cases.verify("T-5", SYMMETRIC, notify=receiver.url)
             assert v.filing.notification.delivered

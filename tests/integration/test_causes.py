@@ -25,14 +25,14 @@ def test_private_sdp_address_explains_the_one_way_audio(tmp_path) -> None:
     findings = sipdiag.analyze(causecapture.private_sdp_one_way_call(tmp_path / "ow.pcap")).findings
     # nat.media-source-mismatch (the reply audio was not latched either) is a second cause of the same call
     assert rules(findings) == [("nat.private-sdp-address", None, (1,)), ("media.one-way-audio", 0, ()),
-                               ("nat.media-source-mismatch", None, ())]
-    cause, symptom, _ = findings
+                               ("nat.media-source-mismatch", None, ()), ("media.rtcp-issues", None, ())]
+    cause, symptom, _, _ = findings
     assert (cause.severity.label, cause.evidence["address"], symptom.evidence["unreachable_target"]) == (
         "major", "192.168.1.20", "192.168.1.20:40000")
     # The private Contact of the same call is folded into the cause instead of standing as its own finding.
     assert [(o["rule"], o["frames"], o.get("contact_host") or o.get("sent_by"))
             for o in cause.evidence["nat_observations"]] == [
-        ("nat.private-contact", [1], "192.168.1.20"), ("nat.via-address-mismatch", [1, 3, 304], "192.168.1.20:5060")]
+        ("nat.private-contact", [1], "192.168.1.20"), ("nat.via-address-mismatch", [1, 3, 1604], "192.168.1.20:5060")]
 
 
 def test_sip_alg_explains_the_drop_at_32_s(tmp_path) -> None:
@@ -46,9 +46,11 @@ def test_sip_alg_explains_the_drop_at_32_s(tmp_path) -> None:
 
 def test_precedence_alg_before_nat_and_lab_samples() -> None:
     # RULES.md §2: a SIP ALG fingerprint wins over the NAT gap it leaves behind (both fired for the one-way audio).
+    # The capture's 1 s of one-way media makes the symptom an information finding; the link holds all the same.
     alg = sipdiag.analyze(SAMPLES / "sip_alg_rewrite.pcap").findings
-    assert rules(alg) == [("alg.sdp-rewritten-inconsistently", None, (1,)), ("media.one-way-audio", 0, ()),
-                          ("nat.media-source-mismatch", None, ()), ("nat.private-sdp-address", None, ())]
+    assert rules(alg) == [("alg.sdp-rewritten-inconsistently", None, (3,)), ("nat.media-source-mismatch", None, ()),
+                          ("nat.private-sdp-address", None, ()), ("media.one-way-audio", 0, ())]
+    assert (alg[3].severity.label, alg[3].confidence, alg[3].evidence["one_way_s"]) == ("info", "low", 1.0)
     # Fragments of a large INVITE dropped: the INVITE timeout is the symptom.
     frag = sipdiag.analyze(SAMPLES / "fragmented_invite_dropped.pcap").findings
     assert rules(frag) == [("call.invite-timeout", 1, ()), ("router.udp-fragmentation", None, (0,))]

@@ -121,7 +121,9 @@ def test_a_short_burst_in_a_long_call_is_still_one_way(tmp_path) -> None:
     # 10 packets in the first 0.2 s of a 10 s call: not a sender that keeps sending; the text says how few.
     a = sipdiag.analyze(suppressed_call(tmp_path / "burst.pcap", caller_ptime=0.02, caller_seconds=0.2, call_s=10.0))
     (f,) = findings(a, "media.one-way-audio")
-    assert (f.severity.label, f.evidence["missing"], f.evidence["packets_to_callee"]) == ("major", "caller->callee", 10)
+    assert (f.severity.label, f.evidence["missing"], f.evidence["packets_to_callee"]) == ("minor", "caller->callee", 10)
+    # the callee's 9.5 s of media less the first second, in which the burst's 10 packets went the other way
+    assert (f.evidence["media_s"], f.evidence["one_way_s"]) == (9.5, 8.5)
     assert f.evidence["detail"] == ("one-way audio: the callee hears nothing (only 10 packets caller->callee, over "
                                     "0.2 s of the 10.0 s the call was connected)")
 

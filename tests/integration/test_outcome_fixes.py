@@ -391,7 +391,9 @@ def test_corpus_answered_call_whose_2xx_the_mirror_missed(corpus) -> None:
     v = a.media_of(call).verdict
     assert (v.verdict, v.missing_direction, v.packets_to_callee, v.packets_to_caller) == (
         "one-way", "caller->callee", 0, 266)
-    assert [(f.rule, f.severity.label, f.frames) for f in a.findings] == [("media.one-way-audio", "major", (9,))]
+    # 5.3 s of it: reported (media.oneway_report_s 5 s), minor below the 15 s of media.onewaytimeout_s
+    assert [(f.rule, f.severity.label, f.frames, f.evidence["one_way_s"]) for f in a.findings] == [
+        ("media.one-way-audio", "minor", (9,), 5.3)]
 
 
 # -------------------------------------------------------------- 9. a proxy's 408 after a CANCEL nobody accepted

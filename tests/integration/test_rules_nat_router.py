@@ -82,7 +82,7 @@ def test_media_source_mismatch_latched_or_lost() -> None:
     lost = only(SAMPLES / "nat_one_way_audio.pcap", "nat.media-source-mismatch")
     assert (lost.severity.label, lost.confidence, lost.frames) == ("major", "high", (12,))
     assert evidence(lost, "role", "sdp_address", "rtp_source", "packets", "class", "latched") == (
-        "caller", "192.168.1.10:6000", "203.0.113.2:6000", 50, "nat", "no")
+        "caller", "192.168.1.10:6000", "203.0.113.2:6000", 825, "nat", "no")
     latched = only(SAMPLES / "nat_symmetric_rtp.pcap", "nat.media-source-mismatch")
     assert (latched.severity.label, latched.evidence["latched"]) == ("info", "yes")
     assert findings(SAMPLES / "clean_call.pcap", "nat.media-source-mismatch") == []

@@ -2,8 +2,8 @@
 tshark, the same ground truth as the committed samples.
 
 Needs root, iproute2, iptables, nft, tcpdump, sipp, tshark and ethtool, and a kernel that lets
-us create network namespaces; skips with the reason otherwise. About 50 s (the fragmented INVITE
-lasts 64*T1 = 32 s by RFC 3261 §17.1.1.2).
+us create network namespaces; skips with the reason otherwise. About 70 s (the fragmented INVITE
+lasts 64*T1 = 32 s by RFC 3261 §17.1.1.2, the one-way audio call 17 s).
 """
 
 from __future__ import annotations

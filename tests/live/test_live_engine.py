@@ -58,7 +58,7 @@ def test_findings_of_a_call_are_announced_when_it_ends() -> None:
     _, events = _watch(SAMPLES / "nat_one_way_audio.pcap")
     assert [(e.kind, e.finding.rule if e.finding else e.summary.call.outcome) for e in events] == [
         ("call", "answered"), ("finding", "nat.private-sdp-address"), ("finding", "media.one-way-audio"),
-        ("finding", "nat.media-source-mismatch")]
+        ("finding", "nat.media-source-mismatch"), ("finding", "media.rtcp-issues")]
 
 
 def test_state_is_released_as_calls_end(tmp_path) -> None:

@@ -38,17 +38,19 @@ def test_watch_replay_prints_each_call_and_finding_then_the_analysis() -> None:
     result = _run("watch", "-r", str(SAMPLES / "nat_one_way_audio.pcap"), "--fast")
     assert result.exit_code == 1  # major findings, --fail-on major
     lines = result.stdout.splitlines()
-    assert lines[:4] == [
-        "call #1 answered 200  sip:100@203.0.113.10 -> sip:300@203.0.113.10  setup 1 ms  duration 1.5 s  "
-        "streams 2 (loss max 0.0 %, jitter max 1.2 ms)  audio one-way  findings 3",
+    assert lines[:5] == [
+        "call #1 answered 200  sip:100@203.0.113.10 -> sip:300@203.0.113.10  setup 1 ms  duration 17.0 s  "
+        "streams 2 (loss max 0.0 %, jitter max 1.4 ms)  audio one-way  findings 4",
         "finding major nat.private-sdp-address (call nat_one_way_audio-1@sdlab): SDP tells the other side to send "
         "media to a private address",
         "finding major media.one-way-audio (call nat_one_way_audio-1@sdlab): Audio flows in one direction only",
         "finding major nat.media-source-mismatch (call nat_one_way_audio-1@sdlab): Audio arrives from another "
         "address than the one the SDP announced",
+        "finding info media.rtcp-issues (call nat_one_way_audio-1@sdlab): RTCP missing, misrouted or never "
+        "acknowledging sender reports",
     ]
-    assert lines[4].startswith("Capture  ") and "Findings (3)" in result.stdout
-    assert "1 call(s) seen, 1 ended; 3 call finding(s)." in result.stderr
+    assert lines[5].startswith("Capture  ") and "Findings (4)" in result.stdout
+    assert "1 call(s) seen, 1 ended; 4 call finding(s)." in result.stderr
 
 
 def test_watch_json_is_the_analyze_document(tmp_path) -> None:
