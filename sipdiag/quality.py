@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from sipdiag.codecs import WIDEBAND, Codec, codec_info
+from sipdiag.codecs import NARROWBAND, WIDEBAND, Codec, codec_info
 
 __all__ = [
-    "DELAY_MODELS", "DEVICE_DELAY_MS", "R0_NARROWBAND", "R0_WIDEBAND", "WIDEBAND_RATIO", "EModelInputs",
+    "DELAY_MODELS", "DEVICE_DELAY_MS", "R0_NARROWBAND", "R0_WIDEBAND", "R_MAX", "WIDEBAND_RATIO", "EModelInputs",
     "EModelResult", "Factor", "G107Rating", "QualityBand", "band_for_mos", "burst_ratio", "customer_cause",
     "delay_impairment", "effective_loss_pct", "g107_rating", "ie_eff", "mos_from_r", "quality_band", "r_factor",
     "rate_stream",
@@ -34,6 +34,10 @@ R0_NARROWBAND = 93.2
 R0_WIDEBAND = 129.0
 #: A wideband R divided by this is on the narrowband scale used by Annex B (G.107.1 Annex A, RULES.md §1.4).
 WIDEBAND_RATIO = 1.29
+#: The top of each R scale: Annex B gives MOS 4.5 from R 100 on (G.107), and the wideband scale ends at Ro,WB 129
+#: (G.107.1). An R shown to an engineer is kept within 0 and these: the formulas go past both ends (R -138 with
+#: 64 % of the packets lost in bursts), where the number means nothing more than "the bottom (top) of the scale".
+R_MAX = {NARROWBAND: 100.0, WIDEBAND: R0_WIDEBAND}
 #: Ie,eff tends to this as loss grows (G.107 §7.5).
 IE_EFF_CEILING = 95.0
 #: Sender and receiver processing added to the mouth-to-ear estimate (RULES.md §1.4, "~10 ms device processing").
@@ -269,7 +273,8 @@ class EModelInputs:
 class EModelResult:
     """The E-model verdict of one stream (one direction, one jitter-buffer model).
 
-    r_factor: R on the codec's scale (0–100 narrowband, 0–129 wideband), not clamped (may be < 0).
+    r_factor: R on the codec's scale (0–100 narrowband, 0–129 wideband), not clamped (may be < 0): the arithmetic
+        of the factors. Show `r_shown` instead.
     r0: R without any impairment on that scale (93.2 or 129); `r0 − r_factor == sum of the factors`.
     r_factor_nb: R on the narrowband scale (R/1.29 for wideband codecs): compare it with thresholds and bands.
     mos: conversational MOS-CQE (delay included); mos_lq: listening-only MOS (the delay factor left out).
@@ -295,6 +300,17 @@ class EModelResult:
     factors: tuple[Factor, ...]
     band: QualityBand
     summary: str
+
+    @property
+    def r_shown(self) -> float:
+        """R as reports and finding texts show it: `r_factor` kept within 0 and the top of the codec's scale
+        (R_MAX: 100, or 129 for wideband). Annex B rates every R ≤ 0 as MOS 1 (G.107 Annex B)."""
+        return shown_r(self.r_factor, self.inputs.scale)
+
+
+def shown_r(r: float, scale: str) -> float:
+    """`r` within 0 and the top of `scale` (narrowband or wideband, R_MAX)."""
+    return min(max(r, 0.0), R_MAX.get(scale, R_MAX[NARROWBAND]))
 
 
 def r_factor(
@@ -418,7 +434,7 @@ def r_factor(
         r_factor=r, r0=r0, r_factor_nb=r_nb, mos=mos, mos_lq=mos_from_r(r + delay, wideband=wideband),
         mos_ceiling=mos_from_r(r0 - entry.ie + advantage, wideband=wideband),
         ie_eff=total_eff, id=delay, inputs=inputs, estimate=bool(reasons), estimate_reasons=tuple(reasons),
-        factors=factors, band=band, summary=_summary(r, r0, mos, band, factors, bool(reasons)),
+        factors=factors, band=band, summary=_summary(r, r0, entry.scale, mos, band, factors, bool(reasons)),
     )  # fmt: skip
 
 
@@ -522,13 +538,17 @@ def _explain(name: str, inputs: EModelInputs) -> str:
     return f"estimated one-way delay {inputs.ta_ms:.0f} ms without the unknown network part ({composition})"
 
 
-def _summary(r: float, r0: float, mos: float, band: QualityBand, factors: tuple[Factor, ...], estimate: bool) -> str:
-    head = f"MOS {mos:.2f} ({band.label}{', estimate' if estimate else ''}), R {r:.1f}"
+def _summary(r: float, r0: float, scale: str, mos: float, band: QualityBand, factors: tuple[Factor, ...],
+             estimate: bool) -> str:
+    head = f"MOS {mos:.2f} ({band.label}{', estimate' if estimate else ''}), R {shown_r(r, scale):.1f}"
     causes = sorted((f for f in factors if f.r_points_lost >= 0.5), key=lambda f: -f.r_points_lost)
     if not causes:
         return f"{head}: no notable impairment."
     main = causes[0]
-    text = f"{head}: {r0 - r:.1f} R points lost, mostly to {_CAUSES[main.name]} ({main.r_points_lost:.1f})"
+    # Below the bottom of the scale every R point is lost; the factors still say how far beyond it the stream went.
+    lost = (f"all {r0:g} R points lost (the impairments add up to {r0 - r:.1f})" if r < 0 else
+            f"{r0 - r:.1f} R points lost")
+    text = f"{head}: {lost}, mostly to {_CAUSES[main.name]} ({main.r_points_lost:.1f})"
     if len(causes) > 1:
         second = causes[1]
         text += f", then {_CAUSES[second.name]} ({second.r_points_lost:.1f})"

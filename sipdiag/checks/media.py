@@ -171,7 +171,7 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             "call_id": m.call_id, "stream": m.label,
             "direction": m.binding.direction, "lost": s.lost, "expected": s.expected,
             "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
-            "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_factor, 1) if q else "-",
+            "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_shown, 1) if q else "-",
             "thresholds": thresholds,
             "short_en": f" Only {s.expected} packets expected: too few to grade the loss (minor at most)."
                         if short else "",
@@ -417,7 +417,9 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
     A stream whose E-model rating is below R 70 (MOS about 3.6), with the factors that took it down. Only streams
     with at least `media.min_media_for_verdict_s` (10 s) of media and 100 expected packets are rated: a shorter one
     is too little to judge a call's quality by (RULES.md media.low-mos; VoIPmonitor gives no MOS under 100
-    packets). Wideband codecs are compared on the narrowband scale (R/1.29, G.107.1).
+    packets). Wideband codecs are compared on the narrowband scale (R/1.29, G.107.1). The R shown stays within 0 and
+    the top of the codec's scale (100, wideband 129): past the bottom, G.107 Annex B gives MOS 1 whatever the
+    number, and the summary says how far the impairments add up instead.
 
     When the codec alone keeps the stream below target (G.726 at 16 kbit/s: Ie 50, MOS 2.1 at best) and the
     network cost less than `media.delta_r.minor` R points, the score is the codec's ceiling, not a network fault
@@ -452,7 +454,7 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
         codec_limited = codec_points > 0 and network < delta_minor
         values = {
             "call_id": m.call_id, "stream": m.label,
-            "direction": m.binding.direction, "r_factor": round(q.r_factor, 1), "mos": round(q.mos, 2),
+            "direction": m.binding.direction, "r_factor": round(q.r_shown, 1), "mos": round(q.mos, 2),
             "estimate": " (estimate)" if q.estimate else "", "summary": q.summary,
             # the customer reads the factor in words; the engineer keeps its name
             "main_cause_en": f"The main cause is {customer_cause(top.name, 'en')}." if top else "",

@@ -161,7 +161,7 @@ def stream_record(m) -> dict[str, Any]:
                           "effective_loss_pct_200ms": s.effective_loss_pct_200ms,
                           "effective_loss_pct_adaptive": s.effective_loss_pct_adaptive},
         "mos": None if q is None else round(q.mos, 2),
-        "r_factor": None if q is None else round(q.r_factor, 1),
+        "r_factor": None if q is None else round(q.r_shown, 1),
         "mos_estimate": None if q is None else q.estimate,
         "quality_factors": [] if q is None else [
             {"name": f.name, "r_points": round(f.r_points_lost, 2), "explanation": f.explanation} for f in q.factors],

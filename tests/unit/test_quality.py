@@ -274,6 +274,27 @@ def test_negative_r_gives_mos_1():
     assert result.mos_lq == approx(mos_from_r(93.2 - 9500 / 104.3))
 
 
+def test_r_shown_stays_on_the_scale():
+    # The R an engineer reads is kept within 0 and the top of the codec's scale; r_factor keeps the arithmetic.
+    negative = r_factor(codec="PCMU", loss_pct=100, plc=False, one_way_delay_ms=500)
+    assert (negative.r_factor, negative.r_shown) == (approx(-45.3804, abs=1e-4), 0.0)
+    # As the corpus capture Asterisk_ZFONE_XLITE.pcap: 64.29 % lost in bursts (BurstR 43.93). Ie,eff =
+    # 95·64.2857/(64.2857/43.93 + 25.1) = 229.9, Id 1.9 at 80 ms: R = 93.2 − 229.9 − 1.9 = −138.6.
+    bursty = r_factor(codec="PCMU", loss_pct=64.2857, burst_ratio=43.93, one_way_delay_ms=80)
+    assert bursty.r_factor == approx(93.2 - ie_eff(0, 64.2857, 25.1, 43.93) - 1.92)
+    assert round(bursty.r_factor, 1) == -138.6 and bursty.r_shown == 0.0 and bursty.mos == 1.0
+    assert bursty.summary == ("MOS 1.00 (very bad), R 0.0: all 93.2 R points lost (the impairments add up to "
+                              "231.8), mostly to losses in bursts (161.6), then packet loss (68.3).")
+    # The advantage factor lifts R above 100, the top of Annex B's scale: shown as 100.
+    lifted = r_factor(codec="PCMU", one_way_delay_ms=0, advantage=10)
+    assert (lifted.r_factor, lifted.r_shown) == (approx(103.2), 100.0)
+    assert lifted.summary.startswith("MOS 4.50 (excellent), R 100.0")
+    # A wideband R above 100 is on the G.107.1 scale (up to 129): kept as it is.
+    wideband = r_factor(codec="G722", one_way_delay_ms=0)
+    assert wideband.r_shown == approx(116)
+    assert r_factor(codec="G722", one_way_delay_ms=0, advantage=20).r_shown == 129.0
+
+
 def test_invalid_inputs_raise():
     with pytest.raises(ValueError, match="no E-model impairment values"):
         r_factor(codec="telephone-event")
