@@ -186,20 +186,21 @@ def register_without_rport(path: Path, *, rport: bool = False) -> Path:
 
 
 def register_refreshes(path: Path, *, at_s: tuple[float, ...], ports: tuple[int, ...],
-                       src_ip: str = NAT_WAN, via_host: str = PHONE_LAN[0], expires: int = 60) -> Path:
-    """REGISTER refreshes of one phone (Via sent-by `via_host`:5060, rport), each from `src_ip`:port and each
-    answered 200 OK to where it came from."""
+                       src_ip: str = NAT_WAN, via_host: str = PHONE_LAN[0], expires: int = 60,
+                       registrar: tuple[str, int] = PBX, received: str | None = None) -> Path:
+    """REGISTER refreshes of one phone (Via sent-by `via_host`:5060, rport), each from `src_ip`:port to `registrar`
+    and each answered 200 OK to where it came from, with received=`received` (default: `src_ip`)."""
     recs = []
     for i, (o, port) in enumerate(zip(at_s, ports)):
         src = (src_ip, port)
         via = f"SIP/2.0/UDP {via_host}:5060;branch=z9hG4bKrf{i};rport"
         req = via_sip_message("REGISTER sip:example.com SIP/2.0", via=via, call_id="rf-1", cseq=f"{i + 1} REGISTER",
                           contact=f"<sip:100@{via_host}:5060>", extra_headers=f"Expires: {expires}\n")
-        ok = via_sip_message("SIP/2.0 200 OK", via=f"{via}={port};received={src_ip}", call_id="rf-1",
+        ok = via_sip_message("SIP/2.0 200 OK", via=f"{via}={port};received={received or src_ip}", call_id="rf-1",
                          cseq=f"{i + 1} REGISTER", to_tag="r9",
                          contact=f"<sip:100@{via_host}:5060>;expires={expires}")
         at = T0 + int(o * S)
-        recs += [(at, frame(req, src, PBX)), (at + 20 * MS, frame(ok, PBX, src))]
+        recs += [(at, frame(req, src, registrar)), (at + 20 * MS, frame(ok, registrar, src))]
     pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
     return path
 

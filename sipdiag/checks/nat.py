@@ -504,6 +504,30 @@ def _other_network(outside: str, inside: str) -> bool:
         ipaddress.ip_network(f"{outside}/24", strict=False)
 
 
+def _second_nat(analysis: Analysis, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], tuple[str, str]]:
+    """For each private (ip, port) of `wanted`, the first sign that another NAT lies beyond the capture point, as
+    (kind, public address): a response's top Via received= naming a public address (the server saw the request
+    arrive from there, RFC 3261 §18.2.1), else a public address its requests went to or its responses came from
+    (a private source reaches a public host only through a NAT). Neither: the peer is inside the same private
+    network, and the one translation seen is all there is (an enterprise NAT, a VPN concentrator)."""
+    received: dict[tuple[str, int], str] = {}
+    peer: dict[tuple[str, int], str] = {}
+    for m in analysis.messages:
+        if m.is_request:
+            key, other = (m.src_ip, m.src_port), m.dst_ip
+        else:
+            key, other = (m.dst_ip, m.dst_port), m.src_ip
+            head = top_via_head(m) if key in wanted and key not in received else None
+            addr = received_of(head[1]) if head is not None else None
+            if addr is not None and not is_private(addr) and not _local(addr):
+                received[key] = addr
+        if key in wanted and key not in peer and not is_private(other) and not _local(other):
+            peer[key] = other
+    out = {key: ("peer", addr) for key, addr in peer.items()}
+    out.update((key, ("received", addr)) for key, addr in received.items())
+    return out
+
+
 def _in_shared(ip: str) -> bool:
     try:
         return ipaddress.ip_address(ip) in _SHARED
@@ -541,7 +565,10 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
     address while the packet arrives from a public one (an integrated router/ATA reporting its shared WAN
     address). Once per source address; only requests with one Via whose Contact agrees with it (straight from
     the device), and for double NAT only when the two private addresses lie in different /24 networks (same
-    network: a multi-homed host).
+    network: a multi-homed host) and something shows a second NAT beyond the capture point: the requests go to,
+    or the responses come from, a public address, or the server's Via received= names one. A private source
+    talking to a private server shows one translation inside one network (an enterprise NAT, a VPN concentrator
+    such as an OpenVPN server's 10.8.0.1), not two.
 
     ## Why it matters
     Stacked NATs compound binding timeouts, forbid port forwarding and break hairpinning: inbound calls are missed
@@ -556,6 +583,7 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
     """
     seen: set[str] = set()
     calls = _call_ids(analysis)
+    beyond: dict[tuple[str, int], tuple[str, str]] | None = None
     for p in via_paths(analysis):
         # Only requests straight from the device (one Via) whose Contact agrees with its Via: a proxy's requests
         # carry the originator's Contact, and a device naming two addresses is multi-homed, not behind two NATs.
@@ -571,6 +599,13 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
             if _in_shared(p.src_ip):
                 kind = "cgnat"
             elif is_private(p.src_ip) and is_private(inner) and _other_network(p.src_ip, inner):
+                # One translation (inner -> source) is seen; a second one needs a public host beyond the capture
+                # point. A private peer means one NAT (or a VPN concentrator) inside one network.
+                if beyond is None:
+                    beyond = _second_nat(analysis, {(q.src_ip, q.src_port) for q in via_paths(analysis)
+                                                    if is_private(q.src_ip)})
+                if (p.src_ip, p.src_port) not in beyond:
+                    continue
                 kind = "double-nat"
             elif _in_shared(inner) and not is_private(p.src_ip):
                 kind = "cgnat"
@@ -578,6 +613,9 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
                 continue
             seen.add(p.src_ip)
             cgnat = kind == "cgnat"
+            # Double NAT stays low: the private Via in another /24 may also be a multi-homed device (a VPN and a LAN
+            # interface) that names the address it did not send from, behind a single NAT.
+            second = beyond.get((p.src_ip, p.src_port)) if beyond is not None and not cgnat else None
             yield Hit(p.call_id if p.call_id in calls else None, p.frames, {
                 "kind": kind, "source": p.source, "inner": inner, "field": field, "field_ru": field_ru,
                 "frame": p.first_frame,
@@ -587,11 +625,25 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
                 "kind_customer_ru": "общий адрес провайдера" if cgnat else "два роутера, подменяющих адреса",
                 "detail_en": (f"{p.src_ip if _in_shared(p.src_ip) else inner} is in 100.64.0.0/10 (RFC 6598 shared "
                               "space): the router's WAN side is itself behind the provider's NAT.") if cgnat else
-                             (f"The packet's source {p.src_ip} is private too, so the capture is between two NATs: "
-                              f"the inner one translated {inner} to {p.src_ip}."),
+                             (f"The packet's source {p.src_ip} is private too, and {_beyond_en(second)}, so "
+                              f"the capture is between two NATs: the inner one translated {inner} to {p.src_ip}."),
                 "detail_ru": (f"{p.src_ip if _in_shared(p.src_ip) else inner} входит в 100.64.0.0/10 (общее "
                               "пространство RFC 6598): WAN роутера сам находится за NAT провайдера.") if cgnat else
-                             (f"Источник пакета {p.src_ip} тоже частный, значит захват сделан между двумя NAT: "
-                              f"внутренний транслировал {inner} в {p.src_ip}."),
-            }, confidence="medium" if cgnat else "low")  # private-to-private may also be one enterprise NAT
+                             (f"Источник пакета {p.src_ip} тоже частный, а {_beyond_ru(second)}, значит "
+                              f"захват сделан между двумя NAT: внутренний транслировал {inner} в {p.src_ip}."),
+                # what shows the NAT beyond the capture point: received (the server's received=) or peer
+                "second_nat": second[0] if second else None, "public_address": second[1] if second else None,
+            }, confidence="medium" if cgnat else "low")
             break
+
+
+def _beyond_en(second: tuple[str, str]) -> str:
+    kind, addr = second
+    return (f"the server saw its requests arrive from the public address {addr} (Via received=)" if kind == "received"
+            else f"it talks to the public address {addr}, which a private source reaches only through a NAT")
+
+
+def _beyond_ru(second: tuple[str, str]) -> str:
+    kind, addr = second
+    return (f"сервер видел его запросы приходящими с публичного адреса {addr} (Via received=)" if kind == "received"
+            else f"он обменивается с публичным адресом {addr}, до которого частный адрес доходит только через NAT")
