@@ -89,6 +89,9 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
             "missing": v.missing_direction, "detail": v.detail, "unreachable_target": v.unreachable_target,
             "side_en": side_en, "side_ru": side_ru, "one_way_s": span.one_way_s, "media_s": span.media_s,
         }
+        # The capture's clock steps within the media: the span is the senders' own, from the RTP timestamps.
+        how_en = " (by the RTP timestamps: the capture's clock steps within the call)" if span.from_timestamps else ""
+        how_ru = " (по RTP-меткам времени: часы захвата скачут внутри вызова)" if span.from_timestamps else ""
         if span.one_way_s >= report_s:
             severity, confidence = (Severity.MAJOR if span.one_way_s >= timeout_s else Severity.MINOR), "high"
             values.update(
@@ -96,8 +99,8 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
                         f"a router setting (SIP ALG or a firewall).",
                 lead_ru=f"Во время звонка звук шёл только в одну сторону: {side_ru}. Обычно причина в настройке "
                         f"роутера (SIP ALG или межсетевой экран).",
-                duration_en=f"Audio flowed one way for {span.one_way_s:g} s ({limits}).",
-                duration_ru=f"Звук шёл в одну сторону {span.one_way_s:g} с ({limits_ru}).")
+                duration_en=f"Audio flowed one way for {span.one_way_s:g} s{how_en} ({limits}).",
+                duration_ru=f"Звук шёл в одну сторону {span.one_way_s:g} с{how_ru} ({limits_ru}).")
         else:
             # A second or two of media one way is what a call hung up at once looks like, too.
             severity, confidence = Severity.INFO, "low"
@@ -107,9 +110,9 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
                 lead_ru=f"За {span.one_way_s:g} с звонка, которые мы записали, звук шёл только в одну сторону "
                         f"({side_ru}); этого слишком мало, чтобы отличить неисправность от звонка, который просто "
                         f"рано завершили.",
-                duration_en=f"Only {span.one_way_s:g} s of media were seen one way: too short to tell one-way "
+                duration_en=f"Only {span.one_way_s:g} s of media were seen one way{how_en}: too short to tell one-way "
                             f"audio from a call hung up early ({limits}).",
-                duration_ru=f"В одну сторону видно лишь {span.one_way_s:g} с медиа: слишком мало, чтобы отличить "
+                duration_ru=f"В одну сторону видно лишь {span.one_way_s:g} с медиа{how_ru}: слишком мало, чтобы отличить "
                             f"одностороннюю слышимость от звонка, завершённого сразу ({limits_ru}).")
         frames = tuple(analysis.streams[i].stats.first_frame for i in media.streams)
         yield Hit(call.call_id, frames, values, severity=severity, confidence=confidence)

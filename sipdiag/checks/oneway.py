@@ -22,6 +22,7 @@ from .mediaquality import DEFAULT_INTERVAL_MS
 if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..model import Call
+    from ..rtpresult import RtpStreamStats
 
 NS = 10**9
 
@@ -30,6 +31,9 @@ NS = 10**9
 class OneWay:
     media_s: float  # how long the present direction ran: its first to its last packet
     one_way_s: float  # of that, how long the other direction was absent or below the ratio
+    # True: the capture's clock steps within the media (sipdiag.clocksteps), so the times are the senders' own,
+    # from the RTP timestamps, not arrival times
+    from_timestamps: bool = False
 
 
 def one_way_duration(analysis: Analysis, call: Call, media: CallMedia, missing: str, min_ratio: float) -> OneWay:
@@ -39,14 +43,37 @@ def one_way_duration(analysis: Analysis, call: Call, media: CallMedia, missing: 
     present = [m.stats for m in audio if m.binding.direction not in (missing, None)]
     if not present:
         return OneWay(0.0, 0.0)
+    other = [m for m in audio if m.binding.direction == missing and delivered(call, m.stats)]
+    if not analysis.capture.clock.sound(min(s.first_frame for s in present), max(s.last_frame for s in present)):
+        return _from_timestamps(present, other, min_ratio)
     start, end = min(s.start_ns for s in present), max(s.end_ns for s in present)
     span_s = (end - start) / NS
-    other = [m for m in audio if m.binding.direction == missing and delivered(call, m.stats)]
     covered = min(_covered_seconds(other, start, end, min_ratio), math.ceil(span_s))
     return OneWay(round(span_s, 1), round(max(span_s - covered, 0.0), 1))
 
 
-def _covered_seconds(other: Sequence[MediaStream], start_ns: int, end_ns: int, min_ratio: float) -> int:
+def _from_timestamps(present: Sequence[RtpStreamStats], other: Sequence[MediaStream], min_ratio: float) -> OneWay:
+    """The one-way duration where the capture's clock steps within the media: arrival times measure the clock's
+    error there, the RTP timestamps do not (RFC 3550 §5.1: they advance with the sender's sampling clock). The
+    present direction ran as long as its longest stream's timestamps span (or its packets times their packet
+    time); the other direction's packets cannot be placed in seconds, so they cover at most as many seconds as
+    they could fill at the ratio."""
+    span_s = max(_audio_s(s) for s in present)
+    covered = _covered_seconds(other, 0, 0, min_ratio, place=False)
+    return OneWay(round(span_s, 1), round(max(span_s - covered, 0.0), 1), from_timestamps=True)
+
+
+def _audio_s(s: RtpStreamStats) -> float:
+    """Audio time a stream carried, by its own clock: its timestamp span over the payload clock, else its packets
+    times RFC 3551's 20 ms."""
+    ptime = s.timestamp_ptime_ms
+    if ptime is None or not 2.5 <= ptime <= 200:
+        ptime = DEFAULT_INTERVAL_MS
+    return s.packets * ptime / 1000.0
+
+
+def _covered_seconds(other: Sequence[MediaStream], start_ns: int, end_ns: int, min_ratio: float, *,
+                     place: bool = True) -> int:
     """Whole seconds of [start_ns, end_ns] in which the streams delivered at least `min_ratio` of the packets their
     packet time makes (50 a second at 20 ms: 5 with the 10 % default)."""
     if not other:
@@ -61,7 +88,7 @@ def _covered_seconds(other: Sequence[MediaStream], start_ns: int, end_ns: int, m
     unplaced = 0
     for m in other:
         s, series = m.stats, m.series
-        if series is None:  # not kept (sipdiag.rtpseries bounds): placed below as if packed into the fewest seconds
+        if series is None or not place:  # not kept (sipdiag.rtpseries bounds): placed below as if packed into the fewest seconds
             unplaced += s.packets
             continue
         # Series seconds count from the stream's own first packet: shift them to the nearest second of the

@@ -44,7 +44,14 @@ def test_testing_ext_has_no_fake_timings_and_its_streams_bind_to_its_call(corpus
     # the caller offered audio sendonly and sent none; the callee sent 4 audio packets
     assert (a.media[0].verdict.verdict, a.media[0].verdict.missing_direction) == ("one-way", "caller->callee")
     assert [(r.reports, r.rtt_ms_min, r.rtt_samples) for r in a.rtp.rtcp.summaries] == [(11, None, 0), (3, None, 0)]
-    assert [f.rule for f in a.findings] == ["media.one-way-audio", "dtmf.rfc4733-problem", "qos.dscp-marking"]
+    # The one-way time comes from the RTP timestamps (4 packets of 20 ms), not from arrival times 994750081 s apart:
+    # too short to grade, info of low confidence.
+    assert [(f.rule, f.severity.name, f.confidence) for f in a.findings] == [
+        ("dtmf.rfc4733-problem", "MAJOR", "high"), ("media.one-way-audio", "INFO", "low"),
+        ("qos.dscp-marking", "INFO", "high")]
+    oneway = a.findings[1].evidence
+    assert (oneway["one_way_s"], oneway["media_s"]) == (0.1, 0.1)
+    assert "(by the RTP timestamps: the capture's clock steps within the call)" in oneway["duration_en"]
     doc = document(a)
     assert (doc["capture"]["duration_s"], doc["capture"]["clock_steps"]) == (None, 335)
     assert [m["after_ms"] for m in doc["calls"][0]["messages"]] == [0.0] + [None] * 6
