@@ -10,10 +10,11 @@ frames (issue 9).
 
 Each capture is analysed by a worker that returns plain rows (small and picklable, whatever the capture's size).
 A capture that cannot be read, or whose analysis meets a bug ("internal error (...)", as the CLI words it), is a row
-with its error, never the end of the batch. With `out_dir`, every finished capture is appended to a journal
-(`batch-journal.jsonl`, one flushed line each) before it counts as done: an interrupted batch leaves a consistent
-partial summary, and `resume=True` analyses only what the journal lacks, or holds as not filed under its ticket (the
-case store was unreachable): those are analysed and filed again.
+with its error, never the end of the batch; the row's `error_kind` tells them apart (`unreadable`: the capture's
+fault; `internal`: sipdiag's, to be reported; `filing`: analysed, but not filed under its ticket). With `out_dir`,
+every finished capture is appended to a journal (`batch-journal.jsonl`, one flushed line each) before it counts as
+done: an interrupted batch leaves a consistent partial summary, and `resume=True` analyses only what the journal
+lacks, or holds as not filed under its ticket (the case store was unreachable): those are analysed and filed again.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.
 JOURNAL = "batch-journal.jsonl"
 TABLES = ("captures", "calls", "findings")
 SEVERITIES = tuple(s.label for s in sorted(Severity, reverse=True))  # critical first
+# A row's `error_kind`, beside its `error` text: whose fault it is decides who acts. A capture that cannot be read is
+# the customer's (take it again); an internal error is sipdiag's (report it), the capture may well be fine.
+UNREADABLE, INTERNAL, FILING = "unreadable", "internal", "filing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +101,15 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
         base = {"path": path, "name": Path(path).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     except OSError as e:  # gone (or unreadable) since the folder was listed
         base = {"path": path, "name": Path(path).name, "size": None, "mtime_ns": None}
-        return _error_row(base, f"{path}: cannot read ({e.strerror or e})", started)
+        return _error_row(base, f"{path}: cannot read ({e.strerror or e})", started, UNREADABLE)
     try:
         a = analyze(path)
         return _capture_rows(path, a, base, options, started)
     except SipdiagError as e:
-        return _error_row(base, str(e), started)
+        return _error_row(base, str(e), started, UNREADABLE)
     except Exception as e:  # a bug, not bad input: this capture's row names it (as the CLI words it), the batch
         # goes on; raised, it ended the whole batch (and with --jobs N came back through the pool's future)
-        return _error_row(base, f"internal error ({type(e).__name__}: {e})", started)
+        return _error_row(base, f"internal error ({type(e).__name__}: {e})", started, INTERNAL)
 
 
 def _capture_rows(path: str, a: Analysis, base: dict[str, Any], options: Options, started: float) -> dict[str, Any]:
@@ -166,7 +170,7 @@ def _capture_rows(path: str, a: Analysis, base: dict[str, Any], options: Options
         "loss_pct_max": fig["loss_pct_max"], **{f"findings_{s}": n for s, n in by_severity.items()},
         "worst_severity": next((s for s in SEVERITIES if by_severity[s]), None), "main_cause": t.rule,
         "priority": t.priority, "queue": t.queue, "ticket": ticket, "anomalies": len(a.anomalies),
-        "seconds": round(time.perf_counter() - started, 3),
+        "seconds": round(time.perf_counter() - started, 3), "error_kind": FILING if filing_error else None,
     }
     row = {**base, "capture": capture, "calls": calls, "findings": findings}
     if filing_error:
@@ -174,8 +178,8 @@ def _capture_rows(path: str, a: Analysis, base: dict[str, Any], options: Options
     return row
 
 
-def _error_row(base: dict[str, Any], error: str, started: float) -> dict[str, Any]:
-    return {**base, "capture": {**_capture_base(base), "status": "error", "error": error,
+def _error_row(base: dict[str, Any], error: str, started: float, kind: str) -> dict[str, Any]:
+    return {**base, "capture": {**_capture_base(base), "status": "error", "error": error, "error_kind": kind,
                                 "seconds": round(time.perf_counter() - started, 3)}, "calls": [], "findings": []}
 
 
@@ -275,7 +279,8 @@ def frames(rows: list[dict[str, Any]], *, total: int, interrupted: bool = False)
 _CAPTURE_COLUMNS = ["path", "name", "size", "status", "error", "packets", "duration_s", "sip_messages", "calls",
                     "answered", "one_way_calls", "registrations", "registrations_failed", "streams", "mos_min",
                     "loss_pct_max", "findings_critical", "findings_major", "findings_minor", "findings_info",
-                    "worst_severity", "main_cause", "priority", "queue", "ticket", "anomalies", "seconds"]
+                    "worst_severity", "main_cause", "priority", "queue", "ticket", "anomalies", "seconds",
+                    "error_kind"]  # last: added after the others, a reader by position still finds them
 _CALL_COLUMNS = ["path", "call_id", "caller", "callee", "outcome", "final_status", "setup_ms", "answer_ms",
                  "duration_s", "user_agent", "audio", "streams", "mos_min", "loss_pct_max", "jitter_max_ms",
                  "findings", "worst_severity"]
@@ -362,7 +367,7 @@ def _alone(path: str, options: Options, context: Any) -> dict[str, Any]:
                 size = None
             return _error_row({"path": path, "name": Path(path).name, "size": size, "mtime_ns": None},
                               "internal error (the process analysing this capture died: out of memory, or a "
-                              "crash below Python)", started)
+                              "crash below Python)", started, INTERNAL)
 
 
 # A worker's task: small captures go several together. A lab capture takes ~4 ms to analyse: one per task, the

@@ -51,6 +51,7 @@ def test_rows_equal_one_analysis_per_capture(folder: Path) -> None:
     caps = result.captures.set_index("name")
     assert caps.loc["broken.pcap", "status"] == "error"
     assert caps.loc["broken.pcap", "error"].endswith("broken.pcap is not a pcap or pcapng file")
+    assert caps.loc["broken.pcap", "error_kind"] == "unreadable"
     assert (caps.drop(index="broken.pcap")["status"] == "ok").all()
     for f in SAMPLE_FILES:
         a = analyze(f)
@@ -168,6 +169,7 @@ def test_a_file_name_that_gives_no_valid_ticket_is_analysed_not_filed(tmp_path: 
     assert caps["ticket"].isna().tolist() == [True, False] and caps["ticket"].tolist()[1] == "T-2"
     assert caps["error"].tolist()[0] == "not filed under a ticket: bad ticket id 'T-1\\x1b[2J'"
     assert caps["error"].isna().tolist() == [False, True]
+    assert caps["error_kind"].fillna("").tolist() == ["filing", ""]
     from sipdiag.cases import CaseStore
 
     with CaseStore(store) as cases:
@@ -337,6 +339,8 @@ def _assert_one_internal_error(result, *, other_process: bool) -> None:
     error = caps.loc["crash.pcap", "error"]
     pid = int(error.rsplit(" ", 1)[1].rstrip("))"))
     assert error == f"internal error (RuntimeError: a bug (process {pid}))"
+    assert caps["error_kind"].fillna("").to_dict() == {"busy_486.pcap": "", "clean_call.pcap": "",
+                                                       "crash.pcap": "internal"}
     assert (pid != os.getpid()) == other_process
     assert sorted(Path(p).name for p in result.calls["path"]) == ["busy_486.pcap", "clean_call.pcap"]
     assert list(result.calls.sort_values("path")["outcome"]) == ["busy", "answered"]
@@ -361,8 +365,9 @@ def test_an_internal_error_on_a_dask_cluster_is_the_row_of_its_capture(crash_on_
 
 def test_the_command_reports_an_internal_error_and_exits_as_for_a_bad_file(crash_on_one: Path, tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """The terminal summary and the tables name it like any capture that could not be read; exit 0, as for a
-    batch with a file that is not a capture (README: a bad file is reported and skipped)."""
+    """Exit 0, as for a batch with a file that is not a capture (README: a bad file is reported and skipped). The
+    summary counted it as "could not be read", sending the engineer after a damaged capture for sipdiag's bug: it
+    is counted and worded apart, and the tables and journal say which kind of error each row is."""
     from click.testing import CliRunner
 
     from sipdiag import cli
@@ -373,13 +378,37 @@ def test_the_command_reports_an_internal_error_and_exits_as_for_a_bad_file(crash
                                      "--out-format", "csv"], env={"COLUMNS": "300"})  # rich: one line each
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    assert lines[0] == "3 of 3 captures analysed: 2 read, 1 could not be read; 2 calls, 1 findings"
-    assert lines[-1] == (f"could not read {crash_on_one / 'crash.pcap'}: internal error (RuntimeError: a bug "
-                         f"(process {os.getpid()}))")
+    assert lines[0] == ("3 of 3 captures analysed: 2 read, 0 could not be read, 1 failed with an internal error "
+                        "(please report); 2 calls, 1 findings")
+    assert lines[-1] == (f"sipdiag failed on {crash_on_one / 'crash.pcap'}: internal error (RuntimeError: a bug "
+                         f"(process {os.getpid()})); please report it (with the capture if you can share it)")
     caps = pd.read_csv(out / "captures.csv").set_index("name")
     assert caps.loc["crash.pcap", "error"] == f"internal error (RuntimeError: a bug (process {os.getpid()}))"
-    assert [r["capture"]["status"] for r in sorted(read_journal(out / "batch-journal.jsonl"),
-                                                   key=lambda r: r["name"])] == ["ok", "ok", "error"]
+    assert list(caps.columns[-2:]) == ["seconds", "error_kind"]  # added last: the columns before keep their places
+    assert caps["error_kind"].fillna("").to_dict() == {"busy_486.pcap": "", "clean_call.pcap": "",
+                                                       "crash.pcap": "internal"}
+    journal = sorted(read_journal(out / "batch-journal.jsonl"), key=lambda r: r["name"])
+    assert [(r["capture"]["status"], r["capture"]["error_kind"]) for r in journal] == [
+        ("ok", None), ("ok", None), ("error", "internal")]
+
+
+def test_the_summary_counts_unreadable_and_internal_errors_apart(crash_on_one: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from sipdiag import cli
+
+    monkeypatch.setattr(cli, "_quick_exit", False)
+    (crash_on_one / "broken.pcap").write_bytes(b"this is not a capture")
+    r = CliRunner().invoke(cli.cli, ["batch", str(crash_on_one), "--jobs", "1"], env={"COLUMNS": "300"})
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0] == ("4 of 4 captures analysed: 2 read, 1 could not be read, 1 failed with an internal error "
+                        "(please report); 2 calls, 1 findings")
+    assert lines[-2:] == [
+        f"could not read {crash_on_one / 'broken.pcap'}: {crash_on_one / 'broken.pcap'} is not a pcap or pcapng file",
+        f"sipdiag failed on {crash_on_one / 'crash.pcap'}: internal error (RuntimeError: a bug (process "
+        f"{os.getpid()})); please report it (with the capture if you can share it)"]
 
 
 @pytest.fixture
@@ -414,5 +443,6 @@ def test_a_worker_that_dies_costs_only_its_own_capture(kills_its_worker: Path) -
     assert (caps["status"] == "error").sum() == 1
     assert caps.loc["killer.pcap", "error"] == ("internal error (the process analysing this capture died: out of "
                                                 "memory, or a crash below Python)")
+    assert caps.loc["killer.pcap", "error_kind"] == "internal"
     assert sorted(caps.index[caps["status"] == "ok"]) == [f"c{i:02}.pcap" for i in range(19)]
     assert sorted(result.calls["outcome"]) == ["answered"] * 9 + ["busy"] * 10
