@@ -37,6 +37,15 @@ class CaptureReadError(SipdiagError):
     hint = "Check the path and that you may read the file."
 
 
+class DamagedGzipError(CaptureReadError):
+    """A gzip-compressed capture whose gzip stream fails (cut short, or corrupt data / CRC, RFC 1952) before one
+    packet could be read: the capture inside may be fine, the compressed file is not."""
+
+    hint = ("Test it with 'gzip -t FILE'. A file cut short was copied while it was still being written or its "
+            "transfer was interrupted; one with corrupt data was damaged on the way: copy it again from where it was "
+            "captured.")
+
+
 class UsageError(SipdiagError):
     """The arguments cannot work together (raised by the library, shown like click's usage errors)."""
 

@@ -27,7 +27,8 @@ from typing import BinaryIO
 
 from ..errors import CaptureFormatError, CaptureReadError
 from ..parsers.capture import (BT_EPB, BT_IDB, BT_NRB, BT_PB, BT_SPB, MAX_RECORD_BYTES, PCAP_MAGIC_NS,
-                               PCAP_MAGIC_US, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_SHB, open_stream)
+                               PCAP_MAGIC_US, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_SHB, damaged_gzip, gzip_damage,
+                               open_stream, read_stopped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ def walk(path: str | Path, info: WalkInfo | None = None) -> Iterator[Record]:
     try:
         head = read(4)
         if read.error is not None:  # damaged in its first block: as `sipdiag analyze` says it
-            raise CaptureReadError(f"{name}: cannot read ({read.error})")
+            raise _unreadable(name, read.error)
         if len(head) < 4:
             raise CaptureFormatError(f"{name} is not a pcap or pcapng file (it is {len(head)} bytes long)")
         le, be = struct.unpack("<I", head)[0], struct.unpack(">I", head)[0]
@@ -92,7 +93,7 @@ def walk(path: str | Path, info: WalkInfo | None = None) -> Iterator[Record]:
             # (pcapng, draft-ietf-opsawg-pcapng §4.1): what could be written would be no capture at all, not even
             # an empty one (an empty output file, "written" with exit 0, was refused by sipdiag itself).
             if read.error is not None:
-                raise CaptureReadError(f"{name}: cannot read ({read.error})")
+                raise _unreadable(name, read.error)
             raise CaptureFormatError(f"{name} {damage} (after {read.offset} bytes): there is no packet to "
                                      f"anonymise", hint="The file was cut short (copied while it was still being "
                                      "written?): copy it again from where it was captured.")
@@ -100,6 +101,11 @@ def walk(path: str | Path, info: WalkInfo | None = None) -> Iterator[Record]:
         yield from records
     finally:
         stream.close()
+
+
+def _unreadable(name: str, error: Exception) -> CaptureReadError:
+    return damaged_gzip(name, error) if gzip_damage(error) is not None else \
+        CaptureReadError(f"{name}: cannot read ({error})")
 
 
 class _Reader:
@@ -121,7 +127,7 @@ class _Reader:
                 piece = self.stream.read1(n - size)
             except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
                 self.error = e
-                self.info.read_error = f"reading stopped after {self.offset + size} bytes: {e}"
+                self.info.read_error = read_stopped(self.offset + size, e)
                 break
             if not piece:
                 break

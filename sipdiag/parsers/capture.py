@@ -13,7 +13,9 @@ in chunks of CHUNK_BYTES and each chunk's records are handed on as one `RecordBa
 
 Damaged input never raises: a truncated last record, a record length beyond the file or garbage after the end
 become named anomalies (`pcap.truncated-record`, `pcap.bad-record-length`, `pcapng.bad-block`) and the records
-read before it are kept.
+read before it are kept; so does a gzip stream that fails (`pcap.read-error`, naming the gzip problem). Only a file
+that yields no packet at all raises: not a capture (CaptureFormatError), or a gzip stream damaged before its first
+packet (DamagedGzipError).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from ..errors import CaptureFormatError, CaptureReadError
+from ..errors import CaptureFormatError, CaptureReadError, DamagedGzipError
 from ..model import Anomaly
 
 # 4 MiB: about 18 000 records of RTP, whose columns (144 KB each) stay in the cache while a batch is decoded and
@@ -127,7 +129,7 @@ class CaptureFile:
     statistics: list[InterfaceStats] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
     packets: int = 0
-    bytes_read: int = 0
+    bytes_read: int = 0  # (decompressed) bytes read from the start of the file
 
 
 def open_stream(path: str | Path) -> tuple[BinaryIO, bool, str]:
@@ -157,10 +159,8 @@ def read_capture(path: str | Path, info: CaptureFile | None = None) -> Iterator[
     info = info if info is not None else CaptureFile(name=name)
     info.compressed = compressed
     try:
-        try:
-            head = stream.read(4)
-        except (OSError, EOFError, gzip.BadGzipFile, zlib_error()) as e:  # a .gz damaged in its first block
-            raise CaptureReadError(f"{name}: cannot read ({e})") from None
+        head = _read_header(stream, 4, name)
+        info.bytes_read = len(head)  # from the start of the file, as a pcap.read-error's detail counts them
         if len(head) < 4:
             raise CaptureFormatError(f"{name} is not a pcap or pcapng file (it is {len(head)} bytes long)")
         magic_le = struct.unpack("<I", head)[0]
@@ -178,10 +178,43 @@ def read_capture(path: str | Path, info: CaptureFile | None = None) -> Iterator[
             stream.close()
 
 
+def _read_header(stream: BinaryIO, n: int, name: str) -> bytes:
+    """The first bytes of the capture's file header. A gzip stream that fails here (a .gz cut inside its own header
+    or first deflate block) is named as such: it was reported as an unreadable path, or as "not a pcap file"."""
+    try:
+        return stream.read(n)
+    except (OSError, EOFError, zlib_error()) as e:
+        if gzip_damage(e) is not None:
+            raise damaged_gzip(name, e) from None
+        raise CaptureReadError(f"{name}: cannot read ({e})") from None
+
+
+def gzip_damage(e: BaseException) -> str | None:
+    """What an error met while reading a gzip stream says about it, in words (RFC 1952); None for an error that
+    is not the stream's own (an I/O error). Python's gzip raises EOFError for a stream cut short, BadGzipFile
+    for a bad CRC32 or ISIZE in the trailer (§2.3.1) or trailing garbage, zlib.error for corrupt deflate data."""
+    if isinstance(e, EOFError):
+        return "cut short (the compressed data ends before the end of the gzip stream)"
+    if isinstance(e, (gzip.BadGzipFile, zlib_error())):
+        return f"corrupt data ({e})"
+    return None
+
+
+def damaged_gzip(name: str, e: BaseException) -> DamagedGzipError:
+    """The error for a gzip-compressed capture that fails before its first packet: nothing can be analysed."""
+    return DamagedGzipError(f"{name} is a damaged gzip file, {gzip_damage(e)}: no packet could be read from it")
+
+
+def read_stopped(offset: int, e: BaseException) -> str:
+    """The detail of a `pcap.read-error` anomaly: where reading stopped, and why (the gzip problem if it is one)."""
+    damage = gzip_damage(e)
+    return f"reading stopped after {offset} bytes: " + (f"damaged gzip stream, {damage}" if damage else str(e))
+
+
 def _peek(stream: BinaryIO, n: int) -> bytes:
     try:
         return stream.read(n)
-    except (OSError, EOFError, gzip.BadGzipFile):
+    except (OSError, EOFError, zlib_error()):  # gzip.BadGzipFile is an OSError
         return b""
 
 
@@ -217,8 +250,11 @@ def _read_chunks(stream: BinaryIO, info: CaptureFile) -> Iterator[bytes]:
             info.bytes_read += len(data)
             yield data
         if error is not None:
-            info.anomalies.append(Anomaly("pcap.read-error", None,
-                                          f"reading stopped after {info.bytes_read} bytes: {error}"))
+            # Every record in the data before the error has been counted by now (the reader walked it before
+            # asking for more): with none, there is nothing to analyse, and the damaged .gz is the error.
+            if info.packets == 0 and gzip_damage(error) is not None:
+                raise damaged_gzip(info.name, error)
+            info.anomalies.append(Anomaly("pcap.read-error", None, read_stopped(info.bytes_read, error)))
             return
         if size < CHUNK_BYTES:
             return
@@ -234,7 +270,8 @@ def zlib_error() -> type[Exception]:
 
 
 def _read_pcap(stream: BinaryIO, info: CaptureFile, head: bytes) -> Iterator[RecordBatch]:
-    rest = _peek(stream, 20)  # Fix: guarded like the other reads (a .gz cut inside the header raised EOFError)
+    rest = _read_header(stream, 20, info.name)  # a plain file cut inside its header is an anomaly, not an error
+    info.bytes_read += len(rest)
     if len(rest) < 20:
         info.anomalies.append(Anomaly("pcap.truncated-header", None, "the file ends inside the 24-byte pcap header"))
         return

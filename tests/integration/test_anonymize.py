@@ -368,8 +368,8 @@ def test_damaged_gzip_keeps_what_was_read(tmp_path: Path) -> None:
 
     result = anonymize(cut, tmp_path / "cut-anon.pcap", key=KEY)
     assert (result.frames, result.damaged_tail_dropped, result.read_error) == (
-        kept, True, f"reading stopped after {readable} bytes: Compressed file ended before the end-of-stream "
-                    f"marker was reached")
+        kept, True, f"reading stopped after {readable} bytes: damaged gzip stream, cut short (the compressed data "
+                    "ends before the end of the gzip stream)")
     # the frames written are the anonymised frames read: as the copy of the same frames from an undamaged file
     anonymize(tmp_path / "prefix.pcap", tmp_path / "prefix-anon.pcap", key=KEY)
     assert (tmp_path / "cut-anon.pcap").read_bytes() == (tmp_path / "prefix-anon.pcap").read_bytes()
@@ -381,8 +381,9 @@ def test_damaged_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     assert (tmp_path / "crc-anon.pcap").read_bytes() == (tmp_path / "plain-anon.pcap").read_bytes()
     crc32 = zlib.crc32(plain.read_bytes())  # gzip names the stored value, then the computed one
     assert done.stderr.splitlines()[2] == (
-        f"The capture is damaged (pcap.read-error: reading stopped after {len(plain.read_bytes())} bytes: CRC "
-        f"check failed {crc32 ^ 0xFF:#x} != {crc32:#x}): the frames read before the damage are written.")
+        f"The capture is damaged (pcap.read-error: reading stopped after {len(plain.read_bytes())} bytes: damaged "
+        f"gzip stream, corrupt data (CRC check failed {crc32 ^ 0xFF:#x} != {crc32:#x})): the frames read before "
+        "the damage are written.")
 
     # standard input: copied as it comes, the damage found by the same walk
     with open(cut, "rb") as stdin:
@@ -398,8 +399,11 @@ def test_gzip_damaged_in_its_first_block_is_an_error(tmp_path: Path) -> None:
     _options_capture(tmp_path / "plain.pcap", 3)
     # the 10-byte gzip header and 2 bytes of deflate: not one byte of the capture comes out
     src.write_bytes(gzip.compress((tmp_path / "plain.pcap").read_bytes(), mtime=0)[:12])
-    message = [f"Error: {src}: cannot read (Compressed file ended before the end-of-stream marker was reached)",
-               "Hint: Check the path and that you may read the file."]
+    message = [f"Error: {src} is a damaged gzip file, cut short (the compressed data ends before the end of the gzip "
+               "stream): no packet could be read from it",
+               "Hint: Test it with 'gzip -t FILE'. A file cut short was copied while it was still being written or "
+               "its transfer was interrupted; one with corrupt data was damaged on the way: copy it again from where "
+               "it was captured."]
     analyzed = run("analyze", str(src))
     assert (analyzed.returncode, analyzed.stderr.splitlines()) == (3, message)
     done = run("anonymize", str(src), "-o", str(tmp_path / "out.pcap"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import subprocess
 import sys
@@ -142,6 +143,24 @@ def test_a_file_name_with_a_newline_and_an_escape_stays_one_visible_error_line(t
     assert result.stderr.decode().splitlines() == [
         f"Error: {shown} is not a pcap or pcapng file",
         "Hint: Check it with 'capinfos FILE'; convert other formats with 'editcap -F pcap IN OUT'."]
+
+
+def test_a_gzip_cut_inside_its_first_block_is_exit_3_naming_the_damaged_gzip(capture: Path, tmp_path: Path) -> None:
+    """`head -c 20 some.pcap.gz > cut.pcap.gz`: the error named a path to check and permissions (or the capture
+    format), when the gzip file itself is cut short."""
+    cut = tmp_path / "cut.pcap.gz"
+    packed = io.BytesIO()
+    with gzip.GzipFile(filename="small.pcap", fileobj=packed, mode="wb", mtime=0) as gz:  # named, as `gzip FILE` does
+        gz.write(capture.read_bytes())
+    cut.write_bytes(packed.getvalue()[:20])
+    result = run("analyze", str(cut))
+    assert (result.returncode, result.stdout) == (3, b"")
+    assert result.stderr.decode().splitlines() == [
+        f"Error: {cut} is a damaged gzip file, cut short (the compressed data ends before the end of the gzip "
+        "stream): no packet could be read from it",
+        "Hint: Test it with 'gzip -t FILE'. A file cut short was copied while it was still being written or its "
+        "transfer was interrupted; one with corrupt data was damaged on the way: copy it again from where it was "
+        "captured."]
 
 
 def test_missing_file_is_exit_3(tmp_path: Path) -> None:

@@ -10,11 +10,12 @@ import shutil
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
-from sipdiag.errors import CaptureFormatError, CaptureReadError
+from sipdiag.errors import CaptureFormatError, CaptureReadError, DamagedGzipError
 from sipdiag.parsers import capture
 from sipdiag.parsers.capture import CaptureFile, InterfaceStats, read_capture
 from tests import pcapwriter as pw
@@ -97,8 +98,71 @@ def test_truncated_gzip_keeps_the_records_before_the_cut(tmp_path):
     assert [r[5] for r in rows] == frames[:len(rows)]
     assert [r[1] for r in rows] == [T0 + i for i in range(len(rows))]
     assert [a.code for a in info.anomalies] == ["pcap.read-error", "pcap.truncated-record"]
-    assert info.anomalies[0].detail.endswith("Compressed file ended before the end-of-stream marker was reached")
+    assert info.anomalies[0].detail.endswith("damaged gzip stream, cut short (the compressed data ends before the "
+                                             "end of the gzip stream)")
     assert info.anomalies[1].frame == len(rows) + 1
+
+
+def gzip_cut_after(data: bytes, n: int) -> bytes:
+    """A gzip stream (RFC 1952) of `data` cut right after the deflate data of its first `n` bytes: a sync flush
+    ends the deflate data there on a byte boundary, so exactly `n` bytes can be read before the stream ends."""
+    z = zlib.compressobj(wbits=31)  # 31: with the gzip header and trailer
+    return z.compress(data[:n]) + z.flush(zlib.Z_SYNC_FLUSH)
+
+
+@pytest.mark.parametrize("readable", [0, 2, 10, 24, 40], ids=["in-gzip-header", "in-magic", "in-pcap-header",
+                                                             "header-only", "in-first-record"])
+def test_gzip_damaged_before_the_first_packet_says_so(tmp_path, readable):
+    """`head -c 20 x.pcap.gz`: the gzip stream ends inside its own header, inside the pcap header or before the first
+    record is complete. Before: "cannot read (Compressed file ended ...)" with the hint to check the path and the
+    permissions, or no error at all (a pcap.truncated-header anomaly and an empty analysis). Now the one error
+    names the damaged gzip file, with its own hint."""
+    path = tmp_path / "cut.pcap.gz"
+    pw.write_pcap(tmp_path / "c.pcap", [(T0 + i, f) for i, f in enumerate(frames3())], pw.LINKTYPE_ETHERNET)
+    data = (tmp_path / "c.pcap").read_bytes()
+    path.write_bytes(gzip.compress(data, mtime=0)[:7] if readable == 0 else gzip_cut_after(data, readable))
+    with pytest.raises(DamagedGzipError) as e:
+        read_all(path)
+    assert str(e.value) == (f"{path} is a damaged gzip file, cut short (the compressed data ends before the end of "
+                            "the gzip stream): no packet could be read from it")
+    assert e.value.hint.startswith("Test it with 'gzip -t FILE'.")
+    assert isinstance(e.value, CaptureReadError) and e.value.exit_code == 3
+
+
+def test_gzip_corrupt_in_its_first_block_says_so(tmp_path):
+    z = bytearray(gzip.compress(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) * 50, mtime=0))
+    z[10] = 0x00  # the deflate stream's first octet: a stored block whose lengths do not check
+    path = tmp_path / "damaged.pcap.gz"
+    path.write_bytes(bytes(z))
+    with pytest.raises(DamagedGzipError) as e:
+        read_all(path)
+    assert str(e.value) == (f"{path} is a damaged gzip file, corrupt data (Error -3 while decompressing data: "
+                            "invalid stored block lengths): no packet could be read from it")
+
+
+def test_gzip_damaged_after_packets_names_the_damage_in_its_anomaly(tmp_path):
+    """Packets were read: the analysis goes on with them, and the pcap.read-error anomaly says which gzip problem
+    stopped the reading (it showed Python's exception text alone)."""
+    pw.write_pcap(tmp_path / "c.pcap", [(T0 + i, f) for i, f in enumerate(frames3())], pw.LINKTYPE_ETHERNET)
+    data = (tmp_path / "c.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap.gz"
+    cut.write_bytes(gzip_cut_after(data, len(data) - 10))
+    info, rows = read_all(cut)
+    assert len(rows) == 2
+    code, detail = info.anomalies[0].code, info.anomalies[0].detail
+    assert code == "pcap.read-error"  # after how many bytes depends on how gzip buffers what it inflated
+    assert detail.split(": ", 1)[1] == ("damaged gzip stream, cut short (the compressed data ends before the end of "
+                                        "the gzip stream)")
+    bad = bytearray(gzip.compress(data, mtime=0))
+    bad[-8] ^= 0xFF  # the CRC32 in the trailer (RFC 1952 §2.3.1)
+    crc = tmp_path / "crc.pcap.gz"
+    crc.write_bytes(bytes(bad))
+    info, rows = read_all(crc)
+    assert len(rows) == 3
+    crc32 = zlib.crc32(data)  # gzip names the stored value, then the computed one
+    assert [(a.code, a.detail) for a in info.anomalies] == [
+        ("pcap.read-error", f"reading stopped after {len(data)} bytes: damaged gzip stream, corrupt data (CRC check "
+                            f"failed {crc32 ^ 0xFF:#x} != {crc32:#x})")]
 
 
 def test_pcapng_gzip(tmp_path):
