@@ -57,15 +57,19 @@ def scanner(analysis: Analysis) -> Iterator[Hit]:
     """
     every = chain(analysis.transactions, *(r.transactions for r in analysis.registrations),
                   *(c.transactions for c in analysis.calls))
-    hits = [(t.request_frame or 0, t.src, t.method, t.user_agent) for t in every
+    hits = [(t.request_frame, t.src, t.method, t.user_agent) for t in every
             if t.user_agent and SCANNER_UA.search(t.user_agent)]
     if hits:
-        hits.sort()
+        # A request whose frame is unknown (None) is counted but left out of the evidence: it showed as frame 0,
+        # which no capture has (frames are numbered from 1, and JSON consumers link them). Known frames first.
+        hits.sort(key=lambda h: (h[0] is None, h))
+        frames = tuple(f for f, *_ in hits if f is not None)[:50]
         sources = sorted({address_host(src) for _, src, _, _ in hits})
-        yield Hit(None, tuple(f for f, *_ in hits[:50]), {
+        yield Hit(None, frames, {
             "requests": len(hits), "agents": ", ".join(sorted({ua for *_, ua in hits})[:5]),
             "sources": ", ".join(sources[:10]) + (" ..." if len(sources) > 10 else ""),
-            "methods": ", ".join(sorted({m for _, _, m, _ in hits})), "frame": hits[0][0]})
+            "methods": ", ".join(sorted({m for _, _, m, _ in hits})),
+            **({"frame": frames[0]} if frames else {})})  # the text shows '?' without it
 
 
 # RULES.md §5 security.bruteforce_failures_per_min; distinct user names probed from one source (enumeration).
