@@ -15,6 +15,10 @@ MAX_PENDING = 4096  # datagrams being reassembled at once
 MAX_PENDING_BYTES = 16 << 20
 MAX_DATAGRAM = 65535 + 40  # the largest IPv4 datagram (RFC 791); IPv6 without jumbograms the same
 TIMEOUT_NS = 30 * 10**9  # RFC 8200 §4.5: abandon reassembly 60 s after the first fragment; Linux uses 30 s
+# Fragments that repeat a part already received (retransmitted or duplicated, or overlapping copies) whose frames are
+# listed with the datagram; the others are counted. Without it, one fragment repeated 100 000 times made a list of
+# 100 000 frames (the stored parts list at most ~8 k: their offsets are distinct multiples of 8 octets, RFC 791 §3.1).
+MAX_COPY_FRAMES = 1024
 
 
 @dataclass
@@ -26,6 +30,8 @@ class _Pending:
     total: int | None = None  # known once the last fragment (MF=0) arrived
     size: int = 0
     overlap: bool = False
+    copies: int = 0  # fragments that repeated or overlapped a stored part (not stored)
+    first_unlisted: int | None = None  # the frame of the first copy beyond MAX_COPY_FRAMES
 
 
 class FragmentReassembler:
@@ -61,7 +67,11 @@ class FragmentReassembler:
             # Overlaps are an attack or a broken stack (RFC 5722 forbids them for IPv6); keep the first copy.
             if p.parts.get(offset) != data:
                 p.overlap = True
-            p.frames.append(frame)
+            p.copies += 1
+            if p.copies <= MAX_COPY_FRAMES:
+                p.frames.append(frame)
+            elif p.first_unlisted is None:
+                p.first_unlisted = frame
             return None
         p.parts[offset] = data
         insort(p.offsets, offset)
@@ -80,6 +90,7 @@ class FragmentReassembler:
         if p.overlap:
             self.log.add("ip.fragment-overlap", frame, f"fragments of frames {_frames(p.frames)} overlap with "
                                                        f"different content; the first copy of each part was kept")
+        self._copies(p)
         self.completed += 1
         return payload, tuple(p.frames)
 
@@ -111,6 +122,15 @@ class FragmentReassembler:
         del self.pending[key]
         self.bytes -= p.size
         self.log.add(code, p.frames[0], detail)
+        self._copies(p)
+
+    def _copies(self, p: _Pending) -> None:
+        """One anomaly per datagram whose repeated fragments went beyond the frames listed: how many there were."""
+        if p.first_unlisted is not None:
+            self.log.add("ip.fragment-duplicates", p.first_unlisted,
+                         f"{p.copies} fragments of the datagram of frames {_frames(p.frames)} repeated parts already "
+                         f"received (retransmitted, duplicated or overlapping copies); the frames of the first "
+                         f"{MAX_COPY_FRAMES} are listed with it, the other {p.copies - MAX_COPY_FRAMES} only counted")
 
     def finish(self) -> None:
         """At the end of the capture every unfinished datagram is an anomaly."""

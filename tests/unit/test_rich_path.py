@@ -9,7 +9,7 @@ import pytest
 from sipdiag.model import Anomaly, Datagram
 from sipdiag.parsers.anomalies import AnomalyLog
 from sipdiag.parsers.net import RichPath
-from sipdiag.parsers.reassembly import FragmentReassembler
+from sipdiag.parsers.reassembly import MAX_COPY_FRAMES, FragmentReassembler
 from sipdiag.parsers.sip import sip_stream_spans
 from sipdiag.parsers.tcp import MAX_OUT_OF_ORDER, TcpReassembler
 from tests import pcapwriter as pw
@@ -131,6 +131,15 @@ def test_duplicate_fragment_is_not_an_overlap():
     assert anomalies(rp) == []
 
 
+def test_a_fragment_duplicated_many_times_through_the_rich_path():
+    f1, f2, f3 = big_fragments()
+    copies = MAX_COPY_FRAMES + 500
+    out, rp = run([f1] * (copies + 1) + [f2, f3])
+    n = copies + 3
+    assert out == [sip_dgram(n, BIG, frames=tuple(range(1, MAX_COPY_FRAMES + 2)) + (n - 1, n))]
+    assert anomalies(rp) == [("ip.fragment-duplicates", MAX_COPY_FRAMES + 2)]
+
+
 def test_oversized_fragment_is_dropped_and_finish_still_works():
     bad = pw.ethernet(pw.ipv4(UA, PBX, 17, bytes(100), ident=9, frag_offset=65528))
     out, rp = run([bad])
@@ -196,8 +205,39 @@ def test_many_overlapping_copies_against_a_datagram_of_8k_fragments():
     for _ in range(100_000):
         n += 1
         assert r.add(key, gap[0], True, b"Z" * 16, n, T0) is None
-    assert r.add(key, *gap, n + 1, T0) == (datagram, tuple(range(1, n + 2)))
-    assert [(a.code, a.frame) for a in log.anomalies()] == [("ip.fragment-overlap", n + 1)]
+    listed = len(frags) + MAX_COPY_FRAMES  # the parts' frames, then those of the first copies
+    assert r.add(key, *gap, n + 1, T0) == (datagram, tuple(range(1, listed + 1)) + (n + 1,))
+    assert [(a.code, a.frame) for a in log.anomalies()] == [("ip.fragment-overlap", n + 1),
+                                                            ("ip.fragment-duplicates", listed + 1)]
+
+
+def test_a_fragment_repeated_100k_times_keeps_its_frame_list_bounded():
+    """A datagram's first fragment duplicated 100 000 times (a retransmitting or looping link, or a flood): every
+    copy's frame was appended to the datagram's list. Now the first MAX_COPY_FRAMES are listed, the rest counted,
+    and one anomaly says how many there were, whether the datagram completes or not."""
+    log = AnomalyLog()
+    r = FragmentReassembler(log)
+    key = (4, b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02", 17, 9)
+    datagram = bytes(range(48))
+    for n in range(1, 100_002):
+        assert r.add(key, 0, True, datagram[:16], n, T0) is None
+    assert len(r.pending[key].frames) == 1 + MAX_COPY_FRAMES
+    assert r.add(key, 16, True, datagram[16:32], 100_002, T0) is None
+    assert r.add(key, 32, False, datagram[32:], 100_003, T0) == (
+        datagram, tuple(range(1, MAX_COPY_FRAMES + 2)) + (100_002, 100_003))
+    assert log.anomalies() == (Anomaly(
+        "ip.fragment-duplicates", MAX_COPY_FRAMES + 2,
+        "100000 fragments of the datagram of frames 1, 2, 3, 4, 5, 6, 7, 8 ... repeated parts already received "
+        "(retransmitted, duplicated or overlapping copies); the frames of the first 1024 are listed with it, the "
+        "other 98976 only counted"),)
+
+    log = AnomalyLog()
+    r = FragmentReassembler(log)
+    for n in range(1, 2000):
+        r.add(key, 0, True, datagram[:16], n, T0)
+    r.finish()  # never completed: reported as such, and its copies once
+    assert [(a.code, a.frame) for a in log.anomalies()] == [("ip.fragments-incomplete", 1),
+                                                            ("ip.fragment-duplicates", MAX_COPY_FRAMES + 2)]
 
 
 def test_fragment_flood_keeps_pending_bounded():
