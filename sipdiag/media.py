@@ -106,6 +106,18 @@ def is_private(ip: str) -> bool:
     return any(addr in net for net in (_PRIVATE4 if addr.version == 4 else _PRIVATE6))
 
 
+def is_loopback(ip: str | None) -> bool:
+    """127.0.0.0/8 or ::1: an address that never leaves its host (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3); False for
+    a host name or no address."""
+    try:
+        return ip is not None and ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+HOLD_ADDRESSES = ("0.0.0.0", "::")  # c= of a hold (RFC 3264 §8.4), not an address
+
+
 _PRIVATE4 = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "192.0.0.0/24", "169.254.0.0/16",
     "127.0.0.0/8"))

@@ -228,29 +228,29 @@ def sdp_body(ip: str, port: int, *, rtcp: str = "", origin: str | None = None) -
 def media_call(path: Path, *, caller: tuple[str, int], offer: tuple[str, int], answer: tuple[str, int],
                flows: tuple[tuple[tuple[str, int], tuple[str, int], int, int], ...] = (),
                extra: tuple[tuple[int, bytes], ...] = (), seconds: float = 4.0, call_id: str = "media-1",
-               via_host: str | None = None) -> Path:
-    """An answered call from `caller` (signalling address) to the PBX with the given SDP addresses, then the RTP
-    `flows` (src, dst, packets, SSRC), 20 ms apart, and a BYE after `seconds`."""
+               via_host: str | None = None, callee: tuple[str, int] = PBX) -> Path:
+    """An answered call from `caller` (signalling address) to `callee` (the PBX) with the given SDP addresses, then
+    the RTP `flows` (src, dst, packets, SSRC), 20 ms apart, and a BYE after `seconds`."""
     via = f"SIP/2.0/UDP {via_host or caller[0]}:{caller[1]};branch=z9hG4bKmc1;rport"
     contact = f"<sip:100@{via_host or caller[0]}:{caller[1]}>"
     invite = via_sip_message("INVITE sip:200@example.com SIP/2.0", via=via, call_id=call_id, cseq="1 INVITE",
                          contact=contact, body=sdp_body(*offer))
     ok = via_sip_message("SIP/2.0 200 OK", via=via, call_id=call_id, cseq="1 INVITE", to_tag="t1",
-                     contact=f"<sip:200@{PBX[0]}:5060>", body=sdp_body(*answer))
+                     contact=f"<sip:200@{callee[0]}:{callee[1]}>", body=sdp_body(*answer))
     ack = via_sip_message("ACK sip:200@example.com SIP/2.0", via=via.replace("mc1", "mc2"), call_id=call_id,
                       cseq="1 ACK", to_tag="t1")
     bye = via_sip_message("BYE sip:200@example.com SIP/2.0", via=via.replace("mc1", "mc3"), call_id=call_id,
                       cseq="2 BYE", to_tag="t1")
     bye_ok = via_sip_message("SIP/2.0 200 OK", via=via.replace("mc1", "mc3"), call_id=call_id, cseq="2 BYE",
                          to_tag="t1")
-    recs = [(T0, frame(invite, caller, PBX)), (T0 + 300 * MS, frame(ok, PBX, caller)),
-            (T0 + 310 * MS, frame(ack, caller, PBX))]
+    recs = [(T0, frame(invite, caller, callee)), (T0 + 300 * MS, frame(ok, callee, caller)),
+            (T0 + 310 * MS, frame(ack, caller, callee))]
     start = T0 + 320 * MS
     for k, (src, dst, packets, ssrc) in enumerate(flows):
         for i in range(packets):
             recs.append((start + i * 20 * MS + k * MS, rtp_frame(src, dst, 1000 + i, ssrc)))
     end = T0 + int(seconds * S) + 400 * MS
-    recs += [(end, frame(bye, caller, PBX)), (end + 10 * MS, frame(bye_ok, PBX, caller))]
+    recs += [(end, frame(bye, caller, callee)), (end + 10 * MS, frame(bye_ok, callee, caller))]
     recs += [(T0 + offset, data) for offset, data in extra]
     recs.sort(key=lambda r: r[0])
     pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)

@@ -283,7 +283,7 @@ def _load_rules() -> None:
     """Import the rule modules (they register themselves); lazily, so `sipdiag --help` stays light."""
     from . import (  # noqa: F401
         alg, codec, dtmf, media, mediaquality, midcall, nat, natmedia, qos, regbinding, registration, router,
-        rtpformat, rtpstream, security, signaling, srtp,
+        rtpformat, rtpstream, sdpaddress, security, signaling, srtp,
     )
 
 

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 # RULES.md §2 "Symptom -> candidate causes", per symptom rule, in the order the catalog says to check them.
 # A trailing ".*" is a prefix (every alg.* rule); a trailing "@reg" admits only a finding about a registration (of
 # the call's caller or callee), not one about the call itself.
-_ONE_WAY = ("codec.rtp-payload-not-negotiated", "media.srtp-profile-mismatch", "alg.*", "nat.private-sdp-address",
-            "nat.media-source-mismatch", "nat.stun-mapping-mismatch", "nat.hairpin-failure",
+# A loopback c= (media.loopback-sdp-address, not in RULES.md's table) is an SDP that can never work, like a
+# negotiation failure: it is checked, and ranks (TIERS), with them.
+_ONE_WAY = ("codec.rtp-payload-not-negotiated", "media.srtp-profile-mismatch", "media.loopback-sdp-address", "alg.*",
+            "nat.private-sdp-address", "nat.media-source-mismatch", "nat.stun-mapping-mismatch", "nat.hairpin-failure",
             "router.icmp-unreachable")
 _REGISTRATION_LOST = ("alg.*", "reg.contact-binding-mismatch", "router.nat-binding-timeout", "reg.interval-too-brief",
                       "reg.binding-churn")
@@ -64,7 +66,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
 # in table order. Negotiation failures explain "no audio" before any network rule (point 2); then definitive
 # multi-point ALG evidence > single-point ALG fingerprints > NAT handling gaps > transport/router (point 1).
 TIERS: tuple[tuple[str, ...], ...] = (
-    ("codec.", "media.srtp-profile-mismatch"),
+    ("codec.", "media.srtp-profile-mismatch", "media.loopback-sdp-address"),
     ("alg.message-modified-in-transit",),
     ("alg.",),
     ("nat.private-sdp-address", "nat.no-rport-response-lost", "call.in-dialog-request-misrouted", "nat.",

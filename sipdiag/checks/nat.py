@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address, split_address
-from ..media import is_private
+from ..media import is_loopback, is_private
 from ..parsers.sipuri import parse_name_addr
 from . import Hit, Severity, check
 from .vias import received_of, rport_of, sent_by, top_via_head, via_paths
@@ -125,9 +125,11 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
             answerer = "callee" if n.offerer == "caller" else "caller"
             for role, descriptions, frame in ((n.offerer, n.offer, n.offer_frame),
                                               (answerer, n.answer or (), n.answer_frame)):
-                role, source = _sdp_sender(analysis, call, role, frame)
+                role, source = sdp_sender(analysis, call, role, frame)
                 for m in descriptions:
-                    if not (m.address and m.port and is_private(m.address) and not is_private(address_host(source))):
+                    # A loopback c= is no NAT's doing and reaches nobody, NAT or not: media.loopback-sdp-address.
+                    if not (m.address and m.port and is_private(m.address) and not is_private(address_host(source))) \
+                            or is_loopback(m.address):
                         continue
                     entry = found.get((role, m.address))
                     if entry is None:
@@ -170,7 +172,7 @@ _SDP_EFFECT = {
 }
 
 
-def _sdp_sender(analysis: Analysis, call, role: str, frame: int | None) -> tuple[str, str]:
+def sdp_sender(analysis: Analysis, call, role: str, frame: int | None) -> tuple[str, str]:
     """The party (caller, callee, other) and "ip:port" that really sent the SDP of `frame`: a B2BUA or an SBC seen
     on both legs under one Call-ID sends offers and answers from its inside address too, which are not the
     caller's or callee's SDP (RFC 3264 §5: the c= line is the sender's). Falls back to the negotiation's role when

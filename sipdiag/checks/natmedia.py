@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..addresses import join_address
-from ..media import MediaStream, is_private
+from ..media import HOLD_ADDRESSES, MediaStream, is_loopback, is_private
 from . import Hit, Severity, check
 from .nat import same_ip
 from .settings import setting
@@ -24,17 +24,19 @@ if TYPE_CHECKING:
 # RULES.md nat.media-source-mismatch: at least this many packets from the unexpected source (a few packets are a
 # probe, an early-media announcement or an ICE check, not the call's audio).
 MISMATCH_MIN_PACKETS = 50
-_HOLD = ("0.0.0.0", "::")  # c= of a hold (RFC 3264 §8.4), not an address
 
 
 def announced(call: Call) -> dict[str, set[tuple[str, int]]]:
-    """Every (address, port) each party offered or answered during the call (re-INVITEs included)."""
+    """Every (address, port) each party offered or answered during the call (re-INVITEs included). A loopback
+    address is left out: media never comes from it across a network, and that SDP is a fault of its own
+    (media.loopback-sdp-address), not a sign of NAT."""
     out: dict[str, set[tuple[str, int]]] = {"caller": set(), "callee": set()}
     for n in call.negotiations:
         answerer = "callee" if n.offerer == "caller" else "caller"
         for role, descriptions in ((n.offerer, n.offer), (answerer, n.answer or ())):
             for m in descriptions:
-                if m.address and m.port and m.address not in _HOLD and role in out:
+                if m.address and m.port and m.address not in HOLD_ADDRESSES and not is_loopback(m.address) \
+                        and role in out:
                     out[role].add((m.address, m.port))
     return out
 
@@ -289,7 +291,7 @@ def hairpin_failure(analysis: Analysis) -> Iterator[Hit]:
             offer = next(((m.address, m.port) for m in n.offer if m.media == "audio" and m.port and m.address), None)
             answer = next(((m.address, m.port) for m in n.answer if m.media == "audio" and m.port and m.address),
                           None)
-            if offer is None or answer is None or offer[0] in _HOLD or is_private(offer[0]) \
+            if offer is None or answer is None or offer[0] in HOLD_ADDRESSES or is_private(offer[0]) \
                     or not same_ip(offer[0], answer[0]):
                 continue
             caller, callee = (offer, answer) if n.offerer == "caller" else (answer, offer)

@@ -370,6 +370,74 @@ def test_no_rtp_stays_critical_where_other_calls_have_media(tmp_path) -> None:
     assert (f.severity.label, f.confidence, f.call_id) == ("critical", "high", "silent-1")
 
 
+# ------------------------------------------------------------------------------------ media.loopback-sdp-address
+
+def test_a_loopback_answer_address_is_the_cause_of_the_one_way_audio(tmp_path) -> None:
+    """The PBX answers c=IN IP4 127.0.0.1 (RFC 1122 §3.2.1.3: 127/8 never leaves a host) to a caller across the
+    network: the caller's RTP cannot reach it and only the PBX's audio flows. It was a one-way audio without a
+    cause."""
+    path = cc.media_call(tmp_path / "lo.pcap", caller=UA, offer=(UA[0], UA_RTP), answer=("127.0.0.1", PBX_RTP),
+                         flows=(((PBX[0], PBX_RTP), (UA[0], UA_RTP), 200, 0x2222),))
+    findings = sipdiag.analyze(path).findings
+    assert [(f.rule, f.severity.label, f.confidence) for f in findings] == [
+        ("media.loopback-sdp-address", "major", "high"), ("media.one-way-audio", "major", "high")]
+    lo, one_way = findings
+    assert (one_way.cause, lo.explains) == (0, (1,))
+    assert picked(lo, "role", "address", "port", "media", "frame", "frames_sdp", "rtp_to_party") == {
+        "role": "callee", "address": "127.0.0.1", "port": PBX_RTP, "media": "audio", "frame": 2, "frames_sdp": "2",
+        "rtp_to_party": 0}
+    assert lo.engineer_text["en"].startswith(
+        "Call media-1: the SDP of the callee (frame 2) has c= 127.0.0.1 for m=audio port 50000: a loopback address, "
+        "which never leaves its host (RFC 1122 §3.2.1.3), while its SIP went from 203.0.113.5:5060 to "
+        "198.51.100.7:5060 (SDP in frame(s) 2). No audio reached this party at this capture point")
+    assert "а его SIP шёл с 203.0.113.5:5060 на 198.51.100.7:5060" in lo.engineer_text["ru"]
+    assert "127.0.0.1" not in lo.customer_text["en"] + lo.customer_text["ru"]  # no address for the customer
+    # not also a NAT fault (a "private home-network address"): the loopback has its own rule
+    assert only(path, "nat.private-sdp-address") == []
+
+
+def test_a_loopback_address_worked_around_by_a_relay_is_minor(tmp_path) -> None:
+    path = cc.media_call(tmp_path / "latched.pcap", caller=UA, offer=(UA[0], UA_RTP),
+                         answer=("127.0.0.1", PBX_RTP),
+                         flows=(((UA[0], UA_RTP), (PBX[0], PBX_RTP), 200, 0x1111),
+                                ((PBX[0], PBX_RTP), (UA[0], UA_RTP), 200, 0x2222)))
+    (lo,) = only(path, "media.loopback-sdp-address")
+    assert (lo.severity.label, lo.evidence["rtp_to_party"]) == ("minor", 200)
+    assert "Audio did reach this party (200 packets)" in lo.engineer_text["en"]
+
+
+def test_loopback_on_one_host_and_hold_are_not_reported(tmp_path) -> None:
+    """A test rig whose SIP and media all stay on 127.0.0.1 is not at fault; c=0.0.0.0 is a hold (RFC 3264 §8.4)."""
+    rig = cc.media_call(tmp_path / "rig.pcap", caller=("127.0.0.1", 5062), callee=("127.0.0.1", 5060),
+                        offer=("127.0.0.1", UA_RTP), answer=("127.0.0.1", PBX_RTP),
+                        flows=((("127.0.0.1", UA_RTP), ("127.0.0.1", PBX_RTP), 200, 0x1111),
+                               (("127.0.0.1", PBX_RTP), ("127.0.0.1", UA_RTP), 200, 0x2222)))
+    assert [(f.rule, f.severity.label) for f in sipdiag.analyze(rig).findings if f.severity > 0] == []
+    assert only(rig, "media.loopback-sdp-address") == []
+    held = cc.media_call(tmp_path / "held.pcap", caller=UA, offer=(UA[0], UA_RTP), answer=("0.0.0.0", PBX_RTP),
+                         flows=(((PBX[0], PBX_RTP), (UA[0], UA_RTP), 200, 0x2222),))
+    assert only(held, "media.loopback-sdp-address") == []
+
+
+def test_the_loopback_answer_of_the_h263_corpus_capture_explains_its_silent_call(corpus) -> None:
+    """Wireshark's h263-over-rtp.pcap: eyeBeam offers 192.168.6.199 and is answered c=IN IP4 127.0.0.1 (SIP on
+    the loopback interface, media announced at a network address by the caller): media.no-rtp was critical with no
+    cause. The two parties may share the host, hence medium confidence."""
+    path = corpus / "pcaps" / "wireshark-wiki" / "h263-over-rtp.pcap"
+    if not path.is_file():
+        pytest.skip(f"corpus capture {path} is absent")
+    findings = sipdiag.analyze(path).findings
+    assert [(f.rule, f.severity.label, f.confidence, f.cause, f.explains) for f in findings] == [
+        ("media.no-rtp", "critical", "medium", 1, ()),
+        ("media.loopback-sdp-address", "major", "medium", None, (0,)),
+        ("dtmf.rfc4733-problem", "minor", "high", None, ())]
+    lo = findings[1]
+    assert picked(lo, "role", "address", "port", "frame") == {"role": "callee", "address": "127.0.0.1",
+                                                              "port": 57126, "frame": 3}
+    assert "while the other side announced its media at 192.168.6.199:55306, a network address" \
+        in lo.engineer_text["en"]
+
+
 # ----------------------------------------------------------------------------------------- sec.toll-fraud-attempt
 
 def fraud_capture(path: Path, numbers: list[str], *, answered: bool = False) -> Path:
