@@ -155,10 +155,16 @@ def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]]) -> No
     a second, each rejected), and a pair without a rule that holds, or skipped, changes nothing. So for each a
     only the calls that can meet a rule are visited, in the same order: the calls from a's callee host to the same
     number (_Lane by number and caller host, those to a's own caller host jumped over), and if a was answered and
-    ended, the answered and ended calls to the same number and another callee host (a _Lane for each, those from
-    a's caller host jumped over); once a has a leg, the calls that have one too are jumped over as well (the pass
-    skips those pairs). So a visit finds a leg, or is the first of a call that has none yet, or meets a call that
-    fails the rest of a rule (the answer/BYE times, mostly): a burst costs about O(n log n), not O(n^2)."""
+    ended, the answered and ended calls to the same number whose answer and BYE can be within LEG_EVENT_NS of a's
+    (a _Lane by number, second of the answer and second of the BYE: a's and the eight around it), those to a's
+    callee host and those from a's caller host jumped over; once a has a leg, the calls that have one too are
+    jumped over as well (the pass skips those pairs). So a visit finds a leg, or is the first of a call that has
+    none yet, or meets a call that fails the rest of a rule (answered or ended 1 to 2 s from a, or both of its hosts
+    alternately a's): a burst costs about O(n log n), not O(n^2).
+
+    (The answered and ended calls were in a _Lane per callee host, all of them visited by each such a: a number
+    answered by many hosts cost O(n x hosts), 13 s for 8 000 calls in a second each to its own host; and a burst
+    whose calls were answered, or ended, more than LEG_EVENT_NS apart visited every pair: 13 s for 4 000 calls.)"""
     numbers = {c.call_id: number_key(c.callee) for c in ordered}
     number = [numbers[c.call_id] for c in ordered]
     caller = [address_host(c.caller_address) for c in ordered]
@@ -166,8 +172,12 @@ def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]]) -> No
     starts = [c.start_ns for c in ordered]
     events = [c.answer_and_bye_ns() for c in ordered]
     ended = [None not in e for e in events]
+    # The LEG_EVENT_NS slots an ended call was answered and ended in: _together needs both within one slot's length
+    # of the other call's, so in the same slot or the next one either way.
+    slot = [(e[0] // LEG_EVENT_NS, e[1] // LEG_EVENT_NS) if done else (0, 0)  # type: ignore[operator]
+            for e, done in zip(events, ended)]
     by_caller: dict[tuple[str, str], _Lane] = {}  # (number, caller host) -> calls, jumped over by callee host
-    ended_by_callee: dict[str, dict[str, _Lane]] = {}  # number -> callee host -> calls, jumped over by caller host
+    by_events: dict[tuple[str, int, int], _Lane] = {}  # (number, slots) -> ended calls, jumped over by both hosts
     places: dict[str, list[tuple[_Lane, int]]] = {}  # Call-ID -> its places in the lanes
     for k, c in enumerate(ordered):
         lane = by_caller.get((number[k], caller[k]))
@@ -176,16 +186,12 @@ def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]]) -> No
         place = places.setdefault(c.call_id, [])
         place.append((lane, lane.add(k, callee[k])))
         if ended[k]:
-            lanes = ended_by_callee.setdefault(number[k], {})
-            lane = lanes.get(callee[k])
+            lane = by_events.get((number[k], *slot[k]))
             if lane is None:
-                lane = lanes[callee[k]] = _Lane()
-            place.append((lane, lane.add(k, caller[k])))
-    for lane in by_caller.values():
+                lane = by_events[(number[k], *slot[k])] = _Lane()
+            place.append((lane, lane.add(k, callee[k], caller[k])))
+    for lane in (*by_caller.values(), *by_events.values()):
         lane.seal()
-    for lanes in ended_by_callee.values():
-        for lane in lanes.values():
-            lane.seal()
 
     def linked(call_id: str) -> None:
         for lane, j in places.get(call_id, ()):
@@ -199,12 +205,14 @@ def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]]) -> No
         end = bisect_right(starts, starts[i] + LEG_WINDOW_NS)
         if end <= i + 1:
             continue
-        visit: list[tuple[_Lane, str]] = []  # (lane, the host that is jumped over)
+        visit: list[tuple[_Lane, tuple[str, ...]]] = []  # (lane, the hosts that are jumped over)
         lane = by_caller.get((number[i], callee[i]))
         if lane is not None:
-            visit.append((lane, caller[i]))
+            visit.append((lane, (caller[i],)))
         if ended[i]:
-            visit += [(lane, caller[i]) for host, lane in ended_by_callee[number[i]].items() if host != callee[i]]
+            answer, bye = slot[i]
+            visit += [(lane, (callee[i], caller[i])) for s in (answer - 1, answer, answer + 1)
+                      for t in (bye - 1, bye, bye + 1) if (lane := by_events.get((number[i], s, t))) is not None]
         queue = []
         for n, (lane, skip) in enumerate(visit):
             j = lane.seek(bisect_right(lane.rows, i), skip, bool(links[a_id]))
@@ -241,30 +249,35 @@ def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]]) -> No
 
 
 class _Lane:
-    """Rows of `ordered` (ascending) with a host each, for _link_by_timing: `seek` finds the next row at or after an
-    index whose host is not a given one (`other` jumps over a run of equal hosts at once) and, if asked, that has
-    no leg yet (`drop` marks a row that gained one; `up` skips those, with path compression). `rows` ends with a
-    sentinel larger than any row."""
+    """Rows of `ordered` (ascending) with one or two hosts each, for _link_by_timing: `seek` finds the next row at or
+    after an index whose hosts are not the given ones (`other` jumps over a run of rows with an equal host at once)
+    and, if asked, that has no leg yet (`drop` marks a row that gained one; `up` skips those, with path compression).
+    `rows` ends with a sentinel larger than any row."""
 
     __slots__ = ("rows", "hosts", "other", "up")
 
     def __init__(self) -> None:
         self.rows: list[int] = []
-        self.hosts: list[str] = []
-        self.other: list[int] = []
+        self.hosts: list[list[str]] = []  # per host kind, per row
+        self.other: list[list[int]] = []  # per host kind: the next row whose host of that kind differs
         self.up: list[int] = []
 
-    def add(self, row: int, host: str) -> int:
+    def add(self, row: int, *hosts: str) -> int:
+        if not self.hosts:
+            self.hosts = [[] for _ in hosts]
         self.rows.append(row)
-        self.hosts.append(host)
+        for column, host in zip(self.hosts, hosts):
+            column.append(host)
         return len(self.rows) - 1
 
     def seal(self) -> None:
         n = len(self.rows)
-        other = [n] * n
-        for j in range(n - 2, -1, -1):
-            other[j] = j + 1 if self.hosts[j + 1] != self.hosts[j] else other[j + 1]
-        self.other = other
+        self.other = []
+        for hosts in self.hosts:
+            other = [n] * n
+            for j in range(n - 2, -1, -1):
+                other[j] = j + 1 if hosts[j + 1] != hosts[j] else other[j + 1]
+            self.other.append(other)
         self.up = list(range(n + 1))
         self.rows.append(1 << 62)
 
@@ -283,16 +296,20 @@ class _Lane:
             up[j], j = root, up[j]
         return root
 
-    def seek(self, j: int, skip: str, alive: bool) -> int:
-        n = len(self.hosts)
+    def seek(self, j: int, skip: tuple[str, ...], alive: bool) -> int:
+        n = len(self.rows) - 1
+        kinds = tuple(zip(self.hosts, self.other, skip))
         while j < n:
             if alive:
                 j = self._alive(j)
                 if j >= n:
                     break
-            if self.hosts[j] != skip:
+            for hosts, other, host in kinds:
+                if hosts[j] == host:
+                    j = other[j]
+                    break
+            else:
                 return j
-            j = self.other[j]
         return n
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+from types import SimpleNamespace
+
+import pytest
 
 from sipdiag.correlate import Correlator, link_legs
 from sipdiag.parsers.sip import parse_sip
@@ -148,6 +152,110 @@ def test_b2bua_legs_of_a_burst_of_20000_calls_to_one_number() -> None:
     assert {c.call_id: [(leg.call_id, leg.rule) for leg in c.legs] for c in linked} == expected_burst_legs(10_000)
     # Without the B2BUA's second leg in the capture (the burst as the PBX saw it) nothing is linked.
     assert link_legs(calls[::2], {}) == calls[::2]
+
+
+def timed_call(template, n: int, number: str, caller: str, callee: str, start_ns: int,
+               answer_ns: int | None = None, bye_ns: int | None = None):
+    """A call from `template` with its number, hosts and times; `answer_ns`/`bye_ns`: when its 2xx to the INVITE
+    and its BYE were seen (what Call.answer_and_bye_ns reads)."""
+    events = []
+    if answer_ns is not None:
+        events.append(SimpleNamespace(ts_ns=answer_ns, status_code=200, cseq_method="INVITE", frame=2 * n + 1))
+    if bye_ns is not None:
+        events.append(SimpleNamespace(ts_ns=bye_ns, status_code=None, cseq_method="BYE", frame=2 * n + 2))
+    return dataclasses.replace(template, call_id=f"c{n}", callee=f"sip:{number}@example.com",
+                               caller_address=f"{caller}:5060", callee_address=f"{callee}:5060", start_ns=start_ns,
+                               messages=tuple(events), bye_frame=2 * n + 2 if bye_ns is not None else None)
+
+
+def legs_of_every_pair(calls, headers) -> dict[str, list[tuple[str, str]]]:
+    """link_legs as its docstring defines it: header links first, then every pair (a, b) in start order, b starting
+    within LEG_WINDOW_NS of a, skipped when both have a leg, linked by the first timing rule that holds."""
+    from sipdiag.addresses import address_host
+    from sipdiag.correlate import _BY_ADDRESS, _BY_EVENTS, LEG_WINDOW_NS, _together, number_key
+
+    links: dict[str, dict[str, str]] = {c.call_id: {} for c in calls}
+    for call_id, found in headers.items():
+        for value in found.values():
+            links[call_id].setdefault(value, "header X-CID")
+            links[value].setdefault(call_id, "header X-CID")
+    ordered = sorted((c for c in calls if c.seen_from_start), key=lambda c: c.start_ns)
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1:]:
+            if b.start_ns > a.start_ns + LEG_WINDOW_NS:
+                break
+            if links[a.call_id] and links[b.call_id]:
+                continue
+            same = number_key(a.callee) == number_key(b.callee)
+            a_from, a_to = address_host(a.caller_address), address_host(a.callee_address)
+            b_from, b_to = address_host(b.caller_address), address_host(b.callee_address)
+            if same and a_to == b_from and a_from != b_to:
+                rule = _BY_ADDRESS
+            elif same and a_from != b_from and a_to != b_to and _together(a.answer_and_bye_ns(),
+                                                                          b.answer_and_bye_ns()):
+                rule = _BY_EVENTS
+            else:
+                continue
+            links[a.call_id].setdefault(b.call_id, rule)
+            links[b.call_id].setdefault(a.call_id, rule)
+    return {c.call_id: list(links[c.call_id].items()) for c in calls}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_leg_linking_equals_the_pass_over_every_pair(seed: int) -> None:
+    """Random calls to two numbers between four hosts, starting within 6 s, answered and ended (or not) at random
+    times near each other (some on whole half seconds: answers or BYEs exactly LEG_EVENT_NS apart): the same legs,
+    in the same order, as the pass over every pair."""
+    rng = random.Random(seed)
+    template = run(burst_through_a_b2bua(1)).calls[0]
+    hosts = ("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4")
+    calls = []
+    for n in range(400):
+        step = 5 * 10**8 if rng.random() < 0.3 else 1
+        start = rng.randrange(0, 6 * 10**9, step)
+        answer = start + rng.randrange(0, 3 * 10**9, step) if rng.random() < 0.8 else None
+        bye = answer + rng.randrange(0, 3 * 10**9, step) if answer is not None and rng.random() < 0.8 else None
+        calls.append(timed_call(template, n, rng.choice(("100", "200")), rng.choice(hosts), rng.choice(hosts),
+                                start, answer, bye))
+    headers = {f"c{n}": {"x-cid": f"c{rng.randrange(400)}"} for n in rng.sample(range(400), 10)}
+    headers = {k: v for k, v in headers.items() if v["x-cid"] != k}
+    linked = link_legs(calls, headers)
+    got = {c.call_id: [(leg.call_id, leg.rule) for leg in c.legs] for c in linked}
+    assert got == legs_of_every_pair(calls, headers)
+    assert sum(map(len, got.values())) > 100  # both timing rules had work to do
+
+
+@pytest.mark.parametrize("shape", ["own-callee-host", "answers-apart", "byes-apart"])
+def test_leg_linking_of_answered_calls_visits_few_rows(shape: str, monkeypatch) -> None:
+    """Answered and ended calls to one number in a second: each to its own callee host (a number answered by many
+    hosts), or to two hosts and answered, or ended, 2 s apart. Every such call looked at every callee host's calls
+    (13 s for 8 000 calls), or at every call of the burst that failed the answer or BYE times (13 s for 4 000):
+    O(n^2) seeks. Now a few per call."""
+    from sipdiag import correlate
+
+    template = run(burst_through_a_b2bua(1)).calls[0]
+    n = 2000
+    calls = []
+    for k in range(n):
+        start = k * 10**9 // n
+        caller, callee, answer, held = f"10.1.{k >> 8}.{k & 255}", f"10.0.0.{k % 2 + 1}", start + 10**8, 3 * 10**9
+        if shape == "own-callee-host":  # from one host: no two can be legs
+            caller, callee = "10.0.0.1", caller
+        elif shape == "answers-apart":
+            answer += k * 2 * 10**9
+        else:
+            held += k * 2 * 10**9
+        calls.append(timed_call(template, k, "100", caller, callee, start, answer, answer + held))
+    seeks = [0]
+    real = correlate._Lane.seek
+
+    def counted(self, *args):
+        seeks[0] += 1
+        return real(self, *args)
+
+    monkeypatch.setattr(correlate._Lane, "seek", counted)
+    assert link_legs(calls, {}) == calls  # no two are legs of one call
+    assert seeks[0] <= 3 * n
 
 
 def test_registration_auth_loop_and_refresh_interval() -> None:
