@@ -377,7 +377,7 @@ def test_a_loopback_answer_address_is_the_cause_of_the_one_way_audio(tmp_path) -
     network: the caller's RTP cannot reach it and only the PBX's audio flows. It was a one-way audio without a
     cause."""
     path = cc.media_call(tmp_path / "lo.pcap", caller=UA, offer=(UA[0], UA_RTP), answer=("127.0.0.1", PBX_RTP),
-                         flows=(((PBX[0], PBX_RTP), (UA[0], UA_RTP), 200, 0x2222),))
+                         flows=(((PBX[0], PBX_RTP), (UA[0], UA_RTP), 800, 0x2222),))  # 16 s: one-way, major
     findings = sipdiag.analyze(path).findings
     assert [(f.rule, f.severity.label, f.confidence) for f in findings] == [
         ("media.loopback-sdp-address", "major", "high"), ("media.one-way-audio", "major", "high")]
