@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from .anomalies import AnomalyLog
 
 MAX_PENDING = 4096  # datagrams being reassembled at once
+# The payload bytes held by all pending datagrams together; it holds after every fragment stored, not only when a
+# datagram starts (4096 pending datagrams filled one fragment at a time could otherwise hold 256 MiB).
 MAX_PENDING_BYTES = 16 << 20
 MAX_DATAGRAM = 65535 + 40  # the largest IPv4 datagram (RFC 791); IPv6 without jumbograms the same
 TIMEOUT_NS = 30 * 10**9  # RFC 8200 §4.5: abandon reassembly 60 s after the first fragment; Linux uses 30 s
@@ -41,7 +43,9 @@ class FragmentReassembler:
                  timeout_ns: int = TIMEOUT_NS) -> None:
         self.log = log
         self.max_pending = max_pending
-        self.max_bytes = max_bytes
+        # At least one whole datagram: evicting every other pending datagram then always makes room for a fragment
+        # (the stored parts of one datagram never overlap and end within MAX_DATAGRAM).
+        self.max_bytes = max(max_bytes, MAX_DATAGRAM)
         self.timeout_ns = timeout_ns
         self.pending: dict[tuple, _Pending] = {}
         self.bytes = 0
@@ -59,9 +63,9 @@ class FragmentReassembler:
             return None
         p = self.pending.get(key)
         if p is None:
-            # (`self.pending and`: with nothing pending there is nothing to evict; next(iter({})) would raise.)
-            if self.pending and (len(self.pending) >= self.max_pending or self.bytes + len(data) > self.max_bytes):
-                self._evict_oldest(frame)
+            # (`self.pending and`: with nothing pending there is nothing to evict, whatever the limit.)
+            if self.pending and len(self.pending) >= self.max_pending:
+                self._evict_oldest(key, frame, "too many datagrams")
             p = self.pending[key] = _Pending(ts_ns)
         if offset in p.parts or _overlaps(p, offset, offset + len(data)):
             # Overlaps are an attack or a broken stack (RFC 5722 forbids them for IPv6); keep the first copy.
@@ -73,6 +77,8 @@ class FragmentReassembler:
             elif p.first_unlisted is None:
                 p.first_unlisted = frame
             return None
+        while self.bytes + len(data) > self.max_bytes:
+            self._evict_oldest(key, frame, "too many bytes")
         p.parts[offset] = data
         insort(p.offsets, offset)
         p.frames.append(frame)
@@ -112,10 +118,13 @@ class FragmentReassembler:
                        f"{p.size} of {p.total if p.total is not None else 'unknown'} bytes arrived "
                        f"({_missing(p)}); the rest was lost before the capture point")
 
-    def _evict_oldest(self, frame: int) -> None:
-        key, p = next(iter(self.pending.items()))
+    def _evict_oldest(self, keep: tuple, frame: int, why: str) -> None:
+        """Drop the oldest pending datagram other than `keep` (the one the fragment of `frame` belongs to). There is
+        one: with max_bytes >= MAX_DATAGRAM, `keep` alone never exceeds the budget."""
+        key = next(k for k in self.pending if k != keep)  # the oldest, or the next when `keep` is the oldest
+        p = self.pending[key]
         self._drop(key, p, "ip.fragments-evicted",
-                   f"too many datagrams in reassembly at frame {frame}: the oldest (frames {_frames(p.frames)}) was "
+                   f"{why} in reassembly at frame {frame}: the oldest (frames {_frames(p.frames)}) was "
                    f"dropped unfinished (limit {self.max_pending} datagrams / {self.max_bytes >> 20} MiB)")
 
     def _drop(self, key: tuple, p: _Pending, code: str, detail: str) -> None:

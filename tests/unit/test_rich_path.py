@@ -9,7 +9,7 @@ import pytest
 from sipdiag.model import Anomaly, Datagram
 from sipdiag.parsers.anomalies import AnomalyLog
 from sipdiag.parsers.net import RichPath
-from sipdiag.parsers.reassembly import MAX_COPY_FRAMES, FragmentReassembler
+from sipdiag.parsers.reassembly import MAX_COPY_FRAMES, MAX_PENDING_BYTES, FragmentReassembler
 from sipdiag.parsers.sip import sip_stream_spans
 from sipdiag.parsers.tcp import MAX_OUT_OF_ORDER, TcpReassembler
 from tests import pcapwriter as pw
@@ -255,6 +255,34 @@ def test_fragment_flood_keeps_pending_bounded():
                                "5854 more 'ip.fragments-evicted' anomalies not listed one by one (5904 in all)")
     r.finish()
     assert r.pending == {} and r.bytes == 0 and log.counts["ip.fragments-incomplete"] == 4096
+
+
+def test_fragments_added_to_pending_datagrams_stay_within_the_byte_budget():
+    """512 datagrams of 64 x 1 KiB fragments, round-robin (a flood of many large datagrams at once): the budget
+    was only checked when a datagram started, so once all 512 were pending their later fragments piled up to
+    32 MiB. Now every stored fragment keeps the total within MAX_PENDING_BYTES (16 MiB: 16 384 fragments) by
+    evicting the oldest other datagram, reported as ip.fragments-evicted."""
+    log = AnomalyLog()
+    r = FragmentReassembler(log)
+    chunk = bytes(1024)  # one object for all: the test counts the module's accounting, not its own memory
+    frame = peak = 0
+    for j in range(64):
+        for i in range(512):
+            frame += 1
+            assert r.add((4, b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02", 17, i), j * 1024, True, chunk, frame,
+                         T0 + frame) is None
+            peak = max(peak, r.bytes)
+    assert peak == MAX_PENDING_BYTES  # reached, never passed
+    assert r.bytes == sum(p.size for p in r.pending.values()) == 16_755_712
+    # The budget is full after 32 rounds; datagram 0's 33rd fragment (frame 16 385) evicts the oldest other one,
+    # datagram 1 (its first frame is 2), and datagram 0 (being added to) is kept.
+    first = log.anomalies()[0]
+    assert first == Anomaly("ip.fragments-evicted", 2,
+                            "too many bytes in reassembly at frame 16385: the oldest (frames 2, 514, 1026, 1538, "
+                            "2050, 2562, 3074, 3586 ...) was dropped unfinished (limit 4096 datagrams / 16 MiB)")
+    assert log.counts["ip.fragments-evicted"] == 354
+    r.finish()
+    assert r.pending == {} and r.bytes == 0
 
 
 def test_fragment_flood_through_the_rich_path():
