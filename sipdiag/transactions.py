@@ -91,6 +91,12 @@ class TxState:
         )
 
 
+def _user_agent(msg: SipMessage) -> str | None:
+    """A request's User-Agent (RFC 3261 §20.41), cut to 200 characters: it comes from the wire."""
+    ua = msg.headers.first_values.get("user-agent")
+    return ua[:200] if ua else None
+
+
 def sender(msg: SipMessage) -> str:
     return join_address(msg.src_ip, msg.src_port)
 
@@ -157,16 +163,17 @@ class TransactionTable:
         key = self.key(msg, method)
         tx = self.by_key.get(key)
         if tx is not None:
-            if tx.request_frame is None:  # the response came first in the capture
+            if tx.request_frame is None:  # the response came first in the capture (merged interfaces, skew)
+                # What only the request carries is recorded now: its User-Agent (sec.scanner-detected).
                 tx.request_frame = msg.frame
+                tx.user_agent = _user_agent(msg)
                 return tx, False
             tx.request_retransmissions += 1
             return tx, True
         cseq = msg.cseq
         tx = TxState(method, cseq.number if cseq else None, msg.branch, msg.call_id, msg.frame, msg.ts_ns,
-                     sender(msg), receiver(msg), msg.to_tag is not None, ts_frame=msg.frame)
-        ua = msg.headers.first_values.get("user-agent")
-        tx.user_agent = ua[:200] if ua else None
+                     sender(msg), receiver(msg), msg.to_tag is not None, ts_frame=msg.frame,
+                     user_agent=_user_agent(msg))
         self.by_key[key] = tx
         return tx, False
 

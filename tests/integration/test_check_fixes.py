@@ -134,3 +134,18 @@ def test_scanner_calls_are_explained_by_the_scanner() -> None:
     findings = sipdiag.analyze(PCAPS / "initconf-sip-attacks" / "SIP-3700-unauthorized-401.pcap").findings
     failures = [f for f in findings if f.rule == "call.failure-response"]
     assert failures and all(findings[f.cause].category == "security" for f in failures)
+
+
+def test_scanner_found_when_the_response_is_recorded_before_its_request(tmp_path) -> None:
+    """Captures merged from two interfaces can hold a response before its request: the transaction was made from
+    the response and the request, arriving second, only gave its frame, not its User-Agent, so the scanner's
+    OPTIONS went unseen."""
+    from tests.callcapture import PBX, sip_message, write_sip
+    scanner = ("192.0.2.66", 5070)
+    probe = sip_message("OPTIONS sip:100@203.0.113.5 SIP/2.0", "scan-1", "1 OPTIONS", src=scanner, to_tag=False,
+                        extra="User-Agent: friendly-scanner\n")
+    reply = sip_message("SIP/2.0 404 Not Found", "scan-1", "1 OPTIONS", src=scanner)
+    path = write_sip(tmp_path / "merged.pcap", [(1.0, reply, PBX, scanner), (1.0, probe, scanner, PBX)])
+    (f,) = rules_of(path, "sec.scanner-detected")
+    assert (f.frames, f.evidence["requests"], f.evidence["agents"], f.evidence["sources"], f.evidence["methods"]) == (
+        (2,), 1, "friendly-scanner", "192.0.2.66", "OPTIONS")
