@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .addresses import join_address
 from .model import Transaction
+from .parsers.scan import TIME_BACK_NS, TIME_JUMP_NS
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import is_rfc3261_branch
 
@@ -118,12 +119,30 @@ class TransactionTable:
 
     def __init__(self) -> None:
         self.by_key: dict[tuple, TxState] = {}
+        # The last step of the capture's clock between two messages (the capture layer's thresholds,
+        # sipdiag.parsers.scan.time_steps): the frame of the message after it and that message's time. The scan's
+        # own step log is not at hand here (it may run in another process, sipdiag.ingest).
+        self.last_ns: int | None = None
+        self.step_frame = 0
+        self.step_ns = 0
 
     def expire(self, now_ns: int) -> None:
-        """Forget transactions that ended (or began) more than KEEP_NS ago; their callers keep the TxState."""
-        old = [k for k, tx in self.by_key.items() if (tx.final_ts_ns or tx.ts_ns) < now_ns - KEEP_NS]
+        """Forget transactions that ended (or began) more than KEEP_NS ago; their callers keep the TxState.
+        Age is never measured across a clock step (sipdiag.clocksteps): a transaction last heard of before the
+        last step is aged from the step on. A forward jump of days used to drop every open transaction at the
+        next sweep, so an INVITE's final response after it made a transaction of its own and the call lost it."""
+        cutoff = now_ns - KEEP_NS
+        old = [k for k, tx in self.by_key.items() if self._last_ns(tx) < cutoff]
         for k in old:
             del self.by_key[k]
+
+    def _last_ns(self, tx: TxState) -> int:
+        """When the transaction ended (or began), in the clock of the messages since the last step."""
+        if tx.final_ts_ns is not None:
+            ts, frame = tx.final_ts_ns, tx.final_frame
+        else:
+            ts, frame = tx.ts_ns, tx.ts_frame
+        return ts if frame is None or frame >= self.step_frame else self.step_ns
 
     def key(self, msg: SipMessage, method: str) -> tuple:
         branch = msg.branch
@@ -147,6 +166,9 @@ class TransactionTable:
         return ("rfc2543", msg.call_id, cseq.number if cseq else None, method, msg.from_tag, hop)
 
     def add(self, msg: SipMessage) -> tuple[TxState, bool]:
+        if self.last_ns is not None and not -TIME_BACK_NS <= msg.ts_ns - self.last_ns <= TIME_JUMP_NS:
+            self.step_frame, self.step_ns = msg.frame, msg.ts_ns
+        self.last_ns = msg.ts_ns
         if msg.is_request:
             return self._request(msg)
         return self._response(msg)

@@ -14,6 +14,7 @@ import pytest
 
 import sipdiag
 from sipdiag.clocksteps import ClockStepLog, ClockSteps
+from sipdiag.correlate import EXPIRE_EVERY
 from sipdiag.live import LiveAnalyzer
 from sipdiag.media import Binding
 from sipdiag.parsers.anomalies import AnomalyLog
@@ -155,3 +156,42 @@ def test_an_rtcp_round_trip_across_a_step_is_not_measured(tmp_path: Path, step: 
     (summary,) = a.rtp.rtcp.summaries
     rtt = summary.rtt_ms_min if summary.rtt_ms_min is None else round(summary.rtt_ms_min, 1)
     assert (rtt, summary.rtt_samples) == (rtt_ms, 0 if step else 1)
+
+
+def ringing_across_a_jump(path: Path, step: bool) -> Path:
+    """INVITE and 180 Ringing, then (after the clock jumps two days forward at 0.5 s) enough OPTIONS keep-alives
+    of another phone for the correlator to sweep its finished transactions, then the 200 OK at 4 s, ACK, BYE."""
+    script = Script()
+    script.sip(0.0, sip_message("INVITE sip:200@example.com SIP/2.0", "jump-1", "1 INVITE", src=UA, to_tag=False,
+                                body=SDP.format(ip=UA[0], port=UA_RTP)), UA, PBX)
+    script.sip(0.1, sip_message("SIP/2.0 180 Ringing", "jump-1", "1 INVITE", src=UA), PBX, UA)
+    phone = ("198.51.100.9", 5060)
+    for i in range(EXPIRE_EVERY // 2):
+        at = 1.0 + i * 0.002
+        script.sip(at, sip_message("OPTIONS sip:pbx@203.0.113.5 SIP/2.0", f"ka-{i}", "1 OPTIONS", src=phone,
+                                   to_tag=False, branch=f"ka{i}"), phone, PBX)
+        script.sip(at + 0.001, sip_message("SIP/2.0 200 OK", f"ka-{i}", "1 OPTIONS", src=phone, branch=f"ka{i}"),
+                   PBX, phone)
+    script.sip(4.0, sip_message("SIP/2.0 200 OK", "jump-1", "1 INVITE", src=UA, contact=f"<sip:200@{PBX[0]}:5060>",
+                                body=SDP.format(ip=PBX[0], port=PBX_RTP)), PBX, UA)
+    script.sip(4.01, sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "jump-1", "1 ACK", src=UA, branch="ack1"), UA, PBX)
+    bye(script, 10.0, "jump-1")
+    return script.write(path, step_at=0.5 if step else None, step_s=2 * 86_400.0)
+
+
+def test_an_open_transaction_is_not_expired_across_a_forward_jump(tmp_path: Path) -> None:
+    """The transaction table forgets transactions KEEP_NS after they ended or began, swept by record time: a jump
+    of two days made the ringing INVITE look two days old, so it was dropped and its 200 OK, arriving after the
+    jump, made a transaction of its own (request unknown): the call's INVITE never got a final response."""
+    a = sipdiag.analyze(ringing_across_a_jump(tmp_path / "jump.pcap", step=True))
+    assert [(x.code, x.frame) for x in a.anomalies] == [("capture.time-jump", 3)]
+    (call,) = a.calls
+    assert [(t.method, t.request_frame, t.final_status, t.final_frame) for t in call.transactions] == [
+        ("INVITE", 1, 200, 2003), ("ACK", 2004, None, None), ("BYE", 2005, 200, 2006)]
+    assert (call.outcome, call.final_status, call.answer_ms, call.duration_s) == ("answered", 200, None, 6.0)
+    assert [f.rule for f in a.findings] == ["media.no-rtp"]
+    # the same call with a clock that does not step: the answer time is measured too
+    same = sipdiag.analyze(ringing_across_a_jump(tmp_path / "steady.pcap", step=False))
+    (call,) = same.calls
+    assert (call.outcome, call.final_status, call.answer_ms, call.duration_s) == ("answered", 200, 4000.0, 6.0)
+    assert [f.rule for f in same.findings] == ["media.no-rtp"]
