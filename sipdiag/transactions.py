@@ -112,6 +112,11 @@ CONNECTION_TRANSPORTS = frozenset({"tcp", "tls", "sctp", "ws"})
 # A transaction's matching state is kept 64*T1 = 32 s after it ended (RFC 3261 §17.1.1.2 Timer B, §17.2.1
 # Timer H: the longest a retransmission of it can still arrive), then dropped so memory stays flat.
 KEEP_NS = 40 * 10**9
+# An INVITE client transaction in Proceeding has no timer of its own (RFC 3261 §17.1.1.2): it rings until a final
+# response, which a proxy's Timer C (more than 3 min, §16.6) forces, and a proxy's provisional responses restart
+# it. A ringing INVITE is kept this long after its last 18x (not its 100 Trying: a flood of INVITEs that only a
+# 100 answers must not hold memory for minutes).
+RINGING_KEEP_NS = 200 * 10**9
 
 
 class TransactionTable:
@@ -140,6 +145,10 @@ class TransactionTable:
         """When the transaction ended (or began), in the clock of the messages since the last step."""
         if tx.final_ts_ns is not None:
             ts, frame = tx.final_ts_ns, tx.final_frame
+        elif tx.method == "INVITE" and (ringing := [r for (code, _tag), r in tx.responses.items() if code > 100]):
+            # still ringing: kept RINGING_KEEP_NS after its last 18x (KEEP_NS is taken off by expire)
+            frame, ts = max(ringing, key=lambda r: r[0])
+            return (ts if frame >= self.step_frame else self.step_ns) + RINGING_KEEP_NS - KEEP_NS
         else:
             ts, frame = tx.ts_ns, tx.ts_frame
         return ts if frame is None or frame >= self.step_frame else self.step_ns

@@ -158,24 +158,26 @@ def test_an_rtcp_round_trip_across_a_step_is_not_measured(tmp_path: Path, step: 
     assert (rtt, summary.rtt_samples) == (rtt_ms, 0 if step else 1)
 
 
-def ringing_across_a_jump(path: Path, step: bool) -> Path:
+def ringing_across_a_jump(path: Path, step: bool, answer_at: float = 4.0) -> Path:
     """INVITE and 180 Ringing, then (after the clock jumps two days forward at 0.5 s) enough OPTIONS keep-alives
-    of another phone for the correlator to sweep its finished transactions, then the 200 OK at 4 s, ACK, BYE."""
+    of another phone for the correlator to sweep its finished transactions, spread over 1 s to answer_at - 2 s, then
+    the 200 OK at answer_at, ACK, BYE 6 s later."""
     script = Script()
     script.sip(0.0, sip_message("INVITE sip:200@example.com SIP/2.0", "jump-1", "1 INVITE", src=UA, to_tag=False,
                                 body=SDP.format(ip=UA[0], port=UA_RTP)), UA, PBX)
     script.sip(0.1, sip_message("SIP/2.0 180 Ringing", "jump-1", "1 INVITE", src=UA), PBX, UA)
     phone = ("198.51.100.9", 5060)
     for i in range(EXPIRE_EVERY // 2):
-        at = 1.0 + i * 0.002
+        at = 1.0 + i * (answer_at - 3.0) / (EXPIRE_EVERY // 2)
         script.sip(at, sip_message("OPTIONS sip:pbx@203.0.113.5 SIP/2.0", f"ka-{i}", "1 OPTIONS", src=phone,
                                    to_tag=False, branch=f"ka{i}"), phone, PBX)
         script.sip(at + 0.001, sip_message("SIP/2.0 200 OK", f"ka-{i}", "1 OPTIONS", src=phone, branch=f"ka{i}"),
                    PBX, phone)
-    script.sip(4.0, sip_message("SIP/2.0 200 OK", "jump-1", "1 INVITE", src=UA, contact=f"<sip:200@{PBX[0]}:5060>",
+    script.sip(answer_at, sip_message("SIP/2.0 200 OK", "jump-1", "1 INVITE", src=UA, contact=f"<sip:200@{PBX[0]}:5060>",
                                 body=SDP.format(ip=PBX[0], port=PBX_RTP)), PBX, UA)
-    script.sip(4.01, sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "jump-1", "1 ACK", src=UA, branch="ack1"), UA, PBX)
-    bye(script, 10.0, "jump-1")
+    script.sip(answer_at + 0.01, sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "jump-1", "1 ACK", src=UA,
+                                             branch="ack1"), UA, PBX)
+    bye(script, answer_at + 6.0, "jump-1")
     return script.write(path, step_at=0.5 if step else None, step_s=2 * 86_400.0)
 
 
@@ -195,3 +197,14 @@ def test_an_open_transaction_is_not_expired_across_a_forward_jump(tmp_path: Path
     (call,) = same.calls
     assert (call.outcome, call.final_status, call.answer_ms, call.duration_s) == ("answered", 200, 4000.0, 6.0)
     assert [f.rule for f in same.findings] == ["media.no-rtp"]
+
+
+def test_a_call_ringing_longer_than_the_transaction_keep_time_keeps_its_answer(tmp_path: Path) -> None:
+    """An INVITE in Proceeding has no client timer (RFC 3261 §17.1.1.2): a phone may ring a minute. The table's
+    sweep (every EXPIRE_EVERY messages, KEEP_NS 40 s) aged the ringing INVITE from its start and dropped it at 58 s,
+    so its 200 OK at 61 s made a transaction of its own and the call never got its final response."""
+    a = sipdiag.analyze(ringing_across_a_jump(tmp_path / "ring.pcap", step=False, answer_at=61.0))
+    (call,) = a.calls
+    assert [(t.method, t.request_frame, t.final_status, t.final_frame) for t in call.transactions] == [
+        ("INVITE", 1, 200, 2003), ("ACK", 2004, None, None), ("BYE", 2005, 200, 2006)]
+    assert (call.outcome, call.final_status, call.answer_ms, call.duration_s) == ("answered", 200, 61000.0, 6.0)
