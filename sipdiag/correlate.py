@@ -101,7 +101,7 @@ class Correlator:
         capture side reports them at its end): where the clock stepped, every call is built again with them."""
         calls = link_legs([c.build(capture_end_ns, clock, capture_end_frame) if clock.stepped or not c.built
                            else c.built for c in self.calls.values()],
-                          {c.call_id: c.correlation_headers for c in self.calls.values()})
+                          {c.call_id: c.correlation_headers for c in self.calls.values()}, clock)
         registrations = tuple(r.build(clock) for r in self.registrations.values())
         other = tuple(t.freeze() for t in self.other.values())
         return Correlation(tuple(sorted(calls, key=lambda c: c.first_frame)),
@@ -118,12 +118,14 @@ def number_key(uri: str) -> str:
     return digits[-9:] if len(digits) >= 6 else user.lower()
 
 
-def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Call]:
+def link_legs(calls: list[Call], headers: dict[str, dict[str, str]], clock: ClockSteps = NO_STEPS) -> list[Call]:
     """B2BUA leg correlation: first by a header naming the other leg's Call-ID; else by the same callee number,
     starts within 2 s, and one leg's callee address being the other leg's caller address (the B2BUA); else by the
     same callee number, starts within 2 s, from and to other hosts, and both answered and ended (BYE) within 1 s of
     each other (an SBC whose two sides have different addresses, RFC 7092 §3.1: a B2BUA passes the answer and the
-    BYE on at once)."""
+    BYE on at once). clock: where the capture's clock stepped (sipdiag.clocksteps); two times with a step between
+    their frames are not compared, so no timing rule links two calls across one (nor does a fake time keep it
+    from linking others)."""
     by_id = {c.call_id: c for c in calls}
     links: dict[str, dict[str, str]] = {c.call_id: {} for c in calls}
     for call_id, found in headers.items():
@@ -134,7 +136,7 @@ def link_legs(calls: list[Call], headers: dict[str, dict[str, str]]) -> list[Cal
                 links[call_id].setdefault(other, rule)
                 links[other].setdefault(call_id, rule)
     ordered = sorted((c for c in calls if c.seen_from_start), key=lambda c: c.start_ns)
-    _link_by_timing(ordered, links)
+    _link_by_timing(ordered, links, clock)
     return [dataclasses.replace(c, legs=tuple(CallLeg(o, r) for o, r in links[c.call_id].items()))
             if links[c.call_id] else c for c in calls]
 
@@ -143,13 +145,16 @@ _BY_ADDRESS = "same callee, start within 2 s, through the B2BUA's address"
 _BY_EVENTS = "same callee, start within 2 s, answered and ended within 1 s of each other"
 
 
-def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]]) -> None:
+def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]], clock: ClockSteps = NO_STEPS) -> None:
     """The two timing rules of link_legs over `ordered` (calls by start time). Their meaning is that of a pass over
     every pair (a, b), a before b and b starting within LEG_WINDOW_NS of a, in that order, that skips a pair whose
     calls both have a leg already and else links them by the first rule that holds:
 
         _BY_ADDRESS: same number, a's callee host is b's caller host, a's caller host is not b's callee host;
         _BY_EVENTS: same number, other caller hosts, other callee hosts, _together.
+
+    Both rules compare times, the starts and for _BY_EVENTS the answers and the BYEs: each pair of those must have
+    no clock step between its frames (clock.sound), else the rule does not hold (the times are the clock's error).
 
     That pass was O(n^2) in a burst of calls to one number (a scanner or a toll-fraud attempt: thousands of INVITEs
     a second, each rejected), and a pair without a rule that holds, or skipped, changes nothing. So for each a
@@ -170,7 +175,11 @@ def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]]) -> No
     caller = [address_host(c.caller_address) for c in ordered]
     callee = [address_host(c.callee_address) for c in ordered]
     starts = [c.start_ns for c in ordered]
-    events = [c.answer_and_bye_ns() for c in ordered]
+    answers_byes = [c.answer_and_bye() for c in ordered]
+    events = [(ans.ts_ns if ans else None, bye.ts_ns if bye else None) for ans, bye in answers_byes]
+    # the frames of the start, the answer and the BYE: their times are compared only where the clock is sound
+    frames = [(c.start_at, ans.frame if ans else None, bye.frame if bye else None)
+              for c, (ans, bye) in zip(ordered, answers_byes)]
     ended = [None not in e for e in events]
     # The LEG_EVENT_NS slots an ended call was answered and ended in: _together needs both within one slot's length
     # of the other call's, so in the same slot or the next one either way.
@@ -230,10 +239,13 @@ def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]]) -> No
                     last = k
                     b_id = ordered[k].call_id
                     if not (links[a_id] and links[b_id]):
-                        if number[i] == number[k] and callee[i] == caller[k] and caller[i] != callee[k]:
+                        started = clock.sound(frames[i][0], frames[k][0])
+                        if (started and number[i] == number[k] and callee[i] == caller[k]
+                                and caller[i] != callee[k]):
                             rule = _BY_ADDRESS
-                        elif (number[i] == number[k] and caller[i] != caller[k] and callee[i] != callee[k]
-                              and _together(events[i], events[k])):
+                        elif (started and number[i] == number[k] and caller[i] != caller[k] and callee[i] != callee[k]
+                              and _together(events[i], events[k]) and clock.sound(frames[i][1], frames[k][1])
+                              and clock.sound(frames[i][2], frames[k][2])):
                             rule = _BY_EVENTS
                         else:
                             rule = ""

@@ -393,7 +393,7 @@ class LiveAnalyzer:
                       b.build(end, info.clock, info.packets), "end-of-capture", end)
         self._prune(end, final=True)
         kept = sorted(self.finished, key=lambda s: s.call.first_frame)
-        calls = link_legs([s.call for s in kept], {})
+        calls = link_legs([s.call for s in kept], {}, info.clock)
         streams: list[MediaStream] = []
         media: list[CallMedia] = []
         for s in kept:

@@ -155,17 +155,19 @@ def test_b2bua_legs_of_a_burst_of_20000_calls_to_one_number() -> None:
 
 
 def timed_call(template, n: int, number: str, caller: str, callee: str, start_ns: int,
-               answer_ns: int | None = None, bye_ns: int | None = None):
+               answer_ns: int | None = None, bye_ns: int | None = None, frames: tuple[int, int, int] | None = None):
     """A call from `template` with its number, hosts and times; `answer_ns`/`bye_ns`: when its 2xx to the INVITE
-    and its BYE were seen (what Call.answer_and_bye_ns reads)."""
+    and its BYE were seen (what Call.answer_and_bye_ns reads); frames: those of its start, answer and BYE."""
+    start_frame, answer_frame, bye_frame = frames or (template.first_frame, 2 * n + 1, 2 * n + 2)
     events = []
     if answer_ns is not None:
-        events.append(SimpleNamespace(ts_ns=answer_ns, status_code=200, cseq_method="INVITE", frame=2 * n + 1))
+        events.append(SimpleNamespace(ts_ns=answer_ns, status_code=200, cseq_method="INVITE", frame=answer_frame))
     if bye_ns is not None:
-        events.append(SimpleNamespace(ts_ns=bye_ns, status_code=None, cseq_method="BYE", frame=2 * n + 2))
+        events.append(SimpleNamespace(ts_ns=bye_ns, status_code=None, cseq_method="BYE", frame=bye_frame))
     return dataclasses.replace(template, call_id=f"c{n}", callee=f"sip:{number}@example.com",
                                caller_address=f"{caller}:5060", callee_address=f"{callee}:5060", start_ns=start_ns,
-                               messages=tuple(events), bye_frame=2 * n + 2 if bye_ns is not None else None)
+                               first_frame=start_frame, start_frame=start_frame, messages=tuple(events),
+                               bye_frame=bye_frame if bye_ns is not None else None)
 
 
 def legs_of_every_pair(calls, headers) -> dict[str, list[tuple[str, str]]]:
@@ -289,3 +291,37 @@ def test_options_keepalive_is_a_transaction_not_a_call() -> None:
     (t,) = result.transactions
     assert (t.method, t.final_status, t.request_retransmissions, t.responses) == (
         "OPTIONS", 200, 1, ((200, 2, 10_000_000),))
+
+
+BY_EVENTS = "same callee, start within 2 s, answered and ended within 1 s of each other"
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    ((), {"c0": [("c1", BY_ADDRESS)], "c1": [("c0", BY_ADDRESS)], "c2": [("c3", BY_EVENTS)],
+          "c3": [("c2", BY_EVENTS)]}),
+    ((100,), {"c0": [("c1", BY_ADDRESS)], "c1": [("c0", BY_ADDRESS)], "c2": [("c3", BY_EVENTS)],
+              "c3": [("c2", BY_EVENTS)]}),  # a step after every frame changes nothing
+    ((11,), {"c0": [], "c1": [], "c2": [("c3", BY_EVENTS)], "c3": [("c2", BY_EVENTS)]}),  # between c0 and c1 starts
+    ((22,), {"c0": [("c1", BY_ADDRESS)], "c1": [("c0", BY_ADDRESS)], "c2": [], "c3": []}),  # between the starts
+    ((26,), {"c0": [("c1", BY_ADDRESS)], "c1": [("c0", BY_ADDRESS)], "c2": [], "c3": []}),  # between the answers
+    ((30,), {"c0": [("c1", BY_ADDRESS)], "c1": [("c0", BY_ADDRESS)], "c2": [], "c3": []}),  # between the BYEs
+])
+def test_leg_timing_is_not_compared_across_a_clock_step(steps: tuple[int, ...], expected) -> None:
+    """Two pairs of legs, one linked through the B2BUA's address, one by its answer and BYE times. A clock step
+    between the frames of two times that a rule compares (the starts; the answers; the BYEs) makes the times the
+    clock's error: that rule does not hold, however near the stamped times are."""
+    from sipdiag.clocksteps import ClockSteps
+
+    template = dataclasses.replace(run(burst_through_a_b2bua(1)).calls[0], legs=())
+
+    def leg(n, caller, callee, start_frame, start_s, answer=(0, None), bye=(0, None)):
+        """answer, bye: (frame, seconds)"""
+        return timed_call(template, n, "300", caller, callee, int(start_s * 1e9),
+                          None if answer[1] is None else int(answer[1] * 1e9),
+                          None if bye[1] is None else int(bye[1] * 1e9), (start_frame, answer[0], bye[0]))
+
+    calls = [leg(0, "10.0.0.1", "10.0.0.2", 10, 0.0), leg(1, "10.0.0.2", "10.0.0.3", 12, 0.05),
+             leg(2, "10.0.1.1", "10.0.1.2", 20, 0.1, (24, 1.0), (28, 9.0)),
+             leg(3, "10.0.1.3", "10.0.1.4", 22, 0.2, (26, 1.01), (30, 9.01))]
+    linked = link_legs(calls, {}, ClockSteps(steps, len(steps)))
+    assert {c.call_id: [(x.call_id, x.rule) for x in c.legs] for c in linked} == expected
