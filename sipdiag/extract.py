@@ -6,7 +6,9 @@ What belongs to a call:
 - its RTP: the packets of the streams bound to it (`Analysis.media_of(call)`: 5-tuple and SSRC, between the
   stream's first and last frame), found column-wise with NumPy, as the capture layer reads them;
 - its RTCP: packets between the ports of those streams, port+1 (RFC 3550 §11) or the same ports when RTCP is
-  multiplexed (RFC 5761), while the call lasted.
+  multiplexed (RFC 5761), while the call lasted: by time, or where the capture's clock steps (sipdiag.clocksteps)
+  by frame, from the call's or its streams' first frame to their last, and by time within SLACK_NS of the call's
+  first or last record only where no step lies between.
 
 Three reads of the file: the analysis, one scan that picks the frame numbers, one walk that copies those records
 byte for byte (`capturewriter`). The file must be read more than once, so standard input is not accepted.
@@ -27,6 +29,7 @@ import numpy as np
 
 from .analysis import Analysis
 from .capturewriter import CaptureWriter
+from .clocksteps import NO_STEPS, ClockSteps
 from .errors import OutputError, UsageError
 from .media import SLACK_NS
 from .model import Call, Datagram
@@ -50,12 +53,35 @@ class ExtractResult:
 
 
 @dataclass(frozen=True, slots=True)
+class _Window:
+    """While a call lasted: its first and last record (frame, time) with its streams', and the frames between."""
+
+    first: tuple[int, int]  # (frame, ns) of the call's first INVITE
+    last: tuple[int, int]  # (frame, ns) of the call's or its streams' last record
+    lo_frame: int
+    hi_frame: int
+
+    def holds(self, frame: int, ts_ns: int, clock: ClockSteps) -> bool:
+        """A record in the window: within SLACK_NS of first..last by time where the clock never steps; where it
+        does, times across a step are its error (a record after a step back looks earlier than the call), so the
+        frames between are taken by frame and the slack around them only where no step lies between."""
+        if not clock.stepped:
+            return self.first[1] - SLACK_NS <= ts_ns <= self.last[1] + SLACK_NS
+        if self.lo_frame <= frame <= self.hi_frame:
+            return True
+        if frame < self.lo_frame:
+            return clock.sound(frame, self.first[0]) and ts_ns >= self.first[1] - SLACK_NS
+        return clock.sound(self.last[0], frame) and ts_ns <= self.last[1] + SLACK_NS
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     """The frame numbers and flows to look for in the scan."""
 
     sip_frames: frozenset[int]
     streams: tuple[RtpStreamStats, ...]
-    rtcp: dict[tuple[str, int, str, int], list[tuple[int, int]]]  # flow -> time windows (ns) of the calls
+    rtcp: dict[tuple[str, int, str, int], list[_Window]]  # flow -> the windows of the calls
+    clock: ClockSteps = NO_STEPS
 
 
 def calls_with_findings(a: Analysis, min_severity: int = 1) -> list[Call]:
@@ -81,24 +107,36 @@ def extract_calls(path: str | Path, a: Analysis, calls: Sequence[Call], output: 
 
 
 def _plan(a: Analysis, calls: Sequence[Call]) -> _Plan:
-    end = a.capture.last_ts_ns or 0
     sip_frames: set[int] = set()
     streams: list[RtpStreamStats] = []
-    rtcp: dict[tuple[str, int, str, int], list[tuple[int, int]]] = {}
+    rtcp: dict[tuple[str, int, str, int], list[_Window]] = {}
     for call in calls:
         sip_frames.update(m.frame for m in call.messages)
         media = a.media_of(call)
         mine = [a.streams[i].stats for i in media.streams] if media else []
         streams += mine
-        last = call.messages[-1].ts_ns if call.messages else call.start_ns
-        window = (call.start_ns - SLACK_NS, max(last, max((s.end_ns for s in mine), default=last),
-                                                  end if call.bye_frame is None else last) + SLACK_NS)
+        window = _window(a, call, mine)
         for s in mine:
             for offset in (1, 0):  # RTP port + 1 (RFC 3550 §11), or RTCP on the RTP ports (RFC 5761)
                 for flow in ((s.src_ip, s.src_port + offset, s.dst_ip, s.dst_port + offset),
                              (s.dst_ip, s.dst_port + offset, s.src_ip, s.src_port + offset)):
                     rtcp.setdefault(flow, []).append(window)
-    return _Plan(frozenset(sip_frames), tuple(streams), rtcp)
+    return _Plan(frozenset(sip_frames), tuple(streams), rtcp, a.capture.clock)
+
+
+def _window(a: Analysis, call: Call, streams: Sequence[RtpStreamStats]) -> _Window:
+    """The call's window: from its first INVITE to its last message or its streams' last packet, or to the end of
+    the capture when no BYE ended it. The last record is the latest by time where the clock never steps, by frame
+    where it does (a stream's end time only where no step lies within the stream)."""
+    clock = a.capture.clock
+    first = (call.start_at, call.start_ns)
+    ends = [(m.frame, m.ts_ns) for m in call.messages[-1:]] or [first]
+    ends += [(s.last_frame, s.end_ns) for s in streams if clock.sound(s.first_frame, s.last_frame)]
+    if call.bye_frame is None:
+        ends.append((a.capture.packets, a.capture.last_ts_ns or 0))
+    last = max(ends, key=lambda e: e[0] if clock.stepped else e[1])
+    return _Window(first, last, min([call.first_frame, *(s.first_frame for s in streams)]),
+                   max([last[0], *(s.last_frame for s in streams)]))
 
 
 def _select(path: str | Path, plan: _Plan) -> tuple[np.ndarray, int, int, int]:
@@ -114,7 +152,7 @@ def _select(path: str | Path, plan: _Plan) -> tuple[np.ndarray, int, int, int]:
         elif item.kind == "sip":
             if item.frame in plan.sip_frames:
                 sip.update(item.frames or (item.frame,))
-        elif item.kind == "rtcp" and _in_windows(item, plan.rtcp):
+        elif item.kind == "rtcp" and _in_windows(item, plan.rtcp, plan.clock):
             rtcp.update(item.frames or (item.frame,))
     rtp = np.concatenate(rtp_parts) if rtp_parts else np.empty(0, np.int64)
     frames = np.concatenate([rtp.astype(np.int64), np.fromiter(sip, np.int64, len(sip)),
@@ -124,8 +162,8 @@ def _select(path: str | Path, plan: _Plan) -> tuple[np.ndarray, int, int, int]:
     return frames, len(sip), len(rtp), len(rtcp)
 
 
-def _in_windows(d: Datagram, flows: dict[tuple[str, int, str, int], list[tuple[int, int]]]) -> bool:
-    return any(lo <= d.ts_ns <= hi for lo, hi in flows.get((d.src_ip, d.src_port, d.dst_ip, d.dst_port), ()))
+def _in_windows(d: Datagram, flows: dict[tuple[str, int, str, int], list[_Window]], clock: ClockSteps) -> bool:
+    return any(w.holds(d.frame, d.ts_ns, clock) for w in flows.get((d.src_ip, d.src_port, d.dst_ip, d.dst_port), ()))
 
 
 class _StreamMatcher:

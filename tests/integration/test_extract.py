@@ -196,3 +196,43 @@ def test_extract_with_findings_when_there_are_none(tmp_path: Path, monkeypatch: 
     assert result.exit_code == 0
     assert result.output == "No call has a finding at or above minor: nothing written.\n"
     assert list(tmp_path.iterdir()) == [path]
+
+
+
+def stepped_call(script: cc.Script, call_id: str, at: float, ssrcs: tuple[int, int]) -> cc.Script:
+    """A call from `at` between the same sockets as every other: RTP both ways from at+0.5 s for 20 s, RTCP from the
+    caller at at+2, +7, +12 and +17 s, BYE at at+21 s."""
+    cc.call_setup(script, call_id, at=at)
+    script.rtp((cc.UA[0], cc.UA_RTP), (cc.PBX[0], cc.PBX_RTP), ssrcs[0], at + 0.5, 20.0)
+    script.rtp((cc.PBX[0], cc.PBX_RTP), (cc.UA[0], cc.UA_RTP), ssrcs[1], at + 0.505, 20.0)
+    for t in (2.0, 7.0, 12.0, 17.0):
+        script.rtcp(at + t, (cc.UA[0], cc.UA_RTP + 1), (cc.PBX[0], cc.PBX_RTP + 1), cc.rtcp_sr(ssrcs[0], at + t))
+    return cc.bye(script, at + 21.0, call_id)
+
+
+@pytest.mark.parametrize(("mine_at", "other_at", "step_at"), [
+    (0.0, 40.0, 10.0),  # within the call: its RTCP after the step is stamped up to 18 s before its INVITE
+    (30.0, 0.0, 25.0),  # before it: the other call's RTCP is stamped within the call (0 to 21 s)
+])
+def test_extract_across_a_clock_step_takes_the_calls_frames(tmp_path: Path, mine_at: float, other_at: float,
+                                                            step_at: float) -> None:
+    """Two calls between the same sockets, the capture's clock stepping back 30 s (capture.time-backwards) within
+    the call extracted or before it: its RTCP is chosen by frame, not by the stamped times, so the extracted call
+    holds exactly its own SIP, RTP and RTCP records, none of the other call's."""
+    from sipdiag.parsers.capture import read_capture
+
+    mine = stepped_call(cc.Script(), "ext-1", mine_at, (0x1111, 0x2222))
+    wanted = {data for _, data in mine.recs}
+    script = stepped_call(mine, "ext-2", other_at, (0x3333, 0x4444))
+    path = script.write(tmp_path / "stepped.pcap", step_at=step_at, step_s=-30.0)
+    step = T0 + int(step_at * cc.S)
+    expected = [((ts - 30 * cc.S if ts >= step else ts) // 1000 * 1000, data)  # stamped as written, a µs pcap
+                for ts, data in script.recs if data in wanted]
+    assert len(expected) == len(wanted) == 2009  # every record of the call is told apart by its bytes
+    out = tmp_path / "call.pcap"
+    result = invoke(str(path), "--call", "ext-1", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Wrote 2009 packets (5 SIP, 2000 RTP, 4 RTCP) of 1 call(s) to {out} (pcap)\n"
+    got = [(int(b.ts_ns[i]), b.buf[b.data_off[i]:b.data_off[i] + b.caplen[i]]) for b in read_capture(out)
+           for i in range(len(b))]
+    assert got == expected
