@@ -16,7 +16,9 @@ from .vias import top_via_head
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..model import Transaction
+    from ..clocksteps import ClockSteps
+    from ..icmp import IcmpError
+    from ..model import MessageRef, Transaction
 
 
 @check(
@@ -285,8 +287,9 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
     At least three ICMP/ICMPv6 errors quoting the same SIP or RTP flow while its call or transaction was active:
     port unreachable (nothing listens: SIP service down, RTP port closed), administratively prohibited (a
     firewall rule), net/host unreachable (routing), fragmentation needed (path MTU). RTP errors within 2 s of the
-    call's BYE are the normal race and are ignored. Reads `Analysis.icmp_errors`, which stays empty until the
-    capture side forwards ICMP datagrams.
+    call's BYE are the normal race and are ignored (where the capture's clock steps between an error and the BYE,
+    capture order tells them apart: those after the BYE are the race). Reads `Analysis.icmp_errors`, which stays
+    empty until the capture side forwards ICMP datagrams.
 
     ## Why it matters
     The packets named are not delivered: one-way or no audio for RTP, failed registrations and calls for SIP.
@@ -314,15 +317,15 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
         for m in call.messages:
             sip.setdefault((17 if m.transport == "udp" else 6, m.src_ip, m.src_port, m.dst_ip, m.dst_port),
                            call.call_id)
-    bye_ns = {c.call_id: next((m.ts_ns for m in c.messages if m.frame == c.bye_frame), None)
-              for c in analysis.calls if c.bye_frame is not None}
+    clock = analysis.capture.clock
+    byes = {c.call_id: bye for c in analysis.calls if (bye := c.answer_and_bye()[1]) is not None}
     for key, found in flows.items():
         stream = rtp.get(key)
         if stream is not None:
             kind, call_id = "RTP", stream.call_id
-            end = bye_ns.get(call_id) if call_id else None
-            if end is not None:
-                found = [e for e in found if e.ts_ns < end - ICMP_RACE_NS]
+            bye = byes.get(call_id) if call_id else None
+            if bye is not None:
+                found = [e for e in found if _before_race(e, bye, clock)]
         elif key in sip:
             kind, call_id = "SIP", sip[key]
         elif key[2] in (5060, 5061) or key[4] in (5060, 5061):
@@ -343,6 +346,16 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
             "what_ru": "звук" if kind == "RTP" else "сигнализацию звонков",
             "meaning_en": meaning_en, "meaning_ru": meaning_ru,
         })
+
+
+def _before_race(e: IcmpError, bye: MessageRef, clock: ClockSteps) -> bool:
+    """The error came while the call was up, not in the race with its BYE: more than ICMP_RACE_NS before the BYE
+    by time where no clock step lies between the two (sipdiag.clocksteps), else by capture order (frames), which a
+    step does not change: across a step the times are the clock's error, so an error before the BYE is not taken
+    for a race, nor one after it for an error during the call."""
+    if clock.sound(e.frame, bye.frame):
+        return e.ts_ns < bye.ts_ns - ICMP_RACE_NS
+    return e.frame < bye.frame
 
 
 def _icmp_meaning(e) -> tuple[str, str]:

@@ -217,6 +217,30 @@ def test_icmp_unreachable(tmp_path) -> None:
     assert _with_icmp(race) == []
 
 
+def stepped_icmp_call(path, errors_at: tuple[float, ...], step_at: float):
+    """A call with RTP both ways from 0.5 s to 20.5 s and the caller's BYE at 21 s; port-unreachable errors quote
+    the caller's RTP at `errors_at`; the capture's clock steps back 30 s at `step_at` (capture.time-backwards)."""
+    script = cc.call_setup(cc.Script(), "icmp-step")
+    cc.two_way(script, 0.5, 20.0)
+    cc.bye(script, 21.0, "icmp-step")
+    script.recs += [(cc.T0 + ns, data) for ns, data in _port_unreachable(errors_at)]
+    return script.write(path, step_at=step_at, step_s=-30.0)
+
+
+def test_icmp_unreachable_across_a_clock_step_by_capture_order(tmp_path) -> None:
+    """Across a clock step the ICMP errors and the BYE are ordered by frame, not by their stamped times."""
+    # errors 14 s before the BYE, which is stamped 16 s before them: during the call, not the race with the BYE
+    during = sipdiag.analyze(stepped_icmp_call(tmp_path / "during.pcap", (5.0, 6.0, 7.0), 10.0))
+    assert [(x.code, x.frame) for x in during.anomalies] == [("capture.time-backwards", 957)]
+    (f,) = [f for f in during.findings if f.rule == "router.icmp-unreachable"]
+    assert (f.call_id, f.frames, f.evidence["count"]) == ("icmp-step", (455, 556, 657), 3)
+    # errors after the BYE, stamped 29 s before it: the race at the end of the call
+    after = sipdiag.analyze(stepped_icmp_call(tmp_path / "after.pcap", (21.5, 22.0, 22.5), 21.3))
+    assert ([(x.code, x.frame) for x in after.anomalies], after.calls[0].bye_frame) == (
+        [("capture.time-backwards", 2006)], 2004)
+    assert [f.rule for f in after.findings if f.rule == "router.icmp-unreachable"] == []
+
+
 def test_bufferbloat_suspected(tmp_path) -> None:
     ramp = (40, 45, 80, 150, 210, 240, 230, 120, 50)  # RTT ms every 4 s: an upload fills the buffer and drains
     jitter = (40, 40, 80, 200, 400, 480, 460, 200, 50)
