@@ -85,8 +85,8 @@ def ingest_tshark(path: str | Path, *, keylog: str | Path | None = None) -> Iter
     prefs: dict[str, str] = {}
     if keylog is not None:
         prefs["tls.keylog_file"] = str(_check_keylog(Path(keylog)))
-    file, info_base = _file_facts(path)  # raises CaptureFormatError / CaptureReadError like the native engine
     log = AnomalyLog()
+    file, info_base = _file_facts(path, log)  # raises CaptureFormatError / CaptureReadError like the native engine
     signalling = _Signalling(log)
     stopped = _run(tshark, path, signalling.add, display_filter=SIGNALLING_FILTER, include_raw=True, prefs=prefs,
                    extra=["-j", SIGNALLING_LAYERS])
@@ -164,16 +164,16 @@ def _fail_unless_damaged(path: str | Path, stopped: str | None, file: CaptureFil
         raise TsharkFailedError(f"tshark could not read {path}: {stopped}")
 
 
-def _file_facts(path: str | Path) -> tuple[CaptureFile, dict[str, Any]]:
-    """The record walk of the native reader: format, link types, packets, times, sizes (no dissection)."""
+def _file_facts(path: str | Path, log: AnomalyLog) -> tuple[CaptureFile, dict[str, Any]]:
+    """The record walk of the native reader: format, link types, packets, times, sizes (no dissection); the steps
+    of the record times go to `log` as the native engine names them (capture.time-backwards, capture.time-jump)."""
     file = CaptureFile(name=str(path))
     first = last = None
     total = truncated = 0
     clock = ClockStepLog()
     for batch in read_capture(path, file):
         if len(batch):
-            # the steps' anomalies are the native walk's to name; here only where they are, for the timings
-            time_steps(batch.ts_ns, batch.first_frame, last, AnomalyLog(keep_per_code=0), clock)
+            time_steps(batch.ts_ns, batch.first_frame, last, log, clock)
             first = int(batch.ts_ns[0]) if first is None else first
             last = int(batch.ts_ns[-1])
         total += int(batch.origlen.sum())

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 import sipdiag
 from sipdiag.cli import cli
+from sipdiag.clocksteps import ClockSteps
 from sipdiag.errors import CaptureFormatError, KeylogError, TsharkMissingError, UsageError
 from tests import pcapwriter as pw
 from tests import tlspeer
@@ -320,3 +321,26 @@ def test_a_pipe_is_refused_by_the_tshark_engine_at_once(tmp_path: Path) -> None:
     assert r.stderr.splitlines() == [
         f"Error: --engine tshark reads a capture file twice; {fifo} is not a regular file (a pipe or a device)",
         "Hint: Save the capture to a file first, or use --engine native."]
+
+
+@pytest.mark.parametrize(("step_s", "code", "detail"), [
+    (-3600.0, "capture.time-backwards", "the record time goes back 3599.985 s from the record before it"),
+    (2 * 86_400.0, "capture.time-jump", "the record time goes forward 2.0 days from the record before it")])
+def test_clock_steps_are_named_as_the_native_engine_names_them(tmp_path: Path, step_s: float, code: str,
+                                                               detail: str) -> None:
+    """The tshark engine kept the capture's clock steps for the timings but named none of them: the same
+    capture.time-backwards / capture.time-jump anomaly as the native engine, at the same frame."""
+    from tests import callcapture as cc
+
+    need_tool("tshark")
+    script = cc.call_setup(cc.Script(), "tsk-step")
+    cc.two_way(script, 0.5, 4.0)  # 200 packets each way
+    cc.bye(script, 5.0, "tsk-step")
+    path = script.write(tmp_path / "step.pcap", step_at=2.0, step_s=step_s)
+    native = sipdiag.analyze(path)
+    tshark = sipdiag.analyze(path, engine="tshark")
+    expected = [(code, 154, f"{detail}: durations across it are not real")]
+    assert [(a.code, a.frame, a.detail) for a in native.anomalies] == expected
+    assert [(a.code, a.frame, a.detail) for a in tshark.anomalies] == expected
+    assert tshark.capture.clock == native.capture.clock == ClockSteps((154,), 1)
+    assert (tshark.calls[0].duration_s, native.calls[0].duration_s) == (None, None)
