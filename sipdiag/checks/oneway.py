@@ -48,49 +48,44 @@ def one_way_duration(analysis: Analysis, call: Call, media: CallMedia, missing: 
         return _from_timestamps(present, other, min_ratio)
     start, end = min(s.start_ns for s in present), max(s.end_ns for s in present)
     span_s = (end - start) / NS
-    covered = min(_covered_seconds(other, start, end, min_ratio), math.ceil(span_s))
+    covered = min(_covered_seconds(other, (start, end), min_ratio), math.ceil(span_s))
     return OneWay(round(span_s, 1), round(max(span_s - covered, 0.0), 1))
 
 
 def _from_timestamps(present: Sequence[RtpStreamStats], other: Sequence[MediaStream], min_ratio: float) -> OneWay:
     """The one-way duration where the capture's clock steps within the media: arrival times measure the clock's
     error there, the RTP timestamps do not (RFC 3550 §5.1: they advance with the sender's sampling clock). The
-    present direction ran as long as its longest stream's timestamps span (or its packets times their packet
-    time); the other direction's packets cannot be placed in seconds, so they cover at most as many seconds as
+    present direction ran as long as its longest stream's packets times their packet time (from the
+    timestamps); the other direction's packets cannot be placed in seconds, so they cover at most as many seconds as
     they could fill at the ratio."""
-    span_s = max(_audio_s(s) for s in present)
-    covered = _covered_seconds(other, 0, 0, min_ratio, place=False)
+    span_s = max(s.packets * _ptime_ms(s) / 1000.0 for s in present)
+    covered = _covered_seconds(other, None, min_ratio)
     return OneWay(round(span_s, 1), round(max(span_s - covered, 0.0), 1), from_timestamps=True)
 
 
-def _audio_s(s: RtpStreamStats) -> float:
-    """Audio time a stream carried, by its own clock: its timestamp span over the payload clock, else its packets
-    times RFC 3551's 20 ms."""
+def _ptime_ms(s: RtpStreamStats) -> float:
+    """Audio per packet from the stream's RTP timestamps (not its arrival interval, which lost packets and silence
+    stretch), else RFC 3551's 20 ms default."""
     ptime = s.timestamp_ptime_ms
-    if ptime is None or not 2.5 <= ptime <= 200:
-        ptime = DEFAULT_INTERVAL_MS
-    return s.packets * ptime / 1000.0
+    return ptime if ptime is not None and 2.5 <= ptime <= 200 else DEFAULT_INTERVAL_MS
 
 
-def _covered_seconds(other: Sequence[MediaStream], start_ns: int, end_ns: int, min_ratio: float, *,
-                     place: bool = True) -> int:
-    """Whole seconds of [start_ns, end_ns] in which the streams delivered at least `min_ratio` of the packets their
-    packet time makes (50 a second at 20 ms: 5 with the 10 % default)."""
+def _covered_seconds(other: Sequence[MediaStream], window: tuple[int, int] | None, min_ratio: float) -> int:
+    """Whole seconds of window (start_ns, end_ns) in which the streams delivered at least `min_ratio` of the packets
+    their packet time makes (50 a second at 20 ms: 5 with the 10 % default). window None: the packets cannot be
+    placed in time (a clock step), so they count as packed into the fewest seconds."""
     if not other:
         return 0
-    # RULES.md: expected = duration / ptime. The packet time from the RTP timestamps of the direction's main
-    # stream (not its arrival interval, which lost packets and silence stretch), else RFC 3551's 20 ms default.
-    ptime = max(other, key=lambda m: m.stats.packets).stats.timestamp_ptime_ms
-    if ptime is None or not 2.5 <= ptime <= 200:
-        ptime = DEFAULT_INTERVAL_MS
-    need = max(min_ratio * 1000.0 / ptime, 1e-9)
+    # RULES.md: expected = duration / ptime, with the packet time of the direction's main stream.
+    need = max(min_ratio * 1000.0 / _ptime_ms(max(other, key=lambda m: m.stats.packets).stats), 1e-9)
     per_second: Counter[int] = Counter()
     unplaced = 0
     for m in other:
         s, series = m.stats, m.series
-        if series is None or not place:  # not kept (sipdiag.rtpseries bounds): placed below as if packed into the fewest seconds
+        if series is None or window is None:  # no per-second series kept (sipdiag.rtpseries bounds), or no clock
             unplaced += s.packets
             continue
+        start_ns, end_ns = window
         # Series seconds count from the stream's own first packet: shift them to the nearest second of the
         # present direction's (a stream that began 5 ms earlier falls into its first second, not before it).
         offset = round((s.start_ns - start_ns) / NS)
