@@ -49,6 +49,8 @@ DESCRIPTIONS: dict[str, str] = {
                              "confidence",
     "media.onewaytimeout_s": "one-way audio this long is major; silence in one direction this long counts as lost "
                              "(VoIPmonitor default)",
+    "media.no_rtp_report_s": "an answered call still up when the capture ends, with no RTP in fewer seconds than "
+                             "this after its answer, is information of low confidence (too short to tell)",
     "media.rtptimeout_s": "silence in both directions before a call counts as hung (VoIPmonitor default)",
     "media.loss_pct": "RTP loss per stream, % (RFC 3550 A.3), per severity",
     "media.delta_r": "E-model R points lost, per severity",

@@ -215,8 +215,10 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
     sound of its calls, even of a single one, so its silent calls are summed up the same way (the customer is not
     told "there was no sound" as a fact). A call captured on both sides of a B2BUA or SBC whose other leg
     (sipdiag.correlate.link_legs) carries RTP is not silent: its media was not at this capture point for this leg,
-    an information finding of medium confidence. A call that switched to fax (T.38, RFC 3362) is not called a call
-    without sound.
+    an information finding of medium confidence. A call still up when the capture ends fewer than
+    `media.no_rtp_report_s` (5 s) after its answer has shown neither "5 s after ACK" nor "the whole call"
+    (RULES.md): information of low confidence, too short to tell. A call that switched to fax (T.38, RFC 3362) is
+    not called a call without sound.
 
     ## Why it matters
     "The call connects but I hear nothing and they hear nothing": media blocked, both sides behind NAT without a
@@ -275,6 +277,22 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
                            f"без звука.",
                 linked_leg=leg.call_id)
             yield Hit(call.call_id, (values["answer_frame"],), values, severity=Severity.INFO, confidence="medium")
+        elif (observed := _observed_s(call, analysis)) is not None and observed < setting("media.no_rtp_report_s"):
+            # RULES.md media.no-rtp: no RTP ">= 5 s after ACK (or for the whole call)". A call still up when the
+            # capture ends a second or two after its answer has shown neither: its media may not have begun yet.
+            values.update(
+                lead_en=f"Your call was recorded for only {observed:g} s after it connected, with no sound in that "
+                        f"time; that is too short to tell a fault from sound that had not started yet.",
+                lead_ru=f"Ваш звонок записан лишь {observed:g} с после соединения, и звука за это время не было; "
+                        f"этого слишком мало, чтобы отличить неисправность от звука, который ещё не начался.",
+                vantage_en=f"The capture ends {observed:g} s after the answer, before any BYE: too short to conclude "
+                           f"(reported from {setting('media.no_rtp_report_s'):g} s after the answer or for a whole "
+                           f"call, RULES.md media.no-rtp).",
+                vantage_ru=f"Захват заканчивается через {observed:g} с после ответа, до какого-либо BYE: слишком "
+                           f"мало для вывода (сообщается от {setting('media.no_rtp_report_s'):g} с после ответа или "
+                           f"за весь вызов, RULES.md media.no-rtp).",
+                observed_s=observed)
+            yield Hit(call.call_id, (values["answer_frame"],), values, severity=Severity.INFO, confidence="low")
         elif bound_with_rtp - with_rtp.get(call.call_id, 0) > 0:
             values.update(vantage_en="Other calls of this capture carry RTP, so the capture point sees media.",
                           vantage_ru="Другие вызовы в этом захвате несут RTP, значит, точка захвата видит медиа.")
@@ -317,6 +335,19 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
                        f"из этого сделать нельзя.")
         yield Hit(None, tuple(sorted(_no_rtp_values(c)["answer_frame"] for c in blind))[:50], first,
                   severity=Severity.INFO, confidence="low")
+
+
+def _observed_s(call, analysis: Analysis) -> float | None:
+    """Seconds from the call's answer to the end of the capture when the capture ends before the call does (no
+    BYE seen), else None: a call that ended was watched whole. None too where the capture's clock steps in between
+    (sipdiag.clocksteps): the span is unknown, not short."""
+    answer, bye = call.answer_and_bye()
+    capture = analysis.capture
+    if answer is None or bye is not None or capture.last_ts_ns is None:
+        return None
+    if not capture.clock.sound(answer.frame, capture.packets):
+        return None
+    return round(max(capture.last_ts_ns - answer.ts_ns, 0) / 1e9, 1)
 
 
 def _fax(call) -> bool:

@@ -55,7 +55,8 @@ def loopback_sdp_address(analysis: Analysis) -> Iterator[Hit]:
     loopback address (127.0.0.0/8, ::1), while the call is not confined to one host: the SIP message carrying it
     came from or went to another address (high confidence), or the other side announced its own media at a network
     address (medium confidence: both parties may still run on one host). A test rig whose SIP and media all stay on
-    127.0.0.1 is not reported. c=0.0.0.0 is a hold (RFC 3264 §8.4), not this fault.
+    127.0.0.1 is not reported, nor a call whose SIP stays on loopback while its RTP goes from a host to itself (both
+    parties on one host). c=0.0.0.0 is a hold (RFC 3264 §8.4), not this fault.
 
     ## Why it matters
     The other side sends its RTP to an address that exists only inside its own host: the party that wrote it hears
@@ -77,7 +78,7 @@ def loopback_sdp_address(analysis: Analysis) -> Iterator[Hit]:
             for role, frame, m, peer in _receiving_sides(n):
                 if m.address is None or not is_loopback(m.address):
                     continue
-                why = _not_one_host(analysis, frame, peer)
+                why = _not_one_host(analysis, call, frame, peer)
                 if why is None:
                     continue
                 party, source = sdp_sender(analysis, call, role, frame)
@@ -104,17 +105,27 @@ def _receiving_sides(n: Negotiation) -> Iterator[tuple[str, int | None, MediaDes
             yield answerer, n.answer_frame, m, n.offer[i] if i < len(n.offer) else None
 
 
-def _not_one_host(analysis: Analysis, frame: int | None, peer: MediaDescription | None) -> tuple[str, ...] | None:
+def _not_one_host(analysis: Analysis, call: Call, frame: int | None, peer: MediaDescription | None
+                  ) -> tuple[str, ...] | None:
     """Why a loopback c= cannot be reached by the peer: ("sip", src, dst) when the message that carried it crossed
     the network, ("peer", address) when the peer announced its own media at a network address; None when all
-    stays on one host as far as the capture shows (a test rig on 127.0.0.1)."""
+    stays on one host as far as the capture shows (a test rig on 127.0.0.1, or SIP on loopback and the call's RTP
+    sent by a host to itself)."""
     msg = message_at(analysis, frame)
     if msg is not None and not (is_loopback(msg.src_ip) and is_loopback(msg.dst_ip)):
         return ("sip", join_address(msg.src_ip, msg.src_port), join_address(msg.dst_ip, msg.dst_port))
     if peer is not None and peer.port and peer.address and peer.address not in HOLD_ADDRESSES \
-            and not is_loopback(peer.address):
+            and not is_loopback(peer.address) and not _to_itself(analysis, call):
         return ("peer", join_address(peer.address, peer.port))
     return None
+
+
+def _to_itself(analysis: Analysis, call: Call) -> bool:
+    """Some RTP of the call went from an address to the same address: both parties run on one host (the SIP
+    already stays on loopback here), where a loopback c= is reachable."""
+    media = analysis.media_of(call)
+    return media is not None and any(analysis.streams[i].stats.src_ip == analysis.streams[i].stats.dst_ip
+                                     for i in media.streams)
 
 
 def _hit(analysis: Analysis, call: Call, e: dict) -> Hit:

@@ -35,6 +35,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "oneway_min_ratio": 0.10,
         "oneway_report_s": 5,
         "onewaytimeout_s": 15,
+        # RULES.md media.no-rtp: "no RTP in either direction >= 5 s after ACK (or for the whole call)".
+        "no_rtp_report_s": 5,
         "rtptimeout_s": 30,
         "loss_pct": {"minor": 1, "major": 3, "critical": 5},
         "delta_r": {"minor": 5, "major": 10, "critical": 20},
