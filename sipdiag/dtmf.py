@@ -94,6 +94,12 @@ class DtmfTracker:
         ):
             if row not in stream_of_row:
                 continue
+            if guess and not duration and end_frame is None:
+                # Taken for an event by its shape only, and it never lasted nor ended: a 4-byte payload of a type
+                # nobody negotiated that stays at duration 0 is an RFC 6263 §4.6 NAT keep-alive (an RTP packet of
+                # an unknown payload type, sent on a stream that has no media to send), not a key press: RFC 4733
+                # §2.5.1.2 updates the duration in every packet of a real event and §2.5.1.4 ends it.
+                continue
             out.append(DtmfEvent(stream_of_row[row], event, event_name(event), start_frame, start_ns, end_frame,
                                  duration * 1000 / (clock or DEFAULT_EVENT_CLOCK), end_frame is not None, repeats,
                                  volume, packets, guess))

@@ -110,6 +110,25 @@ def test_dtmf_events_with_a_payload_type_not_negotiated(tmp_path) -> None:
     assert found(SAMPLES / "dtmf_rfc4733.pcap", "dtmf.rfc4733-problem") == []
 
 
+def test_rtp_keepalives_of_an_unknown_payload_type_are_not_dtmf(tmp_path) -> None:
+    """A phone whose audio is recvonly keeps its NAT binding open with RTP packets of a payload type nobody
+    negotiated (RFC 6263 §4.6), here 126 with a 4-byte all-zero payload, as eyeBeam does in Wireshark's
+    testing.ext.pcap. Their shape is an RFC 4733 event's, but a duration that never leaves 0 and no end bit is no
+    key press: it was a major 'events sent as payload type 126, the receiver negotiated 101'."""
+    s = cc.call_setup(cc.Script(), "ka-1", offer_extra="", answer_extra="")
+    s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.4, 6.0)
+    for k, at in enumerate((1.0, 2.5, 4.0)):
+        packet = cc.pw.rtp_packet(7 + k, 0, 0x3333, pt=126, payload=bytes(4))
+        s.recs.append((cc.T0 + int(at * cc.S),
+                       cc.pw.link_frame(cc.pw.ipv4(UA[0], PBX[0], 17, cc.pw.udp(UA_RTP, PBX_RTP, packet)))))
+    cc.bye(s, 6.6, "ka-1")
+    analysis = sipdiag.analyze(s.write(tmp_path / "keepalive.pcap"))
+    assert [f for f in analysis.findings if f.rule == "dtmf.rfc4733-problem"] == []
+    (call,) = analysis.calls
+    media = analysis.media_of(call)
+    assert (len(media.streams), media.dtmf) == (2, ())
+
+
 def test_dtmf_end_packets_not_repeated_in_the_corpus(corpus) -> None:
     # The NEC/Philips gateway sends each digit's end packet once where RFC 4733 §2.5.1.4 sends it three times.
     (f,) = found(corpus / "pcaps" / "wireshark-wiki" / "SIP_DTMF2.cap", "dtmf.rfc4733-problem")
