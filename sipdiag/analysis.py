@@ -141,7 +141,7 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        analysis = _analyze(path, keep_messages, source)
+        analysis = _analyze(path, keep_messages, source, _load_checks if rules else None)
         if not rules:
             return analysis
         return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore,
@@ -151,7 +151,17 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
             gc.enable()
 
 
-def _analyze(path: str | Path, keep_messages: bool | int, source=None) -> Analysis:
+def _load_checks() -> None:
+    """Load what the checks need on first use (the rule modules, the device knowledge base with its patterns:
+    about 0.1 s), while the capture reader in the other process is still ahead of this one."""
+    from .checks import _load_rules
+    from .devices import knowledge_base
+
+    _load_rules()
+    knowledge_base()
+
+
+def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None) -> Analysis:
     messages: list[SipMessage] = []
     budget = MESSAGE_BUDGET if keep_messages is True else int(keep_messages)
     encaps: Counter[str] = Counter()
@@ -160,7 +170,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None) -> Analys
     correlator = Correlator(log)
     result: CaptureResult | None = None
     icmp: list[IcmpError] = []
-    for item in source if source is not None else ingest(path):
+    for item in source if source is not None else ingest(path, idle=idle):
         if isinstance(item, CaptureResult):
             result = item
             continue

@@ -17,7 +17,7 @@ import operator
 import os
 import stat
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,16 +46,18 @@ class CaptureResult:
     rtp_stats: RtpStatsResult  # every stream measured (sipdiag.rtpstats), DTMF, RTCP, hiccups
 
 
-def ingest(path: str | Path, *, parallel: bool | None = None) -> Iterator[list[Datagram] | CaptureResult]:
+def ingest(path: str | Path, *, parallel: bool | None = None, idle: Callable[[], object] | None = None
+           ) -> Iterator[list[Datagram] | CaptureResult]:
     """The capture side's output for `path`. parallel: None decides by the file (a regular file of at least
     PARALLEL_MIN_BYTES on a machine with two cores or more), True/False force it. A reader `prestart`ed for the
-    same path is taken over."""
+    same path is taken over. idle: called once, the first time this process would wait for the reader in a second
+    process (never in-process): work the caller needs later and can do meanwhile."""
     early = _take_prestarted(path)
     if early is not None and parallel is not False:
-        return _from_child(*early)
+        return _from_child(*early, idle)
     if parallel is None:
         parallel = _worth_a_process(path)
-    return _in_child(path) if parallel else _in_process(path)
+    return _from_child(*_start_child(path), idle) if parallel else _in_process(path)
 
 
 _prestarted: tuple[str, object, object] | None = None  # (path, connection, process) of a reader started early
@@ -175,13 +177,13 @@ def _stop(conn, proc) -> None:
         proc.kill()
 
 
-def _in_child(path: str | Path) -> Iterator[list[Datagram] | CaptureResult]:
-    return _from_child(*_start_child(path))
-
-
-def _from_child(parent_conn, proc) -> Iterator[list[Datagram] | CaptureResult]:
+def _from_child(parent_conn, proc, idle: Callable[[], object] | None = None
+                ) -> Iterator[list[Datagram] | CaptureResult]:
     try:
         while True:
+            if idle is not None and not parent_conn.poll():
+                idle()  # nothing to read yet: the reader is behind, this process would only wait
+                idle = None
             try:
                 item = parent_conn.recv()
             except EOFError:

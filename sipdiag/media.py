@@ -106,6 +106,7 @@ def is_private(ip: str) -> bool:
     return any(addr in net for net in (_PRIVATE4 if addr.version == 4 else _PRIVATE6))
 
 
+@lru_cache(maxsize=4096)  # as is_private: the rules ask about the same few addresses for every call and stream
 def is_loopback(ip: str | None) -> bool:
     """127.0.0.0/8 or ::1: an address that never leaves its host (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3); False for
     a host name or no address."""

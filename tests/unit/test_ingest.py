@@ -60,3 +60,15 @@ def test_prestarted_reader_for_another_file_is_stopped(monkeypatch) -> None:
     clean = SAMPLES / "clean_call.pcap"
     assert _collect(clean, parallel=None) == _collect(clean, parallel=False)
     assert not proc.is_alive()
+
+
+def test_idle_work_runs_once_while_waiting_for_the_child_and_never_in_process() -> None:
+    """`idle` fills the time this process would spend waiting for the reader (analysis loads the rules and the
+    device knowledge base there); in-process nothing waits, so it is not called: the caller loads on first use."""
+    calls: list[int] = []
+    path = SAMPLES / "rtp_loss.pcap"
+    there = list(ingest(path, parallel=True, idle=lambda: calls.append(1)))
+    assert calls == [1]  # a fresh child is never ready at once: at least the first read waits
+    here = list(ingest(path, parallel=False, idle=lambda: calls.append(2)))
+    assert calls == [1]
+    assert there[-1] == here[-1]
