@@ -51,6 +51,12 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
     from .reports.safe import console
 
     files = expand(paths)  # a path that matches nothing is an error before anything starts
+    if not files:  # only folders without a capture in them: a wrong folder, not an empty summary that exits 0
+        from .batch import CAPTURE_SUFFIXES
+
+        raise UsageError(f"no capture file in {', '.join(paths)}",
+                         hint=f"Folders are searched for {', '.join(s for s in CAPTURE_SUFFIXES)} files; give other "
+                              f"files by name or by a glob pattern.")
     if resume and not out_dir:
         raise UsageError("--resume needs --out: the journal of the interrupted batch is there",
                          hint="sipdiag batch PATHS --out DIR --resume")

@@ -93,6 +93,16 @@ def test_command_line_tables_and_spreadsheet_safety(tmp_path: Path) -> None:
     assert r.returncode == 2 and r.stderr.startswith(f"Error: no such file or folder: {tmp_path / 'nowhere'}")
     r = sipdiag("batch", str(d), "--resume")
     assert r.returncode == 2 and "Error: --resume needs --out" in r.stderr
+    # a folder without a capture (a wrong folder, or files named otherwise) is not an empty summary that exits 0
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    r = sipdiag("batch", str(tmp_path / "empty"), "--out", str(tmp_path / "out2"))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.splitlines() == [
+        f"Error: no capture file in {tmp_path / 'empty'}",
+        "Hint: Folders are searched for .pcap, .pcapng, .cap, .pcap.gz, .pcapng.gz, .cap.gz files; give other files "
+        "by name or by a glob pattern."]
+    assert not (tmp_path / "out2").exists()
 
 
 def test_interrupt_leaves_a_consistent_summary_that_resume_completes(tmp_path: Path) -> None:
