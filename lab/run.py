@@ -85,9 +85,10 @@ def _start_party(lab: Lab, party: Party, work: Path, name: str) -> subprocess.Po
     pdir.mkdir()
     values = dict(party.values, media_action=_media_action(party, pdir))
     scenario_xml = sipp.render(party.template, pdir, values)
+    inject = sipp.write_injection(pdir / "inject.csv", party.inject) if party.inject else None
     argv = sipp.command(scenario_xml, party.local_ip, remote=party.remote, media_port=party.media_port,
                         call_id=party.call_id, transport=party.transport, calls=party.calls,
-                        extra=party.extra)
+                        inject=inject, extra=party.extra)
     (pdir / "command.txt").write_text(" ".join(argv) + "\n")
     return lab.spawn(party.role, argv, pdir / "sipp.log", cwd=pdir)
 
@@ -109,6 +110,8 @@ def _apply_rules(lab: Lab, sc: Scenario) -> None:
             lab.iptables(role, *rule)
         elif tool == "nft":
             lab.nft(role, str(rule))
+        elif tool == "sysctl":
+            lab.exec(role, ["sysctl", "-q", "-w", *rule])
         else:
             raise ValueError(f"unknown rule tool {tool}")
 

@@ -58,6 +58,7 @@ class Party:
     extra: tuple[str, ...] = ()
     expect_rc: int = 0  # sipp's exit code: 1 ("failed call") where the call ends on timer B
     calls: int = 1  # sipp -m: the calls (for a UAS: requests starting a scenario) before it exits
+    inject: tuple[tuple[str, ...], ...] = ()  # sipp -inf rows, one a call: [field0], [field1]...
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ class Scenario:
     expect: Expect
     server: Party | None = None
     client: Party | None = None
-    # Faults made by real means: (role, tool, rule) with tool "iptables" (argv) or "nft" (ruleset).
+    # Faults made by real means: (role, tool, rule) with tool "iptables" (argv), "nft" (ruleset) or "sysctl"
+    # (("key=value",): a per-namespace kernel setting).
     rules: tuple[tuple[str, str, object], ...] = ()
     alg_relay: bool = False
     scans: tuple[tuple[str, ...], ...] = ()  # commands run in the peer namespace

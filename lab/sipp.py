@@ -45,6 +45,12 @@ def play_pcap(pcap: Path) -> str:
     return f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>'
 
 
+def write_injection(path: Path, rows: tuple[tuple[str, ...], ...]) -> Path:
+    """A sipp injection file (``-inf``): one call per row, read in order, fields separated by ';'."""
+    path.write_text("SEQUENTIAL\n" + "".join(";".join(row) + "\n" for row in rows))
+    return path
+
+
 def render(template: str, out_dir: Path, values: dict[str, object]) -> Path:
     """Fill a scenario template; raises KeyError naming a missing value."""
     text = Template((SCENARIO_DIR / template).read_text()).substitute(
@@ -56,8 +62,10 @@ def render(template: str, out_dir: Path, values: dict[str, object]) -> Path:
 
 def command(scenario: Path, local_ip: str, *, remote: str | None = None, port: int = 5060,
             media_ip: str | None = None, media_port: int = 6000, call_id: str | None = None,
-            transport: str = "u1", calls: int = 1, extra: tuple[str, ...] = ()) -> list[str]:
-    """The sipp command line for one lab party (client when ``remote`` is given)."""
+            transport: str = "u1", calls: int = 1, inject: Path | None = None,
+            extra: tuple[str, ...] = ()) -> list[str]:
+    """The sipp command line for one lab party (client when ``remote`` is given); ``inject``: an injection
+    file whose lines fill ``[field0]``, ``[field1]``... call by call."""
     argv = ["sipp"]
     if remote:
         argv.append(remote)
@@ -66,6 +74,8 @@ def command(scenario: Path, local_ip: str, *, remote: str | None = None, port: i
              "-nostdin", "-trace_err", "-trace_msg"]
     if call_id:
         argv += ["-cid_str", call_id]
+    if inject:
+        argv += ["-inf", str(inject)]
     # Retransmissions follow RFC 3261 timers (T1 500 ms, T2 4 s, §17.1.1.1); allow enough of them
     # for a full 64*T1 transaction so that sipp, not its retransmission cap, decides the end.
     argv += ["-T2", "4000", "-max_invite_retrans", "12", "-max_non_invite_retrans", "12"]

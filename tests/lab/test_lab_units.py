@@ -95,6 +95,17 @@ def test_scenario_table_matches_the_issue_and_architecture():
     assert sum(s.slow for s in SCENARIOS if s.name in CI_SCENARIOS) <= 1
 
 
+def test_injection_file_feeds_sipp_one_row_a_call(tmp_path):
+    inject = sipp.write_injection(tmp_path / "inject.csv", (("100", "100"), ("101", "101")))
+    # sipp's -inf format: the reading order, then one line of ';'-separated fields a call
+    assert inject.read_text() == "SEQUENTIAL\n100;100\n101;101\n"
+    argv = sipp.command(tmp_path / "s.xml", "203.0.113.20", remote="203.0.113.10:5060", calls=2, inject=inject,
+                        extra=("-au", "[field0]"))
+    assert argv[argv.index("-inf") + 1] == str(inject)
+    assert argv[-2:] == ["-au", "[field0]"]
+    assert "-inf" not in sipp.command(tmp_path / "s.xml", "203.0.113.20")
+
+
 def test_sdp_lists_rtpmap_for_every_format():
     body = sipp.sdp("192.0.2.1", 7, [0, 101])
     assert "m=audio [media_port] RTP/AVP 0 101" in body
