@@ -11,9 +11,9 @@ reported, ``categories_absent`` means none above ``info``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from .netns import PBX_IP, PEER_IP, PHONE_IP, ROUTER_LAN_IP, ROUTER_WAN_IP
+from .netns import LAN_NET, PBX_IP, PEER_IP, PHONE_IP, ROUTER_LAN_IP, ROUTER_WAN_IP
 from .sipp import sdp
 
 CATEGORIES = ("nat", "router", "codec", "registration", "signaling", "media", "security")
@@ -30,6 +30,16 @@ TALK_MS = 1500
 # one-way audio from a call hung up early.
 ONE_WAY_PACKETS = 825
 ONE_WAY_TALK_MS = ONE_WAY_PACKETS * 20 + 500
+# 1.5 s of the phone's RTP against the PBX's ICMP rate limit (1 s per error after a burst of 6): the
+# 7th error comes a second after the burst, half a second before the audio ends, never near the edge.
+UNREACHABLE_PACKETS = 75
+# The phone's idle time before its registration refresh: past conntrack's 30 s UDP timeout, inside the
+# 60 s the registrar grants (a refresh at 58 % of it, RFC 3261 §10.2.4 leaves the moment to the UA).
+CHURN_IDLE_MS = 35000
+# A password sprayer's list: extensions 100-109, each with the commonest weak password, the extension number
+# itself. One guess per extension: sipdiag keys a registration by AOR and Contact (ARCHITECTURE.md), the lab's
+# oracle by Call-ID, so two guesses for one extension would count as one registration there and two here.
+GUESSES = tuple((str(ext), str(ext)) for ext in range(100, 110))
 
 
 @dataclass(frozen=True)
@@ -469,6 +479,99 @@ SCENARIOS: tuple[Scenario, ...] = (
             present=("security",), absent=("nat", "router", "codec", "media")),
         notes="The PBX answers OPTIONS with 200, REGISTER for 100/101 with 401 and for other "
               "extensions with 404: svwar reports 100 and 101 as existing (reqauth).",
+    ),
+    Scenario(
+        name="rtp_port_unreachable",
+        description="The PBX host rejects RTP to its media ports (iptables REJECT with ICMP port unreachable, "
+                    "as a host firewall or a media server that is not listening does): the phone's audio is "
+                    "answered by ICMP errors, the PBX's audio reaches the phone: one-way audio.",
+        vantage="operator-edge",
+        client=_caller("rtp_port_unreachable", role="phone", ua_ip=ROUTER_WAN_IP,
+                       media=Media(packets=UNREACHABLE_PACKETS), talk_ms=3500),
+        server=_pbx("rtp_port_unreachable", media=Media(delay_ms=200)),
+        rules=(("pbx", "iptables", ("-A", "INPUT", "-p", "udp", "--dport", "7000:7999", "-j", "REJECT",
+                                    "--reject-with", "icmp-port-unreachable")),),
+        expect=Expect(
+            calls=(_call("rtp_port_unreachable", PHONE_USER, "answered", 200, acked=True, bye_from="caller"),),
+            rtp=(_flow(WAN_RTP, PBX_RTP, packets=UNREACHABLE_PACKETS), _flow(PBX_RTP, WAN_RTP)),
+            icmp={"3/3": 7},
+            # media is not judged: both RTP directions are on the wire, only the ICMP errors tell that the
+            # phone's audio is refused.
+            present=("router",), absent=_absent("router", "media")),
+        notes="The PBX's kernel rate-limits its ICMP errors per destination (net.ipv4.icmp_ratelimit 1 s, "
+              "burst of 6): 6 errors for the first RTP packets, a 7th a second later, none for the other "
+              "68 packets. The phone advertises the router's public address, so no NAT finding applies; "
+              "the BYE comes 2 s after the last error (errors closer to it are the normal race).",
+    ),
+    Scenario(
+        name="register_no_response",
+        description="The registrar never answers: the PBX host drops SIP from the registering phone "
+                    "(iptables on the PBX, an operator ACL). Eleven REGISTERs on the Timer E schedule, then "
+                    "Timer F = 64*T1 = 32 s (RFC 3261 §17.1.2.2).",
+        vantage="operator-edge",
+        # sipp's own cap on UDP retransmissions (-max_retrans) would otherwise end the transaction before
+        # the eleventh transmission; Timer F, not sipp, must decide.
+        client=replace(_caller("register_no_response", "uac_register_timeout.xml", media=None, user=PEER_USER,
+                               expires=300, expect_rc=1), extra=("-max_retrans", "12")),
+        rules=(("pbx", "iptables", ("-A", "INPUT", "-s", PEER_IP, "-p", "udp", "--dport", "5060",
+                                    "-j", "DROP")),),
+        expect=Expect(
+            registrations=({"aor": f"sip:{PEER_USER}@{PBX_IP}", "outcome": "unanswered",
+                            "final_status": None, "challenges": 0, "requests": 11, "statuses": []},),
+            present=("registration",), absent=_absent("registration")),
+        slow=True,
+    ),
+    Scenario(
+        name="register_bruteforce",
+        description="Password guessing from the Internet: a host tries ten user name/password pairs "
+                    "(extensions 100-109, each with its number as password) within a second; every "
+                    "REGISTER is challenged (401) and its credentials refused (403).",
+        vantage="operator-edge",
+        client=replace(
+            _caller("register_bruteforce", "uac_register_guess.xml", media=None, expires=3600,
+                    user_agent="sdlab-phone/1.0"),
+            calls=len(GUESSES), inject=GUESSES, extra=("-au", "[field0]", "-ap", "[field1]")),
+        server=_pbx("register_bruteforce", "uas_registrar.xml", media=None, user=PHONE_USER,
+                    password=PASSWORD, nonce=NONCE, expires=300, contact_host=f"{PHONE_IP}:5060",
+                    calls=len(GUESSES)),
+        expect=Expect(
+            registrations=tuple({"aor": f"sip:{user}@{PBX_IP}", "outcome": "failed", "final_status": 403,
+                                 "challenges": 1, "requests": 2, "statuses": [401, 403]}
+                                for user, _ in GUESSES),
+            present=("security",), absent=_absent("security")),
+        notes="sipp sends the guesses at its default rate of 10 calls a second (one Call-ID each), "
+              "User-Agent sdlab-phone/1.0 (no scanner signature). The registrar knows only extension "
+              "100 and answers every user alike (401, then 403), as RULES.md recommends; no guess is "
+              "right. The guesser's refused sign-ins are the attack's finding, not the customer's "
+              "failed registration.",
+    ),
+    Scenario(
+        name="nat_port_churn",
+        description="The router's NAT picks a random public port for each new mapping (MASQUERADE --random) "
+                    "and forgets an idle UDP mapping after 30 s (Linux conntrack's default for a flow without "
+                    "a stream): the phone refreshes its registration after 35 s of silence from the same "
+                    "socket, and the refresh reaches the registrar from a new public port.",
+        vantage="operator-edge",
+        client=_caller("nat_port_churn", "uac_register_refresh.xml", role="phone", media=None,
+                       user=PHONE_USER, password=PASSWORD, expires=60, refresh_ms=CHURN_IDLE_MS),
+        # Two exchanges (the registration, the refresh): sipp forgets the first after 2 s (-deadcall_wait),
+        # so the refresh is a new call answered where it came from.
+        server=replace(_pbx("nat_port_churn", "uas_registrar_rport.xml", media=None, user=PHONE_USER,
+                            password=PASSWORD, nonce=NONCE, expires=60, contact_host=f"{PHONE_IP}:5060",
+                            calls=2), extra=("-deadcall_wait", "2000")),
+        rules=(("router", "sysctl", ("net.netfilter.nf_conntrack_udp_timeout=30",)),
+               ("router", "iptables", ("-t", "nat", "-I", "POSTROUTING", "1", "-s", LAN_NET, "-o", "wan0",
+                                       "-j", "MASQUERADE", "--random"))),
+        expect=Expect(
+            registrations=({"aor": f"sip:{PHONE_USER}@{PBX_IP}", "outcome": "registered", "final_status": 200,
+                            "challenges": 1, "requests": 3, "statuses": [401, 200, 200]},),
+            present=("nat", "registration", "router"), absent=_absent("nat", "registration", "router")),
+        notes="Each REGISTER exchange lasts well under 2 s, so conntrack keeps the mapping for "
+              "nf_conntrack_udp_timeout (30 s), not the 120 s of a stream. The public ports are random: they "
+              "differ from run to run. The phone's Via and Contact are private (192.168.1.10:5060); the "
+              "registrar answers each request where it came from but, as sipp copies the Via, without "
+              "received=/rport= values (RFC 3581 §4): the nat findings are informational.",
+        slow=True,
     ),
 )
 

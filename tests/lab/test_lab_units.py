@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from lab import alg_relay, media, sipp
+from lab import alg_relay, media, run, sipp
 from lab.netns import VANTAGES
-from lab.scenarios import CATEGORIES, CI_SCENARIOS, SCENARIOS, Party
+from lab.scenarios import BY_NAME, CATEGORIES, CI_SCENARIOS, SCENARIOS, Party
 
 ISSUE_FILE_NAMES = {
     "clean_call", "nat_one_way_audio", "nat_symmetric_rtp", "codec_rejected_488",
     "answer_codec_not_offered", "busy_486", "cancelled_487", "invite_timeout", "register_ok",
     "register_wrong_password", "register_423_then_ok", "ack_dropped", "firewall_one_way_audio",
     "rtp_loss", "fragmented_invite_dropped", "sip_over_tcp", "sip_alg_rewrite", "dtmf_rfc4733",
-    "sipvicious_scan",
+    "sipvicious_scan", "rtp_port_unreachable", "register_no_response", "register_bruteforce", "nat_port_churn",
 }
 
 
@@ -104,6 +104,27 @@ def test_injection_file_feeds_sipp_one_row_a_call(tmp_path):
     assert argv[argv.index("-inf") + 1] == str(inject)
     assert argv[-2:] == ["-au", "[field0]"]
     assert "-inf" not in sipp.command(tmp_path / "s.xml", "203.0.113.20")
+
+
+def test_faults_are_applied_with_their_tool():
+    calls = []
+
+    class FakeLab:
+        def iptables(self, role, *args):
+            calls.append((role, "iptables", args))
+
+        def nft(self, role, ruleset):
+            calls.append((role, "nft", ruleset))
+
+        def exec(self, role, argv):
+            calls.append((role, "exec", tuple(argv)))
+
+    run._apply_rules(FakeLab(), BY_NAME["nat_port_churn"])
+    assert calls == [
+        ("router", "exec", ("sysctl", "-q", "-w", "net.netfilter.nf_conntrack_udp_timeout=30")),
+        ("router", "iptables", ("-t", "nat", "-I", "POSTROUTING", "1", "-s", "192.168.1.0/24", "-o", "wan0",
+                                "-j", "MASQUERADE", "--random"))]
+    assert BY_NAME["nat_port_churn"].fault[0] == "router: sysctl net.netfilter.nf_conntrack_udp_timeout=30"
 
 
 def test_sdp_lists_rtpmap_for_every_format():
