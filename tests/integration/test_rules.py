@@ -34,6 +34,11 @@ FIRES = {
                                                                            "sdp_address": "192.168.1.10"}),
     "router.udp-fragmentation": ("fragmented_invite_dropped.pcap", "major", {"count": 7}),
     "sec.scanner-detected": ("sipvicious_scan.pcap", "major", {"requests": 12, "agents": "friendly-scanner"}),
+    "router.icmp-unreachable": ("rtp_port_unreachable.pcap", "major", {"count": 7, "kind": "RTP",
+                                                                       "reporter": "203.0.113.10"}),
+    "reg.no-response": ("register_no_response.pcap", "critical", {"sends": 11}),
+    "sec.bruteforce-auth": ("register_bruteforce.pcap", "critical", {"failures": 10, "rate": 10.0}),
+    "reg.binding-churn": ("nat_port_churn.pcap", "major", {"changes": 1, "upper_bound_s": 35.0}),
 }
 CLEAN = ("clean_call.pcap", "busy_486.pcap", "cancelled_487.pcap", "register_ok.pcap",
          "dtmf_rfc4733.pcap", "sip_over_tcp.pcap")
