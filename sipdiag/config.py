@@ -70,6 +70,8 @@ DESCRIPTIONS: dict[str, str] = {
     "security.scan_distinct_users_60s": "user names probed from one source in 60 s that make a scan",
     "security.scan_distinct_dst_ips_60s": "addresses probed from one source in 60 s that make a scan",
     "security.bruteforce_failures_per_min": "failed authentications a minute from one source that make brute force",
+    "security.bruteforce_distinct_users": "user names whose authentication failed from one source that make brute "
+                                          "force (password guessing across extensions), at any rate",
     "security.fraud_distinct_intl_dest_10min": "distinct international destinations in 10 min that suggest fraud",
     "security.home_country_codes": "E.164 country codes at home, whose + numbers are not international: [44] or "
                                    "[\"+44\"]",

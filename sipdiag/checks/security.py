@@ -72,11 +72,6 @@ def scanner(analysis: Analysis) -> Iterator[Hit]:
             **({"frame": frames[0]} if frames else {})})  # the text shows '?' without it
 
 
-# RULES.md §5 security.bruteforce_failures_per_min; distinct user names probed from one source (enumeration).
-BRUTEFORCE_FAILURES_PER_MIN = 10
-ENUMERATION_DISTINCT_USERS = 10
-
-
 def attack_filter(analysis: Analysis):
     """A predicate telling which registrations are an attacker's (a scanner's User-Agent, a brute-force source):
     their failures are the attack's findings, not the customer's failed sign-in (RULES.md §2 precedence)."""
@@ -108,38 +103,65 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
             if len(entry["frames"]) < 50:
                 entry["frames"].append(x.frame)
     out = {}
+    # RULES.md sec.bruteforce-auth: ">= 10 failed auth cycles per minute, or failures across >= 5 usernames"
+    per_min, users = setting("security.bruteforce_failures_per_min"), setting("security.bruteforce_distinct_users")
     for src, e in per_source.items():
         if not e["failures"]:
             continue
         minutes = max((e["last"] - e["first"]) / 60e9, 1.0)
-        if e["failures"] / minutes >= BRUTEFORCE_FAILURES_PER_MIN or len(e["users"]) >= ENUMERATION_DISTINCT_USERS:
-            out[src] = {**e, "rate": round(e["failures"] / minutes, 1)}
+        if e["failures"] / minutes >= per_min or len(e["users"]) >= users:
+            out[src] = {**e, "rate": round(e["failures"] / minutes, 1),
+                        "success": _success_after(analysis, src, min(e["frames"]))}
     return out
 
 
+def _success_after(analysis: Analysis, src: str, first_failure: int) -> tuple[int, str, str] | None:
+    """(frame, what in English, what in Russian) of the first 2xx to a REGISTER or INVITE from `src` after its first failed authentication:
+    a guessed password (RULES.md sec.bruteforce-auth, critical). By frame, so a clock step cannot reorder them."""
+    found: list[tuple[int, str, str]] = []
+    for r in analysis.registrations:
+        if address_host(r.source) != src:
+            continue
+        found += [(x.response_frame, f"REGISTER for {r.aor}", f"REGISTER для {r.aor}") for x in r.exchanges
+                  if x.status is not None and 200 <= x.status < 300 and x.response_frame
+                  and x.response_frame > first_failure]
+    for call in analysis.calls:
+        if address_host(call.caller_address) != src:
+            continue
+        found += [(m.frame, f"INVITE to {call.callee}", f"INVITE на {call.callee}") for m in call.messages
+                  if m.status_code and 200 <= m.status_code < 300 and m.cseq_method == "INVITE"
+                  and m.frame > first_failure][:1]
+    return min(found) if found else None
+
+
 @check(
-    id="sec.bruteforce-auth", category="security", severity="critical", owner="security",
+    id="sec.bruteforce-auth", category="security", severity="major", owner="security",
     title="Password guessing against the registrar",
     customer={
-        "en": "Someone on the internet is trying many passwords against your phone account. Please change the "
-              "phone's password to a long, unique one; our security team is looking at blocking the attacker.",
-        "ru": "Кто-то из интернета перебирает пароли к вашей телефонной учётной записи. Смените пароль телефона на "
-              "длинный и уникальный; наша служба безопасности рассматривает блокировку атакующего.",
+        "en": "Someone on the internet is trying many passwords against your phone account.{compromise_customer_en} "
+              "Please change the phone's password to a long, unique one; our security team is looking at blocking "
+              "the attacker.",
+        "ru": "Кто-то из интернета перебирает пароли к вашей телефонной учётной записи.{compromise_customer_ru} "
+              "Смените пароль телефона на длинный и уникальный; наша служба безопасности рассматривает блокировку "
+              "атакующего.",
     },
     engineer={
         "en": "{source}: {failures} failed REGISTER authentications ({rate}/min) for {users} user name(s), first at "
-              "frame {frame}. Block the source (fail2ban/SBC ACL), rate-limit REGISTER, answer unknown users like "
-              "wrong passwords, and rotate any password that may have been guessed.",
+              "frame {frame}.{compromise_en} Block the source (fail2ban/SBC ACL), rate-limit REGISTER, answer "
+              "unknown users like wrong passwords, and rotate any password that may have been guessed.",
         "ru": "{source}: {failures} неудачных авторизаций REGISTER ({rate}/мин) для {users} имён, первая в кадре "
-              "{frame}. Заблокируйте источник (fail2ban/ACL SBC), ограничьте частоту REGISTER, отвечайте на "
-              "неизвестных пользователей так же, как на неверный пароль, и смените пароли, которые могли подобрать.",
+              "{frame}.{compromise_ru} Заблокируйте источник (fail2ban/ACL SBC), ограничьте частоту REGISTER, "
+              "отвечайте на неизвестных пользователей так же, как на неверный пароль, и смените пароли, которые "
+              "могли подобрать.",
     },
 )
 def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    One source whose REGISTERs fail authentication at a high rate (≥ 10 a minute) or for many user names (≥ 10):
-    password guessing or extension enumeration.
+    One source whose REGISTERs fail authentication at a high rate (`security.bruteforce_failures_per_min`, 10 a
+    minute) or for many user names (`security.bruteforce_distinct_users`, 5): password guessing or extension
+    enumeration. Major; critical when a 2xx to a REGISTER or INVITE from the same source follows the failures (the
+    source got in: a guessed password, or a target that does not ask for one).
 
     ## Why it matters
     A guessed password leads to toll fraud; the failed attempts also hide the customer's own registration
@@ -152,9 +174,23 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     RFC 3261 §22, RFC 7616, RULES.md sec.bruteforce-auth
     """
     for src, e in bruteforce_sources(analysis).items():
-        yield Hit(None, tuple(sorted(e["frames"])), {
-            "source": src, "failures": e["failures"], "rate": e["rate"], "users": len(e["users"]),
-            "frame": min(e["frames"]) if e["frames"] else "?"})
+        values = {"source": src, "failures": e["failures"], "rate": e["rate"], "users": len(e["users"]),
+                  "frame": min(e["frames"]) if e["frames"] else "?", "compromise_en": "", "compromise_ru": "",
+                  "compromise_customer_en": "", "compromise_customer_ru": ""}
+        frames = sorted(e["frames"])
+        if e["success"] is not None:
+            frame, what, what_ru = e["success"]
+            values.update(
+                success=what, success_frame=frame,
+                compromise_en=f" Then a 2xx to its {what} (frame {frame}): the source got in (a guessed password, or a "
+                              f"target that does not ask for one).",
+                compromise_ru=f" Затем 2xx на его {what_ru} (кадр {frame}): источник прошёл (подобранный пароль или "
+                              f"цель, которая пароль не спрашивает).",
+                compromise_customer_en=" One of the attempts succeeded.",
+                compromise_customer_ru=" Одна из попыток удалась.")
+            frames = sorted(frames + [frame])
+        yield Hit(None, tuple(frames), values,
+                  severity=Severity.CRITICAL if e["success"] is not None else None)
 
 
 # International access codes a dial string may start with (ITU-T E.164 Annex: 00 in most of the world, 011 in

@@ -63,6 +63,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "scan_distinct_users_60s": 20,
         "scan_distinct_dst_ips_60s": 10,
         "bruteforce_failures_per_min": 10,
+        # RULES.md sec.bruteforce-auth's trigger: "or failures across >= 5 usernames" (not in its §5 list).
+        "bruteforce_distinct_users": 5,
         "fraud_distinct_intl_dest_10min": 5,
         # Not in RULES.md §5: which `+` numbers are at home. E.164 numbers of the operator's own country are not
         # international; without this list only an attacker's `+` calls count as fraud (sec.toll-fraud-attempt).

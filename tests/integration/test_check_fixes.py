@@ -106,7 +106,7 @@ def test_enumeration_is_no_password_guessing() -> None:
 def test_real_bruteforce_still_found() -> None:
     (f,) = rules_of(PCAPS / "initconf-sip-attacks" / "SIP-Bruteforce-Single-IP.pcap", "sec.bruteforce-auth")
     assert (f.severity.label, f.evidence["source"], f.evidence["failures"], f.evidence["users"]) == (
-        "critical", "199.105.226.32", 441, 86)
+        "major", "199.105.226.32", 441, 86)  # no 2xx follows: major (RULES.md sec.bruteforce-auth)
     # the customer is not told of a block nobody has confirmed; only password guessing is in the title now
     assert f.title == "Password guessing against the registrar"
     assert f.customer_text["en"].endswith("our security team is looking at blocking the attacker.")

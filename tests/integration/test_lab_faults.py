@@ -51,7 +51,7 @@ def test_register_bruteforce_is_an_attack_at_the_threshold_not_ten_failed_sign_i
     # User-Agent is no scanner signature and ten user names are no sweep, so no sec.scanner-detected.
     (f,) = analysis.findings
     assert (f.rule, f.severity.label, f.call_id, f.frames) == (
-        "sec.bruteforce-auth", "critical", None, (5, 9, 13, 17, 21, 25, 29, 33, 37, 41))
+        "sec.bruteforce-auth", "major", None, (5, 9, 13, 17, 21, 25, 29, 33, 37, 41))
     assert {k: f.evidence[k] for k in ("source", "failures", "rate", "users")} == {
         "source": "203.0.113.20", "failures": 10, "rate": 10.0, "users": 10}
 

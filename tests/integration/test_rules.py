@@ -37,7 +37,7 @@ FIRES = {
     "router.icmp-unreachable": ("rtp_port_unreachable.pcap", "major", {"count": 7, "kind": "RTP",
                                                                        "reporter": "203.0.113.10"}),
     "reg.no-response": ("register_no_response.pcap", "critical", {"sends": 11}),
-    "sec.bruteforce-auth": ("register_bruteforce.pcap", "critical", {"failures": 10, "rate": 10.0}),
+    "sec.bruteforce-auth": ("register_bruteforce.pcap", "major", {"failures": 10, "rate": 10.0}),
     "reg.binding-churn": ("nat_port_churn.pcap", "major", {"changes": 1, "upper_bound_s": 35.0}),
 }
 CLEAN = ("clean_call.pcap", "busy_486.pcap", "cancelled_487.pcap", "register_ok.pcap",

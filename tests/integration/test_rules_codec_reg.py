@@ -266,3 +266,43 @@ def test_new_rules_quiet_on_working_lab_captures(capture: str) -> None:
             "codec.asymmetric-codec", "dtmf.rfc4733-problem", "media.srtp-profile-mismatch", "reg.auth-loop",
             "reg.interval-too-brief", "reg.contact-binding-mismatch", "reg.binding-churn")
     assert [f.rule for f in sipdiag.analyze(SAMPLES / capture).findings if f.rule in mine] == []
+
+
+# ------------------------------------------------------------------------------------------ sec.bruteforce-auth
+
+def guesses(path: Path, users: tuple[int, ...], *, every_s: float, success: int | None = None) -> Path:
+    """From one source, a REGISTER with credentials refused 403 for each user, `every_s` apart (slower than the
+    10 a minute of the rate trigger); `success`: then that user's credentials are accepted (200)."""
+    src, registrar = ("198.51.100.66", 5060), ("203.0.113.10", 5060)
+    messages = []
+    for k, user in enumerate(users + ((success,) if success is not None else ())):
+        at, ok = k * every_s, k == len(users)
+        text = cc.register_text(k + 1, f"g{k}", auth=cc.credentials(f"n{k}", user=str(user)), call_id=f"g-{k}")
+        reply = cc.register_response(k + 1, f"g{k}", "200 OK" if ok else "403 Forbidden", call_id=f"g-{k}",
+                                     headers="Contact: <sip:100@10.0.0.5:5060>;expires=300\n" if ok else "")
+        messages += [(at, text.replace("sip:100@example.com", f"sip:{user}@example.com"), src, registrar),
+                     (at + 0.05, reply.replace("sip:100@example.com", f"sip:{user}@example.com"), registrar, src)]
+    return cc.write_sip(path, messages)
+
+
+def test_bruteforce_across_five_user_names_at_any_rate_and_critical_once_one_gets_in(tmp_path) -> None:
+    """RULES.md sec.bruteforce-auth: failures across >= 5 user names (security.bruteforce_distinct_users) even at
+    one a minute; major, critical when a 2xx from the same source follows. It used to need 10 user names (or 10 a
+    minute) and was always critical."""
+    four = guesses(tmp_path / "four.pcap", (101, 102, 103, 104), every_s=60)
+    assert found(four, "sec.bruteforce-auth") == []
+    (f,) = found(guesses(tmp_path / "five.pcap", (101, 102, 103, 104, 105), every_s=60), "sec.bruteforce-auth")
+    assert (f.severity.label, f.frames) == ("major", (1, 3, 5, 7, 9))
+    assert {k: f.evidence[k] for k in ("source", "failures", "users", "rate")} == {
+        "source": "198.51.100.66", "failures": 5, "users": 5, "rate": 1.2}
+    assert "success" not in f.evidence and "One of the attempts" not in f.customer_text["en"]
+    (f,) = found(guesses(tmp_path / "in.pcap", (101, 102, 103, 104, 105), every_s=60, success=103),
+                 "sec.bruteforce-auth")
+    assert (f.severity.label, f.frames, f.evidence["success"], f.evidence["success_frame"]) == (
+        "critical", (1, 3, 5, 7, 9, 12), "REGISTER for sip:103@example.com", 12)
+    assert "Then a 2xx to its REGISTER for sip:103@example.com (frame 12): the source got in" in \
+        f.engineer_text["en"]
+    assert "Затем 2xx на его REGISTER для sip:103@example.com (кадр 12)" in f.engineer_text["ru"]
+    assert f.customer_text["en"].startswith(
+        "Someone on the internet is trying many passwords against your phone account. One of the attempts "
+        "succeeded. Please change")
