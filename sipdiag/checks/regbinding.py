@@ -228,6 +228,9 @@ def contact_binding_mismatch(analysis: Analysis) -> Iterator[Hit]:
         }, severity=Severity.MAJOR if flapping else Severity.INFO, confidence="high" if flapping else "low")
 
 
+MIN_IDLE_S = 1.0  # an unchanged mapping after a shorter gap says nothing about the NAT's timeout
+
+
 @check(
     id="reg.binding-churn", category="registration", severity="major", owner="customer",
     title="The phone's public address or port changes between registration refreshes",
@@ -256,7 +259,8 @@ def binding_churn(analysis: Analysis) -> Iterator[Hit]:
     Successive REGISTERs of one registration (same AOR and Call-ID, CSeq increasing) arriving from a different
     source port or address while the phone's own Via sent-by is unchanged: the NAT in front of it made a new
     mapping. Each change after an idle gap g bounds the NAT's UDP timeout from above (timeout <= g), each
-    unchanged mapping after g' from below (timeout > g'). A new Call-ID or a CSeq going back (reboot) and a new
+    unchanged mapping after g' of at least a second from below (timeout > g'); the recommended keep-alive is half
+    the lower bound, else half the upper one, at most `nat.recommended_keepalive_s`. A new Call-ID or a CSeq going back (reboot) and a new
     Via port (the phone opened a new socket) are not churn.
 
     ## Why it matters
@@ -293,11 +297,13 @@ def binding_churn(analysis: Analysis) -> Iterator[Hit]:
         if not changes:
             continue
         hi = min(g for *_, g in changes)
-        lo_candidates = [g for g in kept if g < hi]
+        # A REGISTER answered at once (the digest retry right after its 401 challenge, RFC 3261 §22.2) left the
+        # mapping no idle time: "more than 0 s" bounds nothing, and it made the keep-alive advice 5 s.
+        lo_candidates = [g for g in kept if MIN_IDLE_S <= g < hi]
         lo = max(lo_candidates) if lo_candidates else None
-        keepalive = setting("nat.recommended_keepalive_s")
-        if lo is not None:
-            keepalive = min(keepalive, max(int(lo // 2), 5))
+        # Keep-alives well inside what is known to hold: half the lower bound, else half the upper one (RFC 5626
+        # §4.4.1 sends them well before the mapping can expire), never above the configured interval.
+        keepalive = min(setting("nat.recommended_keepalive_s"), max(int((lo if lo is not None else hi) // 2), 5))
         prev, cur, _ = changes[0]
         ip_changed = any(address_host(p.source) != address_host(c.source) for p, c, _ in changes)
         detail_en = f"{prev.source} (frame {prev.frame}) -> {cur.source} (frame {cur.frame})" + (

@@ -70,11 +70,12 @@ def test_nat_port_churn_bounds_the_nat_timeout_from_the_refresh() -> None:
         "aor": "sip:100@203.0.113.10", "old_binding": "203.0.113.2:34125", "new_binding": "203.0.113.2:46654",
         "expired_after_s": 35.0, "expires": 60}
     assert "violates the 120 s minimum of RFC 4787 REQ-5" in timeout.engineer_text["en"]
-    # The only unchanged mapping is the digest retry right after the 401: a lower bound of 0 s.
+    # The only unchanged mapping is the digest retry right after the 401, with no idle time: no lower bound, and
+    # the keep-alive is half the 35 s upper bound (it was a lower bound of 0 s and a 5 s keep-alive).
     assert {k: churn.evidence[k] for k in ("call_id", "changes", "sent_by", "first_source", "new_source",
                                            "upper_bound_s", "lower_bound_s", "keepalive_s")} == {
         "call_id": "nat_port_churn-1@sdlab", "changes": 1, "sent_by": "192.168.1.10:5060",
         "first_source": "203.0.113.2:34125", "new_source": "203.0.113.2:46654", "upper_bound_s": 35.0,
-        "lower_bound_s": 0.0, "keepalive_s": 5}
+        "lower_bound_s": None, "keepalive_s": 17}
     # The phone's private Via leaves the NAT from another port; sipp's registrar copies the Via without received=.
     assert (translated.evidence["declared_port"], via.evidence["server_received"]) == (5060, "missing")

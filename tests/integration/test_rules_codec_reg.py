@@ -259,6 +259,20 @@ def test_binding_churn_bounds_the_nat_timeout(tmp_path) -> None:
     assert found(steady, "reg.binding-churn") == []
 
 
+def test_binding_churn_takes_no_lower_bound_from_a_digest_retry(tmp_path) -> None:
+    """The digest retry right after a 401 keeps the mapping after no idle time: it bounds nothing (it gave 'more
+    than 0 s' and a 5 s keep-alive). The keep-alive is then half the upper bound (29.9 s -> 14 s)."""
+    msgs = [(0, R(1, "c0"), PHONE, REGISTRAR),
+            (0.05, S(1, "c0", "401 Unauthorized", headers=cc.challenge("n0")), REGISTRAR, PHONE),
+            (0.0501, R(2, "c1", auth=cc.credentials("n0")), PHONE, REGISTRAR), (0.1, ok(2, "c1"), REGISTRAR, PHONE),
+            (30, R(3, "c2", auth=cc.credentials("n0")), PHONE_NEW_PORT, REGISTRAR),
+            (30.1, ok(3, "c2"), REGISTRAR, PHONE_NEW_PORT)]
+    (f,) = found(cc.write_sip(tmp_path / "retry.pcap", msgs), "reg.binding-churn")
+    assert (f.evidence["lower_bound_s"], f.evidence["upper_bound_s"], f.evidence["keepalive_s"]) == (None, 29.9, 14)
+    assert "NAT UDP mapping lifetime: at most 30 s." in f.engineer_text["en"]
+    assert "recommended keep-alive 14 s" in f.engineer_text["en"]
+
+
 @pytest.mark.parametrize("capture", ["clean_call.pcap", "register_ok.pcap", "dtmf_rfc4733.pcap",
                                      "register_423_then_ok.pcap"])
 def test_new_rules_quiet_on_working_lab_captures(capture: str) -> None:
