@@ -36,6 +36,8 @@ from .transactions import TxState, is_auth_challenge, is_provisional, is_redirec
 
 # Timer B: an INVITE client transaction gives up 64*T1 = 32 s after the request (RFC 3261 §17.1.1.2).
 TIMER_B_NS = 32 * 10**9
+# Requests sent only in a dialog: BYE (RFC 3261 §15.1.1), PRACK (RFC 3262 §4), UPDATE (RFC 3311 §5.1).
+IN_DIALOG_ONLY = ("BYE", "PRACK", "UPDATE")
 BUSY = (486, 600)  # Busy Here, Busy Everywhere
 TIMEOUT_STATUS = (408,)  # Request Timeout: a proxy's Timer C/B fired for the callee
 
@@ -125,6 +127,9 @@ class _DialogState:
     state: str
     created_frame: int
     confirmed_frame: int | None = None
+    # The CSeq number of the INVITE whose 2xx (or its ACK, which has the INVITE's number: RFC 3261 §13.2.2.4)
+    # confirmed the dialog: a later INVITE of the caller in it has a higher one (§12.2.1.1).
+    confirmed_cseq: int | None = None
 
 
 @dataclass(eq=False)
@@ -142,7 +147,6 @@ class CallBuilder:
     offers: list[_Offer] = field(default_factory=list)
     user_agents: dict[str, None] = field(default_factory=dict)
     auth_challenges: int = 0
-    reinvites: int = 0
     prack: bool = False
     refer_to: list[str] = field(default_factory=list)
     cancel_frame: int | None = None
@@ -170,6 +174,42 @@ class CallBuilder:
         return invite is not None and invite.final_status is not None and invite.final_status >= 300 and (
             invite.ack_frame is not None)
 
+    @property
+    def reinvites(self) -> int:
+        """The INVITEs sent in a dialog (RFC 3261 §14): with their request in the capture, or only their responses
+        (answers_in_dialog)."""
+        return sum(1 for t in self.transactions if t.method == "INVITE" and t.in_dialog)
+
+    def answers_in_dialog(self, msg: SipMessage, tx: TxState) -> bool:
+        """Whether the request of `msg`, a response whose request the capture does not hold, was sent in a dialog
+        (carried a To tag, RFC 3261 §12.2), from what the response and the call so far show.
+
+        A UAS copies a request's To tag into its responses and adds a tag of its own only to a request outside a
+        dialog (§8.2.6.2); tags are random (§19.3). So a response whose From and To tags are those of a dialog the
+        call already has answers a request in that dialog (the callee's requests have the two the other way round,
+        §12.2.1.1). Not for CANCEL, whose 200 carries the INVITE's tag (§9.2); and the To tag alone says nothing:
+        every final response to an initial INVITE has one. An INVITE's own responses share its dialog's tags too
+        (a 180 then the 200), so an INVITE is in a dialog only when that dialog was confirmed before (a re-INVITE is
+        sent only in a confirmed dialog, §14.1) and, if the caller sent it, its CSeq is above the one of the INVITE
+        that confirmed it (§12.2.1.1: the numbers of a dialog's requests grow; an initial INVITE retried after a
+        401/407 or a 3xx has a higher CSeq as well, but in no confirmed dialog). Some responses need no dialog to
+        tell: 491 is sent only to a request in a dialog (§14.2, §21.4.27), and BYE, PRACK and UPDATE are sent only
+        in one (§15.1.1, RFC 3262 §4, RFC 3311 §5.1)."""
+        method = tx.method
+        if method in IN_DIALOG_ONLY or msg.status_code == 491:
+            return True
+        from_tag, to_tag = msg.from_tag, msg.to_tag
+        if method == "CANCEL" or from_tag is None or to_tag is None or from_tag == to_tag:
+            return False
+        by_caller = self.dialogs.get((from_tag, to_tag))
+        by_callee = self.dialogs.get((to_tag, from_tag))
+        if method != "INVITE":
+            return by_caller is not None or by_callee is not None
+        if by_callee is not None and by_callee.confirmed_frame is not None:
+            return True
+        return (by_caller is not None and by_caller.confirmed_frame is not None and tx.cseq is not None
+                and by_caller.confirmed_cseq is not None and tx.cseq > by_caller.confirmed_cseq)
+
     def role_of(self, msg: SipMessage) -> str:
         """caller or callee: who sent this message, by its tags (From tag = caller's in the caller's requests)."""
         if msg.is_request:
@@ -196,6 +236,10 @@ class CallBuilder:
             self.user_agents.setdefault(ua[:200], None)
         if tx not in self.transactions:
             self.transactions.append(tx)
+        if not msg.is_request and tx.request_frame is None and not tx.in_dialog:
+            # decided before this response changes the dialogs (a 2xx confirms one): by each response until one
+            # tells (a re-INVITE's 100 Trying may lack the To tag its 200 has)
+            tx.in_dialog = self.answers_in_dialog(msg, tx)
         if msg.is_request:
             self._request(msg, tx, sdp)
         else:
@@ -219,8 +263,6 @@ class CallBuilder:
                     value = present.get(name)
                     if value:
                         self.correlation_headers[name] = value.strip()
-            else:
-                self.reinvites += 1
             if sdp is not None:
                 kind = "initial" if msg.to_tag is None else "re-invite"
                 self.offers.append(_Offer(kind, msg.frame, self.role_of(msg), media_descriptions(sdp), _holds(sdp), tx))
@@ -242,7 +284,9 @@ class CallBuilder:
                 d = self.dialogs[(self.caller_tag, msg.to_tag)] = _DialogState(self.caller_tag, msg.to_tag, "early",
                                                                                msg.frame)
             if d.confirmed_frame is None:
+                cseq = msg.cseq
                 d.state, d.confirmed_frame = "confirmed", msg.frame
+                d.confirmed_cseq = cseq.number if cseq else None
         if method == "PRACK":
             self.prack = True
         elif method == "CANCEL" and self.cancel_frame is None:
@@ -280,7 +324,7 @@ class CallBuilder:
                 if d is None:
                     d = self.dialogs[key] = _DialogState(self.caller_tag, to_tag, "early", msg.frame)
                 if is_success(code) and d.confirmed_frame is None:
-                    d.state, d.confirmed_frame = "confirmed", msg.frame
+                    d.state, d.confirmed_frame, d.confirmed_cseq = "confirmed", msg.frame, tx.cseq
         if sdp is not None:
             for offer in reversed(self.offers):
                 if offer.tx is tx:
@@ -384,11 +428,12 @@ class CallBuilder:
                  capture_end_frame: int | None = None) -> tuple[str, int | None, str | None]:
         """The call's outcome from its last initial INVITE transaction (after any auth challenge)."""
         if invite is None:
-            # The capture began inside the call. A final response to an INVITE whose request was not captured
-            # still tells how it ended: a 2xx confirms the dialog (RFC 3261 §13.2.2.4, §12.1.2), a BYE or a
-            # re-INVITE means it had been answered, and a non-2xx final is that failure (§13.2.2.3).
-            finals = [t for t in self.transactions
-                      if t.method == "INVITE" and t.request_frame is None and t.final_status is not None]
+            # The capture began inside the call. A final response to an initial INVITE whose request was not
+            # captured still tells how it ended: a 2xx confirms the dialog (RFC 3261 §13.2.2.4, §12.1.2), a BYE or
+            # a re-INVITE (also one known only by its responses: its failure is no failure of the call) means it
+            # had been answered, and a non-2xx final is that failure (§13.2.2.3).
+            finals = [t for t in self.transactions if t.method == "INVITE" and t.request_frame is None
+                      and t.final_status is not None and not t.in_dialog]
             ok = next((t for t in finals if is_success(t.final_status or 0)), None)
             if ok is not None:
                 return "answered", ok.final_status, ok.final_reason

@@ -104,7 +104,9 @@ class Transaction:
     final_status: int | None
     final_ts_ns: int | None
     first_provisional_ts_ns: int | None
-    in_dialog: bool  # the request carried a To tag (RFC 3261 §12.2)
+    # the request carried a To tag (RFC 3261 §12.2); without the request in the capture, its responses showed it
+    # (sipdiag.dialogs.CallBuilder.answers_in_dialog)
+    in_dialog: bool
     user_agent: str | None = None  # the request's User-Agent (scanners name themselves there)
     # the frames of ts_ns, final_ts_ns and first_provisional_ts_ns (sipdiag.clocksteps compares two times only
     # where no clock step lies between their frames)

@@ -195,9 +195,12 @@ class TransactionTable:
         tx = self.by_key.get(key)
         if tx is not None:
             if tx.request_frame is None:  # the response came first in the capture (merged interfaces, skew)
-                # What only the request carries is recorded now: its User-Agent (sec.scanner-detected).
+                # What only the request carries is recorded now: its User-Agent (sec.scanner-detected), and its To
+                # tag, which tells whether it was sent in a dialog (RFC 3261 §12.2) better than the response's
+                # evidence (sipdiag.dialogs) did.
                 tx.request_frame = msg.frame
                 tx.user_agent = _user_agent(msg)
+                tx.in_dialog = msg.to_tag is not None
                 return tx, False
             tx.request_retransmissions += 1
             return tx, True
@@ -215,6 +218,7 @@ class TransactionTable:
         if tx is None:
             cseq = msg.cseq
             # A response whose request is not in the capture: the transaction still exists, seen from its end.
+            # Whether that request was sent in a dialog the call's dialogs tell (CallBuilder.answers_in_dialog).
             tx = TxState(method, cseq.number if cseq else None, msg.branch, msg.call_id, None, msg.ts_ns,
                          receiver(msg), sender(msg), False, ts_frame=msg.frame)
             self.by_key[key] = tx

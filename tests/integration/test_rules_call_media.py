@@ -31,14 +31,17 @@ def picked(finding, *keys: str) -> dict:
 
 # ------------------------------------------------------------------------------------ call.session-timer-expiry
 
-def session_call(path: Path, *, refresh: int | None, bye_at: float, from_callee: bool = True) -> Path:
-    """Session-Expires 90 s, refresher uac; refresh re-INVITE at 45 s answered `refresh` (None: no refresh)."""
+def session_call(path: Path, *, refresh: int | None, bye_at: float, from_callee: bool = True,
+                 refresh_request: bool = True) -> Path:
+    """Session-Expires 90 s, refresher uac; refresh re-INVITE at 45 s answered `refresh` (None: no refresh);
+    refresh_request False: the capture misses the re-INVITE itself, not its response."""
     s = cc.call_setup(Script(), "st-1", offer_extra="Supported: timer\nSession-Expires: 90\n",
                       answer_extra="Require: timer\nSession-Expires: 90;refresher=uac\n")
     cc.two_way(s, 0.4, bye_at - 0.6)
     if refresh is not None:
-        s.sip(45.3, cc.sip_message("INVITE sip:200@203.0.113.5 SIP/2.0", "st-1", "2 INVITE", src=UA, branch="re1",
-                                   extra="Session-Expires: 90;refresher=uac\n"), UA, PBX)
+        if refresh_request:
+            s.sip(45.3, cc.sip_message("INVITE sip:200@203.0.113.5 SIP/2.0", "st-1", "2 INVITE", src=UA,
+                                       branch="re1", extra="Session-Expires: 90;refresher=uac\n"), UA, PBX)
         s.sip(45.4, cc.sip_message(f"SIP/2.0 {refresh} {'OK' if refresh == 200 else 'Call Leg Does Not Exist'}",
                                    "st-1", "2 INVITE", src=UA, branch="re1"), PBX, UA)
         if refresh == 200:
@@ -66,6 +69,15 @@ def test_session_timer_refresh_failed(tmp_path) -> None:
 
 def test_session_timer_refreshed_call_is_silent(tmp_path) -> None:
     path = session_call(tmp_path / "ok.pcap", refresh=200, bye_at=100.0, from_callee=False)
+    assert only(path, "call.session-timer-expiry") == []
+    assert only(path, "call.reinvite-failed") == []
+
+
+def test_a_refresh_known_by_its_200_only_is_a_refresh(tmp_path) -> None:
+    """The capture misses the refresh re-INVITE but has its 200 (CSeq 2 on the confirmed dialog's tags, RFC 3261
+    §12.2.1.1): the session was refreshed 45 s after the answer, so a BYE 60 s after it is no session-timer drop.
+    Before, the 200 was taken for an initial INVITE's and the rule said no refresh was sent."""
+    path = session_call(tmp_path / "st.pcap", refresh=200, bye_at=60.3, refresh_request=False)
     assert only(path, "call.session-timer-expiry") == []
     assert only(path, "call.reinvite-failed") == []
 

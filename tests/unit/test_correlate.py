@@ -325,3 +325,57 @@ def test_leg_timing_is_not_compared_across_a_clock_step(steps: tuple[int, ...], 
              leg(3, "10.0.1.3", "10.0.1.4", 22, 0.2, (26, 1.01), (30, 9.01))]
     linked = link_legs(calls, {}, ClockSteps(steps, len(steps)))
     assert {c.call_id: [(x.call_id, x.rule) for x in c.legs] for c in linked} == expected
+
+
+# ----------------------------------------------------------- in_dialog of a transaction known by its responses only
+
+def answered(cid: str) -> list:
+    """INVITE (CSeq 1) from the phone, 180 and 200 with To tag b, ACK: dialog (a1, b) confirmed at frame 3."""
+    return [msg(f"INVITE sip:300@example.com SIP/2.0\n{hdr(cid, '1 INVITE', 'i1')}", A, P, 0.0, 1),
+            msg(f"SIP/2.0 180 Ringing\n{hdr(cid, '1 INVITE', 'i1', ttag='b')}", P, A, 0.1, 2),
+            msg(f"SIP/2.0 200 OK\n{hdr(cid, '1 INVITE', 'i1', ttag='b')}", P, A, 1.0, 3),
+            msg(f"ACK sip:300@example.com SIP/2.0\n{hdr(cid, '1 ACK', 'a1', ttag='b')}", A, P, 1.1, 4)]
+
+
+def response(status: str, cseq: str, branch: str, ftag: str = "a1", ttag: str | None = "b", src=P, dst=A,
+             frame: int = 10):
+    return msg(f"SIP/2.0 {status}\n{hdr('dlg-1', cseq, branch, ftag=ftag, ttag=ttag)}", src, dst, 5.0, frame)
+
+
+@pytest.mark.parametrize(("before", "late", "in_dialog"), [
+    # RFC 3261 §12.2.1.1: the caller's next INVITE in the confirmed dialog has a higher CSeq and the dialog's tags
+    (answered("dlg-1"), response("488 Not Acceptable Here", "2 INVITE", "r2"), True),
+    (answered("dlg-1"), response("100 Trying", "2 INVITE", "r2"), True),
+    # the callee's re-INVITE: From and To the other way round, its own CSeq numbers (§12.2.1.1)
+    (answered("dlg-1"), response("200 OK", "1 INVITE", "r9", ftag="b", ttag="a1", src=A, dst=P), True),
+    # the initial INVITE's 200 seen on another hop (its INVITE there not captured): same CSeq, not in the dialog
+    (answered("dlg-1"), response("200 OK", "1 INVITE", "i1", src=C, dst=P), False),
+    # a 200 on the dialog's tags, but the dialog was early: an INVITE's own 180 then 200 (§13.2.2.4)
+    (answered("dlg-1")[:2], response("200 OK", "1 INVITE", "i7"), False),
+    # INFO on the dialog (§8.2.6.2: its To tag copied) / to a request outside it (a fresh tag, §19.3)
+    (answered("dlg-1"), response("200 OK", "2 INFO", "n2"), True),
+    (answered("dlg-1"), response("200 OK", "2 INFO", "n2", ttag="fresh"), False),
+    # the 200 to CANCEL carries the INVITE's To tag (§9.2): a CANCEL is no request in a dialog
+    (answered("dlg-1")[:2], response("200 OK", "1 CANCEL", "i1"), False),
+    # no dialog known: only what the response says by itself (§14.2, §21.4.27; §15.1.1)
+    ([], response("491 Request Pending", "2 INVITE", "r2"), True),
+    ([], response("200 OK", "2 BYE", "y2"), True),
+    ([], response("200 OK", "2 INVITE", "r2"), False),  # a 200 to an INVITE retried after a 401 looks the same
+])
+def test_a_transaction_without_its_request_is_in_a_dialog_when_its_response_shows_it(before, late,
+                                                                                      in_dialog) -> None:
+    (call,) = run([*before, late]).calls
+    (t,) = [t for t in call.transactions if t.request_frame is None]
+    assert (t.method, t.in_dialog) == (late.cseq_method, in_dialog)
+
+
+def test_the_request_after_its_response_tells_whether_it_was_in_a_dialog() -> None:
+    """The capture has the response first (interfaces merged, clock skew): its To tag alone says nothing, the
+    request's To tag does (RFC 3261 §12.2). Before, the flag stayed as the response left it."""
+    cid = "late-req"
+    reinvite = f"{hdr(cid, '2 INVITE', 'r2', ttag='b')}"
+    result = run([msg(f"SIP/2.0 200 OK\n{reinvite}", P, A, 0.0, 1),
+                  msg(f"INVITE sip:300@example.com SIP/2.0\n{reinvite}", A, P, 0.001, 2)])
+    (call,) = result.calls
+    assert [(t.method, t.request_frame, t.in_dialog) for t in call.transactions] == [("INVITE", 2, True)]
+    assert (call.reinvites, call.outcome, call.final_status) == (1, "answered", None)
