@@ -318,9 +318,10 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
     ## What it detects
     An in-dialog re-INVITE or UPDATE (hold, resume, codec change, T.38, session refresh) answered with an error
     (488, 491, 500, 408, 481, ...) or never answered, and glare loops of more than three 491 Request Pending in a
-    row. One 491 followed by a successful retry is normal and not reported. Major when the call ends within 10 s
-    of the failure, minor when it goes on; information when a T.38 fax offer is declined (the call continues in
-    audio, as designed).
+    row. A re-INVITE or UPDATE whose request the capture does not hold counts by its final response (what it
+    asked for is then unknown). One 491 followed by a successful retry is normal and not reported. Major when the
+    call ends within 10 s of the failure, minor when it goes on; information when a T.38 fax offer is declined
+    (the call continues in audio, as designed).
 
     ## Why it matters
     Hold, transfer and fax fail; a failed session refresh ends the call.
@@ -334,8 +335,10 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
     RFC 3261 §14, §14.1, §21.4.27; RFC 3264 §8, §8.4; RFC 3311 (UPDATE)
     """
     for call in analysis.calls:
+        # with their request, or known by their final response only (the capture began after the request, or
+        # missed it): how that ended is in the capture, what it asked for is not
         mid = sorted((t for t in call.transactions if t.in_dialog and t.method in REFRESH_METHODS
-                      and t.request_frame is not None), key=lambda t: t.ts_ns)
+                      and (t.request_frame is not None or t.final_status is not None)), key=lambda t: t.ts_ns)
         if not mid:
             continue
         offers = {n.offer_frame: n for n in call.negotiations}
@@ -357,6 +360,7 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
         if failure is None and longest < GLARE_LOOP:
             continue
         t = failure or next(t for t in mid if t.final_status == 491)
+        frame = _shown_at(t)
         n = offers.get(t.request_frame or -1)
         fax = n is not None and any(m.media == "image" for m in n.offer)
         purpose, purpose_ru = _purpose(n, call, t)
@@ -375,9 +379,8 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
                      else f"got no response ({t.request_retransmissions} retransmissions)")
         result_ru = (f"получил ответ {t.final_status}" if t.final_status is not None
                      else f"остался без ответа ({t.request_retransmissions} переотправок)")
-        # `mid` holds only transactions whose request is in the capture
-        yield Hit(call.call_id, (t.request_frame,) + ((call.bye_frame,) if dropped and call.bye_frame else ()), {
-            "call_id": call.call_id, "method": t.method, "frame": t.request_frame, "status": t.final_status,
+        yield Hit(call.call_id, (frame,) + ((call.bye_frame,) if dropped and call.bye_frame else ()), {
+            "call_id": call.call_id, "method": t.method, "frame": frame, "status": t.final_status,
             "purpose": purpose, "purpose_ru": purpose_ru, "glare_491": longest,
             "result_en": result_en, "result_ru": result_ru,
             "glare_en": f"; {longest} x 491 Request Pending in a row (glare loop)" if longest >= GLARE_LOOP else "",
@@ -408,6 +411,8 @@ _LEADS = {
 
 
 def _purpose(n, call: Call, t: Transaction) -> tuple[str, str]:
+    if t.request_frame is None:  # its offer, if any, went with the request
+        return "a change whose request is not in the capture", "изменения, запрос которого не попал в захват"
     if n is None:
         if call.session_expires_s:
             return "a session refresh (no SDP)", "обновления сеанса (без SDP)"

@@ -472,3 +472,75 @@ def test_corpus_408_after_an_unaccepted_cancel(corpus) -> None:
         "call.invite-timeout", "major", (223, 225, 227, 252), "200.68.120.81:5060", 3, 408, 247)
     assert ("final status 408 from 200.68.120.81:5060 (frame 252) 36.8 s after the INVITE; the caller's CANCEL "
             "(frame 247) was not accepted") in f.engineer_text["en"]
+
+
+# ------------------------------------------------------------ 10. a re-INVITE whose request is not in the capture
+
+def reinvite_answers(path: Path, answers: tuple[tuple[str, int], ...], *, initial: bool, bye_at: float | None,
+                     bye_cseq: int = 9) -> Path:
+    """Optionally the initial INVITE (CSeq 1) answered and ACKed; then, for each (status line, CSeq), only the
+    response to a caller's re-INVITE and its ACK (a 2xx's on a branch of its own, RFC 3261 §13.2.2.4; a non-2xx's
+    on the INVITE's, §17.1.1.3), 2 s apart from 2.0 s; the caller's BYE at bye_at."""
+    s = Script()
+    if initial:
+        cc.call_setup(s, "re-1")
+    for k, (status, cseq) in enumerate(answers):
+        at, branch = 2.0 + 2 * k, f"re{cseq}"
+        s.sip(at, sip_message(f"SIP/2.0 {status}", "re-1", f"{cseq} INVITE", src=UA, branch=branch), PBX, UA)
+        s.sip(at + 0.01, sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "re-1", f"{cseq} ACK", src=UA,
+                                     branch=f"ack{cseq}" if status.startswith("2") else branch), UA, PBX)
+    if bye_at is not None:
+        cc.bye(s, bye_at, "re-1", cseq=bye_cseq)
+    return s.write(path)
+
+
+def outcome_and_rules(path: Path) -> tuple:
+    a = sipdiag.analyze(path)
+    (call,) = a.calls
+    return ((call.outcome, call.final_status, call.reinvites, call.ended_by),
+            [(t.cseq, t.request_frame, t.final_status, t.in_dialog) for t in call.transactions if t.method == "INVITE"],
+            [(f.rule, f.severity.label, f.frames, f.evidence.get("status"), f.evidence.get("purpose"))
+             for f in a.findings if f.category == "signaling"])
+
+
+UNKNOWN_CHANGE = "a change whose request is not in the capture"
+
+
+@pytest.mark.parametrize("status", ["491 Request Pending", "488 Not Acceptable Here"])
+@pytest.mark.parametrize(("bye_at", "severity"), [(20.0, "minor"), (6.0, "major")])
+def test_a_failed_reinvite_known_by_its_response_is_no_initial_invite(tmp_path, status, bye_at, severity) -> None:
+    # The initial INVITE (frame 1) was answered (2) and ACKed (3); the re-INVITE is missing, its 4xx (4) is not:
+    # its CSeq 2 is above the confirmed dialog's 1, its tags are the dialog's (RFC 3261 §12.2.1.1, §8.2.6.2), so it
+    # answered a request in the dialog. The call stays answered 200, its failure is the re-INVITE's: reported with
+    # the response's frame (the request's purpose is unknown), major when the BYE follows within 10 s.
+    path = reinvite_answers(tmp_path / "re.pcap", ((status, 2),), initial=True, bye_at=bye_at)
+    assert outcome_and_rules(path) == (
+        ("answered", 200, 1, "caller"), [(1, 1, 200, False), (2, None, int(status[:3]), True)],
+        [("call.reinvite-failed", severity, (4,) + ((6,) if severity == "major" else ()), int(status[:3]),
+          UNKNOWN_CHANGE)])
+
+
+@pytest.mark.parametrize(("answers", "bye_cseq", "expected"), [
+    # only the 200 of the re-INVITE, then the BYE: its response alone cannot tell it from an initial INVITE's (an
+    # INVITE retried after a 401 also has CSeq 2, and every final response has a To tag): the call was answered
+    # either way, a dialog can be re-INVITEd only once confirmed (§14.1)
+    ((("200 OK", 2),), 3, (("answered", 200, 0, "caller"), [(2, None, 200, False)], [])),
+    # that 200 confirmed the dialog: the 488 to CSeq 3 on its tags answers a re-INVITE in it, a failure of the
+    # re-INVITE (frame 3), not of the call
+    ((("200 OK", 2), ("488 Not Acceptable Here", 3)), 4, (
+        ("answered", 200, 1, "caller"), [(2, None, 200, False), (3, None, 488, True)],
+        [("call.reinvite-failed", "minor", (3,), 488, UNKNOWN_CHANGE)])),
+])
+def test_a_capture_that_begins_with_a_reinvites_answer(tmp_path, answers, bye_cseq, expected) -> None:
+    path = reinvite_answers(tmp_path / "mid.pcap", answers, initial=False, bye_at=20.0, bye_cseq=bye_cseq)
+    assert outcome_and_rules(path) == expected
+
+
+def test_a_capture_that_begins_with_a_491_is_no_refused_call(tmp_path) -> None:
+    # 491 Request Pending is sent only to a request in a dialog (RFC 3261 §14.2, §21.4.27): the call was answered
+    # before the capture began, its re-INVITE was refused. Before, the call was "rejected 491" and
+    # call.failure-response said the far side refused it.
+    path = reinvite_answers(tmp_path / "glare.pcap", (("491 Request Pending", 2),), initial=False, bye_at=None)
+    assert outcome_and_rules(path) == (
+        ("answered", None, 1, None), [(2, None, 491, True)],
+        [("call.reinvite-failed", "minor", (1,), 491, UNKNOWN_CHANGE)])

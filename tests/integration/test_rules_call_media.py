@@ -82,6 +82,19 @@ def test_a_refresh_known_by_its_200_only_is_a_refresh(tmp_path) -> None:
     assert only(path, "call.reinvite-failed") == []
 
 
+def test_a_failed_refresh_known_by_its_response_only(tmp_path) -> None:
+    path = session_call(tmp_path / "st481.pcap", refresh=481, bye_at=46.0, from_callee=False, refresh_request=False)
+    (call,) = sipdiag.analyze(path).calls
+    refused = next(m.frame for m in call.messages if m.status_code == 481)
+    (f,) = only(path, "call.session-timer-expiry")
+    assert (f.severity.label, f.confidence, f.evidence["case"], f.frames) == (
+        "major", "high", "refresh-failed", (refused, call.bye_frame))
+    assert f"The refresh INVITE (frame {refused}) failed: 481" in f.engineer_text["en"]
+    (g,) = only(path, "call.reinvite-failed")
+    assert (g.severity.label, g.frames, g.evidence["status"], g.evidence["purpose"]) == (
+        "major", (refused, call.bye_frame), 481, "a change whose request is not in the capture")
+
+
 def test_session_timer_422_loop_cites_the_422_when_its_invite_was_not_captured(tmp_path) -> None:
     """RFC 4028 §6: the capture begins after the first INVITE; its 422 Session Interval Too Small (frame 1) and
     the retry's INVITE (frame 3, refused again at 4) are the frames to cite. Before, the missing INVITE was cited
