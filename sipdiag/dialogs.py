@@ -210,6 +210,15 @@ class CallBuilder:
         return (by_caller is not None and by_caller.confirmed_frame is not None and tx.cseq is not None
                 and by_caller.confirmed_cseq is not None and tx.cseq > by_caller.confirmed_cseq)
 
+    def _dialog_key(self, msg: SipMessage, to_tag: str) -> tuple[str | None, str]:
+        """(caller's tag, callee's tag) of the dialog a message with To tag `to_tag` belongs to: the callee's requests
+        in the dialog (a re-INVITE, its ACK) and their responses carry the caller's tag in To and the callee's in
+        From (RFC 3261 §12.2.1.1); any other message of the call has the callee's tag in To. Taken the caller's way
+        round, a callee's re-INVITE made a dialog of the caller's tag with itself."""
+        if to_tag == self.caller_tag and msg.from_tag is not None and msg.from_tag != to_tag:
+            return to_tag, msg.from_tag
+        return self.caller_tag, to_tag
+
     def role_of(self, msg: SipMessage) -> str:
         """caller or callee: who sent this message, by its tags (From tag = caller's in the caller's requests)."""
         if msg.is_request:
@@ -279,10 +288,10 @@ class CallBuilder:
                     break
         if method == "ACK" and msg.to_tag is not None and self._acks_2xx(msg):
             # The 2xx may be missing from the capture (a mirror of one direction): its ACK confirms the dialog.
-            d = self.dialogs.get((self.caller_tag, msg.to_tag))
+            key = self._dialog_key(msg, msg.to_tag)
+            d = self.dialogs.get(key)
             if d is None:
-                d = self.dialogs[(self.caller_tag, msg.to_tag)] = _DialogState(self.caller_tag, msg.to_tag, "early",
-                                                                               msg.frame)
+                d = self.dialogs[key] = _DialogState(*key, "early", msg.frame)
             if d.confirmed_frame is None:
                 cseq = msg.cseq
                 d.state, d.confirmed_frame = "confirmed", msg.frame
@@ -319,10 +328,10 @@ class CallBuilder:
                 self.redirect_contacts = redirect_targets(msg)
             to_tag = msg.to_tag
             if to_tag is not None and (is_provisional(code) and code != 100 or is_success(code)):
-                key = (self.caller_tag, to_tag)
+                key = self._dialog_key(msg, to_tag)
                 d = self.dialogs.get(key)
                 if d is None:
-                    d = self.dialogs[key] = _DialogState(self.caller_tag, to_tag, "early", msg.frame)
+                    d = self.dialogs[key] = _DialogState(*key, "early", msg.frame)
                 if is_success(code) and d.confirmed_frame is None:
                     d.state, d.confirmed_frame, d.confirmed_cseq = "confirmed", msg.frame, tx.cseq
         if sdp is not None:

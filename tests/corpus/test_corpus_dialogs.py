@@ -97,3 +97,14 @@ def test_corpus_outcomes_of_known_calls(corpus: Path) -> None:
     # Two calls (the answered one's INVITE is captured on two hops, frames 14 and 16), REGISTERs apart.
     assert [(c.call_id, c.outcome, c.final_status) for c in a.calls] == [
         ("5514@192.168.105.110", "rejected", 603), ("25672@192.168.105.110", "answered", 200)]
+
+
+def test_a_callees_reinvite_is_in_the_callers_dialog(corpus: Path) -> None:
+    """Asterisk_ZFONE_XLITE.pcap: X-Lite's INVITE (frames 15, 18 after a 401) is answered (23); Asterisk re-INVITEs
+    it (1036, From its tag, To the caller's, RFC 3261 §12.2.1.1), answered 1039 and ACKed 1040. One dialog; before,
+    the 200 made a second one of the caller's tag with itself, confirmed at 1039."""
+    (call,) = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "Asterisk_ZFONE_XLITE.pcap").calls
+    assert [(d.caller_tag, d.callee_tag, d.state, d.created_frame, d.confirmed_frame) for d in call.dialogs] == [
+        ("40580753", "as0b1a917b", "terminated", 20, 23)]
+    assert [(t.cseq, t.request_frame, t.final_status, t.in_dialog) for t in call.transactions
+            if t.method == "INVITE"] == [(1, 15, 401, False), (2, 18, 200, False), (102, 1036, 200, True)]

@@ -379,3 +379,18 @@ def test_the_request_after_its_response_tells_whether_it_was_in_a_dialog() -> No
     (call,) = result.calls
     assert [(t.method, t.request_frame, t.in_dialog) for t in call.transactions] == [("INVITE", 2, True)]
     assert (call.reinvites, call.outcome, call.final_status) == (1, "answered", None)
+
+
+def test_a_reinvite_of_the_callee_is_in_the_callers_dialog() -> None:
+    """The callee's re-INVITE, its 200 and its ACK carry the caller's tag in To and the callee's in From (RFC 3261
+    §12.2.1.1): they belong to the one dialog (a1, b). Before, its 200 and ACK made a second, confirmed dialog of
+    the caller's tag with itself, (a1, a1)."""
+    cid = "dlg-1"
+    callee = dict(ftag="b", ttag="a1")
+    (call,) = run([*answered(cid),
+                   msg(f"INVITE sip:200@example.com SIP/2.0\n{hdr(cid, '1 INVITE', 'c1', **callee)}", P, A, 5.0, 5),
+                   msg(f"SIP/2.0 200 OK\n{hdr(cid, '1 INVITE', 'c1', **callee)}", A, P, 5.1, 6),
+                   msg(f"ACK sip:200@example.com SIP/2.0\n{hdr(cid, '1 ACK', 'c2', **callee)}", P, A, 5.2, 7)]).calls
+    assert [(d.caller_tag, d.callee_tag, d.state, d.created_frame, d.confirmed_frame) for d in call.dialogs] == [
+        ("a1", "b", "confirmed", 2, 3)]
+    assert (call.reinvites, [t.in_dialog for t in call.transactions if t.method == "INVITE"]) == (1, [False, True])
