@@ -10,6 +10,9 @@ downstream asks by frame, the one order a broken clock does not change:
     clock.sound(invite_frame, bye_frame)                  # no step between them: their times can be subtracted
     clock.elapsed_ns(invite_frame, invite_ns, bye_frame, bye_ns)   # bye_ns - invite_ns, or None across a step
 
+What measures an age while the capture is still being read (how long a call has been idle, how long ago a
+transaction ended) cannot wait for a later record: it counts from the newest step instead, `LastStep.since`.
+
 Memory is bounded: at most STEP_BUDGET step frames are kept. A capture whose clock steps more often than that
 (every record of a damaged file) is `unusable`: no two different frames are comparable, and nothing grows with the
 file. A capture without any step answers every question with "sound", whatever the frames (None included), so a
@@ -19,7 +22,7 @@ normal capture measures exactly as before.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,12 +32,33 @@ STEP_BUDGET = 4096
 
 
 @dataclass(frozen=True, slots=True)
+class LastStep:
+    """The newest step of the capture's clock so far: the frame and time of the first record after it (frame 0:
+    none yet)."""
+
+    frame: int = 0
+    ns: int = 0
+
+    def since(self, frame: int | None, ts_ns: int) -> int:
+        """The time from which an age that began at record `frame` (time ts_ns) is measured: ts_ns, unless the
+        step came after that record; then the step's time, so that an age never spans a step (a forward jump of
+        days is no idle time, a step back no negative one). A record of unknown frame is taken at its time."""
+        return ts_ns if frame is None or frame >= self.frame else self.ns
+
+
+NO_STEP = LastStep()
+
+
+@dataclass(frozen=True, slots=True)
 class ClockSteps:
     """The capture's clock steps. frames: sorted frame numbers whose record time stepped from the record before
-    it (empty when unusable); count: every step, also those past STEP_BUDGET."""
+    it (empty when unusable); count: every step, also those past STEP_BUDGET; last: the newest one (kept when
+    unusable too)."""
 
     frames: tuple[int, ...] = ()
     count: int = 0
+    # derived from the frames (and their times) for ages measured while reading: no part of what a clock is
+    last: LastStep = field(default=NO_STEP, compare=False)
 
     @property
     def stepped(self) -> bool:
@@ -76,11 +100,15 @@ class ClockStepLog:
         self.budget = budget
         self.parts: list[np.ndarray] = []
         self.count = 0
+        self.last = NO_STEP
 
-    def add(self, frames: np.ndarray) -> None:
-        """The frames (any order) whose time stepped in one batch."""
+    def add(self, frames: np.ndarray, times: np.ndarray) -> None:
+        """The frames (any order) whose time stepped in one batch, and those records' times."""
         if not len(frames):
             return
+        newest = int(np.argmax(frames))
+        if int(frames[newest]) > self.last.frame:
+            self.last = LastStep(int(frames[newest]), int(times[newest]))
         self.count += len(frames)
         if self.count > self.budget:
             self.parts = []  # unusable: the positions are no longer worth keeping
@@ -101,5 +129,5 @@ class ClockStepLog:
         if not self.count:
             return ClockSteps()
         if self.count > self.budget:
-            return ClockSteps((), self.count)
-        return ClockSteps(tuple(np.sort(np.concatenate(self.parts)).tolist()), self.count)
+            return ClockSteps((), self.count, self.last)
+        return ClockSteps(tuple(np.sort(np.concatenate(self.parts)).tolist()), self.count, self.last)

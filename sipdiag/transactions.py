@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .addresses import join_address
+from .clocksteps import NO_STEP, LastStep
 from .model import Transaction
 from .parsers.scan import TIME_BACK_NS, TIME_JUMP_NS
 from .parsers.sip import SipMessage
@@ -128,8 +129,7 @@ class TransactionTable:
         # sipdiag.parsers.scan.time_steps): the frame of the message after it and that message's time. The scan's
         # own step log is not at hand here (it may run in another process, sipdiag.ingest).
         self.last_ns: int | None = None
-        self.step_frame = 0
-        self.step_ns = 0
+        self.step = NO_STEP
 
     def expire(self, now_ns: int) -> None:
         """Forget transactions that ended (or began) more than KEEP_NS ago; their callers keep the TxState.
@@ -148,10 +148,10 @@ class TransactionTable:
         elif tx.method == "INVITE" and (ringing := [r for (code, _tag), r in tx.responses.items() if code > 100]):
             # still ringing: kept RINGING_KEEP_NS after its last 18x (KEEP_NS is taken off by expire)
             frame, ts = max(ringing, key=lambda r: r[0])
-            return (ts if frame >= self.step_frame else self.step_ns) + RINGING_KEEP_NS - KEEP_NS
+            return self.step.since(frame, ts) + RINGING_KEEP_NS - KEEP_NS
         else:
             ts, frame = tx.ts_ns, tx.ts_frame
-        return ts if frame is None or frame >= self.step_frame else self.step_ns
+        return self.step.since(frame, ts)
 
     def key(self, msg: SipMessage, method: str) -> tuple:
         branch = msg.branch
@@ -176,7 +176,7 @@ class TransactionTable:
 
     def add(self, msg: SipMessage) -> tuple[TxState, bool]:
         if self.last_ns is not None and not -TIME_BACK_NS <= msg.ts_ns - self.last_ns <= TIME_JUMP_NS:
-            self.step_frame, self.step_ns = msg.frame, msg.ts_ns
+            self.step = LastStep(msg.frame, msg.ts_ns)
         self.last_ns = msg.ts_ns
         if msg.is_request:
             return self._request(msg)

@@ -145,7 +145,7 @@ def time_steps(ts_ns: np.ndarray, first_frame: int, before: int | None, log: Ano
                               ("capture.time-jump", np.flatnonzero(steps > TIME_JUMP_NS), "forward")):
         if len(where):
             if clock is not None:
-                clock.add(where + first_frame)
+                clock.add(where + first_frame, ts_ns[where])
             details = [(first_frame + int(i), f"the record time goes {word} {_span(abs(int(steps[i])))} from the "
                         "record before it: durations across it are not real") for i in where[:log.keep]]
             log.add_first(code, details, len(where))

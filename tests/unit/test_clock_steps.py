@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import sipdiag
-from sipdiag.clocksteps import ClockStepLog, ClockSteps
+from sipdiag.clocksteps import ClockStepLog, ClockSteps, LastStep
 from sipdiag.correlate import EXPIRE_EVERY
 from sipdiag.live import LiveAnalyzer
 from sipdiag.media import Binding
@@ -50,6 +50,11 @@ def test_steps_are_kept_by_frame_and_compared_by_frame() -> None:
     assert clock.elapsed_ns(11, 5, 13, 12) is None
     assert clock.sound(None, 14) is False
     assert ClockSteps().sound(None, None) is True  # no step: every span is measured, as before
+    # the newest step, for ages measured while reading: from before it they count from the record after it
+    after = int(ts[-1]) + 2 * 86_400 * S
+    assert clock.last == LastStep(15, after)
+    assert [clock.last.since(f, 7) for f in (14, 15, 16, None)] == [after, 7, 7, 7]
+    assert ClockSteps().last.since(1, 7) == 7
 
 
 def test_a_clock_stepping_at_every_record_is_unusable_in_bounded_memory() -> None:
@@ -60,6 +65,7 @@ def test_a_clock_stepping_at_every_record_is_unusable_in_bounded_memory() -> Non
     assert (log.count, log.parts) == (99_999, [])
     clock = log.steps()
     assert clock == ClockSteps((), 99_999)
+    assert clock.last == LastStep(199_999, 0)  # kept when the frames are not
     assert (clock.unusable, clock.sound(5, 5), clock.sound(5, 6)) == (True, True, False)
     assert len(pickle.dumps(clock)) < 100  # crosses the capture process's pipe (sipdiag.ingest)
 
