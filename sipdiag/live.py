@@ -10,7 +10,10 @@ memory bounded by the calls in progress, not by the calls seen.
 A call ends when nothing can change it any more (BYE answered; a failed INVITE ACKed: `CallBuilder.complete`) and
 LINGER_NS of capture time has passed, so that its last RTP and retransmissions still reach it; an unanswered INVITE
 ends IDLE_UNANSWERED_NS after its last message (Timer B has fired, RFC 3261 §17.1.1.2); an answered call without
-BYE ends after `idle_s` with neither SIP nor RTP. When it ends, it is built like `analyze()` builds it, its RTP
+BYE ends after `idle_s` with neither SIP nor RTP. Capture time is the time of the newest record, and no idle time is
+counted across a step of the capture's clock (sipdiag.clocksteps, the steps the capture layer names): a call last
+heard of before a step is idle from the first record after it, so a forward jump of days ends no call and a step
+back does not make new calls look idle for as long. When it ends, it is built like `analyze()` builds it, its RTP
 statistics are finalised and bound to it (`media.build_media`), the rule set runs on its own small `Analysis`, and
 what is kept is a `CallSummary` (the Call, its streams, its findings); its SipMessages, transactions and
 per-stream accumulators are released. Its Call-ID is remembered for TOMBSTONE_NS so that a late retransmission
@@ -114,9 +117,15 @@ class _ActiveCall:
     engine: RtpStatsEngine
     messages: list[SipMessage] = field(default_factory=list)
     endpoints: set[tuple[int, int, int]] = field(default_factory=set)
-    last_ns: int = 0
+    last_ns: int = 0  # the time of its newest record (by frame), and that frame
+    last_frame: int = 0
     rtp_packets: int = 0
     completed_ns: int | None = None
+    completed_frame: int = 0
+
+    def heard(self, frame: int, ts_ns: int) -> None:
+        if frame >= self.last_frame:
+            self.last_frame, self.last_ns = frame, ts_ns
 
 
 class _SmallTable(RtpStatsTable):
@@ -147,7 +156,7 @@ class LiveAnalyzer:
         self.active: dict[str, _ActiveCall] = {}
         self.slots: dict[int, _ActiveCall] = {}
         self.finished: deque[CallSummary] = deque(maxlen=keep_calls)
-        self.tombstones: dict[str, int] = {}
+        self.tombstones: dict[str, tuple[int, int]] = {}  # Call-ID -> (frame, time) of the newest record when it ended
         self.totals = Totals()
         self.sip = _SipCounter()
         self.encaps: Counter[str] = Counter()
@@ -159,7 +168,8 @@ class LiveAnalyzer:
         self.reported: set[tuple[str, str | None, str]] = set()  # capture-wide findings already announced
         # The capture's facts so far (run_feed sets the decoder's): rules read its counters and anomalies.
         self.capture_info: Callable[[], CaptureInfo] = _no_capture
-        self.now_ns = 0
+        self.now_ns = 0  # the capture time: the newest SIP-side record's (by frame; across a step, the clock after it)
+        self.now_frame = 0
         self._next_slot = 0
         self._last_sweep_ns = 0
 
@@ -168,7 +178,8 @@ class LiveAnalyzer:
     def add(self, datagrams: Iterable[Datagram], rtp: RtpColumns | None = None) -> None:
         """One chunk of the feed, in capture order: its SIP-side datagrams, then its RTP columns."""
         for d in datagrams:
-            self.now_ns = max(self.now_ns, d.ts_ns)
+            if d.frame >= self.now_frame:
+                self.now_frame, self.now_ns = d.frame, d.ts_ns
             if d.kind == "icmp":
                 if (error := parse_icmp_error(d)) is not None:
                     self.icmp.append(error)
@@ -209,11 +220,11 @@ class LiveAnalyzer:
             self.slots[live.slot] = live
         if len(live.messages) < MESSAGES_PER_CALL:
             live.messages.append(msg)
-        live.last_ns = max(live.last_ns, msg.ts_ns)
+        live.heard(msg.frame, msg.ts_ns)
         live.engine.add_datagram(d)  # the payload-type clocks of its SDP
         if msg.body:
             self._endpoints(live)
-        live.completed_ns = msg.ts_ns if builder.complete() else None
+        live.completed_ns, live.completed_frame = (msg.ts_ns, msg.frame) if builder.complete() else (None, 0)
 
     def _endpoints(self, live: _ActiveCall) -> None:
         slot = live.slot
@@ -246,29 +257,33 @@ class LiveAnalyzer:
             idx = order[bounds[j]: bounds[j + 1]]
             live.engine.add(take_rows(rtp, idx))
             live.rtp_packets += len(idx)
-            live.last_ns = max(live.last_ns, int(rtp.ts_ns[idx[-1]]))
+            live.heard(int(rtp.frame[idx[-1]]), int(rtp.ts_ns[idx[-1]]))
 
     # ------------------------------------------------------------------------------------------------- ending
 
     def sweep(self, now_ns: int | None = None, *, force: bool = False) -> None:
-        """End the calls that are over at `now_ns` (capture time; default: the latest packet's)."""
+        """End the calls that are over at `now_ns` (capture time; default: the newest record's). Times before the
+        newest step of the capture's clock count from the first record after it (LastStep.since)."""
         now = self.now_ns if now_ns is None else now_ns
-        if not force and now - self._last_sweep_ns < SWEEP_EVERY_NS:
+        # a capture time behind the last sweep's (the clock stepped back) sweeps at once
+        if not force and 0 <= now - self._last_sweep_ns < SWEEP_EVERY_NS:
             return
         self._last_sweep_ns = now
+        since = self.capture_info().clock.last.since
         for call_id, live in list(self.active.items()):
             b = live.builder
             invite = b.initial_invites[-1] if b.initial_invites else None
-            if live.completed_ns is not None and now - live.completed_ns >= LINGER_NS:
+            idle = now - since(live.last_frame, live.last_ns)
+            if live.completed_ns is not None and now - since(live.completed_frame, live.completed_ns) >= LINGER_NS:
                 self._end(call_id, self._build(b, live.completed_ns), "completed")
-            elif (invite is None or invite.final_status is None) and now - live.last_ns >= IDLE_UNANSWERED_NS:
+            elif (invite is None or invite.final_status is None) and idle >= IDLE_UNANSWERED_NS:
                 self._end(call_id, self._build(b, now), "timeout")
-            elif now - live.last_ns >= self.idle_ns:
+            elif idle >= self.idle_ns:
                 self._end(call_id, self._build(b, live.last_ns), "idle")
-        for call_id, until in list(self.tombstones.items()):
-            if until < now:
+        for call_id, (frame, ended) in list(self.tombstones.items()):
+            if now - since(frame, ended) > TOMBSTONE_NS:
                 del self.tombstones[call_id]
-        self._prune(now)
+        self._prune(now, since)
 
     def _build(self, b: CallBuilder, end_ns: int) -> Call:
         """The call up to end_ns, as analyze() builds it: no timing across a step of the capture's clock (the steps
@@ -285,7 +300,7 @@ class LiveAnalyzer:
         self.slots.pop(slot, None)
         for ep in live.endpoints:
             self.router.drop(ep, slot)
-        self.tombstones[call_id] = self.now_ns + TOMBSTONE_NS
+        self.tombstones[call_id] = (self.now_frame, self.now_ns)
         result = live.engine.finalize()
         end = end_ns if end_ns is not None else max(live.last_ns, call.start_ns)
         info = self.capture_info()
@@ -317,7 +332,7 @@ class LiveAnalyzer:
         for f in findings:
             self.on_event(LiveEvent("finding", finding=f))
 
-    def _prune(self, now: int, final: bool = False) -> None:
+    def _prune(self, now: int, since: Callable[[int | None, int], int], final: bool = False) -> None:
         c = self.correlator
         if len(c.other) > 2 * KEEP_OTHER:
             drop = list(c.other)[: len(c.other) - KEEP_OTHER]
@@ -329,8 +344,8 @@ class LiveAnalyzer:
             c.registration_of = {k: v for k, v in c.registration_of.items() if k in live_tx}
         for key, builder in list(c.registrations.items()):
             txs = builder.transactions
-            if not txs or txs[-1].final_status is None or (now - (txs[-1].final_ts_ns or 0) < LINGER_NS
-                                                            and not final):
+            if not txs or txs[-1].final_status is None or (
+                    now - since(txs[-1].final_frame, txs[-1].final_ts_ns or 0) < LINGER_NS and not final):
                 continue
             seen = (len(txs), txs[-1].final_status)
             if self.reg_seen.get(key) != seen:
@@ -391,7 +406,7 @@ class LiveAnalyzer:
             b = live.builder
             self._end(call_id, self._build(b, end) if live.completed_ns is not None and b.built else
                       b.build(end, info.clock, info.packets), "end-of-capture", end)
-        self._prune(end, final=True)
+        self._prune(end, info.clock.last.since, final=True)
         kept = sorted(self.finished, key=lambda s: s.call.first_frame)
         calls = link_legs([s.call for s in kept], {}, info.clock)
         streams: list[MediaStream] = []

@@ -13,7 +13,8 @@ from sipdiag.checks import Finding, Severity
 from sipdiag.live import LiveAnalyzer, keep_findings
 from sipdiag.parsers.livedecode import slice_batch
 from sipdiag.watch import ReplayFeed, run_feed
-from tests.callcapture import unanswered_invite_and_lost_fragment
+from tests.callcapture import (PBX, UA, Script, bye, call_setup, sip_message, two_way,
+                               unanswered_invite_and_lost_fragment)
 from tests.conftest import SAMPLES
 
 CAPTURES = [e["file"] for e in json.loads((SAMPLES / "manifest.json").read_text())["captures"]]
@@ -93,15 +94,16 @@ def test_state_is_released_as_calls_end(tmp_path) -> None:
 
 
 class _Sliced(ReplayFeed):
-    """The file in batches of 500 records, as a live feed delivers them (a file batch is 8 MiB, ~40 k records)."""
+    """The file in batches of `size` records, as a live feed delivers them (a file batch is 8 MiB, ~40 k records)."""
 
-    def __init__(self, path) -> None:
+    def __init__(self, path, size: int = 500) -> None:
         super().__init__(path, None)
+        self.size = size
 
     def batches(self):
         for batch in super().batches():
-            for i in range(0, len(batch), 500):
-                yield slice_batch(batch, i, min(i + 500, len(batch)))
+            for i in range(0, len(batch), self.size):
+                yield slice_batch(batch, i, min(i + self.size, len(batch)))
 
 
 def _finding(rule: str, severity: Severity, frame: int, cause=None, explains=()) -> Finding:
@@ -140,3 +142,48 @@ def test_watch_links_the_fuzzed_corpus_capture_as_analyze_does(corpus) -> None:
     assert [(i, f.rule, f.explains) for i, f in enumerate(result.analysis.findings) if f.explains] == [
         (8, "router.udp-fragmentation", (7, 9, 10, 11, 12))]
     assert [f.cause for f in result.analysis.findings if f.rule == "call.invite-timeout"] == [8] * 5
+
+
+def calls_across_a_clock_step(path, step_s: float):
+    """Three calls; the capture's clock steps by step_s at 5 s (capture.time-jump / capture.time-backwards):
+    answered at 0.3 s with 1 s of RTP, its BYE at 15 s after the step; ringing from 1 s, answered at 10 s after it,
+    BYE at 12 s; a whole call from 6 to 8 s after it. An OPTIONS at 5 s is the first record after the step, one
+    at 20 s the last."""
+    s = call_setup(Script(), "step-1")
+    two_way(s, 0.4, 1.0)
+    s.sip(1.0, sip_message("INVITE sip:300@example.com SIP/2.0", "step-2", "1 INVITE", src=UA, to_tag=False,
+                           to_user="300", branch="i2"), UA, PBX)
+    s.sip(1.1, sip_message("SIP/2.0 180 Ringing", "step-2", "1 INVITE", src=UA, to_user="300", branch="i2"), PBX, UA)
+    for at in (5.0, 20.0):
+        s.sip(at, sip_message("OPTIONS sip:x@example.com SIP/2.0", f"ka-{at}", "1 OPTIONS", src=UA, to_tag=False,
+                              branch=f"ka{at}"), UA, PBX)
+    call_setup(s, "step-3", to_user="400", at=6.0)
+    bye(s, 8.0, "step-3")
+    s.sip(10.0, sip_message("SIP/2.0 200 OK", "step-2", "1 INVITE", src=UA, to_user="300", branch="i2"), PBX, UA)
+    s.sip(10.01, sip_message("ACK sip:300@example.com SIP/2.0", "step-2", "1 ACK", src=UA, to_user="300",
+                             branch="a2"), UA, PBX)
+    bye(s, 12.0, "step-2")
+    bye(s, 15.0, "step-1")
+    return s.write(path, step_at=5.0, step_s=step_s)
+
+
+@pytest.mark.parametrize("step_s", [3 * 86_400.0, -400.0])
+def test_a_step_of_the_capture_clock_ends_no_call_by_idleness(tmp_path, step_s: float) -> None:
+    """Fed a record at a time, the engine sweeps after each. Idle time is counted from the first record after a
+    step (sipdiag.clocksteps), so each call is ended by its BYE ("completed"), as analyze() reads it. Before, a jump
+    of 3 days made the answered call idle (idle_s 300 s) and the ringing one timed out (Timer B) at the first
+    record after it, and their BYEs were dropped as late messages; after a step back the capture time stood still
+    at the newest time before it, so nothing was swept until the end of the capture."""
+    path = calls_across_a_clock_step(tmp_path / "step.pcap", step_s)
+    events = []
+    _, result = run_feed(_Sliced(path, size=1), LiveAnalyzer(on_event=events.append))
+    expected = sipdiag.analyze(path)
+    assert _calls(result.analysis) == _calls(expected)
+    # answer_ms and duration_s are unknown where the step lies between their two messages
+    assert [(c.call_id, c.outcome, c.final_status, c.ended_by, c.answer_ms, c.duration_s)
+            for c in result.analysis.calls] == [("step-1", "answered", 200, "caller", 300.0, None),
+                                                ("step-2", "answered", 200, "caller", None, 2.0),
+                                                ("step-3", "answered", 200, "caller", 300.0, 1.7)]
+    ended = [(e.summary.call.call_id, e.summary.ended) for e in events if e.kind == "call"]
+    assert ended == [("step-3", "completed"), ("step-2", "completed"), ("step-1", "completed")]
+    assert (result.totals.late_messages, result.totals.outcomes) == (0, {"answered": 3})
