@@ -112,6 +112,14 @@ def _aor_key(uri: str | None) -> str | None:
     return text.split(";", 1)[0].split(">", 1)[0].lower() or None
 
 
+def _aors_of(f: Finding) -> list[str]:
+    """The AOR keys a registration finding is about: its `aor`, and every AOR of `aors` when it groups several
+    registrations of one device (sipdiag.checks.registration): a cause found on any of them may explain it."""
+    grouped = f.evidence.get("aors")
+    aors = [f.evidence.get("aor"), *(grouped if isinstance(grouped, (list, tuple)) else ())]
+    return list(dict.fromkeys(key for a in aors if isinstance(a, str) and (key := _aor_key(a)) is not None))
+
+
 def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> tuple[Finding, ...]:
     """The findings with their cause/symptom links set and a call's NAT observations folded into its cause.
 
@@ -127,11 +135,12 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
     by_aor: dict[str, list[int]] = defaultdict(list)
     capture_wide: list[int] = []
     for i, f in enumerate(findings):
-        aor = _aor_key(f.evidence.get("aor")) if isinstance(f.evidence.get("aor"), str) else None
+        aors = _aors_of(f)
         if f.call_id is not None:
             by_call[f.call_id].append(i)
-        elif aor is not None:
-            by_aor[aor].append(i)
+        elif aors:
+            for aor in aors:
+                by_aor[aor].append(i)
         else:
             capture_wide.append(i)
 
@@ -144,9 +153,8 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
             for aor in aors_of_call.get(f.call_id, ()):
                 out += by_aor.get(aor, [])
         else:
-            aor = f.evidence.get("aor")
-            if isinstance(aor, str):
-                out += by_aor.get(_aor_key(aor) or "", [])
+            for aor in _aors_of(f):
+                out += by_aor.get(aor, [])
         return out
 
     cause_of: dict[int, int] = {}

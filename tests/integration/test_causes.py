@@ -86,6 +86,11 @@ def test_correlation_rules_on_plain_findings() -> None:
                      finding("router.nat-binding-timeout", None, aor="sip:100@example.com"),
                      finding("reg.interval-too-brief", None, aor="sip:999@example.com")])
     assert rules(out)[0] == ("reg.no-response", 1, ())
+    # A finding grouping a phone's lines (sipdiag.checks.registration) is tied to causes of any of its AORs.
+    out = correlate([finding("reg.no-response", None, aor="sip:100@example.com",
+                             aors=["sip:100@example.com", "sip:101@example.com"]),
+                     finding("router.nat-binding-timeout", None, aor="sip:101@example.com")])
+    assert rules(out) == [("reg.no-response", 1, ()), ("router.nat-binding-timeout", None, (0,))]
     # A private Contact explains an unanswered INVITE only as the callee's registration, not as the call's own.
     out = correlate([finding("call.invite-timeout"), finding("nat.private-contact", severity=Severity.MINOR)])
     assert rules(out)[0] == ("call.invite-timeout", None, ())
