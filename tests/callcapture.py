@@ -261,18 +261,19 @@ REG_CONTACT = "sip:100@10.0.0.5:5060"
 
 
 def register_text(cseq: int, branch: str, *, expires: int = 300, contact: str = REG_CONTACT,
-                  auth: str | None = None, call_id: str = "reg-b1", via: str = "10.0.0.5:5060") -> str:
-    """A REGISTER of sip:100@example.com from a phone whose own address (Via, Contact) is 10.0.0.5."""
+                  auth: str | None = None, call_id: str = "reg-b1", via: str = "10.0.0.5:5060",
+                  user: str = "100") -> str:
+    """A REGISTER of sip:<user>@example.com from a phone whose own address (Via, Contact) is 10.0.0.5."""
     return (f"REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP {via};branch=z9hG4bK{branch};rport\n"
-            f"Max-Forwards: 70\nFrom: <sip:100@example.com>;tag=r1\nTo: <sip:100@example.com>\nCall-ID: {call_id}\n"
-            f"CSeq: {cseq} REGISTER\nContact: <{contact}>\nExpires: {expires}\n"
+            f"Max-Forwards: 70\nFrom: <sip:{user}@example.com>;tag=r1\nTo: <sip:{user}@example.com>\n"
+            f"Call-ID: {call_id}\nCSeq: {cseq} REGISTER\nContact: <{contact}>\nExpires: {expires}\n"
             + (f"Authorization: {auth}\n" if auth else "") + "Content-Length: 0\n\n")
 
 
 def register_response(cseq: int, branch: str, status: str, *, headers: str = "", call_id: str = "reg-b1",
-                      via: str = "10.0.0.5:5060") -> str:
+                      via: str = "10.0.0.5:5060", user: str = "100") -> str:
     return (f"SIP/2.0 {status}\nVia: SIP/2.0/UDP {via};branch=z9hG4bK{branch};rport\n"
-            f"From: <sip:100@example.com>;tag=r1\nTo: <sip:100@example.com>;tag=s1\nCall-ID: {call_id}\n"
+            f"From: <sip:{user}@example.com>;tag=r1\nTo: <sip:{user}@example.com>;tag=s1\nCall-ID: {call_id}\n"
             f"CSeq: {cseq} REGISTER\n{headers}Content-Length: 0\n\n")
 
 
