@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import Hit, Severity, check, seconds
+from .regfailures import (
+    Unanswered, all_frames, answered, answered_hit, cited, group_evidence, grouped, lines, subject,
+)
 from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..model import RegisterExchange, Registration
+    from ..model import RegisterExchange
 
 REFUSED = (401, 403, 407)  # credentials refused: a new challenge, or 403 (RULES.md reg.rejected pitfalls)
 TIMER_F_NS = 32 * 10**9  # 64*T1 (RFC 3261 §17.1.2.2)
@@ -27,10 +30,8 @@ TIMER_E_RETRANSMISSIONS = 10
         "ru": "{problem_ru} {action_ru}",
     },
     engineer={
-        "en": "Registration {aor} from {source}: {exchange_en}, final {status_text} (frame {frame}). {meaning_en} "
-              "(RFC 3261 §10.3, §22).",
-        "ru": "Регистрация {aor} с {source}: {exchange_ru}, итог {status_text} (кадр {frame}). {meaning_ru} "
-              "(RFC 3261 §10.3, §22).",
+        "en": "{subject_en}: {exchange_en}, final {status_text} ({frames_en}). {meaning_en} (RFC 3261 §10.3, §22).",
+        "ru": "{subject_ru}: {exchange_ru}, итог {status_text} ({frames_ru}). {meaning_ru} (RFC 3261 §10.3, §22).",
     },
 )
 def rejected(analysis: Analysis) -> Iterator[Hit]:
@@ -41,7 +42,9 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
     (expires 0 or Contact `*`) is reported too, at minor: it does not stop the phone from signing in. Left to other
     rules: a registrar's 5xx (reg.server-error), a challenge answered again and again (reg.auth-loop), a 423 loop
     (reg.interval-too-brief), an attacker's REGISTERs (sec.bruteforce-auth, sec.scanner-detected), and a single
-    challenge the device had not yet answered when the capture ended.
+    challenge the device had not yet answered when the capture ended. Registrations refused the same way (the same
+    final answer to the same kind of request) from one device (source address) by one registrar are one finding
+    that lists their AORs: a multi-line phone whose account is barred gets one 403 per line, one problem.
 
     ## Why it matters
     A refused sign-in leaves the phone offline for the operator: no outgoing calls, no incoming calls. A refused
@@ -60,6 +63,7 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
 
     is_attack = attack_filter(analysis)
     looping = {(loop.aor, loop.source) for loop in auth_loops(analysis)}
+    failures = []
     for r in analysis.registrations:
         if r.outcome != "failed" or r.final_status is None or is_attack(r):
             continue
@@ -69,7 +73,8 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
             continue  # reported as reg.auth-loop, with the digest evidence
         if r.final_status == 423 and below_min_expires([e for e in r.exchanges if e.contact not in ("", "*")]):
             continue  # the 423 loop is reg.interval-too-brief's
-        run, attempts, challenges = _final_run(r)
+        failure = answered(analysis, r)
+        run, attempts, challenges = failure.run, failure.attempts, failure.challenges
         last_ex = run[-1] if run else None
         removal = last_ex is not None and last_ex.removes
         if r.final_status in (401, 407) and (
@@ -77,17 +82,20 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
                 or (not removal and challenges < setting("sip.auth_loop_attempts") and attempts <= challenges)):
             continue  # a single unanswered challenge: the device may simply not have retried inside the capture
         challenged = any(e.credentials is not None for e in run) or (challenges > 0 and attempts > challenges)
-        refused = challenged and r.final_status in REFUSED
-        frame, reason, status_text = _final_response(analysis, r)
-        frames = _frames(run, frame, r.first_frame)
+        # failing the same way: the same answer to the same kind of request (a sign-in or a sign-out, with or
+        # without credentials), which the texts word alike for every registration of a group
+        failures.append(((failure.status_text, removal, challenged), failure))
+    for (status_text, removal, challenged), group in grouped(failures):
+        refused = challenged and group[0].reg.final_status in REFUSED
+        lines_en, lines_ru = lines(group)
         if removal:
             # RFC 3261 §10.2.2: expires 0 asks to remove the binding; refusing it leaves the binding until it expires
             # (§10.3), it does not stop the phone from signing in: not the customer's sign-in failure.
             severity = Severity.MINOR
-            problem_en = (f"Your phone asked to sign out of our service and the server did not accept it (it answered "
-                          f"{status_text}).")
-            problem_ru = (f"Ваш телефон попросил выйти из нашего сервиса, но сервер не принял запрос (ответил "
-                          f"{status_text}).")
+            problem_en = (f"Your phone asked to sign out of our service{lines_en} and the server did not accept it "
+                          f"(it answered {status_text}).")
+            problem_ru = (f"Ваш телефон попросил выйти из нашего сервиса{lines_ru}, но сервер не принял запрос "
+                          f"(ответил {status_text}).")
             action_en, action_ru = "No action is needed from you.", "От вас ничего не требуется."
             meaning_en = ("A de-registration (expires 0) was refused: the binding stays until it expires, so calls "
                           "may still be routed to this contact" + (" (credentials were sent and refused)"
@@ -97,10 +105,10 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
                                                                                "отвергнуты)" if refused else ""))
         else:
             severity = Severity.CRITICAL
-            problem_en = (f"Your phone could not sign in to our service (the server answered {status_text}), so it "
-                          "cannot make or receive calls.")
-            problem_ru = (f"Ваш телефон не смог войти в наш сервис (сервер ответил {status_text}), поэтому он не "
-                          "может звонить и принимать звонки.")
+            problem_en = (f"Your phone could not sign in to our service{lines_en} (the server answered "
+                          f"{status_text}), so it cannot make or receive calls.")
+            problem_ru = (f"Ваш телефон не смог войти в наш сервис{lines_ru} (сервер ответил {status_text}), поэтому "
+                          "он не может звонить и принимать звонки.")
             action_en = ("Please check the user name and password in the phone's settings." if challenged else
                          "We are checking your account.")
             action_ru = ("Проверьте имя пользователя и пароль в настройках телефона." if challenged else
@@ -109,74 +117,14 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
                           "The registrar refused the binding")
             meaning_ru = ("Учётные данные отправлены и отвергнуты: неверный пароль или имя пользователя" if refused
                           else "Регистратор отказал в привязке")
-        exchange_en, exchange_ru = _exchange_words(run, attempts, challenges)
-        yield Hit(None, frames, {
-            "aor": r.aor, "source": r.source, "attempts": attempts, "challenges": challenges,
-            "status": r.final_status, "reason": reason,
-            "status_text": status_text, "frame": frame, "deregistration": removal,
-            "exchange_en": exchange_en, "exchange_ru": exchange_ru, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
-            "problem_en": problem_en, "problem_ru": problem_ru, "action_en": action_en, "action_ru": action_ru,
-        }, severity=severity, confidence="high" if attempts == len(run) else "medium")
+        yield answered_hit(group, registrar_named=False, severity=severity, values={
+            "deregistration": removal, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
+            "problem_en": problem_en, "problem_ru": problem_ru, "action_en": action_en, "action_ru": action_ru})
 
 
 def is_server_error(status: int | None) -> bool:
     """5xx: the server failed, the request may have been valid (RFC 3261 §21.5)."""
     return status is not None and 500 <= status < 600
-
-
-def last_run(r: Registration) -> list[RegisterExchange]:
-    """The exchanges the registration's final answer concerns: those after the last accepted REGISTER, and only
-    of the same kind as the last one (a de-registration is not a sign-in: RFC 3261 §10.2.2)."""
-    exchanges = sorted(r.exchanges, key=lambda e: e.ts_ns)
-    run: list[RegisterExchange] = []
-    for ex in exchanges:
-        if ex.status is not None and 200 <= ex.status < 300:
-            run = []
-            continue
-        run.append(ex)
-    if run:
-        kind = run[-1].removes
-        while run and run[0].removes != kind:
-            run.pop(0)
-    return run
-
-
-def _final_run(r: Registration) -> tuple[list[RegisterExchange], int, int]:
-    """(the exchanges the final answer concerns, REGISTERs of them in the capture, digest challenges among them)."""
-    run = last_run(r)
-    return run, sum(1 for e in run if e.frame is not None), sum(1 for e in run if e.status in (401, 407))
-
-
-def _final_response(analysis: Analysis, r: Registration) -> tuple[int, str, str]:
-    """(frame of the final response, its reason phrase or "", `503 Service Unavailable` or the bare code when the
-    phrase is missing or not in the capture). The phrase is from the wire: cut here, escaped by the reporters."""
-    from .nat import message_at
-
-    frame = next((f for code, f, _ in r.transactions[-1].responses if code == r.final_status), r.last_frame)
-    m = message_at(analysis, frame)
-    if m is not None and m.status_code != r.final_status:  # two messages in one TCP segment: the index has the first
-        m = next((x for x in analysis.messages if x.frame == frame and x.status_code == r.final_status), None)
-    reason = (m.reason or "").strip()[:80] if m is not None else ""
-    return frame, reason, f"{r.final_status} {reason}" if reason else f"{r.final_status}"
-
-
-def _frames(run: list[RegisterExchange], frame: int, fallback: int) -> tuple[int, ...]:
-    """The first frame of the exchange run and the final response, once each, in order."""
-    first = next((f for e in run for f in (e.frame, e.response_frame) if f is not None), fallback)
-    return tuple(sorted({first, frame}))
-
-
-def _exchange_words(run: list[RegisterExchange], attempts: int, challenges: int) -> tuple[str, str]:
-    """What the capture holds of the run, in words: REGISTERs and challenges, or only the response."""
-    if attempts == 0:
-        return ("the REGISTER is not in the capture (it began after it), only the response",
-                "самого REGISTER в захвате нет (захват начат позже), есть только ответ")
-    en = f"{attempts} REGISTER, {challenges} digest challenge(s)"
-    ru = f"REGISTER: {attempts}, запросов авторизации: {challenges}"
-    if attempts < len(run):
-        en += f", {len(run) - attempts} more answered REGISTER(s) not in the capture"
-        ru += f", ещё ответов на REGISTER без самого запроса в захвате: {len(run) - attempts}"
-    return en, ru
 
 
 _SERVER_MEANING = {
@@ -194,20 +142,20 @@ _SERVER_MEANING = {
     id="reg.server-error", category="registration", severity="major", owner="engineering",
     title="Registration failed on the server side (5xx)",
     customer={
-        "en": "Your phone could not sign in to our service because of a fault on our side (our server answered "
-              "{status_text}); your phone and account settings are not the cause. We are working on it; your "
-              "phone will retry by itself.",
-        "ru": "Ваш телефон не смог войти в наш сервис из-за неисправности на нашей стороне (наш сервер ответил "
-              "{status_text}); настройки телефона и учётной записи здесь ни при чём. Мы устраняем проблему; телефон "
-              "повторит попытку сам.",
+        "en": "Your phone could not sign in to our service{lines_en} because of a fault on our side (our server "
+              "answered {status_text}); your phone and account settings are not the cause. We are working on it; "
+              "your phone will retry by itself.",
+        "ru": "Ваш телефон не смог войти в наш сервис{lines_ru} из-за неисправности на нашей стороне (наш сервер "
+              "ответил {status_text}); настройки телефона и учётной записи здесь ни при чём. Мы устраняем проблему; "
+              "телефон повторит попытку сам.",
     },
     engineer={
-        "en": "Registration {aor} from {source} to {registrar}: {exchange_en}, final {status_text} (frame {frame}): "
-              "{meaning_en}. A 5xx is a server failure, not a refusal of the account (RFC 3261 §21.5); check the "
-              "registrar and the servers behind it, and Retry-After (§20.33).",
-        "ru": "Регистрация {aor} с {source} на {registrar}: {exchange_ru}, итог {status_text} (кадр {frame}): "
-              "{meaning_ru}. Ответ 5xx означает сбой сервера, а не отказ учётной записи (RFC 3261 §21.5); проверьте "
-              "регистратор и серверы за ним, а также Retry-After (§20.33).",
+        "en": "{subject_en}: {exchange_en}, final {status_text} ({frames_en}): {meaning_en}. A 5xx is a server "
+              "failure, not a refusal of the account (RFC 3261 §21.5); check the registrar and the servers behind "
+              "it, and Retry-After (§20.33).",
+        "ru": "{subject_ru}: {exchange_ru}, итог {status_text} ({frames_ru}): {meaning_ru}. Ответ 5xx означает сбой "
+              "сервера, а не отказ учётной записи (RFC 3261 §21.5); проверьте регистратор и серверы за ним, а также "
+              "Retry-After (§20.33).",
     },
 )
 def server_error(analysis: Analysis) -> Iterator[Hit]:
@@ -215,6 +163,8 @@ def server_error(analysis: Analysis) -> Iterator[Hit]:
     ## What it detects
     A registration whose last REGISTER was answered with a 5xx (500, 503 Service Unavailable, 504 Server
     Time-out, ...): the registrar or a proxy on the way failed, the request itself may have been valid.
+    Registrations from one device (source address) to one registrar answered with the same 5xx are one finding
+    that lists their AORs.
 
     ## Why it matters
     The phone is not registered, but neither its credentials nor the account are the cause: the fault is the
@@ -230,44 +180,42 @@ def server_error(analysis: Analysis) -> Iterator[Hit]:
     from .security import attack_filter
 
     is_attack = attack_filter(analysis)
-    for r in analysis.registrations:
-        if r.outcome != "failed" or not is_server_error(r.final_status) or is_attack(r):
-            continue
-        run, attempts, challenges = _final_run(r)
-        frame, reason, status_text = _final_response(analysis, r)
-        status = r.final_status or 0
+    failures = [answered(analysis, r) for r in analysis.registrations
+                if r.outcome == "failed" and is_server_error(r.final_status) and not is_attack(r)]
+    for _status_text, group in grouped((f.status_text, f) for f in failures):  # 503 and 504 are two faults
+        status = group[0].reg.final_status or 0
         meaning_en, meaning_ru = _SERVER_MEANING.get(status, ("the server failed to process the request",
                                                               "сервер не смог обработать запрос"))
-        exchange_en, exchange_ru = _exchange_words(run, attempts, challenges)
-        yield Hit(None, _frames(run, frame, r.first_frame), {
-            "aor": r.aor, "source": r.source, "registrar": r.registrar, "attempts": attempts,
-            "challenges": challenges, "status": status, "reason": reason, "status_text": status_text, "frame": frame,
-            "exchange_en": exchange_en, "exchange_ru": exchange_ru, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
-        }, confidence="high" if attempts == len(run) else "medium")
+        lines_en, lines_ru = lines(group)
+        yield answered_hit(group, registrar_named=True, values={
+            "meaning_en": meaning_en, "meaning_ru": meaning_ru, "lines_en": lines_en, "lines_ru": lines_ru})
 
 
 @check(
     id="reg.no-response", category="registration", severity="critical", owner="engineering",
     title="REGISTER never answered",
     customer={
-        "en": "Your phone tries to sign in to our service but gets no answer, so it cannot make or receive calls. "
-              "Please check that the phone's internet connection works; we are checking the path to our server.",
-        "ru": "Ваш телефон пытается войти в наш сервис, но не получает ответа, поэтому не может звонить и принимать "
-              "звонки. Проверьте подключение телефона к интернету; мы проверяем путь до нашего сервера.",
+        "en": "Your phone tries to sign in to our service{lines_en} but gets no answer, so it cannot make or receive "
+              "calls. Please check that the phone's internet connection works; we are checking the path to our "
+              "server.",
+        "ru": "Ваш телефон пытается войти в наш сервис{lines_ru}, но не получает ответа, поэтому не может звонить и "
+              "принимать звонки. Проверьте подключение телефона к интернету; мы проверяем путь до нашего сервера.",
     },
     engineer={
-        "en": "Registration {aor} from {source} to {registrar}: {sends} REGISTER transmission(s) without any "
-              "response (Timer F, 64*T1, RFC 3261 §17.1.2.2), first at frame {frame}. Check routing and firewalls "
-              "towards {registrar}, the DNS the device uses, and ICMP in the capture.",
-        "ru": "Регистрация {aor} с {source} на {registrar}: {sends} отправок REGISTER без ответа (таймер F, 64*T1, "
-              "RFC 3261 §17.1.2.2), первая в кадре {frame}. Проверьте маршрутизацию и межсетевые экраны до "
-              "{registrar}, DNS устройства и ICMP в захвате.",
+        "en": "{subject_en}: {sends} REGISTER transmission(s) without any response (Timer F, 64*T1, RFC 3261 "
+              "§17.1.2.2), {frames_en}. Check routing and firewalls towards {registrar}, the DNS the device uses, "
+              "and ICMP in the capture.",
+        "ru": "{subject_ru}: {sends} отправок REGISTER без ответа (таймер F, 64*T1, RFC 3261 §17.1.2.2), "
+              "{frames_ru}. Проверьте маршрутизацию и межсетевые экраны до {registrar}, DNS устройства и ICMP в "
+              "захвате.",
     },
 )
 def no_response(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    A registration whose last REGISTER got no response at all (not even 100 Trying).
+    A registration whose last REGISTER got no response at all (not even 100 Trying). Registrations from one
+    device (source address) to one registrar left unanswered are one finding that lists their AORs: the path to
+    the registrar is one problem, whatever the number of lines.
 
     ## Why it matters
     The phone is offline and the customer sees "registration failed" or "no service".
@@ -283,6 +231,7 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
 
     is_attack = attack_filter(analysis)
     end_ns = analysis.capture.last_ts_ns or 0
+    lost = []
     for r in analysis.registrations:
         if r.outcome != "unanswered" or is_attack(r):
             continue  # registrars rightly stay silent to attackers (RULES.md reg.no-response pitfalls)
@@ -295,9 +244,19 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
         waited_ns = analysis.capture.clock.elapsed_ns(last.ts_frame, last.ts_ns, analysis.capture.packets, end_ns)
         if (waited_ns is None or waited_ns < TIMER_F_NS) and last.request_retransmissions < TIMER_E_RETRANSMISSIONS:
             continue  # None: how long it waited is not known (a clock step since), only its retransmissions tell
-        yield Hit(None, (last.request_frame or r.first_frame,), {
-            "aor": r.aor, "source": r.source, "registrar": r.registrar,
-            "sends": 1 + last.request_retransmissions, "frame": last.request_frame or r.first_frame})
+        frame = last.request_frame or r.first_frame
+        lost.append((None, Unanswered(r, frame, 1 + last.request_retransmissions)))
+    for _kind, group in grouped(lost):
+        r = group[0].reg
+        subject_en, subject_ru = subject(group, registrar_named=True)
+        frames_en, frames_ru = cited(group, ("first at frame", "первая в кадре"),
+                                      ("first at frames", "первые в кадрах"))
+        lines_en, lines_ru = lines(group)
+        yield Hit(None, all_frames(group), {
+            "aor": r.aor, "source": r.source, "registrar": r.registrar, "sends": sum(f.sends for f in group),
+            "frame": group[0].frame, "subject_en": subject_en, "subject_ru": subject_ru,
+            "frames_en": frames_en, "frames_ru": frames_ru, "lines_en": lines_en, "lines_ru": lines_ru,
+            **group_evidence(group, "request_frames")})
 
 
 @dataclass(frozen=True, slots=True)

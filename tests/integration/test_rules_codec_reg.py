@@ -273,6 +273,143 @@ def test_binding_churn_takes_no_lower_bound_from_a_digest_retry(tmp_path) -> Non
     assert "recommended keep-alive 14 s" in f.engineer_text["en"]
 
 
+# ------------------------------------------------------------ registrations failing alike: one finding per device
+
+PHONE_A, PHONE_B, OTHER_REGISTRAR = ("10.0.0.5", 5060), ("10.0.0.6", 5060), ("203.0.113.6", 5060)
+
+
+def line(t: float, user: str, phone: tuple[str, int], registrar: tuple[str, int] = REGISTRAR,
+         status: str | None = None) -> list:
+    """One line of a multi-line phone registering: its REGISTER at t, and the registrar's `status` 0.05 s later
+    (None: never answered)."""
+    own = f"{phone[0]}:{phone[1]}"
+    kw = {"call_id": f"reg-{user}", "via": own, "user": user}
+    msgs = [(t, R(1, user, contact=f"sip:{user}@{own}", **kw), phone, registrar)]
+    return msgs + ([(t + 0.05, S(1, user, status, **kw), registrar, phone)] if status else [])
+
+
+def two_phones(path: Path) -> Path:
+    """Phone A: lines 100-102 refused 403 (interleaved with B's), 104 refused 403 by another registrar, 103 never
+    answered. Phone B: lines 200-201 refused 403, 202 refused 404, 203-204 never answered. An OPTIONS 38 s
+    later ends the capture after Timer F (RFC 3261 §17.1.2.2)."""
+    forbidden, unknown = "403 Forbidden", "404 Not Found"
+    msgs = [*line(0.0, "100", PHONE_A, status=forbidden), *line(0.2, "101", PHONE_A, status=forbidden),
+            *line(0.4, "200", PHONE_B, status=forbidden), *line(0.6, "102", PHONE_A, status=forbidden),
+            *line(0.8, "201", PHONE_B, status=forbidden), *line(1.0, "202", PHONE_B, status=unknown),
+            *line(1.2, "104", PHONE_A, OTHER_REGISTRAR, status=forbidden),
+            *line(2.0, "203", PHONE_B), *line(2.1, "204", PHONE_B), *line(2.2, "103", PHONE_A),
+            (40.0, cc.sip_message("OPTIONS sip:x@example.com SIP/2.0", "o-1", "1 OPTIONS", src=PHONE_A,
+                                  to_tag=False), PHONE_A, REGISTRAR)]
+    return cc.write_sip(path, msgs)
+
+
+def grouping(findings: list) -> list[tuple]:
+    return [(f.evidence["source"], f.evidence["registrar"], f.evidence.get("status"), f.evidence["aors"],
+             f.evidence["count"], f.frames, f.severity.label) for f in findings]
+
+
+def test_registrations_failing_alike_are_one_finding_per_device_registrar_and_answer(tmp_path) -> None:
+    path = two_phones(tmp_path / "two-phones.pcap")
+    a, b, reg, other = "10.0.0.5:5060", "10.0.0.6:5060", "203.0.113.5:5060", "203.0.113.6:5060"
+    aors = [f"sip:{u}@example.com" for u in ("100", "101", "102", "200", "201", "202", "103", "203", "204", "104")]
+    rejected = found(path, "reg.rejected")
+    assert grouping(rejected) == [
+        (a, reg, 403, aors[0:3], 3, (1, 2, 3, 4, 7, 8), "critical"),
+        (b, reg, 403, aors[3:5], 2, (5, 6, 9, 10), "critical"),
+        (b, reg, 404, [aors[5]], 1, (11, 12), "critical"),  # phone B failing a second way: its own finding
+        (a, other, 403, [aors[9]], 1, (13, 14), "critical")]  # another registrar: its own finding
+    assert [f.evidence["final_frames"] for f in rejected] == [[2, 4, 8], [6, 10], [12], [14]]
+    group, single = rejected[0], rejected[2]
+    assert (group.evidence["aor"], group.evidence["frame"], group.evidence["attempts"],
+            group.evidence["challenges"], group.confidence) == (aors[0], 2, 3, 0, "high")
+    assert group.engineer_text["en"] == (
+        "Registrations of 3 AORs from 10.0.0.5:5060 to 203.0.113.5:5060 (sip:100@example.com, sip:101@example.com, "
+        "sip:102@example.com): 3 REGISTER, 0 digest challenge(s), final 403 Forbidden (frames 2, 4, 8). The "
+        "registrar refused the binding (RFC 3261 §10.3, §22).")
+    assert group.engineer_text["ru"] == (
+        "Регистрации 3 AOR с 10.0.0.5:5060 на 203.0.113.5:5060 (sip:100@example.com, sip:101@example.com, "
+        "sip:102@example.com): REGISTER: 3, запросов авторизации: 0, итог 403 Forbidden (кадры 2, 4, 8). "
+        "Регистратор отказал в привязке (RFC 3261 §10.3, §22).")
+    assert group.customer_text == {
+        "en": "Your phone could not sign in to our service for 3 lines (the server answered 403 Forbidden), so it "
+              "cannot make or receive calls. We are checking your account.",
+        "ru": "Ваш телефон не смог войти в наш сервис для 3 линий (сервер ответил 403 Forbidden), поэтому он не "
+              "может звонить и принимать звонки. Мы проверяем вашу учётную запись."}
+    # a registration failing alone reads as it always did
+    assert single.engineer_text["en"] == (
+        "Registration sip:202@example.com from 10.0.0.6:5060: 1 REGISTER, 0 digest challenge(s), final 404 Not "
+        "Found (frame 12). The registrar refused the binding (RFC 3261 §10.3, §22).")
+    assert single.customer_text["en"] == (
+        "Your phone could not sign in to our service (the server answered 404 Not Found), so it cannot make or "
+        "receive calls. We are checking your account.")
+    lost = found(path, "reg.no-response")
+    assert grouping(lost) == [(b, reg, None, aors[7:9], 2, (15, 16), "critical"),
+                              (a, reg, None, [aors[6]], 1, (17,), "critical")]
+    assert [(f.evidence["sends"], f.evidence["request_frames"]) for f in lost] == [(2, [15, 16]), (1, [17])]
+    assert lost[0].engineer_text["en"].startswith(
+        "Registrations of 2 AORs from 10.0.0.6:5060 to 203.0.113.5:5060 (sip:203@example.com, sip:204@example.com): "
+        "2 REGISTER transmission(s) without any response (Timer F, 64*T1, RFC 3261 §17.1.2.2), first at frames 15, "
+        "16. Check routing")
+    assert lost[0].customer_text["ru"].startswith("Ваш телефон пытается войти в наш сервис для 2 линий, но не "
+                                                  "получает ответа")
+    assert lost[1].engineer_text["en"].startswith(
+        "Registration sip:103@example.com from 10.0.0.5:5060 to 203.0.113.5:5060: 1 REGISTER transmission(s) "
+        "without any response (Timer F, 64*T1, RFC 3261 §17.1.2.2), first at frame 17. Check routing")
+    assert lost[1].customer_text["en"].startswith("Your phone tries to sign in to our service but gets no answer")
+
+
+def test_a_large_group_lists_its_first_lines_and_counts_the_rest(tmp_path) -> None:
+    # a PBX whose 12 extensions all get 503: one server fault, one finding; 504 for one more is another answer
+    msgs = [m for k in range(12) for m in line(k * 0.1, str(300 + k), PHONE_A, status="503 Service Unavailable")]
+    path = cc.write_sip(tmp_path / "pbx.pcap", msgs + line(2.0, "399", PHONE_A, status="504 Server Time-out"))
+    group, other = found(path, "reg.server-error")
+    assert (group.evidence["count"], len(group.evidence["aors"]), group.evidence["final_frames"],
+            group.evidence["status"], group.severity.label) == (12, 12, list(range(2, 25, 2)), 503, "major")
+    assert (other.evidence["count"], other.evidence["status"], other.frames) == (1, 504, (25, 26))
+    assert group.engineer_text["en"].startswith(
+        "Registrations of 12 AORs from 10.0.0.5:5060 to 203.0.113.5:5060 (sip:300@example.com, "
+        + ", ".join(f"sip:{u}@example.com" for u in range(301, 310)) + " and 2 more): 12 REGISTER, 0 digest "
+        "challenge(s), final 503 Service Unavailable (frames 2, 4, 6, 8, 10, 12, 14, 16, 18, 20 and 2 more): ")
+    assert "(кадры 2, 4, 6, 8, 10, 12, 14, 16, 18, 20 и ещё 2)" in group.engineer_text["ru"]
+    assert group.customer_text["en"].startswith("Your phone could not sign in to our service for 12 lines because "
+                                                "of a fault on our side")
+    assert group.customer_text["ru"].startswith("Ваш телефон не смог войти в наш сервис для 12 линий из-за")
+
+
+def test_corpus_multi_line_phone_refused_on_every_line_is_one_finding(corpus) -> None:
+    # wireuploaded.pcap: an Aastra 480i registers its 4 lines with 192.168.60.240, each refused 403 Forbidden
+    (f,) = found(corpus / "pcaps" / "wireshark-wiki" / "wireuploaded.pcap", "reg.rejected")
+    aors = [f"sip:{user}@192.168.60.240:5060" for user in ("210", "210E210.1", "210E210.2", "210E210.3")]
+    assert (f.severity.label, f.evidence["aors"], f.evidence["count"], f.evidence["final_frames"], f.frames,
+            f.evidence["source"], f.evidence["registrar"], f.evidence["status"]) == (
+        "critical", aors, 4, [725, 727, 740, 747], (722, 725, 726, 727, 739, 740, 746, 747), "192.168.60.76:5060",
+        "192.168.60.240:5060", 403)
+    assert f.engineer_text["en"] == (
+        f"Registrations of 4 AORs from 192.168.60.76:5060 to 192.168.60.240:5060 ({', '.join(aors)}): 4 REGISTER, 0 "
+        "digest challenge(s), final 403 Forbidden (frames 725, 727, 740, 747). The registrar refused the binding "
+        "(RFC 3261 §10.3, §22).")
+    assert f.customer_text == {
+        "en": "Your phone could not sign in to our service for 4 lines (the server answered 403 Forbidden), so it "
+              "cannot make or receive calls. We are checking your account.",
+        "ru": "Ваш телефон не смог войти в наш сервис для 4 линий (сервер ответил 403 Forbidden), поэтому он не "
+              "может звонить и принимать звонки. Мы проверяем вашу учётную запись."}
+
+
+def test_corpus_fuzzed_registers_group_only_where_device_and_registrar_agree(corpus) -> None:
+    # fuzz-2006-06-26-2594.pcap: a fuzzed copy of a Danish phone's traffic; 7 REGISTERs whose answers the fuzzing
+    # broke (or that never had one). 4 go from 192.168.1.2:5060 to 212.242.33.35:5060; the others carry a
+    # mangled source address, source port or registrar address and stay on their own.
+    lost = found(corpus / "pcaps" / "ndpi" / "fuzz-2006-06-26-2594.pcap", "reg.no-response")
+    assert [(f.evidence["source"], f.evidence["registrar"], f.evidence["count"], f.evidence["request_frames"])
+            for f in lost] == [
+        ("192.168.1.52:5060", "212.242.33.35:5060", 1, [19]),
+        ("192.168.1.2:5060", "212.242.33.35:5060", 4, [121, 453, 524, 648]),
+        ("192.168.1.2:20932", "212.242.33.35:5060", 1, [169]),
+        ("192.168.1.2:5060", "212.234.33.35:5060", 1, [639])]
+    assert lost[1].evidence["aors"] == ["sip:voi18063@sip.cybercity.dk", "sip:35104723@sip.cybebcity.dk",
+                                        "sip:35104723@sip.cybercity.dk", ""]
+
+
 @pytest.mark.parametrize("capture", ["clean_call.pcap", "register_ok.pcap", "dtmf_rfc4733.pcap",
                                      "register_423_then_ok.pcap"])
 def test_new_rules_quiet_on_working_lab_captures(capture: str) -> None:
