@@ -409,7 +409,7 @@ def anonymize(capture: str, output: str, key: str | None, drop_payload: bool, dr
               help="Show the thresholds as this configuration sets them (implies --thresholds).")
 @click.pass_context
 def rules(ctx: click.Context, thresholds: bool, config_path: str | None) -> None:
-    """List the rules: id, category, default severity, owner, title.
+    """List the rules: id, category, default severity, default owner, title.
 
     In Python: ``sipdiag.checks.all_rules()``; thresholds: ``sipdiag.config.settings_read_by(rule.func)``.
 
@@ -451,7 +451,7 @@ def explain(rule_id: str) -> None:
     if rule is None:
         raise UsageError(f"no rule {rule_id!r}", hint="'sipdiag rules' lists them.")
     click.echo(f"{rule.id}: {rule.title}\ncategory {rule.category}, default severity {rule.severity.label}, "
-               f"owner {rule.owner}\n")
+               f"default owner {rule.owner}\n")
     for heading, text in rule.sections().items():
         click.echo(f"{heading}\n{text}\n")
 

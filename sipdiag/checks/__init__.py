@@ -49,13 +49,20 @@ class Severity(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """What a rule found: the evidence. `values` fill the text templates; `severity` overrides the default."""
+    """What a rule found: the evidence. `values` fill the text templates; `severity` and `owner` override the
+    rule's defaults (a fault the rule sees on either side of the network is the customer's on theirs and the
+    operator's on its own)."""
 
     call_id: str | None
     frames: tuple[int, ...]
     values: dict[str, Any]
     severity: Severity | None = None
     confidence: str = "high"  # low | medium | high (RULES.md §0.1)
+    owner: str | None = None  # one of OWNERS (ARCHITECTURE.md `findings[].owner`)
+
+    def __post_init__(self) -> None:
+        if self.owner is not None and self.owner not in OWNERS:
+            raise ValueError(f"unknown owner {self.owner!r}: one of {', '.join(OWNERS)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +247,8 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
     customer = {lang: shared.setdefault(text, text) for lang, text in customer.items()}
     return Finding(
         rule=rule.id, category=rule.category, severity=hit.severity if hit.severity is not None else rule.severity,
-        owner=rule.owner, title=rule.title, call_id=hit.call_id, frames=hit.frames, evidence=evidence,
+        owner=hit.owner if hit.owner is not None else rule.owner, title=rule.title, call_id=hit.call_id,
+        frames=hit.frames, evidence=evidence,
         customer_text=customer,
         engineer_text=engineer,
         confidence=hit.confidence,

@@ -70,7 +70,8 @@ def reference(rules: list[Rule] | None = None) -> str:
             category = r.category
             out += ["", f"## Category: {category}"]
         out += ["", f"### `{r.id}`", "", f"**{_cell(r.title)}**", "", "| | |", "|---|---|",
-                f"| Category | {r.category} |", f"| Default severity | {r.severity.label} |", f"| Owner | {r.owner} |"]
+                f"| Category | {r.category} |", f"| Default severity | {r.severity.label} |",
+                f"| Default owner | {r.owner} |"]
         thresholds = ", ".join(f"`{p}` = {_value(lookup(p))}" for p in reads[r.id]) or "none"
         out.append(f"| Thresholds | {thresholds} |")
         if explained_by(r.id):

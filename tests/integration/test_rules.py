@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import sipdiag
-from sipdiag.checks import ID_PREFIXES, LANGUAGES, REQUIRED_SECTIONS, all_rules, selected
+from sipdiag.checks import ID_PREFIXES, LANGUAGES, REQUIRED_SECTIONS, Hit, all_rules, selected
 from sipdiag.cli import cli
 from tests.conftest import SAMPLES, validate_json_document
 
@@ -72,6 +72,13 @@ def test_every_rule_is_documented_and_bilingual() -> None:
         assert all(r.sections()[s] for s in REQUIRED_SECTIONS), r.id
         assert set(r.customer) == set(r.engineer) == set(LANGUAGES), r.id
         assert r.id.split(".", 1)[0] in (*ID_PREFIXES, r.category), r.id
+
+
+def test_a_hit_may_override_the_owner_with_one_of_the_json_contracts() -> None:
+    # ARCHITECTURE.md findings[].owner: customer, first-line, engineering, security (a queue name is none of them)
+    assert Hit(None, (), {}, owner="engineering").owner == "engineering"
+    with pytest.raises(ValueError, match="unknown owner 'network'"):
+        Hit(None, (), {}, owner="network")
 
 
 def test_selection_by_id_prefix_and_category() -> None:
