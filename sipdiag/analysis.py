@@ -193,7 +193,8 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
     assert result is not None
     info = result.info
     correlation = correlator.finish(info.last_ts_ns or 0, info.clock, info.packets)
-    streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0, info.clock, info.packets)
+    streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0, info.clock, info.packets,
+                                 icmp)
     return Analysis(
         capture=info,
         messages=tuple(messages),

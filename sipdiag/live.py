@@ -304,12 +304,12 @@ class LiveAnalyzer:
         result = live.engine.finalize()
         end = end_ns if end_ns is not None else max(live.last_ns, call.start_ns)
         info = self.capture_info()
-        streams, media = build_media(result, (call,), end, info.clock, info.packets)
+        icmp = tuple(e for e in self.icmp if call.start_ns <= e.ts_ns <= end + LINGER_NS) if self.icmp else ()
+        streams, media = build_media(result, (call,), end, info.clock, info.packets, icmp)
         mini = Analysis(capture=info, messages=tuple(live.messages), sip=self.sip.summary(Counter()),
                         calls=(call,), registrations=(), transactions=(), rtp_packets=live.rtp_packets,
                         rtcp_packets=0, anomalies=info.anomalies + self.sip_anomalies.anomalies(), streams=streams, media=media, rtp=result,
-                        icmp_errors=tuple(e for e in self.icmp if call.start_ns <= e.ts_ns <= end + LINGER_NS)
-                        if self.icmp else ())
+                        icmp_errors=icmp)
         raw = rule_findings(mini, selected_rules(self.select, self.ignore), self.settings)
         every = order_findings(raw, mini)  # = run_checks(mini, ...), keeping the unlinked findings too
         # The call's own findings stay with it; capture-wide ones (a run of anomalies, a scanner) are announced

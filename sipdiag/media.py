@@ -13,7 +13,8 @@ then do not order the packets.
 The direction (caller->callee or callee->caller) comes from whose address it was sent to.
 
 The verdict says what a support engineer asks first: was there audio both ways, and if not, which way is missing
-and whether it was sent somewhere the other side cannot receive (a private address across a NAT).
+and whether it was sent somewhere the other side cannot receive (a private address across a NAT, or a port whose
+host or a router on the way refused it with ICMP errors to the end: sipdiag.icmprefusal).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from .addresses import address_host, join_address
 from .clocksteps import NO_STEPS, ClockSteps
 from .codecs import VIDEO_CLOCK
 from .dtmf import DtmfEvent
+from .icmp import IcmpError
+from .icmprefusal import IcmpRefusal, refusals
 from .model import Call
 from .parsers.sdp import HOLD_ADDRESS
 from .quality import EModelResult, rate_stream
@@ -254,28 +257,28 @@ def _reverse(direction: str | None) -> str | None:
     return {"caller->callee": "callee->caller", "callee->caller": "caller->callee"}.get(direction or "")
 
 
-def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]], clock: ClockSteps = NO_STEPS
-                  ) -> MediaVerdict:
+def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock: ClockSteps = NO_STEPS,
+                  refused: Sequence[IcmpRefusal | None] = ()) -> MediaVerdict:
     """The audio verdict of one call from the (stream, binding) pairs bound to it. clock: where the capture's
-    clock steps; no span is measured across a step (sipdiag.clocksteps)."""
-    mine = [(s, b) for s, b in mine if s.clock_rate != VIDEO_CLOCK]  # the audio verdict: video is not sound
+    clock steps; no span is measured across a step (sipdiag.clocksteps). refused: per pair, in their order, the
+    ICMP errors that refused that stream to its end (sipdiag.icmprefusal), else None; none when not given."""
+    refused = [*refused, *[None] * (len(pairs) - len(refused))]
+    # (stream, binding, refusal); the audio verdict: video is not sound
+    mine = [(s, b, r) for (s, b), r in zip(pairs, refused) if s.clock_rate != VIDEO_CLOCK]
 
-    def undeliverable(s: StreamLike) -> bool:
-        return not delivered(call, s)
-
-    to_callee = sum(s.packets for s, b in mine if b.direction == "caller->callee")
-    to_caller = sum(s.packets for s, b in mine if b.direction == "callee->caller")
+    to_callee = sum(s.packets for s, b, _ in mine if b.direction == "caller->callee")
+    to_caller = sum(s.packets for s, b, _ in mine if b.direction == "callee->caller")
     base = dict(call_id=call.call_id, packets_to_callee=to_callee, packets_to_caller=to_caller)
-    private_from_public = any(is_private(s.dst_ip) and not is_private(s.src_ip) for s, _ in mine)
+    private_from_public = any(is_private(s.dst_ip) and not is_private(s.src_ip) for s, _, _ in mine)
     if call.outcome != "answered":
         return MediaVerdict(verdict="not-answered", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
                             detail=f"the call was not answered ({call.outcome})", **base)
-    connected = _connected_ns(call, [s for s, _ in mine], clock)
+    connected = _connected_ns(call, [s for s, _, _ in mine], clock)
 
     def carries(direction: str, reachable: bool) -> bool:
-        return _carries_audio([s for s, b in mine if b.direction == direction
-                               and not (reachable and undeliverable(s))], connected, clock)
+        return _carries_audio([s for s, b, r in mine if b.direction == direction
+                               and not (reachable and not delivered(call, s, r))], connected, clock)
 
     # A burst one way and nothing at all the other way is one-way audio, as it is with more packets; a few packets
     # both ways are no audio.
@@ -287,11 +290,11 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]], clock:
         return MediaVerdict(verdict="no-rtp", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
                             detail=detail, **base)
-    unreachable = next((join_address(s.dst_ip, s.dst_port) for s, _ in mine if undeliverable(s)), None)
+    unreachable = next((join_address(s.dst_ip, s.dst_port) for s, _, r in mine if not delivered(call, s, r)), None)
     # A direction whose packets all went to an address the receiver cannot be reached at is missing too.
     reach_callee = carries("caller->callee", True)
     reach_caller = carries("callee->caller", True)
-    stopped = _stopped_early(call, [s for s, _ in mine], clock)
+    stopped = _stopped_early(call, [s for s, _, _ in mine], clock)
     if reach_callee and reach_caller:
         detail = "audio flows both ways"
         if stopped is not None:
@@ -311,12 +314,22 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]], clock:
                             private_target_from_public=private_from_public, stopped_early_s=stopped,
                             detail=f"audio flows {_reverse(missing)} only, as the SDP asked ({said}; RFC 3264 §6.1)",
                             **base)
-    if carries(missing, False) and unreachable:
-        detail = f"one-way audio: {who}; {sent} packets were sent to {unreachable}, a private address the " \
-                 f"receiver cannot be reached at from the public side"
+    lost = next(((s, r) for s, b, r in mine if b.direction == missing and not delivered(call, s, r)), None)
+    if carries(missing, False) and lost is not None:
+        stream, refusal = lost
+        target = join_address(stream.dst_ip, stream.dst_port)
+        if refusal is None:
+            detail = f"one-way audio: {who}; {sent} packets were sent to {target}, a private address the " \
+                     f"receiver cannot be reached at from the public side"
+        else:
+            # RFC 1122 §3.2.2.1: a port unreachable from the destination host means no application received them
+            by = "its host refused them" if refusal.by_receiver(stream) else f"{refusal.reporter} on the way " \
+                                                                          f"rejected them"
+            detail = f"one-way audio: {who}; {sent} packets were sent to {target} and {by} to the end of the " \
+                     f"stream with ICMP {refusal.reason} ({refusal.count} errors during the call)"
     elif sent:
         # A few packets are not audio: say how few against the call, not "hears nothing (24 packets)".
-        span = _span_ns([s for s, b in mine if b.direction == missing], clock)
+        span = _span_ns([s for s, b, _ in mine if b.direction == missing], clock)
         detail = (f"one-way audio: {who} (only {sent} packets {missing}, over {span / 1e9:.1f} s of the "
                   f"{connected / 1e9:.1f} s the call was connected)" if span is not None and connected is not None
                   else f"one-way audio: {who} (only {sent} packets {missing})")
@@ -327,10 +340,14 @@ def media_verdict(call: Call, mine: Sequence[tuple[StreamLike, Binding]], clock:
                         **base)
 
 
-def delivered(call: Call, s: StreamLike) -> bool:
+def delivered(call: Call, s: StreamLike, refusal: IcmpRefusal | None = None) -> bool:
     """Whether the stream's packets can reach its receiver. Public -> private packets were sent where the receiver
     cannot be reached across a NAT, unless the private address is the call's own signalling host: then the capture
-    was taken on that LAN side (RULES.md §0.2) and what it shows arriving there was delivered."""
+    was taken on that LAN side (RULES.md §0.2) and what it shows arriving there was delivered. A stream refused with
+    ICMP errors to its end (`refusal`, sipdiag.icmprefusal) was discarded on the way or at its receiver's host
+    (RFC 1122 §3.2.2), whatever the capture shows on the wire."""
+    if refusal is not None:
+        return False
     lan = (address_host(call.caller_address), address_host(call.callee_address))
     return not (is_private(s.dst_ip) and not is_private(s.src_ip) and s.dst_ip not in lan)
 
@@ -418,6 +435,7 @@ class MediaStream:
     binding: Binding
     quality: EModelResult | None  # None where the codec has no E-model values (video, unknown)
     series: StreamSeries | None = None  # per-second packets, loss and jitter (bounded), for charts
+    refusal: IcmpRefusal | None = None  # ICMP errors that refused the stream to its end (sipdiag.icmprefusal)
 
     @property
     def call_id(self) -> str | None:
@@ -476,12 +494,14 @@ def stream_quality(s: RtpStreamStats, sdp_ptime_ms: float | None = None) -> EMod
 
 
 def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: int, clock: ClockSteps = NO_STEPS,
-                capture_end_frame: int = 0) -> tuple[tuple[MediaStream, ...], tuple[CallMedia, ...]]:
+                capture_end_frame: int = 0, icmp: Sequence[IcmpError] = ()
+                ) -> tuple[tuple[MediaStream, ...], tuple[CallMedia, ...]]:
     """Bind every RTP-like stream to its call, rate it, and give each call its verdict and DTMF.
 
     clock, capture_end_frame: where the capture's clock steps and its last frame (sipdiag.clocksteps). A stream the
     clock steps within keeps no arrival figures (RtpStreamStats.across_clock_step), and streams are bound to calls
-    by frame order instead of time wherever the clock steps at all."""
+    by frame order instead of time wherever the clock steps at all. icmp: the capture's ICMP errors; a stream they
+    refused to its end counts as not delivered (sipdiag.icmprefusal)."""
     # A flow that failed the capture layer's sequence test is still RTP when it was sent to an address and port the
     # SDP of a call announced (RFC 3264) and has MIN_SPARSE_PACKETS packets: a capture that kept only some packets
     # of a stream (5 packets, sequence numbers 300 apart) or a short stream must not read as "no RTP at all".
@@ -494,9 +514,14 @@ def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: i
              for s in (result.streams[k] for k in kept)]
     axis = Axis(True, capture_end_frame) if clock.stepped else Axis(False, capture_end_ns)
     bindings = bind_streams(stats, calls, capture_end_ns, axis)
+    refused: list[IcmpRefusal | None] = [None] * len(stats)
+    if icmp:
+        byes = {c.call_id: c.answer_and_bye()[1] for c in calls}
+        refused = refusals(stats, [byes.get(b.call_id) if b.call_id else None for b in bindings], icmp, clock)
     streams = tuple(MediaStream(s, b, stream_quality(s, sdp.get((s.dst_ip, s.dst_port))),
-                                None if s.clock_stepped else result.series_of(k))  # per-second bins of arrival time
-                    for k, s, b in zip(kept, stats, bindings))
+                                None if s.clock_stepped else result.series_of(k),  # per-second bins of arrival time
+                                r)
+                    for k, s, b, r in zip(kept, stats, bindings, refused))
     # DTMF events name their stream by its index in result.streams; find the call that stream was bound to.
     call_of_stream = {k: b.call_id for k, b in zip(kept, bindings)}
     by_call: dict[str | None, list[int]] = {}
@@ -508,7 +533,8 @@ def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: i
     media = []
     for call in calls:
         mine = tuple(by_call.get(call.call_id, ()))
-        verdict = media_verdict(call, [(streams[i].stats, streams[i].binding) for i in mine], clock)
+        verdict = media_verdict(call, [(streams[i].stats, streams[i].binding) for i in mine], clock,
+                                [streams[i].refusal for i in mine])
         media.append(CallMedia(call.call_id, mine, verdict, tuple(dtmf_by_call.get(call.call_id, ())),
                                call.info_dtmf))
     return streams, tuple(media)

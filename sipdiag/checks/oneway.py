@@ -3,8 +3,8 @@
 RULES.md: RTP observed A->B while B->A is absent or below `oneway_min_ratio` (10 %) of the packets expected
 (duration / ptime) "for >= 5 s (report) / >= 15 s (onewaytimeout, major)". The one-way duration is the time the
 present direction ran (its first to its last packet) less the whole seconds in which the other direction delivered
-at least that share of its packets. A packet sent to an address its receiver cannot be reached at (sipdiag.media
-`delivered`) does not count as delivered.
+at least that share of its packets. A packet sent to an address its receiver cannot be reached at, or of a stream
+refused with ICMP errors to its end (sipdiag.media `delivered`), does not count as delivered.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def one_way_duration(analysis: Analysis, call: Call, media: CallMedia, missing: 
     present = [m.stats for m in audio if m.binding.direction not in (missing, None)]
     if not present:
         return OneWay(0.0, 0.0)
-    other = [m for m in audio if m.binding.direction == missing and delivered(call, m.stats)]
+    other = [m for m in audio if m.binding.direction == missing and delivered(call, m.stats, m.refusal)]
     if not analysis.capture.clock.sound(min(s.first_frame for s in present), max(s.last_frame for s in present)):
         return _from_timestamps(present, other, min_ratio)
     start, end = min(s.start_ns for s in present), max(s.end_ns for s in present)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address, split_address
+from ..icmprefusal import ICMP_MIN_ERRORS, before_race
 from ..media import is_private
 from . import Hit, check
 from .nat import contact_host, message_at
@@ -16,9 +17,7 @@ from .vias import top_via_head
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..clocksteps import ClockSteps
-    from ..icmp import IcmpError
-    from ..model import MessageRef, Transaction
+    from ..model import Transaction
 
 
 @check(
@@ -258,12 +257,6 @@ def _values(evidence_en: str, evidence_ru: str, idle: float, alive: float, expir
     }
 
 
-# RULES.md router.icmp-unreachable: at least this many errors for one flow (one can be a race or a stray).
-ICMP_MIN_ERRORS = 3
-# RTP may still be in flight when a BYE or re-INVITE closes its port: errors that late are a normal race.
-ICMP_RACE_NS = 2 * 10**9
-
-
 @check(
     id="router.icmp-unreachable", category="router", severity="major", owner="customer",
     title="A router or firewall rejects the phone's SIP or audio with ICMP errors",
@@ -325,7 +318,7 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
             kind, call_id = "RTP", stream.call_id
             bye = byes.get(call_id) if call_id else None
             if bye is not None:
-                found = [e for e in found if _before_race(e, bye, clock)]
+                found = [e for e in found if before_race(e, bye, clock)]
         elif key in sip:
             kind, call_id = "SIP", sip[key]
         elif key[2] in (5060, 5061) or key[4] in (5060, 5061):
@@ -346,16 +339,6 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
             "what_ru": "звук" if kind == "RTP" else "сигнализацию звонков",
             "meaning_en": meaning_en, "meaning_ru": meaning_ru,
         })
-
-
-def _before_race(e: IcmpError, bye: MessageRef, clock: ClockSteps) -> bool:
-    """The error came while the call was up, not in the race with its BYE: more than ICMP_RACE_NS before the BYE
-    by time where no clock step lies between the two (sipdiag.clocksteps), else by capture order (frames), which a
-    step does not change: across a step the times are the clock's error, so an error before the BYE is not taken
-    for a race, nor one after it for an error during the call."""
-    if clock.sound(e.frame, bye.frame):
-        return e.ts_ns < bye.ts_ns - ICMP_RACE_NS
-    return e.frame < bye.frame
 
 
 def _icmp_meaning(e) -> tuple[str, str]:

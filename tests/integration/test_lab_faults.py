@@ -5,6 +5,7 @@ exactly its findings, with the figures the capture holds (tshark reads the same 
 from __future__ import annotations
 
 import sipdiag
+from sipdiag.icmprefusal import IcmpRefusal
 from tests.conftest import SAMPLES
 
 
@@ -14,7 +15,7 @@ def findings(name: str) -> list:
 
 def test_rtp_port_unreachable_names_the_refusing_host_and_its_rate_limited_errors() -> None:
     analysis = sipdiag.analyze(SAMPLES / "rtp_port_unreachable.pcap")
-    (f,) = analysis.findings
+    f, one_way = analysis.findings
     # The PBX answers the phone's RTP with ICMP port unreachable (RFC 792 type 3 code 3), as fast as its kernel's
     # rate limit lets it: a burst of 6 for the first packets, a 7th one second later, none for the other 68.
     assert (f.rule, f.severity.label, f.call_id, f.frames) == (
@@ -23,11 +24,23 @@ def test_rtp_port_unreachable_names_the_refusing_host_and_its_rate_limited_error
         "count": 7, "reporter": "203.0.113.10", "reason": "port unreachable", "icmp_type": 3, "icmp_code": 3,
         "kind": "RTP", "flow": "203.0.113.2:6000 -> 203.0.113.10:7000"}
     assert "Nothing listens on the destination port" in f.engineer_text["en"]
-    # Both RTP directions are on the wire at the PBX's interface: only the ICMP errors tell that the host refuses
-    # the phone's audio, so the media verdict stays two-way.
+    # Both RTP directions are on the wire at the PBX's interface, but the last error came 0.46 s before the
+    # phone's last packet: the port stayed closed to the end (the rate limit hid the other errors), so no packet
+    # of the phone's reached an application (RFC 1122 §3.2.2.1) and the PBX heard nothing.
     (media,) = analysis.media
-    assert (media.verdict.verdict, media.verdict.missing_direction) == ("two-way", None)
-    assert sorted((s.stats.packets, s.stats.lost) for s in analysis.streams) == [(50, 0), (75, 0)]
+    assert (media.verdict.verdict, media.verdict.missing_direction, media.verdict.unreachable_target) == (
+        "one-way", "caller->callee", "203.0.113.10:7000")
+    assert media.verdict.detail == (
+        "one-way audio: the callee hears nothing; 75 packets were sent to 203.0.113.10:7000 and its host refused "
+        "them to the end of the stream with ICMP port unreachable (7 errors during the call)")
+    assert sorted((s.stats.packets, s.stats.lost, s.refusal) for s in analysis.streams) == [
+        (50, 0, None), (75, 0, IcmpRefusal("203.0.113.10", "port unreachable", 7, 9, 107))]
+    # The one-way audio lasted the 1.0 s the PBX's own RTP ran: below the 5 s report threshold, an information
+    # finding of low confidence (RULES.md media.one-way-audio), explained by the ICMP errors (RULES.md §2).
+    assert (one_way.rule, one_way.severity.label, one_way.confidence, one_way.cause, f.explains) == (
+        "media.one-way-audio", "info", "low", 0, (1,))
+    assert {k: one_way.evidence[k] for k in ("missing", "one_way_s", "media_s", "unreachable_target")} == {
+        "missing": "caller->callee", "one_way_s": 1.0, "media_s": 1.0, "unreachable_target": "203.0.113.10:7000"}
 
 
 def test_register_no_response_counts_the_timer_e_schedule() -> None:

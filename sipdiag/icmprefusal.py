@@ -1,0 +1,137 @@
+"""When ICMP errors mean a flow was refused, and when they mean its packets never reached anyone: shared by the
+media verdict (sipdiag.media) and router.icmp-unreachable.
+
+Every error the capture layer forwards (sipdiag.parsers.net: Destination Unreachable, Time Exceeded, Parameter
+Problem, Packet Too Big) is sent for a datagram that was discarded (RFC 792, RFC 1122 §3.2.2, RFC 4443 §2.4); a port
+unreachable from the destination host says that no application there received it (RFC 1122 §3.2.2.1).
+
+Errors are rate-limited (RFC 1812 §4.3.2.8, RFC 4443 §2.4 (f)): Linux answers a burst of 6 per destination, then
+about one a second (net.ipv4.icmp_ratelimit 1000 ms), so most refused packets of a stream get no error of their own.
+A stream is therefore judged by when its errors stop, not by how many of its packets they name: errors that go on to
+(about) the stream's end refused all of it; errors that stop while the stream goes on were a race at its start (RTP
+sent before the receiver opened its port, early media) and the rest was delivered.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .clocksteps import ClockSteps
+    from .icmp import IcmpError
+    from .model import MessageRef
+
+# RULES.md router.icmp-unreachable: at least this many errors for one flow (one can be a race or a stray).
+ICMP_MIN_ERRORS = 3
+# RTP may still be in flight when a BYE or re-INVITE closes its port: errors that late are a normal race.
+ICMP_RACE_NS = 2 * 10**9
+# A refusal lasts to the stream's end when its last error came at most this long before the stream's last packet:
+# at the Linux rate limit of about one error a second per destination (after the burst of 6) a port still refused
+# draws an error at least every second, so 2 s of RTP without one means the port opened, while a shorter silence is
+# the rate limit's.
+REFUSAL_TAIL_NS = 2 * 10**9
+
+
+class StreamSpan(Protocol):
+    src_ip: str
+    src_port: int
+    dst_ip: str
+    dst_port: int
+    end_ns: int
+    first_frame: int
+    last_frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpRefusal:
+    """The ICMP errors that refused a stream to its end: who sent the last one, why, and how many came during the
+    call (not in the race with its BYE)."""
+
+    reporter: str
+    reason: str
+    count: int
+    first_frame: int
+    last_frame: int
+
+    def by_receiver(self, s: StreamSpan) -> bool:
+        """The stream's own destination host refused it (its port closed or its host firewall), not a router on the
+        way."""
+        return self.reporter == s.dst_ip
+
+
+def before_race(e: IcmpError, bye: MessageRef, clock: ClockSteps) -> bool:
+    """The error came while the call was up, not in the race with its BYE: more than ICMP_RACE_NS before the BYE
+    by time where no clock step lies between the two (sipdiag.clocksteps), else by capture order (frames), which a
+    step does not change: across a step the times are the clock's error, so an error before the BYE is not taken
+    for a race, nor one after it for an error during the call."""
+    if clock.sound(e.frame, bye.frame):
+        return e.ts_ns < bye.ts_ns - ICMP_RACE_NS
+    return e.frame < bye.frame
+
+
+def refusals(streams: Sequence[StreamSpan], byes: Sequence[MessageRef | None], errors: Sequence[IcmpError],
+             clock: ClockSteps) -> list[IcmpRefusal | None]:
+    """Per stream (byes: the BYE of each stream's call, or None), the refusal that lasted to its end, else None.
+
+    An error quotes a 5-tuple, not an SSRC (RFC 792: the IP header and 8 octets): it belongs to the stream of that
+    5-tuple that began last before it in capture order (a new SSRC after a re-INVITE takes the errors from then on).
+    """
+    out: list[IcmpRefusal | None] = [None] * len(streams)
+    by_flow: dict[tuple[str, int, str, int], list[IcmpError]] = {}
+    for e in errors:
+        if e.proto == 17:  # RTP is UDP
+            by_flow.setdefault(e.flow, []).append(e)
+    if not by_flow:
+        return out
+    flows: dict[tuple[str, int, str, int], list[int]] = {}
+    for k, s in enumerate(streams):
+        key = (s.src_ip, s.src_port, s.dst_ip, s.dst_port)
+        if key in by_flow:
+            flows.setdefault(key, []).append(k)
+    for key, ks in flows.items():
+        ks.sort(key=lambda k: streams[k].first_frame)
+        starts = [streams[k].first_frame for k in ks]
+        mine: dict[int, list[IcmpError]] = {}
+        for e in sorted(by_flow[key], key=lambda e: e.frame):
+            at = bisect_left(starts, e.frame) - 1  # the last stream whose first packet came before the error
+            if at >= 0:
+                mine.setdefault(ks[at], []).append(e)
+        for k, found in mine.items():
+            out[k] = refusal(streams[k], found, byes[k], clock)
+    return out
+
+
+def refusal(s: StreamSpan, errors: Sequence[IcmpError], bye: MessageRef | None, clock: ClockSteps
+            ) -> IcmpRefusal | None:
+    """The refusal of stream s by its errors (in capture order, each after the stream's first packet), when at least
+    ICMP_MIN_ERRORS came during the call and the last of them at most REFUSAL_TAIL_NS before the stream ended.
+
+    Errors in the race with the BYE (before_race) are not counted either way; the stream is then judged up to where
+    that race begins. Where the capture's clock steps between the last error and that end, their times cannot be
+    compared: only an error after the stream's last packet in capture order shows the refusal at its end."""
+    kept = [e for e in errors if _answers(e, s, clock) and (bye is None or before_race(e, bye, clock))]
+    if len(kept) < ICMP_MIN_ERRORS:
+        return None
+    last = kept[-1]
+    end_frame, end_ns = s.last_frame, s.end_ns
+    if bye is not None and clock.sound(s.last_frame, bye.frame) and bye.ts_ns - ICMP_RACE_NS < end_ns:
+        end_frame, end_ns = bye.frame, bye.ts_ns - ICMP_RACE_NS
+    gap = clock.elapsed_ns(last.frame, last.ts_ns, end_frame, end_ns)
+    if not (last.frame > s.last_frame if gap is None else gap <= REFUSAL_TAIL_NS):
+        return None
+    reason = Counter(e.reason for e in kept).most_common(1)[0][0]
+    return IcmpRefusal(last.reporter, reason, len(kept), kept[0].frame, last.frame)
+
+
+def _answers(e: IcmpError, s: StreamSpan, clock: ClockSteps) -> bool:
+    """The error can answer one of the stream's packets: it came before the stream's last packet, or at most
+    REFUSAL_TAIL_NS after it (an error answers a packet within a round trip; a later one quotes a later use of the
+    5-tuple). Across a clock step the capture order alone places it."""
+    if e.frame <= s.last_frame:
+        return True
+    late = clock.elapsed_ns(s.last_frame, s.end_ns, e.frame, e.ts_ns)
+    return late is None or late <= REFUSAL_TAIL_NS
