@@ -59,14 +59,16 @@ def answered_call(path: Path, *, seconds: float = 4.0, drop_every: int = 0, rtp:
     return path
 
 
-def unanswered_register(path: Path) -> Path:
-    """REGISTER sent 11 times over 32 s (Timer E/F) with no response."""
+def unanswered_register(path: Path, extra: tuple[tuple[int, bytes], ...] = ()) -> Path:
+    """REGISTER sent 11 times over 32 s (Timer E/F) with no response. extra: more (ns after the first REGISTER,
+    frame) records (ICMP, ...)."""
     t = 1_700_000_000 * 10**9
     text = ("REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKreg1\n"
             "Max-Forwards: 70\nFrom: <sip:100@example.com>;tag=r1\nTo: <sip:100@example.com>\nCall-ID: reg-1\n"
             "CSeq: 1 REGISTER\nContact: <sip:100@198.51.100.7:5060>\nExpires: 300\nContent-Length: 0\n\n")
     offsets = (0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5)
-    pw.write_pcap(path, [(t + int(o * 1e9), frame(text, UA, PBX)) for o in offsets], pw.LINKTYPE_ETHERNET)
+    recs = [(t + int(o * 1e9), frame(text, UA, PBX)) for o in offsets] + [(t + ns, data) for ns, data in extra]
+    pw.write_pcap(path, sorted(recs, key=lambda r: r[0]), pw.LINKTYPE_ETHERNET)
     return path
 
 

@@ -13,11 +13,12 @@ from ..media import is_private
 from . import Hit, check
 from .nat import contact_host, message_at
 from .settings import setting
+from .sides import customer_party, registration_side
 from .vias import top_via_head
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..model import Transaction
+    from ..model import Call, Transaction
 
 
 @check(
@@ -260,18 +261,14 @@ def _values(evidence_en: str, evidence_ru: str, idle: float, alive: float, expir
 @check(
     id="router.icmp-unreachable", category="router", severity="major", owner="customer",
     title="A router or firewall rejects the phone's SIP or audio with ICMP errors",
-    customer={
-        "en": "A device on the way is actively rejecting your phone's {what_en} ({reason}). Please check the "
-              "firewall rules for voice traffic on your router; we are checking our side too.",
-        "ru": "Устройство на пути активно отклоняет {what_ru} вашего телефона ({reason}). Проверьте правила "
-              "межсетевого экрана для голосового трафика на роутере; мы тоже проверяем свою сторону.",
-    },
+    customer={"en": "{refused_en} {action_en}", "ru": "{refused_ru} {action_ru}"},
     engineer={
         "en": "{count} ICMP error(s) from {reporter} ({reason}, type {icmp_type} code {icmp_code}; first at frame "
-              "{frame}) quote {kind} packets {flow}{during_en}. {meaning_en} (RFC 792, RFC 1122 §3.2.2.1, RFC 4443 "
-              "§3.1).",
+              "{frame}) quote {kind} packets {flow}{during_en}. {meaning_en}{side_en} (RFC 792, RFC 1122 §3.2.2.1, "
+              "RFC 4443 §3.1).",
         "ru": "{count} ICMP-ошибок от {reporter} ({reason}, тип {icmp_type} код {icmp_code}; первая в кадре {frame}) "
-              "цитируют пакеты {kind} {flow}{during_ru}. {meaning_ru} (RFC 792, RFC 1122 §3.2.2.1, RFC 4443 §3.1).",
+              "цитируют пакеты {kind} {flow}{during_ru}. {meaning_ru}{side_ru} (RFC 792, RFC 1122 §3.2.2.1, "
+              "RFC 4443 §3.1).",
     },
 )
 def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
@@ -288,9 +285,17 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
     The packets named are not delivered: one-way or no audio for RTP, failed registrations and calls for SIP.
     The error names the device that refused them.
 
+    Whose problem it is follows the device that refused: a router or firewall on the way (the reporter is not the
+    flow's destination) is taken for the customer's, as is a destination that is the customer's device
+    (sipdiag.checks.sides: behind a NAT, a phone, ATA or router by its User-Agent, a registering device). A
+    destination that refuses the packets sent to it itself and is the operator's side (a PBX or SBC by its
+    User-Agent or Server, a registrar, or, where nothing tells, the far end of the phone whose packets were
+    refused) makes the finding engineering's, and the customer is told that nothing needs changing on their side.
+
     ## How to fix
     Open the voice ports on the firewall that sends the errors (customer side), fix routing, or bring the SIP
-    service back (operator side); for fragmentation-needed, see router.udp-fragmentation.
+    service or the media port back on the host that refuses (operator side); for fragmentation-needed, see
+    router.udp-fragmentation.
 
     ## References
     RFC 792; RFC 1122 §3.2.2.1; RFC 4443 §3.1, §3.2; RFC 1191
@@ -311,6 +316,7 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
             sip.setdefault((17 if m.transport == "udp" else 6, m.src_ip, m.src_port, m.dst_ip, m.dst_port),
                            call.call_id)
     clock = analysis.capture.clock
+    calls = {c.call_id: c for c in analysis.calls}
     byes = {c.call_id: bye for c in analysis.calls if (bye := c.answer_and_bye()[1]) is not None}
     for key, found in flows.items():
         stream = rtp.get(key)
@@ -319,10 +325,13 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
             bye = byes.get(call_id) if call_id else None
             if bye is not None:
                 found = [e for e in found if before_race(e, bye, clock)]
+            # the party the stream was sent to
+            receiver = {"caller->callee": "callee", "callee->caller": "caller"}.get(stream.binding.direction or "")
         elif key in sip:
             kind, call_id = "SIP", sip[key]
+            receiver = _role_of(calls[call_id], key[3]) if call_id else None  # key: proto, src, sport, dst, dport
         elif key[2] in (5060, 5061) or key[4] in (5060, 5061):
-            kind, call_id = "SIP", None
+            kind, call_id, receiver = "SIP", None, None
         else:
             continue
         if len(found) < ICMP_MIN_ERRORS:
@@ -330,15 +339,66 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
         first = found[0]
         reason = Counter(e.reason for e in found).most_common(1)[0][0]
         meaning_en, meaning_ru = _icmp_meaning(first)
-        yield Hit(call_id, tuple(e.frame for e in found[:10]), {
+        what_en, what_ru = ("audio", "звук") if kind == "RTP" else ("call signalling", "сигнализацию звонков")
+        values = {
             "count": len(found), "reporter": first.reporter, "reason": reason, "icmp_type": first.icmp_type,
             "icmp_code": first.icmp_code, "frame": first.frame, "kind": kind,
             "flow": f"{join_address(first.src_ip, first.src_port)} -> {join_address(first.dst_ip, first.dst_port)}",
             "during_en": f" of call {call_id}" if call_id else "", "during_ru": f" вызова {call_id}" if call_id else "",
-            "what_en": "audio" if kind == "RTP" else "call signalling",
-            "what_ru": "звук" if kind == "RTP" else "сигнализацию звонков",
-            "meaning_en": meaning_en, "meaning_ru": meaning_ru,
-        })
+            "what_en": what_en, "what_ru": what_ru, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
+            "side_en": "", "side_ru": "",
+            "refused_en": f"A device on the way is actively rejecting your phone's {what_en} ({reason}).",
+            "refused_ru": f"Устройство на пути активно отклоняет {what_ru} вашего телефона ({reason}).",
+            "action_en": "Please check the firewall rules for voice traffic on your router; we are checking our side "
+                         "too.",
+            "action_ru": "Проверьте правила межсетевого экрана для голосового трафика на роутере; мы тоже проверяем "
+                         "свою сторону.",
+        }
+        owner = None
+        if first.reporter == first.dst_ip:  # the destination host refuses what was sent to it: not a router between
+            call = calls.get(call_id) if call_id else None
+            operator = _operator_side(analysis, call, receiver, first.dst_ip, first.src_ip)
+            values.update(_refused_by_destination(receiver, operator, what_en, what_ru))
+            owner = "engineering" if operator else None
+        yield Hit(call_id, tuple(e.frame for e in found[:10]), values, owner=owner)
+
+
+def _role_of(call: Call, host: str) -> str | None:
+    """Which party of the call signals from `host` (the callee first: a request's destination), or None."""
+    if address_host(call.callee_address) == host:
+        return "callee"
+    return "caller" if address_host(call.caller_address) == host else None
+
+
+def _operator_side(analysis: Analysis, call: Call | None, receiver: str | None, dst: str, src: str) -> bool:
+    """Whether the destination that refused a flow is the operator's side (sipdiag.checks.sides): it is known to be,
+    or nothing says that it is the customer's while the sender is not known to be the operator's. The texts speak
+    to the owner of the sending phone ("your phone's audio"); the far end it sent to is then the operator's."""
+    if call is not None and receiver is not None:
+        sender = "caller" if receiver == "callee" else "callee"
+        to, by = customer_party(analysis, call, receiver), customer_party(analysis, call, sender)
+    else:  # a flow of no call (a REGISTER, an OPTIONS): only registrations tell the sides
+        to, by = registration_side(analysis, dst), registration_side(analysis, src)
+    return not to if to is not None else by is not False
+
+
+def _refused_by_destination(receiver: str | None, operator: bool, what_en: str, what_ru: str) -> dict[str, str]:
+    """The texts of a refusal by the flow's own destination: the engineer's names the side; the customer, when it is
+    the operator's, is told it is ours to fix and not asked to check their router."""
+    party_en = f" (the call's {receiver})" if receiver else ""
+    party_ru = {"caller": " (вызывающий)", "callee": " (вызываемый)"}.get(receiver or "", "")
+    out = {
+        "side_en": f" The refusing host is the flow's own destination{party_en}, on the "
+                   f"{'operator' if operator else 'customer'}'s side.",
+        "side_ru": f" Отклоняет сам узел назначения потока{party_ru}, на стороне "
+                   f"{'оператора' if operator else 'клиента'}.",
+    }
+    if operator:
+        out.update(refused_en=f"Our equipment refused the {what_en} from your phone.",
+                   refused_ru=f"Наше оборудование отклонило {what_ru} от вашего телефона.",
+                   action_en="Nothing needs changing on your side: we are fixing it on our side.",
+                   action_ru="С вашей стороны ничего менять не нужно: мы исправляем это на своей стороне.")
+    return out
 
 
 def _icmp_meaning(e) -> tuple[str, str]:

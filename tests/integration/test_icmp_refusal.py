@@ -1,5 +1,6 @@
-"""ICMP errors in the media verdict (sipdiag.icmprefusal): a stream whose errors last to its end was not delivered
-(RFC 1122 §3.2.2), one whose errors stop while it goes on was (an early-media race)."""
+"""ICMP errors in the media verdict and in the owner of router.icmp-unreachable (sipdiag.icmprefusal): a stream
+whose errors last to its end was not delivered (RFC 1122 §3.2.2), one whose errors stop while it goes on was (an
+early-media race), and whose problem it is follows the device that refused it."""
 
 from __future__ import annotations
 
@@ -16,18 +17,19 @@ BURST = tuple(0.5 + 0.02 * i for i in range(6))
 TO_THE_END = BURST + tuple(1.2 + i for i in range(10))
 
 
-def errors(reporter: str, at_s: tuple[float, ...], *, code: int = 3) -> list:
-    """ICMP destination unreachable (RFC 792 type 3, `code`) from `reporter` quoting the phone's RTP to the PBX,
-    at the given seconds."""
-    src, dst = (cc.UA[0], cc.UA_RTP), (cc.PBX[0], cc.PBX_RTP)
+def errors(reporter: str, at_s: tuple[float, ...], *, code: int = 3, phone_to_pbx: bool = True) -> list:
+    """ICMP destination unreachable (RFC 792 type 3, `code`) from `reporter` quoting the phone's RTP to the PBX
+    (or the PBX's to the phone), at the given seconds."""
+    src, dst = ((cc.UA[0], cc.UA_RTP), (cc.PBX[0], cc.PBX_RTP)) if phone_to_pbx else (
+        (cc.PBX[0], cc.PBX_RTP), (cc.UA[0], cc.UA_RTP))
     quoted = pw.ipv4(src[0], dst[0], 17, pw.udp(src[1], dst[1], pw.rtp_packet(1000, 0, 0x1111)))
     return [(cc.T0 + int(s * cc.S), cc.icmp_error(reporter, src[0], quoted, code=code)) for s in at_s]
 
 
-def call(path, icmp: list, *, step_at: float | None = None):
+def call(path, icmp: list, *, step_at: float | None = None, offer_extra: str = "", sdp_ua=None):
     """10 s of RTP both ways from 0.5 s, the caller's BYE at 11 s, and the given ICMP errors; step_at: the
-    capture's clock steps back 30 s there."""
-    script = cc.call_setup(cc.Script(), "icmp-verdict")
+    capture's clock steps back 30 s there; sdp_ua: the address the phone's SDP names for its media."""
+    script = cc.call_setup(cc.Script(), "icmp-verdict", offer_extra=offer_extra, sdp_ua=sdp_ua)
     cc.two_way(script, 0.5, 10.0)
     cc.bye(script, 11.0, "icmp-verdict")
     script.recs += icmp
@@ -46,7 +48,8 @@ def test_errors_only_in_the_first_second_of_a_stream_leave_it_delivered(tmp_path
     assert verdict(analysis) == ("two-way", None)
     assert [s.refusal for s in analysis.streams] == [None, None]
     # the errors are still reported, by the host that sent them
-    assert [(f.rule, f.evidence["count"]) for f in analysis.findings] == [("router.icmp-unreachable", 7)]
+    assert [(f.rule, f.owner, f.evidence["count"]) for f in analysis.findings] == [
+        ("router.icmp-unreachable", "engineering", 7)]
 
 
 def test_errors_only_in_the_race_with_the_bye_leave_the_stream_delivered(tmp_path) -> None:
@@ -55,9 +58,9 @@ def test_errors_only_in_the_race_with_the_bye_leave_the_stream_delivered(tmp_pat
     assert analysis.findings == ()
 
 
-def test_a_router_on_the_way_rejecting_to_the_end_is_one_way_audio(tmp_path) -> None:
+def test_a_router_on_the_way_rejecting_to_the_end_is_one_way_audio_and_the_customers(tmp_path) -> None:
     # A firewall (not the PBX the packets were for) answers communication administratively prohibited (RFC 1812
-    # type 3 code 13) until the end: the PBX hears nothing.
+    # type 3 code 13) until the end: the PBX hears nothing, and the firewall is the customer's to fix.
     analysis = sipdiag.analyze(call(tmp_path / "router.pcap", errors(ROUTER, TO_THE_END, code=13)))
     assert verdict(analysis) == ("one-way", "caller->callee")
     assert analysis.media[0].verdict.detail == (
@@ -68,9 +71,70 @@ def test_a_router_on_the_way_rejecting_to_the_end_is_one_way_audio(tmp_path) -> 
     assert [s.refusal for s in analysis.streams] == [
         IcmpRefusal(ROUTER, "communication administratively prohibited", 14, 5, 788), None]
     icmp, one_way = analysis.findings
-    assert (icmp.rule, icmp.explains, one_way.rule, one_way.severity.label, one_way.cause) == (
-        "router.icmp-unreachable", (1,), "media.one-way-audio", "minor", 0)
+    assert (icmp.rule, icmp.owner, icmp.explains, one_way.rule, one_way.severity.label, one_way.cause) == (
+        "router.icmp-unreachable", "customer", (1,), "media.one-way-audio", "minor", 0)
     assert one_way.evidence["one_way_s"] == 10.0
+    assert icmp.customer_text == {
+        "en": "A device on the way is actively rejecting your phone's audio (communication administratively "
+              "prohibited). Please check the firewall rules for voice traffic on your router; we are checking our "
+              "side too.",
+        "ru": "Устройство на пути активно отклоняет звук вашего телефона (communication administratively "
+              "prohibited). Проверьте правила межсетевого экрана для голосового трафика на роутере; мы тоже "
+              "проверяем свою сторону."}
+    assert icmp.engineer_text["en"] == (
+        "14 ICMP error(s) from 192.0.2.1 (communication administratively prohibited, type 3 code 13; first at frame "
+        "5) quote RTP packets 198.51.100.7:40000 -> 203.0.113.5:50000 of call icmp-verdict. A firewall rule on the "
+        "reporting device rejects this traffic: fix its ACL. (RFC 792, RFC 1122 §3.2.2.1, RFC 4443 §3.1).")
+
+
+def test_the_called_pbx_refusing_to_the_end_is_engineerings(tmp_path) -> None:
+    analysis = sipdiag.analyze(call(tmp_path / "pbx.pcap", errors(cc.PBX[0], TO_THE_END)))
+    assert verdict(analysis) == ("one-way", "caller->callee")
+    icmp, one_way = analysis.findings
+    assert (icmp.owner, icmp.customer_text["en"], one_way.cause) == (
+        "engineering", "Our equipment refused the audio from your phone. Nothing needs changing on your side: we are "
+                       "fixing it on our side.", 0)
+
+
+def test_a_customers_phone_refusing_its_own_audio_stays_the_customers(tmp_path) -> None:
+    # The phone (a Yealink by its User-Agent: the knowledge base's kind "phone") refuses the PBX's RTP itself.
+    path = call(tmp_path / "phone.pcap", errors(cc.UA[0], TO_THE_END, phone_to_pbx=False),
+                offer_extra="User-Agent: Yealink SIP-T46S 66.86.0.15\n")
+    analysis = sipdiag.analyze(path)
+    assert verdict(analysis) == ("one-way", "callee->caller")
+    (icmp,) = [f for f in analysis.findings if f.rule == "router.icmp-unreachable"]
+    assert (icmp.owner, icmp.evidence["reporter"], icmp.evidence["flow"]) == (
+        "customer", "198.51.100.7", "203.0.113.5:50000 -> 198.51.100.7:40000")
+    assert icmp.customer_text["en"].startswith("A device on the way is actively rejecting your phone's audio")
+    assert "The refusing host is the flow's own destination (the call's caller), on the customer's side." in \
+        icmp.engineer_text["en"]
+
+
+def test_the_nat_in_front_of_a_phone_refusing_its_audio_stays_the_customers(tmp_path) -> None:
+    # The phone's SDP names its private address while it signals from the NAT's public one: behind a NAT, on the
+    # customer's LAN. The PBX's RTP (latched to the public address) is refused there by the NAT itself.
+    path = call(tmp_path / "nat.pcap", errors(cc.UA[0], TO_THE_END, phone_to_pbx=False),
+                sdp_ua=("192.168.1.20", cc.UA_RTP))
+    analysis = sipdiag.analyze(path)
+    assert verdict(analysis) == ("one-way", "callee->caller")
+    (icmp,) = [f for f in analysis.findings if f.rule == "router.icmp-unreachable"]
+    assert (icmp.owner, icmp.evidence["reporter"]) == ("customer", "198.51.100.7")
+    assert icmp.customer_text["en"].startswith("A device on the way is actively rejecting your phone's audio")
+
+
+def test_a_registrar_host_refusing_registrations_is_engineerings(tmp_path) -> None:
+    # The registrar's host answers every REGISTER with port unreachable: its SIP service is down. A flow of no call,
+    # whose sides the registration tells: the phone registers, the refusing host is the registrar.
+    quoted = pw.ipv4(cc.UA[0], cc.PBX[0], 17, pw.udp(5060, 5060, b"REGISTER sip:example.com SIP/2.0\r\n"))
+    refused = tuple((int((s + 0.001) * cc.S), cc.icmp_error(cc.PBX[0], cc.UA[0], quoted))
+                    for s in (0, 0.5, 1.5, 3.5))
+    analysis = sipdiag.analyze(cc.unanswered_register(tmp_path / "register.pcap", extra=refused))
+    (icmp,) = [f for f in analysis.findings if f.rule == "router.icmp-unreachable"]
+    assert (icmp.owner, icmp.call_id, icmp.evidence["kind"], icmp.evidence["count"]) == ("engineering", None, "SIP", 4)
+    assert icmp.customer_text["en"] == (
+        "Our equipment refused the call signalling from your phone. Nothing needs changing on your side: we are "
+        "fixing it on our side.")
+    assert "The refusing host is the flow's own destination, on the operator's side." in icmp.engineer_text["en"]
 
 
 def test_errors_are_compared_with_the_stream_end_only_where_the_clock_does_not_step(tmp_path) -> None:

@@ -23,7 +23,20 @@ def test_rtp_port_unreachable_names_the_refusing_host_and_its_rate_limited_error
     assert {k: f.evidence[k] for k in ("count", "reporter", "reason", "icmp_type", "icmp_code", "kind", "flow")} == {
         "count": 7, "reporter": "203.0.113.10", "reason": "port unreachable", "icmp_type": 3, "icmp_code": 3,
         "kind": "RTP", "flow": "203.0.113.2:6000 -> 203.0.113.10:7000"}
-    assert "Nothing listens on the destination port" in f.engineer_text["en"]
+    # The refusing host is the flow's own destination, the PBX the phone called: the operator's side, not a router
+    # of the customer's, so the finding is engineering's and the customer is not asked to check their router.
+    assert f.owner == "engineering"
+    assert f.customer_text == {
+        "en": "Our equipment refused the audio from your phone. Nothing needs changing on your side: we are fixing "
+              "it on our side.",
+        "ru": "Наше оборудование отклонило звук от вашего телефона. С вашей стороны ничего менять не нужно: мы "
+              "исправляем это на своей стороне."}
+    assert f.engineer_text["en"] == (
+        "7 ICMP error(s) from 203.0.113.10 (port unreachable, type 3 code 3; first at frame 9) quote RTP packets "
+        "203.0.113.2:6000 -> 203.0.113.10:7000 of call rtp_port_unreachable-1@sdlab. Nothing listens on the "
+        "destination port: the service is down or the media port was already closed. The refusing host is the "
+        "flow's own destination (the call's callee), on the operator's side. (RFC 792, RFC 1122 §3.2.2.1, RFC 4443 "
+        "§3.1).")
     # Both RTP directions are on the wire at the PBX's interface, but the last error came 0.46 s before the
     # phone's last packet: the port stayed closed to the end (the rate limit hid the other errors), so no packet
     # of the phone's reached an application (RFC 1122 §3.2.2.1) and the PBX heard nothing.
