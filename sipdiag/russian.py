@@ -42,7 +42,8 @@ GENITIVE = frozenset(("из", "от", "до", "без", "более", "мене�
 
 _FORM = {form: i for i, forms in enumerate(PHRASES) for form in forms}
 _PATTERN = re.compile(
-    r"(?<![\d.,])(?P<n>\d+)\s+(?P<phrase>"
+    # not a count: the tail of an address, port, time or identifier ("203.0.113.10:7000 вызова", "id-5 пакета")
+    r"(?<![\w.,:/@-])(?P<n>\d+)\s+(?P<phrase>"
     + "|".join(sorted(map(re.escape, _FORM), key=len, reverse=True))
     + r")(?![А-Яа-яЁё(])(?![.,]\d)"  # "запрос(ов)" is a template's own hedge: left as written
 )

@@ -33,10 +33,8 @@ SIDE_RU = {"caller->callee": "собеседник вас не слышал", "c
     id="media.one-way-audio", category="media", severity="major", owner="engineering",
     title="Audio flows in one direction only",
     customer={
-        "en": "{lead_en} We are checking it on our side; if you have a router in front of the phone, please "
-              "switch its SIP ALG off.",
-        "ru": "{lead_ru} Мы проверяем это со своей стороны; если перед телефоном стоит роутер, отключите на нём "
-              "SIP ALG.",
+        "en": "{lead_en} We are checking it on our side{action_en}.",
+        "ru": "{lead_ru} Мы проверяем это со своей стороны{action_ru}.",
     },
     engineer={
         "en": "Call {call_id}: {packets_to_callee} RTP packets caller->callee, {packets_to_caller} callee->caller; "
@@ -84,10 +82,17 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
         v = media.verdict
         span = one_way_duration(analysis, call, media, v.missing_direction or "", ratio)
         side_en, side_ru = SIDE_EN.get(v.missing_direction or "", "?"), SIDE_RU.get(v.missing_direction or "", "?")
+        # The missing direction was refused with ICMP errors (sipdiag.icmprefusal): the refusing device is known
+        # (router.icmp-unreachable names it and says who acts), so the usual SIP ALG advice would send the customer
+        # to the wrong box.
+        refused = any(analysis.streams[i].refusal is not None for i in media.streams
+                      if analysis.streams[i].binding.direction == v.missing_direction)
         values = {
             "call_id": call.call_id, "packets_to_callee": v.packets_to_callee, "packets_to_caller": v.packets_to_caller,
             "missing": v.missing_direction, "detail": v.detail, "unreachable_target": v.unreachable_target,
             "side_en": side_en, "side_ru": side_ru, "one_way_s": span.one_way_s, "media_s": span.media_s,
+            "action_en": "" if refused else "; if you have a router in front of the phone, please switch its SIP ALG off",
+            "action_ru": "" if refused else "; если перед телефоном стоит роутер, отключите на нём SIP ALG",
         }
         # The capture's clock steps within the media: the span is the senders' own, from the RTP timestamps.
         how_en = " (by the RTP timestamps: the capture's clock steps within the call)" if span.from_timestamps else ""
@@ -95,10 +100,12 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
         if span.one_way_s >= report_s:
             severity, confidence = (Severity.MAJOR if span.one_way_s >= timeout_s else Severity.MINOR), "high"
             values.update(
-                lead_en=f"During your call the sound travelled only one way: {side_en}. This is usually caused by "
-                        f"a router setting (SIP ALG or a firewall).",
-                lead_ru=f"Во время звонка звук шёл только в одну сторону: {side_ru}. Обычно причина в настройке "
-                        f"роутера (SIP ALG или межсетевой экран).",
+                lead_en=f"During your call the sound travelled only one way: {side_en}. " + (
+                    "A device on its way refused it." if refused else
+                    "This is usually caused by a router setting (SIP ALG or a firewall)."),
+                lead_ru=f"Во время звонка звук шёл только в одну сторону: {side_ru}. " + (
+                    "Его отклонило устройство на пути." if refused else
+                    "Обычно причина в настройке роутера (SIP ALG или межсетевой экран)."),
                 duration_en=f"Audio flowed one way for {span.one_way_s:g} s{how_en} ({limits}).",
                 duration_ru=f"Звук шёл в одну сторону {span.one_way_s:g} с{how_ru} ({limits_ru}).")
         else:

@@ -52,6 +52,12 @@ CUSTOMER_STEPS: dict[str, dict[str, str]] = {
         "en": "Check the number you dialled.",
         "ru": "Проверьте набранный номер.",
     },
+    "firewall-voice": {
+        "en": "Check the firewall settings of your router: allow voice calls (SIP and the audio ports) to and from "
+              "our servers, then restart the router.",
+        "ru": "Проверьте настройки межсетевого экрана роутера: разрешите голосовые звонки (SIP и порты звука) к "
+              "нашим серверам и от них, затем перезагрузите роутер.",
+    },
     "tell-us": {
         "en": "Nothing needs changing on your side for now. If it happens again, note the time and the number "
               "you called and tell us.",
@@ -133,6 +139,10 @@ CATEGORY_CUSTOMER_STEP = {"router": "sip-alg-off", "nat": "sip-alg-off", "media"
 
 def steps_for(finding: Finding) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The customer's and the operator's step keys for one finding."""
+    if finding.rule == "router.icmp-unreachable":  # who acts depends on who refused (the finding's owner)
+        if finding.owner == "customer":
+            return ("firewall-voice",), ("recheck",)
+        return (), ("media" if finding.evidence.get("kind") == "RTP" else "signaling",)
     if finding.rule in RULE_STEPS:
         customer, operator = RULE_STEPS[finding.rule]
         if finding.rule == "call.failure-response" and finding.evidence.get("status") in (404, 484, 604):

@@ -74,6 +74,12 @@ def test_a_router_on_the_way_rejecting_to_the_end_is_one_way_audio_and_the_custo
     assert (icmp.rule, icmp.owner, icmp.explains, one_way.rule, one_way.severity.label, one_way.cause) == (
         "router.icmp-unreachable", "customer", (1,), "media.one-way-audio", "minor", 0)
     assert one_way.evidence["one_way_s"] == 10.0
+    # the refusing device is known and named by the cause: no SIP ALG advice beside it
+    assert one_way.customer_text == {
+        "en": "During your call the sound travelled only one way: the other party could not hear you. A device on "
+              "its way refused it. We are checking it on our side.",
+        "ru": "Во время звонка звук шёл только в одну сторону: собеседник вас не слышал. Его отклонило устройство "
+              "на пути. Мы проверяем это со своей стороны."}
     assert icmp.customer_text == {
         "en": "A device on the way is actively rejecting your phone's audio (communication administratively "
               "prohibited). Please check the firewall rules for voice traffic on your router; we are checking our "

@@ -54,6 +54,9 @@ def test_rtp_port_unreachable_names_the_refusing_host_and_its_rate_limited_error
         "media.one-way-audio", "info", "low", 0, (1,))
     assert {k: one_way.evidence[k] for k in ("missing", "one_way_s", "media_s", "unreachable_target")} == {
         "missing": "caller->callee", "one_way_s": 1.0, "media_s": 1.0, "unreachable_target": "203.0.113.10:7000"}
+    # our equipment refused it: the one-way text does not send the customer to their router's SIP ALG
+    assert one_way.customer_text["en"].endswith("simply ended early. We are checking it on our side.")
+    assert "SIP ALG" not in one_way.customer_text["ru"]
 
 
 def test_register_no_response_counts_the_timer_e_schedule() -> None:

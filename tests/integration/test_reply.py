@@ -482,3 +482,20 @@ def test_an_attackers_calls_are_told_under_the_attack_not_as_the_customers_probl
     # the same refusals without an attack are the customer's problem, told as such
     alone = reply(str(fraud_capture(tmp_path / "one.pcap", numbers[:1])))
     assert "could not be completed" in alone and "unauthorised" not in alone
+
+
+def test_reply_steps_for_an_icmp_refusal_follow_who_refused() -> None:
+    """router.icmp-unreachable had no steps of its own: a refusal by our PBX (owner engineering) fell back to the
+    generic signalling check, and one by the customer's router would have asked for the SIP ALG to go. Now: our
+    side checks the sound's path; the customer's side checks the router's firewall."""
+    from dataclasses import replace
+
+    import sipdiag
+    from sipdiag.reports.replyactions import CUSTOMER_STEPS, steps_for
+    from tests.conftest import SAMPLES
+
+    (refusal,) = [f for f in sipdiag.analyze(SAMPLES / "rtp_port_unreachable.pcap").findings
+                  if f.rule == "router.icmp-unreachable"]
+    assert (refusal.owner, steps_for(refusal)) == ("engineering", ((), ("media",)))
+    assert steps_for(replace(refusal, owner="customer")) == (("firewall-voice",), ("recheck",))
+    assert CUSTOMER_STEPS["firewall-voice"]["en"].startswith("Check the firewall settings of your router")

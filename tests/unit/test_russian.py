@@ -49,3 +49,13 @@ def test_a_finding_text_is_in_agreement(tmp_path) -> None:
     assert (finding.evidence["lost"], finding.evidence["expected"]) == (4, 201)
     assert "потеряно 4 из 201 пакета (2.0 %)" in finding.engineer_text["ru"]  # the template says "пакетов"
     assert "4 of 201 packets lost" in finding.engineer_text["en"]
+
+
+def test_the_tail_of_an_address_port_or_identifier_is_no_count() -> None:
+    """'203.0.113.10:7000 вызова' names a port, then the call: it became 'вызовов' (router.icmp-unreachable's
+    Russian engineer text). A count stands on its own: after a space, a bracket or the start."""
+    assert agree("пакеты RTP 203.0.113.2:6000 -> 203.0.113.10:7000 вызова x") == \
+        "пакеты RTP 203.0.113.2:6000 -> 203.0.113.10:7000 вызова x"
+    assert agree("в 12:30 пакетов нет; id-5 пакета; /2 вызова; a@3 вызова") == \
+        "в 12:30 пакетов нет; id-5 пакета; /2 вызова; a@3 вызова"
+    assert agree("5 вызов, (21 пакетов), из 21 пакетов") == "5 вызовов, (21 пакет), из 21 пакета"
