@@ -88,7 +88,8 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
     per_source: dict[str, dict] = {}
     for r in analysis.registrations:
         src = address_host(r.source)
-        entry = per_source.setdefault(src, {"failures": 0, "users": set(), "first": None, "last": None, "frames": []})
+        entry = per_source.setdefault(src, {"failures": 0, "users": set(), "first": None, "last": None, "frames": [],
+                                              "first_frame": None})
         for x in r.exchanges:
             # A failed authentication is a REGISTER that carried credentials (Authorization, RFC 3261 §22.2) and
             # was refused. A REGISTER without them that gets 401 is the normal first step of the digest
@@ -99,6 +100,8 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
             entry["failures"] += 1
             entry["users"].add(r.aor)
             entry["first"] = x.ts_ns if entry["first"] is None else min(entry["first"], x.ts_ns)
+            # the first failure by frame, whichever 50 frames are kept as evidence
+            entry["first_frame"] = x.frame if entry["first_frame"] is None else min(entry["first_frame"], x.frame)
             entry["last"] = x.ts_ns if entry["last"] is None else max(entry["last"], x.ts_ns)
             if len(entry["frames"]) < 50:
                 entry["frames"].append(x.frame)
@@ -111,7 +114,7 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
         minutes = max((e["last"] - e["first"]) / 60e9, 1.0)
         if e["failures"] / minutes >= per_min or len(e["users"]) >= users:
             out[src] = {**e, "rate": round(e["failures"] / minutes, 1),
-                        "success": _success_after(analysis, src, min(e["frames"]))}
+                        "success": _success_after(analysis, src, e["first_frame"])}
     return out
 
 
@@ -175,7 +178,7 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     """
     for src, e in bruteforce_sources(analysis).items():
         values = {"source": src, "failures": e["failures"], "rate": e["rate"], "users": len(e["users"]),
-                  "frame": min(e["frames"]) if e["frames"] else "?", "compromise_en": "", "compromise_ru": "",
+                  "frame": e["first_frame"], "compromise_en": "", "compromise_ru": "",
                   "compromise_customer_en": "", "compromise_customer_ru": ""}
         frames = sorted(e["frames"])
         if e["success"] is not None:
