@@ -106,37 +106,44 @@ def test_command_line_tables_and_spreadsheet_safety(tmp_path: Path) -> None:
 
 
 def test_interrupt_leaves_a_consistent_summary_that_resume_completes(tmp_path: Path) -> None:
-    N = 1500
+    N, K = 60, 20
     d = tmp_path / "many"
     d.mkdir()
-    # Enough captures that the batch cannot end before the signal lands even on a loaded machine (60 took 0.3 s:
-    # a test process descheduled that long saw the batch finish, exit 0; 400 took 1.1 s once analyses got faster,
-    # and a fresh-clone CI run saw that happen too). 1500 take about 4 s.
     for i in range(N):
-        shutil.copy(SAMPLE_FILES[i % len(SAMPLE_FILES)], d / f"c{i:03d}.pcap")
+        if i != K:
+            shutil.copy(SAMPLE_FILES[i % len(SAMPLE_FILES)], d / f"c{i:03d}.pcap")
+    # The (K+1)-th capture is a named pipe nobody writes to: the batch blocks there, so the interrupt lands with
+    # exactly K captures done. (A race against the clock did not hold: 1500 captures, about 4 s, once ran to the
+    # end on a loaded CI machine before the test process got to send the signal.) A folder search takes regular
+    # files only, so the pipe is named on the command line, as `tcpdump -w pipe` users would.
+    pipe = d / f"c{K:03d}.pcap"
+    os.mkfifo(pipe)
     out = tmp_path / "out"
     journal = out / "batch-journal.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", str(d), "--out", str(out), "--jobs", "1",
-                             "--out-format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", str(d), str(pipe), "--out", str(out),
+                             "--jobs", "1", "--out-format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
                             # a runner started in the background may hand SIGINT down ignored, and Python then
                             # keeps it ignored: the default disposition, so Python makes it KeyboardInterrupt
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < 5):
+    while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < K):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     done = read_journal(journal)
-    assert 5 <= len(done) < N
-    assert f"Interrupted: {len(done)} of {N} captures done; complete with: sipdiag batch ... --out {out} --resume" \
+    assert sorted(Path(r["path"]).name for r in done) == [f"c{i:03d}.pcap" for i in range(K)]
+    assert f"Interrupted: {K} of {N} captures done; complete with: sipdiag batch ... --out {out} --resume" \
         in stderr
     partial = pd.read_csv(out / "captures.csv")
     assert sorted(partial["path"]) == sorted(r["path"] for r in done)
     first = {r["path"]: r["capture"]["seconds"] for r in done}
+    pipe.unlink()
+    shutil.copy(SAMPLE_FILES[K % len(SAMPLE_FILES)], pipe)
     r = sipdiag("batch", str(d), "--out", str(out), "--jobs", "2", "--resume", "--out-format", "csv")
     assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith(f"{N} of {N} captures analysed: {N} read, 0 could not be read")
     full = pd.read_csv(out / "captures.csv")
     assert len(full) == N and full["path"].is_unique
     after = {r["path"]: r["capture"]["seconds"] for r in read_journal(journal)}
