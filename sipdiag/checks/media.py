@@ -16,6 +16,7 @@ from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..model import Call
 
 
 def loss_limits() -> tuple[tuple[float, Severity], ...]:
@@ -38,11 +39,11 @@ SIDE_RU = {"caller->callee": "собеседник вас не слышал", "c
     },
     engineer={
         "en": "Call {call_id}: {packets_to_callee} RTP packets caller->callee, {packets_to_caller} callee->caller; "
-              "missing {missing}. {detail}. {duration_en} Compare the SDP addresses with the observed 5-tuples "
-              "(latching, RFC 4961 symmetric RTP) and look for a private c= behind NAT.",
+              "missing {missing}. {detail}. {duration_en}{vantage_en} Compare the SDP addresses with the observed "
+              "5-tuples (latching, RFC 4961 symmetric RTP) and look for a private c= behind NAT.",
         "ru": "Вызов {call_id}: {packets_to_callee} RTP-пакетов от вызывающего, {packets_to_caller} от вызываемого; "
-              "нет направления {missing}. {detail}. {duration_ru} Сравните адреса SDP с наблюдаемыми потоками "
-              "(latching, симметричный RTP, RFC 4961) и проверьте приватный c= за NAT.",
+              "нет направления {missing}. {detail}. {duration_ru}{vantage_ru} Сравните адреса SDP с наблюдаемыми "
+              "потоками (latching, симметричный RTP, RFC 4961) и проверьте приватный c= за NAT.",
     },
 )
 def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
@@ -56,6 +57,10 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
     `media.onewaytimeout_s` (15 s) on it is major; from `media.oneway_report_s` (5 s) on, minor. A shorter one is an
     information finding of low confidence: a second or two of media one way cannot tell one-way audio from a
     call hung up early (RULES.md media.one-way-audio).
+
+    When not one SIP response of the call was captured although it was answered (known from its ACK or BYE), the
+    capture point sees only part of the call's traffic (a mirror of one direction, asymmetric routing): the missing
+    audio may have passed elsewhere. The finding then has medium confidence and says so.
 
     ## Why it matters
     "I can't hear them": the most common media complaint, usually NAT (private SDP address, no latching) or a SIP
@@ -94,11 +99,24 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
             "action_en": "" if refused else "; if you have a router in front of the phone, please switch its SIP ALG off",
             "action_ru": "" if refused else "; если перед телефоном стоит роутер, отключите на нём SIP ALG",
         }
+        vantage = _responses_unseen(call)
+        values.update(vantage_en="", vantage_ru="")
+        if vantage is not None:
+            values.update(
+                vantage_en=f" Not one SIP response of this call was captured, though it was answered (frame "
+                           f"{vantage}): this capture point misses part of the call's traffic, and the missing audio "
+                           f"may have passed elsewhere; capture where both directions pass (at the phone, or both "
+                           f"directions of the mirror port) before acting.",
+                vantage_ru=f" Ни один SIP-ответ этого вызова не попал в захват, хотя вызов был принят (кадр "
+                           f"{vantage}): точка захвата видит не весь трафик вызова, и недостающий звук мог пройти "
+                           f"мимо неё; прежде чем действовать, снимите захват там, где видны оба направления (на "
+                           f"телефоне или оба направления зеркального порта).")
         # The capture's clock steps within the media: the span is the senders' own, from the RTP timestamps.
         how_en = " (by the RTP timestamps: the capture's clock steps within the call)" if span.from_timestamps else ""
         how_ru = " (по RTP-меткам времени: часы захвата скачут внутри вызова)" if span.from_timestamps else ""
         if span.one_way_s >= report_s:
-            severity, confidence = (Severity.MAJOR if span.one_way_s >= timeout_s else Severity.MINOR), "high"
+            severity = Severity.MAJOR if span.one_way_s >= timeout_s else Severity.MINOR
+            confidence = "high" if vantage is None else "medium"
             values.update(
                 lead_en=f"During your call the sound travelled only one way: {side_en}. " + (
                     "A device on its way refused it." if refused else
@@ -123,6 +141,15 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
                             f"одностороннюю слышимость от звонка, завершённого сразу ({limits_ru}).")
         frames = tuple(analysis.streams[i].stats.first_frame for i in media.streams)
         yield Hit(call.call_id, frames, values, severity=severity, confidence=confidence)
+
+
+def _responses_unseen(call: Call) -> int | None:
+    """The frame that shows an answered call was answered (its first ACK or BYE) when not one SIP response of
+    the call was captured: the capture point then misses the responses' direction of the signalling (a one-way
+    mirror, asymmetric routing, RFC 3261 §17.1.1 transactions seen from one side only). None otherwise."""
+    if call.outcome != "answered" or any(m.status_code is not None for m in call.messages):
+        return None
+    return next((m.frame for m in call.messages if m.method in ("ACK", "BYE")), None)
 
 
 @check(

@@ -105,3 +105,35 @@ def test_lab_one_way_samples_are_major() -> None:
     for name in ("nat_one_way_audio.pcap", "firewall_one_way_audio.pcap"):
         f = one_way(sipdiag.analyze(samples / name))
         assert (f.severity.label, f.evidence["missing"], f.evidence["one_way_s"]) == ("major", "callee->caller", 16.5)
+
+
+def without_responses(src: Path, dst: Path) -> Path:
+    """The capture as a point that sees no SIP response gives it (a mirror of one direction, asymmetric routing)."""
+    import dpkt
+
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        writer = dpkt.pcap.Writer(out, linktype=dpkt.pcap.DLT_EN10MB, nano=False)
+        for ts, buf in dpkt.pcap.Reader(f):
+            ip = dpkt.ethernet.Ethernet(buf).data
+            if not bytes(ip.data.data).startswith(b"SIP/2.0 "):
+                writer.writepkt(buf, ts)
+    return dst
+
+
+def test_a_capture_without_the_responses_gives_medium_confidence_and_says_why(tmp_path) -> None:
+    """RULES.md media.one-way-audio: port-16_vlan24_200.pcap (Wireshark wiki) is such a capture: INVITE, ACK and
+    BYE, not one response, audio one way. The missing audio may have passed elsewhere: the verdict stands (the
+    capture shows it) but the engineer is told to capture both directions before acting."""
+    full = one_way_call(tmp_path / "full.pcap", 15.1)
+    assert graded(full) == ("major", "high", 15.1, 15.1)
+    a = sipdiag.analyze(without_responses(full, tmp_path / "requests.pcap"))
+    assert [(c.outcome, c.final_status) for c in a.calls] == [("answered", None)]
+    f = one_way(a)
+    ack = next(m.frame for m in a.calls[0].messages if m.method == "ACK")
+    assert (f.severity.label, f.confidence, f.evidence["one_way_s"]) == ("major", "medium", 15.1)
+    assert f.engineer_text["en"].count(
+        f"Not one SIP response of this call was captured, though it was answered (frame {ack}): this capture point "
+        f"misses part of the call's traffic, and the missing audio may have passed elsewhere; capture where both "
+        f"directions pass (at the phone, or both directions of the mirror port) before acting.") == 1
+    assert f"хотя вызов был принят (кадр {ack})" in f.engineer_text["ru"]
+    assert "Not one SIP response" not in one_way(sipdiag.analyze(full)).engineer_text["en"]
