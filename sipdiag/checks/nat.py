@@ -570,7 +570,8 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
     network: a multi-homed host) and something shows a second NAT beyond the capture point: the requests go to,
     or the responses come from, a public address, or the server's Via received= names one. A private source
     talking to a private server shows one translation inside one network (an enterprise NAT, a VPN concentrator
-    such as an OpenVPN server's 10.8.0.1), not two.
+    such as an OpenVPN server's 10.8.0.1), not two. A 100.64.0.0/10 source talking to a 100.64.0.0/10 server is
+    an overlay VPN (Tailscale) or a network numbered in shared space, not carrier-grade NAT: not reported.
 
     ## Why it matters
     Stacked NATs compound binding timeouts, forbid port forwarding and break hairpinning: inbound calls are missed
@@ -597,6 +598,12 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
             # translated from: RFC 3261 §18.2.1 compares sent-by with the source only to add received=, and a
             # loopback address never leaves its host (RFC 1122 §3.2.1.3), so it says nothing about NAT.
             if same_ip(inner, p.src_ip) or _local(inner):
+                continue
+            if _in_shared(p.src_ip) and _in_shared(p.dst_ip):
+                # Both ends in shared space: a carrier-grade NAT translates towards the Internet, so two 100.64/10
+                # hosts talking directly are an overlay VPN (Tailscale numbers its nodes there, and a subnet router
+                # masquerades the LAN behind it: one NAT) or an operator's own network numbered in that space, not
+                # CGNAT (RULES.md §0.4 and the rule's FP pitfalls).
                 continue
             if _in_shared(p.src_ip):
                 kind = "cgnat"

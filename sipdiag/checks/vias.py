@@ -118,6 +118,7 @@ class ViaPath:
     contact_port: int | None  # Contact port of the first request that had one
     contact_host: str | None
     hops: int = 1  # Via values of the first request: 1 = straight from the UA, more = through a proxy
+    dst_ip: str = ""  # where the first request went
 
     @property
     def source(self) -> str:
@@ -169,7 +170,8 @@ def via_paths(analysis: Analysis) -> tuple[ViaPath, ...]:
             continue
         host, port = _contact_hostport(with_contact) if with_contact is not None else (None, None)
         out.append(ViaPath(src_ip, src_port, transport, sb, rport_of(params) is not None, first.frame,
-                           tuple(frames), count, first.call_id, port, host, len(first.headers.get_all("via"))))
+                           tuple(frames), count, first.call_id, port, host, len(first.headers.get_all("via")),
+                           first.dst_ip))
     result = analysis._memo["via_paths"] = tuple(out)
     return result
 

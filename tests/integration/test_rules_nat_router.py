@@ -262,3 +262,17 @@ def test_bufferbloat_suspected(tmp_path) -> None:
 def test_silent_on_working_lab_captures(capture: str) -> None:
     ours = ("nat.", "alg.", "router.", "qos.")
     assert [f.rule for f in sipdiag.analyze(SAMPLES / capture).findings if f.rule.startswith(ours)] == []
+
+
+def test_shared_space_on_both_ends_is_an_overlay_not_cgnat(tmp_path) -> None:
+    """RULES.md nat.cgnat-or-double-nat, FP pitfalls: Tailscale numbers its nodes in 100.64.0.0/10 and a subnet
+    router masquerades the LAN behind it, so a phone's private Via arrives from a 100.64/10 source there too. A
+    carrier-grade NAT translates towards the Internet: a 100.64/10 source reaching a 100.64/10 server is the
+    overlay (or an operator network numbered in that space), one NAT, not two."""
+    overlay = cc.register_refreshes(tmp_path / "overlay.pcap", at_s=(0,), ports=(5060,), src_ip="100.101.7.9",
+                                    registrar=("100.88.1.2", 5060))
+    assert findings(overlay, "nat.cgnat-or-double-nat") == []
+    # the same phone behind the same address, registering with a server on the Internet: CGNAT (or overlay exit)
+    internet = only(cc.register_refreshes(tmp_path / "internet.pcap", at_s=(0,), ports=(5060,),
+                                          src_ip="100.101.7.9"), "nat.cgnat-or-double-nat")
+    assert evidence(internet, "kind", "source", "inner") == ("cgnat", "100.101.7.9:5060", "192.168.1.20")
