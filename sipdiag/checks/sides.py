@@ -8,7 +8,8 @@ Nothing in a capture says it outright; these facts do, the strongest first:
    a device behind a NAT is on a customer's LAN (their own PBX too). A loopback c= is a broken SDP
    (media.loopback-sdp-address), not a NAT.
 2. Its User-Agent or Server string is in the device knowledge base (sipdiag.devices): a phone, ATA, router or
-   softphone is the customer's; a PBX or SBC the operator's.
+   softphone is the customer's; a PBX or SBC the operator's, unless it registered in this capture: a PBX that
+   sends REGISTER is a customer's PBX registering its trunk with us (RFC 6140), on a public address or not.
 3. It registered, or it answered registrations, in this capture: a subscriber's device sends REGISTER, the
    operator's registrar receives it (RFC 3261 §10).
 """
@@ -38,9 +39,10 @@ def customer_party(analysis: Analysis, call: Call, role: str) -> bool | None:
     if not is_private(host) and any(is_private(a) and not is_loopback(a) for a in _announced(call, role)):
         return True
     device = identify(party_agents(call, analysis).get(role))
+    registered = registration_side(analysis, host)
     if device is not None and device.entry.kind in CUSTOMER_KINDS + OPERATOR_KINDS:
-        return device.entry.kind in CUSTOMER_KINDS
-    return registration_side(analysis, host)
+        return device.entry.kind in CUSTOMER_KINDS or registered is True
+    return registered
 
 
 def registration_side(analysis: Analysis, host: str) -> bool | None:

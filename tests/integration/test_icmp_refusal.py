@@ -153,3 +153,37 @@ def test_errors_are_compared_with_the_stream_end_only_where_the_clock_does_not_s
     refused = sipdiag.analyze(call(tmp_path / "refused.pcap", errors(cc.PBX[0], TO_THE_END), step_at=5.0))
     assert [x.code for x in refused.anomalies] == ["capture.time-backwards"]
     assert verdict(refused) == ("one-way", "caller->callee")
+
+
+def test_a_customers_pbx_that_registers_its_trunk_refusing_audio_stays_the_customers(tmp_path) -> None:
+    # The called PBX is an Asterisk (the knowledge base's kind "pbx") on a public address, no NAT: by its kind alone
+    # it would be the operator's. It registers its trunk with the operator's registrar in the same capture
+    # (RFC 6140): a customer's PBX, so its refusing the audio is the customer's to fix.
+    trunk = "SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKtrunk1"
+    registrar = ("192.0.2.50", 5060)
+    register = cc.via_sip_message("REGISTER sip:voip.example.net SIP/2.0", via=trunk, call_id="trunk-1",
+                                  cseq="1 REGISTER", contact="<sip:pbx@203.0.113.5:5060>", aor="pbx@example.net",
+                                  extra_headers="Expires: 300\n")
+    ok = cc.via_sip_message("SIP/2.0 200 OK", via=trunk, call_id="trunk-1", cseq="1 REGISTER", to_tag="r1",
+                            contact="<sip:pbx@203.0.113.5:5060>;expires=300", aor="pbx@example.net")
+    extra = [(cc.T0 - cc.S, cc.frame(register, cc.PBX, registrar)), (cc.T0 - cc.S + 20 * cc.MS,
+                                                                       cc.frame(ok, registrar, cc.PBX))]
+    script = cc.call_setup(cc.Script(), "icmp-verdict", answer_extra="Server: Asterisk PBX 18.20.0\n")
+    cc.two_way(script, 0.5, 10.0)
+    cc.bye(script, 11.0, "icmp-verdict")
+    script.recs += errors(cc.PBX[0], TO_THE_END) + extra
+    analysis = sipdiag.analyze(script.write(tmp_path / "trunk.pcap"))
+    assert [(r.aor, r.outcome) for r in analysis.registrations] == [("sip:pbx@example.net", "registered")]
+    assert verdict(analysis) == ("one-way", "caller->callee")
+    (icmp,) = [f for f in analysis.findings if f.rule == "router.icmp-unreachable"]
+    assert icmp.owner == "customer"
+    assert "The refusing host is the flow's own destination (the call's callee), on the customer's side." in \
+        icmp.engineer_text["en"]
+    # without its registration the same Asterisk is taken for the operator's
+    script = cc.call_setup(cc.Script(), "icmp-verdict", answer_extra="Server: Asterisk PBX 18.20.0\n")
+    cc.two_way(script, 0.5, 10.0)
+    cc.bye(script, 11.0, "icmp-verdict")
+    script.recs += errors(cc.PBX[0], TO_THE_END)
+    (icmp,) = [f for f in sipdiag.analyze(script.write(tmp_path / "pbx.pcap")).findings
+               if f.rule == "router.icmp-unreachable"]
+    assert icmp.owner == "engineering"
