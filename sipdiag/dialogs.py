@@ -110,6 +110,10 @@ def _holds(sdp: SdpSession) -> bool:
 
 @dataclass(eq=False)
 class _Offer:
+    """One offer/answer while the capture is read. frame 0: no offer seen (yet): with no answer either, the offer of
+    an offerless INVITE still to come in its 2xx; with an answer, the INVITE itself is not in the capture
+    (_answer_only)."""
+
     kind: str
     frame: int
     offerer: str
@@ -118,6 +122,18 @@ class _Offer:
     tx: TxState
     answer_frame: int | None = None
     answer: tuple[MediaDescription, ...] | None = None
+    answer_hold: bool = False  # _holds of the answer: its hold, should it turn out to have been the offer
+
+    @property
+    def answer_only(self) -> bool:
+        return self.frame == 0 and self.answer is not None
+
+    def answer_was_offer(self) -> None:
+        """The SDP taken for the answer of an INVITE not in the capture was the offer (the INVITE had none, RFC 3261
+        §13.2.1): its writer, the other party, offered; the answer is still to come (the ACK)."""
+        self.frame, self.offer, self.hold = self.answer_frame or 0, self.answer or (), self.answer_hold
+        self.offerer = _other(self.offerer)
+        self.answer_frame = self.answer = None
 
 
 @dataclass
@@ -272,7 +288,15 @@ class CallBuilder:
                     value = present.get(name)
                     if value:
                         self.correlation_headers[name] = value.strip()
-            if sdp is not None:
+            late = next((o for o in self.offers if o.tx is tx and o.answer_only), None)
+            if late is not None:
+                # the request after a response that carried SDP (records of two interfaces merged out of order)
+                late.kind = "initial" if msg.to_tag is None else "re-invite"
+                if sdp is None:
+                    late.answer_was_offer()
+                else:
+                    late.frame, late.offer, late.hold = msg.frame, media_descriptions(sdp), _holds(sdp)
+            elif sdp is not None:
                 kind = "initial" if msg.to_tag is None else "re-invite"
                 self.offers.append(_Offer(kind, msg.frame, self.role_of(msg), media_descriptions(sdp), _holds(sdp), tx))
             else:
@@ -282,10 +306,7 @@ class CallBuilder:
             self.offers.append(_Offer(method.lower(), msg.frame, self.role_of(msg), media_descriptions(sdp),
                                       _holds(sdp), tx))
         elif method == "ACK" and sdp is not None:
-            for offer in reversed(self.offers):
-                if offer.answer is None and offer.frame and offer.kind in ("initial", "re-invite"):
-                    offer.answer_frame, offer.answer = msg.frame, media_descriptions(sdp)
-                    break
+            self._ack_answer(msg, sdp)
         if method == "ACK" and msg.to_tag is not None and self._acks_2xx(msg):
             # The 2xx may be missing from the capture (a mirror of one direction): its ACK confirms the dialog.
             key = self._dialog_key(msg, msg.to_tag)
@@ -313,6 +334,31 @@ class CallBuilder:
             if digit is not None:
                 self.info_dtmf.append((msg.frame, *digit))
 
+    def _ack_answer(self, msg: SipMessage, sdp: SdpSession) -> None:
+        """An ACK carries SDP only as the answer to the offer an offerless INVITE got in its 2xx (RFC 3261 §13.2.1):
+        that of the INVITE with the ACK's CSeq number (§13.2.2.4) still unanswered, the one whose request went the
+        way the ACK goes (a spiral, one INVITE passing the capture point twice, is a transaction per hop, each
+        ACKed), else the latest (the two parties number their requests apart); without any INVITE of that number,
+        the last INVITE offer still unanswered. Where the INVITE is not in the capture, the 2xx's SDP, taken for
+        an answer, was that offer; where the 2xx is not, the offer is unknown."""
+        cseq = msg.cseq
+        numbered = [o for o in self.offers if o.kind in ("initial", "re-invite") and cseq is not None
+                    and o.tx.cseq == cseq.number]
+        if numbered:
+            open_ = [o for o in numbered if o.answer is None or o.answer_only]
+            way = (sender(msg), receiver(msg))
+            mine = next((o for o in reversed(open_) if (o.tx.src, o.tx.dst) == way), open_[-1] if open_ else None)
+        else:
+            mine = next((o for o in reversed(self.offers)
+                         if o.answer is None and o.frame and o.kind in ("initial", "re-invite")), None)
+        if mine is None:
+            return
+        if mine.answer_only:
+            mine.answer_was_offer()
+        elif mine.frame == 0:  # an offerless INVITE whose 2xx is not in the capture (a mirror of one direction)
+            mine.offerer = _other(self.role_of(msg))
+        mine.answer_frame, mine.answer = msg.frame, media_descriptions(sdp)
+
     def _response(self, msg: SipMessage, tx: TxState, sdp: SdpSession | None) -> None:
         code = msg.status_code or 0
         if tx.method == "INVITE":
@@ -335,15 +381,28 @@ class CallBuilder:
                 if is_success(code) and d.confirmed_frame is None:
                     d.state, d.confirmed_frame, d.confirmed_cseq = "confirmed", msg.frame, tx.cseq
         if sdp is not None:
-            for offer in reversed(self.offers):
-                if offer.tx is tx:
-                    if offer.frame == 0:  # the offer of an offerless INVITE
-                        offer.frame, offer.offerer = msg.frame, self.role_of(msg)
-                        offer.offer, offer.hold = media_descriptions(sdp), _holds(sdp)
-                    elif offer.answer is None or (is_success(code) and offer.answer_frame is not None
-                                                  and offer.answer_frame < msg.frame and not _reliable(offer)):
-                        offer.answer_frame, offer.answer = msg.frame, media_descriptions(sdp)
-                    break
+            offer = next((o for o in reversed(self.offers) if o.tx is tx), None)
+            if offer is None:
+                if tx.method == "INVITE" and tx.request_frame is None and code != 100 and (
+                        is_provisional(code) or is_success(code)):
+                    self.offers.append(self._answer_only(msg, tx, sdp))
+            elif offer.frame == 0 and offer.answer is None:  # the offer of an offerless INVITE
+                offer.frame, offer.offerer = msg.frame, self.role_of(msg)
+                offer.offer, offer.hold = media_descriptions(sdp), _holds(sdp)
+            elif offer.answer is None or (is_success(code) and offer.answer_frame is not None
+                                          and offer.answer_frame < msg.frame and not _reliable(offer)):
+                offer.answer_frame, offer.answer = msg.frame, media_descriptions(sdp)
+                offer.answer_hold = _holds(sdp)
+
+    def _answer_only(self, msg: SipMessage, tx: TxState, sdp: SdpSession) -> _Offer:
+        """The SDP of a response to an INVITE that is not in the capture (the capture began during the call, or the
+        request was lost at the capture point), taken for the answer of the party that sent it, to an offer of the
+        other party the capture lacks (RFC 3261 §13.2.1: an INVITE with an offer is answered in its response). A
+        re-INVITE's answer is the session from then on (RFC 3264 §8): without it, the media it moved were no
+        longer the call's. Should an ACK with SDP follow, it was the offer (_Offer.answer_was_offer)."""
+        kind = "re-invite" if tx.in_dialog else "initial"
+        return _Offer(kind, 0, _other(self.role_of(msg)), (), False, tx, msg.frame, media_descriptions(sdp),
+                      _holds(sdp))
 
     # ------------------------------------------------------------------------------------------------ result
 
@@ -388,8 +447,9 @@ class CallBuilder:
             ended_by = "caller" if self.bye_from_tag == self.caller_tag else "callee"
         transports = {m.transport for m in self.messages}
         negotiations = tuple(
-            Negotiation(o.kind, o.frame, o.offerer, o.offer, o.answer_frame, o.answer, o.tx.final_status, o.hold)
-            for o in self.offers if o.frame
+            Negotiation(o.kind, o.frame or None, o.offerer, o.offer, o.answer_frame, o.answer, o.tx.final_status,
+                        o.hold)
+            for o in self.offers if o.frame or o.answer is not None
         )
         return Call(
             call_id=self.call_id,
@@ -550,6 +610,10 @@ def info_dtmf(content_type: str | None, body: bytes) -> tuple[str, int | None] |
         if digit in _DTMF_DIGITS:
             return digit.upper(), None
     return None
+
+
+def _other(role: str) -> str:
+    return "callee" if role == "caller" else "caller"
 
 
 def _reliable(offer: _Offer) -> bool:

@@ -143,7 +143,7 @@ class Negotiation:
     """One offer/answer exchange (RFC 3264): in the initial INVITE/200, a re-INVITE, an UPDATE or a PRACK."""
 
     kind: str  # initial, re-invite, update, prack
-    offer_frame: int
+    offer_frame: int | None  # None: the offer is not in the capture, only the answer (offer ())
     offerer: str  # caller | callee
     offer: tuple[MediaDescription, ...]
     answer_frame: int | None

@@ -107,7 +107,8 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
         ann = announced(call)
         sdp_frames = {}
         for n in call.negotiations:
-            sdp_frames.setdefault(n.offerer, n.offer_frame)
+            if n.offer_frame is not None:  # None: the offer is not in the capture
+                sdp_frames.setdefault(n.offerer, n.offer_frame)
             if n.answer_frame:
                 sdp_frames.setdefault("callee" if n.offerer == "caller" else "caller", n.answer_frame)
         reported: set[str] = set()

@@ -161,7 +161,8 @@ def _sdp_frames(call: Call, role: str) -> list[int]:
     frames = []
     for n in call.negotiations:
         if n.offerer == role:
-            frames.append(n.offer_frame)
+            if n.offer_frame is not None:  # None: the offer is not in the capture
+                frames.append(n.offer_frame)
         elif n.answer_frame is not None and n.answer:
             frames.append(n.answer_frame)
     return frames

@@ -324,6 +324,8 @@ def _rtcp_mux_agreed(call: Call) -> bool:
         if n.answer:
             offer = [m for m in n.offer if m.media == "audio" and m.port]
             answer = [m for m in n.answer if m.media == "audio" and m.port]
+            if n.offer_frame is None:  # the offer is not in the capture: an answer has it only if offered (§5.1.1)
+                return bool(answer) and answer[0].rtcp_mux
             return bool(offer and answer) and offer[0].rtcp_mux and answer[0].rtcp_mux
     return False
 

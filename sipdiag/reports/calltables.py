@@ -238,7 +238,8 @@ def _negotiations_table(negotiations: tuple[Negotiation, ...]) -> Table:
     for n in negotiations:
         table.add_row(
             terminal_text(n.kind) + (" (hold)" if n.hold else ""),
-            f"frame {n.offer_frame}, {terminal_text(n.offerer)}",
+            (f"frame {n.offer_frame}" if n.offer_frame is not None else "not captured")
+            + f", {terminal_text(n.offerer)}",
             f"frame {n.answer_frame}" if n.answer_frame is not None else "none",
             number_text(n.status),
             "\n".join(map(_media, n.offer)) or "-",

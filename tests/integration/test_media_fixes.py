@@ -4,12 +4,15 @@ sipdiag.correlate.link_legs): each built capture shows the fault the old code go
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import sipdiag
 from sipdiag.checks import LANGUAGES
+from sipdiag.reports.json import render_json
 from tests import callcapture as cc
 from tests.callcapture import PBX, PBX_RTP, UA, UA_RTP, Script
+from tests.conftest import validate_json_document
 
 
 def findings(analysis, rule: str) -> list:
@@ -250,3 +253,102 @@ def test_opus_sample_capture_has_its_stream(corpus) -> None:
         (3, 5, 99, "10.0.2.15:24196", "10.0.2.20:6000", "sdp")]
     assert findings(a, "media.no-rtp") == []
     assert not any("no RTP at all" in f.engineer_text["en"] for f in a.findings)
+
+
+# ------------------------------------------------------------- 6: the answer to an INVITE the capture does not hold
+
+MEDIA_SERVER = ("203.0.113.77", 52000)  # where the PBX re-anchors the media (its announcement or MOH server)
+
+
+def two_calls_one_reanchored(path: Path) -> Path:
+    """Two calls of one phone through the PBX, set up 1 s apart, each on its own ports. 3 s in, the phone's re-INVITE
+    of `reanchor-1` (on a new port, 40002) is lost at the capture point; the PBX's 200 OK moves the call's media to
+    its media server (RFC 3264 §8). 5 s of RTP follow between the new port and the media server."""
+    s = cc.call_setup(Script(), "reanchor-1")
+    cc.two_way(s, 0.32, 2.0)
+    other = {"ua": (UA[0], 40100), "pbx": (PBX[0], 50100)}
+    s.sip(1.0, cc.sip_message("INVITE sip:201@example.com SIP/2.0", "other-1", "1 INVITE", src=UA, to_tag=False,
+                              to_user="201", body=cc.SDP.format(ip=UA[0], port=40100)), UA, PBX)
+    s.sip(1.3, cc.sip_message("SIP/2.0 200 OK", "other-1", "1 INVITE", src=UA, to_user="201",
+                              body=cc.SDP.format(ip=PBX[0], port=50100)), PBX, UA)
+    s.sip(1.31, cc.sip_message("ACK sip:201@203.0.113.5 SIP/2.0", "other-1", "1 ACK", src=UA, to_user="201",
+                               branch="ack1"), UA, PBX)
+    s.rtp(other["ua"], other["pbx"], 0x3333, 1.32, 8.0)
+    s.rtp(other["pbx"], other["ua"], 0x4444, 1.325, 8.0, seq0=7000)
+    s.sip(3.0, cc.sip_message("SIP/2.0 200 OK", "reanchor-1", "2 INVITE", src=UA, branch="re2",
+                              body=cc.SDP.format(ip=MEDIA_SERVER[0], port=MEDIA_SERVER[1])), PBX, UA)
+    s.sip(3.01, cc.sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "reanchor-1", "2 ACK", src=UA, branch="ack2"),
+          UA, PBX)
+    s.rtp((UA[0], 40002), MEDIA_SERVER, 0x5555, 3.05, 5.0, seq0=2000)
+    s.rtp(MEDIA_SERVER, (UA[0], 40002), 0x6666, 3.055, 5.0, seq0=9000)
+    cc.bye(s, 9.5, "reanchor-1")
+    return cc.bye(s, 9.6, "other-1").write(path)
+
+
+def test_the_answer_of_a_lost_reinvite_binds_the_media_it_moved(tmp_path) -> None:
+    # The 200 OK (frame 376) answers an offer the capture lacks: its SDP is the PBX's side of the call from then on
+    # (RFC 3264 §8). The phone's stream to the media server is bound by it, the reverse one by latching (sent to
+    # that stream's source). Before, that SDP was dropped: both streams went by the heuristic to `other-1`, the
+    # call set up last before them, and `reanchor-1` looked silent for its last 7 s.
+    a = sipdiag.analyze(two_calls_one_reanchored(tmp_path / "reanchor.pcap"))
+    (call, _) = a.calls
+    assert [(n.kind, n.offer_frame, n.offerer, n.answer_frame, n.status, [(m.address, m.port) for m in n.answer])
+            for n in call.negotiations] == [("initial", 1, "caller", 2, 200, [(PBX[0], PBX_RTP)]),
+                                            ("re-invite", None, "caller", 376, 200, [MEDIA_SERVER])]
+    assert [(m.stats.first_frame, m.label, m.call_id, m.binding.direction, m.binding.bound_by) for m in a.streams] == [
+        (4, "198.51.100.7:40000 -> 203.0.113.5:50000 0x00001111", "reanchor-1", "caller->callee", "sdp"),
+        (5, "203.0.113.5:50000 -> 198.51.100.7:40000 0x00002222", "reanchor-1", "callee->caller", "sdp"),
+        (108, "198.51.100.7:40100 -> 203.0.113.5:50100 0x00003333", "other-1", "caller->callee", "sdp"),
+        (110, "203.0.113.5:50100 -> 198.51.100.7:40100 0x00004444", "other-1", "callee->caller", "sdp"),
+        (383, "198.51.100.7:40002 -> 203.0.113.77:52000 0x00005555", "reanchor-1", "caller->callee", "sdp"),
+        (384, "203.0.113.77:52000 -> 198.51.100.7:40002 0x00006666", "reanchor-1", "callee->caller", "latching")]
+    assert [(v.call_id, v.verdict.verdict, v.verdict.detail) for v in a.media] == [
+        ("reanchor-1", "two-way", "audio flows both ways"), ("other-1", "two-way", "audio flows both ways")]
+    assert [(f.rule, f.severity.label, f.call_id, f.frames) for f in a.findings] == [
+        ("nat.media-source-mismatch", "info", "reanchor-1", (383,))]
+
+
+def mid_call(path: Path, answer: str, *, rtp: tuple = ()) -> Path:
+    """A capture that begins during a call: the PBX's 200 OK (frame 1) to a re-INVITE of the phone's that the capture
+    lacks, with `answer` as its SDP, the ACK, then the RTP `rtp` (src, dst, SSRC, pt) for 6 s and the phone's BYE."""
+    s = Script()
+    s.sip(0.0, cc.sip_message("SIP/2.0 200 OK", "mid-1", "5 INVITE", src=UA, branch="re5", body=answer), PBX, UA)
+    s.sip(0.01, cc.sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "mid-1", "5 ACK", src=UA, branch="ack5"), UA, PBX)
+    for k, (src, dst, ssrc, pt) in enumerate(rtp):
+        s.rtp(src, dst, ssrc, 0.05 + k * 0.005, 6.0, seq0=1000 + 4000 * k, pt=pt)
+    return cc.bye(s, 6.5, "mid-1").write(path)
+
+
+def test_a_private_address_in_the_answer_of_a_lost_reinvite(tmp_path) -> None:
+    # The PBX's answer names a private address from its public signalling address: the SDP rules read the answer
+    # alone as they read any. Before, a call whose only SDP was that answer had none: no finding at all.
+    answer = cc.sdp("10.20.30.40", PBX_RTP, "0", "rtpmap:0 PCMU/8000")
+    a = sipdiag.analyze(mid_call(tmp_path / "private.pcap", answer))
+    assert [(f.rule, f.severity.label, f.call_id, f.frames) for f in a.findings] == [
+        ("nat.private-sdp-address", "minor", "mid-1", (1,)), ("media.no-rtp", "info", None, (1,))]
+    f = a.findings[0]
+    assert (f.evidence["role"], f.evidence["address"], f.evidence["source"], f.evidence["media"]) == (
+        "callee", "10.20.30.40", "203.0.113.5:5060", "unknown")
+    # the JSON contract: an offer the capture lacks has no frame (null) and no m= lines
+    out = io.StringIO()
+    render_json(a, out)
+    (call,) = validate_json_document(out.getvalue())["calls"]
+    assert [(n["kind"], n["offer_frame"], n["offerer"], n["offer"], n["answer_frame"], n["status"])
+            for n in call["negotiations"]] == [("initial", None, "caller", [], 1, 200)]
+
+
+def test_rtp_outside_the_answer_of_a_lost_reinvite(tmp_path) -> None:
+    # The answer accepts PCMA (8) only; the phone keeps sending PCMU (0) to it (RFC 3264 §5.1, §7). Before, the
+    # call had no SDP, its streams were bound by the heuristic and no codec rule could judge them.
+    answer = cc.sdp(PBX[0], PBX_RTP, "8", "rtpmap:8 PCMA/8000")
+    a = sipdiag.analyze(mid_call(tmp_path / "codec.pcap", answer, rtp=(
+        ((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0), ((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 8))))
+    assert [(m.stats.first_frame, m.call_id, m.binding.direction, m.binding.bound_by) for m in a.streams] == [
+        (3, "mid-1", "caller->callee", "sdp"), (4, "mid-1", "callee->caller", "latching")]
+    assert [(f.rule, f.severity.label, f.call_id, f.frames) for f in a.findings] == [
+        ("codec.rtp-payload-not-negotiated", "major", "mid-1", (3,)),
+        ("codec.asymmetric-codec", "info", "mid-1", (3, 4))]
+    f = a.findings[0]
+    assert (f.evidence["payload_type"], f.evidence["receiver"], f.evidence["accepted"], f.evidence["sdp_frames"]) == (
+        0, "callee", "8", "1")
+

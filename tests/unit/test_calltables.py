@@ -262,6 +262,16 @@ frame     time  192.168.1.10:5060   203.0.113.5:5060
 """
 
 
+def test_an_answer_whose_offer_is_not_captured_has_no_offer_frame():
+    call = make_call(basic_messages(), negotiations=(
+        Negotiation(kind="re-invite", offer_frame=None, offerer="caller", offer=(), answer_frame=4,
+                    answer=(ANSWER,), status=200, hold=False),))
+    shown = lines(call_details(call))
+    start = shown.index("Offer/answer")
+    assert shown[start + 4].split() == ["re-invite", "not", "captured,", "caller", "frame", "4", "200", "-", "audio",
+                                        "203.0.113.5:30000", "RTP/AVP", "PCMU/8000,"]
+
+
 def test_call_details_of_a_rejected_call_seen_from_its_middle():
     msgs = (message(1, 0, UA, PBX, "INVITE", sdp=True), message(2, 300, PBX, UA, status=486, reason="Busy Here"),
             message(3, 305, UA, PBX, "ACK"))

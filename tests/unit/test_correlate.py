@@ -394,3 +394,84 @@ def test_a_reinvite_of_the_callee_is_in_the_callers_dialog() -> None:
     assert [(d.caller_tag, d.callee_tag, d.state, d.created_frame, d.confirmed_frame) for d in call.dialogs] == [
         ("a1", "b", "confirmed", 2, 3)]
     assert (call.reinvites, [t.in_dialog for t in call.transactions if t.method == "INVITE"]) == (1, [False, True])
+
+
+# ------------------------------------------------------------- offer/answer of an INVITE the capture holds in part
+
+PHONE_SDP = SDP.format(v=2, ip="192.168.1.10", port=6002, dir="sendrecv")  # the phone, on a new port
+SERVER_SDP = SDP.format(v=2, ip="203.0.113.77", port=7100, dir="sendrecv")  # the PBX's media server
+PHONE_MEDIA, SERVER_MEDIA = [("192.168.1.10", 6002)], [("203.0.113.77", 7100)]
+
+
+def reinvite(kind: str, frame: int, t: float, body: str = "", callee: bool = False):
+    """A message of the re-INVITE transaction after answered(): the phone's (CSeq 2), or the PBX's (CSeq 1, tags
+    the other way round, RFC 3261 §12.2.1.1). kind: INVITE, ACK or a response's status."""
+    tags = dict(ftag="b", ttag="a1") if callee else dict(ttag="b")
+    number = 1 if callee else 2
+    sender, receiver = (P, A) if callee else (A, P)
+    if kind == "ACK":
+        return msg(f"ACK sip:x@example.com SIP/2.0\n{hdr('part-1', f'{number} ACK', 'ra', **tags)}", sender, receiver,
+                   t, frame, body)
+    if kind == "INVITE":
+        return msg(f"INVITE sip:x@example.com SIP/2.0\n{hdr('part-1', f'{number} INVITE', 'ri', **tags)}", sender,
+                   receiver, t, frame, body)
+    return msg(f"SIP/2.0 {kind}\n{hdr('part-1', f'{number} INVITE', 'ri', **tags)}", receiver, sender, t, frame, body)
+
+
+@pytest.mark.parametrize(("messages", "expected"), [
+    # the phone's re-INVITE is lost at the capture point: the PBX's 200 answers an offer of the phone's that the
+    # capture lacks (RFC 3261 §13.2.1), and it moves the media to the media server (RFC 3264 §8)
+    ([reinvite("200 OK", 5, 5.0, SERVER_SDP), reinvite("ACK", 6, 5.1)],
+     [("re-invite", None, "caller", [], 5, SERVER_MEDIA, 200)]),
+    # the same from the PBX's side: its re-INVITE lost, the phone's 200 is the phone's answer
+    ([reinvite("200 OK", 5, 5.0, PHONE_SDP, callee=True), reinvite("ACK", 6, 5.1, callee=True)],
+     [("re-invite", None, "callee", [], 5, PHONE_MEDIA, 200)]),
+    # the lost re-INVITE had no offer: the ACK carries SDP, so the 200's was the PBX's offer and the ACK the answer
+    ([reinvite("200 OK", 5, 5.0, SERVER_SDP), reinvite("ACK", 6, 5.1, PHONE_SDP)],
+     [("re-invite", 5, "callee", SERVER_MEDIA, 6, PHONE_MEDIA, 200)]),
+    # the request after its response (interfaces merged out of order): one exchange, not an answer and an offer
+    ([reinvite("200 OK", 5, 5.0, SERVER_SDP), reinvite("INVITE", 6, 4.99, PHONE_SDP), reinvite("ACK", 7, 5.1)],
+     [("re-invite", 6, "caller", PHONE_MEDIA, 5, SERVER_MEDIA, 200)]),
+    ([reinvite("200 OK", 5, 5.0, SERVER_SDP), reinvite("INVITE", 6, 4.99), reinvite("ACK", 7, 5.1, PHONE_SDP)],
+     [("re-invite", 5, "callee", SERVER_MEDIA, 7, PHONE_MEDIA, 200)]),
+    # an offerless re-INVITE whose 200 (the offer) is not in the capture (a mirror of one direction): the ACK of the
+    # same CSeq answers it, not the initial offerless INVITE still without an offer
+    ([reinvite("INVITE", 5, 5.0), reinvite("ACK", 6, 5.1, PHONE_SDP)],
+     [("re-invite", None, "callee", [], 6, PHONE_MEDIA, None)]),
+    # everything captured, as before: offer in the 200 and answer in the ACK; an offer the 200 does not answer
+    ([reinvite("INVITE", 5, 5.0), reinvite("200 OK", 6, 5.05, SERVER_SDP), reinvite("ACK", 7, 5.1, PHONE_SDP)],
+     [("re-invite", 6, "callee", SERVER_MEDIA, 7, PHONE_MEDIA, 200)]),
+    ([reinvite("INVITE", 5, 5.0, PHONE_SDP), reinvite("200 OK", 6, 5.05), reinvite("ACK", 7, 5.1)],
+     [("re-invite", 5, "caller", PHONE_MEDIA, None, [], 200)]),
+])
+def test_an_invite_captured_in_part_keeps_its_offer_and_answer(messages, expected) -> None:
+    """Before, the SDP of a response whose INVITE is not in the capture was dropped: the media a re-INVITE moved
+    were bound to no call or the wrong one, and no SDP rule saw them; and an ACK's SDP was dropped unless its
+    INVITE's offer had been seen."""
+    (call,) = run([*answered("part-1"), *messages]).calls
+
+    def media(descriptions) -> list:
+        return [(m.address, m.port) for m in descriptions or ()]
+
+    assert [(n.kind, n.offer_frame, n.offerer, media(n.offer), n.answer_frame, media(n.answer), n.status)
+            for n in call.negotiations] == expected
+
+
+def test_each_hop_of_a_spiral_takes_the_answer_of_its_own_ack() -> None:
+    """An offerless INVITE spirals: the phone A sends it to the proxy P (frame 1), P back to A's other line (2); each
+    hop is a transaction of the same CSeq, its 200 carries the offer and its ACK the answer (RFC 3261 §13.2.1). Each
+    ACK answers the hop it went along (phone to proxy, proxy to phone). Before, the first ACK answered the offer of the
+    last hop and the second that of the first (each took the last offer still unanswered)."""
+    cid = "spiral-1"
+    offer = SDP.format(v=1, ip="192.168.1.10", port=6000, dir="sendrecv")
+    answer = SDP.format(v=1, ip="192.168.1.10", port=6100, dir="sendrecv")
+    first, second = hdr(cid, "20 INVITE", "h1"), hdr(cid, "20 INVITE", "h2")
+    (call,) = run([
+        msg(f"INVITE sip:300@example.com SIP/2.0\n{first}", A, P, 0.0, 1),
+        msg(f"INVITE sip:300@192.168.1.10 SIP/2.0\n{second}", P, A, 0.01, 2),
+        msg(f"SIP/2.0 200 OK\n{hdr(cid, '20 INVITE', 'h2', ttag='b')}", A, P, 1.0, 3, offer),
+        msg(f"SIP/2.0 200 OK\n{hdr(cid, '20 INVITE', 'h1', ttag='b')}", P, A, 1.01, 4, offer),
+        msg(f"ACK sip:300@example.com SIP/2.0\n{hdr(cid, '20 ACK', 'k1', ttag='b')}", A, P, 1.1, 5, answer),
+        msg(f"ACK sip:300@192.168.1.10 SIP/2.0\n{hdr(cid, '20 ACK', 'k2', ttag='b')}", P, A, 1.11, 6, answer),
+    ]).calls
+    assert [(n.offer_frame, n.answer_frame) for n in call.negotiations] == [(4, 5), (3, 6)]
