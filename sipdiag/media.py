@@ -31,7 +31,7 @@ from .codecs import VIDEO_CLOCK
 from .dtmf import DtmfEvent
 from .icmp import IcmpError
 from .icmprefusal import IcmpRefusal, refusals
-from .model import Call
+from .model import Call, Negotiation
 from .parsers.sdp import HOLD_ADDRESS
 from .quality import EModelResult, rate_stream
 from .rtpresult import RtpStatsResult, RtpStreamStats
@@ -366,6 +366,12 @@ def negotiated_off(call: Call, direction: str) -> str | None:
     for n in call.negotiations:
         if not n.answer or (n.status is not None and n.status >= 300):
             continue
+        if n.offer_frame is None:
+            flows, why = _answer_alone(n, sender)
+            if flows:
+                return None
+            said = why or said
+            continue
         sides = {n.offerer: n.offer, ("callee" if n.offerer == "caller" else "caller"): n.answer}
         for out, into in zip(sides[sender], sides[receiver]):  # m-lines pair by position (RFC 3264 §6)
             if out.media != "audio" or not out.port or not into.port:
@@ -375,6 +381,24 @@ def negotiated_off(call: Call, direction: str) -> str | None:
             said = f"{sender} {out.direction}, {receiver} {into.direction}" + (
                 f" with c={HOLD_ADDRESS}" if into.address == HOLD_ADDRESS else "")
     return said
+
+
+def _answer_alone(n: Negotiation, sender: str) -> tuple[bool, str | None]:
+    """negotiated_off for an answer whose offer is not in the capture: (audio may flow from `sender`, why not).
+    The answer tells the directions alone, as it may only narrow the offer's (RFC 3264 §6.1: sendrecv answers
+    sendrecv, sendonly answers recvonly or sendrecv, recvonly answers sendonly or sendrecv); the offer's c= is
+    unknown, and not taken for a hold."""
+    answerer = "callee" if n.offerer == "caller" else "caller"
+    why = None
+    for m in n.answer or ():
+        if m.media != "audio" or not m.port:
+            continue
+        if answerer == sender and m.direction in SENDS or (
+                answerer != sender and m.direction in RECEIVES and m.address != HOLD_ADDRESS):
+            return True, None
+        why = f"{answerer} {m.direction}" + (f" with c={HOLD_ADDRESS}" if m.address == HOLD_ADDRESS else "") + \
+            " in its answer to an offer the capture lacks"
+    return False, why
 
 
 def _span_ns(streams: Sequence[StreamLike], clock: ClockSteps = NO_STEPS) -> int | None:

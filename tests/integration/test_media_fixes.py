@@ -352,3 +352,17 @@ def test_rtp_outside_the_answer_of_a_lost_reinvite(tmp_path) -> None:
     assert (f.evidence["payload_type"], f.evidence["receiver"], f.evidence["accepted"], f.evidence["sdp_frames"]) == (
         0, "callee", "8", "1")
 
+
+def test_hold_answered_in_a_lost_reinvite_is_one_way_by_design(tmp_path) -> None:
+    # The PBX answers recvonly: the phone put it on hold (its sendonly offer is lost; RFC 3264 §6.1, §8.4: a
+    # recvonly answer answers sendonly or sendrecv). Audio flows to the PBX only, as asked. Before, it was
+    # "one-way audio: the caller hears nothing" (media.one-way-audio).
+    answer = cc.sdp(PBX[0], PBX_RTP, "0", "rtpmap:0 PCMU/8000", "recvonly")
+    phone_to_pbx = ((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0)
+    a = sipdiag.analyze(mid_call(tmp_path / "hold.pcap", answer, rtp=(phone_to_pbx,)))
+    assert [(m.stats.first_frame, m.call_id, m.binding.direction, m.binding.bound_by) for m in a.streams] == [
+        (3, "mid-1", "caller->callee", "sdp")]
+    assert [(v.verdict.verdict, v.verdict.missing_direction, v.verdict.detail) for v in a.media] == [
+        ("one-way-negotiated", "callee->caller", "audio flows caller->callee only, as the SDP asked (callee recvonly "
+         "in its answer to an offer the capture lacks; RFC 3264 §6.1)")]
+    assert [f.rule for f in a.findings] == []
