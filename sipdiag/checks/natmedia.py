@@ -85,7 +85,9 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
     answers announced. The mismatch is classified (other port only; other address with a private SDP address;
     other public address), and the reverse stream tells whether the far end latched onto the real source
     (info) or kept sending to the SDP address (major: that audio is lost behind the NAT). A port-only difference
-    on a private address (the party's own LAN, non-symmetric RTP) is info.
+    on a private address (the party's own LAN, non-symmetric RTP) is info. A stream that began after the answer
+    to an offer of the party's that the capture lacks (a lost re-INVITE) is not judged: that offer may have
+    announced its source.
 
     ## Why it matters
     Without latching the reply audio goes to an address the party does not receive on: one-way audio. With
@@ -106,9 +108,12 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
             continue
         ann = announced(call)
         sdp_frames = {}
+        unknown_from: dict[str, int] = {}  # role -> the answer to an offer of its that the capture lacks
         for n in call.negotiations:
-            if n.offer_frame is not None:  # None: the offer is not in the capture
+            if n.offer_frame is not None:
                 sdp_frames.setdefault(n.offerer, n.offer_frame)
+            elif n.answer_frame is not None:
+                unknown_from.setdefault(n.offerer, n.answer_frame)
             if n.answer_frame:
                 sdp_frames.setdefault("callee" if n.offerer == "caller" else "caller", n.answer_frame)
         reported: set[str] = set()
@@ -117,6 +122,9 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
             st = s.stats
             if role is None or role in reported or not ann[role] or st.packets < MISMATCH_MIN_PACKETS:
                 continue
+            since = unknown_from.get(role)
+            if since is not None and st.first_frame > since:
+                continue  # the party's SDP then is not in the capture: it may have announced this source
             if any(same_ip(a, st.src_ip) and p == st.src_port for a, p in ann[role]):
                 continue
             same_host = [(a, p) for a, p in ann[role] if same_ip(a, st.src_ip)]

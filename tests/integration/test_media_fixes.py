@@ -304,8 +304,8 @@ def test_the_answer_of_a_lost_reinvite_binds_the_media_it_moved(tmp_path) -> Non
         (384, "203.0.113.77:52000 -> 198.51.100.7:40002 0x00006666", "reanchor-1", "callee->caller", "latching")]
     assert [(v.call_id, v.verdict.verdict, v.verdict.detail) for v in a.media] == [
         ("reanchor-1", "two-way", "audio flows both ways"), ("other-1", "two-way", "audio flows both ways")]
-    assert [(f.rule, f.severity.label, f.call_id, f.frames) for f in a.findings] == [
-        ("nat.media-source-mismatch", "info", "reanchor-1", (383,))]
+    # The phone's new port 40002 was in its lost offer: no "audio from another address than announced".
+    assert [(f.rule, f.call_id) for f in a.findings] == []
 
 
 def mid_call(path: Path, answer: str, *, rtp: tuple = ()) -> Path:
