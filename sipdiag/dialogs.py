@@ -156,6 +156,11 @@ class CallBuilder:
     first: SipMessage
     seen_from_start: bool
     caller_tag: str | None = None
+    # The From tags of the initial INVITEs other than caller_tag: a B2BUA or SBC that keeps the Call-ID on its other
+    # leg, captured on both sides, sends that leg's INVITE with a From tag of its own (RFC 3261 §12: a dialog is the
+    # Call-ID and both tags, so each leg is a dialog of its own under the one call); so does a UA that retries a
+    # challenged INVITE under a new From tag (§8.1.3.5 asks for the same one).
+    leg_caller_tags: set[str] = field(default_factory=set)
     messages: list[MessageRef] = field(default_factory=list)
     transactions: list[TxState] = field(default_factory=list)
     initial_invites: list[TxState] = field(default_factory=list)
@@ -230,16 +235,22 @@ class CallBuilder:
         """(caller's tag, callee's tag) of the dialog a message with To tag `to_tag` belongs to: the callee's requests
         in the dialog (a re-INVITE, its ACK) and their responses carry the caller's tag in To and the callee's in
         From (RFC 3261 §12.2.1.1); any other message of the call has the callee's tag in To. Taken the caller's way
-        round, a callee's re-INVITE made a dialog of the caller's tag with itself."""
-        if to_tag == self.caller_tag and msg.from_tag is not None and msg.from_tag != to_tag:
+        round, a callee's re-INVITE made a dialog of the caller's tag with itself. The caller's tag is that of the
+        message's leg (leg_caller_tags); filed under caller_tag, another leg's dialog took the first leg's tag, and
+        the 200 to its callee's re-INVITE made a dialog of the two legs' caller tags."""
+        if self.is_caller_tag(to_tag) and msg.from_tag is not None and msg.from_tag != to_tag:
             return to_tag, msg.from_tag
-        return self.caller_tag, to_tag
+        return (msg.from_tag if msg.from_tag in self.leg_caller_tags else self.caller_tag), to_tag
+
+    def is_caller_tag(self, tag: str | None) -> bool:
+        """The tag of the caller's side of one of the call's dialogs (caller_tag, leg_caller_tags)."""
+        return tag == self.caller_tag or tag in self.leg_caller_tags
 
     def role_of(self, msg: SipMessage) -> str:
         """caller or callee: who sent this message, by its tags (From tag = caller's in the caller's requests)."""
         if msg.is_request:
-            return "caller" if msg.from_tag == self.caller_tag else "callee"
-        return "callee" if msg.from_tag == self.caller_tag else "caller"
+            return "caller" if self.is_caller_tag(msg.from_tag) else "callee"
+        return "callee" if self.is_caller_tag(msg.from_tag) else "caller"
 
     def add(self, msg: SipMessage, tx: TxState, retransmission: bool, log: AnomalyLog | None = None) -> None:
         """log: receives the SDP body's defects (`sdp.*` anomalies), once per message (not per retransmission)."""
@@ -276,6 +287,8 @@ class CallBuilder:
             if msg.to_tag is None:
                 if self.caller_tag is None:
                     self.caller_tag = msg.from_tag
+                elif msg.from_tag is not None and msg.from_tag != self.caller_tag:
+                    self.leg_caller_tags.add(msg.from_tag)
                 if tx not in self.initial_invites:
                     self.initial_invites.append(tx)
                 if self.caller_contact is None:
@@ -444,7 +457,7 @@ class CallBuilder:
             duration_s = _round(clock.elapsed_ns(answer_frame, answer_ts, end_frame, end), 1e9, 3)
         ended_by = None
         if self.bye_frame is not None:
-            ended_by = "caller" if self.bye_from_tag == self.caller_tag else "callee"
+            ended_by = "caller" if self.is_caller_tag(self.bye_from_tag) else "callee"
         transports = {m.transport for m in self.messages}
         negotiations = tuple(
             Negotiation(o.kind, o.frame or None, o.offerer, o.offer, o.answer_frame, o.answer, o.tx.final_status,
@@ -542,7 +555,7 @@ class CallBuilder:
         """The dialog was confirmed though the INVITE's 2xx is not in the capture: a 2xx was acknowledged (see
         _acks_2xx) or answered on another hop, or the callee sent BYE, which it may only in a confirmed dialog
         (RFC 3261 §15)."""
-        if self.bye_frame is not None and self.bye_from_tag != self.caller_tag:
+        if self.bye_frame is not None and not self.is_caller_tag(self.bye_from_tag):
             return True
         return any(d.confirmed_frame is not None for d in self.dialogs.values())
 

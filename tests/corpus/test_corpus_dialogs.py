@@ -108,3 +108,20 @@ def test_a_callees_reinvite_is_in_the_callers_dialog(corpus: Path) -> None:
         ("40580753", "as0b1a917b", "terminated", 20, 23)]
     assert [(t.cseq, t.request_frame, t.final_status, t.in_dialog) for t in call.transactions
             if t.method == "INVITE"] == [(1, 15, 401, False), (2, 18, 200, False), (102, 1036, 200, True)]
+
+
+def test_an_sbc_tag_that_holds_a_via_branch_names_its_own_leg(corpus: Path) -> None:
+    """heplify/erspan_sip_ipv4_udp.pcapng: the SBC (192.168.1.222 inside, 101.231.48.19 outside) keeps the Call-ID
+    on its outer leg and writes its From tag there as "00E4EF38-", the inner caller's tag and the inner INVITE's
+    Via branch (frame 25, from frame 21's tag and branch; tshark reads the same tags). The outer callee's re-INVITE
+    (45) and its 200 (50) carry it in To. Two dialogs, one per leg; before, the outer leg's was filed under the
+    inner caller's tag and the 200 of frame 50 made a third, of the inner caller's tag with the outer one."""
+    calls = {c.call_id: c for c in sipdiag.analyze(corpus / "pcaps" / "heplify" / "erspan_sip_ipv4_udp.pcapng").calls}
+    call = calls["ddd141f1d982d8989fb73db754a8fbb7@192.168.1.191"]
+    outer = "00E4EF38-44ff2eb19c8ae9a0ef659ad5b8c55fc1z9hG4bKcb284c3e49cc680dd3278276563f7846"
+    assert sorted((d.caller_tag, d.callee_tag, d.created_frame, d.confirmed_frame) for d in call.dialogs) == [
+        (outer, "beee28-0-16e4-5af571ed-a536c5d-5af571ed", 27, 31),
+        ("44ff2eb19c8ae9a0ef659ad5b8c55fc1", "2DEF4136-5AF5016E0001A273-EFEFE700", 28, 32)]
+    assert [(n.kind, n.offer_frame, n.offerer, n.answer_frame) for n in call.negotiations] == [
+        ("initial", 21, "caller", 32), ("initial", 25, "caller", 31), ("re-invite", 45, "callee", 50),
+        ("re-invite", 47, "callee", 49)]

@@ -475,3 +475,36 @@ def test_each_hop_of_a_spiral_takes_the_answer_of_its_own_ack() -> None:
         msg(f"ACK sip:300@192.168.1.10 SIP/2.0\n{hdr(cid, '20 ACK', 'k2', ttag='b')}", P, A, 1.11, 6, answer),
     ]).calls
     assert [(n.offer_frame, n.answer_frame) for n in call.negotiations] == [(4, 5), (3, 6)]
+
+
+def test_each_leg_of_a_b2bua_that_keeps_the_call_id_is_a_dialog_of_its_own() -> None:
+    """An SBC keeps the Call-ID on its outer leg and writes its own From tag there: a prefix, the inner caller's tag
+    and the inner INVITE's Via branch (as the SBC in the corpus capture heplify/erspan_sip_ipv4_udp.pcapng). The
+    outer callee's re-INVITE carries that tag in To (RFC 3261 §12.2.1.1). A dialog is the Call-ID and both tags
+    (§12): two dialogs, each with its own caller tag, and the outer leg's offers are the caller side's. Before, the
+    outer dialog was filed under the inner caller's tag, its INVITE's offer under the callee, and the re-INVITE's
+    200 made a third dialog of the inner caller's tag with the outer one, confirmed at once."""
+    cid = "sbc-1"
+    outer = "00E4EF38-a1z9hG4bKi1"  # the SBC's tag on the outer leg: prefix + inner tag + inner branch
+    offer = SDP.format(v=1, ip="203.0.113.5", port=7000, dir="sendrecv")
+    answer = SDP.format(v=1, ip="198.51.100.7", port=8000, dir="sendrecv")
+    hold = SDP.format(v=2, ip="198.51.100.7", port=8000, dir="sendonly")
+    callee = dict(ftag="c9", ttag=outer)
+    (call,) = run([
+        msg(f"INVITE sip:300@example.com SIP/2.0\n{hdr(cid, '1 INVITE', 'i1')}", A, P, 0.0, 1, offer),
+        msg(f"INVITE sip:300@carrier.example SIP/2.0\n{hdr(cid, '1 INVITE', 'o1', ftag=outer)}", P, C, 0.01, 2,
+            offer),
+        msg(f"SIP/2.0 200 OK\n{hdr(cid, '1 INVITE', 'o1', ftag=outer, ttag='c9')}", C, P, 1.0, 3, answer),
+        msg(f"SIP/2.0 200 OK\n{hdr(cid, '1 INVITE', 'i1', ttag='b')}", P, A, 1.01, 4, answer),
+        msg(f"ACK sip:300@example.com SIP/2.0\n{hdr(cid, '1 ACK', 'k1', ttag='b')}", A, P, 1.1, 5),
+        msg(f"ACK sip:300@carrier.example SIP/2.0\n{hdr(cid, '1 ACK', 'k2', ftag=outer, ttag='c9')}", P, C, 1.11, 6),
+        msg(f"INVITE sip:x@203.0.113.5 SIP/2.0\n{hdr(cid, '7 INVITE', 'r7', **callee)}", C, P, 5.0, 7, hold),
+        msg(f"SIP/2.0 200 OK\n{hdr(cid, '7 INVITE', 'r7', **callee)}", P, C, 5.01, 8, offer),
+        msg(f"ACK sip:x@203.0.113.5 SIP/2.0\n{hdr(cid, '7 ACK', 'r8', **callee)}", C, P, 5.1, 9),
+    ]).calls
+    assert sorted((d.caller_tag, d.callee_tag, d.state, d.created_frame, d.confirmed_frame) for d in call.dialogs) == [
+        (outer, "c9", "confirmed", 3, 3), ("a1", "b", "confirmed", 4, 4)]
+    assert [(n.kind, n.offer_frame, n.offerer, n.answer_frame) for n in call.negotiations] == [
+        ("initial", 1, "caller", 4), ("initial", 2, "caller", 3), ("re-invite", 7, "callee", 8)]
+    assert (call.reinvites, [t.in_dialog for t in call.transactions if t.method == "INVITE"]) == (
+        1, [False, False, True])
