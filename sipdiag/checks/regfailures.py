@@ -1,11 +1,12 @@
-"""Failed registrations as reg.rejected, reg.server-error and reg.no-response report them (RULES.md §3.4): one
-registration's final answer, and registrations grouped per device and registrar with the words for a group.
+"""Registrations that fail, as the registration rules report them (RULES.md §3.4): one registration's final answer
+(reg.rejected, reg.server-error, reg.no-response), and registrations grouped per device and registrar with the
+words for a group (those rules, reg.auth-loop and reg.interval-too-brief).
 
 A device's registrations that fail the same way toward one registrar are one finding: a multi-line phone whose
-account is barred gets the same 403 on every line, one problem to fix. A group of one gives the evidence and the
-texts one registration gives alone; a larger one lists its AORs and the frame of each, sums the figures, and adds
-`aors`, `count` and the frame list to the evidence (the keys integrators read stay, with the first registration's
-values).
+account is barred gets the same 403 on every line and loops on the digest of each when one wrong auth user is
+provisioned for all, one problem to fix. A group of one gives the evidence and the texts one registration gives
+alone; a larger one lists its AORs and the frame of each, sums the figures, and adds `aors`, `count` and the frame
+list to the evidence (the keys integrators read stay, with the first registration's values).
 """
 
 from __future__ import annotations
@@ -155,6 +156,17 @@ def cited(group: list[Any], one: tuple[str, str], several: tuple[str, str]) -> t
     en, ru = _listed([str(f.frame) for f in group])
     words = one if len(group) == 1 else several
     return f"{words[0]} {en}", f"{words[1]} {ru}"
+
+
+def likewise(group: list[Any]) -> tuple[str, str]:
+    """After the first registration's details in an engineer text: the others of the group failed alike, at the
+    frame each one's own text would cite; nothing for a group of one."""
+    if len(group) == 1:
+        return "", ""
+    en, ru = _listed([str(f.frame) for f in group[1:]])
+    if len(group) == 2:
+        return f"; the other registration likewise (frame {en})", f"; у другой регистрации так же (кадр {ru})"
+    return f"; the other registrations likewise (frames {en})", f"; у остальных регистраций так же (кадры {ru})"
 
 
 def group_evidence(group: list[Any], frames_key: str) -> dict[str, Any]:

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from . import Hit, Severity, check, seconds
 from .regfailures import (
-    Unanswered, all_frames, answered, answered_hit, cited, group_evidence, grouped, lines, subject,
+    KEPT, Unanswered, all_frames, answered, answered_hit, cited, group_evidence, grouped, likewise, lines, subject,
 )
 from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..model import RegisterExchange
+    from ..model import RegisterExchange, Registration
 
 REFUSED = (401, 403, 407)  # credentials refused: a new challenge, or 403 (RULES.md reg.rejected pitfalls)
 TIMER_F_NS = 32 * 10**9  # 64*T1 (RFC 3261 §17.1.2.2)
@@ -263,11 +263,28 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
 class AuthLoop:
     """Credentials refused again and again for one AOR from one source, with no 2xx in between."""
 
-    aor: str
-    source: str
+    reg: Registration  # the registration of the first refusal: its AOR, source (the device) and registrar
     refused: tuple[RegisterExchange, ...]  # the credentialed REGISTERs answered 401/407/403
     attempts: int  # REGISTERs of the run, challenged first tries included
     trigger: str  # "window" (N refusals within W s) or "no-success" (nothing accepted for S s)
+
+    @property
+    def aor(self) -> str:
+        return self.reg.aor
+
+    @property
+    def source(self) -> str:
+        return self.reg.source
+
+    @property
+    def frame(self) -> int:
+        """The last refusal (its response): the final answer the loop got, as a group's text cites it."""
+        last = self.refused[-1]
+        return last.response_frame or last.frame or self.reg.first_frame
+
+    @property
+    def frames(self) -> tuple[int, ...]:
+        return tuple(f for e in self.refused for f in (e.frame, e.response_frame) if f is not None)
 
 
 def _is_refusal(ex: RegisterExchange) -> bool:
@@ -289,11 +306,13 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
     end_ns = analysis.capture.last_ts_ns or 0
     clock = analysis.capture.clock  # no span across a step of the capture's clock counts (sipdiag.clocksteps)
     by_key: dict[tuple[str, str], list[RegisterExchange]] = {}
+    registration_of: dict[int, Registration] = {}  # id(exchange) -> its registration
     for r in analysis.registrations:
         if not is_attack(r):
             by_key.setdefault((r.aor, r.source), []).extend(r.exchanges)
+            registration_of.update((id(e), r) for e in r.exchanges)
     loops = []
-    for (aor, source), exchanges in by_key.items():
+    for exchanges in by_key.values():
         exchanges.sort(key=lambda e: e.ts_ns)
         run: list[RegisterExchange] = []
         tries = 0
@@ -306,13 +325,14 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
             if not _is_refusal(ex):
                 continue
             run.append(ex)
+            reg = registration_of[id(run[0])]
             recent = [e for e in run
                       if (ns := clock.elapsed_ns(e.ts_frame, e.ts_ns, ex.ts_frame, ex.ts_ns)) is not None
                       and ns <= window_ns]
             if len(recent) >= n_attempts:
-                found = AuthLoop(aor, source, tuple(run), tries, "window")
+                found = AuthLoop(reg, tuple(run), tries, "window")
             elif found is None or found.trigger != "window":
-                found = AuthLoop(aor, source, tuple(run), tries, "no-success") if len(run) >= 2 else None
+                found = AuthLoop(reg, tuple(run), tries, "no-success") if len(run) >= 2 else None
         if found is None or found.refused[-1].status not in (401, 407):
             continue
         first = found.refused[0]
@@ -324,10 +344,11 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
     return sorted(loops, key=lambda loop: loop.refused[0].ts_ns)
 
 
-def _digest_findings(loop: AuthLoop, exchanges: dict[int | None, RegisterExchange]) -> tuple[list[str], list[str]]:
-    """Sub-diagnoses read from the headers (RULES.md reg.auth-loop): realm, user, digest URI, nonce, algorithm."""
-    en: list[str] = []
-    ru: list[str] = []
+def _digest_findings(loop: AuthLoop, exchanges: dict[int | None, RegisterExchange]) -> list[tuple[str, str, str]]:
+    """Sub-diagnoses read from the headers (RULES.md reg.auth-loop), each (what is wrong, in English, in Russian):
+    "realm", "user" (auth user vs AOR user), "uri" (digest uri vs Request-URI), "nonce" (reused), "algorithm",
+    else "password"."""
+    out: list[tuple[str, str, str]] = []
     last = loop.refused[-1]
     cred = last.credentials
     assert cred is not None
@@ -335,52 +356,94 @@ def _digest_findings(loop: AuthLoop, exchanges: dict[int | None, RegisterExchang
     challenge = next((e.challenge for e in sorted(exchanges.values(), key=lambda e: e.ts_ns, reverse=True)
                       if e.challenge is not None and e.ts_ns < last.ts_ns), None)
     if challenge is not None and cred.realm != challenge.realm:
-        en.append(f"credentials for realm {cred.realm!r} answer a challenge for realm {challenge.realm!r}")
-        ru.append(f"учётные данные для realm {cred.realm!r} в ответ на запрос realm {challenge.realm!r}")
+        out.append(("realm", f"credentials for realm {cred.realm!r} answer a challenge for realm {challenge.realm!r}",
+                    f"учётные данные для realm {cred.realm!r} в ответ на запрос realm {challenge.realm!r}"))
     if cred.username and cred.username != aor_user:
-        en.append(f"digest user {cred.username!r} differs from the AOR user {aor_user!r} (auth user vs user id)")
-        ru.append(f"пользователь digest {cred.username!r} не совпадает с пользователем AOR {aor_user!r}")
+        out.append(("user", f"digest user {cred.username!r} differs from the AOR user {aor_user!r} (auth user vs "
+                            "user id)",
+                    f"пользователь digest {cred.username!r} не совпадает с пользователем AOR {aor_user!r}"))
     if cred.uri and last.request_uri and cred.uri.lower() != last.request_uri.lower():
-        en.append(f"digest uri {cred.uri!r} is not the Request-URI {last.request_uri!r} (RFC 7616 §3.4.6: the "
-                  "server may refuse it; a rewriting middlebox makes it never match)")
-        ru.append(f"digest uri {cred.uri!r} не совпадает с Request-URI {last.request_uri!r} (RFC 7616 §3.4.6)")
+        out.append(("uri", f"digest uri {cred.uri!r} is not the Request-URI {last.request_uri!r} (RFC 7616 §3.4.6: "
+                           "the server may refuse it; a rewriting middlebox makes it never match)",
+                    f"digest uri {cred.uri!r} не совпадает с Request-URI {last.request_uri!r} (RFC 7616 §3.4.6)"))
     nonces = [e.credentials.nonce for e in loop.refused if e.credentials is not None]
     if len(nonces) != len(set(nonces)):
-        en.append("the same nonce is answered more than once")
-        ru.append("один и тот же nonce используется повторно")
+        out.append(("nonce", "the same nonce is answered more than once", "один и тот же nonce используется повторно"))
     if challenge is not None and (challenge.algorithm or "MD5").upper() != (cred.algorithm or "MD5").upper():
-        en.append(f"server asks for {challenge.algorithm or 'MD5'}, the phone answers {cred.algorithm or 'MD5'}")
-        ru.append(f"сервер требует {challenge.algorithm or 'MD5'}, телефон отвечает {cred.algorithm or 'MD5'}")
-    if not en:
-        en.append("realm, user and URI are consistent: the password is the likely cause")
-        ru.append("realm, пользователь и URI согласованы: вероятная причина — пароль")
-    return en, ru
+        out.append(("algorithm",
+                    f"server asks for {challenge.algorithm or 'MD5'}, the phone answers {cred.algorithm or 'MD5'}",
+                    f"сервер требует {challenge.algorithm or 'MD5'}, телефон отвечает {cred.algorithm or 'MD5'}"))
+    if not out:
+        out.append(("password", "realm, user and URI are consistent: the password is the likely cause",
+                    "realm, пользователь и URI согласованы: вероятная причина — пароль"))
+    return out
+
+
+def _trigger_words(group: list[AuthLoop]) -> tuple[str, str]:
+    """Why the loop is one (RULES.md reg.auth-loop): its own trigger, or for a group what held on each AOR."""
+    window_s, quiet_s = setting("sip.auth_loop_window_s"), setting("sip.auth_loop_no_success_s")
+    if len(group) == 1:
+        loop = group[0]
+        if loop.trigger == "window":
+            return f"{len(loop.refused)} refusals within {window_s} s", f"{len(loop.refused)} отказов за {window_s} с"
+        return (f"no success for {quiet_s} s after the first refusal",
+                f"нет успеха {quiet_s} с после первого отказа")
+    en: list[str] = []
+    ru: list[str] = []
+    windows = [len(loop.refused) for loop in group if loop.trigger == "window"]
+    if windows:
+        en.append(f"at least {min(windows)} refusals within {window_s} s")
+        ru.append(f"не менее {min(windows)} отказов за {window_s} с")
+    if len(windows) < len(group):
+        en.append(f"no success for {quiet_s} s after its first refusal")
+        ru.append(f"нет успеха {quiet_s} с после первого отказа")
+    return "each AOR: " + " or ".join(en), "у каждого AOR: " + " или ".join(ru)
+
+
+def _customer_words(group: list[AuthLoop]) -> dict[str, str]:
+    """The customer's text, in the singular for one line and in the plural for several (each has its own
+    credentials)."""
+    if len(group) == 1:
+        return {
+            "problem_en": "Your phone keeps being refused because the user name or password it sends does not match "
+                          "our records, so it cannot make or receive calls.",
+            "problem_ru": "Вашему телефону раз за разом отказывают во входе: имя пользователя или пароль, которые он "
+                          "отправляет, не совпадают с нашими данными, поэтому он не может звонить и принимать звонки.",
+            "action_en": "We are re-sending your phone's configuration; if you typed the details in yourself, please "
+                         "enter the SIP password again exactly as provided (it is case-sensitive).",
+            "action_ru": "Мы повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароль "
+                         "ещё раз точно как выдан (с учётом регистра)."}
+    lines_en, lines_ru = lines(group)
+    return {
+        "problem_en": f"Your phone keeps being refused{lines_en} because the user names or passwords it sends do not "
+                      "match our records, so it cannot make or receive calls on them.",
+        "problem_ru": f"Вашему телефону раз за разом отказывают во входе{lines_ru}: имена пользователей или пароли, "
+                      "которые он отправляет, не совпадают с нашими данными, поэтому по этим линиям он не может "
+                      "звонить и принимать звонки.",
+        "action_en": "We are re-sending your phone's configuration; if you typed the details in yourself, please enter "
+                     "the SIP passwords of these lines again exactly as provided (they are case-sensitive).",
+        "action_ru": "Мы повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароли этих "
+                     "линий ещё раз точно как выданы (с учётом регистра)."}
 
 
 @check(
     id="reg.auth-loop", category="registration", severity="critical", owner="first-line",
     title="Registration stuck in a digest authentication loop",
     customer={
-        "en": "Your phone keeps being refused because the user name or password it sends does not match our "
-              "records, so it cannot make or receive calls. We are re-sending your phone's configuration; if you "
-              "typed the details in yourself, please enter the SIP password again exactly as provided (it is "
-              "case-sensitive).",
-        "ru": "Вашему телефону раз за разом отказывают во входе: имя пользователя или пароль, которые он "
-              "отправляет, не совпадают с нашими данными, поэтому он не может звонить и принимать звонки. Мы "
-              "повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароль ещё раз "
-              "точно как выдан (с учётом регистра).",
+        "en": "{problem_en} {action_en}",
+        "ru": "{problem_ru} {action_ru}",
     },
     engineer={
-        "en": "Registration {aor} from {source}: {refusals} credentialed REGISTERs refused ({statuses}) over "
-              "{span_s} s, none accepted ({trigger}); frames {refused_frames}. Last credentials: username "
-              "{username}, realm {realm}, uri {digest_uri}, nonce {nonce}. Findings: {findings_en}. RFC 3261 "
-              "§22.2: a UAC should not resend credentials that were just rejected unless the nonce was stale; "
-              "check the provisioned auth user, password and realm (RFC 7616).",
-        "ru": "Регистрация {aor} с {source}: {refusals} REGISTER с учётными данными отклонены ({statuses}) за "
-              "{span_s} с, ни один не принят ({trigger_ru}); кадры {refused_frames}. Последние данные: username "
-              "{username}, realm {realm}, uri {digest_uri}, nonce {nonce}. Выводы: {findings_ru}. RFC 3261 §22.2: "
-              "UAC не должен повторять отвергнутые учётные данные, если nonce не устарел (stale); проверьте "
-              "пользователя авторизации, пароль и realm (RFC 7616).",
+        "en": "{subject_en}: {refusals} credentialed REGISTERs refused ({statuses}) over {span_s} s, none accepted "
+              "({trigger}); frames {refused_frames}. Last credentials{of_en}: username {username}, realm {realm}, "
+              "uri {digest_uri}, nonce {nonce}. Findings: {findings_en}{likewise_en}. RFC 3261 §22.2: a UAC should "
+              "not resend credentials that were just rejected unless the nonce was stale; check the provisioned auth "
+              "user, password and realm (RFC 7616).",
+        "ru": "{subject_ru}: {refusals} REGISTER с учётными данными отклонены ({statuses}) за {span_s} с, ни один не "
+              "принят ({trigger_ru}); кадры {refused_frames}. Последние данные{of_ru}: username {username}, realm "
+              "{realm}, uri {digest_uri}, nonce {nonce}. Выводы: {findings_ru}{likewise_ru}. RFC 3261 §22.2: UAC не "
+              "должен повторять отвергнутые учётные данные, если nonce не устарел (stale); проверьте пользователя "
+              "авторизации, пароль и realm (RFC 7616).",
     },
 )
 def auth_loop(analysis: Analysis) -> Iterator[Hit]:
@@ -392,7 +455,10 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     after the first refusal. One challenge then 200 (RFC 3261 §22), one stale=true then success, refused
     de-registrations and attackers' brute force (sec.bruteforce-auth) are not loops. The finding quotes the
     digest fields and names inconsistencies: realm, auth user vs AOR user, digest uri vs Request-URI, reused
-    nonce, algorithm.
+    nonce, algorithm. The loops of one device (source address) toward one registrar with the same
+    inconsistencies (or none: the password) are one finding that lists their AORs and quotes the first one's
+    digest fields: a multi-line phone provisioned with one wrong auth user loops on each line, one problem. A
+    source failing for as many user names, or as fast, as sec.bruteforce-auth counts is that rule's, not a loop.
 
     ## Why it matters
     The phone never registers: no incoming calls, and usually no outgoing ones.
@@ -407,27 +473,46 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     by_key: dict[tuple[str, str], dict[int | None, RegisterExchange]] = {}
     for r in analysis.registrations:
         by_key.setdefault((r.aor, r.source), {}).update({e.frame: e for e in r.exchanges})
-    for loop in auth_loops(analysis):
-        first, last = loop.refused[0], loop.refused[-1]
-        cred = last.credentials
-        assert cred is not None
-        en, ru = _digest_findings(loop, by_key.get((loop.aor, loop.source), {}))
-        frames = tuple(f for e in loop.refused for f in (e.frame, e.response_frame) if f is not None)
-        statuses = sorted({e.status for e in loop.refused if e.status is not None})
-        yield Hit(None, frames[:50], {
-            "aor": loop.aor, "source": loop.source, "refusals": len(loop.refused), "attempts": loop.attempts,
-            "statuses": ", ".join(map(str, statuses)), "status": last.status,
+    loops = auth_loops(analysis)
+    found = {id(loop): _digest_findings(loop, by_key.get((loop.aor, loop.source), {})) for loop in loops}
+    # failing the same way: the same inconsistencies of the digest (or none: the password), fixed once in the
+    # device's provisioning; the values differ per line (each AOR has its own user), the diagnosis does not
+    for codes, group in grouped((tuple(code for code, _, _ in found[id(loop)]), loop) for loop in loops):
+        head = group[0]
+        refused = sorted((e for loop in group for e in loop.refused), key=lambda e: e.ts_ns)
+        first, last = refused[0], refused[-1]
+        statuses = sorted({e.status for e in refused if e.status is not None})
+        subject_en, subject_ru = subject(group, registrar_named=False)
+        trigger_en, trigger_ru = _trigger_words(group)
+        likewise_en, likewise_ru = likewise(group)
+        several = len(group) > 1
+        yield Hit(None, all_frames(group), {
+            "aor": head.aor, "source": head.source, "refusals": len(refused),
+            "attempts": sum(loop.attempts for loop in group),
+            "statuses": ", ".join(map(str, statuses)), "status": head.refused[-1].status,
             "span_s": seconds(analysis.capture.clock, first.ts_frame, first.ts_ns,
                               last.response_frame if last.response_ts_ns else last.ts_frame,
                               last.response_ts_ns or last.ts_ns),
-            "trigger": (f"{len(loop.refused)} refusals within {setting('sip.auth_loop_window_s')} s"
-                        if loop.trigger == "window" else
-                        f"no success for {setting('sip.auth_loop_no_success_s')} s after the first refusal"),
-            "trigger_ru": (f"{len(loop.refused)} отказов за {setting('sip.auth_loop_window_s')} с"
-                           if loop.trigger == "window" else
-                           f"нет успеха {setting('sip.auth_loop_no_success_s')} с после первого отказа"),
-            "refused_frames": ", ".join(str(e.frame) for e in loop.refused[:20]),
-            "username": cred.username or "-", "realm": cred.realm or "-", "digest_uri": cred.uri or "-",
-            "request_uri": last.request_uri or "-", "nonce": cred.nonce or "-",
-            "findings_en": "; ".join(en), "findings_ru": "; ".join(ru),
+            "trigger": trigger_en, "trigger_ru": trigger_ru,
+            "refused_frames": ", ".join(str(e.frame) for e in refused[:20]),
+            **_credentials(head), "findings_en": "; ".join(en for _, en, _ in found[id(head)]),
+            "findings_ru": "; ".join(ru for _, _, ru in found[id(head)]),
+            "registrar": head.reg.registrar, "diagnosis": list(codes),
+            "subject_en": subject_en, "subject_ru": subject_ru,
+            "of_en": f" of {head.aor}" if several else "", "of_ru": f" для {head.aor}" if several else "",
+            "likewise_en": likewise_en, "likewise_ru": likewise_ru, **_customer_words(group),
+            **group_evidence(group, "final_frames"),
+            # each AOR's own digest fields: the texts quote the first one's
+            "per_aor": [{"aor": loop.aor, "refusals": len(loop.refused),
+                         "frames": [e.frame for e in loop.refused[:20]], **_credentials(loop)}
+                        for loop in group[:KEPT]],
         })
+
+
+def _credentials(loop: AuthLoop) -> dict[str, str]:
+    """The digest fields of the loop's last refused REGISTER, "-" for those missing."""
+    last = loop.refused[-1]
+    cred = last.credentials
+    assert cred is not None
+    return {"username": cred.username or "-", "realm": cred.realm or "-", "digest_uri": cred.uri or "-",
+            "request_uri": last.request_uri or "-", "nonce": cred.nonce or "-"}

@@ -410,6 +410,108 @@ def test_corpus_fuzzed_registers_group_only_where_device_and_registrar_agree(cor
                                         "sip:35104723@sip.cybercity.dk", ""]
 
 
+def looping(t: float, user: str, phone: tuple[str, int], auth_user: str, every: float = 10, refusals: int = 3) -> list:
+    """One line signing in at t with digest user `auth_user`: challenged, then its credentials refused (401 with a
+    new nonce) `refusals` times, `every` seconds apart."""
+    own = f"{phone[0]}:{phone[1]}"
+    kw = {"call_id": f"reg-{user}", "via": own, "user": user}
+    msgs = []
+    for k in range(refusals + 1):
+        auth = cc.credentials(f"{user}n{k - 1}", user=auth_user) if k else None
+        msgs += [(t + k * every, R(k + 1, f"{user}-{k}", contact=f"sip:{user}@{own}", auth=auth, **kw), phone,
+                  REGISTRAR),
+                 (t + k * every + 0.05, S(k + 1, f"{user}-{k}", "401 Unauthorized", headers=cc.challenge(f"{user}n{k}"),
+                                          **kw), REGISTRAR, phone)]
+    return msgs
+
+
+RFC_22_2 = ("RFC 3261 §22.2: a UAC should not resend credentials that were just rejected unless the nonce was stale; "
+            "check the provisioned auth user, password and realm (RFC 7616).")
+
+
+def test_digest_loops_of_one_device_alike_are_one_finding(tmp_path) -> None:
+    # Phone A, a PBX provisioned with one auth user ("pbx") for its extensions 100-102: one fault on three lines.
+    # Phone B sends "pbx" for its line 200 (another device: its own finding) and its own user for line 201 (there
+    # the password is wrong: another diagnosis, its own finding). Retries every 10 s: 9 failures a minute from A
+    # stay under sec.bruteforce-auth's 10, which would take the source for a password guesser.
+    msgs = [*looping(0.0, "100", PHONE_A, "pbx"), *looping(0.2, "101", PHONE_A, "pbx"),
+            *looping(0.4, "200", PHONE_B, "pbx"), *looping(0.6, "102", PHONE_A, "pbx"),
+            *looping(0.8, "201", PHONE_B, "201")]
+    path = cc.write_sip(tmp_path / "pbx-loops.pcap", sorted(msgs, key=lambda m: m[0]))
+    a, b, reg = "10.0.0.5:5060", "10.0.0.6:5060", "203.0.113.5:5060"
+    aors = [f"sip:{u}@example.com" for u in ("100", "101", "102")]
+    loops = found(path, "reg.auth-loop")
+    assert grouping(loops) == [
+        (a, reg, 401, aors, 3, (11, 12, 13, 14, 17, 18, 21, 22, 23, 24, 27, 28, 31, 32, 33, 34, 37, 38), "critical"),
+        (b, reg, 401, ["sip:200@example.com"], 1, (15, 16, 25, 26, 35, 36), "critical"),
+        (b, reg, 401, ["sip:201@example.com"], 1, (19, 20, 29, 30, 39, 40), "critical")]
+    assert [(f.evidence["diagnosis"], f.evidence["final_frames"]) for f in loops] == [
+        (["user"], [32, 34, 38]), (["user"], [36]), (["password"], [40])]
+    group, single = loops[0], loops[2]
+    # the first line's digest fields in the keys integrators read, every line's in per_aor
+    assert (group.evidence["aor"], group.evidence["username"], group.evidence["nonce"], group.evidence["refusals"],
+            group.evidence["attempts"], group.evidence["refused_frames"]) == (
+        aors[0], "pbx", "100n2", 9, 12, "11, 13, 17, 21, 23, 27, 31, 33, 37")
+    assert [(x["aor"], x["username"], x["nonce"], x["refusals"], x["frames"]) for x in group.evidence["per_aor"]] == [
+        (aors[0], "pbx", "100n2", 3, [11, 21, 31]), (aors[1], "pbx", "101n2", 3, [13, 23, 33]),
+        (aors[2], "pbx", "102n2", 3, [17, 27, 37])]
+    assert group.engineer_text["en"] == (
+        f"Registrations of 3 AORs from {a} to {reg} ({', '.join(aors)}): 9 credentialed REGISTERs refused (401) over "
+        "20.6 s, none accepted (each AOR: at least 3 refusals within 60 s); frames 11, 13, 17, 21, 23, 27, 31, 33, "
+        "37. Last credentials of sip:100@example.com: username pbx, realm example.com, uri sip:example.com, nonce "
+        "100n2. Findings: digest user 'pbx' differs from the AOR user '100' (auth user vs user id); the other "
+        f"registrations likewise (frames 34, 38). {RFC_22_2}")
+    assert group.engineer_text["ru"].startswith(
+        f"Регистрации 3 AOR с {a} на {reg} ({', '.join(aors)}): 9 REGISTER с учётными данными отклонены (401) за "
+        "20.6 с, ни один не принят (у каждого AOR: не менее 3 отказов за 60 с); кадры 11, 13, 17, 21, 23, 27, 31, "
+        "33, 37. Последние данные для sip:100@example.com: username pbx, realm example.com, uri sip:example.com, "
+        "nonce 100n2. Выводы: пользователь digest 'pbx' не совпадает с пользователем AOR '100'; у остальных "
+        "регистраций так же (кадры 34, 38). RFC 3261 §22.2:")
+    assert group.customer_text == {
+        "en": "Your phone keeps being refused for 3 lines because the user names or passwords it sends do not match "
+              "our records, so it cannot make or receive calls on them. We are re-sending your phone's configuration; "
+              "if you typed the details in yourself, please enter the SIP passwords of these lines again exactly as "
+              "provided (they are case-sensitive).",
+        "ru": "Вашему телефону раз за разом отказывают во входе для 3 линий: имена пользователей или пароли, которые "
+              "он отправляет, не совпадают с нашими данными, поэтому по этим линиям он не может звонить и принимать "
+              "звонки. Мы повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароли "
+              "этих линий ещё раз точно как выданы (с учётом регистра)."}
+    # a line looping alone reads as it always did
+    assert single.engineer_text["en"] == (
+        f"Registration sip:201@example.com from {b}: 3 credentialed REGISTERs refused (401) over 20.1 s, none "
+        "accepted (3 refusals within 60 s); frames 19, 29, 39. Last credentials: username 201, realm example.com, "
+        "uri sip:example.com, nonce 201n2. Findings: realm, user and URI are consistent: the password is the likely "
+        f"cause. {RFC_22_2}")
+    assert "ни один не принят (3 отказа за 60 с); кадры 19, 29, 39. Последние данные: username 201" in \
+        single.engineer_text["ru"]
+    assert single.customer_text == {
+        "en": "Your phone keeps being refused because the user name or password it sends does not match our records, "
+              "so it cannot make or receive calls. We are re-sending your phone's configuration; if you typed the "
+              "details in yourself, please enter the SIP password again exactly as provided (it is case-sensitive).",
+        "ru": "Вашему телефону раз за разом отказывают во входе: имя пользователя или пароль, которые он отправляет, "
+              "не совпадают с нашими данными, поэтому он не может звонить и принимать звонки. Мы повторно отправляем "
+              "настройки телефона; если вы вводили данные сами, введите SIP-пароль ещё раз точно как выдан (с учётом "
+              "регистра)."}
+    assert found(path, "reg.rejected") == [] and found(path, "sec.bruteforce-auth") == []
+
+
+def test_digest_loops_caught_by_either_trigger_are_one_finding(tmp_path) -> None:
+    # line 100 refused 3 times in 30 s, line 101 twice 100 s apart and nothing accepted for 300 s after
+    msgs = [*looping(0.0, "100", PHONE_A, "pbx"), *looping(0.2, "101", PHONE_A, "pbx", every=100, refusals=2),
+            (420.0, cc.sip_message("OPTIONS sip:x@example.com SIP/2.0", "o-1", "1 OPTIONS", src=PHONE_A,
+                                   to_tag=False), PHONE_A, REGISTRAR)]
+    (f,) = found(cc.write_sip(tmp_path / "two-triggers.pcap", sorted(msgs, key=lambda m: m[0])), "reg.auth-loop")
+    assert (f.evidence["aors"], f.evidence["refusals"], f.evidence["span_s"], f.evidence["final_frames"],
+            f.frames) == (["sip:100@example.com", "sip:101@example.com"], 5, 190.2, [10, 14], tuple(range(5, 15)))
+    assert (f.evidence["trigger"], f.evidence["trigger_ru"]) == (
+        "each AOR: at least 3 refusals within 60 s or no success for 300 s after its first refusal",
+        "у каждого AOR: не менее 3 отказов за 60 с или нет успеха 300 с после первого отказа")
+    assert "; the other registration likewise (frame 14). RFC 3261" in f.engineer_text["en"]
+    assert "; у другой регистрации так же (кадр 14). RFC 3261" in f.engineer_text["ru"]
+    assert f.customer_text["en"].startswith("Your phone keeps being refused for 2 lines because the user names")
+    assert f.customer_text["ru"].startswith("Вашему телефону раз за разом отказывают во входе для 2 линий: имена")
+
+
 @pytest.mark.parametrize("capture", ["clean_call.pcap", "register_ok.pcap", "dtmf_rfc4733.pcap",
                                      "register_423_then_ok.pcap"])
 def test_new_rules_quiet_on_working_lab_captures(capture: str) -> None:
