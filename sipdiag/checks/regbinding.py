@@ -4,17 +4,19 @@ mapping a binding's refreshes arrive through."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..addresses import address_host
 from ..parsers.sipuri import parse_uri
 from . import Hit, Severity, check
+from .regfailures import KEPT, all_frames, group_evidence, grouped, likewise, lines, subject
 from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..clocksteps import ClockSteps
-    from ..model import RegisterExchange
+    from ..model import RegisterExchange, Registration
 
 SHORT_EXPIRY_S = 60  # RULES.md reg.interval-too-brief (c): a requested expiry under a minute
 LAPSE_TOLERANCE_S = 1.0
@@ -33,22 +35,43 @@ def _binding(ex: RegisterExchange) -> bool:
     return ex.contact not in ("", "*") and ex.requested_expires_s != 0
 
 
+@dataclass(frozen=True, slots=True)
+class IntervalProblem:
+    """What reg.interval-too-brief found on one registration: the first of (a), (b), (c) it shows."""
+
+    reg: Registration
+    severity: Severity
+    frames: tuple[int, ...]
+    values: dict[str, Any]  # kind, its figures, and problem_en/problem_ru citing this registration's frames
+
+    @property
+    def frame(self) -> int:
+        """The frame that shows the fault: the retry still below Min-Expires, the late refresh, the short 2xx."""
+        return self.frames[-1] if self.frames else self.reg.first_frame
+
+    @property
+    def way(self) -> tuple[Any, ...]:
+        """How it failed, which registrations of a device share to be one finding: the kind and its settings (the
+        Min-Expires and the expiry retried, the expiry granted and requested); not the timings of each."""
+        return tuple(self.values.get(k) for k in ("kind", "min_expires_s", "granted_s", "requested_s"))
+
+
 @check(
     id="reg.interval-too-brief", category="registration", severity="major", owner="first-line",
     title="Registration interval refused as too brief, or the binding lapses between refreshes",
     customer={
-        "en": "Your phone renews its sign-in with our service at the wrong interval, so for periods it cannot "
-              "receive calls. No action is needed from you: we are adjusting the renewal interval in your phone's "
-              "settings.",
-        "ru": "Ваш телефон продлевает регистрацию в нашем сервисе с неправильным интервалом, поэтому временами он "
-              "не может принимать звонки. От вас ничего не требуется: мы исправляем интервал продления в "
-              "настройках телефона.",
+        "en": "Your phone renews its sign-in with our service{lines_en} at the wrong interval, so for periods it "
+              "cannot receive calls. No action is needed from you: we are adjusting the renewal interval in your "
+              "phone's settings.",
+        "ru": "Ваш телефон продлевает регистрацию в нашем сервисе{lines_ru} с неправильным интервалом, поэтому "
+              "временами он не может принимать звонки. От вас ничего не требуется: мы исправляем интервал продления "
+              "в настройках телефона.",
     },
     engineer={
-        "en": "Registration {aor} from {source}: {problem_en}. RFC 3261 §10.2.8: after 423 retry with Expires >= "
+        "en": "{subject_en}: {problem_en}{likewise_en}. RFC 3261 §10.2.8: after 423 retry with Expires >= "
               "Min-Expires; §10.2.4: use the expiry the registrar granted for this contact and refresh before it "
               "(at 50-80 % of it).",
-        "ru": "Регистрация {aor} с {source}: {problem_ru}. RFC 3261 §10.2.8: после 423 повторять с Expires >= "
+        "ru": "{subject_ru}: {problem_ru}{likewise_ru}. RFC 3261 §10.2.8: после 423 повторять с Expires >= "
               "Min-Expires; §10.2.4: использовать срок, выданный регистратором для этого контакта, и продлевать до "
               "его истечения (на 50-80 % срока).",
     },
@@ -59,7 +82,10 @@ def interval_too_brief(analysis: Analysis) -> Iterator[Hit]:
     (a) a REGISTER refused with 423 Interval Too Brief and retried with an expiry still below Min-Expires;
     (b) a refresh arriving after the expiry the registrar granted (the binding lapsed meanwhile);
     (c) info: a very short expiry (< 60 s) requested and granted, usually a NAT keep-alive workaround.
-    De-registrations (expires 0) and other devices' contacts in the 2xx are not read as ours.
+    De-registrations (expires 0) and other devices' contacts in the 2xx are not read as ours. Registrations of
+    one device (source address) with one registrar showing the same case with the same figures (Min-Expires and
+    the expiry retried; the expiry granted and requested) are one finding that lists their AORs: a multi-line
+    phone's one registration interval setting.
 
     ## Why it matters
     (a) the phone never registers; (b) between expiry and refresh incoming calls fail (404/480); (c) load on
@@ -72,13 +98,28 @@ def interval_too_brief(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3261 §10.2.1.1, §10.2.4, §10.2.8, §10.3 step 7, §20.19, §20.23, §21.4.17; RFC 5626 §4.4.1
     """
+    problems = []
     for r in analysis.registrations:
         exchanges = [e for e in r.exchanges if _binding(e)]
         hit = below_min_expires(exchanges) or _lapse(exchanges, analysis.capture.clock) or _short(exchanges)
-        if hit is None:
-            continue
-        severity, frames, values = hit
-        yield Hit(None, frames, {"aor": r.aor, "source": r.source, **values}, severity=severity)
+        if hit is not None:
+            problem = IntervalProblem(r, *hit)
+            problems.append((problem.way, problem))
+    for _way, group in grouped(problems):
+        head = group[0]
+        subject_en, subject_ru = subject(group, registrar_named=False)
+        likewise_en, likewise_ru = likewise(group)
+        lines_en, lines_ru = lines(group)
+        yield Hit(None, all_frames(group), {
+            "aor": head.reg.aor, "source": head.reg.source, **head.values, "registrar": head.reg.registrar,
+            "subject_en": subject_en, "subject_ru": subject_ru, "likewise_en": likewise_en,
+            "likewise_ru": likewise_ru, "lines_en": lines_en, "lines_ru": lines_ru,
+            **group_evidence(group, "problem_frames"),
+            # each registration's own figures (its lapse, its frames): the texts cite the first one's
+            "per_aor": [{"aor": p.reg.aor, "frames": list(p.frames),
+                         **{k: v for k, v in p.values.items() if k != "kind" and not k.startswith("problem_")}}
+                        for p in group[:KEPT]],
+        }, severity=head.severity)
 
 
 def below_min_expires(exchanges: list[RegisterExchange]):

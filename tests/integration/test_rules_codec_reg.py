@@ -512,6 +512,76 @@ def test_digest_loops_caught_by_either_trigger_are_one_finding(tmp_path) -> None
     assert f.customer_text["ru"].startswith("Вашему телефону раз за разом отказывают во входе для 2 линий: имена")
 
 
+def refreshing(user: str, phone: tuple[str, int], steps: list[tuple[float, int, str | None]]) -> list:
+    """One line's REGISTERs: at each step's time, asking for its expiry, answered 0.05 s later with 423 (Min-Expires
+    60), 200 (granting 120 s) or not at all (None)."""
+    own = f"{phone[0]}:{phone[1]}"
+    kw, contact = {"call_id": f"reg-{user}", "via": own, "user": user}, f"sip:{user}@{own}"
+    answers = {423: ("423 Interval Too Brief", "Min-Expires: 60\n"),
+               200: ("200 OK", f"Contact: <{contact}>;expires=120\n")}
+    msgs = []
+    for k, (t, expires, answer) in enumerate(steps, 1):
+        msgs.append((t, R(k, f"{user}-{k}", contact=contact, expires=expires, **kw), phone, REGISTRAR))
+        if answer:
+            status, headers = answers[answer]
+            msgs.append((t + 0.05, S(k, f"{user}-{k}", status, headers=headers, **kw), REGISTRAR, phone))
+    return msgs
+
+
+def test_interval_faults_of_one_device_alike_are_one_finding(tmp_path) -> None:
+    # Phone A: lines 100-101 retry 30 s after 423 Min-Expires 60 (one finding), line 102 retries 45 s (other
+    # figures: its own); lines 300-301 ask 3600 s, are granted 120 s and refresh after 1800 s (one finding), and
+    # 301's third REGISTER is never answered. Phone B: line 200 as 100 (another device: its own finding).
+    loop = [(0, 30, 423), (1, 30, 423)]
+    msgs = [*refreshing("100", PHONE_A, loop), *refreshing("101", PHONE_A, [(t + 0.2, e, a) for t, e, a in loop]),
+            *refreshing("102", PHONE_A, [(0.4, 30, 423), (1.4, 45, 423)]),
+            *refreshing("200", PHONE_B, [(t + 0.6, e, a) for t, e, a in loop]),
+            *refreshing("300", PHONE_A, [(2, 3600, 200), (1802, 3600, 200)]),
+            *refreshing("301", PHONE_A, [(2.2, 3600, 200), (1802.2, 3600, 200), (3602.2, 3600, None)]),
+            (3650.0, cc.sip_message("OPTIONS sip:x@example.com SIP/2.0", "o-1", "1 OPTIONS", src=PHONE_A,
+                                    to_tag=False), PHONE_A, REGISTRAR)]
+    path = cc.write_sip(tmp_path / "intervals.pcap", sorted(msgs, key=lambda m: m[0]))
+    findings = sipdiag.analyze(path).findings
+    a, b, reg = "10.0.0.5:5060", "10.0.0.6:5060", "203.0.113.5:5060"
+    brief = [f for f in findings if f.rule == "reg.interval-too-brief"]
+    assert [(f.evidence["source"], f.evidence["registrar"], f.evidence["kind"], f.evidence["aors"],
+             f.evidence["count"], f.evidence["problem_frames"], f.frames, f.severity.label) for f in brief] == [
+        (a, reg, "a", ["sip:100@example.com", "sip:101@example.com"], 2, [9, 11], (1, 2, 3, 4, 9, 11), "major"),
+        (a, reg, "a", ["sip:102@example.com"], 1, [13], (5, 6, 13), "major"),  # retried with 45 s, not 30
+        (b, reg, "a", ["sip:200@example.com"], 1, [15], (7, 8, 15), "major"),
+        (a, reg, "b", ["sip:300@example.com", "sip:301@example.com"], 2, [21, 23], (18, 20, 21, 23), "major")]
+    loop, lapse = brief[0], brief[3]
+    assert (loop.evidence["min_expires_s"], loop.evidence["requested_s"], lapse.evidence["granted_s"],
+            lapse.evidence["requested_s"], lapse.evidence["lapse_s"]) == (60, 30, 120, 3600, 1680.0)
+    assert [(x["aor"], x["frames"], x["lapse_s"]) for x in lapse.evidence["per_aor"]] == [
+        ("sip:300@example.com", [18, 21], 1680.0), ("sip:301@example.com", [20, 23], 1680.0)]
+    assert loop.engineer_text["en"] == (
+        f"Registrations of 2 AORs from {a} to {reg} (sip:100@example.com, sip:101@example.com): 423 with Min-Expires "
+        "60 (frame 2), retried with Expires 30 (frame 9): the registrar keeps refusing; the other registration "
+        "likewise (frame 11). RFC 3261 §10.2.8: after 423 retry with Expires >= Min-Expires; §10.2.4: use the expiry "
+        "the registrar granted for this contact and refresh before it (at 50-80 % of it).")
+    assert lapse.engineer_text["ru"].startswith(
+        f"Регистрации 2 AOR с {a} на {reg} (sip:300@example.com, sip:301@example.com): 200 OK (кадр 18) выдал 120 с "
+        "(запрошено 3600 с, выдано 120 с), следующий REGISTER через 1800.0 с (кадр 21): без регистрации 1680.0 с; у "
+        "другой регистрации так же (кадр 23). RFC 3261 §10.2.8:")
+    assert loop.customer_text == {
+        "en": "Your phone renews its sign-in with our service for 2 lines at the wrong interval, so for periods it "
+              "cannot receive calls. No action is needed from you: we are adjusting the renewal interval in your "
+              "phone's settings.",
+        "ru": "Ваш телефон продлевает регистрацию в нашем сервисе для 2 линий с неправильным интервалом, поэтому "
+              "временами он не может принимать звонки. От вас ничего не требуется: мы исправляем интервал продления "
+              "в настройках телефона."}
+    # a registration alone reads as it always did
+    assert brief[1].engineer_text["en"].startswith(
+        "Registration sip:102@example.com from 10.0.0.5:5060: 423 with Min-Expires 60 (frame 6), retried with Expires "
+        "45 (frame 13): the registrar keeps refusing. RFC 3261 §10.2.8")
+    assert brief[1].customer_text["en"].startswith("Your phone renews its sign-in with our service at the wrong")
+    # 301's lost REGISTER is explained by the lapses the finding groups, though its first AOR is 300's
+    (lost,) = [f for f in findings if f.rule == "reg.no-response"]
+    assert (lost.evidence["aor"], findings[lost.cause] if lost.cause is not None else None) == (
+        "sip:301@example.com", lapse)
+
+
 @pytest.mark.parametrize("capture", ["clean_call.pcap", "register_ok.pcap", "dtmf_rfc4733.pcap",
                                      "register_423_then_ok.pcap"])
 def test_new_rules_quiet_on_working_lab_captures(capture: str) -> None:
