@@ -50,8 +50,9 @@ def _one(layers: dict[str, list[str]], field: str) -> str | None:
 
 SIP_FIELDS = ["frame.number", "frame.time_relative", "ip.src", "ip.dst", "udp.srcport", "udp.dstport",
               "tcp.srcport", "tcp.dstport", "sip.Method", "sip.Status-Code", "sip.Call-ID",
-              "sip.CSeq.seq", "sip.CSeq.method", "sip.from.user", "sip.to.user", "sip.to.host",
-              "sip.contact.uri", "sip.Via", "sip.User-Agent", "sdp.connection_info.address", "sdp.media"]
+              "sip.CSeq.seq", "sip.CSeq.method", "sip.from.user", "sip.to.user", "sip.to.host", "sip.to.port",
+              "sip.contact.uri", "sip.Contact", "sip.Via", "sip.User-Agent", "sdp.connection_info.address",
+              "sdp.media"]
 
 
 def sip_messages(pcap: Path) -> list[dict]:
@@ -82,7 +83,9 @@ def sip_messages(pcap: Path) -> list[dict]:
             "from_user": _one(layers, "sip.from.user"),
             "to_user": _one(layers, "sip.to.user"),
             "to_host": _one(layers, "sip.to.host"),
-            "contact": _one(layers, "sip.contact.uri"),
+            "to_port": _one(layers, "sip.to.port"),
+            # the Contact URI with its parameters; "*" for remove-all (RFC 3261 §10.2.2), which has no URI
+            "contact": "*" if (_one(layers, "sip.Contact") or "").strip() == "*" else _one(layers, "sip.contact.uri"),
             "via": _one(layers, "sip.Via"),
             "user_agent": _one(layers, "sip.User-Agent"),
             "sdp": sdp,
@@ -152,33 +155,49 @@ def calls(msgs: list[dict]) -> list[dict]:
 
 
 def registrations(msgs: list[dict]) -> list[dict]:
-    by_id: dict[str, list[dict]] = defaultdict(list)
+    """One registration per binding: an AOR (the To URI) and a Contact, as RFC 3261 §10 defines bindings and as a
+    support engineer counts registrations ("line 100 on the desk phone"), whatever the Call-IDs.
+
+    A phone that reboots registers again with a new Call-ID (RFC 3261 §10.2 keeps one Call-ID per boot cycle
+    only): still one registration, the same binding. Two lines sent with one Call-ID, or one line registering two
+    contacts, are two. sipdiag counts them the same way (sipdiag.correlate keys a registration by AOR + Contact),
+    so a lab manifest's registrations are the ones `sipdiag regress` compares.
+
+    A response belongs to its request's binding (same Call-ID and CSeq: its transaction); one whose REGISTER is
+    not in the capture to the first binding of its To AOR, else one of its own without a Contact. A registration's
+    outcome is its last transaction's: unanswered without a final response, registered on 2xx, failed otherwise.
+    The AOR is the To URI without parameters, `sip:user@host[:port]` (RFC 3261 §10.3 step 5)."""
+    bindings: dict[tuple[str, str], list[dict]] = {}  # in order of their first message, as sipdiag sorts them
+    binding_of: dict[tuple[str, int], tuple[str, str]] = {}  # (Call-ID, CSeq) -> binding
     for m in msgs:
-        if m["cseq_method"] == "REGISTER":
-            by_id[m["call_id"]].append(m)
-    out = []
-    for call_id, ms in by_id.items():
-        reqs = [m for m in ms if m["method"] == "REGISTER"]
-        if not reqs:
+        if m["cseq_method"] != "REGISTER":
             continue
-        finals = [m for m in ms if m["status"] and m["status"] >= 200]
-        # One challenge per challenged request (CSeq), whatever the retransmissions.
-        challenges = len({m["cseq"] for m in finals if m["status"] in (401, 407)})
-        last = finals[-1] if finals else None
-        last_req_cseq = reqs[-1]["cseq"]
-        answered_last = last is not None and last["cseq"] == last_req_cseq
-        if not answered_last:
-            outcome = "unanswered"
-        elif 200 <= last["status"] < 300:
-            outcome = "registered"
+        aor = f"sip:{m['to_user']}@{m['to_host']}" + (f":{m['to_port']}" if m["to_port"] else "")
+        tx = (m["call_id"], m["cseq"])
+        if m["method"] == "REGISTER":
+            key = binding_of.setdefault(tx, (aor, m["contact"] or ""))
         else:
-            outcome = "failed"
+            key = binding_of.get(tx) or next((k for k in bindings if k[0] == aor), (aor, ""))
+        bindings.setdefault(key, []).append(m)
+    out = []
+    for (aor, contact), ms in bindings.items():
+        reqs = [m for m in ms if m["method"] == "REGISTER"]
+        finals = [m for m in ms if m["status"] and m["status"] >= 200]
+        final_of: dict[tuple[str, int], int | None] = {}  # transaction -> its final status, in order
+        for m in ms:
+            tx = (m["call_id"], m["cseq"])
+            if final_of.setdefault(tx, None) is None and m["status"] and m["status"] >= 200:
+                final_of[tx] = m["status"]
+        last = list(final_of.values())[-1]
+        outcome = "unanswered" if last is None else "registered" if 200 <= last < 300 else "failed"
         out.append({
-            "call_id": call_id,
-            "aor": f"sip:{reqs[0]['to_user']}@{reqs[0]['to_host']}",
+            "call_id": (reqs or ms)[0]["call_id"],  # the first; a binding may span several
+            "aor": aor,
+            "contact": contact,
             "outcome": outcome,
-            "final_status": last["status"] if answered_last else None,
-            "challenges": challenges,
+            "final_status": last,
+            # one challenge per challenged request (transaction), whatever the retransmissions
+            "challenges": len({(m["call_id"], m["cseq"]) for m in finals if m["status"] in (401, 407)}),
             "requests": len(reqs),
             "statuses": [m["status"] for m in finals],
         })

@@ -39,7 +39,7 @@ def check(expect: Expect, facts: dict) -> list[str]:
         if len(regs) != len(expect.registrations):
             problems.append(f"{len(regs)} registrations in the capture, expected {len(expect.registrations)}")
         for want, got in zip(expect.registrations, regs, strict=False):
-            problems += _diff(f"registration {got['call_id']}", want, got)
+            problems += _diff(f"registration {got['aor']} contact {got['contact'] or '-'}", want, got)
     got_rtp = {(f["src"], f["dst"], f["payload_type"]): f for f in facts["rtp"]}
     want_rtp = {(f["src"], f["dst"], f["payload_type"]): f for f in expect.rtp}
     if set(got_rtp) != set(want_rtp):

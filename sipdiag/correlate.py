@@ -80,6 +80,9 @@ class Correlator:
     def _register(self, msg: SipMessage, tx: TxState, retransmission: bool) -> None:
         reg = self.registration_of.get(id(tx))
         if reg is None:
+            # A registration is a binding, AOR + Contact (RFC 3261 §10), whatever the Call-IDs: a phone that
+            # re-registers with a new Call-ID after a reboot keeps its one registration, two lines sent with one
+            # Call-ID are two. The lab's tshark oracle counts them the same way (lab/facts.py registrations).
             aor = uri_of(msg.headers.get("to"))[0]
             key = (aor, contact_uri(msg) if msg.is_request else "")
             reg = self.registrations.get(key)

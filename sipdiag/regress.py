@@ -7,7 +7,7 @@ A suite is a TOML file:
     file = "clean_call.pcap"            # relative to the suite file
     calls = 1                           # number of calls
     outcomes = ["answered"]             # the calls' outcomes, in capture order
-    registration_outcomes = ["registered"]
+    registration_outcomes = ["registered"]  # per binding, AOR + Contact (RFC 3261 §10), in order of first frame
     fire = ["media.one-way-audio"]      # rules (ids or prefixes) that must fire
     not_fire = ["media"]                # rules (ids or prefixes) that must not fire above info
     categories_present = ["nat"]        # at least one finding of the category (any severity)
@@ -15,7 +15,8 @@ A suite is a TOML file:
     metrics = ["mos_min >= 4.0", "loss_pct_max <= 1", "registrations_failed == 0"]
 
 The lab's manifest (samples/pcaps/manifest.json) is such a suite as it stands: its captures' `file`, `calls`
-(outcomes) and `categories_present`/`categories_absent` are read as the same expectations.
+(outcomes), `registrations` (outcomes) and `categories_present`/`categories_absent` are read as the same
+expectations. The lab counts registrations as sipdiag does, one per binding (lab/facts.py registrations).
 
 Each expectation is one JUnit test case (classname: the capture), so a CI system shows exactly which one broke.
 """

@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+import sipdiag
 from lab import facts, manifest
 from lab.scenarios import BY_NAME, CATEGORIES, SCENARIOS
+from sipdiag.regress import run_suite
+from tests import callcapture as cc
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "pcaps"
 MANIFEST = SAMPLES / "manifest.json"
@@ -66,6 +69,49 @@ def test_manifest_agrees_with_the_scenario_table(entry):
         assert call["outcome"] in ("answered", "busy", "cancelled", "rejected", "timeout", "in-progress")
     for reg in entry["registrations"]:
         assert reg["outcome"] in ("registered", "failed", "unanswered")
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_sipdiag_counts_the_manifest_registrations(entry):
+    # one registration per binding (AOR + Contact) on both sides, in the same order
+    got = [(r.aor, r.contact, r.outcome) for r in sipdiag.analyze(SAMPLES / entry["file"]).registrations]
+    assert got == [(r["aor"], r["contact"], r["outcome"]) for r in entry["registrations"]]
+
+
+PHONE, REGISTRAR = ("10.0.0.5", 5060), ("203.0.113.5", 5060)
+
+
+def _bindings_not_call_ids(path: Path) -> Path:
+    """Line 100 registered, then again with a new Call-ID (the phone rebooted): one binding. Lines 101 and 102
+    sent with one Call-ID (a phone that keeps one for all its lines): two bindings, 101 accepted, 102 refused."""
+    msgs = []
+    for t, user, call_id, cseq, status in ((0, "100", "boot-1", 1, "200 OK"), (60, "100", "boot-2", 1, "200 OK"),
+                                           (61, "101", "shared", 1, "200 OK"),
+                                           (62, "102", "shared", 2, "403 Forbidden")):
+        kw = {"call_id": call_id, "user": user}
+        branch = f"{call_id}-{cseq}"
+        msgs += [(t, cc.register_text(cseq, branch, contact=f"sip:{user}@10.0.0.5:5060", **kw), PHONE, REGISTRAR),
+                 (t + 0.05, cc.register_response(cseq, branch, status, **kw), REGISTRAR, PHONE)]
+    return cc.write_sip(path, msgs)
+
+
+def test_a_registration_is_a_binding_for_the_lab_and_for_sipdiag(tmp_path):
+    path = _bindings_not_call_ids(tmp_path / "bindings.pcap")
+    found = facts.read(path)["registrations"]
+    assert [(r["call_id"], r["aor"], r["contact"], r["outcome"], r["final_status"], r["requests"], r["statuses"])
+            for r in found] == [
+        ("boot-1", "sip:100@example.com", "sip:100@10.0.0.5:5060", "registered", 200, 2, [200, 200]),
+        ("shared", "sip:101@example.com", "sip:101@10.0.0.5:5060", "registered", 200, 1, [200]),
+        ("shared", "sip:102@example.com", "sip:102@10.0.0.5:5060", "failed", 403, 1, [403])]
+    assert [(r.aor, r.contact, r.outcome) for r in sipdiag.analyze(path).registrations] == [
+        (r["aor"], r["contact"], r["outcome"]) for r in found]
+    # the manifest's registrations are what `sipdiag regress` expects of the capture: all met
+    suite = tmp_path / "manifest.json"
+    suite.write_text(json.dumps({"captures": [{"file": path.name, "calls": [], "registrations": found}]}))
+    report = run_suite(suite)
+    assert [(o.expectation, o.passed) for o in report.outcomes] == [
+        ("calls == 0", True), ("outcomes []", True),
+        ("registration outcomes ['registered', 'registered', 'failed']", True)]
 
 
 def _tshark_stats(pcap) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import alg_relay, media, run, sipp
+from lab import alg_relay, facts, media, run, sipp
 from lab.netns import VANTAGES
 from lab.scenarios import BY_NAME, CATEGORIES, CI_SCENARIOS, SCENARIOS, Party
 
@@ -132,3 +132,24 @@ def test_sdp_lists_rtpmap_for_every_format():
     assert "m=audio [media_port] RTP/AVP 0 101" in body
     assert "a=rtpmap:0 PCMU/8000" in body and "a=rtpmap:101 telephone-event/8000" in body
     assert "c=IN IP4 192.0.2.1" in body
+
+
+def _sip(frame, method, status, call_id, cseq, user, contact=None):
+    """A message as lab.facts.sip_messages gives it, the fields the registration reader uses."""
+    return {"frame": frame, "method": method, "status": status, "call_id": call_id, "cseq": cseq,
+            "cseq_method": "REGISTER", "to_user": user, "to_host": "pbx", "to_port": None, "contact": contact}
+
+
+def test_registrations_are_bindings_not_call_ids():
+    msgs = [_sip(1, None, 200, "lost", 7, "100"),  # its REGISTER is not in the capture: a binding of its own
+            _sip(2, "REGISTER", None, "a", 1, "100", "sip:100@phone"), _sip(3, None, 401, "a", 1, "100"),
+            _sip(4, None, 401, "a", 1, "100"),  # a retransmitted challenge: one challenge
+            _sip(5, "REGISTER", None, "b", 1, "100", "sip:100@phone"),  # rebooted, new Call-ID: the same binding
+            _sip(6, None, 200, "b", 1, "100"), _sip(7, None, 200, "late", 3, "100"),  # to a binding of its AOR
+            _sip(8, "REGISTER", None, "b", 2, "101", "sip:101@phone"),  # another line, same Call-ID: a binding
+            _sip(9, "REGISTER", None, "b", 2, "101", "sip:101@phone")]  # retransmitted, never answered
+    assert [(r["call_id"], r["aor"], r["contact"], r["outcome"], r["final_status"], r["challenges"], r["requests"],
+             r["statuses"]) for r in facts.registrations(msgs)] == [
+        ("lost", "sip:100@pbx", "", "registered", 200, 0, 0, [200, 200]),
+        ("a", "sip:100@pbx", "sip:100@phone", "registered", 200, 1, 2, [401, 401, 200]),
+        ("b", "sip:101@pbx", "sip:101@phone", "unanswered", None, 0, 2, [])]
