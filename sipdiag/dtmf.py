@@ -86,21 +86,32 @@ class DtmfTracker:
             self.closed.append(cur)
 
     def events(self, stream_of_row: dict[int, int]) -> tuple[DtmfEvent, ...]:
-        """All events, open ones included, in order of their first packet."""
+        """All events, open ones included, in order of their first packet; not the keep-alives (keepalives)."""
         pending = self.closed + list(self.current.values())
         out = []
         for row, _ts, event, start_frame, start_ns, end_frame, duration, repeats, volume, packets, clock, guess in (
             sorted(pending, key=lambda c: c[3])
         ):
-            if row not in stream_of_row:
-                continue
-            if guess and not duration and end_frame is None:
-                # Taken for an event by its shape only, and it never lasted nor ended: a 4-byte payload of a type
-                # nobody negotiated that stays at duration 0 is an RFC 6263 §4.6 NAT keep-alive (an RTP packet of
-                # an unknown payload type, sent on a stream that has no media to send), not a key press: RFC 4733
-                # §2.5.1.2 updates the duration in every packet of a real event and §2.5.1.4 ends it.
+            if row not in stream_of_row or _keepalive(guess, duration, end_frame):
                 continue
             out.append(DtmfEvent(stream_of_row[row], event, event_name(event), start_frame, start_ns, end_frame,
                                  duration * 1000 / (clock or DEFAULT_EVENT_CLOCK), end_frame is not None, repeats,
                                  volume, packets, guess))
         return tuple(out)
+
+    def keepalives(self) -> dict[int, int]:
+        """Packets per table row that were taken for an event by their shape but are RFC 6263 keep-alives (see
+        _keepalive). Events past MAX_EVENTS are not counted."""
+        out: dict[int, int] = {}
+        for cur in (*self.closed, *self.current.values()):
+            if _keepalive(cur[11], cur[6], cur[5]):
+                out[cur[0]] = out.get(cur[0], 0) + cur[9]
+        return out
+
+
+def _keepalive(guess: bool, duration: int, end_frame: int | None) -> bool:
+    """Taken for an event by its shape only, and it never lasted nor ended: a 4-byte payload of a type nobody
+    negotiated that stays at duration 0 is an RFC 6263 §4.6 NAT keep-alive (an RTP packet of an unknown payload
+    type, sent on a stream that has no media to send), not a key press: RFC 4733 §2.5.1.2 updates the duration in
+    every packet of a real event and §2.5.1.4 ends it."""
+    return guess and not duration and end_frame is None

@@ -64,6 +64,7 @@ class StreamLike(Protocol):
     dst_port: int
     ssrc: int
     packets: int
+    media_packets: int  # packets less the RFC 6263 keep-alives (RtpStreamStats.keepalives)
     start_ns: int  # first packet's arrival
     end_ns: int  # last packet's arrival
     first_frame: int
@@ -263,11 +264,12 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
     clock steps; no span is measured across a step (sipdiag.clocksteps). refused: per pair, in their order, the
     ICMP errors that refused that stream to its end (sipdiag.icmprefusal), else None; none when not given."""
     refused = [*refused, *[None] * (len(pairs) - len(refused))]
-    # (stream, binding, refusal); the audio verdict: video is not sound
-    mine = [(s, b, r) for (s, b), r in zip(pairs, refused) if s.clock_rate != VIDEO_CLOCK]
+    # (stream, binding, refusal); the audio verdict: video is not sound, and a stream of RFC 6263 keep-alives
+    # alone carried none (a recvonly or held phone keeping its NAT binding open is not sending audio)
+    mine = [(s, b, r) for (s, b), r in zip(pairs, refused) if s.clock_rate != VIDEO_CLOCK and s.media_packets]
 
-    to_callee = sum(s.packets for s, b, _ in mine if b.direction == "caller->callee")
-    to_caller = sum(s.packets for s, b, _ in mine if b.direction == "callee->caller")
+    to_callee = sum(s.media_packets for s, b, _ in mine if b.direction == "caller->callee")
+    to_caller = sum(s.media_packets for s, b, _ in mine if b.direction == "callee->caller")
     base = dict(call_id=call.call_id, packets_to_callee=to_callee, packets_to_caller=to_caller)
     private_from_public = any(is_private(s.dst_ip) and not is_private(s.src_ip) for s, _, _ in mine)
     if call.outcome != "answered":
@@ -430,7 +432,7 @@ def _carries_audio(streams: Sequence[StreamLike], connected_ns: int | None, cloc
     the connected call (silence suppression: VAD and RFC 3389 comfort noise send a few packets a second or less;
     a short call sends few). A burst at the start of a long call does not; nor do a few packets whose spread cannot
     be measured (a clock step)."""
-    packets = sum(s.packets for s in streams)
+    packets = sum(s.media_packets for s in streams)
     if packets >= MIN_AUDIO_PACKETS:
         return True
     if packets < MIN_SPARSE_PACKETS or connected_ns is None or connected_ns <= 0:
@@ -489,9 +491,9 @@ def stream_quality(s: RtpStreamStats, sdp_ptime_ms: float | None = None) -> EMod
     stream's measured packet time, else `sdp_ptime_ms` (the SDP a=ptime), else the codec's default (G.107 §7.4
     counts the packetization in the mouth-to-ear delay Ta; a 40 ms stream is not rated as a 20 ms one). None
     where the capture's clock steps within the stream: its jitter buffer discards are not known."""
-    if not s.codec or s.packets < MIN_AUDIO_PACKETS or s.clock_stepped:
+    if not s.codec or s.media_packets < MIN_AUDIO_PACKETS or s.clock_stepped:
         return None
-    expected = max(s.expected, s.packets, 1)
+    expected = max(s.expected - s.keepalives, s.media_packets, 1)  # the media expected (keep-alives: not media)
     # The RTP clock fits the stream when its timestamps advance at the clock's rate against arrival time, the test
     # of codec.timestamp-clock-mismatch (10 % over at least 50 packets and 1 s) or a 5 % drift fit. When it does
     # not (an L16 stream stamped at 8000 Hz under an 11025 Hz rtpmap), transit and jitter in timestamp units

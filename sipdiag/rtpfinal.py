@@ -85,9 +85,16 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
     lost = np.maximum(expected - (received - c["duplicates"]), 0)
     runs = c["loss_runs"]
     unique = np.maximum(received - c["duplicates"], 1)
+    keepalives = c["empty"].copy()
+    for row, packets in engine.dtmf.keepalives().items():
+        keepalives[row] += packets
+    # Keep-alives take sequence numbers like media (RFC 6263 §4.6: "incremented by one for each packet"), so they
+    # stay in the sequence accounting (dropping them would leave gaps counted as lost); the loss percentage is of
+    # the media the stream was expected to carry, the keep-alives not counted.
+    media_expected = expected - keepalives
     with np.errstate(divide="ignore", invalid="ignore"):
         burst = np.where((lost > 0) & (runs > 0), 1 / (runs / unique + runs / np.maximum(lost, 1)), np.nan)
-        share = 100 / np.where(expected > 0, expected, np.inf)
+        share = 100 / np.where(media_expected > 0, media_expected, np.inf)
     # Records of interfaces merged a few ms out of order (not a clock step) may put the last packet before the
     # first: a duration is never negative. Across a real step the figures are dropped (sipdiag.media.build_media).
     duration = np.maximum(c["t_last_ns"] - c["t0_ns"], 0) / 1e9
@@ -111,7 +118,7 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
         "late_adaptive": c["late_adaptive"], "effective_loss_pct_50ms": (lost + c["late_50"]) * share,
         "effective_loss_pct_200ms": (lost + c["late_200"]) * share,
         "effective_loss_pct_adaptive": (lost + c["late_adaptive"]) * share,
-        "jitter_buffer_resyncs": c["jb_resyncs"],
+        "jitter_buffer_resyncs": c["jb_resyncs"], "keepalives": keepalives,
     }
     drift, residual = drift_ppm(c, np.array([clock.get(r) or 0 for r in range(len(c["packets"]))], dtype=np.float64))
     like = rtp_like(c)

@@ -90,10 +90,20 @@ class RtpStreamStats(NamedTuple):
     # runs fast); None without a clock or with too little media to fit (sipdiag.rtpdrift)
     clock_drift_ppm: float | None = None
     clock_fit_residual_ms: float | None = None  # RMS distance from that fit: small for a steady drift
+    # Of `packets`, the RFC 6263 keep-alives: packets that carry no media (no payload at all, or the 4 octets of an
+    # unnegotiated type that never lasted as an RFC 4733 event). They are RTP packets on the wire and stay in every
+    # figure tshark's `-z rtp,streams` gives (packets, sequence accounting, deltas); the media figures leave them
+    # out: media_packets, loss_pct, the MOS and the call's audio verdict (sipdiag.media).
+    keepalives: int = 0
 
     @property
     def key(self) -> tuple[str, int, str, int, int]:
         return self.src_ip, self.src_port, self.dst_ip, self.dst_port, self.ssrc
+
+    @property
+    def media_packets(self) -> int:
+        """The packets that carried media: all of them but the keep-alives."""
+        return self.packets - self.keepalives
 
     @property
     def clock_ratio(self) -> float | None:

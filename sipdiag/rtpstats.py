@@ -66,6 +66,7 @@ _ENGINE_STATE = {
     "dscp": np.int16, "dscp_other": np.int64,  # the first packet's DSCP (-1 unknown); packets marked otherwise
     # the earliest and the latest arrival time: the first and the last packet's unless the capture's clock steps
     "t_min_ns": np.int64, "t_max_ns": np.int64,
+    "empty": np.int64,  # packets without payload: RFC 6263 keep-alives (RtpStreamStats.keepalives)
 }  # fmt: skip
 
 
@@ -257,6 +258,10 @@ class RtpStatsEngine:
             first = segs.spread(c["dscp"][rows])
             c["dscp_other"][rows] += segs.reduce_sum((dscp != first) & (dscp <= 63) & (first >= 0))
         c["bytes"][rows] += segs.reduce_sum(b.gather("packet_len"))
+        # An RTP packet that carries no payload at all (after CSRCs, extension and padding) has no media in any
+        # format: RFC 6263 §4.6 keeps a NAT binding open with such packets ("an RTP packet of 0 length"), of a
+        # payload type nobody negotiated or of the media's own.
+        c["empty"][rows] += segs.reduce_sum(b.gather("payload_len") == 0)
         c["markers"][rows] += segs.reduce_sum(b.marker)
         if not b.all_in_time:
             c["wrong_ts"][rows] += segs.reduce_sum(~b.in_time)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address
 from ..codecs import WIDEBAND
+from ..media import negotiated_off
 from ..quality import WIDEBAND_RATIO, customer_cause
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
@@ -239,7 +240,9 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
 def no_rtp(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    An answered call with audio negotiated (a non-zero port) and no RTP at all in either direction.
+    An answered call with audio negotiated (a non-zero port) and no RTP at all in either direction. A call whose
+    SDP lets audio flow one way only (sendonly/recvonly, hold: RFC 3264 §6.1, §8.4) is not a sendrecv dialog
+    (RULES.md): its sender need not send, and the RFC 6263 keep-alives of the other side are no audio.
 
     How sure that is depends on where the capture was taken (RULES.md §0.2): when the SDP media addresses of the
     call never appear in any packet of the capture, or several answered calls and not one RTP packet are seen, the
@@ -269,6 +272,11 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
     for call in analysis.calls:
         media = analysis.media_of(call)
         if media is None or media.verdict.verdict != "no-rtp":
+            continue
+        if negotiated_off(call, "caller->callee") or negotiated_off(call, "callee->caller"):
+            # RULES.md media.no-rtp needs a sendrecv dialog: with audio negotiated one way only (sendonly/recvonly,
+            # hold, RFC 3264 §6.1, §8.4) the side that may send need not (music on hold is optional), and the other
+            # side's RFC 6263 keep-alives are no audio (sipdiag.media)
             continue
         audio = [m for n in call.negotiations for m in (n.answer or ()) if m.media == "audio" and m.port]
         if audio:  # else nothing to send RTP to: not this rule's case (hold, fax, rejected stream)
@@ -403,7 +411,7 @@ def _leg_with_media(analysis: Analysis, call, by_id: dict):
     for leg in call.legs:
         other = by_id.get(leg.call_id)
         media = analysis.media_of(other) if other is not None else None
-        packets = sum(analysis.streams[i].stats.packets for i in media.streams) if media is not None else 0
+        packets = sum(analysis.streams[i].stats.media_packets for i in media.streams) if media is not None else 0
         if packets:
             return leg, packets
     return None

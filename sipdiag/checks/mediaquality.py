@@ -46,7 +46,7 @@ def audio_streams(analysis: Analysis) -> Iterator[MediaStream]:
     held = {c.call_id for c in analysis.calls if any(n.hold for n in c.negotiations)}
     for m in analysis.streams:
         s = m.stats
-        if (m.call_id is not None and m.call_id not in held and s.packets >= MIN_PACKETS and s.codec is not None
+        if (m.call_id is not None and m.call_id not in held and s.media_packets >= MIN_PACKETS and s.codec is not None
                 and s.clock_rate != VIDEO_CLOCK):
             yield m
 

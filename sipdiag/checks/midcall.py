@@ -479,7 +479,7 @@ def media_timeout_or_hung(analysis: Analysis) -> Iterator[Hit]:
         sources: dict[str, set[str]] = {}
         for i in media.streams:
             m = analysis.streams[i]
-            if m.binding.direction and m.stats.packets >= 25:
+            if m.binding.direction and m.stats.media_packets >= 25:
                 d = m.binding.direction
                 last[d] = max(last.get(d, 0), m.stats.end_ns)
                 sources.setdefault(d, set()).add(m.stats.src_ip)

@@ -39,7 +39,9 @@ class OneWay:
 def one_way_duration(analysis: Analysis, call: Call, media: CallMedia, missing: str, min_ratio: float) -> OneWay:
     """The one-way duration of `call`, whose audio in direction `missing` (caller->callee or callee->caller) is
     missing, with `min_ratio` the share of expected packets below which a direction counts as absent."""
-    audio = [analysis.streams[i] for i in media.streams if analysis.streams[i].stats.clock_rate != VIDEO_CLOCK]
+    # audio streams that carried media: not video, not RFC 6263 keep-alives alone (as the verdict, sipdiag.media)
+    audio = [m for m in (analysis.streams[i] for i in media.streams)
+             if m.stats.clock_rate != VIDEO_CLOCK and m.stats.media_packets]
     present = [m.stats for m in audio if m.binding.direction not in (missing, None)]
     if not present:
         return OneWay(0.0, 0.0)
@@ -58,7 +60,7 @@ def _from_timestamps(present: Sequence[RtpStreamStats], other: Sequence[MediaStr
     present direction ran as long as its longest stream's packets times their packet time (from the
     timestamps); the other direction's packets cannot be placed in seconds, so they cover at most as many seconds as
     they could fill at the ratio."""
-    span_s = max(s.packets * _ptime_ms(s) / 1000.0 for s in present)
+    span_s = max(s.media_packets * _ptime_ms(s) / 1000.0 for s in present)
     covered = _covered_seconds(other, None, min_ratio)
     return OneWay(round(span_s, 1), round(max(span_s - covered, 0.0), 1), from_timestamps=True)
 
@@ -77,13 +79,13 @@ def _covered_seconds(other: Sequence[MediaStream], window: tuple[int, int] | Non
     if not other:
         return 0
     # RULES.md: expected = duration / ptime, with the packet time of the direction's main stream.
-    need = max(min_ratio * 1000.0 / _ptime_ms(max(other, key=lambda m: m.stats.packets).stats), 1e-9)
+    need = max(min_ratio * 1000.0 / _ptime_ms(max(other, key=lambda m: m.stats.media_packets).stats), 1e-9)
     per_second: Counter[int] = Counter()
     unplaced = 0
     for m in other:
         s, series = m.stats, m.series
         if series is None or window is None:  # no per-second series kept (sipdiag.rtpseries bounds), or no clock
-            unplaced += s.packets
+            unplaced += s.media_packets
             continue
         start_ns, end_ns = window
         # Series seconds count from the stream's own first packet: shift them to the nearest second of the

@@ -106,8 +106,9 @@ def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
     An RTP stream whose voice payload type is absent from every SDP the receiving side sent in the call (the
     formats it said it would receive), in more than 5 packets and more than 1 % of the stream. A stream of
     comfort noise (PT 13) that was not negotiated is reported as info: many receivers tolerate it. RFC 4733
-    events under the wrong number are dtmf.rfc4733-problem's. A stream carrying two voice payload types is not
-    judged: the statistics do not count the packets of each apart.
+    events under the wrong number are dtmf.rfc4733-problem's. RFC 6263 keep-alives (RTP packets without media, of a
+    type nobody negotiated on purpose) are not counted. A stream carrying two voice payload types is not judged: the
+    statistics do not count the packets of each apart.
 
     ## Why it matters
     Receivers discard payload types they did not accept: the call sounds one-way or silent although RTP flows.
@@ -140,7 +141,9 @@ def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
             others = [p for p in st.payload_types if p != pt and p not in event_pts and p not in CN_PAYLOAD_TYPES]
             if others:
                 continue  # two voice types in one stream: the packets of each are not counted apart
-            packets = st.packets - event_packets  # comfort-noise packets, if any, are few
+            # comfort-noise packets, if any, are few; RFC 6263 §4.6 keep-alives use a type nobody negotiated on
+            # purpose (RtpStreamStats.keepalives) and carry no media to discard
+            packets = st.media_packets - event_packets
             if packets <= MIN_PACKETS or packets <= MIN_SHARE * st.packets:
                 continue
             direction = stream.binding.direction or ""

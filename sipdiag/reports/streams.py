@@ -13,6 +13,7 @@ from ..addresses import join_address
 from ..analysis import Analysis
 from ..media import MediaStream
 from ..model import Call
+from ..rtpresult import RtpStreamStats
 from .calltables import number_text
 from .safe import printable, terminal_text as t
 
@@ -30,6 +31,14 @@ def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
     return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] if v > 0 else " " for v in groups)
 
 
+def packets_text(s: RtpStreamStats) -> str:
+    """The packets of a stream as tshark counts them, and how many of them were RFC 6263 keep-alives: "4 packets
+    (3 keep-alives)"."""
+    if not s.keepalives:
+        return f"{s.packets} packets"
+    return f"{s.packets} packets ({s.keepalives} keep-alive{'' if s.keepalives == 1 else 's'})"
+
+
 def stream_label(m: MediaStream) -> str:
     return printable(m.label)
 
@@ -38,8 +47,12 @@ def streams_table(a: Analysis) -> Table:
     """Every measured stream, in order of its first packet (what `sipdiag streams` prints)."""
     call_no = {c.call_id: i for i, c in enumerate(a.calls, 1)}
     table = Table(title=f"RTP streams ({len(a.streams)})", title_justify="left")
+    # packets as tshark counts them; of those, the RFC 6263 keep-alives in a column of their own where any stream
+    # has some (a capture without any shows tshark's columns only)
+    keepalives = any(m.stats.keepalives for m in a.streams)
     for name, justify in (("source", "left"), ("destination", "left"), ("SSRC", "left"), ("codec", "left"),
-                          ("packets", "right"), ("lost", "right"), ("max delta ms", "right"),
+                          ("packets", "right"), *((("keep-alives", "right"),) if keepalives else ()),
+                          ("lost", "right"), ("max delta ms", "right"),
                           ("max jitter ms", "right"), ("mean jitter ms", "right"), ("MOS", "right"),
                           ("call", "right"), ("bound by", "left")):
         table.add_column(name, justify=justify)
@@ -49,7 +62,8 @@ def streams_table(a: Analysis) -> Table:
         table.add_row(
             t(join_address(s.src_ip, s.src_port)), t(join_address(s.dst_ip, s.dst_port)), f"0x{s.ssrc:08X}",
             t(s.codec or str(s.payload_type)),
-            str(s.packets), f"[red]{lost}[/]" if s.lost > 0 else lost, number_text(s.max_delta_ms, "{:.3f}"),
+            str(s.packets), *((str(s.keepalives),) if keepalives else ()),
+            f"[red]{lost}[/]" if s.lost > 0 else lost, number_text(s.max_delta_ms, "{:.3f}"),
             number_text(s.jitter_max_ms, "{:.3f}"), number_text(s.jitter_mean_ms, "{:.3f}"),
             "-" if q is None else f"{q.mos:.2f}{'*' if q.estimate else ''}",
             f"#{call_no[m.call_id]}" if m.call_id in call_no else "-", m.binding.bound_by,
@@ -69,7 +83,7 @@ def call_media(a: Analysis, call: Call) -> RenderableType | None:
         m = a.streams[i]
         s, q = m.stats, m.quality
         head = (f"  {m.binding.direction or '?'} ({m.binding.bound_by}): {stream_label(m)}, {s.codec or s.payload_type}, "
-                f"{s.packets} packets, lost {s.lost} ({s.loss_pct:.1f}%), "
+                f"{packets_text(s)}, lost {s.lost} ({s.loss_pct:.1f}%), "
                 + (f"jitter max {s.jitter_max_ms:.1f} ms" if s.jitter_max_ms is not None else
                    "jitter unknown (the capture's clock steps within the stream)"))
         if q is not None:

@@ -35,28 +35,27 @@ def test_testing_ext_has_no_fake_timings_and_its_streams_bind_to_its_call(corpus
     (call,) = a.calls
     assert (call.call_id, call.outcome, call.setup_ms, call.answer_ms, call.duration_s) == (
         CALL, "answered", None, None, None)
-    assert [(m.stats.first_frame, m.stats.last_frame, m.stats.packets, m.stats.duration_s, m.stats.jitter_max_ms,
-             m.binding) for m in a.streams] == [
-        (5, 262, 4, None, None, Binding(CALL, "callee->caller", "sdp")),  # audio to the offer's 5062
-        (8, 332, 283, None, None, Binding(CALL, "caller->callee", "sdp")),  # video to the answer's 44612
-        (18, 274, 6, None, None, Binding(CALL, "callee->caller", "sdp")),  # video to the offer's 5064
+    assert [(m.stats.first_frame, m.stats.last_frame, m.stats.packets, m.stats.keepalives, m.stats.duration_s,
+             m.stats.jitter_max_ms, m.binding) for m in a.streams] == [
+        # audio to the offer's 5062: one BV32 packet (frame 5), then three PT 126 keep-alives (RFC 6263 §4.6)
+        (5, 262, 4, 3, None, None, Binding(CALL, "callee->caller", "sdp")),
+        (8, 332, 283, 0, None, None, Binding(CALL, "caller->callee", "sdp")),  # video to the answer's 44612
+        (18, 274, 6, 0, None, None, Binding(CALL, "callee->caller", "sdp")),  # video to the offer's 5064
     ]
-    # the caller offered audio sendonly and sent none; the callee sent 4 audio packets
-    assert (a.media[0].verdict.verdict, a.media[0].verdict.missing_direction) == ("one-way", "caller->callee")
+    # The caller offered audio sendonly and sent none; the callee (recvonly) sent one BV32 packet before its answer
+    # and then only keep-alives. Counted as audio, the keep-alives made it one-way audio (info, low confidence);
+    # there is no audio either way, and with audio negotiated one way only that is no media.no-rtp either.
+    verdict = a.media[0].verdict
+    assert (verdict.verdict, verdict.packets_to_callee, verdict.packets_to_caller) == ("no-rtp", 0, 1)
     assert [(r.reports, r.rtt_ms_min, r.rtt_samples) for r in a.rtp.rtcp.summaries] == [(11, None, 0), (3, None, 0)]
-    # The one-way time comes from the RTP timestamps (4 packets of 20 ms), not from arrival times 994750081 s apart:
-    # too short to grade, info of low confidence.
     assert [(f.rule, f.severity.name, f.confidence) for f in a.findings] == [
         # MINOR: telephone-event/8000 beside BV32/16000; the PT 126 keep-alives are no events (RFC 6263 §4.6)
-        ("dtmf.rfc4733-problem", "MINOR", "high"), ("media.one-way-audio", "INFO", "low"),
-        ("qos.dscp-marking", "INFO", "high")]
-    oneway = a.findings[1].evidence
-    assert (oneway["one_way_s"], oneway["media_s"]) == (0.1, 0.1)
-    assert "(by the RTP timestamps: the capture's clock steps within the call)" in oneway["duration_en"]
+        ("dtmf.rfc4733-problem", "MINOR", "high"), ("qos.dscp-marking", "INFO", "high")]
     doc = document(a)
     assert (doc["capture"]["duration_s"], doc["capture"]["clock_steps"]) == (None, 335)
     assert [m["after_ms"] for m in doc["calls"][0]["messages"]] == [0.0] + [None] * 6
-    assert [s["duration_s"] for s in doc["streams"]] == [None, None, None]
+    assert [(s["duration_s"], s["packets"], s["keepalives"]) for s in doc["streams"]] == [
+        (None, 4, 3), (None, 283, 0), (None, 6, 0)]
 
 
 def test_sip_ipv6_call_has_no_53_year_duration(corpus: Path) -> None:

@@ -1,0 +1,82 @@
+"""RFC 6263 keep-alives in a call's RTP: packets that carry no media (an RTP packet of 0 length, of a payload type
+nobody negotiated or of the media's own, §4.6; eyeBeam's 4 zero octets of an unnegotiated type: see
+test_rules_codec_reg and the corpus' testing.ext.pcap). They stay in the stream's packets, sequence accounting and
+deltas, as tshark's `-z rtp,streams` counts them, are counted on the stream (`keepalives`), and are left out of
+its media: the loss percentage, the MOS and the call's audio verdict."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+import sipdiag
+from sipdiag.reports.streams import render_streams
+from tests import callcapture as cc
+from tests.callcapture import PBX, PBX_RTP, UA, UA_RTP
+from tests.conftest import need_tool
+from tests.corpus.test_corpus_rtp import tshark_streams
+
+S = cc.S
+
+
+def keepalive(s: cc.Script, src, dst, at: float, seq: int, ssrc: int, pt: int) -> None:
+    """An RTP packet of 0 length (RFC 6263 §4.6): its sequence number follows the stream's, its timestamp is the
+    one a media packet would have at that time."""
+    packet = cc.pw.rtp_packet(seq, int(at * 8000), ssrc, pt=pt, payload=b"")
+    s.recs.append((cc.T0 + int(at * S), cc.pw.link_frame(cc.pw.ipv4(src[0], dst[0], 17,
+                                                                      cc.pw.udp(src[1], dst[1], packet)))))
+
+
+def test_keepalives_do_not_hide_one_way_audio(tmp_path) -> None:
+    """The callee talks for 20 s; the caller's phone sends no audio, only a keep-alive every 2 s (payload type
+    126, which nobody negotiated). Ten packets that keep coming for the whole call passed the verdict's test for
+    sparse audio (silence suppression), so the call was two-way and nobody was told the callee heard nothing."""
+    s = cc.call_setup(cc.Script(), "ka-oneway")
+    s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.4, 20.0)
+    for k in range(10):
+        keepalive(s, (UA[0], UA_RTP), (PBX[0], PBX_RTP), 0.5 + 2 * k, 100 + k, 0x1111, 126)
+    cc.bye(s, 20.6, "ka-oneway")
+    a = sipdiag.analyze(s.write(tmp_path / "ka-oneway.pcap"))
+    assert [(m.stats.src_port, m.stats.packets, m.stats.keepalives, m.stats.media_packets, m.stats.lost)
+            for m in a.streams] == [(PBX_RTP, 1000, 0, 1000, 0), (UA_RTP, 10, 10, 0, 0)]
+    verdict = a.media[0].verdict
+    assert (verdict.verdict, verdict.missing_direction, verdict.packets_to_callee, verdict.packets_to_caller) == (
+        "one-way", "caller->callee", 0, 1000)
+    # the keep-alives' payload type was never negotiated on purpose: not codec.rtp-payload-not-negotiated (major)
+    assert [(f.rule, f.severity.label) for f in a.findings] == [("media.one-way-audio", "major")]
+    assert a.findings[0].evidence["one_way_s"] == 20.0
+
+
+@pytest.mark.tshark
+def test_keepalives_are_counted_on_the_stream_and_left_out_of_its_loss(tmp_path) -> None:
+    """A 10 s PCMU stream whose phone sent two empty packets of its own payload type in a pause (RFC 6263 §4.6
+    with the media's type) and lost one packet: 499 packets and 1 lost, as tshark counts them, of which 2 are
+    keep-alives; the loss is 1 of the 498 media packets expected, not of 500."""
+    s = cc.call_setup(cc.Script(), "ka-loss")
+    s.rtp((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0.4, 10.0)
+    s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.405, 10.0, seq0=5000, drop=(100, 250, 251))
+    for i in (250, 251):
+        keepalive(s, (PBX[0], PBX_RTP), (UA[0], UA_RTP), 0.405 + i * 0.02, 5000 + i, 0x2222, 0)
+    cc.bye(s, 10.6, "ka-loss")
+    path = s.write(tmp_path / "ka-loss.pcap")
+    a = sipdiag.analyze(path)
+    stream = a.streams[1].stats
+    assert (stream.packets, stream.keepalives, stream.media_packets, stream.expected, stream.lost,
+            round(stream.loss_pct, 4)) == (499, 2, 497, 500, 1, round(100 / 498, 4))
+    assert a.media[0].verdict.packets_to_caller == 497
+    out = io.StringIO()
+    render_streams(a, "json", out)
+    assert [(d["packets"], d["keepalives"], d["lost"]) for d in json.loads(out.getvalue())["streams"]] == [
+        (500, 0, 0), (499, 2, 1)]
+    out = io.StringIO()
+    render_streams(a, "terminal", out)
+    text = out.getvalue()
+    assert "┃ packets ┃ keep-alives ┃" in text
+    assert [[cell.strip() for cell in line.split("│")[5:8]] for line in text.splitlines() if "│ 0x" in line] == [
+        ["500", "0", "0 (0.0%)"], ["499", "2", "1 (0.2%)"]]
+    # `sipdiag streams` counts the packets tshark counts: keep-alives are RTP packets on the wire
+    need_tool("tshark")
+    assert sorted((t.key[1], t.packets, t.lost) for t in tshark_streams(path)) == [(UA_RTP, 500, 0),
+                                                                                    (PBX_RTP, 499, 1)]
