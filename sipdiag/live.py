@@ -13,7 +13,11 @@ ends IDLE_UNANSWERED_NS after its last message (Timer B has fired, RFC 3261 §17
 BYE ends after `idle_s` with neither SIP nor RTP. Capture time is the time of the newest record, and no idle time is
 counted across a step of the capture's clock (sipdiag.clocksteps, the steps the capture layer names): a call last
 heard of before a step is idle from the first record after it, so a forward jump of days ends no call and a step
-back does not make new calls look idle for as long. When it ends, it is built like `analyze()` builds it, its RTP
+back does not make new calls look idle for as long. Nor across a gap of the feed (`records`): a stretch of at least
+`idle_s` in which not one record arrived is no time a call was seen idle. It is a forward step of the capture's clock
+shorter than the day the capture layer takes for one (an NTP correction, a resumed VM) or time the feed was not
+recording, and ending every open call at the first record after it lost their BYEs; a live feed counts real silence
+with the wall clock instead (watch.run_feed). When it ends, it is built like `analyze()` builds it, its RTP
 statistics are finalised and bound to it (`media.build_media`), the rule set runs on its own small `Analysis`, and
 what is kept is a `CallSummary` (the Call, its streams, its findings); its SipMessages, transactions and
 per-stream accumulators are released. Its Call-ID is remembered for TOMBSTONE_NS so that a late retransmission
@@ -45,6 +49,7 @@ from .dialogs import TIMER_B_NS, CallBuilder
 from .icmp import IcmpError, parse_icmp_error
 from .media import CallMedia, MediaStream, build_media
 from .model import Call, Datagram, Registration
+from .clocksteps import NO_STEP, LastStep
 from .parsers.anomalies import AnomalyLog
 from .parsers.columns import RtpColumns
 from .parsers.scan import CaptureInfo
@@ -170,6 +175,8 @@ class LiveAnalyzer:
         self.capture_info: Callable[[], CaptureInfo] = _no_capture
         self.now_ns = 0  # the capture time: the newest SIP-side record's (by frame; across a step, the clock after it)
         self.now_frame = 0
+        self.gap = NO_STEP  # the newest gap of the feed (records): ages count from its first record, as from a step
+        self._last_record_ns: int | None = None
         self._next_slot = 0
         self._last_sweep_ns = 0
 
@@ -193,6 +200,20 @@ class LiveAnalyzer:
                 self._sip(d)
         if rtp is not None and len(rtp):
             self._rtp(rtp)
+
+    def records(self, first_frame: int, ts_ns: np.ndarray) -> None:
+        """The times of every record of one batch of the feed (frames first_frame, first_frame + 1, ...), SIP and
+        RTP or not, before its datagrams are added. A record more than `idle_s` after the one before it ends a gap
+        in which the feed delivered nothing: no call was seen idle in it (see sweep)."""
+        if not len(ts_ns):
+            return
+        before = self._last_record_ns
+        steps = np.diff(ts_ns, prepend=ts_ns[:1] if before is None else np.array([before], dtype=ts_ns.dtype))
+        gaps = np.flatnonzero(steps >= self.idle_ns)
+        if len(gaps):
+            i = int(gaps[-1])
+            self.gap = LastStep(first_frame + i, int(ts_ns[i]))
+        self._last_record_ns = int(ts_ns[-1])
 
     def _sip(self, d: Datagram) -> None:
         msg = parse_sip(d.payload, frame=d.frame, ts_ns=d.ts_ns, src=(d.src_ip, d.src_port),
@@ -263,13 +284,14 @@ class LiveAnalyzer:
 
     def sweep(self, now_ns: int | None = None, *, force: bool = False) -> None:
         """End the calls that are over at `now_ns` (capture time; default: the newest record's). Times before the
-        newest step of the capture's clock count from the first record after it (LastStep.since)."""
+        newest step of the capture's clock, or the newest gap of the feed (records), count from the first record
+        after it (LastStep.since)."""
         now = self.now_ns if now_ns is None else now_ns
         # a capture time behind the last sweep's (the clock stepped back) sweeps at once
         if not force and 0 <= now - self._last_sweep_ns < SWEEP_EVERY_NS:
             return
         self._last_sweep_ns = now
-        since = self.capture_info().clock.last.since
+        since = self._since()
         for call_id, live in list(self.active.items()):
             b = live.builder
             invite = b.initial_invites[-1] if b.initial_invites else None
@@ -284,6 +306,10 @@ class LiveAnalyzer:
             if now - since(frame, ended) > TOMBSTONE_NS:
                 del self.tombstones[call_id]
         self._prune(now, since)
+
+    def _since(self) -> Callable[[int | None, int], int]:
+        """LastStep.since of the newer of the capture clock's newest step and the feed's newest gap."""
+        return max(self.capture_info().clock.last, self.gap, key=lambda step: step.frame).since
 
     def _build(self, b: CallBuilder, end_ns: int) -> Call:
         """The call up to end_ns, as analyze() builds it: no timing across a step of the capture's clock (the steps

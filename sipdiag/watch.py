@@ -248,6 +248,7 @@ def run_feed(feed, analyzer: LiveAnalyzer | None, *, sink: CaptureSink | None = 
                     sink.write(batch)
                 datagrams, rtp = decoder.decode(batch)
                 if analyzer is not None:
+                    analyzer.records(batch.first_frame, batch.ts_ns)
                     analyzer.add(datagrams, rtp)
                 last_wall = time.monotonic()
             if analyzer is not None:

@@ -189,3 +189,34 @@ def test_a_step_of_the_capture_clock_ends_no_call_by_idleness(tmp_path, step_s: 
     ended = [(e.summary.call.call_id, e.summary.ended) for e in events if e.kind == "call"]
     assert ended == [("step-3", "completed"), ("step-2", "completed"), ("step-1", "completed")]
     assert (result.totals.late_messages, result.totals.outcomes) == (0, {"answered": 3})
+
+
+def test_a_forward_step_under_a_day_ends_no_call_by_idleness(tmp_path) -> None:
+    """A call with 9.6 s of two-way RTP whose capture clock steps 2 hours forward at 5 s (an NTP correction, a
+    resumed VM), fed a record at a time. The analysis names no step (capture.time-jump is more than a day) and
+    reads one answered call ended by its BYE; the first record after the jump is an OPTIONS of no call. Before, the
+    sweep took the 2 hours for idle time there (idle_s 300 s): the call ended "idle", its later RTP went to no call
+    and its BYE was dropped as a late message (duration 4.695 s instead of analyze's 7209.9 s, no BYE). The feed recorded nothing in those 2 hours, so they are no time
+    the call was seen idle."""
+    s = call_setup(Script(), "jump-1")
+    two_way(s, 0.41, 9.6)
+    for at in (5.0, 13.0):  # the first record after the jump, and the last one, after the BYE's linger
+        s.sip(at, sip_message("OPTIONS sip:x@example.com SIP/2.0", f"ka-{at}", "1 OPTIONS", src=UA, to_tag=False,
+                              branch=f"ka{at}"), UA, PBX)
+    bye(s, 10.2, "jump-1")
+    path = s.write(tmp_path / "jump.pcap", step_at=5.0, step_s=7200.0)
+    expected = sipdiag.analyze(path)
+    assert expected.capture.clock.count == 0
+    events = []
+    _, result = run_feed(_Sliced(path, size=1), LiveAnalyzer(on_event=events.append))
+    assert _calls(result.analysis) == _calls(expected)
+    assert [(c.call_id, c.outcome, c.duration_s, c.ended_by) for c in result.analysis.calls] == [
+        ("jump-1", "answered", 7209.9, "caller")]
+    # the RTP went on reaching the call (the jitter, 2 hours of arrival against 20 ms of timestamps, differs in the
+    # last bits with the batch sizes)
+    assert [(*k[:3], round(k[3], 6), *k[4:]) for k in _streams(result.analysis)] == [
+        (*k[:3], round(k[3], 6), *k[4:]) for k in _streams(expected)]
+    assert [(e.summary.call.call_id, e.summary.ended, e.summary.call.outcome, e.summary.call.ended_by)
+            for e in events if e.kind == "call"] == [("jump-1", "completed", "answered", "caller")]
+    assert (result.totals.late_messages, result.totals.rtp_unrouted, result.totals.outcomes) == (
+        0, 0, {"answered": 1})
