@@ -195,7 +195,10 @@ def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, 
             continue
         pts = all_pts[row]
         events = {p for p in pts if p >= 96 and is_telephone_event(engine.codec_of(row, p)[0])}
-        media = [p for p in pts if p not in CN_PAYLOAD_TYPES and p not in events]
+        # A dynamic type nobody named in a stream without clock candidates came in empty packets only: RFC 6263
+        # keep-alives (RtpStatsEngine._resolve), not the stream's media, even when one came first.
+        media = [p for p in pts if p not in CN_PAYLOAD_TYPES and p not in events
+                 and (c["cand"][row] or p < 96 or engine.codec_of(row, p)[0] is not None)]
         unnamed = [p for p in media if p >= 96 and engine.codec_of(row, p)[0] is None]
         # the type whose clock decides the jitter: an unnamed dynamic one, else the first packet's, else any
         main = unnamed[0] if c["cand"][row] and unnamed else pt if pt in media or not media else media[0]

@@ -196,9 +196,13 @@ class RtpStatsEngine:
                 rate[j] = jitter_clock(name, r)
                 event_rate[j] = r if is_telephone_event(name) else -1
         b.clock[pos] = rate[inverse]
-        b.unresolved[pos] = ~known[inverse]
+        length = b.rtp.payload_len[b.order[pos]]
+        # An empty packet of a type nobody named is an RFC 6263 §4.6 keep-alive: it names no codec, so it sets no
+        # clock candidates going and no clock is inferred from it (its stream keeps its media's codec); with no
+        # clock it stays out of the jitter, as a telephone-event does.
+        b.unresolved[pos] = ~known[inverse] & (length > 0)
         word = b.rtp.payload_word[b.order[pos]]
-        b.maybe_event[pos] = (b.rtp.payload_len[b.order[pos]] == 4) & plausible_events(word)
+        b.maybe_event[pos] = (length == 4) & plausible_events(word)
         named_event = event_rate[inverse] >= 0
         guessed = self.guess_events & b.unresolved[pos] & b.maybe_event[pos]
         events = np.flatnonzero(named_event | guessed)
