@@ -228,10 +228,10 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
               "происходит ли это при каждом звонке.",
     },
     engineer={
-        "en": "{subject}: answered (frame {answer_frame}), {duration_s} s long, {rtp_en} at this capture "
+        "en": "{subject}: answered (frame {answer_frame}), {length_en}, {rtp_en} at this capture "
               "point; SDP media: {media}. {vantage_en} Check that the capture covers the media ports, "
               "then the firewall/NAT for the RTP range and ICE/DTLS if used (RFC 3264, RFC 8445).",
-        "ru": "{subject_ru}: отвечен (кадр {answer_frame}), длительность {duration_s} с, {rtp_ru} в точке "
+        "ru": "{subject_ru}: отвечен (кадр {answer_frame}), {length_ru}, {rtp_ru} в точке "
               "захвата; медиа в SDP: {media}. {vantage_ru} Убедитесь, что захват покрывает "
               "медиапорты, затем проверьте межсетевой экран/NAT для диапазона RTP и ICE/DTLS, если используется "
               "(RFC 3264, RFC 8445).",
@@ -438,6 +438,10 @@ def _no_rtp_values(call, analysis: Analysis | None = None) -> dict:
     return {"call_id": call.call_id, "subject": f"Call {call.call_id}", "subject_ru": f"Вызов {call.call_id}",
             "lead_en": lead_en, "lead_ru": lead_ru, "rtp_en": rtp_en, "rtp_ru": rtp_ru,
             "answer_frame": answer_frame, "duration_s": call.duration_s,
+            # no duration where the capture's clock steps between the answer and the end (sipdiag.clocksteps)
+            "length_en": f"{call.duration_s} s long" if call.duration_s is not None else "of unknown length",
+            "length_ru": f"длительность {call.duration_s} с" if call.duration_s is not None
+            else "длительность неизвестна",
             # an m= without any c= (RFC 8866 §5.7 requires one) is named by its port alone
             "media": ", ".join(join_address(m.address, m.port) if m.address else f"port {m.port} (no c=)"
                                for n in call.negotiations for m in n.offer + (n.answer or ()) if m.port)}

@@ -64,6 +64,10 @@ def test_sip_ipv6_call_has_no_53_year_duration(corpus: Path) -> None:
     (call,) = a.calls
     assert (call.outcome, call.setup_ms, call.answer_ms, call.duration_s) == ("answered", None, None, None)
     assert [f.rule for f in a.findings] == ["media.no-rtp"]
+    # the length is unknown, and the texts say so (they said "None s long")
+    text = a.findings[0].engineer_text
+    assert "answered (frame 3), of unknown length, no RTP in either direction" in text["en"]
+    assert "отвечен (кадр 3), длительность неизвестна, RTP нет ни в одну сторону" in text["ru"]
     doc = document(a)
     assert doc["capture"]["duration_s"] is None
     assert [m["after_ms"] for m in doc["calls"][0]["messages"]] == [0.0] + [None] * 5
