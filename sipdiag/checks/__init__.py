@@ -260,6 +260,11 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
 UNKNOWN = "?"
 
 
+def times_en(n: int) -> str:
+    """"once" or "N times": an English count of sends (the Russian templates' "N раз" agrees by sipdiag.russian)."""
+    return "once" if n == 1 else f"{n} times"
+
+
 def seconds(clock: ClockSteps, a_frame: int | None, a_ns: int, b_frame: int | None, b_ns: int,
             digits: int = 1) -> float | str:
     """Seconds from record a to record b, rounded; UNKNOWN where the capture's clock steps between them."""

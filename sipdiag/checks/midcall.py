@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..addresses import address_host, address_port, join_address
 from ..media import is_private
 from ..transactions import is_success
-from . import Hit, Severity, check
+from . import Hit, Severity, check, times_en
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -273,7 +273,7 @@ def in_dialog_request_misrouted(analysis: Analysis) -> Iterator[Hit]:
         if ack is not None:
             yield _misrouted_hit(call, "ACK", ack.frame, join_address(ack.src_ip, ack.src_port),
                                  join_address(ack.dst_ip, ack.dst_port), "private",
-                                 f"the 2xx was retransmitted {invite.response_retransmissions} times after it")
+                                 f"the 2xx was retransmitted {times_en(invite.response_retransmissions)} after it")
 
 
 def _unreachable(src: str, dst: str, ports: dict[str, set[int]], transport: str | None) -> str | None:

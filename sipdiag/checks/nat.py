@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..addresses import address_host, join_address, split_address
 from ..media import is_loopback, is_private
 from ..parsers.sipuri import parse_name_addr
-from . import Hit, Severity, check
+from . import Hit, Severity, check, times_en
 from .vias import received_of, rport_of, sent_by, top_via_head, via_paths
 
 if TYPE_CHECKING:
@@ -411,7 +411,7 @@ RPORT_MIN_RETRANSMISSIONS = 3
     },
     engineer={
         "en": "{method} (frame {frame}) from {source} with top Via {sent_by} ({rport_en}) was sent "
-              "{sends} times; the server answered {statuses} (first at frame {response_frame}) to {response_target}, "
+              "{sends_en}; the server answered {statuses} (first at frame {response_frame}) to {response_target}, "
               "not to the source port, so the UA never got them. {why_en} Enable rport (\"NAT traversal\") on the "
               "UA or force it on the edge (Asterisk force_rport, FreeSWITCH NDLB-force-rport, Kamailio "
               "force_rport()).",
@@ -468,6 +468,7 @@ def no_rport_response_lost(analysis: Analysis) -> Iterator[Hit]:
             yield Hit(tx.call_id if tx.call_id in calls else None, (tx.request_frame, answer.responses[0][1]), {
                 "method": tx.method, "frame": tx.request_frame, "source": tx.src, "sent_by": via.text,
                 "rport": "yes" if rport else "no", "sends": tx.request_retransmissions + 1,
+                "sends_en": times_en(tx.request_retransmissions + 1),
                 "statuses": ", ".join(str(code) for code, _f, _t in answer.responses),
                 "response_frame": answer.responses[0][1], "response_target": answer.src,
                 "rport_en": "rport asked for" if rport else "no rport",

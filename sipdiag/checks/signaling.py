@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..addresses import join_address
 from ..correlate import number_key
 from ..transactions import is_redirect
-from . import UNKNOWN, Hit, check, span_s
+from . import UNKNOWN, Hit, check, span_s, times_en
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -115,7 +115,7 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
               "недоступно. Мы проверяем путь соединения.",
     },
     engineer={
-        "en": "Call {call_id}: INVITE (frame {invite_frame}) to {target} sent {sends} times over {span_s} s without "
+        "en": "Call {call_id}: INVITE (frame {invite_frame}) to {target} sent {sends_en} over {span_s} s without "
               "{what} (Timer A/B, RFC 3261 §17.1.1.2); final status {final}{final_detail}. {advice_en}",
         "ru": "Вызов {call_id}: INVITE (кадр {invite_frame}) на {target} отправлен {sends} раз за {span_s} с без "
               "{what_ru} (таймеры A/B, RFC 3261 §17.1.1.2); итог {final_ru}{final_detail_ru}. {advice_ru}",
@@ -143,7 +143,11 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
     for call in analysis.calls:
         if call.outcome != "timeout":
             continue
-        invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog), None)
+        # The INVITE that went unanswered is one the capture holds: a response whose request it lacks (lost at the
+        # capture point, or its branch mangled) makes a transaction of its own (RFC 3261 §17.1.3 matches by
+        # branch), which has no sends and no frame to tell of.
+        invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog
+                       and t.request_frame is not None), None)
         if invite is None:
             continue
         sends = [m for m in call.messages if m.method == "INVITE" and m.cseq == invite.cseq]
@@ -172,7 +176,7 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
                 detail_ru += f"; CANCEL вызывающего (кадр {call.cancelled_frame}) не был принят (RFC 3261 §9.2)"
         yield Hit(call.call_id, tuple(m.frame for m in sends) + ((final.frame,) if final else ()), {
             "call_id": call.call_id, "callee": called_party(call.callee), "invite_frame": invite.request_frame,
-            "target": invite.dst, "sends": len(sends),
+            "target": invite.dst, "sends": len(sends), "sends_en": times_en(len(sends)),
             "span_s": span_s(clock, sends[0], sends[-1]) if sends else 0,
             # each language's template gets its own words: no English inside the Russian text
             "what": "any response" if not invite.responses else "a final response",

@@ -544,3 +544,25 @@ def test_a_capture_that_begins_with_a_491_is_no_refused_call(tmp_path) -> None:
     assert outcome_and_rules(path) == (
         ("answered", None, 1, None), [(2, None, 491, True)],
         [("call.reinvite-failed", "minor", (1,), 491, UNKNOWN_CHANGE)])
+
+
+def test_a_timeout_is_told_from_the_invite_captured_not_a_response_without_its_request(tmp_path) -> None:
+    # ndpi/fuzz-2006-06-26-2594.pcap: a provisional response to an INVITE the capture lacks (its request lost, or
+    # its branch mangled) came after the captured INVITE timed out. The finding named that request-less
+    # transaction: "INVITE (frame None) ... sent 0 times over 0 s". It is told from the INVITE that was sent.
+    sends = [(t, sip_message("INVITE sip:200@example.com SIP/2.0", "lost-1", "1 INVITE", src=UA, to_tag=False),
+              UA, PBX) for t in (0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5)]  # Timer A doubling
+    trying = sip_message("SIP/2.0 100 Trying", "lost-1", "2 INVITE", src=UA, to_tag=False, branch="other")
+    path = cc.write_sip(tmp_path / "stray.pcap", sends + [(33.0, trying, PBX, UA), (40.0, trying, PBX, UA)])
+    (call,) = sipdiag.analyze(path).calls
+    assert call.outcome == "timeout"
+    (f,) = findings(path, "call.invite-timeout")
+    assert (f.evidence["invite_frame"], f.evidence["sends"], f.evidence["span_s"], f.frames) == (
+        1, 7, 31.5, (1, 2, 3, 4, 5, 6, 7))
+    assert "INVITE (frame 1) to 203.0.113.5:5060 sent 7 times over 31.5 s without any response" in \
+        f.engineer_text["en"]
+    # a single send is "sent once", not "sent 1 times"
+    one = cc.write_sip(tmp_path / "once.pcap", sends[:1] + [(40.0, trying, PBX, UA)])
+    (f,) = findings(one, "call.invite-timeout")
+    assert "INVITE (frame 1) to 203.0.113.5:5060 sent once over 0.0 s without any response" in f.engineer_text["en"]
+    assert "отправлен 1 раз за 0.0 с" in f.engineer_text["ru"]
