@@ -8,6 +8,7 @@ firewall or router rejected.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 from dataclasses import dataclass
@@ -34,6 +35,28 @@ UNREACHABLE6_CODES = {
     5: "source address failed ingress/egress policy",
     6: "reject route to destination",
 }
+
+
+# The reasons above as the Russian notes name them (the English names stay the evidence's and the English texts').
+REASONS_RU = {
+    "network unreachable": "сеть недостижима",
+    "host unreachable": "узел недостижим",
+    "protocol unreachable": "протокол недоступен",
+    "port unreachable": "порт недоступен",
+    "fragmentation needed and DF set": "нужна фрагментация, но установлен DF",
+    "network administratively prohibited": "сеть административно запрещена",
+    "host administratively prohibited": "узел административно запрещён",
+    "communication administratively prohibited": "связь административно запрещена",
+    "no route to destination": "нет маршрута к адресату",
+    "address unreachable": "адрес недостижим",
+    "source address failed ingress/egress policy": "адрес источника не прошёл политику входа/выхода",
+    "reject route to destination": "маршрут к адресату отвергнут",
+    "time exceeded": "время жизни истекло",
+    "parameter problem": "ошибка в параметрах",
+    "packet too big": "пакет слишком велик",
+}
+_NUMBERED_RU = ((re.compile(r"destination unreachable \(code (\d+)\)"), "адресат недостижим (код {})"),
+                (re.compile(r"type (\d+)"), "тип {}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +93,16 @@ def reason_of(version: int, icmp_type: int, code: int) -> str:
     if icmp_type == 1:
         return UNREACHABLE6_CODES.get(code, f"destination unreachable (code {code})")
     return {2: "packet too big", 3: "time exceeded"}.get(icmp_type, f"type {icmp_type}")
+
+
+def reason_ru(reason: str) -> str:
+    """The Russian of a reason_of() text: "port unreachable" -> "порт недоступен"."""
+    if reason in REASONS_RU:
+        return REASONS_RU[reason]
+    for pattern, text in _NUMBERED_RU:
+        if m := pattern.fullmatch(reason):
+            return text.format(m[1])
+    return reason
 
 
 def parse_icmp_error(d: Datagram) -> IcmpError | None:

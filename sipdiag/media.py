@@ -29,7 +29,7 @@ from .addresses import address_host, join_address
 from .clocksteps import NO_STEPS, ClockSteps
 from .codecs import VIDEO_CLOCK
 from .dtmf import DtmfEvent
-from .icmp import IcmpError
+from .icmp import IcmpError, reason_ru
 from .icmprefusal import IcmpRefusal, refusals
 from .model import Call, Negotiation
 from .parsers.sdp import HOLD_ADDRESS
@@ -96,6 +96,7 @@ class MediaVerdict:
     packets_to_callee: int
     packets_to_caller: int
     detail: str
+    detail_ru: str  # the same in Russian, as a sentence for the Russian notes (counts agree when rendered)
 
 
 @lru_cache(maxsize=4096)
@@ -275,7 +276,8 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
     if call.outcome != "answered":
         return MediaVerdict(verdict="not-answered", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
-                            detail=f"the call was not answered ({call.outcome})", **base)
+                            detail=f"the call was not answered ({call.outcome})",
+                            detail_ru=f"Вызов не был отвечен ({call.outcome})", **base)
     connected = _connected_ns(call, [s for s, _, _ in mine], clock)
 
     def carries(direction: str, reachable: bool) -> bool:
@@ -289,33 +291,39 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
         detail = ("no audio in either direction" if not to_callee + to_caller else
                   f"no audio in either direction (only {to_callee} packets caller->callee and {to_caller} "
                   f"callee->caller)")
+        detail_ru = ("Звука нет ни в одну сторону" if not to_callee + to_caller else
+                     f"Звука нет ни в одну сторону (лишь {to_callee} пакетов caller->callee и {to_caller} "
+                     f"callee->caller)")
         return MediaVerdict(verdict="no-rtp", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
-                            detail=detail, **base)
+                            detail=detail, detail_ru=detail_ru, **base)
     unreachable = next((join_address(s.dst_ip, s.dst_port) for s, _, r in mine if not delivered(call, s, r)), None)
     # A direction whose packets all went to an address the receiver cannot be reached at is missing too.
     reach_callee = carries("caller->callee", True)
     reach_caller = carries("callee->caller", True)
     stopped = _stopped_early(call, [s for s, _, _ in mine], clock)
     if reach_callee and reach_caller:
-        detail = "audio flows both ways"
+        detail, detail_ru = "audio flows both ways", "Звук идёт в обе стороны"
         if stopped is not None:
             detail += f", but stops {stopped:.1f} s before the call ends"
+            detail_ru += f", но прекращается за {stopped:.1f} с до конца вызова"
         return MediaVerdict(verdict="two-way", missing_direction=None, unreachable_target=unreachable,
                             private_target_from_public=private_from_public, stopped_early_s=stopped,
-                            detail=detail, **base)
+                            detail=detail, detail_ru=detail_ru, **base)
     if reach_callee == reach_caller:  # neither reaches: the one that carried nothing at all is missing
         missing = "callee->caller" if to_callee and not to_caller else "caller->callee"
     else:
         missing = "caller->callee" if not reach_callee else "callee->caller"
     who = "the callee hears nothing" if missing == "caller->callee" else "the caller hears nothing"
+    who_ru = "вызываемый ничего не слышит" if missing == "caller->callee" else "вызывающий ничего не слышит"
     sent = to_callee if missing == "caller->callee" else to_caller
     said = negotiated_off(call, missing)
     if said is not None:
         return MediaVerdict(verdict="one-way-negotiated", missing_direction=missing, unreachable_target=unreachable,
                             private_target_from_public=private_from_public, stopped_early_s=stopped,
                             detail=f"audio flows {_reverse(missing)} only, as the SDP asked ({said}; RFC 3264 §6.1)",
-                            **base)
+                            detail_ru=f"Звук идёт только {_reverse(missing)}, как задано в SDP ({said}; RFC 3264 "
+                                      f"§6.1)", **base)
     lost = next(((s, r) for s, b, r in mine if b.direction == missing and not delivered(call, s, r)), None)
     if carries(missing, False) and lost is not None:
         stream, refusal = lost
@@ -323,23 +331,34 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
         if refusal is None:
             detail = f"one-way audio: {who}; {sent} packets were sent to {target}, a private address the " \
                      f"receiver cannot be reached at from the public side"
+            detail_ru = f"Звук в одну сторону: {who_ru}; на {target}, частный адрес, по которому получатель " \
+                        f"недостижим с публичной стороны, отправлено пакетов: {sent}"
         else:
             # RFC 1122 §3.2.2.1: a port unreachable from the destination host means no application received them
             by = "its host refused them" if refusal.by_receiver(stream) else f"{refusal.reporter} on the way " \
                                                                           f"rejected them"
+            by_ru = "узел получателя отклонял их" if refusal.by_receiver(stream) else f"{refusal.reporter} на пути " \
+                                                                             f"отклонял их"
             detail = f"one-way audio: {who}; {sent} packets were sent to {target} and {by} to the end of the " \
                      f"stream with ICMP {refusal.reason} ({refusal.count} errors during the call)"
+            detail_ru = f"Звук в одну сторону: {who_ru}; на {target} отправлено пакетов: {sent}, и {by_ru} до " \
+                        f"конца потока ICMP-ошибками «{reason_ru(refusal.reason)}» (ошибок за время вызова: " \
+                        f"{refusal.count})"
     elif sent:
         # A few packets are not audio: say how few against the call, not "hears nothing (24 packets)".
         span = _span_ns([s for s, b, _ in mine if b.direction == missing], clock)
         detail = (f"one-way audio: {who} (only {sent} packets {missing}, over {span / 1e9:.1f} s of the "
                   f"{connected / 1e9:.1f} s the call was connected)" if span is not None and connected is not None
                   else f"one-way audio: {who} (only {sent} packets {missing})")
+        detail_ru = (f"Звук в одну сторону: {who_ru} (лишь {sent} пакетов {missing} за {span / 1e9:.1f} с из "
+                     f"{connected / 1e9:.1f} с соединения)" if span is not None and connected is not None
+                     else f"Звук в одну сторону: {who_ru} (лишь {sent} пакетов {missing})")
     else:
         detail = f"one-way audio: {who} (0 packets {missing})"
+        detail_ru = f"Звук в одну сторону: {who_ru} (0 пакетов {missing})"
     return MediaVerdict(verdict="one-way", missing_direction=missing, unreachable_target=unreachable,
                         private_target_from_public=private_from_public, stopped_early_s=stopped, detail=detail,
-                        **base)
+                        detail_ru=detail_ru, **base)
 
 
 def delivered(call: Call, s: StreamLike, refusal: IcmpRefusal | None = None) -> bool:

@@ -43,7 +43,7 @@ SIDE_RU = {"caller->callee": "собеседник вас не слышал", "c
               "missing {missing}. {detail}. {duration_en}{vantage_en} Compare the SDP addresses with the observed "
               "5-tuples (latching, RFC 4961 symmetric RTP) and look for a private c= behind NAT.",
         "ru": "Вызов {call_id}: {packets_to_callee} RTP-пакетов от вызывающего, {packets_to_caller} от вызываемого; "
-              "нет направления {missing}. {detail}. {duration_ru}{vantage_ru} Сравните адреса SDP с наблюдаемыми "
+              "нет направления {missing}. {detail_ru}. {duration_ru}{vantage_ru} Сравните адреса SDP с наблюдаемыми "
               "потоками (latching, симметричный RTP, RFC 4961) и проверьте приватный c= за NAT.",
     },
 )
@@ -95,7 +95,8 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
                       if analysis.streams[i].binding.direction == v.missing_direction)
         values = {
             "call_id": call.call_id, "packets_to_callee": v.packets_to_callee, "packets_to_caller": v.packets_to_caller,
-            "missing": v.missing_direction, "detail": v.detail, "unreachable_target": v.unreachable_target,
+            "missing": v.missing_direction, "detail": v.detail, "detail_ru": v.detail_ru,
+            "unreachable_target": v.unreachable_target,
             "side_en": side_en, "side_ru": side_ru, "one_way_s": span.one_way_s, "media_s": span.media_s,
             "action_en": "" if refused else "; if you have a router in front of the phone, please switch its SIP ALG off",
             "action_ru": "" if refused else "; если перед телефоном стоит роутер, отключите на нём SIP ALG",

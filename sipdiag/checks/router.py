@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address, split_address
+from ..icmp import reason_ru
 from ..icmprefusal import ICMP_MIN_ERRORS, before_race
 from ..media import is_private
 from . import Hit, check
@@ -266,8 +267,8 @@ def _values(evidence_en: str, evidence_ru: str, idle: float, alive: float, expir
         "en": "{count} ICMP error(s) from {reporter} ({reason}, type {icmp_type} code {icmp_code}; first at frame "
               "{frame}) quote {kind} packets {flow}{during_en}. {meaning_en}{side_en} (RFC 792, RFC 1122 §3.2.2.1, "
               "RFC 4443 §3.1).",
-        "ru": "{count} ICMP-ошибок от {reporter} ({reason}, тип {icmp_type} код {icmp_code}; первая в кадре {frame}) "
-              "цитируют пакеты {kind} {flow}{during_ru}. {meaning_ru}{side_ru} (RFC 792, RFC 1122 §3.2.2.1, "
+        "ru": "{count} ICMP-ошибок от {reporter} ({reason_ru}, тип {icmp_type} код {icmp_code}; первая в кадре "
+              "{frame}) цитируют пакеты {kind} {flow}{during_ru}. {meaning_ru}{side_ru} (RFC 792, RFC 1122 §3.2.2.1, "
               "RFC 4443 §3.1).",
     },
 )
@@ -341,14 +342,16 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
         meaning_en, meaning_ru = _icmp_meaning(first)
         what_en, what_ru = ("audio", "звук") if kind == "RTP" else ("call signalling", "сигнализацию звонков")
         values = {
-            "count": len(found), "reporter": first.reporter, "reason": reason, "icmp_type": first.icmp_type,
+            "count": len(found), "reporter": first.reporter, "reason": reason, "reason_ru": reason_ru(reason),
+            "icmp_type": first.icmp_type,
             "icmp_code": first.icmp_code, "frame": first.frame, "kind": kind,
             "flow": f"{join_address(first.src_ip, first.src_port)} -> {join_address(first.dst_ip, first.dst_port)}",
             "during_en": f" of call {call_id}" if call_id else "", "during_ru": f" вызова {call_id}" if call_id else "",
             "what_en": what_en, "what_ru": what_ru, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
             "side_en": "", "side_ru": "",
             "refused_en": f"A device on the way is actively rejecting your phone's {what_en} ({reason}).",
-            "refused_ru": f"Устройство на пути активно отклоняет {what_ru} вашего телефона ({reason}).",
+            "refused_ru": f"Устройство на пути активно отклоняет {what_ru} вашего телефона "
+                          f"({reason_ru(reason)}).",
             "action_en": "Please check the firewall rules for voice traffic on your router; we are checking our side "
                          "too.",
             "action_ru": "Проверьте правила межсетевого экрана для голосового трафика на роутере; мы тоже проверяем "

@@ -84,9 +84,9 @@ def test_a_router_on_the_way_rejecting_to_the_end_is_one_way_audio_and_the_custo
         "en": "A device on the way is actively rejecting your phone's audio (communication administratively "
               "prohibited). Please check the firewall rules for voice traffic on your router; we are checking our "
               "side too.",
-        "ru": "Устройство на пути активно отклоняет звук вашего телефона (communication administratively "
-              "prohibited). Проверьте правила межсетевого экрана для голосового трафика на роутере; мы тоже "
-              "проверяем свою сторону."}
+        "ru": "Устройство на пути активно отклоняет звук вашего телефона (связь административно запрещена). "
+              "Проверьте правила межсетевого экрана для голосового трафика на роутере; мы тоже проверяем свою "
+              "сторону."}
     assert icmp.engineer_text["en"] == (
         "14 ICMP error(s) from 192.0.2.1 (communication administratively prohibited, type 3 code 13; first at frame "
         "5) quote RTP packets 198.51.100.7:40000 -> 203.0.113.5:50000 of call icmp-verdict. A firewall rule on the "

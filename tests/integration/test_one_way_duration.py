@@ -51,11 +51,11 @@ def test_a_short_one_way_call_says_it_is_too_short_to_tell(tmp_path) -> None:
         "10 % of its expected packets). Compare the SDP addresses with the observed 5-tuples (latching, RFC 4961 "
         "symmetric RTP) and look for a private c= behind NAT.")
     assert f.engineer_text["ru"] == (
-        "Вызов ow-1: 0 RTP-пакетов от вызывающего, 101 от вызываемого; нет направления caller->callee. one-way "
-        "audio: the callee hears nothing (0 packets caller->callee). В одну сторону видно лишь 2 с медиа: слишком "
-        "мало, чтобы отличить одностороннюю слышимость от звонка, завершённого сразу (сообщается от 5 с, major от "
-        "15 с; другое направление ниже 10 % ожидаемых пакетов). Сравните адреса SDP с наблюдаемыми потоками "
-        "(latching, симметричный RTP, RFC 4961) и проверьте приватный c= за NAT.")
+        "Вызов ow-1: 0 RTP-пакетов от вызывающего, 101 от вызываемого; нет направления caller->callee. Звук в "
+        "одну сторону: вызываемый ничего не слышит (0 пакетов caller->callee). В одну сторону видно лишь 2 с "
+        "медиа: слишком мало, чтобы отличить одностороннюю слышимость от звонка, завершённого сразу (сообщается "
+        "от 5 с, major от 15 с; другое направление ниже 10 % ожидаемых пакетов). Сравните адреса SDP с "
+        "наблюдаемыми потоками (latching, симметричный RTP, RFC 4961) и проверьте приватный c= за NAT.")
     assert f.customer_text["en"].startswith(
         "In the 2 s of your call that we recorded, the sound travelled only one way (the other party could not "
         "hear you); that is too short to tell a fault from a call that simply ended early.")
