@@ -283,7 +283,7 @@ class EModelResult:
     ie_eff: effective equipment impairment; id: the delay impairment, both on the codec's scale.
     estimate: a provisional ([P]) value took part (see estimate_reasons): say "estimate" wherever MOS is shown.
     factors: codec, loss, burst, jitter-buffer, delay (and advantage when A ≠ 0), in that order.
-    summary: one English sentence for reports.
+    summary: one English sentence for reports; summary_ru: the same in Russian, for the Russian notes.
     """
 
     r_factor: float
@@ -300,6 +300,7 @@ class EModelResult:
     factors: tuple[Factor, ...]
     band: QualityBand
     summary: str
+    summary_ru: str
 
     @property
     def r_shown(self) -> float:
@@ -434,7 +435,7 @@ def r_factor(
         r_factor=r, r0=r0, r_factor_nb=r_nb, mos=mos, mos_lq=mos_from_r(r + delay, wideband=wideband),
         mos_ceiling=mos_from_r(r0 - entry.ie + advantage, wideband=wideband),
         ie_eff=total_eff, id=delay, inputs=inputs, estimate=bool(reasons), estimate_reasons=tuple(reasons),
-        factors=factors, band=band, summary=_summary(r, r0, entry.scale, mos, band, factors, bool(reasons)),
+        factors=factors, band=band, **_summary(r, r0, entry.scale, mos, band, factors, bool(reasons)),
     )  # fmt: skip
 
 
@@ -460,6 +461,16 @@ _CAUSES = {
     "jitter-buffer": "packets arriving too late (jitter)",
     "delay": "delay",
 }
+# the same after "из-за" (genitive), and the bands' labels, for summary_ru
+_CAUSES_RU = {
+    "codec": "кодека",
+    "loss": "потери пакетов",
+    "burst": "потерь пачками",
+    "jitter-buffer": "опоздавших пакетов (джиттер)",
+    "delay": "задержки",
+}
+_LABELS_RU = {"excellent": "отлично", "good": "хорошо", "fair": "удовлетворительно", "poor": "посредственно",
+              "bad": "плохо", "very bad": "очень плохо"}
 
 
 #: What a customer text calls each factor (the raw factor name stays in the evidence for engineers): the words a
@@ -539,17 +550,24 @@ def _explain(name: str, inputs: EModelInputs) -> str:
 
 
 def _summary(r: float, r0: float, scale: str, mos: float, band: QualityBand, factors: tuple[Factor, ...],
-             estimate: bool) -> str:
-    head = f"MOS {mos:.2f} ({band.label}{', estimate' if estimate else ''}), R {shown_r(r, scale):.1f}"
+             estimate: bool) -> dict[str, str]:
+    """EModelResult's summary and summary_ru."""
+    shown = shown_r(r, scale)
+    head = f"MOS {mos:.2f} ({band.label}{', estimate' if estimate else ''}), R {shown:.1f}"
+    head_ru = f"MOS {mos:.2f} ({_LABELS_RU[band.label]}{', оценка' if estimate else ''}), R {shown:.1f}"
     causes = sorted((f for f in factors if f.r_points_lost >= 0.5), key=lambda f: -f.r_points_lost)
     if not causes:
-        return f"{head}: no notable impairment."
+        return {"summary": f"{head}: no notable impairment.", "summary_ru": f"{head_ru}: заметных ухудшений нет."}
     main = causes[0]
     # Below the bottom of the scale every R point is lost; the factors still say how far beyond it the stream went.
     lost = (f"all {r0:g} R points lost (the impairments add up to {r0 - r:.1f})" if r < 0 else
             f"{r0 - r:.1f} R points lost")
+    lost_ru = (f"потеряны все пункты R ({r0:g}; ухудшения в сумме {r0 - r:.1f})" if r < 0 else
+               f"потеряно пунктов R: {r0 - r:.1f}")
     text = f"{head}: {lost}, mostly to {_CAUSES[main.name]} ({main.r_points_lost:.1f})"
+    text_ru = f"{head_ru}: {lost_ru}, больше всего из-за {_CAUSES_RU[main.name]} ({main.r_points_lost:.1f})"
     if len(causes) > 1:
         second = causes[1]
         text += f", then {_CAUSES[second.name]} ({second.r_points_lost:.1f})"
-    return text + "."
+        text_ru += f", затем из-за {_CAUSES_RU[second.name]} ({second.r_points_lost:.1f})"
+    return {"summary": text + ".", "summary_ru": text_ru + "."}

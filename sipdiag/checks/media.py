@@ -488,7 +488,7 @@ def r_limits() -> tuple[tuple[float, Severity], ...]:
     engineer={
         "en": "Stream {stream} ({direction}) of call {call_id}: R {r_factor}, MOS {mos}{estimate}. {summary} "
               "(ITU-T G.107 E-model; Ie/Bpl per G.113).{codec_en}",
-        "ru": "Поток {stream} ({direction}) вызова {call_id}: R {r_factor}, MOS {mos}{estimate}. {summary} "
+        "ru": "Поток {stream} ({direction}) вызова {call_id}: R {r_factor}, MOS {mos}{estimate_ru}. {summary_ru} "
               "(E-модель ITU-T G.107; Ie/Bpl по G.113).{codec_ru}",
     },
 )
@@ -537,6 +537,7 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
             "call_id": m.call_id, "stream": m.label,
             "direction": m.binding.direction, "r_factor": round(q.r_shown, 1), "mos": round(q.mos, 2),
             "estimate": " (estimate)" if q.estimate else "", "summary": q.summary,
+            "estimate_ru": " (оценка)" if q.estimate else "", "summary_ru": q.summary_ru,
             # the customer reads the factor in words; the engineer keeps its name
             "main_cause_en": f"The main cause is {customer_cause(top.name, 'en')}." if top else "",
             "main_cause_ru": f"Главная причина: {customer_cause(top.name, 'ru')}." if top else "",

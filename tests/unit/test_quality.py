@@ -58,6 +58,7 @@ def test_g107_default_parameters_give_93_2_and_mos_4_41():
     assert result.estimate is False
     assert all(points == 0 for points in factor_points(result).values())
     assert result.summary == "MOS 4.41 (excellent), R 93.2: no notable impairment."
+    assert result.summary_ru == "MOS 4.41 (отлично), R 93.2: заметных ухудшений нет."
 
 
 def test_mos_from_r_annex_b_and_clamps():
@@ -236,6 +237,10 @@ def test_loss_and_discards_share_the_random_loss_impairment_by_count():
         "MOS 4.08 (good), R 81.6: 11.6 R points lost, mostly to packet loss (7.0), then packets arriving too late "
         "(jitter) (4.0)."
     )
+    assert result.summary_ru == (  # media.low-mos's Russian engineer text
+        "MOS 4.08 (хорошо), R 81.6: потеряно пунктов R: 11.6, больше всего из-за потери пакетов (7.0), затем из-за "
+        "опоздавших пакетов (джиттер) (4.0)."
+    )
     adaptive = r_factor(codec="PCMU", discard_pct=0.4, jitter_buffer_ms=73, adaptive_buffer=True)
     assert adaptive.factors[3].explanation == "0.4 % would arrive too late for an adaptive buffer (mean delay 73 ms)"
 
@@ -285,6 +290,9 @@ def test_r_shown_stays_on_the_scale():
     assert round(bursty.r_factor, 1) == -138.6 and bursty.r_shown == 0.0 and bursty.mos == 1.0
     assert bursty.summary == ("MOS 1.00 (very bad), R 0.0: all 93.2 R points lost (the impairments add up to "
                               "231.8), mostly to losses in bursts (161.6), then packet loss (68.3).")
+    assert bursty.summary_ru == ("MOS 1.00 (очень плохо), R 0.0: потеряны все пункты R (93.2; ухудшения в сумме "
+                                 "231.8), больше всего из-за потерь пачками (161.6), затем из-за потери пакетов "
+                                 "(68.3).")
     # The advantage factor lifts R above 100, the top of Annex B's scale: shown as 100.
     lifted = r_factor(codec="PCMU", one_way_delay_ms=0, advantage=10)
     assert (lifted.r_factor, lifted.r_shown) == (approx(103.2), 100.0)
@@ -318,6 +326,8 @@ def test_opus_is_an_estimate():
     assert any("provisional Ie" in reason for reason in result.estimate_reasons)
     assert result.factors[0].explanation == "Opus has no coding impairment (provisional value)"
     assert result.summary == "MOS 4.33 (good, estimate), R 89.5: 3.7 R points lost, mostly to packet loss (3.7)."
+    assert result.summary_ru == ("MOS 4.33 (хорошо, оценка), R 89.5: потеряно пунктов R: 3.7, больше всего из-за "
+                                 "потери пакетов (3.7).")
 
 
 def test_estimate_only_when_a_provisional_factor_is_used():
