@@ -17,11 +17,14 @@ class Anomaly:
     code: stable dotted id, `layer.slug` (e.g. `pcap.truncated-record`, `sip.bad-content-length`).
     frame: 1-based frame number as Wireshark shows it, or None when not tied to one record.
     detail: one human sentence with the values that prove it.
+    detail_ru: the same in Russian, for an anomaly a rule quotes in its Russian text (ip.fragments-incomplete in
+        router.udp-fragmentation); "" for the others, which only the English anomaly list shows.
     """
 
     code: str
     frame: int | None
     detail: str
+    detail_ru: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,7 +88,7 @@ def sip_alg(analysis: Analysis) -> Iterator[Hit]:
         "en": "{count} IP datagram(s) arrived only partly (first at frame {frame}: {detail}). Large SIP over UDP "
               "(RFC 3261 §18.1.1: above 1300 bytes use TCP) is fragmented and a middlebox drops the non-first "
               "fragments. Use TCP, trim the INVITE (codecs, headers), or fix the router.",
-        "ru": "{count} IP-датаграмм пришли не полностью (первая в кадре {frame}: {detail}). Большой SIP по UDP "
+        "ru": "{count} IP-датаграмм пришли не полностью (первая в кадре {frame}: {detail_ru}). Большой SIP по UDP "
               "(RFC 3261 §18.1.1: свыше 1300 байт - TCP) фрагментируется, и промежуточное устройство отбрасывает "
               "не первые фрагменты. Перейдите на TCP, сократите INVITE (кодеки, заголовки) или исправьте роутер.",
     },
@@ -112,7 +112,7 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
     if incomplete:
         frames = tuple(a.frame for a in incomplete if a.frame is not None)
         yield Hit(None, frames, {"count": len(incomplete), "frame": frames[0] if frames else "?",
-                                 "detail": incomplete[0].detail})
+                                 "detail": incomplete[0].detail, "detail_ru": incomplete[0].detail_ru})
         return
     # Captured before the dropping device (its LAN side): every fragment is here, but the fragmented request was
     # never answered. Both facts together point at the fragments, with less certainty.
@@ -124,7 +124,9 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
                     "count": len(frames), "frame": frames[0] if frames else "?",
                     "detail": f"the INVITE of call {call.call_id} travelled as IP fragments "
                               f"({analysis.capture.rich['ip-fragment']} fragments in the capture) and was never "
-                              f"answered"}, confidence="medium")
+                              f"answered",
+                    "detail_ru": f"INVITE вызова {call.call_id} шёл IP-фрагментами (фрагментов в захвате: "
+                                 f"{analysis.capture.rich['ip-fragment']}) и не получил ответа"}, confidence="medium")
 
 
 def _sent_by_port(analysis: Analysis, tx: Transaction) -> str | None:

@@ -18,10 +18,10 @@ class AnomalyLog:
         self.kept: list[Anomaly] = []
         self.counts: Counter[str] = Counter()
 
-    def add(self, code: str, frame: int | None, detail: str) -> None:
+    def add(self, code: str, frame: int | None, detail: str, detail_ru: str = "") -> None:
         self.counts[code] += 1
         if self.counts[code] <= self.keep:
-            self.kept.append(Anomaly(code, frame, detail))
+            self.kept.append(Anomaly(code, frame, detail, detail_ru))
 
     def add_first(self, code: str, items: list[tuple[int | None, str]], total: int) -> None:
         """`total` occurrences of `code` of which `items` (frame, detail) are the first few: a vectorised check
@@ -32,7 +32,7 @@ class AnomalyLog:
 
     def extend(self, anomalies: list[Anomaly] | tuple[Anomaly, ...]) -> None:
         for a in anomalies:
-            self.add(a.code, a.frame, a.detail)
+            self.add(a.code, a.frame, a.detail, a.detail_ru)
 
     def anomalies(self) -> tuple[Anomaly, ...]:
         extra = [

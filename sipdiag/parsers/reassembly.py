@@ -116,7 +116,9 @@ class FragmentReassembler:
             self._drop(key, p, "ip.fragments-incomplete",
                        f"fragments of frames {_frames(p.frames)} never completed within {self.timeout_ns // 10**9} s: "
                        f"{p.size} of {p.total if p.total is not None else 'unknown'} bytes arrived "
-                       f"({_missing(p)}); the rest was lost before the capture point")
+                       f"({_missing(p)}); the rest was lost before the capture point",
+                       f"фрагменты кадров {_frames(p.frames)} не собрались за {self.timeout_ns // 10**9} с: пришло "
+                       f"{_arrived_ru(p)} ({_missing(p, 1)}); остальное потеряно до точки захвата")
 
     def _evict_oldest(self, keep: tuple, frame: int, why: str) -> None:
         """Drop the oldest pending datagram other than `keep` (the one the fragment of `frame` belongs to). There is
@@ -127,10 +129,10 @@ class FragmentReassembler:
                    f"{why} in reassembly at frame {frame}: the oldest (frames {_frames(p.frames)}) was "
                    f"dropped unfinished (limit {self.max_pending} datagrams / {self.max_bytes >> 20} MiB)")
 
-    def _drop(self, key: tuple, p: _Pending, code: str, detail: str) -> None:
+    def _drop(self, key: tuple, p: _Pending, code: str, detail: str, detail_ru: str = "") -> None:
         del self.pending[key]
         self.bytes -= p.size
-        self.log.add(code, p.frames[0], detail)
+        self.log.add(code, p.frames[0], detail, detail_ru)
         self._copies(p)
 
     def _copies(self, p: _Pending) -> None:
@@ -146,7 +148,9 @@ class FragmentReassembler:
         for key, p in list(self.pending.items()):
             self._drop(key, p, "ip.fragments-incomplete",
                        f"fragments of frames {_frames(p.frames)} never completed: {p.size} of "
-                       f"{p.total if p.total is not None else 'unknown'} bytes arrived ({_missing(p)})")
+                       f"{p.total if p.total is not None else 'unknown'} bytes arrived ({_missing(p)})",
+                       f"фрагменты кадров {_frames(p.frames)} не собрались: пришло {_arrived_ru(p)} "
+                       f"({_missing(p, 1)})")
 
 
 def _overlaps(p: _Pending, start: int, end: int) -> bool:
@@ -166,13 +170,21 @@ def _frames(frames: list[int]) -> str:
     return ", ".join(map(str, frames[:8])) + (" ..." if len(frames) > 8 else "")
 
 
-def _missing(p: _Pending) -> str:
-    has_first = 0 in p.parts
-    has_last = p.total is not None
-    if has_first and not has_last:
-        return "the last fragment is missing"
-    if has_last and not has_first:
-        return "the first fragment is missing"
-    if not has_first and not has_last:
-        return "the first and last fragments are missing"
-    return "a middle fragment is missing"
+# What a datagram lacks, by (its first fragment arrived, its last arrived), in English and in Russian (the
+# router.udp-fragmentation finding quotes the anomaly in both).
+_MISSING = {
+    (True, False): ("the last fragment is missing", "нет последнего фрагмента"),
+    (False, True): ("the first fragment is missing", "нет первого фрагмента"),
+    (False, False): ("the first and last fragments are missing", "нет первого и последнего фрагментов"),
+    (True, True): ("a middle fragment is missing", "нет фрагмента в середине"),
+}
+
+
+def _missing(p: _Pending, lang: int = 0) -> str:
+    """Which fragments are missing (the last one gives the total size); lang 0 English, 1 Russian."""
+    return _MISSING[0 in p.parts, p.total is not None][lang]
+
+
+def _arrived_ru(p: _Pending) -> str:
+    """"1480 из 3000 байт", or "1480 байт, полный размер неизвестен" when the last fragment never came."""
+    return f"{p.size} из {p.total} байт" if p.total is not None else f"{p.size} байт, полный размер неизвестен"

@@ -93,6 +93,9 @@ def test_ipv4_missing_fragment_is_reported_with_its_frames():
     udp_len = 8 + len(BIG)  # 3121: fragments of 1480, 1480 and 161 bytes
     assert a.detail == (f"fragments of frames 1, 3 never completed: {1480 + 161} of {udp_len} bytes arrived "
                         "(a middle fragment is missing)")
+    # router.udp-fragmentation quotes it in its Russian text too
+    assert a.detail_ru == f"фрагменты кадров 1, 3 не собрались: пришло {1480 + 161} из {udp_len} байт (нет " \
+                          "фрагмента в середине)"
 
 
 def test_ipv4_missing_last_fragment():
@@ -101,6 +104,17 @@ def test_ipv4_missing_last_fragment():
     [a] = rp.log.anomalies()
     assert a.detail == ("fragments of frames 1, 2 never completed: 2960 of unknown bytes arrived "
                         "(the last fragment is missing)")
+    assert a.detail_ru == ("фрагменты кадров 1, 2 не собрались: пришло 2960 байт, полный размер неизвестен (нет "
+                           "последнего фрагмента)")
+
+
+def test_a_second_log_keeps_the_russian_detail():
+    # sipdiag.parsers.scan moves the capture reader's anomalies into its own log: the Russian goes with them
+    log = AnomalyLog()
+    log.extend([Anomaly("ip.fragments-incomplete", 1, "fragments of frames 1 never completed", "фрагменты кадров 1 "
+                        "не собрались")])
+    assert log.anomalies() == (Anomaly("ip.fragments-incomplete", 1, "fragments of frames 1 never completed",
+                                       "фрагменты кадров 1 не собрались"),)
 
 
 def test_fragments_expire_after_the_timeout():
@@ -111,6 +125,9 @@ def test_fragments_expire_after_the_timeout():
     assert list(r.pending) == [(4, b"a", b"b", 17, 2)]
     assert [(a.code, a.frame) for a in log.anomalies()] == [("ip.fragments-incomplete", 1)]
     assert "never completed within 30 s" in log.anomalies()[0].detail
+    assert log.anomalies()[0].detail_ru == ("фрагменты кадров 1 не собрались за 30 с: пришло 8 байт, полный размер "
+                                            "неизвестен (нет последнего фрагмента); остальное потеряно до точки "
+                                            "захвата")
 
 
 def test_overlapping_fragments_keep_the_first_copy():
