@@ -56,8 +56,8 @@ def voice_formats(m: MediaDescription) -> dict[tuple[str, str], int]:
         "en": "Call {call_id}: {status} {reason} (frame {frame}) to an offer of {offered} (frame {offer_frame}); "
               "{warning}. Align the codec lists (device, account profile, SBC policy) or transcode "
               "(RFC 3264 §6, RFC 3261 §21.4.26).",
-        "ru": "Вызов {call_id}: {status} {reason} (кадр {frame}) на предложение {offered} (кадр {offer_frame}); "
-              "{warning}. Согласуйте списки кодеков (устройство, профиль, политика SBC) или включите "
+        "ru": "Вызов {call_id}: {status} {reason} (кадр {frame}) на предложение {offered_ru} (кадр {offer_frame}); "
+              "{warning_ru}. Согласуйте списки кодеков (устройство, профиль, политика SBC) или включите "
               "транскодирование (RFC 3264 §6, RFC 3261 §21.4.26).",
     },
 )
@@ -85,9 +85,14 @@ def no_common_codec(analysis: Analysis) -> Iterator[Hit]:
             "call_id": call.call_id, "status": call.final_status, "reason": call.final_reason or "",
             "frame": frame, "offer_frame": offer.offer_frame if offer else "-",
             "offered": ", ".join(c for m in offer.offer for c in m.codecs) if offer else "nothing",
-            "warning": "see the Warning header of the response",
+            "offered_ru": ", ".join(c for m in offer.offer for c in m.codecs) if offer else "ничего",
+            "warning": "see the Warning header of the response", "warning_ru": "см. заголовок Warning ответа",
         })
 
+
+# Negotiation.kind as the Russian notes name the offer/answer exchange
+NEGOTIATION_KINDS_RU = {"initial": "в начале вызова", "re-invite": "в re-INVITE", "update": "в UPDATE",
+                        "prack": "в PRACK"}
 
 # RFC 4867 §8.1 AMR/AMR-WB defaults: bandwidth-efficient (octet-align=0); RFC 7261 / RFC 4856 G.729 annexb=yes.
 AMR_NAMES = ("AMR", "AMR-WB")
@@ -103,9 +108,9 @@ def _fmtp(m: MediaDescription, pt: int) -> dict[str, str]:
     return params
 
 
-def _fmtp_conflicts(offered: MediaDescription, answered: MediaDescription) -> list[str]:
+def _fmtp_conflicts(offered: MediaDescription, answered: MediaDescription) -> list[tuple[str, str]]:
     """Incompatible a=fmtp between the offer's and the answer's entry of the same codec (RFC 4867 §8, §8.3.1;
-    G.729 Annex B, RFC 4856)."""
+    G.729 Annex B, RFC 4856), each in English and Russian."""
     out = []
     offer_formats = voice_formats(offered)
     for key, apt in voice_formats(answered).items():
@@ -115,25 +120,31 @@ def _fmtp_conflicts(offered: MediaDescription, answered: MediaDescription) -> li
         o, a = _fmtp(offered, opt), _fmtp(answered, apt)
         if key[0] in AMR_NAMES:
             if o.get("octet-align", "0") != a.get("octet-align", "0"):
-                out.append(f"{key[0]} octet-align={o.get('octet-align', '0')} offered, "
-                           f"{a.get('octet-align', '0')} answered")
+                out.append((f"{key[0]} octet-align={o.get('octet-align', '0')} offered, "
+                            f"{a.get('octet-align', '0')} answered",
+                            f"{key[0]} octet-align={o.get('octet-align', '0')} в предложении, "
+                            f"{a.get('octet-align', '0')} в ответе"))
             modes_o, modes_a = o.get("mode-set"), a.get("mode-set")
             if modes_o and modes_a and not set(modes_o.split(",")) & set(modes_a.split(",")):
-                out.append(f"{key[0]} mode-set {modes_o} offered, {modes_a} answered: no mode in common")
+                out.append((f"{key[0]} mode-set {modes_o} offered, {modes_a} answered: no mode in common",
+                            f"{key[0]} mode-set {modes_o} в предложении, {modes_a} в ответе: общих режимов нет"))
         elif key[0] == "G729" and o.get("annexb") == "no" and a.get("annexb") == "yes":
             # An answer may decline Annex B (annexb=no to the default yes); turning it on against an offer that
             # excluded it sends comfort-noise frames the offerer refused.
-            out.append("G729 annexb=no offered, annexb=yes answered")
+            out.append(("G729 annexb=no offered, annexb=yes answered",
+                        "G729 annexb=no в предложении, annexb=yes в ответе"))
     return out
 
 
-def format_issues(offered: MediaDescription, answered: MediaDescription) -> list[tuple[str, Severity, str]]:
-    """(clause, severity, description) for each way the answer of one m= line breaks RFC 3264 §6.1."""
-    issues: list[tuple[str, Severity, str]] = []
+def format_issues(offered: MediaDescription, answered: MediaDescription) -> list[tuple[str, Severity, str, str]]:
+    """(clause, severity, description, its Russian) for each way the answer of one m= line breaks RFC 3264 §6.1."""
+    issues: list[tuple[str, Severity, str, str]] = []
     offer_formats, answer_formats = voice_formats(offered), voice_formats(answered)
     if answer_formats and not set(answer_formats) & set(offer_formats):
         issues.append(("a", Severity.MAJOR, f"the answer ({', '.join(answered.codecs)}) lists no voice format of "
-                                            f"the offer ({', '.join(offered.codecs)})"))
+                                            f"the offer ({', '.join(offered.codecs)})",
+                       f"в ответе ({', '.join(answered.codecs)}) нет ни одного голосового формата предложения "
+                       f"({', '.join(offered.codecs)})"))
     offer_by_pt = dict(zip(offered.payload_types, offered.codecs))
     offer_pt_of = {format_key(c): pt for pt, c in reversed(list(zip(offered.payload_types, offered.codecs)))}
     for pt, codec in zip(answered.payload_types, answered.codecs):
@@ -141,14 +152,17 @@ def format_issues(offered: MediaDescription, answered: MediaDescription) -> list
         mine = offer_by_pt.get(pt)
         if mine is not None and format_key(mine) != key and not key[0].startswith("#") \
                 and not format_key(mine)[0].startswith("#"):
-            issues.append(("c", Severity.MAJOR, f"payload type {pt} is {mine} in the offer but {codec} in the answer"))
+            issues.append(("c", Severity.MAJOR, f"payload type {pt} is {mine} in the offer but {codec} in the answer",
+                           f"тип нагрузки {pt} в предложении — {mine}, а в ответе — {codec}"))
         elif pt >= 96 and mine is None and key in offer_pt_of and not key[0].startswith("#"):
             issues.append(("b", Severity.MINOR, f"{codec} offered as payload type {offer_pt_of[key]} but answered "
-                                                f"as {pt}"))
-    for side, m in (("offer", offered), ("answer", answered)):
+                                                f"as {pt}",
+                           f"{codec} предложен как тип нагрузки {offer_pt_of[key]}, а в ответе — как {pt}"))
+    for side, side_ru, m in (("offer", "предложение", offered), ("answer", "ответ", answered)):
         for pt, codec in m.static_redefined:
-            issues.append(("d", Severity.MINOR, f"the {side} redefines static payload type {pt} as {codec}"))
-    issues.extend(("e", Severity.MAJOR, text) for text in _fmtp_conflicts(offered, answered))
+            issues.append(("d", Severity.MINOR, f"the {side} redefines static payload type {pt} as {codec}",
+                           f"{side_ru} переопределяет статический тип нагрузки {pt} как {codec}"))
+    issues.extend(("e", Severity.MAJOR, en, ru) for en, ru in _fmtp_conflicts(offered, answered))
     return issues
 
 
@@ -168,8 +182,8 @@ def format_issues(offered: MediaDescription, answered: MediaDescription) -> list
               "must list at least one offered format, should reuse the offered payload type numbers and must not "
               "remap a number; fmtp parameters must be compatible (RFC 4867 §8 for AMR). Fix the answering side "
               "(usually a B2BUA/PBX) or let the SBC normalise the SDP.",
-        "ru": "Вызов {call_id}, обмен offer/answer ({kind}): предложение в кадре {offer_frame} ({offered}), ответ в "
-              "кадре {answer_frame} ({answered}): {issues}. Типы нагрузки RTP: {rtp_pts}. RFC 3264 §6.1: ответ "
+        "ru": "Вызов {call_id}, обмен offer/answer ({kind_ru}): предложение в кадре {offer_frame} ({offered}), ответ "
+              "в кадре {answer_frame} ({answered}): {issues_ru}. Типы нагрузки RTP: {rtp_pts_ru}. RFC 3264 §6.1: ответ "
               "должен содержать хотя бы один предложенный формат, должен сохранять номера типов нагрузки и не "
               "может переназначать номер; параметры fmtp должны быть совместимы (RFC 4867 §8 для AMR). "
               "Исправьте отвечающую сторону (обычно B2BUA/АТС) или нормализуйте SDP на SBC.",
@@ -200,7 +214,7 @@ def answer_format_issues(analysis: Analysis) -> Iterator[Hit]:
         for n in call.negotiations:
             if not n.answer:
                 continue
-            found: list[tuple[str, Severity, str]] = []
+            found: list[tuple[str, Severity, str, str]] = []
             pair = None
             for offered, answered in zip(n.offer, n.answer):
                 if not offered.port or not answered.port or "RTP" not in answered.proto.upper():
@@ -212,11 +226,13 @@ def answer_format_issues(analysis: Analysis) -> Iterator[Hit]:
             if not found or pair is None:
                 continue
             media = analysis.media_of(call)
-            pts = sorted({pt for i in (media.streams if media else ())
-                          for pt in analysis.streams[i].stats.payload_types})
+            pts = ", ".join(map(str, sorted({pt for i in (media.streams if media else ())
+                                             for pt in analysis.streams[i].stats.payload_types})))
             yield Hit(call.call_id, (n.offer_frame, n.answer_frame or n.offer_frame), {
-                "call_id": call.call_id, "kind": n.kind, "offer_frame": n.offer_frame,
+                "call_id": call.call_id, "kind": n.kind, "kind_ru": NEGOTIATION_KINDS_RU.get(n.kind, n.kind),
+                "offer_frame": n.offer_frame,
                 "answer_frame": n.answer_frame, "offered": ", ".join(pair[0].codecs),
-                "answered": ", ".join(pair[1].codecs), "clauses": "".join(sorted({c for c, _, _ in found})),
-                "issues": "; ".join(text for _, _, text in found), "rtp_pts": ", ".join(map(str, pts)) or "none",
-            }, severity=max(sev for _, sev, _ in found))
+                "answered": ", ".join(pair[1].codecs), "clauses": "".join(sorted({c for c, _, _, _ in found})),
+                "issues": "; ".join(en for _, _, en, _ in found), "issues_ru": "; ".join(ru for _, _, _, ru in found),
+                "rtp_pts": pts or "none", "rtp_pts_ru": pts or "нет",
+            }, severity=max(sev for _, sev, _, _ in found))

@@ -187,7 +187,7 @@ def _sdp_frames(call: Call, role: str) -> list[int]:
               "clock is the payload format's, not the sampling rate: G.722 8000 Hz (RFC 3551 §4.5.2), Opus 48000 Hz "
               "(RFC 7587); packets must not exceed the receiver's maxptime (RFC 8866 §6.5). Fix the sender's "
               "firmware or codec setting.",
-        "ru": "Вызов {call_id}: поток {src} -> {dst} (SSRC {ssrc}, {codec}, первый кадр {frame}): {problem}. "
+        "ru": "Вызов {call_id}: поток {src} -> {dst} (SSRC {ssrc}, {codec}, первый кадр {frame}): {problem_ru}. "
               "Получатель воспроизводит по меткам времени: неверная частота ломает джиттер-буфер и маскирование "
               "потерь. Частота RTP задаётся форматом, а не частотой дискретизации: G.722 8000 Гц (RFC 3551 "
               "§4.5.2), Opus 48000 Гц (RFC 7587); пакеты не должны превышать maxptime получателя (RFC 8866 §6.5). "
@@ -230,7 +230,9 @@ def timestamp_clock_mismatch(analysis: Analysis) -> Iterator[Hit]:
             problem = severity = None
             if not st.clock_fits:
                 problem = (f"timestamps advance at {rate:.0f} units/s over {st.duration_s:.1f} s, "
-                           f"{ratio:.2f} times the {st.codec} clock of {st.clock_rate} Hz")
+                           f"{ratio:.2f} times the {st.codec} clock of {st.clock_rate} Hz",
+                           f"метки времени растут на {rate:.0f} единиц/с за {st.duration_s:.1f} с: это {ratio:.2f} "
+                           f"от частоты {st.codec} ({st.clock_rate} Гц)")
                 severity = Severity.MAJOR if ratio >= 1.9 or ratio <= 0.55 else None
             else:
                 problem = _oversize(call, stream)
@@ -239,21 +241,25 @@ def timestamp_clock_mismatch(analysis: Analysis) -> Iterator[Hit]:
             yield Hit(call.call_id, (st.first_frame,), {
                 "call_id": call.call_id, "src": join_address(st.src_ip, st.src_port),
                 "dst": join_address(st.dst_ip, st.dst_port),
-                "ssrc": f"0x{st.ssrc:08X}", "codec": st.codec, "frame": st.first_frame, "problem": problem,
+                "ssrc": f"0x{st.ssrc:08X}", "codec": st.codec, "frame": st.first_frame, "problem": problem[0],
+                "problem_ru": problem[1],
                 "clock_hz": st.clock_rate, "observed_rate": round(rate), "ratio": round(ratio, 2),
             }, severity=severity)
 
 
-def _oversize(call: Call, stream: MediaStream) -> str | None:
+def _oversize(call: Call, stream: MediaStream) -> tuple[str, str] | None:
     """Packets longer than the receiver's maxptime (RULES.md: 5 ms over ptime *and* over maxptime); measured only
-    on streams without talkspurt gaps (one marker at most), where timestamps per packet are the packet length."""
+    on streams without talkspurt gaps (one marker at most), where timestamps per packet are the packet length.
+    In English and Russian."""
     ptime = stream.stats.timestamp_ptime_ms
     if ptime is None:
         return None
     for m in receiver_sdp(call, stream):
         if m.maxptime_ms and ptime > m.maxptime_ms and ptime >= (m.ptime_ms or 0) + PTIME_SLACK_MS:
             return (f"packets carry {ptime:.0f} ms of audio, more than the receiver's maxptime {m.maxptime_ms} ms"
-                    + (f" (ptime {m.ptime_ms} ms)" if m.ptime_ms else ""))
+                    + (f" (ptime {m.ptime_ms} ms)" if m.ptime_ms else ""),
+                    f"пакеты несут по {ptime:.0f} мс звука, больше maxptime получателя {m.maxptime_ms} мс"
+                    + (f" (ptime {m.ptime_ms} мс)" if m.ptime_ms else ""))
     return None
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from . import Hit, check
+from .codec import NEGOTIATION_KINDS_RU
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -19,18 +20,23 @@ def secure_profile(m: MediaDescription) -> bool:
     return "SAVP" in m.proto.upper()
 
 
-def _mismatch(offered: MediaDescription, answered: MediaDescription) -> str | None:
+def _mismatch(offered: MediaDescription, answered: MediaDescription) -> tuple[str, str] | None:
+    """What the answer of one m= line gets wrong, in English and Russian; None when nothing."""
     if not offered.port or not answered.port:
         return None
     if secure_profile(offered) != secure_profile(answered):
-        return f"offer {offered.proto} answered with {answered.proto}"
+        return (f"offer {offered.proto} answered with {answered.proto}",
+                f"на предложение {offered.proto} ответили {answered.proto}")
     if offered.crypto_suites and answered.crypto_suites and secure_profile(answered) \
             and not set(offered.crypto_suites) & set(answered.crypto_suites):
         return (f"a=crypto suites offered {', '.join(offered.crypto_suites)}, answered "
-                f"{', '.join(answered.crypto_suites)}: none in common")
+                f"{', '.join(answered.crypto_suites)}: none in common",
+                f"наборы a=crypto в предложении {', '.join(offered.crypto_suites)}, в ответе "
+                f"{', '.join(answered.crypto_suites)}: общих нет")
     if secure_profile(answered) and not answered.crypto_suites and not answered.fingerprint \
             and (offered.crypto_suites or offered.fingerprint):
-        return f"answer {answered.proto} without keys (no a=crypto, no a=fingerprint)"
+        return (f"answer {answered.proto} without keys (no a=crypto, no a=fingerprint)",
+                f"ответ {answered.proto} без ключей (нет ни a=crypto, ни a=fingerprint)")
     return None
 
 
@@ -50,10 +56,10 @@ def _mismatch(offered: MediaDescription, answered: MediaDescription) -> str | No
               "of the device, the account and the SBC: SDES (RFC 4568) needs a common a=crypto suite such as "
               "AES_CM_128_HMAC_SHA1_80 under RTP/SAVP; DTLS-SRTP (RFC 5763/5764) needs UDP/TLS/RTP/SAVP(F) and "
               "a=fingerprint on both sides.",
-        "ru": "Вызов {call_id}, предложение ({kind}) в кадре {offer_frame}{answer_ru}: {problem}. Согласуйте политику "
-              "защиты медиа на устройстве, в учётной записи и на SBC: для SDES (RFC 4568) нужен общий набор "
-              "a=crypto, например AES_CM_128_HMAC_SHA1_80, с профилем RTP/SAVP; для DTLS-SRTP (RFC 5763/5764) — "
-              "UDP/TLS/RTP/SAVP(F) и a=fingerprint с обеих сторон.",
+        "ru": "Вызов {call_id}, предложение ({kind_ru}) в кадре {offer_frame}{answer_ru}: {problem_ru}. Согласуйте "
+              "политику защиты медиа на устройстве, в учётной записи и на SBC: для SDES (RFC 4568) нужен общий "
+              "набор a=crypto, например AES_CM_128_HMAC_SHA1_80, с профилем RTP/SAVP; для DTLS-SRTP "
+              "(RFC 5763/5764) — UDP/TLS/RTP/SAVP(F) и a=fingerprint с обеих сторон.",
     },
 )
 def srtp_profile_mismatch(analysis: Analysis) -> Iterator[Hit]:
@@ -83,13 +89,16 @@ def srtp_profile_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 problem = next((p for o, a in zip(n.offer, n.answer) if (p := _mismatch(o, a))), None)
             elif n.status in NOT_ACCEPTABLE and any(secure_profile(m) and m.port for m in n.offer) \
                     and not any(not secure_profile(m) and m.port and m.media == "audio" for m in n.offer):
-                problem, confidence = f"an offer requiring SRTP was rejected with {n.status}", "medium"
+                problem = (f"an offer requiring SRTP was rejected with {n.status}",
+                           f"предложение, требующее SRTP, отклонено ответом {n.status}")
+                confidence = "medium"
             if problem is None:
                 continue
             frames = (n.offer_frame,) + ((n.answer_frame,) if n.answer_frame else ())
             yield Hit(call.call_id, frames, {
-                "call_id": call.call_id, "kind": n.kind, "offer_frame": n.offer_frame,
-                "answer_frame": n.answer_frame, "problem": problem,
+                "call_id": call.call_id, "kind": n.kind, "kind_ru": NEGOTIATION_KINDS_RU.get(n.kind, n.kind),
+                "offer_frame": n.offer_frame, "answer_frame": n.answer_frame,
+                "problem": problem[0], "problem_ru": problem[1],
                 "answer": f", answer frame {n.answer_frame}" if n.answer_frame else "",
                 "answer_ru": f", ответ в кадре {n.answer_frame}" if n.answer_frame else "",
             }, confidence=confidence)
