@@ -135,7 +135,7 @@ def link_legs(calls: list[Call], headers: dict[str, dict[str, str]], clock: Cloc
         for name, value in found.items():
             other = value.split(";", 1)[0].strip()
             if other in by_id and other != call_id:
-                rule = f"header {_header_name(name)}"
+                rule = _HEADER + _header_name(name)
                 links[call_id].setdefault(other, rule)
                 links[other].setdefault(call_id, rule)
     ordered = sorted((c for c in calls if c.seen_from_start), key=lambda c: c.start_ns)
@@ -146,6 +146,17 @@ def link_legs(calls: list[Call], headers: dict[str, dict[str, str]], clock: Cloc
 
 _BY_ADDRESS = "same callee, start within 2 s, through the B2BUA's address"
 _BY_EVENTS = "same callee, start within 2 s, answered and ended within 1 s of each other"
+_HEADER = "header "  # + the header's name
+# The rules as the Russian notes name them (CallLeg.rule stays English: it is the evidence's and the reports').
+_RULES_RU = {_BY_ADDRESS: "тот же вызываемый, начало в пределах 2 с, через адрес B2BUA",
+             _BY_EVENTS: "тот же вызываемый, начало в пределах 2 с, ответ и завершение в пределах 1 с друг от друга"}
+
+
+def leg_rule_ru(rule: str) -> str:
+    """The Russian of a CallLeg.rule: "header X-CID" -> "заголовок X-CID"."""
+    if rule.startswith(_HEADER):
+        return "заголовок " + rule[len(_HEADER):]
+    return _RULES_RU.get(rule, rule)
 
 
 def _link_by_timing(ordered: list[Call], links: dict[str, dict[str, str]], clock: ClockSteps = NO_STEPS) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address
 from ..codecs import WIDEBAND
+from ..correlate import leg_rule_ru
 from ..media import negotiated_off
 from ..quality import WIDEBAND_RATIO, customer_cause
 from . import Hit, Severity, check
@@ -233,7 +234,7 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
               "point; SDP media: {media}. {vantage_en} Check that the capture covers the media ports, "
               "then the firewall/NAT for the RTP range and ICE/DTLS if used (RFC 3264, RFC 8445).",
         "ru": "{subject_ru}: отвечен (кадр {answer_frame}), {length_ru}, {rtp_ru} в точке "
-              "захвата; медиа в SDP: {media}. {vantage_ru} Убедитесь, что захват покрывает "
+              "захвата; медиа в SDP: {media_ru}. {vantage_ru} Убедитесь, что захват покрывает "
               "медиапорты, затем проверьте межсетевой экран/NAT для диапазона RTP и ICE/DTLS, если используется "
               "(RFC 3264, RFC 8445).",
     },
@@ -315,9 +316,9 @@ def no_rtp(analysis: Analysis) -> Iterator[Hit]:
                         "оборудования), а не на этом, поэтому само это плечо не говорит о проблеме со звуком.",
                 vantage_en=f"Its media was seen on the linked leg {leg.call_id} ({leg.rule}; {packets} RTP packets), "
                            f"not at this capture point for this leg: a vantage-point gap, not a silent call.",
-                vantage_ru=f"Его медиа видно на связанном плече {leg.call_id} ({leg.rule}; RTP-пакетов: {packets}), "
-                           f"но не в этой точке захвата для этого плеча: это ограничение точки захвата, а не вызов "
-                           f"без звука.",
+                vantage_ru=f"Его медиа видно на связанном плече {leg.call_id} ({leg_rule_ru(leg.rule)}; RTP-пакетов: "
+                           f"{packets}), но не в этой точке захвата для этого плеча: это ограничение точки захвата, "
+                           f"а не вызов без звука.",
                 linked_leg=leg.call_id)
             yield Hit(call.call_id, (values["answer_frame"],), values, severity=Severity.INFO, confidence="medium")
         elif (observed := _observed_s(call, analysis)) is not None and observed < setting("media.no_rtp_report_s"):
@@ -436,6 +437,7 @@ def _no_rtp_values(call, analysis: Analysis | None = None) -> dict:
     if _fax(call):  # T.38 (RFC 3362): a fax call, whose media is not sound
         lead_en = "Your fax call connected, but neither sound nor fax data was seen on it."
         lead_ru = "Факсовый звонок соединился, но на нём не было видно ни звука, ни данных факса."
+    lines = [m for n in call.negotiations for m in n.offer + (n.answer or ()) if m.port]
     return {"call_id": call.call_id, "subject": f"Call {call.call_id}", "subject_ru": f"Вызов {call.call_id}",
             "lead_en": lead_en, "lead_ru": lead_ru, "rtp_en": rtp_en, "rtp_ru": rtp_ru,
             "answer_frame": answer_frame, "duration_s": call.duration_s,
@@ -445,7 +447,9 @@ def _no_rtp_values(call, analysis: Analysis | None = None) -> dict:
             else "длительность неизвестна",
             # an m= without any c= (RFC 8866 §5.7 requires one) is named by its port alone
             "media": ", ".join(join_address(m.address, m.port) if m.address else f"port {m.port} (no c=)"
-                               for n in call.negotiations for m in n.offer + (n.answer or ()) if m.port)}
+                               for m in lines),
+            "media_ru": ", ".join(join_address(m.address, m.port) if m.address else f"порт {m.port} (без c=)"
+                                  for m in lines)}
 
 
 def _media_hosts(call) -> set[str]:

@@ -23,6 +23,9 @@ CAPTURE_WIDE_SHARE = 0.8
 CAPTURE_WIDE_MIN_STREAMS = 3
 WRONG_CLOCK_PPM = 50_000.0  # timestamps 5 % off the nominal clock: a wrong clock (codec.timestamp-clock-mismatch)
 IMPLAUSIBLE_JITTER_MS = 1000.0
+# RtpStreamStats.clock_source as the Russian notes say where the jitter's clock came from
+CLOCK_SOURCES_RU = {"static": "статической таблицы RFC 3551", "sdp": "SDP", "caller": "SDP вызова",
+                    "inferred": "оценки по меткам времени", "none": "неизвестного источника"}
 
 
 def interval_ms(m: MediaStream) -> float:
@@ -75,9 +78,10 @@ def _in_hiccup(analysis: Analysis, m: MediaStream) -> bool:
               "{max_delta_frame}).{capture_en} Concealment (G.711 App. I) mutes after about 60 ms; G.107 Ie,eff "
               "grows with BurstR; RFC 3611 §4.7 Gmin 16.",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: {summary_ru}. Интервал пакетов {interval_ms} мс; "
-              "потери {loss_pct} % в {loss_runs} серии(ях), BurstR {burst_ratio}; max delta {max_delta_ms} мс "
-              "(кадр {max_delta_frame}).{capture_ru} Маскирование потерь (G.711 App. I) глушит звук примерно после "
-              "60 мс; Ie,eff по G.107 растёт с BurstR; RFC 3611 §4.7 Gmin 16.",
+              "потери {loss_pct} % в {loss_runs} серии(ях), BurstR {burst_ratio}; наибольший интервал («Max Delta» "
+              "в Wireshark) {max_delta_ms} мс (кадр {max_delta_frame}).{capture_ru} Маскирование потерь (G.711, "
+              "приложение I) глушит звук примерно после 60 мс; Ie,eff по G.107 растёт с BurstR; RFC 3611 §4.7 "
+              "Gmin 16.",
     },
 )
 def burst_loss(analysis: Analysis) -> Iterator[Hit]:
@@ -163,7 +167,7 @@ def burst_loss(analysis: Analysis) -> Iterator[Hit]:
               "buffer, RULES.md §1.3).{capture_en} Look for queueing on the path (uplink saturation, Wi-Fi), "
               "compare with the RTT (qos.bufferbloat-suspected).",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: {summary_ru} (джиттер по RFC 3550 §6.4.1 с частотой "
-              "{clock_rate} Гц из {clock_source}, среднее/максимум как в Wireshark; отбрасывание опоздавших в "
+              "{clock_rate} Гц из {clock_source_ru}, среднее/максимум как в Wireshark; отбрасывание опоздавших в "
               "фиксированном буфере 50 мс, RULES.md §1.3).{capture_ru} Ищите очереди на пути (перегрузка канала, "
               "Wi-Fi), сравните с RTT (qos.bufferbloat-suspected).",
     },
@@ -226,7 +230,8 @@ def high_jitter(analysis: Analysis) -> Iterator[Hit]:
             "call_id": m.call_id, "stream": m.label, "direction": m.binding.direction,
             "jitter_mean_ms": round(s.jitter_mean_ms, 1), "jitter_max_ms": round(s.jitter_max_ms, 1),
             "late_50ms_pct": round(late_pct, 1), "far_end_jitter_ms": round(rr, 1) if rr is not None else None,
-            "clock_rate": s.clock_rate, "clock_source": s.clock_source, "summary_en": summary_en,
+            "clock_rate": s.clock_rate, "clock_source": s.clock_source,
+            "clock_source_ru": CLOCK_SOURCES_RU.get(s.clock_source, s.clock_source), "summary_en": summary_en,
             "summary_ru": summary_ru,
             "capture_en": " Nearly every stream of the capture shows it: the capture host's time stamping (a busy "
                           "host or VM) may be the cause." if capture_wide else "",
@@ -262,10 +267,11 @@ def _far_end_jitter(analysis: Analysis) -> dict[int, float]:
               "a symmetric path (RULES.md §1.4, §1.5). ITU-T G.114: 150 ms preferred, 400 ms planning limit; "
               "check the route (peering, satellite or long-haul hops) and bufferbloat.",
         "ru": "Вызов {call_id}: оценка задержки «рот-ухо» {ta_ms} мс ({direction}) = сеть {network_ms} мс "
-              "(RTT по RTCP {rtt_ms} мс / 2, {segments}) + джиттер-буфер {jitter_buffer_ms} мс + пакетизация "
+              "(RTT по RTCP {rtt_ms} мс / 2, {segments_ru}) + джиттер-буфер {jitter_buffer_ms} мс + пакетизация "
               "{packetization_ms} мс + {codec} {codec_ms} мс + устройства {devices_ms} мс. Это оценка: RTT/2 "
               "предполагает симметричный путь (RULES.md §1.4, §1.5). ITU-T G.114: желательно 150 мс, предел "
-              "планирования 400 мс; проверьте маршрут (пиринг, спутниковые или дальние участки) и bufferbloat.",
+              "планирования 400 мс; проверьте маршрут (пиринг, спутниковые или дальние участки) и очереди в "
+              "переполненных буферах (qos.bufferbloat-suspected).",
     },
 )
 def high_delay(analysis: Analysis) -> Iterator[Hit]:
@@ -334,5 +340,7 @@ def high_delay(analysis: Analysis) -> Iterator[Hit]:
             "call_id": call_id, "ta_ms": round(ta), "direction": m.binding.direction, "rtt_ms": round(rtt, 1),
             "segments": ", ".join(f"reporter 0x{rep:08x}: {v:.1f} ms over {n} report(s)"
                                   for rep, (v, n) in sorted(segments.items())),
+            "segments_ru": ", ".join(f"по отчётам 0x{rep:08x}: {v:.1f} мс (отчётов: {n})"
+                                     for rep, (v, n) in sorted(segments.items())),
             "codec": codec.description, **{k: round(v, 1) for k, v in parts.items()},
         }, severity=severity, confidence="medium")

@@ -139,10 +139,11 @@ def bufferbloat_suspected(analysis: Analysis) -> Iterator[Hit]:
 DSCP_MIN_PACKETS = 50
 DSCP_UNMARKED_SHARE = 0.9
 DSCP_NAMES = {0: "default (CS0)", 8: "CS1", 24: "CS3", 26: "AF31", 34: "AF41", 40: "CS5", 46: "EF", 48: "CS6"}
+DSCP_NAMES_RU = {**DSCP_NAMES, 0: "по умолчанию, CS0"}  # the Default PHB of RFC 2474 §4.1
 
 
-def _dscp_name(value: int) -> str:
-    name = DSCP_NAMES.get(value)
+def _dscp_name(value: int, names: dict[int, str] = DSCP_NAMES) -> str:
+    name = names.get(value)
     return f"{value} ({name})" if name else str(value)
 
 
@@ -199,6 +200,7 @@ def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
         if media is None or call.outcome != "answered":
             continue
         unmarked, remarked, frames, quality = [], [], [], False
+        unmarked_ru, remarked_ru = [], []
         for i in media.streams:
             st = analysis.streams[i].stats
             if st.dscp is None or st.packets < DSCP_MIN_PACKETS:
@@ -208,21 +210,25 @@ def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
             not_expected = st.dscp_remarked if st.dscp == expected else st.packets - st.dscp_remarked
             if is_private(st.src_ip) and not_expected / st.packets >= DSCP_UNMARKED_SHARE:
                 unmarked.append(f"{flow} DSCP {_dscp_name(st.dscp)} on {not_expected} of {st.packets} packets")
+                unmarked_ru.append(f"{flow} DSCP {_dscp_name(st.dscp, DSCP_NAMES_RU)} у {not_expected} из "
+                                   f"{st.packets} пакетов")
                 frames.append(st.first_frame)
                 quality |= st.loss_pct >= loss_minor or (st.jitter_mean_ms or 0) >= jitter_minor
             if other_share >= 0.1:
                 remarked.append(f"{flow} starts with DSCP {_dscp_name(st.dscp)}, {st.dscp_remarked} of {st.packets} "
                                 "packets carry another")
+                remarked_ru.append(f"{flow} начинается с DSCP {_dscp_name(st.dscp, DSCP_NAMES_RU)}, другую метку "
+                                   f"несут {st.dscp_remarked} из {st.packets} пакетов")
                 frames.append(st.first_frame)
         if not unmarked and not remarked:
             continue
         en = ru = ""
         if unmarked:
             en += f"RTP from the customer's side not marked: {'; '.join(unmarked)}."
-            ru += f"RTP со стороны клиента без метки приоритета: {'; '.join(unmarked)}."
+            ru += f"RTP со стороны клиента без метки приоритета: {'; '.join(unmarked_ru)}."
         if remarked:
             en += (" " if en else "") + f"Re-marked within the stream: {'; '.join(remarked)}."
-            ru += (" " if ru else "") + f"Перемаркировка внутри потока: {'; '.join(remarked)}."
+            ru += (" " if ru else "") + f"Перемаркировка внутри потока: {'; '.join(remarked_ru)}."
         yield Hit(call.call_id, tuple(sorted(set(frames))), {
             "call_id": call.call_id, "expected": expected, "unmarked": unmarked, "remarked": remarked,
             "detail_en": en, "detail_ru": ru}, severity=Severity.MINOR if quality else None)

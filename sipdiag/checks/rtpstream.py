@@ -45,7 +45,7 @@ SR_WAIT_S = 2.0  # a receiver report sent this long after a sender report should
               "media server or SBC switching sources.",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: {summary_ru}.{capture_ru} RFC 3550 §5.1, §8.2, A.1 "
               "(MAX_DROPOUT 3000, MAX_MISORDER 100). Дубликаты: зеркалирование SPAN/TAP в обе стороны, повторы "
-              "Wi-Fi; перестановки: несколько путей или хеширование LAG; смена SSRC без нового offer: "
+              "Wi-Fi; перестановки: несколько путей или хеширование LAG; смена SSRC без нового предложения SDP: "
               "медиасервер или SBC переключает источник.",
     },
 )
@@ -95,10 +95,10 @@ def sequence_anomalies(analysis: Analysis) -> Iterator[Hit]:
             parts_ru.append(f"перезапусков нумерации {s.sequence_restarts}, скачков больше 3000: {s.sequence_jumps}")
         if s.timestamp_jumps:
             parts_en.append(f"{s.timestamp_jumps} timestamp jump(s) of over 1 s")
-            parts_ru.append(f"скачков timestamp больше 1 с: {s.timestamp_jumps}")
+            parts_ru.append(f"скачков метки времени больше 1 с: {s.timestamp_jumps}")
         if s.wrong_timestamps:
             parts_en.append(f"{s.wrong_timestamps} packet(s) with a timestamp before the first one")
-            parts_ru.append(f"пакетов с timestamp раньше первого: {s.wrong_timestamps}")
+            parts_ru.append(f"пакетов с меткой времени раньше первой: {s.wrong_timestamps}")
         call = calls.get(m.call_id or "")
         before = (s.src_ip, s.src_port, s.dst_ip, s.dst_port, s.previous_ssrc)
         # the same 5-tuple reused by a later call is not an SSRC change inside a call
@@ -152,7 +152,7 @@ def _new_offer_near(call: Call, frame: int, ts_ns: int, clock: ClockSteps) -> bo
               "stream, so a {buffer_ms} ms jitter buffer under/overflows about every {buffer_period_s} s.{capture_en} "
               "Wireshark computes the same skew (tap-rtp-analysis.c); RFC 3550 §6.4.1. Collect the device model "
               "and firmware; gateways: check TDM clock sync.",
-        "ru": "Поток {stream} ({direction}) вызова {call_id}: timestamp RTP растёт на {drift_ppm} ppm "
+        "ru": "Поток {stream} ({direction}) вызова {call_id}: метки времени RTP растут на {drift_ppm} ppm "
               "{fast_slow_ru}, чем часы {clock_rate} Гц, относительно времени захвата (МНК за {duration_s} с, СКО "
               "остатка {residual_ms} мс); рассогласование растёт на {skew_growth_ms} мс за поток, и джиттер-буфер "
               "{buffer_ms} мс переполняется/опустошается примерно каждые {buffer_period_s} с.{capture_ru} Wireshark "
@@ -229,8 +229,9 @@ def clock_drift(analysis: Analysis) -> Iterator[Hit]:
               "media relay's RTCP forwarding and the firewall rule for RTP port + 1.",
         "ru": "Вызов {call_id}: {summary_ru}. RTCP должен сопровождать каждого отправителя RTP не реже раза в 5 с "
               "(случайно 0.5-1.5x, RFC 3550 §6.2); куда его слать, говорят a=rtcp (RFC 3605) и a=rtcp-mux "
-              "(RFC 5761); LSR 0 значит, что sender report не доходил (§6.4.1). Некоторые платформы завершают вызовы "
-              "по RTCP; проверьте пересылку RTCP на медиарелее и правило межсетевого экрана для порта RTP + 1.",
+              "(RFC 5761); LSR 0 значит, что отчёт отправителя (SR) не доходил (§6.4.1). Некоторые платформы "
+              "завершают вызовы по RTCP; проверьте пересылку RTCP на медиарелее и правило межсетевого экрана для "
+              "порта RTP + 1.",
     },
 )
 def rtcp_issues(analysis: Analysis) -> Iterator[Hit]:
@@ -306,7 +307,7 @@ def rtcp_issues(analysis: Analysis) -> Iterator[Hit]:
             issues_en.append(f"the {reporter_dir} side's receiver reports all carry LSR 0 although the other side "
                              f"sent sender reports (first at frame {sr_frame}): its SRs do not arrive")
             issues_ru.append(f"отчёты получателя стороны {reporter_dir} всегда несут LSR 0, хотя другая сторона "
-                             f"слала sender reports (первый в кадре {sr_frame}): её SR не доходят")
+                             f"слала отчёты отправителя (первый в кадре {sr_frame}): её SR не доходят")
             severity = Severity.MINOR
             frames.append(sr_frame)
         if not issues_en:
