@@ -148,7 +148,7 @@ def device_notes(rule_id: str, party: str, device: Device) -> dict[str, str]:
         ru += " Известно (англ.): " + "; ".join(notes) + "."
     if steps:
         en += " On this device: " + " ".join(steps)
-        ru += " Где исправить на этом устройстве (пункты меню как в его интерфейсе): " + " ".join(steps)
+        ru += " Где исправить на этом устройстве (англ., пункты меню как в его интерфейсе): " + " ".join(steps)
     return {"en": en, "ru": ru}
 
 

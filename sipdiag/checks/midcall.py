@@ -73,9 +73,12 @@ def _shown_at(t: Transaction) -> int:
     return next((frame for code, frame, _ in t.responses if code == t.final_status), t.responses[0][1])
 
 
-def _outcome(t: Transaction) -> str:
-    return str(t.final_status) if t.final_status is not None else f"no response ({t.request_retransmissions} " \
-                                                                    f"retransmissions)"
+def _outcome(t: Transaction, ru: bool = False) -> str:
+    if t.final_status is not None:
+        return str(t.final_status)
+    if ru:
+        return f"нет ответа (переотправок: {t.request_retransmissions})"
+    return f"no response ({t.request_retransmissions} retransmissions)"
 
 
 def _s(ns: int) -> float:
@@ -96,8 +99,8 @@ def _s(ns: int) -> float:
               "reach the refresher's peer (NAT, SIP ALG).",
         "ru": "Вызов {call_id}: {detail_ru} RFC 4028 §7-§10: refresher обязан "
               "прислать re-INVITE/UPDATE на SE/2, другая сторона завершает сеанс за min(32 с, SE/3) до истечения. "
-              "Проверьте политику session timer на SBC, поддержку таймера в устройстве и доходят ли in-dialog "
-              "запросы (NAT, SIP ALG).",
+              "Проверьте политику таймера сеанса на SBC, поддержку таймера в устройстве и доходят ли запросы "
+              "внутри диалога (NAT, SIP ALG).",
     },
 )
 def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
@@ -156,7 +159,7 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
             first = failed[0]
             what_en = (f"The refresh {first.method} (frame {_shown_at(first)}) failed: {_outcome(first)}"
                        + (f", {len(failed)} attempts." if len(failed) > 1 else "."))
-            what_ru = (f"Обновление {first.method} (кадр {_shown_at(first)}) не удалось: {_outcome(first)}"
+            what_ru = (f"Обновление {first.method} (кадр {_shown_at(first)}) не удалось: {_outcome(first, ru=True)}"
                        + (f", попыток {len(failed)}." if len(failed) > 1 else "."))
             frames = tuple(_shown_at(t) for t in failed) + (call.bye_frame,)  # bye is known: so is its frame
         elif not refreshes and (abs(since - give_up) <= SESSION_BYE_TOLERANCE_S
@@ -186,7 +189,8 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
             "detail_en": f"Session-Expires {se} s, refresher {refresher} (2xx frame {ok_frame}); a refresh was due "
                          f"{round(se / 2, 1)} s after the answer. {what_en} The {call.ended_by} sent BYE (frame "
                          f"{call.bye_frame}) {_s(bye - answer)} s after the answer{reason}.",
-            "detail_ru": f"Session-Expires {se} с, refresher {refresher} (2xx, кадр {ok_frame}); обновление "
+            "detail_ru": f"Session-Expires {se} с, refresher {call.session_refresher or 'не выбран'} (2xx, кадр "
+                         f"{ok_frame}); обновление "
                          f"ожидалось через {round(se / 2, 1)} с после ответа. {what_ru} BYE отправил "
                          f"{_WHO_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через {_s(bye - answer)} с "
                          f"после ответа{reason}.",
@@ -221,9 +225,9 @@ _SESSION_LEADS = {
               "RFC 3261 §12.2.1.1): Record-Route on the NAT-aware proxy and rewrite the target to the source "
               "address (Kamailio add_contact_alias/handle_ruri_alias, Asterisk rewrite_contact=yes), or switch "
               "off a SIP ALG that rewrites the Contact.",
-        "ru": "Вызов {call_id}: {method} (кадр {frame}) от {source} ушёл на {target}, {why_ru}; итог: {outcome}. "
-              "Запросы внутри диалога идут на remote target (Contact) по route set (Record-Route, RFC 3261 "
-              "§12.2.1.1): добавьте Record-Route на прокси, знающем о NAT, и подменяйте target на адрес источника "
+        "ru": "Вызов {call_id}: {method} (кадр {frame}) от {source} ушёл на {target}, {why_ru}; итог: {outcome_ru}. "
+              "Запросы внутри диалога идут на удалённую цель (Contact) по набору маршрутов (Record-Route, RFC 3261 "
+              "§12.2.1.1): добавьте Record-Route на прокси, знающем о NAT, и подменяйте цель на адрес источника "
               "(Kamailio add_contact_alias/handle_ruri_alias, Asterisk rewrite_contact=yes) или отключите SIP ALG, "
               "переписывающий Contact.",
     },
@@ -258,7 +262,8 @@ def in_dialog_request_misrouted(analysis: Analysis) -> Iterator[Hit]:
                 transport[m.frame] = m.transport
                 if m.transport == "udp":
                     ports.setdefault(m.src_ip, set()).add(m.src_port)
-            hit = next((_misrouted_hit(call, t.method, t.request_frame, t.src, t.dst, why, _outcome(t))
+            hit = next((_misrouted_hit(call, t.method, t.request_frame, t.src, t.dst, why,
+                                       (_outcome(t), _outcome(t, ru=True)))
                         for t in failed if (why := _unreachable(t.src, t.dst, ports, transport.get(t.request_frame)))),
                        None)
             if hit is not None:
@@ -273,7 +278,8 @@ def in_dialog_request_misrouted(analysis: Analysis) -> Iterator[Hit]:
         if ack is not None:
             yield _misrouted_hit(call, "ACK", ack.frame, join_address(ack.src_ip, ack.src_port),
                                  join_address(ack.dst_ip, ack.dst_port), "private",
-                                 f"the 2xx was retransmitted {times_en(invite.response_retransmissions)} after it")
+                                 (f"the 2xx was retransmitted {times_en(invite.response_retransmissions)} after it",
+                                  f"2xx после него переотправлен {invite.response_retransmissions} раз"))
 
 
 def _unreachable(src: str, dst: str, ports: dict[str, set[int]], transport: str | None) -> str | None:
@@ -285,7 +291,9 @@ def _unreachable(src: str, dst: str, ports: dict[str, set[int]], transport: str 
     return None
 
 
-def _misrouted_hit(call: Call, method: str, frame: int, src: str, dst: str, why: str, outcome: str) -> Hit:
+def _misrouted_hit(call: Call, method: str, frame: int, src: str, dst: str, why: str,
+                   outcome: tuple[str, str]) -> Hit:
+    """outcome: what became of the request, in English and Russian."""
     seen = sorted({join_address(m.src_ip, m.src_port) for m in call.messages if m.src_ip == address_host(dst)})
     if why == "private":
         why_en = "a private address the sender (on the public side) cannot reach"
@@ -295,7 +303,8 @@ def _misrouted_hit(call: Call, method: str, frame: int, src: str, dst: str, why:
         why_ru = f"порт, с которого получатель никогда не отправлял (его SIP шёл с {', '.join(seen)}: NAT-привязка)"
     return Hit(call.call_id, (frame,), {
         "call_id": call.call_id, "method": method, "frame": frame, "source": src, "target": dst, "why": why,
-        "why_en": why_en, "why_ru": why_ru, "outcome": outcome, "reachable_at": ", ".join(seen) or None,
+        "why_en": why_en, "why_ru": why_ru, "outcome": outcome[0], "outcome_ru": outcome[1],
+        "reachable_at": ", ".join(seen) or None,
     })
 
 

@@ -251,8 +251,8 @@ def fraud_destination(number: str, *, attacker: bool, home: tuple[str, ...]) -> 
               "credentials; the answered calls' durations give the exposure.",
         "ru": "{source}: INVITE на международные/платные направления: {attempts}; разных наборов: {distinct}, "
               "номеров: {numbers} ({examples}), до {densest} разных за {window_s} с; отвечено {answered}"
-              "{answered_time_ru}; {why_ru}. User-Agent {agents}; цели {targets_ru}. Заблокируйте источник, закройте "
-              "международные направления для учётной записи до её защиты и смените учётные данные; ущерб "
+              "{answered_time_ru}; {why_ru}. User-Agent {agents_ru}; цели {targets_ru}. Заблокируйте источник, "
+              "закройте международные направления для учётной записи до её защиты и смените учётные данные; ущерб "
               "оценивается по длительности отвеченных вызовов.",
     },
 )
@@ -327,8 +327,8 @@ def toll_fraud(analysis: Analysis) -> Iterator[Hit]:
             "answered_time_en": f" ({round(sum(c.duration_s or 0 for c in answered))} s in all)" if answered else "",
             "answered_time_ru": f" (всего {round(sum(c.duration_s or 0 for c in answered))} с)" if answered else "",
             "why_en": "; ".join(why_en), "why_ru": "; ".join(why_ru),
-            "agents": ", ".join(agents[:3]) or "none", "targets": ", ".join(targets[:5]) +
-            (f" and {len(targets) - 5} more" if len(targets) > 5 else ""),
+            "agents": ", ".join(agents[:3]) or "none", "agents_ru": ", ".join(agents[:3]) or "не указан",
+            "targets": ", ".join(targets[:5]) + (f" and {len(targets) - 5} more" if len(targets) > 5 else ""),
             "targets_ru": ", ".join(targets[:5]) + (f" и ещё {len(targets) - 5}" if len(targets) > 5 else ""),
             "target_en": "your account or equipment", "target_ru": "вашу учётную запись или оборудование",
             "connected_en": f", {len(answered)} of them connected" if answered else "",
