@@ -72,6 +72,12 @@ DESCRIPTIONS: dict[str, str] = {
     "security.bruteforce_failures_per_min": "failed authentications a minute from one source that make brute force",
     "security.bruteforce_distinct_users": "user names whose authentication failed from one source that make brute "
                                           "force (password guessing across extensions), at any rate",
+    "security.steady_retry_min_failures": "refusals of every AOR from one device, at a steady pace, that make a "
+                                          "source's failed authentications a device retrying, not brute force",
+    "security.steady_retry_min_interval_s": "median seconds between one AOR's refusals below which its retries are "
+                                            "too fast for a device's retry timer",
+    "security.steady_retry_spread": "fraction of the median by which an interval between one AOR's refusals may "
+                                    "differ from it and still be a device's steady retries",
     "security.fraud_distinct_intl_dest_10min": "distinct international destinations in 10 min that suggest fraud",
     "security.home_country_codes": "E.164 country codes at home, whose + numbers are not international: [44] or "
                                    "[\"+44\"]",

@@ -458,7 +458,8 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     nonce, algorithm. The loops of one device (source address) toward one registrar with the same
     inconsistencies (or none: the password) are one finding that lists their AORs and quotes the first one's
     digest fields: a multi-line phone provisioned with one wrong auth user loops on each line, one problem. A
-    source failing for as many user names, or as fast, as sec.bruteforce-auth counts is that rule's, not a loop.
+    source failing for as many user names, or as fast, as sec.bruteforce-auth counts is that rule's, not a loop,
+    unless its failures are its devices' steady retries (see that rule): a PBX retrying its lines on a timer.
 
     ## Why it matters
     The phone never registers: no incoming calls, and usually no outgoing ones.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..addresses import address_host
+from ..parsers.sipuri import parse_uri
 from . import Hit, Severity, check
 from .settings import setting
 
@@ -84,12 +86,13 @@ def attack_filter(analysis: Analysis):
 
 
 def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
-    """Sources whose REGISTERs failed authentication often enough to be an attack, with their figures."""
+    """Sources whose REGISTERs failed authentication often enough to be an attack, with their figures; a source
+    whose failures are a device's steady retries (_steady_device) is not one."""
     per_source: dict[str, dict] = {}
     for r in analysis.registrations:
         src = address_host(r.source)
         entry = per_source.setdefault(src, {"failures": 0, "users": set(), "first": None, "last": None, "frames": [],
-                                              "first_frame": None})
+                                              "first_frame": None, "tries": {}})
         for x in r.exchanges:
             # A failed authentication is a REGISTER that carried credentials (Authorization, RFC 3261 §22.2) and
             # was refused. A REGISTER without them that gets 401 is the normal first step of the digest
@@ -105,17 +108,84 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
             entry["last"] = x.ts_ns if entry["last"] is None else max(entry["last"], x.ts_ns)
             if len(entry["frames"]) < 50:
                 entry["frames"].append(x.frame)
+            entry["tries"].setdefault((r.aor, r.source), []).append(x)  # per AOR and device, as reg.auth-loop
     out = {}
     # RULES.md sec.bruteforce-auth: ">= 10 failed auth cycles per minute, or failures across >= 5 usernames"
     per_min, users = setting("security.bruteforce_failures_per_min"), setting("security.bruteforce_distinct_users")
     for src, e in per_source.items():
+        tries = e.pop("tries")
         if not e["failures"]:
             continue
         minutes = max((e["last"] - e["first"]) / 60e9, 1.0)
-        if e["failures"] / minutes >= per_min or len(e["users"]) >= users:
+        if (e["failures"] / minutes >= per_min or len(e["users"]) >= users) and not _steady_device(analysis, src,
+                                                                                                    tries):
             out[src] = {**e, "rate": round(e["failures"] / minutes, 1),
                         "success": _success_after(analysis, src, e["first_frame"])}
     return out
+
+
+def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], list]) -> bool:
+    """Whether the failed authentications of `src` are clearly a customer's devices retrying wrong credentials on
+    their registration timers (RULES.md sec.bruteforce-auth, FP pitfalls: "a misconfigured legitimate device
+    retrying wrong credentials (see reg.auth-loop: same user, steady cadence); NATed offices"), not a guesser.
+    `tries`: the refused credentialed REGISTERs per (AOR, device: the source address and port).
+
+    Only clear evidence counts; anything else leaves the source to sec.bruteforce-auth as before:
+    - every refused AOR of every device was retried (security.steady_retry_min_failures, 3 refusals), the
+      intervals between its refusals no shorter than security.steady_retry_min_interval_s (5 s) at the median
+      and none further from the median than security.steady_retry_spread (25 %): a retry or refresh timer
+      (RFC 3261 §10.2.4, §22), not an enumeration (each user tried once or twice in a burst) nor a dictionary
+      (one user tried many times a second);
+    - each AOR binds one Contact and each device names one host in its Contacts (its own address, or its private
+      one behind the office's NAT, where each phone has a port of its own): one device, not a tool writing
+      whatever Contact it likes;
+    - no scanner User-Agent (sec.scanner-detected), no 404 to its REGISTERs (a registrar telling unknown users
+      from wrong passwords, the enumeration RULES.md names), and no 2xx for an AOR after its refusals: the capture
+      cannot tell a corrected password from a guessed one, and a guessed one is the critical finding."""
+    # the source's own failures first: they tell most guessers apart without another pass over the capture
+    hosts: dict[str, set[str]] = {}
+    refused_from: dict[str, int] = {}  # AOR -> the frame of its first refusal
+    for (aor, device), refusals in tries.items():
+        contacts = {x.contact for x in refusals}
+        if len(contacts) != 1 or not _steady_cadence(analysis.capture.clock, refusals):
+            return False
+        hosts.setdefault(device, set()).add(_contact_host(contacts.pop()))
+        first = min(x.frame for x in refusals)
+        refused_from[aor] = min(refused_from.get(aor, first), first)
+    if any(len(named) > 1 for named in hosts.values()):
+        return False
+    for r in analysis.registrations:
+        if address_host(r.source) != src:
+            continue
+        if any(t.user_agent and SCANNER_UA.search(t.user_agent) for t in r.transactions):
+            return False
+        for x in r.exchanges:
+            if x.status == 404 or (x.status is not None and 200 <= x.status < 300 and r.aor in refused_from
+                                   and (x.response_frame or x.frame or 0) > refused_from[r.aor]):
+                return False
+    return True
+
+
+def _steady_cadence(clock: ClockSteps, refusals: list) -> bool:
+    """Refusals of one AOR from one device at a retry timer's steady pace: enough of them, their intervals (in
+    frame order; none measurable across a step of the capture's clock) at least the minimum at the median and
+    each within the spread of the median."""
+    if len(refusals) < max(setting("security.steady_retry_min_failures"), 2):
+        return False  # two at least, whatever the configuration says: a pace needs one interval
+    refusals = sorted(refusals, key=lambda x: x.frame)
+    gaps = [clock.elapsed_ns(a.frame, a.ts_ns, b.frame, b.ts_ns) for a, b in zip(refusals, refusals[1:])]
+    if any(g is None for g in gaps):
+        return False
+    median = statistics.median(gaps)
+    spread = setting("security.steady_retry_spread")
+    return (median >= setting("security.steady_retry_min_interval_s") * 10**9
+            and all(abs(g - median) <= spread * median for g in gaps))
+
+
+def _contact_host(contact: str) -> str:
+    """The host a Contact URI names (the whole value where it is no URI)."""
+    uri = parse_uri(contact) if contact not in ("", "*") else None
+    return uri.host.lower() if uri is not None and uri.host else contact
 
 
 def _success_after(analysis: Analysis, src: str, first_failure: int) -> tuple[int, str, str] | None:
@@ -164,7 +234,13 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     One source whose REGISTERs fail authentication at a high rate (`security.bruteforce_failures_per_min`, 10 a
     minute) or for many user names (`security.bruteforce_distinct_users`, 5): password guessing or extension
     enumeration. Major; critical when a 2xx to a REGISTER or INVITE from the same source follows the failures (the
-    source got in: a guessed password, or a target that does not ask for one).
+    source got in: a guessed password, or a target that does not ask for one). Not a customer's device retrying
+    wrong credentials on its timer (a PBX's trunk lines, an office of phones behind one NAT after a password
+    change): where every refused AOR of each device (source address and port) was refused at least
+    `security.steady_retry_min_failures` (3) times at a steady pace (the median interval at least
+    `security.steady_retry_min_interval_s`, 5 s, each within `security.steady_retry_spread`, 25 %, of it), each
+    AOR with one Contact and each device naming one host in them, with no scanner User-Agent, no 404 to its
+    REGISTERs and no 2xx for a refused AOR, the failures are reg.auth-loop's. Anything less clear stays here.
 
     ## Why it matters
     A guessed password leads to toll fraud; the failed attempts also hide the customer's own registration

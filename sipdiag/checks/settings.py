@@ -65,6 +65,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "bruteforce_failures_per_min": 10,
         # RULES.md sec.bruteforce-auth's trigger: "or failures across >= 5 usernames" (not in its §5 list).
         "bruteforce_distinct_users": 5,
+        # Not in RULES.md §5: when failures that reach those triggers are a device's steady retries, its FP
+        # pitfall ("a misconfigured legitimate device retrying wrong credentials ... steady cadence; NATed
+        # offices"): every refused AOR refused at least this often, its retries at least this many seconds apart
+        # at the median and none further than this fraction from the median (a retry timer, not a tool's burst).
+        "steady_retry_min_failures": 3,
+        "steady_retry_min_interval_s": 5,
+        "steady_retry_spread": 0.25,
         "fraud_distinct_intl_dest_10min": 5,
         # Not in RULES.md §5: which `+` numbers are at home. E.164 numbers of the operator's own country are not
         # international; without this list only an attacker's `+` calls count as fraud (sec.toll-fraud-attempt).

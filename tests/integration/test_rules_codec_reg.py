@@ -410,18 +410,21 @@ def test_corpus_fuzzed_registers_group_only_where_device_and_registrar_agree(cor
                                         "sip:35104723@sip.cybercity.dk", ""]
 
 
-def looping(t: float, user: str, phone: tuple[str, int], auth_user: str, every: float = 10, refusals: int = 3) -> list:
+def looping(t: float, user: str, phone: tuple[str, int], auth_user: str, every: float = 10, refusals: int = 3,
+            *, gaps: tuple[float, ...] = (), contact: str | None = None) -> list:
     """One line signing in at t with digest user `auth_user`: challenged, then its credentials refused (401 with a
-    new nonce) `refusals` times, `every` seconds apart."""
+    new nonce) `refusals` times, `every` seconds apart (or `gaps`, one a refusal); Contact `contact`, by default the
+    phone's own address."""
     own = f"{phone[0]}:{phone[1]}"
     kw = {"call_id": f"reg-{user}", "via": own, "user": user}
     msgs = []
     for k in range(refusals + 1):
+        at = t + (sum(gaps[:k]) if gaps else k * every)
         auth = cc.credentials(f"{user}n{k - 1}", user=auth_user) if k else None
-        msgs += [(t + k * every, R(k + 1, f"{user}-{k}", contact=f"sip:{user}@{own}", auth=auth, **kw), phone,
+        msgs += [(at, R(k + 1, f"{user}-{k}", contact=contact or f"sip:{user}@{own}", auth=auth, **kw), phone,
                   REGISTRAR),
-                 (t + k * every + 0.05, S(k + 1, f"{user}-{k}", "401 Unauthorized", headers=cc.challenge(f"{user}n{k}"),
-                                          **kw), REGISTRAR, phone)]
+                 (at + 0.05, S(k + 1, f"{user}-{k}", "401 Unauthorized", headers=cc.challenge(f"{user}n{k}"), **kw),
+                  REGISTRAR, phone)]
     return msgs
 
 
@@ -629,3 +632,102 @@ def test_bruteforce_across_five_user_names_at_any_rate_and_critical_once_one_get
     assert f.customer_text["en"].startswith(
         "Someone on the internet is trying many passwords against your phone account. One of the attempts "
         "succeeded. Please change")
+
+
+# RULES.md sec.bruteforce-auth, FP pitfalls: "a misconfigured legitimate device retrying wrong credentials (see
+# reg.auth-loop: same user, steady cadence); NATed offices". A customer's PBX with 8 lines refused every 30 s fails
+# 19 times a minute for 8 user names, past both triggers; its steady retries make it a device, not a guesser.
+LINES = tuple(str(u) for u in range(100, 108))
+
+
+def pbx_retrying(*, every: float = 30, refusals: int = 6, **per_line: dict) -> list:
+    """PHONE_A, a PBX, signing in its LINES 0.25 s apart with wrong passwords, each line's credentials refused
+    `refusals` times `every` s apart (3 minutes by default); `per_line`: looping's arguments for a line."""
+    return [m for k, user in enumerate(LINES)
+            for m in looping(k * 0.25, user, PHONE_A, user, every=every, refusals=refusals, **per_line.get(user, {}))]
+
+
+def rules(path: Path) -> list[tuple[str, str]]:
+    return [(f.rule, f.severity.label) for f in sipdiag.analyze(path).findings]
+
+
+def bruteforce_figures(path: Path) -> tuple:
+    (f,) = found(path, "sec.bruteforce-auth")
+    return (f.severity.label, f.evidence["source"], f.evidence["failures"], f.evidence["users"], f.evidence["rate"],
+            f.frames[:3])
+
+
+def test_a_pbx_retrying_wrong_passwords_steadily_is_a_digest_loop_not_password_guessing(tmp_path) -> None:
+    # line 108 signs in with the right password: a device may register some lines successfully
+    own = f"{PHONE_A[0]}:{PHONE_A[1]}"
+    kw = {"call_id": "reg-108", "via": own, "user": "108"}
+    good = [(2.0, R(1, "ok", contact=f"sip:108@{own}", auth=cc.credentials("x", user="108"), **kw), PHONE_A,
+             REGISTRAR),
+            (2.05, S(1, "ok", "200 OK", headers=f"Contact: <sip:108@{own}>;expires=300\n", **kw), REGISTRAR, PHONE_A)]
+    path = cc.write_sip(tmp_path / "pbx.pcap", sorted(pbx_retrying() + good, key=lambda m: m[0]))
+    assert rules(path) == [("reg.auth-loop", "critical")]
+    (loop,) = found(path, "reg.auth-loop")
+    aors = [f"sip:{u}@example.com" for u in LINES]
+    assert grouping([loop]) == [(own, "203.0.113.5:5060", 401, aors, 8, tuple(range(19, 69)), "critical")]
+    assert (loop.evidence["refusals"], loop.evidence["diagnosis"], loop.evidence["span_s"]) == (48, ["password"],
+                                                                                                151.8)
+
+
+def test_the_pbx_lines_tried_once_each_in_a_burst_are_password_guessing(tmp_path) -> None:
+    # the same 8 user names, each challenged and its credentials refused once, all within 2 s: an enumeration
+    path = cc.write_sip(tmp_path / "burst.pcap", sorted(pbx_retrying(every=0.1, refusals=1), key=lambda m: m[0]))
+    assert rules(path) == [("sec.bruteforce-auth", "major")]
+    assert bruteforce_figures(path) == ("major", "10.0.0.5", 8, 8, 8.0, (3, 7, 11))
+
+
+def test_one_user_tried_thirty_times_in_ten_seconds_is_password_guessing(tmp_path) -> None:
+    # a dictionary against line 100: 30 refusals 1/3 s apart, far below any device's retry timer
+    path = cc.write_sip(tmp_path / "dictionary.pcap", looping(0.0, "100", PHONE_A, "100", every=1 / 3, refusals=30))
+    assert rules(path) == [("sec.bruteforce-auth", "major")]
+    assert bruteforce_figures(path) == ("major", "10.0.0.5", 30, 1, 30.0, (3, 5, 7))
+
+
+def test_a_nated_office_retrying_after_a_password_change_is_one_digest_loop_per_phone(tmp_path) -> None:
+    # 5 phones behind the office's NAT (one public address, a port each, private Contacts), each retrying on its
+    # own timer of about 20 s (17 to 23 s: within 25 % of the median): one loop per phone, no guesser
+    nat, gaps = "198.51.100.7", (20, 18, 22, 19.5, 21, 20.5, 17, 23, 20)
+    msgs = [m for k in range(5)
+            for m in looping(k * 0.5, str(200 + k), (nat, 40000 + k), str(200 + k), refusals=9,
+                             gaps=gaps[k:] + gaps[:k], contact=f"sip:{200 + k}@192.168.1.{10 + k}:5060")]
+    path = cc.write_sip(tmp_path / "office.pcap", sorted(msgs, key=lambda m: m[0]))
+    assert rules(path) == [("reg.auth-loop", "critical")] * 5
+    assert sorted((f.evidence["source"], f.evidence["aors"], f.evidence["refusals"])
+                  for f in found(path, "reg.auth-loop")) == [
+        (f"{nat}:{40000 + k}", [f"sip:{200 + k}@example.com"], 9) for k in range(5)]
+
+
+def _with_user_agent(msgs: list, agent: str) -> list:
+    return [(t, text.replace("Max-Forwards: 70\n", f"Max-Forwards: 70\nUser-Agent: {agent}\n"), src, dst)
+            for t, text, src, dst in msgs]
+
+
+def test_steady_retries_are_a_device_only_when_nothing_else_says_guesser(tmp_path) -> None:
+    def verdict(name: str, msgs: list) -> list[tuple[str, str]]:
+        return rules(cc.write_sip(tmp_path / f"{name}.pcap", sorted(msgs, key=lambda m: m[0])))
+
+    assert verdict("asterisk", _with_user_agent(pbx_retrying(), "Asterisk PBX 18.20.0")) == [
+        ("reg.auth-loop", "critical")]
+    # a scanner's User-Agent (SIPVicious's) makes it a guesser whatever its pace
+    assert verdict("scanner", _with_user_agent(pbx_retrying(), "friendly-scanner")) == [
+        ("sec.scanner-detected", "major"), ("sec.bruteforce-auth", "major")]
+    # one line retried 12 s then 48 s after the one before: no timer's steady pace
+    assert verdict("uneven", pbx_retrying(**{"103": {"gaps": (30, 30, 12, 48, 30, 30)}})) == [
+        ("sec.bruteforce-auth", "major")]
+    # one line names another host in its Contact: not one device
+    assert verdict("contact", pbx_retrying(**{"105": {"contact": "sip:105@192.0.2.77:5060"}})) == [
+        ("sec.bruteforce-auth", "major")]
+    # two retries per line are too few to show a timer
+    assert verdict("short", pbx_retrying(refusals=2)) == [("sec.bruteforce-auth", "major")]
+    # line 100's credentials accepted after their refusals: a guessed password cannot be told from a corrected one,
+    # and a guessed one is critical
+    own = f"{PHONE_A[0]}:{PHONE_A[1]}"
+    kw = {"call_id": "reg-100", "via": own, "user": "100"}
+    accepted = [(190.0, R(8, "in", contact=f"sip:100@{own}", auth=cc.credentials("100n6"), **kw), PHONE_A, REGISTRAR),
+                (190.05, S(8, "in", "200 OK", headers=f"Contact: <sip:100@{own}>;expires=300\n", **kw), REGISTRAR,
+                 PHONE_A)]
+    assert verdict("accepted", pbx_retrying() + accepted) == [("sec.bruteforce-auth", "critical")]
