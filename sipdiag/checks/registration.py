@@ -267,6 +267,7 @@ class AuthLoop:
     refused: tuple[RegisterExchange, ...]  # the credentialed REGISTERs answered 401/407/403
     attempts: int  # REGISTERs of the run, challenged first tries included
     trigger: str  # "window" (N refusals within W s) or "no-success" (nothing accepted for S s)
+    densest: int = 0  # the most refusals of the run within one window: the N its trigger names
 
     @property
     def aor(self) -> str:
@@ -315,11 +316,11 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
     for exchanges in by_key.values():
         exchanges.sort(key=lambda e: e.ts_ns)
         run: list[RegisterExchange] = []
-        tries = 0
+        tries = densest = 0
         found: AuthLoop | None = None
         for ex in exchanges:
             if ex.status is not None and 200 <= ex.status < 300:
-                run, tries, found = [], 0, None  # accepted: whatever came before was not a loop
+                run, tries, densest, found = [], 0, 0, None  # accepted: whatever came before was not a loop
                 continue
             tries += 1
             if not _is_refusal(ex):
@@ -329,8 +330,11 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
             recent = [e for e in run
                       if (ns := clock.elapsed_ns(e.ts_frame, e.ts_ns, ex.ts_frame, ex.ts_ns)) is not None
                       and ns <= window_ns]
+            densest = max(densest, len(recent))
             if len(recent) >= n_attempts:
-                found = AuthLoop(reg, tuple(run), tries, "window")
+                # a device retrying every 30 s is refused 3 times a minute however long the run: the trigger
+                # names that, not the run's length
+                found = AuthLoop(reg, tuple(run), tries, "window", densest)
             elif found is None or found.trigger != "window":
                 found = AuthLoop(reg, tuple(run), tries, "no-success") if len(run) >= 2 else None
         if found is None or found.refused[-1].status not in (401, 407):
@@ -385,12 +389,12 @@ def _trigger_words(group: list[AuthLoop]) -> tuple[str, str]:
     if len(group) == 1:
         loop = group[0]
         if loop.trigger == "window":
-            return f"{len(loop.refused)} refusals within {window_s} s", f"{len(loop.refused)} отказов за {window_s} с"
+            return f"{loop.densest} refusals within {window_s} s", f"{loop.densest} отказов за {window_s} с"
         return (f"no success for {quiet_s} s after the first refusal",
                 f"нет успеха {quiet_s} с после первого отказа")
     en: list[str] = []
     ru: list[str] = []
-    windows = [len(loop.refused) for loop in group if loop.trigger == "window"]
+    windows = [loop.densest for loop in group if loop.trigger == "window"]
     if windows:
         en.append(f"at least {min(windows)} refusals within {window_s} s")
         ru.append(f"не менее {min(windows)} отказов за {window_s} с")

@@ -671,6 +671,11 @@ def test_a_pbx_retrying_wrong_passwords_steadily_is_a_digest_loop_not_password_g
     assert grouping([loop]) == [(own, "203.0.113.5:5060", 401, aors, 8, tuple(range(19, 69)), "critical")]
     assert (loop.evidence["refusals"], loop.evidence["diagnosis"], loop.evidence["span_s"]) == (48, ["password"],
                                                                                                 151.8)
+    # refused 3 times a minute on its 30 s timer, 6 times in all: the trigger names the 3 (it said "at least 6")
+    assert (loop.evidence["trigger"], loop.evidence["trigger_ru"]) == (
+        "each AOR: at least 3 refusals within 60 s", "у каждого AOR: не менее 3 отказов за 60 с")
+    assert ("48 credentialed REGISTERs refused (401) over 151.8 s, none accepted (each AOR: at least 3 refusals "
+            "within 60 s); frames 19, 21, 23") in loop.engineer_text["en"]
 
 
 def test_the_pbx_lines_tried_once_each_in_a_burst_are_password_guessing(tmp_path) -> None:
@@ -696,9 +701,9 @@ def test_a_nated_office_retrying_after_a_password_change_is_one_digest_loop_per_
                              gaps=gaps[k:] + gaps[:k], contact=f"sip:{200 + k}@192.168.1.{10 + k}:5060")]
     path = cc.write_sip(tmp_path / "office.pcap", sorted(msgs, key=lambda m: m[0]))
     assert rules(path) == [("reg.auth-loop", "critical")] * 5
-    assert sorted((f.evidence["source"], f.evidence["aors"], f.evidence["refusals"])
+    assert sorted((f.evidence["source"], f.evidence["aors"], f.evidence["refusals"], f.evidence["trigger"])
                   for f in found(path, "reg.auth-loop")) == [
-        (f"{nat}:{40000 + k}", [f"sip:{200 + k}@example.com"], 9) for k in range(5)]
+        (f"{nat}:{40000 + k}", [f"sip:{200 + k}@example.com"], 9, "4 refusals within 60 s") for k in range(5)]
 
 
 def _with_user_agent(msgs: list, agent: str) -> list:
