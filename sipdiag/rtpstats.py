@@ -203,7 +203,9 @@ class RtpStatsEngine:
         b.unresolved[pos] = ~known[inverse] & (length > 0)
         word = b.rtp.payload_word[b.order[pos]]
         b.maybe_event[pos] = (length == 4) & plausible_events(word)
-        named_event = event_rate[inverse] >= 0
+        # An event payload is 4 octets (RFC 4733 §2.3): a shorter packet of the named event type carries no event
+        # (an empty one is an RFC 6263 §4.6 keep-alive, whose missing word would read as digit '0')
+        named_event = (event_rate[inverse] >= 0) & (length >= 4)
         guessed = self.guess_events & b.unresolved[pos] & b.maybe_event[pos]
         events = np.flatnonzero(named_event | guessed)
         if len(events):

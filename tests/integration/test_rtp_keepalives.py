@@ -96,3 +96,26 @@ def test_a_keepalive_of_an_unnamed_type_leaves_the_stream_its_codec(tmp_path) ->
              m.stats.keepalives, round(m.quality.mos, 2)) for m in a.streams] == [
         (PBX_RTP, (0,), "PCMU", 8000, 1000, 0, 4.37), (UA_RTP, (0, 126), "PCMU", 8000, 951, 1, 4.37)]
     assert a.media[0].verdict.verdict == "two-way"
+
+
+def test_an_empty_packet_of_the_named_telephone_event_type_is_no_key_press(tmp_path) -> None:
+    """A telephone-event payload is 4 octets (RFC 4733 §2.3): an empty packet of the negotiated event type is an
+    RFC 6263 §4.6 keep-alive, not digit '0' (its missing payload was read as the zero word: event 0, duration 0,
+    no end), which made a DTMF event without an end packet."""
+    offer = cc.sdp(UA[0], UA_RTP, "0 101", "rtpmap:0 PCMU/8000", "rtpmap:101 telephone-event/8000")
+    answer = cc.sdp(PBX[0], PBX_RTP, "0 101", "rtpmap:0 PCMU/8000", "rtpmap:101 telephone-event/8000")
+    s = cc.Script()
+    s.sip(0, cc.sip_message("INVITE sip:200@example.com SIP/2.0", "ev-empty", "1 INVITE", src=UA, to_tag=False,
+                            body=offer), UA, PBX)
+    s.sip(0.3, cc.sip_message("SIP/2.0 200 OK", "ev-empty", "1 INVITE", src=UA, body=answer,
+                              contact=f"<sip:200@{PBX[0]}:5060>"), PBX, UA)
+    s.sip(0.31, cc.sip_message(f"ACK sip:200@{PBX[0]} SIP/2.0", "ev-empty", "1 ACK", src=UA, branch="ack1"), UA, PBX)
+    s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.4, 10.0, seq0=5000)
+    s.rtp((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0.4, 10.0)
+    keepalive(s, (UA[0], UA_RTP), (PBX[0], PBX_RTP), 10.5, 1500, 0x1111, 101, ts=int(10.4 * 8000))
+    cc.bye(s, 11.0, "ev-empty")
+    a = sipdiag.analyze(s.write(tmp_path / "ev-empty.pcap"))
+    assert [(m.stats.src_port, m.stats.packets, m.stats.keepalives) for m in a.streams] == [
+        (PBX_RTP, 500, 0), (UA_RTP, 501, 1)]
+    assert a.media[0].dtmf == ()
+    assert [f.rule for f in a.findings] == []
