@@ -389,16 +389,18 @@ def rtcp_rr(reporter: int, source: int, *, lsr: int = 0, dlsr_s: float = 0.0, ji
 
 
 def call_setup(script: Script, call_id: str, *, ua=UA, pbx=PBX, offer_extra: str = "", answer_extra: str = "",
-               to_user: str = "200", answer: bool = True, sdp_ua=None, at: float = 0.0) -> Script:
-    """INVITE / 200 OK / ACK at `at` (answer at +0.3 s), SDP with the UA's and PBX's RTP ports."""
+               to_user: str = "200", answer: bool = True, sdp_ua=None, at: float = 0.0, offer_sdp: str | None = None,
+               answer_sdp: str | None = None) -> Script:
+    """INVITE / 200 OK / ACK at `at` (answer at +0.3 s), SDP with the UA's and PBX's RTP ports (or the bodies
+    `offer_sdp` / `answer_sdp` as given)."""
     ua_media = sdp_ua or (ua[0], UA_RTP)
-    offer = SDP.format(ip=ua_media[0], port=ua_media[1])
+    offer = offer_sdp or SDP.format(ip=ua_media[0], port=ua_media[1])
     script.sip(at, sip_message(f"INVITE sip:{to_user}@example.com SIP/2.0", call_id, "1 INVITE", src=ua,
                                to_tag=False, body=offer, extra=offer_extra, to_user=to_user), ua, pbx)
     if answer:
-        script.sip(at + 0.3, sip_message("SIP/2.0 200 OK", call_id, "1 INVITE", src=ua, body=SDP.format(
-            ip=pbx[0], port=PBX_RTP), extra=answer_extra, to_user=to_user, contact=f"<sip:200@{pbx[0]}:5060>"),
-            pbx, ua)
+        body = answer_sdp or SDP.format(ip=pbx[0], port=PBX_RTP)
+        script.sip(at + 0.3, sip_message("SIP/2.0 200 OK", call_id, "1 INVITE", src=ua, body=body, extra=answer_extra,
+                                         to_user=to_user, contact=f"<sip:200@{pbx[0]}:5060>"), pbx, ua)
         script.sip(at + 0.31, sip_message(f"ACK sip:{to_user}@{pbx[0]} SIP/2.0", call_id, "1 ACK", src=ua,
                                           branch="ack1", to_user=to_user), ua, pbx)
     return script

@@ -31,14 +31,8 @@ def corpus_call(corpus, name: str):
 
 def directed_call(path, *, offer_attr: str, answer_attr: str, ua=UA) -> sipdiag.Analysis:
     """INVITE/200/ACK whose SDPs carry the given direction attributes; 3 s of RTP callee->caller only; BYE."""
-    s = Script()
-    offer = cc.SDP.format(ip=ua[0], port=UA_RTP) + offer_attr
-    answer = cc.SDP.format(ip=PBX[0], port=PBX_RTP) + answer_attr
-    s.sip(0.0, cc.sip_message("INVITE sip:200@example.com SIP/2.0", "dir-1", "1 INVITE", src=ua, to_tag=False,
-                              body=offer), ua, PBX)
-    s.sip(0.3, cc.sip_message("SIP/2.0 200 OK", "dir-1", "1 INVITE", src=ua, body=answer,
-                              contact=f"<sip:200@{PBX[0]}:5060>"), PBX, ua)
-    s.sip(0.31, cc.sip_message(f"ACK sip:200@{PBX[0]} SIP/2.0", "dir-1", "1 ACK", src=ua, branch="ack1"), ua, PBX)
+    s = cc.call_setup(Script(), "dir-1", ua=ua, offer_sdp=cc.SDP.format(ip=ua[0], port=UA_RTP) + offer_attr,
+                      answer_sdp=cc.SDP.format(ip=PBX[0], port=PBX_RTP) + answer_attr)
     s.rtp((PBX[0], PBX_RTP), (ua[0], UA_RTP), 0x2222, 0.4, 3.0, seq0=5000)
     cc.bye(s, 3.5, "dir-1")
     return sipdiag.analyze(s.write(path))

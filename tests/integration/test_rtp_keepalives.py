@@ -104,12 +104,7 @@ def test_an_empty_packet_of_the_named_telephone_event_type_is_no_key_press(tmp_p
     no end), which made a DTMF event without an end packet."""
     offer = cc.sdp(UA[0], UA_RTP, "0 101", "rtpmap:0 PCMU/8000", "rtpmap:101 telephone-event/8000")
     answer = cc.sdp(PBX[0], PBX_RTP, "0 101", "rtpmap:0 PCMU/8000", "rtpmap:101 telephone-event/8000")
-    s = cc.Script()
-    s.sip(0, cc.sip_message("INVITE sip:200@example.com SIP/2.0", "ev-empty", "1 INVITE", src=UA, to_tag=False,
-                            body=offer), UA, PBX)
-    s.sip(0.3, cc.sip_message("SIP/2.0 200 OK", "ev-empty", "1 INVITE", src=UA, body=answer,
-                              contact=f"<sip:200@{PBX[0]}:5060>"), PBX, UA)
-    s.sip(0.31, cc.sip_message(f"ACK sip:200@{PBX[0]} SIP/2.0", "ev-empty", "1 ACK", src=UA, branch="ack1"), UA, PBX)
+    s = cc.call_setup(cc.Script(), "ev-empty", offer_sdp=offer, answer_sdp=answer)
     s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.4, 10.0, seq0=5000)
     s.rtp((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0.4, 10.0)
     keepalive(s, (UA[0], UA_RTP), (PBX[0], PBX_RTP), 10.5, 1500, 0x1111, 101, ts=int(10.4 * 8000))
