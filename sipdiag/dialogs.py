@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .clocksteps import NO_STEPS, ClockSteps
-from .model import Call, Dialog, MediaDescription, MessageRef, Negotiation
+from .model import Call, Dialog, MediaDescription, MessageRef, Negotiation, other_role
 from .parsers.anomalies import AnomalyLog
 from .parsers.multipart import sdp_of
 from .parsers.sdp import (
@@ -132,7 +132,7 @@ class _Offer:
         """The SDP taken for the answer of an INVITE not in the capture was the offer (the INVITE had none, RFC 3261
         §13.2.1): its writer, the other party, offered; the answer is still to come (the ACK)."""
         self.frame, self.offer, self.hold = self.answer_frame or 0, self.answer or (), self.answer_hold
-        self.offerer = _other(self.offerer)
+        self.offerer = other_role(self.offerer)
         self.answer_frame = self.answer = None
 
 
@@ -369,7 +369,7 @@ class CallBuilder:
         if mine.answer_only:
             mine.answer_was_offer()
         elif mine.frame == 0:  # an offerless INVITE whose 2xx is not in the capture (a mirror of one direction)
-            mine.offerer = _other(self.role_of(msg))
+            mine.offerer = other_role(self.role_of(msg))
         mine.answer_frame, mine.answer = msg.frame, media_descriptions(sdp)
 
     def _response(self, msg: SipMessage, tx: TxState, sdp: SdpSession | None) -> None:
@@ -414,7 +414,7 @@ class CallBuilder:
         re-INVITE's answer is the session from then on (RFC 3264 §8): without it, the media it moved were no
         longer the call's. Should an ACK with SDP follow, it was the offer (_Offer.answer_was_offer)."""
         kind = "re-invite" if tx.in_dialog else "initial"
-        return _Offer(kind, 0, _other(self.role_of(msg)), (), False, tx, msg.frame, media_descriptions(sdp),
+        return _Offer(kind, 0, other_role(self.role_of(msg)), (), False, tx, msg.frame, media_descriptions(sdp),
                       _holds(sdp))
 
     # ------------------------------------------------------------------------------------------------ result
@@ -623,10 +623,6 @@ def info_dtmf(content_type: str | None, body: bytes) -> tuple[str, int | None] |
         if digit in _DTMF_DIGITS:
             return digit.upper(), None
     return None
-
-
-def _other(role: str) -> str:
-    return "callee" if role == "caller" else "caller"
 
 
 def _reliable(offer: _Offer) -> bool:

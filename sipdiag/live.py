@@ -44,12 +44,12 @@ import numpy as np
 
 from .analysis import ICMP_BUDGET, Analysis, _SipCounter
 from .checks import Finding, order_findings, rule_findings, run_checks, selected_rules
+from .clocksteps import NO_STEP, LastStep
 from .correlate import Correlator, link_legs
 from .dialogs import TIMER_B_NS, CallBuilder
 from .icmp import IcmpError, parse_icmp_error
 from .media import CallMedia, MediaStream, build_media
 from .model import Call, Datagram, Registration
-from .clocksteps import NO_STEP, LastStep
 from .parsers.anomalies import AnomalyLog
 from .parsers.columns import RtpColumns
 from .parsers.scan import CaptureInfo

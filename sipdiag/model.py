@@ -154,6 +154,19 @@ class Negotiation:
     status: int | None  # final status of the transaction that carried it
     hold: bool  # the offer puts the other side on hold (sendonly/inactive or c=0.0.0.0, RFC 3264 §8.4)
 
+    @property
+    def answerer(self) -> str:
+        return other_role(self.offerer)
+
+    def written_by(self, role: str) -> tuple[MediaDescription, ...]:
+        """The m= lines `role` (caller/callee) wrote in this exchange: its offer or its answer (RFC 3264)."""
+        return self.offer if role == self.offerer else self.answer or ()
+
+
+def other_role(role: str) -> str:
+    """The other party of a call: callee for caller, caller for callee."""
+    return "callee" if role == "caller" else "caller"
+
 
 @dataclass(frozen=True, slots=True)
 class Dialog:

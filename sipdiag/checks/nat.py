@@ -122,9 +122,8 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
         # line, which is one fault of one device (its frames are listed). Keyed on the party and address.
         found: dict[tuple[str, str], list] = {}
         for n in call.negotiations:
-            answerer = "callee" if n.offerer == "caller" else "caller"
             for role, descriptions, frame in ((n.offerer, n.offer, n.offer_frame),
-                                              (answerer, n.answer or (), n.answer_frame)):
+                                              (n.answerer, n.answer or (), n.answer_frame)):
                 role, source = sdp_sender(analysis, call, role, frame)
                 for m in descriptions:
                     # A loopback c= is no NAT's doing and reaches nobody, NAT or not: media.loopback-sdp-address.

@@ -32,8 +32,7 @@ def announced(call: Call) -> dict[str, set[tuple[str, int]]]:
     (media.loopback-sdp-address), not a sign of NAT."""
     out: dict[str, set[tuple[str, int]]] = {"caller": set(), "callee": set()}
     for n in call.negotiations:
-        answerer = "callee" if n.offerer == "caller" else "caller"
-        for role, descriptions in ((n.offerer, n.offer), (answerer, n.answer or ())):
+        for role, descriptions in ((n.offerer, n.offer), (n.answerer, n.answer or ())):
             for m in descriptions:
                 if m.address and m.port and m.address not in HOLD_ADDRESSES and not is_loopback(m.address) \
                         and role in out:
@@ -115,7 +114,7 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
             elif n.answer_frame is not None:
                 unknown_from.setdefault(n.offerer, n.answer_frame)
             if n.answer_frame:
-                sdp_frames.setdefault("callee" if n.offerer == "caller" else "caller", n.answer_frame)
+                sdp_frames.setdefault(n.answerer, n.answer_frame)
         reported: set[str] = set()
         for s in streams:
             role = _sender(s.binding.direction)

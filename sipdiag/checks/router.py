@@ -11,6 +11,7 @@ from ..addresses import address_host, join_address, split_address
 from ..icmp import reason_ru
 from ..icmprefusal import ICMP_MIN_ERRORS, before_race
 from ..media import is_private
+from ..model import other_role
 from . import Hit, check
 from .nat import contact_host, message_at
 from .settings import setting
@@ -380,7 +381,7 @@ def _operator_side(analysis: Analysis, call: Call | None, receiver: str | None, 
     or nothing says that it is the customer's while the sender is not known to be the operator's. The texts speak
     to the owner of the sending phone ("your phone's audio"); the far end it sent to is then the operator's."""
     if call is not None and receiver is not None:
-        sender = "caller" if receiver == "callee" else "callee"
+        sender = other_role(receiver)
         to, by = customer_party(analysis, call, receiver), customer_party(analysis, call, sender)
     else:  # a flow of no call (a REGISTER, an OPTIONS): only registrations tell the sides
         to, by = registration_side(analysis, dst), registration_side(analysis, src)

@@ -37,9 +37,7 @@ def sdp_of(call: Call, role: str) -> list[MediaDescription]:
     side said it is willing to receive (RFC 3264 §5.1, §6.1)."""
     out = []
     for n in call.negotiations:
-        answerer = "callee" if n.offerer == "caller" else "caller"
-        mine = n.offer if n.offerer == role else (n.answer or ()) if answerer == role else ()
-        out.extend(m for m in mine if m.port)
+        out.extend(m for m in n.written_by(role) if m.port)
     return out
 
 

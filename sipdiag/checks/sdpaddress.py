@@ -95,14 +95,13 @@ def loopback_sdp_address(analysis: Analysis) -> Iterator[Hit]:
 def _receiving_sides(n: Negotiation) -> Iterator[tuple[str, int | None, MediaDescription, MediaDescription | None]]:
     """(role, frame, m= line, the other side's m= line at the same position) of every stream of an offer/answer that
     its writer receives on: RFC 3264 §6 answers m= lines one for one, in the offer's order."""
-    answerer = "callee" if n.offerer == "caller" else "caller"
     answer = n.answer or ()
     for i, m in enumerate(n.offer):
         if m.port and m.direction in RECEIVES:
             yield n.offerer, n.offer_frame, m, answer[i] if i < len(answer) else None
     for i, m in enumerate(answer):
         if m.port and m.direction in RECEIVES:
-            yield answerer, n.answer_frame, m, n.offer[i] if i < len(n.offer) else None
+            yield n.answerer, n.answer_frame, m, n.offer[i] if i < len(n.offer) else None
 
 
 def _not_one_host(analysis: Analysis, call: Call, frame: int | None, peer: MediaDescription | None

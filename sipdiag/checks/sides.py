@@ -61,7 +61,5 @@ def _announced(call: Call, role: str) -> list[str]:
     every offer or answer it wrote (RFC 3264)."""
     out = [h for h in (contact_host(call.caller_contact), call.caller_via_host) if h] if role == "caller" else []
     for n in call.negotiations:
-        answerer = "callee" if n.offerer == "caller" else "caller"
-        media = n.offer if n.offerer == role else (n.answer or ()) if answerer == role else ()
-        out += [m.address for m in media if m.address]
+        out += [m.address for m in n.written_by(role) if m.address]
     return out
