@@ -215,6 +215,8 @@ class Call:
     prack: bool
     refer_to: tuple[str, ...]  # transfer targets (RFC 3515)
     cancelled_frame: int | None
+    # the BYE's frame; when the capture lacks the BYE but has a response to it, that response's (it shows the BYE was
+    # sent, and who sent it: sipdiag.dialogs.CallBuilder._bye_answered)
     bye_frame: int | None
     seen_from_start: bool  # False when the capture began inside the call (no initial INVITE)
     messages: tuple[MessageRef, ...]

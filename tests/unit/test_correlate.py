@@ -508,3 +508,40 @@ def test_each_leg_of_a_b2bua_that_keeps_the_call_id_is_a_dialog_of_its_own() -> 
         ("initial", 1, "caller", 4), ("initial", 2, "caller", 3), ("re-invite", 7, "callee", 8)]
     assert (call.reinvites, [t.in_dialog for t in call.transactions if t.method == "INVITE"]) == (
         1, [False, False, True])
+
+
+# ------------------------------------------------------------------------------ a BYE known by its response only
+
+@pytest.mark.parametrize(("response", "ended_by"), [
+    # the callee's BYE: its From and To the other way round (RFC 3261 §12.2.1.1), its own CSeq numbers
+    (msg(f"SIP/2.0 200 OK\n{hdr('dlg-1', '1 BYE', 'y1', ftag='b', ttag='a1')}", A, P, 10.0, 5), "callee"),
+    (msg(f"SIP/2.0 200 OK\n{hdr('dlg-1', '2 BYE', 'y1', ttag='b')}", P, A, 10.0, 5), "caller"),
+    # a BYE is ended when sent, whatever the answer (§15.1.1): a 481 ends it as well
+    (msg(f"SIP/2.0 481 Call/Transaction Does Not Exist\n{hdr('dlg-1', '2 BYE', 'y1', ttag='b')}", P, A, 10.0, 5),
+     "caller"),
+])
+def test_a_bye_known_by_its_response_ends_the_call(response, ended_by: str) -> None:
+    """The capture lost the BYE but has its response, whose From is the BYE's (§8.2.6.2): the call ended there,
+    hung up by the side that sent it. Before, the call ran to the end of the capture (99 s), nobody hung up and its
+    dialog stayed confirmed."""
+    (call,) = run([*answered("dlg-1"), response]).calls
+    assert (call.outcome, call.ended_by, call.bye_frame, call.duration_s, call.end_reason) == (
+        "answered", ended_by, 5, 9.0, None)
+    assert [d.state for d in call.dialogs] == ["terminated"]
+
+
+def test_the_bye_after_its_response_takes_its_place() -> None:
+    """Two capture points merged with their clocks apart: the 200 comes first, then the BYE. The BYE's own frame,
+    time and Reason (RFC 3326) are the call's end, as when it comes first."""
+    cid = "dlg-1"
+    bye = hdr(cid, "2 BYE", "y1", ttag="b", extra="\nReason: Q.850;cause=16")
+    (call,) = run([*answered(cid), msg(f"SIP/2.0 200 OK\n{hdr(cid, '2 BYE', 'y1', ttag='b')}", P, A, 10.0, 5),
+                   msg(f"BYE sip:200@example.com SIP/2.0\n{bye}", A, P, 10.5, 6)]).calls
+    assert (call.ended_by, call.bye_frame, call.duration_s, call.end_reason) == ("caller", 6, 9.5, "Q.850;cause=16")
+
+
+def test_a_capture_of_a_bye_answered_only_is_an_ended_call() -> None:
+    """The capture began as the call ended and lost the BYE: its 200 alone shows a dialog that existed (a BYE is
+    sent only in one, RFC 3261 §15), as the BYE itself would. Before, the call was "in-progress"."""
+    (call,) = run([msg(f"SIP/2.0 200 OK\n{hdr('late-1', '7 BYE', 'y7', ttag='b')}", P, A, 1.0, 1)]).calls
+    assert (call.outcome, call.ended_by, call.bye_frame, call.seen_from_start) == ("answered", "caller", 1, False)
