@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 NS = 10**9
 # RFC 3261 §17.1.1.2 / §17.1.2.2: a client transaction gives up 64*T1 = 32 s after its request.
 TRANSACTION_TIMEOUT_S = 32.0
+# The sends of a request over UDP until then: Timer A doubles from T1 (0, 0.5, 1.5, ... 31.5 s, §17.1.1.2), Timer E
+# doubles up to T2 = 4 s (0, 0.5, 1.5, 3.5, 7.5, 11.5, ... 31.5 s, §17.1.2.2).
+TIMER_A_SENDS = 7
+TIMER_E_SENDS = 11
 # RFC 4028 §10: the side that does not refresh sends BYE min(32 s, SE/3) before the session expires; a BYE within
 # this many seconds of that instant (or of the expiry itself) is taken as the timer's.
 SESSION_BYE_TOLERANCE_S = 5.0
@@ -51,9 +55,15 @@ def _failed(t: Transaction, capture: CaptureInfo, capture_end_ns: int | None = N
     the end of the capture (capture_end_ns: its last record's time, unless given; unknown across a clock step)."""
     if t.final_status is not None:
         return t.final_status >= 300 and t.final_status not in (401, 407)
-    end = (capture.last_ts_ns or 0) if capture_end_ns is None else capture_end_ns
-    waited = capture.clock.elapsed_ns(t.ts_frame, t.ts_ns, capture.packets, end)
+    waited = _waited_ns(t, capture, capture_end_ns)
     return t.request_retransmissions >= 2 or (waited is not None and waited / NS >= TRANSACTION_TIMEOUT_S)
+
+
+def _waited_ns(t: Transaction, capture: CaptureInfo, capture_end_ns: int | None = None) -> int | None:
+    """How long the capture runs on after the request (to capture_end_ns, else its last record); None across a
+    clock step (sipdiag.clocksteps)."""
+    end = (capture.last_ts_ns or 0) if capture_end_ns is None else capture_end_ns
+    return capture.clock.elapsed_ns(t.ts_frame, t.ts_ns, capture.packets, end)
 
 
 def _sound(analysis: Analysis, *frames: int | None) -> bool:
@@ -332,6 +342,14 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
     call ends within 10 s of the failure, minor when it goes on; information when a T.38 fax offer is declined
     (the call continues in audio, as designed).
 
+    A request with no response in the capture was not refused: when the capture runs on 32 s after it (or holds
+    its whole retransmission schedule), its transaction timed out (Timer B for a re-INVITE, Timer F for an UPDATE,
+    RFC 3261 §17.1.1.2, §17.1.2.2), and a BYE up to 10 s after that timeout (or before it, while the request was
+    unanswered) ended the call with it.
+    When the capture ends before the timer could fire (or its clock steps in between), the request counts only if
+    it was retransmitted at least twice unanswered, and at low confidence: the texts say that the capture does not
+    show how it ended (the answer may have come after the capture stopped), not that the far end refused it.
+
     ## Why it matters
     Hold, transfer and fax fail; a failed session refresh ends the call.
 
@@ -375,32 +393,78 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
         purpose, purpose_ru = _purpose(n, call, t)
         bye = _bye_ns(call)
         done = t.final_ts_ns or t.ts_ns
-        # across a clock step it is not known whether the BYE followed the failure at once
-        dropped = bye is not None and 0 <= (bye - done) / NS <= DROP_AFTER_FAILURE_S and _sound(
+        answered = t.final_status is not None
+        # An unanswered request fails when its timer fires, 32 s after it: a BYE until 10 s after that, or before
+        # it while the request waited (RFC 3261 §12.2.1.2: a UAC ends the dialog on a timeout), came with it.
+        # Across a clock step it is not known whether the BYE followed the failure at once.
+        window = DROP_AFTER_FAILURE_S + (0 if answered else TRANSACTION_TIMEOUT_S)
+        dropped = bye is not None and 0 <= (bye - done) / NS <= window and _sound(
             analysis, t.final_frame if t.final_ts_ns else t.ts_frame, call.bye_frame)
+        unanswered = None if answered else _unanswered(t, analysis.capture)
         if fax and t.final_status in (415, 488, 606):
             severity, lead = Severity.INFO, "fax"
         elif dropped:
             severity, lead = Severity.MAJOR, "drop"
         else:
             severity, lead = (Severity.MINOR if longest < GLARE_LOOP else Severity.MAJOR), "change"
-        result_en = (f"was answered {t.final_status}" if t.final_status is not None
-                     else f"got no response ({t.request_retransmissions} retransmissions)")
-        result_ru = (f"получил ответ {t.final_status}" if t.final_status is not None
-                     else f"остался без ответа ({t.request_retransmissions} переотправок)")
+        if unanswered is None:
+            result_en, result_ru = f"was answered {t.final_status}", f"получил ответ {t.final_status}"
+            after_en, after_ru = "; the call went on", "; вызов продолжился"
+            later_en, later_ru = "later", ""
+        else:
+            case, result_en, result_ru = unanswered
+            lead += "-timeout" if case == "timeout" else "-unanswered"
+            # after an unanswered request that did not time out in the capture, "went on" would be a guess
+            after_en, after_ru = ("; the call went on", "; вызов продолжился") if case == "timeout" else ("", "")
+            later_en, later_ru = f"after the {t.method}", f" после {t.method}"
+        if dropped and bye is not None:
+            after_en = f"; the call was ended {_s(bye - done)} s {later_en} (BYE frame {call.bye_frame})"
+            after_ru = f"; вызов завершён через {_s(bye - done)} с{later_ru} (BYE, кадр {call.bye_frame})"
         yield Hit(call.call_id, (frame,) + ((call.bye_frame,) if dropped and call.bye_frame else ()), {
             "call_id": call.call_id, "method": t.method, "frame": frame, "status": t.final_status,
             "purpose": purpose, "purpose_ru": purpose_ru, "glare_491": longest,
+            "no_response": unanswered[0] if unanswered else None,
             "result_en": result_en, "result_ru": result_ru,
             "glare_en": f"; {longest} x 491 Request Pending in a row (glare loop)" if longest >= GLARE_LOOP else "",
             "glare_ru": f"; {longest} x 491 Request Pending подряд (цикл glare)" if longest >= GLARE_LOOP else "",
             "bye_after_s": _s(bye - done) if dropped and bye is not None else None,
-            "after_en": f"; the call was ended {_s(bye - done)} s later (BYE frame {call.bye_frame})"
-                        if dropped and bye is not None else "; the call went on",
-            "after_ru": f"; вызов завершён через {_s(bye - done)} с (BYE, кадр {call.bye_frame})"
-                        if dropped and bye is not None else "; вызов продолжился",
+            "after_en": after_en, "after_ru": after_ru,
             **_LEADS[lead],
-        }, severity=severity)
+        }, severity=severity, confidence="low" if unanswered and unanswered[0] != "timeout" else "high")
+
+
+def _unanswered(t: Transaction, capture: CaptureInfo) -> tuple[str, str, str]:
+    """(case, English, Russian) of what became of a request the capture shows no final response to: "timeout" when
+    the capture runs on past its timer (64*T1 = 32 s: Timer B of an INVITE client transaction, RFC 3261
+    §17.1.1.2; Timer F of a non-INVITE one, §17.1.2.2) or holds the request's whole retransmission schedule,
+    "capture-ended" when it ends before, "clock-step" when a step of its clock lies between (the time waited is
+    unknown). Only a timeout is a failure the capture shows; in the other two the answer may have come after the
+    capture stopped."""
+    timer, section = ("Timer B", "§17.1.1.2") if t.method == "INVITE" else ("Timer F", "§17.1.2.2")
+    n = t.request_retransmissions
+    waited = _waited_ns(t, capture)
+    # a capture cut at the last retransmission of the whole schedule (sipdiag.dialogs counts an INVITE so too)
+    # shows the timeout as well: the timer fires 0.5 s later
+    if n >= (TIMER_A_SENDS if t.method == "INVITE" else TIMER_E_SENDS) - 1 or (
+            waited is not None and waited / NS >= TRANSACTION_TIMEOUT_S):
+        return ("timeout",
+                f"got no response within 32 s ({n} retransmissions): its transaction timed out ({timer}, RFC 3261 "
+                f"{section})",
+                f"остался без ответа в течение 32 с ({n} переотправок): транзакция завершилась по таймауту "
+                f"({timer}, RFC 3261 {section})")
+    if waited is not None:
+        return ("capture-ended",
+                f"got no response in the {_s(waited)} s the capture runs on after it ({n} retransmissions): the "
+                f"capture ended before its 32 s timeout ({timer}, RFC 3261 {section}) could fire, so how it ended "
+                "is not shown",
+                f"остался без ответа за {_s(waited)} с, что захват длится после него ({n} переотправок): захват "
+                f"закончился раньше, чем мог истечь его таймаут 32 с ({timer}, RFC 3261 {section}), поэтому чем он "
+                "закончился, не видно")
+    return ("clock-step",
+            f"got no response ({n} retransmissions); the capture's clock steps after it, so whether its 32 s timeout "
+            f"({timer}, RFC 3261 {section}) fired is not known",
+            f"остался без ответа ({n} переотправок); часы захвата после него скачут, поэтому неизвестно, истёк ли "
+            f"его таймаут 32 с ({timer}, RFC 3261 {section})")
 
 
 _LEADS = {
@@ -416,6 +480,30 @@ _LEADS = {
                           "the request was refused.", "action_en": "We are investigating the configuration.",
                "lead_ru": "Удержание, перевод звонка или подобное изменение не удалось: запрос был отклонён.",
                "action_ru": "Мы проверяем настройки."},
+    # no response at all: the request timed out (nothing refused it) ...
+    "drop-timeout": {
+        "lead_en": "Your call was ended when it tried to change (hold, transfer or a similar step) and no answer "
+                   "to the request came back.", "action_en": "We are investigating the configuration.",
+        "lead_ru": "Ваш звонок завершился при попытке изменения (удержание, перевод или подобное): ответ на "
+                   "запрос так и не пришёл.", "action_ru": "Мы проверяем настройки."},
+    "change-timeout": {
+        "lead_en": "Putting your call on hold, transferring it or a similar change did not succeed because no "
+                   "answer to the request came back.", "action_en": "We are investigating the configuration.",
+        "lead_ru": "Удержание, перевод звонка или подобное изменение не удалось: ответ на запрос так и не "
+                   "пришёл.", "action_ru": "Мы проверяем настройки."},
+    # ... or the capture stopped before it could (or its clock jumped): how it ended is not known
+    "drop-unanswered": {
+        "lead_en": "Your call was ended while a change to it (hold, transfer or a similar step) was still waiting "
+                   "for an answer.", "action_en": "We are investigating the configuration.",
+        "lead_ru": "Ваш звонок завершился, пока изменение (удержание, перевод или подобное) ещё ждало ответа.",
+        "action_ru": "Мы проверяем настройки."},
+    "change-unanswered": {
+        "lead_en": "A change to your call (hold, transfer or a similar step) had not been answered yet when the "
+                   "recording stopped, so whether it failed is not known.",
+        "action_en": "If it happens again, please keep the recording running for at least a minute after the change.",
+        "lead_ru": "На изменение звонка (удержание, перевод или подобное) ещё не было ответа, когда запись "
+                   "остановилась, поэтому неизвестно, удалось ли оно.",
+        "action_ru": "Если это повторится, пожалуйста, продолжайте запись ещё хотя бы минуту после изменения."},
 }
 
 

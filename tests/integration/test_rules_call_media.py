@@ -218,6 +218,87 @@ def test_one_491_then_success_is_normal(tmp_path) -> None:
     assert only(reinvite_call(tmp_path / "ok.pcap", (491, 200)), "call.reinvite-failed") == []
 
 
+# RFC 3261 §17.1.1.2 Timer A: an INVITE over UDP is sent at these seconds until Timer B fires at 32 s
+TIMER_A = (0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5)
+
+
+def unanswered_reinvite(path: Path, sends: tuple[float, ...], *, method: str = "INVITE", end: float | None = None,
+                        bye_at: float | None = None) -> Path:
+    """INVITE/200/ACK (frames 1-3), a hold re-INVITE (or UPDATE) from the caller at 5 s sent at 5 s + `sends` and
+    never answered (frames 4...), the caller's BYE at bye_at; end: the capture runs on to then (an OPTIONS from
+    elsewhere)."""
+    s = cc.call_setup(Script(), "nr-1")
+    body = cc.SDP.format(ip=UA[0], port=UA_RTP) + "a=sendonly\n"
+    for at in sends:
+        s.sip(5.0 + at, cc.sip_message(f"{method} sip:200@203.0.113.5 SIP/2.0", "nr-1", f"2 {method}", src=UA,
+                                       branch="nr2", body=body), UA, PBX)
+    if bye_at is not None:
+        cc.bye(s, bye_at, "nr-1")
+    if end is not None:
+        s.sip(end, cc.sip_message("OPTIONS sip:ka@203.0.113.5 SIP/2.0", "ka-1", "1 OPTIONS", src=("192.0.2.9", 5060),
+                                  to_tag=False), ("192.0.2.9", 5060), PBX)
+    return s.write(path)
+
+
+_TIMED_OUT = "got no response within 32 s ({n} retransmissions): its transaction timed out ({timer})"
+_CUT = ("got no response in the {waited} s the capture runs on after it ({n} retransmissions): the capture ended "
+        "before its 32 s timeout (Timer B, RFC 3261 §17.1.1.2) could fire, so how it ended is not shown")
+_LEAD = {
+    "change-timeout": "Putting your call on hold, transferring it or a similar change did not succeed because no "
+                      "answer to the request came back. We are investigating the configuration.",
+    "drop-timeout": "Your call was ended when it tried to change (hold, transfer or a similar step) and no answer to "
+                    "the request came back. We are investigating the configuration.",
+    "change-unanswered": "A change to your call (hold, transfer or a similar step) had not been answered yet when the "
+                         "recording stopped, so whether it failed is not known. If it happens again, please keep the "
+                         "recording running for at least a minute after the change.",
+    "drop-unanswered": "Your call was ended while a change to it (hold, transfer or a similar step) was still waiting "
+                       "for an answer. We are investigating the configuration.",
+}
+
+
+@pytest.mark.parametrize(("sends", "kw", "expected"), [
+    # the capture runs on past Timer B: the re-INVITE timed out; nothing refused it
+    (TIMER_A, {"end": 40.0}, ("minor", "high", (4,), "timeout", "change-timeout",
+                              _TIMED_OUT.format(n=6, timer="Timer B, RFC 3261 §17.1.1.2") + "; the call went on")),
+    # a capture cut at the last retransmission of the whole Timer A schedule shows it as well
+    (TIMER_A, {}, ("minor", "high", (4,), "timeout", "change-timeout",
+                   _TIMED_OUT.format(n=6, timer="Timer B, RFC 3261 §17.1.1.2") + "; the call went on")),
+    # the caller ends the dialog on the timeout (RFC 3261 §12.2.1.2, §8.1.3.1: a timeout is a 408)
+    (TIMER_A, {"bye_at": 37.2}, ("major", "high", (4, 11), "timeout", "drop-timeout",
+                                 _TIMED_OUT.format(n=6, timer="Timer B, RFC 3261 §17.1.1.2")
+                                 + "; the call was ended 32.2 s after the INVITE (BYE frame 11)")),
+    # an UPDATE's transaction is a non-INVITE one: Timer F (§17.1.2.2)
+    ((0.0, 0.5, 1.5, 3.5, 7.5, 11.5), {"method": "UPDATE", "end": 40.0}, (
+        "minor", "high", (4,), "timeout", "change-timeout",
+        _TIMED_OUT.format(n=5, timer="Timer F, RFC 3261 §17.1.2.2") + "; the call went on")),
+    # the capture ends 4 s after it: unanswered so far, how it ended is not shown (low confidence)
+    (TIMER_A[:4], {"end": 9.0}, ("minor", "low", (4,), "capture-ended", "change-unanswered",
+                                 _CUT.format(waited=4.0, n=3))),
+    (TIMER_A[:4], {"bye_at": 10.0}, ("major", "low", (4, 8), "capture-ended", "drop-unanswered",
+                                     _CUT.format(waited=5.0, n=3)
+                                     + "; the call was ended 5.0 s after the INVITE (BYE frame 8)")),
+])
+def test_an_unanswered_reinvite_is_not_a_refused_one(tmp_path, sends, kw, expected) -> None:
+    """A re-INVITE whose response is not in the capture was not refused (RFC 3261 §17.1.1.2). Before, every such
+    finding told the customer "the request was refused", kept high confidence when the capture ended 4 s after the
+    request, and a BYE sent when Timer B fired (32 s on) was not seen as the call ending with it."""
+    severity, confidence, frames, case, lead, result = expected
+    method = kw.get("method", "INVITE")
+    (f,) = only(unanswered_reinvite(tmp_path / "nr.pcap", sends, **kw), "call.reinvite-failed")
+    assert "refused" not in f.customer_text["en"] + f.engineer_text["en"]
+    assert "отклон" not in f.customer_text["ru"] + f.engineer_text["ru"]
+    assert f.customer_text["en"] == _LEAD[lead]
+    assert f.engineer_text["en"] == (f"Call nr-1: {method} for hold (frame 4) {result} "
+                                     "(RFC 3261 §14, §14.1; RFC 3264 §8).")
+    assert (f.severity.label, f.confidence, f.frames, f.evidence["status"], f.evidence["no_response"]) == (
+        severity, confidence, frames, None, case)
+
+
+def test_a_reinvite_retransmitted_once_when_the_capture_ends_is_no_finding(tmp_path) -> None:
+    # 1.5 s without a response, one retransmission: nothing shows the request failed
+    assert only(unanswered_reinvite(tmp_path / "nr.pcap", TIMER_A[:2], end=6.5), "call.reinvite-failed") == []
+
+
 def test_declined_t38_in_the_corpus(corpus) -> None:
     path = corpus / "pcaps" / "wireshark-wiki" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap"
     assert sorted((f.severity.label, f.evidence["status"], f.evidence["purpose"]) for f in
