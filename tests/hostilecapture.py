@@ -100,3 +100,31 @@ def hostile_capture(path: Path) -> Path:
     recs.sort(key=lambda r: r[0])
     pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
     return path
+
+
+# A Call-ID and a To tag mangled as heplify's erspan capture shows them (control bytes where a token or word is due,
+# RFC 3261 §25.1): sip.control-in-identifier. ESC [ 2 J would clear a terminal, 0x18 0x01 are the erspan bytes.
+MANGLED_CALL_ID = "mangled-\x18\x01\x1b[2J-1@pbx"
+MANGLED_TAG = "t9\x18\x01"
+
+
+def mangled_identifiers_capture(path: Path) -> Path:
+    """INVITE (frame 1), 200 (2), ACK (3), BYE (4), 200 (5) of one call with MANGLED_CALL_ID; the callee's To tag is
+    MANGLED_TAG (frames 2-5)."""
+    ms = 10**6
+    t = 1_700_000_000 * 10**9
+
+    def message(start: str, cseq: str, branch: str, *, to_tag: bool) -> str:
+        return (f"{start}\nVia: SIP/2.0/UDP {UA[0]}:5060;branch=z9hG4bK{branch}\nMax-Forwards: 70\n"
+                f"From: <sip:100@example.com>;tag=f1\nTo: <sip:200@example.com>{';tag=' + MANGLED_TAG if to_tag else ''}"
+                f"\nCall-ID: {MANGLED_CALL_ID}\nCSeq: {cseq}\nContent-Length: 0\n\n")
+
+    flow = [("INVITE sip:200@example.com SIP/2.0", "1 INVITE", "m1", False, UA, PBX),
+            ("SIP/2.0 200 OK", "1 INVITE", "m1", True, PBX, UA),
+            ("ACK sip:200@example.com SIP/2.0", "1 ACK", "m2", True, UA, PBX),
+            ("BYE sip:200@example.com SIP/2.0", "2 BYE", "m3", True, UA, PBX),
+            ("SIP/2.0 200 OK", "2 BYE", "m3", True, PBX, UA)]
+    recs = [(t + i * 100 * ms, _frame(message(start, cseq, branch, to_tag=to_tag), src, dst))
+            for i, (start, cseq, branch, to_tag, src, dst) in enumerate(flow)]
+    pw.write_pcap(path, recs, pw.LINKTYPE_ETHERNET)
+    return path

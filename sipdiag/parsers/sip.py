@@ -6,7 +6,9 @@ and the defects met on the way (missing or repeated mandatory headers, CSeq). He
 their structure (URIs, Via, digest, Contact, SDP) is parsed on demand by `sipuri`, `sipheaders` and `sdp`, and
 `sipvalidate.validate_sip` (or `parse_sip(..., validate=True)`) checks their grammar.
 
-Parsing never aborts on bad traffic (STYLE.md G3): defects become `sip.*` anomalies on the message.
+Parsing never aborts on bad traffic (STYLE.md G3): defects become `sip.*` anomalies on the message. Among them
+the one header-value check that stays eager, as the call's and transaction's identity rests on those values:
+`sip.control-in-identifier`, a control character in the Call-ID, a From/To tag or the top Via branch.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ _SCHEME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _TAG_RE = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^;,\s>]+)", re.I)
 _BRANCH_RE = re.compile(r";[ \t]*branch[ \t]*=[ \t]*([^;,\s]+)", re.I)
 _STREAM_CL_RE = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\S*)")
+# Control characters (CTL, RFC 5234 B.1) but the HTAB, CR and LF of line framing and LWS. A tag and a branch are a
+# token, a Call-ID is word [ "@" word ] (RFC 3261 §25.1): none of them may hold one (see _identifier_controls).
+_CTL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A tag's or branch's value up to the next delimiter of the grammar (";", ",", ">", LWS): unlike _TAG_RE's \s,
+# which also stops at U+001C-U+001F, it reaches every control character of a mangled value.
+_TAG_VALUE_RE = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^;,> \t\r\n]*)", re.I)
+_BRANCH_VALUE_RE = re.compile(r";[ \t]*branch[ \t]*=[ \t]*([^;,> \t\r\n]*)", re.I)
 _JUNK_SCAN_LIMIT = 1024  # how far a start line is looked for behind junk
 
 
@@ -460,6 +469,8 @@ def parse_sip(
                     f"{size - body_end} octets after the Content-Length body were ignored (RFC 3261 §18.3)",
                 )
             )
+    if _CTL_RE.search(head):  # one scan of the header text: the identifiers are looked at only when it finds one
+        anomalies.extend(_identifier_controls(headers, frame))
     # positional: a frozen dataclass's __init__ costs ~0.05 us per keyword on this hot path
     message = SipMessage(
         is_request, method, request_uri, status_code, reason, version, headers, payload[body_start:body_end],
@@ -473,6 +484,35 @@ def parse_sip(
         if extra:
             message = replace(message, anomalies=message.anomalies + extra)
     return message
+
+
+def _identifier_controls(headers: Headers, frame: int) -> list[Anomaly]:
+    """`sip.control-in-identifier`: the Call-ID, the From or To tag or the top Via's branch holds a control character,
+    which the grammar of each forbids (RFC 3261 §25.1: a tag and a branch are a token, a Call-ID a word [@ word]).
+    Such a message was mangled on its way or at the capture point (a mirror or tunnel that cut or overwrote it) or
+    forged: its identifiers match no dialog or transaction of the ones it seems to belong to (a NOTIFY answered 481
+    because its To tag is garbage). One anomaly per identifier, its value quoted with repr (so escaped; cut at 120
+    characters, a mangled tag runs long) and the control characters named by code."""
+    found = []
+    values = [("Call-ID", headers.get("call-id"))]
+    for name, label in (("from", "From tag"), ("to", "To tag")):
+        value = headers.get(name)
+        # the tag is a header parameter: after the URI's '>' in name-addr form (as _header_tag reads it)
+        m = _TAG_VALUE_RE.search(value, value.rfind(">") + 1) if value else None
+        values.append((label, m.group(1) if m else None))
+    via = headers.get("via")
+    m = _BRANCH_VALUE_RE.search(via) if via else None
+    values.append(("Via branch", m.group(1) if m else None))
+    for label, value in values:
+        controls = _CTL_RE.findall(value) if value else ()
+        if controls:
+            codes = ", ".join(f"0x{ord(c):02X}" for c in dict.fromkeys(controls))
+            grammar = "a word [@ word]" if label == "Call-ID" else "a token"
+            shown = repr(value if len(value) <= 120 else value[:120] + "...")
+            found.append(Anomaly("sip.control-in-identifier", frame,
+                                 f"{label} {shown} holds control character(s) {codes}; it must be {grammar} "
+                                 "(RFC 3261 §25.1): the message was mangled or forged"))
+    return found
 
 
 def _read_header_lines(head: str, crlf: bool, anomalies: list[Anomaly], frame: int) -> list[tuple[str, str]]:

@@ -125,3 +125,22 @@ def test_an_sbc_tag_that_holds_a_via_branch_names_its_own_leg(corpus: Path) -> N
     assert [(n.kind, n.offer_frame, n.offerer, n.answer_frame) for n in call.negotiations] == [
         ("initial", 21, "caller", 32), ("initial", 25, "caller", 31), ("re-invite", 45, "callee", 50),
         ("re-invite", 47, "callee", 49)]
+
+
+def test_notifies_whose_to_tag_holds_control_bytes_are_anomalies(corpus: Path) -> None:
+    """heplify/erspan_sip_ipv4_udp.pcapng: three NOTIFYs of the PBX (22, 40, 91) carry a To tag mangled at its end
+    (the SBC's "00E4EF38-" tag, then bytes 0x18 0x01, 0x0C 0x01, 0x0E 0x01 and, in 91, octets that are not UTF-8);
+    the SBC answers each 481 (23, 41, 93) with the tag copied. A tag is a token (RFC 3261 §25.1): each message is a
+    sip.control-in-identifier, its tag quoted escaped. Before, only 91 and 93 raised anything (sip.bad-utf8)."""
+    a = sipdiag.analyze(corpus / "pcaps" / "heplify" / "erspan_sip_ipv4_udp.pcapng")
+    inner = "00E4EF38-{}z9hG4bK-{}"
+    tags = {22: inner.format("be36b0-0-16e4-5af571ec-66d24646-5af571ec", "5af571e&Sy\\x18\\x01"),
+            40: inner.format("be86d8-0-16e4-5af571f6-170f597e-5af571f6", "5af571f~\\x0cpO\\x01"),
+            91: inner.format("beb360-0-16e4-5af57200-4240db83-5af57200", "5af5720\ufffd\\x0e\ufffdb\\x01")}
+    codes = {22: "0x18, 0x01", 40: "0x0C, 0x01", 91: "0x0E, 0x01"}
+    assert [(x.frame, x.detail) for x in a.anomalies if x.code == "sip.control-in-identifier"] == [
+        (frame, f"To tag '{tags[request]}' holds control character(s) {codes[request]}; it must be a token "
+                "(RFC 3261 §25.1): the message was mangled or forged")
+        for request, response in ((22, 23), (40, 41), (91, 93)) for frame in (request, response)]
+    statuses = {m.frame: m.method or m.status_code for m in a.messages}
+    assert [statuses[f] for f in (22, 23, 40, 41, 91, 93)] == ["NOTIFY", 481] * 3

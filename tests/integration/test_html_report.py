@@ -293,7 +293,9 @@ def test_large_captures_are_capped_and_the_page_says_so(hostile_pcap: Path) -> N
         "The first 1 of 2 are listed; the JSON document (--format json) has them all.",
         "Charts are drawn for 1 of 2 streams: the lowest MOS and the most loss first. The streams table lists the "
         "figures of every stream.",
-        "The first 0 of 1 are listed; the JSON document (--format json) has them all."]
+        "The first 0 of 1 are listed; the JSON document (--format json) has them all.",
+        # the ESC in the first call's Call-ID: sip.control-in-identifier on each of its 5 messages
+        "The first 0 of 5 are listed; the JSON document (--format json) has them all."]
     assert len(list(root.iter(f"{XHTML}article"))) == 2 + 1  # two findings, one stream card
     (ladder,) = (s for s in root.iter(f"{SVG}svg") if s.get("class") == "ladder")
     assert [g.get("data-frame") for g in ladder.iter(f"{SVG}g") if "msg" in g.get("class", "")] == ["1", "2"]
@@ -464,3 +466,21 @@ def test_page_renders_in_chromium_without_errors(page: str, rtp_loss_page: Path,
         assert facts["ladders"] == 2
         assert facts["callId"] == printable(hostile.CALL_ID)
         assert facts["title"] == f"sipdiag report: {hostile_pcap}"
+
+
+def test_mangled_identifiers_are_escaped_text_with_their_anomaly(tmp_path: Path) -> None:
+    """A Call-ID and a To tag holding control bytes (ESC [ 2 J, and 0x18 0x01 as in heplify's erspan capture): the
+    page holds none of them, the call's heading shows the Call-ID written out as escapes and the anomalies table
+    quotes the Call-ID and the tag the same way (sip.control-in-identifier)."""
+    page = tmp_path / "mangled.html"
+    assert analyze_html(hostile.mangled_identifiers_capture(tmp_path / "mangled.pcap"), page) == 0
+    assert CONTROL_OR_BIDI.findall(page.read_text(encoding="utf-8")) == []
+    root = ET.parse(page).getroot()
+    assert text(by_id(root, "call-1").find(f"{XHTML}h3")) == "Call #1 mangled-\\x18\\x01\\x1b[2J-1@pbx"
+    call_id = ("Call-ID 'mangled-\\x18\\x01\\x1b[2J-1@pbx' holds control character(s) 0x18, 0x01, 0x1B; it must be a "
+               "word [@ word] (RFC 3261 §25.1): the message was mangled or forged")
+    tag = ("To tag 't9\\x18\\x01' holds control character(s) 0x18, 0x01; it must be a token (RFC 3261 §25.1): the "
+           "message was mangled or forged")
+    assert rows(root, "anomalies")[1:] == [["sip.control-in-identifier", str(frame), detail]
+                                           for frame in range(1, 6)
+                                           for detail in ((call_id,) if frame == 1 else (call_id, tag))]

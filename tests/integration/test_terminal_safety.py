@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from sipdiag.cli import cli
-from tests.hostilecapture import hostile_capture
+from tests.hostilecapture import hostile_capture, mangled_identifiers_capture
 
 # Anything a terminal acts on: C0 controls but newline, DEL, C1 controls (0x9b is an 8-bit CSI), bidi controls.
 TERMINAL_ACTIVE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -115,3 +115,35 @@ def test_streams_shows_a_hostile_codec_name_as_text(capture: Path, colour: bool)
     assert len(rows) == 2
     assert "│ 0x00001111 │ PCMU " in rows[0] and "│ 15 (10.0%) │" in rows[0]
     assert "│ 0x00002222 │ <b>x<i>[bold]" in rows[1]  # the tag is shown, not applied (the cell is cut after it)
+
+
+def anomaly_rows(out: str) -> list[tuple[str, str, str]]:
+    """(code, frame, detail) of each row of the Anomalies table, a detail folded over lines read whole."""
+    rows: list[list[str]] = []
+    table = out[out.index("Anomalies ("):]
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) != 3 or cells[0] == "code":
+            continue
+        if cells[0]:
+            rows.append(cells)
+        else:  # the detail goes on
+            rows[-1][2] += " " + cells[2]
+    return [(code, frame, detail) for code, frame, detail in rows]
+
+
+def test_mangled_identifiers_are_shown_escaped_with_their_anomaly(tmp_path: Path) -> None:
+    """A Call-ID and a To tag holding control bytes (ESC [ 2 J would clear the screen; 0x18 0x01 as in heplify's
+    erspan capture): the call is shown under its Call-ID written out as escapes, and each message's
+    sip.control-in-identifier anomaly quotes the Call-ID and the tag the same way."""
+    capture = mangled_identifiers_capture(tmp_path / "mangled.pcap")
+    code, out = run("analyze", str(capture))
+    assert code == 0
+    assert_inert(out, colour=False)
+    assert "Call mangled-\\x18\\x01\\x1b[2J-1@pbx\n" in out
+    call_id = ("Call-ID 'mangled-\\x18\\x01\\x1b[2J-1@pbx' holds control character(s) 0x18, 0x01, 0x1B; it must be a "
+               "word [@ word] (RFC 3261 §25.1): the message was mangled or forged")
+    tag = ("To tag 't9\\x18\\x01' holds control character(s) 0x18, 0x01; it must be a token (RFC 3261 §25.1): the "
+           "message was mangled or forged")
+    assert anomaly_rows(out) == [("sip.control-in-identifier", str(frame), detail)
+                                 for frame in range(1, 6) for detail in ((call_id,) if frame == 1 else (call_id, tag))]

@@ -441,6 +441,50 @@ def test_missing_content_length_over_udp_and_tcp() -> None:
     )
 
 
+def notify(*, via: str = "z9hG4bKn1", from_tag: str = "f1", to_tag: str = "t1", call_id: str = "n1@host",
+           extra: tuple[str, ...] = ()) -> bytes:
+    return sip("NOTIFY sip:100@192.0.2.4 SIP/2.0", f"Via: SIP/2.0/UDP 192.0.2.9;branch={via}",
+               f"From: <sip:pbx@example.com>;tag={from_tag}", f"To: <sip:100@example.com>;tag={to_tag}",
+               f"Call-ID: {call_id}", "CSeq: 7 NOTIFY", "Max-Forwards: 70", *extra, "Content-Length: 0")
+
+
+def test_control_characters_in_the_identifiers_are_an_anomaly() -> None:
+    """RFC 3261 §25.1: a tag and a branch are a token, a Call-ID word [@ word]; a control character in one is a
+    mangled message (heplify's erspan capture: NOTIFYs whose To tag ends in 0x18 0x01). Each identifier is named,
+    quoted escaped (repr) and its controls listed; the whole value is read, also past U+001C-U+001F, where the tag
+    the correlator matches on stops (Python's \\s). Before, nothing was reported on the eager path."""
+    message = parse_sip(notify(via="z9hG4bKab\x01cd", from_tag="ab\x1ccd", call_id="n1\x7f@host",
+                               to_tag="00E4EF38-5af571e&Sy\x18\x01"), frame=22)
+    assert [(a.code, a.frame, a.detail) for a in message.anomalies] == [
+        ("sip.control-in-identifier", 22, "Call-ID 'n1\\x7f@host' holds control character(s) 0x7F; it must be a "
+                                          "word [@ word] (RFC 3261 §25.1): the message was mangled or forged"),
+        ("sip.control-in-identifier", 22, "From tag 'ab\\x1ccd' holds control character(s) 0x1C; it must be a "
+                                          "token (RFC 3261 §25.1): the message was mangled or forged"),
+        ("sip.control-in-identifier", 22, "To tag '00E4EF38-5af571e&Sy\\x18\\x01' holds control character(s) "
+                                          "0x18, 0x01; it must be a token (RFC 3261 §25.1): the message was mangled "
+                                          "or forged"),
+        ("sip.control-in-identifier", 22, "Via branch 'z9hG4bKab\\x01cd' holds control character(s) 0x01; it must "
+                                          "be a token (RFC 3261 §25.1): the message was mangled or forged"),
+    ]
+    # still parsed and correlated on what it says
+    assert (message.method, message.call_id, message.to_tag, message.branch) == (
+        "NOTIFY", "n1\x7f@host", "00E4EF38-5af571e&Sy\x18\x01", "z9hG4bKab\x01cd")
+
+
+def test_a_long_mangled_identifier_is_quoted_cut() -> None:
+    (anomaly,) = parse_sip(notify(to_tag="x" * 130 + "\x01")).anomalies
+    assert anomaly.detail == (f"To tag '{'x' * 120}...' holds control character(s) 0x01; it must be a token "
+                              "(RFC 3261 §25.1): the message was mangled or forged")
+
+
+@pytest.mark.parametrize("extra", [
+    ("User-Agent: phone\x01 1.0",),  # a control character elsewhere: not an identifier's
+    ("Subject: tab\tinside",),  # HTAB is LWS (RFC 3261 §25.1), no control character of a value
+])
+def test_control_characters_outside_the_identifiers_are_not_theirs(extra: tuple[str, ...]) -> None:
+    assert parse_sip(notify(extra=extra)).anomalies == ()
+
+
 def test_headers_without_empty_line() -> None:
     message = parse_sip("\r\n".join(INVITE_HEAD).encode())
     assert codes(message) == ["sip.unterminated-headers"]
