@@ -307,10 +307,16 @@ def lookup(path: str, tree: Mapping[str, Any] = DEFAULTS) -> Any:
 _SETTING_CALL = re.compile(r"""\bsetting\(\s*["']([A-Za-z0-9_.]+)["']""")
 
 
+def _reads_thresholds(module: str) -> bool:
+    """A module whose functions may read a rule's thresholds: the rules and their helpers (a helper shared by two
+    rules, as regretry's steady pace, counts for both), not the settings module (its examples are no reads)."""
+    return module.startswith("sipdiag.checks.") and module != "sipdiag.checks.settings"
+
+
 def settings_read_by(func: Callable) -> tuple[str, ...]:
-    """The threshold paths a rule reads with `setting("...")`, found in its source and in the functions of its
-    module that it calls (one level of helpers and theirs); tables are expanded to their leaves. Sorted."""
-    module = inspect.getmodule(func)
+    """The threshold paths a rule reads with `setting("...")`, found in its source and in the check functions it
+    calls (helpers of its module or of another rules module it imports, and theirs); tables are expanded to their
+    leaves. Sorted."""
     seen: set[Callable] = set()
     found: set[str] = set()
 
@@ -323,8 +329,8 @@ def settings_read_by(func: Callable) -> tuple[str, ...]:
         except (OSError, TypeError):
             return
         for name in getattr(getattr(f, "__code__", None), "co_names", ()):
-            helper = getattr(module, name, None)
-            if inspect.isfunction(helper) and helper.__module__ == func.__module__:
+            helper = getattr(f, "__globals__", {}).get(name)
+            if inspect.isfunction(helper) and _reads_thresholds(helper.__module__):
                 visit(helper)
 
     visit(func)
