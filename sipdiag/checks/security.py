@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import statistics
 from collections.abc import Iterator
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..addresses import address_host
 from ..parsers.sipuri import parse_uri
 from . import Hit, Severity, check
+from .regretry import steady_interval_s
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -147,7 +147,8 @@ def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], li
     refused_from: dict[str, int] = {}  # AOR -> the frame of its first refusal
     for (aor, device), refusals in tries.items():
         contacts = {x.contact for x in refusals}
-        if len(contacts) != 1 or not _steady_cadence(analysis.capture.clock, refusals):
+        if len(contacts) != 1 or steady_interval_s(analysis.capture.clock, refusals,
+                                                   setting("security.steady_retry_min_failures")) is None:
             return False
         hosts.setdefault(device, set()).add(_contact_host(contacts.pop()))
         first = min(x.frame for x in refusals)
@@ -164,22 +165,6 @@ def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], li
                                    and (x.response_frame or x.frame or 0) > refused_from[r.aor]):
                 return False
     return True
-
-
-def _steady_cadence(clock: ClockSteps, refusals: list) -> bool:
-    """Refusals of one AOR from one device at a retry timer's steady pace: enough of them, their intervals (in
-    frame order; none measurable across a step of the capture's clock) at least the minimum at the median and
-    each within the spread of the median."""
-    if len(refusals) < max(setting("security.steady_retry_min_failures"), 2):
-        return False  # two at least, whatever the configuration says: a pace needs one interval
-    refusals = sorted(refusals, key=lambda x: x.frame)
-    gaps = [clock.elapsed_ns(a.frame, a.ts_ns, b.frame, b.ts_ns) for a, b in zip(refusals, refusals[1:])]
-    if any(g is None for g in gaps):
-        return False
-    median = statistics.median(gaps)
-    spread = setting("security.steady_retry_spread")
-    return (median >= setting("security.steady_retry_min_interval_s") * 10**9
-            and all(abs(g - median) <= spread * median for g in gaps))
 
 
 def _contact_host(contact: str) -> str:
