@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..russian import agree
 from . import Hit, Severity, check, seconds
 from .regfailures import (
     KEPT, Unanswered, all_frames, answered, answered_hit, cited, group_evidence, grouped, likewise, lines, subject,
 )
+from .regretry import steady_interval_s
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -266,8 +268,11 @@ class AuthLoop:
     reg: Registration  # the registration of the first refusal: its AOR, source (the device) and registrar
     refused: tuple[RegisterExchange, ...]  # the credentialed REGISTERs answered 401/407/403
     attempts: int  # REGISTERs of the run, challenged first tries included
-    trigger: str  # "window" (N refusals within W s) or "no-success" (nothing accepted for S s)
+    # "window" (N refusals within W s), "no-success" (nothing accepted for S s) or "steady" (N refusals at a
+    # device's retry timer's steady pace)
+    trigger: str
     densest: int = 0  # the most refusals of the run within one window: the N its trigger names
+    interval_s: float = 0.0  # "steady": the median interval between the refusals
 
     @property
     def aor(self) -> str:
@@ -297,8 +302,10 @@ def _is_refusal(ex: RegisterExchange) -> bool:
 def auth_loops(analysis: Analysis) -> list[AuthLoop]:
     """RULES.md reg.auth-loop, per AOR + source: credentialed REGISTERs refused (401/407 without stale=true, or
     403) at least sip.auth_loop_attempts times within sip.auth_loop_window_s, or at least twice with no 2xx for
-    sip.auth_loop_no_success_s after the first refusal (the capture lasting that long); the run must end
-    challenged (401/407), not refused outright (that is reg.rejected)."""
+    sip.auth_loop_no_success_s after the first refusal (the capture lasting that long); such a run must end
+    challenged (401/407), not refused outright (that is reg.rejected). Else, whatever the capture's length and
+    however the run ends, at least sip.auth_loop_attempts refusals of the same digest user at a device's steady
+    retry pace (_steady_loop)."""
     from .security import attack_filter
 
     is_attack = attack_filter(analysis)
@@ -337,15 +344,33 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
                 found = AuthLoop(reg, tuple(run), tries, "window", densest)
             elif found is None or found.trigger != "window":
                 found = AuthLoop(reg, tuple(run), tries, "no-success") if len(run) >= 2 else None
-        if found is None or found.refused[-1].status not in (401, 407):
-            continue
-        first = found.refused[0]
-        quiet = clock.elapsed_ns(first.ts_frame, first.ts_ns, analysis.capture.packets, end_ns)
-        if found.trigger == "no-success" and (quiet is None or quiet < quiet_ns):
-            continue  # the capture ends too soon after the first refusal to say nothing was accepted (or a clock
-            # step hides how soon)
-        loops.append(found)
+        if found is not None and found.refused[-1].status not in (401, 407):
+            found = None  # refused outright at the end: reg.rejected's, unless the device kept retrying (below)
+        elif found is not None and found.trigger == "no-success":
+            first = found.refused[0]
+            quiet = clock.elapsed_ns(first.ts_frame, first.ts_ns, analysis.capture.packets, end_ns)
+            if quiet is None or quiet < quiet_ns:
+                found = None  # the capture ends too soon after the first refusal to say nothing was accepted (or
+                # a clock step hides how soon)
+        found = found or _steady_loop(analysis, run, registration_of, tries)
+        if found is not None:
+            loops.append(found)
     return sorted(loops, key=lambda loop: loop.refused[0].ts_ns)
+
+
+def _steady_loop(analysis: Analysis, run: list[RegisterExchange], registration_of: dict[int, Registration],
+                 tries: int) -> AuthLoop | None:
+    """The run as a loop of a device retrying the same credentials on its timer: sip.auth_loop_attempts refusals
+    or more of one digest user and realm at a steady pace (regretry.steady_interval_s). Such a device shows its
+    loop whatever the capture's length: retrying every 31-59 s it is never refused 3 times within 60 s, and a
+    capture shorter than 300 s cannot show the quiet time. Nor does it matter that it is refused with 403: it
+    retries past the refusal (RFC 3261 §21.4.4: the request should not be repeated), the same wrong password."""
+    if not run or len({(e.credentials.username, e.credentials.realm) for e in run if e.credentials}) != 1:
+        return None
+    interval = steady_interval_s(analysis.capture.clock, run, setting("sip.auth_loop_attempts"))
+    if interval is None:
+        return None
+    return AuthLoop(registration_of[id(run[0])], tuple(run), tries, "steady", interval_s=interval)
 
 
 def _digest_findings(loop: AuthLoop, exchanges: dict[int | None, RegisterExchange]) -> list[tuple[str, str, str]]:
@@ -384,12 +409,21 @@ def _digest_findings(loop: AuthLoop, exchanges: dict[int | None, RegisterExchang
 
 
 def _trigger_words(group: list[AuthLoop]) -> tuple[str, str]:
-    """Why the loop is one (RULES.md reg.auth-loop): its own trigger, or for a group what held on each AOR."""
+    """Why the loop is one (RULES.md reg.auth-loop): its own trigger, or for a group what held on each AOR. The
+    Russian words agree with their counts here, as the evidence keeps them ("4 отказа", not "4 отказов")."""
+    en, ru = _trigger_phrases(group)
+    return en, agree(ru)
+
+
+def _trigger_phrases(group: list[AuthLoop]) -> tuple[str, str]:
     window_s, quiet_s = setting("sip.auth_loop_window_s"), setting("sip.auth_loop_no_success_s")
     if len(group) == 1:
         loop = group[0]
         if loop.trigger == "window":
             return f"{loop.densest} refusals within {window_s} s", f"{loop.densest} отказов за {window_s} с"
+        if loop.trigger == "steady":
+            return (f"{len(loop.refused)} refusals at a steady pace, one every {loop.interval_s} s",
+                    f"{len(loop.refused)} отказов в ровном темпе, раз в {loop.interval_s} с")
         return (f"no success for {quiet_s} s after the first refusal",
                 f"нет успеха {quiet_s} с после первого отказа")
     en: list[str] = []
@@ -398,7 +432,14 @@ def _trigger_words(group: list[AuthLoop]) -> tuple[str, str]:
     if windows:
         en.append(f"at least {min(windows)} refusals within {window_s} s")
         ru.append(f"не менее {min(windows)} отказов за {window_s} с")
-    if len(windows) < len(group):
+    steady = [loop for loop in group if loop.trigger == "steady"]
+    if steady:
+        fewest = min(len(loop.refused) for loop in steady)
+        lo, hi = min(loop.interval_s for loop in steady), max(loop.interval_s for loop in steady)
+        every = f"{lo}" if lo == hi else f"{lo}-{hi}"
+        en.append(f"at least {fewest} refusals at a steady pace, one every {every} s")
+        ru.append(f"не менее {fewest} отказов в ровном темпе, раз в {every} с")
+    if len(windows) + len(steady) < len(group):
         en.append(f"no success for {quiet_s} s after its first refusal")
         ru.append(f"нет успеха {quiet_s} с после первого отказа")
     return "each AOR: " + " or ".join(en), "у каждого AOR: " + " или ".join(ru)
@@ -456,7 +497,11 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     For one AOR and source, REGISTERs carrying Authorization/Proxy-Authorization refused again and again
     (401/407 without stale=true, or 403) with no 2xx in between: at least sip.auth_loop_attempts (3) within
     sip.auth_loop_window_s (60 s), or at least two with nothing accepted for sip.auth_loop_no_success_s (300 s)
-    after the first refusal. One challenge then 200 (RFC 3261 §22), one stale=true then success, refused
+    after the first refusal, the last one a new challenge (a final 403 is reg.rejected's). Or, in a capture of any
+    length and whatever the last answer, at least sip.auth_loop_attempts refusals of the same digest user at a
+    device's steady retry pace (the median interval at least `security.steady_retry_min_interval_s`, 5 s, each
+    within `security.steady_retry_spread`, 25 %, of it): a phone retrying a wrong password every 45 s, caught in
+    a two-minute capture. One challenge then 200 (RFC 3261 §22), one stale=true then success, refused
     de-registrations and attackers' brute force (sec.bruteforce-auth) are not loops. The finding quotes the
     digest fields and names inconsistencies: realm, auth user vs AOR user, digest uri vs Request-URI, reused
     nonce, algorithm. The loops of one device (source address) toward one registrar with the same

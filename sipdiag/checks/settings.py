@@ -69,6 +69,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # pitfall ("a misconfigured legitimate device retrying wrong credentials ... steady cadence; NATed
         # offices"): every refused AOR refused at least this often, its retries at least this many seconds apart
         # at the median and none further than this fraction from the median (a retry timer, not a tool's burst).
+        # reg.auth-loop reads the same pace (sipdiag.checks.regretry) for a loop that neither of its RULES.md
+        # triggers shows in a short capture, with sip.auth_loop_attempts as its count.
         "steady_retry_min_failures": 3,
         "steady_retry_min_interval_s": 5,
         "steady_retry_spread": 0.25,

@@ -515,6 +515,56 @@ def test_digest_loops_caught_by_either_trigger_are_one_finding(tmp_path) -> None
     assert f.customer_text["ru"].startswith("Вашему телефону раз за разом отказывают во входе для 2 линий: имена")
 
 
+def retrying(t: float, user: str, phone: tuple[str, int], gaps: tuple[float, ...], *,
+             refusal: str = "401 Unauthorized", auth_users: tuple[str, ...] = (), fresh_call_ids: bool = False) -> list:
+    """Line `user` of the device at `phone` signing in at t and again after each of `gaps` (s), as a phone retries
+    on its timer: each try challenged (401), then its credentials answered 0.1 s later with `refusal` (a 401 with a
+    new nonce, 403 or 404). One Call-ID with CSeq counting up (RFC 3261 §10.2), or a new Call-ID each try
+    (`fresh_call_ids`, as a tool starts one); the digest user is the line's, or the next of `auth_users` each try."""
+    own = f"{phone[0]}:{phone[1]}"
+    msgs = []
+    for k in range(len(gaps) + 1):
+        at, cseq = t + sum(gaps[:k]), 1 if fresh_call_ids else 2 * k + 1
+        kw = {"call_id": f"reg-{user}-{k}" if fresh_call_ids else f"reg-{user}", "via": own, "user": user}
+        auth = cc.credentials(f"{user}n{k}", user=auth_users[k % len(auth_users)] if auth_users else user)
+        final = cc.challenge(f"{user}m{k}") if refusal.startswith("401") else ""
+        msgs += [(at, R(cseq, f"{user}-{k}a", contact=f"sip:{user}@{own}", **kw), phone, REGISTRAR),
+                 (at + 0.05, S(cseq, f"{user}-{k}a", "401 Unauthorized", headers=cc.challenge(f"{user}n{k}"), **kw),
+                  REGISTRAR, phone),
+                 (at + 0.1, R(cseq + 1, f"{user}-{k}b", contact=f"sip:{user}@{own}", auth=auth, **kw), phone,
+                  REGISTRAR),
+                 (at + 0.15, S(cseq + 1, f"{user}-{k}b", refusal, headers=final, **kw), REGISTRAR, phone)]
+    return msgs
+
+
+def test_a_phone_retrying_a_wrong_password_steadily_is_a_loop_in_a_short_capture(tmp_path) -> None:
+    """A phone retrying its wrong password every 40-50 s, caught in a capture of 2.5 minutes, was never refused 3
+    times within 60 s nor watched for 300 s: one reg.rejected. Its 4 refusals of one digest user at a steady pace
+    (median 45 s, each within 25 %) make it the loop an engineer calls it, whether the registrar re-challenges
+    (401) or refuses outright (403) each try."""
+    for refusal, code, statuses in (("401 Unauthorized", 401, "401"), ("403 Forbidden", 403, "403")):
+        path = cc.write_sip(tmp_path / f"steady-{code}.pcap", retrying(0.0, "100", PHONE, (45, 40, 50),
+                                                                      refusal=refusal))
+        assert rules(path) == [("reg.auth-loop", "critical")], refusal
+        (f,) = found(path, "reg.auth-loop")
+        assert (f.evidence["source"], f.evidence["refusals"], f.evidence["attempts"], f.evidence["statuses"],
+                f.evidence["status"], f.evidence["refused_frames"], f.evidence["span_s"], f.evidence["diagnosis"],
+                f.evidence["trigger"], f.evidence["trigger_ru"]) == (
+            "198.51.100.7:40000", 4, 8, statuses, code, "3, 7, 11, 15", 135.1, ["password"],
+            "4 refusals at a steady pace, one every 45.0 s", "4 отказа в ровном темпе, раз в 45.0 с")
+        assert (f"Registration sip:100@example.com from 198.51.100.7:40000: 4 credentialed REGISTERs refused "
+                f"({statuses}) over 135.1 s, none accepted (4 refusals at a steady pace, one every 45.0 s); frames "
+                "3, 7, 11, 15.") in f.engineer_text["en"]
+    # not a device's steady retries: two tries are no pace, 20 s then 55 s is no timer, and a digest user changed
+    # between tries is a reprovisioned phone: each stays the refused registration it was
+    for name, msgs in (("twice", retrying(0.0, "100", PHONE, (45,))),
+                       ("uneven", retrying(0.0, "100", PHONE, (20, 55))),
+                       ("reprovisioned", retrying(0.0, "100", PHONE, (45, 45, 45), auth_users=("100", "100", "1000",
+                                                                                                "1000")))):
+        path = cc.write_sip(tmp_path / f"{name}.pcap", msgs)
+        assert rules(path) == [("reg.rejected", "critical")], name
+
+
 def refreshing(user: str, phone: tuple[str, int], steps: list[tuple[float, int, str | None]]) -> list:
     """One line's REGISTERs: at each step's time, asking for its expiry, answered 0.05 s later with 423 (Min-Expires
     60), 200 (granting 120 s) or not at all (None)."""
@@ -676,6 +726,22 @@ def test_a_pbx_retrying_wrong_passwords_steadily_is_a_digest_loop_not_password_g
         "each AOR: at least 3 refusals within 60 s", "у каждого AOR: не менее 3 отказов за 60 с")
     assert ("48 credentialed REGISTERs refused (401) over 151.8 s, none accepted (each AOR: at least 3 refusals "
             "within 60 s); frames 19, 21, 23") in loop.engineer_text["en"]
+
+
+def test_a_pbx_retrying_its_lines_every_45_s_is_one_loop_in_a_short_capture(tmp_path) -> None:
+    # 8 lines refused 4 times each, 45 s apart, in 3 minutes: sec.bruteforce-auth leaves the PBX to the
+    # registration rules (a device's steady retries), where no loop trigger held (2 refusals a minute, no 300 s of
+    # quiet) and its lines were one grouped reg.rejected
+    path = cc.write_sip(tmp_path / "pbx45.pcap", sorted(pbx_retrying(every=45, refusals=4), key=lambda m: m[0]))
+    assert rules(path) == [("reg.auth-loop", "critical")]
+    (loop,) = found(path, "reg.auth-loop")
+    assert (loop.evidence["aors"], loop.evidence["refusals"], loop.evidence["span_s"], loop.evidence["trigger"],
+            loop.evidence["trigger_ru"]) == (
+        [f"sip:{u}@example.com" for u in LINES], 32, 136.8,
+        "each AOR: at least 4 refusals at a steady pace, one every 45.0 s",
+        "у каждого AOR: не менее 4 отказов в ровном темпе, раз в 45.0 с")
+    assert [(x["aor"], x["refusals"]) for x in loop.evidence["per_aor"]] == [(f"sip:{u}@example.com", 4)
+                                                                           for u in LINES]
 
 
 def test_the_pbx_lines_tried_once_each_in_a_burst_are_password_guessing(tmp_path) -> None:
