@@ -16,6 +16,7 @@ from .settings import setting
 if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..clocksteps import ClockSteps
+    from ..model import RegisterExchange
 
 # User-Agent strings of widespread SIP scanners and fraud tools (SIPVicious and its forks, sipcli, SIPp-based
 # scanners, VaxSIPUserAgent, PortSIP's demo used by fraud kits).
@@ -131,14 +132,10 @@ def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], li
     `tries`: the refused credentialed REGISTERs per (AOR, device: the source address and port).
 
     Only clear evidence counts; anything else leaves the source to sec.bruteforce-auth as before:
-    - every refused AOR of every device was retried (security.steady_retry_min_failures, 3 refusals), the
-      intervals between its refusals no shorter than security.steady_retry_min_interval_s (5 s) at the median
-      and none further from the median than security.steady_retry_spread (25 %): a retry or refresh timer
-      (RFC 3261 §10.2.4, §22), not an enumeration (each user tried once or twice in a burst) nor a dictionary
-      (one user tried many times a second);
-    - each AOR binds one Contact and each device names one host in its Contacts (its own address, or its private
-      one behind the office's NAT, where each phone has a port of its own): one device, not a tool writing
-      whatever Contact it likes;
+    - every refused AOR of every device was retried as a device retries it (_device_retries): at a retry timer's
+      steady pace, with the credentials and Call-ID it keeps, binding one Contact;
+    - each device names one host in its Contacts (its own address, or its private one behind the office's NAT,
+      where each phone has a port of its own): one device, not a tool writing whatever Contact it likes;
     - no scanner User-Agent (sec.scanner-detected), no 404 to its REGISTERs (a registrar telling unknown users
       from wrong passwords, the enumeration RULES.md names), and no 2xx for an AOR after its refusals: the capture
       cannot tell a corrected password from a guessed one, and a guessed one is the critical finding."""
@@ -146,11 +143,9 @@ def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], li
     hosts: dict[str, set[str]] = {}
     refused_from: dict[str, int] = {}  # AOR -> the frame of its first refusal
     for (aor, device), refusals in tries.items():
-        contacts = {x.contact for x in refusals}
-        if len(contacts) != 1 or steady_interval_s(analysis.capture.clock, refusals,
-                                                   setting("security.steady_retry_min_failures")) is None:
+        if not _device_retries(analysis.capture.clock, refusals):
             return False
-        hosts.setdefault(device, set()).add(_contact_host(contacts.pop()))
+        hosts.setdefault(device, set()).add(_contact_host(refusals[0].contact))
         first = min(x.frame for x in refusals)
         refused_from[aor] = min(refused_from.get(aor, first), first)
     if any(len(named) > 1 for named in hosts.values()):
@@ -165,6 +160,26 @@ def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], li
                                    and (x.response_frame or x.frame or 0) > refused_from[r.aor]):
                 return False
     return True
+
+
+def _device_retries(clock: ClockSteps, refusals: list[RegisterExchange]) -> bool:
+    """Whether one AOR's refused REGISTERs from one device (source address and port) are a device's retries, by
+    what a device shows and a guesser cycling through a few user names at a steady pace does not:
+    - a retry timer's steady pace: at least security.steady_retry_min_failures (3) refusals, the intervals
+      between them no shorter than security.steady_retry_min_interval_s (5 s) at the median and none further from
+      the median than security.steady_retry_spread (25 %) (RFC 3261 §10.2.4, §22), not an enumeration (each user
+      tried once or twice in a burst) nor a dictionary (one user tried many times a second);
+    - one Contact bound, and one digest user: a device sends the credentials it was provisioned with, a tool
+      tries user names (an auth user other than the AOR's is no sign: trunks and PBX lines often have one);
+    - its Call-ID kept across the retries (RFC 3261 §10.2: a UA SHOULD use one Call-ID for the registrations of a
+      boot cycle, its CSeq counting up): the guessers in real captures (initconf-sip-attacks) and the lab's sipp
+      guesser start a dialog with a new Call-ID for every try.
+    One Contact shared by several AORs is no sign either way: Asterisk registers its trunks with Contact user
+    "s"."""
+    users = {x.credentials.username for x in refusals if x.credentials is not None}
+    return (len({x.contact for x in refusals}) == 1 and len(users) <= 1
+            and len({x.call_id for x in refusals}) < len(refusals)
+            and steady_interval_s(clock, refusals, setting("security.steady_retry_min_failures")) is not None)
 
 
 def _contact_host(contact: str) -> str:
@@ -224,8 +239,10 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     change): where every refused AOR of each device (source address and port) was refused at least
     `security.steady_retry_min_failures` (3) times at a steady pace (the median interval at least
     `security.steady_retry_min_interval_s`, 5 s, each within `security.steady_retry_spread`, 25 %, of it), each
-    AOR with one Contact and each device naming one host in them, with no scanner User-Agent, no 404 to its
-    REGISTERs and no 2xx for a refused AOR, the failures are reg.auth-loop's. Anything less clear stays here.
+    AOR with one Contact and one digest user and its retries keeping their Call-ID (RFC 3261 §10.2; a guesser
+    cycling through a few user names starts a new one for every try), each device naming one host in its
+    Contacts, with no scanner User-Agent, no 404 to its REGISTERs and no 2xx for a refused AOR, the failures are
+    reg.auth-loop's. Anything less clear stays here.
 
     ## Why it matters
     A guessed password leads to toll fraud; the failed attempts also hide the customer's own registration

@@ -516,23 +516,25 @@ def test_digest_loops_caught_by_either_trigger_are_one_finding(tmp_path) -> None
 
 
 def retrying(t: float, user: str, phone: tuple[str, int], gaps: tuple[float, ...], *,
-             refusal: str = "401 Unauthorized", auth_users: tuple[str, ...] = (), fresh_call_ids: bool = False) -> list:
+             refusal: str = "401 Unauthorized", auth_users: tuple[str, ...] = (), fresh_call_ids: bool = False,
+             contact: str | None = None) -> list:
     """Line `user` of the device at `phone` signing in at t and again after each of `gaps` (s), as a phone retries
     on its timer: each try challenged (401), then its credentials answered 0.1 s later with `refusal` (a 401 with a
     new nonce, 403 or 404). One Call-ID with CSeq counting up (RFC 3261 §10.2), or a new Call-ID each try
-    (`fresh_call_ids`, as a tool starts one); the digest user is the line's, or the next of `auth_users` each try."""
+    (`fresh_call_ids`, as a tool starts one); the digest user is the line's, or the next of `auth_users` each try;
+    Contact `contact`, by default the line's user at the device's own address."""
     own = f"{phone[0]}:{phone[1]}"
+    contact = contact or f"sip:{user}@{own}"
     msgs = []
     for k in range(len(gaps) + 1):
         at, cseq = t + sum(gaps[:k]), 1 if fresh_call_ids else 2 * k + 1
         kw = {"call_id": f"reg-{user}-{k}" if fresh_call_ids else f"reg-{user}", "via": own, "user": user}
         auth = cc.credentials(f"{user}n{k}", user=auth_users[k % len(auth_users)] if auth_users else user)
         final = cc.challenge(f"{user}m{k}") if refusal.startswith("401") else ""
-        msgs += [(at, R(cseq, f"{user}-{k}a", contact=f"sip:{user}@{own}", **kw), phone, REGISTRAR),
+        msgs += [(at, R(cseq, f"{user}-{k}a", contact=contact, **kw), phone, REGISTRAR),
                  (at + 0.05, S(cseq, f"{user}-{k}a", "401 Unauthorized", headers=cc.challenge(f"{user}n{k}"), **kw),
                   REGISTRAR, phone),
-                 (at + 0.1, R(cseq + 1, f"{user}-{k}b", contact=f"sip:{user}@{own}", auth=auth, **kw), phone,
-                  REGISTRAR),
+                 (at + 0.1, R(cseq + 1, f"{user}-{k}b", contact=contact, auth=auth, **kw), phone, REGISTRAR),
                  (at + 0.15, S(cseq + 1, f"{user}-{k}b", refusal, headers=final, **kw), REGISTRAR, phone)]
     return msgs
 
@@ -770,6 +772,39 @@ def test_a_nated_office_retrying_after_a_password_change_is_one_digest_loop_per_
     assert sorted((f.evidence["source"], f.evidence["aors"], f.evidence["refusals"], f.evidence["trigger"])
                   for f in found(path, "reg.auth-loop")) == [
         (f"{nat}:{40000 + k}", [f"sip:{200 + k}@example.com"], 9, "4 refusals within 60 s") for k in range(5)]
+
+
+GUESSER, NAMES = ("192.0.2.66", 5060), ("100", "101", "102", "103", "104")
+
+
+def test_a_slow_guesser_cycling_through_a_few_user_names_is_password_guessing(tmp_path) -> None:
+    """A tool trying 5 user names in turn from one socket, one try every 6 s (each name every 30 s, 4 rounds), one
+    Contact per name, has a device's steady pace: it was taken for a PBX retrying its lines, one grouped
+    reg.auth-loop. A device keeps its registration's Call-ID and sends the digest user it was provisioned with;
+    this tool starts a new Call-ID for every try, as the guessers of initconf-sip-attacks do, or tries a second
+    digest user on each name."""
+    for name, kw in (("new-call-ids", lambda u: {"fresh_call_ids": True}),
+                     ("auth-users", lambda u: {"auth_users": (u, "admin")})):
+        msgs = [m for k, u in enumerate(NAMES) for m in retrying(k * 6.0, u, GUESSER, (30, 30, 30), **kw(u))]
+        path = cc.write_sip(tmp_path / f"{name}.pcap", sorted(msgs, key=lambda m: m[0]))
+        assert rules(path) == [("sec.bruteforce-auth", "major")], name
+        assert bruteforce_figures(path) == ("major", "192.0.2.66", 20, 5, 10.5, (3, 7, 11)), name
+
+
+def test_a_pbx_registering_trunks_under_one_contact_and_their_own_auth_users_stays_a_device(tmp_path) -> None:
+    # Asterisk registering 6 trunks of the operator with their accounts' auth users (not the numbers) and its
+    # default Contact user "s", refused every 30 s after a password change, each trunk keeping its Call-ID: a
+    # device's retries (one grouped loop naming the auth user), not the guesser above
+    trunks = [f"41555501{n:02d}" for n in range(6)]
+    msgs = [m for k, u in enumerate(trunks)
+            for m in retrying(k * 0.25, u, PHONE_A, (30, 30, 30), auth_users=(f"acct{k}",),
+                              contact="sip:s@10.0.0.5:5060")]
+    path = cc.write_sip(tmp_path / "trunks.pcap", sorted(msgs, key=lambda m: m[0]))
+    assert rules(path) == [("reg.auth-loop", "critical")]
+    (loop,) = found(path, "reg.auth-loop")
+    assert (loop.evidence["aors"], loop.evidence["refusals"], loop.evidence["diagnosis"], loop.evidence["trigger"],
+            loop.evidence["username"]) == ([f"sip:{u}@example.com" for u in trunks], 24, ["user"],
+                                           "each AOR: at least 3 refusals within 60 s", "acct0")
 
 
 def _with_user_agent(msgs: list, agent: str) -> list:
