@@ -137,29 +137,49 @@ def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], li
     - each device names one host in its Contacts (its own address, or its private one behind the office's NAT,
       where each phone has a port of its own): one device, not a tool writing whatever Contact it likes;
     - no scanner User-Agent (sec.scanner-detected), no 404 to its REGISTERs (a registrar telling unknown users
-      from wrong passwords, the enumeration RULES.md names), and no 2xx for an AOR after its refusals: the capture
-      cannot tell a corrected password from a guessed one, and a guessed one is the critical finding."""
+      from wrong passwords, the enumeration RULES.md names) but for one deleted line (_deleted_line), and no 2xx
+      for an AOR after its refusals: the capture cannot tell a corrected password from a guessed one, and a
+      guessed one is the critical finding."""
     # the source's own failures first: they tell most guessers apart without another pass over the capture
-    hosts: dict[str, set[str]] = {}
+    clock = analysis.capture.clock
     refused_from: dict[str, int] = {}  # AOR -> the frame of its first refusal
-    for (aor, device), refusals in tries.items():
-        if not _device_retries(analysis.capture.clock, refusals):
+    for (aor, _device), refusals in tries.items():
+        if not _device_retries(clock, refusals):
             return False
-        hosts.setdefault(device, set()).add(_contact_host(refusals[0].contact))
         first = min(x.frame for x in refusals)
         refused_from[aor] = min(refused_from.get(aor, first), first)
-    if any(len(named) > 1 for named in hosts.values()):
-        return False
+    unknown: dict[tuple[str, str], list[RegisterExchange]] = {}  # (AOR, device) -> its REGISTERs answered 404
+    registered: set[str] = set()  # AORs accepted (2xx)
     for r in analysis.registrations:
         if address_host(r.source) != src:
             continue
         if any(t.user_agent and SCANNER_UA.search(t.user_agent) for t in r.transactions):
             return False
         for x in r.exchanges:
-            if x.status == 404 or (x.status is not None and 200 <= x.status < 300 and r.aor in refused_from
-                                   and (x.response_frame or x.frame or 0) > refused_from[r.aor]):
-                return False
-    return True
+            if x.status == 404:
+                unknown.setdefault((r.aor, r.source), []).append(x)
+            elif x.status is not None and 200 <= x.status < 300:
+                if r.aor in refused_from and (x.response_frame or x.frame or 0) > refused_from[r.aor]:
+                    return False
+                registered.add(r.aor)
+    if unknown and not _deleted_line(clock, unknown, registered):
+        return False
+    hosts: dict[str, set[str]] = {}
+    for (_aor, device), refusals in chain(tries.items(), unknown.items()):
+        hosts.setdefault(device, set()).add(_contact_host(refusals[0].contact))
+    return all(len(named) == 1 for named in hosts.values())
+
+
+def _deleted_line(clock: ClockSteps, unknown: dict[tuple[str, str], list[RegisterExchange]],
+                  registered: set[str]) -> bool:
+    """Whether a source's 404s (`unknown`: its REGISTERs answered 404 per AOR and device) are one line deleted at
+    the registrar but still provisioned on a customer's device (reg.rejected's), not the enumeration RULES.md
+    names (404 for unknown users against 401 for existing ones, across user names): a single AOR answered 404
+    again and again as a device retries (_device_retries), from a source that registers other AORs (a PBX whose
+    other lines work)."""
+    aors = {aor for aor, _device in unknown}
+    return (len(aors) == 1 and bool(registered - aors)
+            and all(_device_retries(clock, answered) for answered in unknown.values()))
 
 
 def _device_retries(clock: ClockSteps, refusals: list[RegisterExchange]) -> bool:
@@ -242,7 +262,8 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     AOR with one Contact and one digest user and its retries keeping their Call-ID (RFC 3261 §10.2; a guesser
     cycling through a few user names starts a new one for every try), each device naming one host in its
     Contacts, with no scanner User-Agent, no 404 to its REGISTERs and no 2xx for a refused AOR, the failures are
-    reg.auth-loop's. Anything less clear stays here.
+    reg.auth-loop's. A 404 counts for a device only as a deleted line: a single AOR answered 404 at such a steady
+    pace from a source that registers other AORs (reg.rejected's). Anything less clear stays here.
 
     ## Why it matters
     A guessed password leads to toll fraud; the failed attempts also hide the customer's own registration

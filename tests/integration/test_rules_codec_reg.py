@@ -709,14 +709,20 @@ def bruteforce_figures(path: Path) -> tuple:
             f.frames[:3])
 
 
+def signed_in(t: float, user: str, *, cseq: int = 1, nonce: str = "x") -> list:
+    """Line `user` of PHONE_A, a PBX, signing in at t with the right password (its credentials accepted, 200)."""
+    own = f"{PHONE_A[0]}:{PHONE_A[1]}"
+    kw = {"call_id": f"reg-{user}", "via": own, "user": user}
+    return [(t, R(cseq, f"ok-{user}-{cseq}", contact=f"sip:{user}@{own}", auth=cc.credentials(nonce, user=user),
+                  **kw), PHONE_A, REGISTRAR),
+            (t + 0.05, S(cseq, f"ok-{user}-{cseq}", "200 OK", headers=f"Contact: <sip:{user}@{own}>;expires=300\n",
+                         **kw), REGISTRAR, PHONE_A)]
+
+
 def test_a_pbx_retrying_wrong_passwords_steadily_is_a_digest_loop_not_password_guessing(tmp_path) -> None:
     # line 108 signs in with the right password: a device may register some lines successfully
     own = f"{PHONE_A[0]}:{PHONE_A[1]}"
-    kw = {"call_id": "reg-108", "via": own, "user": "108"}
-    good = [(2.0, R(1, "ok", contact=f"sip:108@{own}", auth=cc.credentials("x", user="108"), **kw), PHONE_A,
-             REGISTRAR),
-            (2.05, S(1, "ok", "200 OK", headers=f"Contact: <sip:108@{own}>;expires=300\n", **kw), REGISTRAR, PHONE_A)]
-    path = cc.write_sip(tmp_path / "pbx.pcap", sorted(pbx_retrying() + good, key=lambda m: m[0]))
+    path = cc.write_sip(tmp_path / "pbx.pcap", sorted(pbx_retrying() + signed_in(2.0, "108"), key=lambda m: m[0]))
     assert rules(path) == [("reg.auth-loop", "critical")]
     (loop,) = found(path, "reg.auth-loop")
     aors = [f"sip:{u}@example.com" for u in LINES]
@@ -807,6 +813,37 @@ def test_a_pbx_registering_trunks_under_one_contact_and_their_own_auth_users_sta
                                            "each AOR: at least 3 refusals within 60 s", "acct0")
 
 
+def test_a_pbx_line_deleted_at_the_registrar_is_a_refused_registration_not_enumeration(tmp_path) -> None:
+    """The PBX's lines 100-105 retry a wrong password every 30 s, line 107 was deleted on our side (its credentials
+    answered 404 on each try, RFC 3261 §10.3) and line 108 registers. The 404 made the PBX a guesser, critical
+    because line 108's 2xx followed: the 404-against-401 enumeration RULES.md names is across user names, not one
+    line answered 404 on a device's timer by a registrar that accepts the host's other lines."""
+    good = signed_in(2.0, "108")
+    wrong = [m for k, u in enumerate(("100", "101", "102", "103", "104", "105"))
+             for m in retrying(k * 0.25, u, PHONE_A, (30, 30, 30))]
+    deleted = retrying(1.75, "107", PHONE_A, (30, 30, 30), refusal="404 Not Found")
+
+    def capture(name: str, msgs: list) -> Path:
+        return cc.write_sip(tmp_path / f"{name}.pcap", sorted(msgs, key=lambda m: m[0]))
+
+    path = capture("deleted", wrong + deleted + good)
+    assert rules(path) == [("reg.auth-loop", "critical"), ("reg.rejected", "critical")]
+    (loop,) = found(path, "reg.auth-loop")
+    assert (loop.evidence["aors"], loop.evidence["refusals"], loop.evidence["trigger"]) == (
+        [f"sip:{u}@example.com" for u in ("100", "101", "102", "103", "104", "105")], 24,
+        "each AOR: at least 3 refusals within 60 s")
+    (refused,) = found(path, "reg.rejected")
+    assert (refused.evidence["source"], refused.evidence["aors"], refused.evidence["status"], refused.frames) == (
+        "10.0.0.5:5060", ["sip:107@example.com"], 404, (25, 114))
+    assert refused.engineer_text["en"] == (
+        "Registration sip:107@example.com from 10.0.0.5:5060: 8 REGISTER, 4 digest challenge(s), final 404 Not Found "
+        "(frame 114). The registrar refused the binding (RFC 3261 §10.3, §22).")
+    # a host whose other lines never register, or two lines answered 404, is still the enumeration
+    assert rules(capture("no-line-registers", wrong + deleted)) == [("sec.bruteforce-auth", "major")]
+    two = retrying(1.5, "106", PHONE_A, (30, 30, 30), refusal="404 Not Found")
+    assert rules(capture("two-deleted", wrong + deleted + two + good)) == [("sec.bruteforce-auth", "critical")]
+
+
 def _with_user_agent(msgs: list, agent: str) -> list:
     return [(t, text.replace("Max-Forwards: 70\n", f"Max-Forwards: 70\nUser-Agent: {agent}\n"), src, dst)
             for t, text, src, dst in msgs]
@@ -831,9 +868,5 @@ def test_steady_retries_are_a_device_only_when_nothing_else_says_guesser(tmp_pat
     assert verdict("short", pbx_retrying(refusals=2)) == [("sec.bruteforce-auth", "major")]
     # line 100's credentials accepted after their refusals: a guessed password cannot be told from a corrected one,
     # and a guessed one is critical
-    own = f"{PHONE_A[0]}:{PHONE_A[1]}"
-    kw = {"call_id": "reg-100", "via": own, "user": "100"}
-    accepted = [(190.0, R(8, "in", contact=f"sip:100@{own}", auth=cc.credentials("100n6"), **kw), PHONE_A, REGISTRAR),
-                (190.05, S(8, "in", "200 OK", headers=f"Contact: <sip:100@{own}>;expires=300\n", **kw), REGISTRAR,
-                 PHONE_A)]
-    assert verdict("accepted", pbx_retrying() + accepted) == [("sec.bruteforce-auth", "critical")]
+    assert verdict("accepted", pbx_retrying() + signed_in(190.0, "100", cseq=8, nonce="100n6")) == [
+        ("sec.bruteforce-auth", "critical")]
