@@ -133,7 +133,7 @@ def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], li
 
     Only clear evidence counts; anything else leaves the source to sec.bruteforce-auth as before:
     - every refused AOR of every device was retried as a device retries it (_device_retries): at a retry timer's
-      steady pace, with the credentials and Call-ID it keeps, binding one Contact;
+      steady pace, with the one Call-ID and credentials it keeps, binding one Contact;
     - each device names one host in its Contacts (its own address, or its private one behind the office's NAT,
       where each phone has a port of its own): one device, not a tool writing whatever Contact it likes;
     - no scanner User-Agent (sec.scanner-detected), no 404 to its REGISTERs (a registrar telling unknown users
@@ -191,14 +191,14 @@ def _device_retries(clock: ClockSteps, refusals: list[RegisterExchange]) -> bool
       tried once or twice in a burst) nor a dictionary (one user tried many times a second);
     - one Contact bound, and one digest user: a device sends the credentials it was provisioned with, a tool
       tries user names (an auth user other than the AOR's is no sign: trunks and PBX lines often have one);
-    - its Call-ID kept across the retries (RFC 3261 §10.2: a UA SHOULD use one Call-ID for the registrations of a
-      boot cycle, its CSeq counting up): the guessers in real captures (initconf-sip-attacks) and the lab's sipp
-      guesser start a dialog with a new Call-ID for every try.
+    - one Call-ID for all of them (RFC 3261 §10.2: all registrations from a UAC SHOULD use the same Call-ID for
+      registrations sent to a particular registrar, its CSeq counting up): the guessers of initconf-sip-attacks
+      and the lab's sipp guesser start a new Call-ID for every try (SIP-Bruteforce-Single-IP sends two sets of
+      credentials in each, so a Call-ID shared by some refusals is not enough).
     One Contact shared by several AORs is no sign either way: Asterisk registers its trunks with Contact user
     "s"."""
     users = {x.credentials.username for x in refusals if x.credentials is not None}
-    return (len({x.contact for x in refusals}) == 1 and len(users) <= 1
-            and len({x.call_id for x in refusals}) < len(refusals)
+    return (len({x.contact for x in refusals}) == 1 and len(users) <= 1 and len({x.call_id for x in refusals}) == 1
             and steady_interval_s(clock, refusals, setting("security.steady_retry_min_failures")) is not None)
 
 
@@ -259,7 +259,7 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     change): where every refused AOR of each device (source address and port) was refused at least
     `security.steady_retry_min_failures` (3) times at a steady pace (the median interval at least
     `security.steady_retry_min_interval_s`, 5 s, each within `security.steady_retry_spread`, 25 %, of it), each
-    AOR with one Contact and one digest user and its retries keeping their Call-ID (RFC 3261 §10.2; a guesser
+    AOR with one Contact, one digest user and one Call-ID for its retries (RFC 3261 §10.2; a guesser
     cycling through a few user names starts a new one for every try), each device naming one host in its
     Contacts, with no scanner User-Agent, no 404 to its REGISTERs and no 2xx for a refused AOR, the failures are
     reg.auth-loop's. A 404 counts for a device only as a deleted line: a single AOR answered 404 at such a steady
