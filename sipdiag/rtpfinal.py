@@ -195,10 +195,10 @@ def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, 
             continue
         pts = all_pts[row]
         events = {p for p in pts if p >= 96 and is_telephone_event(engine.codec_of(row, p)[0])}
-        # A dynamic type nobody named in a stream without clock candidates came in empty packets only: RFC 6263
-        # keep-alives (RtpStatsEngine._resolve), not the stream's media, even when one came first.
-        media = [p for p in pts if p not in CN_PAYLOAD_TYPES and p not in events
-                 and (c["cand"][row] or p < 96 or engine.codec_of(row, p)[0] is not None)]
+        # A dynamic type nobody named that came in empty or 4-octet event-shaped packets only is RFC 6263
+        # keep-alives or guessed RFC 4733 events (RtpStatsEngine._resolve), not the stream's media, even when one
+        # came first: eyeBeam's PT 126 keep-alives of 4 zero octets took the codec of its BV32 stream.
+        media = [p for p in pts if p not in CN_PAYLOAD_TYPES and p not in events and engine.carried_media(row, p)]
         unnamed = [p for p in media if p >= 96 and engine.codec_of(row, p)[0] is None]
         # the type whose clock decides the jitter: an unnamed dynamic one, else the first packet's, else any
         main = unnamed[0] if c["cand"][row] and unnamed else pt if pt in media or not media else media[0]

@@ -118,6 +118,9 @@ class RtpStatsEngine:
         self.rtcp = RtcpTracker(sound)
         self.encodings: dict[tuple[int, int], tuple[int, tuple[str, int] | None]] = {}  # (row, pt) -> (version, enc)
         self.pt_change_log: dict[int, list[tuple[int, int, int]]] = {}
+        # (row * 128 + pt) of the dynamic types nobody named that carried media: a packet neither empty nor of an
+        # RFC 4733 event's 4-octet shape, whose clock the candidates guess (codec_of, rtpfinal._clocks)
+        self.unnamed_media: set[int] = set()
 
     # ------------------------------------------------------------------------------------------- datagrams
 
@@ -203,6 +206,9 @@ class RtpStatsEngine:
         b.unresolved[pos] = ~known[inverse] & (length > 0)
         word = b.rtp.payload_word[b.order[pos]]
         b.maybe_event[pos] = (length == 4) & plausible_events(word)
+        media = b.unresolved[pos] & ~b.maybe_event[pos]
+        if media.any():
+            self.unnamed_media.update(np.unique(key[media]).tolist())
         # An event payload is 4 octets (RFC 4733 §2.3): a shorter packet of the named event type carries no event
         # (an empty one is an RFC 6263 §4.6 keep-alive, whose missing word would read as digit '0')
         named_event = (event_rate[inverse] >= 0) & (length >= 4)
@@ -312,3 +318,9 @@ class RtpStatsEngine:
         if cached is not None and cached[1] is not None:
             return cached[1][0], cached[1][1], "sdp"
         return None, None, "none"
+
+    def carried_media(self, row: int, pt: int) -> bool:
+        """Whether a payload type of a row may be the stream's codec: static, named by an SDP, or unnamed with
+        packets of media. An unnamed dynamic type seen only in empty or 4-octet event-shaped packets is RFC 6263
+        §4.6 keep-alives or RFC 4733 events guessed by their shape, never the codec."""
+        return pt < 96 or self.codec_of(row, pt)[0] is not None or row * 128 + pt in self.unnamed_media

@@ -42,6 +42,10 @@ def test_testing_ext_has_no_fake_timings_and_its_streams_bind_to_its_call(corpus
         (8, 332, 283, 0, None, None, Binding(CALL, "caller->callee", "sdp")),  # video to the answer's 44612
         (18, 274, 6, 0, None, None, Binding(CALL, "callee->caller", "sdp")),  # video to the offer's 5064
     ]
+    # tshark names the audio PT=BV32: offer and answer say a=rtpmap:107 BV32/16000; the keep-alives' 4 zero octets
+    # of PT 126 (an RFC 4733 event's shape, but nobody named 126 for audio) are not the stream's codec
+    assert [(m.stats.payload_types, m.stats.codec, m.stats.clock_rate, m.stats.clock_source) for m in a.streams] == [
+        ((107, 126), "BV32", 16000, "sdp"), ((0, 126), "H264", 90000, "sdp"), ((125,), "H264", 90000, "sdp")]
     # The caller offered audio sendonly and sent none; the callee (recvonly) sent one BV32 packet before its answer
     # and then only keep-alives. Counted as audio, the keep-alives made it one-way audio (info, low confidence);
     # there is no audio either way, and with audio negotiated one way only that is no media.no-rtp either.

@@ -21,10 +21,12 @@ from tests.corpus.test_corpus_rtp import tshark_streams
 S = cc.S
 
 
-def keepalive(s: cc.Script, src, dst, at: float, seq: int, ssrc: int, pt: int, ts: int | None = None) -> None:
-    """An RTP packet of 0 length (RFC 6263 §4.6): its sequence number follows the stream's, its timestamp is the
-    one a media packet would have at that time (default: `at` on an 8 kHz clock from 0)."""
-    packet = cc.pw.rtp_packet(seq, int(at * 8000) if ts is None else ts, ssrc, pt=pt, payload=b"")
+def keepalive(s: cc.Script, src, dst, at: float, seq: int, ssrc: int, pt: int, ts: int | None = None,
+              payload: bytes = b"") -> None:
+    """An RTP packet of 0 length (RFC 6263 §4.6), or of `payload` (eyeBeam: 4 zero octets): its sequence number
+    follows the stream's, its timestamp is the one a media packet would have at that time (default: `at` on an
+    8 kHz clock from 0)."""
+    packet = cc.pw.rtp_packet(seq, int(at * 8000) if ts is None else ts, ssrc, pt=pt, payload=payload)
     s.recs.append((cc.T0 + int(at * S), cc.pw.link_frame(cc.pw.ipv4(src[0], dst[0], 17,
                                                                       cc.pw.udp(src[1], dst[1], packet)))))
 
@@ -82,14 +84,16 @@ def test_keepalives_are_counted_on_the_stream_and_left_out_of_its_loss(tmp_path)
                                                                                     (PBX_RTP, 499, 1)]
 
 
-def test_a_keepalive_of_an_unnamed_type_leaves_the_stream_its_codec(tmp_path) -> None:
+@pytest.mark.parametrize("payload", [b"", bytes(4)], ids=["empty", "eyebeam-4-zero-octets"])
+def test_a_keepalive_of_an_unnamed_type_leaves_the_stream_its_codec(tmp_path, payload: bytes) -> None:
     """19 s of PCMU, then one RFC 6263 §4.6 keep-alive of payload type 126, which nobody named, at the end of the
     media. Taken for a second, unknown codec, the keep-alive's type decided the stream's clock: no codec, no MOS
-    for 950 packets of PCMU."""
+    for 950 packets of PCMU. eyeBeam's keep-alive carries 4 zero octets, the shape of an RFC 4733 event (digit 0,
+    duration 0, no end) that never lasts: no codec either."""
     s = cc.call_setup(cc.Script(), "ka-codec")
     s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.4, 20.0, seq0=5000)
     s.rtp((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 1.0, 19.0)
-    keepalive(s, (UA[0], UA_RTP), (PBX[0], PBX_RTP), 20.1, 1950, 0x1111, 126, ts=int(19.1 * 8000))
+    keepalive(s, (UA[0], UA_RTP), (PBX[0], PBX_RTP), 20.1, 1950, 0x1111, 126, ts=int(19.1 * 8000), payload=payload)
     cc.bye(s, 20.6, "ka-codec")
     a = sipdiag.analyze(s.write(tmp_path / "ka-codec.pcap"))
     assert [(m.stats.src_port, m.stats.payload_types, m.stats.codec, m.stats.clock_rate, m.stats.packets,

@@ -307,6 +307,32 @@ def test_event_without_end():
     assert (e.digit, e.end_seen, e.end_frame, e.duration_ms) == ("#", False, None, 80.0)
 
 
+BV32_SDP = SDP.replace("111 101", "107").replace("a=rtpmap:111 opus/48000/2\r\na=rtpmap:101 telephone-event/48000",
+                                                 "a=rtpmap:107 BV32/16000")
+
+
+def test_keepalives_of_an_unnamed_type_in_event_shape_leave_the_stream_its_codec():
+    """eyeBeam (Wireshark's testing.ext.pcap): BV32 named by the SDP, then RFC 6263 §4.6 keep-alives of payload
+    type 126, which nobody named, with 4 zero octets: an RFC 4733 event's shape (digit 0, duration 0, no end), so
+    their type was taken for an unnamed codec whose clock decides the stream's: codec None, clock None."""
+    packets = voice(10, pt=107, step_ts=320) + [P(1200 + 1000 * k, 10 + k, 0, 126, payload_len=4) for k in range(3)]
+    s = only(fold(packets, datagrams=(sip(BV32_SDP),)))
+    assert (s.payload_types, s.codec, s.clock_rate, s.clock_source, s.packets, s.keepalives) == (
+        (107, 126), "BV32", 16000, "sdp", 13, 3)
+    assert fold(packets, datagrams=(sip(BV32_SDP),)).dtmf == ()
+
+
+def test_unnamed_events_leave_a_static_stream_its_codec():
+    """PCMU with RFC 4733 events of a type no SDP named (taken for events by their shape): the stream is PCMU at
+    8 kHz, as tshark names it; the events' type decided the clock and left it without codec or clock."""
+    packets = voice(10) + [P(200 + 20 * i, 10 + i, 1600, 101, payload_len=4, word=event(5, i >= 4, 10, 160 * (i + 1)))
+                           for i in range(7)] + [P(340 + 20 * i, 17 + i, 2720 + 160 * i) for i in range(10)]
+    result = fold(packets)
+    s = only(result)
+    assert (s.payload_types, s.codec, s.clock_rate, s.clock_source) == ((0, 101), "PCMU", 8000, "static")
+    assert [(e.digit, e.heuristic) for e in result.dtmf] == [("5", True)]
+
+
 # ------------------------------------------------------------------------------------------------ batches
 
 
