@@ -57,20 +57,25 @@ class DtmfTracker:
         self.dropped = 0
 
     def add(self, rows: np.ndarray, timestamps: np.ndarray, words: np.ndarray, frames: np.ndarray,
-            t_ns: np.ndarray, clocks: np.ndarray, heuristic: np.ndarray) -> None:
-        """Packets that carry events, in capture order within each stream."""
-        for row, ts, word, frame, t, clock, guess in zip(rows.tolist(), timestamps.tolist(), words.tolist(),
-                                                         frames.tolist(), t_ns.tolist(), clocks.tolist(),
-                                                         heuristic.tolist()):
+            t_ns: np.ndarray, clocks: np.ndarray, heuristic: np.ndarray, ext: np.ndarray, sizes: np.ndarray) -> None:
+        """Packets that carry events, in capture order within each stream (ext: extended sequence numbers; sizes:
+        UDP payload bytes, for the media span of the events taken by their shape: spans)."""
+        for row, ts, word, frame, t, clock, guess, seq, size in zip(
+                rows.tolist(), timestamps.tolist(), words.tolist(), frames.tolist(), t_ns.tolist(), clocks.tolist(),
+                heuristic.tolist(), ext.tolist(), sizes.tolist()):
             event, end, volume, duration = word >> 24, bool(word & 0x800000), (word >> 16) & 0x3F, word & 0xFFFF
             cur = self.current.get(row)
             if cur is None or cur[1] != ts or cur[2] != event:
                 if cur is not None:
                     self._close(cur)
                 # row, timestamp, event, start frame, start ns, end frame, duration, end retransmits, volume,
-                # packets, clock, heuristic
-                cur = self.current[row] = [row, ts, event, frame, t, None, 0, 0, volume, 0, clock, guess]
+                # packets, clock, heuristic, then for `spans`: the first packet's extended sequence number, the last
+                # packet's frame, ns and extended sequence number, and the bytes
+                cur = self.current[row] = [row, ts, event, frame, t, None, 0, 0, volume, 0, clock, guess, seq,
+                                           frame, t, seq, 0]
             cur[9] += 1
+            cur[13], cur[14], cur[15] = frame, t, seq
+            cur[16] += size
             cur[6] = max(cur[6], duration)
             cur[8] = volume
             if end:
@@ -90,7 +95,7 @@ class DtmfTracker:
         pending = self.closed + list(self.current.values())
         out = []
         for row, _ts, event, start_frame, start_ns, end_frame, duration, repeats, volume, packets, clock, guess in (
-            sorted(pending, key=lambda c: c[3])
+            cur[:12] for cur in sorted(pending, key=lambda c: c[3])
         ):
             if row not in stream_of_row or _keepalive(guess, duration, end_frame):
                 continue
@@ -107,6 +112,14 @@ class DtmfTracker:
             if _keepalive(cur[11], cur[6], cur[5]):
                 out[cur[0]] = out.get(cur[0], 0) + cur[9]
         return out
+
+    def spans(self) -> list[tuple]:
+        """The events taken by their shape that were real (not keep-alives), for the media span (rtpspan.media_spans):
+        (row, packets, bytes, (first packet's ns, frame, timestamp, ext), (last packet's ...)); all packets of an
+        event carry its start timestamp (RFC 4733 §2.3.1). Events past MAX_EVENTS are not counted."""
+        return [(cur[0], cur[9], cur[16], (cur[4], cur[3], cur[1], cur[12]), (cur[14], cur[13], cur[1], cur[15]))
+                for cur in (*self.closed, *self.current.values())
+                if cur[11] and not _keepalive(cur[11], cur[6], cur[5])]
 
 
 def _keepalive(guess: bool, duration: int, end_frame: int | None) -> bool:

@@ -69,6 +69,11 @@ class StreamLike(Protocol):
     end_ns: int  # last packet's arrival
     first_frame: int
     last_frame: int
+    # the span of the media (RtpStreamStats.media_*): None in a stream of keep-alives alone
+    media_start_ns: int | None
+    media_end_ns: int | None
+    media_first_frame: int | None
+    media_last_frame: int | None
     clock_rate: int | None  # the RTP clock; VIDEO_CLOCK marks a video stream
 
 
@@ -423,12 +428,13 @@ def _answer_alone(n: Negotiation, sender: str) -> tuple[bool, str | None]:
 
 
 def _span_ns(streams: Sequence[StreamLike], clock: ClockSteps = NO_STEPS) -> int | None:
-    """From the first packet of the streams to their last; None across a clock step."""
+    """From the first packet of media of the streams to their last (streams with media_packets; RFC 6263
+    keep-alives around the media do not stretch a burst over the call); None across a clock step."""
     if not streams:
         return 0
-    if not clock.sound(min(s.first_frame for s in streams), max(s.last_frame for s in streams)):
+    if not clock.sound(min(s.media_first_frame for s in streams), max(s.media_last_frame for s in streams)):
         return None
-    return max(s.end_ns for s in streams) - min(s.start_ns for s in streams)
+    return max(s.media_end_ns for s in streams) - min(s.media_start_ns for s in streams)
 
 
 def _connected_ns(call: Call, streams: Sequence[StreamLike], clock: ClockSteps = NO_STEPS) -> int | None:
@@ -523,11 +529,8 @@ def stream_quality(s: RtpStreamStats, sdp_ptime_ms: float | None = None) -> EMod
     # without talkspurt gaps (one marker bit at most, RFC 3551 §4.1): silence suppression stretches both means
     # beyond the packet time.
     ptime = None
-    if s.expected >= 2 and s.markers <= 1 and not s.timestamp_jumps and not s.sequence_restarts:
-        if clock_ok and s.clock_rate and s.timestamp_span:
-            ptime = s.timestamp_ptime_ms
-        elif s.duration_s > 0:
-            ptime = s.duration_s * 1000.0 / (s.expected - 1)
+    if s.markers <= 1 and not s.timestamp_jumps and not s.sequence_restarts:
+        ptime = s.timestamp_ptime_ms if clock_ok and s.clock_rate and s.timestamp_span else s.arrival_ptime_ms
         ptime = round(ptime, 1) if ptime is not None and 2.5 <= ptime <= 200 else None
     if ptime is None and sdp_ptime_ms:
         ptime = float(sdp_ptime_ms)

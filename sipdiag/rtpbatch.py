@@ -69,6 +69,8 @@ class BatchView:
         self.dynamic = self.pt >= 96
         self.unresolved = np.zeros(segs.size, dtype=bool)  # dynamic, no map known (set by the engine)
         self.maybe_event = np.zeros(segs.size, dtype=bool)  # 4-octet payload of a dynamic type (RFC 4733 shape)
+        # taken for an RFC 4733 event by that shape alone (unnamed type): a keep-alive if it never lasts (dtmf)
+        self.guessed_event = np.zeros(segs.size, dtype=bool)
 
     def seg_value(self, name: str) -> np.ndarray:
         """A carried column at each segment (the value before this batch)."""

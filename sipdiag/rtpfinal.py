@@ -15,6 +15,7 @@ from .rtpdrift import drift_ppm
 from .rtpjitter import jitter_summary
 from .rtpresult import RtpStatsResult, RtpStreamStats
 from .rtpseq import SEQ_MOD
+from .rtpspan import media_spans
 
 if TYPE_CHECKING:
     from .rtpstats import ClockFor, RtpStatsEngine
@@ -95,11 +96,15 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
     with np.errstate(divide="ignore", invalid="ignore"):
         burst = np.where((lost > 0) & (runs > 0), 1 / (runs / unique + runs / np.maximum(lost, 1)), np.nan)
         share = 100 / np.where(media_expected > 0, media_expected, np.inf)
-    # Records of interfaces merged a few ms out of order (not a clock step) may put the last packet before the
-    # first: a duration is never negative. Across a real step the figures are dropped (sipdiag.media.build_media).
-    duration = np.maximum(c["t_last_ns"] - c["t0_ns"], 0) / 1e9
+    # Duration, bit rate, timestamp and sequence span are the media's (rtpspan: keep-alives left out); a stream of
+    # keep-alives alone carried no media (0 s). Records of interfaces merged a few ms out of order (not a clock step)
+    # may put the last packet before the first: a duration is never negative. Across a real step the figures are
+    # dropped (sipdiag.media.build_media).
+    span = media_spans(c, engine.dtmf.spans())
+    media = span["n"] > 0
+    duration = np.where(media, np.maximum(span["last_ns"] - span["first_ns"], 0), 0) / 1e9
     v4 = (c["src_hi"] == 0) & ((c["src_lo"] >> np.uint64(32)) == 0xFFFF)
-    wire = c["bytes"] + c["packets"] * np.where(v4, IP_OVERHEAD[4], IP_OVERHEAD[6])
+    wire = span["bytes"] + span["n"] * np.where(v4, IP_OVERHEAD[4], IP_OVERHEAD[6])
     bitrate = np.where(duration > 0, wire * 8 / np.where(duration > 0, duration, 1) / 1000, 0.0)
     mean, top, last = (a.copy() for a in jitter_summary(c))
     pts = _payload_types(c)
@@ -142,7 +147,11 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
         "burst_ratio": [None if np.isnan(b) else b for b in burst[rows].tolist()],
         "max_delta_frame": [f or None for f in c["max_delta_frame"][rows].tolist()],
         "previous_ssrc": [previous[r] for r in order], "rtp_like": like[rows].tolist(),
-        "timestamp_span": ((c["last_ts"][rows] - c["first_ts"][rows]) & 0xFFFFFFFF).tolist(),
+        "timestamp_span": np.where(media, (span["last_ts"] - span["first_ts"]) & 0xFFFFFFFF, 0)[rows].tolist(),
+        "media_sequence_span": np.where(media, span["last_ext"] - span["first_ext"], 0)[rows].tolist(),
+        **{f"media_{name}": [v if m else None for v, m in zip(span[key][rows].tolist(), media[rows].tolist())]
+           for name, key in (("first_frame", "first_frame"), ("last_frame", "last_frame"),
+                             ("start_ns", "first_ns"), ("end_ns", "last_ns"))},
         "dscp": [None if v < 0 else v for v in c["dscp"][rows].tolist()],
         "dscp_remarked": c["dscp_other"][rows].tolist(),
         "clock_drift_ppm": [None if np.isnan(v) else round(v, 1) for v in drift[rows].tolist()],

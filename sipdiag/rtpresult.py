@@ -46,7 +46,7 @@ class RtpStreamStats(NamedTuple):
     # The figures measured on arrival times (duration, arrival deltas, jitter, bit rate, jitter buffer, timestamp
     # against arrival) are None where the capture's clock steps between the stream's first and last packet: see
     # across_clock_step.
-    duration_s: float | None
+    duration_s: float | None  # of the media (media_start_ns to media_end_ns), not of its keep-alives
     packets: int
     expected: int
     lost: int
@@ -69,7 +69,7 @@ class RtpStreamStats(NamedTuple):
     timestamp_jumps: int | None  # timestamp vs arrival discontinuities over 1 s
     wrong_timestamps: int  # timestamps before the first one (Wireshark's "Incorrect timestamp")
     bytes: int  # RTP bytes (UDP payloads)
-    bitrate_kbps: float | None  # IP level (RTP + UDP 8 + IP 20/40 octets per packet) over the duration
+    bitrate_kbps: float | None  # of the media, IP level (RTP + UDP 8 + IP 20/40 octets per packet) over the duration
     late_50ms: int | None  # packets a fixed 50 ms jitter buffer would discard as late (RULES.md §1.3)
     late_200ms: int | None
     late_adaptive: int | None
@@ -79,8 +79,8 @@ class RtpStreamStats(NamedTuple):
     jitter_buffer_resyncs: int | None
     previous_ssrc: int | None  # the SSRC this 5-tuple carried before this one (an SSRC change), if any
     rtp_like: bool  # passes the capture layer's sequence test (enough packets, sequence numbers close together)
-    # RTP timestamp units from the first packet to the last (mod 2^32): over duration_s it is the sender's
-    # clock, which codec.timestamp-clock-mismatch compares with the payload format's (RFC 3550 §5.1).
+    # RTP timestamp units from the first packet of media to the last (mod 2^32; sipdiag.rtpspan): over duration_s it
+    # is the sender's clock, which codec.timestamp-clock-mismatch compares with the payload format's (RFC 3550 §5.1).
     timestamp_span: int = 0
     # DSCP of the stream's first packet (RFC 2474; None where the IP header was not read, e.g. inside a tunnel), and
     # how many of its packets carried another DSCP (re-marking on the way, qos.dscp-marking)
@@ -95,6 +95,16 @@ class RtpStreamStats(NamedTuple):
     # figure tshark's `-z rtp,streams` gives (packets, sequence accounting, deltas); the media figures leave them
     # out: media_packets, loss_pct, the MOS and the call's audio verdict (sipdiag.media).
     keepalives: int = 0
+    # The span of the media (sipdiag.rtpspan): the first and the last packet that is no keep-alive, capture order; None
+    # in a stream of keep-alives alone. duration_s, bitrate_kbps and timestamp_span are measured over it, as the loss
+    # and the MOS count the media packets; first_frame..last_frame and start_ns..end_ns are the stream on the wire.
+    media_first_frame: int | None = None
+    media_last_frame: int | None = None
+    media_start_ns: int | None = None
+    media_end_ns: int | None = None
+    # extended sequence numbers from the first packet of media to the last: the packet intervals duration_s and
+    # timestamp_span cover (keep-alives inside the span take sequence numbers like media, RFC 6263 §4.6)
+    media_sequence_span: int = 0
 
     @property
     def key(self) -> tuple[str, int, str, int, int]:
@@ -133,12 +143,20 @@ class RtpStreamStats(NamedTuple):
         return self._replace(**dict.fromkeys(ARRIVAL_FIGURES))
 
     @property
+    def arrival_ptime_ms(self) -> float | None:
+        """Arrival time per sequence number over the media's span: the packet time, or an average stretched by
+        silence suppression; None without two packets of media or across a clock step."""
+        if self.media_sequence_span < 1 or not self.duration_s:
+            return None
+        return self.duration_s * 1000.0 / self.media_sequence_span
+
+    @property
     def timestamp_ptime_ms(self) -> float | None:
         """Audio per packet from the timestamps (units per sequence number over the clock: 320 at 8000 Hz is
         40 ms); the packet time only where no talkspurt gaps stretch it (one marker bit at most, RFC 3551 §4.1)."""
-        if not self.clock_rate or self.expected < 2 or self.markers > 1:
+        if not self.clock_rate or self.media_sequence_span < 1 or self.markers > 1:
             return None
-        return self.timestamp_span * 1000.0 / self.clock_rate / (self.expected - 1)
+        return self.timestamp_span * 1000.0 / self.clock_rate / self.media_sequence_span
 
 
 # RtpStreamStats fields measured on the capture's arrival times (None across a clock step)

@@ -48,8 +48,9 @@ def init_seq(cols: dict[str, np.ndarray], rows: np.ndarray, seq: np.ndarray) -> 
     cols["bad_seq"][rows] = NO_BAD_SEQ
 
 
-def fold_sequence(b: BatchView, cols: dict[str, np.ndarray]) -> np.ndarray:
-    """Fold one batch; returns the loss-run length closed by each packet (for the per-second series)."""
+def fold_sequence(b: BatchView, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Fold one batch; returns the loss-run length closed by each packet (for the per-second series) and each
+    packet's extended sequence number (unwrapped against the packet before it; for the media span, rtpspan)."""
     segs, seg, rows = b.segs, b.segs.seg, b.rows
     prev_seq = segs.previous(b.seq, b.seg_value("last_seq"))
     _fold_wireshark(b, cols, prev_seq)
@@ -81,7 +82,7 @@ def fold_sequence(b: BatchView, cols: dict[str, np.ndarray]) -> np.ndarray:
     for s in np.flatnonzero(jumped).tolist():
         gap[segs.starts[s] : segs.ends[s] + 1] = _fold_jumps(cols, int(rows[s]), ext[segs.starts[s] : segs.ends[s] + 1])
     _fold_duplicates(b, cols, ext, d, in_order, late, max_before)
-    return gap
+    return gap, ext
 
 
 def _fold_wireshark(b: BatchView, cols: dict[str, np.ndarray], prev_seq: np.ndarray) -> None:

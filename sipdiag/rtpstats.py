@@ -49,6 +49,7 @@ from .rtpjitter import fold_jitter, jitter_columns
 from .rtpresult import RtpStatsResult
 from .rtpseq import SEQ_MOD, SEQ_STATE, fold_sequence, init_seq
 from .rtpseries import GapStore, SeriesStore
+from .rtpspan import SPAN_STATE, fold_media_span
 from .segments import Segments
 from .streamgroups import StreamTable
 
@@ -74,7 +75,8 @@ def _prefix(rate: int) -> str:
     return f"c{rate}_"
 
 
-COLUMNS: dict[str, type] = {**_ENGINE_STATE, **SEQ_STATE, **JB_STATE, **DRIFT_STATE, **jitter_columns("")}
+COLUMNS: dict[str, type] = {**_ENGINE_STATE, **SEQ_STATE, **JB_STATE, **DRIFT_STATE, **SPAN_STATE,
+                             **jitter_columns("")}
 for _rate in CANDIDATE_CLOCKS:
     COLUMNS.update(jitter_columns(_prefix(_rate)))
 
@@ -140,8 +142,7 @@ class RtpStatsEngine:
         c = self.table.cols
         segs = Segments.of(g.starts, g.counts)
         b = BatchView(rtp, g.order, segs, rows, c["packets"][rows] - g.counts, c)
-        if b.dynamic.any():
-            self._resolve(b)
+        events = self._resolve(b) if b.dynamic.any() else None
         if b.unresolved.any():
             wanted = np.logical_or.reduceat(b.unresolved, segs.starts)
             fresh = rows[wanted & ~c["cand"][rows]]
@@ -158,7 +159,12 @@ class RtpStatsEngine:
                 fold_jitter(sub, np.where(guessed, rate, sub.clock), c, _prefix(rate))
         self._fold_delta(b)
         fold_drift(b, c)
-        lost = fold_sequence(b, c)
+        lost, ext = fold_sequence(b, c)
+        if events is not None:  # after the sequence: the events' packets take part in the media span
+            self._add_events(b, *events, ext)
+        # RFC 6263 keep-alives are no media: empty packets, and those events that may turn out to be keep-alives,
+        # which the DtmfTracker gives back at the end if they were not (rtpspan)
+        fold_media_span(b, c, (b.gather("payload_len") > 0) & ~b.guessed_event, ext)
         if self.jitter_buffers:
             fold_jitter_buffer(b, c)
         self._fold_counts(b)
@@ -175,8 +181,9 @@ class RtpStatsEngine:
         c["t_max_ns"][rows] = np.maximum(c["t_max_ns"][rows], segs.reduce_max(b.t_ns))
         c["last_frame"][rows] = b.frames_at(segs.ends)
 
-    def _resolve(self, b: BatchView) -> None:
-        """Clocks of the dynamic payload types, per (stream, type) pair, and the RFC 4733 event packets."""
+    def _resolve(self, b: BatchView) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Clocks of the dynamic payload types, per (stream, type) pair, and the RFC 4733 event packets: their
+        positions, payload words, clocks and whether the SDP named their type (for _add_events), or None."""
         c = self.table.cols
         pos = np.flatnonzero(b.dynamic)
         key = b.rows[b.segs.seg[pos]] * 128 + b.pt[pos]
@@ -213,12 +220,18 @@ class RtpStatsEngine:
         # (an empty one is an RFC 6263 §4.6 keep-alive, whose missing word would read as digit '0')
         named_event = (event_rate[inverse] >= 0) & (length >= 4)
         guessed = self.guess_events & b.unresolved[pos] & b.maybe_event[pos]
-        events = np.flatnonzero(named_event | guessed)
-        if len(events):
-            at = pos[events]
-            self.dtmf.add(b.rows[b.segs.seg[at]], b.ts[at], word[events], b.frames_at(at), b.t_ns[at],
-                          np.maximum(event_rate[inverse][events], 0), ~named_event[events])
+        b.guessed_event[pos] = guessed
         self._fold_inference(b, pos)
+        events = np.flatnonzero(named_event | guessed)
+        if not len(events):
+            return None
+        return pos[events], word[events], np.maximum(event_rate[inverse][events], 0), named_event[events]
+
+    def _add_events(self, b: BatchView, at: np.ndarray, words: np.ndarray, clocks: np.ndarray, named: np.ndarray,
+                    ext: np.ndarray) -> None:
+        """The event packets _resolve found, to the DtmfTracker, with their sequence numbers and sizes (rtpspan)."""
+        self.dtmf.add(b.rows[b.segs.seg[at]], b.ts[at], words, b.frames_at(at), b.t_ns[at], clocks, ~named, ext[at],
+                      b.rtp.packet_len[b.order[at]])
 
     def _fold_inference(self, b: BatchView, pos: np.ndarray) -> None:
         """Timestamp advance over arrival time between consecutive packets of an unnamed dynamic type: the

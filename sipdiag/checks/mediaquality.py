@@ -31,10 +31,8 @@ CLOCK_SOURCES_RU = {"static": "статической таблицы RFC 3551", 
 def interval_ms(m: MediaStream) -> float:
     """The stream's packet interval from its sequence span and duration (ptime, or the DTX-free average); the
     default where the duration is not known (a clock step within the stream)."""
-    s = m.stats
-    if s.expected > 1 and s.duration_s:
-        return round(s.duration_s * 1000 / (s.expected - 1), 1)
-    return DEFAULT_INTERVAL_MS
+    ptime = m.stats.arrival_ptime_ms
+    return DEFAULT_INTERVAL_MS if ptime is None else round(ptime, 1)
 
 
 # Fewer expected packets than this (2 s at 20 ms) are too few to grade a stream: BurstR of a few dozen packets is

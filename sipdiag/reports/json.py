@@ -149,6 +149,8 @@ def stream_record(m) -> dict[str, Any]:
         "ssrc": f"0x{s.ssrc:08x}", "payload_type": s.payload_type, "payload_types": list(s.payload_types),
         "codec": s.codec, "clock_rate": s.clock_rate, "clock_source": s.clock_source,
         "first_frame": s.first_frame, "last_frame": s.last_frame, "start": iso_time(s.start_ns),
+        "media_first_frame": s.media_first_frame, "media_last_frame": s.media_last_frame,
+        "media_start": iso_time(s.media_start_ns),
         "duration_s": s.duration_s, "packets": s.packets, "keepalives": s.keepalives, "expected": s.expected,
         "lost": s.lost,
         "loss_pct": s.loss_pct, "duplicates": s.duplicates, "out_of_order": s.out_of_order,

@@ -60,6 +60,9 @@ def test_testing_ext_has_no_fake_timings_and_its_streams_bind_to_its_call(corpus
     assert [m["after_ms"] for m in doc["calls"][0]["messages"]] == [0.0] + [None] * 6
     assert [(s["duration_s"], s["packets"], s["keepalives"]) for s in doc["streams"]] == [
         (None, 4, 3), (None, 283, 0), (None, 6, 0)]
+    # the audio's media is its one BV32 packet; its keep-alives run to frame 262
+    assert [(s["first_frame"], s["last_frame"], s["media_first_frame"], s["media_last_frame"]) for s in doc["streams"]
+            ] == [(5, 262, 5, 5), (8, 332, 8, 332), (18, 274, 18, 274)]
 
 
 def test_sip_ipv6_call_has_no_53_year_duration(corpus: Path) -> None:

@@ -118,3 +118,34 @@ def test_an_empty_packet_of_the_named_telephone_event_type_is_no_key_press(tmp_p
         (PBX_RTP, 500, 0), (UA_RTP, 501, 1)]
     assert a.media[0].dtmf == ()
     assert [f.rule for f in a.findings] == []
+
+
+def test_keepalives_do_not_stretch_a_burst_of_audio_over_the_call(tmp_path) -> None:
+    """The callee talks for 20 s; the caller's phone sends a burst of 5 PCMU packets (0.1 s) and then keeps its NAT
+    binding open with an empty RTP packet of its own type every 2 s (RFC 6263 §4.6). Measured from its first packet
+    to its last keep-alive, the stream lasted 20 s: 5 packets every 5 s passed the verdict's test for sparse audio
+    (silence suppression), so the call was two-way, and the stream reported 20 s at 0.4 kbit/s. Its media lasted
+    0.08 s (frames of the burst only): 5 packets of 200 octets at IP level, 100 kbit/s over 4 intervals."""
+    s = cc.call_setup(cc.Script(), "ka-burst")
+    s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.4, 20.0, seq0=5000)
+    s.rtp((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0.5, 0.1, seq0=1)
+    for k in range(10):
+        keepalive(s, (UA[0], UA_RTP), (PBX[0], PBX_RTP), 2.5 + 2 * k, 6 + k, 0x1111, 0)
+    cc.bye(s, 20.6, "ka-burst")
+    a = sipdiag.analyze(s.write(tmp_path / "ka-burst.pcap"))
+    verdict = a.media[0].verdict
+    assert (verdict.verdict, verdict.missing_direction, verdict.packets_to_callee, verdict.packets_to_caller) == (
+        "one-way", "caller->callee", 5, 1000)
+    assert verdict.detail == ("one-way audio: the callee hears nothing (only 5 packets caller->callee, over 0.1 s of "
+                              "the 20.3 s the call was connected)")
+    assert [(f.rule, f.severity.label) for f in a.findings] == [("media.one-way-audio", "major")]
+    caller = a.streams[1].stats
+    assert (caller.src_port, caller.packets, caller.keepalives, caller.first_frame, caller.last_frame) == (
+        UA_RTP, 15, 10, 10, 1018)
+    assert (caller.duration_s, round(caller.bitrate_kbps, 6)) == (0.08, 100.0)
+    assert (caller.media_first_frame, caller.media_last_frame, caller.media_sequence_span) == (10, 18, 4)
+    out = io.StringIO()
+    render_streams(a, "json", out)
+    assert [(d["first_frame"], d["last_frame"], d["media_first_frame"], d["media_last_frame"], d["duration_s"],
+             d["keepalives"]) for d in json.loads(out.getvalue())["streams"]] == [
+        (4, 1017, 4, 1017, 19.98, 0), (10, 1018, 10, 18, 0.08, 10)]

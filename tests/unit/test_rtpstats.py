@@ -322,6 +322,47 @@ def test_keepalives_of_an_unnamed_type_in_event_shape_leave_the_stream_its_codec
     assert fold(packets, datagrams=(sip(BV32_SDP),)).dtmf == ()
 
 
+def test_keepalives_before_and_after_the_media_are_outside_its_span():
+    """An empty RTP packet (RFC 6263 §4.6) 5 s before 1 s of PCMU, then eyeBeam's 4-octet keep-alives of type 126
+    every 15 s for 45 s more: the stream on the wire spans 51 s (frames 1-55, as tshark lists it), its media 0.98 s
+    (frames 2-51). Over 51 s its 50 packets of 200 octets at IP level (172 of RTP, 28 of UDP/IPv4) made 1.6 kbit/s
+    instead of G.711's 80, and the packet time was read over 54 sequence steps instead of 49."""
+    packets = [P(0, 0, 0, payload_len=0)] + [P(5000 + 20 * i, 1 + i, 160 * i) for i in range(50)] + [
+        P(6000 + 15000 * k, 51 + k, 0, 126, payload_len=4) for k in range(4)]
+    s = only(fold(packets))
+    assert (s.packets, s.keepalives, s.media_packets, s.expected, s.lost, s.codec) == (55, 5, 50, 55, 0, "PCMU")
+    assert (s.first_frame, s.last_frame, s.start_ns, s.end_ns) == (1, 55, T0, T0 + 51 * 10**9)
+    assert (s.duration_s, round(s.bitrate_kbps, 4), s.timestamp_span, s.timestamp_ptime_ms) == (
+        0.98, round(50 * 200 * 8 / 0.98 / 1000, 4), 49 * 160, 20.0)
+    assert (s.media_first_frame, s.media_last_frame, s.media_start_ns, s.media_end_ns) == (
+        2, 51, T0 + 5 * 10**9, T0 + 5980 * 10**6)
+    assert (s.media_sequence_span, round(s.arrival_ptime_ms, 9)) == (49, 20.0)
+    split = only(fold(packets, splits=(1, 2, 30, 51, 53)))  # the span carried from batch to batch
+    assert split[split._fields.index("media_first_frame"):] == s[s._fields.index("media_first_frame"):]
+    assert (split.duration_s, split.bitrate_kbps, split.timestamp_span) == (s.duration_s, s.bitrate_kbps, 49 * 160)
+
+
+def test_real_events_of_an_unnamed_type_are_in_the_media_span():
+    """A key press at the end of the media, of a type no SDP named (taken for an RFC 4733 event by its shape, and it
+    lasted and ended): events are no keep-alives, so the span runs to its last packet. Its packets all carry the
+    event's start timestamp (RFC 4733 §2.3.1)."""
+    packets = voice(50) + [P(1000 + 20 * j, 50 + j, 8000, 101, payload_len=4, word=event(5, j >= 4, 10, 160 * (j + 1)))
+                           for j in range(7)]
+    s = only(fold(packets))
+    assert (s.packets, s.keepalives, s.duration_s, s.timestamp_span) == (57, 0, 1.12, 8000)
+    assert round(s.bitrate_kbps, 4) == round((50 * 200 + 7 * 44) * 8 / 1.12 / 1000, 4)
+    assert (s.media_first_frame, s.media_last_frame, s.media_sequence_span) == (1, 57, 56)
+    assert only(fold(packets, splits=(50, 53)))[-5:] == s[-5:]  # the event's packets in two batches
+
+
+def test_a_stream_of_keepalives_alone_has_no_media_span():
+    s = only(fold([P(15000 * k, k, 0, 126, payload_len=k % 2 * 4) for k in range(4)]))
+    assert (s.packets, s.keepalives, s.media_packets, s.first_frame, s.last_frame) == (4, 4, 0, 1, 4)
+    assert (s.duration_s, s.bitrate_kbps, s.timestamp_span) == (0.0, 0.0, 0)
+    assert (s.media_first_frame, s.media_last_frame, s.media_start_ns, s.media_sequence_span) == (None, None, None, 0)
+    assert (s.timestamp_ptime_ms, s.arrival_ptime_ms) == (None, None)
+
+
 def test_unnamed_events_leave_a_static_stream_its_codec():
     """PCMU with RFC 4733 events of a type no SDP named (taken for events by their shape): the stream is PCMU at
     8 kHz, as tshark names it; the events' type decided the clock and left it without codec or clock."""

@@ -11,7 +11,7 @@ def stream(**kw) -> RtpStreamStats:
     base = {f: 0 for f in RtpStreamStats._fields if f not in RtpStreamStats._field_defaults}
     base.update(src_ip="192.0.2.1", dst_ip="192.0.2.2", payload_types=(0,), codec="PCMU", clock_rate=8000,
                 clock_source="static", duration_s=10.0, packets=500, expected=500, timestamp_span=499 * 160,
-                rtp_like=True)
+                media_sequence_span=499, rtp_like=True)
     base.update(kw)
     return RtpStreamStats(**base)
 
@@ -35,4 +35,4 @@ def test_too_short_to_tell_or_gaps_in_the_talk() -> None:
     assert stream(clock_rate=0).clock_ratio is None and stream(clock_rate=0).timestamp_ptime_ms is None
     # talkspurts (two marker bits, RFC 3551 §4.1) stretch timestamps per packet beyond the packet time
     assert stream(markers=2).timestamp_ptime_ms is None
-    assert stream(expected=1).timestamp_ptime_ms is None
+    assert stream(expected=1, media_sequence_span=0).timestamp_ptime_ms is None
