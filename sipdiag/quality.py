@@ -38,8 +38,11 @@ WIDEBAND_RATIO = 1.29
 #: (G.107.1). An R shown to an engineer is kept within 0 and these: the formulas go past both ends (R -138 with
 #: 64 % of the packets lost in bursts), where the number means nothing more than "the bottom (top) of the scale".
 R_MAX = {NARROWBAND: 100.0, WIDEBAND: R0_WIDEBAND}
-#: Ie,eff tends to this as loss grows (G.107 §7.5).
-IE_EFF_CEILING = 95.0
+#: The 95 of the Ie,eff formula (G.107 §7.5): the limit Ie,eff approaches as random loss grows (BurstR 1:
+#: Ppl/(Ppl + Bpl) < 1). It is no ceiling: with bursty loss Ie,eff passes it wherever Ppl·(1 − 1/BurstR) > Bpl (G.711
+#: with PLC, Bpl 25.1: from 50.2 % lost at BurstR 2), up to Ie + (95 − Ie)·100/(100/BurstR + Bpl) at 100 %, and G.107
+#: sets no cap; R then falls below 0, which is shown as 0 and MOS 1 (shown_r, mos_from_r).
+IE_EFF_RANDOM_LIMIT = 95.0
 #: Sender and receiver processing added to the mouth-to-ear estimate (RULES.md §1.4, "~10 ms device processing").
 DEVICE_DELAY_MS = 10.0
 #: "approximation" (default, RULES.md §1.4: Cole & Rosenbluth, as most monitoring tools) or "g107" (the §7.4
@@ -69,12 +72,13 @@ def mos_from_r(r: float, *, wideband: bool = False) -> float:
 
 def ie_eff(ie: float, ppl_pct: float, bpl: float, burst_ratio: float = 1.0) -> float:
     """Effective equipment impairment `Ie + (95 − Ie) · Ppl / (Ppl/BurstR + Bpl)` (G.107 §7.5), Ppl in percent.
+    Below 95 for random loss; bursty loss takes it beyond (IE_EFF_RANDOM_LIMIT), and it is not capped.
 
     The same form is used on the wideband scale with Ie,WB (G.107.1 §7.5, as read in two implementations [P]).
     """
     if ppl_pct <= 0:
         return ie
-    return ie + (IE_EFF_CEILING - ie) * ppl_pct / (ppl_pct / burst_ratio + bpl)
+    return ie + (IE_EFF_RANDOM_LIMIT - ie) * ppl_pct / (ppl_pct / burst_ratio + bpl)
 
 
 # G.107 Table 3 default values, used by the full computation below.

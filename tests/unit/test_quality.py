@@ -390,6 +390,18 @@ def test_ie_eff_formula():
     assert ie_eff(11, 0, 19) == 11
 
 
+def test_ie_eff_passes_95_with_bursty_loss():
+    """95 is the limit of random loss only (G.107 §7.5 sets no cap): G.711 with PLC (Bpl 25.1) at 100 % random loss
+    is 9500/125.1 = 75.94; at BurstR 2 it reaches 95 where Ppl·(1 − 1/2) = 25.1, at 50.2 %, and 50 % lost at
+    BurstR 4 gives 95·50/(12.5 + 25.1) = 126.33. R then goes below 0: shown as 0, MOS 1."""
+    assert ie_eff(0, 100, 25.1) == approx(9500 / 125.1) and ie_eff(0, 100, 25.1) < 95
+    assert ie_eff(0, 50.2, 25.1, 2) == approx(95.0)
+    assert ie_eff(0, 50, 25.1, 4) == approx(4750 / 37.6) and round(ie_eff(0, 50, 25.1, 4), 2) == 126.33
+    bursty = r_factor(codec="PCMU", loss_pct=50, burst_ratio=4, one_way_delay_ms=0)
+    assert (round(bursty.ie_eff, 2), round(bursty.r_factor, 2), bursty.r_shown, bursty.mos) == (
+        126.33, -33.13, 0.0, 1.0)
+
+
 # ------------------------------------------------------------------------------------------------- bands, labels
 
 
