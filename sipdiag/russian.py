@@ -5,6 +5,10 @@ the count's last digits (1 and 21 take the singular, 2-4 and 22-24 the paucal, t
 plural), and after a preposition that governs the genitive ("из 21 пакета") the singular is genitive too. A text
 for a customer that says "1 отвеченных вызовов" reads as machine-made, so the rendered text is brought into
 agreement here for the nouns the templates count, whatever form the template wrote.
+
+A count that a verb or an adjective follows ("1 продлений пришли") is not agreed here: the templates write such a
+count as a figure after its noun ("продлений, пришедших с нового адреса: 1"). The words the Russian texts share
+for the parties (in the genitive) are here too.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import re
 PHRASES: tuple[tuple[str, str, str, str], ...] = (
     ("отвеченный вызов", "отвеченных вызова", "отвеченных вызовов", "отвеченного вызова"),
     ("переставленный пакет", "переставленных пакета", "переставленных пакетов", "переставленного пакета"),
+    ("неудачная авторизация", "неудачные авторизации", "неудачных авторизаций", "неудачной авторизации"),
+    ("разное направление", "разных направления", "разных направлений", "разного направления"),
+    ("RTP-пакет", "RTP-пакета", "RTP-пакетов", "RTP-пакета"),
     ("вызов", "вызова", "вызовов", "вызова"),
     ("пакет", "пакета", "пакетов", "пакета"),
     ("запрос", "запроса", "запросов", "запроса"),
@@ -34,8 +41,17 @@ PHRASES: tuple[tuple[str, str, str, str], ...] = (
     ("линия", "линии", "линий", "линии"),
     ("событие", "события", "событий", "события"),
     ("направление", "направления", "направлений", "направления"),
+    ("имя", "имени", "имён", "имени"),
+    ("октет", "октета", "октетов", "октета"),
+    ("байт", "байта", "байт", "байта"),
     ("раз", "раза", "раз", "раза"),
 )
+
+# The parties a Russian text names, in the genitive that every place names them in: "BYE от вызываемого", "SDP
+# вызывающего", "устройство источника" (a template that needs a subject says "со стороны вызываемого" or "BYE от
+# вызываемого" rather than keep a nominative table beside this one).
+PARTY_RU = {"caller": "вызывающего", "callee": "вызываемого", "registrant": "регистрирующегося устройства",
+            "source": "источника", "device": "устройства"}
 
 # prepositions after which a count and its noun stand in the genitive
 GENITIVE = frozenset(("из", "от", "до", "без", "более", "менее", "около", "свыше", "кроме", "для", "после"))

@@ -244,6 +244,9 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
     for texts in (customer, engineer):  # "1 отвеченный вызов", not the template's "1 отвеченных вызовов"
         if "ru" in texts:
             texts["ru"] = agree(texts["ru"])
+    # the Russian fragments the texts were filled with are evidence too (the JSON document carries them): agreed
+    # as the texts are, so that evidence["subject_ru"] does not say "1 отвеченных вызовов" where the text does not
+    evidence = {k: agree(v) if k.endswith("_ru") and isinstance(v, str) else v for k, v in evidence.items()}
     customer = {lang: shared.setdefault(text, text) for lang, text in customer.items()}
     return Finding(
         rule=rule.id, category=rule.category, severity=hit.severity if hit.severity is not None else rule.severity,

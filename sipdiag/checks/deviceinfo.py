@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..addresses import join_address
 from ..devices import Device, identify, topics_for
+from ..russian import PARTY_RU
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 KIND_RU = {"phone": "телефон", "ata": "голосовой шлюз (ATA)", "router": "роутер", "pbx": "АТС", "sbc": "SBC/прокси",
            "softphone": "софтфон", "scanner": "сканер"}
-PARTY_RU = {"caller": "вызывающего", "callee": "вызываемого", "registrant": "регистрирующегося устройства",
-            "source": "источника"}
 
 
 class DeviceIndex:
