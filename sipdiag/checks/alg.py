@@ -129,9 +129,12 @@ def content_length_mismatch(analysis: Analysis) -> Iterator[Hit]:
             values["fingerprint_en"] = (f"That is exactly {n} rewrite(s) of the private {private} into the public "
                                         f"{m.src_ip} ({len(m.src_ip) - len(private):+d} octets each): a SIP ALG "
                                         "rewrote the body without fixing Content-Length. ")
-            values["fingerprint_ru"] = (f"Это ровно {n} замен(ы) частного {private} на публичный {m.src_ip} "
-                                        f"({len(m.src_ip) - len(private):+d} октет(а) каждая): SIP ALG переписал "
-                                        "тело, не исправив Content-Length. ")
+            # "ровно 2 замены ... на 4 октета": counts before nouns sipdiag.russian agrees (a signed "+4 октет"
+            # it would not, so the sign is a word)
+            grown = len(m.src_ip) - len(private)
+            values["fingerprint_ru"] = (f"Это ровно {n} замен частного {private} на публичный {m.src_ip} (каждая "
+                                        f"{'длиннее' if grown > 0 else 'короче'} на {abs(grown)} октетов): SIP ALG "
+                                        "переписал тело, не исправив Content-Length. ")
         yield Hit(m.call_id if m.call_id in calls else None, (m.frame,), values,
                   confidence="high" if found else "medium")
 
@@ -143,9 +146,13 @@ _SDP_ADDRESS_LINES = (b"c=", b"o=", b"m=", b"a=rtcp:")
 MAX_CHANGES = 8  # listed in the evidence; the count says how many there were
 
 
-def message_changes(before: SipMessage, after: SipMessage) -> list[str]:
+def _listed(changes: list[str]) -> str:
+    return "; ".join(changes[:MAX_CHANGES]) + (" ..." if len(changes) > MAX_CHANGES else "")
+
+
+def message_changes(before: SipMessage, after: SipMessage) -> list[tuple[str, str]]:
     """What differs between two copies of one message, as `Header: old -> new` lines (headers in their
-    canonical lower-case names; SDP address lines one by one)."""
+    canonical lower-case names; SDP address lines one by one), each in English and in Russian."""
     def table(m: SipMessage) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for name, value in m.headers.items:
@@ -154,23 +161,26 @@ def message_changes(before: SipMessage, after: SipMessage) -> list[str]:
         return out
 
     a, b = table(before), table(after)
-    changes = []
+    changes: list[tuple[str, str]] = []
     for name in sorted(set(a) | set(b)):
         if a.get(name) != b.get(name):
-            old = "; ".join(a.get(name, ["(absent)"]))[:160]
-            new = "; ".join(b.get(name, ["(absent)"]))[:160]
-            changes.append(f"{name}: {old} -> {new}")
+            old, new = ("; ".join(x[name])[:160] if name in x else None for x in (a, b))
+            en, ru = (f"{name}: {absent if old is None else old} -> {absent if new is None else new}"
+                      for absent in ("(absent)", "(нет)"))
+            changes.append((en, ru))
     if before.body != after.body:
         old_lines = before.body.splitlines()
         new_lines = after.body.splitlines()
         if (before.content_type or after.content_type) == "application/sdp" and len(old_lines) == len(new_lines):
             for old, new in zip(old_lines, new_lines):
                 if old != new:
-                    kind = "SDP" if old.startswith(_SDP_ADDRESS_LINES) else "SDP line"
-                    changes.append(f"{kind} {old.decode('utf-8', 'replace')[:120]} -> "
-                                   f"{new.decode('utf-8', 'replace')[:120]}")
+                    line = f"{old.decode('utf-8', 'replace')[:120]} -> {new.decode('utf-8', 'replace')[:120]}"
+                    address = old.startswith(_SDP_ADDRESS_LINES)
+                    changes.append((f"{'SDP' if address else 'SDP line'} {line}",
+                                    f"{'SDP' if address else 'строка SDP'} {line}"))
         else:
-            changes.append(f"body: {len(before.body)} octets -> {len(after.body)} octets, content differs")
+            changes.append((f"body: {len(before.body)} octets -> {len(after.body)} octets, content differs",
+                            f"тело: октетов было {len(before.body)}, стало {len(after.body)}, содержимое другое"))
     return changes
 
 
@@ -189,10 +199,11 @@ def _hop(m: SipMessage) -> str:
               "the message. Disable it (e.g. MikroTik /ip firewall service-port sip disabled, Cisco no ip nat "
               "service sip udp port 5060, FortiGate sip-helper off) or move SIP to TLS.",
         "ru": "{message} из {call_ref} виден в двух точках пути (кадр {before_frame}: {before_hop}; кадр "
-              "{after_frame}: {after_hop}) с {count} изменением(ями) сверх ожидаемой трансляции IP/портов: "
-              "{changes}. Ничто легитимное между этими точками не меняет {fields}: промежуточное устройство (SIP ALG) "
-              "переписало сообщение. Отключите его (например, MikroTik /ip firewall service-port sip disabled, Cisco "
-              "no ip nat service sip udp port 5060, FortiGate sip-helper off) или переведите SIP на TLS.",
+              "{after_frame}: {after_hop}), и изменений сверх ожидаемой трансляции IP/портов: {count} "
+              "({changes_ru}). Ничто легитимное между этими точками не меняет {fields_ru}: промежуточное устройство "
+              "(SIP ALG) переписало сообщение. Отключите его (например, MikroTik /ip firewall service-port sip "
+              "disabled, Cisco no ip nat service sip udp port 5060, FortiGate sip-helper off) или переведите SIP на "
+              "TLS.",
     },
 )
 def message_modified_in_transit(analysis: Analysis) -> Iterator[Hit]:
@@ -252,13 +263,14 @@ def message_modified_in_transit(analysis: Analysis) -> Iterator[Hit]:
                 changes = message_changes(before, after)
                 if not changes:
                     continue
-                fields = sorted({"SDP" if c.startswith("SDP") else c.split(":", 1)[0] for c in changes})
+                fields = sorted({"SDP" if c.startswith("SDP") else c.split(":", 1)[0] for c, _ in changes})
                 yield Hit(call_id if call_id in calls else None, (before.frame, after.frame), {
                     "message": _label(before), "call_ref": f"Call-ID {call_id}", "method": method,
                     "before_frame": before.frame, "after_frame": after.frame,
                     "before_hop": _hop(before), "after_hop": _hop(after), "count": len(changes),
-                    "changes": "; ".join(changes[:MAX_CHANGES]) + (" ..." if len(changes) > MAX_CHANGES else ""),
+                    "changes": _listed([en for en, _ in changes]), "changes_ru": _listed([ru for _, ru in changes]),
                     "fields": ", ".join(fields),
+                    "fields_ru": ", ".join("тело" if f == "body" else f for f in fields),
                 })
                 break
             break

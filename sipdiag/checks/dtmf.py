@@ -38,20 +38,22 @@ def _negotiation_problems(call: Call) -> list[tuple[str, Severity, str, str]]:
         if (offered.telephone_event is None) != (answered.telephone_event is None) and not call.info_dtmf:
             side = "offer" if offered.telephone_event is not None else "answer"
             side_ru = "предложении" if side == "offer" else "ответе"
+            frame = n.offer_frame if side == "offer" else n.answer_frame
             # Only in the offer: the answerer cannot take events. Only in the answer: legal (RFC 3264 §6.1 lets
             # an answer add formats), the offerer just did not ask for events: an observation.
             out.append(("a", Severity.MINOR if side == "offer" else Severity.INFO,
-                        f"telephone-event only in the {side} (frame {n.offer_frame if side == 'offer' else n.answer_frame}):"
-                        " key presses fall back to in-band tones or are lost",
-                        f"telephone-event есть только в {side_ru}: нажатия уходят тонами в голосе или теряются"))
+                        f"telephone-event only in the {side} (frame {frame}): key presses fall back to in-band tones "
+                        "or are lost",
+                        f"telephone-event есть только в {side_ru} (кадр {frame}): нажатия уходят тонами в голосе или "
+                        "теряются"))
         voice = list(voice_formats(answered))
         clocks = _event_clocks(answered)
         if voice and clocks and voice[0][1] and voice[0][1] not in clocks:
             out.append(("e", Severity.MINOR,
                         f"telephone-event/{'/'.join(sorted(clocks))} with {voice[0][0]}/{voice[0][1]} in the answer "
                         f"(frame {n.answer_frame}): the event clock must be the audio clock",
-                        f"telephone-event/{'/'.join(sorted(clocks))} при {voice[0][0]}/{voice[0][1]} в ответе: "
-                        f"частота событий должна совпадать с частотой звука"))
+                        f"telephone-event/{'/'.join(sorted(clocks))} при {voice[0][0]}/{voice[0][1]} в ответе (кадр "
+                        f"{n.answer_frame}): частота событий должна совпадать с частотой звука"))
     return out
 
 
@@ -139,8 +141,10 @@ def _stream_problems(call: Call, stream, mine, clock: ClockSteps) -> list[tuple[
         out.append(("b", Severity.MAJOR,
                     f"{len(mine)} event(s) from {sender} sent as payload type {pts}, the receiver "
                     f"negotiated {want} for telephone-event (first at frame {mine[0].start_frame})",
-                    f"{len(mine)} событий от {sender} с типом нагрузки {pts}, получатель согласовал "
-                    f"для telephone-event {want} (первое в кадре {mine[0].start_frame})"))
+                    f"{len(mine)} событий от {sender} с типом нагрузки {pts}, "
+                    + (f"получатель согласовал для telephone-event {want}" if negotiated else
+                       "получатель telephone-event не согласовал")
+                    + f" (первое в кадре {mine[0].start_frame})"))
     keys = [e for e in mine if e.event <= FLASH]  # DTMF and flash; fax/modem tones (RFC 4734) behave otherwise
     no_end = [e for e in keys if not e.end_seen and clock.sound(e.start_frame, st.last_frame)
               and st.end_ns - e.start_ns > OPEN_AT_END_NS]
@@ -149,11 +153,12 @@ def _stream_problems(call: Call, stream, mine, clock: ClockSteps) -> list[tuple[
                and b.start_ns + OVERLAP_SLACK_NS < a.start_ns + int(a.duration_ms * 1e6)]
     if no_end:
         loss = f" (the stream lost {st.lost} packets)" if st.lost else ""
+        loss_ru = f" (в потоке потеряно пакетов: {st.lost})" if st.lost else ""
         out.append(("c", Severity.MINOR,
                     f"{len(no_end)} event(s) without an end packet, digits {''.join(e.digit for e in no_end[:10])}, "
                     f"first at frame {no_end[0].start_frame}{loss}",
                     f"{len(no_end)} событий без конечного пакета, цифры {''.join(e.digit for e in no_end[:10])}, "
-                    f"первое в кадре {no_end[0].start_frame}"))
+                    f"первое в кадре {no_end[0].start_frame}{loss_ru}"))
     if single:
         out.append(("c", Severity.MINOR,
                     f"{len(single)} event(s) whose end packet is sent {single[0].end_retransmits + 1} time(s) "
@@ -164,6 +169,6 @@ def _stream_problems(call: Call, stream, mine, clock: ClockSteps) -> list[tuple[
         out.append(("c", Severity.MINOR,
                     f"{len(overlap)} event(s) starting before the previous one ended, first at frame "
                     f"{overlap[0].start_frame}",
-                    f"{len(overlap)} событий начинаются до окончания предыдущего, первое в кадре "
+                    f"событий, начавшихся до окончания предыдущего: {len(overlap)}, первое в кадре "
                     f"{overlap[0].start_frame}"))
     return out

@@ -135,7 +135,7 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
             values.update(
                 lead_en=f"In the {span.one_way_s:g} s of your call that we recorded, the sound travelled only one "
                         f"way ({side_en}); that is too short to tell a fault from a call that simply ended early.",
-                lead_ru=f"За {span.one_way_s:g} с звонка, которые мы записали, звук шёл только в одну сторону "
+                lead_ru=f"В записанной нами части звонка ({span.one_way_s:g} с) звук шёл только в одну сторону "
                         f"({side_ru}); этого слишком мало, чтобы отличить неисправность от звонка, который просто "
                         f"рано завершили.",
                 duration_en=f"Only {span.one_way_s:g} s of media were seen one way{how_en}: too short to tell one-way "
@@ -215,7 +215,7 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             "thresholds": thresholds,
             "short_en": f" Only {s.expected} packets expected: too few to grade the loss (minor at most)."
                         if short else "",
-            "short_ru": f" Ожидалось всего {s.expected} пакетов: слишком мало, чтобы оценить тяжесть потерь "
+            "short_ru": f" Ожидаемых пакетов всего {s.expected}: слишком мало, чтобы оценить тяжесть потерь "
                         "(не выше minor)." if short else "",
         }, severity=severity, confidence="medium" if short else "high")
 

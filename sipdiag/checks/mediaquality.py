@@ -76,7 +76,7 @@ def _in_hiccup(analysis: Analysis, m: MediaStream) -> bool:
               "{max_delta_frame}).{capture_en} Concealment (G.711 App. I) mutes after about 60 ms; G.107 Ie,eff "
               "grows with BurstR; RFC 3611 §4.7 Gmin 16.",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: {summary_ru}. Интервал пакетов {interval_ms} мс; "
-              "потери {loss_pct} % в {loss_runs} серии(ях), BurstR {burst_ratio}; наибольший интервал («Max Delta» "
+              "потери {loss_pct} %, серий потерь: {loss_runs}, BurstR {burst_ratio}; наибольший интервал («Max Delta» "
               "в Wireshark) {max_delta_ms} мс (кадр {max_delta_frame}).{capture_ru} Маскирование потерь (G.711, "
               "приложение I) глушит звук примерно после 60 мс; Ie,eff по G.107 растёт с BurstR; RFC 3611 §4.7 "
               "Gmin 16.",
@@ -123,7 +123,7 @@ def burst_loss(analysis: Analysis) -> Iterator[Hit]:
         parts_en, parts_ru = [], []
         if s.loss_run_max >= run_limit:
             parts_en.append(f"{s.loss_run_max} consecutive packets lost ({round(run_gap)} ms of audio)")
-            parts_ru.append(f"{s.loss_run_max} пакетов подряд потеряно ({round(run_gap)} мс звука)")
+            parts_ru.append(f"подряд потеряно пакетов: {s.loss_run_max} ({round(run_gap)} мс звука)")
         if bursty:
             parts_en.append(f"bursty loss (BurstR {burst:.1f})")
             parts_ru.append(f"потери пачками (BurstR {burst:.1f})")

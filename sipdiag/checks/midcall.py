@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import address_host, address_port, join_address
 from ..media import is_private
+from ..russian import PARTY_RU
 from ..transactions import is_success
 from . import Hit, Severity, check, times_en
 from .settings import setting
@@ -201,13 +202,12 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
                          f"{call.bye_frame}) {_s(bye - answer)} s after the answer{reason}.",
             "detail_ru": f"Session-Expires {se} с, refresher {call.session_refresher or 'не выбран'} (2xx, кадр "
                          f"{ok_frame}); обновление "
-                         f"ожидалось через {round(se / 2, 1)} с после ответа. {what_ru} BYE отправил "
-                         f"{_WHO_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через {_s(bye - answer)} с "
-                         f"после ответа{reason}.",
+                         f"ожидалось через {round(se / 2, 1)} с после ответа. {what_ru} BYE от "
+                         f"{PARTY_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через "
+                         f"{_s(bye - answer)} с после ответа{reason}.",
         }, confidence=confidence)
 
 
-_WHO_RU = {"caller": "вызывающий", "callee": "вызываемый"}
 _SESSION_LEADS = {
     "refused": {"lead_en": "Your call could not be set up because the two systems could not agree how often to check "
                            "that a call is still up.",
@@ -651,7 +651,8 @@ def _timeout_values(call: Call, case: str, last: dict[str, int], answer: int, by
     if bye is not None:
         end_en = f"BYE from the {call.ended_by} (frame {call.bye_frame}) {_s(bye - answer)} s after the answer" + (
             f", Reason: {call.end_reason}" if call.end_reason else ", no Reason header")
-        end_ru = f"BYE от {_WHO_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через {_s(bye - answer)} с после ответа" + (
+        end_ru = f"BYE от {PARTY_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через " \
+                 f"{_s(bye - answer)} с после ответа" + (
             f", Reason: {call.end_reason}" if call.end_reason else ", без заголовка Reason")
     else:
         end_en, end_ru = "no BYE in the capture", "BYE в захвате нет"

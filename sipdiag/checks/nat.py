@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..addresses import address_host, join_address, split_address
 from ..media import is_loopback, is_private
 from ..parsers.sipuri import parse_name_addr
+from ..russian import PARTY_RU
 from . import Hit, Severity, check, times_en
 from .vias import received_of, rport_of, sent_by, top_via_head, via_paths
 
@@ -146,7 +147,7 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
             yield Hit(call.call_id, tuple(frames[:FRAMES_LISTED]) or (call.first_frame,), {
                 "call_id": call.call_id, "role": role, "frame": frame,
                 "party_en": role if role != "other" else f"party at {source} on another leg of the call",
-                "party_ru": ROLE_RU.get(role) or f"участника с адресом {source} на другом плече вызова",
+                "party_ru": PARTY_RU.get(role) or f"участника с адресом {source} на другом плече вызова",
                 "frames_sdp": ", ".join(str(f) for f in frames[:FRAMES_LISTED]), "address": m.address,
                 "port": m.port, "source": source, "rtp_to_party": received, "media": effect,
                 "effect_en": _SDP_EFFECT[effect][0], "effect_ru": _SDP_EFFECT[effect][1],
@@ -155,7 +156,6 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
 
 
 FRAMES_LISTED = 20
-ROLE_RU = {"caller": "вызывающего", "callee": "вызываемого"}
 # (customer en, customer ru, engineer en, engineer ru) per what the capture shows of the media
 _SDP_EFFECT = {
     "lost": ("So you could not hear the other party.", "Поэтому вы не слышали собеседника.",
@@ -253,9 +253,9 @@ def _per_host(paths, received):
               "there is a NAT between the UA and the capture point (nat_uac_test 2/4). Responses to them {received_en}. "
               "The edge must answer to the source address (RFC 3261 §18.2.2 received, RFC 3581 rport) and route "
               "requests to the learned binding.",
-        "ru": "{requests} запрос(ов) с {source} (портов источника: {source_ports}; первый: кадр {frame}) содержат в "
-              "верхнем Via адрес {sent_by}"
-              "{private_ru}: между UA и точкой захвата есть NAT (nat_uac_test 2/4). Ответы на них {received_ru}. "
+        "ru": "Запросов от {source} с адресом {sent_by}{private_ru} в верхнем Via: {requests} (портов источника: "
+              "{source_ports}; первый: кадр {frame}); между UA и точкой захвата есть NAT (nat_uac_test 2/4). "
+              "Ответы на эти запросы {received_ru}. "
               "Граница сети должна отвечать на адрес источника (RFC 3261 §18.2.2 received, RFC 3581 rport) и "
               "направлять запросы на выученную привязку.",
     },
@@ -319,8 +319,8 @@ def via_address_mismatch(analysis: Analysis) -> Iterator[Hit]:
               "{field}, but leave the NAT from port {source_port}; the UA {rport_en} rport. Responses must go to the "
               "source port (RFC 3581), requests to the NAT binding, and the binding needs keepalives "
               "(router.nat-binding-timeout).",
-        "ru": "{requests} UDP-запрос(ов) с {source} (первый: кадр {frame}) указывают порт {declared_port} в "
-              "{field_ru}, но выходят из NAT с порта {source_port}; UA {rport_ru} rport. Ответы должны идти на порт "
+        "ru": "UDP-запросов с {source}, указывающих порт {declared_port} в {field_ru}, но выходящих из NAT с порта "
+              "{source_port}: {requests} (первый: кадр {frame}); UA {rport_ru} rport. Ответы должны идти на порт "
               "источника (RFC 3581), запросы - на привязку NAT, а привязке нужны keepalive "
               "(router.nat-binding-timeout).",
     },

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import join_address
 from ..media import HOLD_ADDRESSES, MediaStream, is_loopback, is_private
+from ..russian import PARTY_RU
 from . import Hit, Severity, check
 from .nat import same_ip
 from .settings import setting
@@ -72,9 +73,10 @@ _CLASSES = {
         "en": "Call {call_id}: the {role} announced {sdp_address} (frame {sdp_frame}) but its {packets} RTP packets "
               "come from {rtp_source} (first at frame {frame}): {class_en}. {latch_en} Enable symmetric RTP / "
               "latching on the SBC (Asterisk rtp_symmetric, comedia) and symmetric RTP on the UA (RFC 4961).",
-        "ru": "Вызов {call_id}: сторона {role} объявила {sdp_address} (кадр {sdp_frame}), но её {packets} RTP-пакетов "
-              "приходят с {rtp_source} (первый в кадре {frame}): {class_ru}. {latch_ru} Включите симметричный RTP / "
-              "latching на SBC (Asterisk rtp_symmetric, comedia) и симметричный RTP на UA (RFC 4961).",
+        "ru": "Вызов {call_id}: SDP {role_ru} (кадр {sdp_frame}) объявляет {sdp_address}, но RTP {role_ru} приходит "
+              "с {rtp_source} (пакетов: {packets}, первый в кадре {frame}): {class_ru}. {latch_ru} Включите "
+              "симметричный RTP / latching на SBC (Asterisk rtp_symmetric, comedia) и симметричный RTP на UA (RFC "
+              "4961).",
     },
 )
 def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
@@ -151,7 +153,8 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 latch_en = "No reverse stream to the observed source is in the capture (no latching seen)."
                 latch_ru = "Обратного потока на наблюдаемый источник в захвате нет (latching не видно)."
             yield Hit(call.call_id, (st.first_frame,), {
-                "call_id": call.call_id, "role": role, "sdp_address": join_address(sdp_address, sdp_port),
+                "call_id": call.call_id, "role": role, "role_ru": PARTY_RU[role],
+                "sdp_address": join_address(sdp_address, sdp_port),
                 "sdp_frame": sdp_frames.get(role, "?"), "rtp_source": join_address(st.src_ip, st.src_port),
                 "packets": st.packets, "frame": st.first_frame, "class": klass,
                 "class_en": _CLASSES[klass][0], "class_ru": _CLASSES[klass][1],
@@ -181,8 +184,8 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
               "{stun} STUN packet(s)), but its packets arrive from {observed} (frame {frame}): the NAT maps each "
               "destination to a new port (address/port-dependent mapping, RFC 4787 §4.1, violating REQ-1). Use "
               "latching/anchoring or TURN/ICE (RFC 8445) and disable STUN on the UA.",
-        "ru": "{where_ru}: сторона {role} объявила свой публичный адрес {announced} (получен через STUN: в захвате "
-              "{stun} STUN-пакет(ов)), но её пакеты приходят с {observed} (кадр {frame}): NAT выдаёт каждому "
+        "ru": "{where_ru}: объявленный публичный адрес {role_ru} {announced} получен через STUN (STUN-пакетов в "
+              "захвате: {stun}), но пакеты {role_ru} приходят с {observed} (кадр {frame}): NAT выдаёт каждому "
               "получателю новый порт (зависящее от адреса/порта отображение, RFC 4787 §4.1, нарушение REQ-1). "
               "Используйте latching/якорение или TURN/ICE (RFC 8445) и отключите STUN на UA.",
     },
@@ -224,7 +227,8 @@ def stun_mapping_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 continue
             media_found = True
             yield Hit(call.call_id, (st.first_frame,), {
-                "call_id": call.call_id, "role": role, "announced": join_address(*public[0]),
+                "call_id": call.call_id, "role": role, "role_ru": PARTY_RU[role],
+                "announced": join_address(*public[0]),
                 "observed": join_address(st.src_ip, st.src_port), "frame": st.first_frame, "stun": stun,
                 "packets": st.packets, "where_en": f"Call {call.call_id}, media",
                 "where_ru": f"Вызов {call.call_id}, медиа",
@@ -238,7 +242,8 @@ def stun_mapping_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 or p.via.effective_port == p.src_port:
             continue
         yield Hit(None, p.frames, {
-            "role": "device", "announced": p.via.text, "observed": p.source, "frame": p.first_frame, "stun": stun,
+            "role": "device", "role_ru": PARTY_RU["device"], "announced": p.via.text, "observed": p.source,
+            "frame": p.first_frame, "stun": stun,
             "where_en": "Signalling", "where_ru": "Сигнализация", "effect_en": "", "effect_ru": "",
         }, severity=Severity.MINOR, confidence="medium")
 

@@ -217,8 +217,8 @@ def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
             if other_share >= 0.1:
                 remarked.append(f"{flow} starts with DSCP {_dscp_name(st.dscp)}, {st.dscp_remarked} of {st.packets} "
                                 "packets carry another")
-                remarked_ru.append(f"{flow} начинается с DSCP {_dscp_name(st.dscp, DSCP_NAMES_RU)}, другую метку "
-                                   f"несут {st.dscp_remarked} из {st.packets} пакетов")
+                remarked_ru.append(f"{flow} начинается с DSCP {_dscp_name(st.dscp, DSCP_NAMES_RU)}, пакетов с другой "
+                                   f"меткой: {st.dscp_remarked} из {st.packets}")
                 frames.append(st.first_frame)
         if not unmarked and not remarked:
             continue

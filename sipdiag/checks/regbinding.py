@@ -208,11 +208,11 @@ def same_uri(a: str, b: str) -> bool:
               "its own contact in the 2xx and, finding none, often treats the registration as failed. Disable the "
               "ALG, or keep NAT data out of band on the registrar (received/Path/alias, e.g. Kamailio "
               "fix_nated_register) instead of rewriting the Contact.",
-        "ru": "Регистрация {aor} с {source}: Contact в REGISTER {contact}; {count} ответов 2xx ({ok_frames}) "
-              "содержат только {returned}, равного URI по RFC 3261 §19.1.4 нет; {flapping_ru}. §10.2.4: UA берёт "
-              "срок из своего контакта в 2xx и, не найдя его, часто считает регистрацию неудачной. Отключите ALG "
-              "или храните данные NAT отдельно на регистраторе (received/Path/alias, например fix_nated_register в "
-              "Kamailio), не переписывая Contact.",
+        "ru": "Регистрация {aor} с {source}: Contact в REGISTER {contact}; ответов 2xx, в которых вместо него "
+              "только {returned} (равного ему URI по RFC 3261 §19.1.4 нет): {count} ({ok_frames}); {flapping_ru}. "
+              "§10.2.4: UA берёт срок из своего контакта в 2xx и, не найдя его, часто считает регистрацию "
+              "неудачной. Отключите ALG или храните данные NAT отдельно на регистраторе (received/Path/alias, "
+              "например fix_nated_register в Kamailio), не переписывая Contact.",
     },
 )
 def contact_binding_mismatch(analysis: Analysis) -> Iterator[Hit]:
@@ -288,10 +288,10 @@ MIN_IDLE_S = 1.0  # an unchanged mapping after a shorter gap says nothing about 
               "phone's Via sent-by stayed {sent_by}: {detail_en}. NAT UDP mapping lifetime: {bounds_en}. RFC 4787 "
               "REQ-5 asks for at least 120 s; recommended keep-alive {keepalive_s} s (see router.nat-binding-timeout "
               "for fixes).",
-        "ru": "Регистрация {aor} (Call-ID {call_id}): {changes} продлений пришли с нового адреса, хотя Via sent-by "
-              "телефона оставался {sent_by}: {detail_ru}. Время жизни UDP-трансляции NAT: {bounds_ru}. RFC 4787 "
-              "REQ-5 требует не меньше 120 с; рекомендуемый keep-alive {keepalive_s} с (способы исправления — в "
-              "router.nat-binding-timeout).",
+        "ru": "Регистрация {aor} (Call-ID {call_id}): продлений, пришедших с нового адреса, хотя Via sent-by "
+              "телефона оставался {sent_by}: {changes}, первое: {detail_ru}. Время жизни UDP-трансляции NAT: "
+              "{bounds_ru}. RFC 4787 REQ-5 требует не меньше 120 с; рекомендуемый keep-alive {keepalive_s} с (способы "
+              "исправления — в router.nat-binding-timeout).",
     },
 )
 def binding_churn(analysis: Analysis) -> Iterator[Hit]:

@@ -484,8 +484,8 @@ def _customer_words(group: list[AuthLoop]) -> dict[str, str]:
               "uri {digest_uri}, nonce {nonce}. Findings: {findings_en}{likewise_en}. RFC 3261 §22.2: a UAC should "
               "not resend credentials that were just rejected unless the nonce was stale; check the provisioned auth "
               "user, password and realm (RFC 7616).",
-        "ru": "{subject_ru}: {refusals} REGISTER с учётными данными отклонены ({statuses}) за {span_s} с, ни один не "
-              "принят ({trigger_ru}); кадры {refused_frames}. Последние данные{of_ru}: username {username}, realm "
+        "ru": "{subject_ru}: отклонено REGISTER с учётными данными: {refusals} ({statuses}) за {span_s} с, ни один "
+              "не принят ({trigger_ru}); кадры {refused_frames}. Последние данные{of_ru}: username {username}, realm "
               "{realm}, uri {digest_uri}, nonce {nonce}. Выводы: {findings_ru}{likewise_ru}. RFC 3261 §22.2: UAC не "
               "должен повторять отвергнутые учётные данные, если nonce не устарел (stale); проверьте пользователя "
               "авторизации, пароль и realm (RFC 7616).",

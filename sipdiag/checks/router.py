@@ -89,7 +89,7 @@ def sip_alg(analysis: Analysis) -> Iterator[Hit]:
         "en": "{count} IP datagram(s) arrived only partly (first at frame {frame}: {detail}). Large SIP over UDP "
               "(RFC 3261 §18.1.1: above 1300 bytes use TCP) is fragmented and a middlebox drops the non-first "
               "fragments. Use TCP, trim the INVITE (codecs, headers), or fix the router.",
-        "ru": "{count} IP-датаграмм пришли не полностью (первая в кадре {frame}: {detail_ru}). Большой SIP по UDP "
+        "ru": "IP-датаграмм, пришедших не полностью: {count} (первая в кадре {frame}: {detail_ru}). Большой SIP по UDP "
               "(RFC 3261 §18.1.1: свыше 1300 байт - TCP) фрагментируется, и промежуточное устройство отбрасывает "
               "не первые фрагменты. Перейдите на TCP, сократите INVITE (кодеки, заголовки) или исправьте роутер.",
     },
@@ -270,9 +270,9 @@ def _values(evidence_en: str, evidence_ru: str, idle: float, alive: float, expir
         "en": "{count} ICMP error(s) from {reporter} ({reason}, type {icmp_type} code {icmp_code}; first at frame "
               "{frame}) quote {kind} packets {flow}{during_en}. {meaning_en}{side_en} (RFC 792, RFC 1122 §3.2.2.1, "
               "RFC 4443 §3.1).",
-        "ru": "{count} ICMP-ошибок от {reporter} ({reason_ru}, тип {icmp_type} код {icmp_code}; первая в кадре "
-              "{frame}) цитируют пакеты {kind} {flow}{during_ru}. {meaning_ru}{side_ru} (RFC 792, RFC 1122 §3.2.2.1, "
-              "RFC 4443 §3.1).",
+        "ru": "ICMP-ошибок от {reporter}, цитирующих пакеты {kind} {flow}{during_ru}: {count} ({reason_ru}, тип "
+              "{icmp_type} код {icmp_code}; первая в кадре {frame}). {meaning_ru}{side_ru} (RFC 792, RFC 1122 "
+              "§3.2.2.1, RFC 4443 §3.1).",
     },
 )
 def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..addresses import join_address
 from ..codecs import VIDEO_CLOCK
 from ..rtpclock import CN_PAYLOAD_TYPES, is_telephone_event
+from ..russian import PARTY_RU
 from . import Hit, Severity, check
 from .codec import AUXILIARY
 
@@ -92,8 +93,8 @@ def _accepted(lines: list[MediaDescription]) -> set[int]:
               "(frame(s) {sdp_frames}) accepts only {accepted}. The sender ignores the answer (RFC 3264 §5.1, §7: "
               "send only what the peer listed); fix the sender, or let the SBC transcode or renumber.",
         "ru": "Вызов {call_id}: поток {src} -> {dst} (SSRC {ssrc}, первый кадр {frame}) несёт тип нагрузки "
-              "{payload_type} ({codec}) в {packets} из {stream_packets} пакетов, а SDP стороны {receiver} "
-              "(кадр(ы) {sdp_frames}) принимает только {accepted}. Отправитель не следует ответу (RFC 3264 §5.1, §7: "
+              "{payload_type} ({codec_ru}) в {packets} из {stream_packets} пакетов, а SDP {receiver_ru} (кадры: "
+              "{sdp_frames}) принимает только {accepted}. Отправитель не следует ответу (RFC 3264 §5.1, §7: "
               "отправлять можно только то, что указал получатель); исправьте отправителя или включите "
               "транскодирование/перенумерацию на SBC.",
     },
@@ -149,8 +150,9 @@ def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
                 "call_id": call.call_id, "src": join_address(st.src_ip, st.src_port),
                 "dst": join_address(st.dst_ip, st.dst_port),
                 "ssrc": f"0x{st.ssrc:08X}", "frame": st.first_frame, "payload_type": pt,
-                "codec": st.codec or "unknown", "packets": packets, "stream_packets": st.packets,
-                "receiver": RECEIVER.get(direction, "?"), "direction": direction,
+                "codec": st.codec or "unknown", "codec_ru": st.codec or "кодек неизвестен", "packets": packets,
+                "stream_packets": st.packets, "receiver": RECEIVER.get(direction, "?"),
+                "receiver_ru": PARTY_RU.get(RECEIVER.get(direction, ""), "?"), "direction": direction,
                 "accepted": ", ".join(map(str, sorted(accepted))),
                 "sdp_frames": ", ".join(map(str, _sdp_frames(call, RECEIVER.get(direction, "")))),
                 "direction_en": DIRECTION_EN.get(direction, "?"), "direction_ru": DIRECTION_RU.get(direction, "?"),

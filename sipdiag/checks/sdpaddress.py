@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from ..addresses import join_address
 from ..media import HOLD_ADDRESSES, RECEIVES, is_loopback
+from ..russian import PARTY_RU
 from . import Hit, Severity, check
-from .nat import FRAMES_LISTED, ROLE_RU, message_at, sdp_sender
+from .nat import FRAMES_LISTED, message_at, sdp_sender
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -144,7 +145,7 @@ def _hit(analysis: Analysis, call: Call, e: dict) -> Hit:
     return Hit(call.call_id, tuple(frames) or (call.first_frame,), {
         "call_id": call.call_id, "role": party, "frame": e["frame"],
         "party_en": party if party != "other" else f"party at {e['source']} on another leg of the call",
-        "party_ru": ROLE_RU.get(party) or f"участника с адресом {e['source']} на другом плече вызова",
+        "party_ru": PARTY_RU.get(party) or f"участника с адресом {e['source']} на другом плече вызова",
         "frames_sdp": ", ".join(map(str, frames)), "address": m.address, "media": m.media, "port": m.port,
         "why_en": why_en, "why_ru": why_ru, "rtp_to_party": received,
         "effect_en": effect[0], "effect_ru": effect[1], "effect_engineer": effect[2].format(received=received),

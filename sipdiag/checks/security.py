@@ -37,7 +37,7 @@ SCANNER_UA = re.compile(r"friendly-scanner|sipvicious|sipcli|sip-scan|sipsak|vax
         "en": "{requests} request(s) with scanner User-Agent {agents} from {sources} ({methods}), first at frame "
               "{frame}. Block the sources (fail2ban/APIBAN/SBC ACL), rate-limit REGISTER/INVITE, and check that the "
               "probed extensions have strong passwords.",
-        "ru": "{requests} запрос(ов) с User-Agent сканера {agents} с {sources} ({methods}), первый в кадре {frame}. "
+        "ru": "Запросов с User-Agent сканера {agents} от {sources} ({methods}): {requests}, первый в кадре {frame}. "
               "Заблокируйте источники (fail2ban/APIBAN/ACL на SBC), ограничьте частоту REGISTER/INVITE и проверьте "
               "стойкость паролей опрошенных номеров.",
     },
@@ -349,8 +349,8 @@ def fraud_destination(number: str, *, attacker: bool, home: tuple[str, ...]) -> 
               "source, bar international destinations on the account until it is secured and reset its "
               "credentials; the answered calls' durations give the exposure.",
         "ru": "{source}: INVITE на международные/платные направления: {attempts}; разных наборов: {distinct}, "
-              "номеров: {numbers} ({examples}), до {densest} разных за {window_s} с; отвечено {answered}"
-              "{answered_time_ru}; {why_ru}. User-Agent {agents_ru}; цели {targets_ru}. Заблокируйте источник, "
+              "номеров: {numbers} ({examples}), наибольшее число разных наборов за {window_s} с: {densest}; "
+              "отвечено {answered}{answered_time_ru}; {why_ru}. User-Agent {agents_ru}; цели {targets_ru}. Заблокируйте источник, "
               "закройте международные направления для учётной записи до её защиты и смените учётные данные; ущерб "
               "оценивается по длительности отвеченных вызовов.",
     },
@@ -431,7 +431,7 @@ def toll_fraud(analysis: Analysis) -> Iterator[Hit]:
             "targets_ru": ", ".join(targets[:5]) + (f" и ещё {len(targets) - 5}" if len(targets) > 5 else ""),
             "target_en": "your account or equipment", "target_ru": "вашу учётную запись или оборудование",
             "connected_en": f", {len(answered)} of them connected" if answered else "",
-            "connected_ru": f", из них {len(answered)} соединились" if answered else "",
+            "connected_ru": f", из них соединились: {len(answered)}" if answered else "",
         }, severity=Severity.CRITICAL if answered else Severity.MAJOR,
             confidence="high" if attack or answered else "medium")
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import join_address
 from ..correlate import number_key
+from ..russian import PARTY_RU
 from ..transactions import is_redirect
 from . import UNKNOWN, Hit, check, span_s, times_en
 
@@ -54,13 +55,11 @@ def called_party(uri: str) -> str:
     },
     engineer={
         "en": "Call {call_id}: 200 OK (frame {ok_frame}) retransmitted {retransmissions} times over {span_s} s with "
-              "no ACK seen at this capture point; {ended_by} sent BYE (frame {bye_frame}) {bye_after_s} s after the "
-              "first 200 OK (64*T1 = 32 s, RFC 3261 §13.3.1.4). Check where the ACK goes: the 2xx Contact "
-              "and Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG on the caller side.",
+              "no ACK seen at this capture point; {bye_en} (64*T1 = 32 s, RFC 3261 §13.3.1.4). Check where the ACK "
+              "goes: the 2xx Contact and Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG on the caller side.",
         "ru": "Вызов {call_id}: 200 OK (кадр {ok_frame}) переотправлен {retransmissions} раз за {span_s} с, ACK в "
-              "точке захвата не виден; {ended_by} отправил BYE (кадр {bye_frame}) через {bye_after_s} с после "
-              "первого 200 OK (64*T1 = 32 с, RFC 3261 §13.3.1.4). Проверьте, куда уходит ACK: Contact ответа "
-              "и Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG на стороне вызывающего.",
+              "точке захвата не виден; {bye_ru} (64*T1 = 32 с, RFC 3261 §13.3.1.4). Проверьте, куда уходит ACK: "
+              "Contact ответа и Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG на стороне вызывающего.",
     },
 )
 def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
@@ -102,6 +101,12 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
             "call_id": call.call_id, "ok_frame": ok_frame, "retransmissions": invite.response_retransmissions,
             "span_s": span_s(clock, copies[0], copies[-1]), "bye_frame": call.bye_frame,
             "bye_after_s": bye_after, "ended_by": call.ended_by or "nobody",
+            # a capture that ends before the BYE says so ("nobody sent BYE (frame None)" before); the Russian names
+            # the party in the genitive ("BYE от вызываемого"), not by the English role as its subject
+            "bye_en": f"{call.ended_by} sent BYE (frame {call.bye_frame}) {bye_after} s after the first 200 OK"
+                      if bye else "no BYE in the capture",
+            "bye_ru": f"BYE от {PARTY_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через {bye_after} с "
+                      "после первого 200 OK" if bye else "BYE в захвате нет",
         })
 
 

@@ -117,7 +117,7 @@ class FragmentReassembler:
                        f"fragments of frames {_frames(p.frames)} never completed within {self.timeout_ns // 10**9} s: "
                        f"{p.size} of {p.total if p.total is not None else 'unknown'} bytes arrived "
                        f"({_missing(p)}); the rest was lost before the capture point",
-                       f"фрагменты кадров {_frames(p.frames)} не собрались за {self.timeout_ns // 10**9} с: пришло "
+                       f"датаграмма ({_fragments_ru(p)}) не собралась за {self.timeout_ns // 10**9} с: пришло "
                        f"{_arrived_ru(p)} ({_missing(p, 1)}); остальное потеряно до точки захвата")
 
     def _evict_oldest(self, keep: tuple, frame: int, why: str) -> None:
@@ -149,7 +149,7 @@ class FragmentReassembler:
             self._drop(key, p, "ip.fragments-incomplete",
                        f"fragments of frames {_frames(p.frames)} never completed: {p.size} of "
                        f"{p.total if p.total is not None else 'unknown'} bytes arrived ({_missing(p)})",
-                       f"фрагменты кадров {_frames(p.frames)} не собрались: пришло {_arrived_ru(p)} "
+                       f"датаграмма ({_fragments_ru(p)}) не собралась: пришло {_arrived_ru(p)} "
                        f"({_missing(p, 1)})")
 
 
@@ -183,6 +183,12 @@ _MISSING = {
 def _missing(p: _Pending, lang: int = 0) -> str:
     """Which fragments are missing (the last one gives the total size); lang 0 English, 1 Russian."""
     return _MISSING[0 in p.parts, p.total is not None][lang]
+
+
+def _fragments_ru(p: _Pending) -> str:
+    """The fragments of a datagram as its Russian anomaly names them, in the number they are: "фрагмент в кадре
+    46" (a datagram of which only one fragment arrived is common) or "фрагменты в кадрах 46, 47"."""
+    return f"фрагмент в кадре {p.frames[0]}" if len(p.frames) == 1 else f"фрагменты в кадрах {_frames(p.frames)}"
 
 
 def _arrived_ru(p: _Pending) -> str:

@@ -30,7 +30,7 @@ def test_a_short_stream_loss_is_minor_at_most_and_gets_no_mos_finding(tmp_path: 
     assert loss.engineer_text["en"].endswith(
         "(RULES.md media.packet-loss). Only 49 packets expected: too few to grade the loss (minor at most).")
     assert loss.engineer_text["ru"].endswith(
-        "Ожидалось всего 49 пакетов: слишком мало, чтобы оценить тяжесть потерь (не выше minor).")
+        "Ожидаемых пакетов всего 49: слишком мало, чтобы оценить тяжесть потерь (не выше minor).")
     # The same loss over 12 s is graded: critical, and the stream's MOS is rated.
     long = cc.answered_call(tmp_path / "long.pcap", seconds=12, drop_every=6)
     assert [(f.rule, f.severity.label, f.confidence) for f in findings(long, "media.packet-loss", "media.low-mos")] \

@@ -465,8 +465,8 @@ def test_digest_loops_of_one_device_alike_are_one_finding(tmp_path) -> None:
         "100n2. Findings: digest user 'pbx' differs from the AOR user '100' (auth user vs user id); the other "
         f"registrations likewise (frames 34, 38). {RFC_22_2}")
     assert group.engineer_text["ru"].startswith(
-        f"Регистрации 3 AOR с {a} на {reg} ({', '.join(aors)}): 9 REGISTER с учётными данными отклонены (401) за "
-        "20.6 с, ни один не принят (у каждого AOR: не менее 3 отказов за 60 с); кадры 11, 13, 17, 21, 23, 27, 31, "
+        f"Регистрации 3 AOR с {a} на {reg} ({', '.join(aors)}): отклонено REGISTER с учётными данными: 9 (401) "
+        "за 20.6 с, ни один не принят (у каждого AOR: не менее 3 отказов за 60 с); кадры 11, 13, 17, 21, 23, 27, 31, "
         "33, 37. Последние данные для sip:100@example.com: username pbx, realm example.com, uri sip:example.com, "
         "nonce 100n2. Выводы: пользователь digest 'pbx' не совпадает с пользователем AOR '100'; у остальных "
         "регистраций так же (кадры 34, 38). RFC 3261 §22.2:")

@@ -1,5 +1,6 @@
 """The Russian customer and engineer texts of every finding are Russian: no English prose from an English-only
-value put into a Russian template (tests/russiantext.py says what counts as English prose and what Latin stays).
+value put into a Russian template (tests/russiantext.py says what counts as English prose and what Latin stays),
+and grammatical: counts agree with what they count, parties are named in the case the sentence needs.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import pytest
 
 import sipdiag
 from sipdiag.errors import SipdiagError
+from tests import callcapture as cc
 from tests.conftest import SAMPLES, corpus_captures, corpus_id
 from tests.russiantext import english_runs, untranslated, wire_text
 
@@ -126,3 +128,182 @@ def test_faults_the_lab_samples_lack_have_russian_values_too(tmp_path) -> None:
     numbers = ["0048185422016", "01148185422016", "9011441234567890", "00972598072172", "0011611234567"]
     fraud = finding(calls.fraud_capture(tmp_path / "tf.pcap", numbers), "sec.toll-fraud-attempt")
     assert fraud.evidence["agents_ru"] == "не указан"
+
+
+# ------------------------------------------------------------------------------------------------ grammar
+# A count before a verb or before a noun sipdiag.russian does not count ("1 продлений пришли", "7 IP-датаграмм
+# пришли", "2 UDP-запрос(ов) ... указывают"), and a role put into a Russian sentence in English or in a case the
+# sentence does not allow ("callee отправил BYE", "BYE от вызываемый", "сторона caller объявила"): each text below
+# read so before it was fixed.
+
+def rule_texts(path, rule: str, lang_key: str = "engineer") -> list[str]:
+    return [(f.engineer_text if lang_key == "engineer" else f.customer_text)["ru"]
+            for f in sipdiag.analyze(path).findings if f.rule == rule]
+
+
+def test_counts_that_a_verb_follows_are_written_as_a_figure_after_the_noun() -> None:
+    churn = SAMPLES / "nat_port_churn.pcap"
+    assert rule_texts(churn, "reg.binding-churn") == [
+        "Регистрация sip:100@203.0.113.10 (Call-ID nat_port_churn-1@sdlab): продлений, пришедших с нового адреса, "
+        "хотя Via sent-by телефона оставался 192.168.1.10:5060: 1, первое: 203.0.113.2:34125 (кадр 5) -> "
+        "203.0.113.2:46654 (кадр 9). Время жизни UDP-трансляции NAT: не больше 35 с. RFC 4787 REQ-5 требует не "
+        "меньше 120 с; рекомендуемый keep-alive 17 с (способы исправления — в router.nat-binding-timeout)."]
+    assert rule_texts(churn, "nat.port-translated") == [
+        "UDP-запросов с 203.0.113.2:34125, указывающих порт 5060 в верхнем Via, но выходящих из NAT с порта 34125: "
+        "2 (первый: кадр 3); UA запросил rport. Ответы должны идти на порт источника (RFC 3581), запросы - на "
+        "привязку NAT, а привязке нужны keepalive (router.nat-binding-timeout)."]
+    assert rule_texts(churn, "nat.via-address-mismatch")[0].startswith(
+        "Запросов от 203.0.113.2:34125 с адресом 192.168.1.10:5060 (частный адрес) в верхнем Via: 3 (портов "
+        "источника: 2; первый: кадр 3); между UA и точкой захвата есть NAT (nat_uac_test 2/4). Ответы на эти "
+        "запросы не содержат received=")
+    assert rule_texts(SAMPLES / "fragmented_invite_dropped.pcap", "router.udp-fragmentation")[0].startswith(
+        "IP-датаграмм, пришедших не полностью: 7 (первая в кадре 4: INVITE вызова fragmented_invite_dropped-1@sdlab "
+        "шёл IP-фрагментами (фрагментов в захвате: 14) и не получил ответа). ")
+    refused = SAMPLES / "rtp_port_unreachable.pcap"
+    assert rule_texts(refused, "router.icmp-unreachable")[0].startswith(
+        "ICMP-ошибок от 203.0.113.10, цитирующих пакеты RTP 203.0.113.2:6000 -> 203.0.113.10:7000 вызова "
+        "rtp_port_unreachable-1@sdlab: 7 (порт недоступен, тип 3 код 3; первая в кадре 9). ")
+    # "За 1 с звонка, которые мы записали": the relative clause does not agree with a figure in seconds
+    assert rule_texts(refused, "media.one-way-audio", "customer") == [
+        "В записанной нами части звонка (1 с) звук шёл только в одну сторону (собеседник вас не слышал); этого "
+        "слишком мало, чтобы отличить неисправность от звонка, который просто рано завершили. Мы проверяем это со "
+        "своей стороны."]
+    assert rule_texts(SAMPLES / "sipvicious_scan.pcap", "sec.scanner-detected")[0].startswith(
+        "Запросов с User-Agent сканера friendly-scanner от 203.0.113.20 (OPTIONS, REGISTER): 12, первый в кадре 3. ")
+
+
+def test_parties_are_named_in_russian_and_in_the_case_the_sentence_needs(tmp_path) -> None:
+    from tests.integration import test_rules_call_media as calls
+
+    assert "ACK в точке захвата не виден; BYE от вызываемого (кадр 121) через 32.0 с после первого 200 OK (64*T1" \
+        in rule_texts(SAMPLES / "ack_dropped.pcap", "call.ack-timeout-32s")[0]
+    # the same capture cut before the BYE: "nobody отправил BYE (кадр None) через None с" in both languages
+    cut = first_frames(SAMPLES / "ack_dropped.pcap", tmp_path / "no_bye.pcap", 120)
+    (ack,) = [f for f in sipdiag.analyze(cut).findings if f.rule == "call.ack-timeout-32s"]
+    assert "ACK в точке захвата не виден; BYE в захвате нет (64*T1 = 32 с" in ack.engineer_text["ru"]
+    assert "no ACK seen at this capture point; no BYE in the capture (64*T1 = 32 s" in ack.engineer_text["en"]
+    assert rule_texts(SAMPLES / "nat_one_way_audio.pcap", "nat.media-source-mismatch")[0].startswith(
+        "Вызов nat_one_way_audio-1@sdlab: SDP вызывающего (кадр 3) объявляет 192.168.1.10:6000, но RTP вызывающего "
+        "приходит с 203.0.113.2:6000 (пакетов: 825, первый в кадре 12): ")
+    assert [t[t.index("пакетов, а SDP"):t.index(" Отправитель")] for t in rule_texts(
+        SAMPLES / "answer_codec_not_offered.pcap", "codec.rtp-payload-not-negotiated")] == [
+        "пакетов, а SDP вызывающего (кадры: 3) принимает только 0, 101.",
+        "пакетов, а SDP вызываемого (кадры: 6) принимает только 8."]
+    timeout = calls.media_call(tmp_path / "to.pcap", ua_stops=10, pbx_stops=10, bye_at=41, end_at=42)
+    assert "; BYE от вызываемого (кадр 964) через 40.7 с после ответа, Reason: " in rule_texts(
+        timeout, "call.media-timeout-or-hung")[0]
+    (session,) = [f for f in sipdiag.analyze(calls.session_call(tmp_path / "st.pcap", refresh=None, bye_at=60.3)
+                                             ).findings if f.rule == "call.session-timer-expiry"]
+    assert session.evidence["detail_ru"] == (
+        "Session-Expires 90 с, refresher uac (2xx, кадр 2); обновление ожидалось через 45.0 с после ответа. "
+        "Обновление не отправлялось. BYE от вызываемого (кадр 5972) через 60.0 с после ответа.")
+
+
+def first_frames(src, dst, n: int):
+    """The first `n` records of the classic pcap `src` written to `dst` (a capture that ends earlier)."""
+    import struct
+
+    data = src.read_bytes()
+    out, pos = bytearray(data[:24]), 24  # the global header, then (16-octet header, incl_len octets) per record
+    for _ in range(n):
+        size = 16 + struct.unpack_from("<I", data, pos + 8)[0]
+        out += data[pos:pos + size]
+        pos += size
+    dst.write_bytes(bytes(out))
+    return dst
+
+
+def test_counted_nouns_of_the_corpus_captures_agree(corpus) -> None:
+    attacks = corpus / "pcaps" / "initconf-sip-attacks"
+    # "441 неудачных авторизаций", "94 неудачных авторизаций": authorisations, names and destinations now agree
+    assert rule_texts(attacks / "SIP-Bruteforce-Single-IP.pcap", "sec.bruteforce-auth")[0].startswith(
+        "199.105.226.32: 441 неудачная авторизация REGISTER (1.0/мин) для 86 имён, первая в кадре 3. ")
+    gateway = attacks / "SIP-212.32.250.134.pcap"
+    assert rule_texts(gateway, "sec.bruteforce-auth")[0].startswith(
+        "206.55.185.163: 94 неудачные авторизации REGISTER (1.3/мин) для 52 имён, первая в кадре 3. ")
+    # "из них 48 соединились" (1 соединились, 21 соединились) and "до 2 разных за 170 с"
+    assert rule_texts(gateway, "sec.toll-fraud-attempt", "customer")[0].startswith(
+        "Мы зафиксировали попытки международных звонков через вашу учётную запись или оборудование (всего 475), "
+        "похожие на несанкционированные, из них соединились: 48. ")
+    assert "номеров: 1 (01148185422016, 901148185422016), наибольшее число разных наборов за 170 с: 2; отвечено 48" \
+        in rule_texts(gateway, "sec.toll-fraud-attempt")[0]
+    # "3 пакета подряд потеряно", "потери 10.7 % в 1 серии(ях)"
+    (burst,) = [f for f in sipdiag.analyze(gateway).findings if f.rule == "media.burst-loss"]
+    assert burst.evidence["summary_ru"] == "подряд потеряно пакетов: 3 (59 мс звука)"
+    assert "Интервал пакетов 19.7 мс; потери 10.7 %, серий потерь: 1, BurstR 2.68;" in burst.engineer_text["ru"]
+    # "фрагменты кадров 46 не собрались": one fragment of the datagram arrived
+    (fragments,) = [f for f in sipdiag.analyze(corpus / "pcaps" / "ndpi" / "fuzz-2006-06-26-2594.pcap").findings
+                    if f.rule == "router.udp-fragmentation"]
+    assert fragments.evidence["detail_ru"] == (
+        "датаграмма (фрагмент в кадре 46) не собралась за 30 с: пришло 20 из 61460 байт (нет первого фрагмента); "
+        "остальное потеряно до точки захвата")
+    # the evidence's Russian fragments agree as the texts do: "2 отвеченных вызовов" in evidence["subject_ru"]
+    (blind,) = [f for f in sipdiag.analyze(corpus / "pcaps" / "geunhyung-an" / "sip-call.pcap").findings
+                if f.rule == "media.no-rtp"]
+    assert blind.evidence["subject_ru"] == "2 отвеченных вызова, первый J2zOKUsppRImaMotsK6FaXbNz7EvRS0B"
+
+
+def test_built_faults_read_as_russian(tmp_path) -> None:
+    from tests.integration import test_dscp as dscp
+    from tests.integration import test_rules_call_media as calls
+    from tests.integration import test_rules_codec_reg as codecs
+    from tests.integration import test_rules_nat_router as nat
+
+    def finding(path, rule: str):
+        (f,) = [f for f in sipdiag.analyze(path).findings if f.rule == rule]
+        return f
+
+    fraud = finding(calls.fraud_capture(tmp_path / "tf.pcap", [f"00481854220{k:02d}" for k in range(21)],
+                                        answered=True), "sec.toll-fraud-attempt")
+    assert fraud.evidence["why_ru"] == "21 разное направление за 10 минут (порог 5)"
+    assert fraud.evidence["connected_ru"] == ", из них соединились: 21"
+    stun = finding(cc.media_call(tmp_path / "stun.pcap", caller=nat.PHONE, offer=("198.51.100.30", 40002),
+                                 answer=(cc.PBX[0], cc.PBX_RTP), flows=nat.FLOWS, extra=nat.STUN),
+                   "nat.stun-mapping-mismatch")
+    assert stun.engineer_text["ru"].startswith(
+        "Вызов media-1, медиа: объявленный публичный адрес вызывающего 198.51.100.30:40002 получен через STUN "
+        "(STUN-пакетов в захвате: 2), но пакеты вызывающего приходят с 198.51.100.30:61002 (кадр 6): ")
+    # "ровно 2 замен(ы) ... (+1 октет(а) каждая)", "несёт 150 октетов"
+    rewritten = cc.sdp_body("203.0.113.200", 6000, rtcp="a=rtcp:6001 IN IP4 203.0.113.200\n", origin="192.168.1.10")
+    declared = len(cc.sdp_body("192.168.1.10", 6000, rtcp="a=rtcp:6001 IN IP4 192.168.1.10\n",
+                               origin="192.168.1.10").replace("\n", "\r\n").encode())
+    grown = finding(cc.single_messages(tmp_path / "cl.pcap", ((nat._alg_invite(rewritten, declared),
+                                                               ("203.0.113.200", 5060), cc.PBX),)),
+                    "alg.content-length-mismatch")
+    assert grown.engineer_text["ru"].startswith(
+        "INVITE (кадр 1) с 203.0.113.200:5060 по UDP объявляет Content-Length 148, но несёт 150 октетов тела (+2). "
+        "Это ровно 2 замены частного 192.168.1.10 на публичный 203.0.113.200 (каждая длиннее на 1 октет): ")
+    # "с 4 изменением(ями)" and the English "(absent)", "SDP line", "body: ... octets" inside the Russian text
+    lan = cc.via_sip_message("INVITE sip:200@example.com SIP/2.0",
+                             via="SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKmt1;rport", call_id="mt-1",
+                             cseq="1 INVITE", contact="<sip:100@192.168.1.10:5060>",
+                             body=cc.sdp_body("192.168.1.10", 6000))
+    wan = cc.via_sip_message("INVITE sip:200@example.com SIP/2.0", via="SIP/2.0/UDP 203.0.113.2:5060;branch=z9hG4bKmt1",
+                             call_id="mt-1", cseq="1 INVITE", body="v=0\n")
+    moved = finding(cc.single_messages(tmp_path / "mt.pcap", ((lan, ("192.168.1.10", 5060), cc.PBX),
+                                                              (wan, ("203.0.113.2", 5060), cc.PBX))),
+                    "alg.message-modified-in-transit")
+    assert moved.evidence["changes_ru"] == "; ".join((
+        "contact: <sip:100@192.168.1.10:5060> -> (нет)", "content-length: 115 -> 5",
+        "via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKmt1;rport -> SIP/2.0/UDP 203.0.113.2:5060;branch=z9hG4bKmt1",
+        "тело: октетов было 115, стало 5, содержимое другое"))
+    assert "и изменений сверх ожидаемой трансляции IP/портов: 4 (contact: " in moved.engineer_text["ru"]
+    assert "не меняет тело, contact, content-length, via: " in moved.engineer_text["ru"]
+    msgs = []
+    for k in range(3):
+        msgs += [(k * 5, codecs.R(k + 1, f"e{k}"), codecs.PHONE, codecs.REGISTRAR),
+                 (k * 5 + 0.1, codecs.ok(k + 1, f"e{k}", 300, "sip:100@198.51.100.7:40000"), codecs.REGISTRAR,
+                  codecs.PHONE)]
+    assert "; ответов 2xx, в которых вместо него только sip:100@198.51.100.7:40000 (равного ему URI по RFC 3261 " \
+        "§19.1.4 нет): 3 (2, 4, 6); " in finding(cc.write_sip(tmp_path / "flap.pcap", msgs),
+                                                 "reg.contact-binding-mismatch").engineer_text["ru"]
+    remarked = finding(dscp._call(tmp_path / "rm.pcap", tos_up=(dscp.EF, dscp.EF, dscp.EF, 0)), "qos.dscp-marking")
+    assert remarked.evidence["detail_ru"] == (
+        "Перемаркировка внутри потока: 192.168.1.20:40000 -> 203.0.113.5:50000 начинается с DSCP 46 (EF), пакетов с "
+        "другой меткой: 25 из 100.")
+    # "получатель согласовал для telephone-event none"
+    events = finding(cc.sdp_call(tmp_path / "dtmf.pcap", offer=codecs.offer("0 101", codecs.TE),
+                                 answer=codecs.answer("0"), events=((96, 5, 50, 5, 3),)), "dtmf.rfc4733-problem")
+    assert events.evidence["problems_ru"] == (
+        "telephone-event есть только в предложении (кадр 1): нажатия уходят тонами в голосе или теряются; 1 событие "
+        "от 198.51.100.7:40000 с типом нагрузки 96, получатель telephone-event не согласовал (первое в кадре 104)")

@@ -94,8 +94,8 @@ def test_ipv4_missing_fragment_is_reported_with_its_frames():
     assert a.detail == (f"fragments of frames 1, 3 never completed: {1480 + 161} of {udp_len} bytes arrived "
                         "(a middle fragment is missing)")
     # router.udp-fragmentation quotes it in its Russian text too
-    assert a.detail_ru == f"фрагменты кадров 1, 3 не собрались: пришло {1480 + 161} из {udp_len} байт (нет " \
-                          "фрагмента в середине)"
+    assert a.detail_ru == f"датаграмма (фрагменты в кадрах 1, 3) не собралась: пришло {1480 + 161} из {udp_len} " \
+                          "байт (нет фрагмента в середине)"
 
 
 def test_ipv4_missing_last_fragment():
@@ -104,8 +104,8 @@ def test_ipv4_missing_last_fragment():
     [a] = rp.log.anomalies()
     assert a.detail == ("fragments of frames 1, 2 never completed: 2960 of unknown bytes arrived "
                         "(the last fragment is missing)")
-    assert a.detail_ru == ("фрагменты кадров 1, 2 не собрались: пришло 2960 байт, полный размер неизвестен (нет "
-                           "последнего фрагмента)")
+    assert a.detail_ru == ("датаграмма (фрагменты в кадрах 1, 2) не собралась: пришло 2960 байт, полный размер "
+                           "неизвестен (нет последнего фрагмента)")
 
 
 def test_a_second_log_keeps_the_russian_detail():
@@ -125,9 +125,10 @@ def test_fragments_expire_after_the_timeout():
     assert list(r.pending) == [(4, b"a", b"b", 17, 2)]
     assert [(a.code, a.frame) for a in log.anomalies()] == [("ip.fragments-incomplete", 1)]
     assert "never completed within 30 s" in log.anomalies()[0].detail
-    assert log.anomalies()[0].detail_ru == ("фрагменты кадров 1 не собрались за 30 с: пришло 8 байт, полный размер "
-                                            "неизвестен (нет последнего фрагмента); остальное потеряно до точки "
-                                            "захвата")
+    # one fragment arrived: "фрагмент в кадре 1", not "фрагменты кадров 1"
+    assert log.anomalies()[0].detail_ru == ("датаграмма (фрагмент в кадре 1) не собралась за 30 с: пришло 8 байт, "
+                                            "полный размер неизвестен (нет последнего фрагмента); остальное потеряно "
+                                            "до точки захвата")
 
 
 def test_overlapping_fragments_keep_the_first_copy():
