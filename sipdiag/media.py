@@ -36,6 +36,7 @@ from .parsers.sdp import HOLD_ADDRESS
 from .quality import EModelResult, rate_stream
 from .rtpresult import RtpStatsResult, RtpStreamStats
 from .rtpseries import StreamSeries
+from .russian import OUTCOMES_RU, agree
 
 # Streams and calls are matched in time with this slack: RTP may start a little before the 200 OK (early media,
 # a fast answerer) and trail the BYE.
@@ -102,6 +103,10 @@ class MediaVerdict:
     packets_to_caller: int
     detail: str
     detail_ru: str  # the same in Russian, as a sentence for the Russian notes (counts agree when rendered)
+
+    def text(self, lang: str) -> str:
+        """`detail` in `lang` as a report shows it: "ru" is detail_ru with its counts in agreement."""
+        return agree(self.detail_ru) if lang == "ru" else self.detail
 
 
 @lru_cache(maxsize=4096)
@@ -282,7 +287,8 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
         return MediaVerdict(verdict="not-answered", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
                             detail=f"the call was not answered ({call.outcome})",
-                            detail_ru=f"Вызов не был отвечен ({call.outcome})", **base)
+                            detail_ru=f"Вызов не был отвечен ({OUTCOMES_RU.get(call.outcome, call.outcome)})",
+                            **base)
     connected = _connected_ns(call, [s for s, _, _ in mine], clock)
 
     def carries(direction: str, reachable: bool) -> bool:

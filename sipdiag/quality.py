@@ -473,7 +473,7 @@ _CAUSES_RU = {
     "jitter-buffer": "опоздавших пакетов (джиттер)",
     "delay": "задержки",
 }
-_LABELS_RU = {"excellent": "отлично", "good": "хорошо", "fair": "удовлетворительно", "poor": "посредственно",
+LABELS_RU = {"excellent": "отлично", "good": "хорошо", "fair": "удовлетворительно", "poor": "посредственно",
               "bad": "плохо", "very bad": "очень плохо"}
 
 
@@ -558,7 +558,7 @@ def _summary(r: float, r0: float, scale: str, mos: float, band: QualityBand, fac
     """EModelResult's summary and summary_ru."""
     shown = shown_r(r, scale)
     head = f"MOS {mos:.2f} ({band.label}{', estimate' if estimate else ''}), R {shown:.1f}"
-    head_ru = f"MOS {mos:.2f} ({_LABELS_RU[band.label]}{', оценка' if estimate else ''}), R {shown:.1f}"
+    head_ru = f"MOS {mos:.2f} ({LABELS_RU[band.label]}{', оценка' if estimate else ''}), R {shown:.1f}"
     causes = sorted((f for f in factors if f.r_points_lost >= 0.5), key=lambda f: -f.r_points_lost)
     if not causes:
         return {"summary": f"{head}: no notable impairment.", "summary_ru": f"{head_ru}: заметных ухудшений нет."}

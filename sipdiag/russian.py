@@ -7,8 +7,8 @@ for a customer that says "1 отвеченных вызовов" reads as machin
 agreement here for the nouns the templates count, whatever form the template wrote.
 
 A count that a verb or an adjective follows ("1 продлений пришли") is not agreed here: the templates write such a
-count as a figure after its noun ("продлений, пришедших с нового адреса: 1"). The words the Russian texts share
-for the parties (in the genitive) are here too.
+count as a figure after its noun ("продлений, пришедших с нового адреса: 1"). The words the Russian texts and
+reports share for the parties (in the genitive) and the outcomes are here too.
 """
 
 from __future__ import annotations
@@ -52,6 +52,12 @@ PHRASES: tuple[tuple[str, str, str, str], ...] = (
 # вызываемого" rather than keep a nominative table beside this one).
 PARTY_RU = {"caller": "вызывающего", "callee": "вызываемого", "registrant": "регистрирующегося устройства",
             "source": "источника", "device": "устройства"}
+
+# The outcomes of calls and registrations (sipdiag.model CALL_OUTCOMES, REGISTRATION_OUTCOMES) as the Russian
+# reports show them: "Вызов не был отвечен (отменён)", not "(cancelled)".
+OUTCOMES_RU = {"answered": "отвечен", "busy": "занято", "cancelled": "отменён", "rejected": "отклонён",
+               "timeout": "нет ответа", "in-progress": "не завершён", "registered": "зарегистрирован",
+               "failed": "отказ", "unanswered": "без ответа"}
 
 # prepositions after which a count and its noun stand in the genitive
 GENITIVE = frozenset(("из", "от", "до", "без", "более", "менее", "около", "свыше", "кроме", "для", "после"))

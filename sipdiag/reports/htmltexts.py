@@ -3,6 +3,9 @@ numbers only; wire text never goes through these strings."""
 
 from __future__ import annotations
 
+from ..quality import LABELS_RU
+from ..russian import OUTCOMES_RU
+
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "sipdiag report",
@@ -135,6 +138,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "stream": "Stream",
         "stream_text": "{codec}, {packets} packets, {lost} lost ({loss_pct}%), jitter up to {jitter} ms",
         "one_call": "This report shows one call: {call}.",
+        "seconds": "{s} s",
+        "at_address": " at {address}",
+        # outcomes and MOS bands: the data's own words (outcome_answered, band_good, ...)
+        **{f"outcome_{k}": k for k in OUTCOMES_RU},
+        **{f"band_{k}": k for k in LABELS_RU},
     },
     "ru": {
         "title": "Отчёт sipdiag",
@@ -144,14 +152,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "format": "Формат",
         "link_types": "Канальный уровень",
         "packets": "Пакеты",
-        "cut_by_snaplen": "{n} обрезано по snaplen",
+        "cut_by_snaplen": "обрезано по snaplen: {n}",
         "keepalives": "keep-alive: {n}",
         "time": "Время (UTC)",
         "duration": "Длительность",
         "sip": "SIP",
         "sip_messages": "сообщений: {n}",
         "rtp": "RTP",
-        "rtp_streams": "{packets} пакетов в {streams} потоках; RTCP: {rtcp} пакетов",
+        "rtp_streams": "пакетов: {packets}, потоков: {streams}; пакетов RTCP: {rtcp}",
         "capture_drops": "Потери при записи",
         "capture_gaps": "Пропуски записи",
         "capture_gaps_text": "моментов, когда почти все потоки прервались одновременно (точка записи, а не сеть): "
@@ -210,7 +218,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "user_agents": "Устройства",
         "media": "Медиа",
         "ladder": "Диаграмма сообщений",
-        "ladder_cut": "Показаны первые {shown} из {total} сообщений.",
+        "ladder_cut": "Показано первых сообщений: {shown} из {total}.",
         "hosts": "Узлы",
         "frame": "кадр",
         "offset_s": "время, с",
@@ -258,14 +266,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "detail": "Описание",
         "dtmf": "DTMF",
         "cap_rows": "Показаны первые {shown} из {total}; в JSON-документе (--format json) есть все.",
-        "cap_ladders": "Диаграммы построены для {shown} из {total} вызовов: сначала вызовы с проблемами, затем по "
-                       "порядку записи. Любой вызов: sipdiag flow ЗАПИСЬ --call '#N'.",
-        "cap_charts": "Графики построены для {shown} из {total} потоков: сначала с наименьшим MOS и наибольшими "
-                      "потерями. Таблица потоков содержит показатели всех потоков.",
+        "cap_ladders": "Диаграммы построены не для всех вызовов ({shown} из {total}): сначала для вызовов с "
+                       "проблемами, затем по порядку записи. Любой вызов: sipdiag flow ЗАПИСЬ --call '#N'.",
+        "cap_charts": "Графики построены не для всех потоков ({shown} из {total}): сначала с наименьшим MOS и "
+                      "наибольшими потерями. Таблица потоков содержит показатели всех потоков.",
         "see_stream": "поток {n}",
         "see_call": "вызов #{n}",
         "stream": "Поток",
         "stream_text": "{codec}, пакетов: {packets}, потеряно {lost} ({loss_pct}%), джиттер до {jitter} мс",
         "one_call": "В отчёте один вызов: {call}.",
+        "seconds": "{s} с",
+        "at_address": " ({address})",
+        **{f"outcome_{k}": v for k, v in OUTCOMES_RU.items()},
+        **{f"band_{k}": v for k, v in LABELS_RU.items()},
     },
 }

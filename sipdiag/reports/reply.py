@@ -26,7 +26,7 @@ from ..analysis import Analysis
 from ..checks import REGISTRY, Finding, Severity, all_rules
 from ..checks.causes import ATTACKS
 from ..model import Call
-from ..russian import form_for
+from ..russian import OUTCOMES_RU, PARTY_RU, form_for
 from .json import iso_time
 from .markdown import md_code, md_text
 from .replyactions import CUSTOMER_STEPS, FIX_RU, OPERATOR_STEPS, steps_for
@@ -132,7 +132,7 @@ def reply_context(a: Analysis, *, lang: str, fmt: str, call: Call | None = None)
         "findings_count": len(findings),
         "by_severity": {k: v for k, v in by_severity.items() if v},
         "problem_calls": len({f.call_id for f in findings if f.call_id in number and f.severity > Severity.INFO}),
-        "calls": [_call_view(a, c, number[c.call_id], md) for c in shown[:CALLS_SHOWN]],
+        "calls": [_call_view(a, c, number[c.call_id], md, lang) for c in shown[:CALLS_SHOWN]],
         "calls_more": max(len(shown) - CALLS_SHOWN, 0),
         "calls_total": len(calls),
         "per_rule": FINDINGS_PER_RULE,
@@ -194,13 +194,13 @@ def _facts(a: Analysis, calls: Sequence[Call]) -> Facts:
 
 
 # ------------------------------------------------------------------------------------------ the engineer's note
-def _call_view(a: Analysis, c: Call, number: int, md: bool) -> dict[str, Any]:
+def _call_view(a: Analysis, c: Call, number: int, md: bool, lang: str) -> dict[str, Any]:
     media = a.media_of(c)
     streams = [a.streams[i] for i in media.streams] if media else []
     # A command line the engineer can paste: the capture's name quoted for the shell (it may hold spaces).
     extract = f"sipdiag extract {shlex.quote(a.capture.file)} --call '#{number}' -o call-{number}.pcap"
     return {"call": c, "number": number, "filter": wireshark_filter(f"sip.Call-ID == {display_string(c.call_id)}", md),
-            "verdict": media.verdict.detail if media else None, "streams": streams, "extract": extract}
+            "verdict": media.verdict.text(lang) if media else None, "streams": streams, "extract": extract}
 
 
 def finding_view(f: Finding, md: bool) -> dict[str, Any]:
@@ -298,5 +298,8 @@ def _environment(fmt: str) -> Environment:
                       lstrip_blocks=True, keep_trailing_newline=True, undefined=StrictUndefined, finalize=finalize)
     env.globals.update(plural_en=plural_en, plural_ru=plural_ru, finding_view=lambda f: finding_view(f, md),
                        code=lambda v: Raw(md_code(v) if md else printable(str(v))),
-                       h=lambda text, level=0: Raw(_heading(text, level, md)))
+                       h=lambda text, level=0: Raw(_heading(text, level, md)),
+                       # the Russian note names outcomes and parties in Russian ("BYE от вызываемого")
+                       outcome_ru=lambda outcome: OUTCOMES_RU.get(outcome, outcome),
+                       party_ru=lambda party: PARTY_RU.get(party, party))
     return env

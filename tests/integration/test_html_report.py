@@ -210,6 +210,18 @@ def test_russian_page(tmp_path: Path) -> None:
     assert finding.customer_text["ru"] in facts and finding.engineer_text["ru"] in facts
     assert ["Время", "установление 1 мс, ответ 304 мс, длительность 3.5 с"] in rows(root, "details")
     assert set(TEXTS["ru"]) == set(TEXTS["en"])
+    # in Russian, without the English of the data ("3.812 s", "answered", "excellent", "audio flows both ways",
+    # "at") and without counts the nouns do not agree with ("293 пакетов в 2 потоках")
+    assert rows(root, "summary")[4:7] == [["Длительность", "3.812 с"], ["SIP", "сообщений: 7; udp 7"],
+                                          ["RTP", "пакетов: 293, потоков: 2; пакетов RTCP: 0"]]
+    assert rows(root, "calls")[1][5] == "отвечен"
+    assert rows(root, "details")[:4] == [
+        ["От", '"100" <sip:100@203.0.113.10> (203.0.113.2:5060)'], ["Кому", "<sip:300@203.0.113.10> (203.0.113.10:5060)"],
+        ["Начало", "2026-11-22T15:56:28.458596+00:00, кадр 3, udp"], ["Итог", "отвечен, 200 OK"]]
+    assert ["Медиа", "Звук идёт в обе стороны; поток 1, поток 2"] in rows(root, "details")
+    assert [text(p) for p in root.iter(f"{XHTML}p") if text(p).startswith("MOS")] == [
+        "MOS 3.88 (удовлетворительно); R-фактор 76.4 / 93.2; лучшее для кодека 4.41",
+        "MOS 4.37 (отлично); R-фактор 91.3 / 93.2; лучшее для кодека 4.41"]
 
 
 def test_one_call_only(tmp_path: Path, hostile_pcap: Path) -> None:
@@ -297,6 +309,17 @@ def test_large_captures_are_capped_and_the_page_says_so(hostile_pcap: Path) -> N
         # the ESC in the first call's Call-ID: sip.control-in-identifier on each of its 5 messages
         "The first 0 of 5 are listed; the JSON document (--format json) has them all."]
     assert len(list(root.iter(f"{XHTML}article"))) == 2 + 1  # two findings, one stream card
+    # the Russian notes count with a figure after the noun: "для 1 из 21 вызовов" would not agree
+    out_ru = io.StringIO()
+    render_html(analysis, out_ru, lang="ru", limits=HtmlLimits(calls=1, findings=2, ladders=1, ladder_messages=2,
+                                                               charts=1, streams=1, registrations=0, anomalies=0))
+    notes_ru = [text(p) for p in ET.fromstring(out_ru.getvalue()).iter(f"{XHTML}p") if p.get("class") == "note"]
+    assert [n for n in notes_ru if not n.startswith("Показаны первые")] == [
+        "Диаграммы построены не для всех вызовов (1 из 2): сначала для вызовов с проблемами, затем по порядку "
+        "записи. Любой вызов: sipdiag flow ЗАПИСЬ --call '#N'.",
+        "Показано первых сообщений: 2 из 5.",
+        "Графики построены не для всех потоков (1 из 2): сначала с наименьшим MOS и наибольшими потерями. Таблица "
+        "потоков содержит показатели всех потоков."]
     (ladder,) = (s for s in root.iter(f"{SVG}svg") if s.get("class") == "ladder")
     assert [g.get("data-frame") for g in ladder.iter(f"{SVG}g") if "msg" in g.get("class", "")] == ["1", "2"]
     # The charted stream is the worse one: the caller's, with MOS 3.32 (the other has no MOS).

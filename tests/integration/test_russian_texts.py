@@ -84,6 +84,13 @@ def test_the_values_the_russian_templates_take_are_russian() -> None:
         "получил ответа")
 
 
+def test_the_verdict_of_an_unanswered_call_names_its_outcome_in_russian() -> None:
+    busy = sipdiag.analyze(SAMPLES / "busy_486.pcap")
+    verdict = busy.media_of(busy.calls[0]).verdict
+    assert (verdict.detail, verdict.detail_ru) == ("the call was not answered (busy)", "Вызов не был отвечен (занято)")
+    assert verdict.text("ru") == "Вызов не был отвечен (занято)" and verdict.text("en") == verdict.detail
+
+
 def test_icmp_reasons_and_leg_rules_have_russian_names() -> None:
     from sipdiag.correlate import leg_rule_ru
     from sipdiag.icmp import reason_of, reason_ru
