@@ -457,9 +457,9 @@ def _unanswered(t: Transaction, capture: CaptureInfo) -> tuple[str, str, str]:
                 f"got no response in the {_s(waited)} s the capture runs on after it ({n} retransmissions): the "
                 f"capture ended before its 32 s timeout ({timer}, RFC 3261 {section}) could fire, so how it ended "
                 "is not shown",
-                f"остался без ответа за {_s(waited)} с, что захват длится после него ({n} переотправок): захват "
-                f"закончился раньше, чем мог истечь его таймаут 32 с ({timer}, RFC 3261 {section}), поэтому чем он "
-                "закончился, не видно")
+                f"остался без ответа: после него захват длится ещё только {_s(waited)} с ({n} переотправок) и "
+                f"закончился раньше, чем мог истечь таймаут 32 с ({timer}, RFC 3261 {section}), поэтому чем "
+                "закончилась транзакция, не видно")
     return ("clock-step",
             f"got no response ({n} retransmissions); the capture's clock steps after it, so whether its 32 s timeout "
             f"({timer}, RFC 3261 {section}) fired is not known",

@@ -423,7 +423,7 @@ def _trigger_phrases(group: list[AuthLoop]) -> tuple[str, str]:
             return f"{loop.densest} refusals within {window_s} s", f"{loop.densest} отказов за {window_s} с"
         if loop.trigger == "steady":
             return (f"{len(loop.refused)} refusals at a steady pace, one every {loop.interval_s} s",
-                    f"{len(loop.refused)} отказов в ровном темпе, раз в {loop.interval_s} с")
+                    f"{len(loop.refused)} отказов с ровным интервалом, раз в {loop.interval_s} с")
         return (f"no success for {quiet_s} s after the first refusal",
                 f"нет успеха {quiet_s} с после первого отказа")
     en: list[str] = []
@@ -438,7 +438,7 @@ def _trigger_phrases(group: list[AuthLoop]) -> tuple[str, str]:
         lo, hi = min(loop.interval_s for loop in steady), max(loop.interval_s for loop in steady)
         every = f"{lo}" if lo == hi else f"{lo}-{hi}"
         en.append(f"at least {fewest} refusals at a steady pace, one every {every} s")
-        ru.append(f"не менее {fewest} отказов в ровном темпе, раз в {every} с")
+        ru.append(f"не менее {fewest} отказов с ровным интервалом, раз в {every} с")
     if len(windows) + len(steady) < len(group):
         en.append(f"no success for {quiet_s} s after its first refusal")
         ru.append(f"нет успеха {quiet_s} с после первого отказа")

@@ -294,6 +294,19 @@ def test_an_unanswered_reinvite_is_not_a_refused_one(tmp_path, sends, kw, expect
         severity, confidence, frames, None, case)
 
 
+def test_an_unanswered_reinvite_in_russian(tmp_path) -> None:
+    # the capture-ended and timeout cases read as Russian sentences, counts agreeing ("3 переотправки")
+    (f,) = only(unanswered_reinvite(tmp_path / "cut.pcap", TIMER_A[:4], end=9.0), "call.reinvite-failed")
+    assert f.engineer_text["ru"] == (
+        "Вызов nr-1: INVITE для удержания (кадр 4) остался без ответа: после него захват длится ещё только 4.0 с "
+        "(3 переотправки) и закончился раньше, чем мог истечь таймаут 32 с (Timer B, RFC 3261 §17.1.1.2), поэтому "
+        "чем закончилась транзакция, не видно (RFC 3261 §14, §14.1; RFC 3264 §8).")
+    (f,) = only(unanswered_reinvite(tmp_path / "late.pcap", TIMER_A, end=40.0), "call.reinvite-failed")
+    assert f.engineer_text["ru"] == (
+        "Вызов nr-1: INVITE для удержания (кадр 4) остался без ответа в течение 32 с (6 переотправок): транзакция "
+        "завершилась по таймауту (Timer B, RFC 3261 §17.1.1.2); вызов продолжился (RFC 3261 §14, §14.1; RFC 3264 §8).")
+
+
 def test_a_reinvite_retransmitted_once_when_the_capture_ends_is_no_finding(tmp_path) -> None:
     # 1.5 s without a response, one retransmission: nothing shows the request failed
     assert only(unanswered_reinvite(tmp_path / "nr.pcap", TIMER_A[:2], end=6.5), "call.reinvite-failed") == []

@@ -553,7 +553,7 @@ def test_a_phone_retrying_a_wrong_password_steadily_is_a_loop_in_a_short_capture
                 f.evidence["status"], f.evidence["refused_frames"], f.evidence["span_s"], f.evidence["diagnosis"],
                 f.evidence["trigger"], f.evidence["trigger_ru"]) == (
             "198.51.100.7:40000", 4, 8, statuses, code, "3, 7, 11, 15", 135.1, ["password"],
-            "4 refusals at a steady pace, one every 45.0 s", "4 отказа в ровном темпе, раз в 45.0 с")
+            "4 refusals at a steady pace, one every 45.0 s", "4 отказа с ровным интервалом, раз в 45.0 с")
         assert (f"Registration sip:100@example.com from 198.51.100.7:40000: 4 credentialed REGISTERs refused "
                 f"({statuses}) over 135.1 s, none accepted (4 refusals at a steady pace, one every 45.0 s); frames "
                 "3, 7, 11, 15.") in f.engineer_text["en"]
@@ -747,7 +747,7 @@ def test_a_pbx_retrying_its_lines_every_45_s_is_one_loop_in_a_short_capture(tmp_
             loop.evidence["trigger_ru"]) == (
         [f"sip:{u}@example.com" for u in LINES], 32, 136.8,
         "each AOR: at least 4 refusals at a steady pace, one every 45.0 s",
-        "у каждого AOR: не менее 4 отказов в ровном темпе, раз в 45.0 с")
+        "у каждого AOR: не менее 4 отказов с ровным интервалом, раз в 45.0 с")
     assert [(x["aor"], x["refusals"]) for x in loop.evidence["per_aor"]] == [(f"sip:{u}@example.com", 4)
                                                                            for u in LINES]
 
