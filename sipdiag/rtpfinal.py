@@ -10,9 +10,10 @@ import numpy as np
 from .capturehealth import find_hiccups
 from .parsers.scan import address
 from .rtcp import RtcpResult
-from .rtpclock import CANDIDATE_CLOCKS, CN_PAYLOAD_TYPES, is_telephone_event
+from .rtpclock import CANDIDATE_CLOCKS, CN_PAYLOAD_TYPES, is_auxiliary
 from .rtpdrift import drift_ppm
 from .rtpjitter import jitter_summary
+from .rtpptcount import PT_SLOTS, pt_counts
 from .rtpresult import RtpStatsResult, RtpStreamStats
 from .rtpseq import SEQ_MOD
 from .rtpspan import media_spans
@@ -183,6 +184,28 @@ def _rtcp_in_ms(engine: RtpStatsEngine, streams: list[RtpStreamStats]) -> RtcpRe
     return replace(rtcp, summaries=summaries)
 
 
+def _main_type(engine: RtpStatsEngine, c: dict[str, np.ndarray], row: int, pt: int, pts: list[int]) -> int:
+    """The stream's codec: of the types that may be one, the one that carried most of its packets of media (the
+    earliest of equals), as tshark names a stream's payload; the first packet's type where none may be.
+
+    Not a codec where another type is: RFC 4733 events, RFC 3389 comfort noise (PT 13, 19 or named CN), RFC 2198
+    RED and FEC named so (rtpclock.is_auxiliary), and a dynamic type nobody named that came in empty or 4-octet
+    event-shaped packets only: RFC 6263 §4.6 keep-alives or events guessed by their shape (RtpStatsEngine._resolve),
+    even when one came first (eyeBeam's PT 126 keep-alives of 4 zero octets took the codec of its BV32 stream; a
+    Cisco gateway's three NSE packets at a fax tone that of its PCMA stream)."""
+    if len(pts) == 1:
+        return pts[0]
+    media = [p for p in pts if p not in CN_PAYLOAD_TYPES and not is_auxiliary(engine.codec_of(row, p)[0])
+             and engine.carried_media(row, p)]
+    if not media:
+        return pt
+    counts = pt_counts(c, row)
+    # by packets, then by when the type first carried media, then the first packet's type (the types beyond the
+    # table's slots, or whose packets were all empty, count none)
+    order = {p: i for i, p in enumerate(counts)}
+    return max(media, key=lambda p: (counts.get(p, 0), -order.get(p, PT_SLOTS), p == pt))
+
+
 def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, all_pts: list[list[int]],
             clock_for: ClockFor | None, infer_clocks: bool, mean: np.ndarray, top: np.ndarray, last: np.ndarray
             ) -> tuple[dict[int, int | None], dict[int, str | None], dict[int, str]]:
@@ -193,24 +216,8 @@ def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, 
     codec: dict[int, str | None] = {}
     source: dict[int, str] = {}
     first = c["payload_type"].tolist()
-    static_rows = ((c["pt_mask_hi"] == 0) & (c["payload_type"] < 96)).tolist()
     for row in rows.tolist():
-        pt = first[row]
-        if static_rows[row] and pt not in CN_PAYLOAD_TYPES:
-            codec[row], rate, source[row] = engine.codec_of(row, pt)
-            clock[row] = rate or None
-            if not rate:
-                source[row] = "none"
-            continue
-        pts = all_pts[row]
-        events = {p for p in pts if p >= 96 and is_telephone_event(engine.codec_of(row, p)[0])}
-        # A dynamic type nobody named that came in empty or 4-octet event-shaped packets only is RFC 6263
-        # keep-alives or guessed RFC 4733 events (RtpStatsEngine._resolve), not the stream's media, even when one
-        # came first: eyeBeam's PT 126 keep-alives of 4 zero octets took the codec of its BV32 stream.
-        media = [p for p in pts if p not in CN_PAYLOAD_TYPES and p not in events and engine.carried_media(row, p)]
-        unnamed = [p for p in media if p >= 96 and engine.codec_of(row, p)[0] is None]
-        # the type whose clock decides the jitter: an unnamed dynamic one, else the first packet's, else any
-        main = unnamed[0] if c["cand"][row] and unnamed else pt if pt in media or not media else media[0]
+        main = _main_type(engine, c, row, first[row], all_pts[row])
         name_, rate, src = engine.codec_of(row, main)
         if c["cand"][row] and name_ is None:
             src_ip, src_port, dst_ip, dst_port, _ssrc = row_address(engine.table, row)

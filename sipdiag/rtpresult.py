@@ -36,7 +36,7 @@ class RtpStreamStats(NamedTuple):
     ssrc: int
     payload_type: int  # of the first packet
     payload_types: tuple[int, ...]  # every payload type seen
-    codec: str | None  # encoding of the main payload type (static table or SDP rtpmap)
+    codec: str | None  # encoding of the main payload type, the one of most media packets (rtpfinal._main_type)
     clock_rate: int | None  # the clock the jitter was computed with; None: no clock, no jitter
     clock_source: str  # static | sdp | caller | inferred | none
     first_frame: int

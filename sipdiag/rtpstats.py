@@ -46,6 +46,7 @@ from .rtpclock import (
 from .rtpdrift import DRIFT_STATE, fold_drift
 from .rtpfinal import build_result
 from .rtpjitter import fold_jitter, jitter_columns
+from .rtpptcount import PT_COUNT_STATE, fold_pt_counts
 from .rtpresult import RtpStatsResult
 from .rtpseq import SEQ_MOD, SEQ_STATE, fold_sequence, init_seq
 from .rtpseries import GapStore, SeriesStore
@@ -76,7 +77,7 @@ def _prefix(rate: int) -> str:
 
 
 COLUMNS: dict[str, type] = {**_ENGINE_STATE, **SEQ_STATE, **JB_STATE, **DRIFT_STATE, **SPAN_STATE,
-                             **jitter_columns("")}
+                             **PT_COUNT_STATE, **jitter_columns("")}
 for _rate in CANDIDATE_CLOCKS:
     COLUMNS.update(jitter_columns(_prefix(_rate)))
 
@@ -164,7 +165,11 @@ class RtpStatsEngine:
             self._add_events(b, *events, ext)
         # RFC 6263 keep-alives are no media: empty packets, and those events that may turn out to be keep-alives,
         # which the DtmfTracker gives back at the end if they were not (rtpspan)
-        fold_media_span(b, c, (b.gather("payload_len") > 0) & ~b.guessed_event, ext)
+        has_payload = b.gather("payload_len") > 0
+        fold_media_span(b, c, has_payload & ~b.guessed_event, ext)
+        # the packets that may name the codec: an unnamed type's event-shaped ones are events or keep-alives (the
+        # types named for events, comfort noise or RED are left out by their name at the end: rtpfinal._main_type)
+        fold_pt_counts(b, c, has_payload & ~(b.unresolved & b.maybe_event))
         if self.jitter_buffers:
             fold_jitter_buffer(b, c)
         self._fold_counts(b)

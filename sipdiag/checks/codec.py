@@ -7,6 +7,8 @@ from functools import lru_cache
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+# formats with no voice of their own: RULES.md codec.no-common-codec leaves them out of "a codec in common"
+from ..rtpclock import AUXILIARY_ENCODINGS as AUXILIARY
 from . import Hit, Severity, check
 
 if TYPE_CHECKING:
@@ -14,11 +16,6 @@ if TYPE_CHECKING:
     from ..model import MediaDescription
 
 NOT_ACCEPTABLE = (488, 606, 415)  # Not Acceptable Here / Not Acceptable / Unsupported Media Type
-
-
-# Formats that carry no voice of their own: RFC 4733 events, comfort noise (RFC 3389), redundancy (RFC 2198),
-# FEC (RFC 5109). RULES.md codec.no-common-codec leaves them out of "a codec in common".
-AUXILIARY = ("TELEPHONE-EVENT", "CN", "RED", "ULPFEC")
 
 
 @lru_cache(maxsize=1024)  # a capture has a few distinct codec strings, read for every call by several rules

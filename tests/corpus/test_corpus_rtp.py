@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+import sipdiag
 from sipdiag.parsers.columns import RtpColumns
 from sipdiag.parsers.scan import scan_capture
 from sipdiag.rtpresult import RtpStatsResult, RtpStreamStats
@@ -181,6 +182,35 @@ def test_opus_pair(corpus: Path, file: str, lost: int, packets: int) -> None:
     assert (s.loss_runs, s.loss_run_max) == (lost, min(lost, 1))  # single packets dropped
     # no SDP in these captures: the 960 ticks per 20 ms give the Opus clock (RFC 7587: always 48 kHz)
     assert (s.payload_type, s.codec, s.clock_rate, s.clock_source) == (107, None, 48000, "inferred")
+
+
+# ------------------------------------------------------------------------------------- the codec: most media packets
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(("file", "key", "payload_types"), [
+    # a Cisco gateway's NSE 194 (PT 100, 3 packets at the fax tone) before 2981 PCMA and 163 CN packets
+    ("wireshark-wiki/FAX-Call-t38-CA-TDM-SIP-FB-1.pcap", ("10.23.1.52", 16756, "10.35.60.100", 15580, 0x17D90134),
+     (8, 13, 100)),
+    # one RFC 2198 RED packet (PT 99, nobody named it) first, then two PCMA packets
+    ("ndpi/fuzz-2006-06-26-2594.pcap", ("192.168.1.2", 30000, "212.242.33.36", 40392, 0x3796CB71), (8, 99)),
+], ids=["fax-nse", "fuzz-red"])
+def test_the_codec_is_the_payload_type_of_most_media_packets(corpus: Path, file: str, key: Key,
+                                                             payload_types: tuple[int, ...]) -> None:
+    s = sipdiag_stats(corpus / "pcaps" / file).stream(*key)
+    assert s is not None
+    assert (s.payload_types, s.codec, s.clock_rate, s.clock_source) == (payload_types, "PCMA", 8000, "static")
+
+
+@pytest.mark.corpus
+def test_the_fax_calls_pcma_stream_is_rated_as_g711(corpus: Path) -> None:
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap")
+    (m,) = [m for m in a.streams if m.stats.ssrc == 0x17D90134]
+    q = m.quality
+    assert q is not None
+    # no loss; the jitter-buffer discards are not rated, the timestamps restart after the refused T.38 switch
+    assert (round(q.mos, 2), q.estimate, q.factors[0].explanation) == (
+        4.37, True, "G.711 A-law has no coding impairment")
 
 
 def tshark_dscp(path: Path) -> dict[Key, tuple[int, int]]:

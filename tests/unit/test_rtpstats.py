@@ -16,6 +16,7 @@ import pytest
 from sipdiag.model import Datagram
 from sipdiag.parsers.columns import RtpColumns
 from sipdiag.rtcp import RtcpTracker, parse_rtcp
+from sipdiag.rtpptcount import pt_counts
 from sipdiag.rtpstats import RtpStatsEngine
 from sipdiag.segments import recurrence
 
@@ -372,6 +373,59 @@ def test_unnamed_events_leave_a_static_stream_its_codec():
     s = only(result)
     assert (s.payload_types, s.codec, s.clock_rate, s.clock_source) == ((0, 101), "PCMU", 8000, "static")
     assert [(e.digit, e.heuristic) for e in result.dtmf] == [("5", True)]
+
+
+# ------------------------------------------------------------------------------------------------ main payload type
+
+NSE_194 = event(194, True, 0, 0)  # Cisco NSE 194 (back to voice) with the end bit: 0xC2800000, as on the wire
+
+
+def pcma(n: int, seq0: int, t0: float) -> list[P]:
+    return [P(t0 + 20 * i, seq0 + i, 160 * (seq0 + i), 8) for i in range(n)]
+
+
+@pytest.mark.parametrize("splits", [(), (1,), (2, 3, 4, 40)], ids=["one-batch", "first-alone", "singles"])
+@pytest.mark.parametrize(("first", "payload_len", "word"), [(100, 4, NSE_194), (99, 20, 0)], ids=["nse", "red"])
+def test_a_few_packets_of_another_type_first_leave_the_stream_its_codec(splits, first, payload_len, word):
+    """Three packets of a type nobody named, then 60 of PCMA: the stream is PCMA at 8 kHz, as tshark names its
+    payload, and MOS has a codec. Wireshark's FAX-Call-t38-CA-TDM-SIP-FB-1.pcap: a Cisco gateway's NSE 194 (PT 100,
+    sent three times) at the fax tone; ndpi's fuzz-2006-06-26-2594.pcap: an RFC 2198 RED packet of PT 99. The first
+    unnamed type with a packet not in a DTMF event's shape was the main one: no codec, no clock."""
+    packets = [P(20 * k, k, 0, first, payload_len=payload_len, word=word) for k in range(3)] + pcma(60, 3, 60)
+    result = fold(packets, splits)
+    s = only(result)
+    assert (s.payload_type, s.payload_types, s.codec, s.clock_rate, s.clock_source) == (
+        first, (8, first), "PCMA", 8000, "static")
+    assert (s.packets, s.keepalives, result.dtmf) == (63, 0, ())  # an NSE is no DTMF event, nor a keep-alive
+
+
+def test_the_codec_is_the_type_with_most_media_packets_not_the_first():
+    """5 packets of PCMU, then 40 of PCMA (an SSRC kept across a codec change): PCMA. Comfort noise (RFC 3389),
+    however many its packets, and RFC 4733 events named by the SDP never are the codec."""
+    packets = voice(5) + pcma(40, 5, 100)
+    assert (only(fold(packets)).codec, only(fold(packets, (3, 7))).codec) == ("PCMA", "PCMA")
+    silence = voice(5) + [P(100 + 20 * i, 5 + i, 800 + 160 * i, 13, payload_len=1) for i in range(50)]
+    assert (only(fold(silence)).payload_types, only(fold(silence)).codec) == ((0, 13), "PCMU")
+    events = [P(20 * i, i, 0, 101, payload_len=4, word=event(5, i >= 30, 10, 960 * (i + 1))) for i in range(33)]
+    opus_after = [P(700 + 20 * i, 33 + i, 960 * i, 111, payload_len=60) for i in range(10)]
+    s = only(fold(events + opus_after, datagrams=(sip(SDP),)))
+    assert (s.payload_types, s.codec, s.clock_rate, s.clock_source) == ((101, 111), "opus", 48000, "sdp")
+
+
+def test_packets_per_payload_type_are_a_bounded_table():
+    """The first four types a stream carried media under get a slot (in the order of their first packet of media),
+    the packets of any later type are counted together; empty packets (RFC 6263 keep-alives) and event-shaped ones
+    of an unnamed type count for none. The same counts whatever the batches."""
+    types = [0, 0, 3, 96, 0, 8, 18, 9, 9, 4, 0, 96, 8, 8]
+    packets = [P(10 * i, i, 80 * i, pt, payload_len=40) for i, pt in enumerate(types)]
+    packets.insert(2, P(15, 100, 0, 0, payload_len=0))  # a keep-alive of PCMU's type, and an event's shape:
+    packets.insert(4, P(25, 101, 0, 97, payload_len=4, word=event(1, False, 10, 160)))
+    for splits in ((), (1,), (3, 4, 5, 9, 12), tuple(range(1, 16))):
+        engine = RtpStatsEngine()
+        for a, z in itertools.pairwise([0, *splits, len(packets)]):
+            engine.add(columns(packets[a:z], first_frame=a + 1))
+        assert pt_counts(engine.table.cols, 0) == {0: 4, 3: 1, 96: 2, 8: 3}, splits
+        assert engine.table.cols["pt_other"][0] == 4, splits  # 18, 9, 9, 4
 
 
 # ------------------------------------------------------------------------------------------------ batches
