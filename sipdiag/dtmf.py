@@ -50,6 +50,17 @@ def plausible_events(word: np.ndarray) -> np.ndarray:
     return ((word >> 24) <= FLASH) & ((word & 0x400000) == 0)
 
 
+# Cisco's Named Signaling Events (IANA audio/vnd.cisco.nse, encoding name X-NSE, payload type 100 by default) take
+# RFC 2833's event layout with numbers of their own: 192-194 fax and modem tones and carrier loss, 199 modem relay,
+# 200-202 the switch to T.38 with its ACK and NACK.
+NSE_FIRST = 192
+
+
+def plausible_nse(word: np.ndarray) -> np.ndarray:
+    """Words that look like a Cisco NSE: event 192 or more and the reserved bit clear."""
+    return ((word >> 24) >= NSE_FIRST) & ((word & 0x400000) == 0)
+
+
 class DtmfTracker:
     def __init__(self) -> None:
         self.current: dict[int, list] = {}  # row -> the open event's fields

@@ -68,8 +68,9 @@ class BatchView:
         self.clock = STATIC_CLOCK_ARRAY.take(self.pt & 0x7F)
         self.dynamic = self.pt >= 96
         self.unresolved = np.zeros(segs.size, dtype=bool)  # dynamic, no map known (set by the engine)
-        self.maybe_event = np.zeros(segs.size, dtype=bool)  # 4-octet payload of a dynamic type (RFC 4733 shape)
-        # taken for an RFC 4733 event by that shape alone (unnamed type): a keep-alive if it never lasts (dtmf)
+        # 4-octet payload of a dynamic type in the shape of an RFC 4733 event or a Cisco NSE (dtmf.plausible_nse)
+        self.maybe_event = np.zeros(segs.size, dtype=bool)
+        # taken for an RFC 4733 event by the DTMF shape alone (unnamed type): a keep-alive if it never lasts (dtmf)
         self.guessed_event = np.zeros(segs.size, dtype=bool)
 
     def seg_value(self, name: str) -> np.ndarray:

@@ -35,6 +35,8 @@ CN_PAYLOAD_TYPES = (13, 19)  # comfort noise (RFC 3389) and its old number
 # Formats that carry no voice of their own: RFC 4733 events, comfort noise (RFC 3389), redundancy (RFC 2198),
 # FEC (RFC 5109); upper case (RFC 4855 §3: media subtype names are case-insensitive).
 AUXILIARY_ENCODINGS = ("TELEPHONE-EVENT", "CN", "RED", "ULPFEC")
+# Cisco's Named Signaling Events (IANA audio/vnd.cisco.nse): in-band fax and modem signalling (dtmf.plausible_nse)
+NSE_ENCODING = "X-NSE"
 FIRST_DYNAMIC_PT = 96
 # Clock rates of dynamic encodings by name, for a map that names the encoding without a rate (Wireshark's
 # mimetype_and_clock_map; IANA media types).
@@ -55,8 +57,8 @@ def is_telephone_event(name: str | None) -> bool:
 
 
 def is_auxiliary(name: str | None) -> bool:
-    """An encoding that travels beside a stream's codec and never is it: events, comfort noise, RED, FEC."""
-    return name is not None and (is_telephone_event(name) or name.upper() in AUXILIARY_ENCODINGS)
+    """An encoding that travels beside a stream's codec and never is it: events, comfort noise, RED, FEC, NSE."""
+    return name is not None and (is_telephone_event(name) or name.upper() in (*AUXILIARY_ENCODINGS, NSE_ENCODING))
 
 
 # The clock rates an SDP may name: the jitter counts in whole kHz (Wireshark's integer division), so a rate below

@@ -189,10 +189,10 @@ def _main_type(engine: RtpStatsEngine, c: dict[str, np.ndarray], row: int, pt: i
     earliest of equals), as tshark names a stream's payload; the first packet's type where none may be.
 
     Not a codec where another type is: RFC 4733 events, RFC 3389 comfort noise (PT 13, 19 or named CN), RFC 2198
-    RED and FEC named so (rtpclock.is_auxiliary), and a dynamic type nobody named that came in empty or 4-octet
-    event-shaped packets only: RFC 6263 §4.6 keep-alives or events guessed by their shape (RtpStatsEngine._resolve),
-    even when one came first (eyeBeam's PT 126 keep-alives of 4 zero octets took the codec of its BV32 stream; a
-    Cisco gateway's three NSE packets at a fax tone that of its PCMA stream)."""
+    RED, FEC and Cisco NSE named so (rtpclock.is_auxiliary), and a dynamic type nobody named that came in empty or
+    4-octet event-shaped packets only: RFC 6263 §4.6 keep-alives, or events or NSE guessed by their shape
+    (RtpStatsEngine._resolve), even when one came first (eyeBeam's PT 126 keep-alives of 4 zero octets took the
+    codec of its BV32 stream; a Cisco gateway's three NSE packets at a fax tone that of its PCMA stream)."""
     if len(pts) == 1:
         return pts[0]
     media = [p for p in pts if p not in CN_PAYLOAD_TYPES and not is_auxiliary(engine.codec_of(row, p)[0])

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .capturehealth import GAP_FACTOR, MIN_GAP_MS
-from .dtmf import DtmfTracker, plausible_events
+from .dtmf import DtmfTracker, plausible_events, plausible_nse
 from .jitterbuffer import JB_STATE, fold_jitter_buffer, init_jitter_buffer
 from .model import Datagram
 from .parsers.columns import RtpColumns
@@ -122,7 +122,8 @@ class RtpStatsEngine:
         self.encodings: dict[tuple[int, int], tuple[int, tuple[str, int] | None]] = {}  # (row, pt) -> (version, enc)
         self.pt_change_log: dict[int, list[tuple[int, int, int]]] = {}
         # (row * 128 + pt) of the dynamic types nobody named that carried media: a packet neither empty nor of an
-        # RFC 4733 event's 4-octet shape, whose clock the candidates guess (codec_of, rtpfinal._clocks)
+        # RFC 4733 event's (or a Cisco NSE's) 4-octet shape, whose clock the candidates guess (codec_of,
+        # rtpfinal._clocks)
         self.unnamed_media: set[int] = set()
 
     # ------------------------------------------------------------------------------------------- datagrams
@@ -217,14 +218,17 @@ class RtpStatsEngine:
         # clock it stays out of the jitter, as a telephone-event does.
         b.unresolved[pos] = ~known[inverse] & (length > 0)
         word = b.rtp.payload_word[b.order[pos]]
-        b.maybe_event[pos] = (length == 4) & plausible_events(word)
+        dtmf_shape = (length == 4) & plausible_events(word)
+        # Cisco's NSE (X-NSE) share the 4-octet layout with events of their own (192 up): in-band signalling of
+        # fax and modem tones, never media, nor DTMF
+        b.maybe_event[pos] = dtmf_shape | ((length == 4) & plausible_nse(word))
         media = b.unresolved[pos] & ~b.maybe_event[pos]
         if media.any():
             self.unnamed_media.update(np.unique(key[media]).tolist())
         # An event payload is 4 octets (RFC 4733 §2.3): a shorter packet of the named event type carries no event
         # (an empty one is an RFC 6263 §4.6 keep-alive, whose missing word would read as digit '0')
         named_event = (event_rate[inverse] >= 0) & (length >= 4)
-        guessed = self.guess_events & b.unresolved[pos] & b.maybe_event[pos]
+        guessed = self.guess_events & b.unresolved[pos] & dtmf_shape
         b.guessed_event[pos] = guessed
         self._fold_inference(b, pos)
         events = np.flatnonzero(named_event | guessed)
@@ -340,5 +344,5 @@ class RtpStatsEngine:
     def carried_media(self, row: int, pt: int) -> bool:
         """Whether a payload type of a row may be the stream's codec: static, named by an SDP, or unnamed with
         packets of media. An unnamed dynamic type seen only in empty or 4-octet event-shaped packets is RFC 6263
-        §4.6 keep-alives or RFC 4733 events guessed by their shape, never the codec."""
+        §4.6 keep-alives, or RFC 4733 events or Cisco NSE guessed by their shape, never the codec."""
         return pt < 96 or self.codec_of(row, pt)[0] is not None or row * 128 + pt in self.unnamed_media

@@ -399,6 +399,21 @@ def test_a_few_packets_of_another_type_first_leave_the_stream_its_codec(splits, 
     assert (s.packets, s.keepalives, result.dtmf) == (63, 0, ())  # an NSE is no DTMF event, nor a keep-alive
 
 
+NSE_SDP = SDP.replace("111 101\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:101 telephone-event/48000",
+                      "8 100\r\na=rtpmap:100 X-NSE/8000\r\na=fmtp:100 192-194,200-202")
+
+
+@pytest.mark.parametrize("datagrams", [(), (sip(NSE_SDP),)], ids=["by-shape", "named-x-nse"])
+def test_cisco_nse_are_never_the_codec(datagrams):
+    """Six Cisco NSE packets (192 at a fax tone, then 194, each sent three times), then four of PCMA: NSE are
+    in-band signals in RFC 2833's layout (IANA audio/vnd.cisco.nse), not media, however many: PCMA."""
+    nse = [P(20 * k, k, 0, 100, payload_len=4, word=event(192 if k < 3 else 194, True, 0, 0)) for k in range(6)]
+    result = fold(nse + pcma(4, 6, 120), datagrams=datagrams)
+    s = only(result)
+    assert (s.payload_types, s.codec, s.clock_rate, s.clock_source, result.dtmf) == (
+        (8, 100), "PCMA", 8000, "static", ())
+
+
 def test_the_codec_is_the_type_with_most_media_packets_not_the_first():
     """5 packets of PCMU, then 40 of PCMA (an SSRC kept across a codec change): PCMA. Comfort noise (RFC 3389),
     however many its packets, and RFC 4733 events named by the SDP never are the codec."""
