@@ -271,6 +271,17 @@ class DigestInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusalHeaders:
+    """What a REGISTER's final refusal says of itself beside its code, as reg.rejected quotes it: values from the
+    wire, cut at 200 characters (the option tags at 8 of 40), escaped by the reporters."""
+
+    server: str | None  # Server (RFC 3261 §20.35): the registrar's software
+    warning: str | None  # the first Warning (RFC 3261 §20.43), as written: `399 host "text"`
+    reason: str | None  # the first Reason (RFC 3326; in a response, RFC 6432)
+    option_tags: tuple[str, ...] = ()  # 420: its Unsupported (§20.40); 421: its Require (§20.32)
+
+
+@dataclass(frozen=True, slots=True)
 class RegisterExchange:
     """One REGISTER transaction of a binding as the registration rules read it (RFC 3261 §10.2, §10.3, §22)."""
 
@@ -291,6 +302,8 @@ class RegisterExchange:
     min_expires_s: int | None  # Min-Expires of a 423 (RFC 3261 §20.23)
     granted_expires_s: int | None  # of a 2xx: our contact's expires, else the Expires header
     returned_contacts: tuple[str, ...] = ()  # Contact URIs listed by a 2xx (the first 20)
+    max_forwards: int | None = None  # of the request as captured (RFC 3261 §20.22)
+    refusal: RefusalHeaders | None = None  # of a final answer other than 2xx, 401 and 407
 
     @property
     def ts_frame(self) -> int | None:

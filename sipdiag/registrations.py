@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 
 from .addresses import join_hostport
 from .clocksteps import NO_STEPS, ClockSteps
-from .model import DigestInfo, RegisterExchange, Registration, asks_removal
+from .model import DigestInfo, RefusalHeaders, RegisterExchange, Registration, asks_removal
 from .parsers.sip import SipMessage
-from .parsers.sipheaders import DigestChallenge, parse_contact, parse_delta_seconds, parse_digest, parse_via
+from .parsers.sipheaders import (
+    DigestChallenge, parse_contact, parse_delta_seconds, parse_digest, parse_max_forwards, parse_via,
+)
 from .transactions import TxState, is_auth_challenge, is_success, receiver, sender
 
 
@@ -51,6 +53,7 @@ def granted_expires(msg: SipMessage, contact: str) -> int | None:
 
 MAX_RETURNED_CONTACTS = 20
 _CUT = 200
+MAX_OPTION_TAGS, _TAG_CUT = 8, 40
 
 
 def _cut(value: str | None) -> str | None:
@@ -93,6 +96,16 @@ def returned_contacts(msg: SipMessage) -> tuple[str, ...]:
     return tuple(out)
 
 
+def refusal_headers(msg: SipMessage) -> RefusalHeaders:
+    """What a final refusal says of itself beside its code (reg.rejected): Server, the first Warning and Reason,
+    and the option tags of a 420 (Unsupported, RFC 3261 §20.40) or a 421 (Require, §20.32). Bounded: a registrar's
+    answer is hostile input like any other."""
+    name = {420: "unsupported", 421: "require"}.get(msg.status_code or 0)
+    tags = tuple(t[:_TAG_CUT] for t in msg.headers.get_all(name)[:MAX_OPTION_TAGS]) if name else ()
+    return RefusalHeaders(_cut(msg.headers.get("server")), _cut(msg.headers.get("warning")),
+                          _cut(msg.headers.get("reason")), tags)
+
+
 @dataclass(eq=False)
 class _Exchange:
     """A RegisterExchange while the capture is read."""
@@ -111,6 +124,8 @@ class _Exchange:
     min_expires: int | None = None
     granted: int | None = None
     returned: tuple[str, ...] = ()
+    max_forwards: int | None = None
+    refusal: RefusalHeaders | None = None
 
     def freeze(self, tx: TxState) -> RegisterExchange:
         final = tx.final_status
@@ -124,7 +139,7 @@ class _Exchange:
             request_uri=self.request_uri, contact=self.contact, requested_expires_s=self.requested,
             credentials=self.credentials, status=final, response_frame=frame, response_ts_ns=ts,
             challenge=self.challenge, min_expires_s=self.min_expires, granted_expires_s=self.granted,
-            returned_contacts=self.returned)
+            returned_contacts=self.returned, max_forwards=self.max_forwards, refusal=self.refusal)
 
 
 @dataclass(eq=False)
@@ -162,6 +177,7 @@ class RegistrationBuilder:
         ex.via_sent_by, ex.request_uri = _sent_by(msg), _cut(msg.request_uri)
         ex.contact, ex.requested = contact_uri(msg), self.requested
         ex.credentials = digest_info(msg, ("authorization", "proxy-authorization"))
+        ex.max_forwards = parse_max_forwards(msg.headers.get("max-forwards"))
 
     def add_response(self, msg: SipMessage, tx: TxState, retransmission: bool) -> None:
         self.last_frame = max(self.last_frame, msg.frame)
@@ -177,6 +193,9 @@ class RegistrationBuilder:
                 ex.challenge = digest_info(msg, ("www-authenticate", "proxy-authenticate"))
             elif code == 423:  # Interval Too Brief (RFC 3261 §10.3 step 7, §21.4.17)
                 ex.min_expires = parse_delta_seconds(msg.headers.get("min-expires"))
+            if code >= 300 and not is_auth_challenge(code):
+                # not kept for challenges: they are the bulk of an attack's answers, and carry the digest instead
+                ex.refusal = refusal_headers(msg)
         self.user_agent = self.user_agent or None
 
     def build(self, clock: ClockSteps = NO_STEPS) -> Registration:

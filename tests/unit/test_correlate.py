@@ -281,6 +281,27 @@ def test_registration_auth_loop_and_refresh_interval() -> None:
     assert (r.requested_expires_s, r.expires_s, r.refresh_interval_s) == (120, 60, 55.0)
 
 
+def test_a_registrations_refusal_keeps_what_it_says_of_itself_bounded() -> None:
+    """reg.rejected quotes a refusal's Server, Warning and Reason and names a 420's Unsupported option tags
+    (RFC 3261 §20.35, §20.43, §20.40; RFC 3326): a hostile registrar's long values are cut, its tag list too. A
+    challenge keeps none of them (an attack's thousands of 401s), a REGISTER its Max-Forwards (RFC 3261 §20.22)."""
+    h = hdr("reg-1", "1 REGISTER", "r1").replace("300@", "200@").replace("Max-Forwards: 70", "Max-Forwards: 5")
+    tags = ", ".join(f"tag{n}-{'x' * 60}" for n in range(12))
+    refusal = (f"SIP/2.0 420 Bad Extension\n{h}\nServer: {'S' * 500}\nWarning: 399 host \"{'w' * 500}\"\n"
+               f"Warning: 399 other \"second\"\nReason: SIP;cause=420\nUnsupported: {tags}")
+    h2 = hdr("reg-1", "2 REGISTER", "r2").replace("300@", "200@")
+    (r,) = run([msg(f"REGISTER sip:example.com SIP/2.0\n{h}", A, P, 0.0, 1), msg(refusal, P, A, 0.01, 2),
+                msg(f"REGISTER sip:example.com SIP/2.0\n{h2}", A, P, 1.0, 3),
+                msg(f"SIP/2.0 401 Unauthorized\n{h2}\nServer: pbx", P, A, 1.01, 4)]).registrations
+    first, second = r.exchanges
+    assert (first.max_forwards, second.max_forwards, second.refusal) == (5, 70, None)
+    kept = first.refusal
+    assert kept is not None
+    assert (kept.server, kept.warning[:10], len(kept.warning), kept.reason) == ("S" * 200, '399 host "', 200,
+                                                                               "SIP;cause=420")
+    assert kept.option_tags == tuple(f"tag{n}-{'x' * 60}"[:40] for n in range(8))
+
+
 def test_options_keepalive_is_a_transaction_not_a_call() -> None:
     result = run([
         msg(f"OPTIONS sip:example.com SIP/2.0\n{hdr('ka-1', '1 OPTIONS', 'o1')}", A, P, 0.0, 1),
