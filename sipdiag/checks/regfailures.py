@@ -181,7 +181,7 @@ def all_frames(group: list[Any]) -> tuple[int, ...]:
 
 
 def answered_hit(group: list[Answered], *, registrar_named: bool, values: dict[str, Any],
-                 severity: Severity | None = None) -> Hit:
+                 severity: Severity | None = None, owner: str | None = None) -> Hit:
     """The finding of registrations answered alike: the first one's answer, the figures summed, and the rule's
     own `values`. A group of one gives the evidence and texts a registration gives alone."""
     first = group[0]
@@ -196,7 +196,7 @@ def answered_hit(group: list[Answered], *, registrar_named: bool, values: dict[s
         "exchange_en": exchange_en, "exchange_ru": exchange_ru, **values,
         "subject_en": subject_en, "subject_ru": subject_ru, "frames_en": frames_en, "frames_ru": frames_ru,
         **group_evidence(group, "final_frames"),
-    }, severity=severity,
+    }, severity=severity, owner=owner,
         confidence="high" if all(f.attempts == len(f.run) for f in group) else "medium")
 
 

@@ -12,13 +12,13 @@ from .regfailures import (
     KEPT, Unanswered, all_frames, answered, answered_hit, cited, group_evidence, grouped, likewise, lines, subject,
 )
 from .regretry import steady_interval_s
+from .regrefusal import REFUSED, answer_details, meaning_of
 from .settings import setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..model import RegisterExchange, Registration
 
-REFUSED = (401, 403, 407)  # credentials refused: a new challenge, or 403 (RULES.md reg.rejected pitfalls)
 TIMER_F_NS = 32 * 10**9  # 64*T1 (RFC 3261 §17.1.2.2)
 # Timer E over UDP (RFC 3261 §17.1.2.2): 0.5, 1, 2, 4, 4, ... s; 10 retransmissions go out before Timer F fires
 TIMER_E_RETRANSMISSIONS = 10
@@ -32,32 +32,42 @@ TIMER_E_RETRANSMISSIONS = 10
         "ru": "{problem_ru} {action_ru}",
     },
     engineer={
-        "en": "{subject_en}: {exchange_en}, final {status_text} ({frames_en}). {meaning_en} (RFC 3261 §10.3, §22).",
-        "ru": "{subject_ru}: {exchange_ru}, итог {status_text} ({frames_ru}). {meaning_ru} (RFC 3261 §10.3, §22).",
+        "en": "{subject_en}: {exchange_en}, final {status_text} ({frames_en}). {meaning_en}.{details_en}",
+        "ru": "{subject_ru}: {exchange_ru}, итог {status_text} ({frames_ru}). {meaning_ru}.{details_ru}",
     },
 )
 def rejected(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    A registration whose last REGISTER ended with a final refusal (4xx or 6xx): 403 after a digest challenge
-    (wrong password), 404 (unknown user), 403 without a challenge (account barred). A refused de-registration
-    (expires 0 or Contact `*`) is reported too, at minor: it does not stop the phone from signing in. Left to other
-    rules: a registrar's 5xx (reg.server-error), a challenge answered again and again (reg.auth-loop), a 423 loop
-    (reg.interval-too-brief), an attacker's REGISTERs (sec.bruteforce-auth, sec.scanner-detected), and a single
-    challenge the device had not yet answered when the capture ended. Registrations refused the same way (the same
-    final answer to the same kind of request) from one device (source address) by one registrar are one finding
-    that lists their AORs: a multi-line phone whose account is barred gets one 403 per line, one problem.
+    A registration whose last REGISTER ended with a final refusal (4xx or 6xx), explained per code: 400 malformed
+    request, 403 after a digest challenge (wrong password or user name), 403 without one (an IP ACL, a network the
+    account may not register from, a disabled account or a wrong domain: the operator's engineers own it), 404
+    unknown user or domain, 420/421 an extension the phone requires or lacks (the option tags of the answer's
+    Unsupported or Require, e.g. `outbound` of RFC 5626 or `path` of RFC 3327), a 423 not retried below
+    Min-Expires, 480, 482/483 a routing loop or Max-Forwards run out, challenges never answered with credentials.
+    The engineer text quotes the REGISTER's Request-URI and the answer's Server, Warning and Reason headers. A
+    refused de-registration (expires 0 or Contact `*`) is reported too, at minor: it does not stop the phone from
+    signing in. Left to other rules: a registrar's 5xx (reg.server-error), a challenge answered again and again
+    (reg.auth-loop), a 423 loop (reg.interval-too-brief), an attacker's REGISTERs (sec.bruteforce-auth,
+    sec.scanner-detected), and a single challenge the device had not yet answered when the capture ended.
+    Registrations refused the same way (the same final answer to the same kind of request, meaning the same) from
+    one device (source address) by one registrar are one finding that lists their AORs: a multi-line phone whose
+    account is barred gets one 403 per line, one problem.
 
     ## Why it matters
     A refused sign-in leaves the phone offline for the operator: no outgoing calls, no incoming calls. A refused
     de-registration leaves the old binding in place until it expires, so calls may still go to that contact.
 
     ## How to fix
-    Check the credentials (user name, password, realm) provisioned on the device against the account; an unknown
-    user needs provisioning. For a refused de-registration, check why the registrar refuses expires 0 from it.
+    Per code: credentials refused, check the user name, password and realm provisioned on the device; 403 without
+    a challenge, the account's allowed networks, the registrar's ACLs and the domain; 404, the registrar address
+    and domain in the phone (an unknown user needs provisioning); 400, a SIP ALG rewriting the REGISTER or its
+    Content-Length; 420/421, the extension named (turn it off in the phone or support it on the registrar);
+    482/483, the proxies' routes for the domain. For a refused de-registration, check why the registrar refuses
+    expires 0 from it.
 
     ## References
-    RFC 3261 §10.2.2, §10.3, §22.2, §21.4.4, RFC 7616
+    RFC 3261 §10.2.2, §10.3, §20.32, §20.40, §20.43, §21.4, §22.2; RFC 3326; RFC 3327; RFC 5626; RFC 7616
     """
     from .security import attack_filter
 
@@ -84,44 +94,33 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
                 or (not removal and challenges < setting("sip.auth_loop_attempts") and attempts <= challenges)):
             continue  # a single unanswered challenge: the device may simply not have retried inside the capture
         challenged = any(e.credentials is not None for e in run) or (challenges > 0 and attempts > challenges)
-        # failing the same way: the same answer to the same kind of request (a sign-in or a sign-out, with or
-        # without credentials), which the texts word alike for every registration of a group
-        failures.append(((failure.status_text, removal, challenged), failure))
-    for (status_text, removal, challenged), group in grouped(failures):
-        refused = challenged and group[0].reg.final_status in REFUSED
+        # failing the same way: the same answer to the same kind of request (a sign-in or a sign-out), meaning the
+        # same (regrefusal), which the texts word alike for every registration of a group
+        failures.append(((failure.status_text, removal, meaning_of(failure, challenged, removal)), failure))
+    for (status_text, removal, meaning), group in grouped(failures):
         lines_en, lines_ru = lines(group)
         if removal:
-            # RFC 3261 §10.2.2: expires 0 asks to remove the binding; refusing it leaves the binding until it expires
-            # (§10.3), it does not stop the phone from signing in: not the customer's sign-in failure.
             severity = Severity.MINOR
             problem_en = (f"Your phone asked to sign out of our service{lines_en} and the server did not accept it "
                           f"(it answered {status_text}).")
             problem_ru = (f"Ваш телефон попросил выйти из нашего сервиса{lines_ru}, но сервер не принял запрос "
                           f"(ответил {status_text}).")
             action_en, action_ru = "No action is needed from you.", "От вас ничего не требуется."
-            meaning_en = ("A de-registration (expires 0) was refused: the binding stays until it expires, so calls "
-                          "may still be routed to this contact" + (" (credentials were sent and refused)"
-                                                                   if refused else ""))
-            meaning_ru = ("Отмена регистрации (expires 0) отклонена: привязка остаётся до истечения срока, и вызовы "
-                          "могут по-прежнему направляться на этот контакт" + (" (учётные данные отправлены и "
-                                                                               "отвергнуты)" if refused else ""))
         else:
             severity = Severity.CRITICAL
-            problem_en = (f"Your phone could not sign in to our service{lines_en} (the server answered "
-                          f"{status_text}), so it cannot make or receive calls.")
-            problem_ru = (f"Ваш телефон не смог войти в наш сервис{lines_ru} (сервер ответил {status_text}), поэтому "
-                          "он не может звонить и принимать звонки.")
-            action_en = ("Please check the user name and password in the phone's settings." if challenged else
-                         "We are checking your account.")
-            action_ru = ("Проверьте имя пользователя и пароль в настройках телефона." if challenged else
-                         "Мы проверяем вашу учётную запись.")
-            meaning_en = ("Credentials were sent and refused: wrong password or user name" if refused else
-                          "The registrar refused the binding")
-            meaning_ru = ("Учётные данные отправлены и отвергнуты: неверный пароль или имя пользователя" if refused
-                          else "Регистратор отказал в привязке")
-        yield answered_hit(group, registrar_named=False, severity=severity, values={
-            "deregistration": removal, "meaning_en": meaning_en, "meaning_ru": meaning_ru,
-            "problem_en": problem_en, "problem_ru": problem_ru, "action_en": action_en, "action_ru": action_ru})
+            problem_en = f"Our system refused your phone's sign-in{lines_en} ('{meaning.plain_en}')."
+            problem_ru = f"Наша система отклонила вход вашего телефона{lines_ru} («{meaning.plain_ru}»)."
+            if meaning.owner == "engineering":  # our network's policy: nothing to change in the phone
+                action_en, action_ru = ("We are checking your account settings.",
+                                        "Мы проверяем настройки вашей учётной записи.")
+            else:
+                action_en = "We are checking your account settings and will update your phone."
+                action_ru = "Мы проверяем настройки вашей учётной записи и обновим настройки телефона."
+        details_en, details_ru, details = answer_details(group)
+        yield answered_hit(group, registrar_named=False, severity=severity, owner=meaning.owner, values={
+            "deregistration": removal, "cause": meaning.cause, "meaning_en": meaning.en, "meaning_ru": meaning.ru,
+            "problem_en": problem_en, "problem_ru": problem_ru, "action_en": action_en, "action_ru": action_ru,
+            "details_en": details_en, "details_ru": details_ru, **details})
 
 
 def is_server_error(status: int | None) -> bool:

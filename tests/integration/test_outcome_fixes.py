@@ -129,18 +129,19 @@ def test_rejected_texts_carry_the_reason_phrase() -> None:
     assert (f.severity.label, f.owner, f.confidence, f.frames) == ("critical", "first-line", "high", (3, 6))
     assert (f.evidence["status"], f.evidence["reason"], f.evidence["attempts"], f.evidence["challenges"]) == (
         403, "Forbidden", 2, 1)
+    # the customer reads the reason in plain words (RULES.md reg.rejected), the engineer the answer as sent
     assert f.customer_text == {
-        "en": "Your phone could not sign in to our service (the server answered 403 Forbidden), so it cannot make "
-              "or receive calls. Please check the user name and password in the phone's settings.",
-        "ru": "Ваш телефон не смог войти в наш сервис (сервер ответил 403 Forbidden), поэтому он не может звонить "
-              "и принимать звонки. Проверьте имя пользователя и пароль в настройках телефона."}
+        "en": "Our system refused your phone's sign-in ('wrong user name or password'). We are checking your "
+              "account settings and will update your phone.",
+        "ru": "Наша система отклонила вход вашего телефона («неверное имя пользователя или пароль»). Мы проверяем "
+              "настройки вашей учётной записи и обновим настройки телефона."}
     assert f.engineer_text == {
         "en": "Registration sip:200@203.0.113.10 from 203.0.113.20:5060: 2 REGISTER, 1 digest challenge(s), final "
               "403 Forbidden (frame 6). Credentials were sent and refused: wrong password or user name "
-              "(RFC 3261 §10.3, §22).",
+              "(RFC 3261 §21.4.4, §22). Request-URI sip:203.0.113.10; Server: sdlab-pbx/1.0.",
         "ru": "Регистрация sip:200@203.0.113.10 с 203.0.113.20:5060: REGISTER: 2, запросов авторизации: 1, итог "
               "403 Forbidden (кадр 6). Учётные данные отправлены и отвергнуты: неверный пароль или имя "
-              "пользователя (RFC 3261 §10.3, §22)."}
+              "пользователя (RFC 3261 §21.4.4, §22). Request-URI sip:203.0.113.10; Server: sdlab-pbx/1.0."}
 
 
 def test_a_refusal_without_reason_phrase_has_no_dangling_space(tmp_path) -> None:
@@ -149,10 +150,19 @@ def test_a_refusal_without_reason_phrase_has_no_dangling_space(tmp_path) -> None
         (0.1, cc.register_response(1, "n1", "404 "), REGISTRAR, PHONE)])
     (f,) = findings(path, "reg.rejected")
     assert (f.evidence["status"], f.evidence["reason"], f.evidence["status_text"]) == (404, "", "404")
-    assert "(the server answered 404), so" in f.customer_text["en"]
-    assert "(сервер ответил 404), поэтому" in f.customer_text["ru"]
-    assert "Регистратор отказал в привязке" in f.engineer_text["ru"]
+    assert "final 404 (frame 2). The registrar knows no such user" in f.engineer_text["en"]
+    assert "итог 404 (кадр 2). Регистратор не знает такого пользователя" in f.engineer_text["ru"]
     no_english_in(f.engineer_text["ru"])
+    # a code without words of its own names the answer to the customer: "606", not "606 "
+    path = cc.write_sip(tmp_path / "606.pcap", [
+        (0.0, cc.register_text(1, "n1"), PHONE, REGISTRAR),
+        (0.1, cc.register_response(1, "n1", "606 "), REGISTRAR, PHONE)])
+    (f,) = findings(path, "reg.rejected")
+    assert (f.evidence["cause"], f.customer_text["en"], f.customer_text["ru"]) == (
+        "refused", "Our system refused your phone's sign-in ('our server answered 606'). We are checking your account "
+                   "settings and will update your phone.",
+        "Наша система отклонила вход вашего телефона («наш сервер ответил 606»). Мы проверяем настройки вашей "
+        "учётной записи и обновим настройки телефона.")
 
 
 def test_a_5xx_to_register_is_a_server_failure_not_a_refused_account(tmp_path) -> None:
@@ -223,7 +233,8 @@ def test_a_refused_deregistration_is_not_a_failed_sign_in(tmp_path) -> None:
     assert f.engineer_text["en"] == (
         "Registration sip:100@example.com from 10.0.0.5:5060: 1 REGISTER, 0 digest challenge(s), final 403 "
         "Forbidden (frame 6). A de-registration (expires 0) was refused: the binding stays until it expires, so "
-        "calls may still be routed to this contact (credentials were sent and refused) (RFC 3261 §10.3, §22).")
+        "calls may still be routed to this contact (credentials were sent and refused) (RFC 3261 §10.3, §22). "
+        "Request-URI sip:example.com.")
     no_english_in(f.engineer_text["ru"])
 
 

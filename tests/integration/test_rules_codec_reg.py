@@ -303,6 +303,39 @@ def two_phones(path: Path) -> Path:
     return cc.write_sip(path, msgs)
 
 
+# reg.rejected's words per final answer (RULES.md reg.rejected): the engineer's diagnosis and the customer's
+# reason in plain words, English and Russian
+BARRED = (
+    "Refused before any digest challenge, so not for the credentials: an IP ACL or a network the account may not "
+    "register from, a disabled account, or a domain the registrar does not serve; check the source address against "
+    "the account's allowed networks and the registrar's ACLs, and the domain (RFC 3261 §21.4.4)",
+    "Отказ до какого-либо запроса авторизации, то есть не из-за учётных данных: ACL по IP-адресу или сеть, из "
+    "которой учётной записи нельзя регистрироваться, отключённая учётная запись или домен, который регистратор не "
+    "обслуживает; сверьте адрес источника с разрешёнными сетями учётной записи и ACL регистратора, а также домен "
+    "(RFC 3261 §21.4.4)")
+NOT_FOUND = (
+    "The registrar knows no such user or domain: check the registrar address and the domain provisioned in the "
+    "phone against the account (the Request-URI's domain must be one the registrar serves, the AOR one of its "
+    "users) (RFC 3261 §10.3 steps 1, 3)",
+    "Регистратор не знает такого пользователя или домена: сверьте адрес регистратора и домен, заданные в телефоне, "
+    "с учётной записью (домен Request-URI должен обслуживаться регистратором, AOR — быть его пользователем) "
+    "(RFC 3261 §10.3, шаги 1 и 3)")
+NOT_ALLOWED = ("sign-in from your phone is not allowed", "вход с вашего телефона не разрешён")
+# the customer's second sentence: the account and the phone's settings are ours to fix, or (engineering) our
+# network's policy, nothing to change in the phone
+UPDATE = ("We are checking your account settings and will update your phone.",
+          "Мы проверяем настройки вашей учётной записи и обновим настройки телефона.")
+CHECKING = ("We are checking your account settings.", "Мы проверяем настройки вашей учётной записи.")
+
+
+def refusal_texts(reason: tuple[str, str], action: tuple[str, str], lines: tuple[str, str] = ("", "")
+                  ) -> dict[str, str]:
+    """reg.rejected's customer text for a refused sign-in (RULES.md): the reason in plain words, then the action;
+    lines: how a group names its lines, (' for 3 lines', ' для 3 линий')."""
+    return {"en": f"Our system refused your phone's sign-in{lines[0]} ('{reason[0]}'). {action[0]}",
+            "ru": f"Наша система отклонила вход вашего телефона{lines[1]} («{reason[1]}»). {action[1]}"}
+
+
 def grouping(findings: list) -> list[tuple]:
     return [(f.evidence["source"], f.evidence["registrar"], f.evidence.get("status"), f.evidence["aors"],
              f.evidence["count"], f.frames, f.severity.label) for f in findings]
@@ -322,26 +355,24 @@ def test_registrations_failing_alike_are_one_finding_per_device_registrar_and_an
     group, single = rejected[0], rejected[2]
     assert (group.evidence["aor"], group.evidence["frame"], group.evidence["attempts"],
             group.evidence["challenges"], group.confidence) == (aors[0], 2, 3, 0, "high")
+    # refused without a challenge: the registrar's policy on where the lines register from, the engineers'
+    assert (group.owner, group.evidence["cause"], single.owner, single.evidence["cause"]) == (
+        "engineering", "barred", "first-line", "not-found")
     assert group.engineer_text["en"] == (
         "Registrations of 3 AORs from 10.0.0.5:5060 to 203.0.113.5:5060 (sip:100@example.com, sip:101@example.com, "
-        "sip:102@example.com): 3 REGISTER, 0 digest challenge(s), final 403 Forbidden (frames 2, 4, 8). The "
-        "registrar refused the binding (RFC 3261 §10.3, §22).")
+        f"sip:102@example.com): 3 REGISTER, 0 digest challenge(s), final 403 Forbidden (frames 2, 4, 8). {BARRED[0]}. "
+        "First registration (sip:100@example.com): Request-URI sip:example.com.")
     assert group.engineer_text["ru"] == (
         "Регистрации 3 AOR с 10.0.0.5:5060 на 203.0.113.5:5060 (sip:100@example.com, sip:101@example.com, "
         "sip:102@example.com): REGISTER: 3, запросов авторизации: 0, итог 403 Forbidden (кадры 2, 4, 8). "
-        "Регистратор отказал в привязке (RFC 3261 §10.3, §22).")
-    assert group.customer_text == {
-        "en": "Your phone could not sign in to our service for 3 lines (the server answered 403 Forbidden), so it "
-              "cannot make or receive calls. We are checking your account.",
-        "ru": "Ваш телефон не смог войти в наш сервис для 3 линий (сервер ответил 403 Forbidden), поэтому он не "
-              "может звонить и принимать звонки. Мы проверяем вашу учётную запись."}
-    # a registration failing alone reads as it always did
+        f"{BARRED[1]}. Первая регистрация (sip:100@example.com): Request-URI sip:example.com.")
+    assert group.customer_text == refusal_texts(NOT_ALLOWED, CHECKING, (" for 3 lines", " для 3 линий"))
+    # a registration failing alone is worded for itself
     assert single.engineer_text["en"] == (
         "Registration sip:202@example.com from 10.0.0.6:5060: 1 REGISTER, 0 digest challenge(s), final 404 Not "
-        "Found (frame 12). The registrar refused the binding (RFC 3261 §10.3, §22).")
-    assert single.customer_text["en"] == (
-        "Your phone could not sign in to our service (the server answered 404 Not Found), so it cannot make or "
-        "receive calls. We are checking your account.")
+        f"Found (frame 12). {NOT_FOUND[0]}. Request-URI sip:example.com.")
+    assert single.customer_text == refusal_texts(("the account or domain set in your phone was not found",
+                                                  "учётная запись или домен, заданные в телефоне, не найдены"), UPDATE)
     lost = found(path, "reg.no-response")
     assert grouping(lost) == [(b, reg, None, aors[7:9], 2, (15, 16), "critical"),
                               (a, reg, None, [aors[6]], 1, (17,), "critical")]
@@ -384,15 +415,14 @@ def test_corpus_multi_line_phone_refused_on_every_line_is_one_finding(corpus) ->
             f.evidence["source"], f.evidence["registrar"], f.evidence["status"]) == (
         "critical", aors, 4, [725, 727, 740, 747], (722, 725, 726, 727, 739, 740, 746, 747), "192.168.60.76:5060",
         "192.168.60.240:5060", 403)
+    # no line was challenged: refused for where it registers from (or to), the engineers' (RULES.md reg.rejected)
+    assert (f.owner, f.evidence["cause"], f.evidence["server"], f.evidence["request_uri"]) == (
+        "engineering", "barred", "Wave/10.5.3009.2136", "sip:192.168.60.240:5060")
     assert f.engineer_text["en"] == (
         f"Registrations of 4 AORs from 192.168.60.76:5060 to 192.168.60.240:5060 ({', '.join(aors)}): 4 REGISTER, 0 "
-        "digest challenge(s), final 403 Forbidden (frames 725, 727, 740, 747). The registrar refused the binding "
-        "(RFC 3261 §10.3, §22).")
-    assert f.customer_text == {
-        "en": "Your phone could not sign in to our service for 4 lines (the server answered 403 Forbidden), so it "
-              "cannot make or receive calls. We are checking your account.",
-        "ru": "Ваш телефон не смог войти в наш сервис для 4 линий (сервер ответил 403 Forbidden), поэтому он не "
-              "может звонить и принимать звонки. Мы проверяем вашу учётную запись."}
+        f"digest challenge(s), final 403 Forbidden (frames 725, 727, 740, 747). {BARRED[0]}. First registration "
+        f"({aors[0]}): Request-URI sip:192.168.60.240:5060; Server: Wave/10.5.3009.2136.")
+    assert f.customer_text == refusal_texts(NOT_ALLOWED, CHECKING, (" for 4 lines", " для 4 линий"))
 
 
 def test_corpus_fuzzed_registers_group_only_where_device_and_registrar_agree(corpus) -> None:
@@ -408,6 +438,209 @@ def test_corpus_fuzzed_registers_group_only_where_device_and_registrar_agree(cor
         ("192.168.1.2:5060", "212.234.33.35:5060", 1, [639])]
     assert lost[1].evidence["aors"] == ["sip:voi18063@sip.cybercity.dk", "sip:35104723@sip.cybebcity.dk",
                                         "sip:35104723@sip.cybercity.dk", ""]
+
+
+# ------------------------------------------------------------ reg.rejected: what each final answer means
+
+KAMAILIO = "Server: kamailio (5.6.2 (x86_64/linux))\n"
+
+
+def refused(status: str, headers: str = "", *, challenged: bool = False, request_headers: str = "",
+            lines: tuple[str, ...] = ("100",), start: float = 0.0) -> list:
+    """PHONE_A's `lines`, one a second from `start`, each registering with REGISTRAR and refused with `status` and
+    the response `headers`; challenged: a 401 first, then the REGISTER with credentials. request_headers replace
+    the REGISTER's Max-Forwards line (and may add more)."""
+    own = f"{PHONE_A[0]}:{PHONE_A[1]}"
+    msgs: list = []
+    for k, user in enumerate(lines):
+        t, kw = start + k, {"call_id": f"reg-{user}", "via": own, "user": user}
+
+        def register(cseq: int, branch: str, **extra) -> str:
+            text = R(cseq, branch, contact=f"sip:{user}@{own}", **kw, **extra)
+            return text.replace("Max-Forwards: 70\n", request_headers) if request_headers else text
+
+        cseq = 1
+        if challenged:
+            msgs += [(t, register(1, f"c{user}"), PHONE_A, REGISTRAR),
+                     (t + 0.05, S(1, f"c{user}", "401 Unauthorized", headers=cc.challenge("n1"), **kw), REGISTRAR,
+                      PHONE_A)]
+            t, cseq = t + 0.2, 2
+        credentials = {"auth": cc.credentials("n1", user=user)} if challenged else {}
+        msgs += [(t, register(cseq, f"r{user}", **credentials), PHONE_A, REGISTRAR),
+                 (t + 0.05, S(cseq, f"r{user}", status, headers=headers, **kw), REGISTRAR, PHONE_A)]
+    return msgs
+
+
+def refused_capture(path: Path, *args, **kw) -> Path:
+    return cc.write_sip(path, refused(*args, **kw))
+
+
+def the_refusal(path: Path) -> tuple:
+    """The capture's one finding (reg.rejected) and its owner, cause, frames and the answer's headers."""
+    (f,) = sipdiag.analyze(path).findings
+    assert (f.rule, f.severity.label) == ("reg.rejected", "critical")
+    return f, (f.owner, f.evidence["cause"], f.frames, f.evidence["request_uri"], f.evidence["server"],
+               f.evidence["warning"], f.evidence["reason_header"], f.evidence["option_tags"])
+
+
+SUBJECT = ("Registration sip:100@example.com from 10.0.0.5:5060: 1 REGISTER, 0 digest challenge(s), final",
+           "Регистрация sip:100@example.com с 10.0.0.5:5060: REGISTER: 1, запросов авторизации: 0, итог")
+
+
+def test_rejected_400_points_at_a_rewritten_or_malformed_register(tmp_path) -> None:
+    warning = '399 sip.example.com "Bad Content-Length"'
+    f, figures = the_refusal(refused_capture(tmp_path / "400.pcap", "400 Bad Request",
+                                             KAMAILIO + f"Warning: {warning}\n"))
+    assert figures == ("first-line", "malformed", (1, 2), "sip:example.com", "kamailio (5.6.2 (x86_64/linux))",
+                       warning, "", [])
+    assert f.customer_text == refusal_texts(("the request from your phone could not be read",
+                                             "запрос телефона не удалось прочитать"), UPDATE)
+    assert f.engineer_text == {
+        "en": f"{SUBJECT[0]} 400 Bad Request (frame 2). The registrar could not parse the REGISTER: look for a SIP "
+              "ALG rewriting it on the way (compare the REGISTER as sent and as received) and a wrong "
+              "Content-Length (RFC 3261 §21.4.1, §20.14). Request-URI sip:example.com; Server: kamailio (5.6.2 "
+              f"(x86_64/linux)); Warning: {warning}.",
+        "ru": f"{SUBJECT[1]} 400 Bad Request (кадр 2). Регистратор не смог разобрать REGISTER: ищите SIP ALG, "
+              "переписывающий запрос по пути (сравните REGISTER при отправке и при получении), и неверный "
+              "Content-Length (RFC 3261 §21.4.1, §20.14). Request-URI sip:example.com; Server: kamailio (5.6.2 "
+              f"(x86_64/linux)); Warning: {warning}."}
+
+
+def test_rejected_403_without_a_challenge_is_the_networks_policy_not_the_password(tmp_path) -> None:
+    # RULES.md reg.rejected: a 403 no challenge preceded was not about credentials; an IP ACL or a network the
+    # account may not register from is the operator's engineers' to check (owner NETENG for ACLs)
+    warning = '399 sbc.example.com "Source address not allowed"'
+    f, figures = the_refusal(refused_capture(tmp_path / "acl.pcap", "403 Forbidden",
+                                             KAMAILIO + f"Warning: {warning}\n"))
+    assert figures == ("engineering", "barred", (1, 2), "sip:example.com", "kamailio (5.6.2 (x86_64/linux))",
+                       warning, "", [])
+    assert f.customer_text == refusal_texts(NOT_ALLOWED, CHECKING)
+    assert f.engineer_text == {
+        "en": f"{SUBJECT[0]} 403 Forbidden (frame 2). {BARRED[0]}. Request-URI sip:example.com; Server: kamailio "
+              f"(5.6.2 (x86_64/linux)); Warning: {warning}.",
+        "ru": f"{SUBJECT[1]} 403 Forbidden (кадр 2). {BARRED[1]}. Request-URI sip:example.com; Server: kamailio "
+              f"(5.6.2 (x86_64/linux)); Warning: {warning}."}
+
+
+def test_rejected_403_after_a_challenge_is_the_password(tmp_path) -> None:
+    f, figures = the_refusal(refused_capture(tmp_path / "password.pcap", "403 Forbidden", KAMAILIO,
+                                             challenged=True))
+    assert figures == ("first-line", "credentials", (1, 4), "sip:example.com", "kamailio (5.6.2 (x86_64/linux))",
+                       "", "", [])
+    assert f.customer_text == refusal_texts(("wrong user name or password", "неверное имя пользователя или пароль"),
+                                            UPDATE)
+    assert f.engineer_text == {
+        "en": "Registration sip:100@example.com from 10.0.0.5:5060: 2 REGISTER, 1 digest challenge(s), final 403 "
+              "Forbidden (frame 4). Credentials were sent and refused: wrong password or user name (RFC 3261 "
+              "§21.4.4, §22). Request-URI sip:example.com; Server: kamailio (5.6.2 (x86_64/linux)).",
+        "ru": "Регистрация sip:100@example.com с 10.0.0.5:5060: REGISTER: 2, запросов авторизации: 1, итог 403 "
+              "Forbidden (кадр 4). Учётные данные отправлены и отвергнуты: неверный пароль или имя пользователя "
+              "(RFC 3261 §21.4.4, §22). Request-URI sip:example.com; Server: kamailio (5.6.2 (x86_64/linux))."}
+
+
+def test_rejected_404_is_an_unknown_user_or_domain(tmp_path) -> None:
+    reason = 'SIP;cause=404;text="Unknown user"'  # RFC 3326 Reason in a response (RFC 6432)
+    f, figures = the_refusal(refused_capture(tmp_path / "404.pcap", "404 Not Found", f"Reason: {reason}\n"))
+    assert figures == ("first-line", "not-found", (1, 2), "sip:example.com", "", "", reason, [])
+    assert f.customer_text == refusal_texts(("the account or domain set in your phone was not found",
+                                             "учётная запись или домен, заданные в телефоне, не найдены"), UPDATE)
+    assert f.engineer_text == {
+        "en": f"{SUBJECT[0]} 404 Not Found (frame 2). {NOT_FOUND[0]}. Request-URI sip:example.com; Reason: {reason}.",
+        "ru": f"{SUBJECT[1]} 404 Not Found (кадр 2). {NOT_FOUND[1]}. Request-URI sip:example.com; Reason: {reason}."}
+
+
+def test_rejected_420_names_the_unsupported_option_tags(tmp_path) -> None:
+    # a phone requiring SIP outbound (RFC 5626) and Path (RFC 3327) of a registrar that supports neither: the 420
+    # lists them in Unsupported (RFC 3261 §20.40)
+    f, figures = the_refusal(refused_capture(tmp_path / "420.pcap", "420 Bad Extension",
+                                             KAMAILIO + "Unsupported: outbound, path\n",
+                                             request_headers="Max-Forwards: 70\nRequire: outbound, path\n"))
+    assert figures == ("first-line", "bad-extension", (1, 2), "sip:example.com",
+                       "kamailio (5.6.2 (x86_64/linux))", "", "", ["outbound", "path"])
+    assert f.customer_text == refusal_texts(("your phone asked for a feature our system does not support",
+                                             "телефон запросил функцию, которую наша система не поддерживает"), UPDATE)
+    assert f.engineer_text == {
+        "en": f"{SUBJECT[0]} 420 Bad Extension (frame 2). The registrar does not support an extension the REGISTER "
+              "requires (Require, Proxy-Require): its Unsupported header names outbound (RFC 5626), path (RFC 3327); "
+              "turn that requirement off in the phone or enable the extension on the registrar (RFC 3261 §20.40, "
+              "§21.4.15). Request-URI sip:example.com; Server: kamailio (5.6.2 (x86_64/linux)).",
+        "ru": f"{SUBJECT[1]} 420 Bad Extension (кадр 2). Регистратор не поддерживает расширение, которого требует "
+              "REGISTER (Require, Proxy-Require): его заголовок Unsupported называет outbound (RFC 5626), path "
+              "(RFC 3327); отключите это требование в телефоне или включите расширение на регистраторе (RFC 3261 "
+              "§20.40, §21.4.15). Request-URI sip:example.com; Server: kamailio (5.6.2 (x86_64/linux))."}
+
+
+def test_rejected_lines_group_only_where_the_answer_means_the_same(tmp_path) -> None:
+    # lines 100 and 101 refused 420 for outbound are one finding; 102 refused 420 for path is another problem
+    # (regfailures.grouped: a group's texts are worded once, so what the answer means is part of its key)
+    path = cc.write_sip(tmp_path / "420s.pcap", refused("420 Bad Extension", "Unsupported: outbound\n",
+                                                        lines=("100", "101"))
+                        + refused("420 Bad Extension", "Unsupported: path\n", lines=("102",), start=2.0))
+    outbound, path_tag = found(path, "reg.rejected")
+    assert [(f.evidence["aors"], f.evidence["option_tags"], f.frames) for f in (outbound, path_tag)] == [
+        (["sip:100@example.com", "sip:101@example.com"], ["outbound"], (1, 2, 3, 4)),
+        (["sip:102@example.com"], ["path"], (5, 6))]
+    assert "its Unsupported header names outbound (RFC 5626); turn" in outbound.engineer_text["en"]
+    assert outbound.engineer_text["en"].endswith(" First registration (sip:100@example.com): Request-URI "
+                                                 "sip:example.com.")
+    assert outbound.customer_text["en"].startswith("Our system refused your phone's sign-in for 2 lines ('your "
+                                                   "phone asked for a feature")
+
+
+def test_rejected_challenges_never_answered_are_a_missing_password_not_a_wrong_one(tmp_path) -> None:
+    # 3 REGISTERs without credentials, each challenged (sip.auth_loop_attempts): the phone never tried a password
+    msgs = [m for k in range(3) for m in ((k * 20.0, R(k + 1, f"u{k}"), PHONE_A, REGISTRAR),
+                                          (k * 20.0 + 0.05, S(k + 1, f"u{k}", "401 Unauthorized",
+                                                              headers=cc.challenge(f"n{k}")), REGISTRAR, PHONE_A))]
+    f, figures = the_refusal(cc.write_sip(tmp_path / "unanswered.pcap", msgs))
+    assert figures == ("first-line", "unanswered-challenge", (1, 6), "sip:example.com", "", "", "", [])
+    assert f.customer_text == refusal_texts(("your phone did not send its password", "телефон не отправил пароль"),
+                                            UPDATE)
+    assert f.engineer_text == {
+        "en": "Registration sip:100@example.com from 10.0.0.5:5060: 3 REGISTER, 3 digest challenge(s), final 401 "
+              "Unauthorized (frame 6). The phone was challenged and never answered with credentials: no password "
+              "provisioned, or a digest it cannot compute (algorithm, realm) (RFC 3261 §22.2). Request-URI "
+              "sip:example.com.",
+        "ru": "Регистрация sip:100@example.com с 10.0.0.5:5060: REGISTER: 3, запросов авторизации: 3, итог 401 "
+              "Unauthorized (кадр 6). Телефон получал запросы авторизации и ни разу не ответил учётными данными: "
+              "пароль не задан или телефон не может вычислить digest (алгоритм, realm) (RFC 3261 §22.2). "
+              "Request-URI sip:example.com."}
+    # one challenge the capture ends on is no refusal: the phone may answer it after
+    assert found(cc.write_sip(tmp_path / "one.pcap", msgs[:2]), "reg.rejected") == []
+
+
+def test_rejected_482_and_483_are_routing_loops(tmp_path) -> None:
+    f, figures = the_refusal(refused_capture(tmp_path / "482.pcap", "482 Loop Detected", KAMAILIO))
+    assert figures == ("first-line", "loop", (1, 2), "sip:example.com", "kamailio (5.6.2 (x86_64/linux))", "", "",
+                       [])
+    reason = (("your phone's sign-in request went round in a loop on its way",
+               "запрос телефона на вход зациклился по пути"))
+    assert f.customer_text == refusal_texts(reason, UPDATE)
+    assert f.engineer_text == {
+        "en": f"{SUBJECT[0]} 482 Loop Detected (frame 2). The REGISTER came back to a proxy it had already passed, a "
+              "routing loop: check that the domain the phone registers to (Request-URI) is one the registrar "
+              "serves, and the routes the proxies have for it (RFC 3261 §16.3 step 4, §21.4.20). Request-URI "
+              "sip:example.com; Server: kamailio (5.6.2 (x86_64/linux)).",
+        "ru": f"{SUBJECT[1]} 482 Loop Detected (кадр 2). REGISTER вернулся на прокси, через который уже прошёл, — "
+              "петля маршрутизации: проверьте, что домен, в котором регистрируется телефон (Request-URI), "
+              "обслуживается регистратором, и маршруты прокси для него (RFC 3261 §16.3, шаг 4, §21.4.20). "
+              "Request-URI sip:example.com; Server: kamailio (5.6.2 (x86_64/linux))."}
+    # a phone starting its REGISTERs with Max-Forwards 5: the hops run out before the registrar
+    f, figures = the_refusal(refused_capture(tmp_path / "483.pcap", "483 Too Many Hops",
+                                             request_headers="Max-Forwards: 5\n"))
+    assert figures == ("first-line", "too-many-hops", (1, 2), "sip:example.com", "", "", "", [])
+    assert f.customer_text == refusal_texts(("your phone's sign-in request passed through too many servers",
+                                             "запрос телефона на вход прошёл через слишком много серверов"), UPDATE)
+    assert f.engineer_text == {
+        "en": f"{SUBJECT[0]} 483 Too Many Hops (frame 2). Max-Forwards reached 0 before the REGISTER got to the "
+              "registrar (the captured REGISTER carried Max-Forwards 5, below the 70 RFC 3261 §8.1.1.6 recommends): "
+              "a routing loop or too long a chain of proxies; check the routes for the domain the phone registers "
+              "to (Request-URI) (RFC 3261 §16.3 step 3, §20.22, §21.4.21). Request-URI sip:example.com.",
+        "ru": f"{SUBJECT[1]} 483 Too Many Hops (кадр 2). Max-Forwards дошёл до 0 раньше, чем REGISTER попал к "
+              "регистратору (в захваченном REGISTER Max-Forwards 5, меньше 70, рекомендуемых RFC 3261 §8.1.1.6): "
+              "петля маршрутизации или слишком длинная цепочка прокси; проверьте маршруты для домена, в котором "
+              "регистрируется телефон (Request-URI) (RFC 3261 §16.3, шаг 3, §20.22, §21.4.21). Request-URI "
+              "sip:example.com."}
 
 
 def looping(t: float, user: str, phone: tuple[str, int], auth_user: str, every: float = 10, refusals: int = 3,
@@ -837,7 +1070,7 @@ def test_a_pbx_line_deleted_at_the_registrar_is_a_refused_registration_not_enume
         "10.0.0.5:5060", ["sip:107@example.com"], 404, (25, 114))
     assert refused.engineer_text["en"] == (
         "Registration sip:107@example.com from 10.0.0.5:5060: 8 REGISTER, 4 digest challenge(s), final 404 Not Found "
-        "(frame 114). The registrar refused the binding (RFC 3261 §10.3, §22).")
+        f"(frame 114). {NOT_FOUND[0]}. Request-URI sip:example.com.")
     # a host whose other lines never register, or two lines answered 404, is still the enumeration
     assert rules(capture("no-line-registers", wrong + deleted)) == [("sec.bruteforce-auth", "major")]
     two = retrying(1.5, "106", PHONE_A, (30, 30, 30), refusal="404 Not Found")
