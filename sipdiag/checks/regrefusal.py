@@ -2,9 +2,10 @@
 plain words, the engineer's diagnosis and who acts on it, and the headers of the answer the engineer reads.
 
 A group of registrations (regfailures.grouped) is worded once for all its members, so the meaning is part of the
-group's key: it is built only from what the members share (the code, whether credentials were refused, the option
-tags, Min-Expires and Max-Forwards quoted), never from one member's free text. The headers an engineer reads (Server,
-Warning, Reason) are quoted from the group's first registration, named as such.
+group's key: its words come from the code, whether credentials were refused and the values they quote (option tags,
+Min-Expires, the expiry asked for, Max-Forwards), and registrations differing in any of these are two groups. Free
+text of the answer (Server, Warning, Reason) does not split a group: it is quoted from its first registration, named
+as such.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def meaning_of(failure: Answered, challenged: bool, removal: bool) -> Meaning:
         return _credentials(status)
     last = failure.run[-1] if failure.run else None
     if status in (401, 407):
-        # challenged again and again (sip.auth_loop_attempts) without ever answering: see reg.rejected
+        # not refused credentials: reg.rejected keeps such a final challenge only when the phone was challenged
+        # sip.auth_loop_attempts times and never tried a password (else it may still answer)
         return _UNANSWERED_CHALLENGE if failure.attempts else _refused(failure.status_text)
     if status == 403:
         # no challenge before it, every REGISTER of the run in the capture: refused before the registrar asked who
