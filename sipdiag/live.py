@@ -2,26 +2,40 @@
 memory bounded by the calls in progress, not by the calls seen.
 
     engine = LiveAnalyzer(on_event=print)
-    for datagrams, rtp in chunks:            # from parsers.livedecode.FrameDecoder, HEP, a replayed file
+    for batch in feed:                       # live capture, HEP, a replayed file (sipdiag.watch.run_feed)
+        datagrams, rtp = decoder.decode(batch)   # parsers.livedecode.FrameDecoder
+        engine.records(batch.first_frame, batch.ts_ns)   # every record's time: capture time, gaps of the feed
         engine.add(datagrams, rtp)           # SIP parsed and correlated, RTP routed to its call's statistics
-        engine.sweep(now_ns)                 # ended calls summarised, checked and released
+        engine.sweep()                       # ended calls summarised, checked and released
     result = engine.finish(decoder.info())   # LiveResult: the Analysis of the kept calls, and the totals
 
 A call ends when nothing can change it any more (BYE answered; a failed INVITE ACKed: `CallBuilder.complete`) and
 LINGER_NS of capture time has passed, so that its last RTP and retransmissions still reach it; an unanswered INVITE
 ends IDLE_UNANSWERED_NS after its last message (Timer B has fired, RFC 3261 §17.1.1.2); an answered call without
-BYE ends after `idle_s` with neither SIP nor RTP. Capture time is the time of the newest record, and no idle time is
-counted across a step of the capture's clock (sipdiag.clocksteps, the steps the capture layer names): a call last
-heard of before a step is idle from the first record after it, so a forward jump of days ends no call and a step
-back does not make new calls look idle for as long. Nor across a gap of the feed (`records`): a stretch of at least
-`idle_s` in which not one record arrived is no time a call was seen idle. It is a forward step of the capture's clock
-shorter than the day the capture layer takes for one (an NTP correction, a resumed VM) or time the feed was not
-recording, and ending every open call at the first record after it lost their BYEs; a live feed counts real silence
-with the wall clock instead (watch.run_feed). When it ends, it is built like `analyze()` builds it, its RTP
-statistics are finalised and bound to it (`media.build_media`), the rule set runs on its own small `Analysis`, and
-what is kept is a `CallSummary` (the Call, its streams, its findings); its SipMessages, transactions and
-per-stream accumulators are released. Its Call-ID is remembered for TOMBSTONE_NS so that a late retransmission
-does not start a phantom call.
+BYE ends after `idle_s` with neither SIP nor RTP.
+
+Ages (idle time, the linger, tombstones) follow the rule by which the file analysis measures time: two record times
+are subtracted only where no step of the capture's clock lies between the two records (sipdiag.clocksteps, the
+steps the capture layer names; `ClockSteps.elapsed_ns` is None across one, and at the end of a capture an INVITE's
+wait across a step is unknown, `CallBuilder._outcome`). The file analysis can leave such a time unknown because it
+ends every call at the end of the capture; the live engine has to decide now, so it counts what it does know: the
+time on the clock after the step. A call last heard of before a step is idle from the first record after it
+(`LastStep.since`), a lower bound of the real idle time. So a forward jump of days ends no call, and after a step
+back idle time still grows on the new clock and ends a silent call after `idle_s` of it: no call lives forever.
+Capture time ("now") is the newest record's, whatever it carries (records, add), so that it and a call's last
+activity, SIP or RTP, are on the same side of any step: taken from the newest SIP-side record, a call whose RTP
+went on across a step to the end of a batch was aged across it (two days idle after a step back of two days).
+
+Nor is idle time counted across a gap of the feed (`records`): a stretch of at least `idle_s` in which not one
+record arrived is no time a call was seen idle. It is a forward step of the capture's clock shorter than the day
+the capture layer takes for one (an NTP correction, a resumed VM) or time the feed was not recording, and ending
+every open call at the first record after it lost their BYEs; a live feed counts real silence with the wall clock
+instead (watch.run_feed).
+
+When a call ends, it is built like `analyze()` builds it, its RTP statistics are finalised and bound to it
+(`media.build_media`), the rule set runs on its own small `Analysis`, and what is kept is a `CallSummary` (the
+Call, its streams, its findings); its SipMessages, transactions and per-stream accumulators are released. Its
+Call-ID is remembered for TOMBSTONE_NS so that a late retransmission does not start a phantom call.
 
 RTP is routed to calls through SDP: a packet belongs to the call whose offer or answer names its destination or its
 source (address, port), which covers symmetric RTP behind NAT; the routing is vectorised (one sorted table of
@@ -52,7 +66,7 @@ from .media import CallMedia, MediaStream, build_media
 from .model import Call, Datagram, Registration
 from .parsers.anomalies import AnomalyLog
 from .parsers.columns import RtpColumns
-from .parsers.scan import CaptureInfo
+from .parsers.scan import CaptureInfo, record_deltas
 from .parsers.sip import SipMessage, parse_sip
 from .rtproute import RtpRouter, address_key, take_rows
 from .rtpstats import RtpStatsEngine, RtpStatsTable
@@ -173,7 +187,7 @@ class LiveAnalyzer:
         self.reported: set[tuple[str, str | None, str]] = set()  # capture-wide findings already announced
         # The capture's facts so far (run_feed sets the decoder's): rules read its counters and anomalies.
         self.capture_info: Callable[[], CaptureInfo] = _no_capture
-        self.now_ns = 0  # the capture time: the newest SIP-side record's (by frame; across a step, the clock after it)
+        self.now_ns = 0  # the capture time: the newest record's, of any kind (by frame; after a step, the new clock)
         self.now_frame = 0
         self.gap = NO_STEP  # the newest gap of the feed (records): ages count from its first record, as from a step
         self._last_record_ns: int | None = None
@@ -185,8 +199,7 @@ class LiveAnalyzer:
     def add(self, datagrams: Iterable[Datagram], rtp: RtpColumns | None = None) -> None:
         """One chunk of the feed, in capture order: its SIP-side datagrams, then its RTP columns."""
         for d in datagrams:
-            if d.frame >= self.now_frame:
-                self.now_frame, self.now_ns = d.frame, d.ts_ns
+            self._now(d.frame, d.ts_ns)
             if d.kind == "icmp":
                 if (error := parse_icmp_error(d)) is not None:
                     self.icmp.append(error)
@@ -199,17 +212,26 @@ class LiveAnalyzer:
             elif d.kind == "sip":
                 self._sip(d)
         if rtp is not None and len(rtp):
+            newest = int(np.argmax(rtp.frame))
+            self._now(int(rtp.frame[newest]), int(rtp.ts_ns[newest]))
             self._rtp(rtp)
+
+    def _now(self, frame: int, ts_ns: int) -> None:
+        """Capture time is the time of the newest record by frame (the one order a stepped clock keeps), so that
+        it is on the clock of the newest step, as every call's last activity is."""
+        if frame >= self.now_frame:
+            self.now_frame, self.now_ns = frame, ts_ns
 
     def records(self, first_frame: int, ts_ns: np.ndarray) -> None:
         """The times of every record of one batch of the feed (frames first_frame, first_frame + 1, ...), SIP and
-        RTP or not, before its datagrams are added. A record more than `idle_s` after the one before it ends a gap
-        in which the feed delivered nothing: no call was seen idle in it (see sweep)."""
+        RTP or not, before its datagrams are added. The newest of them is capture time (also a record that is
+        neither SIP nor RTP). A record more than `idle_s` after the one before it ends a gap in which the feed
+        delivered nothing: no call was seen idle in it (see sweep)."""
         if not len(ts_ns):
             return
+        self._now(first_frame + len(ts_ns) - 1, int(ts_ns[-1]))
         before = self._last_record_ns
-        steps = np.diff(ts_ns, prepend=ts_ns[:1] if before is None else np.array([before], dtype=ts_ns.dtype))
-        gaps = np.flatnonzero(steps >= self.idle_ns)
+        gaps = np.flatnonzero(record_deltas(ts_ns, before) >= self.idle_ns)
         if len(gaps):
             i = int(gaps[-1])
             self.gap = LastStep(first_frame + i, int(ts_ns[i]))

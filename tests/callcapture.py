@@ -419,6 +419,30 @@ def bye(script: Script, at: float, call_id: str, *, from_callee: bool = False, r
                                caller_first=not from_callee, extra=extra), src, dst)
     return script.sip(at + 0.02, sip_message("SIP/2.0 200 OK", call_id, f"{cseq} BYE", src=src, branch=f"bye{cseq}",
                                              caller_first=not from_callee), dst, src)
+def calls_across_a_two_day_step(path: Path, step_s: float) -> Path:
+    """Two calls in progress when the capture's clock steps by step_s (two days: capture.time-jump, or back:
+    capture.time-backwards) at 5 s, their RTP going on across it: jump-1 answered at 0.3 s with two-way RTP until
+    12.4 s, BYE at 12.5 s; ring-1 ringing with early media (183 with SDP, RTP from the PBX) from 1 s, refused 486 at
+    10.3 s. A keepalive OPTIONS just before the step (4.99 s) and one after the BYE's linger (15 s)."""
+    s = call_setup(Script(), "jump-1")
+    two_way(s, 0.41, 12.0)
+    ring_ua, ring_pbx = (UA[0], UA_RTP + 100), (PBX[0], PBX_RTP + 100)
+    s.sip(1.0, sip_message("INVITE sip:300@example.com SIP/2.0", "ring-1", "1 INVITE", src=UA, to_tag=False,
+                           to_user="300", branch="r1", body=SDP.format(ip=ring_ua[0], port=ring_ua[1])), UA, PBX)
+    s.sip(1.1, sip_message("SIP/2.0 183 Session Progress", "ring-1", "1 INVITE", src=UA, to_user="300", branch="r1",
+                           body=SDP.format(ip=ring_pbx[0], port=ring_pbx[1])), PBX, UA)
+    s.rtp(ring_pbx, ring_ua, 0x3333, 1.2, 9.0)
+    s.sip(10.3, sip_message("SIP/2.0 486 Busy Here", "ring-1", "1 INVITE", src=UA, to_user="300", branch="r1"),
+          PBX, UA)
+    s.sip(10.31, sip_message("ACK sip:300@example.com SIP/2.0", "ring-1", "1 ACK", src=UA, to_user="300",
+                             branch="r1"), UA, PBX)
+    for at in (4.99, 15.0):
+        s.sip(at, sip_message("OPTIONS sip:x@example.com SIP/2.0", f"ka-{at}", "1 OPTIONS", src=UA, to_tag=False,
+                              branch=f"ka{at}"), UA, PBX)
+    bye(s, 12.5, "jump-1")
+    return s.write(path, step_at=5.0, step_s=step_s)
+
+
 def single_messages(path: Path, messages: tuple[tuple[str, tuple[str, int], tuple[str, int]], ...]) -> Path:
     """Each (SIP text, src, dst) as one UDP frame, 10 ms apart."""
     pw.write_pcap(path, [(T0 + i * 10 * MS, frame(text, src, dst)) for i, (text, src, dst) in enumerate(messages)],

@@ -135,12 +135,18 @@ TIME_BACK_NS = 1_000_000_000
 TIME_JUMP_NS = 86_400 * 1_000_000_000
 
 
+def record_deltas(ts_ns: np.ndarray, before: int | None) -> np.ndarray:
+    """Each record's time minus the time of the record before it, in one batch (`before`: the previous batch's
+    last time; the first record of a feed steps by 0)."""
+    return np.diff(ts_ns, prepend=ts_ns[:1] if before is None else np.array([before], dtype=ts_ns.dtype))
+
+
 def time_steps(ts_ns: np.ndarray, first_frame: int, before: int | None, log: AnomalyLog,
                clock: ClockStepLog | None = None) -> None:
     """Name the backward steps and forward jumps of one batch's record times (record i is frame first_frame + i;
     `before`: the previous batch's last time), as capture.time-backwards and capture.time-jump, and give `clock`
     every step's frame (the log keeps only the first few of each)."""
-    steps = np.diff(ts_ns, prepend=ts_ns[:1] if before is None else np.array([before], dtype=ts_ns.dtype))
+    steps = record_deltas(ts_ns, before)
     for code, where, word in (("capture.time-backwards", np.flatnonzero(steps < -TIME_BACK_NS), "back"),
                               ("capture.time-jump", np.flatnonzero(steps > TIME_JUMP_NS), "forward")):
         if len(where):

@@ -13,8 +13,8 @@ from sipdiag.checks import Finding, Severity
 from sipdiag.live import LiveAnalyzer, keep_findings
 from sipdiag.parsers.livedecode import slice_batch
 from sipdiag.watch import ReplayFeed, run_feed
-from tests.callcapture import (PBX, UA, Script, bye, call_setup, sip_message, two_way,
-                               unanswered_invite_and_lost_fragment)
+from tests.callcapture import (PBX, UA, Script, bye, call_setup, calls_across_a_two_day_step, sip_message,
+                               two_way, unanswered_invite_and_lost_fragment)
 from tests.conftest import SAMPLES
 
 CAPTURES = [e["file"] for e in json.loads((SAMPLES / "manifest.json").read_text())["captures"]]
@@ -222,3 +222,33 @@ def test_a_forward_step_under_a_day_ends_no_call_by_idleness(tmp_path) -> None:
             for e in events if e.kind == "call"] == [("jump-1", "completed", "answered", "caller")]
     assert (result.totals.late_messages, result.totals.rtp_unrouted, result.totals.outcomes) == (
         0, 0, {"answered": 1})
+
+
+@pytest.mark.parametrize("step_s", [2 * 86_400.0, -2 * 86_400.0])
+def test_calls_whose_rtp_goes_on_across_a_step_are_aged_on_one_clock(tmp_path, step_s: float) -> None:
+    """An answered call and a ringing one with early media, their RTP going on across a two-day step of the
+    capture's clock, fed 10 records (about 100 ms of their traffic) at a time as a live feed or a paced replay
+    hands them on. Capture time is the newest record's, RTP included, so a call's age and "now" are on one clock
+    and watch reads what analyze() reads: each call ended by its BYE or its 486, and the 486's finding. Before,
+    capture time was the newest SIP-side record's: in the batch of the keepalive just before a step back, it was
+    two days ahead of the calls' RTP after the step, so the answered call ended "idle" and the ringing one
+    "timeout"; their later RTP went to no call and their BYE and 486 started two more calls (four, no finding)."""
+    path = calls_across_a_two_day_step(tmp_path / "step.pcap", step_s)
+    expected = sipdiag.analyze(path)
+    assert expected.capture.clock.frames == (657,)  # the step is named: no time is measured across it
+    events = []
+    _, result = run_feed(_Sliced(path, size=10), LiveAnalyzer(on_event=events.append))
+    assert _calls(result.analysis) == _calls(expected)
+    assert _streams(result.analysis) == _streams(expected)
+    # the duration is unknown: the step lies between the 200 OK and the BYE
+    assert [(c.call_id, c.outcome, c.final_status, c.setup_ms, c.answer_ms, c.duration_s, c.ended_by)
+            for c in result.analysis.calls] == [("jump-1", "answered", 200, None, 300.0, None, "caller"),
+                                                ("ring-1", "busy", 486, 100.0, None, None, None)]
+    assert [(f.rule, f.call_id, f.frames) for f in result.analysis.findings] == [
+        (f.rule, f.call_id, f.frames) for f in expected.findings] == [("call.failure-response", "ring-1", (1447,))]
+    assert [(m.call_id, m.verdict.verdict) for m in result.analysis.media] == [("jump-1", "two-way"),
+                                                                               ("ring-1", "not-answered")]
+    assert sorted((e.summary.call.call_id, e.summary.ended) for e in events if e.kind == "call") == [
+        ("jump-1", "completed"), ("ring-1", "completed")]
+    assert (result.totals.calls, result.totals.late_messages, result.totals.rtp_unrouted, result.totals.outcomes) == (
+        2, 0, 0, {"answered": 1, "busy": 1})
