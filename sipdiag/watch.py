@@ -8,7 +8,8 @@ when nothing arrives, so that the caller can refresh and end idle calls):
   datagram becomes a raw-IP frame (IPv4/UDP from the sender to the listening address, HEP payload inside), so
   the capture layer's own HEP decoding unwraps it and `-w` writes a capture any tool reads (the HEP packets as
   UDP; `sipdiag analyze` unwraps them again; Wireshark needs HOMER's HEP plugin);
-- ReplayFeed: a capture file at its original pace (`speed` times faster), or as fast as it reads (speed None).
+- ReplayFeed: a capture file at its original pace (`speed` times faster; a step of the capture's clock takes no
+  time), or as fast as it reads (speed None).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .livecapture import SNAPLEN, Frame, PacketSocket
 from .parsers import linktypes as lt
 from .parsers.capture import CaptureFile, Interface, RecordBatch, read_capture
 from .parsers.livedecode import FrameDecoder, slice_batch
+from .parsers.scan import step_positions
 
 TICK_S = 0.1
 PACE_AHEAD_NS = 50_000_000  # a paced replay hands on the records due within the next 50 ms of capture time
@@ -142,21 +144,40 @@ class ReplayFeed:
         if self.speed is None:
             yield from read_capture(self.path, self.file)
             return
-        start_wall = start_ts = None
+        # The pace is the capture's clock, and a step of it (capture.time-jump, capture.time-backwards) is no time
+        # of the capture, as the analysis measures no time across one (sipdiag.clocksteps): the record after a step
+        # is due at once and the pace goes on from it, on the clock after the step. Paced across the step instead,
+        # a jump of two days would be waited out (for two days at --speed 1), and after a step back every later
+        # record would be overdue and handed on at once.
+        anchor = (0.0, 0)  # (wall time, capture time) the pace counts from: the first record's, then each step's
+        before: int | None = None
         for batch in read_capture(self.path, self.file):
-            i, n = 0, len(batch)
-            while i < n:
-                if start_ts is None:
-                    start_wall, start_ts = time.monotonic(), int(batch.ts_ns[0])
-                now_ts = start_ts + int((time.monotonic() - start_wall) * 1e9 * self.speed)
-                j = int(np.searchsorted(batch.ts_ns, now_ts + PACE_AHEAD_NS, side="right"))
-                if j > i:
-                    yield slice_batch(batch, i, j)
-                    i = j
-                else:
-                    wait = (int(batch.ts_ns[i]) - now_ts) / 1e9 / self.speed
-                    time.sleep(min(max(wait, 0.0), TICK_S))
-                    yield slice_batch(batch, i, i)  # a tick: refresh, end idle calls
+            if not len(batch):
+                continue
+            restarts = set(step_positions(batch.ts_ns, before).tolist()) | ({0} if before is None else set())
+            before = int(batch.ts_ns[-1])
+            bounds = sorted(restarts | {0, len(batch)})
+            for lo, hi in zip(bounds, bounds[1:]):
+                if lo in restarts:
+                    anchor = (time.monotonic(), int(batch.ts_ns[lo]))
+                yield from self._paced(batch, lo, hi, anchor)
+
+    def _paced(self, batch: RecordBatch, lo: int, hi: int, anchor: tuple[float, int]) -> Iterator[RecordBatch]:
+        """Records [lo, hi) of a batch (no step of the clock among them) as they fall due, `speed` times faster than
+        captured from `anchor` on; an empty slice while waiting."""
+        start_wall, start_ts = anchor
+        ts = batch.ts_ns[lo:hi]
+        i = 0
+        while i < len(ts):
+            now_ts = start_ts + int((time.monotonic() - start_wall) * 1e9 * self.speed)
+            j = int(np.searchsorted(ts, now_ts + PACE_AHEAD_NS, side="right"))
+            if j > i:
+                yield slice_batch(batch, lo + i, lo + j)
+                i = j
+            else:
+                wait = (int(ts[i]) - now_ts) / 1e9 / self.speed
+                time.sleep(min(max(wait, 0.0), TICK_S))
+                yield slice_batch(batch, lo + i, lo + i)  # a tick: refresh, end idle calls
 
     def close(self) -> None:
         pass

@@ -141,6 +141,13 @@ def record_deltas(ts_ns: np.ndarray, before: int | None) -> np.ndarray:
     return np.diff(ts_ns, prepend=ts_ns[:1] if before is None else np.array([before], dtype=ts_ns.dtype))
 
 
+def step_positions(ts_ns: np.ndarray, before: int | None) -> np.ndarray:
+    """The positions in one batch of the records whose time stepped (back or forward) from the record before it,
+    in order: the steps time_steps names."""
+    steps = record_deltas(ts_ns, before)
+    return np.flatnonzero((steps < -TIME_BACK_NS) | (steps > TIME_JUMP_NS))
+
+
 def time_steps(ts_ns: np.ndarray, first_frame: int, before: int | None, log: AnomalyLog,
                clock: ClockStepLog | None = None) -> None:
     """Name the backward steps and forward jumps of one batch's record times (record i is frame first_frame + i;

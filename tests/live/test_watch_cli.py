@@ -24,7 +24,7 @@ from sipdiag.parsers.scan import scan_capture
 from sipdiag.model import Datagram
 from sipdiag.reports.live import Dashboard
 from sipdiag.watch import ReplayFeed
-from tests.callcapture import unanswered_invite_and_lost_fragment
+from tests.callcapture import calls_across_a_two_day_step, unanswered_invite_and_lost_fragment
 from tests.conftest import ROOT, SAMPLES, validate_json_document
 from tests.hostilecapture import UNSAFE_CHARACTERS, hostile_capture
 from tests.live.hep import free_udp_port, hep3
@@ -106,6 +106,49 @@ def test_paced_replay_takes_the_capture_time() -> None:
     elapsed = time.monotonic() - started
     assert result.exit_code == 0 and result.stdout.startswith("call #1 answered 200")
     assert 0.8 <= elapsed < 5  # the capture spans 1.8 s: about 0.9 s at twice the speed
+
+
+class _Clock:
+    """sipdiag.watch's `time` for a paced replay: monotonic time passes only while it sleeps, at most `limit` s."""
+
+    def __init__(self, limit: float) -> None:
+        self.now, self.limit = 0.0, limit
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        if self.now > self.limit:
+            raise AssertionError(f"the replay waited {self.now:.0f} s")
+
+
+@pytest.mark.parametrize("step_s", [2 * 86_400.0, -2 * 86_400.0])
+def test_paced_replay_goes_on_at_once_across_a_step_of_the_clock(tmp_path, monkeypatch, step_s: float) -> None:
+    """`watch -r` at the capture's pace (--speed 1) of two calls in progress when the capture's clock steps two
+    days at 5 s (capture.time-jump / capture.time-backwards): the step is no time to wait, so the replay takes the
+    15 s the records span on either side of it (less the 50 ms handed on ahead), and reports the calls, streams and
+    findings of analyze. Before, the replay waited out the two days (at --speed 1, two days), and after a step back
+    handed every later record on at once, unpaced."""
+    path = str(calls_across_a_two_day_step(tmp_path / "step.pcap", step_s))
+    clock = _Clock(limit=60.0)
+    monkeypatch.setattr("sipdiag.watch.time", clock)
+    result = _run("watch", "-r", path, "--format", "json", "--fail-on", "never")
+    assert result.exit_code == 0, result.exception
+    assert round(clock.now, 3) == 14.95
+    assert result.stderr.splitlines()[1:] == [
+        "call #1 answered 200  sip:100@example.com -> sip:200@example.com  streams 2 (loss max 0.0 %, jitter max "
+        "unknown)  findings 0",
+        "call #2 busy 486  sip:100@example.com -> sip:300@example.com  setup 100 ms  streams 1 (loss max 0.0 %, "
+        "jitter max unknown)  findings 1",
+        "finding info call.failure-response (call ring-1): Call set-up failed with an error response",
+        "2 call(s) seen, 2 ended; 1 call finding(s)."]
+    doc = validate_json_document(result.stdout)
+    expected = json.loads(_run("analyze", path, "--format", "json", "--fail-on", "never").stdout)
+    for key in ("calls", "registrations", "streams", "findings", "anomalies"):
+        assert doc[key] == expected[key], key
+    assert [(c["call_id"], c["outcome"], c["duration_s"]) for c in doc["calls"]] == [("jump-1", "answered", None),
+                                                                                    ("ring-1", "busy", None)]
 
 
 @pytest.mark.parametrize("args, message", [
