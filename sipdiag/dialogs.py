@@ -174,9 +174,9 @@ class CallBuilder:
     bye_frame: int | None = None
     bye_ts_ns: int | None = None
     bye_from_tag: str | None = None
-    # The BYE transaction whose response alone set bye_* (the capture lacks its request, or has it later): should
-    # the request follow, it takes their place (see _bye_answered).
-    bye_answered_only: TxState | None = None
+    # The BYE and CANCEL transactions (by method) whose response alone set bye_* or cancel_frame (the capture lacks
+    # the request, or has it later): should the request follow, it takes their place (see _answered_only).
+    answered_only: dict[str, TxState] = field(default_factory=dict)
     end_reason: str | None = None
     last_ts_ns: int = 0
     last_frame: int | None = None  # the frame of last_ts_ns
@@ -335,13 +335,14 @@ class CallBuilder:
                 d.confirmed_cseq = cseq.number if cseq else None
         if method == "PRACK":
             self.prack = True
-        elif method == "CANCEL" and self.cancel_frame is None:
+        elif method == "CANCEL" and (self.cancel_frame is None or self.answered_only.get(method) is tx):
             self.cancel_frame = msg.frame
             self.end_reason = msg.headers.get("reason") or self.end_reason
-        elif method == "BYE" and (self.bye_frame is None or self.bye_answered_only is tx):
+            self.answered_only.pop(method, None)
+        elif method == "BYE" and (self.bye_frame is None or self.answered_only.get(method) is tx):
             self.bye_frame, self.bye_ts_ns, self.bye_from_tag = msg.frame, msg.ts_ns, msg.from_tag
             self.end_reason = msg.headers.get("reason")
-            self.bye_answered_only = None
+            self.answered_only.pop(method, None)
         elif method == "REFER":
             target = msg.headers.get("refer-to")
             if target:
@@ -378,8 +379,8 @@ class CallBuilder:
 
     def _response(self, msg: SipMessage, tx: TxState, sdp: SdpSession | None) -> None:
         code = msg.status_code or 0
-        if tx.method == "BYE" and tx.request_frame is None and self.bye_frame is None:
-            self._bye_answered(msg, tx)
+        if tx.request_frame is None and tx.method in ("BYE", "CANCEL"):
+            self._answered_only(msg, tx)
         if tx.method == "INVITE":
             if is_auth_challenge(code):
                 self.auth_challenges += 1
@@ -413,14 +414,28 @@ class CallBuilder:
                 offer.answer_frame, offer.answer = msg.frame, media_descriptions(sdp)
                 offer.answer_hold = _holds(sdp)
 
-    def _bye_answered(self, msg: SipMessage, tx: TxState) -> None:
-        """A response to a BYE the capture does not hold (yet): the BYE was sent, so the call ended (RFC 3261 §15.1.1:
-        its sender ends the session when it sends it, whatever the answer). Its From is the BYE's (§8.2.6.2), so it
-        tells who hung up; its frame and time stand for the BYE's (about a round trip after it). Without it the
-        call ran to the end of the capture, no one hung up and its dialog stayed confirmed. A BYE request that
-        comes later (capture points merged, clocks apart) is recorded in its place (_request)."""
-        self.bye_frame, self.bye_ts_ns, self.bye_from_tag = msg.frame, msg.ts_ns, msg.from_tag
-        self.bye_answered_only = tx
+    def _answered_only(self, msg: SipMessage, tx: TxState) -> None:
+        """A response to a BYE or a CANCEL the capture does not hold (yet): the request was sent, and its response's
+        frame (and time) stand for the request's, about a round trip after it. A request that comes later (capture
+        points merged, clocks apart) is recorded in its place (_request), with its own frame and Reason (RFC 3326).
+
+        A BYE ends the call (RFC 3261 §15.1.1: its sender ends the session when it sends it, whatever the answer);
+        the response's From is the BYE's (§8.2.6.2), so it tells who hung up. Without it the call ran to the end of
+        the capture, no one hung up and its dialog stayed confirmed.
+
+        A CANCEL is sent by the caller only, to give up its pending INVITE (§9.1); any response to it (200 when it
+        matched the INVITE's transaction, 481 when it matched none, §9.2) shows the caller gave up, as the request
+        would. What the CANCEL achieved is still told by the INVITE's final response and the CANCEL's own
+        (_outcome, _cancel_accepted). Without it, an INVITE left without a final response was "in-progress"
+        though the caller had given up, a 408 after an accepted CANCEL a rejection, and the call's end named no
+        CANCEL."""
+        if tx.method == "BYE" and self.bye_frame is None:
+            self.bye_frame, self.bye_ts_ns, self.bye_from_tag = msg.frame, msg.ts_ns, msg.from_tag
+        elif tx.method == "CANCEL" and self.cancel_frame is None:
+            self.cancel_frame = msg.frame
+        else:
+            return
+        self.answered_only[tx.method] = tx
 
     def _answer_only(self, msg: SipMessage, tx: TxState, sdp: SdpSession) -> _Offer:
         """The SDP of a response to an INVITE that is not in the capture (the capture began during the call, or the

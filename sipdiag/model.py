@@ -214,9 +214,11 @@ class Call:
     reinvites: int
     prack: bool
     refer_to: tuple[str, ...]  # transfer targets (RFC 3515)
+    # the caller's CANCEL's frame; when the capture lacks the CANCEL but has a response to it, that response's (it
+    # shows the CANCEL was sent: sipdiag.dialogs.CallBuilder._answered_only)
     cancelled_frame: int | None
     # the BYE's frame; when the capture lacks the BYE but has a response to it, that response's (it shows the BYE was
-    # sent, and who sent it: sipdiag.dialogs.CallBuilder._bye_answered)
+    # sent, and who sent it: sipdiag.dialogs.CallBuilder._answered_only)
     bye_frame: int | None
     seen_from_start: bool  # False when the capture began inside the call (no initial INVITE)
     messages: tuple[MessageRef, ...]

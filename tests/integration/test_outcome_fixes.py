@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import sipdiag
+from sipdiag.cli import cli
 from tests import callcapture as cc
 from tests.callcapture import PBX, UA, Script, sip_message
 from tests.conftest import SAMPLES
@@ -409,16 +411,19 @@ def test_corpus_answered_call_whose_2xx_the_mirror_missed(corpus) -> None:
 
 # -------------------------------------------------------------- 9. a proxy's 408 after a CANCEL nobody accepted
 
-def timed_out_call(path: Path, *, cancel: bool, cancel_answer: str | None, final: str = "408 Request Timeout") -> Path:
-    """INVITE, 100 Trying, optionally the caller's CANCEL at 34 s (answered with `cancel_answer` or not at all), the
-    INVITE's final response at 36.8 s and its ACK (all on the INVITE's branch b1, RFC 3261 §9.1, §17.1.1.3)."""
+def timed_out_call(path: Path, *, cancel: bool, cancel_answer: str | None, final: str = "408 Request Timeout",
+                   cancel_request: bool = True) -> Path:
+    """INVITE, 100 Trying, optionally the caller's CANCEL at 34 s (answered with `cancel_answer` or not at all; the
+    request itself lost at the capture point when not cancel_request), the INVITE's final response at 36.8 s and its
+    ACK (all on the INVITE's branch b1, RFC 3261 §9.1, §17.1.1.3)."""
     s = Script()
     msg = "INVITE sip:200@example.com SIP/2.0"
     s.sip(0.0, sip_message(msg, "to-1", "1 INVITE", src=UA, to_tag=False), UA, PBX)
     s.sip(0.2, sip_message("SIP/2.0 100 Trying", "to-1", "1 INVITE", src=UA, to_tag=False), PBX, UA)
     if cancel:
-        s.sip(34.0, sip_message("CANCEL sip:200@example.com SIP/2.0", "to-1", "1 CANCEL", src=UA, to_tag=False),
-              UA, PBX)
+        if cancel_request:
+            s.sip(34.0, sip_message("CANCEL sip:200@example.com SIP/2.0", "to-1", "1 CANCEL", src=UA, to_tag=False),
+                  UA, PBX)
         if cancel_answer:
             s.sip(34.1, sip_message(f"SIP/2.0 {cancel_answer}", "to-1", "1 CANCEL", src=UA), PBX, UA)
     s.sip(36.8, sip_message(f"SIP/2.0 {final}", "to-1", "1 INVITE", src=UA), PBX, UA)
@@ -469,6 +474,33 @@ def test_an_accepted_cancel_is_the_callers_choice(tmp_path, final) -> None:
     a = sipdiag.analyze(timed_out_call(tmp_path / "cancel.pcap", cancel=True, cancel_answer="200 OK", final=final))
     assert [(c.outcome, c.final_status) for c in a.calls] == [("cancelled", int(final[:3]))]
     assert [f.rule for f in a.findings if f.rule == "call.invite-timeout"] == []
+
+
+@pytest.mark.parametrize(("cancel_answer", "outcome", "signaling"), [
+    ("200 OK", "cancelled", []),
+    ("408 Request Timeout", "timeout", [("call.invite-timeout", (1, 4), 3)]),
+])
+def test_a_cancel_known_by_its_response_is_the_callers(tmp_path, cancel_answer: str, outcome: str,
+                                                         signaling) -> None:
+    """The capture lost the caller's CANCEL but has its response (frame 3), then the proxy's 408 to the INVITE.
+    The response shows the CANCEL was sent (RFC 3261 §9.1, §9.2): accepted (200), the call was cancelled, the
+    caller's choice; not accepted (a proxy's own 408), the INVITE timed out and the finding names the CANCEL as
+    one that was. Before, cancelled_frame stayed None: the accepted CANCEL's call was "rejected" 408 and the
+    timeout's finding named no CANCEL; the call's end read "no BYE or CANCEL seen"."""
+    path = timed_out_call(tmp_path / "lost-cancel.pcap", cancel=True, cancel_answer=cancel_answer,
+                          cancel_request=False)
+    a = sipdiag.analyze(path)
+    assert [(c.outcome, c.final_status, c.cancelled_frame, c.end_reason) for c in a.calls] == [
+        (outcome, 408, 3, None)]
+    assert [(f.rule, f.frames, f.evidence["cancel_frame"]) for f in a.findings if f.category == "signaling"] == (
+        signaling)
+    if signaling:
+        (f,) = [f for f in a.findings if f.category == "signaling"]
+        assert (f"final status 408 from {PBX[0]}:{PBX[1]} (frame 4) 36.8 s after the INVITE; the caller's CANCEL "
+                "(frame 3) was not accepted (RFC 3261 §9.2)") in f.engineer_text["en"]
+    shown = CliRunner().invoke(cli, ["analyze", str(path), "--call", "#1", "--fail-on", "never"]).stdout
+    assert [line.split(None, 1)[1].rstrip() for line in shown.splitlines() if line.startswith("Ended ")] == [
+        "CANCEL from the caller, frame 3"]
 
 
 def test_corpus_408_after_an_unaccepted_cancel(corpus) -> None:

@@ -566,3 +566,50 @@ def test_a_capture_of_a_bye_answered_only_is_an_ended_call() -> None:
     sent only in one, RFC 3261 §15), as the BYE itself would. Before, the call was "in-progress"."""
     (call,) = run([msg(f"SIP/2.0 200 OK\n{hdr('late-1', '7 BYE', 'y7', ttag='b')}", P, A, 1.0, 1)]).calls
     assert (call.outcome, call.ended_by, call.bye_frame, call.seen_from_start) == ("answered", "caller", 1, False)
+
+
+# --------------------------------------------------------------------------- a CANCEL known by its response only
+
+def cancel_answered(cid: str, status: str = "200 OK", frame: int = 3, t: float = 5.0):
+    """The response to the caller's CANCEL of INVITE CSeq 1 (branch i1, RFC 3261 §9.1), To tag b (§9.2)."""
+    return msg(f"SIP/2.0 {status}\n{hdr(cid, '1 CANCEL', 'i1', ttag='b')}", P, A, t, frame)
+
+
+def invite_final(cid: str, status: str, frame: int):
+    return [msg(f"SIP/2.0 {status}\n{hdr(cid, '1 INVITE', 'i1', ttag='b')}", P, A, 5.1, frame),
+            msg(f"ACK sip:300@example.com SIP/2.0\n{hdr(cid, '1 ACK', 'i1', ttag='b')}", A, P, 5.2, frame + 1)]
+
+
+@pytest.mark.parametrize(("cancel", "after", "outcome", "final_status"), [
+    # the capture ends before the INVITE's final response: the caller gave up while it rang
+    (cancel_answered("c-1"), [], "cancelled", None),
+    # the INVITE ended with 487 (§9.2) and was acknowledged
+    (cancel_answered("c-1"), invite_final("c-1", "487 Request Terminated", 4), "cancelled", 487),
+    # a proxy's 408 after it accepted the CANCEL: the caller's choice, no timeout (§9.2, §16.6)
+    (cancel_answered("c-1"), invite_final("c-1", "408 Request Timeout", 4), "cancelled", 408),
+    # a 481: the CANCEL matched no transaction, yet the caller sent it (§9.2)
+    (cancel_answered("c-1", "481 Call/Transaction Does Not Exist"), [], "cancelled", None),
+])
+def test_a_cancel_known_by_its_response_cancels_the_call(cancel, after, outcome: str, final_status) -> None:
+    """The capture lost the caller's CANCEL but has its response: the CANCEL was sent (only the caller sends one,
+    §9.1), so the call was cancelled at that response's frame. Before, cancelled_frame stayed None: the ringing call
+    was "in-progress", the 408 after the accepted CANCEL "rejected", and no call's end named a CANCEL."""
+    (call,) = run([*answered("c-1")[:2], cancel, *after]).calls
+    assert (call.outcome, call.final_status, call.cancelled_frame, call.bye_frame, call.ended_by,
+            call.end_reason) == (outcome, final_status, 3, None, None, None)
+    assert [(t.method, t.request_frame, t.final_status) for t in call.transactions if t.method == "CANCEL"] == [
+        ("CANCEL", None, int(cancel.status_code))]
+
+
+def test_the_cancel_after_its_response_takes_its_place() -> None:
+    """Two capture points merged with their clocks apart: the CANCEL's 200 comes first, then the CANCEL. The
+    CANCEL's own frame and Reason (RFC 3326) are the call's cancellation, as when it comes first."""
+    cid = "c-1"
+    cancel = hdr(cid, "1 CANCEL", "i1", extra='\nReason: SIP;cause=200;text="Call completed elsewhere"')
+    (call,) = run([*answered(cid)[:2], cancel_answered(cid), msg(f"CANCEL sip:300@example.com SIP/2.0\n{cancel}",
+                                                                 A, P, 5.5, 4),
+                   *invite_final(cid, "487 Request Terminated", 5)]).calls
+    assert (call.outcome, call.final_status, call.cancelled_frame, call.end_reason) == (
+        "cancelled", 487, 4, 'SIP;cause=200;text="Call completed elsewhere"')
+    assert [(t.method, t.request_frame, t.final_status) for t in call.transactions if t.method == "CANCEL"] == [
+        ("CANCEL", 4, 200)]
