@@ -132,6 +132,14 @@ RULE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 # For rules not in RULE_STEPS: a step for the customer when the rule says the problem is on their side.
+# reg.rejected by its cause (checks.regrefusal): the customer's credentials only where the registrar refused them
+# or could not tell; a 400 is a router rewriting the REGISTER (RULES.md reg.rejected: "check ALG"); an ACL, a
+# missing option tag, a loop or a refused de-registration are ours to fix, the customer has nothing to change.
+REJECTED_CUSTOMER_STEPS: dict[str, tuple[str, ...]] = {
+    "credentials": ("check-credentials",), "unanswered-challenge": ("check-credentials",),
+    "forbidden": ("check-credentials",), "not-found": ("check-credentials",), "malformed": ("sip-alg-off",),
+}
+
 CATEGORY_CUSTOMER_STEP = {"router": "sip-alg-off", "nat": "sip-alg-off", "media": "wired", "codec": "allow-g711",
                           "registration": "check-credentials", "signaling": "sip-alg-off",
                           "security": "strong-password"}
@@ -147,6 +155,8 @@ def steps_for(finding: Finding) -> tuple[tuple[str, ...], tuple[str, ...]]:
         customer, operator = RULE_STEPS[finding.rule]
         if finding.rule == "call.failure-response" and finding.evidence.get("status") in (404, 484, 604):
             customer = ("check-number",)  # RFC 3261 §21.4.5, §21.4.22, §21.6.3: the number, not the service
+        if finding.rule == "reg.rejected":
+            customer = REJECTED_CUSTOMER_STEPS.get(finding.evidence.get("cause", ""), ())
         return customer, operator
     if finding.owner == "customer":
         return (CATEGORY_CUSTOMER_STEP.get(finding.category, "tell-us"),), ("recheck",)

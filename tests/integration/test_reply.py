@@ -499,3 +499,22 @@ def test_reply_steps_for_an_icmp_refusal_follow_who_refused() -> None:
     assert (refusal.owner, steps_for(refusal)) == ("engineering", ((), ("media",)))
     assert steps_for(replace(refusal, owner="customer")) == (("firewall-voice",), ("recheck",))
     assert CUSTOMER_STEPS["firewall-voice"]["en"].startswith("Check the firewall settings of your router")
+
+
+def test_reply_steps_for_a_refused_registration_follow_its_cause() -> None:
+    """reg.rejected asked every customer to check the password, also when our ACL barred the phone (a 403 with no
+    challenge) or a router mangled the REGISTER (400): steps follow the refusal's cause (checks.regrefusal)."""
+    from dataclasses import replace
+
+    import sipdiag
+    from sipdiag.reports.replyactions import steps_for
+    from tests.conftest import SAMPLES
+
+    (refused,) = [f for f in sipdiag.analyze(SAMPLES / "register_wrong_password.pcap").findings
+                  if f.rule == "reg.rejected"]
+    assert (refused.evidence["cause"], steps_for(refused)) == ("credentials", (("check-credentials",),
+                                                                               ("registration",)))
+    for cause, customer in (("barred", ()), ("malformed", ("sip-alg-off",)), ("not-found", ("check-credentials",)),
+                            ("loop", ()), ("bad-extension", ()), ("deregistration", ())):
+        assert steps_for(replace(refused, evidence={**refused.evidence, "cause": cause})) == (customer,
+                                                                                              ("registration",))
