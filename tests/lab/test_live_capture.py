@@ -145,5 +145,6 @@ def test_sipp_on_loopback_mirrored_as_hep_gives_its_calls(tmp_path) -> None:
              for c in doc["calls"]]
     assert calls == [("answered", 200, "sip:sipp", "sip:300")] * 3
     assert all(c["call_id"].startswith("hep-") for c in doc["calls"])
-    # every mirrored datagram arrived and was counted (sipp uac/uas: INVITE, 180, 200, ACK, BYE, 200 per call)
-    assert doc["capture"]["packets"] == mirror.sent == 3 * 6
+    # every mirrored datagram arrived and was counted (sipp uac/uas: INVITE, 180, 200, ACK, BYE, 200 per call; on a
+    # loaded machine sipp may retransmit a request after Timer A's 500 ms, RFC 3261 §17.1.1.2: more, never fewer)
+    assert doc["capture"]["packets"] == mirror.sent >= 3 * 6
