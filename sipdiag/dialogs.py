@@ -480,7 +480,10 @@ class CallBuilder:
         if answer_ts is not None:
             if self.bye_ts_ns is not None:
                 end, end_frame = self.bye_ts_ns, self.bye_frame
-            elif capture_end_ns >= self.last_ts_ns:
+            elif capture_end_frame is not None or capture_end_ns >= self.last_ts_ns:
+                # the capture's last record, by frame after every message of the call: across a step of the clock
+                # after the last message the duration is unknown (elapsed_ns: None), not the span up to that
+                # message, which comparing record times would pick after a step back
                 end, end_frame = capture_end_ns, capture_end_frame
             else:
                 end, end_frame = self.last_ts_ns, self.last_frame

@@ -108,6 +108,21 @@ def test_a_bye_after_the_clock_stepped_back_gives_no_duration_and_no_32_s_teardo
     assert (same.calls[0].duration_s, [f.rule for f in same.findings]) == (100.0, ["media.no-rtp"])
 
 
+@pytest.mark.parametrize("step_s", [-3600.0, 2 * 86_400.0])
+def test_a_call_without_bye_running_across_a_step_to_the_capture_end_has_no_duration(tmp_path: Path,
+                                                                                      step_s: float) -> None:
+    # answered at 0.3 s, RTP both ways until 12.4 s, no BYE, the clock steps at 5 s: the call ran to the capture's
+    # end across the step, so its duration is unknown. After a step back the capture's end is stamped before the
+    # ACK and the duration was the 200 -> ACK span (0.01 s).
+    script = call_setup(Script(), "nobye-1")
+    two_way(script, 0.41, 12.0)
+    (call,) = sipdiag.analyze(script.write(tmp_path / "nobye.pcap", step_at=5.0, step_s=step_s)).calls
+    assert (call.outcome, call.answer_ms, call.duration_s, call.bye_frame) == ("answered", 300.0, None, None)
+    steady = call_setup(Script(), "nobye-1")
+    two_way(steady, 0.41, 12.0)
+    assert sipdiag.analyze(steady.write(tmp_path / "steady.pcap")).calls[0].duration_s == 12.095
+
+
 def stream_call(path: Path, step_s: float) -> Path:
     """INVITE, 200 OK at 0.3 s, ACK, 20 s of RTP both ways from 0.5 s, BYE at 21 s; the clock steps at 10 s."""
     script = call_setup(Script(), "clk-2")
