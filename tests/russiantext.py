@@ -28,7 +28,8 @@ LATIN_TERMS = frozenset({
     "Retry-After", "Expires", "Min-Expires", "Content-Length", "Content-Type", "Session-Expires", "Min-SE",
     "Request-URI", "Reason", "Supported", "Require", "Path", "Authorization", "sent-by", "received", "rport",
     "branch", "tag", "expires", "transport", "username", "realm", "nonce", "uri", "digest", "stale", "outbound",
-    "refresher",  # RFC 4028 Session-Expires
+    "refresher", "timer",  # RFC 4028: the Session-Expires parameter and the option tag ("Supported: timer")
+    "alias",  # the Contact parameter NAT traversal adds at the edge (Kamailio nathelper add_contact_alias)
     # SDP and RTP terms (RFC 8866, RFC 3264, RFC 3550)
     "offer/answer", "sendrecv", "sendonly", "recvonly", "inactive", "rtpmap", "fmtp", "ptime", "maxptime",
     "telephone-event", "octet-align", "mode-set", "annexb", "comedia", "latching", "skew", "ppm",

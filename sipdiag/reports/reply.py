@@ -56,7 +56,7 @@ class Problem:
     findings: tuple[Finding, ...]
     calls: int  # distinct calls of the capture it was seen in
     customer_text: str  # of the worst finding, without third parties' addresses
-    fix: str  # the rule's "How to fix", in the reply's language where translated
+    fix: str  # the rule's "How to fix" in the reply's language (Russian: replyactions.FIX_RU)
     # an attack's: the findings on the calls the attacker placed, which it explains (sipdiag.checks.causes)
     explained: tuple[Finding, ...] = ()
 

@@ -518,3 +518,51 @@ def test_reply_steps_for_a_refused_registration_follow_its_cause() -> None:
                             ("loop", ()), ("bad-extension", ()), ("deregistration", ())):
         assert steps_for(replace(refused, evidence={**refused.evidence, "cause": cause})) == (customer,
                                                                                               ("registration",))
+
+
+# The "Что изменить" section of the Russian note for lab samples whose rules had no Russian "How to fix": it showed
+# the rules' English docstring paragraphs.
+FIX_SECTION_RU = {
+    "nat_port_churn.pcap": (
+        "- reg.binding-churn: Отправляйте keep-alive (CRLF, OPTIONS или STUN, RFC 5626) с интервалом меньше половины "
+        "нижней оценки времени жизни NAT-трансляции (обычно 15-25 с), увеличьте UDP-таймаут роутера (RFC 4787 "
+        "REQ-5: не меньше 2 мин) или включите NAT-пинги с сервера.",
+        "- router.nat-binding-timeout: Настройте keepalive на телефоне каждые 15-25 с (или более короткий интервал "
+        "регистрации), NAT-пинги с сервера или UDP-таймаут роутера не меньше 180 с.",
+    ),
+    "answer_codec_not_offered.pcap": (
+        "- codec.answer-format-issues: Исправьте обработку offer/answer на отвечающей стороне (PBX, B2BUA) или "
+        "включите на SBC перенумерацию типов нагрузки и согласование fmtp; для AMR задайте одинаковый octet-align "
+        "на обеих сторонах.",
+        "- codec.rtp-payload-not-negotiated: Добейтесь, чтобы отправитель следовал ответу (расхождение типично после "
+        "смены кодека через re-INVITE или при несимметричной нумерации типов нагрузки), или включите на SBC "
+        "транскодирование или перенумерацию типов нагрузки.",
+        "- dtmf.rfc4733-problem: Задайте одинаковый режим DTMF на устройстве и в учётной записи (предпочтительно "
+        "RFC 2833/4733); если одна сторона поддерживает только один способ, включите на SBC преобразование между "
+        "RFC 4733 и SIP INFO; исправьте устройства, которые неправильно отправляют события.",
+    ),
+    "nat_one_way_audio.pcap": (
+        "- nat.private-sdp-address: Симметричный RTP/latching на SBC или медиа-релее; STUN/ICE или правильный "
+        "публичный адрес на устройстве; отключите SIP ALG, переписывающий только часть сообщения.",
+        "- media.one-way-audio: Включите симметричный RTP / latching или якорение медиа на SBC, исправьте настройки "
+        "NAT устройства (STUN, публичный адрес) или отключите SIP ALG на роутере.",
+        "- nat.media-source-mismatch: Симметричный RTP / latching (comedia) или якорение медиа на SBC; симметричный "
+        "RTP на устройстве; отключите SIP ALG, который прописывает неверные адреса.",
+    ),
+}
+
+
+@pytest.mark.parametrize("sample", sorted(FIX_SECTION_RU))
+def test_russian_note_tells_every_fix_in_russian(sample: str) -> None:
+    from sipdiag.checks import all_rules
+    from tests.russiantext import english_runs
+
+    lines = FIX_SECTION_RU[sample]
+    rules = [line[2:].split(":", 1)[0] for line in lines]
+    note = reply(str(SAMPLES / sample), "--lang", "ru", "--audience", "engineer",
+                 *(arg for rule in rules for arg in ("--select", rule)))
+    section = note.split("\nЧто изменить\n\n", 1)[1].split("\n\nЗахват\n", 1)[0]
+    assert section.splitlines() == list(lines)
+    assert english_runs(section) == []
+    english = [" ".join(r.sections()["How to fix"].split()) for r in all_rules()]
+    assert [text for text in english if text in " ".join(note.split())] == []
