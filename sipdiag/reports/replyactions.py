@@ -115,7 +115,7 @@ RULE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "call.ack-timeout-32s": (("sip-alg-off",), ("signaling",)),
     "call.failure-response": ((), ("account",)),
     "call.invite-timeout": ((), ("signaling",)),
-    "codec.answer-not-in-offer": ((), ("codec",)),
+    "codec.answer-format-issues": ((), ("codec",)),
     "codec.no-common-codec": (("allow-g711",), ("codec",)),
     "media.low-mos": (("wired",), ("media",)),
     "media.no-rtp": ((), ("media",)),
