@@ -56,7 +56,7 @@ TRANSLATED_FROM = {
     "reg.contact-binding-mismatch": "8e407599a095",
     "reg.interval-too-brief": "15dcee80680b",
     "reg.no-response": "d08e44521327",
-    "reg.rejected": "7a380779438f",
+    "reg.rejected": "bafca27b5dc5",
     "reg.server-error": "7a60cbc15a8a",
     "router.icmp-unreachable": "60ee1527b89c",
     "router.nat-binding-timeout": "7f8436965fb5",
