@@ -59,8 +59,13 @@ class RtpStreamStats(NamedTuple):
     loss_runs: int  # gaps in the sequence (bursts of consecutive lost packets)
     loss_run_max: int  # the longest one, in packets
     burst_ratio: float | None  # G.107 BurstR = 1/(p+q) of the two-state loss model; None without loss
-    max_delta_ms: float | None
+    max_delta_ms: float | None  # Wireshark's: from the last regular packet, timestamp order included
     max_delta_frame: int | None
+    # The longest interval between consecutive packets of media in arrival order, keep-alives and the ends of a
+    # silence (marker bit, comfort noise) left out, and the frame that ended it (sipdiag.rtpgap): how long the
+    # receiver went without audio, where max delta also spans packets whose timestamps are out of sequence.
+    arrival_gap_ms: float | None
+    arrival_gap_frame: int | None
     jitter_mean_ms: float | None
     jitter_max_ms: float | None
     jitter_last_ms: float | None  # the running J at the last packet (what an RTCP RR would carry)
@@ -161,10 +166,10 @@ class RtpStreamStats(NamedTuple):
 
 # RtpStreamStats fields measured on the capture's arrival times (None across a clock step)
 ARRIVAL_FIGURES = (
-    "duration_s", "max_delta_ms", "max_delta_frame", "jitter_mean_ms", "jitter_max_ms", "jitter_last_ms",
-    "timestamp_jumps", "bitrate_kbps", "late_50ms", "late_200ms", "late_adaptive", "effective_loss_pct_50ms",
-    "effective_loss_pct_200ms", "effective_loss_pct_adaptive", "jitter_buffer_resyncs", "clock_drift_ppm",
-    "clock_fit_residual_ms",
+    "duration_s", "max_delta_ms", "max_delta_frame", "arrival_gap_ms", "arrival_gap_frame", "jitter_mean_ms",
+    "jitter_max_ms", "jitter_last_ms", "timestamp_jumps", "bitrate_kbps", "late_50ms", "late_200ms", "late_adaptive",
+    "effective_loss_pct_50ms", "effective_loss_pct_200ms", "effective_loss_pct_adaptive", "jitter_buffer_resyncs",
+    "clock_drift_ppm", "clock_fit_residual_ms",
 )
 
 

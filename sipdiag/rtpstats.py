@@ -11,8 +11,8 @@ Python object per packet (ARCHITECTURE.md "Two speeds").
 
 Each batch is grouped by stream (streamgroups), and every statistic is computed over all streams at once on the
 grouped columns, each stream starting from the state its row of the table carried out of the batch before:
-jitter and delta (rtpjitter), sequence accounting (rtpseq), jitter buffers (jitterbuffer), per-second series
-(rtpseries); only DTMF events, RTCP packets and the rare sequence jumps are handled one by one.
+jitter and delta (rtpjitter), sequence accounting (rtpseq), arrival gaps (rtpgap), jitter buffers (jitterbuffer),
+per-second series (rtpseries); only DTMF events, RTCP packets and the rare sequence jumps are handled one by one.
 
 Clocks: static payload types have theirs; a dynamic type gets its clock from the SDP seen so far (rtpclock),
 as a single-pass Wireshark does. For a dynamic type nobody named, the jitter is kept for each candidate clock
@@ -27,7 +27,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .capturehealth import GAP_FACTOR, MIN_GAP_MS
 from .dtmf import DtmfTracker, plausible_events, plausible_nse
 from .jitterbuffer import JB_STATE, fold_jitter_buffer, init_jitter_buffer
 from .model import Datagram
@@ -45,6 +44,7 @@ from .rtpclock import (
 )
 from .rtpdrift import DRIFT_STATE, fold_drift
 from .rtpfinal import build_result
+from .rtpgap import GAP_STATE, fold_arrival_gap
 from .rtpjitter import fold_jitter, jitter_columns
 from .rtpptcount import PT_COUNT_STATE, fold_pt_counts
 from .rtpresult import RtpStatsResult
@@ -55,16 +55,14 @@ from .segments import Segments
 from .streamgroups import StreamTable
 
 ClockFor = Callable[[str, int, str, int, int], "int | None"]
-MIN_INTERVAL_SAMPLES = 10  # regular deltas before a stream's own mean interval is trusted for gap events
 MAX_PT_CHANGES = 16  # payload-type changes recorded per stream (all are counted)
 INFER_TOLERANCE = 0.15  # an inferred clock must be within 15 % of a candidate
 
 _ENGINE_STATE = {
     "t0_ns": np.int64, "t_last_ns": np.int64, "last_frame": np.int64, "first_ts": np.int64, "ws_ref_ns": np.int64,
     "last_pt": np.int64, "bytes": np.int64, "markers": np.int64, "pt_changes": np.int64, "wrong_ts": np.int64,
-    "ts_jumps": np.int64, "max_delta": np.float64, "max_delta_frame": np.int64, "delta_sum": np.float64,
-    "delta_n": np.int64, "pt_mask_lo": np.uint64, "pt_mask_hi": np.uint64, "cand": np.bool_,
-    "infer_ts": np.int64, "infer_ns": np.int64, "last_ts": np.int64,
+    "ts_jumps": np.int64, "max_delta": np.float64, "max_delta_frame": np.int64, "pt_mask_lo": np.uint64,
+    "pt_mask_hi": np.uint64, "cand": np.bool_, "infer_ts": np.int64, "infer_ns": np.int64, "last_ts": np.int64,
     "dscp": np.int16, "dscp_other": np.int64,  # the first packet's DSCP (-1 unknown); packets marked otherwise
     # the earliest and the latest arrival time: the first and the last packet's unless the capture's clock steps
     "t_min_ns": np.int64, "t_max_ns": np.int64,
@@ -77,7 +75,7 @@ def _prefix(rate: int) -> str:
 
 
 COLUMNS: dict[str, type] = {**_ENGINE_STATE, **SEQ_STATE, **JB_STATE, **DRIFT_STATE, **SPAN_STATE,
-                             **PT_COUNT_STATE, **jitter_columns("")}
+                             **GAP_STATE, **PT_COUNT_STATE, **jitter_columns("")}
 for _rate in CANDIDATE_CLOCKS:
     COLUMNS.update(jitter_columns(_prefix(_rate)))
 
@@ -167,7 +165,9 @@ class RtpStatsEngine:
         # RFC 6263 keep-alives are no media: empty packets, and those events that may turn out to be keep-alives,
         # which the DtmfTracker gives back at the end if they were not (rtpspan)
         has_payload = b.gather("payload_len") > 0
-        fold_media_span(b, c, has_payload & ~b.guessed_event, ext)
+        media = has_payload & ~b.guessed_event
+        fold_arrival_gap(b, c, media, self.gaps)  # before the media span moves each stream's last packet of media on
+        fold_media_span(b, c, media, ext)
         # the packets that may name the codec: an unnamed type's event-shaped ones are events or keep-alives (the
         # types named for events, comfort noise or RED are left out by their name at the end: rtpfinal._main_type)
         fold_pt_counts(b, c, has_payload & ~(b.unresolved & b.maybe_event))
@@ -263,8 +263,9 @@ class RtpStatsEngine:
         np.add.at(c["infer_ns"], row[ok], (b.t_ns[sel] - prev_ns)[ok])
 
     def _fold_delta(self, b: BatchView) -> None:
-        """Max delta (Wireshark: over regular packets, with its frame), the usual interval, and gap events."""
-        c, segs, rows, seg = self.table.cols, b.segs, b.rows, b.segs.seg
+        """Max delta (Wireshark: over regular packets, with its frame), for the tshark agreement. What a receiver
+        went without, and the capture-health gap events, are the arrival gaps (rtpgap)."""
+        c, segs, rows = self.table.cols, b.segs, b.rows
         delta = np.where(b.regular, b.delta, 0.0)
         top = segs.reduce_max(delta)
         better = top > c["max_delta"][rows]
@@ -273,16 +274,6 @@ class RtpStatsEngine:
             first_hit = np.minimum.reduceat(np.where(hit, np.arange(segs.size), segs.size), segs.starts)
             c["max_delta"][rows[better]] = top[better]
             c["max_delta_frame"][rows[better]] = b.frames_at(first_hit[better])
-        total, count = segs.reduce_sum(delta), segs.reduce_sum(b.regular)
-        n0, s0 = c["delta_n"][rows], c["delta_sum"][rows]
-        usual = np.where(n0 >= MIN_INTERVAL_SAMPLES, s0 / np.maximum(n0, 1), (s0 + total) / np.maximum(n0 + count, 1))
-        limit = np.maximum(GAP_FACTOR * usual, MIN_GAP_MS)
-        gap = np.flatnonzero(b.regular & (delta > segs.spread(limit)))
-        if len(gap):
-            end = b.t_ns[gap]
-            self.gaps.add(rows[seg[gap]], end - np.round(b.delta[gap] * 1e6).astype(np.int64), end)
-        c["delta_sum"][rows] = s0 + total
-        c["delta_n"][rows] = n0 + count
 
     def _fold_counts(self, b: BatchView) -> None:
         c, segs, rows = self.table.cols, b.segs, b.rows

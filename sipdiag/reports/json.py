@@ -155,7 +155,8 @@ def stream_record(m) -> dict[str, Any]:
         "lost": s.lost,
         "loss_pct": s.loss_pct, "duplicates": s.duplicates, "out_of_order": s.out_of_order,
         "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max, "burst_ratio": s.burst_ratio,
-        "max_delta_ms": s.max_delta_ms, "jitter_mean_ms": s.jitter_mean_ms, "jitter_max_ms": s.jitter_max_ms,
+        "max_delta_ms": s.max_delta_ms, "arrival_gap_ms": s.arrival_gap_ms,
+        "arrival_gap_frame": s.arrival_gap_frame, "jitter_mean_ms": s.jitter_mean_ms, "jitter_max_ms": s.jitter_max_ms,
         "bitrate_kbps": s.bitrate_kbps, "markers": s.markers, "payload_type_changes": s.payload_type_changes,
         "timestamp_jumps": s.timestamp_jumps, "dscp": s.dscp, "dscp_remarked": s.dscp_remarked, "previous_ssrc": None if s.previous_ssrc is None else
         f"0x{s.previous_ssrc:08x}",

@@ -192,7 +192,52 @@ def test_marker_and_comfort_noise_stay_out_of_max_delta():
     packets += [P(920, 13, 7360)]
     s = only(fold(packets))
     assert s.max_delta_ms == pytest.approx(20.0) and s.markers == 1
+    assert (s.arrival_gap_ms, s.arrival_gap_frame) == (20.0, 2)  # the same silences are no arrival gap
     assert s.payload_types == (0, 13) and s.payload_type_changes == 0  # CN switches are not codec changes
+
+
+def restarted_timestamps(n: int = 150, restart: int = 50, offset_ms: float = 0.0, **kw) -> list[P]:
+    """A 20 ms stream (packet i at 20 i ms + offset) whose timestamps start at 8000 and restart at 0 at packet
+    `restart`, as a Cisco gateway's do after a refused switch to T.38: the 50 packets from there are stamped before
+    the stream's first (Wireshark's "wrong timestamp"), the one after them is in sequence again."""
+    return [P(i * 20.0 + offset_ms, i, 8000 + i * 160 if i < restart else (i - restart) * 160, **kw)
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("splits", [(), (50,), (1, 75, 100), (99, 100, 101)])
+def test_packets_stamped_before_the_first_make_max_delta_but_no_arrival_gap(splits):
+    """Wireshark's max delta runs from the last packet in time sequence (packet 49, frame 50) to the next one
+    (packet 100, frame 101) across the 50 packets stamped before the first: 1020 ms, which tshark shows and we keep.
+    They all arrived 20 ms apart: the arrival gap is 20 ms (first at frame 2). Before, media.burst-loss took the
+    max delta for an audio hole (FAX-Call-t38-CA-TDM-SIP-FB-1.pcap: "an arrival gap of 9200 ms")."""
+    s = only(fold(restarted_timestamps(), splits))
+    assert (s.wrong_timestamps, s.max_delta_ms, s.max_delta_frame) == (50, pytest.approx(1020.0), 101)
+    assert (s.arrival_gap_ms, s.arrival_gap_frame) == (20.0, 2)
+
+
+def hole_with_keepalives_and_a_dtx_silence() -> list[P]:
+    """20 ms voice, 580 to 900 ms without media but three RFC 6263 keep-alives (empty, taking sequence numbers);
+    voice to 1180 ms, comfort noise at 1200 ms, 1 s of silence, a marked talkspurt from 2200 ms."""
+    packets = [P(i * 20.0, i, i * 160) for i in range(30)]
+    packets += [P(t, seq, 4640, payload_len=0) for seq, t in ((30, 620.0), (31, 720.0), (32, 820.0))]
+    packets += [P(i * 20.0, i - 12, i * 160) for i in range(45, 60)]
+    packets += [P(1200.0, 48, 9600, pt=13, payload_len=1)]
+    packets += [P(i * 20.0, i - 61, i * 160, marker=i == 110) for i in range(110, 130)]
+    return packets
+
+
+@pytest.mark.parametrize("splits", [(), (30,), (31, 32, 33), (33,), (48, 49), tuple(range(1, 69))],
+                         ids=["one", "at-keepalives", "keepalives-alone", "at-gap-end", "at-cn", "every-packet"])
+def test_arrival_gap_across_batches(splits):
+    """The interval between consecutive packets of media in arrival order, carried from batch to batch (the batch
+    cut at the keep-alives, at the packet that ends the gap, after the comfort noise, or one batch per packet):
+    the 320 ms from 580 ms (frame 30) to 900 ms (frame 34). Keep-alives are sent because no media flows (RFC 6263),
+    so they fill no hole, where max delta counts them (100 ms); the silence after comfort noise and before a marked
+    packet is none (RFC 3389, RFC 3551 §4.1)."""
+    s = only(fold(hole_with_keepalives_and_a_dtx_silence(), splits))
+    assert (s.packets, s.keepalives, s.lost, s.markers) == (69, 3, 0, 1)
+    assert (s.arrival_gap_ms, s.arrival_gap_frame) == (320.0, 34)
+    assert (s.max_delta_ms, s.max_delta_frame) == (pytest.approx(100.0), 32)
 
 
 def test_wrong_timestamp_and_timestamp_jump():
@@ -546,6 +591,21 @@ def test_capture_hiccup_counts_the_streams_active_across_a_clock_step(splits):
     (h,) = fold(streams({0, 1, 2, 3}), splits).hiccups
     assert (h.start_ns - T0, h.end_ns - T0, h.streams_in_gap, h.streams_active) == (983_000_000, 1_300_000_000, 4, 4)
     assert fold(streams({0, 1, 2}), splits).hiccups == ()
+
+
+@pytest.mark.parametrize("splits", [(), (150, 290)])
+def test_packets_stamped_out_of_sequence_are_no_capture_hiccup(splits):
+    """Three of four streams pause from 1.0 to 1.3 s: 3 of 4 is under HICCUP_SHARE. The fourth arrived every 20 ms
+    throughout; its packets from 0.8 s to 1.8 s were stamped before its first (restarted_timestamps), so its max
+    delta spans them, which made it a stream in a gap and the capture a hiccup of (4 in gap, 4 active). Capture
+    health goes by arrival gaps: a hiccup is a moment when no packet arrived."""
+    packets = [p for p in four_streams({0, 1, 2}) if p.ssrc != 0x103]
+    packets += restarted_timestamps(100, restart=40, offset_ms=3.0, ssrc=0x103, sport=4006)  # stream 3's place
+    packets.sort(key=lambda p: p.t_ms)
+    result = fold(packets, splits)
+    assert result.hiccups == ()
+    (s,) = [s for s in result.streams if s.ssrc == 0x103]
+    assert (s.wrong_timestamps, s.max_delta_ms, s.arrival_gap_ms) == (50, pytest.approx(1020.0), 20.0)
 
 
 # ------------------------------------------------------------------------------------------------ RTCP
