@@ -324,9 +324,10 @@ class Script:
         return self
 
     def rtp(self, src, dst, ssrc: int, start: float, seconds: float, *, seq0: int = 1000, ptime: float = 0.02,
-            drop=(), dup=(), swap=(), jitter=None, rate: float = 1.0, pt: int = 0) -> Script:
+            drop=(), dup=(), swap=(), jitter=None, rate: float = 1.0, pt: int = 0, stamp=None) -> Script:
         """20 ms packets; drop/dup: packet indexes lost / sent twice; swap: indexes sent after the next one;
-        jitter(i) -> extra delay in s; rate: the sender's clock against real time (1.001 = 1000 ppm fast)."""
+        jitter(i) -> extra delay in s; rate: the sender's clock against real time (1.001 = 1000 ppm fast);
+        stamp(i) -> the RTP timestamp of packet i (default: from the clock and `rate`)."""
         n = int(seconds / ptime)
         per = int(8000 * ptime)
         drop, dup, swap = set(drop), set(dup), set(swap)
@@ -334,7 +335,7 @@ class Script:
             if i in drop:
                 continue
             at = start + i * ptime + (jitter(i) if jitter else 0.0) + (ptime * 1.5 if i in swap else 0.0)
-            payload = pw.rtp_packet(seq0 + i, int(i * per * rate), ssrc, pt=pt)
+            payload = pw.rtp_packet(seq0 + i, int(i * per * rate) if stamp is None else stamp(i), ssrc, pt=pt)
             data = pw.link_frame(pw.ipv4(src[0], dst[0], 17, pw.udp(src[1], dst[1], payload)))
             self.recs.append((T0 + int(at * S), data))
             if i in dup:

@@ -14,6 +14,7 @@ from .settings import setting
 if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..media import MediaStream
+    from ..rtpresult import RtpStreamStats
 
 MIN_PACKETS = 25  # sipdiag.media.MIN_AUDIO_PACKETS: fewer is a probe or a burst, not a stream to judge
 DEFAULT_INTERVAL_MS = 20.0  # RFC 3551 §4.5: the default packetization of the common voice codecs
@@ -39,6 +40,13 @@ def interval_ms(m: MediaStream) -> float:
 # noise (one run decides it), and so is their loss share (media.packet-loss); VoIPmonitor likewise trusts no MOS
 # under 100 packets (RULES.md media.low-mos).
 MIN_PACKETS_TO_GRADE = 100
+
+
+def late_discards(s: RtpStreamStats) -> int:
+    """The packets a fixed 50 ms jitter buffer would discard as late (RULES.md §1.3); none where a timestamp
+    discontinuity (a jump, or timestamps before the first one) throws the buffer model off for the rest of the
+    stream (sequence-anomalies reports it): its discards are not the network's."""
+    return 0 if s.timestamp_jumps or s.wrong_timestamps else s.late_50ms or 0
 
 
 def audio_streams(analysis: Analysis) -> Iterator[MediaStream]:
@@ -72,24 +80,27 @@ def _in_hiccup(analysis: Analysis, m: MediaStream) -> bool:
     },
     engineer={
         "en": "Stream {stream} ({direction}) of call {call_id}: {summary_en}. Packet interval {interval_ms} ms; "
-              "loss {loss_pct} % in {loss_runs} run(s), BurstR {burst_ratio}; max delta {max_delta_ms} ms (frame "
-              "{max_delta_frame}).{capture_en} Concealment (G.711 App. I) mutes after about 60 ms; G.107 Ie,eff "
-              "grows with BurstR; RFC 3611 §4.7 Gmin 16.",
+              "loss {loss_pct} % in {loss_runs} run(s), BurstR {burst_ratio}; longest arrival gap {arrival_gap_ms} "
+              "ms (frame {arrival_gap_frame}; Wireshark's max delta {max_delta_ms} ms).{capture_en} Concealment "
+              "(G.711 App. I) mutes after about 60 ms; G.107 Ie,eff grows with BurstR; RFC 3611 §4.7 Gmin 16.",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: {summary_ru}. Интервал пакетов {interval_ms} мс; "
-              "потери {loss_pct} %, серий потерь: {loss_runs}, BurstR {burst_ratio}; наибольший интервал («Max Delta» "
-              "в Wireshark) {max_delta_ms} мс (кадр {max_delta_frame}).{capture_ru} Маскирование потерь (G.711, "
-              "приложение I) глушит звук примерно после 60 мс; Ie,eff по G.107 растёт с BurstR; RFC 3611 §4.7 "
-              "Gmin 16.",
+              "потери {loss_pct} %, серий потерь: {loss_runs}, BurstR {burst_ratio}; наибольший разрыв в приходе "
+              "пакетов {arrival_gap_ms} мс (кадр {arrival_gap_frame}; «Max Delta» в Wireshark {max_delta_ms} мс)."
+              "{capture_ru} Маскирование потерь (G.711, приложение I) глушит звук примерно после 60 мс; Ie,eff по "
+              "G.107 растёт с BurstR; RFC 3611 §4.7 Gmin 16.",
     },
 )
 def burst_loss(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
     A stream that lost at least 3 packets in a row (60 ms at 20 ms packets), whose loss is bursty (BurstR ≥ 2 with
-    at least 1 % loss), or with an arrival gap of 200 ms or more between regular packets (Wireshark's max delta:
-    marker-bit and comfort-noise packets, which end a silence, are not counted, so silence suppression does not
-    count as a gap). Major when a single dropout lasts `media.burst_major_gap_ms` (1 s) or bursty loss reaches
-    3 %.
+    at least 1 % loss), or with an arrival gap of 200 ms or more while packets were lost or late (for a 50 ms
+    jitter buffer, not counted after a timestamp discontinuity, as in media.high-jitter). The arrival gap is the
+    longest interval between consecutive packets of media in arrival order, whatever their RTP timestamps: RFC 6263
+    keep-alives fill no gap; marker-bit and comfort-noise packets end a silence, so silence suppression does not
+    count as one. Wireshark's max delta is shown beside it: measured from the last packet whose timestamp is in
+    sequence, it also spans packets stamped out of sequence (a gateway restarting its timestamps) that arrived
+    in time. Major when a single dropout lasts `media.burst_major_gap_ms` (1 s) or bursty loss reaches 3 %.
 
     ## Why it matters
     Concealment hides isolated lost packets but not runs of them: words go missing. Bursty loss costs more MOS
@@ -114,10 +125,10 @@ def burst_loss(analysis: Analysis) -> Iterator[Hit]:
         # An arrival gap with nothing lost and nothing late is a sender that paused: silence suppression whose
         # sender sets no marker bit (RFC 3551 §4.1 asks for one), not the network. Across a clock step the arrival
         # gaps are not known (None).
-        gap = s.max_delta_ms is not None and s.max_delta_ms >= gap_limit and (s.lost > 0 or (s.late_50ms or 0) > 0)
+        gap = s.arrival_gap_ms is not None and s.arrival_gap_ms >= gap_limit and (s.lost > 0 or late_discards(s) > 0)
         if s.loss_run_max < run_limit and not bursty and not gap:
             continue
-        longest = round(max(run_gap + step if s.loss_run_max else 0.0, s.max_delta_ms if gap else 0.0))
+        longest = round(max(run_gap + step if s.loss_run_max else 0.0, s.arrival_gap_ms if gap else 0.0))
         severity = Severity.MAJOR if longest >= major_gap or (bursty and s.loss_pct >= loss_major) else \
             Severity.MINOR
         parts_en, parts_ru = [], []
@@ -128,16 +139,18 @@ def burst_loss(analysis: Analysis) -> Iterator[Hit]:
             parts_en.append(f"bursty loss (BurstR {burst:.1f})")
             parts_ru.append(f"потери пачками (BurstR {burst:.1f})")
         if gap:
-            parts_en.append(f"an arrival gap of {round(s.max_delta_ms)} ms")
-            parts_ru.append(f"разрыв в приходе пакетов {round(s.max_delta_ms)} мс")
+            parts_en.append(f"an arrival gap of {round(s.arrival_gap_ms)} ms")
+            parts_ru.append(f"разрыв в приходе пакетов {round(s.arrival_gap_ms)} мс")
         hiccup = _in_hiccup(analysis, m)
         confidence = "low" if hiccup else "high"
-        yield Hit(m.call_id, (s.max_delta_frame or s.first_frame,), {
+        yield Hit(m.call_id, (s.arrival_gap_frame or s.first_frame,), {
             "call_id": m.call_id, "stream": m.label, "direction": m.binding.direction,
             "loss_run_max": s.loss_run_max, "interval_ms": step, "longest_gap_ms": longest,
             "burst_ratio": round(burst, 2), "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs,
             "max_delta_ms": UNKNOWN if s.max_delta_ms is None else round(s.max_delta_ms, 1),
             "max_delta_frame": s.max_delta_frame,
+            "arrival_gap_ms": UNKNOWN if s.arrival_gap_ms is None else round(s.arrival_gap_ms, 1),
+            "arrival_gap_frame": s.arrival_gap_frame,
             "summary_en": "; ".join(parts_en), "summary_ru": "; ".join(parts_ru),
             "capture_en": " The capture itself paused while this stream ran (a capture hiccup): part of the loss "
                           "may be the capture's." if hiccup else "",
@@ -203,10 +216,7 @@ def high_jitter(analysis: Analysis) -> Iterator[Hit]:
         if s.clock_stepped:
             continue  # the capture's clock steps within the stream: no jitter was measured
         judged += 1
-        # a timestamp discontinuity throws the buffer model off for the rest of the stream (sequence-anomalies
-        # reports it): its discards are not the network's
-        late_pct = 0.0 if s.timestamp_jumps or s.wrong_timestamps else s.late_50ms * 100.0 / max(s.expected,
-                                                                                                 s.packets, 1)
+        late_pct = late_discards(s) * 100.0 / max(s.expected, s.packets, 1)
         rr = far.get(s.ssrc)
         major = s.jitter_mean_ms >= mean_major or late_pct >= late_major or (rr is not None and rr >= mean_major)
         minor = (s.jitter_mean_ms >= mean_minor or s.jitter_max_ms >= max_minor or late_pct >= late_minor

@@ -213,6 +213,22 @@ def test_the_fax_calls_pcma_stream_is_rated_as_g711(corpus: Path) -> None:
         4.37, True, "G.711 A-law has no coding impairment")
 
 
+@pytest.mark.corpus
+def test_the_fax_calls_restarted_timestamps_are_no_audio_dropout(corpus: Path) -> None:
+    """After the refused switch to T.38 the gateway restarts its PCMA timestamps at 0, below the stream's first:
+    446 packets, which came every 20 ms, are stamped out of sequence, and Wireshark's max delta (tshark agrees:
+    test_rtp_streams_equal_tshark) spans them, 9199.842 ms to frame 4049. That was a major media.burst-loss "arrival
+    gap of 9200 ms". The longest arrival gap is the gateway's real 286 ms pause at the re-INVITE (frame 3149), with no
+    packet lost across it; the 6 packets late for a 50 ms buffer are not counted after a timestamp restart."""
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "FAX-Call-t38-CA-TDM-SIP-FB-1.pcap")
+    (m,) = [m for m in a.streams if m.stats.ssrc == 0x17D90134]
+    s = m.stats
+    assert (s.wrong_timestamps, round(s.max_delta_ms, 3), s.max_delta_frame) == (446, 9199.842, 4049)
+    assert (round(s.arrival_gap_ms, 3), s.arrival_gap_frame, s.lost, s.late_50ms) == (286.074, 3149, 0, 6)
+    assert [(f.rule, f.severity.label) for f in a.findings if f.evidence.get("stream") == m.label] == [
+        ("media.sequence-anomalies", "info")]
+
+
 def tshark_dscp(path: Path) -> dict[Key, tuple[int, int]]:
     """Per RTP stream (one IP layer, IPv4 or IPv6): the first packet's DSCP and how many packets carry another."""
     out = subprocess.run([need_tool("tshark"), "-r", str(path), "-n", "--enable-heuristic", "rtp_udp", "-Y", "rtp",

@@ -397,6 +397,21 @@ def test_a_dropout_of_a_second_is_major(tmp_path) -> None:
     assert (f.severity.label, f.evidence["loss_run_max"], f.evidence["longest_gap_ms"]) == ("major", 60, 1220)
 
 
+def test_timestamps_restarted_below_the_first_are_no_dropout(tmp_path) -> None:
+    """After 6 s the sender's timestamps restart 2 s below the first (as a gateway's after a refused switch to T.38)
+    and pass it again 2 s later; every packet came 20 ms after the one before and one was lost. Wireshark's max
+    delta spans the out-of-sequence packets (2020 ms), which made a major "arrival gap of 2020 ms"; the arrival gap
+    is 40 ms (the lost packet), one packet lost is no burst."""
+    def stamp(i: int) -> int:
+        return 16000 + i * 160 if i < 300 else (i - 300) * 160
+
+    path = quality_call(tmp_path / "restart.pcap", drop=(700,), stamp=stamp)
+    (m,) = [m for m in sipdiag.analyze(path).streams if m.stats.ssrc == 0x1111]
+    assert (m.stats.lost, m.stats.wrong_timestamps, round(m.stats.max_delta_ms), m.stats.arrival_gap_ms) == (
+        1, 100, 2020, 40.0)
+    assert only(path, "media.burst-loss") == []
+
+
 def test_high_jitter(tmp_path) -> None:
     # every other packet 70 ms late: mean jitter far above 30 ms and many late for a 50 ms buffer
     (f,) = only(quality_call(tmp_path / "jit.pcap", jitter=lambda i: 0.07 if i % 2 else 0.0), "media.high-jitter")
