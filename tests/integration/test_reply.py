@@ -119,7 +119,7 @@ ACK_ENGINEER_RU = r"""Техническая записка sipdiag
 
 - #1 ack_dropped-1@sdlab: sip:100@203.0.113.10 → sip:300@203.0.113.10, отвечен (200 OK), начало 2026-11-22T15:55:51.514517+00:00, udp
   - Wireshark: sip.Call-ID == "ack_dropped-1@sdlab"
-  - время: до 18x 1 мс, до ответа 305 мс, длительность 32.0 с, BYE от вызываемого
+  - время от INVITE до первого 18x: 1 мс, до ответа: 305 мс; длительность 32.0 с, BYE от вызываемого
   - User-Agent: sdlab-phone/1.0, sdlab-pbx/1.0
   - медиа: Звук идёт в обе стороны, но прекращается за 31.1 с до конца вызова
   - RTP 203.0.113.2:6000 → 203.0.113.10:7000 SSRC 0x5d1a0001 PCMU: пакетов 50, потеряно 0 (0.0 %), джиттер до 1.2 мс, MOS 4.37, кадры 7-106
@@ -276,6 +276,17 @@ def test_reply_to_known_fault(lang: str, audience: str, fmt: str, text: str) -> 
 def test_reply_nothing_found(lang: str, audience: str, text: str) -> None:
     """The clean lab call with the whole rule set: nothing above info, so the reply says the calls work."""
     assert reply(str(CLEAN), "--lang", lang, "--audience", audience) == expected(text, CLEAN)
+
+
+@pytest.mark.parametrize(("sample", "line"), [
+    ("ack_dropped.pcap", "время от INVITE до первого 18x: 1 мс, до ответа: 305 мс; длительность 32.0 с, "
+                         "BYE от вызываемого"),
+    ("invite_timeout.pcap", "время от INVITE до первого 18x: -, до ответа: -; длительность -"),
+])
+def test_russian_note_times_a_call_from_its_invite(sample: str, line: str) -> None:
+    """The call's timings in words ("до 18x 1 мс" read as "up to 18 times 1 ms"), a figure not measured as "-"."""
+    note = reply(str(SAMPLES / sample), "--lang", "ru", "--audience", "engineer")
+    assert [x.removeprefix("  - ") for x in note.splitlines() if x.startswith("  - время")] == [line]
 
 
 def test_reply_to_file_and_one_call(tmp_path: Path) -> None:
