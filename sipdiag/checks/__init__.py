@@ -1,7 +1,7 @@
 """The rule engine (issue 6): a rule is a small function with its metadata beside it (STYLE.md G10, G11).
 
     @check(id="call.ack-timeout-32s", category="signaling", severity="major", owner="engineering",
-           title="Answered call torn down about 32 s after answer: ACK never arrived",
+           title={"en": "Answered call torn down ...", "ru": "Отвеченный вызов разорван ..."},
            customer={"en": "...", "ru": "..."}, engineer={"en": "...", "ru": "..."})
     def ack_timeout(analysis):
         '''## What it detects ... ## Why it matters ... ## How to fix ... ## References ...'''
@@ -84,6 +84,13 @@ class Finding:
     # most likely explains this one, and of the findings this one explains.
     cause: int | None = None
     explains: tuple[int, ...] = ()
+    # The rule's title by language; `title` is the English one (the JSON document's `title` since version 1).
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def title_in(self, lang: str) -> str:
+        """The title in `lang`; the English `title` for a finding made without titles (a test's, a rule's that
+        has none in that language)."""
+        return self.titles.get(lang) or self.title
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +99,16 @@ class Rule:
     category: str
     severity: Severity
     owner: str
-    title: str
+    titles: dict[str, str]  # by language, as the texts
     customer: dict[str, str]
     engineer: dict[str, str]
     func: Callable[[Analysis], Iterable[Hit]] = field(repr=False)
     doc: str = ""
+
+    @property
+    def title(self) -> str:
+        """The English title (`sipdiag rules`, docs/RULES-REFERENCE.md, the JSON document's `title`)."""
+        return self.titles["en"]
 
     def sections(self) -> dict[str, str]:
         """The docstring's `## Heading` sections: what it detects, why it matters, how to fix, references."""
@@ -111,13 +123,14 @@ REQUIRED_SECTIONS = ("What it detects", "Why it matters", "How to fix", "Referen
 REGISTRY: dict[str, Rule] = {}
 
 
-def check(*, id: str, category: str, severity: str, owner: str, title: str, customer: dict[str, str],
+def check(*, id: str, category: str, severity: str, owner: str, title: dict[str, str], customer: dict[str, str],
           engineer: dict[str, str]) -> Callable:
-    """Register a rule. Its id is `category.slug`; texts exist in every language of LANGUAGES."""
+    """Register a rule. Its id is `category.slug`; its title and texts exist in every language of LANGUAGES (a
+    Russian report heads a finding with its Russian title, as it gives its Russian texts)."""
     if category not in CATEGORIES or owner not in OWNERS or id.split(".", 1)[0] not in CATEGORIES + ID_PREFIXES:
         raise ValueError(f"rule {id}: unknown category or owner")
-    if set(customer) != set(LANGUAGES) or set(engineer) != set(LANGUAGES):
-        raise ValueError(f"rule {id}: texts needed in {LANGUAGES}")
+    if not all(isinstance(texts, dict) and set(texts) == set(LANGUAGES) for texts in (title, customer, engineer)):
+        raise ValueError(f"rule {id}: title and texts needed in {LANGUAGES}")
 
     def register(func: Callable[[Analysis], Iterable[Hit]]) -> Callable:
         REGISTRY[id] = Rule(id, category, Severity.parse(severity), owner, title, customer, engineer, func,
@@ -255,6 +268,7 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
         customer_text=customer,
         engineer_text=engineer,
         confidence=hit.confidence,
+        titles=rule.titles,  # the rule's one dict: pickled once per run (see `shared`)
     )
 
 

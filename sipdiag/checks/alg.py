@@ -64,7 +64,10 @@ def _fingerprint(m: SipMessage, body: bytes, delta: int) -> tuple[str, int] | No
 
 @check(
     id="alg.content-length-mismatch", category="router", severity="major", owner="customer",
-    title="The body of a SIP message does not match its Content-Length: a router rewrote it",
+    title={
+        "en": "The body of a SIP message does not match its Content-Length: a router rewrote it",
+        "ru": "Тело SIP-сообщения не совпадает с его Content-Length: роутер переписал сообщение",
+    },
     customer=_ALG_CUSTOMER,
     engineer={
         "en": "{message} (frame {frame}) from {source} over UDP declares Content-Length {declared} but carries "
@@ -190,7 +193,10 @@ def _hop(m: SipMessage) -> str:
 
 @check(
     id="alg.message-modified-in-transit", category="router", severity="major", owner="customer",
-    title="The same SIP message was changed between two capture points: a SIP ALG is rewriting it",
+    title={
+        "en": "The same SIP message was changed between two capture points: a SIP ALG is rewriting it",
+        "ru": "Одно и то же SIP-сообщение изменилось между двумя точками захвата: его переписывает SIP ALG",
+    },
     customer=_ALG_CUSTOMER,
     engineer={
         "en": "{message} of {call_ref} seen at two points of the path (frame {before_frame}: {before_hop}; frame "

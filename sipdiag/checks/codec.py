@@ -40,7 +40,10 @@ def voice_formats(m: MediaDescription) -> dict[tuple[str, str], int]:
 
 @check(
     id="codec.no-common-codec", category="codec", severity="major", owner="first-line",
-    title="Offer/answer failed: no codec both sides accept",
+    title={
+        "en": "Offer/answer failed: no codec both sides accept",
+        "ru": "Согласование offer/answer не удалось: нет кодека, который принимают обе стороны",
+    },
     customer={
         "en": "Your call could not be connected because your phone and the other side have no voice format in "
               "common. Please allow G.711 (PCMA/PCMU) in the phone's settings; we will check the account's codec "
@@ -165,7 +168,10 @@ def format_issues(offered: MediaDescription, answered: MediaDescription) -> list
 
 @check(
     id="codec.answer-format-issues", category="codec", severity="major", owner="engineering",
-    title="The SDP answer breaks the offer/answer rules for audio formats",
+    title={
+        "en": "The SDP answer breaks the offer/answer rules for audio formats",
+        "ru": "SDP-ответ нарушает правила offer/answer для аудиоформатов",
+    },
     customer={
         "en": "The two systems in your call described the voice format in ways that do not fit together, which can "
               "cause silence or noise on the line. No action is needed from you: we are correcting the "

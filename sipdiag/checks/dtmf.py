@@ -59,7 +59,10 @@ def _negotiation_problems(call: Call) -> list[tuple[str, Severity, str, str]]:
 
 @check(
     id="dtmf.rfc4733-problem", category="codec", severity="minor", owner="first-line",
-    title="DTMF (RFC 4733 telephone-event) negotiated or sent wrongly",
+    title={
+        "en": "DTMF (RFC 4733 telephone-event) negotiated or sent wrongly",
+        "ru": "DTMF (telephone-event по RFC 4733) согласован или передаётся неправильно",
+    },
     customer={
         "en": "Key presses during your call (for menus or voicemail) may not be understood by the other side. "
               "We are changing the DTMF setting on your line to RFC 2833/4733; if your phone has a 'DTMF mode' "

@@ -34,7 +34,10 @@ SIDE_RU = {"caller->callee": "собеседник вас не слышал", "c
 
 @check(
     id="media.one-way-audio", category="media", severity="major", owner="engineering",
-    title="Audio flows in one direction only",
+    title={
+        "en": "Audio flows in one direction only",
+        "ru": "Звук идёт только в одну сторону",
+    },
     customer={
         "en": "{lead_en} We are checking it on our side{action_en}.",
         "ru": "{lead_ru} Мы проверяем это со своей стороны{action_ru}.",
@@ -157,7 +160,10 @@ def _responses_unseen(call: Call) -> int | None:
 
 @check(
     id="media.packet-loss", category="media", severity="minor", owner="engineering",
-    title="RTP packet loss above what the codec conceals",
+    title={
+        "en": "RTP packet loss above what the codec conceals",
+        "ru": "Потери RTP-пакетов больше, чем может скрыть кодек",
+    },
     customer={
         "en": "Part of the sound of your call was lost on the way ({loss_pct} % of it), which makes speech choppy. "
               "If you use Wi-Fi or a busy internet connection, please try a cable; we are checking our side.",
@@ -222,7 +228,10 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="media.no-rtp", category="media", severity="critical", owner="engineering",
-    title="No audio in either direction",
+    title={
+        "en": "No audio in either direction",
+        "ru": "Нет звука ни в одном направлении",
+    },
     customer={
         "en": "{lead_en} We are checking the audio path between your equipment and our servers; please tell us "
               "whether this happens on every call.",
@@ -484,7 +493,10 @@ def r_limits() -> tuple[tuple[float, Severity], ...]:
 
 @check(
     id="media.low-mos", category="media", severity="minor", owner="engineering",
-    title="Estimated listening quality below target",
+    title={
+        "en": "Estimated listening quality below target",
+        "ru": "Расчётное качество восприятия речи ниже целевого",
+    },
     customer={
         "en": "The sound of your call was of poor quality (our estimate: {mos} out of 5). {main_cause_en}",
         "ru": "Качество звука вашего звонка было низким (наша оценка: {mos} из 5). {main_cause_ru}",

@@ -69,7 +69,10 @@ def _in_hiccup(analysis: Analysis, m: MediaStream) -> bool:
 
 @check(
     id="media.burst-loss", category="media", severity="minor", owner="engineering",
-    title="Audio lost in bursts or long gaps that concealment cannot hide",
+    title={
+        "en": "Audio lost in bursts or long gaps that concealment cannot hide",
+        "ru": "Звук теряется пачками или долгими провалами, которые не скрыть маскированием потерь",
+    },
     customer={
         "en": "The sound of your call dropped out in short bursts (up to {longest_gap_ms} ms at a time). This "
               "usually comes from Wi-Fi interference or an overloaded internet line: if you can, try the phone on a "
@@ -161,7 +164,10 @@ def burst_loss(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="media.high-jitter", category="media", severity="minor", owner="engineering",
-    title="Audio packets arrive at irregular intervals (high jitter)",
+    title={
+        "en": "Audio packets arrive at irregular intervals (high jitter)",
+        "ru": "Пакеты звука приходят через неравные промежутки (высокий джиттер)",
+    },
     customer={
         "en": "The audio packets of your call arrived at irregular intervals (about {jitter_mean_ms} ms of "
               "variation), which your phone has to smooth out with extra delay or by dropping late sound. This "
@@ -261,7 +267,10 @@ def _far_end_jitter(analysis: Analysis) -> dict[int, float]:
 
 @check(
     id="media.high-delay", category="media", severity="minor", owner="engineering",
-    title="Mouth-to-ear delay too high",
+    title={
+        "en": "Mouth-to-ear delay too high",
+        "ru": "Слишком большая задержка «рот-ухо»",
+    },
     customer={
         "en": "There is a noticeable delay (about {ta_ms} ms) before the other person hears you, which makes "
               "people talk over each other. No action is needed on your side: we are checking the network route.",

@@ -98,7 +98,10 @@ def _s(ns: int) -> float:
 
 @check(
     id="call.session-timer-expiry", category="signaling", severity="major", owner="engineering",
-    title="Call ended by the session timer: the periodic refresh failed or never came",
+    title={
+        "en": "Call ended by the session timer: the periodic refresh failed or never came",
+        "ru": "Вызов завершён таймером сеанса: периодическое обновление не удалось или так и не пришло",
+    },
     customer={
         "en": "{lead_en} No action is needed on your side: we are correcting this setting.",
         "ru": "{lead_ru} С вашей стороны ничего делать не нужно: мы исправляем эту настройку.",
@@ -222,7 +225,10 @@ _SESSION_LEADS = {
 
 @check(
     id="call.in-dialog-request-misrouted", category="signaling", severity="major", owner="engineering",
-    title="In-dialog request sent to a target it cannot reach",
+    title={
+        "en": "In-dialog request sent to a target it cannot reach",
+        "ru": "Запрос внутри диалога отправлен на недостижимый адрес",
+    },
     customer={
         "en": "Messages needed to hold, transfer or hang up your calls cannot reach your phone. No action is "
               "needed on your side: we are fixing how our system addresses your phone.",
@@ -320,7 +326,10 @@ def _misrouted_hit(call: Call, method: str, frame: int, src: str, dst: str, why:
 
 @check(
     id="call.reinvite-failed", category="signaling", severity="minor", owner="engineering",
-    title="Mid-call re-INVITE or UPDATE failed",
+    title={
+        "en": "Mid-call re-INVITE or UPDATE failed",
+        "ru": "Не удался re-INVITE или UPDATE во время вызова",
+    },
     customer={
         "en": "{lead_en} {action_en}",
         "ru": "{lead_ru} {action_ru}",
@@ -523,7 +532,10 @@ def _purpose(n, call: Call, t: Transaction) -> tuple[str, str]:
 
 @check(
     id="call.media-timeout-or-hung", category="signaling", severity="major", owner="engineering",
-    title="Media stopped during the call (RTP timeout, hung dialog, one direction lost)",
+    title={
+        "en": "Media stopped during the call (RTP timeout, hung dialog, one direction lost)",
+        "ru": "Медиапоток прервался во время вызова (тайм-аут RTP, зависший диалог, пропало одно направление)",
+    },
     customer={
         "en": "{lead_en} We are checking whether your router closes the audio path during pauses or hold; if your "
               "phone is on Wi-Fi, please try a cable.",

@@ -40,7 +40,10 @@ def contact_host(contact: str | None) -> str | None:
 
 @check(
     id="nat.private-contact", category="nat", severity="minor", owner="engineering",
-    title="Contact advertises a private address from behind a NAT",
+    title={
+        "en": "Contact advertises a private address from behind a NAT",
+        "ru": "Устройство за NAT указывает в Contact частный адрес",
+    },
     customer={
         "en": "Your phone announces its private home-network address to us, so calls to you may not reach it. We "
               "are adjusting this on our side; no action is needed from you for now.",
@@ -83,7 +86,10 @@ def private_contact(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="nat.private-sdp-address", category="nat", severity="minor", owner="engineering",
-    title="SDP tells the other side to send media to a private address",
+    title={
+        "en": "SDP tells the other side to send media to a private address",
+        "ru": "SDP просит другую сторону отправлять медиа на частный адрес",
+    },
     customer={
         "en": "Your phone asks for the sound to be sent to its private home-network address, which the internet "
               "cannot reach. {effect_en}",
@@ -240,7 +246,10 @@ def _per_host(paths, received):
 
 @check(
     id="nat.via-address-mismatch", category="nat", severity="info", owner="engineering",
-    title="Requests name another address in their Via than the one they come from",
+    title={
+        "en": "Requests name another address in their Via than the one they come from",
+        "ru": "В Via запросов указан не тот адрес, с которого они приходят",
+    },
     customer={
         "en": "Your phone reaches us through a router that translates its network address. This by itself is not "
               "a fault; no action is needed.",
@@ -307,7 +316,10 @@ def via_address_mismatch(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="nat.port-translated", category="nat", severity="info", owner="engineering",
-    title="A NAT changes the port the device sends SIP from",
+    title={
+        "en": "A NAT changes the port the device sends SIP from",
+        "ru": "NAT меняет порт, с которого устройство отправляет SIP",
+    },
     customer={
         "en": "Your router changes the network port your phone uses to reach us. This is normal for home routers; "
               "no action is needed.",
@@ -399,7 +411,10 @@ RPORT_MIN_RETRANSMISSIONS = 3
 
 @check(
     id="nat.no-rport-response-lost", category="nat", severity="major", owner="first-line",
-    title="Responses go to the Via port behind the NAT and never reach the phone",
+    title={
+        "en": "Responses go to the Via port behind the NAT and never reach the phone",
+        "ru": "Ответы уходят на порт из Via за NAT и не доходят до телефона",
+    },
     customer={
         "en": "Our replies to your phone are lost on the way back through your router, so {effect_en}. We are "
               "changing a setting of your phone so that replies take the same path its requests use; please "
@@ -539,7 +554,10 @@ def _in_shared(ip: str) -> bool:
 
 @check(
     id="nat.cgnat-or-double-nat", category="nat", severity="minor", owner="customer",
-    title="Carrier-grade or double NAT between the device and us",
+    title={
+        "en": "Carrier-grade or double NAT between the device and us",
+        "ru": "Операторский (CGNAT) или двойной NAT между устройством и нами",
+    },
     customer={
         "en": "Your connection passes through {kind_customer_en}, which makes incoming calls less reliable. If you "
               "have two routers, set the provider's modem to 'bridge mode'; otherwise ask your internet provider "

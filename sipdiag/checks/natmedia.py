@@ -64,7 +64,10 @@ _CLASSES = {
 
 @check(
     id="nat.media-source-mismatch", category="nat", severity="major", owner="engineering",
-    title="Audio arrives from another address than the one the SDP announced",
+    title={
+        "en": "Audio arrives from another address than the one the SDP announced",
+        "ru": "Звук приходит не с того адреса, который объявлен в SDP",
+    },
     customer={
         "en": "The sound from {party_en} reaches us from a different network address than announced. {effect_en}",
         "ru": "Звук от {party_ru} приходит к нам с другого сетевого адреса, чем было объявлено. {effect_ru}",
@@ -172,7 +175,10 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="nat.stun-mapping-mismatch", category="nat", severity="major", owner="engineering",
-    title="A symmetric NAT makes the address the phone learned with STUN useless",
+    title={
+        "en": "A symmetric NAT makes the address the phone learned with STUN useless",
+        "ru": "Симметричный NAT делает бесполезным адрес, который телефон узнал через STUN",
+    },
     customer={
         "en": "Your router changes the network ports your phone uses in a way that breaks the phone's automatic "
               "address detection{effect_en}. We will switch your phone to rely on our servers' handling instead.",
@@ -250,7 +256,11 @@ def stun_mapping_mismatch(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="nat.hairpin-failure", category="nat", severity="major", owner="customer",
-    title="A call between two phones at the same site has no audio: the router does not hairpin",
+    title={
+        "en": "A call between two phones at the same site has no audio: the router does not hairpin",
+        "ru": "Вызов между двумя телефонами одной площадки без звука: роутер не пускает звук обратно в ту же сеть "
+              "(NAT loopback)",
+    },
     customer={
         "en": "Calls between phones at the same site have no sound because your router does not pass the sound "
               "back into your own network. Please enable 'NAT loopback' (or 'hairpin NAT') on your router; we can "

@@ -49,7 +49,10 @@ def _ramp(samples: list[tuple[int, float, int, int]], low: float, peak_i: int, r
 
 @check(
     id="qos.bufferbloat-suspected", category="router", severity="minor", owner="customer",
-    title="Delay builds up during the call: a saturated internet link with oversized buffers",
+    title={
+        "en": "Delay builds up during the call: a saturated internet link with oversized buffers",
+        "ru": "Задержка растёт во время вызова: перегруженный интернет-канал со слишком большими буферами",
+    },
     customer={
         "en": "Call quality drops when your internet line is busy, for example during large uploads or backups. "
               "Switching on your router's 'Smart Queue' or QoS feature, or giving your phones priority, will fix "
@@ -149,7 +152,10 @@ def _dscp_name(value: int, names: dict[int, str] = DSCP_NAMES) -> str:
 
 @check(
     id="qos.dscp-marking", category="router", severity="info", owner="first-line",
-    title="Voice packets not marked for priority (DSCP), or re-marked on the way",
+    title={
+        "en": "Voice packets not marked for priority (DSCP), or re-marked on the way",
+        "ru": "Голосовые пакеты не помечены как приоритетные (DSCP) или перемаркированы по пути",
+    },
     customer={
         "en": "The sound from your phone is not marked as urgent traffic, so other data on your network (downloads, "
               "video) can delay it. If your router has a QoS or priority setting, give priority to your phones or to "

@@ -58,7 +58,10 @@ class IntervalProblem:
 
 @check(
     id="reg.interval-too-brief", category="registration", severity="major", owner="first-line",
-    title="Registration interval refused as too brief, or the binding lapses between refreshes",
+    title={
+        "en": "Registration interval refused as too brief, or the binding lapses between refreshes",
+        "ru": "Интервал регистрации отклонён как слишком короткий, или привязка истекает между обновлениями",
+    },
     customer={
         "en": "Your phone renews its sign-in with our service{lines_en} at the wrong interval, so for periods it "
               "cannot receive calls. No action is needed from you: we are adjusting the renewal interval in your "
@@ -193,7 +196,10 @@ def same_uri(a: str, b: str) -> bool:
 
 @check(
     id="reg.contact-binding-mismatch", category="registration", severity="major", owner="customer",
-    title="The registrar's 200 OK does not list the phone's own Contact",
+    title={
+        "en": "The registrar's 200 OK does not list the phone's own Contact",
+        "ru": "В 200 OK регистратора нет собственного Contact телефона",
+    },
     customer={
         "en": "Your phone keeps signing in again because the confirmation it receives looks altered, so incoming "
               "calls can be missed. This is usually caused by the router's 'SIP ALG' feature: please switch it off "
@@ -274,7 +280,10 @@ MIN_IDLE_S = 1.0  # an unchanged mapping after a shorter gap says nothing about 
 
 @check(
     id="reg.binding-churn", category="registration", severity="major", owner="customer",
-    title="The phone's public address or port changes between registration refreshes",
+    title={
+        "en": "The phone's public address or port changes between registration refreshes",
+        "ru": "Публичный адрес или порт телефона меняется между обновлениями регистрации",
+    },
     customer={
         "en": "Your router forgets the connection to our service after a short idle time, so incoming calls can "
               "be missed. We will make your phone send small keep-alive messages more often; if your router has a "

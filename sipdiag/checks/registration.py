@@ -26,7 +26,10 @@ TIMER_E_RETRANSMISSIONS = 10
 
 @check(
     id="reg.rejected", category="registration", severity="critical", owner="first-line",
-    title="Registration refused",
+    title={
+        "en": "Registration refused",
+        "ru": "Регистрация отклонена",
+    },
     customer={
         "en": "{problem_en} {action_en}",
         "ru": "{problem_ru} {action_ru}",
@@ -141,7 +144,10 @@ _SERVER_MEANING = {
 
 @check(
     id="reg.server-error", category="registration", severity="major", owner="engineering",
-    title="Registration failed on the server side (5xx)",
+    title={
+        "en": "Registration failed on the server side (5xx)",
+        "ru": "Регистрация не удалась из-за ошибки сервера (5xx)",
+    },
     customer={
         "en": "Your phone could not sign in to our service{lines_en} because of a fault on our side (our server "
               "answered {status_text}); your phone and account settings are not the cause. We are working on it; "
@@ -194,7 +200,10 @@ def server_error(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="reg.no-response", category="registration", severity="critical", owner="engineering",
-    title="REGISTER never answered",
+    title={
+        "en": "REGISTER never answered",
+        "ru": "REGISTER остался без ответа",
+    },
     customer={
         "en": "Your phone tries to sign in to our service{lines_en} but gets no answer, so it cannot make or receive "
               "calls. Please check that the phone's internet connection works; we are checking the path to our "
@@ -472,7 +481,10 @@ def _customer_words(group: list[AuthLoop]) -> dict[str, str]:
 
 @check(
     id="reg.auth-loop", category="registration", severity="critical", owner="first-line",
-    title="Registration stuck in a digest authentication loop",
+    title={
+        "en": "Registration stuck in a digest authentication loop",
+        "ru": "Регистрация зациклилась на digest-аутентификации",
+    },
     customer={
         "en": "{problem_en} {action_en}",
         "ru": "{problem_ru} {action_ru}",

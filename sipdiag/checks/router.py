@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 @check(
     id="alg.sdp-rewritten-inconsistently", category="router", severity="major", owner="customer",
-    title="A SIP ALG rewrote the addresses of the signalling but not of the SDP",
+    title={
+        "en": "A SIP ALG rewrote the addresses of the signalling but not of the SDP",
+        "ru": "SIP ALG переписал адреса в сигнализации, но не в SDP",
+    },
     customer={
         "en": "Your router changes the phone's call messages on the way (a feature called 'SIP ALG') and does it "
               "only halfway, which breaks the sound of calls. Please switch SIP ALG off in the router's settings "
@@ -76,7 +79,10 @@ def sip_alg(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="router.udp-fragmentation", category="router", severity="major", owner="customer",
-    title="Fragmented SIP over UDP never completed: fragments were dropped",
+    title={
+        "en": "Fragmented SIP over UDP never completed: fragments were dropped",
+        "ru": "Фрагментированный SIP по UDP так и не собрался: фрагменты потеряны",
+    },
     customer={
         "en": "Some of your phone's call messages are too large to pass your router in one piece, and the pieces are "
               "being dropped, so calls fail. Please switch off SIP ALG and any 'fragment' or 'flood' protection on "
@@ -138,7 +144,10 @@ def _sent_by_port(analysis: Analysis, tx: Transaction) -> str | None:
 
 @check(
     id="router.nat-binding-timeout", category="router", severity="major", owner="customer",
-    title="The router forgets the phone's connection before the next refresh: incoming calls are lost",
+    title={
+        "en": "The router forgets the phone's connection before the next refresh: incoming calls are lost",
+        "ru": "Роутер забывает соединение телефона до следующего обновления: входящие вызовы теряются",
+    },
     customer={
         "en": "Your router closes the phone's connection to our service after a short time without traffic, so "
               "incoming calls cannot reach the phone until it reconnects. We are enabling more frequent keep-alive "
@@ -264,7 +273,10 @@ def _values(evidence_en: str, evidence_ru: str, idle: float, alive: float, expir
 
 @check(
     id="router.icmp-unreachable", category="router", severity="major", owner="customer",
-    title="A router or firewall rejects the phone's SIP or audio with ICMP errors",
+    title={
+        "en": "A router or firewall rejects the phone's SIP or audio with ICMP errors",
+        "ru": "Роутер или межсетевой экран отвергает SIP или звук телефона ICMP-ошибками",
+    },
     customer={"en": "{refused_en} {action_en}", "ru": "{refused_ru} {action_ru}"},
     engineer={
         "en": "{count} ICMP error(s) from {reporter} ({reason}, type {icmp_type} code {icmp_code}; first at frame "

@@ -79,7 +79,10 @@ def _accepted(lines: list[MediaDescription]) -> set[int]:
 
 @check(
     id="codec.rtp-payload-not-negotiated", category="codec", severity="major", owner="engineering",
-    title="RTP sent with a payload type the receiver did not accept",
+    title={
+        "en": "RTP sent with a payload type the receiver did not accept",
+        "ru": "RTP отправляется с типом нагрузки, который получатель не принял",
+    },
     customer={
         "en": "During your call, sound was sent {direction_en} in a format that side had not agreed to receive, "
               "so it was probably thrown away. No action is needed from you: we are correcting the configuration.",
@@ -173,7 +176,10 @@ def _sdp_frames(call: Call, role: str) -> list[int]:
 
 @check(
     id="codec.timestamp-clock-mismatch", category="codec", severity="minor", owner="engineering",
-    title="RTP timestamps on the wrong clock or packets longer than negotiated",
+    title={
+        "en": "RTP timestamps on the wrong clock or packets longer than negotiated",
+        "ru": "Метки времени RTP идут не с той тактовой частотой, или пакеты длиннее согласованных",
+    },
     customer={
         "en": "Part of your call's audio was packaged with the wrong timing, which can make it sound choppy, "
               "robotic or at the wrong speed. No action is needed from you: we are adjusting the codec settings.",
@@ -265,7 +271,10 @@ def _oversize(call: Call, stream: MediaStream) -> tuple[str, str] | None:
 
 @check(
     id="codec.asymmetric-codec", category="codec", severity="info", owner="first-line",
-    title="Each direction of the call uses a different codec",
+    title={
+        "en": "Each direction of the call uses a different codec",
+        "ru": "В двух направлениях вызова используются разные кодеки",
+    },
     customer={
         "en": "Your call used one voice format in one direction and another in the other. This is allowed and "
               "usually harmless; no action is needed unless you noticed poor sound or recording problems.",

@@ -29,7 +29,10 @@ SR_WAIT_S = 2.0  # a receiver report sent this long after a sender report should
 
 @check(
     id="media.sequence-anomalies", category="media", severity="minor", owner="engineering",
-    title="RTP packets duplicated, reordered, or with sequence/SSRC/timestamp discontinuities",
+    title={
+        "en": "RTP packets duplicated, reordered, or with sequence/SSRC/timestamp discontinuities",
+        "ru": "RTP-пакеты дублируются, переставлены или идут с разрывами номеров, SSRC или меток времени",
+    },
     customer={
         "en": "Some audio packets of your call arrived twice, out of order or with breaks in their numbering; this "
               "can cause clicks or short glitches. No action is needed on your side: we are checking the network "
@@ -137,7 +140,10 @@ def _new_offer_near(call: Call, frame: int, ts_ns: int, clock: ClockSteps) -> bo
 
 @check(
     id="media.clock-drift", category="media", severity="minor", owner="first-line",
-    title="Sender's audio clock runs fast or slow",
+    title={
+        "en": "Sender's audio clock runs fast or slow",
+        "ru": "Аудиочасы отправителя спешат или отстают",
+    },
     customer={
         "en": "The audio clock of one device in your call runs slightly {fast_slow_en}, which causes periodic "
               "clicks or short gaps. We will check the device's firmware; please tell us its model.",
@@ -215,7 +221,10 @@ def clock_drift(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="media.rtcp-issues", category="media", severity="minor", owner="engineering",
-    title="RTCP missing, misrouted or never acknowledging sender reports",
+    title={
+        "en": "RTCP missing, misrouted or never acknowledging sender reports",
+        "ru": "RTCP отсутствует, идёт не туда или не подтверждает отчёты отправителя",
+    },
     customer={
         "en": "Part of the quality reporting between the systems in your call is missing. Your call is not "
               "directly affected; no action is needed on your side.",

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 @check(
     id="media.loopback-sdp-address", category="media", severity="major", owner="first-line",
-    title="SDP tells the other side to send media to a loopback address",
+    title={
+        "en": "SDP tells the other side to send media to a loopback address",
+        "ru": "SDP просит другую сторону отправлять медиа на адрес loopback",
+    },
     customer={
         "en": "A phone or phone system in your call asks for the sound to be sent to an address that exists only "
               "inside that device itself ('localhost'), which no other device can reach. {effect_en} Its network "

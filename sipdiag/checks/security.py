@@ -26,7 +26,10 @@ SCANNER_UA = re.compile(r"friendly-scanner|sipvicious|sipcli|sip-scan|sipsak|vax
 
 @check(
     id="sec.scanner-detected", category="security", severity="major", owner="security",
-    title="SIP scanner probing the service",
+    title={
+        "en": "SIP scanner probing the service",
+        "ru": "SIP-сканер зондирует сервис",
+    },
     customer={
         "en": "We saw automated probing of your phone service from the internet. Your calls are not affected; please "
               "make sure your phone's password is long and not the default.",
@@ -229,7 +232,10 @@ def _success_after(analysis: Analysis, src: str, first_failure: int) -> tuple[in
 
 @check(
     id="sec.bruteforce-auth", category="security", severity="major", owner="security",
-    title="Password guessing against the registrar",
+    title={
+        "en": "Password guessing against the registrar",
+        "ru": "Подбор пароля к регистратору",
+    },
     customer={
         "en": "Someone on the internet is trying many passwords against your phone account.{compromise_customer_en} "
               "Please change the phone's password to a long, unique one; our security team is looking at blocking "
@@ -332,7 +338,10 @@ def fraud_destination(number: str, *, attacker: bool, home: tuple[str, ...]) -> 
 
 @check(
     id="sec.toll-fraud-attempt", category="security", severity="major", owner="security",
-    title="Calls to international or premium numbers that look like toll fraud",
+    title={
+        "en": "Calls to international or premium numbers that look like toll fraud",
+        "ru": "Вызовы на международные или платные номера, похожие на телефонное мошенничество",
+    },
     customer={
         "en": "We detected {attempts} attempt(s) to place international calls through {target_en} that look "
               "unauthorised{connected_en}. Please change your phone and voicemail passwords now and contact us: we "

@@ -42,7 +42,10 @@ def called_party(uri: str) -> str:
 
 @check(
     id="call.ack-timeout-32s", category="signaling", severity="major", owner="engineering",
-    title="Answered call torn down about 32 s after answer: the ACK never arrived",
+    title={
+        "en": "Answered call torn down about 32 s after answer: the ACK never arrived",
+        "ru": "Отвеченный вызов разорван примерно через 32 с после ответа: ACK так и не пришёл",
+    },
     customer={
         "en": "Your answered calls are cut off after about 30 seconds. After a call is answered your equipment must "
               "confirm it, and that confirmation does not reach us, so the call is ended automatically. This is "
@@ -112,7 +115,10 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
 
 @check(
     id="call.invite-timeout", category="signaling", severity="major", owner="engineering",
-    title="INVITE never answered (Timer B, 408)",
+    title={
+        "en": "INVITE never answered (Timer B, 408)",
+        "ru": "INVITE остался без ответа (таймер B, 408)",
+    },
     customer={
         "en": "Calls to {callee} are not answered by the receiving equipment: it seems unreachable at that moment. "
               "We are checking the connection path.",
@@ -208,7 +214,10 @@ HANDLED_ELSEWHERE = (408, 415, 488, 606)
 
 @check(
     id="call.failure-response", category="signaling", severity="minor", owner="first-line",
-    title="Call set-up failed with an error response",
+    title={
+        "en": "Call set-up failed with an error response",
+        "ru": "Вызов не установлен: получен ответ с ошибкой",
+    },
     customer={
         "en": "Your call to {callee} could not be completed: {meaning_en}. {action_en}",
         "ru": "Ваш звонок на {callee} не удалось совершить: {meaning_ru}. {action_ru}",

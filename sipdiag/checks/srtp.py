@@ -42,7 +42,10 @@ def _mismatch(offered: MediaDescription, answered: MediaDescription) -> tuple[st
 
 @check(
     id="media.srtp-profile-mismatch", category="media", severity="critical", owner="first-line",
-    title="Encrypted (SRTP) and plain RTP media disagree",
+    title={
+        "en": "Encrypted (SRTP) and plain RTP media disagree",
+        "ru": "Стороны расходятся в шифровании медиа: SRTP против открытого RTP",
+    },
     customer={
         "en": "Your phone and the other side disagree on whether the call's sound is encrypted, so the call fails "
               "or has no sound. We are aligning the encryption setting; if your phone has an 'SRTP' or 'media "

@@ -113,7 +113,7 @@ def _finding_rows(findings: list[Finding], number: dict[str, int], lang: str) ->
     for f in findings:
         yield {
             "severity": f.severity.label, "rule": f.rule, "category": f.category, "owner": f.owner,
-            "confidence": f.confidence, "title": f.title,
+            "confidence": f.confidence, "title": f.title_in(lang),
             "call": f"#{number[f.call_id]}" if f.call_id in number else None, "call_id": f.call_id,
             "frames": " ".join(map(str, f.frames)), "customer_text": f.customer_text[lang],
             "engineer_text": f.engineer_text[lang],

@@ -82,7 +82,8 @@ def _outcome(case: ET.Element, findings: list[Finding], threshold: Severity | No
     if failing:
         worst = max(failing, key=lambda f: f.severity)
         failure = ET.SubElement(case, "failure", type=worst.severity.label,
-                                message=xml_text("; ".join(f"{f.severity.label} {f.rule}: {f.title}" for f in failing)))
+                                message=xml_text("; ".join(f"{f.severity.label} {f.rule}: {f.title_in(lang)}"
+                                                           for f in failing)))
         failure.text = xml_text("\n\n".join(_describe(f, lang) for f in failing))
     lines = [summary] if summary else []
     lines += [_describe(f, lang) for f in passing]
@@ -100,7 +101,7 @@ LABELS = {
 def _describe(f: Finding, lang: str) -> str:
     call, owner, frames_label, customer, engineer = LABELS[lang]
     frames = ", ".join(map(str, f.frames[:20])) + (" ..." if len(f.frames) > 20 else "")
-    return (f"[{f.severity.label}] {f.rule}: {f.title}\n"
+    return (f"[{f.severity.label}] {f.rule}: {f.title_in(lang)}\n"
             f"{call}: {f.call_id or '-'}; {owner}: {f.owner}; {frames_label}: {frames or '-'}\n"
             f"{customer}: {f.customer_text[lang]}\n"
             f"{engineer}: {f.engineer_text[lang]}")

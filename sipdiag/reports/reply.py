@@ -49,7 +49,7 @@ class Problem:
     """One distinct problem: every finding of one rule, worst first."""
 
     rule: str
-    title: str
+    title: str  # in the reply's language
     category: str
     owner: str
     severity: str
@@ -152,7 +152,7 @@ def group_problems(findings: Sequence[Finding], lang: str, call_ids: set[str],
     for rule, group in by_rule.items():
         first = group[0]
         problems.append(Problem(
-            rule=rule, title=first.title, category=first.category, owner=first.owner,
+            rule=rule, title=first.title_in(lang), category=first.category, owner=first.owner,
             severity=max(f.severity for f in group).label, findings=tuple(group),
             calls=len({f.call_id for f in group if f.call_id in call_ids}),
             customer_text=without_addresses(first.customer_text[lang]), fix=_fix(rule, lang),

@@ -86,7 +86,7 @@ def _finding(console: Console, a: Analysis, i: int, lang: str, depth: int, shown
     label = f.severity.label
     frames = ", ".join(map(str, f.frames[:8])) + (" ..." if len(f.frames) > 8 else "")
     where = f"call {t(f.call_id)}, " if f.call_id else ""
-    console.print(f"{pad}{lead}[{SEVERITY_STYLE[label]}]{label.upper():8}[/] {t(f.rule)}  {t(f.title)}"
+    console.print(f"{pad}{lead}[{SEVERITY_STYLE[label]}]{label.upper():8}[/] {t(f.rule)}  {t(f.title_in(lang))}"
                   f"  [dim]({where}frames {frames or '-'}, {f.owner}"
                   f"{', cause of ' + str(len(f.explains)) if f.explains else ''})[/]")
     text_pad = pad + (" " * len(lead)) + "         "

@@ -109,7 +109,7 @@ ACK_ENGINEER_RU = r"""Техническая записка sipdiag
 
 Находки
 
-- MAJOR call.ack-timeout-32s: Answered call torn down about 32 s after answer: the ACK never arrived (категория signaling, ответственный engineering; случаев: 1, звонков: 1)
+- MAJOR call.ack-timeout-32s: Отвеченный вызов разорван примерно через 32 с после ответа: ACK так и не пришёл (категория signaling, ответственный engineering; случаев: 1, звонков: 1)
   - звонок #1 ack_dropped-1@sdlab, кадры 6, 61, 108-109, 112-117, 120-121, достоверность high
     - Wireshark: frame.number in {6, 61, 108..109, 112..117, 120..121}
     - данные: ok_frame = 6; retransmissions = 10; span_s = 31.5; bye_frame = 121; bye_after_s = 32.0; ended_by = callee

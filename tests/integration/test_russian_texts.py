@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 import sipdiag
+from sipdiag.checks import REGISTRY, all_rules
 from sipdiag.errors import SipdiagError
 from tests import callcapture as cc
 from tests.conftest import SAMPLES, corpus_captures, corpus_id
@@ -248,6 +249,64 @@ def test_counted_nouns_of_the_corpus_captures_agree(corpus) -> None:
     (blind,) = [f for f in sipdiag.analyze(corpus / "pcaps" / "geunhyung-an" / "sip-call.pcap").findings
                 if f.rule == "media.no-rtp"]
     assert blind.evidence["subject_ru"] == "2 отвеченных вызова, первый J2zOKUsppRImaMotsK6FaXbNz7EvRS0B"
+
+
+def test_every_rule_has_a_russian_title_without_english_prose() -> None:
+    """A Russian report heads each finding with its rule's title: Russian, not the English one copied."""
+    rules = all_rules()
+    assert len(rules) == 52
+    assert [r.id for r in rules if set(r.titles) != {"en", "ru"} or r.titles["ru"] == r.titles["en"]] == []
+    assert {r.id: english_runs(r.titles["ru"]) for r in rules if english_runs(r.titles["ru"])} == {}
+    assert all(r.title == r.titles["en"] for r in rules)  # `sipdiag rules`, the JSON document: English as before
+
+
+NAT_ONE_WAY = SAMPLES / "nat_one_way_audio.pcap"
+# the findings of the sample, worst first, with their Russian titles
+NAT_ONE_WAY_TITLES_RU = [
+    ("major", "nat.private-sdp-address", "SDP просит другую сторону отправлять медиа на частный адрес"),
+    ("major", "media.one-way-audio", "Звук идёт только в одну сторону"),
+    ("major", "nat.media-source-mismatch", "Звук приходит не с того адреса, который объявлен в SDP"),
+    ("info", "media.rtcp-issues", "RTCP отсутствует, идёт не туда или не подтверждает отчёты отправителя"),
+]
+
+
+def test_russian_outputs_head_findings_with_the_russian_title(tmp_path) -> None:
+    """The Russian HTML page, the Russian engineer's note, and the other outputs `--lang ru` translates (terminal,
+    CSV findings, JUnit) show a finding's Russian title and never its English one; JSON keeps `title` English."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from click.testing import CliRunner
+
+    from sipdiag.cli import cli
+
+    english = [REGISTRY[rule].title for _, rule, _ in NAT_ONE_WAY_TITLES_RU]
+    russian = [title for _, _, title in NAT_ONE_WAY_TITLES_RU]
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, [*args, str(NAT_ONE_WAY), "--lang", "ru"])
+        assert result.exit_code in (0, 1), result.output
+        return result.output
+
+    page = tmp_path / "ru.html"
+    run("analyze", "--format", "html", "-o", str(page))
+    root = ET.parse(page).getroot()
+    assert [" ".join("".join(span.itertext()).split()) for span in root.iter("{http://www.w3.org/1999/xhtml}span")
+            if span.get("class") == "title"] == russian
+    note = run("reply", "--audience", "engineer")
+    assert [line for line in note.splitlines() if line.startswith(("- MAJOR", "- INFO"))] == [
+        f"- {severity.upper()} {rule}: {title} (категория {rule.split('.')[0]}, ответственный engineering; случаев: "
+        f"1, звонков: 1)" for severity, rule, title in NAT_ONE_WAY_TITLES_RU]
+    terminal = run("analyze")
+    assert all(title in terminal for title in russian)
+    csv_rows = run("analyze", "--format", "csv", "--csv-table", "findings").lstrip("\ufeff").splitlines()
+    assert [row.split(",")[5] for row in csv_rows[1:3]] == russian[:2]  # titles without a comma, unquoted
+    junit = run("analyze", "--format", "junit")
+    assert "major media.one-way-audio: Звук идёт только в одну сторону" in junit
+    for output in (page.read_text(), note, terminal, "\n".join(csv_rows), junit):
+        assert [title for title in english if title in output] == []
+    document = json.loads(CliRunner().invoke(cli, ["analyze", str(NAT_ONE_WAY), "--format", "json"]).output)
+    assert [f["title"] for f in document["findings"]] == english
 
 
 def test_built_faults_read_as_russian(tmp_path) -> None:
