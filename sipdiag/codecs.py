@@ -34,7 +34,8 @@ class Codec:
     """One codec (or one mode of a codec) with what the E-model needs.
 
     name: the rtpmap encoding name as usually written (`PCMU`, `G729`, `opus`); lookups ignore case.
-    description: what a report calls it (`G.711 μ-law`).
+    description: what a report calls it (`G.711 μ-law`); description_ru: what a Russian report calls it, where that
+        differs (`G.726 32 кбит/с`; None: the same).
     clock_rate: RTP timestamp rate in Hz (RFC 3551 or the payload format's RFC), not always the sampling rate.
     ptime_ms: default packetization interval (RFC 3551 §4.5 per codec, or the payload format's default).
     bitrate_kbps: nominal codec bit rate without RTP/UDP/IP overhead.
@@ -60,6 +61,10 @@ class Codec:
     bpl_standard: bool
     source: str
     bpl_no_plc: float | None = None
+    description_ru: str | None = None
+
+    def description_in(self, lang: str) -> str:
+        return self.description_ru if lang == "ru" and self.description_ru else self.description
 
     @property
     def standard(self) -> bool:
@@ -91,12 +96,14 @@ _TABLE: tuple[Codec, ...] = (
     # G.723.1 at 6.3 kbit/s + VAD: Ie 15, Bpl 16.1 (G.113 App. I; OPAL [V]); 30 ms frame + 7.5 ms look-ahead.
     Codec("G723", "G.723.1 6.3 kbit/s", 8000, 30, 6.3, NARROWBAND, NARROWBAND, ie=15.0, bpl=16.1,
           algorithmic_delay_ms=37.5, ie_standard=True, bpl_standard=True,
-          source="G.113 App. I: G.723.1 6.3 kbit/s + VAD, Ie 15, Bpl 16.1"),
+          source="G.113 App. I: G.723.1 6.3 kbit/s + VAD, Ie 15, Bpl 16.1",
+          description_ru="G.723.1 6.3 кбит/с"),
     # 5.3 kbit/s: Ie 19 (G.113 Table I.1 as reproduced by the Nortel planning manual [V vendor]); no Bpl of its own,
     # the 6.3 kbit/s value is borrowed [P].
     Codec("G723", "G.723.1 5.3 kbit/s", 8000, 30, 5.3, NARROWBAND, NARROWBAND, ie=19.0, bpl=16.1,
           algorithmic_delay_ms=37.5, ie_standard=True, bpl_standard=False,
-          source="G.113 App. I: Ie 19; Bpl of the 6.3 kbit/s mode [P]"),
+          source="G.113 App. I: Ie 19; Bpl of the 6.3 kbit/s mode [P]",
+          description_ru="G.723.1 5.3 кбит/с"),
     # G.728 LD-CELP 16 kbit/s: Ie 7 (G.113 Table I.1, reproduced in an ICAO working paper [V secondary]); no Bpl is
     # given, 4.3 (no concealment) is assumed [P]. Delay: one 5-sample vector, 0.625 ms (low-delay CELP).
     Codec("G728", "G.728", 8000, 20, 16.0, NARROWBAND, NARROWBAND, ie=7.0, bpl=4.3, algorithmic_delay_ms=0.625,
@@ -106,35 +113,44 @@ _TABLE: tuple[Codec, ...] = (
     # remembered, not re-read here [P].
     Codec("G726-32", "G.726 32 kbit/s", 8000, 20, 32.0, NARROWBAND, NARROWBAND, ie=7.0, bpl=4.3,
           algorithmic_delay_ms=0.125, ie_standard=True, bpl_standard=False,
-          source="G.113 App. I: Ie 7; Bpl 4.3 (no PLC) [P]"),
+          source="G.113 App. I: Ie 7; Bpl 4.3 (no PLC) [P]",
+          description_ru="G.726 32 кбит/с"),
     Codec("G726-40", "G.726 40 kbit/s", 8000, 20, 40.0, NARROWBAND, NARROWBAND, ie=2.0, bpl=4.3,
-          algorithmic_delay_ms=0.125, ie_standard=False, bpl_standard=False, source="Ie 2, Bpl 4.3 [P]"),
+          algorithmic_delay_ms=0.125, ie_standard=False, bpl_standard=False, source="Ie 2, Bpl 4.3 [P]",
+          description_ru="G.726 40 кбит/с"),
     Codec("G726-24", "G.726 24 kbit/s", 8000, 20, 24.0, NARROWBAND, NARROWBAND, ie=25.0, bpl=4.3,
-          algorithmic_delay_ms=0.125, ie_standard=False, bpl_standard=False, source="Ie 25, Bpl 4.3 [P]"),
+          algorithmic_delay_ms=0.125, ie_standard=False, bpl_standard=False, source="Ie 25, Bpl 4.3 [P]",
+          description_ru="G.726 24 кбит/с"),
     Codec("G726-16", "G.726 16 kbit/s", 8000, 20, 16.0, NARROWBAND, NARROWBAND, ie=50.0, bpl=4.3,
-          algorithmic_delay_ms=0.125, ie_standard=False, bpl_standard=False, source="Ie 50, Bpl 4.3 [P]"),
+          algorithmic_delay_ms=0.125, ie_standard=False, bpl_standard=False, source="Ie 50, Bpl 4.3 [P]",
+          description_ru="G.726 16 кбит/с"),
     # GSM 06.10 full rate (PT 3): Ie 20 (G.113 Table I.1; OPAL [V]); Bpl 10 as OPAL uses, not verified [P].
     # 20 ms frame, no look-ahead.
     Codec("GSM", "GSM full rate", 8000, 20, 13.0, NARROWBAND, NARROWBAND, ie=20.0, bpl=10.0,
           algorithmic_delay_ms=20.0, ie_standard=True, bpl_standard=False,
-          source="G.113 App. I: Ie 20; Bpl 10 (OPAL) [P]"),
+          source="G.113 App. I: Ie 20; Bpl 10 (OPAL) [P]",
+          description_ru="GSM FR (полноскоростной)"),
     # GSM 06.60 enhanced full rate: Ie 5, Bpl 10.0 (G.113 App. I as cited by RULES.md, not re-read).
     Codec("GSM-EFR", "GSM enhanced full rate", 8000, 20, 12.2, NARROWBAND, NARROWBAND, ie=5.0, bpl=10.0,
-          algorithmic_delay_ms=20.0, ie_standard=True, bpl_standard=True, source="G.113 App. I: Ie 5, Bpl 10.0"),
+          algorithmic_delay_ms=20.0, ie_standard=True, bpl_standard=True, source="G.113 App. I: Ie 5, Bpl 10.0",
+          description_ru="GSM EFR (улучшенный полноскоростной)"),
     # AMR-NB: the GSM-EFR values hold for the 12.2 kbit/s mode only (same ACELP) [P]; lower modes impair more and
     # are not modelled. 20 ms frame + 5 ms look-ahead.
     Codec("AMR", "AMR-NB (12.2 kbit/s mode)", 8000, 20, 12.2, NARROWBAND, NARROWBAND, ie=5.0, bpl=10.0,
           algorithmic_delay_ms=25.0, ie_standard=False, bpl_standard=False,
-          source="GSM-EFR values applied to AMR 12.2 [P]"),
+          source="GSM-EFR values applied to AMR 12.2 [P]",
+          description_ru="AMR-NB (режим 12.2 кбит/с)"),
     # iLBC (RFC 3951/3952): no verified G.113 value; G.729A-like defaults flagged low-confidence (RULES.md §1.4) [P].
     # Modes: 30 ms frames at 13.33 kbit/s, 40 ms algorithmic delay; 20 ms frames at 15.2 kbit/s, 25 ms (RFC 3951).
     # The 30 ms mode is listed first: the mode assumed when the fmtp `mode` is absent (RFC 3952 §5 [K]).
     Codec("iLBC", "iLBC 30 ms mode", 8000, 30, 13.33, NARROWBAND, NARROWBAND, ie=11.0, bpl=19.0,
           algorithmic_delay_ms=40.0, ie_standard=False, bpl_standard=False,
-          source="no G.113 value; G.729A-like Ie 11, Bpl 19 [P]"),
+          source="no G.113 value; G.729A-like Ie 11, Bpl 19 [P]",
+          description_ru="iLBC, режим 30 мс"),
     Codec("iLBC", "iLBC 20 ms mode", 8000, 20, 15.2, NARROWBAND, NARROWBAND, ie=11.0, bpl=19.0,
           algorithmic_delay_ms=25.0, ie_standard=False, bpl_standard=False,
-          source="no G.113 value; G.729A-like Ie 11, Bpl 19 [P]"),
+          source="no G.113 value; G.729A-like Ie 11, Bpl 19 [P]",
+          description_ru="iLBC, режим 20 мс"),
     # Speex narrowband (8 kbit/s quality mode resembles G.729): G.729A-like values [P]. 20 ms frame + 10 ms
     # look-ahead (Speex manual) [P].
     Codec("speex", "Speex", 8000, 20, 8.0, NARROWBAND, NARROWBAND, ie=11.0, bpl=19.0, algorithmic_delay_ms=30.0,
@@ -143,7 +159,8 @@ _TABLE: tuple[Codec, ...] = (
     # assumed [P]. RFC 3551 static PTs 10/11 are 44.1 kHz; dynamic L16 at 8 or 16 kHz is the VoIP case.
     Codec("L16", "linear PCM", 8000, 20, 128.0, NARROWBAND, NARROWBAND, ie=0.0, bpl=4.3, bpl_no_plc=4.3,
           algorithmic_delay_ms=0.0, ie_standard=True, bpl_standard=False,
-          source="uncompressed: Ie 0; Bpl 4.3 (no PLC) [P]"),
+          source="uncompressed: Ie 0; Bpl 4.3 (no PLC) [P]",
+          description_ru="линейный PCM"),
     # Opus (RFC 6716/7587; RTP clock always 48000): fullband codec without a narrowband G.113 value (G.107.2 /
     # G.113 App. V would rate it on the fullband scale). RULES.md §1.4: report an estimate with Ie 0 and Bpl 25 on
     # the narrowband scale [P]. Delay 26.5 ms at 20 ms frames (RFC 6716).
@@ -159,12 +176,14 @@ _TABLE: tuple[Codec, ...] = (
     # Delay: QMF filter bank, about 1.5 ms [P].
     Codec("G722", "G.722 64 kbit/s", 8000, 20, 64.0, WIDEBAND, WIDEBAND, ie=13.0, bpl=13.0,
           algorithmic_delay_ms=1.5, ie_standard=False, bpl_standard=False,
-          source="G.113 App. IV Ie,WB 13-14 (not verified) [P]; Bpl 13 [P]"),
+          source="G.113 App. IV Ie,WB 13-14 (not verified) [P]; Bpl 13 [P]",
+          description_ru="G.722 64 кбит/с"),
     # AMR-WB (G.722.2) 12.65 kbit/s: Ie,WB about 13 and Bpl about 13 from a secondary implementation (RULES.md) [P].
     # 20 ms frame + 5 ms look-ahead.
     Codec("AMR-WB", "AMR-WB 12.65 kbit/s", 16000, 20, 12.65, WIDEBAND, WIDEBAND, ie=13.0, bpl=13.0,
           algorithmic_delay_ms=25.0, ie_standard=False, bpl_standard=False,
-          source="Ie,WB 13, Bpl 13 from a secondary implementation [P]"),
+          source="Ie,WB 13, Bpl 13 from a secondary implementation [P]",
+          description_ru="AMR-WB 12.65 кбит/с"),
 )  # fmt: skip
 
 #: Every codec entry, keyed by lower-case encoding name; modes of one encoding (iLBC 20/30 ms, G.723.1 6.3/5.3)

@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from sipdiag.codecs import NARROWBAND, WIDEBAND, Codec, codec_info
+from sipdiag.qualitytexts import LANGUAGES, explain, phrase
 
 __all__ = [
     "DELAY_MODELS", "DEVICE_DELAY_MS", "R0_NARROWBAND", "R0_WIDEBAND", "R_MAX", "WIDEBAND_RATIO", "EModelInputs",
@@ -205,11 +206,16 @@ def burst_ratio(loss_runs: Sequence[int] | Mapping[int, int], packets: int, lost
 
 
 class Factor(NamedTuple):
-    """One cause of lost quality: how many R points it took, and why, in a sentence for the engineer text."""
+    """One cause of lost quality: how many R points it took, and why, in a sentence for the engineer text (in
+    English and in Russian, as `summary` and `summary_ru`: sipdiag.qualitytexts)."""
 
     name: str  # codec, loss, burst, jitter-buffer, delay, advantage
     r_points_lost: float  # on the codec's R scale; negative for the advantage factor
     explanation: str
+    explanation_ru: str
+
+    def explanation_in(self, lang: str) -> str:
+        return self.explanation_ru if lang == "ru" else self.explanation
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,9 +425,11 @@ def r_factor(
         jitter_buffer_ms=jitter_buffer_ms, adaptive_buffer=adaptive_buffer, delay_model=delay_model,
         advantage=advantage, discards_rated=discards_rated, ptime_ms=packetization,
     )  # fmt: skip
-    factors = tuple(Factor(name, value, _shared_text(_explain(name, inputs))) for name, value in points.items())
+    factors = tuple(Factor(name, value, *(_shared_text(explain(name, inputs, lang)) for lang in LANGUAGES))
+                    for name, value in points.items())
     if advantage:
-        factors += (Factor("advantage", -advantage, f"advantage factor A {advantage:g} (expectation of the service)"),)
+        factors += (Factor("advantage", -advantage,
+                           *(phrase("advantage", lang, advantage=advantage) for lang in LANGUAGES)),)
 
     reasons = []
     if not entry.ie_standard:
@@ -504,53 +512,6 @@ def _shared_text(text: str) -> str:
     """One object for equal explanations: a large capture rates thousands of distinct streams (rate_stream's cache
     held 3005 on the 4 M-packet benchmark capture), whose codec, delay and burst sentences are mostly the same."""
     return text
-
-
-def _pct(value: float) -> str:
-    return f"{value:.1f}" if value >= 0.1 or value == 0 else f"{value:.2g}"
-
-
-def _explain(name: str, inputs: EModelInputs) -> str:
-    codec = inputs.codec
-    if name == "codec":
-        text = (
-            f"{codec.description} has no coding impairment"
-            if codec.ie == 0
-            else f"{codec.description} coding impairment Ie {codec.ie:g}"
-        )
-        notes = [note for note, applies in (("wideband scale", codec.scale == WIDEBAND),
-                                            ("provisional value", not codec.ie_standard)) if applies]  # fmt: skip
-        return f"{text} ({', '.join(notes)})" if notes else text
-    if name == "loss":
-        if inputs.loss_pct == 0:
-            return "no packets lost in the network"
-        concealment = "with loss concealment" if inputs.plc else "without loss concealment"
-        return f"{_pct(inputs.loss_pct)} % of packets lost in the network (Bpl {inputs.bpl:g}, {concealment})"
-    if name == "burst":
-        if inputs.ppl_pct == 0:
-            return "no losses"
-        if inputs.burst_ratio <= 1:
-            return "losses are random (BurstR 1.0)"
-        return f"losses come in bursts (BurstR {inputs.burst_ratio:.1f})"
-    if name == "jitter-buffer":
-        buffer = (
-            f"an adaptive buffer (mean delay {inputs.jitter_buffer_ms:g} ms)"
-            if inputs.adaptive_buffer
-            else f"a {inputs.jitter_buffer_ms:g} ms buffer"
-        )
-        if not inputs.discards_rated:
-            return (f"late discards for {buffer} not rated: the RTP timestamps do not follow the codec clock "
-                    "(codec.timestamp-clock-mismatch), so jitter in timestamp units is meaningless")
-        if inputs.discard_pct == 0:
-            return f"no packet arrives too late for {buffer}"
-        return f"{_pct(inputs.discard_pct)} % would arrive too late for {buffer}"
-    # delay
-    if not inputs.delay_estimated:
-        return f"one-way delay {inputs.ta_ms:.0f} ms"
-    composition = " + ".join(f"{part} {ms:g}" for part, ms in inputs.delay_parts)
-    if inputs.delay_parts and inputs.delay_parts[0][0] == "network":
-        return f"estimated one-way delay {inputs.ta_ms:.0f} ms ({composition})"
-    return f"estimated one-way delay {inputs.ta_ms:.0f} ms without the unknown network part ({composition})"
 
 
 def _summary(r: float, r0: float, scale: str, mos: float, band: QualityBand, factors: tuple[Factor, ...],

@@ -146,8 +146,8 @@ def _context(a: Analysis, call: Call | None, lang: str, limits: HtmlLimits) -> d
     drawn_ns = {v.n for v in drawn}
     details = tuple(_with_ladder(v, limits, a.capture.clock) for v in views if v.n in drawn_ns)
     charted = _charted(a, stream_indexes, limits.charts)
-    streams = [_stream_view(a, i, number, i in charted) for i in stream_indexes[:limits.streams]]
-    charts = tuple(_stream_view(a, i, number, True) for i in sorted(charted))
+    streams = [_stream_view(a, i, number, i in charted, lang) for i in stream_indexes[:limits.streams]]
+    charts = tuple(_stream_view(a, i, number, True, lang) for i in sorted(charted))
     hiccups = a.rtp.hiccups if a.rtp else ()
     return {
         "t": texts,
@@ -215,7 +215,7 @@ def _charted(a: Analysis, indexes: Sequence[int], limit: int) -> set[int]:
     return set(sorted(indexes, key=lambda i: (badness(i), i))[:limit])
 
 
-def _stream_view(a: Analysis, i: int, number: dict[str, int], charted: bool) -> StreamView:
+def _stream_view(a: Analysis, i: int, number: dict[str, int], charted: bool, lang: str) -> StreamView:
     m = a.streams[i]
     jitter = loss = None
     factors: tuple[FactorSegment, ...] = ()
@@ -227,7 +227,7 @@ def _stream_view(a: Analysis, i: int, number: dict[str, int], charted: bool) -> 
                 jitter = time_chart(seconds, series.jitter_max_ms.tolist(), kind="line", unit="ms")
             loss = time_chart(seconds, series.lost.tolist(), kind="bars", unit="lost")
         if m.quality is not None:
-            factors = factor_bar(m.quality)
+            factors = factor_bar(m.quality, lang=lang)
     return StreamView(i + 1, m, number.get(m.call_id) if m.call_id else None, jitter, loss, factors, charted)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..quality import EModelResult
+from ..qualitytexts import phrase
 
 CHART_W = 560
 CHART_H = 150
@@ -144,12 +145,13 @@ class FactorSegment:
     explanation: str
 
 
-def factor_bar(q: EModelResult, *, width: float = 520.0) -> tuple[FactorSegment, ...]:
+def factor_bar(q: EModelResult, *, width: float = 520.0, lang: str = "en") -> tuple[FactorSegment, ...]:
     """R0 as one bar: the R the stream kept, then what each E-model factor took (G.107 §7: R = R0 - Is - Id -
-    Ie,eff + A). Factors under 0.05 R points are left out; the advantage factor (a gain) is not drawn."""
+    Ie,eff + A). Factors under 0.05 R points are left out; the advantage factor (a gain) is not drawn. The
+    explanations in `lang`."""
     r0 = q.r0
-    parts = [("achieved", max(0.0, min(q.r_factor, r0)), f"R {q.r_shown:.1f} of {r0:g}")]
-    parts += [(f.name, f.r_points_lost, f.explanation) for f in q.factors if f.r_points_lost >= 0.05]
+    parts = [("achieved", max(0.0, min(q.r_factor, r0)), phrase("achieved", lang, r=q.r_shown, r0=r0))]
+    parts += [(f.name, f.r_points_lost, f.explanation_in(lang)) for f in q.factors if f.r_points_lost >= 0.05]
     total = sum(p for _, p, _ in parts) or 1.0
     scale = width / max(total, r0)
     segments = []

@@ -222,6 +222,23 @@ def test_russian_page(tmp_path: Path) -> None:
     assert [text(p) for p in root.iter(f"{XHTML}p") if text(p).startswith("MOS")] == [
         "MOS 3.88 (удовлетворительно); R-фактор 76.4 / 93.2; лучшее для кодека 4.41",
         "MOS 4.37 (отлично); R-фактор 91.3 / 93.2; лучшее для кодека 4.41"]
+    # the E-model's explanations too, in the table and in the factor bar's tooltips ("G.711 μ-law has no coding
+    # impairment" on the Russian page before)
+    card = by_id(root, "stream-1")
+    assert [[text(c) for c in tr] for tr in card.iter(f"{XHTML}tr")] == [
+        ["Фактор", "Потеря R", "Почему"],
+        ["кодек", "0.0", "G.711 μ-law: искажений кодирования нет"],
+        ["потери", "14.9", "в сети потеряно 4.7 % пакетов (Bpl 25.1, с маскированием потерь)"],
+        ["пачки потерь", "0.0", "потери случайные (BurstR 1.0)"],
+        ["джиттер-буфер", "0.0", "для буфера 50 мс ни один пакет не опаздывает"],
+        ["задержка", "1.9", "оценка односторонней задержки 80 мс без неизвестной сетевой части (джиттер-буфер 50 + "
+                            "пакетизация 20 + кодек 0.125 + устройства 10)"]]
+    factors = next(s for s in card.iter(f"{SVG}svg") if s.get("class") == "factors")
+    assert [text(r.find(f"{SVG}title")) for r in factors.iter(f"{SVG}rect")] == [
+        "Остаток R: 76.4 R (R 76.4 из 93.2)",
+        "потери: 14.9 R (в сети потеряно 4.7 % пакетов (Bpl 25.1, с маскированием потерь))",
+        "задержка: 1.9 R (оценка односторонней задержки 80 мс без неизвестной сетевой части (джиттер-буфер 50 + "
+        "пакетизация 20 + кодек 0.125 + устройства 10))"]
 
 
 def test_one_call_only(tmp_path: Path, hostile_pcap: Path) -> None:

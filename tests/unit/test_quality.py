@@ -460,3 +460,50 @@ def test_codec_table_values_and_flags():
             assert codec.scale in (NARROWBAND, WIDEBAND)
             assert codec.bpl > 0 and codec.ptime_ms > 0 and codec.clock_rate > 0
             assert codec.source
+
+
+# ------------------------------------------------------------------------------------------ the Russian sentences
+
+
+def test_every_factor_is_explained_in_russian_too():
+    """The Russian HTML page's "Почему" column and factor-bar tooltips: each branch of the explanation in Russian,
+    the English one unchanged beside it."""
+    lossy = r_factor(codec="PCMU", loss_pct=2.1, discard_pct=1.2, burst_ratio=1.8, network_delay_ms=100)
+    assert [f.explanation_in("ru") for f in lossy.factors] == [
+        "G.711 μ-law: искажений кодирования нет",
+        "в сети потеряно 2.1 % пакетов (Bpl 25.1, с маскированием потерь)",
+        "потери идут пачками (BurstR 1.8)",
+        "1.2 % пакетов опоздали бы для буфера 50 мс",
+        "оценка односторонней задержки 180 мс (сеть 100 + джиттер-буфер 50 + пакетизация 20 + кодек 0.125 + "
+        "устройства 10)"]
+    assert [f.explanation_in("en") for f in lossy.factors] == [f.explanation for f in lossy.factors]
+    assert lossy.factors[0].explanation == "G.711 μ-law has no coding impairment"
+    measured = r_factor(codec="PCMA", loss_pct=1, plc=False, one_way_delay_ms=50, discard_pct=0.4,
+                        jitter_buffer_ms=73, adaptive_buffer=True)
+    assert [f.explanation_ru for f in measured.factors][1:] == [
+        "в сети потеряно 1.0 % пакетов (Bpl 4.3, без маскирования потерь)",
+        "потери случайные (BurstR 1.0)",
+        "0.4 % пакетов опоздали бы для адаптивного буфера (средняя задержка 73 мс)",
+        "односторонняя задержка 50 мс"]
+    wideband = r_factor(codec="G722", discards_rated=False, advantage=10)
+    assert [f.explanation_ru for f in wideband.factors] == [
+        "G.722 64 кбит/с: искажение кодирования Ie 13 (широкополосная шкала, предварительное значение)",
+        "потерь пакетов в сети нет",
+        "потерь нет",
+        "отбрасывание опоздавших пакетов для буфера 50 мс не оценено: метки времени RTP не следуют частоте кодека "
+        "(codec.timestamp-clock-mismatch), и джиттер в единицах меток времени не имеет смысла",
+        "оценка односторонней задержки 82 мс без неизвестной сетевой части (джиттер-буфер 50 + пакетизация 20 + "
+        "кодек 1.5 + устройства 10)",
+        "фактор ожиданий A 10 (чего пользователь ждёт от услуги)"]
+    assert r_factor(codec="PCMU").factors[3].explanation_ru == "для буфера 50 мс ни один пакет не опаздывает"
+
+
+def test_every_codec_is_named_in_russian_without_english_words():
+    from tests.russiantext import english_runs
+
+    named = {codec.description_in("ru"): r_factor(codec=codec).factors[0].explanation_ru
+             for entries in CODECS.values() for codec in entries}
+    assert {name: english_runs(text) for name, text in named.items() if english_runs(text)} == {}
+    assert r_factor(codec="GSM").factors[0].explanation_ru == "GSM FR (полноскоростной): искажение кодирования Ie 20"
+    assert codec_info("iLBC").description_in("ru") == "iLBC, режим 30 мс"
+    assert codec_info("PCMU").description_in("ru") == codec_info("PCMU").description == "G.711 μ-law"
