@@ -133,11 +133,12 @@ def content_length_mismatch(analysis: Analysis) -> Iterator[Hit]:
                                         f"{m.src_ip} ({len(m.src_ip) - len(private):+d} octets each): a SIP ALG "
                                         "rewrote the body without fixing Content-Length. ")
             # "ровно 2 замены ... на 4 октета": counts before nouns sipdiag.russian agrees (a signed "+4 октет"
-            # it would not, so the sign is a word)
+            # it would not, so the sign is a word). The length change is the address's, not "каждая" replacement's,
+            # which would not fit a single one.
             grown = len(m.src_ip) - len(private)
-            values["fingerprint_ru"] = (f"Это ровно {n} замен частного {private} на публичный {m.src_ip} (каждая "
-                                        f"{'длиннее' if grown > 0 else 'короче'} на {abs(grown)} октетов): SIP ALG "
-                                        "переписал тело, не исправив Content-Length. ")
+            values["fingerprint_ru"] = (f"Это ровно {n} замен частного {private} на публичный {m.src_ip} (публичный "
+                                        f"адрес {'длиннее' if grown > 0 else 'короче'} на {abs(grown)} октетов): "
+                                        "SIP ALG переписал тело, не исправив Content-Length. ")
         yield Hit(m.call_id if m.call_id in calls else None, (m.frame,), values,
                   confidence="high" if found else "medium")
 

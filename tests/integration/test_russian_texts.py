@@ -309,6 +309,34 @@ def test_russian_outputs_head_findings_with_the_russian_title(tmp_path) -> None:
     assert [f["title"] for f in document["findings"]] == english
 
 
+@pytest.mark.parametrize(("count", "private", "public", "expected"), [
+    (1, "192.168.100.100", "198.51.100.7", "Это ровно 1 замена частного 192.168.100.100 на публичный 198.51.100.7 "
+                                           "(публичный адрес короче на 3 октета): "),
+    (2, "192.168.1.10", "203.0.113.200", "Это ровно 2 замены частного 192.168.1.10 на публичный 203.0.113.200 "
+                                         "(публичный адрес длиннее на 1 октет): "),
+    (5, "10.0.0.1", "203.0.113.200", "Это ровно 5 замен частного 10.0.0.1 на публичный 203.0.113.200 (публичный "
+                                     "адрес длиннее на 5 октетов): "),
+])
+def test_the_content_length_fingerprint_agrees_with_its_counts(tmp_path, count, private, public, expected) -> None:
+    """alg.content-length-mismatch's Russian evidence names `count` rewrites of the private address and by how
+    much the address changed: "1 замена", "2 замены", "5 замен"; "на 1 октет", "на 3 октета", "на 5 октетов"; the
+    length change is the address's, which fits a single rewrite too (not "(каждая …)" of one)."""
+    from tests.integration import test_rules_nat_router as nat
+
+    def body(address: str) -> str:  # `count` occurrences of the address: c= and then extra attribute lines
+        return cc.sdp_body(address, 6000, origin=private) + f"a=x-relay:{address}\n" * (count - 1)
+
+    declared = len(body(private).replace("\n", "\r\n").encode())
+    invite = cc.via_sip_message("INVITE sip:200@example.com SIP/2.0", via=nat.ALG_VIA.replace("203.0.113.200", public),
+                                call_id="cl-1", cseq="1 INVITE", contact=f"<sip:100@{public}:5060>",
+                                body=body(public), content_length=declared)
+    (f,) = [f for f in sipdiag.analyze(cc.single_messages(tmp_path / "cl.pcap", ((invite, (public, 5060), cc.PBX),)))
+            .findings if f.rule == "alg.content-length-mismatch"]
+    assert f.evidence["rewritten"] == f"{private} -> {public} x{count}"
+    assert f.evidence["fingerprint_ru"] == expected + "SIP ALG переписал тело, не исправив Content-Length. "
+    assert expected in f.engineer_text["ru"]
+
+
 def test_built_faults_read_as_russian(tmp_path) -> None:
     from tests.integration import test_dscp as dscp
     from tests.integration import test_rules_call_media as calls
@@ -329,16 +357,6 @@ def test_built_faults_read_as_russian(tmp_path) -> None:
     assert stun.engineer_text["ru"].startswith(
         "Вызов media-1, медиа: объявленный публичный адрес вызывающего 198.51.100.30:40002 получен через STUN "
         "(STUN-пакетов в захвате: 2), но пакеты вызывающего приходят с 198.51.100.30:61002 (кадр 6): ")
-    # "ровно 2 замен(ы) ... (+1 октет(а) каждая)", "несёт 150 октетов"
-    rewritten = cc.sdp_body("203.0.113.200", 6000, rtcp="a=rtcp:6001 IN IP4 203.0.113.200\n", origin="192.168.1.10")
-    declared = len(cc.sdp_body("192.168.1.10", 6000, rtcp="a=rtcp:6001 IN IP4 192.168.1.10\n",
-                               origin="192.168.1.10").replace("\n", "\r\n").encode())
-    grown = finding(cc.single_messages(tmp_path / "cl.pcap", ((nat._alg_invite(rewritten, declared),
-                                                               ("203.0.113.200", 5060), cc.PBX),)),
-                    "alg.content-length-mismatch")
-    assert grown.engineer_text["ru"].startswith(
-        "INVITE (кадр 1) с 203.0.113.200:5060 по UDP объявляет Content-Length 148, но несёт 150 октетов тела (+2). "
-        "Это ровно 2 замены частного 192.168.1.10 на публичный 203.0.113.200 (каждая длиннее на 1 октет): ")
     # "с 4 изменением(ями)" and the English "(absent)", "SDP line", "body: ... octets" inside the Russian text
     lan = cc.via_sip_message("INVITE sip:200@example.com SIP/2.0",
                              via="SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKmt1;rport", call_id="mt-1",
