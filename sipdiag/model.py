@@ -273,14 +273,25 @@ class DigestInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryAfter:
+    """A refusal's Retry-After (RFC 3261 §20.33): how long the server asks not to be sent the request again, as
+    reg.server-error quotes it and reads the device's next REGISTER against it (§21.5.4)."""
+
+    seconds: int | None  # delta-seconds, at most a day (capped); None: the value is no number of seconds
+    text: str  # the value as written (comment and parameters included), cut at 200 characters
+    capped: bool = False  # the value was over a day (or over 2**32-1): `seconds` holds the day
+
+
+@dataclass(frozen=True, slots=True)
 class RefusalHeaders:
-    """What a REGISTER's final refusal says of itself beside its code, as reg.rejected quotes it: values from the
-    wire, cut at 200 characters (the option tags at 8 of 40), escaped by the reporters."""
+    """What a REGISTER's final refusal says of itself beside its code, as reg.rejected and reg.server-error quote
+    it: values from the wire, cut at 200 characters (the option tags at 8 of 40), escaped by the reporters."""
 
     server: str | None  # Server (RFC 3261 §20.35): the registrar's software
     warning: str | None  # the first Warning (RFC 3261 §20.43), as written: `399 host "text"`
     reason: str | None  # the first Reason (RFC 3326; in a response, RFC 6432)
     option_tags: tuple[str, ...] = ()  # 420: its Unsupported (§20.40); 421: its Require (§20.32)
+    retry_after: RetryAfter | None = None  # None: the answer carries no Retry-After
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +317,8 @@ class RegisterExchange:
     returned_contacts: tuple[str, ...] = ()  # Contact URIs listed by a 2xx (the first 20)
     max_forwards: int | None = None  # of the request as captured (RFC 3261 §20.22)
     refusal: RefusalHeaders | None = None  # of a final answer other than 2xx, 401 and 407
+    # "ip:port" the request was sent to: the server a 503's Retry-After speaks for (RFC 3261 §21.5.4)
+    destination: str = ""
 
     @property
     def ts_frame(self) -> int | None:

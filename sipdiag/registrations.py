@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 from .addresses import join_hostport
 from .clocksteps import NO_STEPS, ClockSteps
-from .model import DigestInfo, RefusalHeaders, RegisterExchange, Registration, asks_removal
+from .model import DigestInfo, RefusalHeaders, RegisterExchange, Registration, RetryAfter, asks_removal
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import (
-    DigestChallenge, parse_contact, parse_delta_seconds, parse_digest, parse_max_forwards, parse_via,
+    DigestChallenge, parse_contact, parse_delta_seconds, parse_digest, parse_max_forwards, parse_retry_after,
+    parse_via, retry_after_head,
 )
 from .transactions import TxState, is_auth_challenge, is_success, receiver, sender
 
@@ -54,6 +55,10 @@ def granted_expires(msg: SipMessage, contact: str) -> int | None:
 MAX_RETURNED_CONTACTS = 20
 _CUT = 200
 MAX_OPTION_TAGS, _TAG_CUT = 8, 40
+# A Retry-After over a day is kept as a day: no overload or maintenance a registration waits out is longer (a
+# binding's default lifetime is an hour, RFC 3261 §10.2.1.1), so a larger value is a misconfigured or hostile
+# registrar's, quoted as written and named as capped
+RETRY_AFTER_CAP_S = 86_400
 
 
 def _cut(value: str | None) -> str | None:
@@ -96,14 +101,26 @@ def returned_contacts(msg: SipMessage) -> tuple[str, ...]:
     return tuple(out)
 
 
+def retry_after(value: str | None) -> RetryAfter | None:
+    """A Retry-After (RFC 3261 §20.33) as the rules read it (reg.server-error, call.failure-response): its seconds,
+    capped at RETRY_AFTER_CAP_S (digits beyond 2**32-1 too), or None for a value that is no delta-seconds (`soon`,
+    `-5`, `1e3`), which no device can honour; None for no header."""
+    if value is None:
+        return None
+    seconds = parse_retry_after(value)
+    head = retry_after_head(value)
+    capped = (seconds is None and head.isascii() and head.isdigit()) or (seconds or 0) > RETRY_AFTER_CAP_S
+    return RetryAfter(RETRY_AFTER_CAP_S if capped else seconds, value.strip()[:_CUT], capped)
+
+
 def refusal_headers(msg: SipMessage) -> RefusalHeaders:
-    """What a final refusal says of itself beside its code (reg.rejected): Server, the first Warning and Reason,
-    and the option tags of a 420 (Unsupported, RFC 3261 §20.40) or a 421 (Require, §20.32). Bounded: a registrar's
-    answer is hostile input like any other."""
+    """What a final refusal says of itself beside its code (reg.rejected, reg.server-error): Server, the first
+    Warning and Reason, the option tags of a 420 (Unsupported, RFC 3261 §20.40) or a 421 (Require, §20.32), and
+    Retry-After (§20.33). Bounded: a registrar's answer is hostile input like any other."""
     name = {420: "unsupported", 421: "require"}.get(msg.status_code or 0)
     tags = tuple(t[:_TAG_CUT] for t in msg.headers.get_all(name)[:MAX_OPTION_TAGS]) if name else ()
     return RefusalHeaders(_cut(msg.headers.get("server")), _cut(msg.headers.get("warning")),
-                          _cut(msg.headers.get("reason")), tags)
+                          _cut(msg.headers.get("reason")), tags, retry_after(msg.headers.get("retry-after")))
 
 
 @dataclass(eq=False)
@@ -115,6 +132,7 @@ class _Exchange:
     call_id: str
     cseq: int | None
     source: str
+    destination: str
     via_sent_by: str | None = None
     request_uri: str | None = None
     contact: str = ""
@@ -139,7 +157,8 @@ class _Exchange:
             request_uri=self.request_uri, contact=self.contact, requested_expires_s=self.requested,
             credentials=self.credentials, status=final, response_frame=frame, response_ts_ns=ts,
             challenge=self.challenge, min_expires_s=self.min_expires, granted_expires_s=self.granted,
-            returned_contacts=self.returned, max_forwards=self.max_forwards, refusal=self.refusal)
+            returned_contacts=self.returned, max_forwards=self.max_forwards, refusal=self.refusal,
+            destination=self.destination)
 
 
 @dataclass(eq=False)
@@ -161,7 +180,8 @@ class RegistrationBuilder:
     def _exchange(self, msg: SipMessage, tx: TxState) -> _Exchange:
         ex = self.exchanges.get(id(tx))
         if ex is None:
-            ex = self.exchanges[id(tx)] = _Exchange(tx.request_frame, tx.ts_ns, msg.call_id or "", tx.cseq, tx.src)
+            ex = self.exchanges[id(tx)] = _Exchange(tx.request_frame, tx.ts_ns, msg.call_id or "", tx.cseq,
+                                                    tx.src, tx.dst)
         return ex
 
     def add_request(self, msg: SipMessage, tx: TxState, retransmission: bool) -> None:

@@ -62,10 +62,15 @@ def parse_max_forwards(value: str | None) -> int | None:
     return number if number is not None and number <= MAX_FORWARDS_LIMIT else None
 
 
+def retry_after_head(value: str) -> str:
+    """The delta-seconds part of a Retry-After as written, before its comment and parameters (RFC 3261 §20.33:
+    `delta-seconds [comment] *(;retry-param)`), stripped."""
+    return value.split(";", 1)[0].split("(", 1)[0].strip()
+
+
 def parse_retry_after(value: str) -> int | None:
-    """Retry-After seconds (RFC 3261 §20.33: `delta-seconds [comment] *(;retry-param)`), else None."""
-    head = value.split(";", 1)[0].split("(", 1)[0]
-    return parse_delta_seconds(head)
+    """Retry-After seconds (RFC 3261 §20.33), else None."""
+    return parse_delta_seconds(retry_after_head(value))
 
 
 class CSeq(NamedTuple):

@@ -302,6 +302,30 @@ def test_a_registrations_refusal_keeps_what_it_says_of_itself_bounded() -> None:
     assert kept.option_tags == tuple(f"tag{n}-{'x' * 60}"[:40] for n in range(8))
 
 
+def test_a_5xx_keeps_its_retry_after_bounded_and_each_register_its_server() -> None:
+    """reg.server-error quotes a 5xx's Retry-After (RFC 3261 §20.33) and reads the phone's next REGISTER to the
+    same server against it (§21.5.4): the seconds before any comment or parameter, the value as written (cut at
+    200 characters). One that is no number of seconds is kept without seconds; one over a day (digits past
+    2**32-1 too) as a day, named capped; no header, None. Each REGISTER keeps the server it was sent to."""
+    o = ("198.51.100.20", 5060)  # a second registrar: the failover RFC 3261 §21.5.4 asks for
+    values = ("120 (overload);duration=600", "soon", "-5", "86401", "9" * 30, "7" * 500, None)
+    msgs = []
+    for k, value in enumerate(values):
+        h = hdr("reg-1", f"{k + 1} REGISTER", f"r{k}").replace("300@", "200@")
+        to = o if k == 1 else P
+        msgs += [msg(f"REGISTER sip:example.com SIP/2.0\n{h}", A, to, 10.0 * k, 2 * k + 1),
+                 msg(f"SIP/2.0 503 Service Unavailable\n{h}" + (f"\nRetry-After: {value}" if value else ""), to, A,
+                     10.0 * k + 0.5, 2 * k + 2)]
+    (r,) = run(msgs).registrations
+    kept = [e.refusal.retry_after for e in r.exchanges]
+    assert [(a.seconds, a.capped) if a else None for a in kept] == [
+        (120, False), (None, False), (None, False), (86_400, True), (86_400, True), (86_400, True), None]
+    assert [a.text for a in kept[:5]] == ["120 (overload);duration=600", "soon", "-5", "86401", "9" * 30]
+    assert kept[5].text == "7" * 200
+    assert [e.destination for e in r.exchanges] == ["203.0.113.5:5060", "198.51.100.20:5060"] + [
+        "203.0.113.5:5060"] * 5
+
+
 def test_options_keepalive_is_a_transaction_not_a_call() -> None:
     result = run([
         msg(f"OPTIONS sip:example.com SIP/2.0\n{hdr('ka-1', '1 OPTIONS', 'o1')}", A, P, 0.0, 1),
