@@ -27,6 +27,11 @@ LISTED = 10
 KEPT = 50
 
 
+def is_server_error(status: int | None) -> bool:
+    """5xx: the server failed, the request may have been valid (RFC 3261 §21.5)."""
+    return status is not None and 500 <= status < 600
+
+
 def last_run(r: Registration) -> list[RegisterExchange]:
     """The exchanges the registration's final answer concerns: those after the last accepted REGISTER, and only
     of the same kind as the last one (a de-registration is not a sign-in: RFC 3261 §10.2.2)."""
@@ -181,16 +186,18 @@ def all_frames(group: list[Any]) -> tuple[int, ...]:
 
 
 def answered_hit(group: list[Answered], *, registrar_named: bool, values: dict[str, Any],
-                 severity: Severity | None = None, owner: str | None = None) -> Hit:
+                 severity: Severity | None = None, owner: str | None = None, cites: tuple[int, ...] = ()) -> Hit:
     """The finding of registrations answered alike: the first one's answer, the figures summed, and the rule's
-    own `values`. A group of one gives the evidence and texts a registration gives alone."""
+    own `values`. A group of one gives the evidence and texts a registration gives alone; `cites`: more frames the
+    rule's own words cite, shown with them."""
     first = group[0]
     r = first.reg
     attempts, challenges = sum(f.attempts for f in group), sum(f.challenges for f in group)
     exchange_en, exchange_ru = exchange_words(attempts, challenges, sum(len(f.run) for f in group), len(group) > 1)
     subject_en, subject_ru = subject(group, registrar_named)
     frames_en, frames_ru = cited(group, ("frame", "кадр"), ("frames", "кадры"))
-    return Hit(None, all_frames(group), {
+    frames = all_frames(group)
+    return Hit(None, tuple(sorted({*frames, *cites})) if cites else frames, {
         "aor": r.aor, "source": r.source, "registrar": r.registrar, "attempts": attempts, "challenges": challenges,
         "status": r.final_status or 0, "reason": first.reason, "status_text": first.status_text, "frame": first.frame,
         "exchange_en": exchange_en, "exchange_ru": exchange_ru, **values,

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 from ..russian import agree
 from . import Hit, Severity, check, seconds
 from .regfailures import (
-    KEPT, Unanswered, all_frames, answered, answered_hit, cited, group_evidence, grouped, likewise, lines, subject,
+    KEPT, Unanswered, all_frames, answered, answered_hit, cited, group_evidence, grouped, is_server_error, likewise,
+    lines, subject,
 )
 from .regretry import steady_interval_s
 from .regrefusal import REFUSED, answer_details, meaning_of
+from .regretryafter import retry_after_words
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -126,11 +128,6 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
             "details_en": details_en, "details_ru": details_ru, **details})
 
 
-def is_server_error(status: int | None) -> bool:
-    """5xx: the server failed, the request may have been valid (RFC 3261 §21.5)."""
-    return status is not None and 500 <= status < 600
-
-
 _SERVER_MEANING = {
     500: ("the registrar failed internally", "внутренняя ошибка регистратора"),
     502: ("a proxy on the way got an invalid answer from the next server", "прокси на пути получил неверный ответ "
@@ -159,10 +156,10 @@ _SERVER_MEANING = {
     engineer={
         "en": "{subject_en}: {exchange_en}, final {status_text} ({frames_en}): {meaning_en}. A 5xx is a server "
               "failure, not a refusal of the account (RFC 3261 §21.5); check the registrar and the servers behind "
-              "it, and Retry-After (§20.33).",
+              "it.{details_en}{retry_en}",
         "ru": "{subject_ru}: {exchange_ru}, итог {status_text} ({frames_ru}): {meaning_ru}. Ответ 5xx означает сбой "
-              "сервера, а не отказ учётной записи (RFC 3261 §21.5); проверьте регистратор и серверы за ним, а также "
-              "Retry-After (§20.33).",
+              "сервера, а не отказ учётной записи (RFC 3261 §21.5); проверьте регистратор и серверы за ним."
+              "{details_ru}{retry_ru}",
     },
 )
 def server_error(analysis: Analysis) -> Iterator[Hit]:
@@ -171,18 +168,24 @@ def server_error(analysis: Analysis) -> Iterator[Hit]:
     A registration whose last REGISTER was answered with a 5xx (500, 503 Service Unavailable, 504 Server
     Time-out, ...): the registrar or a proxy on the way failed, the request itself may have been valid.
     Registrations from one device (source address) to one registrar answered with the same 5xx are one finding
-    that lists their AORs.
+    that lists their AORs. The engineer text quotes the answer's Server, Warning, Reason and Retry-After (how long
+    the server asks not to be sent the request again; a value that is no number of seconds is named as such, one
+    over a day is read as a day) and says whether the phone waited it out: a REGISTER to the same server sooner
+    than a 5xx's Retry-After asked is named with its frame and wait. Such a retry leaves the severity at major and
+    the owner with engineering: the phone is offline as long as the server fails either way.
 
     ## Why it matters
     The phone is not registered, but neither its credentials nor the account are the cause: the fault is the
-    operator's server or the path behind it (overload, a database or HSS time-out).
+    operator's server or the path behind it (overload, a database or HSS time-out). Phones that retry sooner than
+    Retry-After asks keep an overloaded server overloaded.
 
     ## How to fix
     Check the registrar's health and load, the servers it depends on (database, HSS, upstream proxy) and any
-    Retry-After it sends; the phone retries by itself once the server answers again.
+    Retry-After it sends; the phone retries by itself once the server answers again. A phone that retries sooner
+    than the Retry-After asks needs its registration retry timer or firmware fixed.
 
     ## References
-    RFC 3261 §10.3, §21.5, §20.33
+    RFC 3261 §10.3, §20.33, §21.5, §21.5.4; RFC 5390
     """
     from .security import attack_filter
 
@@ -194,8 +197,12 @@ def server_error(analysis: Analysis) -> Iterator[Hit]:
         meaning_en, meaning_ru = _SERVER_MEANING.get(status, ("the server failed to process the request",
                                                               "сервер не смог обработать запрос"))
         lines_en, lines_ru = lines(group)
-        yield answered_hit(group, registrar_named=True, values={
-            "meaning_en": meaning_en, "meaning_ru": meaning_ru, "lines_en": lines_en, "lines_ru": lines_ru})
+        details_en, details_ru, details = answer_details(group, retry_after=True)
+        retry_en, retry_ru, retry, cites = retry_after_words(group, analysis.capture.clock)
+        yield answered_hit(group, registrar_named=True, cites=cites, values={
+            "meaning_en": meaning_en, "meaning_ru": meaning_ru, "lines_en": lines_en, "lines_ru": lines_ru,
+            "details_en": details_en, "details_ru": details_ru, "retry_en": retry_en, "retry_ru": retry_ru,
+            **details, **retry})
 
 
 @check(

@@ -4,8 +4,8 @@ plain words, the engineer's diagnosis and who acts on it, and the headers of the
 A group of registrations (regfailures.grouped) is worded once for all its members, so the meaning is part of the
 group's key: its words come from the code, whether credentials were refused and the values they quote (option tags,
 Min-Expires, the expiry asked for, Max-Forwards), and registrations differing in any of these are two groups. Free
-text of the answer (Server, Warning, Reason) does not split a group: it is quoted from its first registration, named
-as such.
+text of the answer (Server, Warning, Reason, and the Retry-After reg.server-error quotes) does not split a group: it
+is quoted from its first registration, named as such.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .regfailures import Answered
+from .regretryafter import quoted
 
 if TYPE_CHECKING:
     from ..model import RegisterExchange
@@ -236,10 +237,10 @@ _BY_CODE: dict[int, Callable[[RegisterExchange | None], Meaning]] = {
 }
 
 
-def answer_details(group: list[Answered]) -> tuple[str, str, dict[str, Any]]:
+def answer_details(group: list[Answered], retry_after: bool = False) -> tuple[str, str, dict[str, Any]]:
     """The engineer's sentence on the group's first answer (Request-URI, Server, Warning, Reason: the domain the
-    phone registered to and what the registrar says of its refusal), "" when the capture has none, and the
-    evidence keys of them."""
+    phone registered to and what the registrar says of its refusal; with retry_after, its Retry-After too, RFC 3261
+    §20.33), "" when the capture has none, and the evidence keys of them."""
     first = group[0]
     last = first.run[-1] if first.run else None
     refusal = last.refusal if last is not None else None
@@ -252,12 +253,16 @@ def answer_details(group: list[Answered]) -> tuple[str, str, dict[str, Any]]:
     parts = ([f"Request-URI {values['request_uri']}"] if values["request_uri"] else []) + [
         f"{name}: {values[key]}" for name, key in (("Server", "server"), ("Warning", "warning"),
                                                    ("Reason", "reason_header")) if values[key]]
+    parts_en, parts_ru = list(parts), list(parts)
+    if retry_after and refusal is not None and refusal.retry_after is not None:
+        en, ru = quoted(refusal.retry_after)
+        parts_en.append(en)
+        parts_ru.append(ru)
     evidence = {**values, "option_tags": list(refusal.option_tags) if refusal is not None else []}
-    if not parts:
+    if not parts_en:
         return "", "", evidence
-    said = "; ".join(parts)
+    said_en, said_ru = "; ".join(parts_en), "; ".join(parts_ru)
     if len(group) == 1:
-        return f" {said}.", f" {said}.", evidence
+        return f" {said_en}.", f" {said_ru}.", evidence
     aor = first.reg.aor
-    return f" First registration ({aor}): {said}.", f" Первая регистрация ({aor}): {said}.", evidence
-
+    return f" First registration ({aor}): {said_en}.", f" Первая регистрация ({aor}): {said_ru}.", evidence

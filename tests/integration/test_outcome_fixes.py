@@ -185,10 +185,19 @@ def test_a_5xx_to_register_is_a_server_failure_not_a_refused_account(tmp_path) -
         "Ваш телефон не смог войти в наш сервис из-за неисправности на нашей стороне (наш сервер ответил 503 "
         "Service Unavailable); настройки телефона и учётной записи здесь ни при чём. Мы устраняем проблему; "
         "телефон повторит попытку сам.")
-    assert f.engineer_text["en"].startswith(
-        "Registration sip:100@example.com from 10.0.0.5:5060 to 203.0.113.5:5060: 1 REGISTER, 0 digest "
-        "challenge(s), final 503 Service Unavailable (frame 2): the registrar or a proxy on the way is overloaded "
-        "or out of service.")
+    # no Retry-After: the registrar does not say when to retry (RFC 3261 §20.33)
+    assert f.engineer_text == {
+        "en": "Registration sip:100@example.com from 10.0.0.5:5060 to 203.0.113.5:5060: 1 REGISTER, 0 digest "
+              "challenge(s), final 503 Service Unavailable (frame 2): the registrar or a proxy on the way is "
+              "overloaded or out of service. A 5xx is a server failure, not a refusal of the account (RFC 3261 "
+              "§21.5); check the registrar and the servers behind it. Request-URI sip:example.com. The answer "
+              "carries no Retry-After (RFC 3261 §20.33): it does not say when to retry.",
+        "ru": "Регистрация sip:100@example.com с 10.0.0.5:5060 на 203.0.113.5:5060: REGISTER: 1, запросов "
+              "авторизации: 0, итог 503 Service Unavailable (кадр 2): регистратор или прокси на пути перегружен или "
+              "не обслуживает запросы. Ответ 5xx означает сбой сервера, а не отказ учётной записи (RFC 3261 §21.5); "
+              "проверьте регистратор и серверы за ним. Request-URI sip:example.com. В ответе нет Retry-After "
+              "(RFC 3261 §20.33): он не говорит, когда повторить попытку."}
+    assert (f.evidence["retry_after"], f.evidence["retry_after_s"], f.evidence["early_retries"]) == ("", None, 0)
     no_english_in(f.engineer_text["ru"])
 
 
@@ -203,6 +212,9 @@ def test_corpus_5xx_answers_without_their_register(corpus) -> None:
     assert "the REGISTER is not in the capture (it began after it), only the response, final 504 Server " \
            "Timeout (frame 6)" in hits[0].engineer_text["en"]
     assert "0 REGISTER" not in hits[0].engineer_text["en"]
+    # the 503 says `Retry-After: 0`, quoted; a 504 is not one to carry a Retry-After (RFC 3261 §20.33)
+    assert [(f.evidence["retry_after"], f.evidence["retry_after_s"]) for f in hits] == [("", None), ("0", 0)]
+    assert [f.engineer_text["en"].split("behind it.")[1] for f in hits] == ["", " Retry-After: 0."]
 
 
 # ---------------------------------------------------------------------- 5. a refused de-registration

@@ -402,6 +402,15 @@ def test_a_large_group_lists_its_first_lines_and_counts_the_rest(tmp_path) -> No
         + ", ".join(f"sip:{u}@example.com" for u in range(301, 310)) + " and 2 more): 12 REGISTER, 0 digest "
         "challenge(s), final 503 Service Unavailable (frames 2, 4, 6, 8, 10, 12, 14, 16, 18, 20 and 2 more): ")
     assert "(кадры 2, 4, 6, 8, 10, 12, 14, 16, 18, 20 и ещё 2)" in group.engineer_text["ru"]
+    # none of the 503s says when to retry (RFC 3261 §20.33); a 504 is not one to carry a Retry-After
+    assert group.engineer_text["en"].endswith(
+        "First registration (sip:300@example.com): Request-URI sip:example.com. The answers carry no Retry-After "
+        "(RFC 3261 §20.33): they do not say when to retry.")
+    assert group.engineer_text["ru"].endswith(
+        "Первая регистрация (sip:300@example.com): Request-URI sip:example.com. В ответах нет Retry-After "
+        "(RFC 3261 §20.33): они не говорят, когда повторить попытку.")
+    assert other.engineer_text["en"].endswith("check the registrar and the servers behind it. Request-URI "
+                                              "sip:example.com.")
     assert group.customer_text["en"].startswith("Your phone could not sign in to our service for 12 lines because "
                                                 "of a fault on our side")
     assert group.customer_text["ru"].startswith("Ваш телефон не смог войти в наш сервис для 12 линий из-за")
@@ -641,6 +650,116 @@ def test_rejected_482_and_483_are_routing_loops(tmp_path) -> None:
               "петля маршрутизации или слишком длинная цепочка прокси; проверьте маршруты для домена, в котором "
               "регистрируется телефон (Request-URI) (RFC 3261 §16.3, шаг 3, §20.22, §21.4.21). Request-URI "
               "sip:example.com."}
+
+
+# ------------------------------------------------------------ reg.server-error: Retry-After and the phone's retries
+
+def unavailable(answers: list[tuple[float, tuple[str, int], str]]) -> list:
+    """PHONE_A's line 100 registering at each (t, server, headers): the REGISTER at t, that server's 503 Service
+    Unavailable with `headers` 0.5 s later."""
+    own = f"{PHONE_A[0]}:{PHONE_A[1]}"
+    kw = {"call_id": "reg-100", "via": own, "user": "100"}
+    msgs: list = []
+    for k, (t, server, headers) in enumerate(answers):
+        msgs += [(t, R(k + 1, f"u{k}", contact=f"sip:100@{own}", **kw), PHONE_A, server),
+                 (t + 0.5, S(k + 1, f"u{k}", "503 Service Unavailable", headers=headers, **kw), server, PHONE_A)]
+    return msgs
+
+
+def the_server_error(path: Path) -> tuple:
+    """The capture's one finding (reg.server-error) and its frames and Retry-After evidence."""
+    (f,) = sipdiag.analyze(path).findings
+    assert (f.rule, f.severity.label, f.owner) == ("reg.server-error", "major", "engineering")
+    return f, (f.frames, f.evidence["retry_after"], f.evidence["retry_after_s"], f.evidence["early_retries"],
+               f.evidence["early_retry_frames"])
+
+
+UNAVAILABLE = (
+    "Registration sip:100@example.com from 10.0.0.5:5060 to 203.0.113.5:5060: {n} REGISTER, 0 digest challenge(s), "
+    "final 503 Service Unavailable (frame {frame}): the registrar or a proxy on the way is overloaded or out of "
+    "service. A 5xx is a server failure, not a refusal of the account (RFC 3261 §21.5); check the registrar and the "
+    "servers behind it. Request-URI sip:example.com; ",
+    "Регистрация sip:100@example.com с 10.0.0.5:5060 на 203.0.113.5:5060: REGISTER: {n}, запросов авторизации: 0, "
+    "итог 503 Service Unavailable (кадр {frame}): регистратор или прокси на пути перегружен или не обслуживает "
+    "запросы. Ответ 5xx означает сбой сервера, а не отказ учётной записи (RFC 3261 §21.5); проверьте регистратор и "
+    "серверы за ним. Request-URI sip:example.com; ")
+
+
+def test_server_error_names_a_phone_retrying_sooner_than_retry_after(tmp_path) -> None:
+    # a 503 storm: the registrar asks for 60 s without requests (RFC 3261 §21.5.4), the phone retries after 2.5 s,
+    # twice, then waits 59.5 s (a timer of whole seconds: not too soon): the two retries too soon are named, with the
+    # 503 the first did not wait out; the phone stays offline as long as the registrar fails either way, so the
+    # finding stays major and engineering's
+    overloaded = KAMAILIO + "Retry-After: 60 (overload)\n"
+    path = cc.write_sip(tmp_path / "storm.pcap", unavailable([(t, REGISTRAR, overloaded) for t in (0, 3, 6, 66)]))
+    f, figures = the_server_error(path)
+    assert figures == ((1, 2, 3, 8), "60 (overload)", 60, 2, [3, 5])
+    assert f.evidence["server"] == "kamailio (5.6.2 (x86_64/linux))"
+    assert f.engineer_text == {
+        "en": UNAVAILABLE[0].format(n=4, frame=8) + "Server: kamailio (5.6.2 (x86_64/linux)); Retry-After: 60 "
+              "(overload). The phone did not wait out Retry-After: REGISTERs sooner than asked: 2 (frames 3, 5), the "
+              "first 2.5 s after the 503 of frame 2, which asked for 60 s. A client should send that server nothing "
+              "for that long (RFC 3261 §21.5.4): retrying sooner keeps an overloaded server overloaded (RFC 5390); "
+              "check the phone's registration retry timer and firmware.",
+        "ru": UNAVAILABLE[1].format(n=4, frame=8) + "Server: kamailio (5.6.2 (x86_64/linux)); Retry-After: 60 "
+              "(overload). Телефон не выждал Retry-After: REGISTER раньше срока: 2 (кадры 3, 5), первый через 2.5 с "
+              "после 503 в кадре 2, который просил 60 с. Клиенту следует ничего не отправлять этому серверу в течение "
+              "этого времени (RFC 3261 §21.5.4): повторы раньше срока не дают перегруженному серверу восстановиться "
+              "(RFC 5390); проверьте таймер повтора регистрации и прошивку телефона."}
+    assert f.customer_text["en"] == (
+        "Your phone could not sign in to our service because of a fault on our side (our server answered 503 Service "
+        "Unavailable); your phone and account settings are not the cause. We are working on it; your phone will "
+        "retry by itself.")
+
+
+def test_server_error_a_failover_to_another_server_is_no_retry_too_soon(tmp_path) -> None:
+    # RFC 3261 §21.5.4: after a 503 the client SHOULD try another server, and send the one that answered nothing for
+    # its Retry-After: 2 s later to the second registrar, 64.5 s later to the first again, waited out
+    path = cc.write_sip(tmp_path / "failover.pcap", unavailable([
+        (0, REGISTRAR, "Retry-After: 60\n"), (2, OTHER_REGISTRAR, "Retry-After: 60\n"),
+        (65, REGISTRAR, "Retry-After: 60\n")]))
+    f, figures = the_server_error(path)
+    assert figures == ((1, 6), "60", 60, 0, [])
+    assert f.engineer_text == {
+        "en": UNAVAILABLE[0].format(n=3, frame=6) + "Retry-After: 60. The phone waited out Retry-After before each "
+                                                    "retry (RFC 3261 §21.5.4).",
+        "ru": UNAVAILABLE[1].format(n=3, frame=6) + "Retry-After: 60. Телефон выжидал Retry-After перед каждым "
+                                                    "повтором (RFC 3261 §21.5.4)."}
+
+
+@pytest.mark.parametrize("value, seconds, named", [
+    ("soon", None, ("not a number of seconds: no device can honour it",
+                    "не число секунд: выполнить его не может ни одно устройство")),
+    ("9" * 30, 86_400, ("over a day: read as 86400 s", "больше суток: принят за 86400 с"))])
+def test_server_error_names_a_retry_after_no_phone_can_honour(tmp_path, value, seconds, named) -> None:
+    # a hostile or misconfigured registrar's Retry-After is quoted as written and named; the phone's retry 2.5 s
+    # later is too soon only for a number of seconds it could have waited
+    path = cc.write_sip(tmp_path / "odd.pcap", unavailable([(0, REGISTRAR, f"Retry-After: {value}\n"),
+                                                           (3, REGISTRAR, f"Retry-After: {value}\n")]))
+    f, figures = the_server_error(path)
+    early = (1, [3]) if seconds else (0, [])
+    assert figures == ((1, 2, 3, 4) if seconds else (1, 4), value, seconds, *early)
+    assert f.engineer_text["en"].startswith(UNAVAILABLE[0].format(n=2, frame=4) + f"Retry-After: {value} "
+                                            f"({named[0]}).")
+    assert f.engineer_text["ru"].startswith(UNAVAILABLE[1].format(n=2, frame=4) + f"Retry-After: {value} "
+                                            f"({named[1]}).")
+    assert f.engineer_text["en"].endswith(
+        f"({named[0]})." + (" The phone did not wait out Retry-After: REGISTERs sooner than asked: 1 (frame 3), the "
+                            "first 2.5 s after the 503 of frame 2, which asked for 86400 s. A client should send that "
+                            "server nothing for that long (RFC 3261 §21.5.4): retrying sooner keeps an overloaded "
+                            "server overloaded (RFC 5390); check the phone's registration retry timer and firmware."
+                            if seconds else ""))
+
+
+def test_server_error_reads_no_wait_across_a_step_of_the_capture_clock(tmp_path) -> None:
+    # the clock jumps two days between the 503 and the next REGISTER: the wait is not known (sipdiag.clocksteps), not
+    # two days and 2.5 s, waited out
+    s = cc.Script()
+    for t, text, src, dst in unavailable([(0, REGISTRAR, "Retry-After: 60\n"), (3, REGISTRAR, "Retry-After: 60\n")]):
+        s.sip(t, text, src, dst)
+    f, figures = the_server_error(s.write(tmp_path / "step.pcap", step_at=1.0, step_s=2 * 86_400.0))
+    assert figures == ((1, 4), "60", 60, 0, [])
+    assert f.engineer_text["en"].endswith(". Request-URI sip:example.com; Retry-After: 60.")
 
 
 def looping(t: float, user: str, phone: tuple[str, int], auth_user: str, every: float = 10, refusals: int = 3,

@@ -57,7 +57,7 @@ TRANSLATED_FROM = {
     "reg.interval-too-brief": "15dcee80680b",
     "reg.no-response": "d08e44521327",
     "reg.rejected": "bafca27b5dc5",
-    "reg.server-error": "7a60cbc15a8a",
+    "reg.server-error": "ee85b0e29b8f",
     "router.icmp-unreachable": "60ee1527b89c",
     "router.nat-binding-timeout": "7f8436965fb5",
     "router.udp-fragmentation": "505d59ba4547",
