@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 
 from ..addresses import join_address
 from ..correlate import number_key
+from ..registrations import retry_after
 from ..russian import PARTY_RU
 from ..transactions import is_redirect
 from . import UNKNOWN, Hit, check, span_s, times_en
+from .regretryafter import quoted
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..model import Call
+    from ..model import Call, RetryAfter
 
 # RFC 3261 §13.3.1.4: the UAS retransmits its 2xx until ACK, for 64*T1; three copies already rule out a slow ACK.
 MIN_2XX_RETRANSMISSIONS = 3
@@ -236,7 +238,8 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
     information; refusals (403, 404, 480, 484) point at the account or the number; 5xx at the far side or a route.
     A 3xx is a redirection, not a refusal: nothing when the redirect was followed (a later INVITE of the same
     Call-ID, or a new call from the same caller to the Contact's number within 32 s, e.g. through a B2BUA);
-    information when the capture shows no new attempt.
+    information when the capture shows no new attempt. A 5xx's Retry-After, how long the far side expects to be
+    unavailable, is quoted (a value that is no number of seconds named as such, one over a day read as a day).
 
     ## Why it matters
     "My calls to X fail": the status code usually says who must act.
@@ -247,7 +250,7 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
     caller's side follow redirects, or the far side answer instead of redirecting.
 
     ## References
-    RFC 3261 §8.1.3.4, §21.3, §21.4, §21.5, §21.6
+    RFC 3261 §8.1.3.4, §20.33, §21.3, §21.4, §21.5, §21.6
     """
     from . import Severity
 
@@ -272,6 +275,10 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
                          f"side did not follow the redirect (RFC 3261 §8.1.3.4), or did so out of this capture's sight")
             detail_ru = (f" (Contact {targets or 'нет'}); нового INVITE туда в захвате нет: сторона вызывающего не "
                          f"выполнила перенаправление (RFC 3261 §8.1.3.4) или сделала это вне точки захвата")
+        elif status >= 500 and (after := _retry_after(analysis, frame)) is not None:
+            quote_en, quote_ru = quoted(after)
+            detail_en, detail_ru = f"; the answer carries {quote_en}", f"; в ответе {quote_ru}"
+            extra = {"retry_after": after.text, "retry_after_s": after.seconds}
         user = status in USER_OUTCOMES
         meaning = (REDIRECTED if redirect else USER_OUTCOMES.get(status) or EXPLAINED.get(status)
                    or f"the far side refused the call ({status})")
@@ -286,6 +293,15 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
             "action_ru": "Ничего делать не нужно." if user else "Мы выясняем причину.",
             **extra,
         }, severity=severity, confidence="medium" if redirect else "high")
+
+
+def _retry_after(analysis: Analysis, frame: int) -> RetryAfter | None:
+    """The Retry-After of the final response at `frame` (RFC 3261 §20.33: how long a 5xx's server expects to be
+    unavailable), when the message is among those kept."""
+    from .nat import message_at
+
+    m = message_at(analysis, frame)
+    return retry_after(m.headers.get("retry-after")) if m is not None else None
 
 
 REDIRECTED = "the far side redirected it to another destination, and it was not retried there"

@@ -217,6 +217,32 @@ def test_corpus_5xx_answers_without_their_register(corpus) -> None:
     assert [f.engineer_text["en"].split("behind it.")[1] for f in hits] == ["", " Retry-After: 0."]
 
 
+@pytest.mark.parametrize("value, seconds, quoted", [
+    ("120 (maintenance)", 120, ("Retry-After: 120 (maintenance)", "Retry-After: 120 (maintenance)")),
+    ("soon", None, ("Retry-After: soon (not a number of seconds: no device can honour it)",
+                    "Retry-After: soon (не число секунд: выполнить его не может ни одно устройство)")),
+    ("4" * 25, 86_400, (f"Retry-After: {'4' * 25} (over a day: read as 86400 s)",
+                        f"Retry-After: {'4' * 25} (больше суток: принят за 86400 с)")),
+    (None, None, ("", ""))])
+def test_a_call_refused_5xx_quotes_its_retry_after(tmp_path, value, seconds, quoted) -> None:
+    # RULES.md call.failure-response: 500/502/503/504, server or carrier failure, with its Retry-After (RFC 3261
+    # §20.33): how long the far side expects to be unavailable, as written; one no phone can honour is named
+    s = Script()
+    s.sip(0.0, sip_message("INVITE sip:200@example.com SIP/2.0", "busy-1", "1 INVITE", src=UA, to_tag=False), UA, PBX)
+    s.sip(0.05, sip_message("SIP/2.0 503 Service Unavailable", "busy-1", "1 INVITE", src=UA,
+                            extra=f"Retry-After: {value}\n" if value else ""), PBX, UA)
+    s.sip(0.06, sip_message("ACK sip:200@example.com SIP/2.0", "busy-1", "1 ACK", src=UA), UA, PBX)
+    (f,) = findings(s.write(tmp_path / "503.pcap"), "call.failure-response")
+    assert (f.severity.label, f.frames, f.evidence.get("retry_after"), f.evidence.get("retry_after_s")) == (
+        "major", (2,), value, seconds)
+    said_en, said_ru = (f"; the answer carries {quoted[0]}", f"; в ответе {quoted[1]}") if value else ("", "")
+    assert f.engineer_text == {
+        "en": "Call busy-1: final 503 Service Unavailable (frame 2) from 203.0.113.5:5060: the far side is overloaded "
+              f"or a route is down{said_en} (RFC 3261 §21).",
+        "ru": "Вызов busy-1: итог 503 Service Unavailable (кадр 2) от 203.0.113.5:5060: другая сторона перегружена "
+              f"или маршрут недоступен{said_ru} (RFC 3261 §21)."}
+
+
 # ---------------------------------------------------------------------- 5. a refused de-registration
 
 def deregistration_refused(path: Path) -> Path:
