@@ -25,6 +25,9 @@ back idle time still grows on the new clock and ends a silent call after `idle_s
 Capture time ("now") is the newest record's, whatever it carries (records, add), so that it and a call's last
 activity, SIP or RTP, are on the same side of any step: taken from the newest SIP-side record, a call whose RTP
 went on across a step to the end of a batch was aged across it (two days idle after a step back of two days).
+The age a dashboard shows for a call in progress (`active_calls`) keeps to the same rule: the time known to have
+passed since the call's first record (sipdiag.liveclock), the stretches of the clock on either side of a step
+summed, at least, not `now - start` (two days after a forward jump of two days).
 
 Nor is idle time counted across a gap of the feed (`records`): a stretch of at least `idle_s` in which not one
 record arrived is no time a call was seen idle. It is a forward step of the capture's clock shorter than the day
@@ -62,6 +65,7 @@ from .clocksteps import NO_STEP, LastStep
 from .correlate import Correlator, link_legs
 from .dialogs import TIMER_B_NS, CallBuilder
 from .icmp import IcmpError, parse_icmp_error
+from .liveclock import KnownAge, KnownClock, Reading, age
 from .media import CallMedia, MediaStream, build_media
 from .model import Call, Datagram, Registration
 from .parsers.anomalies import AnomalyLog
@@ -141,6 +145,7 @@ class _ActiveCall:
     rtp_packets: int = 0
     completed_ns: int | None = None
     completed_frame: int = 0
+    start: Reading = Reading(0, 0)  # its first record on the known clock (liveclock): the age a dashboard shows
 
     def heard(self, frame: int, ts_ns: int) -> None:
         if frame >= self.last_frame:
@@ -190,6 +195,7 @@ class LiveAnalyzer:
         self.now_ns = 0  # the capture time: the newest record's, of any kind (by frame; after a step, the new clock)
         self.now_frame = 0
         self.gap = NO_STEP  # the newest gap of the feed (records): ages count from its first record, as from a step
+        self.known = KnownClock()  # the steps of the capture's clock as read (records): the ages a dashboard shows
         self._last_record_ns: int | None = None
         self._next_slot = 0
         self._last_sweep_ns = 0
@@ -230,6 +236,7 @@ class LiveAnalyzer:
         if not len(ts_ns):
             return
         self._now(first_frame + len(ts_ns) - 1, int(ts_ns[-1]))
+        self.known.records(first_frame, ts_ns)
         before = self._last_record_ns
         gaps = np.flatnonzero(record_deltas(ts_ns, before) >= self.idle_ns)
         if len(gaps):
@@ -259,7 +266,8 @@ class LiveAnalyzer:
         if live is None:
             self.totals.calls += 1
             self._next_slot += 1
-            live = self.active[call_id] = _ActiveCall(self.totals.calls, self._next_slot, builder, _new_engine())
+            live = self.active[call_id] = _ActiveCall(self.totals.calls, self._next_slot, builder, _new_engine(),
+                                                      start=self.known.reading(msg.frame, msg.ts_ns))
             self.slots[live.slot] = live
         if len(live.messages) < MESSAGES_PER_CALL:
             live.messages.append(msg)
@@ -418,9 +426,14 @@ class LiveAnalyzer:
 
     # ------------------------------------------------------------------------------------------------- views
 
-    def active_calls(self) -> list[tuple[int, Call, int]]:
-        """(number, call as it stands, RTP packets) of every call in progress, oldest first (for a dashboard)."""
-        return [(live.number, live.builder.build(self.now_ns), live.rtp_packets) for live in self.active.values()]
+    def active_calls(self) -> list[tuple[int, Call, int, KnownAge]]:
+        """(number, call as it stands, RTP packets, age) of every call in progress, oldest first (for a dashboard).
+        The age is the time known to have passed since the call's first record (liveclock): across a step of the
+        capture's clock, the time on either side of it, at least, not now - start (two days after a forward jump
+        of two days, nothing after a step back)."""
+        now = self.known.reading(self.now_frame, self.now_ns)
+        return [(live.number, live.builder.build(self.now_ns), live.rtp_packets, age(live.start, now))
+                for live in self.active.values()]
 
     def active_streams(self, limit: int = 20) -> list[tuple[int, str, int, str, int, int, int]]:
         """(call number, src, sport, dst, dport, ssrc, packets) of the RTP streams of calls in progress."""

@@ -3,15 +3,19 @@ for every lab sample, and state released as calls end so that memory stays bound
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from rich.console import Console
 
 import sipdiag
 from benchmarks import gencapture
 from sipdiag.checks import Finding, Severity
 from sipdiag.live import LiveAnalyzer, keep_findings
+from sipdiag.parsers.capture import read_capture
 from sipdiag.parsers.livedecode import slice_batch
+from sipdiag.reports.live import Dashboard
 from sipdiag.watch import ReplayFeed, run_feed
 from tests.callcapture import (PBX, UA, Script, bye, call_setup, calls_across_a_two_day_step, sip_message,
                                two_way, unanswered_invite_and_lost_fragment)
@@ -252,3 +256,58 @@ def test_calls_whose_rtp_goes_on_across_a_step_are_aged_on_one_clock(tmp_path, s
         ("jump-1", "completed"), ("ring-1", "completed")]
     assert (result.totals.calls, result.totals.late_messages, result.totals.rtp_unrouted, result.totals.outcomes) == (
         2, 0, 0, {"answered": 1, "busy": 1})
+
+
+def _ages(path) -> list[tuple[int, list[tuple[str, int, bool]]]]:
+    """At each tick of a feed of 10 records at a time: capture time's frame, and each call in progress with the
+    age a dashboard shows (in ns) and whether it is a lower bound."""
+    engine = LiveAnalyzer()
+    seen: list = []
+    run_feed(_Sliced(path, size=10), engine, on_tick=lambda: seen.append((engine.now_frame, [
+        (call.call_id, round(age.seconds * 1e9), age.at_least) for _, call, _, age in engine.active_calls()])))
+    return seen
+
+
+@pytest.mark.parametrize("step_s", [2 * 86_400.0, -2 * 86_400.0])
+def test_the_age_of_a_call_in_progress_is_the_time_known_on_either_side_of_a_step(tmp_path, step_s: float) -> None:
+    """The calls of test_calls_whose_rtp_goes_on_across_a_step_are_aged_on_one_clock, as a dashboard shows them
+    in progress. Across the step their age is the time known to have passed (sipdiag.liveclock): the stretches of
+    the clock before and after the step (sipdiag.clocksteps measures nothing across one), at least: the same
+    capture without the step, less the difference between the records on either side of it, which is the clock's
+    error. Before, it was now - start: two days after the jump forward, 0 after the step back."""
+    steady = calls_across_a_two_day_step(tmp_path / "steady.pcap", 0.0)
+    ts = next(read_capture(steady)).ts_ns
+    lost = int(ts[656] - ts[655])  # frames 657 (the first record on the new clock) and 656
+    assert lost == 5_000_000
+    stepped, exact = _ages(calls_across_a_two_day_step(tmp_path / "step.pcap", step_s)), _ages(steady)
+    assert [frame for frame, _ in stepped] == [frame for frame, _ in exact]
+    assert [rows for frame, rows in stepped if frame < 657] == [rows for frame, rows in exact if frame < 657]
+    assert [rows for frame, rows in stepped if frame >= 657] == [
+        [(call_id, ns - lost, True) for call_id, ns, _ in rows] for frame, rows in exact if frame >= 657]
+    # the last tick with both calls in progress: the BYE answered, the 486 ACKed, each lingering
+    assert stepped[-2] == (1660, [("jump-1", 12_515_000_000, True), ("ring-1", 11_515_000_000, True)])
+    assert exact[-2] == (1660, [("jump-1", 12_520_000_000, False), ("ring-1", 11_520_000_000, False)])
+
+
+@pytest.mark.parametrize("step_s", [2 * 86_400.0, -2 * 86_400.0])
+def test_the_dashboard_shows_a_calls_age_across_a_step_as_at_least_the_known_time(tmp_path, step_s: float) -> None:
+    """The "since s" column of `sipdiag watch`'s calls in progress at the last tick of both calls of
+    calls_across_a_two_day_step: `>=13` and `>=12`, at least the 12.515 and 11.515 s known (the time across the step
+    is not), where now - start showed 172813 and 172812 after the jump forward and 0 after the step back."""
+    path = calls_across_a_two_day_step(tmp_path / "step.pcap", step_s)
+    engine = LiveAnalyzer()
+    view = Dashboard(engine, io.StringIO(), "step.pcap")
+    engine.on_event = view
+    shown: list[str] = []
+
+    def tick() -> None:
+        if engine.now_frame == 1660:
+            out = io.StringIO()
+            Console(file=out, width=100, emoji=False).print(view.render().renderables[1])  # the calls in progress
+            shown.append(out.getvalue())
+
+    run_feed(_Sliced(path, size=10), engine, on_tick=tick)
+    view.close()
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in shown[-1].splitlines() if line.startswith("│")]
+    assert rows == [["1", "sip:100@example.com", "sip:200@example.com", "answered 200", ">=13", "1200"],
+                    ["2", "sip:100@example.com", "sip:300@example.com", "busy 486", ">=12", "450"]]

@@ -16,6 +16,7 @@ import sipdiag
 from sipdiag.clocksteps import ClockStepLog, ClockSteps, LastStep
 from sipdiag.correlate import EXPIRE_EVERY
 from sipdiag.live import LiveAnalyzer
+from sipdiag.liveclock import KEEP, KnownAge, KnownClock, Reading, age
 from sipdiag.media import Binding
 from sipdiag.parsers.anomalies import AnomalyLog
 from sipdiag.parsers.scan import time_steps
@@ -55,6 +56,35 @@ def test_steps_are_kept_by_frame_and_compared_by_frame() -> None:
     assert clock.last == LastStep(15, after)
     assert [clock.last.since(f, 7) for f in (14, 15, 16, None)] == [after, 7, 7, 7]
     assert ClockSteps().last.since(1, 7) == 7
+
+
+def test_the_known_clock_sums_the_stretches_between_steps_and_reads_a_record_by_frame() -> None:
+    """sipdiag.liveclock: a record's known time is its time less the steps before it (the same steps time_steps
+    names: back more than a second, forward more than a day), so the age between two records is the time on each
+    stretch of the clock between them, at least where a step lies between them. A record is read with the steps
+    before its own frame, also one of an earlier batch handed on late; one older than the KEEP steps kept, with the
+    steps before the oldest kept."""
+    day = 86_400 * S
+    clock = KnownClock()
+    # frames 1-5: 0, 1 s, then a jump of two days and a second (frame 3), 2 s later a step back of three days
+    # less a second (frame 5): on the known clock 0, 1, 1, 3, 3 s
+    clock.records(1, np.array([0, S, 2 * day + 2 * S, 2 * day + 4 * S, -day + 5 * S], dtype=np.int64))
+    assert (clock.offset_ns, clock.steps) == (-day + 2 * S, 2)
+    start = clock.reading(1, 0)
+    assert [clock.reading(f, t) for f, t in ((2, S), (3, 2 * day + 2 * S), (5, -day + 5 * S))] == [
+        Reading(S, 0), Reading(S, 1), Reading(3 * S, 2)]
+    assert [str(age(start, clock.reading(f, t))) for f, t in ((2, S), (4, 2 * day + 4 * S), (5, -day + 5 * S))] == [
+        "1", ">=3", ">=3"]
+    # a later batch, 60 s on; frame 4 handed on late (a TCP segment) is still read with the one step before it
+    clock.records(6, np.array([-day + 65 * S], dtype=np.int64))
+    assert age(start, clock.reading(6, -day + 65 * S)) == KnownAge(63.0, True)
+    assert clock.reading(4, 2 * day + 4 * S) == Reading(3 * S, 1)
+    # a clock stepping back and forth at every record: the newest KEEP steps are kept, the older ones summed
+    clock.records(7, np.array([(k % 2) * 3 * day for k in range(1, KEEP + 11)], dtype=np.int64))
+    assert (clock.steps, len(clock._frames)) == (KEEP + 12, KEEP)
+    # frame 5, older than the oldest step kept (frame 17): read with the 12 steps before that one, not its own 2
+    assert (clock.reading(5, -day + 5 * S).steps, clock.reading(17, 3 * day).steps) == (12, 13)
+    assert KnownClock().reading(9, 7 * S) == Reading(7 * S, 0)  # no records read: every time as it is
 
 
 def test_a_clock_stepping_at_every_record_is_unusable_in_bounded_memory() -> None:
