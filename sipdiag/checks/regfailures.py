@@ -35,7 +35,9 @@ def is_server_error(status: int | None) -> bool:
 def last_run(r: Registration) -> list[RegisterExchange]:
     """The exchanges the registration's final answer concerns: those after the last accepted REGISTER, and only
     of the same kind as the last one (a de-registration is not a sign-in: RFC 3261 §10.2.2)."""
-    exchanges = sorted(r.exchanges, key=lambda e: e.ts_ns)
+    # in capture order: after a step back of the capture's clock (capture.time-backwards) the record times would
+    # put a later exchange first and make another one the last
+    exchanges = sorted(r.exchanges, key=lambda e: e.frame or e.response_frame or 0)
     run: list[RegisterExchange] = []
     for ex in exchanges:
         if ex.status is not None and 200 <= ex.status < 300:

@@ -1222,3 +1222,15 @@ def test_steady_retries_are_a_device_only_when_nothing_else_says_guesser(tmp_pat
     # and a guessed one is critical
     assert verdict("accepted", pbx_retrying() + signed_in(190.0, "100", cseq=8, nonce="100n6")) == [
         ("sec.bruteforce-auth", "critical")]
+
+
+def test_a_refusal_after_a_step_back_of_the_clock_is_still_the_last_answer(tmp_path) -> None:
+    # the clock steps back an hour between the 401 and the REGISTER with credentials (capture.time-backwards): the
+    # exchanges are taken in capture order, so the run is challenge, credentials, 403 (frames 1-4); by record time
+    # the 401 exchange sorted after the refusal and the run lost it (frames 3, 4)
+    msgs = refused("403 Forbidden", challenged=True)
+    msgs[2:] = [(t - 3600, text, src, dst) for t, text, src, dst in msgs[2:]]
+    a = sipdiag.analyze(cc.write_sip(tmp_path / "back.pcap", msgs))
+    assert [x.code for x in a.anomalies] == ["capture.time-backwards"]
+    (f,) = a.findings
+    assert (f.rule, f.owner, f.evidence["cause"], f.frames) == ("reg.rejected", "first-line", "credentials", (1, 4))
