@@ -121,7 +121,7 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
             else:
                 action_en = "We are checking your account settings and will update your phone."
                 action_ru = "Мы проверяем настройки вашей учётной записи и обновим настройки телефона."
-        details_en, details_ru, details = answer_details(group)
+        details_en, details_ru, details = answer_details(group, retry_after=True)
         yield answered_hit(group, registrar_named=False, severity=severity, owner=meaning.owner, values={
             "deregistration": removal, "cause": meaning.cause, "meaning_en": meaning.en, "meaning_ru": meaning.ru,
             "problem_en": problem_en, "problem_ru": problem_ru, "action_en": action_en, "action_ru": action_ru,

@@ -1234,3 +1234,12 @@ def test_a_refusal_after_a_step_back_of_the_clock_is_still_the_last_answer(tmp_p
     assert [x.code for x in a.anomalies] == ["capture.time-backwards"]
     (f,) = a.findings
     assert (f.rule, f.owner, f.evidence["cause"], f.frames) == ("reg.rejected", "first-line", "credentials", (1, 4))
+
+
+def test_rejected_480_quotes_when_the_registrar_asks_to_retry(tmp_path) -> None:
+    # RFC 3261 §20.33: a 480 (as a 404, 486, 503, 600, 603) may say when to retry; the engineer reads it
+    f, figures = the_refusal(refused_capture(tmp_path / "480.pcap", "480 Temporarily Unavailable",
+                                             "Retry-After: 120\n"))
+    assert figures[:2] == ("first-line", "unavailable")
+    assert f.engineer_text["en"].endswith("(RFC 3261 §21.4.18). Request-URI sip:example.com; Retry-After: 120.")
+    assert f.engineer_text["ru"].endswith("(RFC 3261 §21.4.18). Request-URI sip:example.com; Retry-After: 120.")
