@@ -46,7 +46,7 @@ from .rtpdrift import DRIFT_STATE, fold_drift
 from .rtpfinal import build_result
 from .rtpgap import GAP_STATE, fold_arrival_gap
 from .rtpjitter import fold_jitter, jitter_columns
-from .rtpptcount import PT_COUNT_STATE, fold_pt_counts
+from .rtpptcount import PT_COUNT_STATE, fold_pt_counts, pt_counts
 from .rtpresult import RtpStatsResult
 from .rtpseq import SEQ_MOD, SEQ_STATE, fold_sequence, init_seq
 from .rtpseries import GapStore, SeriesStore
@@ -119,10 +119,6 @@ class RtpStatsEngine:
         self.rtcp = RtcpTracker(sound)
         self.encodings: dict[tuple[int, int], tuple[int, tuple[str, int] | None]] = {}  # (row, pt) -> (version, enc)
         self.pt_change_log: dict[int, list[tuple[int, int, int]]] = {}
-        # (row * 128 + pt) of the dynamic types nobody named that carried media: a packet neither empty nor of an
-        # RFC 4733 event's (or a Cisco NSE's) 4-octet shape, whose clock the candidates guess (codec_of,
-        # rtpfinal._clocks)
-        self.unnamed_media: set[int] = set()
 
     # ------------------------------------------------------------------------------------------- datagrams
 
@@ -222,9 +218,6 @@ class RtpStatsEngine:
         # Cisco's NSE (X-NSE) share the 4-octet layout with events of their own (192 up): in-band signalling of
         # fax and modem tones, never media, nor DTMF
         b.maybe_event[pos] = dtmf_shape | ((length == 4) & plausible_nse(word))
-        media = b.unresolved[pos] & ~b.maybe_event[pos]
-        if media.any():
-            self.unnamed_media.update(np.unique(key[media]).tolist())
         # An event payload is 4 octets (RFC 4733 §2.3): a shorter packet of the named event type carries no event
         # (an empty one is an RFC 6263 §4.6 keep-alive, whose missing word would read as digit '0')
         named_event = (event_rate[inverse] >= 0) & (length >= 4)
@@ -334,6 +327,7 @@ class RtpStatsEngine:
 
     def carried_media(self, row: int, pt: int) -> bool:
         """Whether a payload type of a row may be the stream's codec: static, named by an SDP, or unnamed with
-        packets of media. An unnamed dynamic type seen only in empty or 4-octet event-shaped packets is RFC 6263
-        §4.6 keep-alives, or RFC 4733 events or Cisco NSE guessed by their shape, never the codec."""
-        return pt < 96 or self.codec_of(row, pt)[0] is not None or row * 128 + pt in self.unnamed_media
+        packets of media counted (rtpptcount, which leaves out empty and 4-octet event-shaped packets of an unnamed
+        type). An unnamed dynamic type seen only in those is RFC 6263 §4.6 keep-alives, or RFC 4733 events or Cisco
+        NSE guessed by their shape, never the codec; one past the count's slots is not taken either."""
+        return pt < 96 or self.codec_of(row, pt)[0] is not None or pt_counts(self.table.cols, row).get(pt, 0) > 0
