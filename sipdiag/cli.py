@@ -476,6 +476,11 @@ _quick_exit = False
 _console = False  # set by main(): the process is the `sipdiag` program and ends with the command
 
 
+def own_process() -> bool:
+    """Whether this process is the `sipdiag` program (main()), not a caller running the command in-process."""
+    return _console
+
+
 def end_without_teardown() -> None:
     """Called by a command once nothing is left open but its click-managed output file: main() then ends the
     process without freeing the heap object by object."""

@@ -463,3 +463,35 @@ def test_a_worker_that_dies_costs_only_its_own_capture(kills_its_worker: Path) -
     assert caps.loc["killer.pcap", "error_kind"] == "internal"
     assert sorted(caps.index[caps["status"] == "ok"]) == [f"c{i:02}.pcap" for i in range(19)]
     assert sorted(result.calls["outcome"]) == ["answered"] * 9 + ["busy"] * 10
+
+
+# ------------------------------------------------------------------------------------------------ cyclic collector
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_analyses_run_with_the_cyclic_collector_on_when_the_caller_switched_it_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    """The `sipdiag batch` command switches the collector off for its start (its full passes over the growing
+    heap cost ~70 ms of imports); the analyses leave cycles behind, so they run with it on again, in this process
+    (--jobs 1) and in the forked workers (--jobs 2), and the caller gets its own setting back. Each analysis here
+    reports the collector's state as its error row's text."""
+    import gc
+
+    from sipdiag import analysis
+
+    d = tmp_path / "caps"
+    d.mkdir()
+    for name in ("clean_call.pcap", "busy_486.pcap"):
+        shutil.copy(SAMPLES / name, d / name)
+
+    def analyze_telling_gc(path, *args, **kwargs):
+        raise RuntimeError(f"gc {'on' if gc.isenabled() else 'off'}")
+
+    monkeypatch.setattr(analysis, "analyze", analyze_telling_gc)
+    gc.disable()
+    try:
+        result = analyze_many([d], jobs=jobs)
+        assert not gc.isenabled()  # the caller's setting, back
+    finally:
+        gc.enable()
+    on = "internal error (RuntimeError: gc on)"
+    assert result.captures.set_index("name")["error"].to_dict() == {"busy_486.pcap": on, "clean_call.pcap": on}
