@@ -86,6 +86,9 @@ def quoted(after: RetryAfter) -> tuple[str, str]:
     if after.capped:
         return (f"Retry-After: {after.text} (over a day: read as {after.seconds} s)",
                 f"Retry-After: {after.text} (больше суток: принят за {after.seconds} с)")
+    if after.seconds == 0:  # valid delta-seconds (RFC 3261 §20.33), but it asks for no wait: said, not left to guess
+        return (f"Retry-After: {after.text} (0 s: the server asks for no wait, a retry at once is allowed)",
+                f"Retry-After: {after.text} (0 с: сервер не просит ждать, повторить можно сразу)")
     return f"Retry-After: {after.text}", f"Retry-After: {after.text}"
 
 

@@ -214,11 +214,14 @@ def test_corpus_5xx_answers_without_their_register(corpus) -> None:
     assert "0 REGISTER" not in hits[0].engineer_text["en"]
     # the 503 says `Retry-After: 0`, quoted; a 504 is not one to carry a Retry-After (RFC 3261 §20.33)
     assert [(f.evidence["retry_after"], f.evidence["retry_after_s"]) for f in hits] == [("", None), ("0", 0)]
-    assert [f.engineer_text["en"].split("behind it.")[1] for f in hits] == ["", " Retry-After: 0."]
+    assert [f.engineer_text["en"].split("behind it.")[1] for f in hits] == [
+        "", " Retry-After: 0 (0 s: the server asks for no wait, a retry at once is allowed)."]
 
 
 @pytest.mark.parametrize("value, seconds, quoted", [
     ("120 (maintenance)", 120, ("Retry-After: 120 (maintenance)", "Retry-After: 120 (maintenance)")),
+    ("0", 0, ("Retry-After: 0 (0 s: the server asks for no wait, a retry at once is allowed)",
+              "Retry-After: 0 (0 с: сервер не просит ждать, повторить можно сразу)")),
     ("soon", None, ("Retry-After: soon (not a number of seconds: no device can honour it)",
                     "Retry-After: soon (не число секунд: выполнить его не может ни одно устройство)")),
     ("4" * 25, 86_400, (f"Retry-After: {'4' * 25} (over a day: read as 86400 s)",
