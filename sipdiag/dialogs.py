@@ -188,6 +188,9 @@ class CallBuilder:
     session_expires: SessionExpires | None = None
     min_se_s: int | None = None
     redirect_contacts: tuple[str, ...] = ()
+    # Whether the capture shows which party called (roles_known): set by a message of the initial INVITE
+    # transaction, or of its CANCEL, without a To tag (see _tells_caller).
+    caller_seen: bool = False
 
     def complete(self) -> bool:
         """Nothing the end of the capture could change: the BYE was answered, or the call failed and was ACKed.
@@ -275,6 +278,8 @@ class CallBuilder:
             self.user_agents.setdefault(ua[:200], None)
         if tx not in self.transactions:
             self.transactions.append(tx)
+        if not self.caller_seen and _tells_caller(msg, tx):
+            self.caller_seen = True
         if not msg.is_request and tx.request_frame is None and not tx.in_dialog:
             # decided before this response changes the dialogs (a 2xx confirms one): by each response until one
             # tells (a re-INVITE's 100 Trying may lack the To tag its 200 has)
@@ -489,7 +494,7 @@ class CallBuilder:
                 end, end_frame = self.last_ts_ns, self.last_frame
             duration_s = _round(clock.elapsed_ns(answer_frame, answer_ts, end_frame, end), 1e9, 3)
         ended_by = None
-        if self.bye_frame is not None:
+        if self.bye_frame is not None and self.caller_seen:
             ended_by = "caller" if self.is_caller_tag(self.bye_from_tag) else "callee"
         transports = {m.transport for m in self.messages}
         negotiations = tuple(
@@ -537,6 +542,7 @@ class CallBuilder:
             min_se_s=self.min_se_s,
             redirect_contacts=self.redirect_contacts,
             start_frame=first_invite.ts_frame if first_invite else first.frame,
+            roles_known=self.caller_seen,
         )
 
     def _outcome(self, invite: TxState | None, capture_end_ns: int, clock: ClockSteps = NO_STEPS,
@@ -656,6 +662,18 @@ def info_dtmf(content_type: str | None, body: bytes) -> tuple[str, int | None] |
         if digit in _DTMF_DIGITS:
             return digit.upper(), None
     return None
+
+
+def _tells_caller(msg: SipMessage, tx: TxState) -> bool:
+    """Whether `msg` shows which party called: its From tag is the caller's. Only the initial INVITE transaction and
+    its CANCEL are sent outside a dialog, without a To tag (RFC 3261 §8.1.1.2, §9.1; a response copies the request's
+    To and From, §8.2.6.2, and the UAS adds its tag only to responses that make a dialog, §12.1.1). Every other
+    message of a call carries both tags, the sender's in From (§12.2.1.1) — in a request of either party: when the
+    capture began inside the call (no INVITE), the tags tell the two parties apart but not which of them called, and
+    the first request seen may as well be the callee's (a BYE, a session refresh, RFC 4028 §9). A response without
+    a To tag to a request known to be in a dialog (a re-INVITE's 100 Trying of a device that drops it) tells
+    nothing."""
+    return msg.to_tag is None and msg.from_tag is not None and tx.method in ("INVITE", "CANCEL") and not tx.in_dialog
 
 
 def _reliable(offer: _Offer) -> bool:

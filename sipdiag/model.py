@@ -206,7 +206,7 @@ class Call:
     setup_ms: float | None  # INVITE to first 18x: post-dial delay
     answer_ms: float | None  # INVITE to 2xx
     duration_s: float | None  # 2xx to BYE (or to the end of the capture)
-    ended_by: str | None  # caller | callee | None (no BYE seen)
+    ended_by: str | None  # caller | callee | None (no BYE seen, or roles_known False)
     end_reason: str | None  # the Reason header of the BYE/CANCEL (RFC 3326), if any
     transport: str
     user_agents: tuple[str, ...]
@@ -237,6 +237,10 @@ class Call:
     # Contact URIs of a 3xx final response to the initial INVITE (RFC 3261 §8.1.3.4: where to retry), the first 5
     redirect_contacts: tuple[str, ...] = ()
     start_frame: int | None = None  # the frame of start_ns (None: first_frame)
+    # False when the capture does not show which party called (it began inside the call, after the INVITE): caller
+    # and callee are then the parties as the call's first message names them (From, To), a guess, and ended_by is
+    # None (sipdiag.dialogs._tells_caller)
+    roles_known: bool = True
 
     @property
     def start_at(self) -> int:

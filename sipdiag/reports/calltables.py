@@ -146,7 +146,10 @@ def call_details(call: Call, clock: ClockSteps = NO_STEPS) -> RenderableType:
         facts.add_row("Transferred to", "\n".join(terminal_text(t) for t in call.refer_to))
     if call.legs:
         facts.add_row("Legs", "\n".join(_leg(leg) for leg in call.legs))
-    if not call.seen_from_start:
+    if not call.roles_known:
+        facts.add_row("Note", "the capture began inside this call: its INVITE was not captured, so which party "
+                              "called is not known (From and To are those of its first message)")
+    elif not call.seen_from_start:
         facts.add_row("Note", "the capture began inside this call: its INVITE was not captured")
     parts: list[RenderableType] = [f"[bold]Call {terminal_text(call.call_id)}[/bold]", facts]
     # The offer/answer table ends with an empty row of its own; without it, an empty line sets the ladder apart.

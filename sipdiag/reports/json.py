@@ -216,6 +216,7 @@ def call_record(c, a: Analysis | None = None) -> dict[str, Any]:
         "refer_to": list(c.refer_to),
         "info_dtmf": [{"frame": f, "digit": d, "duration_ms": ms} for f, d, ms in c.info_dtmf],
         "seen_from_start": c.seen_from_start,
+        "roles_known": c.roles_known,
         "legs": [{"call_id": leg.call_id, "rule": leg.rule} for leg in c.legs],
         "dialogs": [{"caller_tag": d.caller_tag, "callee_tag": d.callee_tag, "state": d.state,
                      "created_frame": d.created_frame, "confirmed_frame": d.confirmed_frame} for d in c.dialogs],

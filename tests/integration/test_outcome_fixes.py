@@ -607,12 +607,13 @@ def test_a_failed_reinvite_known_by_its_response_is_no_initial_invite(tmp_path, 
 @pytest.mark.parametrize(("answers", "bye_cseq", "expected"), [
     # only the 200 of the re-INVITE, then the BYE: its response alone cannot tell it from an initial INVITE's (an
     # INVITE retried after a 401 also has CSeq 2, and every final response has a To tag): the call was answered
-    # either way, a dialog can be re-INVITEd only once confirmed (§14.1)
-    ((("200 OK", 2),), 3, (("answered", 200, 0, "caller"), [(2, None, 200, False)], [])),
+    # either way, a dialog can be re-INVITEd only once confirmed (§14.1); nor can it tell whether its From tag is
+    # the caller's (a callee's re-INVITE has the callee's, §12.2.1.1): who sent the BYE is not known
+    ((("200 OK", 2),), 3, (("answered", 200, 0, None), [(2, None, 200, False)], [])),
     # that 200 confirmed the dialog: the 488 to CSeq 3 on its tags answers a re-INVITE in it, a failure of the
     # re-INVITE (frame 3), not of the call
     ((("200 OK", 2), ("488 Not Acceptable Here", 3)), 4, (
-        ("answered", 200, 1, "caller"), [(2, None, 200, False), (3, None, 488, True)],
+        ("answered", 200, 1, None), [(2, None, 200, False), (3, None, 488, True)],
         [("call.reinvite-failed", "minor", (3,), 488, UNKNOWN_CHANGE)])),
 ])
 def test_a_capture_that_begins_with_a_reinvites_answer(tmp_path, answers, bye_cseq, expected) -> None:

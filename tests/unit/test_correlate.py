@@ -587,9 +587,11 @@ def test_the_bye_after_its_response_takes_its_place() -> None:
 
 def test_a_capture_of_a_bye_answered_only_is_an_ended_call() -> None:
     """The capture began as the call ended and lost the BYE: its 200 alone shows a dialog that existed (a BYE is
-    sent only in one, RFC 3261 §15), as the BYE itself would. Before, the call was "in-progress"."""
+    sent only in one, RFC 3261 §15), as the BYE itself would. Before, the call was "in-progress". Which party sent
+    the BYE is not known: without the INVITE either party's tag may be the From tag (§12.2.1.1)."""
     (call,) = run([msg(f"SIP/2.0 200 OK\n{hdr('late-1', '7 BYE', 'y7', ttag='b')}", P, A, 1.0, 1)]).calls
-    assert (call.outcome, call.ended_by, call.bye_frame, call.seen_from_start) == ("answered", "caller", 1, False)
+    assert (call.outcome, call.ended_by, call.bye_frame, call.seen_from_start, call.roles_known) == (
+        "answered", None, 1, False, False)
 
 
 # --------------------------------------------------------------------------- a CANCEL known by its response only

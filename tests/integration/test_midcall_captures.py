@@ -1,0 +1,103 @@
+"""Captures that begin or end inside a call: what the capture cannot show (who called, when the call was answered or
+ended) is left unknown, not guessed, and no finding blames a side for what the capture merely cut off."""
+
+from __future__ import annotations
+
+import pytest
+
+import sipdiag
+from sipdiag.reports.json import to_document
+from tests import callcapture as cc
+
+NO_RTCP = ["media.rtcp-issues"]  # neither side sends RTCP in these captures (RULES.md media.rtcp-issues)
+
+
+def began_inside(path, *, refresh_from_b: bool | None, bye_from_b: bool):
+    """20 s of two-way RTP between the phone (A: sip:100, tag f1) and the PBX (B: sip:200, tag t1), without the
+    INVITE; a session refresh (RFC 4028 §9: a re-INVITE, either side may be the refresher) at 10 s from B or A
+    (None: none), then a BYE at 20.1 s from B or A."""
+    s = cc.Script()
+    cc.two_way(s, 0.0, 20.0)
+    if refresh_from_b is not None:
+        src, dst = (cc.PBX, cc.UA) if refresh_from_b else (cc.UA, cc.PBX)
+        ports = (cc.PBX_RTP, cc.UA_RTP) if refresh_from_b else (cc.UA_RTP, cc.PBX_RTP)
+        a_first = not refresh_from_b
+        se = "Session-Expires: 90;refresher=uac\n"
+        s.sip(10.0, cc.sip_message(f"INVITE sip:x@{dst[0]} SIP/2.0", "mid-1", "5 INVITE", src=src, branch="re1",
+                                   caller_first=a_first, body=cc.SDP.format(ip=src[0], port=ports[0]), extra=se),
+              src, dst)
+        s.sip(10.05, cc.sip_message("SIP/2.0 200 OK", "mid-1", "5 INVITE", src=src, branch="re1",
+                                    caller_first=a_first, body=cc.SDP.format(ip=dst[0], port=ports[1]), extra=se),
+              dst, src)
+        s.sip(10.06, cc.sip_message(f"ACK sip:x@{dst[0]} SIP/2.0", "mid-1", "5 ACK", src=src, branch="re1ack",
+                                    caller_first=a_first), src, dst)
+    cc.bye(s, 20.1, "mid-1", from_callee=bye_from_b)
+    return s.write(path)
+
+
+@pytest.mark.parametrize("refresh_from_b", [True, False, None])
+@pytest.mark.parametrize("bye_from_b", [True, False])
+def test_a_capture_begun_inside_the_call_does_not_name_the_caller(tmp_path, refresh_from_b, bye_from_b) -> None:
+    # Without the INVITE nothing says which of the two tags was the caller's (RFC 3261 §12.2.1.1: each party's
+    # in-dialog requests carry its own tag in From): the first request seen may be either party's.
+    analysis = sipdiag.analyze(began_inside(tmp_path / "mid.pcap", refresh_from_b=refresh_from_b,
+                                            bye_from_b=bye_from_b))
+    (call,) = analysis.calls
+    first_from_b = refresh_from_b if refresh_from_b is not None else bye_from_b
+    # caller/callee stay the parties as the first message names them (From, To): so sorted, not as roles
+    assert (call.caller, call.callee) == (("sip:200@example.com", "sip:100@example.com") if first_from_b else
+                                          ("sip:100@example.com", "sip:200@example.com"))
+    assert (call.roles_known, call.seen_from_start, call.ended_by) == (False, False, None)
+    assert call.bye_frame == (2004 if refresh_from_b is not None else 2001)
+    # answered (a BYE is sent only in a confirmed dialog, RFC 3261 §15), since when is not known
+    assert (call.outcome, call.final_status, call.answer_ms, call.duration_s) == ("answered", None, None, None)
+    assert call.reinvites == (0 if refresh_from_b is None else 1)
+    (media,) = analysis.media
+    assert (media.verdict.verdict, media.verdict.packets_to_callee, media.verdict.packets_to_caller) == (
+        "two-way", 1000, 1000)
+    assert [f.rule for f in analysis.findings] == NO_RTCP
+    record = to_document(analysis)["calls"][0]
+    assert (record["roles_known"], record["ended_by"]) == (False, None)
+
+
+def test_the_details_say_the_caller_is_not_known(tmp_path) -> None:
+    from rich.console import Console
+
+    from sipdiag.reports.calltables import call_details
+
+    analysis = sipdiag.analyze(began_inside(tmp_path / "mid.pcap", refresh_from_b=True, bye_from_b=False))
+    console = Console(width=200, record=True, color_system=None)
+    console.print(call_details(analysis.calls[0]))
+    text = console.export_text()
+    assert "BYE from the unknown side, frame 2004" in text
+    assert ("the capture began inside this call: its INVITE was not captured, so which party called is not known "
+            "(From and To are those of its first message)") in text
+
+
+def test_the_tagless_100_trying_of_an_uncaptured_invite_still_names_the_caller(tmp_path) -> None:
+    # The INVITE was lost at the capture point, its 100 Trying was not: a response without a To tag answers the
+    # initial INVITE (RFC 3261 §8.2.6.2, §12.1.1), and its From tag is the caller's.
+    s = cc.Script()
+    s.sip(0.0, cc.sip_message("SIP/2.0 100 Trying", "lost-1", "1 INVITE", src=cc.UA, to_tag=False), cc.PBX, cc.UA)
+    s.sip(0.3, cc.sip_message("SIP/2.0 200 OK", "lost-1", "1 INVITE", src=cc.UA,
+                              body=cc.SDP.format(ip=cc.PBX[0], port=cc.PBX_RTP)), cc.PBX, cc.UA)
+    s.sip(0.31, cc.sip_message("ACK sip:200@example.com SIP/2.0", "lost-1", "1 ACK", src=cc.UA, branch="ack1"),
+          cc.UA, cc.PBX)
+    cc.two_way(s, 0.4, 5.0)
+    cc.bye(s, 5.5, "lost-1", from_callee=True)
+    (call,) = sipdiag.analyze(s.write(tmp_path / "lost.pcap")).calls
+    assert (call.caller, call.roles_known, call.seen_from_start, call.outcome, call.final_status, call.ended_by) == (
+        "sip:100@example.com", True, False, "answered", 200, "callee")
+
+
+def test_a_capture_ended_inside_the_call_blames_nobody(tmp_path) -> None:
+    # INVITE/200/ACK and 20 s of RTP both ways, then the capture stops: the call was up to the end, no one hung up,
+    # and its duration is the span up to the capture's last record.
+    s = cc.call_setup(cc.Script(), "end-1")
+    cc.two_way(s, 0.41, 20.0)
+    analysis = sipdiag.analyze(s.write(tmp_path / "end.pcap"))
+    (call,) = analysis.calls
+    assert (call.roles_known, call.outcome, call.final_status, call.answer_ms, call.duration_s, call.ended_by,
+            call.bye_frame) == (True, "answered", 200, 300.0, 20.095, None, None)
+    assert analysis.media[0].verdict.verdict == "two-way"
+    assert [f.rule for f in analysis.findings] == NO_RTCP
