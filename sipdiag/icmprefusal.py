@@ -34,6 +34,12 @@ ICMP_RACE_NS = 2 * 10**9
 # draws an error at least every second, so 2 s of RTP without one means the port opened, while a shorter silence is
 # the rate limit's.
 REFUSAL_TAIL_NS = 2 * 10**9
+# Linux's per-destination burst (XRLIM_BURST_FACTOR): until that many errors went to a host, a port still refused
+# answers its next packet at once. Fewer errors from the reporter to the sender, then the stream going on this long
+# without one (a few packets and a round trip), mean the port opened: the race of RTP sent before the receiver was
+# ready (early media, the first packets after the 200 OK), however short the call.
+ICMP_BURST = 6
+BURST_QUIET_NS = 5 * 10**8
 
 
 class StreamSpan(Protocol):
@@ -92,6 +98,12 @@ def refusals(streams: Sequence[StreamSpan], byes: Sequence[MessageRef | None], e
         key = (s.src_ip, s.src_port, s.dst_ip, s.dst_port)
         if key in by_flow:
             flows.setdefault(key, []).append(k)
+    # the errors each reporter sent to each host, by time: what its rate limiter had spent (ICMP_BURST)
+    sent: dict[tuple[str, str], list[int]] = {}
+    for e in errors:
+        sent.setdefault((e.reporter, e.src_ip), []).append(e.frame)
+    for frames in sent.values():
+        frames.sort()
     for key, ks in flows.items():
         ks.sort(key=lambda k: streams[k].first_frame)
         starts = [streams[k].first_frame for k in ks]
@@ -101,28 +113,38 @@ def refusals(streams: Sequence[StreamSpan], byes: Sequence[MessageRef | None], e
             if at >= 0:
                 mine.setdefault(ks[at], []).append(e)
         for k, found in mine.items():
-            out[k] = refusal(streams[k], found, byes[k], clock)
+            out[k] = refusal(streams[k], found, byes[k], clock, sent)
     return out
 
 
-def refusal(s: StreamSpan, errors: Sequence[IcmpError], bye: MessageRef | None, clock: ClockSteps
-            ) -> IcmpRefusal | None:
+def refusal(s: StreamSpan, errors: Sequence[IcmpError], bye: MessageRef | None, clock: ClockSteps,
+            sent: dict[tuple[str, str], list[int]] | None = None) -> IcmpRefusal | None:
     """The refusal of stream s by its errors (in capture order, each after the stream's first packet), when at least
-    ICMP_MIN_ERRORS came during the call and the last of them at most REFUSAL_TAIL_NS before the stream ended.
+    ICMP_MIN_ERRORS came during the call and the last of them at most REFUSAL_TAIL_NS before the stream ended, and
+    not within the reporter's burst while the stream went on BURST_QUIET_NS without an error (sent: the frames of
+    the errors by (reporter, host they went to); None: every error is the stream's own).
 
-    Errors in the race with the BYE (before_race) are not counted either way; the stream is then judged up to where
-    that race begins. Where the capture's clock steps between the last error and that end, their times cannot be
-    compared: only an error after the stream's last packet in capture order shows the refusal at its end."""
-    kept = [e for e in errors if _answers(e, s, clock) and (bye is None or before_race(e, bye, clock))]
+    Errors in the race with the BYE (before_race) are not counted either way; when some came, the stream is judged
+    up to where that race begins. Without any, the stream's packets up to its end went without an error: in a call
+    shorter than the race (ICMP_RACE_NS) and the tail (REFUSAL_TAIL_NS), judging it only up to where the race
+    begins took errors at its start for a refusal to its end. Where the capture's clock steps between the last error
+    and that end, their times cannot be compared: only an error after the stream's last packet in capture order
+    shows the refusal at its end."""
+    answering = [e for e in errors if _answers(e, s, clock)]
+    kept = [e for e in answering if bye is None or before_race(e, bye, clock)]
     if len(kept) < ICMP_MIN_ERRORS:
         return None
     last = kept[-1]
     end_frame, end_ns = s.last_frame, s.end_ns
-    if bye is not None and clock.sound(s.last_frame, bye.frame) and bye.ts_ns - ICMP_RACE_NS < end_ns:
+    if (bye is not None and len(kept) < len(answering) and clock.sound(s.last_frame, bye.frame)
+            and bye.ts_ns - ICMP_RACE_NS < end_ns):
         end_frame, end_ns = bye.frame, bye.ts_ns - ICMP_RACE_NS
     gap = clock.elapsed_ns(last.frame, last.ts_ns, end_frame, end_ns)
     if not (last.frame > s.last_frame if gap is None else gap <= REFUSAL_TAIL_NS):
         return None
+    burst = sent.get((last.reporter, last.src_ip), ()) if sent is not None else [e.frame for e in errors]
+    if gap is not None and gap > BURST_QUIET_NS and bisect_left(burst, last.frame + 1) < ICMP_BURST:
+        return None  # its limiter had errors left, yet the stream's next packets drew none: the port opened
     reason = Counter(e.reason for e in kept).most_common(1)[0][0]
     return IcmpRefusal(last.reporter, reason, len(kept), kept[0].frame, last.frame)
 

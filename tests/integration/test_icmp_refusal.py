@@ -187,3 +187,41 @@ def test_a_customers_pbx_that_registers_its_trunk_refusing_audio_stays_the_custo
     (icmp,) = [f for f in sipdiag.analyze(script.write(tmp_path / "pbx.pcap")).findings
                if f.rule == "router.icmp-unreachable"]
     assert icmp.owner == "engineering"
+
+
+def short_call(path, seconds: float, icmp_at: tuple[float, ...]):
+    """`seconds` of RTP both ways from 0.5 s, the caller's BYE 0.1 s after it, and port unreachables from the PBX
+    for the phone's RTP at the given seconds: a call shorter than the BYE's race (2 s) and the tail (2 s)."""
+    script = cc.call_setup(cc.Script(), "icmp-short")
+    cc.two_way(script, 0.5, seconds)
+    cc.bye(script, 0.6 + seconds, "icmp-short")
+    script.recs += errors(cc.PBX[0], icmp_at)
+    return script.write(path)
+
+
+def test_a_race_at_the_start_of_a_short_call_leaves_it_delivered(tmp_path) -> None:
+    # RTP sent before the PBX opened its port: 3 errors for the first 3 packets, then 3 s of RTP without one. No
+    # error raced the BYE, so the stream is judged to its end (not only up to 2 s before the BYE, where the start's
+    # errors looked like a refusal to the end).
+    analysis = sipdiag.analyze(short_call(tmp_path / "short.pcap", 3.0, (0.5, 0.52, 0.54)))
+    assert verdict(analysis) == ("two-way", None)
+    assert [s.refusal for s in analysis.streams] == [None, None]
+    assert [(f.rule, f.owner, f.evidence["count"]) for f in analysis.findings] == [
+        ("router.icmp-unreachable", "engineering", 3)]
+
+
+def test_a_race_within_the_rate_limiters_burst_leaves_a_two_second_call_delivered(tmp_path) -> None:
+    # 3 errors of Linux's burst of 6 spent, then 1.9 s of RTP without one: a port still refused would have drawn
+    # an error for the next packet at once.
+    analysis = sipdiag.analyze(short_call(tmp_path / "short.pcap", 2.0, (0.5, 0.52, 0.54)))
+    assert verdict(analysis) == ("two-way", None)
+    assert [s.refusal for s in analysis.streams] == [None, None]
+
+
+def test_a_refusal_to_the_end_of_a_short_call_is_still_found(tmp_path) -> None:
+    # The burst of 6, then one a second to the end: the errors from 1.5 s on race the BYE at 3.6 s, and the stream
+    # is judged up to 1.6 s, where its last counted error (1.5 s) is.
+    analysis = sipdiag.analyze(short_call(tmp_path / "short.pcap", 3.0, BURST + (1.5, 2.5)))
+    assert verdict(analysis) == ("one-way", "caller->callee")
+    assert [s.refusal for s in analysis.streams] == [
+        IcmpRefusal(cc.PBX[0], "port unreachable", 7, 5, 111), None]
