@@ -307,10 +307,14 @@ class EModelResult:
     inputs: EModelInputs
     estimate: bool
     estimate_reasons: tuple[str, ...]
+    estimate_reasons_ru: tuple[str, ...]
     factors: tuple[Factor, ...]
     band: QualityBand
     summary: str
     summary_ru: str
+
+    def estimate_reasons_in(self, lang: str) -> tuple[str, ...]:
+        return self.estimate_reasons_ru if lang == "ru" else self.estimate_reasons
 
     @property
     def r_shown(self) -> float:
@@ -431,15 +435,10 @@ def r_factor(
         factors += (Factor("advantage", -advantage,
                            *(phrase("advantage", lang, advantage=advantage) for lang in LANGUAGES)),)
 
-    reasons = []
-    if not entry.ie_standard:
-        reasons.append(f"provisional Ie {entry.ie:g} for {entry.description} ({entry.source})")
-    if ppl > 0 and not entry.bpl_standard:
-        reasons.append(f"provisional Bpl {bpl:g} for {entry.description}")
-    if not discards_rated:
-        reasons.append("jitter-buffer discards not rated: the RTP timestamps do not follow the codec clock")
-    if wideband:
-        reasons.append("wideband scale (G.107.1) with loss and delay terms not verified in the Recommendation")
+    why = [key for key, applies in (("why_ie", not entry.ie_standard), ("why_bpl", ppl > 0 and not entry.bpl_standard),
+                                    ("why_discards", not discards_rated), ("why_wideband", wideband)) if applies]
+    reasons, reasons_ru = ([phrase(key, lang, ie=entry.ie, bpl=bpl, codec=entry.description_in(lang),
+                                   source=entry.source) for key in why] for lang in LANGUAGES)
     r_nb = r / WIDEBAND_RATIO if wideband else r
     mos = mos_from_r(r, wideband=wideband)
     band = quality_band(r_nb)
@@ -447,6 +446,7 @@ def r_factor(
         r_factor=r, r0=r0, r_factor_nb=r_nb, mos=mos, mos_lq=mos_from_r(r + delay, wideband=wideband),
         mos_ceiling=mos_from_r(r0 - entry.ie + advantage, wideband=wideband),
         ie_eff=total_eff, id=delay, inputs=inputs, estimate=bool(reasons), estimate_reasons=tuple(reasons),
+        estimate_reasons_ru=tuple(reasons_ru),
         factors=factors, band=band, **_summary(r, r0, entry.scale, mos, band, factors, bool(reasons)),
     )  # fmt: skip
 

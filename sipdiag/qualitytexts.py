@@ -41,6 +41,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "delay_no_network": "estimated one-way delay {ta:.0f} ms without the unknown network part ({parts})",
         "advantage": "advantage factor A {advantage:g} (expectation of the service)",
         "achieved": "R {r:.1f} of {r0:g}",
+        # why a result is an estimate (EModelResult.estimate_reasons)
+        "why_ie": "provisional Ie {ie:g} for {codec} ({source})",
+        "why_bpl": "provisional Bpl {bpl:g} for {codec}",
+        "why_discards": "jitter-buffer discards not rated: the RTP timestamps do not follow the codec clock",
+        "why_wideband": "wideband scale (G.107.1) with loss and delay terms not verified in the Recommendation",
     },
     "ru": {
         "codec_clean": "{codec}: искажений кодирования нет",
@@ -68,6 +73,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "delay_no_network": "оценка односторонней задержки {ta:.0f} мс без неизвестной сетевой части ({parts})",
         "advantage": "фактор ожиданий A {advantage:g} (чего пользователь ждёт от услуги)",
         "achieved": "R {r:.1f} из {r0:g}",
+        "why_ie": "предварительное значение Ie {ie:g} для {codec} ({source})",
+        "why_bpl": "предварительное значение Bpl {bpl:g} для {codec}",
+        "why_discards": "отбрасывание опоздавших пакетов в джиттер-буфере не оценено: метки времени RTP не следуют "
+                        "частоте кодека",
+        "why_wideband": "широкополосная шкала (G.107.1), члены потерь и задержки которой в Рекомендации не "
+                        "проверены",
     },
 }
 

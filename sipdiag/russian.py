@@ -59,6 +59,12 @@ OUTCOMES_RU = {"answered": "отвечен", "busy": "занято", "cancelled"
                "timeout": "нет ответа", "in-progress": "не завершён", "registered": "зарегистрирован",
                "failed": "отказ", "unanswered": "без ответа"}
 
+# Who acts on a finding (sipdiag.checks OWNERS) and how sure the rule is (RULES.md §0.1), as the Russian reports
+# show them beside a finding.
+OWNERS_RU = {"customer": "клиент", "first-line": "первая линия", "engineering": "инженеры",
+             "security": "безопасность"}
+CONFIDENCE_RU = {"high": "высокая", "medium": "средняя", "low": "низкая"}
+
 # prepositions after which a count and its noun stand in the genitive
 GENITIVE = frozenset(("из", "от", "до", "без", "более", "менее", "около", "свыше", "кроме", "для", "после"))
 

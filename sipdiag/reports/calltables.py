@@ -15,7 +15,9 @@ from rich.table import Table
 
 from ..addresses import join_address
 from ..clocksteps import NO_STEPS, ClockSteps
+from ..correlate import leg_rule_ru
 from ..model import Call, CallLeg, MediaDescription, Negotiation, Registration
+from .htmltexts import TERMINAL, word
 from .json import utc_datetime
 from .ladder import render_ladder_rich
 from .safe import printable, terminal_text
@@ -47,27 +49,28 @@ def shorten(text: str, cells: int) -> str:
     return set_cell_size(text, cells - 1) + "…"
 
 
-def calls_table(calls: Sequence[Call], shown: int | None = None) -> Table:
+def calls_table(calls: Sequence[Call], shown: int | None = None, *, lang: str = "en") -> Table:
     """One row per call: `#` (1-based position in `calls`, what `--call #N` selects), a shortened Call-ID, caller,
     callee, start (UTC), outcome (coloured), final status, setup / answer ms, duration s, transport, user agent.
     `shown`: rows for the first that many calls only (the title still counts them all)."""
+    w = TERMINAL[lang]
     start, day = _start_format([c.start_ns for c in calls])
-    table = Table(title=f"Calls ({len(calls)}){day}", title_justify="left", **_TABLE_STYLE)
+    table = Table(title=w["calls"].format(n=len(calls), day=day), title_justify="left", **_TABLE_STYLE)
     # When the terminal is too narrow, rich narrows the widest foldable columns first (URIs, user agent), so the
     # numbers keep their digits and no column disappears. Units go under the names so that these columns are not
     # as wide as a one-line header.
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Call-ID", overflow="fold")
-    table.add_column("caller", overflow="fold")
-    table.add_column("callee", overflow="fold")
-    table.add_column("start", overflow="fold")
-    table.add_column("outcome", overflow="fold")
-    table.add_column("final", justify="right", no_wrap=True)
-    table.add_column("setup\nms", justify="right", no_wrap=True)
-    table.add_column("answer\nms", justify="right", no_wrap=True)
-    table.add_column("duration\ns", justify="right", no_wrap=True)
-    table.add_column("transport", overflow="fold")
-    table.add_column("user agent", overflow="fold")
+    table.add_column(w["caller"], overflow="fold")
+    table.add_column(w["callee"], overflow="fold")
+    table.add_column(w["start"], overflow="fold")
+    table.add_column(w["outcome"], overflow="fold")
+    table.add_column(w["final"], justify="right", no_wrap=True)
+    table.add_column(w["setup_ms"], justify="right", no_wrap=True)
+    table.add_column(w["answer_ms"], justify="right", no_wrap=True)
+    table.add_column(w["duration_s"], justify="right", no_wrap=True)
+    table.add_column(w["transport"], overflow="fold")
+    table.add_column(w["user_agent"], overflow="fold")
     for n, c in enumerate(calls[:shown], start=1):
         table.add_row(
             str(n),
@@ -75,7 +78,7 @@ def calls_table(calls: Sequence[Call], shown: int | None = None) -> Table:
             terminal_text(c.caller),
             terminal_text(c.callee),
             start(c.start_ns),
-            _styled(c.outcome, OUTCOME_STYLES),
+            _styled(c.outcome, OUTCOME_STYLES, w),
             number_text(c.final_status),
             number_text(c.setup_ms, "{:.0f}"),
             number_text(c.answer_ms, "{:.0f}"),
@@ -86,26 +89,27 @@ def calls_table(calls: Sequence[Call], shown: int | None = None) -> Table:
     return table
 
 
-def registrations_table(registrations: Sequence[Registration]) -> Table:
+def registrations_table(registrations: Sequence[Registration], *, lang: str = "en") -> Table:
     """One row per AOR + Contact binding: contact, source, outcome (coloured; a binding whose last REGISTER asked
     for expires 0 says so under it), final status, attempts, challenges, granted expiry and the median refresh
     interval."""
-    table = Table(title=f"Registrations ({len(registrations)})", title_justify="left", **_TABLE_STYLE)
+    w = TERMINAL[lang]
+    table = Table(title=w["registrations"].format(n=len(registrations)), title_justify="left", **_TABLE_STYLE)
     table.add_column("AOR", overflow="fold")
-    table.add_column("contact", overflow="fold")
-    table.add_column("source", no_wrap=True)  # ip:port reads badly folded; the URIs fold instead
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("final", justify="right", no_wrap=True)
-    table.add_column("attempts", justify="right", no_wrap=True)
-    table.add_column("challenges", justify="right", no_wrap=True)
-    table.add_column("expires\ns", justify="right", no_wrap=True)
-    table.add_column("refresh\ns", justify="right", no_wrap=True)
+    table.add_column(w["contact"], overflow="fold")
+    table.add_column(w["source"], no_wrap=True)  # ip:port reads badly folded; the URIs fold instead
+    table.add_column(w["outcome"], no_wrap=True)
+    table.add_column(w["final"], justify="right", no_wrap=True)
+    table.add_column(w["attempts"], justify="right", no_wrap=True)
+    table.add_column(w["challenges"], justify="right", no_wrap=True)
+    table.add_column(w["expires_s"], justify="right", no_wrap=True)
+    table.add_column(w["refresh_s"], justify="right", no_wrap=True)
     for r in registrations:
         table.add_row(
             terminal_text(r.aor),
             terminal_text(r.contact),
             terminal_text(r.source),
-            _styled(r.outcome, REGISTRATION_STYLES) + ("\n(de-registration)" if r.deregistration else ""),
+            _styled(r.outcome, REGISTRATION_STYLES, w) + (w["deregistration"] if r.deregistration else ""),
             number_text(r.final_status),
             str(r.attempts),
             str(r.challenges),
@@ -115,54 +119,55 @@ def registrations_table(registrations: Sequence[Registration]) -> Table:
     return table
 
 
-def call_details(call: Call, clock: ClockSteps = NO_STEPS) -> RenderableType:
+def call_details(call: Call, clock: ClockSteps = NO_STEPS, *, lang: str = "en") -> RenderableType:
     """One call: the facts an engineer reads first (outcome, timings, who hung up and why, user agents), the
     offer/answer exchanges, linked legs, then the ladder diagram."""
+    w = TERMINAL[lang]
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold", no_wrap=True)
     facts.add_column(overflow="fold")
     caller = terminal_text(call.caller)
     if call.caller_display:
         caller = f'"{terminal_text(call.caller_display)}" <{caller}>'
-    facts.add_row("From", f"{caller} at {terminal_text(call.caller_address)}")
-    facts.add_row("To", f"{terminal_text(call.callee)} at {terminal_text(call.callee_address)}")
-    facts.add_row("Start", f"{_utc(call.start_ns, with_date=True)} UTC, frame {call.first_frame}, "
-                           f"over {terminal_text(call.transport)}")
-    final = (f", final {call.final_status}" if call.final_status is not None else "") + (
+    facts.add_row(w["from"], w["at"].format(who=caller, address=terminal_text(call.caller_address)))
+    facts.add_row(w["to"], w["at"].format(who=terminal_text(call.callee), address=terminal_text(call.callee_address)))
+    facts.add_row(w["start_row"], w["start_text"].format(time=_utc(call.start_ns, with_date=True),
+                                                         frame=call.first_frame,
+                                                         transport=terminal_text(call.transport)))
+    final = (w["final_status"].format(status=call.final_status) if call.final_status is not None else "") + (
         f" {terminal_text(call.final_reason)}" if call.final_reason else "")
-    facts.add_row("Outcome", _styled(call.outcome, OUTCOME_STYLES) + final)
-    facts.add_row("Timings", f"setup {number_text(call.setup_ms, '{:.0f}')} ms, answer "
-                             f"{number_text(call.answer_ms, '{:.0f}')} ms, "
-                             f"duration {number_text(call.duration_s, '{:.1f}')} s")
-    facts.add_row("Ended", _ending(call))
+    facts.add_row(w["outcome_row"], _styled(call.outcome, OUTCOME_STYLES, w) + final)
+    facts.add_row(w["timings"], w["timings_text"].format(setup=number_text(call.setup_ms, "{:.0f}"),
+                                                         answer=number_text(call.answer_ms, "{:.0f}"),
+                                                         duration=number_text(call.duration_s, "{:.1f}")))
+    facts.add_row(w["ended"], _ending(call, w))
     if call.user_agents:
-        facts.add_row("User agents", "\n".join(terminal_text(ua) for ua in call.user_agents))
+        facts.add_row(w["user_agents"], "\n".join(terminal_text(ua) for ua in call.user_agents))
     if call.auth_challenges:
-        facts.add_row("Auth challenges", str(call.auth_challenges))
+        facts.add_row(w["auth_challenges"], str(call.auth_challenges))
     if call.reinvites or call.prack:
-        facts.add_row("In dialog", f"{call.reinvites} re-INVITE(s)" + (", reliable provisional responses (PRACK)"
-                                                                       if call.prack else ""))
+        facts.add_row(w["in_dialog"], w["reinvites"].format(n=call.reinvites) + (w["prack"] if call.prack else ""))
     if call.refer_to:
-        facts.add_row("Transferred to", "\n".join(terminal_text(t) for t in call.refer_to))
+        facts.add_row(w["transferred_to"], "\n".join(terminal_text(t) for t in call.refer_to))
     if call.legs:
-        facts.add_row("Legs", "\n".join(_leg(leg) for leg in call.legs))
+        facts.add_row(w["legs"], "\n".join(_leg(leg, lang) for leg in call.legs))
     if not call.roles_known:
-        facts.add_row("Note", "the capture began inside this call: its INVITE was not captured, so which party "
-                              "called is not known (From and To are those of its first message)")
+        facts.add_row(w["note"], w["roles_unknown"])
     elif not call.seen_from_start:
-        facts.add_row("Note", "the capture began inside this call: its INVITE was not captured")
-    parts: list[RenderableType] = [f"[bold]Call {terminal_text(call.call_id)}[/bold]", facts]
+        facts.add_row(w["note"], w["not_from_start"])
+    parts: list[RenderableType] = [f"[bold]{w['call'].format(call_id=terminal_text(call.call_id))}[/bold]", facts]
     # The offer/answer table ends with an empty row of its own; without it, an empty line sets the ladder apart.
-    parts.append(_negotiations_table(call.negotiations) if call.negotiations else "")
-    parts.append(render_ladder_rich(call.messages, first=call.caller_address, clock=clock))
+    parts.append(_negotiations_table(call.negotiations, w) if call.negotiations else "")
+    parts.append(render_ladder_rich(call.messages, first=call.caller_address, clock=clock, lang=lang))
     return Group(*parts)
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
 
-def _styled(value: str, styles: dict[str, str]) -> str:
+def _styled(value: str, styles: dict[str, str], w: dict[str, str]) -> str:
+    """An outcome in the report's language, coloured by what it is."""
     style = styles.get(value)
-    text = terminal_text(value)
+    text = terminal_text(word(w, "outcome", value))
     return f"[{style}]{text}[/{style}]" if style else text
 
 
@@ -205,47 +210,49 @@ def _start_format(starts: list[int]) -> tuple[Callable[[int], str], str]:
     return (lambda ts: _start_seconds(ts, with_date=True)), f", {days[0]} .. {days[-1]} UTC"
 
 
-def _ending(call: Call) -> str:
+def _ending(call: Call, w: dict[str, str]) -> str:
     """Who ended the call, with the frame and the Reason header (RFC 3326) when there was one."""
     if call.bye_frame is not None:
-        text = f"BYE from the {terminal_text(call.ended_by or 'unknown side')}, frame {call.bye_frame}"
+        who = word(w, "party", call.ended_by) if call.ended_by else w["unknown_side"]
+        text = w["bye_from"].format(who=terminal_text(who), frame=call.bye_frame)
     elif call.cancelled_frame is not None:
-        text = f"CANCEL from the {terminal_text(call.ended_by or 'caller')}, frame {call.cancelled_frame}"
+        text = w["cancel_from"].format(who=terminal_text(word(w, "party", call.ended_by or "caller")),
+                                       frame=call.cancelled_frame)
     else:
-        text = "no BYE or CANCEL seen"
-    return text + (f", reason {terminal_text(call.end_reason)}" if call.end_reason else "")
+        text = w["no_bye"]
+    return text + (w["end_reason"].format(reason=terminal_text(call.end_reason)) if call.end_reason else "")
 
 
-def _leg(leg: CallLeg) -> str:
-    return f"{terminal_text(leg.call_id)} ({terminal_text(leg.rule)})"
+def _leg(leg: CallLeg, lang: str) -> str:
+    return f"{terminal_text(leg.call_id)} ({terminal_text(leg_rule_ru(leg.rule) if lang == 'ru' else leg.rule)})"
 
 
-def _media(m: MediaDescription) -> str:
+def _media(m: MediaDescription, w: dict[str, str]) -> str:
     """`audio 192.168.1.10:4000 RTP/AVP PCMU/8000, PCMA/8000 sendrecv ptime 20 rtcp-mux SRTP DTMF 101`."""
     text = (f"{m.media} {join_address(m.address or '-', m.port)} {m.proto} {', '.join(m.codecs) or '-'} {m.direction}"
             + (f" ptime {m.ptime_ms}" if m.ptime_ms is not None else "")
             + (" rtcp-mux" if m.rtcp_mux else "") + (" SRTP" if m.srtp else "")
             + (f" DTMF {m.telephone_event}" if m.telephone_event is not None else "")
-            + (" (rejected)" if m.port == 0 else ""))
+            + (w["rejected"] if m.port == 0 else ""))
     return terminal_text(text)
 
 
-def _negotiations_table(negotiations: tuple[Negotiation, ...]) -> Table:
-    table = Table(title="Offer/answer", title_justify="left", **_TABLE_STYLE)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("offer", no_wrap=True)
-    table.add_column("answer", no_wrap=True)
-    table.add_column("status", justify="right")
-    table.add_column("offered media", overflow="fold")
-    table.add_column("answered media", overflow="fold")
+def _negotiations_table(negotiations: tuple[Negotiation, ...], w: dict[str, str]) -> Table:
+    table = Table(title=w["offer_answer"], title_justify="left", **_TABLE_STYLE)
+    table.add_column(w["kind"], no_wrap=True)
+    table.add_column(w["offer"], no_wrap=True)
+    table.add_column(w["answer"], no_wrap=True)
+    table.add_column(w["status"], justify="right")
+    table.add_column(w["offered_media"], overflow="fold")
+    table.add_column(w["answered_media"], overflow="fold")
     for n in negotiations:
         table.add_row(
-            terminal_text(n.kind) + (" (hold)" if n.hold else ""),
-            (f"frame {n.offer_frame}" if n.offer_frame is not None else "not captured")
-            + f", {terminal_text(n.offerer)}",
-            f"frame {n.answer_frame}" if n.answer_frame is not None else "none",
+            terminal_text(word(w, "kind", n.kind)) + (w["hold"] if n.hold else ""),
+            (w["at_frame"].format(frame=n.offer_frame) if n.offer_frame is not None else w["not_captured"])
+            + f", {terminal_text(word(w, 'role', n.offerer))}",
+            w["at_frame"].format(frame=n.answer_frame) if n.answer_frame is not None else w["none"],
             number_text(n.status),
-            "\n".join(map(_media, n.offer)) or "-",
-            "\n".join(map(_media, n.answer)) if n.answer else "-",
+            "\n".join(_media(m, w) for m in n.offer) or "-",
+            "\n".join(_media(m, w) for m in n.answer) if n.answer else "-",
         )
     return table

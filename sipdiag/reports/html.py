@@ -28,7 +28,7 @@ from ..clocksteps import ClockSteps
 from ..media import MediaStream
 from ..model import Call
 from .findinggroups import FindingEntry, ordered_findings
-from .htmltexts import TEXTS
+from .htmltexts import EVIDENCE_ENUMS_RU, EVIDENCE_KEYS_RU, EVIDENCE_VALUES_RU, TEXTS
 from .json import iso_time
 from .safe import markup_text
 from .svgcharts import FactorSegment, SvgChart, factor_bar, time_chart
@@ -140,7 +140,7 @@ def _context(a: Analysis, call: Call | None, lang: str, limits: HtmlLimits) -> d
         media = a.media_of(call)
         stream_indexes = list(media.streams) if media else []
     problem_calls = {f.call_id for f in findings if f.severity > Severity.INFO}
-    views = [_call_view(a, n, c, c.call_id in problem_calls) for n, c in ((number[c.call_id], c) for c in calls)]
+    views = [_call_view(a, n, c, c.call_id in problem_calls, texts) for n, c in ((number[c.call_id], c) for c in calls)]
     # Ladders for the calls an engineer opens first: those with problems, then the rest in capture order.
     drawn = sorted(views, key=lambda v: (not v.problem, v.n))[:limits.ladders]
     drawn_ns = {v.n for v in drawn}
@@ -188,15 +188,16 @@ def _cap(rows: Sequence[Any], total: int, limit: int) -> Capped:
     return Capped(tuple(rows[:limit]), total)
 
 
-def _call_view(a: Analysis, n: int, call: Call, has_findings: bool) -> CallView:
+def _call_view(a: Analysis, n: int, call: Call, has_findings: bool, texts: dict[str, str]) -> CallView:
     media = a.media_of(call)
     verdict = media.verdict if media else None
     problem = (has_findings or call.outcome in ("rejected", "timeout")
                or (verdict is not None and verdict.verdict in ("one-way", "no-rtp")))
     dtmf: tuple[str, ...] = ()
     if media is not None:
-        dtmf = tuple(f"{e.digit} (frame {e.start_frame}, {e.duration_ms:.0f} ms)" for e in media.dtmf) + tuple(
-            f"{digit} (SIP INFO, frame {frame})" for frame, digit, _ms in media.info_dtmf)
+        dtmf = tuple(texts["dtmf_event"].format(digit=e.digit, frame=e.start_frame, ms=f"{e.duration_ms:.0f}")
+                     for e in media.dtmf) + tuple(texts["dtmf_info"].format(digit=digit, frame=frame)
+                                                  for frame, digit, _ms in media.info_dtmf)
     return CallView(n, call, problem, verdict, tuple(i + 1 for i in media.streams) if media else (), dtmf)
 
 
@@ -236,7 +237,7 @@ def _finding_views(findings: Sequence[Any], number: dict[str, int], lang: str) -
     page_n = {e.index: n for n, e in enumerate(entries, 1)}
     return [FindingView(
         entry=e, n=page_n[e.index], call_n=number.get(e.finding.call_id) if e.finding.call_id else None,
-        evidence=tuple(_evidence(e.finding)),
+        evidence=tuple(_evidence(e.finding, lang)),
         customer_text=_text(e.finding.customer_text, lang), engineer_text=_text(e.finding.engineer_text, lang),
         explains=tuple((page_n[i], findings[i].rule) for i in e.explains),
         explained_by=tuple((page_n[i], findings[i].rule) for i in e.explained_by),
@@ -252,12 +253,19 @@ def _text(texts: dict[str, str] | str, lang: str) -> str:
 EVIDENCE_CHARS = 400  # one evidence value in the page; the JSON document has it whole
 
 
-def _evidence(f: Any) -> Iterator[tuple[str, str]]:
-    """The evidence values to show: not the Call-ID (the finding names its call) nor the text fragments the
-    templates were filled with (`*_en`, `*_ru`: they are in the texts already)."""
+def _evidence(f: Any, lang: str = "en") -> Iterator[tuple[str, str]]:
+    """The evidence values to show, labelled in `lang`: not the Call-ID (the finding names its call) nor the text
+    fragments the templates were filled with (`*_en`, `*_ru`: they are in the texts already). The Russian page
+    shows a value's Russian fragment where the rule wrote one (`detail` as `detail_ru`), and JSON's true/false
+    and the words rules write for some keys (EVIDENCE_ENUMS_RU) in Russian; a value from the wire as it is."""
     for key, value in f.evidence.items():
         if key == "call_id" or key.rsplit("_", 1)[-1] in TEXTS:
             continue
+        if lang == "ru":
+            label = EVIDENCE_KEYS_RU.get(key, key)
+            value = f.evidence.get(f"{key}_ru", value)
+        else:
+            label = key
         if isinstance(value, str):
             text = value
         elif isinstance(value, (list, tuple)):
@@ -265,5 +273,8 @@ def _evidence(f: Any) -> Iterator[tuple[str, str]]:
                              for v in value)
         else:
             text = json.dumps(value, ensure_ascii=False, default=str)
-        yield str(key), text if len(text) <= EVIDENCE_CHARS else text[:EVIDENCE_CHARS - 1] + "…"
+        if lang == "ru":
+            text = (EVIDENCE_ENUMS_RU.get(key, {}).get(text, text) if isinstance(value, str)
+                    else EVIDENCE_VALUES_RU.get(text, text))
+        yield str(label), text if len(text) <= EVIDENCE_CHARS else text[:EVIDENCE_CHARS - 1] + "…"
 

@@ -23,6 +23,7 @@ from ..addresses import join_address
 from ..clocksteps import NO_STEPS, ClockSteps
 from ..model import MessageRef
 from ..transactions import is_success
+from .htmltexts import TERMINAL
 from .safe import printable
 
 SOLID = "─"
@@ -31,7 +32,6 @@ HEAD_RIGHT = "▶"
 HEAD_LEFT = "◀"
 LIFELINE = "│"
 SELF = "↻"  # a message a host sent to its own address (a B2BUA looping through itself)
-RETRANSMISSION_NOTE = "retransmission"
 # The narrowest distance between two lifelines when squeezing into a width: an arrow between neighbours then holds
 # 7 label cells (INVITE, OPTIONS, "200 OK" fit; longer labels wrap at spaces).
 MIN_GAP = 10
@@ -88,24 +88,26 @@ def render_ladder_text(messages: Sequence[MessageRef], *, width: int | None = No
 
 
 def render_ladder_rich(messages: Sequence[MessageRef], *, first: str | None = None,
-                       clock: ClockSteps = NO_STEPS) -> Any:
+                       clock: ClockSteps = NO_STEPS, lang: str = "en") -> Any:
     """The ladder as a rich renderable, laid out for the console's width when printed: 2xx green, failures (>= 400)
     red, retransmissions dimmed, dashed and noted. Same layout as `render_ladder_text`."""
-    return _RichLadder(tuple(messages), first, clock)
+    return _RichLadder(tuple(messages), first, clock, lang)
 
 
 class _RichLadder:
     """Lays out at print time, because only then is the console's width known."""
 
-    def __init__(self, messages: tuple[MessageRef, ...], first: str | None, clock: ClockSteps) -> None:
+    def __init__(self, messages: tuple[MessageRef, ...], first: str | None, clock: ClockSteps, lang: str) -> None:
         self.messages = messages
         self.first = first
         self.clock = clock
+        self.lang = lang
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from rich.text import Text
 
-        for line in _layout(self.messages, width=options.max_width, first=self.first, clock=self.clock):
+        for line in _layout(self.messages, width=options.max_width, first=self.first, clock=self.clock,
+                            lang=self.lang):
             # A ladder wider than the terminal (very many hosts) is not wrapped by rich: printed with
             # `console.print(..., crop=False)` it stays whole and the terminal folds it, no column cut off silently.
             text = Text(no_wrap=True, overflow="ignore", end="\n")
@@ -119,7 +121,8 @@ class _RichLadder:
 
         def widest(width: int | None) -> int:
             return max((sum(_cells(t) for t, _s in line) for line in _layout(self.messages, width=width,
-                                                                             first=self.first, clock=self.clock)),
+                                                                             first=self.first, clock=self.clock,
+                                                                             lang=self.lang)),
                        default=0)
 
         return Measurement(widest(1), widest(None))
@@ -144,20 +147,23 @@ class _Arrow:
 
 
 def _layout(messages: Sequence[MessageRef], *, width: int | None, first: str | None,
-            clock: ClockSteps = NO_STEPS) -> list[Line]:
-    """The ladder's lines as styled segments: the legend (aliases only), the header, then each message's rows."""
+            clock: ClockSteps = NO_STEPS, lang: str = "en") -> list[Line]:
+    """The ladder's lines as styled segments: the legend (aliases only), the header, then each message's rows;
+    the margin's headings and the retransmission note in `lang`."""
     if not messages:
         return []
+    w = TERMINAL[lang]
+    frame_head, time_head, note = w["ladder_frame"], w["ladder_time"], w["retransmission"]
     hosts = ladder_hosts(messages, first=first)
     column = {h: i for i, h in enumerate(hosts)}
     arrows = [_Arrow(column[join_address(m.src_ip, m.src_port)], column[join_address(m.dst_ip, m.dst_port)],
                      printable(m.label), _message_style(m), m.retransmission) for m in messages]
     frames = [str(m.frame) for m in messages]
     offsets = [offset_text(m, messages[0], clock) for m in messages]
-    frame_w = max(len("frame"), *map(len, frames))
-    time_w = max(len("time"), *map(len, offsets))
+    frame_w = max(len(frame_head), *map(len, frames))
+    time_w = max(len(time_head), *map(len, offsets))
     margin_w = frame_w + 2 + time_w + 2
-    note_w = len("  " + RETRANSMISSION_NOTE) if any(a.retransmission for a in arrows) else 0
+    note_w = len("  " + note) if any(a.retransmission for a in arrows) else 0
 
     names = [printable(h) for h in hosts]
     legend: list[Line] = []
@@ -178,7 +184,7 @@ def _layout(messages: Sequence[MessageRef], *, width: int | None, first: str | N
     header = _Canvas(canvas_w)
     for x, name in zip(xs, names, strict=True):
         header.put(x - (_cells(name) - 1) // 2, name, STYLE_HEADER)
-    lines = [*legend, [(f"{'frame':>{frame_w}}  {'time':>{time_w}}  ", ""), *header.segments()]]
+    lines = [*legend, [(f"{frame_head:>{frame_w}}  {time_head:>{time_w}}  ", ""), *header.segments()]]
 
     for arrow, frame, offset in zip(arrows, frames, offsets, strict=True):
         rows = _draw(arrow, xs, gap, canvas_w)
@@ -186,7 +192,7 @@ def _layout(messages: Sequence[MessageRef], *, width: int | None, first: str | N
             margin = f"{frame:>{frame_w}}  {offset:>{time_w}}  " if i == 0 else " " * margin_w
             line = [(margin, ""), *row.segments()]
             if i == 0 and arrow.retransmission:
-                line.append(("  " + RETRANSMISSION_NOTE, STYLE_NOTE))
+                line.append(("  " + note, STYLE_NOTE))
             lines.append(line)
     return lines
 

@@ -15,6 +15,7 @@ from ..media import MediaStream
 from ..model import Call
 from ..rtpresult import RtpStreamStats
 from .calltables import number_text
+from .htmltexts import TERMINAL
 from .safe import printable, terminal_text as t
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -31,12 +32,13 @@ def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
     return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] if v > 0 else " " for v in groups)
 
 
-def packets_text(s: RtpStreamStats) -> str:
+def packets_text(s: RtpStreamStats, lang: str = "en") -> str:
     """The packets of a stream as tshark counts them, and how many of them were RFC 6263 keep-alives: "4 packets
     (3 keep-alives)"."""
+    w = TERMINAL[lang]
     if not s.keepalives:
-        return f"{s.packets} packets"
-    return f"{s.packets} packets ({s.keepalives} keep-alive{'' if s.keepalives == 1 else 's'})"
+        return w["packets_n"].format(n=s.packets)
+    return w["keepalives"].format(n=s.packets, k=s.keepalives, s="" if s.keepalives == 1 else "s")
 
 
 def stream_label(m: MediaStream) -> str:
@@ -71,39 +73,41 @@ def streams_table(a: Analysis) -> Table:
     return table
 
 
-def call_media(a: Analysis, call: Call) -> RenderableType | None:
+def call_media(a: Analysis, call: Call, *, lang: str = "en") -> RenderableType | None:
     """The media part of a call's details: the verdict, then each stream with its figures and sparklines."""
     media = a.media_of(call)
     if media is None:
         return None
+    w = TERMINAL[lang]
     v = media.verdict
     colour = {"two-way": "green", "one-way": "red", "no-rtp": "red"}.get(v.verdict, "yellow")
-    parts: list[RenderableType] = [Text.assemble(("Media        ", "bold"), (printable(v.detail), colour))]
+    parts: list[RenderableType] = [Text.assemble((w["media"], "bold"), (printable(v.text(lang)), colour))]
     for i in media.streams:
         m = a.streams[i]
         s, q = m.stats, m.quality
         head = (f"  {m.binding.direction or '?'} ({m.binding.bound_by}): {stream_label(m)}, {s.codec or s.payload_type}, "
-                f"{packets_text(s)}, lost {s.lost} ({s.loss_pct:.1f}%), "
-                + (f"jitter max {s.jitter_max_ms:.1f} ms" if s.jitter_max_ms is not None else
-                   "jitter unknown (the capture's clock steps within the stream)"))
+                + w["stream_figures"].format(packets=packets_text(s, lang), lost=s.lost, pct=f"{s.loss_pct:.1f}")
+                + (w["jitter_max"].format(ms=f"{s.jitter_max_ms:.1f}") if s.jitter_max_ms is not None else
+                   w["jitter_unknown"]))
         if q is not None:
-            head += f", MOS {q.mos:.2f}" + (" (estimate)" if q.estimate else "")
+            head += f", MOS {q.mos:.2f}" + (w["estimate"] if q.estimate else "")
         parts.append(Text(printable(head)))
         if m.series is not None and len(m.series.second):
             jitter = [0.0] * (int(m.series.second.max()) + 1)
             lost = [0.0] * len(jitter)
             for sec, j, l in zip(m.series.second.tolist(), m.series.jitter_max_ms.tolist(), m.series.lost.tolist()):
                 jitter[sec], lost[sec] = float(j), float(l)
-            parts.append(Text(f"    jitter {sparkline(jitter)}", style="cyan"))
+            parts.append(Text(w["jitter_line"].format(spark=sparkline(jitter)), style="cyan"))
             if any(lost):
-                parts.append(Text(f"    loss   {sparkline(lost)}", style="red"))
+                parts.append(Text(w["loss_line"].format(spark=sparkline(lost)), style="red"))
         if q is not None and q.factors:
-            parts.append(Text("    " + printable(q.summary), style="dim"))
+            parts.append(Text("    " + printable(q.summary_ru if lang == "ru" else q.summary), style="dim"))
     for e in media.dtmf:
-        parts.append(Text(f"  DTMF {printable(e.digit)} at frame {e.start_frame}, {e.duration_ms:.0f} ms"
-                          + ("" if e.end_seen else " (no end packet)")))
+        parts.append(Text(w["dtmf_event"].format(digit=printable(e.digit), frame=e.start_frame,
+                                                 ms=f"{e.duration_ms:.0f}") + ("" if e.end_seen else w["dtmf_no_end"])))
     for frame, digit, ms in media.info_dtmf:
-        parts.append(Text(f"  DTMF {printable(digit)} by SIP INFO at frame {frame}" + (f", {ms} ms" if ms else "")))
+        parts.append(Text(w["dtmf_info"].format(digit=printable(digit), frame=frame)
+                          + (w["dtmf_info_ms"].format(ms=ms) if ms else "")))
     return Group(*parts)
 
 

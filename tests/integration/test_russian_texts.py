@@ -12,7 +12,7 @@ from sipdiag.checks import REGISTRY, all_rules
 from sipdiag.errors import SipdiagError
 from tests import callcapture as cc
 from tests.conftest import SAMPLES, corpus_captures, corpus_id
-from tests.russiantext import english_runs, untranslated, wire_text
+from tests.russiantext import english_runs, kept_latin, untranslated, wire_text
 
 LAB_SAMPLES = sorted(SAMPLES.glob("*.pcap"))
 
@@ -391,3 +391,168 @@ def test_built_faults_read_as_russian(tmp_path) -> None:
     assert events.evidence["problems_ru"] == (
         "telephone-event есть только в предложении (кадр 1): нажатия уходят тонами в голосе или теряются; 1 событие "
         "от 198.51.100.7:40000 с типом нагрузки 96, получатель telephone-event не согласовал (первое в кадре 104)")
+
+
+# ------------------------------------------------------------------------------------------------ reports
+# `--lang ru` translates the reports' own words too, not only the findings' texts: the terminal report's labels,
+# headings, columns, outcomes and media lines, and the HTML page's evidence, DTMF and E-model notes.
+
+def shown_as_is(analysis: sipdiag.Analysis) -> list[str]:
+    """The passages a Russian report shows in Latin by design: wire values (the file's name, Call-IDs, URIs, user
+    agents, reason phrases) and the findings' kept Latin (tests/russiantext.py)."""
+    wire = wire_text(analysis)
+    keep = [analysis.capture.file, *REGISTRY]
+    for c in analysis.calls:
+        keep += [c.call_id, c.caller, c.callee, c.final_reason or "", c.end_reason or "", *c.user_agents]
+        keep += [m.label for m in c.messages]  # the ladder's arrows: "100 Trying"
+    for r in analysis.registrations:
+        keep += [r.aor, r.contact]
+    return keep + [k for f in analysis.findings for k in kept_latin(f, wire)]
+
+
+def identifiers(analysis: sipdiag.Analysis) -> set[str]:
+    """sipdiag's identifiers a Russian report shows as they are, as in the JSON document: the capture's format and
+    link types, transports, rule categories, SDP media types, how a stream was bound to its call; and the product."""
+    return {analysis.capture.format, *analysis.capture.link_types, *analysis.sip.transports, "sipdiag", "audio",
+            *{f.category for f in analysis.findings}, *{m.binding.bound_by for m in analysis.streams}}
+
+
+def english_words(text: str, analysis: sipdiag.Analysis) -> list[str]:
+    return [run for run in english_runs(text, shown_as_is(analysis)) if run not in identifiers(analysis)]
+
+
+def russian_terminal(sample: str) -> str:
+    import io
+    import re
+
+    from sipdiag.reports.terminal import render_terminal
+
+    class Wide(io.StringIO):  # a terminal as wide as the longest line: nothing wraps inside a word
+        def isatty(self) -> bool:
+            return True
+
+    out = Wide()
+    render_terminal(sipdiag.analyze(SAMPLES / sample), out, lang="ru")
+    return re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # the colours
+
+
+REPORT_SAMPLES = ["nat_one_way_audio.pcap", "register_wrong_password.pcap", "rtp_loss.pcap", "sipvicious_scan.pcap",
+                  "ack_dropped.pcap"]
+
+
+@pytest.mark.parametrize("sample", REPORT_SAMPLES)
+def test_the_russian_terminal_report_has_no_english_labels(sample, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "3000")
+    analysis = sipdiag.analyze(SAMPLES / sample)
+    assert [(run, line.strip()[:60]) for line in russian_terminal(sample).splitlines()
+            for run in english_words(line, analysis)] == []
+
+
+def test_the_russian_terminal_report_reads_as_russian(monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "3000")
+    lines = [line.rstrip() for line in russian_terminal("nat_one_way_audio.pcap").splitlines()]
+    for expected in (
+            "Формат  pcap, канальный уровень: ethernet",
+            "SIP     сообщений: 7, транспорт: udp 7",
+            "RTP     пакетов: 1650, потоков: 2; пакетов RTCP: 0",
+            "Сообщения SIP",
+            "Проблемы (4)",
+            "         Также: nat.private-contact (кадры 3)",
+            "Вызовы (1), 2026-11-23 UTC",
+            "Вызов nat_one_way_audio-1@sdlab",
+            'От          "100" <sip:100@203.0.113.10> (203.0.113.2:5060)',
+            "Начало      2026-11-23 09:35:23.532 UTC, кадр 3, udp",
+            "Итог        отвечен, код 200 OK",
+            "Время       установление 1 мс, ответ 308 мс, длительность 17.0 с",
+            "Завершение  BYE от вызывающего, кадр 1662",
+            "Предложение/ответ SDP",
+            "кадр    время  203.0.113.2:5060  203.0.113.10:5060",
+            "Медиа        Звук в одну сторону: вызывающий ничего не слышит; на 192.168.1.10:6000, частный адрес, по "
+            "которому получатель недостижим с публичной стороны, отправлено пакетов: 825",
+            "  callee->caller (sdp): 203.0.113.10:7000 -> 192.168.1.10:6000 0x5d1a0003, PCMU, пакетов: 825, потеряно 0 "
+            "(0.0%), джиттер до 1.4 мс, MOS 4.37",
+            "    MOS 4.37 (отлично), R 91.3: потеряно пунктов R: 1.9, больше всего из-за задержки (1.9)."):
+        assert expected in lines
+    heads = [line for line in lines if line.startswith(("MAJOR", "    └─"))]
+    assert heads[0].endswith("(вызов nat_one_way_audio-1@sdlab, кадры 3, инженеры, объясняет: 1)")
+    assert heads[1].startswith("    └─ объясняет MAJOR    media.one-way-audio  Звук идёт только в одну сторону")
+    assert sum(line.lstrip().startswith(("Клиенту:    ", "Инженеру:   ")) for line in lines) == 8
+    calls = next(line for line in lines if line.startswith(" #")).split()
+    assert calls == ["#", "Call-ID", "кто", "звонит", "кому", "начало", "итог", "код", "мс", "мс", "с", "транспорт",
+                     "устройство"]
+    registration = [line.rstrip() for line in russian_terminal("register_wrong_password.pcap").splitlines()]
+    assert "Регистрации (1)" in registration
+    assert next(line for line in registration if line.startswith(" AOR")).split() == [
+        "AOR", "Contact", "источник", "итог", "код", "попытки", "пароля", "с", "с"]
+
+
+def russian_page(sample: str) -> tuple[sipdiag.Analysis, "ET.Element"]:
+    import io
+    import xml.etree.ElementTree as ET
+
+    from sipdiag.reports.html import render_html
+
+    analysis = sipdiag.analyze(SAMPLES / sample)
+    page = io.StringIO()
+    render_html(analysis, page, lang="ru")
+    return analysis, ET.fromstring(page.getvalue())
+
+
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def page_words(root) -> list[str]:
+    """The page's own words: every text but the wire values (class `wire`), the monospaced identifiers (class
+    `mono`, `<code>`), the styles and the drawings."""
+    texts: list[str] = []
+
+    def walk(e) -> None:
+        classes = (e.get("class") or "").split()
+        if e.tag in (XHTML + "style", XHTML + "code", "{http://www.w3.org/2000/svg}svg") or {"wire", "mono"} & set(
+                classes):
+            return
+        texts.append(e.text or "")
+        for child in e:
+            walk(child)
+            texts.append(child.tail or "")
+
+    walk(root)
+    return [t for t in texts if t.strip()]
+
+
+@pytest.mark.parametrize("sample", REPORT_SAMPLES + ["dtmf_rfc4733.pcap"])
+def test_the_russian_html_page_has_no_english_words_of_its_own(sample) -> None:
+    analysis, root = russian_page(sample)
+    assert [run for text in page_words(root) for run in english_words(text, analysis)] == []
+    # the evidence: Russian labels, and the values the rules wrote in Russian too
+    evidence = [(" ".join("".join(dt.itertext()).split()), " ".join("".join(dd.itertext()).split()))
+                for details in root.iter(XHTML + "details") for dl in details.iter(XHTML + "dl")
+                for dt, dd in zip(dl.iter(XHTML + "dt"), dl.iter(XHTML + "dd"), strict=True)]
+    assert [key for key, _ in evidence if english_runs(key)] == []
+    wire = wire_text(analysis)
+    # the device knowledge base is English by design (tests/russiantext.py); other findings' records: identifiers
+    assert [value for key, value in evidence if key not in ("устройство", "другие признаки NAT")
+            and english_words(value, analysis)
+            and value not in wire] == []
+
+
+def test_the_russian_html_page_translates_evidence_dtmf_and_owners() -> None:
+    analysis, root = russian_page("nat_one_way_audio.pcap")
+    text = ["".join(e.itertext()) for e in root.iter()]
+    assert "Звук в одну сторону: вызывающий ничего не слышит; на 192.168.1.10:6000, частный адрес, по которому " \
+        "получатель недостижим с публичной стороны, отправлено пакетов: 825" in text  # evidence `detail`, in Russian
+    assert "нет направления" in text and "латчинг" in text
+    assert "инженеры; категория nat; уверенность высокая" in text
+    _, dtmf = russian_page("dtmf_rfc4733.pcap")
+    (row,) = [tr for tr in dtmf.iter(XHTML + "tr") if [th.text for th in tr.iter(XHTML + "th")] == ["DTMF"]]
+    assert "".join(row.find(XHTML + "td").itertext()).startswith("1 (кадр ")
+
+
+def test_an_estimated_mos_says_why_in_russian() -> None:
+    from sipdiag.codecs import codec_info
+    from sipdiag.quality import r_factor
+
+    lossy = r_factor(codec=codec_info("G723", bitrate_kbps=5.3), loss_pct=1, one_way_delay_ms=0)
+    assert lossy.estimate_reasons_in("en") == ("provisional Bpl 16.1 for G.723.1 5.3 kbit/s",)
+    assert lossy.estimate_reasons_in("ru") == (
+        f"предварительное значение Bpl 16.1 для {codec_info('G723', bitrate_kbps=5.3).description_in('ru')}",)

@@ -75,11 +75,12 @@ def test_analyze_in_russian_and_for_one_call_stays_inert(capture: Path) -> None:
     assert code == 1
     assert_inert(out, colour=False)
     plain = squeeze(out)
-    assert squeeze("Customer: Ваш звонок на 200 не удалось совершить: вызов запрещён (ограничения, баланс или учётные "
+    # the Russian report's own labels are Russian too; the wire text in them stays escaped
+    assert squeeze("Клиенту: Ваш звонок на 200 не удалось совершить: вызов запрещён (ограничения, баланс или учётные "
                    "данные). Мы выясняем причину.") in plain
-    assert squeeze("Engineer: Вызов h2-refused: итог 403 Forbidden <script>alert(1)</script> </svg> \\x1b[31m\\u202e "
+    assert squeeze("Инженеру: Вызов h2-refused: итог 403 Forbidden <script>alert(1)</script> </svg> \\x1b[31m\\u202e "
                    "[red]x[/red] :fire: (кадр 292)") in plain
-    assert squeeze("Outcome rejected, final 403 Forbidden <script>alert(1)</script> </svg> \\x1b[31m\\u202e "
+    assert squeeze("Итог отклонён, код 403 Forbidden <script>alert(1)</script> </svg> \\x1b[31m\\u202e "
                    "[red]x[/red] :fire:") in plain
     assert "h1-<script>" not in out  # --call '#2' shows that call only
 
