@@ -13,7 +13,7 @@ from .rtcp import RtcpResult
 from .rtpclock import CANDIDATE_CLOCKS, CN_PAYLOAD_TYPES, is_auxiliary
 from .rtpdrift import drift_ppm
 from .rtpjitter import jitter_summary
-from .rtpptcount import PT_SLOTS, pt_counts
+from .rtpptcount import PT_SLOTS, pt_count_records, pt_counts
 from .rtpresult import RtpStatsResult, RtpStreamStats
 from .rtpseq import SEQ_MOD
 from .rtpspan import media_spans
@@ -109,7 +109,7 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
     bitrate = np.where(duration > 0, wire * 8 / np.where(duration > 0, duration, 1) / 1000, 0.0)
     mean, top, last = (a.copy() for a in jitter_summary(c))
     pts = _payload_types(c)
-    clock, codec, source = _clocks(engine, c, rows, pts, clock_for, infer_clocks, mean, top, last)
+    main, clock, codec, source = _clocks(engine, c, rows, pts, clock_for, infer_clocks, mean, top, last)
     cols = {
         "payload_type": c["payload_type"], "first_frame": c["first_frame"], "last_frame": c["last_frame"],
         "start_ns": c["t0_ns"], "end_ns": c["t_last_ns"], "duration_s": duration, "packets": c["packets"],
@@ -144,6 +144,7 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
         "src_ip": [name(h, lo) for h, lo in zip(src_hi, src_lo)], "src_port": c["src_port"][rows].tolist(),
         "dst_ip": [name(h, lo) for h, lo in zip(dst_hi, dst_lo)], "dst_port": c["dst_port"][rows].tolist(),
         "ssrc": c["ssrc"][rows].tolist(), "payload_types": [tuple(pts[r]) for r in order],
+        "main_payload_type": [main[r] for r in order], "media_packets_by_type": pt_count_records(c, rows),
         "codec": [codec[r] for r in order], "clock_rate": [clock[r] for r in order],
         "clock_source": [source[r] for r in order],
         "burst_ratio": [None if np.isnan(b) else b for b in burst[rows].tolist()],
@@ -210,16 +211,17 @@ def _main_type(engine: RtpStatsEngine, c: dict[str, np.ndarray], row: int, pt: i
 
 def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, all_pts: list[list[int]],
             clock_for: ClockFor | None, infer_clocks: bool, mean: np.ndarray, top: np.ndarray, last: np.ndarray
-            ) -> tuple[dict[int, int | None], dict[int, str | None], dict[int, str]]:
-    """Per row: the clock the jitter figures use, the codec name and where the clock came from. For a stream
-    whose dynamic type nobody named while folding, the caller's clock or the inferred one picks a candidate's
-    jitter (written into mean/top/last)."""
+            ) -> tuple[dict[int, int], dict[int, int | None], dict[int, str | None], dict[int, str]]:
+    """Per row: the main payload type, the clock the jitter figures use, the codec name and where the clock came
+    from. For a stream whose dynamic type nobody named while folding, the caller's clock or the inferred one picks a
+    candidate's jitter (written into mean/top/last)."""
+    mains: dict[int, int] = {}
     clock: dict[int, int | None] = {}
     codec: dict[int, str | None] = {}
     source: dict[int, str] = {}
     first = c["payload_type"].tolist()
     for row in rows.tolist():
-        main = _main_type(engine, c, row, first[row], all_pts[row])
+        main = mains[row] = _main_type(engine, c, row, first[row], all_pts[row])
         name_, rate, src = engine.codec_of(row, main)
         if c["cand"][row] and name_ is None:
             src_ip, src_port, dst_ip, dst_port, _ssrc = row_address(engine.table, row)
@@ -233,4 +235,4 @@ def _clocks(engine: RtpStatsEngine, c: dict[str, np.ndarray], rows: np.ndarray, 
             else:
                 rate = None
         codec[row], clock[row], source[row] = name_, rate or None, src if rate else "none"
-    return clock, codec, source
+    return mains, clock, codec, source

@@ -65,3 +65,9 @@ def pt_counts(cols: dict[str, np.ndarray], row: int) -> dict[int, int]:
     """A row's packets of media per payload type, in the order the types first carried media (slots only)."""
     return {int(cols[f"pt{k}"][row]): int(cols[f"pt{k}_n"][row]) for k in range(PT_SLOTS)
             if cols[f"pt{k}_n"][row] > 0}
+
+
+def pt_count_records(cols: dict[str, np.ndarray], rows: np.ndarray) -> list[tuple[tuple[int, int], ...]]:
+    """pt_counts of each of `rows`, as (type, packets) pairs, column by column (tens of thousands of streams)."""
+    slots = [(cols[f"pt{k}"][rows].tolist(), cols[f"pt{k}_n"][rows].tolist()) for k in range(PT_SLOTS)]
+    return [tuple((pt[i], n[i]) for pt, n in slots if n[i] > 0) for i in range(len(rows))]

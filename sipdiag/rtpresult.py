@@ -34,9 +34,12 @@ class RtpStreamStats(NamedTuple):
     dst_ip: str
     dst_port: int
     ssrc: int
-    payload_type: int  # of the first packet
+    payload_type: int  # of the first packet (tshark's; it may be comfort noise, an RFC 4733 event, a keep-alive)
+    # the main payload type, the one of most media packets (rtpfinal._main_type): the one `codec` names and the
+    # rules judge the stream's media by; payload_type in a stream of one type
+    main_payload_type: int
     payload_types: tuple[int, ...]  # every payload type seen
-    codec: str | None  # encoding of the main payload type, the one of most media packets (rtpfinal._main_type)
+    codec: str | None  # encoding of main_payload_type
     clock_rate: int | None  # the clock the jitter was computed with; None: no clock, no jitter
     clock_source: str  # static | sdp | caller | inferred | none
     first_frame: int
@@ -110,6 +113,10 @@ class RtpStreamStats(NamedTuple):
     # extended sequence numbers from the first packet of media to the last: the packet intervals duration_s and
     # timestamp_span cover (keep-alives inside the span take sequence numbers like media, RFC 6263 §4.6)
     media_sequence_span: int = 0
+    # (payload type, packets of media) in the order the types first carried media (sipdiag.rtpptcount): empty and
+    # event-shaped packets of an unnamed type left out; bounded to rtpptcount.PT_SLOTS types, a further type counts
+    # none
+    media_packets_by_type: tuple[tuple[int, int], ...] = ()
 
     @property
     def key(self) -> tuple[str, int, str, int, int]:
@@ -119,6 +126,15 @@ class RtpStreamStats(NamedTuple):
     def media_packets(self) -> int:
         """The packets that carried media: all of them but the keep-alives."""
         return self.packets - self.keepalives
+
+    def media_packets_of(self, payload_type: int) -> int:
+        """The packets of media of one payload type (0 for a type past the count's slots)."""
+        return dict(self.media_packets_by_type).get(payload_type, 0)
+
+    @property
+    def codec_label(self) -> str:
+        """The codec's name, or the main payload type's number where no SDP or static table names it."""
+        return self.codec or str(self.main_payload_type)
 
     @property
     def clock_ratio(self) -> float | None:
