@@ -342,10 +342,33 @@ class Script:
                 self.recs.append((T0 + int(at * S) + 1000, data))
         return self
 
-    def rtcp(self, at: float, src, dst, payload: bytes) -> Script:
+    def rtp_runs(self, src, dst, ssrc: int, start: float, runs: tuple[tuple[int, int, str], ...], *,
+                 seq0: int = 1000) -> Script:
+        """One stream of 20 ms packets whose payload type changes: `runs` of (payload type, packets, kind), kind
+        "audio" (160 octets), "cn" (RFC 3389 §3: a noise level alone) or "event" (one RFC 4733 digit 1 stamped at
+        its start, §2.5.1, its last three packets the end, §2.5.1.4); sequence numbers and timestamps run on across
+        runs."""
+        i = 0
+        for pt, count, kind in runs:
+            for k in range(count):
+                ts, marker, payload = (i + k) * 160, False, b"\xff" * 160
+                if kind == "cn":
+                    payload = bytes([40])
+                elif kind == "event":
+                    ts, marker = i * 160, k == 0
+                    payload = event_payload(1, k >= count - 3, 160 * min(k + 1, count - 2))
+                packet = pw.rtp_packet(seq0 + i + k, ts, ssrc, pt=pt, marker=marker, payload=payload)
+                self.udp(start + (i + k) * 0.02, src, dst, packet)
+            i += count
+        return self
+
+    def udp(self, at: float, src, dst, payload: bytes) -> Script:
         self.recs.append((T0 + int(at * S), pw.link_frame(pw.ipv4(src[0], dst[0], 17, pw.udp(src[1], dst[1],
                                                                                             payload)))))
         return self
+
+    def rtcp(self, at: float, src, dst, payload: bytes) -> Script:
+        return self.udp(at, src, dst, payload)
 
     def write(self, path: Path, *, step_at: float | None = None, step_s: float = 0.0) -> Path:
         """Sorted by time; step_at: the capture's clock steps by step_s (negative: back) at that time, so the

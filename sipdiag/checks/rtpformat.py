@@ -69,8 +69,9 @@ def event_payload_types(stream: MediaStream, events: list[DtmfEvent]) -> set[int
     if not events:
         return set()
     st = stream.stats
-    return {pt for pt in st.payload_types if pt >= 96 and pt != st.payload_type} or (
-        {st.payload_type} if st.payload_type >= 96 and len(st.payload_types) == 1 else set())
+    main = st.main_payload_type  # not the first packet's type, which may be an event's
+    return {pt for pt in st.payload_types if pt >= 96 and pt != main} or (
+        {main} if main >= 96 and len(st.payload_types) == 1 else set())
 
 
 def _accepted(lines: list[MediaDescription]) -> set[int]:
@@ -91,13 +92,14 @@ def _accepted(lines: list[MediaDescription]) -> set[int]:
               "настройки.",
     },
     engineer={
-        "en": "Call {call_id}: stream {src} -> {dst} (SSRC {ssrc}, first frame {frame}) carries payload type "
-              "{payload_type} ({codec}) in {packets} of {stream_packets} packets, but the {receiver}'s SDP "
-              "(frame(s) {sdp_frames}) accepts only {accepted}. The sender ignores the answer (RFC 3264 §5.1, §7: "
-              "send only what the peer listed); fix the sender, or let the SBC transcode or renumber.",
-        "ru": "Вызов {call_id}: поток {src} -> {dst} (SSRC {ssrc}, первый кадр {frame}) несёт тип нагрузки "
-              "{payload_type} ({codec_ru}) в {packets} из {stream_packets} пакетов, а SDP {receiver_ru} (кадры: "
-              "{sdp_frames}) принимает только {accepted}. Отправитель не следует ответу (RFC 3264 §5.1, §7: "
+        "en": "Call {call_id}: stream {src} -> {dst} (SSRC {ssrc}, first frame {frame}) carries its media in "
+              "payload type {payload_type} ({codec}), {packets} of its {stream_packets} packets, but the "
+              "{receiver}'s SDP (frame(s) {sdp_frames}) accepts only {accepted}. The sender ignores the answer "
+              "(RFC 3264 §5.1, §7: send only what the peer listed); fix the sender, or let the SBC transcode or "
+              "renumber.",
+        "ru": "Вызов {call_id}: поток {src} -> {dst} (SSRC {ssrc}, первый кадр {frame}) передаёт медиа с типом "
+              "нагрузки {payload_type} ({codec_ru}): {packets} из {stream_packets} пакетов, а SDP {receiver_ru} "
+              "(кадры: {sdp_frames}) принимает только {accepted}. Отправитель не следует ответу (RFC 3264 §5.1, §7: "
               "отправлять можно только то, что указал получатель); исправьте отправителя или включите "
               "транскодирование/перенумерацию на SBC.",
     },
@@ -105,12 +107,13 @@ def _accepted(lines: list[MediaDescription]) -> set[int]:
 def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    An RTP stream whose voice payload type is absent from every SDP the receiving side sent in the call (the
-    formats it said it would receive), in more than 5 packets and more than 1 % of the stream. A stream of
-    comfort noise (PT 13) that was not negotiated is reported as info: many receivers tolerate it. RFC 4733
-    events under the wrong number are dtmf.rfc4733-problem's. RFC 6263 keep-alives (RTP packets without media, of a
-    type nobody negotiated on purpose) are not counted. A stream carrying two voice payload types is not judged: the
-    statistics do not count the packets of each apart.
+    An RTP stream whose main payload type, the one of most media packets, is absent from every SDP the receiving
+    side sent in the call (the formats it said it would receive), in more than 5 packets of that type and more than
+    1 % of the stream. The first packet's type does not decide: a stream may open with comfort noise, an RFC 4733
+    event or a keep-alive before its codec, or with a few packets of another type before the accepted one. A
+    stream of comfort noise (PT 13) alone that was not negotiated is reported as info: many receivers tolerate it.
+    RFC 4733 events under the wrong number are dtmf.rfc4733-problem's. RFC 6263 keep-alives (RTP packets without
+    media, of a type nobody negotiated on purpose) are not counted.
 
     ## Why it matters
     Receivers discard payload types they did not accept: the call sounds one-way or silent although RTP flows.
@@ -136,16 +139,15 @@ def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
             accepted = _accepted(lines)
             mine = events.get(st.key, [])
             event_pts = event_payload_types(stream, mine)
-            event_packets = sum(e.packets for e in mine)
-            pt = st.payload_type
+            # the type of most media packets, not the first packet's: a stream may open with comfort noise, an
+            # event or a keep-alive before its codec, or with a few packets of another type before the accepted one
+            pt = st.main_payload_type
             if pt in accepted or pt in event_pts:
                 continue
-            others = [p for p in st.payload_types if p != pt and p not in event_pts and p not in CN_PAYLOAD_TYPES]
-            if others:
-                continue  # two voice types in one stream: the packets of each are not counted apart
-            # comfort-noise packets, if any, are few; RFC 6263 §4.6 keep-alives use a type nobody negotiated on
-            # purpose (RtpStreamStats.keepalives) and carry no media to discard
-            packets = st.media_packets - event_packets
+            # that type's own packets of media (sipdiag.rtpptcount), comfort noise, events and other types left out;
+            # RFC 6263 §4.6 keep-alives use a type nobody negotiated on purpose (RtpStreamStats.keepalives) and carry
+            # no media to discard
+            packets = st.media_packets_of(pt)
             if packets <= MIN_PACKETS or packets <= MIN_SHARE * st.packets:
                 continue
             direction = stream.binding.direction or ""

@@ -66,6 +66,61 @@ def test_rtp_payload_not_negotiated_on_the_lab_capture() -> None:
     assert found(SAMPLES / "dtmf_rfc4733.pcap", "codec.rtp-payload-not-negotiated") == []
 
 
+def runs_call(path: Path, runs: tuple, *, offered: str, answered: str, rtpmaps: tuple[str, ...]) -> Path:
+    """A call whose caller sends `runs` (tests.callcapture.Script.rtp_runs: payload types in turn) and the callee 4 s
+    of PCMU; the offer lists `offered`, the answer `answered`, both with `rtpmaps`."""
+    s = cc.call_setup(cc.Script(), "pt-runs", offer_sdp=offer(offered, *rtpmaps), answer_sdp=answer(answered, *rtpmaps))
+    s.rtp_runs((UA[0], UA_RTP), (PBX[0], PBX_RTP), 0x1111, 0.4, runs)
+    s.rtp((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0.405, 4.0, seq0=5000)
+    return cc.bye(s, 7.0, "pt-runs").write(path)
+
+
+G711 = ("rtpmap:0 PCMU/8000", "rtpmap:8 PCMA/8000", TE)
+
+
+@pytest.mark.parametrize(("first", "runs"), [
+    (13, ((13, 3, "cn"), (8, 200, "audio"))),  # RFC 3389 comfort noise first, a type the callee did not accept
+    (101, ((101, 5, "event"), (8, 200, "audio"))),  # an RFC 4733 digit first, a type the callee accepted
+], ids=["comfort-noise-first", "event-first"])
+def test_rtp_payload_not_negotiated_judges_the_media_not_the_first_packet(tmp_path, first: int, runs: tuple) -> None:
+    """The callee answered PCMU and events; the caller sends PCMA after a few packets of comfort noise or an event.
+    The rule judged the first packet's type: comfort noise (with PCMA beside it: 'two voice types, not judged') or
+    the accepted event type, and the 200 PCMA packets the callee throws away went unreported."""
+    a = sipdiag.analyze(runs_call(tmp_path / "first.pcap", runs, offered="0 8 101", answered="0 101", rtpmaps=G711))
+    st = a.streams[0].stats
+    assert (st.payload_type, st.main_payload_type, st.codec, st.media_packets_by_type) == (
+        first, 8, "PCMA", ((first, runs[0][1]), (8, 200)))
+    (f,) = [f for f in a.findings if f.rule == "codec.rtp-payload-not-negotiated"]
+    assert (f.severity.label, f.frames, f.evidence["payload_type"], f.evidence["codec"], f.evidence["packets"],
+            f.evidence["stream_packets"], f.evidence["receiver"], f.evidence["accepted"]) == (
+        "major", (4,), 8, "PCMA", 200, 200 + runs[0][1], "callee", "0, 101")
+    assert f.engineer_text["en"].startswith(
+        "Call pt-runs: stream 198.51.100.7:40000 -> 203.0.113.5:50000 (SSRC 0x00001111, first frame 4) carries its "
+        f"media in payload type 8 (PCMA), 200 of its {200 + runs[0][1]} packets, but the callee's SDP (frame(s) 2) "
+        "accepts only 0, 101.")
+
+
+def test_rtp_payload_not_negotiated_quiet_when_the_media_was_accepted_after_a_few_other_packets(tmp_path) -> None:
+    """The callee answered AMR and events; the caller's first 10 packets are PCMU (sent before it applied the answer),
+    then 300 AMR packets with a digit. What the callee receives is the type it accepted: no finding (those 10
+    packets are 200 ms at the start, not the call's audio thrown away). The rule took the first packet's type,
+    PCMU, counted the AMR packets as PCMU's (AMR, a dynamic type beside the events, passed for an event type) and
+    reported 310 packets of PCMU (AMR), major."""
+    runs = ((0, 10, "audio"), (96, 290, "audio"), (101, 5, "event"), (96, 10, "audio"))
+    path = runs_call(tmp_path / "late.pcap", runs, offered="0 96 101", answered="96 101",
+                     rtpmaps=("rtpmap:0 PCMU/8000", "rtpmap:96 AMR/8000", TE))
+    a = sipdiag.analyze(path)
+    st = a.streams[0].stats
+    assert (st.payload_type, st.main_payload_type, st.codec, st.media_packets_by_type) == (
+        0, 96, "AMR", ((0, 10), (96, 300), (101, 5)))
+    assert [(e.digit, e.start_frame) for e in a.rtp.dtmf] == [("1", 504)]
+    assert [f.rule for f in a.findings] == []
+    # and without events: 10 PCMU packets before 290 accepted PCMA
+    pcma = runs_call(tmp_path / "pcma.pcap", ((0, 10, "audio"), (8, 290, "audio")), offered="0 8 101",
+                     answered="8 101", rtpmaps=G711)
+    assert found(pcma, "codec.rtp-payload-not-negotiated") == []
+
+
 def test_timestamp_clock_mismatch_g722_stamped_at_16_khz(tmp_path) -> None:
     path = cc.sdp_call(tmp_path / "g722.pcap", offer=offer("9"), answer=answer("9"), up=(9, 320, 250),
                        down=(9, 160, 250))
