@@ -146,7 +146,8 @@ def stream_record(m) -> dict[str, Any]:
     s, q = m.stats, m.quality
     return {
         "src_ip": s.src_ip, "src_port": s.src_port, "dst_ip": s.dst_ip, "dst_port": s.dst_port,
-        "ssrc": f"0x{s.ssrc:08x}", "payload_type": s.payload_type, "payload_types": list(s.payload_types),
+        "ssrc": f"0x{s.ssrc:08x}", "payload_type": s.payload_type, "main_payload_type": s.main_payload_type,
+        "payload_types": list(s.payload_types),
         "codec": s.codec, "clock_rate": s.clock_rate, "clock_source": s.clock_source,
         "first_frame": s.first_frame, "last_frame": s.last_frame, "start": iso_time(s.start_ns),
         "media_first_frame": s.media_first_frame, "media_last_frame": s.media_last_frame,

@@ -63,7 +63,7 @@ def streams_table(a: Analysis) -> Table:
         lost = f"{s.lost} ({s.loss_pct:.1f}%)"
         table.add_row(
             t(join_address(s.src_ip, s.src_port)), t(join_address(s.dst_ip, s.dst_port)), f"0x{s.ssrc:08X}",
-            t(s.codec or str(s.payload_type)),
+            t(s.codec_label),
             str(s.packets), *((str(s.keepalives),) if keepalives else ()),
             f"[red]{lost}[/]" if s.lost > 0 else lost, number_text(s.max_delta_ms, "{:.3f}"),
             number_text(s.jitter_max_ms, "{:.3f}"), number_text(s.jitter_mean_ms, "{:.3f}"),
@@ -85,7 +85,7 @@ def call_media(a: Analysis, call: Call, *, lang: str = "en") -> RenderableType |
     for i in media.streams:
         m = a.streams[i]
         s, q = m.stats, m.quality
-        head = (f"  {m.binding.direction or '?'} ({m.binding.bound_by}): {stream_label(m)}, {s.codec or s.payload_type}, "
+        head = (f"  {m.binding.direction or '?'} ({m.binding.bound_by}): {stream_label(m)}, {s.codec_label}, "
                 + w["stream_figures"].format(packets=packets_text(s, lang), lost=s.lost, pct=f"{s.loss_pct:.1f}")
                 + (w["jitter_max"].format(ms=f"{s.jitter_max_ms:.1f}") if s.jitter_max_ms is not None else
                    w["jitter_unknown"]))
