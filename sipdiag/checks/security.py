@@ -102,7 +102,10 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
             # was refused. A REGISTER without them that gets 401 is the normal first step of the digest
             # exchange, and 404 vs 401 to credential-less REGISTERs is extension enumeration (svwar), the
             # scanner's finding, not password guessing.
-            if x.credentials is None or x.frame is None or x.status not in (401, 403, 404, 407):
+            # A 401/407 with stale=true says the credentials were right and only the nonce had expired (RFC 7616
+            # §3.3, RFC 3261 §22.4): the normal refresh of every device behind an SBC, not a failure.
+            if x.credentials is None or x.frame is None or x.status not in (401, 403, 404, 407) or (
+                    x.challenge is not None and x.challenge.stale):
                 continue
             entry["failures"] += 1
             entry["users"].add(r.aor)
@@ -121,34 +124,29 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
         if not e["failures"]:
             continue
         minutes = max((e["last"] - e["first"]) / 60e9, 1.0)
-        if (e["failures"] / minutes >= per_min or len(e["users"]) >= users) and not _steady_device(analysis, src,
-                                                                                                    tries):
+        if (e["failures"] / minutes >= per_min or len(e["users"]) >= users) and not _customer_devices(analysis, src,
+                                                                                                       tries):
             out[src] = {**e, "rate": round(e["failures"] / minutes, 1),
                         "success": _success_after(analysis, src, e["first_frame"])}
     return out
 
 
-def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], list]) -> bool:
-    """Whether the failed authentications of `src` are clearly a customer's devices retrying wrong credentials on
-    their registration timers (RULES.md sec.bruteforce-auth, FP pitfalls: "a misconfigured legitimate device
-    retrying wrong credentials (see reg.auth-loop: same user, steady cadence); NATed offices"), not a guesser.
-    `tries`: the refused credentialed REGISTERs per (AOR, device: the source address and port).
+def _customer_devices(analysis: Analysis, src: str, tries: dict[tuple[str, str], list]) -> bool:
+    """Whether the failed authentications of `src` are clearly a customer's devices failing to sign in, not a
+    guesser (RULES.md sec.bruteforce-auth, FP pitfalls: "a misconfigured legitimate device retrying wrong
+    credentials (see reg.auth-loop: same user, steady cadence); NATed offices"): one device retrying on its timers
+    (_steady_device), or the devices behind one address, an SBC, an edge proxy (RFC 3327, RFC 5626) or an office's
+    NAT, most of which sign in (_devices_behind). `tries`: the refused credentialed REGISTERs per (AOR, device:
+    the source address and port).
 
-    Only clear evidence counts; anything else leaves the source to sec.bruteforce-auth as before:
-    - every refused AOR of every device was retried as a device retries it (_device_retries): at a retry timer's
-      steady pace, with the one Call-ID and credentials it keeps, binding one Contact;
-    - each device names one host in its Contacts (its own address, or its private one behind the office's NAT,
-      where each phone has a port of its own): one device, not a tool writing whatever Contact it likes;
-    - no scanner User-Agent (sec.scanner-detected), no 404 to its REGISTERs (a registrar telling unknown users
-      from wrong passwords, the enumeration RULES.md names) but for one deleted line (_deleted_line), and no 2xx
-      for an AOR after its refusals: the capture cannot tell a corrected password from a guessed one, and a
-      guessed one is the critical finding."""
-    # the source's own failures first: they tell most guessers apart without another pass over the capture
+    Only clear evidence counts; anything else leaves the source to sec.bruteforce-auth as before. Either way: no
+    scanner User-Agent (sec.scanner-detected), no 404 to its REGISTERs (a registrar telling unknown users from
+    wrong passwords, the enumeration RULES.md names) but for one deleted line (_deleted_line), and no 2xx for an
+    AOR after its refusals: the capture cannot tell a corrected password from a guessed one, and a guessed one is
+    the critical finding."""
     clock = analysis.capture.clock
     refused_from: dict[str, int] = {}  # AOR -> the frame of its first refusal
     for (aor, _device), refusals in tries.items():
-        if not _device_retries(clock, refusals):
-            return False
         first = min(x.frame for x in refusals)
         refused_from[aor] = min(refused_from.get(aor, first), first)
     unknown: dict[tuple[str, str], list[RegisterExchange]] = {}  # (AOR, device) -> its REGISTERs answered 404
@@ -167,10 +165,50 @@ def _steady_device(analysis: Analysis, src: str, tries: dict[tuple[str, str], li
                 registered.add(r.aor)
     if unknown and not _deleted_line(clock, unknown, registered):
         return False
+    return _steady_device(clock, tries, unknown) or _devices_behind(clock, tries, registered - set(refused_from))
+
+
+def _steady_device(clock: ClockSteps, tries: dict[tuple[str, str], list],
+                   unknown: dict[tuple[str, str], list[RegisterExchange]]) -> bool:
+    """Whether every refused AOR of every device was retried as a device retries it (_device_retries): at a retry
+    timer's steady pace, with the one Call-ID and credentials it keeps, binding one Contact; and each device names
+    one host in its Contacts (its own address, or its private one behind the office's NAT, where each phone has a
+    port of its own): one device, not a tool writing whatever Contact it likes. `unknown`: its REGISTERs answered
+    404 per (AOR, device), one deleted line."""
+    for refusals in tries.values():  # a loop, not all(): settings_read_by finds the helpers a rule calls by name
+        if not _device_retries(clock, refusals):
+            return False
     hosts: dict[str, set[str]] = {}
     for (_aor, device), refusals in chain(tries.items(), unknown.items()):
         hosts.setdefault(device, set()).add(_contact_host(refusals[0].contact))
     return all(len(named) == 1 for named in hosts.values())
+
+
+def _devices_behind(clock: ClockSteps, tries: dict[tuple[str, str], list], signed_in: set[str]) -> bool:
+    """Whether the refusals of one address are those of the many devices an SBC, a PBX trunk or an office's NAT
+    carries (every phone's REGISTER from the one address; a proxy keeps each phone's Contact, RFC 3327), a few of
+    which fail, not a guesser's. `signed_in`: its AORs accepted (2xx) and never refused.
+    - more of its AORs signed in than were refused: a guesser's user names mostly fail; behind an SBC most phones
+      answer the challenge and register (RFC 3261 §22.2), only the few with a wrong password do not;
+    - each refused AOR as one device fails (_one_device: one Call-ID, digest user and Contact, RFC 3261 §10.2),
+      no refusal sooner than security.steady_retry_min_interval_s (5 s) after the one before: a device retries
+      on a timer (RFC 3261 §10.2.4, RFC 5626 §4.5), a dictionary many times a second. Its pace need not be steady
+      (a back-off doubles it, and a phone refused 403 may try only once, RFC 3261 §21.4.4)."""
+    if len(signed_in) <= len({aor for aor, _device in tries}):
+        return False
+    for refusals in tries.values():  # a loop, not all(): settings_read_by finds the helpers a rule calls by name
+        if not (_one_device(refusals) and _paced(clock, refusals)):
+            return False
+    return True
+
+
+def _paced(clock: ClockSteps, refusals: list[RegisterExchange]) -> bool:
+    """Whether no refusal came sooner than security.steady_retry_min_interval_s after the one before (in frame
+    order; an interval across a step of the capture's clock is not measured)."""
+    ordered = sorted(refusals, key=lambda x: x.ts_frame or 0)
+    least = setting("security.steady_retry_min_interval_s") * 10**9
+    gaps = (clock.elapsed_ns(a.ts_frame, a.ts_ns, b.ts_frame, b.ts_ns) for a, b in zip(ordered, ordered[1:]))
+    return all(g is None or g >= least for g in gaps)
 
 
 def _deleted_line(clock: ClockSteps, unknown: dict[tuple[str, str], list[RegisterExchange]],
@@ -200,9 +238,15 @@ def _device_retries(clock: ClockSteps, refusals: list[RegisterExchange]) -> bool
       credentials in each, so a Call-ID shared by some refusals is not enough).
     One Contact shared by several AORs is no sign either way: Asterisk registers its trunks with Contact user
     "s"."""
+    return _one_device(refusals) and steady_interval_s(clock, refusals,
+                                                       setting("security.steady_retry_min_failures")) is not None
+
+
+def _one_device(refusals: list[RegisterExchange]) -> bool:
+    """Whether one AOR's refused REGISTERs keep what one device keeps: one Contact, one digest user and one
+    Call-ID (RFC 3261 §10.2)."""
     users = {x.credentials.username for x in refusals if x.credentials is not None}
-    return (len({x.contact for x in refusals}) == 1 and len(users) <= 1 and len({x.call_id for x in refusals}) == 1
-            and steady_interval_s(clock, refusals, setting("security.steady_retry_min_failures")) is not None)
+    return len({x.contact for x in refusals}) == 1 and len(users) <= 1 and len({x.call_id for x in refusals}) == 1
 
 
 def _contact_host(contact: str) -> str:
@@ -269,7 +313,14 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     cycling through a few user names starts a new one for every try), each device naming one host in its
     Contacts, with no scanner User-Agent, no 404 to its REGISTERs and no 2xx for a refused AOR, the failures are
     reg.auth-loop's. A 404 counts for a device only as a deleted line: a single AOR answered 404 at such a steady
-    pace from a source that registers other AORs (reg.rejected's). Anything less clear stays here.
+    pace from a source that registers other AORs (reg.rejected's). Nor the many devices an SBC, an edge proxy
+    (RFC 3327, RFC 5626) or an office's NAT forwards from one address, a few with a wrong password: where more of
+    the source's AORs register (2xx, never refused) than are refused, and each refused AOR keeps one Contact, one
+    digest user and one Call-ID, no refusal sooner than `security.steady_retry_min_interval_s` (5 s) after the one
+    before, with the same conditions on User-Agents, 404s and 2xx as above, its AORs' refusals are the
+    registration rules' (reg.rejected, reg.auth-loop), each named by its AOR. A challenge with stale=true to
+    credentials is no failure: the password was right, only the nonce had expired (RFC 7616 §3.3). Anything less
+    clear stays here.
 
     ## Why it matters
     A guessed password leads to toll fraud; the failed attempts also hide the customer's own registration
