@@ -32,6 +32,7 @@ from .dtmf import DtmfEvent
 from .icmp import IcmpError, reason_ru
 from .icmprefusal import IcmpRefusal, refusals
 from .model import Call, Negotiation
+from .parties import direction_en, direction_ru, party_en, party_ru
 from .parsers.sdp import HOLD_ADDRESS
 from .quality import EModelResult, rate_stream
 from .rtpresult import RtpStatsResult, RtpStreamStats
@@ -299,12 +300,13 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
     # both ways are no audio.
     burst_only = min(to_callee, to_caller) == 0 and max(to_callee, to_caller) >= MIN_SPARSE_PACKETS
     if not carries("caller->callee", False) and not carries("callee->caller", False) and not burst_only:
+        up, down = "caller->callee", "callee->caller"
         detail = ("no audio in either direction" if not to_callee + to_caller else
-                  f"no audio in either direction (only {to_callee} packets caller->callee and {to_caller} "
-                  f"callee->caller)")
+                  f"no audio in either direction (only {to_callee} packets {direction_en(call, up)} and "
+                  f"{to_caller} {direction_en(call, down)})")
         detail_ru = ("Звука нет ни в одну сторону" if not to_callee + to_caller else
-                     f"Звука нет ни в одну сторону (лишь {to_callee} пакетов caller->callee и {to_caller} "
-                     f"callee->caller)")
+                     f"Звука нет ни в одну сторону (лишь {to_callee} пакетов {direction_ru(call, up)} и "
+                     f"{to_caller} {direction_ru(call, down)})")
         return MediaVerdict(verdict="no-rtp", missing_direction=None, unreachable_target=None,
                             private_target_from_public=private_from_public, stopped_early_s=None,
                             detail=detail, detail_ru=detail_ru, **base)
@@ -325,15 +327,19 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
         missing = "callee->caller" if to_callee and not to_caller else "caller->callee"
     else:
         missing = "caller->callee" if not reach_callee else "callee->caller"
-    who = "the callee hears nothing" if missing == "caller->callee" else "the caller hears nothing"
-    who_ru = "вызываемый ничего не слышит" if missing == "caller->callee" else "вызывающий ничего не слышит"
+    # the party that hears nothing is the missing direction's receiver, named by address when the capture does
+    # not show who called (sipdiag.parties)
+    deaf = "callee" if missing == "caller->callee" else "caller"
+    who = f"{party_en(call, deaf)} hears nothing"
+    who_ru = f"{party_ru(call, deaf, 'nom')} ничего не слышит"
+    missing_en, missing_ru = direction_en(call, missing), direction_ru(call, missing)
     sent = to_callee if missing == "caller->callee" else to_caller
     said = negotiated_off(call, missing)
     if said is not None:
         return MediaVerdict(verdict="one-way-negotiated", missing_direction=missing, unreachable_target=unreachable,
                             private_target_from_public=private_from_public, stopped_early_s=stopped,
-                            detail=f"audio flows {_reverse(missing)} only, as the SDP asked ({said}; RFC 3264 §6.1)",
-                            detail_ru=f"Звук идёт только {_reverse(missing)}, как задано в SDP ({said}; RFC 3264 "
+                            detail=f"audio flows {direction_en(call, _reverse(missing))} only, as the SDP asked ({said}; RFC 3264 §6.1)",
+                            detail_ru=f"Звук идёт только {direction_ru(call, _reverse(missing))}, как задано в SDP ({said}; RFC 3264 "
                                       f"§6.1)", **base)
     lost = next(((s, r) for s, b, r in mine if b.direction == missing and not delivered(call, s, r)), None)
     if carries(missing, False) and lost is not None:
@@ -358,15 +364,15 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
     elif sent:
         # A few packets are not audio: say how few against the call, not "hears nothing (24 packets)".
         span = _span_ns([s for s, b, _ in mine if b.direction == missing], clock)
-        detail = (f"one-way audio: {who} (only {sent} packets {missing}, over {span / 1e9:.1f} s of the "
+        detail = (f"one-way audio: {who} (only {sent} packets {missing_en}, over {span / 1e9:.1f} s of the "
                   f"{connected / 1e9:.1f} s the call was connected)" if span is not None and connected is not None
-                  else f"one-way audio: {who} (only {sent} packets {missing})")
-        detail_ru = (f"Звук в одну сторону: {who_ru} (лишь {sent} пакетов {missing} за {span / 1e9:.1f} с из "
+                  else f"one-way audio: {who} (only {sent} packets {missing_en})")
+        detail_ru = (f"Звук в одну сторону: {who_ru} (лишь {sent} пакетов {missing_ru} за {span / 1e9:.1f} с из "
                      f"{connected / 1e9:.1f} с соединения)" if span is not None and connected is not None
-                     else f"Звук в одну сторону: {who_ru} (лишь {sent} пакетов {missing})")
+                     else f"Звук в одну сторону: {who_ru} (лишь {sent} пакетов {missing_ru})")
     else:
-        detail = f"one-way audio: {who} (0 packets {missing})"
-        detail_ru = f"Звук в одну сторону: {who_ru} (0 пакетов {missing})"
+        detail = f"one-way audio: {who} (0 packets {missing_en})"
+        detail_ru = f"Звук в одну сторону: {who_ru} (0 пакетов {missing_ru})"
     return MediaVerdict(verdict="one-way", missing_direction=missing, unreachable_target=unreachable,
                         private_target_from_public=private_from_public, stopped_early_s=stopped, detail=detail,
                         detail_ru=detail_ru, **base)

@@ -59,6 +59,9 @@ class Hit:
     severity: Severity | None = None
     confidence: str = "high"  # low | medium | high (RULES.md §0.1)
     owner: str | None = None  # one of OWNERS (ARCHITECTURE.md `findings[].owner`)
+    # more values for the texts alone, not evidence: a wording of what the evidence already holds (a direction
+    # named by the parties' addresses, sipdiag.parties)
+    texts: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.owner is not None and self.owner not in OWNERS:
@@ -248,12 +251,19 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
     cross a pipe pickled (sipdiag.checks.background), where pickle keeps one copy of an object met twice."""
     from .deviceinfo import with_device
 
+    from ..parties import party_values
     from ..russian import agree
 
     values = {k: v for k, v in hit.values.items()}
-    engineer = {lang: _render(t, values) for lang, t in rule.engineer.items()}
-    evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit), shared)
-    customer = {lang: _render(t, values) for lang, t in rule.customer.items()}
+    # the parties' names ({caller_en}, {up_ru}, ...: by address when the capture does not show who called) fill the
+    # texts but are no evidence: they restate the call (sipdiag.parties)
+    call = devices.call(hit.call_id) if hit.call_id is not None else None
+    texts = {**party_values(call), **values} if call is not None else values
+    if hit.texts:
+        texts = {**texts, **hit.texts}
+    engineer = {lang: _render(t, texts) for lang, t in rule.engineer.items()}
+    evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit), shared, call)
+    customer = {lang: _render(t, texts) for lang, t in rule.customer.items()}
     for texts in (customer, engineer):  # "1 отвеченный вызов", not the template's "1 отвеченных вызовов"
         if "ru" in texts:
             texts["ru"] = agree(texts["ru"])

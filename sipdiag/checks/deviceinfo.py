@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..addresses import join_address
 from ..devices import Device, identify, topics_for
-from ..russian import PARTY_RU
+from ..parties import party_en, party_ru
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -37,6 +37,10 @@ class DeviceIndex:
         self._calls: dict[str, Call] | None = None
         self._reg_agents: dict[str, str] | None = None
         self._party_agents: dict[str, dict[str, str]] | None = None
+
+    def call(self, call_id: str) -> Call | None:
+        """The call of the analysis with this Call-ID, if any."""
+        return self._call(call_id)
 
     def _call(self, call_id: str) -> Call | None:
         if self._calls is None:
@@ -131,17 +135,18 @@ def device_evidence(party: str, device: Device) -> dict[str, Any]:
     return {**device.record(), "party": party}
 
 
-def device_notes(rule_id: str, party: str, device: Device) -> dict[str, str]:
+def device_notes(rule_id: str, party: str, device: Device, call: Call | None = None) -> dict[str, str]:
     """The engineer-text appendix per language: the device, its known quirks and where to fix it for the rule's
-    topics; empty strings when the knowledge base has nothing on those topics for it."""
+    topics; empty strings when the knowledge base has nothing on those topics for it. call: the call whose party
+    (caller, callee) it is, named by address when the capture does not show who called (sipdiag.parties)."""
     notes, steps = device.advice(topics_for(rule_id))
     if not (notes or steps):
         return {"en": "", "ru": ""}
     kind = device.entry.kind
     version_en = f", firmware {device.version}" if device.version else ""
     version_ru = f", прошивка {device.version}" if device.version else ""
-    en = f" Device of the {party}: {device.name} ({kind}{version_en})."
-    ru = f" Устройство {PARTY_RU.get(party, party)}: {device.name} ({KIND_RU.get(kind, kind)}{version_ru})."
+    en = f" Device of {party_en(call, party)}: {device.name} ({kind}{version_en})."
+    ru = f" Устройство {party_ru(call, party)}: {device.name} ({KIND_RU.get(kind, kind)}{version_ru})."
     if notes:
         en += " Known: " + "; ".join(notes) + "."
         ru += " Известно (англ.): " + "; ".join(notes) + "."
@@ -152,14 +157,15 @@ def device_notes(rule_id: str, party: str, device: Device) -> dict[str, str]:
 
 
 def with_device(rule_id: str, values: Mapping[str, Any], engineer: dict[str, str],
-                found: tuple[str, Device] | None, shared: dict[Any, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+                found: tuple[str, Device] | None, shared: dict[Any, Any],
+                call: Call | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The evidence and engineer texts of a finding with its device added (unchanged when there is none).
     shared: a run's dict through which equal device records are one object (see checks._finding); a finding's
     evidence is never changed once made, so sharing its `device` record is safe."""
     if found is None:
         return dict(values), engineer
     party, device = found
-    notes = device_notes(rule_id, party, device)
+    notes = device_notes(rule_id, party, device, call)
     record = device_evidence(party, device)
     record = shared.setdefault(("device", *record.items()), record)
     return ({**values, "device": record}, {lang: text + notes.get(lang, "") for lang, text in engineer.items()})

@@ -10,6 +10,7 @@ from ..addresses import address_host, join_address
 from ..codecs import WIDEBAND
 from ..correlate import leg_rule_ru
 from ..media import negotiated_off
+from ..parties import direction_en, direction_ru, party_en, party_ru
 from ..quality import WIDEBAND_RATIO, customer_cause
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
@@ -32,6 +33,17 @@ SIDE_EN = {"caller->callee": "the other party could not hear you", "callee->call
 SIDE_RU = {"caller->callee": "собеседник вас не слышал", "callee->caller": "вы не слышали собеседника"}
 
 
+def side_texts(call: Call, missing: str | None) -> tuple[str, str]:
+    """Who could not hear whom, for the customer (en, ru). "You" is the caller, the one who placed the call; when
+    the capture does not show who called (Call.roles_known), neither party can be called "you": both are named by
+    address and URI (sipdiag.parties)."""
+    if call.roles_known or missing not in SIDE_EN:
+        return SIDE_EN.get(missing or "", "?"), SIDE_RU.get(missing or "", "?")
+    deaf, other = ("callee", "caller") if missing == "caller->callee" else ("caller", "callee")
+    return (f"{party_en(call, deaf)} could not hear {party_en(call, other)}",
+            f"{party_ru(call, deaf, 'nom')} не слышала {party_ru(call, other)}")
+
+
 @check(
     id="media.one-way-audio", category="media", severity="major", owner="engineering",
     title={
@@ -43,11 +55,11 @@ SIDE_RU = {"caller->callee": "собеседник вас не слышал", "c
         "ru": "{lead_ru} Мы проверяем это со своей стороны{action_ru}.",
     },
     engineer={
-        "en": "Call {call_id}: {packets_to_callee} RTP packets caller->callee, {packets_to_caller} callee->caller; "
-              "missing {missing}. {detail}. {duration_en}{vantage_en} Compare the SDP addresses with the observed "
+        "en": "Call {call_id}: {packets_to_callee} RTP packets {up_en}, {packets_to_caller} {down_en}; "
+              "missing {missing_en}. {detail}. {duration_en}{vantage_en} Compare the SDP addresses with the observed "
               "5-tuples (latching, RFC 4961 symmetric RTP) and look for a private c= behind NAT.",
-        "ru": "Вызов {call_id}: {packets_to_callee} RTP-пакетов от вызывающего, {packets_to_caller} от вызываемого; "
-              "нет направления {missing}. {detail_ru}. {duration_ru}{vantage_ru} Сравните адреса SDP с наблюдаемыми "
+        "ru": "Вызов {call_id}: {packets_to_callee} RTP-пакетов от {caller_ru}, {packets_to_caller} от {callee_ru}; "
+              "нет направления {missing_ru}. {detail_ru}. {duration_ru}{vantage_ru} Сравните адреса SDP с наблюдаемыми "
               "потоками (latching, симметричный RTP, RFC 4961) и проверьте приватный c= за NAT.",
     },
 )
@@ -91,7 +103,7 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
             continue
         v = media.verdict
         span = one_way_duration(analysis, call, media, v.missing_direction or "", ratio)
-        side_en, side_ru = SIDE_EN.get(v.missing_direction or "", "?"), SIDE_RU.get(v.missing_direction or "", "?")
+        side_en, side_ru = side_texts(call, v.missing_direction)
         # The missing direction was refused with ICMP errors (sipdiag.icmprefusal): the refusing device is known
         # (router.icmp-unreachable names it and says who acts), so the usual SIP ALG advice would send the customer
         # to the wrong box.
@@ -146,7 +158,9 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
                 duration_ru=f"В одну сторону видно лишь {span.one_way_s:g} с медиа{how_ru}: слишком мало, чтобы отличить "
                             f"одностороннюю слышимость от звонка, завершённого сразу ({limits_ru}).")
         frames = tuple(analysis.streams[i].stats.first_frame for i in media.streams)
-        yield Hit(call.call_id, frames, values, severity=severity, confidence=confidence)
+        yield Hit(call.call_id, frames, values, severity=severity, confidence=confidence,
+                  texts={"missing_en": direction_en(call, v.missing_direction),
+                         "missing_ru": direction_ru(call, v.missing_direction)})
 
 
 def _responses_unseen(call: Call) -> int | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import address_host, address_port, join_address
 from ..media import is_private
-from ..russian import PARTY_RU
+from ..parties import direction_en, direction_ru, ender_en, ender_ru
 from ..transactions import is_success
 from . import Hit, Severity, check, times_en
 from .settings import setting
@@ -201,12 +201,12 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
             "lead_ru": f"Ваши длинные звонки обрываются примерно через {length_ru}, потому что периодическая "
                        f"проверка между системами, что звонок ещё идёт, не проходит.",
             "detail_en": f"Session-Expires {se} s, refresher {refresher} (2xx frame {ok_frame}); a refresh was due "
-                         f"{round(se / 2, 1)} s after the answer. {what_en} The {call.ended_by} sent BYE (frame "
+                         f"{round(se / 2, 1)} s after the answer. {what_en} The {ender_en(call)} sent BYE (frame "
                          f"{call.bye_frame}) {_s(bye - answer)} s after the answer{reason}.",
             "detail_ru": f"Session-Expires {se} с, refresher {call.session_refresher or 'не выбран'} (2xx, кадр "
                          f"{ok_frame}); обновление "
                          f"ожидалось через {round(se / 2, 1)} с после ответа. {what_ru} BYE от "
-                         f"{PARTY_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через "
+                         f"{ender_ru(call)} (кадр {call.bye_frame}) через "
                          f"{_s(bye - answer)} с после ответа{reason}.",
         }, confidence=confidence)
 
@@ -543,11 +543,11 @@ def _purpose(n, call: Call, t: Transaction) -> tuple[str, str]:
               "телефон подключён по Wi-Fi, попробуйте кабель.",
     },
     engineer={
-        "en": "Call {call_id}: {what_en} Last RTP caller->callee {last_to_callee_s} s, callee->caller "
+        "en": "Call {call_id}: {what_en} Last RTP {up_en} {last_to_callee_s} s, {down_en} "
               "{last_to_caller_s} s after the answer; {end_en}. No hold was negotiated and no RTCP followed the "
               "stop. RFC 3550 §6.3.5 (participant timeout), RFC 3264 §8.4; timeouts rtptimeout {rtptimeout_s} s, "
               "onewaytimeout {onewaytimeout_s} s.",
-        "ru": "Вызов {call_id}: {what_ru} Последний RTP от вызывающего через {last_to_callee_s} с, от вызываемого "
+        "ru": "Вызов {call_id}: {what_ru} Последний RTP от {caller_ru} через {last_to_callee_s} с, от {callee_ru} "
               "через {last_to_caller_s} с после ответа; {end_ru}. Удержание не согласовывалось, RTCP после "
               "остановки не было. RFC 3550 §6.3.5 (таймаут участника), RFC 3264 §8.4; таймауты rtptimeout "
               "{rtptimeout_s} с, onewaytimeout {onewaytimeout_s} с.",
@@ -656,14 +656,14 @@ def _timeout_values(call: Call, case: str, last: dict[str, int], answer: int, by
         lead_ru = "Звук в вашем звонке пропал, но звонок не был завершён и может всё ещё считаться идущим."
     else:
         (d,) = stopped
-        what_en = f"RTP {d} stopped while the other direction went on for {_s(max(last.values()) - stop)} s."
-        what_ru = f"RTP {d} остановился, а другое направление шло ещё {_s(max(last.values()) - stop)} с."
+        what_en = f"RTP {direction_en(call, d)} stopped while the other direction went on for {_s(max(last.values()) - stop)} s."
+        what_ru = f"RTP {direction_ru(call, d)} остановился, а другое направление шло ещё {_s(max(last.values()) - stop)} с."
         lead_en = "During your call the sound stopped in one direction while the other still worked."
         lead_ru = "Во время звонка звук пропал в одну сторону, в другую он ещё шёл."
     if bye is not None:
-        end_en = f"BYE from the {call.ended_by} (frame {call.bye_frame}) {_s(bye - answer)} s after the answer" + (
+        end_en = f"BYE from the {ender_en(call)} (frame {call.bye_frame}) {_s(bye - answer)} s after the answer" + (
             f", Reason: {call.end_reason}" if call.end_reason else ", no Reason header")
-        end_ru = f"BYE от {PARTY_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через " \
+        end_ru = f"BYE от {ender_ru(call)} (кадр {call.bye_frame}) через " \
                  f"{_s(bye - answer)} с после ответа" + (
             f", Reason: {call.end_reason}" if call.end_reason else ", без заголовка Reason")
     else:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import join_address
 from ..media import HOLD_ADDRESSES, MediaStream, is_loopback, is_private
+from .. import parties
 from ..russian import PARTY_RU
 from . import Hit, Severity, check
 from .nat import same_ip
@@ -73,7 +74,7 @@ _CLASSES = {
         "ru": "Звук от {party_ru} приходит к нам с другого сетевого адреса, чем было объявлено. {effect_ru}",
     },
     engineer={
-        "en": "Call {call_id}: the {role} announced {sdp_address} (frame {sdp_frame}) but its {packets} RTP packets "
+        "en": "Call {call_id}: {role_en} announced {sdp_address} (frame {sdp_frame}) but its {packets} RTP packets "
               "come from {rtp_source} (first at frame {frame}): {class_en}. {latch_en} Enable symmetric RTP / "
               "latching on the SBC (Asterisk rtp_symmetric, comedia) and symmetric RTP on the UA (RFC 4961).",
         "ru": "Вызов {call_id}: SDP {role_ru} (кадр {sdp_frame}) объявляет {sdp_address}, но RTP {role_ru} приходит "
@@ -141,8 +142,11 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
             # Only the port differs and the address is private: the capture is on the party's own network, where
             # sending from another port than the one received on is legal (RFC 3550 §11) and loses nothing.
             benign = klass == "port" and is_private(sdp_address)
-            party_en = "your phone" if role == "caller" else "the other party"
-            party_ru = "вашего телефона" if role == "caller" else "собеседника"
+            # "your phone" is the caller's: without knowing who called, the party by its address (sipdiag.parties)
+            party_en = ("your phone" if role == "caller" else "the other party") if call.roles_known else \
+                parties.party_en(call, role)
+            party_ru = ("вашего телефона" if role == "caller" else "собеседника") if call.roles_known else \
+                parties.party_ru(call, role)
             if latched:
                 latch_en = "The reverse stream is sent to that observed source (latched), so audio flows."
                 latch_ru = "Обратный поток отправляется на наблюдаемый источник (latching), поэтому звук идёт."
@@ -156,7 +160,7 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 latch_en = "No reverse stream to the observed source is in the capture (no latching seen)."
                 latch_ru = "Обратного потока на наблюдаемый источник в захвате нет (latching не видно)."
             yield Hit(call.call_id, (st.first_frame,), {
-                "call_id": call.call_id, "role": role, "role_ru": PARTY_RU[role],
+                "call_id": call.call_id, "role": role, "role_ru": parties.party_ru(call, role),
                 "sdp_address": join_address(sdp_address, sdp_port),
                 "sdp_frame": sdp_frames.get(role, "?"), "rtp_source": join_address(st.src_ip, st.src_port),
                 "packets": st.packets, "frame": st.first_frame, "class": klass,
@@ -170,7 +174,7 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
                              if latched or benign else "Мы включаем настройку на своей стороне, чтобы ответный звук шёл тем "
                                              "же путём.",
             }, severity=Severity.INFO if latched or benign else None,
-                confidence="high" if latched or to_sdp else "medium")
+                confidence="high" if latched or to_sdp else "medium", texts={"role_en": parties.party_en(call, role)})
 
 
 @check(
@@ -186,7 +190,7 @@ def media_source_mismatch(analysis: Analysis) -> Iterator[Hit]:
               "перестаёт работать{effect_ru}. Мы переключим телефон на обработку этого нашими серверами.",
     },
     engineer={
-        "en": "{where_en}: the {role} announced its public address {announced} (STUN-learned: the capture holds "
+        "en": "{where_en}: {role_en} announced its public address {announced} (STUN-learned: the capture holds "
               "{stun} STUN packet(s)), but its packets arrive from {observed} (frame {frame}): the NAT maps each "
               "destination to a new port (address/port-dependent mapping, RFC 4787 §4.1, violating REQ-1). Use "
               "latching/anchoring or TURN/ICE (RFC 8445) and disable STUN on the UA.",
@@ -233,13 +237,13 @@ def stun_mapping_mismatch(analysis: Analysis) -> Iterator[Hit]:
                 continue
             media_found = True
             yield Hit(call.call_id, (st.first_frame,), {
-                "call_id": call.call_id, "role": role, "role_ru": PARTY_RU[role],
+                "call_id": call.call_id, "role": role, "role_ru": parties.party_ru(call, role),
                 "announced": join_address(*public[0]),
                 "observed": join_address(st.src_ip, st.src_port), "frame": st.first_frame, "stun": stun,
                 "packets": st.packets, "where_en": f"Call {call.call_id}, media",
                 "where_ru": f"Вызов {call.call_id}, медиа",
                 "effect_en": ", so the sound of calls is lost", "effect_ru": ", и звук в звонках теряется",
-            }, confidence="medium")
+            }, confidence="medium", texts={"role_en": parties.party_en(call, role)})
             break
     if media_found:
         return
@@ -251,7 +255,7 @@ def stun_mapping_mismatch(analysis: Analysis) -> Iterator[Hit]:
             "role": "device", "role_ru": PARTY_RU["device"], "announced": p.via.text, "observed": p.source,
             "frame": p.first_frame, "stun": stun,
             "where_en": "Signalling", "where_ru": "Сигнализация", "effect_en": "", "effect_ru": "",
-        }, severity=Severity.MINOR, confidence="medium")
+        }, severity=Severity.MINOR, confidence="medium", texts={"role_en": "the device"})
 
 
 @check(

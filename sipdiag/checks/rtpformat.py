@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..addresses import join_address
 from ..codecs import VIDEO_CLOCK
 from ..rtpclock import CN_PAYLOAD_TYPES, is_telephone_event
-from ..russian import PARTY_RU
+from ..parties import party_en, party_ru
 from . import Hit, Severity, check
 from .codec import AUXILIARY
 
@@ -93,8 +93,8 @@ def _accepted(lines: list[MediaDescription]) -> set[int]:
     },
     engineer={
         "en": "Call {call_id}: stream {src} -> {dst} (SSRC {ssrc}, first frame {frame}) carries its media in "
-              "payload type {payload_type} ({codec}), {packets} of its {stream_packets} packets, but the "
-              "{receiver}'s SDP (frame(s) {sdp_frames}) accepts only {accepted}. The sender ignores the answer "
+              "payload type {payload_type} ({codec}), {packets} of its {stream_packets} packets, but "
+              "{receiver_sdp_en} (frame(s) {sdp_frames}) accepts only {accepted}. The sender ignores the answer "
               "(RFC 3264 §5.1, §7: send only what the peer listed); fix the sender, or let the SBC transcode or "
               "renumber.",
         "ru": "Вызов {call_id}: поток {src} -> {dst} (SSRC {ssrc}, первый кадр {frame}) передаёт медиа с типом "
@@ -157,12 +157,14 @@ def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
                 "ssrc": f"0x{st.ssrc:08X}", "frame": st.first_frame, "payload_type": pt,
                 "codec": st.codec or "unknown", "codec_ru": st.codec or "кодек неизвестен", "packets": packets,
                 "stream_packets": st.packets, "receiver": RECEIVER.get(direction, "?"),
-                "receiver_ru": PARTY_RU.get(RECEIVER.get(direction, ""), "?"), "direction": direction,
+                "receiver_ru": party_ru(call, RECEIVER.get(direction, "")) if direction in RECEIVER else "?",
+                "direction": direction,
                 "accepted": ", ".join(map(str, sorted(accepted))),
                 "sdp_frames": ", ".join(map(str, _sdp_frames(call, RECEIVER.get(direction, "")))),
-                "direction_en": DIRECTION_EN.get(direction, "?"), "direction_ru": DIRECTION_RU.get(direction, "?"),
+                "direction_en": _direction_en(call, direction), "direction_ru": _direction_ru(call, direction),
             }, severity=Severity.INFO if pt in CN_PAYLOAD_TYPES else None,
-                confidence="high" if stream.binding.bound_by == "sdp" else "medium")
+                confidence="high" if stream.binding.bound_by == "sdp" else "medium",
+                texts={"receiver_sdp_en": _receiver_sdp_en(call, RECEIVER.get(direction, "?"))})
 
 
 def _sdp_frames(call: Call, role: str) -> list[int]:
@@ -336,3 +338,31 @@ def asymmetric_codec(analysis: Analysis) -> Iterator[Hit]:
             "seconds_to_callee": round(up.stats.duration_s, 1), "seconds_to_caller": round(down.stats.duration_s, 1),
             "frame_to_callee": up.stats.first_frame, "frame_to_caller": down.stats.first_frame,
         })
+
+
+def _direction_en(call: Call, direction: str) -> str:
+    """"from the caller to the callee"; "from the party at … to the party at …" when the capture does not show
+    who called (sipdiag.parties)."""
+    if direction not in RECEIVER:
+        return "?"
+    if call.roles_known:
+        return DIRECTION_EN[direction]
+    sender = "caller" if direction == "caller->callee" else "callee"
+    return f"from {party_en(call, sender)} to {party_en(call, RECEIVER[direction])}"
+
+
+def _direction_ru(call: Call, direction: str) -> str:
+    """_direction_en in Russian: "от вызывающего к вызываемому", "от стороны по адресу … к стороне по адресу …"."""
+    if direction not in RECEIVER:
+        return "?"
+    if call.roles_known:
+        return DIRECTION_RU[direction]
+    sender = "caller" if direction == "caller->callee" else "callee"
+    return f"от {party_ru(call, sender)} к {party_ru(call, RECEIVER[direction], 'dat')}"
+
+
+def _receiver_sdp_en(call: Call, receiver: str) -> str:
+    """"the callee's SDP"; "the SDP of the party at …" when the capture does not show who called."""
+    if receiver not in ("caller", "callee"):
+        return f"the {receiver}'s SDP"
+    return f"the {receiver}'s SDP" if call.roles_known else f"the SDP of {party_en(call, receiver)}"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..addresses import join_address
 from ..correlate import number_key
 from ..registrations import retry_after
-from ..russian import PARTY_RU
+from ..parties import ender_en, ender_ru
 from ..transactions import is_redirect
 from . import UNKNOWN, Hit, check, span_s, times_en
 from .regretryafter import quoted
@@ -108,9 +108,9 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
             "bye_after_s": bye_after, "ended_by": call.ended_by or "nobody",
             # a capture that ends before the BYE says so ("nobody sent BYE (frame None)" before); the Russian names
             # the party in the genitive ("BYE от вызываемого"), not by the English role as its subject
-            "bye_en": f"{call.ended_by} sent BYE (frame {call.bye_frame}) {bye_after} s after the first 200 OK"
+            "bye_en": f"{ender_en(call)} sent BYE (frame {call.bye_frame}) {bye_after} s after the first 200 OK"
                       if bye else "no BYE in the capture",
-            "bye_ru": f"BYE от {PARTY_RU.get(call.ended_by or '', '?')} (кадр {call.bye_frame}) через {bye_after} с "
+            "bye_ru": f"BYE от {ender_ru(call)} (кадр {call.bye_frame}) через {bye_after} с "
                       "после первого 200 OK" if bye else "BYE в захвате нет",
         })
 

@@ -101,3 +101,67 @@ def test_a_capture_ended_inside_the_call_blames_nobody(tmp_path) -> None:
             call.bye_frame) == (True, "answered", 200, 300.0, 20.095, None, None)
     assert analysis.media[0].verdict.verdict == "two-way"
     assert [f.rule for f in analysis.findings] == NO_RTCP
+
+
+def began_inside_one_way(path):
+    """20 s of RTP from the phone (A: sip:100 at 198.51.100.7:5060) to the PBX (B: sip:200 at 203.0.113.5:5060),
+    none back, then a BYE from A: no INVITE, so which of them called is not known."""
+    s = cc.Script()
+    s.rtp((cc.UA[0], cc.UA_RTP), (cc.PBX[0], cc.PBX_RTP), 0x1111, 0.0, 20.0)
+    cc.bye(s, 20.1, "mid-1")
+    return s.write(path)
+
+
+def test_one_way_audio_of_a_call_begun_inside_names_the_parties_by_address(tmp_path) -> None:
+    # The receiver that hears nothing is sure (the party at 198.51.100.7:5060), whether it called is not: the texts
+    # name both parties by address and URI, not "the caller" or "you" (sipdiag.parties).
+    analysis = sipdiag.analyze(began_inside_one_way(tmp_path / "mid.pcap"))
+    (call,) = analysis.calls
+    assert (call.roles_known, call.ended_by) == (False, None)
+    (media,) = analysis.media
+    # the structure keeps the names of the first message's From and To (JSON missing_direction)
+    assert (media.verdict.verdict, media.verdict.missing_direction) == ("one-way", "callee->caller")
+    assert (media.verdict.detail, media.verdict.detail_ru) == (
+        "one-way audio: the party at 198.51.100.7:5060 (sip:100@example.com) hears nothing (0 packets from the "
+        "party at 203.0.113.5:5060 to the party at 198.51.100.7:5060)",
+        "Звук в одну сторону: сторона по адресу 198.51.100.7:5060 (sip:100@example.com) ничего не слышит (0 "
+        "пакетов от стороны 203.0.113.5:5060 к стороне 198.51.100.7:5060)")
+    (finding,) = [f for f in analysis.findings if f.rule == "media.one-way-audio"]
+    a = "198.51.100.7:5060 (sip:100@example.com)"
+    b = "203.0.113.5:5060 (sip:200@example.com)"
+    assert finding.customer_text == {
+        "en": f"During your call the sound travelled only one way: the party at {a} could not hear the party at "
+              f"{b}. This is usually caused by a router setting (SIP ALG or a firewall). We are checking it on our "
+              f"side; if you have a router in front of the phone, please switch its SIP ALG off.",
+        "ru": f"Во время звонка звук шёл только в одну сторону: сторона по адресу {a} не слышала стороны по адресу "
+              f"{b}. Обычно причина в настройке роутера (SIP ALG или межсетевой экран). Мы проверяем это со своей "
+              f"стороны; если перед телефоном стоит роутер, отключите на нём SIP ALG."}
+    back_en = "from the party at 203.0.113.5:5060 to the party at 198.51.100.7:5060"
+    back_ru = "от стороны 203.0.113.5:5060 к стороне 198.51.100.7:5060"
+    assert finding.engineer_text == {
+        "en": f"Call mid-1: 1000 RTP packets from the party at 198.51.100.7:5060 to the party at 203.0.113.5:5060, "
+              f"0 {back_en}; missing {back_en}. one-way audio: the party at {a} hears nothing (0 packets "
+              f"{back_en}). Audio flowed one way for 20 s (reported from 5 s, major from 15 s; the other direction "
+              f"below 10 % of its expected packets). Compare the SDP addresses with the observed 5-tuples "
+              f"(latching, RFC 4961 symmetric RTP) and look for a private c= behind NAT.",
+        "ru": f"Вызов mid-1: 1000 RTP-пакетов от стороны по адресу {a}, 0 от стороны по адресу {b}; нет "
+              f"направления {back_ru}. Звук в одну сторону: сторона по адресу {a} ничего не слышит (0 пакетов "
+              f"{back_ru}). Звук шёл в одну сторону 20 с (сообщается от 5 с, major от 15 с; другое направление "
+              f"ниже 10 % ожидаемых пакетов). Сравните адреса SDP с наблюдаемыми потоками (latching, симметричный "
+              f"RTP, RFC 4961) и проверьте приватный c= за NAT."}
+    # the evidence keeps its structural names; the party names are the texts' alone
+    assert (finding.evidence["missing"], "missing_en" in finding.evidence) == ("callee->caller", False)
+
+
+def test_the_details_of_a_call_begun_inside_say_nothing_of_a_caller(tmp_path) -> None:
+    from rich.console import Console
+
+    from sipdiag.reports.calltables import call_details
+
+    analysis = sipdiag.analyze(began_inside_one_way(tmp_path / "mid.pcap"))
+    console = Console(width=200, record=True, color_system=None)
+    console.print(call_details(analysis.calls[0]))
+    text = console.export_text()
+    assert "Ended    BYE from the unknown side, frame 1001" in text
+    assert "From     sip:100@example.com at 198.51.100.7:5060" in text
+    assert " caller " not in text and " callee " not in text

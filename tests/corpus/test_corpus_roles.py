@@ -1,0 +1,36 @@
+"""A real capture begun inside a call (it starts with the call's ACK): which party called is not known, and the
+one-way audio finding names the parties by address and URI, not "the caller" (sipdiag.parties)."""
+
+from __future__ import annotations
+
+import pytest
+
+import sipdiag
+
+pytestmark = [pytest.mark.corpus]
+
+
+def test_one_way_audio_of_a_call_seen_from_its_ack_names_no_caller(corpus) -> None:
+    path = corpus / "pcaps" / "initconf-sip-attacks" / "SIP-212.32.250.134.pcap"
+    if not path.is_file():
+        pytest.skip(f"{path} not in the corpus")
+    analysis = sipdiag.analyze(path)
+    (call,) = [c for c in analysis.calls if c.call_id == "52e79179-ab4b-420e-82d1-c6f768257240"]
+    assert (call.roles_known, call.ended_by, call.caller_address, call.callee_address) == (
+        False, None, "206.55.185.163:44166", "156.159.141.71:5060")
+    (finding,) = [f for f in analysis.findings if f.rule == "media.one-way-audio" and f.call_id == call.call_id]
+    a = "206.55.185.163:44166 (sip:303@131.243.171.158)"
+    b = "156.159.141.71:5060 (sip:901148185422016@131.243.171.158)"
+    assert finding.customer_text["en"].startswith(
+        f"In the 0.6 s of your call that we recorded, the sound travelled only one way (the party at {a} could not "
+        f"hear the party at {b}); ")
+    assert finding.customer_text["ru"].startswith(
+        f"В записанной нами части звонка (0.6 с) звук шёл только в одну сторону (сторона по адресу {a} не слышала "
+        f"стороны по адресу {b}); ")
+    assert (f"one-way audio: the party at {a} hears nothing (0 packets from the party at 156.159.141.71:5060 to the "
+            f"party at 206.55.185.163:44166)") in finding.engineer_text["en"]
+    assert f"Device of the party at {a}: Cisco Unified Border Element" in finding.engineer_text["en"]
+    assert f"Звук в одну сторону: сторона по адресу {a} ничего не слышит" in finding.engineer_text["ru"]
+    assert f"Устройство стороны по адресу {a}: Cisco" in finding.engineer_text["ru"]
+    for text in (*finding.customer_text.values(), *finding.engineer_text.values()):
+        assert "caller" not in text and "вызывающ" not in text and "вызываем" not in text
