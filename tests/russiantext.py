@@ -59,6 +59,8 @@ def latin_ok(word: str) -> bool:
     word = word.strip(_EDGE + "-/")
     if not word or not _LATIN.search(word) or word in LATIN_TERMS:
         return True
+    if word.lower() in ("sip", "sips", "tel"):  # a URI's scheme whose rest was a wire value cut out ("sip: | ")
+        return True
     if _URI.match(word) or _IDENTIFIER.search(word):
         return True
     if "/" in word:  # NAT/ALG, fail2ban/ACL, REGISTER/INVITE: each part on its own
