@@ -338,9 +338,10 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
     if said is not None:
         return MediaVerdict(verdict="one-way-negotiated", missing_direction=missing, unreachable_target=unreachable,
                             private_target_from_public=private_from_public, stopped_early_s=stopped,
-                            detail=f"audio flows {direction_en(call, _reverse(missing))} only, as the SDP asked ({said}; RFC 3264 §6.1)",
-                            detail_ru=f"Звук идёт только {direction_ru(call, _reverse(missing))}, как задано в SDP ({said}; RFC 3264 "
-                                      f"§6.1)", **base)
+                            detail=f"audio flows {direction_en(call, _reverse(missing))} only, as the SDP asked "
+                                   f"({said}; RFC 3264 §6.1)",
+                            detail_ru=f"Звук идёт только {direction_ru(call, _reverse(missing))}, как задано в SDP "
+                                      f"({said}; RFC 3264 §6.1)", **base)
     lost = next(((s, r) for s, b, r in mine if b.direction == missing and not delivered(call, s, r)), None)
     if carries(missing, False) and lost is not None:
         stream, refusal = lost

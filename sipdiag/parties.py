@@ -74,7 +74,8 @@ def direction_en(call: Call | None, direction: str | None) -> str:
 
 
 def direction_ru(call: Call | None, direction: str | None) -> str:
-    """direction_en in Russian: 'caller->callee' as the data names it; unknown roles: 'от стороны ADDRESS к стороне ADDRESS'."""
+    """direction_en in Russian: 'caller->callee' as the data names it; unknown roles: 'от стороны ADDRESS к стороне
+    ADDRESS'."""
     roles = _DIRECTIONS.get(direction or "")
     if roles is None or roles_known(call) or call is None:
         return direction or "?"

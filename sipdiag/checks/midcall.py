@@ -656,8 +656,9 @@ def _timeout_values(call: Call, case: str, last: dict[str, int], answer: int, by
         lead_ru = "Звук в вашем звонке пропал, но звонок не был завершён и может всё ещё считаться идущим."
     else:
         (d,) = stopped
-        what_en = f"RTP {direction_en(call, d)} stopped while the other direction went on for {_s(max(last.values()) - stop)} s."
-        what_ru = f"RTP {direction_ru(call, d)} остановился, а другое направление шло ещё {_s(max(last.values()) - stop)} с."
+        went_on = _s(max(last.values()) - stop)
+        what_en = f"RTP {direction_en(call, d)} stopped while the other direction went on for {went_on} s."
+        what_ru = f"RTP {direction_ru(call, d)} остановился, а другое направление шло ещё {went_on} с."
         lead_en = "During your call the sound stopped in one direction while the other still worked."
         lead_ru = "Во время звонка звук пропал в одну сторону, в другую он ещё шёл."
     if bye is not None:
