@@ -109,13 +109,22 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
         # to the wrong box.
         refused = any(analysis.streams[i].refusal is not None for i in media.streams
                       if analysis.streams[i].binding.direction == v.missing_direction)
+        # The missing direction was sent to a private SDP address from the public side: the cause is known
+        # (nat.private-sdp-address: no latching or anchoring on our side, RULES.md "<specific action from the
+        # cause>"), and a router's SIP ALG is not it, so the customer is not sent to switch it off (an ALG that
+        # left the SDP private is a finding of its own, alg.*, with that advice).
+        private_target = not refused and v.unreachable_target is not None and any(
+            join_address(s.stats.dst_ip, s.stats.dst_port) == v.unreachable_target
+            for s in (analysis.streams[i] for i in media.streams) if s.binding.direction == v.missing_direction)
+        quiet = refused or private_target
         values = {
             "call_id": call.call_id, "packets_to_callee": v.packets_to_callee, "packets_to_caller": v.packets_to_caller,
             "missing": v.missing_direction, "detail": v.detail, "detail_ru": v.detail_ru,
             "unreachable_target": v.unreachable_target,
             "side_en": side_en, "side_ru": side_ru, "one_way_s": span.one_way_s, "media_s": span.media_s,
-            "action_en": "" if refused else "; if you have a router in front of the phone, please switch its SIP ALG off",
-            "action_ru": "" if refused else "; если перед телефоном стоит роутер, отключите на нём SIP ALG",
+            "private_target": private_target,
+            "action_en": "" if quiet else "; if you have a router in front of the phone, please switch its SIP ALG off",
+            "action_ru": "" if quiet else "; если перед телефоном стоит роутер, отключите на нём SIP ALG",
         }
         vantage = _responses_unseen(call)
         values.update(vantage_en="", vantage_ru="")
@@ -138,9 +147,13 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
             values.update(
                 lead_en=f"During your call the sound travelled only one way: {side_en}. " + (
                     "A device on its way refused it." if refused else
+                    "It was sent to a private network address that the equipment announced, which cannot be "
+                    "reached from the internet." if private_target else
                     "This is usually caused by a router setting (SIP ALG or a firewall)."),
                 lead_ru=f"Во время звонка звук шёл только в одну сторону: {side_ru}. " + (
                     "Его отклонило устройство на пути." if refused else
+                    "Он отправлялся на частный сетевой адрес, объявленный оборудованием, который недостижим из "
+                    "интернета." if private_target else
                     "Обычно причина в настройке роутера (SIP ALG или межсетевой экран)."),
                 duration_en=f"Audio flowed one way for {span.one_way_s:g} s{how_en} ({limits}).",
                 duration_ru=f"Звук шёл в одну сторону {span.one_way_s:g} с{how_ru} ({limits_ru}).")

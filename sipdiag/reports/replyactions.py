@@ -157,6 +157,10 @@ def steps_for(finding: Finding) -> tuple[tuple[str, ...], tuple[str, ...]]:
             customer = ("check-number",)  # RFC 3261 §21.4.5, §21.4.22, §21.6.3: the number, not the service
         if finding.rule == "reg.rejected":
             customer = REJECTED_CUSTOMER_STEPS.get(finding.evidence.get("cause", ""), ())
+        if finding.rule == "media.one-way-audio" and finding.evidence.get("private_target"):
+            # the audio went to a private SDP address: latching/anchoring is ours (nat.private-sdp-address), the
+            # customer's SIP ALG is not the cause
+            return (), ("nat",)
         return customer, operator
     if finding.owner == "customer":
         return (CATEGORY_CUSTOMER_STEP.get(finding.category, "tell-us"),), ("recheck",)

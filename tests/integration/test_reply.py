@@ -512,6 +512,37 @@ def test_reply_steps_for_an_icmp_refusal_follow_who_refused() -> None:
     assert CUSTOMER_STEPS["firewall-voice"]["en"].startswith("Check the firewall settings of your router")
 
 
+def test_one_way_audio_to_a_private_address_does_not_send_the_customer_to_the_sip_alg() -> None:
+    """The PBX sent the caller's audio to the private c= of its SDP (no latching, the lab's fault): the cause is
+    nat.private-sdp-address, ours to fix. media.one-way-audio still told the customer it was "usually a router
+    setting" and to switch the SIP ALG off, and the reply made that the customer's only step (RULES.md
+    media.one-way-audio: the action comes from the cause)."""
+    text = reply(str(SAMPLES / "nat_one_way_audio.pcap"), "--select", "media.one-way-audio",
+                 "--select", "nat.private-sdp-address")
+    found = text.split("\nWhat we found\n\n", 1)[1].split("\n\nWhen you have done this", 1)[0]
+    assert found.splitlines() == [
+        "- Your phone asks for the sound to be sent to its private home-network address, which the internet cannot "
+        "reach. So you could not hear the other party.",
+        "- During your call the sound travelled only one way: you could not hear the other party. It was sent to a "
+        "private network address that the equipment announced, which cannot be reached from the internet. We are "
+        "checking it on our side.",
+        "",
+        "What you can do",
+        "",
+        "1. Nothing needs changing on your side for now. If it happens again, note the time and the number you "
+        "called and tell us.",
+        "",
+        "What we will do",
+        "",
+        "- We will adjust how our servers handle the addresses of your home or office network.",
+    ]
+    ru = reply(str(SAMPLES / "nat_one_way_audio.pcap"), "--select", "media.one-way-audio", "--lang", "ru")
+    assert ("- Во время звонка звук шёл только в одну сторону: вы не слышали собеседника. Он отправлялся на "
+            "частный сетевой адрес, объявленный оборудованием, который недостижим из интернета. Мы проверяем это "
+            "со своей стороны.") in ru
+    assert "SIP ALG" not in ru
+
+
 def test_reply_steps_for_a_refused_registration_follow_its_cause() -> None:
     """reg.rejected asked every customer to check the password, also when our ACL barred the phone (a 403 with no
     challenge) or a router mangled the REGISTER (400): steps follow the refusal's cause (checks.regrefusal)."""
