@@ -23,6 +23,7 @@ from .dialogs import CORRELATION_HEADERS, CallBuilder
 from .model import Call, CallLeg, Registration, Transaction
 from .parsers.anomalies import AnomalyLog
 from .parsers.sip import SipMessage
+from .parsers.sipuri import same_uri
 from .registrations import RegistrationBuilder, contact_uri, new_registration
 from .dialogs import uri_of
 from .transactions import TransactionTable, TxState
@@ -53,6 +54,9 @@ class Correlator:
         self.calls: dict[str, CallBuilder] = {}
         self.registrations: dict[tuple[str, str], RegistrationBuilder] = {}
         self.registration_of: dict[int, RegistrationBuilder] = {}  # id(TxState) -> registration
+        # AOR -> [(Contact, registration)], and the (AOR, Contact) keys written otherwise than their binding's
+        self.contacts_of: dict[str, list[tuple[str, RegistrationBuilder]]] = {}
+        self.same_binding: dict[tuple[str, str], RegistrationBuilder] = {}
         self.other: dict[int, TxState] = {}
         self.count = 0
 
@@ -85,12 +89,20 @@ class Correlator:
             # Call-ID are two. The lab's tshark oracle counts them the same way (lab/facts.py registrations).
             aor = uri_of(msg.headers.get("to"))[0]
             key = (aor, contact_uri(msg) if msg.is_request else "")
-            reg = self.registrations.get(key)
+            reg = self.registrations.get(key) or self.same_binding.get(key)
+            if reg is None and msg.is_request and key[1]:
+                # The registrar compares Contacts as URIs (RFC 3261 §10.3 step 7, §19.1.4): a parameter only one
+                # of them carries (a phone's ;line= dropped from the REGISTER that answers a challenge) leaves
+                # them one binding, not a second registration "failed" on a mere challenge.
+                reg = next((r for c, r in self.contacts_of.get(aor, ()) if same_uri(c, key[1])), None)
+                if reg is not None:
+                    self.same_binding[key] = reg
             if reg is None and not msg.is_request:
                 # A response without its REGISTER in the capture: file it under any binding of that AOR.
-                reg = next((r for (a, _), r in self.registrations.items() if a == aor), None)
+                reg = next((r for _, r in self.contacts_of.get(aor, ())), None)
             if reg is None:
                 reg = self.registrations[key] = new_registration(msg, aor, key[1])
+                self.contacts_of.setdefault(aor, []).append((key[1], reg))
             self.registration_of[id(tx)] = reg
         if msg.is_request:
             reg.add_request(msg, tx, retransmission)

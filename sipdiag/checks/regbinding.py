@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..addresses import address_host
-from ..parsers.sipuri import parse_uri
+from ..parsers.sipuri import same_uri
 from . import Hit, Severity, check
 from .regfailures import KEPT, all_frames, group_evidence, grouped, likewise, lines, subject
 from .settings import setting
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
 SHORT_EXPIRY_S = 60  # RULES.md reg.interval-too-brief (c): a requested expiry under a minute
 LAPSE_TOLERANCE_S = 1.0
 RAPID_SHARE = 0.10  # RULES.md reg.contact-binding-mismatch: re-REGISTER within 10 % of the granted expiry
-# RFC 3261 §19.1.4: user, ttl, method and maddr in only one URI never match; any other parameter (transport too)
-# in only one URI is ignored, and a parameter in both must match.
-STRICT_PARAMS = ("user", "ttl", "method", "maddr")
 
 
 def _ok(ex: RegisterExchange) -> bool:
@@ -173,25 +170,6 @@ def _short(exchanges: list[RegisterExchange]):
                       f"(frame {ex.response_frame}): very short registrations, usually to keep a NAT mapping open",
         "problem_ru": f"запрошено Expires {ex.requested_expires_s} с, выдано {ex.granted_expires_s} с (кадр "
                       f"{ex.response_frame}): очень короткая регистрация, обычно чтобы держать NAT открытым"}
-
-
-def same_uri(a: str, b: str) -> bool:
-    """RFC 3261 §19.1.4 URI equality, the parts registrars rewrite: scheme, user, host (no case), port (absent is
-    not 5060), and URI parameters (user/ttl/method/maddr must agree; others, transport too, when both carry them)."""
-    ua, ub = parse_uri(a), parse_uri(b)
-    if ua is None or ub is None:
-        return a.strip().lower() == b.strip().lower()
-    if (ua.scheme, ua.user, (ua.host or "").lower(), ua.port) != (ub.scheme, ub.user, (ub.host or "").lower(), ub.port):
-        return False
-    pa = {k.lower(): (v or "").lower() for k, v in ua.params}
-    pb = {k.lower(): (v or "").lower() for k, v in ub.params}
-    for name in set(pa) | set(pb):
-        if name in pa and name in pb:
-            if pa[name] != pb[name]:
-                return False
-        elif name in STRICT_PARAMS:
-            return False
-    return True
 
 
 @check(

@@ -431,3 +431,27 @@ def parse_name_addr(value: str) -> NameAddr | None:
     Returns None only for an empty value.
     """
     return scan_name_addr(value)[0]
+
+
+# RFC 3261 §19.1.4: user, ttl, method and maddr in only one URI never match; any other parameter (transport too)
+# in only one URI is ignored, and a parameter in both must match.
+STRICT_PARAMS = ("user", "ttl", "method", "maddr")
+
+
+def same_uri(a: str, b: str) -> bool:
+    """RFC 3261 §19.1.4 URI equality, the parts registrars rewrite: scheme, user, host (no case), port (absent is
+    not 5060), and URI parameters (user/ttl/method/maddr must agree; others, transport too, when both carry them)."""
+    ua, ub = parse_uri(a), parse_uri(b)
+    if ua is None or ub is None:
+        return a.strip().lower() == b.strip().lower()
+    if (ua.scheme, ua.user, (ua.host or "").lower(), ua.port) != (ub.scheme, ub.user, (ub.host or "").lower(), ub.port):
+        return False
+    pa = {k.lower(): (v or "").lower() for k, v in ua.params}
+    pb = {k.lower(): (v or "").lower() for k, v in ub.params}
+    for name in set(pa) | set(pb):
+        if name in pa and name in pb:
+            if pa[name] != pb[name]:
+                return False
+        elif name in STRICT_PARAMS:
+            return False
+    return True

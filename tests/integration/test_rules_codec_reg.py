@@ -239,6 +239,42 @@ def test_auth_loop_in_the_corpus(corpus) -> None:
     assert [x.evidence["aor"] for x in found(aaa, "reg.auth-loop")] == ["sip:voi18063@sip.cybercity.dk"]
 
 
+def test_a_contact_parameter_dropped_on_the_challenged_register_is_one_binding(tmp_path) -> None:
+    """A phone (the Nero of aaa.pcap) sends its first REGISTER with Contact sip:100@10.0.0.5:5060 and answers the
+    401 with ...;line=abc: one binding under RFC 3261 §19.1.4 (a parameter in one URI only is ignored; §10.3 step
+    7 compares Contacts so). It was two registrations, the first 'failed 401' on a mere challenge."""
+    line = f"{cc.REG_CONTACT};line=abc"
+    path = cc.write_sip(tmp_path / "line.pcap", [
+        (0, R(1, "l0"), PHONE, REGISTRAR),
+        (0.1, S(1, "l0", "401 Unauthorized", headers=cc.challenge("n0")), REGISTRAR, PHONE),
+        (0.2, R(2, "l1", contact=line, auth=cc.credentials("n0")), PHONE, REGISTRAR),
+        (0.3, ok(2, "l1", contact=line), REGISTRAR, PHONE)])
+    regs = sipdiag.analyze(path).registrations
+    assert [(r.contact, r.outcome, r.final_status, r.attempts, r.challenges, r.first_frame, r.last_frame)
+            for r in regs] == [(cc.REG_CONTACT, "registered", 200, 2, 1, 1, 4)]
+    # maddr (like user, ttl, method) in one URI only makes them differ: two bindings (§19.1.4)
+    other = cc.write_sip(tmp_path / "maddr.pcap", [
+        (0, R(1, "m0"), PHONE, REGISTRAR),
+        (0.2, R(2, "m1", contact=f"{cc.REG_CONTACT};maddr=10.0.0.9"), PHONE, REGISTRAR)])
+    assert len(sipdiag.analyze(other).registrations) == 2
+
+
+def test_aaa_de_registration_answering_a_challenge_with_another_contact_form(corpus) -> None:
+    """aaa.pcap frames 421/422: the de-registration of voi18062 is challenged with Contact
+    <sip:voi18062@192.168.1.2:5060>, re-sent (430) with ...;line=aca6b97ca3f5e51a and refused (432): one binding,
+    the one registered at frame 182, not a third registration 'failed 401' of one challenged REGISTER."""
+    a = sipdiag.analyze(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap")
+    assert [(r.aor, r.outcome, r.final_status, r.attempts, r.challenges, r.deregistration, r.first_frame,
+             r.last_frame) for r in a.registrations] == [
+        ("sip:voi18063@sip.cybercity.dk", "failed", 401, 4, 3, False, 19, 122),
+        ("sip:voi18062@sip.cybercity.dk", "failed", 401, 6, 5, True, 143, 432),
+        ("sip:35104723@sip.cybercity.dk", "registered", 200, 8, 6, False, 441, 650)]
+    (refused,) = [f for f in a.findings if f.rule == "reg.rejected"]
+    assert refused.frames == (421, 432)
+    assert "2 REGISTER, 2 digest challenge(s), final 401 nonce has changed (frame 432)" in \
+        refused.engineer_text["en"]
+
+
 def test_no_auth_loop_on_a_normal_challenge_or_a_wrong_password() -> None:
     assert found(SAMPLES / "register_ok.pcap", "reg.auth-loop") == []
     assert found(SAMPLES / "register_wrong_password.pcap", "reg.auth-loop") == []  # 401 then 403: reg.rejected

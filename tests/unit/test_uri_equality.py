@@ -1,10 +1,11 @@
-"""Unit tests of the RFC 3261 §19.1.4 URI comparison reg.contact-binding-mismatch uses (checks/regbinding.same_uri)."""
+"""Unit tests of the RFC 3261 §19.1.4 URI comparison (parsers/sipuri.same_uri) that reg.contact-binding-mismatch
+and the registrations' bindings (sipdiag.correlate) use."""
 
 from __future__ import annotations
 
 import pytest
 
-from sipdiag.checks.regbinding import same_uri
+from sipdiag.parsers.sipuri import same_uri
 
 
 @pytest.mark.parametrize("a, b, equal", [
