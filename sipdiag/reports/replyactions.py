@@ -123,6 +123,8 @@ RULE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "media.packet-loss": (("wired",), ("media",)),
     "nat.private-contact": ((), ("nat",)),
     "nat.private-sdp-address": ((), ("nat",)),
+    # its customer text asks to enter the SIP password again: the reply's steps must not say nothing is to change
+    "reg.auth-loop": (("check-credentials",), ("registration",)),
     "reg.no-response": (("check-connection",), ("registration",)),
     "reg.rejected": (("check-credentials",), ("registration",)),
     "router.udp-fragmentation": (("fragments",), ("tcp",)),

@@ -543,6 +543,21 @@ def test_one_way_audio_to_a_private_address_does_not_send_the_customer_to_the_si
     assert "SIP ALG" not in ru
 
 
+def test_reply_to_an_auth_loop_asks_for_the_credentials(corpus) -> None:
+    """aaa.pcap: voi18063's credentials refused (reg.auth-loop). Its text asks the customer to enter the SIP
+    password again, yet reg.auth-loop had no steps of its own: the reply's "What you can do" said nothing needed
+    changing on the customer's side."""
+    text = reply(str(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap"), "--select", "reg.auth-loop")
+    steps = text.split("\nWhat you can do\n\n", 1)[1].split("\n\nWhen you have done this", 1)[0]
+    assert steps.splitlines() == [
+        "1. Check that the user name and password in the phone's settings are exactly the ones we gave you.",
+        "",
+        "What we will do",
+        "",
+        "- We will check your account's settings and the path to our server.",
+    ]
+
+
 def test_reply_steps_for_a_refused_registration_follow_its_cause() -> None:
     """reg.rejected asked every customer to check the password, also when our ACL barred the phone (a 403 with no
     challenge) or a router mangled the REGISTER (400): steps follow the refusal's cause (checks.regrefusal)."""
