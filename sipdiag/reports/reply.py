@@ -46,7 +46,7 @@ class Raw(str):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One distinct problem: every finding of one rule, worst first."""
+    """One distinct problem: every finding of one rule (of one final status, SPLIT_BY_STATUS), worst first."""
 
     rule: str
     title: str  # in the reply's language
@@ -128,6 +128,8 @@ def reply_context(a: Analysis, *, lang: str, fmt: str, call: Call | None = None)
         "problems": problems,
         "notes": notes,
         "customer_steps": customer_steps,
+        # one "How to fix" per rule, though a rule's findings may make several problems (SPLIT_BY_STATUS)
+        "fixes": list(dict.fromkeys((p.rule, p.fix) for p in problems)),
         "operator_steps": operator_steps,
         "findings_count": len(findings),
         "by_severity": {k: v for k, v in by_severity.items() if v},
@@ -141,15 +143,26 @@ def reply_context(a: Analysis, *, lang: str, fmt: str, call: Call | None = None)
     }
 
 
+# Rules whose customer text means something else for each final status (RFC 3261 §21: a 403 is the account, a 480
+# the callee): one problem per status, so that "This happened in 3 of the 4 calls" is not said of a 403's text when
+# one of the three was a 480.
+SPLIT_BY_STATUS = ("call.failure-response",)
+
+
+def _problem_key(f: Finding) -> tuple[str, object]:
+    return f.rule, f.evidence.get("status") if f.rule in SPLIT_BY_STATUS else None
+
+
 def group_problems(findings: Sequence[Finding], lang: str, call_ids: set[str],
                    explained: dict[str, list[Finding]] | None = None) -> list[Problem]:
-    """One Problem per rule, in the order of each rule's worst finding (the findings come worst first).
+    """One Problem per rule (per rule and final status for SPLIT_BY_STATUS), in the order of each one's worst
+    finding (the findings come worst first).
     explained: by attack rule, the findings it explains (left out of `findings`)."""
-    by_rule: dict[str, list[Finding]] = {}
+    by_rule: dict[tuple[str, object], list[Finding]] = {}
     for f in findings:
-        by_rule.setdefault(f.rule, []).append(f)
+        by_rule.setdefault(_problem_key(f), []).append(f)
     problems = []
-    for rule, group in by_rule.items():
+    for (rule, _), group in by_rule.items():
         first = group[0]
         problems.append(Problem(
             rule=rule, title=first.title_in(lang), category=first.category, owner=first.owner,

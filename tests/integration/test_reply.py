@@ -558,6 +558,26 @@ def test_reply_to_an_auth_loop_asks_for_the_credentials(corpus) -> None:
     ]
 
 
+def test_failed_calls_with_different_statuses_are_told_apart(corpus) -> None:
+    """aaa.pcap: two calls refused 403 (frames 348, 581) and one 480 to another number (frame 621). The reply told
+    the 403's text "Your call to 0097239287044 ... forbidden" and added "This happened in 3 of the 4 calls", the
+    480 call included; the engineer's note still gives the rule's fix once."""
+    aaa = str(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap")
+    text = reply(aaa, "--select", "call.failure-response")
+    found = text.split("\nWhat we found\n\n", 1)[1].split("\n\nWhat you can do", 1)[0]
+    assert found.splitlines() == [
+        "- Your call to 0097239287044 could not be completed: forbidden: the account may not call this number "
+        "(barring, credit, wrong credentials). We are checking why. This happened in 2 of the 4 calls of the "
+        "recording.",
+        "- Your call to 35104724 could not be completed: the callee is not available (not registered). We are "
+        "checking why. This happened in 1 of the 4 calls of the recording.",
+    ]
+    note = reply(aaa, "--select", "call.failure-response", "--audience", "engineer")
+    assert note.count("- call.failure-response: 403: check barring") == 1
+    assert "(category signaling, owner first-line; 2 occurrences in 2 calls)" in note
+    assert "(category signaling, owner first-line; 1 occurrence in 1 call)" in note
+
+
 def test_reply_steps_for_a_refused_registration_follow_its_cause() -> None:
     """reg.rejected asked every customer to check the password, also when our ACL barred the phone (a 403 with no
     challenge) or a router mangled the REGISTER (400): steps follow the refusal's cause (checks.regrefusal)."""
