@@ -152,13 +152,13 @@ def _new_offer_near(call: Call, frame: int, ts_ns: int, clock: ClockSteps) -> bo
               "нам его модель.",
     },
     engineer={
-        "en": "Stream {stream} ({direction}) of call {call_id}: RTP timestamps advance {drift_ppm} ppm "
-              "{fast_slow_en} than the {clock_rate} Hz clock against the capture's time (least-squares fit over "
+        "en": "Stream {stream} ({direction}) of call {call_id}: RTP timestamps advance {drift_abs_ppm} ppm "
+              "{faster_slower_en} than the {clock_rate} Hz clock against the capture's time (least-squares fit over "
               "{duration_s} s, RMS residual {residual_ms} ms); the skew grows by {skew_growth_ms} ms over the "
               "stream, so a {buffer_ms} ms jitter buffer under/overflows about every {buffer_period_s} s.{capture_en} "
               "Wireshark computes the same skew (tap-rtp-analysis.c); RFC 3550 §6.4.1. Collect the device model "
               "and firmware; gateways: check TDM clock sync.",
-        "ru": "Поток {stream} ({direction}) вызова {call_id}: метки времени RTP растут на {drift_ppm} ppm "
+        "ru": "Поток {stream} ({direction}) вызова {call_id}: метки времени RTP растут на {drift_abs_ppm} ppm "
               "{fast_slow_ru}, чем часы {clock_rate} Гц, относительно времени захвата (МНК за {duration_s} с, СКО "
               "остатка {residual_ms} мс); рассогласование растёт на {skew_growth_ms} мс за поток, и джиттер-буфер "
               "{buffer_ms} мс переполняется/опустошается примерно каждые {buffer_period_s} с.{capture_ru} Wireshark "
@@ -212,6 +212,7 @@ def clock_drift(analysis: Analysis) -> Iterator[Hit]:
             "residual_ms": s.clock_fit_residual_ms, "skew_growth_ms": round(growth),
             "buffer_ms": int(TYPICAL_BUFFER_MS), "buffer_period_s": round(TYPICAL_BUFFER_MS / (abs(drift) * 1e-3)),
             "fast_slow_en": "fast" if fast else "slow", "fast_slow_ru": "быстрее" if fast else "медленнее",
+            "faster_slower_en": "faster" if fast else "slower", "drift_abs_ppm": abs(round(drift)),
             "capture_en": " Streams of different senders drift alike: the capture host's clock is the likely cause."
                           if capture_clock else "",
             "capture_ru": " Потоки разных отправителей уходят одинаково: вероятная причина в часах хоста захвата."

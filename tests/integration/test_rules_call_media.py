@@ -436,6 +436,12 @@ def test_clock_drift(tmp_path) -> None:
     assert (f.severity.label, f.confidence, f.evidence["direction"]) == ("minor", "high", "caller->callee")
     assert picked(f, "drift_ppm", "skew_growth_ms", "buffer_period_s", "fast_slow_en") == {
         "drift_ppm": 1000, "skew_growth_ms": 200, "buffer_period_s": 60, "fast_slow_en": "fast"}
+    # the comparative in the engineer's text: it read "advance 1000 ppm fast than the 8000 Hz clock"
+    assert "RTP timestamps advance 1000 ppm faster than the 8000 Hz clock against" in f.engineer_text["en"]
+    assert "runs slightly fast, which causes" in f.customer_text["en"]
+    (slow,) = only(quality_call(tmp_path / "slow.pcap", seconds=200, rate=0.999), "media.clock-drift")
+    assert "RTP timestamps advance 1000 ppm slower than" in slow.engineer_text["en"]
+    assert "метки времени RTP растут на 1000 ppm медленнее, чем часы 8000 Гц" in slow.engineer_text["ru"]
     # 200 ppm: below the 500 ppm threshold
     assert only(quality_call(tmp_path / "ok.pcap", seconds=200, rate=1.0002), "media.clock-drift") == []
 
