@@ -147,7 +147,8 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
 
     ## How to fix
     Check the path to the target: keep-alives shorter than the NAT binding timeout, SIP over TCP or smaller INVITEs
-    when fragments are dropped, firewall rules that answer with ICMP.
+    when fragments are dropped, firewall rules that answer with ICMP. Over TCP or TLS, which deliver the INVITE or
+    break the connection, check the SIP service at the target and the connection's resets.
 
     ## References
     RFC 3261 §17.1.1.2 (Timers A/B), §16.6 (Timer C), §21.4.9 (408)
@@ -171,6 +172,17 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
                      "ICMP).")
         advice_ru = (f"Проверьте доступность {invite.dst} (возраст NAT-привязки, фрагментация большого INVITE, "
                      "ICMP).")
+        if final is None and sends and sends[0].transport != "udp":
+            # A reliable transport (TCP, TLS, WebSocket, SCTP) delivers the INVITE or breaks the connection, and the
+            # UAC does not retransmit it (Timer A is for unreliable ones, RFC 3261 §17.1.1.2; §18.1.1 has no
+            # fragmentation on them): the silence is the peer's application, not the path.
+            transport = sends[0].transport.upper()
+            advice_en = (f"Over {transport} the INVITE is sent once and delivered unless the connection fails: "
+                         f"{invite.dst} took it and did not answer, or the connection broke. Check the SIP service at "
+                         f"{invite.dst} (overload, a hung process) and the connection's resets.")
+            advice_ru = (f"По {transport} INVITE отправляется один раз и доставляется, если соединение не рвётся: "
+                         f"{invite.dst} получил его и не ответил, или соединение оборвалось. Проверьте SIP-сервис на "
+                         f"{invite.dst} (перегрузка, зависший процесс) и сбросы соединения.")
         if final is not None:  # a proxy's 408: the next hop's timer fired for the callee (RFC 3261 §16.6, §21.4.9)
             after = clock.elapsed_ns(invite.ts_frame, invite.ts_ns, final.frame, final.ts_ns)
             after_s = UNKNOWN if after is None else round(after / 1e9, 1)

@@ -560,6 +560,28 @@ def test_corpus_408_after_an_unaccepted_cancel(corpus) -> None:
             "(frame 247) was not accepted") in f.engineer_text["en"]
 
 
+def test_corpus_invite_unanswered_over_tcp_is_not_a_reachability_problem(corpus) -> None:
+    # sip_ipv4_tcp_fragmented.pcap: the INVITE of frame 47 goes over TCP to 10.186.205.131:6060, whose TCP
+    # acknowledges it (frame 48) and which answers other INVITEs on that connection; no SIP response follows in the
+    # 124 s the capture goes on. TCP delivers or breaks the connection (no Timer A, no fragments to lose): the
+    # advice was reachability, NAT binding age and fragmentation, as for UDP.
+    (f,) = findings(corpus / "pcaps" / "heplify" / "sip_ipv4_tcp_fragmented.pcap", "call.invite-timeout")
+    assert (f.call_id, f.frames, f.evidence["target"], f.evidence["sends"]) == (
+        "85b939c9-8f01-4f54-8042-a2338185f4cb", (47,), "10.186.205.131:6060", 1)
+    assert f.engineer_text["en"] == (
+        "Call 85b939c9-8f01-4f54-8042-a2338185f4cb: INVITE (frame 47) to 10.186.205.131:6060 sent once over 0.0 s "
+        "without any response (Timer A/B, RFC 3261 §17.1.1.2); final status none. Over TCP the INVITE is sent once "
+        "and delivered unless the connection fails: 10.186.205.131:6060 took it and did not answer, or the "
+        "connection broke. Check the SIP service at 10.186.205.131:6060 (overload, a hung process) and the "
+        "connection's resets.")
+    assert "фрагментация" not in f.engineer_text["ru"] and "По TCP INVITE отправляется один раз" in \
+        f.engineer_text["ru"]
+    # over UDP the path stays the suspect
+    (udp,) = findings(SAMPLES / "invite_timeout.pcap", "call.invite-timeout")
+    assert udp.engineer_text["en"].endswith("Check reachability of 203.0.113.10:5060 (NAT binding age, "
+                                            "fragmentation of a large INVITE, ICMP).")
+
+
 # ------------------------------------------------------------ 10. a re-INVITE whose request is not in the capture
 
 def reinvite_answers(path: Path, answers: tuple[tuple[str, int], ...], *, initial: bool, bye_at: float | None,

@@ -18,7 +18,7 @@ TRANSLATED_FROM = {
     "call.ack-timeout-32s": "ac9adefeddac",
     "call.failure-response": "7540bc0bf858",
     "call.in-dialog-request-misrouted": "3973397a4a79",
-    "call.invite-timeout": "08ab74108077",
+    "call.invite-timeout": "3fe581e13d18",
     "call.media-timeout-or-hung": "2b7e9489c59e",
     "call.reinvite-failed": "6334a2f17db0",
     "call.session-timer-expiry": "0da614f292cd",
