@@ -77,7 +77,8 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
 
     When not one SIP response of the call was captured although it was answered (known from its ACK or BYE), the
     capture point sees only part of the call's traffic (a mirror of one direction, asymmetric routing): the missing
-    audio may have passed elsewhere. The finding then has medium confidence and says so.
+    audio may have passed elsewhere. The finding then has medium confidence and says so, and its customer text
+    tells the gap in the recording, not a fault or a router change.
 
     ## Why it matters
     "I can't hear them": the most common media complaint, usually NAT (private SDP address, no latching) or a SIP
@@ -116,17 +117,21 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
         private_target = not refused and v.unreachable_target is not None and any(
             join_address(s.stats.dst_ip, s.stats.dst_port) == v.unreachable_target
             for s in (analysis.streams[i] for i in media.streams) if s.binding.direction == v.missing_direction)
-        quiet = refused or private_target
+        # Not one SIP response of the answered call was captured: the capture point sees part of its traffic, and
+        # the missing audio may have passed elsewhere; the engineer is asked to capture again before acting, so the
+        # customer is not told a fault, nor to change the router, on this evidence.
+        vantage = _responses_unseen(call)
+        partial = vantage is not None and not refused and not private_target
+        quiet = refused or private_target or partial
         values = {
             "call_id": call.call_id, "packets_to_callee": v.packets_to_callee, "packets_to_caller": v.packets_to_caller,
             "missing": v.missing_direction, "detail": v.detail, "detail_ru": v.detail_ru,
             "unreachable_target": v.unreachable_target,
             "side_en": side_en, "side_ru": side_ru, "one_way_s": span.one_way_s, "media_s": span.media_s,
-            "private_target": private_target,
+            "private_target": private_target, "partial_capture": vantage is not None,
             "action_en": "" if quiet else "; if you have a router in front of the phone, please switch its SIP ALG off",
             "action_ru": "" if quiet else "; если перед телефоном стоит роутер, отключите на нём SIP ALG",
         }
-        vantage = _responses_unseen(call)
         values.update(vantage_en="", vantage_ru="")
         if vantage is not None:
             values.update(
@@ -145,12 +150,17 @@ def one_way_audio(analysis: Analysis) -> Iterator[Hit]:
             severity = Severity.MAJOR if span.one_way_s >= timeout_s else Severity.MINOR
             confidence = "high" if vantage is None else "medium"
             values.update(
-                lead_en=f"During your call the sound travelled only one way: {side_en}. " + (
+                lead_en="In our recording of your call the sound travelled only one way, but the recording misses "
+                        "part of the call's traffic, so the other direction may have passed where we could not see "
+                        "it." if partial else
+                f"During your call the sound travelled only one way: {side_en}. " + (
                     "A device on its way refused it." if refused else
                     "It was sent to a private network address that the equipment announced, which cannot be "
                     "reached from the internet." if private_target else
                     "This is usually caused by a router setting (SIP ALG or a firewall)."),
-                lead_ru=f"Во время звонка звук шёл только в одну сторону: {side_ru}. " + (
+                lead_ru="В нашей записи звонка звук шёл только в одну сторону, но запись содержит не весь трафик "
+                        "звонка, поэтому другое направление могло пройти там, где мы его не видим." if partial else
+                f"Во время звонка звук шёл только в одну сторону: {side_ru}. " + (
                     "Его отклонило устройство на пути." if refused else
                     "Он отправлялся на частный сетевой адрес, объявленный оборудованием, который недостижим из "
                     "интернета." if private_target else

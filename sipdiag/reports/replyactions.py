@@ -163,6 +163,8 @@ def steps_for(finding: Finding) -> tuple[tuple[str, ...], tuple[str, ...]]:
             # the audio went to a private SDP address: latching/anchoring is ours (nat.private-sdp-address), the
             # customer's SIP ALG is not the cause
             return (), ("nat",)
+        if finding.rule == "media.one-way-audio" and finding.evidence.get("partial_capture"):
+            return (), ("media",)  # the capture misses part of the call: ours to look again, nothing to change yet
         return customer, operator
     if finding.owner == "customer":
         return (CATEGORY_CUSTOMER_STEP.get(finding.category, "tell-us"),), ("recheck",)

@@ -137,3 +137,18 @@ def test_a_capture_without_the_responses_gives_medium_confidence_and_says_why(tm
         f"directions pass (at the phone, or both directions of the mirror port) before acting.") == 1
     assert f"хотя вызов был принят (кадр {ack})" in f.engineer_text["ru"]
     assert "Not one SIP response" not in one_way(sipdiag.analyze(full)).engineer_text["en"]
+    # ... and the customer is neither told the fault as fact nor sent to the router's SIP ALG on that evidence (it
+    # read "During your call the sound travelled only one way ... please switch its SIP ALG off")
+    from sipdiag.reports.replyactions import steps_for
+
+    assert f.customer_text["en"] == (
+        "In our recording of your call the sound travelled only one way, but the recording misses part of the "
+        "call's traffic, so the other direction may have passed where we could not see it. We are checking it on "
+        "our side.")
+    assert f.customer_text["ru"] == (
+        "В нашей записи звонка звук шёл только в одну сторону, но запись содержит не весь трафик звонка, поэтому "
+        "другое направление могло пройти там, где мы его не видим. Мы проверяем это со своей стороны.")
+    assert steps_for(f) == ((), ("media",))
+    whole = one_way(sipdiag.analyze(full))
+    assert whole.customer_text["en"].endswith("please switch its SIP ALG off.")
+    assert steps_for(whole) == (("sip-alg-off",), ("media",))
