@@ -13,6 +13,7 @@ from ..parties import direction_en, direction_ru, ender_en, ender_ru
 from ..transactions import is_success
 from . import Hit, Severity, check, times_en
 from .settings import setting
+from .timers import sends_before_timeout, timeout_s
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -20,12 +21,8 @@ if TYPE_CHECKING:
     from ..parsers.scan import CaptureInfo
 
 NS = 10**9
-# RFC 3261 §17.1.1.2 / §17.1.2.2: a client transaction gives up 64*T1 = 32 s after its request.
-TRANSACTION_TIMEOUT_S = 32.0
-# The sends of a request over UDP until then: Timer A doubles from T1 (0, 0.5, 1.5, ... 31.5 s, §17.1.1.2), Timer E
-# doubles up to T2 = 4 s (0, 0.5, 1.5, 3.5, 7.5, 11.5, ... 31.5 s, §17.1.2.2).
-TIMER_A_SENDS = 7
-TIMER_E_SENDS = 11
+# RFC 3261 §17.1.1.2 / §17.1.2.2: a client transaction gives up 64*T1 (32 s with the default T1) after its request,
+# having sent it on the Timer A (INVITE) or Timer E schedule over UDP: sipdiag.checks.timers, as configured.
 # RFC 4028 §10: the side that does not refresh sends BYE min(32 s, SE/3) before the session expires; a BYE within
 # this many seconds of that instant (or of the expiry itself) is taken as the timer's.
 SESSION_BYE_TOLERANCE_S = 5.0
@@ -57,7 +54,7 @@ def _failed(t: Transaction, capture: CaptureInfo, capture_end_ns: int | None = N
     if t.final_status is not None:
         return t.final_status >= 300 and t.final_status not in (401, 407)
     waited = _waited_ns(t, capture, capture_end_ns)
-    return t.request_retransmissions >= 2 or (waited is not None and waited / NS >= TRANSACTION_TIMEOUT_S)
+    return t.request_retransmissions >= 2 or (waited is not None and waited / NS >= timeout_s())
 
 
 def _waited_ns(t: Transaction, capture: CaptureInfo, capture_end_ns: int | None = None) -> int | None:
@@ -351,10 +348,10 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
     call ends within 10 s of the failure, minor when it goes on; information when a T.38 fax offer is declined
     (the call continues in audio, as designed).
 
-    A request with no response in the capture was not refused: when the capture runs on 32 s after it (or holds
-    its whole retransmission schedule), its transaction timed out (Timer B for a re-INVITE, Timer F for an UPDATE,
-    RFC 3261 §17.1.1.2, §17.1.2.2), and a BYE up to 10 s after that timeout (or before it, while the request was
-    unanswered) ended the call with it.
+    A request with no response in the capture was not refused: when the capture runs on 64*T1 after it (32 s with
+    the default `sip.t1_default_ms`; or holds its whole retransmission schedule), its transaction timed out (Timer B
+    for a re-INVITE, Timer F for an UPDATE, RFC 3261 §17.1.1.2, §17.1.2.2), and a BYE up to 10 s after that timeout
+    (or before it, while the request was unanswered) ended the call with it.
     When the capture ends before the timer could fire (or its clock steps in between), the request counts only if
     it was retransmitted at least twice unanswered, and at low confidence: the texts say that the capture does not
     show how it ended (the answer may have come after the capture stopped), not that the far end refused it.
@@ -403,10 +400,10 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
         bye = _bye_ns(call)
         done = t.final_ts_ns or t.ts_ns
         answered = t.final_status is not None
-        # An unanswered request fails when its timer fires, 32 s after it: a BYE until 10 s after that, or before
+        # An unanswered request fails when its timer fires, 64*T1 after it: a BYE until 10 s after that, or before
         # it while the request waited (RFC 3261 §12.2.1.2: a UAC ends the dialog on a timeout), came with it.
         # Across a clock step it is not known whether the BYE followed the failure at once.
-        window = DROP_AFTER_FAILURE_S + (0 if answered else TRANSACTION_TIMEOUT_S)
+        window = DROP_AFTER_FAILURE_S + (0 if answered else timeout_s())
         dropped = bye is not None and 0 <= (bye - done) / NS <= window and _sound(
             analysis, t.final_frame if t.final_ts_ns else t.ts_frame, call.bye_frame)
         unanswered = None if answered else _unanswered(t, analysis.capture)
@@ -444,36 +441,37 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
 
 def _unanswered(t: Transaction, capture: CaptureInfo) -> tuple[str, str, str]:
     """(case, English, Russian) of what became of a request the capture shows no final response to: "timeout" when
-    the capture runs on past its timer (64*T1 = 32 s: Timer B of an INVITE client transaction, RFC 3261
-    §17.1.1.2; Timer F of a non-INVITE one, §17.1.2.2) or holds the request's whole retransmission schedule,
+    the capture runs on past its timer (64*T1, 32 s with the default T1: Timer B of an INVITE client transaction,
+    RFC 3261 §17.1.1.2; Timer F of a non-INVITE one, §17.1.2.2) or holds the request's whole retransmission schedule,
     "capture-ended" when it ends before, "clock-step" when a step of its clock lies between (the time waited is
     unknown). Only a timeout is a failure the capture shows; in the other two the answer may have come after the
     capture stopped."""
     timer, section = ("Timer B", "§17.1.1.2") if t.method == "INVITE" else ("Timer F", "§17.1.2.2")
     n = t.request_retransmissions
     waited = _waited_ns(t, capture)
+    timeout = timeout_s()
     # a capture cut at the last retransmission of the whole schedule (sipdiag.dialogs counts an INVITE so too)
-    # shows the timeout as well: the timer fires 0.5 s later
-    if n >= (TIMER_A_SENDS if t.method == "INVITE" else TIMER_E_SENDS) - 1 or (
-            waited is not None and waited / NS >= TRANSACTION_TIMEOUT_S):
+    # shows the timeout as well: the timer fires before the next retransmission would have gone out
+    if n >= sends_before_timeout(capped=t.method != "INVITE") - 1 or (
+            waited is not None and waited / NS >= timeout):
         return ("timeout",
-                f"got no response within 32 s ({n} retransmissions): its transaction timed out ({timer}, RFC 3261 "
-                f"{section})",
-                f"остался без ответа в течение 32 с ({n} переотправок): транзакция завершилась по таймауту "
-                f"({timer}, RFC 3261 {section})")
+                f"got no response within {timeout:g} s ({n} retransmissions): its transaction timed out ({timer}, "
+                f"RFC 3261 {section})",
+                f"остался без ответа в течение {timeout:g} с ({n} переотправок): транзакция завершилась по "
+                f"таймауту ({timer}, RFC 3261 {section})")
     if waited is not None:
         return ("capture-ended",
                 f"got no response in the {_s(waited)} s the capture runs on after it ({n} retransmissions): the "
-                f"capture ended before its 32 s timeout ({timer}, RFC 3261 {section}) could fire, so how it ended "
-                "is not shown",
+                f"capture ended before its {timeout:g} s timeout ({timer}, RFC 3261 {section}) could fire, so how it "
+                "ended is not shown",
                 f"остался без ответа: после него захват длится ещё только {_s(waited)} с ({n} переотправок) и "
-                f"закончился раньше, чем мог истечь таймаут 32 с ({timer}, RFC 3261 {section}), поэтому чем "
-                "закончилась транзакция, не видно")
+                f"закончился раньше, чем мог истечь таймаут {timeout:g} с ({timer}, RFC 3261 {section}), поэтому "
+                "чем закончилась транзакция, не видно")
     return ("clock-step",
-            f"got no response ({n} retransmissions); the capture's clock steps after it, so whether its 32 s timeout "
-            f"({timer}, RFC 3261 {section}) fired is not known",
+            f"got no response ({n} retransmissions); the capture's clock steps after it, so whether its {timeout:g} s "
+            f"timeout ({timer}, RFC 3261 {section}) fired is not known",
             f"остался без ответа ({n} переотправок); часы захвата после него скачут, поэтому неизвестно, истёк ли "
-            f"его таймаут 32 с ({timer}, RFC 3261 {section})")
+            f"его таймаут {timeout:g} с ({timer}, RFC 3261 {section})")
 
 
 _LEADS = {

@@ -16,14 +16,12 @@ from .regretry import steady_interval_s
 from .regrefusal import REFUSED, answer_details, meaning_of
 from .regretryafter import retry_after_words
 from .settings import setting
+from .timers import sends_before_timeout, timeout_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..model import RegisterExchange, Registration
 
-TIMER_F_NS = 32 * 10**9  # 64*T1 (RFC 3261 §17.1.2.2)
-# Timer E over UDP (RFC 3261 §17.1.2.2): 0.5, 1, 2, 4, 4, ... s; 10 retransmissions go out before Timer F fires
-TIMER_E_RETRANSMISSIONS = 10
 
 
 @check(
@@ -248,6 +246,7 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
 
     is_attack = attack_filter(analysis)
     end_ns = analysis.capture.last_ts_ns or 0
+    timer_f, schedule = timeout_ns(), sends_before_timeout(capped=True) - 1  # retransmissions: all but the first
     lost = []
     for r in analysis.registrations:
         if r.outcome != "unanswered" or is_attack(r):
@@ -255,11 +254,11 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
         last = r.transactions[-1]
         if last.responses:
             continue
-        # Timer F (64*T1 = 32 s, RFC 3261 §17.1.2.2) ends the wait for an answer: before it fires, or before the
-        # whole Timer E schedule went out (11 sends over UDP in 31.5 s, which a capture cut at the last
-        # retransmission still shows), the REGISTER is pending, not lost.
+        # Timer F (64*T1, 32 s with the default T1, RFC 3261 §17.1.2.2) ends the wait for an answer: before it
+        # fires, or before the whole Timer E schedule went out (11 sends over UDP in 31.5 s with the default T1 and
+        # T2, which a capture cut at the last retransmission still shows), the REGISTER is pending, not lost.
         waited_ns = analysis.capture.clock.elapsed_ns(last.ts_frame, last.ts_ns, analysis.capture.packets, end_ns)
-        if (waited_ns is None or waited_ns < TIMER_F_NS) and last.request_retransmissions < TIMER_E_RETRANSMISSIONS:
+        if (waited_ns is None or waited_ns < timer_f) and last.request_retransmissions < schedule:
             continue  # None: how long it waited is not known (a clock step since), only its retransmissions tell
         frame = last.request_frame or r.first_frame
         lost.append((None, Unanswered(r, frame, 1 + last.request_retransmissions)))

@@ -13,6 +13,8 @@ from ..parties import ender_en, ender_ru
 from ..transactions import is_redirect
 from . import UNKNOWN, Hit, check, span_s, times_en
 from .regretryafter import quoted
+from .settings import setting
+from .timers import timeout_ns, timeout_s
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -20,8 +22,6 @@ if TYPE_CHECKING:
 
 # RFC 3261 §13.3.1.4: the UAS retransmits its 2xx until ACK, for 64*T1; three copies already rule out a slow ACK.
 MIN_2XX_RETRANSMISSIONS = 3
-T1_S = 0.5
-TEARDOWN_TOLERANCE_S = 2.0  # RULES.md §5 sip.ack_timeout_tolerance_s
 
 
 def _final_frame(call: Call, status: int) -> int:
@@ -60,11 +60,11 @@ def called_party(uri: str) -> str:
     },
     engineer={
         "en": "Call {call_id}: 200 OK (frame {ok_frame}) retransmitted {retransmissions} times over {span_s} s with "
-              "no ACK seen at this capture point; {bye_en} (64*T1 = 32 s, RFC 3261 §13.3.1.4). Check where the ACK "
-              "goes: the 2xx Contact and Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG on the caller side.",
+              "no ACK seen at this capture point; {bye_en} (64*T1 = {timeout_s} s, RFC 3261 §13.3.1.4). Check where "
+              "the ACK goes: the 2xx Contact and Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG on the caller side.",
         "ru": "Вызов {call_id}: 200 OK (кадр {ok_frame}) переотправлен {retransmissions} раз за {span_s} с, ACK в "
-              "точке захвата не виден; {bye_ru} (64*T1 = 32 с, RFC 3261 §13.3.1.4). Проверьте, куда уходит ACK: "
-              "Contact ответа и Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG на стороне вызывающего.",
+              "точке захвата не виден; {bye_ru} (64*T1 = {timeout_s} с, RFC 3261 §13.3.1.4). Проверьте, куда уходит "
+              "ACK: Contact ответа и Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG на стороне вызывающего.",
     },
 )
 def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
@@ -84,6 +84,9 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
     ## References
     RFC 3261 §13.3.1.4, §13.2.2.4, §12.2.1.1, §17.2.1
     """
+    # The UAS gives up 64*T1 after its first 2xx (§13.3.1.4): a BYE within sip.ack_timeout_tolerance_s of that, plus
+    # the 4 s more this rule has allowed since its first version, is the timeout's.
+    timeout, tolerance = timeout_s(), setting("sip.ack_timeout_tolerance_s") + 4
     for call in analysis.calls:
         invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog
                        and t.final_status is not None and 200 <= t.final_status < 300), None)
@@ -100,7 +103,7 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
             continue  # a clock step between the 2xx and the BYE: whether it came 32 s later is not known
         first_ok = invite.final_ts_ns or copies[0].ts_ns
         bye_after = round((bye.ts_ns - first_ok) / 1e9, 1) if bye else None
-        if bye_after is not None and abs(bye_after - 64 * T1_S) > TEARDOWN_TOLERANCE_S + 4:
+        if bye_after is not None and abs(bye_after - timeout) > tolerance:
             continue  # a hang-up at another time: not the ACK timeout (RULES.md FP pitfalls)
         yield Hit(call.call_id, tuple(m.frame for m in copies) + ((bye.frame,) if bye else ()), {
             "call_id": call.call_id, "ok_frame": ok_frame, "retransmissions": invite.response_retransmissions,
@@ -112,7 +115,7 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
                       if bye else "no BYE in the capture",
             "bye_ru": f"BYE от {ender_ru(call)} (кадр {call.bye_frame}) через {bye_after} с "
                       "после первого 200 OK" if bye else "BYE в захвате нет",
-        })
+        }, texts={"timeout_s": f"{timeout:g}"})  # the run's configuration, not evidence of the call
 
 
 @check(
@@ -318,8 +321,6 @@ def _retry_after(analysis: Analysis, frame: int) -> RetryAfter | None:
 
 REDIRECTED = "the far side redirected it to another destination, and it was not retried there"
 REDIRECTED_RU = "другая сторона перенаправила его по другому адресу, и повторного вызова туда не было"
-# A UAC acts on a 3xx at once (RFC 3261 §8.1.3.4); 64*T1 bounds the wait for the new INVITE.
-REDIRECT_FOLLOW_NS = 32 * 10**9
 
 
 # caller number -> the calls it placed, seen from their start: (start, callee number, Call-ID), by start
@@ -339,14 +340,16 @@ def _calls_by_caller(calls: tuple[Call, ...]) -> _CallsByCaller:
 def _redirect_followed(call: Call, frame: int, later: _CallsByCaller) -> bool:
     """A 3xx to the last initial INVITE was followed (RFC 3261 §8.1.3.4) by a new call (another Call-ID, as a
     B2BUA sends it) from the same caller number to a Contact's number or the same callee number (a UAC keeps the
-    To), starting within REDIRECT_FOLLOW_NS after the 3xx. A retry in the same Call-ID is that call's last
-    initial INVITE, so the call's outcome is already the retry's. A window of the caller's calls by start time,
-    not every call of the capture: a flood of redirected calls stays linear."""
+    To), starting within 64*T1 after the 3xx (a UAC acts on a 3xx at once, RFC 3261 §8.1.3.4; 64*T1 bounds the
+    wait for the new INVITE). A retry in the same Call-ID is that call's last initial INVITE, so the call's outcome
+    is already the retry's. A window of the caller's calls by start time, not every call of the capture: a flood of
+    redirected calls stays linear."""
     at = next((m.ts_ns for m in call.messages if m.frame == frame), call.start_ns)
     targets = {number_key(c) for c in call.redirect_contacts if "@" in c} | {number_key(call.callee)}
     placed = later.get(number_key(call.caller), [])
+    follow_ns = timeout_ns()
     for start, callee, call_id in placed[bisect_left(placed, (at,)):]:
-        if start > at + REDIRECT_FOLLOW_NS:
+        if start > at + follow_ns:
             return False
         if call_id != call.call_id and callee in targets:
             return True

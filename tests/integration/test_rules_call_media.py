@@ -294,6 +294,23 @@ def test_an_unanswered_reinvite_is_not_a_refused_one(tmp_path, sends, kw, expect
         severity, confidence, frames, None, case)
 
 
+def test_the_reinvite_timeout_follows_the_configured_t1(tmp_path) -> None:
+    """A re-INVITE sent 5 times and unanswered for the 35 s the capture runs on: past Timer B (64*T1 = 32 s) by
+    default; with T1 = 1 s (RFC 3261 §17.1.1.1) Timer B fires at 64 s, so the capture ended before it could.
+    Before, 32 s was fixed whatever sip.t1_default_ms said."""
+    from sipdiag.config import load_config
+
+    path = unanswered_reinvite(tmp_path / "nr.pcap", TIMER_A[:5], end=40.0)
+    (f,) = only(path, "call.reinvite-failed")
+    assert (f.evidence["no_response"], f.confidence) == ("timeout", "high")
+    assert _TIMED_OUT.format(n=4, timer="Timer B, RFC 3261 §17.1.1.2") in f.engineer_text["en"]
+    (tmp_path / "t1.toml").write_text("[sip]\nt1_default_ms = 1000\n")
+    (f,) = [f for f in sipdiag.analyze(path, settings=load_config(tmp_path / "t1.toml")).findings
+            if f.rule == "call.reinvite-failed"]
+    assert (f.evidence["no_response"], f.confidence) == ("capture-ended", "low")
+    assert _CUT.format(waited=35.0, n=4).replace("32 s", "64 s") in f.engineer_text["en"]
+
+
 def test_an_unanswered_reinvite_in_russian(tmp_path) -> None:
     # the capture-ended and timeout cases read as Russian sentences, counts agreeing ("3 переотправки")
     (f,) = only(unanswered_reinvite(tmp_path / "cut.pcap", TIMER_A[:4], end=9.0), "call.reinvite-failed")
