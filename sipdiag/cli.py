@@ -86,6 +86,11 @@ class SipdiagGroup(click.Group):
                            "to see where, and report it with the capture if you can share it.") from e
 
 
+def _config_warning(line: str) -> None:
+    """A --config key that is valid but no rule reads (sipdiag.config.NOT_READ): said, not an error."""
+    click.echo(f"Warning: {line}", err=True)
+
+
 @click.group(cls=SipdiagGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="sipdiag")
 def cli() -> None:
@@ -158,7 +163,8 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
     from .config import load_config
     from .ingest import prestart
 
-    settings = load_config(config_path) if config_path else None  # before the capture: a bad file fails fast
+    # before the capture: a bad file fails fast
+    settings = load_config(config_path, warn=_config_warning) if config_path else None
     if (customer is not None or vantage is not None or notify is not None) and ticket is None:
         raise UsageError("--customer, --vantage and --notify file a capture: they need --ticket",
                          hint="sipdiag analyze FILE --ticket T-123 --customer NAME")
@@ -424,7 +430,7 @@ def rules(ctx: click.Context, thresholds: bool, config_path: str | None) -> None
         from .checks import all_rules
         from .config import load_config, lookup, settings_read_by
 
-        effective = load_config(config_path) if config_path else None
+        effective = load_config(config_path, warn=_config_warning) if config_path else None
         for r in all_rules():
             click.echo(f"{r.id:28} {r.category:12} {r.severity.label:9} {r.owner:12} {r.title}")
             if thresholds or effective is not None:

@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,11 @@ DOC_HINT = "docs/config-defaults.toml lists every key with its default"
 # What each threshold means, for the generated defaults file and rules reference (RULES.md §5 and the rules that
 # read them). A key added to DEFAULTS without a line here is still documented, with its value only.
 DESCRIPTIONS: dict[str, str] = {
-    "sip.t1_default_ms": "RFC 3261 T1 when no retransmission shows the real one (rules estimate T1 per transaction)",
+    "sip.t1_default_ms": "RFC 3261 T1 (§17.1.1.1 allows a larger one): the rules expect Timer B/F and the 2xx "
+                         "retransmissions to give up at 64*T1 and requests to be retransmitted from T1 on",
     "sip.t2_ms": "RFC 3261 T2: the cap of non-INVITE and 2xx retransmission intervals",
-    "sip.ack_timeout_tolerance_s": "how far from 64*T1 a teardown may be and still count as the ACK timeout",
+    "sip.ack_timeout_tolerance_s": "how far from 64*T1 a teardown may be and still count as the ACK timeout (4 s "
+                                   "more are always allowed)",
     "sip.large_udp_sip_bytes": "SIP over UDP above this size risks fragmentation (RFC 3261 §18.1.1)",
     "sip.auth_loop_attempts": "challenges in a row that make an authentication loop",
     "sip.auth_loop_window_s": "time window for sip.auth_loop_attempts",
@@ -84,11 +87,39 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
+# Keys of RULES.md §5 that no rule reads yet, with why: a file may set them (RULES.md documents them, and a file
+# written for a later version stays valid), but the value changes nothing, which the generated documentation says
+# and `sipdiag analyze --config` warns about (`ineffective`). Every other key is read by a rule (tests/integration/
+# test_config.py checks both ways).
+NOT_READ: dict[str, str] = {
+    "sip.large_udp_sip_bytes": "router.udp-fragmentation reports fragments that were dropped or never answered, not "
+                               "yet the risk of large unfragmented SIP over UDP (RULES.md trigger (d))",
+    "media.delta_r.major": "media.packet-loss grades loss by media.loss_pct, not yet by the R points it costs; only "
+                           "media.delta_r.minor is read (media.low-mos)",
+    "media.delta_r.critical": "media.packet-loss grades loss by media.loss_pct, not yet by the R points it costs; "
+                              "only media.delta_r.minor is read (media.low-mos)",
+    "qos.sip_dscp_allowed": "qos.dscp-marking judges the DSCP of RTP only: the DSCP of SIP packets is not kept",
+    "security.scan_distinct_users_60s": "sec.scanner-detected recognises scanners by their User-Agent, not yet by "
+                                        "the user names one source probes",
+    "security.scan_distinct_dst_ips_60s": "sec.scanner-detected recognises scanners by their User-Agent, not yet by "
+                                          "the addresses one source probes",
+}
+
+
+def ineffective(overrides: Mapping[str, Any]) -> list[str]:
+    """One line for each key of `overrides` (a configuration file's own keys) that no rule reads (NOT_READ) and that
+    the file sets to another value than its default (docs/config-defaults.toml, copied whole, says nothing new)."""
+    given = set(leaf_paths(overrides))
+    return [f"'{path}' has no effect: {why}" for path, why in NOT_READ.items()
+            if path in given and lookup(path, overrides) != lookup(path)]
+
+
+def load_config(path: str | Path, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The full settings tree (defaults with the file's values laid over them) for `run_checks`/`analyze`.
 
     Raises UsageError (exit code 2) naming the file and the key for a file that cannot be read, is not TOML, or has
-    an unknown key or a value of the wrong type."""
+    an unknown key or a value of the wrong type. A key the file sets that no rule reads (NOT_READ) is no error:
+    `warn` is called with a line about it (the CLI prints "Warning: ..."), else a UserWarning is issued."""
     name = Path(path).name
     problem = settings_file_problem(path)
     if problem:
@@ -106,6 +137,11 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"{name} is not a configuration: its tables or arrays are nested too deeply",
                          hint=DOC_HINT) from None
     validate(data, source=name)
+    for line in ineffective(data):
+        if warn is not None:
+            warn(line)
+        else:
+            warnings.warn(line, UserWarning, stacklevel=2)
     return merged(data)
 
 
@@ -199,10 +235,16 @@ def _check(given: Mapping[str, Any], defaults: Mapping[str, Any], path: tuple[st
             if value < 0:
                 raise UsageError(f"{source}: '{dotted}' must not be negative ({value})",
                                  hint=f"The default is {dotted} = {_toml(default)}.")
+            if value == 0 and dotted in POSITIVE:
+                raise UsageError(f"{source}: '{dotted}' must be above 0",
+                                 hint=f"The default is {dotted} = {_toml(default)}.")
         elif type(value) is not type(default):
             raise UsageError(f"{source}: '{dotted}' must be {_kind(default)}, not {_kind(value)}",
                              hint=f"The default is {dotted} = {_toml(default)}.")
 
+
+# Timers that retransmission schedules double from (sipdiag.checks.timers): zero would be no schedule at all.
+POSITIVE = {"sip.t1_default_ms", "sip.t2_ms"}
 
 # Lists of ITU-T E.164 country codes (1 to 3 digits, never starting with 0): written as numbers or, as an engineer
 # writes them, "+44".
@@ -284,6 +326,8 @@ def defaults_toml() -> str:
             note = DESCRIPTIONS.get(f"{section}.{key}")
             if note:
                 lines.append(f"# {note}")
+            for path in (p for p in NOT_READ if p == f"{section}.{key}" or p.startswith(f"{section}.{key}.")):
+                lines.append(f"# {path}: no effect yet ({NOT_READ[path]})")
             lines.append(f"{key} = {_toml(value)}")
     return "\n".join(lines) + "\n"
 
@@ -313,6 +357,18 @@ def _reads_thresholds(module: str) -> bool:
     return module.startswith("sipdiag.checks.") and module != "sipdiag.checks.settings"
 
 
+def _names(code: Any) -> set[str]:
+    """The global names a function's code uses, with those of the code nested in it: a helper called inside a
+    comprehension, generator expression or lambda (a code object of its own before Python 3.12) reads its
+    thresholds for the rule too."""
+    if not inspect.iscode(code):
+        return set()
+    out = set(code.co_names)
+    for const in code.co_consts:
+        out |= _names(const)
+    return out
+
+
 def settings_read_by(func: Callable) -> tuple[str, ...]:
     """The threshold paths a rule reads with `setting("...")`, found in its source and in the check functions it
     calls (helpers of its module or of another rules module it imports, and theirs); tables are expanded to their
@@ -328,7 +384,7 @@ def settings_read_by(func: Callable) -> tuple[str, ...]:
             found.update(_SETTING_CALL.findall(inspect.getsource(f)))
         except (OSError, TypeError):
             return
-        for name in getattr(getattr(f, "__code__", None), "co_names", ()):
+        for name in _names(getattr(f, "__code__", None)):
             helper = getattr(f, "__globals__", {}).get(name)
             if inspect.isfunction(helper) and _reads_thresholds(helper.__module__):
                 visit(helper)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..checks import CATEGORIES, REQUIRED_SECTIONS, Rule, all_rules
 from ..checks.causes import CAUSES, FOLDED, TIERS, candidate_position
-from ..config import DESCRIPTIONS, defaults_toml, leaf_paths, lookup, settings_read_by
+from ..config import DESCRIPTIONS, NOT_READ, defaults_toml, leaf_paths, lookup, settings_read_by
 from ..devices import topics_for
 
 REFERENCE = "RULES-REFERENCE.md"
@@ -115,6 +115,8 @@ def _thresholds(reads: dict[str, tuple[str, ...]]) -> list[str]:
         table = path.rsplit(".", 1)[0]
         meaning = DESCRIPTIONS.get(path) or DESCRIPTIONS.get(table, "")
         by = ", ".join(f"`{r}`" for r in sorted(readers.get(path, []))) or "-"
+        if path in NOT_READ:  # documented in RULES.md §5, accepted in a file, but no rule reads it yet
+            by, meaning = "none yet", f"{meaning}. **No effect yet**: {NOT_READ[path]}"
         out.append(f"| `{path}` | {_value(lookup(path))} | {by} | {_cell(meaning)} |")
     return out
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,7 +14,7 @@ from click.testing import CliRunner
 import sipdiag
 from sipdiag.checks.settings import DEFAULTS
 from sipdiag.cli import cli
-from sipdiag.config import defaults_toml, load_config, settings_read_by, validate
+from sipdiag.config import NOT_READ, defaults_toml, leaf_paths, load_config, settings_read_by, validate
 from sipdiag.errors import UsageError
 from tests import callcapture
 from tests.conftest import SAMPLES
@@ -131,3 +133,89 @@ def test_rules_shows_the_thresholds_it_reads(tmp_path) -> None:
 
 def test_the_defaults_file_loads_back_to_the_defaults(tmp_path) -> None:
     assert load_config(write(tmp_path, defaults_toml())) == DEFAULTS
+
+
+# ------------------------------------------------------------------ RFC 3261 timers (sip.t1_default_ms, sip.t2_ms)
+
+def test_t1_and_t2_set_timer_f_of_an_unanswered_register(tmp_path) -> None:
+    """REGISTER sent 11 times over 31.5 s, unanswered (Timer E up to Timer F with T1 = 0.5 s, T2 = 4 s): lost by
+    default. With T1 = 1 s (RFC 3261 §17.1.1.1 allows it) Timer F fires at 64 s after 18 sends, and with T2 = 2 s the
+    schedule holds 18 sends within 32 s: 31.5 s and 11 sends are then a REGISTER still pending, not lost. Before,
+    both keys were ignored."""
+    register = callcapture.unanswered_register(tmp_path / "reg.pcap")
+
+    def lost(settings=None) -> list[int]:
+        return [f.evidence["sends"] for f in sipdiag.analyze(register, settings=settings).findings
+                if f.rule == "reg.no-response"]
+
+    assert lost() == [11]
+    assert lost(load_config(write(tmp_path, "[sip]\nt1_default_ms = 1000\n"))) == []
+    assert lost(load_config(write(tmp_path, "[sip]\nt2_ms = 2000\n", "t2.toml"))) == []
+    assert lost(load_config(write(tmp_path, "[sip]\nt1_default_ms = 500\n", "same.toml"))) == [11]
+
+
+def test_t1_and_the_tolerance_set_the_ack_timeout(tmp_path) -> None:
+    """ack_dropped.pcap: the callee's BYE 32.0 s after its first 2xx, the ACK timeout of T1 = 0.5 s (64*T1,
+    RFC 3261 §13.3.1.4). With T1 = 1 s the timeout is 64 s: a BYE at 32 s is a hang-up at another time. With
+    T1 = 0.4 s (25.6 s) it is 6.4 s off, beyond the default tolerance (2 s, plus 4) but within 3 s (plus 4)."""
+    capture = SAMPLES / "ack_dropped.pcap"
+
+    def ack_timeout(text: str | None, name: str = "t.toml") -> list:
+        settings = load_config(write(tmp_path, text, name)) if text else None
+        return [f for f in sipdiag.analyze(capture, settings=settings).findings if f.rule == "call.ack-timeout-32s"]
+
+    (f,) = ack_timeout(None)
+    assert f.evidence["bye_after_s"] == 32.0 and "timeout_s" not in f.evidence
+    assert "(64*T1 = 32 s, RFC 3261 §13.3.1.4)" in f.engineer_text["en"]
+    assert "(64*T1 = 32 с, RFC 3261 §13.3.1.4)" in f.engineer_text["ru"]
+    assert ack_timeout("[sip]\nt1_default_ms = 1000\n") == []
+    assert ack_timeout("[sip]\nt1_default_ms = 400\n", "t1.toml") == []
+    (f,) = ack_timeout("[sip]\nt1_default_ms = 400\nack_timeout_tolerance_s = 3\n", "both.toml")
+    assert "(64*T1 = 25.6 s, RFC 3261 §13.3.1.4)" in f.engineer_text["en"]
+
+
+def test_the_timers_are_listed_for_the_rules_that_read_them() -> None:
+    reads = {r.id: settings_read_by(r.func) for r in sipdiag.checks.all_rules()}
+    assert reads["reg.no-response"] == ("sip.t1_default_ms", "sip.t2_ms")
+    assert reads["call.reinvite-failed"] == ("sip.t1_default_ms", "sip.t2_ms")
+    assert reads["call.ack-timeout-32s"] == ("sip.ack_timeout_tolerance_s", "sip.t1_default_ms")
+    # read by a helper called inside a comprehension (a code object of its own): found too
+    assert reads["call.in-dialog-request-misrouted"] == ("sip.t1_default_ms",)
+
+
+def test_a_zero_timer_is_a_usage_error(tmp_path) -> None:
+    with pytest.raises(UsageError, match=r"'sip.t1_default_ms' must be above 0"):
+        load_config(write(tmp_path, "[sip]\nt1_default_ms = 0\n"))
+    with pytest.raises(UsageError, match=r"'sip.t2_ms' must be above 0"):
+        load_config(write(tmp_path, "[sip]\nt2_ms = 0.0\n"))
+
+
+# ------------------------------------------------------------------ keys documented in RULES.md §5 no rule reads
+
+def test_every_key_is_read_by_a_rule_or_said_to_have_no_effect() -> None:
+    """A key a user sets must change something, or the configuration must say that it does not: before, eight
+    keys (the timers among them) were silently ignored."""
+    read = set()
+    for r in sipdiag.checks.all_rules():
+        read |= set(settings_read_by(r.func))
+    assert set(NOT_READ).isdisjoint(read)  # a key a rule has started to read leaves NOT_READ
+    assert set(leaf_paths()) - read == set(NOT_READ)
+
+
+def test_a_key_with_no_effect_is_a_warning_not_silence(tmp_path) -> None:
+    config = write(tmp_path, "[media]\ndelta_r = { major = 12, critical = 20 }\n[qos]\nsip_dscp_allowed = [46]\n")
+    result = run("analyze", str(SAMPLES / "clean_call.pcap"), "--config", str(config))
+    assert result.returncode == 0
+    assert result.stderr.decode().splitlines() == [
+        f"Warning: 'media.delta_r.major' has no effect: {NOT_READ['media.delta_r.major']}",
+        f"Warning: 'qos.sip_dscp_allowed' has no effect: {NOT_READ['qos.sip_dscp_allowed']}"]
+    # in Python, a UserWarning; a value equal to the default (a copied defaults file) changes nothing and says nothing
+    with pytest.warns(UserWarning) as caught:
+        load_config(config)
+    assert [str(w.message).split(":")[0] for w in caught] == ["'media.delta_r.major' has no effect",
+                                                             "'qos.sip_dscp_allowed' has no effect"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_config(write(tmp_path, defaults_toml(), "defaults.toml"))
+    reference = (Path(__file__).parents[2] / "docs" / "RULES-REFERENCE.md").read_text(encoding="utf-8")
+    assert "| `media.delta_r.major` | 10 | none yet | E-model R points lost, per severity. **No effect yet**: " in reference
