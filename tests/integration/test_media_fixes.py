@@ -363,6 +363,9 @@ def test_hold_answered_in_a_lost_reinvite_is_one_way_by_design(tmp_path) -> None
     assert [(m.stats.first_frame, m.call_id, m.binding.direction, m.binding.bound_by) for m in a.streams] == [
         (3, "mid-1", "caller->callee", "sdp")]
     assert [(v.verdict.verdict, v.verdict.missing_direction, v.verdict.detail) for v in a.media] == [
-        ("one-way-negotiated", "callee->caller", "audio flows caller->callee only, as the SDP asked (callee recvonly "
-         "in its answer to an offer the capture lacks; RFC 3264 §6.1)")]
+        # the capture begins with the answer: which party called is not known (Call.roles_known), the parties are
+        # named by their addresses
+        ("one-way-negotiated", "callee->caller", "audio flows from the party at 198.51.100.7:5060 to the party at "
+         "203.0.113.5:5060 only, as the SDP asked (callee recvonly in its answer to an offer the capture lacks; "
+         "RFC 3264 §6.1)")]
     assert [f.rule for f in a.findings] == []
