@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..addresses import join_address
 from ..correlate import number_key
 from ..registrations import retry_after
-from ..parties import ender_en, ender_ru
+from ..parties import ender_en, ender_ru, party_en, party_ru
 from ..transactions import is_redirect
 from . import UNKNOWN, Hit, check, span_s, times_en
 from .regretryafter import quoted
@@ -236,14 +236,14 @@ HANDLED_ELSEWHERE = (408, 415, 488, 606)
         "ru": "Вызов не установлен: получен ответ с ошибкой",
     },
     customer={
-        "en": "Your call to {callee} could not be completed: {meaning_en}. {action_en}",
-        "ru": "Ваш звонок на {callee} не удалось совершить: {meaning_ru}. {action_ru}",
+        "en": "{opening_en}: {said_en}. {action_en}",
+        "ru": "{opening_ru}: {said_ru}. {action_ru}",
     },
     engineer={
         "en": "Call {call_id}: final {status} {reason} (frame {frame}) from {responder}{warning}: {meaning_en}"
-              "{detail_en} (RFC 3261 §21).",
+              "{detail_en} (RFC 3261 §21).{unseen_en}",
         "ru": "Вызов {call_id}: итог {status} {reason} (кадр {frame}) от {responder}{warning}: {meaning_ru}"
-              "{detail_ru} (RFC 3261 §21).",
+              "{detail_ru} (RFC 3261 §21).{unseen_ru}",
     },
 )
 def failure_response(analysis: Analysis) -> Iterator[Hit]:
@@ -255,6 +255,9 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
     Call-ID, or a new call from the same caller to the Contact's number within 32 s, e.g. through a B2BUA);
     information when the capture shows no new attempt. A 5xx's Retry-After, how long the far side expects to be
     unavailable, is quoted (a value that is no number of seconds named as such, one over a day read as a day).
+    A capture that holds only the final response and its ACK, not the INVITE, does not show which party called nor
+    whether that INVITE set the call up or changed a call already up (a re-INVITE, whose failure leaves the call
+    up); the finding then names the parties by address and says so.
 
     ## Why it matters
     "My calls to X fail": the status code usually says who must act.
@@ -299,6 +302,7 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
                    or f"the far side refused the call ({status})")
         meaning_ru = (REDIRECTED_RU if redirect
                       else _RU.get(status, f"другая сторона отклонила вызов ({status})"))
+        meaning, meaning_ru, texts = _set_up_or_change(call, status, meaning, meaning_ru)
         severity = Severity.INFO if user or redirect else Severity.MAJOR if status >= 500 else Severity.MINOR
         yield Hit(call.call_id, (frame,), {
             "call_id": call.call_id, "callee": called_party(call.callee), "status": status,
@@ -307,7 +311,59 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
             "action_en": "No action is needed." if user else "We are checking why.",
             "action_ru": "Ничего делать не нужно." if user else "Мы выясняем причину.",
             **extra,
-        }, severity=severity, confidence="medium" if redirect else "high")
+        }, severity=severity, confidence="medium" if redirect else "high", texts=texts)
+
+
+def _set_up_or_change(call: Call, status: int, meaning_en: str, meaning_ru: str) -> tuple[str, str, dict[str, str]]:
+    """The wording of a failed INVITE by what the capture shows. With its INVITE (roles known): "your call to X",
+    the callee refused. Without it, only the final response and its ACK: a response copies the request's From and
+    To (RFC 3261 §8.2.6.2), so the From party sent the INVITE and the To party refused it, but the INVITE may as
+    well have been a re-INVITE of a call already up, by either party (§14.1: its failure leaves the call up, and
+    its final response carries both tags as the initial INVITE's does; a re-INVITE is told only by a dialog seen
+    before it, sipdiag.dialogs answers_in_dialog). Then "the call to X, or a change to a call already up" and the
+    parties by address (sipdiag.parties), not "the callee declined"; the customer's text by their numbers (it
+    carries no third party's address, RULES.md §6). Returns the meaning in English and Russian and the rest of the
+    wording (texts alone: the evidence holds the call and status it restates)."""
+    number = called_party(call.callee)
+    if call.roles_known:
+        return meaning_en, meaning_ru, {"opening_en": f"Your call to {number} could not be completed",
+                                        "opening_ru": f"Ваш звонок на {number} не удалось совершить",
+                                        "said_en": meaning_en, "said_ru": meaning_ru,
+                                        "unseen_en": "", "unseen_ru": ""}
+    said_en, said_ru = meaning_en, meaning_ru
+    if status in _UNSEEN_OUTCOMES:
+        en, ru_party, ru_number = _UNSEEN_OUTCOMES[status]
+        meaning_en = en.format(callee=party_en(call, "callee"), caller=party_en(call, "caller"))
+        meaning_ru = ru_party.format(callee=party_ru(call, "callee", "nom"), caller=party_ru(call, "caller", "nom"))
+        caller = called_party(call.caller)
+        said_en = en.format(callee=number, caller=caller)
+        said_ru = ru_number.format(callee=number, caller=caller)
+    return meaning_en, meaning_ru, {
+        "opening_en": f"The call to {number}, or a change to a call already in progress, could not be made",
+        "opening_ru": f"Звонок на {number} или изменение уже идущего звонка не удалось совершить",
+        "said_en": said_en, "said_ru": said_ru,
+        "unseen_en": " The capture holds no INVITE of this call, only its final response: which party called, and "
+                     "whether this answered the call's initial INVITE or a re-INVITE (whose failure leaves the call "
+                     "up, RFC 3261 §14.1), is not shown.",
+        "unseen_ru": " В записи нет ни одного INVITE этого вызова, только окончательный ответ: кто звонил и был ли "
+                     "это ответ на начальный INVITE вызова или на re-INVITE (чья неудача не завершает вызов, "
+                     "RFC 3261 §14.1), не видно.",
+    }
+
+
+# USER_OUTCOMES and the explained refusals that name a role, for a call whose caller is not known: the To party of
+# the response refused the INVITE of its From party. English; Russian of the party by address (sipdiag.parties:
+# "сторона", feminine) and of the party by number, for the customer ("абонент", masculine).
+_UNSEEN_OUTCOMES = {
+    486: ("{callee} was busy", "{callee} была занята", "абонент {callee} был занят"),
+    600: ("{callee} was busy everywhere", "{callee} была занята на всех устройствах",
+          "абонент {callee} был занят на всех устройствах"),
+    603: ("{callee} declined", "{callee} отклонила запрос", "абонент {callee} отклонил запрос"),
+    487: ("{caller} cancelled it before an answer", "{caller} отменила запрос до ответа",
+          "абонент {caller} отменил запрос до ответа"),
+    480: ("{callee} is not available (not registered)", "{callee} недоступна (не зарегистрирована)",
+          "абонент {callee} недоступен (не зарегистрирован)"),
+}
 
 
 def _retry_after(analysis: Analysis, frame: int) -> RetryAfter | None:

@@ -165,3 +165,48 @@ def test_the_details_of_a_call_begun_inside_say_nothing_of_a_caller(tmp_path) ->
     assert "Ended    BYE from the unknown side, frame 1001" in text
     assert "From     sip:100@example.com at 198.51.100.7:5060" in text
     assert " caller " not in text and " callee " not in text
+
+
+def only_the_final_response(path, status: str):
+    """A call of which the capture holds only the PBX's final response to an INVITE of the phone (both tags: a
+    UAS adds its tag to a final response, RFC 3261 §12.1.1) and the phone's ACK: the INVITE itself was not
+    captured, and may have been the call's first or a re-INVITE of a call already up (§14.1)."""
+    s = cc.Script()
+    s.sip(0.0, cc.sip_message(f"SIP/2.0 {status}", "fail-1", "7 INVITE", src=cc.UA), cc.PBX, cc.UA)
+    s.sip(0.05, cc.sip_message("ACK sip:200@example.com SIP/2.0", "fail-1", "7 ACK", src=cc.UA), cc.UA, cc.PBX)
+    return s.write(path)
+
+
+@pytest.mark.parametrize(("status", "said_en", "said_ru", "meaning_en", "meaning_ru"), [
+    ("603 Decline", "200 declined", "абонент 200 отклонил запрос",
+     "the party at 203.0.113.5:5060 (sip:200@example.com) declined",
+     "сторона по адресу 203.0.113.5:5060 (sip:200@example.com) отклонила запрос"),
+    ("487 Request Terminated", "100 cancelled it before an answer", "абонент 100 отменил запрос до ответа",
+     "the party at 198.51.100.7:5060 (sip:100@example.com) cancelled it before an answer",
+     "сторона по адресу 198.51.100.7:5060 (sip:100@example.com) отменила запрос до ответа"),
+    ("404 Not Found", "the number does not exist on the far side", "номер не существует на стороне получателя",
+     "the number does not exist on the far side", "номер не существует на стороне получателя"),
+])
+def test_a_failure_response_without_its_invite_names_no_callee(tmp_path, status, said_en, said_ru, meaning_en,
+                                                                meaning_ru) -> None:
+    # The response's From party sent the INVITE and its To party refused it (a response copies the request's From
+    # and To, RFC 3261 §8.2.6.2); whether that INVITE set the call up or changed one already up is not shown.
+    analysis = sipdiag.analyze(only_the_final_response(tmp_path / "fail.pcap", status))
+    (call,) = analysis.calls
+    assert (call.roles_known, call.outcome, call.final_status) == (
+        False, "cancelled" if status.startswith("487") else "rejected", int(status[:3]))
+    (finding,) = [f for f in analysis.findings if f.rule == "call.failure-response"]
+    assert finding.customer_text == {
+        "en": f"The call to 200, or a change to a call already in progress, could not be made: {said_en}. "
+              + ("We are checking why." if status.startswith("404") else "No action is needed."),
+        "ru": f"Звонок на 200 или изменение уже идущего звонка не удалось совершить: {said_ru}. "
+              + ("Мы выясняем причину." if status.startswith("404") else "Ничего делать не нужно.")}
+    assert finding.engineer_text == {
+        "en": f"Call fail-1: final {status} (frame 1) from 203.0.113.5:5060: {meaning_en} (RFC 3261 §21). The "
+              f"capture holds no INVITE of this call, only its final response: which party called, and whether "
+              f"this answered the call's initial INVITE or a re-INVITE (whose failure leaves the call up, RFC 3261 "
+              f"§14.1), is not shown.",
+        "ru": f"Вызов fail-1: итог {status} (кадр 1) от 203.0.113.5:5060: {meaning_ru} (RFC 3261 §21). В записи "
+              f"нет ни одного INVITE этого вызова, только окончательный ответ: кто звонил и был ли это ответ на "
+              f"начальный INVITE вызова или на re-INVITE (чья неудача не завершает вызов, RFC 3261 §14.1), не "
+              f"видно."}
