@@ -52,7 +52,9 @@ def shorten(text: str, cells: int) -> str:
 def calls_table(calls: Sequence[Call], shown: int | None = None, *, lang: str = "en") -> Table:
     """One row per call: `#` (1-based position in `calls`, what `--call #N` selects), a shortened Call-ID, caller,
     callee, start (UTC), outcome (coloured), final status, setup / answer ms, duration s, transport, user agent.
-    `shown`: rows for the first that many calls only (the title still counts them all)."""
+    `shown`: rows for the first that many calls only (the title still counts them all). A call whose capture does
+    not show who called (Call.roles_known False) has its two parties marked "(?)", explained under the table:
+    they are the From and To of its first message, not its caller and callee (sipdiag.parties)."""
     w = TERMINAL[lang]
     start, day = _start_format([c.start_ns for c in calls])
     table = Table(title=w["calls"].format(n=len(calls), day=day), title_justify="left", **_TABLE_STYLE)
@@ -75,8 +77,8 @@ def calls_table(calls: Sequence[Call], shown: int | None = None, *, lang: str = 
         table.add_row(
             str(n),
             terminal_text(shorten(c.call_id, CALL_ID_CELLS)),
-            terminal_text(c.caller),
-            terminal_text(c.callee),
+            terminal_text(c.caller) + ("" if c.roles_known else w["roles_unknown_mark"]),
+            terminal_text(c.callee) + ("" if c.roles_known else w["roles_unknown_mark"]),
             start(c.start_ns),
             _styled(c.outcome, OUTCOME_STYLES, w),
             number_text(c.final_status),
@@ -86,6 +88,8 @@ def calls_table(calls: Sequence[Call], shown: int | None = None, *, lang: str = 
             terminal_text(c.transport),
             _user_agent(c.user_agents),
         )
+    if not all(c.roles_known for c in calls[:shown]):
+        table.caption, table.caption_justify = w["roles_unknown_rows"], "left"
     return table
 
 
@@ -216,8 +220,10 @@ def _ending(call: Call, w: dict[str, str]) -> str:
         who = word(w, "party", call.ended_by) if call.ended_by else w["unknown_side"]
         text = w["bye_from"].format(who=terminal_text(who), frame=call.bye_frame)
     elif call.cancelled_frame is not None:
-        text = w["cancel_from"].format(who=terminal_text(word(w, "party", call.ended_by or "caller")),
-                                       frame=call.cancelled_frame)
+        # a CANCEL is the caller's (RFC 3261 §9.1), but one seen without the call's INVITE may cancel a re-INVITE
+        # of either party
+        who = word(w, "party", call.ended_by or "caller") if call.ended_by or call.roles_known else w["unknown_side"]
+        text = w["cancel_from"].format(who=terminal_text(who), frame=call.cancelled_frame)
     else:
         text = w["no_bye"]
     return text + (w["end_reason"].format(reason=terminal_text(call.end_reason)) if call.end_reason else "")

@@ -90,6 +90,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "retransmission": "retransmission",
         "not_from_start": "The capture began inside this call: its INVITE was not captured.",
         "roles_unknown": "Which party called is not known: From and To are those of the first message captured.",
+        "roles_unknown_mark": " (?)",
+        "roles_unknown_rows": "(?) The capture began inside this call: which party called is not known, the two "
+                              "columns show the From and To of its first message captured.",
+        "unknown_side": "unknown side",
         "aor": "AOR",
         "contact": "Contact",
         "source": "Source",
@@ -235,6 +239,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "retransmission": "повтор",
         "not_from_start": "Запись началась посреди этого вызова: его INVITE не записан.",
         "roles_unknown": "Кто звонил, неизвестно: From и To взяты из первого записанного сообщения.",
+        "roles_unknown_mark": " (?)",
+        "roles_unknown_rows": "(?) Запись началась посреди этого вызова: кто звонил, неизвестно, в двух столбцах From "
+                              "и To его первого записанного сообщения.",
+        "unknown_side": "неизвестна",
         "aor": "AOR",
         "contact": "Contact",
         "source": "Источник",
@@ -399,6 +407,9 @@ TERMINAL: dict[str, dict[str, str]] = {
         "not_from_start": "the capture began inside this call: its INVITE was not captured",
         "roles_unknown": "the capture began inside this call: its INVITE was not captured, so which party called is "
                          "not known (From and To are those of its first message)",
+        "roles_unknown_mark": " (?)",
+        "roles_unknown_rows": "(?) the capture began inside the call: which party called is not known, the caller and "
+                              "callee columns show the From and To of its first message",
         "offer_answer": "Offer/answer",
         "kind": "kind",
         "offer": "offer",
@@ -528,6 +539,9 @@ TERMINAL: dict[str, dict[str, str]] = {
         "not_from_start": "запись началась посреди этого вызова: его INVITE не записан",
         "roles_unknown": "запись началась посреди этого вызова: его INVITE не записан, поэтому неизвестно, кто "
                          "звонил (From и To взяты из первого записанного сообщения)",
+        "roles_unknown_mark": " (?)",
+        "roles_unknown_rows": "(?) запись началась посреди вызова: кто звонил, неизвестно, в столбцах «кто звонит» и "
+                              "«кому» From и To его первого записанного сообщения",
         "offer_answer": "Предложение/ответ SDP",
         "kind": "вид",
         "offer": "предложение",

@@ -210,3 +210,81 @@ def test_a_failure_response_without_its_invite_names_no_callee(tmp_path, status,
               f"нет ни одного INVITE этого вызова, только окончательный ответ: кто звонил и был ли это ответ на "
               f"начальный INVITE вызова или на re-INVITE (чья неудача не завершает вызов, RFC 3261 §14.1), не "
               f"видно."}
+
+
+def _terminal(renderable) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(renderable)
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+
+
+@pytest.mark.parametrize(("lang", "caption"), [
+    ("en", "(?) the capture began inside the call: which party called is not known, the caller and callee columns "
+           "show the From and To of its first message"),
+    ("ru", "(?) запись началась посреди вызова: кто звонил, неизвестно, в столбцах «кто звонит» и «кому» From и To "
+           "его первого записанного сообщения"),
+])
+def test_the_calls_table_marks_the_parties_of_a_call_begun_inside(tmp_path, lang, caption) -> None:
+    from sipdiag.reports.calltables import calls_table
+
+    analysis = sipdiag.analyze(began_inside_one_way(tmp_path / "mid.pcap"))
+    text = _terminal(calls_table(analysis.calls, lang=lang))
+    assert " 1  mid-1    sip:100@example.com (?)  sip:200@example.com (?)  22:13:40  " in text
+    assert " ".join(text.split()).endswith(caption)  # under the table, folded to its width
+
+
+def test_a_cancel_seen_without_the_calls_invite_is_from_no_named_side(tmp_path) -> None:
+    # A CANCEL with both tags cancels a re-INVITE (RFC 3261 §9.1), which either party may send: not "the caller's"
+    from sipdiag.reports.calltables import call_details
+
+    s = cc.Script()
+    s.sip(0.0, cc.sip_message("INVITE sip:x@198.51.100.7 SIP/2.0", "can-1", "5 INVITE", src=cc.PBX, branch="re1",
+                              caller_first=False), cc.PBX, cc.UA)
+    s.sip(0.5, cc.sip_message("CANCEL sip:x@198.51.100.7 SIP/2.0", "can-1", "5 CANCEL", src=cc.PBX, branch="re1",
+                              caller_first=False), cc.PBX, cc.UA)
+    (call,) = sipdiag.analyze(s.write(tmp_path / "cancel.pcap")).calls
+    assert (call.roles_known, call.cancelled_frame, call.ended_by) == (False, 2, None)
+    assert "Ended      CANCEL from the unknown side, frame 2\n" in _terminal(call_details(call))
+    assert "Завершение  CANCEL от неизвестной стороны, кадр 2\n" in _terminal(call_details(call, lang="ru"))
+
+
+@pytest.mark.parametrize(("lang", "note", "ended"), [
+    ("en", "(?) The capture began inside this call: which party called is not known, the two columns show the From "
+           "and To of its first message captured.", "<th>Ended</th><td class=\"wire\">BYE from the unknown side, "
+                                                     "frame 1001</td>"),
+    ("ru", "(?) Запись началась посреди этого вызова: кто звонил, неизвестно, в двух столбцах From и To его первого "
+           "записанного сообщения.", "<th>Завершение</th><td class=\"wire\">BYE от стороны: неизвестна, кадр "
+                                     "1001</td>"),
+])
+def test_the_html_report_marks_the_parties_of_a_call_begun_inside(tmp_path, lang, note, ended) -> None:
+    import io
+
+    from sipdiag.reports import render
+
+    analysis = sipdiag.analyze(began_inside_one_way(tmp_path / "mid.pcap"))
+    out = io.StringIO()
+    render(analysis, "html", out, lang=lang)
+    page = out.getvalue()
+    assert ('<td class="wire">sip:100@example.com (?)</td>\n<td class="wire">sip:200@example.com (?)</td>'
+            in page)
+    assert f'<p class="note">{note}</p>' in page
+    assert ended in page
+
+
+@pytest.mark.parametrize(("lang", "line"), [
+    ("en", "- #1 mid-1: sip:100@example.com → sip:200@example.com (From → To of the first message captured: which "
+           "party called is not known), answered, "),
+    ("ru", "- #1 mid-1: sip:100@example.com → sip:200@example.com (From → To первого записанного сообщения: кто "
+           "звонил, неизвестно), отвечен, "),
+])
+def test_the_engineer_reply_says_the_caller_of_a_call_begun_inside_is_not_known(tmp_path, lang, line) -> None:
+    import io
+
+    from sipdiag.reports.reply import render_reply
+
+    analysis = sipdiag.analyze(began_inside_one_way(tmp_path / "mid.pcap"))
+    out = io.StringIO()
+    render_reply(analysis, out, audience="engineer", lang=lang)
+    assert line in out.getvalue()
