@@ -41,6 +41,12 @@ def party_where(call: Call, role: str) -> str:
     return f"{address} ({uri})" if uri else address
 
 
+def called_party(uri: str) -> str:
+    """How a customer text names a party: the user part of its URI, the number as dialled (RFC 3261 §19.1.1), not
+    the host: customer texts never carry a third party's address (RULES.md §6)."""
+    return uri.split(":", 1)[-1].split("@", 1)[0].split(";", 1)[0]
+
+
 def party_en(call: Call | None, role: str) -> str:
     """'the caller' / 'the callee'; when the capture does not show who called, 'the party at ADDRESS (URI)'."""
     if roles_known(call) or call is None or role not in ROLES:

@@ -10,7 +10,7 @@ from ..addresses import address_host, join_address
 from ..codecs import WIDEBAND
 from ..correlate import leg_rule_ru
 from ..media import negotiated_off
-from ..parties import direction_en, direction_ru, party_en, party_ru
+from ..parties import called_party, direction_en, direction_ru, party_en, party_ru
 from ..quality import WIDEBAND_RATIO, customer_cause
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
@@ -36,12 +36,13 @@ SIDE_RU = {"caller->callee": "собеседник вас не слышал", "c
 def side_texts(call: Call, missing: str | None) -> tuple[str, str]:
     """Who could not hear whom, for the customer (en, ru). "You" is the caller, the one who placed the call; when
     the capture does not show who called (Call.roles_known), neither party can be called "you": both are named by
-    address and URI (sipdiag.parties)."""
+    their numbers (sipdiag.parties.called_party), not by address: a customer text carries no third party's address
+    (RULES.md §6)."""
     if call.roles_known or missing not in SIDE_EN:
         return SIDE_EN.get(missing or "", "?"), SIDE_RU.get(missing or "", "?")
-    deaf, other = ("callee", "caller") if missing == "caller->callee" else ("caller", "callee")
-    return (f"{party_en(call, deaf)} could not hear {party_en(call, other)}",
-            f"{party_ru(call, deaf, 'nom')} не слышала {party_ru(call, other)}")
+    deaf, other = (call.callee, call.caller) if missing == "caller->callee" else (call.caller, call.callee)
+    deaf, other = called_party(deaf) or "?", called_party(other) or "?"
+    return (f"number {deaf} could not hear number {other}", f"абонент {deaf} не слышал абонента {other}")
 
 
 @check(

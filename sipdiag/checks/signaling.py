@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..addresses import join_address
 from ..correlate import number_key
 from ..registrations import retry_after
-from ..parties import ender_en, ender_ru, party_en, party_ru
+from ..parties import called_party, ender_en, ender_ru, party_en, party_ru
 from ..transactions import is_redirect
 from . import UNKNOWN, Hit, check, span_s, times_en
 from .regretryafter import quoted
@@ -34,12 +34,6 @@ def _final_frame(call: Call, status: int) -> int:
             if frame is not None:
                 return frame
     return next((m.frame for m in call.messages if m.status_code == status), call.first_frame)
-
-
-def called_party(uri: str) -> str:
-    """How a customer text names the callee: the user part of the request URI, the number as dialled (RFC 3261
-    §19.1.1), not the host: customer texts never carry a third party's address (RULES.md §6)."""
-    return uri.split(":", 1)[-1].split("@", 1)[0].split(";", 1)[0]
 
 
 @check(

@@ -130,12 +130,13 @@ def test_one_way_audio_of_a_call_begun_inside_names_the_parties_by_address(tmp_p
     a = "198.51.100.7:5060 (sip:100@example.com)"
     b = "203.0.113.5:5060 (sip:200@example.com)"
     assert finding.customer_text == {
-        "en": f"During your call the sound travelled only one way: the party at {a} could not hear the party at "
-              f"{b}. This is usually caused by a router setting (SIP ALG or a firewall). We are checking it on our "
-              f"side; if you have a router in front of the phone, please switch its SIP ALG off.",
-        "ru": f"Во время звонка звук шёл только в одну сторону: сторона по адресу {a} не слышала стороны по адресу "
-              f"{b}. Обычно причина в настройке роутера (SIP ALG или межсетевой экран). Мы проверяем это со своей "
-              f"стороны; если перед телефоном стоит роутер, отключите на нём SIP ALG."}
+        # by their numbers: a customer text carries no third party's address (RULES.md §6)
+        "en": "During your call the sound travelled only one way: number 100 could not hear number 200. This is "
+              "usually caused by a router setting (SIP ALG or a firewall). We are checking it on our side; if you "
+              "have a router in front of the phone, please switch its SIP ALG off.",
+        "ru": "Во время звонка звук шёл только в одну сторону: абонент 100 не слышал абонента 200. Обычно причина в "
+              "настройке роутера (SIP ALG или межсетевой экран). Мы проверяем это со своей стороны; если перед "
+              "телефоном стоит роутер, отключите на нём SIP ALG."}
     back_en = "from the party at 203.0.113.5:5060 to the party at 198.51.100.7:5060"
     back_ru = "от стороны 203.0.113.5:5060 к стороне 198.51.100.7:5060"
     assert finding.engineer_text == {
