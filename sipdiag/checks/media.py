@@ -10,7 +10,7 @@ from ..addresses import address_host, join_address
 from ..codecs import WIDEBAND
 from ..correlate import leg_rule_ru
 from ..media import negotiated_off
-from ..parties import called_party, direction_en, direction_ru, party_en, party_ru
+from ..parties import called_party, direction_en, direction_ru
 from ..quality import WIDEBAND_RATIO, customer_cause
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
