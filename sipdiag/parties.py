@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 ROLES = ("caller", "callee")
 PARTY_RU_NOMINATIVE = {"caller": "вызывающий", "callee": "вызываемый"}
 # "сторона" (the party) by case; the address that follows it ("по адресу …") does not decline
+_PARTY_RU_DATIVE = {"caller": "вызывающему", "callee": "вызываемому"}
 _SIDE_RU = {"nom": "сторона", "gen": "стороны", "dat": "стороне"}
 _DIRECTIONS = {"caller->callee": ("caller", "callee"), "callee->caller": ("callee", "caller")}
 
@@ -80,11 +81,13 @@ def direction_en(call: Call | None, direction: str | None) -> str:
 
 
 def direction_ru(call: Call | None, direction: str | None) -> str:
-    """direction_en in Russian: 'caller->callee' as the data names it; unknown roles: 'от стороны ADDRESS к стороне
-    ADDRESS'."""
+    """direction_en in Russian, in words: 'от вызывающего к вызываемому' (the data's 'caller->callee' read in the
+    middle of a Russian sentence was English); unknown roles: 'от стороны ADDRESS к стороне ADDRESS'."""
     roles = _DIRECTIONS.get(direction or "")
-    if roles is None or roles_known(call) or call is None:
+    if roles is None:
         return direction or "?"
+    if roles_known(call) or call is None:
+        return f"от {PARTY_RU[roles[0]]} к {_PARTY_RU_DATIVE[roles[1]]}"
     return f"от стороны {_address(call, roles[0])} к стороне {_address(call, roles[1])}"
 
 

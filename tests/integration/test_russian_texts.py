@@ -59,7 +59,7 @@ def test_corpus_captures_have_no_english_prose_in_their_russian_texts(corpus) ->
 def test_the_values_the_russian_templates_take_are_russian() -> None:
     one_way = {f.rule: f for f in sipdiag.analyze(SAMPLES / "firewall_one_way_audio.pcap").findings}
     assert one_way["media.one-way-audio"].evidence["detail_ru"] == (
-        "Звук в одну сторону: вызывающий ничего не слышит (0 пакетов callee->caller)")
+        "Звук в одну сторону: вызывающий ничего не слышит (0 пакетов от вызываемого к вызывающему)")
     assert one_way["qos.dscp-marking"].evidence["detail_ru"] == (
         "RTP со стороны клиента без метки приоритета: 192.168.1.10:6000 -> 203.0.113.10:7000 DSCP 0 (по умолчанию, "
         "CS0) у 825 из 825 пакетов.")
