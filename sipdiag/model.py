@@ -54,7 +54,8 @@ class Datagram:
 # ---------------------------------------------------------------------------------------------- SIP correlation
 # Call outcomes, registration outcomes (ARCHITECTURE.md "The JSON contract").
 CALL_OUTCOMES = ("answered", "busy", "cancelled", "rejected", "timeout", "in-progress")
-REGISTRATION_OUTCOMES = ("registered", "failed", "unanswered")
+# A de-registration the registrar accepted removed the binding (RFC 3261 §10.2.2): "deregistered", not "registered".
+REGISTRATION_OUTCOMES = ("registered", "deregistered", "failed", "unanswered")
 
 
 class MessageRef(NamedTuple):
@@ -364,3 +365,8 @@ class Registration:
     start_ns: int
     transactions: tuple[Transaction, ...]
     exchanges: tuple[RegisterExchange, ...] = ()  # the same REGISTERs with the fields the rules compare
+
+    @property
+    def accepted(self) -> bool:
+        """The registrar granted the last REGISTER: a sign-in or refresh, or a de-registration (RFC 3261 §10.3)."""
+        return self.outcome in ("registered", "deregistered")

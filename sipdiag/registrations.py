@@ -224,11 +224,13 @@ class RegistrationBuilder:
         challenges = sum(1 for t in txs for (code, _tag) in t.responses if is_auth_challenge(code))
         answered = [t for t in txs if t.final_status is not None]
         last = txs[-1]
+        # the last REGISTER asked to remove the binding: its 2xx removed it (RFC 3261 §10.2.2, §10.3 step 6)
+        removal = asks_removal(self.requested, self.contact)
         if last.final_status is None:
             outcome, final = "unanswered", None
         else:
             final = last.final_status
-            outcome = "registered" if is_success(final) else "failed"
+            outcome = "failed" if not is_success(final) else "deregistered" if removal else "registered"
         successes = [t for t in answered if is_success(t.final_status or 0)]
         expires = self.granted.get(id(successes[-1])) if successes else None
         # A de-registration (expires 0, RFC 3261 §10.2.2) removes the binding: it is not a refresh (§10.2.4), so
@@ -250,7 +252,7 @@ class RegistrationBuilder:
             requested_expires_s=self.requested,
             expires_s=expires,
             refresh_interval_s=round(statistics.median(gaps), 3) if gaps else None,
-            deregistration=asks_removal(self.requested, self.contact),
+            deregistration=removal,
             first_frame=self.first_frame,
             last_frame=self.last_frame,
             start_ns=self.start_ns,

@@ -57,6 +57,7 @@ PARTY_RU = {"caller": "вызывающего", "callee": "вызываемог�
 # reports show them: "Вызов не был отвечен (отменён)", not "(cancelled)".
 OUTCOMES_RU = {"answered": "отвечен", "busy": "занято", "cancelled": "отменён", "rejected": "отклонён",
                "timeout": "нет ответа", "in-progress": "не завершён", "registered": "зарегистрирован",
+               "deregistered": "регистрация снята",
                "failed": "отказ", "unanswered": "без ответа"}
 
 # Who acts on a finding (sipdiag.checks OWNERS) and how sure the rule is (RULES.md §0.1), as the Russian reports

@@ -32,7 +32,7 @@ def summarize(a: Analysis) -> dict[str, Any]:
             "mos_min": round(min(mos), 2) if mos else None,
             "loss_pct_max": round(max(loss), 3) if loss else None,
             "registrations": len(a.registrations),
-            "registrations_failed": sum(1 for r in a.registrations if r.outcome != "registered"),
+            "registrations_failed": sum(1 for r in a.registrations if not r.accepted),
         },
         "findings": [finding_record(f) for f in a.findings],
     }

@@ -33,7 +33,7 @@ OUTCOME_STYLES = {
     "timeout": "red",
     "in-progress": "cyan",
 }
-REGISTRATION_STYLES = {"registered": "green", "failed": "red", "unanswered": "red"}
+REGISTRATION_STYLES = {"registered": "green", "deregistered": "green", "failed": "red", "unanswered": "red"}
 # Twelve columns must fit a 120-column terminal: one space between columns, no outer border.
 _TABLE_STYLE = {"box": box.SIMPLE_HEAD, "pad_edge": False, "collapse_padding": True}
 
@@ -113,7 +113,7 @@ def registrations_table(registrations: Sequence[Registration], *, lang: str = "e
             terminal_text(r.aor),
             terminal_text(r.contact),
             terminal_text(r.source),
-            _styled(r.outcome, REGISTRATION_STYLES, w) + (w["deregistration"] if r.deregistration else ""),
+            _styled(r.outcome, REGISTRATION_STYLES, w) + (w["deregistration"] if r.deregistration and r.outcome != "deregistered" else ""),
             number_text(r.final_status),
             str(r.attempts),
             str(r.challenges),

@@ -26,7 +26,7 @@ from ..analysis import Analysis
 from ..checks import Severity
 from ..clocksteps import ClockSteps
 from ..media import MediaStream
-from ..model import Call
+from ..model import REGISTRATION_OUTCOMES, Call
 from .findinggroups import FindingEntry, ordered_findings
 from .htmltexts import EVIDENCE_ENUMS_RU, EVIDENCE_KEYS_RU, EVIDENCE_VALUES_RU, TEXTS
 from .json import iso_time
@@ -180,7 +180,7 @@ def _context(a: Analysis, call: Call | None, lang: str, limits: HtmlLimits) -> d
                           limits.anomalies),
         "severities": ("critical", "major", "minor", "info"),
         "outcomes": ("answered", "busy", "cancelled", "rejected", "timeout", "in-progress"),
-        "registration_outcomes": ("registered", "failed", "unanswered"),
+        "registration_outcomes": REGISTRATION_OUTCOMES,
     }
 
 

@@ -203,7 +203,7 @@ def _facts(a: Analysis, calls: Sequence[Call]) -> Facts:
     first = iso_time(min(starts) if starts else a.capture.first_ts_ns)
     return Facts(file=a.capture.file, date=first[:10] if first else None, calls=len(calls), answered=len(answered),
                  two_way=two_way, registrations=len(a.registrations),
-                 registered=sum(1 for r in a.registrations if r.outcome == "registered"))
+                 registered=sum(1 for r in a.registrations if r.accepted))
 
 
 # ------------------------------------------------------------------------------------------ the engineer's note

@@ -50,7 +50,8 @@ def test_the_contract_vocabularies_are_enums() -> None:
     assert d["owner"]["enum"] == ["customer", "first-line", "engineering", "security"]
     assert d["call"]["properties"]["outcome"]["enum"] == [
         "answered", "busy", "cancelled", "rejected", "timeout", "in-progress"]
-    assert d["registration"]["properties"]["outcome"]["enum"] == ["registered", "failed", "unanswered"]
+    # "deregistered": an accepted removal (RFC 3261 §10.2.2), a value added to ARCHITECTURE.md's three
+    assert d["registration"]["properties"]["outcome"]["enum"] == ["registered", "deregistered", "failed", "unanswered"]
     from sipdiag.checks import CATEGORIES, OWNERS
     from sipdiag.model import CALL_OUTCOMES, REGISTRATION_OUTCOMES
 

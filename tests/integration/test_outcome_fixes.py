@@ -5,12 +5,14 @@ sign-ins. Built captures come from tests/callcapture.py; corpus captures are che
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import sipdiag
+from sipdiag.cases.summary import summarize
 from sipdiag.cli import cli
 from tests import callcapture as cc
 from tests.callcapture import PBX, UA, Script, sip_message
@@ -307,12 +309,40 @@ def test_a_deregistration_is_not_counted_as_a_refresh(tmp_path) -> None:
         (125.1, cc.register_response(3, "r3", "200 OK"), REGISTRAR, PHONE)])
     (reg,) = sipdiag.analyze(path).registrations
     assert (reg.deregistration, reg.refresh_interval_s) == (True, 120.0)
+    # the accepted removal took the binding away (§10.3 step 6): de-registered, not registered, and no failure
+    assert (reg.outcome, reg.accepted) == ("deregistered", True)
+
+
+def test_a_refused_deregistration_stays_a_failure(tmp_path) -> None:
+    (reg,) = sipdiag.analyze(deregistration_refused(tmp_path / "dereg.pcap")).registrations
+    assert (reg.outcome, reg.deregistration, reg.accepted) == ("failed", True, False)
 
 
 def test_corpus_deregistration_is_no_refresh(corpus) -> None:
     (reg,) = sipdiag.analyze(corpus / "pcaps" / "arkime" / "gtp-iphone.pcap").registrations
     # 200 at frames 16(401)/29 and the de-registration accepted at 102: one binding REGISTER accepted, no refresh
     assert (reg.deregistration, reg.final_status, reg.refresh_interval_s) == (True, 200, None)
+
+
+def test_corpus_accepted_deregistration_reads_deregistered_everywhere(corpus) -> None:
+    # frame 100 (Expires: 0) answered 200 at frame 102: the binding was removed (RFC 3261 §10.2.2), so no report
+    # says "registered (de-registration)"
+    path = corpus / "pcaps" / "arkime" / "gtp-iphone.pcap"
+    doc = json.loads(run("analyze", "--format", "json", str(path)))
+    assert [(r["outcome"], r["final_status"], r["deregistration"], r["last_frame"]) for r in doc["registrations"]] \
+        == [("deregistered", 200, True, 102)]
+    for lang, word in (("en", "deregistered"), ("ru", "регистрация снята")):
+        terminal = run("analyze", "--lang", lang, str(path))
+        assert word in terminal and "(de-registration)" not in terminal and "(снятие регистрации)" not in terminal
+        html = run("analyze", "--format", "html", "--lang", lang, str(path))
+        assert f'<td class="outcome-deregistered">{word}</td>' in html
+    assert summarize(sipdiag.analyze(path))["figures"]["registrations_failed"] == 0
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code in (0, 1), result.output
+    return result.output
 
 
 # ---------------------------------------------------------------------------------- 7. a 3xx is a redirection
