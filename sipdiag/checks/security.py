@@ -274,6 +274,20 @@ def _success_after(analysis: Analysis, src: str, first_failure: int) -> tuple[in
     return min(found) if found else None
 
 
+# Whose passwords the customer is told are guessed: one user name is their phone's account; many (86 in a real
+# attack) are the accounts of the service, theirs perhaps among them, not "your phone account".
+_ATTACKED_ACCOUNTS = {
+    True: {"attack_customer_en": "trying many passwords against your phone account",
+           "attack_customer_ru": "перебирает пароли к вашей телефонной учётной записи",
+           "advice_customer_en": "Please change the phone's password to a long, unique one",
+           "advice_customer_ru": "Смените пароль телефона на длинный и уникальный"},
+    False: {"attack_customer_en": "guessing the passwords of many accounts of our service",
+            "attack_customer_ru": "подбирает пароли ко многим учётным записям нашего сервиса",
+            "advice_customer_en": "Please make sure that your phone's password is long and unique",
+            "advice_customer_ru": "Убедитесь, что пароль вашего телефона длинный и уникальный"},
+}
+
+
 @check(
     id="sec.bruteforce-auth", category="security", severity="major", owner="security",
     title={
@@ -281,12 +295,10 @@ def _success_after(analysis: Analysis, src: str, first_failure: int) -> tuple[in
         "ru": "Подбор пароля к регистратору",
     },
     customer={
-        "en": "Someone on the internet is trying many passwords against your phone account.{compromise_customer_en} "
-              "Please change the phone's password to a long, unique one; our security team is looking at blocking "
-              "the attacker.",
-        "ru": "Кто-то из интернета перебирает пароли к вашей телефонной учётной записи.{compromise_customer_ru} "
-              "Смените пароль телефона на длинный и уникальный; наша служба безопасности рассматривает блокировку "
-              "атакующего.",
+        "en": "Someone on the internet is {attack_customer_en}.{compromise_customer_en} "
+              "{advice_customer_en}; our security team is looking at blocking the attacker.",
+        "ru": "Кто-то из интернета {attack_customer_ru}.{compromise_customer_ru} "
+              "{advice_customer_ru}; наша служба безопасности рассматривает блокировку атакующего.",
     },
     engineer={
         "en": "{source}: {failures} failed REGISTER authentications ({rate}/min) for {users} user name(s), first at "
@@ -333,9 +345,11 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     RFC 3261 §22, RFC 7616, RULES.md sec.bruteforce-auth
     """
     for src, e in bruteforce_sources(analysis).items():
-        values = {"source": src, "failures": e["failures"], "rate": e["rate"], "users": len(e["users"]),
+        users = len(e["users"])
+        values = {"source": src, "failures": e["failures"], "rate": e["rate"], "users": users,
                   "frame": e["first_frame"], "compromise_en": "", "compromise_ru": "",
-                  "compromise_customer_en": "", "compromise_customer_ru": ""}
+                  "compromise_customer_en": "", "compromise_customer_ru": "",
+                  **_ATTACKED_ACCOUNTS[users == 1]}
         frames = sorted(e["frames"])
         if e["success"] is not None:
             frame, what, what_ru = e["success"]

@@ -111,6 +111,11 @@ def test_real_bruteforce_still_found() -> None:
     assert f.title == "Password guessing against the registrar"
     assert f.customer_text["en"].endswith("our security team is looking at blocking the attacker.")
     assert f.customer_text["ru"].endswith("наша служба безопасности рассматривает блокировку атакующего.")
+    # 86 user names attacked: the accounts of the service, not "your phone account"
+    assert f.customer_text["en"].startswith(
+        "Someone on the internet is guessing the passwords of many accounts of our service. Please make sure")
+    assert f.customer_text["ru"].startswith(
+        "Кто-то из интернета подбирает пароли ко многим учётным записям нашего сервиса. Убедитесь")
 
 
 @needs_corpus

@@ -1124,9 +1124,25 @@ def test_bruteforce_across_five_user_names_at_any_rate_and_critical_once_one_get
     assert "Then a 2xx to its REGISTER for sip:103@example.com (frame 12): the source got in" in \
         f.engineer_text["en"]
     assert "Затем 2xx на его REGISTER для sip:103@example.com (кадр 12)" in f.engineer_text["ru"]
-    assert f.customer_text["en"].startswith(
-        "Someone on the internet is trying many passwords against your phone account. One of the attempts "
-        "succeeded. Please change")
+    # five user names are many accounts of the service, not the customer's one phone account
+    assert f.customer_text == {
+        "en": "Someone on the internet is guessing the passwords of many accounts of our service. One of the attempts "
+              "succeeded. Please make sure that your phone's password is long and unique; our security team is "
+              "looking at blocking the attacker.",
+        "ru": "Кто-то из интернета подбирает пароли ко многим учётным записям нашего сервиса. Одна из попыток "
+              "удалась. Убедитесь, что пароль вашего телефона длинный и уникальный; наша служба безопасности "
+              "рассматривает блокировку атакующего."}
+
+
+def test_bruteforce_against_one_user_name_speaks_of_the_phone_account(tmp_path) -> None:
+    # 12 guesses for one user name, 3 s apart: past the rate trigger (10 a minute), one account attacked
+    (f,) = found(guesses(tmp_path / "one.pcap", (101,) * 12, every_s=3), "sec.bruteforce-auth")
+    assert (f.severity.label, f.evidence["users"], f.evidence["failures"]) == ("major", 1, 12)
+    assert f.customer_text == {
+        "en": "Someone on the internet is trying many passwords against your phone account. Please change the "
+              "phone's password to a long, unique one; our security team is looking at blocking the attacker.",
+        "ru": "Кто-то из интернета перебирает пароли к вашей телефонной учётной записи. Смените пароль телефона на "
+              "длинный и уникальный; наша служба безопасности рассматривает блокировку атакующего."}
 
 
 # RULES.md sec.bruteforce-auth, FP pitfalls: "a misconfigured legitimate device retrying wrong credentials (see
