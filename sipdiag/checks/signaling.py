@@ -119,10 +119,8 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
         "ru": "INVITE остался без ответа (таймер B, 408)",
     },
     customer={
-        "en": "Calls to {callee} are not answered by the receiving equipment: it seems unreachable at that moment. "
-              "We are checking the connection path.",
-        "ru": "Вызовы на {callee} не получают ответа от принимающего оборудования: в этот момент оно, похоже, "
-              "недоступно. Мы проверяем путь соединения.",
+        "en": "Calls to {callee} are not answered by the receiving equipment: {silence_customer_en}",
+        "ru": "Вызовы на {callee} не получают ответа от принимающего оборудования: {silence_customer_ru}",
     },
     engineer={
         "en": "Call {call_id}: INVITE (frame {invite_frame}) to {target} sent {sends_en} over {span_s} s without "
@@ -169,6 +167,8 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
                      "ICMP).")
         advice_ru = (f"Проверьте доступность {invite.dst} (возраст NAT-привязки, фрагментация большого INVITE, "
                      "ICMP).")
+        silence_en = "it seems unreachable at that moment. We are checking the connection path."
+        silence_ru = "в этот момент оно, похоже, недоступно. Мы проверяем путь соединения."
         if final is None and sends and sends[0].transport != "udp":
             # A reliable transport (TCP, TLS, WebSocket, SCTP) delivers the INVITE or breaks the connection, and the
             # UAC does not retransmit it (Timer A is for unreliable ones, RFC 3261 §17.1.1.2; §18.1.1 has no
@@ -180,6 +180,9 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
             advice_ru = (f"По {transport} INVITE отправляется один раз и доставляется, если соединение не рвётся: "
                          f"{invite.dst} получил его и не ответил, или соединение оборвалось. Проверьте SIP-сервис на "
                          f"{invite.dst} (перегрузка, зависший процесс) и сбросы соединения.")
+            # the customer is not told of an unreachable path either: the equipment was sent the call
+            silence_en = "the call was sent to it, but it did not respond. We are checking that equipment."
+            silence_ru = "вызов был ему передан, но оно не ответило. Мы проверяем это оборудование."
         if final is not None:  # a proxy's 408: the next hop's timer fired for the callee (RFC 3261 §16.6, §21.4.9)
             after = clock.elapsed_ns(invite.ts_frame, invite.ts_ns, final.frame, final.ts_ns)
             after_s = UNKNOWN if after is None else round(after / 1e9, 1)
@@ -207,6 +210,7 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
             "final_ru": call.final_status or "нет",
             "final_detail": detail_en, "final_detail_ru": detail_ru, "cancel_frame": call.cancelled_frame,
             "advice_en": advice_en, "advice_ru": advice_ru,
+            "silence_customer_en": silence_en, "silence_customer_ru": silence_ru,
         })
 
 

@@ -606,6 +606,12 @@ def test_corpus_invite_unanswered_over_tcp_is_not_a_reachability_problem(corpus)
         "connection's resets.")
     assert "фрагментация" not in f.engineer_text["ru"] and "По TCP INVITE отправляется один раз" in \
         f.engineer_text["ru"]
+    # nor is the customer told the equipment "seems unreachable": the call reached it over the connection
+    assert f.customer_text == {
+        "en": "Calls to 699810 are not answered by the receiving equipment: the call was sent to it, but it did not "
+              "respond. We are checking that equipment.",
+        "ru": "Вызовы на 699810 не получают ответа от принимающего оборудования: вызов был ему передан, но оно не "
+              "ответило. Мы проверяем это оборудование."}
     # over UDP the path stays the suspect
     (udp,) = findings(SAMPLES / "invite_timeout.pcap", "call.invite-timeout")
     assert udp.engineer_text["en"].endswith("Check reachability of 203.0.113.10:5060 (NAT binding age, "
