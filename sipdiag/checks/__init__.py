@@ -261,9 +261,9 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
     texts = {**party_values(call), **values} if call is not None else values
     if hit.texts:
         texts = {**texts, **hit.texts}
-    engineer = {lang: _render(t, texts) for lang, t in rule.engineer.items()}
+    engineer = {lang: _render(t, texts, lang) for lang, t in rule.engineer.items()}
     evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit), shared, call)
-    customer = {lang: _render(t, texts) for lang, t in rule.customer.items()}
+    customer = {lang: _render(t, texts, lang) for lang, t in rule.customer.items()}
     for texts in (customer, engineer):  # "1 отвеченный вызов", not the template's "1 отвеченных вызовов"
         if "ru" in texts:
             texts["ru"] = agree(texts["ru"])
@@ -309,9 +309,24 @@ class _Values(dict):
         return "?"
 
 
-def _render(template: str, values: dict[str, Any]) -> str:
-    """str.format with the evidence; a value the template names but the rule did not give shows as '?'."""
-    return template.format_map(_Values(values))
+# Identifiers from the wire that the texts quote and that a damaged or hostile message can leave empty: "Calls to
+# are not answered", "Call : INVITE" read as broken texts. The text names the empty value; the evidence keeps it.
+EMPTY_IDENTIFIERS: dict[str, dict[str, str]] = {
+    "call_id": {"en": "(empty Call-ID)", "ru": "(пустой Call-ID)"},
+    "callee": {"en": "(empty number)", "ru": "(пустой номер)"},  # the Request-URI's user part (called_party)
+    "aor": {"en": "(empty AOR)", "ru": "(пустой AOR)"},
+    "contact": {"en": "(empty Contact)", "ru": "(пустой Contact)"},
+}
+
+
+def _render(template: str, values: dict[str, Any], lang: str) -> str:
+    """str.format with the evidence; a value the template names but the rule did not give shows as '?', an empty
+    wire identifier as EMPTY_IDENTIFIERS names it in `lang`."""
+    filled = _Values(values)
+    for key, names in EMPTY_IDENTIFIERS.items():
+        if filled.get(key) == "":
+            filled[key] = names.get(lang, names["en"])
+    return template.format_map(filled)
 
 
 def _dedent(text: str) -> str:

@@ -75,6 +75,37 @@ def test_an_invite_without_any_response_for_32_s_stays_a_timeout_in_both_languag
                                      "at that moment. We are checking the connection path.")
 
 
+def test_an_empty_call_id_and_callee_are_named_in_the_texts_not_left_blank(tmp_path) -> None:
+    # A damaged INVITE with an empty Call-ID and an empty To (the callee), never answered: the texts read
+    # "Call (empty Call-ID)" and "Calls to (empty number)", not "Call : INVITE" and "Calls to  are"; the evidence
+    # keeps the values as they were on the wire.
+    s = Script()
+    invite = sip_message("INVITE sip:200@example.com SIP/2.0", "", "1 INVITE", src=UA, to_tag=False)
+    s.sip(0.0, invite.replace("To: <sip:200@example.com>", "To: "), UA, PBX)
+    s.sip(40.0, sip_message("OPTIONS sip:x@example.com SIP/2.0", "other-1", "1 OPTIONS", src=UA, to_tag=False,
+                            branch="opt"), UA, PBX)
+    (f,) = findings(s.write(tmp_path / "empty.pcap"), "call.invite-timeout")
+    assert (f.call_id, f.evidence["call_id"], f.evidence["callee"]) == ("", "", "")
+    assert f.customer_text == {
+        "en": "Calls to (empty number) are not answered by the receiving equipment: it seems unreachable at that "
+              "moment. We are checking the connection path.",
+        "ru": "Вызовы на (пустой номер) не получают ответа от принимающего оборудования: в этот момент оно, похоже, "
+              "недоступно. Мы проверяем путь соединения."}
+    assert f.engineer_text["en"].startswith("Call (empty Call-ID): INVITE (frame 1) to ")
+    assert f.engineer_text["ru"].startswith("Вызов (пустой Call-ID): INVITE (кадр 1) на ")
+
+
+def test_corpus_fuzzed_invite_without_call_id_names_it_empty(corpus) -> None:
+    # ndpi/fuzz-2006-06-26-2594.pcap: the INVITE sent at frames 346, 578 and 602 lost its Call-ID and its To to
+    # the fuzzer
+    (f,) = [f for f in findings(corpus / "pcaps" / "ndpi" / "fuzz-2006-06-26-2594.pcap", "call.invite-timeout")
+            if f.call_id == ""]
+    assert (f.frames, f.evidence["callee"]) == ((346, 578, 602), "")
+    assert f.customer_text["en"].startswith("Calls to (empty number) are not answered")
+    assert f.engineer_text["en"].startswith("Call (empty Call-ID): INVITE (frame 602) to 212.242.33.35:5060 sent 3 "
+                                            "times over 698.5 s")
+
+
 def test_corpus_call_with_prack_answered_183_is_in_progress(corpus) -> None:
     # frame 1166: 100 at 1168, 183 at 1171, PRACK answered at 1175/1176, then ~32 s of nothing to the end
     a = sipdiag.analyze(corpus / "pcaps" / "heplify" / "sip_ipv4_tcp_fragmented.pcap")
