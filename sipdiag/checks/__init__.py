@@ -262,7 +262,9 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
     if hit.texts:
         texts = {**texts, **hit.texts}
     engineer = {lang: _render(t, texts, lang) for lang, t in rule.engineer.items()}
-    evidence, engineer = with_device(rule.id, values, engineer, devices.device_for(hit), shared, call)
+    found = devices.device_for(hit)
+    topics = devices.topics(rule.id) if found is not None else ()
+    evidence, engineer = with_device(topics, values, engineer, found, shared, call)
     customer = {lang: _render(t, texts, lang) for lang, t in rule.customer.items()}
     for texts in (customer, engineer):  # "1 отвеченный вызов", not the template's "1 отвеченных вызовов"
         if "ru" in texts:
@@ -319,7 +321,7 @@ EMPTY_IDENTIFIERS: dict[str, dict[str, str]] = {
 }
 
 
-def _render(template: str, values: dict[str, Any], lang: str) -> str:
+def _render(template: str, values: dict[str, Any], lang: str = "en") -> str:
     """str.format with the evidence; a value the template names but the rule did not give shows as '?', an empty
     wire identifier as EMPTY_IDENTIFIERS names it in `lang`."""
     filled = _Values(values)

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..model import Call
     from . import Hit
 
+ALG_RULES = "alg."  # the rules that show a SIP ALG at work (router.py holds one of them)
+
 KIND_RU = {"phone": "телефон", "ata": "голосовой шлюз (ATA)", "router": "роутер", "pbx": "АТС", "sbc": "SBC/прокси",
            "softphone": "софтфон", "scanner": "сканер"}
 
@@ -41,6 +43,29 @@ class DeviceIndex:
     def call(self, call_id: str) -> Call | None:
         """The call of the analysis with this Call-ID, if any."""
         return self._call(call_id)
+
+    def topics(self, rule_id: str) -> tuple[str, ...]:
+        """The knowledge-base topics of a rule's finding, those the capture shows. The `sip-alg` steps work around
+        a router's SIP ALG (switch it off; move the device off UDP 5060 or to TCP/TLS so the ALG does not recognise
+        its traffic): a finding outside the ALG rules gets them only when an ALG rule finds one in the capture.
+        Without one, a REGISTER lost on a VPN would be told to change transport for an ALG nothing shows."""
+        topics = topics_for(rule_id)
+        if "sip-alg" not in topics or rule_id.startswith(ALG_RULES) or self._alg_shown():
+            return topics
+        return tuple(t for t in topics if t != "sip-alg")
+
+    def _alg_shown(self) -> bool:
+        """Whether an ALG rule fires on the capture; once per analysis (and per process of a split run)."""
+        if self._analysis is None:
+            return False
+        memo = self._analysis._memo
+        if "alg_shown" not in memo:
+            from . import REGISTRY, all_rules
+
+            all_rules()
+            memo["alg_shown"] = any(next(iter(rule.func(self._analysis)), None) is not None
+                                    for rule_id, rule in REGISTRY.items() if rule_id.startswith(ALG_RULES))
+        return memo["alg_shown"]
 
     def _call(self, call_id: str) -> Call | None:
         if self._calls is None:
@@ -135,11 +160,12 @@ def device_evidence(party: str, device: Device) -> dict[str, Any]:
     return {**device.record(), "party": party}
 
 
-def device_notes(rule_id: str, party: str, device: Device, call: Call | None = None) -> dict[str, str]:
-    """The engineer-text appendix per language: the device, its known quirks and where to fix it for the rule's
-    topics; empty strings when the knowledge base has nothing on those topics for it. call: the call whose party
-    (caller, callee) it is, named by address when the capture does not show who called (sipdiag.parties)."""
-    notes, steps = device.advice(topics_for(rule_id))
+def device_notes(topics: tuple[str, ...], party: str, device: Device, call: Call | None = None) -> dict[str, str]:
+    """The engineer-text appendix per language: the device, its known quirks and where to fix it for the
+    finding's topics (DeviceIndex.topics); empty strings when the knowledge base has nothing on those topics for
+    it. call: the call whose party (caller, callee) it is, named by address when the capture does not show who
+    called (sipdiag.parties)."""
+    notes, steps = device.advice(topics)
     if not (notes or steps):
         return {"en": "", "ru": ""}
     kind = device.entry.kind
@@ -156,7 +182,7 @@ def device_notes(rule_id: str, party: str, device: Device, call: Call | None = N
     return {"en": en, "ru": ru}
 
 
-def with_device(rule_id: str, values: Mapping[str, Any], engineer: dict[str, str],
+def with_device(topics: tuple[str, ...], values: Mapping[str, Any], engineer: dict[str, str],
                 found: tuple[str, Device] | None, shared: dict[Any, Any],
                 call: Call | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The evidence and engineer texts of a finding with its device added (unchanged when there is none).
@@ -165,7 +191,7 @@ def with_device(rule_id: str, values: Mapping[str, Any], engineer: dict[str, str
     if found is None:
         return dict(values), engineer
     party, device = found
-    notes = device_notes(rule_id, party, device, call)
+    notes = device_notes(topics, party, device, call)
     record = device_evidence(party, device)
     record = shared.setdefault(("device", *record.items()), record)
     return ({**values, "device": record}, {lang: text + notes.get(lang, "") for lang, text in engineer.items()})

@@ -12,6 +12,7 @@ import pytest
 
 import sipdiag
 from sipdiag.devices import KINDS, TOPICS, identify, knowledge_base, parse, topics_for
+from tests import callcapture as cc
 from tests import causecapture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,3 +138,37 @@ def test_device_in_json_and_terminal(tmp_path) -> None:
     out = io.StringIO()
     render(analysis, "terminal", out)
     assert re.search(r"Device: +Yealink T46S \(phone, 66\.86\.0\.15; the caller\)", out.getvalue())
+
+
+def _register_lost(path, user_agent: str):
+    """A REGISTER from a Zoiper over UDP that nobody answers, the capture going on 40 s (Timer F fired)."""
+    phone, registrar = ("10.0.0.5", 5060), ("203.0.113.5", 5060)
+    text = cc.register_text(1, "lost").replace("Content-Length", f"User-Agent: {user_agent}\nContent-Length")
+    later = cc.register_text(1, "other", call_id="other-1", user="101")
+    return cc.write_sip(path, [(0.0, text, phone, registrar), (40.0, later, phone, registrar),
+                               (40.05, cc.register_response(1, "other", "200 OK", call_id="other-1", user="101"),
+                                registrar, phone)])
+
+
+def test_sip_alg_steps_only_where_the_capture_shows_an_alg(tmp_path) -> None:
+    # a REGISTER lost on its way (webex.pcap: over a VPN) is no sign of a SIP ALG: the softphone is not told to
+    # switch its transport to TCP/TLS to get around one; the device is still named in the evidence
+    (f,) = [f for f in sipdiag.analyze(_register_lost(tmp_path / "lost.pcap", "Zoiper r33688")).findings
+            if f.rule == "reg.no-response"]
+    assert f.evidence["device"]["id"] == "zoiper"
+    assert f.engineer_text["en"].endswith("Check routing and firewalls towards 203.0.113.5:5060, the DNS the device "
+                                          "uses, and ICMP in the capture.")
+    # an ALG the capture shows keeps them for the 32 s drop it causes (and for its own finding)
+    findings = sipdiag.analyze(causecapture.alg_call_dropped_at_32s(tmp_path / "alg.pcap")).findings
+    for rule in ("alg.sdp-rewritten-inconsistently", "call.ack-timeout-32s"):
+        (f,) = [f for f in findings if f.rule == rule]
+        assert "'Local SIP Port' away from 5060" in f.engineer_text["en"], rule
+
+
+def test_corpus_register_lost_on_a_vpn_gets_no_transport_hint(corpus) -> None:
+    # ndpi/webex.pcap: Zoiper's REGISTERs from 10.8.0.1 (a VPN) to 172.16.1.75, never answered, no ALG anywhere
+    (f,) = [f for f in sipdiag.analyze(corpus / "pcaps" / "ndpi" / "webex.pcap").findings
+            if f.rule == "reg.no-response"]
+    assert (f.evidence["device"]["id"], f.frames) == ("zoiper", (911,))
+    assert "Transport type" not in f.engineer_text["en"] and "Transport type" not in f.engineer_text["ru"]
+    assert f.engineer_text["en"].endswith("and ICMP in the capture.")
