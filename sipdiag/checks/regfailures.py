@@ -85,7 +85,8 @@ def exchange_words(attempts: int, challenges: int, exchanges: int, several: bool
                     "самих REGISTER в захвате нет (захват начат позже), есть только ответы")
         return ("the REGISTER is not in the capture (it began after it), only the response",
                 "самого REGISTER в захвате нет (захват начат позже), есть только ответ")
-    en = f"{attempts} REGISTER, {challenges} digest challenge(s)"
+    # "2 REGISTERs" in English; the Russian puts the figure after the word ("REGISTER: 2"), which needs no plural
+    en = f"{attempts} REGISTER{'' if attempts == 1 else 's'}, {challenges} digest challenge(s)"
     ru = f"REGISTER: {attempts}, запросов авторизации: {challenges}"
     if attempts < exchanges:
         en += f", {exchanges - attempts} more answered REGISTER(s) not in the capture"

@@ -171,7 +171,7 @@ def test_rejected_texts_carry_the_reason_phrase() -> None:
         "ru": "Наша система отклонила вход вашего телефона («неверное имя пользователя или пароль»). Мы проверяем "
               "настройки вашей учётной записи и обновим настройки телефона."}
     assert f.engineer_text == {
-        "en": "Registration sip:200@203.0.113.10 from 203.0.113.20:5060: 2 REGISTER, 1 digest challenge(s), final "
+        "en": "Registration sip:200@203.0.113.10 from 203.0.113.20:5060: 2 REGISTERs, 1 digest challenge(s), final "
               "403 Forbidden (frame 6). Credentials were sent and refused: wrong password or user name "
               "(RFC 3261 §21.4.4, §22). Request-URI sip:203.0.113.10; Server: sdlab-pbx/1.0.",
         "ru": "Регистрация sip:200@203.0.113.10 с 203.0.113.20:5060: REGISTER: 2, запросов авторизации: 1, итог "

@@ -271,7 +271,7 @@ def test_aaa_de_registration_answering_a_challenge_with_another_contact_form(cor
         ("sip:35104723@sip.cybercity.dk", "registered", 200, 8, 6, False, 441, 650)]
     (refused,) = [f for f in a.findings if f.rule == "reg.rejected"]
     assert refused.frames == (421, 432)
-    assert "2 REGISTER, 2 digest challenge(s), final 401 nonce has changed (frame 432)" in \
+    assert "2 REGISTERs, 2 digest challenge(s), final 401 nonce has changed (frame 432)" in \
         refused.engineer_text["en"]
 
 
@@ -451,7 +451,7 @@ def test_registrations_failing_alike_are_one_finding_per_device_registrar_and_an
         "engineering", "barred", "first-line", "not-found")
     assert group.engineer_text["en"] == (
         "Registrations of 3 AORs from 10.0.0.5:5060 to 203.0.113.5:5060 (sip:100@example.com, sip:101@example.com, "
-        f"sip:102@example.com): 3 REGISTER, 0 digest challenge(s), final 403 Forbidden (frames 2, 4, 8). {BARRED[0]}. "
+        f"sip:102@example.com): 3 REGISTERs, 0 digest challenge(s), final 403 Forbidden (frames 2, 4, 8). {BARRED[0]}. "
         "First registration (sip:100@example.com): Request-URI sip:example.com.")
     assert group.engineer_text["ru"] == (
         "Регистрации 3 AOR с 10.0.0.5:5060 на 203.0.113.5:5060 (sip:100@example.com, sip:101@example.com, "
@@ -490,7 +490,7 @@ def test_a_large_group_lists_its_first_lines_and_counts_the_rest(tmp_path) -> No
     assert (other.evidence["count"], other.evidence["status"], other.frames) == (1, 504, (25, 26))
     assert group.engineer_text["en"].startswith(
         "Registrations of 12 AORs from 10.0.0.5:5060 to 203.0.113.5:5060 (sip:300@example.com, "
-        + ", ".join(f"sip:{u}@example.com" for u in range(301, 310)) + " and 2 more): 12 REGISTER, 0 digest "
+        + ", ".join(f"sip:{u}@example.com" for u in range(301, 310)) + " and 2 more): 12 REGISTERs, 0 digest "
         "challenge(s), final 503 Service Unavailable (frames 2, 4, 6, 8, 10, 12, 14, 16, 18, 20 and 2 more): ")
     assert "(кадры 2, 4, 6, 8, 10, 12, 14, 16, 18, 20 и ещё 2)" in group.engineer_text["ru"]
     # none of the 503s says when to retry (RFC 3261 §20.33); a 504 is not one to carry a Retry-After
@@ -519,7 +519,7 @@ def test_corpus_multi_line_phone_refused_on_every_line_is_one_finding(corpus) ->
     assert (f.owner, f.evidence["cause"], f.evidence["server"], f.evidence["request_uri"]) == (
         "engineering", "barred", "Wave/10.5.3009.2136", "sip:192.168.60.240:5060")
     assert f.engineer_text["en"] == (
-        f"Registrations of 4 AORs from 192.168.60.76:5060 to 192.168.60.240:5060 ({', '.join(aors)}): 4 REGISTER, 0 "
+        f"Registrations of 4 AORs from 192.168.60.76:5060 to 192.168.60.240:5060 ({', '.join(aors)}): 4 REGISTERs, 0 "
         f"digest challenge(s), final 403 Forbidden (frames 725, 727, 740, 747). {BARRED[0]}. First registration "
         f"({aors[0]}): Request-URI sip:192.168.60.240:5060; Server: Wave/10.5.3009.2136.")
     assert f.customer_text == refusal_texts(NOT_ALLOWED, CHECKING, (" for 4 lines", " для 4 линий"))
@@ -630,7 +630,7 @@ def test_rejected_403_after_a_challenge_is_the_password(tmp_path) -> None:
     assert f.customer_text == refusal_texts(("wrong user name or password", "неверное имя пользователя или пароль"),
                                             UPDATE)
     assert f.engineer_text == {
-        "en": "Registration sip:100@example.com from 10.0.0.5:5060: 2 REGISTER, 1 digest challenge(s), final 403 "
+        "en": "Registration sip:100@example.com from 10.0.0.5:5060: 2 REGISTERs, 1 digest challenge(s), final 403 "
               "Forbidden (frame 4). Credentials were sent and refused: wrong password or user name (RFC 3261 "
               "§21.4.4, §22). Request-URI sip:example.com; Server: kamailio (5.6.2 (x86_64/linux)).",
         "ru": "Регистрация sip:100@example.com с 10.0.0.5:5060: REGISTER: 2, запросов авторизации: 1, итог 403 "
@@ -697,7 +697,7 @@ def test_rejected_challenges_never_answered_are_a_missing_password_not_a_wrong_o
     assert f.customer_text == refusal_texts(("your phone did not send its password", "телефон не отправил пароль"),
                                             UPDATE)
     assert f.engineer_text == {
-        "en": "Registration sip:100@example.com from 10.0.0.5:5060: 3 REGISTER, 3 digest challenge(s), final 401 "
+        "en": "Registration sip:100@example.com from 10.0.0.5:5060: 3 REGISTERs, 3 digest challenge(s), final 401 "
               "Unauthorized (frame 6). The phone was challenged and never answered with credentials: no password "
               "provisioned, or a digest it cannot compute (algorithm, realm) (RFC 3261 §22.2). Request-URI "
               "sip:example.com.",
@@ -766,7 +766,7 @@ def the_server_error(path: Path) -> tuple:
 
 
 UNAVAILABLE = (
-    "Registration sip:100@example.com from 10.0.0.5:5060 to 203.0.113.5:5060: {n} REGISTER, 0 digest challenge(s), "
+    "Registration sip:100@example.com from 10.0.0.5:5060 to 203.0.113.5:5060: {n} REGISTERs, 0 digest challenge(s), "
     "final 503 Service Unavailable (frame {frame}): the registrar or a proxy on the way is overloaded or out of "
     "service. A 5xx is a server failure, not a refusal of the account (RFC 3261 §21.5); check the registrar and the "
     "servers behind it. Request-URI sip:example.com; ",
@@ -1295,7 +1295,7 @@ def test_a_pbx_line_deleted_at_the_registrar_is_a_refused_registration_not_enume
     assert (refused.evidence["source"], refused.evidence["aors"], refused.evidence["status"], refused.frames) == (
         "10.0.0.5:5060", ["sip:107@example.com"], 404, (25, 114))
     assert refused.engineer_text["en"] == (
-        "Registration sip:107@example.com from 10.0.0.5:5060: 8 REGISTER, 4 digest challenge(s), final 404 Not Found "
+        "Registration sip:107@example.com from 10.0.0.5:5060: 8 REGISTERs, 4 digest challenge(s), final 404 Not Found "
         f"(frame 114). {NOT_FOUND[0]}. Request-URI sip:example.com.")
     # a host whose other lines never register, or two lines answered 404, is still the enumeration
     assert rules(capture("no-line-registers", wrong + deleted)) == [("sec.bruteforce-auth", "major")]
