@@ -113,7 +113,9 @@ def registrations_table(registrations: Sequence[Registration], *, lang: str = "e
             terminal_text(r.aor),
             terminal_text(r.contact),
             terminal_text(r.source),
-            _styled(r.outcome, REGISTRATION_STYLES, w) + (w["deregistration"] if r.deregistration and r.outcome != "deregistered" else ""),
+            # a removal refused or unanswered says so; an accepted one reads "deregistered" already
+            _styled(r.outcome, REGISTRATION_STYLES, w)
+            + (w["deregistration"] if r.deregistration and r.outcome != "deregistered" else ""),
             number_text(r.final_status),
             str(r.attempts),
             str(r.challenges),
