@@ -51,8 +51,8 @@ def _one(layers: dict[str, list[str]], field: str) -> str | None:
 SIP_FIELDS = ["frame.number", "frame.time_relative", "ip.src", "ip.dst", "udp.srcport", "udp.dstport",
               "tcp.srcport", "tcp.dstport", "sip.Method", "sip.Status-Code", "sip.Call-ID",
               "sip.CSeq.seq", "sip.CSeq.method", "sip.from.user", "sip.to.user", "sip.to.host", "sip.to.port",
-              "sip.contact.uri", "sip.Contact", "sip.Via", "sip.User-Agent", "sdp.connection_info.address",
-              "sdp.media"]
+              "sip.contact.uri", "sip.Contact", "sip.contact.parameter", "sip.Expires", "sip.Via", "sip.User-Agent",
+              "sdp.connection_info.address", "sdp.media"]
 
 
 def sip_messages(pcap: Path) -> list[dict]:
@@ -86,11 +86,23 @@ def sip_messages(pcap: Path) -> list[dict]:
             "to_port": _one(layers, "sip.to.port"),
             # the Contact URI with its parameters; "*" for remove-all (RFC 3261 §10.2.2), which has no URI
             "contact": "*" if (_one(layers, "sip.Contact") or "").strip() == "*" else _one(layers, "sip.contact.uri"),
+            "expires": _requested_expires(layers),
             "via": _one(layers, "sip.Via"),
             "user_agent": _one(layers, "sip.User-Agent"),
             "sdp": sdp,
         })
     return out
+
+
+def _requested_expires(layers: dict[str, list[str]]) -> int | None:
+    """The expiry a message names: its (first) Contact's expires parameter, else its Expires header (RFC 3261
+    §10.2.1.1); None when it names none."""
+    for param in layers.get("sip.contact.parameter", []):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "expires" and value.strip().isdigit():
+            return int(value)
+    header = _one(layers, "sip.Expires")
+    return int(header) if header and header.isdigit() else None
 
 
 def message_counts(msgs: list[dict]) -> dict[str, dict[str, int]]:
@@ -154,18 +166,68 @@ def calls(msgs: list[dict]) -> list[dict]:
     return out
 
 
+# RFC 3261 §19.1.4: these URI parameters in only one of two URIs make them differ; any other parameter (transport
+# too) in only one is ignored, and a parameter both carry must have one value.
+STRICT_URI_PARAMS = ("user", "ttl", "method", "maddr")
+
+
+def _uri_parts(uri: str) -> tuple[tuple[str, str, str, str], dict[str, str]] | None:
+    """(scheme, user, host, port) and the parameters of a SIP URI as tshark shows it (sip.contact.uri), read here
+    from the RFC 3261 §19.1.1 grammar rather than with sipdiag's parser: the lab checks sipdiag, not itself.
+    None for text that is no sip:/sips: URI."""
+    scheme, colon, rest = uri.strip().partition(":")
+    if not colon or scheme.lower() not in ("sip", "sips"):
+        return None
+    rest = rest.split("?", 1)[0]  # headers do not take part (§19.1.4 compares them, but a Contact has none)
+    user, at, hostport = rest.rpartition("@") if "@" in rest.split(";", 1)[0] else ("", "", rest)
+    user = user.split(":", 1)[0]  # a password is no part of the binding
+    hostport, *params = hostport.split(";")
+    if hostport.startswith("["):  # an IPv6 reference: the port follows its ']'
+        host, _, port = hostport[1:].partition("]")
+        port = port[1:] if port.startswith(":") else ""
+    else:
+        host, _, port = hostport.partition(":")
+    if not host:
+        return None
+    named = {}
+    for p in params:
+        name, _, value = p.partition("=")
+        named[name.strip().lower()] = value.strip().lower()
+    return (scheme.lower(), user, host.lower(), port), named
+
+
+def same_contact(a: str, b: str) -> bool:
+    """RFC 3261 §19.1.4 equality of two Contact URIs: scheme, user (case-sensitive), host (no case), port (absent
+    is not 5060) and the parameters (user/ttl/method/maddr must agree; others only when both carry them)."""
+    pa, pb = _uri_parts(a), _uri_parts(b)
+    if pa is None or pb is None:
+        return a.strip().lower() == b.strip().lower()
+    if pa[0] != pb[0]:
+        return False
+    for name in pa[1].keys() | pb[1].keys():
+        if name in pa[1] and name in pb[1]:
+            if pa[1][name] != pb[1][name]:
+                return False
+        elif name in STRICT_URI_PARAMS:
+            return False
+    return True
+
+
 def registrations(msgs: list[dict]) -> list[dict]:
     """One registration per binding: an AOR (the To URI) and a Contact, as RFC 3261 §10 defines bindings and as a
     support engineer counts registrations ("line 100 on the desk phone"), whatever the Call-IDs.
 
     A phone that reboots registers again with a new Call-ID (RFC 3261 §10.2 keeps one Call-ID per boot cycle
     only): still one registration, the same binding. Two lines sent with one Call-ID, or one line registering two
-    contacts, are two. sipdiag counts them the same way (sipdiag.correlate keys a registration by AOR + Contact),
-    so a lab manifest's registrations are the ones `sipdiag regress` compares.
+    contacts, are two. Contacts are one when they are one URI (same_contact: a ;line= that only the REGISTER
+    answering a challenge carries leaves one binding), as the registrar compares them. sipdiag counts them the
+    same way (sipdiag.correlate keys a registration by AOR + Contact, compared as URIs), so a lab manifest's
+    registrations are the ones `sipdiag regress` compares.
 
     A response belongs to its request's binding (same Call-ID and CSeq: its transaction); one whose REGISTER is
     not in the capture to the first binding of its To AOR, else one of its own without a Contact. A registration's
-    outcome is its last transaction's: unanswered without a final response, registered on 2xx, failed otherwise.
+    outcome is its last transaction's: unanswered without a final response, registered on 2xx (deregistered when
+    its last REGISTER asked for expires 0 or Contact *), failed otherwise.
     The AOR is the To URI without parameters, `sip:user@host[:port]` (RFC 3261 §10.3 step 5)."""
     bindings: dict[tuple[str, str], list[dict]] = {}  # in order of their first message, as sipdiag sorts them
     binding_of: dict[tuple[str, int], tuple[str, str]] = {}  # (Call-ID, CSeq) -> binding
@@ -175,7 +237,13 @@ def registrations(msgs: list[dict]) -> list[dict]:
         aor = f"sip:{m['to_user']}@{m['to_host']}" + (f":{m['to_port']}" if m["to_port"] else "")
         tx = (m["call_id"], m["cseq"])
         if m["method"] == "REGISTER":
-            key = binding_of.setdefault(tx, (aor, m["contact"] or ""))
+            if tx not in binding_of:
+                contact = m["contact"] or ""
+                # the binding whose Contact is this one as a URI (RFC 3261 §10.3 step 7, §19.1.4), else a new one
+                binding_of[tx] = (aor, contact) if (aor, contact) in bindings else next(
+                    (k for k in bindings if k[0] == aor and k[1] and contact and same_contact(k[1], contact)),
+                    (aor, contact))
+            key = binding_of[tx]
         else:
             key = binding_of.get(tx) or next((k for k in bindings if k[0] == aor), (aor, ""))
         bindings.setdefault(key, []).append(m)
@@ -189,7 +257,10 @@ def registrations(msgs: list[dict]) -> list[dict]:
             if final_of.setdefault(tx, None) is None and m["status"] and m["status"] >= 200:
                 final_of[tx] = m["status"]
         last = list(final_of.values())[-1]
-        outcome = "unanswered" if last is None else "registered" if 200 <= last < 300 else "failed"
+        # a 2xx to a REGISTER that asked to remove the binding (expires 0 or Contact *) removed it (§10.2.2)
+        removal = bool(reqs) and (reqs[-1]["contact"] == "*" or reqs[-1].get("expires") == 0)
+        outcome = ("unanswered" if last is None else "failed" if not 200 <= last < 300
+                   else "deregistered" if removal else "registered")
         out.append({
             "call_id": (reqs or ms)[0]["call_id"],  # the first; a binding may span several
             "aor": aor,

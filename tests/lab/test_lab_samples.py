@@ -163,3 +163,16 @@ def test_tshark_statistics_taps_agree_with_the_manifest(entry):
     all_frags, first_frags = (int(x) for x in row[-1]) if row else (0, 0)
     frag = entry["fragments"]
     assert (all_frags, first_frags) == ((frag["fragments"], frag["first_fragments"]) if frag else (0, 0))
+
+
+CYBERCITY = [("sip:voi18063@sip.cybercity.dk", "failed"), ("sip:voi18062@sip.cybercity.dk", "failed"),
+             ("sip:35104723@sip.cybercity.dk", "registered")]
+
+
+# the challenged REGISTERs lack the ;line= their credentialed retries carry: one binding per line (§19.1.4)
+@pytest.mark.parametrize("capture", ["wireshark-wiki/aaa.pcap", "zeek/wireshark.pcap"])
+def test_the_lab_and_sipdiag_count_corpus_bindings_alike(corpus, capture):
+    found = facts.read(corpus / "pcaps" / capture)["registrations"]
+    assert [(r["aor"], r["outcome"]) for r in found] == CYBERCITY
+    assert [(r.aor, r.contact, r.outcome) for r in sipdiag.analyze(corpus / "pcaps" / capture).registrations] == [
+        (r["aor"], r["contact"], r["outcome"]) for r in found]

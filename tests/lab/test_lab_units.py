@@ -153,3 +153,45 @@ def test_registrations_are_bindings_not_call_ids():
         ("lost", "sip:100@pbx", "", "registered", 200, 0, 0, [200, 200]),
         ("a", "sip:100@pbx", "sip:100@phone", "registered", 200, 1, 2, [401, 401, 200]),
         ("b", "sip:101@pbx", "sip:101@phone", "unanswered", None, 0, 2, [])]
+
+
+def test_contacts_that_are_one_uri_are_one_binding():
+    # RFC 3261 §19.1.4: the challenged REGISTER's Contact lacks the ;line= its credentialed retry carries (aaa.pcap's
+    # phone): one binding, as the registrar and sipdiag see it; a Contact with another port is another binding
+    msgs = [_sip(1, "REGISTER", None, "a", 1, "100", "sip:100@10.0.0.5:5060"), _sip(2, None, 401, "a", 1, "100"),
+            _sip(3, "REGISTER", None, "a", 2, "100", "sip:100@10.0.0.5:5060;line=9c7d"),
+            _sip(4, None, 200, "a", 2, "100"),
+            _sip(5, "REGISTER", None, "a", 3, "100", "sip:100@10.0.0.5"), _sip(6, None, 200, "a", 3, "100")]
+    assert [(r["contact"], r["outcome"], r["challenges"], r["requests"], r["statuses"])
+            for r in facts.registrations(msgs)] == [
+        ("sip:100@10.0.0.5:5060", "registered", 1, 2, [401, 200]),
+        ("sip:100@10.0.0.5", "registered", 0, 1, [200])]
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("sip:100@10.0.0.5:5060", "sip:100@10.0.0.5:5060;line=abc", True),  # a parameter only one carries
+    ("sip:100@PHONE.example;transport=udp", "sip:100@phone.example", True),  # host without case, transport ignored
+    ("sip:100@10.0.0.5", "sip:100@10.0.0.5:5060", False),  # an absent port is not 5060
+    ("sip:100@h;user=phone", "sip:100@h", False),  # user, ttl, method, maddr must be in both
+    ("sip:100@h;line=a", "sip:100@h;line=b", False),
+    ("sip:Alice@h", "sip:alice@h", False),  # the user part is case-sensitive
+    ("sip:100@[fd00::1]:5060;x=1", "sip:100@[FD00::1]:5060", True),
+    ("sips:100@h", "sip:100@h", False),
+])
+def test_contact_equality_is_rfc3261_and_agrees_with_sipdiag(a, b, same):
+    from sipdiag.parsers.sipuri import same_uri
+
+    assert facts.same_contact(a, b) is same
+    assert same_uri(a, b) is same  # the two readings agree
+
+
+def test_an_accepted_removal_is_deregistered():
+    # RFC 3261 §10.2.2: a 2xx to expires 0 (or Contact *) removed the binding, as sipdiag's outcome says; a refused
+    # one stays failed
+    msgs = [_sip(1, "REGISTER", None, "a", 1, "100", "sip:100@phone") | {"expires": 300},
+            _sip(2, None, 200, "a", 1, "100"),
+            _sip(3, "REGISTER", None, "a", 2, "100", "sip:100@phone") | {"expires": 0},
+            _sip(4, None, 200, "a", 2, "100"),
+            _sip(5, "REGISTER", None, "b", 1, "101", "*") | {"expires": 0}, _sip(6, None, 403, "b", 1, "101")]
+    assert [(r["aor"], r["outcome"], r["final_status"]) for r in facts.registrations(msgs)] == [
+        ("sip:100@pbx", "deregistered", 200), ("sip:101@pbx", "failed", 403)]
