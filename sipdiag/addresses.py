@@ -7,6 +7,9 @@ that compares a host with another (NAT, routing, correlation of legs) reads them
 
 from __future__ import annotations
 
+import ipaddress
+from functools import lru_cache
+
 
 def join_address(ip: str, port: int) -> str:
     """`ip:port`, with an IPv6 address in brackets."""
@@ -38,3 +41,13 @@ def address_host(address: str) -> str:
 def address_port(address: str) -> int:
     """The port of `address`, 0 where it names none."""
     return split_address(address)[1]
+
+
+@lru_cache(maxsize=4096)
+def is_ip_literal(host: str) -> bool:
+    """Whether a host is an IP address (without brackets), not a domain name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

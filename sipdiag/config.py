@@ -99,10 +99,6 @@ NOT_READ: dict[str, str] = {
     "media.delta_r.critical": "media.packet-loss grades loss by media.loss_pct, not yet by the R points it costs; "
                               "only media.delta_r.minor is read (media.low-mos)",
     "qos.sip_dscp_allowed": "qos.dscp-marking judges the DSCP of RTP only: the DSCP of SIP packets is not kept",
-    "security.scan_distinct_users_60s": "sec.scanner-detected recognises scanners by their User-Agent, not yet by "
-                                        "the user names one source probes",
-    "security.scan_distinct_dst_ips_60s": "sec.scanner-detected recognises scanners by their User-Agent, not yet by "
-                                          "the addresses one source probes",
 }
 
 

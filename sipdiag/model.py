@@ -112,6 +112,9 @@ class Transaction:
     # (sipdiag.dialogs.CallBuilder.answers_in_dialog)
     in_dialog: bool
     user_agent: str | None = None  # the request's User-Agent (scanners name themselves there)
+    # the request's Request-URI as written, cut at 200 characters: whom it asks for (the users and hosts a scan
+    # sweeps, sec.scanner-detected); None when the capture holds only responses
+    request_uri: str | None = None
     # the frames of ts_ns, final_ts_ns and first_provisional_ts_ns (sipdiag.clocksteps compares two times only
     # where no clock step lies between their frames)
     ts_frame: int | None = None

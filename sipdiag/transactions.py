@@ -63,6 +63,7 @@ class TxState:
     first_provisional_ts_ns: int | None = None
     ack_frame: int | None = None  # the ACK for a non-2xx final response, same branch (§17.1.1.3)
     user_agent: str | None = None
+    request_uri: str | None = None
     # the frames of ts_ns, final_ts_ns and first_provisional_ts_ns: a time is compared with another only where no
     # clock step lies between their frames (sipdiag.clocksteps)
     ts_frame: int | None = None
@@ -87,6 +88,7 @@ class TxState:
             first_provisional_ts_ns=self.first_provisional_ts_ns,
             in_dialog=self.in_dialog,
             user_agent=self.user_agent,
+            request_uri=self.request_uri,
             ts_frame=self.ts_frame,
             final_frame=self.final_frame,
             first_provisional_frame=self.first_provisional_frame,
@@ -97,6 +99,11 @@ def _user_agent(msg: SipMessage) -> str | None:
     """A request's User-Agent (RFC 3261 §20.41), cut to 200 characters: it comes from the wire."""
     ua = msg.headers.first_values.get("user-agent")
     return ua[:200] if ua else None
+
+
+def _request_uri(msg: SipMessage) -> str | None:
+    """A request's Request-URI (RFC 3261 §8.1.1.1), cut to 200 characters: it comes from the wire."""
+    return msg.request_uri[:200] if msg.request_uri else None
 
 
 def sender(msg: SipMessage) -> str:
@@ -200,6 +207,7 @@ class TransactionTable:
                 # evidence (sipdiag.dialogs) did.
                 tx.request_frame = msg.frame
                 tx.user_agent = _user_agent(msg)
+                tx.request_uri = _request_uri(msg)
                 tx.in_dialog = msg.to_tag is not None
                 return tx, False
             tx.request_retransmissions += 1
@@ -207,7 +215,7 @@ class TransactionTable:
         cseq = msg.cseq
         tx = TxState(method, cseq.number if cseq else None, msg.branch, msg.call_id, msg.frame, msg.ts_ns,
                      sender(msg), receiver(msg), msg.to_tag is not None, ts_frame=msg.frame,
-                     user_agent=_user_agent(msg))
+                     user_agent=_user_agent(msg), request_uri=_request_uri(msg))
         self.by_key[key] = tx
         return tx, False
 

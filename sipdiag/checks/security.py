@@ -11,6 +11,7 @@ from ..addresses import address_host
 from ..parsers.sipuri import parse_uri
 from . import Hit, Severity, check
 from .regretry import steady_interval_s
+from .scanbehaviour import Scan, scan_sources
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -31,25 +32,36 @@ SCANNER_UA = re.compile(r"friendly-scanner|sipvicious|sipcli|sip-scan|sipsak|vax
         "ru": "SIP-сканер зондирует сервис",
     },
     customer={
-        "en": "We saw automated probing of your phone service from the internet. Your calls are not affected; please "
-              "make sure your phone's password is long and not the default.",
-        "ru": "Мы зафиксировали автоматическое сканирование вашего телефонного сервиса из интернета. На звонки это не "
-              "влияет; убедитесь, что пароль телефона длинный и не заводской.",
+        "en": "We saw automated probing of your phone service from the internet. {advice_en}",
+        "ru": "Мы зафиксировали автоматическое сканирование вашего телефонного сервиса из интернета. {advice_ru}",
     },
     engineer={
-        "en": "{requests} request(s) with scanner User-Agent {agents} from {sources} ({methods}), first at frame "
-              "{frame}. Block the sources (fail2ban/APIBAN/SBC ACL), rate-limit REGISTER/INVITE, and check that the "
-              "probed extensions have strong passwords.",
-        "ru": "Запросов с User-Agent сканера {agents} от {sources} ({methods}): {requests}, первый в кадре {frame}. "
-              "Заблокируйте источники (fail2ban/APIBAN/ACL на SBC), ограничьте частоту REGISTER/INVITE и проверьте "
-              "стойкость паролей опрошенных номеров.",
+        "en": "{observed_en} Block the sources (fail2ban/APIBAN/SBC ACL), rate-limit REGISTER/INVITE, and check that "
+              "the probed extensions have strong passwords.",
+        "ru": "{observed_ru} Заблокируйте источники (fail2ban/APIBAN/ACL на SBC), ограничьте частоту REGISTER/INVITE и "
+              "проверьте стойкость паролей опрошенных номеров.",
     },
 )
 def scanner(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    Requests whose User-Agent names a known scanner (SIPVicious 'friendly-scanner', sipcli, ...): OPTIONS sweeps,
-    REGISTER extension enumeration, INVITE probes.
+    SIP scanning (RULES.md sec.scanner-detected), by signature or by behaviour, one finding per source:
+    - signature (high confidence): requests whose User-Agent names a known scanner (SIPVicious 'friendly-scanner',
+      sipcli, ...): OPTIONS sweeps, REGISTER extension enumeration, INVITE probes; one finding for all such
+      sources;
+    - behaviour (medium confidence), for a source without such a User-Agent: its OPTIONS, REGISTER and INVITE
+      requests fail (answered 401, 403, 404, 407 or 484, or not at all) for at least
+      `security.scan_distinct_users_60s` (20) user parts or `security.scan_distinct_dst_ips_60s` (10)
+      destination addresses within 60 s, or for a run of as many consecutive extensions (100, 101, 102, ...)
+      however slowly, and fewer of its targets (user parts, addresses) were accepted than failed. Not scans: the
+      many phones an SBC or an office NAT registers, most of which sign in; a PBX trunk's calls, which ring (18x)
+      and connect; a monitoring pinger, whose peers answer its OPTIONS, or which asks the same peers again and
+      again at a steady pace (the pace of `security.steady_retry_min_interval_s` and
+      `security.steady_retry_spread`, as a device's retries); requests to an address that sent the source
+      requests of its own (a registrar pinging its registered phones). Info; major when a 2xx to a REGISTER or
+      INVITE of the source follows the scan. The evidence names the users tried, the answers (404 to some users
+      and 401/407 to others tells which extensions exist), requests addressed to the bare IP address, and whether
+      the source ever registered (RULES.md trigger (c): unsolicited INVITEs).
 
     ## Why it matters
     Scanning precedes password brute force and toll fraud; it also loads the SBC.
@@ -65,23 +77,108 @@ def scanner(analysis: Analysis) -> Iterator[Hit]:
                   *(c.transactions for c in analysis.calls))
     hits = [(t.request_frame, t.src, t.method, t.user_agent) for t in every
             if t.user_agent and SCANNER_UA.search(t.user_agent)]
+    signed = set()
     if hits:
         # A request whose frame is unknown (None) is counted but left out of the evidence: it showed as frame 0,
         # which no capture has (frames are numbered from 1, and JSON consumers link them). Known frames first.
         hits.sort(key=lambda h: (h[0] is None, h))
         frames = tuple(f for f, *_ in hits if f is not None)[:50]
-        sources = sorted({address_host(src) for _, src, _, _ in hits})
-        yield Hit(None, frames, {
+        signed = {address_host(src) for _, src, _, _ in hits}
+        sources = sorted(signed)
+        values = {
             "requests": len(hits), "agents": ", ".join(sorted({ua for *_, ua in hits})[:5]),
             "sources": ", ".join(sources[:10]) + (" ..." if len(sources) > 10 else ""),
             "methods": ", ".join(sorted({m for _, _, m, _ in hits})),
-            **({"frame": frames[0]} if frames else {})})  # the text shows '?' without it
+            **({"frame": frames[0]} if frames else {})}  # the text shows '?' without it
+        yield Hit(None, frames, values, texts=_signature_texts(values))
+    # A source that names itself a scanner is the signature's (high confidence): its behaviour is no second finding.
+    for src, scan in scan_sources(analysis).items():
+        if src not in signed:
+            yield _behaviour_hit(analysis, src, scan)
+
+
+def _signature_texts(values: dict) -> dict[str, str]:
+    frame = values.get("frame", "?")
+    return {
+        "observed_en": f"{values['requests']} request(s) with scanner User-Agent {values['agents']} from "
+                       f"{values['sources']} ({values['methods']}), first at frame {frame}.",
+        "observed_ru": f"Запросов с User-Agent сканера {values['agents']} от {values['sources']} ({values['methods']}): "
+                       f"{values['requests']}, первый в кадре {frame}.",
+        **_ADVICE["calm"]}
+
+
+_ADVICE = {
+    "calm": {"advice_en": "Your calls are not affected; please make sure your phone's password is long and not the "
+                          "default.",
+             "advice_ru": "На звонки это не влияет; убедитесь, что пароль телефона длинный и не заводской."},
+    "got_in": {"advice_en": "The same source then signed in or placed a call: please change your phone's password to "
+                            "a long, unique one now.",
+               "advice_ru": "Затем тот же источник зарегистрировался или позвонил: срочно смените пароль телефона на "
+                            "длинный и уникальный."},
+}
+
+
+def _behaviour_hit(analysis: Analysis, src: str, scan: Scan) -> Hit:
+    """The finding of a source that scans by behaviour (sipdiag.checks.scanbehaviour): info, major when a 2xx to
+    its REGISTER or INVITE follows the scan (RULES.md: "major if followed by successful auth or calls")."""
+    success = _success_after(analysis, src, scan.first_frame)
+    leak = "404" in scan.responses and ("401" in scan.responses or "407" in scan.responses)
+    values = {"source": src, "trigger": scan.trigger, "requests": scan.requests, "methods": ", ".join(scan.methods),
+              "users": scan.users, "destinations": scan.destinations, "window_s": scan.window_s,
+              "sample": list(scan.sample), "sequential": scan.sequential, "bare_ip": scan.bare_ip,
+              "responses": scan.responses, "enumeration_leak": leak, "accepted": scan.accepted,
+              "registered": scan.registered, "frame": scan.first_frame}
+    frames = scan.frames
+    if success is not None:
+        values.update(success=success[1], success_frame=success[0])
+        frames = tuple(sorted({*frames, success[0]}))
+    return Hit(None, frames, values, severity=Severity.MAJOR if success is not None else Severity.INFO,
+               confidence="medium", texts={**_behaviour_texts(scan, values, success, leak),
+                                           **_ADVICE["calm" if success is None else "got_in"]})
+
+
+def _behaviour_texts(scan: Scan, values: dict, success: tuple[int, str, str] | None, leak: bool) -> dict[str, str]:
+    span = "?" if scan.window_s is None else scan.window_s
+    if scan.trigger == "users":
+        what_en = f"for {scan.users} user names within {span} s (threshold {setting('security.scan_distinct_users_60s')})"
+        what_ru = f"для {scan.users} имён пользователей за {span} с (порог {setting('security.scan_distinct_users_60s')})"
+    elif scan.trigger == "destinations":
+        limit = setting("security.scan_distinct_dst_ips_60s")
+        what_en = f"to {scan.destinations} addresses within {span} s (threshold {limit})"
+        what_ru = f"на {scan.destinations} адресов за {span} с (порог {limit})"
+    else:
+        what_en = f"for {scan.sequential} consecutive extensions over {span} s"
+        what_ru = f"для {scan.sequential} номеров подряд за {span} с"
+    answers_en = ", ".join(f"{'no answer' if k == 'none' else k} ×{n}" for k, n in scan.responses.items())
+    answers_ru = ", ".join(f"{'без ответа' if k == 'none' else k} ×{n}" for k, n in scan.responses.items())
+    sample = ", ".join(scan.sample) or "none"
+    en = [f"{values['source']}: {scan.requests} failed request(s) ({values['methods']}) {what_en}, first at frame "
+          f"{scan.first_frame}; users tried: {sample}; answered {answers_en}."]
+    ru = [f"{values['source']}: неудачные запросы ({values['methods']}) {what_ru}: {scan.requests}, первый в кадре "
+          f"{scan.first_frame}; опрошены: {', '.join(scan.sample) or 'нет'}; ответы: {answers_ru}."]
+    if scan.sequential and scan.trigger != "sequential":
+        en.append(f"{scan.sequential} of the extensions are consecutive (a sweep).")
+        ru.append(f"Номеров подряд: {scan.sequential} (перебор).")
+    if leak:
+        en.append("Unknown users are answered 404 and existing ones 401/407: the answers tell which extensions exist.")
+        ru.append("Несуществующим пользователям отвечают 404, существующим 401/407: по ответам видно, какие номера есть.")
+    if scan.bare_ip:
+        en.append(f"{scan.bare_ip} request(s) name the server by its bare IP address, not a domain.")
+        ru.append(f"Запросов, адресованных серверу по IP-адресу, а не по домену: {scan.bare_ip}.")
+    if "INVITE" in scan.methods and not scan.registered:
+        en.append("The source never registered: its INVITEs are unsolicited.")
+        ru.append("Источник ни разу не зарегистрировался: его INVITE незапрошенные.")
+    if success is not None:
+        en.append(f"Then a 2xx to its {success[1]} (frame {success[0]}): the source got in.")
+        ru.append(f"Затем 2xx на его {success[2]} (кадр {success[0]}): источник прошёл.")
+    return {"observed_en": " ".join(en), "observed_ru": " ".join(ru)}
 
 
 def attack_filter(analysis: Analysis):
-    """A predicate telling which registrations are an attacker's (a scanner's User-Agent, a brute-force source):
-    their failures are the attack's findings, not the customer's failed sign-in (RULES.md §2 precedence)."""
-    attackers = bruteforce_sources(analysis)
+    """A predicate telling which registrations are an attacker's (a scanner's User-Agent, a source scanning by
+    behaviour, a brute-force source): their failures are the attack's findings, not the customer's failed sign-in
+    (RULES.md §2 precedence)."""
+    attackers = {*bruteforce_sources(analysis), *scan_sources(analysis)}
 
     def is_attack(r) -> bool:
         return address_host(r.source) in attackers or bool(r.user_agent and SCANNER_UA.search(r.user_agent))

@@ -9,13 +9,12 @@ of every message.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ..addresses import join_address, join_hostport
+from ..addresses import is_ip_literal, join_address, join_hostport
 from ..parsers.sipheaders import parse_via
 from .security import SCANNER_UA, bruteforce_sources
 
@@ -48,15 +47,6 @@ class SentBy:
     @property
     def text(self) -> str:
         return join_hostport(self.host, self.port)
-
-
-@lru_cache(maxsize=4096)
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 # The usual shape of a Via head, read without the full grammar (RFC 3261 §20.42; RFC 5118 brackets for IPv6);
