@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from sipdiag.checks import REGISTRY, _load_rules, _render
+from sipdiag.clocksteps import NO_STEPS
 from sipdiag.checks.security import scanner
 from sipdiag.model import Transaction
 
@@ -21,12 +22,13 @@ def test_a_scanner_request_of_unknown_frame_is_counted_but_not_evidence() -> Non
     it sorted first, that 0 was also the 'first at frame' of its text."""
     _load_rules()
     analysis = SimpleNamespace(transactions=[_request(None, "203.0.113.9:5060"), _request(7, "203.0.113.8:5060")],
-                               registrations=[], calls=[])
+                               registrations=[], calls=[], capture=SimpleNamespace(clock=NO_STEPS))
     [hit] = scanner(analysis)
     assert (hit.frames, hit.values["requests"], hit.values["frame"]) == ((7,), 2, 7)
     assert hit.values["sources"] == "203.0.113.8, 203.0.113.9"
 
-    [hit] = scanner(SimpleNamespace(transactions=[_request(None, "203.0.113.9:5060")], registrations=[], calls=[]))
+    [hit] = scanner(SimpleNamespace(transactions=[_request(None, "203.0.113.9:5060")], registrations=[], calls=[],
+                                    capture=SimpleNamespace(clock=NO_STEPS)))
     assert (hit.frames, "frame" in hit.values) == ((), False)
-    assert _render(REGISTRY["sec.scanner-detected"].engineer["en"], hit.values).startswith(
+    assert _render(REGISTRY["sec.scanner-detected"].engineer["en"], {**hit.values, **hit.texts}).startswith(
         "1 request(s) with scanner User-Agent friendly-scanner from 203.0.113.9 (OPTIONS), first at frame ?. ")
