@@ -180,7 +180,8 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
                     icmp.append(error)
                 continue
             msg = parse_sip(d.payload, frame=d.frame, ts_ns=d.ts_ns, src=(d.src_ip, d.src_port),
-                            dst=(d.dst_ip, d.dst_port), transport=d.transport)
+                            dst=(d.dst_ip, d.dst_port), transport=d.transport, dscp=d.dscp,
+                            fragments=d.ip_fragments)
             if msg is None:
                 continue
             sip.add(msg)

@@ -92,13 +92,10 @@ DESCRIPTIONS: dict[str, str] = {
 # and `sipdiag analyze --config` warns about (`ineffective`). Every other key is read by a rule (tests/integration/
 # test_config.py checks both ways).
 NOT_READ: dict[str, str] = {
-    "sip.large_udp_sip_bytes": "router.udp-fragmentation reports fragments that were dropped or never answered, not "
-                               "yet the risk of large unfragmented SIP over UDP (RULES.md trigger (d))",
     "media.delta_r.major": "media.packet-loss grades loss by media.loss_pct, not yet by the R points it costs; only "
                            "media.delta_r.minor is read (media.low-mos)",
     "media.delta_r.critical": "media.packet-loss grades loss by media.loss_pct, not yet by the R points it costs; "
                               "only media.delta_r.minor is read (media.low-mos)",
-    "qos.sip_dscp_allowed": "qos.dscp-marking judges the DSCP of RTP only: the DSCP of SIP packets is not kept",
 }
 
 

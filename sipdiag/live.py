@@ -246,7 +246,8 @@ class LiveAnalyzer:
 
     def _sip(self, d: Datagram) -> None:
         msg = parse_sip(d.payload, frame=d.frame, ts_ns=d.ts_ns, src=(d.src_ip, d.src_port),
-                        dst=(d.dst_ip, d.dst_port), transport=d.transport)
+                        dst=(d.dst_ip, d.dst_port), transport=d.transport, dscp=d.dscp,
+                        fragments=d.ip_fragments)
         if msg is None:
             return
         call_id = msg.call_id or ""

@@ -6,7 +6,7 @@ by every output (terminal, JSON, HTML, case store) without any of them re-analys
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 
@@ -36,6 +36,8 @@ class Datagram:
     transport: `udp`, `tcp`, `ws` (SIP over WebSocket, RFC 7118), `tls` (decrypted by the tshark engine).
     encap: how it reached the capture point when it was wrapped: "" (plain), `hep`, `gre`, `erspan`, `ipip`, ...
     kind: what the payload looked like: `sip` (a start line; confirmed by the SIP parser), `rtcp`, `stun`, `icmp`.
+    dscp: the DSCP of the IP header that carried a UDP datagram (TOS or traffic class >> 2, RFC 2474 §3; the
+        innermost header of a tunnel); None where it is not known (TCP streams, HEP, the tshark engine).
     """
 
     frame: int
@@ -49,6 +51,14 @@ class Datagram:
     frames: tuple[int, ...] = ()
     encap: str = ""
     kind: str = "sip"
+    # not part of what a datagram is (its payload and where it went): datagrams compare equal without it
+    dscp: int | None = field(default=None, compare=False)
+
+    @property
+    def ip_fragments(self) -> tuple[int, ...]:
+        """The frames of the IP fragments a UDP datagram was reassembled from (RFC 791 §3.2, RFC 8200 §4.5); () when
+        one packet carried it. HEP's frames are the collector's packets, not the mirrored one's, so never count."""
+        return self.frames if self.transport == "udp" and self.encap != "hep" and len(self.frames) > 1 else ()
 
 
 # ---------------------------------------------------------------------------------------------- SIP correlation

@@ -610,16 +610,17 @@ def sip_udp_frame(
     dport: int = 5060,
     link: str = "ethernet",
     ident: int = 0,
+    tos: int = 0,
     **link_kwargs,
 ) -> bytes:
     """One SIP message over UDP over IPv4 or IPv6 (picked from ``src``) behind ``link`` (a key of LINKTYPES:
-    write the capture with ``LINKTYPES[link]``). The UDP checksum is computed. Extra keyword arguments go to the
-    link layer (e.g. ``vlans=(100,)``)."""
+    write the capture with ``LINKTYPES[link]``). The UDP checksum is computed. ``tos``: the IPv4 TOS octet or the
+    IPv6 traffic class (DSCP << 2). Extra keyword arguments go to the link layer (e.g. ``vlans=(100,)``)."""
     datagram = udp(sport, dport, sip_bytes(text), src, dst)
     if _is_v6(src):
-        packet = ipv6(src, dst, IPPROTO_UDP, datagram)
+        packet = ipv6(src, dst, IPPROTO_UDP, datagram, traffic_class=tos)
     else:
-        packet = ipv4(src, dst, IPPROTO_UDP, datagram, ident=ident)
+        packet = ipv4(src, dst, IPPROTO_UDP, datagram, ident=ident, tos=tos)
     return link_frame(packet, link, **link_kwargs)
 
 

@@ -2,7 +2,8 @@
 up on a saturated link during a call.
 
 The DSCP of each RTP stream comes from the capture layer's fast path (the IP header's TOS / traffic class, read
-column-wise with the RTP header): the first packet's value and how many packets carried another one.
+column-wise with the RTP header): the first packet's value and how many packets carried another one. The DSCP of a
+SIP message over UDP comes with the message (SipMessage.dscp).
 """
 
 from __future__ import annotations
@@ -157,21 +158,22 @@ def _dscp_name(value: int, names: dict[int, str] = DSCP_NAMES) -> str:
         "ru": "Голосовые пакеты не помечены как приоритетные (DSCP) или перемаркированы по пути",
     },
     customer={
-        "en": "The sound from your phone is not marked as urgent traffic, so other data on your network (downloads, "
-              "video) can delay it. If your router has a QoS or priority setting, give priority to your phones or to "
-              "traffic marked EF (46); we will also check the phone's settings.",
-        "ru": "Звук с вашего телефона не помечен как срочный трафик, поэтому другие данные в вашей сети (загрузки, "
-              "видео) могут его задерживать. Если в роутере есть настройка QoS или приоритета, дайте приоритет "
-              "телефонам или трафику с меткой EF (46); мы также проверим настройки телефона.",
+        "en": "{lead_en} If your router has a QoS or priority setting, give priority to your phones or to traffic "
+              "marked EF (46); we will also check the phone's settings.",
+        "ru": "{lead_ru} Если в роутере есть настройка QoS или приоритета, дайте приоритет телефонам или трафику с "
+              "меткой EF (46); мы также проверим настройки телефона.",
     },
     engineer={
-        "en": "Call {call_id}: {detail_en} Expected DSCP {expected} (EF, RFC 3246; RFC 4594 maps telephony to EF). "
-              "Fix: set the phone's RTP DSCP/ToS to 46 (ToS 0xB8, 184) in its QoS/VLAN settings, trust or re-mark "
-              "voice on the customer's switch/router uplink, check the managed access for bleaching.",
-        "ru": "Вызов {call_id}: {detail_ru} Ожидается DSCP {expected} (EF, RFC 3246; RFC 4594 относит телефонию к "
-              "EF). Исправление: задайте в телефоне DSCP/ToS для RTP 46 (ToS 0xB8, 184) в настройках QoS/VLAN, "
-              "доверяйте метке или перемаркируйте голос на коммутаторе/роутере клиента, проверьте, не сбрасывает ли "
-              "метку управляемый доступ.",
+        "en": "Call {call_id}: {detail_en} Expected DSCP {expected} on RTP (EF, RFC 3246; RFC 4594 maps telephony to "
+              "EF) and one of {sip_allowed} on SIP (RFC 4594 signaling CS5 = 40; CS3 = 24 and AF31 = 26 are common). "
+              "Fix: set the phone's RTP DSCP/ToS to 46 (ToS 0xB8, 184) and its SIP DSCP to the operator's class in "
+              "its QoS/VLAN settings, trust or re-mark voice on the customer's switch/router uplink, check the "
+              "managed access for bleaching.",
+        "ru": "Вызов {call_id}: {detail_ru} Ожидается DSCP {expected} на RTP (EF, RFC 3246; RFC 4594 относит "
+              "телефонию к EF) и одно из {sip_allowed} на SIP (RFC 4594: сигнализация CS5 = 40; часто CS3 = 24 и "
+              "AF31 = 26). Исправление: задайте в телефоне DSCP/ToS для RTP 46 (ToS 0xB8, 184) и для SIP - класс "
+              "оператора в настройках QoS/VLAN, доверяйте метке или перемаркируйте голос на коммутаторе/роутере "
+              "клиента, проверьте, не сбрасывает ли метку управляемый доступ.",
     },
 )
 def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
@@ -180,23 +182,28 @@ def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
     An answered call whose audio leaves the customer's network without priority marking: an RTP stream sent from
     a private address (the capture saw it on the customer's side, where marking matters) of which at least 90 %
     of the packets carry a DSCP other than qos.rtp_dscp (46, EF). And, at any vantage point, a stream whose
-    packets change DSCP mid-way (at least 10 % re-marked): a switch or router in the path re-marks voice.
+    packets change DSCP mid-way (at least 10 % re-marked): a switch or router in the path re-marks voice. And, from a
+    host whose RTP is judged so (the customer's side), SIP over UDP of the call with a DSCP outside
+    qos.sip_dscp_allowed (24 CS3, 26 AF31, 40 CS5: policies differ, RFC 4594 names CS5) on at least 90 % of a
+    flow's messages.
 
     ## Why it matters
     Marking only matters where a queue builds up - the customer's uplink and Wi-Fi (WMM) queues: unmarked voice
     waits behind bulk traffic there, which shows as jitter and loss. Info on its own; minor when the same stream
     also shows loss or jitter at the minor level. On the public Internet DSCP is routinely reset, so streams from
-    public addresses are not judged for marking.
+    public addresses are not judged for marking (nor SIP from public addresses).
 
     ## How to fix
-    Provision the phone's RTP DSCP (46 / ToS 0xB8), give voice priority on the customer's router (QoS, or trust
-    DSCP), and on managed access trust or re-mark voice at the edge; find the re-marking hop by capturing on both
-    sides of it.
+    Provision the phone's RTP DSCP (46 / ToS 0xB8) and its SIP DSCP (the operator's class), give voice priority on
+    the customer's router (QoS, or trust DSCP), and on managed access trust or re-mark voice at the edge; find the
+    re-marking hop by capturing on both sides of it.
 
     ## References
     RFC 2474 §3, RFC 3246, RFC 4594 §4.2, RULES.md qos.dscp-marking
     """
     expected = int(setting("qos.rtp_dscp"))
+    allowed = sorted({int(v) for v in setting("qos.sip_dscp_allowed")})
+    sip_flows = _sip_flows(analysis, allowed)
     loss_minor = float(setting("media.loss_pct.minor"))
     jitter_minor = float(setting("media.jitter_mean_ms.minor"))
     from ..media import is_private
@@ -207,10 +214,13 @@ def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
             continue
         unmarked, remarked, frames, quality = [], [], [], False
         unmarked_ru, remarked_ru = [], []
+        judged: set[str] = set()  # the customer-side hosts whose RTP marking is judged: their SIP's is too
         for i in media.streams:
             st = analysis.streams[i].stats
             if st.dscp is None or st.packets < DSCP_MIN_PACKETS:
                 continue
+            if is_private(st.src_ip):
+                judged.add(st.src_ip)
             flow = f"{join_address(st.src_ip, st.src_port)} -> {join_address(st.dst_ip, st.dst_port)}"
             other_share = st.dscp_remarked / st.packets
             not_expected = st.dscp_remarked if st.dscp == expected else st.packets - st.dscp_remarked
@@ -226,15 +236,59 @@ def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
                 remarked_ru.append(f"{flow} начинается с DSCP {_dscp_name(st.dscp, DSCP_NAMES_RU)}, пакетов с другой "
                                    f"меткой: {st.dscp_remarked} из {st.packets}")
                 frames.append(st.first_frame)
-        if not unmarked and not remarked:
+        sip = [f for f in sip_flows.get(call.call_id, ()) if f[0] in judged]
+        frames += [f[3] for f in sip]
+        sip, sip_ru = [f[1] for f in sip], [f[2] for f in sip]
+        if not unmarked and not remarked and not sip:
             continue
         en = ru = ""
+        if sip:
+            en = f"SIP from the customer's side outside the policy: {'; '.join(sip)}. "
+            ru = f"SIP со стороны клиента вне политики: {'; '.join(sip_ru)}. "
         if unmarked:
             en += f"RTP from the customer's side not marked: {'; '.join(unmarked)}."
             ru += f"RTP со стороны клиента без метки приоритета: {'; '.join(unmarked_ru)}."
         if remarked:
             en += (" " if en else "") + f"Re-marked within the stream: {'; '.join(remarked)}."
             ru += (" " if ru else "") + f"Перемаркировка внутри потока: {'; '.join(remarked_ru)}."
+        voice = bool(unmarked or remarked)
         yield Hit(call.call_id, tuple(sorted(set(frames))), {
             "call_id": call.call_id, "expected": expected, "unmarked": unmarked, "remarked": remarked,
-            "detail_en": en, "detail_ru": ru}, severity=Severity.MINOR if quality else None)
+            "sip_allowed": allowed, "sip_unmarked": sip, "detail_en": en.rstrip(), "detail_ru": ru.rstrip()},
+            severity=Severity.MINOR if quality else None, texts={
+            "sip_allowed": ", ".join(map(str, allowed)),
+            "lead_en": "The sound from your phone is not marked as urgent traffic, so other data on your network "
+                       "(downloads, video) can delay it." if voice else
+                       "Your phone's call-setup messages are not marked as urgent traffic the way our network "
+                       "expects, so other data on your network can delay them.",
+            "lead_ru": "Звук с вашего телефона не помечен как срочный трафик, поэтому другие данные в вашей сети "
+                       "(загрузки, видео) могут его задерживать." if voice else
+                       "Служебные сообщения вызовов вашего телефона не помечены как срочный трафик так, как ожидает "
+                       "наша сеть, поэтому другие данные в вашей сети могут их задерживать."})
+
+
+def _sip_flows(analysis: Analysis, allowed: list[int]) -> dict[str, list[tuple[str, str, str, int]]]:
+    """Call-ID -> (source host, English, Russian, first frame) of its SIP flows over UDP from a private address of
+    whose messages at least 90 % carry a DSCP outside `allowed`; from the messages kept (Analysis.messages)."""
+    from ..media import is_private
+
+    counts: dict[tuple, list] = {}  # (call id, host, flow) -> [messages, outside the policy, its first frame, DSCP]
+    for m in analysis.messages:
+        if m.dscp is None or not m.call_id or not is_private(m.src_ip):
+            continue
+        flow = f"{join_address(m.src_ip, m.src_port)} -> {join_address(m.dst_ip, m.dst_port)}"
+        c = counts.setdefault((m.call_id, m.src_ip, flow), [0, 0, None, None])
+        c[0] += 1
+        if m.dscp not in allowed:
+            c[1] += 1
+            if c[2] is None:
+                c[2], c[3] = m.frame, m.dscp
+    out: dict[str, list[tuple[str, str, str, int]]] = {}
+    policy = ", ".join(map(str, allowed))
+    for (call_id, host, flow), (n, outside, frame, dscp) in counts.items():
+        if outside / n >= DSCP_UNMARKED_SHARE:
+            out.setdefault(call_id, []).append((
+                host, f"{flow} DSCP {_dscp_name(dscp)} on {outside} of {n} messages (allowed: {policy})",
+                f"{flow} DSCP {_dscp_name(dscp, DSCP_NAMES_RU)} у {outside} из {n} сообщений (допустимо: {policy})",
+                frame))
+    return out

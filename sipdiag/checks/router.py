@@ -16,6 +16,7 @@ from . import Hit, check
 from .nat import contact_host, message_at
 from .settings import setting
 from .sides import customer_party, registration_side
+from .udpsize import call_sizes, customer_words, sizes_hit
 from .vias import top_via_head
 
 if TYPE_CHECKING:
@@ -80,60 +81,83 @@ def sip_alg(analysis: Analysis) -> Iterator[Hit]:
 @check(
     id="router.udp-fragmentation", category="router", severity="major", owner="customer",
     title={
-        "en": "Fragmented SIP over UDP never completed: fragments were dropped",
-        "ru": "Фрагментированный SIP по UDP так и не собрался: фрагменты потеряны",
+        "en": "Large SIP over UDP travels in IP fragments, which are dropped or at risk",
+        "ru": "Большой SIP по UDP идёт IP-фрагментами, которые теряются или могут теряться",
     },
     customer={
-        "en": "Some of your phone's call messages are too large to pass your router in one piece, and the pieces are "
-              "being dropped, so calls fail. Please switch off SIP ALG and any 'fragment' or 'flood' protection on "
-              "the router; we can also move your phone to SIP over TCP.",
-        "ru": "Часть служебных сообщений телефона слишком велика, чтобы пройти через роутер целиком, и её части "
-              "теряются, поэтому звонки не проходят. Отключите на роутере SIP ALG и защиту от фрагментов или "
-              "«флуда»; мы также можем перевести телефон на SIP по TCP.",
+        "en": "{lead_en} {action_en}",
+        "ru": "{lead_ru} {action_ru}",
     },
     engineer={
-        "en": "{count} IP datagram(s) arrived only partly (first at frame {frame}: {detail}). Large SIP over UDP "
-              "(RFC 3261 §18.1.1: above 1300 bytes use TCP) is fragmented and a middlebox drops the non-first "
-              "fragments. Use TCP, trim the INVITE (codecs, headers), or fix the router.",
-        "ru": "IP-датаграмм, пришедших не полностью: {count} (первая в кадре {frame}: {detail_ru}). Большой SIP по UDP "
-              "(RFC 3261 §18.1.1: свыше 1300 байт - TCP) фрагментируется, и промежуточное устройство отбрасывает "
-              "не первые фрагменты. Перейдите на TCP, сократите INVITE (кодеки, заголовки) или исправьте роутер.",
+        "en": "{summary_en} RFC 3261 §18.1.1: a request larger than {limit} bytes when the path MTU is unknown, or "
+              "within 200 bytes of it, MUST go over a congestion-controlled transport such as TCP; RFC 4787 REQ-14 "
+              "requires NATs to pass fragments. Use TCP/TLS, trim the messages (codecs, headers), or fix the "
+              "device that drops the fragments.",
+        "ru": "{summary_ru} RFC 3261 §18.1.1: запрос больше {limit} байт при неизвестном MTU пути или ближе 200 "
+              "байт к нему ДОЛЖЕН идти по транспорту с управлением перегрузкой, например TCP; RFC 4787 REQ-14 "
+              "требует от NAT пропускать фрагменты. Перейдите на TCP/TLS, сократите сообщения (кодеки, "
+              "заголовки) или исправьте устройство, отбрасывающее фрагменты.",
     },
 )
 def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    IP datagrams whose fragments never all arrived at the capture point (`ip.fragments-incomplete` anomalies),
-    typically large INVITEs or 200 OKs with long SDP.
+    (b) IP datagrams whose fragments never all arrived at the capture point (`ip.fragments-incomplete`
+    anomalies), once for the capture: major. Then, per Call-ID, its SIP messages over UDP that (a) travelled in IP
+    fragments, or (d) are larger than sip.large_udp_sip_bytes (1300) in one packet. Major when (c) such a request
+    went unanswered until Timer B/F while a smaller request of the same device to the same host was answered, when
+    a fragmented request went unanswered, or when (a) meets (b) in the same capture; minor otherwise (fragmented,
+    or only at risk). A message larger than an Ethernet MTU that arrived whole is named: NIC offload (GRO/LRO) on
+    the capture host shows merged fragments so.
 
     ## Why it matters
-    The message is lost whole: INVITE timeouts, calls that never ring, 200 OKs retransmitted until the call drops.
+    Fragments are dropped by firewalls ("drop fragmented packets"), SIP ALGs that cannot reassemble and NATs that
+    break RFC 4787 REQ-14: the message is lost whole - INVITE timeouts, calls that never ring, 200 OKs
+    retransmitted until the call drops - while small messages (OPTIONS, REGISTER) pass.
 
     ## How to fix
     SIP over TCP (RFC 3261 §18.1.1), smaller messages, or a router that passes (or reassembles) fragments.
 
     ## References
-    RFC 3261 §18.1.1, RFC 791 §3.2, RFC 8900
+    RFC 3261 §18.1.1, RFC 4787 §11 (REQ-14), RFC 8085 §3.2, RFC 791 §3.2, RFC 8200 §5, RFC 8900
     """
+    limit = int(setting("sip.large_udp_sip_bytes"))
     incomplete = [a for a in analysis.anomalies if a.code == "ip.fragments-incomplete"]
     if incomplete:
         frames = tuple(a.frame for a in incomplete if a.frame is not None)
-        yield Hit(None, frames, {"count": len(incomplete), "frame": frames[0] if frames else "?",
-                                 "detail": incomplete[0].detail, "detail_ru": incomplete[0].detail_ru})
+        frame = frames[0] if frames else "?"
+        yield Hit(None, frames, {
+            "trigger": "fragments-incomplete", "count": len(incomplete), "frame": frame, "limit": limit,
+            "detail": incomplete[0].detail, "detail_ru": incomplete[0].detail_ru,
+            "messages": [], "failed": [], "answered_small": []}, texts={
+            "summary_en": f"{len(incomplete)} IP datagram(s) arrived only partly (first at frame {frame}: "
+                          f"{incomplete[0].detail}): a device before the capture point dropped fragments.",
+            "summary_ru": f"IP-датаграмм, пришедших не полностью: {len(incomplete)} (первая в кадре {frame}: "
+                          f"{incomplete[0].detail_ru}): устройство до точки захвата отбросило фрагменты.",
+            **customer_words(dropped=True)})
+    judged = set()
+    for sizes in call_sizes(analysis, limit):
+        judged.add(sizes.call_id)
+        yield sizes_hit(sizes, limit, bool(incomplete))
+    # Beyond the messages kept (Analysis.messages) sizes are not known: a call that timed out unanswered in a
+    # capture with fragments still points at them, with less certainty.
+    fragments = analysis.capture.rich.get("ip-fragment", 0)
+    if not fragments:
         return
-    # Captured before the dropping device (its LAN side): every fragment is here, but the fragmented request was
-    # never answered. Both facts together point at the fragments, with less certainty.
-    if analysis.capture.rich.get("ip-fragment", 0):
-        for call in analysis.calls:
-            if call.outcome == "timeout" and not any(m.status_code for m in call.messages):
-                frames = tuple(m.frame for m in call.messages if m.method == "INVITE")
-                yield Hit(call.call_id, frames, {
-                    "count": len(frames), "frame": frames[0] if frames else "?",
-                    "detail": f"the INVITE of call {call.call_id} travelled as IP fragments "
-                              f"({analysis.capture.rich['ip-fragment']} fragments in the capture) and was never "
-                              f"answered",
-                    "detail_ru": f"INVITE вызова {call.call_id} шёл IP-фрагментами (фрагментов в захвате: "
-                                 f"{analysis.capture.rich['ip-fragment']}) и не получил ответа"}, confidence="medium")
+    for call in analysis.calls:
+        invites = tuple(m.frame for m in call.messages if m.method == "INVITE")
+        if call.call_id in judged or not invites or message_at(analysis, invites[0]) is not None or \
+                call.outcome != "timeout" or any(m.status_code for m in call.messages):
+            continue
+        detail = (f"the INVITE of call {call.call_id} was never answered in a capture with {fragments} IP fragments "
+                  f"(its size is not known: beyond the messages kept)")
+        detail_ru = (f"INVITE вызова {call.call_id} не получил ответа в захвате с IP-фрагментами (фрагментов: "
+                     f"{fragments}; размер неизвестен: сообщение за пределами сохранённых)")
+        yield Hit(call.call_id, invites, {
+            "trigger": "fragments-unanswered", "count": len(invites), "frame": invites[0], "limit": limit,
+            "detail": detail, "detail_ru": detail_ru, "messages": [], "failed": [], "answered_small": []}, texts={
+            "summary_en": f"Call {call.call_id}: {detail}.", "summary_ru": f"Вызов {call.call_id}: {detail_ru}.",
+            **customer_words(dropped=True)}, confidence="low")
 
 
 def _sent_by_port(analysis: Analysis, tx: Transaction) -> str | None:

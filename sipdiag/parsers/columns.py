@@ -111,6 +111,7 @@ class UdpRows:
     dst_port: np.ndarray
     payload_off: np.ndarray  # absolute offset in batch.buf
     payload_len: np.ndarray
+    dscp: np.ndarray | None = None  # uint8, the IP header's DSCP (qos.dscp-marking judges SIP's marking too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +305,8 @@ def decode_batch(batch: RecordBatch, interfaces: list[Interface]) -> DecodedBatc
     src_hi, src_lo, dst_hi, dst_lo = _addresses(g, l3[idx], ok4[idx], h1[idx], h2[idx])
     sip_sel = np.flatnonzero(is_sip)
     sip = UdpRows(idx[sip_sel], src_hi[sip_sel], src_lo[sip_sel], dst_hi[sip_sel], dst_lo[sip_sel],
-                  sport[sip_sel], dport[sip_sel], p_off[sip_sel], plen[sip_sel])
+                  sport[sip_sel], dport[sip_sel], p_off[sip_sel], plen[sip_sel],
+                  _dscp(h0[idx[sip_sel]], ok4[idx[sip_sel]]))
     rtp = _rtp_columns(batch, g, idx, is_rtp, p_off, plen, word0, word1, cc, src_hi, src_lo, dst_hi, dst_lo, sport,
                        dport, h0=h0, v4=ok4)
     truncated = int(np.count_nonzero(batch.caplen < batch.origlen))
@@ -326,15 +328,19 @@ def _addresses(g: _Gather, l3: np.ndarray, v4: np.ndarray, h1: np.ndarray, h2: n
     return np.where(v4, zero, h1.view(np.uint64)), np.where(v4, src4, h2.view(np.uint64)), dst_hi, dst_lo
 
 
+def _dscp(h0: np.ndarray, v4: np.ndarray) -> np.ndarray:
+    """DSCP (RFC 2474 §3) of the selected records, from their IP header's first eight octets (h0): the upper six
+    bits of the IPv4 TOS octet, or of the IPv6 traffic class (bits 4-11 of the header's first 16 bits)."""
+    tos = (h0 >> 48) & 0xFFFF  # the IP header's first 16 bits
+    return np.where(v4, (tos & 0xFF) >> 2, (tos >> 6) & 0x3F).astype(np.uint8)
+
+
 def _rtp_columns(batch: RecordBatch, g: _Gather, idx: np.ndarray, is_rtp: np.ndarray, p_off: np.ndarray,
                  plen: np.ndarray, word0: np.ndarray, word1: np.ndarray, cc: np.ndarray, *addr_ports: np.ndarray,
                  h0: np.ndarray, v4: np.ndarray) -> RtpColumns:
     sel = np.flatnonzero(is_rtp)
     rec = idx[sel]
-    # DSCP (RFC 2474 §3): the upper six bits of the IPv4 TOS octet, or of the IPv6 traffic class (bits 4-11 of the
-    # header's first 16 bits); qos.dscp-marking reads it per stream. Gathered for the RTP rows only.
-    tos = (h0[rec] >> 48) & 0xFFFF  # the IP header's first 16 bits
-    dscp = np.where(v4[rec], (tos & 0xFF) >> 2, (tos >> 6) & 0x3F).astype(np.uint8)
+    dscp = _dscp(h0[rec], v4[rec])  # qos.dscp-marking reads it per stream; gathered for the RTP rows only
     off = p_off[sel]
     length = plen[sel]
     w0 = word0[sel]

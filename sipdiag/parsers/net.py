@@ -92,11 +92,16 @@ class RichPath:
         self._unsupported_links: set[int] = set()
         self._sctp_parts: dict[tuple, dict[int, tuple[bytes, int]]] = {}  # tsn -> (user data, frame)
         self._hep_seen: dict[tuple, int] = {}  # recent HEP messages -> the frame that carried them first
+        # The DSCP of the IP header read last: the innermost one when a UDP datagram is handed on (a tunnel's inner
+        # header is read after its outer one), which Datagram.dscp carries for qos.dscp-marking. State rather than
+        # one more argument down every layer of tunnels.
+        self._dscp: int | None = None
 
     # ------------------------------------------------------------------------------------------- link layer
 
     def decode_frame(self, linktype: int, data: bytes, frame: int, ts_ns: int) -> list[Datagram]:
         out: list[Datagram] = []
+        self._dscp = None
         if linktype == lt.ETHERNET:
             self._ethernet(data, frame, ts_ns, "", 0, out)
         elif linktype == lt.SLL:
@@ -168,6 +173,7 @@ class RichPath:
         if ihl < 20 or len(data) < ihl:
             self.log.add("ip.bad-header", frame, f"IPv4 header length {ihl}")
             return
+        self._dscp = data[1] >> 2  # TOS: DSCP and two ECN bits (RFC 2474 §3, RFC 3168 §5)
         # TSO/offloaded captures write a total length of 0: trust the captured bytes then.
         payload = data[ihl:total] if total >= ihl else data[ihl:]
         more, offset = bool(frag & 0x2000), (frag & 0x1FFF) * 8
@@ -187,6 +193,7 @@ class RichPath:
             return
         plen = struct.unpack_from("!H", data, 4)[0]
         nh = data[6]
+        self._dscp = (data[0] & 0x0F) << 2 | data[1] >> 6  # traffic class (bits 4-11) >> 2 (RFC 8200 §7)
         src, dst = data[8:24], data[24:40]
         payload = data[40 : 40 + plen] if plen else data[40:]
         # Extension headers (RFC 8200 §4.1): hop-by-hop, routing, destination options, fragment, AH.
@@ -299,7 +306,7 @@ class RichPath:
             return
         self.counts[kind] += 1
         out.append(Datagram(frame, ts_ns, ntop(src), sport, ntop(dst), dport, "udp", body, frames or (frame,),
-                            encap, kind))
+                            encap, kind, self._dscp))
 
     def _hep(self, body: bytes, frame: int, ts_ns: int, out: list[Datagram], frames: tuple[int, ...]) -> None:
         self.counts["hep"] += 1

@@ -207,13 +207,15 @@ def _fast_sip(batch: RecordBatch, rows) -> list[Datagram]:
             text = names[(hi, lo)] = address(hi, lo)
         return text
 
-    for i, sh, sl, dh, dl, sp, dp, off, ln, ts in zip(
+    dscps = rows.dscp.tolist() if rows.dscp is not None else [None] * len(rows.index)
+    for i, sh, sl, dh, dl, sp, dp, off, ln, ts, dscp in zip(
         rows.index.tolist(), rows.src_hi.tolist(), rows.src_lo.tolist(), rows.dst_hi.tolist(), rows.dst_lo.tolist(),
         rows.src_port.tolist(), rows.dst_port.tolist(), rows.payload_off.tolist(), rows.payload_len.tolist(),
-        batch.ts_ns[rows.index].tolist(),
+        batch.ts_ns[rows.index].tolist(), dscps,
     ):
         frame = first + i
-        out.append(Datagram(frame, ts, name(sh, sl), sp, name(dh, dl), dp, "udp", buf[off : off + ln], (frame,)))
+        out.append(Datagram(frame, ts, name(sh, sl), sp, name(dh, dl), dp, "udp", buf[off : off + ln], (frame,), "",
+                            "sip", dscp))
     return out
 
 

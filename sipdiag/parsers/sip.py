@@ -136,6 +136,10 @@ class SipMessage:
     anomalies: tuple[Anomaly, ...] = ()
     raw_len: int = 0  # octets of `raw` consumed: leading CRLFs/junk, start line, headers, body
     raw: bytes = b""
+    # From the packet that carried it (model.Datagram): the IP header's DSCP (None when not known: TCP, HEP), and
+    # the frames of the IP fragments a UDP datagram was reassembled from (() when one packet carried it).
+    dscp: int | None = None
+    fragments: tuple[int, ...] = ()
     # The identifiers correlation reads several times per message (tags, branch, CSeq), computed once on
     # first use. A cache, not state: it never changes what a property returns.
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -308,6 +312,8 @@ def parse_sip(
     dst: tuple[str, int] | None = None,
     transport: str = "udp",
     validate: bool = False,
+    dscp: int | None = None,
+    fragments: tuple[int, ...] = (),
 ) -> SipMessage | None:
     """Parse one SIP message from a datagram or from a message cut out of a stream by `frame_sip_stream`.
 
@@ -316,6 +322,7 @@ def parse_sip(
     :param src: (ip, port) the payload came from; dst likewise.
     :param transport: `udp`, `tcp`, `tls`, `ws`, ...; over `tcp`/`tls` a missing Content-Length is a defect.
     :param validate: also check the grammar of header values (`sipvalidate.validate_sip`); slower.
+    :param dscp, fragments: recorded on the message (the IP header's DSCP, the frames of its IP fragments).
     :returns: the message, or None when the payload does not start with a SIP request or status line.
     """
     anomalies: list[Anomaly] = []
@@ -475,7 +482,7 @@ def parse_sip(
     message = SipMessage(
         is_request, method, request_uri, status_code, reason, version, headers, payload[body_start:body_end],
         frame, ts_ns, src[0] if src else "", src[1] if src else 0, dst[0] if dst else "", dst[1] if dst else 0,
-        transport, tuple(anomalies), body_end, payload,
+        transport, tuple(anomalies), body_end, payload, dscp, fragments,
     )  # fmt: skip
     if validate:
         from sipdiag.parsers.sipvalidate import validate_sip  # noqa: PLC0415 - sipvalidate imports this module

@@ -53,7 +53,7 @@ def test_precedence_alg_before_nat_and_lab_samples() -> None:
     assert (alg[3].severity.label, alg[3].confidence, alg[3].evidence["one_way_s"]) == ("info", "low", 1.0)
     # Fragments of a large INVITE dropped: the INVITE timeout is the symptom.
     frag = sipdiag.analyze(SAMPLES / "fragmented_invite_dropped.pcap").findings
-    assert rules(frag) == [("call.invite-timeout", 1, ()), ("router.udp-fragmentation", None, (0,))]
+    assert rules(frag) == [("router.udp-fragmentation", None, (1,)), ("call.invite-timeout", 0, ())]
     # No symptom, no cause: NAT observations of a call whose audio flowed stay where they are.
     latched = sipdiag.analyze(SAMPLES / "nat_symmetric_rtp.pcap").findings
     assert rules(latched) == [("nat.private-contact", None, ()), ("nat.private-sdp-address", None, ()),

@@ -203,17 +203,17 @@ def test_every_key_is_read_by_a_rule_or_said_to_have_no_effect() -> None:
 
 
 def test_a_key_with_no_effect_is_a_warning_not_silence(tmp_path) -> None:
-    config = write(tmp_path, "[media]\ndelta_r = { major = 12, critical = 20 }\n[qos]\nsip_dscp_allowed = [46]\n")
+    config = write(tmp_path, "[media]\ndelta_r = { major = 12, critical = 25 }\n")
     result = run("analyze", str(SAMPLES / "clean_call.pcap"), "--config", str(config))
     assert result.returncode == 0
     assert result.stderr.decode().splitlines() == [
         f"Warning: 'media.delta_r.major' has no effect: {NOT_READ['media.delta_r.major']}",
-        f"Warning: 'qos.sip_dscp_allowed' has no effect: {NOT_READ['qos.sip_dscp_allowed']}"]
+        f"Warning: 'media.delta_r.critical' has no effect: {NOT_READ['media.delta_r.critical']}"]
     # in Python, a UserWarning; a value equal to the default (a copied defaults file) changes nothing and says nothing
     with pytest.warns(UserWarning) as caught:
         load_config(config)
     assert [str(w.message).split(":")[0] for w in caught] == ["'media.delta_r.major' has no effect",
-                                                             "'qos.sip_dscp_allowed' has no effect"]
+                                                             "'media.delta_r.critical' has no effect"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_config(write(tmp_path, defaults_toml(), "defaults.toml"))

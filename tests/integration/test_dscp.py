@@ -17,12 +17,15 @@ UA_RTP, PBX_RTP = 40000, 50000
 EF = 46 << 2  # TOS octet for DSCP 46
 
 
+CS3 = 24 << 2
+
+
 def _call(path: Path, *, ua=LAN_UA, tos_up=(EF,), tos_down=EF, packets: int = 100, v6: bool = False,
-          v6_ua: str = "2001:db8::20") -> Path:
+          v6_ua: str = "2001:db8::20", sip_tos: int = CS3) -> Path:
     """INVITE/200/ACK between `ua` and the PBX, `packets` two-way RTP; the UA's packets cycle through the TOS
-    values of `tos_up`, the PBX's carry `tos_down`."""
+    values of `tos_up`, the PBX's carry `tos_down`; SIP of both carries `sip_tos`."""
     def sip(text: str, src, dst) -> bytes:
-        return pw.sip_udp_frame(text, src=src[0], dst=dst[0], sport=src[1], dport=dst[1])
+        return pw.sip_udp_frame(text, src=src[0], dst=dst[0], sport=src[1], dport=dst[1], tos=sip_tos)
 
     def rtp(src, dst, seq, ssrc, tos) -> bytes:
         udp = pw.udp(src[1], dst[1], pw.rtp_packet(seq, seq * 160, ssrc))
@@ -123,3 +126,43 @@ def test_lab_samples_carry_the_dscp_sipp_sends() -> None:
     a = sipdiag.analyze(SAMPLES / "clean_call.pcap")
     assert [(s.stats.dscp, s.stats.dscp_remarked) for s in a.streams] == [(0, 0), (0, 0)]  # tshark: ip.dsfield.dscp 0
     assert not [f for f in a.findings if f.rule == "qos.dscp-marking"]  # public addresses: not judged
+
+
+# ------------------------------------------------------------------ SIP (RULES.md: DSCP outside the operator's policy)
+
+def test_the_sip_message_carries_its_dscp(tmp_path: Path) -> None:
+    """IPv4 TOS >> 2 and IPv6 traffic class >> 2 (RFC 2474 §3), ECN bits aside, on every SIP message."""
+    for v6 in (False, True):
+        path = _call(tmp_path / f"sip{v6}.pcap", sip_tos=(26 << 2) | 0x01, v6=v6)
+        assert {m.dscp for m in sipdiag.analyze(path).messages} == {26}
+
+
+def test_unmarked_sip_from_a_phone_whose_rtp_is_marked(tmp_path: Path) -> None:
+    (f,) = _dscp_findings(_call(tmp_path / "sip0.pcap", sip_tos=0))
+    assert (f.severity.label, f.call_id, f.frames) == ("info", "dscp-1", (1,))
+    assert f.evidence["unmarked"] == [] and f.evidence["remarked"] == []
+    assert f.evidence["sip_allowed"] == [24, 26, 40]
+    assert f.evidence["sip_unmarked"] == [
+        "192.168.1.20:5060 -> 203.0.113.5:5060 DSCP 0 (default (CS0)) on 3 of 3 messages (allowed: 24, 26, 40)"]
+    assert "call-setup messages" in f.customer_text["en"]
+    assert "one of 24, 26, 40 on SIP" in f.engineer_text["en"]
+
+
+def test_sip_within_the_policy_or_not_judged_is_quiet(tmp_path: Path) -> None:
+    for dscp in (24, 26, 40):
+        assert _dscp_findings(_call(tmp_path / f"sip{dscp}.pcap", sip_tos=dscp << 2)) == []
+    # from a public address (RULES.md: the Internet resets DSCP), and from a host whose RTP is not judged (too short)
+    assert _dscp_findings(_call(tmp_path / "public.pcap", ua=("198.51.100.7", 5060), sip_tos=0)) == []
+    assert _dscp_findings(_call(tmp_path / "short.pcap", sip_tos=0, packets=20)) == []
+
+
+def test_the_sip_policy_is_the_operators(tmp_path: Path) -> None:
+    from sipdiag.config import load_config
+
+    config = tmp_path / "sipdiag.toml"
+    config.write_text("[qos]\nsip_dscp_allowed = [40]\n", encoding="utf-8")
+    path = _call(tmp_path / "cs3.pcap", sip_tos=24 << 2)
+    assert _dscp_findings(path) == []
+    (f,) = [f for f in sipdiag.analyze(path, settings=load_config(config)).findings if f.rule == "qos.dscp-marking"]
+    assert f.evidence["sip_unmarked"] == [
+        "192.168.1.20:5060 -> 203.0.113.5:5060 DSCP 24 (CS3) on 3 of 3 messages (allowed: 40)"]

@@ -61,8 +61,9 @@ def test_the_values_the_russian_templates_take_are_russian() -> None:
     assert one_way["media.one-way-audio"].evidence["detail_ru"] == (
         "Звук в одну сторону: вызывающий ничего не слышит (0 пакетов от вызываемого к вызывающему)")
     assert one_way["qos.dscp-marking"].evidence["detail_ru"] == (
-        "RTP со стороны клиента без метки приоритета: 192.168.1.10:6000 -> 203.0.113.10:7000 DSCP 0 (по умолчанию, "
-        "CS0) у 825 из 825 пакетов.")
+        "SIP со стороны клиента вне политики: 192.168.1.10:5060 -> 203.0.113.10:5060 DSCP 0 (по умолчанию, CS0) у 3 "
+        "из 3 сообщений (допустимо: 24, 26, 40). RTP со стороны клиента без метки приоритета: 192.168.1.10:6000 -> "
+        "203.0.113.10:7000 DSCP 0 (по умолчанию, CS0) у 825 из 825 пакетов.")
     nat = {f.rule: f for f in sipdiag.analyze(SAMPLES / "nat_one_way_audio.pcap").findings}
     assert nat["media.one-way-audio"].evidence["detail_ru"] == (
         "Звук в одну сторону: вызывающий ничего не слышит; на 192.168.1.10:6000, частный адрес, по которому "
@@ -81,8 +82,10 @@ def test_the_values_the_russian_templates_take_are_russian() -> None:
     assert rejected["codec.no-common-codec"].evidence["warning_ru"] == "см. заголовок Warning ответа"
     fragmented = {f.rule: f for f in sipdiag.analyze(SAMPLES / "fragmented_invite_dropped.pcap").findings}
     assert fragmented["router.udp-fragmentation"].evidence["detail_ru"] == (
-        "INVITE вызова fragmented_invite_dropped-1@sdlab шёл IP-фрагментами (фрагментов в захвате: 14) и не "
-        "получил ответа")
+        "Call-ID fragmented_invite_dropped-1@sdlab: SIP по UDP IP-фрагментами или больше 1300 байт: INVITE кадр 4: "
+        "1680 байт IP-фрагментами (фрагментов: 2, кадры 3, 4), отправок: 7. Без ответа: INVITE кадр 4 без ответа "
+        "(таймер B). Фрагментированный запрос остался без ответа: вероятно, его фрагменты отброшены после точки "
+        "захвата.")
 
 
 def test_the_verdict_of_an_unanswered_call_names_its_outcome_in_russian() -> None:
@@ -165,8 +168,9 @@ def test_counts_that_a_verb_follows_are_written_as_a_figure_after_the_noun() -> 
         "источника: 2; первый: кадр 3); между UA и точкой захвата есть NAT (nat_uac_test 2/4). Ответы на эти "
         "запросы не содержат received=")
     assert rule_texts(SAMPLES / "fragmented_invite_dropped.pcap", "router.udp-fragmentation")[0].startswith(
-        "IP-датаграмм, пришедших не полностью: 7 (первая в кадре 4: INVITE вызова fragmented_invite_dropped-1@sdlab "
-        "шёл IP-фрагментами (фрагментов в захвате: 14) и не получил ответа). ")
+        "Call-ID fragmented_invite_dropped-1@sdlab: SIP по UDP IP-фрагментами или больше 1300 байт: INVITE кадр 4: "
+        "1680 байт IP-фрагментами (фрагментов: 2, кадры 3, 4), отправок: 7. Без ответа: INVITE кадр 4 без ответа "
+        "(таймер B). Фрагментированный запрос остался без ответа")
     refused = SAMPLES / "rtp_port_unreachable.pcap"
     assert rule_texts(refused, "router.icmp-unreachable")[0].startswith(
         "ICMP-ошибок от 203.0.113.10, цитирующих пакеты RTP 203.0.113.2:6000 -> 203.0.113.10:7000 вызова "

@@ -76,7 +76,7 @@ def test_watch_links_a_capture_wide_cause_as_analyze_does(tmp_path) -> None:
     shown = _run("watch", "-r", path, "--fast")
     assert shown.exit_code == 1 and "Error" not in shown.stderr  # major findings, --fail-on major
     heads = [line.strip()[:51] for line in shown.stdout.splitlines() if line.lstrip().startswith(("MAJOR", "└─ "))]
-    assert heads == ["MAJOR    router.udp-fragmentation  Fragmented SIP o",
+    assert heads == ["MAJOR    router.udp-fragmentation  Large SIP over U",
                      "└─ explains MAJOR    call.invite-timeout  INVITE ne"]
 
     def links(doc):

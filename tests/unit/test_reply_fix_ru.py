@@ -50,7 +50,7 @@ TRANSLATED_FROM = {
     "nat.stun-mapping-mismatch": "49b0e826f409",
     "nat.via-address-mismatch": "65090df2eb85",
     "qos.bufferbloat-suspected": "3eb79a03804e",
-    "qos.dscp-marking": "41dd5b9ccf75",
+    "qos.dscp-marking": "d21f78aa9fe2",
     "reg.auth-loop": "2b5554fcc83e",
     "reg.binding-churn": "fe99352721fc",
     "reg.contact-binding-mismatch": "8e407599a095",
