@@ -10,6 +10,11 @@ about one a second (net.ipv4.icmp_ratelimit 1000 ms), so most refused packets of
 A stream is therefore judged by when its errors stop, not by how many of its packets they name: errors that go on to
 (about) the stream's end refused all of it; errors that stop while the stream goes on were a race at its start (RTP
 sent before the receiver opened its port, early media) and the rest was delivered.
+
+RTP may still be in flight when the BYE closes a port: errors from ICMP_RACE_NS before the BYE on are that race
+and are not counted (before_race), except those that show the port refused from the stream's first packet on
+(refused_from_start): a race needs a port that was open, and in a call shorter than the race every error lies
+within it, so a stream refused to its end would otherwise never be found.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class StreamSpan(Protocol):
     src_port: int
     dst_ip: str
     dst_port: int
+    start_ns: int
     end_ns: int
     first_frame: int
     last_frame: int
@@ -79,6 +85,52 @@ def before_race(e: IcmpError, bye: MessageRef, clock: ClockSteps) -> bool:
     return e.frame < bye.frame
 
 
+def spent(errors: Sequence[IcmpError]) -> dict[tuple[str, str], list[int]]:
+    """The frames of the errors each reporter sent to each host, in capture order: what its rate limiter had spent
+    (ICMP_BURST) by any of them, whichever flow they quote."""
+    sent: dict[tuple[str, str], list[int]] = {}
+    for e in errors:
+        sent.setdefault((e.reporter, e.src_ip), []).append(e.frame)
+    for frames in sent.values():
+        frames.sort()
+    return sent
+
+
+def refused_from_start(s: StreamSpan, errors: Sequence[IcmpError], clock: ClockSteps,
+                       sent: dict[tuple[str, str], list[int]]) -> list[IcmpError]:
+    """The errors (in capture order) that show the stream's port refused from its first packet on: the first came
+    at most BURST_QUIET_NS after that packet (a round trip), each next one at most BURST_QUIET_NS after the one
+    before, and each while its reporter still had errors of its burst to send (ICMP_BURST): every packet that could
+    draw an error drew one, so the port was never open in between. None of them can be in the race with the BYE,
+    which needs a port that was open until the call ended. After the burst the rate limiter hides whether the port
+    opened and closed again (about one error a second either way): from there on, errors close to the BYE may be
+    its race. Errors before the stream's first packet (an earlier use of its 5-tuple) are skipped; a clock step
+    ends the run (times across it cannot be compared)."""
+    run: list[IcmpError] = []
+    at = (s.first_frame, s.start_ns)
+    for e in errors:
+        if e.frame <= s.first_frame:
+            continue
+        gap = clock.elapsed_ns(*at, e.frame, e.ts_ns)
+        if gap is None or gap > BURST_QUIET_NS or bisect_left(sent.get((e.reporter, e.src_ip), ()), e.frame) \
+                >= ICMP_BURST:
+            break
+        run.append(e)
+        at = (e.frame, e.ts_ns)
+    return run
+
+
+def during_call(s: StreamSpan, errors: Sequence[IcmpError], bye: MessageRef | None, clock: ClockSteps,
+                sent: dict[tuple[str, str], list[int]]) -> list[IcmpError]:
+    """The errors for stream s (in capture order) that came during the call, not in the race with its BYE (bye:
+    the BYE of its call, or None): before that race (before_race), or before the BYE among those that refused it
+    from its first packet (refused_from_start)."""
+    if bye is None:
+        return list(errors)
+    lead = {id(e) for e in refused_from_start(s, errors, clock, sent) if e.frame < bye.frame}
+    return [e for e in errors if id(e) in lead or before_race(e, bye, clock)]
+
+
 def refusals(streams: Sequence[StreamSpan], byes: Sequence[MessageRef | None], errors: Sequence[IcmpError],
              clock: ClockSteps) -> list[IcmpRefusal | None]:
     """Per stream (byes: the BYE of each stream's call, or None), the refusal that lasted to its end, else None.
@@ -98,12 +150,7 @@ def refusals(streams: Sequence[StreamSpan], byes: Sequence[MessageRef | None], e
         key = (s.src_ip, s.src_port, s.dst_ip, s.dst_port)
         if key in by_flow:
             flows.setdefault(key, []).append(k)
-    # the errors each reporter sent to each host, by time: what its rate limiter had spent (ICMP_BURST)
-    sent: dict[tuple[str, str], list[int]] = {}
-    for e in errors:
-        sent.setdefault((e.reporter, e.src_ip), []).append(e.frame)
-    for frames in sent.values():
-        frames.sort()
+    sent = spent(errors)
     for key, ks in flows.items():
         ks.sort(key=lambda k: streams[k].first_frame)
         starts = [streams[k].first_frame for k in ks]
@@ -118,20 +165,21 @@ def refusals(streams: Sequence[StreamSpan], byes: Sequence[MessageRef | None], e
 
 
 def refusal(s: StreamSpan, errors: Sequence[IcmpError], bye: MessageRef | None, clock: ClockSteps,
-            sent: dict[tuple[str, str], list[int]] | None = None) -> IcmpRefusal | None:
+            sent: dict[tuple[str, str], list[int]]) -> IcmpRefusal | None:
     """The refusal of stream s by its errors (in capture order, each after the stream's first packet), when at least
     ICMP_MIN_ERRORS came during the call and the last of them at most REFUSAL_TAIL_NS before the stream ended, and
     not within the reporter's burst while the stream went on BURST_QUIET_NS without an error (sent: the frames of
-    the errors by (reporter, host they went to); None: every error is the stream's own).
+    the errors by (reporter, host they went to): spent).
 
-    Errors in the race with the BYE (before_race) are not counted either way; when some came, the stream is judged
-    up to where that race begins. Without any, the stream's packets up to its end went without an error: in a call
-    shorter than the race (ICMP_RACE_NS) and the tail (REFUSAL_TAIL_NS), judging it only up to where the race
-    begins took errors at its start for a refusal to its end. Where the capture's clock steps between the last error
-    and that end, their times cannot be compared: only an error after the stream's last packet in capture order
-    shows the refusal at its end."""
+    Errors in the race with the BYE (during_call) are not counted either way; when some came, the stream is judged
+    up to where that race begins: ICMP_RACE_NS before the BYE, or, when errors that refused it from its first
+    packet came later than that (a call shorter than the race), its first error in the race, up to which it went
+    without one. Without any, the stream's packets up to its end went without an error: in a call shorter than the
+    race and the tail (REFUSAL_TAIL_NS), judging it only up to where the race begins took errors at its start for
+    a refusal to its end. Where the capture's clock steps between the last error and that end, their times cannot
+    be compared: only an error after the stream's last packet in capture order shows the refusal at its end."""
     answering = [e for e in errors if _answers(e, s, clock)]
-    kept = [e for e in answering if bye is None or before_race(e, bye, clock)]
+    kept = during_call(s, answering, bye, clock, sent)
     if len(kept) < ICMP_MIN_ERRORS:
         return None
     last = kept[-1]
@@ -139,10 +187,13 @@ def refusal(s: StreamSpan, errors: Sequence[IcmpError], bye: MessageRef | None, 
     if (bye is not None and len(kept) < len(answering) and clock.sound(s.last_frame, bye.frame)
             and bye.ts_ns - ICMP_RACE_NS < end_ns):
         end_frame, end_ns = bye.frame, bye.ts_ns - ICMP_RACE_NS
+        raced = next((e for e in answering if e.frame > last.frame), None)
+        if end_ns < last.ts_ns and raced is not None:  # the last counted one refused it from its first packet
+            end_frame, end_ns = raced.frame, raced.ts_ns
     gap = clock.elapsed_ns(last.frame, last.ts_ns, end_frame, end_ns)
     if not (last.frame > s.last_frame if gap is None else gap <= REFUSAL_TAIL_NS):
         return None
-    burst = sent.get((last.reporter, last.src_ip), ()) if sent is not None else [e.frame for e in errors]
+    burst = sent.get((last.reporter, last.src_ip), ())
     if gap is not None and gap > BURST_QUIET_NS and bisect_left(burst, last.frame + 1) < ICMP_BURST:
         return None  # its limiter had errors left, yet the stream's next packets drew none: the port opened
     reason = Counter(e.reason for e in kept).most_common(1)[0][0]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address, split_address
 from ..icmp import reason_ru
-from ..icmprefusal import ICMP_MIN_ERRORS, before_race
+from ..icmprefusal import ICMP_MIN_ERRORS, during_call, spent
 from ..media import is_private
 from ..model import other_role
 from . import Hit, check
@@ -318,8 +318,10 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
     port unreachable (nothing listens: SIP service down, RTP port closed), administratively prohibited (a
     firewall rule), net/host unreachable (routing), fragmentation needed (path MTU). RTP errors within 2 s of the
     call's BYE are the normal race and are ignored (where the capture's clock steps between an error and the BYE,
-    capture order tells them apart: those after the BYE are the race). Reads `Analysis.icmp_errors`, which stays
-    empty until the capture side forwards ICMP datagrams.
+    capture order tells them apart: those after the BYE are the race), except those before the BYE that show the
+    port refused from the stream's first packet (every packet drawing an error while the rate limit allowed one):
+    a race needs a port that was open, and in a call shorter than 2 s every error would otherwise be ignored.
+    Reads `Analysis.icmp_errors`, which stays empty until the capture side forwards ICMP datagrams.
 
     ## Why it matters
     The packets named are not delivered: one-way or no audio for RTP, failed registrations and calls for SIP.
@@ -358,13 +360,12 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
     clock = analysis.capture.clock
     calls = {c.call_id: c for c in analysis.calls}
     byes = {c.call_id: bye for c in analysis.calls if (bye := c.answer_and_bye()[1]) is not None}
+    sent = spent(errors)
     for key, found in flows.items():
         stream = rtp.get(key)
         if stream is not None:
             kind, call_id = "RTP", stream.call_id
-            bye = byes.get(call_id) if call_id else None
-            if bye is not None:
-                found = [e for e in found if before_race(e, bye, clock)]
+            found = during_call(stream.stats, found, byes.get(call_id) if call_id else None, clock, sent)
             # the party the stream was sent to
             receiver = {"caller->callee": "callee", "callee->caller": "caller"}.get(stream.binding.direction or "")
         elif key in sip:

@@ -189,13 +189,14 @@ def test_a_customers_pbx_that_registers_its_trunk_refusing_audio_stays_the_custo
     assert icmp.owner == "engineering"
 
 
-def short_call(path, seconds: float, icmp_at: tuple[float, ...]):
+def short_call(path, seconds: float, icmp_at: tuple[float, ...], *, by_phone: bool = False):
     """`seconds` of RTP both ways from 0.5 s, the caller's BYE 0.1 s after it, and port unreachables from the PBX
-    for the phone's RTP at the given seconds: a call shorter than the BYE's race (2 s) and the tail (2 s)."""
+    for the phone's RTP (by_phone: from the phone for the PBX's) at the given seconds: a call shorter than the BYE's
+    race (2 s) and the tail (2 s)."""
     script = cc.call_setup(cc.Script(), "icmp-short")
     cc.two_way(script, 0.5, seconds)
     cc.bye(script, 0.6 + seconds, "icmp-short")
-    script.recs += errors(cc.PBX[0], icmp_at)
+    script.recs += errors(cc.UA[0], icmp_at, phone_to_pbx=False) if by_phone else errors(cc.PBX[0], icmp_at)
     return script.write(path)
 
 
@@ -225,3 +226,51 @@ def test_a_refusal_to_the_end_of_a_short_call_is_still_found(tmp_path) -> None:
     assert verdict(analysis) == ("one-way", "caller->callee")
     assert [s.refusal for s in analysis.streams] == [
         IcmpRefusal(cc.PBX[0], "port unreachable", 7, 5, 111), None]
+
+
+def test_a_call_refused_from_its_first_packet_is_found_however_short(tmp_path) -> None:
+    # 1.2 s of RTP (0.5 s to 1.7 s), the BYE at 1.8 s: every error lies within 2 s of it. The PBX refused the first
+    # 6 packets one by one (Linux's burst: each packet that could draw an error drew one), so its port was never
+    # open and none of them is the race with the BYE. The error at 1.6 s, after the burst, could be (the limiter
+    # hides a port that opened and closed again): not counted, and the stream went without another error up to it.
+    analysis = sipdiag.analyze(short_call(tmp_path / "short.pcap", 1.2, BURST + (1.6,)))
+    assert verdict(analysis) == ("one-way", "caller->callee")
+    assert [s.refusal for s in analysis.streams] == [IcmpRefusal(cc.PBX[0], "port unreachable", 6, 5, 20), None]
+    icmp, one_way = analysis.findings
+    assert (icmp.rule, icmp.owner, icmp.evidence["count"], icmp.evidence["reporter"], icmp.evidence["flow"],
+            one_way.rule, one_way.cause) == (
+        "router.icmp-unreachable", "engineering", 6, cc.PBX[0], "198.51.100.7:40000 -> 203.0.113.5:50000",
+        "media.one-way-audio", 0)
+    assert icmp.engineer_text["en"].startswith(
+        "6 ICMP error(s) from 203.0.113.5 (port unreachable, type 3 code 3; first at frame 5) quote RTP packets "
+        "198.51.100.7:40000 -> 203.0.113.5:50000 of call icmp-short.")
+    # a call that ends before the limiter lets another error through (1 s of RTP): the burst alone refused it
+    analysis = sipdiag.analyze(short_call(tmp_path / "shorter.pcap", 1.0, BURST))
+    assert verdict(analysis) == ("one-way", "caller->callee")
+    assert [s.refusal for s in analysis.streams] == [IcmpRefusal(cc.PBX[0], "port unreachable", 6, 5, 20), None]
+
+
+def test_errors_only_around_the_bye_of_a_short_call_are_its_race(tmp_path) -> None:
+    # The phone, hanging up, closed its RTP port 0.35 s before it sent the BYE at 1.8 s: it refuses the PBX's last
+    # 0.25 s of RTP after 0.95 s of it without an error (the port was open), then once more after the BYE. The BYE's
+    # race, however short the call.
+    race = tuple(1.45 + 0.02 * i for i in range(6)) + (1.85,)
+    analysis = sipdiag.analyze(short_call(tmp_path / "race.pcap", 1.2, race, by_phone=True))
+    assert verdict(analysis) == ("two-way", None)
+    assert [s.refusal for s in analysis.streams] == [None, None]
+    assert analysis.findings == ()
+
+
+def test_an_early_media_race_in_a_call_shorter_than_the_bye_race_leaves_it_delivered(tmp_path) -> None:
+    # 3 errors for the first 3 packets (the PBX's port not yet open), then 1.1 s of RTP without one while the
+    # limiter had 3 errors left: delivered. The 3 errors are no race with the BYE (the port was not open before
+    # them), so they are reported, as in a longer call.
+    analysis = sipdiag.analyze(short_call(tmp_path / "early.pcap", 1.2, (0.5, 0.52, 0.54)))
+    assert verdict(analysis) == ("two-way", None)
+    assert [s.refusal for s in analysis.streams] == [None, None]
+    assert [(f.rule, f.owner, f.evidence["count"]) for f in analysis.findings] == [
+        ("router.icmp-unreachable", "engineering", 3)]
+    # ... and still when the BYE's race follows: the stream went 1 s without an error before the race's
+    analysis = sipdiag.analyze(short_call(tmp_path / "both.pcap", 1.2, (0.5, 0.52, 0.54, 1.6, 1.62, 1.64)))
+    assert verdict(analysis) == ("two-way", None)
+    assert [s.refusal for s in analysis.streams] == [None, None]
