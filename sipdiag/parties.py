@@ -91,6 +91,20 @@ def direction_ru(call: Call | None, direction: str | None) -> str:
     return f"от стороны {_address(call, roles[0])} к стороне {_address(call, roles[1])}"
 
 
+def spoken_direction(call: Call | None, direction: str | None) -> tuple[str, str]:
+    """A stream direction in the words of a customer text (en, ru): 'from the caller to the callee', 'от
+    вызывающего к вызываемому'; when the capture does not show who called, by the parties' numbers (called_party:
+    a customer text carries no third party's address, RULES.md §6), 'from number 100 to number 200', 'от абонента
+    100 к абоненту 200'."""
+    roles = _DIRECTIONS.get(direction or "")
+    if roles is None:
+        return "?", "?"
+    if roles_known(call) or call is None:
+        return f"from the {roles[0]} to the {roles[1]}", direction_ru(call, direction)
+    sender, receiver = (called_party(call.caller if role == "caller" else call.callee) or "?" for role in roles)
+    return f"from number {sender} to number {receiver}", f"от абонента {sender} к абоненту {receiver}"
+
+
 def _address(call: Call, role: str) -> str:
     return call.caller_address if role == "caller" else call.callee_address
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..addresses import join_address
 from ..codecs import VIDEO_CLOCK
 from ..rtpclock import CN_PAYLOAD_TYPES, is_telephone_event
-from ..parties import party_en, party_ru
+from ..parties import party_en, party_ru, spoken_direction
 from . import Hit, Severity, check
 from .codec import AUXILIARY
 
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from ..model import Call, MediaDescription
 
 RECEIVER = {"caller->callee": "callee", "callee->caller": "caller"}
-DIRECTION_EN = {"caller->callee": "from the caller to the callee", "callee->caller": "from the callee to the caller"}
-DIRECTION_RU = {"caller->callee": "от вызывающего к вызываемому", "callee->caller": "от вызываемого к вызывающему"}
 # RULES.md codec.rtp-payload-not-negotiated: more than 5 packets and more than 1 % of the stream.
 MIN_PACKETS, MIN_SHARE = 5, 0.01
 PTIME_SLACK_MS = 5
@@ -151,6 +149,8 @@ def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
             if packets <= MIN_PACKETS or packets <= MIN_SHARE * st.packets:
                 continue
             direction = stream.binding.direction or ""
+            # the customer text's direction: by the parties' numbers when the capture does not show who called
+            spoken_en, spoken_ru = spoken_direction(call, direction)
             yield Hit(call.call_id, (st.first_frame,), {
                 "call_id": call.call_id, "src": join_address(st.src_ip, st.src_port),
                 "dst": join_address(st.dst_ip, st.dst_port),
@@ -161,7 +161,7 @@ def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
                 "direction": direction,
                 "accepted": ", ".join(map(str, sorted(accepted))),
                 "sdp_frames": ", ".join(map(str, _sdp_frames(call, RECEIVER.get(direction, "")))),
-                "direction_en": _direction_en(call, direction), "direction_ru": _direction_ru(call, direction),
+                "direction_en": spoken_en, "direction_ru": spoken_ru,
             }, severity=Severity.INFO if pt in CN_PAYLOAD_TYPES else None,
                 confidence="high" if stream.binding.bound_by == "sdp" else "medium",
                 texts={"receiver_sdp_en": _receiver_sdp_en(call, RECEIVER.get(direction, "?"))})
@@ -287,12 +287,12 @@ def _oversize(call: Call, stream: MediaStream) -> tuple[str, str] | None:
               "проблем с записью.",
     },
     engineer={
-        "en": "Call {call_id}: caller->callee {codec_to_callee} for {seconds_to_callee} s (frame {frame_to_callee}), "
-              "callee->caller {codec_to_caller} for {seconds_to_caller} s (frame {frame_to_caller}). Legal under "
+        "en": "Call {call_id}: {up_en} {codec_to_callee} for {seconds_to_callee} s (frame {frame_to_callee}), "
+              "{down_en} {codec_to_caller} for {seconds_to_caller} s (frame {frame_to_caller}). Legal under "
               "RFC 3264 §6.1/§7, but some gateways, recorders and transcoders assume one codec; quality must be "
               "rated per direction. Align codec preferences if a device misbehaves.",
-        "ru": "Вызов {call_id}: от вызывающего {codec_to_callee} в течение {seconds_to_callee} с (кадр "
-              "{frame_to_callee}), от вызываемого {codec_to_caller} в течение {seconds_to_caller} с (кадр "
+        "ru": "Вызов {call_id}: от {caller_ru} {codec_to_callee} в течение {seconds_to_callee} с (кадр "
+              "{frame_to_callee}), от {callee_ru} {codec_to_caller} в течение {seconds_to_caller} с (кадр "
               "{frame_to_caller}). Допустимо по RFC 3264 §6.1/§7, но некоторые шлюзы, системы записи и "
               "транскодеры рассчитывают на один кодек; качество оценивается по направлениям. Согласуйте "
               "приоритеты кодеков, если устройство работает неправильно.",
@@ -338,27 +338,6 @@ def asymmetric_codec(analysis: Analysis) -> Iterator[Hit]:
             "seconds_to_callee": round(up.stats.duration_s, 1), "seconds_to_caller": round(down.stats.duration_s, 1),
             "frame_to_callee": up.stats.first_frame, "frame_to_caller": down.stats.first_frame,
         })
-
-
-def _direction_en(call: Call, direction: str) -> str:
-    """"from the caller to the callee"; "from the party at … to the party at …" when the capture does not show
-    who called (sipdiag.parties)."""
-    if direction not in RECEIVER:
-        return "?"
-    if call.roles_known:
-        return DIRECTION_EN[direction]
-    sender = "caller" if direction == "caller->callee" else "callee"
-    return f"from {party_en(call, sender)} to {party_en(call, RECEIVER[direction])}"
-
-
-def _direction_ru(call: Call, direction: str) -> str:
-    """_direction_en in Russian: "от вызывающего к вызываемому", "от стороны по адресу … к стороне по адресу …"."""
-    if direction not in RECEIVER:
-        return "?"
-    if call.roles_known:
-        return DIRECTION_RU[direction]
-    sender = "caller" if direction == "caller->callee" else "callee"
-    return f"от {party_ru(call, sender)} к {party_ru(call, RECEIVER[direction], 'dat')}"
 
 
 def _receiver_sdp_en(call: Call, receiver: str) -> str:
