@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..addresses import address_host, join_address, split_address
 from ..media import is_loopback, is_private
 from ..parsers.sipuri import parse_name_addr
+from ..parties import party_en, party_ru
 from ..russian import PARTY_RU
 from . import Hit, Severity, check, times_en
 from .vias import received_of, rport_of, sent_by, top_via_head, via_paths
@@ -97,11 +98,11 @@ def private_contact(analysis: Analysis) -> Iterator[Hit]:
               "{effect_ru}",
     },
     engineer={
-        "en": "Call {call_id}: the SDP of the {party_en} (frame {frame}) has c= {address} (private), m= port {port}, "
+        "en": "Call {call_id}: the SDP of {sender_en} (frame {frame}) has c= {address} (private), m= port {port}, "
               "while its signalling comes from public {source} (SDP in frame(s) {frames_sdp}). {effect_engineer} Fix: "
               "media latching/anchoring on the SBC (comedia, RFC 4961 symmetric RTP) or STUN/ICE on the device "
               "(RFC 8445).",
-        "ru": "Вызов {call_id}: SDP {party_ru} (кадр {frame}) указывает c= {address} (частный), порт m= {port}, "
+        "ru": "Вызов {call_id}: SDP {sender_ru} (кадр {frame}) указывает c= {address} (частный), порт m= {port}, "
               "а сигнализация идёт с публичного {source} (SDP в кадрах {frames_sdp}). {effect_engineer_ru} Решение: "
               "latching/якорение медиа на SBC (comedia, симметричный RTP по RFC 4961) или STUN/ICE на устройстве "
               "(RFC 8445).",
@@ -152,13 +153,12 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
             effect = "lost" if lost else "latched" if received else "unknown"
             yield Hit(call.call_id, tuple(frames[:FRAMES_LISTED]) or (call.first_frame,), {
                 "call_id": call.call_id, "role": role, "frame": frame,
-                "party_en": role if role != "other" else f"party at {source} on another leg of the call",
-                "party_ru": PARTY_RU.get(role) or f"участника с адресом {source} на другом плече вызова",
+                **sender_evidence(role, source),
                 "frames_sdp": ", ".join(str(f) for f in frames[:FRAMES_LISTED]), "address": m.address,
                 "port": m.port, "source": source, "rtp_to_party": received, "media": effect,
                 "effect_en": _SDP_EFFECT[effect][0], "effect_ru": _SDP_EFFECT[effect][1],
                 "effect_engineer": _SDP_EFFECT[effect][2], "effect_engineer_ru": _SDP_EFFECT[effect][3],
-            }, severity=Severity.MAJOR if lost else None)
+            }, severity=Severity.MAJOR if lost else None, texts=sender_texts(call, role, source))
 
 
 FRAMES_LISTED = 20
@@ -175,6 +175,25 @@ _SDP_EFFECT = {
                 "The capture shows no RTP reaching this party, so it cannot tell whether media got there.",
                 "В захвате не видно RTP к этому участнику, поэтому по нему не определить, дошло ли медиа."),
 }
+
+
+def sender_evidence(party: str, source: str) -> dict[str, str]:
+    """The evidence's party_en and party_ru of the party sdp_sender found: its role ("caller", "вызывающего") as
+    the call's data names it, or a B2BUA's other leg by its address. The texts name it with sender_texts."""
+    if party == "other":
+        return {"party_en": f"party at {source} on another leg of the call",
+                "party_ru": f"участника с адресом {source} на другом плече вызова"}
+    return {"party_en": party, "party_ru": PARTY_RU.get(party, party)}
+
+
+def sender_texts(call, party: str, source: str) -> dict[str, str]:
+    """The texts' name of the party sdp_sender found, {sender_en} and {sender_ru} (genitive): "the caller",
+    "вызывающего"; the party by address when the capture does not show who called (sipdiag.parties); a B2BUA's
+    other leg by its address. Text-only values: the evidence keeps `role` and its own party_en/party_ru."""
+    if party == "other":
+        return {"sender_en": f"the party at {source} on another leg of the call",
+                "sender_ru": f"участника с адресом {source} на другом плече вызова"}
+    return {"sender_en": party_en(call, party), "sender_ru": party_ru(call, party)}
 
 
 def sdp_sender(analysis: Analysis, call, role: str, frame: int | None) -> tuple[str, str]:

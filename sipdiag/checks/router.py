@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from .. import parties
 from ..addresses import address_host, join_address, split_address
 from ..icmp import reason_ru
 from ..icmprefusal import ICMP_MIN_ERRORS, during_call, spent
@@ -401,7 +402,7 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
         if first.reporter == first.dst_ip:  # the destination host refuses what was sent to it: not a router between
             call = calls.get(call_id) if call_id else None
             operator = _operator_side(analysis, call, receiver, first.dst_ip, first.src_ip)
-            values.update(_refused_by_destination(receiver, operator, what_en, what_ru))
+            values.update(_refused_by_destination(call, receiver, operator, what_en, what_ru))
             owner = "engineering" if operator else None
         yield Hit(call_id, tuple(e.frame for e in found[:10]), values, owner=owner)
 
@@ -425,11 +426,16 @@ def _operator_side(analysis: Analysis, call: Call | None, receiver: str | None, 
     return not to if to is not None else by is not False
 
 
-def _refused_by_destination(receiver: str | None, operator: bool, what_en: str, what_ru: str) -> dict[str, str]:
-    """The texts of a refusal by the flow's own destination: the engineer's names the side; the customer, when it is
-    the operator's, is told it is ours to fix and not asked to check their router."""
-    party_en = f" (the call's {receiver})" if receiver else ""
-    party_ru = {"caller": " (вызывающий)", "callee": " (вызываемый)"}.get(receiver or "", "")
+def _refused_by_destination(call: Call | None, receiver: str | None, operator: bool, what_en: str,
+                            what_ru: str) -> dict[str, str]:
+    """The texts of a refusal by the flow's own destination: the engineer's names the side (by address when the
+    capture does not show who called, sipdiag.parties); the customer, when it is the operator's, is told it is ours
+    to fix and not asked to check their router."""
+    party_en = party_ru = ""
+    if receiver in parties.ROLES:
+        party_en = f" (the call's {receiver})" if parties.roles_known(call) else \
+            f" ({parties.party_en(call, receiver)})"
+        party_ru = f" ({parties.party_ru(call, receiver, 'nom')})"
     out = {
         "side_en": f" The refusing host is the flow's own destination{party_en}, on the "
                    f"{'operator' if operator else 'customer'}'s side.",

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 from ..addresses import join_address
 from ..media import HOLD_ADDRESSES, RECEIVES, is_loopback
-from ..russian import PARTY_RU
 from . import Hit, Severity, check
-from .nat import FRAMES_LISTED, message_at, sdp_sender
+from .nat import FRAMES_LISTED, message_at, sdp_sender, sender_evidence, sender_texts
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -38,13 +37,13 @@ if TYPE_CHECKING:
               "сетевые настройки нужно исправить; если это ваше оборудование, мы подскажем, какую настройку.",
     },
     engineer={
-        "en": "Call {call_id}: the SDP of the {party_en} (frame {frame}) has c= {address} for m={media} port {port}: "
+        "en": "Call {call_id}: the SDP of {sender_en} (frame {frame}) has c= {address} for m={media} port {port}: "
               "a loopback address, which never leaves its host (RFC 1122 §3.2.1.3), while {why_en} (SDP in "
               "frame(s) {frames_sdp}). {effect_engineer} The c= line must name an address the peer can send to "
               "(RFC 4566 §5.7, RFC 3264 §6): fix the device's media (RTP) address (a host name resolving to "
               "127.0.0.1, a media service bound to localhost, an empty external media address on a PBX), or anchor "
               "the media on the SBC.",
-        "ru": "Вызов {call_id}: SDP {party_ru} (кадр {frame}) указывает c= {address} для m={media}, порт {port}: это "
+        "ru": "Вызов {call_id}: SDP {sender_ru} (кадр {frame}) указывает c= {address} для m={media}, порт {port}: это "
               "адрес loopback, который не покидает свой узел (RFC 1122 §3.2.1.3), а {why_ru} (SDP в кадрах "
               "{frames_sdp}). {effect_engineer_ru} Строка c= должна называть адрес, на который другая сторона может "
               "слать медиа (RFC 4566 §5.7, RFC 3264 §6): исправьте медиа-адрес (RTP) устройства (имя узла, "
@@ -147,13 +146,13 @@ def _hit(analysis: Analysis, call: Call, e: dict) -> Hit:
     frames = e["frames"][:FRAMES_LISTED]
     return Hit(call.call_id, tuple(frames) or (call.first_frame,), {
         "call_id": call.call_id, "role": party, "frame": e["frame"],
-        "party_en": party if party != "other" else f"party at {e['source']} on another leg of the call",
-        "party_ru": PARTY_RU.get(party) or f"участника с адресом {e['source']} на другом плече вызова",
+        **sender_evidence(party, e["source"]),
         "frames_sdp": ", ".join(map(str, frames)), "address": m.address, "media": m.media, "port": m.port,
         "why_en": why_en, "why_ru": why_ru, "rtp_to_party": received,
         "effect_en": effect[0], "effect_ru": effect[1], "effect_engineer": effect[2].format(received=received),
         "effect_engineer_ru": effect[3].format(received=received),
-    }, severity=Severity.MINOR if received else None, confidence="high" if why[0] == "sip" else "medium")
+    }, severity=Severity.MINOR if received else None, confidence="high" if why[0] == "sip" else "medium",
+        texts=sender_texts(call, party, e["source"]))
 
 
 # (customer en, customer ru, engineer en, engineer ru) per what the capture shows of the audio to that party
