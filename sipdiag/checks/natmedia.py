@@ -274,15 +274,15 @@ def stun_mapping_mismatch(analysis: Analysis) -> Iterator[Hit]:
               "таких звонков через наши серверы.",
     },
     engineer={
-        "en": "Call {call_id}: both parties announce the same public address {shared_ip} in their SDP (caller "
-              "{caller_media}, frame {offer_frame}; callee {callee_media}, frame {answer_frame}), so RTP must loop "
+        "en": "Call {call_id}: both parties announce the same public address {shared_ip} in their SDP "
+              "({caller_sdp_en}, frame {offer_frame}; {callee_sdp_en}, frame {answer_frame}), so RTP must loop "
               "back through their NAT; {duration_s} s after the answer the audio is {verdict_en} ({to_callee} packets "
-              "to the callee, {to_caller} to the caller). RFC 4787 REQ-9 requires hairpinning; anchor media on the "
+              "{to_callee_en}, {to_caller} {to_caller_en}). RFC 4787 REQ-9 requires hairpinning; anchor media on the "
               "SBC for same-address calls (e.g. direct_media=no) or let the phones use host candidates (ICE).",
-        "ru": "Вызов {call_id}: обе стороны объявляют в SDP один и тот же публичный адрес {shared_ip} (вызывающий "
-              "{caller_media}, кадр {offer_frame}; вызываемый {callee_media}, кадр {answer_frame}), поэтому RTP "
+        "ru": "Вызов {call_id}: обе стороны объявляют в SDP один и тот же публичный адрес {shared_ip} "
+              "({caller_sdp_ru}, кадр {offer_frame}; {callee_sdp_ru}, кадр {answer_frame}), поэтому RTP "
               "должен вернуться через их NAT; через {duration_s} с после ответа звук {verdict_ru} ({to_callee} пакетов "
-              "к вызываемому, {to_caller} к вызывающему). RFC 4787 REQ-9 требует hairpinning; якорьте медиа на SBC "
+              "{to_callee_ru}, {to_caller} {to_caller_ru}). RFC 4787 REQ-9 требует hairpinning; якорьте медиа на SBC "
               "для вызовов с одного адреса (например, direct_media=no) или используйте host-кандидаты (ICE).",
     },
 )
@@ -330,5 +330,22 @@ def hairpin_failure(analysis: Analysis) -> Iterator[Hit]:
                 "verdict_ru": {"no-rtp": "отсутствует в обе стороны"}.get(v.verdict, "только в одну сторону"),
                 "verdict": v.verdict, "to_callee": v.packets_to_callee, "to_caller": v.packets_to_caller,
                 "duration_s": round(call.duration_s, 1) if call.duration_s is not None else "?",
-            }, confidence="medium")
+            }, confidence="medium", texts=_hairpin_texts(call, join_address(*caller), join_address(*callee)))
             break
+
+
+def _hairpin_texts(call: Call, caller_media: str, callee_media: str) -> dict[str, str]:
+    """The parties of nat.hairpin-failure's text with what each announced ("caller 203.0.113.9:4000") and the
+    receivers of its packet counts ("to the callee"); by address when the capture does not show who called
+    (sipdiag.parties). Text-only: the evidence holds caller_media and callee_media."""
+    out: dict[str, str] = {}
+    for role, media in (("caller", caller_media), ("callee", callee_media)):
+        if call.roles_known:
+            out[f"{role}_sdp_en"] = f"{role} {media}"
+            out[f"{role}_sdp_ru"] = f"{parties.party_ru(call, role, 'nom')} {media}"
+        else:
+            out[f"{role}_sdp_en"] = f"{parties.party_en(call, role)}: {media}"
+            out[f"{role}_sdp_ru"] = f"{parties.party_ru(call, role, 'nom')}: {media}"
+        out[f"to_{role}_en"] = f"to {parties.party_en(call, role)}"
+        out[f"to_{role}_ru"] = f"к {parties.party_ru(call, role, 'dat')}"
+    return out
