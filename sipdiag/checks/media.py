@@ -10,7 +10,7 @@ from ..addresses import address_host, join_address
 from ..codecs import WIDEBAND
 from ..correlate import leg_rule_ru
 from ..media import negotiated_off
-from ..parties import called_party, direction_en, direction_ru
+from ..parties import called_party, direction_en, direction_ru, party_ru
 from ..quality import WIDEBAND_RATIO, customer_cause
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
@@ -470,17 +470,22 @@ def _no_rtp_values(call, analysis: Analysis | None = None) -> dict:
     answer_frame = next((m.frame for m in call.messages if m.status_code and 200 <= m.status_code < 300
                          and m.cseq_method == "INVITE"), call.first_frame)
     to_callee, to_caller = _packets(analysis, call) if analysis is not None else (0, 0)
+    # "your call" is the caller's: without its INVITE the capture does not show who called (sipdiag.parties), and
+    # the customer text names the call by its parties' numbers (no third party's address, RULES.md §6)
+    call_en, call_ru = ("Your call", "Звонок") if call.roles_known else (
+        f"The call between {called_party(call.caller) or '?'} and {called_party(call.callee) or '?'}",
+        f"Звонок между абонентами {called_party(call.caller) or '?'} и {called_party(call.callee) or '?'}")
     if to_callee or to_caller:
-        rtp_en = (f"only {to_callee + to_caller} RTP packets ({to_callee} caller->callee, {to_caller} "
-                  f"callee->caller), too few to carry audio,")
-        rtp_ru = (f"лишь {to_callee + to_caller} RTP-пакетов ({to_callee} от вызывающего, {to_caller} от "
-                  f"вызываемого), слишком мало для звука,")
-        lead_en, lead_ru = ("Your call connected but almost no sound got through.",
-                            "Звонок соединился, но звука почти не было.")
+        rtp_en = (f"only {to_callee + to_caller} RTP packets ({to_callee} {direction_en(call, 'caller->callee')}, "
+                  f"{to_caller} {direction_en(call, 'callee->caller')}), too few to carry audio,")
+        rtp_ru = (f"лишь {to_callee + to_caller} RTP-пакетов ({to_callee} от {party_ru(call, 'caller')}, "
+                  f"{to_caller} от {party_ru(call, 'callee')}), слишком мало для звука,")
+        lead_en, lead_ru = (f"{call_en} connected but almost no sound got through.",
+                            f"{call_ru} соединился, но звука почти не было.")
     else:
         rtp_en, rtp_ru = "no RTP in either direction", "RTP нет ни в одну сторону"
-        lead_en, lead_ru = ("Your call connected but there was no sound at all.",
-                            "Звонок соединился, но звука не было совсем.")
+        lead_en, lead_ru = (f"{call_en} connected but there was no sound at all.",
+                            f"{call_ru} соединился, но звука не было совсем.")
     if _fax(call):  # T.38 (RFC 3362): a fax call, whose media is not sound
         lead_en = "Your fax call connected, but neither sound nor fax data was seen on it."
         lead_ru = "Факсовый звонок соединился, но на нём не было видно ни звука, ни данных факса."
