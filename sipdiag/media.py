@@ -336,12 +336,14 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
     sent = to_callee if missing == "caller->callee" else to_caller
     said = negotiated_off(call, missing)
     if said is not None:
+        # the Russian text's reason: as the English one while the roles are known (they are the data's words)
+        said_ru = said if call.roles_known else negotiated_off(call, missing, "ru")
         return MediaVerdict(verdict="one-way-negotiated", missing_direction=missing, unreachable_target=unreachable,
                             private_target_from_public=private_from_public, stopped_early_s=stopped,
                             detail=f"audio flows {direction_en(call, _reverse(missing))} only, as the SDP asked "
                                    f"({said}; RFC 3264 §6.1)",
                             detail_ru=f"Звук идёт только {direction_ru(call, _reverse(missing))}, как задано в SDP "
-                                      f"({said}; RFC 3264 §6.1)", **base)
+                                      f"({said_ru}; RFC 3264 §6.1)", **base)
     lost = next(((s, r) for s, b, r in mine if b.direction == missing and not delivered(call, s, r)), None)
     if carries(missing, False) and lost is not None:
         stream, refusal = lost
@@ -395,18 +397,19 @@ SENDS = ("sendrecv", "sendonly")  # RFC 3264 §6.1: the direction attribute of t
 RECEIVES = ("sendrecv", "recvonly")
 
 
-def negotiated_off(call: Call, direction: str) -> str | None:
+def negotiated_off(call: Call, direction: str, lang: str = "en") -> str | None:
     """Why the SDP says no audio flows in `direction` (caller->callee or callee->caller), e.g. "caller recvonly,
     callee sendonly"; None where it may flow. It may when any answered offer/answer of the call has an audio stream
     that the sender may send on (sendrecv, sendonly) and the receiver receive on (sendrecv, recvonly, not held
-    with c=0.0.0.0), RFC 3264 §6.1; a call without any answered audio negotiation is not said to be one-way."""
+    with c=0.0.0.0), RFC 3264 §6.1; a call without any answered audio negotiation is not said to be one-way.
+    When the capture does not show who called the parties are named by address (sipdiag.parties), in `lang`."""
     sender, receiver = ("caller", "callee") if direction == "caller->callee" else ("callee", "caller")
     said = None
     for n in call.negotiations:
         if not n.answer or (n.status is not None and n.status >= 300):
             continue
         if n.offer_frame is None:
-            flows, why = _answer_alone(n, sender)
+            flows, why = _answer_alone(call, n, sender, lang)
             if flows:
                 return None
             said = why or said
@@ -417,12 +420,24 @@ def negotiated_off(call: Call, direction: str) -> str | None:
                 continue
             if out.direction in SENDS and into.direction in RECEIVES and into.address != HOLD_ADDRESS:
                 return None
-            said = f"{sender} {out.direction}, {receiver} {into.direction}" + (
-                f" with c={HOLD_ADDRESS}" if into.address == HOLD_ADDRESS else "")
+            said = f"{_side(call, sender, lang)} {out.direction}, {_side(call, receiver, lang)} {into.direction}" \
+                + (_held(lang) if into.address == HOLD_ADDRESS else "")
     return said
 
 
-def _answer_alone(n: Negotiation, sender: str) -> tuple[bool, str | None]:
+def _side(call: Call, role: str, lang: str) -> str:
+    """A party in negotiated_off's reason: its role as the data names it ("caller recvonly"), by address when the
+    capture does not show who called (sipdiag.parties)."""
+    if call.roles_known:
+        return role
+    return party_en(call, role) if lang == "en" else party_ru(call, role, "nom")
+
+
+def _held(lang: str) -> str:
+    return f" with c={HOLD_ADDRESS}" if lang == "en" else f" с c={HOLD_ADDRESS}"
+
+
+def _answer_alone(call: Call, n: Negotiation, sender: str, lang: str = "en") -> tuple[bool, str | None]:
     """negotiated_off for an answer whose offer is not in the capture: (audio may flow from `sender`, why not).
     The answer tells the directions alone, as it may only narrow the offer's (RFC 3264 §6.1: sendrecv answers
     sendrecv, sendonly answers recvonly or sendrecv, recvonly answers sendonly or sendrecv); the offer's c= is
@@ -435,8 +450,9 @@ def _answer_alone(n: Negotiation, sender: str) -> tuple[bool, str | None]:
         if answerer == sender and m.direction in SENDS or (
                 answerer != sender and m.direction in RECEIVES and m.address != HOLD_ADDRESS):
             return True, None
-        why = f"{answerer} {m.direction}" + (f" with c={HOLD_ADDRESS}" if m.address == HOLD_ADDRESS else "") + \
-            " in its answer to an offer the capture lacks"
+        why = f"{_side(call, answerer, lang)} {m.direction}" + (_held(lang) if m.address == HOLD_ADDRESS else "") \
+            + (" in its answer to an offer the capture lacks" if lang == "en" or call.roles_known
+               else " в ответе на предложение, которого нет в записи")
     return False, why
 
 
