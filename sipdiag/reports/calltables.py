@@ -163,7 +163,7 @@ def call_details(call: Call, clock: ClockSteps = NO_STEPS, *, lang: str = "en") 
         facts.add_row(w["note"], w["not_from_start"])
     parts: list[RenderableType] = [f"[bold]{w['call'].format(call_id=terminal_text(call.call_id))}[/bold]", facts]
     # The offer/answer table ends with an empty row of its own; without it, an empty line sets the ladder apart.
-    parts.append(_negotiations_table(call.negotiations, w) if call.negotiations else "")
+    parts.append(_negotiations_table(call.negotiations, w, call.roles_known) if call.negotiations else "")
     parts.append(render_ladder_rich(call.messages, first=call.caller_address, clock=clock, lang=lang))
     return Group(*parts)
 
@@ -245,7 +245,10 @@ def _media(m: MediaDescription, w: dict[str, str]) -> str:
     return terminal_text(text)
 
 
-def _negotiations_table(negotiations: tuple[Negotiation, ...], w: dict[str, str]) -> Table:
+def _negotiations_table(negotiations: tuple[Negotiation, ...], w: dict[str, str], roles_known: bool = True) -> Table:
+    """The call's offers and answers. The offerer is named by its role as the call's From and To columns are: marked
+    (?) when the capture does not show who called (the role is then the From or To of the first message)."""
+    mark = "" if roles_known else w["roles_unknown_mark"]
     table = Table(title=w["offer_answer"], title_justify="left", **_TABLE_STYLE)
     table.add_column(w["kind"], no_wrap=True)
     table.add_column(w["offer"], no_wrap=True)
@@ -257,7 +260,7 @@ def _negotiations_table(negotiations: tuple[Negotiation, ...], w: dict[str, str]
         table.add_row(
             terminal_text(word(w, "kind", n.kind)) + (w["hold"] if n.hold else ""),
             (w["at_frame"].format(frame=n.offer_frame) if n.offer_frame is not None else w["not_captured"])
-            + f", {terminal_text(word(w, 'role', n.offerer))}",
+            + f", {terminal_text(word(w, 'role', n.offerer))}{mark}",
             w["at_frame"].format(frame=n.answer_frame) if n.answer_frame is not None else w["none"],
             number_text(n.status),
             "\n".join(_media(m, w) for m in n.offer) or "-",
