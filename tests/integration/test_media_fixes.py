@@ -366,6 +366,10 @@ def test_hold_answered_in_a_lost_reinvite_is_one_way_by_design(tmp_path) -> None
         # the capture begins with the answer: which party called is not known (Call.roles_known), the parties are
         # named by their addresses
         ("one-way-negotiated", "callee->caller", "audio flows from the party at 198.51.100.7:5060 to the party at "
-         "203.0.113.5:5060 only, as the SDP asked (callee recvonly in its answer to an offer the capture lacks; "
-         "RFC 3264 §6.1)")]
+         "203.0.113.5:5060 only, as the SDP asked (the party at 203.0.113.5:5060 (sip:200@example.com) recvonly in "
+         "its answer to an offer the capture lacks; RFC 3264 §6.1)")]
+    assert a.media[0].verdict.detail_ru == (
+        "Звук идёт только от стороны 198.51.100.7:5060 к стороне 203.0.113.5:5060, как задано в SDP (сторона по "
+        "адресу 203.0.113.5:5060 (sip:200@example.com) recvonly в ответе на предложение, которого нет в записи; "
+        "RFC 3264 §6.1)")
     assert [f.rule for f in a.findings] == []
