@@ -102,8 +102,8 @@ def _signature_texts(values: dict) -> dict[str, str]:
     return {
         "observed_en": f"{values['requests']} request(s) with scanner User-Agent {values['agents']} from "
                        f"{values['sources']} ({values['methods']}), first at frame {frame}.",
-        "observed_ru": f"Запросов с User-Agent сканера {values['agents']} от {values['sources']} ({values['methods']}): "
-                       f"{values['requests']}, первый в кадре {frame}.",
+        "observed_ru": f"Запросов с User-Agent сканера {values['agents']} от {values['sources']} "
+                       f"({values['methods']}): {values['requests']}, первый в кадре {frame}.",
         **_ADVICE["calm"]}
 
 
@@ -140,8 +140,9 @@ def _behaviour_hit(analysis: Analysis, src: str, scan: Scan) -> Hit:
 def _behaviour_texts(scan: Scan, values: dict, success: tuple[int, str, str] | None, leak: bool) -> dict[str, str]:
     span = "?" if scan.window_s is None else scan.window_s
     if scan.trigger == "users":
-        what_en = f"for {scan.users} user names within {span} s (threshold {setting('security.scan_distinct_users_60s')})"
-        what_ru = f"для {scan.users} имён пользователей за {span} с (порог {setting('security.scan_distinct_users_60s')})"
+        limit = setting("security.scan_distinct_users_60s")
+        what_en = f"for {scan.users} user names within {span} s (threshold {limit})"
+        what_ru = f"для {scan.users} имён пользователей за {span} с (порог {limit})"
     elif scan.trigger == "destinations":
         limit = setting("security.scan_distinct_dst_ips_60s")
         what_en = f"to {scan.destinations} addresses within {span} s (threshold {limit})"
@@ -161,7 +162,8 @@ def _behaviour_texts(scan: Scan, values: dict, success: tuple[int, str, str] | N
         ru.append(f"Номеров подряд: {scan.sequential} (перебор).")
     if leak:
         en.append("Unknown users are answered 404 and existing ones 401/407: the answers tell which extensions exist.")
-        ru.append("Несуществующим пользователям отвечают 404, существующим 401/407: по ответам видно, какие номера есть.")
+        ru.append("Несуществующим пользователям отвечают 404, существующим 401/407: по ответам видно, какие номера "
+                  "есть.")
     if scan.bare_ip:
         en.append(f"{scan.bare_ip} request(s) name the server by its bare IP address, not a domain.")
         ru.append(f"Запросов, адресованных серверу по IP-адресу, а не по домену: {scan.bare_ip}.")

@@ -51,7 +51,8 @@ class Sized:
         else:
             how = "in one packet" if lang == "en" else "одним пакетом"
         if lang == "en":
-            return f"{self.label} frame {m.frame}: {self.size} bytes {how}" + (f", sent {sent} times" if sent > 1 else "")
+            return f"{self.label} frame {m.frame}: {self.size} bytes {how}" + (
+                f", sent {sent} times" if sent > 1 else "")
         return f"{self.label} кадр {m.frame}: {self.size} байт {how}" + (f", отправок: {sent}" if sent > 1 else "")
 
 

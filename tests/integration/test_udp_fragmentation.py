@@ -38,9 +38,9 @@ def _capture(path: Path, invite: str, *, mtu: int | None = None, answered: bool 
     if options:  # a small request of the same device on the same path, answered
         text = cc._sip("OPTIONS sip:200@example.com SIP/2.0", "opt-1", "1 OPTIONS", to_tag=False, branch="o1")
         recs += [(T0, f) for f in _udp(text, UA, PBX)]
-        recs += [(T0 + S // 10, f) for f in _udp(text.replace("OPTIONS sip:200@example.com SIP/2.0", "SIP/2.0 200 OK")
-                                                 .replace("To: <sip:200@example.com>", "To: <sip:200@example.com>;tag=o"),
-                                                 PBX, UA)]
+        answer = text.replace("OPTIONS sip:200@example.com SIP/2.0", "SIP/2.0 200 OK").replace(
+            "To: <sip:200@example.com>", "To: <sip:200@example.com>;tag=o")
+        recs += [(T0 + S // 10, f) for f in _udp(answer, PBX, UA)]
         at = 1.0
     sends = (0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5) if not answered else (0,)
     for n, t in enumerate(sends):
