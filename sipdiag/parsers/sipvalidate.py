@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from sipdiag.addresses import is_ip_literal
 from sipdiag.model import Anomaly
 from sipdiag.parsers.multipart import MULTIPART_PREFIX, split_multipart
 from sipdiag.parsers.sip import SipMessage
@@ -164,7 +165,7 @@ def _check_vias(name: str, value: str, defects: _Defects) -> None:
         via, found = scan_via(element)
         if via is not None:
             received = via.received
-            if received is not None and not _is_ip_address(received):
+            if received is not None and not is_ip_literal(received):
                 found.append(("bad-via", f"Via: received={_show(received)} is not an IP address (RFC 3261 §18.2.1)"))
             rport = via.param("rport")
             if rport and bounded_int(rport, 65535) is None:
@@ -174,14 +175,6 @@ def _check_vias(name: str, value: str, defects: _Defects) -> None:
         defects.add(name, found)
 
 
-def _is_ip_address(text: str) -> bool:
-    import ipaddress  # noqa: PLC0415 - only values that fail the IPv4 fast check get here
-
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _scalar_check(kind: str, accept: Callable[[str], object], rule: str) -> Callable[[str, str, _Defects], None]:
