@@ -336,8 +336,7 @@ def media_verdict(call: Call, pairs: Sequence[tuple[StreamLike, Binding]], clock
     sent = to_callee if missing == "caller->callee" else to_caller
     said = negotiated_off(call, missing)
     if said is not None:
-        # the Russian text's reason: as the English one while the roles are known (they are the data's words)
-        said_ru = said if call.roles_known else negotiated_off(call, missing, "ru")
+        said_ru = negotiated_off(call, missing, "ru")
         return MediaVerdict(verdict="one-way-negotiated", missing_direction=missing, unreachable_target=unreachable,
                             private_target_from_public=private_from_public, stopped_early_s=stopped,
                             detail=f"audio flows {direction_en(call, _reverse(missing))} only, as the SDP asked "
@@ -426,11 +425,12 @@ def negotiated_off(call: Call, direction: str, lang: str = "en") -> str | None:
 
 
 def _side(call: Call, role: str, lang: str) -> str:
-    """A party in negotiated_off's reason: its role as the data names it ("caller recvonly"), by address when the
-    capture does not show who called (sipdiag.parties)."""
-    if call.roles_known:
-        return role
-    return party_en(call, role) if lang == "en" else party_ru(call, role, "nom")
+    """A party in negotiated_off's reason: its role as the data names it ("caller recvonly"), in Russian in words
+    ("вызывающий recvonly": the SDP attribute stays as written); by address when the capture does not show who
+    called (sipdiag.parties)."""
+    if lang != "en":
+        return party_ru(call, role, "nom")
+    return role if call.roles_known else party_en(call, role)
 
 
 def _held(lang: str) -> str:
@@ -451,7 +451,7 @@ def _answer_alone(call: Call, n: Negotiation, sender: str, lang: str = "en") -> 
                 answerer != sender and m.direction in RECEIVES and m.address != HOLD_ADDRESS):
             return True, None
         why = f"{_side(call, answerer, lang)} {m.direction}" + (_held(lang) if m.address == HOLD_ADDRESS else "") \
-            + (" in its answer to an offer the capture lacks" if lang == "en" or call.roles_known
+            + (" in its answer to an offer the capture lacks" if lang == "en"
                else " в ответе на предложение, которого нет в записи")
     return False, why
 

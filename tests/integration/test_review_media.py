@@ -47,6 +47,9 @@ def test_recvonly_offer_and_sendonly_answer_are_not_one_way_audio(tmp_path) -> N
         "one-way-negotiated", "caller->callee", 0, 150)
     assert v.detail == ("audio flows callee->caller only, as the SDP asked (caller recvonly, callee sendonly; "
                         "RFC 3264 §6.1)")
+    # the Russian reason names the parties in Russian; the SDP attributes stay as written
+    assert v.detail_ru == ("Звук идёт только от вызываемого к вызывающему, как задано в SDP (вызывающий recvonly, "
+                           "вызываемый sendonly; RFC 3264 §6.1)")
     assert "media.one-way-audio" not in rules(a)
 
 
