@@ -275,12 +275,12 @@ def stun_mapping_mismatch(analysis: Analysis) -> Iterator[Hit]:
     },
     engineer={
         "en": "Call {call_id}: both parties announce the same public address {shared_ip} in their SDP "
-              "({caller_sdp_en}, frame {offer_frame}; {callee_sdp_en}, frame {answer_frame}), so RTP must loop "
+              "({caller_sdp_en}, frame {caller_frame}; {callee_sdp_en}, frame {callee_frame}), so RTP must loop "
               "back through their NAT; {duration_s} s after the answer the audio is {verdict_en} ({to_callee} packets "
               "{to_callee_en}, {to_caller} {to_caller_en}). RFC 4787 REQ-9 requires hairpinning; anchor media on the "
               "SBC for same-address calls (e.g. direct_media=no) or let the phones use host candidates (ICE).",
         "ru": "Вызов {call_id}: обе стороны объявляют в SDP один и тот же публичный адрес {shared_ip} "
-              "({caller_sdp_ru}, кадр {offer_frame}; {callee_sdp_ru}, кадр {answer_frame}), поэтому RTP "
+              "({caller_sdp_ru}, кадр {caller_frame}; {callee_sdp_ru}, кадр {callee_frame}), поэтому RTP "
               "должен вернуться через их NAT; через {duration_s} с после ответа звук {verdict_ru} ({to_callee} пакетов "
               "{to_callee_ru}, {to_caller} {to_caller_ru}). RFC 4787 REQ-9 требует hairpinning; якорьте медиа на SBC "
               "для вызовов с одного адреса (например, direct_media=no) или используйте host-кандидаты (ICE).",
@@ -321,11 +321,15 @@ def hairpin_failure(analysis: Analysis) -> Iterator[Hit]:
             if offer is None or answer is None or offer[0] in HOLD_ADDRESSES or is_private(offer[0]) \
                     or not same_ip(offer[0], answer[0]):
                 continue
+            # each party's media with the frame of its own SDP: the callee offers in a 2xx to an INVITE without
+            # SDP, the caller answers in the ACK (RFC 3261 §13.2.1, RFC 3264 §4)
             caller, callee = (offer, answer) if n.offerer == "caller" else (answer, offer)
+            frames = (n.offer_frame, n.answer_frame) if n.offerer == "caller" else (n.answer_frame, n.offer_frame)
             v = media.verdict
             yield Hit(call.call_id, tuple(f for f in (n.offer_frame, n.answer_frame) if f), {
                 "call_id": call.call_id, "shared_ip": offer[0], "caller_media": join_address(*caller),
                 "callee_media": join_address(*callee), "offer_frame": n.offer_frame, "answer_frame": n.answer_frame,
+                "caller_frame": frames[0], "callee_frame": frames[1],
                 "verdict_en": {"no-rtp": "missing both ways"}.get(v.verdict, "one-way only"),
                 "verdict_ru": {"no-rtp": "отсутствует в обе стороны"}.get(v.verdict, "только в одну сторону"),
                 "verdict": v.verdict, "to_callee": v.packets_to_callee, "to_caller": v.packets_to_caller,

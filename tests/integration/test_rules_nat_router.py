@@ -126,6 +126,37 @@ def test_hairpin_failure(tmp_path) -> None:
     assert findings(works, "nat.hairpin-failure") == []
 
 
+def test_hairpin_failure_of_a_late_offer_names_each_partys_sdp_frame(tmp_path) -> None:
+    # The phone's INVITE carries no SDP: the PBX offers in its 200 OK (frame 2), the phone answers in the ACK
+    # (frame 3), RFC 3261 §13.2.1. Each party's media goes with its own frame, not the caller's with the offer's.
+    site = ("198.51.100.40", 5062)
+    s = cc.Script()
+    s.sip(0.0, cc.sip_message("INVITE sip:200@example.com SIP/2.0", "late-1", "1 INVITE", src=site, to_tag=False),
+          site, cc.PBX)
+    s.sip(0.3, cc.sip_message("SIP/2.0 200 OK", "late-1", "1 INVITE", src=site,
+                              body=cc.sdp_body("198.51.100.40", 4002)), cc.PBX, site)
+    s.sip(0.31, cc.sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "late-1", "1 ACK", src=site, branch="ack1",
+                               body=cc.sdp_body("198.51.100.40", 4000)), site, cc.PBX)
+    s.sip(10.4, cc.sip_message("BYE sip:200@203.0.113.5 SIP/2.0", "late-1", "2 BYE", src=site, branch="bye1"),
+          site, cc.PBX)
+    (call,) = (a := sipdiag.analyze(s.write(tmp_path / "late.pcap"))).calls
+    assert [(n.offerer, n.offer_frame, n.answer_frame) for n in call.negotiations] == [("callee", 2, 3)]
+    (f,) = [f for f in a.findings if f.rule == "nat.hairpin-failure"]
+    assert evidence(f, "caller_media", "caller_frame", "callee_media", "callee_frame", "offer_frame",
+                    "answer_frame") == ("198.51.100.40:4000", 3, "198.51.100.40:4002", 2, 2, 3)
+    assert f.engineer_text == {
+        "en": "Call late-1: both parties announce the same public address 198.51.100.40 in their SDP (caller "
+              "198.51.100.40:4000, frame 3; callee 198.51.100.40:4002, frame 2), so RTP must loop back through "
+              "their NAT; 10.1 s after the answer the audio is missing both ways (0 packets to the callee, 0 to the "
+              "caller). RFC 4787 REQ-9 requires hairpinning; anchor media on the SBC for same-address calls (e.g. "
+              "direct_media=no) or let the phones use host candidates (ICE).",
+        "ru": "Вызов late-1: обе стороны объявляют в SDP один и тот же публичный адрес 198.51.100.40 (вызывающий "
+              "198.51.100.40:4000, кадр 3; вызываемый 198.51.100.40:4002, кадр 2), поэтому RTP должен вернуться "
+              "через их NAT; через 10.1 с после ответа звук отсутствует в обе стороны (0 пакетов к вызываемому, 0 к "
+              "вызывающему). RFC 4787 REQ-9 требует hairpinning; якорьте медиа на SBC для вызовов с одного адреса "
+              "(например, direct_media=no) или используйте host-кандидаты (ICE)."}
+
+
 # ------------------------------------------------------------------------------------------------- SIP ALG
 
 ALG_VIA = "SIP/2.0/UDP 203.0.113.200:5060;branch=z9hG4bKcl1;rport"
