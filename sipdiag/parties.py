@@ -48,6 +48,19 @@ def called_party(uri: str) -> str:
     return uri.split(":", 1)[-1].split("@", 1)[0].split(";", 1)[0]
 
 
+def party_number(call: Call, role: str) -> str:
+    """The number of the party `role` names (caller: the From of the call's first message, callee: its To) for a
+    customer text, "?" when its URI has none."""
+    return called_party(call.caller if role == "caller" else call.callee) or "?"
+
+
+def between_numbers(call: Call) -> tuple[str, str]:
+    """A call named by its parties' numbers in a customer text when the capture does not show who called, neither
+    being "you" (en, ru): 'between 200 and 100', 'между абонентами 200 и 100'."""
+    first, second = party_number(call, "caller"), party_number(call, "callee")
+    return f"between {first} and {second}", f"между абонентами {first} и {second}"
+
+
 def party_en(call: Call | None, role: str) -> str:
     """'the caller' / 'the callee'; when the capture does not show who called, 'the party at ADDRESS (URI)'."""
     if roles_known(call) or call is None or role not in ROLES:
@@ -101,7 +114,7 @@ def spoken_direction(call: Call | None, direction: str | None) -> tuple[str, str
         return "?", "?"
     if roles_known(call) or call is None:
         return f"from the {roles[0]} to the {roles[1]}", direction_ru(call, direction)
-    sender, receiver = (called_party(call.caller if role == "caller" else call.callee) or "?" for role in roles)
+    sender, receiver = (party_number(call, role) for role in roles)
     return f"from number {sender} to number {receiver}", f"от абонента {sender} к абоненту {receiver}"
 
 

@@ -10,7 +10,7 @@ from ..addresses import address_host, join_address
 from ..codecs import WIDEBAND
 from ..correlate import leg_rule_ru
 from ..media import negotiated_off
-from ..parties import called_party, direction_en, direction_ru, party_ru
+from ..parties import between_numbers, direction_en, direction_ru, party_number, party_ru
 from ..quality import WIDEBAND_RATIO, customer_cause
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
@@ -36,12 +36,12 @@ SIDE_RU = {"caller->callee": "собеседник вас не слышал", "c
 def side_texts(call: Call, missing: str | None) -> tuple[str, str]:
     """Who could not hear whom, for the customer (en, ru). "You" is the caller, the one who placed the call; when
     the capture does not show who called (Call.roles_known), neither party can be called "you": both are named by
-    their numbers (sipdiag.parties.called_party), not by address: a customer text carries no third party's address
+    their numbers (sipdiag.parties.party_number), not by address: a customer text carries no third party's address
     (RULES.md §6)."""
     if call.roles_known or missing not in SIDE_EN:
         return SIDE_EN.get(missing or "", "?"), SIDE_RU.get(missing or "", "?")
-    deaf, other = (call.callee, call.caller) if missing == "caller->callee" else (call.caller, call.callee)
-    deaf, other = called_party(deaf) or "?", called_party(other) or "?"
+    roles = ("callee", "caller") if missing == "caller->callee" else ("caller", "callee")
+    deaf, other = (party_number(call, role) for role in roles)
     return (f"number {deaf} could not hear number {other}", f"абонент {deaf} не слышал абонента {other}")
 
 
@@ -472,9 +472,9 @@ def _no_rtp_values(call, analysis: Analysis | None = None) -> dict:
     to_callee, to_caller = _packets(analysis, call) if analysis is not None else (0, 0)
     # "your call" is the caller's: without its INVITE the capture does not show who called (sipdiag.parties), and
     # the customer text names the call by its parties' numbers (no third party's address, RULES.md §6)
+    between_en, between_ru = between_numbers(call)
     call_en, call_ru = ("Your call", "Звонок") if call.roles_known else (
-        f"The call between {called_party(call.caller) or '?'} and {called_party(call.callee) or '?'}",
-        f"Звонок между абонентами {called_party(call.caller) or '?'} и {called_party(call.callee) or '?'}")
+        f"The call {between_en}", f"Звонок {between_ru}")
     if to_callee or to_caller:
         rtp_en = (f"only {to_callee + to_caller} RTP packets ({to_callee} {direction_en(call, 'caller->callee')}, "
                   f"{to_caller} {direction_en(call, 'callee->caller')}), too few to carry audio,")
@@ -487,8 +487,10 @@ def _no_rtp_values(call, analysis: Analysis | None = None) -> dict:
         lead_en, lead_ru = (f"{call_en} connected but there was no sound at all.",
                             f"{call_ru} соединился, но звука не было совсем.")
     if _fax(call):  # T.38 (RFC 3362): a fax call, whose media is not sound
-        lead_en = "Your fax call connected, but neither sound nor fax data was seen on it."
-        lead_ru = "Факсовый звонок соединился, но на нём не было видно ни звука, ни данных факса."
+        fax_en, fax_ru = ("Your fax call", "Факсовый звонок") if call.roles_known else (
+            f"The fax call {between_en}", f"Факсовый звонок {between_ru}")
+        lead_en = f"{fax_en} connected, but neither sound nor fax data was seen on it."
+        lead_ru = f"{fax_ru} соединился, но на нём не было видно ни звука, ни данных факса."
     lines = [m for n in call.negotiations for m in n.offer + (n.answer or ()) if m.port]
     return {"call_id": call.call_id, "subject": f"Call {call.call_id}", "subject_ru": f"Вызов {call.call_id}",
             "lead_en": lead_en, "lead_ru": lead_ru, "rtp_en": rtp_en, "rtp_ru": rtp_ru,

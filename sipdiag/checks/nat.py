@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..addresses import address_host, join_address, split_address
 from ..media import is_loopback, is_private
 from ..parsers.sipuri import parse_name_addr
-from ..parties import party_en, party_ru
+from ..parties import between_numbers, party_en, party_number, party_ru
 from ..russian import PARTY_RU
 from . import Hit, Severity, check, times_en
 from .vias import received_of, rport_of, sent_by, top_via_head, via_paths
@@ -92,9 +92,9 @@ def private_contact(analysis: Analysis) -> Iterator[Hit]:
         "ru": "SDP просит другую сторону отправлять медиа на частный адрес",
     },
     customer={
-        "en": "Your phone asks for the sound to be sent to its private home-network address, which the internet "
+        "en": "{phone_en} asks for the sound to be sent to its private home-network address, which the internet "
               "cannot reach. {effect_en}",
-        "ru": "Ваш телефон просит присылать звук на свой внутренний адрес домашней сети, недоступный из интернета. "
+        "ru": "{phone_ru} просит присылать звук на свой внутренний адрес домашней сети, недоступный из интернета. "
               "{effect_ru}",
     },
     engineer={
@@ -151,14 +151,16 @@ def private_sdp_address(analysis: Analysis) -> Iterator[Hit]:
             received = 0 if media is None or role == "other" else (
                 media.verdict.packets_to_caller if role == "caller" else media.verdict.packets_to_callee)
             effect = "lost" if lost else "latched" if received else "unknown"
+            phone_en, phone_ru, effect_en, effect_ru = _customer_party(call, role, effect)
             yield Hit(call.call_id, tuple(frames[:FRAMES_LISTED]) or (call.first_frame,), {
                 "call_id": call.call_id, "role": role, "frame": frame,
                 **sender_evidence(role, source),
                 "frames_sdp": ", ".join(str(f) for f in frames[:FRAMES_LISTED]), "address": m.address,
                 "port": m.port, "source": source, "rtp_to_party": received, "media": effect,
-                "effect_en": _SDP_EFFECT[effect][0], "effect_ru": _SDP_EFFECT[effect][1],
+                "effect_en": effect_en, "effect_ru": effect_ru,
                 "effect_engineer": _SDP_EFFECT[effect][2], "effect_engineer_ru": _SDP_EFFECT[effect][3],
-            }, severity=Severity.MAJOR if lost else None, texts=sender_texts(call, role, source))
+            }, severity=Severity.MAJOR if lost else None,
+                texts={**sender_texts(call, role, source), "phone_en": phone_en, "phone_ru": phone_ru})
 
 
 FRAMES_LISTED = 20
@@ -175,6 +177,28 @@ _SDP_EFFECT = {
                 "The capture shows no RTP reaching this party, so it cannot tell whether media got there.",
                 "В захвате не видно RTP к этому участнику, поэтому по нему не определить, дошло ли медиа."),
 }
+
+
+def _customer_party(call, role: str, effect: str) -> tuple[str, str, str, str]:
+    """nat.private-sdp-address's customer words (en, ru) for the phone whose SDP it is and for what that did to
+    the sound. "Your phone" and "you" are the caller's; when the capture does not show who called, the phone is
+    named by its number and the party it could not hear by theirs (RULES.md §6: no third party's address), and a
+    B2BUA's other leg as a phone of the call between the two numbers."""
+    if call.roles_known:
+        return "Your phone", "Ваш телефон", _SDP_EFFECT[effect][0], _SDP_EFFECT[effect][1]
+    if role == "other":
+        between_en, between_ru = between_numbers(call)
+        me_en, me_ru, other_en, other_ru = "that phone", "этот телефон", "the other party", "собеседника"
+        phone_en, phone_ru = f"A phone of the call {between_en}", f"Телефон в звонке {between_ru}"
+    else:
+        me, other = party_number(call, role), party_number(call, "callee" if role == "caller" else "caller")
+        me_en, me_ru, other_en, other_ru = f"number {me}", f"абонент {me}", f"number {other}", f"абонента {other}"
+        phone_en, phone_ru = f"The phone of number {me}", f"Телефон абонента {me}"
+    effects = {"lost": (f"So {me_en} could not hear {other_en}.", f"Поэтому {me_ru} не слышал {other_ru}."),
+               "latched": _SDP_EFFECT["latched"][:2],
+               "unknown": (f"This can stop {me_en} from hearing {other_en}; we are checking it.",
+                           f"Из-за этого {me_ru} может не слышать {other_ru}; мы это проверяем.")}
+    return phone_en, phone_ru, *effects[effect]
 
 
 def sender_evidence(party: str, source: str) -> dict[str, str]:

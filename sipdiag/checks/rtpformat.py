@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..addresses import join_address
 from ..codecs import VIDEO_CLOCK
 from ..rtpclock import CN_PAYLOAD_TYPES, is_telephone_event
-from ..parties import party_en, party_ru, spoken_direction
+from ..parties import between_numbers, party_en, party_ru, spoken_direction
 from . import Hit, Severity, check
 from .codec import AUXILIARY
 
@@ -83,7 +83,7 @@ def _accepted(lines: list[MediaDescription]) -> set[int]:
         "ru": "RTP отправляется с типом нагрузки, который получатель не принял",
     },
     customer={
-        "en": "During your call, sound was sent {direction_en} in a format that side had not agreed to receive, "
+        "en": "During {call_en}, sound was sent {direction_en} in a format that side had not agreed to receive, "
               "so it was probably thrown away. No action is needed from you: we are correcting the configuration.",
         "ru": "Во время звонка звук передавался {direction_ru} в формате, который эта сторона не соглашалась "
               "принимать, поэтому он, скорее всего, отбрасывался. От вас ничего не требуется: мы исправляем "
@@ -164,7 +164,9 @@ def rtp_payload_not_negotiated(analysis: Analysis) -> Iterator[Hit]:
                 "direction_en": spoken_en, "direction_ru": spoken_ru,
             }, severity=Severity.INFO if pt in CN_PAYLOAD_TYPES else None,
                 confidence="high" if stream.binding.bound_by == "sdp" else "medium",
-                texts={"receiver_sdp_en": _receiver_sdp_en(call, RECEIVER.get(direction, "?"))})
+                # "your call" is the caller's: the call itself when the capture does not show who called
+                texts={"receiver_sdp_en": _receiver_sdp_en(call, RECEIVER.get(direction, "?")),
+                       "call_en": "your call" if call.roles_known else "the call"})
 
 
 def _sdp_frames(call: Call, role: str) -> list[int]:
@@ -280,9 +282,9 @@ def _oversize(call: Call, stream: MediaStream) -> tuple[str, str] | None:
         "ru": "В двух направлениях вызова используются разные кодеки",
     },
     customer={
-        "en": "Your call used one voice format in one direction and another in the other. This is allowed and "
+        "en": "{call_en} used one voice format in one direction and another in the other. This is allowed and "
               "usually harmless; no action is needed unless you noticed poor sound or recording problems.",
-        "ru": "В вашем звонке в одну сторону использовался один формат голоса, а в другую — другой. Это "
+        "ru": "{in_call_ru} в одну сторону использовался один формат голоса, а в другую — другой. Это "
               "допустимо и обычно безвредно; действий не требуется, если вы не заметили плохого звука или "
               "проблем с записью.",
     },
@@ -337,7 +339,16 @@ def asymmetric_codec(analysis: Analysis) -> Iterator[Hit]:
             "call_id": call.call_id, "codec_to_callee": up.stats.codec, "codec_to_caller": down.stats.codec,
             "seconds_to_callee": round(up.stats.duration_s, 1), "seconds_to_caller": round(down.stats.duration_s, 1),
             "frame_to_callee": up.stats.first_frame, "frame_to_caller": down.stats.first_frame,
-        })
+        }, texts=_asymmetric_call(call))
+
+
+def _asymmetric_call(call: Call) -> dict[str, str]:
+    """How codec.asymmetric-codec's customer text names the call: "your call" is the caller's, so the call by its
+    parties' numbers when the capture does not show who called (RULES.md §6: no third party's address)."""
+    if call.roles_known:
+        return {"call_en": "Your call", "in_call_ru": "В вашем звонке"}
+    between_en, between_ru = between_numbers(call)
+    return {"call_en": f"The call {between_en}", "in_call_ru": f"В звонке {between_ru}"}
 
 
 def _receiver_sdp_en(call: Call, receiver: str) -> str:

@@ -77,6 +77,23 @@ def test_no_rtp_of_a_call_begun_inside(tmp_path) -> None:
               f"если используется (RFC 3264, RFC 8445)."}
 
 
+def test_no_rtp_of_a_fax_call_begun_inside(tmp_path) -> None:
+    # a T.38 stream (RFC 3362) offered beside the audio: a fax call, "your fax call" only when the caller is known
+    def fax(ip: str, port: int) -> str:
+        return cc.SDP.format(ip=ip, port=port) + f"m=image {port + 2} udptl t38\n"
+
+    a = sipdiag.analyze(reinvite_inside(tmp_path / "mid.pcap", offer=fax(PBX[0], PBX_RTP), answer=fax(UA[0], UA_RTP),
+                                        rtp=both_ways(0, 0, 0.2)))
+    f = finding(a, "media.no-rtp")
+    assert f.customer_text == {
+        "en": "The fax call between 200 and 100 connected, but neither sound nor fax data was seen on it. We are "
+              "checking the audio path between your equipment and our servers; please tell us whether this happens "
+              "on every call.",
+        "ru": "Факсовый звонок между абонентами 200 и 100 соединился, но на нём не было видно ни звука, ни данных "
+              "факса. Мы проверяем путь звука между вашим оборудованием и нашими серверами; сообщите, происходит ли "
+              "это при каждом звонке."}
+
+
 def test_hairpin_failure_of_a_call_begun_inside(tmp_path) -> None:
     shared = cc.SDP.format(ip="203.0.113.50", port=PBX_RTP), cc.SDP.format(ip="203.0.113.50", port=UA_RTP)
     a = sipdiag.analyze(reinvite_inside(tmp_path / "mid.pcap", offer=shared[0], answer=shared[1], rtp=(
@@ -115,6 +132,28 @@ def test_private_and_loopback_sdp_of_a_call_begun_inside(tmp_path) -> None:
     # the evidence keeps the structural names (JSON)
     assert [(f.evidence["role"], f.evidence["party_en"], f.evidence["party_ru"]) for f in (private, loopback)] == [
         ("caller", "caller", "вызывающего"), ("callee", "callee", "вызываемого")]
+    # neither phone is "your phone": by their numbers (RULES.md §6); no RTP here, so the effect is not known
+    assert private.customer_text == {
+        "en": "The phone of number 200 asks for the sound to be sent to its private home-network address, which "
+              "the internet cannot reach. This can stop number 200 from hearing number 100; we are checking it.",
+        "ru": "Телефон абонента 200 просит присылать звук на свой внутренний адрес домашней сети, недоступный из "
+              "интернета. Из-за этого абонент 200 может не слышать абонента 100; мы это проверяем."}
+
+
+def test_private_sdp_address_that_lost_the_sound_of_a_call_begun_inside(tmp_path) -> None:
+    # B's SDP names 10.20.30.40: A's RTP sent there is lost (B hears nothing), B's reaches A
+    a = sipdiag.analyze(reinvite_inside(
+        tmp_path / "mid.pcap", offer=cc.SDP.format(ip="10.20.30.40", port=PBX_RTP), answer=PCMU[1], rtp=(
+            ((UA[0], UA_RTP), ("10.20.30.40", PBX_RTP), 0x1111, 0, 0.2, 19.0),
+            ((PBX[0], PBX_RTP), (UA[0], UA_RTP), 0x2222, 0, 0.2, 19.0))))
+    f = finding(a, "nat.private-sdp-address")
+    assert (f.severity.label, f.evidence["media"], f.evidence["effect_en"], f.evidence["effect_ru"]) == (
+        "major", "lost", "So number 200 could not hear number 100.", "Поэтому абонент 200 не слышал абонента 100.")
+    assert f.customer_text == {
+        "en": "The phone of number 200 asks for the sound to be sent to its private home-network address, which "
+              "the internet cannot reach. So number 200 could not hear number 100.",
+        "ru": "Телефон абонента 200 просит присылать звук на свой внутренний адрес домашней сети, недоступный из "
+              "интернета. Поэтому абонент 200 не слышал абонента 100."}
 
 
 def test_codec_texts_of_a_call_begun_inside(tmp_path) -> None:
@@ -123,6 +162,13 @@ def test_codec_texts_of_a_call_begun_inside(tmp_path) -> None:
     answer = cc.sdp(UA[0], UA_RTP, "8", "rtpmap:8 PCMA/8000")
     a = sipdiag.analyze(reinvite_inside(tmp_path / "mid.pcap", offer=offer, answer=answer, rtp=both_ways(8, 0, 19.0)))
     f = finding(a, "codec.asymmetric-codec")
+    assert f.customer_text == {
+        "en": "The call between 200 and 100 used one voice format in one direction and another in the other. This "
+              "is allowed and usually harmless; no action is needed unless you noticed poor sound or recording "
+              "problems.",
+        "ru": "В звонке между абонентами 200 и 100 в одну сторону использовался один формат голоса, а в другую — "
+              "другой. Это допустимо и обычно безвредно; действий не требуется, если вы не заметили плохого звука "
+              "или проблем с записью."}
     assert f.engineer_text["en"].startswith(
         f"Call mid-1: {B_TO_A} PCMU for 19.0 s (frame 5), {A_TO_B} PCMA for 19.0 s (frame 4). Legal under ")
     assert f.engineer_text["ru"].startswith(
@@ -130,7 +176,7 @@ def test_codec_texts_of_a_call_begun_inside(tmp_path) -> None:
     f = finding(a, "codec.rtp-payload-not-negotiated")
     # by their numbers: a customer text carries no third party's address (RULES.md §6)
     assert f.customer_text == {
-        "en": "During your call, sound was sent from number 200 to number 100 in a format that side had not agreed "
+        "en": "During the call, sound was sent from number 200 to number 100 in a format that side had not agreed "
               "to receive, so it was probably thrown away. No action is needed from you: we are correcting the "
               "configuration.",
         "ru": "Во время звонка звук передавался от абонента 200 к абоненту 100 в формате, который эта сторона не "
