@@ -188,7 +188,7 @@ def _customer_party(call, role: str, effect: str) -> tuple[str, str, str, str]:
         return "Your phone", "Ваш телефон", _SDP_EFFECT[effect][0], _SDP_EFFECT[effect][1]
     if role == "other":
         between_en, between_ru = between_numbers(call)
-        me_en, me_ru, other_en, other_ru = "that phone", "этот телефон", "the other party", "собеседника"
+        me_en, me_ru, other_en, other_ru = "it", "он", "the other party", "собеседника"
         phone_en, phone_ru = f"A phone of the call {between_en}", f"Телефон в звонке {between_ru}"
     else:
         me, other = party_number(call, role), party_number(call, "callee" if role == "caller" else "caller")

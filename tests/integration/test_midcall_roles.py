@@ -156,6 +156,28 @@ def test_private_sdp_address_that_lost_the_sound_of_a_call_begun_inside(tmp_path
               "интернета. Поэтому абонент 200 не слышал абонента 100."}
 
 
+def test_private_sdp_address_of_another_leg_of_a_call_begun_inside(tmp_path) -> None:
+    # the 200 OK with the private c= comes from 198.51.100.99, neither party's signalling address (a B2BUA's other
+    # leg under the same Call-ID): a phone of the call, named by neither number
+    leg = ("198.51.100.99", 5060)
+    s = cc.Script()
+    s.sip(0.0, cc.sip_message(f"INVITE sip:x@{UA[0]} SIP/2.0", "mid-1", "5 INVITE", src=PBX, branch="re1",
+                              caller_first=False, body=PCMU[0]), PBX, UA)
+    s.sip(0.05, cc.sip_message("SIP/2.0 200 OK", "mid-1", "5 INVITE", src=PBX, branch="re1", caller_first=False,
+                               body=cc.SDP.format(ip="10.1.1.1", port=UA_RTP)), leg, PBX)
+    s.sip(0.06, cc.sip_message(f"ACK sip:x@{UA[0]} SIP/2.0", "mid-1", "5 ACK", src=PBX, branch="re1ack",
+                               caller_first=False), PBX, UA)
+    f = finding(sipdiag.analyze(cc.bye(s, 20.1, "mid-1", from_callee=True).write(tmp_path / "mid.pcap")),
+                "nat.private-sdp-address")
+    assert (f.evidence["role"], f.evidence["media"]) == ("other", "unknown")
+    assert f.customer_text == {
+        "en": "A phone of the call between 200 and 100 asks for the sound to be sent to its private home-network "
+              "address, which the internet cannot reach. This can stop it from hearing the other party; we are "
+              "checking it.",
+        "ru": "Телефон в звонке между абонентами 200 и 100 просит присылать звук на свой внутренний адрес домашней "
+              "сети, недоступный из интернета. Из-за этого он может не слышать собеседника; мы это проверяем."}
+
+
 def test_codec_texts_of_a_call_begun_inside(tmp_path) -> None:
     # B offers PCMU and PCMA, A answers PCMA alone; B sends PCMU (RFC 3264 §5.1: not what A accepted), A sends PCMA
     offer = cc.sdp(PBX[0], PBX_RTP, "0 8", "rtpmap:0 PCMU/8000", "rtpmap:8 PCMA/8000")
