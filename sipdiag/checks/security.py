@@ -26,7 +26,7 @@ SCANNER_UA = re.compile(r"friendly-scanner|sipvicious|sipcli|sip-scan|sipsak|vax
 
 
 @check(
-    id="sec.scanner-detected", category="security", severity="major", owner="security",
+    id="sec.scanner-detected", category="security", severity="info", owner="security",
     title={
         "en": "SIP scanner probing the service",
         "ru": "SIP-сканер зондирует сервис",
@@ -47,8 +47,7 @@ def scanner(analysis: Analysis) -> Iterator[Hit]:
     ## What it detects
     SIP scanning (RULES.md sec.scanner-detected), by signature or by behaviour, one finding per source:
     - signature (high confidence): requests whose User-Agent names a known scanner (SIPVicious 'friendly-scanner',
-      sipcli, ...): OPTIONS sweeps, REGISTER extension enumeration, INVITE probes; one finding for all such
-      sources;
+      sipcli, ...): OPTIONS sweeps, REGISTER extension enumeration, INVITE probes;
     - behaviour (medium confidence), for a source without such a User-Agent: its OPTIONS, REGISTER and INVITE
       requests fail (answered 401, 403, 404, 407 or 484, or not at all) for at least
       `security.scan_distinct_users_60s` (20) user parts or `security.scan_distinct_dst_ips_60s` (10)
@@ -58,10 +57,12 @@ def scanner(analysis: Analysis) -> Iterator[Hit]:
       and connect; a monitoring pinger, whose peers answer its OPTIONS, or which asks the same peers again and
       again at a steady pace (the pace of `security.steady_retry_min_interval_s` and
       `security.steady_retry_spread`, as a device's retries); requests to an address that sent the source
-      requests of its own (a registrar pinging its registered phones). Info; major when a 2xx to a REGISTER or
-      INVITE of the source follows the scan. The evidence names the users tried, the answers (404 to some users
-      and 401/407 to others tells which extensions exist), requests addressed to the bare IP address, and whether
-      the source ever registered (RULES.md trigger (c): unsolicited INVITEs).
+      requests of its own (a registrar pinging its registered phones). The evidence names the users tried, the
+      answers (404 to some users and 401/407 to others tells which extensions exist), requests addressed to the
+      bare IP address, and whether the source ever registered (RULES.md trigger (c): unsolicited INVITEs).
+
+    Either way: info; major when a 2xx to a REGISTER or INVITE of the source follows its first request of the
+    scan (the source got in).
 
     ## Why it matters
     Scanning precedes password brute force and toll fraud; it also loads the SBC.
@@ -75,36 +76,55 @@ def scanner(analysis: Analysis) -> Iterator[Hit]:
     """
     every = chain(analysis.transactions, *(r.transactions for r in analysis.registrations),
                   *(c.transactions for c in analysis.calls))
-    hits = [(t.request_frame, t.src, t.method, t.user_agent) for t in every
-            if t.user_agent and SCANNER_UA.search(t.user_agent)]
-    signed = set()
-    if hits:
-        # A request whose frame is unknown (None) is counted but left out of the evidence: it showed as frame 0,
-        # which no capture has (frames are numbered from 1, and JSON consumers link them). Known frames first.
-        hits.sort(key=lambda h: (h[0] is None, h))
-        frames = tuple(f for f, *_ in hits if f is not None)[:50]
-        signed = {address_host(src) for _, src, _, _ in hits}
-        sources = sorted(signed)
-        values = {
-            "requests": len(hits), "agents": ", ".join(sorted({ua for *_, ua in hits})[:5]),
-            "sources": ", ".join(sources[:10]) + (" ..." if len(sources) > 10 else ""),
-            "methods": ", ".join(sorted({m for _, _, m, _ in hits})),
-            **({"frame": frames[0]} if frames else {})}  # the text shows '?' without it
-        yield Hit(None, frames, values, texts=_signature_texts(values))
+    signed: dict[str, list[tuple[int | None, str, str]]] = {}  # source host -> (frame, method, User-Agent)
+    for t in every:
+        if t.user_agent and SCANNER_UA.search(t.user_agent):
+            signed.setdefault(address_host(t.src), []).append((t.request_frame, t.method, t.user_agent))
+    for src in sorted(signed):
+        yield _signature_hit(analysis, src, signed[src])
     # A source that names itself a scanner is the signature's (high confidence): its behaviour is no second finding.
     for src, scan in scan_sources(analysis).items():
         if src not in signed:
             yield _behaviour_hit(analysis, src, scan)
 
 
-def _signature_texts(values: dict) -> dict[str, str]:
+def _signature_hit(analysis: Analysis, src: str, hits: list[tuple[int | None, str, str]]) -> Hit:
+    """The finding of a source whose requests carry a scanner's User-Agent (high confidence), `hits` its requests
+    as (frame, method, User-Agent)."""
+    # A request whose frame is unknown (None) is counted but left out of the evidence: it showed as frame 0,
+    # which no capture has (frames are numbered from 1, and JSON consumers link them). Known frames first.
+    hits = sorted(hits, key=lambda h: (h[0] is None, h))
+    frames = tuple(f for f, *_ in hits if f is not None)[:50]
+    # `source` as every per-source security finding; `sources` too, the key JSON consumers read when one finding
+    # named all the scanner sources
+    values = {"source": src, "sources": src, "requests": len(hits),
+              "agents": ", ".join(sorted({ua for *_, ua in hits})[:5]),
+              "methods": ", ".join(sorted({m for _, m, _ in hits})),
+              **({"frame": frames[0]} if frames else {})}  # the text shows '?' without it
     frame = values.get("frame", "?")
-    return {
-        "observed_en": f"{values['requests']} request(s) with scanner User-Agent {values['agents']} from "
-                       f"{values['sources']} ({values['methods']}), first at frame {frame}.",
-        "observed_ru": f"Запросов с User-Agent сканера {values['agents']} от {values['sources']} "
-                       f"({values['methods']}): {values['requests']}, первый в кадре {frame}.",
-        **_ADVICE["calm"]}
+    en = [f"{values['requests']} request(s) with scanner User-Agent {values['agents']} from {src} "
+          f"({values['methods']}), first at frame {frame}."]
+    ru = [f"Запросов с User-Agent сканера {values['agents']} от {src} ({values['methods']}): {values['requests']}, "
+          f"первый в кадре {frame}."]
+    # Only answers captured (no frame known): nothing tells what came before them, so any 2xx follows.
+    return _scan_hit(analysis, src, frames[0] if frames else 0, values, frames, (en, ru), "high")
+
+
+def _scan_hit(analysis: Analysis, src: str, first_frame: int, values: dict, frames: tuple[int, ...],
+              observed: tuple[list[str], list[str]], confidence: str) -> Hit:
+    """A source's finding, by signature or by behaviour, with RULES.md's severity: "info (major if followed by
+    successful auth or calls)", a 2xx to a REGISTER or INVITE of the source after `first_frame`, its first
+    request of the scan. `observed`: the engineer's sentences, English and Russian."""
+    en, ru = observed
+    success = _success_after(analysis, src, first_frame)
+    if success is None:
+        return Hit(None, frames, values, severity=Severity.INFO, confidence=confidence,
+                   texts={"observed_en": " ".join(en), "observed_ru": " ".join(ru), **_ADVICE["calm"]})
+    values.update(success=success[1], success_frame=success[0])
+    en = [*en, f"Then a 2xx to its {success[1]} (frame {success[0]}): the source got in."]
+    ru = [*ru, f"Затем 2xx на его {success[2]} (кадр {success[0]}): источник прошёл."]
+    return Hit(None, tuple(sorted({*frames, success[0]})), values, severity=Severity.MAJOR, confidence=confidence,
+               texts={"observed_en": " ".join(en), "observed_ru": " ".join(ru), **_ADVICE["got_in"]})
 
 
 _ADVICE = {
@@ -121,23 +141,17 @@ _ADVICE = {
 def _behaviour_hit(analysis: Analysis, src: str, scan: Scan) -> Hit:
     """The finding of a source that scans by behaviour (sipdiag.checks.scanbehaviour): info, major when a 2xx to
     its REGISTER or INVITE follows the scan (RULES.md: "major if followed by successful auth or calls")."""
-    success = _success_after(analysis, src, scan.first_frame)
     leak = "404" in scan.responses and ("401" in scan.responses or "407" in scan.responses)
     values = {"source": src, "trigger": scan.trigger, "requests": scan.requests, "methods": ", ".join(scan.methods),
               "users": scan.users, "destinations": scan.destinations, "window_s": scan.window_s,
               "sample": list(scan.sample), "sequential": scan.sequential, "bare_ip": scan.bare_ip,
               "responses": scan.responses, "enumeration_leak": leak, "accepted": scan.accepted,
               "registered": scan.registered, "frame": scan.first_frame}
-    frames = scan.frames
-    if success is not None:
-        values.update(success=success[1], success_frame=success[0])
-        frames = tuple(sorted({*frames, success[0]}))
-    return Hit(None, frames, values, severity=Severity.MAJOR if success is not None else Severity.INFO,
-               confidence="medium", texts={**_behaviour_texts(scan, values, success, leak),
-                                           **_ADVICE["calm" if success is None else "got_in"]})
+    return _scan_hit(analysis, src, scan.first_frame, values, scan.frames, _behaviour_texts(scan, values, leak),
+                     "medium")
 
 
-def _behaviour_texts(scan: Scan, values: dict, success: tuple[int, str, str] | None, leak: bool) -> dict[str, str]:
+def _behaviour_texts(scan: Scan, values: dict, leak: bool) -> tuple[list[str], list[str]]:
     span = "?" if scan.window_s is None else scan.window_s
     if scan.trigger == "users":
         limit = setting("security.scan_distinct_users_60s")
@@ -170,10 +184,7 @@ def _behaviour_texts(scan: Scan, values: dict, success: tuple[int, str, str] | N
     if "INVITE" in scan.methods and not scan.registered:
         en.append("The source never registered: its INVITEs are unsolicited.")
         ru.append("Источник ни разу не зарегистрировался: его INVITE незапрошенные.")
-    if success is not None:
-        en.append(f"Then a 2xx to its {success[1]} (frame {success[0]}): the source got in.")
-        ru.append(f"Затем 2xx на его {success[2]} (кадр {success[0]}): источник прошёл.")
-    return {"observed_en": " ".join(en), "observed_ru": " ".join(ru)}
+    return en, ru
 
 
 def attack_filter(analysis: Analysis):
@@ -355,8 +366,10 @@ def _contact_host(contact: str) -> str:
 
 
 def _success_after(analysis: Analysis, src: str, first_failure: int) -> tuple[int, str, str] | None:
-    """(frame, what in English, what in Russian) of the first 2xx to a REGISTER or INVITE from `src` after its first failed authentication:
-    a guessed password (RULES.md sec.bruteforce-auth, critical). By frame, so a clock step cannot reorder them."""
+    """(frame, what in English, what in Russian) of the first 2xx to a REGISTER or INVITE from `src` after frame
+    `first_failure`: after its first failed authentication a guessed password (RULES.md sec.bruteforce-auth,
+    critical), after its first probe a scanner that got in (sec.scanner-detected, major). By frame, so a clock step
+    cannot reorder them."""
     found: list[tuple[int, str, str]] = []
     for r in analysis.registrations:
         if address_host(r.source) != src:

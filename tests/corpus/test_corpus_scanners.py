@@ -1,7 +1,7 @@
 """sec.scanner-detected on real attack captures (initconf-sip-attacks): a sweep of consecutive extensions is found
-by behaviour (one finding, medium confidence); scanners that name themselves keep the one signature finding (high
-confidence), with no behaviour finding beside it; a fraud source that keeps calling the same 20 gateways is no
-sweep (sec.bruteforce-auth and sec.toll-fraud-attempt report it)."""
+by behaviour (one finding, medium confidence); scanners that name themselves keep the signature finding (high
+confidence, one per source), with no behaviour finding beside it; a fraud source that keeps calling the same 20
+gateways is no sweep (sec.bruteforce-auth and sec.toll-fraud-attempt report it)."""
 
 from __future__ import annotations
 
@@ -31,12 +31,23 @@ def test_a_register_sweep_of_45_consecutive_extensions_is_found_by_behaviour(cor
 
 
 def test_self_named_scanners_keep_the_signature_finding_alone(corpus) -> None:
-    (f,) = scans(corpus, "BadUserAgent-sipvicious.pcap")
-    assert (f.severity.label, f.confidence, f.evidence["requests"], f.evidence["agents"]) == (
-        "major", "high", 25, "friendly-scanner")
+    """One signature finding per source, info: none of the sources got a 2xx to a REGISTER or INVITE."""
+    assert [(f.severity.label, f.confidence, f.evidence["source"], f.evidence["requests"], f.frames[:3],
+             f.evidence["agents"]) for f in scans(corpus, "BadUserAgent-sipvicious.pcap")] == [
+        ("info", "high", "27.53.138.51", 4, (1, 6, 17), "friendly-scanner"),
+        ("info", "high", "7.17.254.188", 3, (2, 9, 19), "friendly-scanner"),
+        ("info", "high", "167.39.178.78", 2, (3, 18), "friendly-scanner"),
+        ("info", "high", "7.17.254.165", 8, (4, 5, 10), "friendly-scanner"),
+        ("info", "high", "167.39.178.73", 3, (7, 11, 14), "friendly-scanner"),
+        ("info", "high", "171.217.27.159", 1, (8,), "friendly-scanner"),
+        ("info", "high", "75.225.19.2", 1, (20,), "friendly-scanner"),
+        ("info", "high", "207.236.89.0", 1, (22,), "friendly-scanner"),
+        ("info", "high", "171.217.27.156", 1, (25,), "friendly-scanner"),
+        ("info", "high", "146.38.187.119", 1, (26,), "friendly-scanner")]
+    # its INVITEs are all refused (401): the toll-fraud finding is major, the scan info
     (f,) = scans(corpus, "SIP-3700-unauthorized-401.pcap")
-    assert (f.severity.label, f.confidence, f.evidence["requests"], f.evidence["agents"]) == (
-        "major", "high", 17, "sipcli/v1.8")
+    assert (f.severity.label, f.confidence, f.evidence["source"], f.evidence["requests"], f.evidence["agents"]) == (
+        "info", "high", "40.129.198.250", 17, "sipcli/v1.8")
 
 
 def test_a_fraud_source_retrying_the_same_gateways_is_no_sweep(corpus) -> None:

@@ -251,8 +251,9 @@ def test_junit_in_russian_and_of_one_call(hostile: Path) -> None:
     ("clean_call.pcap", [("clean_call_pcap.calls", "call #1 clean_call-1@sdlab", None)], 0, 0),
     ("ack_dropped.pcap", [("ack_dropped_pcap.calls", "call #1 ack_dropped-1@sdlab", "major")], 1, 1),
     ("register_wrong_password.pcap", [("register_wrong_password_pcap.capture", "reg.rejected", "critical")], 1, 1),
-    # svwar's credential-less REGISTERs are enumeration (the scanner finding), not failed authentications
-    ("sipvicious_scan.pcap", [("sipvicious_scan_pcap.capture", "sec.scanner-detected", "major")], 1, 1),
+    # svwar's credential-less REGISTERs are enumeration (the scanner finding), not failed authentications; a
+    # scan nothing of which was accepted is info (RULES.md), below --fail-on major: the case passes
+    ("sipvicious_scan.pcap", [("sipvicious_scan_pcap.capture", "sec.scanner-detected", None)], 0, 0),
 ])
 def test_junit_of_lab_captures(capture: str, cases: list, failures: int, code: int) -> None:
     rules = ("--select", "call.ack-timeout-32s", "--select", "reg.rejected", "--select", "sec.bruteforce-auth",

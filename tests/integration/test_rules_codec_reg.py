@@ -1315,8 +1315,9 @@ def test_steady_retries_are_a_device_only_when_nothing_else_says_guesser(tmp_pat
     assert verdict("asterisk", _with_user_agent(pbx_retrying(), "Asterisk PBX 18.20.0")) == [
         ("reg.auth-loop", "critical")]
     # a scanner's User-Agent (SIPVicious's) makes it a guesser whatever its pace
+    # (the scanner finding is info: nothing of the source was accepted, RULES.md sec.scanner-detected)
     assert verdict("scanner", _with_user_agent(pbx_retrying(), "friendly-scanner")) == [
-        ("sec.scanner-detected", "major"), ("sec.bruteforce-auth", "major")]
+        ("sec.bruteforce-auth", "major"), ("sec.scanner-detected", "info")]
     # one line retried 12 s then 48 s after the one before: no timer's steady pace
     assert verdict("uneven", pbx_retrying(**{"103": {"gaps": (30, 30, 12, 48, 30, 30)}})) == [
         ("sec.bruteforce-auth", "major")]

@@ -23,9 +23,12 @@ def test_a_scanner_request_of_unknown_frame_is_counted_but_not_evidence() -> Non
     _load_rules()
     analysis = SimpleNamespace(transactions=[_request(None, "203.0.113.9:5060"), _request(7, "203.0.113.8:5060")],
                                registrations=[], calls=[], capture=SimpleNamespace(clock=NO_STEPS))
-    [hit] = scanner(analysis)
-    assert (hit.frames, hit.values["requests"], hit.values["frame"]) == ((7,), 2, 7)
-    assert hit.values["sources"] == "203.0.113.8, 203.0.113.9"
+    # one finding per source: the one of unknown frame has no frame, the other frame 7
+    known, unknown = scanner(analysis)
+    assert (known.frames, known.values["requests"], known.values["frame"], known.values["source"]) == (
+        (7,), 1, 7, "203.0.113.8")
+    assert (unknown.frames, unknown.values["requests"], "frame" in unknown.values, unknown.values["source"]) == (
+        (), 1, False, "203.0.113.9")
 
     [hit] = scanner(SimpleNamespace(transactions=[_request(None, "203.0.113.9:5060")], registrations=[], calls=[],
                                     capture=SimpleNamespace(clock=NO_STEPS)))
