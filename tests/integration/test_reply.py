@@ -643,3 +643,15 @@ def test_russian_note_tells_every_fix_in_russian(sample: str) -> None:
     assert english_runs(section) == []
     english = [" ".join(r.sections()["How to fix"].split()) for r in all_rules()]
     assert [text for text in english if text in " ".join(note.split())] == []
+
+
+def test_a_scan_alone_is_no_failed_sign_in_of_the_customer() -> None:
+    """svwar's eleven REGISTERs, none accepted, and nothing of the scanner got in: the scan is information, and its
+    REGISTERs are not "0 of 11 sign-ins of your phone succeeded" beside "your line and our service were working"."""
+    assert reply(str(SAMPLES / "sipvicious_scan.pcap")) == (
+        "Hello,\n\nWe have analysed the recording you sent us (2026-11-22).\n\nThe recording holds no calls and no "
+        "sign-ins of a phone to our service, so it cannot show the problem. Please make a new recording while you "
+        "make a test call and send it to us.\n\nFor your information\n\n- We saw automated probing of your phone "
+        "service from the internet. Your calls are not affected; please make sure your phone's password is long and "
+        "not the default.\n\nIf you have any questions, just reply to this message.\n\nKind regards,\nTechnical "
+        "support\n")
