@@ -17,7 +17,7 @@ from .settings import setting
 if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..clocksteps import ClockSteps
-    from ..model import RegisterExchange
+    from ..model import RegisterExchange, Registration
 
 # User-Agent strings of widespread SIP scanners and fraud tools (SIPVicious and its forks, sipcli, SIPp-based
 # scanners, VaxSIPUserAgent, PortSIP's demo used by fraud kits).
@@ -197,6 +197,13 @@ def attack_filter(analysis: Analysis):
         return address_host(r.source) in attackers or bool(r.user_agent and SCANNER_UA.search(r.user_agent))
 
     return is_attack
+
+
+def customer_registrations(analysis: Analysis) -> list[Registration]:
+    """The registrations of the customer's own phones: all but those attack_filter gives to an attack, whose
+    REGISTERs the attack's finding tells of. What a customer's reply and a case's figures count as sign-ins."""
+    is_attack = attack_filter(analysis)
+    return [r for r in analysis.registrations if not is_attack(r)]
 
 
 def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:

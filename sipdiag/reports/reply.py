@@ -25,7 +25,7 @@ from .. import __version__
 from ..analysis import Analysis
 from ..checks import REGISTRY, Finding, Severity, all_rules
 from ..checks.causes import ATTACKS
-from ..checks.security import attack_filter
+from ..checks.security import customer_registrations
 from ..model import Call
 from ..russian import OUTCOMES_RU, PARTY_RU, form_for
 from .json import iso_time
@@ -200,8 +200,7 @@ def _facts(a: Analysis, calls: Sequence[Call]) -> Facts:
     two_way = sum(1 for c in answered if (m := a.media_of(c)) is not None and m.verdict.verdict == "two-way")
     # "Sign-ins of your phone": a scanner's or a password guesser's REGISTERs are the attack's (its finding tells
     # of them), not the customer's phone failing to sign in while "our service was working".
-    is_attack = attack_filter(a)
-    own = [r for r in a.registrations if not is_attack(r)]
+    own = customer_registrations(a)
     # The day of the calls the reply is about, else of the sign-ins, else of the capture: a stray record with a
     # damaged time (1970, or a clock set later) must not give the customer another day than their calls'.
     starts = [c.start_ns for c in calls] or [r.start_ns for r in own]
