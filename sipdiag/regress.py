@@ -17,6 +17,9 @@ A suite is a TOML file:
 The lab's manifest (samples/pcaps/manifest.json) is such a suite as it stands: its captures' `file`, `calls`
 (outcomes), `registrations` (outcomes) and `categories_present`/`categories_absent` are read as the same
 expectations. The lab counts registrations as sipdiag does, one per binding (lab/facts.py registrations).
+The `registrations` and `registrations_failed` metrics are the customer's (cases.summary): a scanner's or a password
+guesser's REGISTERs are left out, as the registration rules leave them out; `registration_outcomes` lists every
+binding.
 
 Each expectation is one JUnit test case (classname: the capture), so a CI system shows exactly which one broke.
 """

@@ -12,12 +12,19 @@ if TYPE_CHECKING:
 
 
 def summarize(a: Analysis) -> dict[str, Any]:
+    from ..checks.security import customer_registrations
     from ..reports.json import finding_record, iso_time
 
     outcomes = Counter(c.outcome for c in a.calls)
     verdicts = Counter(m.verdict.verdict for m in a.media)
     mos = [s.quality.mos for s in a.streams if s.quality is not None]
     loss = [s.stats.loss_pct for s in a.streams if s.stats.packets]
+    # The customer's registrations, as the registration rules and the reply count them: a scanner's or a password
+    # guesser's REGISTERs are the attack's finding, not the customer's phone failing to sign in. Counted with them,
+    # a scan whose REGISTERs all fail made triage's "registration down" (P1) of a capture with one minor finding,
+    # and let a scan pass for the registration a verification needs to find a registration problem again
+    # (compare.EVIDENCE). The batch, regress and verification figures of these names mean this too.
+    own = customer_registrations(a)
     return {
         "capture": {"file": a.capture.file, "packets": a.capture.packets, "first_time": iso_time(a.capture.first_ts_ns),
                     "duration_s": None if a.capture.duration_s is None else round(a.capture.duration_s, 3)},
@@ -31,8 +38,8 @@ def summarize(a: Analysis) -> dict[str, Any]:
             "mos_mean": round(mean(mos), 2) if mos else None,
             "mos_min": round(min(mos), 2) if mos else None,
             "loss_pct_max": round(max(loss), 3) if loss else None,
-            "registrations": len(a.registrations),
-            "registrations_failed": sum(1 for r in a.registrations if not r.accepted),
+            "registrations": len(own),
+            "registrations_failed": sum(1 for r in own if not r.accepted),
         },
         "findings": [finding_record(f) for f in a.findings],
     }
