@@ -7,6 +7,7 @@ unreachable from the destination host says that no application there received it
 
 Errors are rate-limited (RFC 1812 §4.3.2.8, RFC 4443 §2.4 (f)): Linux answers a burst of 6 per destination, then
 about one a second (net.ipv4.icmp_ratelimit 1000 ms), so most refused packets of a stream get no error of their own.
+The burst refills as the limiter rests (Limiters), so errors of an earlier call do not use up a later call's.
 A stream is therefore judged by when its errors stop, not by how many of its packets they name: errors that go on to
 (about) the stream's end refused all of it; errors that stop while the stream goes on were a race at its start (RTP
 sent before the receiver opened its port, early media) and the rest was delivered.
@@ -39,12 +40,15 @@ ICMP_RACE_NS = 2 * 10**9
 # draws an error at least every second, so 2 s of RTP without one means the port opened, while a shorter silence is
 # the rate limit's.
 REFUSAL_TAIL_NS = 2 * 10**9
-# Linux's per-destination burst (XRLIM_BURST_FACTOR): until that many errors went to a host, a port still refused
-# answers its next packet at once. Fewer errors from the reporter to the sender, then the stream going on this long
-# without one (a few packets and a round trip), mean the port opened: the race of RTP sent before the receiver was
-# ready (early media, the first packets after the 200 OK), however short the call.
+# Linux's per-destination burst (XRLIM_BURST_FACTOR): while the limiter holds a token for a host (Limiters: it
+# holds up to this many, one earned back a second), a port still refused answers its next packet at once. A token
+# left to the reporter for the sender, then the stream going on this long without an error (a few packets and a
+# round trip), mean the port opened: the race of RTP sent before the receiver was ready (early media, the first
+# packets after the 200 OK), however short the call.
 ICMP_BURST = 6
 BURST_QUIET_NS = 5 * 10**8
+# net.ipv4.icmp_ratelimit (1000 ms): the time the limiter takes to earn back the token an error costs (Limiters).
+ICMP_RATELIMIT_NS = 10**9
 
 
 class StreamSpan(Protocol):
@@ -85,35 +89,70 @@ def before_race(e: IcmpError, bye: MessageRef, clock: ClockSteps) -> bool:
     return e.frame < bye.frame
 
 
-def spent(errors: Sequence[IcmpError]) -> dict[tuple[str, str], list[int]]:
-    """The frames of the errors each reporter sent to each host, in capture order: what its rate limiter had spent
-    (ICMP_BURST) by any of them, whichever flow they quote."""
-    sent: dict[tuple[str, str], list[int]] = {}
-    for e in errors:
-        sent.setdefault((e.reporter, e.src_ip), []).append(e.frame)
-    for frames in sent.values():
-        frames.sort()
-    return sent
+class Limiters:
+    """The token bucket of each reporter's rate limiter for each host its errors went to, replayed over the
+    capture's errors: Linux's inet_peer_xrlim_allow (net/ipv4/inetpeer.c) earns a token a jiffy up to
+    XRLIM_BURST_FACTOR (6) times the rate limit, and an error may go out while it holds one rate limit's worth,
+    which the error takes. In seconds: one token a second up to ICMP_BURST, one an error. A limiter is taken for
+    full before the capture's first error to its host (inet_getpeer starts a new peer's bucket full); an error it had no
+    full token for (a reporter faster than Linux's limit) empties it rather than putting it in debt. Across a clock
+    step the time between two errors is unknown: the bucket earns nothing there (sipdiag.clocksteps)."""
+
+    FULL = ICMP_BURST * ICMP_RATELIMIT_NS
+
+    def __init__(self, errors: Sequence[IcmpError], clock: ClockSteps) -> None:
+        self._clock = clock
+        by_host: dict[tuple[str, str], list[IcmpError]] = {}
+        for e in errors:
+            by_host.setdefault((e.reporter, e.src_ip), []).append(e)
+        # per (reporter, host it sent to): its errors' frames and times in capture order, and the tokens each left
+        self._sent: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
+        for key, sent in by_host.items():
+            sent.sort(key=lambda e: e.frame)
+            left: list[int] = []
+            for k, e in enumerate(sent):
+                held = self.FULL if not k else self._refilled(left[-1], sent[k - 1].frame, sent[k - 1].ts_ns,
+                                                              e.frame, e.ts_ns)
+                left.append(max(0, held - ICMP_RATELIMIT_NS))
+            self._sent[key] = ([e.frame for e in sent], [e.ts_ns for e in sent], left)
+
+    def _refilled(self, tokens: int, a_frame: int, a_ns: int, b_frame: int, b_ns: int) -> int:
+        """The tokens (ns of ICMP_RATELIMIT_NS) held at record b, given those held at record a."""
+        rest = self._clock.elapsed_ns(a_frame, a_ns, b_frame, b_ns)
+        return min(self.FULL, tokens + max(0, rest or 0))
+
+    def ready(self, e: IcmpError, since: tuple[int, int] | None = None) -> bool:
+        """e's reporter had a token for every packet to e's host that came after e (since None: right after e took
+        its own), or from `since` (frame, ns) up to e: the tokens after its last error before e, refilled up to
+        `since` when that error came before it (the bucket only fills between errors). A packet refused then
+        answered at once, so a run of them drew one error each."""
+        frames, times, left = self._sent[(e.reporter, e.src_ip)]
+        at = bisect_left(frames, e.frame + 1 if since is None else e.frame) - 1
+        if at < 0:
+            return True
+        held = left[at]
+        if since is not None and frames[at] < since[0]:
+            held = self._refilled(held, frames[at], times[at], *since)
+        return held >= ICMP_RATELIMIT_NS
 
 
 def refused_from_start(s: StreamSpan, errors: Sequence[IcmpError], clock: ClockSteps,
-                       sent: dict[tuple[str, str], list[int]]) -> list[IcmpError]:
+                       sent: Limiters) -> list[IcmpError]:
     """The errors (in capture order) that show the stream's port refused from its first packet on: the first came
     at most BURST_QUIET_NS after that packet (a round trip), each next one at most BURST_QUIET_NS after the one
-    before, and each while its reporter still had errors of its burst to send (ICMP_BURST): every packet that could
-    draw an error drew one, so the port was never open in between. None of them can be in the race with the BYE,
-    which needs a port that was open until the call ended. After the burst the rate limiter hides whether the port
-    opened and closed again (about one error a second either way): from there on, errors close to the BYE may be
-    its race. Errors before the stream's first packet (an earlier use of its 5-tuple) are skipped; a clock step
-    ends the run (times across it cannot be compared)."""
+    before, and each while its reporter held a token for every packet since the one before (Limiters.ready): every
+    packet that could draw an error drew one, so the port was never open in between. None of them can be in the
+    race with the BYE, which needs a port that was open until the call ended. After the burst the rate limiter
+    hides whether the port opened and closed again (about one error a second either way): from there on, errors
+    close to the BYE may be its race. Errors before the stream's first packet (an earlier use of its 5-tuple) are
+    skipped; a clock step ends the run (times across it cannot be compared)."""
     run: list[IcmpError] = []
     at = (s.first_frame, s.start_ns)
     for e in errors:
         if e.frame <= s.first_frame:
             continue
         gap = clock.elapsed_ns(*at, e.frame, e.ts_ns)
-        if gap is None or gap > BURST_QUIET_NS or bisect_left(sent.get((e.reporter, e.src_ip), ()), e.frame) \
-                >= ICMP_BURST:
+        if gap is None or gap > BURST_QUIET_NS or not sent.ready(e, at):
             break
         run.append(e)
         at = (e.frame, e.ts_ns)
@@ -121,7 +160,7 @@ def refused_from_start(s: StreamSpan, errors: Sequence[IcmpError], clock: ClockS
 
 
 def during_call(s: StreamSpan, errors: Sequence[IcmpError], bye: MessageRef | None, clock: ClockSteps,
-                sent: dict[tuple[str, str], list[int]]) -> list[IcmpError]:
+                sent: Limiters) -> list[IcmpError]:
     """The errors for stream s (in capture order) that came during the call, not in the race with its BYE (bye:
     the BYE of its call, or None): before that race (before_race), or before the BYE among those that refused it
     from its first packet (refused_from_start)."""
@@ -150,7 +189,7 @@ def refusals(streams: Sequence[StreamSpan], byes: Sequence[MessageRef | None], e
         key = (s.src_ip, s.src_port, s.dst_ip, s.dst_port)
         if key in by_flow:
             flows.setdefault(key, []).append(k)
-    sent = spent(errors)
+    sent = Limiters(errors, clock)
     for key, ks in flows.items():
         ks.sort(key=lambda k: streams[k].first_frame)
         starts = [streams[k].first_frame for k in ks]
@@ -165,11 +204,11 @@ def refusals(streams: Sequence[StreamSpan], byes: Sequence[MessageRef | None], e
 
 
 def refusal(s: StreamSpan, errors: Sequence[IcmpError], bye: MessageRef | None, clock: ClockSteps,
-            sent: dict[tuple[str, str], list[int]]) -> IcmpRefusal | None:
+            sent: Limiters) -> IcmpRefusal | None:
     """The refusal of stream s by its errors (in capture order, each after the stream's first packet), when at least
     ICMP_MIN_ERRORS came during the call and the last of them at most REFUSAL_TAIL_NS before the stream ended, and
-    not within the reporter's burst while the stream went on BURST_QUIET_NS without an error (sent: the frames of
-    the errors by (reporter, host they went to): spent).
+    not while the reporter's limiter still had a token for the host (sent: Limiters) and the stream went on
+    BURST_QUIET_NS without an error.
 
     Errors in the race with the BYE (during_call) are not counted either way; when some came, the stream is judged
     up to where that race begins: ICMP_RACE_NS before the BYE, or, when errors that refused it from its first
@@ -193,8 +232,7 @@ def refusal(s: StreamSpan, errors: Sequence[IcmpError], bye: MessageRef | None, 
     gap = clock.elapsed_ns(last.frame, last.ts_ns, end_frame, end_ns)
     if not (last.frame > s.last_frame if gap is None else gap <= REFUSAL_TAIL_NS):
         return None
-    burst = sent.get((last.reporter, last.src_ip), ())
-    if gap is not None and gap > BURST_QUIET_NS and bisect_left(burst, last.frame + 1) < ICMP_BURST:
+    if gap is not None and gap > BURST_QUIET_NS and sent.ready(last):
         return None  # its limiter had errors left, yet the stream's next packets drew none: the port opened
     reason = Counter(e.reason for e in kept).most_common(1)[0][0]
     return IcmpRefusal(last.reporter, reason, len(kept), kept[0].frame, last.frame)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import parties
 from ..addresses import address_host, join_address, split_address
 from ..icmp import reason_ru
-from ..icmprefusal import ICMP_MIN_ERRORS, during_call, spent
+from ..icmprefusal import ICMP_MIN_ERRORS, Limiters, during_call
 from ..media import is_private
 from ..model import other_role
 from . import Hit, check
@@ -361,7 +361,7 @@ def icmp_unreachable(analysis: Analysis) -> Iterator[Hit]:
     clock = analysis.capture.clock
     calls = {c.call_id: c for c in analysis.calls}
     byes = {c.call_id: bye for c in analysis.calls if (bye := c.answer_and_bye()[1]) is not None}
-    sent = spent(errors)
+    sent = Limiters(errors, clock)
     for key, found in flows.items():
         stream = rtp.get(key)
         if stream is not None:

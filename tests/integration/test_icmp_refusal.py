@@ -17,11 +17,12 @@ BURST = tuple(0.5 + 0.02 * i for i in range(6))
 TO_THE_END = BURST + tuple(1.2 + i for i in range(10))
 
 
-def errors(reporter: str, at_s: tuple[float, ...], *, code: int = 3, phone_to_pbx: bool = True) -> list:
+def errors(reporter: str, at_s: tuple[float, ...], *, code: int = 3, phone_to_pbx: bool = True,
+           ports: tuple[int, int] = (cc.UA_RTP, cc.PBX_RTP)) -> list:
     """ICMP destination unreachable (RFC 792 type 3, `code`) from `reporter` quoting the phone's RTP to the PBX
-    (or the PBX's to the phone), at the given seconds."""
-    src, dst = ((cc.UA[0], cc.UA_RTP), (cc.PBX[0], cc.PBX_RTP)) if phone_to_pbx else (
-        (cc.PBX[0], cc.PBX_RTP), (cc.UA[0], cc.UA_RTP))
+    (or the PBX's to the phone), at the given seconds; ports: the phone's and the PBX's RTP ports."""
+    src, dst = ((cc.UA[0], ports[0]), (cc.PBX[0], ports[1])) if phone_to_pbx else (
+        (cc.PBX[0], ports[1]), (cc.UA[0], ports[0]))
     quoted = pw.ipv4(src[0], dst[0], 17, pw.udp(src[1], dst[1], pw.rtp_packet(1000, 0, 0x1111)))
     return [(cc.T0 + int(s * cc.S), cc.icmp_error(reporter, src[0], quoted, code=code)) for s in at_s]
 
@@ -274,3 +275,67 @@ def test_an_early_media_race_in_a_call_shorter_than_the_bye_race_leaves_it_deliv
     analysis = sipdiag.analyze(short_call(tmp_path / "both.pcap", 1.2, (0.5, 0.52, 0.54, 1.6, 1.62, 1.64)))
     assert verdict(analysis) == ("two-way", None)
     assert [s.refusal for s in analysis.streams] == [None, None]
+
+
+LATER = 300.0  # the second call of `two_calls` begins 5 minutes after the first
+LATER_PORTS = (40002, 50002)
+
+
+def two_calls(path, seconds: float, icmp_at: tuple[float, ...]):
+    """The call of `call`, refused by the PBX to its end (TO_THE_END: the PBX's limiter sends the phone's host 16
+    errors), then LATER a second call between the same hosts on other RTP ports: `seconds` of RTP both ways from
+    0.5 s after its INVITE, its caller's BYE 0.1 s after it, and port unreachables from the PBX for the phone's RTP
+    at the given seconds from its INVITE."""
+    script = cc.call_setup(cc.Script(), "icmp-first")
+    cc.two_way(script, 0.5, 10.0)
+    cc.bye(script, 11.0, "icmp-first")
+    ua, pbx = (cc.UA[0], LATER_PORTS[0]), (cc.PBX[0], LATER_PORTS[1])
+    cc.call_setup(script, "icmp-later", at=LATER, offer_sdp=cc.SDP.format(ip=ua[0], port=ua[1]),
+                  answer_sdp=cc.SDP.format(ip=pbx[0], port=pbx[1]))
+    script.rtp(ua, pbx, 0x3333, LATER + 0.5, seconds)
+    script.rtp(pbx, ua, 0x4444, LATER + 0.505, seconds, seq0=5000)
+    cc.bye(script, LATER + 0.6 + seconds, "icmp-later")
+    script.recs += errors(cc.PBX[0], TO_THE_END) + errors(cc.PBX[0], tuple(LATER + s for s in icmp_at),
+                                                          ports=LATER_PORTS)
+    return script.write(path)
+
+
+def by_call(analysis) -> list[tuple]:
+    return [(m.call_id, m.verdict.verdict, m.verdict.missing_direction) for m in analysis.media]
+
+
+def findings_by_call(analysis) -> list[tuple]:
+    return [(f.rule, f.owner, f.call_id, f.evidence.get("count"), f.explains, f.cause) for f in analysis.findings]
+
+
+FIRST_CALL_REFUSED = IcmpRefusal(cc.PBX[0], "port unreachable", 14, 5, 788)
+
+
+def test_errors_of_an_earlier_call_leave_a_later_calls_race_in_a_fresh_burst(tmp_path) -> None:
+    # The PBX's limiter spent its burst for the phone's host in the first call; 5 minutes later it has refilled
+    # (one error a second, up to 6: net/ipv4/inetpeer.c inet_peer_xrlim_allow). The second call's 3 errors at its
+    # start leave it 3, and 1.9 s of RTP without another error mean the PBX's port opened: an early-media race, not
+    # the refusal to the end that a burst spent by the first call would have made of it.
+    analysis = sipdiag.analyze(two_calls(tmp_path / "race.pcap", 2.0, (0.5, 0.52, 0.54)))
+    assert by_call(analysis) == [("icmp-first", "one-way", "caller->callee"), ("icmp-later", "two-way", None)]
+    assert [s.refusal for s in analysis.streams] == [FIRST_CALL_REFUSED, None, None, None]
+    assert findings_by_call(analysis) == [
+        ("router.icmp-unreachable", "engineering", "icmp-first", 14, (2,), None),
+        ("router.icmp-unreachable", "engineering", "icmp-later", 3, (), None),
+        ("media.one-way-audio", "engineering", "icmp-first", None, (), 0)]
+
+
+def test_errors_of_an_earlier_call_leave_a_later_call_refused_from_its_first_packet_found(tmp_path) -> None:
+    # The second call (1.2 s of RTP) is refused from its first packet: a fresh burst of 6 errors one after another,
+    # each while the limiter had a token left, so none of them races its BYE (refused_from_start), as in a call
+    # alone (test_a_call_refused_from_its_first_packet_is_found_however_short).
+    analysis = sipdiag.analyze(two_calls(tmp_path / "refused.pcap", 1.2, BURST + (1.6,)))
+    assert by_call(analysis) == [("icmp-first", "one-way", "caller->callee"),
+                                 ("icmp-later", "one-way", "caller->callee")]
+    assert [s.refusal for s in analysis.streams] == [
+        FIRST_CALL_REFUSED, None, IcmpRefusal(cc.PBX[0], "port unreachable", 6, 1026, 1041), None]
+    assert findings_by_call(analysis) == [
+        ("router.icmp-unreachable", "engineering", "icmp-first", 14, (2,), None),
+        ("router.icmp-unreachable", "engineering", "icmp-later", 6, (3,), None),
+        ("media.one-way-audio", "engineering", "icmp-first", None, (), 0),
+        ("media.one-way-audio", "engineering", "icmp-later", None, (), 1)]

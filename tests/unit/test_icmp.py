@@ -6,9 +6,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, replace
 
-from sipdiag.clocksteps import NO_STEPS
+from sipdiag.clocksteps import NO_STEPS, ClockSteps
 from sipdiag.icmp import IcmpError, parse_icmp_error
-from sipdiag.icmprefusal import IcmpRefusal, refusals
+from sipdiag.icmprefusal import IcmpRefusal, Limiters, refusals
 from sipdiag.model import Datagram
 from tests import pcapwriter as pw
 
@@ -52,11 +52,30 @@ def _error(frame: int, s: float) -> IcmpError:
 def test_errors_of_a_five_tuple_belong_to_the_stream_that_began_last_before_them() -> None:
     # An ICMP error quotes no SSRC (RFC 792): after a re-INVITE the same 5-tuple carries a new stream, which takes
     # the errors from its first packet on. The first stream drew none after its start and was delivered: the one 20 s
-    # after its last packet answers no packet of it (a stray, or a use of the 5-tuple the capture did not keep).
+    # after its last packet answers no packet of it (a stray, or a use of the 5-tuple the capture did not keep). The
+    # new stream is refused as Linux's rate limiter lets it be: a burst of 6, then one a second to its end.
     old, new = _Stream(10, 500, int(10e9)), _Stream(600, 1000, int(40e9))
     found = [_error(11, 0.5), _error(12, 0.6), _error(13, 0.7), _error(550, 30.0)] + [
-        _error(610 + 40 * i, 32.0 + i) for i in range(8)]
+        _error(601 + i, 31.9 + 0.02 * i) for i in range(6)] + [_error(650 + 40 * i, 33.0 + i) for i in range(7)]
     assert refusals([old, new], [None, None], found, NO_STEPS) == [
-        None, IcmpRefusal("203.0.113.5", "port unreachable", 8, 610, 890)]
+        None, IcmpRefusal("203.0.113.5", "port unreachable", 13, 601, 890)]
     # an error of TCP (a SIP flow with the same ports) is not the RTP stream's
     assert refusals([new], [None], [replace(e, proto=6) for e in found], NO_STEPS) == [None]
+
+
+def test_a_reporters_limiter_earns_back_a_token_a_second_up_to_its_burst() -> None:
+    # Linux's inet_peer_xrlim_allow (net/ipv4/inetpeer.c): a burst of 6 errors to a host empties the bucket (0.1 of
+    # a token earned back meanwhile); 5 minutes later it is full again, so the next errors are a fresh burst.
+    burst = [_error(20 + i, 0.5 + 0.02 * i) for i in range(6)]
+    later = [_error(100 + i, 300.0 + 0.02 * i) for i in range(3)]
+    sent = Limiters(burst + later, NO_STEPS)
+    assert [sent.ready(e) for e in burst + later] == [True] * 5 + [False] + [True] * 3
+    # from a packet after the burst up to the next error: 0.85 s after its last error the limiter has earned back
+    # 0.95 of a token, 0.95 s after it 1.05
+    assert [sent.ready(later[0], (50, int(s * 1e9))) for s in (1.45, 1.55)] == [False, True]
+    # the errors to another host spend another bucket
+    other = [replace(e, src_ip="198.51.100.9") for e in burst]
+    assert [Limiters(burst + other, NO_STEPS).ready(e) for e in other] == [True] * 5 + [False]
+    # across a clock step the time between two errors is unknown: nothing earned back
+    stepped = Limiters(burst + later, ClockSteps((60,), 1))
+    assert [stepped.ready(e) for e in later] == [False] * 3
