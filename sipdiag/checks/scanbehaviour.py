@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ..addresses import address_host, is_ip_literal
 from ..parsers.sipuri import parse_uri
 from .regretry import steady_interval_s
-from .settings import setting
+from .settings import memoised, setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -80,13 +80,8 @@ class Scan:
 
 def scan_sources(analysis: Analysis) -> dict[str, Scan]:
     """Per source host, the scan its requests make (see the module's docstring); sources that make none are left
-    out. Memoised: a run computes it once."""
-    memo = getattr(analysis, "_memo", None)  # a test's stand-in for an Analysis has none
-    if memo is None:
-        return _scan_sources(analysis)
-    if "scan_sources" not in memo:
-        memo["scan_sources"] = _scan_sources(analysis)
-    return memo["scan_sources"]
+    out. Computed once per run's settings (sipdiag.checks.settings.memoised)."""
+    return memoised(analysis, "scan_sources", _scan_sources)
 
 
 def _scan_sources(analysis: Analysis) -> dict[str, Scan]:

@@ -12,7 +12,7 @@ from ..parsers.sipuri import parse_uri
 from . import Hit, Severity, check
 from .regretry import steady_interval_s
 from .scanbehaviour import Scan, scan_sources
-from .settings import setting
+from .settings import memoised, setting
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -208,7 +208,13 @@ def customer_registrations(analysis: Analysis) -> list[Registration]:
 
 def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
     """Sources whose REGISTERs failed authentication often enough to be an attack, with their figures; a source
-    whose failures are a device's steady retries (_steady_device) is not one."""
+    whose failures are a device's steady retries (_steady_device) is not one. Computed once per run's settings
+    (sipdiag.checks.settings.memoised): the registration rules, sec.*, the Via rules, the summary and the reply
+    all ask for it."""
+    return memoised(analysis, "bruteforce_sources", _bruteforce_sources)
+
+
+def _bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
     per_source: dict[str, dict] = {}
     for r in analysis.registrations:
         src = address_host(r.source)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -108,6 +108,23 @@ def merged(overrides: Mapping[str, Any]) -> dict[str, Any]:
 
     lay(out, overrides)
     return out
+
+
+def memoised(analysis: Any, name: str, compute: Callable[[Any], Any]) -> Any:
+    """compute(analysis), once per analysis and per settings tree: several rules (and the summary and reply built
+    after them) ask for the same table (the brute-force and scan sources), which depends on thresholds. Kept with
+    the tree it was computed under, so that a second run with other settings on the same analysis recomputes it
+    instead of reading the first run's. A stand-in analysis without a memo (tests) computes it every time."""
+    memo = getattr(analysis, "_memo", None)
+    if memo is None:
+        return compute(analysis)
+    current = _active.get()
+    kept = memo.get(name)
+    if kept is not None and kept[0] is current:
+        return kept[1]
+    value = compute(analysis)
+    memo[name] = (current, value)
+    return value
 
 
 @contextmanager

@@ -101,6 +101,22 @@ def test_the_users_threshold_is_read_from_the_settings(tmp_path) -> None:
         ("sec.scanner-detected", "users", 15, 0)]
 
 
+def test_a_second_run_with_other_settings_on_the_same_analysis_reads_its_own_thresholds(tmp_path) -> None:
+    """The scan and brute-force source tables are computed once per run and shared by the rules that ask for them;
+    they depend on thresholds, so a second run on the same analysis with other settings must not read the first
+    run's tables (they were kept whatever the settings)."""
+    from sipdiag.checks import run_checks
+
+    path = write(tmp_path, "fifteen", sweep("OPTIONS", range(100, 130, 2)))
+    toml = tmp_path / "sipdiag.toml"
+    toml.write_text("[security]\nscan_distinct_users_60s = 15\n")
+    tuned = load_config(toml)
+    a = sipdiag.analyze(path)  # the default 20: no scan
+    assert [f.rule for f in a.findings] == []
+    assert [f.rule for f in run_checks(a, settings=tuned)] == ["sec.scanner-detected"]
+    assert [f.rule for f in run_checks(a)] == []  # and back
+
+
 def test_a_slow_sweep_of_consecutive_extensions_is_a_scan(tmp_path) -> None:
     """25 consecutive extensions, one every 10 s (svwar --delay): never 20 in a minute, still a sweep."""
     path = write(tmp_path, "slow", sweep("OPTIONS", range(200, 225), every_s=10.0))
