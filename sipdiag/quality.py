@@ -24,8 +24,8 @@ from sipdiag.qualitytexts import LANGUAGES, explain, phrase
 __all__ = [
     "DELAY_MODELS", "DEVICE_DELAY_MS", "R0_NARROWBAND", "R0_WIDEBAND", "R_MAX", "WIDEBAND_RATIO", "EModelInputs",
     "EModelResult", "Factor", "G107Rating", "QualityBand", "band_for_mos", "burst_ratio", "customer_cause",
-    "delay_impairment", "effective_loss_pct", "g107_rating", "ie_eff", "mos_from_r", "quality_band", "r_factor",
-    "rate_stream",
+    "delay_impairment", "effective_loss_pct", "g107_rating", "ie_eff", "loss_delta_r", "mos_from_r", "quality_band",
+    "r_factor", "rate_stream",
 ]  # fmt: skip
 
 #: R with every G.107 default (Ro 94.77 − Is 1.41 − Id 0.15 at Ta = 0): the G.711 ceiling, MOS 4.41 (RULES.md §1.4;
@@ -462,6 +462,21 @@ def rate_stream(codec_name: str, loss_pct: float, discard_pct: float, burst: flo
         return None
     return r_factor(codec=codec, loss_pct=loss_pct, discard_pct=discard_pct, burst_ratio=burst, ptime_ms=ptime_ms,
                     discards_rated=discards_rated)
+
+
+def loss_delta_r(result: EModelResult) -> float:
+    """R points the network loss costs the stream `result` rates, on the codec's scale (divide by WIDEBAND_RATIO for
+    the narrowband scale): the R of the same stream with no packet lost minus its R, everything else equal (the
+    codec's Ie and Bpl, with or without PLC, the late discards, the delay and A). RULES.md media.packet-loss grades
+    the loss by this ΔR.
+
+    The burstiness goes with the loss: sipdiag measures BurstR on the runs of lost packets (`burst_ratio`), and a
+    stream with none lost has no runs, BurstR 1. So ΔR is `Ie,eff(loss + discards, BurstR) − Ie,eff(discards, 1)`
+    (G.107 §7.5): the loss and burst factors of `r_factor` plus what the bursts add to the discards' cost, i.e. the
+    loss and burst factors alone when nothing was discarded. The delay and the advantage do not depend on the loss.
+    """
+    i = result.inputs
+    return result.ie_eff - ie_eff(i.ie, min(100.0, i.discard_pct), i.bpl)
 
 
 # -------------------------------------------------------------------------------------------------------- texts

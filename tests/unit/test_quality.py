@@ -26,6 +26,7 @@ from sipdiag.quality import (
     effective_loss_pct,
     g107_rating,
     ie_eff,
+    loss_delta_r,
     mos_from_r,
     quality_band,
     r_factor,
@@ -198,6 +199,56 @@ def test_g723_and_gsm_efr_worked_values():
     # → R 73.2 (RULES.md §1.4)
     assert round(r_factor(codec="G723", loss_pct=1, one_way_delay_ms=0).r_factor, 1) == 73.5
     assert round(r_factor(codec="GSM-EFR", loss_pct=2, one_way_delay_ms=0).r_factor, 1) == 73.2
+
+
+# ------------------------------------------------------------------------------ what the loss costs (media.packet-loss)
+
+
+@pytest.mark.parametrize(("codec", "loss", "delta_r", "r_with"), [
+    # G.711 with PLC (Ie 0, Bpl 25.1): ΔR = 95·Ppl/(Ppl + 25.1); R = 93.2 − ΔR at Ta = 0 (RULES.md §1.4 column 1)
+    ("PCMU", 1, 95 / 26.1, 89.5602),  # 3.6398: below media.delta_r.minor 5, no finding
+    ("PCMU", 2, 190 / 27.1, 86.1889),  # 7.0111: minor
+    ("PCMU", 3, 285 / 28.1, 83.0577),  # 10.1423: major
+    ("PCMU", 5, 475 / 30.1, 77.4193),  # 15.7807: major; "G.711 with PLC tolerates ≈ 5 % (R 77)"
+    ("PCMA", 10, 950 / 35.1, 66.1345),  # 27.0655: critical
+    # G.729A (Ie 11, Bpl 19): ΔR = 84·Ppl/(Ppl + 19), from R 82.2 (RULES.md §1.4 column 3)
+    ("G729", 1, 84 / 20, 78.0),  # 4.2: below 5
+    ("G729", 2, 168 / 21, 74.2),  # 8.0: minor
+    ("G729", 3, 252 / 22, 70.7455),  # 11.4545: major
+    ("G729", 5, 420 / 24, 64.7),  # 17.5: major (R 64.7, not below 60)
+    ("G729", 10, 840 / 29, 53.2345),  # 28.9655: critical, and R below 60
+])
+def test_loss_delta_r_worked_values(codec, loss, delta_r, r_with):
+    result = r_factor(codec=codec, loss_pct=loss, one_way_delay_ms=0)
+    assert loss_delta_r(result) == approx(delta_r, abs=1e-9)
+    assert result.r_factor == approx(r_with, abs=1e-4)
+    # the R of the same stream with no loss is R + ΔR, the codec's ceiling at Ta = 0
+    assert result.r_factor + loss_delta_r(result) == approx(r_factor(codec=codec, one_way_delay_ms=0).r_factor)
+
+
+def test_loss_delta_r_ignores_the_delay_and_counts_the_bursts():
+    # The delay does not depend on the loss: G.729A with 3 % at the estimated Ta of a measured stream (50 ms buffer
+    # + 20 packetization + 15 codec + 10 devices = 95 ms, Id 2.28) costs the same 11.4545 points.
+    assert loss_delta_r(r_factor(codec="G729", loss_pct=3)) == approx(252 / 22, abs=1e-9)
+    # Bursts go with the loss: 3 % at BurstR 2 on G.711 costs 285/(1.5 + 25.1) = 10.7143, loss + burst factors.
+    bursty = r_factor(codec="PCMU", loss_pct=3, burst_ratio=2, one_way_delay_ms=0)
+    assert loss_delta_r(bursty) == approx(285 / 26.6, abs=1e-9)
+    assert loss_delta_r(bursty) == approx(factor_points(bursty)["loss"] + factor_points(bursty)["burst"])
+    # With 1 % late discards kept, 2 % loss costs Ie,eff(3 %) − Ie,eff(1 %) = 285/28.1 − 95/26.1 = 6.5025: less
+    # than 7.0111 alone, the loss comes on top of the discards' impairment (Ie,eff is concave in Ppl).
+    both = r_factor(codec="PCMU", loss_pct=2, discard_pct=1, one_way_delay_ms=0)
+    assert loss_delta_r(both) == approx(285 / 28.1 - 95 / 26.1, abs=1e-9)
+    # no loss, no cost, whatever the discards
+    assert loss_delta_r(r_factor(codec="PCMU", discard_pct=4, one_way_delay_ms=0)) == 0
+    # Without PLC (Bpl 4.3): 1 % costs 95/5.3 = 17.9245 (RULES.md: R 75.3).
+    assert loss_delta_r(r_factor(codec="PCMU", loss_pct=1, plc=False, one_way_delay_ms=0)) == approx(95 / 5.3)
+
+
+def test_loss_delta_r_of_a_wideband_codec_is_on_its_scale():
+    # G.722 (Ie,WB 13, Bpl 13), 2 %: (95 − 13)·2/(2 + 13) = 10.9333 on the 129-point scale, 8.4755 narrowband.
+    result = r_factor(codec="G722", loss_pct=2, one_way_delay_ms=0)
+    assert loss_delta_r(result) == approx(164 / 15, abs=1e-9)
+    assert loss_delta_r(result) / 1.29 == approx(8.4755, abs=1e-4)
 
 
 # --------------------------------------------------------------------------------------------- factor accounting
