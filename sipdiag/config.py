@@ -3,7 +3,7 @@
 The file has the shape of RULES.md §5 in TOML (generated with every default in docs/config-defaults.toml):
 
     [media]
-    loss_pct = { minor = 2, major = 4, critical = 8 }
+    delta_r = { minor = 4, major = 8, critical = 15 }   # E-model R points the RTP loss may cost
 
     [sip]
     ack_timeout_tolerance_s = 3
@@ -55,8 +55,10 @@ DESCRIPTIONS: dict[str, str] = {
     "media.no_rtp_report_s": "an answered call still up when the capture ends, with no RTP in fewer seconds than "
                              "this after its answer, is information of low confidence (too short to tell)",
     "media.rtptimeout_s": "silence in both directions before a call counts as hung (VoIPmonitor default)",
-    "media.loss_pct": "RTP loss per stream, % (RFC 3550 A.3), per severity",
-    "media.delta_r": "E-model R points lost, per severity",
+    "media.loss_pct": "RTP loss per stream, % (RFC 3550 A.3), per severity, for codecs the E-model has no values "
+                      "for (RULES.md: overridden by the codec-aware media.delta_r rule)",
+    "media.delta_r": "E-model R points the RTP loss of a stream costs (media.packet-loss), per severity; minor is "
+                     "also the network's cost below which a low score is the codec's (media.low-mos)",
     "media.jitter_mean_ms": "mean RFC 3550 jitter, ms, per severity",
     "media.jitter_max_ms": "maximum RFC 3550 jitter, ms, per severity",
     "media.late_discard_pct": "packets late for the simulated jitter buffer, %, per severity",
@@ -91,12 +93,7 @@ DESCRIPTIONS: dict[str, str] = {
 # written for a later version stays valid), but the value changes nothing, which the generated documentation says
 # and `sipdiag analyze --config` warns about (`ineffective`). Every other key is read by a rule (tests/integration/
 # test_config.py checks both ways).
-NOT_READ: dict[str, str] = {
-    "media.delta_r.major": "media.packet-loss grades loss by media.loss_pct, not yet by the R points it costs; only "
-                           "media.delta_r.minor is read (media.low-mos)",
-    "media.delta_r.critical": "media.packet-loss grades loss by media.loss_pct, not yet by the R points it costs; "
-                              "only media.delta_r.minor is read (media.low-mos)",
-}
+NOT_READ: dict[str, str] = {}
 
 
 def ineffective(overrides: Mapping[str, Any]) -> list[str]:

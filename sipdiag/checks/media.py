@@ -7,11 +7,11 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address
-from ..codecs import WIDEBAND
+from ..codecs import NARROWBAND, WIDEBAND, codec_info
 from ..correlate import leg_rule_ru
 from ..media import negotiated_off
 from ..parties import between_numbers, direction_en, direction_ru, party_number, party_ru
-from ..quality import WIDEBAND_RATIO, customer_cause
+from ..quality import WIDEBAND_RATIO, EModelResult, customer_cause, loss_delta_r, rate_stream, shown_r
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
 from .oneway import one_way_duration
@@ -24,9 +24,38 @@ if TYPE_CHECKING:
 
 def loss_limits() -> tuple[tuple[float, Severity], ...]:
     """RULES.md §5 media.loss_pct (1 % minor, 3 % major, 5 % critical by default: the fixed equivalents of the ΔR
-    thresholds), worst first, as the run's configuration sets them."""
+    thresholds), worst first, as the run's configuration sets them. media.packet-loss grades by them only the loss
+    of a stream whose codec the E-model has no values for (`loss_rating`)."""
     return ((setting("media.loss_pct.critical"), Severity.CRITICAL), (setting("media.loss_pct.major"), Severity.MAJOR),
             (setting("media.loss_pct.minor"), Severity.MINOR))
+
+
+def delta_r_limits() -> tuple[tuple[float, Severity], ...]:
+    """RULES.md §5 media.delta_r (5 minor, 10 major, 20 critical R points by default), worst first, as configured:
+    what the loss may cost a stream in E-model R points (`sipdiag.quality.loss_delta_r`, narrowband scale)."""
+    return ((setting("media.delta_r.critical"), Severity.CRITICAL), (setting("media.delta_r.major"), Severity.MAJOR),
+            (setting("media.delta_r.minor"), Severity.MINOR))
+
+
+#: A loss that costs at least media.delta_r.minor and leaves the stream below this R is critical whatever its ΔR
+#: (RULES.md media.packet-loss "critical ΔR ≥ 20 (or R < 60)"): the bottom of G.109's "low" band, below which
+#: nearly all users are dissatisfied. Narrowband scale (R/1.29 for wideband codecs, G.107.1).
+LOSS_CRITICAL_R = 60.0
+
+
+def loss_rating(m) -> EModelResult | None:
+    """The E-model rating media.packet-loss grades a stream's loss by: its own (`MediaStream.quality`), or, where
+    that is missing although the E-model knows the codec (the capture's clock steps within the stream, so its
+    jitter-buffer discards are unknown), the loss alone with the discards not rated. None for a codec the E-model
+    has no values for: the loss is then graded by media.loss_pct."""
+    if m.quality is not None:
+        return m.quality
+    s = m.stats
+    if not s.codec or codec_info(s.codec) is None:
+        return None
+    expected = max(s.expected - s.keepalives, s.media_packets, 1)
+    return rate_stream(s.codec, round(max(s.lost, 0) * 100.0 / expected, 4), 0.0, round(s.burst_ratio or 1.0, 4),
+                       None, False)
 
 
 SIDE_EN = {"caller->callee": "the other party could not hear you", "callee->caller": "you could not hear the other party"}
@@ -211,40 +240,96 @@ def _responses_unseen(call: Call) -> int | None:
     engineer={
         "en": "Stream {stream} ({direction}) of call {call_id}: {lost} of {expected} packets lost ({loss_pct} %), "
               "{loss_runs} loss runs, longest {loss_run_max}; MOS {mos} (R {r_factor}). RFC 3550 A.3 loss; "
-              "thresholds {thresholds} % (RULES.md media.packet-loss).{short_en}",
+              "{grading_en} (RULES.md media.packet-loss).{short_en}",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: потеряно {lost} из {expected} пакетов ({loss_pct} %), "
               "серий потерь {loss_runs}, самая длинная {loss_run_max}; MOS {mos} (R {r_factor}). Потери по "
-              "RFC 3550 A.3; пороги {thresholds} % (RULES.md media.packet-loss).{short_ru}",
+              "RFC 3550 A.3; {grading_ru} (RULES.md media.packet-loss).{short_ru}",
     },
 )
 def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    A stream bound to a call that lost at least 1 % of its packets before the capture point (RFC 3550 A.3 expected
-    minus received, duplicates not counted as received). A stream of fewer than 100 expected packets (2 s at
-    20 ms) is too short to grade: two packets lost of 25 are 8 %, yet say little about the path. Its loss is
-    reported as minor at most, with medium confidence.
+    A stream bound to a call whose packet loss before the capture point (RFC 3550 A.3 expected minus received,
+    duplicates not counted as received) costs too much of its call quality for its codec. Where the E-model knows
+    the codec, the loss is graded by the R points it costs (ΔR: the stream's R with no packet lost minus its R,
+    everything else equal, with the codec's Ie and Bpl and the burstiness of the loss, ITU-T G.107 §7.5): minor
+    from `media.delta_r.minor` (5), major from `media.delta_r.major` (10), critical from `media.delta_r.critical`
+    (20) or when the loss leaves the stream below R 60 (G.109: nearly all users dissatisfied). So 2 % random loss
+    is minor on G.711 with concealment (ΔR 7.0) and on G.729A (ΔR 8.0), 3 % is major on both (ΔR 10.1, 11.5), and
+    1 % is no finding on either (ΔR 3.6, 4.2). Wideband codecs are compared on the narrowband scale (R/1.29,
+    G.107.1).
+
+    Where the E-model has no values for the codec (an unknown or unnamed payload), the fixed equivalents grade it:
+    `media.loss_pct` 1 % minor, 3 % major, 5 % critical. That is all media.loss_pct does: RULES.md §5 has the
+    codec-aware ΔR rule override it, so a configuration file that changes it changes the grading of those streams
+    only.
+
+    A stream of fewer than 100 expected packets (2 s at 20 ms) is too short to grade: two packets lost of 25 are
+    8 %, yet say little about the path. Its loss is reported as minor at most, with medium confidence.
 
     ## Why it matters
-    Choppy or robotic speech; above 5 % G.711 drops below MOS 3.6.
+    Choppy or robotic speech. How much loss hurts depends on the codec: G.711 with concealment tolerates about 5 %
+    (R 77), G.729A falls to R 70.7 at 3 %, and G.726 at 32 kbit/s or G.728, rated without concealment (Bpl
+    4.3), lose 16.6 R points at 1 % (RULES.md §1.4).
 
     ## How to fix
     Find the lossy segment (Wi-Fi, an overloaded uplink, a policer without voice priority): capture on both sides of
     the suspect link, mark voice with DSCP EF and prioritise it.
 
     ## References
-    RFC 3550 §6.4.1 and Appendix A.3, ITU-T G.107, G.113
+    RFC 3550 §6.4.1 and Appendix A.3, ITU-T G.107 §7.5, G.107.1, G.109, G.113, RULES.md media.packet-loss and §1.4
     """
-    limits = loss_limits()
+    limits, delta_limits = loss_limits(), delta_r_limits()
     thresholds = "/".join(f"{limit:g}" for limit, _ in reversed(limits))  # minor/major/critical, as configured
+    delta_thresholds = "/".join(f"{limit:g}" for limit, _ in reversed(delta_limits))
     for m in analysis.streams:
         s = m.stats
         # A flow kept only because it went to an SDP address (sipdiag.media.build_media) failed the capture layer's
         # sequence test: its "loss" is the packets the capture did not keep (5 packets with sequence numbers 300
         # apart), not a measurement of the network (RFC 3550 A.1 probation).
-        if m.call_id is None or not s.rtp_like or s.loss_pct < limits[-1][0]:
+        if m.call_id is None or not s.rtp_like or s.lost <= 0:
             continue
-        severity = next(sev for limit, sev in limits if s.loss_pct >= limit)
+        rating = loss_rating(m)
+        values: dict = {"codec": s.codec, "graded_by": "loss_pct", "emodel_codec": None, "delta_r": None,
+                        "r_without_loss": None, "r_with_loss": None, "delta_r_thresholds": delta_thresholds}
+        if rating is None:
+            if s.loss_pct < limits[-1][0]:
+                continue
+            severity = next(sev for limit, sev in limits if s.loss_pct >= limit)
+            grading_en = (f"codec {s.codec} has no E-model values" if s.codec else "codec unknown") + \
+                f": thresholds {thresholds} %"
+            grading_ru = (f"для кодека {s.codec} нет значений E-модели" if s.codec else "кодек неизвестен") + \
+                f": пороги {thresholds} %"
+        else:
+            # RULES.md's ΔR thresholds are narrowband R points; a wideband rating is brought to that scale first.
+            scale = WIDEBAND_RATIO if rating.inputs.scale == WIDEBAND else 1.0
+            delta = loss_delta_r(rating) / scale
+            if delta < delta_limits[-1][0]:
+                continue
+            severity = next(sev for limit, sev in delta_limits if delta >= limit)
+            if rating.r_factor_nb < LOSS_CRITICAL_R:
+                severity = Severity.CRITICAL
+            codec = rating.inputs.codec
+            r_with = shown_r(rating.r_factor_nb, NARROWBAND)
+            r_without = shown_r(rating.r_factor_nb + delta, NARROWBAND)
+            values.update(graded_by="delta_r", emodel_codec=codec.description, delta_r=round(delta, 1),
+                          r_without_loss=round(r_without, 1), r_with_loss=round(r_with, 1))
+            nb_en = " on the narrowband scale (R/1.29, G.107.1)" if scale != 1.0 else ""
+            nb_ru = " в узкополосной шкале (R/1.29, G.107.1)" if scale != 1.0 else ""
+            unrated_en = ", jitter-buffer discards not rated" if not rating.inputs.discards_rated else ""
+            unrated_ru = ", отбрасывания джиттер-буфера не оценены" if not rating.inputs.discards_rated else ""
+            # Past the bottom of the scale R is shown as 0 (shown_r); ΔR stays the arithmetic, as low-mos's summary
+            # keeps "the impairments add up to ...", and the text says why it exceeds the R there was.
+            past_en = ", past the bottom of the scale" if rating.r_factor_nb < 0 else ""
+            past_ru = ", за нижней границей шкалы" if rating.r_factor_nb < 0 else ""
+            grading_en = (f"E-model impact for {codec.description} (Ie {rating.inputs.ie:g}, Bpl "
+                          f"{rating.inputs.bpl:g}, BurstR {rating.inputs.burst_ratio:.2f}{unrated_en}): the loss "
+                          f"costs ΔR {delta:.1f}, R {r_without:.1f} without it and {r_with:.1f} with it{past_en}"
+                          f"{nb_en}; thresholds ΔR {delta_thresholds}, critical also below R {LOSS_CRITICAL_R:g}")
+            grading_ru = (f"влияние по E-модели для {codec.description_in('ru')} (Ie {rating.inputs.ie:g}, Bpl "
+                          f"{rating.inputs.bpl:g}, BurstR {rating.inputs.burst_ratio:.2f}{unrated_ru}): потери "
+                          f"отнимают ΔR {delta:.1f}, R {r_without:.1f} без них и {r_with:.1f} с ними{past_ru}"
+                          f"{nb_ru}; пороги ΔR {delta_thresholds}, critical также ниже R {LOSS_CRITICAL_R:g}")
         # The loss share of a short stream is a small count over a small one (its binomial spread at 25 packets
         # is ±5 points): it proves loss, not how bad the path is.
         short = s.expected < MIN_PACKETS_TO_GRADE
@@ -256,12 +341,13 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             "direction": m.binding.direction, "lost": s.lost, "expected": s.expected,
             "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
             "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_shown, 1) if q else "-",
-            "thresholds": thresholds,
+            "thresholds": thresholds, **values,
             "short_en": f" Only {s.expected} packets expected: too few to grade the loss (minor at most)."
                         if short else "",
             "short_ru": f" Ожидаемых пакетов всего {s.expected}: слишком мало, чтобы оценить тяжесть потерь "
                         "(не выше minor)." if short else "",
-        }, severity=severity, confidence="medium" if short else "high")
+        }, severity=severity, confidence="medium" if short else "high",
+            texts={"grading_en": grading_en, "grading_ru": grading_ru})
 
 
 @check(

@@ -38,6 +38,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # RULES.md media.no-rtp: "no RTP in either direction >= 5 s after ACK (or for the whole call)".
         "no_rtp_report_s": 5,
         "rtptimeout_s": 30,
+        # RULES.md §5: "loss_pct ... overridden by codec-aware ΔR rule". media.packet-loss grades a stream's loss by
+        # the E-model R points it costs (delta_r) wherever the E-model knows the codec; loss_pct, set in a file or
+        # not, grades only the loss of a codec it has no values for (no Ie/Bpl to compute a ΔR with). It is not
+        # applied on top of delta_r: 1/3/5 % are RULES.md's fixed equivalents, which would undo the codec-awareness
+        # (1 % on G.711 with concealment costs 3.6 R points, on G.726 16.6).
         "loss_pct": {"minor": 1, "major": 3, "critical": 5},
         "delta_r": {"minor": 5, "major": 10, "critical": 20},
         "jitter_mean_ms": {"minor": 30, "major": 50},

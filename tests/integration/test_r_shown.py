@@ -4,8 +4,6 @@ HTML report, while the factors keep the arithmetic."""
 
 from __future__ import annotations
 
-import json
-
 from click.testing import CliRunner
 
 import sipdiag
@@ -47,10 +45,13 @@ def test_packet_loss_text_shows_r_0_for_a_stream_past_the_bottom(tmp_path) -> No
     a = sipdiag.analyze(cc.bye(s, 12.6, "loss-1").write(tmp_path / "loss.pcap"))
     (loss,) = [f for f in a.findings if f.rule == "media.packet-loss"]
     assert (round(a.streams[0].quality.r_factor, 1), loss.evidence["r_factor"]) == (-95.5, 0.0)
+    # ΔR stays the arithmetic (R 91.3 without the loss, -95.5 with it); the R shown with it is 0.
     assert loss.engineer_text["en"] == (
         "Stream 198.51.100.7:40000 -> 203.0.113.5:50000 0x00001111 (caller->callee) of call loss-1: 300 of 600 "
-        "packets lost (50.0 %), 1 loss runs, longest 300; MOS 1.0 (R 0.0). RFC 3550 A.3 loss; thresholds 1/3/5 % "
-        "(RULES.md media.packet-loss).")
+        "packets lost (50.0 %), 1 loss runs, longest 300; MOS 1.0 (R 0.0). RFC 3550 A.3 loss; E-model impact for "
+        "G.711 μ-law (Ie 0, Bpl 25.1, BurstR 150.00): the loss costs ΔR 186.8, R 91.3 without it and 0.0 with it, "
+        "past the bottom of the scale; thresholds ΔR 5/10/20, critical also below R 60 (RULES.md media.packet-loss).")
+    assert (loss.severity.label, loss.evidence["delta_r"], loss.evidence["r_with_loss"]) == ("critical", 186.8, 0.0)
     assert "MOS 1.0 (R 0.0)." in loss.engineer_text["ru"]
 
 

@@ -30,8 +30,8 @@ def test_the_generator_is_deterministic_and_complete() -> None:
         assert f"### `{rule.id}`" in first
         for heading in ("What it detects", "Why it matters", "How to fix", "References"):
             assert rule.sections()[heading].splitlines()[0] in first
-    assert ("| Thresholds | `media.loss_pct.critical` = 5, `media.loss_pct.major` = 3, `media.loss_pct.minor` = 1 |"
-            in first)
+    assert ("| Thresholds | `media.delta_r.critical` = 20, `media.delta_r.major` = 10, `media.delta_r.minor` = 5, "
+            "`media.loss_pct.critical` = 5, `media.loss_pct.major` = 3, `media.loss_pct.minor` = 1 |" in first)
     assert "| `call.ack-timeout-32s` | `alg.*`, `call.in-dialog-request-misrouted`" in first
 
 
