@@ -37,9 +37,11 @@ def delta_r_limits() -> tuple[tuple[float, Severity], ...]:
             (setting("media.delta_r.minor"), Severity.MINOR))
 
 
-#: A loss that costs at least media.delta_r.minor and leaves the stream below this R is critical whatever its ΔR
+#: A loss that costs at least media.delta_r.minor and takes the stream below this R is critical whatever its ΔR
 #: (RULES.md media.packet-loss "critical ΔR ≥ 20 (or R < 60)"): the bottom of G.109's "low" band, below which
-#: nearly all users are dissatisfied. Narrowband scale (R/1.29 for wideband codecs, G.107.1).
+#: nearly all users are dissatisfied. Narrowband scale (R/1.29 for wideband codecs, G.107.1). A codec already
+#: below it without any loss (G.726 16 kbit/s, R 43) is graded by ΔR alone: the loss did not make that call bad,
+#: the codec did, and media.low-mos says so.
 LOSS_CRITICAL_R = 60.0
 
 
@@ -307,7 +309,7 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             if delta < delta_limits[-1][0]:
                 continue
             severity = next(sev for limit, sev in delta_limits if delta >= limit)
-            if rating.r_factor_nb < LOSS_CRITICAL_R:
+            if rating.r_factor_nb < LOSS_CRITICAL_R <= rating.r_factor_nb + delta:
                 severity = Severity.CRITICAL
             codec = rating.inputs.codec
             r_with = shown_r(rating.r_factor_nb, NARROWBAND)

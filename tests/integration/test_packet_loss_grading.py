@@ -52,6 +52,9 @@ def graded(findings) -> list[tuple]:
     (3, "GSM/8000", 40, [("critical", 2.3, "delta_r", 14.2, 70.8, 56.6)]),
     # G.722 (Ie,WB 13, Bpl 13), 1.8 %: 10.2 points on the wideband scale, 7.9 on the narrowband one (was minor)
     (9, "G722/8000", 50, [("minor", 1.8, "delta_r", 7.9, 88.0, 80.1)]),
+    # G.726 16 kbit/s (Ie 50) is below R 60 without any loss (R 41.3): 2.3 % costs ΔR 15.8, major by ΔR alone; the
+    # codec, not the loss, keeps it below 60 (media.low-mos tells that)
+    (96, "G726-16/8000", 40, [("major", 2.3, "delta_r", 15.8, 41.3, 25.4)]),
     # No E-model values: the fixed equivalents 1/3/5 % (unchanged)
     (96, "X-FOO/8000", 100, []),
     (96, "X-FOO/8000", 50, [("minor", 1.8, "loss_pct", None, None, None)]),
