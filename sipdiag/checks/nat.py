@@ -181,23 +181,34 @@ _SDP_EFFECT = {
 
 def _customer_party(call, role: str, effect: str) -> tuple[str, str, str, str]:
     """nat.private-sdp-address's customer words (en, ru) for the phone whose SDP it is and for what that did to
-    the sound. "Your phone" and "you" are the caller's; when the capture does not show who called, the phone is
-    named by its number and the party it could not hear by theirs (RULES.md §6: no third party's address), and a
-    B2BUA's other leg as a phone of the call between the two numbers."""
-    if call.roles_known:
+    the sound. "Your phone" and "you" are the caller's (as everywhere, sipdiag.parties): the callee's SDP is the
+    other party's phone, whose private address stops the other party from hearing you, and a B2BUA's other leg is a
+    phone of your call. When the capture does not show who called, the phone is named by its number and the party
+    it could not hear by theirs (RULES.md §6: no third party's address), and a B2BUA's other leg as a phone of the
+    call between the two numbers."""
+    if call.roles_known and role == "caller":
         return "Your phone", "Ваш телефон", _SDP_EFFECT[effect][0], _SDP_EFFECT[effect][1]
-    if role == "other":
-        between_en, between_ru = between_numbers(call)
+    if call.roles_known and role == "callee":
+        me_en, me_ru, other_en, other_ru = "the other party", "собеседник", "you", "вас"
+        phone_en, phone_ru = "The other party's phone", "Телефон собеседника"
+    elif role == "other":
+        if call.roles_known:
+            phone_en, phone_ru = "A phone of your call", "Телефон в вашем звонке"
+        else:
+            between_en, between_ru = between_numbers(call)
+            phone_en, phone_ru = f"A phone of the call {between_en}", f"Телефон в звонке {between_ru}"
         me_en, me_ru, other_en, other_ru = "it", "он", "the other party", "собеседника"
-        phone_en, phone_ru = f"A phone of the call {between_en}", f"Телефон в звонке {between_ru}"
     else:
         me, other = party_number(call, role), party_number(call, "callee" if role == "caller" else "caller")
         me_en, me_ru, other_en, other_ru = f"number {me}", f"абонент {me}", f"number {other}", f"абонента {other}"
         phone_en, phone_ru = f"The phone of number {me}", f"Телефон абонента {me}"
-    effects = {"lost": (f"So {me_en} could not hear {other_en}.", f"Поэтому {me_ru} не слышал {other_ru}."),
+    # Russian puts the personal pronoun object before the verb ("собеседник вас не слышал"), a noun after it
+    lost_ru = f"{me_ru} {other_ru} не слышал" if other_ru == "вас" else f"{me_ru} не слышал {other_ru}"
+    may_ru = f"{me_ru} может {other_ru} не слышать" if other_ru == "вас" else f"{me_ru} может не слышать {other_ru}"
+    effects = {"lost": (f"So {me_en} could not hear {other_en}.", f"Поэтому {lost_ru}."),
                "latched": _SDP_EFFECT["latched"][:2],
                "unknown": (f"This can stop {me_en} from hearing {other_en}; we are checking it.",
-                           f"Из-за этого {me_ru} может не слышать {other_ru}; мы это проверяем.")}
+                           f"Из-за этого {may_ru}; мы это проверяем.")}
     return phone_en, phone_ru, *effects[effect]
 
 
