@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..addresses import address_host
 from ..parsers.sipuri import same_uri
 from . import Hit, Severity, check
-from .regfailures import KEPT, all_frames, group_evidence, grouped, likewise, lines, subject
+from .regfailures import KEPT, all_frames, group_evidence, grouped, likewise, lines, several_lines, subject
 from .settings import setting
 
 if TYPE_CHECKING:
@@ -60,12 +60,10 @@ class IntervalProblem:
         "ru": "Интервал регистрации отклонён как слишком короткий, или привязка истекает между обновлениями",
     },
     customer={
-        "en": "Your phone renews its sign-in with our service{lines_en} at the wrong interval, so for periods it "
-              "cannot receive calls. No action is needed from you: we are adjusting the renewal interval in your "
-              "phone's settings.",
-        "ru": "Ваш телефон продлевает регистрацию в нашем сервисе{lines_ru} с неправильным интервалом, поэтому "
-              "временами он не может принимать звонки. От вас ничего не требуется: мы исправляем интервал продления "
-              "в настройках телефона.",
+        "en": "{renewal_en} No action is needed from you: we are adjusting the renewal interval in {device_en} "
+              "settings.",
+        "ru": "{renewal_ru} От вас ничего не требуется: мы исправляем интервал продления в настройках "
+              "{device_gen_ru}.",
     },
     engineer={
         "en": "{subject_en}: {problem_en}{likewise_en}. RFC 3261 §10.2.8: after 423 retry with Expires >= "
@@ -119,7 +117,23 @@ def interval_too_brief(analysis: Analysis) -> Iterator[Hit]:
             "per_aor": [{"aor": p.reg.aor, "frames": list(p.frames),
                          **{k: v for k, v in p.values.items() if k != "kind" and not k.startswith("problem_")}}
                         for p in group[:KEPT]],
-        }, severity=head.severity)
+        }, severity=head.severity, texts=_customer_words(group))
+
+
+def _customer_words(group: list) -> dict[str, str]:
+    """reg.interval-too-brief's customer words for one line (the phone's) or several (their sign-in, "your
+    equipment": one device registering many lines is a multi-line phone, a PBX or an SBC). Text-only values, named
+    apart from the evidence's problem_en (the engineer's)."""
+    several = several_lines(group)
+    if several is None:
+        return {"renewal_en": "Your phone renews its sign-in with our service at the wrong interval, so for periods "
+                              "it cannot receive calls.", "device_en": "your phone's",
+                "renewal_ru": "Ваш телефон продлевает регистрацию в нашем сервисе с неправильным интервалом, поэтому "
+                              "временами он не может принимать звонки.", "device_gen_ru": "телефона"}
+    return {"renewal_en": f"The sign-in of {several[0]} with our service is renewed at the wrong interval, so for "
+                          "periods these lines cannot receive calls.", "device_en": "your equipment's",
+            "renewal_ru": f"Регистрация {several[1]} в нашем сервисе продлевается с неправильным интервалом, поэтому "
+                          "временами по этим линиям нельзя принимать звонки.", "device_gen_ru": "оборудования"}
 
 
 def below_min_expires(exchanges: list[RegisterExchange]):

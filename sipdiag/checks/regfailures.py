@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..russian import form_for
 from . import Hit, Severity
 
 if TYPE_CHECKING:
@@ -137,9 +138,26 @@ def _listed(items: list[str]) -> tuple[str, str]:
 
 
 def lines(group: list[Any]) -> tuple[str, str]:
-    """How a customer text names the lines of a group: nothing for one AOR (the text is the single one's)."""
+    """The evidence's lines_en and lines_ru of a group, " for 5 lines", " для 5 линий" (nothing for one AOR), kept
+    for the JSON document; the customer texts name the lines with several_lines."""
     n = len(aors_of(group))
     return ("", "") if n == 1 else (f" for {n} lines", f" для {n} линий")
+
+
+# "ваша линия" by count (russian.PHRASES order): nominative singular, paucal, genitive plural, genitive singular
+YOUR_LINES_RU = ("ваша линия", "ваши линии", "ваших линий", "вашей линии")
+
+
+def several_lines(group: list[Any]) -> tuple[str, str] | None:
+    """How a customer text names the lines of a group of several AORs, as what their sign-in is of: "5 of your
+    lines" and, in the genitive the Russian texts govern it in ("вход 5 ваших линий"), "5 ваших линий", "2 ваших
+    линий", "21 вашей линии". None for one AOR: that text is the phone's own. A group is what one device (source
+    address) registers: a multi-line phone, an office PBX or an SBC, which the texts then call "your equipment",
+    not "your phone". The possessive keeps russian.agree from re-declining the count as a nominative."""
+    n = len(aors_of(group))
+    if n == 1:
+        return None
+    return f"{n} of your lines", f"{n} {form_for(n, YOUR_LINES_RU, genitive=True)}"
 
 
 def subject(group: list[Any], registrar_named: bool) -> tuple[str, str]:
@@ -189,10 +207,11 @@ def all_frames(group: list[Any]) -> tuple[int, ...]:
 
 
 def answered_hit(group: list[Answered], *, registrar_named: bool, values: dict[str, Any],
-                 severity: Severity | None = None, owner: str | None = None, cites: tuple[int, ...] = ()) -> Hit:
+                 severity: Severity | None = None, owner: str | None = None, cites: tuple[int, ...] = (),
+                 texts: dict[str, str] | None = None) -> Hit:
     """The finding of registrations answered alike: the first one's answer, the figures summed, and the rule's
     own `values`. A group of one gives the evidence and texts a registration gives alone; `cites`: more frames the
-    rule's own words cite, shown with them."""
+    rule's own words cite, shown with them; `texts`: values for the texts alone (Hit.texts)."""
     first = group[0]
     r = first.reg
     attempts, challenges = sum(f.attempts for f in group), sum(f.challenges for f in group)
@@ -207,7 +226,7 @@ def answered_hit(group: list[Answered], *, registrar_named: bool, values: dict[s
         "subject_en": subject_en, "subject_ru": subject_ru, "frames_en": frames_en, "frames_ru": frames_ru,
         **group_evidence(group, "final_frames"),
     }, severity=severity, owner=owner,
-        confidence="high" if all(f.attempts == len(f.run) for f in group) else "medium")
+        confidence="high" if all(f.attempts == len(f.run) for f in group) else "medium", texts=texts)
 
 
 @dataclass(frozen=True, slots=True)

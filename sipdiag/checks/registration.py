@@ -10,7 +10,7 @@ from ..russian import agree
 from . import Hit, Severity, check, seconds
 from .regfailures import (
     KEPT, Unanswered, all_frames, answered, answered_hit, cited, group_evidence, grouped, is_server_error, likewise,
-    lines, subject,
+    lines, several_lines, subject,
 )
 from .regretry import steady_interval_s
 from .regrefusal import REFUSED, answer_details, meaning_of
@@ -101,24 +101,37 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
         # same (regrefusal), which the texts word alike for every registration of a group
         failures.append(((failure.status_text, removal, meaning_of(failure, challenged, removal)), failure))
     for (status_text, removal, meaning), group in grouped(failures):
-        lines_en, lines_ru = lines(group)
+        several = several_lines(group)
         if removal:
             severity = Severity.MINOR
-            problem_en = (f"Your phone asked to sign out of our service{lines_en} and the server did not accept it "
-                          f"(it answered {status_text}).")
-            problem_ru = (f"Ваш телефон попросил выйти из нашего сервиса{lines_ru}, но сервер не принял запрос "
-                          f"(ответил {status_text}).")
+            if several is None:
+                problem_en = (f"Your phone asked to sign out of our service and the server did not accept it "
+                              f"(it answered {status_text}).")
+                problem_ru = (f"Ваш телефон попросил выйти из нашего сервиса, но сервер не принял запрос "
+                              f"(ответил {status_text}).")
+            else:
+                problem_en = (f"Your equipment asked to sign {several[0]} out of our service and the server did "
+                              f"not accept it (it answered {status_text}).")
+                problem_ru = (f"Сервер не принял запрос на выход {several[1]} из нашего сервиса (ответил "
+                              f"{status_text}).")
             action_en, action_ru = "No action is needed from you.", "От вас ничего не требуется."
         else:
             severity = Severity.CRITICAL
-            problem_en = f"Our system refused your phone's sign-in{lines_en} ('{meaning.plain_en}')."
-            problem_ru = f"Наша система отклонила вход вашего телефона{lines_ru} («{meaning.plain_ru}»)."
+            if several is None:
+                problem_en = f"Our system refused your phone's sign-in ('{meaning.plain_en}')."
+                problem_ru = f"Наша система отклонила вход вашего телефона («{meaning.plain_ru}»)."
+            else:
+                problem_en = f"Our system refused the sign-in of {several[0]} ('{meaning.plain_en}')."
+                problem_ru = f"Наша система отклонила вход {several[1]} («{meaning.plain_ru}»)."
             if meaning.owner == "engineering":  # our network's policy: nothing to change in the phone
                 action_en, action_ru = ("We are checking your account settings.",
                                         "Мы проверяем настройки вашей учётной записи.")
-            else:
+            elif several is None:
                 action_en = "We are checking your account settings and will update your phone."
                 action_ru = "Мы проверяем настройки вашей учётной записи и обновим настройки телефона."
+            else:
+                action_en = "We are checking your account settings and will update your equipment."
+                action_ru = "Мы проверяем настройки вашей учётной записи и обновим настройки оборудования."
         details_en, details_ru, details = answer_details(group, retry_after=True)
         yield answered_hit(group, registrar_named=False, severity=severity, owner=meaning.owner, values={
             "deregistration": removal, "cause": meaning.cause, "meaning_en": meaning.en, "meaning_ru": meaning.ru,
@@ -144,12 +157,10 @@ _SERVER_MEANING = {
         "ru": "Регистрация не удалась из-за ошибки сервера (5xx)",
     },
     customer={
-        "en": "Your phone could not sign in to our service{lines_en} because of a fault on our side (our server "
-              "answered {status_text}); your phone and account settings are not the cause. We are working on it; "
-              "your phone will retry by itself.",
-        "ru": "Ваш телефон не смог войти в наш сервис{lines_ru} из-за неисправности на нашей стороне (наш сервер "
-              "ответил {status_text}); настройки телефона и учётной записи здесь ни при чём. Мы устраняем проблему; "
-              "телефон повторит попытку сам.",
+        "en": "{failed_en} because of a fault on our side (our server answered {status_text}); {device_en} and "
+              "account settings are not the cause. We are working on it; {device_en} will retry by itself.",
+        "ru": "{failed_ru} из-за неисправности на нашей стороне (наш сервер ответил {status_text}); настройки "
+              "{device_gen_ru} и учётной записи здесь ни при чём. Мы устраняем проблему; {retries_ru}.",
     },
     engineer={
         "en": "{subject_en}: {exchange_en}, final {status_text} ({frames_en}): {meaning_en}. A 5xx is a server "
@@ -200,7 +211,20 @@ def server_error(analysis: Analysis) -> Iterator[Hit]:
         yield answered_hit(group, registrar_named=True, cites=cites, values={
             "meaning_en": meaning_en, "meaning_ru": meaning_ru, "lines_en": lines_en, "lines_ru": lines_ru,
             "details_en": details_en, "details_ru": details_ru, "retry_en": retry_en, "retry_ru": retry_ru,
-            **details, **retry})
+            **details, **retry}, texts=_server_error_words(group))
+
+
+def _server_error_words(group: list) -> dict[str, str]:
+    """reg.server-error's customer words for one line (the phone's) or several (their sign-in, "your equipment":
+    one device registering many lines is a multi-line phone, a PBX or an SBC)."""
+    several = several_lines(group)
+    if several is None:
+        return {"failed_en": "Your phone could not sign in to our service", "device_en": "your phone",
+                "failed_ru": "Ваш телефон не смог войти в наш сервис", "device_gen_ru": "телефона",
+                "retries_ru": "телефон повторит попытку сам"}
+    return {"failed_en": f"The sign-in of {several[0]} to our service failed", "device_en": "your equipment",
+            "failed_ru": f"Вход {several[1]} в наш сервис не удался", "device_gen_ru": "оборудования",
+            "retries_ru": "оборудование повторит попытку само"}
 
 
 @check(
@@ -210,11 +234,9 @@ def server_error(analysis: Analysis) -> Iterator[Hit]:
         "ru": "REGISTER остался без ответа",
     },
     customer={
-        "en": "Your phone tries to sign in to our service{lines_en} but gets no answer, so it cannot make or receive "
-              "calls. Please check that the phone's internet connection works; we are checking the path to our "
-              "server.",
-        "ru": "Ваш телефон пытается войти в наш сервис{lines_ru}, но не получает ответа, поэтому не может звонить и "
-              "принимать звонки. Проверьте подключение телефона к интернету; мы проверяем путь до нашего сервера.",
+        "en": "{problem_en} Please check that {device_en} internet connection works; we are checking the path to "
+              "our server.",
+        "ru": "{problem_ru} Проверьте подключение {device_gen_ru} к интернету; мы проверяем путь до нашего сервера.",
     },
     engineer={
         "en": "{subject_en}: {sends} REGISTER transmission(s) without any response (Timer F, 64*T1, RFC 3261 "
@@ -272,7 +294,22 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
             "aor": r.aor, "source": r.source, "registrar": r.registrar, "sends": sum(f.sends for f in group),
             "frame": group[0].frame, "subject_en": subject_en, "subject_ru": subject_ru,
             "frames_en": frames_en, "frames_ru": frames_ru, "lines_en": lines_en, "lines_ru": lines_ru,
-            **group_evidence(group, "request_frames")})
+            **group_evidence(group, "request_frames")}, texts=_no_response_words(group))
+
+
+def _no_response_words(group: list) -> dict[str, str]:
+    """reg.no-response's customer words for one line (the phone's) or several (their sign-in requests, "your
+    equipment", as reg.server-error words them)."""
+    several = several_lines(group)
+    if several is None:
+        return {"problem_en": "Your phone tries to sign in to our service but gets no answer, so it cannot make or "
+                              "receive calls.", "device_en": "the phone's",
+                "problem_ru": "Ваш телефон пытается войти в наш сервис, но не получает ответа, поэтому не может "
+                              "звонить и принимать звонки.", "device_gen_ru": "телефона"}
+    return {"problem_en": f"The sign-in requests of {several[0]} to our service get no answer, so these lines cannot "
+                          "make or receive calls.", "device_en": "your equipment's",
+            "problem_ru": f"Запросы на вход {several[1]} в наш сервис остаются без ответа, поэтому по этим линиям "
+                          "нельзя звонить и принимать звонки.", "device_gen_ru": "оборудования"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,17 +509,19 @@ def _customer_words(group: list[AuthLoop]) -> dict[str, str]:
                          "enter the SIP password again exactly as provided (it is case-sensitive).",
             "action_ru": "Мы повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароль "
                          "ещё раз точно как выдан (с учётом регистра)."}
-    lines_en, lines_ru = lines(group)
+    several = several_lines(group)
+    if several is None:  # one line with two bindings (two contacts of one AOR): the phone's one password
+        return _customer_words(group[:1])
     return {
-        "problem_en": f"Your phone keeps being refused{lines_en} because the user names or passwords it sends do not "
-                      "match our records, so it cannot make or receive calls on them.",
-        "problem_ru": f"Вашему телефону раз за разом отказывают во входе{lines_ru}: имена пользователей или пароли, "
-                      "которые он отправляет, не совпадают с нашими данными, поэтому по этим линиям он не может "
-                      "звонить и принимать звонки.",
-        "action_en": "We are re-sending your phone's configuration; if you typed the details in yourself, please enter "
-                     "the SIP passwords of these lines again exactly as provided (they are case-sensitive).",
-        "action_ru": "Мы повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароли этих "
-                     "линий ещё раз точно как выданы (с учётом регистра)."}
+        "problem_en": f"The sign-in of {several[0]} keeps being refused because the user names or passwords sent "
+                      "for them do not match our records, so these lines cannot make or receive calls.",
+        "problem_ru": f"Вход {several[1]} раз за разом отклоняется: имена пользователей или пароли, которые для них "
+                      "отправляются, не совпадают с нашими данными, поэтому по этим линиям нельзя звонить и "
+                      "принимать звонки.",
+        "action_en": "We are re-sending your equipment's configuration; if you typed the details in yourself, please "
+                     "enter the SIP passwords of these lines again exactly as provided (they are case-sensitive).",
+        "action_ru": "Мы повторно отправляем настройки оборудования; если вы вводили данные сами, введите SIP-пароли "
+                     "этих линий ещё раз точно как выданы (с учётом регистра)."}
 
 
 @check(

@@ -419,12 +419,16 @@ UPDATE = ("We are checking your account settings and will update your phone.",
 CHECKING = ("We are checking your account settings.", "Мы проверяем настройки вашей учётной записи.")
 
 
-def refusal_texts(reason: tuple[str, str], action: tuple[str, str], lines: tuple[str, str] = ("", "")
+def refusal_texts(reason: tuple[str, str], action: tuple[str, str], lines: tuple[str, str] | None = None
                   ) -> dict[str, str]:
     """reg.rejected's customer text for a refused sign-in (RULES.md): the reason in plain words, then the action;
-    lines: how a group names its lines, (' for 3 lines', ' для 3 линий')."""
-    return {"en": f"Our system refused your phone's sign-in{lines[0]} ('{reason[0]}'). {action[0]}",
-            "ru": f"Наша система отклонила вход вашего телефона{lines[1]} («{reason[1]}»). {action[1]}"}
+    lines: how a group names its lines, ('3 of your lines', '3 ваших линий'), whose sign-in it is rather than the
+    phone's."""
+    if lines is None:
+        return {"en": f"Our system refused your phone's sign-in ('{reason[0]}'). {action[0]}",
+                "ru": f"Наша система отклонила вход вашего телефона («{reason[1]}»). {action[1]}"}
+    return {"en": f"Our system refused the sign-in of {lines[0]} ('{reason[0]}'). {action[0]}",
+            "ru": f"Наша система отклонила вход {lines[1]} («{reason[1]}»). {action[1]}"}
 
 
 def grouping(findings: list) -> list[tuple]:
@@ -457,7 +461,7 @@ def test_registrations_failing_alike_are_one_finding_per_device_registrar_and_an
         "Регистрации 3 AOR с 10.0.0.5:5060 на 203.0.113.5:5060 (sip:100@example.com, sip:101@example.com, "
         "sip:102@example.com): REGISTER: 3, запросов авторизации: 0, итог 403 Forbidden (кадры 2, 4, 8). "
         f"{BARRED[1]}. Первая регистрация (sip:100@example.com): Request-URI sip:example.com.")
-    assert group.customer_text == refusal_texts(NOT_ALLOWED, CHECKING, (" for 3 lines", " для 3 линий"))
+    assert group.customer_text == refusal_texts(NOT_ALLOWED, CHECKING, ("3 of your lines", "3 ваших линий"))
     # a registration failing alone is worded for itself
     assert single.engineer_text["en"] == (
         "Registration sip:202@example.com from 10.0.0.6:5060: 1 REGISTER, 0 digest challenge(s), final 404 Not "
@@ -472,8 +476,13 @@ def test_registrations_failing_alike_are_one_finding_per_device_registrar_and_an
         "Registrations of 2 AORs from 10.0.0.6:5060 to 203.0.113.5:5060 (sip:203@example.com, sip:204@example.com): "
         "2 REGISTER transmission(s) without any response (Timer F, 64*T1, RFC 3261 §17.1.2.2), first at frames 15, "
         "16. Check routing")
-    assert lost[0].customer_text["ru"].startswith("Ваш телефон пытается войти в наш сервис для 2 линий, но не "
-                                                  "получает ответа")
+    assert lost[0].customer_text == {
+        "en": "The sign-in requests of 2 of your lines to our service get no answer, so these lines cannot make or "
+              "receive calls. Please check that your equipment's internet connection works; we are checking the path "
+              "to our server.",
+        "ru": "Запросы на вход 2 ваших линий в наш сервис остаются без ответа, поэтому по этим линиям нельзя звонить "
+              "и принимать звонки. Проверьте подключение оборудования к интернету; мы проверяем путь до нашего "
+              "сервера."}
     assert lost[1].engineer_text["en"].startswith(
         "Registration sip:103@example.com from 10.0.0.5:5060 to 203.0.113.5:5060: 1 REGISTER transmission(s) "
         "without any response (Timer F, 64*T1, RFC 3261 §17.1.2.2), first at frame 17. Check routing")
@@ -502,9 +511,21 @@ def test_a_large_group_lists_its_first_lines_and_counts_the_rest(tmp_path) -> No
         "(RFC 3261 §20.33): они не говорят, когда повторить попытку.")
     assert other.engineer_text["en"].endswith("check the registrar and the servers behind it. Request-URI "
                                               "sip:example.com.")
-    assert group.customer_text["en"].startswith("Your phone could not sign in to our service for 12 lines because "
-                                                "of a fault on our side")
-    assert group.customer_text["ru"].startswith("Ваш телефон не смог войти в наш сервис для 12 линий из-за")
+    assert group.customer_text == {
+        "en": "The sign-in of 12 of your lines to our service failed because of a fault on our side (our server "
+              "answered 503 Service Unavailable); your equipment and account settings are not the cause. We are "
+              "working on it; your equipment will retry by itself.",
+        "ru": "Вход 12 ваших линий в наш сервис не удался из-за неисправности на нашей стороне (наш сервер ответил "
+              "503 Service Unavailable); настройки оборудования и учётной записи здесь ни при чём. Мы устраняем "
+              "проблему; оборудование повторит попытку само."}
+    # one line alone: the phone's own words
+    assert other.customer_text == {
+        "en": "Your phone could not sign in to our service because of a fault on our side (our server answered 504 "
+              "Server Time-out); your phone and account settings are not the cause. We are working on it; your "
+              "phone will retry by itself.",
+        "ru": "Ваш телефон не смог войти в наш сервис из-за неисправности на нашей стороне (наш сервер ответил 504 "
+              "Server Time-out); настройки телефона и учётной записи здесь ни при чём. Мы устраняем проблему; "
+              "телефон повторит попытку сам."}
 
 
 def test_corpus_multi_line_phone_refused_on_every_line_is_one_finding(corpus) -> None:
@@ -522,7 +543,7 @@ def test_corpus_multi_line_phone_refused_on_every_line_is_one_finding(corpus) ->
         f"Registrations of 4 AORs from 192.168.60.76:5060 to 192.168.60.240:5060 ({', '.join(aors)}): 4 REGISTERs, 0 "
         f"digest challenge(s), final 403 Forbidden (frames 725, 727, 740, 747). {BARRED[0]}. First registration "
         f"({aors[0]}): Request-URI sip:192.168.60.240:5060; Server: Wave/10.5.3009.2136.")
-    assert f.customer_text == refusal_texts(NOT_ALLOWED, CHECKING, (" for 4 lines", " для 4 линий"))
+    assert f.customer_text == refusal_texts(NOT_ALLOWED, CHECKING, ("4 of your lines", "4 ваших линий"))
 
 
 def test_corpus_fuzzed_registers_group_only_where_device_and_registrar_agree(corpus) -> None:
@@ -683,8 +704,13 @@ def test_rejected_lines_group_only_where_the_answer_means_the_same(tmp_path) -> 
     assert "its Unsupported header names outbound (RFC 5626); turn" in outbound.engineer_text["en"]
     assert outbound.engineer_text["en"].endswith(" First registration (sip:100@example.com): Request-URI "
                                                  "sip:example.com.")
-    assert outbound.customer_text["en"].startswith("Our system refused your phone's sign-in for 2 lines ('your "
-                                                   "phone asked for a feature")
+    # the sign-in of the lines, not "your phone's sign-in for 2 lines"; the account is ours to fix, in the equipment
+    assert outbound.customer_text == refusal_texts(
+        ("your phone asked for a feature our system does not support",
+         "телефон запросил функцию, которую наша система не поддерживает"),
+        ("We are checking your account settings and will update your equipment.",
+         "Мы проверяем настройки вашей учётной записи и обновим настройки оборудования."),
+        ("2 of your lines", "2 ваших линий"))
 
 
 def test_rejected_challenges_never_answered_are_a_missing_password_not_a_wrong_one(tmp_path) -> None:
@@ -914,13 +940,13 @@ def test_digest_loops_of_one_device_alike_are_one_finding(tmp_path) -> None:
         "nonce 100n2. Выводы: пользователь digest 'pbx' не совпадает с пользователем AOR '100'; у остальных "
         "регистраций так же (кадры 34, 38). RFC 3261 §22.2:")
     assert group.customer_text == {
-        "en": "Your phone keeps being refused for 3 lines because the user names or passwords it sends do not match "
-              "our records, so it cannot make or receive calls on them. We are re-sending your phone's configuration; "
-              "if you typed the details in yourself, please enter the SIP passwords of these lines again exactly as "
-              "provided (they are case-sensitive).",
-        "ru": "Вашему телефону раз за разом отказывают во входе для 3 линий: имена пользователей или пароли, которые "
-              "он отправляет, не совпадают с нашими данными, поэтому по этим линиям он не может звонить и принимать "
-              "звонки. Мы повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароли "
+        "en": "The sign-in of 3 of your lines keeps being refused because the user names or passwords sent for them "
+              "do not match our records, so these lines cannot make or receive calls. We are re-sending your "
+              "equipment's configuration; if you typed the details in yourself, please enter the SIP passwords of "
+              "these lines again exactly as provided (they are case-sensitive).",
+        "ru": "Вход 3 ваших линий раз за разом отклоняется: имена пользователей или пароли, которые для них "
+              "отправляются, не совпадают с нашими данными, поэтому по этим линиям нельзя звонить и принимать "
+              "звонки. Мы повторно отправляем настройки оборудования; если вы вводили данные сами, введите SIP-пароли "
               "этих линий ещё раз точно как выданы (с учётом регистра)."}
     # a line looping alone reads as it always did
     assert single.engineer_text["en"] == (
@@ -954,8 +980,8 @@ def test_digest_loops_caught_by_either_trigger_are_one_finding(tmp_path) -> None
         "у каждого AOR: не менее 3 отказов за 60 с или нет успеха 300 с после первого отказа")
     assert "; the other registration likewise (frame 14). RFC 3261" in f.engineer_text["en"]
     assert "; у другой регистрации так же (кадр 14). RFC 3261" in f.engineer_text["ru"]
-    assert f.customer_text["en"].startswith("Your phone keeps being refused for 2 lines because the user names")
-    assert f.customer_text["ru"].startswith("Вашему телефону раз за разом отказывают во входе для 2 линий: имена")
+    assert f.customer_text["en"].startswith("The sign-in of 2 of your lines keeps being refused because the user ")
+    assert f.customer_text["ru"].startswith("Вход 2 ваших линий раз за разом отклоняется: имена")
 
 
 def retrying(t: float, user: str, phone: tuple[str, int], gaps: tuple[float, ...], *,
@@ -1063,12 +1089,12 @@ def test_interval_faults_of_one_device_alike_are_one_finding(tmp_path) -> None:
         "(запрошено 3600 с, выдано 120 с), следующий REGISTER через 1800.0 с (кадр 21): без регистрации 1680.0 с; у "
         "другой регистрации так же (кадр 23). RFC 3261 §10.2.8:")
     assert loop.customer_text == {
-        "en": "Your phone renews its sign-in with our service for 2 lines at the wrong interval, so for periods it "
-              "cannot receive calls. No action is needed from you: we are adjusting the renewal interval in your "
-              "phone's settings.",
-        "ru": "Ваш телефон продлевает регистрацию в нашем сервисе для 2 линий с неправильным интервалом, поэтому "
-              "временами он не может принимать звонки. От вас ничего не требуется: мы исправляем интервал продления "
-              "в настройках телефона."}
+        "en": "The sign-in of 2 of your lines with our service is renewed at the wrong interval, so for periods these "
+              "lines cannot receive calls. No action is needed from you: we are adjusting the renewal interval in "
+              "your equipment's settings.",
+        "ru": "Регистрация 2 ваших линий в нашем сервисе продлевается с неправильным интервалом, поэтому временами "
+              "по этим линиям нельзя принимать звонки. От вас ничего не требуется: мы исправляем интервал продления "
+              "в настройках оборудования."}
     # a registration alone reads as it always did
     assert brief[1].engineer_text["en"].startswith(
         "Registration sip:102@example.com from 10.0.0.5:5060: 423 with Min-Expires 60 (frame 6), retried with Expires "
