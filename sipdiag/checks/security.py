@@ -26,14 +26,19 @@ SCANNER_UA = re.compile(r"friendly-scanner|sipvicious|sipcli|sip-scan|sipsak|vax
 
 
 @check(
-    id="sec.scanner-detected", category="security", severity="info", owner="security",
+    # RULES.md: owner NETENG (rate-limit/ban: pike/fail2ban/APIBAN, ACLs), the operator's engineers (ARCHITECTURE.md
+    # `owner` "engineering"); the category keeps a case in the security queue (sipdiag.cases.triage)
+    id="sec.scanner-detected", category="security", severity="info", owner="engineering",
     title={
         "en": "SIP scanner probing the service",
         "ru": "SIP-сканер зондирует сервис",
     },
+    # RULES.md's customer text (meant for a customer who runs their own phone system, the one a scan can reach
+    # from the internet), with the source getting in said first when it did
     customer={
-        "en": "We saw automated probing of your phone service from the internet. {advice_en}",
-        "ru": "Мы зафиксировали автоматическое сканирование вашего телефонного сервиса из интернета. {advice_ru}",
+        "en": "Your phone system is being probed by automated attack tools from the internet{got_in_en}. "
+              "{advice_en}",
+        "ru": "Вашу телефонную систему сканируют автоматические средства атаки из интернета{got_in_ru}. {advice_ru}",
     },
     engineer={
         "en": "{observed_en} Block the sources (fail2ban/APIBAN/SBC ACL), rate-limit REGISTER/INVITE, and check that "
@@ -128,13 +133,17 @@ def _scan_hit(analysis: Analysis, src: str, first_frame: int, values: dict, fram
 
 
 _ADVICE = {
-    "calm": {"advice_en": "Your calls are not affected; please make sure your phone's password is long and not the "
-                          "default.",
-             "advice_ru": "На звонки это не влияет; убедитесь, что пароль телефона длинный и не заводской."},
-    "got_in": {"advice_en": "The same source then signed in or placed a call: please change your phone's password to "
-                            "a long, unique one now.",
-               "advice_ru": "Затем тот же источник зарегистрировался или позвонил: срочно смените пароль телефона на "
-                            "длинный и уникальный."},
+    "calm": {"got_in_en": "", "got_in_ru": "",
+             "advice_en": "We recommend allowing access to it from our addresses only and using non-numeric SIP user "
+                          "names and strong passwords.",
+             "advice_ru": "Рекомендуем разрешить доступ к ней только с наших адресов и использовать нецифровые имена "
+                          "пользователей SIP и надёжные пароли."},
+    "got_in": {"got_in_en": ", and the same source then signed in or placed a call",
+               "got_in_ru": ", и затем тот же источник зарегистрировался или позвонил",
+               "advice_en": "Please change your SIP passwords to long, unique ones now; we also recommend allowing "
+                            "access from our addresses only and using non-numeric SIP user names.",
+               "advice_ru": "Срочно смените пароли SIP на длинные и уникальные; также рекомендуем разрешить доступ "
+                            "только с наших адресов и использовать нецифровые имена пользователей SIP."},
 }
 
 

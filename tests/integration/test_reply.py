@@ -651,7 +651,7 @@ def test_a_scan_alone_is_no_failed_sign_in_of_the_customer() -> None:
     assert reply(str(SAMPLES / "sipvicious_scan.pcap")) == (
         "Hello,\n\nWe have analysed the recording you sent us (2026-11-22).\n\nThe recording holds no calls and no "
         "sign-ins of a phone to our service, so it cannot show the problem. Please make a new recording while you "
-        "make a test call and send it to us.\n\nFor your information\n\n- We saw automated probing of your phone "
-        "service from the internet. Your calls are not affected; please make sure your phone's password is long and "
-        "not the default.\n\nIf you have any questions, just reply to this message.\n\nKind regards,\nTechnical "
-        "support\n")
+        "make a test call and send it to us.\n\nFor your information\n\n- Your phone system is being probed by "
+        "automated attack tools from the internet. We recommend allowing access to it from our addresses only and "
+        "using non-numeric SIP user names and strong passwords.\n\nIf you have any questions, just reply to this "
+        "message.\n\nKind regards,\nTechnical support\n")

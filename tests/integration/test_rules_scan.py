@@ -84,8 +84,10 @@ def test_a_register_sweep_answered_404_and_401_is_a_scan(tmp_path) -> None:
         "192.0.2.66: неудачные запросы (REGISTER) для 30 имён пользователей за 29.0 с (порог 20): 30, первый в "
         "кадре 1; опрошены: 100, 101")
     assert f.customer_text["en"] == (
-        "We saw automated probing of your phone service from the internet. Your calls are not affected; please make "
-        "sure your phone's password is long and not the default.")
+        "Your phone system is being probed by automated attack tools from the internet. We recommend allowing access "
+        "to it from our addresses only and using non-numeric SIP user names and strong passwords.")
+    # RULES.md: NETENG's (rate-limit, ban, ACLs), the operator's engineers
+    assert f.owner == "engineering"
 
 
 def test_the_users_threshold_is_read_from_the_settings(tmp_path) -> None:
@@ -153,8 +155,9 @@ def test_an_invite_sweep_then_a_connected_call_is_major(tmp_path) -> None:
         "sip:0044201234567@203.0.113.5 (frame 52): the source got in. Block the sources (fail2ban/APIBAN/SBC "
         "ACL), rate-limit REGISTER/INVITE, and check that the probed extensions have strong passwords.")
     assert f.customer_text["en"] == (
-        "We saw automated probing of your phone service from the internet. The same source then signed in or placed "
-        "a call: please change your phone's password to a long, unique one now.")
+        "Your phone system is being probed by automated attack tools from the internet, and the same source then "
+        "signed in or placed a call. Please change your SIP passwords to long, unique ones now; we also recommend "
+        "allowing access from our addresses only and using non-numeric SIP user names.")
 
 
 def test_a_scanner_user_agent_gives_the_signature_finding_alone(tmp_path) -> None:

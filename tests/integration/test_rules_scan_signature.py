@@ -25,12 +25,16 @@ def evidence(source: str, requests: int, frame: int, **more) -> dict:
 def test_a_scanner_source_with_no_success_is_info(tmp_path) -> None:
     """svwar REGISTERs for 100-104, all answered 404: probing, nothing got in."""
     path = write(tmp_path, "probe", sweep("REGISTER", range(100, 105), ua="friendly-scanner"))
-    assert scans(path) == [("sec.scanner-detected", "info", "security", "high", (1, 3, 5, 7, 9),
+    assert scans(path) == [("sec.scanner-detected", "info", "engineering", "high", (1, 3, 5, 7, 9),
                             evidence("192.0.2.66", 5, 1))]
     (f,) = sipdiag.analyze(path).findings
-    assert f.customer_text["en"] == (
-        "We saw automated probing of your phone service from the internet. Your calls are not affected; please make "
-        "sure your phone's password is long and not the default.")
+    # RULES.md sec.scanner-detected's customer text
+    assert f.customer_text == {
+        "en": "Your phone system is being probed by automated attack tools from the internet. We recommend allowing "
+              "access to it from our addresses only and using non-numeric SIP user names and strong passwords.",
+        "ru": "Вашу телефонную систему сканируют автоматические средства атаки из интернета. Рекомендуем разрешить "
+              "доступ к ней только с наших адресов и использовать нецифровые имена пользователей SIP и надёжные "
+              "пароли."}
 
 
 def got_in(start: float, src=SCANNER, user: str = "100") -> list:
@@ -42,15 +46,20 @@ def got_in(start: float, src=SCANNER, user: str = "100") -> list:
 
 def test_a_scanner_source_then_a_200_to_its_register_is_major(tmp_path) -> None:
     path = write(tmp_path, "in", sweep("REGISTER", range(100, 105), ua="friendly-scanner") + got_in(10.0))
-    assert scans(path) == [("sec.scanner-detected", "major", "security", "high", (1, 3, 5, 7, 9, 11, 12),
+    assert scans(path) == [("sec.scanner-detected", "major", "engineering", "high", (1, 3, 5, 7, 9, 11, 12),
                             evidence("192.0.2.66", 6, 1, success="REGISTER for sip:100@203.0.113.5",
                                      success_frame=12))]
     (f,) = sipdiag.analyze(path).findings
     assert f.engineer_text["en"].startswith(
         "6 request(s) with scanner User-Agent friendly-scanner from 192.0.2.66 (REGISTER), first at frame 1. Then a "
         "2xx to its REGISTER for sip:100@203.0.113.5 (frame 12): the source got in. Block the sources")
-    assert f.customer_text["en"].endswith("The same source then signed in or placed a call: please change your "
-                                          "phone's password to a long, unique one now.")
+    assert f.customer_text == {
+        "en": "Your phone system is being probed by automated attack tools from the internet, and the same source "
+              "then signed in or placed a call. Please change your SIP passwords to long, unique ones now; we also "
+              "recommend allowing access from our addresses only and using non-numeric SIP user names.",
+        "ru": "Вашу телефонную систему сканируют автоматические средства атаки из интернета, и затем тот же источник "
+              "зарегистрировался или позвонил. Срочно смените пароли SIP на длинные и уникальные; также рекомендуем "
+              "разрешить доступ только с наших адресов и использовать нецифровые имена пользователей SIP."}
 
 
 def test_two_scanner_sources_are_two_findings(tmp_path) -> None:
@@ -59,6 +68,22 @@ def test_two_scanner_sources_are_two_findings(tmp_path) -> None:
             + sweep("REGISTER", range(200, 203), ua="friendly-scanner", src=OTHER, start=5.0)
             + got_in(10.0, OTHER, "201"))
     assert scans(write(tmp_path, "two", msgs)) == [
-        ("sec.scanner-detected", "major", "security", "high", (7, 9, 11, 13, 14),
+        ("sec.scanner-detected", "major", "engineering", "high", (7, 9, 11, 13, 14),
          evidence("198.51.100.99", 4, 7, success="REGISTER for sip:201@203.0.113.5", success_frame=14)),
-        ("sec.scanner-detected", "info", "security", "high", (1, 3, 5), evidence("192.0.2.66", 3, 1))]
+        ("sec.scanner-detected", "info", "engineering", "high", (1, 3, 5), evidence("192.0.2.66", 3, 1))]
+
+
+def test_a_scan_that_got_in_is_the_engineers_and_its_case_the_security_queue(tmp_path) -> None:
+    """RULES.md: sec.scanner-detected is NETENG's (rate-limit, ban, ACLs), the operator's engineers; its category
+    still puts its case in the security team's queue (sipdiag.cases.triage)."""
+    from sipdiag.cases.summary import summarize
+    from sipdiag.cases.triage import triage
+
+    a = sipdiag.analyze(write(tmp_path, "in", sweep("REGISTER", range(100, 105), ua="friendly-scanner")
+                              + got_in(10.0)))
+    t = triage(summarize(a))
+    assert [(f.rule, f.severity.label, f.owner) for f in a.findings] == [
+        ("sec.scanner-detected", "major", "engineering")]
+    assert (t.rule, t.queue, t.reason) == (
+        "sec.scanner-detected", "security", "main cause sec.scanner-detected (major, owner engineering); major "
+        "problem capture-wide -> P2; queue security: an attack or abuse: the security team blocks and reviews it")
