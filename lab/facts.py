@@ -51,6 +51,7 @@ def _one(layers: dict[str, list[str]], field: str) -> str | None:
 SIP_FIELDS = ["frame.number", "frame.time_relative", "ip.src", "ip.dst", "udp.srcport", "udp.dstport",
               "tcp.srcport", "tcp.dstport", "sip.Method", "sip.Status-Code", "sip.Call-ID",
               "sip.CSeq.seq", "sip.CSeq.method", "sip.from.user", "sip.to.user", "sip.to.host", "sip.to.port",
+              "sip.from.addr", "sip.to.addr", "sip.From", "sip.To",
               "sip.contact.uri", "sip.Contact", "sip.contact.parameter", "sip.Expires", "sip.Via", "sip.User-Agent",
               "sdp.connection_info.address", "sdp.media"]
 
@@ -84,6 +85,9 @@ def sip_messages(pcap: Path) -> list[dict]:
             "to_user": _one(layers, "sip.to.user"),
             "to_host": _one(layers, "sip.to.host"),
             "to_port": _one(layers, "sip.to.port"),
+            # the From and To URIs as written: a tel: URI (RFC 3966) has no user or host for tshark's fields above
+            "from_uri": header_uri(_one(layers, "sip.from.addr"), _one(layers, "sip.From")),
+            "to_uri": header_uri(_one(layers, "sip.to.addr"), _one(layers, "sip.To")),
             # the Contact URI with its parameters; "*" for remove-all (RFC 3261 §10.2.2), which has no URI
             "contact": "*" if (_one(layers, "sip.Contact") or "").strip() == "*" else _one(layers, "sip.contact.uri"),
             "expires": _requested_expires(layers),
@@ -92,6 +96,50 @@ def sip_messages(pcap: Path) -> list[dict]:
             "sdp": sdp,
         })
     return out
+
+
+def header_uri(addr: str | None, value: str | None) -> str | None:
+    """The URI of a From or To header: tshark's sip.from.addr / sip.to.addr, else read from the header's value
+    (tshark names no address for a URI written without angle brackets, `To: tel:+15551234;tag=x`): the text
+    inside <...> after any quoted display name, else the text up to the first ';', which without brackets starts
+    the header's parameters (RFC 3261 §20.10)."""
+    if addr:
+        return addr
+    if not value:
+        return None
+    text = value.strip()
+    if text.startswith('"'):  # a quoted display name may hold '<' or ';'
+        end = 1
+        while end < len(text) and text[end] != '"':
+            end += 2 if text[end] == "\\" else 1
+        text = text[end + 1:]
+    if "<" in text:
+        inside = text.split("<", 1)[1]
+        return inside.split(">", 1)[0].strip() or None
+    return text.split(";", 1)[0].strip() or None
+
+
+def _is_tel(uri: str | None) -> bool:
+    return bool(uri) and uri[:4].lower() == "tel:"
+
+
+def party_user(user: str | None, uri: str | None) -> str | None:
+    """A call party as the manifest names it, the user part of its URI; for a tel: URI (RFC 3966), which has
+    none, its number without the parameters, as dialled."""
+    if user or not _is_tel(uri):
+        return user
+    return uri[4:].split(";", 1)[0] or None
+
+
+def aor_of(m: dict) -> str:
+    """The AOR of a REGISTER message, its To URI without parameters, `sip:user@host[:port]` (RFC 3261 §10.3
+    step 5). A tel: URI (RFC 3966, `tel:+15551234`) has no user or host: it is the AOR as written, with its
+    parameters, which are part of the number it names (phone-context, ext: RFC 3966 §5.1.4, §5.1.5); sipdiag
+    keeps it so too (sipdiag.dialogs.uri_of)."""
+    uri = m.get("to_uri")
+    if _is_tel(uri):
+        return uri
+    return f"sip:{m['to_user']}@{m['to_host']}" + (f":{m['to_port']}" if m["to_port"] else "")
 
 
 def _requested_expires(layers: dict[str, list[str]]) -> int | None:
@@ -148,8 +196,8 @@ def calls(msgs: list[dict]) -> list[dict]:
             bye_from = "caller" if byes[0]["src"].split(":")[0] == caller_side else "callee"
         out.append({
             "call_id": call_id,
-            "caller": first["from_user"],
-            "callee": first["to_user"],
+            "caller": party_user(first["from_user"], first.get("from_uri")),
+            "callee": party_user(first["to_user"], first.get("to_uri")),
             "outcome": _outcome(final["status"] if final else None, bool(inv_resp)),
             "final_status": final["status"] if final else None,
             "transport": first["transport"],
@@ -228,13 +276,14 @@ def registrations(msgs: list[dict]) -> list[dict]:
     not in the capture to the first binding of its To AOR, else one of its own without a Contact. A registration's
     outcome is its last transaction's: unanswered without a final response, registered on 2xx (deregistered when
     its last REGISTER asked for expires 0 or Contact *), failed otherwise.
-    The AOR is the To URI without parameters, `sip:user@host[:port]` (RFC 3261 §10.3 step 5)."""
+    The AOR is the To URI without parameters, `sip:user@host[:port]` (RFC 3261 §10.3 step 5), a tel: URI as
+    written (aor_of)."""
     bindings: dict[tuple[str, str], list[dict]] = {}  # in order of their first message, as sipdiag sorts them
     binding_of: dict[tuple[str, int], tuple[str, str]] = {}  # (Call-ID, CSeq) -> binding
     for m in msgs:
         if m["cseq_method"] != "REGISTER":
             continue
-        aor = f"sip:{m['to_user']}@{m['to_host']}" + (f":{m['to_port']}" if m["to_port"] else "")
+        aor = aor_of(m)
         tx = (m["call_id"], m["cseq"])
         if m["method"] == "REGISTER":
             if tx not in binding_of:

@@ -114,6 +114,41 @@ def test_a_registration_is_a_binding_for_the_lab_and_for_sipdiag(tmp_path):
         ("registration outcomes ['registered', 'registered', 'failed']", True)]
 
 
+def _tel_lines(path: Path) -> Path:
+    """A phone registering two numbers as tel: URIs (RFC 3966) with one Contact, 201 accepted and 202 refused, and a
+    third written without angle brackets (`To: tel:+15550203`, its tag a header parameter), accepted; then a call
+    From tel:+15550201 To tel:+15550300."""
+    contact = "sip:phone@10.0.0.5:5060"
+    msgs = []
+    for t, to, status in ((0, "<tel:+15550201>", "200 OK"), (1, "<tel:+15550202;phone-context=example.com>",
+                                                              "403 Forbidden"), (2, "tel:+15550203", "200 OK")):
+        kw = {"call_id": f"tel-{t}", "user": "x"}
+        text = cc.register_text(1, f"t{t}", contact=contact, **kw)
+        answer = cc.register_response(1, f"t{t}", status, **kw)
+        msgs += [(t, text.replace("<sip:x@example.com>", to), PHONE, REGISTRAR),
+                 (t + 0.05, answer.replace("<sip:x@example.com>", to), REGISTRAR, PHONE)]
+    invite = cc.sip_message("INVITE sip:+15550300@example.com SIP/2.0", "tel-call", "1 INVITE", src=PHONE,
+                            to_tag=False, body=cc.SDP.format(ip=PHONE[0], port=40000))
+    invite = invite.replace("<sip:100@example.com>", "<tel:+15550201>").replace("<sip:200@example.com>",
+                                                                                "<tel:+15550300>")
+    return cc.write_sip(path, msgs + [(3.0, invite, PHONE, REGISTRAR)])
+
+
+def test_tel_uris_are_the_aors_and_parties_as_written(tmp_path):
+    # tshark gives a tel: URI no user or host: read from them, every tel: line was "sip:None@None", and two lines
+    # with one Contact one binding; the AOR is the tel: URI with its parameters, as sipdiag keeps it
+    path = _tel_lines(tmp_path / "tel.pcap")
+    found = facts.read(path)
+    assert [(r["aor"], r["contact"], r["outcome"], r["final_status"]) for r in found["registrations"]] == [
+        ("tel:+15550201", "sip:phone@10.0.0.5:5060", "registered", 200),
+        ("tel:+15550202;phone-context=example.com", "sip:phone@10.0.0.5:5060", "failed", 403),
+        ("tel:+15550203", "sip:phone@10.0.0.5:5060", "registered", 200)]
+    assert [(r.aor, r.contact, r.outcome) for r in sipdiag.analyze(path).registrations] == [
+        (r["aor"], r["contact"], r["outcome"]) for r in found["registrations"]]
+    # a call's parties: the number of a tel: URI, as the user part of a sip: one
+    assert [(c["caller"], c["callee"]) for c in found["calls"]] == [("+15550201", "+15550300")]
+
+
 def _tshark_stats(pcap) -> str:
     argv = ["tshark", "-n", "-q", "-r", str(pcap), "-o", "rtp.heuristic_rtp:TRUE", "-z", "sip,stat",
             "-z", "rtp,streams",

@@ -195,3 +195,24 @@ def test_an_accepted_removal_is_deregistered():
             _sip(5, "REGISTER", None, "b", 1, "101", "*") | {"expires": 0}, _sip(6, None, 403, "b", 1, "101")]
     assert [(r["aor"], r["outcome"], r["final_status"]) for r in facts.registrations(msgs)] == [
         ("sip:100@pbx", "deregistered", 200), ("sip:101@pbx", "failed", 403)]
+
+
+@pytest.mark.parametrize(("addr", "value", "uri"), [
+    ("tel:+15551234", "<tel:+15551234>;tag=1", "tel:+15551234"),  # tshark's address when it gives one
+    (None, "tel:+15551234;tag=1", "tel:+15551234"),  # no brackets: ';' starts the header's parameters
+    (None, '"Bob; <x>" <tel:+1-555-1234;ext=22>;tag=1', "tel:+1-555-1234;ext=22"),  # quoted display name
+    (None, None, None),
+])
+def test_header_uri(addr, value, uri):
+    assert facts.header_uri(addr, value) == uri
+
+
+def test_a_tel_aor_is_written_as_it_is():
+    # RFC 3966: a tel: URI has no user or host; its parameters (phone-context, ext) are part of the number
+    tel = {"to_user": None, "to_host": None, "to_port": None, "to_uri": "tel:5551234;phone-context=example.com"}
+    assert facts.aor_of(tel) == "tel:5551234;phone-context=example.com"
+    assert facts.aor_of({"to_user": "100", "to_host": "pbx", "to_port": "5070", "to_uri": "sip:100@pbx:5070"}) == (
+        "sip:100@pbx:5070")
+    assert (facts.party_user(None, "tel:+15551234;ext=2"), facts.party_user("100", "sip:100@pbx")) == (
+        "+15551234", "100")
+
