@@ -124,9 +124,9 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
     },
     engineer={
         "en": "Call {call_id}: INVITE (frame {invite_frame}) to {target} sent {sends_en} over {span_s} s without "
-              "{what} (Timer A/B, RFC 3261 §17.1.1.2); final status {final}{final_detail}. {advice_en}",
+              "{what} ({timers_en}, RFC 3261 §17.1.1.2); final status {final}{final_detail}. {advice_en}",
         "ru": "Вызов {call_id}: INVITE (кадр {invite_frame}) на {target} отправлен {sends} раз за {span_s} с без "
-              "{what_ru} (таймеры A/B, RFC 3261 §17.1.1.2); итог {final_ru}{final_detail_ru}. {advice_ru}",
+              "{what_ru} ({timers_ru}, RFC 3261 §17.1.1.2); итог {final_ru}{final_detail_ru}. {advice_ru}",
     },
 )
 def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
@@ -211,7 +211,19 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
             "final_detail": detail_en, "final_detail_ru": detail_ru, "cancel_frame": call.cancelled_frame,
             "advice_en": advice_en, "advice_ru": advice_ru,
             "silence_customer_en": silence_en, "silence_customer_ru": silence_ru,
-        })
+            # the INVITE's transport ("udp", "tcp", "tls", ...): over a reliable one there are no retransmissions
+            # to lose, so what the operator checks differs (sipdiag.reports.replyactions)
+            "transport": sends[0].transport if sends else None,
+        }, texts=_invite_timers(sends[0].transport if sends else "udp"))
+
+
+def _invite_timers(transport: str) -> dict[str, str]:
+    """The INVITE client transaction's timers the engineer text names: Timer A (retransmissions) runs only over an
+    unreliable transport, Timer B (the wait for an answer) over any (RFC 3261 §17.1.1.2)."""
+    if transport == "udp":
+        return {"timers_en": "Timer A/B", "timers_ru": "таймеры A/B"}
+    return {"timers_en": f"Timer B, no retransmission over {transport.upper()}",
+            "timers_ru": f"таймер B, без повторных отправок по {transport.upper()}"}
 
 
 # What a final status means for the person who called (RFC 3261 §21): user outcomes are info, the rest says who

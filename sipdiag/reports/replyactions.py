@@ -76,6 +76,12 @@ OPERATOR_STEPS: dict[str, dict[str, str]] = {
         "en": "We will check the connection between your equipment and our servers.",
         "ru": "Мы проверим связь между вашим оборудованием и нашими серверами.",
     },
+    # call.invite-timeout over a reliable transport (TCP, TLS): the INVITE was delivered, nothing of it was lost on
+    # the way (RFC 3261 §17.1.1.2: no retransmissions), the equipment it went to took it and stayed silent
+    "unanswered": {
+        "en": "We will check the equipment your calls were sent to and its connection with our servers.",
+        "ru": "Мы проверим оборудование, которому передавались ваши звонки, и его соединение с нашими серверами.",
+    },
     "media": {
         "en": "We will check the path the sound takes between your equipment and our servers.",
         "ru": "Мы проверим путь, по которому звук идёт между вашим оборудованием и нашими серверами.",
@@ -159,6 +165,10 @@ def steps_for(finding: Finding) -> tuple[tuple[str, ...], tuple[str, ...]]:
             customer = ("check-number",)  # RFC 3261 §21.4.5, §21.4.22, §21.6.3: the number, not the service
         if finding.rule == "reg.rejected":
             customer = REJECTED_CUSTOMER_STEPS.get(finding.evidence.get("cause", ""), ())
+        if finding.rule == "call.invite-timeout" and finding.evidence.get("transport") not in (None, "udp") \
+                and finding.evidence.get("final") == "none":
+            # delivered over TCP/TLS and never answered (no proxy's 408 either): the receiver, not the path
+            return customer, ("unanswered",)
         if finding.rule == "media.one-way-audio" and finding.evidence.get("private_target"):
             # the audio went to a private SDP address: latching/anchoring is ours (nat.private-sdp-address), the
             # customer's SIP ALG is not the cause

@@ -631,10 +631,10 @@ def test_corpus_invite_unanswered_over_tcp_is_not_a_reachability_problem(corpus)
         "85b939c9-8f01-4f54-8042-a2338185f4cb", (47,), "10.186.205.131:6060", 1)
     assert f.engineer_text["en"] == (
         "Call 85b939c9-8f01-4f54-8042-a2338185f4cb: INVITE (frame 47) to 10.186.205.131:6060 sent once over 0.0 s "
-        "without any response (Timer A/B, RFC 3261 §17.1.1.2); final status none. Over TCP the INVITE is sent once "
-        "and delivered unless the connection fails: 10.186.205.131:6060 took it and did not answer, or the "
-        "connection broke. Check the SIP service at 10.186.205.131:6060 (overload, a hung process) and the "
-        "connection's resets.")
+        "without any response (Timer B, no retransmission over TCP, RFC 3261 §17.1.1.2); final status none. Over TCP "
+        "the INVITE is sent once and delivered unless the connection fails: 10.186.205.131:6060 took it and did not "
+        "answer, or the connection broke. Check the SIP service at 10.186.205.131:6060 (overload, a hung process) "
+        "and the connection's resets.")
     assert "фрагментация" not in f.engineer_text["ru"] and "По TCP INVITE отправляется один раз" in \
         f.engineer_text["ru"]
     # nor is the customer told the equipment "seems unreachable": the call reached it over the connection

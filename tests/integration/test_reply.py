@@ -655,3 +655,52 @@ def test_a_scan_alone_is_no_failed_sign_in_of_the_customer() -> None:
         "automated attack tools from the internet. We recommend allowing access to it from our addresses only and "
         "using non-numeric SIP user names and strong passwords.\n\nIf you have any questions, just reply to this "
         "message.\n\nKind regards,\nTechnical support\n")
+
+
+def unanswered_invite_over_tcp(path: Path) -> Path:
+    """The phone's INVITE to 300 over TCP, acknowledged by the server's TCP and never answered at the SIP layer;
+    the connection stays up for 40 s (past Timer B)."""
+    text = cc.sip_message("INVITE sip:300@example.com SIP/2.0", "tcp-1", "1 INVITE", src=cc.UA, to_tag=False,
+                          to_user="300", body=cc.SDP.format(ip=cc.UA[0], port=cc.UA_RTP))
+    data = text.replace("SIP/2.0/UDP", "SIP/2.0/TCP").replace("\n", "\r\n").encode()
+    ua, pbx = cc.UA[0], cc.PBX[0]
+
+    def segment(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, payload: bytes, flags: str):
+        return pw.ethernet(pw.ipv4(src, dst, pw.IPPROTO_TCP, pw.tcp(sport, dport, seq, payload, ack=ack, flags=flags,
+                                                                    src=src, dst=dst)))
+
+    end = 1000 + len(data)
+    pw.write_pcap(path, [(cc.T0, segment(ua, pbx, 40000, 5060, 1000, 5000, data, "PA")),
+                         (cc.T0 + 10**7, segment(pbx, ua, 5060, 40000, 5000, end, b"", "A")),
+                         (cc.T0 + 40 * 10**9, segment(ua, pbx, 40000, 5060, end, 5000, b"", "A"))],
+                  pw.LINKTYPE_ETHERNET)
+    return path
+
+
+@pytest.mark.parametrize(("lang", "step"), [
+    ("en", "What we will do\n\n- We will check the equipment your calls were sent to and its connection with our "
+           "servers.\n\n"),
+    ("ru", "Что сделаем мы\n\n- Мы проверим оборудование, которому передавались ваши звонки, и его соединение с "
+           "нашими серверами.\n\n")])
+def test_an_invite_unanswered_over_tcp_is_the_receivers_silence_not_the_path(tmp_path: Path, lang: str,
+                                                                             step: str) -> None:
+    """Over TCP the INVITE is delivered or the connection breaks: no retransmissions to lose (RFC 3261
+    §17.1.1.2, Timer A only over an unreliable transport). What we will do is check the equipment that took the
+    call, not the generic path; over UDP the path stays the suspect."""
+    import sipdiag
+
+    path = unanswered_invite_over_tcp(tmp_path / "tcp.pcap")
+    (f,) = sipdiag.analyze(path).findings
+    assert (f.rule, f.evidence["transport"], f.evidence["sends"], f.evidence["final"]) == (
+        "call.invite-timeout", "tcp", 1, "none")
+    assert f.engineer_text["en"].startswith(
+        "Call tcp-1: INVITE (frame 1) to 203.0.113.5:5060 sent once over 0.0 s without any response (Timer B, no "
+        "retransmission over TCP, RFC 3261 §17.1.1.2); final status none. Over TCP the INVITE is sent once")
+    assert "(таймер B, без повторных отправок по TCP, RFC 3261 §17.1.1.2)" in f.engineer_text["ru"]
+    text = reply(str(path), "--lang", lang)
+    assert step in text
+    assert "связь между вашим оборудованием" not in text and "connection between your equipment" not in text
+    # over UDP: the INVITE's retransmissions went unanswered, the connection between the two is what we check
+    udp = reply(str(SAMPLES / "invite_timeout.pcap"), "--lang", lang)
+    assert ("We will check the connection between your equipment and our servers." if lang == "en" else
+            "Мы проверим связь между вашим оборудованием и нашими серверами.") in udp
