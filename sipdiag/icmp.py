@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import socket
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .model import Datagram
@@ -75,6 +76,10 @@ class IcmpError:
     src_port: int
     dst_ip: str  # ... to whom
     dst_port: int
+    # "fragmentation needed" (RFC 792 type 3 code 4) and ICMPv6 Packet Too Big (RFC 4443 §3.2): the MTU of the next
+    # hop, which the quoted packet did not fit (RFC 1191 §4, RFC 8201 §4); None for other errors and for a router
+    # older than RFC 1191, which leaves the field 0
+    mtu: int | None = None
 
     @property
     def flow(self) -> tuple[str, int, str, int]:
@@ -129,4 +134,37 @@ def parse_icmp_error(d: Datagram) -> IcmpError | None:
         return None
     sport, dport = struct.unpack_from("!HH", l4, 0)
     return IcmpError(d.frame, d.ts_ns, d.src_ip, version, icmp_type, code, reason_of(version, icmp_type, code),
-                     proto, _ntop(src), sport, _ntop(dst), dport)
+                     proto, _ntop(src), sport, _ntop(dst), dport, _next_hop_mtu(version, icmp_type, code, data))
+
+
+def _next_hop_mtu(version: int, icmp_type: int, code: int, data: bytes) -> int | None:
+    if version == 4 and icmp_type == 3 and code == 4:
+        return struct.unpack_from("!H", data, 6)[0] or None  # RFC 1191 §4: the low 16 bits of the unused word
+    if version == 6 and icmp_type == 2:
+        return struct.unpack_from("!I", data, 4)[0]  # RFC 4443 §3.2: the whole second word
+    return None
+
+
+# The least path MTU a host may believe: 68 octets for IPv4 (RFC 791, RFC 1191 §3), 1280 for IPv6, below which a
+# Packet Too Big does not lower its estimate (RFC 8201 §4).
+MIN_PATH_MTU = {4: 68, 6: 1280}
+
+
+def path_mtus(errors: Iterable[IcmpError]) -> dict[tuple[str, str], IcmpError]:
+    """(source host, destination host) -> the error reporting the smallest MTU for packets from one to the other:
+    what the capture knows of each path's MTU (RFC 1191, RFC 8201). A report below the protocol's least MTU is taken
+    as that least value (IcmpError.mtu is left as sent)."""
+    out: dict[tuple[str, str], IcmpError] = {}
+    for e in errors:
+        if e.mtu is None:
+            continue
+        path = (e.src_ip, e.dst_ip)
+        known = out.get(path)
+        if known is None or path_mtu(e) < path_mtu(known):
+            out[path] = e
+    return out
+
+
+def path_mtu(e: IcmpError) -> int:
+    """The path MTU an error with an MTU tells: its MTU, at least the protocol's least one."""
+    return max(e.mtu or 0, MIN_PATH_MTU[e.version])

@@ -474,13 +474,25 @@ def single_messages(path: Path, messages: tuple[tuple[str, tuple[str, int], tupl
     return path
 
 
-def icmp_error(reporter: str, to: str, quoted: bytes, icmp_type: int = 3, code: int = 3) -> bytes:
-    """ICMP error (RFC 792) from `reporter` to `to`, quoting the IP header + first 8 octets of `quoted`."""
+def icmp_error(reporter: str, to: str, quoted: bytes, icmp_type: int = 3, code: int = 3, mtu: int = 0) -> bytes:
+    """ICMP error (RFC 792) from `reporter` to `to`, quoting the IP header + first 8 octets of `quoted`; `mtu`: the
+    Next-Hop MTU of a "fragmentation needed" (code 4, RFC 1191 §4), in the low 16 bits of the second word."""
     import struct
 
-    body = struct.pack("!BBHI", icmp_type, code, 0, 0) + quoted[:28]
+    body = struct.pack("!BBHHH", icmp_type, code, 0, 0, mtu) + quoted[:28]
     body = body[:2] + struct.pack("!H", pw.inet_checksum(body)) + body[4:]
     return pw.link_frame(pw.ipv4(reporter, to, 1, body))
+
+
+def icmpv6_too_big(reporter: str, to: str, quoted: bytes, mtu: int) -> bytes:
+    """ICMPv6 Packet Too Big (RFC 4443 §3.2) from `reporter` to `to`: the MTU in the second word, then as much of
+    `quoted` (an IPv6 packet) as fits the minimum MTU; the checksum covers the pseudo-header (RFC 4443 §2.3)."""
+    import struct
+
+    body = struct.pack("!BBHI", 2, 0, 0, mtu) + quoted[:1280 - 48]
+    checksum = pw.inet_checksum(pw._pseudo_header(reporter, to, 58, len(body)) + body)
+    body = body[:2] + struct.pack("!H", checksum) + body[4:]
+    return pw.link_frame(pw.ipv6(reporter, to, 58, body))
 
 
 def rtcp_sr_ntp(ssrc: int, ntp: int) -> bytes:

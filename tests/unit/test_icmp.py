@@ -1,5 +1,5 @@
 """ICMP errors as router.icmp-unreachable reads them (sipdiag.icmp): the quoted flow and the reason; which stream
-they refused to its end (sipdiag.icmprefusal)."""
+they refused to its end (sipdiag.icmprefusal); the path MTU router.udp-fragmentation reads from them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import struct
 from dataclasses import dataclass, replace
 
 from sipdiag.clocksteps import NO_STEPS, ClockSteps
-from sipdiag.icmp import IcmpError, parse_icmp_error
+from sipdiag.icmp import IcmpError, parse_icmp_error, path_mtu, path_mtus
 from sipdiag.icmprefusal import IcmpRefusal, Limiters, refusals
 from sipdiag.model import Datagram
 from tests import pcapwriter as pw
@@ -31,6 +31,30 @@ def test_icmpv6_prohibited_and_damaged_input() -> None:
                                              ("2001:db8::7", 5060, "2001:db8::5", 5060))
     assert parse_icmp_error(_datagram(b"\x03\x03\x00")) is None  # shorter than the ICMP header
     assert parse_icmp_error(_datagram(struct.pack("!BBHI", 3, 13, 0, 0) + b"\x45" + bytes(10))) is None
+
+
+def test_the_next_hop_mtu_of_fragmentation_needed_and_packet_too_big() -> None:
+    """RFC 1191 §4: the low 16 bits of the second word (0 from a router older than it); RFC 4443 §3.2: all 32."""
+    quoted = pw.ipv4("198.51.100.7", "203.0.113.5", 17, pw.udp(5060, 5060, b"x" * 1460), df=True)[:28]
+    needed = parse_icmp_error(_datagram(struct.pack("!BBHHH", 3, 4, 0, 0, 1400) + quoted))
+    assert (needed.reason, needed.mtu, needed.flow) == ("fragmentation needed and DF set", 1400,
+                                                        ("198.51.100.7", 5060, "203.0.113.5", 5060))
+    assert parse_icmp_error(_datagram(struct.pack("!BBHHH", 3, 4, 0, 0, 0) + quoted)).mtu is None
+    assert parse_icmp_error(_datagram(struct.pack("!BBHHH", 3, 3, 0, 0, 1400) + quoted)).mtu is None
+    quoted6 = pw.ipv6("2001:db8::7", "2001:db8::5", 17, pw.udp(5060, 5060, b"x" * 1400))[:48]
+    too_big = parse_icmp_error(_datagram(struct.pack("!BBHI", 2, 0, 0, 1400) + quoted6, "icmpv6"))
+    assert (too_big.version, too_big.reason, too_big.mtu) == (6, "packet too big", 1400)
+
+
+def test_the_smallest_mtu_reported_for_a_path_is_its_path_mtu() -> None:
+    def error(frame: int, mtu: int | None, src: str = "198.51.100.7", version: int = 4) -> IcmpError:
+        return IcmpError(frame, 0, "192.0.2.1", version, 3, 4, "x", 17, src, 5060, "203.0.113.5", 5060, mtu)
+
+    known = path_mtus([error(1, 1492), error(2, None), error(3, 1400), error(4, 1450), error(5, 1300, src="10.0.0.9")])
+    assert {path: (e.frame, path_mtu(e)) for path, e in known.items()} == {
+        ("198.51.100.7", "203.0.113.5"): (3, 1400), ("10.0.0.9", "203.0.113.5"): (5, 1300)}
+    # a host never believes less than 68 octets (RFC 1191 §3), nor an IPv6 node less than 1280 (RFC 8201 §4)
+    assert (path_mtu(error(6, 40)), path_mtu(error(7, 1000, version=6))) == (68, 1280)
 
 
 @dataclass(frozen=True)
