@@ -24,6 +24,7 @@ from .rtpresult import RtpStatsResult
 from .parsers.anomalies import AnomalyLog
 from .parsers.scan import CaptureInfo
 from .parsers.sip import SipMessage, parse_sip
+from .udpsizes import SizeLog, UdpSizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,10 @@ class Analysis:
     # ICMP errors quoting a packet (sipdiag.icmp), forwarded by the capture side with the SIP datagrams;
     # router.icmp-unreachable reads them.
     icmp_errors: tuple[IcmpError, ...] = ()
+    # The size of every SIP message over UDP, and a record of the large or fragmented ones (sipdiag.udpsizes):
+    # router.udp-fragmentation judges them all, not only those in `messages`. None where no log was kept (the
+    # live engine's analyses): the rule then reads `messages`.
+    udp_sizes: UdpSizes | None = None
     _media_by_call: dict[str, CallMedia] = field(default_factory=dict, init=False, repr=False, compare=False)
     # What several rules derive from the same messages (e.g. the Via paths of sipdiag.checks.vias), computed
     # once per run by the first rule that asks. A cache, not state: it never changes what a rule returns.
@@ -170,6 +175,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
     correlator = Correlator(log)
     result: CaptureResult | None = None
     icmp: list[IcmpError] = []
+    sizes = SizeLog()
     for item in source if source is not None else ingest(path, idle=idle):
         if isinstance(item, CaptureResult):
             result = item
@@ -189,6 +195,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
             for a in msg.anomalies:
                 log.add(a.code, a.frame, a.detail)
             correlator.add(msg)
+            sizes.add(msg)
             if len(messages) < budget:
                 messages.append(msg)
     assert result is not None
@@ -210,6 +217,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
         media=media,
         rtp=result.rtp_stats,
         icmp_errors=tuple(icmp),
+        udp_sizes=sizes.finish(),
     )
 
 
