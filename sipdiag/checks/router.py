@@ -17,7 +17,7 @@ from . import Hit, check
 from .nat import contact_host, message_at
 from .settings import setting
 from .sides import customer_party, registration_side
-from .udpsize import call_sizes, customer_words, sizes_hit
+from .udpsize import call_sizes, customer_words, sizes_hit, udp_sizes
 from .vias import top_via_head
 
 if TYPE_CHECKING:
@@ -105,11 +105,16 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
     ## What it detects
     (b) IP datagrams whose fragments never all arrived at the capture point (`ip.fragments-incomplete`
     anomalies), once for the capture: major. Then, per Call-ID, its SIP messages over UDP that (a) travelled in IP
-    fragments, or (d) are larger than sip.large_udp_sip_bytes (1300) in one packet. Major when (c) such a request
-    went unanswered until Timer B/F while a smaller request of the same device to the same host was answered, when
-    a fragmented request went unanswered, or when (a) meets (b) in the same capture; minor otherwise (fragmented,
-    or only at risk). A message larger than an Ethernet MTU that arrived whole is named: NIC offload (GRO/LRO) on
-    the capture host shows merged fragments so.
+    fragments, or (d) are larger than sip.large_udp_sip_bytes (1300) in one packet, or within 200 bytes of the path
+    MTU an ICMP "fragmentation needed" or Packet Too Big of the same path reported (RFC 1191, RFC 8201). Such a
+    message is evidently lost when it is a request unanswered until Timer B/F, or a final response sent at least 3
+    times more: to an INVITE without an ACK (a 200 OK the UAS retransmits for 32 s), to another request because that
+    request kept coming (a 200 OK to REGISTER listing many contacts). Major when (c) such a message was lost while a
+    smaller one of the same device on the same path got through (a request answered; a response acknowledged, or
+    after which its request was not retransmitted), when a fragmented message was lost, or when (a) meets (b) in
+    the same capture; minor otherwise (fragmented, or only at risk). A message larger than an Ethernet MTU that
+    arrived whole is named: NIC offload (GRO/LRO) on the capture host shows merged fragments so. Every SIP message
+    over UDP of the capture is judged, not only those kept in full.
 
     ## Why it matters
     Fragments are dropped by firewalls ("drop fragmented packets"), SIP ALGs that cannot reassemble and NATs that
@@ -120,7 +125,8 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
     SIP over TCP (RFC 3261 §18.1.1), smaller messages, or a router that passes (or reassembles) fragments.
 
     ## References
-    RFC 3261 §18.1.1, RFC 4787 §11 (REQ-14), RFC 8085 §3.2, RFC 791 §3.2, RFC 8200 §5, RFC 8900
+    RFC 3261 §18.1.1, §13.3.1.4, §17.2.2, RFC 4787 §11 (REQ-14), RFC 8085 §3.2, RFC 791 §3.2, RFC 1191,
+    RFC 8200 §5, RFC 8201, RFC 8900
     """
     limit = int(setting("sip.large_udp_sip_bytes"))
     incomplete = [a for a in analysis.anomalies if a.code == "ip.fragments-incomplete"]
@@ -129,7 +135,7 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
         frame = frames[0] if frames else "?"
         yield Hit(None, frames, {
             "trigger": "fragments-incomplete", "count": len(incomplete), "frame": frame, "limit": limit,
-            "detail": incomplete[0].detail, "detail_ru": incomplete[0].detail_ru,
+            "path_mtu": None, "detail": incomplete[0].detail, "detail_ru": incomplete[0].detail_ru,
             "messages": [], "failed": [], "answered_small": []}, texts={
             "summary_en": f"{len(incomplete)} IP datagram(s) arrived only partly (first at frame {frame}: "
                           f"{incomplete[0].detail}): a device before the capture point dropped fragments.",
@@ -140,14 +146,15 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
     for sizes in call_sizes(analysis, limit):
         judged.add(sizes.call_id)
         yield sizes_hit(sizes, limit, bool(incomplete))
-    # Beyond the messages kept (Analysis.messages) sizes are not known: a call that timed out unanswered in a
-    # capture with fragments still points at them, with less certainty.
+    # Where sizes are not known (an analysis of the live engine, which keeps some messages of each call and no size
+    # log), a call that timed out unanswered in a capture with fragments still points at them, with less certainty.
     fragments = analysis.capture.rich.get("ip-fragment", 0)
     if not fragments:
         return
+    known = udp_sizes(analysis)
     for call in analysis.calls:
-        invites = tuple(m.frame for m in call.messages if m.method == "INVITE")
-        if call.call_id in judged or not invites or message_at(analysis, invites[0]) is not None or \
+        invites = tuple(m.frame for m in call.messages if m.method == "INVITE" and m.transport == "udp")
+        if call.call_id in judged or not invites or known.size_at(invites[0]) is not None or \
                 call.outcome != "timeout" or any(m.status_code for m in call.messages):
             continue
         detail = (f"the INVITE of call {call.call_id} was never answered in a capture with {fragments} IP fragments "
@@ -156,6 +163,7 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
                      f"{fragments}; размер неизвестен: сообщение за пределами сохранённых)")
         yield Hit(call.call_id, invites, {
             "trigger": "fragments-unanswered", "count": len(invites), "frame": invites[0], "limit": limit,
+            "path_mtu": None,
             "detail": detail, "detail_ru": detail_ru, "messages": [], "failed": [], "answered_small": []}, texts={
             "summary_en": f"Call {call.call_id}: {detail}.", "summary_ru": f"Вызов {call.call_id}: {detail_ru}.",
             **customer_words(dropped=True)}, confidence="low")
