@@ -24,6 +24,7 @@ from .rtpresult import RtpStatsResult
 from .parsers.anomalies import AnomalyLog
 from .parsers.scan import CaptureInfo
 from .parsers.sip import SipMessage, parse_sip
+from .siptimers import DEFAULT_TIMERS, SipTimers
 from .udpsizes import SizeLog, UdpSizes
 
 
@@ -146,7 +147,7 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        analysis = _analyze(path, keep_messages, source, _load_checks if rules else None)
+        analysis = _analyze(path, keep_messages, source, _load_checks if rules else None, run_timers_of(settings))
         if not rules:
             return analysis
         return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore,
@@ -166,13 +167,24 @@ def _load_checks() -> None:
     knowledge_base()
 
 
-def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None) -> Analysis:
+def run_timers_of(settings: Mapping[str, Any] | None) -> SipTimers:
+    """The RFC 3261 T1 and T2 of `settings` (None: the defaults), for the transactions and call outcomes built
+    while the capture is read, before the rules run under those settings (sipdiag.checks.timers)."""
+    from .checks.settings import active
+    from .checks.timers import run_timers
+
+    with active(settings):
+        return run_timers()
+
+
+def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None,
+             timers: SipTimers = DEFAULT_TIMERS) -> Analysis:
     messages: list[SipMessage] = []
     budget = MESSAGE_BUDGET if keep_messages is True else int(keep_messages)
     encaps: Counter[str] = Counter()
     sip = _SipCounter()
     log = AnomalyLog()  # the SIP and SDP parsers' anomalies, bounded: a flood of bad SIP cannot eat memory
-    correlator = Correlator(log)
+    correlator = Correlator(log, timers)
     result: CaptureResult | None = None
     icmp: list[IcmpError] = []
     sizes = SizeLog()

@@ -35,9 +35,12 @@ DOC_HINT = "docs/config-defaults.toml lists every key with its default"
 # What each threshold means, for the generated defaults file and rules reference (RULES.md §5 and the rules that
 # read them). A key added to DEFAULTS without a line here is still documented, with its value only.
 DESCRIPTIONS: dict[str, str] = {
-    "sip.t1_default_ms": "RFC 3261 T1 (§17.1.1.1 allows a larger one): the rules expect Timer B/F and the 2xx "
-                         "retransmissions to give up at 64*T1 and requests to be retransmitted from T1 on",
-    "sip.t2_ms": "RFC 3261 T2: the cap of non-INVITE and 2xx retransmission intervals",
+    "sip.t1_default_ms": "RFC 3261 T1 (§17.1.1.1 allows a larger one): the rules and the call outcomes expect "
+                         "Timer B/F and the 2xx retransmissions to give up at 64*T1 and requests to be retransmitted "
+                         "from T1 on; a transaction whose first retransmission gap shows another T1 (by more than "
+                         "25 %) is judged by that one (RULES.md T1_est)",
+    "sip.t2_ms": "RFC 3261 T2: the cap of non-INVITE and 2xx retransmission intervals, and of the T1 a retransmission "
+                 "gap is taken for",
     "sip.ack_timeout_tolerance_s": "how far from 64*T1 a teardown may be and still count as the ACK timeout (4 s "
                                    "more are always allowed)",
     "sip.large_udp_sip_bytes": "SIP over UDP above this size risks fragmentation (RFC 3261 §18.1.1)",

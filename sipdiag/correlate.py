@@ -26,6 +26,7 @@ from .parsers.sip import SipMessage
 from .parsers.sipuri import same_uri
 from .registrations import RegistrationBuilder, contact_uri, new_registration
 from .dialogs import uri_of
+from .siptimers import DEFAULT_TIMERS, SipTimers
 from .transactions import TransactionTable, TxState
 
 # Requests that exist only inside an INVITE dialog: one without its INVITE means the capture began mid-call.
@@ -46,11 +47,13 @@ class Correlation:
 
 class Correlator:
     """log: where the defects of the SDP bodies that calls parse go (sipdiag.parsers.anomalies; the caller's run
-    log, bounded); None drops them (a caller that only wants the calls)."""
+    log, bounded); None drops them (a caller that only wants the calls). timers: the run's RFC 3261 T1 and T2
+    (sipdiag.checks.timers.run_timers), by which transactions are kept and unanswered calls time out."""
 
-    def __init__(self, log: AnomalyLog | None = None) -> None:
+    def __init__(self, log: AnomalyLog | None = None, timers: SipTimers = DEFAULT_TIMERS) -> None:
         self.log = log
-        self.table = TransactionTable()
+        self.timers = timers
+        self.table = TransactionTable(timers)
         self.calls: dict[str, CallBuilder] = {}
         self.registrations: dict[tuple[str, str], RegistrationBuilder] = {}
         self.registration_of: dict[int, RegistrationBuilder] = {}  # id(TxState) -> registration
@@ -73,7 +76,8 @@ class Correlator:
         call = self.calls.get(call_id)
         if call is None and (method == "INVITE" or (method in INVITE_DIALOG_METHODS and msg.to_tag)):
             seen_from_start = msg.is_request and method == "INVITE" and msg.to_tag is None
-            call = self.calls[call_id] = CallBuilder(call_id, msg, seen_from_start, caller_tag=msg.from_tag)
+            call = self.calls[call_id] = CallBuilder(call_id, msg, seen_from_start, caller_tag=msg.from_tag,
+                                                     timers=self.timers)
         if call is not None:
             call.add(msg, tx, retransmission, self.log)
             if not msg.is_request and call.complete():

@@ -32,10 +32,9 @@ from .parsers.sipheaders import (
     parse_session_expires,
 )
 from .parsers.sipuri import bounded_int, parse_name_addr
+from .siptimers import DEFAULT_TIMERS, SipTimers
 from .transactions import TxState, is_auth_challenge, is_provisional, is_redirect, is_success, receiver, sender
 
-# Timer B: an INVITE client transaction gives up 64*T1 = 32 s after the request (RFC 3261 §17.1.1.2).
-TIMER_B_NS = 32 * 10**9
 # Requests sent only in a dialog: BYE (RFC 3261 §15.1.1), PRACK (RFC 3262 §4), UPDATE (RFC 3311 §5.1).
 IN_DIALOG_ONLY = ("BYE", "PRACK", "UPDATE")
 BUSY = (486, 600)  # Busy Here, Busy Everywhere
@@ -182,6 +181,7 @@ class CallBuilder:
     last_frame: int | None = None  # the frame of last_ts_ns
     correlation_headers: dict[str, str] = field(default_factory=dict)
     built: Call | None = None  # the Call, once complete; dropped when a later message arrives
+    timers: SipTimers = DEFAULT_TIMERS  # the run's T1 and T2 (sip.t1_default_ms, sip.t2_ms)
     info_dtmf: list[tuple[int, str, int | None]] = field(default_factory=list)
     caller_contact: str | None = None
     caller_via_host: str | None = None
@@ -574,13 +574,18 @@ class CallBuilder:
             if any(is_provisional(status) for status, _tag in invite.responses):
                 return "in-progress", None, None
             # Timer B fired, or the whole Timer A schedule went out unanswered (7 sends over UDP in 31.5 s,
-            # RFC 3261 §17.1.1.2), which a capture cut at the last retransmission still shows. Across a clock step
-            # the time waited is unknown: only the retransmissions tell.
+            # RFC 3261 §17.1.1.2; 7 whatever T1 is), which a capture cut at the last retransmission still shows.
+            # Across a clock step the time waited is unknown: only the retransmissions tell.
             waited = clock.elapsed_ns(invite.ts_frame, invite.ts_ns, capture_end_frame, capture_end_ns)
-            if (waited is not None and waited >= TIMER_B_NS) or invite.request_retransmissions >= 6:
+            if (waited is not None and waited >= self.timer_b_ns(invite, clock)) or invite.request_retransmissions >= 6:
                 return "timeout", None, None
             return "in-progress", None, None
         return self._final(code, invite.final_reason)
+
+    def timer_b_ns(self, invite: TxState, clock: ClockSteps = NO_STEPS) -> int:
+        """64*T1 of the INVITE's sender (RFC 3261 §17.1.1.2): the run's T1, or the one its retransmissions show
+        (RULES.md §0.5: a UAC at T1 = 1 s retransmits at 0, 1, 3, 7 s and gives up at 64 s, not 32 s)."""
+        return 64 * self.timers.request_t1_ns(invite, clock)
 
     def _acks_2xx(self, msg: SipMessage) -> bool:
         """An ACK on a branch of its own acknowledges a 2xx (RFC 3261 §13.2.2.4): the ACK of a non-2xx reuses the

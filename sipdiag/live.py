@@ -11,8 +11,9 @@ memory bounded by the calls in progress, not by the calls seen.
 
 A call ends when nothing can change it any more (BYE answered; a failed INVITE ACKed: `CallBuilder.complete`) and
 LINGER_NS of capture time has passed, so that its last RTP and retransmissions still reach it; an unanswered INVITE
-ends IDLE_UNANSWERED_NS after its last message (Timer B has fired, RFC 3261 §17.1.1.2); an answered call without
-BYE ends after `idle_s` with neither SIP nor RTP.
+ends 64*T1 + 4 s after its last message (Timer B has fired, RFC 3261 §17.1.1.2; the run's T1, or the INVITE's own
+shown by its retransmissions: 36 s with the default T1); an answered call without BYE ends after `idle_s` with
+neither SIP nor RTP.
 
 Ages (idle time, the linger, tombstones) follow the rule by which the file analysis measures time: two record times
 are subtracted only where no step of the capture's clock lies between the two records (sipdiag.clocksteps, the
@@ -38,7 +39,8 @@ instead (watch.run_feed).
 When a call ends, it is built like `analyze()` builds it, its RTP statistics are finalised and bound to it
 (`media.build_media`), the rule set runs on its own small `Analysis`, and what is kept is a `CallSummary` (the
 Call, its streams, its findings); its SipMessages, transactions and per-stream accumulators are released. Its
-Call-ID is remembered for TOMBSTONE_NS so that a late retransmission does not start a phantom call.
+Call-ID is remembered for the transaction table's keep time (40 s with the default T1) so that a late
+retransmission does not start a phantom call.
 
 RTP is routed to calls through SDP: a packet belongs to the call whose offer or answer names its destination or its
 source (address, port), which covers symmetric RTP behind NAT; the routing is vectorised (one sorted table of
@@ -59,11 +61,11 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import ICMP_BUDGET, Analysis, _SipCounter
+from .analysis import ICMP_BUDGET, Analysis, _SipCounter, run_timers_of
 from .checks import Finding, order_findings, rule_findings, run_checks, selected_rules
-from .clocksteps import NO_STEP, LastStep
+from .clocksteps import NO_STEP, ClockSteps, LastStep
 from .correlate import Correlator, link_legs
-from .dialogs import TIMER_B_NS, CallBuilder
+from .dialogs import CallBuilder
 from .icmp import IcmpError, parse_icmp_error
 from .liveclock import KnownAge, KnownClock, Reading, age
 from .media import CallMedia, MediaStream, build_media
@@ -74,10 +76,11 @@ from .parsers.scan import CaptureInfo, record_deltas
 from .parsers.sip import SipMessage, parse_sip
 from .rtproute import RtpRouter, address_key, take_rows
 from .rtpstats import RtpStatsEngine, RtpStatsTable
+from .transactions import TxState
 
 LINGER_NS = 2 * 10**9
-TOMBSTONE_NS = 40 * 10**9  # the transaction table's KEEP_NS: no retransmission comes later than that
-IDLE_UNANSWERED_NS = TIMER_B_NS + 4 * 10**9
+# Past Timer B (64*T1 of the run's T1, or of the INVITE's own: CallBuilder.timer_b_ns): 36 s with the default T1.
+IDLE_UNANSWERED_MARGIN_NS = 4 * 10**9
 IDLE_ANSWERED_S = 300.0
 KEEP_CALLS = 1000
 MESSAGES_PER_CALL = 500
@@ -175,7 +178,12 @@ class LiveAnalyzer:
         self.idle_ns = int(idle_s * 1e9)
         self.on_event = on_event or (lambda e: None)
         self.sip_anomalies = AnomalyLog()  # the SIP and SDP parsers', as analyze() keeps them
-        self.correlator = Correlator(self.sip_anomalies)
+        # the run's T1 and T2, as analyze() gives them to its correlator (sipdiag.checks.timers)
+        self.timers = run_timers_of(settings)
+        self.correlator = Correlator(self.sip_anomalies, self.timers)
+        # a Call-ID is remembered as long as the transaction table keeps a transaction (SipTimers.keep_ns, 40 s
+        # with the default T1): no retransmission comes later than that
+        self.tombstone_ns = self.timers.keep_ns
         self.router = RtpRouter()
         self.active: dict[str, _ActiveCall] = {}
         self.slots: dict[int, _ActiveCall] = {}
@@ -323,20 +331,27 @@ class LiveAnalyzer:
             return
         self._last_sweep_ns = now
         since = self._since()
+        clock = self.capture_info().clock
         for call_id, live in list(self.active.items()):
             b = live.builder
             invite = b.initial_invites[-1] if b.initial_invites else None
             idle = now - since(live.last_frame, live.last_ns)
             if live.completed_ns is not None and now - since(live.completed_frame, live.completed_ns) >= LINGER_NS:
                 self._end(call_id, self._build(b, live.completed_ns), "completed")
-            elif (invite is None or invite.final_status is None) and idle >= IDLE_UNANSWERED_NS:
+            elif (invite is None or invite.final_status is None) and idle >= self._idle_unanswered_ns(b, invite, clock):
                 self._end(call_id, self._build(b, now), "timeout")
             elif idle >= self.idle_ns:
                 self._end(call_id, self._build(b, live.last_ns), "idle")
         for call_id, (frame, ended) in list(self.tombstones.items()):
-            if now - since(frame, ended) > TOMBSTONE_NS:
+            if now - since(frame, ended) > self.tombstone_ns:
                 del self.tombstones[call_id]
         self._prune(now, since)
+
+    def _idle_unanswered_ns(self, b: CallBuilder, invite: TxState | None, clock: ClockSteps) -> int:
+        """How long an unanswered call stays idle before it ends: past Timer B of its INVITE (64*T1: its gaps
+        between retransmissions reach 32*T1), 36 s with the default T1."""
+        timer_b = self.timers.timeout_ns if invite is None else b.timer_b_ns(invite, clock)
+        return timer_b + IDLE_UNANSWERED_MARGIN_NS
 
     def _since(self) -> Callable[[int | None, int], int]:
         """LastStep.since of the newer of the capture clock's newest step and the feed's newest gap."""

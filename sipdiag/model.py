@@ -130,6 +130,9 @@ class Transaction:
     ts_frame: int | None = None
     final_frame: int | None = None
     first_provisional_frame: int | None = None
+    # (frame, ts_ns) of the request's first two retransmissions over UDP: their gaps from the request (ts_frame,
+    # ts_ns) show its sender's T1 (RFC 3261 §17.1.1.2 Timer A, §17.1.2.2 Timer E; sipdiag.siptimers)
+    retransmitted: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

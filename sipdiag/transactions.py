@@ -16,6 +16,7 @@ from .model import Transaction
 from .parsers.scan import TIME_BACK_NS, TIME_JUMP_NS
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import is_rfc3261_branch
+from .siptimers import DEFAULT_TIMERS, KEEP_MARGIN_NS, SipTimers
 
 
 def is_provisional(code: int) -> bool:
@@ -69,6 +70,9 @@ class TxState:
     ts_frame: int | None = None
     final_frame: int | None = None
     first_provisional_frame: int | None = None
+    # (frame, ts_ns) of the request's first two retransmissions over UDP: their gaps from the first send show the
+    # sender's T1 (RFC 3261 §17.1.1.2 Timer A, §17.1.2.2 Timer E; sipdiag.siptimers)
+    retransmitted: tuple[tuple[int, int], ...] = ()
 
     def freeze(self) -> Transaction:
         return Transaction(
@@ -92,6 +96,7 @@ class TxState:
             ts_frame=self.ts_frame,
             final_frame=self.final_frame,
             first_provisional_frame=self.first_provisional_frame,
+            retransmitted=self.retransmitted,
         )
 
 
@@ -118,8 +123,10 @@ def receiver(msg: SipMessage) -> str:
 CONNECTION_TRANSPORTS = frozenset({"tcp", "tls", "sctp", "ws"})
 
 # A transaction's matching state is kept 64*T1 = 32 s after it ended (RFC 3261 §17.1.1.2 Timer B, §17.2.1
-# Timer H: the longest a retransmission of it can still arrive), then dropped so memory stays flat.
-KEEP_NS = 40 * 10**9
+# Timer H: the longest a retransmission of it can still arrive), and a margin, then dropped so memory stays flat:
+# SipTimers.keep_ns, 40 s with the default T1 (KEEP_NS); 64*T1 of the run's T1, or of a transaction's own when its
+# retransmissions show a larger one (a peer at T1 = 1 s retransmits until 63 s).
+KEEP_NS = DEFAULT_TIMERS.keep_ns
 # An INVITE client transaction in Proceeding has no timer of its own (RFC 3261 §17.1.1.2): it rings until a final
 # response, which a proxy's Timer C (more than 3 min, §16.6) forces, and a proxy's provisional responses restart
 # it. A ringing INVITE is kept this long after its last 18x (not its 100 Trying: a flood of INVITEs that only a
@@ -130,7 +137,8 @@ RINGING_KEEP_NS = 200 * 10**9
 class TransactionTable:
     """One per run. `add(msg)` returns the message's transaction and whether the message is a retransmission."""
 
-    def __init__(self) -> None:
+    def __init__(self, timers: SipTimers = DEFAULT_TIMERS) -> None:
+        self.timers = timers  # the run's T1 and T2 (sip.t1_default_ms, sip.t2_ms: sipdiag.checks.timers)
         self.by_key: dict[tuple, TxState] = {}
         # The last step of the capture's clock between two messages (the capture layer's thresholds,
         # sipdiag.parsers.scan.time_steps): the frame of the message after it and that message's time. The scan's
@@ -139,23 +147,37 @@ class TransactionTable:
         self.step = NO_STEP
 
     def expire(self, now_ns: int) -> None:
-        """Forget transactions that ended (or began) more than KEEP_NS ago; their callers keep the TxState.
-        Age is never measured across a clock step (sipdiag.clocksteps): a transaction last heard of before the
-        last step is aged from the step on. A forward jump of days used to drop every open transaction at the
-        next sweep, so an INVITE's final response after it made a transaction of its own and the call lost it."""
-        cutoff = now_ns - KEEP_NS
-        old = [k for k, tx in self.by_key.items() if self._last_ns(tx) < cutoff]
+        """Forget transactions that ended (or began) more than their keep time ago (_keep_ns); their callers keep
+        the TxState. Age is never measured across a clock step (sipdiag.clocksteps): a transaction last heard of
+        before the last step is aged from the step on. A forward jump of days used to drop every open transaction
+        at the next sweep, so an INVITE's final response after it made a transaction of its own and the call lost
+        it."""
+        cutoff = now_ns - self.timers.keep_ns
+        old = []
+        for k, tx in self.by_key.items():
+            last = self._last_ns(tx)
+            if last < cutoff and (not tx.retransmitted or last + self._keep_ns(tx) < now_ns):
+                old.append(k)
         for k in old:
             del self.by_key[k]
+
+    def _keep_ns(self, tx: TxState) -> int:
+        """The run's keep time, longer for a transaction whose retransmissions show a larger T1 than the run's
+        (never shorter: a smaller estimate would only risk splitting a late response from its request). Its gaps
+        are measured only when no clock step came after its first send (the table knows the newest step only)."""
+        timers = self.timers
+        if tx.ts_frame is None or tx.ts_frame < self.step.frame:
+            return timers.keep_ns
+        return max(timers.keep_ns, 64 * timers.request_t1_ns(tx) + KEEP_MARGIN_NS)
 
     def _last_ns(self, tx: TxState) -> int:
         """When the transaction ended (or began), in the clock of the messages since the last step."""
         if tx.final_ts_ns is not None:
             ts, frame = tx.final_ts_ns, tx.final_frame
         elif tx.method == "INVITE" and (ringing := [r for (code, _tag), r in tx.responses.items() if code > 100]):
-            # still ringing: kept RINGING_KEEP_NS after its last 18x (KEEP_NS is taken off by expire)
+            # still ringing: kept RINGING_KEEP_NS after its last 18x (the run's keep time is taken off by expire)
             frame, ts = max(ringing, key=lambda r: r[0])
-            return self.step.since(frame, ts) + RINGING_KEEP_NS - KEEP_NS
+            return self.step.since(frame, ts) + RINGING_KEEP_NS - self.timers.keep_ns
         else:
             ts, frame = tx.ts_ns, tx.ts_frame
         return self.step.since(frame, ts)
@@ -211,6 +233,8 @@ class TransactionTable:
                 tx.in_dialog = msg.to_tag is not None
                 return tx, False
             tx.request_retransmissions += 1
+            if len(tx.retransmitted) < 2 and msg.transport == "udp":  # Timer A/E retransmit over UDP only
+                tx.retransmitted += ((msg.frame, msg.ts_ns),)
             return tx, True
         cseq = msg.cseq
         tx = TxState(method, cseq.number if cseq else None, msg.branch, msg.call_id, msg.frame, msg.ts_ns,

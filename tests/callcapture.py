@@ -59,14 +59,15 @@ def answered_call(path: Path, *, seconds: float = 4.0, drop_every: int = 0, rtp:
     return path
 
 
-def unanswered_register(path: Path, extra: tuple[tuple[int, bytes], ...] = ()) -> Path:
-    """REGISTER sent 11 times over 32 s (Timer E/F) with no response. extra: more (ns after the first REGISTER,
-    frame) records (ICMP, ...)."""
+def unanswered_register(path: Path, extra: tuple[tuple[int, bytes], ...] = (),
+                        offsets: tuple[float, ...] = (0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5)
+                        ) -> Path:
+    """REGISTER sent 11 times over 32 s (Timer E/F) with no response, or at `offsets` (s). extra: more (ns after the
+    first REGISTER, frame) records (ICMP, ...)."""
     t = 1_700_000_000 * 10**9
     text = ("REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKreg1\n"
             "Max-Forwards: 70\nFrom: <sip:100@example.com>;tag=r1\nTo: <sip:100@example.com>\nCall-ID: reg-1\n"
             "CSeq: 1 REGISTER\nContact: <sip:100@198.51.100.7:5060>\nExpires: 300\nContent-Length: 0\n\n")
-    offsets = (0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5)
     recs = [(t + int(o * 1e9), frame(text, UA, PBX)) for o in offsets] + [(t + ns, data) for ns, data in extra]
     pw.write_pcap(path, sorted(recs, key=lambda r: r[0]), pw.LINKTYPE_ETHERNET)
     return path
@@ -391,6 +392,65 @@ def unanswered_invite_and_lost_fragment(path: Path) -> Path:
     datagram = pw.udp(5060, 5060, b"X" * 1400)[:1000]
     script.recs.append((T0 + 40 * S, pw.link_frame(pw.ipv4(UA[0], PBX[0], 17, datagram, ident=77, mf=True))))
     return script.write(path)
+
+
+def timer_schedule(t1: float, timeout_s: float | None = None, cap: float | None = None) -> tuple[float, ...]:
+    """The send times (s from the first) of a message retransmitted over UDP with `t1` (RFC 3261 §17.1.1.2 Timer A;
+    with `cap`, T2, §17.1.2.2 Timer E and the 2xx of §13.3.1.4) before its 64*T1 (or `timeout_s`) runs out."""
+    end = 64 * t1 if timeout_s is None else timeout_s
+    out, at, interval = [0.0], 0.0, t1
+    while at + interval < end:
+        at += interval
+        out.append(at)
+        interval = min(interval * 2, cap) if cap else interval * 2
+    return tuple(out)
+
+
+def keepalives(script: Script, start: float, end: float, count: int) -> Script:
+    """`count` OPTIONS from a monitor to the PBX between `start` and `end` s, unanswered: stand-alone transactions
+    that make the correlator sweep its transaction table (every EXPIRE_EVERY messages) at those times."""
+    monitor = ("192.0.2.50", 5060)
+    for i in range(count):
+        script.sip(start + (end - start) * i / count,
+                   sip_message("OPTIONS sip:pbx@example.com SIP/2.0", f"ka-{i}", "1 OPTIONS", src=monitor,
+                               to_tag=False, branch=f"ka{i}"), monitor, PBX)
+    return script
+
+
+def unanswered_invite(path: Path, sends: tuple[float, ...], *, end: float | None = None, call_id: str = "slow-1",
+                      final: tuple[float, str] | None = None, keepalive: tuple[float, float, int] | None = None
+                      ) -> Path:
+    """An INVITE from the UA sent at `sends` (s) and never answered by a provisional response; end: an OPTIONS
+    from a monitor then, the capture's last record; final: (at, status line) from the PBX; keepalive: (start, end,
+    count) of OPTIONS from the monitor (`keepalives`)."""
+    text = sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=UA, to_tag=False,
+                       body=SDP.format(ip=UA[0], port=UA_RTP))
+    script = Script()
+    for at in sends:
+        script.sip(at, text, UA, PBX)
+    if final is not None:
+        script.sip(final[0], sip_message(final[1], call_id, "1 INVITE", src=UA), PBX, UA)
+    if keepalive is not None:
+        keepalives(script, *keepalive)
+    if end is not None:
+        monitor = ("192.0.2.50", 5060)
+        script.sip(end, sip_message("OPTIONS sip:pbx@example.com SIP/2.0", "ka-end", "1 OPTIONS", src=monitor,
+                                    to_tag=False, branch="kaend"), monitor, PBX)
+    return script.write(path)
+
+
+def ack_never_arrives(path: Path, t1: float, *, call_id: str = "noack-1", bye_after: float | None = None) -> Path:
+    """INVITE answered 200 OK at 0.3 s, the 200 OK retransmitted by a UAS whose T1 is `t1` (doubling, capped at
+    T2 = 4 s, RFC 3261 §13.3.1.4) without any ACK, and the callee's BYE 64*T1 (or `bye_after` s) after the first
+    200 OK."""
+    script = Script()
+    script.sip(0.0, sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=UA, to_tag=False,
+                                body=SDP.format(ip=UA[0], port=UA_RTP)), UA, PBX)
+    ok = sip_message("SIP/2.0 200 OK", call_id, "1 INVITE", src=UA, body=SDP.format(ip=PBX[0], port=PBX_RTP),
+                     contact=f"<sip:200@{PBX[0]}:5060>")
+    for at in timer_schedule(t1, cap=4.0):
+        script.sip(0.3 + at, ok, PBX, UA)
+    return bye(script, 0.3 + (64 * t1 if bye_after is None else bye_after), call_id, from_callee=True).write(path)
 
 
 def rtcp_sr(ssrc: int, at: float, blocks: bytes = b"", count: int = 0) -> bytes:

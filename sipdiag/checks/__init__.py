@@ -107,11 +107,21 @@ class Rule:
     engineer: dict[str, str]
     func: Callable[[Analysis], Iterable[Hit]] = field(repr=False)
     doc: str = ""
+    # What fills the placeholders of a title that names a figure of the run's configuration ("about {timeout_s} s"
+    # for 64*T1): called under the active settings. A finding's title is filled from its hit's texts first.
+    title_values: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def title(self) -> str:
         """The English title (`sipdiag rules`, docs/RULES-REFERENCE.md, the JSON document's `title`)."""
-        return self.titles["en"]
+        return self.title_in("en")
+
+    def title_in(self, lang: str, texts: Mapping[str, Any] | None = None) -> str:
+        """The title in `lang`, its placeholders filled from `texts` (a finding's), else from title_values."""
+        template = self.titles[lang]
+        if self.title_values is None:
+            return template
+        return _render(template, {**self.title_values(), **(texts or {})}, lang)
 
     def sections(self) -> dict[str, str]:
         """The docstring's `## Heading` sections: what it detects, why it matters, how to fix, references."""
@@ -127,9 +137,10 @@ REGISTRY: dict[str, Rule] = {}
 
 
 def check(*, id: str, category: str, severity: str, owner: str, title: dict[str, str], customer: dict[str, str],
-          engineer: dict[str, str]) -> Callable:
+          engineer: dict[str, str], title_values: Callable[[], dict[str, Any]] | None = None) -> Callable:
     """Register a rule. Its id is `category.slug`; its title and texts exist in every language of LANGUAGES (a
-    Russian report heads a finding with its Russian title, as it gives its Russian texts)."""
+    Russian report heads a finding with its Russian title, as it gives its Russian texts). title_values: what
+    fills the title's placeholders outside a finding (Rule.title_values)."""
     if category not in CATEGORIES or owner not in OWNERS or id.split(".", 1)[0] not in CATEGORIES + ID_PREFIXES:
         raise ValueError(f"rule {id}: unknown category or owner")
     if not all(isinstance(texts, dict) and set(texts) == set(LANGUAGES) for texts in (title, customer, engineer)):
@@ -137,7 +148,7 @@ def check(*, id: str, category: str, severity: str, owner: str, title: dict[str,
 
     def register(func: Callable[[Analysis], Iterable[Hit]]) -> Callable:
         REGISTRY[id] = Rule(id, category, Severity.parse(severity), owner, title, customer, engineer, func,
-                            func.__doc__ or "")
+                            func.__doc__ or "", title_values)
         return func
 
     return register
@@ -261,6 +272,10 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
     texts = {**party_values(call), **values} if call is not None else values
     if hit.texts:
         texts = {**texts, **hit.texts}
+    titles = rule.titles  # the rule's one dict: pickled once per run (see `shared`)
+    if rule.title_values is not None:  # a figure of the finding's in the title: one dict per distinct title
+        filled = {lang: rule.title_in(lang, texts) for lang in titles}
+        titles = shared.setdefault(("titles", rule.id, *filled.values()), filled)
     engineer = {lang: _render(t, texts, lang) for lang, t in rule.engineer.items()}
     found = devices.device_for(hit)
     topics = devices.topics(rule.id) if found is not None else ()
@@ -275,12 +290,12 @@ def _finding(rule: Rule, hit: Hit, devices: DeviceIndex, shared: dict[Any, Any])
     customer = {lang: shared.setdefault(text, text) for lang, text in customer.items()}
     return Finding(
         rule=rule.id, category=rule.category, severity=hit.severity if hit.severity is not None else rule.severity,
-        owner=hit.owner if hit.owner is not None else rule.owner, title=rule.title, call_id=hit.call_id,
+        owner=hit.owner if hit.owner is not None else rule.owner, title=titles["en"], call_id=hit.call_id,
         frames=hit.frames, evidence=evidence,
         customer_text=customer,
         engineer_text=engineer,
         confidence=hit.confidence,
-        titles=rule.titles,  # the rule's one dict: pickled once per run (see `shared`)
+        titles=titles,
     )
 
 

@@ -13,7 +13,7 @@ from ..parties import direction_en, direction_ru, ender_en, ender_ru
 from ..transactions import is_success
 from . import Hit, Severity, check, times_en
 from .settings import setting
-from .timers import sends_before_timeout, timeout_s
+from .timers import estimate_s, sends_before_timeout, transaction_t1_estimate_ns, transaction_t1_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 NS = 10**9
 # RFC 3261 §17.1.1.2 / §17.1.2.2: a client transaction gives up 64*T1 (32 s with the default T1) after its request,
-# having sent it on the Timer A (INVITE) or Timer E schedule over UDP: sipdiag.checks.timers, as configured.
+# having sent it on the Timer A (INVITE) or Timer E schedule over UDP: sipdiag.checks.timers, as configured, or the
+# sender's own T1 when its retransmissions show another (RULES.md §0.5, T1_est: _timeout_s).
 # RFC 4028 §10: the side that does not refresh sends BYE min(32 s, SE/3) before the session expires; a BYE within
 # this many seconds of that instant (or of the expiry itself) is taken as the timer's.
 SESSION_BYE_TOLERANCE_S = 5.0
@@ -54,7 +55,12 @@ def _failed(t: Transaction, capture: CaptureInfo, capture_end_ns: int | None = N
     if t.final_status is not None:
         return t.final_status >= 300 and t.final_status not in (401, 407)
     waited = _waited_ns(t, capture, capture_end_ns)
-    return t.request_retransmissions >= 2 or (waited is not None and waited / NS >= timeout_s())
+    return t.request_retransmissions >= 2 or (waited is not None and waited / NS >= _timeout_s(t, capture))
+
+
+def _timeout_s(t: Transaction, capture: CaptureInfo) -> float:
+    """64*T1 of the request's transaction, in s: the configured T1, or its sender's own (transaction_t1_ns)."""
+    return 64 * transaction_t1_ns(t, capture.clock) / NS
 
 
 def _waited_ns(t: Transaction, capture: CaptureInfo, capture_end_ns: int | None = None) -> int | None:
@@ -403,7 +409,7 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
         # An unanswered request fails when its timer fires, 64*T1 after it: a BYE until 10 s after that, or before
         # it while the request waited (RFC 3261 §12.2.1.2: a UAC ends the dialog on a timeout), came with it.
         # Across a clock step it is not known whether the BYE followed the failure at once.
-        window = DROP_AFTER_FAILURE_S + (0 if answered else timeout_s())
+        window = DROP_AFTER_FAILURE_S + (0 if answered else _timeout_s(t, analysis.capture))
         dropped = bye is not None and 0 <= (bye - done) / NS <= window and _sound(
             analysis, t.final_frame if t.final_ts_ns else t.ts_frame, call.bye_frame)
         unanswered = None if answered else _unanswered(t, analysis.capture)
@@ -435,6 +441,9 @@ def reinvite_failed(analysis: Analysis) -> Iterator[Hit]:
             "glare_ru": f"; {longest} x 491 Request Pending подряд (цикл glare)" if longest >= GLARE_LOOP else "",
             "bye_after_s": _s(bye - done) if dropped and bye is not None else None,
             "after_en": after_en, "after_ru": after_ru,
+            # the T1 an unanswered request's retransmissions show (None: none, or answered), by which its timeout
+            # was judged
+            "t1_estimate_s": None if answered else estimate_s(transaction_t1_estimate_ns(t, analysis.capture.clock)),
             **_LEADS[lead],
         }, severity=severity, confidence="low" if unanswered and unanswered[0] != "timeout" else "high")
 
@@ -449,10 +458,11 @@ def _unanswered(t: Transaction, capture: CaptureInfo) -> tuple[str, str, str]:
     timer, section = ("Timer B", "§17.1.1.2") if t.method == "INVITE" else ("Timer F", "§17.1.2.2")
     n = t.request_retransmissions
     waited = _waited_ns(t, capture)
-    timeout = timeout_s()
+    t1 = transaction_t1_ns(t, capture.clock)
+    timeout = 64 * t1 / NS
     # a capture cut at the last retransmission of the whole schedule (sipdiag.dialogs counts an INVITE so too)
     # shows the timeout as well: the timer fires before the next retransmission would have gone out
-    if n >= sends_before_timeout(capped=t.method != "INVITE") - 1 or (
+    if n >= sends_before_timeout(t.method != "INVITE", t1) - 1 or (
             waited is not None and waited / NS >= timeout):
         return ("timeout",
                 f"got no response within {timeout:g} s ({n} retransmissions): its transaction timed out ({timer}, "

@@ -236,6 +236,7 @@ class Unanswered:
     reg: Registration
     frame: int  # the last REGISTER's first transmission
     sends: int  # its transmissions
+    t1_estimate_ns: int | None = None  # the T1 its retransmissions show (sipdiag.siptimers), None: none
 
     @property
     def frames(self) -> tuple[int, ...]:

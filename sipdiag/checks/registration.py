@@ -16,7 +16,7 @@ from .regretry import steady_interval_s
 from .regrefusal import REFUSED, answer_details, meaning_of
 from .regretryafter import retry_after_words
 from .settings import setting
-from .timers import sends_before_timeout, timeout_ns
+from .timers import estimate_s, sends_before_timeout, transaction_t1_estimate_ns, transaction_t1_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -268,7 +268,7 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
 
     is_attack = attack_filter(analysis)
     end_ns = analysis.capture.last_ts_ns or 0
-    timer_f, schedule = timeout_ns(), sends_before_timeout(capped=True) - 1  # retransmissions: all but the first
+    clock = analysis.capture.clock
     lost = []
     for r in analysis.registrations:
         if r.outcome != "unanswered" or is_attack(r):
@@ -278,12 +278,16 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
             continue
         # Timer F (64*T1, 32 s with the default T1, RFC 3261 §17.1.2.2) ends the wait for an answer: before it
         # fires, or before the whole Timer E schedule went out (11 sends over UDP in 31.5 s with the default T1 and
-        # T2, which a capture cut at the last retransmission still shows), the REGISTER is pending, not lost.
-        waited_ns = analysis.capture.clock.elapsed_ns(last.ts_frame, last.ts_ns, analysis.capture.packets, end_ns)
-        if (waited_ns is None or waited_ns < timer_f) and last.request_retransmissions < schedule:
+        # T2, which a capture cut at the last retransmission still shows), the REGISTER is pending, not lost. T1:
+        # the device's own when its retransmissions show another than the configured one (RULES.md §0.5, T1_est).
+        t1 = transaction_t1_ns(last, clock)
+        schedule = sends_before_timeout(True, t1) - 1  # retransmissions: all but the first
+        waited_ns = clock.elapsed_ns(last.ts_frame, last.ts_ns, analysis.capture.packets, end_ns)
+        if (waited_ns is None or waited_ns < 64 * t1) and last.request_retransmissions < schedule:
             continue  # None: how long it waited is not known (a clock step since), only its retransmissions tell
         frame = last.request_frame or r.first_frame
-        lost.append((None, Unanswered(r, frame, 1 + last.request_retransmissions)))
+        lost.append((None, Unanswered(r, frame, 1 + last.request_retransmissions,
+                                      transaction_t1_estimate_ns(last, clock))))
     for _kind, group in grouped(lost):
         r = group[0].reg
         subject_en, subject_ru = subject(group, registrar_named=True)
@@ -294,6 +298,8 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
             "aor": r.aor, "source": r.source, "registrar": r.registrar, "sends": sum(f.sends for f in group),
             "frame": group[0].frame, "subject_en": subject_en, "subject_ru": subject_ru,
             "frames_en": frames_en, "frames_ru": frames_ru, "lines_en": lines_en, "lines_ru": lines_ru,
+            # the T1 the first REGISTER's retransmissions show (None: none), by which its Timer F was judged
+            "t1_estimate_s": estimate_s(group[0].t1_estimate_ns),
             **group_evidence(group, "request_frames")}, texts=_no_response_words(group))
 
 

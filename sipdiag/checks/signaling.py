@@ -10,11 +10,12 @@ from ..addresses import join_address
 from ..correlate import number_key
 from ..registrations import retry_after
 from ..parties import called_party, ender_en, ender_ru, party_en, party_ru
+from ..siptimers import copy_gaps
 from ..transactions import is_redirect
 from . import UNKNOWN, Hit, check, span_s, times_en
 from .regretryafter import quoted
 from .settings import setting
-from .timers import timeout_ns, timeout_s
+from .timers import estimate_s, run_timers, timeout_ns, transaction_t1_estimate_ns, transaction_t1_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -36,40 +37,60 @@ def _final_frame(call: Call, status: int) -> int:
     return next((m.frame for m in call.messages if m.status_code == status), call.first_frame)
 
 
+def _timeout_title() -> dict[str, str]:
+    """The ack-timeout title's figures outside a finding (`sipdiag rules`, the rules reference): the configured
+    64*T1 (32 s with the default T1). A finding's are its call's (ack_timeout's texts)."""
+    return _timeout_words(timeout_ns())
+
+
+def _timeout_words(timeout: int) -> dict[str, str]:
+    """64*T1 (ns) as the ack-timeout texts say it: to 0.1 s for the engineer and the title ("32", "64", "25.6";
+    "32.3" for the T1 = 0.504 s a UAS's 2xx gaps show), to the nearest 10 s for the customer from 20 s on ("about 30
+    seconds" for 32 s, "about 60" for 64 s)."""
+    seconds = timeout / 1e9
+    about = round(seconds / 10) * 10 if seconds >= 20 else round(seconds)
+    return {"timeout_s": f"{round(seconds, 1):g}", "timeout_about_s": f"{about}"}
+
+
 @check(
     id="call.ack-timeout-32s", category="signaling", severity="major", owner="engineering",
+    # The id keeps "32s" (the JSON contract's); the title and texts give the 64*T1 of the call's UAS.
     title={
-        "en": "Answered call torn down about 32 s after answer: the ACK never arrived",
-        "ru": "Отвеченный вызов разорван примерно через 32 с после ответа: ACK так и не пришёл",
+        "en": "Answered call torn down about {timeout_s} s after answer: the ACK never arrived",
+        "ru": "Отвеченный вызов разорван примерно через {timeout_s} с после ответа: ACK так и не пришёл",
     },
+    title_values=_timeout_title,
     customer={
-        "en": "Your answered calls are cut off after about 30 seconds. After a call is answered your equipment must "
-              "confirm it, and that confirmation does not reach us, so the call is ended automatically. This is "
-              "nearly always the router's 'SIP ALG' feature or a firewall: please switch SIP ALG off and restart "
-              "the router.",
-        "ru": "Ваши принятые звонки обрываются примерно через 30 секунд. После ответа ваше оборудование должно "
-              "подтвердить соединение, но это подтверждение до нас не доходит, и звонок завершается автоматически. "
-              "Почти всегда причина в функции роутера «SIP ALG» или в межсетевом экране: отключите SIP ALG и "
-              "перезагрузите роутер.",
+        "en": "Your answered calls are cut off after about {timeout_about_s} seconds. After a call is answered your "
+              "equipment must confirm it, and that confirmation does not reach us, so the call is ended "
+              "automatically. This is nearly always the router's 'SIP ALG' feature or a firewall: please switch SIP "
+              "ALG off and restart the router.",
+        "ru": "Ваши принятые звонки обрываются примерно через {timeout_about_s} секунд. После ответа ваше "
+              "оборудование должно подтвердить соединение, но это подтверждение до нас не доходит, и звонок "
+              "завершается автоматически. Почти всегда причина в функции роутера «SIP ALG» или в межсетевом экране: "
+              "отключите SIP ALG и перезагрузите роутер.",
     },
     engineer={
         "en": "Call {call_id}: 200 OK (frame {ok_frame}) retransmitted {retransmissions} times over {span_s} s with "
-              "no ACK seen at this capture point; {bye_en} (64*T1 = {timeout_s} s, RFC 3261 §13.3.1.4). Check where "
-              "the ACK goes: the 2xx Contact and Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG on the caller side.",
+              "no ACK seen at this capture point; {bye_en} (64*T1 = {timeout_s} s{t1_note_en}, RFC 3261 §13.3.1.4). "
+              "Check where the ACK goes: the 2xx Contact and Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG on the "
+              "caller side.",
         "ru": "Вызов {call_id}: 200 OK (кадр {ok_frame}) переотправлен {retransmissions} раз за {span_s} с, ACK в "
-              "точке захвата не виден; {bye_ru} (64*T1 = {timeout_s} с, RFC 3261 §13.3.1.4). Проверьте, куда уходит "
-              "ACK: Contact ответа и Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG на стороне вызывающего.",
+              "точке захвата не виден; {bye_ru} (64*T1 = {timeout_s} с{t1_note_ru}, RFC 3261 §13.3.1.4). Проверьте, "
+              "куда уходит ACK: Contact ответа и Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG на стороне "
+              "вызывающего.",
     },
 )
 def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
     An INVITE answered with 2xx whose 2xx is retransmitted (T1 doubling, capped at T2) without any ACK in the capture,
-    and a BYE about 64*T1 after the first 2xx.
+    and a BYE about 64*T1 after the first 2xx. T1 is the UAS's own when the gaps of its 2xx retransmissions show
+    another than `sip.t1_default_ms` (RULES.md: T1_est; 1 s gives 64 s), else the configured one.
 
     ## Why it matters
-    Every answered call drops after about 32 s: the classic symptom of an ACK that cannot reach the UAS (private or
-    rewritten Contact, a SIP ALG, a firewall), and the customer's "calls drop after 30 seconds".
+    Every answered call drops after about 32 s (64*T1): the classic symptom of an ACK that cannot reach the UAS
+    (private or rewritten Contact, a SIP ALG, a firewall), and the customer's "calls drop after 30 seconds".
 
     ## How to fix
     Find where the ACK goes (2xx Contact and Record-Route); fix Contact handling at the SBC or switch off the
@@ -80,7 +101,7 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
     """
     # The UAS gives up 64*T1 after its first 2xx (§13.3.1.4): a BYE within sip.ack_timeout_tolerance_s of that, plus
     # the 4 s more this rule has allowed since its first version, is the timeout's.
-    timeout, tolerance = timeout_s(), setting("sip.ack_timeout_tolerance_s") + 4
+    timers, tolerance = run_timers(), setting("sip.ack_timeout_tolerance_s") + 4
     for call in analysis.calls:
         invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog
                        and t.final_status is not None and 200 <= t.final_status < 300), None)
@@ -95,10 +116,22 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
         clock = analysis.capture.clock
         if bye is not None and not clock.sound(ok_frame, bye.frame):
             continue  # a clock step between the 2xx and the BYE: whether it came 32 s later is not known
+        # T1 of the UAS, the party whose timer ends the call: RULES.md asks for the give-up at 64*T1_est. Its 2xx
+        # retransmissions start at its T1 and double (§13.3.1.4), as a client's Timer A/E retransmissions of a
+        # request do (§17.1.1.2, §17.1.2.2), and they are what this rule is about: the first gap between the copies
+        # of the first 2xx's hop gives it (the INVITE's retransmissions, if any, would give the UAC's).
+        hop = (copies[0].src_ip, copies[0].src_port, copies[0].dst_ip, copies[0].dst_port)
+        estimate = timers.estimate_t1_ns(copy_gaps([(m.frame, m.ts_ns) for m in copies
+                                                    if (m.src_ip, m.src_port, m.dst_ip, m.dst_port) == hop], clock))
+        t1 = timers.t1_for(estimate)
+        timeout = 64 * t1 / 1e9
         first_ok = invite.final_ts_ns or copies[0].ts_ns
         bye_after = round((bye.ts_ns - first_ok) / 1e9, 1) if bye else None
         if bye_after is not None and abs(bye_after - timeout) > tolerance:
             continue  # a hang-up at another time: not the ACK timeout (RULES.md FP pitfalls)
+        # 64*T1 (of the run's T1 or the UAS's) words the texts and the title; the evidence is the estimate
+        words = {**_timeout_words(64 * t1), **_t1_note(t1, timers.t1_ns, "the 2xx retransmissions",
+                                                        "интервалам переотправки 2xx")}
         yield Hit(call.call_id, tuple(m.frame for m in copies) + ((bye.frame,) if bye else ()), {
             "call_id": call.call_id, "ok_frame": ok_frame, "retransmissions": invite.response_retransmissions,
             "span_s": span_s(clock, copies[0], copies[-1]), "bye_frame": call.bye_frame,
@@ -109,7 +142,18 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
                       if bye else "no BYE in the capture",
             "bye_ru": f"BYE от {ender_ru(call)} (кадр {call.bye_frame}) через {bye_after} с "
                       "после первого 200 OK" if bye else "BYE в захвате нет",
-        }, texts={"timeout_s": f"{timeout:g}"})  # the run's configuration, not evidence of the call
+            # the T1 the 2xx gaps show (None: none shown), whether or not it differs from the configured one
+            "t1_estimate_s": estimate_s(estimate),
+        }, texts=words)
+
+
+def _t1_note(t1: int, configured: int, shown_by_en: str, shown_by_ru: str) -> dict[str, str]:
+    """The words a timer's text adds when it was judged by the T1 a peer's retransmissions show instead of the
+    configured one (sipdiag.siptimers.SipTimers.t1_for): nothing when it is the configured one."""
+    if t1 == configured:
+        return {"t1_note_en": "", "t1_note_ru": ""}
+    return {"t1_note_en": f", T1 = {t1 / 1e9:g} s by {shown_by_en}",
+            "t1_note_ru": f", T1 = {t1 / 1e9:g} с по {shown_by_ru}"}
 
 
 @check(
@@ -124,17 +168,19 @@ def ack_timeout(analysis: Analysis) -> Iterator[Hit]:
     },
     engineer={
         "en": "Call {call_id}: INVITE (frame {invite_frame}) to {target} sent {sends_en} over {span_s} s without "
-              "{what} ({timers_en}, RFC 3261 §17.1.1.2); final status {final}{final_detail}. {advice_en}",
+              "{what} ({timers_en}{t1_note_en}, RFC 3261 §17.1.1.2); final status {final}{final_detail}. {advice_en}",
         "ru": "Вызов {call_id}: INVITE (кадр {invite_frame}) на {target} отправлен {sends} раз за {span_s} с без "
-              "{what_ru} ({timers_ru}, RFC 3261 §17.1.1.2); итог {final_ru}{final_detail_ru}. {advice_ru}",
+              "{what_ru} ({timers_ru}{t1_note_ru}, RFC 3261 §17.1.1.2); итог {final_ru}{final_detail_ru}. "
+              "{advice_ru}",
     },
 )
 def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    A call whose outcome is a timeout: the INVITE was retransmitted without any response until Timer B (32 s), or a
-    proxy answered 408 Request Timeout, also when the caller had sent a CANCEL the proxy never accepted (a
-    CANCEL takes effect with 200 and 487, RFC 3261 §9.2).
+    A call whose outcome is a timeout: the INVITE was retransmitted without any response until Timer B (64*T1: 32 s
+    by default, 64 s when its retransmissions show its sender's T1 = 1 s, RULES.md T1_est), or a proxy answered 408
+    Request Timeout, also when the caller had sent a CANCEL the proxy never accepted (a CANCEL takes effect with 200
+    and 487, RFC 3261 §9.2).
 
     ## Why it matters
     The call never rings: the callee (or the next hop) is unreachable, often a lost NAT binding or a dropped large
@@ -149,6 +195,7 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
     RFC 3261 §17.1.1.2 (Timers A/B), §16.6 (Timer C), §21.4.9 (408)
     """
     clock = analysis.capture.clock
+    configured = run_timers().t1_ns
     for call in analysis.calls:
         if call.outcome != "timeout":
             continue
@@ -214,7 +261,12 @@ def invite_timeout(analysis: Analysis) -> Iterator[Hit]:
             # the INVITE's transport ("udp", "tcp", "tls", ...): over a reliable one there are no retransmissions
             # to lose, so what the operator checks differs (sipdiag.reports.replyactions)
             "transport": sends[0].transport if sends else None,
-        }, texts=_invite_timers(sends[0].transport if sends else "udp"))
+            # the T1 the INVITE's first retransmission gap shows (None: none), by which Timer B was judged when it
+            # is another than the configured one (sipdiag.dialogs: the call's outcome)
+            "t1_estimate_s": estimate_s(transaction_t1_estimate_ns(invite, clock)),
+        }, texts={**_invite_timers(sends[0].transport if sends else "udp"),
+                  **_t1_note(transaction_t1_ns(invite, clock), configured, "the INVITE's retransmissions",
+                             "интервалам переотправки INVITE")})
 
 
 def _invite_timers(transport: str) -> dict[str, str]:

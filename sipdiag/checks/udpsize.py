@@ -18,7 +18,7 @@ from ..icmp import path_mtu, path_mtus
 from ..udpsizes import UdpSize, UdpSizes, size_record, sizes_of
 from . import Hit, Severity
 from .nat import all_transactions
-from .timers import sends_before_timeout, t1_ns, timeout_ns
+from .timers import sends_before_timeout, t1_ns, transaction_t1_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -223,12 +223,15 @@ def _acks(analysis: Analysis) -> dict[tuple[str | None, int | None], int]:
 
 def _timed_out(analysis: Analysis, tx: Transaction) -> bool:
     """No response at all, and Timer B or F ran out (RFC 3261 §17.1.1.2, §17.1.2.2): 64*T1 passed before the capture
-    ended, or the whole retransmission schedule over UDP went out (a capture cut at the last copy shows that)."""
+    ended, or the whole retransmission schedule over UDP went out (a capture cut at the last copy shows that). T1:
+    the sender's own when its retransmissions show another than the configured one (RULES.md §0.5, T1_est)."""
     if tx.responses:
         return False
-    if tx.request_retransmissions + 1 >= sends_before_timeout(tx.method != "INVITE"):
+    clock = analysis.capture.clock
+    t1 = transaction_t1_ns(tx, clock)
+    if tx.request_retransmissions + 1 >= sends_before_timeout(tx.method != "INVITE", t1):
         return True
-    return _waited(analysis, tx, timeout_ns())
+    return _waited(analysis, tx, 64 * t1)
 
 
 def _waited(analysis: Analysis, tx: Transaction, ns: int) -> bool:

@@ -147,48 +147,64 @@ def test_the_defaults_file_loads_back_to_the_defaults(tmp_path) -> None:
 
 def test_t1_and_t2_set_timer_f_of_an_unanswered_register(tmp_path) -> None:
     """REGISTER sent 11 times over 31.5 s, unanswered (Timer E up to Timer F with T1 = 0.5 s, T2 = 4 s): lost by
-    default. With T1 = 1 s (RFC 3261 §17.1.1.1 allows it) Timer F fires at 64 s after 18 sends, and with T2 = 2 s the
-    schedule holds 18 sends within 32 s: 31.5 s and 11 sends are then a REGISTER still pending, not lost. Before,
-    both keys were ignored."""
+    default. With T2 = 2 s the schedule holds 18 sends within 32 s: 31.5 s and 11 sends are then a REGISTER still
+    pending, not lost. T1 = 1 s configured (RFC 3261 §17.1.1.1 allows it) does not change that: the REGISTER's
+    retransmissions show the phone's own T1, 0.5 s, and RULES.md §0.5 expects its give-up at 64*T1_est = 32 s. The
+    configured T1 is the default of a REGISTER that shows none: sent once and unanswered for the 40 s the capture
+    runs on, it is lost with T1 = 0.5 s (Timer F at 32 s), pending with T1 = 1 s (64 s). Before, both keys were
+    ignored."""
     register = callcapture.unanswered_register(tmp_path / "reg.pcap")
 
-    def lost(settings=None) -> list[int]:
-        return [f.evidence["sends"] for f in sipdiag.analyze(register, settings=settings).findings
-                if f.rule == "reg.no-response"]
+    def lost(settings=None, capture=register) -> list[tuple[int, float | None]]:
+        return [(f.evidence["sends"], f.evidence["t1_estimate_s"])
+                for f in sipdiag.analyze(capture, settings=settings).findings if f.rule == "reg.no-response"]
 
-    assert lost() == [11]
-    assert lost(load_config(write(tmp_path, "[sip]\nt1_default_ms = 1000\n"))) == []
+    assert lost() == [(11, 0.5)]
+    assert lost(load_config(write(tmp_path, "[sip]\nt1_default_ms = 1000\n"))) == [(11, 0.5)]
     assert lost(load_config(write(tmp_path, "[sip]\nt2_ms = 2000\n", "t2.toml"))) == []
-    assert lost(load_config(write(tmp_path, "[sip]\nt1_default_ms = 500\n", "same.toml"))) == [11]
+    assert lost(load_config(write(tmp_path, "[sip]\nt1_default_ms = 500\n", "same.toml"))) == [(11, 0.5)]
+    once = callcapture.unanswered_register(tmp_path / "once.pcap", offsets=(0,),
+                                           extra=((40 * 10**9, callcapture.frame("\r\n\r\n", callcapture.UA,
+                                                                                  callcapture.PBX)),))
+    assert lost(capture=once) == [(1, None)]
+    assert lost(load_config(write(tmp_path, "[sip]\nt1_default_ms = 1000\n")), once) == []
 
 
 def test_t1_and_the_tolerance_set_the_ack_timeout(tmp_path) -> None:
-    """ack_dropped.pcap: the callee's BYE 32.0 s after its first 2xx, the ACK timeout of T1 = 0.5 s (64*T1,
-    RFC 3261 §13.3.1.4). With T1 = 1 s the timeout is 64 s: a BYE at 32 s is a hang-up at another time. With
-    T1 = 0.4 s (25.6 s) it is 6.4 s off, beyond the default tolerance (2 s, plus 4) but within 3 s (plus 4)."""
-    capture = SAMPLES / "ack_dropped.pcap"
-
-    def ack_timeout(text: str | None, name: str = "t.toml") -> list:
+    """A UAS whose 200 OK retransmissions show the configured T1 (RULES.md T1_est, sipdiag.siptimers: gaps within
+    25 % of it are that T1 seen through jitter) is judged by the configured one. ack_dropped.pcap:
+    the callee's BYE 32.0 s after its first 2xx, the ACK timeout of T1 = 0.5 s (64*T1, RFC 3261 §13.3.1.4). A UAS
+    at T1 = 0.4 s configured as such: 25.6 s, and its BYE at 32 s is 6.4 s off, beyond the default tolerance (2 s,
+    plus 4) but within 3 s (plus 4); the title says 25.6 s. With T1 = 1 s configured, the lab UAS's gaps (0.504 s)
+    show its own T1: the timeout is still 32 s, not 64 s."""
+    def ack_timeout(capture, text: str | None, name: str = "t.toml") -> list:
         settings = load_config(write(tmp_path, text, name)) if text else None
         return [f for f in sipdiag.analyze(capture, settings=settings).findings if f.rule == "call.ack-timeout-32s"]
 
-    (f,) = ack_timeout(None)
+    (f,) = ack_timeout(SAMPLES / "ack_dropped.pcap", None)
     assert f.evidence["bye_after_s"] == 32.0 and "timeout_s" not in f.evidence
+    assert f.evidence["t1_estimate_s"] == 0.504  # the lab's 2xx gaps: the default T1 through jitter
     assert "(64*T1 = 32 s, RFC 3261 §13.3.1.4)" in f.engineer_text["en"]
     assert "(64*T1 = 32 с, RFC 3261 §13.3.1.4)" in f.engineer_text["ru"]
-    assert ack_timeout("[sip]\nt1_default_ms = 1000\n") == []
-    assert ack_timeout("[sip]\nt1_default_ms = 400\n", "t1.toml") == []
-    (f,) = ack_timeout("[sip]\nt1_default_ms = 400\nack_timeout_tolerance_s = 3\n", "both.toml")
+    (f,) = ack_timeout(SAMPLES / "ack_dropped.pcap", "[sip]\nt1_default_ms = 1000\n")
+    assert "(64*T1 = 32.3 s, T1 = 0.504 s by the 2xx retransmissions, RFC 3261 §13.3.1.4)" in f.engineer_text["en"]
+    # a UAS at T1 = 0.4 s whose BYE comes 32 s after its first 200 OK
+    bye_32 = callcapture.ack_never_arrives(tmp_path / "t1-0.4.pcap", 0.4, bye_after=32.0)
+    assert ack_timeout(bye_32, "[sip]\nt1_default_ms = 400\n", "t1.toml") == []
+    (f,) = ack_timeout(bye_32, "[sip]\nt1_default_ms = 400\nack_timeout_tolerance_s = 3\n", "both.toml")
+    assert (f.evidence["bye_after_s"], f.evidence["t1_estimate_s"]) == (32.0, 0.4)
     assert "(64*T1 = 25.6 s, RFC 3261 §13.3.1.4)" in f.engineer_text["en"]
+    assert f.title == "Answered call torn down about 25.6 s after answer: the ACK never arrived"
 
 
 def test_the_timers_are_listed_for_the_rules_that_read_them() -> None:
     reads = {r.id: settings_read_by(r.func) for r in sipdiag.checks.all_rules()}
     assert reads["reg.no-response"] == ("sip.t1_default_ms", "sip.t2_ms")
     assert reads["call.reinvite-failed"] == ("sip.t1_default_ms", "sip.t2_ms")
-    assert reads["call.ack-timeout-32s"] == ("sip.ack_timeout_tolerance_s", "sip.t1_default_ms")
+    # T2 caps the T1 a retransmission gap is taken for (sipdiag.siptimers)
+    assert reads["call.ack-timeout-32s"] == ("sip.ack_timeout_tolerance_s", "sip.t1_default_ms", "sip.t2_ms")
     # read by a helper called inside a comprehension (a code object of its own): found too
-    assert reads["call.in-dialog-request-misrouted"] == ("sip.t1_default_ms",)
+    assert reads["call.in-dialog-request-misrouted"] == ("sip.t1_default_ms", "sip.t2_ms")
 
 
 def test_a_zero_timer_is_a_usage_error(tmp_path) -> None:

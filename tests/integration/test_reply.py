@@ -77,7 +77,7 @@ Findings
 - MAJOR call.ack-timeout-32s: Answered call torn down about 32 s after answer: the ACK never arrived (category signaling, owner engineering; 1 occurrence in 1 call)
   - call #1 ack_dropped-1@sdlab, frames 6, 61, 108-109, 112-117, 120-121, confidence high
     - Wireshark: frame.number in {6, 61, 108..109, 112..117, 120..121}
-    - evidence: ok_frame = 6; retransmissions = 10; span_s = 31.5; bye_frame = 121; bye_after_s = 32.0; ended_by = callee
+    - evidence: ok_frame = 6; retransmissions = 10; span_s = 31.5; bye_frame = 121; bye_after_s = 32.0; ended_by = callee; t1_estimate_s = 0.504
     - Call ack_dropped-1@sdlab: 200 OK (frame 6) retransmitted 10 times over 31.5 s with no ACK seen at this capture point; callee sent BYE (frame 121) 32.0 s after the first 200 OK (64*T1 = 32 s, RFC 3261 §13.3.1.4). Check where the ACK goes: the 2xx Contact and Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG on the caller side.
 
 Calls
@@ -112,7 +112,7 @@ ACK_ENGINEER_RU = r"""Техническая записка sipdiag
 - MAJOR call.ack-timeout-32s: Отвеченный вызов разорван примерно через 32 с после ответа: ACK так и не пришёл (категория signaling, ответственный engineering; случаев: 1, звонков: 1)
   - звонок #1 ack_dropped-1@sdlab, кадры 6, 61, 108-109, 112-117, 120-121, достоверность high
     - Wireshark: frame.number in {6, 61, 108..109, 112..117, 120..121}
-    - данные: ok_frame = 6; retransmissions = 10; span_s = 31.5; bye_frame = 121; bye_after_s = 32.0; ended_by = callee
+    - данные: ok_frame = 6; retransmissions = 10; span_s = 31.5; bye_frame = 121; bye_after_s = 32.0; ended_by = callee; t1_estimate_s = 0.504
     - Вызов ack_dropped-1@sdlab: 200 OK (кадр 6) переотправлен 10 раз за 31.5 с, ACK в точке захвата не виден; BYE от вызываемого (кадр 121) через 32.0 с после первого 200 OK (64*T1 = 32 с, RFC 3261 §13.3.1.4). Проверьте, куда уходит ACK: Contact ответа и Record-Route (§13.2.2.4, §12.2.1.1), NAT/ALG на стороне вызывающего.
 
 Звонки
@@ -147,7 +147,7 @@ Summary: 1 finding (1 major) in 1 of 1 call; worst: `call.ack-timeout-32s` (majo
 - MAJOR `call.ack-timeout-32s`: Answered call torn down about 32 s after answer: the ACK never arrived (category signaling, owner engineering; 1 occurrence in 1 call)
   - call #1 `ack_dropped-1@sdlab`, frames 6, 61, 108-109, 112-117, 120-121, confidence high
     - Wireshark: `frame.number in {6, 61, 108..109, 112..117, 120..121}`
-    - evidence: ok\_frame = 6; retransmissions = 10; span\_s = 31.5; bye\_frame = 121; bye\_after\_s = 32.0; ended\_by = callee
+    - evidence: ok\_frame = 6; retransmissions = 10; span\_s = 31.5; bye\_frame = 121; bye\_after\_s = 32.0; ended\_by = callee; t1\_estimate\_s = 0.504
     - Call ack\_dropped-1@sdlab: 200 OK \(frame 6\) retransmitted 10 times over 31.5 s with no ACK seen at this capture point; callee sent BYE \(frame 121\) 32.0 s after the first 200 OK \(64\*T1 = 32 s, RFC 3261 §13.3.1.4\). Check where the ACK goes: the 2xx Contact and Record-Route \(§13.2.2.4, §12.2.1.1\), NAT/ALG on the caller side.
 
 ### Calls

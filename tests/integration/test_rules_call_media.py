@@ -295,19 +295,36 @@ def test_an_unanswered_reinvite_is_not_a_refused_one(tmp_path, sends, kw, expect
 
 
 def test_the_reinvite_timeout_follows_the_configured_t1(tmp_path) -> None:
-    """A re-INVITE sent 5 times and unanswered for the 35 s the capture runs on: past Timer B (64*T1 = 32 s) by
-    default; with T1 = 1 s (RFC 3261 §17.1.1.1) Timer B fires at 64 s, so the capture ended before it could.
-    Before, 32 s was fixed whatever sip.t1_default_ms said."""
+    """A re-INVITE sent once and unanswered for the 35 s the capture runs on: past Timer B (64*T1 = 32 s) by
+    default; with T1 = 1 s (RFC 3261 §17.1.1.1) Timer B fires at 64 s, so the capture ended before it could, and
+    one send is no failure. Before, 32 s was fixed whatever sip.t1_default_ms said."""
     from sipdiag.config import load_config
 
-    path = unanswered_reinvite(tmp_path / "nr.pcap", TIMER_A[:5], end=40.0)
+    path = unanswered_reinvite(tmp_path / "nr.pcap", (0.0,), end=40.0)
     (f,) = only(path, "call.reinvite-failed")
-    assert (f.evidence["no_response"], f.confidence) == ("timeout", "high")
-    assert _TIMED_OUT.format(n=4, timer="Timer B, RFC 3261 §17.1.1.2") in f.engineer_text["en"]
+    assert (f.evidence["no_response"], f.confidence, f.evidence["t1_estimate_s"]) == ("timeout", "high", None)
+    assert _TIMED_OUT.format(n=0, timer="Timer B, RFC 3261 §17.1.1.2") in f.engineer_text["en"]
     (tmp_path / "t1.toml").write_text("[sip]\nt1_default_ms = 1000\n")
+    assert [f for f in sipdiag.analyze(path, settings=load_config(tmp_path / "t1.toml")).findings
+            if f.rule == "call.reinvite-failed"] == []
+
+
+def test_the_reinvite_timeout_follows_the_senders_own_t1(tmp_path) -> None:
+    """A re-INVITE sent 5 times and unanswered for the 35 s the capture runs on. Retransmitted at 0.5, 1, 2, 4 s
+    it is past its sender's Timer B (32 s), with T1 = 1 s configured too; retransmitted at 1, 2, 4, 8 s its sender
+    runs T1 = 1 s, so Timer B fires at 64 s: the capture ended before it could (RULES.md §0.5, T1_est). Before,
+    the second was a timeout at 32 s."""
+    from sipdiag.config import load_config
+
+    (tmp_path / "t1.toml").write_text("[sip]\nt1_default_ms = 1000\n")
+    path = unanswered_reinvite(tmp_path / "nr.pcap", TIMER_A[:5], end=40.0)
     (f,) = [f for f in sipdiag.analyze(path, settings=load_config(tmp_path / "t1.toml")).findings
             if f.rule == "call.reinvite-failed"]
-    assert (f.evidence["no_response"], f.confidence) == ("capture-ended", "low")
+    assert (f.evidence["no_response"], f.confidence, f.evidence["t1_estimate_s"]) == ("timeout", "high", 0.5)
+    assert _TIMED_OUT.format(n=4, timer="Timer B, RFC 3261 §17.1.1.2") in f.engineer_text["en"]
+    (f,) = only(unanswered_reinvite(tmp_path / "slow.pcap", tuple(2 * t for t in TIMER_A[:5]), end=40.0),
+                "call.reinvite-failed")
+    assert (f.evidence["no_response"], f.confidence, f.evidence["t1_estimate_s"]) == ("capture-ended", "low", 1.0)
     assert _CUT.format(waited=35.0, n=4).replace("32 s", "64 s") in f.engineer_text["en"]
 
 
