@@ -10,9 +10,7 @@ import sipdiag
 from sipdiag.checks import all_rules
 from sipdiag.checks.settings import active, merged
 from sipdiag.config import load_config
-from sipdiag.live import LiveAnalyzer
 from sipdiag.siptimers import SipTimers
-from sipdiag.watch import ReplayFeed, run_feed
 from tests.callcapture import ack_never_arrives, timer_schedule, unanswered_invite
 
 MS = 10**6
@@ -164,15 +162,3 @@ def test_an_estimate_near_the_configured_t1_is_that_t1() -> None:
         500 * MS, 500 * MS, 500 * MS, 1000 * MS, 300 * MS]
     assert SipTimers(t1_ns=1000 * MS).sends_before_timeout(capped=False) == 7
     assert SipTimers().sends_before_timeout(capped=True, t1_ns=1000 * MS) == 18
-
-
-def test_watch_keeps_an_unanswered_call_at_t1_two_seconds_until_its_timer_b(tmp_path) -> None:
-    """A UAC at T1 = 2 s: sends at 0, 2, 6, 14, 30, 62, 126 s, Timer B at 128 s. The live engine ended an
-    unanswered call 36 s after its last message (past 32 s), so at 98 s, and the copy at 126 s was lost to a
-    tombstone; it now waits 64*T1 + 4 s and holds the call as analyze() does."""
-    path = unanswered_invite(tmp_path / "t1-2s.pcap", timer_schedule(2.0), end=140.0)
-    expected = sipdiag.analyze(path)
-    _, result = run_feed(ReplayFeed(path, None), LiveAnalyzer())
-    (call,) = result.analysis.calls
-    assert [m.label for m in call.messages] == [m.label for m in expected.calls[0].messages] == ["INVITE +SDP"] * 7
-    assert call.outcome == expected.calls[0].outcome == "timeout"

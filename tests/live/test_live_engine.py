@@ -18,7 +18,7 @@ from sipdiag.parsers.livedecode import slice_batch
 from sipdiag.reports.live import Dashboard
 from sipdiag.watch import ReplayFeed, run_feed
 from tests.callcapture import (PBX, UA, Script, bye, call_setup, calls_across_a_two_day_step, sip_message,
-                               two_way, unanswered_invite_and_lost_fragment)
+                               timer_schedule, two_way, unanswered_invite, unanswered_invite_and_lost_fragment)
 from tests.conftest import SAMPLES
 
 CAPTURES = [e["file"] for e in json.loads((SAMPLES / "manifest.json").read_text())["captures"]]
@@ -311,3 +311,20 @@ def test_the_dashboard_shows_a_calls_age_across_a_step_as_at_least_the_known_tim
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in shown[-1].splitlines() if line.startswith("│")]
     assert rows == [["1", "sip:100@example.com", "sip:200@example.com", "answered 200", ">=13", "1200"],
                     ["2", "sip:100@example.com", "sip:300@example.com", "busy 486", ">=12", "450"]]
+
+
+def test_an_unanswered_call_at_t1_two_seconds_is_held_until_its_timer_b(tmp_path) -> None:
+    """A UAC at T1 = 2 s: sends at 0, 2, 6, 14, 30, 62, 126 s, Timer B at 128 s; a monitor's OPTIONS every 2 s keep
+    the capture's time going, fed a record at a time. The engine ended an unanswered call 36 s after its last
+    message (past Timer B of T1 = 0.5 s), so at 98 s while its sender was still retransmitting: the copy at 126 s
+    went to a tombstone. It now waits 64*T1 + 4 s of the INVITE's own T1 (its retransmission gaps) and reads the
+    call as analyze() does."""
+    path = unanswered_invite(tmp_path / "t1-2s.pcap", timer_schedule(2.0), end=140.0, keepalive=(1.0, 139.0, 69))
+    expected = sipdiag.analyze(path)
+    events = []
+    _, result = run_feed(_Sliced(path, size=1), LiveAnalyzer(on_event=events.append))
+    assert _calls(result.analysis) == _calls(expected)
+    assert [m.label for m in result.analysis.calls[0].messages] == ["INVITE +SDP"] * 7
+    assert [(e.summary.call.outcome, e.summary.ended) for e in events if e.kind == "call"] == [
+        ("timeout", "end-of-capture")]
+    assert result.totals.late_messages == 0
