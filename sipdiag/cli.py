@@ -428,11 +428,14 @@ def rules(ctx: click.Context, thresholds: bool, config_path: str | None) -> None
     """
     if ctx.invoked_subcommand is None:
         from .checks import all_rules
+        from .checks.settings import active
         from .config import load_config, lookup, settings_read_by
 
         effective = load_config(config_path, warn=_config_warning) if config_path else None
         for r in all_rules():
-            click.echo(f"{r.id:28} {r.category:12} {r.severity.label:9} {r.owner:12} {r.title}")
+            with active(effective):  # a title that names a figure of the configuration (64*T1) gives this one's
+                title = r.title
+            click.echo(f"{r.id:28} {r.category:12} {r.severity.label:9} {r.owner:12} {title}")
             if thresholds or effective is not None:
                 for path in settings_read_by(r.func):
                     value, default = lookup(path, effective) if effective else lookup(path), lookup(path)

@@ -139,6 +139,20 @@ def test_a_uas_at_the_default_t1_times_out_at_32_s_whatever_the_configuration(tm
     assert "(64*T1 = 32 s, T1 = 0.5 s by the 2xx retransmissions, RFC 3261 §13.3.1.4)" in f.engineer_text["en"]
 
 
+def test_sipdiag_rules_gives_the_ack_timeout_title_of_the_configuration(tmp_path) -> None:
+    """`sipdiag rules --config FILE` shows the rules as that configuration runs them: the title's 64*T1 too."""
+    from click.testing import CliRunner
+
+    from sipdiag.cli import cli
+
+    (tmp_path / "t1.toml").write_text("[sip]\nt1_default_ms = 1000\n")
+    for args, seconds in ((["rules"], 32), (["rules", "--config", str(tmp_path / "t1.toml")], 64)):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0
+        (line,) = [line for line in result.output.splitlines() if line.startswith("call.ack-timeout-32s")]
+        assert line.endswith(f"Answered call torn down about {seconds} s after answer: the ACK never arrived")
+
+
 @pytest.mark.parametrize(("gaps", "expected"), [
     ((500 * MS, 1000 * MS), 500 * MS),  # Timer A at the default T1
     ((1000 * MS,), 1000 * MS),  # one retransmission: its gap alone
