@@ -14,6 +14,7 @@ reports share for the parties (in the genitive) and the outcomes are here too.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # (nominative singular, paucal 2-4, genitive plural, genitive singular) of the phrases the templates count
 PHRASES: tuple[tuple[str, str, str, str], ...] = (
@@ -100,3 +101,43 @@ def agree(text: str) -> str:
         return f"{m.group('n')} {form_for(int(m.group('n')), PHRASES[_FORM[m.group('phrase')]], genitive)}"
 
     return _PATTERN.sub(fix, text)
+
+
+# a count field of a template and the counted phrase after it: "{missing} байт"
+_FIELD_COUNT = re.compile(
+    r"\{(?P<field>\w+)\}(?P<space>\s+)(?P<phrase>"
+    + "|".join(sorted(map(re.escape, _FORM), key=len, reverse=True))
+    + r")(?![А-Яа-яЁё(])"
+)
+
+
+@lru_cache(maxsize=1024)
+def _counted(template: str) -> tuple[str, tuple[tuple[str, str, tuple[str, str, str, str], bool, str], ...]]:
+    """`template` with the phrase after each `{field}` count made a field of its own ("{missing} {_form0}"), and
+    for each: (that field, the count's field, the phrase's forms, genitive, the phrase as written). Templates are
+    few and constant: each is read once."""
+    slots: list[tuple[str, str, tuple[str, str, str, str], bool, str]] = []
+
+    def slot(m: re.Match) -> str:
+        before = _WORD_BEFORE.search(template, max(m.start() - 24, 0), m.start())
+        genitive = before is not None and before.group(1).lower() in GENITIVE
+        name = f"_form{len(slots)}"
+        slots.append((name, m.group("field"), PHRASES[_FORM[m.group("phrase")]], genitive, m.group("phrase")))
+        return f"{{{m.group('field')}}}{m.group('space')}{{{name}}}"
+
+    return _FIELD_COUNT.sub(slot, template), tuple(slots)
+
+
+def fill(template: str, **values: object) -> str:
+    """`template.format(**values)` with each counted phrase of PHRASES that follows an integer field in the form
+    that integer asks for ("{n} байт" with n=3: "3 байта"), as `agree` would bring it. Unlike `agree` on the
+    rendered text, only the template's own words change: a value quoted from the wire ("1 пакетов" in a header)
+    is written as it came."""
+    text, slots = _counted(template)
+    if slots:
+        values = dict(values)
+        for name, field, forms, genitive, written in slots:
+            n = values[field]
+            # a count that is not a number (a size not known) keeps the phrase as the template wrote it
+            values[name] = form_for(n, forms, genitive) if isinstance(n, int) and not isinstance(n, bool) else written
+    return text.format(**values)

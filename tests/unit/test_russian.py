@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sipdiag.russian import PHRASES, agree, form_for
+from sipdiag.russian import PHRASES, agree, fill, form_for
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -66,3 +66,16 @@ def test_the_tail_of_an_address_port_or_identifier_is_no_count() -> None:
     assert agree("в 12:30 пакетов нет; id-5 пакета; /2 вызова; a@3 вызова") == \
         "в 12:30 пакетов нет; id-5 пакета; /2 вызова; a@3 вызова"
     assert agree("5 вызов, (21 пакетов), из 21 пакетов") == "5 вызовов, (21 пакет), из 21 пакета"
+
+
+@pytest.mark.parametrize(("template", "values", "expected"), [
+    ("пришло {size} из {total} байт", {"size": 1481, "total": 3001}, "пришло 1481 из 3001 байта"),
+    ("пришло {size} из {total} байт", {"size": 2, "total": 22}, "пришло 2 из 22 байт"),
+    ("размер пропуска {n} байт", {"n": 21}, "размер пропуска 21 байт"),
+    ("({n} октетов)", {"n": 3}, "(3 октета)"),
+    # a count that is not a number keeps the phrase as written; a value's own words are not touched
+    ("{n} байт", {"n": "?"}, "? байт"),
+    ("{line!r}: {n} пакетов", {"line": "1 пакетов", "n": 1}, "'1 пакетов': 1 пакет"),
+])
+def test_fill_agrees_the_templates_counts_only(template: str, values: dict, expected: str) -> None:
+    assert fill(template, **values) == expected
