@@ -204,8 +204,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
                 continue
             sip.add(msg)
             encaps[d.encap or "none"] += 1
-            for a in msg.anomalies:
-                log.add(a.code, a.frame, a.detail)
+            log.extend(msg.anomalies)
             correlator.add(msg)
             sizes.add(msg)
             if len(messages) < budget:

@@ -263,8 +263,7 @@ class LiveAnalyzer:
             self.totals.late_messages += 1
             return
         self.sip.add(msg)
-        for a in msg.anomalies:
-            self.sip_anomalies.add(a.code, a.frame, a.detail)
+        self.sip_anomalies.extend(msg.anomalies)
         self.encaps[d.encap or "none"] += 1
         self.correlator.add(msg)
         builder = self.correlator.calls.get(call_id)

@@ -16,15 +16,21 @@ class Anomaly:
 
     code: stable dotted id, `layer.slug` (e.g. `pcap.truncated-record`, `sip.bad-content-length`).
     frame: 1-based frame number as Wireshark shows it, or None when not tied to one record.
-    detail: one human sentence with the values that prove it.
-    detail_ru: the same in Russian, for an anomaly a rule quotes in its Russian text (ip.fragments-incomplete in
-        router.udp-fragmentation); "" for the others, which only the English anomaly list shows.
+    detail: one human sentence with the values that prove it (the JSON document's `detail`: the contract is
+        language-neutral and keeps the English).
+    detail_ru: the same in Russian, for the Russian reports and for a rule that quotes an anomaly in its Russian
+        text (ip.fragments-incomplete in router.udp-fragmentation). Both come from one entry of
+        sipdiag.parsers.anomalytexts. Not compared: two records of one defect are equal whatever their wording.
     """
 
     code: str
     frame: int | None
     detail: str
-    detail_ru: str = ""
+    detail_ru: str = field(default="", compare=False)
+
+    def text(self, lang: str) -> str:
+        """The detail as a report in `lang` shows it (the English where no Russian was made)."""
+        return self.detail_ru or self.detail if lang == "ru" else self.detail
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from .errors import CaptureReadError, KeylogError, TsharkFailedError, TsharkMiss
 from .ingest import BATCH, CaptureResult
 from .model import Datagram
 from .parsers.anomalies import AnomalyLog
+from .parsers.anomalytexts import detail
 from .parsers.capture import MAX_TS_NS, CaptureFile, read_capture
 from .parsers.columns import DSCP_UNKNOWN, RtpColumns
 from .parsers.linktypes import linktype_name
@@ -98,8 +99,7 @@ def ingest_tshark(path: str | Path, *, keylog: str | Path | None = None) -> Iter
         or stopped
     _fail_unless_damaged(path, stopped, file)
     if stopped:
-        log.add("tshark.stopped-early", None,
-                f"tshark stopped reading the capture: {stopped}; what it read before is analysed")
+        log.add("tshark.stopped-early", None, why=stopped)
     media.finish()
     signalling.report_undecrypted(keylog is not None)
     log.extend(file.anomalies)
@@ -333,10 +333,7 @@ class _Times:
         if ts is None:
             if not self.named:
                 self.named = True
-                self.log.add("tshark.bad-timestamp", int(pkt.number),
-                             f"tshark gives this packet the time {str(pkt.sniff_timestamp)[:40]} s, beyond what a "
-                             f"capture can hold (a damaged time offset or resolution): it takes the time before it, "
-                             f"as do later ones")
+                self.log.add("tshark.bad-timestamp", int(pkt.number), time=str(pkt.sniff_timestamp)[:40])
             return self.last
         self.last = ts
         return ts
@@ -418,7 +415,7 @@ class _Signalling:
         payloads = _raw(pkt, "sip")
         at = path.endpoint(sips[0])
         if at is None or not payloads:
-            self.log.add("tshark.sip-without-bytes", frame, "tshark dissected SIP but gave no message bytes")
+            self.log.add("tshark.sip-without-bytes", frame)
             return
         proto, src, dst, sport, dport = at
         below = path.protocols[: sips[0]]
@@ -476,11 +473,8 @@ class _Signalling:
     def report_undecrypted(self, had_keylog: bool) -> None:
         """One `tls.undecrypted` anomaly per TLS flow on a SIP port whose application data stayed encrypted."""
         for (a, ap, b, bp), (first, records) in self.tls_flows.items():
-            why = ("the key log has no secrets for this session" if had_keylog else
-                   "no --keylog was given")
-            self.log.add("tls.undecrypted", first,
-                         f"TLS flow {a}:{ap} <-> {b}:{bp}: {records} frame(s) of encrypted application data on a "
-                         f"SIP port could not be read ({why}); the SIP it carries is not in this analysis")
+            why = detail("undecrypted:keylog" if had_keylog else "undecrypted:no-keylog")
+            self.log.add("tls.undecrypted", first, a=a, a_port=ap, b=b, b_port=bp, frames=records, why=why)
 
 
 class _Media:

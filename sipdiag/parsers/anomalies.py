@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..model import Anomaly
+from .anomalytexts import anomaly, anomaly_with, detail, kind_of
 
 KEEP_PER_CODE = 50
 
@@ -18,25 +19,35 @@ class AnomalyLog:
         self.kept: list[Anomaly] = []
         self.counts: Counter[str] = Counter()
 
-    def add(self, code: str, frame: int | None, detail: str, detail_ru: str = "") -> None:
+    def add(self, key: str, frame: int | None, /, **values: object) -> None:
+        """Record an anomaly of the text `key` of sipdiag.parsers.anomalytexts (its code is the key up to its
+        variant) with `values`. The detail is written, in both languages, only for an anomaly that is kept: a
+        flood of one defect costs a count each, not two sentences."""
+        code = kind_of(key)
         self.counts[code] += 1
         if self.counts[code] <= self.keep:
-            self.kept.append(Anomaly(code, frame, detail, detail_ru))
+            self.kept.append(anomaly(key, frame, **values))
 
-    def add_first(self, code: str, items: list[tuple[int | None, str]], total: int) -> None:
-        """`total` occurrences of `code` of which `items` (frame, detail) are the first few: a vectorised check
-        finds a flood at once and must not loop over it to count it."""
-        for frame, detail in items[: self.keep]:
-            self.add(code, frame, detail)
-        self.counts[code] += total - min(len(items), self.keep)
+    def add_anomaly(self, a: Anomaly) -> None:
+        """Record an anomaly made elsewhere (a parser's, with its detail in both languages)."""
+        self.counts[a.code] += 1
+        if self.counts[a.code] <= self.keep:
+            self.kept.append(a)
+
+    def add_first(self, key: str, items: list[tuple[int | None, dict[str, object]]], total: int) -> None:
+        """`total` occurrences of `key`'s code of which `items` (frame, the text's values) are the first few: a
+        vectorised check finds a flood at once and must not loop over it to count it."""
+        for frame, values in items[: self.keep]:
+            self.add(key, frame, **values)
+        self.counts[kind_of(key)] += total - min(len(items), self.keep)
 
     def extend(self, anomalies: list[Anomaly] | tuple[Anomaly, ...]) -> None:
         for a in anomalies:
-            self.add(a.code, a.frame, a.detail, a.detail_ru)
+            self.add_anomaly(a)
 
     def anomalies(self) -> tuple[Anomaly, ...]:
         extra = [
-            Anomaly(code, None, f"{n - self.keep} more '{code}' anomalies not listed one by one ({n} in all)")
+            anomaly_with(code, None, detail("more", more=n - self.keep, code=code, total=n))
             for code, n in sorted(self.counts.items())
             if n > self.keep
         ]

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import CaptureFormatError, CaptureReadError, DamagedGzipError
 from ..model import Anomaly
+from .anomalytexts import Detail, anomaly, anomaly_with, detail
 
 # 4 MiB: about 18 000 records of RTP, whose columns (144 KB each) stay in the cache while a batch is decoded and
 # measured; 8 MiB took 10 % more of the capture process's time on the benchmark capture, 2 MiB 5 % more (the
@@ -191,12 +192,18 @@ def _read_header(stream: BinaryIO, n: int, name: str) -> bytes:
 
 def gzip_damage(e: BaseException) -> str | None:
     """What an error met while reading a gzip stream says about it, in words (RFC 1952); None for an error that
-    is not the stream's own (an I/O error). Python's gzip raises EOFError for a stream cut short, BadGzipFile
-    for a bad CRC32 or ISIZE in the trailer (§2.3.1) or trailing garbage, zlib.error for corrupt deflate data."""
+    is not the stream's own (an I/O error)."""
+    damage = _gzip_damage(e)
+    return damage.en if damage is not None else None
+
+
+def _gzip_damage(e: BaseException) -> Detail | None:
+    """gzip_damage in both languages. Python's gzip raises EOFError for a stream cut short, BadGzipFile for a bad
+    CRC32 or ISIZE in the trailer (§2.3.1) or trailing garbage, zlib.error for corrupt deflate data."""
     if isinstance(e, EOFError):
-        return "cut short (the compressed data ends before the end of the gzip stream)"
+        return detail("gzip:cut-short")
     if isinstance(e, (gzip.BadGzipFile, zlib_error())):
-        return f"corrupt data ({e})"
+        return detail("gzip:corrupt", error=str(e))
     return None
 
 
@@ -206,9 +213,16 @@ def damaged_gzip(name: str, e: BaseException) -> DamagedGzipError:
 
 
 def read_stopped(offset: int, e: BaseException) -> str:
-    """The detail of a `pcap.read-error` anomaly: where reading stopped, and why (the gzip problem if it is one)."""
-    damage = gzip_damage(e)
-    return f"reading stopped after {offset} bytes: " + (f"damaged gzip stream, {damage}" if damage else str(e))
+    """Where reading stopped, and why (the gzip problem if it is one): the English of a `pcap.read-error`."""
+    return _read_stopped(offset, e).en
+
+
+def _read_stopped(offset: int, e: BaseException) -> Detail:
+    """The detail of a `pcap.read-error` anomaly, in both languages."""
+    damage = _gzip_damage(e)
+    if damage is not None:
+        return detail("pcap.read-error:gzip", offset=offset, damage=damage)
+    return detail("pcap.read-error", offset=offset, error=str(e))
 
 
 def _peek(stream: BinaryIO, n: int) -> bytes:
@@ -254,7 +268,7 @@ def _read_chunks(stream: BinaryIO, info: CaptureFile) -> Iterator[bytes]:
             # asking for more): with none, there is nothing to analyse, and the damaged .gz is the error.
             if info.packets == 0 and gzip_damage(error) is not None:
                 raise damaged_gzip(info.name, error)
-            info.anomalies.append(Anomaly("pcap.read-error", None, read_stopped(info.bytes_read, error)))
+            info.anomalies.append(anomaly_with("pcap.read-error", None, _read_stopped(info.bytes_read, error)))
             return
         if size < CHUNK_BYTES:
             return
@@ -273,7 +287,7 @@ def _read_pcap(stream: BinaryIO, info: CaptureFile, head: bytes) -> Iterator[Rec
     rest = _read_header(stream, 20, info.name)  # a plain file cut inside its header is an anomaly, not an error
     info.bytes_read += len(rest)
     if len(rest) < 20:
-        info.anomalies.append(Anomaly("pcap.truncated-header", None, "the file ends inside the 24-byte pcap header"))
+        info.anomalies.append(anomaly("pcap.truncated-header", None))
         return
     le = struct.unpack("<I", head)[0] in (PCAP_MAGIC_US, PCAP_MAGIC_NS)
     e = "<" if le else ">"
@@ -318,25 +332,18 @@ def _read_pcap(stream: BinaryIO, info: CaptureFile, head: bytes) -> Iterator[Rec
             leftover = b""
     if not stopped and leftover:
         if len(leftover) < 16:
-            detail = f"the file ends {len(leftover)} bytes into the header of record {frame}"
+            cut = anomaly("pcap.truncated-record:header", frame, left=len(leftover), frame=frame)
         else:
             caplen = struct.unpack_from(e + "I", leftover, 8)[0]
-            detail = (f"record {frame} claims {caplen} bytes but the file ends after {len(leftover) - 16}; "
-                      f"the partial record is not analysed")
-        info.anomalies.append(Anomaly("pcap.truncated-record", frame, detail))
+            cut = anomaly("pcap.truncated-record:data", frame, frame=frame, caplen=caplen, left=len(leftover) - 16)
+        info.anomalies.append(cut)
 
 
 def _bad_record(info: CaptureFile, frame: int, file_off: int, buf: bytes, off: int, e: str) -> None:
     caplen = struct.unpack_from(e + "I", buf, off + 8)[0]
     remaining = len(buf) - off
-    info.anomalies.append(
-        Anomaly(
-            "pcap.bad-record-length",
-            frame,
-            f"at file offset {file_off} a record header claims {caplen} bytes, more than any packet can be: "
-            f"garbage or damage after frame {frame - 1}; {remaining} bytes and anything after them were not read",
-        )
-    )
+    info.anomalies.append(anomaly("pcap.bad-record-length", frame, offset=file_off, caplen=caplen, before=frame - 1,
+                                  remaining=remaining))
 
 
 def _walk_fixed_header(buf: bytes, e: str, max_len: int) -> tuple[np.ndarray, int, int | None]:
@@ -516,11 +523,7 @@ class _PcapngReader:
             base += end
             leftover = buf[end:]
         if leftover:
-            self.info.anomalies.append(
-                Anomaly("pcapng.truncated-block", self.frame,
-                        f"the file ends inside a block at offset {base} ({len(leftover)} bytes left); "
-                        f"the partial block is not analysed")
-            )
+            self.info.anomalies.append(anomaly("pcapng.truncated-block", self.frame, offset=base, left=len(leftover)))
 
     def _walk(self, buf: bytes, base: int, start: int = 0) -> tuple[int, RecordBatch | None, bool]:
         n = len(buf)
@@ -549,15 +552,13 @@ class _PcapngReader:
                 elif bom == b"\x1a\x2b\x3c\x4d":
                     self.e = ">"
                 else:
-                    self._anomaly("pcapng.bad-block", f"section header at offset {base + pos} has no valid byte-order magic")
+                    self._anomaly("pcapng.bad-block:byte-order", offset=base + pos)
                     return pos, self._batch(buf, epbs, rows), True
                 blen = struct.unpack_from(self.e + "I", buf, pos + 4)[0]
                 self.info.byte_order = "little" if self.e == "<" else "big"
             if blen < 12 or blen % 4 or blen > MAX_RECORD_BYTES + 64:
-                self._anomaly("pcapng.bad-block",
-                              f"block at offset {base + pos} claims length {blen}: damage or garbage after frame "
-                              f"{self.frame + len(epbs) + len(rows) - 1}; the rest ({n - pos} bytes "
-                              f"in this chunk and anything after) was not read")
+                self._anomaly("pcapng.bad-block:length", offset=base + pos, length=blen,
+                              frame=self.frame + len(epbs) + len(rows) - 1, rest=n - pos)
                 return pos, self._batch(buf, epbs, rows), True
             if pos + blen > n:
                 break
@@ -580,8 +581,9 @@ class _PcapngReader:
             pos += blen
         return pos, self._batch(buf, epbs, rows), False
 
-    def _anomaly(self, code: str, detail: str) -> None:
-        self.info.anomalies.append(Anomaly(code, None, detail))
+    def _anomaly(self, key: str, **values: object) -> None:
+        """Record the anomaly of the text `key` of sipdiag.parsers.anomalytexts (not tied to one frame)."""
+        self.info.anomalies.append(anomaly(key, None, **values))
 
     def _other_block(self, buf: bytes, pos: int, btype: int, blen: int, base: int, rows: list) -> None:
         e = self.e
@@ -589,10 +591,9 @@ class _PcapngReader:
             self.section_ifaces = []
         elif btype == BT_IDB:
             linktype, _res, snaplen = struct.unpack_from(e + "HHI", buf, pos + 8)
-            mul, div, off, name = _idb_options(self._options("interface description", buf, pos, 16, blen, base), e)
+            mul, div, off, name = _idb_options(self._options("block:idb", buf, pos, 16, blen, base), e)
             if abs(off) > MAX_TS_OFFSET_S:
-                self._anomaly("pcapng.bad-option", f"interface {len(self.info.interfaces)}: if_tsoffset of {off} s "
-                                                   f"is beyond any capture's time; ignored")
+                self._anomaly("pcapng.bad-option:tsoffset", interface=len(self.info.interfaces), offset=off)
                 off = 0
             idx = len(self.info.interfaces)
             self.info.interfaces.append(Interface(idx, linktype, snaplen, mul, div, off, name))
@@ -609,8 +610,7 @@ class _PcapngReader:
             else:
                 local, _drops, hi, lo, caplen, origlen = struct.unpack_from(e + "HHIIII", buf, pos + 8)
                 if caplen > blen - 32:  # as an EPB's (see _batch)
-                    self._anomaly("pcapng.bad-caplen", f"packet block at offset {base + pos}: captured length "
-                                                       f"{caplen} beyond its block of {blen} octets; cut to the block")
+                    self._anomaly("pcapng.bad-caplen:block", offset=base + pos, caplen=caplen, size=blen)
                     caplen = max(blen - 32, 0)
                 raw = (hi << 32) | lo
                 rows.append((pos + 28, caplen, origlen, raw if raw < 1 << 63 else DAMAGED_TS, self._global_iface(local),
@@ -619,27 +619,24 @@ class _PcapngReader:
             local, hi, lo = struct.unpack_from(e + "III", buf, pos + 8)
             iface = self._global_iface(local)
             if iface < 0:  # statistics of an interface no IDB described: nothing to attach them to (§4.6)
-                self._anomaly("pcapng.bad-block", f"interface statistics block at offset {base + pos} names "
-                                                  f"interface {local}, which this section does not describe: skipped")
+                self._anomaly("pcapng.bad-block:statistics", offset=base + pos, interface=local)
                 return
-            stats = _isb_options(self._options("interface statistics", buf, pos, 20, blen, base), e)
+            stats = _isb_options(self._options("block:isb", buf, pos, 20, blen, base), e)
             ts = self._ts_ns(iface, (hi << 32) | lo)
             self.info.statistics.append(InterfaceStats(iface, ts, stats.get(4), stats.get(5), stats.get(7), stats.get(8)))
         elif btype == BT_NRB:
             if not _records_end(buf, pos + 8, pos + blen - 4, e):
-                self._anomaly("pcapng.bad-block", f"name resolution block at offset {base + pos} has no end of "
-                                                  f"records (a damaged block: a packet block's type overwritten?)")
+                self._anomaly("pcapng.bad-block:name-resolution", offset=base + pos)
         elif btype not in SKIPPED_BLOCKS and btype < 0x80000000:
-            self._anomaly("pcapng.unknown-block", f"block at offset {base + pos} has type {btype:#x}, which no "
-                                                  f"pcapng version defines: skipped (damage, if it was a packet)")
+            self._anomaly("pcapng.unknown-block", offset=base + pos, type=btype)
         # Other blocks carry no packets: skipped by their length (§3.1 allows that).
 
     def _options(self, kind: str, buf: bytes, pos: int, skip: int, blen: int, base: int) -> list[tuple[int, bytes]]:
-        """The options of the block at pos (they start `skip` octets in); one running past the block is named."""
+        """The options of the block at pos (they start `skip` octets in); one running past the block is named.
+        `kind`: the block's kind, a text of sipdiag.parsers.anomalytexts ("block:idb")."""
         options, how, _end = _tlv(buf, pos + skip, pos + blen - 4, self.e)
         if how == "overrun":
-            self._anomaly("pcapng.bad-option", f"{kind} block at offset {base + pos}: an option runs past the "
-                                               f"block's end; it and the options after it are ignored")
+            self._anomaly("pcapng.bad-option:overrun", block=detail(kind), offset=base + pos)
         return options
 
     def _global_iface(self, local: int) -> int:
@@ -671,9 +668,8 @@ class _PcapngReader:
             over = np.flatnonzero(caplen > room)
             if len(over):
                 first = int(over[0]) + sum(r[5] < starts[over[0]] for r in rows)  # SPB/PB blocks before it count
-                self._anomaly("pcapng.bad-caplen", f"frame {self.frame + first}: captured length "
-                              f"{int(caplen[over[0]])} beyond its block of {int(room[over[0]]) + 32} octets; cut to "
-                              f"the block ({len(over)} such in this part of the file)")
+                self._anomaly("pcapng.bad-caplen:frames", frame=self.frame + first, caplen=int(caplen[over[0]]),
+                              size=int(room[over[0]]) + 32, n=len(over))
                 caplen = np.minimum(caplen, room)
             data_off = starts + 28
             order_key = starts
@@ -695,8 +691,7 @@ class _PcapngReader:
         ts_ns = self._convert_ts(raw_ts, iface)
         if (iface < 0).any():
             bad = int(np.flatnonzero(iface < 0)[0])
-            self._anomaly("pcapng.unknown-interface",
-                          f"frame {self.frame + bad} refers to an interface no IDB described; its link type is unknown")
+            self._anomaly("pcapng.unknown-interface", frame=self.frame + bad)
         origlen = np.maximum(origlen, caplen)
         batch = RecordBatch(buf, self.frame, data_off, caplen, origlen, ts_ns, iface.astype(np.int16))
         self.frame += len(batch)
@@ -721,9 +716,7 @@ class _PcapngReader:
                 damaged |= (iface == i) & (raw > limit)
         if damaged.any():
             first = int(np.flatnonzero(damaged)[0])
-            self._anomaly("pcapng.bad-timestamp",
-                          f"frame {self.frame + first}: timestamp beyond the year 2116 (a damaged block); "
-                          f"{int(damaged.sum())} such in this part of the file take their predecessor's time")
+            self._anomaly("pcapng.bad-timestamp", frame=self.frame + first, n=int(damaged.sum()))
             raw = np.where(damaged, -1, raw)
         out = raw * 1000
         for i in ifaces:

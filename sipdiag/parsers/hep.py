@@ -15,6 +15,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from .anomalytexts import Detail, detail
+
 HEP3_MAGIC = b"HEP3"
 PROTO_SIP = 1
 PROTO_RTCP = 5
@@ -46,25 +48,25 @@ def looks_like_hep(payload: bytes) -> bool:
     return len(payload) >= 16 and payload[0] in (1, 2) and payload[1] in (16, 40) and payload[2] in (2, 10)
 
 
-def parse_hep(payload: bytes) -> tuple[HepPacket | None, str | None]:
-    """Return (packet, None), or (None, reason) when the message is damaged."""
+def parse_hep(payload: bytes) -> tuple[HepPacket | None, Detail | None]:
+    """Return (packet, None), or (None, what is damaged: a `hep.bad-message` detail) when the message is damaged."""
     if payload[:4] == HEP3_MAGIC:
         return _parse_v3(payload)
     return _parse_v2(payload)
 
 
-def _parse_v3(data: bytes) -> tuple[HepPacket | None, str | None]:
+def _parse_v3(data: bytes) -> tuple[HepPacket | None, Detail | None]:
     if len(data) < 6:
-        return None, "HEPv3 message shorter than its 6-byte header"
+        return None, detail("hep.bad-message:short")
     total = struct.unpack_from("!H", data, 4)[0]
     if total > len(data):
-        return None, f"HEPv3 header claims {total} bytes, {len(data)} present"
+        return None, detail("hep.bad-message:length", total=total, present=len(data))
     fields: dict[int, bytes] = {}
     pos = 6
     while pos + 6 <= total:
         vendor, ctype, clen = struct.unpack_from("!HHH", data, pos)
         if clen < 6 or pos + clen > total:
-            return None, f"HEPv3 chunk type {ctype} at offset {pos} has a bad length {clen}"
+            return None, detail("hep.bad-message:chunk", type=ctype, offset=pos, length=clen)
         if vendor == 0:
             fields[ctype] = data[pos + 6 : pos + clen]
         pos += clen
@@ -81,7 +83,7 @@ def _parse_v3(data: bytes) -> tuple[HepPacket | None, str | None]:
     elif 3 in fields and 4 in fields and len(fields[3]) == 4 and len(fields[4]) == 4:
         src, dst = socket.inet_ntoa(fields[3]), socket.inet_ntoa(fields[4])
     else:
-        return None, "HEPv3 message without source/destination address chunks"
+        return None, detail("hep.bad-message:addresses")
     payload = fields.get(15)
     if payload is None and 16 in fields:
         try:
@@ -90,11 +92,11 @@ def _parse_v3(data: bytes) -> tuple[HepPacket | None, str | None]:
             inflater = zlib.decompressobj()
             payload = inflater.decompress(fields[16], MAX_INFLATED)
             if inflater.unconsumed_tail:
-                return None, f"HEPv3 compressed payload (chunk 16) inflates beyond {MAX_INFLATED} octets"
+                return None, detail("hep.bad-message:inflates-too-much", limit=MAX_INFLATED)
         except zlib.error:
-            return None, "HEPv3 compressed payload (chunk 16) does not inflate"
+            return None, detail("hep.bad-message:no-inflate")
     if payload is None:
-        return None, "HEPv3 message without a payload chunk"
+        return None, detail("hep.bad-message:no-payload")
     sec, usec = num(9), num(10)
     ts = sec * 10**9 + (usec or 0) * 1000 if sec is not None else None
     corr = fields.get(17)
@@ -102,7 +104,7 @@ def _parse_v3(data: bytes) -> tuple[HepPacket | None, str | None]:
                      corr.decode("utf-8", "replace") if corr else None, payload), None
 
 
-def _parse_v2(data: bytes) -> tuple[HepPacket | None, str | None]:
+def _parse_v2(data: bytes) -> tuple[HepPacket | None, Detail | None]:
     version, hlen, family, proto = data[0], data[1], data[2], data[3]
     if family == 2 and len(data) >= 16:
         sport, dport = struct.unpack_from("!HH", data, 4)
@@ -111,12 +113,12 @@ def _parse_v2(data: bytes) -> tuple[HepPacket | None, str | None]:
         sport, dport = struct.unpack_from("!HH", data, 4)
         src, dst = socket.inet_ntop(socket.AF_INET6, data[8:24]), socket.inet_ntop(socket.AF_INET6, data[24:40])
     else:
-        return None, f"HEPv{version} header too short for address family {family}"
+        return None, detail("hep.bad-message:v2-family", version=version, family=family)
     pos = hlen
     ts = cid = None
     if version == 2:
         if len(data) < pos + 12:
-            return None, "HEPv2 message ends inside its time header"
+            return None, detail("hep.bad-message:v2-time")
         sec, usec, cid = struct.unpack_from("<IIH", data, pos)  # written in host (little-endian) order
         ts = sec * 10**9 + usec * 1000
         pos += 12

@@ -16,6 +16,7 @@ from collections import Counter
 from ..model import Datagram
 from . import linktypes as lt
 from .anomalies import AnomalyLog
+from .anomalytexts import anomaly_with, detail
 from .columns import (HEP3_MAGIC, RTCP_FIRST_BYTE2, RTCP_LAST_BYTE2, SERVICE_PORTS, SIP_PORTS, SIP_PREFIXES,
                       STUN_MAGIC_COOKIE)
 from .hep import looks_like_hep, parse_hep
@@ -117,14 +118,12 @@ class RichPath:
                 self._ip(data[4:], frame, ts_ns, "", 0, out)
         elif linktype not in self._unsupported_links:
             self._unsupported_links.add(linktype)
-            self.log.add("link.unsupported", frame, f"link type {linktype} ({lt.linktype_name(linktype)}) is not "
-                                                    f"decoded; its frames are counted but not analysed "
-                                                    f"(try --engine tshark)")
+            self.log.add("link.unsupported", frame, linktype=linktype, name=lt.linktype_name(linktype))
         return out
 
     def _ethernet(self, data: bytes, frame: int, ts_ns: int, encap: str, depth: int, out: list[Datagram]) -> None:
         if len(data) < 14:
-            self.log.add("link.truncated", frame, f"Ethernet frame of {len(data)} bytes")
+            self.log.add("link.truncated", frame, size=len(data))
             return
         et = struct.unpack_from("!H", data, 12)[0]
         pos = 14
@@ -163,7 +162,7 @@ class RichPath:
 
     def _ipv4(self, data: bytes, frame: int, ts_ns: int, encap: str, depth: int, out: list[Datagram]) -> None:
         if len(data) < 20:
-            self.log.add("ip.truncated", frame, f"IPv4 header cut at {len(data)} bytes")
+            self.log.add("ip.truncated:v4", frame, size=len(data))
             return
         ihl = (data[0] & 0x0F) * 4
         total = struct.unpack_from("!H", data, 2)[0]
@@ -171,7 +170,7 @@ class RichPath:
         proto = data[9]
         src, dst = data[12:16], data[16:20]
         if ihl < 20 or len(data) < ihl:
-            self.log.add("ip.bad-header", frame, f"IPv4 header length {ihl}")
+            self.log.add("ip.bad-header", frame, ihl=ihl)
             return
         self._dscp = data[1] >> 2  # TOS: DSCP and two ECN bits (RFC 2474 §3, RFC 3168 §5)
         # TSO/offloaded captures write a total length of 0: trust the captured bytes then.
@@ -189,7 +188,7 @@ class RichPath:
 
     def _ipv6(self, data: bytes, frame: int, ts_ns: int, encap: str, depth: int, out: list[Datagram]) -> None:
         if len(data) < 40:
-            self.log.add("ip.truncated", frame, f"IPv6 header cut at {len(data)} bytes")
+            self.log.add("ip.truncated:v6", frame, size=len(data))
             return
         plen = struct.unpack_from("!H", data, 4)[0]
         nh = data[6]
@@ -226,7 +225,7 @@ class RichPath:
             depth: int, out: list[Datagram], frames: tuple[int, ...]) -> None:
         if proto == 17:
             if len(payload) < 8:
-                self.log.add("udp.truncated", frame, f"UDP header cut at {len(payload)} bytes")
+                self.log.add("udp.truncated", frame, size=len(payload))
                 return
             sport, dport, ulen = struct.unpack_from("!HHH", payload, 0)
             body = payload[8:ulen] if ulen >= 8 else payload[8:]
@@ -312,7 +311,7 @@ class RichPath:
         self.counts["hep"] += 1
         pkt, problem = parse_hep(body)
         if pkt is None:
-            self.log.add("hep.bad-message", frame, problem or "damaged HEP message")
+            self.log.add_anomaly(anomaly_with("hep.bad-message", frame, problem or detail("hep.bad-message")))
             return
         kind = "rtcp" if pkt.proto_type == 5 else classify_udp(pkt.payload, pkt.src_port, pkt.dst_port)
         if kind in ("other", "rtp", "hep"):
@@ -327,8 +326,7 @@ class RichPath:
             key = (pkt.ts_ns, pkt.src_ip, pkt.src_port, pkt.dst_ip, pkt.dst_port, pkt.payload)
             first = self._hep_seen.get(key)
             if first is not None:
-                self.log.add("hep.duplicate", frame, f"a copy of the HEP message of frame {first} (same capture "
-                                                     "time, addresses and payload): relayed again, not sent again")
+                self.log.add("hep.duplicate", frame, first=first)
                 return
             self._hep_seen[key] = frame
             if len(self._hep_seen) > HEP_RECENT:  # copies follow within a few packets; keep memory bounded
@@ -341,7 +339,7 @@ class RichPath:
     def _tcp(self, src: bytes, dst: bytes, data: bytes, frame: int, ts_ns: int, encap: str,
              out: list[Datagram]) -> None:
         if len(data) < 20:
-            self.log.add("tcp.truncated", frame, f"TCP header cut at {len(data)} bytes")
+            self.log.add("tcp.truncated", frame, size=len(data))
             return
         self.counts["tcp"] += 1
         sport, dport, seq = struct.unpack_from("!HHI", data, 0)

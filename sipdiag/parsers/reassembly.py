@@ -10,6 +10,7 @@ from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
 from .anomalies import AnomalyLog
+from .anomalytexts import Detail, detail
 
 MAX_PENDING = 4096  # datagrams being reassembled at once
 # The payload bytes held by all pending datagrams together; it holds after every fragment stored, not only when a
@@ -58,14 +59,13 @@ class FragmentReassembler:
         # Fix: checked before an entry is made; an oversized first fragment used to leave an empty _Pending
         # (no frames) behind, and _drop (finish/expiry/eviction) then failed on p.frames[0].
         if offset + len(data) > MAX_DATAGRAM:
-            self.log.add("ip.fragment-too-large", frame,
-                         f"fragment at offset {offset} with {len(data)} bytes would make a datagram over 64 KiB; dropped")
+            self.log.add("ip.fragment-too-large", frame, offset=offset, size=len(data))
             return None
         p = self.pending.get(key)
         if p is None:
             # (`self.pending and`: with nothing pending there is nothing to evict, whatever the limit.)
             if self.pending and len(self.pending) >= self.max_pending:
-                self._evict_oldest(key, frame, "too many datagrams")
+                self._evict_oldest(key, frame, "evicted:datagrams")
             p = self.pending[key] = _Pending(ts_ns)
         if offset in p.parts or _overlaps(p, offset, offset + len(data)):
             # Overlaps are an attack or a broken stack (RFC 5722 forbids them for IPv6); keep the first copy.
@@ -78,7 +78,7 @@ class FragmentReassembler:
                 p.first_unlisted = frame
             return None
         while self.bytes + len(data) > self.max_bytes:
-            self._evict_oldest(key, frame, "too many bytes")
+            self._evict_oldest(key, frame, "evicted:bytes")
         p.parts[offset] = data
         insort(p.offsets, offset)
         p.frames.append(frame)
@@ -94,8 +94,7 @@ class FragmentReassembler:
         if payload is None:
             return None
         if p.overlap:
-            self.log.add("ip.fragment-overlap", frame, f"fragments of frames {_frames(p.frames)} overlap with "
-                                                       f"different content; the first copy of each part was kept")
+            self.log.add("ip.fragment-overlap", frame, frames=_frames(p.frames))
         self._copies(p)
         self.completed += 1
         return payload, tuple(p.frames)
@@ -113,44 +112,34 @@ class FragmentReassembler:
             key, p = next(iter(self.pending.items()))
             if ts_ns - p.first_ts <= self.timeout_ns:
                 return
-            self._drop(key, p, "ip.fragments-incomplete",
-                       f"fragments of frames {_frames(p.frames)} never completed within {self.timeout_ns // 10**9} s: "
-                       f"{p.size} of {p.total if p.total is not None else 'unknown'} bytes arrived "
-                       f"({_missing(p)}); the rest was lost before the capture point",
-                       f"датаграмма ({_fragments_ru(p)}) не собралась за {self.timeout_ns // 10**9} с: пришло "
-                       f"{_arrived_ru(p)} ({_missing(p, 1)}); остальное потеряно до точки захвата")
+            self._drop(key, p, "ip.fragments-incomplete:timeout", timeout=self.timeout_ns // 10**9, **_incomplete(p))
 
     def _evict_oldest(self, keep: tuple, frame: int, why: str) -> None:
         """Drop the oldest pending datagram other than `keep` (the one the fragment of `frame` belongs to). There is
-        one: with max_bytes >= MAX_DATAGRAM, `keep` alone never exceeds the budget."""
+        one: with max_bytes >= MAX_DATAGRAM, `keep` alone never exceeds the budget. `why`: the limit reached, as a
+        text of sipdiag.parsers.anomalytexts."""
         key = next(k for k in self.pending if k != keep)  # the oldest, or the next when `keep` is the oldest
         p = self.pending[key]
-        self._drop(key, p, "ip.fragments-evicted",
-                   f"{why} in reassembly at frame {frame}: the oldest (frames {_frames(p.frames)}) was "
-                   f"dropped unfinished (limit {self.max_pending} datagrams / {self.max_bytes >> 20} MiB)")
+        self._drop(key, p, "ip.fragments-evicted", why=detail(why), frame=frame, frames=_frames(p.frames),
+                   datagrams=self.max_pending, mib=self.max_bytes >> 20)
 
-    def _drop(self, key: tuple, p: _Pending, code: str, detail: str, detail_ru: str = "") -> None:
+    def _drop(self, key: tuple, p: _Pending, text: str, **values: object) -> None:
+        """Forget an unfinished datagram, recording the anomaly of sipdiag.parsers.anomalytexts `text`."""
         del self.pending[key]
         self.bytes -= p.size
-        self.log.add(code, p.frames[0], detail, detail_ru)
+        self.log.add(text, p.frames[0], **values)
         self._copies(p)
 
     def _copies(self, p: _Pending) -> None:
         """One anomaly per datagram whose repeated fragments went beyond the frames listed: how many there were."""
         if p.first_unlisted is not None:
-            self.log.add("ip.fragment-duplicates", p.first_unlisted,
-                         f"{p.copies} fragments of the datagram of frames {_frames(p.frames)} repeated parts already "
-                         f"received (retransmitted, duplicated or overlapping copies); the frames of the first "
-                         f"{MAX_COPY_FRAMES} are listed with it, the other {p.copies - MAX_COPY_FRAMES} only counted")
+            self.log.add("ip.fragment-duplicates", p.first_unlisted, copies=p.copies, frames=_frames(p.frames),
+                         listed=MAX_COPY_FRAMES, rest=p.copies - MAX_COPY_FRAMES)
 
     def finish(self) -> None:
         """At the end of the capture every unfinished datagram is an anomaly."""
         for key, p in list(self.pending.items()):
-            self._drop(key, p, "ip.fragments-incomplete",
-                       f"fragments of frames {_frames(p.frames)} never completed: {p.size} of "
-                       f"{p.total if p.total is not None else 'unknown'} bytes arrived ({_missing(p)})",
-                       f"датаграмма ({_fragments_ru(p)}) не собралась: пришло {_arrived_ru(p)} "
-                       f"({_missing(p, 1)})")
+            self._drop(key, p, "ip.fragments-incomplete:end", **_incomplete(p))
 
 
 def _overlaps(p: _Pending, start: int, end: int) -> bool:
@@ -170,27 +159,19 @@ def _frames(frames: list[int]) -> str:
     return ", ".join(map(str, frames[:8])) + (" ..." if len(frames) > 8 else "")
 
 
-# What a datagram lacks, by (its first fragment arrived, its last arrived), in English and in Russian (the
-# router.udp-fragmentation finding quotes the anomaly in both).
-_MISSING = {
-    (True, False): ("the last fragment is missing", "нет последнего фрагмента"),
-    (False, True): ("the first fragment is missing", "нет первого фрагмента"),
-    (False, False): ("the first and last fragments are missing", "нет первого и последнего фрагментов"),
-    (True, True): ("a middle fragment is missing", "нет фрагмента в середине"),
-}
+# What a datagram lacks, by (its first fragment arrived, its last arrived): the texts of sipdiag.parsers.anomalytexts
+_MISSING = {(True, False): "missing:last", (False, True): "missing:first", (False, False): "missing:both",
+            (True, True): "missing:middle"}
 
 
-def _missing(p: _Pending, lang: int = 0) -> str:
-    """Which fragments are missing (the last one gives the total size); lang 0 English, 1 Russian."""
-    return _MISSING[0 in p.parts, p.total is not None][lang]
-
-
-def _fragments_ru(p: _Pending) -> str:
-    """The fragments of a datagram as its Russian anomaly names them, in the number they are: "фрагмент в кадре
-    46" (a datagram of which only one fragment arrived is common) or "фрагменты в кадрах 46, 47"."""
-    return f"фрагмент в кадре {p.frames[0]}" if len(p.frames) == 1 else f"фрагменты в кадрах {_frames(p.frames)}"
-
-
-def _arrived_ru(p: _Pending) -> str:
-    """"1480 из 3000 байт", or "1480 байт, полный размер неизвестен" when the last fragment never came."""
-    return f"{p.size} из {p.total} байт" if p.total is not None else f"{p.size} байт, полный размер неизвестен"
+def _incomplete(p: _Pending) -> dict[str, Detail]:
+    """The values of an ip.fragments-incomplete anomaly: its fragments (Russian names one fragment in the singular,
+    "фрагмент в кадре 46": a datagram of which only one fragment arrived is common), how much of it arrived
+    ("1480 of 3000 bytes"; the total is known from the last fragment), and which fragments are missing."""
+    frames = _frames(p.frames)
+    return {
+        "fragments": detail("fragments:one" if len(p.frames) == 1 else "fragments:many", frames=frames),
+        "arrived": detail("arrived:of", size=p.size, total=p.total) if p.total is not None else
+        detail("arrived:unknown", size=p.size),
+        "missing": detail(_MISSING[0 in p.parts, p.total is not None]),
+    }

@@ -23,6 +23,7 @@ import numpy as np
 from ..clocksteps import ClockStepLog, ClockSteps
 from ..model import Anomaly, Datagram
 from .anomalies import AnomalyLog
+from .anomalytexts import Detail, detail
 from .capture import CaptureFile, InterfaceStats, RecordBatch, read_capture
 from .columns import DSCP_UNKNOWN, Kind, RtpColumns, decode_batch
 from .linktypes import linktype_name
@@ -122,9 +123,9 @@ class CaptureScan:
         """No clock step between frames a and b, as far as the scan has read (sipdiag.clocksteps)."""
         return self._clock.sound(a, b)
 
-    def add_anomaly(self, code: str, frame: int | None, detail: str) -> None:
+    def add_anomaly(self, anomaly: Anomaly) -> None:
         """Later stages (the SIP parser) report into the same bounded log while the scan runs."""
-        self._log.add(code, frame, detail)
+        self._log.add_anomaly(anomaly)
 
 
 # A record whose time is more than a second behind the one before it, or more than a day after it: a damaged record
@@ -154,19 +155,18 @@ def time_steps(ts_ns: np.ndarray, first_frame: int, before: int | None, log: Ano
     `before`: the previous batch's last time), as capture.time-backwards and capture.time-jump, and give `clock`
     every step's frame (the log keeps only the first few of each)."""
     steps = record_deltas(ts_ns, before)
-    for code, where, word in (("capture.time-backwards", np.flatnonzero(steps < -TIME_BACK_NS), "back"),
-                              ("capture.time-jump", np.flatnonzero(steps > TIME_JUMP_NS), "forward")):
+    for code, where in (("capture.time-backwards", np.flatnonzero(steps < -TIME_BACK_NS)),
+                        ("capture.time-jump", np.flatnonzero(steps > TIME_JUMP_NS))):
         if len(where):
             if clock is not None:
                 clock.add(where + first_frame, ts_ns[where])
-            details = [(first_frame + int(i), f"the record time goes {word} {_span(abs(int(steps[i])))} from the "
-                        "record before it: durations across it are not real") for i in where[:log.keep]]
-            log.add_first(code, details, len(where))
+            items = [(first_frame + int(i), {"span": _span(abs(int(steps[i])))}) for i in where[:log.keep]]
+            log.add_first(code, items, len(where))
 
 
-def _span(ns: int) -> str:
+def _span(ns: int) -> Detail:
     s = ns / 1e9
-    return f"{s / 86_400:.1f} days" if s >= 86_400 else f"{s:.3f} s"
+    return detail("span:days", days=s / 86_400) if s >= 86_400 else detail("span:seconds", seconds=s)
 
 
 def scan_capture(path: str | Path) -> CaptureScan:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sipdiag.model import Anomaly
+from sipdiag.parsers.anomalytexts import detail
 from sipdiag.parsers.sdpattributes import (
     ATTRIBUTE_READERS,
     DIRECTIONS,
@@ -128,7 +129,7 @@ class SdpSession:
 def _parse_connection(value: str, reader: DefectLog) -> SdpConnection | None:
     parts = value.split()
     if len(parts) != 3:
-        reader.defect("bad-connection", f"c={value!r} is not 'nettype addrtype address' (RFC 8866 §5.7)")
+        reader.defect("sdp.bad-connection:form", value=value)
         return None
     nettype, addrtype, address = parts
     ttl = count = None
@@ -136,7 +137,7 @@ def _parse_connection(value: str, reader: DefectLog) -> SdpConnection | None:
         address, *suffix = address.split("/")
         numbers = [read_int(s) for s in suffix]
         if None in numbers or len(numbers) > 2:
-            reader.defect("bad-connection", f"c={value!r} has a malformed TTL/count suffix")
+            reader.defect("sdp.bad-connection:suffix", value=value)
         elif addrtype.upper() == "IP4":
             ttl, count = numbers[0], (numbers[1] if len(numbers) > 1 else None)
         else:
@@ -150,14 +151,14 @@ def _parse_media_line(value: str, reader: DefectLog) -> tuple[str, int, int, str
     port_part, _slash, count_part = port_text.partition("/")
     port, count = read_int(port_part), (read_int(count_part) if count_part else 1)
     if len(parts) < 3 or port is None or count is None or port > 65535:
-        reader.defect("bad-media", f"m={value!r} is not 'media port[/count] proto fmt...' (RFC 8866 §5.14)")
+        reader.defect("sdp.bad-media:form", value=value)
         return None
     if len(parts) == 3:
-        reader.defect("bad-media", f"m={value!r} lists no formats")
+        reader.defect("sdp.bad-media:no-formats", value=value)
     elif "RTP/" in parts[2].upper():
         bad = [f for f in parts[3:] if payload_type(f) is None]  # under an RTP profile each is one
         if bad:
-            reader.defect("bad-media", f"m={value!r}: {', '.join(bad[:3])} is not an RTP payload type (0-127)")
+            reader.defect("sdp.bad-media:payload-type", value=value, formats=", ".join(bad[:3]))
     return parts[0], port, count, parts[2], tuple(parts[3:])
 
 
@@ -213,7 +214,7 @@ def parse_sdp(body: bytes | str, *, frame: int | None = None) -> SdpSession:
     for number, line in enumerate(lines, 1):
         kind = line[:1]
         if line[1:2] != "=" or not kind.isalpha():
-            reader.defect("bad-line", f"line {number} {line[:60]!r} is not 'type=value' (RFC 8866 §5)")
+            reader.defect("sdp.bad-line:form", number=number, line=line[:60])
             continue
         value = line[2:]
         if kind == "a":
@@ -239,19 +240,19 @@ def parse_sdp(body: bytes | str, *, frame: int | None = None) -> SdpSession:
             bwtype, _colon, amount_text = value.partition(":")
             amount = read_int(amount_text.strip())
             if amount is None:
-                reader.defect("bad-line", f"b={value!r} is not 'type:bandwidth' (RFC 8866 §5.8)")
+                reader.defect("sdp.bad-line:bandwidth", value=value)
             else:
                 current.bandwidths.append((bwtype, amount))
         elif kind == "v":
             seen.add(kind)
             version = read_int(value.strip())
             if version != 0:
-                reader.defect("bad-version", f"v={value!r}: only version 0 exists (RFC 8866 §5.1)")
+                reader.defect("sdp.bad-version", value=value)
         elif kind == "o":
             seen.add(kind)
             parts = value.split()
             if len(parts) != 6:
-                reader.defect("bad-origin", f"o={value!r} does not have 6 fields (RFC 8866 §5.2)")
+                reader.defect("sdp.bad-origin", value=value)
             else:
                 origin = SdpOrigin(parts[0], parts[1], read_int(parts[2]), parts[3], parts[4], parts[5])
         elif kind == "s":
@@ -262,16 +263,16 @@ def parse_sdp(body: bytes | str, *, frame: int | None = None) -> SdpSession:
             parts = value.split()
             start, stop = (read_int(parts[0]), read_int(parts[1])) if len(parts) == 2 else (None, None)
             if start is None or stop is None:
-                reader.defect("bad-line", f"t={value!r} is not 'start stop' (RFC 8866 §5.9)")
+                reader.defect("sdp.bad-line:timing", value=value)
             else:
                 times.append((start, stop))
-    for kind, what in (("v", "v= (version)"), ("o", "o= (origin)"), ("s", "s= (session name)"), ("t", "t= (timing)")):
+    for kind in "vost":
         if kind not in seen:
-            reader.defect("missing-line", f"no {what} line (RFC 8866 §5)")
+            reader.defect("sdp.missing-line", line=detail(f"line:{kind}"))
     media = tuple(_finish_media(section, session) for section in sections if section.media_line is not None)
     for index, item in enumerate(media, 1):
         if item.connection is None and item.port != 0:
-            reader.defect("missing-connection", f"media {index} ({item.media}) has no c= line and the session none")
+            reader.defect("sdp.missing-connection", index=index, media=item.media)
     return SdpSession(
         version=version,
         origin=origin,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sipdiag.model import Anomaly
+from sipdiag.parsers.anomalytexts import anomaly
 from sipdiag.parsers.sipuri import bounded_int
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 8866 §6.7
@@ -114,9 +115,9 @@ class DefectLog:
         self.frame = frame
         self.anomalies: list[Anomaly] = []
 
-    def defect(self, code: str, detail: str) -> None:
-        """Record anomaly `sdp.<code>`."""
-        self.anomalies.append(Anomaly(f"sdp.{code}", self.frame, detail))
+    def defect(self, key: str, /, **values: object) -> None:
+        """Record the `sdp.*` anomaly of the text `key` of sipdiag.parsers.anomalytexts."""
+        self.anomalies.append(anomaly(key, self.frame, **values))
 
 
 def read_int(text: str) -> int | None:
@@ -140,7 +141,7 @@ def _rtpmap(section: SectionState, value: str, reader: DefectLog) -> None:
     clock = read_int(pieces[1]) if len(pieces) > 1 else None
     channels = read_int(pieces[2]) if len(pieces) > 2 else None
     if pt is None or not pieces[0] or clock is None or (len(pieces) > 2 and channels is None):
-        reader.defect("bad-rtpmap", f"a=rtpmap:{value} is not 'pt encoding/clock[/channels]' (RFC 8866 §6.6)")
+        reader.defect("sdp.bad-rtpmap", value=value)
     if pt is not None and pieces[0]:
         section.rtpmap.append((pt, RtpMap(pieces[0], clock, channels)))
 
@@ -149,7 +150,7 @@ def _fmtp(section: SectionState, value: str, reader: DefectLog) -> None:
     pt_text, _sp, params = value.partition(" ")
     pt = read_int(pt_text)
     if pt is None:
-        reader.defect("bad-fmtp", f"a=fmtp:{value} does not start with a payload type number")
+        reader.defect("sdp.bad-fmtp", value=value)
     else:
         section.fmtp.append((pt, params.strip()))
 
@@ -163,8 +164,7 @@ def _milliseconds(value: str, what: str, reader: DefectLog) -> int | None:
     except ValueError:  # "twenty"
         ms = -1.0
     if not 0 <= ms <= MAX_PTIME_MS:  # also "nan", "1e999" and digits beyond any packet
-        reader.defect("bad-attribute", f"a={what}:{value[:40]} is not a number of milliseconds up to "
-                                       f"{MAX_PTIME_MS} (RFC 8866 §6.4)")
+        reader.defect("sdp.bad-attribute:milliseconds", name=what, value=value[:40], limit=MAX_PTIME_MS)
         return None
     return int(ms)
 
@@ -181,7 +181,7 @@ def _rtcp(section: SectionState, value: str, reader: DefectLog) -> None:
     parts = value.split()
     port = read_int(parts[0]) if parts else None
     if port is None or len(parts) not in (1, 4):
-        reader.defect("bad-attribute", f"a=rtcp:{value} is not 'port [IN IP4|IP6 address]' (RFC 3605)")
+        reader.defect("sdp.bad-attribute:rtcp", value=value)
     else:
         section.rtcp = SdpRtcp(port, parts[3] if len(parts) == 4 else None, parts[2] if len(parts) == 4 else None)
 
@@ -194,7 +194,7 @@ def _crypto(section: SectionState, value: str, reader: DefectLog) -> None:
     parts = value.split()
     tag = read_int(parts[0]) if parts else None
     if tag is None or len(parts) < 3:
-        reader.defect("bad-attribute", f"a=crypto:{value} is not 'tag suite key-params' (RFC 4568 §9.1)")
+        reader.defect("sdp.bad-attribute:crypto", value=value)
     else:
         section.crypto.append(SdpCrypto(tag, parts[1], parts[2], tuple(parts[3:])))
 
@@ -202,7 +202,7 @@ def _crypto(section: SectionState, value: str, reader: DefectLog) -> None:
 def _fingerprint(section: SectionState, value: str, reader: DefectLog) -> None:
     parts = value.split()
     if len(parts) != 2:
-        reader.defect("bad-attribute", f"a=fingerprint:{value} is not 'hash-func fingerprint' (RFC 8122 §5)")
+        reader.defect("sdp.bad-attribute:fingerprint", value=value)
     else:
         section.fingerprint = SdpFingerprint(parts[0].lower(), parts[1])
 
@@ -210,7 +210,7 @@ def _fingerprint(section: SectionState, value: str, reader: DefectLog) -> None:
 def _candidate(section: SectionState, value: str, reader: DefectLog) -> None:
     candidate = _parse_candidate(value)
     if candidate is None:
-        reader.defect("bad-attribute", f"a=candidate:{value[:80]} is malformed (RFC 8839 §5.1)")
+        reader.defect("sdp.bad-attribute:candidate", value=value[:80])
     else:
         section.candidates.append(candidate)
 

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from sipdiag.model import Anomaly
+from sipdiag.parsers.anomalytexts import Detail, anomaly, anomaly_with, detail
 from sipdiag.parsers.sipheaders import MAX_DELTA_SECONDS, CSeq, parse_cseq
 from sipdiag.parsers.sipnames import (
     COMPACT_FORMS,
@@ -211,20 +212,18 @@ def _header_tag(value: str | None) -> str | None:
 
 
 # The start line: (is_request, method, request_uri, version, status_code, reason, problems)
-_StartLine = tuple[bool, str | None, str | None, str, int | None, str | None, list[tuple[str, str]]]
+_StartLine = tuple[bool, str | None, str | None, str, int | None, str | None, list[tuple[str, Detail]]]
 
 
-def _check_version(version: str, problems: list[tuple[str, str]]) -> str:
+def _check_version(version: str, problems: list[tuple[str, Detail]]) -> str:
     if version == "SIP/2.0":
         return version
     if not _VERSION_RE.match(version):
-        problems.append(("sip.bad-version", f"{version!r} is not a SIP-Version (SIP/2.0)"))
+        problems.append(("sip.bad-version", detail("sip.bad-version", version=version)))
         return version
     version = version.upper()  # "The SIP-Version string is case-insensitive" (RFC 3261 §7.1)
     if version != "SIP/2.0":
-        problems.append(
-            ("sip.unknown-protocol-version", f"{version} is not supported; a server answers 505 (RFC 4475 §3.1.2.16)")
-        )
+        problems.append(("sip.unknown-protocol-version", detail("sip.unknown-protocol-version", version=version)))
     return version
 
 
@@ -243,21 +242,21 @@ def _parse_start_line(line: str) -> _StartLine | None:
 
 
 def _parse_status_line(line: str) -> _StartLine:
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, Detail]] = []
     tokens = line.split(None, 2)
     version = _check_version(tokens[0], problems)
     code_text = tokens[1] if len(tokens) > 1 else ""
     reason = tokens[2] if len(tokens) > 2 else ""
     if line != f"{tokens[0]} {code_text} {reason}":
-        problems.append(("sip.bad-start-line", f"status line {line[:80]!r} is not 'SIP/2.0 SP code SP reason'"))
+        problems.append(("sip.bad-start-line", detail("sip.bad-start-line:status", line=line[:80])))
     code: int | None = None
     if len(code_text) == 3 and code_text.isascii() and code_text.isdigit():
         code = int(code_text)
         if not 100 <= code <= 699:
             # quoted as received: "099", not 99
-            problems.append(("sip.bad-status-code", f"status code {code_text} is outside 100-699 (RFC 3261 §7.2)"))
+            problems.append(("sip.bad-status-code", detail("sip.bad-status-code:range", code=code_text)))
     else:
-        problems.append(("sip.bad-status-code", f"status code {code_text[:20]!r} is not three digits (RFC 3261 §7.2)"))
+        problems.append(("sip.bad-status-code", detail("sip.bad-status-code:digits", code=code_text[:20])))
     return False, None, None, version, code, reason, problems
 
 
@@ -265,24 +264,19 @@ def _parse_request_line(line: str) -> _StartLine | None:
     tokens = line.split()
     if len(tokens) < 2 or not TOKEN_RE.match(tokens[0]):
         return None
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, Detail]] = []
     method, last = tokens[0], tokens[-1]
     if last[:4].upper() == "SIP/" and len(tokens) >= 3:
         stripped = line.strip()
         uri = stripped[len(method) : len(stripped) - len(last)].strip()
         version = _check_version(last, problems)
         if len(tokens) > 3:
-            problems.append(("sip.bad-start-line", f"Request-URI {uri!r} contains whitespace (RFC 4475 §3.1.2.8)"))
+            problems.append(("sip.bad-start-line", detail("sip.bad-start-line:uri-whitespace", uri=uri)))
         elif line != f"{method} {uri} {last}":
-            problems.append(
-                (
-                    "sip.bad-start-line",
-                    "request line elements are not separated by exactly one SP (RFC 4475 §3.1.2.9, §3.1.2.10)",
-                )
-            )
+            problems.append(("sip.bad-start-line", detail("sip.bad-start-line:separators")))
         return True, method, uri, version, None, None, problems
     if len(tokens) == 2 and _SCHEME_PREFIX_RE.match(tokens[1]) and method.isupper():
-        problems.append(("sip.bad-start-line", f"request line {line[:80]!r} has no SIP-Version"))
+        problems.append(("sip.bad-start-line", detail("sip.bad-start-line:no-version", line=line[:80])))
         return True, method, tokens[1], "", None, None, problems
     return None
 
@@ -342,12 +336,10 @@ def parse_sip(
         if found is None:
             return None
         junk, eol, start_line = found
-        anomalies.append(
-            Anomaly("sip.junk-before-message", frame, f"{junk - start} octets before the start line were skipped")
-        )
+        anomalies.append(anomaly("sip.junk-before-message", frame, size=junk - start))
     is_request, method, request_uri, version, status_code, reason, problems = start_line
-    for code, detail in problems:
-        anomalies.append(Anomaly(code, frame, detail))
+    for code, text in problems:
+        anomalies.append(anomaly_with(code, frame, text))
 
     # Header section: up to the first empty line (CRLF CRLF, or LF LF: bare LF line ends are accepted as well),
     # whichever comes first: a header section in bare LFs followed by a body in CRLFs (seen from a HEP generator)
@@ -362,18 +354,14 @@ def parse_sip(
     else:
         head_end = body_start = size
         anomalies.append(
-            Anomaly(
-                "sip.unterminated-headers",
-                frame,
-                "the header section does not end with an empty line (CRLF CRLF): the message may be truncated",
-            )
+            anomaly("sip.unterminated-headers", frame)
         )
     raw_head = payload[eol + 1 : head_end]
     try:
         head = raw_head.decode("utf-8")
     except UnicodeDecodeError:
         head = raw_head.decode("utf-8", "replace")
-        anomalies.append(Anomaly("sip.bad-utf8", frame, "header text is not valid UTF-8 (RFC 3261 §7.3.1)"))
+        anomalies.append(anomaly("sip.bad-utf8", frame))
     # Fast path: every line a `Name: value` line with a usual spelling; anything else (folding, odd names,
     # broken lines) goes through the careful reader, which also records the defects.
     items: list[tuple[str, str]] = []
@@ -401,19 +389,11 @@ def parse_sip(
 
     for name in _REQUIRED_IN_REQUEST if is_request else _REQUIRED_IN_RESPONSE:
         if name not in first_values:
-            anomalies.append(
-                Anomaly("sip.missing-header", frame, f"no {header_display_name(name)} header (RFC 3261 §8.1.1)")
-            )
+            anomalies.append(anomaly("sip.missing-header", frame, name=header_display_name(name)))
     repeated = _repeated_single_headers(items) if len(first_values) != len(items) else {}
     for name, values in repeated.items():
-        anomalies.append(
-            Anomaly(
-                "sip.multiple-values-single-header",
-                frame,
-                f"{len(values)} {header_display_name(name)} headers ({', '.join(repr(v[:40]) for v in values)}) "
-                "where one is allowed (RFC 4475 §3.3.8)",
-            )
-        )
+        anomalies.append(anomaly("sip.multiple-values-single-header", frame, count=len(values),
+                                 name=header_display_name(name), values=", ".join(repr(v[:40]) for v in values)))
     cseq = first_values.get("cseq")
     if cseq is not None:
         cseq_parts = cseq.split()
@@ -422,17 +402,9 @@ def parse_sip(
             or bounded_int(cseq_parts[0], MAX_DELTA_SECONDS) is None
             or not TOKEN_RE.match(cseq_parts[1])
         ):
-            anomalies.append(
-                Anomaly("sip.bad-cseq", frame, f"CSeq {cseq[:60]!r} is not 'number method' with number < 2**32")
-            )
+            anomalies.append(anomaly("sip.bad-cseq", frame, cseq=cseq[:60]))
         if is_request and method is not None and len(cseq_parts) == 2 and cseq_parts[1] != method:
-            anomalies.append(
-                Anomaly(
-                    "sip.cseq-method-mismatch",
-                    frame,
-                    f"CSeq method in {cseq[:60]!r} differs from request method {method} (RFC 4475 §3.1.2.17)",
-                )
-            )
+            anomalies.append(anomaly("sip.cseq-method-mismatch", frame, cseq=cseq[:60], method=method))
 
     # Body framing (RFC 3261 §18.3)
     available = size - body_start
@@ -440,42 +412,17 @@ def parse_sip(
     length_text = first_values.get("content-length")
     if length_text is None:
         if transport in STREAM_TRANSPORTS:
-            anomalies.append(
-                Anomaly(
-                    "sip.missing-content-length", frame, f"no Content-Length over {transport} (RFC 3261 §18.3, §20.14)"
-                )
-            )
+            anomalies.append(anomaly("sip.missing-content-length", frame, transport=transport))
     elif "content-length" in repeated and len(set(repeated["content-length"])) > 1:
-        anomalies.append(
-            Anomaly(
-                "sip.bad-content-length",
-                frame,
-                f"conflicting Content-Length values; the body is taken as the {available} octets that follow",
-            )
-        )
+        anomalies.append(anomaly("sip.bad-content-length:conflicting", frame, size=available))
     elif not (length_text.isascii() and length_text.isdigit()):
-        anomalies.append(
-            Anomaly("sip.bad-content-length", frame, f"Content-Length {length_text[:40]!r} is not a number")
-        )
+        anomalies.append(anomaly("sip.bad-content-length:not-a-number", frame, value=length_text[:40]))
     elif (length := bounded_int(length_text, available)) is None:
-        anomalies.append(
-            Anomaly(
-                "sip.bad-content-length",
-                frame,
-                f"Content-Length {length_text[:40]} but only {available} octets follow the headers "
-                "(message truncated or length wrong, RFC 4475 §3.1.2.2)",
-            )
-        )
+        anomalies.append(anomaly("sip.bad-content-length:short", frame, value=length_text[:40], size=available))
     else:
         body_end = body_start + length
         if body_end < size and payload[body_end:].strip():
-            anomalies.append(
-                Anomaly(
-                    "sip.trailing-octets",
-                    frame,
-                    f"{size - body_end} octets after the Content-Length body were ignored (RFC 3261 §18.3)",
-                )
-            )
+            anomalies.append(anomaly("sip.trailing-octets", frame, size=size - body_end))
     if _CTL_RE.search(head):  # one scan of the header text: the identifiers are looked at only when it finds one
         anomalies.extend(_identifier_controls(headers, frame))
     # positional: a frozen dataclass's __init__ costs ~0.05 us per keyword on this hot path
@@ -491,6 +438,11 @@ def parse_sip(
         if extra:
             message = replace(message, anomalies=message.anomalies + extra)
     return message
+
+
+# the identifiers _identifier_controls names, in both languages (Call-ID is the header's name in both)
+_LABELS = {"From tag": detail("label:from-tag"), "To tag": detail("label:to-tag"),
+           "Via branch": detail("label:via-branch")}
 
 
 def _identifier_controls(headers: Headers, frame: int) -> list[Anomaly]:
@@ -514,11 +466,10 @@ def _identifier_controls(headers: Headers, frame: int) -> list[Anomaly]:
         controls = _CTL_RE.findall(value) if value else ()
         if controls:
             codes = ", ".join(f"0x{ord(c):02X}" for c in dict.fromkeys(controls))
-            grammar = "a word [@ word]" if label == "Call-ID" else "a token"
             shown = repr(value if len(value) <= 120 else value[:120] + "...")
-            found.append(Anomaly("sip.control-in-identifier", frame,
-                                 f"{label} {shown} holds control character(s) {codes}; it must be {grammar} "
-                                 "(RFC 3261 §25.1): the message was mangled or forged"))
+            found.append(anomaly("sip.control-in-identifier:call-id" if label == "Call-ID" else
+                                 "sip.control-in-identifier:token", frame, label=_LABELS.get(label, label),
+                                 value=shown, codes=codes))
     return found
 
 
@@ -531,8 +482,7 @@ def _read_header_lines(head: str, crlf: bool, anomalies: list[Anomaly], frame: i
         # A bare LF among CRLF line ends (a device or an ALG that rewrote one line; RFC 3261 §7 wants CRLF): where
         # a header follows it, it ends the line, as Wireshark reads it, so that header is not swallowed by the one
         # before. Elsewhere (inside a display name, say) it stays in the value, for the reports to show escaped.
-        anomalies.append(Anomaly("sip.bare-lf", frame, "a header line ends with a bare LF while the others end "
-                                                       "with CRLF (RFC 3261 §7)"))
+        anomalies.append(anomaly("sip.bare-lf", frame))
         split: list[str] = []
         for line in lines:
             first, *rest = line.split("\n")
@@ -550,7 +500,7 @@ def _read_header_lines(head: str, crlf: bool, anomalies: list[Anomaly], frame: i
         if colon and key and " " not in key and "\t" not in key:
             items.append((COMPACT_FORMS.get(key, key) if len(key) == 1 else key, value.strip()))
         elif line.strip():
-            anomalies.append(Anomaly("sip.bad-header-line", frame, f"not a 'name: value' header line: {line[:80]!r}"))
+            anomalies.append(anomaly("sip.bad-header-line", frame, line=line[:80]))
     return items
 
 

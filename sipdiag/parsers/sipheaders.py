@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import NamedTuple
 
+from sipdiag.parsers.anomalytexts import detail, joined
 from sipdiag.parsers.sipuri import (
     CLEAN_VIA_HEAD,
     TOKEN_RE,
@@ -139,18 +140,18 @@ def scan_via(value: str, what: str = "Via") -> tuple[Via | None, list[Problem]]:
     """Parse one Via value and list its defects; see `parse_via`."""
     m = _VIA_RE.match(value)
     if not m:
-        return None, [("bad-via", f"{what}: {value.strip()[:60]!r} is not 'SIP/2.0/transport host[:port]'")]
+        return None, [("sip.bad-via", detail("sip.bad-via:form", what=what, value=value.strip()[:60]))]
     name, version, transport, rest = m.groups()
     sent_by, semi, params_text = rest.partition(";")
     problems: list[Problem] = []
     sent_by = sent_by.strip()
     if not sent_by:
-        return None, [("bad-via", f"{what}: no sent-by host in {value.strip()[:60]!r}")]
+        return None, [("sip.bad-via", detail("sip.bad-via:no-sent-by", what=what, value=value.strip()[:60]))]
     host_problems: list[Problem] = []
     host, port = scan_hostport(sent_by, host_problems, what)
-    problems.extend(("bad-via" if kind == "bad-uri" else kind, text) for kind, text in host_problems)
+    problems.extend(("sip.bad-via" if code == "sip.bad-uri" else code, text) for code, text in host_problems)
     params, param_problems = scan_params(semi + params_text)
-    problems.extend(("bad-via", f"{what}: {detail}") for _kind, detail in param_problems)
+    problems.extend(("sip.bad-via", joined(what, d)) for d in param_problems)
     via = Via(f"{name}/{version}".upper(), transport.upper(), host or "", port, params)
     return via, problems
 

@@ -5,7 +5,7 @@ Via sent-by, and `host` is stored without the brackets so it compares equal to a
 
 Everything here is parsed on demand (never on `parse_sip`'s hot path). The public functions are tolerant:
 they return the best reading they can, or None when nothing sensible is left. The `scan_*` variants also
-return the defects they met, as `(kind, text)` pairs that `sipvalidate` turns into anomalies.
+return the defects they met, as `(code, detail)` pairs that `sipvalidate` turns into anomalies.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import re
 from dataclasses import dataclass
 
 from ..addresses import join_hostport
+from .anomalytexts import Detail, detail, joined
 
 #: Parameters as a dict-like tuple of `(lower-case name, value)`; a parameter without `=` has the value "".
 Params = tuple[tuple[str, str], ...]
 
-#: A defect met while scanning: (anomaly slug without the `sip.` prefix, one sentence).
-Problem = tuple[str, str]
+#: A defect met while scanning: (anomaly code, its detail in English and Russian: sipdiag.parsers.anomalytexts).
+Problem = tuple[str, Detail]
 
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*\Z")
 # RFC 3261 §25.1 token
@@ -138,33 +139,34 @@ def split_outside_quotes(text: str, separator: str) -> list[str]:
     return pieces
 
 
-def scan_params(text: str, *, token_names: bool = True) -> tuple[Params, list[Problem]]:
+def scan_params(text: str, *, token_names: bool = True) -> tuple[Params, list[Detail]]:
     """Parse `;name=value;flag` parameters (generic-param, RFC 3261 §25.1) with LWS allowed around `=`.
 
     Names are lower-cased (parameter names are case-insensitive, §7.3.1); quoted values are unquoted.
     :param text: the text that starts with the first `;` (leading whitespace allowed), or "".
     :param token_names: report names that are not tokens (header parameters); URI parameters are checked
         against their own character set by `scan_uri`.
+    The defects carry no code: the caller files them under its own (`sip.bad-uri`, `sip.bad-via`, ...).
     """
     text = text.strip()
     if not text:
         return (), []
-    problems: list[Problem] = []
+    problems: list[Detail] = []
     if text[0] != ";":
-        problems.append(("bad-params", f"unexpected text {text[:40]!r} where ';parameters' were expected"))
+        problems.append(detail("params:unexpected", text=text[:40]))
         text = ";" + text
     params = []
     for piece in split_outside_quotes(text, ";")[1:]:
         name, eq, value = piece.partition("=")
         name = name.strip()
         if not name:
-            problems.append(("bad-params", "empty parameter (';;' or a trailing ';')"))
+            problems.append(detail("params:empty"))
             continue
         if token_names and not TOKEN_RE.match(name):
-            problems.append(("bad-params", f"parameter name {name!r} is not a token"))
+            problems.append(detail("params:name", name=name))
         value = value.strip()
         if eq and not value:
-            problems.append(("bad-params", f"parameter {name!r} has '=' but no value"))
+            problems.append(detail("params:no-value", name=name))
         params.append((name.lower(), unquote(value)))
     return tuple(params), problems
 
@@ -231,26 +233,24 @@ def scan_hostport(hostport: str, problems: list[Problem], what: str) -> tuple[st
     if hostport.startswith("["):
         close = hostport.find("]")
         if close < 0:
-            problems.append(("bad-uri", f"{what}: IPv6 reference {hostport!r} has no closing ']'"))
+            problems.append(("sip.bad-uri", detail("sip.bad-uri:unclosed-ipv6", what=what, hostport=hostport)))
             return hostport[1:] or None, None
         host, rest = hostport[1:close], hostport[close + 1 :]
         check_ipv6_literal(host, problems, what)
         if not rest:
             return host, None
         if rest[0] != ":":
-            problems.append(("bad-uri", f"{what}: unexpected {rest!r} after the IPv6 reference"))
+            problems.append(("sip.bad-uri", detail("sip.bad-uri:after-ipv6", what=what, rest=rest)))
             return host, None
         return host, _scan_port(rest[1:], problems, what)
     if hostport.count(":") > 1:
-        problems.append(
-            ("bad-uri", f"{what}: IPv6 address {hostport!r} is not enclosed in [] (RFC 5118 §4.2)")
-        )
+        problems.append(("sip.bad-uri", detail("sip.bad-uri:bare-ipv6", what=what, hostport=hostport)))
         return hostport, None
     host, colon, port_text = hostport.partition(":")
     if not host:
-        problems.append(("bad-uri", f"{what}: no host"))
+        problems.append(("sip.bad-uri", detail("sip.bad-uri:no-host", what=what)))
     elif not _HOSTNAME_RE.match(host):
-        problems.append(("bad-uri", f"{what}: host {host!r} is not a hostname or IP address"))
+        problems.append(("sip.bad-uri", detail("sip.bad-uri:host", what=what, host=host)))
     return host or None, _scan_port(port_text, problems, what) if colon else None
 
 
@@ -258,7 +258,7 @@ def _scan_port(text: str, problems: list[Problem], what: str) -> int | None:
     port = bounded_int(text, 65535)
     if port is not None:
         return port
-    problems.append(("bad-uri", f"{what}: port {text!r} is not a number from 0 to 65535"))
+    problems.append(("sip.bad-uri", detail("sip.bad-uri:port", what=what, port=text)))
     return None
 
 
@@ -268,15 +268,10 @@ def check_ipv6_literal(host: str, problems: list[Problem], what: str) -> None:
         ipaddress.IPv6Address(host)
     except ValueError:
         if ":::" in host:
-            problems.append(
-                (
-                    "bad-ipv6-reference",
-                    f"{what}: IPv6 reference [{host}] uses the ':::' form of the RFC 3261 ABNF bug; "
-                    "accepted as RFC 5118 §4.10 asks, but it is not a valid IPv6 address (RFC 5954)",
-                )
-            )
+            problems.append(("sip.bad-ipv6-reference",
+                             detail("sip.bad-ipv6-reference:triple-colon", what=what, host=host)))
         else:
-            problems.append(("bad-ipv6-reference", f"{what}: [{host}] is not a valid IPv6 address"))
+            problems.append(("sip.bad-ipv6-reference", detail("sip.bad-ipv6-reference:invalid", what=what, host=host)))
 
 
 def scan_uri(text: str, what: str = "URI") -> tuple[SipUri | None, list[Problem]]:
@@ -288,13 +283,13 @@ def scan_uri(text: str, what: str = "URI") -> tuple[SipUri | None, list[Problem]
     problems: list[Problem] = []
     uri_text = text.strip()
     if uri_text.startswith("<") and uri_text.endswith(">"):
-        problems.append(("bad-uri", f"{what}: {uri_text!r} is enclosed in <> where a bare URI belongs"))
+        problems.append(("sip.bad-uri", detail("sip.bad-uri:bracketed", what=what, uri=uri_text)))
         uri_text = uri_text[1:-1]
     if any(c in uri_text for c in " \t\r\n"):
-        problems.append(("bad-uri", f"{what}: {uri_text!r} contains whitespace"))
+        problems.append(("sip.bad-uri", detail("sip.bad-uri:whitespace", what=what, uri=uri_text)))
     scheme, colon, rest = uri_text.partition(":")
     if not colon or not _SCHEME_RE.match(scheme):
-        problems.append(("bad-uri", f"{what}: {uri_text!r} has no URI scheme"))
+        problems.append(("sip.bad-uri", detail("sip.bad-uri:no-scheme", what=what, uri=uri_text)))
         return None, problems
     scheme = scheme.lower()
     if scheme not in ("sip", "sips"):
@@ -306,9 +301,9 @@ def scan_uri(text: str, what: str = "URI") -> tuple[SipUri | None, list[Problem]
         user, colon, password_text = rest[:at].partition(":")
         password = password_text if colon else None
         if not user or not _USER_RE.match(user):
-            problems.append(("bad-uri", f"{what}: user part {user!r} has characters that must be escaped"))
+            problems.append(("sip.bad-uri", detail("sip.bad-uri:user", what=what, user=user)))
         if password is not None and not _PASSWORD_RE.match(password):
-            problems.append(("bad-uri", f"{what}: password part has characters that must be escaped"))
+            problems.append(("sip.bad-uri", detail("sip.bad-uri:password", what=what)))
         rest = rest[at + 1 :]
     # host[:port] ends at the first ';' or '?' after any IPv6 reference
     start = rest.find("]") + 1 if rest.startswith("[") else 0
@@ -321,17 +316,16 @@ def scan_uri(text: str, what: str = "URI") -> tuple[SipUri | None, list[Problem]
     if question >= 0:
         rest, headers_text = rest[:question], rest[question + 1 :]
     params, param_problems = scan_params(rest, token_names=False)
-    for _kind, detail in param_problems:
-        problems.append(("bad-uri", f"{what}: {detail}"))
+    problems.extend(("sip.bad-uri", joined(what, d)) for d in param_problems)
     for name, value in params:
         if not _PARAMCHARS_RE.match(name) or (value and not _PARAMCHARS_RE.match(value)):
-            problems.append(("bad-uri", f"{what}: URI parameter {name!r} has characters that must be escaped"))
+            problems.append(("sip.bad-uri", detail("sip.bad-uri:parameter", what=what, name=name)))
     headers: list[tuple[str, str]] = []
     if headers_text is not None:
         for item in headers_text.split("&"):
             name, _eq, value = item.partition("=")
             if not name or not _HCHARS_RE.match(name) or not _HCHARS_RE.match(value):
-                problems.append(("bad-uri", f"{what}: bad URI header {item!r}"))
+                problems.append(("sip.bad-uri", detail("sip.bad-uri:header", what=what, item=item)))
             headers.append((name, value))
     return SipUri(scheme, user, password, host, port, params, tuple(headers), text), problems
 
@@ -369,7 +363,7 @@ def scan_name_addr(value: str, what: str = "header") -> tuple[NameAddr | None, l
     problems: list[Problem] = []
     text = value.strip()
     if not text:
-        return None, [("bad-name-addr", f"{what}: empty value")]
+        return None, [("sip.bad-name-addr", detail("sip.bad-name-addr:empty", what=what))]
     display: str | None = None
     rest = text
     if text[0] == '"':
@@ -378,49 +372,40 @@ def scan_name_addr(value: str, what: str = "header") -> tuple[NameAddr | None, l
             display = unquote(m.group())
             rest = text[m.end() :].lstrip()
         else:
-            problems.append(("bad-display-name", f"{what}: display name has no closing '\"'"))
+            problems.append(("sip.bad-display-name", detail("sip.bad-display-name:unclosed", what=what)))
             lt = text.find("<")
             display = text[1:lt] if lt >= 0 else text[1:]
             rest = text[lt:] if lt >= 0 else ""
         if not rest.startswith("<"):
-            problems.append(("bad-name-addr", f"{what}: quoted display name is not followed by <URI>"))
+            problems.append(("sip.bad-name-addr", detail("sip.bad-name-addr:no-uri", what=what)))
     else:
         lt = text.find("<")
         if lt > 0:
             display = text[:lt].strip()
             if not all(TOKEN_RE.match(word) for word in display.split()):
-                problems.append(
-                    (
-                        "bad-display-name",
-                        f"{what}: display name {display!r} has non-token characters and must be quoted "
-                        "(RFC 3261 §25.1)",
-                    )
-                )
+                problems.append(("sip.bad-display-name",
+                                 detail("sip.bad-display-name:unquoted", what=what, display=display)))
             rest = text[lt:]
     if rest.startswith("<"):
         gt = rest.find(">")
         inner, after = (rest[1:gt], rest[gt + 1 :]) if gt >= 0 else (rest[1:], "")
         if gt < 0:
-            problems.append(("bad-name-addr", f"{what}: '<' without a closing '>'"))
+            problems.append(("sip.bad-name-addr", detail("sip.bad-name-addr:unclosed", what=what)))
         uri_text = inner.strip()
         if uri_text != inner:
-            problems.append(("bad-name-addr", f"{what}: whitespace inside <{inner}> (RFC 3261 §25.1 LAQUOT/RAQUOT)"))
+            problems.append(("sip.bad-name-addr", detail("sip.bad-name-addr:whitespace", what=what, inner=inner)))
     else:
         # addr-spec form: every ';' parameter belongs to the header, not the URI (RFC 3261 §20)
         uri_text, semi, after = rest.partition(";")
         after = semi + after
         uri_text = uri_text.strip()
         if "?" in uri_text or "," in uri_text:
-            problems.append(
-                (
-                    "bad-name-addr",
-                    f"{what}: URI {uri_text!r} contains '?' or ',' and must be enclosed in <> (RFC 3261 §20)",
-                )
-            )
-    uri, uri_problems = scan_uri(uri_text, what) if uri_text else (None, [("bad-uri", f"{what}: empty URI")])
+            problems.append(("sip.bad-name-addr", detail("sip.bad-name-addr:addr-spec", what=what, uri=uri_text)))
+    uri, uri_problems = scan_uri(uri_text, what) if uri_text else \
+        (None, [("sip.bad-uri", detail("sip.bad-uri:empty", what=what))])
     problems.extend(uri_problems)
     params, param_problems = scan_params(after)
-    problems.extend(("bad-name-addr", f"{what}: {detail}") for _kind, detail in param_problems)
+    problems.extend(("sip.bad-name-addr", joined(what, d)) for d in param_problems)
     return NameAddr(display, uri, params, uri_text), problems
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from sipdiag.addresses import is_ip_literal
 from sipdiag.model import Anomaly
+from sipdiag.parsers.anomalytexts import anomaly_with, detail
 from sipdiag.parsers.multipart import MULTIPART_PREFIX, split_multipart
 from sipdiag.parsers.sip import SipMessage
 from sipdiag.parsers.sipheaders import (
@@ -70,10 +71,10 @@ class _Defects:
 
     def add(self, where: str, problems: list[Problem]) -> None:
         """Record `problems` found in header `where`, keeping the first of each kind there."""
-        for kind, detail in problems:
-            if (kind, where) not in self._seen:
-                self._seen.add((kind, where))
-                self.found.append((kind, detail))
+        for code, text in problems:
+            if (code, where) not in self._seen:
+                self._seen.add((code, where))
+                self.found.append((code, text))
 
 
 def validate_sip(message: SipMessage) -> tuple[Anomaly, ...]:
@@ -97,23 +98,17 @@ def validate_sip(message: SipMessage) -> tuple[Anomaly, ...]:
         if check is not None:
             check(name, value, defects)
         elif name not in _KNOWN_NAMES and not TOKEN_RE.match(name):
-            defects.add(name, [("bad-header-name", f"header name {_show(name)} is not a token (RFC 3261 §7.3.1)")])
+            defects.add(name, [("sip.bad-header-name", detail("sip.bad-header-name", name=_show(name)))])
     if defects.star_contact and defects.contacts > 1:
-        defects.add("contact", [("bad-name-addr", "Contact: '*' combined with other Contact values (RFC 3261 §10.2.2)")])
+        defects.add("contact", [("sip.bad-name-addr", detail("sip.bad-name-addr:star"))])
     _check_body(message, defects)
-    return tuple(Anomaly(f"sip.{kind}", message.frame, detail) for kind, detail in defects.found)
+    return tuple(anomaly_with(code, message.frame, text) for code, text in defects.found)
 
 
 def _request_uri_problems(request_uri: str) -> list[Problem]:
     uri, found = scan_uri(request_uri, "Request-URI")
     if uri is not None and uri.scheme in ("sip", "sips") and uri.headers:
-        found.append(
-            (
-                "bad-uri",
-                f"Request-URI {_show(request_uri)} carries URI headers ('?...'), which are not allowed there "
-                "(RFC 3261 §19.1.1, RFC 4475 §3.1.2.11)",
-            )
-        )
+        found.append(("sip.bad-uri", detail("sip.bad-uri:request-uri-headers", uri=_show(request_uri))))
     return found
 
 
@@ -129,7 +124,7 @@ def _check_routes(name: str, value: str, defects: _Defects) -> None:
     for element in split_list(value):
         found = [] if is_clean_name_addr(element) else scan_name_addr(element, label)[1]
         if "<" not in element:
-            found.append(("bad-name-addr", f"{label}: {_show(element)} must be a name-addr in <> (RFC 3261 §20.30)"))
+            found.append(("sip.bad-name-addr", detail("sip.bad-name-addr:route", label=label, element=_show(element))))
         defects.add(name, found)
 
 
@@ -144,21 +139,16 @@ def _check_contacts(name: str, value: str, defects: _Defects) -> None:
         params_start = element.rfind(">") + 1  # header parameters follow the URI
         expires = _EXPIRES_PARAM_RE.search(element, params_start)
         if expires is not None and parse_delta_seconds(expires.group(1)) is None:
-            found.append(
-                (
-                    "bad-expires",
-                    f"Contact expires={_show(expires.group(1))} is not delta-seconds 0..2**32-1 (RFC 3261 §20.10)",
-                )
-            )
+            found.append(("sip.bad-expires", detail("sip.bad-expires:contact", value=_show(expires.group(1)))))
         q = _Q_PARAM_RE.search(element, params_start)
         if q is not None and _QVALUE_RE.match(q.group(1)) is None:
-            found.append(("bad-name-addr", f"Contact q={_show(q.group(1))} is not a qvalue 0..1 (RFC 3261 §20.10)"))
+            found.append(("sip.bad-name-addr", detail("sip.bad-name-addr:q", value=_show(q.group(1)))))
         defects.add(name, found)
 
 
 def _check_vias(name: str, value: str, defects: _Defects) -> None:
     if _EMPTY_ELEMENT_RE.search(value):
-        defects.add(name, [("bad-via", f"Via: empty element in the comma list {_show(value)}")])
+        defects.add(name, [("sip.bad-via", detail("sip.bad-via:empty-element", value=_show(value)))])
     for element in split_list(value):
         if is_clean_via(element):
             continue
@@ -166,23 +156,24 @@ def _check_vias(name: str, value: str, defects: _Defects) -> None:
         if via is not None:
             received = via.received
             if received is not None and not is_ip_literal(received):
-                found.append(("bad-via", f"Via: received={_show(received)} is not an IP address (RFC 3261 §18.2.1)"))
+                found.append(("sip.bad-via", detail("sip.bad-via:received", value=_show(received))))
             rport = via.param("rport")
             if rport and bounded_int(rport, 65535) is None:
-                found.append(("bad-via", f"Via: rport={_show(rport)} is not a port number (RFC 3581 §4)"))
+                found.append(("sip.bad-via", detail("sip.bad-via:rport", value=_show(rport))))
             if via.param("branch") == "":
-                found.append(("bad-via", "Via: branch parameter without a value"))
+                found.append(("sip.bad-via", detail("sip.bad-via:branch")))
         defects.add(name, found)
 
 
 
 
-def _scalar_check(kind: str, accept: Callable[[str], object], rule: str) -> Callable[[str, str, _Defects], None]:
-    """A check that reports `kind` when `accept(value)` gives None (the parse_* functions' "malformed")."""
+def _scalar_check(code: str, accept: Callable[[str], object], rfc: str) -> Callable[[str, str, _Defects], None]:
+    """A check that reports `code` (its text in sipdiag.parsers.anomalytexts names the rule broken, `rfc` where
+    the rule is written) when `accept(value)` gives None (the parse_* functions' "malformed")."""
 
     def check(name: str, value: str, defects: _Defects) -> None:
         if accept(value) is None:
-            defects.add(name, [(kind, f"{header_display_name(name)} {_show(value)} {rule}")])
+            defects.add(name, [(code, detail(code, header=header_display_name(name), value=_show(value), rfc=rfc))])
 
     return check
 
@@ -190,11 +181,9 @@ def _scalar_check(kind: str, accept: Callable[[str], object], rule: str) -> Call
 def _check_warnings(name: str, value: str, defects: _Defects) -> None:
     for element in split_list(value):
         if parse_warning(element) is None:
-            detail = f"Warning {_show(element)} is not '3-digit-code agent \"text\"' (RFC 3261 §20.43)"
-            defects.add(name, [("bad-warning", detail)])
+            defects.add(name, [("sip.bad-warning", detail("sip.bad-warning", value=_show(element)))])
 
 
-_DELTA = "is not delta-seconds 0..2**32-1"
 _VALUE_CHECKS: dict[str, Callable[[str, str, _Defects], None]] = {
     "from": _check_address,
     "to": _check_address,
@@ -205,15 +194,15 @@ _VALUE_CHECKS: dict[str, Callable[[str, str, _Defects], None]] = {
     "service-route": _check_routes,
     "via": _check_vias,
     "warning": _check_warnings,
-    "max-forwards": _scalar_check("bad-max-forwards", parse_max_forwards, "is not 0..255 (RFC 3261 §20.22)"),
-    "expires": _scalar_check("bad-expires", parse_delta_seconds, f"{_DELTA} (RFC 3261 §20.19)"),
-    "min-expires": _scalar_check("bad-expires", parse_delta_seconds, f"{_DELTA} (RFC 3261 §20.23)"),
-    "retry-after": _scalar_check("bad-retry-after", parse_retry_after, f"{_DELTA} (RFC 3261 §20.33)"),
-    "session-expires": _scalar_check("bad-session-expires", parse_session_expires, "is malformed (RFC 4028 §4)"),
-    "min-se": _scalar_check("bad-session-expires", parse_min_se, "is malformed (RFC 4028 §5)"),
-    "date": _scalar_check("bad-date", parse_sip_date, "is not an RFC 1123 date in GMT (RFC 3261 §20.17)"),
-    "call-id": _scalar_check("bad-call-id", _CALL_ID_RE.match, "is not word[@word] (RFC 3261 §20.8)"),
-    "content-type": _scalar_check("bad-content-type", _MEDIA_TYPE_RE.match, "is not type/subtype (RFC 3261 §20.15)"),
+    "max-forwards": _scalar_check("sip.bad-max-forwards", parse_max_forwards, "RFC 3261 §20.22"),
+    "expires": _scalar_check("sip.bad-expires", parse_delta_seconds, "RFC 3261 §20.19"),
+    "min-expires": _scalar_check("sip.bad-expires", parse_delta_seconds, "RFC 3261 §20.23"),
+    "retry-after": _scalar_check("sip.bad-retry-after", parse_retry_after, "RFC 3261 §20.33"),
+    "session-expires": _scalar_check("sip.bad-session-expires", parse_session_expires, "RFC 4028 §4"),
+    "min-se": _scalar_check("sip.bad-session-expires", parse_min_se, "RFC 4028 §5"),
+    "date": _scalar_check("sip.bad-date", parse_sip_date, "RFC 3261 §20.17"),
+    "call-id": _scalar_check("sip.bad-call-id", _CALL_ID_RE.match, "RFC 3261 §20.8"),
+    "content-type": _scalar_check("sip.bad-content-type", _MEDIA_TYPE_RE.match, "RFC 3261 §20.15"),
 }
 
 
@@ -221,5 +210,4 @@ def _check_body(message: SipMessage, defects: _Defects) -> None:
     content_type = message.headers.get("content-type")
     if content_type and content_type.lstrip().lower().startswith(MULTIPART_PREFIX) and message.body:
         if split_multipart(message.body, content_type) is None:
-            detail = f"multipart body does not follow the boundary of {_show(content_type)} (RFC 2046 §5.1)"
-            defects.add("body", [("bad-multipart", detail)])
+            defects.add("body", [("sip.bad-multipart", detail("sip.bad-multipart", content_type=_show(content_type)))])

@@ -192,8 +192,7 @@ class TcpReassembler:
             return  # keep it: the missing segments may still come (reordered FIN)
         if half.buf and half.mode == "sip":
             self.log.add("tcp.incomplete-message", half.pieces[-1][1] if half.pieces else None,
-                         f"{len(half.buf)} bytes of an unfinished SIP message from {half.src}:{half.sport} when the "
-                         f"connection closed")
+                         size=len(half.buf), src=half.src, sport=half.sport)
         # Keep the (emptied) half with its sequence number instead of dropping it: see add() on "closed".
         half.mode = "closed"
         half.buf.clear()
@@ -204,9 +203,8 @@ class TcpReassembler:
         nxt = half.ooo_index.nearest(half.next_seq)  # type: ignore[arg-type,union-attr]
         missing = seq_diff(nxt, half.next_seq)
         first_frame = half.out_of_order[nxt][1]
-        self.log.add("tcp.gap", first_frame,
-                     f"{missing} bytes missing from {half.src}:{half.sport} -> {half.dst}:{half.dport} before frame "
-                     f"{first_frame} (lost before the capture point); the stream is resynchronised after the hole")
+        self.log.add("tcp.gap", first_frame, missing=missing, src=half.src, sport=half.sport, dst=half.dst,
+                     dport=half.dport, frame=first_frame)
         half.next_seq = nxt
         # Data before the hole can no longer complete a message: drop it and find the next start line.
         half.buf.clear()
@@ -340,15 +338,13 @@ class TcpReassembler:
             out.append(Datagram(last_frame, last_ts, half.src, half.sport, half.dst, half.dport, transport,
                                 bytes(half.buf[start:end]), tuple(sorted({fr for _, fr, _ in pieces}))))
         if missing_length:
-            self.log.add("sip.missing-content-length", out[-1].frame if out else None,
-                         f"a SIP message over TCP from {half.src}:{half.sport} has no Content-Length; RFC 3261 §18.3 "
-                         f"requires it on stream transports, a body of 0 bytes was assumed")
+            self.log.add("sip.missing-content-length:stream", out[-1].frame if out else None, src=half.src,
+                         sport=half.sport)
         if consumed:
             self._consume(half, consumed)
         if len(half.buf) > MAX_STREAM_BUFFER:
-            self.log.add("tcp.unframed-data", half.pieces[-1][1] if half.pieces else None,
-                         f"{len(half.buf)} bytes from {half.src}:{half.sport} without a complete SIP message; "
-                         f"the stream is resynchronised")
+            self.log.add("tcp.unframed-data", half.pieces[-1][1] if half.pieces else None, size=len(half.buf),
+                         src=half.src, sport=half.sport)
             self._consume(half, len(half.buf))
             half.mode = "resync"
         return out
@@ -368,9 +364,8 @@ class TcpReassembler:
             frame = parse_ws_frame(half.buf)
             if frame is None:
                 if len(half.buf) > MAX_MESSAGE:
-                    self.log.add("ws.bad-frame", half.pieces[-1][1] if half.pieces else None,
-                                 f"WebSocket frame from {half.src}:{half.sport} larger than {MAX_MESSAGE} bytes; "
-                                 f"the rest of this stream is not read")
+                    self.log.add("ws.bad-frame", half.pieces[-1][1] if half.pieces else None, src=half.src,
+                                 sport=half.sport, limit=MAX_MESSAGE)
                     half.mode = "other"
                     half.buf.clear()
                     half.pieces.clear()

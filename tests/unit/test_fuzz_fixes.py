@@ -13,6 +13,7 @@ import pytest
 
 import sipdiag
 from sipdiag.errors import CaptureReadError
+from sipdiag.parsers.anomalytexts import Detail
 from sipdiag.parsers.hep import MAX_INFLATED, parse_hep
 from sipdiag.reports import render
 from tests import callcapture as cc
@@ -36,7 +37,7 @@ V4 = (chunk(1, b"\x02"), chunk(2, b"\x11"), chunk(3, bytes([10, 0, 0, 1])), chun
 
 def test_hep_ipv6_address_chunk_of_the_wrong_length_is_a_bad_message() -> None:
     packet, problem = parse_hep(hep(chunk(1, b"\x0a"), chunk(5, b"\x01\x02"), chunk(6, bytes(16)), chunk(15, OPTIONS)))
-    assert (packet, problem) == (None, "HEPv3 message without source/destination address chunks")
+    assert (packet, problem.en) == (None, "HEPv3 message without source/destination address chunks")
 
 
 def test_hep_port_chunk_wider_than_16_bits_is_not_a_port() -> None:
@@ -48,8 +49,9 @@ def test_hep_compressed_payload_is_inflated_up_to_a_sip_message() -> None:
     fine, _ = parse_hep(hep(*V4, chunk(16, zlib.compress(OPTIONS))))
     assert fine.payload == OPTIONS
     bomb = zlib.compress(b"A" * (MAX_INFLATED + 1))  # 65 KB of SIP-less text in a few hundred octets
-    assert parse_hep(hep(*V4, chunk(16, bomb))) == (
-        None, "HEPv3 compressed payload (chunk 16) inflates beyond 65535 octets")
+    assert parse_hep(hep(*V4, chunk(16, bomb))) == (None, Detail(
+        "HEPv3 compressed payload (chunk 16) inflates beyond 65535 octets",
+        "сжатые данные HEPv3 (блок 16) при распаковке превышают 65535 октетов"))
 
 
 def test_gzip_capture_damaged_in_its_first_block_is_a_read_error(tmp_path) -> None:

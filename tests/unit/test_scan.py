@@ -246,7 +246,7 @@ def test_later_stages_report_into_the_same_log(tmp_path):
     write(path, [udp_frame(INVITE)])
     scan = scan_capture(path)
     for item in scan:
-        scan.add_anomaly("sip.test", item.frame, "reported by a later stage")
+        scan.add_anomaly(Anomaly("sip.test", item.frame, "reported by a later stage"))
     assert scan.info.anomalies == (Anomaly("sip.test", 1, "reported by a later stage"),)
 
 
