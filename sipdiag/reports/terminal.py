@@ -39,7 +39,7 @@ def render_terminal(a: Analysis, out: TextIO, *, call: Call | None = None, lang:
         console.print()
         _details(console, a, c, lang)
     _more(console, w, len(problems) - DETAILS_SHOWN, "problems", "problems")
-    _anomalies(console, a, w)
+    _anomalies(console, a, w, lang)
 
 
 # Lists of a report that grows with the capture stop here and say how many more there are (a capture of thousands
@@ -179,14 +179,15 @@ def _summary(console: Console, a: Analysis, w: dict[str, str]) -> None:
         console.print(table)
 
 
-def _anomalies(console: Console, a: Analysis, w: dict[str, str]) -> None:
+def _anomalies(console: Console, a: Analysis, w: dict[str, str], lang: str) -> None:
+    """The anomalies table; each detail in `lang` (sipdiag.parsers.anomalytexts), wire values escaped."""
     if a.anomalies:
         table = Table(title=w["anomalies"].format(n=len(a.anomalies)), title_justify="left")
         table.add_column(w["code"])
         table.add_column(w["frame"], justify="right")
         table.add_column(w["detail"])
         for x in a.anomalies[:ANOMALIES_SHOWN]:
-            table.add_row(t(x.code), str(x.frame or ""), t(x.detail))
+            table.add_row(t(x.code), str(x.frame or ""), t(x.text(lang)))
         console.print(table)
         _more(console, w, len(a.anomalies) - ANOMALIES_SHOWN)
 

@@ -402,6 +402,67 @@ def test_streams_command_lists_every_stream_with_its_call() -> None:
         ("callee->caller", 150, 0), ("caller->callee", 143, 7)]
 
 
+def gap_and_cut_capture(path: Path) -> Path:
+    """A call over TCP whose second segment comes after 20 bytes lost before the capture point (tcp.gap, frame 2),
+    in a file that ends 10 bytes into the header of a third record (pcap.truncated-record)."""
+    invite = pw.sip_bytes("INVITE sip:bob@203.0.113.5 SIP/2.0\nVia: SIP/2.0/TCP 192.168.1.10;branch=z9hG4bK2\n"
+                          "From: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.com>\nCall-ID: gap-1\n"
+                          "CSeq: 1 INVITE\nMax-Forwards: 70\nContent-Length: 0\n\n")
+    ok = pw.sip_bytes("SIP/2.0 200 OK\nVia: SIP/2.0/TCP 192.168.1.10;branch=z9hG4bK2\nl: 0\n\n")
+    bye = pw.sip_bytes("BYE sip:bob@203.0.113.5 SIP/2.0\nVia: SIP/2.0/TCP 192.168.1.10;branch=z9hG4bK3\n"
+                       "From: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.com>;tag=b\nCall-ID: gap-1\n"
+                       "CSeq: 2 BYE\nMax-Forwards: 70\nContent-Length: 0\n\n")
+
+    def segment(seq: int, payload: bytes) -> bytes:
+        tcp = pw.tcp(5060, 5060, seq, payload, src="192.168.1.10", dst="203.0.113.5")
+        return pw.ethernet(pw.ipv4("192.168.1.10", "203.0.113.5", 6, tcp))
+
+    t0 = 1_700_000_000_000_000_000
+    after_gap = 1 + len(invite) + 20  # the first 20 bytes of the 200 OK never reached the capture point
+    pw.write_pcap(path, [(t0, segment(1, invite)), (t0 + 10**6, segment(after_gap, ok[20:] + bye))],
+                  pw.LINKTYPE_ETHERNET)
+    with open(path, "ab") as f:
+        f.write(bytes(10))
+    return path
+
+
+ANOMALIES_RU = [
+    "Аномалии (2)",
+    "┏━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━"
+    "━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓",
+    "┃ код                   ┃ кадр ┃ описание                                                                   "
+    "                               ┃",
+    "┡━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━"
+    "━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┩",
+    "│ tcp.gap               │    2 │ пропуск в потоке TCP 192.168.1.10:5060 -> 203.0.113.5:5060 перед кадром 2: "
+    "размер пропуска 20 байт        │",
+    "│                       │      │ (данные потеряны до точки захвата); после пропуска поток синхронизирован "
+    "заново                           │",
+    "│ pcap.truncated-record │    3 │ обрезанная последняя запись: файл обрывается после 10 байт заголовка "
+    "записи 3                             │",
+    "└───────────────────────┴──────┴────────────────────────────────────────────────────────────────────────────"
+    "───────────────────────────────┘",
+]
+
+
+def test_the_russian_report_gives_the_anomalies_in_russian(tmp_path: Path) -> None:
+    """`analyze --lang ru`: a TCP gap and a truncated last record with their details in Russian; the JSON keeps
+    the English `detail` of its contract, and nothing else, whatever --lang."""
+    capture = gap_and_cut_capture(tmp_path / "gap.pcap")
+    result = CliRunner().invoke(cli, ["analyze", str(capture), "--lang", "ru"])
+    assert result.exit_code == 0
+    lines = [line.rstrip() for line in result.output.splitlines()]
+    assert lines[lines.index("Аномалии (2)"):] == ANOMALIES_RU
+    doc = json.loads(CliRunner().invoke(cli, ["analyze", str(capture), "--format", "json", "--lang", "ru"]).output)
+    assert doc["anomalies"] == [
+        {"code": "tcp.gap", "frame": 2, "detail": "20 bytes missing from 192.168.1.10:5060 -> 203.0.113.5:5060 "
+                                                  "before frame 2 (lost before the capture point); the stream is "
+                                                  "resynchronised after the hole"},
+        {"code": "pcap.truncated-record", "frame": 3, "detail": "the file ends 10 bytes into the header of record 3"}]
+    english = CliRunner().invoke(cli, ["analyze", str(capture)]).output
+    assert "│ pcap.truncated-record │     3 │ the file ends 10 bytes into the header of record 3" in english
+
+
 def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch, capture: Path) -> None:
     import sipdiag.analysis
 

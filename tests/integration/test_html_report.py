@@ -524,3 +524,28 @@ def test_mangled_identifiers_are_escaped_text_with_their_anomaly(tmp_path: Path)
     assert rows(root, "anomalies")[1:] == [["sip.control-in-identifier", str(frame), detail]
                                            for frame in range(1, 6)
                                            for detail in ((call_id,) if frame == 1 else (call_id, tag))]
+
+
+def test_the_russian_page_gives_the_anomalies_in_russian_with_wire_text_escaped(tmp_path: Path,
+                                                                                hostile_pcap: Path) -> None:
+    """--lang ru: each anomaly's detail in Russian; the values it quotes from the wire (a Call-ID with control
+    bytes, one with markup) are written out as the English page writes them, never as markup."""
+    page = tmp_path / "mangled.html"
+    assert analyze_html(hostile.mangled_identifiers_capture(tmp_path / "mangled.pcap"), page, "--lang", "ru") == 0
+    assert CONTROL_OR_BIDI.findall(page.read_text(encoding="utf-8")) == []
+    root = ET.parse(page).getroot()
+    call_id = ("Call-ID 'mangled-\\x18\\x01\\x1b[2J-1@pbx' содержит управляющие символы 0x18, 0x01, 0x1B, а по "
+               "грамматике должен быть word [@ word] (RFC 3261 §25.1): сообщение искажено или подделано")
+    tag = ("тег To 't9\\x18\\x01' содержит управляющие символы 0x18, 0x01, а по грамматике должен быть token "
+           "(RFC 3261 §25.1): сообщение искажено или подделано")
+    assert rows(root, "anomalies") == [["Код", "кадр", "Описание"]] + [
+        ["sip.control-in-identifier", str(frame), detail]
+        for frame in range(1, 6) for detail in ((call_id,) if frame == 1 else (call_id, tag))]
+    hostile_ru = tmp_path / "hostile.html"
+    assert analyze_html(hostile_pcap, hostile_ru, "--lang", "ru") == 1
+    text_ru = hostile_ru.read_text(encoding="utf-8")
+    assert "<script" not in text_ru and CONTROL_OR_BIDI.findall(text_ru) == []
+    anomalies = rows(ET.parse(hostile_ru).getroot(), "anomalies")[1:]
+    assert anomalies[0] == ["sip.control-in-identifier", "1", " ".join(
+        f"Call-ID {printable(repr(hostile.CALL_ID))} содержит управляющие символы 0x1B, а по грамматике должен быть "
+        f"word [@ word] (RFC 3261 §25.1): сообщение искажено или подделано".split())]

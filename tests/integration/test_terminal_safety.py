@@ -118,13 +118,14 @@ def test_streams_shows_a_hostile_codec_name_as_text(capture: Path, colour: bool)
     assert "│ 0x00002222 │ <b>x<i>[bold]" in rows[1]  # the tag is shown, not applied (the cell is cut after it)
 
 
-def anomaly_rows(out: str) -> list[tuple[str, str, str]]:
-    """(code, frame, detail) of each row of the Anomalies table, a detail folded over lines read whole."""
+def anomaly_rows(out: str, title: str = "Anomalies (") -> list[tuple[str, str, str]]:
+    """(code, frame, detail) of each row of the Anomalies table (`title`: its title in the report's language), a
+    detail folded over lines read whole."""
     rows: list[list[str]] = []
-    table = out[out.index("Anomalies ("):]
+    table = out[out.index(title):]
     for line in table.splitlines():
         cells = [c.strip() for c in line.split("│")[1:-1]]
-        if len(cells) != 3 or cells[0] == "code":
+        if len(cells) != 3:
             continue
         if cells[0]:
             rows.append(cells)
@@ -148,3 +149,35 @@ def test_mangled_identifiers_are_shown_escaped_with_their_anomaly(tmp_path: Path
            "message was mangled or forged")
     assert anomaly_rows(out) == [("sip.control-in-identifier", str(frame), detail)
                                  for frame in range(1, 6) for detail in ((call_id,) if frame == 1 else (call_id, tag))]
+
+
+def test_mangled_identifiers_are_shown_escaped_in_the_russian_anomalies(tmp_path: Path) -> None:
+    """The same anomalies in the Russian report: their details in Russian, the Call-ID and the tag quoted as the
+    English detail quotes them (written out as escapes)."""
+    capture = mangled_identifiers_capture(tmp_path / "mangled.pcap")
+    code, out = run("analyze", str(capture), "--lang", "ru")
+    assert code == 0
+    assert_inert(out, colour=False)
+    call_id = ("Call-ID 'mangled-\\x18\\x01\\x1b[2J-1@pbx' содержит управляющие символы 0x18, 0x01, 0x1B, а по "
+               "грамматике должен быть word [@ word] (RFC 3261 §25.1): сообщение искажено или подделано")
+    tag = ("тег To 't9\\x18\\x01' содержит управляющие символы 0x18, 0x01, а по грамматике должен быть token "
+           "(RFC 3261 §25.1): сообщение искажено или подделано")
+    assert anomaly_rows(out, "Аномалии (") == [("sip.control-in-identifier", str(frame), detail)
+                                               for frame in range(1, 6)
+                                               for detail in ((call_id,) if frame == 1 else (call_id, tag))]
+
+
+@pytest.mark.parametrize("colour", [False, True], ids=["plain", "colour"])
+def test_the_russian_anomalies_show_hostile_values_as_text(capture: Path, colour: bool) -> None:
+    """A Call-ID carrying markup, an escape sequence, a bidi override and an emoji code, quoted in the Russian
+    detail of its anomaly: shown as the text it was sent as."""
+    code, out = run("analyze", str(capture), "--lang", "ru", colour=colour)
+    assert code == 1
+    assert_inert(out, colour=colour)
+    rows = anomaly_rows(re.sub(r"\x1b\[[0-9;]*m", "", out), "Аномалии (")
+    assert [(code, frame) for code, frame, _ in rows] == [("sip.control-in-identifier", str(frame))
+                                                         for frame in (1, 2, 3, 289, 290)]
+    assert squeeze(rows[0][2]) == squeeze(
+        "Call-ID 'h1-<script>alert(1)</script>-\"q\"-\\'a\\'-</svg>-\\x1b[31m-\\u202e-:smile:@evil' содержит "
+        "управляющие символы 0x1B, а по грамматике должен быть word [@ word] (RFC 3261 §25.1): сообщение искажено "
+        "или подделано")
