@@ -258,7 +258,9 @@ def flow(capture: str, call_ref: str | None, fmt: str, width: int | None, output
 @click.option("--format", "fmt", type=click.Choice(("terminal", "json")), default="terminal", show_default=True,
               help="Output format.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Write to a file.")
-def streams(capture: str, fmt: str, output) -> None:
+@click.option("--lang", type=click.Choice(("en", "ru")), default="en", show_default=True,
+              help="Language of the table (as analyze --lang; the JSON is the same in both).")
+def streams(capture: str, fmt: str, output, lang: str) -> None:
     """List every RTP stream like 'tshark -z rtp,streams': packets, loss, max delta, jitter, MOS, and the call
     each one belongs to (bound through SDP, symmetric-RTP latching or a heuristic).
 
@@ -268,11 +270,12 @@ def streams(capture: str, fmt: str, output) -> None:
 
     \b
         sipdiag streams samples/pcaps/rtp_loss.pcap
+        sipdiag streams samples/pcaps/rtp_loss.pcap --lang ru
     """
     from .analysis import analyze as run_analysis
     from .reports.streams import render_streams
 
-    render_streams(run_analysis(capture), fmt, output)
+    render_streams(run_analysis(capture), fmt, output, lang=lang)
 
 
 @cli.command()

@@ -8,6 +8,11 @@ from __future__ import annotations
 from ..quality import LABELS_RU
 from ..russian import CONFIDENCE_RU, OUTCOMES_RU, OWNERS_RU, PARTY_RU
 
+# How a stream was bound to its call (sipdiag.media StreamBinding.bound_by), as the Russian tables show it: SDP (the
+# offer/answer named its address), латчинг (the source of the first packets, symmetric RTP: RFC 4961, RFC 7362),
+# эвристика.
+BOUND_BY_RU = {"sdp": "SDP", "latching": "латчинг", "heuristic": "эвристика", "none": "нет"}
+
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "sipdiag report",
@@ -440,6 +445,23 @@ TERMINAL: dict[str, dict[str, str]] = {
         "dtmf_no_end": " (no end packet)",
         "dtmf_info": "  DTMF {digit} by SIP INFO at frame {frame}",
         "dtmf_info_ms": ", {ms} ms",
+        # `sipdiag streams`: the table's title, its columns, and how each stream was bound to its call
+        # (sipdiag.media StreamBinding.bound_by)
+        "streams": "RTP streams ({n})",
+        "streams_source": "source",
+        "streams_destination": "destination",
+        "streams_ssrc": "SSRC",
+        "streams_codec": "codec",
+        "streams_packets": "packets",
+        "streams_keepalives": "keep-alives",
+        "streams_lost": "lost",
+        "streams_max_delta": "max delta ms",
+        "streams_max_jitter": "max jitter ms",
+        "streams_mean_jitter": "mean jitter ms",
+        "streams_mos": "MOS",
+        "streams_call": "call",
+        "streams_bound_by": "bound by",
+        **{f"bound_{k}": k for k in BOUND_BY_RU},
         **{f"outcome_{k}": k for k in OUTCOMES_RU},
         **{f"owner_{k}": k for k in OWNERS_RU},
         **{f"party_{k}": k for k in PARTY_RU},
@@ -570,6 +592,21 @@ TERMINAL: dict[str, dict[str, str]] = {
         "dtmf_no_end": " (нет завершающего пакета)",
         "dtmf_info": "  DTMF {digit} через SIP INFO, кадр {frame}",
         "dtmf_info_ms": ", {ms} мс",
+        "streams": "RTP-потоки ({n})",
+        "streams_source": "источник",
+        "streams_destination": "назначение",
+        "streams_ssrc": "SSRC",
+        "streams_codec": "кодек",
+        "streams_packets": "пакеты",
+        "streams_keepalives": "keep-alive",
+        "streams_lost": "потеряно",
+        "streams_max_delta": "макс.\nинтервал, мс",
+        "streams_max_jitter": "макс.\nджиттер, мс",
+        "streams_mean_jitter": "ср.\nджиттер, мс",
+        "streams_mos": "MOS",
+        "streams_call": "вызов",
+        "streams_bound_by": "привязка",
+        **{f"bound_{k}": v for k, v in BOUND_BY_RU.items()},
         **{f"outcome_{k}": v for k, v in OUTCOMES_RU.items()},
         **{f"owner_{k}": v for k, v in OWNERS_RU.items()},
         **{f"party_{k}": v for k, v in PARTY_RU.items()},

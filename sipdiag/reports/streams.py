@@ -45,19 +45,20 @@ def stream_label(m: MediaStream) -> str:
     return printable(m.label)
 
 
-def streams_table(a: Analysis) -> Table:
-    """Every measured stream, in order of its first packet (what `sipdiag streams` prints)."""
+def streams_table(a: Analysis, lang: str = "en") -> Table:
+    """Every measured stream, in order of its first packet (what `sipdiag streams` prints), with its headings and
+    words in `lang`."""
+    w = TERMINAL[lang]
     call_no = {c.call_id: i for i, c in enumerate(a.calls, 1)}
-    table = Table(title=f"RTP streams ({len(a.streams)})", title_justify="left")
+    table = Table(title=w["streams"].format(n=len(a.streams)), title_justify="left")
     # packets as tshark counts them; of those, the RFC 6263 keep-alives in a column of their own where any stream
     # has some (a capture without any shows tshark's columns only)
     keepalives = any(m.stats.keepalives for m in a.streams)
-    for name, justify in (("source", "left"), ("destination", "left"), ("SSRC", "left"), ("codec", "left"),
-                          ("packets", "right"), *((("keep-alives", "right"),) if keepalives else ()),
-                          ("lost", "right"), ("max delta ms", "right"),
-                          ("max jitter ms", "right"), ("mean jitter ms", "right"), ("MOS", "right"),
-                          ("call", "right"), ("bound by", "left")):
-        table.add_column(name, justify=justify)
+    for name, justify in (("source", "left"), ("destination", "left"), ("ssrc", "left"), ("codec", "left"),
+                          ("packets", "right"), *((("keepalives", "right"),) if keepalives else ()),
+                          ("lost", "right"), ("max_delta", "right"), ("max_jitter", "right"),
+                          ("mean_jitter", "right"), ("mos", "right"), ("call", "right"), ("bound_by", "left")):
+        table.add_column(w[f"streams_{name}"], justify=justify)
     for m in a.streams:
         s, q = m.stats, m.quality
         lost = f"{s.lost} ({s.loss_pct:.1f}%)"
@@ -68,7 +69,8 @@ def streams_table(a: Analysis) -> Table:
             f"[red]{lost}[/]" if s.lost > 0 else lost, number_text(s.max_delta_ms, "{:.3f}"),
             number_text(s.jitter_max_ms, "{:.3f}"), number_text(s.jitter_mean_ms, "{:.3f}"),
             "-" if q is None else f"{q.mos:.2f}{'*' if q.estimate else ''}",
-            f"#{call_no[m.call_id]}" if m.call_id in call_no else "-", m.binding.bound_by,
+            f"#{call_no[m.call_id]}" if m.call_id in call_no else "-",
+            w[f"bound_{m.binding.bound_by}"],
         )
     return table
 
@@ -111,8 +113,9 @@ def call_media(a: Analysis, call: Call, *, lang: str = "en") -> RenderableType |
     return Group(*parts)
 
 
-def render_streams(a: Analysis, fmt: str, out) -> None:
-    """`sipdiag streams`: the table, or the `streams` array of the JSON document."""
+def render_streams(a: Analysis, fmt: str, out, *, lang: str = "en") -> None:
+    """`sipdiag streams`: the table in `lang`, or the `streams` array of the JSON document (language-neutral, as
+    `analyze --format json`)."""
     if fmt == "json":
         import json
 
@@ -124,4 +127,4 @@ def render_streams(a: Analysis, fmt: str, out) -> None:
     from .safe import console as make_console
 
     width = None if getattr(out, "isatty", lambda: False)() else 160
-    make_console(out, width=width).print(streams_table(a))
+    make_console(out, width=width).print(streams_table(a, lang))

@@ -402,6 +402,47 @@ def test_streams_command_lists_every_stream_with_its_call() -> None:
         ("callee->caller", 150, 0), ("caller->callee", 143, 7)]
 
 
+STREAMS_RU_HEAD = [
+    "RTP-потоки (2)",
+    "┏━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━"
+    "━━┳━━━━━━━━━━━━━┳━━━━━━┳━━━━━━━┳━━━━━━━━━━┓",
+    "┃                   ┃                   ┃            ┃       ┃        ┃          ┃        макс. ┃       "
+    "макс. ┃         ср. ┃      ┃       ┃          ┃",
+    "┃ источник          ┃ назначение        ┃ SSRC       ┃ кодек ┃ пакеты ┃ потеряно ┃ интервал, мс ┃ джиттер, "
+    "мс ┃ джиттер, мс ┃  MOS ┃ вызов ┃ привязка ┃",
+    "┡━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━╇━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━"
+    "━━╇━━━━━━━━━━━━━╇━━━━━━╇━━━━━━━╇━━━━━━━━━━┩",
+]
+
+
+def test_streams_in_russian() -> None:
+    """`streams --lang ru`: the table's title, headings and binding words in Russian, the figures and addresses as
+    in English; --lang en is the default, and the JSON is the same in both languages."""
+    from tests.conftest import SAMPLES
+
+    sample = str(SAMPLES / "nat_symmetric_rtp.pcap")
+    russian = CliRunner().invoke(cli, ["streams", sample, "--lang", "ru"])
+    assert russian.exit_code == 0
+    lines = [line.rstrip() for line in russian.output.splitlines()]
+    assert lines[:5] == STREAMS_RU_HEAD
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines[5:7]]
+    assert rows == [
+        ["203.0.113.2:6000", "203.0.113.10:7000", "0x5D1A0001", "PCMU", "50", "0 (0.0%)", "20.118", "1.246", "0.401",
+         "4.37", "#1", "SDP"],
+        ["203.0.113.10:7000", "203.0.113.2:6000", "0x5D1A0001", "PCMU", "50", "0 (0.0%)", "20.158", "1.245", "0.408",
+         "4.37", "#1", "латчинг"]]
+    english = CliRunner().invoke(cli, ["streams", sample]).output
+    assert english == CliRunner().invoke(cli, ["streams", sample, "--lang", "en"]).output
+    assert [line.rstrip() for line in english.splitlines()][:3:2] == [
+        "RTP streams (2)",
+        "┃ source            ┃ destination       ┃ SSRC       ┃ codec ┃ packets ┃     lost ┃ max delta ms "
+        "┃ max jitter ms ┃ mean jitter ms ┃  MOS ┃ call ┃ bound by ┃"]
+    as_json = [CliRunner().invoke(cli, ["streams", sample, "--format", "json", *lang]).output
+               for lang in ((), ("--lang", "ru"))]
+    assert as_json[0] == as_json[1] and json.loads(as_json[0])["streams"][1]["bound_by"] == "latching"
+    assert CliRunner().invoke(cli, ["streams", sample, "--lang", "de"]).exit_code == 2
+
+
 def gap_and_cut_capture(path: Path) -> Path:
     """A call over TCP whose second segment comes after 20 bytes lost before the capture point (tcp.gap, frame 2),
     in a file that ends 10 bytes into the header of a third record (pcap.truncated-record)."""
