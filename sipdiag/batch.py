@@ -303,23 +303,113 @@ def _run(todo: list[str], jobs: int | None, scheduler: Any, options: Options) ->
     import multiprocessing
 
     # fork where there is one: the workers start with the pipeline imported and the rules and the device knowledge
-    # base loaded (warmed here once) instead of each importing it (a spawned worker takes ~0.5 s to start): for
-    # per-call captures that start-up would cost more than the work. The pool is made before any progress thread
-    # starts (see batchcli). gc.freeze: the objects this process holds stay out of the workers' cyclic
-    # collections; otherwise a worker's first collection walks, and so copies page by page, the inherited heap.
-    # (A fork server, warming the pipeline in a fresh interpreter while this process imports pandas, was measured
-    # slower: 0.88-0.96 s against 0.82-0.85 s on 200 lab captures; the fresh interpreter's start costs more than
-    # the overlap wins.)
+    # base loaded (warmed once) instead of each importing it (a spawned worker takes ~0.5 s to start): for per-call
+    # captures that start-up would cost more than the work.
     if "fork" in multiprocessing.get_all_start_methods():
-        _warm()
-        context = multiprocessing.get_context("fork")
-    else:
-        context = multiprocessing.get_context("spawn")
+        yield from _mastered(todo, jobs, options)
+        return
+    context = multiprocessing.get_context("spawn")
     gc.freeze()
     try:
         yield from _pooled(todo, jobs, options, context)
     finally:
         gc.unfreeze()
+
+
+def _mastered(todo: list[str], jobs: int, options: Options) -> Iterator[dict[str, Any]]:
+    """The rows of a forked pool run by a master process, while this one imports pandas for the summary tables.
+
+    Why a master: warming the pipeline (~0.4 s of imports, the rules, the device knowledge base) is work one core
+    does while the other idles, and pandas (0.3-0.5 s with pyarrow) is needed only at the end. In this process,
+    pandas either comes last, serially, or (imported in a thread while the workers run) takes a core from them.
+    Forked first, the master warms on one core while this process imports pandas on the other; the master then
+    forks the workers from its warm heap and sends their rows here (a capture's rows are small). Measured on 200 lab
+    captures, --jobs 2: the pool's part 1.17 s with the import beside it, 1.00 s without. (A fork server, warming a
+    fresh interpreter instead, was slower: 0.88-0.96 s against 0.82-0.85 s; its start costs more than it overlaps.)"""
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    # not a daemon: a daemonic process may not have children, and the master's are the workers
+    master = context.Process(target=_master, args=(todo, jobs, options, sender), name="sipdiag-batch-master")
+    master.start()
+    sender.close()
+    finished = False
+    try:
+        _import_tables()
+        while True:
+            try:
+                item = receiver.recv()
+            except EOFError:  # the master ended without its end mark: it died (killed, out of memory)
+                raise SipdiagError("the batch's master process ended before the batch did",
+                                   hint="Run the batch again with --resume: what was done is in the journal.")
+            if isinstance(item, str) and item == _END:
+                finished = True
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        receiver.close()
+        if not finished and master.is_alive():
+            # This process stops early (Ctrl-C, a progress callback's exception, a consumer that stopped): the
+            # master stops its pool as on Ctrl-C, the running analyses are cancelled, none is left running.
+            # (SIGUSR1, not SIGINT: a batch started with SIGINT ignored, in the background, has it ignored there.)
+            try:
+                os.kill(master.pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
+        master.join(timeout=30)
+        if master.is_alive():
+            master.kill()
+            master.join()
+
+
+_END = "sipdiag-batch-end"  # the master's last message; rows are dicts, never this string
+
+
+def _master(todo: list[str], jobs: int, options: Options, conn: Any) -> None:
+    import multiprocessing
+    import signal
+
+    signal.signal(signal.SIGUSR1, _master_stopped)  # the parent's "stop": as Ctrl-C
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _master_stopped)
+    try:
+        _warm()
+        # the objects the warm made stay out of the cyclic collections of the workers forked from here: otherwise
+        # a worker's first collection walks, and so copies page by page, the inherited heap
+        gc.freeze()
+        for rows in _pooled(todo, jobs, options, multiprocessing.get_context("fork")):
+            conn.send(rows)
+        conn.send(_END)
+    except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, or the parent went away: _pooled stopped the pool
+        pass
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
+        try:
+            conn.send(e)
+        except Exception:  # noqa: BLE001 - an exception that does not pickle
+            conn.send(RuntimeError(f"batch master failed: {type(e).__name__}: {e}"))
+    finally:
+        conn.close()
+
+
+def _master_stopped(signum: int, frame: object) -> None:
+    """Ctrl-C reaches the master and, an instant later, the parent's own "stop" (SIGUSR1) too: the first stops
+    the pool; the second, raised again while the pool shuts down, cut that short and left the workers running."""
+    import signal
+
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _import_tables() -> None:
+    try:
+        import pandas  # noqa: F401
+    except ImportError:  # frames() will raise it where it can be reported
+        pass
 
 
 def _pooled(todo: list[str], jobs: int, options: Options, context: Any) -> Iterator[dict[str, Any]]:
@@ -331,13 +421,14 @@ def _pooled(todo: list[str], jobs: int, options: Options, context: Any) -> Itera
     first = True
     while True:
         suspects: list[str] = []
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context, initializer=gc.enable)
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context,
+                                   initializer=_worker_started)
         try:
             # at most two tasks queued per worker: an interrupt leaves little half-done work to throw away
             running = {pool.submit(analyze_task, t, options): t for t in _take(pending, 2 * jobs)}
-            if first:
+            if first and context.get_start_method() != "fork":
                 _preload_tables()
-                first = False
+            first = False
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -377,9 +468,9 @@ class _collecting:
 def _alone(path: str, options: Options, context: Any) -> dict[str, Any]:
     """One capture's row from a worker of its own; an error row if that worker dies too."""
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=gc.enable) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_worker_started) as pool:
         try:
-            return pool.submit(analyze_one, path, options).result()
+            return pool.submit(analyze_task, [path], options).result()[0]
         except BrokenProcessPool:
             try:
                 size = os.stat(path).st_size
@@ -415,7 +506,32 @@ def _tasks(todo: list[str]) -> Iterator[list[str]]:
 
 def analyze_task(paths: list[str], options: Options = Options()) -> list[dict[str, Any]]:
     """The rows of several captures, in order (a pool worker's job)."""
-    return [analyze_one(p, options) for p in paths]
+    global _working
+    _working = True
+    try:
+        return [analyze_one(p, options) for p in paths]
+    finally:
+        _working = False
+
+
+_working = False  # in a pool worker: whether it runs a task now
+
+
+def _worker_started() -> None:
+    """A pool worker's start. The cyclic collector on: an analysis leaves cycles behind (see _collecting).
+    Ctrl-C reaches every process of the batch's group: a worker running a task stops it (the KeyboardInterrupt goes
+    back to the pool as the task's outcome); an idle one ignores it and ends when its pool shuts down. Raised there,
+    in the wait for a task, it escaped multiprocessing's bootstrap as a traceback on the terminal."""
+    import signal
+
+    gc.enable()
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a batch started with it ignored keeps it so
+        signal.signal(signal.SIGINT, _worker_interrupted)
+
+
+def _worker_interrupted(signum: int, frame: object) -> None:
+    if _working:
+        raise KeyboardInterrupt
 
 
 def _preload_tables() -> None:

@@ -495,3 +495,131 @@ def test_the_analyses_run_with_the_cyclic_collector_on_when_the_caller_switched_
         gc.enable()
     on = "internal error (RuntimeError: gc on)"
     assert result.captures.set_index("name")["error"].to_dict() == {"busy_486.pcap": on, "clean_call.pcap": on}
+
+
+# ------------------------------------------------------------------------------------------------ the pool's master
+
+def _lab_folder(tmp_path: Path, n: int) -> Path:
+    d = tmp_path / "caps"
+    d.mkdir()
+    for i in range(n):
+        shutil.copy(SAMPLE_FILES[i % len(SAMPLE_FILES)], d / f"c{i:03d}.pcap")
+    return d
+
+
+def test_with_jobs_the_caller_imports_pandas_and_a_master_process_the_pipeline(tmp_path: Path) -> None:
+    """--jobs 2 on a fork platform: the pipeline is imported and warmed in a master process that forks the workers,
+    while the calling process imports pandas for the tables on the other core (the pool no longer shares its cores
+    with that import). The caller never imports the analysis; with --jobs 1 it does, and analyses itself."""
+    d = _lab_folder(tmp_path, 6)
+    probe = ("import sys; from sipdiag.batch import analyze_many;"
+             " r = analyze_many([sys.argv[1]], jobs=int(sys.argv[2]));"
+             " print(r.done, sorted(r.calls['outcome']).count('answered'), 'sipdiag.analysis' in sys.modules,"
+             " 'pandas' in sys.modules)")
+    answered = sum(1 for f in sorted(d.iterdir()) for c in analyze(f).calls if c.outcome == "answered")
+    for jobs, pipeline in ((2, False), (1, True)):
+        r = subprocess.run([sys.executable, "-c", probe, str(d), str(jobs)], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["6", str(answered), str(pipeline), "True"]
+
+
+def test_interrupt_with_jobs_leaves_no_process_behind_and_a_consistent_summary(tmp_path: Path) -> None:
+    """Ctrl-C reaches the command, the pool's master and the workers: the master stops its pool, the command
+    writes what was done, no worker prints a traceback (an idle one, waiting for a task, did), and not a process
+    of the batch is left running."""
+    from sipdiag.batch import _tasks, expand
+
+    d = _lab_folder(tmp_path, 40)
+    pipe = tmp_path / "zz-blocks.pcap"  # last in the list: the worker that takes it blocks there
+    os.mkfifo(pipe)
+    todo = [str(p) for p in expand([d, pipe])]
+    assert todo[-1] == str(pipe)
+    # a task's rows come back together: the captures that share the pipe's task are not done either
+    done_before = sorted(Path(p).name for t in _tasks(todo) if str(pipe) not in t for p in t)
+    assert 0 < len(done_before) < 40
+    out = tmp_path / "out"
+    journal = out / "batch-journal.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", str(d), str(pipe), "--out", str(out),
+                             "--jobs", "2", "--out-format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not journal.exists()
+                                           or journal.read_text().count("\n") < len(done_before)):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == (f"Interrupted: {len(done_before)} of 41 captures done; complete with: "
+                                       f"sipdiag batch ... --out {out} --resume")
+    assert sorted(Path(r["path"]).name for r in read_journal(journal)) == done_before
+    assert len(pd.read_csv(out / "captures.csv")) == len(done_before)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # a process of the batch's group still alive
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("a process of the batch outlived it")
+
+
+def test_a_caller_that_stops_early_stops_the_master_and_its_workers(tmp_path: Path) -> None:
+    """A progress callback that raises ends the batch in the caller: the master is told to stop, its pool is shut
+    down, and neither it nor a worker is left running."""
+    import multiprocessing
+
+    d = _lab_folder(tmp_path, 40)
+
+    def stop(done: int, total: int, rows: dict) -> None:
+        raise RuntimeError("enough")
+
+    before = _descendants(os.getpid())
+    with pytest.raises(RuntimeError, match="enough"):
+        analyze_many([d], jobs=2, progress=stop)
+    deadline = time.monotonic() + 30
+    while _descendants(os.getpid()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _descendants(os.getpid()) - before == set()
+    assert [p for p in multiprocessing.active_children() if p.name == "sipdiag-batch-master"] == []
+
+
+def _descendants(pid: int) -> set[int]:
+    """The living (not zombie) processes below `pid`, through every generation (Linux /proc)."""
+    parent = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z":
+                parent[int(entry.name)] = int(fields[1])
+    out: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, pp in parent.items() if pp in frontier} - out
+        out |= frontier
+    return out
+
+
+def test_a_master_that_dies_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The master killed outright (out of memory) before its end mark: one error with a hint, not a hang, not a
+    partial summary passed off as complete."""
+    from sipdiag import batch
+    from sipdiag.errors import SipdiagError
+
+    d = _lab_folder(tmp_path, 4)
+    me = os.getpid()
+
+    def die() -> None:
+        if os.getpid() != me:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(batch, "_warm", die)
+    with pytest.raises(SipdiagError, match="the batch's master process ended before the batch did") as e:
+        analyze_many([d], jobs=2)
+    assert e.value.hint == "Run the batch again with --resume: what was done is in the journal."
