@@ -61,6 +61,11 @@ class Analysis:
     # router.udp-fragmentation judges them all, not only those in `messages`. None where no log was kept (the
     # live engine's analyses): the rule then reads `messages`.
     udp_sizes: UdpSizes | None = None
+    # The threshold tree the rules ran under (a full tree, sipdiag.checks.settings.merged: a --config file's),
+    # None for RULES.md §5's defaults. What is computed from the analysis after its rules (the case summary and
+    # triage, the reply, a batch row) reads its thresholds from here (checks.settings.analysed_under), so that
+    # it counts as the findings do; `replace` keeps it, and the background rule engine's child inherits it.
+    settings: Mapping[str, Any] | None = field(default=None, repr=False)
     _media_by_call: dict[str, CallMedia] = field(default_factory=dict, init=False, repr=False, compare=False)
     # What several rules derive from the same messages (e.g. the Via paths of sipdiag.checks.vias), computed
     # once per run by the first rule that asks. A cache, not state: it never changes what a rule returns.
@@ -121,7 +126,9 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     (sipdiag.checks.background runs it on the other core while the JSON document is written).
 
     select/ignore: rule ids or prefixes (`media`, `call.ack-timeout-32s`) to run or leave out.
-    settings: rule thresholds (a full tree, see sipdiag.checks.settings.merged); None = RULES.md §5 defaults.
+    settings: rule thresholds (a full tree, see sipdiag.checks.settings.merged); None = RULES.md §5 defaults. Kept
+    in `Analysis.settings` (with rules=False too, for the rule engine run later): the summary and the reply made
+    from the analysis judge by the same thresholds as its findings.
     keep_messages: True keeps the first MESSAGE_BUDGET full SipMessages in `Analysis.messages`, an int keeps
     that many, False none; calls always keep every message as a `MessageRef`, so memory stays bounded. The rules
     that read header details (Via/rport, Content-Length, two-point ALG comparison) read the kept messages: every
@@ -147,7 +154,8 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        analysis = _analyze(path, keep_messages, source, _load_checks if rules else None, run_timers_of(settings))
+        analysis = _analyze(path, keep_messages, source, _load_checks if rules else None, run_timers_of(settings),
+                            settings)
         if not rules:
             return analysis
         return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore,
@@ -178,7 +186,7 @@ def run_timers_of(settings: Mapping[str, Any] | None) -> SipTimers:
 
 
 def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None,
-             timers: SipTimers = DEFAULT_TIMERS) -> Analysis:
+             timers: SipTimers = DEFAULT_TIMERS, settings: Mapping[str, Any] | None = None) -> Analysis:
     messages: list[SipMessage] = []
     budget = MESSAGE_BUDGET if keep_messages is True else int(keep_messages)
     encaps: Counter[str] = Counter()
@@ -229,6 +237,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
         rtp=result.rtp_stats,
         icmp_errors=tuple(icmp),
         udp_sizes=sizes.finish(),
+        settings=settings,
     )
 
 

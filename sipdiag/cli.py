@@ -309,8 +309,10 @@ def schema(output) -> None:
               help="Run only these rules (id or prefix, repeatable).")
 @click.option("--ignore", multiple=True, metavar="RULE", callback=rule_option,
               help="Leave these rules out (id or prefix, repeatable).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Rule thresholds in TOML (RULES.md §5), as 'analyze --config' takes them.")
 def reply(capture: str, audience: str, lang: str, fmt: str, output, call_ref: str | None, select: tuple[str, ...],
-          ignore: tuple[str, ...]) -> None:
+          ignore: tuple[str, ...], config_path: str | None) -> None:
     """Write a ready-to-send reply: for the customer (what we found, what to do, what we will do) or for the
     engineer (findings with frames and Wireshark filters, calls, what to change, capture facts).
 
@@ -321,11 +323,15 @@ def reply(capture: str, audience: str, lang: str, fmt: str, output, call_ref: st
     \b
         sipdiag reply samples/pcaps/ack_dropped.pcap --lang ru
         sipdiag reply call.pcap --audience engineer --format markdown -o note.md
+        sipdiag reply call.pcap --config sipdiag.toml
     """
     from .analysis import analyze as run_analysis
+    from .config import load_config
     from .reports.reply import render_reply
 
-    analysis = run_analysis(capture, select=select, ignore=ignore)
+    # the reply counts the customer's sign-ins by the thresholds its findings were judged by (Analysis.settings)
+    settings = load_config(config_path, warn=_config_warning) if config_path else None
+    analysis = run_analysis(capture, select=select, ignore=ignore, settings=settings)
     call = analysis.find_call(call_ref) if call_ref else None
     render_reply(analysis, output, audience=audience, lang=lang, fmt=fmt, call=call)
 

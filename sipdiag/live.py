@@ -380,7 +380,7 @@ class LiveAnalyzer:
         mini = Analysis(capture=info, messages=tuple(live.messages), sip=self.sip.summary(Counter()),
                         calls=(call,), registrations=(), transactions=(), rtp_packets=live.rtp_packets,
                         rtcp_packets=0, anomalies=info.anomalies + self.sip_anomalies.anomalies(), streams=streams, media=media, rtp=result,
-                        icmp_errors=icmp)
+                        icmp_errors=icmp, settings=self.settings)
         raw = rule_findings(mini, selected_rules(self.select, self.ignore), self.settings)
         every = order_findings(raw, mini)  # = run_checks(mini, ...), keeping the unlinked findings too
         # The call's own findings stay with it; capture-wide ones (a run of anomalies, a scanner) are announced
@@ -432,7 +432,8 @@ class LiveAnalyzer:
     def _registration_changed(self, reg: Registration) -> None:
         self.on_event(LiveEvent("registration", registration=reg))
         mini = Analysis(capture=_no_capture(), messages=(), sip=self.sip.summary(Counter()), calls=(),
-                        registrations=(reg,), transactions=(), rtp_packets=0, rtcp_packets=0, anomalies=())
+                        registrations=(reg,), transactions=(), rtp_packets=0, rtcp_packets=0, anomalies=(),
+                        settings=self.settings)
         for f in run_checks(mini, select=self.select, ignore=self.ignore, settings=self.settings):
             key = (f.rule, reg.aor, reg.contact)
             if key not in self.reported:
@@ -508,6 +509,7 @@ class LiveAnalyzer:
             media=tuple(media),
             rtp=None,
             icmp_errors=tuple(self.icmp),
+            settings=self.settings,  # what is made of the result (a reply, a case) judges by the run's thresholds
         )
         # Capture-wide rules (registrations, scanners, anomalies) on the whole; the calls' findings are the ones
         # each call's own run gave (with its RTP statistics). Both are linked symptom -> cause in one pass, as

@@ -171,7 +171,9 @@ def run_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterab
                settings: Mapping[str, Any] | None = None) -> tuple[Finding, ...]:
     """Every selected rule over the analysis; findings ordered by severity (worst first), then frame.
 
-    settings: the threshold tree the rules read with `setting()` (sipdiag.checks.settings); None = defaults.
+    settings: the threshold tree the rules read with `setting()` (sipdiag.checks.settings); None = the analysis'
+    own (`Analysis.settings`: the defaults for an analysis made without). Run with another tree, the findings are
+    that tree's: `replace(analysis, findings=..., settings=tree)` keeps the analysis telling what they were judged by.
     Findings carry the device involved (sipdiag.devices) and are linked symptom -> cause (sipdiag.checks.causes)."""
     rules = selected_rules(select, ignore)
     return order_findings(rule_findings(analysis, rules, settings), analysis)
@@ -229,14 +231,14 @@ def rule_findings(analysis: Analysis, rules: Iterable[Rule], settings: Mapping[s
     parts (sipdiag.checks.background runs them on two cores), the parts' lists concatenated in rule order equal
     one run's list, so `order_findings` gives the same result. devices: the analysis's DeviceIndex when the
     caller runs rules one at a time (it is built once per analysis); shared: that caller's one dict for
-    `_finding`'s equal texts and device records."""
+    `_finding`'s equal texts and device records. settings: as run_checks', None = the analysis' own."""
     from .deviceinfo import DeviceIndex
     from .settings import active
 
     findings = []
     devices = devices if devices is not None else DeviceIndex(analysis)
     shared = shared if shared is not None else {}
-    with active(settings):
+    with active(settings if settings is not None else getattr(analysis, "settings", None)):
         for rule in rules:
             for hit in rule.func(analysis):
                 findings.append(_finding(rule, hit, devices, shared))

@@ -34,6 +34,8 @@ TOKEN = 2  # bytes per rule index in the token pipe (big-endian)
 
 def start_checks(analysis: Analysis, *, select: Iterable[str] = (), ignore: Iterable[str] = (),
                  settings: Mapping[str, Any] | None = None) -> Callable[[], tuple[Finding, ...]]:
+    """The findings of run_checks(analysis, ...), as a callable that gives them when asked. settings: as
+    run_checks' (None = the analysis' own, `Analysis.settings`, which the forked child inherits with the rest)."""
     select, ignore = tuple(select), tuple(ignore)
     size = len(analysis.calls) + len(analysis.streams) + len(analysis.registrations)
     if not hasattr(os, "fork") or size < MIN_OBJECTS:

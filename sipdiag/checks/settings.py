@@ -3,6 +3,11 @@
 Rules read a threshold with `setting("media.loss_pct.major")`; `run_checks(analysis, settings=...)` makes a
 user's overrides (from `--config sipdiag.toml`) the active values for that run only, so two analyses in one
 process (batch, tests) never see each other's configuration.
+
+An analysis keeps the tree its rules ran under (`Analysis.settings`). What is computed from it after the run (the
+case summary and triage, the customer's reply, a batch row) reads the thresholds through `analysed_under` and
+`memoised`, which make that tree active outside a run: the sign-ins a reply counts are the ones the findings
+left to the customer, not those the default thresholds would.
 """
 
 from __future__ import annotations
@@ -86,7 +91,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-_active: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("sipdiag_settings", default=DEFAULTS)
+# The thresholds of the block in progress (`active`: a rule run, or what is computed from an analysis after it);
+# None outside any block, where `setting()` reads the defaults and `analysed_under` the analysis' own.
+_active: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("sipdiag_settings", default=None)
 
 
 def setting(path: str) -> Any:
@@ -94,7 +101,8 @@ def setting(path: str) -> Any:
 
     An unknown path is a programming error (KeyError), not a user error: user files are validated on load.
     """
-    node: Any = _active.get()
+    values = _active.get()
+    node: Any = DEFAULTS if values is None else values
     for part in path.split("."):
         node = node[part]
     return node
@@ -119,24 +127,44 @@ def memoised(analysis: Any, name: str, compute: Callable[[Any], Any]) -> Any:
     """compute(analysis), once per analysis and per settings tree: several rules (and the summary and reply built
     after them) ask for the same table (the brute-force and scan sources), which depends on thresholds. Kept with
     the tree it was computed under, so that a second run with other settings on the same analysis recomputes it
-    instead of reading the first run's. A stand-in analysis without a memo (tests) computes it every time."""
-    memo = getattr(analysis, "_memo", None)
-    if memo is None:
-        return compute(analysis)
-    current = _active.get()
-    kept = memo.get(name)
-    if kept is not None and kept[0] is current:
-        return kept[1]
-    value = compute(analysis)
-    memo[name] = (current, value)
-    return value
+    instead of reading the first run's. A stand-in analysis without a memo (tests) computes it every time.
+    Outside a run it is computed under the analysis' own tree (`analysed_under`): the reply asking for the
+    brute-force sources after `analyze(path, settings=...)` gets the ones the rules saw."""
+    with analysed_under(analysis):
+        memo = getattr(analysis, "_memo", None)
+        if memo is None:
+            return compute(analysis)
+        current = _active.get()
+        kept = memo.get(name)
+        if kept is not None and kept[0] is current:
+            return kept[1]
+        value = compute(analysis)
+        memo[name] = (current, value)
+        return value
 
 
 @contextmanager
 def active(values: Mapping[str, Any] | None) -> Iterator[None]:
-    """Make `values` (a full settings tree, e.g. from `merged`) the active thresholds inside the block."""
+    """Make `values` (a full settings tree, e.g. from `merged`; None: the defaults) the active thresholds inside
+    the block."""
     token = _active.set(values if values is not None else DEFAULTS)
     try:
         yield
     finally:
         _active.reset(token)
+
+
+@contextmanager
+def analysed_under(analysis: Any) -> Iterator[None]:
+    """Make the thresholds `analysis` was analysed under (`Analysis.settings`; the defaults for one made without,
+    or a stand-in without the field) active inside the block, unless a block is active already: inside a rule run
+    the run's own values rule (`run_checks(analysis, settings=...)` may try other values on an analysis).
+
+    For what is computed from an analysis after its rules (the case summary, the reply): outside a run the
+    thresholds would otherwise be the defaults, and a `--config` that lowers the brute-force trigger would have
+    the findings call a source an attacker while the reply counted its REGISTERs as the customer's sign-ins."""
+    if _active.get() is not None:
+        yield
+        return
+    with active(getattr(analysis, "settings", None)):
+        yield
