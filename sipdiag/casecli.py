@@ -29,7 +29,8 @@ def filing_line(filing) -> str:
 
     t = filing.triage
     text = (f"Filed under {plain(filing.ticket)} as filing #{filing.id}: {t.priority}, queue {t.queue}"
-            + (f", main cause {t.rule}" if t.rule else ", nothing above info"))
+            + (f", main cause {t.rule}" if t.rule else ", registration down, no finding names the cause"
+               if t.category == "registration" else ", nothing above info"))
     if filing.duplicate_of is not None:
         text = f"Already filed under {plain(filing.ticket)} as filing #{filing.duplicate_of} (same SHA-256); not filed again"
     if filing.seen_under:

@@ -3,10 +3,19 @@
 Priority from severity and reach (ITIL's impact x urgency, as support desks use it): a registration that is down or a
 problem on every call is wide; one call of many is narrow.
 
-    critical, or registrations down                      -> P1
-    major on all calls (or capture-wide)                 -> P2
-    major on some calls, or minor on all calls           -> P3
-    anything else (minor on some calls, info, nothing)   -> P4
+    critical, or every line of the customer down             -> P1
+    major on all calls (or capture-wide), or some lines down -> P2
+    major on some calls, or minor on all calls               -> P3
+    anything else (minor on some calls, info, nothing)       -> P4
+
+A line down (sipdiag.cases.lines: an AOR of the customer's that cannot sign in, refused or unanswered for good)
+raises the priority whatever the findings say: "my phone won't register" is an outage of that line even when no rule
+names its cause, e.g. digest credentials refused once by a phone that, as RFC 3261 §22.2 asks, does not send them
+again (reg.rejected leaves a refused digest to reg.auth-loop, which needs sip.auth_loop_attempts refusals). When the
+lines down set the priority and no finding can explain them (none above info, or the main one is a call's), the
+registration is the triage's subject (category "registration", no rule) and first line's: the phone's account and
+provisioning are checked with the customer. A capture-wide main finding (a registration, NAT or router one) stays the
+main cause with its queue: it may be why the phone cannot sign in.
 
 Queue: who must act (the finding's owner, ARCHITECTURE.md): an instruction to the customer or a provisioning change
 is first line's; a router/QoS problem on the operator's side is the network team's; attacks are security's; the
@@ -23,11 +32,13 @@ from ..checks import Severity
 SEVERITY_RANK = {s.label: int(s) for s in Severity}  # finding records carry the label
 QUEUES = ("first-line", "engineering", "network", "security")
 NETWORK_CATEGORIES = ("router",)
+REGISTRATION_DOWN = "registration down: the customer can make or take no call"
 
 
 @dataclass(frozen=True, slots=True)
 class Triage:
-    category: str | None  # of the main cause; None when nothing above info was found
+    # of the main cause; "registration" for a line down that no finding above info explains; None for nothing found
+    category: str | None
     rule: str | None
     priority: str  # P1..P4
     queue: str  # first-line | engineering | network | security
@@ -68,31 +79,59 @@ def queue_for(finding: dict[str, Any]) -> tuple[str, str]:
     return "engineering", f"owner {owner}: a platform or configuration change"
 
 
+def lines_down(figures: dict[str, Any]) -> tuple[int, int]:
+    """(the customer's lines, those down) of a summary's figures (sipdiag.cases.lines). A summary made before
+    these figures has its registrations, every failed one counted as down."""
+    if "lines_down" in figures:
+        return figures["lines"], figures["lines_down"]
+    return figures["registrations"], figures["registrations_failed"]
+
+
 def triage(summary: dict[str, Any]) -> Triage:
     """Triage from a case summary (sipdiag.cases.summary.summarize)."""
     findings = summary["findings"]
     figures = summary["figures"]
     calls = figures["calls"]
     main = main_finding(findings)
+    affected = {f["call_id"] for f in findings if SEVERITY_RANK[f["severity"]] > 0 and f.get("call_id")}
+    priority, why = _by_findings(findings, main, calls, affected)
+    lines, down = lines_down(figures)
+    if down:
+        by_lines, why_lines = (("P1", REGISTRATION_DOWN) if down == lines else
+                               ("P2", f"registration down for {down} of {lines} lines: those make or take no call"))
+        if by_lines < priority:  # "P1" < "P2": the lines down weigh more than the findings
+            priority, why = by_lines, why_lines
+            if main is None or main.get("call_id"):
+                # Nothing found explains a phone that cannot sign in (a call's problem cannot): the registration is
+                # what to act on, first line's to check with the customer.
+                about = ("no finding above info" if main is None else
+                         f"the main finding {main['rule']} ({main['severity']}) is a call's")
+                return Triage("registration", None, priority, "first-line", f"{about}; {why} -> {priority}; queue "
+                              "first-line: check the phone's account and provisioning with the customer (registrar "
+                              "address, user name, password)", len(affected), calls)
     if main is None:
         return Triage(None, None, "P4", "first-line", "nothing above info was found: the capture shows no fault; "
                       "ask for a capture of a failing call, or close", 0, calls)
-    rank = max(SEVERITY_RANK[f["severity"]] for f in findings)
-    affected = {f["call_id"] for f in findings if SEVERITY_RANK[f["severity"]] > 0 and f.get("call_id")}
-    capture_wide = any(SEVERITY_RANK[f["severity"]] > 0 and not f.get("call_id") for f in findings)
-    all_calls = capture_wide or (calls > 0 and len(affected) >= calls)
-    registrations_down = figures["registrations"] > 0 and figures["registrations_failed"] == figures["registrations"]
-    if rank >= 3 or registrations_down:
-        priority = "P1"
-        why = "critical finding" if rank >= 3 else "registration down: the customer can make or take no call"
-    elif rank == 2 and all_calls:
-        priority, why = "P2", "major problem on every call" if calls else "major problem capture-wide"
-    elif rank == 2 or (rank == 1 and all_calls):
-        priority = "P3"
-        why = f"major problem on {len(affected)} of {calls} calls" if rank == 2 else "minor problem on every call"
-    else:
-        priority, why = "P4", "minor problem on some calls"
     queue, queue_why = queue_for(main)
     reason = (f"main cause {main['rule']} ({main['severity']}, owner {main['owner']}); {why} -> {priority}; "
               f"queue {queue}: {queue_why}")
     return Triage(main["category"], main["rule"], priority, queue, reason, len(affected), calls)
+
+
+def _by_findings(findings: list[dict[str, Any]], main: dict[str, Any] | None, calls: int,
+                 affected: set[str]) -> tuple[str, str]:
+    """The priority the findings give, and why."""
+    if main is None:
+        return "P4", "nothing above info"
+    rank = max(SEVERITY_RANK[f["severity"]] for f in findings)
+    capture_wide = any(SEVERITY_RANK[f["severity"]] > 0 and not f.get("call_id") for f in findings)
+    all_calls = capture_wide or (calls > 0 and len(affected) >= calls)
+    if rank >= 3:
+        return "P1", "critical finding"
+    if rank == 2 and all_calls:
+        return "P2", "major problem on every call" if calls else "major problem capture-wide"
+    if rank == 2:
+        return "P3", f"major problem on {len(affected)} of {calls} calls"
+    if rank == 1 and all_calls:
+        return "P3", "minor problem on every call"
+    return "P4", "minor problem on some calls"

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..russian import form_for
 from . import Hit, Severity
+from .timers import sends_before_timeout, transaction_t1_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..model import RegisterExchange, Registration
+    from ..model import RegisterExchange, Registration, Transaction
 
 # Texts name the first LISTED AORs and frames of a group; the evidence keeps the first KEPT of them (and `count`
 # says how many registrations there were): a PBX registering hundreds of lines gives a readable finding.
@@ -31,6 +32,21 @@ KEPT = 50
 def is_server_error(status: int | None) -> bool:
     """5xx: the server failed, the request may have been valid (RFC 3261 §21.5)."""
     return status is not None and 500 <= status < 600
+
+
+def given_up(analysis: Analysis, tx: Transaction) -> bool:
+    """Whether an unanswered REGISTER transaction is lost, not pending: Timer F (64*T1, 32 s with the default T1,
+    RFC 3261 §17.1.2.2) ended the wait for an answer before the capture ended, or the whole Timer E schedule went
+    out (11 sends over UDP in 31.5 s with the default T1 and T2, which a capture cut at the last retransmission
+    still shows). T1: the device's own when its retransmissions show another than the configured one (RULES.md
+    §0.5, T1_est). The bar of reg.no-response, and of a line down in a case's figures (sipdiag.cases.lines)."""
+    clock = analysis.capture.clock
+    t1 = transaction_t1_ns(tx, clock)
+    end_ns = analysis.capture.last_ts_ns or 0
+    waited_ns = clock.elapsed_ns(tx.ts_frame, tx.ts_ns, analysis.capture.packets, end_ns)
+    # None: how long it waited is not known (a clock step since), only its retransmissions tell
+    return (waited_ns is not None and waited_ns >= 64 * t1) or (
+        tx.request_retransmissions >= sends_before_timeout(True, t1) - 1)  # retransmissions: all but the first
 
 
 def last_run(r: Registration) -> list[RegisterExchange]:

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from ..russian import agree
 from . import Hit, Severity, check, seconds
 from .regfailures import (
-    KEPT, Unanswered, all_frames, answered, answered_hit, cited, group_evidence, grouped, is_server_error, likewise,
-    lines, several_lines, subject,
+    KEPT, Unanswered, all_frames, answered, answered_hit, cited, given_up, group_evidence, grouped, is_server_error,
+    likewise, lines, several_lines, subject,
 )
 from .regretry import steady_interval_s
 from .regrefusal import REFUSED, answer_details, meaning_of
 from .regretryafter import retry_after_words
 from .settings import setting
-from .timers import estimate_s, sends_before_timeout, transaction_t1_estimate_ns, transaction_t1_ns
+from .timers import estimate_s, transaction_t1_estimate_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -267,7 +267,6 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
     from .security import attack_filter
 
     is_attack = attack_filter(analysis)
-    end_ns = analysis.capture.last_ts_ns or 0
     clock = analysis.capture.clock
     lost = []
     for r in analysis.registrations:
@@ -276,15 +275,8 @@ def no_response(analysis: Analysis) -> Iterator[Hit]:
         last = r.transactions[-1]
         if last.responses:
             continue
-        # Timer F (64*T1, 32 s with the default T1, RFC 3261 §17.1.2.2) ends the wait for an answer: before it
-        # fires, or before the whole Timer E schedule went out (11 sends over UDP in 31.5 s with the default T1 and
-        # T2, which a capture cut at the last retransmission still shows), the REGISTER is pending, not lost. T1:
-        # the device's own when its retransmissions show another than the configured one (RULES.md §0.5, T1_est).
-        t1 = transaction_t1_ns(last, clock)
-        schedule = sends_before_timeout(True, t1) - 1  # retransmissions: all but the first
-        waited_ns = clock.elapsed_ns(last.ts_frame, last.ts_ns, analysis.capture.packets, end_ns)
-        if (waited_ns is None or waited_ns < 64 * t1) and last.request_retransmissions < schedule:
-            continue  # None: how long it waited is not known (a clock step since), only its retransmissions tell
+        if not given_up(analysis, last):
+            continue  # before Timer F, or before the whole Timer E schedule went out: pending, not lost
         frame = last.request_frame or r.first_frame
         lost.append((None, Unanswered(r, frame, 1 + last.request_retransmissions,
                                       transaction_t1_estimate_ns(last, clock))))

@@ -1,0 +1,71 @@
+"""The customer's lines in a capture and which of them cannot sign in: what a case's triage calls a registration
+down ("my phone won't register": the line makes and takes no call).
+
+A line is an AOR the customer's phones register (sipdiag.checks.security.customer_registrations: a scanner's or a
+password guesser's REGISTERs are the attack's finding, not the customer's). It is down when none of its bindings
+ends registered and one of them failed for good: refused (403, 404, 5xx, credentials refused: RFC 3261 §22.2 has
+the phone not send them again) or unanswered until its transaction gave up (Timer F, as reg.no-response judges).
+
+Not every registration left unaccepted is a line down, and the rules do not report these either:
+- a refused sign-out (expires 0): the binding stays until it expires (RFC 3261 §10.2.2), the phone still works;
+- a sign-in still under way when the capture ends: a REGISTER not yet timed out, or one answered with a request for
+  another REGISTER (a digest challenge to a REGISTER without credentials or with stale=true, RFC 3261 §22.2 and
+  RFC 7616 §3.3; 423 with Min-Expires, §10.2.8; a 3xx naming where to register, §10.2), which a capture cut right
+  after the first step of a normal sign-in shows as its last answer. A phone that leaves such an answer without
+  its REGISTER for Timer F (64*T1) while the capture goes on does not answer it (no password set, say): down.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+    from ..model import RegisterExchange, Registration
+
+
+def line_figures(a: Analysis) -> tuple[int, int]:
+    """(lines, lines down): the customer's AORs that register in the capture, and those of them that cannot.
+    Judged by the thresholds the analysis was made under (Analysis.settings: sip.t1_default_ms sets Timer F)."""
+    from ..checks.security import customer_registrations
+    from ..checks.settings import analysed_under
+
+    with analysed_under(a):
+        by_line: dict[str, list[Registration]] = {}
+        for r in customer_registrations(a):
+            by_line.setdefault(r.aor, []).append(r)
+        down = sum(1 for regs in by_line.values()
+                   if not any(r.outcome == "registered" for r in regs) and any(_failed(a, r) for r in regs))
+    return len(by_line), down
+
+
+def _failed(a: Analysis, r: Registration) -> bool:
+    """Whether the registration's last sign-in failed for good (see the module's docstring)."""
+    from ..checks.regfailures import given_up, last_run
+    from ..checks.timers import timeout_ns
+
+    if r.accepted or r.deregistration:
+        return False
+    run = last_run(r)  # the exchanges after the last accepted REGISTER, of the last one's kind
+    if run and run[-1].removes:
+        return False
+    if any(_refused(x) for x in run):
+        return True
+    if r.outcome == "unanswered":
+        return given_up(a, r.transactions[-1])
+    # every answer asked for another REGISTER: down when the phone left the first of them unanswered for Timer F
+    first = next((x for x in run if x.response_ts_ns is not None), None)
+    if first is None:
+        return False
+    waited_ns = a.capture.clock.elapsed_ns(first.response_frame, first.response_ts_ns, a.capture.packets,
+                                           a.capture.last_ts_ns or 0)
+    return waited_ns is not None and waited_ns >= timeout_ns()
+
+
+def _refused(x: RegisterExchange) -> bool:
+    """A final answer that refuses the REGISTER for good, not one asking for another REGISTER."""
+    if x.status is None or 200 <= x.status < 400 or x.status == 423:
+        return False
+    if x.status in (401, 407):  # credentials refused (not a stale nonce), not the first step's challenge
+        return x.credentials is not None and not (x.challenge is not None and x.challenge.stale)
+    return True
