@@ -35,6 +35,7 @@ from .model import Call, Negotiation
 from .parties import direction_en, direction_ru, party_en, party_ru
 from .parsers.sdp import HOLD_ADDRESS
 from .quality import EModelResult, rate_stream
+from .rtpholes import StreamHoles
 from .rtpresult import RtpStatsResult, RtpStreamStats
 from .rtpseries import StreamSeries
 from .russian import OUTCOMES_RU, agree
@@ -516,6 +517,8 @@ class MediaStream:
     quality: EModelResult | None  # None where the codec has no E-model values (video, unknown)
     series: StreamSeries | None = None  # per-second packets, loss and jitter (bounded), for charts
     refusal: IcmpRefusal | None = None  # ICMP errors that refused the stream to its end (sipdiag.icmprefusal)
+    # the sequence numbers the capture missed (sipdiag.rtpholes): its loss over the range an RTCP report covers
+    holes: StreamHoles | None = None
 
     @property
     def call_id(self) -> str | None:
@@ -597,7 +600,7 @@ def build_media(result: RtpStatsResult, calls: Sequence[Call], capture_end_ns: i
         refused = refusals(stats, [byes.get(b.call_id) if b.call_id else None for b in bindings], icmp, clock)
     streams = tuple(MediaStream(s, b, stream_quality(s, sdp.get((s.dst_ip, s.dst_port))),
                                 None if s.clock_stepped else result.series_of(k),  # per-second bins of arrival time
-                                r)
+                                r, result.holes_of(k))  # by sequence number: sound across a clock step
                     for k, s, b, r in zip(kept, stats, bindings, refused))
     # DTMF events name their stream by its index in result.streams; find the call that stream was bound to.
     call_of_stream = {k: b.call_id for k, b in zip(kept, bindings)}

@@ -169,10 +169,11 @@ def build_result(engine: RtpStatsEngine, clock_for: ClockFor | None, infer_clock
     changes = tuple((stream_of_row[row], *change) for row, log in sorted(engine.pt_change_log.items())
                     for change in log)
     dropped = {"series": engine.series.dropped if engine.series is not None else 0, "gaps": engine.gaps.dropped,
-               "dtmf": engine.dtmf.dropped}
+               "dtmf": engine.dtmf.dropped, "holes": engine.holes.dropped}
     series = engine.series.table(stream_of_row) if engine.series is not None and stream_of_row else None
+    holes = engine.holes.table(stream_of_row, c["base_ext"], c["max_ext"]) if stream_of_row else None
     return RtpStatsResult(tuple(streams), engine.dtmf.events(stream_of_row), _rtcp_in_ms(engine, streams), hiccups,
-                          changes, dropped, series)
+                          changes, dropped, series, holes)
 
 
 def _rtcp_in_ms(engine: RtpStatsEngine, streams: list[RtpStreamStats]) -> RtcpResult:

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from .capturehealth import CaptureHiccup
 from .dtmf import DtmfEvent
 from .rtcp import RtcpResult
+from .rtpholes import HoleTable, StreamHoles
 from .rtpseries import SeriesTable, StreamSeries
 
 # Whether a stream's RTP timestamps follow its payload's clock (RFC 3550 §5.1): measured over at least 50 packets and
@@ -198,10 +199,15 @@ class RtpStatsResult:
     payload_type_changes: tuple[tuple[int, int, int, int], ...]  # (stream, frame, from PT, to PT), first few each
     dropped: dict[str, int]  # what the bounded stores did not keep: series, gaps, dtmf
     series: SeriesTable | None = None  # per-second packets, loss and jitter of every stream (bounded)
+    holes: HoleTable | None = None  # the sequence numbers each stream's capture missed (bounded, rtpholes)
 
     def series_of(self, stream: int) -> StreamSeries | None:
         """The per-second series of streams[stream]."""
         return self.series.of(stream) if self.series is not None else None
+
+    def holes_of(self, stream: int) -> StreamHoles | None:
+        """The sequence numbers the capture missed of streams[stream]."""
+        return self.holes.of(stream) if self.holes is not None else None
 
     def stream(self, src_ip: str, src_port: int, dst_ip: str, dst_port: int, ssrc: int) -> RtpStreamStats | None:
         for s in self.streams:

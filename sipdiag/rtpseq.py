@@ -48,9 +48,10 @@ def init_seq(cols: dict[str, np.ndarray], rows: np.ndarray, seq: np.ndarray) -> 
     cols["bad_seq"][rows] = NO_BAD_SEQ
 
 
-def fold_sequence(b: BatchView, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Fold one batch; returns the loss-run length closed by each packet (for the per-second series) and each
-    packet's extended sequence number (unwrapped against the packet before it; for the media span, rtpspan)."""
+def fold_sequence(b: BatchView, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fold one batch; returns the loss-run length closed by each packet (for the per-second series), each
+    packet's extended sequence number (unwrapped against the packet before it; for the media span, rtpspan) and
+    the late packets that were no duplicate, which made up for a number counted lost (for rtpholes)."""
     segs, seg, rows = b.segs, b.segs.seg, b.rows
     prev_seq = segs.previous(b.seq, b.seg_value("last_seq"))
     _fold_wireshark(b, cols, prev_seq)
@@ -81,8 +82,8 @@ def fold_sequence(b: BatchView, cols: dict[str, np.ndarray]) -> tuple[np.ndarray
     cols["last_seq"][rows] = segs.last_of(b.seq)
     for s in np.flatnonzero(jumped).tolist():
         gap[segs.starts[s] : segs.ends[s] + 1] = _fold_jumps(cols, int(rows[s]), ext[segs.starts[s] : segs.ends[s] + 1])
-    _fold_duplicates(b, cols, ext, d, in_order, late, max_before)
-    return gap, ext
+    dup = _fold_duplicates(b, cols, ext, d, in_order, late, max_before)
+    return gap, ext, late & ~dup & segs.spread(ok)
 
 
 def _fold_wireshark(b: BatchView, cols: dict[str, np.ndarray], prev_seq: np.ndarray) -> None:
@@ -160,13 +161,14 @@ def _fold_jumps(cols: dict[str, np.ndarray], row: int, ext: np.ndarray) -> np.nd
 
 
 def _fold_duplicates(b: BatchView, cols: dict[str, np.ndarray], ext: np.ndarray, d: np.ndarray,
-                     in_order: np.ndarray, late: np.ndarray, old_top: np.ndarray) -> None:
+                     in_order: np.ndarray, late: np.ndarray, old_top: np.ndarray) -> np.ndarray:
     """A packet is a duplicate when its sequence number was received before: earlier in this batch, or within
-    the carried window of the 64 numbers below the highest one."""
+    the carried window of the 64 numbers below the highest one. Returns which packets are."""
     segs, seg, rows = b.segs, b.segs.seg, b.rows
     top = cols["max_ext"][rows]  # after this batch
     window = b.seg_value("window")
     candidate = late | (in_order & (d == 0))
+    dup = np.zeros(segs.size, dtype=bool)
     if candidate.any():
         streams = np.zeros(len(segs), dtype=bool)
         streams[seg[candidate]] = True
@@ -192,3 +194,4 @@ def _fold_duplicates(b: BatchView, cols: dict[str, np.ndarray], ext: np.ndarray,
     bits = np.where(back < WINDOW, np.left_shift(np.uint64(1), np.minimum(back, WINDOW - 1).astype(np.uint64)),
                     np.uint64(0))
     cols["window"][rows] = shifted | np.bitwise_or.reduceat(bits, segs.starts)
+    return dup

@@ -12,7 +12,8 @@ Python object per packet (ARCHITECTURE.md "Two speeds").
 Each batch is grouped by stream (streamgroups), and every statistic is computed over all streams at once on the
 grouped columns, each stream starting from the state its row of the table carried out of the batch before:
 jitter and delta (rtpjitter), sequence accounting (rtpseq), arrival gaps (rtpgap), jitter buffers (jitterbuffer),
-per-second series (rtpseries); only DTMF events, RTCP packets and the rare sequence jumps are handled one by one.
+per-second series (rtpseries), the sequence numbers missed (rtpholes); only DTMF events, RTCP packets and the rare
+sequence jumps are handled one by one.
 
 Clocks: static payload types have theirs; a dynamic type gets its clock from the SDP seen so far (rtpclock),
 as a single-pass Wireshark does. For a dynamic type nobody named, the jitter is kept for each candidate clock
@@ -45,6 +46,7 @@ from .rtpclock import (
 from .rtpdrift import DRIFT_STATE, fold_drift
 from .rtpfinal import build_result
 from .rtpgap import GAP_STATE, fold_arrival_gap
+from .rtpholes import HoleStore
 from .rtpjitter import fold_jitter, jitter_columns
 from .rtpptcount import PT_COUNT_STATE, fold_pt_counts, pt_counts
 from .rtpresult import RtpStatsResult
@@ -115,6 +117,7 @@ class RtpStatsEngine:
         self.jitter_buffers = jitter_buffers
         self.series = SeriesStore() if series else None
         self.gaps = GapStore()
+        self.holes = HoleStore()
         self.dtmf = DtmfTracker()
         self.rtcp = RtcpTracker(sound)
         self.encodings: dict[tuple[int, int], tuple[int, tuple[str, int] | None]] = {}  # (row, pt) -> (version, enc)
@@ -155,7 +158,8 @@ class RtpStatsEngine:
                 fold_jitter(sub, np.where(guessed, rate, sub.clock), c, _prefix(rate))
         self._fold_delta(b)
         fold_drift(b, c)
-        lost, ext = fold_sequence(b, c)
+        lost, ext, fill = fold_sequence(b, c)
+        self.holes.add(b, lost, ext, fill)
         if events is not None:  # after the sequence: the events' packets take part in the media span
             self._add_events(b, *events, ext)
         # RFC 6263 keep-alives are no media: empty packets, and those events that may turn out to be keep-alives,
