@@ -18,7 +18,7 @@ def _sip(start: str, call_id: str, cseq: str, *, to_tag: bool, body: str = "", b
     return (f"{start}\nVia: SIP/2.0/UDP {UA[0]}:5060;branch=z9hG4bK{branch}\nMax-Forwards: 70\n"
             f"From: <sip:100@example.com>;tag=f1\nTo: <sip:200@example.com>{';tag=t1' if to_tag else ''}\n"
             f"Call-ID: {call_id}\nCSeq: {cseq}\nContact: <sip:100@{UA[0]}:5060>\n"
-            + (f"Content-Type: application/sdp\n" if body else "") + f"Content-Length: {len(body)}\n\n{body}")
+            + ("Content-Type: application/sdp\n" if body else "") + f"Content-Length: {len(body)}\n\n{body}")
 
 
 def frame(text: str, src, dst) -> bytes:
@@ -306,7 +306,7 @@ def sip_message(start: str, call_id: str, cseq: str, *, src: tuple[str, int], to
     """A SIP message of the call between 100 (tag f1) and `to_user` (tag t1); `extra` headers as lines.
     caller_first False: a request from the callee (From/To swapped, RFC 3261 §12.2.1.1)."""
     body = body.replace("\n", "\r\n")
-    a, b = f"<sip:100@example.com>;tag=f1", f"<sip:{to_user}@example.com>" + (";tag=t1" if to_tag else "")
+    a, b = "<sip:100@example.com>;tag=f1", f"<sip:{to_user}@example.com>" + (";tag=t1" if to_tag else "")
     frm, to = (a, b) if caller_first else (b, a)
     contact = contact or f"<sip:x@{src[0]}:{src[1]}>"
     return (f"{start}\nVia: SIP/2.0/UDP {src[0]}:{src[1]};branch=z9hG4bK{branch}\nMax-Forwards: 70\n"
@@ -467,8 +467,13 @@ def lsr_of(at: float) -> int:
     return ((seconds << 32 | int((at % 1) * (1 << 32))) >> 16) & 0xFFFFFFFF
 
 
-def rtcp_rr(reporter: int, source: int, *, lsr: int = 0, dlsr_s: float = 0.0, jitter: int = 0) -> bytes:
-    block = struct.pack("!IIIIII", source, 0, 1000, jitter, lsr, int(dlsr_s * 65536))
+def rtcp_rr(reporter: int, source: int, *, lsr: int = 0, dlsr_s: float = 0.0, jitter: int = 0,
+            fraction_lost: int = 0, cumulative_lost: int = 0, highest: int = 1000) -> bytes:
+    """RFC 3550 §6.4.2 receiver report with one block about `source`: fraction_lost the 8-bit fraction (lost in the
+    interval * 256 / expected), cumulative_lost a signed count written as 24 bits (negative with duplicates, A.3),
+    highest the extended highest sequence number received."""
+    lost_word = (fraction_lost & 0xFF) << 24 | (cumulative_lost & 0xFFFFFF)
+    block = struct.pack("!IIIIII", source, lost_word, highest, jitter, lsr, int(dlsr_s * 65536))
     return struct.pack("!BBHI", 0x81, 201, 7, reporter) + block
 
 

@@ -11,7 +11,16 @@ from ..codecs import NARROWBAND, WIDEBAND, codec_info
 from ..correlate import leg_rule_ru
 from ..media import negotiated_off
 from ..parties import between_numbers, direction_en, direction_ru, party_number, party_ru
-from ..quality import WIDEBAND_RATIO, EModelResult, customer_cause, loss_delta_r, rate_stream, shown_r
+from ..quality import (
+    WIDEBAND_RATIO,
+    EModelResult,
+    customer_cause,
+    loss_delta_r,
+    r_factor,
+    rate_stream,
+    shown_r,
+)
+from ..rtcploss import FarEndLoss, far_end_loss, report_blocks
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
 from .oneway import one_way_duration
@@ -240,31 +249,46 @@ def _responses_unseen(call: Call) -> int | None:
               "пользуетесь Wi-Fi или загруженным подключением, попробуйте кабель; мы проверяем свою сторону.",
     },
     engineer={
-        "en": "Stream {stream} ({direction}) of call {call_id}: {lost} of {expected} packets lost ({loss_pct} %), "
-              "{loss_runs} loss runs, longest {loss_run_max}; MOS {mos} (R {r_factor}). RFC 3550 A.3 loss; "
-              "{grading_en} (RULES.md media.packet-loss).{short_en}",
-        "ru": "Поток {stream} ({direction}) вызова {call_id}: потеряно {lost} из {expected} пакетов ({loss_pct} %), "
-              "серий потерь {loss_runs}, самая длинная {loss_run_max}; MOS {mos} (R {r_factor}). Потери по "
-              "RFC 3550 A.3; {grading_ru} (RULES.md media.packet-loss).{short_ru}",
+        "en": "Stream {stream} ({direction}) of call {call_id}: {lost} of {expected} packets lost "
+              "({capture_loss_pct} %), {loss_runs} loss runs, longest {loss_run_max}; MOS {mos} (R {r_factor}). "
+              "RFC 3550 A.3 loss{far_end_en}; {grading_en} (RULES.md media.packet-loss).{short_en}",
+        "ru": "Поток {stream} ({direction}) вызова {call_id}: потеряно {lost} из {expected} пакетов "
+              "({capture_loss_pct} %), серий потерь {loss_runs}, самая длинная {loss_run_max}; MOS {mos} "
+              "(R {r_factor}). Потери по RFC 3550 A.3{far_end_ru}; {grading_ru} (RULES.md "
+              "media.packet-loss).{short_ru}",
     },
 )
 def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    A stream bound to a call whose packet loss before the capture point (RFC 3550 A.3 expected minus received,
-    duplicates not counted as received) costs too much of its call quality for its codec. Where the E-model knows
-    the codec, the loss is graded by the R points it costs (ΔR: the stream's R with no packet lost minus its R,
-    everything else equal, with the codec's Ie and Bpl and the burstiness of the loss, ITU-T G.107 §7.5): minor
-    from `media.delta_r.minor` (5), major from `media.delta_r.major` (10), critical from `media.delta_r.critical`
-    (20) or when the loss leaves the stream below R 60 (G.109: nearly all users dissatisfied). So 2 % random loss
-    is minor on G.711 with concealment (ΔR 7.0) and on G.729A (ΔR 8.0), 3 % is major on both (ΔR 10.1, 11.5), and
-    1 % is no finding on either (ΔR 3.6, 4.2). Wideband codecs are compared on the narrowband scale (R/1.29,
-    G.107.1).
+    A stream bound to a call whose packet loss costs too much of its call quality for its codec: the loss before
+    the capture point (RFC 3550 A.3 expected minus received, duplicates not counted as received) and, where the
+    stream's receiver sends RTCP, the loss it reports (RFC 3550 §6.4.1 report blocks), which also counts what was
+    lost after the capture point. Where the E-model knows the codec, the loss is graded by the R points it costs
+    (ΔR: the stream's R with no packet lost minus its R, everything else equal, with the codec's Ie and Bpl and the
+    burstiness of the loss, ITU-T G.107 §7.5): minor from `media.delta_r.minor` (5), major from
+    `media.delta_r.major` (10), critical from `media.delta_r.critical` (20) or when the loss leaves the stream below
+    R 60 (G.109: nearly all users dissatisfied). So 2 % random loss is minor on G.711 with concealment (ΔR 7.0) and
+    on G.729A (ΔR 8.0), 3 % is major on both (ΔR 10.1, 11.5), and 1 % is no finding on either (ΔR 3.6, 4.2).
+    Wideband codecs are compared on the narrowband scale (R/1.29, G.107.1).
 
     Where the E-model has no values for the codec (an unknown or unnamed payload), the fixed equivalents grade it:
     `media.loss_pct` 1 % minor, 3 % major, 5 % critical. That is all media.loss_pct does: RULES.md §5 has the
     codec-aware ΔR rule override it, so a configuration file that changes it changes the grading of those streams
     only.
+
+    The receiver's view: its reports sent from the address the stream goes to, after the stream's first packet,
+    whose extended highest sequence numbers lie among those the capture saw. From its first to its last such
+    report, its cumulative lost grows by the packets it lost among the numbers its highest grew by (RFC 3550 A.3);
+    the capture's loss over the same numbers is counted from the numbers it missed. What the receiver lost beyond
+    that was lost after the capture point (RULES.md: "loss reported only in the customer's RR for
+    operator→customer stream ⇒ downstream"). One finding per stream gives both figures, graded by the one that
+    costs more (the receiver's loss rated as random: RTCP does not tell how it clusters). A cumulative lost that
+    fell (duplicates, RFC 3550 A.3) is no loss. Reports from another receiver of the SSRC (a conference), from
+    before the stream or about numbers the capture did not see, and a receiver whose highest number did not grow
+    between its reports give no receiver figure. Where the capture cannot count the range (a sequence jump in the
+    stream, or more loss runs in the capture than sipdiag.rtpholes keeps), its whole loss stands for the range's,
+    so no loss after the capture point is claimed out of a gap in its count. A receiver that lost fewer than the capture missed points at the capture itself (drops).
 
     A stream of fewer than 100 expected packets (2 s at 20 ms) is too short to grade: two packets lost of 25 are
     8 %, yet say little about the path. Its loss is reported as minor at most, with medium confidence.
@@ -272,11 +296,13 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     ## Why it matters
     Choppy or robotic speech. How much loss hurts depends on the codec: G.711 with concealment tolerates about 5 %
     (R 77), G.729A falls to R 70.7 at 3 %, and G.726 at 32 kbit/s or G.728, rated without concealment (Bpl
-    4.3), lose 16.6 R points at 1 % (RULES.md §1.4).
+    4.3), lose 16.6 R points at 1 % (RULES.md §1.4). Where the loss happens says who fixes it: before the capture
+    point or after it, towards the receiver.
 
     ## How to fix
     Find the lossy segment (Wi-Fi, an overloaded uplink, a policer without voice priority): capture on both sides of
-    the suspect link, mark voice with DSCP EF and prioritise it.
+    the suspect link, mark voice with DSCP EF and prioritise it. Loss after the capture point lies between it and
+    the receiver: capture at the receiver, or on the way to it.
 
     ## References
     RFC 3550 §6.4.1 and Appendix A.3, ITU-T G.107 §7.5, G.107.1, G.109, G.113, RULES.md media.packet-loss and §1.4
@@ -284,27 +310,37 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     limits, delta_limits = loss_limits(), delta_r_limits()
     thresholds = "/".join(f"{limit:g}" for limit, _ in reversed(limits))  # minor/major/critical, as configured
     delta_thresholds = "/".join(f"{limit:g}" for limit, _ in reversed(delta_limits))
+    reports = report_blocks(analysis.rtp.rtcp.packets) if analysis.rtp is not None else {}
     for m in analysis.streams:
         s = m.stats
         # A flow kept only because it went to an SDP address (sipdiag.media.build_media) failed the capture layer's
         # sequence test: its "loss" is the packets the capture did not keep (5 packets with sequence numbers 300
         # apart), not a measurement of the network (RFC 3550 A.1 probation).
-        if m.call_id is None or not s.rtp_like or s.lost <= 0:
+        if m.call_id is None or not s.rtp_like:
             continue
-        rating = loss_rating(m)
+        far = far_end_loss(s, m.holes, reports[s.ssrc]) if s.ssrc in reports else None
+        if s.lost <= 0 and (far is None or far.lost <= 0):
+            continue
+        base = loss_rating(m)
         values: dict = {"codec": s.codec, "graded_by": "loss_pct", "emodel_codec": None, "delta_r": None,
                         "r_without_loss": None, "r_with_loss": None, "delta_r_thresholds": delta_thresholds}
-        if rating is None:
-            if s.loss_pct < limits[-1][0]:
+        # The capture's loss and the receiver's: the one that costs more grades the stream.
+        seen = [("capture", s.loss_pct, base, s.expected)] if s.lost > 0 else []
+        if far is not None and far.lost > 0:
+            seen.append(("receiver", far.loss_pct, _far_rating(base, far.loss_pct) if base else None, far.expected))
+        if base is None:
+            by, loss_pct, _, expected = max(seen, key=lambda g: g[1])
+            if loss_pct < limits[-1][0]:
                 continue
-            severity = next(sev for limit, sev in limits if s.loss_pct >= limit)
+            severity = next(sev for limit, sev in limits if loss_pct >= limit)
             grading_en = (f"codec {s.codec} has no E-model values" if s.codec else "codec unknown") + \
                 f": thresholds {thresholds} %"
             grading_ru = (f"для кодека {s.codec} нет значений E-модели" if s.codec else "кодек неизвестен") + \
                 f": пороги {thresholds} %"
         else:
             # RULES.md's ΔR thresholds are narrowband R points; a wideband rating is brought to that scale first.
-            scale = WIDEBAND_RATIO if rating.inputs.scale == WIDEBAND else 1.0
+            scale = WIDEBAND_RATIO if base.inputs.scale == WIDEBAND else 1.0
+            by, loss_pct, rating, expected = max(seen, key=lambda g: loss_delta_r(g[2]))
             delta = loss_delta_r(rating) / scale
             if delta < delta_limits[-1][0]:
                 continue
@@ -324,32 +360,105 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             # keeps "the impairments add up to ...", and the text says why it exceeds the R there was.
             past_en = ", past the bottom of the scale" if rating.r_factor_nb < 0 else ""
             past_ru = ", за нижней границей шкалы" if rating.r_factor_nb < 0 else ""
+            burst_en = ": RTCP does not tell how the losses cluster" if by == "receiver" else ""
+            burst_ru = ": RTCP не говорит, как сгруппированы потери" if by == "receiver" else ""
             grading_en = (f"E-model impact for {codec.description} (Ie {rating.inputs.ie:g}, Bpl "
-                          f"{rating.inputs.bpl:g}, BurstR {rating.inputs.burst_ratio:.2f}{unrated_en}): the loss "
-                          f"costs ΔR {delta:.1f}, R {r_without:.1f} without it and {r_with:.1f} with it{past_en}"
+                          f"{rating.inputs.bpl:g}, BurstR {rating.inputs.burst_ratio:.2f}{burst_en}{unrated_en}): the "
+                          f"loss costs ΔR {delta:.1f}, R {r_without:.1f} without it and {r_with:.1f} with it{past_en}"
                           f"{nb_en}; thresholds ΔR {delta_thresholds}, critical also below R {LOSS_CRITICAL_R:g}")
             grading_ru = (f"влияние по E-модели для {codec.description_in('ru')} (Ie {rating.inputs.ie:g}, Bpl "
-                          f"{rating.inputs.bpl:g}, BurstR {rating.inputs.burst_ratio:.2f}{unrated_ru}): потери "
-                          f"отнимают ΔR {delta:.1f}, R {r_without:.1f} без них и {r_with:.1f} с ними{past_ru}"
+                          f"{rating.inputs.bpl:g}, BurstR {rating.inputs.burst_ratio:.2f}{burst_ru}{unrated_ru}): "
+                          f"потери отнимают ΔR {delta:.1f}, R {r_without:.1f} без них и {r_with:.1f} с ними{past_ru}"
                           f"{nb_ru}; пороги ΔR {delta_thresholds}, critical также ниже R {LOSS_CRITICAL_R:g}")
+        if by == "receiver":
+            grading_en = f"graded by the receiver's {loss_pct:.1f} %: {grading_en}"
+            grading_ru = f"оценка по потерям у получателя ({loss_pct:.1f} %): {grading_ru}"
         # The loss share of a short stream is a small count over a small one (its binomial spread at 25 packets
         # is ±5 points): it proves loss, not how bad the path is.
-        short = s.expected < MIN_PACKETS_TO_GRADE
+        short = expected < MIN_PACKETS_TO_GRADE
         if short:
             severity = Severity.MINOR
         q = m.quality
-        yield Hit(m.call_id, (s.first_frame,), {
+        far_en, far_ru, location = _far_end_texts(far, s) if far is not None else ("", "", "upstream")
+        yield Hit(m.call_id, (s.first_frame,) + (far.frames if far is not None else ()), {
             "call_id": m.call_id, "stream": m.label,
             "direction": m.binding.direction, "lost": s.lost, "expected": s.expected,
-            "loss_pct": round(s.loss_pct, 1), "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
+            "loss_pct": round(loss_pct, 1), "capture_loss_pct": round(s.loss_pct, 1), "loss_seen_by": by,
+            "location": location, "downstream_lost": far.downstream_lost if far is not None else None,
+            "far_end": _far_end_evidence(far) if far is not None else None,
+            "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
             "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_shown, 1) if q else "-",
             "thresholds": thresholds, **values,
-            "short_en": f" Only {s.expected} packets expected: too few to grade the loss (minor at most)."
+            "short_en": f" Only {expected} packets expected: too few to grade the loss (minor at most)."
                         if short else "",
-            "short_ru": f" Ожидаемых пакетов всего {s.expected}: слишком мало, чтобы оценить тяжесть потерь "
+            "short_ru": f" Ожидаемых пакетов всего {expected}: слишком мало, чтобы оценить тяжесть потерь "
                         "(не выше minor)." if short else "",
         }, severity=severity, confidence="medium" if short else "high",
-            texts={"grading_en": grading_en, "grading_ru": grading_ru})
+            texts={"grading_en": grading_en, "grading_ru": grading_ru, "far_end_en": far_en, "far_end_ru": far_ru})
+
+
+def _far_rating(base: EModelResult, loss_pct: float) -> EModelResult:
+    """The stream's rating (`loss_rating`) with the receiver's loss in place of the capture's, as random loss (BurstR
+    1: a report block counts packets lost, not how they cluster); everything else equal."""
+    i = base.inputs
+    return r_factor(codec=i.codec, loss_pct=round(loss_pct, 4), discard_pct=i.discard_pct, burst_ratio=1.0,
+                    ptime_ms=i.ptime_ms, plc=i.plc, discards_rated=i.discards_rated)
+
+
+def _far_end_evidence(far: FarEndLoss) -> dict:
+    return {"reporter_ssrc": f"0x{far.reporter_ssrc:08x}", "reports": far.reports, "frames": list(far.frames),
+            "first_seq": far.first_seq, "last_seq": far.last_seq, "expected": far.expected, "lost": far.lost,
+            "loss_pct": round(far.loss_pct, 1), "fraction_lost_pct_max": round(far.fraction_lost_pct_max, 1),
+            "capture_lost": far.capture_lost, "capture_exact": far.capture_exact,
+            "other_reporters": far.other_reporters}
+
+
+def _far_end_texts(far: FarEndLoss, s) -> tuple[str, str, str]:
+    """The receiver's view for the engineer (en, ru) and where the loss happened: upstream (before the capture
+    point), downstream (after it) or both (RULES.md media.packet-loss, location inference)."""
+    c, d = far.capture_lost, far.downstream_lost
+    at_most_en, at_most_ru = ("at most ", "не более ") if not far.capture_exact else ("", "")
+    whole_en = " (the stream's whole loss: the record of its missed numbers is incomplete)" \
+        if not far.capture_exact else ""
+    whole_ru = " (потери всего потока: учёт пропущенных номеров неполон)" if not far.capture_exact else ""
+    head_en = (f" at the capture point. The receiver's RTCP (SSRC 0x{far.reporter_ssrc:08x}, {far.reports} reports, "
+               f"frames {', '.join(map(str, far.frames))}) counts {far.lost} of {far.expected} packets lost "
+               f"({far.loss_pct:.1f} %) between the extended highest sequence numbers {far.first_seq} and "
+               f"{far.last_seq} (RFC 3550 §6.4.1), up to {far.fraction_lost_pct_max:.1f} % in one report interval; ")
+    head_ru = (f" в точке захвата. RTCP получателя (SSRC 0x{far.reporter_ssrc:08x}, отчётов: {far.reports}, кадры "
+               f"{', '.join(map(str, far.frames))}) насчитывает {far.lost} потерянных из {far.expected} пакетов "
+               f"({far.loss_pct:.1f} %) между расширенными старшими номерами последовательности {far.first_seq} и "
+               f"{far.last_seq} (RFC 3550 §6.4.1), до {far.fraction_lost_pct_max:.1f} % за один интервал отчёта; ")
+    receiver = join_address(s.dst_ip, s.dst_port)
+    if d and c:
+        location = "both"
+        tail_en = (f"the capture missed {at_most_en}{c} of them{whole_en}, lost before the capture point (upstream); "
+                   f"the other {d} were lost after the capture point (downstream, between it and the receiver "
+                   f"{receiver}), reported by the receiver's RTCP")
+        tail_ru = (f"захват пропустил {at_most_ru}{c} из них{whole_ru}, они потеряны до точки захвата (выше по "
+                   f"пути); остальные {d} потеряны после точки захвата (ниже по пути, между ней и получателем "
+                   f"{receiver}), о чём сообщает RTCP получателя")
+    elif d:
+        location = "downstream"
+        tail_en = (f"the capture missed none of them: all {d} were lost after the capture point (downstream, between "
+                   f"it and the receiver {receiver}), reported by the receiver's RTCP")
+        tail_ru = (f"захват не пропустил ни одного из них: все {d} потеряны после точки захвата (ниже по пути, между "
+                   f"ней и получателем {receiver}), о чём сообщает RTCP получателя")
+    elif far.lost < c:
+        location = "upstream"
+        tail_en = (f"the capture missed {at_most_en}{c} of them{whole_en}, more than the receiver lost: nothing was "
+                   f"lost after the capture point, and the capture itself may have missed packets the receiver got "
+                   f"(capture drops), or duplicates on the way counted as received (RFC 3550 A.3)")
+        tail_ru = (f"захват пропустил {at_most_ru}{c} из них{whole_ru}, больше, чем потерял получатель: после точки "
+                   f"захвата ничего не потеряно, а сам захват, возможно, пропустил пакеты, дошедшие до получателя, "
+                   f"или дубликаты по пути засчитаны как принятые (RFC 3550 A.3)")
+    else:
+        location = "upstream"
+        tail_en = (f"the capture missed {at_most_en}{c} of them{whole_en}: nothing more was lost after the capture "
+                   f"point, the loss happened before it (upstream)")
+        tail_ru = (f"захват пропустил {at_most_ru}{c} из них{whole_ru}: после точки захвата больше ничего не "
+                   f"потеряно, потери произошли до неё (выше по пути)")
+    return head_en + tail_en, head_ru + tail_ru, location
 
 
 @check(

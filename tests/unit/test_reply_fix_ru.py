@@ -36,7 +36,7 @@ TRANSLATED_FROM = {
     "media.low-mos": "837e9bb7aa58",
     "media.no-rtp": "a3b79e15ad77",
     "media.one-way-audio": "23a7bf9a34a1",
-    "media.packet-loss": "460962f85d35",
+    "media.packet-loss": "03f9599aa267",
     "media.rtcp-issues": "6ee98ff69b04",
     "media.sequence-anomalies": "af8ee6310516",
     "media.srtp-profile-mismatch": "86762c10a945",
