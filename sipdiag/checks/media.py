@@ -288,7 +288,8 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     before the stream or about numbers the capture did not see, and a receiver whose highest number did not grow
     between its reports give no receiver figure. Where the capture cannot count the range (a sequence jump in the
     stream, or more loss runs in the capture than sipdiag.rtpholes keeps), its whole loss stands for the range's,
-    so no loss after the capture point is claimed out of a gap in its count. A receiver that lost fewer than the capture missed points at the capture itself (drops).
+    so no loss after the capture point is claimed out of a gap in its count. A receiver that lost fewer than the
+    capture missed points at the capture itself (drops).
 
     A stream of fewer than 100 expected packets (2 s at 20 ms) is too short to grade: two packets lost of 25 are
     8 %, yet say little about the path. Its loss is reported as minor at most, with medium confidence.
