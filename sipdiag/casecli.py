@@ -60,8 +60,9 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
            store: str | None) -> None:
     """Verify a fix: compare a capture taken after it with the ticket's last analysis.
 
-    Shows problems resolved, persisting and new, the call and quality figures before and after, and the message for
-    the customer. Exit 0 when every earlier problem is resolved and nothing new is at or above --fail-on, else 1.
+    Shows problems resolved, persisting and new (a customer's line that cannot sign in among them), the call and
+    quality figures before and after, and the message for the customer. Exit 0 when every earlier problem is
+    resolved, nothing new is at or above --fail-on and no line is down, else 1.
     The verification is recorded; the ticket becomes 'resolved', or 'reopened' with its priority raised.
 
     Example:
@@ -90,13 +91,18 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
         c = v.comparison
         click.echo(f"Ticket {plain(ticket)}: verification #{v.filing.id} against analysis #{v.before.id}: "
                    + VERDICTS[c.outcome] + f" (problems: {fail_on} and above)")
-        if c.unverified:
+        if c.unverified or c.lines_unverified:
             click.echo(f"  the capture holds no {c.missing['en']}: it cannot show the problems below gone")
         for label, items in (("resolved", c.resolved), ("persisting", c.persisting), ("new", c.new),
                              ("unverified", c.unverified)):
             for r in items:
                 click.echo(f"  {label:10} {r.rule:34} before {r.severity_before or '-':8} x{r.count_before}  "
                            f"after {r.severity_after or '-':8} x{r.count_after}")
+        for label, lines in (("resolved", c.lines_resolved), ("persisting", c.lines_persisting),
+                             ("new", c.lines_new), ("unverified", c.lines_unverified)):
+            for x in lines:  # the AOR is wire text: shown escaped
+                name = f"line {plain(x.line)}" if x.line is not None else "a line (not named by the filing)"
+                click.echo(f"  {label:10} {name:34} before {x.before:8}     after {x.after}")
         click.echo("  figure                 before     after")
         for name, (b, a) in c.figures.items():
             click.echo(f"  {name:22} {str(b):10} {a}")

@@ -7,10 +7,16 @@ latches is minor, no longer major, and `severity_after` shows it); one that stil
 not exist before is new. The call and quality figures are shown side by side. The findings on an attacker's calls
 are left to the attack's own rule (see _by_rule).
 
+The customer's lines are compared too, line by line (sipdiag.cases.lines): a line that could not sign in before and
+still cannot persists, whether or not a finding names why (credentials refused once is no finding above info, and a
+comparison by findings alone passed it); one down before and signed in now is resolved; one down now that was not
+before is new. A line down is a problem whatever `--fail-on` says: the phone makes and takes no call.
+
 A problem is unverified when the second capture holds nothing its rule could find it in: packet loss is not
 "resolved" by a capture without an answered call with media, nor a registration failure by one without a
-REGISTER. The verification then does not pass (the ticket is not closed on it) but does not fail either: nothing
-persisted, the capture was the wrong one.
+REGISTER (nor a line down by one where that line does not sign in, or only starts to). The verification then does
+not pass (the ticket is not closed on it) but does not fail either: nothing persisted, the capture was the wrong
+one.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..checks.causes import ATTACKS
+from .lines import DOWN, UP
 from .triage import SEVERITY_RANK
 
 FIGURES = ("calls", "answered", "one_way_calls", "no_rtp_calls", "mos_mean", "mos_min", "loss_pct_max",
-           "registrations", "registrations_failed")
+           "registrations", "registrations_failed", "lines", "lines_down")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,19 @@ class RuleChange:
     count_before: int
     count_after: int
     customer_text: dict[str, str]  # of the earlier finding for resolved ones, of the current otherwise
+    category: str = ""  # the rule's (registration, media, ...); "" in a summary whose records have none
+
+
+@dataclass(frozen=True, slots=True)
+class LineChange:
+    """A line of the customer's (an AOR its phones register) down in one of the two captures."""
+
+    line: str | None  # the AOR; None where a summary made before line states were kept gives only counts
+    before: str  # up, down, pending (a sign-in under way when the capture ended, or a sign-out only), absent
+    after: str
+
+
+ABSENT = "absent"  # the line does not register in that capture
 
 
 # What a capture must hold for a rule of each category to find its problem again: one of the alternatives, each
@@ -57,26 +77,36 @@ class Comparison:
     figures: dict[str, tuple[Any, Any]]  # name -> (before, after)
     unverified: tuple[RuleChange, ...] = ()  # earlier problems the second capture cannot show (see EVIDENCE)
     missing: dict[str, str] = field(default_factory=dict)  # by language: what the second capture lacks
+    # The customer's lines down before or after (see the module's docstring): signed in now, still down, down now
+    # only, and down before but not shown signing in by the second capture.
+    lines_resolved: tuple[LineChange, ...] = ()
+    lines_persisting: tuple[LineChange, ...] = ()
+    lines_new: tuple[LineChange, ...] = ()
+    lines_unverified: tuple[LineChange, ...] = ()
 
     @property
     def passed(self) -> bool:
-        """Every earlier problem resolved (shown so by the second capture) and nothing new at or above the
-        threshold."""
-        return not self.persisting and not self.new and not self.unverified
+        """Every earlier problem resolved (shown so by the second capture), nothing new at or above the threshold,
+        and no line of the customer's down."""
+        return self.outcome == "resolved"
 
     @property
     def outcome(self) -> str:
-        """resolved, not-resolved (a problem persists or a new one appeared) or not-verified (nothing persists,
-        but the second capture cannot show every earlier problem gone)."""
-        if self.persisting or self.new:
+        """resolved, not-resolved (a problem persists or a new one appeared, a line is down) or not-verified
+        (nothing persists, but the second capture cannot show every earlier problem gone)."""
+        if self.persisting or self.new or self.lines_persisting or self.lines_new:
             return "not-resolved"
-        return "not-verified" if self.unverified else "resolved"
+        return "not-verified" if self.unverified or self.lines_unverified else "resolved"
 
     def as_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "resolved": [asdict(c) for c in self.resolved],
                 "persisting": [asdict(c) for c in self.persisting], "new": [asdict(c) for c in self.new],
                 "unverified": [asdict(c) for c in self.unverified], "missing": self.missing,
-                "figures": {k: {"before": b, "after": a} for k, (b, a) in self.figures.items()}}
+                "figures": {k: {"before": b, "after": a} for k, (b, a) in self.figures.items()},
+                "lines": {"resolved": [asdict(c) for c in self.lines_resolved],
+                          "persisting": [asdict(c) for c in self.lines_persisting],
+                          "new": [asdict(c) for c in self.lines_new],
+                          "unverified": [asdict(c) for c in self.lines_unverified]}}
 
 
 def _by_rule(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -114,12 +144,15 @@ def compare(before: dict[str, Any], after: dict[str, Any], fail_on: str = "major
         fb, fa = b.get(rule, []), a.get(rule, [])
         shown = _worst(fa if problem(fa) else fb or fa)
         return RuleChange(rule, shown["title"], _worst(fb)["severity"] if fb else None,
-                          _worst(fa)["severity"] if fa else None, len(fb), len(fa), shown["customer_text"])
+                          _worst(fa)["severity"] if fa else None, len(fb), len(fa), shown["customer_text"],
+                          shown.get("category", ""))
 
     earlier = [r for r, items in b.items() if problem(items)]
     gone = [r for r in earlier if not problem(a.get(r, []))]
     missing = {r: words for r in gone if (words := _missing(b[r][0].get("category", ""), after["figures"]))}
-    lacked = list({tuple(w.items()): w for w in missing.values()}.values())  # each kind once, in rule order
+    lines = _lines(before, after)
+    words = list(missing.values()) + ([EVIDENCE["registration"][1]] if lines[UNVERIFIED] else [])
+    lacked = list({tuple(w.items()): w for w in words}.values())  # each kind once, in rule order
     return Comparison(
         resolved=tuple(change(r) for r in gone if r not in missing),
         persisting=tuple(change(r) for r in earlier if problem(a.get(r, []))),
@@ -127,7 +160,42 @@ def compare(before: dict[str, Any], after: dict[str, Any], fail_on: str = "major
         figures={k: (before["figures"].get(k), after["figures"].get(k)) for k in FIGURES},
         unverified=tuple(change(r) for r in gone if r in missing),
         missing={lang: ", ".join(w[lang] for w in lacked) for lang in lacked[0]} if lacked else {},
+        lines_resolved=lines[RESOLVED], lines_persisting=lines[PERSISTING], lines_new=lines[NEW],
+        lines_unverified=lines[UNVERIFIED],
     )
+
+
+RESOLVED, PERSISTING, NEW, UNVERIFIED = range(4)
+
+
+def _lines(before: dict[str, Any], after: dict[str, Any]) -> tuple[tuple[LineChange, ...], ...]:
+    """The lines down in either capture, by what became of them (indexed RESOLVED, PERSISTING, NEW, UNVERIFIED).
+    Line by line where both summaries name their lines' states. Else (a filing made before they were kept) by the
+    counts of lines down, one change with no line named for each kind that applies; a summary older than those
+    counts (its failed registrations were no lines down: a sign-in cut short by the capture's end failed too) is
+    compared by its findings alone, as it was."""
+    out: tuple[list[LineChange], ...] = ([], [], [], [])
+    sb, sa = before.get("line_states"), after.get("line_states")
+    if isinstance(sb, dict) and isinstance(sa, dict):
+        for line, was in sb.items():
+            if was == DOWN:
+                now = sa.get(line, ABSENT)
+                kind = PERSISTING if now == DOWN else RESOLVED if now == UP else UNVERIFIED
+                out[kind].append(LineChange(line, was, now))
+        for line, now in sa.items():
+            if now == DOWN and sb.get(line) != DOWN:
+                out[NEW].append(LineChange(line, sb.get(line, ABSENT), now))
+    elif "lines_down" in before["figures"] and "lines_down" in after["figures"]:
+        down_before, down_after = before["figures"]["lines_down"], after["figures"]["lines_down"]
+        up_after = (sum(1 for s in sa.values() if s == UP) if isinstance(sa, dict)
+                    else after["figures"]["lines"] - down_after)
+        if down_before and down_after:
+            out[PERSISTING].append(LineChange(None, DOWN, DOWN))
+        elif down_before:
+            out[RESOLVED if up_after else UNVERIFIED].append(LineChange(None, DOWN, UP if up_after else ABSENT))
+        elif down_after:
+            out[NEW].append(LineChange(None, ABSENT, DOWN))
+    return tuple(tuple(x) for x in out)
 
 
 def _missing(category: str, figures: dict[str, Any]) -> dict[str, str] | None:

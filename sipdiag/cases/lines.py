@@ -24,9 +24,15 @@ if TYPE_CHECKING:
     from ..model import RegisterExchange, Registration
 
 
-def line_figures(a: Analysis) -> tuple[int, int]:
-    """(lines, lines down): the customer's AORs that register in the capture, and those of them that cannot.
-    Judged by the thresholds the analysis was made under (Analysis.settings: sip.t1_default_ms sets Timer F)."""
+# A line's state in a capture: it signed in (a sign-in accepted, and no later one failed for good), it is down (see
+# the module's docstring), or neither: a sign-in still under way when the capture ends, or only a sign-out.
+UP, DOWN, PENDING = "up", "down", "pending"
+
+
+def line_states(a: Analysis) -> dict[str, str]:
+    """The customer's lines (AORs) in the capture and the state of each (UP, DOWN, PENDING), in the order of their
+    first REGISTER: what a verification compares line by line (sipdiag.cases.compare). Judged by the thresholds the
+    analysis was made under (Analysis.settings: sip.t1_default_ms sets Timer F)."""
     from ..checks.security import customer_registrations
     from ..checks.settings import analysed_under
 
@@ -34,9 +40,24 @@ def line_figures(a: Analysis) -> tuple[int, int]:
         by_line: dict[str, list[Registration]] = {}
         for r in customer_registrations(a):
             by_line.setdefault(r.aor, []).append(r)
-        down = sum(1 for regs in by_line.values()
-                   if not any(r.outcome == "registered" for r in regs) and any(_failed(a, r) for r in regs))
-    return len(by_line), down
+        return {aor: _state(a, regs) for aor, regs in by_line.items()}
+
+
+def line_figures(a: Analysis) -> tuple[int, int]:
+    """(lines, lines down): the customer's AORs that register in the capture, and those of them that cannot."""
+    states = line_states(a)
+    return len(states), sum(1 for s in states.values() if s == DOWN)
+
+
+def _state(a: Analysis, regs: list[Registration]) -> str:
+    if not any(r.outcome == "registered" for r in regs) and any(_failed(a, r) for r in regs):
+        return DOWN
+    # signed in: a binding ends registered, or a sign-in was accepted before a refused sign-out, which leaves the
+    # binding in place until it expires (RFC 3261 §10.2.2)
+    if any(r.outcome == "registered" or any(x.status is not None and 200 <= x.status < 300 and not x.removes
+                                            for x in r.exchanges) for r in regs):
+        return UP
+    return PENDING
 
 
 def _failed(a: Analysis, r: Registration) -> bool:

@@ -33,6 +33,15 @@ TEXTS = {
                         "while you restart it), and send us that recording. Your ticket {ticket} stays open until "
                         "then.",
         "bye": "Best regards,\nTechnical support",
+        # a line of the customer's that cannot sign in (sipdiag.cases.lines), by what became of it; "many" for more
+        # than one line
+        "line_was": ("Your phone could not sign in to our network, so it could make or take no call.",
+                     "{n} of your phone lines could not sign in to our network, so they could make or take no call."),
+        "line_still": ("Your phone still cannot sign in to our network, so it can make or take no call.",
+                       "{n} of your phone lines still cannot sign in to our network, so they can make or take no "
+                       "call."),
+        "line_now": ("A phone line of yours cannot sign in to our network now, so it can make or take no call.",
+                     "{n} of your phone lines cannot sign in to our network now, so they can make or take no call."),
     },
     "ru": {
         "greeting": "Здравствуйте{name}!",
@@ -56,6 +65,18 @@ TEXTS = {
                         "не регистрировался, пока перезапускаете его), и пришлите её нам. До этого заявка {ticket} "
                         "остаётся открытой.",
         "bye": "С уважением,\nтехническая поддержка",
+        "line_was": ("Ваш телефон не мог зарегистрироваться в нашей сети, поэтому не мог ни звонить, ни принимать "
+                     "звонки.",
+                     "Ваши линии не могли зарегистрироваться в нашей сети (линий: {n}), поэтому по ним нельзя было ни "
+                     "звонить, ни принимать звонки."),
+        "line_still": ("Ваш телефон по-прежнему не может зарегистрироваться в нашей сети, поэтому не может ни "
+                       "звонить, ни принимать звонки.",
+                       "Ваши линии по-прежнему не могут зарегистрироваться в нашей сети (линий: {n}), поэтому по ним "
+                       "нельзя ни звонить, ни принимать звонки."),
+        "line_now": ("Одна из ваших линий сейчас не может зарегистрироваться в нашей сети, поэтому по ней нельзя ни "
+                     "звонить, ни принимать звонки.",
+                     "Ваши линии сейчас не могут зарегистрироваться в нашей сети (линий: {n}), поэтому по ним нельзя "
+                     "ни звонить, ни принимать звонки."),
     },
 }
 QUEUE_NAMES = {
@@ -69,6 +90,17 @@ def first_sentence(text: str) -> str:
         if end in text:
             return text.split(end, 1)[0] + end.strip()
     return text
+
+
+def problems(changes, lines, key: str, lang: str) -> list[str]:
+    """The items of a list of problems: the first sentence of each rule's customer text, then the customer's lines
+    down (TEXTS[lang][key]) unless a registration rule among them tells of it already. A line down with no finding
+    above info to name it (credentials refused once) has only this sentence."""
+    items = [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in changes]
+    if lines and not any(r.category == "registration" for r in changes):
+        one, many = TEXTS[lang][key]
+        items.append("- " + (one if len(lines) == 1 or lines[0].line is None else many.format(n=len(lines))))
+    return items
 
 
 def improvements(v: Verification, lang: str) -> list[str]:
@@ -86,7 +118,7 @@ def improvements(v: Verification, lang: str) -> list[str]:
     if b and a == 0:
         out.append(t["no_rtp"])
     b, a = went("registrations_failed")
-    if b and a == 0 and went("registrations")[1]:
+    if (b and a == 0 and went("registrations")[1]) or v.comparison.lines_resolved:
         out.append(t["registered"])
     (ab, aa), (cb, ca) = went("answered"), went("calls")
     if cb and ca and ab is not None and aa is not None and aa / ca > ab / cb:
@@ -108,12 +140,12 @@ def verification_message(v: Verification, *, lang: str = "en", customer: str | N
     c = v.comparison
     if c.outcome == "not-verified":
         lines.append(t["not_verified"].format(missing=c.missing.get(lang, "")))
-        lines += [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in c.unverified]
+        lines += problems(c.unverified, c.lines_unverified, "line_was", lang)
         lines += ["", t["record_again"].format(ticket=v.filing.ticket)]
     elif v.passed:
-        if c.resolved:
+        if c.resolved or c.lines_resolved:
             lines.append(t["resolved"])
-            lines += [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in c.resolved]
+            lines += problems(c.resolved, c.lines_resolved, "line_was", lang)
             better = improvements(v, lang)
             if better:
                 lines += ["", t["changed"]] + [f"- {item}" for item in better]
@@ -122,10 +154,10 @@ def verification_message(v: Verification, *, lang: str = "en", customer: str | N
         lines += ["", t["close_ok"].format(ticket=v.filing.ticket)]
     else:
         lines.append(t["not_resolved"])
-        lines += [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in c.persisting]
-        if c.new:
+        lines += problems(c.persisting, c.lines_persisting, "line_still", lang)
+        if c.new or c.lines_new:
             lines += ["", t["new"]]
-            lines += [f"- {first_sentence(r.customer_text.get(lang, ''))}" for r in c.new]
+            lines += problems(c.new, c.lines_new, "line_now", lang)
         lines += ["", t["next"].format(ticket=v.filing.ticket, queue=QUEUE_NAMES[lang].get(queue or "", queue or ""),
                                        priority=priority or "?")]
     lines += ["", t["bye"]]

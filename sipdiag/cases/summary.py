@@ -15,7 +15,7 @@ def summarize(a: Analysis) -> dict[str, Any]:
     from ..checks.security import customer_registrations
     from ..checks.settings import analysed_under
     from ..reports.json import finding_record, iso_time
-    from .lines import line_figures
+    from .lines import DOWN, line_states
 
     outcomes = Counter(c.outcome for c in a.calls)
     verdicts = Counter(m.verdict.verdict for m in a.media)
@@ -30,9 +30,10 @@ def summarize(a: Analysis) -> dict[str, Any]:
     # REGISTERs are an attacker's depends on the brute-force and scan triggers, and the figures must count as the
     # findings did. `lines`/`lines_down`: the customer's AORs and those that cannot sign in (sipdiag.cases.lines),
     # what triage calls a registration down; a refused sign-out or a sign-in cut short by the capture's end is not.
+    # `line_states`: each line's state (up, down, pending), which a verification compares line by line.
     with analysed_under(a):
         own = customer_registrations(a)
-        lines, lines_down = line_figures(a)
+        lines = line_states(a)
     return {
         "capture": {"file": a.capture.file, "packets": a.capture.packets, "first_time": iso_time(a.capture.first_ts_ns),
                     "duration_s": None if a.capture.duration_s is None else round(a.capture.duration_s, 3)},
@@ -48,8 +49,9 @@ def summarize(a: Analysis) -> dict[str, Any]:
             "loss_pct_max": round(max(loss), 3) if loss else None,
             "registrations": len(own),
             "registrations_failed": sum(1 for r in own if not r.accepted),
-            "lines": lines,
-            "lines_down": lines_down,
+            "lines": len(lines),
+            "lines_down": sum(1 for s in lines.values() if s == DOWN),
         },
         "findings": [finding_record(f) for f in a.findings],
+        "line_states": lines,
     }
