@@ -55,37 +55,48 @@ VERDICTS = {"resolved": "RESOLVED", "not-resolved": "NOT RESOLVED", "not-verifie
 @click.option("--vantage", type=click.Choice(("phone-lan", "cpe-wan", "operator-edge", "trunk")),
               help="Where the capture was taken.")
 @click.option("--notify", metavar="URL", help="POST the verification as JSON to a ticket system.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Rule thresholds in TOML, as 'analyze --config' takes them (default: those the ticket's last "
+                   "analysis was filed under).")
 @store_option
 def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage: str | None, notify: str | None,
-           store: str | None) -> None:
+           config_path: str | None, store: str | None) -> None:
     """Verify a fix: compare a capture taken after it with the ticket's last analysis.
 
     Shows problems resolved, persisting and new (a customer's line that cannot sign in among them), the call and
-    quality figures before and after, and the message for the customer. Exit 0 when every earlier problem is
-    resolved, nothing new is at or above --fail-on and no line is down, else 1.
+    quality figures before and after, the thresholds used, and the message for the customer. The capture is
+    analysed under the thresholds the last analysis was filed under (its 'analyze --config'), or those of --config.
+    Exit 0 when every earlier problem is resolved, nothing new is at or above --fail-on and no line is down, else 1.
     The verification is recorded; the ticket becomes 'resolved', or 'reopened' with its priority raised.
 
     Example:
 
     \b
-        sipdiag analyze before.pcap --ticket T-123
+        sipdiag analyze before.pcap --ticket T-123 --config strict.toml
         sipdiag verify T-123 after.pcap --lang ru
     """
     from .cases.messages import verification_message
+    from .cli import _config_warning
+    from .config import load_config
     from .errors import UsageError
     from .reports.safe import printable as plain
 
     if capture == "-":  # as `analyze --ticket`: the filing keeps the capture's SHA-256 and name, a pipe has neither
         raise UsageError("a capture from standard input cannot be filed under a ticket",
                          hint="Save it to a file first; the case keeps its SHA-256 and name.")
+    settings = load_config(config_path, warn=_config_warning) if config_path else None  # a bad file fails first
     with _open(store) as cases:
-        v = cases.verify(ticket, capture, fail_on=fail_on, vantage=vantage, notify=notify)
+        v = cases.verify(ticket, capture, fail_on=fail_on, vantage=vantage, notify=notify, settings=settings)
         case = cases.show(ticket)
     message = verification_message(v, lang=lang, customer=case.customer, queue=case.queue, priority=case.priority)
+    shown = settings_line(v, config_path)
     if fmt == "json":
         click.echo(json.dumps({"ticket": ticket, "filing": v.filing.id, "against_filing": v.before.id,
                                "passed": v.passed, "fail_on": fail_on, **v.comparison.as_dict(),
-                               "status": case.status, "priority": case.priority, "customer_message": message},
+                               "status": case.status, "priority": case.priority, "customer_message": message,
+                               "settings": {"source": v.settings_source, "overrides": v.settings,
+                                            "filed": v.before.settings, "differ": v.settings_differ,
+                                            "config": config_path}},
                               ensure_ascii=_at_terminal(), indent=2))
     else:
         c = v.comparison
@@ -106,13 +117,38 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
         click.echo("  figure                 before     after")
         for name, (b, a) in c.figures.items():
             click.echo(f"  {name:22} {str(b):10} {a}")
+        click.echo(shown)
         click.echo(f"Ticket is now {case.status}, priority {case.priority}, queue {case.queue}.\n")
         click.echo(message, nl=False)
+    if v.settings_differ:
+        click.echo("Warning: the thresholds differ from those of the analysis verified against: a problem may "
+                   "appear or vanish only because of them.", err=True)
     if v.filing.notification is not None and not v.filing.notification.delivered:
         click.echo(f"Warning: notification not delivered ({v.filing.notification.error}); kept, re-send with "
                    "'sipdiag case notify --pending'.", err=True)
     if not v.passed:
         sys.exit(EXIT_FINDINGS)
+
+
+def settings_line(v, config_path: str | None) -> str:
+    """Which thresholds the capture after the fix was analysed under, and whether they are the filing's."""
+    from pathlib import Path
+
+    from .config import describe
+    from .reports.safe import printable as plain
+
+    used, filed, against = describe(v.settings), v.before.settings, f"analysis #{v.before.id}"
+    if v.settings_source == "unrecorded":
+        return (f"Thresholds: {used} ({against} was filed by an older sipdiag, which did not record its thresholds; "
+                "give them with --config FILE if they were others)")
+    if v.settings_source == "filing":
+        return f"Thresholds: {used}, as {against} was analysed under"
+    given = f"{plain(Path(config_path).name)} (--config)" if config_path else "given"
+    if filed is None:
+        return f"Thresholds: {given}: {used}; {against} did not record its own"
+    if v.settings_differ:
+        return f"Thresholds: {given}: {used}; {against} was analysed under {describe(filed)}"
+    return f"Thresholds: {given}: {used}, as {against} was analysed under"
 
 
 @click.group()
@@ -155,6 +191,10 @@ def case_show(ticket: str, fmt: str, store: str | None) -> None:
         fig = f.summary["figures"]
         click.echo(f"  #{f.id} {f.kind:12} {f.filed_at[:19]}  {plain(f.capture_name)}  sha256 {f.sha256[:12]}  "
                    f"vantage {f.vantage or '-'}  calls {fig['calls']}  {f.triage.priority}{verdict}")
+        if f.settings:  # the defaults, or not recorded (filed by an older sipdiag): nothing to say
+            from .config import describe
+
+            click.echo(f"      thresholds: {plain(describe(f.settings))}")
         for finding in f.summary["findings"]:
             if finding["severity"] != "info":
                 click.echo(f"      {finding['severity']:8} {finding['rule']:34} {plain(finding['call_id'] or '')}")
@@ -228,7 +268,7 @@ def _case_record(c, *, with_filings: bool = False) -> dict:
         record["filings"] = [{"id": f.id, "kind": f.kind, "filed_at": f.filed_at, "capture": f.capture_name,
                               "sha256": f.sha256, "vantage": f.vantage, "triage": f.triage.as_dict(),
                               "figures": f.summary["figures"], "findings": f.summary["findings"],
-                              "verdict": f.verdict} for f in c.filings]
+                              "verdict": f.verdict, "settings": f.settings} for f in c.filings]
     return record
 
 

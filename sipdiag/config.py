@@ -138,6 +138,23 @@ def load_config(path: str | Path, warn: Callable[[str], None] | None = None) -> 
     return merged(data)
 
 
+def from_overrides(data: Any, *, source: str) -> dict[str, Any]:
+    """The full settings tree of overrides kept elsewhere than in a file (a case filing's, sipdiag.cases): checked
+    as a configuration file is, since a store written by another version may hold a key this one does not know."""
+    if not isinstance(data, Mapping):
+        raise UsageError(f"{source}: the settings are not a table", hint=DOC_HINT)
+    validate(data, source=source)
+    return merged(data)
+
+
+def describe(overrides: Mapping[str, Any]) -> str:
+    """Overrides (sipdiag.checks.settings.overrides) in one line as a configuration file sets them,
+    `security.bruteforce_distinct_users = 4, media.loss_pct.minor = 2`; "the defaults" for none."""
+    if not overrides:
+        return "the defaults"
+    return ", ".join(f"{path} = {_toml(lookup(path, overrides))}" for path in leaf_paths(overrides))
+
+
 MAX_SETTINGS_BYTES = 10 << 20  # a configuration or suite file is a few KB; /dev/zero or a capture is not one
 
 

@@ -31,6 +31,12 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE filings ADD COLUMN replies TEXT",
     ],
+    # 3: the rule thresholds each filing was analysed under, as the overrides of the defaults (JSON, {} for the
+    # defaults; sipdiag.checks.settings.overrides): a verification analyses the capture after the fix under the
+    # same ones. NULL in the filings made before: their settings were not recorded.
+    [
+        "ALTER TABLE filings ADD COLUMN settings TEXT",
+    ],
 ]
 
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..checks.settings import overrides
 from ..errors import CaptureReadError, UsageError
 from ..reports.safe import printable
 from . import webhook
@@ -55,6 +57,14 @@ class Filing:
     seen_under: tuple[str, ...] = ()  # other tickets the same capture was filed under
     verdict: dict[str, Any] | None = None
     notification: webhook.Delivery | None = None
+    # The rule thresholds it was analysed under, as their overrides of the defaults ({}: the defaults;
+    # sipdiag.checks.settings.overrides); None for a filing made before the store kept them.
+    settings: dict[str, Any] | None = None
+
+
+# Where a verification's thresholds came from: the filing verified against (its recorded settings), the caller
+# (`verify --config FILE`, or an analysis made by the caller), or the defaults for a filing that recorded none.
+SETTINGS_SOURCES = ("filing", "given", "unrecorded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,14 @@ class Verification:
     comparison: Comparison
     passed: bool
     fail_on: str
+    settings: dict[str, Any] = field(default_factory=dict)  # the after-capture's overrides of the defaults
+    settings_source: str = "filing"  # one of SETTINGS_SOURCES
+
+    @property
+    def settings_differ(self) -> bool:
+        """The capture after the fix was analysed under other thresholds than the filing it is compared with: a
+        problem may then appear or vanish only because a threshold differs. False where the filing recorded none."""
+        return self.before.settings is not None and self.before.settings != self.settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +141,17 @@ class CaseStore:
 
     def file(self, ticket: str, path: str | Path, *, customer: str | None = None, vantage: str | None = None,
              analysis: Analysis | None = None, notify: str | None = None, document: dict[str, Any] | None = None,
-             kind: str = "analysis", verdict: dict[str, Any] | None = None) -> Filing:
+             kind: str = "analysis", verdict: dict[str, Any] | None = None,
+             settings: Mapping[str, Any] | None = None) -> Filing:
         """File the capture at `path` and its analysis (made here unless given) under `ticket`.
 
-        The same capture (by SHA-256) filed again under the same ticket is recognised: the earlier filing is
-        returned with `duplicate_of` set and nothing is written.
+        settings: the thresholds to analyse it under when no `analysis` is given (a full tree, as
+        sipdiag.config.load_config returns; None: the defaults). The filing keeps those its analysis was made under
+        (Analysis.settings), which a verification of the ticket analyses the capture after the fix under.
+
+        The same capture (by SHA-256) filed again under the same ticket and the same settings is recognised: the
+        earlier filing is returned with `duplicate_of` set and nothing is written. Under other settings it is
+        another analysis, filed (the latest is the one a verification compares with).
         """
         ticket = check_ticket(ticket)
         if vantage is not None and vantage not in VANTAGES:
@@ -138,7 +162,8 @@ class CaseStore:
         if analysis is None:
             from ..analysis import analyze
 
-            analysis = analyze(path)
+            analysis = analyze(path, settings=settings)
+        used = _settings_text(overrides(analysis.settings))
         if document is None:
             from ..reports.json import to_document
 
@@ -150,8 +175,11 @@ class CaseStore:
         name = Path(str(path)).name
         with self.db.transaction() as cur:
             if kind == "analysis":
+                # a filing made before settings were kept (NULL) counts as made under the defaults, as it was
+                # most likely made
                 earlier = cur.execute("SELECT id FROM filings WHERE ticket_id = ? AND sha256 = ? AND kind = ? "
-                                      "ORDER BY id LIMIT 1", (ticket, sha, kind)).one()
+                                      "AND COALESCE(settings, ?) = ? ORDER BY id LIMIT 1",
+                                      (ticket, sha, kind, _settings_text({}), used)).one()
                 if earlier is not None:
                     duplicate = earlier["id"]
                 else:
@@ -165,9 +193,9 @@ class CaseStore:
                             "ON CONFLICT (sha256) DO NOTHING", (sha, size, name, now))
                 row = cur.execute(
                     "INSERT INTO filings (ticket_id, sha256, kind, vantage, filed_at, summary, document, triage, "
-                    "verdict, replies) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    "verdict, replies, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (ticket, sha, kind, vantage, now, _dumps(summary), _dumps(document), _dumps(result.as_dict()),
-                     None if verdict is None else _dumps(verdict), _dumps(replies))).one()
+                     None if verdict is None else _dumps(verdict), _dumps(replies), used)).one()
                 filing_id = row["id"]  # type: ignore[index]
                 if kind == "analysis":
                     cur.execute("UPDATE tickets SET customer = COALESCE(?, customer), priority = ?, queue = ?, "
@@ -184,13 +212,20 @@ class CaseStore:
         return filing
 
     def verify(self, ticket: str, path: str | Path, *, fail_on: str = "major", analysis: Analysis | None = None,
-               vantage: str | None = None, notify: str | None = None) -> Verification:
+               vantage: str | None = None, notify: str | None = None,
+               settings: Mapping[str, Any] | None = None) -> Verification:
         """Compare a capture taken after the fix with the ticket's last analysis and record the verification.
 
-        Passed: every earlier problem resolved and nothing new at or above `fail_on`. The ticket becomes
-        `resolved`, or `reopened` with its priority raised one step (escalation); when nothing persists but the
-        capture cannot show an earlier problem gone (no call with audio for a media problem, ...: the comparison's
-        outcome `not-verified`), the ticket keeps its status and priority."""
+        The capture is analysed under the thresholds the last analysis was filed under (a finding must not vanish
+        only because the thresholds differ), unless `settings` (a full tree, as sipdiag.config.load_config returns)
+        or an `analysis` made by the caller are given; a filing made before the store kept its settings is
+        verified under the defaults. `Verification.settings_source` says which.
+
+        Passed: every earlier problem resolved, nothing new at or above `fail_on`, and no line of the customer's
+        that cannot sign in. The ticket becomes `resolved`, or `reopened` with its priority raised one step
+        (escalation); when nothing persists but the capture cannot show an earlier problem gone (no call with
+        audio for a media problem, ...: the comparison's outcome `not-verified`), the ticket keeps its status and
+        priority."""
         if notify is not None:
             webhook.check_url(notify)
         case = self.show(ticket)
@@ -198,14 +233,18 @@ class CaseStore:
         if before is None:
             raise UsageError(f"ticket {ticket} has no analysis to verify against",
                              hint=f"File the capture of the problem first: sipdiag analyze FILE --ticket {ticket}")
+        source = "given" if analysis is not None or settings is not None else \
+            "unrecorded" if before.settings is None else "filing"
         if analysis is None:
             from ..analysis import analyze
 
-            analysis = analyze(path)
+            analysis = analyze(path, settings=settings if source == "given" else filed_settings(before))
         after_summary = summarize(analysis)
         comparison = compare(before.summary, after_summary, fail_on)
         passed = comparison.passed
-        verdict = {"passed": passed, "fail_on": fail_on, "against_filing": before.id, **comparison.as_dict()}
+        used = overrides(analysis.settings)
+        verdict = {"passed": passed, "fail_on": fail_on, "against_filing": before.id, **comparison.as_dict(),
+                   "settings": {"source": source, "overrides": used, "filed": before.settings}}
         filing = self.file(ticket, path, vantage=vantage, analysis=analysis, kind="verification", verdict=verdict)
         now = _now()
         with self.db.transaction() as cur:
@@ -220,7 +259,7 @@ class CaseStore:
                             "WHERE id = ?", ("reopened", raised, now, ticket))
         if notify is not None:
             filing = _replace(filing, notification=self.notify(filing, notify))
-        return Verification(filing, before, comparison, passed, fail_on)
+        return Verification(filing, before, comparison, passed, fail_on, used, source)
 
     # ------------------------------------------------------------------------------------------------ reading
 
@@ -291,7 +330,8 @@ class CaseStore:
         assert r is not None
         t = json.loads(r["triage"])
         return Filing(r["id"], r["ticket_id"], r["kind"], r["sha256"], r["name"], r["vantage"], r["filed_at"],
-                      json.loads(r["summary"]), Triage(**t), verdict=json.loads(r["verdict"]) if r["verdict"] else None)
+                      json.loads(r["summary"]), Triage(**t), verdict=json.loads(r["verdict"]) if r["verdict"] else None,
+                      settings=json.loads(r["settings"]) if r["settings"] is not None else None)
 
     # ------------------------------------------------------------------------------------------------ webhooks
 
@@ -327,6 +367,27 @@ class CaseStore:
                         ("delivered" if delivery.delivered else "pending", delivery.attempts, delivery.error,
                          _now() if delivery.delivered else None, notification_id))
         return delivery
+
+
+def filed_settings(filing: Filing) -> dict[str, Any] | None:
+    """The full threshold tree a filing was analysed under; None for the defaults, and for a filing that recorded
+    none. Its overrides are checked as a configuration file's: a store written by another sipdiag version may hold
+    a key this one does not know (UsageError naming it)."""
+    if not filing.settings:
+        return None
+    from ..config import from_overrides
+
+    try:
+        return from_overrides(filing.settings, source=f"the settings of filing #{filing.id}")
+    except UsageError as e:
+        raise UsageError(str(e), hint="It was filed by another version of sipdiag: give the thresholds to verify "
+                                      "under with --config FILE.") from None
+
+
+def _settings_text(values: dict[str, Any]) -> str:
+    """Overrides as the store keeps them: one canonical JSON text (sorted keys), so that equal settings compare
+    equal in SQL (the duplicate check)."""
+    return json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def render_replies(analysis: Analysis) -> dict[str, str]:

@@ -91,6 +91,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
+# DEFAULTS as loaded, what `overrides` measures a tree against: a copy, so that recording the settings of an
+# analysis reads nothing of the live table, which nothing made after the rules may read for a threshold
+# (tests/cases/test_case_settings.py replaces it with one that fails when read).
+_DOCUMENTED: dict[str, dict[str, Any]] = copy.deepcopy(DEFAULTS)
+
 # The thresholds of the block in progress (`active`: a rule run, or what is computed from an analysis after it);
 # None outside any block, where `setting()` reads the defaults and `analysed_under` the analysis' own.
 _active: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar("sipdiag_settings", default=None)
@@ -121,6 +126,25 @@ def merged(overrides: Mapping[str, Any]) -> dict[str, Any]:
 
     lay(out, overrides)
     return out
+
+
+def overrides(tree: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The values of a full settings tree that differ from DEFAULTS, nested as a configuration file writes them;
+    {} for the defaults (and for None). `merged(overrides(tree)) == tree`: what a case filing keeps of the settings
+    it was analysed under, small and readable, and still right when a later version adds a key with its default."""
+
+    def diff(node: Mapping[str, Any], default: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            base = default.get(key)
+            if isinstance(value, Mapping) and isinstance(base, Mapping):
+                if inner := diff(value, base):
+                    out[key] = inner
+            elif key not in default or value != base:
+                out[key] = copy.deepcopy(value)
+        return out
+
+    return diff(tree, _DOCUMENTED) if tree is not None else {}
 
 
 def memoised(analysis: Any, name: str, compute: Callable[[Any], Any]) -> Any:

@@ -293,7 +293,7 @@ def test_concurrent_creation_of_a_new_sqlite_store(tmp_path: Path) -> None:
     assert [p.exitcode for p in procs] == [0, 0, 0]
     with CaseStore(url) as cases:
         assert len(cases.list()) == 1 + 3 * FILINGS_EACH
-        assert cases.schema_version == 2
+        assert cases.schema_version == 3
         assert len(cases.show("T-shared").filings) == 1  # one capture: filed once, 14 duplicates recognised
 
 
@@ -467,7 +467,7 @@ def test_a_version_1_store_is_migrated_on_open(tmp_path: Path) -> None:
         migrations.MIGRATIONS = original
         db.close()
     with CaseStore(str(path)) as cases:
-        assert cases.schema_version == 2
+        assert cases.schema_version == 3
         assert [f.capture_name for f in cases.show("T-old").filings] == ["old.pcap"]
         with pytest.raises(Exception, match="has no stored customer reply"):
             cases.reply("T-old")
