@@ -25,10 +25,10 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,18 @@ class Options:
 
     ticket_pattern: str | None = None  # a regex over the file name giving the ticket id (group 'ticket', or 1)
     store: str | None = None  # case store URL for the filings (must be reachable from the workers)
+    # The rule thresholds every capture is analysed under (a full tree, sipdiag.config.load_config; None: the
+    # defaults). Each capture row records them (`settings`, their overrides of the defaults as JSON), and so does
+    # each filing. Out of the hash (a dict has none); equality still compares it.
+    settings: Mapping[str, Any] | None = field(default=None, hash=False)
+
+    @property
+    def settings_text(self) -> str:
+        """The thresholds as a row records them: their overrides of the defaults, one canonical JSON text ({}:
+        the defaults), which --resume compares with a journal row's."""
+        from .checks.settings import overrides
+
+        return json.dumps(overrides(self.settings), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -96,14 +108,16 @@ def analyze_one(path: str, options: Options = Options()) -> dict[str, Any]:
     from .analysis import analyze
 
     started = time.perf_counter()
+    settings = options.settings_text
     try:
         st = os.stat(path)
-        base = {"path": path, "name": Path(path).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        base = {"path": path, "name": Path(path).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                "settings": settings}
     except OSError as e:  # gone (or unreadable) since the folder was listed
-        base = {"path": path, "name": Path(path).name, "size": None, "mtime_ns": None}
+        base = {"path": path, "name": Path(path).name, "size": None, "mtime_ns": None, "settings": settings}
         return _error_row(base, f"{path}: cannot read ({e.strerror or e})", started, UNREADABLE)
     try:
-        a = analyze(path)
+        a = analyze(path, settings=options.settings)
         return _capture_rows(path, a, base, options, started)
     except SipdiagError as e:
         return _error_row(base, str(e), started, UNREADABLE)
@@ -184,7 +198,7 @@ def _error_row(base: dict[str, Any], error: str, started: float, kind: str) -> d
 
 
 def _capture_base(base: dict[str, Any]) -> dict[str, Any]:
-    return {"path": base["path"], "name": base["name"], "size": base["size"]}
+    return {"path": base["path"], "name": base["name"], "size": base["size"], "settings": base.get("settings")}
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -240,7 +254,7 @@ def analyze_many(paths: Iterable[str | Path], *, jobs: int | None = None, schedu
         journal.parent.mkdir(parents=True, exist_ok=True)
         if resume:
             done_rows = [r for r in read_journal(journal) if r["path"] in set(files)]
-            done_rows = _still_current(done_rows)
+            done_rows = _still_current(done_rows, options.settings_text)
             if options.ticket_pattern:  # a filing that failed is tried again, with its analysis
                 done_rows = [r for r in done_rows if not r.get("unfiled")]
         else:
@@ -280,7 +294,7 @@ _CAPTURE_COLUMNS = ["path", "name", "size", "status", "error", "packets", "durat
                     "answered", "one_way_calls", "registrations", "registrations_failed", "streams", "mos_min",
                     "loss_pct_max", "findings_critical", "findings_major", "findings_minor", "findings_info",
                     "worst_severity", "main_cause", "priority", "queue", "ticket", "anomalies", "seconds",
-                    "error_kind"]  # last: added after the others, a reader by position still finds them
+                    "error_kind", "settings"]  # last: added after the others, a reader by position still finds them
 _CALL_COLUMNS = ["path", "call_id", "caller", "callee", "outcome", "final_status", "setup_ms", "answer_ms",
                  "duration_s", "user_agent", "audio", "streams", "mos_min", "loss_pct_max", "jitter_max_ms",
                  "findings", "worst_severity"]
@@ -476,7 +490,8 @@ def _alone(path: str, options: Options, context: Any) -> dict[str, Any]:
                 size = os.stat(path).st_size
             except OSError:
                 size = None
-            return _error_row({"path": path, "name": Path(path).name, "size": size, "mtime_ns": None},
+            return _error_row({"path": path, "name": Path(path).name, "size": size, "mtime_ns": None,
+                               "settings": options.settings_text},
                               "internal error (the process analysing this capture died: out of memory, or a "
                               "crash below Python)", started, INTERNAL)
 
@@ -640,14 +655,17 @@ def _rewrite_journal(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-def _still_current(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Journal rows whose file has not changed since (size and mtime): a changed capture is analysed again."""
+def _still_current(rows: list[dict[str, Any]], settings: str = "{}") -> list[dict[str, Any]]:
+    """Journal rows whose file has not changed since (size and mtime) and that were analysed under the same
+    thresholds (a row from before rows recorded them was made under the defaults): a changed capture, or one the
+    interrupted batch analysed under another --config, is analysed again."""
     out = []
     for r in rows:
         try:
             st = os.stat(r["path"])
         except OSError:
             continue
-        if st.st_size == r.get("size") and st.st_mtime_ns == r.get("mtime_ns"):
+        same = (r.get("capture") or {}).get("settings") or "{}"
+        if st.st_size == r.get("size") and st.st_mtime_ns == r.get("mtime_ns") and same == settings:
             out.append(r)
     return out

@@ -25,8 +25,11 @@ INTERRUPTED = 130  # the shell's code for SIGINT; the partial summary is written
 @click.option("--store", metavar="URL", envvar="SIPDIAG_STORE", help="Case store for --ticket-from-name.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS), default="never",
               show_default=True, help="Exit 1 when a capture has a finding at least this severe.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Rule thresholds in TOML for every capture, as 'analyze --config' takes them; each capture row "
+                   "(column settings) and each filing records them.")
 def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_dir: str | None, out_format: str,
-          resume: bool, ticket_pattern: str | None, store: str | None, fail_on: str) -> None:
+          resume: bool, ticket_pattern: str | None, store: str | None, fail_on: str, config_path: str | None) -> None:
     """Analyse many captures in parallel and summarise them: one row per capture, per call and per finding.
 
     PATHS are files, folders (searched recursively for .pcap/.pcapng/.cap, gzipped too) and glob patterns. A bad
@@ -41,6 +44,7 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
         sipdiag batch 'captures/**/*.pcapng' --jobs 8 --out summary/ --out-format csv
         sipdiag batch captures/ --scheduler tcp://10.0.0.5:8786 --out summary/
         sipdiag batch captures/ --ticket-from-name '(T-\\d+)' --store postgresql://support@db/sipdiag
+        sipdiag batch captures/ --config strict.toml --out summary/
     """
     import gc
     import re
@@ -56,8 +60,11 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
         TimeRemainingColumn
 
     from .batch import Options, analyze_many, expand
+    from .cli import _config_warning
+    from .config import load_config
     from .reports.safe import console
 
+    settings = load_config(config_path, warn=_config_warning) if config_path else None  # before anything starts
     files = expand(paths)  # a path that matches nothing is an error before anything starts
     if not files:  # only folders without a capture in them: a wrong folder, not an empty summary that exits 0
         from .batch import CAPTURE_SUFFIXES
@@ -97,7 +104,7 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
 
     try:
         result = analyze_many(files, jobs=jobs, scheduler=scheduler, out_dir=out_dir, resume=resume,
-                              options=Options(ticket_pattern, store), progress=progress)
+                              options=Options(ticket_pattern, store, settings), progress=progress)
     finally:
         if "bar" in state:
             state["bar"].stop()
@@ -185,25 +192,33 @@ def overview(result, console) -> None:
 @click.command()
 @click.argument("suite", type=click.Path(dir_okay=False))
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
-def regress(suite: str, junit_path: str | None) -> None:
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Rule thresholds in TOML for every capture, as 'analyze --config' takes them, instead of the "
+                   "suite's own 'config'.")
+def regress(suite: str, junit_path: str | None, config_path: str | None) -> None:
     """Run a regression suite: captures with expectations (calls and outcomes, rules that must or must not fire,
     categories, metric bounds). Prints a table; exit 1 when any expectation fails.
 
-    SUITE is a TOML suite (see sipdiag.regress) or a lab manifest (samples/pcaps/manifest.json).
+    SUITE is a TOML suite (see sipdiag.regress) or a lab manifest (samples/pcaps/manifest.json). The captures are
+    analysed under the thresholds file the suite names ('config = "FILE"', relative to the suite), or --config's.
 
     Example:
 
     \b
         sipdiag regress samples/pcaps/manifest.json --junit lab.xml
         sipdiag regress lab-suite.toml
+        sipdiag regress lab-suite.toml --config strict.toml
     """
     from rich.table import Table
 
+    from .cli import _config_warning
+    from .config import describe, load_config
     from .regress import INTERNAL_HINT, junit_xml, run_suite
     from .reports.safe import console
     from .reports.safe import terminal_text as t
 
-    report = run_suite(suite)
+    settings = load_config(config_path, warn=_config_warning) if config_path else None
+    report = run_suite(suite, settings=settings, config=config_path, warn=_config_warning)
     errors = len(report.errors)
     table = Table(title=f"{t(report.suite)}: {len(report.outcomes) - len(report.failed)} of {len(report.outcomes)} "
                         "expectations met"
@@ -217,6 +232,10 @@ def regress(suite: str, junit_path: str | None) -> None:
             else f"[red]FAIL[/red] {t(o.message)}"
         table.add_row(t(o.capture), t(o.expectation), result)
     console(sys.stdout).print(table)
+    if report.config:  # a line of its own: wrapped into the title, a long path split it over three
+        from .reports.safe import printable
+
+        click.echo(f"Thresholds: {printable(report.config)}: {printable(describe(report.settings))}")
     if junit_path:
         try:
             with open(junit_path, "w", encoding="utf-8") as f:

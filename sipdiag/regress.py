@@ -3,6 +3,7 @@
 A suite is a TOML file:
 
     name = "lab"
+    config = "lab-thresholds.toml"      # optional: rule thresholds for every capture (as analyze --config)
     [[capture]]
     file = "clean_call.pcap"            # relative to the suite file
     calls = 1                           # number of calls
@@ -22,6 +23,11 @@ guesser's REGISTERs are left out, as the registration rules leave them out; `reg
 binding.
 
 Each expectation is one JUnit test case (classname: the capture), so a CI system shows exactly which one broke.
+
+`config` (relative to the suite file, like `file`) names the thresholds the suite's expectations were written for:
+every capture is analysed under them, so the suite means the same wherever it runs. `sipdiag regress --config FILE`
+overrides it for one run (trying a suite against other thresholds). The table and the JUnit file (a testsuite
+property `config`) say which thresholds ran.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import json
 import operator
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -74,6 +81,8 @@ class Outcome:
 class Report:
     suite: str
     outcomes: list[Outcome] = field(default_factory=list)
+    config: str | None = None  # the thresholds file the captures were analysed under (as given); None: defaults
+    settings: dict[str, Any] = field(default_factory=dict)  # its overrides of the defaults (checks.settings)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -86,7 +95,19 @@ class Report:
         return [o for o in self.outcomes if o.internal]
 
 
+@dataclass(frozen=True, slots=True)
+class Suite:
+    name: str
+    specs: list[CaseSpec]
+    config: Path | None  # the suite's `config`, resolved against the suite's folder
+
+
 def load_suite(path: str | Path) -> tuple[str, list[CaseSpec]]:
+    suite = read_suite(path)
+    return suite.name, suite.specs
+
+
+def read_suite(path: str | Path) -> Suite:
     from .config import settings_file_problem
 
     p = Path(path)
@@ -110,7 +131,24 @@ def load_suite(path: str | Path) -> tuple[str, list[CaseSpec]]:
     if not isinstance(entries, list) or not entries:
         raise SuiteError(f"{path} lists no captures ([[capture]] tables, or 'captures' in a lab manifest)")
     name = str(data.get("name") or p.stem)
-    return name, [_spec(p.parent, e, i) for i, e in enumerate(entries, 1)]
+    config = data.get("config")
+    if config is not None and (not isinstance(config, str) or not config or "\x00" in config):
+        raise SuiteError(f"{path}: 'config' must be the path of a thresholds file, not {_what(config)}")
+    return Suite(name, [_spec(p.parent, e, i) for i, e in enumerate(entries, 1)],
+                 p.parent / config if config is not None else None)
+
+
+def suite_settings(suite: Suite, warn=None) -> dict[str, Any] | None:
+    """The thresholds the suite's `config` names (a full tree), None without one. A file that cannot be read or is
+    no valid configuration is one usage error, as `analyze --config` gives it."""
+    from .config import load_config
+
+    if suite.config is None:
+        return None
+    if not suite.config.is_file():
+        raise SuiteError(f"the suite's config {suite.config} is not a file",
+                         hint="'config' names a TOML file of rule thresholds, relative to the suite file.")
+    return load_config(suite.config, warn=warn)
 
 
 def _spec(base: Path, e: dict[str, Any], index: int) -> CaseSpec:
@@ -191,20 +229,28 @@ def _known_category(e: dict[str, Any], cat: Any) -> str:
     return cat
 
 
-def run_suite(path: str | Path) -> Report:
+def run_suite(path: str | Path, *, settings: Mapping[str, Any] | None = None, config: str | None = None,
+              warn=None) -> Report:
+    """Run the suite at `path`. settings: thresholds for this run instead of the suite's own `config` (a full tree,
+    sipdiag.config.load_config), `config` the name to report them by; warn: as load_config's, for the suite's."""
     import time
 
     from .analysis import analyze
     from .cases.summary import summarize
     from .checks import Severity, selected
+    from .checks.settings import overrides
 
-    name, specs = load_suite(path)
-    report = Report(name)
-    for spec in specs:
+    suite = read_suite(path)
+    if settings is None and suite.config is not None:
+        settings, config = suite_settings(suite, warn), str(suite.config)
+    if settings is not None and config is None:
+        config = "(given)"
+    report = Report(suite.name, config=config if settings is not None else None, settings=overrides(settings))
+    for spec in suite.specs:
         label = spec.file.name
         started = time.perf_counter()
         try:
-            a = analyze(spec.file)
+            a = analyze(spec.file, settings=settings)
             summary = summarize(a)
         except SipdiagError as e:
             report.outcomes.append(Outcome(label, "capture is read", False, f"{e}", 0.0))
@@ -268,6 +314,12 @@ def junit_xml(report: Report) -> str:
     suite = ET.Element("testsuite", name=clean(report.suite), tests=str(len(report.outcomes)),
                        failures=str(len(report.failed) - len(report.errors)), errors=str(len(report.errors)),
                        time=f"{sum(o.seconds for o in report.outcomes):.3f}")
+    if report.config is not None:  # the thresholds the expectations were checked under (JUnit's properties)
+        from .config import describe
+
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="config", value=clean(report.config))
+        ET.SubElement(properties, "property", name="settings", value=clean(describe(report.settings)))
     for o in report.outcomes:
         case = ET.SubElement(suite, "testcase", classname=clean(o.capture), name=clean(o.expectation),
                              time=f"{o.seconds:.3f}")

@@ -401,7 +401,8 @@ def test_the_command_reports_an_internal_error_and_exits_as_for_a_bad_file(crash
                          f"(process {os.getpid()})); please report it (with the capture if you can share it)")
     caps = pd.read_csv(out / "captures.csv").set_index("name")
     assert caps.loc["crash.pcap", "error"] == f"internal error (RuntimeError: a bug (process {os.getpid()}))"
-    assert list(caps.columns[-2:]) == ["seconds", "error_kind"]  # added last: the columns before keep their places
+    # added last: the columns before keep their places
+    assert list(caps.columns[-3:]) == ["seconds", "error_kind", "settings"]
     assert caps["error_kind"].fillna("").to_dict() == {"busy_486.pcap": "", "clean_call.pcap": "",
                                                        "crash.pcap": "internal"}
     journal = sorted(read_journal(out / "batch-journal.jsonl"), key=lambda r: r["name"])
