@@ -346,6 +346,11 @@ class RegisterExchange:
     refusal: RefusalHeaders | None = None  # of a final answer other than 2xx, 401 and 407
     # "ip:port" the request was sent to: the server a 503's Retry-After speaks for (RFC 3261 §21.5.4)
     destination: str = ""
+    # every digest credentials of the request and every challenge of its 401/407 (the first few each; `credentials`
+    # and `challenge` are the first): a REGISTER through an authenticating proxy carries one per realm (RFC 3261
+    # §22.3), and a registrar may offer one challenge per algorithm, in its order of preference (RFC 8760 §2.4)
+    all_credentials: tuple[DigestInfo, ...] = ()
+    all_challenges: tuple[DigestInfo, ...] = ()
 
     @property
     def ts_frame(self) -> int | None:

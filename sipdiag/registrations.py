@@ -71,15 +71,51 @@ def digest_info(msg: SipMessage, names: tuple[str, ...]) -> DigestInfo | None:
         value = msg.headers.get(name)
         if not value:
             continue
-        d = parse_digest(value, credentials=name.endswith("authorization"))
-        if d is None:
-            return None
-        if isinstance(d, DigestChallenge):
-            return DigestInfo(name, _cut(d.realm), _cut(d.nonce), _cut(d.algorithm), _cut(",".join(d.qop) or None),
-                              stale=d.stale)
-        return DigestInfo(name, _cut(d.realm), _cut(d.nonce), _cut(d.algorithm), _cut(d.qop),
-                          username=_cut(d.username), uri=_cut(d.uri))
+        return _digest(name, value)
     return None
+
+
+# the challenges or credentials of a message kept: one per realm and algorithm is a handful (RFC 3261 §22.3,
+# RFC 8760 §2.4); a hostile message's hundred headers are not kept
+MAX_DIGESTS = 4
+
+
+def all_digests(msg: SipMessage, names: tuple[str, ...]) -> tuple[DigestInfo, ...]:
+    """Every digest challenge or credentials of a message, the headers of `names` in that order (the first
+    MAX_DIGESTS that parse)."""
+    out = []
+    for name in names:
+        for value in msg.headers.get_all(name):
+            d = _digest(name, value) if value else None
+            if d is not None:
+                out.append(d)
+            if len(out) == MAX_DIGESTS:
+                return tuple(out)
+    return tuple(out)
+
+
+_CREDENTIALS = ("authorization", "proxy-authorization")
+_CHALLENGES = ("www-authenticate", "proxy-authenticate")
+
+
+def _every(msg: SipMessage, names: tuple[str, ...], first: DigestInfo | None) -> tuple[DigestInfo, ...]:
+    """all_digests of a message whose `first` (digest_info's) is known: that one alone, not parsed again, for the
+    single header of nearly every message; else every one, the first the very object `first` when they match."""
+    if sum(msg.headers.count(name) for name in names) <= 1:
+        return (first,) if first is not None else ()
+    found = all_digests(msg, names)
+    return (first, *found[1:]) if first is not None and found and found[0] == first else found
+
+
+def _digest(name: str, value: str) -> DigestInfo | None:
+    d = parse_digest(value, credentials=name.endswith("authorization"))
+    if d is None:
+        return None
+    if isinstance(d, DigestChallenge):
+        return DigestInfo(name, _cut(d.realm), _cut(d.nonce), _cut(d.algorithm), _cut(",".join(d.qop) or None),
+                          stale=d.stale)
+    return DigestInfo(name, _cut(d.realm), _cut(d.nonce), _cut(d.algorithm), _cut(d.qop),
+                      username=_cut(d.username), uri=_cut(d.uri))
 
 
 def _sent_by(msg: SipMessage) -> str | None:
@@ -139,6 +175,8 @@ class _Exchange:
     requested: int | None = None
     credentials: DigestInfo | None = None
     challenge: DigestInfo | None = None
+    all_credentials: tuple[DigestInfo, ...] = ()
+    all_challenges: tuple[DigestInfo, ...] = ()
     min_expires: int | None = None
     granted: int | None = None
     returned: tuple[str, ...] = ()
@@ -158,7 +196,7 @@ class _Exchange:
             credentials=self.credentials, status=final, response_frame=frame, response_ts_ns=ts,
             challenge=self.challenge, min_expires_s=self.min_expires, granted_expires_s=self.granted,
             returned_contacts=self.returned, max_forwards=self.max_forwards, refusal=self.refusal,
-            destination=self.destination)
+            destination=self.destination, all_credentials=self.all_credentials, all_challenges=self.all_challenges)
 
 
 @dataclass(eq=False)
@@ -196,7 +234,8 @@ class RegistrationBuilder:
         ex.frame, ex.ts_ns = msg.frame, msg.ts_ns
         ex.via_sent_by, ex.request_uri = _sent_by(msg), _cut(msg.request_uri)
         ex.contact, ex.requested = contact_uri(msg), self.requested
-        ex.credentials = digest_info(msg, ("authorization", "proxy-authorization"))
+        ex.credentials = digest_info(msg, _CREDENTIALS)
+        ex.all_credentials = _every(msg, _CREDENTIALS, ex.credentials)
         ex.max_forwards = parse_max_forwards(msg.headers.get("max-forwards"))
 
     def add_response(self, msg: SipMessage, tx: TxState, retransmission: bool) -> None:
@@ -210,7 +249,8 @@ class RegistrationBuilder:
                 self.granted[id(tx)] = ex.granted = granted_expires(msg, self.contact)
                 ex.returned = returned_contacts(msg)
             elif is_auth_challenge(code):
-                ex.challenge = digest_info(msg, ("www-authenticate", "proxy-authenticate"))
+                ex.challenge = digest_info(msg, _CHALLENGES)
+                ex.all_challenges = _every(msg, _CHALLENGES, ex.challenge)
             elif code == 423:  # Interval Too Brief (RFC 3261 §10.3 step 7, §21.4.17)
                 ex.min_expires = parse_delta_seconds(msg.headers.get("min-expires"))
             if code >= 300 and not is_auth_challenge(code):
