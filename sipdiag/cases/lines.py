@@ -10,9 +10,11 @@ Not every registration left unaccepted is a line down, and the rules do not repo
 - a refused sign-out (expires 0): the binding stays until it expires (RFC 3261 §10.2.2), the phone still works;
 - a sign-in still under way when the capture ends: a REGISTER not yet timed out, or one answered with a request for
   another REGISTER (a digest challenge to a REGISTER without credentials or with stale=true, RFC 3261 §22.2 and
-  RFC 7616 §3.3; 423 with Min-Expires, §10.2.8; a 3xx naming where to register, §10.2), which a capture cut right
-  after the first step of a normal sign-in shows as its last answer. A phone that leaves such an answer without
-  its REGISTER for Timer F (64*T1) while the capture goes on does not answer it (no password set, say): down.
+  RFC 7616 §3.3, the registrar's challenge after a proxy's was answered, §22.3, or one to credentials of an old
+  nonce: sipdiag.checks.digestrefusal; 423 with Min-Expires, §10.2.8; a 3xx naming where to register, §10.2), which
+  a capture cut right after the first step of a normal sign-in shows as its last answer. A phone that leaves such an
+  answer without its REGISTER for Timer F (64*T1) while the capture goes on does not answer it (no password set,
+  say): down.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
+    from ..checks.digestrefusal import Refusal
     from ..model import RegisterExchange, Registration
 
 
@@ -62,6 +65,7 @@ def _state(a: Analysis, regs: list[Registration]) -> str:
 
 def _failed(a: Analysis, r: Registration) -> bool:
     """Whether the registration's last sign-in failed for good (see the module's docstring)."""
+    from ..checks.digestrefusal import judged
     from ..checks.regfailures import given_up, last_run
     from ..checks.timers import timeout_ns
 
@@ -70,7 +74,8 @@ def _failed(a: Analysis, r: Registration) -> bool:
     run = last_run(r)  # the exchanges after the last accepted REGISTER, of the last one's kind
     if run and run[-1].removes:
         return False
-    if any(_refused(x) for x in run):
+    refusals = {id(x): refused for x, refused in judged(r.exchanges)}
+    if any(_refused(x, refusals.get(id(x))) for x in run):
         return True
     if r.outcome == "unanswered":
         return given_up(a, r.transactions[-1])
@@ -83,10 +88,15 @@ def _failed(a: Analysis, r: Registration) -> bool:
     return waited_ns is not None and waited_ns >= timeout_ns()
 
 
-def _refused(x: RegisterExchange) -> bool:
-    """A final answer that refuses the REGISTER for good, not one asking for another REGISTER."""
+def _refused(x: RegisterExchange, refused: Refusal | None) -> bool:
+    """A final answer that refuses the REGISTER for good, not one asking for another REGISTER. A 401/407 does
+    when it refuses the credentials sent (sipdiag.checks.digestrefusal, as reg.auth-loop judges): not the first
+    step's challenge, not a stale nonce, not the registrar's challenge after a proxy's (RFC 3261 §22.3), and not
+    credentials answering an old nonce, which the phone may answer again with the new one (left to Timer F)."""
+    from ..checks.digestrefusal import REFUSED
+
     if x.status is None or 200 <= x.status < 400 or x.status == 423:
         return False
-    if x.status in (401, 407):  # credentials refused (not a stale nonce), not the first step's challenge
-        return x.credentials is not None and not (x.challenge is not None and x.challenge.stale)
+    if x.status in (401, 407):
+        return refused is not None and refused.kind == REFUSED
     return True
