@@ -265,11 +265,14 @@ REG_CONTACT = "sip:100@10.0.0.5:5060"
 
 def register_text(cseq: int, branch: str, *, expires: int = 300, contact: str = REG_CONTACT,
                   auth: str | None = None, call_id: str = "reg-b1", via: str = "10.0.0.5:5060",
-                  user: str = "100") -> str:
-    """A REGISTER of sip:<user>@example.com from a phone whose own address (Via, Contact) is 10.0.0.5."""
+                  user: str = "100", proxy_auth: str | None = None, user_agent: str | None = None) -> str:
+    """A REGISTER of sip:<user>@example.com from a phone whose own address (Via, Contact) is 10.0.0.5; `auth` its
+    Authorization, `proxy_auth` its Proxy-Authorization (RFC 3261 §22.3)."""
     return (f"REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP {via};branch=z9hG4bK{branch};rport\n"
             f"Max-Forwards: 70\nFrom: <sip:{user}@example.com>;tag=r1\nTo: <sip:{user}@example.com>\n"
             f"Call-ID: {call_id}\nCSeq: {cseq} REGISTER\nContact: <{contact}>\nExpires: {expires}\n"
+            + (f"User-Agent: {user_agent}\n" if user_agent else "")
+            + (f"Proxy-Authorization: {proxy_auth}\n" if proxy_auth else "")
             + (f"Authorization: {auth}\n" if auth else "") + "Content-Length: 0\n\n")
 
 
@@ -280,13 +283,19 @@ def register_response(cseq: int, branch: str, status: str, *, headers: str = "",
             f"CSeq: {cseq} REGISTER\n{headers}Content-Length: 0\n\n")
 
 
-def challenge(nonce: str, stale: bool = False) -> str:
-    return f'WWW-Authenticate: Digest realm="example.com", nonce="{nonce}", algorithm=MD5{", stale=true" if stale else ""}\n'
+def challenge(nonce: str, stale: bool = False, *, realm: str = "example.com", proxy: bool = False,
+              algorithm: str = "MD5", qop: str | None = None) -> str:
+    """A 401's WWW-Authenticate, or with `proxy` a 407's Proxy-Authenticate (RFC 3261 §22.3)."""
+    name = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
+    return (f'{name}: Digest realm="{realm}", nonce="{nonce}", algorithm={algorithm}'
+            + (f', qop="{qop}"' if qop else "") + f'{", stale=true" if stale else ""}\n')
 
 
-def credentials(nonce: str, *, user: str = "100", realm: str = "example.com", uri: str = "sip:example.com") -> str:
+def credentials(nonce: str, *, user: str = "100", realm: str = "example.com", uri: str = "sip:example.com",
+                algorithm: str = "MD5", qop: str | None = None) -> str:
     return (f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
-            f'response="0123456789abcdef0123456789abcdef", algorithm=MD5')
+            f'response="0123456789abcdef0123456789abcdef", algorithm={algorithm}'
+            + (f", qop={qop}, nc=00000001, cnonce=\"c0ffee\"" if qop else ""))
 
 
 def write_sip(path: Path, messages: list[tuple[float, str, tuple[str, int], tuple[str, int]]]) -> Path:

@@ -10,8 +10,8 @@ problem on every call is wide; one call of many is narrow.
 
 A line down (sipdiag.cases.lines: an AOR of the customer's that cannot sign in, refused or unanswered for good)
 raises the priority whatever the findings say: "my phone won't register" is an outage of that line even when no rule
-names its cause, e.g. digest credentials refused once by a phone that, as RFC 3261 §22.2 asks, does not send them
-again (reg.rejected leaves a refused digest to reg.auth-loop, which needs sip.auth_loop_attempts refusals). When the
+names its cause, e.g. a digest challenge the phone leaves unanswered for Timer F (no password set). Credentials
+refused, even once by a phone that as RFC 3261 §22.2 asks does not send them again, are reg.auth-loop's. When the
 lines down set the priority and no finding can explain them (none above info, or the main one is a call's), the
 registration is the triage's subject (category "registration", no rule) and first line's: the phone's account and
 provisioning are checked with the customer. A capture-wide main finding (a registration, NAT or router one) stays the

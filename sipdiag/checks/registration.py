@@ -8,19 +8,20 @@ from typing import TYPE_CHECKING
 
 from ..russian import agree
 from . import Hit, Severity, check, seconds
+from .digestrefusal import OLD_NONCE, Refusal, judged
 from .regfailures import (
     KEPT, Unanswered, all_frames, answered, answered_hit, cited, given_up, group_evidence, grouped, is_server_error,
     likewise, lines, several_lines, subject,
 )
 from .regretry import steady_interval_s
-from .regrefusal import REFUSED, answer_details, meaning_of
+from .regrefusal import answer_details, meaning_of
 from .regretryafter import retry_after_words
 from .settings import setting
-from .timers import estimate_s, transaction_t1_estimate_ns
+from .timers import estimate_s, timeout_ns, transaction_t1_estimate_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-    from ..model import RegisterExchange, Registration
+    from ..model import DigestInfo, RegisterExchange, Registration
 
 
 
@@ -46,16 +47,16 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
     request, 403 after a digest challenge (wrong password or user name), 403 without one (an IP ACL, a network the
     account may not register from, a disabled account or a wrong domain: the operator's engineers own it), 404
     unknown user or domain, 420/421 an extension the phone requires or lacks (the option tags of the answer's
-    Unsupported or Require, e.g. `outbound` of RFC 5626 or `path` of RFC 3327), a 423 not retried below
-    Min-Expires, 480, 482/483 a routing loop or Max-Forwards run out, challenges never answered with credentials.
-    The engineer text quotes the REGISTER's Request-URI and the answer's Server, Warning and Reason headers. A
-    refused de-registration (expires 0 or Contact `*`) is reported too, at minor: it does not stop the phone from
-    signing in. Left to other rules: a registrar's 5xx (reg.server-error), a challenge answered again and again
-    (reg.auth-loop), a 423 loop (reg.interval-too-brief), an attacker's REGISTERs (sec.bruteforce-auth,
-    sec.scanner-detected), and a single challenge the device had not yet answered when the capture ended.
-    Registrations refused the same way (the same final answer to the same kind of request, meaning the same) from
-    one device (source address) by one registrar are one finding that lists their AORs: a multi-line phone whose
-    account is barred gets one 403 per line, one problem.
+    Unsupported or Require, e.g. `outbound` of RFC 5626 or `path` of RFC 3327), a 423 not retried below Min-Expires,
+    480, 482/483 a routing loop or Max-Forwards run out, challenges never answered with credentials. The engineer
+    text quotes the REGISTER's Request-URI and the answer's Server, Warning and Reason headers. A refused
+    de-registration (expires 0 or Contact `*`) is reported too, at minor: it does not stop the phone from signing
+    in. Left to other rules: a registrar's 5xx (reg.server-error), digest credentials refused with a new challenge,
+    once or again and again (reg.auth-loop), a 423 loop (reg.interval-too-brief), an attacker's REGISTERs
+    (sec.bruteforce-auth, sec.scanner-detected), and a single challenge the device had not yet answered when the
+    capture ended. Registrations refused the same way (the same final answer to the same kind of request, meaning
+    the same) from one device (source address) by one registrar are one finding that lists their AORs: a multi-line
+    phone whose account is barred gets one 403 per line, one problem.
 
     ## Why it matters
     A refused sign-in leaves the phone offline for the operator: no outgoing calls, no incoming calls. A refused
@@ -85,7 +86,7 @@ def rejected(analysis: Analysis) -> Iterator[Hit]:
         if is_server_error(r.final_status):
             continue  # the registrar's own failure (RFC 3261 §21.5), not a refusal: reg.server-error
         if (r.aor, r.source) in looping:
-            continue  # reported as reg.auth-loop, with the digest evidence
+            continue  # credentials refused: reported as reg.auth-loop, with the digest evidence
         if r.final_status == 423 and below_min_expires([e for e in r.exchanges if e.contact not in ("", "*")]):
             continue  # the 423 loop is reg.interval-too-brief's
         failure = answered(analysis, r)
@@ -312,16 +313,24 @@ def _no_response_words(group: list) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class AuthLoop:
-    """Credentials refused again and again for one AOR from one source, with no 2xx in between."""
+    """Credentials refused for one AOR from one source with no 2xx after: again and again (a loop), or fewer times
+    than a loop's triggers ask with nothing accepted after them in the capture (trigger "refused")."""
 
     reg: Registration  # the registration of the first refusal: its AOR, source (the device) and registrar
     refused: tuple[RegisterExchange, ...]  # the credentialed REGISTERs answered 401/407/403
     attempts: int  # REGISTERs of the run, challenged first tries included
-    # "window" (N refusals within W s), "no-success" (nothing accepted for S s) or "steady" (N refusals at a
-    # device's retry timer's steady pace)
+    # "window" (N refusals within W s), "no-success" (nothing accepted for S s), "steady" (N refusals at a device's
+    # retry timer's steady pace) or "refused" (none of these: credentials refused, nothing accepted after)
     trigger: str
-    densest: int = 0  # the most refusals of the run within one window: the N its trigger names
+    densest: int = 0  # the most refusals of the run within one window: the N its trigger names (fewer: no loop)
     interval_s: float = 0.0  # "steady": the median interval between the refusals
+    refusals: tuple[Refusal, ...] = ()  # `refused` with the credentials refused and the challenge they answered
+    tried: tuple[RegisterExchange, ...] = ()  # the REGISTERs of the run in time order (the attempts)
+    # "refused": how long the capture goes on after the last refusal's answer (s, or UNKNOWN across a clock step),
+    # and what the device did after it (RFC 3261 §22.2: it should not resend the credentials just rejected)
+    after_s: float | str = 0.0
+    stopped: bool = False  # no REGISTER for the AOR from the device after it, the capture going on for Timer F
+    retried: bool = False  # REGISTERs for the AOR from the device after it, none accepted
 
     @property
     def aor(self) -> str:
@@ -330,6 +339,11 @@ class AuthLoop:
     @property
     def source(self) -> str:
         return self.reg.source
+
+    @property
+    def is_loop(self) -> bool:
+        """One of RULES.md's triggers holds (the finding's confidence is high), not only a refusal."""
+        return self.trigger != "refused"
 
     @property
     def frame(self) -> int:
@@ -342,19 +356,14 @@ class AuthLoop:
         return tuple(f for e in self.refused for f in (e.frame, e.response_frame) if f is not None)
 
 
-def _is_refusal(ex: RegisterExchange) -> bool:
-    stale = ex.challenge is not None and ex.challenge.stale
-    return (ex.credentials is not None and ex.status in REFUSED and not stale
-            and ex.requested_expires_s != 0 and ex.contact != "*")  # a refused de-registration is not a loop
-
-
 def auth_loops(analysis: Analysis) -> list[AuthLoop]:
-    """RULES.md reg.auth-loop, per AOR + source: credentialed REGISTERs refused (401/407 without stale=true, or
-    403) at least sip.auth_loop_attempts times within sip.auth_loop_window_s, or at least twice with no 2xx for
-    sip.auth_loop_no_success_s after the first refusal (the capture lasting that long); such a run must end
-    challenged (401/407), not refused outright (that is reg.rejected). Else, whatever the capture's length and
-    however the run ends, at least sip.auth_loop_attempts refusals of the same digest user at a device's steady
-    retry pace (_steady_loop)."""
+    """RULES.md reg.auth-loop, per AOR + source: credentialed REGISTERs refused (sipdiag.checks.digestrefusal: a
+    401/407 to the credentials of its kind and realm without stale=true, or a 403) at least sip.auth_loop_attempts
+    times within sip.auth_loop_window_s, or at least twice with no 2xx for sip.auth_loop_no_success_s after the
+    first refusal (the capture lasting that long); such a run must end challenged (401/407), not refused outright
+    (that is reg.rejected). Else, whatever the capture's length and however the run ends, at least
+    sip.auth_loop_attempts refusals of the same digest user at a device's steady retry pace (_steady_loop). Else
+    credentials refused with a new challenge and nothing accepted after (_unaccepted)."""
     from .security import attack_filter
 
     is_attack = attack_filter(analysis)
@@ -370,29 +379,29 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
             registration_of.update((id(e), r) for e in r.exchanges)
     loops = []
     for exchanges in by_key.values():
-        exchanges.sort(key=lambda e: e.ts_ns)
-        run: list[RegisterExchange] = []
-        tries = densest = 0
+        run: list[Refusal] = []
+        tried: list[RegisterExchange] = []
+        densest = 0
         found: AuthLoop | None = None
-        for ex in exchanges:
+        for ex, refused in judged(exchanges):
             if ex.status is not None and 200 <= ex.status < 300:
-                run, tries, densest, found = [], 0, 0, None  # accepted: whatever came before was not a loop
+                run, tried, densest, found = [], [], 0, None  # accepted: whatever came before was not a loop
                 continue
-            tries += 1
-            if not _is_refusal(ex):
+            tried.append(ex)
+            if refused is None:
                 continue
-            run.append(ex)
-            reg = registration_of[id(run[0])]
-            recent = [e for e in run
-                      if (ns := clock.elapsed_ns(e.ts_frame, e.ts_ns, ex.ts_frame, ex.ts_ns)) is not None
-                      and ns <= window_ns]
+            run.append(refused)
+            reg = registration_of[id(run[0].exchange)]
+            recent = [r for r in run
+                      if (ns := clock.elapsed_ns(r.exchange.ts_frame, r.exchange.ts_ns, ex.ts_frame, ex.ts_ns))
+                      is not None and ns <= window_ns]
             densest = max(densest, len(recent))
             if len(recent) >= n_attempts:
                 # a device retrying every 30 s is refused 3 times a minute however long the run: the trigger
                 # names that, not the run's length
-                found = AuthLoop(reg, tuple(run), tries, "window", densest)
+                found = _loop(reg, run, tried, "window", densest)
             elif found is None or found.trigger != "window":
-                found = AuthLoop(reg, tuple(run), tries, "no-success") if len(run) >= 2 else None
+                found = _loop(reg, run, tried, "no-success") if len(run) >= 2 else None
         if found is not None and found.refused[-1].status not in (401, 407):
             found = None  # refused outright at the end: reg.rejected's, unless the device kept retrying (below)
         elif found is not None and found.trigger == "no-success":
@@ -401,56 +410,169 @@ def auth_loops(analysis: Analysis) -> list[AuthLoop]:
             if quiet is None or quiet < quiet_ns:
                 found = None  # the capture ends too soon after the first refusal to say nothing was accepted (or
                 # a clock step hides how soon)
-        found = found or _steady_loop(analysis, run, registration_of, tries)
+        found = (found or _steady_loop(analysis, run, tried, registration_of)
+                 or _unaccepted(analysis, run, tried, registration_of, densest))
         if found is not None:
             loops.append(found)
     return sorted(loops, key=lambda loop: loop.refused[0].ts_ns)
 
 
-def _steady_loop(analysis: Analysis, run: list[RegisterExchange], registration_of: dict[int, Registration],
-                 tries: int) -> AuthLoop | None:
+def _loop(reg: Registration, run: list[Refusal], tried: list[RegisterExchange], trigger: str, densest: int = 0,
+          **more) -> AuthLoop:
+    return AuthLoop(reg, tuple(r.exchange for r in run), len(tried), trigger, densest, refusals=tuple(run),
+                    tried=tuple(tried), **more)
+
+
+def _steady_loop(analysis: Analysis, run: list[Refusal], tried: list[RegisterExchange],
+                 registration_of: dict[int, Registration]) -> AuthLoop | None:
     """The run as a loop of a device retrying the same credentials on its timer: sip.auth_loop_attempts refusals
     or more of one digest user and realm at a steady pace (regretry.steady_interval_s). Such a device shows its
     loop whatever the capture's length: retrying every 31-59 s it is never refused 3 times within 60 s, and a
     capture shorter than 300 s cannot show the quiet time. Nor does it matter that it is refused with 403: it
     retries past the refusal (RFC 3261 §21.4.4: the request should not be repeated), the same wrong password."""
-    if not run or len({(e.credentials.username, e.credentials.realm) for e in run if e.credentials}) != 1:
+    if not run or len({(r.credentials.username, r.credentials.realm) for r in run}) != 1:
         return None
-    interval = steady_interval_s(analysis.capture.clock, run, setting("sip.auth_loop_attempts"))
+    interval = steady_interval_s(analysis.capture.clock, [r.exchange for r in run], setting("sip.auth_loop_attempts"))
     if interval is None:
         return None
-    return AuthLoop(registration_of[id(run[0])], tuple(run), tries, "steady", interval_s=interval)
+    return _loop(registration_of[id(run[0].exchange)], run, tried, "steady", interval_s=interval)
 
 
-def _digest_findings(loop: AuthLoop, exchanges: dict[int | None, RegisterExchange]) -> list[tuple[str, str, str]]:
+def _unaccepted(analysis: Analysis, run: list[Refusal], tried: list[RegisterExchange],
+                registration_of: dict[int, Registration], densest: int) -> AuthLoop | None:
+    """Credentials refused with a new challenge (401/407), fewer times than a loop's triggers ask, and no 2xx for
+    the AOR from the device after them in the capture: "my phone won't register". A phone that, as RFC 3261 §22.2
+    asks, does not resend the credentials just rejected is refused once and stops: that single refusal is the whole
+    story, and the line stays down until its credentials are fixed. Not when refused with 403 at the end (reg.
+    rejected's, RFC 3261 §21.4.4), nor for credentials answering an old nonce (digestrefusal.OLD_NONCE: perhaps
+    refused for the nonce alone) while the capture ends less than Timer F (64*T1) after the new challenge: the phone
+    may yet answer it."""
+    if not run or run[-1].exchange.status not in (401, 407):
+        return None
+    last = run[-1].exchange
+    clock, end_frame, end_ns = analysis.capture.clock, analysis.capture.packets, analysis.capture.last_ts_ns or 0
+    answered_frame = last.response_frame if last.response_ts_ns is not None else last.ts_frame
+    answered_ns = last.response_ts_ns if last.response_ts_ns is not None else last.ts_ns
+    after = clock.elapsed_ns(answered_frame, answered_ns, end_frame, end_ns)
+    if run[-1].kind == OLD_NONCE and (after is None or after < timeout_ns()):
+        return None
+    later = tried[next(i for i, e in enumerate(tried) if e is last) + 1:]
+    # stopped: no REGISTER again for as long as a transaction may last (Timer F): a phone answering a challenge,
+    # or retrying at once, would have
+    stopped = not later and after is not None and after >= timeout_ns()
+    return _loop(registration_of[id(run[0].exchange)], run, tried, "refused", densest,
+                 after_s=seconds(clock, answered_frame, answered_ns, end_frame, end_ns), stopped=stopped,
+                 retried=bool(later))
+
+
+def _challenge_words(challenges: tuple[DigestInfo, ...]) -> tuple[str, str]:
+    """A challenge as the attempt list quotes it: realm, nonce, algorithm and stale=true when set."""
+    if not challenges:
+        return "", ""
+    c = challenges[0]
+    words = [f"realm {c.realm or '-'}", f"nonce {c.nonce or '-'}"]
+    # one challenge per algorithm (RFC 8760 §2.4); MD5 alone is the default (RFC 2617 §3.2.1), not worth a word
+    algorithms = list(dict.fromkeys(x.algorithm or "MD5" for x in challenges))
+    if algorithms != ["MD5"] and algorithms != ["md5"]:
+        words.append("algorithm " + " | ".join(algorithms))
+    if any(x.stale for x in challenges):
+        words.append("stale=true")
+    return f" ({', '.join(words)})", f" ({', '.join(words)})"
+
+
+ATTEMPTS_LISTED = 6
+
+
+def _attempt_words(loop: AuthLoop) -> tuple[str, str]:
+    """The attempts of the loop's AOR (RULES.md reg.auth-loop engineer text: realm, username, uri, nonce), the last
+    ATTEMPTS_LISTED: each REGISTER's credentials and what answered it."""
+    from .digestrefusal import challenges_of
+
+    refused = {id(r.exchange): r.credentials for r in loop.refusals}
+    en: list[str] = []
+    ru: list[str] = []
+    for ex in loop.tried[-ATTEMPTS_LISTED:]:
+        cred = refused.get(id(ex), ex.credentials)
+        if ex.frame is None:
+            where_en, where_ru = f"answer frame {ex.response_frame}", f"ответ кадр {ex.response_frame}"
+        else:
+            where_en, where_ru = f"frame {ex.frame}", f"кадр {ex.frame}"
+        if cred is None:
+            sent_en, sent_ru = "no credentials", "без учётных данных"
+        else:
+            sent_en = sent_ru = (f"username {cred.username or '-'}, realm {cred.realm or '-'}, uri {cred.uri or '-'}, "
+                                 f"nonce {cred.nonce or '-'}")
+        challenge_en, challenge_ru = _challenge_words(challenges_of(ex))
+        if ex.status is None:
+            got_en, got_ru = "no answer", "нет ответа"
+        else:
+            got_en, got_ru = f"{ex.status}{challenge_en}", f"{ex.status}{challenge_ru}"
+        en.append(f"{where_en} ({sent_en}) -> {got_en}")
+        ru.append(f"{where_ru} ({sent_ru}) -> {got_ru}")
+    total = len(loop.tried)
+    if total > ATTEMPTS_LISTED:
+        return (f"the last {ATTEMPTS_LISTED} of {total}: " + "; ".join(en),
+                f"последние {ATTEMPTS_LISTED} из {total}: " + "; ".join(ru))
+    return "; ".join(en), "; ".join(ru)
+
+
+def _digest_findings(loop: AuthLoop) -> list[tuple[str, str, str]]:
     """Sub-diagnoses read from the headers (RULES.md reg.auth-loop), each (what is wrong, in English, in Russian):
-    "realm", "user" (auth user vs AOR user), "uri" (digest uri vs Request-URI), "nonce" (reused), "algorithm",
-    else "password"."""
+    "realm" (credentials for another realm than the challenge's), "user" (auth user vs AOR user), "uri" (digest uri
+    vs Request-URI), "nonce" (an old nonce answered), "algorithm", "qop", else "password". Judged on the last
+    refusal against the challenge its credentials answer, but the nonce on every refusal."""
     out: list[tuple[str, str, str]] = []
-    last = loop.refused[-1]
-    cred = last.credentials
-    assert cred is not None
+    last = loop.refusals[-1]
+    cred, answered = last.credentials, last.answered
     aor_user = loop.aor.split(":", 1)[-1].split("@", 1)[0]
-    challenge = next((e.challenge for e in sorted(exchanges.values(), key=lambda e: e.ts_ns, reverse=True)
-                      if e.challenge is not None and e.ts_ns < last.ts_ns), None)
-    if challenge is not None and cred.realm != challenge.realm:
-        out.append(("realm", f"credentials for realm {cred.realm!r} answer a challenge for realm {challenge.realm!r}",
-                    f"учётные данные для realm {cred.realm!r} в ответ на запрос realm {challenge.realm!r}"))
+    if answered and cred.realm not in {c.realm for c in answered}:
+        asked = answered[0].realm
+        out.append(("realm", f"credentials for realm {cred.realm!r} answer a challenge for realm {asked!r}",
+                    f"учётные данные для realm {cred.realm!r} в ответ на запрос realm {asked!r}"))
     if cred.username and cred.username != aor_user:
         out.append(("user", f"digest user {cred.username!r} differs from the AOR user {aor_user!r} (auth user vs "
                             "user id)",
                     f"пользователь digest {cred.username!r} не совпадает с пользователем AOR {aor_user!r}"))
-    if cred.uri and last.request_uri and cred.uri.lower() != last.request_uri.lower():
-        out.append(("uri", f"digest uri {cred.uri!r} is not the Request-URI {last.request_uri!r} (RFC 7616 §3.4.6: "
+    request_uri = last.exchange.request_uri
+    if cred.uri and request_uri and cred.uri.lower() != request_uri.lower():
+        out.append(("uri", f"digest uri {cred.uri!r} is not the Request-URI {request_uri!r} (RFC 7616 §3.4.6: "
                            "the server may refuse it; a rewriting middlebox makes it never match)",
-                    f"digest uri {cred.uri!r} не совпадает с Request-URI {last.request_uri!r} (RFC 7616 §3.4.6)"))
-    nonces = [e.credentials.nonce for e in loop.refused if e.credentials is not None]
-    if len(nonces) != len(set(nonces)):
-        out.append(("nonce", "the same nonce is answered more than once", "один и тот же nonce используется повторно"))
-    if challenge is not None and (challenge.algorithm or "MD5").upper() != (cred.algorithm or "MD5").upper():
-        out.append(("algorithm",
-                    f"server asks for {challenge.algorithm or 'MD5'}, the phone answers {cred.algorithm or 'MD5'}",
-                    f"сервер требует {challenge.algorithm or 'MD5'}, телефон отвечает {cred.algorithm or 'MD5'}"))
+                    f"digest uri {cred.uri!r} не совпадает с Request-URI {request_uri!r} (RFC 7616 §3.4.6)"))
+    # an old nonce (digestrefusal.OLD_NONCE): the credentials answer a nonce other than the one the challenge
+    # before them gave, or none a challenge since the last 2xx gave (a refresh reusing the nonce accepted before);
+    # a server refusing only the nonce says stale=true (RFC 7616 §3.3). A registrar that repeats its nonce is
+    # answered rightly with it again.
+    old = [r for r in loop.refusals if r.kind == OLD_NONCE]
+    if old:
+        nonce = old[-1].credentials.nonce
+        if old[-1].answered:
+            given = old[-1].answered[0].nonce
+            out.append(("nonce", f"credentials answer nonce {nonce!r}, not {given!r} of the challenge before them: "
+                                 "an old nonce (RFC 7616 §3.3)",
+                        f"учётные данные отвечают на nonce {nonce!r}, а не на {given!r} из предшествующего запроса "
+                        "авторизации: устаревший nonce (RFC 7616 §3.3)"))
+        else:
+            out.append(("nonce", f"credentials answer nonce {nonce!r}, which no challenge since the last accepted "
+                                 "REGISTER gave: an old nonce, refused without stale=true, and the new challenge "
+                                 "left unanswered (RFC 7616 §3.3)",
+                        f"учётные данные отвечают на nonce {nonce!r}, не выданный ни одним запросом авторизации после "
+                        "последней успешной регистрации: устаревший nonce, отвергнутый без stale=true, а новый "
+                        "запрос авторизации остался без ответа (RFC 7616 §3.3)"))
+    algorithms = list(dict.fromkeys(c.algorithm or "MD5" for c in answered))
+    if answered and (cred.algorithm or "MD5").upper() not in {a.upper() for a in algorithms}:
+        # RFC 8760 §2.4: a server may offer one challenge per algorithm, the phone answers one of them
+        offered = " or ".join(algorithms)
+        out.append(("algorithm", f"server asks for {offered}, the phone answers {cred.algorithm or 'MD5'}",
+                    f"сервер требует {offered.replace(' or ', ' или ')}, телефон отвечает {cred.algorithm or 'MD5'}"))
+    qops = list(dict.fromkeys(q.strip() for c in answered for q in (c.qop or "").split(",") if q.strip()))
+    if answered and (cred.qop not in qops if qops else cred.qop):
+        # RFC 7616 §3.4: the qop chosen must be one the server offered (RFC 2617 §3.2.2: and should be sent when
+        # it offered one); none offered, none may be sent
+        offered_en, offered_ru = ("qop " + ", ".join(qops), "qop " + ", ".join(qops)) if qops else ("no qop",
+                                                                                                  "без qop")
+        chosen_en, chosen_ru = (f"qop {cred.qop}", f"qop {cred.qop}") if cred.qop else ("without qop", "без qop")
+        out.append(("qop", f"server offers {offered_en}, the phone answers {chosen_en} (RFC 7616 §3.4)",
+                    f"сервер предлагает {offered_ru}, телефон отвечает {chosen_ru} (RFC 7616 §3.4)"))
     if not out:
         out.append(("password", "realm, user and URI are consistent: the password is the likely cause",
                     "realm, пользователь и URI согласованы: вероятная причина — пароль"))
@@ -466,6 +588,8 @@ def _trigger_words(group: list[AuthLoop]) -> tuple[str, str]:
 
 def _trigger_phrases(group: list[AuthLoop]) -> tuple[str, str]:
     window_s, quiet_s = setting("sip.auth_loop_window_s"), setting("sip.auth_loop_no_success_s")
+    if not group[0].is_loop:
+        return _refused_phrases(group)
     if len(group) == 1:
         loop = group[0]
         if loop.trigger == "window":
@@ -494,26 +618,62 @@ def _trigger_phrases(group: list[AuthLoop]) -> tuple[str, str]:
     return "each AOR: " + " or ".join(en), "у каждого AOR: " + " или ".join(ru)
 
 
+def _refused_phrases(group: list[AuthLoop]) -> tuple[str, str]:
+    """The trigger of credentials refused below a loop's triggers: how often, and what the device did after (RFC
+    3261 §22.2: not resend the credentials just rejected)."""
+    n, window_s = setting("sip.auth_loop_attempts"), setting("sip.auth_loop_window_s")
+    if len(group) > 1:
+        return (f"each AOR: fewer than {n} refusals within {window_s} s, nothing accepted after them",
+                f"у каждого AOR: менее {n} отказов за {window_s} с, после них ничего не принято")
+    loop = group[0]
+    count = len(loop.refused)
+    en = "refused once" if count == 1 else f"{count} refusals, at most {loop.densest} within {window_s} s"
+    ru = "один отказ" if count == 1 else f"{count} отказов, не более {loop.densest} за {window_s} с"
+    if loop.retried:
+        return (f"{en}; its later REGISTERs were not accepted in the capture either",
+                f"{ru}; последующие REGISTER в захвате тоже не приняты")
+    if loop.stopped:
+        return (f"{en}; then the device sent no REGISTER for this AOR in the {loop.after_s} s the capture goes on",
+                f"{ru}; затем устройство не отправило для этого AOR ни одного REGISTER за {loop.after_s} с до конца "
+                "захвата")
+    return f"{en}; the capture ends {loop.after_s} s after it", f"{ru}; захват заканчивается через {loop.after_s} с"
+
+
+def _refused_words(refusals: int, statuses: str, span_s: float | str, trigger: tuple[str, str]) -> tuple[str, str]:
+    """What was refused, for the engineer: the loop's count and span, or a single refusal as one."""
+    if refusals == 1:
+        return (f"a credentialed REGISTER refused ({statuses}), none accepted after it ({trigger[0]})",
+                f"отклонён REGISTER с учётными данными ({statuses}), после него ни один не принят ({trigger[1]})")
+    return (f"{refusals} credentialed REGISTERs refused ({statuses}) over {span_s} s, none accepted ({trigger[0]})",
+            f"отклонено REGISTER с учётными данными: {refusals} ({statuses}) за {span_s} с, ни один не принят "
+            f"({trigger[1]})")
+
+
 def _customer_words(group: list[AuthLoop]) -> dict[str, str]:
     """The customer's text, in the singular for one line and in the plural for several (each has its own
-    credentials)."""
-    if len(group) == 1:
+    credentials); a loop "keeps being refused", credentials refused once or twice "were refused"."""
+    several = several_lines(group)
+    loop = group[0].is_loop
+    if several is None:  # one line (perhaps with two bindings, two contacts of one AOR): the phone's one password
+        problem_en = ("Your phone keeps being refused because" if loop else
+                      "Your phone's sign-in was refused because")
+        problem_ru = ("Вашему телефону раз за разом отказывают во входе:" if loop else
+                      "Вашему телефону отказано во входе:")
         return {
-            "problem_en": "Your phone keeps being refused because the user name or password it sends does not match "
-                          "our records, so it cannot make or receive calls.",
-            "problem_ru": "Вашему телефону раз за разом отказывают во входе: имя пользователя или пароль, которые он "
-                          "отправляет, не совпадают с нашими данными, поэтому он не может звонить и принимать звонки.",
+            "problem_en": f"{problem_en} the user name or password it sends does not match our records, so it "
+                          "cannot make or receive calls.",
+            "problem_ru": f"{problem_ru} имя пользователя или пароль, которые он отправляет, не совпадают с нашими "
+                          "данными, поэтому он не может звонить и принимать звонки.",
             "action_en": "We are re-sending your phone's configuration; if you typed the details in yourself, please "
                          "enter the SIP password again exactly as provided (it is case-sensitive).",
             "action_ru": "Мы повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароль "
                          "ещё раз точно как выдан (с учётом регистра)."}
-    several = several_lines(group)
-    if several is None:  # one line with two bindings (two contacts of one AOR): the phone's one password
-        return _customer_words(group[:1])
+    refused_en = "keeps being refused" if loop else "was refused"
+    refused_ru = "раз за разом отклоняется" if loop else "отклонён"
     return {
-        "problem_en": f"The sign-in of {several[0]} keeps being refused because the user names or passwords sent "
+        "problem_en": f"The sign-in of {several[0]} {refused_en} because the user names or passwords sent "
                       "for them do not match our records, so these lines cannot make or receive calls.",
-        "problem_ru": f"Вход {several[1]} раз за разом отклоняется: имена пользователей или пароли, которые для них "
+        "problem_ru": f"Вход {several[1]} {refused_ru}: имена пользователей или пароли, которые для них "
                       "отправляются, не совпадают с нашими данными, поэтому по этим линиям нельзя звонить и "
                       "принимать звонки.",
         "action_en": "We are re-sending your equipment's configuration; if you typed the details in yourself, please "
@@ -522,47 +682,69 @@ def _customer_words(group: list[AuthLoop]) -> dict[str, str]:
                      "этих линий ещё раз точно как выданы (с учётом регистра)."}
 
 
+_TITLES = {  # the title's words: a loop, credentials refused below a loop's triggers, and the rule's in general
+    "loop": ("stuck in a digest authentication loop", "зациклилась на digest-аутентификации"),
+    "refused": ("refused: digest credentials not accepted", "отклонена: учётные данные digest не приняты"),
+    "rule": ("refused for its digest credentials, once or in a loop",
+             "отклонена из-за учётных данных digest, однократно или в цикле"),
+}
+
+
+def _auth_title() -> dict[str, str]:
+    """The title outside a finding (`sipdiag rules`, the rules reference): the rule's; a finding's says which."""
+    en, ru = _TITLES["rule"]
+    return {"how_en": en, "how_ru": ru}
+
+
 @check(
     id="reg.auth-loop", category="registration", severity="critical", owner="first-line",
     title={
-        "en": "Registration stuck in a digest authentication loop",
-        "ru": "Регистрация зациклилась на digest-аутентификации",
+        "en": "Registration {how_en}",
+        "ru": "Регистрация {how_ru}",
     },
+    title_values=_auth_title,
     customer={
         "en": "{problem_en} {action_en}",
         "ru": "{problem_ru} {action_ru}",
     },
     engineer={
-        "en": "{subject_en}: {refusals} credentialed REGISTERs refused ({statuses}) over {span_s} s, none accepted "
-              "({trigger}); frames {refused_frames}. Last credentials{of_en}: username {username}, realm {realm}, "
-              "uri {digest_uri}, nonce {nonce}. Findings: {findings_en}{likewise_en}. RFC 3261 §22.2: a UAC should "
-              "not resend credentials that were just rejected unless the nonce was stale; check the provisioned auth "
-              "user, password and realm (RFC 7616).",
-        "ru": "{subject_ru}: отклонено REGISTER с учётными данными: {refusals} ({statuses}) за {span_s} с, ни один "
-              "не принят ({trigger_ru}); кадры {refused_frames}. Последние данные{of_ru}: username {username}, realm "
+        "en": "{subject_en}: {refused_en}; frames {refused_frames}. Last credentials{of_en}: username {username}, "
+              "realm {realm}, uri {digest_uri}, nonce {nonce}. Findings: {findings_en}{likewise_en}. RFC 3261 "
+              "§22.2: a UAC should not resend credentials that were just rejected unless the nonce was stale; check "
+              "the provisioned auth user, password and realm (RFC 7616). Attempts{of_en}: {attempts_en}.",
+        "ru": "{subject_ru}: {refused_ru}; кадры {refused_frames}. Последние данные{of_ru}: username {username}, realm "
               "{realm}, uri {digest_uri}, nonce {nonce}. Выводы: {findings_ru}{likewise_ru}. RFC 3261 §22.2: UAC не "
               "должен повторять отвергнутые учётные данные, если nonce не устарел (stale); проверьте пользователя "
-              "авторизации, пароль и realm (RFC 7616).",
+              "авторизации, пароль и realm (RFC 7616). Попытки{of_ru}: {attempts_ru}.",
     },
 )
 def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     """
     ## What it detects
-    For one AOR and source, REGISTERs carrying Authorization/Proxy-Authorization refused again and again
-    (401/407 without stale=true, or 403) with no 2xx in between: at least sip.auth_loop_attempts (3) within
-    sip.auth_loop_window_s (60 s), or at least two with nothing accepted for sip.auth_loop_no_success_s (300 s)
-    after the first refusal, the last one a new challenge (a final 403 is reg.rejected's). Or, in a capture of any
+    For one AOR and source, REGISTERs carrying Authorization/Proxy-Authorization whose credentials were refused
+    (a 401/407 challenging again the kind and realm they were sent for, without stale=true, or a 403) with no 2xx
+    after. A loop, at high confidence: refused at least sip.auth_loop_attempts (3) times within
+    sip.auth_loop_window_s (60 s), or at least twice with nothing accepted for sip.auth_loop_no_success_s (300 s)
+    after the first refusal, the last one a new challenge (a final 403 is reg.rejected's); or, in a capture of any
     length and whatever the last answer, at least sip.auth_loop_attempts refusals of the same digest user at a
     device's steady retry pace (the median interval at least `security.steady_retry_min_interval_s`, 5 s, each
     within `security.steady_retry_spread`, 25 %, of it): a phone retrying a wrong password every 45 s, caught in
-    a two-minute capture. One challenge then 200 (RFC 3261 §22), one stale=true then success, refused
-    de-registrations and attackers' brute force (sec.bruteforce-auth) are not loops. The finding quotes the
-    digest fields and names inconsistencies: realm, auth user vs AOR user, digest uri vs Request-URI, reused
-    nonce, algorithm. The loops of one device (source address) toward one registrar with the same
-    inconsistencies (or none: the password) are one finding that lists their AORs and quotes the first one's
-    digest fields: a multi-line phone provisioned with one wrong auth user loops on each line, one problem. A
-    source failing for as many user names, or as fast, as sec.bruteforce-auth counts is that rule's, not a loop,
-    unless its failures are its devices' steady retries (see that rule): a PBX retrying its lines on a timer.
+    a two-minute capture. Fewer refusals, at medium confidence: credentials refused with a new challenge and
+    nothing accepted after them in the capture, "my phone won't register": a phone that, as RFC 3261 §22.2 asks,
+    does not resend credentials just rejected is refused once and stops, and that refusal is the whole story.
+    Not a refusal: one challenge then 200 (RFC 3261 §22), a challenge with stale=true (RFC 7616 §3.3), the
+    registrar's 401 after a proxy's 407 was answered (two-stage, RFC 3261 §22.3: credentials for one realm or
+    header answered by a challenge for another), credentials without a nonce (an IMS first REGISTER), refused
+    de-registrations and attackers' brute force (sec.bruteforce-auth). Credentials answering an old nonce (one a
+    2xx accepted, reused by a refresh), perhaps refused for the nonce alone, count on their own only once the
+    phone has left the new challenge for Timer F (64*T1). The finding quotes the digest fields and the last
+    attempts (credentials, answer, challenge) and names inconsistencies: realm, auth user vs AOR user, digest uri
+    vs Request-URI, an old nonce answered, algorithm, qop. The loops of one device (source address) toward one
+    registrar with the same inconsistencies (or none: the password) are one finding that lists their AORs and
+    quotes the first one's digest fields: a multi-line phone provisioned with one wrong auth user loops on each
+    line, one problem; its lines refused fewer times are another such finding. A source failing for as many user
+    names, or as fast, as sec.bruteforce-auth counts is that rule's, not a loop, unless its failures are its
+    devices' steady retries (see that rule): a PBX retrying its lines on a timer.
 
     ## Why it matters
     The phone never registers: no incoming calls, and usually no outgoing ones.
@@ -572,35 +754,42 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     at the registrar, look for a SIP ALG or proxy rewriting the request.
 
     ## References
-    RFC 3261 §22.1-§22.4, §20.7, §20.27, §20.44; RFC 2617 §3.2.1; RFC 7616 §3.3, §3.4.6; RFC 8760
+    RFC 3261 §22.1-§22.4, §20.7, §20.27, §20.44; RFC 2617 §3.2.1, §3.2.2; RFC 7616 §3.3, §3.4, §3.4.6; RFC 8760
     """
-    by_key: dict[tuple[str, str], dict[int | None, RegisterExchange]] = {}
-    for r in analysis.registrations:
-        by_key.setdefault((r.aor, r.source), {}).update({e.frame: e for e in r.exchanges})
     loops = auth_loops(analysis)
-    found = {id(loop): _digest_findings(loop, by_key.get((loop.aor, loop.source), {})) for loop in loops}
+    found = {id(loop): _digest_findings(loop) for loop in loops}
     # failing the same way: the same inconsistencies of the digest (or none: the password), fixed once in the
-    # device's provisioning; the values differ per line (each AOR has its own user), the diagnosis does not
-    for codes, group in grouped((tuple(code for code, _, _ in found[id(loop)]), loop) for loop in loops):
+    # device's provisioning; the values differ per line (each AOR has its own user), the diagnosis does not. A loop
+    # and a line refused once are two findings: their texts (and confidence) differ.
+    for (codes, is_loop), group in grouped(((tuple(code for code, _, _ in found[id(loop)]), loop.is_loop), loop)
+                                           for loop in loops):
         head = group[0]
         refused = sorted((e for loop in group for e in loop.refused), key=lambda e: e.ts_ns)
         first, last = refused[0], refused[-1]
-        statuses = sorted({e.status for e in refused if e.status is not None})
+        statuses = ", ".join(map(str, sorted({e.status for e in refused if e.status is not None})))
         subject_en, subject_ru = subject(group, registrar_named=False)
         trigger_en, trigger_ru = _trigger_words(group)
         likewise_en, likewise_ru = likewise(group)
+        span_s = seconds(analysis.capture.clock, first.ts_frame, first.ts_ns,
+                         last.response_frame if last.response_ts_ns else last.ts_frame,
+                         last.response_ts_ns or last.ts_ns)
+        refused_en, refused_ru = _refused_words(len(refused), statuses, span_s, (trigger_en, trigger_ru))
+        attempts_en, attempts_ru = _attempt_words(head)
         several = len(group) > 1
+        how_en, how_ru = _TITLES["loop" if is_loop else "refused"]
         yield Hit(None, all_frames(group), {
             "aor": head.aor, "source": head.source, "refusals": len(refused),
             "attempts": sum(loop.attempts for loop in group),
-            "statuses": ", ".join(map(str, statuses)), "status": head.refused[-1].status,
-            "span_s": seconds(analysis.capture.clock, first.ts_frame, first.ts_ns,
-                              last.response_frame if last.response_ts_ns else last.ts_frame,
-                              last.response_ts_ns or last.ts_ns),
-            "trigger": trigger_en, "trigger_ru": trigger_ru,
+            "statuses": statuses, "status": head.refused[-1].status,
+            "span_s": span_s, "trigger": trigger_en, "trigger_ru": trigger_ru,
+            "refused_en": refused_en, "refused_ru": refused_ru,
+            # not a loop: fewer refusals than a loop's triggers ask; stopped: the device sent no REGISTER after them
+            # for Timer F, as RFC 3261 §22.2 has it (None for a loop)
+            "loop": is_loop, "stopped": None if is_loop else all(loop.stopped for loop in group),
             "refused_frames": ", ".join(str(e.frame) for e in refused[:20]),
             **_credentials(head), "findings_en": "; ".join(en for _, en, _ in found[id(head)]),
             "findings_ru": "; ".join(ru for _, _, ru in found[id(head)]),
+            "attempts_en": attempts_en, "attempts_ru": attempts_ru,
             "registrar": head.reg.registrar, "diagnosis": list(codes),
             "subject_en": subject_en, "subject_ru": subject_ru,
             "of_en": f" of {head.aor}" if several else "", "of_ru": f" для {head.aor}" if several else "",
@@ -610,13 +799,12 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
             "per_aor": [{"aor": loop.aor, "refusals": len(loop.refused),
                          "frames": [e.frame for e in loop.refused[:20]], **_credentials(loop)}
                         for loop in group[:KEPT]],
-        })
+        }, confidence="high" if is_loop else "medium", texts={"how_en": how_en, "how_ru": how_ru})
 
 
 def _credentials(loop: AuthLoop) -> dict[str, str]:
-    """The digest fields of the loop's last refused REGISTER, "-" for those missing."""
-    last = loop.refused[-1]
+    """The digest fields of the credentials the loop's last refusal refused, "-" for those missing."""
+    last = loop.refusals[-1]
     cred = last.credentials
-    assert cred is not None
     return {"username": cred.username or "-", "realm": cred.realm or "-", "digest_uri": cred.uri or "-",
-            "request_uri": last.request_uri or "-", "nonce": cred.nonce or "-"}
+            "request_uri": last.exchange.request_uri or "-", "nonce": cred.nonce or "-"}

@@ -5,8 +5,11 @@ test_triage_attacks.py, test_case_settings.py).
 
 A capture whose only failure is credentials refused once used to get P4, "nothing above info was found": the phone
 sends the digest once, is refused, and as RFC 3261 §22.2 asks does not send the same credentials again; reg.rejected
-leaves a refused digest to reg.auth-loop, which needs sip.auth_loop_attempts (3) refusals. A refused REGISTER (403)
-or one never answered for Timer F do get a critical finding (reg.rejected, reg.no-response) and were P1 already."""
+leaves a refused digest to reg.auth-loop, which needed sip.auth_loop_attempts (3) refusals. The line down then made
+it P1 with no finding naming the cause; reg.auth-loop now reports credentials refused once (medium confidence), the
+main cause. A challenge the phone never answers (no password set) still has no finding: the line down sets the
+priority alone. A refused REGISTER (403) or one never answered for Timer F do get a critical finding (reg.rejected,
+reg.no-response) and were P1 already."""
 
 from __future__ import annotations
 
@@ -60,8 +63,31 @@ def triaged(path: Path, settings=None) -> tuple:
             (t.category, t.rule, t.priority, t.queue), t.reason)
 
 
+def never_answered(at: float = 0.0) -> list:
+    """A phone with no password set: its REGISTER challenged 401, never answered with credentials, and again 40 s
+    later (the first challenge left for more than Timer F: a line down that no rule names)."""
+    return sign_in(password=None, at=at) + sign_in(password=None, at=at + 40.0, cseq=2)
+
+
+AUTH_LOOP_MAIN = ("main cause reg.auth-loop (critical, owner first-line); critical finding -> P1; queue first-line: "
+                  "owner first-line: an instruction to the customer or a provisioning change")
+
+
 def test_credentials_refused_once_is_the_customers_line_down(tmp_path: Path) -> None:
+    """The phone's credentials refused once and nothing more (the capture ends): reg.auth-loop names the line down
+    as the main cause; it was "registration down, no finding names the cause"."""
     path = cc.write_sip(tmp_path / "refused-once.pcap", sign_in())
+    assert triaged(path) == (
+        [("reg.auth-loop", "critical"), *INFO], {"registrations": 1, "registrations_failed": 1, "lines": 1,
+                                                 "lines_down": 1},
+        ("registration", "reg.auth-loop", "P1", "first-line"), AUTH_LOOP_MAIN)
+    with CaseStore(str(tmp_path / "cases.db")) as cases:
+        assert filing_line(cases.file("T-9", path)) == ("Filed under T-9 as filing #1: P1, queue first-line, "
+                                                        "main cause reg.auth-loop")
+
+
+def test_a_line_down_no_finding_names(tmp_path: Path) -> None:
+    path = cc.write_sip(tmp_path / "never.pcap", never_answered())
     assert triaged(path) == (
         INFO, {"registrations": 1, "registrations_failed": 1, "lines": 1, "lines_down": 1},
         ("registration", None, "P1", "first-line"),
@@ -72,11 +98,17 @@ def test_credentials_refused_once_is_the_customers_line_down(tmp_path: Path) -> 
 
 
 def test_one_line_of_two_down_is_p2(tmp_path: Path) -> None:
-    path = cc.write_sip(tmp_path / "one-of-two.pcap", registered() + sign_in(at=1.0))
+    path = cc.write_sip(tmp_path / "one-of-two.pcap", registered() + never_answered(at=1.0))
     assert triaged(path) == (
         INFO, {"registrations": 2, "registrations_failed": 1, "lines": 2, "lines_down": 1},
         ("registration", None, "P2", "first-line"),
         "no finding above info; registration down for 1 of 2 lines: those make or take no call -> P2; " + FIRST_LINE)
+    # the other line's credentials refused instead: a critical finding names it, P1 as for any
+    refused = cc.write_sip(tmp_path / "refused-of-two.pcap", registered() + sign_in(at=1.0))
+    assert triaged(refused) == (
+        [("reg.auth-loop", "critical"), *INFO], {"registrations": 2, "registrations_failed": 1, "lines": 2,
+                                                 "lines_down": 1},
+        ("registration", "reg.auth-loop", "P1", "first-line"), AUTH_LOOP_MAIN)
 
 
 def test_a_challenge_the_phone_never_answers(tmp_path: Path) -> None:
@@ -126,16 +158,21 @@ def test_a_refused_sign_out_is_no_registration_down(tmp_path: Path) -> None:
 
 
 def test_a_line_down_beside_a_minor_call_problem(tmp_path: Path) -> None:
-    """A call with 2 % loss (media.packet-loss, minor, on the one call: P3) and, during it, the phone's credentials
-    refused once: the line down makes it P1, and the registration is what to act on (a call's loss cannot explain
-    it): first line's, not the engineers' the loss alone would go to."""
-    records = [(int(at * cc.S), cc.frame(text, src, dst)) for at, text, src, dst in sign_in(at=1.0)]
-    path = cc.answered_call(tmp_path / "call.pcap", drop_every=50, extra=tuple(records))
-    assert triaged(path) == (
-        [("media.packet-loss", "minor"), *INFO],
-        {"registrations": 1, "registrations_failed": 1, "lines": 1, "lines_down": 1},
-        ("registration", None, "P1", "first-line"),
+    """A call with 2 % loss (media.packet-loss, minor, on the one call: P3) and, during it, the phone's challenge
+    never answered: the line down makes it P1, and the registration is what to act on (a call's loss cannot explain
+    it): first line's, not the engineers' the loss alone would go to. Its credentials refused instead, reg.auth-loop
+    is the main cause."""
+    def beside_the_call(name: str, register: list) -> Path:
+        records = [(int(at * cc.S), cc.frame(text, src, dst)) for at, text, src, dst in register]
+        return cc.answered_call(tmp_path / name, drop_every=50, extra=tuple(records))
+
+    figures = {"registrations": 1, "registrations_failed": 1, "lines": 1, "lines_down": 1}
+    assert triaged(beside_the_call("call.pcap", never_answered(at=1.0))) == (
+        [("media.packet-loss", "minor"), *INFO], figures, ("registration", None, "P1", "first-line"),
         "the main finding media.packet-loss (minor) is a call's; registration down: the customer can make or take no "
         "call -> P1; " + FIRST_LINE)
+    assert triaged(beside_the_call("refused.pcap", sign_in(at=1.0))) == (
+        [("reg.auth-loop", "critical"), ("media.packet-loss", "minor"), *INFO], figures,
+        ("registration", "reg.auth-loop", "P1", "first-line"), AUTH_LOOP_MAIN)
     alone = cc.answered_call(tmp_path / "loss.pcap", drop_every=50)
     assert triaged(alone)[2] == ("media", "media.packet-loss", "P3", "engineering")

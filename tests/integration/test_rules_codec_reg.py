@@ -223,6 +223,11 @@ def test_auth_loop_three_refusals_within_a_minute(tmp_path) -> None:
         "critical", 3, 4, "3 refusals within 60 s", "200", "n2", "3, 5, 7")
     assert f.evidence["findings_en"] == "digest user '200' differs from the AOR user '100' (auth user vs user id)"
     assert found(tmp_path / "loop.pcap", "reg.rejected") == []  # one finding for one fault
+    # RULES.md's trigger holds: a loop, at high confidence, titled as one (a single refusal is medium: see
+    # tests/integration/test_auth_refused_once.py)
+    assert (f.confidence, f.evidence["loop"], f.evidence["stopped"], f.title, f.titles["ru"]) == (
+        "high", True, None, "Registration stuck in a digest authentication loop",
+        "Регистрация зациклилась на digest-аутентификации")
 
 
 def test_auth_loop_in_the_corpus(corpus) -> None:
@@ -932,7 +937,11 @@ def test_digest_loops_of_one_device_alike_are_one_finding(tmp_path) -> None:
         "20.6 s, none accepted (each AOR: at least 3 refusals within 60 s); frames 11, 13, 17, 21, 23, 27, 31, 33, "
         "37. Last credentials of sip:100@example.com: username pbx, realm example.com, uri sip:example.com, nonce "
         "100n2. Findings: digest user 'pbx' differs from the AOR user '100' (auth user vs user id); the other "
-        f"registrations likewise (frames 34, 38). {RFC_22_2}")
+        f"registrations likewise (frames 34, 38). {RFC_22_2} Attempts of sip:100@example.com: frame 1 (no "
+        "credentials) -> 401 (realm example.com, nonce 100n0); frame 11 (username pbx, realm example.com, uri "
+        "sip:example.com, nonce 100n0) -> 401 (realm example.com, nonce 100n1); frame 21 (username pbx, realm "
+        "example.com, uri sip:example.com, nonce 100n1) -> 401 (realm example.com, nonce 100n2); frame 31 (username "
+        "pbx, realm example.com, uri sip:example.com, nonce 100n2) -> 401 (realm example.com, nonce 100n3).")
     assert group.engineer_text["ru"].startswith(
         f"Регистрации 3 AOR с {a} на {reg} ({', '.join(aors)}): отклонено REGISTER с учётными данными: 9 (401) "
         "за 20.6 с, ни один не принят (у каждого AOR: не менее 3 отказов за 60 с); кадры 11, 13, 17, 21, 23, 27, 31, "
@@ -953,7 +962,11 @@ def test_digest_loops_of_one_device_alike_are_one_finding(tmp_path) -> None:
         f"Registration sip:201@example.com from {b}: 3 credentialed REGISTERs refused (401) over 20.1 s, none "
         "accepted (3 refusals within 60 s); frames 19, 29, 39. Last credentials: username 201, realm example.com, "
         "uri sip:example.com, nonce 201n2. Findings: realm, user and URI are consistent: the password is the likely "
-        f"cause. {RFC_22_2}")
+        f"cause. {RFC_22_2} Attempts: frame 9 (no credentials) -> 401 (realm example.com, nonce 201n0); frame 19 "
+        "(username 201, realm example.com, uri sip:example.com, nonce 201n0) -> 401 (realm example.com, nonce 201n1); "
+        "frame 29 (username 201, realm example.com, uri sip:example.com, nonce 201n1) -> 401 (realm example.com, "
+        "nonce 201n2); frame 39 (username 201, realm example.com, uri sip:example.com, nonce 201n2) -> 401 (realm "
+        "example.com, nonce 201n3).")
     assert "ни один не принят (3 отказа за 60 с); кадры 19, 29, 39. Последние данные: username 201" in \
         single.engineer_text["ru"]
     assert single.customer_text == {
@@ -1027,13 +1040,20 @@ def test_a_phone_retrying_a_wrong_password_steadily_is_a_loop_in_a_short_capture
                 f"({statuses}) over 135.1 s, none accepted (4 refusals at a steady pace, one every 45.0 s); frames "
                 "3, 7, 11, 15.") in f.engineer_text["en"]
     # not a device's steady retries: two tries are no pace, 20 s then 55 s is no timer, and a digest user changed
-    # between tries is a reprovisioned phone: each stays the refused registration it was
-    for name, msgs in (("twice", retrying(0.0, "100", PHONE, (45,))),
-                       ("uneven", retrying(0.0, "100", PHONE, (20, 55))),
-                       ("reprovisioned", retrying(0.0, "100", PHONE, (45, 45, 45), auth_users=("100", "100", "1000",
-                                                                                                "1000")))):
+    # between tries is a reprovisioned phone: no loop, but credentials refused with nothing accepted after them, at
+    # medium confidence (they were reg.rejected's, which now leaves every refused digest to reg.auth-loop)
+    for name, msgs, refused, trigger, diagnosis in (
+            ("twice", retrying(0.0, "100", PHONE, (45,)), "3, 7", "2 refusals, at most 2 within 60 s", ["password"]),
+            ("uneven", retrying(0.0, "100", PHONE, (20, 55)), "3, 7, 11", "3 refusals, at most 2 within 60 s",
+             ["password"]),
+            ("reprovisioned", retrying(0.0, "100", PHONE, (45, 45, 45), auth_users=("100", "100", "1000", "1000")),
+             "3, 7, 11, 15", "4 refusals, at most 2 within 60 s", ["user"])):
         path = cc.write_sip(tmp_path / f"{name}.pcap", msgs)
-        assert rules(path) == [("reg.rejected", "critical")], name
+        assert rules(path) == [("reg.auth-loop", "critical")], name
+        (f,) = found(path, "reg.auth-loop")
+        assert (f.confidence, f.evidence["loop"], f.evidence["refused_frames"], f.evidence["trigger"],
+                f.evidence["diagnosis"]) == ("medium", False, refused, trigger + "; the capture ends 0.0 s after it",
+                                             diagnosis), name
 
 
 def refreshing(user: str, phone: tuple[str, int], steps: list[tuple[float, int, str | None]]) -> list:

@@ -262,12 +262,17 @@ def test_every_rule_has_a_russian_title_without_english_prose() -> None:
     assert [r.id for r in rules if set(r.titles) != {"en", "ru"} or r.titles["ru"] == r.titles["en"]] == []
     assert {r.id: english_runs(r.titles["ru"]) for r in rules if english_runs(r.titles["ru"])} == {}
     # `sipdiag rules`, the JSON document: English as before; a title that names a figure of the configuration
-    # (64*T1) gives the configured one
-    assert [r.id for r in rules if r.title != r.titles["en"]] == ["call.ack-timeout-32s"]
+    # (64*T1) gives the configured one, and reg.auth-loop's what it covers (a finding's says loop or refusal)
+    assert [r.id for r in rules if r.title != r.titles["en"]] == ["call.ack-timeout-32s", "reg.auth-loop"]
     ack = next(r for r in rules if r.id == "call.ack-timeout-32s")
     assert (ack.title, ack.title_in("ru")) == ("Answered call torn down about 32 s after answer: the ACK never arrived",
                                                "Отвеченный вызов разорван примерно через 32 с после ответа: ACK так и "
                                                "не пришёл")
+    auth = next(r for r in rules if r.id == "reg.auth-loop")
+    assert (auth.title, auth.title_in("ru")) == (
+        "Registration refused for its digest credentials, once or in a loop",
+        "Регистрация отклонена из-за учётных данных digest, однократно или в цикле")
+    assert english_runs(auth.title_in("ru")) == []
 
 
 NAT_ONE_WAY = SAMPLES / "nat_one_way_audio.pcap"
