@@ -1,7 +1,7 @@
 """A verification compares the customer's lines too: a line that could not sign in and still cannot is not fixed.
 
-It compared by findings only: a phone whose credentials are refused once (no finding above info; triage's
-"registration down", P1) and still are after the fix "passed", and the customer was told the problem was gone.
+It compared by findings only: a phone that never answers its challenge (no finding above info; triage's
+"registration down", P1) and still does after the fix "passed", and the customer was told the problem was gone.
 A line down before and signed in after is resolved; down before and not signing in at all after is unverified; down
 only after is new (sipdiag.cases.compare)."""
 
@@ -27,8 +27,11 @@ OTHER = "sip:101@example.com"
 
 
 def refused(tmp_path: Path, name: str, user: str = "100") -> Path:
-    """The phone's credentials refused once (sipdiag.cases.lines: down), and no finding above info."""
-    return cc.write_sip(tmp_path / name, sign_in(user, call_id=f"reg-{name}"))
+    """A phone with no password set: its REGISTER challenged and never answered with credentials, then again 40 s
+    later (sipdiag.cases.lines: down once Timer F passed), and no finding above info. (Credentials refused once
+    were such a line before reg.auth-loop named that case.)"""
+    return cc.write_sip(tmp_path / name, sign_in(user, password=None, call_id=f"reg-{name}")
+                        + sign_in(user, password=None, at=40.0, cseq=2, call_id=f"reg-{name}"))
 
 
 def lines(v) -> tuple:
@@ -98,7 +101,9 @@ def test_a_line_down_after_only_is_new(store_url: str, tmp_path: Path) -> None:
     """Line 100 signed in before; after, it does and line 101 cannot: 101 is new, the verification fails."""
     with CaseStore(store_url) as cases:
         cases.file("T-4", cc.write_sip(tmp_path / "before.pcap", registered("100", at=0.0)))
-        after = cc.write_sip(tmp_path / "after.pcap", registered("100", at=0.0) + sign_in("101", at=1.0))
+        after = cc.write_sip(tmp_path / "after.pcap", registered("100", at=0.0)
+                             + sign_in("101", at=1.0, password=None, call_id="reg-101")
+                             + sign_in("101", at=41.0, password=None, cseq=2, call_id="reg-101"))
         v = cases.verify("T-4", after)
         assert lines(v) == ("not-resolved", False, (), (), (LineChange(OTHER, "absent", "down"),), ())
         assert cases.show("T-4").status == "reopened"
@@ -112,7 +117,9 @@ def test_a_line_down_after_only_is_new(store_url: str, tmp_path: Path) -> None:
 def test_one_line_fixed_and_another_down_is_not_resolved(tmp_path: Path) -> None:
     with CaseStore(str(tmp_path / "cases.db")) as cases:
         cases.file("T-5", refused(tmp_path, "before.pcap"))
-        after = cc.write_sip(tmp_path / "after.pcap", registered("100", at=0.0) + sign_in("101", at=1.0))
+        after = cc.write_sip(tmp_path / "after.pcap", registered("100", at=0.0)
+                             + sign_in("101", at=1.0, password=None, call_id="reg-101")
+                             + sign_in("101", at=41.0, password=None, cseq=2, call_id="reg-101"))
         v = cases.verify("T-5", after)
         assert lines(v) == ("not-resolved", False, (LineChange(LINE, "down", "up"),), (),
                             (LineChange(OTHER, "absent", "down"),), ())
