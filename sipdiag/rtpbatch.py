@@ -18,6 +18,21 @@ HALF_RANGE = 1 << 31
 U32 = 0xFFFFFFFF
 
 
+class ColumnTable:
+    """Base of the frozen dataclasses that hold NumPy columns (a stream's series, every stream's series or loss
+    runs): equal when every column holds the same values. The dataclass's own __eq__ would compare arrays with ==,
+    element by element, which has no truth value; and arrays are mutable, so no hash."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(np.array_equal(getattr(self, f), getattr(other, f)) for f in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class BatchView:
     """Sorted per-packet arrays of one batch (or of some of its streams, `subset`) and their shared derivations.
 

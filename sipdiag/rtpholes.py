@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rtpbatch import BatchView
+from .rtpbatch import BatchView, ColumnTable
 
 MAX_HOLES = 200_000  # runs and fills in all (~4 MB)
 FILL = -1  # the count of a fill entry: one late packet that made up for a number counted lost
@@ -59,7 +59,7 @@ class StreamHoles:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class HoleTable:
+class HoleTable(ColumnTable):
     """Every stream's entries in one set of columns, sorted by stream then sequence number (cheap to pickle across
     the capture process's pipe, as sipdiag.rtpseries.SeriesTable)."""
 
@@ -77,12 +77,6 @@ class HoleTable:
         return StreamHoles(int(self.base[stream]), int(self.top[stream]), self.first[a:z], self.count[a:z],
                            bool(self.complete[stream]))
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HoleTable):
-            return NotImplemented
-        return all(np.array_equal(getattr(self, f), getattr(other, f)) for f in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class HoleStore:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rtpbatch import BatchView
+from .rtpbatch import BatchView, ColumnTable
 
 MAX_SECONDS = 3600  # the first hour of each stream
 MAX_ENTRIES = 200_000  # stream-seconds in all (~3.4 MB): charts need no more, and memory stays flat
@@ -20,7 +20,7 @@ MAX_GAPS = 200_000
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class StreamSeries:
+class StreamSeries(ColumnTable):
     """One stream's seconds that saw packets: second i counts from the stream's first packet."""
 
     second: np.ndarray  # int32
@@ -28,12 +28,6 @@ class StreamSeries:
     lost: np.ndarray  # int32: packets of the loss runs that ended in that second
     jitter_max_ms: np.ndarray  # float32: largest running jitter in that second (0: no clock)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, StreamSeries):
-            return NotImplemented
-        return all(np.array_equal(getattr(self, f), getattr(other, f)) for f in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
 
 
 class SeriesStore:
@@ -87,7 +81,7 @@ class SeriesStore:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class SeriesTable:
+class SeriesTable(ColumnTable):
     """Every stream's series in one set of columns, sorted by stream then second (cheap to pickle across the
     capture process's pipe, unlike thousands of small arrays)."""
 
@@ -105,12 +99,6 @@ class SeriesTable:
         a, z = int(self.bounds[stream]), int(self.bounds[stream + 1])
         return StreamSeries(self.second[a:z], self.packets[a:z], self.lost[a:z], self.jitter_max_ms[a:z])
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SeriesTable):
-            return NotImplemented
-        return all(np.array_equal(getattr(self, f), getattr(other, f)) for f in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class GapStore:
