@@ -325,7 +325,7 @@ def _run(todo: list[str], jobs: int | None, scheduler: Any, options: Options) ->
     context = multiprocessing.get_context("spawn")
     gc.freeze()
     try:
-        yield from _pooled(todo, jobs, options, context)
+        yield from _pooled(todo, jobs, options, context, preload=True)
     finally:
         gc.unfreeze()
 
@@ -426,11 +426,13 @@ def _import_tables() -> None:
         pass
 
 
-def _pooled(todo: list[str], jobs: int, options: Options, context: Any) -> Iterator[dict[str, Any]]:
+def _pooled(todo: list[str], jobs: int, options: Options, context: Any, *, preload: bool = False
+            ) -> Iterator[dict[str, Any]]:
     """The rows of every capture from a pool of `jobs` workers. A worker that dies (killed for memory, a crash
     in a library) breaks the whole pool, and its task cannot be told from the others then running: their
     captures are analysed again one at a time, each in a pool of its own, so that only the one that kills its
-    worker becomes an error row; the rest of the batch goes on in a new pool."""
+    worker becomes an error row; the rest of the batch goes on in a new pool. preload: import pandas in a thread
+    once the workers are started (_preload_tables), where no master process imports it beside the pool."""
     pending = _tasks(todo)
     first = True
     while True:
@@ -440,7 +442,7 @@ def _pooled(todo: list[str], jobs: int, options: Options, context: Any) -> Itera
         try:
             # at most two tasks queued per worker: an interrupt leaves little half-done work to throw away
             running = {pool.submit(analyze_task, t, options): t for t in _take(pending, 2 * jobs)}
-            if first and context.get_start_method() != "fork":
+            if first and preload:
                 _preload_tables()
             first = False
             while running:
@@ -550,19 +552,14 @@ def _worker_interrupted(signum: int, frame: object) -> None:
 
 
 def _preload_tables() -> None:
-    """Import pandas (0.25-0.4 s, and pyarrow with it) in a thread while the workers analyse: this process only
-    waits on them meanwhile, and the summary tables need pandas at the end, when nothing else could overlap it.
-    Started once the pool has forked its workers (with 'fork' they all start at the first submit): a fork during
-    an import would hand a worker the import lock held by a thread that does not exist there."""
+    """Import pandas (0.25-0.4 s, and pyarrow with it) in a thread while spawned workers analyse (where there is no
+    fork, hence no master process to overlap it with, see _mastered): this process only waits on them meanwhile,
+    and the summary tables need pandas at the end, when nothing else could overlap it. Started once the pool has
+    started its workers: a fork during an import would hand a worker the import lock held by a thread that does
+    not exist there."""
     import threading
 
-    def load() -> None:
-        try:
-            import pandas  # noqa: F401
-        except ImportError:  # frames() will raise it where it can be reported
-            pass
-
-    threading.Thread(target=load, name="sipdiag-preload-pandas", daemon=True).start()
+    threading.Thread(target=_import_tables, name="sipdiag-preload-pandas", daemon=True).start()
 
 
 def _warm() -> None:

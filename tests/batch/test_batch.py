@@ -624,3 +624,24 @@ def test_a_master_that_dies_is_one_clear_error(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(SipdiagError, match="the batch's master process ended before the batch did") as e:
         analyze_many([d], jobs=2)
     assert e.value.hint == "Run the batch again with --resume: what was done is in the journal."
+
+
+def test_without_fork_the_workers_are_spawned_and_pandas_imported_beside_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where there is no fork (macOS, Windows), no master process: this process runs a pool of spawned workers and
+    imports pandas in a thread once they are started; the rows are the same."""
+    import multiprocessing
+
+    from sipdiag import batch
+
+    d = _lab_folder(tmp_path, 4)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    preloads = []
+    real = batch._preload_tables
+    monkeypatch.setattr(batch, "_preload_tables", lambda: (preloads.append(1), real()))
+    monkeypatch.setattr(batch, "_mastered", lambda *a, **k: pytest.fail("a master process without fork"))
+    result = analyze_many([d], jobs=2)
+    assert preloads == [1]
+    assert (result.done, list(result.captures["status"])) == (4, ["ok"] * 4)
+    expected = sorted(c.outcome for f in sorted(d.iterdir()) for c in analyze(f).calls)
+    assert sorted(result.calls["outcome"]) == expected
