@@ -56,9 +56,6 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
     # switch it back on for their own garbage (sipdiag.batch._run).
     if own_process() and gc.isenabled():
         gc.disable()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
-
     from .batch import Options, analyze_many, expand
     from .cli import _config_warning
     from .config import load_config
@@ -83,10 +80,9 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
         from .cases import CaseStore
 
         CaseStore(store).close()  # an unknown or unreachable store stops the batch before it starts, not per row
-    err = console(sys.stderr)
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    # The bar (and its refresh thread) starts with the first result: by then the worker pool has been forked.
+    # The bar (and its refresh thread) starts with the first result: by then the worker pool has been forked. Rich's
+    # progress module is imported then too (~55 ms): with --jobs 2 or more, in this process while the batch's master
+    # warms the pipeline on the other core, not before the master is forked (sipdiag.batch._mastered).
     state: dict = {}
 
     def progress(done: int, total: int, rows: dict) -> None:
@@ -94,7 +90,13 @@ def batch(paths: tuple[str, ...], jobs: int | None, scheduler: str | None, out_d
 
         now = time.monotonic()
         if "bar" not in state:
-            state["bar"] = Progress(*columns, console=err, transient=False)
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+                TimeRemainingColumn
+
+            columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                       TimeRemainingColumn())
+            state["bar"] = Progress(*columns, console=console(sys.stderr), transient=False)
             state["bar"].start()
             state["task"] = state["bar"].add_task("analysing", total=total, rate="")
             state["start"] = (now, done - 1)

@@ -320,8 +320,28 @@ def test_small_captures_go_to_the_workers_several_per_task(tmp_path: Path) -> No
     big = tmp_path / "big.pcap"
     big.write_bytes(b"x" * batch.TASK_BYTES)
     missing = str(tmp_path / "gone.pcap")
-    tasks = list(batch._tasks(small + [str(big), missing] + small[:2]))
-    assert tasks == [small[:16], small[16:] + [str(big)], [missing], small[:2]]
+    # 64 files for 2 workers: at most 16 (64 left over 4) to the first task, then fewer as fewer are left
+    todo = small + [str(big), missing] + small[:2] + small + small
+    tasks = list(batch._tasks(todo, 2))
+    assert tasks[:4] == [small[:16], small[16:] + [str(big)], [missing], small[:2] + small[:9]]
+    assert [len(t) for t in tasks] == [16, 5, 1, 11, 8, 6, 5, 3, 3, 2, 1, 1, 1, 1]
+    assert [p for t in tasks for p in t] == todo
+
+
+def test_tasks_shrink_towards_the_end_so_that_the_workers_end_together(tmp_path: Path) -> None:
+    """Guided self-scheduling: a task holds at most the files left over twice the workers, so the last tasks hold
+    one capture each, and no worker still runs a task of 8-16 captures while the others have nothing left."""
+    from sipdiag import batch
+
+    files = []
+    for i in range(200):
+        p = tmp_path / f"s{i:03d}.pcap"
+        p.write_bytes(b"x" * 1000)
+        files.append(str(p))
+    sizes = [len(t) for t in batch._tasks(files, 2)]
+    assert sizes == [16] * 9 + [14, 11, 8, 6, 5, 3, 3, 2, 1, 1, 1, 1]
+    assert [len(t) for t in batch._tasks(files, 4)] == [16] * 5 + [15, 14, 12, 10, 9, 8, 7, 6, 5, 5, 4, 4, 3, 3] \
+        + [2] * 4 + [1] * 7
 
 
 # ------------------------------------------------------------------------------------------------ internal errors
@@ -536,9 +556,10 @@ def test_interrupt_with_jobs_leaves_no_process_behind_and_a_consistent_summary(t
     os.mkfifo(pipe)
     todo = [str(p) for p in expand([d, pipe])]
     assert todo[-1] == str(pipe)
-    # a task's rows come back together: the captures that share the pipe's task are not done either
-    done_before = sorted(Path(p).name for t in _tasks(todo) if str(pipe) not in t for p in t)
-    assert 0 < len(done_before) < 40
+    # a task's rows come back together: the captures that share the pipe's task (none: the last tasks hold one
+    # capture each) are not done either
+    done_before = sorted(Path(p).name for t in _tasks(todo, 2) if str(pipe) not in t for p in t)
+    assert len(done_before) == 40
     out = tmp_path / "out"
     journal = out / "batch-journal.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", str(d), str(pipe), "--out", str(out),
