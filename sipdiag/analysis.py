@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,8 @@ ENGINES = ("native", "tshark")
 
 def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple[str, ...] = (),
             ignore: tuple[str, ...] = (), settings: Mapping[str, Any] | None = None, rules: bool = True,
-            engine: str = "native", keylog: str | Path | None = None) -> Analysis:
+            engine: str = "native", keylog: str | Path | None = None,
+            early: Callable[[Analysis], object] | None = None) -> Analysis:
     """Read the capture at `path` ('-' for standard input) and return its Analysis.
 
     engine: `native` (sipdiag's own capture layer, fast) or `tshark` (Wireshark's dissection through pyshark,
@@ -124,6 +125,9 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
 
     rules: False leaves `findings` empty, for a caller that runs the rule engine itself
     (sipdiag.checks.background runs it on the other core while the JSON document is written).
+    early: with rules=False, called once with the analysis as it stands when its calls are built, before the RTP
+    streams are bound to them and rated (`streams` and `media` empty, `rtp_packets` 0): the rule engine's first
+    stage starts there (sipdiag.checks.background.EarlyRules).
 
     select/ignore: rule ids or prefixes (`media`, `call.ack-timeout-32s`) to run or leave out.
     settings: rule thresholds (a full tree, see sipdiag.checks.settings.merged); None = RULES.md §5 defaults. Kept
@@ -154,8 +158,9 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        analysis = _analyze(path, keep_messages, source, _load_checks if rules else None, run_timers_of(settings),
-                            settings)
+        # the rules are loaded while this process would wait for the reader, wherever they will run
+        analysis = _analyze(path, keep_messages, source, _load_checks if rules or early else None,
+                            run_timers_of(settings), settings, None if rules else early)
         if not rules:
             return analysis
         return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore,
@@ -186,7 +191,8 @@ def run_timers_of(settings: Mapping[str, Any] | None) -> SipTimers:
 
 
 def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None,
-             timers: SipTimers = DEFAULT_TIMERS, settings: Mapping[str, Any] | None = None) -> Analysis:
+             timers: SipTimers = DEFAULT_TIMERS, settings: Mapping[str, Any] | None = None,
+             early: Callable[[Analysis], object] | None = None) -> Analysis:
     messages: list[SipMessage] = []
     budget = MESSAGE_BUDGET if keep_messages is True else int(keep_messages)
     encaps: Counter[str] = Counter()
@@ -220,25 +226,26 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
     assert result is not None
     info = result.info
     correlation = correlator.finish(info.last_ts_ns or 0, info.clock, info.packets)
-    streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0, info.clock, info.packets,
-                                 icmp)
-    return Analysis(
+    analysis = Analysis(
         capture=info,
         messages=tuple(messages),
         sip=sip.summary(encaps),
         calls=correlation.calls,
         registrations=correlation.registrations,
         transactions=correlation.transactions,
-        rtp_packets=sum(m.stats.packets for m in streams),
+        rtp_packets=0,
         rtcp_packets=result.rtcp_packets,
         anomalies=info.anomalies + log.anomalies(),
-        streams=streams,
-        media=media,
         rtp=result.rtp_stats,
         icmp_errors=tuple(icmp),
         udp_sizes=sizes.finish(),
         settings=settings,
     )
+    if early is not None:
+        early(analysis)
+    streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0, info.clock, info.packets,
+                                 icmp)
+    return replace(analysis, streams=streams, media=media, rtp_packets=sum(m.stats.packets for m in streams))
 
 
 class _SipCounter:

@@ -199,21 +199,22 @@ def analyze(capture: str, fmt: str, csv_table: str | None, output, call_ref: str
 
     from .checks import fails
 
-    # JSON is written calls and streams first: the rule engine runs on the other core meanwhile.
-    background = fmt == "json"
-    analysis = run_analysis(capture, select=select, ignore=ignore, settings=settings, rules=not background,
-                            engine=engine, keylog=keylog)
+    # The rule engine runs on both cores, its first stage while the streams are bound to calls and rated
+    # (sipdiag.checks.background); JSON is written calls and streams first, while the rest of the rules run.
+    from dataclasses import replace
+
+    from .checks.background import EarlyRules, start_checks
+
+    early = EarlyRules(select=select, ignore=ignore, settings=settings)
+    analysis = run_analysis(capture, select=select, ignore=ignore, settings=settings, rules=False, engine=engine,
+                            keylog=keylog, early=early)
     call = analysis.find_call(call_ref) if call_ref else None
-    pending = None
-    if background:
-        from dataclasses import replace
-
-        from .checks.background import start_checks
-
-        pending = start_checks(analysis, select=select, ignore=ignore, settings=settings)
+    pending = start_checks(analysis, select=select, ignore=ignore, settings=settings, early=early)
+    if fmt != "json":  # the other reports start with the findings
+        analysis = replace(analysis, findings=pending())
     render(analysis, fmt, output, call=call, lang=lang, fail_on=fail_on, csv_table=csv_table or "calls",
-           findings=pending)
-    if pending is not None:
+           findings=pending if fmt == "json" else None)
+    if fmt == "json":
         analysis = replace(analysis, findings=pending())
     if cases is not None:
         from .casecli import filing_line

@@ -1,5 +1,5 @@
-"""The rule engine in a forked child while the JSON is written (sipdiag.checks.background) gives exactly the
-findings of run_checks, in the same order, and reports a failure of the child."""
+"""The rule engine in forked children while the streams are rated and the JSON is written (sipdiag.checks.background)
+gives exactly the findings of run_checks, in the same order, and reports a failure of a child."""
 
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ def test_same_findings_as_run_checks(monkeypatch, fork: bool, late: str | None) 
     real_take, real_rules = background._take_rules, background.rule_findings
     taken = {"parent": 0}
 
-    def take(analysis, rules, settings, tokens):
+    def take(analysis, rules, settings, queues):
         if late == ("parent" if os.getpid() == parent else "child"):
-            _wait_until_taken(tokens)
-        return real_take(analysis, rules, settings, tokens)
+            _wait_until_taken(queues[0])
+        return real_take(analysis, rules, settings, queues)
 
     def counted(*args, **kwargs):
         if os.getpid() == parent:
@@ -130,3 +130,110 @@ def _forked(analysis):
     with pytest.MonkeyPatch.context() as m:
         m.setattr(background, "MIN_OBJECTS", 0)
         return background.start_checks(analysis)()
+
+
+# ------------------------------------------------------------------------------------ stage 1: before the media
+
+def _early(path, monkeypatch, **kwargs):
+    """(analysis, pending findings) of `path` with both stages forked."""
+    monkeypatch.setattr(background, "MIN_OBJECTS", 0)
+    early = background.EarlyRules(**kwargs)
+    analysis = sipdiag.analyze(path, rules=False, early=early, **kwargs)
+    assert early.started is not None  # stage 1 ran in its child
+    return analysis, background.start_checks(analysis, early=early, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["sip_alg_rewrite.pcap", "nat_one_way_audio.pcap", "ack_dropped.pcap"])
+def test_both_stages_give_the_findings_of_run_checks(monkeypatch, name: str) -> None:
+    analysis, pending = _early(SAMPLES / name, monkeypatch)
+    assert pending() == run_checks(analysis)
+    assert pending() is pending()
+
+
+def test_both_stages_keep_the_selection_and_the_settings(monkeypatch) -> None:
+    from sipdiag.checks.settings import merged
+
+    settings = merged({"media": {"oneway_report_s": 1000}})  # one-way audio that short: only noted (info)
+    analysis, pending = _early(SAMPLES / "nat_one_way_audio.pcap", monkeypatch, ignore=("media.rtcp-issues",),
+                               settings=settings)
+    expected = run_checks(analysis, ignore=("media.rtcp-issues",), settings=settings)
+    assert [(f.rule, f.severity.label) for f in pending()] == [(f.rule, f.severity.label) for f in expected] == [
+        ("nat.private-sdp-address", "major"), ("nat.media-source-mismatch", "major"), ("media.one-way-audio", "info")]
+    assert pending() == expected
+
+
+def test_stage_one_runs_the_signalling_rules_and_puts_off_those_that_need_media(monkeypatch) -> None:
+    """Run in this process on the analysis as the hook gets it: a rule that reads the streams or the calls' media
+    meets NotReady and its token goes to the put-off pipe; the others give their findings on the whole analysis."""
+    seen = []
+    analysis = sipdiag.analyze(SAMPLES / "sip_alg_rewrite.pcap", rules=False, early=seen.append)
+    (before,) = seen
+    assert (before.streams, before.media, before.rtp_packets) == ((), (), 0) and before.calls == analysis.calls
+    assert analysis.streams and analysis.rtp_packets > 0
+    waiting = background._waiting(before)
+    rules = background.selected_rules()
+    later_r, later_w = os.pipe()
+    done = background._take_early(waiting, rules, None, background._tokens(len(rules)), later_w)
+    put_off = []
+    while token := os.read(later_r, background.TOKEN):
+        put_off.append(rules[int.from_bytes(token, "big")].id)
+    os.close(later_r)
+    assert len(done) + len(put_off) == len(rules)
+    assert {"media.one-way-audio", "nat.media-source-mismatch", "media.packet-loss"} <= set(put_off)
+    assert "alg.sdp-rewritten-inconsistently" not in put_off
+    by_id = {rules[i].id: found for i, found in done.items()}
+    alg = background.selected_rules(select=("alg.sdp-rewritten-inconsistently",))
+    assert len(by_id["alg.sdp-rewritten-inconsistently"]) == 1
+    assert by_id["alg.sdp-rewritten-inconsistently"] == background.rule_findings(analysis, alg)
+
+
+@pytest.mark.parametrize("use", [len, bool, iter, str, repr, int, float, hash, lambda x: x == 0, lambda x: x < 1,
+                                 lambda x: x + 1, lambda x: f"{x}", lambda x: x.get("c"), lambda x: x[0],
+                                 lambda x: "c" in x])
+def test_what_stage_one_lacks_refuses_every_use(use) -> None:
+    with pytest.raises(background.NotReady):
+        use(background.LATER)
+
+
+def test_a_failing_stage_one_is_reported(monkeypatch) -> None:
+    def boom(*args, **kwargs):
+        raise ValueError("early boom")
+
+    monkeypatch.setattr(background, "_take_early", boom)
+    analysis, pending = _early(SAMPLES / "clean_call.pcap", monkeypatch)
+    with pytest.raises(RuntimeError, match="rule engine failed: ValueError: early boom"):
+        pending()
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_the_command_forks_both_stages_on_a_large_capture_and_finds_what_run_checks_finds(tmp_path, fmt) -> None:
+    """`sipdiag analyze` on 150 calls (150 + 300 streams: over MIN_OBJECTS, so both stages run in children), in
+    JSON (findings written last) and in CSV (findings first): the findings of one run_checks in this process."""
+    import csv
+    import subprocess
+    import sys
+    from collections import Counter
+
+    from benchmarks import gencapture
+
+    path = tmp_path / "calls.pcap"
+    gencapture.generate(path, calls=150, duration_s=6.0, spread=0.2, nat_fraction=0.1)
+    analysis = sipdiag.analyze(path)
+    assert len(analysis.calls) + len(analysis.streams) >= background.MIN_OBJECTS
+    expected = [(f.rule, f.severity.label, f.call_id, f.engineer_text["en"]) for f in analysis.findings]
+    # 15 calls from behind a NAT (signalling rules, stage 1) and 6 lossy streams (a media rule, stage 2)
+    assert sorted(Counter(e[0] for e in expected).items()) == [
+        ("media.packet-loss", 6), ("nat.media-source-mismatch", 15), ("nat.port-translated", 15),
+        ("nat.private-contact", 15), ("nat.private-sdp-address", 15), ("nat.via-address-mismatch", 15)]
+    args = ["--format", "csv", "--csv-table", "findings"] if fmt == "csv" else ["--format", "json"]
+    r = subprocess.run([sys.executable, "-m", "sipdiag", "analyze", str(path), *args, "--fail-on", "never"],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.decode("utf-8-sig")
+    if fmt == "json":
+        found = [(f["rule"], f["severity"], f["call_id"], f["engineer_text"]["en"])
+                 for f in json.loads(text)["findings"]]
+    else:
+        found = [(row["rule"], row["severity"], row["call_id"] or None, row["engineer_text"])
+                 for row in csv.DictReader(io.StringIO(text))]
+    assert found == expected
