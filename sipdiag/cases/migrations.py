@@ -1,6 +1,8 @@
-"""Versioned schema of the case store. A migration is a list of statements per dialect; `migrate` applies the
-missing ones in one transaction each, under a lock so that two processes opening a new store at once do not
-both create it. Never edit a released migration: add the next one."""
+"""Versioned schema of the case store. A migration is a list of statements per dialect; `migrate` applies all the
+missing ones in one transaction, under a lock (PostgreSQL's advisory lock; SQLite's write lock, taken when the
+transaction begins: BEGIN IMMEDIATE) so that two processes opening a new store at once do not both create it, and a
+store is never left half-way between two versions: a failing migration takes the ones before it back with it.
+Never edit a released migration: add the next one."""
 
 from __future__ import annotations
 
