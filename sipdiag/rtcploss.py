@@ -3,19 +3,29 @@ loss the capture saw over the same sequence numbers: what the far end lost beyon
 point (RULES.md media.packet-loss, location inference).
 
 A report block carries the receiver's cumulative number of packets lost and its extended highest sequence number
-received, both counted from its own first packet (RFC 3550 A.3): between two reports of the same receiver, the
-cumulative lost grows by the packets lost among the numbers the highest grew by. That difference, from the first
-to the last usable report, is the far end's loss; the capture's loss over the same numbers comes from the numbers
-it missed (sipdiag.rtpholes). The pitfalls, each handled here:
+received, both counted from its own first packet (RFC 3550 §6.4.1, A.3): the cumulative lost of a report covers
+every number from the receiver's first packet to its highest. Where the capture saw the stream begin (its call's
+INVITE was captured before it, and no earlier stream of the SSRC went to the same receiver), the receiver's first
+packet is the capture's first or a later one, so the last usable report's cumulative lost is the far end's loss
+from the stream's first packet on, the loss before the first report included. Otherwise the receiver may have
+counted packets the capture never saw (the capture began inside the call), and only what its count grew by
+between its first and last usable report is compared: the packets lost among the numbers its highest grew by.
+The capture's loss over the same numbers comes from the numbers it missed (sipdiag.rtpholes). The pitfalls, each
+handled here:
 
 - cumulative lost is a signed 24-bit count, negative when duplicates outnumber losses (RFC 3550 §6.4.1, A.3;
-  sipdiag.rtcp keeps the sign); a difference below zero is no loss;
+  sipdiag.rtcp keeps the sign); a count or difference below zero is no loss;
 - a report from before the stream's first packet in the capture, or whose highest number lies outside the numbers
   the capture saw, is about packets the capture cannot compare (an earlier session, or the stream before the
   capture began): left out;
 - several receivers report on one SSRC in a conference, each counting from its own first packet: only the reports
   of the stream's own receiver (sent from the address the stream goes to) are used, one reporter's at a time;
-- a receiver whose highest number did not grow between its first and last report expected no packet: no figure;
+  where that address reports under several SSRCs (the receiver changed its own), each may have started counting
+  later than the stream: none is counted from the stream's first packet;
+- a stream whose sender restarted its sequence (a jump of more than MAX_DROPOUT, then sequential packets: a
+  sequence restart in the capture, which counts from there on, RFC 3550 A.1): a receiver that follows A.1 counts
+  afresh from the restart too, one that does not runs on, so neither is counted from the stream's first packet;
+- a receiver whose highest number did not grow over the range expected no packet: no figure;
 - where the capture cannot count its loss over the range (a sequence jump, a full rtpholes store), its whole loss
   bounds it, so that loss after the capture point is claimed only as far as the capture's own count allows.
 """
@@ -35,20 +45,25 @@ MAX_FRAMES = 20  # report frames named in the evidence (the first and last alway
 
 @dataclass(frozen=True, slots=True)
 class FarEndLoss:
-    """What the stream's receiver reported about it over the range of its first to its last usable report, and
-    what the capture saw over the same sequence numbers."""
+    """What the stream's receiver reported about it over the range (first_seq, last_seq] of sequence numbers, and
+    what the capture saw over the same numbers: from the stream's first packet (from_start) or from its receiver's
+    first usable report, to its last."""
 
     reporter_ssrc: int
     reports: int  # report blocks used
     frames: tuple[int, ...]  # their frames (the first MAX_FRAMES - 1 and the last)
-    first_seq: int  # extended highest sequence number of the first report, in the capture's numbering
-    last_seq: int  # ... of the last
-    lost: int  # cumulative lost of the last report less the first's, within 0 and expected
-    fraction_lost_pct_max: float  # the largest fraction lost of the reports after the first (each covers an interval
-    # inside the range, RFC 3550 §6.4.1)
+    first_seq: int  # the number before the stream's first packet (from_start), else the extended highest sequence
+    # number of the first report; in the capture's numbering
+    last_seq: int  # extended highest sequence number of the last report
+    lost: int  # cumulative lost of the last report (less the first's unless from_start), within 0 and expected
+    fraction_lost_pct_max: float  # the largest fraction lost of the reports whose interval lies inside the range
+    # (RFC 3550 §6.4.1: since the previous report; all of them from_start, else those after the first)
     capture_lost: int  # the capture's loss over the same numbers (at most that, where capture_exact is False)
     capture_exact: bool  # capture_lost counted over the range; else the stream's whole loss bounds it
     other_reporters: int  # other receivers' reports about the SSRC (a conference), not used
+    # The range begins at the stream's first packet: the receiver's cumulative lost counts from there (RFC 3550
+    # §6.4.1), so the loss before its first report is in `lost`.
+    from_start: bool = False
 
     @property
     def expected(self) -> int:
@@ -73,10 +88,16 @@ def report_blocks(packets: Iterable[RtcpPacket]) -> dict[int, list[tuple[RtcpPac
     return out
 
 
-def far_end_loss(s: RtpStreamStats, holes: StreamHoles | None,
-                 reports: Sequence[tuple[RtcpPacket, ReportBlock]]) -> FarEndLoss | None:
+def far_end_loss(s: RtpStreamStats, holes: StreamHoles | None, reports: Sequence[tuple[RtcpPacket, ReportBlock]],
+                 *, seen_from_start: bool = False) -> FarEndLoss | None:
     """The far end's view of stream `s` from `reports` (the blocks about its SSRC), or None where its receiver
-    sent fewer than two usable reports, or its highest number did not grow between them."""
+    sent no usable report, or its highest number did not grow over the range.
+
+    seen_from_start: the capture saw the stream begin (the caller knows: its call's INVITE came before it, and it
+    is the first stream of its SSRC to its receiver's address). The range then begins at the stream's first
+    packet, and one report is enough, unless the receiver's own count may have started later (it reports under
+    several SSRCs, or the stream restarted its sequence): see the module's pitfalls. Otherwise it runs from the
+    first usable report to the last, and needs two."""
     if holes is None or not reports:
         return None
     mine: dict[int, list[tuple[RtcpPacket, ReportBlock]]] = {}
@@ -85,28 +106,37 @@ def far_end_loss(s: RtpStreamStats, holes: StreamHoles | None,
         # a report of the sender about itself, are someone else's view), after the stream began in the capture.
         if p.src_ip == s.dst_ip and b.reporter_ssrc != s.ssrc and p.frame > s.first_frame:
             mine.setdefault(b.reporter_ssrc, []).append((p, b))
+    # The receiver's cumulative lost counts from its first packet (RFC 3550 §6.4.1, A.3): from the stream's first
+    # when the capture saw the stream begin and nothing says the receiver started counting afresh since.
+    from_start = seen_from_start and len(mine) == 1 and not s.sequence_restarts
     best = None
     for reporter, blocks in mine.items():
         used = _usable(blocks, holes)
-        if len(used) < 2 or used[-1][2] <= used[0][2]:
+        if not used:
             continue
-        if best is None or (used[-1][2] - used[0][2], len(used)) > (best[1][-1][2] - best[1][0][2], len(best[1])):
-            best = (reporter, used)
+        low = holes.base - 1 if from_start else used[0][2]
+        if used[-1][2] <= low:
+            continue
+        if best is None or (used[-1][2] - low, len(used)) > (best[2][-1][2] - best[1], len(best[2])):
+            best = (reporter, low, used)
     if best is None:
         return None
-    reporter, used = best
+    reporter, low, used = best
     others = {b.reporter_ssrc for _, b in reports} - {reporter}
-    (_, first, low), (_, last, high) = used[0], used[-1]
+    (_, first, _), (_, last, high) = used[0], used[-1]
     expected = high - low
-    lost = min(max(last.cumulative_lost - first.cumulative_lost, 0), expected)  # A.3: negative with duplicates
+    # A.3: negative with duplicates; from the stream's start the last report's count is the range's loss whole
+    lost = min(max(last.cumulative_lost - (0 if from_start else first.cumulative_lost), 0), expected)
     frames = [p.frame for p, _, _ in used]
     frames = frames[: MAX_FRAMES - 1] + frames[-1:] if len(frames) > MAX_FRAMES else frames
     # The capture's own count where it has every number it missed; else its whole loss bounds the range's (never
     # more than the range holds), so that downstream loss is not claimed out of a gap in the record.
     exact = holes.complete and not s.sequence_jumps and not s.sequence_restarts
     capture = holes.lost_between(low, high) if exact else min(max(s.lost, 0), expected)
+    inside = used if from_start else used[1:]  # the first report's interval began before a range that starts at it
     return FarEndLoss(reporter, len(used), tuple(frames), low, high, lost,
-                      max((b.fraction_lost_pct for _, b, _ in used[1:]), default=0.0), capture, exact, len(others))
+                      max((b.fraction_lost_pct for _, b, _ in inside), default=0.0), capture, exact, len(others),
+                      from_start)
 
 
 def _usable(blocks: list[tuple[RtcpPacket, ReportBlock]], holes: StreamHoles) -> list[tuple[RtcpPacket,

@@ -7,6 +7,8 @@ The stream: 600 packets of 20 ms, sequence numbers 1000-1599, from 192.168.1.10:
 
 from __future__ import annotations
 
+import dataclasses
+
 from sipdiag.rtcp import ReportBlock, RtcpPacket
 from sipdiag.rtcploss import far_end_loss, report_blocks
 from sipdiag.rtpstats import RtpStatsEngine
@@ -15,10 +17,12 @@ from tests.unit.test_rtpstats import columns, voice
 RECEIVER, OTHER = "203.0.113.5", "192.0.2.9"
 
 
-def stream(drop=(), jump: bool = False):
+def stream(drop=(), jump: bool = False, restart: bool = False):
     packets = [p for p in voice(600, seq0=1000) if p.seq - 1000 not in set(drop)]
     if jump:  # one packet 20000 numbers off (RFC 3550 A.1: ignored, counted as a jump)
         packets.insert(300, type(packets[0])(packets[300].t_ms - 1, 21000, 0))
+    if restart:  # the sender's numbers 20000 on from the 300th packet (A.1: a restart, a new epoch from 21301)
+        packets = [p if p.seq < 1300 else dataclasses.replace(p, seq=p.seq + 20000) for p in packets]
     engine = RtpStatsEngine()
     engine.add(columns(packets, first_frame=100))
     result = engine.finalize()
@@ -31,9 +35,9 @@ def rr(frame: int, highest: int, cumulative: int, *, fraction: int = 0, src: str
     return RtcpPacket(frame, 0, src, 5001, "192.168.1.10", 4001, "RR", reporter, blocks=(block,))
 
 
-def far(packets, **kw):
+def far(packets, seen_from_start: bool = False, **kw):
     s, holes = stream(**kw)
-    return far_end_loss(s, holes, report_blocks(packets).get(s.ssrc, ()))
+    return far_end_loss(s, holes, report_blocks(packets).get(s.ssrc, ()), seen_from_start=seen_from_start)
 
 
 def test_the_loss_between_the_first_and_the_last_report():
@@ -98,3 +102,41 @@ def test_where_the_capture_cannot_count_the_range_its_whole_loss_bounds_it():
     stands for the range's: at least 26 of the receiver's 30 were lost downstream, never more claimed."""
     f = far([rr(210, 1099, 0), rr(710, 1599, 30)], drop=(1, 2, 3, 500), jump=True)
     assert (f.capture_exact, f.capture_lost, f.downstream_lost) == (False, 4, 26)
+
+
+# ------------------------------------------------------------------------ a stream whose start the capture saw
+
+
+def test_from_the_streams_start_the_loss_before_the_first_report_counts():
+    """RFC 3550 §6.4.1: the cumulative lost counts from the receiver's first packet, so the first report (6 lost by
+    1099) already covers the loss before it. Where the capture saw the stream begin, the range runs from its first
+    packet (1000): 36 of 600 lost, not the 30 of 500 between the reports; the capture missed 12 of those numbers
+    (the 11th, the 61st, then every 50th from the 111th), so 24 were lost after the capture point. The first
+    report's interval lies inside the range: its fraction counts."""
+    f = far([rr(210, 1099, 6, fraction=25), rr(460, 1349, 21, fraction=15), rr(710, 1599, 36, fraction=20)],
+            drop=(10, 60, *range(110, 600, 50)), seen_from_start=True)
+    assert (f.from_start, f.reports, f.frames, f.first_seq, f.last_seq, f.expected, f.lost, f.loss_pct) == (
+        True, 3, (210, 460, 710), 999, 1599, 600, 36, 6.0)
+    assert (f.capture_lost, f.capture_exact, f.downstream_lost) == (12, True, 24)
+    assert f.fraction_lost_pct_max == 25 * 100 / 256
+
+
+def test_from_the_streams_start_one_report_is_enough():
+    """One report covers the stream from its first packet to its highest number: 30 of 600, all downstream;
+    without the start, one report gives no range (test_no_figure_without_two_reports_or_without_expected_packets)."""
+    f = far([rr(710, 1599, 30)], seen_from_start=True)
+    assert (f.from_start, f.first_seq, f.last_seq, f.expected, f.lost, f.downstream_lost) == (
+        True, 999, 1599, 600, 30, 30)
+    f = far([rr(210, 1099, -3), rr(710, 1599, -6)], seen_from_start=True)  # duplicates (A.3): no loss
+    assert (f.lost, f.downstream_lost) == (0, 0)
+
+
+def test_a_receiver_that_may_have_counted_afresh_is_counted_between_its_reports():
+    """The capture saw the stream begin, but the receiver's address reports under two SSRCs (it changed its own,
+    and the second may have started counting later), or the sender restarted its sequence (RFC 3550 A.1: a
+    receiver that follows A.1 counts afresh from there): only what the count grew by between the reports."""
+    f = far([rr(210, 1099, 0), rr(300, 1189, 9), rr(400, 1289, 0, reporter=0x4444), rr(710, 1599, 3, reporter=0x4444)],
+            seen_from_start=True)
+    assert (f.from_start, f.reporter_ssrc, f.first_seq, f.expected, f.lost) == (False, 0x4444, 1289, 310, 3)
+    f = far([rr(600, 21499, 12), rr(690, 21589, 15)], restart=True, seen_from_start=True)
+    assert (f.from_start, f.first_seq, f.last_seq, f.expected, f.lost) == (False, 21499, 21589, 90, 3)
