@@ -7,24 +7,17 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address
-from ..codecs import NARROWBAND, WIDEBAND, codec_info
+from ..codecs import NARROWBAND, WIDEBAND
 from ..correlate import leg_rule_ru
 from ..media import negotiated_off
 from ..parties import between_numbers, direction_en, direction_ru, party_number, party_ru
-from ..quality import (
-    WIDEBAND_RATIO,
-    EModelResult,
-    customer_cause,
-    loss_delta_r,
-    r_factor,
-    rate_stream,
-    shown_r,
-)
-from ..rtcploss import FarEndLoss, far_end_loss, report_blocks
+from ..quality import WIDEBAND_RATIO, EModelResult, customer_cause, loss_delta_r, shown_r
+from ..rtcploss import FarEndLoss
 from . import Hit, Severity, check
 from .mediaquality import MIN_PACKETS_TO_GRADE
 from .oneway import one_way_duration
 from .settings import setting
+from .streamloss import far_end_losses, loss_rating, worse_loss
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -52,21 +45,6 @@ def delta_r_limits() -> tuple[tuple[float, Severity], ...]:
 #: below it without any loss (G.726 16 kbit/s, R 43) is graded by ΔR alone: the loss did not make that call bad,
 #: the codec did, and media.low-mos says so.
 LOSS_CRITICAL_R = 60.0
-
-
-def loss_rating(m) -> EModelResult | None:
-    """The E-model rating media.packet-loss grades a stream's loss by: its own (`MediaStream.quality`), or, where
-    that is missing although the E-model knows the codec (the capture's clock steps within the stream, so its
-    jitter-buffer discards are unknown), the loss alone with the discards not rated. None for a codec the E-model
-    has no values for: the loss is then graded by media.loss_pct."""
-    if m.quality is not None:
-        return m.quality
-    s = m.stats
-    if not s.codec or codec_info(s.codec) is None:
-        return None
-    expected = max(s.expected - s.keepalives, s.media_packets, 1)
-    return rate_stream(s.codec, round(max(s.lost, 0) * 100.0 / expected, 4), 0.0, round(s.burst_ratio or 1.0, 4),
-                       None, False)
 
 
 SIDE_EN = {"caller->callee": "the other party could not hear you", "callee->caller": "you could not hear the other party"}
@@ -278,21 +256,31 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     only.
 
     The receiver's view: its reports sent from the address the stream goes to, after the stream's first packet,
-    whose extended highest sequence numbers lie among those the capture saw. From its first to its last such
-    report, its cumulative lost grows by the packets it lost among the numbers its highest grew by (RFC 3550 A.3);
-    the capture's loss over the same numbers is counted from the numbers it missed. What the receiver lost beyond
-    that was lost after the capture point (RULES.md: "loss reported only in the customer's RR for
-    operator→customer stream ⇒ downstream"). One finding per stream gives both figures, graded by the one that
-    costs more (the receiver's loss rated as random: RTCP does not tell how it clusters). A cumulative lost that
-    fell (duplicates, RFC 3550 A.3) is no loss. Reports from another receiver of the SSRC (a conference), from
-    before the stream or about numbers the capture did not see, and a receiver whose highest number did not grow
-    between its reports give no receiver figure. Where the capture cannot count the range (a sequence jump in the
-    stream, or more loss runs in the capture than sipdiag.rtpholes keeps), its whole loss stands for the range's,
-    so no loss after the capture point is claimed out of a gap in its count. A receiver that lost fewer than the
-    capture missed points at the capture itself (drops).
+    whose extended highest sequence numbers lie among those the capture saw. A report's cumulative lost counts from
+    the receiver's first packet (RFC 3550 §6.4.1, A.3). Where the capture saw the stream begin (it has the call's
+    INVITE, and no earlier stream of the SSRC went to that receiver), the last report's count is the loss from the
+    stream's first packet to its highest number, the loss before the first report included; otherwise (the capture
+    began inside the call, the receiver reports under several SSRCs, the sender restarted its sequence) only what
+    the count grew by from the first such report to the last, over the numbers its highest grew by. The capture's
+    loss over the same numbers is counted from the numbers it missed. What the receiver lost beyond that was lost
+    after the capture point (RULES.md: "loss reported only in the customer's RR for operator→customer stream ⇒
+    downstream"). One finding per stream gives both figures, graded by the one that costs more (the receiver's loss
+    rated as random: RTCP does not tell how it clusters). A cumulative lost that fell (duplicates, RFC 3550 A.3) is
+    no loss. Reports from another receiver of the SSRC (a conference), from before the stream or about numbers the
+    capture did not see, and a receiver whose highest number did not grow over the range give no receiver figure.
+    Where the capture cannot count the range (a sequence jump in the stream, or more loss runs in the capture than
+    sipdiag.rtpholes keeps), its whole loss stands for the range's, so no loss after the capture point is claimed
+    out of a gap in its count. A receiver that lost fewer than the capture missed points at the capture itself
+    (drops).
 
     A stream of fewer than 100 expected packets (2 s at 20 ms) is too short to grade: two packets lost of 25 are
-    8 %, yet say little about the path. Its loss is reported as minor at most, with medium confidence.
+    8 %, yet say little about the path. Its loss is reported as minor at most, with medium confidence. A receiver
+    whose reports cover fewer than 100 packets does not displace the capture's loss over 100 or more.
+
+    The evidence says what graded the stream: `graded_by` (delta_r or loss_pct), with `delta_r`, `r_without_loss`,
+    `r_with_loss`, `delta_r_thresholds` and `critical_below_r` for the ΔR grading, `loss_pct_thresholds` for the
+    fixed one (the thresholds that did not grade the stream are null); `loss_seen_by` (capture or receiver) says
+    whose loss `loss_pct` is.
 
     ## Why it matters
     Choppy or robotic speech. How much loss hurts depends on the codec: G.711 with concealment tolerates about 5 %
@@ -311,26 +299,27 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
     limits, delta_limits = loss_limits(), delta_r_limits()
     thresholds = "/".join(f"{limit:g}" for limit, _ in reversed(limits))  # minor/major/critical, as configured
     delta_thresholds = "/".join(f"{limit:g}" for limit, _ in reversed(delta_limits))
-    reports = report_blocks(analysis.rtp.rtcp.packets) if analysis.rtp is not None else {}
-    for m in analysis.streams:
+    far_ends = far_end_losses(analysis)
+    for k, m in enumerate(analysis.streams):
         s = m.stats
         # A flow kept only because it went to an SDP address (sipdiag.media.build_media) failed the capture layer's
         # sequence test: its "loss" is the packets the capture did not keep (5 packets with sequence numbers 300
         # apart), not a measurement of the network (RFC 3550 A.1 probation).
         if m.call_id is None or not s.rtp_like:
             continue
-        far = far_end_loss(s, m.holes, reports[s.ssrc]) if s.ssrc in reports else None
-        if s.lost <= 0 and (far is None or far.lost <= 0):
-            continue
+        far = far_ends.get(k)
         base = loss_rating(m)
-        values: dict = {"codec": s.codec, "graded_by": "loss_pct", "emodel_codec": None, "delta_r": None,
-                        "r_without_loss": None, "r_with_loss": None, "delta_r_thresholds": delta_thresholds}
         # The capture's loss and the receiver's: the one that costs more grades the stream.
-        seen = [("capture", s.loss_pct, base, s.expected)] if s.lost > 0 else []
-        if far is not None and far.lost > 0:
-            seen.append(("receiver", far.loss_pct, _far_rating(base, far.loss_pct) if base else None, far.expected))
-        if base is None:
-            by, loss_pct, _, expected = max(seen, key=lambda g: g[1])
+        view = worse_loss(m, far, base, short_alone=True)
+        if view is None:
+            continue
+        by, loss_pct, rating, expected = view.seen_by, view.loss_pct, view.rating, view.expected
+        # What graded the stream, plainly: the thresholds that did (the others None), and the ΔR figures where the
+        # E-model did.
+        values: dict = {"codec": s.codec, "graded_by": "loss_pct", "loss_pct_thresholds": thresholds,
+                        "emodel_codec": None, "delta_r": None, "r_without_loss": None, "r_with_loss": None,
+                        "delta_r_thresholds": None, "critical_below_r": None}
+        if rating is None:
             if loss_pct < limits[-1][0]:
                 continue
             severity = next(sev for limit, sev in limits if loss_pct >= limit)
@@ -340,8 +329,7 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
                 f": пороги {thresholds} %"
         else:
             # RULES.md's ΔR thresholds are narrowband R points; a wideband rating is brought to that scale first.
-            scale = WIDEBAND_RATIO if base.inputs.scale == WIDEBAND else 1.0
-            by, loss_pct, rating, expected = max(seen, key=lambda g: loss_delta_r(g[2]))
+            scale = WIDEBAND_RATIO if rating.inputs.scale == WIDEBAND else 1.0
             delta = loss_delta_r(rating) / scale
             if delta < delta_limits[-1][0]:
                 continue
@@ -351,8 +339,9 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             codec = rating.inputs.codec
             r_with = shown_r(rating.r_factor_nb, NARROWBAND)
             r_without = shown_r(rating.r_factor_nb + delta, NARROWBAND)
-            values.update(graded_by="delta_r", emodel_codec=codec.description, delta_r=round(delta, 1),
-                          r_without_loss=round(r_without, 1), r_with_loss=round(r_with, 1))
+            values.update(graded_by="delta_r", loss_pct_thresholds=None, emodel_codec=codec.description,
+                          delta_r=round(delta, 1), r_without_loss=round(r_without, 1), r_with_loss=round(r_with, 1),
+                          delta_r_thresholds=delta_thresholds, critical_below_r=LOSS_CRITICAL_R)
             nb_en = " on the narrowband scale (R/1.29, G.107.1)" if scale != 1.0 else ""
             nb_ru = " в узкополосной шкале (R/1.29, G.107.1)" if scale != 1.0 else ""
             unrated_en = ", jitter-buffer discards not rated" if not rating.inputs.discards_rated else ""
@@ -389,7 +378,7 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             "far_end": _far_end_evidence(far) if far is not None else None,
             "loss_runs": s.loss_runs, "loss_run_max": s.loss_run_max,
             "mos": round(q.mos, 2) if q else "-", "r_factor": round(q.r_shown, 1) if q else "-",
-            "thresholds": thresholds, **values,
+            **values,
             "short_en": f" Only {expected} packets expected: too few to grade the loss (minor at most)."
                         if short else "",
             "short_ru": f" Ожидаемых пакетов всего {expected}: слишком мало, чтобы оценить тяжесть потерь "
@@ -398,20 +387,28 @@ def packet_loss(analysis: Analysis) -> Iterator[Hit]:
             texts={"grading_en": grading_en, "grading_ru": grading_ru, "far_end_en": far_en, "far_end_ru": far_ru})
 
 
-def _far_rating(base: EModelResult, loss_pct: float) -> EModelResult:
-    """The stream's rating (`loss_rating`) with the receiver's loss in place of the capture's, as random loss (BurstR
-    1: a report block counts packets lost, not how they cluster); everything else equal."""
-    i = base.inputs
-    return r_factor(codec=i.codec, loss_pct=round(loss_pct, 4), discard_pct=i.discard_pct, burst_ratio=1.0,
-                    ptime_ms=i.ptime_ms, plc=i.plc, discards_rated=i.discards_rated)
-
-
 def _far_end_evidence(far: FarEndLoss) -> dict:
     return {"reporter_ssrc": f"0x{far.reporter_ssrc:08x}", "reports": far.reports, "frames": list(far.frames),
             "first_seq": far.first_seq, "last_seq": far.last_seq, "expected": far.expected, "lost": far.lost,
             "loss_pct": round(far.loss_pct, 1), "fraction_lost_pct_max": round(far.fraction_lost_pct_max, 1),
             "capture_lost": far.capture_lost, "capture_exact": far.capture_exact,
-            "other_reporters": far.other_reporters}
+            "other_reporters": far.other_reporters, "from_start": far.from_start}
+
+
+def _range_en(far: FarEndLoss) -> str:
+    """The sequence numbers the receiver's figure covers, for the engineer: from the stream's first packet its
+    cumulative lost counts from there (RFC 3550 §6.4.1), else the difference between two of its reports."""
+    if far.from_start:
+        return (f"from the stream's first packet (sequence number {far.first_seq + 1}) to the extended highest "
+                f"sequence number {far.last_seq}")
+    return f"between the extended highest sequence numbers {far.first_seq} and {far.last_seq}"
+
+
+def _range_ru(far: FarEndLoss) -> str:
+    if far.from_start:
+        return (f"от первого пакета потока (номер последовательности {far.first_seq + 1}) до расширенного старшего "
+                f"номера последовательности {far.last_seq}")
+    return f"между расширенными старшими номерами последовательности {far.first_seq} и {far.last_seq}"
 
 
 def _far_end_texts(far: FarEndLoss, s) -> tuple[str, str, str]:
@@ -422,14 +419,14 @@ def _far_end_texts(far: FarEndLoss, s) -> tuple[str, str, str]:
     whole_en = " (the stream's whole loss: the record of its missed numbers is incomplete)" \
         if not far.capture_exact else ""
     whole_ru = " (потери всего потока: учёт пропущенных номеров неполон)" if not far.capture_exact else ""
-    head_en = (f" at the capture point. The receiver's RTCP (SSRC 0x{far.reporter_ssrc:08x}, {far.reports} reports, "
-               f"frames {', '.join(map(str, far.frames))}) counts {far.lost} of {far.expected} packets lost "
-               f"({far.loss_pct:.1f} %) between the extended highest sequence numbers {far.first_seq} and "
-               f"{far.last_seq} (RFC 3550 §6.4.1), up to {far.fraction_lost_pct_max:.1f} % in one report interval; ")
+    head_en = (f" at the capture point. The receiver's RTCP (SSRC 0x{far.reporter_ssrc:08x}, {far.reports} "
+               f"report{'s' if far.reports != 1 else ''}, frames {', '.join(map(str, far.frames))}) counts {far.lost} "
+               f"of {far.expected} packets lost ({far.loss_pct:.1f} %) {_range_en(far)} (RFC 3550 §6.4.1), up to "
+               f"{far.fraction_lost_pct_max:.1f} % in one report interval; ")
     head_ru = (f" в точке захвата. RTCP получателя (SSRC 0x{far.reporter_ssrc:08x}, отчётов: {far.reports}, кадры "
                f"{', '.join(map(str, far.frames))}) насчитывает {far.lost} потерянных из {far.expected} пакетов "
-               f"({far.loss_pct:.1f} %) между расширенными старшими номерами последовательности {far.first_seq} и "
-               f"{far.last_seq} (RFC 3550 §6.4.1), до {far.fraction_lost_pct_max:.1f} % за один интервал отчёта; ")
+               f"({far.loss_pct:.1f} %) {_range_ru(far)} (RFC 3550 §6.4.1), до {far.fraction_lost_pct_max:.1f} % за "
+               f"один интервал отчёта; ")
     receiver = join_address(s.dst_ip, s.dst_port)
     if d and c:
         location = "both"
@@ -746,9 +743,9 @@ def r_limits() -> tuple[tuple[float, Severity], ...]:
     },
     engineer={
         "en": "Stream {stream} ({direction}) of call {call_id}: R {r_factor}, MOS {mos}{estimate}. {summary} "
-              "(ITU-T G.107 E-model; Ie/Bpl per G.113).{codec_en}",
+              "(ITU-T G.107 E-model; Ie/Bpl per G.113). {loss_en}{codec_en}",
         "ru": "Поток {stream} ({direction}) вызова {call_id}: R {r_factor}, MOS {mos}{estimate_ru}. {summary_ru} "
-              "(E-модель ITU-T G.107; Ie/Bpl по G.113).{codec_ru}",
+              "(E-модель ITU-T G.107; Ie/Bpl по G.113). {loss_ru}{codec_ru}",
     },
 )
 def low_mos(analysis: Analysis) -> Iterator[Hit]:
@@ -761,6 +758,13 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
     the top of the codec's scale (100, wideband 129): past the bottom, G.107 Annex B gives MOS 1 whatever the
     number, and the summary says how far the impairments add up instead.
 
+    The loss rated is the one media.packet-loss grades by: the capture's, or, where the stream's receiver reports
+    on it in RTCP (RFC 3550 §6.4.1) over at least 100 packets and its loss costs more R points (ΔR with the codec's
+    Ie and Bpl, G.107 §7.5, G.113 Appendix I), the receiver's, which also counts the packets lost after the capture
+    point: what the listener heard. The receiver's is rated as random loss (RTCP does not tell how the losses
+    cluster), everything else as measured. The finding says which loss it rated (`loss_seen_by`: capture or
+    receiver) and gives both figures.
+
     When the codec alone keeps the stream below target (G.726 at 16 kbit/s: Ie 50, MOS 2.1 at best) and the
     network cost less than `media.delta_r.minor` R points, the score is the codec's ceiling, not a network fault
     (RULES.md: "report the codec ceiling separately"): the finding is minor, names the ceiling, and the codec is its
@@ -772,18 +776,26 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
 
     ## How to fix
     Act on the largest factor: loss and bursts in the network, jitter (buffer or QoS), a low-bitrate codec (offer
-    G.711 or a wideband codec first), delay.
+    G.711 or a wideband codec first), delay. Loss the receiver reports beyond the capture's lies between the
+    capture point and the receiver: capture there.
 
     ## References
     ITU-T G.107, G.107.1, G.113, RULES.md §1.4
     """
     limits = r_limits()
     min_s, delta_minor = setting("media.min_media_for_verdict_s"), setting("media.delta_r.minor")
-    for m in analysis.streams:
-        q, s = m.quality, m.stats
-        if q is None or m.call_id is None or q.r_factor_nb >= limits[-1][0]:
+    far_ends = far_end_losses(analysis)
+    for k, m in enumerate(analysis.streams):
+        base, s = m.quality, m.stats
+        if base is None or m.call_id is None or s.duration_s < min_s or s.expected < MIN_PACKETS_TO_GRADE:
             continue
-        if s.duration_s < min_s or s.expected < MIN_PACKETS_TO_GRADE:
+        # The loss media.packet-loss grades by: where the receiver's RTCP counts more loss than the capture saw
+        # (lost after the capture point), the listener heard that, not the capture's figure. A receiver's range of
+        # fewer packets than a stream must have to be rated is as little to judge by.
+        far = far_ends.get(k)
+        view = worse_loss(m, far, base, short_alone=False)
+        q = view.rating if view is not None and view.rating is not None else base
+        if q.r_factor_nb >= limits[-1][0]:
             continue
         severity = next(sev for limit, sev in limits if q.r_factor_nb < limit)
         top = max(q.factors, key=lambda f: f.r_points_lost) if q.factors else None
@@ -803,6 +815,12 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
             "main_factor": top.name if top else None,
             "codec": s.codec, "mos_ceiling": round(q.mos_ceiling, 2), "codec_limited": codec_limited,
             "codec_en": "", "codec_ru": "",
+            # which loss the rating used, and both figures (RFC 3550 A.3 at the capture point, §6.4.1 the receiver's)
+            "loss_seen_by": "receiver" if q is not base else "capture", "loss_pct": round(q.inputs.loss_pct, 1),
+            "capture_loss_pct": round(base.inputs.loss_pct, 1),
+            "receiver_loss_pct": round(far.loss_pct, 1) if far is not None else None,
+            "downstream_lost": far.downstream_lost if far is not None else None,
+            "far_end": _far_end_evidence(far) if far is not None else None,
         }
         if codec_limited:
             severity = Severity.MINOR
@@ -813,4 +831,33 @@ def low_mos(analysis: Analysis) -> Iterator[Hit]:
                                   f"network cost {network:.1f} R points: offer a better codec first.")
             values["codec_ru"] = (f" Один лишь кодек {s.codec} ограничивает поток оценкой MOS {q.mos_ceiling:.2f}; "
                                   f"сеть отняла {network:.1f} пунктов R: предлагайте первым кодек получше.")
-        yield Hit(m.call_id, (s.first_frame,), values, severity=severity)
+        loss_en, loss_ru = _rated_loss_texts(q, base, far)
+        frames = (s.first_frame,) + (far.frames if q is not base and far is not None else ())
+        yield Hit(m.call_id, frames, values, severity=severity, texts={"loss_en": loss_en, "loss_ru": loss_ru})
+
+
+def _rated_loss_texts(q: EModelResult, base: EModelResult, far: FarEndLoss | None) -> tuple[str, str]:
+    """Which loss media.low-mos rated the stream with (en, ru): the capture's (`base`) or its receiver's (`q`, as
+    random loss), and the other figure beside it."""
+    cap = base.inputs.loss_pct
+    if q is not base and far is not None:
+        d = far.downstream_lost
+        after_en = f", {d} of them lost after it (downstream)" if d else ""
+        after_ru = f"; {d} из них потеряны после неё (ниже по пути)" if d else ""
+        return (f"Rated with the loss the receiver reports in RTCP (SSRC 0x{far.reporter_ssrc:08x}, RFC 3550 "
+                f"§6.4.1): {far.lost} of {far.expected} packets ({far.loss_pct:.1f} %), against {cap:.1f} % at the "
+                f"capture point{after_en}; as random loss, since RTCP does not tell how the losses cluster.",
+                f"Оценка по потерям, о которых сообщает RTCP получателя (SSRC 0x{far.reporter_ssrc:08x}, RFC 3550 "
+                f"§6.4.1): {far.lost} из {far.expected} пакетов ({far.loss_pct:.1f} %) против {cap:.1f} % в точке "
+                f"захвата{after_ru}; как случайные потери, поскольку RTCP не говорит, как они сгруппированы.")
+    head_en = f"Rated with the loss seen at the capture point: {cap:.1f} % (RFC 3550 A.3)"
+    head_ru = f"Оценка по потерям в точке захвата: {cap:.1f} % (RFC 3550 A.3)"
+    if far is None:
+        return (f"{head_en}; no usable RTCP report of the receiver on this stream to compare with.",
+                f"{head_ru}; пригодных для сравнения отчётов RTCP получателя об этом потоке нет.")
+    who_en = f"the receiver's RTCP (SSRC 0x{far.reporter_ssrc:08x}) reports {far.loss_pct:.1f} %"
+    who_ru = f"RTCP получателя (SSRC 0x{far.reporter_ssrc:08x}) сообщает о {far.loss_pct:.1f} %"
+    if far.lost > 0 and far.expected < MIN_PACKETS_TO_GRADE:
+        return (f"{head_en}; {who_en} over only {far.expected} packets, too few to rate the stream by.",
+                f"{head_ru}; {who_ru} лишь на {far.expected} пакетах: слишком мало, чтобы оценивать по ним.")
+    return f"{head_en}; {who_en}, which costs no more.", f"{head_ru}; {who_ru}, что обходится не дороже."

@@ -66,8 +66,7 @@ def test_loss_is_graded_by_the_r_points_it_costs_the_codec(tmp_path: Path, pt, r
 
 def test_the_engineer_text_gives_the_delta_r_and_the_codec(tmp_path: Path) -> None:
     (g729,) = losses(codec_call(tmp_path / "g729.pcap", 18, "G729/8000", 19))
-    assert (g729.evidence["codec"], g729.evidence["emodel_codec"], g729.evidence["delta_r_thresholds"],
-            g729.evidence["thresholds"]) == ("G729", "G.729A", "5/10/20", "1/3/5")
+    assert (g729.evidence["codec"], g729.evidence["emodel_codec"]) == ("G729", "G.729A")
     assert g729.engineer_text["en"] == (
         "Stream 198.51.100.7:40000 -> 203.0.113.5:50000 0x00001111 (caller->callee) of call built-sdp-1: 31 of 600 "
         "packets lost (5.2 %), 31 loss runs, longest 1; MOS 3.2 (R 62.0). RFC 3550 A.3 loss; E-model impact for "
@@ -82,6 +81,7 @@ def test_the_engineer_text_gives_the_delta_r_and_the_codec(tmp_path: Path) -> No
     assert ("the loss costs ΔR 7.9, R 88.0 without it and 80.1 with it on the narrowband scale (R/1.29, G.107.1);"
             in g722.engineer_text["en"])
     (unknown,) = losses(codec_call(tmp_path / "foo.pcap", 96, "X-FOO/8000", 50))
+    assert (unknown.evidence["emodel_codec"], unknown.evidence["loss_pct_thresholds"]) == (None, "1/3/5")
     assert unknown.engineer_text["en"].endswith(
         "RFC 3550 A.3 loss; codec X-FOO has no E-model values: thresholds 1/3/5 % (RULES.md media.packet-loss).")
     assert unknown.engineer_text["ru"].endswith(
@@ -128,5 +128,27 @@ def test_media_loss_pct_grades_only_codecs_the_e_model_does_not_know(tmp_path: P
     unknown = codec_call(tmp_path / "foo.pcap", 96, "X-FOO/8000", 50)
     assert graded(losses(pcmu, strict)) == [("minor", 1.8, "delta_r", 6.5, 91.3, 84.8)]
     (foo,) = losses(unknown, strict)
-    assert (foo.severity.label, foo.evidence["thresholds"]) == ("major", "0.5/1.2/5")
+    assert (foo.severity.label, foo.evidence["loss_pct_thresholds"]) == ("major", "0.5/1.2/5")
     assert "thresholds 0.5/1.2/5 % (RULES.md" in foo.engineer_text["en"]
+
+
+GRADING_KEYS = ("graded_by", "loss_pct_thresholds", "delta_r_thresholds", "critical_below_r", "delta_r",
+                "r_without_loss", "r_with_loss")
+
+
+def test_the_evidence_says_what_graded_the_loss(tmp_path: Path) -> None:
+    """The thresholds that decided the grade are given, the others null (ARCHITECTURE.md findings' evidence: the
+    key values; "thresholds" held the media.loss_pct ones even where the ΔR grading decided): GSM full rate 2.3 %
+    is major by ΔR 14.2, critical because it leaves R 56.6, below 60; G.729A 5.2 % major by ΔR 18.0; the unknown
+    codec's 5.2 % critical by media.loss_pct 5 %."""
+    def grading(path: Path) -> tuple:
+        (loss,) = losses(path)
+        assert "thresholds" not in loss.evidence
+        return (loss.severity.label, *(loss.evidence[key] for key in GRADING_KEYS))
+
+    assert grading(codec_call(tmp_path / "gsm.pcap", 3, "GSM/8000", 40)) == (
+        "critical", "delta_r", None, "5/10/20", 60.0, 14.2, 70.8, 56.6)
+    assert grading(codec_call(tmp_path / "g729.pcap", 18, "G729/8000", 19)) == (
+        "major", "delta_r", None, "5/10/20", 60.0, 18.0, 79.9, 62.0)
+    assert grading(codec_call(tmp_path / "foo.pcap", 96, "X-FOO/8000", 19)) == (
+        "critical", "loss_pct", "1/3/5", None, None, None, None, None)

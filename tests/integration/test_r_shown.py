@@ -30,7 +30,9 @@ def test_a_stream_below_the_bottom_of_the_scale_is_shown_as_r_0(corpus, tmp_path
     assert low["evidence"]["r_factor"] == 0.0
     assert low["engineer_text"]["en"].split(" of call ")[1].split(": ", 1)[1] == (
         "R 0.0, MOS 1.0. MOS 1.00 (very bad), R 0.0: all 93.2 R points lost (the impairments add up to 231.8), "
-        "mostly to losses in bursts (161.6), then packet loss (68.3). (ITU-T G.107 E-model; Ie/Bpl per G.113).")
+        "mostly to losses in bursts (161.6), then packet loss (68.3). (ITU-T G.107 E-model; Ie/Bpl per G.113). "
+        "Rated with the loss seen at the capture point: 64.3 % (RFC 3550 A.3); no usable RTCP report of the "
+        "receiver on this stream to compare with.")
     out = tmp_path / "z.html"
     assert CliRunner().invoke(cli, ["analyze", str(path), "--format", "html", "-o", str(out)]).exit_code == 1
     html = out.read_text()

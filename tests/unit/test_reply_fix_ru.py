@@ -33,7 +33,7 @@ TRANSLATED_FROM = {
     "media.high-delay": "e1c4fe244b34",
     "media.high-jitter": "70f8e8246aad",
     "media.loopback-sdp-address": "396276a93f1e",
-    "media.low-mos": "837e9bb7aa58",
+    "media.low-mos": "70f108287d3f",
     "media.no-rtp": "a3b79e15ad77",
     "media.one-way-audio": "23a7bf9a34a1",
     "media.packet-loss": "03f9599aa267",
