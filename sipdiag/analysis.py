@@ -24,6 +24,7 @@ from .rtpresult import RtpStatsResult
 from .parsers.anomalies import AnomalyLog
 from .parsers.scan import CaptureInfo
 from .parsers.sip import SipMessage, parse_sip
+from .sipdscp import DscpLog, SipDscps
 from .siptimers import DEFAULT_TIMERS, SipTimers
 from .udpsizes import SizeLog, UdpSizes
 
@@ -61,6 +62,10 @@ class Analysis:
     # router.udp-fragmentation judges them all, not only those in `messages`. None where no log was kept (the
     # live engine's analyses): the rule then reads `messages`.
     udp_sizes: UdpSizes | None = None
+    # The DSCP of every SIP message, counted per call, flow and value (sipdiag.sipdscp): qos.dscp-marking judges
+    # them all, not only those in `messages`. None where none were counted (the live engine's analyses): the rule
+    # then reads `messages`.
+    sip_dscps: SipDscps | None = None
     # The threshold tree the rules ran under (a full tree, sipdiag.checks.settings.merged: a --config file's),
     # None for RULES.md §5's defaults. What is computed from the analysis after its rules (the case summary and
     # triage, the reply, a batch row) reads its thresholds from here (checks.settings.analysed_under), so that
@@ -202,6 +207,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
     result: CaptureResult | None = None
     icmp: list[IcmpError] = []
     sizes = SizeLog()
+    dscps = DscpLog()
     for item in source if source is not None else ingest(path, idle=idle):
         if isinstance(item, CaptureResult):
             result = item
@@ -221,6 +227,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
             log.extend(msg.anomalies)
             correlator.add(msg)
             sizes.add(msg)
+            dscps.add(msg)
             if len(messages) < budget:
                 messages.append(msg)
     assert result is not None
@@ -239,6 +246,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
         rtp=result.rtp_stats,
         icmp_errors=tuple(icmp),
         udp_sizes=sizes.finish(),
+        sip_dscps=dscps.finish(),
         settings=settings,
     )
     if early is not None:

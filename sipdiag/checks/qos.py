@@ -3,7 +3,8 @@ up on a saturated link during a call.
 
 The DSCP of each RTP stream comes from the capture layer's fast path (the IP header's TOS / traffic class, read
 column-wise with the RTP header): the first packet's value and how many packets carried another one. The DSCP of a
-SIP message over UDP comes with the message (SipMessage.dscp).
+SIP message over UDP comes with the message (SipMessage.dscp), and is counted for every message of the capture
+while it is read (Analysis.sip_dscps, sipdiag.sipdscp).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..addresses import join_address
+from ..sipdscp import dscps_of
 from . import Hit, Severity, check
 from .settings import setting
 
@@ -268,21 +270,27 @@ def dscp_marking(analysis: Analysis) -> Iterator[Hit]:
 
 
 def _sip_flows(analysis: Analysis, allowed: list[int]) -> dict[str, list[tuple[str, str, str, int]]]:
-    """Call-ID -> (source host, English, Russian, first frame) of its SIP flows over UDP from a private address of
-    whose messages at least 90 % carry a DSCP outside `allowed`; from the messages kept (Analysis.messages)."""
+    """Call-ID -> (source host, English, Russian, first frame) of its SIP flows from a private address of whose
+    messages at least 90 % carry a DSCP outside `allowed`; over every SIP message of the capture (the counts of
+    Analysis.sip_dscps, else, for an analysis built without them, of the messages kept)."""
     from ..media import is_private
 
     counts: dict[tuple, list] = {}  # (call id, host, flow) -> [messages, outside the policy, its first frame, DSCP]
-    for m in analysis.messages:
-        if m.dscp is None or not m.call_id or not is_private(m.src_ip):
+    private: dict[str, bool] = {}
+    # in the order each (call, flow, DSCP) was first seen: a flow's first DSCP outside the policy is that of its
+    # first message outside it
+    for c in analysis.sip_dscps if analysis.sip_dscps is not None else dscps_of(analysis.messages):
+        if (inside := private.get(c.src_ip)) is None:
+            inside = private[c.src_ip] = is_private(c.src_ip)
+        if not inside:
             continue
-        flow = f"{join_address(m.src_ip, m.src_port)} -> {join_address(m.dst_ip, m.dst_port)}"
-        c = counts.setdefault((m.call_id, m.src_ip, flow), [0, 0, None, None])
-        c[0] += 1
-        if m.dscp not in allowed:
-            c[1] += 1
-            if c[2] is None:
-                c[2], c[3] = m.frame, m.dscp
+        flow = f"{join_address(c.src_ip, c.src_port)} -> {join_address(c.dst_ip, c.dst_port)}"
+        n = counts.setdefault((c.call_id, c.src_ip, flow), [0, 0, None, None])
+        n[0] += c.messages
+        if c.dscp not in allowed:
+            n[1] += c.messages
+            if n[2] is None:
+                n[2], n[3] = c.first_frame, c.dscp
     out: dict[str, list[tuple[str, str, str, int]]] = {}
     policy = ", ".join(map(str, allowed))
     for (call_id, host, flow), (n, outside, frame, dscp) in counts.items():

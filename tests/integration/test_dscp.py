@@ -166,3 +166,81 @@ def test_the_sip_policy_is_the_operators(tmp_path: Path) -> None:
     (f,) = [f for f in sipdiag.analyze(path, settings=load_config(config)).findings if f.rule == "qos.dscp-marking"]
     assert f.evidence["sip_unmarked"] == [
         "192.168.1.20:5060 -> 203.0.113.5:5060 DSCP 24 (CS3) on 3 of 3 messages (allowed: 40)"]
+
+
+def _call_remarked_later(path: Path, *, infos: int, later_tos: int) -> Path:
+    """The call of `_call` (RTP marked EF both ways, SIP CS3) with `infos` INFO requests of the phone in the dialog
+    during the audio, each answered 200, their IP headers carrying `later_tos`: the phone's SIP marking changes
+    after its INVITE and ACK (re-provisioned mid-call, or a router on the LAN that starts re-marking)."""
+    def sip(text: str, src, dst, tos: int) -> bytes:
+        return pw.sip_udp_frame(text, src=src[0], dst=dst[0], sport=src[1], dport=dst[1], tos=tos)
+
+    def rtp(src, dst, seq, ssrc) -> bytes:
+        return pw.link_frame(pw.ipv4(src[0], dst[0], 17, pw.udp(src[1], dst[1], pw.rtp_packet(seq, seq * 160, ssrc)),
+                                     tos=EF))
+
+    offer, answer = cc.SDP.format(ip=LAN_UA[0], port=UA_RTP), cc.SDP.format(ip=PBX[0], port=PBX_RTP)
+    recs = [(T0, sip(cc._sip("INVITE sip:200@example.com SIP/2.0", "dscp-1", "1 INVITE", to_tag=False, body=offer),
+                     LAN_UA, PBX, CS3)),
+            (T0 + 300 * MS, sip(cc._sip("SIP/2.0 200 OK", "dscp-1", "1 INVITE", to_tag=True, body=answer),
+                                PBX, LAN_UA, CS3)),
+            (T0 + 310 * MS, sip(cc._sip("ACK sip:200@example.com SIP/2.0", "dscp-1", "1 ACK", to_tag=True,
+                                        branch="b2"), LAN_UA, PBX, CS3))]
+    start = T0 + 320 * MS
+    for i in range(100):
+        recs.append((start + i * 20 * MS, rtp((LAN_UA[0], UA_RTP), (PBX[0], PBX_RTP), 1000 + i, 0x1111)))
+        recs.append((start + i * 20 * MS + 5 * MS, rtp((PBX[0], PBX_RTP), (LAN_UA[0], UA_RTP), 5000 + i, 0x2222)))
+    for k in range(infos):
+        at = start + 1000 * MS + k * 40 * MS + 1 * MS
+        cseq, branch = f"{3 + k} INFO", f"i{k}"
+        recs += [(at, sip(cc._sip("INFO sip:200@example.com SIP/2.0", "dscp-1", cseq, to_tag=True, branch=branch),
+                          LAN_UA, PBX, later_tos)),
+                 (at + 10 * MS, sip(cc._sip("SIP/2.0 200 OK", "dscp-1", cseq, to_tag=True, branch=branch),
+                                    PBX, LAN_UA, CS3))]
+    pw.write_pcap(path, sorted(recs, key=lambda r: r[0]), pw.LINKTYPE_ETHERNET)
+    return path
+
+
+def test_sip_marking_that_changes_after_the_messages_kept_is_judged(tmp_path: Path, monkeypatch) -> None:
+    """The phone's INVITE and ACK carry CS3 (allowed), its 20 INFOs after them DSCP 0: 20 of its 22 messages are
+    outside the policy (91 %). Before, the rule read only Analysis.messages, the first MESSAGE_BUDGET messages
+    (5000; 3 here: INVITE, 200, ACK), and judged the phone by its two CS3 messages: no finding. Counted while the
+    capture is read, every message is judged, as it is when all of them are kept."""
+    import sipdiag.analysis
+
+    path = _call_remarked_later(tmp_path / "later.pcap", infos=20, later_tos=0)
+    (whole,) = _dscp_findings(path)
+    monkeypatch.setattr(sipdiag.analysis, "MESSAGE_BUDGET", 3)
+    capped = sipdiag.analyze(path)
+    assert [m.frame for m in capped.messages] == [1, 2, 3]
+    (f,) = [f for f in capped.findings if f.rule == "qos.dscp-marking"]
+    first_info = next(m.frame for m in sipdiag.analyze(path, keep_messages=100).messages if m.method == "INFO")
+    assert (f.severity.label, f.call_id, f.frames) == ("info", "dscp-1", (first_info,))
+    assert f.evidence["unmarked"] == [] and f.evidence["remarked"] == []
+    assert f.evidence["sip_unmarked"] == [
+        "192.168.1.20:5060 -> 203.0.113.5:5060 DSCP 0 (default (CS0)) on 20 of 22 messages (allowed: 24, 26, 40)"]
+    assert (f.evidence, f.engineer_text, f.customer_text) == (whole.evidence, whole.engineer_text,
+                                                              whole.customer_text)
+
+
+def test_sip_marking_counted_over_the_whole_capture_still_needs_90_percent(tmp_path: Path, monkeypatch) -> None:
+    """15 INFOs at DSCP 0 after the CS3 INVITE and ACK: 15 of 17 (88 %) is below the 90 % of RULES.md, judged over
+    every message however few are kept."""
+    import sipdiag.analysis
+
+    monkeypatch.setattr(sipdiag.analysis, "MESSAGE_BUDGET", 3)
+    assert _dscp_findings(_call_remarked_later(tmp_path / "some.pcap", infos=15, later_tos=0)) == []
+
+
+def test_without_dscp_counts_the_messages_kept_are_read(tmp_path: Path) -> None:
+    """An analysis built without the counts (the live engine's) is judged from its messages, as before."""
+    from dataclasses import replace
+
+    from sipdiag.checks import run_checks
+
+    analysis = sipdiag.analyze(_call_remarked_later(tmp_path / "kept.pcap", infos=20, later_tos=0))
+    (counted,) = [f for f in analysis.findings if f.rule == "qos.dscp-marking"]
+    (kept,) = run_checks(replace(analysis, sip_dscps=None, findings=()), select=("qos.dscp-marking",))
+    assert kept.evidence == counted.evidence
+    assert run_checks(replace(analysis, sip_dscps=None, messages=analysis.messages[:3], findings=()),
+                      select=("qos.dscp-marking",)) == ()
