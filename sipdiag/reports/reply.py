@@ -2,8 +2,8 @@
 as plain text or Markdown, rendered from the Jinja2 templates in `sipdiag/templates/reply-*.j2` (ARCHITECTURE.md:
 "a ready-to-send text for the customer plus a technical note for the engineer who takes it further").
 
-The reply never re-analyses: it groups the `Analysis`' findings (one problem per rule, counted over the calls it
-was seen in, worst first) and hands them to the template with the steps of `replyactions`.
+The reply never re-analyses: it groups the `Analysis`' findings (one problem per rule and title, counted over the
+calls it was seen in, worst first) and hands them to the template with the steps of `replyactions`.
 
 Wire values are hostile. The templates print every `{{ value }}` through the environment's `finalize` hook:
 Markdown escapes it (`markdown.md_text`), plain text makes control characters visible (`safe.printable`); only
@@ -47,7 +47,8 @@ class Raw(str):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One distinct problem: every finding of one rule (of one final status, SPLIT_BY_STATUS), worst first."""
+    """One distinct problem: every finding of one rule with one title (of one final status, SPLIT_BY_STATUS), worst
+    first."""
 
     rule: str
     title: str  # in the reply's language
@@ -150,23 +151,27 @@ def reply_context(a: Analysis, *, lang: str, fmt: str, call: Call | None = None)
 SPLIT_BY_STATUS = ("call.failure-response",)
 
 
-def _problem_key(f: Finding) -> tuple[str, object]:
-    return f.rule, f.evidence.get("status") if f.rule in SPLIT_BY_STATUS else None
+def _problem_key(f: Finding, lang: str) -> tuple[str, object, str]:
+    """What one problem's findings share: the rule, the final status (SPLIT_BY_STATUS) and the title. A title that
+    names a figure of the finding differs with it (call.ack-timeout-32s: "about 32 s" under one T1, "about 64 s"
+    under another, 64*T1 of each call's UAS; reg.auth-loop: a loop or a refusal), and so do its texts: told under
+    the first one's title, the other calls were given its seconds."""
+    return f.rule, f.evidence.get("status") if f.rule in SPLIT_BY_STATUS else None, f.title_in(lang)
 
 
 def group_problems(findings: Sequence[Finding], lang: str, call_ids: set[str],
                    explained: dict[str, list[Finding]] | None = None) -> list[Problem]:
-    """One Problem per rule (per rule and final status for SPLIT_BY_STATUS), in the order of each one's worst
+    """One Problem per rule and title (and final status for SPLIT_BY_STATUS), in the order of each one's worst
     finding (the findings come worst first).
     explained: by attack rule, the findings it explains (left out of `findings`)."""
-    by_rule: dict[tuple[str, object], list[Finding]] = {}
+    by_rule: dict[tuple[str, object, str], list[Finding]] = {}
     for f in findings:
-        by_rule.setdefault(_problem_key(f), []).append(f)
+        by_rule.setdefault(_problem_key(f, lang), []).append(f)
     problems = []
-    for (rule, _), group in by_rule.items():
+    for (rule, _, title), group in by_rule.items():
         first = group[0]
         problems.append(Problem(
-            rule=rule, title=first.title_in(lang), category=first.category, owner=first.owner,
+            rule=rule, title=title, category=first.category, owner=first.owner,
             severity=max(f.severity for f in group).label, findings=tuple(group),
             calls=len({f.call_id for f in group if f.call_id in call_ids}),
             customer_text=without_addresses(first.customer_text[lang]), fix=_fix(rule, lang),

@@ -704,3 +704,49 @@ def test_an_invite_unanswered_over_tcp_is_the_receivers_silence_not_the_path(tmp
     udp = reply(str(SAMPLES / "invite_timeout.pcap"), "--lang", lang)
     assert ("We will check the connection between your equipment and our servers." if lang == "en" else
             "Мы проверим связь между вашим оборудованием и нашими серверами.") in udp
+
+
+def _two_ack_timeouts(path: Path) -> Path:
+    """Two answered calls whose 200 OK is retransmitted without an ACK (RFC 3261 §13.3.1.4) and torn down by the
+    UAS 64*T1 after it: the first UAS at T1 = 0.5 s (BYE after 32 s), the second, 100 s later, at T1 = 1 s (BYE
+    after 64 s); call.ack-timeout-32s judges each by the T1 its 2xx gaps show."""
+    script = cc.Script()
+    for n, (start, t1) in enumerate(((0.0, 0.5), (100.0, 1.0)), 1):
+        call_id = f"noack-{n}"
+        script.sip(start, cc.sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=cc.UA,
+                                         to_tag=False, branch=f"inv{n}", body=cc.SDP.format(ip=cc.UA[0],
+                                                                                            port=cc.UA_RTP)),
+                   cc.UA, cc.PBX)
+        ok = cc.sip_message("SIP/2.0 200 OK", call_id, "1 INVITE", src=cc.UA, branch=f"inv{n}",
+                            body=cc.SDP.format(ip=cc.PBX[0], port=cc.PBX_RTP), contact=f"<sip:200@{cc.PBX[0]}:5060>")
+        for at in cc.timer_schedule(t1, cap=4.0):
+            script.sip(start + 0.3 + at, ok, cc.PBX, cc.UA)
+        cc.bye(script, start + 0.3 + 64 * t1, call_id, from_callee=True, cseq=9 + n)
+    return script.write(path)
+
+
+def test_ack_timeouts_under_different_t1_are_told_with_their_own_seconds(tmp_path: Path) -> None:
+    """The title and texts of call.ack-timeout-32s give 64*T1 of each call's UAS: 32 s for one call, 64 s for the
+    other. The reply grouped findings by rule and told both under the first one's title and customer text ("about
+    32 s", "about 30 seconds ... in 2 of the 2 calls"); findings whose titles differ are two problems."""
+    path = _two_ack_timeouts(tmp_path / "two-t1.pcap")
+    text = reply(str(path), "--select", "call.ack-timeout-32s")
+    found = text.split("\nWhat we found\n\n", 1)[1].split("\n\nWhat you can do", 1)[0]
+    assert [line[:62] for line in found.splitlines()] == [
+        "- Your answered calls are cut off after about 30 seconds. Afte",
+        "- Your answered calls are cut off after about 60 seconds. Afte"]
+    assert [line.endswith("This happened in 1 of the 2 calls of the recording.") for line in found.splitlines()] \
+        == [True, True]
+    note = reply(str(path), "--select", "call.ack-timeout-32s", "--audience", "engineer")
+    assert [line for line in note.splitlines() if line.startswith("- MAJOR")] == [
+        "- MAJOR call.ack-timeout-32s: Answered call torn down about 32 s after answer: the ACK never arrived "
+        "(category signaling, owner engineering; 1 occurrence in 1 call)",
+        "- MAJOR call.ack-timeout-32s: Answered call torn down about 64 s after answer: the ACK never arrived "
+        "(category signaling, owner engineering; 1 occurrence in 1 call)"]
+    assert note.count("- call.ack-timeout-32s: Find where the ACK goes") == 1  # the rule's fix once
+    ru = reply(str(path), "--select", "call.ack-timeout-32s", "--audience", "engineer", "--lang", "ru")
+    assert [line.split(" (категория")[0] for line in ru.splitlines() if line.startswith("- MAJOR")] == [
+        "- MAJOR call.ack-timeout-32s: Отвеченный вызов разорван примерно через 32 с после ответа: ACK так и не "
+        "пришёл",
+        "- MAJOR call.ack-timeout-32s: Отвеченный вызов разорван примерно через 64 с после ответа: ACK так и не "
+        "пришёл"]
