@@ -149,6 +149,7 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
             refused = call.final_status == 422
             yield Hit(call.call_id, tuple(_shown_at(t) for t in too_small), {
                 "call_id": call.call_id, "case": "422-loop", "min_se_s": call.min_se_s, "rejections": len(too_small),
+                "t1_estimate_s": None,  # refused, not timed out
                 **_SESSION_LEADS["refused" if refused else "slow"],
                 "detail_en": f"The INVITE was refused {len(too_small)} time(s) with 422 Session Interval Too Small "
                              f"(Min-SE {call.min_se_s}){'' if refused else ' before it was accepted'}.",
@@ -171,9 +172,12 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
         since = (bye - last_ok) / NS
         give_up = se - min(32.0, se / 3)
         frames: tuple[int, ...]
+        estimate = None
         if failed:
             case, confidence = "refresh-failed", "high"
             first = failed[0]
+            if first.final_status is None:  # failed by its timeout (_failed): the T1 it was judged by
+                estimate = transaction_t1_estimate_ns(first, analysis.capture.clock)
             what_en = (f"The refresh {first.method} (frame {_shown_at(first)}) failed: {_outcome(first)}"
                        + (f", {len(failed)} attempts." if len(failed) > 1 else "."))
             what_ru = (f"Обновление {first.method} (кадр {_shown_at(first)}) не удалось: {_outcome(first, ru=True)}"
@@ -211,6 +215,9 @@ def session_timer_expiry(analysis: Analysis) -> Iterator[Hit]:
                          f"ожидалось через {round(se / 2, 1)} с после ответа. {what_ru} BYE от "
                          f"{ender_ru(call)} (кадр {call.bye_frame}) через "
                          f"{_s(bye - answer)} с после ответа{reason}.",
+            # the T1 the failed refresh's retransmissions show (None: none, or it was answered), by which its
+            # timeout was judged
+            "t1_estimate_s": estimate_s(estimate),
         }, confidence=confidence)
 
 
@@ -282,7 +289,9 @@ def in_dialog_request_misrouted(analysis: Analysis) -> Iterator[Hit]:
                 if m.transport == "udp":
                     ports.setdefault(m.src_ip, set()).add(m.src_port)
             hit = next((_misrouted_hit(call, t.method, t.request_frame, t.src, t.dst, why,
-                                       (_outcome(t), _outcome(t, ru=True)))
+                                       (_outcome(t), _outcome(t, ru=True)),
+                                       None if t.final_status is not None else
+                                       transaction_t1_estimate_ns(t, analysis.capture.clock))
                         for t in failed if (why := _unreachable(t.src, t.dst, ports, transport.get(t.request_frame)))),
                        None)
             if hit is not None:
@@ -311,8 +320,9 @@ def _unreachable(src: str, dst: str, ports: dict[str, set[int]], transport: str 
 
 
 def _misrouted_hit(call: Call, method: str, frame: int, src: str, dst: str, why: str,
-                   outcome: tuple[str, str]) -> Hit:
-    """outcome: what became of the request, in English and Russian."""
+                   outcome: tuple[str, str], t1_estimate_ns: int | None = None) -> Hit:
+    """outcome: what became of the request, in English and Russian; t1_estimate_ns: the T1 the retransmissions of
+    a request failed by its timeout show (sipdiag.siptimers), by which that timeout was judged."""
     seen = sorted({join_address(m.src_ip, m.src_port) for m in call.messages if m.src_ip == address_host(dst)})
     if why == "private":
         why_en = "a private address the sender (on the public side) cannot reach"
@@ -324,6 +334,8 @@ def _misrouted_hit(call: Call, method: str, frame: int, src: str, dst: str, why:
         "call_id": call.call_id, "method": method, "frame": frame, "source": src, "target": dst, "why": why,
         "why_en": why_en, "why_ru": why_ru, "outcome": outcome[0], "outcome_ru": outcome[1],
         "reachable_at": ", ".join(seen) or None,
+        # None: none shown, or the request was answered (408, 481) or is the ACK, judged by no timer
+        "t1_estimate_s": estimate_s(t1_estimate_ns),
     })
 
 

@@ -17,6 +17,7 @@ from . import Hit, check
 from .nat import contact_host, message_at
 from .settings import setting
 from .sides import customer_party, registration_side
+from .timers import estimate_s, transaction_t1_estimate_ns
 from .udpsize import call_sizes, customer_words, sizes_hit, udp_sizes
 from .vias import top_via_head
 
@@ -136,7 +137,7 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
         yield Hit(None, frames, {
             "trigger": "fragments-incomplete", "count": len(incomplete), "frame": frame, "limit": limit,
             "path_mtu": None, "detail": incomplete[0].detail, "detail_ru": incomplete[0].detail_ru,
-            "messages": [], "failed": [], "answered_small": []}, texts={
+            "messages": [], "failed": [], "answered_small": [], "t1_estimate_s": None}, texts={
             "summary_en": f"{len(incomplete)} IP datagram(s) arrived only partly (first at frame {frame}: "
                           f"{incomplete[0].detail}): a device before the capture point dropped fragments.",
             "summary_ru": f"IP-датаграмм, пришедших не полностью: {len(incomplete)} (первая в кадре {frame}: "
@@ -164,9 +165,19 @@ def udp_fragmentation(analysis: Analysis) -> Iterator[Hit]:
         yield Hit(call.call_id, invites, {
             "trigger": "fragments-unanswered", "count": len(invites), "frame": invites[0], "limit": limit,
             "path_mtu": None,
-            "detail": detail, "detail_ru": detail_ru, "messages": [], "failed": [], "answered_small": []}, texts={
+            "detail": detail, "detail_ru": detail_ru, "messages": [], "failed": [], "answered_small": [],
+            # the call timed out by Timer B of its INVITE (sipdiag.dialogs): the T1 its retransmissions show
+            "t1_estimate_s": _invite_t1_estimate_s(analysis, call)}, texts={
             "summary_en": f"Call {call.call_id}: {detail}.", "summary_ru": f"Вызов {call.call_id}: {detail_ru}.",
             **customer_words(dropped=True)}, confidence="low")
+
+
+def _invite_t1_estimate_s(analysis: Analysis, call: Call) -> float | None:
+    """The T1 the retransmissions of a call's last initial INVITE show (s; None: none), by which Timer B of its
+    outcome "timeout" was judged (sipdiag.dialogs, RFC 3261 §17.1.1.2; RULES.md §0.5, T1_est)."""
+    invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog
+                   and t.request_frame is not None), None)
+    return None if invite is None else estimate_s(transaction_t1_estimate_ns(invite, analysis.capture.clock))
 
 
 def _sent_by_port(analysis: Analysis, tx: Transaction) -> str | None:
@@ -265,7 +276,7 @@ def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
                 f"{b.request_frame}, через {idle:.0f} с) - с {b.src}"
                 + (f", хотя UA не менял сокет (Via {via_b})" if same_socket else "") + ".",
                 idle, alive, expires, req5, aor=aor, old_binding=a.src, new_binding=b.src,
-                frame=b.request_frame), confidence="high" if same_socket else "medium")
+                frame=b.request_frame, t1_estimate_s=None), confidence="high" if same_socket else "medium")
     for call in analysis.calls:
         if call.outcome != "timeout" or any(m.status_code for m in call.messages):
             continue
@@ -285,7 +296,9 @@ def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
             f"Вызов {call.call_id}: INVITE (кадр {call.first_frame}) на зарегистрированную привязку {aor} "
             f"{call.callee_address} через {idle:.0f} с после последней регистрации не получил никакого ответа.",
             idle, 0.0, expires, req5, aor=aor, old_binding=call.callee_address, new_binding="none",
-            frame=call.first_frame), confidence="medium")
+            # the call timed out unanswered by Timer B of its INVITE: the T1 it was judged by (the REGISTER case
+            # above is judged by no timer: None)
+            frame=call.first_frame, t1_estimate_s=_invite_t1_estimate_s(analysis, call)), confidence="medium")
 
 
 def _values(evidence_en: str, evidence_ru: str, idle: float, alive: float, expires: int | None, req5: int,

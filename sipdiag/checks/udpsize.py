@@ -18,7 +18,8 @@ from ..icmp import path_mtu, path_mtus
 from ..udpsizes import UdpSize, UdpSizes, size_record, sizes_of
 from . import Hit, Severity
 from .nat import all_transactions
-from .timers import sends_before_timeout, t1_ns, transaction_t1_ns
+from .timers import (estimate_s, run_timers, sends_before_timeout, t1_ns, transaction_t1_estimate_ns,
+                     transaction_t1_ns)
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -59,6 +60,10 @@ class Sized:
     frames: list[int] = field(default_factory=list)  # every frame that carried a copy or a fragment of one
     mtu: IcmpError | None = None  # the report of the path MTU it comes within MTU_MARGIN bytes of
     lost: bool = False  # evidently never reached the other side (see CallSizes.failed)
+    # a request's: the T1 its retransmissions show (sipdiag.siptimers; None: none), and the T1 its Timer B/F was
+    # judged by (that estimate when it is another than the configured one, else the configured one)
+    t1_estimate_ns: int | None = None
+    judged_t1_ns: int | None = None
 
     @property
     def size(self) -> int:
@@ -91,8 +96,14 @@ class Sized:
         m = self.msg
         if m.is_request:
             timer = "B" if m.method == "INVITE" else "F"
-            return (f"{self.label} frame {m.frame} never answered (Timer {timer})" if lang == "en" else
-                    f"{self.label} кадр {m.frame} без ответа (таймер {timer})")
+            # the T1 of its timer when the request's retransmissions showed another than the configured one (as
+            # call.invite-timeout says it)
+            note_en = note_ru = ""
+            if self.judged_t1_ns is not None and self.judged_t1_ns != t1_ns():
+                note_en = f", T1 = {self.judged_t1_ns / 1e9:g} s by its retransmissions"
+                note_ru = f", T1 = {self.judged_t1_ns / 1e9:g} с по интервалам переотправки"
+            return (f"{self.label} frame {m.frame} never answered (Timer {timer}{note_en})" if lang == "en" else
+                    f"{self.label} кадр {m.frame} без ответа (таймер {timer}{note_ru})")
         if m.cseq_method == "INVITE":
             why = "§13.3.1.4" if (m.status_code or 0) < 300 else "§17.2.1, Timer G"
             return (f"{self.label} frame {m.frame} sent {self.copies} times, never acknowledged (no ACK, RFC 3261 "
@@ -176,6 +187,9 @@ def call_sizes(analysis: Analysis, limit: int) -> list[CallSizes]:
             if s.msg.is_request:
                 tx = requests.get(s.msg.frame)
                 s.lost = tx is not None and _timed_out(analysis, tx)
+                if s.lost and tx is not None:
+                    s.t1_estimate_ns = transaction_t1_estimate_ns(tx, analysis.capture.clock)
+                    s.judged_t1_ns = run_timers().t1_for(s.t1_estimate_ns)
             else:
                 tx = responses.get(s.msg.frame)
                 s.lost = tx is not None and _unacknowledged(s, tx, acks)
@@ -406,7 +420,10 @@ def sizes_hit(sizes: CallSizes, limit: int, incomplete: bool) -> Hit:
     mtu = min((path_mtu(e) for e in near), default=None)
     return Hit(sizes.call_id, frames, {
         "trigger": trigger, "count": len(sized), "frame": frames[0], "limit": limit, "path_mtu": mtu,
-        "detail": en, "detail_ru": ru, "messages": messages, "failed": failed, "answered_small": small}, texts={
+        "detail": en, "detail_ru": ru, "messages": messages, "failed": failed, "answered_small": small,
+        # the T1 the first unanswered request's retransmissions show (None: none, or no request unanswered), by
+        # which its Timer B/F was judged
+        "t1_estimate_s": estimate_s(unanswered[0].t1_estimate_ns) if unanswered else None}, texts={
         "summary_en": en + (f" {note_en}" if note_en else ""), "summary_ru": ru + (f" {note_ru}" if note_ru else ""),
         **customer_words(dropped=severity == Severity.MAJOR, fragmented=bool(sizes.fragmented))},
         severity=severity, confidence=confidence)

@@ -11,7 +11,8 @@ from sipdiag.checks import all_rules
 from sipdiag.checks.settings import active, merged
 from sipdiag.config import load_config
 from sipdiag.siptimers import SipTimers
-from tests.callcapture import ack_never_arrives, timer_schedule, unanswered_invite
+from tests import callcapture as cc
+from tests.callcapture import Script, ack_never_arrives, timer_schedule, unanswered_invite
 
 MS = 10**6
 
@@ -176,3 +177,139 @@ def test_an_estimate_near_the_configured_t1_is_that_t1() -> None:
         500 * MS, 500 * MS, 500 * MS, 1000 * MS, 300 * MS]
     assert SipTimers(t1_ns=1000 * MS).sends_before_timeout(capped=False) == 7
     assert SipTimers().sends_before_timeout(capped=True, t1_ns=1000 * MS) == 18
+
+
+# --------------------------------------------------------------------- every rule judged by 64*T1 gives its T1
+# Rules whose verdict depends on a transaction's timeout (Timer B/F, 64*T1) give `t1_estimate_s`: the T1 the
+# retransmissions they judged show (RULES.md §0.5, T1_est), None when they show none or no timer judged the finding.
+
+def _rule(path, rule: str, settings=None) -> list:
+    return [f for f in sipdiag.analyze(path, settings=settings).findings if f.rule == rule]
+
+
+def _large_invite_unanswered(path, t1: float):
+    """An OPTIONS answered 200, then a 1500-byte INVITE (one packet) sent on the Timer A schedule of `t1` until
+    its Timer B and never answered (frames 3-9): router.udp-fragmentation (c), large fails where small passes."""
+    script = Script()
+    options = cc.sip_message("OPTIONS sip:200@example.com SIP/2.0", "opt-1", "1 OPTIONS", src=cc.UA, to_tag=False,
+                             branch="o1")
+    script.sip(0.0, options, cc.UA, cc.PBX)
+    script.sip(0.05, cc.sip_message("SIP/2.0 200 OK", "opt-1", "1 OPTIONS", src=cc.UA, branch="o1"), cc.PBX, cc.UA)
+    body = cc.SDP.format(ip=cc.UA[0], port=cc.UA_RTP) + "a=x-pad:" + "p" * 1200 + "\n"
+    invite = cc.sip_message("INVITE sip:200@example.com SIP/2.0", "big-1", "1 INVITE", src=cc.UA, to_tag=False,
+                            body=body)
+    for at in timer_schedule(t1):
+        script.sip(1.0 + at, invite, cc.UA, cc.PBX)
+    return script.write(path)
+
+
+@pytest.mark.parametrize(("t1", "estimate", "failed"), [
+    (1.0, 1.0, "INVITE frame 3 never answered (Timer B, T1 = 1 s by its retransmissions)"),
+    (0.5, 0.5, "INVITE frame 3 never answered (Timer B)")])
+def test_udp_fragmentation_gives_the_t1_of_the_unanswered_request(tmp_path, t1, estimate, failed) -> None:
+    """The large INVITE is lost when its Timer B ran out: the finding gives the T1 its retransmissions show, and
+    the failure names it where it is not the configured one (as call.invite-timeout does)."""
+    (f,) = _rule(_large_invite_unanswered(tmp_path / "big.pcap", t1), "router.udp-fragmentation")
+    assert (f.evidence["trigger"], f.evidence["failed"], f.evidence["t1_estimate_s"]) == (
+        "large-fails-small-works", [failed], estimate)
+    ru = "INVITE кадр 3 без ответа (таймер B, T1 = 1 с по интервалам переотправки)"
+    assert (ru in f.engineer_text["ru"]) == (t1 == 1.0)
+
+
+def test_udp_fragmentation_without_an_unanswered_request_has_no_t1(tmp_path) -> None:
+    """A large INVITE answered 486: only at risk (d), judged by no timer."""
+    invite = cc.sip_message("INVITE sip:200@example.com SIP/2.0", "big-1", "1 INVITE", src=cc.UA, to_tag=False,
+                            body=cc.SDP.format(ip=cc.UA[0], port=cc.UA_RTP) + "a=x-pad:" + "p" * 1200 + "\n")
+    path = cc.write_sip(tmp_path / "busy.pcap", [
+        (0.0, invite, cc.UA, cc.PBX),
+        (0.1, cc.sip_message("SIP/2.0 486 Busy Here", "big-1", "1 INVITE", src=cc.UA), cc.PBX, cc.UA)])
+    (f,) = _rule(path, "router.udp-fragmentation")
+    assert (f.evidence["trigger"], f.evidence["failed"], f.evidence["t1_estimate_s"]) == (
+        "large-unfragmented", [], None)
+
+
+def _refresh_unanswered(path, sends: tuple[float, ...], status: int | None = None):
+    """An answered call with Session-Expires 90 s (refresher uac) whose refresh re-INVITE at 45 s is sent at 45 s +
+    `sends` and never answered (or answered `status`), then the callee's BYE at 60.3 s."""
+    s = cc.call_setup(Script(), "st-1", offer_extra="Supported: timer\nSession-Expires: 90\n",
+                      answer_extra="Require: timer\nSession-Expires: 90;refresher=uac\n")
+    cc.two_way(s, 0.4, 59.7)
+    refresh = cc.sip_message("INVITE sip:200@203.0.113.5 SIP/2.0", "st-1", "2 INVITE", src=cc.UA, branch="re1",
+                             extra="Session-Expires: 90;refresher=uac\n")
+    for at in sends:
+        s.sip(45.0 + at, refresh, cc.UA, cc.PBX)
+    if status is not None:
+        s.sip(45.0 + sends[-1] + 0.1, cc.sip_message(f"SIP/2.0 {status} Call Leg Does Not Exist", "st-1",
+                                                      "2 INVITE", src=cc.UA, branch="re1"), cc.PBX, cc.UA)
+    return cc.bye(s, 60.3, "st-1", from_callee=True).write(path)
+
+
+@pytest.mark.parametrize(("sends", "status", "estimate"), [
+    (timer_schedule(1.0)[:5], None, 1.0),  # 0, 1, 3, 7, 15 s: its sender's T1 is 1 s
+    (timer_schedule(0.5)[:5], None, 0.5),
+    ((0.0,), 481, None)])  # refused, not timed out
+def test_session_timer_expiry_gives_the_t1_of_the_failed_refresh(tmp_path, sends, status, estimate) -> None:
+    (f,) = _rule(_refresh_unanswered(tmp_path / "st.pcap", sends, status), "call.session-timer-expiry")
+    assert (f.evidence["case"], f.evidence["t1_estimate_s"]) == ("refresh-failed", estimate)
+
+
+def _bye_unanswered(path, t1: float):
+    """An answered call from a phone behind a NAT (binding 198.51.100.7:34567, Contact 192.168.1.10:5060) whose
+    PBX sends its BYE to the private Contact on the Timer E schedule of `t1` (capped at T2 = 4 s) until Timer F,
+    unanswered: call.in-dialog-request-misrouted."""
+    natted = ("198.51.100.7", 34567)
+    s = Script()
+    s.sip(0, cc.sip_message("INVITE sip:200@example.com SIP/2.0", "mr-1", "1 INVITE", src=natted, to_tag=False,
+                            body=cc.SDP.format(ip="192.168.1.10", port=cc.UA_RTP),
+                            contact="<sip:100@192.168.1.10:5060>"), natted, cc.PBX)
+    s.sip(0.3, cc.sip_message("SIP/2.0 200 OK", "mr-1", "1 INVITE", src=natted,
+                              body=cc.SDP.format(ip=cc.PBX[0], port=cc.PBX_RTP)), cc.PBX, natted)
+    s.sip(0.31, cc.sip_message("ACK sip:200@203.0.113.5 SIP/2.0", "mr-1", "1 ACK", src=natted, branch="a1"),
+          natted, cc.PBX)
+    bye = cc.sip_message("BYE sip:100@192.168.1.10:5060 SIP/2.0", "mr-1", "1 BYE", src=cc.PBX, branch="bye1",
+                         caller_first=False)
+    for at in timer_schedule(t1, cap=4.0):
+        s.sip(5.5 + at, bye, cc.PBX, ("192.168.1.10", 5060))
+    return s.write(path)
+
+
+@pytest.mark.parametrize(("t1", "outcome", "estimate"), [
+    (1.0, "no response (17 retransmissions)", 1.0), (0.5, "no response (10 retransmissions)", 0.5)])
+def test_a_misrouted_request_gives_the_t1_it_timed_out_by(tmp_path, t1, outcome, estimate) -> None:
+    (f,) = _rule(_bye_unanswered(tmp_path / "mr.pcap", t1), "call.in-dialog-request-misrouted")
+    assert (f.evidence["method"], f.evidence["why"], f.evidence["outcome"], f.evidence["t1_estimate_s"]) == (
+        "BYE", "private", outcome, estimate)
+
+
+def _invite_to_an_idle_binding(path, t1: float):
+    """A phone registered from its NAT binding 198.51.100.20:40000 at 0 s (200 OK), then 60 s idle, the PBX's
+    INVITE to that binding sent on the Timer A schedule of `t1` and never answered (the mapping expired):
+    router.nat-binding-timeout (2). The capture ends 64.5*T1 after the INVITE."""
+    binding = (cc.NAT_WAN, 40000)
+    via = f"SIP/2.0/UDP {cc.PHONE_LAN[0]}:5060;branch=z9hG4bKrf0;rport"
+    register = cc.via_sip_message("REGISTER sip:example.com SIP/2.0", via=via, call_id="rf-1", cseq="1 REGISTER",
+                                  contact=f"<sip:100@{cc.PHONE_LAN[0]}:5060>", extra_headers="Expires: 300\n")
+    ok = cc.via_sip_message("SIP/2.0 200 OK", via=f"{via}=40000;received={cc.NAT_WAN}", call_id="rf-1",
+                            cseq="1 REGISTER", to_tag="r9", contact=f"<sip:100@{cc.PHONE_LAN[0]}:5060>;expires=300")
+    s = Script().sip(0.0, register, binding, cc.PBX).sip(0.02, ok, cc.PBX, binding)
+    invite = cc.sip_message(f"INVITE sip:100@{cc.NAT_WAN}:40000 SIP/2.0", "in-1", "1 INVITE", src=cc.PBX,
+                            to_tag=False, to_user="100", body=cc.SDP.format(ip=cc.PBX[0], port=cc.PBX_RTP))
+    for at in timer_schedule(t1):
+        s.sip(60.0 + at, invite, cc.PBX, binding)
+    s.sip(60.0 + 64.5 * t1, cc.sip_message("OPTIONS sip:pbx@example.com SIP/2.0", "ka-end", "1 OPTIONS",
+                                           src=("192.0.2.50", 5060), to_tag=False, branch="kaend"),
+          ("192.0.2.50", 5060), cc.PBX)
+    return s.write(path)
+
+
+@pytest.mark.parametrize("t1", [1.0, 0.5])
+def test_nat_binding_timeout_gives_the_t1_of_the_unanswered_invite(tmp_path, t1) -> None:
+    """The INVITE's call timed out by Timer B of the INVITE's own T1 (sipdiag.dialogs): the finding gives it. The
+    REGISTER case is judged by no timer: None."""
+    (f,) = _rule(_invite_to_an_idle_binding(tmp_path / "idle.pcap", t1), "router.nat-binding-timeout")
+    assert (f.call_id, f.evidence["new_binding"], f.evidence["expired_after_s"], f.evidence["t1_estimate_s"]) == (
+        "in-1", "none", 60.0, t1)
+    moved = cc.register_refreshes(tmp_path / "moved.pcap", at_s=(0, 30, 90), ports=(40000, 40000, 41000))
+    (f,) = _rule(moved, "router.nat-binding-timeout")
+    assert (f.evidence["new_binding"], f.evidence["t1_estimate_s"]) == (f"{cc.NAT_WAN}:41000", None)
+
