@@ -17,7 +17,7 @@ from .regretry import steady_interval_s
 from .regrefusal import answer_details, meaning_of
 from .regretryafter import retry_after_words
 from .settings import setting
-from .timers import estimate_s, timeout_ns, transaction_t1_estimate_ns
+from .timers import estimate_s, run_timers, transaction_t1_estimate_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -331,6 +331,9 @@ class AuthLoop:
     after_s: float | str = 0.0
     stopped: bool = False  # no REGISTER for the AOR from the device after it, the capture going on for Timer F
     retried: bool = False  # REGISTERs for the AOR from the device after it, none accepted
+    # "refused": the T1 the last refused REGISTER's retransmissions show (sipdiag.siptimers; None: none), by which
+    # Timer F (64*T1) after its answer was judged (RULES.md §0.5, T1_est)
+    t1_estimate_ns: int | None = None
 
     @property
     def aor(self) -> str:
@@ -446,7 +449,8 @@ def _unaccepted(analysis: Analysis, run: list[Refusal], tried: list[RegisterExch
     story, and the line stays down until its credentials are fixed. Not when refused with 403 at the end (reg.
     rejected's, RFC 3261 §21.4.4), nor for credentials answering an old nonce (digestrefusal.OLD_NONCE: perhaps
     refused for the nonce alone) while the capture ends less than Timer F (64*T1) after the new challenge: the phone
-    may yet answer it."""
+    may yet answer it. T1 is the phone's own when the retransmissions of its refused REGISTER show another than the
+    configured one (RULES.md §0.5, T1_est)."""
     if not run or run[-1].exchange.status not in (401, 407):
         return None
     last = run[-1].exchange
@@ -454,15 +458,20 @@ def _unaccepted(analysis: Analysis, run: list[Refusal], tried: list[RegisterExch
     answered_frame = last.response_frame if last.response_ts_ns is not None else last.ts_frame
     answered_ns = last.response_ts_ns if last.response_ts_ns is not None else last.ts_ns
     after = clock.elapsed_ns(answered_frame, answered_ns, end_frame, end_ns)
-    if run[-1].kind == OLD_NONCE and (after is None or after < timeout_ns()):
+    # Timer F of the phone: 64*T1, T1 its own when its REGISTER's retransmissions show another (RULES.md §0.5)
+    tx = next((t for t in registration_of[id(last)].transactions
+               if last.frame is not None and t.request_frame == last.frame), None)
+    estimate = None if tx is None else transaction_t1_estimate_ns(tx, clock)
+    timer_f = 64 * run_timers().t1_for(estimate)
+    if run[-1].kind == OLD_NONCE and (after is None or after < timer_f):
         return None
     later = tried[next(i for i, e in enumerate(tried) if e is last) + 1:]
     # stopped: no REGISTER again for as long as a transaction may last (Timer F): a phone answering a challenge,
     # or retrying at once, would have
-    stopped = not later and after is not None and after >= timeout_ns()
+    stopped = not later and after is not None and after >= timer_f
     return _loop(registration_of[id(run[0].exchange)], run, tried, "refused", densest,
                  after_s=seconds(clock, answered_frame, answered_ns, end_frame, end_ns), stopped=stopped,
-                 retried=bool(later))
+                 retried=bool(later), t1_estimate_ns=estimate)
 
 
 def _challenge_words(challenges: tuple[DigestInfo, ...]) -> tuple[str, str]:
@@ -786,6 +795,9 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
             # not a loop: fewer refusals than a loop's triggers ask; stopped: the device sent no REGISTER after them
             # for Timer F, as RFC 3261 §22.2 has it (None for a loop)
             "loop": is_loop, "stopped": None if is_loop else all(loop.stopped for loop in group),
+            # the T1 the first line's last refused REGISTER shows by its retransmissions (None: none, or a loop,
+            # which no timer judges), by which its Timer F was judged
+            "t1_estimate_s": None if is_loop else estimate_s(head.t1_estimate_ns),
             "refused_frames": ", ".join(str(e.frame) for e in refused[:20]),
             **_credentials(head), "findings_en": "; ".join(en for _, en, _ in found[id(head)]),
             "findings_ru": "; ".join(ru for _, _, ru in found[id(head)]),

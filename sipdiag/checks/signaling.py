@@ -314,9 +314,10 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
     A call whose INVITE ended with a 3xx-6xx response, classified: user outcomes (busy, decline, cancel) are
     information; refusals (403, 404, 480, 484) point at the account or the number; 5xx at the far side or a route.
     A 3xx is a redirection, not a refusal: nothing when the redirect was followed (a later INVITE of the same
-    Call-ID, or a new call from the same caller to the Contact's number within 32 s, e.g. through a B2BUA);
-    information when the capture shows no new attempt. A 5xx's Retry-After, how long the far side expects to be
-    unavailable, is quoted (a value that is no number of seconds named as such, one over a day read as a day).
+    Call-ID, or a new call from the same caller to the Contact's number within 64*T1, 32 s by default, e.g. through
+    a B2BUA; T1 the caller's own when its INVITE's retransmissions show another, RULES.md T1_est); information when
+    the capture shows no new attempt. A 5xx's Retry-After, how long the far side expects to be unavailable, is
+    quoted (a value that is no number of seconds named as such, one over a day read as a day).
     A capture that holds only the final response and its ACK, not the INVITE, does not show which party called nor
     whether that INVITE set the call up or changed a call already up (a re-INVITE, whose failure leaves the call
     up); the finding then names the parties by address and says so.
@@ -347,10 +348,16 @@ def failure_response(analysis: Analysis) -> Iterator[Hit]:
         extra: dict[str, object] = {}
         if redirect:
             later = later or _calls_by_caller(analysis.calls)
-            if _redirect_followed(call, frame, later):
+            # the caller's T1, which its INVITE's retransmissions may show (RULES.md §0.5, T1_est), bounds the wait
+            # for the redirected INVITE
+            invite = next((t for t in reversed(call.transactions) if t.method == "INVITE" and not t.in_dialog
+                           and t.request_frame is not None), None)
+            estimate = None if invite is None else transaction_t1_estimate_ns(invite, analysis.capture.clock)
+            if _redirect_followed(call, frame, later, 64 * run_timers().t1_for(estimate)):
                 continue
             targets = ", ".join(call.redirect_contacts)
-            extra = {"redirect_to": targets}
+            # the T1 the INVITE's retransmissions show (None: none), by which the wait for a new INVITE was judged
+            extra = {"redirect_to": targets, "t1_estimate_s": estimate_s(estimate)}
             detail_en = (f" (Contact {targets or 'none'}); no new INVITE to it follows in the capture: the caller's "
                          f"side did not follow the redirect (RFC 3261 §8.1.3.4), or did so out of this capture's sight")
             detail_ru = (f" (Contact {targets or 'нет'}); нового INVITE туда в захвате нет: сторона вызывающего не "
@@ -455,17 +462,16 @@ def _calls_by_caller(calls: tuple[Call, ...]) -> _CallsByCaller:
     return out
 
 
-def _redirect_followed(call: Call, frame: int, later: _CallsByCaller) -> bool:
+def _redirect_followed(call: Call, frame: int, later: _CallsByCaller, follow_ns: int) -> bool:
     """A 3xx to the last initial INVITE was followed (RFC 3261 §8.1.3.4) by a new call (another Call-ID, as a
     B2BUA sends it) from the same caller number to a Contact's number or the same callee number (a UAC keeps the
-    To), starting within 64*T1 after the 3xx (a UAC acts on a 3xx at once, RFC 3261 §8.1.3.4; 64*T1 bounds the
-    wait for the new INVITE). A retry in the same Call-ID is that call's last initial INVITE, so the call's outcome
-    is already the retry's. A window of the caller's calls by start time, not every call of the capture: a flood of
-    redirected calls stays linear."""
+    To), starting within follow_ns (64*T1 of the caller) after the 3xx (a UAC acts on a 3xx at once, RFC 3261
+    §8.1.3.4; 64*T1 bounds the wait for the new INVITE). A retry in the same Call-ID is that call's last initial
+    INVITE, so the call's outcome is already the retry's. A window of the caller's calls by start time, not every
+    call of the capture: a flood of redirected calls stays linear."""
     at = next((m.ts_ns for m in call.messages if m.frame == frame), call.start_ns)
     targets = {number_key(c) for c in call.redirect_contacts if "@" in c} | {number_key(call.callee)}
     placed = later.get(number_key(call.caller), [])
-    follow_ns = timeout_ns()
     for start, callee, call_id in placed[bisect_left(placed, (at,)):]:
         if start > at + follow_ns:
             return False

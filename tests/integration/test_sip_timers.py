@@ -313,3 +313,94 @@ def test_nat_binding_timeout_gives_the_t1_of_the_unanswered_invite(tmp_path, t1)
     (f,) = _rule(moved, "router.nat-binding-timeout")
     assert (f.evidence["new_binding"], f.evidence["t1_estimate_s"]) == (f"{cc.NAT_WAN}:41000", None)
 
+
+NUMBER, TARGET = "4955550100", "4955550199"  # the dialled number and the 302's Contact
+
+
+def _redirected(path, t1: float, follow_after: float | None):
+    """An INVITE to NUMBER sent on the Timer A schedule of `t1` three times (0, T1, 3*T1), then 302 with Contact
+    TARGET and the ACK; follow_after: a new call (another Call-ID, as a B2BUA sends it) from the same caller to
+    TARGET that many seconds after the 302, answered; None: none (the capture runs on 100 s)."""
+    s = Script()
+    invite = cc.sip_message(f"INVITE sip:{NUMBER}@example.com SIP/2.0", "redir-1", "1 INVITE", src=cc.UA,
+                            to_tag=False, to_user=NUMBER)
+    for at in timer_schedule(t1)[:3]:
+        s.sip(at, invite, cc.UA, cc.PBX)
+    moved = 3 * t1 + 0.1
+    s.sip(moved, cc.sip_message("SIP/2.0 302 Moved Temporarily", "redir-1", "1 INVITE", src=cc.UA, to_user=NUMBER,
+                                contact=f"<sip:{TARGET}@gw.example.net>"), cc.PBX, cc.UA)
+    s.sip(moved + 0.01, cc.sip_message(f"ACK sip:{NUMBER}@example.com SIP/2.0", "redir-1", "1 ACK", src=cc.UA,
+                                       to_user=NUMBER), cc.UA, cc.PBX)
+    if follow_after is None:
+        s.sip(100.0, cc.sip_message("OPTIONS sip:x@example.com SIP/2.0", "other-1", "1 OPTIONS", src=cc.UA,
+                                    to_tag=False, branch="opt"), cc.UA, cc.PBX)
+        return s.write(path)
+    at = moved + follow_after
+    for dt, start, method, to_tag, src, dst, cseq in (
+            (0.0, f"INVITE sip:{TARGET}@gw.example.net SIP/2.0", "INVITE", False, cc.UA, cc.PBX, 1),
+            (0.3, "SIP/2.0 200 OK", "INVITE", True, cc.PBX, cc.UA, 1),
+            (0.31, f"ACK sip:{TARGET}@gw.example.net SIP/2.0", "ACK", True, cc.UA, cc.PBX, 1),
+            (5.0, f"BYE sip:{TARGET}@gw.example.net SIP/2.0", "BYE", True, cc.UA, cc.PBX, 2),
+            (5.01, "SIP/2.0 200 OK", "BYE", True, cc.PBX, cc.UA, 2)):
+        s.sip(at + dt, cc.sip_message(start, "redir-2", f"{cseq} {method}", src=cc.UA, to_tag=to_tag,
+                                      branch=f"r2{method}", to_user=TARGET), src, dst)
+    return s.write(path)
+
+
+@pytest.mark.parametrize(("t1", "follow_after", "estimate"), [
+    (1.0, None, 1.0), (0.5, None, 0.5),
+    (0.5, 40.0, 0.5)])  # 40 s after the 302 is past 64*T1 = 32 s: not taken for the redirect's retry
+def test_an_unfollowed_redirect_gives_the_callers_t1(tmp_path, t1, follow_after, estimate) -> None:
+    (f,) = _rule(_redirected(tmp_path / "redir.pcap", t1, follow_after), "call.failure-response")
+    assert (f.call_id, f.severity.label, f.evidence["status"], f.evidence["redirect_to"],
+            f.evidence["t1_estimate_s"]) == ("redir-1", "info", 302, f"sip:{TARGET}@gw.example.net", estimate)
+
+
+def test_a_redirect_is_followed_within_64_t1_of_the_callers_own_t1(tmp_path) -> None:
+    """A caller at T1 = 1 s (its INVITE retransmitted at 1 and 3 s) waits up to 64 s for its new INVITE: a new call
+    to the Contact 40 s after the 302 followed it. Before, the window was 64*T1 of the configured T1 (32 s) and
+    the redirect was reported as not followed."""
+    assert _rule(_redirected(tmp_path / "slow.pcap", 1.0, 40.0), "call.failure-response") == []
+
+
+def _refused_after_retransmissions(t1: float, end: float) -> list:
+    """A REGISTER challenged 401, its credentials sent on the Timer E schedule of `t1` three times (0, T1, 3*T1
+    after 0.1 s) before the registrar refuses them with a new challenge; then nothing from the phone but an
+    OPTIONS at `end` s."""
+    from tests.integration.test_auth_refused_once import answer, keepalive, request
+
+    sends = tuple(0.1 + at for at in timer_schedule(t1)[:3])
+    return ([request(0.0, 1), answer(0.05, 1, "401 Unauthorized", cc.challenge("100n1"))]
+            + [request(at, 2, auth=cc.credentials("100n1")) for at in sends]
+            + [answer(sends[-1] + 0.05, 2, "401 Unauthorized", cc.challenge("100n2")), keepalive(end)])
+
+
+@pytest.mark.parametrize(("t1", "stopped"), [(1.0, False), (0.5, True)])
+def test_credentials_refused_once_are_judged_by_the_phones_own_timer_f(tmp_path, t1, stopped) -> None:
+    """The capture goes on 40 s after the refusal without a REGISTER: past the phone's Timer F (64*T1 = 32 s) when
+    its retransmissions show T1 = 0.5 s, so it stopped (RFC 3261 §22.2); not yet when they show T1 = 1 s (Timer F
+    at 64 s), which the texts then say as "the capture ends". Before, 64*T1 was the configured T1's whatever the
+    phone showed. The finding gives the T1 its retransmissions show."""
+    msgs = _refused_after_retransmissions(t1, 0.0)
+    refused_at = msgs[-2][0]
+    msgs[-1] = (refused_at + 40.0,) + msgs[-1][1:]
+    path = cc.write_sip(tmp_path / "refused.pcap", sorted(msgs, key=lambda m: m[0]))
+    (f,) = _rule(path, "reg.auth-loop")
+    trigger = ("refused once; then the device sent no REGISTER for this AOR in the 40.0 s the capture goes on"
+               if stopped else "refused once; the capture ends 40.0 s after it")
+    assert (f.confidence, f.evidence["loop"], f.evidence["stopped"], f.evidence["trigger"],
+            f.evidence["t1_estimate_s"]) == ("medium", False, stopped, trigger, t1)
+
+
+def test_an_auth_loop_is_judged_by_no_timer(tmp_path) -> None:
+    """Three refusals within 60 s, the last one's credentials retransmitted at T1 = 1 s: a loop by RULES.md's
+    window, which no timer judges: no T1 in its evidence."""
+    from tests.integration.test_auth_refused_once import answer, request
+
+    msgs = _refused_after_retransmissions(1.0, 50.0)[:-1]
+    msgs += [m for k in (1, 2) for m in (request(k * 20.0, 2 * k + 2, auth=cc.credentials(f"100n{k + 1}")),
+                                         answer(k * 20.0 + 0.05, 2 * k + 2, "401 Unauthorized",
+                                                cc.challenge(f"100n{k + 2}")))]
+    (f,) = _rule(cc.write_sip(tmp_path / "loop.pcap", sorted(msgs, key=lambda m: m[0])), "reg.auth-loop")
+    assert (f.evidence["loop"], f.evidence["trigger"], f.evidence["t1_estimate_s"]) == (
+        True, "3 refusals within 60 s", None)
