@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..addresses import address_host
 from ..parsers.sipuri import parse_uri
 from . import Hit, Severity, check
+from .digestrefusal import OLD_NONCE, Refusal, challenges_of, credentials_of, judged
 from .regretry import steady_interval_s
 from .scanbehaviour import Scan, scan_sources
 from .settings import memoised, setting
@@ -224,20 +225,14 @@ def bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
 
 
 def _bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
+    failed = _failed_authentications(analysis)
     per_source: dict[str, dict] = {}
     for r in analysis.registrations:
         src = address_host(r.source)
         entry = per_source.setdefault(src, {"failures": 0, "users": set(), "first": None, "last": None, "frames": [],
                                               "first_frame": None, "tries": {}})
         for x in r.exchanges:
-            # A failed authentication is a REGISTER that carried credentials (Authorization, RFC 3261 §22.2) and
-            # was refused. A REGISTER without them that gets 401 is the normal first step of the digest
-            # exchange, and 404 vs 401 to credential-less REGISTERs is extension enumeration (svwar), the
-            # scanner's finding, not password guessing.
-            # A 401/407 with stale=true says the credentials were right and only the nonce had expired (RFC 7616
-            # §3.3, RFC 3261 §22.4): the normal refresh of every device behind an SBC, not a failure.
-            if x.credentials is None or x.frame is None or x.status not in (401, 403, 404, 407) or (
-                    x.challenge is not None and x.challenge.stale):
+            if id(x) not in failed:
                 continue
             entry["failures"] += 1
             entry["users"].add(r.aor)
@@ -261,6 +256,55 @@ def _bruteforce_sources(analysis: Analysis) -> dict[str, dict]:
             out[src] = {**e, "rate": round(e["failures"] / minutes, 1),
                         "success": _success_after(analysis, src, e["first_frame"])}
     return out
+
+
+def _failed_authentications(analysis: Analysis) -> set[int]:
+    """The REGISTER exchanges (by id) whose answers are failed authentications, judged per AOR and device (source
+    address and port) in time order as reg.auth-loop judges them (sipdiag.checks.digestrefusal):
+    - credentials refused: a 403, or a 401/407 challenging again the kind and realm they were sent for, without
+      stale=true. Not a failure: the registrar's 401 after a proxy's 407 was answered (the next step of a two-stage
+      sign-in, RFC 3261 §22.3), a challenge with stale=true (RFC 7616 §3.3), credentials without a nonce (an IMS
+      first REGISTER, 3GPP TS 24.229), a refused de-registration. A REGISTER without credentials answered 401/407
+      is the first step of the digest exchange (RFC 3261 §22.2), no failure either, as the rule always had it;
+    - credentials answering an old nonce refused (digestrefusal.OLD_NONCE) count too: a guesser replaying a nonce
+      it was given once, or answering a challenge the capture does not show, fails as surely as one answering the
+      latest, and the capture cannot tell which password was tried. Only where the device then answered each new
+      challenge at once and was accepted (_renewed) was the refusal the server renewing its nonce without saying
+      stale=true, the refresh of a working phone (many of them behind an SBC), not a failure;
+    - credentials answered 404 (the user is unknown) count as they always did: 404 for unknown users against
+      401 for existing ones is the extension enumeration RULES.md sec.bruteforce-auth names (credential-less
+      REGISTERs answered so are the scanner's, sec.scanner-detected, and were never counted here)."""
+    per_device: dict[tuple[str, str], list[RegisterExchange]] = {}
+    for r in analysis.registrations:
+        per_device.setdefault((r.aor, r.source), []).extend(r.exchanges)
+    failed: set[int] = set()
+    for exchanges in per_device.values():
+        judgements = judged(exchanges)
+        for i, (x, refused) in enumerate(judgements):
+            if x.credentials is None or x.frame is None:
+                continue  # no credentials tried, or the request not captured (its frame is the evidence)
+            if x.status == 404 or (refused is not None and (refused.kind != OLD_NONCE or not _renewed(judgements, i))):
+                failed.add(id(x))
+    return failed
+
+
+def _renewed(judgements: list[tuple[RegisterExchange, Refusal | None]], i: int) -> bool:
+    """Whether the old-nonce refusal at `i` of an AOR's judged exchanges (digestrefusal.judged) only renewed the
+    nonce: each REGISTER after it answers a nonce of the challenge just before it, none of them refused for the
+    current nonce (a proxy's and a registrar's old nonces are renewed one after the other, RFC 3261 §22.3), until
+    one is accepted (2xx). A guesser replaying an old nonce answers no new challenge, and one answering it with a
+    wrong password is refused for it."""
+    before = judgements[i][0]
+    for x, refused in judgements[i + 1:]:
+        given = {c.nonce for c in challenges_of(before) if c.nonce}
+        if not given & {c.nonce for c in credentials_of(x)}:
+            return False
+        if x.status is not None and 200 <= x.status < 300:
+            return True
+        if x.status not in (401, 407) or (refused is not None and refused.kind != OLD_NONCE):
+            return False
+        before = x
+    return False
 
 
 def _customer_devices(analysis: Analysis, src: str, tries: dict[tuple[str, str], list]) -> bool:
@@ -449,7 +493,14 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     ## What it detects
     One source whose REGISTERs fail authentication at a high rate (`security.bruteforce_failures_per_min`, 10 a
     minute) or for many user names (`security.bruteforce_distinct_users`, 5): password guessing or extension
-    enumeration. Major; critical when a 2xx to a REGISTER or INVITE from the same source follows the failures (the
+    enumeration. A failed authentication is credentials refused as reg.auth-loop judges them, per AOR and device: a
+    403, or a 401/407 challenging again the kind and realm they answered, without stale=true (RFC 3261 §22,
+    RFC 7616 §3.3), also when they answered an old nonce (a guesser replaying one still fails), or credentials
+    answered 404 (unknown users told from existing ones). Not one: a REGISTER without credentials challenged, the
+    registrar's 401 after a proxy's 407 was answered (the next step of a two-stage sign-in, RFC 3261 §22.3), a
+    challenge with stale=true (the password was right, only the nonce had expired), an old nonce renewed that the
+    device answered anew at once and got accepted with, credentials without a nonce, a refused de-registration.
+    Major; critical when a 2xx to a REGISTER or INVITE from the same source follows the failures (the
     source got in: a guessed password, or a target that does not ask for one). Not a customer's device retrying
     wrong credentials on its timer (a PBX's trunk lines, an office of phones behind one NAT after a password
     change): where every refused AOR of each device (source address and port) was refused at least
@@ -464,9 +515,7 @@ def bruteforce(analysis: Analysis) -> Iterator[Hit]:
     the source's AORs register (2xx, never refused) than are refused, and each refused AOR keeps one Contact, one
     digest user and one Call-ID, no refusal sooner than `security.steady_retry_min_interval_s` (5 s) after the one
     before, with the same conditions on User-Agents, 404s and 2xx as above, its AORs' refusals are the
-    registration rules' (reg.rejected, reg.auth-loop), each named by its AOR. A challenge with stale=true to
-    credentials is no failure: the password was right, only the nonce had expired (RFC 7616 §3.3). Anything less
-    clear stays here.
+    registration rules' (reg.rejected, reg.auth-loop), each named by its AOR. Anything less clear stays here.
 
     ## Why it matters
     A guessed password leads to toll fraud; the failed attempts also hide the customer's own registration
