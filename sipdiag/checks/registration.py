@@ -658,11 +658,38 @@ def _refused_words(refusals: int, statuses: str, span_s: float | str, trigger: t
             f"({trigger[1]})")
 
 
-def _customer_words(group: list[AuthLoop]) -> dict[str, str]:
+def _cause(codes: tuple[str, ...], loop: AuthLoop) -> str:
+    """What the customer is told to do about the loop, by its sub-diagnoses (RULES.md reg.auth-loop, `codes` from
+    _digest_findings):
+    - "alg": the digest uri is not the Request-URI the server received, a middlebox rewrote it and the digest can
+      never match whatever password is typed (strong ALG evidence: RULES.md's owner CUST, the router's SIP ALG);
+    - "old-nonce": the only finding is an old nonce and every refusal answered one (digestrefusal.OLD_NONCE): no
+      credentials were refused for the nonce they answered, so nothing tells the password is wrong; the phone's
+      nonce handling or the server's nonce lifetime, ours to look at (RULES.md names no owner of its own for it:
+      the rule's, first-line, who collect the phone's firmware and hand the server's side to the engineers);
+    - "credentials": anything else, the credentials provisioned or typed (RULES.md: L1 / CUST typed credentials).
+    The uri first: while a middlebox rewrites the request no credentials can pass, right or wrong."""
+    if "uri" in codes:
+        return "alg"
+    if codes == ("nonce",) and all(r.kind == OLD_NONCE for r in loop.refusals):
+        return "old-nonce"
+    return "credentials"
+
+
+# the owner of each cause where it is not the rule's (first-line): RULES.md reg.auth-loop "CUST (ALG if uri mismatch)"
+_CAUSE_OWNER = {"alg": "customer"}
+
+
+def _customer_words(group: list[AuthLoop], cause: str = "credentials") -> dict[str, str]:
     """The customer's text, in the singular for one line and in the plural for several (each has its own
-    credentials); a loop "keeps being refused", credentials refused once or twice "were refused"."""
+    credentials); a loop "keeps being refused", credentials refused once or twice "were refused". What it asks
+    follows the cause (_cause): the router's SIP ALG, nothing to retype for an old nonce, else the password."""
     several = several_lines(group)
     loop = group[0].is_loop
+    if cause == "alg":
+        return _alg_words(several, loop)
+    if cause == "old-nonce":
+        return _old_nonce_words(several, loop)
     if several is None:  # one line (perhaps with two bindings, two contacts of one AOR): the phone's one password
         problem_en = ("Your phone keeps being refused because" if loop else
                       "Your phone's sign-in was refused because")
@@ -689,6 +716,69 @@ def _customer_words(group: list[AuthLoop]) -> dict[str, str]:
                      "enter the SIP passwords of these lines again exactly as provided (they are case-sensitive).",
         "action_ru": "Мы повторно отправляем настройки оборудования; если вы вводили данные сами, введите SIP-пароли "
                      "этих линий ещё раз точно как выданы (с учётом регистра)."}
+
+
+def _alg_words(several: tuple[str, str] | None, loop: bool) -> dict[str, str]:
+    """The customer's text where a middlebox rewrites the REGISTER (the digest uri is not the Request-URI): the
+    router's SIP ALG to switch off, no password to retype (RULES.md reg.auth-loop, owner CUST)."""
+    if several is None:
+        problem_en = "Your phone keeps being refused" if loop else "Your phone's sign-in was refused"
+        problem_ru = "Вашему телефону раз за разом отказывают во входе" if loop else "Вашему телефону отказано во входе"
+        return {
+            "problem_en": f"{problem_en} because a device on the way, most often your router with its 'SIP ALG' "
+                          "feature, changes the phone's sign-in requests, so our check of its password fails even "
+                          "when the password is right; the phone cannot make or receive calls.",
+            "problem_ru": f"{problem_ru}: устройство на пути, чаще всего роутер с функцией «SIP ALG», изменяет "
+                          "запросы телефона на вход, поэтому проверка пароля не проходит, даже если пароль верный; "
+                          "телефон не может звонить и принимать звонки.",
+            "action_en": "Please switch SIP ALG (also called 'SIP Helper' or 'SIP inspection') off in the router's "
+                         "settings, then restart the router and the phone; there is no need to type the password "
+                         "again.",
+            "action_ru": "Отключите SIP ALG (также «SIP Helper» или «SIP inspection») в настройках роутера, затем "
+                         "перезагрузите роутер и телефон; вводить пароль заново не нужно."}
+    refused_en = "keeps being refused" if loop else "was refused"
+    refused_ru = "раз за разом отклоняется" if loop else "отклонён"
+    return {
+        "problem_en": f"The sign-in of {several[0]} {refused_en} because a device on the way, most often your "
+                      "router with its 'SIP ALG' feature, changes the sign-in requests, so our check of their "
+                      "passwords fails even when they are right; these lines cannot make or receive calls.",
+        "problem_ru": f"Вход {several[1]} {refused_ru}: устройство на пути, чаще всего роутер с функцией «SIP ALG», "
+                      "изменяет запросы на вход, поэтому проверка паролей не проходит, даже если они верные; по этим "
+                      "линиям нельзя звонить и принимать звонки.",
+        "action_en": "Please switch SIP ALG (also called 'SIP Helper' or 'SIP inspection') off in the router's "
+                     "settings, then restart the router and your equipment; there is no need to type the passwords "
+                     "again.",
+        "action_ru": "Отключите SIP ALG (также «SIP Helper» или «SIP inspection») в настройках роутера, затем "
+                     "перезагрузите роутер и оборудование; вводить пароли заново не нужно."}
+
+
+def _old_nonce_words(several: tuple[str, str] | None, loop: bool) -> dict[str, str]:
+    """The customer's text where only old nonces were refused (the one-time codes of the digest exchange, RFC 7616
+    §3.3): nothing tells the password is wrong, nothing to retype; the operator looks at it."""
+    if several is None:
+        problem_en = "Your phone keeps being refused" if loop else "Your phone's sign-in was refused"
+        problem_ru = "Вашему телефону раз за разом отказывают во входе" if loop else "Вашему телефону отказано во входе"
+        return {
+            "problem_en": f"{problem_en} not because of its password but because it answers our server with an "
+                          "expired one-time sign-in code, so it cannot make or receive calls.",
+            "problem_ru": f"{problem_ru} не из-за пароля: он отвечает нашему серверу устаревшим одноразовым кодом "
+                          "входа, поэтому не может звонить и принимать звонки.",
+            "action_en": "There is nothing to type again: we are looking into it on our side and will contact you if "
+                         "the phone needs a change.",
+            "action_ru": "Вводить пароль заново не нужно: мы разбираемся с этим на нашей стороне и свяжемся с вами, "
+                         "если в телефоне понадобится что-то изменить."}
+    refused_en = "keeps being refused" if loop else "was refused"
+    refused_ru = "раз за разом отклоняется" if loop else "отклонён"
+    return {
+        "problem_en": f"The sign-in of {several[0]} {refused_en} not because of their passwords but because they "
+                      "answer our server with expired one-time sign-in codes, so these lines cannot make or receive "
+                      "calls.",
+        "problem_ru": f"Вход {several[1]} {refused_ru} не из-за паролей: для них нашему серверу отправляются "
+                      "устаревшие одноразовые коды входа, поэтому по этим линиям нельзя звонить и принимать звонки.",
+        "action_en": "There is nothing to type again: we are looking into it on our side and will contact you if "
+                     "your equipment needs a change.",
+        "action_ru": "Вводить пароли заново не нужно: мы разбираемся с этим на нашей стороне и свяжемся с вами, "
+                     "если в оборудовании понадобится что-то изменить."}
 
 
 _TITLES = {  # the title's words: a loop, credentials refused below a loop's triggers, and the rule's in general
@@ -751,7 +841,11 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     vs Request-URI, an old nonce answered, algorithm, qop. The loops of one device (source address) toward one
     registrar with the same inconsistencies (or none: the password) are one finding that lists their AORs and
     quotes the first one's digest fields: a multi-line phone provisioned with one wrong auth user loops on each
-    line, one problem; its lines refused fewer times are another such finding. A source failing for as many user
+    line, one problem; its lines refused fewer times are another such finding. The customer is asked to retype
+    the password unless the sub-diagnoses say otherwise: where the digest uri is not the Request-URI (a rewriting
+    middlebox) to switch the router's SIP ALG off, owner customer (RULES.md: CUST for the ALG); where the only
+    finding is an old nonce and every refusal answered one, to retype nothing (the nonce handling is the
+    operator's to look at). A source failing for as many user
     names, or as fast, as sec.bruteforce-auth counts is that rule's, not a loop, unless its failures are its
     devices' steady retries (see that rule): a PBX retrying its lines on a timer.
 
@@ -769,9 +863,13 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     found = {id(loop): _digest_findings(loop) for loop in loops}
     # failing the same way: the same inconsistencies of the digest (or none: the password), fixed once in the
     # device's provisioning; the values differ per line (each AOR has its own user), the diagnosis does not. A loop
-    # and a line refused once are two findings: their texts (and confidence) differ.
-    for (codes, is_loop), group in grouped(((tuple(code for code, _, _ in found[id(loop)]), loop.is_loop), loop)
-                                           for loop in loops):
+    # and a line refused once are two findings: their texts (and confidence) differ, as do two causes for the
+    # customer (_cause: the text and the owner; old nonces alone or beside a refused current one).
+    keyed = []
+    for loop in loops:
+        codes = tuple(code for code, _, _ in found[id(loop)])
+        keyed.append(((codes, loop.is_loop, _cause(codes, loop)), loop))
+    for (codes, is_loop, cause), group in grouped(keyed):
         head = group[0]
         refused = sorted((e for loop in group for e in loop.refused), key=lambda e: e.ts_ns)
         first, last = refused[0], refused[-1]
@@ -805,13 +903,16 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
             "registrar": head.reg.registrar, "diagnosis": list(codes),
             "subject_en": subject_en, "subject_ru": subject_ru,
             "of_en": f" of {head.aor}" if several else "", "of_ru": f" для {head.aor}" if several else "",
-            "likewise_en": likewise_en, "likewise_ru": likewise_ru, **_customer_words(group),
+            "likewise_en": likewise_en, "likewise_ru": likewise_ru, **_customer_words(group, cause),
+            # what the customer is asked (_cause): "alg", "old-nonce" or "credentials", as reg.rejected's cause
+            "cause": cause,
             **group_evidence(group, "final_frames"),
             # each AOR's own digest fields: the texts quote the first one's
             "per_aor": [{"aor": loop.aor, "refusals": len(loop.refused),
                          "frames": [e.frame for e in loop.refused[:20]], **_credentials(loop)}
                         for loop in group[:KEPT]],
-        }, confidence="high" if is_loop else "medium", texts={"how_en": how_en, "how_ru": how_ru})
+        }, confidence="high" if is_loop else "medium", owner=_CAUSE_OWNER.get(cause),
+            texts={"how_en": how_en, "how_ru": how_ru})
 
 
 def _credentials(loop: AuthLoop) -> dict[str, str]:

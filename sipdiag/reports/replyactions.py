@@ -129,7 +129,8 @@ RULE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "media.packet-loss": (("wired",), ("media",)),
     "nat.private-contact": ((), ("nat",)),
     "nat.private-sdp-address": ((), ("nat",)),
-    # its customer text asks to enter the SIP password again: the reply's steps must not say nothing is to change
+    # its customer text asks to enter the SIP password again (but for its causes in AUTH_LOOP_CUSTOMER_STEPS): the
+    # reply's steps must not say nothing is to change
     "reg.auth-loop": (("check-credentials",), ("registration",)),
     "reg.no-response": (("check-connection",), ("registration",)),
     "reg.rejected": (("check-credentials",), ("registration",)),
@@ -146,6 +147,13 @@ RULE_STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 REJECTED_CUSTOMER_STEPS: dict[str, tuple[str, ...]] = {
     "credentials": ("check-credentials",), "unanswered-challenge": ("check-credentials",),
     "forbidden": ("check-credentials",), "not-found": ("check-credentials",), "malformed": ("sip-alg-off",),
+}
+
+# reg.auth-loop by its cause (checks.registration._cause), as its customer text asks: a middlebox rewriting the
+# REGISTER is the router's SIP ALG (RULES.md reg.auth-loop: digest uri vs Request-URI), old nonces alone leave the
+# customer nothing to retype; else the credentials.
+AUTH_LOOP_CUSTOMER_STEPS: dict[str, tuple[str, ...]] = {
+    "alg": ("sip-alg-off",), "old-nonce": (), "credentials": ("check-credentials",),
 }
 
 CATEGORY_CUSTOMER_STEP = {"router": "sip-alg-off", "nat": "sip-alg-off", "media": "wired", "codec": "allow-g711",
@@ -165,6 +173,8 @@ def steps_for(finding: Finding) -> tuple[tuple[str, ...], tuple[str, ...]]:
             customer = ("check-number",)  # RFC 3261 §21.4.5, §21.4.22, §21.6.3: the number, not the service
         if finding.rule == "reg.rejected":
             customer = REJECTED_CUSTOMER_STEPS.get(finding.evidence.get("cause", ""), ())
+        if finding.rule == "reg.auth-loop":
+            customer = AUTH_LOOP_CUSTOMER_STEPS.get(finding.evidence.get("cause", ""), customer)
         if finding.rule == "call.invite-timeout" and finding.evidence.get("transport") not in (None, "udp") \
                 and finding.evidence.get("final") == "none":
             # delivered over TCP/TLS and never answered (no proxy's 408 either): the receiver, not the path

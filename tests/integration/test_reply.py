@@ -543,19 +543,23 @@ def test_one_way_audio_to_a_private_address_does_not_send_the_customer_to_the_si
     assert "SIP ALG" not in ru
 
 
-def test_reply_to_an_auth_loop_asks_for_the_credentials(corpus) -> None:
-    """aaa.pcap: voi18063's credentials refused (reg.auth-loop). Its text asks the customer to enter the SIP
-    password again, yet reg.auth-loop had no steps of its own: the reply's "What you can do" said nothing needed
-    changing on the customer's side."""
+def test_reply_to_an_auth_loop_asks_what_its_cause_needs(corpus) -> None:
+    """aaa.pcap: voi18063's credentials refused (reg.auth-loop). reg.auth-loop had no steps of its own: the reply's
+    "What you can do" said nothing needed changing on the customer's side. Its phone computes the digest over uri
+    sip:192.168.1.2, not the Request-URI the registrar received (sip:sip.cybercity.dk): a middlebox rewrote the
+    REGISTER (RULES.md reg.auth-loop), so the text and the steps ask for the router's SIP ALG, not the password
+    (tests/integration/test_auth_loop_causes.py has the credentials' step)."""
     text = reply(str(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap"), "--select", "reg.auth-loop")
     steps = text.split("\nWhat you can do\n\n", 1)[1].split("\n\nWhen you have done this", 1)[0]
     assert steps.splitlines() == [
-        "1. Check that the user name and password in the phone's settings are exactly the ones we gave you.",
+        "1. Switch off the 'SIP ALG' feature (sometimes called 'SIP helper' or 'SIP passthrough') in your router's "
+        "settings, then restart the router.",
         "",
         "What we will do",
         "",
         "- We will check your account's settings and the path to our server.",
     ]
+    assert "password" not in steps
 
 
 def test_failed_calls_with_different_statuses_are_told_apart(corpus) -> None:
