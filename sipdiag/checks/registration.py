@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..addresses import address_host
+from ..media import is_private
 from ..russian import agree
 from . import Hit, Severity, check, seconds
 from .digestrefusal import OLD_NONCE, Refusal, judged
@@ -663,14 +665,18 @@ def _cause(codes: tuple[str, ...], loop: AuthLoop) -> str:
     _digest_findings):
     - "alg": the digest uri is not the Request-URI the server received, a middlebox rewrote it and the digest can
       never match whatever password is typed (strong ALG evidence: RULES.md's owner CUST, the router's SIP ALG);
+    - "phone-uri": the same mismatch in a REGISTER captured as the phone sent it, from a private address (RULES.md
+      §0.2: the capture is on the phone's LAN, before the router and any ALG on it): the phone itself signs another
+      URI than it requests (aaa.pcap's Nero phone signs its own address), its settings or firmware, first-line's
+      (RULES.md: L1, provisioning); switching an ALG off would change nothing;
     - "old-nonce": the only finding is an old nonce and every refusal answered one (digestrefusal.OLD_NONCE): no
       credentials were refused for the nonce they answered, so nothing tells the password is wrong; the phone's
       nonce handling or the server's nonce lifetime, ours to look at (RULES.md names no owner of its own for it:
       the rule's, first-line, who collect the phone's firmware and hand the server's side to the engineers);
     - "credentials": anything else, the credentials provisioned or typed (RULES.md: L1 / CUST typed credentials).
-    The uri first: while a middlebox rewrites the request no credentials can pass, right or wrong."""
+    The uri first: while the signed URI is not the requested one no credentials can pass, right or wrong."""
     if "uri" in codes:
-        return "alg"
+        return "phone-uri" if is_private(address_host(loop.refusals[-1].exchange.source)) else "alg"
     if codes == ("nonce",) and all(r.kind == OLD_NONCE for r in loop.refusals):
         return "old-nonce"
     return "credentials"
@@ -683,11 +689,14 @@ _CAUSE_OWNER = {"alg": "customer"}
 def _customer_words(group: list[AuthLoop], cause: str = "credentials") -> dict[str, str]:
     """The customer's text, in the singular for one line and in the plural for several (each has its own
     credentials); a loop "keeps being refused", credentials refused once or twice "were refused". What it asks
-    follows the cause (_cause): the router's SIP ALG, nothing to retype for an old nonce, else the password."""
+    follows the cause (_cause): the router's SIP ALG, the phone's configuration resent for the URI it signs, nothing
+    to retype for an old nonce, else the password."""
     several = several_lines(group)
     loop = group[0].is_loop
     if cause == "alg":
         return _alg_words(several, loop)
+    if cause == "phone-uri":
+        return _phone_uri_words(several, loop)
     if cause == "old-nonce":
         return _old_nonce_words(several, loop)
     if several is None:  # one line (perhaps with two bindings, two contacts of one AOR): the phone's one password
@@ -750,6 +759,37 @@ def _alg_words(several: tuple[str, str] | None, loop: bool) -> dict[str, str]:
                      "again.",
         "action_ru": "Отключите SIP ALG (также «SIP Helper» или «SIP inspection») в настройках роутера, затем "
                      "перезагрузите роутер и оборудование; вводить пароли заново не нужно."}
+
+
+def _phone_uri_words(several: tuple[str, str] | None, loop: bool) -> dict[str, str]:
+    """The customer's text where the phone itself signs another URI than it requests (seen on its LAN): its
+    configuration, which we re-send; no password to retype, no ALG to switch off."""
+    if several is None:
+        problem_en = "Your phone keeps being refused" if loop else "Your phone's sign-in was refused"
+        problem_ru = "Вашему телефону раз за разом отказывают во входе" if loop else "Вашему телефону отказано во входе"
+        return {
+            "problem_en": f"{problem_en} because it signs its sign-in requests for another address than the one it "
+                          "sends them to (a setting or a fault of the phone), so our check of its password fails even "
+                          "when the password is right; the phone cannot make or receive calls.",
+            "problem_ru": f"{problem_ru}: он подписывает запросы на вход для другого адреса, чем тот, на который их "
+                          "отправляет (настройка или ошибка телефона), поэтому проверка пароля не проходит, даже если "
+                          "пароль верный; телефон не может звонить и принимать звонки.",
+            "action_en": "We are re-sending your phone's configuration; there is no need to type the password again.",
+            "action_ru": "Мы повторно отправляем настройки телефона; вводить пароль заново не нужно."}
+    refused_en = "keeps being refused" if loop else "was refused"
+    refused_ru = "раз за разом отклоняется" if loop else "отклонён"
+    return {
+        "problem_en": f"The sign-in of {several[0]} {refused_en} because your equipment signs their sign-in "
+                      "requests for another address than the one it sends them to (a setting or a fault of the "
+                      "equipment), so our check of their passwords fails even when they are right; these lines "
+                      "cannot make or receive calls.",
+        "problem_ru": f"Вход {several[1]} {refused_ru}: оборудование подписывает запросы на вход для другого "
+                      "адреса, чем тот, на который их отправляет (настройка или ошибка оборудования), поэтому "
+                      "проверка паролей не проходит, даже если они верные; по этим линиям нельзя звонить и "
+                      "принимать звонки.",
+        "action_en": "We are re-sending your equipment's configuration; there is no need to type the passwords "
+                     "again.",
+        "action_ru": "Мы повторно отправляем настройки оборудования; вводить пароли заново не нужно."}
 
 
 def _old_nonce_words(several: tuple[str, str] | None, loop: bool) -> dict[str, str]:
@@ -843,9 +883,11 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     quotes the first one's digest fields: a multi-line phone provisioned with one wrong auth user loops on each
     line, one problem; its lines refused fewer times are another such finding. The customer is asked to retype
     the password unless the sub-diagnoses say otherwise: where the digest uri is not the Request-URI (a rewriting
-    middlebox) to switch the router's SIP ALG off, owner customer (RULES.md: CUST for the ALG); where the only
-    finding is an old nonce and every refusal answered one, to retype nothing (the nonce handling is the
-    operator's to look at). A source failing for as many user
+    middlebox) to switch the router's SIP ALG off, owner customer (RULES.md: CUST for the ALG), unless the
+    REGISTER comes from a private address (captured on the phone's LAN, before any ALG: the phone signs the other
+    URI itself, its configuration is re-sent, owner first-line); where the only finding is an old nonce and every
+    refusal answered one, to retype nothing (the nonce handling is the operator's to look at). A source failing
+    for as many user
     names, or as fast, as sec.bruteforce-auth counts is that rule's, not a loop, unless its failures are its
     devices' steady retries (see that rule): a PBX retrying its lines on a timer.
 
@@ -904,7 +946,8 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
             "subject_en": subject_en, "subject_ru": subject_ru,
             "of_en": f" of {head.aor}" if several else "", "of_ru": f" для {head.aor}" if several else "",
             "likewise_en": likewise_en, "likewise_ru": likewise_ru, **_customer_words(group, cause),
-            # what the customer is asked (_cause): "alg", "old-nonce" or "credentials", as reg.rejected's cause
+            # what the customer is asked (_cause): "alg", "phone-uri", "old-nonce" or "credentials", as
+            # reg.rejected's cause
             "cause": cause,
             **group_evidence(group, "final_frames"),
             # each AOR's own digest fields: the texts quote the first one's

@@ -150,10 +150,11 @@ REJECTED_CUSTOMER_STEPS: dict[str, tuple[str, ...]] = {
 }
 
 # reg.auth-loop by its cause (checks.registration._cause), as its customer text asks: a middlebox rewriting the
-# REGISTER is the router's SIP ALG (RULES.md reg.auth-loop: digest uri vs Request-URI), old nonces alone leave the
-# customer nothing to retype; else the credentials.
+# REGISTER is the router's SIP ALG (RULES.md reg.auth-loop: digest uri vs Request-URI); a phone signing another URI
+# itself gets its configuration re-sent, and old nonces alone leave the customer nothing to retype; else the
+# credentials.
 AUTH_LOOP_CUSTOMER_STEPS: dict[str, tuple[str, ...]] = {
-    "alg": ("sip-alg-off",), "old-nonce": (), "credentials": ("check-credentials",),
+    "alg": ("sip-alg-off",), "phone-uri": (), "old-nonce": (), "credentials": ("check-credentials",),
 }
 
 CATEGORY_CUSTOMER_STEP = {"router": "sip-alg-off", "nat": "sip-alg-off", "media": "wired", "codec": "allow-g711",

@@ -1,9 +1,10 @@
 """reg.auth-loop tells the customer what to do by its sub-diagnoses (RULES.md reg.auth-loop), not always to retype
 the password: a digest uri other than the Request-URI (a middlebox rewrote the REGISTER: the digest can never match)
-is the router's SIP ALG, owner customer (RULES.md: "CUST (ALG if uri mismatch)"); credentials refused only for the
-old nonces they answered leave nothing to retype, the operator looks at it (first-line, the rule's owner). Else the
-credentials, as before. The reply's steps follow (sipdiag.reports.replyactions). Captures built with
-tests/callcapture.py."""
+is the router's SIP ALG, owner customer (RULES.md: "CUST (ALG if uri mismatch)"), unless the capture shows the
+REGISTER as the phone sent it (from its private address: the phone signs the other URI itself, its configuration is
+re-sent, first-line's); credentials refused only for the old nonces they answered leave nothing to retype, the
+operator looks at it (first-line, the rule's owner). Else the credentials, as before. The reply's steps follow
+(sipdiag.reports.replyactions). Captures built with tests/callcapture.py."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ PHONE, REGISTRAR = ("198.51.100.7", 40000), ("203.0.113.5", 5060)
 OWN = "198.51.100.7:40000"  # the phone's own address in its Via and Contact: no NAT findings beside
 OK = "200 OK"
 REWRITTEN = "sip:192.168.1.1"  # the phone's digest uri: its Request-URI before a router rewrote it
+LAN_PHONE = ("192.168.1.20", 5060)
 
 
 def request(t: float, cseq: int, user: str = "100", **headers) -> tuple:
@@ -53,6 +55,14 @@ def refresh_refused(user: str = "100", at: float = 0.0) -> list:
             answer(at + 0.15, 2, OK, user=user),
             request(at + 60.0, 3, user, auth=cc.credentials(f"{user}n1", user=user)),
             answer(at + 60.05, 3, "401 Unauthorized", cc.challenge(f"{user}n2"), user)]
+
+
+def on_lan(msgs: list) -> list:
+    """The messages as a capture on the phone's LAN shows them: the phone at its private address LAN_PHONE, before
+    the router (RULES.md §0.2: requests seen from a private source address)."""
+    lan = f"{LAN_PHONE[0]}:{LAN_PHONE[1]}"
+    return [(t, text.replace(OWN, lan), LAN_PHONE if src == PHONE else src, LAN_PHONE if dst == PHONE else dst)
+            for t, text, src, dst in msgs]
 
 
 def keepalive(t: float) -> tuple:
@@ -103,6 +113,35 @@ def test_a_digest_uri_rewritten_on_the_way_is_the_routers_sip_alg(tmp_path) -> N
     # the uri goes first beside another finding: while the request is rewritten no credentials can pass
     f = the_loop(tmp_path, "uri-user", refused(refusals=3, auth_user="acct", uri=REWRITTEN), russian=False)
     assert figures(f)[:3] == ("customer", "alg", ["user", "uri"])
+
+
+def test_a_phone_signing_another_uri_itself_is_its_configuration(tmp_path) -> None:
+    """The same REGISTERs captured on the phone's LAN (from its private address, before the router and any ALG on
+    it): the phone itself signs another URI than it requests (as aaa.pcap's Nero phone signs its own address). No
+    ALG to switch off, no password to retype: its configuration is re-sent, first-line's (RULES.md: L1)."""
+    f = the_loop(tmp_path, "uri-lan", on_lan(refused(refusals=3, uri=REWRITTEN)))
+    assert figures(f) == ("first-line", "phone-uri", ["uri"], True, ((), ("registration",)))
+    assert f.customer_text == {
+        "en": "Your phone keeps being refused because it signs its sign-in requests for another address than the "
+              "one it sends them to (a setting or a fault of the phone), so our check of its password fails even "
+              "when the password is right; the phone cannot make or receive calls. We are re-sending your phone's "
+              "configuration; there is no need to type the password again.",
+        "ru": "Вашему телефону раз за разом отказывают во входе: он подписывает запросы на вход для другого адреса, "
+              "чем тот, на который их отправляет (настройка или ошибка телефона), поэтому проверка пароля не "
+              "проходит, даже если пароль верный; телефон не может звонить и принимать звонки. Мы повторно "
+              "отправляем настройки телефона; вводить пароль заново не нужно."}
+    f = the_loop(tmp_path, "uri-lan-lines",
+                 on_lan(refused(refusals=3, uri=REWRITTEN) + refused("101", 0.5, 3, uri=REWRITTEN)))
+    assert figures(f) == ("first-line", "phone-uri", ["uri"], True, ((), ("registration",)))
+    assert f.customer_text == {
+        "en": "The sign-in of 2 of your lines keeps being refused because your equipment signs their sign-in requests "
+              "for another address than the one it sends them to (a setting or a fault of the equipment), so our "
+              "check of their passwords fails even when they are right; these lines cannot make or receive calls. "
+              "We are re-sending your equipment's configuration; there is no need to type the passwords again.",
+        "ru": "Вход 2 ваших линий раз за разом отклоняется: оборудование подписывает запросы на вход для другого "
+              "адреса, чем тот, на который их отправляет (настройка или ошибка оборудования), поэтому проверка "
+              "паролей не проходит, даже если они верные; по этим линиям нельзя звонить и принимать звонки. Мы "
+              "повторно отправляем настройки оборудования; вводить пароли заново не нужно."}
 
 
 def test_two_lines_behind_a_rewriting_router(tmp_path) -> None:

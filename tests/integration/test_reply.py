@@ -545,21 +545,25 @@ def test_one_way_audio_to_a_private_address_does_not_send_the_customer_to_the_si
 
 def test_reply_to_an_auth_loop_asks_what_its_cause_needs(corpus) -> None:
     """aaa.pcap: voi18063's credentials refused (reg.auth-loop). reg.auth-loop had no steps of its own: the reply's
-    "What you can do" said nothing needed changing on the customer's side. Its phone computes the digest over uri
-    sip:192.168.1.2, not the Request-URI the registrar received (sip:sip.cybercity.dk): a middlebox rewrote the
-    REGISTER (RULES.md reg.auth-loop), so the text and the steps ask for the router's SIP ALG, not the password
-    (tests/integration/test_auth_loop_causes.py has the credentials' step)."""
+    "What you can do" said nothing needed changing on the customer's side, while its text asked to enter the SIP
+    password again. Its Nero phone signs digest uri sip:192.168.1.2, its own address, not its Request-URI
+    sip:sip.cybercity.dk, in a REGISTER captured on its LAN (from 192.168.1.2, before the router): the phone's own
+    doing, not a SIP ALG's (RULES.md reg.auth-loop), so the text says its configuration is re-sent and nothing is
+    to retype, and the steps ask nothing of the customer (tests/integration/test_auth_loop_causes.py has the
+    steps of the other causes: the credentials, the router's SIP ALG)."""
     text = reply(str(corpus / "pcaps" / "wireshark-wiki" / "aaa.pcap"), "--select", "reg.auth-loop")
+    found = text.split("\nWhat we found\n\n", 1)[1].split("\n\nWhat you can do", 1)[0]
+    assert found.endswith("We are re-sending your phone's configuration; there is no need to type the password "
+                          "again.")
     steps = text.split("\nWhat you can do\n\n", 1)[1].split("\n\nWhen you have done this", 1)[0]
     assert steps.splitlines() == [
-        "1. Switch off the 'SIP ALG' feature (sometimes called 'SIP helper' or 'SIP passthrough') in your router's "
-        "settings, then restart the router.",
+        "1. Nothing needs changing on your side for now. If it happens again, note the time and the number you "
+        "called and tell us.",
         "",
         "What we will do",
         "",
         "- We will check your account's settings and the path to our server.",
     ]
-    assert "password" not in steps
 
 
 def test_failed_calls_with_different_statuses_are_told_apart(corpus) -> None:
