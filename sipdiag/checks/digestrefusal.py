@@ -57,13 +57,15 @@ def challenges_of(ex: RegisterExchange) -> tuple[DigestInfo, ...]:
     return ex.all_challenges or ((ex.challenge,) if ex.challenge is not None else ())
 
 
-def judged(exchanges: Iterable[RegisterExchange]) -> list[tuple[RegisterExchange, Refusal | None]]:
+def judged(exchanges: Iterable[RegisterExchange], *, deregistrations: bool = False
+           ) -> list[tuple[RegisterExchange, Refusal | None]]:
     """The REGISTER exchanges of one AOR and device in time order, each with its refusal (None: not one). Each
-    credentials answer the latest challenge of their kind and realm before them, since the last 2xx."""
+    credentials answer the latest challenge of their kind and realm before them, since the last 2xx.
+    deregistrations: judge the credentials of de-registrations too (see refusal)."""
     asked: Asked = {}
     out: list[tuple[RegisterExchange, Refusal | None]] = []
     for ex in sorted(exchanges, key=lambda e: e.ts_ns):
-        out.append((ex, refusal(ex, asked)))
+        out.append((ex, refusal(ex, asked, deregistrations=deregistrations)))
         if ex.status is not None and 200 <= ex.status < 300:
             asked = {}  # its nonces answered: sent again, they are a refresh's reuse, not an answer
             continue
@@ -73,11 +75,15 @@ def judged(exchanges: Iterable[RegisterExchange]) -> list[tuple[RegisterExchange
     return out
 
 
-def refusal(ex: RegisterExchange, asked: Asked) -> Refusal | None:
+def refusal(ex: RegisterExchange, asked: Asked, *, deregistrations: bool = False) -> Refusal | None:
     """Whether the answer to `ex` refuses its credentials (see the module's docstring); `asked`: the challenges
-    before it (judged)."""
-    if ex.status not in (401, 403, 407) or ex.requested_expires_s == 0 or ex.contact == "*":
-        return None  # a refused de-registration is no sign-in refused (reg.rejected, at minor)
+    before it (judged). A refused de-registration is no sign-in refused (reg.rejected's, at minor) and is None,
+    unless `deregistrations`: its credentials were refused all the same, which is what sec.bruteforce-auth counts
+    (a guesser may send each password with Expires: 0)."""
+    if ex.status not in (401, 403, 407):
+        return None
+    if not deregistrations and (ex.requested_expires_s == 0 or ex.contact == "*"):
+        return None
     sent = [c for c in credentials_of(ex) if c.nonce]
     if not sent:
         return None

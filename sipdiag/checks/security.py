@@ -264,7 +264,8 @@ def _failed_authentications(analysis: Analysis) -> set[int]:
     - credentials refused: a 403, or a 401/407 challenging again the kind and realm they were sent for, without
       stale=true. Not a failure: the registrar's 401 after a proxy's 407 was answered (the next step of a two-stage
       sign-in, RFC 3261 §22.3), a challenge with stale=true (RFC 7616 §3.3), credentials without a nonce (an IMS
-      first REGISTER, 3GPP TS 24.229), a refused de-registration. A REGISTER without credentials answered 401/407
+      first REGISTER, 3GPP TS 24.229). A refused de-registration counts here (not for reg.auth-loop): a guesser
+      may try each password with Expires: 0. A REGISTER without credentials answered 401/407
       is the first step of the digest exchange (RFC 3261 §22.2), no failure either, as the rule always had it;
     - credentials answering an old nonce refused (digestrefusal.OLD_NONCE) count too: a guesser replaying a nonce
       it was given once, or answering a challenge the capture does not show, fails as surely as one answering the
@@ -279,7 +280,7 @@ def _failed_authentications(analysis: Analysis) -> set[int]:
         per_device.setdefault((r.aor, r.source), []).extend(r.exchanges)
     failed: set[int] = set()
     for exchanges in per_device.values():
-        judgements = judged(exchanges)
+        judgements = judged(exchanges, deregistrations=True)
         for i, (x, refused) in enumerate(judgements):
             if x.credentials is None or x.frame is None:
                 continue  # no credentials tried, or the request not captured (its frame is the evidence)

@@ -141,3 +141,20 @@ def test_a_guesser_replaying_an_old_nonce_still_fails(tmp_path) -> None:
     a = analysed(tmp_path, "replayer-in", msgs)
     assert [(f.rule, f.severity.label) for f in a.findings] == [("sec.bruteforce-auth", "critical")]
     assert the_guesser(a) == ("critical", "198.51.100.7", 11, 1, 11.0, 3, (3, 5, 7, 9), 12)
+
+
+def test_a_guesser_trying_passwords_with_de_registrations_still_fails(tmp_path) -> None:
+    """A refused de-registration is no sign-in refused for reg.auth-loop (reg.rejected's, at minor), but its
+    credentials were refused all the same: a guesser sending each password in a REGISTER with Expires: 0 (which
+    would remove no binding if it were right, and so goes unnoticed by the line) fails 12 times."""
+    def deregister(t: float, cseq: int, auth: str | None = None) -> tuple:
+        return (t, cc.register_text(cseq, f"b{cseq}", contact=f"sip:100@{OWN}", call_id="reg-100", via=OWN,
+                                    expires=0, auth=auth), PHONE, REGISTRAR)
+
+    msgs = [deregister(0.0, 1), answer(0.05, 1, "401 Unauthorized", cc.challenge("n0"))]
+    for k in range(12):
+        t, cseq = 3.0 * k + 0.1, k + 2
+        msgs += [deregister(t, cseq, auth=guessed(f"n{k}", k)),
+                 answer(t + 0.05, cseq, "401 Unauthorized", cc.challenge(f"n{k + 1}"))]
+    a = analysed(tmp_path, "deregistering", msgs)
+    assert the_guesser(a) == ("major", "198.51.100.7", 12, 1, 12.0, 3, (3, 5, 7, 9), 12)
