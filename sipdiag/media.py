@@ -123,6 +123,16 @@ def is_private(ip: str) -> bool:
     return any(addr in net for net in (_PRIVATE4 if addr.version == 4 else _PRIVATE6))
 
 
+@lru_cache(maxsize=4096)  # as is_private
+def is_shared_space(ip: str) -> bool:
+    """In 100.64.0.0/10, RFC 6598's shared address space: private (is_private), but the space of a carrier-grade
+    NAT between the customer's router and the Internet (or of an overlay VPN, RULES.md §0.4), not of a LAN."""
+    try:
+        return ipaddress.ip_address(ip) in _SHARED
+    except ValueError:
+        return False
+
+
 @lru_cache(maxsize=4096)  # as is_private: the rules ask about the same few addresses for every call and stream
 def is_loopback(ip: str | None) -> bool:
     """127.0.0.0/8 or ::1: an address that never leaves its host (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3); False for
@@ -139,6 +149,7 @@ HOLD_ADDRESSES = ("0.0.0.0", "::")  # c= of a hold (RFC 3264 §8.4), not an addr
 _PRIVATE4 = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "192.0.0.0/24", "169.254.0.0/16",
     "127.0.0.0/8"))
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 shared address space (carrier-grade NAT)
 _PRIVATE6 = tuple(ipaddress.ip_network(n) for n in ("fc00::/7", "fe80::/10", "::1/128"))
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..addresses import address_host, join_address, split_address
-from ..media import is_loopback, is_private
+from ..media import is_loopback, is_private, is_shared_space
 from ..parsers.sipuri import parse_name_addr
 from ..parties import between_numbers, party_en, party_number, party_ru
 from ..russian import PARTY_RU
@@ -553,9 +553,6 @@ def no_rport_response_lost(analysis: Analysis) -> Iterator[Hit]:
             break
 
 
-_SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 shared address space (carrier-grade NAT)
-
-
 def _local(ip: str) -> bool:
     """Loopback and link-local: a test rig or the host itself, never a NAT's outside."""
     try:
@@ -597,13 +594,6 @@ def _second_nat(analysis: Analysis, wanted: set[tuple[str, int]]) -> dict[tuple[
     out = {key: ("peer", addr) for key, addr in peer.items()}
     out.update((key, ("received", addr)) for key, addr in received.items())
     return out
-
-
-def _in_shared(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip) in _SHARED
-    except ValueError:
-        return False
 
 
 @check(
@@ -671,13 +661,13 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
             # loopback address never leaves its host (RFC 1122 §3.2.1.3), so it says nothing about NAT.
             if same_ip(inner, p.src_ip) or _local(inner):
                 continue
-            if _in_shared(p.src_ip) and _in_shared(p.dst_ip):
+            if is_shared_space(p.src_ip) and is_shared_space(p.dst_ip):
                 # Both ends in shared space: a carrier-grade NAT translates towards the Internet, so two 100.64/10
                 # hosts talking directly are an overlay VPN (Tailscale numbers its nodes there, and a subnet router
                 # masquerades the LAN behind it: one NAT) or an operator's own network numbered in that space, not
                 # CGNAT (RULES.md §0.4 and the rule's FP pitfalls).
                 continue
-            if _in_shared(p.src_ip):
+            if is_shared_space(p.src_ip):
                 kind = "cgnat"
             elif is_private(p.src_ip) and is_private(inner) and _other_network(p.src_ip, inner):
                 # One translation (inner -> source) is seen; a second one needs a public host beyond the capture
@@ -688,7 +678,7 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
                 if (p.src_ip, p.src_port) not in beyond:
                     continue
                 kind = "double-nat"
-            elif _in_shared(inner) and not is_private(p.src_ip):
+            elif is_shared_space(inner) and not is_private(p.src_ip):
                 kind = "cgnat"
             else:
                 continue
@@ -704,11 +694,11 @@ def cgnat_or_double_nat(analysis: Analysis) -> Iterator[Hit]:
                 "kind_ru": "NAT оператора (CGNAT, или оверлейная VPN в 100.64/10)" if cgnat else "Двойной NAT",
                 "kind_customer_en": "your provider's shared address" if cgnat else "two address-translating routers",
                 "kind_customer_ru": "общий адрес провайдера" if cgnat else "два роутера, подменяющих адреса",
-                "detail_en": (f"{p.src_ip if _in_shared(p.src_ip) else inner} is in 100.64.0.0/10 (RFC 6598 shared "
-                              "space): the router's WAN side is itself behind the provider's NAT.") if cgnat else
+                "detail_en": (f"{p.src_ip if is_shared_space(p.src_ip) else inner} is in 100.64.0.0/10 (RFC 6598 "
+                              "shared space): the router's WAN side is itself behind the provider's NAT.") if cgnat else
                              (f"The packet's source {p.src_ip} is private too, and {_beyond_en(second)}, so "
                               f"the capture is between two NATs: the inner one translated {inner} to {p.src_ip}."),
-                "detail_ru": (f"{p.src_ip if _in_shared(p.src_ip) else inner} входит в 100.64.0.0/10 (общее "
+                "detail_ru": (f"{p.src_ip if is_shared_space(p.src_ip) else inner} входит в 100.64.0.0/10 (общее "
                               "пространство RFC 6598): WAN роутера сам находится за NAT провайдера.") if cgnat else
                              (f"Источник пакета {p.src_ip} тоже частный, а {_beyond_ru(second)}, значит "
                               f"захват сделан между двумя NAT: внутренний транслировал {inner} в {p.src_ip}."),
