@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..addresses import address_host
-from ..media import is_private
 from ..russian import agree
 from . import Hit, Severity, check, seconds
+from .authcauses import engineer_check, on_phone_lan
 from .digestrefusal import OLD_NONCE, Refusal, judged
 from .regfailures import (
     KEPT, Unanswered, all_frames, answered, answered_hit, cited, given_up, group_evidence, grouped, is_server_error,
@@ -530,8 +529,9 @@ def _attempt_words(loop: AuthLoop) -> tuple[str, str]:
 def _digest_findings(loop: AuthLoop) -> list[tuple[str, str, str]]:
     """Sub-diagnoses read from the headers (RULES.md reg.auth-loop), each (what is wrong, in English, in Russian):
     "realm" (credentials for another realm than the challenge's), "user" (auth user vs AOR user), "uri" (digest uri
-    vs Request-URI), "nonce" (an old nonce answered), "algorithm", "qop", else "password". Judged on the last
-    refusal against the challenge its credentials answer, but the nonce on every refusal."""
+    vs Request-URI), "nonce" (an old nonce answered), "algorithm", "qop", else "password"; "password" after
+    "nonce" too where credentials answering the current nonce were refused as well. Judged on the last refusal
+    against the challenge its credentials answer, but the nonce on every refusal."""
     out: list[tuple[str, str, str]] = []
     last = loop.refusals[-1]
     cred, answered = last.credentials, last.answered
@@ -563,12 +563,18 @@ def _digest_findings(loop: AuthLoop) -> list[tuple[str, str, str]]:
                         f"учётные данные отвечают на nonce {nonce!r}, а не на {given!r} из предшествующего запроса "
                         "авторизации: устаревший nonce (RFC 7616 §3.3)"))
         else:
+            # the new challenge is left unanswered only where no REGISTER of the AOR follows the refusal: one
+            # answering it (refused too: the password, below) would belie the words
+            last_tried = loop.tried[-1] if loop.tried else None
+            unanswered_en, unanswered_ru = (", and the new challenge left unanswered",
+                                            ", а новый запрос авторизации остался без ответа") \
+                if last_tried is old[-1].exchange else ("", "")
             out.append(("nonce", f"credentials answer nonce {nonce!r}, which no challenge since the last accepted "
-                                 "REGISTER gave: an old nonce, refused without stale=true, and the new challenge "
-                                 "left unanswered (RFC 7616 §3.3)",
+                                 f"REGISTER gave: an old nonce, refused without stale=true{unanswered_en} (RFC 7616 "
+                                 "§3.3)",
                         f"учётные данные отвечают на nonce {nonce!r}, не выданный ни одним запросом авторизации после "
-                        "последней успешной регистрации: устаревший nonce, отвергнутый без stale=true, а новый "
-                        "запрос авторизации остался без ответа (RFC 7616 §3.3)"))
+                        f"последней успешной регистрации: устаревший nonce, отвергнутый без stale=true{unanswered_ru} "
+                        "(RFC 7616 §3.3)"))
     algorithms = list(dict.fromkeys(c.algorithm or "MD5" for c in answered))
     if answered and (cred.algorithm or "MD5").upper() not in {a.upper() for a in algorithms}:
         # RFC 8760 §2.4: a server may offer one challenge per algorithm, the phone answers one of them
@@ -587,6 +593,14 @@ def _digest_findings(loop: AuthLoop) -> list[tuple[str, str, str]]:
     if not out:
         out.append(("password", "realm, user and URI are consistent: the password is the likely cause",
                     "realm, пользователь и URI согласованы: вероятная причина — пароль"))
+    elif [code for code, _, _ in out] == ["nonce"] and (current := [r for r in loop.refusals if r.kind != OLD_NONCE]):
+        # beside the old nonce, credentials answering the nonce the challenge before them gave were refused too
+        # (without stale=true, RFC 7616 §3.3): refused for what they are, not for their nonce
+        nonce = current[-1].credentials.nonce
+        out.append(("password", f"credentials answering the current nonce {nonce!r} were refused too, so not only "
+                                "the nonce: the password (or the auth user) is refused",
+                    f"учётные данные, отвечающие на текущий nonce {nonce!r}, тоже отвергнуты, значит дело не только "
+                    "в nonce: отвергнут пароль (или пользователь авторизации)"))
     return out
 
 
@@ -666,9 +680,10 @@ def _cause(codes: tuple[str, ...], loop: AuthLoop) -> str:
     - "alg": the digest uri is not the Request-URI the server received, a middlebox rewrote it and the digest can
       never match whatever password is typed (strong ALG evidence: RULES.md's owner CUST, the router's SIP ALG);
     - "phone-uri": the same mismatch in a REGISTER captured as the phone sent it, from a private address (RULES.md
-      §0.2: the capture is on the phone's LAN, before the router and any ALG on it): the phone itself signs another
-      URI than it requests (aaa.pcap's Nero phone signs its own address), its settings or firmware, first-line's
-      (RULES.md: L1, provisioning); switching an ALG off would change nothing;
+      §0.2: the capture is on the phone's LAN, before the router and any ALG on it; not from RFC 6598's shared
+      space, which lies past the router: authcauses.on_phone_lan): the phone itself signs another URI than it
+      requests (aaa.pcap's Nero phone signs its own address), its settings or firmware, first-line's (RULES.md:
+      L1, provisioning); switching an ALG off would change nothing;
     - "old-nonce": the only finding is an old nonce and every refusal answered one (digestrefusal.OLD_NONCE): no
       credentials were refused for the nonce they answered, so nothing tells the password is wrong; the phone's
       nonce handling or the server's nonce lifetime, ours to look at (RULES.md names no owner of its own for it:
@@ -676,7 +691,7 @@ def _cause(codes: tuple[str, ...], loop: AuthLoop) -> str:
     - "credentials": anything else, the credentials provisioned or typed (RULES.md: L1 / CUST typed credentials).
     The uri first: while the signed URI is not the requested one no credentials can pass, right or wrong."""
     if "uri" in codes:
-        return "phone-uri" if is_private(address_host(loop.refusals[-1].exchange.source)) else "alg"
+        return "phone-uri" if on_phone_lan(loop.refusals[-1].exchange.source) else "alg"
     if codes == ("nonce",) and all(r.kind == OLD_NONCE for r in loop.refusals):
         return "old-nonce"
     return "credentials"
@@ -849,12 +864,12 @@ def _auth_title() -> dict[str, str]:
     engineer={
         "en": "{subject_en}: {refused_en}; frames {refused_frames}. Last credentials{of_en}: username {username}, "
               "realm {realm}, uri {digest_uri}, nonce {nonce}. Findings: {findings_en}{likewise_en}. RFC 3261 "
-              "§22.2: a UAC should not resend credentials that were just rejected unless the nonce was stale; check "
-              "the provisioned auth user, password and realm (RFC 7616). Attempts{of_en}: {attempts_en}.",
+              "§22.2: a UAC should not resend credentials that were just rejected unless the nonce was stale; "
+              "{check_en}. Attempts{of_en}: {attempts_en}.",
         "ru": "{subject_ru}: {refused_ru}; кадры {refused_frames}. Последние данные{of_ru}: username {username}, realm "
               "{realm}, uri {digest_uri}, nonce {nonce}. Выводы: {findings_ru}{likewise_ru}. RFC 3261 §22.2: UAC не "
-              "должен повторять отвергнутые учётные данные, если nonce не устарел (stale); проверьте пользователя "
-              "авторизации, пароль и realm (RFC 7616). Попытки{of_ru}: {attempts_ru}.",
+              "должен повторять отвергнутые учётные данные, если nonce не устарел (stale); {check_ru}. "
+              "Попытки{of_ru}: {attempts_ru}.",
     },
 )
 def auth_loop(analysis: Analysis) -> Iterator[Hit]:
@@ -885,18 +900,22 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
     the password unless the sub-diagnoses say otherwise: where the digest uri is not the Request-URI (a rewriting
     middlebox) to switch the router's SIP ALG off, owner customer (RULES.md: CUST for the ALG), unless the
     REGISTER comes from a private address (captured on the phone's LAN, before any ALG: the phone signs the other
-    URI itself, its configuration is re-sent, owner first-line); where the only finding is an old nonce and every
-    refusal answered one, to retype nothing (the nonce handling is the operator's to look at). A source failing
-    for as many user
-    names, or as fast, as sec.bruteforce-auth counts is that rule's, not a loop, unless its failures are its
-    devices' steady retries (see that rule): a PBX retrying its lines on a timer.
+    URI itself, its configuration is re-sent, owner first-line), not one of RFC 6598's shared space (100.64.0.0/10,
+    past the router); where the only finding is an old nonce and every refusal answered one, to retype nothing
+    (the nonce handling is the operator's to look at). Credentials answering the current nonce refused beside an
+    old one are the password too. The engineer is told what to check by the same cause: the router's SIP ALG, the
+    phone's registrar and proxy settings, the registrar's nonce lifetime and stale flag, else the credentials. A
+    source failing for as many user names, or as fast, as sec.bruteforce-auth counts is that rule's, not a loop,
+    unless its failures are its devices' steady retries (see that rule): a PBX retrying its lines on a timer.
 
     ## Why it matters
     The phone never registers: no incoming calls, and usually no outgoing ones.
 
     ## How to fix
     Re-provision the credentials (auth user, password, realm); if the digest uri differs from the Request-URI
-    at the registrar, look for a SIP ALG or proxy rewriting the request.
+    at the registrar, look for a SIP ALG or proxy rewriting the request, or, where the phone itself signs another
+    URI, correct its registrar and outbound proxy settings; if only old nonces are refused without stale=true,
+    check the registrar's nonce lifetime, its stale flag and whether a cluster's nodes share nonces.
 
     ## References
     RFC 3261 §22.1-§22.4, §20.7, §20.27, §20.44; RFC 2617 §3.2.1, §3.2.2; RFC 7616 §3.3, §3.4, §3.4.6; RFC 8760
@@ -924,6 +943,10 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
                          last.response_ts_ns or last.ts_ns)
         refused_en, refused_ru = _refused_words(len(refused), statuses, span_s, (trigger_en, trigger_ru))
         attempts_en, attempts_ru = _attempt_words(head)
+        credentials = _credentials(head)
+        # what the engineer checks follows the cause, as the customer's text does (authcauses)
+        check_en, check_ru = engineer_check(cause, source=head.source, digest_uri=credentials["digest_uri"],
+                                            request_uri=credentials["request_uri"], nonce=credentials["nonce"])
         several = len(group) > 1
         how_en, how_ru = _TITLES["loop" if is_loop else "refused"]
         yield Hit(None, all_frames(group), {
@@ -939,7 +962,7 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
             # which no timer judges), by which its Timer F was judged
             "t1_estimate_s": None if is_loop else estimate_s(head.t1_estimate_ns),
             "refused_frames": ", ".join(str(e.frame) for e in refused[:20]),
-            **_credentials(head), "findings_en": "; ".join(en for _, en, _ in found[id(head)]),
+            **credentials, "findings_en": "; ".join(en for _, en, _ in found[id(head)]),
             "findings_ru": "; ".join(ru for _, _, ru in found[id(head)]),
             "attempts_en": attempts_en, "attempts_ru": attempts_ru,
             "registrar": head.reg.registrar, "diagnosis": list(codes),
@@ -948,7 +971,7 @@ def auth_loop(analysis: Analysis) -> Iterator[Hit]:
             "likewise_en": likewise_en, "likewise_ru": likewise_ru, **_customer_words(group, cause),
             # what the customer is asked (_cause): "alg", "phone-uri", "old-nonce" or "credentials", as
             # reg.rejected's cause
-            "cause": cause,
+            "cause": cause, "check_en": check_en, "check_ru": check_ru,
             **group_evidence(group, "final_frames"),
             # each AOR's own digest fields: the texts quote the first one's
             "per_aor": [{"aor": loop.aor, "refusals": len(loop.refused),

@@ -51,7 +51,7 @@ TRANSLATED_FROM = {
     "nat.via-address-mismatch": "65090df2eb85",
     "qos.bufferbloat-suspected": "3eb79a03804e",
     "qos.dscp-marking": "d21f78aa9fe2",
-    "reg.auth-loop": "2b5554fcc83e",
+    "reg.auth-loop": "94665ec2b63e",
     "reg.binding-churn": "fe99352721fc",
     "reg.contact-binding-mismatch": "8e407599a095",
     "reg.interval-too-brief": "15dcee80680b",
