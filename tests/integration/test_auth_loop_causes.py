@@ -4,7 +4,8 @@ is the router's SIP ALG, owner customer (RULES.md: "CUST (ALG if uri mismatch)")
 REGISTER as the phone sent it (from its private address: the phone signs the other URI itself, its configuration is
 re-sent, first-line's); credentials refused only for the old nonces they answered leave nothing to retype, the
 operator looks at it (first-line, the rule's owner). Else the credentials, as before. The reply's steps follow
-(sipdiag.reports.replyactions). Captures built with tests/callcapture.py."""
+(sipdiag.reports.replyactions), and so does what the engineer text says to check (sipdiag.checks.authcauses).
+Captures built with tests/callcapture.py."""
 
 from __future__ import annotations
 
