@@ -64,7 +64,9 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
     """Verify a fix: compare a capture taken after it with the ticket's last analysis.
 
     Shows problems resolved, persisting and new (a customer's line that cannot sign in among them), the call and
-    quality figures before and after, the thresholds used, and the message for the customer. The capture is
+    quality figures before and after, the thresholds used, and the message for the customer. A problem is a rule's
+    findings of one title, as the reply groups them: a rule whose findings have several titles (an ACK timeout
+    after 64 s and one after 32 s) makes several, each title named under its line. The capture is
     analysed under the thresholds the last analysis was filed under (its 'analyze --config'), or those of --config.
     Exit 0 when every earlier problem is resolved, nothing new is at or above --fail-on and no line is down, else 1.
     The verification is recorded; the ticket becomes 'resolved', or 'reopened' with its priority raised.
@@ -75,6 +77,8 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
         sipdiag analyze before.pcap --ticket T-123 --config strict.toml
         sipdiag verify T-123 after.pcap --lang ru
     """
+    from collections import Counter
+
     from .cases.messages import verification_message
     from .cli import _config_warning
     from .config import load_config
@@ -104,11 +108,18 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
                    + VERDICTS[c.outcome] + f" (problems: {fail_on} and above)")
         if c.unverified or c.lines_unverified:
             click.echo(f"  the capture holds no {c.missing['en']}: it cannot show the problems below gone")
-        for label, items in (("resolved", c.resolved), ("persisting", c.persisting), ("new", c.new),
-                             ("unverified", c.unverified)):
+        changes = (("resolved", c.resolved), ("persisting", c.persisting), ("new", c.new),
+                   ("unverified", c.unverified))
+        # a rule whose findings make several problems (several titles: a 64 s and a 32 s ACK timeout; statuses):
+        # each named under its line, or the engineer could not tell which of them is gone and which remains
+        rules = Counter(r.rule for _, items in changes for r in items)
+        for label, items in changes:
             for r in items:
                 click.echo(f"  {label:10} {r.rule:34} before {r.severity_before or '-':8} x{r.count_before}  "
                            f"after {r.severity_after or '-':8} x{r.count_after}")
+                if rules[r.rule] > 1:
+                    status = f"final status {r.status}: " if r.status is not None else ""
+                    click.echo(f"  {'':10} {status}{plain(r.title)}")
         for label, lines in (("resolved", c.lines_resolved), ("persisting", c.lines_persisting),
                              ("new", c.lines_new), ("unverified", c.lines_unverified)):
             for x in lines:  # the AOR is wire text: shown escaped

@@ -452,14 +452,20 @@ def ack_never_arrives(path: Path, t1: float, *, call_id: str = "noack-1", bye_af
     """INVITE answered 200 OK at 0.3 s, the 200 OK retransmitted by a UAS whose T1 is `t1` (doubling, capped at
     T2 = 4 s, RFC 3261 §13.3.1.4) without any ACK, and the callee's BYE 64*T1 (or `bye_after` s) after the first
     200 OK."""
-    script = Script()
-    script.sip(0.0, sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=UA, to_tag=False,
-                                body=SDP.format(ip=UA[0], port=UA_RTP)), UA, PBX)
-    ok = sip_message("SIP/2.0 200 OK", call_id, "1 INVITE", src=UA, body=SDP.format(ip=PBX[0], port=PBX_RTP),
-                     contact=f"<sip:200@{PBX[0]}:5060>")
+    return ack_never_arrives_in(Script(), t1, call_id=call_id, bye_after=bye_after).write(path)
+
+
+def ack_never_arrives_in(script: Script, t1: float, *, call_id: str = "noack-1", bye_after: float | None = None,
+                         start: float = 0.0, branch: str = "b1") -> Script:
+    """ack_never_arrives's call added to `script`, its INVITE at `start` s (with Via branch `branch`): several
+    such calls in one capture."""
+    script.sip(start, sip_message("INVITE sip:200@example.com SIP/2.0", call_id, "1 INVITE", src=UA, to_tag=False,
+                                  branch=branch, body=SDP.format(ip=UA[0], port=UA_RTP)), UA, PBX)
+    ok = sip_message("SIP/2.0 200 OK", call_id, "1 INVITE", src=UA, branch=branch,
+                     body=SDP.format(ip=PBX[0], port=PBX_RTP), contact=f"<sip:200@{PBX[0]}:5060>")
     for at in timer_schedule(t1, cap=4.0):
-        script.sip(0.3 + at, ok, PBX, UA)
-    return bye(script, 0.3 + (64 * t1 if bye_after is None else bye_after), call_id, from_callee=True).write(path)
+        script.sip(start + 0.3 + at, ok, PBX, UA)
+    return bye(script, start + 0.3 + (64 * t1 if bye_after is None else bye_after), call_id, from_callee=True)
 
 
 def rtcp_sr(ssrc: int, at: float, blocks: bytes = b"", count: int = 0) -> bytes:

@@ -1,11 +1,14 @@
 """The closed loop: a second capture after the fix, compared with the ticket's last analysis.
 
-Problems are compared by rule (a capture after the fix has other calls, other Call-IDs and frames). A problem is a
-finding at or above the verification's threshold (`--fail-on`, major by default): a rule that found a problem before
-and finds none now is resolved (it may still be seen below the threshold: a private SDP address that the SBC now
-latches is minor, no longer major, and `severity_after` shows it); one that still does persists; a problem that did
-not exist before is new. The call and quality figures are shown side by side. The findings on an attacker's calls
-are left to the attack's own rule (see _by_rule).
+Problems are compared by rule and title, as the reply groups them (sipdiag.reports.problemkeys: and by final status
+for call.failure-response), not by call: a capture after the fix has other calls, other Call-IDs and frames. A
+title that names a figure keeps apart what differs by it: call.ack-timeout-32s "torn down about 64 s after answer"
+(a UAS at T1 = 1 s) gone while "about 32 s" remains is one problem resolved and one persisting, not one rule
+persisting under either title. A problem is a finding at or above the verification's threshold (`--fail-on`, major
+by default): one found before and not now is resolved (it may still be seen below the threshold: a private SDP
+address that the SBC now latches is minor, no longer major, and `severity_after` shows it); one found still
+persists; one that did not exist before is new. The call and quality figures are shown side by side. The findings
+on an attacker's calls are left to the attack's own rule (see _by_problem).
 
 The customer's lines are compared too, line by line (sipdiag.cases.lines): a line that could not sign in before and
 still cannot persists, whether or not a finding names why (credentials refused once is no finding above info, and a
@@ -25,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..checks.causes import ATTACKS
+from ..reports.problemkeys import problem_key
 from .lines import DOWN, UP
 from .triage import SEVERITY_RANK
 
@@ -34,14 +38,18 @@ FIGURES = ("calls", "answered", "one_way_calls", "no_rtp_calls", "mos_mean", "mo
 
 @dataclass(frozen=True, slots=True)
 class RuleChange:
+    """One problem (a rule's findings of one title, and of one final status for problemkeys.SPLIT_BY_STATUS) in
+    the two captures: a rule whose findings have several titles makes as many changes."""
+
     rule: str
-    title: str
+    title: str  # the problem's (the English one, as the filing's records keep it)
     severity_before: str | None
     severity_after: str | None
-    count_before: int
+    count_before: int  # the findings of this rule and title (and status)
     count_after: int
     customer_text: dict[str, str]  # of the earlier finding for resolved ones, of the current otherwise
     category: str = ""  # the rule's (registration, media, ...); "" in a summary whose records have none
+    status: int | None = None  # the final status the problem is of (SPLIT_BY_STATUS), else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,18 +117,22 @@ class Comparison:
                           "unverified": [asdict(c) for c in self.lines_unverified]}}
 
 
-def _by_rule(summary: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The findings by rule, without those an attack explains: the failed calls, odd SDP and missing audio of the
-    calls an attacker placed (their `cause` is a security finding, sipdiag.checks.causes) are the attack's, as in
-    the customer's reply. While the attack goes on they would otherwise read as the customer's problems persisting,
-    and as new ones where the attacker's calls took other paths; the attack itself is compared by its own rule."""
+Key = tuple[str, Any, str]  # problemkeys.problem_key: rule, status (SPLIT_BY_STATUS) or None, title
+
+
+def _by_problem(summary: dict[str, Any]) -> dict[Key, list[dict[str, Any]]]:
+    """The findings by problem (problemkeys.problem_key: rule, status, title), without those an attack explains:
+    the failed calls, odd SDP and missing audio of the calls an attacker placed (their `cause` is a security
+    finding, sipdiag.checks.causes) are the attack's, as in the customer's reply. While the attack goes on they
+    would otherwise read as the customer's problems persisting, and as new ones where the attacker's calls took
+    other paths; the attack itself is compared by its own rule."""
     findings = summary["findings"]
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[Key, list[dict[str, Any]]] = {}
     for f in findings:
         cause = f.get("cause")  # positions in the same list (reports.json.finding_record); absent in old cases
         if isinstance(cause, int) and 0 <= cause < len(findings) and findings[cause]["rule"] in ATTACKS:
             continue
-        out.setdefault(f["rule"], []).append(f)
+        out.setdefault(problem_key(f["rule"], f.get("evidence") or {}, f["title"]), []).append(f)
     return out
 
 
@@ -135,30 +147,31 @@ def _worst(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def compare(before: dict[str, Any], after: dict[str, Any], fail_on: str = "major") -> Comparison:
     rank = threshold_rank(fail_on)
-    b, a = _by_rule(before), _by_rule(after)
+    b, a = _by_problem(before), _by_problem(after)
 
     def problem(items: list[dict[str, Any]]) -> bool:
         return any(SEVERITY_RANK[f["severity"]] >= rank for f in items)
 
-    def change(rule: str) -> RuleChange:
-        fb, fa = b.get(rule, []), a.get(rule, [])
+    def change(key: Key) -> RuleChange:
+        rule, status, title = key
+        fb, fa = b.get(key, []), a.get(key, [])
         shown = _worst(fa if problem(fa) else fb or fa)
-        return RuleChange(rule, shown["title"], _worst(fb)["severity"] if fb else None,
+        return RuleChange(rule, title, _worst(fb)["severity"] if fb else None,
                           _worst(fa)["severity"] if fa else None, len(fb), len(fa), shown["customer_text"],
-                          shown.get("category", ""))
+                          shown.get("category", ""), status)
 
-    earlier = [r for r, items in b.items() if problem(items)]
-    gone = [r for r in earlier if not problem(a.get(r, []))]
-    missing = {r: words for r in gone if (words := _missing(b[r][0].get("category", ""), after["figures"]))}
+    earlier = [k for k, items in b.items() if problem(items)]
+    gone = [k for k in earlier if not problem(a.get(k, []))]
+    missing = {k: words for k in gone if (words := _missing(b[k][0].get("category", ""), after["figures"]))}
     lines = _lines(before, after)
     words = list(missing.values()) + ([EVIDENCE["registration"][1]] if lines[UNVERIFIED] else [])
     lacked = list({tuple(w.items()): w for w in words}.values())  # each kind once, in rule order
     return Comparison(
-        resolved=tuple(change(r) for r in gone if r not in missing),
-        persisting=tuple(change(r) for r in earlier if problem(a.get(r, []))),
-        new=tuple(change(r) for r, items in a.items() if problem(items) and r not in earlier),
+        resolved=tuple(change(k) for k in gone if k not in missing),
+        persisting=tuple(change(k) for k in earlier if problem(a.get(k, []))),
+        new=tuple(change(k) for k, items in a.items() if problem(items) and k not in earlier),
         figures={k: (before["figures"].get(k), after["figures"].get(k)) for k in FIGURES},
-        unverified=tuple(change(r) for r in gone if r in missing),
+        unverified=tuple(change(k) for k in gone if k in missing),
         missing={lang: ", ".join(w[lang] for w in lacked) for lang in lacked[0]} if lacked else {},
         lines_resolved=lines[RESOLVED], lines_persisting=lines[PERSISTING], lines_new=lines[NEW],
         lines_unverified=lines[UNVERIFIED],

@@ -30,6 +30,7 @@ from ..model import Call
 from ..russian import OUTCOMES_RU, PARTY_RU, form_for
 from .json import iso_time
 from .markdown import md_code, md_text
+from .problemkeys import problem_key
 from .replyactions import CUSTOMER_STEPS, FIX_RU, OPERATOR_STEPS, steps_for
 from .safe import printable
 
@@ -145,18 +146,11 @@ def reply_context(a: Analysis, *, lang: str, fmt: str, call: Call | None = None)
     }
 
 
-# Rules whose customer text means something else for each final status (RFC 3261 §21: a 403 is the account, a 480
-# the callee): one problem per status, so that "This happened in 3 of the 4 calls" is not said of a 403's text when
-# one of the three was a 480.
-SPLIT_BY_STATUS = ("call.failure-response",)
-
-
 def _problem_key(f: Finding, lang: str) -> tuple[str, object, str]:
-    """What one problem's findings share: the rule, the final status (SPLIT_BY_STATUS) and the title. A title that
-    names a figure of the finding differs with it (call.ack-timeout-32s: "about 32 s" under one T1, "about 64 s"
-    under another, 64*T1 of each call's UAS; reg.auth-loop: a loop or a refusal), and so do its texts: told under
-    the first one's title, the other calls were given its seconds."""
-    return f.rule, f.evidence.get("status") if f.rule in SPLIT_BY_STATUS else None, f.title_in(lang)
+    """What one problem's findings share (sipdiag.reports.problemkeys): the rule, the final status
+    (SPLIT_BY_STATUS) and the title in the reply's language. Told under the first one's title, the other calls
+    were given its seconds (call.ack-timeout-32s under two T1 values)."""
+    return problem_key(f.rule, f.evidence, f.title_in(lang))
 
 
 def group_problems(findings: Sequence[Finding], lang: str, call_ids: set[str],
