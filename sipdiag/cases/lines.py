@@ -14,7 +14,9 @@ Not every registration left unaccepted is a line down, and the rules do not repo
   nonce: sipdiag.checks.digestrefusal; 423 with Min-Expires, §10.2.8; a 3xx naming where to register, §10.2), which
   a capture cut right after the first step of a normal sign-in shows as its last answer. A phone that leaves such an
   answer without its REGISTER for Timer F (64*T1) while the capture goes on does not answer it (no password set,
-  say): down.
+  say): down. T1 is the phone's own where its REGISTER's retransmissions show another than the configured one, as
+  the rules judge it (RULES.md §0.5, T1_est; reg.auth-loop for credentials refused once): a phone at T1 = 1 s
+  silent 40 s after a challenge is within its 64 s.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ UP, DOWN, PENDING = "up", "down", "pending"
 def line_states(a: Analysis) -> dict[str, str]:
     """The customer's lines (AORs) in the capture and the state of each (UP, DOWN, PENDING), in the order of their
     first REGISTER: what a verification compares line by line (sipdiag.cases.compare). Judged by the thresholds the
-    analysis was made under (Analysis.settings: sip.t1_default_ms sets Timer F)."""
+    analysis was made under (Analysis.settings: sip.t1_default_ms sets Timer F, unless the phone's retransmissions
+    show a T1 of its own)."""
     from ..checks.security import customer_registrations
     from ..checks.settings import analysed_under
 
@@ -66,8 +69,7 @@ def _state(a: Analysis, regs: list[Registration]) -> str:
 def _failed(a: Analysis, r: Registration) -> bool:
     """Whether the registration's last sign-in failed for good (see the module's docstring)."""
     from ..checks.digestrefusal import judged
-    from ..checks.regfailures import given_up, last_run
-    from ..checks.timers import timeout_ns
+    from ..checks.regfailures import given_up, last_run, timer_f_of
 
     if r.accepted or r.deregistration:
         return False
@@ -79,13 +81,15 @@ def _failed(a: Analysis, r: Registration) -> bool:
         return True
     if r.outcome == "unanswered":
         return given_up(a, r.transactions[-1])
-    # every answer asked for another REGISTER: down when the phone left the first of them unanswered for Timer F
+    # every answer asked for another REGISTER: down when the phone left the first of them unanswered for Timer F,
+    # the phone's own as reg.auth-loop judges a refusal left so: 64*T1, T1 the one its REGISTER's retransmissions
+    # show where they show another than the configured one (RULES.md §0.5, T1_est)
     first = next((x for x in run if x.response_ts_ns is not None), None)
     if first is None:
         return False
     waited_ns = a.capture.clock.elapsed_ns(first.response_frame, first.response_ts_ns, a.capture.packets,
                                            a.capture.last_ts_ns or 0)
-    return waited_ns is not None and waited_ns >= timeout_ns()
+    return waited_ns is not None and waited_ns >= timer_f_of(a, r, first)[0]
 
 
 def _refused(x: RegisterExchange, refused: Refusal | None) -> bool:

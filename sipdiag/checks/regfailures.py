@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..russian import form_for
 from . import Hit, Severity
-from .timers import sends_before_timeout, transaction_t1_ns
+from .timers import run_timers, sends_before_timeout, transaction_t1_estimate_ns, transaction_t1_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -47,6 +47,17 @@ def given_up(analysis: Analysis, tx: Transaction) -> bool:
     # None: how long it waited is not known (a clock step since), only its retransmissions tell
     return (waited_ns is not None and waited_ns >= 64 * t1) or (
         tx.request_retransmissions >= sends_before_timeout(True, t1) - 1)  # retransmissions: all but the first
+
+
+def timer_f_of(analysis: Analysis, r: Registration, x: RegisterExchange) -> tuple[int, int | None]:
+    """Timer F (64*T1, RFC 3261 §17.1.2.2) of the phone that sent the REGISTER of `x`, one of `r`'s exchanges, and
+    the T1 estimate it was judged by: T1 the phone's own where that REGISTER's retransmissions show another than
+    the configured one (RULES.md §0.5, T1_est; None: they show none, and the configured T1 stands). How long a
+    phone may leave a challenge before it answers it with a new REGISTER: the bar of reg.auth-loop for credentials
+    refused once, and of a line down in a case's figures (sipdiag.cases.lines)."""
+    tx = next((t for t in r.transactions if x.frame is not None and t.request_frame == x.frame), None)
+    estimate = None if tx is None else transaction_t1_estimate_ns(tx, analysis.capture.clock)
+    return 64 * run_timers().t1_for(estimate), estimate
 
 
 def last_run(r: Registration) -> list[RegisterExchange]:

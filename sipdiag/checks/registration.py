@@ -12,13 +12,13 @@ from .authcauses import engineer_check, on_phone_lan
 from .digestrefusal import OLD_NONCE, Refusal, judged
 from .regfailures import (
     KEPT, Unanswered, all_frames, answered, answered_hit, cited, given_up, group_evidence, grouped, is_server_error,
-    likewise, lines, several_lines, subject,
+    likewise, lines, several_lines, subject, timer_f_of,
 )
 from .regretry import steady_interval_s
 from .regrefusal import answer_details, meaning_of
 from .regretryafter import retry_after_words
 from .settings import setting
-from .timers import estimate_s, run_timers, transaction_t1_estimate_ns
+from .timers import estimate_s, transaction_t1_estimate_ns
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -460,10 +460,7 @@ def _unaccepted(analysis: Analysis, run: list[Refusal], tried: list[RegisterExch
     answered_ns = last.response_ts_ns if last.response_ts_ns is not None else last.ts_ns
     after = clock.elapsed_ns(answered_frame, answered_ns, end_frame, end_ns)
     # Timer F of the phone: 64*T1, T1 its own when its REGISTER's retransmissions show another (RULES.md §0.5)
-    tx = next((t for t in registration_of[id(last)].transactions
-               if last.frame is not None and t.request_frame == last.frame), None)
-    estimate = None if tx is None else transaction_t1_estimate_ns(tx, clock)
-    timer_f = 64 * run_timers().t1_for(estimate)
+    timer_f, estimate = timer_f_of(analysis, registration_of[id(last)], last)
     if run[-1].kind == OLD_NONCE and (after is None or after < timer_f):
         return None
     later = tried[next(i for i, e in enumerate(tried) if e is last) + 1:]

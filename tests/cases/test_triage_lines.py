@@ -126,6 +126,33 @@ def test_a_challenge_the_phone_never_answers(tmp_path: Path) -> None:
     assert triaged(cut)[1:3] == waiting
 
 
+def challenged(at: float, cseq: int, t1: float) -> list:
+    """A REGISTER without credentials sent at `at` and again T1 later (Timer E: the phone's T1 shows in that gap,
+    RFC 3261 §17.1.2.2), challenged 401 just after; each with its own branch, as a phone sends a new REGISTER."""
+    kw = {"user": "100", "call_id": "reg-slow"}
+    text = cc.register_text(cseq, f"slow{cseq}", contact="sip:100@10.0.0.5:5060", **kw)
+    return [(at, text, PHONE, REGISTRAR), (at + t1, text, PHONE, REGISTRAR),
+            (at + t1 + 0.05, cc.register_response(cseq, f"slow{cseq}", "401 Unauthorized", headers=cc.challenge("n1"),
+                                                  **kw), REGISTRAR, PHONE)]
+
+
+def test_a_phone_at_t1_one_second_has_64_s_to_answer_its_challenge(tmp_path: Path) -> None:
+    """The phone's REGISTERs are retransmitted 1 s after they were sent: its T1 is 1 s (RULES.md §0.5, T1_est), its
+    Timer F 64 s, and 40 s after the challenge it may still answer it: its sign-in is under way, no line down, as
+    the rules judge a challenge left (reg.auth-loop: sipdiag.checks.regfailures.timer_f_of). The line used to be
+    down by the configured T1's 32 s, P1 for a phone no rule found a fault with. Retransmitted after 0.5 s, the
+    same 40 s are more than its Timer F: down."""
+    slow = cc.write_sip(tmp_path / "slow.pcap", challenged(0.0, 1, 1.0) + challenged(40.0, 2, 1.0))
+    assert triaged(slow) == (
+        INFO, {"registrations": 1, "registrations_failed": 1, "lines": 1, "lines_down": 0},
+        (None, None, "P4", "first-line"),
+        "nothing above info was found: the capture shows no fault; ask for a capture of a failing call, or close")
+    assert summarize(sipdiag.analyze(slow))["line_states"] == {"sip:100@example.com": "pending"}
+    standard = cc.write_sip(tmp_path / "standard.pcap", challenged(0.0, 1, 0.5) + challenged(40.0, 2, 0.5))
+    assert triaged(standard)[1:3] == ({"registrations": 1, "registrations_failed": 1, "lines": 1, "lines_down": 1},
+                                      ("registration", None, "P1", "first-line"))
+
+
 def test_an_unanswered_register_counts_once_its_transaction_gave_up(tmp_path: Path) -> None:
     """Five sends in 7.5 s and the capture ends: the REGISTER is still waiting (reg.no-response waits for Timer F
     too). Eleven sends over 31.5 s: reg.no-response, critical, P1 as before, and the line is down."""
