@@ -220,9 +220,10 @@ def nat_binding_timeout(analysis: Analysis) -> Iterator[Hit]:
     ## What it detects
     (1) A device whose REGISTER refresh of an accepted binding, after an idle gap of at least
     nat.recommended_keepalive_s, arrives from the same public address but a new source port - while its Via
-    sent-by (its own socket) stayed the same: the NAT dropped the old mapping during the gap and made a new one. (2) An INVITE sent to a device's registered
-    binding after an idle gap that gets no response at all (Timer B), the binding having gone silent. The
-    evidence bounds the NAT timeout: below the gap that lost the mapping, above the longest gap it survived.
+    sent-by (its own socket) stayed the same: the NAT dropped the old mapping during the gap and made a new one.
+    (2) An INVITE sent to a device's registered binding after an idle gap that gets no response at all (Timer B),
+    the binding having gone silent. The evidence bounds the NAT timeout: below the gap that lost the mapping,
+    above the longest gap it survived.
 
     ## Why it matters
     Between the expiry and the next refresh the registrar's binding points at a port the NAT no longer maps:
