@@ -163,9 +163,13 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        # the rules are loaded while this process would wait for the reader, wherever they will run
-        analysis = _analyze(path, keep_messages, source, _load_checks if rules or early else None,
-                            run_timers_of(settings), settings, None if rules else early)
+        # The rules are loaded while this process would wait for the reader: here they run here. With `early` the
+        # rule engine forks (sipdiag.checks.background), and only the rules' modules, which it reads before the
+        # fork, are loaded: the device knowledge base (~35 ms) is loaded by the processes whose findings need it,
+        # on the other core.
+        idle = _load_checks if rules else _load_rules if early else None
+        analysis = _analyze(path, keep_messages, source, idle, run_timers_of(settings), settings,
+                            None if rules else early)
         if not rules:
             return analysis
         return replace(analysis, findings=run_checks(analysis, select=select, ignore=ignore,
@@ -173,6 +177,12 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _load_rules() -> None:
+    from .checks import _load_rules
+
+    _load_rules()
 
 
 def _load_checks() -> None:
