@@ -411,12 +411,19 @@ def _master(todo: list[str], jobs: int, options: Options, conn: Any) -> None:
 
 def _master_stopped(signum: int, frame: object) -> None:
     """Ctrl-C reaches the master and, an instant later, the parent's own "stop" (SIGUSR1) too: the first stops
-    the pool; the second, raised again while the pool shuts down, cut that short and left the workers running."""
+    the pool; the second, raised again while the pool shuts down, cut that short and left the workers running.
+    The second is handed to a handler that does nothing, not ignored (SIG_IGN): one that had already arrived,
+    waiting for the interpreter to run its handler, then found SIG_IGN there, and Python printed "OSError: Signal
+    10 ignored due to race condition" with a traceback on the terminal."""
     import signal
 
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, _stopped_already)
+    signal.signal(signal.SIGINT, _stopped_already)
     raise KeyboardInterrupt
+
+
+def _stopped_already(signum: int, frame: object) -> None:
+    """The master's "stop" once it is stopping (see _master_stopped)."""
 
 
 def _import_tables() -> None:
