@@ -104,6 +104,17 @@ def test_a_phone_signing_in_through_a_proxy_again_and_again_guesses_no_password(
         ("registered", 3 * sign_ins, 2 * sign_ins)]
 
 
+def guesses(nonce, send=request) -> list:
+    """A REGISTER without credentials and its 401, then 12 passwords 3 s apart, the k-th answering nonce(k), each
+    refused with a new challenge; `send` makes the REGISTERs (request's arguments)."""
+    msgs = [send(0.0, 1), answer(0.05, 1, "401 Unauthorized", cc.challenge("n0"))]
+    for k in range(12):
+        t, cseq = 3.0 * k + 0.1, k + 2
+        msgs += [send(t, cseq, auth=guessed(nonce(k), k)),
+                 answer(t + 0.05, cseq, "401 Unauthorized", cc.challenge(f"n{k + 1}"))]
+    return msgs
+
+
 def the_guesser(a) -> tuple:
     (f,) = [f for f in a.findings if f.rule == "sec.bruteforce-auth"]
     return (f.severity.label, f.evidence["source"], f.evidence["failures"], f.evidence["users"], f.evidence["rate"],
@@ -114,12 +125,7 @@ def test_a_guesser_answering_each_challenge_with_another_password_is_still_found
     """The same user, 12 passwords in 33 s, each answering the registrar's latest nonce and refused with a new
     challenge: 12 failures (the credential-less REGISTER's 401 is no failure), 12 a minute. Its REGISTERs keep one
     Call-ID, but 3 s apart they are no device's retry timer."""
-    msgs = [request(0.0, 1), answer(0.05, 1, "401 Unauthorized", cc.challenge("n0"))]
-    for k in range(12):
-        t, cseq = 3.0 * k + 0.1, k + 2
-        msgs += [request(t, cseq, auth=guessed(f"n{k}", k)),
-                 answer(t + 0.05, cseq, "401 Unauthorized", cc.challenge(f"n{k + 1}"))]
-    a = analysed(tmp_path, "guesser", msgs)
+    a = analysed(tmp_path, "guesser", guesses(lambda k: f"n{k}"))
     assert [(f.rule, f.severity.label) for f in a.findings] == [("sec.bruteforce-auth", "major")]
     assert the_guesser(a) == ("major", "198.51.100.7", 12, 1, 12.0, 3, (3, 5, 7, 9), 12)
 
@@ -128,11 +134,7 @@ def test_a_guesser_replaying_an_old_nonce_still_fails(tmp_path) -> None:
     """Credentials answering an old nonce (digestrefusal.OLD_NONCE) count: a guesser that keeps the first nonce it
     was given and tries 12 passwords with it, never answering the new challenges, fails 12 times. It is the answer
     of each new challenge, accepted, that makes an old-nonce refusal a renewal (above)."""
-    msgs = [request(0.0, 1), answer(0.05, 1, "401 Unauthorized", cc.challenge("n0"))]
-    for k in range(12):
-        t, cseq = 3.0 * k + 0.1, k + 2
-        msgs += [request(t, cseq, auth=guessed("n0", k)),
-                 answer(t + 0.05, cseq, "401 Unauthorized", cc.challenge(f"n{k + 1}"))]
+    msgs = guesses(lambda k: "n0")
     a = analysed(tmp_path, "replayer", msgs)
     assert [(f.rule, f.severity.label) for f in a.findings] == [("sec.bruteforce-auth", "major")]
     assert the_guesser(a) == ("major", "198.51.100.7", 12, 1, 12.0, 3, (3, 5, 7, 9), 12)
@@ -147,14 +149,9 @@ def test_a_guesser_trying_passwords_with_de_registrations_still_fails(tmp_path) 
     """A refused de-registration is no sign-in refused for reg.auth-loop (reg.rejected's, at minor), but its
     credentials were refused all the same: a guesser sending each password in a REGISTER with Expires: 0 (which
     would remove no binding if it were right, and so goes unnoticed by the line) fails 12 times."""
-    def deregister(t: float, cseq: int, auth: str | None = None) -> tuple:
+    def deregister(t: float, cseq: int, auth: str | None = None) -> tuple:  # as request, with Expires: 0
         return (t, cc.register_text(cseq, f"b{cseq}", contact=f"sip:100@{OWN}", call_id="reg-100", via=OWN,
                                     expires=0, auth=auth), PHONE, REGISTRAR)
 
-    msgs = [deregister(0.0, 1), answer(0.05, 1, "401 Unauthorized", cc.challenge("n0"))]
-    for k in range(12):
-        t, cseq = 3.0 * k + 0.1, k + 2
-        msgs += [deregister(t, cseq, auth=guessed(f"n{k}", k)),
-                 answer(t + 0.05, cseq, "401 Unauthorized", cc.challenge(f"n{k + 1}"))]
-    a = analysed(tmp_path, "deregistering", msgs)
+    a = analysed(tmp_path, "deregistering", guesses(lambda k: f"n{k}", send=deregister))
     assert the_guesser(a) == ("major", "198.51.100.7", 12, 1, 12.0, 3, (3, 5, 7, 9), 12)
