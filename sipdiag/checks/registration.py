@@ -725,8 +725,7 @@ def _customer_words(group: list[AuthLoop], cause: str = "credentials") -> dict[s
                          "enter the SIP password again exactly as provided (it is case-sensitive).",
             "action_ru": "Мы повторно отправляем настройки телефона; если вы вводили данные сами, введите SIP-пароль "
                          "ещё раз точно как выдан (с учётом регистра)."}
-    refused_en = "keeps being refused" if loop else "was refused"
-    refused_ru = "раз за разом отклоняется" if loop else "отклонён"
+    refused_en, refused_ru = _lines_refused(loop)
     return {
         "problem_en": f"The sign-in of {several[0]} {refused_en} because the user names or passwords sent "
                       "for them do not match our records, so these lines cannot make or receive calls.",
@@ -739,12 +738,23 @@ def _customer_words(group: list[AuthLoop], cause: str = "credentials") -> dict[s
                      "этих линий ещё раз точно как выданы (с учётом регистра)."}
 
 
+def _phone_refused(loop: bool) -> tuple[str, str]:
+    """The start of a customer text on one line's refusal (English, Russian): a loop, or a refusal or two."""
+    if loop:
+        return "Your phone keeps being refused", "Вашему телефону раз за разом отказывают во входе"
+    return "Your phone's sign-in was refused", "Вашему телефону отказано во входе"
+
+
+def _lines_refused(loop: bool) -> tuple[str, str]:
+    """What happens to several lines' sign-in, in a customer text (English, Russian)."""
+    return ("keeps being refused", "раз за разом отклоняется") if loop else ("was refused", "отклонён")
+
+
 def _alg_words(several: tuple[str, str] | None, loop: bool) -> dict[str, str]:
     """The customer's text where a middlebox rewrites the REGISTER (the digest uri is not the Request-URI): the
     router's SIP ALG to switch off, no password to retype (RULES.md reg.auth-loop, owner CUST)."""
     if several is None:
-        problem_en = "Your phone keeps being refused" if loop else "Your phone's sign-in was refused"
-        problem_ru = "Вашему телефону раз за разом отказывают во входе" if loop else "Вашему телефону отказано во входе"
+        problem_en, problem_ru = _phone_refused(loop)
         return {
             "problem_en": f"{problem_en} because a device on the way, most often your router with its 'SIP ALG' "
                           "feature, changes the phone's sign-in requests, so our check of its password fails even "
@@ -757,8 +767,7 @@ def _alg_words(several: tuple[str, str] | None, loop: bool) -> dict[str, str]:
                          "again.",
             "action_ru": "Отключите SIP ALG (также «SIP Helper» или «SIP inspection») в настройках роутера, затем "
                          "перезагрузите роутер и телефон; вводить пароль заново не нужно."}
-    refused_en = "keeps being refused" if loop else "was refused"
-    refused_ru = "раз за разом отклоняется" if loop else "отклонён"
+    refused_en, refused_ru = _lines_refused(loop)
     return {
         "problem_en": f"The sign-in of {several[0]} {refused_en} because a device on the way, most often your "
                       "router with its 'SIP ALG' feature, changes the sign-in requests, so our check of their "
@@ -777,8 +786,7 @@ def _phone_uri_words(several: tuple[str, str] | None, loop: bool) -> dict[str, s
     """The customer's text where the phone itself signs another URI than it requests (seen on its LAN): its
     configuration, which we re-send; no password to retype, no ALG to switch off."""
     if several is None:
-        problem_en = "Your phone keeps being refused" if loop else "Your phone's sign-in was refused"
-        problem_ru = "Вашему телефону раз за разом отказывают во входе" if loop else "Вашему телефону отказано во входе"
+        problem_en, problem_ru = _phone_refused(loop)
         return {
             "problem_en": f"{problem_en} because it signs its sign-in requests for another address than the one it "
                           "sends them to (a setting or a fault of the phone), so our check of its password fails even "
@@ -788,8 +796,7 @@ def _phone_uri_words(several: tuple[str, str] | None, loop: bool) -> dict[str, s
                           "пароль верный; телефон не может звонить и принимать звонки.",
             "action_en": "We are re-sending your phone's configuration; there is no need to type the password again.",
             "action_ru": "Мы повторно отправляем настройки телефона; вводить пароль заново не нужно."}
-    refused_en = "keeps being refused" if loop else "was refused"
-    refused_ru = "раз за разом отклоняется" if loop else "отклонён"
+    refused_en, refused_ru = _lines_refused(loop)
     return {
         "problem_en": f"The sign-in of {several[0]} {refused_en} because your equipment signs their sign-in "
                       "requests for another address than the one it sends them to (a setting or a fault of the "
@@ -808,8 +815,7 @@ def _old_nonce_words(several: tuple[str, str] | None, loop: bool) -> dict[str, s
     """The customer's text where only old nonces were refused (the one-time codes of the digest exchange, RFC 7616
     §3.3): nothing tells the password is wrong, nothing to retype; the operator looks at it."""
     if several is None:
-        problem_en = "Your phone keeps being refused" if loop else "Your phone's sign-in was refused"
-        problem_ru = "Вашему телефону раз за разом отказывают во входе" if loop else "Вашему телефону отказано во входе"
+        problem_en, problem_ru = _phone_refused(loop)
         return {
             "problem_en": f"{problem_en} not because of its password but because it answers our server with an "
                           "expired one-time sign-in code, so it cannot make or receive calls.",
@@ -819,8 +825,7 @@ def _old_nonce_words(several: tuple[str, str] | None, loop: bool) -> dict[str, s
                          "the phone needs a change.",
             "action_ru": "Вводить пароль заново не нужно: мы разбираемся с этим на нашей стороне и свяжемся с вами, "
                          "если в телефоне понадобится что-то изменить."}
-    refused_en = "keeps being refused" if loop else "was refused"
-    refused_ru = "раз за разом отклоняется" if loop else "отклонён"
+    refused_en, refused_ru = _lines_refused(loop)
     return {
         "problem_en": f"The sign-in of {several[0]} {refused_en} not because of their passwords but because they "
                       "answer our server with expired one-time sign-in codes, so these lines cannot make or receive "
