@@ -202,7 +202,8 @@ def _take_early(analysis: Analysis, rules: list[Rule], settings: Mapping[str, An
             i = int.from_bytes(token, "big")
             try:
                 out[i] = rule_findings(analysis, (rules[i],), settings, devices, shared)
-            except NotReady:
+            except Exception:  # noqa: BLE001 - NotReady, or what a rule did with a placeholder: stage 2 runs it
+                # on the whole analysis, where it gives its findings, or raises as it would in run_checks
                 os.write(later, token)
     finally:
         os.close(later)

@@ -237,3 +237,24 @@ def test_the_command_forks_both_stages_on_a_large_capture_and_finds_what_run_che
         found = [(row["rule"], row["severity"], row["call_id"] or None, row["engineer_text"])
                  for row in csv.DictReader(io.StringIO(text))]
     assert found == expected
+
+
+def test_a_rule_that_fails_on_stage_one_s_placeholders_runs_again_in_stage_two(monkeypatch) -> None:
+    """Whatever a rule raises on the analysis without media (a TypeError from a placeholder it handed on, say), it
+    is put off, not an error: stage 2 runs it on the whole analysis, where it gives its findings."""
+    from dataclasses import replace
+
+    from sipdiag.checks import REGISTRY
+
+    all_rules()
+    rule = REGISTRY["media.one-way-audio"]
+
+    def touchy(analysis):
+        if isinstance(analysis.streams, background._Later):
+            raise TypeError("not a tuple")
+        return rule.func(analysis)
+
+    monkeypatch.setitem(REGISTRY, rule.id, replace(rule, func=touchy))
+    analysis, pending = _early(SAMPLES / "nat_one_way_audio.pcap", monkeypatch)
+    assert [f.rule for f in pending()] == [f.rule for f in run_checks(analysis)] == [
+        "nat.private-sdp-address", "media.one-way-audio", "nat.media-source-mismatch", "media.rtcp-issues"]
