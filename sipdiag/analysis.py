@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .checks import Finding, run_checks
+from .checks import Finding, _load_rules, run_checks
 from .correlate import Correlator
 from .errors import UsageError
 from .model import Anomaly, Call, Registration, Transaction
@@ -179,16 +179,9 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
             gc.enable()
 
 
-def _load_rules() -> None:
-    from .checks import _load_rules
-
-    _load_rules()
-
-
 def _load_checks() -> None:
     """Load what the checks need on first use (the rule modules, the device knowledge base with its patterns:
     about 0.1 s), while the capture reader in the other process is still ahead of this one."""
-    from .checks import _load_rules
     from .devices import knowledge_base
 
     _load_rules()

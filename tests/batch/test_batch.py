@@ -105,6 +105,26 @@ def test_command_line_tables_and_spreadsheet_safety(tmp_path: Path) -> None:
     assert not (tmp_path / "out2").exists()
 
 
+def _interrupted(*paths: Path, out: Path, jobs: int, done: int) -> tuple[subprocess.Popen, str]:
+    """`sipdiag batch PATHS --out OUT --jobs N` in a process group of its own, sent Ctrl-C (SIGINT to the whole
+    group, as a terminal does) once its journal holds `done` captures; the process and its standard error, after
+    checking it exited 130."""
+    journal = out / "batch-journal.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", *map(str, paths), "--out", str(out),
+                             "--jobs", str(jobs), "--out-format", "csv"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # a runner started in the background may hand SIGINT down ignored, and Python then
+                            # keeps it ignored: the default disposition, so Python makes it KeyboardInterrupt
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < done):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    return proc, stderr
+
+
 def test_interrupt_leaves_a_consistent_summary_that_resume_completes(tmp_path: Path) -> None:
     N, K = 60, 20
     d = tmp_path / "many"
@@ -120,18 +140,7 @@ def test_interrupt_leaves_a_consistent_summary_that_resume_completes(tmp_path: P
     os.mkfifo(pipe)
     out = tmp_path / "out"
     journal = out / "batch-journal.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", str(d), str(pipe), "--out", str(out),
-                             "--jobs", "1", "--out-format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True,
-                            # a runner started in the background may hand SIGINT down ignored, and Python then
-                            # keeps it ignored: the default disposition, so Python makes it KeyboardInterrupt
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < K):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    proc, stderr = _interrupted(d, pipe, out=out, jobs=1, done=K)
     done = read_journal(journal)
     assert sorted(Path(r["path"]).name for r in done) == [f"c{i:03d}.pcap" for i in range(K)]
     assert f"Interrupted: {K} of {N} captures done; complete with: sipdiag batch ... --out {out} --resume" \
@@ -562,17 +571,7 @@ def test_interrupt_with_jobs_leaves_no_process_behind_and_a_consistent_summary(t
     assert len(done_before) == 40
     out = tmp_path / "out"
     journal = out / "batch-journal.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "sipdiag", "batch", str(d), str(pipe), "--out", str(out),
-                             "--jobs", "2", "--out-format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not journal.exists()
-                                           or journal.read_text().count("\n") < len(done_before)):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    proc, stderr = _interrupted(d, pipe, out=out, jobs=2, done=len(done_before))
     assert "Traceback" not in stderr
     assert stderr.splitlines()[-1] == (f"Interrupted: {len(done_before)} of 41 captures done; complete with: "
                                        f"sipdiag batch ... --out {out} --resume")
