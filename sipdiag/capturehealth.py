@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .npsets import unique
 from .parsers.scan import TIME_JUMP_NS
 
 TOLERANCE_NS = 20_000_000  # gaps within ±20 ms of each other count as simultaneous
@@ -56,7 +57,7 @@ def find_hiccups(gap_start: np.ndarray, gap_end: np.ndarray, active_start: np.nd
     if len(gap_start) < HICCUP_MIN_STREAMS:
         return ()
     lo, hi = gap_start - TOLERANCE_NS, gap_end + TOLERANCE_NS
-    points = np.unique(np.concatenate([lo, hi]))
+    points = unique(np.concatenate([lo, hi]))
     in_gap = _counts(lo, hi, points)
     active = _counts(active_start, active_end + 1, points)
     hit = (in_gap >= HICCUP_MIN_STREAMS) & (in_gap >= HICCUP_SHARE * active)

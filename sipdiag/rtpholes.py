@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .rtpbatch import BatchView, ColumnTable
+from .npsets import unique
 
 MAX_HOLES = 200_000  # runs and fills in all (~4 MB)
 FILL = -1  # the count of a fill entry: one late packet that made up for a number counted lost
@@ -98,7 +99,7 @@ class HoleStore:
         rows = np.concatenate([b.rows[seg[runs]], b.rows[seg[fills]]]).astype(np.int64)
         if self.count + len(rows) > MAX_HOLES:
             self.dropped += len(rows)
-            self.incomplete.update(np.unique(rows).tolist())
+            self.incomplete.update(unique(rows).tolist())
             return
         self.count += len(rows)
         self.parts.append((rows, np.concatenate([ext[runs] - gap[runs], ext[fills]]).astype(np.int64),

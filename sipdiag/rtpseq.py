@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .rtpbatch import BatchView
+from .npsets import unique
 from .rtpjitter import runs_of
 
 SEQ_MOD = 1 << 16
@@ -69,7 +70,7 @@ def fold_sequence(b: BatchView, cols: dict[str, np.ndarray]) -> tuple[np.ndarray
     jump = ~in_order & ~late
     jumped = np.zeros(len(segs), dtype=bool)
     if jump.any():
-        jumped[np.unique(seg[jump])] = True
+        jumped[unique(seg[jump])] = True
     ok = ~jumped
     cols["received"][rows[ok]] += segs.counts[ok]
     new_max = np.maximum(max_before, segs.reduce_max(ext))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .npsets import unique
 from .parsers.columns import RtpColumns
 
 _MIX = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: an odd multiplier spreads every input bit upwards
@@ -91,7 +92,7 @@ def _groups(sorted_hash: np.ndarray, order: np.ndarray) -> StreamGroups | None:
         return StreamGroups(order, empty, empty, np.empty(0, dtype=np.uint64))
     starts = np.concatenate([[0], np.flatnonzero(sorted_hash[1:] != sorted_hash[:-1]) + 1]).astype(np.int64)
     hashes = sorted_hash[starts]
-    if len(hashes) > 1 and len(np.unique(hashes)) != len(hashes):
+    if len(hashes) > 1 and len(unique(hashes)) != len(hashes):
         return None
     return StreamGroups(order, starts, np.diff(np.append(starts, len(order))), hashes)
 

@@ -30,6 +30,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
+from ..npsets import unique
 from ..errors import CaptureFormatError, CaptureReadError, DamagedGzipError
 from ..model import Anomaly
 from .anomalytexts import Detail, anomaly, anomaly_with, detail
@@ -702,7 +703,7 @@ class _PcapngReader:
         """Nanoseconds of the raw timestamps (-1: an SPB's, none). A timestamp beyond MAX_TS_NS (a damaged block:
         year 2116 and later, where nanoseconds would overflow 64 bits) is named and takes its predecessor's time,
         as an SPB does."""
-        ifaces = np.unique(iface).tolist()
+        ifaces = unique(iface).tolist()
         damaged = raw == DAMAGED_TS
         for i in ifaces:
             if i < 0:
