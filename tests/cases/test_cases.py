@@ -473,3 +473,18 @@ def test_a_version_1_store_is_migrated_on_open(tmp_path: Path) -> None:
             cases.reply("T-old")
         cases.file("T-old", CLEAN)  # a new analysis has its replies
         assert cases.reply("T-old").startswith("Hello")
+
+
+def test_the_package_loads_the_store_only_when_it_is_used() -> None:
+    """A batch worker imports cases.summary and cases.triage for every capture; the store (sqlite3, ssl for the
+    PostgreSQL driver) is loaded only when a name of it is used, and then the package's names are what they were."""
+    probe = ("import sys; from sipdiag.cases import summary, triage; print('sipdiag.cases.store' in sys.modules);"
+             " import sipdiag.cases as c; s = c.CaseStore; print('sipdiag.cases.store' in sys.modules,"
+             " s is sys.modules['sipdiag.cases.store'].CaseStore, c.Triage is triage.Triage, 'Filing' in dir(c))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "True", "True", "True", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        import sipdiag.cases
+
+        sipdiag.cases.Nope  # noqa: B018
