@@ -8,6 +8,7 @@ timings support engineers quote: post-dial delay (INVITE to first 18x), answer t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .clocksteps import NO_STEPS, ClockSteps
 from .model import Call, Dialog, MediaDescription, MessageRef, Negotiation, other_role
@@ -46,6 +47,10 @@ def _round(ns: int | None, unit: float, digits: int) -> float | None:
     return None if ns is None else round(ns / unit, digits)
 
 
+# Remembered by value: a registration's AOR is read from the To of each of its REGISTERs, which repeats (a phone
+# re-registers with the same To, RFC 3261 §10.2.1), and an initial INVITE's To, without a tag yet, repeats from
+# call to call of one callee. Parsing a name-addr costs 15-35 us; a registrar's capture has thousands of them.
+@lru_cache(maxsize=4096)
 def uri_of(value: str | None) -> tuple[str, str | None]:
     """(`scheme:user@host[:port]` of a From/To value without parameters, display name); the raw text (cut) when
     it does not parse. The AOR of a registration is this form of its To (RFC 3261 §10.2)."""

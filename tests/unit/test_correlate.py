@@ -281,6 +281,27 @@ def test_registration_auth_loop_and_refresh_interval() -> None:
     assert (r.requested_expires_s, r.expires_s, r.refresh_interval_s) == (120, 60, 55.0)
 
 
+def test_a_repeated_to_is_parsed_once(monkeypatch) -> None:
+    """A registration's AOR is the To of each REGISTER and response (RFC 3261 §10.2): the same text over and over
+    in a registrar's capture. uri_of remembers it: 40 REGISTERs and 40 responses of one phone parse it once."""
+    from sipdiag import dialogs
+
+    parsed = []
+    real = dialogs.parse_name_addr
+    monkeypatch.setattr(dialogs, "parse_name_addr", lambda value: parsed.append(value) or real(value))
+    getattr(dialogs.uri_of, "cache_clear", lambda: None)()  # a value parsed by an earlier test is remembered
+    reg = "REGISTER sip:example.com SIP/2.0\n{h}\nContact: <sip:200@192.168.1.10:5060>;expires=120"
+    messages = []
+    for i in range(40):
+        h = hdr("reg-9", f"{i + 1} REGISTER", f"r{i}", ttag=None).replace("300@", "200@")
+        messages += [msg(reg.format(h=h), A, P, i * 60.0, 2 * i + 1),
+                     msg(f"SIP/2.0 200 OK\n{h}\nContact: <sip:200@192.168.1.10:5060>;expires=120", P, A,
+                         i * 60.0 + 0.01, 2 * i + 2)]
+    (r,) = run(messages, end=2500.0).registrations
+    assert (r.aor, r.attempts, r.outcome) == ("sip:200@example.com", 40, "registered")
+    assert parsed == ["<sip:200@example.com>"]
+
+
 def test_a_registrations_refusal_keeps_what_it_says_of_itself_bounded() -> None:
     """reg.rejected quotes a refusal's Server, Warning and Reason and names a 420's Unsupported option tags
     (RFC 3261 §20.35, §20.43, §20.40; RFC 3326): a hostile registrar's long values are cut, its tag list too. A
