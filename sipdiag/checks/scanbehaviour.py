@@ -93,7 +93,7 @@ def _scan_sources(analysis: Analysis) -> dict[str, Scan]:
     # Every trigger counts distinct users or destinations of failed probes, so a source needs at least as many
     # failed requests as the lower threshold: only those sources are looked at closely (their users parsed, their
     # keepalives and windows found). On a busy capture, whose sources are phones and trunks that mostly get
-    # answers, that spared 80-90 % of this rule's time (0.21 s of the rules' 0.77 s on 2000 calls).
+    # answers, that spared three quarters of this rule's time (0.21 s -> 0.05 s of the rules' 0.77 s on 2000 calls).
     need = min(setting("security.scan_distinct_users_60s"), setting("security.scan_distinct_dst_ips_60s"))
     failing = Counter(hosts[t.src] for t, _uri in probed if t.request_frame is not None and _failed(t))
     candidates = {src for src, n in failing.items() if n >= need}
