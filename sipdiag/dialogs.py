@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .clocksteps import NO_STEPS, ClockSteps
-from .model import Call, Dialog, MediaDescription, MessageRef, Negotiation, other_role
+from .model import (
+    Call,
+    MediaDescription,
+    MessageRef,
+    build_call,
+    build_dialog,
+    build_media_description,
+    build_negotiation,
+    other_role,
+)
 from .parsers.anomalies import AnomalyLog
 from .parsers.multipart import sdp_of
 from .parsers.sdp import (
@@ -81,7 +90,7 @@ def media_descriptions(sdp: SdpSession) -> tuple[MediaDescription, ...]:
                 event_pt = pt
         if not pts:
             codecs = codec_names(m)
-        out.append(MediaDescription(
+        out.append(build_media_description(
             media=m.media, address=effective_address(m), port=m.port, proto=m.proto, payload_types=pts,
             codecs=tuple(codecs), direction=m.direction, ptime_ms=m.ptime_ms, rtcp_mux=m.rtcp_mux,
             srtp="SAVP" in m.proto or bool(m.crypto) or m.fingerprint is not None, telephone_event=event_pt,
@@ -503,11 +512,11 @@ class CallBuilder:
             ended_by = "caller" if self.is_caller_tag(self.bye_from_tag) else "callee"
         transports = {m.transport for m in self.messages}
         negotiations = tuple(
-            Negotiation(o.kind, o.frame or None, o.offerer, o.offer, o.answer_frame, o.answer, o.tx.final_status,
+            build_negotiation(o.kind, o.frame or None, o.offerer, o.offer, o.answer_frame, o.answer, o.tx.final_status,
                         o.hold)
             for o in self.offers if o.frame or o.answer is not None
         )
-        return Call(
+        return build_call(
             call_id=self.call_id,
             caller=caller,
             callee=callee,
@@ -535,7 +544,7 @@ class CallBuilder:
             seen_from_start=self.seen_from_start,
             messages=tuple(sorted(self.messages, key=lambda m: m.frame)),
             transactions=tuple(t.freeze() for t in self.transactions),
-            dialogs=tuple(Dialog(self.call_id, d.caller_tag, d.callee_tag,
+            dialogs=tuple(build_dialog(self.call_id, d.caller_tag, d.callee_tag,
                                  "terminated" if self.bye_frame and d.state == "confirmed" else d.state,
                                  d.created_frame, d.confirmed_frame) for d in self.dialogs.values()),
             negotiations=negotiations,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import SipdiagError
-from .model import Datagram
+from .model import Datagram, build_datagram
 
 # The capture side's modules (NumPy, the reader, the RTP engine) are imported where they run: `prestart` forks
 # the reader before this process has imported them, so the child imports only what it needs while the parent
@@ -190,7 +190,7 @@ def _from_child(parent_conn, proc, idle: Callable[[], object] | None = None
                 raise RuntimeError("the capture reader process ended without a result") from None
             if isinstance(item, BaseException):
                 raise item
-            yield [Datagram(*t) for t in item] if isinstance(item, list) else item
+            yield [build_datagram(*t) for t in item] if isinstance(item, list) else item
             if isinstance(item, CaptureResult):
                 return
     finally:

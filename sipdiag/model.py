@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from .quickbuild import quick_builder
+
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:
@@ -397,3 +399,14 @@ class Registration:
     def accepted(self) -> bool:
         """The registrar granted the last REGISTER: a sign-in or refresh, or a de-registration (RFC 3261 §10.3)."""
         return self.outcome in ("registered", "deregistered")
+
+
+# Builders of the models made for every SIP message (and every call) of a capture: the same frozen objects, five
+# times faster to make than through the class (sipdiag.quickbuild says why). Every field is passed; the ones with a
+# default may be left out.
+build_datagram = quick_builder(Datagram)
+build_transaction = quick_builder(Transaction)
+build_media_description = quick_builder(MediaDescription)
+build_negotiation = quick_builder(Negotiation)
+build_dialog = quick_builder(Dialog)
+build_call = quick_builder(Call)

@@ -14,7 +14,7 @@ from itertools import count
 
 from .addresses import join_address
 from .clocksteps import NO_STEP, LastStep
-from .model import Transaction
+from .model import Transaction, build_transaction
 from .parsers.scan import TIME_BACK_NS, TIME_JUMP_NS
 from .parsers.sip import SipMessage
 from .parsers.sipheaders import is_rfc3261_branch
@@ -79,7 +79,7 @@ class TxState:
     queued: int = -1
 
     def freeze(self) -> Transaction:
-        return Transaction(
+        return build_transaction(
             method=self.method,
             call_id=self.call_id,
             cseq=self.cseq,

@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from ..clocksteps import ClockStepLog, ClockSteps
-from ..model import Anomaly, Datagram
+from ..model import Anomaly, Datagram, build_datagram
 from .anomalies import AnomalyLog
 from .anomalytexts import Detail, detail
 from .capture import CaptureFile, InterfaceStats, RecordBatch, read_capture
@@ -214,8 +214,8 @@ def _fast_sip(batch: RecordBatch, rows) -> list[Datagram]:
         batch.ts_ns[rows.index].tolist(), dscps,
     ):
         frame = first + i
-        out.append(Datagram(frame, ts, name(sh, sl), sp, name(dh, dl), dp, "udp", buf[off : off + ln], (frame,), "",
-                            "sip", dscp))
+        out.append(build_datagram(frame, ts, name(sh, sl), sp, name(dh, dl), dp, "udp", buf[off : off + ln], (frame,),
+                                  "", "sip", dscp))
     return out
 
 

@@ -29,6 +29,7 @@ from sipdiag.parsers.sdpattributes import (
     payload_type,
     read_int,
 )
+from sipdiag.quickbuild import quick_builder
 
 __all__ = [
     "DEFAULT_DIRECTION", "DIRECTIONS", "HOLD_ADDRESS", "STATIC_PAYLOAD_TYPES", "IceCandidate", "RtpMap",
@@ -126,6 +127,11 @@ class SdpSession:
     anomalies: tuple[Anomaly, ...] = ()
 
 
+# Every SDP body of a capture makes these (sipdiag.quickbuild).
+_build_media = quick_builder(SdpMedia)
+_build_session = quick_builder(SdpSession)
+
+
 def _parse_connection(value: str, reader: DefectLog) -> SdpConnection | None:
     parts = value.split()
     if len(parts) != 3:
@@ -164,7 +170,7 @@ def _parse_media_line(value: str, reader: DefectLog) -> tuple[str, int, int, str
 
 def _finish_media(section: SectionState, session: SectionState) -> SdpMedia:
     media, port, count, proto, formats = section.media_line or ("", 0, 1, "", ())
-    return SdpMedia(  # positional: this runs for every m= line
+    return _build_media(  # positional: this runs for every m= line
         media,
         port,
         count,
@@ -273,7 +279,7 @@ def parse_sdp(body: bytes | str, *, frame: int | None = None) -> SdpSession:
     for index, item in enumerate(media, 1):
         if item.connection is None and item.port != 0:
             reader.defect("sdp.missing-connection", index=index, media=item.media)
-    return SdpSession(
+    return _build_session(
         version=version,
         origin=origin,
         session_name=session_name,
