@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -16,9 +17,34 @@ SCHEMA = "sipdiag.analysis/1"
 
 
 def iso_time(ts_ns: int | None) -> str | None:
-    """UTC, ISO 8601 with microseconds: what ticket systems and spreadsheets read without help."""
-    t = utc_datetime(ts_ns / 1e9) if ts_ns is not None else None
-    return t.isoformat(timespec="microseconds") if t is not None else None
+    """UTC, ISO 8601 with microseconds: what ticket systems and spreadsheets read without help.
+
+    The same text as `datetime.fromtimestamp(ts_ns / 1e9, timezone.utc).isoformat(timespec="microseconds")`,
+    made from the whole second's text, which is kept (a document's times fall in few seconds: a call's
+    transactions, its streams) and the microseconds, rounded as datetime rounds them (half to even, the
+    fraction of the float). 6.3 us -> 1 us a time, and a 1 M-packet capture's JSON has 24 000 of them."""
+    if ts_ns is None:
+        return None
+    fraction, whole = math.modf(ts_ns / 1e9)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1.0
+    elif micro < 0:  # before 1970: the fraction is negative
+        micro += 1_000_000
+        whole -= 1.0
+    second = _SECOND_TEXT.get(whole)
+    if second is None:
+        t = utc_datetime(whole)
+        if t is None:
+            return None
+        if len(_SECOND_TEXT) >= 4096:
+            _SECOND_TEXT.clear()
+        second = _SECOND_TEXT[whole] = t.isoformat(timespec="seconds")[:-6]  # without "+00:00"
+    return f"{second}.{micro:06d}+00:00"
+
+
+_SECOND_TEXT: dict[float, str] = {}  # whole seconds since the epoch -> "YYYY-MM-DDTHH:MM:SS"
 
 
 def utc_datetime(seconds: float) -> datetime | None:
