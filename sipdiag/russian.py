@@ -78,6 +78,7 @@ _PATTERN = re.compile(
     + r")(?![А-Яа-яЁё(])(?![.,]\d)"  # "запрос(ов)" is a template's own hedge: left as written
 )
 _WORD_BEFORE = re.compile(r"([А-Яа-яЁё]+)\s+$")
+_DIGIT = re.compile(r"\d")  # what _PATTERN's count starts with (\d: any Unicode digit, as there)
 
 
 def form_for(n: int, forms: tuple[str, str, str, str], genitive: bool = False) -> str:
@@ -92,8 +93,14 @@ def form_for(n: int, forms: tuple[str, str, str, str], genitive: bool = False) -
     return forms[2]
 
 
+@lru_cache(maxsize=8192)
 def agree(text: str) -> str:
-    """`text` with every counted phrase of PHRASES in the form its count asks for."""
+    """`text` with every counted phrase of PHRASES in the form its count asks for.
+
+    Kept per text: a finding's Russian texts and fragments go through here (eight a finding of media.no-rtp), and
+    most fragments repeat across findings (a party's name, a direction); a text without a digit has no count."""
+    if _DIGIT.search(text) is None:
+        return text
 
     def fix(m: re.Match) -> str:
         before = _WORD_BEFORE.search(text, max(m.start() - 24, 0), m.start())  # the word before the count

@@ -79,3 +79,16 @@ def test_the_tail_of_an_address_port_or_identifier_is_no_count() -> None:
 ])
 def test_fill_agrees_the_templates_counts_only(template: str, values: dict, expected: str) -> None:
     assert fill(template, **values) == expected
+
+
+def test_agree_keeps_its_results_and_skips_texts_without_a_digit() -> None:
+    # a finding's Russian fragments repeat across findings: each distinct text is agreed once
+    agree.cache_clear()
+    text = "звонящий ждал 21 отвеченных вызовов"
+    assert agree(text) == "звонящий ждал 21 отвеченный вызов"
+    assert agree(text) == "звонящий ждал 21 отвеченный вызов"
+    assert agree.cache_info().hits == 1
+    plain = "вызывающий абонент"
+    assert agree(plain) is plain  # no digit, no count: the text itself
+    # any Unicode digit still starts a count, as in the pattern (a fullwidth or Arabic-Indic digit is \d)
+    assert agree("٣ вызовов") == agree.__wrapped__("٣ вызовов")
