@@ -17,13 +17,13 @@ from .checks import Finding, _load_rules, run_checks
 from .correlate import Correlator
 from .errors import UsageError
 from .model import Anomaly, Call, Registration, Transaction
-from .ingest import CaptureResult, ingest
+from .ingest import CaptureResult, ParsedBatch, ingest
 from .icmp import IcmpError, parse_icmp_error
 from .media import CallMedia, MediaStream, build_media
 from .rtpresult import RtpStatsResult
 from .parsers.anomalies import AnomalyLog
 from .parsers.scan import CaptureInfo
-from .parsers.sip import SipMessage, parse_sip
+from .parsers.sip import SipMessage, parse_datagram
 from .sipdscp import DscpLog, SipDscps
 from .siptimers import DEFAULT_TIMERS, SipTimers
 from .udpsizes import SizeLog, UdpSizes
@@ -211,28 +211,35 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
     icmp: list[IcmpError] = []
     sizes = SizeLog()
     dscps = DscpLog()
+    def take(msg: SipMessage, encap: str) -> None:
+        sip.add(msg)
+        encaps[encap or "none"] += 1
+        log.extend(msg.anomalies)
+        correlator.add(msg)
+        sizes.add(msg)
+        dscps.add(msg)
+        if len(messages) < budget:
+            messages.append(msg)
+
     for item in source if source is not None else ingest(path, idle=idle):
         if isinstance(item, CaptureResult):
             result = item
+            continue
+        if isinstance(item, ParsedBatch):  # the capture reader parsed these while this process was behind
+            for error in item.icmp:
+                if len(icmp) < ICMP_BUDGET and (parsed_error := parse_icmp_error(error)) is not None:
+                    icmp.append(parsed_error)
+            for msg, encap in zip(item.messages, item.encaps):
+                take(msg, encap)
             continue
         for d in item:
             if d.kind == "icmp":
                 if len(icmp) < ICMP_BUDGET and (error := parse_icmp_error(d)) is not None:
                     icmp.append(error)
                 continue
-            msg = parse_sip(d.payload, frame=d.frame, ts_ns=d.ts_ns, src=(d.src_ip, d.src_port),
-                            dst=(d.dst_ip, d.dst_port), transport=d.transport, dscp=d.dscp,
-                            fragments=d.ip_fragments)
-            if msg is None:
-                continue
-            sip.add(msg)
-            encaps[d.encap or "none"] += 1
-            log.extend(msg.anomalies)
-            correlator.add(msg)
-            sizes.add(msg)
-            dscps.add(msg)
-            if len(messages) < budget:
-                messages.append(msg)
+            msg = parse_datagram(d)
+            if msg is not None:
+                take(msg, d.encap)
     assert result is not None
     info = result.info
     correlation = correlator.finish(info.last_ts_ns or 0, info.clock, info.packets)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from sipdiag.model import Anomaly
+from sipdiag.model import Anomaly, Datagram
 from sipdiag.parsers.anomalytexts import Detail, anomaly, anomaly_with, detail
 from sipdiag.parsers.sipheaders import MAX_DELTA_SECONDS, CSeq, parse_cseq
 from sipdiag.parsers.sipnames import (
@@ -458,6 +458,41 @@ def parse_sip(
         if extra:
             message = replace(message, anomalies=message.anomalies + extra)
     return message
+
+
+def parse_datagram(d: Datagram) -> SipMessage | None:
+    """`parse_sip` of a datagram's payload with what the datagram knows of it (the analysis' SIP loop, and the
+    capture reader's when it parses for that loop: both must give the same message)."""
+    return parse_sip(d.payload, frame=d.frame, ts_ns=d.ts_ns, src=(d.src_ip, d.src_port), dst=(d.dst_ip, d.dst_port),
+                     transport=d.transport, dscp=d.dscp, fragments=d.ip_fragments)
+
+
+# A message as plain values for a pipe (sipdiag.ingest: the capture reader parses for the analysing process when
+# that one is behind). Plain tuples, not the dataclasses: pickle takes a frozen slots dataclass through Python-level
+# __getstate__, and a NamedTuple through its class, 14 us a message more than a tuple measured; the receiver builds
+# the objects again with the quick builders. The identifier caches go along computed: correlation reads them all.
+MessageFields = tuple
+
+
+def message_fields(m: SipMessage) -> MessageFields:
+    cseq = m.cseq
+    return (m.is_request, m.method, m.request_uri, m.status_code, m.reason, m.version, m.headers.items, m.body,
+            m.frame, m.ts_ns, m.src_ip, m.src_port, m.dst_ip, m.dst_port, m.transport, m.anomalies, m.raw_len, m.raw,
+            m.dscp, m.fragments, None if cseq is None else tuple(cseq), m.from_tag, m.to_tag, m.branch)
+
+
+def message_from_fields(f: MessageFields) -> SipMessage:
+    """The message `message_fields` gave, equal in every field (caches included)."""
+    canonical = _CANONICAL_NAMES.get
+    # one str object per known header name, as parse_sip's own messages share them (pickle copies them per batch:
+    # 12 names of 50 octets a message on a capture that keeps 140 000 messages)
+    items = tuple([(canonical(name, name), value) for name, value in f[6]])
+    cseq = f[20]
+    return _build_message(*f[:6], _build_headers(items, dict(reversed(items))), *f[7:20],
+                          None if cseq is None else CSeq(*cseq), *f[21:])
+
+
+_CANONICAL_NAMES = {name: name for name in KNOWN_SPELLINGS.values()}  # interned there: one object a name
 
 
 # the identifiers _identifier_controls names, in both languages (Call-ID is the header's name in both)

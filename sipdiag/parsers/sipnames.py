@@ -6,6 +6,8 @@ Canonical names are lower-case with compact forms expanded (STYLE.md G6): `i` ->
 
 from __future__ import annotations
 
+import sys
+
 #: Compact header forms (RFC 3261 §7.3.3 and the IANA registry: RFC 3841, 3892, 3515, 6665, 4028, 8224).
 COMPACT_FORMS = {
     "a": "accept-contact",
@@ -70,11 +72,13 @@ _USUAL_NAMES = (
     "SIP-If-Match", "Subject", "Subscription-State", "Supported", "Timestamp", "To", "Unsupported", "User-Agent",
     "Via", "Warning", "WWW-Authenticate",
 )  # fmt: skip
+# Interned: every spelling of a name gives the one str object, which every message's header items then share
+# (and sipdiag.parsers.sip.message_from_fields gives back to the messages a pipe carried).
 KNOWN_SPELLINGS = {
-    spelling: name.lower()
+    spelling: sys.intern(name.lower())
     for name in _USUAL_NAMES
     for spelling in (name, name.lower(), name.upper(), "-".join(p.capitalize() for p in name.split("-")))
-} | {letter: full for compact, full in COMPACT_FORMS.items() for letter in (compact, compact.upper())}
+} | {letter: sys.intern(full) for compact, full in COMPACT_FORMS.items() for letter in (compact, compact.upper())}
 
 
 def header_display_name(name: str) -> str:
