@@ -211,7 +211,9 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
     icmp: list[IcmpError] = []
     sizes = SizeLog()
     dscps = DscpLog()
+
     def take(msg: SipMessage, encap: str) -> None:
+        # one SIP message, whichever process parsed it (see ingest.BEHIND_BYTES)
         sip.add(msg)
         encaps[encap or "none"] += 1
         log.extend(msg.anomalies)
