@@ -43,6 +43,8 @@ def quick_builder(cls: type[T]) -> Callable[..., T]:
     if slots is None or sorted(slots) != sorted(names) or cls.__bases__ != (object,):
         # a base with its own slots or a __dict__ would make the two layouts differ
         raise TypeError(f"{cls.__name__} is not a slots dataclass of its own fields")
+    if {"self", "_cls", "_NO_VALUE"} & set(names) or any(n.startswith(("_default_", "_factory_")) for n in names):
+        return _slow_builder(cls)  # a field named like the generated code's own names
     env: dict[str, Any] = {"_cls": cls, "_NO_VALUE": _NO_VALUE}
     params, lines = [], []
     for f in fields(cls):

@@ -127,3 +127,14 @@ def test_a_message_caches_its_identifiers_in_slots() -> None:
     assert not hasattr(message, "__dict__") and "_memo" not in SipMessage.__slots__
     # the caches are not part of what a message is
     assert message == replace(message) and "_branch" not in repr(message)
+
+
+def test_a_field_named_like_the_generated_code_gets_the_fallback() -> None:
+    @dataclass(frozen=True, slots=True)
+    class Odd:
+        _cls: int
+        _default_x: int = 2
+
+    build = quick_builder(Odd)
+    assert build.__name__ == "build"  # the fallback's function, not a generated class
+    assert build(1) == Odd(1, 2) and type(build(1)) is Odd
