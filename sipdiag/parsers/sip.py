@@ -222,6 +222,12 @@ _build_headers = quick_builder(Headers)
 _build_message = quick_builder(SipMessage)
 
 
+def _headers(items: tuple[tuple[str, str], ...]) -> Headers:
+    """`Headers(items)` without the frozen __init__ (sipdiag.quickbuild): its first-value map made as
+    Headers.__post_init__ makes it."""
+    return _build_headers(items, dict(reversed(items)))
+
+
 def _header_tag(value: str | None) -> str | None:
     if value is None:
         return None
@@ -403,9 +409,8 @@ def parse_sip(
                 items = _read_header_lines(head, crlf, anomalies, frame)
                 break
             append((key, value.strip()))
-    items_tuple = tuple(items)
-    first_values = dict(reversed(items_tuple))  # as Headers.__post_init__ makes it
-    headers = _build_headers(items_tuple, first_values)
+    headers = _headers(tuple(items))
+    first_values = headers._first
 
     for name in _REQUIRED_IN_REQUEST if is_request else _REQUIRED_IN_RESPONSE:
         if name not in first_values:
@@ -488,8 +493,7 @@ def message_from_fields(f: MessageFields) -> SipMessage:
     # 12 names of 50 octets a message on a capture that keeps 140 000 messages)
     items = tuple([(canonical(name, name), value) for name, value in f[6]])
     cseq = f[20]
-    return _build_message(*f[:6], _build_headers(items, dict(reversed(items))), *f[7:20],
-                          None if cseq is None else CSeq(*cseq), *f[21:])
+    return _build_message(*f[:6], _headers(items), *f[7:20], None if cseq is None else CSeq(*cseq), *f[21:])
 
 
 _CANONICAL_NAMES = {name: name for name in KNOWN_SPELLINGS.values()}  # interned there: one object a name
