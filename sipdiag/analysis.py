@@ -17,8 +17,9 @@ from .checks import Finding, _load_rules, run_checks
 from .correlate import Correlator
 from .errors import UsageError
 from .model import Anomaly, Call, Registration, Transaction
-from .ingest import CaptureResult, ParsedBatch, ingest
+from .ingest import CaptureRead, CaptureResult, ParsedBatch, ingest
 from .icmp import IcmpError, parse_icmp_error
+from .later import LATER, _Later
 from .media import CallMedia, MediaStream, build_media
 from .rtpresult import RtpStatsResult
 from .parsers.anomalies import AnomalyLog
@@ -223,9 +224,39 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
         if len(messages) < budget:
             messages.append(msg)
 
+    analysis: Analysis | None = None
+
+    def made(read: CaptureRead | CaptureResult, rtp: RtpStatsResult | _Later) -> Analysis:
+        """The analysis as far as the SIP side goes (its calls finished), its streams not bound yet; the early rules
+        start on it. rtp: LATER when the capture reader is still finishing the streams (CaptureRead)."""
+        info = read.info
+        correlation = correlator.finish(info.last_ts_ns or 0, info.clock, info.packets)
+        made = Analysis(
+            capture=info,
+            messages=tuple(messages),
+            sip=sip.summary(encaps),
+            calls=correlation.calls,
+            registrations=correlation.registrations,
+            transactions=correlation.transactions,
+            rtp_packets=0,
+            rtcp_packets=read.rtcp_packets,
+            anomalies=info.anomalies + log.anomalies(),
+            rtp=rtp,  # type: ignore[arg-type]
+            icmp_errors=tuple(icmp),
+            udp_sizes=sizes.finish(),
+            sip_dscps=dscps.finish(),
+            settings=settings,
+        )
+        if early is not None:
+            early(made)
+        return made
+
     for item in source if source is not None else ingest(path, idle=idle):
         if isinstance(item, CaptureResult):
             result = item
+            continue
+        if isinstance(item, CaptureRead):  # every SIP message is in: finish the calls while the reader finishes
+            analysis = made(item, LATER)   # the streams (sipdiag.ingest.CaptureRead)
             continue
         if isinstance(item, ParsedBatch):  # the capture reader parsed these while this process was behind
             for error in item.icmp:
@@ -244,26 +275,9 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
                 take(msg, d.encap)
     assert result is not None
     info = result.info
-    correlation = correlator.finish(info.last_ts_ns or 0, info.clock, info.packets)
-    analysis = Analysis(
-        capture=info,
-        messages=tuple(messages),
-        sip=sip.summary(encaps),
-        calls=correlation.calls,
-        registrations=correlation.registrations,
-        transactions=correlation.transactions,
-        rtp_packets=0,
-        rtcp_packets=result.rtcp_packets,
-        anomalies=info.anomalies + log.anomalies(),
-        rtp=result.rtp_stats,
-        icmp_errors=tuple(icmp),
-        udp_sizes=sizes.finish(),
-        sip_dscps=dscps.finish(),
-        settings=settings,
-    )
-    if early is not None:
-        early(analysis)
-    streams, media = build_media(result.rtp_stats, correlation.calls, info.last_ts_ns or 0, info.clock, info.packets,
+    # a source without a CaptureRead (the tshark engine) gives everything at once
+    analysis = made(result, result.rtp_stats) if analysis is None else replace(analysis, rtp=result.rtp_stats)
+    streams, media = build_media(result.rtp_stats, analysis.calls, info.last_ts_ns or 0, info.clock, info.packets,
                                  icmp)
     return replace(analysis, streams=streams, media=media, rtp_packets=sum(m.stats.packets for m in streams))
 

@@ -5,6 +5,8 @@ or, for large files, in a second process so that it works while this one parses 
         list[Datagram]  -> SIP datagrams (and ICMP errors) in frame order, in batches (few)
         ParsedBatch     -> such a batch with its SIP already parsed, by a reader in a second process while this
                            one is behind (see BEHIND_BYTES)
+        CaptureRead     -> once every packet is read: the capture's facts and the RTCP count, before the RTP
+                           statistics are finished (the SIP side finishes its calls meanwhile)
         CaptureResult   -> last: the capture's facts, the RTCP count, the RTP statistics
 
 Why a second process: the capture side (reading, NumPy decoding, stream statistics) and the SIP side (parsing,
@@ -62,6 +64,17 @@ class ParsedBatch(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class CaptureRead:
+    """Every packet is read; a CaptureResult follows once the streams' statistics are finished. Sent first so that
+    the SIP side finishes its calls and starts its first rules while the capture side finishes the streams (the
+    RTP engine's finalize: 0.1 s of the 1 M-packet benchmark capture, 1.1 s of one with 20 000 short calls, where
+    the SIP side's own finish takes 0.9 s). A consumer that needs only the CaptureResult may skip it."""
+
+    info: CaptureInfo
+    rtcp_packets: int
+
+
+@dataclass(frozen=True, slots=True)
 class CaptureResult:
     info: CaptureInfo
     rtcp_packets: int
@@ -69,7 +82,7 @@ class CaptureResult:
 
 
 def ingest(path: str | Path, *, parallel: bool | None = None, idle: Callable[[], object] | None = None
-           ) -> Iterator[list[Datagram] | CaptureResult]:
+           ) -> Iterator[list[Datagram] | ParsedBatch | CaptureRead | CaptureResult]:
     """The capture side's output for `path`. parallel: None decides by the file (a regular file of at least
     PARALLEL_MIN_BYTES on a machine with two cores or more), True/False force it. A reader `prestart`ed for the
     same path is taken over. idle: called once, the first time this process would wait for the reader in a second
@@ -115,7 +128,7 @@ def _worth_a_process(path: str | Path) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size >= PARALLEL_MIN_BYTES
 
 
-def _in_process(path: str | Path) -> Iterator[list[Datagram] | CaptureResult]:
+def _in_process(path: str | Path) -> Iterator[list[Datagram] | CaptureRead | CaptureResult]:
     from .parsers.scan import scan_capture
     from .rtpstats import RtpStatsEngine
 
@@ -143,6 +156,7 @@ def _in_process(path: str | Path) -> Iterator[list[Datagram] | CaptureResult]:
     if batch:
         yield batch
     assert scan.info is not None
+    yield CaptureRead(scan.info, rtcp)
     yield CaptureResult(scan.info, rtcp, engine.finalize())
 
 
@@ -238,7 +252,7 @@ def _stop(conn, proc) -> None:
 
 
 def _from_child(parent_conn, proc, idle: Callable[[], object] | None = None
-                ) -> Iterator[list[Datagram] | CaptureResult]:
+                ) -> Iterator[list[Datagram] | ParsedBatch | CaptureRead | CaptureResult]:
     try:
         while True:
             if idle is not None and not parent_conn.poll():

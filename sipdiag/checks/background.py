@@ -9,9 +9,11 @@ finished by then, so one core would be idle).
 
 Stage 1 (EarlyRules, optional): once the calls are built, a forked child runs the rules that need no media on an
 analysis whose streams and media are not made yet, while this process binds the streams to their calls and rates
-them (sipdiag.media.build_media: 0.45 s of the 1 M-packet benchmark capture, with the other core idle). The rules
-are not sorted by hand into "signalling" and "media": a rule that touches the missing fields meets `NotReady`
-(they are `_Later` placeholders that refuse every use) and is put off to stage 2, so a rule gives exactly what it
+them (sipdiag.media.build_media: 0.45 s of the 1 M-packet benchmark capture, with the other core idle); where the
+capture reader runs in a process of its own, it starts before the reader has finished the RTP statistics
+(sipdiag.ingest.CaptureRead), which that analysis then lacks too. The rules are not sorted by hand into
+"signalling" and "media": a rule that touches the missing fields meets `NotReady` (they hold
+sipdiag.later.LATER, which refuses every use) and is put off to stage 2, so a rule gives exactly what it
 gives on the whole analysis, wherever it runs. Of the 52 rules, 34 ran in stage 1 on that capture (0.43 s of
 their 0.80 s); the media rules that tried took 13 ms before giving up.
 
@@ -35,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..later import LATER
 from . import Finding, Rule, order_findings, rule_findings, run_checks, selected_rules
 
 if TYPE_CHECKING:
@@ -42,29 +45,6 @@ if TYPE_CHECKING:
 
 MIN_OBJECTS = 400  # calls + streams + registrations below which the rules finish before a fork would pay off
 TOKEN = 2  # bytes per rule index in the token pipe (big-endian)
-
-
-class NotReady(Exception):
-    """A rule of stage 1 touched what the analysis does not have yet: the streams, their calls' media."""
-
-
-class _Later:
-    """Stands, in stage 1's analysis, for a field build_media fills in (`streams`, `media`, `rtp_packets`, the
-    per-call media index): any use raises NotReady, comparisons and text too, so a rule can never read an empty
-    or made-up value in its place."""
-
-    __slots__ = ()
-
-    def _refuse(self, *args: object, **kwargs: object) -> Any:
-        raise NotReady
-
-    __getattr__ = __iter__ = __reversed__ = __len__ = __bool__ = __getitem__ = __contains__ = _refuse
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = _refuse  # type: ignore[assignment]
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
-    __int__ = __float__ = __index__ = __format__ = __str__ = __repr__ = _refuse  # type: ignore[assignment]
-
-
-LATER = _Later()
 
 
 class EarlyRules:
@@ -78,8 +58,9 @@ class EarlyRules:
         self.started: tuple[list[Rule], int, int, int, int] | None = None
 
     def __call__(self, analysis: Analysis) -> None:
-        rtp = analysis.rtp
-        size = len(analysis.calls) + len(analysis.registrations) + (len(rtp.streams) if rtp is not None else 0)
+        rtp = analysis.rtp  # LATER while the capture reader finishes the streams (sipdiag.ingest.CaptureRead)
+        streams = len(rtp.streams) if rtp is not None and rtp is not LATER else 0
+        size = len(analysis.calls) + len(analysis.registrations) + streams
         if not hasattr(os, "fork") or size < MIN_OBJECTS or self.started is not None:
             return
         rules = selected_rules(self.select, self.ignore)
@@ -93,7 +74,8 @@ class EarlyRules:
 
 
 def _waiting(analysis: Analysis) -> Analysis:
-    """A copy of the analysis (with its own rule cache) whose media fields refuse every use."""
+    """A copy of the analysis (with its own rule cache) whose media fields refuse every use (its `rtp` already
+    does while the capture reader finishes the streams)."""
     waiting = replace(analysis)
     for name in ("streams", "media", "rtp_packets", "_media_by_call"):
         object.__setattr__(waiting, name, LATER)

@@ -14,6 +14,7 @@ import time
 import pytest
 
 import sipdiag
+from sipdiag import later
 from sipdiag.checks import all_rules, background, run_checks
 from sipdiag.reports.json import render_json
 from tests.conftest import SAMPLES, validate_json_document
@@ -187,12 +188,58 @@ def test_stage_one_runs_the_signalling_rules_and_puts_off_those_that_need_media(
     assert by_id["alg.sdp-rewritten-inconsistently"] == background.rule_findings(analysis, alg)
 
 
+def test_the_calls_are_finished_and_stage_one_starts_before_the_rtp_statistics_are() -> None:
+    """The capture side sends a CaptureRead once every packet is read, then finishes the streams' statistics: the
+    SIP side finishes its calls and hands stage 1 its analysis in between, with `rtp` LATER. A rule that reads the
+    RTP statistics (media.rtcp-issues looks there for RTCP reports, this call has none) is put off; the analysis at
+    the end is the one a source without CaptureRead (the tshark engine) gives."""
+    from sipdiag.analysis import _analyze
+    from sipdiag.ingest import CaptureRead, CaptureResult, _in_process
+    from sipdiag.reports.json import to_document
+
+    path = SAMPLES / "nat_one_way_audio.pcap"
+    events: list = []
+
+    def source(announce: bool):
+        for item in _in_process(path):
+            if isinstance(item, CaptureResult):
+                events.append("rtp statistics taken")
+            if announce or not isinstance(item, CaptureRead):
+                yield item
+
+    def hook(analysis) -> None:
+        events.append(("stage 1", analysis.rtp is later.LATER, len(analysis.calls), analysis.rtcp_packets))
+        seen.append(analysis)
+
+    seen: list = []
+    announced = _analyze(path, True, source(True), early=hook)
+    assert events == [("stage 1", True, 1, 0), "rtp statistics taken"]
+    events.clear()
+    at_once = _analyze(path, True, source(False), early=hook)
+    assert events == ["rtp statistics taken", ("stage 1", False, 1, 0)]
+    assert announced == at_once and to_document(announced) == to_document(at_once)
+    assert announced.rtp is not None and announced.rtp.streams and announced.streams
+
+    rules = background.selected_rules()
+    later_r, later_w = os.pipe()
+    done = background._take_early(background._waiting(seen[0]), rules, None, background._tokens(len(rules)),
+                                  later_w)
+    put_off = set()
+    while token := os.read(later_r, background.TOKEN):
+        put_off.add(rules[int.from_bytes(token, "big")].id)
+    os.close(later_r)
+    assert "media.rtcp-issues" in put_off and "nat.private-contact" not in put_off
+    assert len(done) + len(put_off) == len(rules)
+    with pytest.raises(later.NotReady):
+        seen[0].rtp.rtcp
+
+
 @pytest.mark.parametrize("use", [len, bool, iter, str, repr, int, float, hash, lambda x: x == 0, lambda x: x < 1,
                                  lambda x: x + 1, lambda x: f"{x}", lambda x: x.get("c"), lambda x: x[0],
                                  lambda x: "c" in x])
 def test_what_stage_one_lacks_refuses_every_use(use) -> None:
-    with pytest.raises(background.NotReady):
-        use(background.LATER)
+    with pytest.raises(later.NotReady):
+        use(later.LATER)
 
 
 def test_a_failing_stage_one_is_reported(monkeypatch) -> None:
@@ -250,7 +297,7 @@ def test_a_rule_that_fails_on_stage_one_s_placeholders_runs_again_in_stage_two(m
     rule = REGISTRY["media.one-way-audio"]
 
     def touchy(analysis):
-        if isinstance(analysis.streams, background._Later):
+        if isinstance(analysis.streams, later._Later):
             raise TypeError("not a tuple")
         return rule.func(analysis)
 

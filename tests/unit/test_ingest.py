@@ -7,18 +7,27 @@ from pathlib import Path
 import pytest
 
 from sipdiag.errors import CaptureFormatError
-from sipdiag.ingest import CaptureResult, ingest
+from sipdiag.ingest import CaptureRead, CaptureResult, ingest
 from tests.conftest import SAMPLES
 
 
 def _collect(path: Path, parallel: bool) -> tuple[list, CaptureResult]:
-    datagrams, result = [], None
+    """The datagrams and the result, checking the order: every batch, then one CaptureRead with the capture's
+    facts, then the CaptureResult, last."""
+    datagrams, read, result = [], None, None
     for item in ingest(path, parallel=parallel):
-        if isinstance(item, CaptureResult):
+        assert result is None
+        if isinstance(item, CaptureRead):
+            assert read is None
+            read = item
+        elif isinstance(item, CaptureResult):
+            assert read is not None
             result = item
         else:
+            assert read is None
             datagrams.extend(item)
-    assert result is not None
+    assert result is not None and read is not None
+    assert (read.info, read.rtcp_packets) == (result.info, result.rtcp_packets)
     return datagrams, result
 
 
@@ -95,7 +104,8 @@ def test_a_reader_parses_for_a_process_that_is_behind(monkeypatch, name: str) ->
 
     _always_behind(monkeypatch)
     here, _ = _collect(SAMPLES / name, parallel=False)
-    batches = [item for item in ingest(SAMPLES / name, parallel=True) if not isinstance(item, CaptureResult)]
+    batches = [item for item in ingest(SAMPLES / name, parallel=True)
+               if not isinstance(item, (CaptureRead, CaptureResult))]
     assert batches and all(isinstance(b, ParsedBatch) for b in batches)
     messages = [m for b in batches for m in b.messages]
     expected = [(m, d.encap) for d in here if d.kind != "icmp" and (m := parse_datagram(d)) is not None]
