@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..addresses import is_ip_literal, join_address, join_hostport
 from ..parsers.sipheaders import parse_via
-from .security import SCANNER_UA, bruteforce_sources
+from .security import bruteforce_sources, is_scanner_ua
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -143,7 +143,7 @@ def via_paths(analysis: Analysis) -> tuple[ViaPath, ...]:
         if g is None:
             # A scanner's requests (spoofed or loopback Via, one per probe) say nothing about a customer's NAT.
             ua = m.headers.first_values.get("user-agent")
-            groups[key] = [m, params, [m.frame], 1, None, bool(ua and SCANNER_UA.search(ua))]
+            groups[key] = [m, params, [m.frame], 1, None, is_scanner_ua(ua)]
         else:
             g[3] += 1
             if len(g[2]) < FRAMES_KEPT:
