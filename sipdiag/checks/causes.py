@@ -188,11 +188,16 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
     explains: dict[int, list[int]] = defaultdict(list)
     for symptom, cause in cause_of.items():
         explains[cause].append(symptom)
+    # each cause's folded observations, in finding order: gathered once (a scan of every folded observation for
+    # each finding kept was quadratic: 0.3 s of 12 000 findings with 900 folded)
+    observations_of: dict[int, list[Finding]] = defaultdict(list)
+    for k in sorted(folded):
+        observations_of[folded[k]].append(findings[k])
     out = []
     for old in keep:
         f = findings[old]
         evidence = f.evidence
-        observations = [findings[k] for k in sorted(folded) if folded[k] == old]
+        observations = observations_of.get(old)
         if observations:
             evidence = {**evidence, "nat_observations": [_observation(o) for o in observations]}
         out.append(replace(
