@@ -126,11 +126,6 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
     Order is kept (worst first); positions in `cause`/`explains` refer to the returned tuple."""
     if not any(f.rule in CAUSES or f.rule in ATTACKS for f in findings):
         return tuple(findings)
-    aors_of_call: dict[str, tuple[str, ...]] = {}
-    if analysis is not None:
-        for c in analysis.calls:
-            aors_of_call[c.call_id] = tuple(a for a in (_aor_key(c.caller), _aor_key(c.callee)) if a)
-
     by_call: dict[str, list[int]] = defaultdict(list)
     by_aor: dict[str, list[int]] = defaultdict(list)
     capture_wide: list[int] = []
@@ -143,6 +138,11 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
                 by_aor[aor].append(i)
         else:
             capture_wide.append(i)
+    # a call's AORs lead to registration findings only: without any, every call's two URIs need not be read
+    aors_of_call: dict[str, tuple[str, ...]] = {}
+    if analysis is not None and by_aor:
+        for c in analysis.calls:
+            aors_of_call[c.call_id] = tuple(a for a in (_aor_key(c.caller), _aor_key(c.callee)) if a)
 
     def related(i: int) -> list[int]:
         """Findings that may explain finding i: same call, same registration (AOR), or capture-wide."""
@@ -200,10 +200,12 @@ def correlate(findings: Sequence[Finding], analysis: Analysis | None = None) -> 
         observations = observations_of.get(old)
         if observations:
             evidence = {**evidence, "nat_observations": [_observation(o) for o in observations]}
-        out.append(replace(
-            f, evidence=evidence,
-            cause=new_index[cause_of[old]] if old in cause_of else None,
-            explains=tuple(new_index[s] for s in sorted(explains.get(old, ())))))
+        cause = new_index[cause_of[old]] if old in cause_of else None
+        explained = tuple(new_index[s] for s in sorted(explains.get(old, ())))
+        if evidence is f.evidence and cause == f.cause and explained == f.explains:
+            out.append(f)  # most findings of a large capture are linked to nothing: a copy would be the same
+        else:
+            out.append(replace(f, evidence=evidence, cause=cause, explains=explained))
     return tuple(out)
 
 
