@@ -132,8 +132,9 @@ def analyze(path: str | Path, *, keep_messages: bool | int = True, select: tuple
     rules: False leaves `findings` empty, for a caller that runs the rule engine itself
     (sipdiag.checks.background runs it on the other core while the JSON document is written).
     early: with rules=False, called once with the analysis as it stands when its calls are built, before the RTP
-    streams are bound to them and rated (`streams` and `media` empty, `rtp_packets` 0): the rule engine's first
-    stage starts there (sipdiag.checks.background.EarlyRules).
+    streams are bound to them and rated (`streams` and `media` empty, `rtp_packets` 0, and `rtp` sipdiag.later.LATER
+    when the capture side has not finished the RTP statistics yet, which the native engine's has not): the rule
+    engine's first stage starts there (sipdiag.checks.background.EarlyRules).
 
     select/ignore: rule ids or prefixes (`media`, `call.ack-timeout-32s`) to run or leave out.
     settings: rule thresholds (a full tree, see sipdiag.checks.settings.merged); None = RULES.md §5 defaults. Kept
@@ -231,7 +232,7 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
         start on it. rtp: LATER when the capture reader is still finishing the streams (CaptureRead)."""
         info = read.info
         correlation = correlator.finish(info.last_ts_ns or 0, info.clock, info.packets)
-        made = Analysis(
+        so_far = Analysis(
             capture=info,
             messages=tuple(messages),
             sip=sip.summary(encaps),
@@ -248,8 +249,8 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
             settings=settings,
         )
         if early is not None:
-            early(made)
-        return made
+            early(so_far)
+        return so_far
 
     for item in source if source is not None else ingest(path, idle=idle):
         if isinstance(item, CaptureResult):
