@@ -16,7 +16,7 @@ from typing import Any
 from .checks import Finding, _load_rules, run_checks
 from .correlate import Correlator
 from .errors import UsageError
-from .model import Anomaly, Call, Registration, Transaction
+from .model import Anomaly, Call, Datagram, Registration, Transaction
 from .ingest import CaptureRead, CaptureResult, ParsedBatch, ingest
 from .icmp import IcmpError, parse_icmp_error
 from .later import LATER, _Later
@@ -225,6 +225,11 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
         if len(messages) < budget:
             messages.append(msg)
 
+    def take_icmp(d: Datagram) -> None:
+        # an ICMP error quoting a SIP or RTP packet, whichever process sent it; the first ICMP_BUDGET are kept
+        if len(icmp) < ICMP_BUDGET and (error := parse_icmp_error(d)) is not None:
+            icmp.append(error)
+
     analysis: Analysis | None = None
 
     def made(read: CaptureRead | CaptureResult, rtp: RtpStatsResult | _Later) -> Analysis:
@@ -261,15 +266,13 @@ def _analyze(path: str | Path, keep_messages: bool | int, source=None, idle=None
             continue
         if isinstance(item, ParsedBatch):  # the capture reader parsed these while this process was behind
             for error in item.icmp:
-                if len(icmp) < ICMP_BUDGET and (parsed_error := parse_icmp_error(error)) is not None:
-                    icmp.append(parsed_error)
+                take_icmp(error)
             for msg, encap in zip(item.messages, item.encaps):
                 take(msg, encap)
             continue
         for d in item:
             if d.kind == "icmp":
-                if len(icmp) < ICMP_BUDGET and (error := parse_icmp_error(d)) is not None:
-                    icmp.append(error)
+                take_icmp(d)
                 continue
             msg = parse_datagram(d)
             if msg is not None:
