@@ -106,18 +106,21 @@ def hostile_capture(path: Path) -> Path:
 # RFC 3261 §25.1): sip.control-in-identifier. ESC [ 2 J would clear a terminal, 0x18 0x01 are the erspan bytes.
 MANGLED_CALL_ID = "mangled-\x18\x01\x1b[2J-1@pbx"
 MANGLED_TAG = "t9\x18\x01"
+# A Call-ID holding no control character but line and paragraph separators (rich breaks a table cell at them, a
+# forged row) and zero-width characters (the Call-ID would look like another one).
+SEPARATED_CALL_ID = "sep-\u2028FORGED\u2029-\u200b\u200d\u2060\ufeff-1@pbx"
 
 
-def mangled_identifiers_capture(path: Path) -> Path:
-    """INVITE (frame 1), 200 (2), ACK (3), BYE (4), 200 (5) of one call with MANGLED_CALL_ID; the callee's To tag is
-    MANGLED_TAG (frames 2-5)."""
+def mangled_identifiers_capture(path: Path, *, call_id: str = MANGLED_CALL_ID, tag: str = MANGLED_TAG) -> Path:
+    """INVITE (frame 1), 200 (2), ACK (3), BYE (4), 200 (5) of one call with `call_id` (MANGLED_CALL_ID); the
+    callee's To tag is `tag` (MANGLED_TAG, frames 2-5)."""
     ms = 10**6
     t = 1_700_000_000 * 10**9
 
     def message(start: str, cseq: str, branch: str, *, to_tag: bool) -> str:
         return (f"{start}\nVia: SIP/2.0/UDP {UA[0]}:5060;branch=z9hG4bK{branch}\nMax-Forwards: 70\n"
-                f"From: <sip:100@example.com>;tag=f1\nTo: <sip:200@example.com>{';tag=' + MANGLED_TAG if to_tag else ''}"
-                f"\nCall-ID: {MANGLED_CALL_ID}\nCSeq: {cseq}\nContent-Length: 0\n\n")
+                f"From: <sip:100@example.com>;tag=f1\nTo: <sip:200@example.com>{';tag=' + tag if to_tag else ''}"
+                f"\nCall-ID: {call_id}\nCSeq: {cseq}\nContent-Length: 0\n\n")
 
     flow = [("INVITE sip:200@example.com SIP/2.0", "1 INVITE", "m1", False, UA, PBX),
             ("SIP/2.0 200 OK", "1 INVITE", "m1", True, PBX, UA),

@@ -8,8 +8,8 @@ and Call-ID to look it up) are two files. Column names are the JSON document's f
 Anything from the wire is hostile here too: a cell a spreadsheet would read as a formula (OWASP "CSV Injection":
 it begins with =, +, -, @, tab or CR) gets a leading apostrophe, so `=HYPERLINK(...)` in a display name stays
 text; control characters other than line feed and tab are shown as visible escapes (an ESC sequence must not
-reach a terminal that prints the file); quoting is left to the csv module. Numbers the analysis computed are
-written as numbers.
+reach a terminal that prints the file), and so are bidi controls, line separators and zero-width characters;
+quoting is left to the csv module. Numbers the analysis computed are written as numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ..analysis import Analysis
 from ..checks import Finding, Severity
 from ..model import Call
 from .json import iso_time
+from .safe import BIDI_CONTROLS, INVISIBLE, LINE_SEPARATORS
 
 TABLES = ("calls", "findings")
 CALL_COLUMNS = (
@@ -39,8 +40,9 @@ FINDING_COLUMNS = (
 # OWASP CSV Injection: Excel, LibreOffice and Google Sheets evaluate a cell that begins with one of these (tab and
 # CR because some importers strip them and then meet the character after).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-# C0 controls but tab and line feed (legal inside a quoted cell), DEL, C1 controls, bidi overrides (CVE-2021-42574).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 controls but tab and line feed (legal inside a quoted cell), DEL, C1 controls, bidi controls (CVE-2021-42574),
+# line separators and zero-width characters: what `safe.printable` shows as escapes, but the cell's own line breaks.
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI_CONTROLS}{LINE_SEPARATORS}{INVISIBLE}]")
 BOM = "\ufeff"  # without it Excel reads UTF-8 as the local code page (cp1251 on a Russian Windows): mojibake
 
 

@@ -7,7 +7,7 @@ a call's history; what changes (outcome, texts, frames) goes into the failure an
 
 The layout is the one Jenkins, GitLab and pytest's --junitxml share. Wire text reaches the file through
 ElementTree, which escapes markup; characters XML 1.0 forbids (§2.2: C0 controls but tab, LF, CR) are removed,
-and so are C1 controls and bidi overrides, which XML allows but which act on a terminal or reorder a CI page.
+and so are C1 controls and bidi controls, which XML allows but which act on a terminal or reorder a CI page.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import TextIO
 from ..analysis import Analysis
 from ..checks import Finding, Severity
 from ..model import Call
+from .safe import BIDI_CONTROLS
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]")
+_NOT_XML = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff{BIDI_CONTROLS}]")
 
 
 def xml_text(text: str) -> str:

@@ -17,6 +17,7 @@ from ..addresses import join_address
 from ..clocksteps import NO_STEPS, ClockSteps
 from ..model import Call, MessageRef
 from .ladder import ladder_hosts, offset_text
+from .safe import BIDI_CONTROLS
 
 # Mermaid decodes `#name;` and `#<decimal>;` back to the character (docs/syntax/sequenceDiagram.md, "Entity codes
 # to escape characters").
@@ -35,6 +36,7 @@ _LINE_BREAKS = "\t\n\v\f\r\x85\u2028\u2029"
 # a layout directive and cut off; escaping its colon keeps the text as written.
 _WRAP_DIRECTIVE = re.compile(r"^(:?(?:no)?wrap):", re.IGNORECASE)
 INDENT = "    "
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
 
 def mermaid_text(text: str) -> str:
@@ -45,8 +47,8 @@ def mermaid_text(text: str) -> str:
     for ch in text:
         if ch in _LINE_BREAKS:
             out.append(" ")
-        elif unicodedata.category(ch) == "Cc" or "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069":
-            continue  # NUL, ESC, DEL, C1; bidi overrides could make the diagram's text read differently
+        elif unicodedata.category(ch) == "Cc" or _BIDI.match(ch):
+            continue  # NUL, ESC, DEL, C1; bidi controls could make the diagram's text read differently
         else:
             out.append(_ENTITIES.get(ch, ch))
     cleaned = " ".join("".join(out).split())

@@ -102,6 +102,8 @@ def read_csv(text: str) -> list[list[str]]:
     ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"),
     ("\r=1", "'\\x0d=1"), ("a=1", "a=1"), ("#1", "#1"), ("'x", "'x"), ("\x1b[31m=1", "\\x1b[31m=1"),
     ("one\ntwo", "one\ntwo"), ("bidi\u202eevil", "bidi\\u202eevil"), ("\x9b31m", "\\x9b31m"),
+    ("\u061cALM\u200eLRM\u200fRLM", "\\u061cALM\\u200eLRM\\u200fRLM"),  # bidi marks, as safe.printable shows them
+    ("line\u2028sep\u2029", "line\\u2028sep\\u2029"), ("zero\u200bwidth\ufeff", "zero\\u200bwidth\\ufeff"),
     (-1.5, -1.5), (0, 0), (None, ""), (True, "true"), (False, "false"),
 ])
 def test_cell_neutralises_formulas_and_escapes(value, expected) -> None:
@@ -192,6 +194,7 @@ def junit(*args: str) -> tuple[ET.Element, str, int]:
 
 def test_xml_text_removes_what_xml_forbids() -> None:
     assert xml_text("a\x00b\x08\x0b\x0c\x1b[31mc\x7f\x85\x9b\ud800\ufffe\uffff\u202ed\t\n\r") == "ab[31mcd\t\n\r"
+    assert xml_text("bidi \u061cmarks\u200e\u200f too") == "bidi marks too"  # ALM, LRM, RLM (Trojan Source)
     assert xml_text("<b>&amp;\"'ok") == "<b>&amp;\"'ok"  # markup is ElementTree's to escape
 
 

@@ -13,10 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from sipdiag.cli import cli
-from tests.hostilecapture import hostile_capture, mangled_identifiers_capture
+from tests.hostilecapture import SEPARATED_CALL_ID, hostile_capture, mangled_identifiers_capture
 
-# Anything a terminal acts on: C0 controls but newline, DEL, C1 controls (0x9b is an 8-bit CSI), bidi controls.
-TERMINAL_ACTIVE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Anything a terminal acts on: C0 controls but newline, DEL, C1 controls (0x9b is an 8-bit CSI), bidi controls; and
+# what breaks a line or shows nothing: line and paragraph separators, zero-width characters.
+TERMINAL_ACTIVE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                             "\u2028\u2029\u200b-\u200d\u2060-\u2064\ufeff]")
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +151,19 @@ def test_mangled_identifiers_are_shown_escaped_with_their_anomaly(tmp_path: Path
            "message was mangled or forged")
     assert anomaly_rows(out) == [("sip.control-in-identifier", str(frame), detail)
                                  for frame in range(1, 6) for detail in ((call_id,) if frame == 1 else (call_id, tag))]
+
+
+@pytest.mark.parametrize("fmt", ["terminal", "text"])
+def test_line_separators_and_zero_width_characters_are_shown_as_escapes(tmp_path: Path, fmt: str) -> None:
+    """A Call-ID holding U+2028/U+2029 (rich breaks a table cell there, so a value could forge a row) and
+    zero-width characters (it would look like another Call-ID): written out as escapes in analyze and flow."""
+    capture = mangled_identifiers_capture(tmp_path / "separated.pcap", call_id=SEPARATED_CALL_ID, tag="t9")
+    shown = "sep-\\u2028FORGED\\u2029-\\u200b\\u200d\\u2060\\ufeff-1@pbx"
+    code, out = run("analyze", str(capture)) if fmt == "terminal" else run("flow", str(capture), "--format", fmt)
+    assert code == 0
+    assert_inert(out, colour=False)
+    assert (f"Call {shown}\n" if fmt == "terminal" else
+            f"Call {shown}: sip:100@example.com -> sip:200@example.com, answered 200\n") in out
 
 
 def test_mangled_identifiers_are_shown_escaped_in_the_russian_anomalies(tmp_path: Path) -> None:

@@ -98,6 +98,7 @@ sequenceDiagram
     ("line\nbreak\r\n\tand  tabs", "line break and tabs"),
     ("nul\x00 esc\x1b del\x7f c1\x85x", "nul esc del c1 x"),
     ("bidi\u202eoverride\u2066", "bidioverride"),
+    ("marks\u061c\u200eA\u200fL\u200eR", "marksALR"),  # ALM, LRM, RLM move neutral characters (Trojan Source)
     ("wrap:text", "wrap#58;text"),  # Mermaid would take `wrap:` as a layout directive and drop it
     (":nowrap:text", ":nowrap#58;text"),
     ("NoWrap:text", "NoWrap#58;text"),
