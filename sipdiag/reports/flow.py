@@ -8,6 +8,7 @@ from typing import TextIO
 from ..clocksteps import NO_STEPS, ClockSteps
 from ..model import Call
 from .ladder import render_ladder_text
+from .markdown import md_code
 from .mermaid import render_mermaid
 from .safe import printable
 
@@ -28,7 +29,8 @@ def render_flow(calls: Sequence[Call], fmt: str, out: TextIO, *, width: int | No
             return
         for call in calls:
             diagram = render_mermaid(call, clock=clock).rstrip()
-            out.write(f"Call {printable(call.call_id)}\n\n```mermaid\n{diagram}\n```\n\n")
+            # the heading is Markdown, outside the fence: the Call-ID as a code span, never a link or HTML
+            out.write(f"Call {md_code(call.call_id)}\n\n```mermaid\n{diagram}\n```\n\n")
         return
     if fmt == "text":
         for i, call in enumerate(calls):

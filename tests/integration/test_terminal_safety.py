@@ -106,6 +106,10 @@ def test_flow_mermaid_has_no_control_characters(capture: Path) -> None:
     assert code == 0
     assert_inert(out, colour=False)
     assert "Call h1-#lt;script#gt;alert(1)#lt;/script#gt;-#quot;q#quot;-'a'-#lt;/svg#gt;-[31m--:smile:@evil" in out
+    # Two calls: each diagram under a Markdown heading, outside its fence, that names the call by its Call-ID as a
+    # code span (it was written raw: a `<script>` or a `[text](link)` in a Call-ID became HTML or a link in a ticket)
+    assert [line for line in out.splitlines() if line.startswith("Call ")] == [
+        "Call `h1-<script>alert(1)</script>-\"q\"-'a'-</svg>-\\x1b[31m-\\u202e-:smile:@evil`", "Call `h2-refused`"]
 
 
 @pytest.mark.parametrize("colour", [False, True], ids=["plain", "colour"])
