@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .checks import Severity
 from .errors import SipdiagError, UsageError
+from .reports.safe import encodable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -284,10 +285,16 @@ def frames(rows: list[dict[str, Any]], *, total: int, interrupted: bool = False)
     import pandas as pd
 
     rows = sorted(rows, key=lambda r: r["path"])
-    captures = pd.DataFrame([r["capture"] for r in rows], columns=_CAPTURE_COLUMNS)
-    calls = pd.DataFrame([c for r in rows for c in r["calls"]], columns=_CALL_COLUMNS)
-    findings = pd.DataFrame([f for r in rows for f in r["findings"]], columns=_FINDING_COLUMNS)
+    captures = pd.DataFrame([_encodable(r["capture"]) for r in rows], columns=_CAPTURE_COLUMNS)
+    calls = pd.DataFrame([_encodable(c) for r in rows for c in r["calls"]], columns=_CALL_COLUMNS)
+    findings = pd.DataFrame([_encodable(f) for r in rows for f in r["findings"]], columns=_FINDING_COLUMNS)
     return BatchResult(captures, calls, findings, total=total, done=len(rows), interrupted=interrupted)
+
+
+def _encodable(record: dict[str, Any]) -> dict[str, Any]:
+    """A row's text as pandas' Arrow strings (and Parquet, CSV) can hold it: a file name that is not UTF-8 comes
+    with lone surrogates (surrogateescape) in path, name, ticket and error; the journal keeps the exact name."""
+    return {k: encodable(v) if isinstance(v, str) else v for k, v in record.items()}
 
 
 _CAPTURE_COLUMNS = ["path", "name", "size", "status", "error", "packets", "duration_s", "sip_messages", "calls",
@@ -634,7 +641,7 @@ class _Journal:
         self.synced = time.monotonic()
 
     def append(self, rows: dict[str, Any]) -> None:
-        self.f.write(json.dumps(rows, ensure_ascii=False, default=str) + "\n")
+        self.f.write(json.dumps(rows, default=str) + "\n")
         self.f.flush()
         if time.monotonic() - self.synced >= self.SYNC_EVERY_S:
             os.fsync(self.f.fileno())
@@ -665,7 +672,7 @@ def _rewrite_journal(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+            f.write(json.dumps(r, default=str) + "\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

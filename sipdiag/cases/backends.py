@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SipdiagError
+from ..reports.safe import encodable
 
 BUSY_TIMEOUT_S = 60  # a batch run with many writers queues this long before giving up
 
@@ -54,15 +55,7 @@ class Database:
 def _storable(value: Any) -> Any:
     """Text as a database can hold it: a lone surrogate (an octet that was not UTF-8 in a customer name or a file
     name, kept by Python's surrogateescape) cannot be encoded, so it is stored as a visible \\xNN escape."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            try:
-                return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            except UnicodeEncodeError:  # a surrogate surrogateescape never makes (a JSON "\ud800")
-                return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
+    return encodable(value) if isinstance(value, str) else value
 
 
 class Cursor:

@@ -59,6 +59,22 @@ def markup_text(text: str) -> str:
     return _NOT_MARKUP.sub(_visible, printable(text))
 
 
+def encodable(text: str) -> str:
+    """Text every UTF-8 encoder takes (a database, Parquet, a CSV file, a JSON line): a lone surrogate (an octet
+    that was not UTF-8 in a file name, kept by Python's surrogateescape, PEP 383) becomes a visible \\xNN escape;
+    anything else is kept as it is."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate surrogateescape never makes (a JSON "\ud800")
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def console(out: TextIO, **options: Any) -> Any:
     """A rich Console for a report: no highlighting and no emoji codes, whatever the text (wire text is escaped for
     markup by `terminal_text`, but `:name:` emoji codes are replaced even in escaped text)."""

@@ -159,6 +159,31 @@ def test_interrupt_leaves_a_consistent_summary_that_resume_completes(tmp_path: P
     assert all(after[p] == s for p, s in first.items())  # what was done was not analysed again
 
 
+@pytest.mark.parametrize(("name", "shown"), [(os.fsdecode(b"T-\xff.pcap"), "T-\\xff.pcap"), ("T-1.pcap", "T-1.pcap")],
+                         ids=["not-utf8", "utf8"])
+def test_a_file_name_that_is_not_utf8_and_wire_line_separators_reach_every_table(tmp_path: Path, name: str,
+                                                                                 shown: str) -> None:
+    """A capture whose file name is not UTF-8 (Python keeps the octet as a lone surrogate, which no UTF-8 encoder
+    takes: the journal's write, pandas' Arrow strings and Parquet each ended the batch with an internal error), and
+    a Call-ID holding U+2028/U+2029 (str.splitlines() cut its journal line in two: the capture read as torn and was
+    analysed again on every --resume). The tables show the octet as an escape; the journal keeps the exact name."""
+    from tests.hostilecapture import SEPARATED_CALL_ID, mangled_identifiers_capture
+
+    d = tmp_path / "caps"
+    d.mkdir()
+    mangled_identifiers_capture(d / name, call_id=SEPARATED_CALL_ID, tag="t9")
+    for fmt in ("parquet", "csv"):
+        out = tmp_path / fmt
+        result = analyze_many([d], jobs=1, out_dir=out)
+        assert list(result.captures["name"]) == [shown] and list(result.captures["status"]) == ["ok"]
+        assert list(result.calls["call_id"]) == [SEPARATED_CALL_ID]
+        result.save(out, fmt)
+        saved = pd.read_parquet(out / "captures.parquet") if fmt == "parquet" else pd.read_csv(out / "captures.csv")
+        assert list(saved["name"]) == [shown]
+        rows = read_journal(out / "batch-journal.jsonl")
+        assert [(r["path"], [c["call_id"] for c in r["calls"]]) for r in rows] == [(str(d / name), [SEPARATED_CALL_ID])]
+
+
 def test_tickets_from_file_names(tmp_path: Path) -> None:
     d = tmp_path / "caps"
     d.mkdir()
