@@ -7,6 +7,7 @@ problems are named by the first sentence of their customer text, which has no ja
 
 from __future__ import annotations
 
+from ..reports.safe import printable
 from .store import Verification
 
 TEXTS = {
@@ -135,7 +136,8 @@ def improvements(v: Verification, lang: str) -> list[str]:
 def verification_message(v: Verification, *, lang: str = "en", customer: str | None = None,
                          queue: str | None = None, priority: str | None = None) -> str:
     t = TEXTS[lang]
-    name = f", {customer}" if customer and lang == "en" else (f", {customer}" if customer else "")
+    # the customer's name comes from the ticket system or the command line: shown, never acted on by a terminal
+    name = f", {printable(customer)}" if customer else ""
     lines = [t["greeting"].format(name=name), ""]
     c = v.comparison
     if c.outcome == "not-verified":

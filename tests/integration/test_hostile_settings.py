@@ -4,6 +4,7 @@ store files, --notify addresses, ticket and file names, and report outputs. Each
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -137,6 +138,21 @@ def test_ticket_ids_and_customer_names_that_cannot_be_shown_or_stored(tmp_path: 
     assert r.returncode == 0, r.stderr
     r = sipdiag("case", "show", "T-5", "--store", store, "--format", "json")
     assert '"customer": "A\\\\xff"' in r.stdout
+
+
+def test_a_customer_name_reaches_the_verification_message_escaped(tmp_path: Path) -> None:
+    """The customer's name (from the ticket system) greets the customer in the verification message, printed by
+    `verify` and sent in its JSON: an OSC sequence (sets the window title) and a bidi override in it are shown as
+    escapes (they went out raw)."""
+    store = str(tmp_path / "cases.db")
+    r = sipdiag("analyze", CLEAN, "--ticket", "T-7", "--customer", "ACME\x1b]0;pwned\x07\u202e", "--store", store)
+    assert r.returncode == 0, r.stderr
+    greeting = "Hello, ACME\\x1b]0;pwned\\x07\\u202e,"
+    text = sipdiag("verify", "T-7", CLEAN, "--store", store)
+    assert text.returncode == 0, text.stderr
+    assert greeting + "\n" in text.stdout and "\x1b" not in text.stdout and "\u202e" not in text.stdout
+    doc = json.loads(sipdiag("verify", "T-7", CLEAN, "--store", store, "--format", "json").stdout)
+    assert doc["customer_message"].startswith(greeting + "\n\n")
 
 
 def test_the_ticket_systems_reason_phrase_reaches_no_terminal_raw() -> None:
