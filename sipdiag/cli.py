@@ -55,6 +55,7 @@ class SipdiagGroup(click.Group):
             raise _one_line(e) from None
 
     def invoke(self, ctx: click.Context):
+        _tolerant_output()
         try:
             return super().invoke(ctx)
         except click.UsageError as e:  # a sub-command's arguments, parsed while this group invokes it
@@ -84,6 +85,21 @@ class SipdiagGroup(click.Group):
                 raise
             raise CliError(f"internal error ({type(e).__name__}: {e})", EXIT_INPUT, "run again with SIPDIAG_DEBUG=1 "
                            "to see where, and report it with the capture if you can share it.") from e
+
+
+def _tolerant_output() -> None:
+    """A terminal whose encoding cannot show a character (PYTHONIOENCODING=ascii, a latin-1 locale) gets it as a
+    visible \\uNNNN escape instead of a UnicodeEncodeError: a Cyrillic display name or a line separator from the
+    wire would otherwise end `watch`, `batch` or `case show` with an internal error. Reports written through
+    `-o` are UTF-8 whatever the terminal. A UTF-8 stream is left as it is: click hands it to `-o -` itself only
+    while its errors setting is the strict one click asks for (`watch` tells the report on stdout by that)."""
+    import codecs
+    import io
+
+    for stream in (sys.stdout, sys.stderr):
+        if (isinstance(stream, io.TextIOWrapper) and stream.errors == "strict"
+                and codecs.lookup(stream.encoding).name != "utf-8"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _config_warning(line: str) -> None:

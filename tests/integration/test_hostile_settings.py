@@ -155,6 +155,22 @@ def test_a_customer_name_reaches_the_verification_message_escaped(tmp_path: Path
     assert doc["customer_message"].startswith(greeting + "\n\n")
 
 
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_a_terminal_that_cannot_show_every_character(tmp_path: Path, encoding: str) -> None:
+    """PYTHONIOENCODING=ascii or a latin-1 terminal: what it cannot show comes as a \\uNNNN escape, not as an
+    internal error (`batch` wrote rich's ellipsis for a long Call-ID straight to the terminal's encoding)."""
+    from tests.hostilecapture import hostile_capture
+
+    (tmp_path / "caps").mkdir()
+    hostile_capture(tmp_path / "caps" / "hostile.pcap")
+    r = subprocess.run([sys.executable, "-m", "sipdiag", "batch", str(tmp_path / "caps"), "--jobs", "1"],
+                       capture_output=True, timeout=120, env={**os.environ, "PYTHONIOENCODING": encoding})
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode("ascii")  # every character beyond ASCII written as an escape
+    assert out.splitlines()[0] == "1 of 1 captures analysed: 1 read, 0 could not be read; 2 calls, 6 findings"
+    assert "| hostile.pcap | h1-<script\\u2026 | answered | two-way | 3.32 | critical | 4        |" in out
+
+
 def test_the_ticket_systems_reason_phrase_reaches_no_terminal_raw() -> None:
     from sipdiag.cases.webhook import post
 
