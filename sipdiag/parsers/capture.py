@@ -54,6 +54,10 @@ BT_IDB, BT_PB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, BT_DSB = 1, 2, 3, 4, 5, 6, 0x0000
 # decryption secrets, the Hone project's and Sysdig's blocks, custom blocks. A type outside these (and outside the
 # local-use half, bit 31 set) is damage more likely than a block from the future: it is named.
 SKIPPED_BLOCKS = frozenset({7, 8, 9, BT_DSB, 0x00000BAD, 0x40000BAD, *range(0x101, 0x103), *range(0x201, 0x21A)})
+# The least total length of the blocks whose fixed fields are read (§4.1-4.6: 12 octets of type, length and
+# trailing length, plus the fields). A shorter block's fields would be read from the next block, or from past the
+# end of the file (a traceback): its length is damaged, as a length under 12 is.
+MIN_BLOCK_LENGTH = {PCAPNG_SHB: 28, BT_IDB: 20, BT_PB: 32, BT_SPB: 16, BT_ISB: 24, BT_EPB: 32}
 
 # Well-known magics of other capture formats, so the error can name what the file is instead.
 OTHER_FORMATS = {
@@ -557,7 +561,7 @@ class _PcapngReader:
                     return pos, self._batch(buf, epbs, rows), True
                 blen = struct.unpack_from(self.e + "I", buf, pos + 4)[0]
                 self.info.byte_order = "little" if self.e == "<" else "big"
-            if blen < 12 or blen % 4 or blen > MAX_RECORD_BYTES + 64:
+            if blen < MIN_BLOCK_LENGTH.get(btype, 12) or blen % 4 or blen > MAX_RECORD_BYTES + 64:
                 self._anomaly("pcapng.bad-block:length", offset=base + pos, length=blen,
                               frame=self.frame + len(epbs) + len(rows) - 1, rest=n - pos)
                 return pos, self._batch(buf, epbs, rows), True

@@ -508,6 +508,40 @@ def test_pcapng_garbage_after_the_end_is_a_bad_block(tmp_path):
     assert "claims length 4022250974: damage or garbage after frame 3" in info.anomalies[0].detail
 
 
+@pytest.mark.parametrize("btype, blen", [(1, 16), (2, 28), (3, 12), (5, 20), (6, 16), (6, 28)],
+                         ids=["idb", "pb", "spb", "isb", "epb16", "epb28"])
+def test_pcapng_block_shorter_than_its_fields_is_a_bad_length(tmp_path, btype, blen):
+    """A block too short for its own fixed fields (§4.2-4.6) has a damaged length, as one under 12 octets has. At
+    the end of the file its fields were read past the end (an internal error); an SPB of 12 octets was a packet of
+    -4 captured octets, in silence."""
+    raw = io.BytesIO()
+    pw.write_pcapng(raw, [(pw.LINKTYPE_ETHERNET, 9)], [(0, T0 + i, f) for i, f in enumerate(frames3())])
+    data = raw.getvalue()
+    path = tmp_path / "short.pcapng"
+    path.write_bytes(data + struct.pack("<II", btype, blen) + bytes(blen - 12) + struct.pack("<I", blen))
+    info, rows = read_all(path)
+    assert [r[5] for r in rows] == frames3()
+    assert [(a.code, a.detail) for a in info.anomalies] == [
+        ("pcapng.bad-block", f"block at offset {len(data)} claims length {blen}: damage or garbage after frame 3; "
+                             f"the rest ({blen} bytes in this chunk and anything after) was not read")]
+
+
+def test_pcapng_short_packet_block_inside_the_file_does_not_read_the_next_block(tmp_path):
+    """An EPB of 16 octets before the last packet: its header was read from the next block (a fourth packet made
+    of that block's octets, under the second's captured length); the walk stops there, named."""
+    raw = io.BytesIO()
+    pw.write_pcapng(raw, [(pw.LINKTYPE_ETHERNET, 9)], [(0, T0 + i, f) for i, f in enumerate(frames3())])
+    data = raw.getvalue()
+    last = _epb_offsets(data)[2]
+    path = tmp_path / "short.pcapng"
+    path.write_bytes(data[:last] + struct.pack("<II", 6, 16) + bytes(4) + struct.pack("<I", 16) + data[last:])
+    info, rows = read_all(path)
+    assert [r[5] for r in rows] == frames3()[:2]
+    assert [(a.code, a.detail) for a in info.anomalies] == [
+        ("pcapng.bad-block", f"block at offset {last} claims length 16: damage or garbage after frame 2; the rest "
+                             f"({len(data) - last + 16} bytes in this chunk and anything after) was not read")]
+
+
 def test_pcapng_truncated_last_block(tmp_path):
     path = tmp_path / "t.pcapng"
     pw.write_pcapng(path, [(pw.LINKTYPE_ETHERNET, 9)], [(0, T0 + i, f) for i, f in enumerate(frames3())])
