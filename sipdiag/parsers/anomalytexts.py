@@ -76,6 +76,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "overwritten?)",
         "у блока разрешения имён по смещению {offset} нет конца списка записей (повреждённый блок: затёрт тип "
         "блока пакета?)"),
+    "pcapng.bad-block:decryption-secrets": (
+        "decryption secrets block at offset {offset} claims {length} octets of secrets, more than the block holds "
+        "(a damaged block: a packet block's type overwritten?)",
+        "блок секретов расшифровки по смещению {offset} указывает {length} октетов секретов, больше, чем вмещает "
+        "блок (повреждённый блок: затёрт тип блока пакета?)"),
     "pcapng.bad-option:tsoffset": (
         "interface {interface}: if_tsoffset of {offset} s is beyond any capture's time; ignored",
         "интерфейс {interface}: if_tsoffset {offset} с выходит за время любой записи; не учтён"),

@@ -54,10 +54,10 @@ BT_IDB, BT_PB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, BT_DSB = 1, 2, 3, 4, 5, 6, 0x0000
 # decryption secrets, the Hone project's and Sysdig's blocks, custom blocks. A type outside these (and outside the
 # local-use half, bit 31 set) is damage more likely than a block from the future: it is named.
 SKIPPED_BLOCKS = frozenset({7, 8, 9, BT_DSB, 0x00000BAD, 0x40000BAD, *range(0x101, 0x103), *range(0x201, 0x21A)})
-# The least total length of the blocks whose fixed fields are read (§4.1-4.6: 12 octets of type, length and
+# The least total length of the blocks whose fixed fields are read (§4.1-4.7: 12 octets of type, length and
 # trailing length, plus the fields). A shorter block's fields would be read from the next block, or from past the
 # end of the file (a traceback): its length is damaged, as a length under 12 is.
-MIN_BLOCK_LENGTH = {PCAPNG_SHB: 28, BT_IDB: 20, BT_PB: 32, BT_SPB: 16, BT_ISB: 24, BT_EPB: 32}
+MIN_BLOCK_LENGTH = {PCAPNG_SHB: 28, BT_IDB: 20, BT_PB: 32, BT_SPB: 16, BT_ISB: 24, BT_EPB: 32, BT_DSB: 20}
 
 # Well-known magics of other capture formats, so the error can name what the file is instead.
 OTHER_FORMATS = {
@@ -632,6 +632,12 @@ class _PcapngReader:
         elif btype == BT_NRB:
             if not _records_end(buf, pos + 8, pos + blen - 4, e):
                 self._anomaly("pcapng.bad-block:name-resolution", offset=base + pos)
+        elif btype == BT_DSB:
+            # §4.7: secrets type (4), secrets length (4), the secrets, options. Checked like the NRB: an EPB whose
+            # type was damaged into 0x0A (its timestamp then read as the secrets' length) was skipped in silence.
+            length = struct.unpack_from(e + "I", buf, pos + 12)[0]
+            if 20 + length > blen:
+                self._anomaly("pcapng.bad-block:decryption-secrets", offset=base + pos, length=length)
         elif btype not in SKIPPED_BLOCKS and btype < 0x80000000:
             self._anomaly("pcapng.unknown-block", offset=base + pos, type=btype)
         # Other blocks carry no packets: skipped by their length (§3.1 allows that).

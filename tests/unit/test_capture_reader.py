@@ -451,6 +451,24 @@ def test_pcapng_blocks_without_packets_are_skipped_and_unknown_ones_named(tmp_pa
     ]
 
 
+def test_pcapng_packet_block_damaged_into_decryption_secrets_is_named(tmp_path):
+    """An EPB whose type reads 0x0A is skipped as a Decryption Secrets Block (§4.7), whose secrets length is then
+    the EPB's timestamp: far more than the block holds. The packet is not read, and no longer vanishes unnamed."""
+    raw = io.BytesIO()
+    pw.write_pcapng(raw, [(pw.LINKTYPE_ETHERNET, 9)], [(0, T0 + i, f) for i, f in enumerate(frames3())])
+    data = bytearray(raw.getvalue())
+    second = _epb_offsets(bytes(data))[1]
+    struct.pack_into("<I", data, second, 0x0A)
+    path = tmp_path / "dsb.pcapng"
+    path.write_bytes(bytes(data))
+    info, rows = read_all(path)
+    assert [r[5] for r in rows] == [frames3()[0], frames3()[2]]
+    assert [(a.code, a.detail) for a in info.anomalies] == [
+        ("pcapng.bad-block", f"decryption secrets block at offset {second} claims {(T0 + 1) >> 32} octets of "
+                             f"secrets, more than the block holds (a damaged block: a packet block's type "
+                             f"overwritten?)")]
+
+
 # -------------------------------------------------------------------------------------------- damaged input
 
 
