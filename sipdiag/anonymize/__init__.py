@@ -123,6 +123,9 @@ def _first_pass(path: Path) -> tuple[Harvest, Flows, set[bytes]]:
             if layer.dst_off + layer.addr_len <= len(data):
                 harvest.ips.add(ipaddress.ip_address(bytes(data[layer.src_off:layer.src_off + layer.addr_len])))
                 harvest.ips.add(ipaddress.ip_address(bytes(data[layer.dst_off:layer.dst_off + layer.addr_len])))
+        quoted = lay.quoted_transport
+        if quoted is not None and quoted.kind == "udp":  # a SIP request an ICMP error quotes (maybe cut short)
+            _harvest_sip(harvest, bytes(data[quoted.payload_off:quoted.payload_end]))
         if not lay.ips:
             continue
         layer, t = lay.ips[-1], lay.transport
@@ -133,13 +136,16 @@ def _first_pass(path: Path) -> tuple[Harvest, Flows, set[bytes]]:
             key = (bytes(data[layer.src_off:layer.dst_off + layer.addr_len]), t.sport, t.dport)
             flows.add_segment(key, record.frame, t.seq, bytes(data[t.payload_off:t.payload_end]))
         elif t is not None and t.kind == "udp":
-            payload = bytes(data[t.payload_off:t.payload_end])
-            if SIP_MARK in payload[:2048]:
-                message = parse_sip(payload)
-                if message is not None:
-                    harvest.add_message(message)
+            _harvest_sip(harvest, bytes(data[t.payload_off:t.payload_end]))
     for payload in flows.messages():
         message = parse_sip(payload)
         if message is not None:
             harvest.add_message(message)
     return harvest, flows, macs
+
+
+def _harvest_sip(harvest: Harvest, payload: bytes) -> None:
+    if SIP_MARK in payload[:2048]:
+        message = parse_sip(payload)
+        if message is not None:
+            harvest.add_message(message)

@@ -117,6 +117,18 @@ class FrameRewriter:
         # The quoted header is part of the ICMP message: its addresses and checksums change like the packet's
         # own did when it was sent, so the error still matches the (anonymised) packet it refers to.
         pseudo = self._addresses(ed, quoted)
+        if transport is not None and transport.payload_off < transport.payload_end:
+            # The quoted payload names people and hosts as the packet's own did (a SIP request refused with port
+            # unreachable, an RTCP report with its CNAME): rewritten the same way.
+            payload = bytes(ed.buf[transport.payload_off:transport.payload_end])
+            if transport.kind == "udp":
+                new = self._udp_payload(payload)
+            else:
+                new = self.text.rewrite(payload) if SIP_MARK in payload or looks_like_text(payload) else payload
+            if new is not payload:
+                ed.put(transport.payload_off, new)
+            changed = ed.sums(transport.payload_off, transport.payload_end)
+            pseudo = _add(pseudo[0], changed[0]), _add(pseudo[1], changed[1])
         if transport is not None and transport.checksum_off + 2 <= len(ed.buf):
             old = int.from_bytes(ed.buf[transport.checksum_off:transport.checksum_off + 2], "big")
             if old or transport.kind == "tcp" or quoted.version == 6:

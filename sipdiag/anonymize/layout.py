@@ -2,7 +2,8 @@
 
 Offsets only; nothing is copied. The link types are those the lab and the corpus use: Ethernet with 802.1Q/QinQ
 tags, PPPoE and MPLS, Linux cooked v1/v2, raw IP, BSD/OpenBSD loopback; inside IP: IP-in-IP and GRE (also ERSPAN
-II/III). Tunnels in UDP (VXLAN, GTP-U), HEP and SCTP are not looked into (docs/anonymize.md says what that leaves).
+II/III) and PPTP's enhanced GRE carrying PPP; PPP's IPCP options (PPPoE, PPTP) name addresses too. Tunnels in UDP
+(VXLAN, GTP-U), HEP and SCTP are not looked into (docs/anonymize.md says what that leaves).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ ETH_IPV4, ETH_IPV6, ETH_ARP = 0x0800, 0x86DD, 0x0806
 VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
 ETH_PPPOE_SESSION, ETH_MPLS, ETH_MPLS_MC, ETH_BRIDGED = 0x8864, 0x8847, 0x8848, 0x6558
 ETH_ERSPAN2, ETH_ERSPAN3 = 0x88BE, 0x22EB
+ETH_PPP = 0x880B  # PPP in enhanced GRE (PPTP, RFC 2637 §4.1)
+PPP_IPV4, PPP_IPV6, PPP_IPCP = 0x0021, 0x0057, 0x8021  # RFC 1661, RFC 5072, RFC 1332
+# IPCP options holding one IPv4 address: IP-Address (RFC 1332 §3.3), primary/secondary DNS and NBNS (RFC 1877 §1).
+IPCP_ADDRESS_OPTIONS = (3, 129, 130, 131, 132)
 PROTO_GRE = 47
 PROTO_ICMP, PROTO_IPIP, PROTO_TCP, PROTO_UDP, PROTO_IPV6, PROTO_ICMPV6 = 1, 4, 6, 17, 41, 58
 IPV6_EXTENSIONS = (0, 43, 60)  # hop-by-hop, routing, destination options (RFC 8200 §4)
@@ -58,7 +63,7 @@ class Transport:
 @dataclass(slots=True)
 class Layout:
     macs: list[int] = field(default_factory=list)  # offsets of 6-byte MAC addresses
-    arp_ips: list[int] = field(default_factory=list)  # offsets of 4-byte ARP protocol addresses
+    arp_ips: list[int] = field(default_factory=list)  # offsets of 4-byte IPv4 addresses in ARP and PPP IPCP
     ips: list[IpLayer] = field(default_factory=list)  # outer first
     transport: Transport | None = None
     quoted: IpLayer | None = None  # the IP header an ICMP error quotes
@@ -100,10 +105,8 @@ def _ethernet(data, pos: int, out: Layout, depth: int) -> None:
 def _ethertype(et: int, data, pos: int, out: Layout, depth: int = 0) -> None:
     if et in (ETH_IPV4, ETH_IPV6):
         _ip(data, pos, out, depth)
-    elif et == ETH_PPPOE_SESSION and pos + 8 <= len(data):
-        # PPPoE session header (RFC 2516 §4) then the PPP protocol: 0x0021 IPv4, 0x0057 IPv6 (RFC 1661).
-        if struct.unpack_from("!H", data, pos + 6)[0] in (0x0021, 0x0057):
-            _ip(data, pos + 8, out, depth)
+    elif et == ETH_PPPOE_SESSION and pos + 6 <= len(data):
+        _ppp(data, pos + 6, out, depth)  # after the PPPoE session header (RFC 2516 §4)
     elif et in (ETH_MPLS, ETH_MPLS_MC):
         while pos + 4 <= len(data):  # label stack entries up to the bottom-of-stack bit (RFC 3032 §2.1)
             bottom = data[pos + 2] & 0x01
@@ -157,17 +160,56 @@ def _ip(data, pos: int, out: Layout, depth: int = 0) -> None:
                 if quoted.proto in (PROTO_UDP, PROTO_TCP) and not quoted.frag_offset:
                     csum = q + 6 if quoted.proto == PROTO_UDP else q + 16
                     if csum + 2 <= end:
+                        # The quoted payload (as much of it as the router kept: up to 576 bytes in all, RFC 1812
+                        # §4.3.2.3; the whole datagram up to the minimum MTU, RFC 4443 §3.1) is SIP, RTCP or STUN
+                        # like the packet's own and is rewritten like it.
+                        if quoted.proto == PROTO_UDP:
+                            start = q + 8
+                        else:
+                            start = q + max(20, (data[q + 12] >> 4) * 4) if q + 13 <= end else end
                         out.quoted_transport = Transport("udp" if quoted.proto == PROTO_UDP else "tcp",
-                                                         q, csum, q, q)
+                                                         q, csum, min(start, end), end)
+
+
+def _ppp(data, pos: int, out: Layout, depth: int) -> None:
+    """A PPP frame (RFC 1661 §2): the address and control bytes (FF 03) when not compressed away (RFC 1662 §3.2),
+    the protocol in one byte when field compression made it so (its low bit set, RFC 1661 §6.5), then IPv4, IPv6,
+    or IPCP, whose Configure-Request/Ack/Nak/Reject options give the subscriber's and the DNS servers' addresses."""
+    n = len(data)
+    if data[pos:pos + 2] == b"\xff\x03":
+        pos += 2
+    if pos + 1 > n:
+        return
+    if data[pos] & 0x01:
+        proto, pos = data[pos], pos + 1
+    elif pos + 2 <= n:
+        proto, pos = struct.unpack_from("!H", data, pos)[0], pos + 2
+    else:
+        return
+    if proto in (PPP_IPV4, PPP_IPV6):
+        _ip(data, pos, out, depth)
+    elif proto == PPP_IPCP and pos + 4 <= n and 1 <= data[pos] <= 4:
+        end = min(n, pos + struct.unpack_from("!H", data, pos + 2)[0])
+        opt = pos + 4
+        while opt + 2 <= end and data[opt + 1] >= 2:
+            kind, length = data[opt], data[opt + 1]
+            if kind in IPCP_ADDRESS_OPTIONS and length == 6 and opt + 6 <= end:
+                out.arp_ips.append(opt + 2)
+            opt += length
 
 
 def _gre(data, pos: int, end: int, out: Layout, depth: int) -> None:
-    """GRE (RFC 2784/2890) carrying IP, bridged Ethernet or ERSPAN II/III mirror traffic. A GRE checksum (C bit)
-    is not updated; mirror tunnels do not use one."""
+    """GRE (RFC 2784/2890) carrying IP, bridged Ethernet or ERSPAN II/III mirror traffic, or PPTP's enhanced GRE
+    (version 1, RFC 2637 §4.1: key always, acknowledgment number when the A bit is set) carrying PPP. A GRE
+    checksum (C bit) is not updated; mirror tunnels do not use one."""
     flags, proto = struct.unpack_from("!HH", data, pos)
     p = pos + 4 + 4 * (bool(flags & 0x8000) + bool(flags & 0x2000) + bool(flags & 0x1000))
+    if flags & 0x0007 == 1 and flags & 0x0080:
+        p += 4
     if proto in (ETH_IPV4, ETH_IPV6):
         _ip(data, p, out, depth)
+    elif proto == ETH_PPP and p < end:
+        _ppp(data, p, out, depth)
     elif proto == ETH_BRIDGED:
         _ethernet(data, p, out, depth)
     elif proto == ETH_ERSPAN2:

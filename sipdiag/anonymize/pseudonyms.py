@@ -133,7 +133,7 @@ class Pseudonyms:
         return new
 
     def _search(self, addr, make):
-        if make(addr, 0) == addr and _kept_address(addr):
+        if make(addr, 0) == addr and kept_address(addr):
             return addr  # loopback, multicast, unspecified, broadcast
         for attempt in range(64):
             candidate = make(addr, attempt)
@@ -318,7 +318,7 @@ class Pseudonyms:
 
 
 
-def _kept_address(addr: IPAddress) -> bool:
+def kept_address(addr: IPAddress) -> bool:
     if addr.version == 4:
         return any(addr in net for net in _V4_KEEP) or addr == IPv4Address("255.255.255.255")
     return any(addr in net for net in _V6_KEEP) or addr.is_multicast

@@ -112,6 +112,8 @@ class Harvest:
             if params.get(name):
                 self.tokens.add(params[name])
         self.add_uri(params.get("uri"))
+        for uri in (params.get("domain") or "").split():  # the protection space's URIs (RFC 7616 §3.3)
+            self.add_uri(uri)
 
     def _add_sdp(self, body: bytes) -> None:
         sdp = parse_sdp(body)

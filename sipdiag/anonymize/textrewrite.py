@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 
-from .pseudonyms import Pseudonyms
+from .pseudonyms import Pseudonyms, kept_address
 from .sipfields import Harvest
 
 Span = tuple[int, int, str]
@@ -47,7 +47,10 @@ _SDP_ORIGIN_USER = re.compile(r"(?m)^o=([^ \r\n]+) ")
 _SDP_CONTACT = re.compile(r"(?m)^[pe]=([^\r\n]+)")  # phone and e-mail of the session's owner (RFC 8866 §5.6)
 _OPAQUE_VALUES = re.compile(
     r"(?i)(?:inline:([A-Za-z0-9+/=]+)|urn:uuid:([0-9a-f-]{8,})|(?<![\w-])cname:([^\s\r\n]+))")
-_IPV4 = re.compile(r"(?<![\w.])(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?!\d|\.\d)")
+# A letter before the address is allowed: phones glue their address to a branch or tag
+# ("branch=z9hG4bKnp151248737-46ea715e192.168.1.2"); such a match is replaced only when the capture uses the address.
+_IPV4 = re.compile(r"(?<![\d.])(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?!\d|\.\d)")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{8,}")
 _IPV6 = re.compile(r"(?<![\w:.])([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,8}(?:\.\d{1,3}\.\d{1,3}\.\d{1,3})?)"
                    r"(?![\w:]|\.\w)")
 
@@ -67,6 +70,9 @@ class TextRewriter:
                         if len(u) >= 3 and any(c.isalpha() for c in u)), key=len, reverse=True)
         self._words = (re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, words)) + r")(?![\w-])")
                        if words else None)
+        # The capture's addresses written in hex, as phones build branches, tags and dialog ids from them
+        # ("branch=z9hG4bKc0a8000a052181bc...": 192.168.0.10): found inside any word, as no boundary marks them.
+        self._hex_ips = {ip.packed.hex(): ip for ip in harvest.ips if not kept_address(ip)}
 
     def rewrite(self, data: bytes) -> bytes:
         """The payload with every identifying value replaced; always the same length."""
@@ -96,6 +102,7 @@ class TextRewriter:
         claim(self._sdp(text))
         claim(self._ipv4(text, in_product))
         claim(self._ipv6(text, in_product))
+        claim(self._hex_addresses(text, in_product))
         claim(self._named(text, self._hosts, self.p.host, in_quiet))
         claim(self._named(text, self._words, self.p.user, in_quiet))
         if not spans:
@@ -162,8 +169,9 @@ class TextRewriter:
                 addr = ipaddress.IPv4Address(m.group(1))
             except ValueError:
                 continue
-            if in_product(m.start()) and addr not in self.harvest.ips:
-                continue  # a version number such as 1.6.2.0 in a User-Agent
+            glued = m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_")
+            if (in_product(m.start()) or glued) and addr not in self.harvest.ips:
+                continue  # a version number such as 1.6.2.0 in a User-Agent, or "V4.2.0.0"
             yield m.start(1), m.end(1), self.p.ip_text(m.group(1))
 
     def _ipv6(self, text: str, in_product: Callable[[int], bool]) -> Iterator[Span]:
@@ -185,6 +193,21 @@ class TextRewriter:
             if in_product(m.start()) and addr not in self.harvest.ips:
                 continue
             yield m.start(1), end, self.p.ip_text(candidate)
+
+    def _hex_addresses(self, text: str, in_product: Callable[[int], bool]) -> Iterator[Span]:
+        if not self._hex_ips:
+            return
+        for run in _HEX_RUN.finditer(text):  # every 8- and 32-digit window of each run of hex digits
+            lowered = run.group().lower()
+            if in_product(run.start()) or lowered.isdigit():
+                continue  # a decimal number (CSeq, SSRC, session id) is no address in hex
+            for size in (8, 32):
+                for i in range(len(lowered) - size + 1):
+                    addr = self._hex_ips.get(lowered[i:i + size])
+                    if addr is not None:
+                        old, new = run.group()[i:i + size], self.p.ip(addr).packed.hex()
+                        yield (run.start() + i, run.start() + i + size,
+                               "".join(n.upper() if o.isupper() else n for o, n in zip(old, new)))
 
     @staticmethod
     def _named(text: str, pattern: re.Pattern | None, pseudonym: Callable[[str], str],
