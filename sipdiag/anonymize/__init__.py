@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CaptureReadError, UsageError
+from ..parsers.hep import HEP3_MAGIC, looks_like_hep, parse_hep
 from ..parsers.sip import parse_sip
 from .capfile import WalkInfo, spool, walk
 from .flows import Flows
-from .frames import SIP_MARK, Counts, FrameRewriter
+from .frames import SIP_MARK, Counts, FrameRewriter, sctp_user_data
 from .layout import decode
 from .pseudonyms import Pseudonyms
 from .sipfields import Harvest
@@ -52,6 +53,8 @@ class AnonymizeResult:
     other_payloads_dropped: int
     checksums_updated: int
     name_resolution_blocks_dropped: int
+    other_blocks_dropped: int  # pcapng decryption secrets, custom, journal blocks, ... (capfile's docstring)
+    options_dropped: int  # pcapng options left out: comments, interface names, addresses, filters, OS, ...
     damaged_tail_dropped: bool
     read_error: str | None  # why reading stopped early (a damaged gzip stream: pcap.read-error), else None
     reproducible: bool  # a --key was given
@@ -66,8 +69,10 @@ def anonymize(source: str | os.PathLike, output: str | os.PathLike, *, key: byte
     :param key: the HMAC key; the same key gives the same pseudonyms in every run. None: a random key, so that
         two shared captures cannot be linked and no pseudonym can be checked against a guess.
     :param drop_payload: zero RTP payloads (the voice itself); headers stay, so media statistics do not change.
-    :param drop_other: zero the payloads of UDP/TCP packets that are not SIP, RTP, RTCP or STUN (DNS, DHCP,
-        SNMP, H.323, TLS, HTTP, ...), whose addresses and names are not looked into otherwise.
+    :param drop_other: zero the payloads that are not looked into otherwise (their addresses and names would
+        stay): UDP/TCP payloads that are not SIP, RTP, RTCP, STUN or HEP (DNS, DHCP, SNMP, H.323, TLS, HTTP, ...),
+        SCTP user data that is not SIP and its state cookies and heartbeats, other IP protocols, GRE payloads
+        and tunnelled packets that cannot be read (docs/anonymize.md).
     """
     if str(source) != "-" and str(output) != "-" and Path(output).resolve() == Path(source).resolve():
         raise UsageError("the output would overwrite the capture it is made from",
@@ -76,11 +81,12 @@ def anonymize(source: str | os.PathLike, output: str | os.PathLike, *, key: byte
     try:
         harvest, flows, macs = _first_pass(path)
         pseudonyms = Pseudonyms(key if key is not None else secrets.token_bytes(32), harvest.originals(macs))
+        pseudonyms.sequences(harvest.users)  # before any number is given a pseudonym
         text = TextRewriter(pseudonyms, harvest)
         patches, extra = flows.patches(text.rewrite)
         counts = Counts()
-        frames = FrameRewriter(pseudonyms, text, drop_payload=drop_payload, drop_other=drop_other, patches=patches, extra_sums=extra,
-                               counts=counts)
+        frames = FrameRewriter(pseudonyms, text, drop_payload=drop_payload, drop_other=drop_other, patches=patches,
+                               extra_sums=extra, counts=counts)
         info = WalkInfo()
         try:
             with open(output, "wb") as out:
@@ -104,6 +110,7 @@ def anonymize(source: str | os.PathLike, output: str | os.PathLike, *, key: byte
         sip_payloads=counts.sip_payloads, rtp_payloads_dropped=counts.rtp_payloads_dropped,
         other_payloads_dropped=counts.other_payloads_dropped,
         checksums_updated=counts.checksums_updated, name_resolution_blocks_dropped=info.dropped_blocks,
+        other_blocks_dropped=info.other_blocks_dropped + info.blocks_blanked, options_dropped=info.options_dropped,
         damaged_tail_dropped=info.damaged_tail, read_error=info.read_error, reproducible=key is not None)
 
 
@@ -133,15 +140,34 @@ def _first_pass(path: Path) -> tuple[Harvest, Flows, set[bytes]]:
             flows.add_fragment(layer.frag_key, record.frame, layer.frag_offset, layer.frag_more,
                                bytes(data[layer.payload_off:layer.payload_end]), t is not None and t.kind == "udp")
         elif t is not None and t.kind == "tcp":
-            key = (bytes(data[layer.src_off:layer.dst_off + layer.addr_len]), t.sport, t.dport)
-            flows.add_segment(key, record.frame, t.seq, bytes(data[t.payload_off:t.payload_end]))
+            payload = bytes(data[t.payload_off:t.payload_end])
+            if payload[:4] == HEP3_MAGIC:  # HEP over TCP: one message per segment, as sipdiag analyze reads it
+                _harvest_udp(harvest, payload)
+            else:
+                key = (bytes(data[layer.src_off:layer.dst_off + layer.addr_len]), t.sport, t.dport)
+                flows.add_segment(key, record.frame, t.seq, payload)
         elif t is not None and t.kind == "udp":
-            _harvest_sip(harvest, bytes(data[t.payload_off:t.payload_end]))
+            _harvest_udp(harvest, bytes(data[t.payload_off:t.payload_end]))
+        elif t is not None and t.kind == "sctp":
+            for user in sctp_user_data(data, t):
+                _harvest_sip(harvest, user)
     for payload in flows.messages():
         message = parse_sip(payload)
         if message is not None:
             harvest.add_message(message)
     return harvest, flows, macs
+
+
+def _harvest_udp(harvest: Harvest, payload: bytes) -> None:
+    """SIP, or the SIP and the addresses a HEP message carries."""
+    if payload[:4] == HEP3_MAGIC or (looks_like_hep(payload) and SIP_MARK not in payload[:4]):
+        packet, _problem = parse_hep(payload)
+        if packet is not None:
+            for address in (packet.src_ip, packet.dst_ip):
+                harvest.add_host(address)
+            _harvest_sip(harvest, packet.payload)
+        return
+    _harvest_sip(harvest, payload)
 
 
 def _harvest_sip(harvest: Harvest, payload: bytes) -> None:

@@ -1,10 +1,19 @@
 """Walking a pcap or pcapng file record by record and writing it back with new packet bytes.
 
 The anonymiser keeps every packet's length, so the output is the input with packet bytes replaced: the same
-record headers (timestamps, captured and original lengths), the same pcapng sections, interfaces, statistics,
-options and comments. Two things are left out on purpose: pcapng Name Resolution Blocks (they pair addresses
-with host names, draft-ietf-opsawg-pcapng §4.5) and a damaged tail (a truncated or impossible record, and
-everything after it, as `sipdiag analyze` stops there too). A gzip stream that cannot be read to its end (cut
+record headers (timestamps, captured and original lengths), the same pcapng sections, interfaces and statistics.
+pcapng metadata is written again without what names hosts, people or keys (draft-ietf-opsawg-pcapng):
+- left out whole: Name Resolution Blocks (addresses paired with host names, §4.5), Decryption Secrets Blocks
+  (TLS and WireGuard keys, §4.7), custom blocks (§4.8), systemd journal blocks (§4.9, logs), the other blocks
+  `sipdiag analyze` skips, and blocks of local use (type bit 31): none carries packets;
+- other unknown blocks keep their type and length, their body zeroed (`sipdiag analyze` still names them);
+- options: only those that describe the capture and not who made it stay (OPTIONS_KEPT: time resolution and
+  offset, FCS length, speeds; packet flags, drop counts, packet id and queue; the statistics' counters and
+  times); comments, interface names, descriptions, addresses, filters, OS and hardware, hashes of the original
+  packet, verdicts and custom options go. A Section Header Block's section length becomes "not given" (-1),
+  as the section's size changes.
+A damaged tail (a truncated or impossible record, and everything after it) is left out, as `sipdiag analyze`
+stops there too. A gzip stream that cannot be read to its end (cut
 short, a bad CRC) ends the walk where it fails, as the capture reader's `pcap.read-error` does: the records
 read before are kept.
 
@@ -26,9 +35,22 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import CaptureFormatError, CaptureReadError
-from ..parsers.capture import (BT_EPB, BT_IDB, BT_NRB, BT_PB, BT_SPB, MAX_RECORD_BYTES, PCAP_MAGIC_NS,
-                               PCAP_MAGIC_US, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_SHB, damaged_gzip, gzip_damage,
-                               open_stream, read_stopped)
+from ..parsers.capture import (BT_EPB, BT_IDB, BT_ISB, BT_NRB, BT_PB, BT_SPB, MAX_RECORD_BYTES, PCAP_MAGIC_NS,
+                               PCAP_MAGIC_US, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_SHB, SKIPPED_BLOCKS, damaged_gzip,
+                               gzip_damage, open_stream, read_stopped)
+
+# Options kept, by block type (draft-ietf-opsawg-pcapng §4.2, §4.3, §4.6, Appendix A): IDB if_speed 8, if_tsresol
+# 9, if_tzone 10, if_fcslen 13, if_tsoffset 14, if_txspeed 16, if_rxspeed 17; EPB/PB flags 2, dropcount 4,
+# packetid 5, queue 6; ISB starttime 2 through usrdeliv 8. Everything else (opt_comment 1 everywhere, if_name,
+# if_description, if_IPv4addr, if_IPv6addr, if_MACaddr, if_EUIaddr, if_filter, if_os, if_hardware, shb_hardware,
+# shb_os, shb_userappl, epb_hash, epb_verdict, custom options) is left out.
+OPTIONS_KEPT = {
+    PCAPNG_SHB: frozenset(),
+    BT_IDB: frozenset({8, 9, 10, 13, 14, 16, 17}),
+    BT_EPB: frozenset({2, 4, 5, 6}),
+    BT_PB: frozenset({2}),
+    BT_ISB: frozenset({2, 3, 4, 5, 6, 7, 8}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +70,9 @@ class WalkInfo:
     format: str = ""
     compressed: bool = False
     dropped_blocks: int = 0  # name resolution blocks left out
+    other_blocks_dropped: int = 0  # decryption secrets, custom, journal and local blocks left out
+    blocks_blanked: int = 0  # unknown blocks whose body was zeroed
+    options_dropped: int = 0
     damaged_tail: bool = False
     # Why reading stopped before the end of the file (a damaged gzip stream), worded as the capture reader's
     # pcap.read-error anomaly; None when the file was read to its end.
@@ -200,9 +225,15 @@ def _pcapng(read: _Reader, first: bytes, info: WalkInfo) -> Iterator[Record]:
             info.damaged_tail = True
             return
         block = head + body
-        if btype == BT_IDB:
-            linktypes.append(struct.unpack_from(e + "H", block, 8)[0])
+        if btype == PCAPNG_SHB:
+            # section length (§4.1) -1: not given, as leaving options out changes it
+            block = _options_rewritten(block[:16] + struct.pack(e + "q", -1) + block[24:], 24, btype, e, info)
             yield Record(block)
+        elif btype == BT_IDB:
+            linktypes.append(struct.unpack_from(e + "H", block, 8)[0])
+            yield Record(_options_rewritten(block, 16, btype, e, info))
+        elif btype == BT_ISB:
+            yield Record(_options_rewritten(block, 20, btype, e, info))
         elif btype in (BT_EPB, BT_PB):
             if btype == BT_EPB:
                 iface = struct.unpack_from(e + "I", block, 8)[0]
@@ -213,6 +244,7 @@ def _pcapng(read: _Reader, first: bytes, info: WalkInfo) -> Iterator[Record]:
                 info.damaged_tail = True
                 return
             lt = linktypes[iface] if iface < len(linktypes) else -1
+            block = _options_rewritten(block, min(length - 4, 28 + ((caplen + 3) & ~3)), btype, e, info)
             yield Record(block[:28], block[28:28 + caplen], block[28 + caplen:], frame, lt)
             frame += 1
         elif btype == BT_SPB:
@@ -223,5 +255,35 @@ def _pcapng(read: _Reader, first: bytes, info: WalkInfo) -> Iterator[Record]:
             frame += 1
         elif btype == BT_NRB:
             info.dropped_blocks += 1
+        elif btype in SKIPPED_BLOCKS or btype >= 0x80000000:
+            info.other_blocks_dropped += 1
         else:
-            yield Record(block)
+            info.blocks_blanked += 1
+            yield Record(block[:8] + bytes(length - 12) + block[-4:])
+
+
+def _options_rewritten(block: bytes, start: int, btype: int, e: str, info: WalkInfo) -> bytes:
+    """The block with only the options of OPTIONS_KEPT[btype] (options begin at `start`), its two length fields
+    set to its new length. Options that run past the block are all left out."""
+    keep = OPTIONS_KEPT[btype]
+    end = len(block) - 4
+    pos, kept, dropped = start, [], 0
+    while pos + 4 <= end:
+        code, size = struct.unpack_from(e + "HH", block, pos)
+        if code == 0:  # opt_endofopt
+            break
+        stop = pos + 4 + ((size + 3) & ~3)
+        if stop > end:
+            dropped += 1
+            break
+        if code in keep:
+            kept.append(block[pos:stop])
+        else:
+            dropped += 1
+        pos = stop
+    if not dropped:
+        return block
+    info.options_dropped += dropped
+    options = b"".join(kept) + (struct.pack(e + "HH", 0, 0) if kept else b"")
+    length = start + len(options) + 4
+    return block[:4] + struct.pack(e + "I", length) + block[8:start] + options + struct.pack(e + "I", length)

@@ -84,7 +84,13 @@ class Flows:
             flow.base_seq = seq
         rel = seq_diff(seq, flow.base_seq)  # modulo 2**32 (RFC 9293 §3.4), as the analyzer's reassembler does
         if rel < 0:
-            return  # before the first segment seen (a retransmission of what came before the capture)
+            # Before the first segment seen: a retransmission of what came before the capture, or a new connection
+            # on the same addresses and ports whose initial sequence number is below the old one's (a phone
+            # registering again over a new connection, gtp-iphone.pcap). Kept as the new start of the stream (a run
+            # of its own when it does not touch the rest), so that its SIP is rewritten too.
+            for piece in flow.pieces:
+                piece.start -= rel
+            flow.base_seq, rel = seq, 0
         flow.add(frame, rel, data)
         if not flow.sip and flow.size > MAX_UNMARKED_FLOW:
             del self.tcp[key]

@@ -2,8 +2,10 @@
 
 Offsets only; nothing is copied. The link types are those the lab and the corpus use: Ethernet with 802.1Q/QinQ
 tags, PPPoE and MPLS, Linux cooked v1/v2, raw IP, BSD/OpenBSD loopback; inside IP: IP-in-IP and GRE (also ERSPAN
-II/III) and PPTP's enhanced GRE carrying PPP; PPP's IPCP options (PPPoE, PPTP) name addresses too. Tunnels in UDP
-(VXLAN, GTP-U), HEP and SCTP are not looked into (docs/anonymize.md says what that leaves).
+II/III) and PPTP's enhanced GRE carrying PPP; PPP's IPCP options (PPPoE, PPTP) name addresses too; tunnels in UDP
+that `sipdiag analyze` reads (VXLAN, GTP-U), and SCTP (its chunks are walked by `frames`). HEP is told by its
+content (`hep`). What is not looked into (another IP protocol, a GRE payload of another kind) is `opaque`:
+`--drop-other` zeroes it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ ETH_PPP = 0x880B  # PPP in enhanced GRE (PPTP, RFC 2637 §4.1)
 PPP_IPV4, PPP_IPV6, PPP_IPCP = 0x0021, 0x0057, 0x8021  # RFC 1661, RFC 5072, RFC 1332
 # IPCP options holding one IPv4 address: IP-Address (RFC 1332 §3.3), primary/secondary DNS and NBNS (RFC 1877 §1).
 IPCP_ADDRESS_OPTIONS = (3, 129, 130, 131, 132)
-PROTO_GRE = 47
+PROTO_GRE, PROTO_SCTP, PROTO_NONE = 47, 132, 59
+VXLAN_PORT, GTPU_PORT = 4789, 2152  # as sipdiag.parsers.net reads them
 PROTO_ICMP, PROTO_IPIP, PROTO_TCP, PROTO_UDP, PROTO_IPV6, PROTO_ICMPV6 = 1, 4, 6, 17, 41, 58
 IPV6_EXTENSIONS = (0, 43, 60)  # hop-by-hop, routing, destination options (RFC 8200 §4)
 IPV6_FRAGMENT = 44
@@ -50,7 +53,7 @@ class IpLayer:
 class Transport:
     """UDP, TCP or ICMP inside the innermost IP layer (the first fragment only)."""
 
-    kind: str  # udp | tcp | icmp4 | icmp6
+    kind: str  # udp | tcp | icmp4 | icmp6 | sctp (checksum_off: its 4-byte CRC32c)
     off: int
     checksum_off: int
     payload_off: int
@@ -68,6 +71,10 @@ class Layout:
     transport: Transport | None = None
     quoted: IpLayer | None = None  # the IP header an ICMP error quotes
     quoted_transport: Transport | None = None
+    # UDP headers carrying a tunnel (VXLAN, GTP-U), outer first, with the index in `ips` of the IP header whose
+    # addresses their checksum covers: their checksums follow what changes inside.
+    tunnels: list[tuple[Transport, int]] = field(default_factory=list)
+    opaque: list[tuple[int, int]] = field(default_factory=list)  # payloads not looked into: (start, end)
 
 
 def decode(linktype: int, data: bytes | bytearray) -> Layout:
@@ -141,11 +148,28 @@ def _ip(data, pos: int, out: Layout, depth: int = 0) -> None:
         sport, dport, length = struct.unpack_from("!HHH", data, p)
         stop = min(end, p + length) if length >= 8 else end
         out.transport = Transport("udp", p, p + 6, p + 8, stop, sport, dport)
+        inner = _udp_tunnel(data, p + 8, stop, dport) if depth < 4 else None
+        if inner is not None:
+            out.tunnels.append((out.transport, len(out.ips) - 1))
+            out.transport = None
+            kind, at = inner
+            if kind == "ethernet":
+                _ethernet(data, at, out, depth + 1)
+            else:
+                _ip(data, at, out, depth + 1)
+                if len(out.ips) - 1 == out.tunnels[-1][1]:
+                    out.opaque.append((at, stop))  # a tunnelled packet that could not be read
     elif proto == PROTO_TCP and p + 20 <= end:
         sport, dport, seq = struct.unpack_from("!HHI", data, p)
         hl = (data[p + 12] >> 4) * 4
         if hl >= 20 and p + hl <= end:
             out.transport = Transport("tcp", p, p + 16, p + hl, end, sport, dport, seq)
+    elif proto == PROTO_SCTP and p + 12 <= end:
+        sport, dport = struct.unpack_from("!HH", data, p)
+        out.transport = Transport("sctp", p, p + 8, p + 12, end, sport, dport)
+    elif proto not in (PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, PROTO_TCP, PROTO_GRE, PROTO_IPIP, PROTO_IPV6,
+                       PROTO_NONE) and p < end:
+        out.opaque.append((p, end))  # ESP, OSPF, VRRP, ...: addresses and keys in records not read here
     elif proto in (PROTO_ICMP, PROTO_ICMPV6) and p + 8 <= end:
         kind = "icmp4" if proto == PROTO_ICMP else "icmp6"
         out.transport = Transport(kind, p, p + 2, p + 8, end)
@@ -169,6 +193,28 @@ def _ip(data, pos: int, out: Layout, depth: int = 0) -> None:
                             start = q + max(20, (data[q + 12] >> 4) * 4) if q + 13 <= end else end
                         out.quoted_transport = Transport("udp" if quoted.proto == PROTO_UDP else "tcp",
                                                          q, csum, min(start, end), end)
+
+
+def _udp_tunnel(data, pos: int, end: int, dport: int) -> tuple[str, int] | None:
+    """("ip" or "ethernet", where the inner packet starts) of a VXLAN (RFC 7348 §5, I flag set) or GTP-U G-PDU
+    (3GPP TS 29.281 §5.1: version 1, protocol type GTP, message type 255) datagram, as `sipdiag analyze` reads
+    them; None for anything else."""
+    if dport == VXLAN_PORT and pos + 16 <= end and data[pos] & 0x08:
+        return "ethernet", pos + 8
+    if dport != GTPU_PORT or pos + 8 > end or data[pos] >> 5 != 1 or not data[pos] & 0x10 or data[pos + 1] != 0xFF:
+        return None
+    at = pos + 8
+    if data[pos] & 0x07:  # E, S or PN: sequence number, N-PDU number, next extension header type
+        if pos + 12 > end:
+            return None
+        next_type, at = data[pos + 11], pos + 12
+        while next_type:  # extension headers, each length*4 bytes, its last octet naming the next one
+            if at >= end or data[at] == 0:
+                return None
+            size = data[at] * 4
+            next_type = data[at + size - 1] if at + size <= end else 0
+            at += size
+    return ("ip", at) if at < end and data[at] >> 4 in (4, 6) else None
 
 
 def _ppp(data, pos: int, out: Layout, depth: int) -> None:
@@ -208,6 +254,9 @@ def _gre(data, pos: int, end: int, out: Layout, depth: int) -> None:
         p += 4
     if proto in (ETH_IPV4, ETH_IPV6):
         _ip(data, p, out, depth)
+    elif proto not in (ETH_PPP, ETH_BRIDGED, ETH_ERSPAN2, ETH_ERSPAN3):
+        if p < end:
+            out.opaque.append((p, end))  # keepalives, WCCP, ...: not looked into
     elif proto == ETH_PPP and p < end:
         _ppp(data, p, out, depth)
     elif proto == ETH_BRIDGED:

@@ -63,7 +63,10 @@ def rewrite_rtcp(payload: bytes, p: Pseudonyms) -> bytes:
                     kind, n = out[item], out[item + 1]
                     text = bytes(out[item + 2:item + 2 + n])
                     if kind in SDES_PERSONAL and len(text) == n and all(32 <= c < 127 for c in text):
-                        out[item + 2:item + 2 + n] = p.token(text.decode("ascii")).encode("ascii")
+                        # CNAME and EMAIL are user@host (RFC 3550 §6.5.1, §6.5.3): the host stays an address
+                        value = text.decode("ascii")
+                        new = p.cname(value) if kind in (1, 3) else p.token(value)
+                        out[item + 2:item + 2 + n] = new.encode("ascii")
                     item += 2 + n
                 item = (item + 4) & ~3  # the null item and padding to a 32-bit boundary
         pos += length

@@ -12,7 +12,10 @@ What each kind keeps, so that the analysis of the anonymised capture finds the s
 - IPv6: the class (ULA fc00::/7 RFC 4193, link-local fe80::/10, global), zero groups stay zero and every other
   group keeps its number of significant hex digits, so any text form (compressed or not) keeps its length.
 - Telephone numbers: length, a leading `+` or international prefix with the country code (ITU-T E.164), else
-  the first digit; well-known emergency numbers stay as they are.
+  the first digit; well-known emergency numbers stay as they are. Two numbers with the same last nine digits get
+  pseudonyms with the same last nine digits (the analysis matches "+7 495...", "8495..." and "495..." by them:
+  `sipdiag.correlate.number_key`), and a run of consecutive numbers (an extension sweep) becomes a run of
+  consecutive pseudonyms (the scanner rule counts sweeps).
 - Names (user parts, display names, host labels, digest values): length and the class of each character.
 Pseudonyms never equal a value the capture holds (`Originals`), so an original value cannot reappear as another
 value's pseudonym, and two values never share one (collisions are retried).
@@ -35,6 +38,10 @@ IPAddress = IPv4Address | IPv6Address
 
 # Emergency and other service numbers classify calls (dial plans route them specially) and identify nobody.
 EMERGENCY_NUMBERS = frozenset({"112", "911", "999", "000"})
+# sipdiag.correlate.number_key: numbers of at least 6 digits are the same number when their last 9 digits are.
+NUMBER_KEY_MIN, NUMBER_KEY_DIGITS = 6, 9
+# The shortest run of consecutive numbers kept consecutive (checks.scanbehaviour.SEQUENTIAL_MIN).
+SEQUENCE_MIN = 3
 # International call prefixes seen in toll fraud (RULES.md sec.toll-fraud-attempt), longest first.
 INTERNATIONAL_PREFIXES = ("9011", "0011", "011", "00")
 # ITU-T E.164 country codes of one and two digits; every other code has three (E.164 Annex to ITU OB 1125).
@@ -98,6 +105,9 @@ class Pseudonyms:
         self._names_used: set[tuple[str, str]] = set()
         self._macs: dict[bytes, bytes] = {}
         self._macs_used: set[bytes] = set()
+        # The last nine digits of every original number: a tail's pseudonym is never one of them, so no number's
+        # pseudonym is taken for another original number by the analysis.
+        self._tails = {_digits(n)[-NUMBER_KEY_DIGITS:] for n in self.originals.names if _is_number(n)}
 
     # ------------------------------------------------------------------------------------------ randomness
 
@@ -235,13 +245,59 @@ class Pseudonyms:
         character classes; `%XX` escapes are kept."""
         if text in EMERGENCY_NUMBERS or not text:
             return text
-        digits = [c for c in text if c.isdigit()]
-        if digits and all(c.isdigit() or c in "+-.() " for c in text) and not text.isspace():
+        if _is_number(text):
+            digits = _digits(text)
             keep = _kept_digits(text)
             if keep >= len(digits):
                 return text  # nothing but a country code or one digit: identifies nobody
-            return self._name("number", text, text, lambda rnd: _number(text, keep, rnd))
+            if len(digits) < NUMBER_KEY_MIN:
+                return self._name("number", text, text, lambda rnd: _number(text, keep, rnd))
+            # The last nine digits get their own pseudonym, the same in every number that ends with them; the
+            # digits before them (kept prefix aside) are drawn for the whole number.
+            tail = digits[-NUMBER_KEY_DIGITS:]
+            kept_in_tail = max(0, keep - (len(digits) - len(tail)))
+            new_tail = self._name("tail", f"{kept_in_tail}:{tail}", tail,
+                                  lambda rnd: _number(tail, kept_in_tail, rnd), reserved=self._tails)
+            return self._name("number", text, text, lambda rnd: _number(text, keep, rnd, new_tail))
         return self._name("user", text, text, lambda rnd: _classes(text, rnd, hex_keep=False))
+
+    def sequences(self, users) -> None:
+        """Give each run of consecutive numbers among `users` (the capture's user parts) a run of consecutive
+        pseudonyms of the same length, before any other number is given one: an extension sweep (10, 11, 12, ...)
+        stays a sweep for the scanner rule (RULES.md sec.scanner-detected). Numbers as the rule reads them:
+        digits only, no leading zero, at most 15 digits; emergency numbers stay and so break a run."""
+        numbers = sorted({int(u) for u in users if u.isascii() and u.isdigit() and len(u) <= 15
+                          and (u == "0" or not u.startswith("0")) and u not in EMERGENCY_NUMBERS})
+        runs: list[list[int]] = []
+        for n in numbers:
+            if runs and n == runs[-1][-1] + 1 and len(str(n)) == len(str(runs[-1][0])):
+                runs[-1].append(n)
+            else:
+                runs.append([n])
+        for run in runs:
+            if len(run) < SEQUENCE_MIN:
+                continue
+            size, digits = len(run), len(str(run[0]))
+            lo, hi = (10 ** (digits - 1) if digits > 1 else 0), 10 ** digits - size
+            if hi < lo:
+                continue
+            start = None
+            # First a window that holds no original number; when the sweep fills most of its shape (10-99), one
+            # that only avoids the pseudonyms already given out.
+            for avoid_originals, attempt in itertools.product((True, False), range(64)):
+                rnd = self._stream("run", str(run[0]), attempt)
+                first = lo + int.from_bytes(rnd[:8], "big") % (hi - lo + 1)
+                window = [str(first + i) for i in range(size)]
+                if first != run[0] and not any(
+                        ("number", w) in self._names_used or w in EMERGENCY_NUMBERS
+                        or (avoid_originals and w in self.originals.names) for w in window):
+                    start = first
+                    break
+            if start is None:
+                continue  # numbers of the run get pseudonyms one by one
+            for i, n in enumerate(run):
+                self._names[("number", str(n))] = str(start + i)
+                self._names_used.add(("number", str(start + i)))
 
     def token(self, text: str) -> str:
         """An opaque value (nonce, cnonce, response, opaque, key, UUID): hex stays hex, other characters keep
@@ -249,6 +305,27 @@ class Pseudonyms:
         if not text:
             return text
         return self._name("token", text, text, lambda rnd: _classes(text, rnd, hex_keep=True))
+
+    def cname(self, text: str) -> str:
+        """An RTCP SDES CNAME or EMAIL, or an SDP `cname:`: `user@host` (RFC 3550 §6.5.1), its host a numeric
+        address or a domain name, mapped part by part (so an address stays an address, the same as in the IP
+        headers); a value without "@" that is an address or a domain name likewise; anything else (WebRTC's
+        random CNAMEs) keeps its length and character classes."""
+        user, at, host = text.rpartition("@")
+        if at:
+            return (self.user(user) if user else "") + "@" + self._address_or_host(host)
+        return self._address_or_host(text)
+
+    def _address_or_host(self, text: str) -> str:
+        try:
+            ipaddress.ip_address(text.strip("[]"))
+        except ValueError:
+            if "." in text and re.fullmatch(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\.?", text) and any(
+                    c.isalpha() for c in text.rsplit(".", 1)[-1]):
+                return self.host(text)
+            return self.token(text)
+        inner = text.strip("[]")
+        return text.replace(inner, self.ip_text(inner))
 
     def host(self, text: str) -> str:
         """A host or domain name, label by label (so `pbx.example.com` and `example.com` stay related); the top
@@ -380,13 +457,26 @@ def _kept_digits(text: str) -> int:
     return min(len(digits), prefix + cc)
 
 
-def _number(text: str, keep: int, rnd: bytes) -> str:
+def _is_number(text: str) -> bool:
+    return any(c.isdigit() for c in text) and all(c.isdigit() or c in "+-.() " for c in text)
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def _number(text: str, keep: int, rnd: bytes, tail: str = "") -> str:
+    """`text` with its digits after the first `keep` drawn from `rnd`, its last len(tail) digits `tail`."""
     out = []
     seen = 0
+    total = sum(c.isdigit() for c in text)
     for i, c in enumerate(text):
         if c.isdigit():
             seen += 1
-            out.append(c if seen <= keep else str(Pseudonyms._pick(rnd, i, 10)))
+            if seen > total - len(tail):
+                out.append(tail[seen - 1 - (total - len(tail))])
+            else:
+                out.append(c if seen <= keep else str(Pseudonyms._pick(rnd, i, 10)))
         else:
             out.append(c)
     return "".join(out)

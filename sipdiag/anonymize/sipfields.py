@@ -29,6 +29,10 @@ AUTH_HEADERS = ("authorization", "proxy-authorization", "www-authenticate", "pro
 DIGEST_TOKENS = ("nonce", "cnonce", "response", "opaque", "nextnonce", "rspauth")
 # RFC 3261 §25.1 hostname: labels of letters, digits and '-', the last one starting with a letter.
 _HOSTNAME = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$")
+# Warning values (RFC 3261 §20.43): warn-code, warn-agent (the host adding it, a hostport or a pseudonym), text.
+_WARNING = re.compile(r'(?:^|,)[ \t]*\d{3}[ \t]+([^\s",]+)[ \t]+"')
+# Hosts of other URLs in headers: Alert-Info and Call-Info (RFC 3261 §20.4, §20.9), Error-Info, ... (RFC 3986 §3.2).
+_URL_HOST = re.compile(r'(?i)\b(?:https?|ftp|wss?)://(?:[^@/\s<>"]*@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)')
 # Single-label names that are protocol words: never taken for a host name to replace everywhere.
 PROTOCOL_WORDS = frozenset({
     "sip", "sips", "tel", "udp", "tcp", "tls", "sctp", "ws", "wss", "digest", "md5", "auth", "in", "ip4", "ip6",
@@ -80,7 +84,7 @@ class Harvest:
                 if addr is None:
                     continue
                 if addr.display_name:
-                    self.displays.add(addr.display_name)
+                    self.displays.add(addr.display_name.replace('\\"', "").strip('"'))  # also \"name\"
                 self.add_uri(addr.uri_text or None)
         for value in headers.get_all("via"):
             via = parse_via(value)
@@ -88,6 +92,13 @@ class Harvest:
                 self.add_host(via.host)
                 self.add_host(via.received)
                 self.add_host(via.maddr)
+        for value in headers.get_all("warning"):
+            for m in _WARNING.finditer(value):
+                self.add_host(_without_port(m.group(1)))
+        for _name, value in headers.items:
+            if "//" in value:
+                for m in _URL_HOST.finditer(value):
+                    self.add_host(m.group(1))
         call_id = message.call_id
         if call_id and "@" in call_id:
             self.add_host(call_id.rsplit("@", 1)[1])
@@ -130,8 +141,21 @@ class Harvest:
                 self.add_host(getattr(cand, "address", None))
                 self.add_host(getattr(cand, "related_address", None))
 
+    def numbers(self) -> list[str]:
+        """The user parts that are telephone numbers of six digits or more (a leading "+" allowed): replaced
+        wherever they stand as a word (an `X-Number-Type: 9055551212` header, a Contact's `orig-user=`
+        parameter). Shorter ones are left where no grammar says they are a user: they are also ports, CSeq
+        numbers and status codes."""
+        return [u for u in self.users if re.fullmatch(r"\+?\d{6,}", u)]
+
     def originals(self, macs: set[bytes]) -> Originals:
         """What a pseudonym must never be equal to."""
         labels = {label.lower() for host in self.hosts | self.realms for label in host.split(".")}
         names = self.users | self.displays | self.tokens | self.realms
         return Originals(ips=set(self.ips), names=names, labels=labels, macs=set(macs))
+
+
+def _without_port(hostport: str) -> str:
+    if hostport.startswith("["):
+        return hostport[1:hostport.find("]")] if "]" in hostport else hostport
+    return hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport

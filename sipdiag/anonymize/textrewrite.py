@@ -39,6 +39,9 @@ _NAME_ADDR_LINE = re.compile(
     r"remote-party-id|referred-by|refer-to|r|b|diversion|p-called-party-id|history-info|p-associated-uri)"
     r"[ \t]*:([^\r\n]*)")
 _QUOTED_DISPLAY = re.compile(r'"((?:[^"\\\r\n]|\\.)*)"(?=[ \t]*<)')
+# A display name quoted with escaped quotes (`From: \"arik\" <sip:...>`, a broken client's): no quoted-string for
+# the grammar, still a name.
+_ESCAPED_DISPLAY = re.compile(r'\\"([^"\\\r\n]*)\\"(?=[ \t]*<)')
 # A display name that is not quoted (RFC 3261 §25.1 name-addr: *(token LWS) before "<"), blanks before "<" not in
 # it (_displays strips them off group 1). Possessive: the lazy ([^,<>"\s;][^,<>";]*?)[ \t]*< it replaces tried the
 # blanks after every character of a name, O(n^2) in a run of blanks inside one (37 s for 250 000 blanks).
@@ -70,6 +73,10 @@ class TextRewriter:
                         if len(u) >= 3 and any(c.isalpha() for c in u)), key=len, reverse=True)
         self._words = (re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, words)) + r")(?![\w-])")
                        if words else None)
+        # Numbers of six digits or more likewise (Harvest.numbers): an `X-Number-Type: 9055551212`, `orig-user=`.
+        numbers = sorted(harvest.numbers(), key=len, reverse=True)
+        self._numbers = (re.compile(r"(?<![\w.+-])(" + "|".join(map(re.escape, numbers)) + r")(?![\w-])")
+                         if numbers else None)
         # The capture's addresses written in hex, as phones build branches, tags and dialog ids from them
         # ("branch=z9hG4bKc0a8000a052181bc...": 192.168.0.10): found inside any word, as no boundary marks them.
         self._hex_ips = {ip.packed.hex(): ip for ip in harvest.ips if not kept_address(ip)}
@@ -79,7 +86,7 @@ class TextRewriter:
         text = data.decode("latin-1")
         products = [(m.start(), m.end()) for m in _PRODUCT_LINE.finditer(text)]
         quiet = products + [(m.start(), m.end()) for m in _SDP_MEDIA_LINES.finditer(text)] if (
-            self._hosts or self._words) else products
+            self._hosts or self._words or self._numbers) else products
         taken = bytearray(len(text))
         spans: list[Span] = []
 
@@ -105,6 +112,7 @@ class TextRewriter:
         claim(self._hex_addresses(text, in_product))
         claim(self._named(text, self._hosts, self.p.host, in_quiet))
         claim(self._named(text, self._words, self.p.user, in_quiet))
+        claim(self._named(text, self._numbers, self.p.user, in_quiet))
         if not spans:
             return data
         out = list(text)
@@ -147,6 +155,8 @@ class TextRewriter:
     def _displays(self, text: str) -> Iterator[Span]:
         for line in _NAME_ADDR_LINE.finditer(text):
             value, base = line.group(1), line.start(1)
+            for m in _ESCAPED_DISPLAY.finditer(value):
+                yield base + m.start(1), base + m.end(1), self.p.user(m.group(1))
             for m in _QUOTED_DISPLAY.finditer(value):
                 yield base + m.start(1), base + m.end(1), self.p.user(m.group(1))
             for m in _TOKEN_DISPLAY.finditer(value):
@@ -161,7 +171,8 @@ class TextRewriter:
             yield m.start(1), m.end(1), self.p.user(m.group(1))
         for m in _OPAQUE_VALUES.finditer(text):
             group = next(i for i in (1, 2, 3) if m.group(i) is not None)
-            yield m.start(group), m.end(group), self.p.token(m.group(group))
+            new = self.p.cname if group == 3 else self.p.token  # cname: user@host (RFC 3550 §6.5.1)
+            yield m.start(group), m.end(group), new(m.group(group))
 
     def _ipv4(self, text: str, in_product: Callable[[int], bool]) -> Iterator[Span]:
         for m in _IPV4.finditer(text):

@@ -20,6 +20,9 @@ def render_anonymize_summary(result: AnonymizeResult, out: TextIO) -> None:
         out.write(f"Zeroed the payload of {result.other_payloads_dropped} packets of other protocols.\n")
     if result.name_resolution_blocks_dropped:
         out.write(f"Left out {result.name_resolution_blocks_dropped} pcapng name resolution blocks.\n")
+    if result.other_blocks_dropped or result.options_dropped:
+        out.write(f"Left out {result.other_blocks_dropped} other pcapng blocks (decryption secrets, custom, ...) and "
+                  f"{result.options_dropped} pcapng options (comments, interface names and addresses, OS, ...).\n")
     if result.read_error is not None:  # the damaged tail it may leave is this damage: one line says it
         out.write(f"The capture is damaged (pcap.read-error: {result.read_error}): the frames read before the damage "
                   f"are written.\n")
