@@ -130,6 +130,10 @@ def _ethertype(et: int, data, pos: int, out: Layout, depth: int = 0) -> None:
             out.macs += [base, base + hlen + plen]
         if ptype == ETH_IPV4 and plen == 4:
             out.arp_ips += [base + hlen, base + 2 * hlen + plen]
+    elif et not in VLAN_TAGS and pos < len(data):
+        # LLDP and CDP (switch names, management addresses, port descriptions), PPPoE discovery, 802.3 LLC
+        # frames, ...: not looked into
+        out.opaque.append((pos, len(data)))
 
 
 def _ip(data, pos: int, out: Layout, depth: int = 0) -> None:

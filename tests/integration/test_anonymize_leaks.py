@@ -380,25 +380,29 @@ def test_sctp_sip_and_init_addresses(tmp_path: Path) -> None:
 
 def test_drop_other_zeroes_other_ip_protocols(tmp_path: Path) -> None:
     """--drop-other zeroes what is not looked into: an IP protocol other than UDP, TCP, ICMP, SCTP and the
-    tunnels (here OSPF, whose Hello names routers by address), a GRE payload of another kind."""
+    tunnels (here OSPF, whose Hello names routers by address), a GRE payload of another kind, the first fragment
+    of a datagram that is not SIP, a frame that is not IP or ARP (LLDP, wireuploaded.pcap)."""
     ospf = struct.pack("!BBH4s4sHHQ", 2, 1, 44, ipaddress.ip_address("192.168.1.1").packed, bytes(4), 0, 0, 0)
     ospf += ipaddress.ip_address("255.255.255.0").packed + bytes(8) + ipaddress.ip_address(UA).packed * 2
     keepalive = struct.pack("!HH", 0, 0x88B5) + b"router 192.168.1.1"
+    lldp = pw.ethernet(b"\x02\x07\x04" + b"\x00\x11\x22\x33\x44\x55" + b"\x10\x0c\x05\x01"
+                       + ipaddress.ip_address("192.168.60.3").packed + b"\x02\x00\x00\x03\xe9\x00", ethertype=0x88CC)
     answer = bytes(range(7, 250)) * 8  # a large DNS answer, say: fragmented
     fragments = pw.fragment_ipv4(PBX, UA, pw.IPPROTO_UDP, pw.udp(53, 40000, answer, PBX, UA), 600, 77)
     src = tmp_path / "in.pcap"
     _write(src, [pw.ethernet(pw.ipv4(UA, "224.0.0.5", 89, ospf)), pw.ethernet(pw.ipv4(UA, PBX, 47, keepalive))]
-           + [pw.ethernet(f) for f in fragments])
+           + [pw.ethernet(f) for f in fragments] + [lldp])
     for drop in (False, True):
         out = tmp_path / f"out-{drop}.pcap"
         result = anonymize(src, out, key=KEY, drop_other=drop)
-        first, second, *rest = _frames(out)
+        first, second, *rest, switch = _frames(out)
+        assert (switch[14:] == bytes(len(lldp) - 14)) == drop  # LLDP: a switch's management address
         assert (first[14 + 20:] == bytes(len(ospf)), second[14 + 24:] == bytes(len(keepalive) - 4)) == (drop, drop)
         head = dpkt.ip.IP(rest[0][14:])
         assert (bytes(head.data)[8:] == bytes(len(head.data) - 8)) == drop  # the first fragment's payload
         datagram = b"".join(bytes(dpkt.ip.IP(f[14:]).data) for f in rest)
         assert pw.inet_checksum(head.src + head.dst + struct.pack("!BBH", 0, 17, len(datagram)) + datagram) == 0
-        assert result.other_payloads_dropped == (3 if drop else 0)
+        assert result.other_payloads_dropped == (4 if drop else 0)
 
 
 def _pcapng_block(btype: int, body: bytes) -> bytes:
