@@ -28,7 +28,8 @@ from sipdiag.parsers.sdp import parse_sdp
 from sipdiag.parsers.sipheaders import parse_digest, parse_via
 from sipdiag.parsers.sipuri import parse_name_addr, parse_uri
 from tests import pcapwriter as pw
-from tests.conftest import SAMPLES, need_tool
+from tests.conftest import SAMPLES, corpus_captures, corpus_id, need_tool
+from tests.corpus.test_corpus_capture import NOT_A_CAPTURE
 
 LAB = sorted(SAMPLES.glob("*.pcap"))
 HOSTNAME = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
@@ -41,7 +42,8 @@ def signature(path: Path) -> tuple:
     a = sipdiag.analyze(str(path))
     return (
         sorted(collections.Counter((f.rule, f.severity.label, f.category) for f in a.findings).items()),
-        sorted(collections.Counter((c.outcome, c.final_status, c.transport) for c in a.calls).items()),
+        # a call without a final response has final_status None: sorted as text, beside the numbers
+        sorted(collections.Counter((c.outcome, c.final_status, c.transport) for c in a.calls).items(), key=repr),
         sorted(collections.Counter((r.outcome, r.final_status, r.challenges) for r in a.registrations).items()),
         len(a.streams), sorted((s.stats.packets, s.stats.lost) for s in a.streams),
         a.capture.packets, a.sip.requests, a.sip.responses, len(a.anomalies),
@@ -496,3 +498,27 @@ def test_tcp_gap_memory_follows_the_captured_bytes(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert result.frames == 2
     assert peak < 4 << 20, peak
+
+
+# Where the copy's analysis cannot equal the original's, and why (docs/anonymize.md).
+ANALYSIS_DIFFERS = {
+    # Its REGISTERs travel in HEP's compressed payload chunk (16): their rewritten text deflates 5-30 octets
+    # longer than the original (pseudonyms repeat less), the chunk keeps its length, and a stream that does not
+    # fit is zeroed, so the copy has those messages as hep.bad-message.
+    "hep-wireshark/hep3_compressed.pcapng",
+}
+CORPUS_CAPTURES = [p for p in corpus_captures() if corpus_id(p) not in NOT_A_CAPTURE]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("path", CORPUS_CAPTURES, ids=[corpus_id(p) for p in CORPUS_CAPTURES])
+def test_corpus_copy_analyses_as_the_original(path: Path, corpus: Path, tmp_path: Path) -> None:
+    """Every corpus capture: the anonymised copy's findings, calls, registrations, streams and counts equal the
+    original's (the claim of docs/anonymize.md), but where ANALYSIS_DIFFERS says why not. Five captures differed
+    before the tunnels, HEP, SCTP and the number shapes the analysis compares were rewritten as they are now."""
+    out = tmp_path / ("copy" + "".join(path.suffixes))
+    anonymize(path, out, key=KEY)
+    if corpus_id(path) in ANALYSIS_DIFFERS:
+        assert signature(out) != signature(path), "now equal: drop it from ANALYSIS_DIFFERS"
+    else:
+        assert signature(out) == signature(path)
