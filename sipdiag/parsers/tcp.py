@@ -117,10 +117,13 @@ class TcpReassembler:
         self.halves: dict[tuple, _Half] = {}
         self.segments = 0
         self.retransmissions = 0
+        # (frame, time) of the segment being added; None while finish() reads what follows holes at the end
+        self._arrived: tuple[int, int] | None = None
 
     def add(self, frame: int, ts_ns: int, src: str, sport: int, dst: str, dport: int, seq: int, flags: int,
             payload: bytes) -> list[Datagram]:
         self.segments += 1
+        self._arrived = (frame, ts_ns)
         key = (src, sport, dst, dport)
         half = self.halves.get(key)
         if half is not None and half.mode == "closed":
@@ -179,6 +182,7 @@ class TcpReassembler:
     def finish(self) -> list[Datagram]:
         """At the end of the capture, holes that never filled are gaps; what follows them is still read."""
         out: list[Datagram] = []
+        self._arrived = None
         for half in self.halves.values():
             while half.out_of_order and half.mode != "other":
                 self._skip_gap(half, None)
@@ -331,10 +335,7 @@ class TcpReassembler:
         spans, consumed, missing_length = sip_stream_spans(half.buf)
         for start, end in spans:
             pieces = self._pieces_between(half, start, end)
-            # Fix: the message is complete when its last-*arriving* piece came (Datagram.frame is "the frame
-            # that completed it"); pieces[-1] is the last in sequence order, which after reordering is an
-            # earlier frame. Frames are listed in arrival order, as the IP fragment reassembler lists them.
-            _, last_frame, last_ts = max(pieces, key=lambda p: p[1])
+            last_frame, last_ts = self._completed(pieces)
             out.append(Datagram(last_frame, last_ts, half.src, half.sport, half.dst, half.dport, transport,
                                 bytes(half.buf[start:end]), tuple(sorted({fr for _, fr, _ in pieces}))))
         if missing_length:
@@ -348,6 +349,18 @@ class TcpReassembler:
             self._consume(half, len(half.buf))
             half.mode = "resync"
         return out
+
+    def _completed(self, pieces: list[tuple[int, int, int]]) -> tuple[int, int]:
+        """(frame, time) of the segment that completed a message (Datagram.frame), as tshark places a reassembled
+        PDU: its last-*arriving* piece (pieces[-1] is the last in sequence order, after reordering an earlier
+        frame), or the segment being added when that is later. A message whose segments all came before a hole
+        is complete only once the hole fills: given its own last frame, it went to the SIP side ahead of the
+        message before it in the stream (frames are put in order), and where a batch of the capture ended
+        decided which messages of other flows it overtook."""
+        _, frame, ts = max(pieces, key=lambda p: p[1])
+        if self._arrived is not None and self._arrived[0] > frame:
+            return self._arrived
+        return frame, ts
 
     def _pieces_between(self, half: _Half, start: int, end: int) -> list[tuple[int, int, int]]:
         out = []
@@ -379,7 +392,7 @@ class TcpReassembler:
                     msg = b"".join(half.ws_parts)
                     frames = tuple(sorted(set(half.ws_frames)))
                     half.ws_parts, half.ws_frames = [], []
-                    # Fix: the completing (last-arriving) piece, not the last in sequence order (see _sip_messages).
-                    last = max(pieces, key=lambda p: p[1]) if pieces else (0, frames[-1] if frames else 0, 0)
-                    out.append(Datagram(last[1], last[2], half.src, half.sport, half.dst, half.dport, "ws", msg,
+                    # the segment that completed it, not the last in sequence order (see _completed)
+                    last = self._completed(pieces) if pieces else (frames[-1] if frames else 0, 0)
+                    out.append(Datagram(last[0], last[1], half.src, half.sport, half.dst, half.dport, "ws", msg,
                                         frames))

@@ -270,6 +270,46 @@ def test_sip_frames_match_tshark(tmp_path):
     assert ours == [int(x) for x in out.split()] == [1, 2, 8, 10, 16]
 
 
+def _behind_a_hole(path) -> None:
+    """SYN; the segment with a stream's second message (INFO) before the one with its first (BYE), a UDP INVITE of
+    another flow between them."""
+    tcp = lambda seq, data, flags="PA": pw.ethernet(pw.ipv4(  # noqa: E731
+        UA, PBX, 6, pw.tcp(5060, 5060, seq, data, flags=flags, src=UA, dst=PBX)))
+    write(path, [tcp(999, b"", "S"), tcp(1000 + len(BYE), INFO), udp_frame(INVITE), tcp(1000, BYE)])
+
+
+INFO = BYE.replace(b"BYE sip", b"INFO sip").replace(b"BYE\r", b"INFO\r").replace(b"z9hG4bK3", b"z9hG4bK4")
+
+
+@pytest.mark.parametrize("chunk", [capture.CHUNK_BYTES, 200], ids=["one-batch", "batch-per-record"])
+def test_messages_behind_a_hole_get_the_frame_that_filled_it(tmp_path, monkeypatch, chunk):
+    """A message whose segments all came before a hole is complete when the hole fills (frame 4): it goes to the
+    SIP side there, after the message before it in the stream, whatever batches the records fell in. Given its own
+    frame (2) it went first, ahead of the BYE and of the INVITE of frame 3, or behind the INVITE when a batch
+    ended between them."""
+    monkeypatch.setattr(capture, "CHUNK_BYTES", chunk)
+    path = tmp_path / "hole.pcap"
+    _behind_a_hole(path)
+    items, _ = scan_all(path)
+    assert [(d.frame, d.ts_ns, d.payload.split(b" ")[0], d.frames) for d in items
+            if isinstance(d, Datagram) and d.kind == "sip"] == [
+        (3, ts(3), b"INVITE", (3,)), (4, ts(4), b"BYE", (4,)), (4, ts(4), b"INFO", (2,))]
+
+
+@pytest.mark.tshark
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (Debian package tshark)")
+def test_messages_behind_a_hole_are_where_tshark_puts_them(tmp_path):
+    path = tmp_path / "hole.pcap"
+    _behind_a_hole(path)
+    items, _ = scan_all(path)
+    ours = [f"{d.frame}\t{d.payload.split(b' ')[0].decode()}" for d in items if isinstance(d, Datagram)]
+    out = subprocess.run(["tshark", "-n", "-r", str(path), "-o", "tcp.desegment_tcp_streams:TRUE",
+                          "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", "sip", "-T", "fields",
+                          "-e", "frame.number", "-e", "sip.Method"], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["3\tINVITE", "4\tBYE,INFO"]
+    assert ours == ["3\tINVITE", "4\tBYE", "4\tINFO"]
+
+
 def test_scan_from_stdin(tmp_path, monkeypatch):
     raw = io.BytesIO()
     pw.write_pcap(raw, [(ts(1), udp_frame(INVITE))], pw.LINKTYPE_ETHERNET, nanos=True)
