@@ -97,22 +97,24 @@ TEXTS: dict[str, tuple[str, str]] = {
         "по блоку"),
     "pcapng.bad-caplen:frames": (
         "frame {frame}: captured length {caplen} beyond its block of {size} octets; cut to the block ({n} such in "
-        "this part of the file)",
+        "the capture)",
         "кадр {frame}: захваченная длина {caplen} больше его блока ({size} октетов); обрезана по блоку (таких "
-        "кадров в этой части файла: {n})"),
+        "кадров в записи: {n})"),
     "pcapng.unknown-block": (
         "block at offset {offset} has type {type:#x}, which no pcapng version defines: skipped (damage, if it was "
         "a packet)",
         "блок по смещению {offset} имеет тип {type:#x}, которого нет ни в одной версии pcapng: пропущен (если это "
         "был пакет, блок повреждён)"),
     "pcapng.unknown-interface": (
-        "frame {frame} refers to an interface no IDB described; its link type is unknown",
-        "кадр {frame} ссылается на интерфейс, не описанный ни одним IDB; его канальный уровень неизвестен"),
+        "frame {frame} refers to an interface no IDB described ({n} such frames in the capture); their link type "
+        "is unknown",
+        "кадр {frame} ссылается на интерфейс, не описанный ни одним IDB (таких кадров в записи: {n}); их "
+        "канальный уровень неизвестен"),
     "pcapng.bad-timestamp": (
-        "frame {frame}: timestamp beyond the year 2116 (a damaged block); {n} such in this part of the file take "
-        "their predecessor's time",
-        "кадр {frame}: метка времени позже 2116 года (повреждённый блок); таким кадрам в этой части файла ({n}) "
-        "дано время предыдущего"),
+        "frame {frame}: timestamp beyond the year 2116 (a damaged block); {n} such in the capture take their "
+        "predecessor's time",
+        "кадр {frame}: метка времени позже 2116 года (повреждённый блок); таким кадрам в записи ({n}) дано время "
+        "предыдущего"),
     "capture.time-backwards": (
         "the record time goes back {span} from the record before it: durations across it are not real",
         "скачок часов записи назад на {span} относительно предыдущей записи: длительности через этот скачок "

@@ -509,6 +509,8 @@ class _PcapngReader:
         self.section_break = False
         # The time of the last record handed on, for an SPB that opens a batch (it takes its predecessor's time).
         self.last_ts = 0
+        # The anomalies found column-wise per batch, counted over the capture (see _counted).
+        self.counted: dict[str, tuple[int, dict[str, object], int]] = {}
 
     def batches(self) -> Iterator[RecordBatch]:
         leftover = self.head
@@ -589,6 +591,20 @@ class _PcapngReader:
     def _anomaly(self, key: str, **values: object) -> None:
         """Record the anomaly of the text `key` of sipdiag.parsers.anomalytexts (not tied to one frame)."""
         self.info.anomalies.append(anomaly(key, None, **values))
+
+    def _counted(self, key: str, n: int, **values: object) -> None:
+        """Record `n` frames with the defect of `key`; `values` describe the first of them. One anomaly per key for
+        the whole capture, naming its first frame and the total: a count per batch would depend on where the
+        CHUNK_BYTES boundaries fall, i.e. on the file's size, not on the capture. The anomaly keeps its place in
+        the list (that of the first occurrence) and is rewritten with the new total."""
+        seen = self.counted.get(key)
+        if seen is None:
+            self.counted[key] = (len(self.info.anomalies), values, n)
+            self.info.anomalies.append(anomaly(key, None, **values, n=n))
+            return
+        index, first, total = seen
+        self.counted[key] = (index, first, total + n)
+        self.info.anomalies[index] = anomaly(key, None, **first, n=total + n)
 
     def _other_block(self, buf: bytes, pos: int, btype: int, blen: int, base: int, rows: list) -> None:
         e = self.e
@@ -679,8 +695,8 @@ class _PcapngReader:
             over = np.flatnonzero(caplen > room)
             if len(over):
                 first = int(over[0]) + sum(r[5] < starts[over[0]] for r in rows)  # SPB/PB blocks before it count
-                self._anomaly("pcapng.bad-caplen:frames", frame=self.frame + first, caplen=int(caplen[over[0]]),
-                              size=int(room[over[0]]) + 32, n=len(over))
+                self._counted("pcapng.bad-caplen:frames", len(over), frame=self.frame + first,
+                              caplen=int(caplen[over[0]]), size=int(room[over[0]]) + 32)
                 caplen = np.minimum(caplen, room)
             data_off = starts + 28
             order_key = starts
@@ -701,8 +717,8 @@ class _PcapngReader:
             rows.clear()
         ts_ns = self._convert_ts(raw_ts, iface)
         if (iface < 0).any():
-            bad = int(np.flatnonzero(iface < 0)[0])
-            self._anomaly("pcapng.unknown-interface", frame=self.frame + bad)
+            unknown = np.flatnonzero(iface < 0)
+            self._counted("pcapng.unknown-interface", len(unknown), frame=self.frame + int(unknown[0]))
         origlen = np.maximum(origlen, caplen)
         batch = RecordBatch(buf, self.frame, data_off, caplen, origlen, ts_ns, iface.astype(np.int16))
         self.frame += len(batch)
@@ -727,7 +743,7 @@ class _PcapngReader:
                 damaged |= (iface == i) & (raw > limit)
         if damaged.any():
             first = int(np.flatnonzero(damaged)[0])
-            self._anomaly("pcapng.bad-timestamp", frame=self.frame + first, n=int(damaged.sum()))
+            self._counted("pcapng.bad-timestamp", int(damaged.sum()), frame=self.frame + first)
             raw = np.where(damaged, -1, raw)
         out = raw * 1000
         for i in ifaces:

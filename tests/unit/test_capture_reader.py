@@ -337,6 +337,35 @@ def test_pcapng_unknown_interface_id_is_an_anomaly(tmp_path):
     assert [a.code for a in info.anomalies] == ["pcapng.unknown-interface"]
 
 
+@pytest.mark.parametrize("chunk", [capture.CHUNK_BYTES, 4096, 700], ids=["default", "4k", "700"])
+def test_pcapng_damage_counted_over_the_capture_whatever_the_chunk(tmp_path, monkeypatch, chunk):
+    """The column-wise checks of a batch (captured length, timestamp, interface id) were named once per batch, with
+    that batch's count: how many anomalies and what counts depended on where the CHUNK_BYTES boundaries fell, i.e.
+    on the file's size. One anomaly per defect for the capture: its first frame and the total."""
+    monkeypatch.setattr(capture, "CHUNK_BYTES", chunk)
+    recs = records_for([214] * 60)
+    raw = io.BytesIO()
+    pw.write_pcapng(raw, [(pw.LINKTYPE_ETHERNET, 9)], [(0, ts, f) for ts, f in recs])
+    data = bytearray(raw.getvalue())
+    epbs = _epb_offsets(bytes(data))
+    blen = struct.unpack_from("<I", data, epbs[0] + 4)[0]
+    for i in range(4, 60, 10):  # frames 5, 15, ..., 55: six, far apart
+        struct.pack_into("<I", data, epbs[i] + 20, blen)  # captured length beyond the block
+        struct.pack_into("<II", data, epbs[i + 1] + 12, 0x7FFFFFFF, 0)  # past 2116
+        struct.pack_into("<I", data, epbs[i + 2] + 8, 3)  # no such interface
+    path = tmp_path / "damaged.pcapng"
+    path.write_bytes(bytes(data))
+    info, rows = read_all(path)
+    assert len(rows) == 60
+    assert sorted((a.code, a.detail) for a in info.anomalies) == [
+        ("pcapng.bad-caplen", f"frame 5: captured length {blen} beyond its block of {blen} octets; cut to the "
+                              "block (6 such in the capture)"),
+        ("pcapng.bad-timestamp", "frame 6: timestamp beyond the year 2116 (a damaged block); 6 such in the capture "
+                                 "take their predecessor's time"),
+        ("pcapng.unknown-interface", "frame 7 refers to an interface no IDB described (6 such frames in the "
+                                     "capture); their link type is unknown")]
+
+
 def _epb_offsets(data: bytes) -> list[int]:
     """Offsets of the EPBs of a little-endian pcapng file written by pw.write_pcapng (walked block by block)."""
     out, pos = [], 0
@@ -365,7 +394,7 @@ def test_pcapng_captured_length_beyond_its_block_is_cut_and_named(tmp_path):
     assert rows[1][5] == frames3()[1]
     assert [(a.code, a.detail) for a in info.anomalies] == [
         ("pcapng.bad-caplen", f"frame 1: captured length 4294967295 beyond its block of {blen} octets; cut to "
-                              f"the block (1 such in this part of the file)")]
+                              f"the block (1 such in the capture)")]
 
 
 def test_pcapng_timestamp_beyond_2116_takes_its_predecessors_time(tmp_path):
@@ -380,8 +409,8 @@ def test_pcapng_timestamp_beyond_2116_takes_its_predecessors_time(tmp_path):
     info, rows = read_all(path)
     assert [r[1] for r in rows] == [T0, T0, T0]
     assert [(a.code, a.detail) for a in info.anomalies] == [
-        ("pcapng.bad-timestamp", "frame 2: timestamp beyond the year 2116 (a damaged block); 2 such in this part "
-                                 "of the file take their predecessor's time")]
+        ("pcapng.bad-timestamp", "frame 2: timestamp beyond the year 2116 (a damaged block); 2 such in the "
+                                 "capture take their predecessor's time")]
 
 
 def test_pcapng_absurd_tsoffset_and_statistics_time(tmp_path):
