@@ -155,13 +155,21 @@ def time_steps(ts_ns: np.ndarray, first_frame: int, before: int | None, log: Ano
     `before`: the previous batch's last time), as capture.time-backwards and capture.time-jump, and give `clock`
     every step's frame (the log keeps only the first few of each)."""
     steps = record_deltas(ts_ns, before)
+    # The kept steps of both kinds go into the log in frame order, the counts beyond them after: kind by kind, a
+    # batch's backward steps came before its earlier jumps, so the list's order depended on the batch boundaries.
+    kept: list[tuple[int, str]] = []
+    rest: list[tuple[str, int]] = []
     for code, where in (("capture.time-backwards", np.flatnonzero(steps < -TIME_BACK_NS)),
                         ("capture.time-jump", np.flatnonzero(steps > TIME_JUMP_NS))):
         if len(where):
             if clock is not None:
                 clock.add(where + first_frame, ts_ns[where])
-            items = [(first_frame + int(i), {"span": _span(abs(int(steps[i])))}) for i in where[:log.keep]]
-            log.add_first(code, items, len(where))
+            kept += [(int(i), code) for i in where[:log.keep]]
+            rest.append((code, len(where) - min(len(where), log.keep)))
+    for i, code in sorted(kept):
+        log.add(code, first_frame + i, span=_span(abs(int(steps[i]))))
+    for code, n in rest:
+        log.add_first(code, [], n)
 
 
 def _span(ns: int) -> Detail:

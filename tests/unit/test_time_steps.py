@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import sipdiag
+from sipdiag.parsers import capture
 from sipdiag.parsers.anomalies import AnomalyLog
 from sipdiag.parsers.scan import time_steps
 from tests import pcapwriter as pw
@@ -70,3 +72,20 @@ def test_the_corpus_capture_whose_clock_leaps_decades() -> None:
     anomalies = sipdiag.analyze(path).capture.anomalies
     assert [(a.code, a.frame) for a in anomalies] == [("capture.time-jump", f) for f in (2, 3, 4, 5, 6)]
     assert anomalies[0].detail.startswith("the record time goes forward 2327.8 days")
+
+
+@pytest.mark.parametrize("chunk", [capture.CHUNK_BYTES, 700], ids=["default", "700"])
+def test_steps_are_listed_in_frame_order_whatever_the_batches(tmp_path: Path, monkeypatch, chunk) -> None:
+    """A batch's backward steps were logged before its forward jumps: with one batch, a jump at frame 2 came after
+    a step back at frame 9, with a batch of a few records before it. The list is in frame order for any batching."""
+    monkeypatch.setattr(capture, "CHUNK_BYTES", chunk)
+    frame = pw.sip_udp_frame("OPTIONS sip:a@example.com SIP/2.0\nCall-ID: t\nCSeq: 1 OPTIONS\n"
+                             "Via: SIP/2.0/UDP 192.168.1.10;branch=z9hG4bK1\nFrom: <sip:b@example.com>;tag=1\n"
+                             "To: <sip:a@example.com>\nMax-Forwards: 70\nContent-Length: 0\n\n")
+    base = 1_700_000_000 * S
+    times = [base, base + 3 * DAY] + [base + 3 * DAY + i * S for i in range(1, 7)] + [base + 10 * S, base + 11 * S]
+    path = tmp_path / "steps.pcap"
+    pw.write_pcap(path, [(t, frame) for t in times], pw.LINKTYPES["ethernet"], nanos=True)
+    analysis = sipdiag.analyze(path)
+    assert [(a.code, a.frame) for a in analysis.anomalies if a.code.startswith("capture.")] == [
+        ("capture.time-jump", 2), ("capture.time-backwards", 9)]
