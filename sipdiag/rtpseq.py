@@ -27,7 +27,10 @@ from .rtpjitter import runs_of
 SEQ_MOD = 1 << 16
 MAX_DROPOUT = 3000  # RFC 3550 A.1
 MAX_MISORDER = 100
-WINDOW = 64  # duplicates are recognised among the 64 sequence numbers below the highest one (and in-batch)
+# A duplicate is a late (or equal) packet whose number was received before in its epoch and that is less than
+# WINDOW numbers behind the highest one before it: the same rule within a batch (sorted numbers) and across
+# batches (a carried bit per number), so the figure does not depend on where the batch boundaries fall.
+WINDOW = 64
 NO_BAD_SEQ = -1
 
 SEQ_STATE = {
@@ -81,10 +84,11 @@ def fold_sequence(b: BatchView, cols: dict[str, np.ndarray]) -> tuple[np.ndarray
     cols["loss_run_max"][rows[ok]] = np.maximum(cols["loss_run_max"][rows[ok]], segs.reduce_max(gap)[ok])
     cols["ext_last"][rows] = segs.last_of(ext)
     cols["last_seq"][rows] = segs.last_of(b.seq)
+    dup = _fold_duplicates(b, cols, ext, d, in_order, late, max_before, ok)
+    fill = late & ~dup & segs.spread(ok)
     for s in np.flatnonzero(jumped).tolist():
         gap[segs.starts[s] : segs.ends[s] + 1] = _fold_jumps(cols, int(rows[s]), ext[segs.starts[s] : segs.ends[s] + 1])
-    dup = _fold_duplicates(b, cols, ext, d, in_order, late, max_before)
-    return gap, ext, late & ~dup & segs.spread(ok)
+    return gap, ext, fill
 
 
 def _fold_wireshark(b: BatchView, cols: dict[str, np.ndarray], prev_seq: np.ndarray) -> None:
@@ -128,6 +132,9 @@ def _fold_jumps(cols: dict[str, np.ndarray], row: int, ext: np.ndarray) -> np.nd
     """RFC 3550 A.1 packet by packet for one stream's packets of a batch that holds a jump."""
     top, base, received = int(cols["max_ext"][row]), int(cols["base_ext"][row]), int(cols["received"][row])
     bad, late, runs, run_max = int(cols["bad_seq"][row]), 0, 0, int(cols["loss_run_max"][row])
+    # duplicates as _fold_duplicates counts them, with the epochs: a restart empties the window (the sender's new
+    # numbers are no copies of the old ones), a jump that A.1 does not count is no duplicate
+    window, dups, late_dups, full = int(cols["window"][row]), 0, 0, (1 << WINDOW) - 1
     gaps = np.zeros(len(ext), dtype=np.int64)
     for i, e in enumerate(ext.tolist()):
         u = (e - top) & (SEQ_MOD - 1)
@@ -136,6 +143,9 @@ def _fold_jumps(cols: dict[str, np.ndarray], row: int, ext: np.ndarray) -> np.nd
                 gaps[i] = u - 1
                 runs += 1
                 run_max = max(run_max, u - 1)
+            if u == 0 and window & 1:
+                dups += 1
+            window = ((window << u) | 1) & full if u < WINDOW else 1
             top += u
             received += 1
         elif u <= SEQ_MOD - MAX_MISORDER:
@@ -144,13 +154,22 @@ def _fold_jumps(cols: dict[str, np.ndarray], row: int, ext: np.ndarray) -> np.nd
                 cols["closed_received"][row] += received
                 cols["restarts"][row] += 1
                 top = base = e
-                received, bad = 1, NO_BAD_SEQ
+                received, bad, window = 1, NO_BAD_SEQ, 1
             else:
                 bad = (e + 1) & (SEQ_MOD - 1)
                 cols["jumps"][row] += 1
         else:
             late += 1
             received += 1
+            back = SEQ_MOD - u
+            if back < WINDOW:
+                if window >> back & 1:
+                    dups += 1
+                    late_dups += 1
+                window |= 1 << back
+    cols["window"][row] = window
+    cols["duplicates"][row] += dups
+    cols["late_duplicates"][row] += late_dups
     cols["max_ext"][row], cols["base_ext"][row], cols["received"][row], cols["bad_seq"][row] = top, base, received, bad
     cols["late"][row] += late
     cols["loss_runs"][row] += runs
@@ -162,13 +181,17 @@ def _fold_jumps(cols: dict[str, np.ndarray], row: int, ext: np.ndarray) -> np.nd
 
 
 def _fold_duplicates(b: BatchView, cols: dict[str, np.ndarray], ext: np.ndarray, d: np.ndarray,
-                     in_order: np.ndarray, late: np.ndarray, old_top: np.ndarray) -> np.ndarray:
-    """A packet is a duplicate when its sequence number was received before: earlier in this batch, or within
-    the carried window of the 64 numbers below the highest one. Returns which packets are."""
+                     in_order: np.ndarray, late: np.ndarray, old_top: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """A packet is a duplicate when its sequence number was received before (earlier in this batch, or in the
+    carried window of the WINDOW numbers below the highest one) and it is less than WINDOW numbers behind the
+    highest one before it. Returns which packets are. Only the streams `ok` (with no jump in this batch: those
+    _fold_jumps counts, epoch by epoch)."""
     segs, seg, rows = b.segs, b.segs.seg, b.rows
-    top = cols["max_ext"][rows]  # after this batch
+    top = cols["max_ext"][rows]  # after this batch (for the streams ok)
     window = b.seg_value("window")
-    candidate = late | (in_order & (d == 0))
+    candidate = (late & (d > -WINDOW)) | (in_order & (d == 0))
+    if not ok.all():
+        candidate &= segs.spread(ok)
     dup = np.zeros(segs.size, dtype=bool)
     if candidate.any():
         streams = np.zeros(len(segs), dtype=bool)
@@ -194,5 +217,5 @@ def _fold_duplicates(b: BatchView, cols: dict[str, np.ndarray], ext: np.ndarray,
     back = (segs.spread(top) - ext) & (SEQ_MOD - 1)
     bits = np.where(back < WINDOW, np.left_shift(np.uint64(1), np.minimum(back, WINDOW - 1).astype(np.uint64)),
                     np.uint64(0))
-    cols["window"][rows] = shifted | np.bitwise_or.reduceat(bits, segs.starts)
+    cols["window"][rows[ok]] = (shifted | np.bitwise_or.reduceat(bits, segs.starts))[ok]
     return dup

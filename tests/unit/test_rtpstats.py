@@ -167,6 +167,30 @@ def test_max_dropout_restart():
     assert s.lost_wireshark == 20009 - 0 + 1 - 20  # Wireshark takes the jump for 19990 lost packets
 
 
+@pytest.mark.parametrize("splits", [(), (300,), (301,), (320,), (150, 450)])
+def test_restart_with_the_same_numbers_has_no_duplicates_whatever_the_batches(splits):
+    """The sender restarts at the numbers it began with (a capture concatenated with itself): A.1 takes the first
+    for a jump and the second for a restart. The new epoch's numbers are no copies of the old epoch's: within one
+    batch they were matched against them (100 duplicates, and as many lost), across batches only the window was."""
+    packets = voice(300) + voice(300, ts0=48_000)
+    for i, p in enumerate(packets[300:]):
+        p.t_ms = 6000 + i * 20.0
+    s = only(fold(packets, splits))
+    assert (s.packets, s.expected, s.lost, s.duplicates, s.out_of_order) == (600, 599, 0, 0, 0)
+    assert (s.sequence_restarts, s.sequence_jumps) == (1, 1)
+
+
+@pytest.mark.parametrize("splits", [(), (150,), (181,)])
+@pytest.mark.parametrize(("behind", "dups"), [(40, 1), (80, 0)])
+def test_duplicate_window_is_the_same_within_and_across_batches(splits, behind, dups):
+    """A copy of a number `behind` the highest: a duplicate when less than WINDOW (64) behind, else a late packet,
+    in one batch as across batches (in one batch any repeat was a duplicate, across batches only the window's)."""
+    packets = voice(200)
+    packets.insert(181, dataclasses.replace(packets[180 - behind], t_ms=packets[180].t_ms + 1))
+    s = only(fold(packets, splits))
+    assert (s.packets, s.duplicates, s.out_of_order, s.lost) == (201, dups, 1 - dups, 0)
+
+
 def test_late_beyond_max_misorder_is_a_jump_not_a_duplicate():
     packets = voice(201)
     packets.insert(200, P(3999, 50, 50 * 160))  # 150 behind the highest: A.1 ignores it
