@@ -12,6 +12,12 @@ Per packet i after the first, all times in ms, for packets "in time sequence" (s
   regular packets only. With k the regular packets, that mean is (1/n_K) sum_k J_k prod (n_j - 1)/n_j over the
   later updates, and the product telescopes over the packets in between to (n_k/n_K) times a factor for the
   skipped positions: G_k carries its log, so the state between batches is (S = sum J_k e^-G_k, G, n) per stream.
+
+Rounding: the recurrence is solved over a whole batch and corrected per stream (segments.segmented_recurrence),
+and S sums per batch, so the last bits of J, max and mean (about 1e-14 relative) depend on where the batch
+boundaries fall and on the other streams in the batch; Wireshark's packet-by-packet loop differs from either by as
+much. Exact sums would need that loop (Python speed). The JSON document carries the full double, so its last
+digits differ between batchings; only a value within 1e-14 of a rule threshold could be judged differently.
 """
 
 from __future__ import annotations
