@@ -95,7 +95,7 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
     message = verification_message(v, lang=lang, customer=case.customer, queue=case.queue, priority=case.priority)
     shown = settings_line(v, config_path)
     if fmt == "json":
-        click.echo(json.dumps({"ticket": ticket, "filing": v.filing.id, "against_filing": v.before.id,
+        click.echo(json.dumps({"ticket": case.ticket, "filing": v.filing.id, "against_filing": v.before.id,
                                "passed": v.passed, "fail_on": fail_on, **v.comparison.as_dict(),
                                "status": case.status, "priority": case.priority, "customer_message": message,
                                "settings": {"source": v.settings_source, "overrides": v.settings,
@@ -104,7 +104,7 @@ def verify(ticket: str, capture: str, fail_on: str, lang: str, fmt: str, vantage
                               ensure_ascii=_at_terminal(), indent=2))
     else:
         c = v.comparison
-        click.echo(f"Ticket {plain(ticket)}: verification #{v.filing.id} against analysis #{v.before.id}: "
+        click.echo(f"Ticket {plain(case.ticket)}: verification #{v.filing.id} against analysis #{v.before.id}: "
                    + VERDICTS[c.outcome] + f" (problems: {fail_on} and above)")
         if c.unverified or c.lines_unverified:
             click.echo(f"  the capture holds no {c.missing['en']}: it cannot show the problems below gone")
@@ -250,8 +250,11 @@ def case_close(ticket: str, store: str | None) -> None:
     from .reports.safe import printable as plain
 
     with _open(store) as cases:
-        cases.close(ticket)
-    click.echo(f"Ticket {plain(ticket)} closed.")
+        if not cases.close(ticket):
+            closed_at = cases.show(ticket).closed_at or "-"
+            click.echo(f"Ticket {plain(ticket.strip())} was already closed ({closed_at[:19]}).")
+            return
+    click.echo(f"Ticket {plain(ticket.strip())} closed.")
 
 
 @case.command("notify")

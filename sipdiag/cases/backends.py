@@ -71,6 +71,11 @@ class Cursor:
         self._raw.execute(sql, tuple(_storable(p) for p in params))
         return self
 
+    @property
+    def rowcount(self) -> int:
+        """The rows the last UPDATE changed."""
+        return self._raw.rowcount
+
     def one(self) -> dict[str, Any] | None:
         row = self._raw.fetchone()
         return None if row is None else self._row(row)

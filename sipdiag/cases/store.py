@@ -125,7 +125,11 @@ class CaseStore:
         """create=False: refuse a SQLite store that does not exist yet (see backends.connect)."""
         self.url = resolve_url(url)
         self.db: Database = connect(self.url, create=create)
-        self.schema_version = migrate(self.db)
+        try:
+            self.schema_version = migrate(self.db)
+        except BaseException:  # a store this version refuses (or Ctrl-C): not left open for the process's life
+            self.db.close()
+            raise
 
     def __enter__(self) -> CaseStore:
         return self
@@ -174,6 +178,13 @@ class CaseStore:
         now = _now()
         name = Path(str(path)).name
         with self.db.transaction() as cur:
+            cur.execute("INSERT INTO tickets (id, customer, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (id) DO NOTHING", (ticket, customer, "open", now, now))
+            if self.db.dialect == "postgresql":
+                # One filing of a ticket at a time: PostgreSQL's writers do not queue as SQLite's (BEGIN IMMEDIATE),
+                # and two of them looking for an earlier filing of one capture before either committed both found
+                # none and both filed it. The ticket's row lock makes the second wait, then see the first's filing.
+                cur.execute("SELECT id FROM tickets WHERE id = ? FOR UPDATE", (ticket,))
             if kind == "analysis":
                 # a filing made before settings were kept (NULL) counts as made under the defaults, as it was
                 # most likely made
@@ -187,8 +198,6 @@ class CaseStore:
             else:
                 duplicate = None
             if duplicate is None:
-                cur.execute("INSERT INTO tickets (id, customer, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                            "ON CONFLICT (id) DO NOTHING", (ticket, customer, "open", now, now))
                 cur.execute("INSERT INTO captures (sha256, size, name, first_filed_at) VALUES (?, ?, ?, ?) "
                             "ON CONFLICT (sha256) DO NOTHING", (sha, size, name, now))
                 row = cur.execute(
@@ -228,6 +237,7 @@ class CaseStore:
         priority."""
         if notify is not None:
             webhook.check_url(notify)
+        ticket = ticket.strip()  # as file() takes it: 'T-123 ' pasted from a mail is T-123
         case = self.show(ticket)
         before = case.latest_analysis
         if before is None:
@@ -264,6 +274,7 @@ class CaseStore:
     # ------------------------------------------------------------------------------------------------ reading
 
     def show(self, ticket: str) -> Case:
+        ticket = ticket.strip()  # file() strips the id it files under (check_ticket): ' T-1 ' is T-1 here too
         with self.db.transaction() as cur:
             row = cur.execute("SELECT * FROM tickets WHERE id = ?", (ticket,)).one()
             if row is None:
@@ -291,19 +302,23 @@ class CaseStore:
         return [Case(r["id"], r["customer"], r["status"], r["priority"], r["queue"], r["category"], r["reason"],
                      r["created_at"], r["updated_at"], r["closed_at"]) for r in rows]
 
-    def close(self, ticket: str | None = None) -> None:  # type: ignore[override]
-        """Close a ticket; without one, close the store's connection."""
+    def close(self, ticket: str | None = None) -> bool:  # type: ignore[override]
+        """Close a ticket; without one, close the store's connection. False when the ticket was closed already: it
+        keeps the time it was closed at (closing it again overwrote it)."""
         if ticket is None:
             self.db.close()
-            return
+            return False
+        ticket = ticket.strip()
         self.show(ticket)
         now = _now()
         with self.db.transaction() as cur:
-            cur.execute("UPDATE tickets SET status = ?, closed_at = ?, updated_at = ? WHERE id = ?",
-                        ("closed", now, now, ticket))
+            cur.execute("UPDATE tickets SET status = ?, closed_at = ?, updated_at = ? WHERE id = ? AND status <> ?",
+                        ("closed", now, now, ticket, "closed"))
+            return cur.rowcount > 0
 
     def reply(self, ticket: str, *, audience: str = "customer", lang: str = "en", fmt: str = "text") -> str:
         """The ready-to-send reply for the ticket's latest analysis (rendered when it was filed)."""
+        ticket = ticket.strip()
         latest = self.show(ticket).latest_analysis
         if latest is None:
             raise UsageError(f"ticket {ticket} has no analysis yet",
