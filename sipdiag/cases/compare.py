@@ -76,6 +76,21 @@ EVIDENCE: dict[str, tuple[tuple[tuple[str, ...], ...], dict[str, str]]] = {
     "router": ((("calls",), ("registrations",)), {"en": "call or registration", "ru": "звонка или регистрации"}),
 }
 
+_ANSWERED = ((("answered",),), {"en": "answered call", "ru": "отвеченного звонка"})
+
+# Rules whose problem only an answered call can show, whatever their category asks: an ACK for a 2xx (RFC 3261
+# 13.3.1.4), an in-dialog request, a re-INVITE or a session refresh (RFC 4028) exist only in an established dialog,
+# and an RTP payload or clock only with audio. A busy or cancelled call "resolved" them.
+RULE_EVIDENCE: dict[str, tuple[tuple[tuple[str, ...], ...], dict[str, str]]] = {
+    "call.ack-timeout-32s": _ANSWERED,
+    "call.in-dialog-request-misrouted": _ANSWERED,
+    "call.media-timeout-or-hung": _ANSWERED,
+    "call.reinvite-failed": _ANSWERED,
+    "call.session-timer-expiry": _ANSWERED,
+    "codec.rtp-payload-not-negotiated": EVIDENCE["media"],
+    "codec.timestamp-clock-mismatch": EVIDENCE["media"],
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
@@ -162,7 +177,7 @@ def compare(before: dict[str, Any], after: dict[str, Any], fail_on: str = "major
 
     earlier = [k for k, items in b.items() if problem(items)]
     gone = [k for k in earlier if not problem(a.get(k, []))]
-    missing = {k: words for k in gone if (words := _missing(b[k][0].get("category", ""), after["figures"]))}
+    missing = {k: words for k in gone if (words := _missing(k[0], b[k][0].get("category", ""), after["figures"]))}
     lines = _lines(before, after)
     words = list(missing.values()) + ([EVIDENCE["registration"][1]] if lines[UNVERIFIED] else [])
     lacked = list({tuple(w.items()): w for w in words}.values())  # each kind once, in rule order
@@ -211,9 +226,10 @@ def _lines(before: dict[str, Any], after: dict[str, Any]) -> tuple[tuple[LineCha
     return tuple(tuple(x) for x in out)
 
 
-def _missing(category: str, figures: dict[str, Any]) -> dict[str, str] | None:
-    """What the capture lacks for a rule of `category` to find its problem (by language), or None."""
-    if category not in EVIDENCE:
+def _missing(rule: str, category: str, figures: dict[str, Any]) -> dict[str, str] | None:
+    """What the capture lacks for `rule` (of `category`) to find its problem (by language), or None."""
+    evidence = RULE_EVIDENCE.get(rule) or EVIDENCE.get(category)
+    if evidence is None:
         return None
-    alternatives, words = EVIDENCE[category]
+    alternatives, words = evidence
     return None if any(all(figures.get(n) for n in needs) for needs in alternatives) else words
