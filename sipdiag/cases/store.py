@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -146,7 +146,7 @@ class CaseStore:
     def file(self, ticket: str, path: str | Path, *, customer: str | None = None, vantage: str | None = None,
              analysis: Analysis | None = None, notify: str | None = None, document: dict[str, Any] | None = None,
              kind: str = "analysis", verdict: dict[str, Any] | None = None,
-             settings: Mapping[str, Any] | None = None) -> Filing:
+             settings: Mapping[str, Any] | None = None, then: Callable[[Any], None] | None = None) -> Filing:
         """File the capture at `path` and its analysis (made here unless given) under `ticket`.
 
         settings: the thresholds to analyse it under when no `analysis` is given (a full tree, as
@@ -156,6 +156,9 @@ class CaseStore:
         The same capture (by SHA-256) filed again under the same ticket and the same settings is recognised: the
         earlier filing is returned with `duplicate_of` set and nothing is written. Under other settings it is
         another analysis, filed (the latest is the one a verification compares with).
+
+        then: called with the cursor of the filing's transaction once the filing is written (verify's change of
+        the ticket's status), so that both are committed or neither is.
         """
         ticket = check_ticket(ticket)
         if vantage is not None and vantage not in VANTAGES:
@@ -212,6 +215,8 @@ class CaseStore:
                                 "ELSE status END WHERE id = ?",
                                 (customer, result.priority, result.queue, result.category, result.reason, now,
                                  "closed", "reopened", ticket))
+                if then is not None:  # the caller's change of the ticket, committed with the filing or not at all
+                    then(cur)
             others = cur.execute("SELECT DISTINCT ticket_id FROM filings WHERE sha256 = ? AND ticket_id <> ? "
                                  "ORDER BY ticket_id", (sha, ticket)).all()
         filing = self._filing(duplicate if duplicate is not None else filing_id)
@@ -255,9 +260,11 @@ class CaseStore:
         used = overrides(analysis.settings)
         verdict = {"passed": passed, "fail_on": fail_on, "against_filing": before.id, **comparison.as_dict(),
                    "settings": {"source": source, "overrides": used, "filed": before.settings}}
-        filing = self.file(ticket, path, vantage=vantage, analysis=analysis, kind="verification", verdict=verdict)
-        now = _now()
-        with self.db.transaction() as cur:
+
+        def outcome(cur: Any) -> None:
+            # in the filing's transaction: a Ctrl-C (or a lost connection) between the two left the verification
+            # recorded and the ticket's status as before it
+            now = _now()
             if passed:
                 cur.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", ("resolved", now, ticket))
             elif comparison.outcome == "not-verified":  # the wrong capture: no escalation, the ticket stays as it is
@@ -267,6 +274,9 @@ class CaseStore:
                 raised = _raise_priority(row.get("priority"))
                 cur.execute("UPDATE tickets SET status = ?, priority = ?, updated_at = ?, closed_at = NULL "
                             "WHERE id = ?", ("reopened", raised, now, ticket))
+
+        filing = self.file(ticket, path, vantage=vantage, analysis=analysis, kind="verification", verdict=verdict,
+                           then=outcome)
         if notify is not None:
             filing = _replace(filing, notification=self.notify(filing, notify))
         return Verification(filing, before, comparison, passed, fail_on, used, source)

@@ -120,3 +120,26 @@ def test_a_ticket_id_with_surrounding_blanks_is_the_ticket_filed(tmp_path: Path)
     assert sipdiag("case", "close", " T-1", "--store", store).stdout == "Ticket T-1 closed.\n"
     with CaseStore(store) as cases:
         assert [c.ticket for c in cases.list()] == ["T-1"] and cases.show("T-1").status == "closed"
+
+
+def test_an_interrupted_verification_is_recorded_with_the_tickets_new_status(store_url: str, monkeypatch) -> None:
+    # The verification was filed in one transaction and the ticket's status changed in the next: a Ctrl-C between
+    # them left a passed verification on record and the ticket still open (or a failed one and its priority as
+    # before). Interrupted right after the filing's commit, the status is now committed with it.
+    with CaseStore(store_url) as cases:
+        cases.file("T-1", SAMPLES / "nat_one_way_audio.pcap")
+
+        read = CaseStore._filing
+
+        def interrupted(self, filing_id: int):
+            if filing_id == 2:  # the verification, read back once committed
+                raise KeyboardInterrupt
+            return read(self, filing_id)
+
+        monkeypatch.setattr(CaseStore, "_filing", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            cases.verify("T-1", SAMPLES / "nat_symmetric_rtp.pcap")
+        monkeypatch.undo()
+        case = cases.show("T-1")
+        assert [f.kind for f in case.filings] == ["analysis", "verification"]
+        assert case.status == "resolved"
